@@ -1,0 +1,429 @@
+"""Typed, frozen experiment configuration.
+
+An experiment is four frozen dataclasses (model, data, train, test) inside an
+:class:`ExperimentConfig`. Named experiments live in ``experiments.py``; the
+command line changes single fields with ``--set section.field=value`` (see
+:func:`apply_overrides`); the final config is written as JSON next to the
+checkpoints and read back with :func:`config_from_dict`.
+
+Sizes are ``(width, height)`` as in the official code's ``IMAGE_SIZE``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import types
+import typing
+from typing import Any, Optional, Sequence
+
+from keras_pose.configs import keypoints as kp
+
+PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """The network and its heatmap geometry.
+
+    Attributes:
+      depth: ResNet depth, one of 18, 34, 50, 101, 152.
+      num_keypoints: K, the number of output heatmaps.
+      style: "pytorch" (stride on the 3x3 conv, torchvision) or "caffe"
+        (stride on the first 1x1 conv, keras.applications).
+      image_size: network input (width, height) in pixels.
+      heatmap_size: output heatmap (width, height); image_size / 4.
+      sigma: Gaussian sigma of the target heatmaps, in heatmap pixels.
+      deconv_filters: filters of each stride-2 deconvolution of the head.
+      deconv_kernels: kernel size of each deconvolution (2, 3 or 4).
+      final_kernel: kernel of the last convolution (1 or 3).
+      pretrained: "" (random init), "imagenet" (caffe style: Keras' own
+        ImageNet weights) or a path to a weights file for the backbone.
+      color_order: channel order the network expects ("RGB" or "BGR").
+      mean: per-channel mean, in ``color_order``, on pixels scaled to [0, 1].
+      std: per-channel standard deviation, same convention.
+      sync_bn: synchronized BatchNormalization across replicas.
+    """
+
+    depth: int = 50
+    num_keypoints: int = 17
+    style: str = "pytorch"
+    image_size: tuple[int, int] = (192, 256)
+    heatmap_size: tuple[int, int] = (48, 64)
+    sigma: float = 2.0
+    deconv_filters: tuple[int, ...] = (256, 256, 256)
+    deconv_kernels: tuple[int, ...] = (4, 4, 4)
+    final_kernel: int = 1
+    pretrained: str = ""
+    color_order: str = "RGB"
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    sync_bn: bool = False
+
+    @property
+    def aspect_ratio(self) -> float:
+        """Width over height of the network input."""
+        return self.image_size[0] / self.image_size[1]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Data set and augmentation.
+
+    Attributes:
+      dataset: "coco", "mpii", "synthetic" or "custom" (any COCO-format
+        keypoint data set).
+      root: data set directory in the reference layout (``data/coco``...).
+      train_set: training split ("train2017", "train").
+      test_set: evaluation split ("val2017", "valid").
+      keypoint_names: K names, in channel order. Empty: taken from the
+        annotation file (custom data sets).
+      flip_pairs: left/right pairs (0-based). Empty for a custom data set:
+        derived from ``left_``/``right_`` names.
+      skeleton: limbs (0-based pairs) for drawing.
+      oks_sigmas: per-keypoint OKS sigmas; empty: COCO's for K=17, else
+        ``DEFAULT_OKS_SIGMA`` for every keypoint.
+      flip: random horizontal flip during training.
+      flip_prob: probability of that flip.
+      scale_factor: sf; scale *= clip(1 + N(0,1) sf, 1 - sf, 1 + sf).
+      rotation_factor: rf in degrees; rotation = clip(N(0,1) rf, -2rf, 2rf).
+      rotation_prob: probability of a non-zero rotation.
+      half_body_prob: HRNet's half-body augmentation probability (0: off, as
+        in all official ResNet configs).
+      num_joints_half_body: half-body needs more visible joints than this.
+      upper_body_ids: keypoints of the upper body for half-body; empty: the
+        data set's default.
+      box_padding: the reference's 1.25 enlargement of boxes.
+      image_threshold: detection boxes with a lower score are dropped
+        (``image_thre``).
+      num_parallel_calls: tf.data parallelism; -1 means AUTOTUNE.
+      shuffle_buffer: training shuffle buffer (records, not images).
+      seed: seed of shuffling and augmentation; None: nondeterministic.
+      synthetic_train_images: images in the synthetic train split.
+      synthetic_val_images: images in the synthetic val split.
+    """
+
+    dataset: str = "coco"
+    root: str = "data/coco"
+    train_set: str = "train2017"
+    test_set: str = "val2017"
+    keypoint_names: tuple[str, ...] = kp.COCO_KEYPOINT_NAMES
+    flip_pairs: tuple[tuple[int, int], ...] = kp.COCO_FLIP_PAIRS
+    skeleton: tuple[tuple[int, int], ...] = kp.COCO_SKELETON
+    oks_sigmas: tuple[float, ...] = kp.COCO_OKS_SIGMAS
+    flip: bool = True
+    flip_prob: float = 0.5
+    scale_factor: float = 0.3
+    rotation_factor: float = 40.0
+    rotation_prob: float = 0.6
+    half_body_prob: float = 0.0
+    num_joints_half_body: int = 8
+    upper_body_ids: tuple[int, ...] = ()
+    box_padding: float = 1.25
+    image_threshold: float = 0.0
+    num_parallel_calls: int = -1
+    shuffle_buffer: int = 4096
+    seed: Optional[int] = None
+    synthetic_train_images: int = 400
+    synthetic_val_images: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, schedule and checkpointing.
+
+    Attributes:
+      batch_size_per_replica: images per replica per step (32 as the
+        official code per GPU).
+      epochs: total epochs (``END_EPOCH``).
+      learning_rate: base learning rate for ``reference_global_batch``.
+      lr_steps: epochs at which the learning rate is multiplied by
+        ``lr_factor``.
+      lr_factor: the step decay factor.
+      adam_epsilon: Adam's epsilon (PyTorch default 1e-8).
+      weight_decay: decoupled weight decay (0: the official Adam has none).
+      scale_lr_with_batch: multiply the learning rate by
+        global_batch / reference_global_batch (linear scaling rule).
+      reference_global_batch: the global batch the base rate is for
+        (32 x 4 GPUs in the official runs).
+      use_target_weight: weight the loss by the target weights.
+      validate_every: run validation every N epochs (0: never).
+      keep_checkpoints: how many latest epoch checkpoints to keep.
+      steps_per_epoch: cap on steps per epoch (0: one pass over the data).
+      log_every: steps between TensorBoard scalar writes.
+      image_summary_every: steps between image summaries (0: never).
+      mixed_precision: mixed_float16 compute with loss scaling.
+      jit_compile: XLA-compile the train step.
+      seed: seed for weight initialisation and the data order.
+    """
+
+    batch_size_per_replica: int = 32
+    epochs: int = 140
+    learning_rate: float = 1e-3
+    lr_steps: tuple[int, ...] = (90, 120)
+    lr_factor: float = 0.1
+    adam_epsilon: float = 1e-8
+    weight_decay: float = 0.0
+    scale_lr_with_batch: bool = False
+    reference_global_batch: int = 128
+    use_target_weight: bool = True
+    validate_every: int = 1
+    keep_checkpoints: int = 3
+    steps_per_epoch: int = 0
+    log_every: int = 20
+    image_summary_every: int = 500
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    seed: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class TestConfig:
+    """Evaluation and inference.
+
+    Attributes:
+      batch_size: images per evaluation batch.
+      flip_test: average with the heatmaps of the mirrored crop.
+      shift_heatmap: shift the flipped-back heatmaps one pixel right (the
+        reference's quirk, worth about +2 AP).
+      refine: quarter-pixel refinement of the argmax.
+      use_gt_boxes: True: ground-truth boxes; False: detections; None: the
+        detections when ``detection_file`` exists, else ground truth.
+      detection_file: COCO detection results, relative to ``data.root``
+        unless absolute.
+      in_vis_threshold: keypoint scores above it count for rescoring.
+      oks_threshold: OKS NMS threshold.
+      gt_mat: MPII ``gt_valid.mat``, relative to ``data.root`` unless
+        absolute.
+    """
+
+    batch_size: int = 32
+    flip_test: bool = True
+    shift_heatmap: bool = True
+    refine: bool = True
+    use_gt_boxes: Optional[bool] = None
+    detection_file: str = (
+        "person_detection_results/COCO_val2017_detections_AP_H_56_person.json")
+    in_vis_threshold: float = 0.2
+    oks_threshold: float = 0.9
+    gt_mat: str = "annot/gt_valid.mat"
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """A whole experiment: what to build, on what, how to train and test."""
+
+    name: str = "coco_resnet50_256x192"
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    test: TestConfig = TestConfig()
+
+    def replace(self, **sections: Any) -> "ExperimentConfig":
+        """Returns a copy with whole sections or ``name`` replaced."""
+        return dataclasses.replace(self, **sections)
+
+
+class ConfigError(ValueError):
+    """A config key or value that cannot be used; the message names it."""
+
+
+# ---------------------------------------------------------------------------
+# Conversion between dataclasses and plain JSON values, driven by type hints.
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Converts a JSON-like ``value`` to type ``tp`` or raises ConfigError."""
+    inner, optional = _strip_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"config key {key!r}: null is not allowed")
+    tp = inner
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(
+                f"config key {key!r}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(
+                f"config key {key!r}: expected {len(args)} values, got "
+                f"{len(value)} ({value!r})")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"config key {key!r}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key {key!r}: unsupported type {tp!r}")
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(ExperimentConfig)
+    return {name: tp for name, tp in hints.items() if dataclasses.is_dataclass(tp)}
+
+
+def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """Plain, JSON-serialisable dict of a config (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"config key {prefix!r}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}.{unknown[0]!r}; known keys of "
+            f"{prefix!r}: {', '.join(sorted(hints))}")
+    kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}")
+              for name, v in values.items()}
+    return cls(**kwargs)
+
+
+def config_from_dict(values: dict[str, Any]) -> ExperimentConfig:
+    """Builds a config from :func:`config_to_dict` output (missing keys keep
+    their defaults, unknown keys are an error)."""
+    sections = _section_types()
+    unknown = sorted(set(values) - set(sections) - {"name"})
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r}; known: "
+                          f"name, {', '.join(sorted(sections))}")
+    kwargs: dict[str, Any] = {}
+    if "name" in values:
+        kwargs["name"] = _coerce(values["name"], str, "name")
+    for name, cls in sections.items():
+        if name in values:
+            kwargs[name] = _section_from_dict(cls, values[name], name)
+    return ExperimentConfig(**kwargs)
+
+
+def _parse_literal(text: str) -> Any:
+    """Parses an override value: JSON first, then a few friendly forms."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        pass
+    if "," in stripped:  # 90,120  or  192,256
+        return [_parse_literal(part) for part in stripped.split(",") if part.strip()]
+    return stripped  # a bare string such as a path
+
+
+def apply_overrides(config: ExperimentConfig,
+                    overrides: Sequence[str]) -> ExperimentConfig:
+    """Applies ``section.field=value`` overrides.
+
+    Values are JSON (``[90, 120]``, ``true``, ``0.5``, ``"a"``) or a bare
+    string, ``none``, or a comma-separated list (``90,120``). Types are those
+    of the dataclass fields.
+
+    Args:
+      config: the config to start from.
+      overrides: strings such as ``"train.epochs=3"``.
+
+    Returns:
+      A new config.
+
+    Raises:
+      ConfigError: for a malformed override, an unknown key or a value of
+        the wrong type; the message names the key.
+    """
+    sections = _section_types()
+    values = config_to_dict(config)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"override {item!r} is not of the form section.field=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key == "name":
+            values["name"] = raw
+            continue
+        if "." not in key:
+            raise ConfigError(
+                f"override key {key!r} must be section.field with section one "
+                f"of: {', '.join(sorted(sections))}")
+        section, field = key.split(".", 1)
+        if section not in sections:
+            raise ConfigError(f"unknown config section {section!r} in "
+                              f"{key!r}; known: {', '.join(sorted(sections))}")
+        hints = typing.get_type_hints(sections[section])
+        if field not in hints:
+            raise ConfigError(
+                f"unknown config key {key!r}; known keys of {section!r}: "
+                f"{', '.join(sorted(hints))}")
+        parsed = _parse_literal(raw)
+        inner, _ = _strip_optional(hints[field])
+        if (typing.get_origin(inner) is tuple and not isinstance(parsed, list)
+                and parsed is not None):
+            parsed = [parsed]  # "train.lr_steps=90" means (90,)
+        if inner is str and not isinstance(parsed, str) and parsed is not None:
+            parsed = raw.strip()  # "data.root=123" is still a path
+        values[section][field] = _coerce(parsed, hints[field], key)
+    return config_from_dict(values)
+
+
+def save_config(config: ExperimentConfig, path: str) -> None:
+    """Writes the config as indented JSON (atomically)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(config_to_dict(config), f, indent=2, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def load_config(path: str) -> ExperimentConfig:
+    """Reads a config written by :func:`save_config`.
+
+    Raises:
+      ConfigError: if the file is missing, is not JSON or has unknown keys.
+    """
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {path} does not exist") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid JSON: {e}") from e
+    try:
+        return config_from_dict(values)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e
