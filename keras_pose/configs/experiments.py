@@ -17,18 +17,26 @@ from keras_pose.configs.base import (DataConfig, ExperimentConfig, ModelConfig,
                                      TestConfig, TrainConfig)
 
 COCO_UPPER_BODY = tuple(range(11))
+# keras.applications.resnet.preprocess_input as (x/255 - mean) / std, BGR.
+_KERAS_CAFFE = {
+    "color_order": "BGR",
+    "mean": (103.939 / 255.0, 116.779 / 255.0, 123.68 / 255.0),
+    "std": (1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0),
+}
 MPII_UPPER_BODY = (7, 8, 9, 10, 11, 12, 13, 14, 15)
 
 
 def _coco(depth: int, width: int, height: int, style: str = "pytorch") -> ExperimentConfig:
     suffix = "_caffe" if style == "caffe" else ""
+    # Keras' ImageNet weights expect their own "caffe" input convention.
+    preprocessing = _KERAS_CAFFE if style == "caffe" else {}
     return ExperimentConfig(
         name=f"coco_resnet{depth}_{height}x{width}{suffix}",
         model=ModelConfig(
             depth=depth, num_keypoints=17, style=style,
             image_size=(width, height), heatmap_size=(width // 4, height // 4),
             sigma=2.0 if height <= 256 else 3.0,
-            pretrained="imagenet" if style == "caffe" else ""),
+            pretrained="imagenet" if style == "caffe" else "", **preprocessing),
         data=DataConfig(
             dataset="coco", root="data/coco", train_set="train2017",
             test_set="val2017", scale_factor=0.3, rotation_factor=40.0,

@@ -1,0 +1,183 @@
+"""Model checkpoint directories: weights plus the config that rebuilds them.
+
+A *model checkpoint* is a directory holding
+
+- ``config.json``: the whole :class:`ExperimentConfig` (its ``model`` section
+  rebuilds the network, including the input normalisation it expects);
+- ``model.weights.h5``: the Keras weights.
+
+Training writes more files into its epoch checkpoints (optimizer state,
+``state.json``) but every one of them is also a model checkpoint. A *model
+directory* is what ``train.py --model_dir`` fills::
+
+    model_dir/config.json            the final config
+    model_dir/checkpoints/epoch_0007/  the last few epochs (model checkpoints)
+    model_dir/best/                  the best epoch by the validation metric
+    model_dir/saved_model/           the exported SavedModel
+
+:func:`resolve_checkpoint` accepts any of these forms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+import shutil
+from typing import Optional
+
+import keras
+
+from keras_pose.configs import ExperimentConfig, load_config, save_config
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint path that cannot be used; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """Where a checkpoint path points.
+
+    Attributes:
+      kind: "keras" (a model checkpoint directory) or "saved_model".
+      path: the model checkpoint or SavedModel directory.
+    """
+
+    kind: str
+    path: str
+
+
+def is_model_checkpoint(path: str) -> bool:
+    """True for a directory with both config.json and model.weights.h5."""
+    return (os.path.isfile(os.path.join(path, CONFIG_FILE))
+            and os.path.isfile(os.path.join(path, WEIGHTS_FILE)))
+
+
+def _is_saved_model(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
+    """The newest complete ``checkpoints/epoch_*`` directory, or None."""
+    candidates = sorted(glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*")))
+    for candidate in reversed(candidates):
+        if is_model_checkpoint(candidate):
+            return candidate
+    return None
+
+
+def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
+    """Finds the model a user-given path means.
+
+    Accepts a model checkpoint directory, its ``model.weights.h5`` file, a
+    SavedModel directory, or a model directory (its ``best/`` checkpoint,
+    else its latest epoch checkpoint, else its ``saved_model/``).
+
+    Raises:
+      CheckpointError: naming the path and what was expected there.
+    """
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if os.path.isfile(path):
+        directory = os.path.dirname(os.path.abspath(path))
+        if os.path.basename(path) == WEIGHTS_FILE and is_model_checkpoint(directory):
+            return ResolvedCheckpoint("keras", directory)
+        raise CheckpointError(
+            f"checkpoint {path} is a file; expected a checkpoint directory with "
+            f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory or a SavedModel")
+    if _is_saved_model(path):
+        return ResolvedCheckpoint("saved_model", path)
+    if is_model_checkpoint(path):
+        return ResolvedCheckpoint("keras", path)
+    best = os.path.join(path, "best")
+    if is_model_checkpoint(best):
+        return ResolvedCheckpoint("keras", best)
+    latest = latest_epoch_checkpoint(path)
+    if latest:
+        return ResolvedCheckpoint("keras", latest)
+    saved = os.path.join(path, "saved_model")
+    if _is_saved_model(saved):
+        return ResolvedCheckpoint("saved_model", saved)
+    raise CheckpointError(
+        f"{path} is not a checkpoint: expected {CONFIG_FILE} + {WEIGHTS_FILE}, "
+        "a model directory with best/ or checkpoints/epoch_*/, or a SavedModel "
+        "(saved_model.pb)")
+
+
+def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
+                          path: str) -> None:
+    """Writes a model checkpoint directory atomically.
+
+    The files go to a temporary sibling directory that is renamed over
+    ``path`` at the end, so an interrupted or failed write (a full disk)
+    leaves any previous checkpoint at ``path`` intact.
+    """
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = f"{path}.tmp{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        save_config(config, os.path.join(tmp, CONFIG_FILE))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    replace_directory(tmp, path)
+
+
+def replace_directory(src: str, dst: str) -> None:
+    """Moves directory ``src`` to ``dst``, replacing ``dst`` if it exists.
+
+    The old ``dst`` is renamed away first and deleted only after ``src`` is
+    in place, so at every moment one complete copy exists on disk.
+    """
+    old = None
+    if os.path.exists(dst):
+        old = f"{dst}.old{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_model(path: str, sync_bn: bool = False
+               ) -> tuple[keras.Model, ExperimentConfig]:
+    """Rebuilds and loads the model of a checkpoint path.
+
+    Args:
+      path: anything :func:`resolve_checkpoint` accepts that holds Keras
+        weights (SavedModels are loaded by ``keras_pose.export``).
+      sync_bn: build with synchronized BatchNorm.
+
+    Returns:
+      (model, config) with the checkpoint's weights and full config.
+
+    Raises:
+      CheckpointError: for a path that is not a Keras checkpoint, or weights
+        that do not fit the architecture its config describes.
+    """
+    resolved = resolve_checkpoint(path)
+    if resolved.kind != "keras":
+        raise CheckpointError(
+            f"{resolved.path} is a SavedModel; load it with "
+            "keras_pose.export.load_saved_model (evaluate.py and predict.py "
+            "accept both)")
+    from keras_pose.models import build_model_from_config  # Keeps import light.
+    config = load_config(os.path.join(resolved.path, CONFIG_FILE))
+    model = build_model_from_config(config.model, pretrained="", sync_bn=sync_bn)
+    weights = os.path.join(resolved.path, WEIGHTS_FILE)
+    try:
+        model.load_weights(weights)
+    except (ValueError, KeyError, OSError) as e:
+        raise CheckpointError(
+            f"{weights} does not fit the model described by its config.json "
+            f"(depth {config.model.depth}, K={config.model.num_keypoints}, "
+            f"style {config.model.style}): {e}") from e
+    return model, config

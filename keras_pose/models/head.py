@@ -1,0 +1,81 @@
+"""The Simple Baselines head: stride-2 deconvolutions + BN + ReLU, then a conv.
+
+Layer names: ``head_deconv{i}``, ``head_deconv{i}_bn``, ``head_deconv{i}_relu``
+(i = 1..n), ``head_final_conv``.
+
+PyTorch's ``ConvTranspose2d(k, stride=2, padding=p, output_padding=op)`` with
+the official (p, op) = (1, 0) for k=4, (1, 1) for k=3, (0, 0) for k=2 keeps
+the rows ``[p, p + 2H)`` of the full transposed convolution. Keras "same"
+keeps ``[(k - 2) // 2, ...)``: equal for k=4 and k=2, one pixel off for k=3.
+Kernel 3 is therefore built as a "valid" transposed convolution followed by
+the crop PyTorch does, so every kernel matches PyTorch exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+from keras import layers
+
+from keras_pose.models.resnet import BN_EPSILON, BN_MOMENTUM
+
+DECONV_KERNELS = (2, 3, 4)
+FINAL_KERNELS = (1, 3)
+HEAD_INIT_STD = 0.001  # The paper's normal(0, 0.001) initialisation.
+
+
+def _deconv_padding(kernel: int) -> int:
+    """The official ``padding`` of ConvTranspose2d for a kernel size."""
+    return {4: 1, 3: 1, 2: 0}[kernel]
+
+
+def deconv_head(features, num_keypoints: int,
+                deconv_filters: Sequence[int] = (256, 256, 256),
+                deconv_kernels: Sequence[int] = (4, 4, 4),
+                final_kernel: int = 1, sync_bn: bool = False):
+    """Applies the deconvolution head to backbone features.
+
+    Args:
+      features: Keras tensor (N, h, w, C), the stride-32 backbone output.
+      num_keypoints: K, the number of heatmaps.
+      deconv_filters: filters of each deconvolution layer.
+      deconv_kernels: kernel of each deconvolution layer (2, 3 or 4).
+      final_kernel: kernel of the final convolution (1 or 3).
+      sync_bn: use synchronized BatchNormalization.
+
+    Returns:
+      Heatmaps (N, h * 2^n, w * 2^n, K), no activation.
+    """
+    if len(deconv_filters) != len(deconv_kernels) or not deconv_filters:
+        raise ValueError(
+            "deconv_filters and deconv_kernels must be non-empty and of the same "
+            f"length, got {tuple(deconv_filters)} and {tuple(deconv_kernels)}")
+    for kernel in deconv_kernels:
+        if kernel not in DECONV_KERNELS:
+            raise ValueError(f"deconv_kernels entries must be one of "
+                             f"{DECONV_KERNELS}, got {kernel!r}")
+    if final_kernel not in FINAL_KERNELS:
+        raise ValueError(f"final_kernel must be one of {FINAL_KERNELS}, "
+                         f"got {final_kernel!r}")
+    init = keras.initializers.RandomNormal(mean=0.0, stddev=HEAD_INIT_STD)
+    x = features
+    for i, (filters, kernel) in enumerate(zip(deconv_filters, deconv_kernels), 1):
+        name = f"head_deconv{i}"
+        if kernel == 3:
+            # Full output is 2H + 1; PyTorch keeps rows [1, 2H + 1).
+            x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid",
+                                       use_bias=False, kernel_initializer=init,
+                                       name=name)(x)
+            x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_crop")(x)
+        else:
+            x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same",
+                                       use_bias=False, kernel_initializer=init,
+                                       name=name)(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                                      synchronized=sync_bn, name=f"{name}_bn")(x)
+        x = layers.ReLU(name=f"{name}_relu")(x)
+    return layers.Conv2D(num_keypoints, final_kernel, padding="same", use_bias=True,
+                         kernel_initializer=init, bias_initializer="zeros",
+                         name="head_final_conv")(x)
+
