@@ -24,6 +24,7 @@ import dataclasses
 import glob
 import os
 import shutil
+import warnings
 from typing import Optional
 
 import keras
@@ -173,11 +174,36 @@ def load_model(path: str, sync_bn: bool = False
     config = load_config(os.path.join(resolved.path, CONFIG_FILE))
     model = build_model_from_config(config.model, pretrained="", sync_bn=sync_bn)
     weights = os.path.join(resolved.path, WEIGHTS_FILE)
-    try:
-        model.load_weights(weights)
-    except (ValueError, KeyError, OSError) as e:
-        raise CheckpointError(
-            f"{weights} does not fit the model described by its config.json "
-            f"(depth {config.model.depth}, K={config.model.num_keypoints}, "
-            f"style {config.model.style}): {e}") from e
+    load_weights_strict(model, weights, config)
     return model, config
+
+
+def load_weights_strict(model: keras.Model, weights: str,
+                        config: Optional[ExperimentConfig] = None) -> None:
+    """``model.load_weights`` that refuses a partial load.
+
+    Keras only warns when a saved file lacks some layers (they keep their
+    random initialisation); here any such warning is an error.
+
+    Raises:
+      CheckpointError: naming the file and the mismatch.
+    """
+    described = ""
+    if config is not None:
+        described = (f" (depth {config.model.depth}, K={config.model.num_keypoints}, "
+                     f"style {config.model.style})")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(weights)
+        except (ValueError, KeyError, OSError) as e:
+            raise CheckpointError(
+                f"{weights} does not fit the model{described}: {e}") from e
+    problems = [str(w.message) for w in caught
+                if "skipping" in str(w.message).lower()
+                or "mismatch" in str(w.message).lower()
+                or "retain" in str(w.message).lower()]
+    if problems:
+        raise CheckpointError(
+            f"{weights} does not fit the model{described}: {problems[0]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
