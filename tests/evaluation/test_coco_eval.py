@@ -1,0 +1,202 @@
+"""Rescoring, OKS NMS, results JSON and COCOeval on the real COCO sample."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
+from keras_pose.evaluation import coco
+
+
+def reference_oks(g, d, a_g, a_d, sigmas):
+    """The reference's oks_iou for one pair, joint by joint."""
+    variances = (np.asarray(sigmas) * 2) ** 2
+    total = 0.0
+    for k in range(len(sigmas)):
+        dist2 = (d[k, 0] - g[k, 0]) ** 2 + (d[k, 1] - g[k, 1]) ** 2
+        total += np.exp(-dist2 / variances[k] / ((a_g + a_d) / 2 + np.spacing(1)) / 2)
+    return total / len(sigmas)
+
+
+def test_rescore_mean_of_scores_strictly_above_threshold():
+    kpt = np.array([[0.9, 0.2, 0.5, 0.1],     # 0.2 is excluded: mean(0.9, 0.5)
+                    [0.2, 0.1, 0.0, 0.19],    # none above: 0
+                    [0.3, 0.3, 0.3, 0.3]])
+    scores = coco.rescore(np.array([0.5, 1.0, 0.8]), kpt, 0.2)
+    np.testing.assert_allclose(scores, [0.5 * 0.7, 0.0, 0.8 * 0.3])
+
+
+def test_oks_matches_joint_by_joint_reference():
+    rng = np.random.default_rng(0)
+    kpts = rng.uniform(0, 100, size=(5, 17, 3))
+    areas = rng.uniform(500, 5000, size=5)
+    matrix = coco.pairwise_oks(kpts, areas)
+    for i in range(5):
+        row = coco.oks_iou(kpts[i], kpts, areas[i], areas)
+        np.testing.assert_allclose(row, matrix[i], rtol=1e-12)
+        for j in range(5):
+            assert matrix[i, j] == pytest.approx(
+                reference_oks(kpts[i], kpts[j], areas[i], areas[j], COCO_OKS_SIGMAS), rel=1e-12)
+    np.testing.assert_allclose(np.diag(matrix), 1.0)
+
+
+def _person(x0, y0, k=17, spread=10.0):
+    grid = np.stack([x0 + spread * np.arange(k), y0 + spread * np.arange(k) % 7], -1)
+    return np.concatenate([grid, np.ones((k, 1))], -1)
+
+
+def test_oks_nms_hand_made_cases():
+    a = _person(100, 100)
+    a_copy = a.copy()
+    a_copy[:, :2] += 0.5                 # almost identical to a: OKS ~ 1
+    far = _person(400, 300)
+    keypoints = np.stack([a, a_copy, far])
+    areas = np.full(3, 10000.0)
+    # The best of the duplicates survives, the far person too.
+    keep = coco.oks_nms(keypoints, np.array([0.7, 0.9, 0.5]), areas)
+    assert keep.tolist() == [1, 2]
+    keep = coco.oks_nms(keypoints, np.array([0.9, 0.7, 0.5]), areas)
+    assert keep.tolist() == [0, 2]
+    # Above the OKS of the pair nothing is suppressed; kept in score order.
+    oks_pair = coco.pairwise_oks(keypoints[:2], areas[:2])[0, 1]
+    assert 0.9 < oks_pair < 1.0
+    keep = coco.oks_nms(keypoints, np.array([0.5, 0.7, 0.9]), areas, threshold=oks_pair)
+    assert keep.tolist() == [2, 1, 0]
+    # Equal scores: the later index first (the reference's argsort()[::-1]).
+    keep = coco.oks_nms(keypoints[:2], np.array([0.8, 0.8]), areas[:2])
+    assert keep.tolist() == [1]
+    assert coco.oks_nms(np.zeros((0, 17, 3)), np.zeros(0), np.zeros(0)).tolist() == []
+
+
+def test_oks_nms_chain_is_greedy_not_transitive():
+    # b overlaps a and c; a and c do not overlap. Greedy keeps a (best),
+    # drops b, keeps c although b would have suppressed c.
+    k = 4
+    sigmas = [0.1] * k
+    base = np.zeros((k, 3))
+    base[:, 0] = np.arange(k) * 50
+    a, b, c = base.copy(), base.copy(), base.copy()
+    b[:, 1] += 3.0
+    c[:, 1] += 6.0
+    keypoints = np.stack([a, b, c])
+    areas = np.full(3, 400.0)
+    oks = coco.pairwise_oks(keypoints, areas, sigmas)
+    threshold = (oks[0, 1] + oks[0, 2]) / 2
+    assert oks[0, 1] > threshold and oks[1, 2] > threshold and oks[0, 2] < threshold
+    keep = coco.oks_nms(keypoints, np.array([0.9, 0.8, 0.7]), areas, threshold, sigmas)
+    assert keep.tolist() == [0, 2]
+
+
+def test_rescore_and_nms_is_per_image():
+    a = _person(100, 100)
+    keypoints = np.stack([a, a, a])[..., :2]
+    kpt_scores = np.full((3, 17), 0.5)
+    kept, scores = coco.rescore_and_nms(
+        np.array([7, 3, 7]), keypoints, kpt_scores, np.array([1.0, 0.9, 0.8]),
+        np.full(3, 1e4))
+    # Image 7 first (first appearance): its duplicate row 2 is suppressed.
+    assert kept.tolist() == [0, 1]
+    np.testing.assert_allclose(scores, [0.5, 0.45, 0.4])
+
+
+def test_group_by_image_keeps_first_appearance_order():
+    groups = coco.group_by_image(np.array([5, 2, 5, 9, 2]))
+    assert [g.tolist() for g in groups] == [[0, 2], [1, 4], [3]]
+
+
+def test_sigma_count_mismatch_is_a_clear_error():
+    with pytest.raises(ValueError, match="data.oks_sigmas"):
+        coco.pairwise_oks(np.zeros((2, 5, 2)), np.ones(2))
+
+
+def _gt_predictions(annotation_file):
+    """Ground-truth keypoints of every annotated person, as predictions."""
+    with open(annotation_file) as f:
+        data = json.load(f)
+    people = [a for a in data["annotations"] if a["num_keypoints"] > 0 and not a["iscrowd"]]
+    kpts = np.array([a["keypoints"] for a in people], np.float64).reshape(len(people), -1, 3)
+    boxes = np.array([a["bbox"] for a in people])
+    return (np.array([a["image_id"] for a in people]), kpts[..., :2],
+            (kpts[..., 2] > 0).astype(np.float64), boxes[:, 2] * boxes[:, 3] * 1.25 ** 2)
+
+
+def test_ground_truth_as_predictions_gives_ap_one(coco_dir, tmp_path):
+    ann = os.path.join(coco_dir, "test_coco.json")
+    image_ids, joints, vis, areas = _gt_predictions(ann)
+    assert len(image_ids) == 12
+    kpt_scores = np.where(vis > 0, 1.0, 0.0)
+    kept, scores = coco.rescore_and_nms(image_ids, joints, kpt_scores,
+                                        np.ones(len(image_ids)), areas)
+    assert sorted(kept.tolist()) == list(range(12))
+    results = coco.make_results(image_ids[kept], joints[kept], kpt_scores[kept], scores[kept])
+    path = str(tmp_path / "results.json")
+    coco.write_results(path, results)
+    with open(path) as f:
+        written = json.load(f)
+    assert len(written) == 12 and len(written[0]["keypoints"]) == 51
+    metrics = coco.run_cocoeval(ann, path)
+    assert list(metrics) == list(coco.STATS_NAMES)
+    assert metrics["AP"] == pytest.approx(1.0)
+    for name, value in metrics.items():
+        assert value == pytest.approx(1.0) or value == -1.0, name
+    # A perturbed prediction lowers AP: the evaluation is not blind.
+    moved = joints.copy()
+    moved[0] += 25.0
+    metrics = coco.run_cocoeval(ann, coco.make_results(image_ids, moved, kpt_scores, np.ones(12)))
+    assert metrics["AP"] < 1.0
+
+
+def test_custom_keypoint_count_uses_its_own_sigmas(tmp_path):
+    k = 4
+    gt = {
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 200}],
+        "categories": [{"id": 3, "name": "cat", "keypoints": ["a", "b", "c", "d"],
+                        "skeleton": []}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "iscrowd": 0,
+                         "bbox": [50, 50, 100, 100], "area": 10000.0, "num_keypoints": 4,
+                         "keypoints": [60, 60, 2, 140, 60, 2, 60, 140, 2, 140, 140, 2]}],
+    }
+    ann = str(tmp_path / "custom.json")
+    with open(ann, "w") as f:
+        json.dump(gt, f)
+    coco_gt = coco.load_coco_gt(ann)
+    assert coco.keypoint_category_id(coco_gt, 4) == 3
+    joints = np.array(gt["annotations"][0]["keypoints"], float).reshape(1, k, 3)[..., :2]
+    moved = joints + 6.0
+    ones = np.ones((1, k))
+    results = coco.make_results([1], moved, ones, [1.0], category_id=3)
+    strict = coco.run_cocoeval(coco_gt, results, sigmas=[0.02] * k)
+    loose = coco.run_cocoeval(coco_gt, results, sigmas=[0.2] * k)
+    assert strict["AP"] < loose["AP"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="sigmas"):
+        coco.run_cocoeval(coco_gt, results)  # COCO's 17 sigmas do not fit K=4.
+    with pytest.raises(ValueError, match="no category with 17"):
+        coco.keypoint_category_id(coco_gt, 17)
+
+
+def test_results_for_unknown_images_and_missing_files_are_clear_errors(coco_dir, tmp_path):
+    ann = os.path.join(coco_dir, "test_coco.json")
+    results = coco.make_results([123456789], np.zeros((1, 17, 2)), np.ones((1, 17)), [1.0])
+    with pytest.raises(ValueError, match="not in the annotation file"):
+        coco.run_cocoeval(ann, results)
+    with pytest.raises(FileNotFoundError, match="nothere.json"):
+        coco.load_coco_gt(str(tmp_path / "nothere.json"))
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]")
+    with pytest.raises(ValueError, match="bad.json"):
+        coco.load_coco_gt(str(bad))
+    assert coco.run_cocoeval(ann, []) == {name: 0.0 for name in coco.STATS_NAMES}
+
+
+def test_table_has_the_readme_layout():
+    metrics = dict(zip(coco.STATS_NAMES, np.linspace(0.1, 1.0, 10)))
+    table = coco.format_coco_table(metrics, "256x192_pose_resnet_50", "boxes: detected")
+    lines = table.splitlines()
+    assert lines[0] == "boxes: detected"
+    assert lines[1] == ("| Arch | AP | AP .5 | AP .75 | AP (M) | AP (L) | AR | AR .5 | "
+                        "AR .75 | AR (M) | AR (L) |")
+    assert lines[2] == "|---" * 11 + "|"
+    assert lines[3].startswith("| 256x192_pose_resnet_50 | 0.100 | 0.200 |")
+    assert lines[3].endswith("| 1.000 |")

@@ -1,0 +1,124 @@
+"""MPII PCKh on a gt_valid.mat written with the official structure."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import scipy.io
+
+from keras_pose.evaluation import mpii
+
+
+def write_gt_mat(path, joints_1based, visible, head_boxes):
+    """A gt_valid.mat with the official keys and layouts.
+
+    joints_1based (N, 16, 2), visible (N, 16), head_boxes (N, 2, 2)
+    (top-left, bottom-right)."""
+    names = np.empty((1, 16), dtype=object)
+    for i, name in enumerate(mpii.MPII_MAT_JOINT_NAMES):
+        names[0, i] = name
+    scipy.io.savemat(path, {
+        "dataset_joints": names,
+        "jnt_missing": (1 - np.asarray(visible)).T.astype(np.uint8),
+        "pos_gt_src": np.transpose(joints_1based, [1, 2, 0]),
+        "headboxes_src": np.transpose(head_boxes, [1, 2, 0]),
+    })
+
+
+@pytest.fixture()
+def mpii_gt(mpii_dir, tmp_path):
+    """Real joints of the 5 MPII sample people, with head boxes around the
+    head-top/upper-neck segment."""
+    with open(os.path.join(mpii_dir, "test_mpii.json")) as f:
+        people = json.load(f)
+    joints = np.array([p["joints"] for p in people], np.float64)
+    visible = np.array([p["joints_vis"] for p in people], np.float64)
+    head_top, neck = joints[:, 9], joints[:, 8]
+    half = np.abs(head_top - neck).max(axis=1, keepdims=True) * 0.6 + 5
+    center = (head_top + neck) / 2
+    boxes = np.stack([center - half, center + half], axis=1)
+    path = str(tmp_path / "gt_valid.mat")
+    write_gt_mat(path, joints, visible, boxes)
+    head_size = np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=1) * 0.6
+    return path, joints - 1.0, visible, head_size
+
+
+def test_ground_truth_as_predictions_gives_100_everywhere(mpii_gt):
+    path, preds, _, _ = mpii_gt
+    metrics = mpii.evaluate_pckh(preds, path)
+    assert list(metrics) == list(mpii.TABLE_COLUMNS)
+    for name, value in metrics.items():
+        assert value == pytest.approx(100.0), name
+
+
+def test_errors_land_in_the_right_columns_and_weights(mpii_gt):
+    path, preds, visible, head_size = mpii_gt
+    assert visible[0, 15] and visible[1, 9]
+    preds = preds.copy()
+    # Person 0: left wrist (15) off by 0.6 head sizes -> wrong at 0.5.
+    preds[0, 15, 0] += 0.6 * head_size[0]
+    # Person 1: head-top (9) off by 0.105 head sizes -> right at 0.11 and
+    # 0.5, wrong at the true 0.10.
+    preds[1, 9, 1] += 0.105 * head_size[1]
+    # Person 2: pelvis (6) far off -> excluded from Mean.
+    preds[2, 6] += 1000.0
+    metrics = mpii.evaluate_pckh(preds, path)
+    assert metrics["Wrist"] == pytest.approx(0.5 * (80.0 + 100.0))
+    assert metrics["Head"] == pytest.approx(100.0)
+    # Visible joints of the 5 people except pelvis and thorax (6, 7).
+    pooled = visible.sum() - visible[:, 6:8].sum()
+    assert pooled == 66
+    assert metrics["Mean"] == pytest.approx(100.0 * (pooled - 1) / pooled)
+    assert metrics["Mean@0.1"] == pytest.approx(100.0 * (pooled - 1) / pooled)
+    assert metrics["PCKh@0.1"] == pytest.approx(100.0 * (pooled - 2) / pooled)
+    for name in ("Shoulder", "Elbow", "Hip", "Knee", "Ankle"):
+        assert metrics[name] == pytest.approx(100.0), name
+
+
+def test_missing_joints_are_not_counted(mpii_dir, tmp_path):
+    joints = np.tile(np.arange(16, dtype=float)[None, :, None] * 10 + 50, (2, 1, 2))
+    visible = np.ones((2, 16))
+    visible[0, 10] = 0  # person 0's right wrist is missing...
+    preds = joints - 1.0
+    preds[0, 10] += 500.0  # ... so this error does not count.
+    preds[1, 13] += 500.0  # left shoulder of person 1 wrong
+    boxes = np.array([[[0, 0], [30, 40]]] * 2, float)
+    path = str(tmp_path / "gt.mat")
+    write_gt_mat(path, joints, visible, boxes)
+    metrics = mpii.evaluate_pckh(preds, path)
+    assert metrics["Wrist"] == pytest.approx(100.0)
+    assert metrics["Shoulder"] == pytest.approx(0.5 * (50.0 + 100.0))
+    # Count-weighted: 27 visible pooled joints, one wrong.
+    assert metrics["Mean"] == pytest.approx(100.0 * 26 / 27)
+
+
+def test_pred_mat_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    preds = rng.uniform(0, 500, size=(7, 16, 2))
+    path = str(tmp_path / "out" / "pred.mat")
+    mpii.write_pred_mat(path, preds)
+    raw = scipy.io.loadmat(path)["preds"]
+    np.testing.assert_allclose(raw, preds + 1.0)  # 1-based on disk, as the reference
+    np.testing.assert_allclose(mpii.read_pred_mat(path), preds)
+
+
+def test_bad_ground_truth_is_a_clear_error(tmp_path, mpii_gt):
+    with pytest.raises(mpii.GroundTruthError, match="missing.mat does not exist"):
+        mpii.evaluate_pckh(np.zeros((5, 16, 2)), str(tmp_path / "missing.mat"))
+    bad = str(tmp_path / "bad.mat")
+    scipy.io.savemat(bad, {"something": np.zeros(3)})
+    with pytest.raises(mpii.GroundTruthError, match="no 'dataset_joints'"):
+        mpii.evaluate_pckh(np.zeros((5, 16, 2)), bad)
+    path, preds, _, _ = mpii_gt
+    with pytest.raises(ValueError, match=r"\(5, 16, 2\)"):
+        mpii.evaluate_pckh(preds[:3], path)
+
+
+def test_table_columns():
+    metrics = {name: 90.0 + i for i, name in enumerate(mpii.TABLE_COLUMNS)}
+    lines = mpii.format_mpii_table(metrics, "256x256_pose_resnet_50").splitlines()
+    assert lines[0] == ("| Arch | Head | Shoulder | Elbow | Wrist | Hip | Knee | Ankle | "
+                        "Mean | Mean@0.1 | PCKh@0.1 |")
+    assert lines[2] == "| 256x256_pose_resnet_50 | 90.000 | 91.000 | 92.000 | 93.000 | " \
+                       "94.000 | 95.000 | 96.000 | 97.000 | 98.000 | 99.000 |"
