@@ -1,0 +1,81 @@
+"""Evaluates a pose model: COCO OKS AP (COCOeval) or MPII PCKh.
+
+    python evaluate.py --dataset coco --data_dir data/coco \
+        --checkpoint runs/r50/best --flip --output_dir runs/r50/eval
+
+``--checkpoint`` takes a checkpoint directory written by train.py, a model
+directory (its best checkpoint) or an exported SavedModel. COCO-format sets
+use the reference person detections when the file is present (else
+ground-truth boxes); ``--use_gt_boxes`` or ``--detections FILE`` choose
+explicitly, and the table header says which boxes were used. The table goes
+to stdout; ``--output_dir`` receives metrics.json, table.md and the results
+JSON (COCO) or pred.mat (MPII).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags, logging  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("dataset", None, "coco, mpii, synthetic or the name of a "
+                    "COCO-format data set under data/<name>; default: the "
+                    "checkpoint's data set.")
+flags.DEFINE_string("data_dir", None, "Data set directory (sets data.root).")
+flags.DEFINE_string("experiment", None, "Named experiment to start from "
+                    "(default: the checkpoint's config).")
+flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory "
+                    "or SavedModel.")
+flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: "
+                     "test.flip_test of the config.")
+flags.DEFINE_boolean("use_gt_boxes", None, "Evaluate on ground-truth boxes "
+                     "(COCO-format sets); default: test.use_gt_boxes.")
+flags.DEFINE_string("detections", None, "COCO detection results file of the "
+                    "person boxes to evaluate on.")
+flags.DEFINE_string("output_dir", None, "Where metrics.json, table.md and "
+                    "the results go.")
+flags.DEFINE_multi_string("set", [], "Config override section.field=value "
+                          "(repeatable).")
+flags.DEFINE_integer("batch_size", None, "Evaluation batch size "
+                     "(test.batch_size).")
+flags.DEFINE_boolean("progress", True, "Show a progress bar.")
+flags.mark_flag_as_required("checkpoint")
+
+
+def _is_user_error(error: BaseException) -> bool:
+    """Errors caused by the inputs: shown as one clear message."""
+    return (isinstance(error, (ValueError, OSError, LookupError))
+            or type(error).__module__.startswith("keras_pose"))
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    from keras_pose.evaluation.runner import run_evaluation
+    try:
+        result = run_evaluation(
+            checkpoint=FLAGS.checkpoint, dataset=FLAGS.dataset,
+            data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
+            flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
+            detection_file=FLAGS.detections, output_dir=FLAGS.output_dir,
+            overrides=FLAGS.set, batch_size=FLAGS.batch_size,
+            progress=FLAGS.progress)
+    except Exception as e:  # noqa: BLE001 - reported below, or re-raised.
+        if not _is_user_error(e):
+            raise
+        print(f"evaluate.py: error: {e}", file=sys.stderr)
+        return 1
+    if result.table:
+        print(result.table, end="")
+    else:
+        print(f"{result.title}\nNo ground truth for split "
+              f"{result.config.data.test_set}: predictions written only.")
+    if result.metrics_file:
+        logging.info("Wrote %s", result.metrics_file)
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
