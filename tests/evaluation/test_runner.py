@@ -78,3 +78,38 @@ def test_annotation_file_follows_the_reference_layout():
     test_dev = cfg.replace(data=dataclasses.replace(cfg.data, test_set="test-dev2017"))
     assert runner.is_test_split(test_dev)
     assert runner.coco_annotation_file(test_dev).endswith("image_info_test-dev2017.json")
+
+
+def test_saved_model_heatmaps_signature_and_config_are_loaded(tmp_path):
+    import tensorflow as tf
+
+    from keras_pose.configs import save_config
+    from keras_pose.models import build_model_from_config
+
+    cfg = get_experiment("tiny")
+    cfg = cfg.replace(model=dataclasses.replace(
+        cfg.model, image_size=(32, 64), heatmap_size=(8, 16), deconv_filters=(8, 8, 8)))
+    model = build_model_from_config(cfg.model, pretrained="")
+
+    class Exported(tf.Module):
+        def __init__(self, keras_model):
+            super().__init__()
+            self.keras_model = keras_model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 64, 32, 3], tf.float32)])
+        def heatmaps(self, images):
+            return {"heatmaps": self.keras_model(images, training=False)}
+
+    path = str(tmp_path / "saved_model")
+    module = Exported(model)
+    tf.saved_model.save(module, path, signatures={"heatmaps": module.heatmaps})
+    save_config(cfg, os.path.join(path, "assets", "config.json"))
+
+    loaded = runner.load_checkpoint(path)
+    assert loaded.kind == "saved_model" and loaded.config == cfg
+    assert loaded.num_keypoints == 17
+    images = np.random.default_rng(0).normal(size=(2, 64, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(loaded.model(tf.constant(images))),
+                               model(images, training=False).numpy(), rtol=1e-5, atol=1e-9)
+    # A model directory holding only saved_model/ resolves to it too.
+    assert runner.load_checkpoint(str(tmp_path)).kind == "saved_model"
