@@ -224,6 +224,39 @@ def read_pred_mat(path: str) -> np.ndarray:
     return preds - 1.0
 
 
+def write_gt_mat(path: str, joints: np.ndarray, visible: np.ndarray,
+                 head_boxes: np.ndarray) -> None:
+    """Writes a ground-truth .mat with the layout of the official
+    ``gt_valid.mat`` (used by tests, and to evaluate PCKh on another split).
+
+    Args:
+      path: output file.
+      joints: (N, 16, 2) joints, 1-based (MATLAB) pixel coordinates.
+      visible: (N, 16) 1 for annotated joints.
+      head_boxes: (N, 2, 2) head boxes as (top-left, bottom-right) corners,
+        1-based.
+    """
+    joints = np.asarray(joints, dtype=np.float64)
+    visible = np.asarray(visible)
+    head_boxes = np.asarray(head_boxes, dtype=np.float64)
+    count = joints.shape[0]
+    if (joints.shape != (count, 16, 2) or visible.shape != (count, 16)
+            or head_boxes.shape != (count, 2, 2)):
+        raise ValueError(
+            f"expected joints (N, 16, 2), visible (N, 16), head_boxes (N, 2, 2); "
+            f"got {joints.shape}, {visible.shape}, {head_boxes.shape}")
+    names = np.empty((1, 16), dtype=object)
+    for i, name in enumerate(MPII_MAT_JOINT_NAMES):
+        names[0, i] = name
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    scipy.io.savemat(path, {
+        "dataset_joints": names,
+        "jnt_missing": (1 - (visible > 0)).T.astype(np.uint8),
+        "pos_gt_src": np.transpose(joints, [1, 2, 0]),
+        "headboxes_src": np.transpose(head_boxes, [1, 2, 0]),
+    })
+
+
 def format_mpii_table(metrics: Mapping[str, float], arch_name: str,
                       title: str = "") -> str:
     """The PCKh numbers as the official markdown table, plus PCKh@0.1."""

@@ -10,22 +10,6 @@ import scipy.io
 from keras_pose.evaluation import mpii
 
 
-def write_gt_mat(path, joints_1based, visible, head_boxes):
-    """A gt_valid.mat with the official keys and layouts.
-
-    joints_1based (N, 16, 2), visible (N, 16), head_boxes (N, 2, 2)
-    (top-left, bottom-right)."""
-    names = np.empty((1, 16), dtype=object)
-    for i, name in enumerate(mpii.MPII_MAT_JOINT_NAMES):
-        names[0, i] = name
-    scipy.io.savemat(path, {
-        "dataset_joints": names,
-        "jnt_missing": (1 - np.asarray(visible)).T.astype(np.uint8),
-        "pos_gt_src": np.transpose(joints_1based, [1, 2, 0]),
-        "headboxes_src": np.transpose(head_boxes, [1, 2, 0]),
-    })
-
-
 @pytest.fixture()
 def mpii_gt(mpii_dir, tmp_path):
     """Real joints of the 5 MPII sample people, with head boxes around the
@@ -39,7 +23,7 @@ def mpii_gt(mpii_dir, tmp_path):
     center = (head_top + neck) / 2
     boxes = np.stack([center - half, center + half], axis=1)
     path = str(tmp_path / "gt_valid.mat")
-    write_gt_mat(path, joints, visible, boxes)
+    mpii.write_gt_mat(path, joints, visible, boxes)
     head_size = np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=1) * 0.6
     return path, joints - 1.0, visible, head_size
 
@@ -85,7 +69,7 @@ def test_missing_joints_are_not_counted(mpii_dir, tmp_path):
     preds[1, 13] += 500.0  # left shoulder of person 1 wrong
     boxes = np.array([[[0, 0], [30, 40]]] * 2, float)
     path = str(tmp_path / "gt.mat")
-    write_gt_mat(path, joints, visible, boxes)
+    mpii.write_gt_mat(path, joints, visible, boxes)
     metrics = mpii.evaluate_pckh(preds, path)
     assert metrics["Wrist"] == pytest.approx(100.0)
     assert metrics["Shoulder"] == pytest.approx(0.5 * (50.0 + 100.0))
