@@ -1,0 +1,201 @@
+"""evaluate.py end to end on a tiny model and the real COCO / MPII samples."""
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from keras_pose.configs import get_experiment
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DET_FILE = "COCO_val2017_detections_AP_H_56_person.json"
+
+
+def _tiny_config(dataset, root, num_keypoints):
+    base = get_experiment("tiny")
+    source = get_experiment("coco_resnet50_256x192" if dataset == "coco"
+                            else "mpii_resnet50_256x256")
+    model = dataclasses.replace(base.model, num_keypoints=num_keypoints,
+                                image_size=(32, 64), heatmap_size=(8, 16),
+                                deconv_filters=(16, 16, 16))
+    return source.replace(name=f"tiny_{dataset}", model=model,
+                          data=dataclasses.replace(source.data, root=str(root)),
+                          test=dataclasses.replace(source.test, batch_size=8))
+
+
+def _checkpoint(path, config):
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.models import build_model_from_config
+    model = build_model_from_config(config.model, pretrained="")
+    save_model_checkpoint(model, config, str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def coco_root(tmp_path_factory, coco_dir):
+    """The real COCO sample in the reference layout, with detections."""
+    root = tmp_path_factory.mktemp("coco")
+    os.makedirs(root / "annotations")
+    os.makedirs(root / "images" / "val2017")
+    os.makedirs(root / "person_detection_results")
+    shutil.copy(os.path.join(coco_dir, "test_coco.json"),
+                root / "annotations" / "person_keypoints_val2017.json")
+    shutil.copy(os.path.join(coco_dir, "test_coco_det_AP_H_56.json"),
+                root / "person_detection_results" / DET_FILE)
+    for name in os.listdir(coco_dir):
+        if name.endswith(".jpg"):
+            shutil.copy(os.path.join(coco_dir, name), root / "images" / "val2017" / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def coco_checkpoint(tmp_path_factory, coco_root):
+    return _checkpoint(tmp_path_factory.mktemp("ckpt") / "best",
+                       _tiny_config("coco", coco_root, 17))
+
+
+def test_cli_detected_boxes_flip_writes_consistent_metrics(coco_root, coco_checkpoint, tmp_path):
+    from pycocotools.coco import COCO
+
+    from keras_pose.evaluation import coco as coco_eval
+
+    out = tmp_path / "eval"
+    proc = subprocess.run(
+        [sys.executable, "evaluate.py", "--dataset", "coco", "--data_dir", str(coco_root),
+         "--checkpoint", coco_checkpoint, "--flip", "--output_dir", str(out),
+         "--noprogress", "--batch_size", "16"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "metrics.json") as f:
+        report = json.load(f)
+    # The table on stdout is the one in metrics.json, and says which boxes.
+    assert report["table"] and report["table"] in proc.stdout
+    assert "detected boxes" in report["table"] and "flip test" in report["table"]
+    assert report["box_mode"] == "detected"
+    assert report["detection_file"].endswith(DET_FILE)
+    assert report["flip_test"] is True and report["shift_heatmap"] is True
+    assert report["dataset"] == "coco" and report["split"] == "val2017"
+    assert report["checkpoint"] == os.path.abspath(coco_checkpoint)
+    assert report["num_images"] == 4
+    assert report["num_people"] == 118  # every detection (image_thre 0)
+    assert list(report["metrics"]) == list(coco_eval.STATS_NAMES)
+    row = report["table"].splitlines()[-1].split("|")[2:-1]
+    assert [float(v) for v in row] == pytest.approx(
+        [report["metrics"][n] for n in coco_eval.STATS_NAMES], abs=5e-4)
+    # The written results give the same AP when scored again from the file.
+    results_file = out / "results" / "keypoints_val2017_results.json"
+    with open(results_file) as f:
+        results = json.load(f)
+    assert len(results) == report["num_results"] > 0
+    assert {r["image_id"] for r in results} <= {785, 40083, 196141, 197388}
+    again = coco_eval.run_cocoeval(
+        COCO(str(coco_root / "annotations" / "person_keypoints_val2017.json")),
+        str(results_file))
+    assert again == pytest.approx(report["metrics"])
+
+
+def test_ground_truth_boxes_without_flip(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.evaluation import runner
+    result = runner.run_evaluation(
+        checkpoint=coco_checkpoint, dataset="coco", data_dir=str(coco_root),
+        flip=False, use_gt_boxes=True, output_dir=str(tmp_path), progress=False)
+    with open(result.metrics_file) as f:
+        report = json.load(f)
+    assert report["box_mode"] == "ground_truth" and report["flip_test"] is False
+    assert "ground-truth boxes" in result.table and "no flip test" in result.table
+    assert report["num_people"] == 12  # annotated people with keypoints
+    assert 0.0 <= result.metrics["AP"] <= 1.0
+
+
+def test_ground_truth_as_predictions_through_records_gives_ap_one(coco_root):
+    from keras_pose.data.datasets import load_records
+    from keras_pose.evaluation import runner
+    config = _tiny_config("coco", coco_root, 17)
+    records = load_records(config, "test", use_gt_boxes=True)
+    scores = records.joints_vis.astype(np.float64)
+    metrics = runner.evaluate_predictions(records.joints, scores, records, config)
+    assert metrics["AP"] == pytest.approx(1.0)
+
+
+def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.evaluation import runner
+    other = tmp_path / "other_images.json"
+    other.write_text(json.dumps([{"image_id": 999, "category_id": 1,
+                                  "bbox": [1, 2, 30, 40], "score": 0.9}]))
+    with pytest.raises(ValueError, match="999|other_images.json"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                              data_dir=str(coco_root), detection_file=str(other),
+                              progress=False)
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]")
+    with pytest.raises(ValueError, match="empty.json|no people"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                              data_dir=str(coco_root), detection_file=str(empty),
+                              progress=False)
+    wrong_k = _checkpoint(tmp_path / "k16", _tiny_config("coco", coco_root, 16))
+    with pytest.raises(runner.EvaluationError, match="16 keypoints .* has 17"):
+        runner.run_evaluation(checkpoint=wrong_k, dataset="coco",
+                              data_dir=str(coco_root), progress=False)
+
+
+def test_cli_error_is_one_clear_line(coco_root, tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "evaluate.py", "--dataset", "coco", "--data_dir", str(coco_root),
+         "--checkpoint", str(tmp_path / "missing_ckpt")],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert "missing_ckpt does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def mpii_root(tmp_path_factory, mpii_dir):
+    """The real MPII sample in the reference layout, with a gt_valid.mat
+    made from its joints."""
+    from keras_pose.evaluation import mpii
+    root = tmp_path_factory.mktemp("mpii")
+    os.makedirs(root / "annot")
+    os.makedirs(root / "images")
+    with open(os.path.join(mpii_dir, "test_mpii.json")) as f:
+        people = json.load(f)
+    for split in ("train", "valid"):
+        shutil.copy(os.path.join(mpii_dir, "test_mpii.json"), root / "annot" / f"{split}.json")
+    for name in os.listdir(mpii_dir):
+        if name.endswith(".jpg"):
+            shutil.copy(os.path.join(mpii_dir, name), root / "images" / name)
+    joints = np.array([p["joints"] for p in people], float)
+    visible = np.array([p["joints_vis"] for p in people], float)
+    center = (joints[:, 8] + joints[:, 9]) / 2
+    half = np.abs(joints[:, 9] - joints[:, 8]).max(axis=1, keepdims=True) * 0.6 + 5
+    mpii.write_gt_mat(str(root / "annot" / "gt_valid.mat"), joints, visible,
+                      np.stack([center - half, center + half], axis=1))
+    return root
+
+
+def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path):
+    from keras_pose.evaluation import mpii, runner
+    ckpt = _checkpoint(tmp_path / "mpii_ckpt", _tiny_config("mpii", mpii_root, 16))
+    out = tmp_path / "eval"
+    result = runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
+                                   flip=True, output_dir=str(out), progress=False)
+    assert list(result.table.splitlines()[1].split("|")[2:-1]) == [
+        f" {c} " for c in mpii.TABLE_COLUMNS]
+    preds = mpii.read_pred_mat(str(out / "pred.mat"))
+    assert preds.shape == (5, 16, 2)
+    again = mpii.evaluate_pckh(preds, str(mpii_root / "annot" / "gt_valid.mat"))
+    for name in mpii.TABLE_COLUMNS:
+        assert result.metrics[name] == pytest.approx(again[name]), name
+    with open(out / "metrics.json") as f:
+        report = json.load(f)
+    assert report["primary_metric"] == "Mean" and report["num_people"] == 5
+    assert "0.11" in report["method"]
+    # A missing gt_valid.mat stops before the network runs.
+    with pytest.raises(mpii.GroundTruthError, match="gt_missing.mat does not exist"):
+        runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
+                              overrides=["test.gt_mat=annot/gt_missing.mat"],
+                              progress=False)
