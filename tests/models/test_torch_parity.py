@@ -24,7 +24,8 @@ from keras_pose.models import build_pose_resnet  # noqa: E402
 from keras_pose.models import torch_convert  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAYERS = {18: (2, 2, 2, 2), 50: (3, 4, 6, 3)}
+LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 6, 3),
+          101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 
 class _Basic(nn.Module):
@@ -154,8 +155,10 @@ def _save_official(model, path, layout):
         torch.save({"epoch": 140, "model": "pose_resnet",
                     "state_dict": {f"module.{k}": v for k, v in state.items()},
                     "perf": 0.7}, path)
-    else:  # released final_state.pth.tar: a bare state_dict
-        torch.save(state, path)
+    else:
+        # The released files: a bare state_dict in the pre-1.6 (non-zip)
+        # serialisation of 2018's torch.
+        torch.save(state, path, _use_new_zipfile_serialization=False)
 
 
 def _torch_heatmaps(model, nhwc):
