@@ -173,9 +173,15 @@ def read_torch_state_dict(path: str) -> dict[str, np.ndarray]:
         # strings; nothing in them needs arbitrary unpickling.
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad files.
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()  # torch's ANSI bold
+        first_line = text.splitlines()[0] if text else repr(e)
+        hint = ""
+        if "weights_only" in str(e) or "Weights only" in str(e):
+            hint = ("; it pickles Python objects other than tensors (a whole model?): "
+                    "load it in PyTorch and save model.state_dict() instead")
         raise ConversionError(
             f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else e!r})") from e
+            f"{first_line}){hint}") from e
     return unwrap_state_dict(obj, source=path)
 
 

@@ -152,9 +152,10 @@ def _random_model(depth, num_keypoints=17, head=True, seed=0):
 def _save_official(model, path, layout):
     state = model.state_dict()
     if layout == "module_state_dict":  # training checkpoint of a DataParallel model
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         torch.save({"epoch": 140, "model": "pose_resnet",
                     "state_dict": {f"module.{k}": v for k, v in state.items()},
-                    "perf": 0.7}, path)
+                    "perf": 0.7, "optimizer": optimizer.state_dict()}, path)
     else:
         # The released files: a bare state_dict in the pre-1.6 (non-zip)
         # serialisation of 2018's torch.
@@ -215,19 +216,45 @@ def test_pose_checkpoint_parity(tmp_path, depth, num_keypoints, layout, name):
     assert np.abs(expected).max() > 1e-2  # not a degenerate all-zero output
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
-    # Keypoints: evaluation's decode of our heatmaps vs a NumPy decode of
-    # the PyTorch heatmaps.
-    codec_module = pytest.importorskip("keras_pose.codec")
-    codec = codec_module.HeatmapCodec.from_model_config(config.model)
+    # Keypoints: evaluate.py's path (flip test in TF, HeatmapCodec.decode)
+    # vs the official validate in PyTorch + a NumPy decode.
     center = np.array([[120.0, 80.0], [40.5, 300.0]])
-    scale = np.array([[1.1, 1.1], [0.6, 0.6]])
-    ref_coords, ref_scores = _numpy_decode(expected.transpose(0, 3, 1, 2), center, scale)
-    decoded = codec.decode(got, center, scale, refine=True)
-    coords, scores = decoded[0], decoded[1]
-    np.testing.assert_allclose(np.asarray(coords).reshape(ref_coords.shape),
-                               ref_coords, atol=1e-3)
-    np.testing.assert_allclose(np.asarray(scores).reshape(ref_scores.shape),
-                               ref_scores, atol=1e-4)
+    scale = np.array([[0.5, 0.5], [0.3, 0.3]])
+    coords, scores = _evaluation_keypoints(model, config, x, center, scale)
+    ref_coords, ref_scores = _numpy_decode(
+        _torch_flip_test(torch_model, x, config.data.flip_pairs), center, scale)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-4)
+    np.testing.assert_allclose(coords, ref_coords, atol=1e-3)
+
+
+def _torch_flip_test(model, x, flip_pairs):
+    """The official validate: mirrored input, heatmaps flipped back, pairs
+    swapped, shifted one pixel right, averaged. (N, K, H, W)."""
+    plain = _torch_heatmaps(model, x).transpose(0, 3, 1, 2)
+    mirrored = _torch_heatmaps(model, x[:, :, ::-1]).transpose(0, 3, 1, 2)
+    back = mirrored[..., ::-1].copy()
+    for a, b in flip_pairs:
+        back[:, [a, b]] = back[:, [b, a]]
+    shifted = back.copy()
+    shifted[..., 1:] = back[..., :-1]
+    return (plain + shifted) * 0.5
+
+
+def _evaluation_keypoints(model, config, x, center, scale):
+    pytest.importorskip("keras_pose.codec", reason="keras_pose.codec not available yet")
+    import tensorflow as tf
+    from keras_pose.codec import HeatmapCodec
+    from keras_pose.evaluation import inference
+    dataset = tf.data.Dataset.from_tensor_slices({
+        "image": x, "center": center.astype(np.float32),
+        "scale": scale.astype(np.float32), "index": np.arange(len(x))}).batch(2)
+    heatmap_fn = inference.make_heatmap_fn(
+        inference.keras_model_fn(model), flip=True,
+        flip_pairs=config.data.flip_pairs, shift_heatmap=True)
+    predictions = inference.predict_dataset(
+        heatmap_fn, dataset, len(x), HeatmapCodec.from_model_config(config.model),
+        refine=True)
+    return predictions.coords, predictions.scores
 
 
 def test_official_bgr_convention_on_a_real_image(tmp_path, coco_dir):
@@ -310,3 +337,15 @@ def test_script_converts_and_reports_mismatches(tmp_path):
     assert "K=17" in out and "BGR" in out
     assert "extra_layer.weight" in out and "final_layer.weight" in out
     assert not os.path.exists(tmp_path / "bad")
+
+
+def test_unreadable_files_are_named(tmp_path):
+    garbage = tmp_path / "pose_resnet_50_256x192.pth.tar"
+    garbage.write_bytes(b"\x00not a pickle" * 10)
+    with pytest.raises(torch_convert.ConversionError,
+                       match="pose_resnet_50_256x192.pth.tar: not a readable PyTorch"):
+        torch_convert.read_torch_state_dict(str(garbage))
+    whole = tmp_path / "whole_model.pth"
+    torch.save(nn.Sequential(nn.Conv2d(3, 4, 1)), whole)  # a pickled module
+    with pytest.raises(torch_convert.ConversionError, match="state_dict"):
+        torch_convert.read_torch_state_dict(str(whole))
