@@ -564,9 +564,17 @@ def convert_pose_checkpoint(input_path: str, output_dir: str,
       ConversionError: for a file that is not a pose checkpoint, or tensors
         that do not fit (each named); TorchNotInstalledError without torch.
     """
-    from keras_pose.checkpoint import save_model_checkpoint  # Keras-heavy.
+    from keras_pose.checkpoint import is_model_checkpoint, save_model_checkpoint
     from keras_pose.models.pose_resnet import build_model_from_config
 
+    # The checkpoint replaces output_dir wholesale: never a directory that
+    # holds anything else.
+    if os.path.exists(output_dir) and not (
+            os.path.isdir(output_dir) and (not os.listdir(output_dir)
+                                           or is_model_checkpoint(output_dir))):
+        raise ConversionError(
+            f"output {output_dir} exists and is not a model checkpoint directory; "
+            "choose a new directory (an existing checkpoint is replaced)")
     state = read_torch_state_dict(input_path)
     arch = infer_architecture(state, source=input_path)
     if not arch.has_head:
@@ -605,6 +613,8 @@ def convert_backbone(input_path: str, output_path: str) -> TorchArchitecture:
     from keras_pose.models.pretrained import save_named_weights
     from keras_pose.models.resnet import resnet_backbone
 
+    if os.path.isdir(output_path):
+        raise ConversionError(f"output {output_path} is a directory; give a .npz file path")
     state = read_torch_state_dict(input_path)
     arch = infer_architecture(state, source=input_path)
     converted = convert_state_dict(state, backbone_only=True)

@@ -317,3 +317,15 @@ def test_read_without_torch_says_how_to_install(tmp_path, monkeypatch):
         tc.read_torch_state_dict(str(path))
     with pytest.raises(FileNotFoundError, match="missing.pth does not exist"):
         tc.read_torch_state_dict(str(tmp_path / "missing.pth"))
+
+
+def test_output_that_is_not_a_checkpoint_is_refused(tmp_path):
+    other = tmp_path / "models"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(tc.ConversionError, match="is not a model checkpoint directory"):
+        tc.convert_pose_checkpoint(str(tmp_path / "pose_resnet_50_256x192.pth.tar"),
+                                   str(other))
+    assert (other / "notes.txt").read_text() == "keep me"
+    with pytest.raises(tc.ConversionError, match="is a directory"):
+        tc.convert_backbone(str(tmp_path / "resnet50.pth"), str(other))
