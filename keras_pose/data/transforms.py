@@ -1,0 +1,245 @@
+"""Geometry of the reference: boxes to center/scale, the affine crop, flips.
+
+Points are (x, y); sizes are (width, height); ``scale`` is in units of
+``PIXEL_STD`` = 200 px, as in the official code. Shapes: N people, K
+keypoints.
+
+NumPy functions serve the readers, the training pipeline (through
+``tf.numpy_function``) and tests; the ``*_tf`` functions are pure TF ops for
+the evaluation and serving graphs, which must export into a SavedModel.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from keras_pose.configs.base import PIXEL_STD
+from keras_pose.configs.keypoints import flip_permutation
+
+ArrayLike = Union[np.ndarray, Sequence[float]]
+
+
+def box_to_center_scale(box_xywh: ArrayLike, aspect_ratio: float,
+                        padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's ``_xywh2cs``: box to (center, scale).
+
+    The box is widened or heightened to the network's aspect ratio around its
+    centre, then scaled by ``padding`` (1.25). Reproduces the reference's
+    legacy rule that a centre x of exactly -1 skips the padding.
+
+    Args:
+      box_xywh: (4,) or (N, 4) boxes [x, y, w, h] in pixels.
+      aspect_ratio: network input width / height.
+      padding: enlargement factor of the reference (1.25).
+
+    Returns:
+      center (2,) or (N, 2) and scale (2,) or (N, 2), float32, with scale in
+      units of 200 px.
+    """
+    boxes = np.asarray(box_xywh, dtype=np.float64)
+    single = boxes.ndim == 1
+    boxes = np.atleast_2d(boxes)
+    x, y, w, h = boxes[:, 0], boxes[:, 1], boxes[:, 2].copy(), boxes[:, 3].copy()
+    center = np.stack([x + w * 0.5, y + h * 0.5], axis=-1)
+    wider = w > aspect_ratio * h
+    taller = w < aspect_ratio * h
+    h = np.where(wider, w / aspect_ratio, h)
+    w = np.where(taller, h * aspect_ratio, w)
+    scale = np.stack([w / PIXEL_STD, h / PIXEL_STD], axis=-1)
+    pad = np.where(center[:, 0] != -1, padding, 1.0)[:, None]
+    scale = scale * pad
+    center, scale = center.astype(np.float32), scale.astype(np.float32)
+    if single:
+        return center[0], scale[0]
+    return center, scale
+
+
+def _third_point(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The point that makes (a, b, c) a right angle at b, turned +90 deg."""
+    d = a - b
+    return b + np.array([-d[1], d[0]], dtype=np.float32)
+
+
+def get_affine_transform(center: ArrayLike, scale: ArrayLike, rotation: float,
+                         output_size: Sequence[int], shift: ArrayLike = (0.0, 0.0),
+                         inverse: bool = False) -> np.ndarray:
+    """The reference's crop matrix (``get_affine_transform``).
+
+    Maps ``center`` to the output centre (w/2, h/2), a source width of
+    ``scale[0] * 200`` onto the output width (its left edge to 0, its right
+    edge to w, not w - 1), rotated by ``rotation`` degrees counter-clockwise.
+    Only ``scale[0]`` is used, as in the reference. Built like the reference
+    from three float32 point pairs with ``cv2.getAffineTransform``, so the
+    result matches it bit for bit.
+
+    Args:
+      center: (2,) source centre in pixels.
+      scale: (2,) box size in units of 200 px.
+      rotation: degrees.
+      output_size: (width, height) of the output.
+      shift: shift of the source centre in units of the box size.
+      inverse: return the output->source matrix instead.
+
+    Returns:
+      (2, 3) float64 matrix.
+    """
+    center = np.asarray(center, dtype=np.float32)
+    scale_px = np.asarray(scale, dtype=np.float32) * PIXEL_STD
+    shift = np.asarray(shift, dtype=np.float32)
+    dst_w, dst_h = float(output_size[0]), float(output_size[1])
+    rad = np.pi * float(rotation) / 180.0
+    sn, cs = np.sin(rad), np.cos(rad)
+    half = scale_px[0] * -0.5
+    src_dir = np.array([-half * sn, half * cs], dtype=np.float32)  # (0, half) rotated
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = center + scale_px * shift
+    src[1] = center + src_dir + scale_px * shift
+    dst[0] = (dst_w * 0.5, dst_h * 0.5)
+    dst[1] = np.array([dst_w * 0.5, dst_h * 0.5], np.float32) + np.array(
+        [0.0, dst_w * -0.5], np.float32)
+    src[2] = _third_point(src[0], src[1])
+    dst[2] = _third_point(dst[0], dst[1])
+    if inverse:
+        return cv2.getAffineTransform(dst, src)
+    return cv2.getAffineTransform(src, dst)
+
+
+def affine_transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Applies a (2, 3) matrix to (..., 2) points."""
+    points = np.asarray(points, dtype=np.float64)
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return points @ matrix[:, :2].T + matrix[:, 2]
+
+
+def flip_joints(joints: np.ndarray, joints_vis: np.ndarray, image_width: int,
+                flip_pairs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's ``fliplr_joints`` for a horizontally mirrored image.
+
+    x -> image_width - 1 - x, left/right pairs swapped (joints and
+    visibility), and joints with zero visibility set to (0, 0) as the
+    reference does.
+
+    Args:
+      joints: (K, 2) pixel coordinates.
+      joints_vis: (K,) visibility.
+      image_width: width of the image being mirrored.
+      flip_pairs: left/right pairs (0-based).
+
+    Returns:
+      (joints (K, 2), joints_vis (K,)) as new arrays.
+    """
+    joints = np.array(joints, dtype=np.float32)
+    joints_vis = np.array(joints_vis, dtype=np.float32)
+    joints[:, 0] = image_width - joints[:, 0] - 1
+    perm = flip_permutation(len(joints), flip_pairs)
+    joints, joints_vis = joints[perm], joints_vis[perm]
+    joints = joints * (joints_vis[:, None] > 0)
+    return joints, joints_vis
+
+
+# ---------------------------------------------------------------------------
+# Pure TF versions for graphs (evaluation, SavedModel serving).
+
+
+def box_to_center_scale_tf(boxes: tf.Tensor, aspect_ratio: float,
+                           padding: float = 1.25) -> tuple[tf.Tensor, tf.Tensor]:
+    """TF version of :func:`box_to_center_scale` for (..., 4) boxes."""
+    boxes = tf.cast(boxes, tf.float32)
+    x, y, w, h = tf.unstack(boxes, axis=-1)
+    center = tf.stack([x + w * 0.5, y + h * 0.5], axis=-1)
+    h2 = tf.where(w > aspect_ratio * h, w / aspect_ratio, h)
+    w2 = tf.where(w < aspect_ratio * h, h2 * aspect_ratio, w)
+    scale = tf.stack([w2, h2], axis=-1) / PIXEL_STD
+    pad = tf.where(center[..., 0] != -1.0, padding, 1.0)[..., None]
+    return center, scale * pad
+
+
+def get_affine_transform_tf(center: tf.Tensor, scale: tf.Tensor,
+                            rotation: tf.Tensor | float, output_size: Sequence[int],
+                            inverse: bool = False) -> tf.Tensor:
+    """Batched closed form of :func:`get_affine_transform` (no shift).
+
+    The reference's matrix is the similarity M = k R(r) with
+    k = w / (scale[0] * 200), R = [[cos, sin], [-sin, cos]] and translation
+    (w/2, h/2) - M center.
+
+    Args:
+      center: (N, 2).
+      scale: (N, 2).
+      rotation: (N,) degrees or a scalar.
+      output_size: (width, height).
+      inverse: return the output->source matrices.
+
+    Returns:
+      (N, 2, 3) float32 matrices.
+    """
+    center = tf.cast(center, tf.float32)
+    scale = tf.cast(scale, tf.float32)
+    out_w, out_h = float(output_size[0]), float(output_size[1])
+    rad = tf.cast(rotation, tf.float32) * (np.pi / 180.0) + tf.zeros_like(center[:, 0])
+    cs, sn = tf.cos(rad), tf.sin(rad)
+    if not inverse:
+        k = out_w / (scale[:, 0] * PIXEL_STD)
+        a, b = k * cs, k * sn
+        tx = out_w * 0.5 - (a * center[:, 0] + b * center[:, 1])
+        ty = out_h * 0.5 - (-b * center[:, 0] + a * center[:, 1])
+        rows = [tf.stack([a, b, tx], -1), tf.stack([-b, a, ty], -1)]
+    else:
+        k = scale[:, 0] * PIXEL_STD / out_w
+        a, b = k * cs, k * sn
+        # x_src = center + k R^T (x_dst - out_center)
+        tx = center[:, 0] - (a * out_w * 0.5 - b * out_h * 0.5)
+        ty = center[:, 1] - (b * out_w * 0.5 + a * out_h * 0.5)
+        rows = [tf.stack([a, -b, tx], -1), tf.stack([b, a, ty], -1)]
+    return tf.stack(rows, axis=1)
+
+
+def warp_affine_tf(images: tf.Tensor, inverse_matrices: tf.Tensor,
+                   output_size: Sequence[int]) -> tf.Tensor:
+    """Bilinear affine crop with a zero border, like ``cv2.warpAffine``.
+
+    Args:
+      images: (N, H, W, C) images (any dtype; computed in float32).
+      inverse_matrices: (N, 2, 3) output->source matrices (the ``inverse``
+        form of :func:`get_affine_transform_tf`).
+      output_size: (width, height).
+
+    Returns:
+      (N, out_h, out_w, C) float32 crops.
+    """
+    images = tf.cast(images, tf.float32)
+    m = tf.reshape(tf.cast(inverse_matrices, tf.float32), [-1, 6])
+    transforms = tf.concat([m, tf.zeros_like(m[:, :2])], axis=1)
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms,
+        output_shape=tf.constant([output_size[1], output_size[0]], tf.int32),
+        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
+
+
+def normalize_image(images: tf.Tensor, color_order: str,
+                    mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
+    """The one place input normalisation happens.
+
+    Args:
+      images: (..., 3) RGB pixels in [0, 255] (uint8 or float).
+      color_order: "RGB", or "BGR" for networks fed BGR (the official
+        checkpoints: OpenCV read BGR and the code never converted).
+      mean: per-channel mean in ``color_order``, on pixels / 255.
+      std: per-channel std, same convention.
+
+    Returns:
+      float32 tensor (pixels / 255 - mean) / std in ``color_order``.
+    """
+    if color_order not in ("RGB", "BGR"):
+        raise ValueError(f"color_order must be 'RGB' or 'BGR', got {color_order!r}")
+    images = tf.cast(images, tf.float32)
+    if color_order == "BGR":
+        images = images[..., ::-1]
+    mean = tf.constant(mean, tf.float32)
+    std = tf.constant(std, tf.float32)
+    return (images / 255.0 - mean) / std
