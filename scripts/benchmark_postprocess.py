@@ -11,13 +11,15 @@ the same rescoring + NMS written like the reference (per person and per joint
 Python loops, ``oks_iou`` per remaining person) runs on a subset and is
 extrapolated.
 
-Run on one core:  taskset -c 0 python scripts/benchmark_postprocess.py
+Run on one core from the repository root (with the package installed,
+``pip install -e .``):  taskset -c 0 python scripts/benchmark_postprocess.py
 """
 
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import time  # noqa: E402
 
