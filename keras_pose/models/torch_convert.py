@@ -302,6 +302,31 @@ def keras_name(torch_name: str) -> Optional[tuple[str, str]]:
     return layer, table[variable]
 
 
+def torch_name(layer: str, variable: str) -> Optional[str]:
+    """The inverse of :func:`keras_name`: our (layer, variable) -> the
+    state_dict name, or None for layers without a PyTorch counterpart."""
+    is_bn = False
+    module: Optional[str] = None
+    if layer in ("stem_conv", "stem_bn"):
+        module, is_bn = ("conv1", False) if layer == "stem_conv" else ("bn1", True)
+    elif m := re.fullmatch(r"stage([2-5])_block(\d+)_(conv|bn)([1-3])", layer):
+        module = f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.{m[3]}{m[4]}"
+        is_bn = m[3] == "bn"
+    elif m := re.fullmatch(r"stage([2-5])_block(\d+)_downsample_(conv|bn)", layer):
+        is_bn = m[3] == "bn"
+        module = f"layer{int(m[1]) - 1}.{int(m[2]) - 1}.downsample.{int(is_bn)}"
+    elif m := re.fullmatch(r"head_deconv(\d+)(_bn)?", layer):
+        is_bn = bool(m[2])
+        module = f"deconv_layers.{3 * (int(m[1]) - 1) + int(is_bn)}"
+    elif layer == "head_final_conv":
+        module = "final_layer"
+    if module is None:
+        return None
+    table = _BN_VARIABLES if is_bn else _CONV_VARIABLES
+    inverse = {v: k for k, v in table.items()}
+    return f"{module}.{inverse[variable]}" if variable in inverse else None
+
+
 def to_keras_array(array: np.ndarray) -> np.ndarray:
     """Converts one tensor to the Keras layout.
 
@@ -393,22 +418,23 @@ def assign_weights(model, converted: ConvertedWeights,
             key = (layer.name, variable.name)
             entry = converted.arrays.get(key)
             if entry is None:
-                problems.append(f"missing tensor for {layer.name}/{variable.name} "
-                                f"(shape {tuple(variable.shape)})")
+                problems.append(
+                    f"missing tensor {torch_name(layer.name, variable.name) or '?'} "
+                    f"for {layer.name}/{variable.name} (shape {tuple(variable.shape)})")
                 continue
             used.add(key)
-            torch_name, array = entry
+            source_name, array = entry
             if tuple(array.shape) != tuple(variable.shape):
                 problems.append(
-                    f"shape mismatch: {torch_name} gives {tuple(array.shape)} in Keras "
+                    f"shape mismatch: {source_name} gives {tuple(array.shape)} in Keras "
                     f"layout but {layer.name}/{variable.name} is {tuple(variable.shape)}")
                 continue
             values.append(array)
         if len(values) == len(layer.weights):
             updates.append((layer, values))
     for key in sorted(set(converted.arrays) - used):
-        torch_name, array = converted.arrays[key]
-        problems.append(f"unmatched tensor {torch_name} {tuple(array.shape)} "
+        source_name, array = converted.arrays[key]
+        problems.append(f"unmatched tensor {source_name} {tuple(array.shape)} "
                         f"(the model has no {key[0]}/{key[1]})")
     if problems:
         shown = problems[:40]

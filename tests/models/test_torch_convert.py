@@ -137,6 +137,18 @@ def test_infer_rejects_non_resnets():
 ])
 def test_keras_name(torch_name, expected):
     assert tc.keras_name(torch_name) == expected
+    if expected is not None:
+        assert tc.torch_name(*expected) == torch_name
+
+
+def test_every_model_variable_has_a_torch_name():
+    model = build_pose_resnet(50, 3, input_shape=(64, 64, 3),
+                              blocks_per_stage=(1, 2, 1, 1))
+    for layer in model.layers:
+        for variable in layer.weights:
+            name = tc.torch_name(layer.name, variable.name)
+            assert name is not None, (layer.name, variable.name)
+            assert tc.keras_name(name) == (layer.name, variable.name)
 
 
 def test_kernel_layouts():
@@ -221,7 +233,7 @@ def test_assign_weights_reports_every_problem_and_loads_nothing():
     message = str(info.value)
     assert isinstance(info.value, WeightsMismatchError)
     assert "f.pth" in message and "nothing was loaded" in message
-    assert "stage3_block2_bn2/moving_mean" in message
+    assert "missing tensor layer2.1.bn2.running_mean for stage3_block2_bn2/moving_mean" in message
     assert "layer4.1.conv2.weight" in message
     assert "deconv_layers.0.bias" in message
     assert "fc.weight" in message
