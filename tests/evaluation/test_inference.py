@@ -37,3 +37,37 @@ def test_flip_test_matches_two_separate_calls(tiny_model, shift):
     no_flip = inference.make_heatmap_fn(model_fn, flip=False)
     np.testing.assert_allclose(no_flip(images).numpy(), plain, rtol=1e-4,
                                atol=1e-4 * np.abs(plain).max())
+
+
+def _heatmap_dataset(heatmaps, center, scale, order, batch):
+    import tensorflow as tf
+    return tf.data.Dataset.from_tensor_slices({
+        "image": heatmaps[order], "center": center[order], "scale": scale[order],
+        "index": order.astype(np.int64)}).batch(batch)
+
+
+def test_predict_dataset_decodes_into_record_order():
+    from keras_pose.codec import HeatmapCodec
+    rng = np.random.default_rng(0)
+    n, k = 7, 5
+    heatmaps = rng.normal(size=(n, 16, 8, k)).astype(np.float32)
+    center = rng.uniform(50, 300, (n, 2)).astype(np.float32)
+    scale = rng.uniform(0.5, 2.0, (n, 2)).astype(np.float32)
+    codec = HeatmapCodec(input_size=(32, 64), heatmap_size=(8, 16), sigma=1.0)
+    order = rng.permutation(n)  # the dataset yields rows out of order
+
+    def identity(images):  # the "network" returns its input as heatmaps
+        return images
+
+    preds = inference.predict_dataset(identity, _heatmap_dataset(heatmaps, center, scale, order, 3),
+                                      n, codec, refine=True, batch_size=3, expected_keypoints=k)
+    coords, scores = codec.decode(heatmaps, center, scale, refine=True)
+    assert len(preds) == n
+    np.testing.assert_array_equal(preds.coords, coords)
+    np.testing.assert_array_equal(preds.scores, scores)
+    with pytest.raises(ValueError, match="6 of 7 records"):
+        inference.predict_dataset(identity, _heatmap_dataset(heatmaps, center, scale, order[:6], 3),
+                                  n, codec)
+    with pytest.raises(ValueError, match="predicts 5 keypoints but the data set has 17"):
+        inference.predict_dataset(identity, _heatmap_dataset(heatmaps, center, scale, order, 3),
+                                  n, codec, expected_keypoints=17)
