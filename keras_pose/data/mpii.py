@@ -1,0 +1,93 @@
+"""MPII Human Pose in the JSON form of the official code.
+
+Layout::
+
+    <root>/annot/{train,valid,test}.json   list of {image, center, scale, joints, joints_vis}
+    <root>/annot/gt_valid.mat               ground truth for PCKh (evaluation)
+    <root>/images/<image>
+
+``scripts/convert_mpii_mat.py`` writes the JSON files from the official
+``mpii_human_pose_v1_u12_1.mat`` release.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from absl import logging
+
+from keras_pose.configs.keypoints import (MPII_FLIP_PAIRS, MPII_KEYPOINT_NAMES,
+                                          MPII_SKELETON)
+from keras_pose.data.coco import AnnotationError, read_json
+from keras_pose.data.records import PersonRecords
+
+NUM_JOINTS = 16
+REQUIRED_KEYS = ("image", "center", "scale")
+
+
+def annotation_path(root: str, split: str) -> str:
+    return os.path.join(root, "annot", f"{split}.json")
+
+
+def load_mpii(ann_file: str, images_root: str, with_joints: bool = True) -> PersonRecords:
+    """Person records from an MPII JSON file, adjusted as the reference does.
+
+    Per person: when center x != -1, center y += 15 * scale and scale *= 1.25
+    (the reference's "avoid cropping limbs" adjustment, in that order); then
+    the center and the joints move from MATLAB's 1-based to 0-based pixels.
+    All labelled joints count as visible. No person is dropped: PCKh pairs
+    the predictions with ``gt_valid.mat`` by position.
+
+    Args:
+      ann_file: ``annot/<split>.json``.
+      images_root: the images directory.
+      with_joints: read ``joints``/``joints_vis`` (False for the test split).
+    """
+    data = read_json(ann_file)
+    if not isinstance(data, list):
+        raise AnnotationError(f"{ann_file} is not an MPII annotation file (expected a "
+                              "JSON list of {image, center, scale, joints, joints_vis})")
+    rows: dict[str, list] = {f: [] for f in ("image_path", "image_id", "center", "scale",
+                                             "joints", "joints_vis", "score", "area", "box")}
+    image_ids: dict[str, int] = {}
+    for i, person in enumerate(data):
+        if not isinstance(person, dict):
+            raise AnnotationError(f"{ann_file}: entry {i} is not an object")
+        keys = REQUIRED_KEYS + (("joints", "joints_vis") if with_joints else ())
+        for key in keys:
+            if key not in person:
+                raise AnnotationError(f"{ann_file}: entry {i} has no '{key}' (not an "
+                                      "MPII annotation file?)")
+        center = np.array(person["center"], np.float64)
+        s = float(person["scale"])
+        scale = np.array([s, s], np.float64)
+        if center[0] != -1:
+            center[1] += 15 * scale[1]
+            scale = scale * 1.25
+        center = center - 1
+        joints = np.zeros((NUM_JOINTS, 2), np.float32)
+        vis = np.zeros((NUM_JOINTS,), np.float32)
+        if with_joints:
+            given = np.asarray(person["joints"], np.float64)
+            if given.shape != (NUM_JOINTS, 2):
+                raise AnnotationError(f"{ann_file}: entry {i} has joints of shape "
+                                      f"{given.shape}, expected ({NUM_JOINTS}, 2)")
+            joints = (given - 1).astype(np.float32)
+            vis = np.asarray(person["joints_vis"], np.float32).reshape(NUM_JOINTS)
+        name = str(person["image"])
+        image_id = image_ids.setdefault(name, len(image_ids))
+        rows["image_path"].append(os.path.abspath(os.path.join(images_root, name)))
+        rows["image_id"].append(image_id)
+        rows["center"].append(center)
+        rows["scale"].append(scale)
+        rows["joints"].append(joints)
+        rows["joints_vis"].append(vis)
+        rows["score"].append(1.0)
+        rows["area"].append(float(np.prod(scale * 200.0)))
+        side = scale[0] * 200.0
+        rows["box"].append([center[0] - side / 2, center[1] - side / 2, side, side])
+    logging.info("%s: %d people", ann_file, len(rows["image_path"]))
+    return PersonRecords.from_lists(
+        rows, NUM_JOINTS, keypoint_names=MPII_KEYPOINT_NAMES, flip_pairs=MPII_FLIP_PAIRS,
+        skeleton=MPII_SKELETON, source=ann_file)
