@@ -1,0 +1,157 @@
+"""A direct NumPy/OpenCV re-implementation of the official per-sample code.
+
+Written from the reference's algorithm (``JointsDataset.__getitem__``,
+``generate_target``, ``fliplr_joints``, ``get_affine_transform``) in its own
+per-sample, per-joint style: full ``cv2.imread`` (BGR), Python loops over
+joints. It is the yardstick for the tests (our pipeline must produce the
+same crops and targets) and for ``scripts/benchmark_pipeline.py`` (our
+pipeline must be faster). Not used for training.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+PIXEL_STD = 200.0
+
+
+def _direction(point, angle_rad):
+    sn, cs = math.sin(angle_rad), math.cos(angle_rad)
+    return [point[0] * cs - point[1] * sn, point[0] * sn + point[1] * cs]
+
+
+def _third(a, b):
+    d = a - b
+    return b + np.array([-d[1], d[0]], dtype=np.float32)
+
+
+def affine_matrix(center, scale, rot, output_size, inv=False):
+    """The reference's three-point construction."""
+    scale_tmp = np.array(scale, np.float32) * PIXEL_STD
+    src_w = scale_tmp[0]
+    dst_w, dst_h = output_size
+    src_dir = _direction([0, src_w * -0.5], np.pi * rot / 180)
+    dst_dir = np.array([0, dst_w * -0.5], np.float32)
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = center
+    src[1] = np.array(center, np.float32) + src_dir
+    dst[0] = [dst_w * 0.5, dst_h * 0.5]
+    dst[1] = np.array([dst_w * 0.5, dst_h * 0.5]) + dst_dir
+    src[2] = _third(src[0], src[1])
+    dst[2] = _third(dst[0], dst[1])
+    if inv:
+        return cv2.getAffineTransform(np.float32(dst), np.float32(src))
+    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
+
+
+def apply_affine(point, matrix):
+    return np.dot(matrix, np.array([point[0], point[1], 1.0]).T)[:2]
+
+
+def generate_target(joints, joints_vis, image_size, heatmap_size, sigma):
+    """The reference's per-joint loop; returns (K, H, W) and (K, 1)."""
+    num_joints = len(joints)
+    target_weight = np.ones((num_joints, 1), dtype=np.float32)
+    target_weight[:, 0] = joints_vis
+    target = np.zeros((num_joints, heatmap_size[1], heatmap_size[0]), dtype=np.float32)
+    tmp_size = sigma * 3
+    for joint_id in range(num_joints):
+        feat_stride = np.array(image_size) / np.array(heatmap_size)
+        mu_x = int(joints[joint_id][0] / feat_stride[0] + 0.5)
+        mu_y = int(joints[joint_id][1] / feat_stride[1] + 0.5)
+        ul = [int(mu_x - tmp_size), int(mu_y - tmp_size)]
+        br = [int(mu_x + tmp_size + 1), int(mu_y + tmp_size + 1)]
+        if ul[0] >= heatmap_size[0] or ul[1] >= heatmap_size[1] or br[0] < 0 or br[1] < 0:
+            target_weight[joint_id] = 0
+            continue
+        size = 2 * tmp_size + 1
+        x = np.arange(0, size, 1, np.float32)
+        y = x[:, np.newaxis]
+        x0 = y0 = size // 2
+        g = np.exp(- ((x - x0) ** 2 + (y - y0) ** 2) / (2 * sigma ** 2))
+        g_x = max(0, -ul[0]), min(br[0], heatmap_size[0]) - ul[0]
+        g_y = max(0, -ul[1]), min(br[1], heatmap_size[1]) - ul[1]
+        img_x = max(0, ul[0]), min(br[0], heatmap_size[0])
+        img_y = max(0, ul[1]), min(br[1], heatmap_size[1])
+        if target_weight[joint_id] > 0.5:
+            target[joint_id][img_y[0]:img_y[1], img_x[0]:img_x[1]] = \
+                g[g_y[0]:g_y[1], g_x[0]:g_x[1]]
+    return target, target_weight
+
+
+def reference_sample(image_path: str, joints: np.ndarray, joints_vis: np.ndarray,
+                     center: np.ndarray, scale: np.ndarray, *, image_size: Sequence[int],
+                     heatmap_size: Sequence[int], sigma: float,
+                     flip_pairs: Sequence[Sequence[int]], scale_multiplier: float = 1.0,
+                     rotation: float = 0.0, flip: bool = False,
+                     image: Optional[np.ndarray] = None):
+    """One sample as the reference's ``__getitem__`` makes it, with the
+    random decisions given explicitly.
+
+    Returns:
+      crop (h, w, 3) uint8 BGR (as the reference), target (K, H, W),
+      target_weight (K, 1), joints (K, 3) in crop pixels.
+    """
+    data_numpy = image if image is not None else cv2.imread(
+        image_path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if data_numpy is None:
+        raise ValueError(f"Fail to read {image_path}")
+    joints = np.concatenate([np.asarray(joints, np.float64),
+                             np.zeros((len(joints), 1))], axis=1)
+    vis = np.stack([joints_vis, joints_vis, np.zeros_like(joints_vis)], axis=1).astype(np.float64)
+    c = np.array(center, np.float64)
+    s = np.array(scale, np.float64) * scale_multiplier
+    r = rotation
+    if flip:
+        data_numpy = data_numpy[:, ::-1, :]
+        width = data_numpy.shape[1]
+        joints[:, 0] = width - joints[:, 0] - 1
+        for a, b in flip_pairs:
+            joints[[a, b], :] = joints[[b, a], :]
+            vis[[a, b], :] = vis[[b, a], :]
+        joints = joints * vis
+        c[0] = width - c[0] - 1
+    trans = affine_matrix(c, s, r, image_size)
+    crop = cv2.warpAffine(data_numpy, trans, (int(image_size[0]), int(image_size[1])),
+                          flags=cv2.INTER_LINEAR)
+    for i in range(len(joints)):
+        if vis[i, 0] > 0.0:
+            joints[i, 0:2] = apply_affine(joints[i, 0:2], trans)
+    target, target_weight = generate_target(joints, vis[:, 0], image_size, heatmap_size, sigma)
+    return crop, target, target_weight, joints
+
+
+def reference_final_preds(heatmaps: np.ndarray, center: np.ndarray, scale: np.ndarray):
+    """The reference's ``get_final_preds`` (post-processing on) with loops.
+
+    Args:
+      heatmaps: (N, K, H, W) channels first, as the reference.
+    """
+    n, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape((n, k, -1))
+    idx = np.argmax(flat, 2).reshape((n, k, 1))
+    maxvals = np.amax(flat, 2).reshape((n, k, 1))
+    preds = np.tile(idx, (1, 1, 2)).astype(np.float32)
+    preds[:, :, 0] = preds[:, :, 0] % w
+    preds[:, :, 1] = np.floor(preds[:, :, 1] / w)
+    preds *= np.tile(np.greater(maxvals, 0.0), (1, 1, 2)).astype(np.float32)
+    for i in range(n):
+        for j in range(k):
+            hm = heatmaps[i][j]
+            px = int(math.floor(preds[i][j][0] + 0.5))
+            py = int(math.floor(preds[i][j][1] + 0.5))
+            if 1 < px < w - 1 and 1 < py < h - 1:
+                diff = np.array([hm[py][px + 1] - hm[py][px - 1],
+                                 hm[py + 1][px] - hm[py - 1][px]])
+                preds[i][j] += np.sign(diff) * .25
+    out = preds.copy()
+    for i in range(n):
+        trans = affine_matrix(center[i], scale[i], 0, (w, h), inv=True)
+        for j in range(k):
+            out[i, j, 0:2] = apply_affine(preds[i, j, 0:2], trans)
+    return out, maxvals
