@@ -199,3 +199,14 @@ def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path):
         runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
                               overrides=["test.gt_mat=annot/gt_missing.mat"],
                               progress=False)
+
+
+def test_corrupt_image_is_named(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.evaluation import runner
+    root = tmp_path / "coco"
+    shutil.copytree(coco_root, root)
+    bad = root / "images" / "val2017" / "000000040083.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with pytest.raises(runner.EvaluationError, match="000000040083.jpg"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                              data_dir=str(root), use_gt_boxes=True, progress=False)

@@ -281,6 +281,8 @@ def evaluate_model(model: Any, config: ExperimentConfig, records: Any,
       sets, the PCKh columns (primary ``"Mean"``) for MPII, and
       ``"num_results"``; plus ``"num_people"`` and ``"num_images"``.
     """
+    import tensorflow as tf
+
     from keras_pose.codec import HeatmapCodec
     from keras_pose.data.pipeline import build_eval_dataset
     from keras_pose.evaluation import inference
@@ -304,10 +306,18 @@ def evaluate_model(model: Any, config: ExperimentConfig, records: Any,
         model_fn, flip=flip, flip_pairs=config.data.flip_pairs,
         shift_heatmap=config.test.shift_heatmap)
     codec = HeatmapCodec.from_model_config(config.model)
-    predictions = inference.predict_dataset(
-        heatmap_fn, dataset, num_people, codec, refine=config.test.refine,
-        batch_size=config.test.batch_size, progress=progress,
-        expected_keypoints=int(records.num_keypoints))
+    try:
+        predictions = inference.predict_dataset(
+            heatmap_fn, dataset, num_people, codec, refine=config.test.refine,
+            batch_size=config.test.batch_size, progress=progress,
+            expected_keypoints=int(records.num_keypoints))
+    except tf.errors.InvalidArgumentError as e:
+        bad = find_undecodable_images(records.image_path)
+        if not bad:
+            raise
+        raise EvaluationError(
+            f"{len(bad)} evaluation image(s) cannot be decoded (corrupt or not "
+            f"an image): {', '.join(bad[:5])}") from e
     inference_seconds = time.time() - start
     metrics = evaluate_predictions(predictions.coords, predictions.scores,
                                    records, config, output_dir, coco_gt)
@@ -324,6 +334,23 @@ def evaluate_model(model: Any, config: ExperimentConfig, records: Any,
                                 inference_seconds=inference_seconds)
         write_metrics(output_dir, report, table)
     return metrics
+
+
+def find_undecodable_images(paths: Sequence[str], limit: int = 5) -> list[str]:
+    """The first ``limit`` image files TF cannot decode (as the evaluation
+    pipeline decodes them). Only run after a decode failure: it reads every
+    image until it has found ``limit``."""
+    import tensorflow as tf
+    bad = []
+    for path in dict.fromkeys(str(p) for p in paths):
+        try:
+            tf.io.decode_image(tf.io.read_file(path), channels=3,
+                               expand_animations=False)
+        except (tf.errors.OpError, ValueError):
+            bad.append(path)
+            if len(bad) >= limit:
+                break
+    return bad
 
 
 def metrics_report(metrics: Mapping[str, float], config: ExperimentConfig, *,
@@ -553,8 +580,14 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                         "assumed to expect experiment %r's input.", loaded.path,
                         config.name)
     config = resolve_dataset_config(config)
+    data_k = len(config.data.keypoint_names) or config.model.num_keypoints
     if loaded.config is not None:  # resolve_dataset_config may refill model.K
         config = config.replace(model=loaded.config.model)
+    if loaded.num_keypoints is not None and loaded.num_keypoints != data_k:
+        raise EvaluationError(
+            f"checkpoint {loaded.path} predicts {loaded.num_keypoints} keypoints "
+            f"but the data set {config.data.dataset} ({config.data.root}) has "
+            f"{data_k}: the checkpoint was trained for another data set")
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = resolve_box_mode(config, use_gt_boxes, detection_file)
     # Fail fast on missing ground truth, before running the network.
