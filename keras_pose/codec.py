@@ -140,9 +140,9 @@ class HeatmapCodec:
         ys = tf.range(height, dtype=tf.float64)[None, :]
         jx = xs - ul_x[:, None]
         jy = ys - ul_y[:, None]
-        in_x = ((xs >= tf.maximum(0.0, ul_x)[:, None]) & (xs < tf.minimum(br_x, width)[:, None])
+        in_x = ((xs >= tf.maximum(ul_x, 0.0)[:, None]) & (xs < tf.minimum(br_x, float(width))[:, None])
                 & (jx >= 0) & (jx < num_g))
-        in_y = ((ys >= tf.maximum(0.0, ul_y)[:, None]) & (ys < tf.minimum(br_y, height)[:, None])
+        in_y = ((ys >= tf.maximum(ul_y, 0.0)[:, None]) & (ys < tf.minimum(br_y, float(height))[:, None])
                 & (jy >= 0) & (jy < num_g))
         dx = tf.cast(jx, tf.float32) - np.float32(center)
         dy = tf.cast(jy, tf.float32) - np.float32(center)

@@ -330,7 +330,7 @@ def build_eval_dataset(records: Any, *, image_size: Sequence[int],
 
     def sample(element):
         data = tf.io.read_file(element["image_path"])
-        image = tf.io.decode_image(data, channels=3, expand_animations=False)
+        image = transforms.decode_image_tf(data)
         crop = eval_crop_tf(image, element["center"], element["scale"], image_size)
         crop.set_shape((out_h, out_w, 3))
         result = {k: element[k] for k in ("center", "scale", "score", "area",

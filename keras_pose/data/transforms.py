@@ -221,6 +221,19 @@ def warp_affine_tf(images: tf.Tensor, inverse_matrices: tf.Tensor,
         fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT")
 
 
+def decode_image_tf(data: tf.Tensor) -> tf.Tensor:
+    """Decodes JPEG/PNG/BMP/GIF bytes to (H, W, 3) uint8 RGB.
+
+    JPEGs use the accurate integer IDCT, which is what OpenCV (and so the
+    reference's training) decodes with; TF's default fast IDCT differs by
+    about one grey level.
+    """
+    return tf.cond(
+        tf.io.is_jpeg(data),
+        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
+        lambda: tf.io.decode_image(data, channels=3, expand_animations=False))
+
+
 def normalize_image(images: tf.Tensor, color_order: str,
                     mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
     """The one place input normalisation happens.
