@@ -1,0 +1,62 @@
+"""The embedded synthetic data set."""
+
+import filecmp
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.data import datasets, synthetic
+
+
+def test_generation_is_deterministic_and_coco_format(tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    assert synthetic.ensure_dataset(a, num_train=6, num_val=3, seed=5)
+    assert synthetic.ensure_dataset(b, num_train=6, num_val=3, seed=5)
+    assert not synthetic.ensure_dataset(a, num_train=6, num_val=3, seed=5)  # already there
+    for rel in ("annotations/person_keypoints_train.json", "annotations/person_keypoints_val.json",
+                "images/train/000000000001.jpg", "images/val/000000100002.jpg",
+                "person_detection_results/synthetic_val_detections.json"):
+        assert filecmp.cmp(os.path.join(a, rel), os.path.join(b, rel), shallow=False), rel
+    data = json.load(open(os.path.join(a, "annotations", "person_keypoints_train.json")))
+    assert len(data["images"]) == 6 and data["categories"][0]["keypoints"][0] == "nose"
+    per_image = np.bincount([ann["image_id"] for ann in data["annotations"]])
+    assert per_image.max() >= 2  # several people per image
+    vis = np.array([ann["keypoints"][2::3] for ann in data["annotations"]])
+    assert (vis == 2).any() and ((vis == 1).any() or (vis == 0).any())
+    for ann in data["annotations"]:
+        assert ann["num_keypoints"] == sum(v > 0 for v in ann["keypoints"][2::3])
+        assert ann["area"] > 0 and ann["bbox"][2] > 0
+    other = str(tmp_path / "c")
+    synthetic.ensure_dataset(other, num_train=6, num_val=3, seed=6)
+    assert not filecmp.cmp(os.path.join(a, "images/train/000000000001.jpg"),
+                           os.path.join(other, "images/train/000000000001.jpg"), shallow=False)
+
+
+def test_left_joints_are_on_the_image_right():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        joints = synthetic.make_pose(rng, 200.0, 150.0, 230.0)
+        assert joints[5, 0] > joints[6, 0] and joints[11, 0] > joints[12, 0]
+
+
+def test_synthetic_reads_through_the_coco_path(tmp_path):
+    config = apply_overrides(get_experiment("tiny"), [
+        f"data.root={tmp_path / 'syn'}", "data.synthetic_train_images=5",
+        "data.synthetic_val_images=2"])
+    config = datasets.resolve_dataset_config(config)
+    train = datasets.load_records(config, "train")
+    val = datasets.load_records(config, "test")
+    assert len(train) > 5 and len(val) >= 2 and train.num_keypoints == 17
+    detected = datasets.load_records(config, "test", detection_file=os.path.join(
+        config.data.root, "person_detection_results", "synthetic_val_detections.json"))
+    assert len(detected) >= len(val)
+
+
+def test_refuses_to_overwrite_other_data(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "important.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="not a synthetic data set"):
+        synthetic.ensure_dataset(str(tmp_path / "mine"), num_train=2, num_val=1)
