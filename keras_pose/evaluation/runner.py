@@ -233,7 +233,10 @@ def format_metrics_table(metrics: Mapping[str, float], config: ExperimentConfig,
 def table_title(config: ExperimentConfig, box_mode: Optional[BoxMode],
                 flip: bool) -> str:
     """The line above the table: data set, split, boxes and flip test."""
-    parts = [f"{config.data.dataset} {config.data.test_set}"]
+    name = config.data.dataset
+    if name == "custom":
+        name = f"{os.path.basename(os.path.normpath(config.data.root))} (custom)"
+    parts = [f"{name} {config.data.test_set}"]
     if is_mpii(config):
         parts.append("PCKh@0.5 (Mean@0.1 is the official column, taken at "
                      "threshold 0.11; PCKh@0.1 at 0.10)")
