@@ -210,3 +210,24 @@ def test_corrupt_image_is_named(coco_root, coco_checkpoint, tmp_path):
     with pytest.raises(runner.EvaluationError, match="000000040083.jpg"):
         runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
                               data_dir=str(root), use_gt_boxes=True, progress=False)
+
+
+def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.evaluation import runner
+    root = tmp_path / "coco"
+    os.makedirs(root / "annotations")
+    shutil.copytree(coco_root / "images" / "val2017", root / "images" / "test-dev2017")
+    # The image list of the split (test-dev has no keypoint annotations to score).
+    shutil.copy(coco_root / "annotations" / "person_keypoints_val2017.json",
+                root / "annotations" / "person_keypoints_test-dev2017.json")
+    dets = coco_root / "person_detection_results" / DET_FILE
+    out = tmp_path / "out"
+    result = runner.run_evaluation(
+        checkpoint=coco_checkpoint, dataset="coco", data_dir=str(root), flip=False,
+        detection_file=str(dets), overrides=["data.test_set=test-dev2017"],
+        output_dir=str(out), progress=False)
+    assert result.table == "" and "AP" not in result.metrics
+    with open(out / "results" / "keypoints_test-dev2017_results.json") as f:
+        results = json.load(f)
+    assert len(results) == result.metrics["num_results"] > 0
+    assert set(results[0]) >= {"image_id", "category_id", "keypoints", "score"}
