@@ -306,7 +306,8 @@ def evaluate_model(model: Any, config: ExperimentConfig, records: Any,
         color_order=config.model.color_order, mean=tuple(config.model.mean),
         std=tuple(config.model.std), batch_size=config.test.batch_size)
     heatmap_fn = inference.make_heatmap_fn(
-        model_fn, flip=flip, flip_pairs=config.data.flip_pairs,
+        model_fn, flip=flip,
+        flip_pairs=config.data.flip_pairs or getattr(records, "flip_pairs", ()),
         shift_heatmap=config.test.shift_heatmap)
     codec = HeatmapCodec.from_model_config(config.model)
     try:
