@@ -106,3 +106,46 @@ def test_table_columns():
                         "Mean | Mean@0.1 | PCKh@0.1 |")
     assert lines[2] == "| 256x256_pose_resnet_50 | 90.000 | 91.000 | 92.000 | 93.000 | " \
                        "94.000 | 95.000 | 96.000 | 97.000 | 98.000 | 99.000 |"
+
+
+def _official_style_pckh(preds0, joints1, visible, boxes):
+    """The official computation, step by step with masked arrays: 1-based
+    predictions, PCKh per joint at 0.5 and over arange(0, 0.51, 0.01),
+    pelvis/thorax (6, 7) masked out of the count-weighted mean."""
+    pos_pred = np.transpose(preds0 + 1.0, [1, 2, 0])
+    pos_gt = np.transpose(joints1, [1, 2, 0])
+    vis = visible.T.astype(float)
+    err = np.linalg.norm(pos_pred - pos_gt, axis=1)
+    head = np.transpose(boxes, [1, 2, 0])
+    size = np.linalg.norm(head[1] - head[0], axis=0) * 0.6
+    scaled = err / (size * np.ones((len(err), 1))) * vis
+    count = vis.sum(axis=1)
+    at = {}
+    for index, thr in enumerate(np.arange(0, 0.5 + 0.01, 0.01)):
+        at[index] = 100.0 * ((scaled <= thr) * vis).sum(axis=1) / count
+    pckh = np.ma.array(100.0 * ((scaled <= 0.5) * vis).sum(axis=1) / count, mask=False)
+    pckh.mask[6:8] = True
+    count = np.ma.array(count, mask=False)
+    count.mask[6:8] = True
+    ratio = count / np.sum(count).astype(np.float64)
+    return float(np.sum(pckh * ratio)), float(np.sum(at[11] * ratio)), float(np.sum(at[10] * ratio)), pckh
+
+
+def test_matches_the_official_computation_on_random_predictions(tmp_path):
+    rng = np.random.default_rng(5)
+    n = 300
+    joints = rng.uniform(50, 400, (n, 16, 2))
+    visible = (rng.uniform(size=(n, 16)) > 0.2).astype(float)
+    corner = rng.uniform(50, 300, (n, 2))
+    boxes = np.stack([corner, corner + rng.uniform(20, 60, (n, 2))], axis=1)
+    preds = joints - 1.0 + rng.normal(0, 12, (n, 16, 2))
+    path = str(tmp_path / "gt.mat")
+    mpii.write_gt_mat(path, joints, visible, boxes)
+    metrics = mpii.evaluate_pckh(preds, path)
+    mean, legacy, true01, per_joint = _official_style_pckh(preds, joints, visible, boxes)
+    assert metrics["Mean"] == pytest.approx(mean, rel=1e-12)
+    assert metrics["Mean@0.1"] == pytest.approx(legacy, rel=1e-12)
+    assert metrics["PCKh@0.1"] == pytest.approx(true01, rel=1e-12)
+    assert metrics["Head"] == pytest.approx(per_joint[9])
+    assert metrics["Knee"] == pytest.approx(0.5 * (per_joint[4] + per_joint[1]))
+    assert 0 < metrics["PCKh@0.1"] < metrics["Mean@0.1"] < metrics["Mean"] < 100
