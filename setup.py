@@ -21,6 +21,8 @@ setup(
         "absl-py",
         "scipy",
         "tqdm",
+        # tf.summary (TensorBoard logs) needs it; TF 2.21 no longer installs it.
+        "tensorboard",
     ],
     extras_require={
         # Only scripts/convert_pytorch_checkpoint.py and its parity test use
