@@ -1,7 +1,6 @@
 """Box mode, configs and the evaluation of predictions (runner)."""
 
 import dataclasses
-import json
 import os
 
 import numpy as np
