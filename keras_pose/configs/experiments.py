@@ -77,7 +77,7 @@ def tiny() -> ExperimentConfig:
             dataset="synthetic", root="data/synthetic", train_set="train",
             test_set="val", upper_body_ids=COCO_UPPER_BODY),
         train=TrainConfig(
-            batch_size_per_replica=32, epochs=12, lr_steps=(8, 11),
+            batch_size_per_replica=16, epochs=8, lr_steps=(6,),
             validate_every=4, image_summary_every=200),
         test=TestConfig(batch_size=32, use_gt_boxes=True),
     )

@@ -59,17 +59,17 @@ def make_pose(rng: np.random.Generator, height: float, center_x: float,
     neck = hip + up * 0.30 * h
     side = np.array([-up[1], up[0]])  # unit vector toward the image right
     joints = np.zeros((17, 2))
-    joints[5] = neck + side * 0.11 * h  # left shoulder (image right)
-    joints[6] = neck - side * 0.11 * h
-    joints[11] = hip + side * 0.08 * h
-    joints[12] = hip - side * 0.08 * h
-    head = neck + up * 0.10 * h
+    joints[5] = neck + side * 0.12 * h  # left shoulder (image right)
+    joints[6] = neck - side * 0.12 * h
+    joints[11] = hip + side * 0.09 * h
+    joints[12] = hip - side * 0.09 * h
+    head = neck + up * 0.11 * h
     turn = rng.uniform(-0.3, 0.3)  # head turn shifts the face sideways
     joints[0] = head + side * turn * 0.04 * h
-    joints[1] = joints[0] + side * 0.025 * h + up * 0.025 * h
-    joints[2] = joints[0] - side * 0.025 * h + up * 0.025 * h
-    joints[3] = head + side * 0.055 * h + up * 0.01 * h
-    joints[4] = head - side * 0.055 * h + up * 0.01 * h
+    joints[1] = joints[0] + side * 0.032 * h + up * 0.03 * h
+    joints[2] = joints[0] - side * 0.032 * h + up * 0.03 * h
+    joints[3] = head + side * 0.075 * h + up * 0.01 * h
+    joints[4] = head - side * 0.075 * h + up * 0.01 * h
     for shoulder, elbow, wrist, sign in ((5, 7, 9, 1), (6, 8, 10, -1)):
         a = tilt + sign * rng.uniform(-0.3, 2.2)  # away from the body
         joints[elbow] = joints[shoulder] + _rot(a) * 0.17 * h
@@ -112,7 +112,7 @@ def _draw_person(image: np.ndarray, mask: np.ndarray, joints: np.ndarray, height
     left = np.clip(body + np.array([90, -60, -60]) * rng.choice([-1, 1]), 0, 255)
     right = np.clip(body + np.array([-60, -60, 90]) * rng.choice([-1, 1]), 0, 255)
     skin = rng.uniform(120, 240, 3)
-    limb_w = max(2, int(0.05 * height))
+    limb_w = max(3, int(0.08 * height))
     torso = np.array([joints[5], joints[6], joints[12], joints[11]])
     for canvas, colors in ((image, None), (mask, 255)):
         def col(c):
@@ -126,11 +126,11 @@ def _draw_person(image: np.ndarray, mask: np.ndarray, joints: np.ndarray, height
         neck = (joints[5] + joints[6]) / 2
         cv2.line(canvas, pt(neck), pt(joints[0]), col(skin), max(2, limb_w // 2), cv2.LINE_AA, 2)
         head_c = (joints[3] + joints[4]) / 2
-        cv2.circle(canvas, pt(head_c), int(0.075 * height * 4), col(skin), -1, cv2.LINE_AA, 2)
+        cv2.circle(canvas, pt(head_c), int(0.085 * height * 4), col(skin), -1, cv2.LINE_AA, 2)
         for j, c in ((9, left), (10, right), (15, left), (16, right)):
             cv2.circle(canvas, pt(joints[j]), int(limb_w * 0.8 * 4), col(c * 0.6), -1,
                        cv2.LINE_AA, 2)
-    r = max(1, int(0.012 * height))
+    r = max(1, int(0.014 * height))
     cv2.circle(image, pt(joints[0]), r * 4, (200, 40, 40), -1, cv2.LINE_AA, 2)
     for j in (1, 2):
         cv2.circle(image, pt(joints[j]), r * 4, (20, 20, 20), -1, cv2.LINE_AA, 2)

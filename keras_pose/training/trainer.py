@@ -85,6 +85,13 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and not has_chief
 
 
+def _strategy_name(strategy: tf.distribute.Strategy) -> str:
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return f"MultiWorkerMirroredStrategy ({cluster_workers()} workers)"
+    name = type(strategy).__name__
+    return "default (one device)" if name.startswith("_Default") else name
+
+
 def worker_dir(model_dir: str, strategy: tf.distribute.Strategy) -> str:
     """Where this process writes: ``model_dir`` for the chief, a private
     ``model_dir/worker_<id>`` for the other workers (whose copies are only
@@ -178,13 +185,20 @@ def _check_same_architecture(saved: ExperimentConfig, config: ExperimentConfig, 
             "use another --model_dir or the same experiment")
 
 
-def _init_from_checkpoint(model: keras.Model, path: str) -> None:
+def _init_from_checkpoint(model: keras.Model, path: str, config: ExperimentConfig) -> None:
     resolved = resolve_checkpoint(path)
     if resolved.kind != "keras":
         raise TrainingError(f"--init_checkpoint {path} is a SavedModel; give a Keras "
                             "checkpoint directory (e.g. a converted official checkpoint)")
-    load_weights_strict(model, os.path.join(resolved.path, "model.weights.h5"),
-                        load_config(os.path.join(resolved.path, "config.json")))
+    source = load_config(os.path.join(resolved.path, "config.json"))
+    load_weights_strict(model, os.path.join(resolved.path, "model.weights.h5"), source)
+    ours, theirs = config.model, source.model
+    if (ours.color_order, ours.mean, ours.std) != (theirs.color_order, theirs.mean, theirs.std):
+        logging.warning(
+            "%s was trained on %s input (mean %s, std %s) but this run feeds %s (mean %s, std "
+            "%s); pass --set model.color_order=%s (and mean/std) to keep its convention",
+            resolved.path, theirs.color_order, theirs.mean, theirs.std, ours.color_order,
+            ours.mean, ours.std, theirs.color_order)
     logging.info("Initialised the weights from %s", resolved.path)
 
 
@@ -231,7 +245,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
                  train_records.skipped_reasons or "none",
                  f", {len(val_records)} validation people" if val_records is not None else "")
     logging.info("Strategy %s with %d replica(s)%s; global batch %d = %d x %d; %d steps per "
-                 "epoch; base learning rate %g", type(strategy).__name__, replicas,
+                 "epoch; base learning rate %g", _strategy_name(strategy), replicas,
                  " (synchronized BatchNorm)" if config.model.sync_bn else "", global_batch,
                  t.batch_size_per_replica, replicas, steps_per_epoch, base_lr)
 
@@ -260,7 +274,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
                 "the schedule would change; use the same data and batch or a new --model_dir")
         logging.info("Resuming from %s: %d of %d epochs done", latest, state.epoch, t.epochs)
     elif init_checkpoint:
-        _init_from_checkpoint(model, init_checkpoint)
+        _init_from_checkpoint(model, init_checkpoint, config)
 
     step_fn = make_train_step(model, optimizer, strategy, global_batch, t.use_target_weight,
                               t.jit_compile)
