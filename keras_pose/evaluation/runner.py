@@ -572,6 +572,8 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
       EvaluationError, CheckpointError, ConfigError, GroundTruthError or the
       readers' errors: each names the file and the problem.
     """
+    if not os.path.exists(checkpoint):  # Before the heavy imports.
+        raise EvaluationError(f"checkpoint {checkpoint} does not exist")
     from keras_pose.data.datasets import load_records, resolve_dataset_config
 
     loaded = load_checkpoint(checkpoint)
