@@ -62,9 +62,19 @@ class HeatmapCodec:
         size = 2 * radius + 1
         return radius, size, size // 2
 
+    def _patch(self) -> np.ndarray:
+        """The reference's float32 Gaussian patch with peak 1 at its centre."""
+        if not hasattr(self, "_patch_cache"):
+            _, size, center = self._window()
+            x = np.arange(0, size, 1, np.float32)
+            y = x[:, None]
+            self._patch_cache = np.exp(-((x - center) ** 2 + (y - center) ** 2)
+                                       / (2 * self.sigma ** 2))
+        return self._patch_cache
+
     def encode(self, joints: np.ndarray, visibility: np.ndarray
                ) -> tuple[np.ndarray, np.ndarray]:
-        """The reference's ``generate_target`` (gaussian), vectorised.
+        """The reference's ``generate_target`` (gaussian).
 
         Per joint: mu = int(x / stride + 0.5) (Python ``int`` truncates toward
         zero); the window is [mu - 3 sigma, mu + 3 sigma + 1) (again
@@ -85,32 +95,22 @@ class HeatmapCodec:
         joints = np.asarray(joints, dtype=np.float64)
         weight = np.asarray(visibility, dtype=np.float32).reshape(-1).copy()
         width, height = self.heatmap_size
-        radius, size, center = self._window()
+        radius, _, _ = self._window()
         stride_x, stride_y = self.stride
-        mu_x = np.trunc(joints[:, 0] / stride_x + 0.5)
-        mu_y = np.trunc(joints[:, 1] / stride_y + 0.5)
-        ul_x, ul_y = np.trunc(mu_x - radius), np.trunc(mu_y - radius)
-        br_x, br_y = np.trunc(mu_x + radius + 1), np.trunc(mu_y + radius + 1)
-        outside = (ul_x >= width) | (ul_y >= height) | (br_x < 0) | (br_y < 0)
-        weight[outside] = 0.0
-
-        num_g = int(np.ceil(size))  # len(np.arange(0, size, 1))
-        xs = np.arange(width)[None, :]
-        ys = np.arange(height)[None, :]
-        jx = xs - ul_x[:, None]  # index into the Gaussian patch
-        jy = ys - ul_y[:, None]
-        in_x = (xs >= np.maximum(0, ul_x)[:, None]) & (xs < np.minimum(br_x, width)[:, None]) \
-            & (jx >= 0) & (jx < num_g)
-        in_y = (ys >= np.maximum(0, ul_y)[:, None]) & (ys < np.minimum(br_y, height)[:, None]) \
-            & (jy >= 0) & (jy < num_g)
-        # float32 like the reference's np.arange(..., np.float32) patch.
-        dx = jx.astype(np.float32) - np.float32(center)
-        dy = jy.astype(np.float32) - np.float32(center)
-        g = np.exp(-((dx[:, None, :] ** 2 + dy[:, :, None] ** 2)
-                     / np.float32(2 * self.sigma ** 2)))
-        mask = in_y[:, :, None] & in_x[:, None, :] & (weight > 0.5)[:, None, None]
-        heatmaps = np.where(mask, g, np.float32(0)).astype(np.float32)
-        return np.transpose(heatmaps, (1, 2, 0)), weight
+        patch = self._patch()
+        heatmaps = np.zeros((height, width, len(joints)), np.float32)
+        for k, (x, y) in enumerate(joints):
+            mu_x, mu_y = int(x / stride_x + 0.5), int(y / stride_y + 0.5)
+            ul_x, ul_y = int(mu_x - radius), int(mu_y - radius)
+            br_x, br_y = int(mu_x + radius + 1), int(mu_y + radius + 1)
+            if ul_x >= width or ul_y >= height or br_x < 0 or br_y < 0:
+                weight[k] = 0.0
+                continue
+            if weight[k] > 0.5:
+                x0, x1 = max(0, ul_x), min(br_x, width)
+                y0, y1 = max(0, ul_y), min(br_y, height)
+                heatmaps[y0:y1, x0:x1, k] = patch[y0 - ul_y:y1 - ul_y, x0 - ul_x:x1 - ul_x]
+        return heatmaps, weight
 
     def encode_tf(self, joints: tf.Tensor, visibility: tf.Tensor
                   ) -> tuple[tf.Tensor, tf.Tensor]:

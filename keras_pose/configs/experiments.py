@@ -75,9 +75,10 @@ def tiny() -> ExperimentConfig:
             deconv_filters=(128, 128, 128)),
         data=DataConfig(
             dataset="synthetic", root="data/synthetic", train_set="train",
-            test_set="val", upper_body_ids=COCO_UPPER_BODY),
+            test_set="val", scale_factor=0.25, rotation_factor=30.0,
+            upper_body_ids=COCO_UPPER_BODY),
         train=TrainConfig(
-            batch_size_per_replica=16, epochs=8, lr_steps=(6,),
+            batch_size_per_replica=16, epochs=8, learning_rate=2e-3, lr_steps=(6,),
             validate_every=4, image_summary_every=200),
         test=TestConfig(batch_size=32, use_gt_boxes=True),
     )

@@ -1,6 +1,6 @@
 """An embedded synthetic COCO-format keypoint data set.
 
-Stick-and-blob people with the 17 COCO keypoints, several per image, in
+Stick-and-blob people with the 17 COCO keypoints, one to three per image, in
 varied poses and sizes, overlapping one another and cut by the image border,
 on random textured backgrounds. Everyone faces the camera (their left side is
 on the image's right), so left and right are learnable from the image, as
@@ -31,7 +31,7 @@ from absl import logging
 
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MARKER = "SYNTHETIC_COMPLETE.json"
 
 # Limbs drawn as thick lines: (joint a, joint b, side) with side L/R/C.
@@ -141,14 +141,15 @@ def _draw_person(image: np.ndarray, mask: np.ndarray, joints: np.ndarray, height
 
 def generate_image(rng: np.random.Generator, width: int = 320, height: int = 240
                    ) -> tuple[np.ndarray, list[dict]]:
-    """One RGB image with 1-4 people and their COCO annotations (no ids)."""
+    """One RGB image with 1-3 people and their COCO annotations (no ids)."""
     image = _background(rng, width, height)
-    count = int(rng.integers(1, 5))
+    count = int(rng.integers(1, 4))
     people = []
-    for _ in range(count):
-        ph = float(rng.uniform(0.45, 1.05) * height)
-        cx = float(rng.uniform(0.1, 0.9) * width)
-        feet = float(rng.uniform(0.75, 1.1) * height)
+    for i in range(count):
+        ph = float(rng.uniform(0.55, 1.0) * height)
+        # One horizontal slot each, with jitter: people overlap partly.
+        cx = float((i + 0.5 + rng.uniform(-0.45, 0.45)) / count * width)
+        feet = float(rng.uniform(0.8, 1.05) * height)
         people.append((ph, make_pose(rng, ph, cx, feet)))
     people.sort(key=lambda p: p[1][:, 1].max())  # nearer (lower feet) drawn last
     masks = []

@@ -10,14 +10,6 @@ import numpy as np
 import tensorflow as tf
 
 
-def _denormalise(images: np.ndarray, config) -> np.ndarray:
-    m = config.model
-    pixels = (images * np.array(m.std) + np.array(m.mean)) * 255.0
-    if m.color_order == "BGR":
-        pixels = pixels[..., ::-1]
-    return np.clip(pixels, 0, 255).astype(np.uint8)
-
-
 def _draw_points(image: np.ndarray, points: np.ndarray, valid: np.ndarray,
                  color: tuple[int, int, int]) -> np.ndarray:
     import cv2
@@ -30,12 +22,12 @@ def _draw_points(image: np.ndarray, points: np.ndarray, valid: np.ndarray,
 
 def debug_panels(images: np.ndarray, gt_heatmaps: np.ndarray, pred_heatmaps: np.ndarray,
                  target_weight: np.ndarray, config) -> np.ndarray:
-    """(N, h, 2w + 2w', 3) uint8 panels: crop with GT joints (green) and
+    """(N, h, 4w, 3) uint8 panels: the RGB crop with GT joints (green), with
     predicted joints (red), then the max over K of GT and predicted heatmaps.
     """
     from keras_pose.codec import HeatmapCodec
     import cv2
-    crops = _denormalise(images, config)
+    crops = np.asarray(images).astype(np.uint8)
     h, w = crops.shape[1:3]
     stride = HeatmapCodec.from_model_config(config.model).stride
 
@@ -59,11 +51,12 @@ def debug_panels(images: np.ndarray, gt_heatmaps: np.ndarray, pred_heatmaps: np.
 
 
 def write_debug_images(writer: Any, model: Any, batch: Any, strategy: tf.distribute.Strategy,
-                       config, step: int, max_images: int = 4) -> None:
-    """Writes one image summary from the first replica's part of ``batch``."""
+                       config, step: int, preprocess: Any, max_images: int = 4) -> None:
+    """Writes one image summary from the first replica's part of ``batch``
+    (uint8 RGB crops, normalised by ``preprocess`` for the model)."""
     local = {k: strategy.experimental_local_results(v)[0] for k, v in batch.items()}
     images = local["image"][:max_images]
-    pred = model(images, training=False)
+    pred = model(preprocess(images), training=False)
     panels = debug_panels(images.numpy(), local["heatmaps"][:max_images].numpy(),
                           np.asarray(pred, np.float32), local["target_weight"][:max_images].numpy(),
                           config)

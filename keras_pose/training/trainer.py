@@ -31,6 +31,7 @@ from absl import logging
 from keras_pose.checkpoint import CheckpointError, load_weights_strict, resolve_checkpoint
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.data import datasets, pipeline
+from keras_pose.data.transforms import normalize_image
 from keras_pose.losses import joints_mse_per_example
 from keras_pose.models import build_model_from_config
 from keras_pose.training import checkpointing, summaries
@@ -121,8 +122,13 @@ def make_optimizer(config: ExperimentConfig, mixed_precision: bool) -> keras.opt
 def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
                     strategy: tf.distribute.Strategy, global_batch: int,
                     use_target_weight: bool = True, jit_compile: bool = False,
+                    preprocess: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
                     ) -> Callable[[Any], dict[str, tf.Tensor]]:
     """One optimizer step on a distributed batch.
+
+    Args:
+      preprocess: applied to ``batch["image"]`` on the device first (the
+        normalisation, when the pipeline yields uint8 crops).
 
     Returns a tf.function taking a (per-replica) batch dict and returning the
     global-batch loss and the summed per-joint accuracy counts.
@@ -130,8 +136,9 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
     mixed = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
 
     def replica_step(batch):
+        images = preprocess(batch["image"]) if preprocess else batch["image"]
         with tf.GradientTape() as tape:
-            pred = model(batch["image"], training=True)
+            pred = model(images, training=True)
             per_example = joints_mse_per_example(pred, batch["heatmaps"], batch["target_weight"],
                                                  use_target_weight)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
@@ -276,8 +283,10 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     elif init_checkpoint:
         _init_from_checkpoint(model, init_checkpoint, config)
 
+    m = config.model
+    preprocess = lambda images: normalize_image(images, m.color_order, m.mean, m.std)  # noqa: E731
     step_fn = make_train_step(model, optimizer, strategy, global_batch, t.use_target_weight,
-                              t.jit_compile)
+                              t.jit_compile, preprocess)
     skipped = pipeline.SkipCounter()
     writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs")) if chief else None
     history: list[dict[str, float]] = []
@@ -293,7 +302,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
             return pipeline.build_datasets_from_config(
                 config.replace(data=dataclasses.replace(config.data, seed=data_seed * 100_003 + epoch)),
                 train_records, batch_size=t.batch_size_per_replica, input_context=context,
-                skipped_counter=skipped, augment=augment)["train"]
+                skipped_counter=skipped, augment=augment, normalize=False)["train"]
 
         dist = strategy.distribute_datasets_from_function(dataset_fn)
         bar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["lr", "samples/s", "acc"],
@@ -333,7 +342,8 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
                     tf.summary.scalar("train/samples_per_second", rate)
             if (writer is not None and t.image_summary_every > 0
                     and state.step % t.image_summary_every == 0):
-                summaries.write_debug_images(writer, model, batch, strategy, config, state.step)
+                summaries.write_debug_images(writer, model, batch, strategy, config, state.step,
+                                             preprocess)
         if steps_done == 0:
             raise TrainingError(
                 f"epoch {epoch + 1} produced no batch: {skipped.count} samples were skipped as "

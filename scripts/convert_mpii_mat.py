@@ -1,0 +1,36 @@
+"""Converts the official MPII release to the reference's JSON annotations.
+
+    python scripts/convert_mpii_mat.py --mat mpii_human_pose_v1_u12_1.mat \
+        --output data/mpii/annot [--valid_list valid_images.txt]
+
+Writes ``train.json`` (and ``valid.json`` for the images named in
+``--valid_list``, one file name per line) in the form ``train.py --dataset
+mpii`` reads. See ``keras_pose.data.mpii_mat``.
+"""
+
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("mat", None, "mpii_human_pose_v1_u12_1.mat")
+flags.DEFINE_string("output", "data/mpii/annot", "Output directory.")
+flags.DEFINE_string("valid_list", None, "Image names of the validation split, one per line.")
+flags.mark_flag_as_required("mat")
+
+
+def main(argv):
+    del argv
+    from keras_pose.data import mpii_mat
+    try:
+        counts = mpii_mat.convert(FLAGS.mat, FLAGS.output, FLAGS.valid_list)
+    except (OSError, ValueError) as e:
+        print(f"convert_mpii_mat.py: error: {e}", file=sys.stderr)
+        return 1
+    for name, count in counts.items():
+        print(f"{FLAGS.output}/{name}: {count} people")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)
