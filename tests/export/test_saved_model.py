@@ -1,0 +1,76 @@
+"""The exported SavedModel against the Python evaluation path."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_pose.codec import HeatmapCodec
+from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.data import coco
+from keras_pose.data.pipeline import build_eval_dataset
+from keras_pose.evaluation.inference import make_heatmap_fn
+from keras_pose.export import export_saved_model, load_saved_model
+from keras_pose.models import build_model_from_config
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    config = apply_overrides(get_experiment("tiny"), [
+        "model.image_size=64,64", "model.heatmap_size=16,16", "model.deconv_filters=16,16,16"])
+    tf.keras.utils.set_random_seed(0)
+    model = build_model_from_config(config.model)
+    rng = np.random.default_rng(0)
+    # Larger head weights than the 0.001 init: distinct, non-degenerate peaks.
+    final = model.get_layer("head_final_conv")
+    final.kernel.assign(rng.normal(0, 0.3, final.kernel.shape).astype(np.float32))
+    path = str(tmp_path_factory.mktemp("export") / "saved_model")
+    export_saved_model(model, config, path)
+    return model, config, path
+
+
+def test_signatures_and_config(exported):
+    model, config, path = exported
+    loaded = load_saved_model(path)
+    assert set(loaded.signatures) >= {"serving_default", "heatmaps"}
+    crops = np.random.default_rng(1).normal(size=(3, 64, 64, 3)).astype(np.float32)
+    out = loaded.signatures["heatmaps"](images=tf.constant(crops))["heatmaps"]
+    np.testing.assert_allclose(out.numpy(), model(crops, training=False).numpy(), atol=1e-5)
+    saved = json.load(open(os.path.join(path, "assets", "config.json")))
+    assert saved["model"]["num_keypoints"] == 17
+
+
+def test_serving_default_matches_the_python_path(exported, coco_dir):
+    model, config, path = exported
+    records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir,
+                                config.model.aspect_ratio)
+    # Python path: evaluation crops, flip test with shift, numpy decode.
+    heatmap_fn = make_heatmap_fn(lambda x: model(x, training=False), flip=True,
+                                 flip_pairs=config.data.flip_pairs, shift_heatmap=True)
+    codec = HeatmapCodec.from_model_config(config.model)
+    expected = {}
+    for batch in build_eval_dataset(records, image_size=config.model.image_size, batch_size=64):
+        coords, scores = codec.decode(heatmap_fn(batch["image"]).numpy(),
+                                      batch["center"].numpy(), batch["scale"].numpy())
+        for i, index in enumerate(batch["index"].numpy()):
+            expected[int(index)] = (coords[i], scores[i])
+    loaded = load_saved_model(path)
+    serve = loaded.signatures["serving_default"]
+    for image_id in np.unique(records.image_id):
+        rows = np.nonzero(records.image_id == image_id)[0]
+        image = tf.io.decode_jpeg(tf.io.read_file(records.image_path[rows[0]]),
+                                  dct_method="INTEGER_ACCURATE").numpy()
+        boxes = np.zeros((1, len(rows) + 1, 4), np.float32)  # one padded slot
+        boxes[0, :len(rows)] = records.box[rows]
+        out = serve(images=tf.constant(image[None]), boxes=tf.constant(boxes),
+                    num_boxes=tf.constant([len(rows)], tf.int32))
+        assert out["keypoints"].shape == (1, len(rows) + 1, 17, 2)
+        for j, row in enumerate(rows):
+            np.testing.assert_allclose(out["keypoints"].numpy()[0, j], expected[row][0],
+                                       atol=1e-3)
+            np.testing.assert_allclose(out["keypoint_scores"].numpy()[0, j], expected[row][1],
+                                       atol=1e-5)
+        assert np.all(out["keypoints"].numpy()[0, -1] == 0)  # the padded box
+        assert np.all(out["scores"].numpy()[0, -1] == 0)
