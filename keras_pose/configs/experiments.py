@@ -78,7 +78,7 @@ def tiny() -> ExperimentConfig:
             test_set="val", scale_factor=0.25, rotation_factor=30.0,
             upper_body_ids=COCO_UPPER_BODY),
         train=TrainConfig(
-            batch_size_per_replica=16, epochs=8, learning_rate=2e-3, lr_steps=(6,),
+            batch_size_per_replica=16, epochs=8, lr_steps=(6,),
             validate_every=4, image_summary_every=200),
         test=TestConfig(batch_size=32, use_gt_boxes=True),
     )

@@ -149,12 +149,7 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
         rows["score"].append(1.0)
         rows["area"].append(float(np.prod(scale * 200.0)))
         rows["box"].append(box)
-    _log_skipped(ann_file, len(rows["image_path"]), skipped)
-    return PersonRecords.from_lists(
-        rows, k, keypoint_names=tuple(category["keypoints"]),
-        skeleton=tuple((a - 1, b - 1) for a, b in category.get("skeleton", [])),
-        num_skipped=sum(skipped.values()), skipped_reasons=dict(skipped),
-        source=ann_file)
+    return _records(rows, k, category, skipped, ann_file)
 
 
 def load_coco_detections(det_file: str, ann_file: str, images_root: str,
@@ -222,15 +217,16 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
     if not rows["image_path"]:
         raise AnnotationError(f"{det_file}: no usable person detection "
                               f"({dict(skipped)})")
-    _log_skipped(det_file, len(rows["image_path"]), skipped)
+    return _records(rows, k, category, skipped, det_file)
+
+
+def _records(rows: dict, k: int, category: dict, skipped: Counter,
+             source: str) -> PersonRecords:
+    """Logs what was kept and skipped, and builds the records."""
+    logging.info("%s: %d people kept, %d skipped%s", source, len(rows["image_path"]),
+                 sum(skipped.values()), "" if not skipped else " (" + ", ".join(
+                     f"{reason}: {count}" for reason, count in sorted(skipped.items())) + ")")
     return PersonRecords.from_lists(
         rows, k, keypoint_names=tuple(category["keypoints"]),
         skeleton=tuple((a - 1, b - 1) for a, b in category.get("skeleton", [])),
-        num_skipped=sum(skipped.values()), skipped_reasons=dict(skipped),
-        source=det_file)
-
-
-def _log_skipped(path: str, kept: int, skipped: Counter) -> None:
-    logging.info("%s: %d people kept, %d skipped%s", path, kept, sum(skipped.values()),
-                 "" if not skipped else " (" + ", ".join(
-                     f"{reason}: {count}" for reason, count in sorted(skipped.items())) + ")")
+        num_skipped=sum(skipped.values()), skipped_reasons=dict(skipped), source=source)
