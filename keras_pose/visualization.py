@@ -1,0 +1,63 @@
+"""Drawing skeletons on images.
+
+Shapes: M people, K keypoints.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+LEFT = (0, 160, 255)    # RGB: blue-ish for the person's left side
+RIGHT = (255, 90, 0)    # orange for the right side
+CENTRE = (60, 220, 60)  # green for the rest
+BOX = (255, 255, 0)
+
+
+def _side(name: str) -> str:
+    lowered = name.lower()
+    if lowered.startswith(("left", "l_")) or lowered.endswith(("_left", "_l")):
+        return "L"
+    if lowered.startswith(("right", "r_")) or lowered.endswith(("_right", "_r")):
+        return "R"
+    return "C"
+
+
+def _color(names: Sequence[str], *joints: int) -> tuple[int, int, int]:
+    sides = {_side(names[j]) for j in joints if j < len(names)}
+    if sides == {"L"}:
+        return LEFT
+    if sides == {"R"}:
+        return RIGHT
+    return CENTRE
+
+
+def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray,
+               boxes: np.ndarray, skeleton: Sequence[Sequence[int]],
+               keypoint_names: Sequence[str], score_threshold: float = 0.2) -> np.ndarray:
+    """Draws M people on a copy of ``image`` (RGB uint8).
+
+    Limbs are drawn when both ends score above the threshold, in the left,
+    right or centre colour; keypoints above the threshold as dots; the box
+    as a thin rectangle.
+    """
+    out = np.ascontiguousarray(image.copy())
+    scale = max(1, int(round(max(out.shape[:2]) / 400)))
+    for person in range(len(keypoints)):
+        if boxes is not None and len(boxes) > person:
+            x, y, w, h = (float(v) for v in boxes[person])
+            cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), BOX, scale)
+        points = keypoints[person]
+        ok = keypoint_scores[person] > score_threshold
+        for a, b in skeleton:
+            if a < len(points) and b < len(points) and ok[a] and ok[b]:
+                cv2.line(out, tuple(int(round(v)) for v in points[a]),
+                         tuple(int(round(v)) for v in points[b]),
+                         _color(keypoint_names, a, b), 2 * scale, cv2.LINE_AA)
+        for j, (px, py) in enumerate(points):
+            if ok[j]:
+                cv2.circle(out, (int(round(px)), int(round(py))), 2 * scale,
+                           _color(keypoint_names, j), -1, cv2.LINE_AA)
+    return out
