@@ -40,6 +40,9 @@ class PoseServingModule(tf.Module):
     def __init__(self, model: keras.Model, config: ExperimentConfig, flip: bool = True):
         super().__init__()
         self.model = model
+        # Track the underlying tf.Variables directly (as keras.export does):
+        # TF1-style loaders such as `saved_model_cli run` restore by them.
+        self.model_variables = [v.value for v in model.weights]
         self._config = config
         self._flip = flip
         self._codec = HeatmapCodec.from_model_config(config.model)
@@ -125,3 +128,19 @@ def load_saved_model(path: str) -> Any:
     """``tf.saved_model.load`` of an exported model (signatures in
     ``.signatures``)."""
     return tf.saved_model.load(path)
+
+
+def export_tflite(saved_model_dir: str, output_path: str) -> str:
+    """Converts the ``heatmaps`` signature to a float32 TFLite model.
+
+    The keypoint signature (crops, decoding) stays SavedModel-only; TFLite
+    users crop and decode themselves (``HeatmapCodec.decode``).
+    """
+    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                         signature_keys=["heatmaps"])
+    data = converter.convert()
+    tmp = f"{output_path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, output_path)
+    return output_path

@@ -74,3 +74,44 @@ def test_serving_default_matches_the_python_path(exported, coco_dir):
                                        atol=1e-5)
         assert np.all(out["keypoints"].numpy()[0, -1] == 0)  # the padded box
         assert np.all(out["scores"].numpy()[0, -1] == 0)
+
+
+def _cli(*args):
+    import shutil
+    import subprocess
+    import sys
+    exe = shutil.which("saved_model_cli")
+    cmd = [exe] if exe else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_saved_model_cli_show_and_run(exported, tmp_path, coco_dir):
+    _, _, path = exported
+    shown = _cli("show", "--dir", path, "--all")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for name in ("serving_default", "heatmaps", "num_boxes", "keypoint_scores"):
+        assert name in shown.stdout
+    image = tf.io.decode_jpeg(tf.io.read_file(os.path.join(coco_dir, "000000000785.jpg"))).numpy()
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, images=image[None], boxes=np.array([[[100, 50, 200, 300]]], np.float32),
+             num_boxes=np.array([1], np.int32))
+    out_dir = tmp_path / "out"
+    run = _cli("run", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default",
+               "--inputs", f"images={inputs}[images];boxes={inputs}[boxes];"
+               f"num_boxes={inputs}[num_boxes]", "--outdir", str(out_dir))
+    assert run.returncode == 0, run.stderr[-2000:]
+    keypoints = np.load(out_dir / "keypoints.npy")
+    assert keypoints.shape == (1, 1, 17, 2)
+    assert np.all(keypoints[..., 0] >= 100 - 200 * 0.25) and np.all(keypoints[..., 0] <= 300 + 50)
+
+
+def test_tflite_heatmaps_match(exported, tmp_path):
+    from keras_pose.export import export_tflite
+    model, _, path = exported
+    tflite = export_tflite(path, str(tmp_path / "heatmaps.tflite"))
+    interpreter = tf.lite.Interpreter(model_path=tflite)
+    runner = interpreter.get_signature_runner("heatmaps")
+    crops = np.random.default_rng(3).normal(size=(1, 64, 64, 3)).astype(np.float32)
+    out = runner(images=crops)["heatmaps"]
+    np.testing.assert_allclose(out, model(crops, training=False).numpy(), atol=1e-4)
