@@ -13,6 +13,9 @@ Signatures (N images, M boxes per image, K keypoints, h x w crop):
   boxes give zeros.
 - ``heatmaps``: normalised crops (N, h, w, 3) float32 -> ``heatmaps``
   (N, h/4, w/4, K), for users who crop themselves (evaluate.py uses it).
+- ``encoded_image``: ``image_bytes`` (a JPEG/PNG/BMP/GIF string) and
+  ``boxes`` float32 (M, 4) -> ``keypoints`` (M, K, 2), ``keypoint_scores``
+  (M, K), ``scores`` (M,), for REST clients that send files.
 
 ``assets/config.json`` carries the experiment config (sizes, K, flip pairs,
 normalisation).
@@ -56,6 +59,10 @@ class PoseServingModule(tf.Module):
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
                              tf.TensorSpec([None, None, 4], tf.float32, name="boxes"),
                              tf.TensorSpec([None], tf.int32, name="num_boxes")])
+        self.encoded_image = tf.function(
+            self._encoded_image,
+            input_signature=[tf.TensorSpec([], tf.string, name="image_bytes"),
+                             tf.TensorSpec([None, 4], tf.float32, name="boxes")])
         self._num_keypoints = k
 
     def _network(self, crops: tf.Tensor) -> tf.Tensor:
@@ -63,6 +70,11 @@ class PoseServingModule(tf.Module):
 
     def _heatmaps(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"heatmaps": self._network(images)}
+
+    def _encoded_image(self, image_bytes: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
+        image = transforms.decode_image_tf(image_bytes)
+        out = self._keypoints(image[None], boxes[None], tf.shape(boxes)[:1])
+        return {key: value[0] for key, value in out.items()}
 
     def _keypoints(self, images: tf.Tensor, boxes: tf.Tensor,
                    num_boxes: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -114,7 +126,8 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
     try:
         tf.saved_model.save(module, tmp, signatures={
             "serving_default": module.keypoints.get_concrete_function(),
-            "heatmaps": module.heatmaps.get_concrete_function()})
+            "heatmaps": module.heatmaps.get_concrete_function(),
+            "encoded_image": module.encoded_image.get_concrete_function()})
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         save_config(config, os.path.join(tmp, "assets", "config.json"))
     except BaseException:

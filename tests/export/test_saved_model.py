@@ -34,7 +34,7 @@ def exported(tmp_path_factory):
 def test_signatures_and_config(exported):
     model, config, path = exported
     loaded = load_saved_model(path)
-    assert set(loaded.signatures) >= {"serving_default", "heatmaps"}
+    assert set(loaded.signatures) >= {"serving_default", "heatmaps", "encoded_image"}
     crops = np.random.default_rng(1).normal(size=(3, 64, 64, 3)).astype(np.float32)
     out = loaded.signatures["heatmaps"](images=tf.constant(crops))["heatmaps"]
     np.testing.assert_allclose(out.numpy(), model(crops, training=False).numpy(), atol=1e-5)
@@ -74,6 +74,11 @@ def test_serving_default_matches_the_python_path(exported, coco_dir):
                                        atol=1e-5)
         assert np.all(out["keypoints"].numpy()[0, -1] == 0)  # the padded box
         assert np.all(out["scores"].numpy()[0, -1] == 0)
+        encoded = loaded.signatures["encoded_image"](
+            image_bytes=tf.io.read_file(records.image_path[rows[0]]),
+            boxes=tf.constant(records.box[rows]))
+        np.testing.assert_allclose(encoded["keypoints"].numpy(),
+                                   out["keypoints"].numpy()[0, :len(rows)], atol=1e-3)
 
 
 def _cli(*args):
