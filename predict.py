@@ -32,6 +32,8 @@ flags.DEFINE_string("boxes", None, "Person boxes: COCO detection results or {fil
 flags.DEFINE_boolean("flip", True, "Flip test.")
 flags.DEFINE_float("score_threshold", 0.2, "Keypoints drawn above this score.")
 flags.DEFINE_float("box_threshold", 0.0, "Detections below this score are ignored.")
+flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
+                          "config, e.g. test.shift_heatmap=false (repeatable).")
 flags.mark_flags_as_required(["checkpoint", "input"])
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -153,7 +155,7 @@ def main(argv):
     try:
         inputs = list_inputs(FLAGS.input)
         table = load_boxes(FLAGS.boxes) if FLAGS.boxes else None
-        predictor = Predictor.from_checkpoint(FLAGS.checkpoint)
+        predictor = Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set)
     except (ValueError, OSError) as e:
         print(f"predict.py: error: {e}", file=sys.stderr)
         return 1

@@ -30,6 +30,15 @@ from keras_pose.data import transforms
 from keras_pose.evaluation.flip import fuse_flip_tf
 
 
+def _override(config: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
+    from keras_pose.configs import ConfigError, apply_overrides
+    changed = apply_overrides(config, list(overrides))
+    if changed.model != config.model:
+        raise ConfigError("model.* cannot be overridden at inference: the checkpoint's "
+                          "weights define the model")
+    return changed
+
+
 @dataclasses.dataclass
 class PoseResult:
     """Keypoints of M people.
@@ -65,9 +74,15 @@ class Predictor:
         self._fused = tf.function(self._fused_fn, reduce_retracing=True)
 
     @classmethod
-    def from_checkpoint(cls, path: str) -> "Predictor":
+    def from_checkpoint(cls, path: str, overrides: Sequence[str] = ()) -> "Predictor":
         """From a checkpoint directory, a model directory, a converted
         official checkpoint or an exported SavedModel.
+
+        Args:
+          path: the checkpoint.
+          overrides: ``section.field=value`` changes of the checkpoint's
+            config (e.g. ``test.shift_heatmap=false``); the ``model`` section
+            cannot change (it describes the weights).
 
         Raises:
           keras_pose.checkpoint.CheckpointError: for a path that is none of them.
@@ -75,7 +90,7 @@ class Predictor:
         resolved = resolve_checkpoint(path)
         if resolved.kind == "keras":
             model, config = load_model(resolved.path)
-            return cls(lambda x: model(x, training=False), config)
+            return cls(lambda x: model(x, training=False), _override(config, overrides))
         loaded = tf.saved_model.load(resolved.path)
         config_path = os.path.join(resolved.path, "assets", "config.json")
         from keras_pose.checkpoint import CheckpointError
@@ -83,7 +98,8 @@ class Predictor:
             raise CheckpointError(f"SavedModel {resolved.path} was not exported by keras_pose "
                                   "(no 'heatmaps' signature or assets/config.json)")
         signature = loaded.signatures["heatmaps"]
-        predictor = cls(lambda x: signature(images=x)["heatmaps"], load_config(config_path))
+        predictor = cls(lambda x: signature(images=x)["heatmaps"],
+                        _override(load_config(config_path), overrides))
         predictor._saved_model = loaded  # keeps the variables alive
         return predictor
 

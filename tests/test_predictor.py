@@ -124,3 +124,6 @@ def test_predict_cli_bad_inputs(checkpoints, tmp_path, coco_dir):
     proc = _run(["--checkpoint", str(tmp_path / "missing"), "--input", coco_dir,
                  "--output_dir", str(tmp_path / "o")])
     assert proc.returncode == 1 and "does not exist" in proc.stderr
+    proc = _run(["--checkpoint", checkpoints[0], "--input", coco_dir, "--set", "test.nope=1",
+                 "--output_dir", str(tmp_path / "o")])
+    assert proc.returncode == 1 and "test.nope" in proc.stderr
