@@ -36,7 +36,6 @@ def _records():
 
 
 def time_ours(records, n: int) -> float:
-    import tensorflow as tf
     from keras_pose.configs.keypoints import COCO_FLIP_PAIRS
     from keras_pose.data import pipeline
     reps = int(np.ceil(n / len(records))) + 1

@@ -22,3 +22,29 @@ def coco_dir() -> str:
 def mpii_dir() -> str:
     """The real MPII sample: 5 images and test_mpii.json."""
     return os.path.join(DATA_DIR, "mpii")
+
+
+@pytest.fixture(scope="session")
+def tiny_exported(tmp_path_factory):
+    """A tiny random pose model with distinct heatmap peaks, saved as a
+    checkpoint and exported: (model, config, checkpoint dir, SavedModel dir)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.configs import apply_overrides, get_experiment
+    from keras_pose.export import export_saved_model
+    from keras_pose.models import build_model_from_config
+
+    config = apply_overrides(get_experiment("tiny"), [
+        "model.image_size=64,64", "model.heatmap_size=16,16", "model.deconv_filters=16,16,16"])
+    tf.keras.utils.set_random_seed(0)
+    model = build_model_from_config(config.model)
+    # Larger head weights than the 0.001 init: distinct, non-degenerate peaks.
+    final = model.get_layer("head_final_conv")
+    final.kernel.assign(np.random.default_rng(0).normal(0, 0.3, final.kernel.shape)
+                        .astype(np.float32))
+    root = tmp_path_factory.mktemp("tiny_exported")
+    save_model_checkpoint(model, config, str(root / "ckpt"))
+    export_saved_model(model, config, str(root / "saved_model"))
+    return model, config, str(root / "ckpt"), str(root / "saved_model")

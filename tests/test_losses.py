@@ -1,7 +1,6 @@
 """JointsMSELoss as the reference computes it."""
 
 import numpy as np
-import tensorflow as tf
 
 from keras_pose.losses import joints_mse_loss, joints_mse_per_example
 

@@ -12,29 +12,16 @@ import pytest
 import tensorflow as tf
 
 from keras_pose import Predictor
-from keras_pose.checkpoint import CheckpointError, save_model_checkpoint
-from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.checkpoint import CheckpointError
 from keras_pose.data import coco
 from keras_pose.data.images import ImageReadError, read_image
-from keras_pose.export import export_saved_model
-from keras_pose.models import build_model_from_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    config = apply_overrides(get_experiment("tiny"), [
-        "model.image_size=64,64", "model.heatmap_size=16,16", "model.deconv_filters=16,16,16"])
-    tf.keras.utils.set_random_seed(0)
-    model = build_model_from_config(config.model)
-    final = model.get_layer("head_final_conv")  # non-degenerate peaks
-    final.kernel.assign(np.random.default_rng(0).normal(0, 0.3, final.kernel.shape)
-                        .astype(np.float32))
-    root = tmp_path_factory.mktemp("ckpt")
-    save_model_checkpoint(model, config, str(root / "ckpt"))
-    export_saved_model(model, config, str(root / "saved_model"))
-    return str(root / "ckpt"), str(root / "saved_model")
+def checkpoints(tiny_exported):
+    return tiny_exported[2], tiny_exported[3]
 
 
 def test_predictor_matches_the_saved_model(checkpoints, coco_dir):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np

@@ -23,8 +23,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from typing import Optional
-
 import cv2
 import numpy as np
 from absl import logging

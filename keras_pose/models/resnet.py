@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from typing import Optional
 
-import keras
 from keras import layers
 
 BLOCKS_PER_STAGE = {

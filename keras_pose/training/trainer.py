@@ -148,11 +148,8 @@ def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
         correct, counted = heatmap_accuracy_counts(pred, batch["heatmaps"])
         return loss, correct, counted
 
-    def compiled_replica_step(batch):
-        return replica_step(batch)
-
-    if jit_compile:
-        compiled_replica_step = tf.function(replica_step, jit_compile=True)
+    compiled_replica_step = (tf.function(replica_step, jit_compile=True) if jit_compile
+                             else replica_step)
 
     @tf.function
     def step(batch):

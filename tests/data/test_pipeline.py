@@ -1,6 +1,5 @@
 """The tf.data pipelines against the reference's per-sample code."""
 
-import json
 import os
 
 import cv2

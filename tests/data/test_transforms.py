@@ -3,7 +3,6 @@
 import cv2
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
 from keras_pose.data import reference_impl as ref

@@ -8,27 +8,16 @@ import pytest
 import tensorflow as tf
 
 from keras_pose.codec import HeatmapCodec
-from keras_pose.configs import apply_overrides, get_experiment
 from keras_pose.data import coco
 from keras_pose.data.pipeline import build_eval_dataset
 from keras_pose.evaluation.inference import make_heatmap_fn
-from keras_pose.export import export_saved_model, load_saved_model
-from keras_pose.models import build_model_from_config
+from keras_pose.export import load_saved_model
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    config = apply_overrides(get_experiment("tiny"), [
-        "model.image_size=64,64", "model.heatmap_size=16,16", "model.deconv_filters=16,16,16"])
-    tf.keras.utils.set_random_seed(0)
-    model = build_model_from_config(config.model)
-    rng = np.random.default_rng(0)
-    # Larger head weights than the 0.001 init: distinct, non-degenerate peaks.
-    final = model.get_layer("head_final_conv")
-    final.kernel.assign(rng.normal(0, 0.3, final.kernel.shape).astype(np.float32))
-    path = str(tmp_path_factory.mktemp("export") / "saved_model")
-    export_saved_model(model, config, path)
-    return model, config, path
+def exported(tiny_exported):
+    model, config, _, saved_model = tiny_exported
+    return model, config, saved_model
 
 
 def test_signatures_and_config(exported):

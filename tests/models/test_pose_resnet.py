@@ -9,8 +9,7 @@ from keras_pose.checkpoint import (CheckpointError, load_model,
                                    resolve_checkpoint, save_model_checkpoint)
 from keras_pose.configs import apply_overrides, get_experiment
 from keras_pose.models import (build_model_from_config, build_pose_resnet,
-                               copy_keras_applications_weights,
-                               load_pretrained_backbone)
+                               copy_keras_applications_weights)
 from keras_pose.models.pretrained import (WeightsMismatchError,
                                           load_named_weights,
                                           save_named_weights)

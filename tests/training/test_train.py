@@ -1,11 +1,8 @@
 """End-to-end training: loss goes down, over-fitting, NaN, resume, bad input."""
 
-import dataclasses
-import json
 import os
 import shutil
 
-import numpy as np
 import pytest
 
 from keras_pose.configs import apply_overrides, get_experiment
