@@ -2,9 +2,11 @@
 
     python scripts/benchmark_inference.py [--depth 50] [--batch_sizes 1,32]
 
-Exports a randomly initialised Pose-ResNet (256x192, K=17) and times its
-``heatmaps`` signature (normalised crops -> heatmaps, the network only) in
-images per second at each batch size. When torch is installed, the same
+Exports a randomly initialised Pose-ResNet (256x192, K=17) twice, as the
+plain Keras layers and in the optimised inference form (BatchNorm folded,
+sub-pixel deconvolutions; the default of ``export_saved_model``), and times
+the ``heatmaps`` signature (normalised crops -> heatmaps, the network only)
+in images per second at each batch size. When torch is installed, the same
 architecture defined in PyTorch here (torchvision-style bottlenecks, three
 ConvTranspose2d(256, 4, 2, padding 1) + BN + ReLU, 1x1 conv) runs on the
 same machine in eval mode for comparison.
@@ -37,7 +39,7 @@ def _rate(fn, batch: int) -> float:
     return runs * batch / (time.perf_counter() - start)
 
 
-def keras_rates(batches: list[int]) -> dict[int, float]:
+def keras_rates(batches: list[int], optimize: bool) -> dict[int, float]:
     import tensorflow as tf
     from keras_pose.configs import apply_overrides, get_experiment
     from keras_pose.export import export_saved_model
@@ -46,7 +48,7 @@ def keras_rates(batches: list[int]) -> dict[int, float]:
                              [f"model.depth={FLAGS.depth}"])
     model = build_model_from_config(config.model)
     path = os.path.join(tempfile.mkdtemp(), "saved_model")
-    export_saved_model(model, config, path)
+    export_saved_model(model, config, path, optimize=optimize)
     signature = tf.saved_model.load(path).signatures["heatmaps"]
     out = {}
     for b in batches:
@@ -107,13 +109,15 @@ def torch_rates(batches: list[int]) -> dict[int, float] | None:
 def main(argv):
     del argv
     batches = [int(b) for b in FLAGS.batch_sizes]
-    ours = keras_rates(batches)
+    plain = keras_rates(batches, optimize=False)
+    ours = keras_rates(batches, optimize=True)
     theirs = torch_rates(batches)
     print(f"Pose-ResNet-{FLAGS.depth} 256x192, K=17, images/s on {os.cpu_count()} CPU cores")
     for b in batches:
-        line = f"batch {b:3d}: exported SavedModel {ours[b]:7.2f}"
+        line = (f"batch {b:3d}: exported (optimised) {ours[b]:7.2f}   "
+                f"exported (plain Keras layers) {plain[b]:7.2f}")
         if theirs:
-            line += f"   PyTorch {theirs[b]:7.2f}   ratio {ours[b] / theirs[b]:.2f}x"
+            line += f"   PyTorch {theirs[b]:7.2f}   optimised/PyTorch {ours[b] / theirs[b]:.2f}x"
         print(line)
     if not theirs:
         print("(PyTorch not installed: pip install -e .[torch] for the comparison)")

@@ -33,7 +33,7 @@ def _deconv_padding(kernel: int) -> int:
 def deconv_head(features, num_keypoints: int,
                 deconv_filters: Sequence[int] = (256, 256, 256),
                 deconv_kernels: Sequence[int] = (4, 4, 4),
-                final_kernel: int = 1, sync_bn: bool = False):
+                final_kernel: int = 1, sync_bn: bool = False, fused: bool = False):
     """Applies the deconvolution head to backbone features.
 
     Args:
@@ -43,6 +43,10 @@ def deconv_head(features, num_keypoints: int,
       deconv_kernels: kernel of each deconvolution layer (2, 3 or 4).
       final_kernel: kernel of the final convolution (1 or 3).
       sync_bn: use synchronized BatchNormalization.
+      fused: the inference form: BatchNorms folded away; kernel-4
+        deconvolutions become :class:`SubPixelDeconv` layers (an exactly
+        equivalent stride-1 convolution + depth_to_space), the others keep
+        Conv2DTranspose with a bias.
 
     Returns:
       Heatmaps (N, h * 2^n, w * 2^n, K), no activation.
@@ -62,6 +66,16 @@ def deconv_head(features, num_keypoints: int,
     x = features
     for i, (filters, kernel) in enumerate(zip(deconv_filters, deconv_kernels), 1):
         name = f"head_deconv{i}"
+        if fused:
+            if kernel == 4:
+                x = SubPixelDeconv(filters, name=name)(x)
+            else:
+                x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid" if kernel == 3
+                                           else "same", use_bias=True, name=name)(x)
+                if kernel == 3:
+                    x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_crop")(x)
+            x = layers.ReLU(name=f"{name}_relu")(x)
+            continue
         if kernel == 3:
             # Full output is 2H + 1; PyTorch keeps rows [1, 2H + 1).
             x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid",
@@ -79,3 +93,48 @@ def deconv_head(features, num_keypoints: int,
                          kernel_initializer=init, bias_initializer="zeros",
                          name="head_final_conv")(x)
 
+
+
+class SubPixelDeconv(layers.Layer):
+    """A stride-2, kernel-4 transposed convolution (PyTorch padding 1) as one
+    stride-1 convolution.
+
+    Along one axis, output ``2m + r`` reads inputs ``m - 1 + r`` and
+    ``m + r`` through kernel taps ``3 - r`` and ``1 - r``. So a 2x2 "valid"
+    convolution over the input padded by one, with 4 x C_out channels (one
+    group per output phase (r_y, r_x)), computes every phase; phase
+    (r_y, r_x) is the slice starting at (r_y, r_x), and depth_to_space
+    interleaves the phases. Same multiply-adds as the transposed
+    convolution, but TF's CPU kernels run a plain convolution faster.
+
+    Weights: ``kernel`` (2, 2, C_in, 4 C_out), ``bias`` (C_out,); see
+    ``keras_pose.export.inference_model.subpixel_kernel``.
+    """
+
+    def __init__(self, filters: int, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=(2, 2, input_shape[-1], 4 * self.filters))
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer="zeros")
+
+    def call(self, inputs):
+        import tensorflow as tf
+        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        y = tf.nn.conv2d(x, tf.cast(self.kernel, x.dtype), strides=1, padding="VALID")
+        h, w = tf.shape(inputs)[1], tf.shape(inputs)[2]
+        c = self.filters
+        phases = [y[:, ry:ry + h, rx:rx + w, (2 * ry + rx) * c:(2 * ry + rx + 1) * c]
+                  for ry in (0, 1) for rx in (0, 1)]
+        out = tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
+        return out + tf.cast(self.bias, out.dtype)
+
+    def compute_output_shape(self, input_shape):
+        h, w = input_shape[1], input_shape[2]
+        return (input_shape[0], None if h is None else 2 * h, None if w is None else 2 * w,
+                self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters}

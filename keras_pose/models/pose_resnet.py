@@ -19,7 +19,7 @@ def build_pose_resnet(depth: int, num_keypoints: int,
                       final_kernel: int = 1, sync_bn: bool = False,
                       pretrained: Optional[str] = None,
                       blocks_per_stage: Optional[Sequence[int]] = None,
-                      name: Optional[str] = None) -> keras.Model:
+                      name: Optional[str] = None, fused: bool = False) -> keras.Model:
     """Builds the Simple Baselines pose network as a functional Keras model.
 
     Shapes: N images, H x W input, K keypoints; output heatmaps are
@@ -43,6 +43,8 @@ def build_pose_resnet(depth: int, num_keypoints: int,
         path to backbone weights (see ``keras_pose.models.pretrained``).
       blocks_per_stage: fewer blocks per stage for tiny test models.
       name: model name; default ``pose_resnet{depth}``.
+      fused: build the inference form (BatchNorm folded away; see
+        ``keras_pose.export.inference_model``), without weights.
 
     Returns:
       An uncompiled ``keras.Model`` mapping (N, H, W, 3) float32 normalised
@@ -66,9 +68,9 @@ def build_pose_resnet(depth: int, num_keypoints: int,
     inputs = keras.Input(shape=input_shape, name="image")
     features = resnet_backbone(inputs, depth, style=style, sync_bn=sync_bn,
                                blocks_per_stage=tuple(blocks_per_stage)
-                               if blocks_per_stage else None)
+                               if blocks_per_stage else None, fused=fused)
     heatmaps = deconv_head(features, num_keypoints, deconv_filters,
-                           deconv_kernels, final_kernel, sync_bn=sync_bn)
+                           deconv_kernels, final_kernel, sync_bn=sync_bn, fused=fused)
     heatmaps = layers.Activation("linear", dtype="float32", name="heatmaps")(heatmaps)
     model = keras.Model(inputs, heatmaps, name=name or f"pose_resnet{depth}")
     if pretrained:

@@ -57,11 +57,13 @@ def check_depth_and_style(depth: int, style: str) -> None:
 class _LayerFactory:
     """Creates convolutions and BatchNorms with the style's settings."""
 
-    def __init__(self, style: str, sync_bn: bool):
+    def __init__(self, style: str, sync_bn: bool, fused: bool = False):
         self.style = style
         self.sync_bn = sync_bn
+        self.fused = fused
         # keras.applications convolutions carry a bias; torchvision's do not.
-        self.use_bias = style == "caffe"
+        # Fused (inference) models fold each BatchNorm into its convolution.
+        self.use_bias = style == "caffe" or fused
         self.epsilon = CAFFE_BN_EPSILON if style == "caffe" else BN_EPSILON
 
     def conv(self, x, filters: int, kernel: int, stride: int, name: str):
@@ -75,6 +77,8 @@ class _LayerFactory:
                              kernel_initializer="he_normal")(x)
 
     def bn(self, x, name: str):
+        if self.fused:
+            return x
         return layers.BatchNormalization(
             momentum=BN_MOMENTUM, epsilon=self.epsilon,
             synchronized=self.sync_bn, name=name)(x)
@@ -117,7 +121,8 @@ def _bottleneck_block(f: _LayerFactory, x, filters: int, stride: int,
 
 def resnet_backbone(inputs, depth: int, style: str = "pytorch",
                     sync_bn: bool = False,
-                    blocks_per_stage: Optional[tuple[int, ...]] = None):
+                    blocks_per_stage: Optional[tuple[int, ...]] = None,
+                    fused: bool = False):
     """Applies a ResNet backbone to ``inputs`` (N, H, W, 3).
 
     Args:
@@ -127,13 +132,15 @@ def resnet_backbone(inputs, depth: int, style: str = "pytorch",
       sync_bn: use synchronized BatchNormalization.
       blocks_per_stage: override the number of blocks per stage (tiny test
         models); None: the standard counts for ``depth``.
+      fused: the inference form: no BatchNorm layers, every convolution with
+        a bias (``keras_pose.export.inference_model`` folds the weights).
 
     Returns:
       The stage-5 feature map (N, H/32, W/32, C), C = 512 for depths 18/34
       and 2048 otherwise.
     """
     check_depth_and_style(depth, style)
-    f = _LayerFactory(style, sync_bn)
+    f = _LayerFactory(style, sync_bn, fused)
     blocks = blocks_per_stage or BLOCKS_PER_STAGE[depth]
     if len(blocks) != 4 or min(blocks) < 1:
         raise ValueError(f"blocks_per_stage must be 4 positive counts, got {blocks!r}")

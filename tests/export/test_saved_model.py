@@ -26,7 +26,7 @@ def test_signatures_and_config(exported):
     assert set(loaded.signatures) >= {"serving_default", "heatmaps", "encoded_image"}
     crops = np.random.default_rng(1).normal(size=(3, 64, 64, 3)).astype(np.float32)
     out = loaded.signatures["heatmaps"](images=tf.constant(crops))["heatmaps"]
-    np.testing.assert_allclose(out.numpy(), model(crops, training=False).numpy(), atol=1e-5)
+    np.testing.assert_allclose(out.numpy(), model(crops, training=False).numpy(), atol=1e-4)
     saved = json.load(open(os.path.join(path, "assets", "config.json")))
     assert saved["model"]["num_keypoints"] == 17
 
