@@ -4,10 +4,12 @@ Training follows the reference's ``JointsDataset.__getitem__`` sample for
 sample: read, (optional half-body), random scale, random rotation with
 probability 0.6, random horizontal flip with the flip pairs, the affine crop
 (bilinear, zero border), the joints through the same matrix, Gaussian
-targets. The per-sample work runs in OpenCV/NumPy through
-``tf.numpy_function`` inside a parallel ``map``: measured here, OpenCV's
-``warpAffine`` is ~6x faster than TF's ``ImageProjectiveTransformV3`` for a
-256x192 crop. Normalisation runs on whole batches in TF.
+targets. The work runs per image (one decode for all its people) in
+OpenCV/NumPy through ``tf.numpy_function`` inside a parallel ``map``:
+measured here, OpenCV's ``warpAffine`` is ~6x faster than TF's
+``ImageProjectiveTransformV3`` for a 256x192 crop, and the JPEG decode
+costs more than everything else of a sample together. Normalisation runs on
+whole batches in TF (or in the training step).
 
 Evaluation crops are pure TF ops (decode, the rotation-free crop,
 normalisation), the same ops the exported SavedModel runs.
@@ -16,11 +18,12 @@ Elements (B = batch, h x w input, H x W heatmap, K keypoints):
 
 - training: ``{"image": (B, h, w, 3) float32 normalised (uint8 RGB with
   ``normalize=False``), "heatmaps": (B, H, W, K),
-  "target_weight": (B, K), "joints": (B, K, 2) crop pixels, "joints_vis": (B, K)}``
+  "target_weight": (B, K), "joints": (B, K, 2) crop pixels, "joints_vis": (B, K),
+  "index": (B,) row of the records}``
 - evaluation: ``{"image", "center" (B, 2), "scale" (B, 2), "score" (B,),
   "area" (B,), "image_id" (B,), "index" (B,) row of the records}``
 
-One pass over the data per iteration (no repeat): an epoch is one pass.
+One pass over the data per iteration (unless ``repeat``): an epoch is one pass.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ RECORD_KEYS = ("image_path", "center", "scale", "joints", "joints_vis",
 
 
 class SkipCounter:
-    """Counts training samples skipped for unreadable images (thread-safe).
+    """Counts training samples (people) skipped for unreadable images
+    (thread-safe).
 
     The trainer logs ``count`` (and the first ``names``) every epoch.
     """
@@ -55,13 +59,14 @@ class SkipCounter:
         self.count = 0
         self.names: list[str] = []
 
-    def add(self, path: str, reason: str) -> None:
+    def add(self, path: str, reason: str, people: int = 1) -> None:
+        """Counts ``people`` samples of the image ``path`` as skipped."""
         with self._lock:
-            self.count += 1
+            self.count += people
             if path not in self.names:
                 if len(self.names) < 100:
                     self.names.append(path)
-                logging.warning("skipping training sample: %s: %s", path, reason)
+                logging.warning("skipping %d training sample(s) of %s: %s", people, path, reason)
 
 
 def _records_dict(records: Any) -> dict[str, np.ndarray]:
@@ -189,6 +194,36 @@ def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray
     return crop, joints, joints_vis
 
 
+def group_by_image(image_paths: Sequence[str]) -> list[np.ndarray]:
+    """Rows of the person records grouped by image file, in order of first
+    appearance (each group's rows in record order)."""
+    paths = np.asarray(image_paths).astype(str)
+    _, first, inverse = np.unique(paths, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    group_of_row = rank[inverse.reshape(-1)]
+    rows = np.argsort(group_of_row, kind="stable")
+    return np.split(rows, np.cumsum(np.bincount(group_of_row))[:-1])
+
+
+def shard_groups(groups: Sequence[np.ndarray], num_shards: int, shard_id: int) -> list[int]:
+    """Indices of the image groups of one input pipeline.
+
+    Whole images go to one shard (so each is decoded once); each image goes
+    to the shard with the fewest people so far, so the shards' people counts
+    differ by at most the largest group.
+    """
+    load = [0] * num_shards
+    mine = []
+    for g, rows in enumerate(groups):
+        target = int(np.argmin(load))
+        load[target] += len(rows)
+        if target == shard_id:
+            mine.append(g)
+    return mine
+
+
 def build_train_dataset(records: Any, *, image_size: Sequence[int],
                         heatmap_size: Sequence[int], sigma: float,
                         flip_pairs: Sequence[Sequence[int]], scale_factor: float,
@@ -200,25 +235,40 @@ def build_train_dataset(records: Any, *, image_size: Sequence[int],
                         std: Sequence[float] = (0.229, 0.224, 0.225),
                         batch_size: int = 32, seed: Optional[int] = None,
                         shuffle: bool = True, shuffle_buffer: int = 4096,
+                        images_in_flight: int = 64,
                         num_parallel_calls: int = AUTOTUNE,
                         input_context: Optional[tf.distribute.InputContext] = None,
                         skipped_counter: Optional[SkipCounter] = None,
-                        drop_remainder: bool = True,
+                        drop_remainder: bool = True, repeat: bool = False,
                         normalize: bool = True) -> tf.data.Dataset:
     """The augmented training pipeline (one pass per iteration).
 
     Needs the record keys ``image_path``, ``center``, ``scale``, ``joints``,
     ``joints_vis``; yields the training dict of the module docstring.
-    Unreadable images are skipped and counted in ``skipped_counter``.
-    Deterministic for a given ``seed``: the order and every sample's
-    augmentation depend only on the seed and the epoch (iteration) number.
+
+    Each sample is what the reference's ``__getitem__`` makes of its person
+    (independent scale, rotation and flip draws; same crop and targets), but
+    the work is organised by image: the images are shuffled, each is decoded
+    once and all its people are cropped from it (COCO train2017 has ~2.6
+    people per image, and the JPEG decode is most of a sample's cost), and
+    the people of ``images_in_flight`` images are interleaved so that people
+    of one image land in different batches. Every person appears once per
+    pass, as in the reference; only the order's distribution differs.
+
+    Unreadable images are skipped, their people counted in
+    ``skipped_counter``. Deterministic for a given ``seed``: the order and
+    every augmentation depend only on the seed and the pass number.
 
     Args:
       records: PersonRecords or a dict of arrays (see ``RECORD_KEYS``).
+      shuffle_buffer: image shuffle buffer (image indices, cheap).
+      images_in_flight: images whose people are interleaved.
       input_context: from ``strategy.distribute_datasets_from_function``;
-        the records are sharded by input pipeline and ``batch_size`` is the
-        per-replica batch.
+        whole images are sharded by input pipeline (balanced by people) and
+        ``batch_size`` is the per-replica batch.
       drop_remainder: keep batches full (needed for a fixed step count).
+      repeat: repeat the passes (each reshuffled and re-augmented), for
+        several input pipelines that must all yield the same step count.
       normalize: normalise the crops here; False leaves "image" uint8 RGB
         for the training step to normalise on the accelerator (a quarter of
         the bytes through the pipeline, and the host spends no time on it).
@@ -230,67 +280,79 @@ def build_train_dataset(records: Any, *, image_size: Sequence[int],
     out_w, out_h = int(image_size[0]), int(image_size[1])
     hm_w, hm_h = int(heatmap_size[0]), int(heatmap_size[1])
     flip_pairs = tuple(tuple(p) for p in flip_pairs)
-    cv2.setNumThreads(1)  # tf.data parallelises across samples.
+    groups = group_by_image(values["image_path"])
+    group_ids = list(range(len(groups)))
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        group_ids = shard_groups(groups, input_context.num_input_pipelines,
+                                 input_context.input_pipeline_id)
+    if not group_ids:
+        raise ValueError(f"no images for input pipeline {input_context.input_pipeline_id} "
+                         f"of {input_context.num_input_pipelines}: too few images")
+    cv2.setNumThreads(1)  # tf.data parallelises across images.
 
-    def load(path, joints, joints_vis, center, scale, sample_seed):
-        path = path.decode() if isinstance(path, bytes) else str(path)
-        # BGR as OpenCV decodes it; only the small crop is turned into RGB.
+    def load_group(group, group_seed):
+        rows = groups[int(group)]
+        path = str(values["image_path"][rows[0]])
+        # BGR as OpenCV decodes it; only the small crops are turned into RGB.
         image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         if image is None:
             reason = "file does not exist" if not os.path.exists(path) else \
                 "cannot be decoded (corrupt or not an image)"
-            counter.add(path, reason)
-            return (np.zeros((out_h, out_w, 3), np.uint8),
-                    np.zeros((hm_h, hm_w, num_keypoints), np.float32),
-                    np.zeros((num_keypoints,), np.float32),
-                    np.zeros((num_keypoints, 2), np.float32),
-                    np.zeros((num_keypoints,), np.float32), False)
-        rng = np.random.default_rng(int(sample_seed) & 0x7FFFFFFFFFFFFFFF)
-        crop, crop_joints, vis = augment_sample(
-            image, joints, joints_vis, center, scale, rng, image_size=image_size,
-            flip_pairs=flip_pairs, scale_factor=scale_factor,
-            rotation_factor=rotation_factor, rotation_prob=rotation_prob,
-            flip=flip, flip_prob=flip_prob, half_body_prob=half_body_prob,
-            num_joints_half_body=num_joints_half_body, upper_body_ids=upper_body_ids)
-        heatmaps, weight = codec.encode(crop_joints, vis)
-        return (np.ascontiguousarray(crop[..., ::-1]), heatmaps, weight,
-                crop_joints.astype(np.float32),
-                vis.astype(np.float32), True)
+            counter.add(path, reason, people=len(rows))
+            rows = rows[:0]
+        n = len(rows)
+        crops = np.empty((n, out_h, out_w, 3), np.uint8)
+        heatmaps = np.empty((n, hm_h, hm_w, num_keypoints), np.float32)
+        weights = np.empty((n, num_keypoints), np.float32)
+        joints = np.empty((n, num_keypoints, 2), np.float32)
+        joints_vis = np.empty((n, num_keypoints), np.float32)
+        rng = np.random.default_rng(int(group_seed) & 0x7FFFFFFFFFFFFFFF)
+        for i, row in enumerate(rows):
+            crop, joints[i], joints_vis[i] = augment_sample(
+                image, values["joints"][row], values["joints_vis"][row],
+                values["center"][row], values["scale"][row], rng, image_size=image_size,
+                flip_pairs=flip_pairs, scale_factor=scale_factor,
+                rotation_factor=rotation_factor, rotation_prob=rotation_prob,
+                flip=flip, flip_prob=flip_prob, half_body_prob=half_body_prob,
+                num_joints_half_body=num_joints_half_body, upper_body_ids=upper_body_ids)
+            cv2.cvtColor(crop, cv2.COLOR_BGR2RGB, dst=crops[i])
+            heatmaps[i], weights[i] = codec.encode(joints[i], joints_vis[i])
+        return crops, heatmaps, weights, joints, joints_vis, rows.astype(np.int64)
 
-    def sample(element, sample_seed):
-        crop, heatmaps, weight, joints, vis, ok = tf.numpy_function(
-            load, [element["image_path"], element["joints"], element["joints_vis"],
-                   element["center"], element["scale"], sample_seed],
-            [tf.uint8, tf.float32, tf.float32, tf.float32, tf.float32, tf.bool],
+    def image_samples(group, group_seed):
+        crops, heatmaps, weights, joints, vis, index = tf.numpy_function(
+            load_group, [group, group_seed],
+            [tf.uint8, tf.float32, tf.float32, tf.float32, tf.float32, tf.int64],
             stateful=False)
-        crop.set_shape((out_h, out_w, 3))
-        heatmaps.set_shape((hm_h, hm_w, num_keypoints))
-        weight.set_shape((num_keypoints,))
-        joints.set_shape((num_keypoints, 2))
-        vis.set_shape((num_keypoints,))
-        ok.set_shape(())
-        return {"image": crop, "heatmaps": heatmaps, "target_weight": weight,
-                "joints": joints, "joints_vis": vis, "ok": ok}
+        crops.set_shape((None, out_h, out_w, 3))
+        heatmaps.set_shape((None, hm_h, hm_w, num_keypoints))
+        weights.set_shape((None, num_keypoints))
+        joints.set_shape((None, num_keypoints, 2))
+        vis.set_shape((None, num_keypoints))
+        index.set_shape((None,))
+        return {"image": crops, "heatmaps": heatmaps, "target_weight": weights,
+                "joints": joints, "joints_vis": vis, "index": index}
 
     def normalise(batch):
         batch = dict(batch)
-        batch.pop("ok")
         if normalize:
             batch["image"] = transforms.normalize_image(batch["image"], color_order, mean, std)
         return batch
 
-    ds = tf.data.Dataset.from_tensor_slices(
-        {k: values[k] for k in ("image_path", "joints", "joints_vis", "center", "scale")})
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    deterministic = True if seed is not None else None
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(group_ids, np.int64))
     if shuffle:
-        ds = ds.shuffle(min(shuffle_buffer, len(values["image_path"])), seed=seed,
+        ds = ds.shuffle(min(shuffle_buffer, len(group_ids)), seed=seed,
                         reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
     ds = tf.data.Dataset.zip((ds, seeds))
-    ds = ds.map(sample, num_parallel_calls=num_parallel_calls,
-                deterministic=True if seed is not None else None)
-    ds = ds.filter(lambda e: e["ok"])
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(image_samples, num_parallel_calls=num_parallel_calls,
+                deterministic=deterministic)
+    ds = ds.interleave(tf.data.Dataset.from_tensor_slices,
+                       cycle_length=max(1, min(images_in_flight, len(group_ids))),
+                       block_length=1)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     ds = ds.map(normalise, num_parallel_calls=num_parallel_calls)
     return ds.prefetch(AUTOTUNE)
@@ -364,8 +426,8 @@ def build_datasets_from_config(config: Any, train_records: Any = None,
                                batch_size: Optional[int] = None,
                                input_context: Optional[tf.distribute.InputContext] = None,
                                skipped_counter: Optional[SkipCounter] = None,
-                               augment: bool = True, normalize: bool = True
-                               ) -> dict[str, tf.data.Dataset]:
+                               augment: bool = True, normalize: bool = True,
+                               repeat: bool = False) -> dict[str, tf.data.Dataset]:
     """Builds the pipelines an ``ExperimentConfig`` describes.
 
     Args:
@@ -375,6 +437,7 @@ def build_datasets_from_config(config: Any, train_records: Any = None,
         ``train.batch_size_per_replica``).
       augment: False turns off scale, rotation, flip and half-body (for
         over-fitting checks and debugging).
+      normalize, repeat: as in :func:`build_train_dataset`.
 
     Returns:
       ``{"train": ..., "eval": ...}`` for the records given.
@@ -397,7 +460,7 @@ def build_datasets_from_config(config: Any, train_records: Any = None,
             seed=d.seed, shuffle_buffer=d.shuffle_buffer,
             num_parallel_calls=d.num_parallel_calls if d.num_parallel_calls > 0 else AUTOTUNE,
             input_context=input_context, skipped_counter=skipped_counter,
-            normalize=normalize)
+            normalize=normalize, repeat=repeat)
     if eval_records is not None:
         out["eval"] = build_eval_dataset(
             eval_records, image_size=m.image_size, color_order=m.color_order,

@@ -299,7 +299,11 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
             return pipeline.build_datasets_from_config(
                 config.replace(data=dataclasses.replace(config.data, seed=data_seed * 100_003 + epoch)),
                 train_records, batch_size=t.batch_size_per_replica, input_context=context,
-                skipped_counter=skipped, augment=augment, normalize=False)["train"]
+                skipped_counter=skipped, augment=augment, normalize=False,
+                # Shards hold whole images, so their people counts differ a
+                # little: every pipeline must still yield steps_per_epoch
+                # batches, or the collectives of the last step would wait.
+                repeat=context.num_input_pipelines > 1)["train"]
 
         dist = strategy.distribute_datasets_from_function(dataset_fn)
         bar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["lr", "samples/s", "acc"],

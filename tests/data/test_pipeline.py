@@ -103,7 +103,10 @@ def test_train_dataset_without_augmentation_matches_reference(coco_records):
         coco_records, image_size=IMAGE_SIZE, heatmap_size=HEATMAP_SIZE, sigma=SIGMA,
         flip_pairs=COCO_FLIP_PAIRS, scale_factor=0.0, rotation_factor=0.0, rotation_prob=0.0,
         flip=False, batch_size=1, shuffle=False, seed=0)
-    for i, element in enumerate(ds.take(3)):
+    seen = []
+    for element in ds:
+        i = int(element["index"][0])
+        seen.append(i)
         r_crop, r_target, r_weight, _ = ref.reference_sample(
             coco_records.image_path[i], coco_records.joints[i], coco_records.joints_vis[i],
             coco_records.center[i], coco_records.scale[i], image_size=IMAGE_SIZE,
@@ -113,6 +116,7 @@ def test_train_dataset_without_augmentation_matches_reference(coco_records):
         np.testing.assert_array_equal(np.transpose(element["heatmaps"].numpy()[0], (2, 0, 1)),
                                       r_target)
         np.testing.assert_array_equal(element["target_weight"].numpy()[0], r_weight[:, 0])
+    assert sorted(seen) == list(range(len(coco_records)))
 
 
 def test_corrupt_and_missing_images_are_skipped_and_counted(coco_records, tmp_path):
@@ -131,8 +135,12 @@ def test_corrupt_and_missing_images_are_skipped_and_counted(coco_records, tmp_pa
     assert counter.count == 2 and str(bad) in counter.names
 
 
-def test_sharding_splits_the_records(coco_records):
-    seen = []
+def _indices(ds):
+    return [int(i) for batch in ds for i in batch["index"].numpy()]
+
+
+def test_sharding_splits_whole_images_balanced_by_people(coco_records):
+    shards = []
     for pipeline_id in range(2):
         context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline_id,
                                              num_replicas_in_sync=2)
@@ -140,8 +148,41 @@ def test_sharding_splits_the_records(coco_records):
             coco_records, image_size=IMAGE_SIZE, heatmap_size=HEATMAP_SIZE, sigma=SIGMA,
             flip_pairs=COCO_FLIP_PAIRS, scale_factor=0.0, rotation_factor=0.0, flip=False,
             batch_size=1, seed=0, input_context=context, shuffle=False)
-        seen.append(sum(1 for _ in ds))
-    assert sum(seen) == len(coco_records) and min(seen) > 0
+        shards.append(_indices(ds))
+    assert sorted(shards[0] + shards[1]) == list(range(len(coco_records)))
+    images = [{coco_records.image_path[i] for i in shard} for shard in shards]
+    assert not images[0] & images[1]
+    largest = max(len(g) for g in pipeline.group_by_image(coco_records.image_path))
+    assert abs(len(shards[0]) - len(shards[1])) <= largest
+
+
+def test_repeat_keeps_yielding_new_passes(coco_records):
+    ds = pipeline.build_train_dataset(
+        coco_records, image_size=IMAGE_SIZE, heatmap_size=HEATMAP_SIZE, sigma=SIGMA,
+        flip_pairs=COCO_FLIP_PAIRS, scale_factor=0.3, rotation_factor=40.0, batch_size=4,
+        seed=0, repeat=True)
+    n = len(coco_records)
+    indices = _indices(ds.take(3 * n // 4))
+    # Passes meet inside the interleave, so only the totals are exact.
+    assert len(indices) == 3 * n and set(indices) == set(range(n))
+    assert all(2 <= indices.count(i) <= 4 for i in range(n))
+    assert indices[:n] != indices[n:2 * n]
+
+
+def test_group_by_image_and_interleaving(coco_records):
+    paths = ["b.jpg", "a.jpg", "b.jpg", "c.jpg", "a.jpg", "b.jpg"]
+    groups = pipeline.group_by_image(paths)
+    assert [list(g) for g in groups] == [[0, 2, 5], [1, 4], [3]]
+    assert pipeline.shard_groups(groups, 2, 0) == [0]
+    assert pipeline.shard_groups(groups, 2, 1) == [1, 2]
+    # People of one image are spread over the stream, not back to back.
+    ds = pipeline.build_train_dataset(
+        coco_records, image_size=IMAGE_SIZE, heatmap_size=HEATMAP_SIZE, sigma=SIGMA,
+        flip_pairs=COCO_FLIP_PAIRS, scale_factor=0.0, rotation_factor=0.0, flip=False,
+        batch_size=4, seed=0, shuffle=False, drop_remainder=False)
+    order = [coco_records.image_path[i] for i in _indices(ds)]
+    num_images = len(set(order))
+    assert len(set(order[:num_images])) == num_images
 
 
 def test_eval_dataset_matches_reference_crops(coco_records):
