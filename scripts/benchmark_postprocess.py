@@ -137,6 +137,7 @@ def main(argv):
     results = coco.make_results(image_ids[kept], coords[kept], scores[kept],
                                 person_scores[kept])
     results_s = time.perf_counter() - start
+    assert len(results) == len(image_ids[kept])
 
     total = decode_s + nms_s + results_s
     num_images = len(np.unique(image_ids))
