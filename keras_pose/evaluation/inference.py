@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_pose.data import iteration
 from keras_pose.evaluation.flip import fuse_flip_tf
 
 ModelFn = Callable[[tf.Tensor], tf.Tensor]
@@ -116,7 +117,7 @@ def predict_dataset(heatmap_fn: Callable[[tf.Tensor], tf.Tensor],
     scores: Optional[np.ndarray] = None
     seen = np.zeros(num_records, np.int64)
     total = math.ceil(num_records / batch_size) if batch_size else None
-    for batch in _progress(dataset, total, progress, "evaluating"):
+    for batch in _progress(iteration.iterate(dataset), total, progress, "evaluating"):
         heatmaps = heatmap_fn(batch["image"]).numpy()
         num_keypoints = heatmaps.shape[-1]
         if expected_keypoints is not None and num_keypoints != expected_keypoints:

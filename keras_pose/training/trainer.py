@@ -30,7 +30,7 @@ from absl import logging
 
 from keras_pose.checkpoint import CheckpointError, load_weights_strict, resolve_checkpoint
 from keras_pose.configs import ExperimentConfig, load_config, save_config
-from keras_pose.data import datasets, pipeline
+from keras_pose.data import datasets, iteration, pipeline
 from keras_pose.data.transforms import normalize_image
 from keras_pose.losses import joints_mse_per_example
 from keras_pose.models import build_model_from_config
@@ -312,7 +312,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
         losses, correct_total, counted_total = [], 0.0, 0.0
         started = time.time()
         steps_done = 0
-        for batch in dist:
+        for batch in iteration.iterate(dist):
             if steps_done >= steps_per_epoch:
                 break
             tick = time.time()
