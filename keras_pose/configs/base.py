@@ -22,6 +22,8 @@ from keras_pose.configs import keypoints as kp
 
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
+PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16", "auto")
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -32,6 +34,8 @@ class ModelConfig:
 
     Attributes:
       depth: ResNet depth, one of 18, 34, 50, 101, 152.
+      blocks_per_stage: fewer blocks per stage than the depth's (4 counts;
+        empty: the depth's own), for small test and demo models.
       num_keypoints: K, the number of output heatmaps.
       style: "pytorch" (stride on the 3x3 conv, torchvision) or "caffe"
         (stride on the first 1x1 conv, keras.applications).
@@ -41,8 +45,10 @@ class ModelConfig:
       deconv_filters: filters of each stride-2 deconvolution of the head.
       deconv_kernels: kernel size of each deconvolution (2, 3 or 4).
       final_kernel: kernel of the last convolution (1 or 3).
-      pretrained: "" (random init), "imagenet" (caffe style: Keras' own
-        ImageNet weights) or a path to a weights file for the backbone.
+      pretrained: "" or "none" (random init), "imagenet" (the style's
+        ImageNet weights: torchvision's ResNet for pytorch, Keras' for
+        caffe; downloaded on first use) or a weights file path or URL (see
+        ``keras_pose.models.pretrained``).
       color_order: channel order the network expects ("RGB" or "BGR").
       mean: per-channel mean, in ``color_order``, on pixels scaled to [0, 1].
       std: per-channel standard deviation, same convention.
@@ -50,6 +56,7 @@ class ModelConfig:
     """
 
     depth: int = 50
+    blocks_per_stage: tuple[int, ...] = ()
     num_keypoints: int = 17
     style: str = "pytorch"
     image_size: tuple[int, int] = (192, 256)
@@ -97,6 +104,9 @@ class DataConfig:
       num_joints_half_body: half-body needs more visible joints than this.
       upper_body_ids: keypoints of the upper body for half-body; empty: the
         data set's default.
+      category_ids: COCO-format sets: the keypoint categories whose people
+        are used (empty: every category with the keypoint definition of the
+        first keypoint category).
       box_padding: the reference's 1.25 enlargement of boxes.
       image_threshold: detection boxes with a lower score are dropped
         (``image_thre``).
@@ -123,6 +133,7 @@ class DataConfig:
     half_body_prob: float = 0.0
     num_joints_half_body: int = 8
     upper_body_ids: tuple[int, ...] = ()
+    category_ids: tuple[int, ...] = ()
     box_padding: float = 1.25
     image_threshold: float = 0.0
     num_parallel_calls: int = -1
@@ -152,12 +163,28 @@ class TrainConfig:
         (32 x 4 GPUs in the official runs).
       use_target_weight: weight the loss by the target weights.
       validate_every: run validation every N epochs (0: never).
+      val_use_gt_boxes: validation during training on ground-truth boxes
+        (the official yaml files' ``TEST.USE_GT_BBOX: true``); False: the
+        detections of ``test.detection_file``.
+      val_flip_test: flip test during validation (the official yaml files'
+        ``TEST.FLIP_TEST: false``).
+      final_evaluation: after the last epoch, run the full evaluation of
+        evaluate.py once (``test.*`` settings: detections when present, flip
+        test) on the best model.
       keep_checkpoints: how many latest epoch checkpoints to keep.
-      steps_per_epoch: cap on steps per epoch (0: one pass over the data).
+      steps_per_epoch: steps per epoch (0: one pass over the data); more
+        than a pass continues into the next passes.
       log_every: steps between TensorBoard scalar writes.
       image_summary_every: steps between image summaries (0: never).
-      mixed_precision: mixed_float16 compute with loss scaling.
+      precision: "fp32", "mixed_bfloat16" (CPUs with bf16 units, TPUs),
+        "mixed_float16" (GPUs; loss scaling) or "auto" (bf16 on CPUs with
+        AMX / AVX-512 BF16, fp16 on GPUs, fp32 otherwise; logged).
       jit_compile: XLA-compile the train step.
+      steps_per_execution: optimizer steps per call into the compiled
+        training function (fewer host round trips); made a divisor of the
+        steps per epoch.
+      strict_validation: a failed validation stops training (the epoch's
+        checkpoint is kept either way); False: logged, training goes on.
       seed: seed for weight initialisation and the data order.
     """
 
@@ -172,13 +199,34 @@ class TrainConfig:
     reference_global_batch: int = 128
     use_target_weight: bool = True
     validate_every: int = 1
+    val_use_gt_boxes: bool = True
+    val_flip_test: bool = False
+    final_evaluation: bool = False
     keep_checkpoints: int = 3
     steps_per_epoch: int = 0
     log_every: int = 20
     image_summary_every: int = 500
-    mixed_precision: bool = False
+    precision: str = "fp32"
     jit_compile: bool = False
+    steps_per_execution: int = 1
+    strict_validation: bool = False
     seed: int = 0
+
+    def __post_init__(self):
+        positive = ("batch_size_per_replica", "keep_checkpoints", "reference_global_batch",
+                    "steps_per_execution")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("epochs", "validate_every", "steps_per_epoch", "log_every",
+                     "image_summary_every"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"train.precision must be one of {PRECISIONS}, "
+                              f"got {self.precision!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,6 +260,98 @@ class TestConfig:
     oks_threshold: float = 0.9
     gt_mat: str = "annot/gt_valid.mat"
 
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise ConfigError(f"test.batch_size must be >= 1, got {self.batch_size}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackConfig:
+    """Pose tracking in videos (the paper's flow-based tracker, Section 3).
+
+    Used by ``keras_pose.tracking.PoseTracker``. "Paper" marks a value given
+    in the paper (Section 3 and 4.2); "ours" a value it does not give, with
+    the reason for ours.
+
+    Attributes:
+      flow_method: dense optical flow, "dis" (OpenCV's DIS), "farneback",
+        or "none" (zero flow: the paper's plain pose similarity, its S_Pose
+        ablation). Ours: the paper uses FlowNet2-S, a network to download;
+        DIS is OpenCV's most accurate fast dense flow and needs nothing.
+      dis_preset: DIS speed/accuracy preset, "ultrafast", "fast" or
+        "medium". Ours: "medium" is the accurate one (variational
+        refinement); at 1280x720 on 2 CPU cores it takes about 0.3 s a
+        frame, "fast" 0.07 s (0.26 vs 0.52 px worst error on a translation).
+      flow_scale: the flow is computed on frames resized by this factor in
+        (0, 1] (0.5 at 1280x720 with "medium": 0.14 s instead of 0.3 s a
+        frame, worst error 0.43 px). Ours: 1, full resolution, as the
+        paper's flow.
+      use_propagation: add boxes propagated from the previous frame's joints
+        by the flow to the detections (paper: "joint propagation"; False
+        is its ablation without it).
+      box_extension: a propagated box is the box of the confident propagated
+        joints grown by this fraction of its width and height (half on each
+        side). Paper: 15%.
+      detection_threshold: detector boxes scoring below it are dropped.
+        Paper: 0.5.
+      keypoint_threshold: joints scoring below it are not propagated, do not
+        shape boxes and do not count in the similarity. Paper: joints below
+        0.4 are dropped.
+      min_keypoints: a pose with fewer joints at or above
+        ``keypoint_threshold`` is dropped (neither output nor tracked); at
+        least 2 (a box needs two joints). Ours: 3; with fewer there is no
+        usable box and the OKS rests on one or two joints.
+      box_nms_iou: IoU above which the NMS that unifies detected and
+        propagated boxes drops the lower-ranked box. Ours: the paper gives
+        none; 0.5 is the usual detector NMS threshold.
+      pose_nms_oks: OKS above which a second pose of the same person (two
+        boxes on one person that the box NMS kept) is dropped; 1 disables.
+        Ours: the official code's OKS NMS threshold for COCO (0.9).
+      similarity_threshold: a track and a pose whose flow-based similarity
+        (OKS) is below it are never matched. Ours: the paper gives none; the
+        same person after propagation scores about 0.6-0.9, a neighbour
+        about 0.
+      num_previous_frames: the multi-flow similarity takes the maximum OKS
+        over the last this-many poses of a track, each carried into the
+        current frame by the flow (paper: multi-frame similarity over
+        ``L_Q`` previous frames; 1 is the single-flow similarity). Ours: 3;
+        the paper gives no value, and 3 re-links a pose that shares no
+        confident joint with the last one at little cost.
+      max_missed_frames: a track not matched for more than this many
+        consecutive frames ends; a person who comes back later gets a new
+        id. Ours: 10 (a third of a second at 30 fps).
+    """
+
+    flow_method: str = "dis"
+    dis_preset: str = "medium"
+    flow_scale: float = 1.0
+    use_propagation: bool = True
+    box_extension: float = 0.15
+    detection_threshold: float = 0.5
+    keypoint_threshold: float = 0.4
+    min_keypoints: int = 3
+    box_nms_iou: float = 0.5
+    pose_nms_oks: float = 0.9
+    similarity_threshold: float = 0.3
+    num_previous_frames: int = 3
+    max_missed_frames: int = 10
+
+    def __post_init__(self):
+        # The names keras_pose.tracking.flow accepts (not imported: it needs cv2).
+        choices = (("flow_method", ("dis", "farneback", "none")),
+                   ("dis_preset", ("ultrafast", "fast", "medium")))
+        for name, allowed in choices:
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"track.{name} must be one of {allowed}, "
+                                  f"got {getattr(self, name)!r}")
+        minimum = (("num_previous_frames", 1), ("max_missed_frames", 0),
+                   ("min_keypoints", 2), ("box_extension", 0.0))
+        for name, low in minimum:
+            if not getattr(self, name) >= low:
+                raise ConfigError(f"track.{name} must be >= {low}, got {getattr(self, name)}")
+        if not 0.0 < self.flow_scale <= 1.0:
+            raise ConfigError(f"track.flow_scale must be in (0, 1], got {self.flow_scale}")
+
 
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
@@ -222,6 +362,7 @@ class ExperimentConfig:
     data: DataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
     test: TestConfig = TestConfig()
+    track: TrackConfig = TrackConfig()
 
     def replace(self, **sections: Any) -> "ExperimentConfig":
         """Returns a copy with whole sections or ``name`` replaced."""
@@ -311,10 +452,23 @@ def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def _migrate(values: dict[str, Any]) -> dict[str, Any]:
+    """Configs written by earlier versions: ``train.mixed_precision`` (a
+    bool) became ``train.precision``."""
+    train = values.get("train")
+    if isinstance(train, dict) and "mixed_precision" in train:
+        train = dict(train)
+        if train.pop("mixed_precision") is True:
+            train.setdefault("precision", "mixed_float16")
+        values = {**values, "train": train}
+    return values
+
+
 def config_from_dict(values: dict[str, Any]) -> ExperimentConfig:
     """Builds a config from :func:`config_to_dict` output (missing keys keep
     their defaults, unknown keys are an error)."""
     sections = _section_types()
+    values = _migrate(values)
     unknown = sorted(set(values) - set(sections) - {"name"})
     if unknown:
         raise ConfigError(f"unknown config section {unknown[0]!r}; known: "
@@ -389,12 +543,13 @@ def apply_overrides(config: ExperimentConfig,
                 f"unknown config key {key!r}; known keys of {section!r}: "
                 f"{', '.join(sorted(hints))}")
         parsed = _parse_literal(raw)
-        inner, _ = _strip_optional(hints[field])
+        inner, optional = _strip_optional(hints[field])
         if (typing.get_origin(inner) is tuple and not isinstance(parsed, list)
                 and parsed is not None):
             parsed = [parsed]  # "train.lr_steps=90" means (90,)
-        if inner is str and not isinstance(parsed, str) and parsed is not None:
-            parsed = raw.strip()  # "data.root=123" is still a path
+        if inner is str and not isinstance(parsed, str) and (
+                parsed is not None or not optional):
+            parsed = raw.strip()  # "data.root=123" is still a path, "none" a word
         values[section][field] = _coerce(parsed, hints[field], key)
     return config_from_dict(values)
 

@@ -1,0 +1,99 @@
+"""The one way the command lines build an experiment config.
+
+``train.py``, ``evaluate.py`` and ``predict.py`` all go through
+:func:`build_config`: a start (a named experiment, a checkpoint's config, or
+the data set's default experiment), then the data set and its location, then
+``--set`` overrides. Evaluation and prediction then give the checkpoint the
+last word on what the weights define (:func:`checkpoint_config`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Optional, Sequence
+
+from absl import logging
+
+from keras_pose.configs import keypoints as kp
+from keras_pose.configs.base import ConfigError, ExperimentConfig, apply_overrides
+from keras_pose.configs.experiments import default_experiment, get_experiment
+
+# The data set's metadata: fixed when training starts, stored with every
+# checkpoint and reused by evaluation, prediction and export.
+METADATA_FIELDS = ("keypoint_names", "flip_pairs", "skeleton", "oks_sigmas",
+                   "upper_body_ids")
+
+
+def same_dataset(config: ExperimentConfig, dataset: str) -> bool:
+    """Whether ``--dataset`` names the data set ``config`` is about."""
+    if dataset in ("coco", "mpii", "synthetic"):
+        return config.data.dataset == dataset
+    return (config.data.dataset == "custom"
+            and os.path.basename(os.path.normpath(config.data.root)) == dataset)
+
+
+def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = None,
+                 experiment: Optional[str] = None, start: Optional[ExperimentConfig] = None,
+                 overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """The config of a command-line run.
+
+    Start: ``experiment`` if named, else ``start`` (a checkpoint's config),
+    else the default experiment of ``dataset`` (``synthetic`` when none).
+    A ``dataset`` other than the start's brings that data set's default
+    ``data`` and ``test`` sections and its K (a named recipe trained on
+    another data set); ``data_dir`` sets ``data.root``; the overrides come
+    last.
+
+    Raises:
+      ConfigError, ValueError: for an unknown experiment, key or value.
+    """
+    if experiment:
+        config = get_experiment(experiment)
+    elif start is not None:
+        config = start
+    else:
+        config = default_experiment(dataset or "synthetic")
+    if dataset and (not same_dataset(config, dataset) or dataset == "custom"):
+        other = default_experiment(dataset)
+        config = config.replace(data=other.data, test=other.test, model=dataclasses.replace(
+            config.model, num_keypoints=other.model.num_keypoints))
+    if data_dir:
+        config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
+    return apply_overrides(config, expand_overrides(overrides, config))
+
+
+def expand_overrides(overrides: Sequence[str], config: ExperimentConfig) -> list[str]:
+    """``data.oks_sigmas=<preset>`` (crowdpose, aic, ap10k...) becomes the
+    preset's numbers, ordered by the config's keypoint names when they match,
+    so that every stored config holds numbers."""
+    try:
+        return [kp.expand_sigma_override(item, config.data.keypoint_names)
+                for item in overrides]
+    except ValueError as e:
+        raise ConfigError(str(e)) from e
+
+
+def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
+                      overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """``config`` with what a checkpoint owns put back: the whole ``model``
+    section (the weights define it) and the data set's metadata (keypoint
+    names, flip pairs, skeleton, OKS sigmas, upper-body ids), unless an
+    override in ``overrides`` sets a metadata field explicitly (applied and
+    logged).
+
+    Raises:
+      ConfigError: for an override of ``model.*``.
+    """
+    explicit = {item.split("=", 1)[0].strip() for item in overrides}
+    if any(key.startswith("model.") for key in explicit):
+        raise ConfigError("model.* cannot be overridden here: the checkpoint's weights "
+                          "define the model")
+    kept = {}
+    for field in METADATA_FIELDS:
+        if f"data.{field}" in explicit:
+            logging.info("data.%s overridden: %s (the checkpoint has %s)", field,
+                         getattr(config.data, field), getattr(trained.data, field))
+        else:
+            kept[field] = getattr(trained.data, field)
+    return config.replace(model=trained.model, data=dataclasses.replace(config.data, **kept))

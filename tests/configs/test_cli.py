@@ -1,0 +1,70 @@
+"""The one config builder of the command lines, and what a checkpoint owns."""
+
+import dataclasses
+
+import pytest
+
+from keras_pose.configs import ConfigError, get_experiment
+from keras_pose.configs.cli import build_config, checkpoint_config
+
+
+def test_named_recipe_on_another_data_set():
+    config = build_config(dataset="mpii", experiment="tiny", overrides=["train.epochs=3"])
+    assert config.model.depth == 18 and config.model.num_keypoints == 16
+    assert config.data.dataset == "mpii" and config.train.epochs == 3
+    assert build_config().name == "tiny"  # no flags: the demo
+    assert build_config(dataset="coco").name == "coco_resnet50_256x192"
+    custom = build_config(dataset="horses", data_dir="/data/h")
+    assert custom.data.dataset == "custom" and custom.data.root == "/data/h"
+
+
+def test_sigma_presets_become_numbers():
+    from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
+    config = build_config(dataset="coco", overrides=["data.oks_sigmas=coco"])
+    assert config.data.oks_sigmas == COCO_OKS_SIGMAS
+    with pytest.raises(ConfigError, match="14 keypoints, the data set has 17"):
+        build_config(dataset="coco", overrides=["data.oks_sigmas=crowdpose"])
+    with pytest.raises(ConfigError, match="nosuchpreset"):
+        build_config(dataset="coco", overrides=["data.oks_sigmas=nosuchpreset"])
+
+
+def _trained_on_a_custom_set():
+    base = build_config(dataset="lizards", data_dir="/data/lizards")
+    data = dataclasses.replace(
+        base.data, keypoint_names=("snout", "eyeL", "eyeR", "tail"), flip_pairs=((1, 2),),
+        skeleton=((0, 3),), oks_sigmas=(0.03, 0.02, 0.02, 0.09))
+    model = dataclasses.replace(base.model, num_keypoints=4, depth=18)
+    return base.replace(data=data, model=model)
+
+
+def test_evaluation_keeps_what_the_checkpoint_owns():
+    trained = _trained_on_a_custom_set()
+    # --dataset custom --data_dir elsewhere: where the data is changes, the
+    # keypoint metadata and the model do not (they were re-derived before).
+    config = build_config(dataset="custom", data_dir="/other", start=trained,
+                          overrides=["test.flip_test=false"])
+    config = checkpoint_config(config, trained, ["test.flip_test=false"])
+    assert config.data.root == "/other" and config.test.flip_test is False
+    assert config.model == trained.model
+    for field in ("keypoint_names", "flip_pairs", "skeleton", "oks_sigmas"):
+        assert getattr(config.data, field) == getattr(trained.data, field), field
+
+
+def test_explicit_metadata_overrides_win_and_model_overrides_are_refused():
+    trained = _trained_on_a_custom_set()
+    overrides = ["data.flip_pairs=[]"]
+    config = checkpoint_config(build_config(start=trained, overrides=overrides), trained,
+                               overrides)
+    assert config.data.flip_pairs == ()
+    with pytest.raises(ConfigError, match="model"):
+        checkpoint_config(trained, trained, ["model.depth=50"])
+
+
+def test_evaluation_config_of_a_checkpoint_trained_on_tiny():
+    trained = get_experiment("tiny")
+    config = build_config(dataset="mpii", start=trained)
+    config = checkpoint_config(config, trained)
+    assert config.model == trained.model and config.data.dataset == "mpii"
+    # The checkpoint's (COCO) metadata stays: evaluating it on MPII is then
+    # refused by the data set check, naming both.
+    assert config.data.keypoint_names == trained.data.keypoint_names
