@@ -38,9 +38,11 @@ def build_pose_resnet(depth: int, num_keypoints: int,
         PyTorch's ConvTranspose2d with the official padding).
       final_kernel: 1 or 3.
       sync_bn: synchronized BatchNormalization (multi-replica training).
-      pretrained: None/"" (random), "imagenet" (caffe style: Keras' ImageNet
-        ResNet-50/101/152 weights, downloaded by Keras on first use) or a
-        path to backbone weights (see ``keras_pose.models.pretrained``).
+      pretrained: backbone initialisation: None, "" or "none" (random),
+        "imagenet" (the style's ImageNet weights: torchvision's ResNet for
+        "pytorch", Keras' ResNet-50/101/152 for "caffe"; downloaded on first
+        use), a weights file (``.pth``, ``.pth.tar``, ``.safetensors``,
+        ``.npz``, ``.h5``) or its URL; see ``keras_pose.models.pretrained``.
       blocks_per_stage: fewer blocks per stage for tiny test models.
       name: model name; default ``pose_resnet{depth}``.
       fused: build the inference form (BatchNorm folded away; see
@@ -73,7 +75,7 @@ def build_pose_resnet(depth: int, num_keypoints: int,
                            deconv_kernels, final_kernel, sync_bn=sync_bn, fused=fused)
     heatmaps = layers.Activation("linear", dtype="float32", name="heatmaps")(heatmaps)
     model = keras.Model(inputs, heatmaps, name=name or f"pose_resnet{depth}")
-    if pretrained:
+    if pretrained and not fused:  # The fused form gets its weights folded in.
         from keras_pose.models.pretrained import load_pretrained_backbone
         load_pretrained_backbone(model, pretrained, depth=depth, style=style)
     return model
@@ -86,7 +88,8 @@ def build_model_from_config(model_config, pretrained: Optional[str] = None,
     Args:
       model_config: a ``keras_pose.configs.ModelConfig``.
       pretrained: overrides ``model_config.pretrained`` (pass "" to skip the
-        ImageNet initialisation when weights are restored afterwards).
+        ImageNet initialisation, and its download, when weights are
+        restored afterwards).
       sync_bn: overrides ``model_config.sync_bn``.
     """
     width, height = model_config.image_size
@@ -107,4 +110,5 @@ def build_model_from_config(model_config, pretrained: Optional[str] = None,
         final_kernel=model_config.final_kernel,
         sync_bn=model_config.sync_bn if sync_bn is None else sync_bn,
         pretrained=model_config.pretrained if pretrained is None else pretrained,
+        blocks_per_stage=model_config.blocks_per_stage or None,
     )

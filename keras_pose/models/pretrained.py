@@ -1,15 +1,26 @@
-"""Backbone initialisation: Keras' ImageNet ResNets and named weight files.
+"""Backbone initialisation: ``model.pretrained``.
 
-Two sources:
+``model.pretrained`` (and ``build_pose_resnet(pretrained=...)``) is one of:
 
-- ``"imagenet"`` with the caffe style: the ResNet-50/101/152 weights that
-  ``keras.applications`` publishes (downloaded by Keras on first use), copied
-  layer by layer into our names. Their input convention is Keras' "caffe"
-  preprocessing, recorded in :data:`KERAS_CAFFE_PREPROCESSING`.
-- a ``.npz`` file of named arrays ``"<layer name>/<variable name>"`` (what
-  :func:`save_named_weights` writes, e.g. torchvision backbones converted by
-  ``scripts/convert_pytorch_checkpoint.py --backbone_only``), or, for the caffe
-  style, a keras.applications ``.h5`` weights file.
+- ``""`` / ``"none"``: random initialisation, on purpose.
+- ``"imagenet"``: the ImageNet weights of the model's style. Pytorch style:
+  torchvision's ImageNet ResNet (``resnet50-19c8e357.pth``..., what the
+  official yaml files start from), downloaded on first use into the cache of
+  :mod:`keras_pose.models.imagenet` and read without torch. Caffe style: the
+  ResNet-50/101/152 weights that ``keras.applications`` publishes (downloaded
+  by Keras), whose input convention is :data:`KERAS_CAFFE_PREPROCESSING`.
+- a local path: ``.pth`` / ``.pth.tar`` / ``.pt`` / ``.bin`` / ``.safetensors`` with
+  torchvision's tensor names (torchvision, timm's ``resnet50.tv_in1k``, an
+  official pose checkpoint, whose head is dropped; pytorch style), ``.npz``
+  named weights ``"<layer name>/<variable name>"`` (what
+  :func:`save_named_weights` writes), or ``.h5`` keras.applications weights
+  (caffe style).
+- an ``http(s)://`` or ``file://`` URL of such a file: downloaded into the
+  cache first, checked against the SHA-256 prefix a torchvision-style name
+  carries.
+
+Every path is all or nothing: the weights load completely or an error names
+each tensor that does not fit and the model is left as it was.
 """
 
 from __future__ import annotations
@@ -20,24 +31,31 @@ from typing import Iterable, Optional
 
 import keras
 import numpy as np
+from absl import logging
 
-from keras_pose.configs import experiments
+from keras_pose.configs.experiments import KERAS_CAFFE_PREPROCESSING
+from keras_pose.models import imagenet
+from keras_pose.models.state_dict import (BACKBONE_PREFIXES, ConversionError,
+                                          WeightsMismatchError, assign_weights,
+                                          convert_state_dict, infer_architecture,
+                                          read_state_dict)
 
-# keras.applications.resnet.preprocess_input ("caffe" mode): RGB -> BGR, then
-# subtract the BGR ImageNet mean in 0-255 units; the caffe experiments record it.
-KERAS_CAFFE_PREPROCESSING = dict(experiments._KERAS_CAFFE)
+__all__ = [
+    "BACKBONE_PREFIXES", "KERAS_CAFFE_PREPROCESSING", "WeightsMismatchError",
+    "copy_keras_applications_weights", "keras_applications_layer_name",
+    "load_named_weights", "load_pretrained_backbone", "load_torch_backbone",
+    "pretrained_source", "save_named_weights",
+]
+
+# File endings of torch-named weights (torchvision, timm's model.safetensors and
+# pytorch_model.bin, official checkpoints).
+TORCH_SUFFIXES = (".pth", ".pth.tar", ".pt", ".bin", ".safetensors")
 
 _APPLICATIONS = {
     50: "ResNet50",
     101: "ResNet101",
     152: "ResNet152",
 }
-
-BACKBONE_PREFIXES = ("stem_", "stage")
-
-
-class WeightsMismatchError(ValueError):
-    """Weights that do not fit the model; the message names every problem."""
 
 
 def keras_applications_layer_name(name: str) -> Optional[str]:
@@ -81,7 +99,7 @@ def copy_keras_applications_weights(model: keras.Model,
         layer or with a different shape.
     """
     source_layers = {layer.name: layer for layer in source.layers}
-    problems, copied = [], 0
+    problems, updates = [], []
     for layer in _backbone_layers(model):
         source_name = keras_applications_layer_name(layer.name)
         source_layer = source_layers.get(source_name) if source_name else None
@@ -94,13 +112,14 @@ def copy_keras_applications_weights(model: keras.Model,
             problems.append(f"{layer.name}: shapes {shapes} != source "
                             f"{[tuple(w.shape) for w in weights]}")
             continue
-        layer.set_weights(weights)
-        copied += 1
+        updates.append((layer, weights))
     if problems:
         raise WeightsMismatchError(
             "cannot copy keras.applications weights (is the model caffe style "
-            "with the same depth?):\n  " + "\n  ".join(problems))
-    return copied
+            "with the same depth?); nothing was copied:\n  " + "\n  ".join(problems))
+    for layer, weights in updates:
+        layer.set_weights(weights)
+    return len(updates)
 
 
 def save_named_weights(layers: Iterable[keras.layers.Layer], path: str) -> None:
@@ -118,7 +137,8 @@ def load_named_weights(model: keras.Model, path: str,
                        prefixes: tuple[str, ...] = BACKBONE_PREFIXES) -> int:
     """Loads a :func:`save_named_weights` file into the layers of ``model``
     whose names start with ``prefixes``; every such layer must be present
-    with the right shapes, and every array must be used.
+    with the right shapes, and every array must be used, else nothing is
+    loaded.
 
     Returns:
       The number of layers loaded.
@@ -130,7 +150,7 @@ def load_named_weights(model: keras.Model, path: str,
         data = dict(np.load(path))
     except (OSError, ValueError) as e:
         raise WeightsMismatchError(f"{path}: not a readable .npz weights file ({e})") from e
-    problems, used, loaded = [], set(), 0
+    problems, used, updates = [], set(), []
     for layer in model.layers:
         if not layer.name.startswith(prefixes) or not layer.weights:
             continue
@@ -147,50 +167,143 @@ def load_named_weights(model: keras.Model, path: str,
             values.append(data[key])
             used.add(key)
         if len(values) == len(layer.weights):
-            layer.set_weights(values)
-            loaded += 1
+            updates.append((layer, values))
     unused = sorted(set(data) - used)
     relevant_unused = [k for k in unused if k.startswith(prefixes)]
     problems += [f"unused array {k} (no such layer in the model)" for k in relevant_unused]
     if problems:
         raise WeightsMismatchError(
             f"{path} does not fit the model {model.name}:\n  " + "\n  ".join(problems[:50])
-            + (f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""))
-    return loaded
+            + (f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else "")
+            + "\n(nothing was loaded)")
+    for layer, values in updates:  # Only once everything fits: all or nothing.
+        layer.set_weights(values)
+    return len(updates)
 
 
-def load_pretrained_backbone(model: keras.Model, pretrained: str, depth: int,
+
+
+def load_torch_backbone(model: keras.Model, path: str, depth: int) -> int:
+    """Loads a torch-named ResNet (torchvision, timm, an official pose
+    checkpoint) into the backbone of a pytorch-style ``model``.
+
+    The classifier (``fc``) and any pose head are dropped; every other
+    tensor must fit a backbone layer and every backbone layer must be
+    filled (all or nothing). Logs the file and the tensor counts.
+
+    Args:
+      model: a pytorch-style pose model (or backbone) built by this package.
+      path: a ``.pth`` / ``.pth.tar`` / ``.pt`` / ``.bin`` / ``.safetensors`` file.
+      depth: the model's ResNet depth.
+
+    Returns:
+      The number of tensors loaded.
+
+    Raises:
+      ConversionError: for an unreadable file, another depth, or tensors
+        that do not fit (each named).
+    """
+    state = read_state_dict(path)
+    arch = infer_architecture(state, source=path)
+    if arch.depth != depth:
+        raise ConversionError(f"{path} holds a ResNet-{arch.depth}; the model is a "
+                              f"ResNet-{depth}")
+    converted = convert_state_dict(state, backbone_only=True)
+    assign_weights(model, converted, prefixes=BACKBONE_PREFIXES, source=path)
+    dropped = (f"; dropped {len(converted.dropped)} tensors that are not backbone "
+               f"weights ({', '.join(converted.dropped[:2])}...)" if converted.dropped else "")
+    logging.info("Backbone initialised from %s: all %d backbone tensors matched%s",
+                 path, len(converted.arrays), dropped)
+    return len(converted.arrays)
+
+
+def _load_keras_applications(model: keras.Model, weights: str, depth: int) -> None:
+    """keras.applications' ResNet weights ("imagenet" or an .h5 file)."""
+    if depth not in _APPLICATIONS:
+        raise ValueError(f"keras.applications has no ResNet-{depth} (50/101/152 only)")
+    application = getattr(keras.applications, _APPLICATIONS[depth])
+    source = application(include_top=False, weights=weights, input_shape=(None, None, 3))
+    count = copy_keras_applications_weights(model, source)
+    logging.info("Backbone initialised from keras.applications.%s (%s): %d layers",
+                 _APPLICATIONS[depth], weights, count)
+
+
+def pretrained_source(pretrained: Optional[str], depth: int, style: str) -> Optional[str]:
+    """What ``model.pretrained`` loads, without loading (or downloading) it.
+
+    Returns:
+      None for a random initialisation ("" or "none");
+      ``keras.applications.ResNet{50,101,152}`` for "imagenet" with the caffe
+      style; torchvision's URL (``.../resnet50-19c8e357.pth``) for "imagenet"
+      with the pytorch style; else the path or URL as given.
+
+    Raises:
+      ValueError: for "imagenet" at a depth without ImageNet weights.
+    """
+    choice = (pretrained or "").strip()
+    if choice.lower() in ("", "none"):
+        return None
+    if choice.lower() != "imagenet":
+        return choice
+    if style != "caffe":
+        return imagenet.torchvision_url(depth)
+    if depth not in _APPLICATIONS:
+        raise ValueError(
+            f"keras.applications publishes ImageNet ResNet-50/101/152 only (caffe style, "
+            f"depth {depth}); use style='pytorch' for torchvision's ResNet-18/34")
+    return f"keras.applications.{_APPLICATIONS[depth]}"
+
+
+def _local_file(pretrained: str) -> str:
+    """A URL's cached copy (downloaded if needed), or an existing path."""
+    if re.match(r"(https?|file)://", pretrained, flags=re.IGNORECASE):
+        return imagenet.fetch(pretrained)
+    if not os.path.isfile(pretrained):
+        raise FileNotFoundError(f"pretrained weights file {pretrained} does not exist")
+    return pretrained
+
+
+def load_pretrained_backbone(model: keras.Model, pretrained: Optional[str], depth: int,
                              style: str) -> None:
-    """Initialises the backbone of ``model`` from ``pretrained``.
+    """Initialises the backbone of ``model`` as ``pretrained`` says (module
+    docstring): "", "none", "imagenet", a path or a URL.
 
     Args:
       model: a pose model built by this package.
-      pretrained: "imagenet" or a path (``.npz`` named weights, or for the
-        caffe style a keras.applications ``.h5`` file).
+      pretrained: the ``model.pretrained`` value.
       depth: the model's ResNet depth.
-      style: the model's style.
+      style: the model's style ("pytorch" or "caffe").
 
     Raises:
-      ValueError: for "imagenet" with the pytorch style or a depth Keras does
-        not publish; FileNotFoundError for a missing path;
-        WeightsMismatchError for weights that do not fit.
+      ValueError: for weights of the other style, a depth without ImageNet
+        weights, or an unknown file type.
+      FileNotFoundError: for a missing path.
+      imagenet.WeightsDownloadError / imagenet.WeightsHashError: for a
+        download that failed (naming where to put the file) or a bad file.
+      WeightsMismatchError: for weights that do not fit (each named).
     """
-    if pretrained == "imagenet" or (
-            style == "caffe" and pretrained.endswith(".h5")):
-        if style != "caffe" or depth not in _APPLICATIONS:
-            raise ValueError(
-                "pretrained='imagenet' uses keras.applications' ResNet-50/101/152 "
-                "and needs style='caffe'; for the pytorch style convert torchvision "
-                "weights with scripts/convert_pytorch_checkpoint.py --backbone_only "
-                f"(got depth={depth}, style={style!r})")
-        weights = pretrained
-        if weights != "imagenet" and not os.path.exists(weights):
-            raise FileNotFoundError(f"pretrained weights file {weights} does not exist")
-        application = getattr(keras.applications, _APPLICATIONS[depth])
-        source = application(include_top=False, weights=weights,
-                             input_shape=(None, None, 3))
-        copy_keras_applications_weights(model, source)
+    source = pretrained_source(pretrained, depth, style)
+    if source is None:
         return
-    if not os.path.exists(pretrained):
-        raise FileNotFoundError(f"pretrained weights file {pretrained} does not exist")
-    load_named_weights(model, pretrained)
+    if style == "caffe" and source.startswith("keras.applications."):  # "imagenet"
+        _load_keras_applications(model, "imagenet", depth)
+        return
+    path = _local_file(source)
+    lowered = path.lower()
+    if lowered.endswith(".npz"):
+        logging.info("Backbone initialised from %s: %d layers", path,
+                     load_named_weights(model, path))
+    elif lowered.endswith(".h5"):
+        if style != "caffe":
+            raise ValueError(f"{path}: .h5 keras.applications weights are caffe style; "
+                             f"the model is {style} style")
+        _load_keras_applications(model, path, depth)
+    elif lowered.endswith(TORCH_SUFFIXES):
+        if style != "pytorch":
+            raise ValueError(f"{path}: torchvision-named weights are pytorch style (stride "
+                             "on the 3x3 convolution); the model is caffe style")
+        load_torch_backbone(model, path, depth)
+    else:
+        raise ValueError(f"model.pretrained={pretrained!r}: unknown weights file type; "
+                         f"expected {', '.join(TORCH_SUFFIXES + ('.npz', '.h5'))}, "
+                         "'imagenet', 'none' or a URL")

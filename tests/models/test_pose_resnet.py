@@ -151,9 +151,11 @@ def test_keras_applications_weight_mapping_gives_identical_features():
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-5)
 
 
-def test_imagenet_needs_caffe_style():
-    with pytest.raises(ValueError, match="caffe"):
-        build_pose_resnet(50, 17, input_shape=(64, 64, 3), pretrained="imagenet")
+def test_keras_imagenet_weights_exist_for_50_101_152_only():
+    # (The pytorch style's "imagenet" is torchvision's file: test_imagenet.py.)
+    with pytest.raises(ValueError, match="ResNet-50/101/152"):
+        build_pose_resnet(18, 17, input_shape=(64, 64, 3), style="caffe",
+                          pretrained="imagenet")
 
 
 def test_pretrained_paths(tmp_path):
@@ -169,8 +171,11 @@ def test_pretrained_paths(tmp_path):
                                   b.get_layer("stage5_block1_conv2").kernel.numpy())
     # A backbone of another depth is rejected with the offending names.
     c = build_pose_resnet(18, 17, input_shape=(64, 64, 3), blocks_per_stage=(1, 1, 2, 1))
+    before = c.get_layer("stem_conv").kernel.numpy().copy()
     with pytest.raises(WeightsMismatchError, match="stage4_block2"):
         load_named_weights(c, path)
+    # All or nothing: the layers that did fit were not loaded either.
+    np.testing.assert_array_equal(c.get_layer("stem_conv").kernel.numpy(), before)
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -202,7 +207,7 @@ def test_checkpoint_errors(tmp_path):
     model = build_model_from_config(config.model)
     path = str(tmp_path / "ckpt")
     save_model_checkpoint(model, config, path)
-    wrong = apply_overrides(config, ["model.depth=34"])
+    wrong = apply_overrides(config, ["model.depth=50"])
     from keras_pose.configs import save_config
     save_config(wrong, str(tmp_path / "ckpt" / "config.json"))
     with pytest.raises(CheckpointError, match="does not fit"):

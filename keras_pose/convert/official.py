@@ -1,0 +1,260 @@
+"""Converting official Simple Baselines and torchvision weights (no torch).
+
+Two kinds of files are converted:
+
+- the official pose checkpoints of microsoft/human-pose-estimation.pytorch
+  (``pose_resnet_{50,101,152}_{256x192,384x288}.pth.tar`` for COCO,
+  ``pose_resnet_{50,101,152}_{256x256,384x384}.pth.tar`` for MPII), into a
+  model checkpoint directory (:mod:`keras_pose.checkpoint`);
+- torchvision's ImageNet ResNets (``resnet50-19c8e357.pth`` ...), into
+  backbone weights (``.npz``, :func:`keras_pose.models.save_named_weights`).
+  ``model.pretrained`` also reads those files directly; the ``.npz`` is for
+  machines that should not hold the PyTorch file.
+
+Files are read by :mod:`keras_pose.models.torch_reader` (no torch, nothing
+but tensors unpickled) and mapped by :mod:`keras_pose.models.state_dict`.
+
+The official checkpoints were trained on BGR images (OpenCV reads BGR and
+the code never converts) normalised with the RGB ImageNet statistics applied
+channel by channel. :func:`official_config` records exactly that quirk:
+``color_order="BGR"`` with mean (0.485, 0.456, 0.406) and std
+(0.229, 0.224, 0.225) in the fed (BGR) order, so every path that normalises
+through the model config feeds them what they were trained on (with RGB
+input they lose about 7 AP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from typing import Iterable, Optional
+
+from absl import logging
+
+from keras_pose.configs import (ExperimentConfig, apply_overrides,
+                                default_experiment, get_experiment)
+from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD
+from keras_pose.models.state_dict import (BACKBONE_PREFIXES, ConversionError,
+                                          TorchArchitecture, assign_weights,
+                                          convert_state_dict, infer_architecture,
+                                          read_state_dict)
+
+# Official checkpoint file names: pose_resnet_50_256x192.pth.tar (height x width).
+_FILE_NAME = re.compile(r"pose_resnet_(\d+)_(\d+)x(\d+)")
+
+
+# ---------------------------------------------------------------------------
+# Configs for converted official checkpoints.
+
+
+def size_from_file_name(path: str) -> Optional[tuple[int, int, int]]:
+    """(depth, width, height) from an official file name, or None.
+
+    ``pose_resnet_50_384x288.pth.tar`` -> (50, 288, 384): the official names
+    give height x width.
+    """
+    m = _FILE_NAME.search(os.path.basename(path))
+    if not m:
+        return None
+    depth, height, width = (int(g) for g in m.groups())
+    return depth, width, height
+
+
+def official_config(arch: TorchArchitecture, experiment: Optional[str] = None,
+                    file_name: str = "",
+                    overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """The experiment config of a converted official checkpoint.
+
+    The base experiment is ``experiment`` when given; otherwise chosen by K
+    (17: COCO, 16: MPII, other: a custom COCO-format data set) with the
+    input size of the file name (``pose_resnet_50_384x288`` -> 288x384) or
+    the data set's default 256x192 / 256x256. Depth, K and the head layout
+    always come from the tensors. The input normalisation is the official
+    quirk: BGR order with the RGB ImageNet mean/std (module docstring).
+
+    Args:
+      arch: from :func:`infer_architecture` (with a pose head).
+      experiment: a named experiment (``keras_pose.configs.list_experiments``).
+      file_name: the checkpoint's file name, for the input size.
+      overrides: ``section.field=value`` strings applied last.
+
+    Raises:
+      ConversionError: when ``experiment`` contradicts the tensors (K,
+        depth) or uses the caffe style.
+      ValueError / ConfigError: for an unknown experiment or bad override.
+    """
+    if not arch.has_head:
+        raise ConversionError("official_config needs a pose head (final_layer)")
+    from_name = size_from_file_name(file_name) if file_name else None
+    if from_name and from_name[0] != arch.depth:
+        logging.warning("%s names depth %d but its tensors are a ResNet-%d; using %d",
+                        file_name, from_name[0], arch.depth, arch.depth)
+    size = from_name[1:] if from_name else None
+    if experiment:
+        base = _named_base(arch, experiment, size, file_name)
+        size = None  # An explicit experiment decides the input size.
+    else:
+        base, size = _base_for_keypoints(arch, size)
+    if base.model.style != "pytorch":
+        raise ConversionError(
+            f"experiment {base.name} uses the {base.model.style} style; converted "
+            "official checkpoints need a pytorch-style experiment")
+    model = base.model
+    if size:
+        width, height = size
+        model = dataclasses.replace(
+            model, image_size=(width, height),
+            heatmap_size=(width // 4, height // 4),
+            sigma=2.0 if height <= 256 else 3.0)
+    upsample = 2 ** (len(arch.deconv_filters) - 3)
+    model = dataclasses.replace(
+        model, depth=arch.depth, num_keypoints=arch.num_keypoints,
+        deconv_filters=arch.deconv_filters, deconv_kernels=arch.deconv_kernels,
+        final_kernel=arch.final_kernel, pretrained="",
+        heatmap_size=(model.image_size[0] // 4 * upsample,
+                      model.image_size[1] // 4 * upsample),
+        # The official quirk: BGR pixels, RGB statistics in fed order.
+        color_order="BGR", mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    name = (f"{base.name}_official" if base.model.depth == arch.depth
+            and tuple(base.model.image_size) == tuple(model.image_size)
+            else f"{base.data.dataset}_resnet{arch.depth}_"
+                 f"{model.image_size[1]}x{model.image_size[0]}_official")
+    config = base.replace(name=name, model=model)
+    overrides = list(overrides)
+    return apply_overrides(config, overrides) if overrides else config
+
+
+def _named_base(arch: TorchArchitecture, experiment: str, size, file_name: str
+                ) -> ExperimentConfig:
+    """The named experiment, checked against the tensors."""
+    base = get_experiment(experiment)
+    if base.model.num_keypoints != arch.num_keypoints:
+        raise ConversionError(
+            f"experiment {experiment} has {base.model.num_keypoints} keypoints "
+            f"but the checkpoint predicts {arch.num_keypoints}")
+    if base.model.depth != arch.depth:
+        raise ConversionError(
+            f"experiment {experiment} is a ResNet-{base.model.depth} but the "
+            f"checkpoint is a ResNet-{arch.depth}")
+    if size and tuple(size) != tuple(base.model.image_size):
+        logging.warning("%s suggests input %dx%d (w x h); experiment %s uses %s",
+                        file_name, size[0], size[1], experiment, base.model.image_size)
+    return base
+
+
+def _base_for_keypoints(arch: TorchArchitecture, size):
+    """(base experiment, input size still to apply or None) chosen by K:
+    the named COCO / MPII experiment of that depth and size when there is
+    one, else the data set's ResNet-50 recipe resized."""
+    if arch.num_keypoints in (16, 17):
+        coco = arch.num_keypoints == 17
+        width, height = size or ((192, 256) if coco else (256, 256))
+        named = f"{'coco' if coco else 'mpii'}_resnet{arch.depth}_{height}x{width}"
+        try:
+            return get_experiment(named), None
+        except ValueError:
+            return get_experiment("coco_resnet50_256x192" if coco
+                                  else "mpii_resnet50_256x256"), size
+    base = default_experiment("custom")
+    logging.warning(
+        "K=%d is neither COCO (17) nor MPII (16): the config describes a custom "
+        "COCO-format data set at %s; set data.root and the keypoint metadata with "
+        "--set or pass --experiment", arch.num_keypoints, base.data.root)
+    return base, size
+
+
+# ---------------------------------------------------------------------------
+# Whole conversions.
+
+
+def convert_pose_checkpoint(input_path: str, output_dir: str,
+                            experiment: Optional[str] = None,
+                            overrides: Iterable[str] = ()) -> ExperimentConfig:
+    """Converts an official pose checkpoint into a model checkpoint directory.
+
+    The directory (``config.json`` + ``model.weights.h5``) works with
+    evaluate.py, predict.py, the exporter and ``train.py --init_checkpoint``.
+
+    Args:
+      input_path: ``pose_resnet_*.pth.tar`` (bare or ``{'state_dict'}``,
+        with or without ``module.``).
+      output_dir: the checkpoint directory to write (replaced atomically).
+      experiment: the named experiment to base the config on (see
+        :func:`official_config`).
+      overrides: ``section.field=value`` config overrides.
+
+    Returns:
+      The config written with the weights.
+
+    Raises:
+      ConversionError: for a file that is not a pose checkpoint, or tensors
+        that do not fit (each named).
+    """
+    from keras_pose.checkpoint import is_model_checkpoint, save_model_checkpoint
+    from keras_pose.models.pose_resnet import build_model_from_config
+
+    # The checkpoint replaces output_dir wholesale: never a directory that
+    # holds anything else.
+    if os.path.exists(output_dir) and not (
+            os.path.isdir(output_dir) and (not os.listdir(output_dir)
+                                           or is_model_checkpoint(output_dir))):
+        raise ConversionError(
+            f"output {output_dir} exists and is not a model checkpoint directory; "
+            "choose a new directory (an existing checkpoint is replaced)")
+    state = read_state_dict(input_path)
+    arch = infer_architecture(state, source=input_path)
+    if not arch.has_head:
+        raise ConversionError(
+            f"{input_path} has no pose head (deconv_layers / final_layer): it looks "
+            "like an ImageNet backbone; convert it with --backbone_only")
+    config = official_config(arch, experiment=experiment, file_name=input_path,
+                             overrides=overrides)
+    model = build_model_from_config(config.model, pretrained="")
+    converted = convert_state_dict(state)
+    count = assign_weights(model, converted, source=input_path)
+    save_model_checkpoint(model, config, output_dir)
+    logging.info("converted %s (ResNet-%d, K=%d, %d layers) -> %s as %s; input %s "
+                 "normalised with mean %s std %s", input_path, arch.depth,
+                 arch.num_keypoints, count, output_dir, config.name,
+                 config.model.color_order, config.model.mean, config.model.std)
+    return config
+
+
+def convert_backbone(input_path: str, output_path: str) -> TorchArchitecture:
+    """Converts a torchvision ImageNet ResNet into backbone weights (.npz).
+
+    torchvision's ``fc`` classifier (and the head of a pose checkpoint) is
+    dropped and logged. The file loads with ``model.pretrained=PATH`` on a
+    pytorch-style model of the same depth.
+
+    Returns:
+      The inferred architecture.
+
+    Raises:
+      ConversionError: naming each tensor that does not fit.
+    """
+    import keras  # Keras-heavy imports only when converting.
+
+    from keras_pose.models.pretrained import save_named_weights
+    from keras_pose.models.resnet import resnet_backbone
+
+    if os.path.isdir(output_path):
+        raise ConversionError(f"output {output_path} is a directory; give a .npz file path")
+    state = read_state_dict(input_path)
+    arch = infer_architecture(state, source=input_path)
+    converted = convert_state_dict(state, backbone_only=True)
+    inputs = keras.Input((64, 64, 3))
+    backbone = keras.Model(inputs, resnet_backbone(inputs, arch.depth, style="pytorch"),
+                           name=f"resnet{arch.depth}")
+    count = assign_weights(backbone, converted, prefixes=BACKBONE_PREFIXES,
+                           source=input_path)
+    if converted.dropped:
+        logging.info("dropped %d tensors that are not backbone weights (%s ...)",
+                     len(converted.dropped), ", ".join(converted.dropped[:4]))
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    save_named_weights([layer for layer in backbone.layers if layer.weights],
+                       output_path)
+    logging.info("converted %s (ResNet-%d backbone, %d layers) -> %s",
+                 input_path, arch.depth, count, output_path)
+    return arch

@@ -1,0 +1,87 @@
+"""Configs of converted official checkpoints and the converters' guards.
+
+No torch needed: state_dicts are built as NumPy arrays (the PyTorch parity
+of the conversions is tests/convert/test_parity.py).
+"""
+
+import pytest
+
+from keras_pose.configs import get_experiment
+from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD
+from keras_pose.convert import official
+from keras_pose.models import state_dict as sd
+from tests.models.state_dicts import official_state_dict
+
+
+def test_size_from_file_name():
+    assert official.size_from_file_name("models/pose_resnet_50_384x288.pth.tar") == (50, 288, 384)
+    assert official.size_from_file_name("pose_resnet_152_256x256.pth.tar") == (152, 256, 256)
+    assert official.size_from_file_name("resnet50-19c8e357.pth") is None
+
+
+def _arch(depth=50, k=17):
+    return sd.infer_architecture(official_state_dict(depth, k))
+
+
+def test_official_config_records_bgr_quirk():
+    config = official.official_config(_arch(), file_name="pose_resnet_50_256x192.pth.tar")
+    assert config.name == "coco_resnet50_256x192_official"
+    assert config.model.color_order == "BGR"
+    # RGB statistics in the fed (BGR) order: channel 0 (blue) uses 0.485.
+    assert config.model.mean == IMAGENET_MEAN and config.model.std == IMAGENET_STD
+    assert config.model.pretrained == "" and config.model.style == "pytorch"
+    reference = get_experiment("coco_resnet50_256x192")
+    assert config.data == reference.data and config.test == reference.test
+
+
+@pytest.mark.parametrize("depth,k,file_name,name,size,heatmap,sigma", [
+    (101, 17, "pose_resnet_101_384x288.pth.tar", "coco_resnet101_384x288_official",
+     (288, 384), (72, 96), 3.0),
+    (152, 16, "pose_resnet_152_384x384.pth.tar", "mpii_resnet152_384x384_official",
+     (384, 384), (96, 96), 3.0),
+    (50, 16, "final_state.pth.tar", "mpii_resnet50_256x256_official",
+     (256, 256), (64, 64), 2.0),
+    (18, 17, "pose_resnet_18_128x96.pth", "coco_resnet18_128x96_official",
+     (96, 128), (24, 32), 2.0),
+])
+def test_official_config_sizes(depth, k, file_name, name, size, heatmap, sigma):
+    config = official.official_config(_arch(depth, k), file_name=file_name)
+    assert config.name == name
+    assert config.model.depth == depth and config.model.num_keypoints == k
+    assert config.model.image_size == size and config.model.heatmap_size == heatmap
+    assert config.model.sigma == sigma
+    assert config.data.dataset == ("coco" if k == 17 else "mpii")
+
+
+def test_official_config_experiment_and_overrides():
+    config = official.official_config(_arch(50, 17), experiment="coco_resnet50_384x288",
+                                file_name="pose_resnet_50_256x192.pth.tar",
+                                overrides=["data.root=/data/coco", "test.batch_size=8"])
+    assert config.model.image_size == (288, 384)  # the experiment decides
+    assert config.data.root == "/data/coco" and config.test.batch_size == 8
+    assert config.model.color_order == "BGR"
+    with pytest.raises(sd.ConversionError, match="16 keypoints but the checkpoint predicts 17"):
+        official.official_config(_arch(50, 17), experiment="mpii_resnet50_256x256")
+    with pytest.raises(sd.ConversionError, match="ResNet-101 but the checkpoint is a ResNet-50"):
+        official.official_config(_arch(50, 17), experiment="coco_resnet101_256x192")
+    with pytest.raises(sd.ConversionError, match="caffe style"):
+        official.official_config(_arch(50, 17), experiment="coco_resnet50_256x192_caffe")
+    with pytest.raises(ValueError, match="unknown experiment"):
+        official.official_config(_arch(50, 17), experiment="nope")
+
+
+def test_official_config_custom_keypoints():
+    config = official.official_config(sd.infer_architecture(official_state_dict(18, 5)))
+    assert config.data.dataset == "custom" and config.model.num_keypoints == 5
+
+
+def test_output_that_is_not_a_checkpoint_is_refused(tmp_path):
+    other = tmp_path / "models"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(sd.ConversionError, match="is not a model checkpoint directory"):
+        official.convert_pose_checkpoint(
+            str(tmp_path / "pose_resnet_50_256x192.pth.tar"), str(other))
+    assert (other / "notes.txt").read_text() == "keep me"
+    with pytest.raises(sd.ConversionError, match="is a directory"):
+        official.convert_backbone(str(tmp_path / "resnet50.pth"), str(other))
