@@ -1,9 +1,10 @@
 """Training-pipeline throughput: this project's tf.data pipeline against the
 reference's per-sample code, side by side, in samples per second per core.
 
-    taskset -c 0 python scripts/benchmark_pipeline.py --data_dir tests/data/coco
+    taskset -c 0 python -m scripts.benchmark_pipeline --data_dir tests/data/coco
 
-The reference side is ``keras_pose.data.reference_impl``: a faithful
+(run as a module from the repository root: the reference side lives with the
+tests). The reference side is ``tests.reference_impl``: a faithful
 NumPy/OpenCV re-implementation of the official ``__getitem__`` (full
 ``cv2.imread``, ``warpAffine``, the per-joint Python target loop) with the
 same random augmentation. Both produce 256x192 crops and 64x48 targets from
@@ -39,8 +40,6 @@ flags.DEFINE_float("people_per_image", 150 / 57,
                    "Mean people per image after dropping (COCO train2017: about 150K people "
                    "in about 57K images, 2.63).")
 flags.DEFINE_integer("repeats", 3, "Timed passes of each pipeline (the best is reported).")
-flags.DEFINE_boolean("normalize", False, "Normalise in the pipeline (train.py normalises in "
-                     "the training step instead).")
 
 
 def make_records(work_dir: str) -> dict[str, np.ndarray]:
@@ -72,15 +71,17 @@ def make_records(work_dir: str) -> dict[str, np.ndarray]:
 
 
 def time_ours(values, n: int) -> tuple[float, float]:
-    """Samples per second up to the pass's last batch, and the seconds that
-    deleting the iterator then takes (tf.data's autotuner, on one core,
-    sometimes holds the teardown for ~1 s; once per pass, not per sample)."""
+    """Samples per second over one epoch (one pass of the ``n`` people,
+    batches of 32, the tail that does not fill a batch dropped), and the
+    seconds that deleting the iterator then takes."""
+    from keras_pose.codec import HeatmapCodec
     from keras_pose.configs.keypoints import COCO_FLIP_PAIRS
     from keras_pose.data import pipeline
-    ds = pipeline.build_train_dataset(
-        values, image_size=(192, 256), heatmap_size=(48, 64), sigma=2.0,
-        flip_pairs=COCO_FLIP_PAIRS, scale_factor=0.3, rotation_factor=40.0, batch_size=32,
-        seed=0, drop_remainder=False, normalize=FLAGS.normalize)
+    aug = pipeline.Augmentation((192, 256), COCO_FLIP_PAIRS, scale_factor=0.3,
+                                rotation_factor=40.0, flip=True)
+    steps = n // 32
+    ds = pipeline.build_train_dataset(values, aug, HeatmapCodec((192, 256), (48, 64), 2.0),
+                                      batch_size=32, steps_per_epoch=steps, seed=0).take(steps)
     count, start = 0, time.perf_counter()
     iterator = iter(ds)
     for batch in iterator:
@@ -88,14 +89,14 @@ def time_ours(values, n: int) -> tuple[float, float]:
     end = time.perf_counter()
     del iterator
     teardown = time.perf_counter() - end
-    assert count == n, (count, n)
+    assert count == steps * 32, (count, n)
     return count / (end - start), teardown
 
 
 def time_reference(records, n: int) -> float:
     """The reference's per-sample loop over the same records, in order."""
     from keras_pose.configs.keypoints import COCO_FLIP_PAIRS
-    from keras_pose.data import reference_impl as ref
+    from tests import reference_impl as ref
     rng = np.random.default_rng(0)
     mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
     start = time.perf_counter()

@@ -15,8 +15,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.keypoints import (COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA,
-                                          flip_pairs_from_names)
+from keras_pose.configs.keypoints import resolve_flip_pairs, resolve_sigmas
 from keras_pose.data import coco, mpii
 from keras_pose.data.records import PersonRecords
 
@@ -49,13 +48,20 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
 
     - ``synthetic``: generates the data set into ``data.root`` if absent.
     - COCO-format sets with empty ``data.keypoint_names`` (custom sets): K,
-      names and skeleton from the annotation file's keypoint category; flip
-      pairs derived from ``left_``/``right_`` names unless given; OKS sigmas
-      COCO's for K = 17, else ``DEFAULT_OKS_SIGMA`` each, unless given;
-      ``model.num_keypoints`` = K.
+      names and skeleton (0- or 1-based in the file, checked) from the
+      annotation file's keypoint categories (``data.category_ids``, else the
+      first and those with the same names); ``model.num_keypoints`` = K.
+    - COCO-format sets: flip pairs ``data.flip_pairs`` if given, else the
+      annotation file's (``flip_pairs``/``swap`` of the category), else
+      derived from the names (every naming style, see
+      :func:`keras_pose.configs.keypoints.keypoint_keys`); OKS sigmas
+      ``data.oks_sigmas`` if given, else COCO's by keypoint name and the
+      default for other names (with a warning). Both are logged.
 
     Raises:
-      DatasetError: for a missing data directory or annotation file.
+      DatasetError: for a missing data directory or annotation file, or
+        flip pairs / skeleton / sigmas that do not fit K.
+      AnnotationError: for an annotation file that cannot be used.
     """
     data = config.data
     if data.dataset == "synthetic":
@@ -66,40 +72,130 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
     if data.dataset not in COCO_FORMAT and data.dataset != "mpii":
         raise DatasetError(f"unknown data.dataset {data.dataset!r}; expected coco, mpii, "
                            "synthetic or custom")
-    if data.dataset in COCO_FORMAT and not data.keypoint_names:
-        _check_root(config)
-        candidates = [coco.annotation_path(data.root, s) for s in (data.train_set, data.test_set)]
-        existing = [p for p in candidates if os.path.isfile(p)]
-        if not existing:
-            raise DatasetError(f"no annotation file for data set {data.root}: expected "
-                               f"{' or '.join(candidates)}")
-        meta = coco.dataset_metadata(existing[0])
-        names = meta["keypoint_names"]
-        flip_pairs = data.flip_pairs or flip_pairs_from_names(names)
-        k = meta["num_keypoints"]
-        sigmas = data.oks_sigmas or (COCO_OKS_SIGMAS if k == 17 else (DEFAULT_OKS_SIGMA,) * k)
-        if len(sigmas) != k:
-            raise DatasetError(f"data.oks_sigmas has {len(sigmas)} values for {k} keypoints")
-        logging.info("%s: %d keypoints %s, flip pairs %s", existing[0], k, names, flip_pairs)
-        config = config.replace(
-            data=dataclasses.replace(data, keypoint_names=names, skeleton=meta["skeleton"],
-                                     flip_pairs=tuple(flip_pairs), oks_sigmas=tuple(sigmas)),
-            model=dataclasses.replace(config.model, num_keypoints=k))
-    return config
+    if data.dataset not in COCO_FORMAT:
+        return config
+    names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton, None, ""
+    if not names:
+        source = _metadata_file(config)
+        meta = coco.dataset_metadata(source, data.category_ids)
+        names, file_pairs = meta["keypoint_names"], meta["flip_pairs"]
+        skeleton = data.skeleton or meta["skeleton"]
+        logging.info("%s: %d keypoints %s (categories %s), skeleton %s", source, len(names),
+                     list(names), list(meta["category_ids"]), list(skeleton))
+        config = config.replace(model=dataclasses.replace(config.model,
+                                                          num_keypoints=len(names)))
+    try:
+        if any(not (0 <= i < len(names)) for limb in skeleton for i in limb):
+            raise ValueError(f"data.skeleton {list(skeleton)} is out of range for "
+                             f"{len(names)} keypoints (0-based limbs)")
+        flip_pairs = resolve_flip_pairs(names, data.flip_pairs, file_pairs, source)
+        sigmas = resolve_sigmas(data.oks_sigmas, names)
+    except ValueError as e:
+        raise DatasetError(f"data set {data.root}: {e}") from e
+    return config.replace(data=dataclasses.replace(
+        data, keypoint_names=tuple(names), skeleton=tuple(map(tuple, skeleton)),
+        flip_pairs=flip_pairs, oks_sigmas=sigmas))
+
+
+def _metadata_file(config: ExperimentConfig) -> str:
+    """The annotation file that defines the keypoints: the training split's,
+    else the test split's."""
+    _check_root(config)
+    data = config.data
+    candidates = [coco.annotation_path(data.root, s) for s in (data.train_set, data.test_set)]
+    existing = [p for p in candidates if os.path.isfile(p)]
+    if not existing:
+        raise DatasetError(f"no annotation file for data set {data.root}: expected "
+                           f"{' or '.join(candidates)}")
+    return existing[0]
+
+
+def is_test_split(config: ExperimentConfig) -> bool:
+    """The evaluation split has no public ground truth (COCO test-dev, MPII
+    test): as the reference decides, its name contains "test"."""
+    return coco.is_test_split(config.data.test_set)
+
+
+def annotation_file(config: ExperimentConfig, split: str) -> str:
+    """The annotation file of a split in the reference layout (for COCO-format
+    test splits the image-info file)."""
+    name = _split_name(config, split)
+    if config.data.dataset == "mpii":
+        return mpii.annotation_path(config.data.root, name)
+    return coco.annotation_path(config.data.root, name)
+
+
+def mpii_gt_file(config: ExperimentConfig) -> str:
+    """The MPII ``gt_valid.mat`` of the config (``test.gt_mat``)."""
+    return _under_root(config, config.test.gt_mat)
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxMode:
+    """Which person boxes an evaluation uses.
+
+    Attributes:
+      use_gt_boxes: True for ground-truth boxes (MPII: its annotated people).
+      detection_file: the detections file (detected boxes), else None.
+    """
+
+    use_gt_boxes: bool
+    detection_file: Optional[str] = None
+
+    @property
+    def name(self) -> str:
+        return "ground_truth" if self.use_gt_boxes else "detected"
+
+    def describe(self) -> str:
+        if self.use_gt_boxes:
+            return "ground-truth boxes"
+        return f"detected boxes ({self.detection_file})"
+
+
+def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = None,
+                     detection_file: Optional[str] = None) -> BoxMode:
+    """Decides between ground-truth and detected boxes (the one place).
+
+    Precedence: an explicit ``detection_file``, then ``use_gt_boxes``, then
+    ``config.test.use_gt_boxes`` (None: the config's detection file when it
+    exists, else ground truth). MPII always uses its annotated people; a test
+    split (no ground truth) always uses detections.
+
+    Raises:
+      DatasetError: for both a detection file and ground-truth boxes, a
+        detection file that does not exist, or MPII with detections.
+    """
+    if config.data.dataset == "mpii":
+        if detection_file:
+            raise DatasetError("MPII is evaluated on its annotated people; --detections "
+                               "does not apply")
+        return BoxMode(True)
+    if detection_file and use_gt_boxes:
+        raise DatasetError("give either ground-truth boxes or a detections file, not both")
+    wanted = config.test.use_gt_boxes if use_gt_boxes is None else use_gt_boxes
+    path = detection_file or _under_root(config, config.test.detection_file)
+    exists = bool(path) and os.path.isfile(path)
+    if detection_file or wanted is False or is_test_split(config):
+        if not exists:
+            raise DatasetError(f"detections file {path} does not exist (--detections / "
+                               "test.detection_file)")
+        return BoxMode(False, path)
+    if wanted is None and exists and config.test.detection_file:
+        return BoxMode(False, path)
+    if wanted is None:
+        logging.info("No detection file at %s: evaluating with ground-truth boxes.", path)
+    return BoxMode(True)
 
 
 def load_records(config: ExperimentConfig, split: str,
-                 use_gt_boxes: Optional[bool] = None,
-                 detection_file: Optional[str] = None) -> PersonRecords:
+                 box_mode: Optional[BoxMode] = None) -> PersonRecords:
     """Reads the people of a split.
 
     Args:
       config: the (resolved) experiment.
       split: "train" (``data.train_set``) or "test" (``data.test_set``).
-      use_gt_boxes: for COCO-format test splits: True ground-truth boxes,
-        False detections; None: ``test.use_gt_boxes``, and when that is None
-        the detections if ``test.detection_file`` exists.
-      detection_file: detections to use (implies detected boxes).
+      box_mode: for test splits, which boxes (None: :func:`resolve_box_mode`
+        of the config).
 
     Returns:
       PersonRecords. Training records whose image file is missing are
@@ -110,30 +206,20 @@ def load_records(config: ExperimentConfig, split: str,
     """
     _check_root(config)
     data = config.data
-    split_name = _split_name(config, split)
-    aspect = config.model.aspect_ratio
+    name = _split_name(config, split)
     if data.dataset == "mpii":
-        ann = mpii.annotation_path(data.root, split_name)
-        records = mpii.load_mpii(ann, os.path.join(data.root, "images"),
-                                 with_joints=split_name != "test")
-    elif data.dataset in COCO_FORMAT:
-        ann = coco.annotation_path(data.root, split_name)
-        images = coco.image_dir(data.root, split_name)
-        if split == "test" and detection_file is None and use_gt_boxes is not True:
-            wanted = config.test.use_gt_boxes if use_gt_boxes is None else use_gt_boxes
-            default = _under_root(config, config.test.detection_file)
-            if wanted is False or (wanted is None and config.test.detection_file
-                                   and os.path.isfile(default)):
-                detection_file = default
-        if split == "test" and detection_file and use_gt_boxes is not True:
-            if not os.path.isfile(detection_file):
-                raise DatasetError(f"detections file {detection_file} does not exist")
-            records = coco.load_coco_detections(
-                detection_file, ann, images, aspect, data.image_threshold, data.box_padding)
-        else:
-            records = coco.load_coco_gt(ann, images, aspect, data.box_padding)
+        records = mpii.load_mpii(annotation_file(config, split),
+                                 os.path.join(data.root, "images"), with_joints=name != "test")
     else:
-        raise DatasetError(f"unknown data.dataset {data.dataset!r}")
+        ann, images = annotation_file(config, split), coco.image_dir(data.root, name)
+        aspect, padding = config.model.aspect_ratio, data.box_padding
+        box_mode = box_mode or (resolve_box_mode(config) if split == "test" else BoxMode(True))
+        if box_mode.use_gt_boxes:
+            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids)
+        else:
+            records = coco.load_coco_detections(
+                box_mode.detection_file, ann, images, aspect, data.image_threshold, padding,
+                category_ids=data.category_ids, keypoint_names=data.keypoint_names)
     if len(records) and records.num_keypoints != config.model.num_keypoints:
         raise DatasetError(
             f"{records.source} has {records.num_keypoints} keypoints but the model has "
@@ -141,6 +227,24 @@ def load_records(config: ExperimentConfig, split: str,
     if split == "train" and not len(records):
         raise DatasetError(f"{records.source}: no usable person in the training split")
     return _check_images(records, drop=split == "train")
+
+
+def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str) -> None:
+    """A data set whose keypoints differ from the model's (another K, other
+    names, another order) is an error that names both.
+
+    Args:
+      config: the evaluation config (its metadata is the checkpoint's).
+      records: the people read from the data set.
+      owner: what the config's metadata belongs to, for the message.
+    """
+    ours, theirs = tuple(config.data.keypoint_names), tuple(records.keypoint_names)
+    k = config.model.num_keypoints
+    if records.num_keypoints != k or (ours and theirs and ours != theirs):
+        raise DatasetError(
+            f"{records.source} has keypoints {list(theirs)} (K={records.num_keypoints}) but "
+            f"{owner} was trained on {list(ours)} (K={k}); evaluate it on data with the same "
+            "keypoints in the same order")
 
 
 def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:

@@ -1,11 +1,26 @@
-"""Reading images with errors that name the file."""
+"""The one image-decoding policy, with errors that name the file.
+
+Every path decodes with the same decoder, TensorFlow's
+(:func:`keras_pose.data.transforms.decode_image_tf`: JPEG with the accurate
+integer IDCT, pixel-identical to OpenCV's ``imread`` on valid files, and
+PNG/BMP/GIF): training (in ``tf.data``; unreadable images are skipped and
+counted), evaluation (in ``tf.data``; an unreadable image is an error that
+names it), prediction (here; skipped, reported and counted) and the exported
+SavedModel (in the graph). So a file gets the same decision everywhere: TF
+refuses truncated or corrupt JPEGs and PNGs that OpenCV would half-decode
+(OpenCV 4) or accept (a corrupt JPEG with a duplicated SOF marker).
+EXIF orientation is ignored, as in the reference.
+"""
 
 from __future__ import annotations
 
 import os
+from typing import Sequence
 
-import cv2
 import numpy as np
+import tensorflow as tf
+
+from keras_pose.data.transforms import decode_image_tf
 
 
 class ImageReadError(OSError):
@@ -17,15 +32,53 @@ class ImageReadError(OSError):
         self.reason = reason
 
 
-def read_image(path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB, EXIF orientation ignored (as the reference).
+def decode_image(data: bytes, source: str = "image") -> np.ndarray:
+    """Decodes file bytes with the project's policy.
+
+    Returns:
+      (H, W, 3) uint8 RGB.
 
     Raises:
-      ImageReadError: a missing file, or one that is not a decodable image.
+      ImageReadError: naming ``source`` when the bytes are not a whole image.
+    """
+    try:
+        return decode_image_tf(tf.constant(data)).numpy()
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError,
+            tf.errors.DataLossError) as e:
+        # TF prefixes "{{function_node ...}} "; keep the decoder's own words.
+        text = str(e).split("}}")[-1].strip()
+        reason = text.splitlines()[0] if text else type(e).__name__
+        raise ImageReadError(source, f"cannot be decoded: corrupt, truncated or not an image "
+                             f"({reason[:120]})") from e
+
+
+def read_image(path: str) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file (EXIF orientation ignored).
+
+    Raises:
+      ImageReadError: a missing or unreadable file, or one that is not a
+        whole decodable image.
     """
     if not os.path.isfile(path):
         raise ImageReadError(path, "file does not exist")
-    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        raise ImageReadError(path, "cannot be decoded (corrupt or not an image)")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ImageReadError(path, f"cannot be read ({e.strerror or e})") from e
+    return decode_image(data, path)
+
+
+def find_unreadable_images(paths: Sequence[str], limit: int = 5) -> list[str]:
+    """The first ``limit`` distinct files among ``paths`` that
+    :func:`read_image` refuses. Reads every image until it has found
+    ``limit``: run it only after a failure, to name the culprits."""
+    bad = []
+    for path in dict.fromkeys(str(p) for p in paths):
+        try:
+            read_image(path)
+        except ImageReadError:
+            bad.append(path)
+            if len(bad) >= limit:
+                break
+    return bad

@@ -12,15 +12,17 @@ Layout::
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Optional
 
 import numpy as np
 from absl import logging
 
 from keras_pose.configs.keypoints import (MPII_FLIP_PAIRS, MPII_KEYPOINT_NAMES,
                                           MPII_SKELETON)
-from keras_pose.data.coco import AnnotationError, read_json
-from keras_pose.data.records import PersonRecords
+from keras_pose.data.coco import AnnotationError, numbers_problem, read_json
+from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 
 NUM_JOINTS = 16
 REQUIRED_KEYS = ("image", "center", "scale")
@@ -30,6 +32,41 @@ def annotation_path(root: str, split: str) -> str:
     return os.path.join(root, "annot", f"{split}.json")
 
 
+def _joints_problem(person: dict) -> Optional[str]:
+    """Why ``joints``/``joints_vis`` are not 16 finite [x, y] and 16 numbers."""
+    joints = person["joints"]
+    if not isinstance(joints, list) or len(joints) != NUM_JOINTS:
+        return f"'joints' must be a list of {NUM_JOINTS} [x, y] pairs, got {joints!r:.80}"
+    for j, row in enumerate(joints):
+        problem = numbers_problem(row, 2, f"'joints'[{j}]")
+        if problem:
+            return problem
+    return numbers_problem(person["joints_vis"], NUM_JOINTS, "'joints_vis'")
+
+
+def _checked_person(person: object, index: int, path: str, with_joints: bool) -> dict:
+    """One entry, checked: every error names the file, the entry and the field."""
+    if not isinstance(person, dict):
+        raise AnnotationError(f"{path}: entry {index} is not an object")
+    where = f"{path}: entry {index} (image {person.get('image')!r})"
+    keys = REQUIRED_KEYS + (("joints", "joints_vis") if with_joints else ())
+    for key in keys:
+        if key not in person:
+            raise AnnotationError(f"{where} has no '{key}' (not an MPII annotation file?)")
+    scale = person["scale"]
+    if not isinstance(person["image"], str):
+        problem = f"'image' must be a file name, got {person['image']!r}"
+    elif type(scale) not in (int, float) or not math.isfinite(scale) or scale <= 0:
+        problem = f"'scale' must be a finite number > 0, got {scale!r}"
+    else:
+        problem = numbers_problem(person["center"], 2, "'center'")
+    if problem is None and with_joints:
+        problem = _joints_problem(person)
+    if problem:
+        raise AnnotationError(f"{where}: {problem}")
+    return person
+
+
 def load_mpii(ann_file: str, images_root: str, with_joints: bool = True) -> PersonRecords:
     """Person records from an MPII JSON file, adjusted as the reference does.
 
@@ -37,7 +74,9 @@ def load_mpii(ann_file: str, images_root: str, with_joints: bool = True) -> Pers
     (the reference's "avoid cropping limbs" adjustment, in that order); then
     the center and the joints move from MATLAB's 1-based to 0-based pixels.
     All labelled joints count as visible. No person is dropped: PCKh pairs
-    the predictions with ``gt_valid.mat`` by position.
+    the predictions with ``gt_valid.mat`` by position, so a malformed entry
+    (missing field, wrong length or type, NaN/inf) is an error naming the
+    file, the entry and the field.
 
     Args:
       ann_file: ``annot/<split>.json``.
@@ -48,20 +87,12 @@ def load_mpii(ann_file: str, images_root: str, with_joints: bool = True) -> Pers
     if not isinstance(data, list):
         raise AnnotationError(f"{ann_file} is not an MPII annotation file (expected a "
                               "JSON list of {image, center, scale, joints, joints_vis})")
-    rows: dict[str, list] = {f: [] for f in ("image_path", "image_id", "center", "scale",
-                                             "joints", "joints_vis", "score", "area", "box")}
+    rows: dict[str, list] = {f: [] for f in ARRAY_FIELDS}
     image_ids: dict[str, int] = {}
     for i, person in enumerate(data):
-        if not isinstance(person, dict):
-            raise AnnotationError(f"{ann_file}: entry {i} is not an object")
-        keys = REQUIRED_KEYS + (("joints", "joints_vis") if with_joints else ())
-        for key in keys:
-            if key not in person:
-                raise AnnotationError(f"{ann_file}: entry {i} has no '{key}' (not an "
-                                      "MPII annotation file?)")
+        person = _checked_person(person, i, ann_file, with_joints)
         center = np.array(person["center"], np.float64)
-        s = float(person["scale"])
-        scale = np.array([s, s], np.float64)
+        scale = np.array([person["scale"]] * 2, np.float64)
         if center[0] != -1:
             center[1] += 15 * scale[1]
             scale = scale * 1.25
@@ -69,16 +100,11 @@ def load_mpii(ann_file: str, images_root: str, with_joints: bool = True) -> Pers
         joints = np.zeros((NUM_JOINTS, 2), np.float32)
         vis = np.zeros((NUM_JOINTS,), np.float32)
         if with_joints:
-            given = np.asarray(person["joints"], np.float64)
-            if given.shape != (NUM_JOINTS, 2):
-                raise AnnotationError(f"{ann_file}: entry {i} has joints of shape "
-                                      f"{given.shape}, expected ({NUM_JOINTS}, 2)")
-            joints = (given - 1).astype(np.float32)
-            vis = np.asarray(person["joints_vis"], np.float32).reshape(NUM_JOINTS)
-        name = str(person["image"])
-        image_id = image_ids.setdefault(name, len(image_ids))
+            joints = (np.asarray(person["joints"], np.float64) - 1).astype(np.float32)
+            vis = np.asarray(person["joints_vis"], np.float32)
+        name = person["image"]
         rows["image_path"].append(os.path.abspath(os.path.join(images_root, name)))
-        rows["image_id"].append(image_id)
+        rows["image_id"].append(image_ids.setdefault(name, len(image_ids)))
         rows["center"].append(center)
         rows["scale"].append(scale)
         rows["joints"].append(joints)
@@ -87,6 +113,7 @@ def load_mpii(ann_file: str, images_root: str, with_joints: bool = True) -> Pers
         rows["area"].append(float(np.prod(scale * 200.0)))
         side = scale[0] * 200.0
         rows["box"].append([center[0] - side / 2, center[1] - side / 2, side, side])
+        rows["category_id"].append(1)
     logging.info("%s: %d people", ann_file, len(rows["image_path"]))
     return PersonRecords.from_lists(
         rows, NUM_JOINTS, keypoint_names=MPII_KEYPOINT_NAMES, flip_pairs=MPII_FLIP_PAIRS,

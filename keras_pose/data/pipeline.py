@@ -1,33 +1,33 @@
 """tf.data pipelines: augmented training samples and evaluation crops.
 
 Training follows the reference's ``JointsDataset.__getitem__`` sample for
-sample: read, (optional half-body), random scale, random rotation with
+sample: (optional half-body), random scale, random rotation with
 probability 0.6, random horizontal flip with the flip pairs, the affine crop
 (bilinear, zero border), the joints through the same matrix, Gaussian
-targets. The work runs per image (one decode for all its people) in
-OpenCV/NumPy through ``tf.numpy_function`` inside a parallel ``map``:
-measured here, OpenCV's ``warpAffine`` is ~6x faster than TF's
-``ImageProjectiveTransformV3`` for a 256x192 crop, and the JPEG decode
-costs more than everything else of a sample together. Normalisation runs on
-whole batches in TF (or in the training step).
+targets. The work runs per image: each image is decoded once for all its
+people (TF's decoder, the project's one decoding policy; an unreadable image
+is skipped and its people counted), then its people are cropped in
+OpenCV/NumPy through ``tf.numpy_function`` inside a parallel ``map``
+(OpenCV's ``warpAffine`` is ~6x faster than a TF crop; the evaluation crop
+``transforms.crop_images_tf`` samples the same positions with the same
+arithmetic, see its docstring). Normalisation happens in the training step.
 
-Evaluation crops are pure TF ops (decode, the rotation-free crop,
-normalisation), the same ops the exported SavedModel runs.
+The training data is one dataset for the whole run, epoch after epoch: the
+order and every augmentation of epoch ``e`` are a function of the seed and
+``e`` alone, so a run resumed at epoch ``e`` sees exactly the data an
+uninterrupted run would have seen.
 
 Elements (B = batch, h x w input, H x W heatmap, K keypoints):
 
-- training: ``{"image": (B, h, w, 3) float32 normalised (uint8 RGB with
-  ``normalize=False``), "heatmaps": (B, H, W, K),
-  "target_weight": (B, K), "joints": (B, K, 2) crop pixels, "joints_vis": (B, K),
-  "index": (B,) row of the records}``
-- evaluation: ``{"image", "center" (B, 2), "scale" (B, 2), "score" (B,),
-  "area" (B,), "image_id" (B,), "index" (B,) row of the records}``
-
-One pass over the data per iteration (unless ``repeat``): an epoch is one pass.
+- training: ``{"image": (B, h, w, 3) uint8 RGB, "heatmaps": (B, H, W, K),
+  "target_weight": (B, K), "joints": (B, K, 2) crop pixels,
+  "joints_vis": (B, K), "index": (B,) row of the records}``
+- evaluation: see :func:`build_eval_dataset`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from typing import Any, Optional, Sequence
@@ -92,14 +92,6 @@ def _records_dict(records: Any) -> dict[str, np.ndarray]:
     return out
 
 
-def read_image_rgb(path: str) -> Optional[np.ndarray]:
-    """Reads an image as RGB uint8 ignoring EXIF orientation; None if unreadable."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-    if image is None:
-        return None
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
 def half_body_center_scale(joints: np.ndarray, joints_vis: np.ndarray,
                            upper_body_ids: Sequence[int], aspect_ratio: float,
                            rng: np.random.Generator
@@ -135,15 +127,69 @@ def half_body_center_scale(joints: np.ndarray, joints_vis: np.ndarray,
     return center.astype(np.float32), scale
 
 
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+    """The geometry of a training sample (the reference's settings).
+
+    Attributes:
+      image_size: network input (width, height).
+      flip_pairs: left/right keypoint pairs.
+      scale_factor: sf; scale *= clip(1 + N(0,1) sf, 1 - sf, 1 + sf).
+      rotation_factor: rf; rotation = clip(N(0,1) rf, -2rf, 2rf) degrees.
+      rotation_prob: probability of a rotation.
+      flip: random horizontal flip.
+      flip_prob: its probability.
+      half_body_prob: HRNet's half-body probability (0: off).
+      num_joints_half_body: half-body needs more visible joints than this.
+      upper_body_ids: the upper-body keypoints for half-body.
+    """
+
+    image_size: tuple[int, int]
+    flip_pairs: tuple[tuple[int, int], ...] = ()
+    scale_factor: float = 0.0
+    rotation_factor: float = 0.0
+    rotation_prob: float = 0.6
+    flip: bool = False
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.0
+    num_joints_half_body: int = 8
+    upper_body_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_config(cls, config: Any, augment: bool = True) -> "Augmentation":
+        """The experiment's augmentation; ``augment=False``: crops only."""
+        d = config.data
+        common = dict(image_size=tuple(config.model.image_size),
+                      flip_pairs=tuple(tuple(p) for p in d.flip_pairs))
+        if not augment:
+            return cls(**common, rotation_prob=0.0)
+        return cls(**common, scale_factor=d.scale_factor, rotation_factor=d.rotation_factor,
+                   rotation_prob=d.rotation_prob, flip=d.flip, flip_prob=d.flip_prob,
+                   half_body_prob=d.half_body_prob, num_joints_half_body=d.num_joints_half_body,
+                   upper_body_ids=tuple(d.upper_body_ids))
+
+
+def _draw(joints: np.ndarray, joints_vis: np.ndarray, center: np.ndarray,
+          scale: np.ndarray, rng: np.random.Generator, aug: Augmentation):
+    """The reference's random draws, in its order: (center, scale,
+    rotation, flipped)."""
+    if (aug.half_body_prob > 0 and np.sum(joints_vis > 0) > aug.num_joints_half_body
+            and rng.random() < aug.half_body_prob):
+        c_half, s_half = half_body_center_scale(joints, joints_vis, aug.upper_body_ids,
+                                                aug.image_size[0] / aug.image_size[1], rng)
+        if c_half is not None:
+            center, scale = c_half, s_half
+    sf, rf = aug.scale_factor, aug.rotation_factor
+    scale = scale * np.clip(rng.standard_normal() * sf + 1, 1 - sf, 1 + sf)
+    rotation = 0.0
+    if rng.random() <= aug.rotation_prob:
+        rotation = float(np.clip(rng.standard_normal() * rf, -rf * 2, rf * 2))
+    return center, scale, rotation, aug.flip and rng.random() <= aug.flip_prob
+
+
 def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray,
-                   center: np.ndarray, scale: np.ndarray, rng: np.random.Generator, *,
-                   image_size: Sequence[int], flip_pairs: Sequence[Sequence[int]],
-                   scale_factor: float, rotation_factor: float,
-                   rotation_prob: float = 0.6, flip: bool = True,
-                   flip_prob: float = 0.5, half_body_prob: float = 0.0,
-                   num_joints_half_body: int = 8,
-                   upper_body_ids: Sequence[int] = ()
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   center: np.ndarray, scale: np.ndarray, rng: np.random.Generator,
+                   aug: Augmentation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One training sample's geometry, as the reference's ``__getitem__``.
 
     Args:
@@ -151,6 +197,7 @@ def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray
       joints: (K, 2) image pixels; joints_vis: (K,).
       center, scale: the person's (2,) center and scale.
       rng: the sample's random generator.
+      aug: the augmentation settings.
 
     Returns:
       crop (h, w, 3) uint8, joints (K, 2) in crop pixels (invisible joints
@@ -158,27 +205,13 @@ def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray
     """
     joints = np.array(joints, np.float32)
     joints_vis = np.array(joints_vis, np.float32)
-    center = np.array(center, np.float32)
-    scale = np.array(scale, np.float32)
-    aspect_ratio = image_size[0] / image_size[1]
-    if (half_body_prob > 0 and np.sum(joints_vis > 0) > num_joints_half_body
-            and rng.random() < half_body_prob):
-        c_half, s_half = half_body_center_scale(joints, joints_vis, upper_body_ids,
-                                                aspect_ratio, rng)
-        if c_half is not None:
-            center, scale = c_half, s_half
-    scale = scale * np.clip(rng.standard_normal() * scale_factor + 1,
-                            1 - scale_factor, 1 + scale_factor)
-    rotation = 0.0
-    if rng.random() <= rotation_prob:
-        rotation = float(np.clip(rng.standard_normal() * rotation_factor,
-                                 -rotation_factor * 2, rotation_factor * 2))
-    flipped = flip and rng.random() <= flip_prob
+    center, scale, rotation, flipped = _draw(joints, joints_vis, np.array(center, np.float32),
+                                             np.array(scale, np.float32), rng, aug)
     width = image.shape[1]
     if flipped:
-        joints, joints_vis = transforms.flip_joints(joints, joints_vis, width, flip_pairs)
-        center[0] = width - center[0] - 1
-    matrix = transforms.get_affine_transform(center, scale, rotation, image_size)
+        joints, joints_vis = transforms.flip_joints(joints, joints_vis, width, aug.flip_pairs)
+        center = np.array([width - center[0] - 1, center[1]], np.float32)
+    matrix = transforms.get_affine_transform(center, scale, rotation, aug.image_size)
     warp = matrix
     if flipped:
         # The reference mirrors the whole image, then crops; warping the
@@ -187,7 +220,7 @@ def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray
         warp = matrix.copy()
         warp[:, 2] = matrix[:, 0] * (width - 1) + matrix[:, 2]
         warp[:, 0] = -matrix[:, 0]
-    crop = cv2.warpAffine(image, warp, (int(image_size[0]), int(image_size[1])),
+    crop = cv2.warpAffine(image, warp, (int(aug.image_size[0]), int(aug.image_size[1])),
                           flags=cv2.INTER_LINEAR)
     visible = joints_vis > 0
     joints[visible] = transforms.affine_transform_points(joints[visible], matrix)
@@ -224,246 +257,173 @@ def shard_groups(groups: Sequence[np.ndarray], num_shards: int, shard_id: int) -
     return mine
 
 
-def build_train_dataset(records: Any, *, image_size: Sequence[int],
-                        heatmap_size: Sequence[int], sigma: float,
-                        flip_pairs: Sequence[Sequence[int]], scale_factor: float,
-                        rotation_factor: float, rotation_prob: float = 0.6,
-                        flip: bool = True, flip_prob: float = 0.5,
-                        half_body_prob: float = 0.0, num_joints_half_body: int = 8,
-                        upper_body_ids: Sequence[int] = (), color_order: str = "RGB",
-                        mean: Sequence[float] = (0.485, 0.456, 0.406),
-                        std: Sequence[float] = (0.229, 0.224, 0.225),
-                        batch_size: int = 32, seed: Optional[int] = None,
-                        shuffle: bool = True, shuffle_buffer: int = 4096,
-                        images_in_flight: int = 64,
-                        num_parallel_calls: int = AUTOTUNE,
+def _decoded_images(paths: np.ndarray):
+    """A function group -> (image (H, W, 3) uint8, or (0, 0, 3) when the
+    file cannot be read or decoded), for ``Dataset.interleave``: a decode
+    error drops the one-element inner dataset, and the empty image that
+    follows it tells the sample code to skip and count the image."""
+    paths = tf.constant(paths)
+    empty = tf.zeros([0, 0, 3], tf.uint8)
+
+    def decoded(group, *rest):
+        read = tf.data.Dataset.from_tensors(paths[group]).map(
+            lambda path: transforms.decode_image_tf(tf.io.read_file(path))).ignore_errors()
+        image = read.concatenate(tf.data.Dataset.from_tensors(empty)).take(1)
+        return image.map(lambda im: (group, im, *rest))
+
+    return decoded
+
+
+class _SampleMaker:
+    """The NumPy side of training samples: every person of one image."""
+
+    def __init__(self, values, groups, aug: Augmentation, codec: HeatmapCodec, seed: int,
+                 counter: SkipCounter):
+        self.values, self.groups, self.aug, self.codec = values, groups, aug, codec
+        self.seed, self.counter = int(seed), counter
+        self.k = values["joints"].shape[1]
+
+    def __call__(self, group, image, epoch, repetition):
+        rows = self.groups[int(group)]
+        if image.size == 0:
+            self.counter.add(str(self.values["image_path"][rows[0]]),
+                             "cannot be read or decoded", people=len(rows))
+            rows = rows[:0]
+        (w, h), (hw, hh), n = self.aug.image_size, self.codec.heatmap_size, len(rows)
+        out = (np.empty((n, h, w, 3), np.uint8), np.empty((n, hh, hw, self.k), np.float32),
+               np.empty((n, self.k), np.float32), np.empty((n, self.k, 2), np.float32),
+               np.empty((n, self.k), np.float32), rows.astype(np.int64))
+        # The draws depend on the seed, the epoch and the image only.
+        rng = np.random.default_rng([self.seed, int(epoch), int(repetition), int(group)])
+        v = self.values
+        for i, row in enumerate(rows):
+            out[0][i], out[3][i], out[4][i] = augment_sample(
+                image, v["joints"][row], v["joints_vis"][row], v["center"][row],
+                v["scale"][row], rng, self.aug)
+            out[1][i], out[2][i] = self.codec.encode(out[3][i], out[4][i])
+        return out
+
+
+def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
+                        batch_size: int, steps_per_epoch: int, start_epoch: int = 0,
+                        seed: int = 0, images_in_flight: int = 64,
                         input_context: Optional[tf.distribute.InputContext] = None,
-                        skipped_counter: Optional[SkipCounter] = None,
-                        drop_remainder: bool = True, repeat: bool = False,
-                        normalize: bool = True) -> tf.data.Dataset:
-    """The augmented training pipeline (one pass per iteration).
+                        skipped_counter: Optional[SkipCounter] = None) -> tf.data.Dataset:
+    """The training data of a whole run, from ``start_epoch`` on (endless).
 
-    Needs the record keys ``image_path``, ``center``, ``scale``, ``joints``,
-    ``joints_vis``; yields the training dict of the module docstring.
-
-    Each sample is what the reference's ``__getitem__`` makes of its person
-    (independent scale, rotation and flip draws; same crop and targets), but
-    the work is organised by image: the images are shuffled, each is decoded
-    once and all its people are cropped from it (COCO train2017 has ~2.6
-    people per image, and the JPEG decode is most of a sample's cost), and
-    the people of ``images_in_flight`` images are interleaved so that people
-    of one image land in different batches. Every person appears once per
-    pass, as in the reference; only the order's distribution differs.
-
-    Unreadable images are skipped, their people counted in
-    ``skipped_counter``. Deterministic for a given ``seed``: the order and
-    every augmentation depend only on the seed and the pass number.
+    Epoch ``e`` is ``steps_per_epoch`` batches: the images in an order
+    shuffled from (seed, e), each decoded once and all its people cropped
+    with draws from (seed, e, image), the people of ``images_in_flight``
+    images interleaved so that one image's people land in different batches.
+    An epoch of one pass or less sees every person at most once (the tail
+    that does not fill a batch is dropped, as full batches need); a longer
+    epoch continues with the next passes, each reshuffled and re-augmented.
+    With several input pipelines each shard holds whole images (balanced by
+    people) and continues into its next pass when it is the shortest.
 
     Args:
       records: PersonRecords or a dict of arrays (see ``RECORD_KEYS``).
-      shuffle_buffer: image shuffle buffer (image indices, cheap).
+      aug: the augmentation; codec: the targets' geometry.
+      batch_size: this pipeline's batch (per replica).
+      steps_per_epoch: batches per epoch.
+      start_epoch: the first epoch (a resumed run starts where it stopped).
+      seed: the data seed.
       images_in_flight: images whose people are interleaved.
-      input_context: from ``strategy.distribute_datasets_from_function``;
-        whole images are sharded by input pipeline (balanced by people) and
-        ``batch_size`` is the per-replica batch.
-      drop_remainder: keep batches full (needed for a fixed step count).
-      repeat: repeat the passes (each reshuffled and re-augmented), for
-        several input pipelines that must all yield the same step count.
-      normalize: normalise the crops here; False leaves "image" uint8 RGB
-        for the training step to normalise on the accelerator (a quarter of
-        the bytes through the pipeline, and the host spends no time on it).
+      input_context: from ``strategy.distribute_datasets_from_function``.
+      skipped_counter: counts people of unreadable images.
     """
     values = _records_dict(records)
-    codec = HeatmapCodec(image_size, heatmap_size, sigma)
-    num_keypoints = values["joints"].shape[1]
-    counter = skipped_counter or SkipCounter()
-    out_w, out_h = int(image_size[0]), int(image_size[1])
-    hm_w, hm_h = int(heatmap_size[0]), int(heatmap_size[1])
-    flip_pairs = tuple(tuple(p) for p in flip_pairs)
     groups = group_by_image(values["image_path"])
-    group_ids = list(range(len(groups)))
+    group_ids = np.arange(len(groups), dtype=np.int64)
     if input_context is not None and input_context.num_input_pipelines > 1:
-        group_ids = shard_groups(groups, input_context.num_input_pipelines,
-                                 input_context.input_pipeline_id)
-    if not group_ids:
-        raise ValueError(f"no images for input pipeline {input_context.input_pipeline_id} "
-                         f"of {input_context.num_input_pipelines}: too few images")
+        group_ids = np.asarray(shard_groups(groups, input_context.num_input_pipelines,
+                                            input_context.input_pipeline_id), np.int64)
+    if not len(group_ids):
+        raise ValueError("no images for this input pipeline: too few images")
+    # Passes an epoch may need: an epoch longer than a pass, a shard shorter
+    # than the others, or skipped images take samples from the next pass
+    # (built only when reached).
+    people = sum(len(groups[g]) for g in group_ids)
+    repetitions = -(-steps_per_epoch * batch_size // people) + 1
     cv2.setNumThreads(1)  # tf.data parallelises across images.
+    maker = _SampleMaker(values, groups, aug, codec, seed,
+                         skipped_counter or SkipCounter())
+    (w, h), (hw, hh), k = aug.image_size, codec.heatmap_size, maker.k
+    shapes = ((None, h, w, 3), (None, hh, hw, k), (None, k), (None, k, 2), (None, k), (None,))
+    keys = ("image", "heatmaps", "target_weight", "joints", "joints_vis", "index")
 
-    def load_group(group, group_seed):
-        rows = groups[int(group)]
-        path = str(values["image_path"][rows[0]])
-        # BGR as OpenCV decodes it; only the small crops are turned into RGB.
-        image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
-        if image is None:
-            reason = "file does not exist" if not os.path.exists(path) else \
-                "cannot be decoded (corrupt or not an image)"
-            counter.add(path, reason, people=len(rows))
-            rows = rows[:0]
-        n = len(rows)
-        crops = np.empty((n, out_h, out_w, 3), np.uint8)
-        heatmaps = np.empty((n, hm_h, hm_w, num_keypoints), np.float32)
-        weights = np.empty((n, num_keypoints), np.float32)
-        joints = np.empty((n, num_keypoints, 2), np.float32)
-        joints_vis = np.empty((n, num_keypoints), np.float32)
-        rng = np.random.default_rng(int(group_seed) & 0x7FFFFFFFFFFFFFFF)
-        for i, row in enumerate(rows):
-            crop, joints[i], joints_vis[i] = augment_sample(
-                image, values["joints"][row], values["joints_vis"][row],
-                values["center"][row], values["scale"][row], rng, image_size=image_size,
-                flip_pairs=flip_pairs, scale_factor=scale_factor,
-                rotation_factor=rotation_factor, rotation_prob=rotation_prob,
-                flip=flip, flip_prob=flip_prob, half_body_prob=half_body_prob,
-                num_joints_half_body=num_joints_half_body, upper_body_ids=upper_body_ids)
-            cv2.cvtColor(crop, cv2.COLOR_BGR2RGB, dst=crops[i])
-            heatmaps[i], weights[i] = codec.encode(joints[i], joints_vis[i])
-        return crops, heatmaps, weights, joints, joints_vis, rows.astype(np.int64)
+    def samples(group, image, epoch, repetition):
+        arrays = tf.numpy_function(maker, [group, image, epoch, repetition],
+                                   [tf.uint8, tf.float32, tf.float32, tf.float32,
+                                    tf.float32, tf.int64], stateful=False)
+        for array, shape in zip(arrays, shapes):
+            array.set_shape(shape)
+        return tf.data.Dataset.from_tensor_slices(dict(zip(keys, arrays)))
 
-    def image_samples(group, group_seed):
-        crops, heatmaps, weights, joints, vis, index = tf.numpy_function(
-            load_group, [group, group_seed],
-            [tf.uint8, tf.float32, tf.float32, tf.float32, tf.float32, tf.int64],
-            stateful=False)
-        crops.set_shape((None, out_h, out_w, 3))
-        heatmaps.set_shape((None, hm_h, hm_w, num_keypoints))
-        weights.set_shape((None, num_keypoints))
-        joints.set_shape((None, num_keypoints, 2))
-        vis.set_shape((None, num_keypoints))
-        index.set_shape((None,))
-        return {"image": crops, "heatmaps": heatmaps, "target_weight": weights,
-                "joints": joints, "joints_vis": vis, "index": index}
+    def one_pass(epoch, repetition):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.constant(group_ids), seed=tf.stack([tf.constant(seed, tf.int64),
+                                                   epoch * 16 + repetition]))
+        images = tf.data.Dataset.from_tensor_slices(order).map(
+            lambda g: (g, epoch, repetition)).interleave(
+            _decoded_images(np.asarray(values["image_path"])[[g[0] for g in groups]]),
+            cycle_length=8, num_parallel_calls=AUTOTUNE, deterministic=True)
+        return images.interleave(samples, cycle_length=max(1, min(images_in_flight,
+                                                                  len(group_ids))),
+                                 block_length=1, num_parallel_calls=AUTOTUNE,
+                                 deterministic=True)
 
-    def normalise(batch):
-        batch = dict(batch)
-        if normalize:
-            batch["image"] = transforms.normalize_image(batch["image"], color_order, mean, std)
-        return batch
+    def one_epoch(epoch):
+        passes = tf.data.Dataset.range(repetitions).flat_map(lambda r: one_pass(epoch, r))
+        return passes.take(steps_per_epoch * batch_size)
 
-    deterministic = True if seed is not None else None
-    ds = tf.data.Dataset.from_tensor_slices(np.asarray(group_ids, np.int64))
-    if shuffle:
-        ds = ds.shuffle(min(shuffle_buffer, len(group_ids)), seed=seed,
-                        reshuffle_each_iteration=True)
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    ds = tf.data.Dataset.zip((ds, seeds))
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.map(image_samples, num_parallel_calls=num_parallel_calls,
-                deterministic=deterministic)
-    ds = ds.interleave(tf.data.Dataset.from_tensor_slices,
-                       cycle_length=max(1, min(images_in_flight, len(group_ids))),
-                       block_length=1)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(normalise, num_parallel_calls=num_parallel_calls)
-    return ds.prefetch(AUTOTUNE)
+    ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def eval_crop_tf(image: tf.Tensor, center: tf.Tensor, scale: tf.Tensor,
-                 image_size: Sequence[int]) -> tf.Tensor:
-    """The rotation-free evaluation crop of one image, in TF ops.
+def build_eval_dataset(records: Any, *, image_size: Sequence[int], batch_size: int = 32,
+                       num_parallel_calls: int = 0) -> tf.data.Dataset:
+    """Evaluation crops in TF ops, each image decoded once for all its people.
+
+    Needs ``image_path``, ``center`` and ``scale``; yields batches of
+    ``{"image": (B, h, w, 3) float32 crops in pixel values (RGB, not
+    normalised: the inference path normalises), "center" (B, 2), "scale"
+    (B, 2), "score" (B,), "index" (B,) the record row}``. People come image
+    by image (images in order of first appearance), so rows are matched by
+    ``index``. The crop is :func:`transforms.crop_images_tf`, the one the
+    exported model runs.
+
+    An image that cannot be read or decoded fails the iteration with TF's
+    error (the caller names the files). Fixed parallelism and no autotuning:
+    TF's autotuner makes the deletion of every finished iterator wait for its
+    sleeping thread, which each validation would pay.
 
     Args:
-      image: (H_img, W_img, 3) pixels.
-      center, scale: (2,) the person's center and scale.
-      image_size: (width, height) of the crop.
-
-    Returns:
-      (h, w, 3) float32 pixels (not normalised).
-    """
-    inverse = transforms.get_affine_transform_tf(center[None], scale[None], 0.0,
-                                                 image_size, inverse=True)
-    return transforms.warp_affine_tf(image[None], inverse, image_size)[0]
-
-
-def check_images_exist(paths: Sequence[str]) -> None:
-    """Raises FileNotFoundError naming the missing image files (evaluation
-    must not silently run on fewer people)."""
-    unique = sorted(set(str(p) for p in paths))
-    missing = [p for p in unique if not os.path.isfile(p)]
-    if missing:
-        raise FileNotFoundError(
-            f"{len(missing)} of {len(unique)} image files are missing, e.g. "
-            + ", ".join(missing[:5]))
-
-
-def build_eval_dataset(records: Any, *, image_size: Sequence[int],
-                       color_order: str = "RGB",
-                       mean: Sequence[float] = (0.485, 0.456, 0.406),
-                       std: Sequence[float] = (0.229, 0.224, 0.225),
-                       batch_size: int = 32,
-                       num_parallel_calls: int = AUTOTUNE,
-                       check_files: bool = True) -> tf.data.Dataset:
-    """Evaluation crops in pure TF ops, in record order.
-
-    Needs ``image_path``, ``center``, ``scale``, ``score``, ``area``,
-    ``image_id``; yields the evaluation dict of the module docstring.
-    Missing images raise FileNotFoundError up front, naming them; an image
-    that cannot be decoded fails the iteration with TF's decode error.
+      records: PersonRecords or a dict of arrays.
+      image_size: (width, height) of the crops.
+      batch_size: people per batch.
+      num_parallel_calls: images decoded in parallel (0: the CPU count).
     """
     values = _records_dict(records)
-    if check_files:
-        check_images_exist(values["image_path"])
-    out_w, out_h = int(image_size[0]), int(image_size[1])
+    groups = group_by_image(values["image_path"])
+    rows = tf.RaggedTensor.from_row_lengths(
+        np.concatenate(groups).astype(np.int64), [len(g) for g in groups])
+    paths = np.asarray([values["image_path"][g[0]] for g in groups])
+    table = {k: tf.constant(values[k]) for k in ("center", "scale", "score", "index")}
 
-    def sample(element):
-        data = tf.io.read_file(element["image_path"])
-        image = transforms.decode_image_tf(data)
-        crop = eval_crop_tf(image, element["center"], element["scale"], image_size)
-        crop.set_shape((out_h, out_w, 3))
-        result = {k: element[k] for k in ("center", "scale", "score", "area",
-                                           "image_id", "index")}
-        result["image"] = transforms.normalize_image(crop, color_order, mean, std)
-        return result
+    def image_people(path, people):
+        image = transforms.decode_image_tf(tf.io.read_file(path))
+        out = {k: tf.gather(v, people) for k, v in table.items()}
+        inverse = transforms.get_affine_transform_tf(out["center"], out["scale"], 0.0,
+                                                     image_size, inverse=True)
+        out["image"] = transforms.crop_images_tf(
+            image[None], tf.zeros(tf.shape(people), tf.int32), inverse, image_size)
+        return out
 
-    keys = ("image_path", "center", "scale", "score", "area", "image_id", "index")
-    ds = tf.data.Dataset.from_tensor_slices({k: values[k] for k in keys})
-    ds = ds.map(sample, num_parallel_calls=num_parallel_calls, deterministic=True)
-    return ds.batch(batch_size).prefetch(AUTOTUNE)
-
-
-def build_datasets_from_config(config: Any, train_records: Any = None,
-                               eval_records: Any = None, *,
-                               batch_size: Optional[int] = None,
-                               input_context: Optional[tf.distribute.InputContext] = None,
-                               skipped_counter: Optional[SkipCounter] = None,
-                               augment: bool = True, normalize: bool = True,
-                               repeat: bool = False) -> dict[str, tf.data.Dataset]:
-    """Builds the pipelines an ``ExperimentConfig`` describes.
-
-    Args:
-      config: the experiment.
-      train_records / eval_records: records for either pipeline (None: skip).
-      batch_size: per-replica training batch (default
-        ``train.batch_size_per_replica``).
-      augment: False turns off scale, rotation, flip and half-body (for
-        over-fitting checks and debugging).
-      normalize, repeat: as in :func:`build_train_dataset`.
-
-    Returns:
-      ``{"train": ..., "eval": ...}`` for the records given.
-    """
-    m, d = config.model, config.data
-    out = {}
-    if train_records is not None:
-        out["train"] = build_train_dataset(
-            train_records, image_size=m.image_size, heatmap_size=m.heatmap_size,
-            sigma=m.sigma, flip_pairs=d.flip_pairs,
-            scale_factor=d.scale_factor if augment else 0.0,
-            rotation_factor=d.rotation_factor if augment else 0.0,
-            rotation_prob=d.rotation_prob if augment else 0.0,
-            flip=d.flip and augment, flip_prob=d.flip_prob,
-            half_body_prob=d.half_body_prob if augment else 0.0,
-            num_joints_half_body=d.num_joints_half_body,
-            upper_body_ids=d.upper_body_ids, color_order=m.color_order,
-            mean=m.mean, std=m.std,
-            batch_size=batch_size or config.train.batch_size_per_replica,
-            seed=d.seed, shuffle_buffer=d.shuffle_buffer,
-            num_parallel_calls=d.num_parallel_calls if d.num_parallel_calls > 0 else AUTOTUNE,
-            input_context=input_context, skipped_counter=skipped_counter,
-            normalize=normalize, repeat=repeat)
-    if eval_records is not None:
-        out["eval"] = build_eval_dataset(
-            eval_records, image_size=m.image_size, color_order=m.color_order,
-            mean=m.mean, std=m.std, batch_size=config.test.batch_size,
-            num_parallel_calls=d.num_parallel_calls if d.num_parallel_calls > 0 else AUTOTUNE)
-    return out
+    parallel = num_parallel_calls if num_parallel_calls > 0 else (os.cpu_count() or 1)
+    ds = tf.data.Dataset.from_tensor_slices((paths, rows))
+    ds = ds.map(image_people, num_parallel_calls=parallel, deterministic=True)
+    ds = ds.unbatch().batch(batch_size).prefetch(2)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 ARRAY_FIELDS = ("image_path", "image_id", "center", "scale", "joints",
-                "joints_vis", "score", "area", "box")
+                "joints_vis", "score", "area", "box", "category_id")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +31,9 @@ class PersonRecords:
       area: (N,) float32 (scale[0]*200)*(scale[1]*200), the area the
         reference's OKS NMS uses.
       box: (N, 4) float32 [x, y, w, h] the centre/scale came from.
+      category_id: (N,) int64 the person's COCO category id (its own
+        species in a file with several keypoint categories; 1 when the
+        reader has none, e.g. MPII), for the results JSON.
       keypoint_names: K names.
       flip_pairs: left/right pairs.
       skeleton: limbs for drawing.
@@ -48,12 +51,18 @@ class PersonRecords:
     score: np.ndarray
     area: np.ndarray
     box: np.ndarray
+    category_id: np.ndarray = None  # type: ignore[assignment]  # None: all 1.
     keypoint_names: tuple[str, ...] = ()
     flip_pairs: tuple[tuple[int, int], ...] = ()
     skeleton: tuple[tuple[int, int], ...] = ()
     num_skipped: int = 0
     skipped_reasons: dict = dataclasses.field(default_factory=dict)
     source: str = ""
+
+    def __post_init__(self):
+        if self.category_id is None:  # Built without categories: COCO's person.
+            object.__setattr__(self, "category_id",
+                               np.ones(len(self.image_path), np.int64))
 
     @property
     def num_keypoints(self) -> int:
@@ -93,4 +102,6 @@ class PersonRecords:
             score=arr("score", np.float32, ()),
             area=arr("area", np.float32, ()),
             box=arr("box", np.float32, (4,)),
+            category_id=(arr("category_id", np.int64, ()) if "category_id" in rows
+                         else None),
             **metadata)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from keras_pose.configs import apply_overrides, default_experiment, get_experiment
+from keras_pose.configs.keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES,
+                                          COCO_OKS_SIGMAS, COCO_SKELETON, DEFAULT_OKS_SIGMA)
 from keras_pose.data import coco, datasets, mpii
 from keras_pose.data.coco import AnnotationError, clean_box
 
@@ -153,14 +156,14 @@ def test_load_records_box_modes_and_missing_images(tmp_path, coco_dir):
     shutil.copy(os.path.join(coco_dir, "test_coco_det_AP_H_56.json"),
                 os.path.join(root, config.test.detection_file))
     assert len(datasets.load_records(config, "test")) == 118  # detections by default
-    assert len(datasets.load_records(config, "test", use_gt_boxes=True)) == 12
+    assert len(datasets.load_records(config, "test", datasets.BoxMode(True))) == 12
     # A missing image: dropped and counted for training, an error for evaluation.
     os.remove(os.path.join(root, "images", "train2017", data["images"][0]["file_name"]))
     os.remove(os.path.join(root, "images", "val2017", data["images"][0]["file_name"]))
     train = datasets.load_records(config, "train")
     assert 0 < len(train) < 12 and train.skipped_reasons["image file missing"] == 12 - len(train)
     with pytest.raises(FileNotFoundError, match=data["images"][0]["file_name"]):
-        datasets.load_records(config, "test", use_gt_boxes=True)
+        datasets.load_records(config, "test", datasets.BoxMode(True))
 
 
 def test_missing_data_directory(tmp_path):
@@ -168,3 +171,314 @@ def test_missing_data_directory(tmp_path):
                              [f"data.root={tmp_path / 'nothing'}"])
     with pytest.raises(datasets.DatasetError, match="nothing does not exist"):
         datasets.load_records(config, "train")
+
+
+# --- Hand-written annotation files: every way a public file goes wrong ---------
+
+def _tiny_coco(names=("nose", "left_eye", "right_eye"), people=2, category_id=1,
+               first_id=100, **category):
+    """One 100x80 image and ``people`` annotations of one keypoint category."""
+    k = len(names)
+    anns = [{"id": first_id + i, "image_id": 1, "category_id": category_id,
+             "bbox": [5.0, 5.0, 40.0, 50.0], "area": 1500.0, "iscrowd": 0, "num_keypoints": k,
+             "keypoints": [v for j in range(k) for v in (10.0 + j + i, 20.0 + j, 2)]}
+            for i in range(people)]
+    cat = {"id": category_id, "name": "thing", "keypoints": list(names), **category}
+    return {"images": [{"id": 1, "file_name": "a.jpg", "width": 100, "height": 80}],
+            "annotations": anns, "categories": [cat]}
+
+
+def _write(tmp_path, data, name="ann.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize("skeleton,expected", [
+    ([[1, 2], [2, 3]], ((0, 1), (1, 2))),  # max == K: 1-based
+    ([[0, 1], [1, 2]], ((0, 1), (1, 2))),  # a 0: 0-based
+    ([[1, 2]], ((0, 1),)),                 # 1..K-1: ambiguous, COCO's 1-based
+])
+def test_skeleton_base_is_detected(tmp_path, caplog, skeleton, expected):
+    path = _write(tmp_path, _tiny_coco(skeleton=skeleton))
+    assert coco.dataset_metadata(path)["skeleton"] == expected
+    data = coco.read_annotation_file(path)
+    assert data[coco.META_KEY]["skeleton"] == expected
+    # The normalised dict is COCO again: 1-based.
+    assert data["categories"][0]["skeleton"] == [[a + 1, b + 1] for a, b in expected]
+    assert ("fit both 0-based and 1-based; read as 1-based" in caplog.text) == (len(skeleton) == 1)
+
+
+def test_out_of_range_skeleton_names_file_and_limb(tmp_path):
+    names = [f"k{i}" for i in range(14)]
+    coco_skeleton = [[a + 1, b + 1] for a, b in COCO_SKELETON]  # 17-keypoint limbs
+    path = _write(tmp_path, _tiny_coco(names, skeleton=coco_skeleton), "crowd14.json")
+    for read in (coco.read_annotation_file, coco.dataset_metadata,
+                 lambda p: coco.load_coco_gt(p, str(tmp_path), 0.75)):
+        with pytest.raises(AnnotationError, match=r"crowd14.json: category 1 \('thing'\) "
+                           r"'skeleton': pair #0 \[16, 14\] is out of range for 14 keypoints"):
+            read(path)
+    negative = _write(tmp_path, _tiny_coco(skeleton=[[0, 1], [-1, 2]]), "neg.json")
+    with pytest.raises(AnnotationError, match=r"neg.json.*pair #1 \[-1, 2\]"):
+        coco.read_annotation_file(negative)
+
+
+def test_flip_pairs_given_by_the_annotation_file(tmp_path):
+    names = ["nose", "eye_a", "eye_b"]
+    swap = _write(tmp_path, _tiny_coco(names, swap=["", "eye_b", "eye_a"]), "swap.json")
+    assert coco.dataset_metadata(swap)["flip_pairs"] == ((1, 2),)
+    assert coco.load_coco_gt(swap, str(tmp_path), 0.75).flip_pairs == ((1, 2),)
+    zero_based = _write(tmp_path, _tiny_coco(names, flip_pairs=[[0, 2]]), "zero.json")
+    assert coco.dataset_metadata(zero_based)["flip_pairs"] == ((0, 2),)
+    assert coco.dataset_metadata(_write(tmp_path, _tiny_coco(names)))["flip_pairs"] is None
+    bad = _write(tmp_path, _tiny_coco(names, flip_pairs=[[0, 5]]), "badpairs.json")
+    with pytest.raises(AnnotationError, match=r"badpairs.json: category 1 \('thing'\) "
+                       r"'flip_pairs': pair #0 \[0, 5\] is out of range for 3"):
+        coco.read_annotation_file(bad)
+
+
+def _real_coco(coco_dir):
+    return json.load(open(os.path.join(coco_dir, "test_coco.json")))
+
+
+def test_missing_area_from_segmentation_else_box(tmp_path, coco_dir, caplog):
+    data = _real_coco(coco_dir)
+    original = {a["id"]: a["area"] for a in data["annotations"]}
+    for ann in data["annotations"]:
+        del ann["area"]
+    boxed = data["annotations"][0]
+    boxed["segmentation"] = []
+    path = _write(tmp_path, data, "noarea.json")
+    records = coco.load_coco_gt(path, coco_dir, 0.75)
+    assert len(records) == 12  # before: every person dropped as "zero area"
+    areas = {a["id"]: a["area"] for a in coco.read_annotation_file(path)["annotations"]}
+    assert areas[boxed["id"]] == pytest.approx(boxed["bbox"][2] * boxed["bbox"][3])
+    for ann_id, area in areas.items():  # pycocotools' mask area ~ COCO's polygon area
+        if ann_id != boxed["id"]:
+            assert area == pytest.approx(original[ann_id], rel=0.015)
+    assert "area from the box: 1, area from the segmentation: 13" in caplog.text
+
+
+def _cocoeval_ap(dataset):
+    """COCOeval on a normalised dict with the ground truth as the results."""
+    import contextlib
+    import io
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+    gt = COCO()
+    gt.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        results = [{"image_id": a["image_id"], "category_id": a["category_id"],
+                    "keypoints": a["keypoints"], "score": 1.0}
+                   for a in dataset["annotations"] if max(a["keypoints"]) > 0]
+        evaluator = COCOeval(gt, gt.loadRes(results), "keypoints")
+        evaluator.evaluate()
+        evaluator.accumulate()
+        evaluator.summarize()
+    return evaluator.stats[0]
+
+
+def test_missing_num_keypoints_and_iscrowd_are_filled(tmp_path, coco_dir, caplog):
+    data = _real_coco(coco_dir)
+    counts = {a["id"]: a.pop("num_keypoints") for a in data["annotations"]}
+    for ann in data["annotations"]:
+        del ann["iscrowd"]
+    path = _write(tmp_path, data, "nocount.json")
+    normalised = coco.read_annotation_file(path)
+    assert {a["id"]: a["num_keypoints"] for a in normalised["annotations"]} == counts
+    assert all(a["iscrowd"] == 0 for a in normalised["annotations"])
+    assert "iscrowd = 0: 14, num_keypoints from the visibilities: 14" in caplog.text
+    # Before: COCOeval died with the bare message 'num_keypoints'.
+    assert _cocoeval_ap(normalised) == pytest.approx(1.0)
+    assert len(coco.load_coco_gt(path, coco_dir, 0.75)) == 12
+
+
+@pytest.mark.parametrize("field", ["bbox", "keypoints"])
+def test_missing_required_field_names_file_id_and_field(tmp_path, field):
+    data = _tiny_coco()
+    del data["annotations"][1][field]
+    path = _write(tmp_path, data, "nobox.json")
+    for read in (coco.read_annotation_file, lambda p: coco.load_coco_gt(p, str(tmp_path), 1)):
+        with pytest.raises(AnnotationError, match=rf"nobox.json: annotation id 101 "
+                           rf"\(#1, image 1\): has no '{field}'"):
+            read(path)
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda a: a["keypoints"].__setitem__(3, float("nan")), r"'keypoints' .* non-finite"),
+    (lambda a: a["bbox"].__setitem__(2, float("inf")), r"'bbox' .* non-finite"),
+    (lambda a: a.__setitem__("area", float("nan")), r"'area' must be a finite number"),
+    (lambda a: a.__setitem__("bbox", [1.0, 2.0, 3.0]), r"'bbox' .* has 3 values, expected 4"),
+    (lambda a: a["keypoints"].__setitem__(0, "5"), r"'keypoints' .* non-number '5' \(str\)"),
+    (lambda a: a.__setitem__("keypoints", [1.0] * 6), r"has 6 values, expected 9"),
+    (lambda a: a.__setitem__("num_keypoints", "3"), r"'num_keypoints' must be an integer"),
+    (lambda a: a.__setitem__("iscrowd", 2), r"'iscrowd' must be 0 or 1"),
+    (lambda a: a.__setitem__("image_id", "1"), r"'image_id' is missing or not an integer"),
+])
+def test_bad_ground_truth_values_are_rejected_at_load(tmp_path, change, match):
+    data = _tiny_coco(people=3)
+    change(data["annotations"][1])
+    path = _write(tmp_path, data, "bad.json")
+    with pytest.raises(AnnotationError, match=r"bad.json: annotation id 101 .*" + match):
+        coco.read_annotation_file(path)
+
+
+def test_one_error_counts_the_other_bad_annotations(tmp_path):
+    data = _tiny_coco(people=3)
+    for ann in data["annotations"][1:]:
+        ann["bbox"][0] = float("nan")
+    data["annotations"].append(dict(data["annotations"][0]))  # a duplicate id
+    with pytest.raises(AnnotationError, match=r"annotation id 101 .*\(2 more annotations"):
+        coco.read_annotation_file(_write(tmp_path, data))
+
+
+def test_bad_images_are_named(tmp_path):
+    data = _tiny_coco()
+    data["images"][0]["height"] = float("nan")
+    with pytest.raises(AnnotationError, match=r"ann.json: image id 1: 'height' must be"):
+        coco.read_annotation_file(_write(tmp_path, data))
+
+
+def test_detections_non_finite_dropped_malformed_refused(tmp_path, coco_dir, caplog):
+    ann = os.path.join(coco_dir, "test_coco.json")
+    raw = json.load(open(os.path.join(coco_dir, "test_coco_det_AP_H_56.json")))
+    raw[0]["score"] = float("nan")
+    raw[1]["bbox"][2] = float("inf")
+    raw[2]["bbox"][0] = float("-inf")
+    records = coco.load_coco_detections(_write(tmp_path, raw, "det.json"), ann, coco_dir, 0.75)
+    assert len(records) == 115 and np.isfinite(records.box).all()
+    assert np.isfinite(records.score).all() and np.isfinite(records.center).all()
+    assert records.skipped_reasons == {"non-finite bbox": 2, "non-finite score": 1}
+    assert "3 of 118 detections dropped" in caplog.text
+    for index, change, match in [
+            (5, lambda d: d.__setitem__("score", "0.9"), r"'score' must be a number, got str"),
+            (7, lambda d: d.__setitem__("bbox", [1.0, 2.0, 3.0]), r"has 3 values, expected 4"),
+            (8, lambda d: d.pop("score"), r"has no 'score'"),
+            (9, lambda d: d.__setitem__("image_id", 1.5), r"'image_id' must be an integer")]:
+        bad = json.loads(json.dumps(raw[3:12]))
+        change(bad[index - 3])
+        path = _write(tmp_path, bad, "baddet.json")
+        with pytest.raises(AnnotationError, match=rf"baddet.json: detection #{index - 3} "
+                           rf"\(image_id .*\): .*{match}"):
+            coco.load_coco_detections(path, ann, coco_dir, 0.75)
+
+
+def _species_file():
+    """Two species with the same 3 keypoints (ids 1, 2) and one with 4 (id 3)."""
+    data = _tiny_coco(people=2, category_id=1)
+    horse = _tiny_coco(people=3, category_id=2, first_id=200)
+    fly = _tiny_coco(names=("head", "wingL", "wingR", "tail"), people=4, category_id=3,
+                     first_id=300)
+    for extra in (horse, fly):
+        data["annotations"] += extra["annotations"]
+        data["categories"] += extra["categories"]
+    data["categories"][1]["name"], data["categories"][2]["name"] = "horse", "fly"
+    return data
+
+
+def test_several_keypoint_categories(tmp_path, caplog):
+    path = _write(tmp_path, _species_file(), "species.json")
+    records = coco.load_coco_gt(path, str(tmp_path), 0.75)
+    assert records.num_keypoints == 3 and list(records.category_id) == [1, 1, 2, 2, 2]
+    assert records.skipped_reasons == {"another keypoint category": 4}
+    assert "category 3 ('fly'): 4 keypoints, 4 annotations" in caplog.text
+    normalised = coco.read_annotation_file(path)
+    assert [c["id"] for c in normalised["categories"]] == [1, 2]
+    assert {a["category_id"] for a in normalised["annotations"]} == {1, 2}
+    flies = coco.load_coco_gt(path, str(tmp_path), 0.75, category_ids=(3,))
+    assert flies.num_keypoints == 4 and set(flies.category_id) == {3}
+    assert flies.flip_pairs == ((1, 2),)
+    assert coco.dataset_metadata(path, (3,))["keypoint_names"] == ("head", "wingL", "wingR",
+                                                                    "tail")
+    with pytest.raises(AnnotationError, match=r"\[1, 3\] have different numbers of keypoints"):
+        coco.read_annotation_file(path, (1, 3))
+    with pytest.raises(AnnotationError, match=r"\[9\] are not keypoint categories.*1 \('thing'"):
+        coco.read_annotation_file(path, (9,))
+
+
+def test_detections_keep_their_category(tmp_path):
+    path = _write(tmp_path, _species_file(), "species.json")
+    dets = [{"image_id": 1, "category_id": c, "bbox": [1.0, 2.0, 30.0, 40.0], "score": 0.5}
+            for c in (1, 2, 3, 2)]
+    records = coco.load_coco_detections(_write(tmp_path, dets, "det.json"), path,
+                                        str(tmp_path), 0.75)
+    assert list(records.category_id) == [1, 2, 2]
+    assert records.skipped_reasons == {"not a chosen keypoint category": 1}
+
+
+def test_coco_test_dev_layout(tmp_path, coco_dir):
+    """Real layout: image_info_test-dev2017.json (images and categories, no
+    annotations), no person_keypoints file, images in images/test2017."""
+    data = _real_coco(coco_dir)
+    info = {"info": data["info"], "images": data["images"], "licenses": data["licenses"],
+            "categories": [{"supercategory": "person", "id": 1, "name": "person"},
+                           {"supercategory": "vehicle", "id": 2, "name": "bicycle"}]}
+    root = tmp_path / "coco"
+    (root / "annotations").mkdir(parents=True)
+    (root / "images" / "test2017").mkdir(parents=True)
+    (root / "annotations" / "image_info_test-dev2017.json").write_text(json.dumps(info))
+    for image in data["images"]:
+        shutil.copy(os.path.join(coco_dir, image["file_name"]), root / "images" / "test2017")
+    shutil.copy(os.path.join(coco_dir, "test_coco_det_AP_H_56.json"), root / "dets.json")
+    config = apply_overrides(get_experiment("coco_resnet50_256x192"), [
+        f"data.root={root}", "data.test_set=test-dev2017", "test.detection_file=dets.json"])
+    assert coco.annotation_path(str(root), "test-dev2017").endswith(
+        "annotations/image_info_test-dev2017.json")
+    config = datasets.resolve_dataset_config(config)
+    records = datasets.load_records(config, "test")
+    assert len(records) == 118 and records.num_keypoints == 17
+    assert all("/images/test2017/" in p for p in records.image_path)
+    assert set(records.category_id) == {1} and records.flip_pairs == COCO_FLIP_PAIRS
+    with pytest.raises(AnnotationError, match="image-info file.*no ground truth"):
+        datasets.load_records(config, "test", datasets.BoxMode(True))
+
+
+def test_mpii_bad_entries_name_file_entry_and_field(tmp_path, mpii_dir):
+    raw = json.load(open(os.path.join(mpii_dir, "test_mpii.json")))
+    cases = [
+        (lambda p: p["joints"][3].__setitem__(0, float("nan")), r"'joints'\[3\] .*non-finite"),
+        (lambda p: p.__setitem__("center", [float("inf"), 3.0]), r"'center' .*non-finite"),
+        (lambda p: p.__setitem__("scale", "1.2"), r"'scale' must be a finite number > 0"),
+        (lambda p: p.__setitem__("scale", float("nan")), r"'scale' must be a finite number"),
+        (lambda p: p.__setitem__("joints", p["joints"][:15]), r"'joints' must be a list of 16"),
+        (lambda p: p["joints_vis"].__setitem__(2, None), r"'joints_vis' has a non-number None"),
+    ]
+    for change, match in cases:
+        bad = json.loads(json.dumps(raw))
+        change(bad[2])
+        path = _write(tmp_path, bad, "mpii.json")
+        with pytest.raises(AnnotationError, match=rf"mpii.json: entry 2 \(image "
+                           rf"'{raw[2]['image']}'\): {match}"):
+            mpii.load_mpii(path, mpii_dir)
+
+
+def _custom_root(tmp_path, data):
+    root = tmp_path / "custom"
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "person_keypoints_train2017.json").write_text(json.dumps(data))
+    config = default_experiment("custom")
+    return config.replace(data=dataclasses.replace(config.data, root=str(root)))
+
+
+def test_resolve_flip_pairs_and_sigmas_of_a_custom_set(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    animal = [f"part{i}" for i in range(15)] + ["paw_a", "paw_b"]
+    config = _custom_root(tmp_path, _tiny_coco(animal, flip_pairs=[[16, 17]]))
+    resolved = datasets.resolve_dataset_config(config)
+    assert resolved.model.num_keypoints == 17 and resolved.data.flip_pairs == ((15, 16),)
+    assert resolved.data.oks_sigmas == (DEFAULT_OKS_SIGMA,) * 17
+    assert "17 of 17 keypoints are not COCO keypoints" in caplog.text
+    assert "Flip pairs (" in caplog.text and "paw_a<->paw_b" in caplog.text
+    override = config.replace(data=dataclasses.replace(config.data, flip_pairs=((0, 1),)))
+    assert datasets.resolve_dataset_config(override).data.flip_pairs == ((0, 1),)
+    # COCO's keypoints in another order and style: each gets its sigma by name.
+    order = list(range(17))[::-1]
+    names = [COCO_KEYPOINT_NAMES[i].replace("left_", "L").replace("right_", "R") for i in order]
+    resolved = datasets.resolve_dataset_config(_custom_root(tmp_path / "b", _tiny_coco(names)))
+    assert resolved.data.oks_sigmas == tuple(COCO_OKS_SIGMAS[i] for i in order)
+    assert resolved.data.flip_pairs == tuple(sorted((16 - a, 16 - b)[::-1]
+                                                    for a, b in COCO_FLIP_PAIRS))
+    wrong = override.replace(data=dataclasses.replace(override.data, oks_sigmas=(0.1,) * 3))
+    with pytest.raises(datasets.DatasetError, match="3 values for 17 keypoints"):
+        datasets.resolve_dataset_config(wrong)

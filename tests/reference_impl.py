@@ -155,3 +155,54 @@ def reference_final_preds(heatmaps: np.ndarray, center: np.ndarray, scale: np.nd
         for j in range(k):
             out[i, j, 0:2] = apply_affine(preds[i, j, 0:2], trans)
     return out, maxvals
+
+
+def reference_flip_back(output_flipped: np.ndarray, matched_parts, shift: bool = True):
+    """The reference's ``flip_back`` + ``SHIFT_HEATMAP`` on channels-first
+    (N, K, H, W) arrays, as the official ``validate`` holds them."""
+    out = output_flipped[:, :, :, ::-1].copy()
+    for a, b in matched_parts:
+        tmp = out[:, a].copy()
+        out[:, a] = out[:, b]
+        out[:, b] = tmp
+    if shift:
+        shifted = out.copy()
+        shifted[:, :, :, 1:] = out[:, :, :, 0:-1]
+        return shifted
+    return out
+
+
+MPII_MAT_JOINTS = ("rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck",
+                   "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri")
+
+
+def write_official_gt_mat(path: str, joints1: np.ndarray, visible: np.ndarray,
+                          head_boxes: np.ndarray, nested_names: bool = True) -> None:
+    """A ground-truth .mat laid out as the official ``annot/gt_valid.mat``
+    (MATLAB arrays, written directly with scipy, not with the library):
+    ``dataset_joints`` a 1x16 cell of names (each a 1x1 cell holding the
+    char array when ``nested_names``), ``jnt_missing`` 16xN double,
+    ``pos_gt_src`` 16x2xN double (1-based pixels), ``headboxes_src`` 2x2xN
+    double (top-left, bottom-right corners), plus ``pos_pred_src`` as the
+    official file carries.
+
+    Args:
+      joints1: (N, 16, 2) 1-based joints; visible: (N, 16); head_boxes:
+        (N, 2, 2).
+    """
+    import scipy.io
+    names = np.empty((1, 16), dtype=object)
+    for i, name in enumerate(MPII_MAT_JOINTS):
+        if nested_names:
+            cell = np.empty((1, 1), dtype=object)
+            cell[0, 0] = np.array([name])
+            names[0, i] = cell
+        else:
+            names[0, i] = name
+    scipy.io.savemat(path, {
+        "dataset_joints": names,
+        "jnt_missing": (1.0 - (np.asarray(visible) > 0)).T.astype(np.float64),
+        "pos_gt_src": np.transpose(np.asarray(joints1, np.float64), [1, 2, 0]),
+        "pos_pred_src": np.zeros((16, 2, len(joints1))),
+        "headboxes_src": np.transpose(np.asarray(head_boxes, np.float64), [1, 2, 0]),
+    })

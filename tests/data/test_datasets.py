@@ -1,0 +1,72 @@
+"""Box mode, split files and metadata checks of the data sets."""
+
+import dataclasses
+import os
+
+import pytest
+
+from keras_pose.configs import default_experiment
+from keras_pose.data import datasets
+from keras_pose.data.datasets import DatasetError
+
+
+def _coco_config(root, **test):
+    cfg = default_experiment("coco")
+    return cfg.replace(data=dataclasses.replace(cfg.data, root=str(root)),
+                       test=dataclasses.replace(cfg.test, **test))
+
+
+def test_box_mode_defaults_to_detections_only_when_the_file_exists(tmp_path):
+    cfg = _coco_config(tmp_path)
+    mode = datasets.resolve_box_mode(cfg)
+    assert mode.use_gt_boxes and mode.describe() == "ground-truth boxes"
+    det = tmp_path / cfg.test.detection_file
+    det.parent.mkdir(parents=True)
+    det.write_text("[]")
+    mode = datasets.resolve_box_mode(cfg)
+    assert not mode.use_gt_boxes and mode.detection_file == str(det)
+    assert mode.name == "detected" and str(det) in mode.describe()
+    assert datasets.resolve_box_mode(cfg, use_gt_boxes=True).use_gt_boxes
+    assert datasets.resolve_box_mode(_coco_config(tmp_path, use_gt_boxes=True)).use_gt_boxes
+
+
+def test_box_mode_errors(tmp_path):
+    cfg = _coco_config(tmp_path)
+    with pytest.raises(DatasetError, match="nothere.json does not exist"):
+        datasets.resolve_box_mode(cfg, detection_file=str(tmp_path / "nothere.json"))
+    det = tmp_path / "dets.json"
+    det.write_text("[]")
+    with pytest.raises(DatasetError, match="not both"):
+        datasets.resolve_box_mode(cfg, use_gt_boxes=True, detection_file=str(det))
+    with pytest.raises(DatasetError, match="does not exist"):
+        datasets.resolve_box_mode(_coco_config(tmp_path, use_gt_boxes=False))
+    mpii = default_experiment("mpii")
+    assert datasets.resolve_box_mode(mpii).use_gt_boxes
+    with pytest.raises(DatasetError, match="MPII"):
+        datasets.resolve_box_mode(mpii, detection_file=str(det))
+
+
+def test_a_test_split_uses_detections_and_its_image_info_file(tmp_path):
+    cfg = _coco_config(tmp_path)
+    test_dev = cfg.replace(data=dataclasses.replace(cfg.data, test_set="test-dev2017"))
+    assert datasets.is_test_split(test_dev) and not datasets.is_test_split(cfg)
+    assert datasets.annotation_file(test_dev, "test") == os.path.join(
+        str(tmp_path), "annotations", "image_info_test-dev2017.json")
+    assert datasets.annotation_file(cfg, "test").endswith("person_keypoints_val2017.json")
+    with pytest.raises(DatasetError, match="detections file"):
+        datasets.resolve_box_mode(test_dev, use_gt_boxes=True)
+
+
+def test_metadata_mismatch_names_both(coco_dir):
+    from keras_pose.data import coco
+    records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 0.75)
+    cfg = default_experiment("coco")
+    datasets.check_metadata(cfg, records, "checkpoint X")  # same names: fine
+    swapped = list(cfg.data.keypoint_names)
+    swapped[1], swapped[2] = swapped[2], swapped[1]
+    other = cfg.replace(data=dataclasses.replace(cfg.data, keypoint_names=tuple(swapped)))
+    with pytest.raises(DatasetError, match="checkpoint X was trained on .*right_eye.*left_eye"):
+        datasets.check_metadata(other, records, "checkpoint X")
+    mpii = default_experiment("mpii")
+    with pytest.raises(DatasetError, match="K=16"):
+        datasets.check_metadata(mpii, records, "checkpoint Y")
