@@ -13,11 +13,12 @@ JSON (COCO) or pred.mat (MPII).
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags, logging  # noqa: E402
+
+from keras_pose import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", None, "coco, mpii, synthetic or the name of a "
@@ -44,37 +45,29 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 flags.mark_flag_as_required("checkpoint")
 
 
-def _is_user_error(error: BaseException) -> bool:
-    """Errors caused by the inputs: shown as one clear message."""
-    return (isinstance(error, (ValueError, OSError, LookupError))
-            or type(error).__module__.startswith("keras_pose"))
+def work() -> int:
+    from keras_pose.evaluation.runner import run_evaluation
+    if FLAGS.output_dir:
+        cli.check_writable(FLAGS.output_dir, "--output_dir")
+    result = run_evaluation(
+        checkpoint=FLAGS.checkpoint, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+        experiment=FLAGS.experiment, flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
+        detection_file=FLAGS.detections, output_dir=FLAGS.output_dir, overrides=FLAGS.set,
+        batch_size=FLAGS.batch_size, progress=FLAGS.progress)
+    if result.table:
+        print(result.table, end="")
+    else:
+        print(f"{result.title}\nNo ground truth for split {result.config.data.test_set}: "
+              "predictions written only (submit the results file).")
+    if result.metrics_file:
+        logging.info("Wrote %s", result.metrics_file)
+    return 0
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    from keras_pose.evaluation.runner import run_evaluation
-    try:
-        result = run_evaluation(
-            checkpoint=FLAGS.checkpoint, dataset=FLAGS.dataset,
-            data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
-            flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
-            detection_file=FLAGS.detections, output_dir=FLAGS.output_dir,
-            overrides=FLAGS.set, batch_size=FLAGS.batch_size,
-            progress=FLAGS.progress)
-    except Exception as e:  # noqa: BLE001 - reported below, or re-raised.
-        if not _is_user_error(e):
-            raise
-        print(f"evaluate.py: error: {e}", file=sys.stderr)
-        return 1
-    if result.table:
-        print(result.table, end="")
-    else:
-        print(f"{result.title}\nNo ground truth for split "
-              f"{result.config.data.test_set}: predictions written only.")
-    if result.metrics_file:
-        logging.info("Wrote %s", result.metrics_file)
-    return 0
+    return cli.run("evaluate.py", work)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_pose.configs import get_experiment
+from tests.reference_impl import write_official_gt_mat
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DET_FILE = "COCO_val2017_detections_AP_H_56_person.json"
@@ -109,17 +110,26 @@ def test_ground_truth_boxes_without_flip(coco_root, coco_checkpoint, tmp_path):
     assert report["box_mode"] == "ground_truth" and report["flip_test"] is False
     assert "ground-truth boxes" in result.table and "no flip test" in result.table
     assert report["num_people"] == 12  # annotated people with keypoints
-    assert 0.0 <= result.metrics["AP"] <= 1.0
+    # The numbers are COCOeval's on the written results (scored again here).
+    from pycocotools.coco import COCO
+
+    from keras_pose.evaluation import coco as coco_eval
+    again = coco_eval.run_cocoeval(
+        COCO(str(coco_root / "annotations" / "person_keypoints_val2017.json")),
+        str(tmp_path / "results" / "keypoints_val2017_results.json"))
+    assert again == pytest.approx({k: result.metrics[k] for k in coco_eval.STATS_NAMES})
 
 
 def test_ground_truth_as_predictions_through_records_gives_ap_one(coco_root):
-    from keras_pose.data.datasets import load_records
-    from keras_pose.evaluation import runner
+    from keras_pose.data.datasets import BoxMode, load_records
+    from keras_pose.evaluation.metrics import metric_for
+    from keras_pose.inference.records import Predictions
     config = _tiny_config("coco", coco_root, 17)
-    records = load_records(config, "test", use_gt_boxes=True)
-    scores = records.joints_vis.astype(np.float64)
-    metrics = runner.evaluate_predictions(records.joints, scores, records, config)
-    assert metrics["AP"] == pytest.approx(1.0)
+    records = load_records(config, "test", BoxMode(True))
+    metric = metric_for(config)
+    metric.update(Predictions(records.joints, records.joints_vis.astype(np.float32),
+                              np.ones(len(records), np.float32)), records)
+    assert metric.result()["AP"] == pytest.approx(1.0)
 
 
 def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpoint, tmp_path):
@@ -138,7 +148,7 @@ def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpo
                               data_dir=str(coco_root), detection_file=str(empty),
                               progress=False)
     wrong_k = _checkpoint(tmp_path / "k16", _tiny_config("coco", coco_root, 16))
-    with pytest.raises(runner.EvaluationError, match="16 keypoints .* has 17"):
+    with pytest.raises(ValueError, match="17 keypoints but the model has model.num_keypoints=16"):
         runner.run_evaluation(checkpoint=wrong_k, dataset="coco",
                               data_dir=str(coco_root), progress=False)
 
@@ -157,7 +167,6 @@ def test_cli_error_is_one_clear_line(coco_root, tmp_path):
 def mpii_root(tmp_path_factory, mpii_dir):
     """The real MPII sample in the reference layout, with a gt_valid.mat
     made from its joints."""
-    from keras_pose.evaluation import mpii
     root = tmp_path_factory.mktemp("mpii")
     os.makedirs(root / "annot")
     os.makedirs(root / "images")
@@ -172,7 +181,7 @@ def mpii_root(tmp_path_factory, mpii_dir):
     visible = np.array([p["joints_vis"] for p in people], float)
     center = (joints[:, 8] + joints[:, 9]) / 2
     half = np.abs(joints[:, 9] - joints[:, 8]).max(axis=1, keepdims=True) * 0.6 + 5
-    mpii.write_gt_mat(str(root / "annot" / "gt_valid.mat"), joints, visible,
+    write_official_gt_mat(str(root / "annot" / "gt_valid.mat"), joints, visible,
                       np.stack([center - half, center + half], axis=1))
     return root
 
@@ -207,19 +216,24 @@ def test_corrupt_image_is_named(coco_root, coco_checkpoint, tmp_path):
     shutil.copytree(coco_root, root)
     bad = root / "images" / "val2017" / "000000040083.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    with pytest.raises(runner.EvaluationError, match="000000040083.jpg"):
+    from keras_pose.data.images import ImageReadError
+    with pytest.raises(ImageReadError, match="000000040083.jpg"):
         runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
                               data_dir=str(root), use_gt_boxes=True, progress=False)
 
 
 def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_checkpoint, tmp_path):
     from keras_pose.evaluation import runner
+    # The real layout: an image-info file (images and categories, no
+    # annotations), no person_keypoints file, the images in test2017/.
     root = tmp_path / "coco"
     os.makedirs(root / "annotations")
-    shutil.copytree(coco_root / "images" / "val2017", root / "images" / "test-dev2017")
-    # The image list of the split (test-dev has no keypoint annotations to score).
-    shutil.copy(coco_root / "annotations" / "person_keypoints_val2017.json",
-                root / "annotations" / "person_keypoints_test-dev2017.json")
+    shutil.copytree(coco_root / "images" / "val2017", root / "images" / "test2017")
+    with open(coco_root / "annotations" / "person_keypoints_val2017.json") as f:
+        info = json.load(f)
+    info.pop("annotations")
+    with open(root / "annotations" / "image_info_test-dev2017.json", "w") as f:
+        json.dump(info, f)
     dets = coco_root / "person_detection_results" / DET_FILE
     out = tmp_path / "out"
     result = runner.run_evaluation(

@@ -1,12 +1,11 @@
-"""Evaluation: flip test, COCO OKS AP (COCOeval) and MPII PCKh.
+"""Evaluation: one metric class per benchmark, and the evaluate.py runner.
 
 Modules:
-  flip: flip-back, one-pixel shift and fusion of flip-test heatmaps
-    (NumPy and pure TF).
-  coco: rescoring, OKS NMS, COCO results JSON, COCOeval and its table.
-  mpii: PCKh against ``gt_valid.mat``, ``pred.mat``, the PCKh table.
-  inference: runs a model over an evaluation dataset and decodes.
-  runner: the library side of evaluate.py (also used by train.py).
+  metrics: the metric interface and the choice of a metric per data set.
+  coco: OKS NMS, COCO results JSON, COCOeval, ``CocoKeypointMetric``.
+  mpii: PCKh against ``gt_valid.mat``, ``pred.mat``, ``MpiiPckhMetric``.
+  posetrack: the PoseTrack metrics of poseval (per-joint AP, MOTA...).
+  runner: the library side of evaluate.py (also used to validate in training).
 
 Submodules are imported on use so that ``import keras_pose.evaluation.coco``
 does not pull in TensorFlow.

@@ -1,22 +1,22 @@
-"""COCO keypoint evaluation: rescoring, OKS NMS, results JSON, COCOeval.
+"""COCO keypoint evaluation: OKS NMS, results JSON, COCOeval.
 
 The steps and their constants are the official code's
-(``lib/dataset/coco.py`` ``evaluate`` and ``lib/nms/nms.py``):
+(``lib/dataset/coco.py`` ``evaluate`` and ``lib/nms/nms.py``). The person
+scores arrive rescored by the inference path
+(``keras_pose.inference.person_scores``: box score x mean keypoint score
+above 0.2); then:
 
-1. Rescoring: the keypoint score of a person is the mean of its keypoint
-   scores (heatmap maxima) strictly above ``in_vis_thre`` = 0.2, or 0 when
-   none is; the final score is box score x keypoint score (box score 1 for
-   ground-truth boxes).
-2. Greedy OKS NMS per image at 0.9 on the final scores, with the COCO
-   sigmas (or the data set's own), over *all* K joints (no visibility
-   filter) and with the padded crop area ``(scale[0]*200) * (scale[1]*200)``
-   as the object area, as the reference calls it.
-3. One result per kept person (``image_id``, ``category_id``, ``keypoints``
+1. Greedy OKS NMS per image at 0.9 on those scores, with the data set's
+   sigmas, over *all* K joints (no visibility filter) and with the padded
+   crop area ``(scale[0]*200) * (scale[1]*200)`` as the object area, as the
+   reference calls it.
+2. One result per kept person (``image_id``, ``category_id``, ``keypoints``
    as K x (x, y, score), ``score``) and pycocotools' ``COCOeval`` with
-   ``iouType="keypoints"``; ``params.kpt_oks_sigmas`` is set to the data set's
-   sigmas so that custom K works.
+   ``iouType="keypoints"``; ``params.kpt_oks_sigmas`` is set to the data
+   set's sigmas so that custom K works.
 
-Everything is vectorised: rescoring is one NumPy expression, the OKS of all
+:class:`CocoKeypointMetric` wraps the steps behind the metric interface of
+``keras_pose.evaluation.metrics``. Everything is vectorised: the OKS of all
 pairs of an image is one broadcast, and the greedy loop only does O(1) work
 per person on boolean rows.
 
@@ -57,27 +57,6 @@ def _sigmas(sigmas: Optional[Sequence[float]], num_keypoints: int) -> np.ndarray
     return sigmas
 
 
-def rescore(box_scores: np.ndarray, keypoint_scores: np.ndarray,
-            in_vis_threshold: float = 0.2) -> np.ndarray:
-    """The reference's person score: box score x mean confident keypoint score.
-
-    Args:
-      box_scores: (N,) detection scores (1 for ground-truth boxes).
-      keypoint_scores: (N, K) heatmap maxima.
-      in_vis_threshold: only scores strictly above it are averaged.
-
-    Returns:
-      (N,) float64 scores; 0 for people with no keypoint above the threshold.
-    """
-    keypoint_scores = np.asarray(keypoint_scores, dtype=np.float64)
-    box_scores = np.asarray(box_scores, dtype=np.float64)
-    confident = keypoint_scores > in_vis_threshold
-    count = confident.sum(axis=1)
-    total = np.where(confident, keypoint_scores, 0.0).sum(axis=1)
-    mean = np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-    return box_scores * mean
-
-
 def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray,
                  sigmas: Optional[Sequence[float]] = None) -> np.ndarray:
     """OKS between every pair of people, as the reference's ``oks_iou``.
@@ -100,30 +79,6 @@ def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray,
     sq_dist = (delta ** 2).sum(axis=-1)                         # (M, M, K)
     mean_area = (areas[:, None] + areas[None, :]) / 2.0 + _EPS  # (M, M)
     e = sq_dist / variances / mean_area[:, :, None] / 2.0
-    return np.exp(-e).mean(axis=-1)
-
-
-def oks_iou(g: np.ndarray, d: np.ndarray, area_g: float, areas_d: np.ndarray,
-            sigmas: Optional[Sequence[float]] = None) -> np.ndarray:
-    """OKS between one person and many (the reference's ``oks_iou`` without
-    its unused visibility filter).
-
-    Args:
-      g: (K, 2) or (K, 3) keypoints of one person.
-      d: (M, K, 2) or (M, K, 3) keypoints of M others.
-      area_g: area of ``g``.
-      areas_d: (M,) areas of ``d``.
-      sigmas: K OKS sigmas (default: COCO's).
-
-    Returns:
-      (M,) OKS values.
-    """
-    g = np.asarray(g, dtype=np.float64)
-    d = np.asarray(d, dtype=np.float64)
-    variances = (2.0 * _sigmas(sigmas, g.shape[0])) ** 2
-    sq_dist = ((d[:, :, :2] - g[None, :, :2]) ** 2).sum(axis=-1)  # (M, K)
-    mean_area = (area_g + np.asarray(areas_d, dtype=np.float64)) / 2.0 + _EPS
-    e = sq_dist / variances / mean_area[:, None] / 2.0
     return np.exp(-e).mean(axis=-1)
 
 
@@ -198,45 +153,35 @@ def group_by_image(image_ids: np.ndarray) -> list[np.ndarray]:
     return [groups[i] for i in np.argsort(firsts, kind="stable")]
 
 
-def rescore_and_nms(image_ids: np.ndarray, keypoints: np.ndarray,
-                    keypoint_scores: np.ndarray, box_scores: np.ndarray,
-                    areas: np.ndarray, in_vis_threshold: float = 0.2,
-                    oks_threshold: float = 0.9,
-                    sigmas: Optional[Sequence[float]] = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Rescoring then greedy OKS NMS in each image, as the reference.
+def nms_per_image(image_ids: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
+                  areas: np.ndarray, threshold: float = 0.9,
+                  sigmas: Optional[Sequence[float]] = None) -> np.ndarray:
+    """Greedy OKS NMS in each image, as the reference.
 
     Args:
       image_ids: (N,) image of each person.
       keypoints: (N, K, 2) predicted coordinates in the original image.
-      keypoint_scores: (N, K) heatmap maxima.
-      box_scores: (N,) box scores.
+      scores: (N,) person scores (rescored).
       areas: (N,) OKS areas (padded crop area).
-      in_vis_threshold: rescoring threshold (``in_vis_thre``).
-      oks_threshold: NMS threshold (``oks_thre``).
+      threshold: NMS threshold (``oks_thre``).
       sigmas: K OKS sigmas (default: COCO's).
 
     Returns:
-      (kept, scores): kept (P,) int64 row indices, grouped by image in order
-      of first appearance and by descending score within an image; scores
-      (N,) the rescored person scores of all rows.
+      kept (P,) int64 row indices, grouped by image in order of first
+      appearance and by descending score within an image.
     """
     keypoints = np.asarray(keypoints, dtype=np.float64)
-    scores = rescore(box_scores, keypoint_scores, in_vis_threshold)
+    scores = np.asarray(scores, dtype=np.float64)
     areas = np.asarray(areas, dtype=np.float64)
     _sigmas(sigmas, keypoints.shape[1])  # Fail early on a K mismatch.
-    kept = []
-    for rows in group_by_image(image_ids):
-        kept.append(rows[oks_nms(keypoints[rows], scores[rows], areas[rows],
-                                 oks_threshold, sigmas)])
-    if not kept:
-        return np.zeros((0,), np.int64), scores
-    return np.concatenate(kept), scores
+    kept = [rows[oks_nms(keypoints[rows], scores[rows], areas[rows], threshold, sigmas)]
+            for rows in group_by_image(image_ids)]
+    return np.concatenate(kept) if kept else np.zeros((0,), np.int64)
 
 
 def make_results(image_ids: np.ndarray, keypoints: np.ndarray,
                  keypoint_scores: np.ndarray, scores: np.ndarray,
-                 category_id: int = 1,
+                 category_ids: Union[int, np.ndarray] = 1,
                  centers: Optional[np.ndarray] = None,
                  scales: Optional[np.ndarray] = None) -> list[dict[str, Any]]:
     """COCO keypoint results, one dict per person (the given rows).
@@ -246,7 +191,7 @@ def make_results(image_ids: np.ndarray, keypoints: np.ndarray,
       keypoints: (P, K, 2) coordinates in the original image.
       keypoint_scores: (P, K) heatmap maxima (the third value of each joint).
       scores: (P,) person scores.
-      category_id: the person category of the annotation file.
+      category_ids: the category of each person (P,), or one for all.
       centers, scales: optional (P, 2) crop parameters, written as the
         reference writes them (COCOeval ignores them).
 
@@ -259,17 +204,15 @@ def make_results(image_ids: np.ndarray, keypoints: np.ndarray,
         [keypoints[..., :2], np.asarray(keypoint_scores, np.float64)[..., None]],
         axis=-1).reshape(len(keypoints), -1).tolist()
     ids = np.asarray(image_ids).astype(np.int64).tolist()
+    categories = np.broadcast_to(np.asarray(category_ids, np.int64), (len(ids),)).tolist()
     person_scores = np.asarray(scores, dtype=np.float64).tolist()
-    centers_list = None if centers is None else np.asarray(centers, np.float64).tolist()
-    scales_list = None if scales is None else np.asarray(scales, np.float64).tolist()
+    extra = {"center": centers, "scale": scales}
+    extra = {k: np.asarray(v, np.float64).tolist() for k, v in extra.items() if v is not None}
     results = []
     for i, (image_id, kpts, score) in enumerate(zip(ids, flat, person_scores)):
-        result = {"image_id": image_id, "category_id": int(category_id),
-                  "keypoints": kpts, "score": score}
-        if centers_list is not None:
-            result["center"] = centers_list[i]
-        if scales_list is not None:
-            result["scale"] = scales_list[i]
+        result = {"image_id": image_id, "category_id": categories[i], "keypoints": kpts,
+                  "score": score}
+        result.update({k: v[i] for k, v in extra.items()})
         results.append(result)
     return results
 
@@ -284,45 +227,27 @@ def write_results(path: str, results: Sequence[Mapping[str, Any]]) -> None:
     os.replace(tmp, path)
 
 
-def load_coco_gt(annotation_file: str):
-    """Loads a COCO annotation file with pycocotools, quietly.
-
-    Raises:
-      FileNotFoundError: naming the file when it does not exist.
-      ValueError: naming the file when it is not COCO JSON.
-    """
+def load_coco_ground_truth(annotation_file: str, category_ids: Sequence[int] = ()) -> Any:
+    """A pycocotools ``COCO`` of an annotation file, read and checked by the
+    project's reader (``keras_pose.data.coco.read_annotation_file``: every
+    field filled in the way the format documents, the chosen keypoint
+    categories only), quietly."""
     from pycocotools.coco import COCO  # Heavy import, only when evaluating.
-    if not os.path.isfile(annotation_file):
-        raise FileNotFoundError(
-            f"COCO annotation file {annotation_file} does not exist")
+
+    from keras_pose.data import coco as coco_data
+    gt = COCO()
+    gt.dataset = coco_data.read_annotation_file(annotation_file, category_ids)
     with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            return COCO(annotation_file)
-        except (ValueError, KeyError, TypeError, AssertionError) as e:
-            raise ValueError(
-                f"{annotation_file} is not a COCO annotation file: {e!r}") from e
+        gt.createIndex()
+    return gt
 
 
-def keypoint_category_id(coco_gt, num_keypoints: int) -> int:
-    """The id of the category with ``num_keypoints`` keypoint names (the
-    person category of COCO: 1)."""
-    for cat in coco_gt.loadCats(coco_gt.getCatIds()):
-        if len(cat.get("keypoints", ())) == num_keypoints:
-            return int(cat["id"])
-    raise ValueError(
-        f"the annotation file has no category with {num_keypoints} keypoints "
-        "(the model's K); categories: "
-        + ", ".join(f"{c['id']}:{c.get('name')}({len(c.get('keypoints', ()))})"
-                    for c in coco_gt.loadCats(coco_gt.getCatIds())))
-
-
-def run_cocoeval(coco_gt: Union[str, Any],
-                 results: Union[str, Sequence[Mapping[str, Any]]],
+def run_cocoeval(coco_gt: Any, results: Union[str, Sequence[Mapping[str, Any]]],
                  sigmas: Optional[Sequence[float]] = None) -> dict[str, float]:
     """Runs pycocotools' keypoint COCOeval and returns the ten numbers.
 
     Args:
-      coco_gt: a ``pycocotools.coco.COCO`` object or an annotation file.
+      coco_gt: a ``pycocotools.coco.COCO`` (:func:`load_coco_ground_truth`).
       results: result dicts (see :func:`make_results`) or a results JSON path.
       sigmas: K OKS sigmas; default COCO's (required for K != 17).
 
@@ -333,8 +258,6 @@ def run_cocoeval(coco_gt: Union[str, Any],
       empty result list.
     """
     from pycocotools.cocoeval import COCOeval
-    if isinstance(coco_gt, str):
-        coco_gt = load_coco_gt(coco_gt)
     if isinstance(results, str):
         with open(results) as f:
             results = json.load(f)
@@ -366,3 +289,83 @@ def format_coco_table(metrics: Mapping[str, float], arch_name: str,
                       title: str = "") -> str:
     """The ten COCO numbers as the official README's markdown table."""
     return format_table(metrics, STATS_NAMES, arch_name, title)
+
+
+class CocoKeypointMetric:
+    """COCO keypoint AP of predictions on person records (the metric of the
+    COCO-format data sets: COCO, the synthetic set, custom sets).
+
+    Args:
+      coco_gt: the split's ground truth (a ``pycocotools.coco.COCO``), or
+        None for a split without public ground truth (COCO test-dev): the
+        results are then only written.
+      sigmas: K OKS sigmas (None: COCO's).
+      oks_threshold: the OKS NMS threshold.
+      results_name: file name of the results JSON under ``results/``.
+    """
+
+    primary = "AP"
+
+    def __init__(self, coco_gt: Any, *, sigmas: Optional[Sequence[float]] = None,
+                 oks_threshold: float = 0.9,
+                 results_name: str = "keypoints_results.json"):
+        self.coco_gt = coco_gt
+        self.sigmas = tuple(sigmas) if sigmas else None
+        self.oks_threshold = oks_threshold
+        self.results_name = results_name
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every prediction (between validations)."""
+        self._parts: list[tuple[Any, Any]] = []
+        self._results: Optional[list[dict[str, Any]]] = None
+
+    def update(self, predictions: Any, records: Any) -> None:
+        """Adds the predictions (``keras_pose.inference.records.Predictions``)
+        of the people ``records`` (``PersonRecords``), row for row."""
+        if len(predictions) != len(records):
+            raise ValueError(f"{len(predictions)} predictions for {len(records)} people")
+        self._parts.append((predictions, records))
+        self._results = None
+
+    def results(self) -> list[dict[str, Any]]:
+        """The COCO results of the people kept by OKS NMS."""
+        if self._results is None:
+            self._results = []
+            for p, r in self._parts:
+                kept = nms_per_image(r.image_id, p.keypoints, p.scores, r.area,
+                                     self.oks_threshold, self.sigmas)
+                logging.info("OKS NMS kept %d of %d people.", len(kept), len(r))
+                categories = getattr(r, "category_id", None)
+                self._results += make_results(
+                    r.image_id[kept], p.keypoints[kept], p.keypoint_scores[kept],
+                    p.scores[kept], 1 if categories is None else categories[kept],
+                    centers=r.center[kept], scales=r.scale[kept])
+        return self._results
+
+    def result(self) -> dict[str, float]:
+        """The ten COCOeval numbers (none without ground truth) and
+        ``num_results``."""
+        results = self.results()
+        metrics = {} if self.coco_gt is None else run_cocoeval(self.coco_gt, results,
+                                                               self.sigmas)
+        metrics["num_results"] = float(len(results))
+        return metrics
+
+    def write(self, output_dir: str) -> str:
+        """Writes the results JSON under ``output_dir/results``; its path."""
+        path = os.path.join(output_dir, "results", self.results_name)
+        write_results(path, self.results())
+        return path
+
+    def table(self, metrics: Mapping[str, float], arch_name: str, title: str = "") -> str:
+        """The official table, or "" when there is no ground truth."""
+        return format_coco_table(metrics, arch_name, title) if "AP" in metrics else ""
+
+    def describe(self, in_vis_threshold: float) -> str:
+        """How the numbers were obtained (for metrics.json)."""
+        if self.coco_gt is None:
+            return "no ground truth for a test split: results written only"
+        return ("pycocotools COCOeval('keypoints') after the official rescoring (box score "
+                f"x mean keypoint score > {in_vis_threshold}) and greedy OKS NMS per image "
+                f"at {self.oks_threshold} with the padded crop area")

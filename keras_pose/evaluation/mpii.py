@@ -224,40 +224,67 @@ def read_pred_mat(path: str) -> np.ndarray:
     return preds - 1.0
 
 
-def write_gt_mat(path: str, joints: np.ndarray, visible: np.ndarray,
-                 head_boxes: np.ndarray) -> None:
-    """Writes a ground-truth .mat with the layout of the official
-    ``gt_valid.mat`` (used by tests, and to evaluate PCKh on another split).
-
-    Args:
-      path: output file.
-      joints: (N, 16, 2) joints, 1-based (MATLAB) pixel coordinates.
-      visible: (N, 16) 1 for annotated joints.
-      head_boxes: (N, 2, 2) head boxes as (top-left, bottom-right) corners,
-        1-based.
-    """
-    joints = np.asarray(joints, dtype=np.float64)
-    visible = np.asarray(visible)
-    head_boxes = np.asarray(head_boxes, dtype=np.float64)
-    count = joints.shape[0]
-    if (joints.shape != (count, 16, 2) or visible.shape != (count, 16)
-            or head_boxes.shape != (count, 2, 2)):
-        raise ValueError(
-            f"expected joints (N, 16, 2), visible (N, 16), head_boxes (N, 2, 2); "
-            f"got {joints.shape}, {visible.shape}, {head_boxes.shape}")
-    names = np.empty((1, 16), dtype=object)
-    for i, name in enumerate(MPII_MAT_JOINT_NAMES):
-        names[0, i] = name
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    scipy.io.savemat(path, {
-        "dataset_joints": names,
-        "jnt_missing": (1 - (visible > 0)).T.astype(np.uint8),
-        "pos_gt_src": np.transpose(joints, [1, 2, 0]),
-        "headboxes_src": np.transpose(head_boxes, [1, 2, 0]),
-    })
-
-
 def format_mpii_table(metrics: Mapping[str, float], arch_name: str,
                       title: str = "") -> str:
     """The PCKh numbers as the official markdown table, plus PCKh@0.1."""
     return format_table(metrics, TABLE_COLUMNS, arch_name, title)
+
+
+class MpiiPckhMetric:
+    """MPII PCKh of predictions for every person of the split, in
+    annotation order (the layout of ``gt_valid.mat``).
+
+    Args:
+      gt_mat_path: ``annot/gt_valid.mat``, or None for the test split (the
+        predictions are then only written, as ``pred.mat``).
+    """
+
+    primary = "Mean"
+
+    def __init__(self, gt_mat_path: str | None):
+        self.gt_mat_path = gt_mat_path
+        if gt_mat_path is not None:
+            load_gt_mat(gt_mat_path)  # Fails before any inference.
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every prediction."""
+        self._keypoints: list[np.ndarray] = []
+
+    def update(self, predictions: Any, records: Any) -> None:
+        """Adds predictions (``keras_pose.inference.records.Predictions``) of
+        the next people of the split, in annotation order."""
+        if len(predictions) != len(records):
+            raise ValueError(f"{len(predictions)} predictions for {len(records)} people")
+        self._keypoints.append(np.asarray(predictions.keypoints))
+
+    def keypoints(self) -> np.ndarray:
+        """(N, 16, 2) every prediction so far."""
+        return (np.concatenate(self._keypoints) if self._keypoints
+                else np.zeros((0, 16, 2), np.float32))
+
+    def result(self) -> dict[str, float]:
+        """The PCKh columns (none for the test split) and ``num_results``."""
+        keypoints = self.keypoints()
+        metrics = {} if self.gt_mat_path is None else evaluate_pckh(keypoints, self.gt_mat_path)
+        metrics["num_results"] = float(len(keypoints))
+        return metrics
+
+    def write(self, output_dir: str) -> str:
+        """Writes ``pred.mat`` for the MPII server; its path."""
+        path = os.path.join(output_dir, "pred.mat")
+        write_pred_mat(path, self.keypoints())
+        return path
+
+    def table(self, metrics: Mapping[str, float], arch_name: str, title: str = "") -> str:
+        """The official table plus PCKh@0.1, or "" without ground truth."""
+        return format_mpii_table(metrics, arch_name, title) if "Mean" in metrics else ""
+
+    def describe(self, in_vis_threshold: float) -> str:
+        """How the numbers were obtained (for metrics.json)."""
+        if self.gt_mat_path is None:
+            return "no ground truth for a test split: pred.mat written only"
+        return ("PCKh as the official lib/dataset/mpii.py: head size 0.6 x head box diagonal, "
+                "threshold 0.5, Mean pooled over all joints but pelvis and thorax weighted by "
+                "visible counts; 'Mean@0.1' is the official column, computed at threshold "
+                "0.11; 'PCKh@0.1' at 0.10")

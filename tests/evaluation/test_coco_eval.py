@@ -1,4 +1,4 @@
-"""Rescoring, OKS NMS, results JSON and COCOeval on the real COCO sample."""
+"""OKS NMS, results JSON, COCOeval and the COCO metric on the real COCO sample."""
 
 import json
 import os
@@ -20,22 +20,12 @@ def reference_oks(g, d, a_g, a_d, sigmas):
     return total / len(sigmas)
 
 
-def test_rescore_mean_of_scores_strictly_above_threshold():
-    kpt = np.array([[0.9, 0.2, 0.5, 0.1],     # 0.2 is excluded: mean(0.9, 0.5)
-                    [0.2, 0.1, 0.0, 0.19],    # none above: 0
-                    [0.3, 0.3, 0.3, 0.3]])
-    scores = coco.rescore(np.array([0.5, 1.0, 0.8]), kpt, 0.2)
-    np.testing.assert_allclose(scores, [0.5 * 0.7, 0.0, 0.8 * 0.3])
-
-
 def test_oks_matches_joint_by_joint_reference():
     rng = np.random.default_rng(0)
     kpts = rng.uniform(0, 100, size=(5, 17, 3))
     areas = rng.uniform(500, 5000, size=5)
     matrix = coco.pairwise_oks(kpts, areas)
     for i in range(5):
-        row = coco.oks_iou(kpts[i], kpts, areas[i], areas)
-        np.testing.assert_allclose(row, matrix[i], rtol=1e-12)
         for j in range(5):
             assert matrix[i, j] == pytest.approx(
                 reference_oks(kpts[i], kpts[j], areas[i], areas[j], COCO_OKS_SIGMAS), rel=1e-12)
@@ -89,16 +79,13 @@ def test_oks_nms_chain_is_greedy_not_transitive():
     assert keep.tolist() == [0, 2]
 
 
-def test_rescore_and_nms_is_per_image():
+def test_nms_is_per_image():
     a = _person(100, 100)
     keypoints = np.stack([a, a, a])[..., :2]
-    kpt_scores = np.full((3, 17), 0.5)
-    kept, scores = coco.rescore_and_nms(
-        np.array([7, 3, 7]), keypoints, kpt_scores, np.array([1.0, 0.9, 0.8]),
-        np.full(3, 1e4))
+    kept = coco.nms_per_image(np.array([7, 3, 7]), keypoints, np.array([0.5, 0.45, 0.4]),
+                              np.full(3, 1e4))
     # Image 7 first (first appearance): its duplicate row 2 is suppressed.
     assert kept.tolist() == [0, 1]
-    np.testing.assert_allclose(scores, [0.5, 0.45, 0.4])
 
 
 def test_group_by_image_keeps_first_appearance_order():
@@ -122,33 +109,44 @@ def _gt_predictions(annotation_file):
             (kpts[..., 2] > 0).astype(np.float64), boxes[:, 2] * boxes[:, 3] * 1.25 ** 2)
 
 
+class _Predictions:
+    def __init__(self, keypoints, keypoint_scores, scores):
+        self.keypoints, self.keypoint_scores, self.scores = keypoints, keypoint_scores, scores
+
+    def __len__(self):
+        return len(self.scores)
+
+
 def test_ground_truth_as_predictions_gives_ap_one(coco_dir, tmp_path):
+    from keras_pose.data import coco as coco_data
     ann = os.path.join(coco_dir, "test_coco.json")
-    image_ids, joints, vis, areas = _gt_predictions(ann)
-    assert len(image_ids) == 12
-    kpt_scores = np.where(vis > 0, 1.0, 0.0)
-    kept, scores = coco.rescore_and_nms(image_ids, joints, kpt_scores,
-                                        np.ones(len(image_ids)), areas)
-    assert sorted(kept.tolist()) == list(range(12))
-    results = coco.make_results(image_ids[kept], joints[kept], kpt_scores[kept], scores[kept])
-    path = str(tmp_path / "results.json")
-    coco.write_results(path, results)
-    with open(path) as f:
-        written = json.load(f)
-    assert len(written) == 12 and len(written[0]["keypoints"]) == 51
-    metrics = coco.run_cocoeval(ann, path)
-    assert list(metrics) == list(coco.STATS_NAMES)
+    records = coco_data.load_coco_gt(ann, coco_dir, 0.75)
+    assert len(records) == 12
+    metric = coco.CocoKeypointMetric(coco.load_coco_ground_truth(ann), results_name="r.json")
+    scores = np.where(records.joints_vis > 0, 1.0, 0.0)
+    metric.update(_Predictions(records.joints, scores, np.ones(12)), records)
+    metrics = metric.result()
+    assert metrics["num_results"] == 12
     assert metrics["AP"] == pytest.approx(1.0)
-    for name, value in metrics.items():
-        assert value == pytest.approx(1.0) or value == -1.0, name
-    # A perturbed prediction lowers AP: the evaluation is not blind.
-    moved = joints.copy()
+    for name in coco.STATS_NAMES:
+        assert metrics[name] == pytest.approx(1.0) or metrics[name] == -1.0, name
+    path = metric.write(str(tmp_path))
+    written = json.load(open(path))
+    assert len(written) == 12 and len(written[0]["keypoints"]) == 51
+    assert {r["category_id"] for r in written} == {1}
+    # A moved prediction lowers AP: the evaluation is not blind.
+    moved = records.joints.copy()
     moved[0] += 25.0
-    metrics = coco.run_cocoeval(ann, coco.make_results(image_ids, moved, kpt_scores, np.ones(12)))
-    assert metrics["AP"] < 1.0
+    metric.reset()
+    metric.update(_Predictions(moved, scores, np.ones(12)), records)
+    assert metric.result()["AP"] < 1.0
+    # No ground truth (a test split): results only.
+    metric = coco.CocoKeypointMetric(None)
+    metric.update(_Predictions(records.joints, scores, np.ones(12)), records)
+    assert metric.result() == {"num_results": 12.0} and metric.table({}, "x") == ""
 
 
-def test_custom_keypoint_count_uses_its_own_sigmas(tmp_path):
+def test_custom_keypoint_count_uses_its_own_sigmas_and_category(tmp_path):
     k = 4
     gt = {
         "images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 200}],
@@ -161,33 +159,32 @@ def test_custom_keypoint_count_uses_its_own_sigmas(tmp_path):
     ann = str(tmp_path / "custom.json")
     with open(ann, "w") as f:
         json.dump(gt, f)
-    coco_gt = coco.load_coco_gt(ann)
-    assert coco.keypoint_category_id(coco_gt, 4) == 3
+    coco_gt = coco.load_coco_ground_truth(ann)
     joints = np.array(gt["annotations"][0]["keypoints"], float).reshape(1, k, 3)[..., :2]
     moved = joints + 6.0
     ones = np.ones((1, k))
-    results = coco.make_results([1], moved, ones, [1.0], category_id=3)
+    results = coco.make_results([1], moved, ones, [1.0], category_ids=3)
     strict = coco.run_cocoeval(coco_gt, results, sigmas=[0.02] * k)
     loose = coco.run_cocoeval(coco_gt, results, sigmas=[0.2] * k)
     assert strict["AP"] < loose["AP"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="sigmas"):
         coco.run_cocoeval(coco_gt, results)  # COCO's 17 sigmas do not fit K=4.
-    with pytest.raises(ValueError, match="no category with 17"):
-        coco.keypoint_category_id(coco_gt, 17)
+    wrong = coco.make_results([1], joints, ones, [1.0], category_ids=1)
+    assert coco.run_cocoeval(coco_gt, wrong, sigmas=[0.2] * k)["AP"] <= 0.0
 
 
 def test_results_for_unknown_images_and_missing_files_are_clear_errors(coco_dir, tmp_path):
-    ann = os.path.join(coco_dir, "test_coco.json")
+    gt = coco.load_coco_ground_truth(os.path.join(coco_dir, "test_coco.json"))
     results = coco.make_results([123456789], np.zeros((1, 17, 2)), np.ones((1, 17)), [1.0])
     with pytest.raises(ValueError, match="not in the annotation file"):
-        coco.run_cocoeval(ann, results)
+        coco.run_cocoeval(gt, results)
     with pytest.raises(FileNotFoundError, match="nothere.json"):
-        coco.load_coco_gt(str(tmp_path / "nothere.json"))
+        coco.load_coco_ground_truth(str(tmp_path / "nothere.json"))
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")
     with pytest.raises(ValueError, match="bad.json"):
-        coco.load_coco_gt(str(bad))
-    assert coco.run_cocoeval(ann, []) == {name: 0.0 for name in coco.STATS_NAMES}
+        coco.load_coco_ground_truth(str(bad))
+    assert coco.run_cocoeval(gt, []) == {name: 0.0 for name in coco.STATS_NAMES}
 
 
 def test_table_has_the_readme_layout():
@@ -202,19 +199,15 @@ def test_table_has_the_readme_layout():
     assert lines[3].endswith("| 1.000 |")
 
 
-def _loop_rescore_and_nms(image_ids, kpts, kpt_scores, box_scores, areas, in_vis=0.2, thr=0.9):
-    """Rescoring and greedy OKS NMS with per-person / per-joint loops, the way
-    the reference computes them (dict of images in first-appearance order)."""
+def _loop_nms(image_ids, kpts, scores, areas, thr=0.9):
+    """Greedy OKS NMS with per-person / per-joint loops, the way the
+    reference computes it (dict of images in first-appearance order)."""
     by_image = {}
     for row, image in enumerate(image_ids.tolist()):
         by_image.setdefault(image, []).append(row)
     kept = []
     for rows in by_image.values():
-        scores = []
-        for r in rows:
-            good = [s for s in kpt_scores[r] if s > in_vis]
-            scores.append(box_scores[r] * (sum(good) / len(good) if good else 0.0))
-        order = np.argsort(np.asarray(scores), kind="stable")[::-1]
+        order = np.argsort(np.asarray([scores[r] for r in rows]), kind="stable")[::-1]
         while order.size:
             best = order[0]
             kept.append(rows[best])
@@ -225,17 +218,16 @@ def _loop_rescore_and_nms(image_ids, kpts, kpt_scores, box_scores, areas, in_vis
     return kept
 
 
-def test_rescore_and_nms_matches_loops_on_random_images():
+def test_nms_matches_loops_on_random_images():
     rng = np.random.default_rng(7)
     n = 150
     image_ids = rng.integers(0, 12, n)
     owner = rng.integers(0, 3, n)
     base = rng.uniform(50, 400, (12, 3, 17, 2))
     kpts = base[image_ids, owner] + rng.normal(0, 2.0, (n, 17, 2))
-    kpt_scores = rng.uniform(0, 1, (n, 17))
-    box_scores = rng.uniform(0, 1, n)
+    scores = rng.uniform(0, 1, n)
+    scores[:10] = scores[10:20]  # ties
     areas = rng.uniform(2000, 20000, n)
-    kept, _ = coco.rescore_and_nms(image_ids, kpts, kpt_scores, box_scores, areas)
-    expected = _loop_rescore_and_nms(image_ids, kpts, kpt_scores, box_scores, areas)
-    assert kept.tolist() == expected
+    kept = coco.nms_per_image(image_ids, kpts, scores, areas)
+    assert kept.tolist() == _loop_nms(image_ids, kpts, scores, areas)
     assert 36 <= len(kept) < n  # duplicates were suppressed, true people kept

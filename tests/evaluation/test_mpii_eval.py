@@ -1,4 +1,5 @@
-"""MPII PCKh on a gt_valid.mat written with the official structure."""
+"""MPII PCKh on gt_valid.mat files laid out as the official one (written by the
+test with scipy, not by the library)."""
 
 import json
 import os
@@ -8,10 +9,11 @@ import pytest
 import scipy.io
 
 from keras_pose.evaluation import mpii
+from tests.reference_impl import write_official_gt_mat
 
 
-@pytest.fixture()
-def mpii_gt(mpii_dir, tmp_path):
+@pytest.fixture(params=[True, False], ids=["nested_name_cells", "plain_name_cells"])
+def mpii_gt(mpii_dir, tmp_path, request):
     """Real joints of the 5 MPII sample people, with head boxes around the
     head-top/upper-neck segment."""
     with open(os.path.join(mpii_dir, "test_mpii.json")) as f:
@@ -23,7 +25,7 @@ def mpii_gt(mpii_dir, tmp_path):
     center = (head_top + neck) / 2
     boxes = np.stack([center - half, center + half], axis=1)
     path = str(tmp_path / "gt_valid.mat")
-    mpii.write_gt_mat(path, joints, visible, boxes)
+    write_official_gt_mat(path, joints, visible, boxes, nested_names=request.param)
     head_size = np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=1) * 0.6
     return path, joints - 1.0, visible, head_size
 
@@ -69,7 +71,7 @@ def test_missing_joints_are_not_counted(mpii_dir, tmp_path):
     preds[1, 13] += 500.0  # left shoulder of person 1 wrong
     boxes = np.array([[[0, 0], [30, 40]]] * 2, float)
     path = str(tmp_path / "gt.mat")
-    mpii.write_gt_mat(path, joints, visible, boxes)
+    write_official_gt_mat(path, joints, visible, boxes)
     metrics = mpii.evaluate_pckh(preds, path)
     assert metrics["Wrist"] == pytest.approx(100.0)
     assert metrics["Shoulder"] == pytest.approx(0.5 * (50.0 + 100.0))
@@ -140,7 +142,7 @@ def test_matches_the_official_computation_on_random_predictions(tmp_path):
     boxes = np.stack([corner, corner + rng.uniform(20, 60, (n, 2))], axis=1)
     preds = joints - 1.0 + rng.normal(0, 12, (n, 16, 2))
     path = str(tmp_path / "gt.mat")
-    mpii.write_gt_mat(path, joints, visible, boxes)
+    write_official_gt_mat(path, joints, visible, boxes)
     metrics = mpii.evaluate_pckh(preds, path)
     mean, legacy, true01, per_joint = _official_style_pckh(preds, joints, visible, boxes)
     assert metrics["Mean"] == pytest.approx(mean, rel=1e-12)
@@ -149,3 +151,30 @@ def test_matches_the_official_computation_on_random_predictions(tmp_path):
     assert metrics["Head"] == pytest.approx(per_joint[9])
     assert metrics["Knee"] == pytest.approx(0.5 * (per_joint[4] + per_joint[1]))
     assert 0 < metrics["PCKh@0.1"] < metrics["Mean@0.1"] < metrics["Mean"] < 100
+
+
+def test_metric_class_pools_updates_and_writes_pred_mat(mpii_gt, tmp_path):
+    path, preds, _, head_size = mpii_gt
+
+    class Predictions:
+        def __init__(self, keypoints):
+            self.keypoints = keypoints
+
+        def __len__(self):
+            return len(self.keypoints)
+
+    moved = preds.copy()
+    moved[3, 12, 0] += 0.7 * head_size[3]  # one wrong right shoulder
+    metric = mpii.MpiiPckhMetric(path)
+    metric.update(Predictions(moved[:2]), list(range(2)))
+    metric.update(Predictions(moved[2:]), list(range(3)))
+    assert metric.result() == {**mpii.evaluate_pckh(moved, path), "num_results": 5.0}
+    assert metric.result()["Shoulder"] < 100.0
+    written = metric.write(str(tmp_path))
+    np.testing.assert_allclose(mpii.read_pred_mat(written), moved)
+    metric.reset()
+    with pytest.raises(ValueError, match="predictions have shape"):
+        metric.result()  # nothing for the 5 people of the ground truth
+    test_split = mpii.MpiiPckhMetric(None)
+    test_split.update(Predictions(moved), list(range(5)))
+    assert test_split.result() == {"num_results": 5.0} and test_split.table({}, "x") == ""

@@ -1,0 +1,57 @@
+"""Evaluation metrics behind one interface, and the choice of one per data set.
+
+Every benchmark's metric is a class with the same methods, so that the
+runner and the validation during training never branch on the data set:
+
+- ``update(predictions, records)``: add the predictions
+  (``keras_pose.inference.records.Predictions``) of person records;
+- ``result() -> dict``: the numbers (``primary`` names the main one);
+- ``write(output_dir) -> path``: the benchmark's prediction file;
+- ``table(metrics, arch_name, title) -> str``: the official table;
+- ``describe(in_vis_threshold) -> str``: how the numbers are obtained;
+- ``reset()``: forget the predictions (validation after validation).
+
+:class:`~keras_pose.evaluation.coco.CocoKeypointMetric` (COCO, the synthetic
+set, any COCO-format set) and :class:`~keras_pose.evaluation.mpii.MpiiPckhMetric`
+(MPII) implement it; ``keras_pose.evaluation.posetrack`` measures tracking.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from keras_pose.configs import ExperimentConfig
+from keras_pose.data import datasets
+from keras_pose.evaluation.coco import CocoKeypointMetric, load_coco_ground_truth
+from keras_pose.evaluation.mpii import MpiiPckhMetric
+
+
+class PoseMetric(Protocol):
+    """The interface every metric class implements (see the module docstring)."""
+
+    primary: str
+
+    def reset(self) -> None: ...
+    def update(self, predictions: Any, records: Any) -> None: ...
+    def result(self) -> dict[str, float]: ...
+    def write(self, output_dir: str) -> str: ...
+    def table(self, metrics: Any, arch_name: str, title: str = "") -> str: ...
+    def describe(self, in_vis_threshold: float) -> str: ...
+
+
+def metric_for(config: ExperimentConfig) -> PoseMetric:
+    """The metric of the config's data set and evaluation split.
+
+    Its ground truth is loaded (and checked) here, once: before any
+    inference, and once per training run for validation.
+    """
+    data = config.data
+    test_split = datasets.is_test_split(config)
+    if data.dataset == "mpii":
+        return MpiiPckhMetric(None if test_split else datasets.mpii_gt_file(config))
+    gt = None if test_split else load_coco_ground_truth(
+        datasets.annotation_file(config, "test"), data.category_ids)
+    name = f"keypoints_{data.test_set}_results.json"
+    return CocoKeypointMetric(gt, sigmas=data.oks_sigmas or None,
+                              oks_threshold=config.test.oks_threshold, results_name=name)
+

@@ -1,0 +1,159 @@
+"""The one top-down inference path: boxes -> crops -> network -> flip -> decode -> rescore.
+
+Evaluation, the Python ``Predictor``, the video tracker and every signature
+of the exported SavedModel run :class:`TopDownEstimator`; nothing else
+crops, fuses flipped heatmaps, decodes or rescores. Every step is a TF op,
+so the whole path runs inside one graph (a ``tf.function`` or a SavedModel)
+and only keypoints leave it:
+
+1. boxes [x, y, w, h] -> the reference's center/scale (aspect ratio fixed,
+   x1.25); evaluation records arrive with center/scale already computed by
+   the readers (the reference's cleaning and MPII adjustments);
+2. the rotation-free affine crop (``transforms.crop_images_tf``, which
+   reads only the crops' pixels), normalised in the checkpoint's colour
+   order;
+3. the network, on the crops and (flip test) their mirrors in one batch;
+   mirrored heatmaps flipped back, shifted one pixel, averaged;
+4. argmax + quarter-pixel offset in heatmap space, then the inverse crop to
+   image pixels (``HeatmapCodec``);
+5. the reference's person score: box score x the mean of the keypoint
+   scores above ``test.in_vis_threshold`` (0 when none is).
+
+Shapes: N images, M people (boxes), h x w crop, H x W heatmap, K keypoints.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import tensorflow as tf
+
+from keras_pose.codec import HeatmapCodec
+from keras_pose.configs import ExperimentConfig
+from keras_pose.data import transforms
+from keras_pose.inference.flip import fuse_flip
+
+Network = Callable[[tf.Tensor], tf.Tensor]
+
+
+def person_scores(keypoint_scores: tf.Tensor, box_scores: tf.Tensor,
+                  threshold: float) -> tf.Tensor:
+    """The reference's rescoring (``lib/dataset/coco.py``, ``evaluate``).
+
+    Args:
+      keypoint_scores: (M, K) heatmap maxima.
+      box_scores: (M,) detection scores (1 for ground-truth boxes).
+      threshold: only keypoint scores strictly above it are averaged.
+
+    Returns:
+      (M,) float32 box score x mean confident keypoint score (0 if none).
+    """
+    keypoint_scores = tf.cast(keypoint_scores, tf.float32)
+    confident = tf.cast(keypoint_scores > threshold, tf.float32)
+    mean = tf.math.divide_no_nan(tf.reduce_sum(keypoint_scores * confident, -1),
+                                 tf.reduce_sum(confident, -1))
+    return tf.cast(box_scores, tf.float32) * mean
+
+
+class TopDownEstimator:
+    """Keypoints of people given their boxes, entirely in TF ops.
+
+    Args:
+      network: normalised crops (B, h, w, 3) float32 -> heatmaps
+        (B, H, W, K); a Keras model, a SavedModel signature, a fused model.
+      config: the checkpoint's experiment: ``model`` (sizes, normalisation),
+        ``data`` (flip pairs, box padding) and ``test`` (shift, refinement,
+        rescoring threshold).
+      flip: the flip test; None: ``config.test.flip_test``.
+    """
+
+    def __init__(self, network: Network, config: ExperimentConfig, flip: bool | None = None):
+        self.network = network
+        self.config = config
+        self.flip = config.test.flip_test if flip is None else bool(flip)
+        self.codec = HeatmapCodec.from_model_config(config.model)
+        self.num_keypoints = int(config.model.num_keypoints)
+        self._compiled = None
+
+    @property
+    def compiled_keypoints_from_crops(self):
+        """:meth:`keypoints_from_crops` as one ``tf.function``, traced once
+        per estimator (validation after validation reuses it)."""
+        if self._compiled is None:
+            self._compiled = tf.function(self.keypoints_from_crops, reduce_retracing=True)
+        return self._compiled
+
+    def centers_and_scales(self, boxes: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(M, 4) [x, y, w, h] boxes -> center (M, 2), scale (M, 2)."""
+        return transforms.box_to_center_scale_tf(
+            boxes, self.config.model.aspect_ratio, self.config.data.box_padding)
+
+    def crops(self, images: tf.Tensor, image_index: tf.Tensor, center: tf.Tensor,
+              scale: tf.Tensor) -> tf.Tensor:
+        """The crops (M, h, w, 3) float32, in pixel values (not normalised).
+
+        Args:
+          images: (N, H_img, W_img, 3) RGB images (uint8 as decoded).
+          image_index: (M,) the image of each person.
+          center, scale: (M, 2) each.
+        """
+        size = self.config.model.image_size
+        inverse = transforms.get_affine_transform_tf(center, scale, 0.0, size, inverse=True)
+        return transforms.crop_images_tf(images, image_index, inverse, size)
+
+    def network_heatmaps(self, images: tf.Tensor) -> tf.Tensor:
+        """The network on normalised crops (B, h, w, 3) -> (B, H, W, K)
+        float32. With no crop the network still sees one (zeros) and its
+        output is dropped: a batch of zero images is an error in TF's CPU
+        convolutions, and a ``tf.cond`` around the network would capture its
+        variables twice in an exported graph."""
+        count = tf.shape(images)[0]
+        padding = tf.zeros(tf.concat([[tf.maximum(1 - count, 0)], tf.shape(images)[1:]], 0),
+                           images.dtype)
+        heatmaps = tf.cast(self.network(tf.concat([images, padding], 0)), tf.float32)[:count]
+        width, height = self.config.model.heatmap_size
+        heatmaps.set_shape([None, height, width, self.num_keypoints])
+        return heatmaps
+
+    def heatmaps(self, crops: tf.Tensor) -> tf.Tensor:
+        """Heatmaps (M, H, W, K) float32 of pixel crops: normalised in the
+        checkpoint's colour order, then the network, fused with the mirrored
+        crops' heatmaps when flipping (one doubled batch)."""
+        m = self.config.model
+        images = transforms.normalize_image(crops, m.color_order, m.mean, m.std)
+        if not self.flip:
+            return self.network_heatmaps(images)
+        count = tf.shape(images)[0]
+        both = self.network_heatmaps(tf.concat([images, tf.reverse(images, [2])], 0))
+        return fuse_flip(both[:count], both[count:], self.config.data.flip_pairs,
+                         shift=self.config.test.shift_heatmap)
+
+    def keypoints_from_crops(self, crops: tf.Tensor, center: tf.Tensor, scale: tf.Tensor,
+                             box_scores: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Steps 3-5 on ready crops (evaluation crops them in ``tf.data``).
+
+        Returns:
+          ``keypoints`` (M, K, 2) image pixels, ``keypoint_scores`` (M, K),
+          ``scores`` (M,), all float32.
+        """
+        heatmaps = self.heatmaps(crops)
+        coords, scores = self.codec.decode_tf(heatmaps, refine=self.config.test.refine)
+        return {"keypoints": self.codec.to_image_tf(coords, center, scale),
+                "keypoint_scores": scores,
+                "scores": person_scores(scores, box_scores, self.config.test.in_vis_threshold)}
+
+    def __call__(self, images: tf.Tensor, image_index: tf.Tensor, center: tf.Tensor,
+                 scale: tf.Tensor, box_scores: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The whole path from images and person boxes (as center/scale).
+
+        Args:
+          images: (N, H_img, W_img, 3) uint8 RGB.
+          image_index: (M,) int, the image of each person.
+          center, scale: (M, 2) the people's center and scale.
+          box_scores: (M,) box scores (ones for given boxes).
+
+        Returns:
+          As :meth:`keypoints_from_crops`.
+        """
+        crops = self.crops(images, image_index, center, scale)
+        return self.keypoints_from_crops(crops, center, scale, box_scores)

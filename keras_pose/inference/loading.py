@@ -1,0 +1,104 @@
+"""The one loader of trained pose models: checkpoints and SavedModels.
+
+``evaluate.py``, ``predict.py``, the ``Predictor`` and the exporter all load
+through :func:`load_pose_model`, which accepts a checkpoint directory, a
+model directory (its ``best/`` checkpoint), a converted official checkpoint
+or a SavedModel exported by ``keras_pose.export``, and returns the network
+with the config it was trained with. That config owns the data set's
+metadata (keypoint names, flip pairs, skeleton, OKS sigmas, colour order):
+whatever data set a run evaluates or predicts on, these come from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Optional, Sequence
+
+import tensorflow as tf
+
+from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
+from keras_pose.configs import ConfigError, ExperimentConfig, apply_overrides, load_config
+from keras_pose.inference.estimator import Network, TopDownEstimator
+
+SAVED_MODEL_CONFIG = os.path.join("assets", "config.json")
+
+
+@dataclasses.dataclass
+class PoseModel:
+    """A trained network and the config it was trained with.
+
+    Attributes:
+      network: normalised crops (B, h, w, 3) float32 -> heatmaps (B, H, W, K).
+      config: the checkpoint's config (with any inference overrides).
+      kind: "keras" or "saved_model".
+      path: the resolved checkpoint or SavedModel directory.
+      keras_model: the Keras model (None for a SavedModel).
+      saved_model: the loaded SavedModel object (keeps its variables alive).
+    """
+
+    network: Network
+    config: ExperimentConfig
+    kind: str
+    path: str
+    keras_model: Any = None
+    saved_model: Any = None
+
+    def estimator(self, flip: Optional[bool] = None) -> TopDownEstimator:
+        """The inference path of this model (``flip`` None: the config's)."""
+        return TopDownEstimator(self.network, self.config, flip)
+
+
+def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
+    """``section.field=value`` changes of a checkpoint's config at inference.
+
+    Raises:
+      ConfigError: for ``model.*`` (the weights define the model) or a bad
+        override.
+    """
+    changed = apply_overrides(config, list(overrides))
+    if changed.model != config.model:
+        raise ConfigError("model.* cannot be overridden at inference: the checkpoint's "
+                          "weights define the model")
+    return changed
+
+
+def _load_saved_model(path: str) -> tuple[Network, ExperimentConfig, Any]:
+    config_path = os.path.join(path, SAVED_MODEL_CONFIG)
+    if not os.path.isfile(config_path):
+        raise CheckpointError(f"SavedModel {path} has no {SAVED_MODEL_CONFIG}: it was not "
+                              "exported by keras_pose (scripts/export_saved_model.py)")
+    try:
+        loaded = tf.saved_model.load(path)
+    except (OSError, ValueError, tf.errors.OpError) as e:
+        raise CheckpointError(f"{path} is not a loadable SavedModel: {e}") from e
+    if "heatmaps" not in loaded.signatures:
+        raise CheckpointError(f"SavedModel {path} has no 'heatmaps' signature (has "
+                              f"{sorted(loaded.signatures)}); export it with keras_pose.export")
+    signature = loaded.signatures["heatmaps"]
+    return (lambda images: signature(images=images)["heatmaps"],
+            load_config(config_path), loaded)
+
+
+def load_pose_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
+    """Loads a trained model and its config.
+
+    Args:
+      path: a checkpoint directory, a model directory, a converted official
+        checkpoint or an exported SavedModel.
+      overrides: ``section.field=value`` changes of the stored config
+        (``test.*``, ``data.*``; never ``model.*``).
+
+    Raises:
+      CheckpointError: naming the path and what is wrong with it.
+      ConfigError: for a bad override.
+    """
+    resolved = resolve_checkpoint(path)
+    if resolved.kind == "saved_model":
+        network, config, loaded = _load_saved_model(resolved.path)
+        return PoseModel(network, with_overrides(config, overrides), "saved_model",
+                         resolved.path, saved_model=loaded)
+    model, config = load_model(resolved.path)
+    return PoseModel(lambda images: model(images, training=False),
+                     with_overrides(config, overrides), "keras", resolved.path,
+                     keras_model=model)

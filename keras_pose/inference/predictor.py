@@ -1,0 +1,148 @@
+"""Keypoints for people in any image: the Python inference API.
+
+    from keras_pose import Predictor
+    predictor = Predictor.from_checkpoint("output/tiny")     # or a SavedModel
+    image = read_image("people.jpg")  # keras_pose.data.images: RGB uint8
+    result = predictor.predict(image, boxes=[[10, 20, 100, 200]])
+    cv2.imwrite("out.jpg", predictor.draw(image, result)[..., ::-1])
+
+This is a top-down method: every person needs a box (from a person detector
+of your choice); with no boxes the whole image is taken as one person. The
+work is :class:`~keras_pose.inference.estimator.TopDownEstimator`'s, the
+same graph the exported SavedModel runs.
+
+Shapes: M people (boxes), K keypoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from keras_pose.inference.loading import PoseModel, load_pose_model
+
+
+@dataclasses.dataclass
+class PoseResult:
+    """Keypoints of M people.
+
+    Attributes:
+      keypoints: (M, K, 2) float32 image pixels.
+      keypoint_scores: (M, K) float32 heatmap maxima.
+      scores: (M,) float32 person scores (mean keypoint score above the
+        visibility threshold, times the box score when given).
+      boxes: (M, 4) float32 [x, y, w, h] used.
+    """
+
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+
+def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes"
+                ) -> np.ndarray:
+    """(M, 4) float32 [x, y, w, h] boxes, or a ValueError naming the bad one.
+
+    Raises:
+      ValueError: for a box that is not 4 finite numbers with w > 0, h > 0.
+    """
+    try:
+        array = np.asarray(boxes if boxes is not None else [], np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{source}: not a list of [x, y, w, h] numbers ({e})") from e
+    if array.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{source}: expected (M, 4) [x, y, w, h] boxes, got shape {array.shape}")
+    bad = ~np.isfinite(array).all(1) | (array[:, 2] <= 0) | (array[:, 3] <= 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{source}: box {i} {array[i].tolist()} is not finite with "
+                         "positive width and height")
+    return array.astype(np.float32)
+
+
+class Predictor:
+    """Runs a pose model on images with person boxes.
+
+    Args:
+      pose_model: a loaded model (:func:`keras_pose.inference.load_pose_model`).
+    """
+
+    def __init__(self, pose_model: PoseModel):
+        self.pose_model = pose_model
+        self.config = pose_model.config
+        self._runs = {}
+
+    @classmethod
+    def from_checkpoint(cls, path: str, overrides: Sequence[str] = ()) -> "Predictor":
+        """From a checkpoint directory, a model directory, a converted
+        official checkpoint or an exported SavedModel.
+
+        Args:
+          path: the checkpoint.
+          overrides: ``section.field=value`` changes of the checkpoint's
+            config (e.g. ``test.shift_heatmap=false``); the ``model`` section
+            cannot change (it describes the weights).
+
+        Raises:
+          keras_pose.checkpoint.CheckpointError: for a path that is none of them.
+        """
+        return cls(load_pose_model(path, overrides))
+
+    def _run(self, flip: bool):
+        if flip not in self._runs:
+            estimator = self.pose_model.estimator(flip)
+
+            @tf.function(reduce_retracing=True)
+            def run(image, boxes, box_scores):
+                center, scale = estimator.centers_and_scales(boxes)
+                index = tf.zeros(tf.shape(boxes)[:1], tf.int32)
+                return estimator(image[None], index, center, scale, box_scores)
+
+            self._runs[flip] = run
+        return self._runs[flip]
+
+    def predict(self, image: np.ndarray, boxes: Optional[Sequence[Sequence[float]]] = None,
+                flip: Optional[bool] = None,
+                box_scores: Optional[Sequence[float]] = None) -> PoseResult:
+        """Keypoints of the people in ``boxes``.
+
+        Args:
+          image: (H, W, 3) uint8 RGB.
+          boxes: (M, 4) [x, y, w, h] pixels; None: the whole image.
+          flip: the flip test (with the reference's one-pixel shift); None:
+            the checkpoint's ``test.flip_test``.
+          box_scores: (M,) detection scores multiplied into ``scores``.
+
+        Raises:
+          ValueError: for an image that is not (H, W, 3) or a bad box.
+        """
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.dtype} "
+                             f"{image.shape}")
+        if boxes is None:
+            boxes = [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]]
+        boxes = check_boxes(boxes)
+        scores = np.ones(len(boxes), np.float32) if box_scores is None else \
+            np.asarray(box_scores, np.float32).reshape(-1)
+        if scores.shape != (len(boxes),):
+            raise ValueError(f"{len(scores)} box scores for {len(boxes)} boxes")
+        flip = self.config.test.flip_test if flip is None else bool(flip)
+        out = self._run(flip)(tf.constant(image), tf.constant(boxes), tf.constant(scores))
+        return PoseResult(out["keypoints"].numpy(), out["keypoint_scores"].numpy(),
+                          out["scores"].numpy(), boxes)
+
+    def draw(self, image: np.ndarray, result: PoseResult, score_threshold: float = 0.2
+             ) -> np.ndarray:
+        """The image with boxes, limbs (left / right / centre colours) and
+        keypoints whose score is above ``score_threshold``."""
+        from keras_pose.visualization import draw_poses
+        return draw_poses(image, result.keypoints, result.keypoint_scores, result.boxes,
+                          self.config.data.skeleton, self.config.data.keypoint_names,
+                          score_threshold)

@@ -1,0 +1,82 @@
+"""Evaluates PoseTrack18 predictions as the official poseval: AP and MOTA.
+
+    python scripts/evaluate_posetrack.py --gt data/posetrack/annotations/val \
+        --pred output/posetrack_val --output_dir output/posetrack_val/eval
+
+``--gt`` is a PoseTrack18 JSON file or a directory of them (one per video
+sequence); ``--pred`` is a file (with a ``--gt`` file) or a directory holding
+a prediction file of the same name for every ground-truth file. Prints
+poseval's two tables (per-joint AP; MOTA, MOTP, precision, recall) as
+markdown; ``--output_dir`` receives ``metrics.json`` (every number, NaN as
+null) and ``table.md``. See ``keras_pose.evaluation.posetrack`` for the rules.
+"""
+
+import json
+import math
+import os
+import sys
+import time
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("gt", None, "Ground-truth PoseTrack18 JSON file or directory.")
+flags.DEFINE_string("pred", None, "Prediction JSON file or directory (same file names).")
+flags.DEFINE_string("output_dir", None, "Where metrics.json and table.md go.")
+flags.mark_flag_as_required("gt")
+flags.mark_flag_as_required("pred")
+
+
+def _json_number(value: float):
+    # NaN (e.g. MOTA of a joint never annotated) is not JSON: write null.
+    return None if math.isnan(value) else value
+
+
+def _write_report(output_dir: str, report: dict, table: str) -> str:
+    os.makedirs(output_dir, exist_ok=True)
+    path = os.path.join(output_dir, "metrics.json")
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    with open(os.path.join(output_dir, "table.md"), "w") as f:
+        f.write(table)
+    return path
+
+
+def main(argv):
+    del argv
+    from keras_pose.evaluation import posetrack
+
+    start = time.perf_counter()
+    metric = posetrack.PoseTrackMetric()
+    try:
+        pairs = posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred)
+        for gt_file, pred_file in pairs:
+            metric.update(gt_file, pred_file)
+    except (OSError, ValueError) as e:
+        print(f"evaluate_posetrack.py: error: {e}", file=sys.stderr)
+        return 1
+    metrics = metric.result()
+    table = posetrack.format_table(metrics)
+    print(f"{metric.num_sequences} sequences, {metric.num_frames} evaluated frames")
+    print(table)
+    if FLAGS.output_dir:
+        report = {
+            "ground_truth": FLAGS.gt,
+            "predictions": FLAGS.pred,
+            "num_sequences": metric.num_sequences,
+            "num_frames": metric.num_frames,
+            "metrics": {k: _json_number(v) for k, v in metrics.items()},
+            "primary_metric": metric.primary,
+            "method": metric.describe(),
+            "table": table,
+            "seconds": round(time.perf_counter() - start, 3),
+        }
+        print(f"wrote {_write_report(FLAGS.output_dir, report, table)}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,127 @@
+"""The one inference path: flip test, decoding, rescoring, records, empty inputs."""
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.data.images import ImageReadError
+from keras_pose.data.records import PersonRecords
+from keras_pose.inference import TopDownEstimator, person_scores
+from keras_pose.inference.records import predict_records
+from tests import reference_impl as ref
+
+CONFIG = apply_overrides(get_experiment("tiny"), [
+    "model.image_size=32,64", "model.heatmap_size=8,16", "model.deconv_filters=8,8,8"])
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    from keras_pose.models import build_model_from_config
+    tf.keras.utils.set_random_seed(0)
+    model = build_model_from_config(CONFIG.model)
+    final = model.get_layer("head_final_conv")  # Distinct peaks, not a flat 1e-6 map.
+    final.kernel.assign(np.random.default_rng(0).normal(0, 0.3, final.kernel.shape))
+    return model
+
+
+@pytest.mark.parametrize("shift", [True, False])
+def test_flip_test_matches_two_separate_calls(tiny_model, shift):
+    config = apply_overrides(CONFIG, [f"test.shift_heatmap={str(shift).lower()}"])
+    crops = np.random.default_rng(0).uniform(0, 255, (3, 64, 32, 3)).astype(np.float32)
+    estimator = TopDownEstimator(lambda x: tiny_model(x, training=False), config, flip=True)
+    normalised = (crops / 255 - np.array(config.model.mean)) / np.array(config.model.std)
+    plain = tiny_model(normalised, training=False).numpy()
+    mirrored = tiny_model(normalised[:, :, ::-1], training=False).numpy()
+    expected = (plain + np.transpose(ref.reference_flip_back(
+        np.transpose(mirrored, (0, 3, 1, 2)), config.data.flip_pairs, shift), (0, 2, 3, 1))) / 2
+    got = estimator.heatmaps(crops).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    assert np.abs(got - plain).max() > 0.01 * np.abs(plain).max()  # the flip mattered
+    no_flip = TopDownEstimator(lambda x: tiny_model(x, training=False), config, flip=False)
+    np.testing.assert_allclose(no_flip.heatmaps(crops).numpy(), plain, rtol=1e-4, atol=1e-6)
+
+
+def test_keypoints_and_scores_follow_the_reference():
+    rng = np.random.default_rng(1)
+    heatmaps = rng.uniform(-0.1, 1.0, (4, 16, 8, 17)).astype(np.float32)
+    heatmaps[0, :, :, 2] = -0.5  # no positive peak: (0, 0) and a negative score
+    center = rng.uniform(50, 300, (4, 2)).astype(np.float32)
+    scale = rng.uniform(0.5, 2.0, (4, 2)).astype(np.float32)
+    box_scores = np.array([1.0, 0.5, 0.9, 0.2], np.float32)
+    estimator = TopDownEstimator(lambda x: tf.constant(heatmaps), CONFIG, flip=False)
+    out = estimator.keypoints_from_crops(np.zeros((4, 64, 32, 3), np.float32), center, scale,
+                                         box_scores)
+    expected, maxvals = ref.reference_final_preds(np.transpose(heatmaps, (0, 3, 1, 2)),
+                                                  center, scale)
+    np.testing.assert_allclose(out["keypoints"].numpy(), expected, rtol=1e-5, atol=2e-3)
+    np.testing.assert_array_equal(out["keypoint_scores"].numpy(), maxvals[..., 0])
+    for i in range(4):  # the reference's rescoring, written per person
+        confident = [s for s in maxvals[i, :, 0] if s > 0.2]
+        mean = sum(confident) / len(confident) if confident else 0.0
+        assert out["scores"].numpy()[i] == pytest.approx(box_scores[i] * mean, rel=1e-5)
+
+
+def test_person_scores_edge_cases():
+    scores = np.array([[0.2, 0.2, 0.2], [0.1, 0.3, 0.5], [-1.0, 0.0, 0.2]], np.float32)
+    got = person_scores(scores, np.array([1.0, 0.5, 1.0]), 0.2).numpy()
+    np.testing.assert_allclose(got, [0.0, 0.5 * 0.4, 0.0])  # exactly 0.2 is excluded
+
+
+def test_no_people_no_network_error(tiny_model):
+    estimator = TopDownEstimator(lambda x: tiny_model(x, training=False), CONFIG, flip=True)
+    image = np.zeros((1, 50, 60, 3), np.uint8)
+    out = estimator(image, np.zeros((0,), np.int32), np.zeros((0, 2)), np.zeros((0, 2)),
+                    np.zeros((0,)))
+    assert out["keypoints"].shape == (0, 17, 2) and out["scores"].shape == (0,)
+
+
+def brightness_network(images):
+    """A stand-in network: the peak's column encodes the crop's mean
+    brightness, so each person's result says which image it came from."""
+    mean = tf.reduce_mean(images, axis=[1, 2, 3])
+    column = tf.cast(tf.clip_by_value(tf.round((mean + 2.5) / 5.0 * 7), 0, 7), tf.int32)
+    row = tf.one_hot(tf.fill(tf.shape(column), 8), 16)[:, :, None, None]
+    return tf.tile(row * tf.one_hot(column, 8)[:, None, :, None], [1, 1, 1, 17])
+
+
+def test_predict_records_crops_each_person_from_its_image_and_keeps_order(tmp_path):
+    levels = [20, 120, 235]
+    rows = {f: [] for f in ("image_path", "image_id", "center", "scale", "joints",
+                            "joints_vis", "score", "area", "box")}
+    for i, level in enumerate(levels):
+        path = str(tmp_path / f"{i}.png")
+        cv2.imwrite(path, np.full((120, 160, 3), level, np.uint8))
+        for j in range(2):
+            for key, value in (("image_path", path), ("image_id", i),
+                               ("center", [40.0 + 60 * j, 60.0]), ("scale", [0.2, 0.4]),
+                               ("joints", np.zeros((17, 2))), ("joints_vis", np.zeros(17)),
+                               ("score", 1.0), ("area", 1.0), ("box", [0, 0, 1, 1])):
+                rows[key].append(value)
+    records = PersonRecords.from_lists(rows, 17)
+    order = np.array([3, 0, 5, 1, 4, 2])  # people of one image are not adjacent
+    records = records.select(order)
+    estimator = TopDownEstimator(brightness_network, CONFIG, flip=False)
+    predictions = predict_records(estimator, records, batch_size=4)
+    for row in range(len(records)):
+        level = levels[records.image_id[row]]
+        mean = np.mean((level / 255 - np.array(CONFIG.model.mean)) / np.array(CONFIG.model.std))
+        column = np.clip(np.round((mean + 2.5) / 5.0 * 7), 0, 7)
+        cx, cy = records.center[row]
+        factor = records.scale[row][0] * 200 / 8
+        np.testing.assert_allclose(predictions.keypoints[row, 0],
+                                   [cx + (column - 4) * factor, cy + (8 - 8) * factor], atol=1e-3)
+
+
+def test_an_unreadable_evaluation_image_is_an_error_naming_it(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not a jpeg")
+    records = PersonRecords.from_lists({
+        "image_path": [str(bad)], "image_id": [1], "center": [[5, 5]], "scale": [[1, 1]],
+        "joints": [np.zeros((17, 2))], "joints_vis": [np.zeros(17)], "score": [1.0],
+        "area": [1.0], "box": [[0, 0, 1, 1]]}, 17)
+    estimator = TopDownEstimator(brightness_network, CONFIG, flip=False)
+    with pytest.raises(ImageReadError, match="broken.jpg"):
+        predict_records(estimator, records)
+    assert len(predict_records(estimator, records.select(np.zeros(0, int)))) == 0

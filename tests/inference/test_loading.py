@@ -1,0 +1,44 @@
+"""The one model loader: checkpoints, model directories, SavedModels."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from keras_pose.checkpoint import CheckpointError
+from keras_pose.inference import load_pose_model
+
+
+def test_keras_checkpoint_and_saved_model_are_the_same_network(tiny_exported, tmp_path):
+    model, config, ckpt, saved = tiny_exported
+    crops = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype(np.float32)
+    expected = model(crops, training=False).numpy()
+    for path in (ckpt, saved):
+        loaded = load_pose_model(path)
+        assert loaded.config == config
+        np.testing.assert_allclose(np.asarray(loaded.network(crops)), expected, atol=1e-4)
+    assert load_pose_model(ckpt).kind == "keras" and load_pose_model(saved).kind == "saved_model"
+    # A model directory holding only saved_model/ resolves to it.
+    shutil.copytree(saved, tmp_path / "run" / "saved_model")
+    assert load_pose_model(str(tmp_path / "run")).kind == "saved_model"
+
+
+def test_saved_model_without_its_config_is_refused(tiny_exported, tmp_path):
+    copy = tmp_path / "saved"
+    shutil.copytree(tiny_exported[3], copy)
+    os.remove(copy / "assets" / "config.json")
+    with pytest.raises(CheckpointError, match="assets/config.json"):
+        load_pose_model(str(copy))
+
+
+def test_incomplete_checkpoints_are_refused(tiny_exported, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_exported[2], run / "best")
+    os.remove(run / "best" / "COMPLETE")
+    (run / "best" / "state.json").write_text("{}")  # an interrupted training write
+    with pytest.raises(CheckpointError, match="best is incomplete"):
+        load_pose_model(str(run))
+    os.remove(run / "best" / "model.weights.h5")
+    with pytest.raises(CheckpointError, match="incomplete checkpoint"):
+        load_pose_model(str(run / "best"))

@@ -1,0 +1,95 @@
+"""Predictor and predict.py on the real COCO sample."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_pose import Predictor
+from keras_pose.checkpoint import CheckpointError
+from keras_pose.data import coco
+from keras_pose.data.images import ImageReadError, read_image
+
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tiny_exported):
+    return tiny_exported[2], tiny_exported[3]
+
+
+def test_predictor_matches_the_saved_model(checkpoints, coco_dir):
+    keras_ckpt, saved = checkpoints
+    records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 1.0)
+    rows = np.nonzero(records.image_id == records.image_id[0])[0]
+    image = read_image(records.image_path[rows[0]])
+    boxes = records.box[rows]
+    result = Predictor.from_checkpoint(keras_ckpt).predict(image, boxes)
+    assert result.keypoints.shape == (len(rows), 17, 2)
+    from_saved = Predictor.from_checkpoint(saved).predict(image, boxes)
+    np.testing.assert_allclose(from_saved.keypoints, result.keypoints, atol=1e-3)
+    serve = tf.saved_model.load(saved).signatures["serving_default"]
+    out = serve(images=tf.constant(image[None]), boxes=tf.constant(boxes[None]),
+                num_boxes=tf.constant([len(rows)], tf.int32))
+    np.testing.assert_allclose(out["keypoints"].numpy()[0], result.keypoints, atol=1e-3)
+    np.testing.assert_allclose(out["scores"].numpy()[0], result.scores, atol=1e-5)
+
+
+def test_whole_image_is_one_person(checkpoints, coco_dir):
+    predictor = Predictor.from_checkpoint(checkpoints[0])
+    image = read_image(os.path.join(coco_dir, "000000000785.jpg"))
+    result = predictor.predict(image, flip=False)
+    np.testing.assert_array_equal(result.boxes, [[0, 0, image.shape[1], image.shape[0]]])
+    same = predictor.predict(image, boxes=[[0, 0, image.shape[1], image.shape[0]]], flip=False)
+    np.testing.assert_array_equal(result.keypoints, same.keypoints)
+
+
+def test_drawing_puts_joints_and_limbs_where_the_keypoints_are(checkpoints):
+    from keras_pose.inference import PoseResult
+    from keras_pose.visualization import CENTRE, LEFT
+    predictor = Predictor.from_checkpoint(checkpoints[0])
+    image = np.zeros((200, 200, 3), np.uint8)
+    keypoints = np.zeros((1, 17, 2), np.float32)
+    keypoints[0, 0] = (100, 20)   # nose: centre colour
+    keypoints[0, 5] = (150, 60)   # left shoulder
+    keypoints[0, 7] = (150, 120)  # left elbow: limb 5-7 is a left limb
+    keypoints[0, 6] = (50, 60)    # right shoulder
+    scores = np.zeros((1, 17), np.float32)
+    scores[0, [0, 5, 6, 7]] = 0.9
+    scores[0, 6] = 0.1  # below the threshold: not drawn
+    result = PoseResult(keypoints, scores, np.ones(1, np.float32), np.zeros((0, 4), np.float32))
+    drawn = predictor.draw(image, result, score_threshold=0.2)
+    assert tuple(drawn[20, 100]) == CENTRE
+    assert tuple(drawn[60, 150]) == LEFT and tuple(drawn[90, 150]) == LEFT  # on the limb
+    assert not drawn[60, 50].any() and not drawn[60, 100].any()  # the hidden shoulder, no 5-6 limb
+    assert not image.any()  # the input is not modified
+
+
+def test_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        Predictor.from_checkpoint(str(tmp_path / "none"))
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(ImageReadError, match="bad.jpg"):
+        read_image(str(bad))
+
+
+def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):
+    predictor = Predictor.from_checkpoint(checkpoints[0])
+    image = np.zeros((50, 60, 3), np.uint8)
+    for boxes, message in (([[1, 2, 3]], r"\(M, 4\)"), ([[1, 2, 0, 5]], "box 0"),
+                           ([[1, 2, 3, 4], [1, 2, np.nan, 4]], "box 1"), ([["a", 1, 2, 3]], "not a list")):
+        with pytest.raises(ValueError, match=message):
+            predictor.predict(image, boxes)
+    result = predictor.predict(image, np.zeros((0, 4)))
+    assert result.keypoints.shape == (0, 17, 2) and result.scores.shape == (0,)
+    with pytest.raises(ValueError, match="uint8"):
+        predictor.predict(image.astype(np.float32), [[1, 2, 3, 4]])
+
+
+def test_overrides_of_the_model_are_refused(checkpoints):
+    from keras_pose.configs import ConfigError
+    with pytest.raises(ConfigError, match="model"):
+        Predictor.from_checkpoint(checkpoints[0], ["model.depth=50"])
+    predictor = Predictor.from_checkpoint(checkpoints[1], ["test.shift_heatmap=false"])
+    assert predictor.config.test.shift_heatmap is False
