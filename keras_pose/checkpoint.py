@@ -3,11 +3,17 @@
 A *model checkpoint* is a directory holding
 
 - ``config.json``: the whole :class:`ExperimentConfig` (its ``model`` section
-  rebuilds the network, including the input normalisation it expects);
-- ``model.weights.h5``: the Keras weights.
+  rebuilds the network, including the input normalisation it expects; its
+  ``data`` section the keypoint names, flip pairs, skeleton and sigmas);
+- ``model.weights.h5``: the Keras weights;
+- ``COMPLETE``: written last, after every file was flushed to disk (fsync):
+  a directory without it is an interrupted write and is never used.
 
-Training writes more files into its epoch checkpoints (optimizer state,
-``state.json``) but every one of them is also a model checkpoint. A *model
+Every directory is written by :func:`write_checkpoint_dir`: into a
+temporary sibling named after the writing host and process, then renamed
+into place, with Ctrl-C deferred until the write is over. Training writes
+more files into its epoch checkpoints (optimizer state, ``state.json``) but
+every one of them is also a model checkpoint. A *model
 directory* is what ``train.py --model_dir`` fills::
 
     model_dir/config.json            the final config
@@ -20,12 +26,16 @@ directory* is what ``train.py --model_dir`` fills::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import os
 import shutil
+import signal
+import socket
+import threading
 import warnings
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import keras
 
@@ -33,6 +43,7 @@ from keras_pose.configs import ExperimentConfig, load_config, save_config
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
+COMPLETE_FILE = "COMPLETE"
 
 
 class CheckpointError(ValueError):
@@ -53,9 +64,19 @@ class ResolvedCheckpoint:
 
 
 def is_model_checkpoint(path: str) -> bool:
-    """True for a directory with both config.json and model.weights.h5."""
-    return (os.path.isfile(os.path.join(path, CONFIG_FILE))
-            and os.path.isfile(os.path.join(path, WEIGHTS_FILE)))
+    """A directory with config.json and model.weights.h5 that is not an
+    interrupted write: it has the ``COMPLETE`` marker, or (checkpoints of
+    earlier versions, which had no marker) no training ``state.json``."""
+    if not (os.path.isfile(os.path.join(path, CONFIG_FILE))
+            and os.path.isfile(os.path.join(path, WEIGHTS_FILE))):
+        return False
+    return (os.path.isfile(os.path.join(path, COMPLETE_FILE))
+            or not os.path.exists(os.path.join(path, "state.json")))
+
+
+def is_complete(path: str) -> bool:
+    """True when ``path`` was written to the end by :func:`write_checkpoint_dir`."""
+    return os.path.isfile(os.path.join(path, COMPLETE_FILE))
 
 
 def _is_saved_model(path: str) -> bool:
@@ -63,12 +84,83 @@ def _is_saved_model(path: str) -> bool:
 
 
 def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
-    """The newest complete ``checkpoints/epoch_*`` directory, or None."""
-    candidates = sorted(glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*")))
+    """The newest complete ``checkpoints/epoch_NNNN`` directory, or None
+    (the one rule of what a usable epoch checkpoint is)."""
+    candidates = sorted(glob.glob(os.path.join(model_dir, "checkpoints",
+                                               "epoch_[0-9][0-9][0-9][0-9]")))
     for candidate in reversed(candidates):
-        if is_model_checkpoint(candidate):
+        if is_complete(candidate) and is_model_checkpoint(candidate):
             return candidate
     return None
+
+
+@contextlib.contextmanager
+def defer_interrupts() -> Iterator[None]:
+    """Holds back Ctrl-C (SIGINT) until the block ends, then raises it.
+
+    A KeyboardInterrupt in the middle of an HDF5 write can abort the whole
+    interpreter; with this, a write finishes (or fails) first. Only in the
+    main thread (signal handlers cannot be set elsewhere).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            raise KeyboardInterrupt
+
+
+def _fsync(path: str) -> None:
+    flags = os.O_RDONLY | (os.O_DIRECTORY if os.path.isdir(path) else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def temporary_sibling(path: str) -> str:
+    """A temporary name next to ``path`` owned by this host and process."""
+    return f"{path}.tmp-{socket.gethostname()}-{os.getpid()}"
+
+
+def write_checkpoint_dir(path: str, write: Callable[[str], None]) -> str:
+    """Writes a checkpoint directory atomically.
+
+    ``write(tmp)`` fills a temporary sibling; every file is then flushed to
+    disk, the ``COMPLETE`` marker written (and flushed) last, and the
+    directory renamed over ``path`` (an older copy is removed only after the
+    new one is in place). An interrupted or failed write (a full disk) leaves
+    any previous checkpoint at ``path`` intact and removes its own files.
+    """
+    path = os.path.abspath(path)
+    tmp = temporary_sibling(path)
+    with defer_interrupts():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        try:
+            write(tmp)
+            for root, _, files in os.walk(tmp):
+                for name in files:
+                    _fsync(os.path.join(root, name))
+                _fsync(root)
+            with open(os.path.join(tmp, COMPLETE_FILE), "w") as f:
+                f.write("complete\n")
+                f.flush()
+                os.fsync(f.fileno())
+            _fsync(tmp)
+            replace_directory(tmp, path)
+            _fsync(os.path.dirname(path))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return path
 
 
 def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
@@ -94,8 +186,19 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
         return ResolvedCheckpoint("saved_model", path)
     if is_model_checkpoint(path):
         return ResolvedCheckpoint("keras", path)
+    is_model_dir = any(os.path.exists(os.path.join(path, d))
+                       for d in ("best", "checkpoints", "saved_model"))
+    if os.path.isfile(os.path.join(path, CONFIG_FILE)) and not is_model_dir:
+        raise CheckpointError(
+            f"{path} is an incomplete checkpoint (no {WEIGHTS_FILE} or no {COMPLETE_FILE} "
+            "marker: its write was interrupted); use another checkpoint")
     best = os.path.join(path, "best")
-    if is_model_checkpoint(best):
+    if os.path.isdir(best):
+        if not is_model_checkpoint(best):
+            raise CheckpointError(
+                f"{best} is incomplete (its write was interrupted); run the same train.py "
+                "command again to repair it, or pass an epoch checkpoint "
+                f"({os.path.join(path, 'checkpoints', 'epoch_NNNN')})")
         return ResolvedCheckpoint("keras", best)
     latest = latest_epoch_checkpoint(path)
     if latest:
@@ -111,25 +214,13 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
 
 def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
                           path: str) -> None:
-    """Writes a model checkpoint directory atomically.
-
-    The files go to a temporary sibling directory that is renamed over
-    ``path`` at the end, so an interrupted or failed write (a full disk)
-    leaves any previous checkpoint at ``path`` intact.
-    """
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    try:
+    """Writes a model checkpoint directory atomically (see
+    :func:`write_checkpoint_dir`)."""
+    def write(tmp: str) -> None:
         model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
         save_config(config, os.path.join(tmp, CONFIG_FILE))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_directory(tmp, path)
+
+    write_checkpoint_dir(path, write)
 
 
 def replace_directory(src: str, dst: str) -> None:
@@ -140,7 +231,7 @@ def replace_directory(src: str, dst: str) -> None:
     """
     old = None
     if os.path.exists(dst):
-        old = f"{dst}.old{os.getpid()}"
+        old = f"{dst}.old-{socket.gethostname()}-{os.getpid()}"
         shutil.rmtree(old, ignore_errors=True)
         os.replace(dst, old)
     os.replace(src, dst)

@@ -1,5 +1,8 @@
 """The reference's JointsMSELoss, per example for distribution strategies.
 
+The training step sums these per-crop losses and divides by the global
+batch, so that the replicas' sum is the reference's batch mean.
+
 Shapes: B crops, H x W heatmaps, K keypoints (channels last).
 """
 
@@ -32,18 +35,3 @@ def joints_mse_per_example(pred: tf.Tensor, target: tf.Tensor, target_weight: tf
         diff = diff * tf.cast(target_weight, tf.float32)[:, None, None, :]
     return 0.5 * tf.reduce_mean(tf.square(diff), axis=[1, 2, 3])
 
-
-def joints_mse_loss(pred: tf.Tensor, target: tf.Tensor, target_weight: tf.Tensor,
-                    global_batch_size: int | None = None,
-                    use_target_weight: bool = True) -> tf.Tensor:
-    """The scalar JointsMSELoss.
-
-    With ``global_batch_size`` (inside a replica of a distribution strategy)
-    the per-example losses are summed and divided by the global batch, so
-    that summing the replicas' values (and gradients) gives the mean over
-    the global batch whatever the number of replicas.
-    """
-    per_example = joints_mse_per_example(pred, target, target_weight, use_target_weight)
-    if global_batch_size is None:
-        return tf.reduce_mean(per_example)
-    return tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from keras_pose.losses import joints_mse_loss, joints_mse_per_example
+from keras_pose.losses import joints_mse_per_example
 
 
 def _reference_loss(pred, target, weight):
@@ -16,27 +16,30 @@ def _reference_loss(pred, target, weight):
     return loss / k
 
 
-def test_matches_reference_formula():
+def test_batch_mean_matches_reference_formula():
     rng = np.random.default_rng(0)
     pred = rng.normal(size=(4, 8, 6, 5)).astype(np.float32)
     target = rng.uniform(size=(4, 8, 6, 5)).astype(np.float32)
     weight = (rng.uniform(size=(4, 5)) > 0.3).astype(np.float32)
-    np.testing.assert_allclose(joints_mse_loss(pred, target, weight).numpy(),
-                               _reference_loss(pred, target, weight), rtol=1e-5)
-    unweighted = joints_mse_loss(pred, target, weight, use_target_weight=False).numpy()
-    np.testing.assert_allclose(unweighted, _reference_loss(pred, target, np.ones_like(weight)),
+    per_example = joints_mse_per_example(pred, target, weight).numpy()
+    assert per_example.shape == (4,)
+    np.testing.assert_allclose(per_example.mean(), _reference_loss(pred, target, weight),
                                rtol=1e-5)
+    unweighted = joints_mse_per_example(pred, target, weight, use_target_weight=False).numpy()
+    np.testing.assert_allclose(unweighted.mean(),
+                               _reference_loss(pred, target, np.ones_like(weight)), rtol=1e-5)
 
 
-def test_global_batch_averaging_is_split_invariant():
+def test_each_crop_is_its_own_loss():
+    # The per-crop split is what makes the global-batch sum replica-invariant:
+    # crop i's loss must not depend on the other crops of its batch.
     rng = np.random.default_rng(1)
     pred = rng.normal(size=(8, 4, 4, 3)).astype(np.float32)
     target = rng.uniform(size=(8, 4, 4, 3)).astype(np.float32)
-    weight = np.ones((8, 3), np.float32)
-    whole = joints_mse_loss(pred, target, weight).numpy()
-    for replicas in (2, 4):
-        parts = [joints_mse_loss(p, t, w, global_batch_size=8).numpy()
-                 for p, t, w in zip(np.split(pred, replicas), np.split(target, replicas),
-                                    np.split(weight, replicas))]
-        np.testing.assert_allclose(sum(parts), whole, rtol=1e-6)
-    assert joints_mse_per_example(pred, target, weight).shape == (8,)
+    weight = (rng.uniform(size=(8, 3)) > 0.5).astype(np.float32)
+    whole = joints_mse_per_example(pred, target, weight).numpy()
+    for i in range(8):
+        alone = joints_mse_per_example(pred[i:i + 1], target[i:i + 1], weight[i:i + 1]).numpy()
+        np.testing.assert_allclose(alone, whole[i:i + 1], rtol=1e-6)
+        np.testing.assert_allclose(alone, _reference_loss(pred[i:i + 1], target[i:i + 1],
+                                                          weight[i:i + 1]), rtol=1e-5)

@@ -1,6 +1,7 @@
-"""Training: the loop, the schedule, checkpoints and train-time accuracy."""
+"""Training: ``fit`` with the recipe's step, callbacks, resumable run directories."""
 
-from keras_pose.training.trainer import (TrainingError, TrainResult, make_train_step,
-                                         select_strategy, train)
+from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.trainer import (TrainingInterrupted, TrainResult, select_strategy,
+                                         train)
 
-__all__ = ["TrainingError", "TrainResult", "make_train_step", "select_strategy", "train"]
+__all__ = ["TrainingError", "TrainingInterrupted", "TrainResult", "select_strategy", "train"]

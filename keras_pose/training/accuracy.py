@@ -8,6 +8,7 @@ x > 1 and y > 1 count. The average is over joints that had any such case.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -51,3 +52,34 @@ def accuracy_from_counts(correct, counted) -> float:
     if not used.any():
         return 0.0
     return float(np.mean(correct[used] / counted[used]))
+
+
+class HeatmapAccuracy(keras.metrics.Metric):
+    """The reference's train-time accuracy as a Keras metric.
+
+    Sums the per-joint counts of :func:`heatmap_accuracy_counts` over the
+    epoch (and over replicas: the variables aggregate by sum); the result is
+    the mean accuracy of the joints that had any counted case.
+    """
+
+    def __init__(self, num_keypoints: int, name: str = "acc", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_keypoints = num_keypoints
+        self.correct = self.add_variable(shape=(num_keypoints,), initializer="zeros",
+                                         name="correct", aggregation="sum")
+        self.counted = self.add_variable(shape=(num_keypoints,), initializer="zeros",
+                                         name="counted", aggregation="sum")
+
+    def update_state(self, target: tf.Tensor, pred: tf.Tensor, sample_weight=None) -> None:
+        correct, counted = heatmap_accuracy_counts(pred, target)
+        self.correct.assign_add(correct)
+        self.counted.assign_add(counted)
+
+    def result(self) -> tf.Tensor:
+        used = self.counted > 0
+        ratio = tf.math.divide_no_nan(self.correct, self.counted)
+        return tf.math.divide_no_nan(tf.reduce_sum(tf.where(used, ratio, 0.0)),
+                                     tf.reduce_sum(tf.cast(used, tf.float32)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_keypoints": self.num_keypoints}

@@ -50,15 +50,15 @@ def debug_panels(images: np.ndarray, gt_heatmaps: np.ndarray, pred_heatmaps: np.
     return np.stack(panels)
 
 
-def write_debug_images(writer: Any, model: Any, batch: Any, strategy: tf.distribute.Strategy,
-                       config, step: int, preprocess: Any, max_images: int = 4) -> None:
-    """Writes one image summary from the first replica's part of ``batch``
-    (uint8 RGB crops, normalised by ``preprocess`` for the model)."""
-    local = {k: strategy.experimental_local_results(v)[0] for k, v in batch.items()}
-    images = local["image"][:max_images]
-    pred = model(preprocess(images), training=False)
-    panels = debug_panels(images.numpy(), local["heatmaps"][:max_images].numpy(),
-                          np.asarray(pred, np.float32), local["target_weight"][:max_images].numpy(),
-                          config)
+def write_debug_images(writer: Any, training_model: Any, batch: dict, config, step: int,
+                       max_images: int = 4) -> None:
+    """Writes one image summary of ``batch`` (a training-pipeline batch of
+    uint8 RGB crops; ``training_model`` normalises them for the network)."""
+    images = np.asarray(batch["image"][:max_images])
+    pred = training_model(tf.constant(images), training=False)
+    panels = debug_panels(images, np.asarray(batch["heatmaps"][:max_images]),
+                          np.asarray(pred, np.float32),
+                          np.asarray(batch["target_weight"][:max_images]), config)
     with writer.as_default(step=step):
         tf.summary.image("train/crops_gt_pred_heatmaps", panels, max_outputs=max_images)
+    writer.flush()

@@ -1,16 +1,17 @@
-"""The training loop: distribution strategy, resumable checkpoints, logging.
+"""The training run: strategy, resumable checkpoints, ``fit``, export.
 
 Behaves as the official ``train.py``: Adam (PyTorch's epsilon 1e-8, no
 weight decay), the learning rate set per epoch by the MultiStepLR rule,
 JointsMSELoss with target weights, the heatmap PCK as train-time accuracy,
-validation through the evaluation code (``evaluate_model``) — and, unlike
-the official code, resumes from its latest checkpoint automatically.
+validation as the official yaml files set it (ground-truth boxes, no flip
+test) — and, unlike the official code, resumes from its latest checkpoint
+automatically, with the same data order and optimizer state as an
+uninterrupted run.
 
-Distribution: ``MirroredStrategy`` over the visible GPUs (or the CPU);
-``MultiWorkerMirroredStrategy`` when ``TF_CONFIG`` names several workers.
-BatchNorm is synchronized whenever there is more than one replica. The loss
-is averaged over the *global* batch, so its value and the gradients do not
-depend on how the batch is split over replicas.
+Distribution: ``MirroredStrategy`` over the visible GPUs (the default
+strategy on a CPU-only machine); ``MultiWorkerMirroredStrategy`` when
+``TF_CONFIG`` names several workers. BatchNorm is synchronized whenever
+there is more than one replica.
 """
 
 from __future__ import annotations
@@ -19,32 +20,31 @@ import dataclasses
 import json
 import math
 import os
-import shutil
-import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import keras
-import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_pose.checkpoint import CheckpointError, load_weights_strict, resolve_checkpoint
+from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint,
+                                   load_weights_strict, resolve_checkpoint)
+from keras_pose.codec import HeatmapCodec
 from keras_pose.configs import ExperimentConfig, load_config, save_config
-from keras_pose.data import datasets, iteration, pipeline
-from keras_pose.data.transforms import normalize_image
-from keras_pose.losses import joints_mse_per_example
+from keras_pose.data import datasets, pipeline
 from keras_pose.models import build_model_from_config
-from keras_pose.training import checkpointing, summaries
-from keras_pose.training.accuracy import accuracy_from_counts, heatmap_accuracy_counts
+from keras_pose.training import callbacks as cb
+from keras_pose.training import run_dir
+from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
 
-class TrainingError(RuntimeError):
-    """Training cannot go on; the message says why and what was kept."""
+class TrainingInterrupted(TrainingError):
+    """Ctrl-C: training stopped; the message says where it can resume."""
 
 
 # ---------------------------------------------------------------------------
-# Strategy
+# Strategy and precision
 
 
 def cluster_workers() -> int:
@@ -61,12 +61,9 @@ def cluster_workers() -> int:
 
 def select_strategy() -> tf.distribute.Strategy:
     """MultiWorkerMirroredStrategy for a multi-worker TF_CONFIG, else
-    MirroredStrategy over all visible GPUs.
-
-    With no GPU the default (single-device) strategy runs on the CPU: it is
-    the same computation as a one-replica MirroredStrategy, measured ~30%
-    faster per step on 2 CPU cores.
-    """
+    MirroredStrategy over the visible GPUs, else the default strategy (the
+    same computation as a one-replica MirroredStrategy, ~30% faster per step
+    on 2 CPU cores)."""
     if cluster_workers() > 1:
         return tf.distribute.MultiWorkerMirroredStrategy()
     if tf.config.list_logical_devices("GPU"):
@@ -86,84 +83,28 @@ def is_chief(strategy: tf.distribute.Strategy) -> bool:
     return task_type == "worker" and task_id == 0 and not has_chief
 
 
-def _strategy_name(strategy: tf.distribute.Strategy) -> str:
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return f"MultiWorkerMirroredStrategy ({cluster_workers()} workers)"
-    name = type(strategy).__name__
-    return "default (one device)" if name.startswith("_Default") else name
-
-
 def worker_dir(model_dir: str, strategy: tf.distribute.Strategy) -> str:
     """Where this process writes: ``model_dir`` for the chief, a private
-    ``model_dir/worker_<id>`` for the other workers (whose copies are only
-    needed because every worker must take part in saving)."""
+    ``model_dir/worker_<id>`` for the other workers (every worker takes part
+    in saving)."""
     if is_chief(strategy):
         return model_dir
     return os.path.join(model_dir, f"worker_{strategy.cluster_resolver.task_id}")
 
 
-# ---------------------------------------------------------------------------
-# Steps
-
-
-def make_optimizer(config: ExperimentConfig, mixed_precision: bool) -> keras.optimizers.Optimizer:
-    """Adam with PyTorch's epsilon; AdamW only if ``train.weight_decay`` > 0."""
-    t = config.train
-    if t.weight_decay > 0:
-        optimizer = keras.optimizers.AdamW(learning_rate=t.learning_rate,
-                                           weight_decay=t.weight_decay, epsilon=t.adam_epsilon)
-    else:
-        optimizer = keras.optimizers.Adam(learning_rate=t.learning_rate, epsilon=t.adam_epsilon)
-    if mixed_precision:
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
-
-
-def make_train_step(model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                    strategy: tf.distribute.Strategy, global_batch: int,
-                    use_target_weight: bool = True, jit_compile: bool = False,
-                    preprocess: Optional[Callable[[tf.Tensor], tf.Tensor]] = None,
-                    ) -> Callable[[Any], dict[str, tf.Tensor]]:
-    """One optimizer step on a distributed batch.
-
-    Args:
-      preprocess: applied to ``batch["image"]`` on the device first (the
-        normalisation, when the pipeline yields uint8 crops).
-
-    Returns a tf.function taking a (per-replica) batch dict and returning the
-    global-batch loss and the summed per-joint accuracy counts.
-    """
-    mixed = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-
-    def replica_step(batch):
-        images = preprocess(batch["image"]) if preprocess else batch["image"]
-        with tf.GradientTape() as tape:
-            pred = model(images, training=True)
-            per_example = joints_mse_per_example(pred, batch["heatmaps"], batch["target_weight"],
-                                                 use_target_weight)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            scaled = optimizer.scale_loss(loss) if mixed else loss
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        correct, counted = heatmap_accuracy_counts(pred, batch["heatmaps"])
-        return loss, correct, counted
-
-    compiled_replica_step = (tf.function(replica_step, jit_compile=True) if jit_compile
-                             else replica_step)
-
-    @tf.function
-    def step(batch):
-        loss, correct, counted = strategy.run(compiled_replica_step, args=(batch,))
-        sum_ = tf.distribute.ReduceOp.SUM
-        return {"loss": strategy.reduce(sum_, loss, axis=None),
-                "correct": strategy.reduce(sum_, correct, axis=None),
-                "counted": strategy.reduce(sum_, counted, axis=None)}
-
-    return step
+def resolve_precision(precision: str) -> str:
+    """``auto`` -> mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16
+    units, fp32 otherwise."""
+    if precision != "auto":
+        return precision
+    from keras_pose.export.precision import cpu_has_bf16
+    if tf.config.list_logical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bf16() else "fp32"
 
 
 # ---------------------------------------------------------------------------
-# The loop
+# Pieces of a run
 
 
 @dataclasses.dataclass
@@ -172,30 +113,47 @@ class TrainResult:
 
     model_dir: str
     epochs_run: int
-    state: checkpointing.TrainState
+    state: run_dir.TrainState
     history: list[dict[str, float]]
     final_metrics: dict[str, float]
     saved_model: Optional[str]
+    final_table: str = ""
 
 
-def _check_same_architecture(saved: ExperimentConfig, config: ExperimentConfig, path: str):
-    fields = ("depth", "num_keypoints", "style", "image_size", "heatmap_size",
-              "deconv_filters", "deconv_kernels", "final_kernel")
-    diffs = [f"{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
+def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
+    """Adam with PyTorch's epsilon; AdamW only if ``train.weight_decay`` > 0.
+    (With the mixed_float16 policy, ``compile`` adds loss scaling.)"""
+    t = config.train
+    if t.weight_decay > 0:
+        return keras.optimizers.AdamW(learning_rate=t.learning_rate,
+                                      weight_decay=t.weight_decay, epsilon=t.adam_epsilon)
+    return keras.optimizers.Adam(learning_rate=t.learning_rate, epsilon=t.adam_epsilon)
+
+
+def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
+    """Refuses to resume a checkpoint of another architecture or input
+    normalisation (before anything is written to the model directory)."""
+    fields = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size", "heatmap_size",
+              "deconv_filters", "deconv_kernels", "final_kernel", "color_order", "mean", "std")
+    diffs = [f"model.{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
              for f in fields if getattr(saved.model, f) != getattr(config.model, f)]
+    diffs += [f"data.{f}: checkpoint {getattr(saved.data, f)} vs now {getattr(config.data, f)}"
+              for f in ("keypoint_names", "flip_pairs") if getattr(saved.data, f)
+              != getattr(config.data, f)]
     if diffs:
-        raise TrainingError(
-            f"{path} holds a checkpoint of a different architecture ({'; '.join(diffs)}); "
-            "use another --model_dir or the same experiment")
+        raise TrainingError(f"{path} holds a checkpoint of another model or input convention "
+                            f"({'; '.join(diffs)}); use another --model_dir or the same settings")
 
 
-def _init_from_checkpoint(model: keras.Model, path: str, config: ExperimentConfig) -> None:
+def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConfig) -> None:
+    """``--init_checkpoint``: every weight from a Keras checkpoint (warns when
+    its input convention differs from this run's)."""
     resolved = resolve_checkpoint(path)
     if resolved.kind != "keras":
         raise TrainingError(f"--init_checkpoint {path} is a SavedModel; give a Keras "
                             "checkpoint directory (e.g. a converted official checkpoint)")
     source = load_config(os.path.join(resolved.path, "config.json"))
-    load_weights_strict(model, os.path.join(resolved.path, "model.weights.h5"), source)
+    load_weights_strict(network, os.path.join(resolved.path, "model.weights.h5"), source)
     ours, theirs = config.model, source.model
     if (ours.color_order, ours.mean, ours.std) != (theirs.color_order, theirs.mean, theirs.std):
         logging.warning(
@@ -203,7 +161,235 @@ def _init_from_checkpoint(model: keras.Model, path: str, config: ExperimentConfi
             "%s); pass --set model.color_order=%s (and mean/std) to keep its convention",
             resolved.path, theirs.color_order, theirs.mean, theirs.std, ours.color_order,
             ours.mean, ours.std, theirs.color_order)
-    logging.info("Initialised the weights from %s", resolved.path)
+    logging.info("Initialised every weight from %s", resolved.path)
+
+
+def _refuse_legacy(directory: str) -> None:
+    import glob
+    legacy = [p for p in glob.glob(os.path.join(directory, "checkpoints", "epoch_*"))
+              if os.path.isfile(os.path.join(p, run_dir.LEGACY_OPTIMIZER_FILE))]
+    if legacy:
+        raise TrainingError(
+            f"{directory} holds checkpoints of an earlier keras-pose ({legacy[0]}) whose "
+            "optimizer state cannot be restored safely: use another --model_dir, with "
+            f"--init_checkpoint {sorted(legacy)[-1]} to start from its weights")
+
+
+# ---------------------------------------------------------------------------
+# The run
+
+
+@dataclasses.dataclass
+class _Plan:
+    """How a run is laid out on its devices and in time."""
+
+    global_batch: int
+    steps_per_epoch: int
+    steps_per_execution: int
+    base_lr: float
+    chief: bool
+    directory: str
+
+
+def _plan(config: ExperimentConfig, strategy: tf.distribute.Strategy, num_people: int,
+          model_dir: str) -> _Plan:
+    t = config.train
+    global_batch = t.batch_size_per_replica * strategy.num_replicas_in_sync
+    steps = num_people // global_batch
+    if steps == 0:
+        raise TrainingError(f"the training set has {num_people} people, fewer than one global "
+                            f"batch of {global_batch}; lower train.batch_size_per_replica")
+    if t.steps_per_epoch > 0:  # Any length: epochs continue into the next passes.
+        steps = t.steps_per_epoch
+    return _Plan(global_batch, steps, math.gcd(steps, t.steps_per_execution),
+                 base_learning_rate(t.learning_rate, global_batch, t.reference_global_batch,
+                                    t.scale_lr_with_batch),
+                 is_chief(strategy), worker_dir(model_dir, strategy))
+
+
+@dataclasses.dataclass
+class _Validation:
+    """What validation during training needs, loaded once."""
+
+    config: ExperimentConfig
+    records: Any
+    metric: Any
+    box_mode: Any
+
+    def table(self, metrics: dict) -> str:
+        from keras_pose.evaluation.runner import arch_name, table_title
+        title = table_title(self.config, self.box_mode, self.config.train.val_flip_test)
+        return self.metric.table(metrics, arch_name(self.config), title) if metrics else ""
+
+
+def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Validation]:
+    """The validation data and metric, loaded and checked once, before any
+    training; None when validation is off or the split has no file."""
+    t = config.train
+    if t.validate_every <= 0 or not chief:
+        return None
+    val_config = config.replace(test=dataclasses.replace(config.test,
+                                                         use_gt_boxes=t.val_use_gt_boxes))
+    if not os.path.isfile(datasets.annotation_file(val_config, "test")):
+        logging.warning("Validation disabled: no %s", datasets.annotation_file(val_config, "test"))
+        return None
+    from keras_pose.evaluation.metrics import metric_for
+    box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
+    metric = metric_for(val_config)
+    records = datasets.load_records(val_config, "test", box_mode)
+    logging.info("Validation every %d epoch(s) on %d people of %s with %s, %s", t.validate_every,
+                 len(records), val_config.data.test_set, box_mode.describe(),
+                 "flip test" if t.val_flip_test else "no flip test")
+    return _Validation(val_config, records, metric, box_mode)
+
+
+def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Plan,
+           latest: Optional[str], init_checkpoint: Optional[str]):
+    """The network, the training model (compiled) and the resumed state."""
+    keras.utils.set_random_seed(config.train.seed)
+    with strategy.scope():
+        # ImageNet weights only when nothing else will overwrite them.
+        network = build_model_from_config(
+            config.model, pretrained="" if latest or init_checkpoint else None)
+        model = PoseTrainingModel(network, config, plan.global_batch,
+                                  multi_worker=cluster_workers() > 1)
+        model.compile(optimizer=make_optimizer(config), jit_compile=config.train.jit_compile,
+                      steps_per_execution=plan.steps_per_execution)
+    state = run_dir.TrainState(steps_per_epoch=plan.steps_per_epoch,
+                               global_batch=plan.global_batch)
+    if latest:
+        try:
+            state = run_dir.restore_epoch_checkpoint(latest, network, model.optimizer)
+        except (CheckpointError, ValueError) as e:
+            raise TrainingError(f"cannot resume from {latest}: {e}") from e
+        if (state.steps_per_epoch, state.global_batch) != (plan.steps_per_epoch,
+                                                           plan.global_batch):
+            raise TrainingError(
+                f"{latest} was written with {state.steps_per_epoch} steps per epoch and global "
+                f"batch {state.global_batch}, this run has {plan.steps_per_epoch} and "
+                f"{plan.global_batch}: the schedule would change; use the same data and batch "
+                "or a new --model_dir")
+        logging.info("Resuming from %s: %d of %d epochs done", latest, state.epoch,
+                     config.train.epochs)
+    elif init_checkpoint:
+        init_from_checkpoint(network, init_checkpoint, config)
+    return network, model, state
+
+
+def _dataset(strategy, config: ExperimentConfig, records, plan: _Plan, start_epoch: int,
+             augment: bool, skipped: pipeline.SkipCounter):
+    aug = pipeline.Augmentation.from_config(config, augment)
+    codec = HeatmapCodec.from_model_config(config.model)
+    seed = config.data.seed if config.data.seed is not None else config.train.seed
+
+    def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
+        return pipeline.build_train_dataset(
+            records, aug, codec, batch_size=config.train.batch_size_per_replica,
+            steps_per_epoch=plan.steps_per_epoch, start_epoch=start_epoch, seed=seed,
+            input_context=context, skipped_counter=skipped)
+
+    return strategy.distribute_datasets_from_function(dataset_fn)
+
+
+def _callbacks(config, plan: _Plan, network, state, validation, records, skipped):
+    t = config.train
+    saver = cb.EpochCheckpoint(plan.directory, network, config, state)
+    lr = keras.callbacks.LearningRateScheduler(
+        lambda epoch, _: learning_rate_for_epoch(plan.base_lr, epoch, t.lr_steps, t.lr_factor))
+    log = cb.EpochLog(plan.global_batch, plan.steps_per_epoch, skipped)
+    callbacks = [lr, cb.StopOnNaN(plan.directory), saver]
+    writer = None
+    if plan.chief:
+        logs = os.path.join(plan.directory, "logs")
+        writer = tf.summary.create_file_writer(os.path.join(logs, "validation"))
+        callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=max(1, t.log_every),
+                                                     write_graph=False))
+        if t.image_summary_every > 0:
+            sample = next(iter(pipeline.build_train_dataset(
+                records.select(range(min(4, len(records)))),
+                pipeline.Augmentation.from_config(config),
+                HeatmapCodec.from_model_config(config.model), batch_size=1,
+                steps_per_epoch=1).unbatch().batch(4).take(1)))
+            callbacks.append(cb.DebugImages(writer, network, sample, config,
+                                            t.image_summary_every))
+    if validation is not None:
+        from keras_pose.inference import TopDownEstimator
+        estimator = TopDownEstimator(lambda x: network(x, training=False), validation.config,
+                                     flip=t.val_flip_test)
+        callbacks.append(cb.Validation(
+            plan.directory, saver, estimator, validation.records, validation.metric,
+            every=t.validate_every,
+            epochs=t.epochs, strict=t.strict_validation, batch_size=config.test.batch_size,
+            writer=writer))
+    callbacks += [cb.Prune(plan.directory, t.keep_checkpoints), log]
+    return callbacks, log
+
+
+def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> ExperimentConfig:
+    config = datasets.resolve_dataset_config(config)
+    precision = resolve_precision(config.train.precision)
+    if precision != config.train.precision:
+        logging.info("train.precision=auto: %s on this machine", precision)
+    config = config.replace(train=dataclasses.replace(config.train, precision=precision))
+    if strategy.num_replicas_in_sync > 1 and not config.model.sync_bn:
+        config = config.replace(model=dataclasses.replace(config.model, sync_bn=True))
+    d = config.data
+    logging.info("Keypoints %s; flip pairs %s; OKS sigmas %s", list(d.keypoint_names),
+                 [list(p) for p in d.flip_pairs], list(d.oks_sigmas) or "none")
+    return config
+
+
+def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool) -> None:
+    try:
+        model.fit(dataset, epochs=config.train.epochs, initial_epoch=state.epoch,
+                  steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, shuffle=False,
+                  verbose=1 if progress and plan.chief else 0)
+    except KeyboardInterrupt:
+        last = latest_epoch_checkpoint(plan.directory)
+        raise TrainingInterrupted(
+            "interrupted (Ctrl-C); " + (f"the last complete checkpoint is {last}: run the same "
+                                        "command again to resume from it" if last else
+                                        "no checkpoint was written yet")) from None
+
+
+def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint, augment,
+         export, progress) -> TrainResult:
+    records = datasets.load_records(config, "train")
+    plan = _plan(config, strategy, len(records), model_dir)
+    logging.info("%s: %d training people (%d annotations skipped: %s); %d replica(s), global "
+                 "batch %d, %d steps per epoch, base learning rate %g", config.data.root,
+                 len(records), records.num_skipped, records.skipped_reasons or "none",
+                 strategy.num_replicas_in_sync, plan.global_batch, plan.steps_per_epoch,
+                 plan.base_lr)
+    validation = _validation_setup(config, plan.chief)
+    _refuse_legacy(plan.directory)
+    latest = latest_epoch_checkpoint(plan.directory)
+    if latest:
+        check_resume(load_config(os.path.join(latest, "config.json")), config, latest)
+    if plan.chief:
+        save_config(config, os.path.join(model_dir, "config.json"))
+    network, model, state = _build(config, strategy, plan, latest, init_checkpoint)
+    if validation is not None:
+        run_dir.repair_best(plan.directory, validation.metric.primary)
+    skipped = pipeline.SkipCounter()
+    callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
+    start = state.epoch
+    dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
+    _fit(model, dataset, config, plan, state, callbacks, progress)
+    final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
+    table = validation.table(final) if validation is not None else ""
+    saved_model = None
+    if export and plan.chief:
+        from keras_pose.export import export_saved_model
+        keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
+        saved_model = export_saved_model(network, config, os.path.join(model_dir, "saved_model"))
+        logging.info("Exported the SavedModel to %s", saved_model)
+    if config.train.final_evaluation and plan.chief:
+        from keras_pose.evaluation.runner import run_evaluation
+        table += run_evaluation(checkpoint=model_dir, progress=progress,
+                                output_dir=os.path.join(model_dir, "eval", "final")).table
+    return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
+                       table)
 
 
 def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional[str] = None,
@@ -212,201 +398,19 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     """Trains (or resumes training of) ``config`` in ``model_dir``.
 
     Raises:
-      TrainingError, datasets.DatasetError, CheckpointError,
-      checkpointing.CheckpointWriteError: each with a message naming the
-      file or setting at fault.
+      TrainingError (TrainingInterrupted on Ctrl-C), run_dir.RunDirError
+      (another run holds the directory), datasets.DatasetError,
+      CheckpointError, run_dir.CheckpointWriteError: each with a message
+      naming the file or setting at fault.
     """
-    t = config.train
-    if t.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
     strategy = strategy or select_strategy()
-    replicas = strategy.num_replicas_in_sync
-    chief = is_chief(strategy)
-    out_dir = worker_dir(model_dir, strategy)
-    config = datasets.resolve_dataset_config(config)
-    if replicas > 1 and not config.model.sync_bn:
-        config = config.replace(model=dataclasses.replace(config.model, sync_bn=True))
-
-    train_records = datasets.load_records(config, "train")
-    global_batch = t.batch_size_per_replica * replicas
-    steps_per_epoch = len(train_records) // global_batch
-    if steps_per_epoch == 0:
-        raise TrainingError(
-            f"the training set has {len(train_records)} people, fewer than one global batch "
-            f"of {global_batch}; lower train.batch_size_per_replica")
-    if t.steps_per_epoch > 0:
-        steps_per_epoch = min(steps_per_epoch, t.steps_per_epoch)
-    val_records = None
-    if t.validate_every > 0 and chief:
-        try:
-            val_records = datasets.load_records(config, "test")
-        except (OSError, ValueError) as e:
-            logging.warning("Validation disabled: %s", e)
-    base_lr = base_learning_rate(t.learning_rate, global_batch, t.reference_global_batch,
-                                 t.scale_lr_with_batch)
-    logging.info("Data set %s: %d training people (%d annotations skipped: %s)%s",
-                 config.data.root, len(train_records), train_records.num_skipped,
-                 train_records.skipped_reasons or "none",
-                 f", {len(val_records)} validation people" if val_records is not None else "")
-    logging.info("Strategy %s with %d replica(s)%s; global batch %d = %d x %d; %d steps per "
-                 "epoch; base learning rate %g", _strategy_name(strategy), replicas,
-                 " (synchronized BatchNorm)" if config.model.sync_bn else "", global_batch,
-                 t.batch_size_per_replica, replicas, steps_per_epoch, base_lr)
-
-    os.makedirs(out_dir, exist_ok=True)
-    latest = checkpointing.latest_checkpoint(out_dir)
-    if latest:
-        _check_same_architecture(load_config(os.path.join(latest, "config.json")), config, latest)
-    if chief:
-        save_config(config, os.path.join(model_dir, "config.json"))
-
-    keras.utils.set_random_seed(t.seed)
-    with strategy.scope():
-        model = build_model_from_config(config.model, pretrained="" if latest else None)
-        optimizer = make_optimizer(config, t.mixed_precision)
-        optimizer.build(model.trainable_variables)
-    state = checkpointing.TrainState(steps_per_epoch=steps_per_epoch, global_batch=global_batch)
-    if latest:
-        try:
-            state = checkpointing.restore_checkpoint(latest, model, optimizer)
-        except (CheckpointError, ValueError) as e:
-            raise TrainingError(f"cannot resume from {latest}: {e}") from e
-        if state.steps_per_epoch != steps_per_epoch or state.global_batch != global_batch:
-            raise TrainingError(
-                f"{latest} was written with {state.steps_per_epoch} steps per epoch and global "
-                f"batch {state.global_batch}, this run has {steps_per_epoch} and {global_batch}: "
-                "the schedule would change; use the same data and batch or a new --model_dir")
-        logging.info("Resuming from %s: %d of %d epochs done", latest, state.epoch, t.epochs)
-    elif init_checkpoint:
-        _init_from_checkpoint(model, init_checkpoint, config)
-
-    m = config.model
-    preprocess = lambda images: normalize_image(images, m.color_order, m.mean, m.std)  # noqa: E731
-    step_fn = make_train_step(model, optimizer, strategy, global_batch, t.use_target_weight,
-                              t.jit_compile, preprocess)
-    skipped = pipeline.SkipCounter()
-    writer = tf.summary.create_file_writer(os.path.join(out_dir, "logs")) if chief else None
-    history: list[dict[str, float]] = []
-    final_metrics: dict[str, float] = {}
-    data_seed = config.data.seed if config.data.seed is not None else t.seed
-    epochs_run = 0
-
-    for epoch in range(state.epoch, t.epochs):
-        lr = learning_rate_for_epoch(base_lr, epoch, t.lr_steps, t.lr_factor)
-        optimizer.learning_rate.assign(lr)
-
-        def dataset_fn(context, epoch=epoch):
-            return pipeline.build_datasets_from_config(
-                config.replace(data=dataclasses.replace(config.data, seed=data_seed * 100_003 + epoch)),
-                train_records, batch_size=t.batch_size_per_replica, input_context=context,
-                skipped_counter=skipped, augment=augment, normalize=False,
-                # Shards hold whole images, so their people counts differ a
-                # little: every pipeline must still yield steps_per_epoch
-                # batches, or the collectives of the last step would wait.
-                repeat=context.num_input_pipelines > 1)["train"]
-
-        dist = strategy.distribute_datasets_from_function(dataset_fn)
-        bar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["lr", "samples/s", "acc"],
-                                  verbose=1 if progress and chief else 0)
-        logging.info("Epoch %d/%d, learning rate %g", epoch + 1, t.epochs, lr)
-        losses, correct_total, counted_total = [], 0.0, 0.0
-        started = time.time()
-        steps_done = 0
-        for batch in iteration.iterate(dist):
-            if steps_done >= steps_per_epoch:
-                break
-            tick = time.time()
-            out = step_fn(batch)
-            loss = float(out["loss"])
-            if not math.isfinite(loss):
-                last = checkpointing.latest_checkpoint(out_dir)
-                raise TrainingError(
-                    f"the loss became {loss} at epoch {epoch + 1}, step {steps_done + 1}; "
-                    "training stopped without saving. "
-                    + (f"The last good checkpoint is {last}." if last else "No checkpoint was written.")
-                    + " Lower train.learning_rate or check the data.")
-            correct, counted = out["correct"].numpy(), out["counted"].numpy()
-            correct_total = correct_total + correct
-            counted_total = counted_total + counted
-            losses.append(loss)
-            steps_done += 1
-            state.step += 1
-            acc = accuracy_from_counts(correct, counted)
-            rate = global_batch / max(time.time() - tick, 1e-9)
-            bar.update(steps_done, [("loss", loss), ("acc", acc), ("lr", lr),
-                                    ("samples/s", rate)])
-            if writer is not None and state.step % max(1, t.log_every) == 0:
-                with writer.as_default(step=state.step):
-                    tf.summary.scalar("train/loss", loss)
-                    tf.summary.scalar("train/accuracy", acc)
-                    tf.summary.scalar("train/learning_rate", lr)
-                    tf.summary.scalar("train/samples_per_second", rate)
-            if (writer is not None and t.image_summary_every > 0
-                    and state.step % t.image_summary_every == 0):
-                summaries.write_debug_images(writer, model, batch, strategy, config, state.step,
-                                             preprocess)
-        if steps_done == 0:
-            raise TrainingError(
-                f"epoch {epoch + 1} produced no batch: {skipped.count} samples were skipped as "
-                f"unreadable (e.g. {skipped.names[:3]})")
-        epoch_metrics = {"epoch": epoch + 1, "loss": float(np.mean(losses)),
-                         "accuracy": accuracy_from_counts(correct_total, counted_total),
-                         "learning_rate": lr, "seconds": time.time() - started,
-                         "skipped_samples": skipped.count}
-        logging.info("Epoch %d: loss %.6f, accuracy %.4f, %.1f s; %d unreadable samples skipped "
-                     "so far", epoch + 1, epoch_metrics["loss"], epoch_metrics["accuracy"],
-                     epoch_metrics["seconds"], skipped.count)
-        state.epoch = epoch + 1
-        last_epoch = epoch + 1 == t.epochs
-        validate = val_records is not None and (
-            (epoch + 1) % t.validate_every == 0 or last_epoch)
-        metric = None
-        if validate:
-            from keras_pose.evaluation.runner import evaluate_model
-            final_metrics = evaluate_model(model, config, val_records, flip=config.test.flip_test,
-                                           output_dir=os.path.join(out_dir, "eval", f"epoch_{epoch + 1:04d}"))
-            primary = "Mean" if config.data.dataset == "mpii" else "AP"
-            metric = float(final_metrics.get(primary, float("nan")))
-            epoch_metrics[f"val_{primary}"] = metric
-            logging.info("Validation after epoch %d: %s = %.4f", epoch + 1, primary, metric)
-            if writer is not None:
-                with writer.as_default(step=state.step):
-                    for key, value in final_metrics.items():
-                        if isinstance(value, (int, float)):
-                            tf.summary.scalar(f"val/{key}", value)
-        improved = metric is not None and (state.best_metric is None or metric > state.best_metric)
-        if improved:
-            state.best_metric, state.best_epoch = metric, epoch + 1
-        path = checkpointing.save_epoch_checkpoint(out_dir, model, optimizer, config, state,
-                                                   t.keep_checkpoints)
-        if chief and (improved or (val_records is None and last_epoch)):
-            checkpointing.save_best(out_dir, path)
-        if writer is not None:
-            writer.flush()
-        history.append(epoch_metrics)
-        epochs_run += 1
-
-    saved_model = None
-    if export and chief:
-        saved_model = export_model(model, config, os.path.join(model_dir, "saved_model"))
-    return TrainResult(model_dir, epochs_run, state, history, final_metrics, saved_model)
-
-
-def export_model(model: keras.Model, config: ExperimentConfig, path: str) -> str:
-    """Exports the trained model as a SavedModel (``keras_pose.export``)."""
+    config = _prepare(config, strategy)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32" if config.train.precision == "fp32"
+                                  else config.train.precision)
     try:
-        from keras_pose.export import export_saved_model
-    except ImportError:
-        export_saved_model = None
-    if export_saved_model is not None:
-        export_saved_model(model, config, path)
-    else:  # A plain Keras export until the serving exporter is available.
-        tmp = f"{path}.tmp{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        model.export(tmp, format="tf_saved_model", verbose=False)
-        os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
-        save_config(config, os.path.join(tmp, "assets", "config.json"))
-        from keras_pose.checkpoint import replace_directory
-        replace_directory(tmp, path)
-    logging.info("Exported the SavedModel to %s", path)
-    return path
+        with run_dir.RunLock(worker_dir(model_dir, strategy)):
+            return _run(config, model_dir, strategy, init_checkpoint=init_checkpoint,
+                        augment=augment, export=export, progress=progress)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)

@@ -9,7 +9,7 @@ from keras_pose.data import synthetic
 
 # A tiny, fast variant of the tiny experiment.
 FAST = ["model.image_size=64,64", "model.heatmap_size=16,16", "model.sigma=1.5",
-        "model.deconv_filters=32,32,32", "train.batch_size_per_replica=8",
+        "model.blocks_per_stage=1,1,1,1", "model.deconv_filters=32,32,32", "train.batch_size_per_replica=8",
         "train.validate_every=0", "train.image_summary_every=0", "train.log_every=1",
         "data.synthetic_train_images=12", "data.synthetic_val_images=3", "data.seed=0"]
 

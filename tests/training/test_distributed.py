@@ -1,4 +1,4 @@
-"""Distribution: replicas do not change the numbers; workers agree.
+"""Distribution: replicas and workers compute what one device computes.
 
 Both run in subprocesses: logical devices and collective ops must be set up
 before TensorFlow initialises, which pytest's process has already done.
@@ -14,20 +14,25 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.training.conftest import REPO, fast_flags
+from tests.training.conftest import FAST, REPO, fast_flags
 
 REPLICA_SCRIPT = r"""
-import json, os
+import json
 import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 import keras
-from keras_pose.models import build_pose_resnet
-from keras_pose.training.trainer import make_train_step
+from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.models import build_model_from_config
+from keras_pose.training.model import PoseTrainingModel
+from keras_pose.training.trainer import make_optimizer
 
+config = apply_overrides(get_experiment("tiny"), ["model.image_size=64,64",
+    "model.heatmap_size=16,16", "model.blocks_per_stage=1,1,1,1",
+    "model.deconv_filters=16,16,16", "model.num_keypoints=5"])
 rng = np.random.default_rng(0)
-batch = {"image": rng.normal(size=(4, 64, 64, 3)).astype("float32"),
+batch = {"image": rng.integers(0, 255, (4, 64, 64, 3)).astype("uint8"),
          "heatmaps": rng.uniform(size=(4, 16, 16, 5)).astype("float32"),
          "target_weight": (rng.uniform(size=(4, 5)) > 0.2).astype("float32")}
 out = {}
@@ -35,20 +40,16 @@ for name, strategy in [("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
                        ("two", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
     keras.utils.set_random_seed(0)
     with strategy.scope():
-        model = build_pose_resnet(18, 5, input_shape=(64, 64, 3), deconv_filters=(16, 16, 16),
-                                  blocks_per_stage=(1, 1, 1, 1), sync_bn=name == "two")
-        optimizer = keras.optimizers.Adam(1e-3, epsilon=1e-8)
-        optimizer.build(model.trainable_variables)
-    step = make_train_step(model, optimizer, strategy, global_batch=4)
-    data = strategy.experimental_distribute_dataset(
-        tf.data.Dataset.from_tensor_slices(batch).batch(4))
-    result = step(next(iter(data)))
+        network = build_model_from_config(config.model, sync_bn=name == "two")
+        model = PoseTrainingModel(network, config, global_batch=4)
+        model.compile(optimizer=make_optimizer(config))
+    history = model.fit(tf.data.Dataset.from_tensors(batch), epochs=1, verbose=0)
     out[name] = {
         "replicas": strategy.num_replicas_in_sync,
-        "loss": float(result["loss"]),
-        "stem_bn_mean": model.get_layer("stem_bn").moving_mean.numpy().tolist(),
-        "head_bn_var": model.get_layer("head_deconv1_bn").moving_variance.numpy().tolist(),
-        "kernel": model.get_layer("stage5_block1_conv2").kernel.numpy().ravel()[:50].tolist(),
+        "loss": float(history.history["loss"][0]),
+        "stem_bn_mean": network.get_layer("stem_bn").moving_mean.numpy().tolist(),
+        "head_bn_var": network.get_layer("head_deconv1_bn").moving_variance.numpy().tolist(),
+        "kernel": network.get_layer("stage5_block1_conv2").kernel.numpy().ravel()[:50].tolist(),
     }
 print("RESULT " + json.dumps(out))
 """
@@ -93,36 +94,84 @@ def _h5_arrays(path):
     return arrays
 
 
-def test_two_workers_finish_with_identical_weights(tmp_path, synthetic_root):
+SINGLE_SCRIPT = r"""
+import sys
+import tensorflow as tf
+import keras
+from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.codec import HeatmapCodec
+from keras_pose.data import datasets, pipeline
+from keras_pose.models import build_model_from_config
+from keras_pose.training.model import PoseTrainingModel
+from keras_pose.training.trainer import make_optimizer
+
+config = datasets.resolve_dataset_config(apply_overrides(get_experiment("tiny"),
+                                                         sys.argv[2:]))
+records = datasets.load_records(config, "train")
+aug = pipeline.Augmentation.from_config(config)
+codec = HeatmapCodec.from_model_config(config.model)
+# The two workers' input pipelines, side by side: the global batches they made.
+shards = [pipeline.build_train_dataset(
+    records, aug, codec, batch_size=4, steps_per_epoch=2, seed=config.data.seed,
+    input_context=tf.distribute.InputContext(2, i, 2)) for i in range(2)]
+both = tf.data.Dataset.zip(tuple(shards)).map(
+    lambda a, b: {k: tf.concat([a[k], b[k]], 0) for k in a}).take(2)
+keras.utils.set_random_seed(config.train.seed)
+network = build_model_from_config(config.model, pretrained="", sync_bn=False)
+model = PoseTrainingModel(network, config, global_batch=8)
+model.compile(optimizer=make_optimizer(config))
+model.fit(both, epochs=1, verbose=0, shuffle=False)
+network.save_weights(sys.argv[1])
+"""
+
+
+def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, synthetic_root):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = str(tmp_path / "run")
+    extra = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
     procs = []
     for index in range(2):
         env = _env()
         env["TF_CONFIG"] = json.dumps({"cluster": cluster,
                                        "task": {"type": "worker", "index": index}})
         cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-               "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2",
-               "--set", "train.batch_size_per_replica=4", "--noexport"]
+               "--noexport"] + [a for item in extra for a in ("--set", item)]
         procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))
     outputs = []
     for proc in procs:
         try:
-            outputs.append(proc.communicate(timeout=300)[0])
+            outputs.append(proc.communicate(timeout=400)[0])
         except subprocess.TimeoutExpired:
             for p in procs:
                 p.kill()
-            pytest.fail("multi-worker training did not finish in 300 s")
+            pytest.fail("multi-worker training did not finish in 400 s")
     for proc, output in zip(procs, outputs):
         assert proc.returncode == 0, output[-3000:]
-    assert "with 2 replica(s)" in outputs[0], outputs[0][-3000:]
+    assert "2 replica(s), global batch 8" in outputs[0], outputs[0][-3000:]
+    single = str(tmp_path / "single.weights.h5")
+    overrides = FAST + [f"data.root={synthetic_root}"] + extra
+    proc = subprocess.run([sys.executable, "-c", SINGLE_SCRIPT, single, *overrides], cwd=REPO,
+                          env=_env(), capture_output=True, text=True, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     chief = _h5_arrays(os.path.join(model_dir, "checkpoints", "epoch_0001", "model.weights.h5"))
-    worker = _h5_arrays(os.path.join(model_dir, "worker_1", "checkpoints", "epoch_0001",
-                                     "model.weights.h5"))
-    assert chief.keys() == worker.keys() and len(chief) > 50
+    expected = _h5_arrays(single)
+    assert chief.keys() == expected.keys() and len(chief) > 30
+    # Synchronized BatchNorm over 2 x 4 = BatchNorm over 8: the moving
+    # statistics (which only the data and the BN sync decide) agree tightly.
+    # Weights agree up to float sums, which Adam turns into whole steps where
+    # a gradient is ~0 (m / sqrt(v) ~ +-1): nearly every weight agrees to a
+    # tenth of a step, none by more than two steps (lr 1e-3). Other data or
+    # per-worker statistics fail both.
+    close = total = 0
     for name in chief:
-        np.testing.assert_array_equal(chief[name], worker[name], err_msg=name)
+        a, b = chief[name], expected[name]
+        if name.endswith(("vars/2", "vars/3")) and "batch_normalization" in name:
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)
+        assert np.abs(a - b).max() <= 2.5e-3, name
+        close += int(np.sum(np.abs(a - b) <= 1e-4 + 1e-3 * np.abs(b)))
+        total += a.size
+    assert close / total > 0.999, close / total
     state = json.load(open(os.path.join(model_dir, "checkpoints", "epoch_0001", "state.json")))
     assert state["step"] == 2 and state["global_batch"] == 8

@@ -1,23 +1,139 @@
-"""End-to-end training: loss goes down, over-fitting, NaN, resume, bad input."""
+"""Training end to end: resume equals an uninterrupted run, best/, failures."""
 
 import os
 import shutil
 
+import h5py
+import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_pose.configs import apply_overrides, get_experiment
+from keras_pose.configs import ConfigError, apply_overrides, get_experiment
+from keras_pose.evaluation import runner
 from keras_pose.training import TrainingError, train
-from keras_pose.training import trainer as trainer_module
+from keras_pose.training import model as model_module
 
 
-def test_tiny_training_decreases_the_loss(tmp_path, fast_config):
-    config = apply_overrides(fast_config, ["train.epochs=4", "train.lr_steps=[100]"])
-    result = train(config, str(tmp_path / "run"), augment=False, export=False, progress=False)
-    losses = [h["loss"] for h in result.history]
-    assert losses[-1] < losses[0]
-    assert result.state.epoch == 4
-    assert os.path.isfile(tmp_path / "run" / "config.json")
-    assert os.path.isdir(tmp_path / "run" / "best")  # no validation: the last epoch
+def _weights(path):
+    arrays = {}
+    with h5py.File(os.path.join(path, "model.weights.h5"), "r") as f:
+        f.visititems(lambda name, obj: arrays.__setitem__(name, obj[()])
+                     if isinstance(obj, h5py.Dataset) else None)
+    return arrays
+
+
+def _scripted_validation(monkeypatch, values):
+    """Validation returns the given AP values, epoch after epoch."""
+    calls = []
+
+    def evaluate(estimator, records, metric, batch_size=32, progress=False):
+        from keras_pose.evaluation.coco import STATS_NAMES
+        calls.append(len(records))
+        return {name: values[len(calls) - 1] for name in STATS_NAMES}
+
+    monkeypatch.setattr(runner, "evaluate", evaluate)
+    return calls
+
+
+def test_resume_equals_an_uninterrupted_run_and_best_follows_the_metric(
+        tmp_path, fast_config, monkeypatch):
+    config = apply_overrides(fast_config, ["train.validate_every=1", "train.epochs=2",
+                                           "train.image_summary_every=1"])
+    calls = _scripted_validation(monkeypatch, [0.5, 0.3, 0.5, 0.3])
+    whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
+    train(config, whole, export=False, progress=False)
+    first = train(apply_overrides(config, ["train.epochs=1"]), parts, export=False,
+                  progress=False)
+    second = train(config, parts, export=False, progress=False)
+    assert (first.epochs_run, second.epochs_run, second.state.epoch) == (1, 1, 2)
+    assert len(calls) == 4 and len(set(calls)) == 1  # every validation person, each epoch
+    a = _weights(os.path.join(whole, "checkpoints", "epoch_0002"))
+    b = _weights(os.path.join(parts, "checkpoints", "epoch_0002"))
+    assert a.keys() == b.keys() and len(a) > 30
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
+    for run in (whole, parts):  # epoch 1 scored 0.5, epoch 2 0.3: best/ is epoch 1
+        best = _weights(os.path.join(run, "best"))
+        for name, value in _weights(os.path.join(run, "checkpoints", "epoch_0001")).items():
+            np.testing.assert_array_equal(best[name], value)
+    # The debug images reached TensorBoard.
+    from tensorboard.backend.event_processing import event_accumulator
+    events = event_accumulator.EventAccumulator(os.path.join(whole, "logs", "validation"),
+                                                size_guidance={"tensors": 0})
+    events.Reload()
+    assert "train/crops_gt_pred_heatmaps" in events.Tags()["tensors"]
+
+
+def test_a_failed_validation_never_costs_the_epoch(tmp_path, fast_config, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("val image corrupt")
+
+    monkeypatch.setattr(runner, "evaluate", broken)
+    config = apply_overrides(fast_config, ["train.validate_every=1", "train.epochs=1"])
+    result = train(config, str(tmp_path / "run"), export=False, progress=False)
+    assert result.state.epoch == 1
+    assert os.path.isfile(tmp_path / "run" / "checkpoints" / "epoch_0001" / "COMPLETE")
+    strict = apply_overrides(config, ["train.strict_validation=true", "train.epochs=2"])
+    with pytest.raises(TrainingError, match="validation after epoch 2 failed.*epoch_0002 is kept"):
+        train(strict, str(tmp_path / "run"), export=False, progress=False)
+    assert os.path.isfile(tmp_path / "run" / "checkpoints" / "epoch_0002" / "COMPLETE")
+
+
+def test_nan_loss_stops_clearly_and_keeps_the_checkpoint(tmp_path, fast_config, monkeypatch):
+    model_dir = str(tmp_path / "run")
+    train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
+          progress=False)
+    real = model_module.joints_mse_per_example
+    monkeypatch.setattr(model_module, "joints_mse_per_example",
+                        lambda *a, **k: real(*a, **k) * float("nan"))
+    with pytest.raises(TrainingError, match="loss became nan.*epoch_0001"):
+        train(apply_overrides(fast_config, ["train.epochs=2"]), model_dir, export=False,
+              progress=False)
+    assert sorted(os.listdir(os.path.join(model_dir, "checkpoints"))) == ["epoch_0001"]
+
+
+def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config):
+    model_dir = str(tmp_path / "run")
+    train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
+          progress=False)
+    saved = open(os.path.join(model_dir, "config.json")).read()
+    for change, field in (("model.depth=34", "depth"), ("model.color_order=BGR", "color_order"),
+                          ("model.mean=[0.5,0.5,0.5]", "mean")):
+        other = apply_overrides(fast_config, ["train.epochs=2", change])
+        with pytest.raises(TrainingError, match=f"another model or input convention.*{field}"):
+            train(other, model_dir, export=False, progress=False)
+    assert open(os.path.join(model_dir, "config.json")).read() == saved  # not rewritten
+
+
+@pytest.mark.parametrize("overrides", [["train.precision=mixed_bfloat16"],
+                                       ["train.jit_compile=true"]])
+def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast_config,
+                                                                  overrides):
+    base = apply_overrides(fast_config, ["train.epochs=1", "train.steps_per_epoch=1",
+                                         "train.lr_steps=[10]"])
+    reference = train(base, str(tmp_path / "fp32"), export=False, progress=False, augment=False)
+    other = train(apply_overrides(base, overrides), str(tmp_path / "other"), export=False,
+                  progress=False, augment=False)
+    loss, expected = other.history[0]["loss"], reference.history[0]["loss"]
+    assert np.isfinite(loss) and loss == pytest.approx(expected, rel=0.05)
+    assert tf.keras.config.dtype_policy().name == "float32"  # restored afterwards
+
+
+def test_init_checkpoint_loads_every_weight(tmp_path, fast_config):
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.trainer import init_from_checkpoint
+    source = build_model_from_config(fast_config.model, pretrained="")
+    for variable in source.weights:
+        variable.assign(np.random.default_rng(len(variable.path)).normal(
+            size=variable.shape).astype("float32"))
+    save_model_checkpoint(source, fast_config, str(tmp_path / "init"))
+    target = build_model_from_config(fast_config.model, pretrained="")
+    init_from_checkpoint(target, str(tmp_path / "init"), fast_config)
+    assert len(target.weights) == len(source.weights) > 30
+    for a, b in zip(source.weights, target.weights):
+        assert a.path == b.path
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def _coco_layout(coco_dir, root):
@@ -38,37 +154,16 @@ def test_overfits_the_real_coco_images(tmp_path, coco_dir):
     config = apply_overrides(get_experiment("tiny"), [
         f"data.root={root}", "data.dataset=coco", "data.train_set=train2017",
         "data.test_set=val2017", "model.image_size=64,64", "model.heatmap_size=16,16",
-        "model.sigma=2", "model.deconv_filters=64,64,64", "train.batch_size_per_replica=6",
-        "train.epochs=40", "train.lr_steps=[100]", "train.validate_every=0",
-        "train.image_summary_every=0", "data.seed=0"])
+        "model.sigma=2", "model.blocks_per_stage=1,1,1,1", "model.deconv_filters=32,32,32",
+        "train.batch_size_per_replica=6",
+        "train.epochs=3", "train.steps_per_epoch=25", "train.lr_steps=[100]",
+        "train.validate_every=0", "train.image_summary_every=0", "data.seed=0"])
     result = train(config, str(tmp_path / "run"), augment=False, export=False, progress=False)
     losses = [h["loss"] for h in result.history]
-    assert losses[-1] < 0.35 * losses[0], losses
+    assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_nan_loss_stops_clearly_and_keeps_the_checkpoint(tmp_path, fast_config, monkeypatch):
-    model_dir = str(tmp_path / "run")
-    train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
-          progress=False)
-    real = trainer_module.joints_mse_per_example
-    monkeypatch.setattr(trainer_module, "joints_mse_per_example",
-                        lambda *a, **k: real(*a, **k) * float("nan"))
-    with pytest.raises(TrainingError, match="loss became nan.*epoch_0001"):
-        train(apply_overrides(fast_config, ["train.epochs=2"]), model_dir, export=False,
-              progress=False)
-    assert sorted(os.listdir(os.path.join(model_dir, "checkpoints"))) == ["epoch_0001"]
-
-
-def test_resume_refuses_another_architecture(tmp_path, fast_config):
-    model_dir = str(tmp_path / "run")
-    train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
-          progress=False)
-    other = apply_overrides(fast_config, ["train.epochs=2", "model.depth=34"])
-    with pytest.raises(TrainingError, match="different architecture.*depth"):
-        train(other, model_dir, export=False, progress=False)
-
-
-def test_missing_and_empty_data(tmp_path, fast_config):
+def test_missing_and_empty_data_and_bad_settings(tmp_path, fast_config):
     from keras_pose.data.datasets import DatasetError
     missing = apply_overrides(get_experiment("coco_resnet50_256x192"),
                               [f"data.root={tmp_path / 'none'}"])
@@ -77,3 +172,7 @@ def test_missing_and_empty_data(tmp_path, fast_config):
     big_batch = apply_overrides(fast_config, ["train.batch_size_per_replica=4096"])
     with pytest.raises(TrainingError, match="fewer than one global batch"):
         train(big_batch, str(tmp_path / "run2"), export=False, progress=False)
+    for bad, key in (("train.batch_size_per_replica=0", "batch_size_per_replica"),
+                     ("train.epochs=-1", "train.epochs"), ("train.precision=fp8", "precision")):
+        with pytest.raises(ConfigError, match=key):
+            apply_overrides(fast_config, [bad])

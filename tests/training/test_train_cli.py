@@ -1,4 +1,4 @@
-"""train.py as users run it: kill -9 and resume, clear errors."""
+"""train.py as users run it: a second run, Ctrl-C, kill -9, resume, clear errors."""
 
 import json
 import os
@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from keras_pose.checkpoint import write_checkpoint_dir
 from tests.training.conftest import REPO, fast_flags
 
 
@@ -16,31 +19,65 @@ def _env():
     return env
 
 
-def test_kill_9_then_the_same_command_resumes(tmp_path, synthetic_root):
+def _wait_for(path, proc, seconds=240):
+    deadline = time.time() + seconds
+    while not os.path.exists(path) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(path), f"{path} never appeared"
+
+
+def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     model_dir = str(tmp_path / "run")
     cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-           "--set", "train.epochs=3", "--set", "train.batch_size_per_replica=4",
-           "--set", "train.lr_steps=[2]", "--noexport"]
-    first = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-    marker = os.path.join(model_dir, "checkpoints", "epoch_0001", "state.json")
-    deadline = time.time() + 240
-    while not os.path.exists(marker) and first.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert os.path.exists(marker), "the first epoch checkpoint never appeared"
-    time.sleep(0.5)  # into the second epoch
-    first.send_signal(signal.SIGKILL)
-    first.wait()
-    done_before = json.load(open(marker))["epoch"]
+           "--set", "train.epochs=5", "--set", "train.batch_size_per_replica=4",
+           "--set", "train.steps_per_epoch=40", "--set", "train.lr_steps=[4]", "--noexport"]
+    epoch = lambda n: os.path.join(model_dir, "checkpoints", f"epoch_{n:04d}")  # noqa: E731
+    first = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    _wait_for(os.path.join(model_dir, "config.json"), first)
+    # A second run on the same directory is refused at once, naming the holder.
     second = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
-                            timeout=300)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "Resuming from" in second.stderr
-    state = json.load(open(os.path.join(model_dir, "checkpoints", "epoch_0003", "state.json")))
-    assert state["epoch"] == 3 and state["step"] == 3 * state["steps_per_epoch"]
-    assert done_before >= 1
-    # The schedule continues where it was: epoch 3 runs at the decayed rate.
-    assert "Epoch 3/3, learning rate 0.0001" in second.stderr
+                            timeout=120)
+    assert second.returncode == 1, second.stderr[-2000:]
+    assert f"in use by another training run (pid {first.pid}" in second.stderr
+    assert "Traceback" not in second.stderr
+    # Ctrl-C: a clean stop that says where to resume from.
+    _wait_for(os.path.join(epoch(1), "COMPLETE"), first)
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "run the same command again to resume" in err
+    named = err.split("the last complete checkpoint is ")[1].split(":")[0]
+    assert os.path.isfile(os.path.join(named, "COMPLETE"))
+    # kill -9 in the middle of an epoch, then the same command resumes.
+    third = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    done = max(int(n[-4:]) for n in os.listdir(os.path.join(model_dir, "checkpoints"))
+               if n.startswith("epoch_") and os.path.isfile(os.path.join(epoch(int(n[-4:])),
+                                                                         "COMPLETE")))
+    _wait_for(os.path.join(epoch(done + 1), "COMPLETE"), third)
+    third.send_signal(signal.SIGKILL)
+    third.wait()
+    last = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
+                          timeout=300)
+    assert last.returncode == 0, last.stderr[-3000:]
+    assert "Resuming from" in last.stderr
+    state = json.load(open(os.path.join(epoch(5), "state.json")))
+    assert state["epoch"] == 5 and state["step"] == 5 * 40
+    # The schedule continued where it was: epoch 5 ran at the decayed rate.
+    assert "learning rate 0.0001" in last.stderr.split("Epoch 5:")[-1].splitlines()[0]
+
+
+def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path):
+    def write(tmp):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives as the write begins
+        with open(os.path.join(tmp, "model.weights.h5"), "w") as f:
+            f.write("weights")
+
+    with pytest.raises(KeyboardInterrupt):
+        write_checkpoint_dir(str(tmp_path / "ckpt"), write)
+    assert sorted(os.listdir(tmp_path / "ckpt")) == ["COMPLETE", "model.weights.h5"]
+    assert os.listdir(tmp_path) == ["ckpt"]  # no temporary left
 
 
 def test_missing_data_directory_is_one_clear_line(tmp_path):
@@ -52,8 +89,18 @@ def test_missing_data_directory_is_one_clear_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_unknown_override_key_names_it(tmp_path):
-    proc = subprocess.run([sys.executable, "train.py", "--set", "train.epochz=3",
-                           "--model_dir", str(tmp_path / "run")],
+def test_bad_settings_and_unwritable_model_dirs_are_one_clear_line(tmp_path):
+    for flags, message in (
+            (["--set", "train.epochz=3"], "train.epochz"),
+            (["--set", "train.batch_size_per_replica=0"], "batch_size_per_replica must be >= 1"),
+            (["--set", "train.epochs=-1"], "train.epochs must be >= 0")):
+        proc = subprocess.run([sys.executable, "train.py", *flags, "--model_dir",
+                               str(tmp_path / "run")], cwd=REPO, env=_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
+        assert "Traceback" not in proc.stderr
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    proc = subprocess.run([sys.executable, "train.py", "--model_dir", str(blocked / "run")],
                           cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "train.epochz" in proc.stderr
+    assert proc.returncode == 1 and "--model_dir" in proc.stderr and "not writable" in proc.stderr

@@ -1,0 +1,187 @@
+"""Callbacks of a training run: checkpoint, validate, keep best/, stop on NaN.
+
+Their order in the list is the order Keras calls them at an epoch's end, and
+it matters: the epoch checkpoint is written first (a validation failure never
+costs the epoch), then validated, then ``best/`` updated, then old
+checkpoints pruned.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from keras_pose.checkpoint import latest_epoch_checkpoint
+from keras_pose.training import run_dir
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says why and what was kept."""
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Writes ``checkpoints/epoch_NNNN`` at the end of every epoch.
+
+    Args:
+      directory: where this process writes (the model directory).
+      network: the functional network whose weights are saved.
+      config: saved with every checkpoint.
+      state: the run's :class:`run_dir.TrainState` (updated here).
+    """
+
+    def __init__(self, directory: str, network: keras.Model, config: Any,
+                 state: run_dir.TrainState):
+        super().__init__()
+        self.directory, self.network, self.config, self.state = directory, network, config, state
+        self.last_path: Optional[str] = None
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self.state.epoch = epoch + 1
+        self.state.step = int(self.model.optimizer.iterations.numpy())
+        self.last_path = run_dir.save_epoch_checkpoint(
+            self.directory, self.network, self.model.optimizer, self.config, self.state)
+
+
+class Validation(keras.callbacks.Callback):
+    """Validates after the checkpoint, records the result and keeps ``best/``.
+
+    Args:
+      directory: the model directory.
+      checkpoint: the :class:`EpochCheckpoint` (the epoch's checkpoint path).
+      estimator: the inference path on the training network (validation
+        flip test and config).
+      records, metric: the validation people and their metric, loaded once.
+      every, epochs: validate every ``every`` epochs and after the last.
+      strict: a validation error stops training (the checkpoint is kept).
+      batch_size: people per validation batch.
+      writer: a TensorBoard writer, or None.
+    """
+
+    def __init__(self, directory: str, checkpoint: EpochCheckpoint, estimator: Any,
+                 records: Any, metric: Any, *, every: int, epochs: int, strict: bool,
+                 batch_size: int, writer: Any = None):
+        super().__init__()
+        self.directory, self.checkpoint, self.estimator = directory, checkpoint, estimator
+        self.records, self.metric, self.every, self.epochs = records, metric, every, epochs
+        self.strict, self.batch_size, self.writer = strict, batch_size, writer
+        self.last_metrics: dict[str, float] = {}
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        if self.every <= 0 or not ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
+            return
+        from keras_pose.evaluation.runner import evaluate
+        primary = self.metric.primary
+        try:
+            metrics = evaluate(self.estimator, self.records, self.metric,
+                               batch_size=self.batch_size)
+        except Exception as e:  # noqa: BLE001 - reported; the epoch is saved already.
+            message = (f"validation after epoch {epoch + 1} failed ({type(e).__name__}: {e}); "
+                       f"the epoch's checkpoint {self.checkpoint.last_path} is kept")
+            if self.strict:
+                raise TrainingError(message) from e
+            logging.error("%s; training goes on (train.strict_validation=false)", message)
+            return
+        value = float(metrics[primary])
+        self.last_metrics = metrics
+        run_dir.record_validation(self.checkpoint.last_path, primary, value)
+        if logs is not None:
+            logs[f"val_{primary}"] = value
+        logging.info("Validation after epoch %d: %s = %.4f", epoch + 1, primary, value)
+        self._summaries(metrics)
+        best = run_dir.best_record(self.directory)
+        if best is None or value > float(best["value"]):
+            run_dir.save_best(self.directory, self.checkpoint.last_path, epoch + 1, primary, value)
+
+    def _summaries(self, metrics: dict) -> None:
+        if self.writer is None:
+            return
+        with self.writer.as_default(step=int(self.model.optimizer.iterations.numpy())):
+            for key, value in metrics.items():
+                tf.summary.scalar(f"val/{key}", value)
+        self.writer.flush()
+
+
+class Prune(keras.callbacks.Callback):
+    """Keeps the newest checkpoints (and any epoch pending for best/)."""
+
+    def __init__(self, directory: str, keep: int):
+        super().__init__()
+        self.directory, self.keep = directory, keep
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        run_dir.prune(self.directory, self.keep)
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops with a TrainingError naming the last good checkpoint when the
+    loss stops being finite."""
+
+    def __init__(self, directory: str):
+        super().__init__()
+        self.directory = directory
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        loss = float((logs or {}).get("loss", 0.0))
+        if math.isfinite(loss):
+            return
+        last = latest_epoch_checkpoint(self.directory)
+        raise TrainingError(
+            f"the loss became {loss} at epoch {self._epoch + 1}, step {batch + 1}; training "
+            "stopped without saving. " + (f"The last good checkpoint is {last}." if last else
+                                          "No checkpoint was written.")
+            + " Lower train.learning_rate or check the data.")
+
+
+class EpochLog(keras.callbacks.Callback):
+    """One log line per epoch (loss, accuracy, learning rate, speed, skipped
+    samples) and the history of the run."""
+
+    def __init__(self, global_batch: int, steps_per_epoch: int, skipped: Any):
+        super().__init__()
+        self.global_batch, self.steps, self.skipped = global_batch, steps_per_epoch, skipped
+        self.history: list[dict[str, float]] = []
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Optional[dict] = None) -> None:
+        self._started = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
+        seconds = time.time() - self._started
+        entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
+                 "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
+                 "seconds": seconds, "samples_per_second": self.global_batch * self.steps / seconds,
+                 "skipped_samples": self.skipped.count}
+        self.history.append(entry)
+        logging.info("Epoch %d: loss %.6f, accuracy %.4f, learning rate %g, %.1f s (%.1f "
+                     "samples/s); %d unreadable samples skipped so far", epoch + 1,
+                     entry.get("loss", np.nan), entry.get("acc", np.nan), entry["learning_rate"],
+                     seconds, entry["samples_per_second"], self.skipped.count)
+
+
+class DebugImages(keras.callbacks.Callback):
+    """Every ``every`` optimizer steps, writes crops with ground-truth and
+    predicted joints and heatmaps of a fixed batch to TensorBoard."""
+
+    def __init__(self, writer: Any, network: keras.Model, batch: dict, config: Any, every: int):
+        super().__init__()
+        self.writer, self.network, self.batch = writer, network, batch
+        self.config, self.every = config, every
+        self._written = -1
+
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.every <= 0 or step // self.every == self._written:
+            return
+        self._written = step // self.every
+        from keras_pose.training.summaries import write_debug_images
+        write_debug_images(self.writer, self.model, self.batch, self.config, step)

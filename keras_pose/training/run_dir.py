@@ -1,0 +1,319 @@
+"""A training run's directory: one run at a time, resumable, nothing lost.
+
+Layout of ``--model_dir``::
+
+    .lock                      held by the running train.py (pid, host, start)
+    config.json                the final config
+    checkpoints/epoch_NNNN/    a model checkpoint (config.json, model.weights.h5)
+                               + optimizer_state.npz (Adam's slots by variable
+                               name) + state.json; COMPLETE written last;
+                               validation.json once the epoch is validated
+    best/                      a copy of the best validated epoch + best.json
+    logs/, eval/, saved_model/
+
+Rules that keep a crash, a Ctrl-C, a full disk or a second run from losing
+work: the whole run holds an OS file lock on the directory (released when
+the process dies, even by kill -9), so a second run fails at once and names
+the holder; every checkpoint is written by
+``keras_pose.checkpoint.write_checkpoint_dir`` (complete only with its
+marker); ``best/`` is replaced by an atomic rename and recorded (``best.json``
+inside it) only by that rename; an epoch whose validation beat ``best/`` is
+never pruned before ``best/`` holds it, and a resumed run repairs ``best/``
+from the epochs' ``validation.json`` files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import errno
+import fcntl
+import glob
+import json
+import os
+import shutil
+import socket
+import time
+import zipfile
+from typing import Any, Optional
+
+import keras
+import numpy as np
+from absl import logging
+
+from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete,
+                                   latest_epoch_checkpoint, load_weights_strict,
+                                   write_checkpoint_dir)
+from keras_pose.configs import ExperimentConfig, save_config
+
+STATE_FILE = "state.json"
+OPTIMIZER_FILE = "optimizer_state.npz"
+LEGACY_OPTIMIZER_FILE = "optimizer.npz"  # By position: refused (see restore).
+VALIDATION_FILE = "validation.json"
+BEST_FILE = "best.json"
+LOCK_FILE = ".lock"
+
+
+class RunDirError(RuntimeError):
+    """The model directory cannot be used as asked; the message says why."""
+
+
+class CheckpointWriteError(OSError):
+    """Writing a checkpoint failed; the previous checkpoints are intact."""
+
+
+class RunLock:
+    """An exclusive OS lock on a model directory for a whole run.
+
+    ``fcntl.flock`` is released by the kernel when the process ends, however
+    it ends, so a crashed run never blocks the next one.
+    """
+
+    def __init__(self, directory: str):
+        self.path = os.path.join(directory, LOCK_FILE)
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> "RunLock":
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise RunDirError(f"{os.path.dirname(self.path)} is in use by another training run "
+                              f"({holder}); wait for it to end or use another --model_dir") from e
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}, started "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # Releases the lock.
+            self._fd = None
+
+
+@dataclasses.dataclass
+class TrainState:
+    """What a resumed run needs besides the weights and the optimizer."""
+
+    epoch: int = 0  # epochs completed
+    step: int = 0  # optimizer steps completed
+    steps_per_epoch: int = 0
+    global_batch: int = 0
+
+
+def checkpoint_dir(model_dir: str, epoch: int) -> str:
+    return os.path.join(model_dir, "checkpoints", f"epoch_{epoch:04d}")
+
+
+def _write_json(path: str, value: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Optimizer state, by variable name.
+
+
+def _slot_name(variable: Any) -> str:
+    """An optimizer variable's name without the optimizer's own (``adam``,
+    ``adam_2``... depending on how many optimizers the process made), e.g.
+    ``stage2_block1_conv1_kernel_momentum``, ``iteration``."""
+    return variable.path.split("/", 1)[-1]
+
+
+def optimizer_state(optimizer: keras.optimizers.Optimizer) -> dict[str, np.ndarray]:
+    """Every optimizer variable (step count, learning rate, Adam's m and v
+    of each weight) by its unique name (the weight's path + the slot)."""
+    state = {_slot_name(v): np.asarray(v.numpy()) for v in optimizer.variables}
+    if len(state) != len(optimizer.variables):
+        raise CheckpointError("optimizer variables do not have unique names")
+    return state
+
+
+def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) -> None:
+    """Sets every optimizer variable from ``path`` by name, all or nothing.
+
+    Raises:
+      CheckpointError: naming the file and every missing, unexpected or
+        mis-shaped variable, or a file that cannot be read.
+    """
+    try:
+        with np.load(path) as data:
+            saved = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {e})") from e
+    problems, updates = [], []
+    for variable in optimizer.variables:
+        name = _slot_name(variable)
+        value = saved.pop(name, None)
+        if value is None:
+            problems.append(f"missing {name}")
+        elif tuple(value.shape) != tuple(variable.shape):
+            problems.append(f"{name}: saved {value.shape}, now {tuple(variable.shape)}")
+        else:
+            updates.append((variable, value))
+    problems += [f"unexpected {name}" for name in sorted(saved)]
+    if problems:
+        raise CheckpointError(f"{path} does not fit the optimizer: " + "; ".join(problems[:10])
+                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+    for variable, value in updates:
+        variable.assign(value)
+
+
+# ---------------------------------------------------------------------------
+# Epoch checkpoints.
+
+
+def save_epoch_checkpoint(model_dir: str, network: keras.Model,
+                          optimizer: keras.optimizers.Optimizer, config: ExperimentConfig,
+                          state: TrainState) -> str:
+    """Writes ``checkpoints/epoch_NNNN`` (complete, or not at all).
+
+    Raises:
+      CheckpointWriteError: when the disk is full or unwritable; the
+        partial files are removed and older checkpoints are untouched.
+    """
+    final = checkpoint_dir(model_dir, state.epoch)
+
+    def write(tmp: str) -> None:
+        network.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        np.savez(os.path.join(tmp, OPTIMIZER_FILE), **optimizer_state(optimizer))
+        save_config(config, os.path.join(tmp, CONFIG_FILE))
+        _write_json(os.path.join(tmp, STATE_FILE), dataclasses.asdict(state))
+
+    try:
+        return write_checkpoint_dir(final, write)
+    except OSError as e:
+        why = "the disk is full" if e.errno == errno.ENOSPC else str(e)
+        previous = latest_epoch_checkpoint(model_dir)
+        raise CheckpointWriteError(
+            e.errno, f"cannot write checkpoint {final}: {why}; "
+            + (f"the previous checkpoint {previous} is intact" if previous
+               else "no earlier checkpoint exists")) from e
+
+
+def restore_epoch_checkpoint(path: str, network: keras.Model,
+                             optimizer: keras.optimizers.Optimizer) -> TrainState:
+    """Loads an epoch checkpoint into a built network and optimizer.
+
+    Raises:
+      CheckpointError: for weights or optimizer state that do not fit, an
+        unreadable file, or a checkpoint of an earlier version that stored
+        the optimizer state by position.
+    """
+    if not os.path.isfile(os.path.join(path, OPTIMIZER_FILE)):
+        if os.path.isfile(os.path.join(path, LEGACY_OPTIMIZER_FILE)):
+            raise CheckpointError(
+                f"{path} was written by an earlier keras-pose that stored the optimizer state "
+                "by position, which cannot be restored safely: start a new --model_dir with "
+                f"--init_checkpoint {path} (its weights, a fresh optimizer)")
+        raise CheckpointError(f"{path} has no {OPTIMIZER_FILE}")
+    load_weights_strict(network, os.path.join(path, WEIGHTS_FILE))
+    restore_optimizer_state(optimizer, os.path.join(path, OPTIMIZER_FILE))
+    values = _read_json(os.path.join(path, STATE_FILE))
+    if not isinstance(values, dict):
+        raise CheckpointError(f"{os.path.join(path, STATE_FILE)} is missing or not JSON")
+    return TrainState(**{k: int(values.get(k, 0)) for k in
+                         ("epoch", "step", "steps_per_epoch", "global_batch")})
+
+
+# ---------------------------------------------------------------------------
+# Validation results and best/.
+
+
+def record_validation(checkpoint: str, primary: str, value: float) -> None:
+    """Writes ``validation.json`` into a (complete) epoch checkpoint."""
+    _write_json(os.path.join(checkpoint, VALIDATION_FILE), {"metric": primary, "value": value})
+
+
+def validation_of(checkpoint: str) -> Optional[float]:
+    """The recorded validation value of an epoch checkpoint, or None."""
+    values = _read_json(os.path.join(checkpoint, VALIDATION_FILE))
+    return float(values["value"]) if isinstance(values, dict) and "value" in values else None
+
+
+def best_record(model_dir: str) -> Optional[dict[str, Any]]:
+    """``{"epoch", "metric", "value"}`` of a complete ``best/``, else None."""
+    best = os.path.join(model_dir, "best")
+    if not is_complete(best):
+        return None
+    record = _read_json(os.path.join(best, BEST_FILE))
+    return record if isinstance(record, dict) and "value" in record else None
+
+
+def save_best(model_dir: str, checkpoint: str, epoch: int, primary: str, value: float) -> str:
+    """Replaces ``best/`` with a copy of an epoch checkpoint (atomically)."""
+    def write(tmp: str) -> None:
+        for name in (CONFIG_FILE, WEIGHTS_FILE):
+            shutil.copy2(os.path.join(checkpoint, name), os.path.join(tmp, name))
+        _write_json(os.path.join(tmp, BEST_FILE),
+                    {"epoch": epoch, "metric": primary, "value": value})
+
+    try:
+        return write_checkpoint_dir(os.path.join(model_dir, "best"), write)
+    except OSError as e:
+        raise CheckpointWriteError(e.errno, f"cannot write {model_dir}/best: {e}") from e
+
+
+def _epochs(model_dir: str) -> list[tuple[int, str]]:
+    paths = glob.glob(os.path.join(model_dir, "checkpoints", "epoch_[0-9][0-9][0-9][0-9]"))
+    return sorted((int(p[-4:]), p) for p in paths if is_complete(p))
+
+
+def pending_best(model_dir: str) -> Optional[tuple[int, str, float]]:
+    """The validated epoch checkpoint that beats ``best/`` (or any, when
+    ``best/`` is missing or incomplete): (epoch, path, value), else None."""
+    record = best_record(model_dir)
+    threshold = -np.inf if record is None else float(record["value"])
+    found = None
+    for epoch, path in _epochs(model_dir):
+        value = validation_of(path)
+        if value is not None and value > threshold and (found is None or value > found[2]):
+            found = (epoch, path, value)
+    return found
+
+
+def repair_best(model_dir: str, primary: str) -> None:
+    """Brings ``best/`` up to date with the validated epochs on disk (after a
+    crash between a validation and its copy to ``best/``)."""
+    found = pending_best(model_dir)
+    if found is not None:
+        logging.warning("best/ was missing or stale: restoring it from epoch %d (%s %.4f)",
+                        found[0], primary, found[2])
+        save_best(model_dir, found[1], found[0], primary, found[2])
+
+
+def prune(model_dir: str, keep: int) -> None:
+    """Keeps the ``keep`` newest epoch checkpoints and any epoch pending for
+    ``best/``; removes interrupted writes (this run holds the lock, so no
+    other process owns them)."""
+    root = os.path.join(model_dir, "checkpoints")
+    for stale in glob.glob(os.path.join(root, "epoch_*.tmp-*")) + glob.glob(
+            os.path.join(root, "epoch_*.old-*")) + glob.glob(os.path.join(model_dir, "best.*-*")):
+        shutil.rmtree(stale, ignore_errors=True)
+    for path in glob.glob(os.path.join(root, "epoch_[0-9][0-9][0-9][0-9]")):
+        if not is_complete(path):
+            shutil.rmtree(path, ignore_errors=True)
+    epochs = _epochs(model_dir)
+    pending = pending_best(model_dir)
+    protected = {p for _, p in epochs[-max(1, keep):]} | ({pending[1]} if pending else set())
+    for _, path in epochs:
+        if path not in protected:
+            shutil.rmtree(path, ignore_errors=True)

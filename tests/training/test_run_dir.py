@@ -1,0 +1,159 @@
+"""Run directories: optimizer state by name, atomic checkpoints, best/, lock."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from keras_pose.checkpoint import CheckpointError, latest_epoch_checkpoint
+from keras_pose.training import run_dir
+from keras_pose.training.trainer import make_optimizer
+
+
+def _model_and_optimizer(config, reverse=False):
+    """A small named network (the run directory does not care which) and
+    the recipe's optimizer built on it."""
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="stem_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = keras.layers.Conv2DTranspose(3, 3, name="head_deconv1")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 1, name="head_final_conv")(x))
+    optimizer = make_optimizer(config)
+    variables = list(model.trainable_variables)
+    optimizer.build(variables[::-1] if reverse else variables)
+    return model, optimizer
+
+
+def _state(epoch):
+    return run_dir.TrainState(epoch=epoch, step=epoch * 5, steps_per_epoch=5, global_batch=8)
+
+
+def test_adam_slots_are_restored_by_variable_name(tmp_path, fast_config):
+    model, optimizer = _model_and_optimizer(fast_config)
+    for i, variable in enumerate(optimizer.variables):  # a distinct value per slot
+        variable.assign(np.full(variable.shape, i + 1.5, variable.dtype.name
+                                if hasattr(variable.dtype, "name") else variable.dtype))
+    saved = {v.path.split("/", 1)[1]: v.numpy().copy() for v in optimizer.variables}
+    path = run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, fast_config, _state(1))
+    # The same variables in the opposite order: positions differ, names do not.
+    model2, optimizer2 = _model_and_optimizer(fast_config, reverse=True)
+    assert [v.path.split("/")[1] for v in optimizer2.variables] != list(saved)
+    state = run_dir.restore_epoch_checkpoint(path, model2, optimizer2)
+    assert state == _state(1)
+    for variable in optimizer2.variables:
+        name = variable.path.split("/", 1)[1]
+        np.testing.assert_array_equal(variable.numpy(), saved[name], err_msg=name)
+    for a, b in zip(model.weights, model2.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_optimizer_state_that_does_not_fit_is_an_error(tmp_path, fast_config):
+    model, optimizer = _model_and_optimizer(fast_config)
+    path = run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, fast_config, _state(1))
+    state_file = os.path.join(path, run_dir.OPTIMIZER_FILE)
+    with np.load(state_file) as data:
+        arrays = {k: data[k] for k in data.files}
+    name = next(k for k in arrays if k.endswith("_momentum"))
+    np.savez(state_file, **{k: v for k, v in arrays.items() if k != name}, surplus=np.ones(2))
+    with pytest.raises(CheckpointError, match=f"missing {name}.*unexpected surplus"):
+        run_dir.restore_epoch_checkpoint(path, *_model_and_optimizer(fast_config))
+    with open(state_file, "r+b") as f:  # truncated by a crash of an older writer
+        f.truncate(100)
+    with pytest.raises(CheckpointError, match="optimizer_state.npz cannot be read"):
+        run_dir.restore_epoch_checkpoint(path, *_model_and_optimizer(fast_config))
+    os.rename(state_file, os.path.join(path, run_dir.LEGACY_OPTIMIZER_FILE))
+    with pytest.raises(CheckpointError, match="by position"):
+        run_dir.restore_epoch_checkpoint(path, *_model_and_optimizer(fast_config))
+
+
+def test_full_disk_keeps_the_previous_checkpoint(tmp_path, fast_config, monkeypatch):
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    good = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(1))
+
+    def no_space(self, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save_weights", no_space)
+    with pytest.raises(run_dir.CheckpointWriteError, match="disk is full.*epoch_0001 is intact"):
+        run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(2))
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0001"]
+    assert latest_epoch_checkpoint(model_dir) == good
+
+
+def test_only_complete_checkpoints_count(tmp_path, fast_config):
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    good = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(1))
+    later = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(2))
+    os.remove(os.path.join(later, "COMPLETE"))  # what a crash mid-write leaves
+    os.remove(os.path.join(later, "model.weights.h5"))
+    assert latest_epoch_checkpoint(model_dir) == good
+    run_dir.prune(model_dir, keep=5)
+    assert not os.path.exists(later)
+
+
+def _validated(model_dir, model, optimizer, config, values):
+    paths = []
+    for epoch, value in enumerate(values, 1):
+        path = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, config, _state(epoch))
+        run_dir.record_validation(path, "AP", value)
+        paths.append(path)
+    return paths
+
+
+def test_best_is_repaired_and_its_epoch_never_pruned_before(tmp_path, fast_config):
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    paths = _validated(model_dir, model, optimizer, fast_config, [0.3, 0.5, 0.4, 0.2])
+    run_dir.save_best(model_dir, paths[0], 1, "AP", 0.3)
+    # A crash after epoch 2's validation, before its copy to best/: pruning
+    # to one checkpoint keeps epoch 2 (pending) besides the newest.
+    run_dir.prune(model_dir, keep=1)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0002", "epoch_0004"]
+    run_dir.repair_best(model_dir, "AP")
+    assert run_dir.best_record(model_dir) == {"epoch": 2, "metric": "AP", "value": 0.5}
+    run_dir.prune(model_dir, keep=1)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0004"]
+    # An interrupted best/ write counts as no best/: repaired from the epochs.
+    os.remove(tmp_path / "best" / "COMPLETE")
+    assert run_dir.best_record(model_dir) is None
+    paths = _validated(model_dir, model, optimizer, fast_config, [0.1, 0.2, 0.3, 0.25])
+    run_dir.repair_best(model_dir, "AP")
+    assert run_dir.best_record(model_dir)["epoch"] == 3
+
+
+LOCK_HOLDER = r"""
+import sys, time
+from keras_pose.training.run_dir import RunLock
+with RunLock(sys.argv[1]):
+    print("locked", flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_second_run_is_refused_and_a_killed_run_releases_the_lock(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(run_dir.RunDirError, match=rf"in use by another training run "
+                                                      rf"\(pid {holder.pid} on host"):
+            with run_dir.RunLock(str(tmp_path)):
+                pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    time.sleep(0.1)
+    with run_dir.RunLock(str(tmp_path)):  # released by the kernel
+        content = open(tmp_path / ".lock").read()
+    assert f"pid {os.getpid()}" in content and json  # the holder is recorded
