@@ -1,15 +1,33 @@
-"""Inference speed: the exported SavedModel against an equivalent PyTorch model.
+"""Inference and training-step speed: our exports in every runtime and precision
+against PyTorch, in one run, alternating.
 
-    python scripts/benchmark_inference.py [--depth 50] [--batch_sizes 1,32]
+    python scripts/benchmark_inference.py [--depth 50] [--batch_sizes 1,32] [--rounds 3]
 
-Exports a randomly initialised Pose-ResNet (256x192, K=17) twice, as the
-plain Keras layers and in the optimised inference form (BatchNorm folded,
-sub-pixel deconvolutions; the default of ``export_saved_model``), and times
-the ``heatmaps`` signature (normalised crops -> heatmaps, the network only)
-in images per second at each batch size. When torch is installed, the same
-architecture defined in PyTorch here (torchvision-style bottlenecks, three
-ConvTranspose2d(256, 4, 2, padding 1) + BN + ReLU, 1x1 conv) runs on the
-same machine in eval mode for comparison.
+Builds a randomly initialised Pose-ResNet (256x192, K=17; nothing downloads),
+exports its fused inference network (BatchNorm folded, sub-pixel
+deconvolutions) in each installed runtime and precision:
+
+- SavedModel ``heatmaps`` signature, fp32 and bf16 (bf16 in the graph); with
+  ``--plain`` also the unfused Keras layers in fp32;
+- ONNX Runtime fp32 and int8 (static QDQ quantization);
+- OpenVINO fp32 (``INFERENCE_PRECISION_HINT=f32``), bf16 (hint bf16; CPUs
+  without bf16 units run f32) and int8 (NNCF);
+- LiteRT fp32 and int8 (full-integer, float input/output);
+
+and, when torch is installed, the same architecture in PyTorch (eval mode,
+``inference_mode``): eager fp32, bf16 autocast with channels_last, and
+OpenVINO on the PyTorch model at the device's default precision (bf16 on
+AVX-512 BF16 / AMX CPUs). int8 is calibrated on random crops: the figures
+are speed only (accuracy: ``keras_pose.export.guard``).
+
+Each round times every candidate at every batch size for ``--seconds``
+(after two warm-up calls); rounds alternate candidates so that a change of
+machine load touches all of them. Printed: images/s, the median and range
+over rounds.
+
+``--train`` also times one training step at batch ``--train_batch``: ours
+(``PoseTrainingModel``, Adam) with the float32 and mixed_bfloat16 Keras
+policies, and PyTorch's fp32 and bf16 autocast channels_last step.
 """
 
 from __future__ import annotations
@@ -17,6 +35,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,44 +45,91 @@ from absl import app, flags  # noqa: E402
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("depth", 50, "ResNet depth (50, 101, 152).")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
-flags.DEFINE_float("seconds", 8.0, "Minimum timed seconds per measurement.")
+flags.DEFINE_float("seconds", 4.0, "Minimum timed seconds per measurement.")
+flags.DEFINE_integer("rounds", 3, "Alternating rounds over all candidates.")
+flags.DEFINE_list("only", [], "Time only candidates whose name contains one of these.")
+flags.DEFINE_integer("calibration", 16, "Random crops calibrating the int8 exports.")
+flags.DEFINE_float("max_call_seconds", 20.0, "A candidate whose call takes longer (bf16 "
+                   "emulated on CPUs without bf16 units) is timed by one call, and skipped at "
+                   "batch sizes where its call would take longer.")
+flags.DEFINE_boolean("plain", False, "Also time the SavedModel of the plain (unfused) "
+                     "Keras layers.")
+flags.DEFINE_boolean("inference", True, "Time inference.")
+flags.DEFINE_boolean("train", True, "Time the training step.")
+flags.DEFINE_integer("train_batch", 8, "Training step batch size.")
+
+SIZE = (256, 192)  # height, width
+Runner = Callable[[np.ndarray], object]
 
 
-def _rate(fn, batch: int) -> float:
+def _rate(fn: Callable[[], object], batch: int, seconds: float) -> float:
+    start = time.perf_counter()
     fn()  # warm up
+    first = time.perf_counter() - start
+    if first > FLAGS.max_call_seconds:
+        return batch / first  # Too slow to repeat (emulated bf16): one call.
     fn()
     runs, start = 0, time.perf_counter()
-    while time.perf_counter() - start < FLAGS.seconds or runs < 2:
+    while time.perf_counter() - start < seconds or runs < 2:
         fn()
         runs += 1
     return runs * batch / (time.perf_counter() - start)
 
 
-def keras_rates(batches: list[int], optimize: bool) -> dict[int, float]:
-    import tensorflow as tf
+def _config():
     from keras_pose.configs import apply_overrides, get_experiment
-    from keras_pose.export import export_saved_model
+    return apply_overrides(get_experiment("coco_resnet50_256x192"),
+                           [f"model.depth={FLAGS.depth}"])
+
+
+def our_runners(directory: str) -> dict[str, Runner]:
+    """name -> crops -> heatmaps, for every installed runtime and precision."""
+    from keras_pose.export import export_saved_model, runtimes
     from keras_pose.models import build_model_from_config
-    config = apply_overrides(get_experiment("coco_resnet50_256x192"),
-                             [f"model.depth={FLAGS.depth}"])
-    model = build_model_from_config(config.model)
-    path = os.path.join(tempfile.mkdtemp(), "saved_model")
-    export_saved_model(model, config, path, optimize=optimize)
-    signature = tf.saved_model.load(path).signatures["heatmaps"]
+    config = _config()
+    model = build_model_from_config(config.model, pretrained="")
+    crops = np.random.default_rng(1).normal(
+        size=(FLAGS.calibration, *SIZE, 3)).astype(np.float32)
     out = {}
-    for b in batches:
-        x = tf.constant(np.random.default_rng(0).normal(size=(b, 256, 192, 3)).astype(np.float32))
-        out[b] = _rate(lambda: signature(images=x)["heatmaps"].numpy(), b)
+    if FLAGS.plain and _wanted("ours: SavedModel fp32, plain Keras layers"):
+        path = os.path.join(directory, "saved_model_plain")
+        export_saved_model(model, config, path, optimize=False)
+        out["ours: SavedModel fp32, plain Keras layers"] = runtimes.load_network(path)
+    for precision in ("fp32", "bf16"):
+        name = f"ours: SavedModel {precision}"
+        if _wanted(name):
+            path = os.path.join(directory, f"saved_model_{precision}")
+            export_saved_model(model, config, path, precision=precision)
+            out[name] = runtimes.load_network(path)
+    names = {"onnx": "ONNX Runtime", "openvino": "OpenVINO", "litert": "LiteRT"}
+    for fmt, precisions in (("onnx", ("fp32", "int8")), ("openvino", ("fp32", "bf16", "int8")),
+                            ("litert", ("fp32", "int8"))):
+        for precision in precisions:
+            name = f"ours: {names[fmt]} {precision}"
+            if runtimes.missing_packages(fmt, precision) or not _wanted(name):
+                continue
+            path = os.path.join(directory, f"{fmt}_{precision}{runtimes.SUFFIXES[fmt]}")
+            start = time.perf_counter()
+            runtimes.export_network(model, config, path, fmt, precision, calibration=crops)
+            print(f"exported {name} in {time.perf_counter() - start:.0f} s", flush=True)
+            out[name] = runtimes.load_network(path)
     return out
 
 
-def torch_rates(batches: list[int]) -> dict[int, float] | None:
+def _wanted(name: str) -> bool:
+    return not FLAGS.only or any(part in name for part in FLAGS.only)
+
+
+def torch_network(depth: int, num_keypoints: int = 17):
+    """The official architecture in PyTorch: torchvision-style bottlenecks
+    (stride on the 3x3), three ConvTranspose2d(256, 4, 2, padding 1) + BN +
+    ReLU, a 1x1 convolution. None without torch."""
     try:
         import torch
         from torch import nn
     except ImportError:
         return None
-    blocks = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[FLAGS.depth]
+    blocks = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[depth]
 
     class Bottleneck(nn.Module):
         def __init__(self, cin, width, stride):
@@ -96,31 +162,146 @@ def torch_rates(batches: list[int]) -> dict[int, float] | None:
         layers += [nn.ConvTranspose2d(cin, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256),
                    nn.ReLU()]
         cin = 256
-    layers.append(nn.Conv2d(256, 17, 1))
-    net = nn.Sequential(*layers).eval()
-    out = {}
-    with torch.inference_mode():
-        for b in batches:
-            x = torch.randn(b, 3, 256, 192)
-            out[b] = _rate(lambda: net(x).numpy(), b)
+    layers.append(nn.Conv2d(256, num_keypoints, 1))
+    return nn.Sequential(*layers)
+
+
+def torch_runners() -> dict[str, Runner]:
+    """PyTorch eager fp32, bf16 autocast channels_last, and OpenVINO on the
+    PyTorch model (device default precision)."""
+    net = torch_network(FLAGS.depth)
+    if net is None:
+        return {}
+    import torch
+    net = net.eval()
+    fast = torch_network(FLAGS.depth).eval().to(memory_format=torch.channels_last)
+    fast.load_state_dict(net.state_dict())
+
+    def eager(x):
+        with torch.inference_mode():
+            return net(torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()).numpy()
+
+    def bf16(x):
+        nchw = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(
+            memory_format=torch.channels_last)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            return fast(nchw).float().numpy()
+
+    out = {"PyTorch eager fp32": eager, "PyTorch bf16 autocast channels_last": bf16}
+    try:
+        import openvino as ov
+    except ImportError:
+        return out
+    compiled = ov.compile_model(ov.convert_model(net, example_input=torch.zeros(1, 3, *SIZE)),
+                                "CPU")
+    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+    request = compiled.create_infer_request()
+    out[f"OpenVINO on the PyTorch model (default hint: {precision})"] = \
+        lambda x: request.infer([np.ascontiguousarray(x.transpose(0, 3, 1, 2))])
     return out
+
+
+def alternate(runners: dict[str, Runner], batches: list[int]) -> dict:
+    """(name, batch) -> images/s of each round."""
+    inputs = {b: np.random.default_rng(b).normal(size=(b, *SIZE, 3)).astype(np.float32)
+              for b in batches}
+    for fn in runners.values():  # Tracing / graph compilation, out of every timing.
+        fn(inputs[min(batches)])
+    rates: dict = {}
+    for r in range(FLAGS.rounds):
+        for name, fn in runners.items():
+            for b in batches:
+                seen = [x for (n, _), xs in rates.items() if n == name for x in xs]
+                if seen and b / max(seen) > FLAGS.max_call_seconds:
+                    print(f"round {r + 1}: {name:55s} batch {b:3d}: skipped (a call would "
+                          f"take about {b / max(seen):.0f} s)", flush=True)
+                    continue
+                rate = _rate(lambda: fn(inputs[b]), b, FLAGS.seconds)
+                rates.setdefault((name, b), []).append(rate)
+                print(f"round {r + 1}: {name:55s} batch {b:3d}: {rate:7.2f} images/s",
+                      flush=True)
+    return rates
+
+
+def keras_train_steps() -> dict[str, Callable[[], object]]:
+    """Our training step (PoseTrainingModel, Adam) under two Keras policies."""
+    import keras
+    import tensorflow as tf
+    from keras_pose.export.precision import dtype_policy_scope
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.model import PoseTrainingModel
+    config = _config()
+    b, (h, w) = FLAGS.train_batch, SIZE
+    rng = np.random.default_rng(0)
+    batch = {"image": tf.constant(rng.integers(0, 255, (b, h, w, 3)), tf.uint8),
+             "heatmaps": tf.constant(rng.uniform(0, 1, (b, h // 4, w // 4, 17)), tf.float32),
+             "target_weight": tf.ones((b, 17), tf.float32)}
+    out = {}
+    for policy in ("float32", "mixed_bfloat16"):
+        with dtype_policy_scope(policy):
+            network = build_model_from_config(config.model, pretrained="")
+            model = PoseTrainingModel(network, config, b)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3))
+            step = tf.function(model.train_step)
+            out[f"ours: Keras {policy}"] = (lambda s: lambda: s(batch)["loss"].numpy())(step)
+    return out
+
+
+def torch_train_steps() -> dict[str, Callable[[], object]]:
+    """PyTorch's step (Adam, MSE): fp32, and bf16 autocast channels_last."""
+    net = torch_network(FLAGS.depth)
+    if net is None:
+        return {}
+    import torch
+    b, (h, w) = FLAGS.train_batch, SIZE
+    x = torch.randn(b, 3, h, w)
+    target = torch.rand(b, 17, h // 4, w // 4)
+    out = {}
+    for name, fmt, dtype in (("PyTorch fp32", torch.contiguous_format, None),
+                             ("PyTorch bf16 autocast channels_last", torch.channels_last,
+                              torch.bfloat16)):
+        model = torch_network(FLAGS.depth).train().to(memory_format=fmt)
+        optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+        inputs = x.contiguous(memory_format=fmt)
+
+        def step(model=model, optimizer=optimizer, inputs=inputs, dtype=dtype):
+            optimizer.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+                loss = torch.nn.functional.mse_loss(model(inputs).float(), target)
+            loss.backward()
+            optimizer.step()
+            return loss.item()
+        out[name] = step
+    return out
+
+
+def _report(rates: dict, batches: list[int], what: str) -> None:
+    print(f"\nPose-ResNet-{FLAGS.depth} 256x192, K=17, {what}, on {os.cpu_count()} CPU cores, "
+          f"{FLAGS.rounds} alternating rounds, median (min-max):")
+    names = list(dict.fromkeys(name for name, _ in rates))
+    print("| | " + " | ".join(f"batch {b}" for b in batches) + " |")
+    print("|---|" + "---|" * len(batches))
+    for name in names:
+        cells = [f"{np.median(rates[name, b]):.2f} ({min(rates[name, b]):.2f}-"
+                 f"{max(rates[name, b]):.2f})" if (name, b) in rates else "skipped (too slow)"
+                 for b in batches]
+        print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def main(argv):
     del argv
     batches = [int(b) for b in FLAGS.batch_sizes]
-    plain = keras_rates(batches, optimize=False)
-    ours = keras_rates(batches, optimize=True)
-    theirs = torch_rates(batches)
-    print(f"Pose-ResNet-{FLAGS.depth} 256x192, K=17, images/s on {os.cpu_count()} CPU cores")
-    for b in batches:
-        line = (f"batch {b:3d}: exported (optimised) {ours[b]:7.2f}   "
-                f"exported (plain Keras layers) {plain[b]:7.2f}")
-        if theirs:
-            line += f"   PyTorch {theirs[b]:7.2f}   optimised/PyTorch {ours[b] / theirs[b]:.2f}x"
-        print(line)
-    if not theirs:
-        print("(PyTorch not installed: pip install -e .[torch] for the comparison)")
+    if FLAGS.inference:
+        with tempfile.TemporaryDirectory() as directory:
+            runners = {**our_runners(directory), **torch_runners()}
+            runners = {k: v for k, v in runners.items() if _wanted(k)}
+            inference = alternate(runners, batches)
+        _report(inference, batches, "inference images/s")
+    if FLAGS.train:
+        steps = {**keras_train_steps(), **torch_train_steps()}
+        runners = {k: (lambda s: lambda x: s())(v) for k, v in steps.items() if _wanted(k)}
+        _report(alternate(runners, [FLAGS.train_batch]), [FLAGS.train_batch],
+                "training step images/s")
 
 
 if __name__ == "__main__":

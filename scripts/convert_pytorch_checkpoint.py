@@ -9,7 +9,9 @@ model.weights.h5, usable by evaluate.py, predict.py, the exporter and
         --output models/keras/pose_resnet_50_256x192
 
 torchvision ImageNet ResNet -> backbone weights for
-``train.py --set model.pretrained=PATH`` (pytorch style; ``fc`` is dropped)::
+``train.py --set model.pretrained=PATH`` (pytorch style; ``fc`` is dropped;
+``model.pretrained`` also takes the ``.pth`` itself, and the pytorch-style
+experiments download it by default)::
 
     python scripts/convert_pytorch_checkpoint.py --backbone_only \
         --input resnet50-19c8e357.pth --output models/resnet50_torchvision.npz
@@ -17,8 +19,9 @@ torchvision ImageNet ResNet -> backbone weights for
 Depth, K and the head layout come from the tensors; the input size from
 ``--experiment`` or the official file name (``..._384x288`` is 288 wide,
 384 high), else the data set's default. Converted official checkpoints record
-the BGR input convention they were trained with. Needs torch
-(``pip install -e .[torch]``).
+the BGR input convention they were trained with. torch is not needed: the
+files are read by keras_pose.models.torch_reader, which unpickles nothing
+but tensors (zip, legacy and the 2017 tar layouts; .safetensors too).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 from absl import app, flags, logging
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("input", None, "PyTorch file (.pth or .pth.tar).")
+flags.DEFINE_string("input", None, "PyTorch file (.pth, .pth.tar or .safetensors).")
 flags.DEFINE_string("output", None,
                     "Output checkpoint directory, or .npz file with --backbone_only.")
 flags.DEFINE_string("experiment", None,
@@ -43,19 +46,20 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.input or not FLAGS.output:
         raise app.UsageError("--input and --output are required")
+    from keras_pose import convert
     from keras_pose.configs import ConfigError
-    from keras_pose.models import torch_convert
+    from keras_pose.models.state_dict import ConversionError
 
     try:
         if FLAGS.backbone_only:
             if FLAGS.experiment or FLAGS.set:
                 raise app.UsageError("--experiment/--set do not apply to --backbone_only")
-            arch = torch_convert.convert_backbone(FLAGS.input, FLAGS.output)
+            arch = convert.convert_backbone(FLAGS.input, FLAGS.output)
             print(f"wrote ResNet-{arch.depth} backbone weights to {FLAGS.output}; "
                   f"train with --set model.depth={arch.depth} "
                   f"--set model.pretrained={FLAGS.output}")
         else:
-            config = torch_convert.convert_pose_checkpoint(
+            config = convert.convert_pose_checkpoint(
                 FLAGS.input, FLAGS.output, experiment=FLAGS.experiment,
                 overrides=FLAGS.set)
             model = config.model
@@ -63,10 +67,7 @@ def main(argv):
                   f"K={model.num_keypoints}, input {model.image_size[0]}x"
                   f"{model.image_size[1]} (w x h), {model.color_order} input "
                   f"normalised with mean {model.mean} std {model.std}")
-    except torch_convert.TorchNotInstalledError as e:
-        logging.error("%s", e)
-        return 2
-    except (torch_convert.ConversionError, FileNotFoundError, ConfigError,
+    except (ConversionError, FileNotFoundError, ConfigError,
             ValueError, OSError) as e:
         logging.error("conversion failed: %s", e)
         return 1

@@ -1,15 +1,32 @@
-"""Exports a checkpoint as a SavedModel for TF Serving (and optionally TFLite).
+"""Exports a checkpoint: a SavedModel for TF Serving, or the network for a
+deployment runtime (ONNX Runtime, OpenVINO, LiteRT), at a chosen precision.
 
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny
+    python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny \\
+        --precision bf16
+    python scripts/export_saved_model.py --checkpoint output/tiny --output exported/onnx \\
+        --format onnx --precision int8
     saved_model_cli show --dir exported/tiny --all
 
-Signatures: ``serving_default`` (uint8 images + boxes -> keypoints, the whole
-pipeline in the graph) and ``heatmaps`` (normalised crops -> heatmaps). See
-``keras_pose.export``.
+Formats: ``saved_model`` (signatures ``serving_default``: uint8 images +
+boxes -> keypoints, the whole pipeline in the graph; ``heatmaps``; see
+``keras_pose.export``), ``onnx``, ``openvino``, ``litert`` (the fused heatmaps
+network only: normalised crops -> heatmaps, ``keras_pose.export.runtimes``;
+``--output`` is the file, or a directory that receives ``heatmaps.<ext>``).
+Precisions: ``fp32``, ``bf16`` (SavedModel: bf16 in the graph; OpenVINO),
+``fp16`` (SavedModel, for GPUs; LiteRT weights), ``int8`` (ONNX, OpenVINO,
+LiteRT; calibrated on ``--calibration_people`` crops of the training split),
+``auto`` (bf16 on CPUs with AMX/AVX-512 BF16, fp16 on GPUs, fp32 otherwise).
+
+The accuracy guard: every export other than an fp32 SavedModel is evaluated
+against the fp32 Keras model on the data set's evaluation split (COCO AP,
+keypoint displacement) and refused when it loses more than 0.5 AP point,
+unless ``--force_precision``; ``--noguard`` skips it (no data set needed).
 """
 
 import os
-import sys
+import shutil
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -17,26 +34,133 @@ from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Checkpoint or model directory.")
-flags.DEFINE_string("output", None, "SavedModel directory to write.")
+flags.DEFINE_string("output", None, "SavedModel directory, or the runtime's file / a "
+                    "directory for it.")
+flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "openvino", "litert"],
+                  "Export format.")
+flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16", "int8", "auto"],
+                  "Numeric precision of the exported network.")
 flags.DEFINE_boolean("flip", None, "Flip test in serving_default (default test.flip_test).")
-flags.DEFINE_string("tflite", None, "Also write the heatmaps signature as this .tflite file.")
+flags.DEFINE_string("with_detector", None, "SavedModel: also export this keras-hub D-FINE "
+                    "person detector (a preset name or directory) and the detect_and_estimate "
+                    "signature (image bytes -> every person's box and pose).")
+flags.DEFINE_float("detector_threshold", 0.3, "detect_and_estimate's default person score "
+                   "threshold.")
+flags.DEFINE_string("tflite", None, "Also write the SavedModel's heatmaps signature as this "
+                    "float32 .tflite file.")
+flags.DEFINE_boolean("guard", True, "Evaluate the export against fp32 (not needed for an "
+                     "fp32 SavedModel) and refuse an AP drop above 0.5 point.")
+flags.DEFINE_boolean("force_precision", False, "Export even when the guard fails (logged "
+                     "as an error).")
+flags.DEFINE_float("max_ap_drop", 0.5, "The guard's limit, in AP points (COCO AP x 100).")
+flags.DEFINE_integer("guard_people", 0, "Evaluate the guard on the people of the first "
+                     "images up to this many (0: the whole evaluation split).")
+flags.DEFINE_integer("calibration_people", 300, "int8: crops of the training split used to "
+                     "calibrate.")
+flags.DEFINE_string("data_dir", None, "Data set directory (data.root) for calibration and "
+                    "the guard; default: the checkpoint's.")
+flags.DEFINE_multi_string("set", [], "Config override (data.* / test.*) section.field=value.")
 flags.mark_flags_as_required(["checkpoint", "output"])
+
+
+def _config(config):
+    from keras_pose.data.datasets import resolve_dataset_config
+    from keras_pose.inference import with_overrides
+    overrides = list(FLAGS.set) + ([f"data.root={FLAGS.data_dir}"] if FLAGS.data_dir else [])
+    return resolve_dataset_config(with_overrides(config, overrides))
+
+
+def _artifact(directory: str) -> str:
+    """Where the export goes inside a temporary directory."""
+    from keras_pose.export.runtimes import SUFFIXES
+    if FLAGS.format == "saved_model":
+        return os.path.join(directory, "saved_model")
+    output = FLAGS.output
+    name = os.path.basename(output) if output.endswith(SUFFIXES[FLAGS.format]) else \
+        "heatmaps" + SUFFIXES[FLAGS.format]
+    return os.path.join(directory, name)
+
+
+def _export(model, config, data_config, precision: str, path: str) -> None:
+    from keras_pose.export import export_saved_model
+    from keras_pose.export.calibration import calibration_crops
+    from keras_pose.export.runtimes import export_network
+    if FLAGS.format == "saved_model":
+        detector = None
+        if FLAGS.with_detector:
+            from keras_pose.detection import KerasHubPersonDetector
+            # The signature applies its own threshold, so the detector keeps all.
+            detector = KerasHubPersonDetector.from_preset(FLAGS.with_detector,
+                                                          score_threshold=0.0)
+        export_saved_model(model, config, path, flip=FLAGS.flip, precision=precision,
+                           detector=detector, detector_threshold=FLAGS.detector_threshold)
+        return
+    crops = None
+    if precision == "int8":
+        crops = calibration_crops(data_config, FLAGS.calibration_people, split="train")
+        print(f"calibration: {len(crops)} crops of {data_config.data.root} "
+              f"{data_config.data.train_set}")
+    export_network(model, config, path, FLAGS.format, precision, calibration=crops)
+
+
+def _guard(model, config, precision: str, path: str) -> None:
+    from keras_pose.data.datasets import load_records
+    from keras_pose.export import guard
+    from keras_pose.export.runtimes import load_network
+    records, subset = guard.whole_images(load_records(config, "test"), FLAGS.guard_people)
+    network = guard.numpy_network(load_network(path), config)
+    name = f"{FLAGS.format} {precision}"
+    reference_ap, rows = guard.compare_networks(
+        lambda x: model(x, training=False), {name: network}, config, records, subset=subset)
+    print(f"accuracy guard on {len(records)} people of {config.data.test_set}:\n"
+          f"{guard.format_table(reference_ap, rows)}")
+    guard.check_guard(reference_ap, rows, max_drop=FLAGS.max_ap_drop / 100,
+                      force=FLAGS.force_precision)
+
+
+def _move_into_place(path: str) -> str:
+    """Moves the export (and a runtime file's siblings) to ``--output``."""
+    if FLAGS.format == "saved_model":
+        if os.path.exists(FLAGS.output):
+            shutil.rmtree(FLAGS.output)
+        shutil.move(path, FLAGS.output)
+        return FLAGS.output
+    directory = (os.path.dirname(FLAGS.output) if FLAGS.output.endswith(
+        os.path.splitext(path)[1]) else FLAGS.output) or "."
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(os.path.dirname(path)):
+        os.replace(os.path.join(os.path.dirname(path), name), os.path.join(directory, name))
+    return os.path.join(directory, os.path.basename(path))
+
+
+def work() -> int:
+    from keras_pose.checkpoint import load_model
+    from keras_pose.export import export_tflite
+    from keras_pose.export.precision import resolve_precision
+    model, config = load_model(FLAGS.checkpoint)
+    precision = resolve_precision(FLAGS.precision)
+    guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
+    # The data set's config (data.root, resolved) serves calibration and the
+    # guard; the export keeps the checkpoint's.
+    data_config = _config(config) if guarded or precision == "int8" else config
+    parent = os.path.dirname(os.path.abspath(FLAGS.output))
+    os.makedirs(parent, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=parent, prefix=".export") as tmp:
+        path = _artifact(tmp)
+        _export(model, config, data_config, precision, path)
+        if guarded:
+            _guard(model, data_config, precision, path)
+        path = _move_into_place(path)
+    print(f"{FLAGS.format} ({precision}): {path}")
+    if FLAGS.tflite and FLAGS.format == "saved_model":
+        print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")
+    return 0
 
 
 def main(argv):
     del argv
-    from keras_pose.checkpoint import load_model
-    from keras_pose.export import export_saved_model, export_tflite
-    try:
-        model, config = load_model(FLAGS.checkpoint)
-    except (ValueError, OSError) as e:
-        print(f"export_saved_model.py: error: {e}", file=sys.stderr)
-        return 1
-    path = export_saved_model(model, config, FLAGS.output, flip=FLAGS.flip)
-    print(f"SavedModel: {path}")
-    if FLAGS.tflite:
-        print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")
-    return 0
+    from keras_pose import cli
+    return cli.run("export_saved_model.py", work)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from keras_pose.configs import ExperimentConfig
+from keras_pose.export.precision import dtype_policy_scope, keras_policy, resolve_precision
 from keras_pose.models import build_pose_resnet
 from keras_pose.models.head import SubPixelDeconv
 
@@ -58,19 +59,27 @@ def subpixel_kernel(kernel: np.ndarray) -> np.ndarray:
     return out
 
 
-def build_inference_model(model: keras.Model, config: ExperimentConfig) -> keras.Model:
+def build_inference_model(model: keras.Model, config: ExperimentConfig,
+                          precision: str = "fp32") -> keras.Model:
     """The fused twin of ``model`` (same inputs and outputs in inference).
 
     Args:
       model: a pose model built by this package (any style / depth).
       config: its config (architecture fields of ``config.model``).
+      precision: ``fp32``, ``bf16``, ``fp16`` or ``auto`` (see
+        ``keras_pose.export.precision``): the fused network is built under
+        that Keras dtype policy, so its variables and every layer but the
+        float32 ``heatmaps`` output are in that type (the weights are folded
+        in float64, then rounded once). Input and output stay float32.
     """
+    policy = keras_policy(resolve_precision(precision))
     m = config.model
-    fused = build_pose_resnet(
-        m.depth, m.num_keypoints, input_shape=tuple(model.input_shape[1:]), style=m.style,
-        deconv_filters=m.deconv_filters, deconv_kernels=m.deconv_kernels,
-        final_kernel=m.final_kernel, blocks_per_stage=_blocks_per_stage(model),
-        name=f"{model.name}_fused", fused=True)
+    with dtype_policy_scope(policy):
+        fused = build_pose_resnet(
+            m.depth, m.num_keypoints, input_shape=tuple(model.input_shape[1:]),
+            style=m.style, deconv_filters=m.deconv_filters, deconv_kernels=m.deconv_kernels,
+            final_kernel=m.final_kernel, blocks_per_stage=_blocks_per_stage(model),
+            name=f"{model.name}_fused", fused=True)
     for layer in fused.layers:
         if not layer.weights:
             continue
@@ -94,5 +103,5 @@ def build_inference_model(model: keras.Model, config: ExperimentConfig) -> keras
             bias = (bias - mean) * s + beta
         if isinstance(layer, SubPixelDeconv):
             kernel = subpixel_kernel(kernel)
-        layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
+        layer.set_weights([kernel, bias])  # Rounded to the layer's variable dtype.
     return fused

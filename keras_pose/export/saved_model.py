@@ -1,158 +1,231 @@
 """SavedModel export: keypoints from images and boxes, entirely in the graph.
 
-Signatures (N images, M boxes per image, K keypoints, h x w crop):
+Every signature runs the one inference path
+(:class:`keras_pose.inference.TopDownEstimator`). Signatures (N images, M
+boxes per image, K keypoints, h x w crop):
 
 - ``serving_default``: ``images`` uint8 (N, H, W, 3) RGB, ``boxes`` float32
   (N, M, 4) [x, y, w, h] pixels, ``num_boxes`` int32 (N,) (boxes past it are
   padding) -> ``keypoints`` (N, M, K, 2) original-image pixels,
   ``keypoint_scores`` (N, M, K), ``scores`` (N, M) (the reference's mean of
-  the keypoint scores above ``test.in_vis_threshold``). Box to center/scale,
-  the affine crop, normalisation (the checkpoint's colour order), the
-  network, the flip test with the one-pixel shift, argmax, quarter-pixel
-  refinement and the inverse transform all run inside the graph; padded
-  boxes give zeros.
+  the keypoint scores above ``test.in_vis_threshold``). Only the real boxes
+  are cropped and run; padded slots return zeros.
 - ``heatmaps``: normalised crops (N, h, w, 3) float32 -> ``heatmaps``
-  (N, h/4, w/4, K), for users who crop themselves (evaluate.py uses it).
+  (N, h/4, w/4, K), for users who crop themselves.
 - ``encoded_image``: ``image_bytes`` (a JPEG/PNG/BMP/GIF string) and
   ``boxes`` float32 (M, 4) -> ``keypoints`` (M, K, 2), ``keypoint_scores``
   (M, K), ``scores`` (M,), for REST clients that send files.
+- ``detect_and_estimate`` (exported with a person detector):
+  ``image_bytes`` and ``score_threshold`` float32 (0 or 1 values; empty:
+  the export's default) -> every person's ``boxes`` (M, 4), ``box_scores``
+  (M,), ``keypoints``, ``keypoint_scores``, ``scores``: detection, its NMS,
+  crops, flip test and decoding in one graph, one request per photo.
 
-``assets/config.json`` carries the experiment config (sizes, K, flip pairs,
-normalisation).
+Inputs are checked in the graph: a malformed input fails the request with
+an InvalidArgumentError whose message names the input (boxes that are not
+finite with positive size, ``num_boxes`` of another length than the images
+or out of range, crops of another size); empty inputs (no image, no box)
+give empty outputs. ``assets/config.json`` carries the experiment config
+(sizes, K, keypoint names, flip pairs, skeleton, OKS sigmas, normalisation).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-from keras_pose.checkpoint import replace_directory
-from keras_pose.codec import HeatmapCodec
+from keras_pose.checkpoint import write_checkpoint_dir
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.data import transforms
-from keras_pose.evaluation.flip import fuse_flip_tf
+from keras_pose.inference import TopDownEstimator
+
+
+def check_boxes_tf(boxes: tf.Tensor, name: str) -> tf.Tensor:
+    """Fails the graph unless every (…, 4) box is finite with w, h > 0."""
+    finite = tf.reduce_all(tf.math.is_finite(boxes))
+    positive = tf.reduce_all(boxes[..., 2:] > 0)
+    tf.debugging.Assert(finite, [f"{name}: every box must be 4 finite numbers [x, y, w, h]"])
+    tf.debugging.Assert(positive, [f"{name}: every box must have a positive width and "
+                                   "height"])
+    return boxes
+
+
+class _Untracked:
+    """Holds an object out of tf.Module's tracking (and so out of the save)."""
+
+    def __init__(self, value: Any):
+        self.value = value
 
 
 class PoseServingModule(tf.Module):
-    """The exported graph: a Keras pose model plus its pre/post-processing."""
+    """The exported graph: a Keras pose model plus the inference path, and
+    optionally a person detector (``detect_and_estimate``).
 
-    def __init__(self, model: keras.Model, config: ExperimentConfig, flip: bool = True):
+    Args:
+      model: the (fused) pose network.
+      config: its experiment config.
+      flip: the flip test.
+      detector: a ``keras_pose.detection.KerasHubPersonDetector`` (a
+        ``tf.Module``; its ``score_threshold`` should be low, the signature
+        applies its own), or None.
+      detector_threshold: the default person score threshold of
+        ``detect_and_estimate``.
+    """
+
+    def __init__(self, model: keras.Model, config: ExperimentConfig, flip: bool = True,
+                 detector: Any = None, detector_threshold: float = 0.3):
         super().__init__()
-        self.model = model
-        # Track the underlying tf.Variables directly (as keras.export does):
-        # TF1-style loaders such as `saved_model_cli run` restore by them.
+        # The weights are tracked as their tf.Variables only (as keras.export
+        # does: TF1-style loaders such as `saved_model_cli run` restore by
+        # them); the Keras model stays untracked, or each weight is saved twice.
+        self._keras_model = _Untracked(model)
         self.model_variables = [v.value for v in model.weights]
-        self._config = config
-        self._flip = flip
-        self._codec = HeatmapCodec.from_model_config(config.model)
+        self._estimator = TopDownEstimator(lambda x: model(x, training=False), config, flip)
         width, height = config.model.image_size
-        k = config.model.num_keypoints
-        self.heatmaps = tf.function(
-            self._heatmaps,
-            input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32, name="images")])
-        self.keypoints = tf.function(
-            self._keypoints,
-            input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
-                             tf.TensorSpec([None, None, 4], tf.float32, name="boxes"),
-                             tf.TensorSpec([None], tf.int32, name="num_boxes")])
-        self.encoded_image = tf.function(
-            self._encoded_image,
-            input_signature=[tf.TensorSpec([], tf.string, name="image_bytes"),
-                             tf.TensorSpec([None, 4], tf.float32, name="boxes")])
-        self._num_keypoints = k
+        self._crop_size = (height, width)
+        self.heatmaps = tf.function(self._heatmaps, input_signature=[
+            tf.TensorSpec([None, height, width, 3], tf.float32, name="images")])
+        self.keypoints = tf.function(self._keypoints, input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
+            tf.TensorSpec([None, None, 4], tf.float32, name="boxes"),
+            tf.TensorSpec([None], tf.int32, name="num_boxes")])
+        self.encoded_image = tf.function(self._encoded_image, input_signature=[
+            tf.TensorSpec([], tf.string, name="image_bytes"),
+            tf.TensorSpec([None, 4], tf.float32, name="boxes")])
+        self.detector = detector
+        self._detector_threshold = float(detector_threshold)
+        if detector is not None:
+            self.detect_and_estimate = tf.function(self._detect_and_estimate, input_signature=[
+                tf.TensorSpec([], tf.string, name="image_bytes"),
+                tf.TensorSpec([None], tf.float32, name="score_threshold")])
 
-    def _network(self, crops: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.model(crops, training=False), tf.float32)
+    def signatures(self) -> dict[str, Any]:
+        """The concrete functions to export, by signature name."""
+        out = {"serving_default": self.keypoints.get_concrete_function(),
+               "heatmaps": self.heatmaps.get_concrete_function(),
+               "encoded_image": self.encoded_image.get_concrete_function()}
+        if self.detector is not None:
+            out["detect_and_estimate"] = self.detect_and_estimate.get_concrete_function()
+        return out
 
     def _heatmaps(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"heatmaps": self._network(images)}
+        height, width = self._crop_size
+        tf.debugging.assert_equal(
+            tf.shape(images)[1:3], tf.constant([height, width]),
+            message=f"images: this model takes crops of {height}x{width} (height x width)")
+        return {"heatmaps": self._estimator.network_heatmaps(images)}
+
+    def _people(self, images: tf.Tensor, image_index: tf.Tensor, boxes: tf.Tensor
+                ) -> dict[str, tf.Tensor]:
+        center, scale = self._estimator.centers_and_scales(boxes)
+        ones = tf.ones(tf.shape(boxes)[:1], tf.float32)
+        return self._estimator(images, image_index, center, scale, ones)
 
     def _encoded_image(self, image_bytes: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
         image = transforms.decode_image_tf(image_bytes)
-        out = self._keypoints(image[None], boxes[None], tf.shape(boxes)[:1])
-        return {key: value[0] for key, value in out.items()}
+        boxes = check_boxes_tf(boxes, "boxes")
+        return self._people(image[None], tf.zeros(tf.shape(boxes)[:1], tf.int32), boxes)
+
+    def _detect_and_estimate(self, image_bytes: tf.Tensor,
+                             score_threshold: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Every person of an image: the detector (its NMS included), then
+        the pose path on its boxes, all in the graph. ``score_threshold`` is
+        optional: an empty list means the export's default."""
+        image = transforms.decode_image_tf(image_bytes)
+        boxes, scores, count = self.detector.detect_tf(image)
+        threshold = tf.cond(tf.size(score_threshold) > 0, lambda: score_threshold[0],
+                            lambda: tf.constant(self._detector_threshold))
+        # Sorted by score: the people above the threshold come first.
+        count = tf.minimum(count, tf.reduce_sum(tf.cast(scores >= threshold, tf.int32)))
+        boxes, scores = boxes[:count], scores[:count]
+        center, scale = self._estimator.centers_and_scales(boxes)
+        out = self._estimator(image[None], tf.zeros([count], tf.int32), center, scale, scores)
+        return {"boxes": boxes, "box_scores": scores, **out}
 
     def _keypoints(self, images: tf.Tensor, boxes: tf.Tensor,
                    num_boxes: tf.Tensor) -> dict[str, tf.Tensor]:
-        m, d, t = self._config.model, self._config.data, self._config.test
-        n = tf.shape(boxes)[0]
-        max_boxes = tf.shape(boxes)[1]
-        flat_boxes = tf.reshape(boxes, [-1, 4])
-        image_index = tf.repeat(tf.range(n), max_boxes)
-        center, scale = transforms.box_to_center_scale_tf(flat_boxes, m.aspect_ratio,
-                                                          d.box_padding)
-        inverse = transforms.get_affine_transform_tf(center, scale, 0.0, m.image_size,
-                                                     inverse=True)
-        crops = transforms.warp_affine_tf(tf.gather(images, image_index), inverse, m.image_size)
-        crops = transforms.normalize_image(crops, m.color_order, m.mean, m.std)
-        if self._flip:
-            count = tf.shape(crops)[0]
-            both = self._network(tf.concat([crops, tf.reverse(crops, [2])], 0))
-            heatmaps = fuse_flip_tf(both[:count], both[count:], d.flip_pairs,
-                                    shift=t.shift_heatmap)
-        else:
-            heatmaps = self._network(crops)
-        coords, scores = self._codec.decode_tf(heatmaps, center, scale, refine=t.refine)
-        confident = tf.cast(scores > t.in_vis_threshold, tf.float32)
-        person = tf.math.divide_no_nan(tf.reduce_sum(scores * confident, -1),
-                                       tf.reduce_sum(confident, -1))
-        valid = tf.sequence_mask(num_boxes, max_boxes, dtype=tf.float32)  # (N, M)
-        k = self._num_keypoints
-        coords = tf.reshape(coords, [n, max_boxes, k, 2]) * valid[..., None, None]
-        scores = tf.reshape(scores, [n, max_boxes, k]) * valid[..., None]
-        person = tf.reshape(person, [n, max_boxes]) * valid
-        return {"keypoints": coords, "keypoint_scores": scores, "scores": person}
+        n, max_boxes = tf.shape(images)[0], tf.shape(boxes)[1]
+        tf.debugging.assert_equal(tf.shape(boxes)[0], n, message=(
+            "boxes: its first dimension must equal the number of images"))
+        tf.debugging.assert_equal(tf.shape(num_boxes)[0], n, message=(
+            "num_boxes: one count per image"))
+        tf.debugging.assert_non_negative(num_boxes, message="num_boxes: counts must be >= 0")
+        tf.debugging.assert_less_equal(num_boxes, max_boxes, message=(
+            "num_boxes: a count exceeds the number of box slots (boxes.shape[1])"))
+        positions = tf.where(tf.sequence_mask(num_boxes, max_boxes))  # (P, 2) real boxes
+        real = check_boxes_tf(tf.gather_nd(boxes, positions), "boxes")
+        out = self._people(images, tf.cast(positions[:, 0], tf.int32), real)
+        k = self._estimator.num_keypoints
+        shapes = {"keypoints": [k, 2], "keypoint_scores": [k], "scores": []}
+        full = tf.cast(tf.stack([n, max_boxes]), tf.int64)
+        return {key: tf.scatter_nd(positions, out[key], tf.concat(
+            [full, tf.constant(shape, tf.int64)], 0)) for key, shape in shapes.items()}
 
 
 def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir: str,
-                       flip: bool | None = None, optimize: bool = True) -> str:
+                       flip: bool | None = None, optimize: bool = True,
+                       precision: str = "fp32", detector: Any = None,
+                       detector_threshold: float = 0.3) -> str:
     """Writes the SavedModel (atomically: a temporary directory renamed into
-    place) with the ``serving_default`` and ``heatmaps`` signatures.
+    place) with the ``serving_default``, ``heatmaps`` and ``encoded_image``
+    signatures.
 
     Args:
       model: the Keras pose model.
       config: its experiment config (written to ``assets/config.json``).
       output_dir: the SavedModel directory.
-      flip: flip test in ``serving_default``; default ``test.flip_test``.
+      flip: flip test in the keypoint signatures; default ``test.flip_test``.
       optimize: export the fused inference form (BatchNorm folded,
         sub-pixel deconvolutions; equal outputs, faster on CPU).
+      precision: ``fp32``, ``bf16``, ``fp16`` or ``auto``
+        (``keras_pose.export.precision``): the network's weights and
+        arithmetic in the graph itself, so any TF runtime computes in it with
+        no option; inputs and outputs stay float32. Written with the format
+        to ``assets/export.json``.
+      detector: a ``KerasHubPersonDetector`` to export with the pose model:
+        adds the ``detect_and_estimate`` signature (image bytes -> every
+        person's box, score and keypoints).
+      detector_threshold: that signature's default person score threshold.
+
+    Raises:
+      ValueError: for ``int8`` (TF has no int8 convolutions on CPU: see
+        ``keras_pose.export.runtimes``) or a low precision without
+        ``optimize``.
     """
+    from keras_pose.export.precision import resolve_precision, write_export_info
+    precision = resolve_precision(precision)
+    if precision == "int8":
+        raise ValueError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
+                         "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
+    if precision != "fp32" and not optimize:
+        raise ValueError(f"precision {precision} is built into the fused inference form: "
+                         "use optimize=True")
     if optimize:
         from keras_pose.export.inference_model import build_inference_model
-        model = build_inference_model(model, config)
-    module = PoseServingModule(model, config,
-                               config.test.flip_test if flip is None else flip)
-    tmp = f"{output_dir.rstrip(os.sep)}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tf.saved_model.save(module, tmp, signatures={
-            "serving_default": module.keypoints.get_concrete_function(),
-            "heatmaps": module.heatmaps.get_concrete_function(),
-            "encoded_image": module.encoded_image.get_concrete_function()})
+        model = build_inference_model(model, config, precision)
+    module = PoseServingModule(model, config, config.test.flip_test if flip is None else flip,
+                               detector, detector_threshold)
+    # The detector's custom gradients are not needed to serve (saves ~10 s).
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=detector is None)
+
+    def write(tmp: str) -> None:
+        tf.saved_model.save(module, tmp, signatures=module.signatures(), options=options)
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         save_config(config, os.path.join(tmp, "assets", "config.json"))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    replace_directory(tmp, output_dir)
-    return output_dir
+        write_export_info(os.path.join(tmp, "assets"), format="saved_model",
+                          precision=precision, fused=bool(optimize))
 
-
-def load_saved_model(path: str) -> Any:
-    """``tf.saved_model.load`` of an exported model (signatures in
-    ``.signatures``)."""
-    return tf.saved_model.load(path)
+    return write_checkpoint_dir(output_dir, write)
 
 
 def export_tflite(saved_model_dir: str, output_path: str) -> str:
     """Converts the ``heatmaps`` signature to a float32 TFLite model.
 
-    The keypoint signature (crops, decoding) stays SavedModel-only; TFLite
-    users crop and decode themselves (``HeatmapCodec.decode``).
+    The keypoint signatures (crops, decoding) stay SavedModel-only; TFLite
+    users crop and decode themselves.
     """
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
                                                          signature_keys=["heatmaps"])

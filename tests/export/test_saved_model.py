@@ -1,4 +1,4 @@
-"""The exported SavedModel against the Python evaluation path."""
+"""The exported SavedModel: signatures, the inference path, bad and empty inputs."""
 
 import json
 import os
@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_pose.codec import HeatmapCodec
 from keras_pose.data import coco
-from keras_pose.data.pipeline import build_eval_dataset
-from keras_pose.evaluation.inference import make_heatmap_fn
-from keras_pose.export import load_saved_model
+from keras_pose.inference import TopDownEstimator
+from keras_pose.inference.records import predict_records
 
 
 @pytest.fixture(scope="module")
@@ -20,54 +18,96 @@ def exported(tiny_exported):
     return model, config, saved_model
 
 
-def test_signatures_and_config(exported):
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(exported[2])
+
+
+def test_signatures_and_config(exported, loaded):
     model, config, path = exported
-    loaded = load_saved_model(path)
     assert set(loaded.signatures) >= {"serving_default", "heatmaps", "encoded_image"}
     crops = np.random.default_rng(1).normal(size=(3, 64, 64, 3)).astype(np.float32)
     out = loaded.signatures["heatmaps"](images=tf.constant(crops))["heatmaps"]
     np.testing.assert_allclose(out.numpy(), model(crops, training=False).numpy(), atol=1e-4)
     saved = json.load(open(os.path.join(path, "assets", "config.json")))
     assert saved["model"]["num_keypoints"] == 17
+    assert saved["data"]["flip_pairs"] == [list(p) for p in config.data.flip_pairs]
 
 
-def test_serving_default_matches_the_python_path(exported, coco_dir):
-    model, config, path = exported
+def test_serving_default_matches_the_evaluation_path(exported, loaded, coco_dir):
+    """The SavedModel (fused network, padded boxes, one graph) gives what
+    evaluation gives with the Keras model on the same people."""
+    model, config, _ = exported
     records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir,
                                 config.model.aspect_ratio)
-    # Python path: evaluation crops, flip test with shift, numpy decode.
-    heatmap_fn = make_heatmap_fn(lambda x: model(x, training=False), flip=True,
-                                 flip_pairs=config.data.flip_pairs, shift_heatmap=True)
-    codec = HeatmapCodec.from_model_config(config.model)
-    expected = {}
-    for batch in build_eval_dataset(records, image_size=config.model.image_size, batch_size=64):
-        coords, scores = codec.decode(heatmap_fn(batch["image"]).numpy(),
-                                      batch["center"].numpy(), batch["scale"].numpy())
-        for i, index in enumerate(batch["index"].numpy()):
-            expected[int(index)] = (coords[i], scores[i])
-    loaded = load_saved_model(path)
+    estimator = TopDownEstimator(lambda x: model(x, training=False), config, flip=True)
+    expected = predict_records(estimator, records, batch_size=64)
     serve = loaded.signatures["serving_default"]
     for image_id in np.unique(records.image_id):
         rows = np.nonzero(records.image_id == image_id)[0]
-        image = tf.io.decode_jpeg(tf.io.read_file(records.image_path[rows[0]]),
-                                  dct_method="INTEGER_ACCURATE").numpy()
+        image_bytes = tf.io.read_file(records.image_path[rows[0]])
+        image = tf.io.decode_jpeg(image_bytes, dct_method="INTEGER_ACCURATE").numpy()
         boxes = np.zeros((1, len(rows) + 1, 4), np.float32)  # one padded slot
         boxes[0, :len(rows)] = records.box[rows]
         out = serve(images=tf.constant(image[None]), boxes=tf.constant(boxes),
                     num_boxes=tf.constant([len(rows)], tf.int32))
         assert out["keypoints"].shape == (1, len(rows) + 1, 17, 2)
-        for j, row in enumerate(rows):
-            np.testing.assert_allclose(out["keypoints"].numpy()[0, j], expected[row][0],
-                                       atol=1e-3)
-            np.testing.assert_allclose(out["keypoint_scores"].numpy()[0, j], expected[row][1],
-                                       atol=1e-5)
+        np.testing.assert_allclose(out["keypoints"].numpy()[0, :len(rows)],
+                                   expected.keypoints[rows], atol=1e-3)
+        np.testing.assert_allclose(out["keypoint_scores"].numpy()[0, :len(rows)],
+                                   expected.keypoint_scores[rows], atol=1e-5)
+        np.testing.assert_allclose(out["scores"].numpy()[0, :len(rows)],
+                                   expected.scores[rows], atol=1e-5)
         assert np.all(out["keypoints"].numpy()[0, -1] == 0)  # the padded box
-        assert np.all(out["scores"].numpy()[0, -1] == 0)
-        encoded = loaded.signatures["encoded_image"](
-            image_bytes=tf.io.read_file(records.image_path[rows[0]]),
-            boxes=tf.constant(records.box[rows]))
+        encoded = loaded.signatures["encoded_image"](image_bytes=image_bytes,
+                                                     boxes=tf.constant(records.box[rows]))
         np.testing.assert_allclose(encoded["keypoints"].numpy(),
                                    out["keypoints"].numpy()[0, :len(rows)], atol=1e-3)
+
+
+def test_empty_inputs_give_empty_outputs(loaded):
+    serve = loaded.signatures["serving_default"]
+    out = serve(images=tf.zeros([0, 8, 8, 3], tf.uint8), boxes=tf.zeros([0, 0, 4]),
+                num_boxes=tf.zeros([0], tf.int32))
+    assert out["keypoints"].shape == (0, 0, 17, 2) and out["scores"].shape == (0, 0)
+    out = serve(images=tf.zeros([2, 30, 40, 3], tf.uint8), boxes=tf.zeros([2, 3, 4]),
+                num_boxes=tf.constant([0, 0]))
+    assert out["keypoints"].shape == (2, 3, 17, 2) and not np.any(out["keypoints"].numpy())
+    image_bytes = tf.io.encode_jpeg(tf.zeros([30, 40, 3], tf.uint8))
+    out = loaded.signatures["encoded_image"](image_bytes=image_bytes, boxes=tf.zeros([0, 4]))
+    assert out["keypoints"].shape == (0, 17, 2)
+    out = loaded.signatures["heatmaps"](images=tf.zeros([0, 64, 64, 3]))
+    assert out["heatmaps"].shape == (0, 16, 16, 17)
+
+
+@pytest.mark.parametrize("boxes,num_boxes,message", [
+    ([[[10, 10, 20, 30]], [[1, 1, 5, 5]]], [1], "num_boxes: one count per image"),
+    ([[[10, 10, 20, 30]], [[1, 1, 5, 5]]], [1, 2], "num_boxes: a count exceeds"),
+    ([[[10, 10, 20, 30]], [[1, 1, 5, 5]]], [1, -1], "num_boxes: counts must be >= 0"),
+    ([[[10, 10, 20, 30]], [[1, 1, 0, 5]]], [1, 1], "positive width and height"),
+    ([[[10, 10, np.nan, 30]], [[1, 1, 5, 5]]], [1, 1], "4 finite numbers"),
+    ([[[10, 10, np.inf, 30]], [[1, 1, 5, 5]]], [1, 1], "4 finite numbers"),
+    ([[[10, 10, 20, 30]]], [1], "boxes: its first dimension"),
+])
+def test_malformed_inputs_are_refused_naming_the_input(loaded, boxes, num_boxes, message):
+    images = tf.zeros([2, 30, 40, 3], tf.uint8)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["serving_default"](
+            images=images, boxes=tf.constant(boxes, tf.float32),
+            num_boxes=tf.constant(num_boxes, tf.int32))
+
+
+def test_padded_slots_may_hold_anything(loaded):
+    # Only the first num_boxes boxes are checked and run.
+    boxes = tf.constant([[[5, 5, 10, 20], [np.nan, 0, 0, 0]]], tf.float32)
+    out = loaded.signatures["serving_default"](images=tf.zeros([1, 30, 40, 3], tf.uint8),
+                                               boxes=boxes, num_boxes=tf.constant([1]))
+    assert np.all(np.isfinite(out["keypoints"].numpy()))
+
+
+def test_heatmaps_refuses_crops_of_another_size(loaded):
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError), match="64x64|shape"):
+        loaded.signatures["heatmaps"](images=tf.zeros([1, 32, 32, 3]))
 
 
 def _cli(*args):
@@ -80,7 +120,7 @@ def _cli(*args):
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_saved_model_cli_show_and_run(exported, tmp_path, coco_dir):
+def test_saved_model_cli_show_and_run(exported, loaded, tmp_path, coco_dir):
     _, _, path = exported
     shown = _cli("show", "--dir", path, "--all")
     assert shown.returncode == 0, shown.stderr[-2000:]
@@ -97,7 +137,13 @@ def test_saved_model_cli_show_and_run(exported, tmp_path, coco_dir):
     assert run.returncode == 0, run.stderr[-2000:]
     keypoints = np.load(out_dir / "keypoints.npy")
     assert keypoints.shape == (1, 1, 17, 2)
-    assert np.all(keypoints[..., 0] >= 100 - 200 * 0.25) and np.all(keypoints[..., 0] <= 300 + 50)
+    # The tool feeds the arrays through the same signature as TF Serving.
+    direct = loaded.signatures["serving_default"](
+        images=tf.constant(image[None]), boxes=tf.constant([[[100, 50, 200, 300]]], tf.float32),
+        num_boxes=tf.constant([1]))
+    np.testing.assert_allclose(keypoints, direct["keypoints"].numpy(), atol=1e-3)
+    np.testing.assert_allclose(np.load(out_dir / "keypoint_scores.npy"),
+                               direct["keypoint_scores"].numpy(), atol=1e-5)
 
 
 def test_tflite_heatmaps_match(exported, tmp_path):

@@ -1,0 +1,281 @@
+"""The heatmaps network in the deployment runtimes' formats, through Keras' export.
+
+``Model.export(format="onnx" | "openvino" | "litert")`` writes the fused
+inference network (``build_inference_model``: BatchNorm folded, sub-pixel
+deconvolutions) with one input, ``images``: normalised crops (B, h, w, 3)
+float32, and one output, heatmaps (B, h/4, w/4, K) float32. The batch is
+dynamic.
+
+What each format carries. The SavedModel (``export_saved_model``) carries
+the whole inference path: image decoding, the affine crops, normalisation,
+flip test, decoding and rescoring. These three carry the network only; the
+application crops, normalises (``assets``: the sidecar's ``experiment``
+gives the colour order, mean and std), flips and decodes (argmax, quarter
+offset, inverse crop: ``HeatmapCodec``), as with the SavedModel's
+``heatmaps`` signature. (Normalisation, the flip and the argmax are plain
+tensor ops that all three could hold; the image decoding and the bilinear
+crops of arbitrary boxes are TF ops they do not have.)
+
+Precisions (``keras_pose.export.precision``), per format:
+
+- ONNX (ONNX Runtime): ``fp32``; ``int8`` = ONNX Runtime static
+  quantization (QDQ, per-channel int8 weights, uint8 activations, min-max
+  calibration on the given crops).
+- OpenVINO: ``fp32``; ``bf16`` = the fp32 IR run with OpenVINO's
+  ``INFERENCE_PRECISION_HINT=bf16`` (OpenVINO chooses arithmetic at compile
+  time, not in the IR; on CPUs with AVX-512 BF16/AMX bf16 is its *default*,
+  so :func:`load_network` sets ``f32`` for an fp32 export); ``int8`` =
+  NNCF post-training quantization on the given crops.
+- LiteRT: ``fp32``; ``fp16`` (float16 weights, for GPU delegates; the CPU
+  computes in float32); ``int8`` = full-integer quantization with the crops
+  as representative data set (float32 input and output, int8 inside).
+
+Each artifact has a sidecar ``<stem>.json``: format, precision, input and
+output shapes and the experiment config. The runtimes are the optional
+``deploy`` extra; :func:`missing_packages` names what is not installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tempfile
+from typing import Callable, Iterable, Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_pose.configs import ExperimentConfig
+from keras_pose.configs.base import config_to_dict
+from keras_pose.export.inference_model import build_inference_model
+from keras_pose.export.precision import resolve_precision
+
+FORMATS = ("saved_model", "onnx", "openvino", "litert")
+SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
+PRECISIONS = {"saved_model": ("fp32", "bf16", "fp16"), "onnx": ("fp32", "int8"),
+              "openvino": ("fp32", "bf16", "int8"), "litert": ("fp32", "fp16", "int8")}
+# Importable module -> pip package, per format and for int8.
+PACKAGES = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"},
+            "openvino": {"openvino": "openvino"}, "litert": {"ai_edge_litert": "ai-edge-litert"}}
+INT8_PACKAGES = {"openvino": {"nncf": "nncf"}}
+INPUT_NAME = "images"
+
+HeatmapsFn = Callable[[np.ndarray], np.ndarray]
+
+
+def missing_packages(fmt: str, precision: str = "fp32") -> list[str]:
+    """pip packages that exporting or running ``fmt`` at ``precision`` needs
+    and this environment lacks (empty: all there)."""
+    needed = dict(PACKAGES.get(fmt, {}))
+    if precision == "int8":
+        needed.update(INT8_PACKAGES.get(fmt, {}))
+    return [pkg for module, pkg in needed.items() if importlib.util.find_spec(module) is None]
+
+
+def check_format(fmt: str, precision: str) -> None:
+    """Raises ValueError for an unknown format or a precision it lacks, and
+    ImportError naming the packages to install."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if precision not in PRECISIONS[fmt]:
+        raise ValueError(f"format {fmt} takes precision {' / '.join(PRECISIONS[fmt])}, "
+                         f"not {precision}")
+    missing = missing_packages(fmt, precision)
+    if missing:
+        raise ImportError(f"the {fmt} export at {precision} needs {', '.join(missing)}: "
+                          "pip install -e .[deploy]")
+
+
+def sidecar_path(path: str) -> str:
+    """``model.onnx`` -> ``model.json`` (the artifact's description)."""
+    return os.path.splitext(path)[0] + ".json"
+
+
+def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt: str,
+                   precision: str = "fp32",
+                   calibration: Optional[np.ndarray] = None) -> str:
+    """Writes the fused heatmaps network of ``model`` as ONNX, OpenVINO IR or
+    LiteRT, and its sidecar JSON.
+
+    Args:
+      model: the Keras pose model (training form).
+      config: its experiment config.
+      path: the artifact (suffix ``.onnx``, ``.xml`` (+ ``.bin``) or
+        ``.tflite``).
+      fmt: ``onnx``, ``openvino`` or ``litert``.
+      precision: see the module docstring (``auto`` resolved first).
+      calibration: normalised crops (N, h, w, 3) float32 for ``int8``
+        (a few hundred: :func:`keras_pose.export.calibration.calibration_crops`).
+
+    Returns:
+      ``path``.
+    """
+    precision = resolve_precision(precision)
+    if fmt == "saved_model":
+        raise ValueError("the SavedModel is written by keras_pose.export.export_saved_model")
+    check_format(fmt, precision)
+    if not path.endswith(SUFFIXES[fmt]):
+        raise ValueError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
+    if precision == "int8" and (calibration is None or not len(calibration)):
+        raise ValueError("int8 needs calibration crops (N, h, w, 3)")
+    fused = build_inference_model(model, config)  # fp32: the runtime lowers it.
+    height, width = config.model.image_size[1], config.model.image_size[0]
+    signature = [tf.TensorSpec([None, height, width, 3], tf.float32, name=INPUT_NAME)]
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    writer = {"onnx": _write_onnx, "openvino": _write_openvino, "litert": _write_litert}[fmt]
+    writer(fused, signature, path, precision, calibration)
+    hw, hh = config.model.heatmap_size
+    info = {"format": fmt, "precision": precision, "input": INPUT_NAME,
+            "input_shape": [None, height, width, 3],
+            "output_shape": [None, hh, hw, config.model.num_keypoints],
+            "experiment": config_to_dict(config)}
+    with open(sidecar_path(path), "w", encoding="utf-8") as f:
+        json.dump(info, f, indent=1)
+    return path
+
+
+def _batches(crops: np.ndarray, size: int = 8) -> Iterable[np.ndarray]:
+    for start in range(0, len(crops), size):
+        yield np.asarray(crops[start:start + size], np.float32)
+
+
+def _write_onnx(fused, signature, path, precision, calibration) -> None:
+    if precision == "fp32":
+        fused.export(path, format="onnx", input_signature=signature, verbose=False)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = os.path.join(tmp, "fp32.onnx")
+        fused.export(fp32, format="onnx", input_signature=signature, verbose=False)
+        quantize_onnx(fp32, path, calibration)
+
+
+def quantize_onnx(fp32_path: str, path: str, calibration: np.ndarray) -> str:
+    """ONNX Runtime static quantization of an fp32 ONNX heatmaps network:
+    QDQ, per-channel int8 weights, uint8 activations (ONNX Runtime's CPU
+    recommendation), min-max ranges of ``calibration`` (N, h, w, 3)."""
+    from onnxruntime import quantization as q
+
+    class Reader(q.CalibrationDataReader):
+        def __init__(self):
+            self._batches = iter(_batches(calibration))
+
+        def get_next(self):
+            batch = next(self._batches, None)
+            return None if batch is None else {INPUT_NAME: batch}
+
+    q.quantize_static(fp32_path, path, Reader(), quant_format=q.QuantFormat.QDQ,
+                      per_channel=True, activation_type=q.QuantType.QUInt8,
+                      weight_type=q.QuantType.QInt8)
+    return path
+
+
+def _write_openvino(fused, signature, path, precision, calibration) -> None:
+    fused.export(path, format="openvino", input_signature=signature, verbose=False)
+    if precision == "int8":  # bf16 is a compile-time choice: see load_network.
+        quantize_openvino(path, path, calibration)
+
+
+def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str:
+    """NNCF post-training quantization of an fp32 OpenVINO IR (``.xml``):
+    the PERFORMANCE preset (symmetric int8), ranges of ``calibration``."""
+    import nncf
+    import openvino as ov
+    model = ov.Core().read_model(fp32_path)
+    quantized = nncf.quantize(model, nncf.Dataset(list(_batches(calibration))),
+                              preset=nncf.QuantizationPreset.PERFORMANCE,
+                              subset_size=len(calibration))
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmp:
+        # Written aside first: the fp32 .bin may be memory-mapped by `model`.
+        # No fp16 compression: the layers left in float keep their fp32 weights.
+        ov.save_model(quantized, os.path.join(tmp, "m.xml"), compress_to_fp16=False)
+        del model, quantized
+        for ext in (".xml", ".bin"):
+            os.replace(os.path.join(tmp, "m" + ext), os.path.splitext(path)[0] + ext)
+    return path
+
+
+def _write_litert(fused, signature, path, precision, calibration) -> None:
+    options = {}
+    if precision == "fp16":
+        options = {"optimizations": [tf.lite.Optimize.DEFAULT],
+                   "target_spec": {"supported_types": [tf.float16]}}
+    elif precision == "int8":
+        def representative():
+            for crop in calibration:
+                yield [np.asarray(crop[None], np.float32)]
+        options = {"optimizations": [tf.lite.Optimize.DEFAULT],
+                   "representative_dataset": representative,
+                   "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}}
+    fused.export(path, format="litert", input_signature=signature, verbose=False, **options)
+
+
+def read_sidecar(path: str) -> dict:
+    """The sidecar of an artifact written by :func:`export_network`."""
+    side = sidecar_path(path)
+    if not os.path.isfile(side):
+        raise FileNotFoundError(f"{path} has no {os.path.basename(side)}: it was not "
+                                "written by keras_pose.export.runtimes.export_network")
+    with open(side, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
+    """The artifact as a function: crops (B, h, w, 3) float32 numpy ->
+    heatmaps (B, H, W, K) float32 numpy, in its own runtime.
+
+    Args:
+      path: an ``.onnx``, ``.xml`` or ``.tflite`` file of
+        :func:`export_network`, or a SavedModel directory (its ``heatmaps``
+        signature).
+      num_threads: CPU threads (None: the runtime's default; LiteRT: all
+        cores).
+    """
+    if os.path.isdir(path):
+        signature = tf.saved_model.load(path).signatures["heatmaps"]
+        return lambda x: signature(images=tf.constant(x, tf.float32))["heatmaps"].numpy()
+    fmt = {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
+    if fmt is None:
+        raise ValueError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
+    precision = read_sidecar(path)["precision"]
+    check_format(fmt, precision)
+    return {"onnx": _onnx_fn, "openvino": _openvino_fn,
+            "litert": _litert_fn}[fmt](path, precision, num_threads)
+
+
+def _onnx_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    if num_threads:
+        options.intra_op_num_threads = num_threads
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: np.asarray(x, np.float32)})[0]
+
+
+def _openvino_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
+    import openvino as ov
+    config = {}
+    if precision in ("fp32", "bf16"):
+        # Explicit either way: an AVX-512 BF16 / AMX CPU would pick bf16 for
+        # an fp32 IR; a CPU without bf16 units keeps f32 (OpenVINO ignores it).
+        config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "fp32" else "bf16"
+    if num_threads:
+        config["INFERENCE_NUM_THREADS"] = num_threads
+    compiled = ov.Core().compile_model(path, "CPU", config)
+    request = compiled.create_infer_request()
+    return lambda x: request.infer([np.asarray(x, np.float32)])[compiled.output(0)].copy()
+
+
+def _litert_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
+    from ai_edge_litert.interpreter import Interpreter
+    interpreter = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
+    runner = interpreter.get_signature_runner()
+    (name,) = interpreter.get_signature_list()[next(iter(interpreter.get_signature_list()))][
+        "inputs"]
+
+    def run(x: np.ndarray) -> np.ndarray:
+        (out,) = runner(**{name: np.asarray(x, np.float32)}).values()
+        return out
+    return run

@@ -1,0 +1,54 @@
+"""scripts/export_saved_model.py: formats, precisions and the accuracy guard."""
+
+import os
+
+import pytest
+
+from tests.export.runtime_checks import skip_unless_installed, small_model
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts", "export_saved_model.py")
+
+
+@pytest.fixture
+def script(script_module):
+    """The script's module, run in this process (its absl flags are parsed
+    per call) to spare a TensorFlow start-up per export."""
+    return script_module(SCRIPT, "export_saved_model_script")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_synthetic, tmp_path_factory):
+    from keras_pose.checkpoint import save_model_checkpoint
+    model, config = small_model(tiny_synthetic, blocks_per_stage=None)
+    path = str(tmp_path_factory.mktemp("cli") / "ckpt")
+    save_model_checkpoint(model, config, path)
+    return path
+
+
+def _run(script, *args) -> int:
+    script.FLAGS.unparse_flags()
+    script.FLAGS(["export_saved_model.py", *args])
+    return script.main([])
+
+
+def test_guard_refuses_and_writes_nothing(script, checkpoint, tmp_path, capsys):
+    """An impossible limit (AP must rise by a point) makes the guard refuse
+    the export, with its table, and nothing is written. (``--force_precision``
+    is ``check_guard(force=True)``, tested in test_guard.py.)"""
+    skip_unless_installed("openvino")
+    output = tmp_path / "deploy"
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(output), "--format",
+                "openvino", "--max_ap_drop", "-1") == 1
+    err = capsys.readouterr().err
+    assert "openvino fp32 lost more than -1.0 AP point" in err
+    assert "| fp32 reference |" in err and "--force_precision" in err
+    assert not output.exists() or not os.listdir(output)
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".export")]  # Cleaned up.
+
+
+def test_int8_saved_model_is_an_error(script, checkpoint, tmp_path, capsys):
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "sm"),
+                "--precision", "int8", "--noguard") == 1
+    assert "int8 is a quantization" in capsys.readouterr().err
+    assert not (tmp_path / "sm").exists()

@@ -1,0 +1,75 @@
+"""The accuracy guard: AP and keypoint displacement against fp32, and refusal."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_pose.data.datasets import load_records
+from keras_pose.export import guard
+
+
+@pytest.fixture(scope="module")
+def setup(small_network, tiny_synthetic):
+    model = small_network[0]
+    return model, tiny_synthetic, load_records(tiny_synthetic, "test")
+
+
+def _keras_numpy(model):
+    return lambda x: model(x, training=False).numpy()
+
+
+def test_same_network_through_numpy_matches_exactly(setup):
+    model, config, records = setup
+    reference_ap, (row,) = guard.compare_networks(
+        lambda x: model(x, training=False),
+        {"numpy": guard.numpy_network(_keras_numpy(model), config)}, config, records)
+    assert row.ap == reference_ap and row.ap_drop == 0
+    assert row.mean_px == 0 and row.p99_px == 0 and row.moved == 0
+    guard.check_guard(reference_ap, [row])  # Passes.
+
+
+def test_displacement_of_a_network_shifted_by_one_heatmap_pixel(setup):
+    """Heatmaps moved one column right: every keypoint moves by one heatmap
+    pixel, i.e. scale_x * 200 / W image pixels (give or take the quarter
+    offset of the refinement)."""
+    model, config, records = setup
+
+    def shifted(x):
+        return np.roll(model(x, training=False).numpy(), 1, axis=2)
+
+    _, (row,) = guard.compare_networks(
+        lambda x: model(x, training=False), {"shifted": guard.numpy_network(shifted, config)},
+        config, records, flip=False)
+    pixel = records.scale[:, 0] * 200 / config.model.heatmap_size[0]
+    assert row.moved == pytest.approx(1.0)
+    assert 0.5 * pixel.min() <= row.mean_px <= 1.5 * pixel.max()
+
+
+def test_check_guard_refuses_a_drop_above_half_a_point(monkeypatch):
+    ok = guard.GuardRow("onnx int8", 0.701, 0.005, 0.1, 1.0, 0.01)  # Exactly 0.5: kept.
+    bad = guard.GuardRow("litert int8", 0.6999, 0.0061, 0.5, 4.0, 0.1)
+    guard.check_guard(0.706, [ok])
+    with pytest.raises(guard.AccuracyGuardError, match="litert int8 lost more than 0.5"):
+        guard.check_guard(0.706, [ok, bad])
+    logged = []
+    monkeypatch.setattr(guard.logging, "error", lambda fmt, *args: logged.append(fmt % args))
+    guard.check_guard(0.706, [ok, bad], force=True)  # Logged, not raised.
+    assert len(logged) == 1 and "litert int8" in logged[0] and "exported anyway" in logged[0]
+    table = guard.format_table(0.706, [ok, bad])
+    assert "| litert int8 | 69.99 | -0.61 | 0.500 | 4.000 | 10.0% |" in table
+
+
+def test_whole_images_keeps_every_person_of_each_image(setup):
+    _, _, records = setup
+    subset, is_subset = guard.whole_images(records, 3)
+    assert is_subset and 0 < len(subset) < len(records)
+    for image_id in np.unique(subset.image_id):
+        assert np.sum(subset.image_id == image_id) == np.sum(records.image_id == image_id)
+    assert guard.whole_images(records, 0) == (records, False)
+
+
+def test_numpy_network_keeps_the_static_heatmap_shape(setup):
+    model, config, _ = setup
+    network = guard.numpy_network(_keras_numpy(model), config)
+    traced = tf.function(network).get_concrete_function(tf.TensorSpec([None, 64, 64, 3]))
+    assert traced.output_shapes.as_list() == [None, 16, 16, 17]

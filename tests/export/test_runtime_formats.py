@@ -1,0 +1,47 @@
+"""Formats and precisions of the runtime exports, and what is missing."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from keras_pose.export import runtimes
+
+
+def test_missing_packages_names_pip_packages(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name in ("nncf", "ai_edge_litert") else real(name))
+    assert runtimes.missing_packages("litert") == ["ai-edge-litert"]
+    assert "nncf" not in runtimes.missing_packages("openvino", "fp32")
+    assert "nncf" in runtimes.missing_packages("openvino", "int8")
+    with pytest.raises(ImportError, match=r"ai-edge-litert: pip install -e .\[deploy\]"):
+        runtimes.check_format("litert", "fp32")
+
+
+@pytest.mark.parametrize("fmt,precision", [("onnx", "bf16"), ("litert", "bf16"),
+                                           ("saved_model", "int8"), ("openvino", "fp16")])
+def test_precisions_a_format_lacks_are_refused(fmt, precision):
+    with pytest.raises(ValueError, match=f"format {fmt} takes precision"):
+        runtimes.check_format(fmt, precision)
+
+
+def test_bad_suffix_and_int8_without_calibration(small_network, tmp_path):
+    model, config = small_network
+    if runtimes.missing_packages("litert", "int8"):
+        pytest.skip("ai-edge-litert not installed (pip install -e .[deploy])")
+    with pytest.raises(ValueError, match=r"a litert export is a \.tflite file"):
+        runtimes.export_network(model, config, str(tmp_path / "m.onnx"), "litert")
+    with pytest.raises(ValueError, match="int8 needs calibration crops"):
+        runtimes.export_network(model, config, str(tmp_path / "m.tflite"), "litert", "int8",
+                                calibration=np.zeros((0, 64, 64, 3), np.float32))
+    assert not list(tmp_path.iterdir())
+
+
+def test_sidecar_path_and_unknown_files(tmp_path):
+    assert runtimes.sidecar_path("/a/heatmaps.xml") == "/a/heatmaps.json"
+    with pytest.raises(ValueError, match="not an .onnx, .xml or .tflite"):
+        runtimes.load_network(str(tmp_path / "model.pt"))
+    (tmp_path / "m.onnx").write_bytes(b"")
+    with pytest.raises(FileNotFoundError, match="m.json"):
+        runtimes.load_network(str(tmp_path / "m.onnx"))
