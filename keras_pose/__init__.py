@@ -12,6 +12,6 @@ __version__ = "0.1.0"
 def __getattr__(name):
     # Predictor pulls in TensorFlow; import it only when asked for.
     if name == "Predictor":
-        from keras_pose.predictor import Predictor
+        from keras_pose.inference.predictor import Predictor
         return Predictor
     raise AttributeError(f"module 'keras_pose' has no attribute {name!r}")

@@ -5,6 +5,9 @@ import os
 # Quiet TensorFlow's C++ start-up logs; tests run on the CPU.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# Nothing downloads during the tests: an official model built with its
+# ImageNet weights by accident fails at once instead.
+os.environ.setdefault("KERAS_POSE_OFFLINE", "1")
 
 import pytest  # noqa: E402
 
@@ -48,3 +51,31 @@ def tiny_exported(tmp_path_factory):
     save_model_checkpoint(model, config, str(root / "ckpt"))
     export_saved_model(model, config, str(root / "saved_model"))
     return model, config, str(root / "ckpt"), str(root / "saved_model")
+
+
+@pytest.fixture
+def script_module():
+    """Loads a command-line script as a module for in-process runs (sparing
+    a TensorFlow start-up per run); on teardown its absl flags are removed
+    again, so that another script defining the same flag names can load."""
+    import importlib.util
+
+    from absl import flags
+    loaded, modules = [], {}
+
+    def load(path: str, name: str):
+        if path in modules:
+            return modules[path]
+        before = set(flags.FLAGS)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loaded.append(set(flags.FLAGS) - before)
+        modules[path] = module
+        return module
+
+    yield load
+    for names in loaded:
+        flags.FLAGS.unparse_flags()
+        for name in names:
+            delattr(flags.FLAGS, name)

@@ -1,0 +1,166 @@
+"""The person-detector interface and the score / NMS / top-k filter.
+
+A detector takes one RGB image and returns the people in it as boxes
+``[x, y, w, h]`` in image pixels with a score each. Every detector (a
+COCO-trained network, a file of precomputed boxes, the whole image) has the
+same interface, so the pose pipeline never needs to know which one runs.
+
+Shapes: M detections, N candidate boxes, K = ``max_detections`` (padding).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import tensorflow as tf
+
+Source = Union[str, int, None]
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Detections:
+    """The people found in one image, best first.
+
+    Attributes:
+      boxes: (M, 4) float32 ``[x, y, w, h]`` in pixels of the original image.
+      scores: (M,) float32 detection scores, in decreasing order.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+    def __post_init__(self):
+        boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        scores = np.asarray(self.scores, np.float32).reshape(-1)
+        if len(boxes) != len(scores):
+            raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "scores", scores)
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+
+class PersonDetector:
+    """Finds people in RGB images.
+
+    Subclasses implement ``detect``; ``detect_batch`` loops over it unless a
+    subclass can do better (one network call for the whole batch).
+    """
+
+    def detect(self, image: np.ndarray, source: Source = None) -> Detections:
+        """The people in one image.
+
+        Args:
+          image: (H, W, 3) uint8 RGB.
+          source: the image's file name or path (or COCO image id), which
+            detectors reading precomputed boxes need to find them; the others
+            ignore it.
+        """
+        raise NotImplementedError
+
+    def detect_batch(self, images: Sequence[np.ndarray],
+                     sources: Optional[Sequence[Source]] = None) -> list[Detections]:
+        """``detect`` for each image (and its source, if given)."""
+        sources = [None] * len(images) if sources is None else list(sources)
+        if len(sources) != len(images):
+            raise ValueError(f"{len(images)} images but {len(sources)} sources")
+        return [self.detect(image, source) for image, source in zip(images, sources)]
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """The image as a (H, W, 3) uint8 array, or a ValueError that says why not."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3) RGB, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image is empty: shape {image.shape}")
+    return image
+
+
+def check_filter(score_threshold: float, nms_iou_threshold: Optional[float],
+                 max_detections: Optional[int]) -> None:
+    """Raises a ValueError naming a filter setting out of its range."""
+    if not 0.0 <= score_threshold <= 1.0:
+        raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
+    if nms_iou_threshold is not None and not 0.0 < nms_iou_threshold <= 1.0:
+        raise ValueError(f"nms_iou_threshold must be in (0, 1] or None, got {nms_iou_threshold}")
+    if max_detections is not None and max_detections < 1:
+        raise ValueError(f"max_detections must be >= 1 or None, got {max_detections}")
+
+
+def xywh_to_yxyx_tf(boxes: tf.Tensor) -> tf.Tensor:
+    """(..., 4) [x, y, w, h] -> (..., 4) [y1, x1, y2, x2] (TF's NMS order)."""
+    x, y, w, h = tf.unstack(boxes, axis=-1)
+    return tf.stack([y, x, y + h, x + w], axis=-1)
+
+
+def filter_detections_tf(boxes: tf.Tensor, scores: tf.Tensor, score_threshold: float = 0.0,
+                         nms_iou_threshold: Optional[float] = None,
+                         max_detections: Optional[int] = None,
+                         valid: Optional[tf.Tensor] = None):
+    """Score threshold, then greedy NMS, then the best ``max_detections``.
+
+    Graph-friendly: with an integer ``max_detections`` the outputs have the
+    static size K = ``max_detections``, zero-padded after ``count``.
+
+    Args:
+      boxes: (N, 4) float32 [x, y, w, h].
+      scores: (N,) float32.
+      score_threshold: boxes scoring below it are dropped (equal is kept).
+      nms_iou_threshold: a box overlapping a better one by more than this
+        IoU is dropped; None: no NMS.
+      max_detections: at most this many are kept (and the output is padded to
+        it); None: all, no padding.
+      valid: (N,) bool, False for candidates to drop whatever their score.
+
+    Returns:
+      boxes (K, 4), scores (K,) in decreasing score order, and count (int32
+      scalar), the number of real detections at the front.
+    """
+    keep = scores >= score_threshold
+    if valid is not None:
+        keep = tf.logical_and(keep, valid)
+    boxes, scores = tf.boolean_mask(boxes, keep), tf.boolean_mask(scores, keep)
+    limit = tf.size(scores) if max_detections is None else max_detections
+    if nms_iou_threshold is None:
+        # Stable: equal scores (e.g. boxes from a file, all 1.0) keep their order.
+        order = tf.argsort(scores, direction="DESCENDING", stable=True)[:limit]
+    else:
+        order = tf.image.non_max_suppression(xywh_to_yxyx_tf(boxes), scores, limit,
+                                             iou_threshold=nms_iou_threshold)
+    boxes, scores = tf.gather(boxes, order), tf.gather(scores, order)
+    count = tf.shape(scores)[0]
+    if max_detections is not None:
+        pad = max_detections - count
+        boxes = tf.pad(boxes, [[0, pad], [0, 0]])
+        scores = tf.pad(scores, [[0, pad]])
+        boxes = tf.ensure_shape(boxes, [max_detections, 4])
+        scores = tf.ensure_shape(scores, [max_detections])
+    return boxes, scores, count
+
+
+def filter_detections(boxes: np.ndarray, scores: np.ndarray, score_threshold: float = 0.0,
+                      nms_iou_threshold: Optional[float] = None,
+                      max_detections: Optional[int] = None) -> Detections:
+    """``filter_detections_tf`` on NumPy arrays, padding removed.
+
+    Args:
+      boxes: (N, 4) [x, y, w, h].
+      scores: (N,).
+    """
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    kept_boxes, kept_scores, count = filter_detections_tf(
+        tf.constant(boxes), tf.constant(scores), score_threshold, nms_iou_threshold,
+        max_detections)
+    count = int(count)
+    return Detections(kept_boxes.numpy()[:count], kept_scores.numpy()[:count])

@@ -1,0 +1,250 @@
+"""Detectors that need no network: precomputed boxes, or the whole image.
+
+``FileDetector`` reads person boxes made by any detector, in either form:
+
+- COCO detection results: ``[{"image_id" or "file_name", "bbox": [x, y, w, h],
+  "score", "category_id"}, ...]`` (person = category 1; entries of other
+  categories are ignored), for example the reference's
+  ``COCO_val2017_detections_AP_H_56_person.json``;
+- ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or
+  ``[x, y, w, h, score]`` boxes.
+
+An entry that is not a box (NaN, inf, three numbers, a string score, a size
+<= 0) is skipped with a warning naming the file and the entry; the rest of
+the file is used. Images find their boxes with :meth:`FileDetector.bind`: by
+their path relative to ``--input`` first, then by file name when the name
+is unambiguous among the inputs, then by image id (through an annotation
+file's ``images`` list, or else the number in the file name when only one
+input carries it). Two inputs that a bare name or a number would both match
+are an error that lists them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+from absl import logging
+
+from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
+                                       check_image, filter_detections)
+
+Key = Union[str, int]
+# {relative path / file name / image id: (boxes (M, 4), scores (M,))}
+BoxTable = dict
+
+
+class DetectionFileError(ValueError):
+    """A boxes file that cannot be used; the message names it."""
+
+
+def _box(values: Any, score: Any = 1.0) -> Optional[tuple[list[float], float]]:
+    """A valid (box, score), or None (not 4 finite numbers with w, h > 0 and
+    a finite numeric score)."""
+    if isinstance(values, (str, bytes)) or isinstance(score, (str, bytes, bool)):
+        return None
+    try:
+        box, score = [float(v) for v in values], float(score)
+    except (TypeError, ValueError):
+        return None
+    if len(box) != 4 or not all(map(math.isfinite, box + [score])) or min(box[2:]) <= 0:
+        return None
+    return box, score
+
+
+def _entries_of_mapping(data: Mapping) -> list[tuple[Key, Any, Any, str]]:
+    out = []
+    for name, boxes in data.items():
+        for i, box in enumerate(boxes if isinstance(boxes, list) else [boxes]):
+            five = isinstance(box, list) and len(box) == 5
+            out.append((name, box[:4] if five else box, box[4] if five else 1.0,
+                        f"{name!r} box {i}"))
+    return out
+
+
+def _entries_of_results(data: list, category_id: int) -> list[tuple[Key, Any, Any, str]]:
+    out = []
+    for i, det in enumerate(data):
+        if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
+            out.append((None, None, None, f"entry {i} (no image_id or file_name)"))
+            continue
+        if det.get("category_id", category_id) != category_id:
+            continue
+        key = str(det["file_name"]) if "file_name" in det else det["image_id"]
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            key = None
+        out.append((key, det.get("bbox"), det.get("score", 1.0), f"entry {i}"))
+    return out
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError as e:
+        raise DetectionFileError(f"boxes file {path} does not exist") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DetectionFileError(f"boxes file {path} is not valid JSON: {e}") from e
+
+
+def load_detection_file(path: str, category_id: int = 1) -> BoxTable:
+    """Reads a boxes file into ``{key: (boxes, scores)}``, skipping (and
+    reporting) every entry that is not a box.
+
+    Raises:
+      DetectionFileError: a missing file, invalid JSON, or neither form.
+    """
+    data = _read_json(path)
+    if isinstance(data, dict):
+        entries = _entries_of_mapping(data)
+    elif isinstance(data, list):
+        entries = _entries_of_results(data, category_id)
+    else:
+        raise DetectionFileError(f"{path}: expected COCO detection results (a list) or "
+                                 "{file name: [[x, y, w, h], ...]}")
+    rows: dict = {}
+    bad = []
+    for key, box, score, where in entries:
+        valid = _box(box, score) if key is not None else None
+        if valid is None:
+            bad.append(where)
+            continue
+        rows.setdefault(key.replace(os.sep, "/") if isinstance(key, str) else key,
+                        []).append(valid)
+    if bad:
+        logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
+                        "a bad score or image key): %s", path, len(bad),
+                        "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
+    return {key: (np.asarray([b for b, _ in v], np.float32).reshape(-1, 4),
+                  np.asarray([s for _, s in v], np.float32)) for key, v in rows.items()}
+
+
+def _number(key: str) -> Optional[int]:
+    digits = re.findall(r"\d+", os.path.splitext(os.path.basename(key))[0])
+    return int(digits[-1]) if digits else None
+
+
+def _unique(inputs: Sequence[str], name_of) -> tuple[dict, dict]:
+    """({name: input} for names one input has, {name: inputs} for names
+    several inputs share)."""
+    owners: dict = {}
+    for key in inputs:
+        owners.setdefault(name_of(key), []).append(key)
+    clashes = {n: keys for n, keys in owners.items() if n is not None and len(keys) > 1}
+    return {n: keys[0] for n, keys in owners.items() if n is not None and n not in clashes}, \
+        clashes
+
+
+def match_entries(table: Mapping, inputs: Sequence[str], source: str,
+                  image_ids: Optional[Mapping[str, int]] = None) -> dict[str, Key]:
+    """Which table entry belongs to each input key.
+
+    Args:
+      table: :func:`load_detection_file` output.
+      inputs: the inputs' keys (paths relative to ``--input``).
+      source: the boxes file, for messages.
+      image_ids: {file name as in an annotation file: image id}, if given.
+
+    Returns:
+      {input key: table key} for the inputs that have boxes.
+
+    Raises:
+      DetectionFileError: when a bare file name or an image id in the table
+        would match several inputs (listed).
+    """
+    by_name, name_clashes = _unique(inputs, os.path.basename)
+    if image_ids is not None:
+        number_of = lambda k: image_ids.get(k, image_ids.get(os.path.basename(k)))  # noqa: E731
+    else:
+        number_of = _number
+    by_id, id_clashes = _unique(inputs, number_of)
+    matched, problems = {}, []
+    for entry in table:
+        if isinstance(entry, str) and entry in inputs:
+            matched[entry] = entry
+        elif isinstance(entry, str) and "/" not in entry and entry in by_name:
+            matched.setdefault(by_name[entry], entry)
+        elif isinstance(entry, str) and entry in name_clashes:
+            problems.append(f"{entry!r} could be any of {name_clashes[entry][:5]}")
+        elif isinstance(entry, int) and entry in by_id:
+            matched.setdefault(by_id[entry], entry)
+        elif isinstance(entry, int) and entry in id_clashes:
+            problems.append(f"image id {entry} could be any of {id_clashes[entry][:5]}")
+    if problems:
+        raise DetectionFileError(f"{source}: ambiguous entries (give paths relative to --input"
+                                 f" or an annotation file): {'; '.join(problems[:5])}")
+    return matched
+
+
+class FileDetector(PersonDetector):
+    """Person boxes read from a file (or given as a table).
+
+    :meth:`bind` matches the whole list of inputs at once (so that a bare
+    file name or image id shared by several inputs is an error); without it
+    each source is matched on its own, by key, file name or the number in
+    its name. An input with no entry has no people (empty ``Detections``).
+
+    Args:
+      boxes: a boxes file path (see ``load_detection_file``) or a loaded
+        ``{key: (boxes (M, 4), scores (M,))}``.
+      score_threshold: boxes scoring below it are ignored.
+      nms_iou_threshold: NMS IoU; None (default): the boxes as given.
+      max_detections: at most this many per image, best first; None: all.
+    """
+
+    def __init__(self, boxes: Union[str, Mapping], score_threshold: float = 0.0,
+                 nms_iou_threshold: Optional[float] = None,
+                 max_detections: Optional[int] = None):
+        check_filter(score_threshold, nms_iou_threshold, max_detections)
+        self.path = boxes if isinstance(boxes, str) else "boxes"
+        self.table = load_detection_file(boxes) if isinstance(boxes, str) else dict(boxes)
+        self.score_threshold = score_threshold
+        self.nms_iou_threshold = nms_iou_threshold
+        self.max_detections = max_detections
+        self.matched: Optional[dict[str, Key]] = None
+
+    def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None
+             ) -> dict[str, Key]:
+        """Matches the table to the inputs (see :func:`match_entries`);
+        returns {input key: entry}. Entries matching no input are logged."""
+        self.matched = match_entries(self.table, list(inputs), self.path, image_ids)
+        unused = len(self.table) - len(set(self.matched.values()))
+        if unused:
+            logging.warning("%s: %d of its %d images match no input", self.path, unused,
+                            len(self.table))
+        return self.matched
+
+    def _entry(self, source: str) -> Optional[Key]:
+        if self.matched is None:
+            return match_entries(self.table, [source], self.path).get(source)
+        return self.matched.get(source)
+
+    def image_id(self, source: str) -> Optional[int]:
+        """The image id of an input's entry when the file keys it by id."""
+        entry = self._entry(source)
+        return entry if isinstance(entry, int) else None
+
+    def detect(self, image: np.ndarray, source: Source = None) -> Detections:
+        """The boxes of ``source`` (an input key, or a table key)."""
+        check_image(image)
+        entry = self._entry(source) if isinstance(source, str) else source
+        if entry not in self.table:
+            return Detections.empty()
+        boxes, scores = self.table[entry]
+        return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
+                                 self.max_detections)
+
+
+class WholeImageDetector(PersonDetector):
+    """Each image is one person filling it (score 1): the fallback when no
+    detector is available, and right for single-person crops."""
+
+    def detect(self, image: np.ndarray, source: Source = None) -> Detections:
+        height, width = check_image(image).shape[:2]
+        return Detections(np.array([[0.0, 0.0, width, height]], np.float32),
+                          np.ones((1,), np.float32))
+

@@ -1,0 +1,258 @@
+"""The default person detector: a COCO-trained D-FINE from keras-hub.
+
+    detector = KerasHubPersonDetector.from_preset()      # dfine_small_obj2coco
+    people = detector.detect(read_image("photo.jpg"))    # Detections(boxes, scores)
+
+The first ``from_preset`` downloads the preset from Kaggle through kagglehub
+into its cache (``$KAGGLEHUB_CACHE``, by default
+``~/.cache/kagglehub/models/keras/d-fine/keras/<preset>/``); later runs read
+it from there with no network. Without network and cache it raises
+``DetectorUnavailableError``, which says how to pass boxes instead.
+
+The detector is a ``tf.Module``: attach it to your own module and call
+``detect_tf`` inside a ``tf.function`` to run detection in the same graph as
+the pose network (the SavedModel then holds the detector's weights).
+
+Shapes: N images, K = ``max_detections``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
+                                       check_image, filter_detections_tf)
+from keras_pose.detection.dfine import (PRESETS, decode_dfine_tf, person_class_index,
+                                        use_depthwise_kernels)
+
+DEFAULT_PRESET = "dfine_small_obj2coco"
+
+
+class DetectorUnavailableError(RuntimeError):
+    """A detector preset that cannot be loaded (typically: no network on
+    first use); the message says how to go on without it."""
+
+
+class _Untracked:
+    """Holds what a SavedModel must not traverse: the Keras model (SavedModel
+    saving traces a ``serving_default`` for every nested Keras model, three
+    for D-FINE, slow to trace) and the eager path's tf.functions."""
+
+    def __init__(self, model):
+        self.model = model
+        self.resize = self.detect = None
+
+
+class KerasHubPersonDetector(PersonDetector, tf.Module):
+    """Person boxes from a keras-hub D-FINE object detector.
+
+    Args:
+      model: a ``keras_hub.models.DFineObjectDetector`` (from a preset, or
+        built with ``keras_pose.detection.dfine.build_dfine_detector``).
+      person_class: index of "person" in its classes; None: 0 for 80
+        classes (COCO labels), 1 for 91 (COCO category ids).
+      score_threshold: person probability below which boxes are dropped.
+      nms_iou_threshold: NMS IoU (D-FINE rarely predicts duplicates; this
+        removes the few); None: no NMS.
+      max_detections: at most this many people per image (also the padded
+        size of ``detect_tf``'s outputs).
+      batch_size: images per network call in ``detect_batch``.
+      fast_depthwise: run the backbone's depthwise convolutions with TF's
+        depthwise kernel (``dfine.use_depthwise_kernels``: same results, 2-3x
+        faster on CPU); changes ``model`` in place.
+      preset: the preset name, for messages.
+    """
+
+    def __init__(self, model, person_class: Optional[int] = None, score_threshold: float = 0.3,
+                 nms_iou_threshold: Optional[float] = 0.7, max_detections: int = 100,
+                 batch_size: int = 4, fast_depthwise: bool = True,
+                 preset: Optional[str] = None):
+        tf.Module.__init__(self, name="person_detector")
+        from keras_hub.models import DFineObjectDetector
+        if not isinstance(model, DFineObjectDetector):
+            raise TypeError(f"expected a keras_hub DFineObjectDetector, got {type(model).__name__}")
+        if max_detections is None:
+            raise ValueError("max_detections must be an integer (the padded output size)")
+        check_filter(score_threshold, nms_iou_threshold, max_detections)
+        if fast_depthwise:
+            use_depthwise_kernels(model)
+        self._untracked = _Untracked(model)
+        # The weights are tracked as plain tf.Variables (as keras.export does):
+        # a SavedModel holding this module saves and restores them.
+        self.model_variables = [v.value for v in model.weights]
+        self.person_class = person_class_index(model.num_classes, person_class)
+        self.input_size = tuple(int(v) for v in model.backbone.anchor_image_size)
+        self.score_threshold = float(score_threshold)
+        self.nms_iou_threshold = nms_iou_threshold
+        self.max_detections = int(max_detections)
+        self.batch_size = int(batch_size)
+        self.preset = preset
+        height, width = self.input_size
+        self._untracked.resize = tf.function(
+            self.preprocess_tf, input_signature=[tf.TensorSpec([None, None, 3], tf.uint8)])
+        self._untracked.detect = tf.function(self.detect_resized_tf, input_signature=[
+            tf.TensorSpec([None, height, width, 3], tf.float32),
+            tf.TensorSpec([None, 2], tf.float32)])
+
+    @property
+    def model(self):
+        """The keras-hub ``DFineObjectDetector``."""
+        return self._untracked.model
+
+    @classmethod
+    def from_preset(cls, preset: str = DEFAULT_PRESET, **kwargs) -> "KerasHubPersonDetector":
+        """Loads (downloading on first use) a keras-hub D-FINE preset.
+
+        Args:
+          preset: a keras-hub D-FINE preset name, a local preset directory or
+            a ``kaggle://`` / ``hf://`` handle.
+          **kwargs: the constructor's filter settings.
+
+        Raises:
+          ValueError: an unknown preset name.
+          DetectorUnavailableError: it cannot be fetched or read.
+        """
+        from keras_hub.models import DFineObjectDetector
+        backbone = load_dfine_backbone(preset)
+        model = DFineObjectDetector(backbone=backbone, num_classes=backbone.num_labels)
+        return cls(model, preset=preset, **kwargs)
+
+    def preprocess_tf(self, image: tf.Tensor) -> tf.Tensor:
+        """(H, W, 3) uint8 -> (h, w, 3) float32 in [0, 1] at the model's
+        input size: stretched, not cropped or padded (the official eval)."""
+        resized = tf.image.resize(tf.cast(image, tf.float32), self.input_size,
+                                  method="bilinear", antialias=True)
+        return resized / 255.0
+
+    def predict_raw_tf(self, images: tf.Tensor):
+        """The network: (N, h, w, 3) float32 in [0, 1] -> logits (N, Q, C),
+        relative boxes (N, Q, 4) (cx, cy, w, h) of the last decoder layer."""
+        outputs = self.model(images, training=False)
+        return outputs["logits"], outputs["pred_boxes"]
+
+    def detect_resized_tf(self, images: tf.Tensor, image_sizes: tf.Tensor):
+        """Detection on preprocessed images.
+
+        Args:
+          images: (N, h, w, 3) float32, ``preprocess_tf`` outputs.
+          image_sizes: (N, 2) float32 (height, width) of the original images.
+
+        Returns:
+          boxes (N, K, 4) float32 [x, y, w, h] original-image pixels, scores
+          (N, K) in decreasing order, counts (N,) int32 (the rest is padding).
+        """
+        logits, relative_boxes = self.predict_raw_tf(images)
+        boxes, scores, valid = decode_dfine_tf(logits, relative_boxes, image_sizes,
+                                               self.person_class)
+
+        def one_image(args):
+            return filter_detections_tf(*args[:2], self.score_threshold, self.nms_iou_threshold,
+                                        self.max_detections, valid=args[2])
+
+        k = self.max_detections
+        return tf.map_fn(one_image, (boxes, scores, valid), fn_output_signature=(
+            tf.TensorSpec([k, 4], tf.float32), tf.TensorSpec([k], tf.float32),
+            tf.TensorSpec([], tf.int32)))
+
+    def detect_tf(self, image: tf.Tensor):
+        """One image in a graph: (H, W, 3) uint8 -> boxes (K, 4) float32
+        [x, y, w, h] pixels, scores (K,) decreasing, count int32 (the rest is
+        zero padding). Usable inside any ``tf.function``; it calls the same
+        traced function as ``detect`` (the network is traced once)."""
+        size = tf.cast(tf.shape(image)[:2], tf.float32)
+        boxes, scores, counts = self._untracked.detect(self.preprocess_tf(image)[None],
+                                                       size[None])
+        return boxes[0], scores[0], counts[0]
+
+    def detect(self, image: np.ndarray, source: Source = None) -> Detections:
+        """The people in one (H, W, 3) uint8 RGB image."""
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray],
+                     sources: Optional[Sequence[Source]] = None) -> list[Detections]:
+        """The people in each image; ``batch_size`` images per network call."""
+        images = [check_image(image) for image in images]
+        results: list[Detections] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start:start + self.batch_size]
+            batch = tf.stack([self._untracked.resize(tf.constant(im)) for im in chunk])
+            sizes = tf.constant([im.shape[:2] for im in chunk], tf.float32)
+            boxes, scores, counts = (t.numpy() for t in self._untracked.detect(batch, sizes))
+            results.extend(Detections(b[:n], s[:n]) for b, s, n in zip(boxes, scores, counts))
+        return results
+
+
+def _fetch_errors() -> tuple:
+    """What keras-hub / kagglehub raise when a preset cannot be fetched:
+    requests' ConnectionError / Timeout (OSError subclasses) without network,
+    FileNotFoundError for missing files, ValueError for other Kaggle API
+    errors, kagglehub's own errors for credentials or corrupt downloads."""
+    errors: tuple = (OSError, ValueError, ImportError)
+    try:
+        from kagglehub import exceptions as kaggle_errors
+        errors += (kaggle_errors.BackendError, kaggle_errors.CredentialError,
+                   kaggle_errors.DataCorruptionError, kaggle_errors.NotFoundError,
+                   kaggle_errors.UnauthenticatedError)
+    except ImportError:
+        pass
+    return errors
+
+
+def _cache_dir() -> str:
+    try:
+        from kagglehub.config import get_cache_folder
+        return get_cache_folder()
+    except ImportError:
+        return os.path.join("~", ".cache", "kagglehub")
+
+
+def _short_cause(error: BaseException) -> str:
+    """One line on why a fetch failed (the full error stays chained)."""
+    try:
+        import requests
+        if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+            return f"no network connection to Kaggle ({type(error).__name__})"
+    except ImportError:
+        pass
+    cause = f"{type(error).__name__}: {error}".splitlines()[0]
+    return cause if len(cause) <= 200 else cause[:200] + "..."
+
+
+def unavailable_message(preset: str, error: BaseException, handle: Optional[str] = None) -> str:
+    """Why ``preset`` could not be loaded and how to go on without it."""
+    info = PRESETS.get(preset)
+    size = f" (about {info.download_mb} MB)" if info else ""
+    where = f" ({handle})" if handle else ""
+    return (f"Cannot load the person detector preset '{preset}'{where}: "
+            f"{_short_cause(error)}.\n"
+            f"It is downloaded once{size} into the kagglehub cache ({_cache_dir()}; "
+            "KAGGLEHUB_CACHE moves it), which needs network access on first use.\n"
+            "Without it, give the people's boxes yourself: --boxes FILE (COCO detection "
+            "results [{\"image_id\" or \"file_name\", \"bbox\": [x, y, w, h], \"score\"}] or "
+            "{\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none to take each whole "
+            "image as one person; or pass a local copy of the preset directory as the "
+            "detector.")
+
+
+def load_dfine_backbone(preset: str):
+    """``DFineBackbone.from_preset`` with clear errors.
+
+    Raises:
+      ValueError: a name that is no D-FINE preset, path or handle.
+      DetectorUnavailableError: it cannot be fetched or read.
+    """
+    from keras_hub.models import DFineBackbone
+    known = DFineBackbone.presets
+    if preset not in known and "://" not in preset and not os.path.isdir(preset):
+        coco = ", ".join(sorted(name for name in known if "coco" in name))
+        raise ValueError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
+                         f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
+    try:
+        return DFineBackbone.from_preset(preset)
+    except _fetch_errors() as e:
+        handle = known.get(preset, {}).get("kaggle_handle")
+        raise DetectorUnavailableError(unavailable_message(preset, e, handle)) from e

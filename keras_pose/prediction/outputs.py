@@ -1,0 +1,126 @@
+"""Outputs of ``predict.py`` that are never silently lost.
+
+Every write is checked (OpenCV's ``imwrite`` only returns False on a full or
+read-only disk); a failed write is reported, counted and the run goes on,
+and the run's exit code says that something was not written.
+``predictions.json`` is written as the images go, each one's entries
+flushed to disk, and closed as valid JSON however the run ends (Ctrl-C, an
+error).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+from absl import logging
+
+
+class OutputWriter:
+    """Writes images, videos and JSON files under one directory; collects
+    the failures instead of stopping."""
+
+    def __init__(self, output_dir: str):
+        self.output_dir = output_dir
+        self.failures: list[str] = []
+
+    def _failed(self, path: str, reason: str) -> bool:
+        message = f"{path}: {reason}"
+        logging.error("not written: %s", message)
+        self.failures.append(message)
+        return False
+
+    def image(self, path: str, rgb: np.ndarray) -> bool:
+        """Writes an RGB image (format from the extension); True if written."""
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            if cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+                return True
+        except (OSError, cv2.error) as e:
+            return self._failed(path, str(e))
+        return self._failed(path, "the image could not be written (disk full or read-only?)")
+
+    def json(self, path: str, value: Any) -> bool:
+        """Writes a JSON file atomically; True if written."""
+        tmp = f"{path}.tmp{os.getpid()}"
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(tmp, "w") as f:
+                json.dump(value, f)
+            os.replace(tmp, path)
+            return True
+        except OSError as e:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            return self._failed(path, e.strerror or str(e))
+
+
+class VideoOutput:
+    """An annotated video (MJPG .avi); frames are checked as they go."""
+
+    def __init__(self, writer: OutputWriter, path: str, fps: float):
+        self.writer, self.path, self.fps = writer, path, fps
+        self._video: Optional[cv2.VideoWriter] = None
+        self.ok = True
+
+    def add(self, rgb: np.ndarray) -> None:
+        if not self.ok:
+            return
+        if self._video is None:
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            self._size = (rgb.shape[1], rgb.shape[0])
+            self._video = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"MJPG"), self.fps,
+                                          self._size)
+            if not self._video.isOpened():
+                self.ok = self.writer._failed(self.path, "the video could not be opened")
+                return
+        if rgb.shape[:2] != self._size[::-1]:  # A frame of another size: fitted.
+            rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
+        self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+    def close(self) -> None:
+        if self._video is not None:
+            self._video.release()
+            if self.ok and not (os.path.isfile(self.path) and os.path.getsize(self.path)):
+                self.ok = self.writer._failed(self.path, "the video is empty (disk full?)")
+
+
+class PredictionsFile:
+    """``predictions.json``, a JSON list written entry by entry."""
+
+    def __init__(self, writer: OutputWriter, path: str):
+        self.writer, self.path, self.count = writer, path, 0
+        self._file = None
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            self._file = open(path, "w")
+            self._file.write("[")
+        except OSError as e:
+            writer._failed(path, e.strerror or str(e))
+
+    def add(self, entries: list[dict]) -> None:
+        """Appends entries and flushes them to disk."""
+        if self._file is None:
+            return
+        try:
+            for entry in entries:
+                self._file.write(("," if self.count else "") + "\n" + json.dumps(entry))
+                self.count += 1
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError as e:
+            self._file = None
+            self.writer._failed(self.path, e.strerror or str(e))
+
+    def close(self) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.write("\n]\n")
+            self._file.close()
+        except OSError as e:
+            self.writer._failed(self.path, e.strerror or str(e))
+        self._file = None

@@ -1,0 +1,191 @@
+"""The library side of ``predict.py``: images, videos and frame folders.
+
+For every input (keyed by its path relative to ``--input``): read it with
+the project's decoding policy (an unreadable file is reported, counted and
+skipped), find the people (a detector: keras-hub's D-FINE, a boxes file, or
+the whole image), estimate their poses (the one inference path), draw them,
+and write the results (every write checked). With ``--track``, videos and
+folders of frames go through the paper's pose tracker and also give
+PoseTrack18 JSON and an annotated video where each person keeps a colour
+and an id.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Iterator, Optional, Sequence
+
+import cv2
+import numpy as np
+from absl import logging
+
+from keras_pose.data.images import ImageReadError, read_image
+from keras_pose.prediction.inputs import InputFile, sequences
+from keras_pose.prediction.outputs import OutputWriter, PredictionsFile, VideoOutput
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What a run did (``predict.py`` prints it and sets its exit code)."""
+
+    processed: int = 0
+    people: int = 0
+    unreadable: list = dataclasses.field(default_factory=list)
+    failures: list = dataclasses.field(default_factory=list)
+
+
+def coco_entries(result: Any, image_id: int, file_name: str) -> list[dict]:
+    """COCO keypoint results (+ ``file_name``, ``bbox``) of one image."""
+    out = []
+    for kp, ks, score, box in zip(result.keypoints, result.keypoint_scores, result.scores,
+                                  result.boxes):
+        flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
+        out.append({"image_id": int(image_id), "file_name": file_name, "category_id": 1,
+                    "keypoints": flat, "score": round(float(score), 4),
+                    "bbox": [round(float(v), 2) for v in box]})
+    return out
+
+
+class PredictionRun:
+    """Runs pose estimation (and tracking) over the inputs of one command.
+
+    Args:
+      predictor: a ``keras_pose.inference.Predictor``.
+      detector: a ``keras_pose.detection.PersonDetector``.
+      output_dir: where everything goes.
+      flip: the flip test.
+      score_threshold: keypoints drawn above this score.
+      image_ids: {input key or file name: image id} from an annotation file.
+    """
+
+    def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
+                 score_threshold: float = 0.2, image_ids: Optional[dict] = None):
+        self.predictor, self.detector = predictor, detector
+        self.flip, self.score_threshold = flip, score_threshold
+        self.image_ids = image_ids or {}
+        self.writer = OutputWriter(output_dir)
+        self.summary = RunSummary()
+
+    def _image_id(self, item: InputFile) -> int:
+        for key in (item.key, os.path.basename(item.key)):
+            if key in self.image_ids:
+                return int(self.image_ids[key])
+        from_file = getattr(self.detector, "image_id", lambda _: None)(item.key)
+        return item.index if from_file is None else int(from_file)
+
+    def _poses(self, image: np.ndarray, key: str) -> Any:
+        found = self.detector.detect(image, key)
+        return self.predictor.predict(image, found.boxes, flip=self.flip,
+                                      box_scores=found.scores)
+
+    def images(self, items: Sequence[InputFile], predictions: PredictionsFile) -> None:
+        """Every image: poses, an annotated copy, entries in predictions.json."""
+        for item in items:
+            try:
+                image = read_image(item.path)
+            except ImageReadError as e:
+                logging.error("skipping %s", e)
+                self.summary.unreadable.append(str(e))
+                continue
+            result = self._poses(image, item.key)
+            drawn = self.predictor.draw(image, result, self.score_threshold)
+            stem, ext = os.path.splitext(item.key)
+            self.writer.image(os.path.join(self.writer.output_dir, *stem.split("/"))
+                              + ".pose" + ext, drawn)
+            predictions.add(coco_entries(result, self._image_id(item), item.key))
+            self.summary.processed += 1
+            self.summary.people += len(result.scores)
+
+    def video(self, item: InputFile, track: bool, track_config: Any) -> None:
+        """A video: an annotated video, per-frame JSON (and tracks)."""
+        capture = cv2.VideoCapture(item.path)
+        if not capture.isOpened():
+            self.summary.unreadable.append(f"{item.path}: cannot be opened as a video")
+            return
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        try:
+            frames = _frames(capture)
+            self._sequence(item.key, ((f"{item.key}#{i}", frame) for i, frame in frames),
+                           fps, track, track_config)
+        finally:
+            capture.release()
+
+    def folders(self, items: Sequence[InputFile], track_config: Any) -> None:
+        """Each folder of frames as one tracked video."""
+        for frames in sequences(items):
+            key = os.path.dirname(frames[0].key) or "frames"
+            self._sequence(key, _read_frames(frames, self.summary), 10.0, True, track_config)
+
+    def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
+                  track_config: Any) -> None:
+        tracker = _tracker(self, track_config) if track else None
+        base = os.path.join(self.writer.output_dir, *key.split("/"))
+        video = VideoOutput(self.writer, base + ".pose.avi", fps)
+        per_frame, results, names, shape = [], [], [], None
+        for name, frame in frames:
+            if tracker is not None and shape is not None and frame.shape != shape:
+                logging.warning("%s: %s is %s, the frames before %s: tracking starts anew",
+                                key, name, frame.shape[:2], shape[:2])
+                tracker.reset()
+            shape = frame.shape
+            if tracker is not None:
+                found = self.detector.detect(frame, key)
+                result = tracker.step(frame, found)
+                results.append(result)
+                names.append(name)
+                video.add(_draw_tracks(self, frame, result))
+            else:
+                result = self._poses(frame, key)
+                video.add(self.predictor.draw(frame, result, self.score_threshold))
+            per_frame.append({"frame": len(per_frame), "file_name": name,
+                              "people": coco_entries(result, len(per_frame), name)})
+        video.close()
+        self.writer.json(base + ".frames.json", per_frame)
+        if tracker is not None:
+            _write_posetrack(self, base + ".posetrack.json", results, names, key,
+                             track_config.keypoint_threshold)
+        self.summary.processed += 1
+
+
+def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return
+        yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        index += 1
+
+
+def _read_frames(items: Sequence[InputFile], summary: RunSummary) -> Iterator:
+    for item in items:
+        try:
+            yield item.key, read_image(item.path)
+        except ImageReadError as e:
+            logging.error("skipping frame %s", e)
+            summary.unreadable.append(str(e))
+
+
+def _tracker(run: PredictionRun, track_config: Any) -> Any:
+    from keras_pose.configs.keypoints import resolve_sigmas
+    from keras_pose.tracking import PoseTracker
+    data = run.predictor.config.data
+    sigmas = resolve_sigmas(data.oks_sigmas, data.keypoint_names, log=False)
+    return PoseTracker(track_config, lambda image, boxes, scores: run.predictor.predict(
+        image, boxes, flip=run.flip, box_scores=scores), sigmas=sigmas)
+
+
+def _draw_tracks(run: PredictionRun, frame: np.ndarray, result: Any) -> np.ndarray:
+    from keras_pose.tracking import draw_tracks
+    return draw_tracks(frame, result, run.predictor.config.data.skeleton, run.score_threshold)
+
+
+def _write_posetrack(run: PredictionRun, path: str, results: list, names: list,
+                     key: str, keypoint_threshold: float) -> None:
+    from keras_pose.tracking import to_posetrack18
+    data = run.predictor.config.data
+    value = to_posetrack18(results, file_names=names, video_id=key,
+                           keypoint_names=data.keypoint_names, skeleton=data.skeleton,
+                           keypoint_threshold=keypoint_threshold)
+    run.writer.json(path, value)

@@ -1,0 +1,108 @@
+"""The paper's flow-based pose similarity and its greedy matching.
+
+S_flow(track, pose) = OKS(track's pose carried into this frame by the flow,
+new pose). The OKS is COCO's, as ``keras_pose.evaluation.coco.pairwise_oks``
+computes it (per joint exp(-d^2 / (2 (2 sigma)^2 area)), the area the mean
+of the two people's), with two changes for tracking:
+
+- two different sets of people (tracks x new poses) instead of one set
+  against itself;
+- only joints confident in both poses count (as COCO counts only labelled
+  joints): a propagated low-confidence joint is noise. No shared confident
+  joint: similarity 0.
+
+Shapes: N and M people, K joints.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from keras_pose.configs.keypoints import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
+
+_EPS = np.spacing(1)  # As the reference's OKS: keeps a zero area finite.
+
+
+def sigmas_or_default(sigmas: Optional[Sequence[float]], num_keypoints: int) -> np.ndarray:
+    """The given OKS sigmas, or a default when there are none.
+
+    Callers with a data set should pass its sigmas
+    (``keras_pose.configs.keypoints.resolve_sigmas(config.data.oks_sigmas,
+    config.data.keypoint_names)``). Empty or None: COCO's for K = 17,
+    ``DEFAULT_OKS_SIGMA`` for every joint otherwise.
+
+    Raises:
+      ValueError: when the number of sigmas is not K.
+    """
+    if sigmas is None or len(sigmas) == 0:
+        sigmas = COCO_OKS_SIGMAS if num_keypoints == 17 else (DEFAULT_OKS_SIGMA,) * num_keypoints
+    sigmas = np.asarray(sigmas, np.float64)
+    if sigmas.shape != (num_keypoints,):
+        raise ValueError(f"{sigmas.shape[0]} OKS sigmas for {num_keypoints} keypoints")
+    return sigmas
+
+
+def oks_between(a: np.ndarray, b: np.ndarray, areas_a: np.ndarray, areas_b: np.ndarray,
+                sigmas: Sequence[float], valid_a: Optional[np.ndarray] = None,
+                valid_b: Optional[np.ndarray] = None) -> np.ndarray:
+    """OKS of every person of ``a`` with every person of ``b``.
+
+    Args:
+      a: (N, K, 2) joints; b: (M, K, 2).
+      areas_a: (N,) areas; areas_b: (M,).
+      sigmas: K OKS sigmas.
+      valid_a: (N, K) bool joints that count (None: all); valid_b: (M, K).
+
+    Returns:
+      (N, M) float64: the mean over joints valid in both of
+      exp(-d^2 / (2 (2 sigma)^2 ((area_a + area_b) / 2))); 0 where no joint
+      is valid in both.
+    """
+    a = np.asarray(a, np.float64).reshape(-1, len(sigmas), 2)
+    b = np.asarray(b, np.float64).reshape(-1, len(sigmas), 2)
+    va = np.ones(a.shape[:2], bool) if valid_a is None else np.asarray(valid_a, bool)
+    vb = np.ones(b.shape[:2], bool) if valid_b is None else np.asarray(valid_b, bool)
+    variances = (2.0 * np.asarray(sigmas, np.float64)) ** 2                  # (K,)
+    sq_dist = ((a[:, None] - b[None, :]) ** 2).sum(axis=-1)                  # (N, M, K)
+    mean_area = (np.asarray(areas_a, np.float64)[:, None]
+                 + np.asarray(areas_b, np.float64)[None, :]) / 2.0 + _EPS    # (N, M)
+    per_joint = np.exp(-sq_dist / variances / mean_area[..., None] / 2.0)
+    both = va[:, None, :] & vb[None, :, :]                                   # (N, M, K)
+    count = both.sum(axis=-1)
+    total = np.where(both, per_joint, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.zeros(count.shape), where=count > 0)
+
+
+def greedy_match(similarity: np.ndarray, threshold: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one greedy matching, highest similarity first.
+
+    Repeatedly takes the most similar remaining (row, column) pair, as long
+    as its similarity is at least ``threshold``, and removes both (the
+    paper's greedy id assignment). Ties go to the lower row, then column.
+
+    Args:
+      similarity: (N, M) e.g. tracks x new poses.
+      threshold: pairs below it are never matched.
+
+    Returns:
+      rows (P,) int64 and columns (P,) int64 of the matched pairs, in the
+      order they were taken.
+    """
+    similarity = np.asarray(similarity, np.float64)
+    rows, cols = [], []
+    if similarity.size:
+        order = np.argsort(-similarity, axis=None, kind="stable")
+        row_used = np.zeros(similarity.shape[0], bool)
+        col_used = np.zeros(similarity.shape[1], bool)
+        for flat in order:
+            r, c = divmod(int(flat), similarity.shape[1])
+            if not similarity[r, c] >= threshold:
+                break  # sorted: everything after is lower (NaN sorts last)
+            if not row_used[r] and not col_used[c]:
+                row_used[r] = col_used[c] = True
+                rows.append(r)
+                cols.append(c)
+    return np.asarray(rows, np.int64), np.asarray(cols, np.int64)

@@ -1,0 +1,300 @@
+"""The paper's flow-based pose tracker (Section 3, Algorithm 1), online.
+
+Per frame k:
+
+1. Flow F(k-1 -> k) (OpenCV, :mod:`keras_pose.tracking.flow`); every stored
+   pose of every live track is carried one frame further along it, so a pose
+   seen at frame k-i is always expressed in the current frame (the paper's
+   propagation from frame k-i to k, made as a chain of one-frame flows).
+2. Boxes: detections scoring at least ``detection_threshold``, unified by
+   NMS with the boxes of the poses of frame k-1 propagated into frame k and
+   grown by ``box_extension`` (joint propagation). Detections rank first;
+   a propagated box carries the person score of the pose it came from
+   (see ``boxes.unify_boxes``).
+3. Poses: ``estimate_fn`` on every box; poses with fewer than
+   ``min_keypoints`` confident joints are dropped, and a second pose of one
+   person (OKS above ``pose_nms_oks``) too.
+4. Tracking: the flow-based similarity (OKS of each track's propagated
+   poses with each new pose; the maximum over the track's last
+   ``num_previous_frames`` poses: the multi-flow similarity), greedy
+   one-to-one matching above ``similarity_threshold``; unmatched poses start
+   new tracks (ids 0, 1, 2... in order of appearance, never reused); a track
+   unmatched for more than ``max_missed_frames`` frames ends.
+
+Where the paper keeps the poses of the last L_Q *frames* in its queue, each
+track here keeps its own last L_Q *poses* and lives ``max_missed_frames``
+frames: the same queue while the person is seen, and a person lost for a few
+frames can still be re-linked, which is what the paper wants the
+multi-frame similarity for. Boxes are propagated only from poses of frame
+k-1, as in the paper.
+
+Shapes: M boxes, P people in a frame, K joints.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from keras_pose.configs.base import TrackConfig
+from keras_pose.evaluation.coco import pairwise_oks
+from keras_pose.tracking import boxes as box_ops
+from keras_pose.tracking.flow import DenseFlow, propagate_joints, to_gray
+from keras_pose.tracking.similarity import greedy_match, oks_between, sigmas_or_default
+
+# estimate_fn(image (H, W, 3) uint8 RGB, boxes (M, 4) float32 [x, y, w, h],
+# box_scores (M,) float32) -> an object with .keypoints (M, K, 2),
+# .keypoint_scores (M, K), .scores (M,) (and optionally .boxes (M, 4)), such
+# as keras_pose.inference.predictor.PoseResult.
+EstimateFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
+
+
+@dataclasses.dataclass
+class FrameResult:
+    """The tracked people of one frame, in increasing track id.
+
+    Attributes:
+      frame_index: 0-based index of the frame since the last reset.
+      track_ids: (P,) int64.
+      keypoints: (P, K, 2) float32 image pixels.
+      keypoint_scores: (P, K) float32.
+      scores: (P,) float32 person scores from the estimator.
+      boxes: (P, 4) float32 [x, y, w, h] the poses were estimated in.
+      propagated: (P,) bool: the box came from joint propagation, not from
+        the detector.
+    """
+
+    frame_index: int
+    track_ids: np.ndarray
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    propagated: np.ndarray
+
+
+@dataclasses.dataclass
+class _Poses:
+    """P poses of the current frame (the fields of :class:`FrameResult`)."""
+
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+    propagated: np.ndarray
+
+    def take(self, index: np.ndarray) -> "_Poses":
+        return _Poses(*(getattr(self, f.name)[index] for f in dataclasses.fields(self)))
+
+
+@dataclasses.dataclass
+class _Track:
+    """A live track: its last poses (carried into the current frame)."""
+
+    track_id: int
+    joints: collections.deque   # of (K, 2) float32, newest last
+    valid: collections.deque    # of (K,) bool: joints confident when seen
+    areas: collections.deque    # of float: OKS area when seen
+    score: float                # person score of the newest pose
+    missed: int = 0             # consecutive frames without a match
+
+
+class PoseTracker:
+    """Online flow-based pose tracking, one frame at a time.
+
+    Args:
+      config: the ``track`` section of the experiment config.
+      estimate_fn: the pose estimator, see :data:`EstimateFn`; for a model,
+        ``lambda image, boxes, scores: predictor.predict(image, boxes,
+        box_scores=scores)``.
+      sigmas: the data set's K OKS sigmas (``keras_pose.configs.keypoints.
+        resolve_sigmas(config.data.oks_sigmas, config.data.keypoint_names)``);
+        None or empty: COCO's for K = 17, ``DEFAULT_OKS_SIGMA`` otherwise.
+    """
+
+    def __init__(self, config: TrackConfig, estimate_fn: EstimateFn,
+                 sigmas: Optional[Sequence[float]] = None):
+        # TrackConfig checks its own values when it is built.
+        self.config = config
+        self._estimate_fn = estimate_fn
+        self._sigmas_given = sigmas
+        self._flow = DenseFlow(config.flow_method, config.dis_preset, config.flow_scale)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets all tracks and frames (a new video); ids restart at 0."""
+        self._tracks: list[_Track] = []
+        self._next_id = 0
+        self._frame_index = 0
+        self._prev_gray: Optional[np.ndarray] = None
+        # K is known from the sigmas when given, else from the first poses.
+        given = self._sigmas_given
+        self._sigmas: Optional[np.ndarray] = (
+            sigmas_or_default(given, len(given)) if given is not None and len(given) else None)
+
+    @property
+    def active_track_ids(self) -> list[int]:
+        """Ids of the tracks still alive (seen within max_missed_frames)."""
+        return [t.track_id for t in self._tracks]
+
+    def step(self, frame_rgb: np.ndarray,
+             detections: Any = None) -> FrameResult:
+        """Tracks the people of the next frame.
+
+        Args:
+          frame_rgb: (H, W, 3) uint8 RGB, the same size for the whole video.
+          detections: the person detector's boxes (M, 4) [x, y, w, h] and
+            scores (M,): a ``(boxes, scores)`` pair or an object with
+            ``.boxes`` and ``.scores`` (``keras_pose.detection.Detections``);
+            None: no detections (only propagated boxes).
+
+        Returns:
+          The frame's :class:`FrameResult`.
+        """
+        gray = self._check_frame(frame_rgb)
+        if self._prev_gray is not None and self._tracks:
+            self._advance_tracks(self._flow(self._prev_gray, gray))
+        boxes, box_scores, propagated = self._candidate_boxes(detections, gray.shape)
+        poses = self._estimate(frame_rgb, boxes, box_scores, propagated)
+        track_ids = self._associate(poses)
+        self._prev_gray = gray
+        order = np.argsort(track_ids, kind="stable")
+        poses = poses.take(order)
+        result = FrameResult(self._frame_index, track_ids[order], poses.keypoints,
+                             poses.keypoint_scores, poses.scores, poses.boxes,
+                             poses.propagated)
+        self._frame_index += 1
+        return result
+
+    def _check_frame(self, frame_rgb: np.ndarray) -> np.ndarray:
+        frame_rgb = np.asarray(frame_rgb)
+        if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3 or frame_rgb.dtype != np.uint8:
+            raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {frame_rgb.shape} "
+                             f"{frame_rgb.dtype}")
+        if self._prev_gray is not None and self._prev_gray.shape != frame_rgb.shape[:2]:
+            raise ValueError(f"frame size changed from {self._prev_gray.shape} to "
+                             f"{frame_rgb.shape[:2]}; call reset() for a new video")
+        return to_gray(frame_rgb)
+
+    def _advance_tracks(self, flow: np.ndarray) -> None:
+        """Carries every stored pose of every track into the current frame."""
+        for track in self._tracks:
+            track.joints = collections.deque(
+                (propagate_joints(j, flow) for j in track.joints), maxlen=track.joints.maxlen)
+
+    def _candidate_boxes(self, detections, image_hw: tuple[int, int]):
+        """Detections above the threshold, NMS-unified with propagated boxes."""
+        det_boxes, det_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+        if detections is not None:
+            boxes, scores = ((detections.boxes, detections.scores)
+                             if hasattr(detections, "boxes") else detections)
+            det_boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+            det_scores = np.asarray(scores, np.float32).reshape(-1)
+            if len(det_boxes) != len(det_scores):
+                raise ValueError(f"{len(det_boxes)} detection boxes but "
+                                 f"{len(det_scores)} scores")
+            keep = ((det_scores >= self.config.detection_threshold)
+                    & (det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0))
+            det_boxes, det_scores = det_boxes[keep], det_scores[keep]
+        prop_boxes, prop_scores = [], []
+        if self.config.use_propagation:
+            size = (image_hw[1], image_hw[0])
+            for track in self._tracks:
+                if track.missed:  # only poses of the previous frame propagate
+                    continue
+                box = box_ops.box_from_joints(track.joints[-1], track.valid[-1],
+                                              self.config.box_extension, size)
+                if box is not None:
+                    prop_boxes.append(box)
+                    prop_scores.append(track.score)
+        return box_ops.unify_boxes(det_boxes, det_scores, np.reshape(prop_boxes, (-1, 4)),
+                                   np.asarray(prop_scores, np.float32),
+                                   self.config.box_nms_iou)
+
+    def _estimate(self, frame_rgb, boxes, box_scores, propagated) -> _Poses:
+        """Poses in the boxes, without unconfident ones and duplicates."""
+        if len(boxes) == 0:
+            k = 0 if self._sigmas is None else len(self._sigmas)
+            return _Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
+                          np.zeros((0,), np.float32), boxes, propagated)
+        out = self._estimate_fn(frame_rgb, boxes, box_scores)
+        keypoints = np.asarray(out.keypoints, np.float32)
+        poses = _Poses(keypoints, np.asarray(out.keypoint_scores, np.float32),
+                       np.asarray(out.scores, np.float32).reshape(-1), boxes, propagated)
+        if keypoints.ndim != 3 or keypoints.shape[0] != len(boxes):
+            raise ValueError(f"estimate_fn returned keypoints of shape {keypoints.shape} "
+                             f"for {len(boxes)} boxes; expected ({len(boxes)}, K, 2)")
+        if self._sigmas is None:
+            self._sigmas = sigmas_or_default(self._sigmas_given, keypoints.shape[1])
+        if keypoints.shape[1] != len(self._sigmas):
+            raise ValueError(f"estimate_fn returned {keypoints.shape[1]} keypoints, "
+                             f"the OKS sigmas are for {len(self._sigmas)}")
+        confident = poses.keypoint_scores >= self.config.keypoint_threshold
+        poses = poses.take(np.flatnonzero(confident.sum(1) >= self.config.min_keypoints))
+        return poses.take(self._pose_nms(poses))
+
+    def _pose_nms(self, poses: _Poses) -> np.ndarray:
+        """Indices of the poses kept by OKS NMS (detections first, then score)."""
+        order = np.lexsort((-poses.scores, poses.propagated))
+        confident = poses.keypoint_scores >= self.config.keypoint_threshold
+        areas = np.array([box_ops.pose_area(j, v, self.config.box_extension)
+                          for j, v in zip(poses.keypoints, confident)])
+        oks = pairwise_oks(poses.keypoints[order], areas[order], self._sigmas)
+        return np.sort(order[box_ops.greedy_suppress(oks, self.config.pose_nms_oks)])
+
+    def _similarity(self, keypoints, valid, areas) -> np.ndarray:
+        """(tracks, P) multi-flow similarity: max OKS over each track's poses."""
+        sim = np.zeros((len(self._tracks), len(keypoints)))
+        if not self._tracks or not len(keypoints):
+            return sim
+        owner = np.concatenate([[i] * len(t.joints) for i, t in enumerate(self._tracks)])
+        stored = np.stack([j for t in self._tracks for j in t.joints])
+        stored_valid = np.stack([v for t in self._tracks for v in t.valid])
+        stored_areas = np.array([a for t in self._tracks for a in t.areas])
+        oks = oks_between(stored, keypoints, stored_areas, areas, self._sigmas,
+                          stored_valid, valid)
+        np.maximum.at(sim, owner, oks)
+        return sim
+
+    def _associate(self, poses: _Poses) -> np.ndarray:
+        """Track ids of the poses; updates, starts and ends tracks."""
+        valid = poses.keypoint_scores >= self.config.keypoint_threshold
+        areas = np.array([box_ops.pose_area(j, v, self.config.box_extension)
+                          for j, v in zip(poses.keypoints, valid)])
+        rows, cols = greedy_match(self._similarity(poses.keypoints, valid, areas),
+                                  self.config.similarity_threshold)
+        track_ids = np.full(len(poses.scores), -1, np.int64)
+        matched = set(rows.tolist())
+        for r, c in zip(rows, cols):
+            self._observe(self._tracks[r], poses, valid, areas, c)
+            track_ids[c] = self._tracks[r].track_id
+        for track_index, track in enumerate(self._tracks):
+            if track_index not in matched:
+                track.missed += 1
+        self._tracks = [t for t in self._tracks if t.missed <= self.config.max_missed_frames]
+        # New tracks, the most confident pose first, so ids follow confidence.
+        for c in sorted(np.flatnonzero(track_ids < 0), key=lambda i: -poses.scores[i]):
+            track = self._new_track()
+            self._observe(track, poses, valid, areas, c)
+            self._tracks.append(track)
+            track_ids[c] = track.track_id
+        return track_ids
+
+    def _new_track(self) -> _Track:
+        length = self.config.num_previous_frames
+        track = _Track(self._next_id, collections.deque(maxlen=length),
+                       collections.deque(maxlen=length), collections.deque(maxlen=length),
+                       score=0.0)
+        self._next_id += 1
+        return track
+
+    @staticmethod
+    def _observe(track: _Track, poses: _Poses, valid, areas, index: int) -> None:
+        track.joints.append(poses.keypoints[index].copy())
+        track.valid.append(valid[index].copy())
+        track.areas.append(float(areas[index]))
+        track.score = float(poses.scores[index])
+        track.missed = 0

@@ -1,0 +1,139 @@
+"""Boxes from files, the whole-image fallback and make_detector."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from keras_pose.detection import (DetectionFileError, FileDetector, WholeImageDetector,
+                                  make_detector)
+
+IMAGE = np.zeros((40, 60, 3), np.uint8)
+
+
+def _reference_boxes(path, image_id):
+    """The file's person entries of one image, best first (read directly)."""
+    with open(path) as f:
+        entries = [d for d in json.load(f) if d["image_id"] == image_id and d["category_id"] == 1]
+    entries.sort(key=lambda d: -d["score"])
+    return np.array([d["bbox"] for d in entries]), np.array([d["score"] for d in entries])
+
+
+def _bound(path, keys, image_ids=None, **settings):
+    detector = FileDetector(str(path), **settings)
+    detector.bind(keys, image_ids)
+    return detector
+
+
+def test_coco_results_file_matched_by_the_number_in_the_name(coco_dir, coco_images):
+    det_file = os.path.join(coco_dir, "test_coco_det_AP_H_56.json")
+    detector = _bound(det_file, ["000000000785.jpg", "other/no_number.jpg"])
+    boxes, scores = _reference_boxes(det_file, 785)
+    found = detector.detect(coco_images[0][1], "000000000785.jpg")
+    assert len(found) == len(boxes) == 22
+    np.testing.assert_allclose(found.boxes, boxes, rtol=1e-6)
+    np.testing.assert_allclose(found.scores, scores, rtol=1e-6)
+    assert detector.image_id("000000000785.jpg") == 785
+    assert len(detector.detect(IMAGE, "other/no_number.jpg")) == 0
+
+
+def test_threshold_and_max_detections_apply_to_file_boxes(coco_dir, coco_images):
+    det_file = os.path.join(coco_dir, "test_coco_det_AP_H_56.json")
+    _, scores = _reference_boxes(det_file, 785)
+    found = _bound(det_file, ["785.jpg"], score_threshold=0.5).detect(coco_images[0][1],
+                                                                      "785.jpg")
+    assert len(found) == np.sum(scores >= 0.5) and found.scores.min() >= 0.5
+    found = _bound(det_file, ["785.jpg"], max_detections=3).detect(coco_images[0][1], "785.jpg")
+    np.testing.assert_allclose(found.scores, scores[:3], rtol=1e-6)
+
+
+def test_relative_paths_first_then_unambiguous_names_then_ids(tmp_path):
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps([
+        {"file_name": "a/photo_7.jpg", "bbox": [1, 2, 3, 4], "score": 0.4, "category_id": 1},
+        {"file_name": "a/photo_7.jpg", "bbox": [5, 6, 7, 8], "score": 0.9, "category_id": 3},
+        {"file_name": "solo.jpg", "bbox": [2, 2, 2, 2], "score": 0.5},
+        {"image_id": 9, "bbox": [9, 9, 9, 9], "score": 0.8}]))
+    keys = ["a/photo_7.jpg", "b/photo_7.jpg", "deep/solo.jpg", "frame_0009.png"]
+    detector = _bound(path, keys)
+    np.testing.assert_array_equal(detector.detect(IMAGE, "a/photo_7.jpg").boxes, [[1, 2, 3, 4]])
+    assert len(detector.detect(IMAGE, "b/photo_7.jpg")) == 0  # another file, same name
+    np.testing.assert_array_equal(detector.detect(IMAGE, "deep/solo.jpg").boxes, [[2, 2, 2, 2]])
+    np.testing.assert_array_equal(detector.detect(IMAGE, "frame_0009.png").boxes, [[9, 9, 9, 9]])
+    # With an annotation file, ids come from it, not from the digits.
+    detector = _bound(path, keys, image_ids={"a/photo_7.jpg": 9})
+    assert len(detector.detect(IMAGE, "frame_0009.png")) == 0
+    assert detector.image_id("a/photo_7.jpg") is None  # keyed by its path in the file
+
+
+def test_ambiguous_names_and_ids_are_errors_listing_the_inputs(tmp_path):
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({"000000.jpg": [[5, 5, 10, 20]]}))
+    with pytest.raises(DetectionFileError, match="s1/000000.jpg.*s2/000000.jpg"):
+        _bound(path, ["s1/000000.jpg", "s2/000000.jpg"])
+    path.write_text(json.dumps([{"image_id": 3, "bbox": [1, 1, 5, 5]}]))
+    with pytest.raises(DetectionFileError, match="image id 3"):
+        _bound(path, ["a/3.jpg", "b/0003.png"])
+
+
+def test_mapping_file_keeps_box_order_and_skips_bad_boxes(tmp_path, caplog):
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({
+        "dir/x.jpg": [[5, 5, 10, 20], [1, 1, 2, 2, 0.3], [1, 2, "a", 4], [1, 2, 3],
+                      [1, 2, float("inf"), 4], [1, 2, 0, 4]],
+        "y.jpg": []}))
+    detector = _bound(path, ["dir/x.jpg", "y.jpg"])
+    found = detector.detect(IMAGE, "dir/x.jpg")
+    np.testing.assert_array_equal(found.boxes, [[5, 5, 10, 20], [1, 1, 2, 2]])
+    np.testing.assert_allclose(found.scores, [1, 0.3])
+    assert len(detector.detect(IMAGE, "y.jpg")) == 0
+    assert "4 entries skipped" in caplog.text and "'dir/x.jpg' box 2" in caplog.text
+
+
+@pytest.mark.parametrize("content,message", [
+    ("{not json", "not valid JSON"), ("42", "expected COCO detection results")])
+def test_unreadable_files_name_the_problem(tmp_path, content, message):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(DetectionFileError, match=message):
+        FileDetector(str(path))
+
+
+def test_bad_results_entries_are_skipped_and_named(tmp_path, caplog):
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps([{"bbox": [1, 2, 3, 4]}, {"image_id": 1, "bbox": [1, 2, 3]},
+                                {"image_id": 1, "bbox": [1, 2, 3, 4], "score": "high"},
+                                {"image_id": 1, "bbox": [1, 2, 3, 4], "score": 0.5}]))
+    detector = _bound(path, ["1.jpg"])
+    assert len(detector.detect(IMAGE, "1.jpg")) == 1
+    assert "entry 0" in caplog.text and "entry 1" in caplog.text and "entry 2" in caplog.text
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DetectionFileError, match="does not exist"):
+        FileDetector(str(tmp_path / "none.json"))
+
+
+def test_whole_image_detector():
+    found = WholeImageDetector().detect(IMAGE)
+    np.testing.assert_array_equal(found.boxes, [[0, 0, 60, 40]])
+    np.testing.assert_array_equal(found.scores, [1])
+    assert [len(d) for d in WholeImageDetector().detect_batch([IMAGE, IMAGE])] == [1, 1]
+    with pytest.raises(ValueError, match="RGB"):
+        WholeImageDetector().detect(np.zeros((4, 4), np.uint8))
+
+
+def test_make_detector_from_command_line_settings(tmp_path):
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({"x.jpg": [[5, 5, 10, 20]]}))
+    assert isinstance(make_detector("none"), WholeImageDetector)
+    assert isinstance(make_detector("NONE"), WholeImageDetector)
+    for detector in (make_detector(str(path)), make_detector(boxes=str(path)),
+                     make_detector("dfine_small_coco", boxes=str(path))):
+        assert isinstance(detector, FileDetector)
+        detector.bind(["x.jpg"])
+        np.testing.assert_array_equal(detector.detect(IMAGE, "x.jpg").boxes, [[5, 5, 10, 20]])
+    assert make_detector(boxes=str(path), max_detections=3).max_detections == 3
+    with pytest.raises(ValueError, match="conflict"):
+        make_detector("none", boxes=str(path))

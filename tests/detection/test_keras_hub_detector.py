@@ -1,0 +1,226 @@
+"""The keras-hub D-FINE person detector, with random weights (no download)."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_pose.data.transforms import decode_image_tf
+from keras_pose.detection import (DEFAULT_PRESET, DetectorUnavailableError,
+                                  KerasHubPersonDetector, make_detector)
+from keras_pose.detection.dfine import PRESETS, person_class_index
+from tests.detection.conftest import TINY_DFINE, TINY_QUERIES, TINY_SIZE
+
+# A hand-made network output for a 100 x 200 (H x W) image: 6 queries, 80
+# classes, person = class 0; boxes relative (cx, cy, w, h).
+WIDTH, HEIGHT = 200, 100
+PERSON_LOGITS = [2.0, -1.0, 0.5, 3.0, 1.5, 5.0]
+RELATIVE_BOXES = [
+    [0.5, 0.5, 0.2, 0.4],     # q0 -> [80, 30, 40, 40]
+    [0.2, 0.2, 0.1, 0.1],     # q1: a confident non-person (class 5)
+    [0.3, 0.3, 0.1, 0.2],     # q2 -> [50, 20, 20, 20]
+    [0.95, 0.5, 0.2, 0.2],    # q3 -> [170, 40, 40 -> 30 clipped, 20]
+    [0.51, 0.5, 0.2, 0.4],    # q4 -> [82, 30, 40, 40], IoU 0.905 with q0
+    [1.2, 0.5, 0.1, 0.1],     # q5: wholly right of the image
+]
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _fake_network(images):
+    """Stands in for the network: the hand-made outputs for every image."""
+    logits = np.full((len(PERSON_LOGITS), 80), -10.0, np.float32)
+    logits[:, 0] = PERSON_LOGITS
+    logits[1, 5] = 8.0
+    n = tf.shape(images)[0]
+    return (tf.tile(tf.constant(logits)[None], [n, 1, 1]),
+            tf.tile(tf.constant(RELATIVE_BOXES, tf.float32)[None], [n, 1, 1]))
+
+
+def _with_fake_network(tiny_dfine, monkeypatch, **settings):
+    detector = KerasHubPersonDetector(tiny_dfine, **settings)
+    monkeypatch.setattr(detector, "predict_raw_tf", _fake_network)
+    return detector
+
+
+@pytest.mark.parametrize("nms,max_detections,queries", [
+    (0.7, 100, [3, 0, 2]), (None, 100, [3, 0, 4, 2]), (0.7, 2, [3, 0])])
+def test_person_boxes_from_hand_made_outputs(tiny_dfine, monkeypatch, nms, max_detections,
+                                             queries):
+    expected_boxes = {0: [80, 30, 40, 40], 2: [50, 20, 20, 20], 3: [170, 40, 30, 20],
+                      4: [82, 30, 40, 40]}
+    detector = _with_fake_network(tiny_dfine, monkeypatch, score_threshold=0.5,
+                                  nms_iou_threshold=nms, max_detections=max_detections)
+    found = detector.detect(np.zeros((HEIGHT, WIDTH, 3), np.uint8))
+    np.testing.assert_allclose(found.boxes, [expected_boxes[q] for q in queries], atol=1e-4)
+    np.testing.assert_allclose(found.scores, _sigmoid(np.array(PERSON_LOGITS)[queries]),
+                               rtol=1e-6)
+
+
+def test_graph_path_pads_the_same_boxes(tiny_dfine, monkeypatch):
+    detector = _with_fake_network(tiny_dfine, monkeypatch, score_threshold=0.5,
+                                  max_detections=5)
+    boxes, scores, count = detector.detect_tf(tf.zeros((HEIGHT, WIDTH, 3), tf.uint8))
+    assert boxes.shape == (5, 4) and scores.shape == (5,) and int(count) == 3
+    np.testing.assert_allclose(boxes.numpy()[:3], [[170, 40, 30, 20], [80, 30, 40, 40],
+                                                   [50, 20, 20, 20]], atol=1e-4)
+    assert not np.any(boxes.numpy()[3:]) and not np.any(scores.numpy()[3:])
+
+
+def test_network_input_is_the_whole_image_stretched_and_scaled_to_0_1(tiny_dfine):
+    detector = KerasHubPersonDetector(tiny_dfine)
+    image = np.zeros((100, 300, 3), np.uint8)
+    image[:, :100, 0] = 255          # the left third red
+    image[:, 100:, 2] = 51           # the rest dark blue (0.2)
+    x = detector.preprocess_tf(tf.constant(image)).numpy()
+    assert x.shape == (*TINY_SIZE, 3) and x.dtype == np.float32
+    # Stretched: the left third stays red in every row (a centre crop would
+    # lose it, padding would add black rows); scaled by 1/255, no mean / std.
+    np.testing.assert_allclose(x[:, :18, 0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(x[:, 24:, 0], 0.0, atol=1e-6)
+    np.testing.assert_allclose(x[:, 24:, 2], 0.2, atol=1e-6)
+
+
+def test_scores_come_from_the_preprocessed_image(tiny_dfine, monkeypatch):
+    def mean_pixel_as_score(images):   # person logit = logit(mean input value)
+        mean = tf.reduce_mean(images, axis=[1, 2, 3])
+        logit = tf.math.log(mean / (1 - mean))
+        return (tf.tile(logit[:, None, None], [1, 1, 80]),
+                tf.constant([[[0.5, 0.5, 0.5, 0.5]]]) * tf.ones_like(logit)[:, None, None])
+
+    detector = KerasHubPersonDetector(tiny_dfine, score_threshold=0.0)
+    monkeypatch.setattr(detector, "predict_raw_tf", mean_pixel_as_score)
+    found = detector.detect_batch([np.full((30, 50, 3), 51, np.uint8),
+                                   np.full((70, 20, 3), 102, np.uint8)])
+    np.testing.assert_allclose([d.scores[0] for d in found], [0.2, 0.4], rtol=1e-5)
+    np.testing.assert_allclose(found[1].boxes, [[5, 17.5, 10, 35]], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def tiny_detector(tiny_dfine):
+    return KerasHubPersonDetector(tiny_dfine, score_threshold=0.0, nms_iou_threshold=0.7,
+                                  max_detections=5, batch_size=3)
+
+
+def test_random_dfine_on_real_images_gives_well_formed_boxes(tiny_detector, coco_images):
+    images = [image for _, image in coco_images]
+    batch = tiny_detector.detect_batch(images)
+    assert len(batch) == 4
+    for image, found in zip(images, batch):
+        height, width = image.shape[:2]
+        assert found.boxes.dtype == np.float32 and found.scores.dtype == np.float32
+        assert 1 <= len(found) <= 5 and found.boxes.shape == (len(found), 4)
+        x, y, w, h = found.boxes.T
+        assert np.all(w > 0) and np.all(h > 0) and np.all(x >= 0) and np.all(y >= 0)
+        assert np.all(x + w <= width + 1e-3) and np.all(y + h <= height + 1e-3)
+        assert np.all(np.diff(found.scores) <= 0) and np.all(found.scores >= 0)
+    # One image alone gives what it gave in the batch (the 4th ran in a batch of 1).
+    alone = tiny_detector.detect(images[1])
+    np.testing.assert_allclose(alone.boxes, batch[1].boxes, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(alone.scores, batch[1].scores, rtol=1e-5)
+
+
+def test_detector_in_a_saved_model_gives_the_python_boxes(tiny_detector, coco_images,
+                                                          tmp_path):
+    class Module(tf.Module):
+        def __init__(self, detector):
+            super().__init__()
+            self.detector = detector
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        def detect(self, image_bytes):
+            image = decode_image_tf(image_bytes)
+            boxes, scores, count = self.detector.detect_tf(image)
+            return {"boxes": boxes[:count], "scores": scores[:count]}
+
+    path, image = coco_images[2]
+    tf.saved_model.save(Module(tiny_detector), str(tmp_path / "sm"),
+                        options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    with open(path, "rb") as f:
+        out = loaded.detect(tf.constant(f.read()))
+    # decode_image_tf uses OpenCV's IDCT: the same pixels as read_image.
+    expected = tiny_detector.detect(image)
+    np.testing.assert_allclose(out["boxes"].numpy(), expected.boxes, rtol=1e-5, atol=1e-3)
+    np.testing.assert_allclose(out["scores"].numpy(), expected.scores, rtol=1e-5)
+
+
+def test_person_class_of_coco_label_sets():
+    assert person_class_index(80) == 0 and person_class_index(91) == 1
+    assert person_class_index(365, person_class=4) == 4
+    with pytest.raises(ValueError, match="pass person_class"):
+        person_class_index(365)
+    with pytest.raises(ValueError, match="not among"):
+        person_class_index(80, person_class=80)
+
+
+def test_construction_checks(tiny_dfine):
+    with pytest.raises(TypeError, match="DFineObjectDetector"):
+        KerasHubPersonDetector(object())
+    with pytest.raises(ValueError, match="max_detections"):
+        KerasHubPersonDetector(tiny_dfine, max_detections=None)
+    detector = KerasHubPersonDetector(tiny_dfine)
+    assert detector.person_class == 0 and detector.input_size == TINY_SIZE
+    assert detector.model.backbone.num_queries == TINY_QUERIES
+    with pytest.raises(ValueError, match="uint8"):
+        detector.detect(np.zeros((4, 4, 3), np.float32))
+
+
+def _offline(*args, **kwargs):
+    import requests
+    raise requests.ConnectionError("Failed to resolve 'api.kaggle.com'")
+
+
+def test_offline_first_use_says_how_to_go_on(monkeypatch):
+    from keras_hub.models import DFineBackbone
+    monkeypatch.setattr(DFineBackbone, "from_preset", _offline)
+    with pytest.raises(DetectorUnavailableError) as error:
+        make_detector()
+    message = str(error.value)
+    assert DEFAULT_PRESET in message and "no network connection to Kaggle" in message
+    assert f"about {PRESETS[DEFAULT_PRESET].download_mb} MB" in message
+    assert "--boxes FILE" in message and "--detector none" in message
+    assert "kaggle://keras/d-fine/keras/" + DEFAULT_PRESET in message
+
+
+def test_missing_preset_files_and_unknown_names(monkeypatch, tmp_path):
+    from keras_hub.models import DFineBackbone
+
+    def not_found(*args, **kwargs):
+        raise FileNotFoundError("`config.json` doesn't exist in preset directory")
+
+    monkeypatch.setattr(DFineBackbone, "from_preset", not_found)
+    with pytest.raises(DetectorUnavailableError, match="config.json"):
+        KerasHubPersonDetector.from_preset(str(tmp_path))
+    with pytest.raises(ValueError, match="unknown detector preset 'dfine_tiny'.*dfine_nano_coco"):
+        KerasHubPersonDetector.from_preset("dfine_tiny")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture,preset", [
+    ("nano", "dfine_nano_coco"), ("small", "dfine_small_obj2coco"),
+    ("medium", "dfine_medium_obj2coco")])
+def test_architectures_have_the_presets_parameter_counts(architecture, preset):
+    from keras_hub.models import DFineBackbone
+
+    from keras_pose.detection.dfine import build_dfine_detector
+    model = build_dfine_detector(architecture)
+    assert model.count_params() == DFineBackbone.presets[preset]["metadata"]["params"]
+    assert PRESETS[preset].architecture == architecture
+
+
+def test_depthwise_kernels_give_the_same_outputs(coco_images):
+    import keras
+
+    from keras_pose.detection.dfine import build_dfine_detector, use_depthwise_kernels
+    keras.utils.set_random_seed(1)
+    model = build_dfine_detector(TINY_DFINE, image_size=TINY_SIZE, num_queries=TINY_QUERIES)
+    x = tf.image.resize(coco_images[0][1][None].astype(np.float32), TINY_SIZE) / 255.0
+    before = model(x, training=False)
+    # Depthwise: HGNetV2's downsampling of stages 2-4 and the light block
+    # layer of stages 3 and 4, and the hybrid encoder's one downsampling.
+    assert use_depthwise_kernels(model) == 3 + 2 + 1
+    after = model(x, training=False)
+    for key in ("logits", "pred_boxes"):
+        np.testing.assert_allclose(after[key].numpy(), before[key].numpy(), atol=1e-5)
