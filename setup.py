@@ -14,7 +14,9 @@ setup(
     packages=find_packages(include=["keras_pose", "keras_pose.*"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
-        "keras>=3.10",
+        # 3.15: PoseTrainingModel overrides a private step of fit (see its
+        # _maybe_symbolic_build).
+        "keras>=3.15,<3.16",
         "numpy",
         "opencv-python-headless",
         "pycocotools",
@@ -23,11 +25,23 @@ setup(
         "tqdm",
         # tf.summary (TensorBoard logs) needs it; TF 2.21 no longer installs it.
         "tensorboard",
+        # timm's safetensors copies of torchvision's ImageNet ResNets.
+        "safetensors",
+        # COCO-trained person detectors (keras_pose.detection), Keras' own hub.
+        "keras-hub>=0.32,<0.33",
+        # PoseTrack's tracking metrics (MOTA) as the official poseval computes
+        # them, and its ignore-region polygons.
+        "motmetrics>=1.4,<2",
+        "shapely>=2,<3",
     ],
     extras_require={
         # Only scripts/convert_pytorch_checkpoint.py and its parity test use
         # torch; pinned so that the install stays a small CPU build.
         "torch": ["torch==2.13.0"],
         "test": ["pytest", "torch==2.13.0"],
+        # Deployment runtimes (keras_pose.export.runtimes): ONNX Runtime,
+        # OpenVINO (nncf: its int8 quantization), LiteRT.
+        "deploy": ["onnx>=1.23,<2", "onnxruntime>=1.32,<2", "tf2onnx>=1.17,<2",
+                   "openvino>=2026.4,<2027", "nncf>=3.4,<4", "ai-edge-litert>=2.3,<3"],
     },
 )
