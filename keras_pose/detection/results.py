@@ -7,6 +7,7 @@ import numbers
 from typing import Iterable, Mapping, Tuple, Union
 
 from keras_pose.detection.base import Detections
+from keras_pose.files import write_json
 
 Entries = Union[Mapping[int, Detections], Iterable[Tuple[int, Detections]]]
 
@@ -29,7 +30,6 @@ def write_coco_detections(path: str, entries: Entries, category_id: int = 1) -> 
     Raises:
       ValueError: a non-integer image id or a non-finite box or score.
     """
-    from keras_pose.evaluation.coco import write_results
     pairs = entries.items() if isinstance(entries, Mapping) else entries
     results = []
     for image_id, detections in pairs:
@@ -40,5 +40,5 @@ def write_coco_detections(path: str, entries: Entries, category_id: int = 1) -> 
                 raise ValueError(f"image {image_id}: non-finite box {box} or score {score}")
             results.append({"image_id": int(image_id), "category_id": int(category_id),
                             "bbox": box, "score": score})
-    write_results(path, results)
+    write_json(path, results)
     return len(results)

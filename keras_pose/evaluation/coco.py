@@ -34,103 +34,15 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
 from keras_pose.evaluation.tables import format_table
+from keras_pose.files import write_json
+from keras_pose.oks import check_sigmas, oks_nms
 
 # The ten numbers of COCOeval's keypoint summary, in the order of ``stats``.
 # (The official code names the second one "Ap .5"; the README says "AP .5".)
 STATS_NAMES: tuple[str, ...] = (
     "AP", "AP .5", "AP .75", "AP (M)", "AP (L)",
     "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
-
-_EPS = np.spacing(1)  # The reference's eps in the OKS denominator.
-
-
-def _sigmas(sigmas: Optional[Sequence[float]], num_keypoints: int) -> np.ndarray:
-    if sigmas is None or len(sigmas) == 0:
-        sigmas = COCO_OKS_SIGMAS
-    sigmas = np.asarray(sigmas, dtype=np.float64)
-    if sigmas.shape != (num_keypoints,):
-        raise ValueError(
-            f"OKS sigmas have {sigmas.shape[0]} values for {num_keypoints} "
-            "keypoints; give data.oks_sigmas for this data set")
-    return sigmas
-
-
-def pairwise_oks(keypoints: np.ndarray, areas: np.ndarray,
-                 sigmas: Optional[Sequence[float]] = None) -> np.ndarray:
-    """OKS between every pair of people, as the reference's ``oks_iou``.
-
-    OKS(i, j) = mean over all K joints of
-    exp(-d^2 / (2 (2 sigma_k)^2 ((a_i + a_j) / 2 + eps))).
-
-    Args:
-      keypoints: (M, K, 2) or (M, K, 3) (only x, y are used).
-      areas: (M,) object areas.
-      sigmas: K OKS sigmas (default: COCO's).
-
-    Returns:
-      (M, M) float64 symmetric matrix with ones on the diagonal.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    areas = np.asarray(areas, dtype=np.float64)
-    variances = (2.0 * _sigmas(sigmas, keypoints.shape[1])) ** 2
-    delta = keypoints[:, None, :, :2] - keypoints[None, :, :, :2]
-    sq_dist = (delta ** 2).sum(axis=-1)                         # (M, M, K)
-    mean_area = (areas[:, None] + areas[None, :]) / 2.0 + _EPS  # (M, M)
-    e = sq_dist / variances / mean_area[:, :, None] / 2.0
-    return np.exp(-e).mean(axis=-1)
-
-
-def oks_nms(keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray,
-            threshold: float = 0.9,
-            sigmas: Optional[Sequence[float]] = None) -> np.ndarray:
-    """Greedy OKS non-maximum suppression over the people of one image.
-
-    Repeatedly keeps the highest-scoring remaining person and drops every
-    remaining person whose OKS with it is not <= ``threshold`` (as the
-    reference, a NaN OKS also drops). Ties in score are visited with the
-    later index first: the reference's ``argsort()[::-1]``, made stable.
-
-    Args:
-      keypoints: (M, K, 3) or (M, K, 2) keypoints (x, y[, score]).
-      scores: (M,) person scores.
-      areas: (M,) areas (the reference: padded crop area).
-      threshold: OKS above which a lower-scoring person is suppressed.
-      sigmas: K OKS sigmas (default: COCO's for K=17).
-
-    Returns:
-      (P,) int64 indices into the M people, in the order they were kept
-      (descending score). If nothing were kept, all indices (the reference's
-      fallback; cannot happen for M >= 1 with finite scores).
-    """
-    keypoints = np.asarray(keypoints)
-    scores = np.asarray(scores, dtype=np.float64)
-    count = scores.shape[0]
-    if count == 0:
-        return np.zeros((0,), np.int64)
-    if keypoints.ndim != 3 or keypoints.shape[0] != count:
-        raise ValueError(
-            f"keypoints must be (M, K, 2|3) with M = {count}, got {keypoints.shape}")
-    order = np.argsort(scores, kind="stable")[::-1]
-    oks = pairwise_oks(keypoints[order], np.asarray(areas)[order], sigmas)
-    return order[_greedy(oks, threshold)]
-
-
-def _greedy(oks: np.ndarray, threshold: float) -> np.ndarray:
-    """Greedy suppression on an OKS matrix whose rows are in score order."""
-    drop = ~(oks <= threshold)  # NaN drops, as in the reference.
-    suppressed = np.zeros(oks.shape[0], bool)
-    keep = []
-    for i in range(oks.shape[0]):
-        if suppressed[i]:
-            continue
-        keep.append(i)
-        suppressed |= drop[i]
-    if not keep:
-        return np.arange(oks.shape[0])
-    return np.asarray(keep, np.int64)
-
 
 def group_by_image(image_ids: np.ndarray) -> list[np.ndarray]:
     """Indices of the people of each image, images in order of first
@@ -173,7 +85,7 @@ def nms_per_image(image_ids: np.ndarray, keypoints: np.ndarray, scores: np.ndarr
     keypoints = np.asarray(keypoints, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
     areas = np.asarray(areas, dtype=np.float64)
-    _sigmas(sigmas, keypoints.shape[1])  # Fail early on a K mismatch.
+    check_sigmas(sigmas, keypoints.shape[1])  # Fail early on a K mismatch.
     kept = [rows[oks_nms(keypoints[rows], scores[rows], areas[rows], threshold, sigmas)]
             for rows in group_by_image(image_ids)]
     return np.concatenate(kept) if kept else np.zeros((0,), np.int64)
@@ -219,12 +131,7 @@ def make_results(image_ids: np.ndarray, keypoints: np.ndarray,
 
 def write_results(path: str, results: Sequence[Mapping[str, Any]]) -> None:
     """Writes COCO results JSON atomically (a list of result dicts)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(list(results), f)
-    os.replace(tmp, path)
+    write_json(path, list(results))
 
 
 def load_coco_ground_truth(annotation_file: str, category_ids: Sequence[int] = ()) -> Any:
@@ -266,7 +173,7 @@ def run_cocoeval(coco_gt: Any, results: Union[str, Sequence[Mapping[str, Any]]],
         logging.warning("No keypoint results to evaluate: every COCO metric is 0.")
         return {name: 0.0 for name in STATS_NAMES}
     num_keypoints = len(results[0]["keypoints"]) // 3
-    sigmas_array = _sigmas(sigmas, num_keypoints)
+    sigmas_array = check_sigmas(sigmas, num_keypoints)
     known = set(coco_gt.getImgIds())
     unknown = {r["image_id"] for r in results} - known
     if unknown:

@@ -22,7 +22,6 @@ or ``pred.mat``) and ``table.md``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 from typing import Any, Mapping, Optional, Sequence
@@ -32,6 +31,7 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
+from keras_pose.files import write_atomically, write_json
 
 METRICS_FILE = "metrics.json"
 
@@ -109,15 +109,9 @@ def metrics_report(metrics: Mapping[str, float], config: ExperimentConfig, metri
 
 def write_report(output_dir: str, report: Mapping[str, Any], table: str = "") -> str:
     """Writes metrics.json (and table.md) atomically; returns the path."""
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, METRICS_FILE)
-    for name, text in ((METRICS_FILE, json.dumps(report, indent=2) + "\n"), ("table.md", table)):
-        if text:
-            target = os.path.join(output_dir, name)
-            with open(f"{target}.tmp{os.getpid()}", "w") as f:
-                f.write(text)
-            os.replace(f"{target}.tmp{os.getpid()}", target)
-    return path
+    if table:
+        write_atomically(os.path.join(output_dir, "table.md"), table)
+    return write_json(os.path.join(output_dir, METRICS_FILE), report, indent=2)
 
 
 def evaluation_config(trained: ExperimentConfig, *, dataset: Optional[str] = None,

@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 from absl import logging
 
+from keras_pose.files import write_json
+
 
 class OutputWriter:
     """Writes images, videos and JSON files under one directory; collects
@@ -45,16 +47,10 @@ class OutputWriter:
 
     def json(self, path: str, value: Any) -> bool:
         """Writes a JSON file atomically; True if written."""
-        tmp = f"{path}.tmp{os.getpid()}"
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(tmp, "w") as f:
-                json.dump(value, f)
-            os.replace(tmp, path)
+            write_json(path, value)
             return True
         except OSError as e:
-            if os.path.exists(tmp):
-                os.remove(tmp)
             return self._failed(path, e.strerror or str(e))
 
 

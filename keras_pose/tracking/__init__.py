@@ -30,7 +30,8 @@ from keras_pose.tracking.drawing import draw_tracks, track_color
 from keras_pose.tracking.flow import DenseFlow, propagate_joints, sample_flow
 from keras_pose.tracking.posetrack_format import (POSETRACK18_KEYPOINT_NAMES,
                                                   posetrack18_image_id, to_posetrack18)
-from keras_pose.tracking.similarity import greedy_match, oks_between
+from keras_pose.oks import oks_between
+from keras_pose.tracking.similarity import greedy_match
 from keras_pose.tracking.tracker import FrameResult, PoseTracker
 
 __all__ = [

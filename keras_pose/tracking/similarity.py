@@ -1,9 +1,9 @@
 """The paper's flow-based pose similarity and its greedy matching.
 
 S_flow(track, pose) = OKS(track's pose carried into this frame by the flow,
-new pose). The OKS is COCO's, as ``keras_pose.evaluation.coco.pairwise_oks``
-computes it (per joint exp(-d^2 / (2 (2 sigma)^2 area)), the area the mean
-of the two people's), with two changes for tracking:
+new pose). The OKS is COCO's (``keras_pose.oks.oks_between``: per joint
+exp(-d^2 / (2 (2 sigma)^2 area)), the area the mean of the two people's),
+with two changes for tracking:
 
 - two different sets of people (tracks x new poses) instead of one set
   against itself;
@@ -21,8 +21,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 from keras_pose.configs.keypoints import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
-
-_EPS = np.spacing(1)  # As the reference's OKS: keeps a zero area finite.
 
 
 def sigmas_or_default(sigmas: Optional[Sequence[float]], num_keypoints: int) -> np.ndarray:
@@ -42,37 +40,6 @@ def sigmas_or_default(sigmas: Optional[Sequence[float]], num_keypoints: int) -> 
     if sigmas.shape != (num_keypoints,):
         raise ValueError(f"{sigmas.shape[0]} OKS sigmas for {num_keypoints} keypoints")
     return sigmas
-
-
-def oks_between(a: np.ndarray, b: np.ndarray, areas_a: np.ndarray, areas_b: np.ndarray,
-                sigmas: Sequence[float], valid_a: Optional[np.ndarray] = None,
-                valid_b: Optional[np.ndarray] = None) -> np.ndarray:
-    """OKS of every person of ``a`` with every person of ``b``.
-
-    Args:
-      a: (N, K, 2) joints; b: (M, K, 2).
-      areas_a: (N,) areas; areas_b: (M,).
-      sigmas: K OKS sigmas.
-      valid_a: (N, K) bool joints that count (None: all); valid_b: (M, K).
-
-    Returns:
-      (N, M) float64: the mean over joints valid in both of
-      exp(-d^2 / (2 (2 sigma)^2 ((area_a + area_b) / 2))); 0 where no joint
-      is valid in both.
-    """
-    a = np.asarray(a, np.float64).reshape(-1, len(sigmas), 2)
-    b = np.asarray(b, np.float64).reshape(-1, len(sigmas), 2)
-    va = np.ones(a.shape[:2], bool) if valid_a is None else np.asarray(valid_a, bool)
-    vb = np.ones(b.shape[:2], bool) if valid_b is None else np.asarray(valid_b, bool)
-    variances = (2.0 * np.asarray(sigmas, np.float64)) ** 2                  # (K,)
-    sq_dist = ((a[:, None] - b[None, :]) ** 2).sum(axis=-1)                  # (N, M, K)
-    mean_area = (np.asarray(areas_a, np.float64)[:, None]
-                 + np.asarray(areas_b, np.float64)[None, :]) / 2.0 + _EPS    # (N, M)
-    per_joint = np.exp(-sq_dist / variances / mean_area[..., None] / 2.0)
-    both = va[:, None, :] & vb[None, :, :]                                   # (N, M, K)
-    count = both.sum(axis=-1)
-    total = np.where(both, per_joint, 0.0).sum(axis=-1)
-    return np.divide(total, count, out=np.zeros(count.shape), where=count > 0)
 
 
 def greedy_match(similarity: np.ndarray, threshold: float

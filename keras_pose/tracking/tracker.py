@@ -40,10 +40,10 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from keras_pose.configs.base import TrackConfig
-from keras_pose.evaluation.coco import pairwise_oks
+from keras_pose.oks import oks_between, pairwise_oks
 from keras_pose.tracking import boxes as box_ops
 from keras_pose.tracking.flow import DenseFlow, propagate_joints, to_gray
-from keras_pose.tracking.similarity import greedy_match, oks_between, sigmas_or_default
+from keras_pose.tracking.similarity import greedy_match, sigmas_or_default
 
 # estimate_fn(image (H, W, 3) uint8 RGB, boxes (M, 4) float32 [x, y, w, h],
 # box_scores (M,) float32) -> an object with .keypoints (M, K, 2),

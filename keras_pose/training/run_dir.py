@@ -44,6 +44,7 @@ from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, i
                                    latest_epoch_checkpoint, load_weights_strict,
                                    write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
+from keras_pose.files import write_json
 
 STATE_FILE = "state.json"
 OPTIMIZER_FILE = "optimizer_state.npz"
@@ -111,12 +112,7 @@ def checkpoint_dir(model_dir: str, epoch: int) -> str:
 
 
 def _write_json(path: str, value: Any) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_json(path, value, indent=2, fsync=True)
 
 
 def _read_json(path: str) -> Any:

@@ -8,75 +8,12 @@ import pytest
 
 from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
 from keras_pose.evaluation import coco
-
-
-def reference_oks(g, d, a_g, a_d, sigmas):
-    """The reference's oks_iou for one pair, joint by joint."""
-    variances = (np.asarray(sigmas) * 2) ** 2
-    total = 0.0
-    for k in range(len(sigmas)):
-        dist2 = (d[k, 0] - g[k, 0]) ** 2 + (d[k, 1] - g[k, 1]) ** 2
-        total += np.exp(-dist2 / variances[k] / ((a_g + a_d) / 2 + np.spacing(1)) / 2)
-    return total / len(sigmas)
-
-
-def test_oks_matches_joint_by_joint_reference():
-    rng = np.random.default_rng(0)
-    kpts = rng.uniform(0, 100, size=(5, 17, 3))
-    areas = rng.uniform(500, 5000, size=5)
-    matrix = coco.pairwise_oks(kpts, areas)
-    for i in range(5):
-        for j in range(5):
-            assert matrix[i, j] == pytest.approx(
-                reference_oks(kpts[i], kpts[j], areas[i], areas[j], COCO_OKS_SIGMAS), rel=1e-12)
-    np.testing.assert_allclose(np.diag(matrix), 1.0)
+from tests.test_oks import reference_oks
 
 
 def _person(x0, y0, k=17, spread=10.0):
     grid = np.stack([x0 + spread * np.arange(k), y0 + spread * np.arange(k) % 7], -1)
     return np.concatenate([grid, np.ones((k, 1))], -1)
-
-
-def test_oks_nms_hand_made_cases():
-    a = _person(100, 100)
-    a_copy = a.copy()
-    a_copy[:, :2] += 0.5                 # almost identical to a: OKS ~ 1
-    far = _person(400, 300)
-    keypoints = np.stack([a, a_copy, far])
-    areas = np.full(3, 10000.0)
-    # The best of the duplicates survives, the far person too.
-    keep = coco.oks_nms(keypoints, np.array([0.7, 0.9, 0.5]), areas)
-    assert keep.tolist() == [1, 2]
-    keep = coco.oks_nms(keypoints, np.array([0.9, 0.7, 0.5]), areas)
-    assert keep.tolist() == [0, 2]
-    # Above the OKS of the pair nothing is suppressed; kept in score order.
-    oks_pair = coco.pairwise_oks(keypoints[:2], areas[:2])[0, 1]
-    assert 0.9 < oks_pair < 1.0
-    keep = coco.oks_nms(keypoints, np.array([0.5, 0.7, 0.9]), areas, threshold=oks_pair)
-    assert keep.tolist() == [2, 1, 0]
-    # Equal scores: the later index first (the reference's argsort()[::-1]).
-    keep = coco.oks_nms(keypoints[:2], np.array([0.8, 0.8]), areas[:2])
-    assert keep.tolist() == [1]
-    assert coco.oks_nms(np.zeros((0, 17, 3)), np.zeros(0), np.zeros(0)).tolist() == []
-
-
-def test_oks_nms_chain_is_greedy_not_transitive():
-    # b overlaps a and c; a and c do not overlap. Greedy keeps a (best),
-    # drops b, keeps c although b would have suppressed c.
-    k = 4
-    sigmas = [0.1] * k
-    base = np.zeros((k, 3))
-    base[:, 0] = np.arange(k) * 50
-    a, b, c = base.copy(), base.copy(), base.copy()
-    b[:, 1] += 3.0
-    c[:, 1] += 6.0
-    keypoints = np.stack([a, b, c])
-    areas = np.full(3, 400.0)
-    oks = coco.pairwise_oks(keypoints, areas, sigmas)
-    threshold = (oks[0, 1] + oks[0, 2]) / 2
-    assert oks[0, 1] > threshold and oks[1, 2] > threshold and oks[0, 2] < threshold
-    keep = coco.oks_nms(keypoints, np.array([0.9, 0.8, 0.7]), areas, threshold, sigmas)
-    assert keep.tolist() == [0, 2]
 
 
 def test_nms_is_per_image():
@@ -91,11 +28,6 @@ def test_nms_is_per_image():
 def test_group_by_image_keeps_first_appearance_order():
     groups = coco.group_by_image(np.array([5, 2, 5, 9, 2]))
     assert [g.tolist() for g in groups] == [[0, 2], [1, 4], [3]]
-
-
-def test_sigma_count_mismatch_is_a_clear_error():
-    with pytest.raises(ValueError, match="data.oks_sigmas"):
-        coco.pairwise_oks(np.zeros((2, 5, 2)), np.ones(2))
 
 
 def _gt_predictions(annotation_file):
@@ -212,9 +144,10 @@ def _loop_nms(image_ids, kpts, scores, areas, thr=0.9):
             best = order[0]
             kept.append(rows[best])
             rest = order[1:]
-            oks = np.array([reference_oks(kpts[rows[best]], kpts[rows[j]], areas[rows[best]],
-                                          areas[rows[j]], COCO_OKS_SIGMAS) for j in rest])
-            order = rest[oks <= thr] if rest.size else rest
+            similarity = np.array([reference_oks(kpts[rows[best]], kpts[rows[j]],
+                                                 areas[rows[best]], areas[rows[j]],
+                                                 COCO_OKS_SIGMAS) for j in rest])
+            order = rest[similarity <= thr] if rest.size else rest
     return kept
 
 
