@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import types
 import typing
 from typing import Any, Optional, Sequence
 
 from keras_pose.configs import keypoints as kp
+from keras_pose.files import write_json
 
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
@@ -110,8 +110,9 @@ class DataConfig:
       box_padding: the reference's 1.25 enlargement of boxes.
       image_threshold: detection boxes with a lower score are dropped
         (``image_thre``).
-      num_parallel_calls: tf.data parallelism; -1 means AUTOTUNE.
-      shuffle_buffer: training shuffle buffer (records, not images).
+      num_parallel_calls: images decoded (and people cropped) at once by
+        the training and evaluation pipelines; -1: autotuned in training,
+        the CPU count in evaluation (whose iterators do not autotune).
       seed: seed of shuffling and augmentation; None: nondeterministic.
       synthetic_train_images: images in the synthetic train split.
       synthetic_val_images: images in the synthetic val split.
@@ -137,7 +138,6 @@ class DataConfig:
     box_padding: float = 1.25
     image_threshold: float = 0.0
     num_parallel_calls: int = -1
-    shuffle_buffer: int = 4096
     seed: Optional[int] = None
     synthetic_train_images: int = 400
     synthetic_val_images: int = 50
@@ -454,7 +454,11 @@ def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
 
 def _migrate(values: dict[str, Any]) -> dict[str, Any]:
     """Configs written by earlier versions: ``train.mixed_precision`` (a
-    bool) became ``train.precision``."""
+    bool) became ``train.precision``; ``data.shuffle_buffer`` is gone (the
+    pipeline shuffles whole passes)."""
+    data = values.get("data")
+    if isinstance(data, dict) and "shuffle_buffer" in data:
+        values = {**values, "data": {k: v for k, v in data.items() if k != "shuffle_buffer"}}
     train = values.get("train")
     if isinstance(train, dict) and "mixed_precision" in train:
         train = dict(train)
@@ -556,13 +560,7 @@ def apply_overrides(config: ExperimentConfig,
 
 def save_config(config: ExperimentConfig, path: str) -> None:
     """Writes the config as indented JSON (atomically)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(config_to_dict(config), f, indent=2, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, config_to_dict(config), indent=2)
 
 
 def load_config(path: str) -> ExperimentConfig:

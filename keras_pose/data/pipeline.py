@@ -307,6 +307,7 @@ class _SampleMaker:
 def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
                         batch_size: int, steps_per_epoch: int, start_epoch: int = 0,
                         seed: int = 0, images_in_flight: int = 64,
+                        num_parallel_calls: int = -1,
                         input_context: Optional[tf.distribute.InputContext] = None,
                         skipped_counter: Optional[SkipCounter] = None) -> tf.data.Dataset:
     """The training data of a whole run, from ``start_epoch`` on (endless).
@@ -329,6 +330,8 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
       start_epoch: the first epoch (a resumed run starts where it stopped).
       seed: the data seed.
       images_in_flight: images whose people are interleaved.
+      num_parallel_calls: images decoded and augmented at once (-1 or 0:
+        autotuned).
       input_context: from ``strategy.distribute_datasets_from_function``.
       skipped_counter: counts people of unreadable images.
     """
@@ -349,6 +352,10 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
     maker = _SampleMaker(values, groups, aug, codec, seed,
                          skipped_counter or SkipCounter())
     (w, h), (hw, hh), k = aug.image_size, codec.heatmap_size, maker.k
+    # Autotuned by default: 1.3-1.6x the samples per core of a fixed CPU
+    # count here. (Its cost, a wait when the iterator is deleted, is paid
+    # once per run, in a background thread: PoseTrainingModel.)
+    parallel = num_parallel_calls if num_parallel_calls > 0 else AUTOTUNE
     shapes = ((None, h, w, 3), (None, hh, hw, k), (None, k), (None, k, 2), (None, k), (None,))
     keys = ("image", "heatmaps", "target_weight", "joints", "joints_vis", "index")
 
@@ -367,10 +374,10 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
         images = tf.data.Dataset.from_tensor_slices(order).map(
             lambda g: (g, epoch, repetition)).interleave(
             _decoded_images(np.asarray(values["image_path"])[[g[0] for g in groups]]),
-            cycle_length=8, num_parallel_calls=AUTOTUNE, deterministic=True)
+            cycle_length=8, num_parallel_calls=parallel, deterministic=True)
         return images.interleave(samples, cycle_length=max(1, min(images_in_flight,
                                                                   len(group_ids))),
-                                 block_length=1, num_parallel_calls=AUTOTUNE,
+                                 block_length=1, num_parallel_calls=parallel,
                                  deterministic=True)
 
     def one_epoch(epoch):
@@ -381,8 +388,20 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
     return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
+def _without_autotuner(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """No autotuning (for iterators that are created and deleted often).
+
+    TF's autotuner thread sleeps for periods that double while an iterator
+    lives (up to a minute in TF 2.21), and deleting a finished iterator waits
+    for the current sleep to end: up to a minute at every validation.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def build_eval_dataset(records: Any, *, image_size: Sequence[int], batch_size: int = 32,
-                       num_parallel_calls: int = 0) -> tf.data.Dataset:
+                       num_parallel_calls: int = -1) -> tf.data.Dataset:
     """Evaluation crops in TF ops, each image decoded once for all its people.
 
     Needs ``image_path``, ``center`` and ``scale``; yields batches of
@@ -394,15 +413,14 @@ def build_eval_dataset(records: Any, *, image_size: Sequence[int], batch_size: i
     exported model runs.
 
     An image that cannot be read or decoded fails the iteration with TF's
-    error (the caller names the files). Fixed parallelism and no autotuning:
-    TF's autotuner makes the deletion of every finished iterator wait for its
-    sleeping thread, which each validation would pay.
+    error (the caller names the files). Fixed parallelism, no autotuning
+    (see :func:`_without_autotuner`).
 
     Args:
       records: PersonRecords or a dict of arrays.
       image_size: (width, height) of the crops.
       batch_size: people per batch.
-      num_parallel_calls: images decoded in parallel (0: the CPU count).
+      num_parallel_calls: images decoded in parallel (-1 or 0: the CPU count).
     """
     values = _records_dict(records)
     groups = group_by_image(values["image_path"])
@@ -423,7 +441,4 @@ def build_eval_dataset(records: Any, *, image_size: Sequence[int], batch_size: i
     parallel = num_parallel_calls if num_parallel_calls > 0 else (os.cpu_count() or 1)
     ds = tf.data.Dataset.from_tensor_slices((paths, rows))
     ds = ds.map(image_people, num_parallel_calls=parallel, deterministic=True)
-    ds = ds.unbatch().batch(batch_size).prefetch(2)
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return ds.with_options(options)
+    return _without_autotuner(ds.unbatch().batch(batch_size).prefetch(2))

@@ -71,8 +71,10 @@ def predict_records(estimator: TopDownEstimator, records: Any, *, batch_size: in
                       np.zeros((n,), np.float32))
     if n == 0:
         return out
-    dataset = build_eval_dataset(records, image_size=estimator.config.model.image_size,
-                                 batch_size=batch_size)
+    config = estimator.config
+    dataset = build_eval_dataset(records, image_size=config.model.image_size,
+                                 batch_size=batch_size,
+                                 num_parallel_calls=config.data.num_parallel_calls)
     run = estimator.compiled_keypoints_from_crops
     seen = np.zeros(n, np.int64)
     try:

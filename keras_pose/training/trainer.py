@@ -286,7 +286,8 @@ def _dataset(strategy, config: ExperimentConfig, records, plan: _Plan, start_epo
         return pipeline.build_train_dataset(
             records, aug, codec, batch_size=config.train.batch_size_per_replica,
             steps_per_epoch=plan.steps_per_epoch, start_epoch=start_epoch, seed=seed,
-            input_context=context, skipped_counter=skipped)
+            num_parallel_calls=config.data.num_parallel_calls, input_context=context,
+            skipped_counter=skipped)
 
     return strategy.distribute_datasets_from_function(dataset_fn)
 
@@ -350,6 +351,8 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool) 
             "interrupted (Ctrl-C); " + (f"the last complete checkpoint is {last}: run the same "
                                         "command again to resume from it" if last else
                                         "no checkpoint was written yet")) from None
+    finally:
+        model.release_iterator()
 
 
 def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint, augment,

@@ -80,6 +80,21 @@ def test_json_round_trip(tmp_path):
     assert config_from_dict(config_to_dict(c)) == c
 
 
+def test_configs_of_earlier_versions_load():
+    # The checkpoints' config.json of earlier versions: a boolean
+    # train.mixed_precision and the unused data.shuffle_buffer.
+    old = config_to_dict(get_experiment("coco_resnet50_256x192"))
+    old["train"].pop("precision")
+    old["train"]["mixed_precision"] = True
+    old["data"]["shuffle_buffer"] = 4096
+    config = config_from_dict(old)
+    assert config.train.precision == "mixed_float16"
+    assert config == apply_overrides(get_experiment("coco_resnet50_256x192"),
+                                     ["train.precision=mixed_float16"])
+    old["train"]["mixed_precision"] = False
+    assert config_from_dict(old).train.precision == "fp32"
+
+
 def test_load_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(str(tmp_path / "missing.json"))

@@ -212,7 +212,7 @@ CAFFE_SOURCES = {
 # Yaml keys without a field of ours, and why.
 NO_COUNTERPART = {
     "GPUS": "runtime: devices are what TensorFlow sees (MirroredStrategy)",
-    "WORKERS": "runtime: tf.data parallelism is data.num_parallel_calls (AUTOTUNE)",
+    "WORKERS": "runtime: tf.data parallelism is data.num_parallel_calls (autotuned)",
     "PRINT_FREQ": "runtime: logging (progress bar, train.log_every)",
     "DATA_DIR": "runtime: --data_dir",
     "OUTPUT_DIR": "runtime: --model_dir",
@@ -227,7 +227,7 @@ NO_COUNTERPART = {
                                      "parameter count)"),
     "DATASET.DATA_FORMAT": "images are read from files (jpg); the zip format is not supported",
     "DATASET.SELECT_DATA": "off in the official files; we have no such filter",
-    "TRAIN.SHUFFLE": "the training pipeline always shuffles (data.shuffle_buffer)",
+    "TRAIN.SHUFFLE": "the training pipeline always shuffles (each pass, seeded by epoch)",
     "TRAIN.BEGIN_EPOCH": "training starts at 0 or resumes from the latest checkpoint",
     "TRAIN.RESUME": "runtime: resuming is automatic",
     "TRAIN.MOMENTUM": "read only by get_optimizer's SGD branch; the files use adam",
