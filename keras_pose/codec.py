@@ -137,9 +137,12 @@ class HeatmapCodec:
         heatmaps = tf.cast(heatmaps, tf.float32)
         shape = tf.shape(heatmaps)
         n, h, w, k = shape[0], shape[1], shape[2], shape[3]
-        flat = tf.reshape(tf.transpose(heatmaps, (0, 3, 1, 2)), tf.stack([n, k, h * w]))
-        index = tf.argmax(flat, axis=2, output_type=tf.int32)
-        scores = tf.reduce_max(flat, axis=2)
+        # (N, H*W, K) and reductions over axis 1: the same first-maximum
+        # argmax as over the reference's (N, K, H*W), without the transpose,
+        # which made decoding 6x slower on CPU.
+        flat = tf.reshape(heatmaps, tf.stack([n, h * w, k]))
+        index = tf.argmax(flat, axis=1, output_type=tf.int32)
+        scores = tf.reduce_max(flat, axis=1)
         found = tf.cast(scores > 0, tf.int32)
         ix, iy = (index % w) * found, (index // w) * found
         px, py = tf.cast(ix, tf.float32), tf.cast(iy, tf.float32)
@@ -147,9 +150,11 @@ class HeatmapCodec:
             inside = (ix > 1) & (ix < w - 1) & (iy > 1) & (iy < h - 1)
             cx = tf.clip_by_value(ix, 1, tf.maximum(w - 2, 1))
             cy = tf.clip_by_value(iy, 1, tf.maximum(h - 2, 1))
+            people = tf.broadcast_to(tf.range(n)[:, None], tf.shape(index))
+            joints = tf.broadcast_to(tf.range(k)[None, :], tf.shape(index))
 
             def at(yy, xx):
-                return tf.gather(flat, yy * w + xx, axis=2, batch_dims=2)
+                return tf.gather_nd(flat, tf.stack([people, yy * w + xx, joints], axis=-1))
 
             zero = tf.zeros_like(px)
             px += tf.where(inside, tf.sign(at(cy, cx + 1) - at(cy, cx - 1)) * 0.25, zero)
