@@ -120,6 +120,7 @@ def _cli(*args):
     return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=300, env=env)
 
 
+@pytest.mark.slow  # saved_model_cli: test_detect_and_estimate.py runs it in CI
 def test_saved_model_cli_show_and_run(exported, loaded, tmp_path, coco_dir):
     _, _, path = exported
     shown = _cli("show", "--dir", path, "--all")

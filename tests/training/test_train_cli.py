@@ -29,8 +29,8 @@ def _wait_for(path, proc, seconds=240):
 def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     model_dir = str(tmp_path / "run")
     cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-           "--set", "train.epochs=5", "--set", "train.batch_size_per_replica=4",
-           "--set", "train.steps_per_epoch=40", "--set", "train.lr_steps=[4]", "--noexport"]
+           "--set", "train.epochs=4", "--set", "train.batch_size_per_replica=4",
+           "--set", "train.steps_per_epoch=25", "--set", "train.lr_steps=[3]", "--noexport"]
     epoch = lambda n: os.path.join(model_dir, "checkpoints", f"epoch_{n:04d}")  # noqa: E731
     first = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -62,10 +62,10 @@ def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
                           timeout=300)
     assert last.returncode == 0, last.stderr[-3000:]
     assert "Resuming from" in last.stderr
-    state = json.load(open(os.path.join(epoch(5), "state.json")))
-    assert state["epoch"] == 5 and state["step"] == 5 * 40
-    # The schedule continued where it was: epoch 5 ran at the decayed rate.
-    assert "learning rate 0.0001" in last.stderr.split("Epoch 5:")[-1].splitlines()[0]
+    state = json.load(open(os.path.join(epoch(4), "state.json")))
+    assert state["epoch"] == 4 and state["step"] == 4 * 25
+    # The schedule continued where it was: epoch 4 ran at the decayed rate.
+    assert "learning rate 0.0001" in last.stderr.split("Epoch 4:")[-1].splitlines()[0]
 
 
 def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path):
