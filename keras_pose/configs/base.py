@@ -112,7 +112,8 @@ class DataConfig:
         (``image_thre``).
       num_parallel_calls: images decoded (and people cropped) at once by
         the training and evaluation pipelines; -1: autotuned in training,
-        the CPU count in evaluation (whose iterators do not autotune).
+        the CPU count in evaluation (whose iterators do not autotune); a
+        positive value: fixed, with no autotuner in training either.
       seed: seed of shuffling and augmentation; None: nondeterministic.
       synthetic_train_images: images in the synthetic train split.
       synthetic_val_images: images in the synthetic val split.

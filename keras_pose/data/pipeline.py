@@ -330,8 +330,9 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
       start_epoch: the first epoch (a resumed run starts where it stopped).
       seed: the data seed.
       images_in_flight: images whose people are interleaved.
-      num_parallel_calls: images decoded and augmented at once (-1 or 0:
-        autotuned).
+      num_parallel_calls: images decoded and augmented at once; -1 or 0:
+        autotuned, else fixed and without the autotuner (whose thread can
+        delay the end of a run: see :func:`_without_autotuner`).
       input_context: from ``strategy.distribute_datasets_from_function``.
       skipped_counter: counts people of unreadable images.
     """
@@ -385,7 +386,10 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
         return passes.take(steps_per_epoch * batch_size)
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
-    return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=True)
+    if num_parallel_calls > 0:
+        return _without_autotuner(ds.prefetch(2))
+    return ds.prefetch(AUTOTUNE)
 
 
 def _without_autotuner(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -393,7 +397,10 @@ def _without_autotuner(ds: tf.data.Dataset) -> tf.data.Dataset:
 
     TF's autotuner thread sleeps for periods that double while an iterator
     lives (up to a minute in TF 2.21), and deleting a finished iterator waits
-    for the current sleep to end: up to a minute at every validation.
+    for the current sleep to end: up to a minute at every validation, and
+    at the end of a training run (``PoseTrainingModel.release_iterator``
+    moves that wait to a background thread, but a 4-minute demo run still
+    saw 25 s of it once, so the demo uses fixed parallelism).
     """
     options = tf.data.Options()
     options.autotune.enabled = False
