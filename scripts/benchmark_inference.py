@@ -1,7 +1,7 @@
 """Inference and training-step speed: our exports in every runtime and precision
 against PyTorch, in one run, alternating.
 
-    python scripts/benchmark_inference.py [--depth 50] [--batch_sizes 1,32] [--rounds 3]
+    python -m scripts.benchmark_inference [--depth 50] [--batch_sizes 1,32] [--rounds 3]
 
 Builds a randomly initialised Pose-ResNet (256x192, K=17; nothing downloads),
 exports its fused inference network (BatchNorm folded, sub-pixel
@@ -121,49 +121,15 @@ def _wanted(name: str) -> bool:
 
 
 def torch_network(depth: int, num_keypoints: int = 17):
-    """The official architecture in PyTorch: torchvision-style bottlenecks
-    (stride on the 3x3), three ConvTranspose2d(256, 4, 2, padding 1) + BN +
-    ReLU, a 1x1 convolution. None without torch."""
+    """The official architecture in PyTorch (``tests.models.torch_resnet``,
+    the one the parity tests check the converter against); None without
+    torch."""
     try:
-        import torch
-        from torch import nn
+        import torch  # noqa: F401
     except ImportError:
         return None
-    blocks = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}[depth]
-
-    class Bottleneck(nn.Module):
-        def __init__(self, cin, width, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, width, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(width)
-            self.conv2 = nn.Conv2d(width, width, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv3 = nn.Conv2d(width, width * 4, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(width * 4)
-            self.down = None
-            if stride != 1 or cin != width * 4:
-                self.down = nn.Sequential(nn.Conv2d(cin, width * 4, 1, stride, bias=False),
-                                          nn.BatchNorm2d(width * 4))
-
-        def forward(self, x):
-            y = torch.relu(self.bn1(self.conv1(x)))
-            y = torch.relu(self.bn2(self.conv2(y)))
-            y = self.bn3(self.conv3(y))
-            return torch.relu(y + (self.down(x) if self.down is not None else x))
-
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-              nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for stage, (n, width) in enumerate(zip(blocks, (64, 128, 256, 512))):
-        for i in range(n):
-            layers.append(Bottleneck(cin, width, 2 if (i == 0 and stage > 0) else 1))
-            cin = width * 4
-    for _ in range(3):
-        layers += [nn.ConvTranspose2d(cin, 256, 4, 2, 1, bias=False), nn.BatchNorm2d(256),
-                   nn.ReLU()]
-        cin = 256
-    layers.append(nn.Conv2d(256, num_keypoints, 1))
-    return nn.Sequential(*layers)
+    from tests.models.torch_resnet import TorchPoseResNet
+    return TorchPoseResNet(depth, num_keypoints)
 
 
 def torch_runners() -> dict[str, Runner]:

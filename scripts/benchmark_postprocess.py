@@ -144,7 +144,8 @@ def main(argv):
     decode_s = 0.0
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        maps = pool[pool_index[lo:hi]]  # The batch of heatmaps (not timed).
+        # The batch of heatmaps, as the network leaves them: a tensor (not timed).
+        maps = tf.constant(pool[pool_index[lo:hi]])
         start = time.perf_counter()
         c, s = decode(maps, center[lo:hi], scale[lo:hi])
         coords[lo:hi] = c.numpy()

@@ -49,16 +49,20 @@ def main(argv):
     from keras_pose.evaluation.runner import evaluate
     from keras_pose.inference import TopDownEstimator
     from keras_pose.models import build_model_from_config
-    config = build_config("custom", FLAGS.data_dir, FLAGS.experiment, None,
-                          [f"data.test_set={FLAGS.test_set}", "model.pretrained=none"]
-                          + FLAGS.set)
+    from keras_pose.data import datasets
+    config = datasets.resolve_dataset_config(build_config(
+        dataset="custom", data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
+        overrides=[f"data.test_set={FLAGS.test_set}", "model.pretrained=none", *FLAGS.set]))
     network = build_model_from_config(config.model, pretrained="")
     kinds = {"training default (GT boxes, no flip)": _setup(config, True, False),
              "evaluate.py --flip (detections, flip)": _setup(config, False, True)}
+    # One estimator per kind, made once, as the Validation callback does.
+    estimators = {name: TopDownEstimator(lambda x: network(x, training=False), config, flip=flip)
+                  for name, (_, _, _, flip) in kinds.items()}
     times: dict[str, list[float]] = {k: [] for k in kinds}
     for round_ in range(FLAGS.rounds + 1):
         for name, (records, metric, _, flip) in kinds.items():
-            estimator = TopDownEstimator(lambda x: network(x, training=False), config, flip=flip)
+            estimator = estimators[name]
             start = time.perf_counter()
             evaluate(estimator, records, metric, batch_size=config.test.batch_size)
             if round_:  # The first round traces: not timed.
