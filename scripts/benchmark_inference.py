@@ -124,9 +124,8 @@ def torch_network(depth: int, num_keypoints: int = 17):
     """The official architecture in PyTorch (``tests.models.torch_resnet``,
     the one the parity tests check the converter against); None without
     torch."""
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
         return None
     from tests.models.torch_resnet import TorchPoseResNet
     return TorchPoseResNet(depth, num_keypoints)

@@ -85,7 +85,7 @@ def main(argv):
     tracker = PoseTracker(TrackConfig(detection_threshold=0.0, keypoint_threshold=0.0), estimate)
     for frame, b in zip(frames[:3], boxes[:3]):  # Traces, warms up: not timed.
         tracker.step(frame, (b, np.ones(len(b))))
-    pose_seconds[0], people, calls = 0.0, 0, 0
+    pose_seconds[0], people = 0.0, 0
     start = time.perf_counter()
     for frame, b in zip(frames[3:], boxes[3:]):
         people += len(tracker.step(frame, (b, np.ones(len(b)))).track_ids)
