@@ -274,6 +274,9 @@ def _decoded_images(paths: np.ndarray):
     return decoded
 
 
+SAMPLE_KEYS = ("image", "heatmaps", "target_weight", "joints", "joints_vis", "index")
+
+
 class _SampleMaker:
     """The NumPy side of training samples: every person of one image."""
 
@@ -282,6 +285,19 @@ class _SampleMaker:
         self.values, self.groups, self.aug, self.codec = values, groups, aug, codec
         self.seed, self.counter = int(seed), counter
         self.k = values["joints"].shape[1]
+
+    def samples(self, group, image, epoch, repetition) -> tf.data.Dataset:
+        """The people of one decoded image as a dataset of samples (for
+        ``Dataset.interleave``; the NumPy work runs in :meth:`__call__`)."""
+        (w, h), (hw, hh), k = self.aug.image_size, self.codec.heatmap_size, self.k
+        shapes = ((None, h, w, 3), (None, hh, hw, k), (None, k), (None, k, 2), (None, k),
+                  (None,))
+        arrays = tf.numpy_function(self, [group, image, epoch, repetition],
+                                   [tf.uint8, tf.float32, tf.float32, tf.float32,
+                                    tf.float32, tf.int64], stateful=False)
+        for array, shape in zip(arrays, shapes):
+            array.set_shape(shape)
+        return tf.data.Dataset.from_tensor_slices(dict(zip(SAMPLE_KEYS, arrays)))
 
     def __call__(self, group, image, epoch, repetition):
         rows = self.groups[int(group)]
@@ -338,12 +354,7 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
     """
     values = _records_dict(records)
     groups = group_by_image(values["image_path"])
-    group_ids = np.arange(len(groups), dtype=np.int64)
-    if input_context is not None and input_context.num_input_pipelines > 1:
-        group_ids = np.asarray(shard_groups(groups, input_context.num_input_pipelines,
-                                            input_context.input_pipeline_id), np.int64)
-    if not len(group_ids):
-        raise ValueError("no images for this input pipeline: too few images")
+    group_ids = _pipeline_groups(groups, input_context)
     # Passes an epoch may need: an epoch longer than a pass, a shard shorter
     # than the others, or skipped images take samples from the next pass
     # (built only when reached).
@@ -352,22 +363,10 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
     cv2.setNumThreads(1)  # tf.data parallelises across images.
     maker = _SampleMaker(values, groups, aug, codec, seed,
                          skipped_counter or SkipCounter())
-    (w, h), (hw, hh), k = aug.image_size, codec.heatmap_size, maker.k
     # Autotuned by default: 1.3-1.6x the samples per core of a fixed CPU
     # count here. (Its cost, a wait when the iterator is deleted, is paid
     # once per run, in a background thread: PoseTrainingModel.)
     parallel = num_parallel_calls if num_parallel_calls > 0 else AUTOTUNE
-    shapes = ((None, h, w, 3), (None, hh, hw, k), (None, k), (None, k, 2), (None, k), (None,))
-    keys = ("image", "heatmaps", "target_weight", "joints", "joints_vis", "index")
-
-    def samples(group, image, epoch, repetition):
-        arrays = tf.numpy_function(maker, [group, image, epoch, repetition],
-                                   [tf.uint8, tf.float32, tf.float32, tf.float32,
-                                    tf.float32, tf.int64], stateful=False)
-        for array, shape in zip(arrays, shapes):
-            array.set_shape(shape)
-        return tf.data.Dataset.from_tensor_slices(dict(zip(keys, arrays)))
-
     def one_pass(epoch, repetition):
         order = tf.random.experimental.stateless_shuffle(
             tf.constant(group_ids), seed=tf.stack([tf.constant(seed, tf.int64),
@@ -376,7 +375,7 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
             lambda g: (g, epoch, repetition)).interleave(
             _decoded_images(np.asarray(values["image_path"])[[g[0] for g in groups]]),
             cycle_length=8, num_parallel_calls=parallel, deterministic=True)
-        return images.interleave(samples, cycle_length=max(1, min(images_in_flight,
+        return images.interleave(maker.samples, cycle_length=max(1, min(images_in_flight,
                                                                   len(group_ids))),
                                  block_length=1, num_parallel_calls=parallel,
                                  deterministic=True)
@@ -390,6 +389,19 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
     if num_parallel_calls > 0:
         return _without_autotuner(ds.prefetch(2))
     return ds.prefetch(AUTOTUNE)
+
+
+def _pipeline_groups(groups: Sequence[np.ndarray],
+                     input_context: Optional[tf.distribute.InputContext]) -> np.ndarray:
+    """The image groups of this input pipeline: all, or its shard (whole
+    images, balanced by people) when there are several pipelines."""
+    group_ids = np.arange(len(groups), dtype=np.int64)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        group_ids = np.asarray(shard_groups(groups, input_context.num_input_pipelines,
+                                            input_context.input_pipeline_id), np.int64)
+    if not len(group_ids):
+        raise ValueError("no images for this input pipeline: too few images")
+    return group_ids
 
 
 def _without_autotuner(ds: tf.data.Dataset) -> tf.data.Dataset:
