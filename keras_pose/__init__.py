@@ -1,7 +1,7 @@
 """keras-pose: Simple Baselines for Human Pose Estimation in TensorFlow 2 / Keras 3.
 
 Public entry points: ``keras_pose.models.build_pose_resnet``,
-``keras_pose.configs`` (experiments), ``keras_pose.codec.HeatmapCodec``,
+``keras_pose.configs`` (experiments), ``keras_pose.codec`` (heatmap codecs: msra, dark),
 ``keras_pose.data`` (readers, pipeline), ``keras_pose.evaluation``,
 ``keras_pose.Predictor`` (inference on images).
 """

@@ -74,13 +74,13 @@ def time_ours(values, n: int) -> tuple[float, float]:
     """Samples per second over one epoch (one pass of the ``n`` people,
     batches of 32, the tail that does not fill a batch dropped), and the
     seconds that deleting the iterator then takes."""
-    from keras_pose.codec import HeatmapCodec
+    from keras_pose.codec import MSRAHeatmap
     from keras_pose.configs.keypoints import COCO_FLIP_PAIRS
     from keras_pose.data import pipeline
     aug = pipeline.Augmentation((192, 256), COCO_FLIP_PAIRS, scale_factor=0.3,
                                 rotation_factor=40.0, flip=True)
     steps = n // 32
-    ds = pipeline.build_train_dataset(values, aug, HeatmapCodec((192, 256), (48, 64), 2.0),
+    ds = pipeline.build_train_dataset(values, aug, MSRAHeatmap((192, 256), (48, 64), 2.0),
                                       batch_size=32, steps_per_epoch=steps, seed=0).take(steps)
     count, start = 0, time.perf_counter()
     iterator = iter(ds)

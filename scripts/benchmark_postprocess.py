@@ -1,7 +1,7 @@
 """Benchmarks evaluation post-processing for 100,000 people on one core.
 
 Times the three host-side steps that follow the network when evaluating the
-104k-box COCO val2017 detection set: heatmap decoding (``HeatmapCodec.decode_tf``
+104k-box COCO val2017 detection set: heatmap decoding (``MSRAHeatmap.decode_tf``
 and ``to_image_tf``: argmax, quarter offset, back to the image, the same TF ops
 the inference path runs after the network), rescoring
 (``keras_pose.inference.estimator.person_scores``) and greedy OKS NMS per
@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from keras_pose.codec import HeatmapCodec  # noqa: E402
+from keras_pose.codec import MSRAHeatmap  # noqa: E402
 from keras_pose.configs.keypoints import COCO_OKS_SIGMAS  # noqa: E402
 from keras_pose.evaluation import coco  # noqa: E402
 from keras_pose.inference.estimator import person_scores  # noqa: E402
@@ -113,7 +113,7 @@ def _decoder(codec):
     """The inference path's decoding: heatmaps -> image coordinates, scores."""
     @tf.function(reduce_retracing=True)
     def decode(maps, center, scale):
-        coords, scores = codec.decode_tf(tf.convert_to_tensor(maps), refine=True)
+        coords, scores = codec.decode_tf(tf.convert_to_tensor(maps))
         return codec.to_image_tf(coords, tf.cast(center, tf.float32),
                                  tf.cast(scale, tf.float32)), scores
     return decode
@@ -136,7 +136,7 @@ def main(argv):
     # Duplicates of one true person get the same heatmaps, so their decoded
     # keypoints nearly coincide and OKS NMS suppresses them.
     pool_index = (image_ids * 4 + owner) % chunk
-    codec = HeatmapCodec(input_size=(192, 256), heatmap_size=(48, 64), sigma=2.0)
+    codec = MSRAHeatmap(input_size=(192, 256), heatmap_size=(48, 64), sigma=2.0)
     decode = _decoder(codec)
     decode(pool[:chunk], center[:chunk], scale[:chunk])  # Traces (not timed).
     coords = np.zeros((n, 17, 2), np.float32)

@@ -157,6 +157,67 @@ def reference_final_preds(heatmaps: np.ndarray, center: np.ndarray, scale: np.nd
     return out, maxvals
 
 
+def dark_target(joints, joints_vis, image_size, heatmap_size, sigma):
+    """DARK's unbiased target (paper, Sec. 3.2), one joint at a time: a
+    Gaussian over the whole map centred at the exact joint / stride; weight
+    0 when the 3-sigma box lies outside the map. Returns (K, H, W), (K,)."""
+    stride = np.array(image_size, np.float64) / np.array(heatmap_size, np.float64)
+    target = np.zeros((len(joints), heatmap_size[1], heatmap_size[0]), np.float32)
+    weight = np.array(joints_vis, np.float32).copy()
+    for j, joint in enumerate(joints):
+        mu_x, mu_y = joint[0] / stride[0], joint[1] / stride[1]
+        r = 3 * sigma
+        if (mu_x - r >= heatmap_size[0] or mu_y - r >= heatmap_size[1]
+                or mu_x + r + 1 < 0 or mu_y + r + 1 < 0):
+            weight[j] = 0
+            continue
+        if weight[j] > 0.5:
+            for yy in range(heatmap_size[1]):
+                for xx in range(heatmap_size[0]):
+                    target[j, yy, xx] = math.exp(-((xx - mu_x) ** 2 + (yy - mu_y) ** 2)
+                                                 / (2 * sigma ** 2))
+    return target, weight
+
+
+def dark_refine(heatmaps: np.ndarray, kernel: int):
+    """DARK decoding (paper, Sec. 3.1) of (N, K, H, W) heatmaps with loops:
+    the argmax; modulation with OpenCV's Gaussian blur of a zero-bordered
+    copy, rescaled to the original maximum; log of the values floored at
+    1e-10; one Newton step with the finite-difference gradient and Hessian
+    when 1 < x < W - 2, 1 < y < H - 2 and the Hessian is invertible.
+    Returns preds (N, K, 2) in heatmap pixels and maxvals (N, K)."""
+    n, k, h, w = heatmaps.shape
+    border = (kernel - 1) // 2
+    preds = np.zeros((n, k, 2), np.float64)
+    maxvals = heatmaps.reshape(n, k, -1).max(axis=2)
+    for i in range(n):
+        for j in range(k):
+            hm = heatmaps[i, j]
+            idx = int(np.argmax(hm))
+            if maxvals[i, j] <= 0:
+                continue
+            px, py = idx % w, idx // w
+            preds[i, j] = px, py
+            padded = np.zeros((h + 2 * border, w + 2 * border), np.float32)
+            padded[border:border + h, border:border + w] = hm
+            blurred = cv2.GaussianBlur(padded, (kernel, kernel), 0)[border:border + h,
+                                                                      border:border + w]
+            blurred = blurred * (hm.max() / blurred.max())
+            lg = np.log(np.maximum(blurred, 1e-10)).astype(np.float64)
+            if not (1 < px < w - 2 and 1 < py < h - 2):
+                continue
+            g = np.array([0.5 * (lg[py, px + 1] - lg[py, px - 1]),
+                          0.5 * (lg[py + 1, px] - lg[py - 1, px])])
+            hxx = 0.25 * (lg[py, px + 2] - 2 * lg[py, px] + lg[py, px - 2])
+            hyy = 0.25 * (lg[py + 2, px] - 2 * lg[py, px] + lg[py - 2, px])
+            hxy = 0.25 * (lg[py + 1, px + 1] - lg[py - 1, px + 1] - lg[py + 1, px - 1]
+                          + lg[py - 1, px - 1])
+            hessian = np.array([[hxx, hxy], [hxy, hyy]])
+            if hxx * hyy - hxy ** 2 != 0:
+                preds[i, j] -= np.linalg.inv(hessian) @ g
+    return preds, maxvals
+
+
 def reference_flip_back(output_flipped: np.ndarray, matched_parts, shift: bool = True):
     """The reference's ``flip_back`` + ``SHIFT_HEATMAP`` on channels-first
     (N, K, H, W) arrays, as the official ``validate`` holds them."""

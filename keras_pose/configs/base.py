@@ -23,6 +23,8 @@ from keras_pose.files import write_json
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
 PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16", "auto")
+# Heatmap codecs (keras_pose.codec): the official code's, and DARK's.
+CODECS = ("msra", "dark")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,6 +55,10 @@ class ModelConfig:
       mean: per-channel mean, in ``color_order``, on pixels scaled to [0, 1].
       std: per-channel standard deviation, same convention.
       sync_bn: synchronized BatchNormalization across replicas.
+      codec: the heatmap codec the model is trained with (``keras_pose.codec``):
+        "msra" (the official code's integer-centred targets, argmax +
+        quarter offset) or "dark" (DARK's sub-pixel targets and
+        distribution-aware decoding); also the default decoding.
     """
 
     depth: int = 50
@@ -70,6 +76,11 @@ class ModelConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     sync_bn: bool = False
+    codec: str = "msra"
+
+    def __post_init__(self):
+        if self.codec not in CODECS:
+            raise ConfigError(f"model.codec must be one of {CODECS}, got {self.codec!r}")
 
     @property
     def aspect_ratio(self) -> float:
@@ -239,7 +250,13 @@ class TestConfig:
       flip_test: average with the heatmaps of the mirrored crop.
       shift_heatmap: shift the flipped-back heatmaps one pixel right (the
         reference's quirk, worth about +2 AP).
-      refine: quarter-pixel refinement of the argmax.
+      refine: the codec's sub-pixel refinement of the argmax (``msra``: the
+        quarter offset; ``dark``: modulation and Taylor step).
+      decoding: decode with this codec instead of ``model.codec`` ("" keeps
+        the model's; "msra" or "dark"): DARK decoding on a model trained
+        with the official targets, for instance.
+      blur_kernel: DARK's modulation kernel size (odd); 0: 6 sigma - 1 as
+        mmpose's DARK configs (11 at sigma 2, 17 at sigma 3).
       use_gt_boxes: True: ground-truth boxes; False: detections; None: the
         detections when ``detection_file`` exists, else ground truth.
       detection_file: COCO detection results, relative to ``data.root``
@@ -260,10 +277,18 @@ class TestConfig:
     in_vis_threshold: float = 0.2
     oks_threshold: float = 0.9
     gt_mat: str = "annot/gt_valid.mat"
+    decoding: str = ""
+    blur_kernel: int = 0
 
     def __post_init__(self):
         if self.batch_size < 1:
             raise ConfigError(f"test.batch_size must be >= 1, got {self.batch_size}")
+        if self.decoding not in ("",) + CODECS:
+            raise ConfigError(f"test.decoding must be one of {CODECS} or empty (the "
+                              f"model's codec), got {self.decoding!r}")
+        if self.blur_kernel < 0 or (self.blur_kernel and self.blur_kernel % 2 == 0):
+            raise ConfigError(f"test.blur_kernel must be 0 (from sigma) or a positive odd "
+                              f"size, got {self.blur_kernel}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ the whole inference path: image decoding, the affine crops, normalisation,
 flip test, decoding and rescoring. These three carry the network only; the
 application crops, normalises (``assets``: the sidecar's ``experiment``
 gives the colour order, mean and std), flips and decodes (argmax, quarter
-offset, inverse crop: ``HeatmapCodec``), as with the SavedModel's
+offset, inverse crop: ``keras_pose.codec``), as with the SavedModel's
 ``heatmaps`` signature. (Normalisation, the flip and the argmax are plain
 tensor ops that all three could hold; the image decoding and the bilinear
 crops of arbitrary boxes are TF ops they do not have.)

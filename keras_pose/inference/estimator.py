@@ -14,8 +14,8 @@ and only keypoints leave it:
    order;
 3. the network, on the crops and (flip test) their mirrors in one batch;
    mirrored heatmaps flipped back, shifted one pixel, averaged;
-4. argmax + quarter-pixel offset in heatmap space, then the inverse crop to
-   image pixels (``HeatmapCodec``);
+4. argmax + sub-pixel refinement in heatmap space, then the inverse crop to
+   image pixels (the config's codec, ``keras_pose.codec``: msra or DARK);
 5. the reference's person score: box score x the mean of the keypoint
    scores above ``test.in_vis_threshold`` (0 when none is).
 
@@ -28,7 +28,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from keras_pose.codec import HeatmapCodec
+from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig
 from keras_pose.data import transforms
 from keras_pose.inference.flip import fuse_flip
@@ -71,7 +71,7 @@ class TopDownEstimator:
         self.network = network
         self.config = config
         self.flip = config.test.flip_test if flip is None else bool(flip)
-        self.codec = HeatmapCodec.from_model_config(config.model)
+        self.codec = build_codec(config.model, config.test)
         self.num_keypoints = int(config.model.num_keypoints)
         self._compiled = None
 
@@ -137,7 +137,7 @@ class TopDownEstimator:
           ``scores`` (M,), all float32.
         """
         heatmaps = self.heatmaps(crops)
-        coords, scores = self.codec.decode_tf(heatmaps, refine=self.config.test.refine)
+        coords, scores = self.codec.decode_tf(heatmaps)
         return {"keypoints": self.codec.to_image_tf(coords, center, scale),
                 "keypoint_scores": scores,
                 "scores": person_scores(scores, box_scores, self.config.test.in_vis_threshold)}

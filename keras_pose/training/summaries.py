@@ -25,11 +25,11 @@ def debug_panels(images: np.ndarray, gt_heatmaps: np.ndarray, pred_heatmaps: np.
     """(N, h, 4w, 3) uint8 panels: the RGB crop with GT joints (green), with
     predicted joints (red), then the max over K of GT and predicted heatmaps.
     """
-    from keras_pose.codec import HeatmapCodec
+    from keras_pose.codec import build_codec
     import cv2
     crops = np.asarray(images).astype(np.uint8)
     h, w = crops.shape[1:3]
-    stride = HeatmapCodec.from_model_config(config.model).stride
+    stride = build_codec(config.model).stride
 
     def peaks(hm):
         flat = hm.reshape(hm.shape[0], -1, hm.shape[-1])

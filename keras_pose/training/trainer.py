@@ -28,7 +28,7 @@ from absl import logging
 
 from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
-from keras_pose.codec import HeatmapCodec
+from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.data import datasets, pipeline
 from keras_pose.models import build_model_from_config
@@ -279,7 +279,7 @@ def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Pl
 def _dataset(strategy, config: ExperimentConfig, records, plan: _Plan, start_epoch: int,
              augment: bool, skipped: pipeline.SkipCounter):
     aug = pipeline.Augmentation.from_config(config, augment)
-    codec = HeatmapCodec.from_model_config(config.model)
+    codec = build_codec(config.model)
     seed = config.data.seed if config.data.seed is not None else config.train.seed
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
@@ -309,7 +309,7 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
             sample = next(iter(pipeline.build_train_dataset(
                 records.select(range(min(4, len(records)))),
                 pipeline.Augmentation.from_config(config),
-                HeatmapCodec.from_model_config(config.model), batch_size=1,
+                build_codec(config.model), batch_size=1,
                 steps_per_epoch=1).unbatch().batch(4).take(1)))
             callbacks.append(cb.DebugImages(writer, network, sample, config,
                                             t.image_summary_every))

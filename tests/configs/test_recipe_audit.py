@@ -221,7 +221,7 @@ NO_COUNTERPART = {
     "CUDNN.DETERMINISTIC": "runtime: cuDNN is TensorFlow's business",
     "CUDNN.ENABLED": "runtime: cuDNN is TensorFlow's business",
     "MODEL.NAME": "pose_resnet is our only architecture (build_pose_resnet)",
-    "MODEL.EXTRA.TARGET_TYPE": "gaussian is the only target HeatmapCodec draws",
+    "MODEL.EXTRA.TARGET_TYPE": "gaussian is the only target the msra codec draws",
     "MODEL.EXTRA.DECONV_WITH_BIAS": ("the head's deconvolutions never have a bias "
                                      "(tests/models/test_pose_resnet.py pins the official "
                                      "parameter count)"),

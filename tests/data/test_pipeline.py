@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_pose.codec import HeatmapCodec
+from keras_pose.codec import MSRAHeatmap
 from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
 from keras_pose.data import coco, mpii, pipeline
 from tests import reference_impl as ref
 
 IMAGE_SIZE, HEATMAP_SIZE, SIGMA = (192, 256), (48, 64), 2.0
-CODEC = HeatmapCodec(IMAGE_SIZE, HEATMAP_SIZE, SIGMA)
+CODEC = MSRAHeatmap(IMAGE_SIZE, HEATMAP_SIZE, SIGMA)
 PLAIN = pipeline.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, rotation_prob=0.0)
 COCO_AUG = pipeline.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, scale_factor=0.3,
                                  rotation_factor=40.0, flip=True)
@@ -78,7 +78,7 @@ def test_augment_matches_reference(which, normal_scale, rot_coin, normal_rot, fl
         else:  # The same warpAffine call on the same pixels: identical.
             np.testing.assert_array_equal(crop, r_crop[..., ::-1])
         np.testing.assert_allclose(joints, r_joints[:, :2], atol=1e-3)
-        heatmaps, weight = HeatmapCodec(image_size, heatmap_size, SIGMA).encode(joints, vis)
+        heatmaps, weight = MSRAHeatmap(image_size, heatmap_size, SIGMA).encode(joints, vis)
         np.testing.assert_array_equal(np.transpose(heatmaps, (2, 0, 1)), r_target)
         np.testing.assert_array_equal(weight, r_weight[:, 0])
 

@@ -63,6 +63,31 @@ def test_keypoints_and_scores_follow_the_reference():
         assert out["scores"].numpy()[i] == pytest.approx(box_scores[i] * mean, rel=1e-5)
 
 
+def test_dark_decoding_follows_the_paper_to_the_image():
+    """test.decoding=dark: DARK's step (tests/reference_impl.py, loops),
+    then the reference's inverse crop, on smooth off-grid peaks."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:16, 0:8]
+    peaks = rng.uniform([2.5, 2.5], [5.5, 13.5], size=(3, 17, 2))
+    heatmaps = np.exp(-((xx[None, :, :, None] - peaks[:, None, None, :, 0]) ** 2
+                        + (yy[None, :, :, None] - peaks[:, None, None, :, 1]) ** 2) / 4.5)
+    heatmaps = heatmaps.astype(np.float32)
+    center = rng.uniform(50, 300, (3, 2)).astype(np.float32)
+    scale = rng.uniform(0.5, 2.0, (3, 2)).astype(np.float32)
+    config = apply_overrides(CONFIG, ["test.decoding=dark", "test.blur_kernel=5"])
+    estimator = TopDownEstimator(lambda x: tf.constant(heatmaps), config, flip=False)
+    out = estimator.keypoints_from_crops(np.zeros((3, 64, 32, 3), np.float32), center, scale,
+                                         np.ones(3, np.float32))
+    preds, _ = ref.dark_refine(np.transpose(heatmaps, (0, 3, 1, 2)), 5)
+    expected = np.stack([[ref.apply_affine(p, ref.affine_matrix(c, s, 0, (8, 16), inv=True))
+                          for p in person] for person, c, s in zip(preds, center, scale)])
+    np.testing.assert_allclose(out["keypoints"].numpy(), expected, rtol=1e-5, atol=2e-3)
+    plain = TopDownEstimator(lambda x: tf.constant(heatmaps), CONFIG, flip=False)
+    moved = plain.keypoints_from_crops(np.zeros((3, 64, 32, 3), np.float32), center, scale,
+                                       np.ones(3, np.float32))["keypoints"].numpy()
+    assert np.abs(moved - expected).max() > 0.1 * scale.min() * 200 / 8  # not the msra path
+
+
 def test_person_scores_edge_cases():
     scores = np.array([[0.2, 0.2, 0.2], [0.1, 0.3, 0.5], [-1.0, 0.0, 0.2]], np.float32)
     got = person_scores(scores, np.array([1.0, 0.5, 1.0]), 0.2).numpy()

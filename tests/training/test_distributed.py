@@ -99,7 +99,7 @@ import sys
 import tensorflow as tf
 import keras
 from keras_pose.configs import apply_overrides, get_experiment
-from keras_pose.codec import HeatmapCodec
+from keras_pose.codec import build_codec
 from keras_pose.data import datasets, pipeline
 from keras_pose.models import build_model_from_config
 from keras_pose.training.model import PoseTrainingModel
@@ -109,7 +109,7 @@ config = datasets.resolve_dataset_config(apply_overrides(get_experiment("tiny"),
                                                          sys.argv[2:]))
 records = datasets.load_records(config, "train")
 aug = pipeline.Augmentation.from_config(config)
-codec = HeatmapCodec.from_model_config(config.model)
+codec = build_codec(config.model)
 # The two workers' input pipelines, side by side: the global batches they made.
 shards = [pipeline.build_train_dataset(
     records, aug, codec, batch_size=4, steps_per_epoch=2, seed=config.data.seed,

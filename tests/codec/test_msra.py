@@ -1,9 +1,9 @@
-"""HeatmapCodec against the reference's per-joint loops."""
+"""The msra codec against the reference's per-joint loops."""
 
 import numpy as np
 import pytest
 
-from keras_pose.codec import HeatmapCodec
+from keras_pose.codec import MSRAHeatmap
 from tests import reference_impl as ref
 
 
@@ -11,7 +11,7 @@ from tests import reference_impl as ref
     ((192, 256), (48, 64), 2.0), ((288, 384), (72, 96), 3.0), ((96, 128), (24, 32), 1.5)])
 def test_encode_matches_reference_exactly(image_size, heatmap_size, sigma):
     rng = np.random.default_rng(0)
-    codec = HeatmapCodec(image_size, heatmap_size, sigma)
+    codec = MSRAHeatmap(image_size, heatmap_size, sigma)
     for _ in range(20):
         # Include joints around and beyond every edge: the asymmetric cases.
         joints = rng.uniform(-40, np.array(image_size) + 40, size=(17, 2))
@@ -23,7 +23,7 @@ def test_encode_matches_reference_exactly(image_size, heatmap_size, sigma):
 
 
 def test_asymmetric_edge_rule():
-    codec = HeatmapCodec((192, 256), (48, 64), 2.0)
+    codec = MSRAHeatmap((192, 256), (48, 64), 2.0)
     # Just off the left edge: weight stays 1 (window still overlaps).
     _, weight = codec.encode(np.array([[-20.0, 100.0]]), np.ones(1))
     assert weight[0] == 1
@@ -36,13 +36,14 @@ def test_asymmetric_edge_rule():
 
 
 def decode(codec, heatmaps, center, scale, refine=True):
-    coords, scores = codec.decode_tf(heatmaps, refine=refine)
+    codec = MSRAHeatmap(codec.input_size, codec.heatmap_size, codec.sigma, refine=refine)
+    coords, scores = codec.decode_tf(heatmaps)
     return codec.to_image_tf(coords, center, scale).numpy(), scores.numpy()
 
 
 def test_encode_decode_round_trip_within_half_pixel():
     rng = np.random.default_rng(1)
-    codec = HeatmapCodec((192, 256), (48, 64), 2.0)
+    codec = MSRAHeatmap((192, 256), (48, 64), 2.0)
     joints = rng.uniform([16, 16], [176, 240], size=(17, 2))
     heatmaps, _ = codec.encode(joints, np.ones(17))
     center = np.array([[96.0, 128.0]])
@@ -55,7 +56,7 @@ def test_encode_decode_round_trip_within_half_pixel():
 
 def test_decode_matches_the_reference():
     rng = np.random.default_rng(2)
-    codec = HeatmapCodec((192, 256), (48, 64), 2.0)
+    codec = MSRAHeatmap((192, 256), (48, 64), 2.0)
     heatmaps = rng.normal(size=(6, 64, 48, 17)).astype(np.float32)
     heatmaps[0, :, :, 3] = -1.0  # max <= 0: coordinates (0, 0) before the inverse map
     heatmaps[1, 0, 5, 4] = 50.0  # peak on the border: no refinement
@@ -71,7 +72,7 @@ def test_decode_matches_the_reference():
 
 
 def test_decode_without_refinement_is_the_argmax():
-    codec = HeatmapCodec((64, 64), (16, 16), 2.0)
+    codec = MSRAHeatmap((64, 64), (16, 16), 2.0)
     heatmaps = np.zeros((1, 16, 16, 1), np.float32)
     heatmaps[0, 5, 7, 0] = 1.0
     heatmaps[0, 5, 8, 0] = 0.5
@@ -84,6 +85,6 @@ def test_decode_without_refinement_is_the_argmax():
 
 def test_bad_arguments():
     with pytest.raises(ValueError, match="sigma"):
-        HeatmapCodec((64, 64), (16, 16), 0)
+        MSRAHeatmap((64, 64), (16, 16), 0)
     with pytest.raises(ValueError, match="positive"):
-        HeatmapCodec((64, 0), (16, 16), 2)
+        MSRAHeatmap((64, 0), (16, 16), 2)
