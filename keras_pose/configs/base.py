@@ -18,6 +18,7 @@ import typing
 from typing import Any, Optional, Sequence
 
 from keras_pose.configs import keypoints as kp
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
 from keras_pose.files import write_json
 
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
@@ -126,7 +127,7 @@ class DataConfig:
     keypoint_names: tuple[str, ...] = kp.COCO_KEYPOINT_NAMES
     flip_pairs: tuple[tuple[int, int], ...] = kp.COCO_FLIP_PAIRS
     skeleton: tuple[tuple[int, int], ...] = kp.COCO_SKELETON
-    oks_sigmas: tuple[float, ...] = kp.COCO_OKS_SIGMAS
+    oks_sigmas: tuple[float, ...] = COCO_OKS_SIGMAS
     flip: bool = True
     flip_prob: float = 0.5
     scale_factor: float = 0.3

@@ -15,7 +15,8 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.keypoints import resolve_flip_pairs, resolve_sigmas
+from keras_pose.configs.keypoints import resolve_flip_pairs
+from keras_pose.configs.sigmas import resolve_sigmas
 from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from keras_pose.configs import apply_overrides, default_experiment, get_experiment
-from keras_pose.configs.keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES,
-                                          COCO_OKS_SIGMAS, COCO_SKELETON, DEFAULT_OKS_SIGMA)
+from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
 from keras_pose.data import coco, coco_files, datasets, mpii
 from keras_pose.data.coco import clean_box
 from keras_pose.data.coco_files import AnnotationError
