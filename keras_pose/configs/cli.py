@@ -15,7 +15,8 @@ from typing import Optional, Sequence
 
 from absl import logging
 
-from keras_pose.configs.base import ConfigError, ExperimentConfig, apply_overrides
+from keras_pose.configs.base import ConfigError, ExperimentConfig
+from keras_pose.configs.conversion import apply_overrides
 from keras_pose.configs.experiments import default_experiment, get_experiment
 from keras_pose.configs.sigmas import expand_sigma_override
 

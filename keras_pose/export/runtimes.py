@@ -48,7 +48,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.base import config_to_dict
+from keras_pose.configs.conversion import config_to_dict
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.precision import resolve_precision
 
