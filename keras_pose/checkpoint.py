@@ -263,7 +263,7 @@ def load_model(path: str, sync_bn: bool = False
             "accept both)")
     from keras_pose.models import build_model_from_config  # Keeps import light.
     config = load_config(os.path.join(resolved.path, CONFIG_FILE))
-    model = build_model_from_config(config.model, pretrained="", sync_bn=sync_bn)
+    model = build_model_from_config(config.model, sync_bn=sync_bn)
     weights = os.path.join(resolved.path, WEIGHTS_FILE)
     load_weights_strict(model, weights, config)
     return model, config

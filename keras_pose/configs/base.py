@@ -45,7 +45,7 @@ class ModelConfig:
       pretrained: "" or "none" (random init), "imagenet" (the style's
         ImageNet weights: torchvision's ResNet for pytorch, Keras' for
         caffe; downloaded on first use) or a weights file path or URL (see
-        ``keras_pose.models.pretrained``).
+        ``keras_pose.convert.pretrained``).
       color_order: channel order the network expects ("RGB" or "BGR").
       mean: per-channel mean, in ``color_order``, on pixels scaled to [0, 1].
       std: per-channel standard deviation, same convention.
