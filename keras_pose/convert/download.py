@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -30,6 +29,8 @@ import urllib.request
 from typing import Optional
 
 from absl import logging
+
+from keras_pose.files import write_atomically
 
 CACHE_ENV = "KERAS_POSE_CACHE"
 OFFLINE_ENV = "KERAS_POSE_OFFLINE"
@@ -153,21 +154,20 @@ def _download(url: str, name: str, destination: str, alternatives: str) -> None:
     except OSError as e:
         _raise_offline(name, url, destination, f"cannot create the cache folder: {e}",
                        alternatives)
-    handle, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    start = time.monotonic()
-    try:
-        with os.fdopen(handle, "wb") as out:
-            size = _copy_url(url, out)
-        check_hash(partial, name)
-        os.replace(partial, destination)
+    start, sizes = time.monotonic(), []
+
+    def fill(out) -> None:
+        sizes.append(_copy_url(url, out))
+        out.flush()
+        check_hash(out.name, name)  # Raising discards the temporary file.
+
+    try:  # Also on KeyboardInterrupt, no partial file stays in the cache.
+        write_atomically(destination, fill, binary=True)
     except HashMismatchError as e:
         raise HashMismatchError(f"{e}; downloaded from {url}, not kept") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         _raise_offline(name, url, destination, f"{type(e).__name__}: {e}", alternatives)
-    finally:  # Also on KeyboardInterrupt: no partial file stays in the cache.
-        if os.path.exists(partial):
-            os.remove(partial)
-    logging.info("Downloaded %s (%.1f MB in %.1f s) to %s", url, size / 1e6,
+    logging.info("Downloaded %s (%.1f MB in %.1f s) to %s", url, sizes[0] / 1e6,
                  time.monotonic() - start, destination)
 
 

@@ -38,6 +38,7 @@ from absl import logging
 
 from keras_pose.configs.experiments import KERAS_CAFFE_PREPROCESSING
 from keras_pose.convert import download, imagenet
+from keras_pose.files import write_atomically
 from keras_pose.convert.state_dict import (BACKBONE_PREFIXES, ConversionError,
                                           WeightsMismatchError, assign_weights,
                                           convert_state_dict, infer_architecture,
@@ -131,9 +132,8 @@ def save_named_weights(layers: Iterable[keras.layers.Layer], path: str) -> None:
     for layer in layers:
         for variable in layer.weights:
             arrays[f"{layer.name}/{variable.name}"] = np.asarray(variable.numpy())
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    # np.savez given an open file writes it as is (a path would gain ".npz").
+    write_atomically(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
 def load_named_weights(model: keras.Model, path: str,

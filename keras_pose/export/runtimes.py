@@ -51,6 +51,7 @@ from keras_pose.configs import ExperimentConfig
 from keras_pose.configs.conversion import config_to_dict
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.precision import resolve_precision
+from keras_pose.files import write_atomically, write_files_atomically
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -131,8 +132,7 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
             "input_shape": [None, height, width, 3],
             "output_shape": [None, hh, hw, config.model.num_keypoints],
             "experiment": config_to_dict(config)}
-    with open(sidecar_path(path), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=1)
+    write_atomically(sidecar_path(path), json.dumps(info, indent=1))
     return path
 
 
@@ -183,16 +183,18 @@ def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str
     import nncf
     import openvino as ov
     model = ov.Core().read_model(fp32_path)
-    quantized = nncf.quantize(model, nncf.Dataset(list(_batches(calibration))),
-                              preset=nncf.QuantizationPreset.PERFORMANCE,
-                              subset_size=len(calibration))
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmp:
-        # Written aside first: the fp32 .bin may be memory-mapped by `model`.
+    held = {"model": model, "quantized": nncf.quantize(
+        model, nncf.Dataset(list(_batches(calibration))),
+        preset=nncf.QuantizationPreset.PERFORMANCE, subset_size=len(calibration))}
+    del model
+
+    def write(tmps: list[str]) -> None:
         # No fp16 compression: the layers left in float keep their fp32 weights.
-        ov.save_model(quantized, os.path.join(tmp, "m.xml"), compress_to_fp16=False)
-        del model, quantized
-        for ext in (".xml", ".bin"):
-            os.replace(os.path.join(tmp, "m" + ext), os.path.splitext(path)[0] + ext)
+        ov.save_model(held["quantized"], tmps[0], compress_to_fp16=False)
+        held.clear()  # Before the renames: the fp32 .bin may be memory-mapped.
+
+    stem = os.path.splitext(path)[0]
+    write_files_atomically([stem + ".xml", stem + ".bin"], write)
     return path
 
 
