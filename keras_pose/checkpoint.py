@@ -195,7 +195,7 @@ def load_model(path: str, sync_bn: bool = False
 
     Args:
       path: anything :func:`resolve_checkpoint` accepts that holds Keras
-        weights (SavedModels are loaded by ``keras_pose.export``).
+        weights (SavedModels: ``keras_pose.inference.load_saved_model``).
       sync_bn: build with synchronized BatchNorm.
 
     Returns:
@@ -209,7 +209,7 @@ def load_model(path: str, sync_bn: bool = False
     if resolved.kind != "keras":
         raise CheckpointError(
             f"{resolved.path} is a SavedModel; load it with "
-            "keras_pose.export.load_saved_model (evaluate.py and predict.py "
+            "keras_pose.inference.load_saved_model (evaluate.py and predict.py "
             "accept both)")
     from keras_pose.models import build_model_from_config  # Keeps import light.
     config = load_config(os.path.join(resolved.path, CONFIG_FILE))

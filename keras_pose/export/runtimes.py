@@ -52,6 +52,7 @@ from keras_pose.configs.conversion import config_to_dict
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.precision import resolve_precision
 from keras_pose.files import write_atomically, write_files_atomically
+from keras_pose.inference.loading import load_saved_model
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -230,13 +231,17 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     Args:
       path: an ``.onnx``, ``.xml`` or ``.tflite`` file of
         :func:`export_network`, or a SavedModel directory (its ``heatmaps``
-        signature).
+        signature, loaded by ``keras_pose.inference.load_saved_model``).
+
+    Raises:
+      keras_pose.checkpoint.CheckpointError: a directory that is not a
+        keras_pose SavedModel.
       num_threads: CPU threads (None: the runtime's default; LiteRT: all
         cores).
     """
     if os.path.isdir(path):
-        signature = tf.saved_model.load(path).signatures["heatmaps"]
-        return lambda x: signature(images=tf.constant(x, tf.float32))["heatmaps"].numpy()
+        network = load_saved_model(path).network  # Its checks and errors.
+        return lambda x: network(tf.constant(x, tf.float32)).numpy()
     fmt = {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
     if fmt is None:
         raise ValueError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
