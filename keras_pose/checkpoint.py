@@ -30,9 +30,7 @@ import contextlib
 import dataclasses
 import glob
 import os
-import shutil
 import signal
-import socket
 import threading
 import warnings
 from typing import Callable, Iterator, Optional
@@ -40,6 +38,7 @@ from typing import Callable, Iterator, Optional
 import keras
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
+from keras_pose.files import write_directory_atomically
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -115,52 +114,19 @@ def defer_interrupts() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
-def _fsync(path: str) -> None:
-    flags = os.O_RDONLY | (os.O_DIRECTORY if os.path.isdir(path) else 0)
-    fd = os.open(path, flags)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def temporary_sibling(path: str) -> str:
-    """A temporary name next to ``path`` owned by this host and process."""
-    return f"{path}.tmp-{socket.gethostname()}-{os.getpid()}"
-
-
 def write_checkpoint_dir(path: str, write: Callable[[str], None]) -> str:
     """Writes a checkpoint directory atomically.
 
     ``write(tmp)`` fills a temporary sibling; every file is then flushed to
     disk, the ``COMPLETE`` marker written (and flushed) last, and the
     directory renamed over ``path`` (an older copy is removed only after the
-    new one is in place). An interrupted or failed write (a full disk) leaves
-    any previous checkpoint at ``path`` intact and removes its own files.
+    new one is in place): ``keras_pose.files.write_directory_atomically``,
+    with Ctrl-C deferred until it is over. An interrupted or failed write (a
+    full disk) leaves any previous checkpoint at ``path`` intact and removes
+    its own files.
     """
-    path = os.path.abspath(path)
-    tmp = temporary_sibling(path)
     with defer_interrupts():
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-        try:
-            write(tmp)
-            for root, _, files in os.walk(tmp):
-                for name in files:
-                    _fsync(os.path.join(root, name))
-                _fsync(root)
-            with open(os.path.join(tmp, COMPLETE_FILE), "w") as f:
-                f.write("complete\n")
-                f.flush()
-                os.fsync(f.fileno())
-            _fsync(tmp)
-            replace_directory(tmp, path)
-            _fsync(os.path.dirname(path))
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return path
+        return write_directory_atomically(path, write, marker=COMPLETE_FILE)
 
 
 def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
@@ -223,29 +189,13 @@ def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
     write_checkpoint_dir(path, write)
 
 
-def replace_directory(src: str, dst: str) -> None:
-    """Moves directory ``src`` to ``dst``, replacing ``dst`` if it exists.
-
-    The old ``dst`` is renamed away first and deleted only after ``src`` is
-    in place, so at every moment one complete copy exists on disk.
-    """
-    old = None
-    if os.path.exists(dst):
-        old = f"{dst}.old-{socket.gethostname()}-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def load_model(path: str, sync_bn: bool = False
                ) -> tuple[keras.Model, ExperimentConfig]:
     """Rebuilds and loads the model of a checkpoint path.
 
     Args:
       path: anything :func:`resolve_checkpoint` accepts that holds Keras
-        weights (SavedModels are loaded by ``keras_pose.export``).
+        weights (SavedModels: ``keras_pose.inference.load_saved_model``).
       sync_bn: build with synchronized BatchNorm.
 
     Returns:
@@ -259,11 +209,11 @@ def load_model(path: str, sync_bn: bool = False
     if resolved.kind != "keras":
         raise CheckpointError(
             f"{resolved.path} is a SavedModel; load it with "
-            "keras_pose.export.load_saved_model (evaluate.py and predict.py "
+            "keras_pose.inference.load_saved_model (evaluate.py and predict.py "
             "accept both)")
     from keras_pose.models import build_model_from_config  # Keeps import light.
     config = load_config(os.path.join(resolved.path, CONFIG_FILE))
-    model = build_model_from_config(config.model, pretrained="", sync_bn=sync_bn)
+    model = build_model_from_config(config.model, sync_bn=sync_bn)
     weights = os.path.join(resolved.path, WEIGHTS_FILE)
     load_weights_strict(model, weights, config)
     return model, config

@@ -1,34 +1,59 @@
-"""Atomic file writes: a reader sees the old file or the new one, never a
-part. (Ground floor: imports nothing of the project.)"""
+"""Atomic writes of files and directories: a reader sees the old copy or the
+new one, never a part, and a failed write leaves nothing behind.
+(Ground floor: imports nothing of the project.)
+
+- :func:`write_atomically` / :func:`write_json`: one file, through a
+  temporary sibling renamed into place.
+- :func:`write_files_atomically`: files that one tool writes together
+  (OpenVINO's ``.xml`` and ``.bin``), each renamed into place.
+- :func:`write_directory_atomically`: a whole directory, filled as a
+  temporary sibling named after the host and process, flushed to disk,
+  renamed into place; an older copy is renamed aside and removed only once
+  the new one is in place (:func:`replace_directory`).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, IO, Union
+import shutil
+import socket
+from typing import Any, Callable, IO, Optional, Sequence, Union
 
 
-def write_atomically(path: str, content: Union[str, Callable[[IO], None]], *,
-                     fsync: bool = False) -> str:
-    """Writes ``content`` (text, or a function given the open file) to a
-    temporary file beside ``path``, then renames it into place.
+def temporary_sibling(path: str, kind: str = "tmp") -> str:
+    """``<path>.<kind>-<host>-<pid>``: a name next to ``path`` that only this
+    process on this host uses (two machines may share the file system), and
+    that a clean-up can find by its pattern."""
+    return f"{path}.{kind}-{socket.gethostname()}-{os.getpid()}"
+
+
+def write_atomically(path: str, content: Union[str, bytes, Callable[[IO], None]], *,
+                     fsync: bool = False, binary: bool = False) -> str:
+    """Writes ``content`` to a temporary file beside ``path``, then renames it
+    into place.
 
     Args:
       path: the file; its directory is created.
-      content: the text, or ``write(f)`` for a text-mode file.
+      content: text, bytes, or ``write(f)`` given the open file (text mode
+        unless ``binary``); the file is ``f.name``, so ``write`` may check
+        what it wrote (flush first) and raise to discard it.
       fsync: flush to disk before the rename (files a crash must not lose).
+      binary: open the file in binary mode for a ``write`` function.
 
     Returns:
       ``path``.
 
     Raises:
-      OSError: nothing is left behind (the temporary file is removed).
+      OSError (or what ``write`` raises): nothing is left behind (the
+      temporary file is removed) and an older ``path`` is untouched.
     """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
+    mode = "wb" if binary or isinstance(content, bytes) else "w"
     try:
-        with open(tmp, "w") as f:
-            f.write(content) if isinstance(content, str) else content(f)
+        with open(tmp, mode) as f:
+            f.write(content) if isinstance(content, (str, bytes)) else content(f)
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
@@ -45,3 +70,116 @@ def write_json(path: str, value: Any, *, indent: int | None = None,
     """``value`` as JSON (a trailing newline when indented), atomically."""
     text = json.dumps(value, indent=indent)
     return write_atomically(path, text + "\n" if indent is not None else text, fsync=fsync)
+
+
+def write_files_atomically(paths: Sequence[str], write: Callable[[list[str]], None]) -> list[str]:
+    """Files written together by one call, each renamed into place.
+
+    ``write(tmps)`` writes ``paths[i]`` at ``tmps[i]``, a temporary sibling
+    with the same stem and suffix as its path (``m.xml`` -> ``m.tmp-<host>-
+    <pid>.xml``), so a tool that derives one file's name from another's
+    (OpenVINO: ``.xml`` -> ``.bin``) writes the right temporary files. Each
+    rename is atomic, the set is not: a reader between two renames sees the
+    new first file beside the old second one.
+
+    Raises:
+      What ``write`` raises; the temporary files are removed and the old
+      files are untouched.
+    """
+    tmps = []
+    for path in paths:
+        stem, suffix = os.path.splitext(os.path.abspath(path))
+        tmps.append(temporary_sibling(stem) + suffix)
+    os.makedirs(os.path.dirname(tmps[0]), exist_ok=True)
+    try:
+        write(list(tmps))
+        for tmp, path in zip(tmps, paths):
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in tmps:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        raise
+    return list(paths)
+
+
+def fsync_path(path: str) -> None:
+    """Flushes a file or a directory entry list to disk."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if os.path.isdir(path) else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str) -> None:
+    """Flushes every file and directory under ``root`` (and ``root``)."""
+    for directory, _, names in os.walk(root):
+        for name in names:
+            fsync_path(os.path.join(directory, name))
+        fsync_path(directory)
+
+
+def replace_directory(src: str, dst: str) -> None:
+    """Moves directory ``src`` to ``dst``, replacing ``dst`` if it exists.
+
+    The old ``dst`` is renamed aside first (``<dst>.old-<host>-<pid>``) and
+    deleted only after ``src`` is in place, so at every moment one complete
+    copy exists on disk.
+    """
+    old = None
+    if os.path.exists(dst):
+        old = temporary_sibling(dst, "old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+    os.replace(src, dst)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_directory_atomically(path: str, write: Callable[[str], None], *,
+                               fsync: bool = True, marker: Optional[str] = None) -> str:
+    """Writes a whole directory atomically.
+
+    ``write(tmp)`` fills a temporary sibling (:func:`temporary_sibling`,
+    created empty); its files are flushed to disk, then the directory is
+    renamed over ``path`` (:func:`replace_directory`: the old copy is
+    removed only after the new one is in place).
+
+    Args:
+      path: the directory; its parent is created.
+      write: fills the directory it is given.
+      fsync: flush every file before the rename (off for data that is cheap
+        to regenerate and checked otherwise).
+      marker: the name of a file written last, once every other file is on
+        disk, so that a directory without it is known to be incomplete even
+        where renames are not atomic.
+
+    Returns:
+      ``path`` (absolute).
+
+    Raises:
+      What ``write`` or the file system raises (a full disk): the temporary
+      directory is removed and an older ``path`` is left intact.
+    """
+    path = os.path.abspath(path)
+    tmp = temporary_sibling(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        write(tmp)
+        if fsync:
+            fsync_tree(tmp)
+        if marker:
+            write_atomically(os.path.join(tmp, marker), "complete\n", fsync=fsync)
+            if fsync:
+                fsync_path(tmp)
+        replace_directory(tmp, path)
+        if fsync:
+            fsync_path(os.path.dirname(path))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
 
 _EPS = np.spacing(1)  # The reference's eps in the OKS denominator.
 

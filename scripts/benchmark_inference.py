@@ -87,7 +87,7 @@ def our_runners(directory: str) -> dict[str, Runner]:
     from keras_pose.export import export_saved_model, runtimes
     from keras_pose.models import build_model_from_config
     config = _config()
-    model = build_model_from_config(config.model, pretrained="")
+    model = build_model_from_config(config.model)
     crops = np.random.default_rng(1).normal(
         size=(FLAGS.calibration, *SIZE, 3)).astype(np.float32)
     out = {}
@@ -121,13 +121,13 @@ def _wanted(name: str) -> bool:
 
 
 def torch_network(depth: int, num_keypoints: int = 17):
-    """The official architecture in PyTorch (``tests.models.torch_resnet``,
+    """The official architecture in PyTorch (``tests.convert.torch_resnet``,
     the one the parity tests check the converter against); None without
     torch."""
     import importlib.util
     if importlib.util.find_spec("torch") is None:
         return None
-    from tests.models.torch_resnet import TorchPoseResNet
+    from tests.convert.torch_resnet import TorchPoseResNet
     return TorchPoseResNet(depth, num_keypoints)
 
 
@@ -204,7 +204,7 @@ def keras_train_steps() -> dict[str, Callable[[], object]]:
     out = {}
     for policy in ("float32", "mixed_bfloat16"):
         with dtype_policy_scope(policy):
-            network = build_model_from_config(config.model, pretrained="")
+            network = build_model_from_config(config.model)
             model = PoseTrainingModel(network, config, b)
             model.compile(optimizer=keras.optimizers.Adam(1e-3))
             step = tf.function(model.train_step)

@@ -30,7 +30,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_pose.codec import MSRAHeatmap  # noqa: E402
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS  # noqa: E402
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS  # noqa: E402
 from keras_pose.evaluation import coco  # noqa: E402
 from keras_pose.inference.estimator import person_scores  # noqa: E402
 

@@ -36,7 +36,7 @@ def fit_step_ms(config, batch: int, steps: int, steps_per_execution: int) -> flo
     from keras_pose.training.model import PoseTrainingModel
     from keras_pose.training.trainer import make_optimizer
     keras.utils.set_random_seed(0)
-    network = build_model_from_config(config.model, pretrained="")
+    network = build_model_from_config(config.model)
     model = PoseTrainingModel(network, config, batch)
     model.compile(optimizer=make_optimizer(config), steps_per_execution=steps_per_execution)
     (w, h), (hw, hh), k = config.model.image_size, config.model.heatmap_size, \

@@ -53,7 +53,7 @@ def main(argv):
     config = datasets.resolve_dataset_config(build_config(
         dataset="custom", data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
         overrides=[f"data.test_set={FLAGS.test_set}", "model.pretrained=none", *FLAGS.set]))
-    network = build_model_from_config(config.model, pretrained="")
+    network = build_model_from_config(config.model)
     kinds = {"training default (GT boxes, no flip)": _setup(config, True, False),
              "evaluate.py --flip (detections, flip)": _setup(config, False, True)}
     # One estimator per kind, made once, as the Validation callback does.

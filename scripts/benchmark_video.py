@@ -60,7 +60,7 @@ def _predictor(experiment: str):
     from keras_pose.inference.loading import PoseModel
     from keras_pose.models import build_model_from_config
     config = apply_overrides(get_experiment(experiment), ["model.pretrained=none"])
-    network = build_model_from_config(config.model, pretrained="")
+    network = build_model_from_config(config.model)
     return Predictor(PoseModel(lambda x: network(x, training=False), config, "keras", "",
                                keras_model=network))
 

@@ -20,7 +20,7 @@ Depth, K and the head layout come from the tensors; the input size from
 ``--experiment`` or the official file name (``..._384x288`` is 288 wide,
 384 high), else the data set's default. Converted official checkpoints record
 the BGR input convention they were trained with. torch is not needed: the
-files are read by keras_pose.models.torch_reader, which unpickles nothing
+files are read by keras_pose.convert.torch_reader, which unpickles nothing
 but tensors (zip, legacy and the 2017 tar layouts; .safetensors too).
 """
 
@@ -48,7 +48,7 @@ def main(argv):
         raise app.UsageError("--input and --output are required")
     from keras_pose import convert
     from keras_pose.configs import ConfigError
-    from keras_pose.models.state_dict import ConversionError
+    from keras_pose.convert.state_dict import ConversionError
 
     try:
         if FLAGS.backbone_only:

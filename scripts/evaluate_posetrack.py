@@ -11,9 +11,7 @@ markdown; ``--output_dir`` receives ``metrics.json`` (every number, NaN as
 null) and ``table.md``. See ``keras_pose.evaluation.posetrack`` for the rules.
 """
 
-import json
 import math
-import os
 import sys
 import time
 
@@ -30,19 +28,6 @@ flags.mark_flag_as_required("pred")
 def _json_number(value: float):
     # NaN (e.g. MOTA of a joint never annotated) is not JSON: write null.
     return None if math.isnan(value) else value
-
-
-def _write_report(output_dir: str, report: dict, table: str) -> str:
-    os.makedirs(output_dir, exist_ok=True)
-    path = os.path.join(output_dir, "metrics.json")
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(report, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
-    with open(os.path.join(output_dir, "table.md"), "w") as f:
-        f.write(table)
-    return path
 
 
 def main(argv):
@@ -74,7 +59,8 @@ def main(argv):
             "table": table,
             "seconds": round(time.perf_counter() - start, 3),
         }
-        print(f"wrote {_write_report(FLAGS.output_dir, report, table)}")
+        from keras_pose.evaluation.runner import write_report  # evaluate.py's writer.
+        print(f"wrote {write_report(FLAGS.output_dir, report, table)}")
     return 0
 
 

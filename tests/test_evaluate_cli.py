@@ -32,7 +32,7 @@ def _tiny_config(dataset, root, num_keypoints):
 def _checkpoint(path, config):
     from keras_pose.checkpoint import save_model_checkpoint
     from keras_pose.models import build_model_from_config
-    model = build_model_from_config(config.model, pretrained="")
+    model = build_model_from_config(config.model)
     save_model_checkpoint(model, config, str(path))
     return str(path)
 

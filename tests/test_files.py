@@ -1,11 +1,14 @@
-"""Atomic writes: the old file or the new one, never a part, nothing left."""
+"""Atomic writes of files and directories: the old copy or the new one,
+never a part, nothing left."""
 
 import json
 import os
+import socket
 
 import pytest
 
-from keras_pose.files import write_atomically, write_json
+from keras_pose.files import (write_atomically, write_directory_atomically,
+                              write_files_atomically, write_json)
 
 
 def test_write_json_creates_directories_and_replaces(tmp_path):
@@ -32,3 +35,89 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing(tmp_path):
     with pytest.raises(TypeError):
         write_json(str(tmp_path / "g.json"), {"x": object()})
     assert os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_binary_content_and_a_write_function_that_rejects_what_it_wrote(tmp_path):
+    path = str(tmp_path / "w.bin")
+    write_atomically(path, b"\x00old")
+
+    def reject(f):
+        f.write(b"new")
+        f.flush()
+        assert open(f.name, "rb").read() == b"new"  # f.name: the file being written
+        raise ValueError("bad hash")
+
+    with pytest.raises(ValueError, match="bad hash"):
+        write_atomically(path, reject, binary=True)
+    assert open(path, "rb").read() == b"\x00old" and os.listdir(tmp_path) == ["w.bin"]
+
+
+def _fill(files):
+    def write(tmp):
+        for name, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(tmp, name)), exist_ok=True)
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+    return write
+
+
+def test_directory_write_replaces_the_old_copy_only_once_the_new_is_in_place(
+        tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    write_directory_atomically(str(target), _fill({"a.txt": "old", "sub/b.txt": "old"}),
+                               marker="COMPLETE")
+    assert sorted(os.listdir(target)) == ["COMPLETE", "a.txt", "sub"]
+    seen = []
+
+    def fill_and_look(tmp):
+        # The temporary sibling is named after this host and process.
+        seen.append(os.path.basename(tmp))
+        _fill({"a.txt": "new"})(tmp)
+
+    real_replace, renames = os.replace, []
+
+    def replace(src, dst):
+        # When the new copy takes the name, the old one is still on disk.
+        renames.append((os.path.basename(src), os.path.basename(dst),
+                        sorted(n for n in os.listdir(tmp_path) if n.startswith("out.old-"))))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    write_directory_atomically(str(target), fill_and_look)
+    suffix = f"{socket.gethostname()}-{os.getpid()}"
+    assert seen == [f"out.tmp-{suffix}"]
+    assert renames == [("out", f"out.old-{suffix}", []),
+                       (f"out.tmp-{suffix}", "out", [f"out.old-{suffix}"])]
+    assert sorted(os.listdir(target)) == ["a.txt"] and (target / "a.txt").read_text() == "new"
+    assert sorted(os.listdir(tmp_path)) == ["out"]  # neither the old copy nor a temporary
+
+
+def test_failed_directory_write_keeps_the_old_copy_and_leaves_nothing(tmp_path):
+    target = tmp_path / "out"
+    write_directory_atomically(str(target), _fill({"a.txt": "old"}))
+
+    def half_then_fail(tmp):
+        _fill({"a.txt": "new, half"})(tmp)
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_directory_atomically(str(target), half_then_fail)
+    assert (target / "a.txt").read_text() == "old" and os.listdir(tmp_path) == ["out"]
+
+
+def test_files_written_together_keep_their_suffixes_and_land_together(tmp_path):
+    stem = tmp_path / "m"
+
+    def save(tmps):  # As OpenVINO: given the .xml, it names the .bin itself.
+        assert tmps[0].endswith(".xml") and tmps[1] == tmps[0][:-4] + ".bin"
+        for tmp, text in zip(tmps, ("xml", "bin")):
+            with open(tmp, "w") as f:
+                f.write(text)
+
+    write_files_atomically([f"{stem}.xml", f"{stem}.bin"], save)
+    assert sorted(os.listdir(tmp_path)) == ["m.bin", "m.xml"]
+    with pytest.raises(RuntimeError):
+        write_files_atomically([f"{stem}.xml", f"{stem}.bin"],
+                               lambda tmps: (save(tmps), (_ for _ in ()).throw(RuntimeError())))
+    assert sorted(os.listdir(tmp_path)) == ["m.bin", "m.xml"]
+    assert (tmp_path / "m.xml").read_text() == "xml"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_pose import oks
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
 
 
 def reference_oks(g, d, a_g, a_d, sigmas):

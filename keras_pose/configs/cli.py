@@ -15,9 +15,10 @@ from typing import Optional, Sequence
 
 from absl import logging
 
-from keras_pose.configs import keypoints as kp
-from keras_pose.configs.base import ConfigError, ExperimentConfig, apply_overrides
+from keras_pose.configs.base import ConfigError, ExperimentConfig
+from keras_pose.configs.conversion import apply_overrides
 from keras_pose.configs.experiments import default_experiment, get_experiment
+from keras_pose.configs.sigmas import expand_sigma_override
 
 # The data set's metadata: fixed when training starts, stored with every
 # checkpoint and reused by evaluation, prediction and export.
@@ -68,7 +69,7 @@ def expand_overrides(overrides: Sequence[str], config: ExperimentConfig) -> list
     preset's numbers, ordered by the config's keypoint names when they match,
     so that every stored config holds numbers."""
     try:
-        return [kp.expand_sigma_override(item, config.data.keypoint_names)
+        return [expand_sigma_override(item, config.data.keypoint_names)
                 for item in overrides]
     except ValueError as e:
         raise ConfigError(str(e)) from e

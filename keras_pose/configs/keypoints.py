@@ -1,7 +1,7 @@
-"""Keypoint definitions of the supported data sets, and what follows from names.
+"""Keypoint definitions of COCO and MPII, and what follows from names.
 
-Names, left/right flip pairs (0-based), skeletons (0-based limbs) and OKS
-sigmas. The COCO and MPII flip pairs are those of the official code
+Names, left/right flip pairs (0-based) and skeletons (0-based limbs). The
+COCO and MPII flip pairs are those of the official code
 (``lib/dataset/coco.py``, ``lib/dataset/mpii.py``).
 
 For any other keypoint set this module reads the names:
@@ -13,17 +13,20 @@ For any other keypoint set this module reads the names:
   no side (``""``).
 - :func:`flip_pairs_from_names` pairs each left name with the right name of
   the same stem.
-- :func:`resolve_sigmas` gives OKS sigmas from a preset name, from explicit
-  numbers, or by name (COCO's sigma for each COCO keypoint, in any order).
+- :func:`zero_based_pairs` reads 0- or 1-based index pairs (skeletons, flip
+  pairs of annotation files) and says which base it chose.
+
+OKS sigmas moved to :mod:`keras_pose.configs.sigma_presets` (the published
+table, COCO's, the default) and :mod:`keras_pose.configs.sigmas`
+(``resolve_sigmas``); their names are still importable from here for one
+release.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 from collections import defaultdict
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 from absl import logging
 
@@ -40,10 +43,6 @@ COCO_SKELETON: tuple[tuple[int, int], ...] = (
     (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12),
     (5, 6), (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2),
     (1, 3), (2, 4), (3, 5), (4, 6))
-# pycocotools/cocoeval.py (Params.setKpParams), the COCO keypoint benchmark.
-COCO_OKS_SIGMAS: tuple[float, ...] = (
-    0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
-    0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089)
 
 MPII_KEYPOINT_NAMES: tuple[str, ...] = (
     "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
@@ -56,11 +55,6 @@ MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
 MPII_SKELETON: tuple[tuple[int, int], ...] = (
     (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8),
     (8, 9), (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15))
-
-# Used for OKS when a data set does not give its own sigmas: the mean of
-# COCO's sigmas, i.e. an "average" joint.
-DEFAULT_OKS_SIGMA: float = 0.0626
-
 
 # ---------------------------------------------------------------------------
 # Names -> (side, stem).
@@ -344,226 +338,21 @@ def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]]
     return pairs
 
 
-# ---------------------------------------------------------------------------
-# OKS sigmas.
 
-
-@dataclasses.dataclass(frozen=True)
-class SigmaPreset:
-    """Published OKS sigmas of a public keypoint data set."""
-
-    names: tuple[str, ...]
-    sigmas: tuple[float, ...]
-    source: str
-
-
-_CROWDPOSE_NAMES = (
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist",
-    "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee",
-    "left_ankle", "right_ankle", "head", "neck")
-_AIC_NAMES = (
-    "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow",
-    "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
-    "left_knee", "left_ankle", "head_top", "neck")
-_POSETRACK_NAMES = ("nose", "head_bottom", "head_top") + COCO_KEYPOINT_NAMES[3:]
-_AP10K_NAMES = (
-    "left_eye", "right_eye", "nose", "neck", "root_of_tail", "left_shoulder",
-    "left_elbow", "left_front_paw", "right_shoulder", "right_elbow",
-    "right_front_paw", "left_hip", "left_knee", "left_back_paw", "right_hip",
-    "right_knee", "right_back_paw")
-_HORSE10_NAMES = (
-    "Nose", "Eye", "Nearknee", "Nearfrontfetlock", "Nearfrontfoot", "Offknee",
-    "Offfrontfetlock", "Offfrontfoot", "Shoulder", "Midshoulder", "Elbow",
-    "Girth", "Wither", "Nearhindhock", "Nearhindfetlock", "Nearhindfoot", "Hip",
-    "Stifle", "Offhindhock", "Offhindfetlock", "Offhindfoot", "Ischium")
-_MMPOSE = "mmpose configs/_base_/datasets/{}.py (sigmas of dataset_info)"
-
-# Sigmas as the benchmarks publish them, in each set's keypoint order. The
-# numbers were read from mmpose's dataset meta files (cited per preset).
-SIGMA_PRESETS: dict[str, SigmaPreset] = {
-    "coco": SigmaPreset(COCO_KEYPOINT_NAMES, COCO_OKS_SIGMAS,
-                        "pycocotools cocoeval.py; " + _MMPOSE.format("coco")),
-    # CrowdPose's crowdposetools: COCO's limb sigmas, 0.079 for head and neck.
-    "crowdpose": SigmaPreset(_CROWDPOSE_NAMES, (
-        0.079, 0.079, 0.072, 0.072, 0.062, 0.062, 0.107, 0.107, 0.087, 0.087,
-        0.089, 0.089, 0.079, 0.079), _MMPOSE.format("crowdpose")),
-    # AI Challenger's keypoint_eval.py (delta = 2 x sigma).
-    "aic": SigmaPreset(_AIC_NAMES, (
-        0.01388152, 0.01515228, 0.01057665, 0.01417709, 0.01497891, 0.01402144,
-        0.03909642, 0.03686941, 0.01981803, 0.03843971, 0.03412318, 0.02415081,
-        0.01291456, 0.01236173), _MMPOSE.format("aic")),
-    # MPII's benchmark is PCKh; mmpose adapted these from COCO. The shoulder
-    # value 0.179 is mmpose's as published (COCO's is 0.079): kept verbatim so
-    # that numbers compare with mmpose's.
-    "mpii": SigmaPreset(MPII_KEYPOINT_NAMES, (
-        0.089, 0.083, 0.107, 0.107, 0.083, 0.089, 0.026, 0.026, 0.026, 0.026,
-        0.062, 0.072, 0.179, 0.179, 0.072, 0.062), _MMPOSE.format("mpii")),
-    "ochuman": SigmaPreset(COCO_KEYPOINT_NAMES, COCO_OKS_SIGMAS, _MMPOSE.format("ochuman")),
-    # COCO's numbers in PoseTrack's order (head_bottom/head_top take the eyes').
-    "posetrack18": SigmaPreset(_POSETRACK_NAMES, COCO_OKS_SIGMAS,
-                               _MMPOSE.format("posetrack18")),
-    # AP-10K's own cocoeval: COCO's numbers in AP-10K's keypoint order.
-    "ap10k": SigmaPreset(_AP10K_NAMES, (
-        0.025, 0.025, 0.026, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062,
-        0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089), _MMPOSE.format("ap10k")),
-    "macaque": SigmaPreset(COCO_KEYPOINT_NAMES, COCO_OKS_SIGMAS, _MMPOSE.format("macaque")),
-    # Horse-10 is benchmarked with PCK / normalised error and publishes no
-    # sigmas (mmpose: sigmas=[]): the default for each of its 22 keypoints.
-    "horse10": SigmaPreset(_HORSE10_NAMES, (DEFAULT_OKS_SIGMA,) * 22,
-                           _MMPOSE.format("horse10") + ": none published, default"),
-    # COCO-WholeBody's myeval_wholebody.py: its 17 body sigmas are COCO's.
-    "coco_wholebody_body": SigmaPreset(COCO_KEYPOINT_NAMES, COCO_OKS_SIGMAS,
-                                       _MMPOSE.format("coco_wholebody") + "[:17]"),
+# Moved to sigma_presets / sigmas (their owners); found lazily so that those
+# modules, which import this one, can be imported first.
+_MOVED = {
+    "sigma_presets": ("COCO_OKS_SIGMAS", "DEFAULT_OKS_SIGMA", "SigmaPreset", "SIGMA_PRESETS",
+                      "sigma_preset"),
+    "sigmas": ("resolve_sigmas", "sigmas_by_name", "matching_presets",
+               "expand_sigma_override"),
 }
-_PRESET_ALIASES = {"macaquepose": "macaque", "posetrack": "posetrack18",
-                   "posetrack2018": "posetrack18", "wholebody": "coco_wholebody_body",
-                   "cocowholebody": "coco_wholebody_body", "aichallenger": "aic"}
 
 
-def _preset_key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.lower())
+def __getattr__(name: str) -> Any:
+    import importlib
 
-
-def sigma_preset(name: str) -> Optional[SigmaPreset]:
-    """The preset called ``name`` (any case, ``-``/``_`` ignored), or None."""
-    key = _preset_key(name)
-    by_key = {_preset_key(k): k for k in SIGMA_PRESETS}
-    by_key.update({_preset_key(a): t for a, t in _PRESET_ALIASES.items()})
-    return SIGMA_PRESETS.get(by_key.get(key, ""))
-
-
-def _check_sigma_values(values: Sequence[object], k: Optional[int], what: str
-                        ) -> tuple[float, ...]:
-    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))
-           or not math.isfinite(v) or v <= 0]
-    if bad:
-        raise ValueError(f"{what}: OKS sigmas must be finite numbers > 0, got {bad[:5]}")
-    if k is not None and len(values) != k:
-        raise ValueError(f"{what} has {len(values)} values for {k} keypoints")
-    return tuple(float(v) for v in values)
-
-
-def _from_preset(name: str, preset: SigmaPreset, names: Sequence[str]
-                 ) -> tuple[tuple[float, ...], str]:
-    """A preset's sigmas, reordered by name when the data set's names match."""
-    if names and len(names) != len(preset.names):
-        raise ValueError(
-            f"OKS sigma preset {name!r} has {len(preset.names)} keypoints, the data "
-            f"set has {len(names)}")
-    if not names:
-        return preset.sigmas, f"preset {name} ({preset.source})"
-    ours, theirs = keypoint_keys(names), keypoint_keys(preset.names)
-    if ours == theirs or sorted(ours) != sorted(theirs) or len(set(ours)) != len(ours):
-        if ours != theirs:
-            logging.warning("OKS sigma preset %r: the data set's keypoint names differ "
-                            "from the preset's %s; sigmas used in the preset's order",
-                            name, list(preset.names))
-        return preset.sigmas, f"preset {name} ({preset.source})"
-    sigma_of = dict(zip(theirs, preset.sigmas))
-    return (tuple(sigma_of[key] for key in ours),
-            f"preset {name} ({preset.source}), matched by name")
-
-
-def sigmas_by_name(names: Sequence[str]) -> tuple[tuple[float, ...], list[int]]:
-    """COCO's sigma for each COCO keypoint (any naming style, any order),
-    ``DEFAULT_OKS_SIGMA`` for the others.
-
-    Returns:
-      (K sigmas, indices of the keypoints that got the default).
-    """
-    coco = dict(zip(keypoint_keys(COCO_KEYPOINT_NAMES), COCO_OKS_SIGMAS))
-    sigmas, defaulted = [], []
-    for index, key in enumerate(keypoint_keys(names)):
-        if key in coco:
-            sigmas.append(coco[key])
-        else:
-            sigmas.append(DEFAULT_OKS_SIGMA)
-            defaulted.append(index)
-    return tuple(sigmas), defaulted
-
-
-def matching_presets(names: Sequence[str]) -> list[str]:
-    """Presets whose keypoint names are ``names`` (any style and order)."""
-    ours = sorted(keypoint_keys(names))
-    return [n for n, p in SIGMA_PRESETS.items()
-            if sorted(keypoint_keys(p.names)) == ours]
-
-
-def _by_name_with_warning(names: Sequence[str]) -> tuple[tuple[float, ...], str]:
-    sigmas, defaulted = sigmas_by_name(names)
-    if defaulted:
-        presets = matching_presets(names)
-        hint = (f"these names match preset {presets[0]!r}: --set data.oks_sigmas="
-                f"{presets[0]}" if presets else "--set data.oks_sigmas=<preset> (one of "
-                f"{', '.join(SIGMA_PRESETS)}) or --set data.oks_sigmas=s1,...,s{len(names)}")
-        logging.warning(
-            "OKS sigmas: %d of %d keypoints are not COCO keypoints and get the default "
-            "%.4f (%s); COCOeval and OKS NMS weigh them as an average joint. To set "
-            "them: %s", len(defaulted), len(names), DEFAULT_OKS_SIGMA,
-            ", ".join(repr(names[i]) for i in defaulted), hint)
-    source = ("COCO's, by keypoint name" if not defaulted else
-              "COCO's by keypoint name where known, else the default")
-    return sigmas, source
-
-
-def resolve_sigmas(value: Union[str, Sequence[float], None], names: Sequence[str] = (),
-                   log: bool = True) -> tuple[float, ...]:
-    """The OKS sigmas of a data set.
-
-    Args:
-      value: a preset name (``"crowdpose"``, see :data:`SIGMA_PRESETS`), K
-        numbers (a sequence or a ``"0.1,0.2"`` string), or empty / None:
-        COCO's sigma by name for COCO keypoints, the default for the others
-        (with a warning naming them).
-      names: the data set's K keypoint names (empty: unknown, then a preset
-        is used in its own order and numbers are not counted).
-      log: log the sigmas used (one line, name=sigma).
-
-    Returns:
-      K sigmas (or the preset's / given count when ``names`` is empty).
-
-    Raises:
-      ValueError: an unknown preset (the message lists them), a count other
-        than K, or a value that is not a finite number > 0.
-    """
-    k = len(names) if names else None
-    if isinstance(value, str) and value.strip():
-        preset = sigma_preset(value)
-        if preset is None:
-            try:
-                numbers = [float(v) for v in value.replace("[", "").replace("]", "").split(",")]
-            except ValueError:
-                raise ValueError(f"unknown OKS sigma preset {value!r}; presets: "
-                                 f"{', '.join(SIGMA_PRESETS)}, or K numbers") from None
-            sigmas, source = _check_sigma_values(numbers, k, "data.oks_sigmas"), "given"
-        else:
-            sigmas, source = _from_preset(value.strip(), preset, names)
-    elif value is not None and not isinstance(value, str) and len(value):
-        sigmas, source = _check_sigma_values(list(value), k, "data.oks_sigmas"), "given"
-    else:
-        sigmas, source = _by_name_with_warning(names)
-    if log:
-        labels = names if names else [str(i) for i in range(len(sigmas))]
-        logging.info("OKS sigmas (%s): %s", source, ", ".join(
-            f"{n}={s:g}" for n, s in zip(labels, sigmas)))
-    return sigmas
-
-
-def expand_sigma_override(override: str, names: Sequence[str] = ()) -> str:
-    """Rewrites ``data.oks_sigmas=<preset>`` as the preset's numbers.
-
-    The command-line hook: ``data.oks_sigmas`` is a float tuple, so a preset
-    name must become numbers before ``apply_overrides``. Other overrides are
-    returned unchanged.
-
-    Raises:
-      ValueError: for an unknown preset (the message lists them).
-    """
-    key, sep, raw = override.partition("=")
-    if not sep or key.strip() != "data.oks_sigmas":
-        return override
-    text = raw.strip()
-    if not text or text.lower() in ("none", "null", "[]") or not re.search(r"[a-zA-Z]", text):
-        return override
-    sigmas = resolve_sigmas(text, names, log=False)
-    return "data.oks_sigmas=[" + ", ".join(repr(s) for s in sigmas) + "]"
+    for module, names in _MOVED.items():
+        if name in names:
+            return getattr(importlib.import_module(f"keras_pose.configs.{module}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,16 @@
-"""Weight conversion tooling: official PyTorch checkpoints and torchvision
-backbones into this project's checkpoints and weight files (no torch)."""
+"""Foreign weight files: official PyTorch checkpoints, torchvision / timm
+backbones, keras.applications and ``.npz`` weights, read without torch, and
+the download cache they come through.
+
+Modules:
+  torch_pickle: the restricted unpickler (tensors only) and tensor rebuilding.
+  torch_reader: ``torch.save`` files (zip, legacy, tar) and safetensors.
+  state_dict: PyTorch names -> our layers; architecture inference; assignment.
+  download: a URL into the cache, checked by the hash in its name; offline error.
+  imagenet: torchvision's ImageNet ResNet files per depth.
+  pretrained: ``model.pretrained`` -> backbone weights (``initialize_backbone``).
+  official: official checkpoints -> this project's checkpoints and ``.npz``.
+"""
 
 from keras_pose.convert.official import (convert_backbone, convert_pose_checkpoint,
                                          official_config, size_from_file_name)

@@ -7,12 +7,12 @@ Two kinds of files are converted:
   ``pose_resnet_{50,101,152}_{256x256,384x384}.pth.tar`` for MPII), into a
   model checkpoint directory (:mod:`keras_pose.checkpoint`);
 - torchvision's ImageNet ResNets (``resnet50-19c8e357.pth`` ...), into
-  backbone weights (``.npz``, :func:`keras_pose.models.save_named_weights`).
+  backbone weights (``.npz``, :func:`keras_pose.convert.pretrained.save_named_weights`).
   ``model.pretrained`` also reads those files directly; the ``.npz`` is for
   machines that should not hold the PyTorch file.
 
-Files are read by :mod:`keras_pose.models.torch_reader` (no torch, nothing
-but tensors unpickled) and mapped by :mod:`keras_pose.models.state_dict`.
+Files are read by :mod:`keras_pose.convert.torch_reader` (no torch, nothing
+but tensors unpickled) and mapped by :mod:`keras_pose.convert.state_dict`.
 
 The official checkpoints were trained on BGR images (OpenCV reads BGR and
 the code never converts) normalised with the RGB ImageNet statistics applied
@@ -35,7 +35,7 @@ from absl import logging
 from keras_pose.configs import (ExperimentConfig, apply_overrides,
                                 default_experiment, get_experiment)
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD
-from keras_pose.models.state_dict import (BACKBONE_PREFIXES, ConversionError,
+from keras_pose.convert.state_dict import (BACKBONE_PREFIXES, ConversionError,
                                           TorchArchitecture, assign_weights,
                                           convert_state_dict, infer_architecture,
                                           read_state_dict)
@@ -210,7 +210,7 @@ def convert_pose_checkpoint(input_path: str, output_dir: str,
             "like an ImageNet backbone; convert it with --backbone_only")
     config = official_config(arch, experiment=experiment, file_name=input_path,
                              overrides=overrides)
-    model = build_model_from_config(config.model, pretrained="")
+    model = build_model_from_config(config.model)
     converted = convert_state_dict(state)
     count = assign_weights(model, converted, source=input_path)
     save_model_checkpoint(model, config, output_dir)
@@ -236,7 +236,7 @@ def convert_backbone(input_path: str, output_path: str) -> TorchArchitecture:
     """
     import keras  # Keras-heavy imports only when converting.
 
-    from keras_pose.models.pretrained import save_named_weights
+    from keras_pose.convert.pretrained import save_named_weights
     from keras_pose.models.resnet import resnet_backbone
 
     if os.path.isdir(output_path):

@@ -9,45 +9,34 @@ Layout (the reference's, also for custom COCO-format data sets)::
 
 Any COCO-format keypoint set works (CrowdPose, AIC, OCHuman, animals...): K,
 the keypoint names and the skeleton come from the categories entry that has
-``keypoints``. :func:`read_annotation_file` reads, validates and normalises a
-whole file once, before any training: every error names the file, the
-annotation id and the field; fields that the COCO format allows to be
-derived (``area``, ``num_keypoints``, ``iscrowd``) are filled in as
-pycocotools would compute them.
+``keypoints``. The files are read and checked by
+:mod:`keras_pose.data.coco_files` (every error names the file, the
+annotation id and the field); this module builds the person records from
+them: ground-truth people with the reference's box cleaning, and detections.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections import Counter
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
+from keras_pose.data.coco_files import (META_KEY, AnnotationError, dataset_metadata,
+                                        keypoint_category, numbers_problem,
+                                        person_category_ids, read_annotation_file,
+                                        read_detections, read_json)
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import box_to_center_scale
 
-META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.
-_NUMBER_TYPES = frozenset((int, float))
-
-
-class AnnotationError(ValueError):
-    """An annotation file that cannot be used; names the file and problem."""
-
-
-def read_json(path: str) -> Any:
-    """Reads a JSON file with errors that name it."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"annotation file {path} does not exist")
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AnnotationError(f"{path} is not valid JSON: {e}") from e
+# The file readers moved to coco_files; re-exported here for one release.
+__all__ = [
+    "META_KEY", "AnnotationError", "dataset_metadata", "keypoint_category", "numbers_problem",
+    "read_annotation_file", "read_detections", "read_json", "is_test_split", "annotation_path",
+    "image_dir", "clean_box", "load_coco_gt", "load_coco_detections"]
 
 
 def is_test_split(split: str) -> bool:
@@ -71,380 +60,6 @@ def image_dir(root: str, split: str) -> str:
     if split.startswith("test-dev") and not os.path.isdir(own):
         return os.path.join(root, "images", "test" + split[len("test-dev"):])
     return own
-
-
-# ---------------------------------------------------------------------------
-# Validation helpers.
-
-
-def numbers_problem(values: Any, length: Optional[int], what: str,
-                     finite: bool = True) -> Optional[str]:
-    """Why ``values`` is not a list of ``length`` (finite) numbers (None: it is)."""
-    if not isinstance(values, list):
-        return f"{what} must be a list of numbers, got {type(values).__name__} {values!r:.60}"
-    if length is not None and len(values) != length:
-        return f"{what} has {len(values)} values, expected {length}"
-    if not set(map(type, values)) <= _NUMBER_TYPES:
-        bad = next(v for v in values if type(v) not in _NUMBER_TYPES)
-        return f"{what} has a non-number {bad!r} ({type(bad).__name__})"
-    if finite and not _all_finite(values):
-        return f"{what} has a non-finite value ({values!r:.120})"
-    return None
-
-
-def _all_finite(values: Iterable[float]) -> bool:
-    try:
-        return all(map(math.isfinite, values))
-    except OverflowError:  # An integer too large for a float.
-        return False
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_top_level(data: Any, path: str) -> None:
-    if not isinstance(data, dict):
-        raise AnnotationError(f"{path} is not a COCO annotation file (top level is "
-                              f"a {type(data).__name__}, expected an object)")
-    for key in ("images", "categories"):
-        if key not in data:
-            raise AnnotationError(f"{path} is not a COCO annotation file: no '{key}' entry")
-        if not isinstance(data[key], list):
-            raise AnnotationError(f"{path}: '{key}' must be a list")
-    if "annotations" in data and not isinstance(data["annotations"], list):
-        raise AnnotationError(f"{path}: 'annotations' must be a list")
-
-
-def _index_images(images: list, path: str) -> dict[int, dict]:
-    """Images by id; each needs an integer id, a file name and a size."""
-    by_id: dict[int, dict] = {}
-    for number, image in enumerate(images):
-        where = f"{path}: image #{number}"
-        if not isinstance(image, dict) or not _is_int(image.get("id")):
-            raise AnnotationError(f"{where} has no integer 'id'")
-        where = f"{path}: image id {image['id']}"
-        if image["id"] in by_id:
-            raise AnnotationError(f"{where} appears twice in 'images'")
-        if not isinstance(image.get("file_name"), str):
-            raise AnnotationError(f"{where} has no 'file_name' string")
-        for field in ("width", "height"):
-            value = image.get(field)
-            if type(value) not in _NUMBER_TYPES or not math.isfinite(value) or value <= 0:
-                raise AnnotationError(f"{where}: '{field}' must be a number > 0, got {value!r}")
-        by_id[image["id"]] = image
-    return by_id
-
-
-# ---------------------------------------------------------------------------
-# Categories.
-
-
-def _category_name(cat: dict) -> str:
-    return f"category {cat.get('id')} ({cat.get('name', '?')!r})"
-
-
-def _normalise_category(cat: dict, path: str) -> dict:
-    """Checks a keypoint category; returns names, 0-based skeleton, flip pairs.
-
-    The category's ``skeleton`` is rewritten 1-based (COCO's convention) in
-    place, so that tools reading the normalised dict as COCO see it right.
-    """
-    where = f"{path}: {_category_name(cat)}"
-    names = cat["keypoints"]
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise AnnotationError(f"{where}: 'keypoints' must be a list of names")
-    try:
-        skeleton = kp.zero_based_pairs(cat.get("skeleton") or [], len(names),
-                                       f"{where} 'skeleton'", 1, "COCO's 1-based convention")
-        flip_entry = cat.get("flip_pairs", cat.get("swap"))
-        flip_pairs = None if not flip_entry else kp.flip_pairs_from_entry(
-            flip_entry, names, f"{where} '{'flip_pairs' if 'flip_pairs' in cat else 'swap'}'")
-    except ValueError as e:
-        raise AnnotationError(str(e)) from e
-    cat["skeleton"] = [[a + 1, b + 1] for a, b in skeleton]
-    return {"keypoint_names": tuple(names), "skeleton": skeleton, "flip_pairs": flip_pairs}
-
-
-def _select_categories(categories: list, category_ids: Sequence[int],
-                       counts: Counter, path: str) -> list[dict]:
-    """The keypoint categories to use (see :func:`read_annotation_file`)."""
-    seen: set[int] = set()
-    for cat in categories:
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
-            raise AnnotationError(f"{path}: category {cat!r:.80} has no integer 'id'")
-        if cat["id"] in seen:
-            raise AnnotationError(f"{path}: category id {cat['id']} appears twice")
-        seen.add(cat["id"])
-    keypoint_cats = [c for c in categories if c.get("keypoints")]
-    listing = ", ".join(f"{c['id']} ({c.get('name')!r}, {len(c['keypoints'])} keypoints, "
-                        f"{counts[c['id']]} annotations)" for c in keypoint_cats)
-    if category_ids:
-        by_id = {c["id"]: c for c in keypoint_cats}
-        unknown = [i for i in category_ids if i not in by_id]
-        if unknown:
-            raise AnnotationError(f"{path}: data.category_ids {unknown} are not keypoint "
-                                  f"categories of this file; its keypoint categories: {listing}")
-        selected = [by_id[i] for i in category_ids]
-        if len({len(c["keypoints"]) for c in selected}) > 1:
-            raise AnnotationError(f"{path}: data.category_ids {list(category_ids)} have "
-                                  f"different numbers of keypoints ({listing})")
-    else:
-        selected = [c for c in keypoint_cats if c["keypoints"] == keypoint_cats[0]["keypoints"]]
-    for cat in selected[1:]:
-        if cat["keypoints"] != selected[0]["keypoints"]:
-            logging.warning("%s: %s has other keypoint names than %s; the first's are used",
-                            path, _category_name(cat), _category_name(selected[0]))
-    others = [c for c in keypoint_cats if c["id"] not in {s["id"] for s in selected}]
-    if others:
-        logging.warning(
-            "%s: keypoint categories not used (%s); used: %s. Choose with "
-            "--set data.category_ids=...", path, "; ".join(
-                f"{_category_name(c)}: {len(c['keypoints'])} keypoints, {counts[c['id']]} "
-                "annotations" for c in others), ", ".join(_category_name(c) for c in selected))
-    return selected
-
-
-def _person_category_ids(categories: list) -> tuple[int, ...]:
-    """Image-info files (COCO test-dev) list categories without keypoints:
-    the person class is the one named "person"."""
-    return tuple(c["id"] for c in categories if isinstance(c, dict)
-                 and str(c.get("name", "")).lower() == "person" and _is_int(c.get("id")))
-
-
-# ---------------------------------------------------------------------------
-# Annotations.
-
-
-def _annotation_problem(ann: dict, num_keypoints: int) -> Optional[str]:
-    """What is wrong with a keypoint annotation (None: nothing)."""
-    for field in ("bbox", "keypoints"):
-        if field not in ann:
-            return f"has no '{field}' (required in COCO keypoint annotations)"
-    problem = (numbers_problem(ann["bbox"], 4, "'bbox' ([x, y, w, h])") or numbers_problem(
-        ann["keypoints"], 3 * num_keypoints, f"'keypoints' (3 x {num_keypoints} keypoints)"))
-    if problem:
-        return problem
-    area = ann.get("area", 0.0)
-    if type(area) not in _NUMBER_TYPES or not _all_finite([area]) or area < 0:
-        return f"'area' must be a finite number >= 0, got {area!r}"
-    count = ann.get("num_keypoints", 0)
-    if not _is_int(count) or count < 0:
-        return f"'num_keypoints' must be an integer >= 0, got {count!r}"
-    if ann.get("iscrowd", 0) not in (0, 1):
-        return f"'iscrowd' must be 0 or 1, got {ann.get('iscrowd')!r}"
-    return None
-
-
-def _check_annotations(anns: list, k_of: dict[int, int], path: str) -> None:
-    """Validates every annotation; one error naming the first bad one."""
-    problems: list[str] = []
-    seen: set[int] = set()
-    for number, ann in enumerate(anns):
-        if not isinstance(ann, dict):
-            problems.append(f"annotation #{number} is not an object")
-            continue
-        where = f"annotation id {ann.get('id')} (#{number}, image {ann.get('image_id')})"
-        missing = [f for f in ("id", "image_id", "category_id") if not _is_int(ann.get(f))]
-        if missing:
-            problems.append(f"{where}: '{missing[0]}' is missing or not an integer")
-        elif ann["id"] in seen:
-            problems.append(f"{where}: the id is used twice")
-        elif ann["category_id"] in k_of:
-            problem = _annotation_problem(ann, k_of[ann["category_id"]])
-            if problem:
-                problems.append(f"{where}: {problem}")
-        if _is_int(ann.get("id")):
-            seen.add(ann["id"])
-    if problems:
-        more = f" ({len(problems) - 1} more annotations have problems)" if len(problems) > 1 else ""
-        raise AnnotationError(f"{path}: {problems[0]}{more}")
-
-
-def _segmentation_area(ann: dict, image: Optional[dict], path: str) -> Optional[float]:
-    """pycocotools' area of the annotation's polygons or RLE; None if it has none."""
-    segm = ann.get("segmentation")
-    if not segm or image is None:
-        return None
-    from pycocotools import mask as mask_utils  # Only when an area is missing.
-    height, width = int(image["height"]), int(image["width"])
-    try:
-        if isinstance(segm, list):
-            for polygon in segm:
-                problem = numbers_problem(polygon, None, "a polygon")
-                if problem or len(polygon) < 6 or len(polygon) % 2:
-                    raise ValueError(problem or f"a polygon has {len(polygon)} values "
-                                     "(needs an even number >= 6)")
-            rle = mask_utils.merge(mask_utils.frPyObjects(segm, height, width))
-        elif isinstance(segm, dict) and "counts" in segm and "size" in segm:
-            rle = (mask_utils.frPyObjects(segm, height, width)
-                   if isinstance(segm["counts"], list) else segm)
-        else:
-            raise ValueError("neither a list of polygons nor an RLE {counts, size}")
-        return float(mask_utils.area(rle))
-    except (ValueError, TypeError, KeyError) as e:
-        raise AnnotationError(
-            f"{path}: annotation id {ann.get('id')} (image {ann.get('image_id')}): "
-            f"'segmentation' cannot give the missing 'area': {e}") from e
-
-
-def _fill_missing_fields(anns: list, images: dict[int, dict], path: str) -> dict:
-    """Fills ``iscrowd`` (0), ``num_keypoints`` (labelled keypoints) and
-    ``area`` (segmentation, else box) where missing; logs the counts once."""
-    filled: Counter = Counter()
-    for ann in anns:
-        if "iscrowd" not in ann:
-            ann["iscrowd"] = 0
-            filled["iscrowd = 0"] += 1
-        if "num_keypoints" not in ann:
-            ann["num_keypoints"] = sum(1 for v in ann["keypoints"][2::3] if v > 0)
-            filled["num_keypoints from the visibilities"] += 1
-        if "area" not in ann:
-            area = _segmentation_area(ann, images.get(ann["image_id"]), path)
-            how = "segmentation"
-            if area is None:
-                area, how = max(0.0, ann["bbox"][2]) * max(0.0, ann["bbox"][3]), "box"
-            ann["area"] = float(area)
-            filled[f"area from the {how}"] += 1
-    if filled:
-        logging.warning("%s: filled in missing fields of %d annotations: %s", path, len(anns),
-                        ", ".join(f"{what}: {n}" for what, n in sorted(filled.items())))
-    return dict(filled)
-
-
-def _image_info_meta(data: dict, category_ids: Sequence[int], path: str) -> dict:
-    """Metadata of a file without keypoint categories (an image-info file)."""
-    known = {c.get("id") for c in data["categories"] if isinstance(c, dict)}
-    unknown = [i for i in category_ids if i not in known]
-    if unknown:
-        raise AnnotationError(f"{path}: data.category_ids {unknown} are not categories of "
-                              f"this file (it has {sorted(known, key=str)})")
-    return {"keypoint_names": (), "skeleton": (), "flip_pairs": None,
-            "category_ids": tuple(category_ids) or _person_category_ids(data["categories"])}
-
-
-def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counter,
-                   path: str) -> tuple[dict, list]:
-    """The chosen keypoint categories (normalised) and their metadata
-    (``keypoint_names``, ``skeleton``, ``flip_pairs``, ``category_ids``)."""
-    selected = _select_categories(categories, tuple(category_ids), counts, path)
-    if not selected:
-        raise AnnotationError(f"{path}: no category has 'keypoints'; not a COCO keypoint "
-                              "annotation file (K and keypoint names unknown)")
-    meta = _normalise_category(selected[0], path)
-    for cat in selected[1:]:
-        _normalise_category(cat, path)
-    meta["category_ids"] = tuple(c["id"] for c in selected)
-    return meta, selected
-
-
-def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
-    """Reads, validates and normalises a COCO keypoint annotation file.
-
-    The whole file is checked at once: ``images`` (integer ids, file names,
-    sizes), the keypoint categories (names, 0- or 1-based skeletons and flip
-    pairs, see :func:`keras_pose.configs.keypoints.zero_based_pairs`) and
-    every annotation (integer ``id``/``image_id``/``category_id``; ``bbox``
-    of 4 and ``keypoints`` of 3K finite numbers; ``area``, ``num_keypoints``,
-    ``iscrowd`` of the right types). Then missing fields are filled in as
-    pycocotools computes them: ``area`` from the segmentation (polygons or
-    RLE, ``pycocotools.mask.area``), else the box; ``num_keypoints`` from the
-    visibilities; ``iscrowd`` 0.
-
-    Categories: those of ``category_ids``, or by default every keypoint
-    category with the same keypoint names as the first one. Other keypoint
-    categories are reported in a warning with their annotation counts. Only
-    the chosen categories and their annotations stay in the result, so that
-    pycocotools' COCOeval sees exactly them. A file without ``annotations``
-    (COCO's ``image_info_test-dev2017.json``) is accepted: empty
-    ``annotations``, and its "person" category chosen.
-
-    Args:
-      path: the JSON file.
-      category_ids: keypoint categories to use (``data.category_ids``).
-
-    Returns:
-      The COCO dict (``images``, ``categories``, ``annotations``, other
-      top-level entries as read) plus ``dict[META_KEY]``: ``source``,
-      ``keypoint_names``, ``num_keypoints``, ``skeleton`` (0-based),
-      ``flip_pairs`` (0-based, or None when the file gives none),
-      ``category_ids``, ``has_annotations``, ``skipped`` (annotations left
-      out, by reason) and ``filled`` (fields filled in, by kind). Usable as
-      ``COCO().dataset`` followed by ``createIndex()``.
-
-    Raises:
-      AnnotationError: naming the file, the annotation (or image or
-        category) id and the field; FileNotFoundError.
-    """
-    data = read_json(path)
-    _check_top_level(data, path)
-    images = _index_images(data["images"], path)
-    has_annotations = "annotations" in data
-    anns = data.get("annotations", [])
-    counts = Counter(a.get("category_id") for a in anns if isinstance(a, dict))
-    categories = data["categories"]
-    if not has_annotations and not any(isinstance(c, dict) and c.get("keypoints")
-                                       for c in categories):
-        meta = _image_info_meta(data, category_ids, path)
-    else:
-        meta, data["categories"] = _keypoint_meta(categories, category_ids, counts, path)
-    k_of = {c["id"]: len(c["keypoints"]) for c in categories
-            if isinstance(c, dict) and c.get("keypoints")}
-    _check_annotations(anns, k_of, path)
-    data["annotations"] = [a for a in anns if a["category_id"] in meta["category_ids"]]
-    meta.update(source=path, num_keypoints=len(meta["keypoint_names"]),
-                has_annotations=has_annotations,
-                skipped=_left_out(anns, meta["category_ids"], k_of, categories, path),
-                filled=_fill_missing_fields(data["annotations"], images, path))
-    data[META_KEY] = meta
-    return data
-
-
-def _left_out(anns: list, chosen: Sequence[int], k_of: dict[int, int], categories: list,
-              path: str) -> dict[str, int]:
-    """Counts the annotations of categories not chosen, by reason."""
-    known = {c["id"] for c in categories if isinstance(c, dict)}
-    reasons: Counter = Counter()
-    for ann in anns:
-        cat = ann["category_id"]
-        if cat not in chosen:
-            reasons["another keypoint category" if cat in k_of else
-                    "a category without keypoints" if cat in known else
-                    "unknown category id"] += 1
-    if reasons["unknown category id"]:
-        logging.warning("%s: %d annotations have a category_id that 'categories' does not "
-                        "list; they are not used", path, reasons["unknown category id"])
-    return dict(reasons)
-
-
-def keypoint_category(data: dict, path: str) -> dict:
-    """The first category with keypoints (the person class for COCO)."""
-    _check_top_level(data, path)
-    categories = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
-    if not categories:
-        raise AnnotationError(f"{path}: no category has 'keypoints'; not a COCO "
-                              "keypoint annotation file")
-    return categories[0]
-
-
-def dataset_metadata(path: str, category_ids: Sequence[int] = ()) -> dict:
-    """K, keypoint names, 0-based skeleton and the file's flip pairs.
-
-    Reads only the categories (checked as :func:`read_annotation_file` does;
-    the annotations are checked when the records are read).
-
-    Returns:
-      ``num_keypoints``, ``keypoint_names``, ``skeleton`` (0-based),
-      ``flip_pairs`` (0-based, None when the file gives none),
-      ``category_id`` (the first chosen) and ``category_ids``.
-    """
-    data = read_json(path)
-    _check_top_level(data, path)
-    anns = data.get("annotations", [])
-    counts = Counter(a.get("category_id") for a in anns if isinstance(a, dict))
-    meta, selected = _keypoint_meta(data["categories"], category_ids, counts, path)
-    meta.update(num_keypoints=len(meta["keypoint_names"]), category_id=selected[0]["id"])
-    return meta
 
 
 def clean_box(box, width: int, height: int) -> Optional[list[float]]:
@@ -535,62 +150,6 @@ def _append(rows: dict[str, list], **values: Any) -> None:
         rows[name].append(value)
 
 
-def _detection_drop_reason(det: Any, number: int, path: str) -> Optional[str]:
-    """Checks one detection: errors for a wrong structure or type, a reason
-    for a non-finite box or score (dropped, as invalid boxes are)."""
-    where = f"{path}: detection #{number}"
-    if not isinstance(det, dict):
-        raise AnnotationError(f"{where} is not an object {{image_id, category_id, bbox, score}}")
-    where += f" (image_id {det.get('image_id')!r})"
-    for field in ("image_id", "category_id", "bbox", "score"):
-        if field not in det:
-            raise AnnotationError(f"{where}: has no '{field}'")
-    for field in ("image_id", "category_id"):
-        if not _is_int(det[field]):
-            raise AnnotationError(f"{where}: '{field}' must be an integer, got {det[field]!r}")
-    problem = numbers_problem(det["bbox"], 4, "'bbox' ([x, y, w, h])", finite=False)
-    if problem is None and type(det["score"]) not in _NUMBER_TYPES:
-        problem = f"'score' must be a number, got {type(det['score']).__name__} {det['score']!r}"
-    if problem:
-        raise AnnotationError(f"{where}: {problem}")
-    if not _all_finite(det["bbox"]):
-        return "non-finite bbox"
-    if not _all_finite([det["score"]]):
-        return "non-finite score"
-    return None
-
-
-def read_detections(det_file: str) -> tuple[list[dict], dict[str, int]]:
-    """Reads and checks a COCO detection-results file.
-
-    Returns:
-      (the usable detections, counts of those dropped by reason: non-finite
-      boxes or scores, logged as a warning).
-
-    Raises:
-      AnnotationError: an empty file, a file that is not detection results,
-        or an entry of the wrong structure or type (naming the entry).
-    """
-    detections = read_json(det_file)
-    if not isinstance(detections, list):
-        raise AnnotationError(f"{det_file} is not a COCO detection-results file "
-                              "(expected a JSON list of {image_id, category_id, bbox, score})")
-    if not detections:
-        raise AnnotationError(f"{det_file} is empty: no detections")
-    kept, dropped = [], Counter()
-    for number, det in enumerate(detections):
-        reason = _detection_drop_reason(det, number, det_file)
-        if reason:
-            dropped[reason] += 1
-        else:
-            kept.append(det)
-    if dropped:
-        logging.warning("%s: %d of %d detections dropped (%s)", det_file,
-                        sum(dropped.values()), len(detections),
-                        ", ".join(f"{r}: {n}" for r, n in sorted(dropped.items())))
-    return kept, dict(dropped)
-
-
 def _detection_keypoint_names(meta: dict, data: dict, keypoint_names: Sequence[str],
                               ann_file: str) -> tuple[str, ...]:
     """K names for detections: the file's, else the caller's, else COCO's when
@@ -599,7 +158,7 @@ def _detection_keypoint_names(meta: dict, data: dict, keypoint_names: Sequence[s
         return meta["keypoint_names"]
     if keypoint_names:
         return tuple(keypoint_names)
-    if _person_category_ids(data["categories"]):
+    if person_category_ids(data["categories"]):
         return kp.COCO_KEYPOINT_NAMES
     raise AnnotationError(f"{ann_file} has no keypoint category: the keypoint names are "
                           "unknown (give data.keypoint_names)")

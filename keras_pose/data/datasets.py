@@ -15,8 +15,9 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.keypoints import resolve_flip_pairs, resolve_sigmas
-from keras_pose.data import coco, mpii
+from keras_pose.configs.keypoints import resolve_flip_pairs
+from keras_pose.configs.sigmas import resolve_sigmas
+from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
 
 COCO_FORMAT = ("coco", "synthetic", "custom")
@@ -77,7 +78,7 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
     names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton, None, ""
     if not names:
         source = _metadata_file(config)
-        meta = coco.dataset_metadata(source, data.category_ids)
+        meta = coco_files.dataset_metadata(source, data.category_ids)
         names, file_pairs = meta["keypoint_names"], meta["flip_pairs"]
         skeleton = data.skeleton or meta["skeleton"]
         logging.info("%s: %d keypoints %s (categories %s), skeleton %s", source, len(names),

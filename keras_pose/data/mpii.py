@@ -21,7 +21,7 @@ from absl import logging
 
 from keras_pose.configs.keypoints import (MPII_FLIP_PAIRS, MPII_KEYPOINT_NAMES,
                                           MPII_SKELETON)
-from keras_pose.data.coco import AnnotationError, numbers_problem, read_json
+from keras_pose.data.coco_files import AnnotationError, numbers_problem, read_json
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 
 NUM_JOINTS = 16

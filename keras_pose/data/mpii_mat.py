@@ -12,12 +12,13 @@ to put those images' people into ``valid.json``.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Iterable, Optional
 
 import numpy as np
 import scipy.io
+
+from keras_pose.files import write_json
 
 NUM_JOINTS = 16
 
@@ -119,10 +120,6 @@ def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) ->
     for name, rows in (("train.json", train), ("valid.json", valid)):
         if name == "valid.json" and names is None:
             continue
-        target = os.path.join(output_dir, name)
-        tmp = f"{target}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(rows, f)
-        os.replace(tmp, target)
+        write_json(os.path.join(output_dir, name), rows)
         counts[name] = len(rows)
     return counts

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import cv2
 import numpy as np
 from absl import logging
 
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from keras_pose.files import write_directory_atomically
 
 FORMAT_VERSION = 2
 _MARKER = "SYNTHETIC_COMPLETE.json"
@@ -245,22 +245,15 @@ def write_detections(root: str, annotations: list[dict], image_ids: list[int],
 def generate(root: str, num_train: int = 400, num_val: int = 50, seed: int = 0,
              train_split: str = "train", val_split: str = "val") -> None:
     """Writes the whole data set into ``root`` (replaced atomically)."""
-    root = os.path.abspath(root)
-    tmp = f"{root}.tmp{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    def write(tmp: str) -> None:
         write_split(tmp, train_split, num_train, seed, first_id=1)
         val_anns = write_split(tmp, val_split, num_val, seed + 1, first_id=100_000)
         write_detections(tmp, val_anns, list(range(100_000, 100_000 + num_val)), seed + 2)
         with open(os.path.join(tmp, _MARKER), "w") as f:
             json.dump(_params(num_train, num_val, seed, train_split, val_split), f)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if os.path.exists(root):
-        shutil.rmtree(root)
-    os.makedirs(os.path.dirname(root) or ".", exist_ok=True)
-    os.replace(tmp, root)
+
+    # No fsync: the set is regenerated whenever its marker does not match.
+    write_directory_atomically(root, write, fsync=False)
 
 
 def _params(num_train, num_val, seed, train_split, val_split) -> dict:

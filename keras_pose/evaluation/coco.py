@@ -136,14 +136,14 @@ def write_results(path: str, results: Sequence[Mapping[str, Any]]) -> None:
 
 def load_coco_ground_truth(annotation_file: str, category_ids: Sequence[int] = ()) -> Any:
     """A pycocotools ``COCO`` of an annotation file, read and checked by the
-    project's reader (``keras_pose.data.coco.read_annotation_file``: every
+    project's reader (``keras_pose.data.coco_files.read_annotation_file``: every
     field filled in the way the format documents, the chosen keypoint
     categories only), quietly."""
     from pycocotools.coco import COCO  # Heavy import, only when evaluating.
 
-    from keras_pose.data import coco as coco_data
+    from keras_pose.data import coco_files
     gt = COCO()
-    gt.dataset = coco_data.read_annotation_file(annotation_file, category_ids)
+    gt.dataset = coco_files.read_annotation_file(annotation_file, category_ids)
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt

@@ -3,17 +3,23 @@
 Every benchmark's metric is a class with the same methods, so that the
 runner and the validation during training never branch on the data set:
 
-- ``update(predictions, records)``: add the predictions
-  (``keras_pose.inference.records.Predictions``) of person records;
+- ``update(a, b)``: add one unit of the benchmark's input, two positional
+  arguments whose types the metric documents: for the per-image benchmarks
+  (the ones ``metric_for`` returns) the predictions
+  (``keras_pose.inference.records.Predictions``) of person records and those
+  records; for PoseTrack one sequence's ground truth and predictions;
 - ``result() -> dict``: the numbers (``primary`` names the main one);
-- ``write(output_dir) -> path``: the benchmark's prediction file;
+- ``write(output_dir) -> path``: the benchmark's prediction file (for
+  PoseTrack, whose predictions are already files, the list of sequences
+  evaluated);
 - ``table(metrics, arch_name, title) -> str``: the official table;
 - ``describe(in_vis_threshold) -> str``: how the numbers are obtained;
 - ``reset()``: forget the predictions (validation after validation).
 
 :class:`~keras_pose.evaluation.coco.CocoKeypointMetric` (COCO, the synthetic
-set, any COCO-format set) and :class:`~keras_pose.evaluation.mpii.MpiiPckhMetric`
-(MPII) implement it; ``keras_pose.evaluation.posetrack`` measures tracking.
+set, any COCO-format set), :class:`~keras_pose.evaluation.mpii.MpiiPckhMetric`
+(MPII) and :class:`~keras_pose.evaluation.posetrack.PoseTrackMetric`
+(PoseTrack tracking, used by ``scripts/evaluate_posetrack.py``) implement it.
 """
 
 from __future__ import annotations
@@ -32,7 +38,9 @@ class PoseMetric(Protocol):
     primary: str
 
     def reset(self) -> None: ...
-    def update(self, predictions: Any, records: Any) -> None: ...
+    # Positional only: the two arguments' names and types are the metric's
+    # own (predictions and records, or a sequence's ground truth and predictions).
+    def update(self, first: Any, second: Any, /) -> None: ...
     def result(self) -> dict[str, float]: ...
     def write(self, output_dir: str) -> str: ...
     def table(self, metrics: Any, arch_name: str, title: str = "") -> str: ...

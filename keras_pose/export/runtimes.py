@@ -48,9 +48,11 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.base import config_to_dict
+from keras_pose.configs.conversion import config_to_dict
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.precision import resolve_precision
+from keras_pose.files import write_atomically, write_files_atomically
+from keras_pose.inference.loading import load_saved_model
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -131,8 +133,7 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
             "input_shape": [None, height, width, 3],
             "output_shape": [None, hh, hw, config.model.num_keypoints],
             "experiment": config_to_dict(config)}
-    with open(sidecar_path(path), "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=1)
+    write_atomically(sidecar_path(path), json.dumps(info, indent=1))
     return path
 
 
@@ -183,16 +184,18 @@ def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str
     import nncf
     import openvino as ov
     model = ov.Core().read_model(fp32_path)
-    quantized = nncf.quantize(model, nncf.Dataset(list(_batches(calibration))),
-                              preset=nncf.QuantizationPreset.PERFORMANCE,
-                              subset_size=len(calibration))
-    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmp:
-        # Written aside first: the fp32 .bin may be memory-mapped by `model`.
+    held = {"model": model, "quantized": nncf.quantize(
+        model, nncf.Dataset(list(_batches(calibration))),
+        preset=nncf.QuantizationPreset.PERFORMANCE, subset_size=len(calibration))}
+    del model
+
+    def write(tmps: list[str]) -> None:
         # No fp16 compression: the layers left in float keep their fp32 weights.
-        ov.save_model(quantized, os.path.join(tmp, "m.xml"), compress_to_fp16=False)
-        del model, quantized
-        for ext in (".xml", ".bin"):
-            os.replace(os.path.join(tmp, "m" + ext), os.path.splitext(path)[0] + ext)
+        ov.save_model(held["quantized"], tmps[0], compress_to_fp16=False)
+        held.clear()  # Before the renames: the fp32 .bin may be memory-mapped.
+
+    stem = os.path.splitext(path)[0]
+    write_files_atomically([stem + ".xml", stem + ".bin"], write)
     return path
 
 
@@ -228,13 +231,17 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     Args:
       path: an ``.onnx``, ``.xml`` or ``.tflite`` file of
         :func:`export_network`, or a SavedModel directory (its ``heatmaps``
-        signature).
+        signature, loaded by ``keras_pose.inference.load_saved_model``).
+
+    Raises:
+      keras_pose.checkpoint.CheckpointError: a directory that is not a
+        keras_pose SavedModel.
       num_threads: CPU threads (None: the runtime's default; LiteRT: all
         cores).
     """
     if os.path.isdir(path):
-        signature = tf.saved_model.load(path).signatures["heatmaps"]
-        return lambda x: signature(images=tf.constant(x, tf.float32))["heatmaps"].numpy()
+        network = load_saved_model(path).network  # Its checks and errors.
+        return lambda x: network(tf.constant(x, tf.float32)).numpy()
     fmt = {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
     if fmt is None:
         raise ValueError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")

@@ -40,6 +40,7 @@ import tensorflow as tf
 from keras_pose.checkpoint import write_checkpoint_dir
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.data import transforms
+from keras_pose.files import write_atomically
 from keras_pose.inference import TopDownEstimator
 
 
@@ -230,8 +231,4 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
                                                          signature_keys=["heatmaps"])
     data = converter.convert()
-    tmp = f"{output_path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, output_path)
-    return output_path
+    return write_atomically(output_path, data)

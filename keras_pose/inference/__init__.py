@@ -6,8 +6,9 @@ the ``Predictor`` API built on them.
 """
 
 from keras_pose.inference.estimator import TopDownEstimator, person_scores
-from keras_pose.inference.loading import PoseModel, load_pose_model, with_overrides
+from keras_pose.inference.loading import (PoseModel, load_pose_model, load_saved_model,
+                                          with_overrides)
 from keras_pose.inference.predictor import PoseResult, Predictor, check_boxes
 
 __all__ = ["PoseModel", "PoseResult", "Predictor", "TopDownEstimator", "check_boxes",
-           "load_pose_model", "person_scores", "with_overrides"]
+           "load_pose_model", "load_saved_model", "person_scores", "with_overrides"]

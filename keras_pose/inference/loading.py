@@ -63,7 +63,24 @@ def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> Experi
     return changed
 
 
-def _load_saved_model(path: str) -> tuple[Network, ExperimentConfig, Any]:
+def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
+    """Loads a SavedModel exported by ``keras_pose.export``: the one loader
+    of keras_pose SavedModels (``load_pose_model`` and
+    ``keras_pose.export.runtimes.load_network`` use it).
+
+    Args:
+      path: the SavedModel directory.
+      overrides: as for :func:`load_pose_model`.
+
+    Returns:
+      Its ``heatmaps`` signature as the network (normalised crops (B, h, w, 3)
+      float32 -> heatmaps (B, H, W, K) float32 tensors) and the config of
+      ``assets/config.json``.
+
+    Raises:
+      CheckpointError: no ``assets/config.json`` (not a keras_pose export),
+        not a loadable SavedModel, or no ``heatmaps`` signature.
+    """
     config_path = os.path.join(path, SAVED_MODEL_CONFIG)
     if not os.path.isfile(config_path):
         raise CheckpointError(f"SavedModel {path} has no {SAVED_MODEL_CONFIG}: it was not "
@@ -76,8 +93,9 @@ def _load_saved_model(path: str) -> tuple[Network, ExperimentConfig, Any]:
         raise CheckpointError(f"SavedModel {path} has no 'heatmaps' signature (has "
                               f"{sorted(loaded.signatures)}); export it with keras_pose.export")
     signature = loaded.signatures["heatmaps"]
-    return (lambda images: signature(images=images)["heatmaps"],
-            load_config(config_path), loaded)
+    return PoseModel(lambda images: signature(images=images)["heatmaps"],
+                     with_overrides(load_config(config_path), overrides), "saved_model", path,
+                     saved_model=loaded)
 
 
 def load_pose_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
@@ -95,9 +113,7 @@ def load_pose_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
     """
     resolved = resolve_checkpoint(path)
     if resolved.kind == "saved_model":
-        network, config, loaded = _load_saved_model(resolved.path)
-        return PoseModel(network, with_overrides(config, overrides), "saved_model",
-                         resolved.path, saved_model=loaded)
+        return load_saved_model(resolved.path, overrides)
     model, config = load_model(resolved.path)
     return PoseModel(lambda images: model(images, training=False),
                      with_overrides(config, overrides), "keras", resolved.path,

@@ -17,7 +17,6 @@ def build_pose_resnet(depth: int, num_keypoints: int,
                       deconv_filters: Sequence[int] = (256, 256, 256),
                       deconv_kernels: Sequence[int] = (4, 4, 4),
                       final_kernel: int = 1, sync_bn: bool = False,
-                      pretrained: Optional[str] = None,
                       blocks_per_stage: Optional[Sequence[int]] = None,
                       name: Optional[str] = None, fused: bool = False) -> keras.Model:
     """Builds the Simple Baselines pose network as a functional Keras model.
@@ -38,11 +37,6 @@ def build_pose_resnet(depth: int, num_keypoints: int,
         PyTorch's ConvTranspose2d with the official padding).
       final_kernel: 1 or 3.
       sync_bn: synchronized BatchNormalization (multi-replica training).
-      pretrained: backbone initialisation: None, "" or "none" (random),
-        "imagenet" (the style's ImageNet weights: torchvision's ResNet for
-        "pytorch", Keras' ResNet-50/101/152 for "caffe"; downloaded on first
-        use), a weights file (``.pth``, ``.pth.tar``, ``.safetensors``,
-        ``.npz``, ``.h5``) or its URL; see ``keras_pose.models.pretrained``.
       blocks_per_stage: fewer blocks per stage for tiny test models.
       name: model name; default ``pose_resnet{depth}``.
       fused: build the inference form (BatchNorm folded away; see
@@ -50,7 +44,9 @@ def build_pose_resnet(depth: int, num_keypoints: int,
 
     Returns:
       An uncompiled ``keras.Model`` mapping (N, H, W, 3) float32 normalised
-      images to (N, H/4, W/4, K) heatmaps.
+      images to (N, H/4, W/4, K) heatmaps, randomly initialised (the
+      backbone's pretrained weights are
+      ``keras_pose.convert.pretrained.initialize_backbone``'s).
 
     Raises:
       ValueError: naming the bad argument and the allowed values.
@@ -74,22 +70,17 @@ def build_pose_resnet(depth: int, num_keypoints: int,
     heatmaps = deconv_head(features, num_keypoints, deconv_filters,
                            deconv_kernels, final_kernel, sync_bn=sync_bn, fused=fused)
     heatmaps = layers.Activation("linear", dtype="float32", name="heatmaps")(heatmaps)
-    model = keras.Model(inputs, heatmaps, name=name or f"pose_resnet{depth}")
-    if pretrained and not fused:  # The fused form gets its weights folded in.
-        from keras_pose.models.pretrained import load_pretrained_backbone
-        load_pretrained_backbone(model, pretrained, depth=depth, style=style)
-    return model
+    return keras.Model(inputs, heatmaps, name=name or f"pose_resnet{depth}")
 
 
-def build_model_from_config(model_config, pretrained: Optional[str] = None,
-                            sync_bn: Optional[bool] = None) -> keras.Model:
-    """Builds the network an experiment's ``ModelConfig`` describes.
+def build_model_from_config(model_config, sync_bn: Optional[bool] = None) -> keras.Model:
+    """Builds the network an experiment's ``ModelConfig`` describes, randomly
+    initialised: ``model_config.pretrained`` is read by
+    ``keras_pose.convert.pretrained.initialize_backbone``, which whoever
+    trains the network calls.
 
     Args:
       model_config: a ``keras_pose.configs.ModelConfig``.
-      pretrained: overrides ``model_config.pretrained`` (pass "" to skip the
-        ImageNet initialisation, and its download, when weights are
-        restored afterwards).
       sync_bn: overrides ``model_config.sync_bn``.
     """
     width, height = model_config.image_size
@@ -109,6 +100,5 @@ def build_model_from_config(model_config, pretrained: Optional[str] = None,
         deconv_kernels=model_config.deconv_kernels,
         final_kernel=model_config.final_kernel,
         sync_bn=model_config.sync_bn if sync_bn is None else sync_bn,
-        pretrained=model_config.pretrained if pretrained is None else pretrained,
         blocks_per_stage=model_config.blocks_per_stage or None,
     )

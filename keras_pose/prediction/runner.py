@@ -168,7 +168,7 @@ def _read_frames(items: Sequence[InputFile], summary: RunSummary) -> Iterator:
 
 
 def _tracker(run: PredictionRun, track_config: Any) -> Any:
-    from keras_pose.configs.keypoints import resolve_sigmas
+    from keras_pose.configs.sigmas import resolve_sigmas
     from keras_pose.tracking import PoseTracker
     data = run.predictor.config.data
     sigmas = resolve_sigmas(data.oks_sigmas, data.keypoint_names, log=False)

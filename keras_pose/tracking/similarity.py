@@ -20,14 +20,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
 
 
 def sigmas_or_default(sigmas: Optional[Sequence[float]], num_keypoints: int) -> np.ndarray:
     """The given OKS sigmas, or a default when there are none.
 
     Callers with a data set should pass its sigmas
-    (``keras_pose.configs.keypoints.resolve_sigmas(config.data.oks_sigmas,
+    (``keras_pose.configs.sigmas.resolve_sigmas(config.data.oks_sigmas,
     config.data.keypoint_names)``). Empty or None: COCO's for K = 17,
     ``DEFAULT_OKS_SIGMA`` for every joint otherwise.
 

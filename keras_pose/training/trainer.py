@@ -30,6 +30,7 @@ from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
 from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, load_config, save_config
+from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
@@ -248,9 +249,9 @@ def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Pl
     """The network, the training model (compiled) and the resumed state."""
     keras.utils.set_random_seed(config.train.seed)
     with strategy.scope():
-        # ImageNet weights only when nothing else will overwrite them.
-        network = build_model_from_config(
-            config.model, pretrained="" if latest or init_checkpoint else None)
+        network = build_model_from_config(config.model)
+        if not (latest or init_checkpoint):  # Else the checkpoint overwrites them.
+            initialize_backbone(network, config.model)
         model = PoseTrainingModel(network, config, plan.global_batch,
                                   multi_worker=cluster_workers() > 1)
         model.compile(optimizer=make_optimizer(config), jit_compile=config.train.jit_compile,

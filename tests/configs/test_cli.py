@@ -19,7 +19,7 @@ def test_named_recipe_on_another_data_set():
 
 
 def test_sigma_presets_become_numbers():
-    from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
+    from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
     config = build_config(dataset="coco", overrides=["data.oks_sigmas=coco"])
     assert config.data.oks_sigmas == COCO_OKS_SIGMAS
     with pytest.raises(ConfigError, match="14 keypoints, the data set has 17"):

@@ -1,11 +1,9 @@
-"""Keypoint names: sides and flip pairs in every naming style, index bases,
-OKS sigmas by name and by preset."""
+"""Keypoint names: sides and flip pairs in every naming style, index bases."""
 
 import logging
 
 import pytest
 
-from keras_pose.configs import apply_overrides, get_experiment
 from keras_pose.configs import keypoints as kp
 
 # (style, names, expected flip pairs as name pairs). Names written from the
@@ -190,85 +188,3 @@ def test_resolve_flip_pairs_precedence(caplog):
     assert kp.resolve_flip_pairs(names, [[3, 4]], ((1, 2),)) == ((3, 4),)  # config wins
     with pytest.raises(ValueError, match="out of range"):
         kp.resolve_flip_pairs(names, [[3, 5]])
-
-
-# --- OKS sigmas ---------------------------------------------------------------
-
-def test_coco_sigmas_by_name_in_any_order_and_style(caplog):
-    order = [16, 3, 0, 9, 12, 5, 1, 14, 7, 2, 11, 4, 15, 6, 10, 8, 13]
-    style = {"nose": "Nose", "left_eye": "LEye", "right_eye": "eyeR", "left_ear": "L_Ear",
-             "right_ear": "Right Ear", "left_hip": "hip_l"}
-    names = [style.get(kp.COCO_KEYPOINT_NAMES[i], kp.COCO_KEYPOINT_NAMES[i]) for i in order]
-    sigmas = kp.resolve_sigmas((), names)
-    assert sigmas == tuple(kp.COCO_OKS_SIGMAS[i] for i in order)
-    assert sigmas[names.index("Nose")] == 0.026 and sigmas[names.index("hip_l")] == 0.107
-    assert sigmas[0] == 0.089  # right_ankle
-    assert "not COCO keypoints" not in caplog.text
-
-
-def test_other_names_get_the_default_with_a_warning(caplog):
-    caplog.set_level(logging.INFO)
-    names = [f"part{i}" for i in range(15)] + ["nose", "withers"]
-    sigmas = kp.resolve_sigmas(None, names)
-    assert sigmas[15] == 0.026
-    assert sigmas[:15] + sigmas[16:] == (kp.DEFAULT_OKS_SIGMA,) * 16
-    assert "16 of 17 keypoints are not COCO keypoints" in caplog.text
-    assert "'withers'" in caplog.text and "--set data.oks_sigmas=" in caplog.text
-    assert "part0=0.0626" in caplog.text  # the sigmas used are logged
-
-
-def test_the_warning_names_a_matching_preset(caplog):
-    names = kp.SIGMA_PRESETS["crowdpose"].names
-    sigmas = kp.resolve_sigmas((), names)
-    assert sigmas[:12] == kp.SIGMA_PRESETS["crowdpose"].sigmas[:12]  # COCO's limbs
-    assert "'head', 'neck'" in caplog.text and "data.oks_sigmas=crowdpose" in caplog.text
-
-
-@pytest.mark.parametrize("preset,k,spot", [
-    ("coco", 17, {0: 0.026, 11: 0.107}), ("crowdpose", 14, {12: 0.079, 13: 0.079}),
-    ("aic", 14, {0: 0.01388152, 13: 0.01236173}), ("mpii", 16, {6: 0.026, 12: 0.179}),
-    ("ochuman", 17, {16: 0.089}), ("posetrack18", 17, {1: 0.025}),
-    ("ap10k", 17, {2: 0.026, 4: 0.035}), ("macaque", 17, {5: 0.079}),
-    ("horse10", 22, {0: 0.0626}), ("coco_wholebody_body", 17, {15: 0.089}),
-])
-def test_presets_as_published(preset, k, spot):
-    chosen = kp.SIGMA_PRESETS[preset]
-    assert len(chosen.sigmas) == len(chosen.names) == k
-    for index, value in spot.items():
-        assert chosen.sigmas[index] == value
-    assert kp.resolve_sigmas(preset, chosen.names) == chosen.sigmas
-
-
-def test_preset_names_aliases_order_and_errors(caplog):
-    ap10k = kp.SIGMA_PRESETS["ap10k"]
-    assert kp.resolve_sigmas("AP-10K", ()) == ap10k.sigmas
-    assert kp.resolve_sigmas("MacaquePose", ()) == kp.COCO_OKS_SIGMAS
-    # The data set lists AP-10K's keypoints in another order: matched by name.
-    shuffled = list(reversed(ap10k.names))
-    assert kp.resolve_sigmas("ap10k", shuffled) == tuple(reversed(ap10k.sigmas))
-    with pytest.raises(ValueError, match="unknown OKS sigma preset 'cocco'.*crowdpose"):
-        kp.resolve_sigmas("cocco", kp.COCO_KEYPOINT_NAMES)
-    with pytest.raises(ValueError, match="preset 'crowdpose' has 14 keypoints.*17"):
-        kp.resolve_sigmas("crowdpose", kp.COCO_KEYPOINT_NAMES)
-
-
-def test_explicit_sigmas_are_checked():
-    assert kp.resolve_sigmas("0.1, 0.2", ["a", "b"]) == (0.1, 0.2)
-    assert kp.resolve_sigmas([0.1, 0.2], ["a", "b"]) == (0.1, 0.2)
-    with pytest.raises(ValueError, match="2 values for 3 keypoints"):
-        kp.resolve_sigmas([0.1, 0.2], ["a", "b", "c"])
-    with pytest.raises(ValueError, match="finite numbers > 0"):
-        kp.resolve_sigmas([0.1, float("nan")], ["a", "b"])
-    with pytest.raises(ValueError, match="finite numbers > 0"):
-        kp.resolve_sigmas([0.1, 0.0], ["a", "b"])
-
-
-def test_command_line_hook_for_presets():
-    config = get_experiment("coco_resnet50_256x192")
-    override = kp.expand_sigma_override("data.oks_sigmas=CrowdPose")
-    changed = apply_overrides(config, [override])
-    assert changed.data.oks_sigmas == kp.SIGMA_PRESETS["crowdpose"].sigmas
-    assert kp.expand_sigma_override("train.epochs=3") == "train.epochs=3"
-    assert kp.expand_sigma_override("data.oks_sigmas=0.1,0.2") == "data.oks_sigmas=0.1,0.2"
-    with pytest.raises(ValueError, match="unknown OKS sigma preset"):
-        kp.expand_sigma_override("data.oks_sigmas=nonsense")

@@ -23,7 +23,7 @@ import pytest
 
 from keras_pose.configs import get_experiment
 from keras_pose.configs.cli import build_config
-from keras_pose.models.pretrained import pretrained_source
+from keras_pose.convert.pretrained import pretrained_source
 from keras_pose.training.schedule import learning_rate_for_epoch
 from keras_pose.training.trainer import make_optimizer
 

@@ -9,8 +9,8 @@ import pytest
 from keras_pose.configs import get_experiment
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD
 from keras_pose.convert import official
-from keras_pose.models import state_dict as sd
-from tests.models.state_dicts import official_state_dict
+from keras_pose.convert import state_dict as sd
+from tests.convert.state_dicts import official_state_dict
 
 
 def test_size_from_file_name():

@@ -1,6 +1,6 @@
 """Parity: converted PyTorch weights give the PyTorch model's outputs.
 
-The official architecture is defined in PyTorch (tests/models/torch_resnet.py:
+The official architecture is defined in PyTorch (tests/convert/torch_resnet.py:
 torchvision-style ResNet + three ConvTranspose2d(4, 2, padding 1, bias False)
 + BN + ReLU + 1x1 conv), initialised randomly with non-trivial BN statistics,
 saved in the official checkpoint layouts, converted (read without torch),
@@ -22,10 +22,11 @@ nn = torch.nn
 from keras_pose import convert  # noqa: E402
 from keras_pose.checkpoint import load_model  # noqa: E402
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from keras_pose.convert.pretrained import load_pretrained_backbone  # noqa: E402
+from keras_pose.convert.state_dict import ConversionError, read_state_dict  # noqa: E402
 from keras_pose.models import build_pose_resnet  # noqa: E402
-from keras_pose.models.state_dict import ConversionError, read_state_dict  # noqa: E402
-from tests.models.torch_resnet import (random_model, save_official,  # noqa: E402
-                                       torch_heatmaps)
+from tests.convert.torch_resnet import (random_model, save_official,  # noqa: E402
+                                        torch_heatmaps)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -158,7 +159,8 @@ def test_backbone_only_parity(tmp_path):
     assert arch.depth == 18 and arch.has_classifier and not arch.has_head
     assert not any(k.startswith("fc") for k in np.load(npz).files)
 
-    model = build_pose_resnet(18, 17, input_shape=(64, 96, 3), pretrained=npz)
+    model = build_pose_resnet(18, 17, input_shape=(64, 96, 3))
+    load_pretrained_backbone(model, npz, depth=18, style="pytorch")
     import keras
     features = keras.Model(model.input, model.get_layer("stage5_block2_out").output)
     x = np.random.default_rng(5).normal(size=(1, 64, 96, 3)).astype(np.float32)

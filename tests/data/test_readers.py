@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from keras_pose.configs import apply_overrides, default_experiment, get_experiment
-from keras_pose.configs.keypoints import (COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES,
-                                          COCO_OKS_SIGMAS, COCO_SKELETON, DEFAULT_OKS_SIGMA)
-from keras_pose.data import coco, datasets, mpii
-from keras_pose.data.coco import AnnotationError, clean_box
+from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, COCO_KEYPOINT_NAMES, COCO_SKELETON
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
+from keras_pose.data import coco, coco_files, datasets, mpii
+from keras_pose.data.coco import clean_box
+from keras_pose.data.coco_files import AnnotationError
 
 
 def test_clean_box_reproduces_the_reference_quirks():
@@ -201,9 +202,9 @@ def _write(tmp_path, data, name="ann.json"):
 ])
 def test_skeleton_base_is_detected(tmp_path, caplog, skeleton, expected):
     path = _write(tmp_path, _tiny_coco(skeleton=skeleton))
-    assert coco.dataset_metadata(path)["skeleton"] == expected
-    data = coco.read_annotation_file(path)
-    assert data[coco.META_KEY]["skeleton"] == expected
+    assert coco_files.dataset_metadata(path)["skeleton"] == expected
+    data = coco_files.read_annotation_file(path)
+    assert data[coco_files.META_KEY]["skeleton"] == expected
     # The normalised dict is COCO again: 1-based.
     assert data["categories"][0]["skeleton"] == [[a + 1, b + 1] for a, b in expected]
     assert ("fit both 0-based and 1-based; read as 1-based" in caplog.text) == (len(skeleton) == 1)
@@ -213,28 +214,28 @@ def test_out_of_range_skeleton_names_file_and_limb(tmp_path):
     names = [f"k{i}" for i in range(14)]
     coco_skeleton = [[a + 1, b + 1] for a, b in COCO_SKELETON]  # 17-keypoint limbs
     path = _write(tmp_path, _tiny_coco(names, skeleton=coco_skeleton), "crowd14.json")
-    for read in (coco.read_annotation_file, coco.dataset_metadata,
+    for read in (coco_files.read_annotation_file, coco_files.dataset_metadata,
                  lambda p: coco.load_coco_gt(p, str(tmp_path), 0.75)):
         with pytest.raises(AnnotationError, match=r"crowd14.json: category 1 \('thing'\) "
                            r"'skeleton': pair #0 \[16, 14\] is out of range for 14 keypoints"):
             read(path)
     negative = _write(tmp_path, _tiny_coco(skeleton=[[0, 1], [-1, 2]]), "neg.json")
     with pytest.raises(AnnotationError, match=r"neg.json.*pair #1 \[-1, 2\]"):
-        coco.read_annotation_file(negative)
+        coco_files.read_annotation_file(negative)
 
 
 def test_flip_pairs_given_by_the_annotation_file(tmp_path):
     names = ["nose", "eye_a", "eye_b"]
     swap = _write(tmp_path, _tiny_coco(names, swap=["", "eye_b", "eye_a"]), "swap.json")
-    assert coco.dataset_metadata(swap)["flip_pairs"] == ((1, 2),)
+    assert coco_files.dataset_metadata(swap)["flip_pairs"] == ((1, 2),)
     assert coco.load_coco_gt(swap, str(tmp_path), 0.75).flip_pairs == ((1, 2),)
     zero_based = _write(tmp_path, _tiny_coco(names, flip_pairs=[[0, 2]]), "zero.json")
-    assert coco.dataset_metadata(zero_based)["flip_pairs"] == ((0, 2),)
-    assert coco.dataset_metadata(_write(tmp_path, _tiny_coco(names)))["flip_pairs"] is None
+    assert coco_files.dataset_metadata(zero_based)["flip_pairs"] == ((0, 2),)
+    assert coco_files.dataset_metadata(_write(tmp_path, _tiny_coco(names)))["flip_pairs"] is None
     bad = _write(tmp_path, _tiny_coco(names, flip_pairs=[[0, 5]]), "badpairs.json")
     with pytest.raises(AnnotationError, match=r"badpairs.json: category 1 \('thing'\) "
                        r"'flip_pairs': pair #0 \[0, 5\] is out of range for 3"):
-        coco.read_annotation_file(bad)
+        coco_files.read_annotation_file(bad)
 
 
 def _real_coco(coco_dir):
@@ -251,7 +252,7 @@ def test_missing_area_from_segmentation_else_box(tmp_path, coco_dir, caplog):
     path = _write(tmp_path, data, "noarea.json")
     records = coco.load_coco_gt(path, coco_dir, 0.75)
     assert len(records) == 12  # before: every person dropped as "zero area"
-    areas = {a["id"]: a["area"] for a in coco.read_annotation_file(path)["annotations"]}
+    areas = {a["id"]: a["area"] for a in coco_files.read_annotation_file(path)["annotations"]}
     assert areas[boxed["id"]] == pytest.approx(boxed["bbox"][2] * boxed["bbox"][3])
     for ann_id, area in areas.items():  # pycocotools' mask area ~ COCO's polygon area
         if ann_id != boxed["id"]:
@@ -285,7 +286,7 @@ def test_missing_num_keypoints_and_iscrowd_are_filled(tmp_path, coco_dir, caplog
     for ann in data["annotations"]:
         del ann["iscrowd"]
     path = _write(tmp_path, data, "nocount.json")
-    normalised = coco.read_annotation_file(path)
+    normalised = coco_files.read_annotation_file(path)
     assert {a["id"]: a["num_keypoints"] for a in normalised["annotations"]} == counts
     assert all(a["iscrowd"] == 0 for a in normalised["annotations"])
     assert "iscrowd = 0: 14, num_keypoints from the visibilities: 14" in caplog.text
@@ -299,7 +300,7 @@ def test_missing_required_field_names_file_id_and_field(tmp_path, field):
     data = _tiny_coco()
     del data["annotations"][1][field]
     path = _write(tmp_path, data, "nobox.json")
-    for read in (coco.read_annotation_file, lambda p: coco.load_coco_gt(p, str(tmp_path), 1)):
+    for read in (coco_files.read_annotation_file, lambda p: coco.load_coco_gt(p, str(tmp_path), 1)):
         with pytest.raises(AnnotationError, match=rf"nobox.json: annotation id 101 "
                            rf"\(#1, image 1\): has no '{field}'"):
             read(path)
@@ -321,7 +322,7 @@ def test_bad_ground_truth_values_are_rejected_at_load(tmp_path, change, match):
     change(data["annotations"][1])
     path = _write(tmp_path, data, "bad.json")
     with pytest.raises(AnnotationError, match=r"bad.json: annotation id 101 .*" + match):
-        coco.read_annotation_file(path)
+        coco_files.read_annotation_file(path)
 
 
 def test_one_error_counts_the_other_bad_annotations(tmp_path):
@@ -330,14 +331,14 @@ def test_one_error_counts_the_other_bad_annotations(tmp_path):
         ann["bbox"][0] = float("nan")
     data["annotations"].append(dict(data["annotations"][0]))  # a duplicate id
     with pytest.raises(AnnotationError, match=r"annotation id 101 .*\(2 more annotations"):
-        coco.read_annotation_file(_write(tmp_path, data))
+        coco_files.read_annotation_file(_write(tmp_path, data))
 
 
 def test_bad_images_are_named(tmp_path):
     data = _tiny_coco()
     data["images"][0]["height"] = float("nan")
     with pytest.raises(AnnotationError, match=r"ann.json: image id 1: 'height' must be"):
-        coco.read_annotation_file(_write(tmp_path, data))
+        coco_files.read_annotation_file(_write(tmp_path, data))
 
 
 def test_detections_non_finite_dropped_malformed_refused(tmp_path, coco_dir, caplog):
@@ -383,18 +384,18 @@ def test_several_keypoint_categories(tmp_path, caplog):
     assert records.num_keypoints == 3 and list(records.category_id) == [1, 1, 2, 2, 2]
     assert records.skipped_reasons == {"another keypoint category": 4}
     assert "category 3 ('fly'): 4 keypoints, 4 annotations" in caplog.text
-    normalised = coco.read_annotation_file(path)
+    normalised = coco_files.read_annotation_file(path)
     assert [c["id"] for c in normalised["categories"]] == [1, 2]
     assert {a["category_id"] for a in normalised["annotations"]} == {1, 2}
     flies = coco.load_coco_gt(path, str(tmp_path), 0.75, category_ids=(3,))
     assert flies.num_keypoints == 4 and set(flies.category_id) == {3}
     assert flies.flip_pairs == ((1, 2),)
-    assert coco.dataset_metadata(path, (3,))["keypoint_names"] == ("head", "wingL", "wingR",
+    assert coco_files.dataset_metadata(path, (3,))["keypoint_names"] == ("head", "wingL", "wingR",
                                                                     "tail")
     with pytest.raises(AnnotationError, match=r"\[1, 3\] have different numbers of keypoints"):
-        coco.read_annotation_file(path, (1, 3))
+        coco_files.read_annotation_file(path, (1, 3))
     with pytest.raises(AnnotationError, match=r"\[9\] are not keypoint categories.*1 \('thing'"):
-        coco.read_annotation_file(path, (9,))
+        coco_files.read_annotation_file(path, (9,))
 
 
 def test_detections_keep_their_category(tmp_path):

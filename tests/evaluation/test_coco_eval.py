@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
 from keras_pose.evaluation import coco
 from tests.test_oks import reference_oks
 

@@ -283,6 +283,31 @@ def test_sequences_are_pooled_not_averaged():
     assert_groups(metrics, "AP", 100 * 13 / 14)
 
 
+
+def test_metric_interface_write_lists_the_sequences_in_update_order(tmp_path):
+    # The project's metric interface: write() names what was evaluated, in
+    # update order (it breaks AP score ties); reset() forgets it.
+    metric = PoseTrackMetric()
+    metric.update(sequence(two_people()), sequence(two_people(ids=(11, 12))))
+    metric.update(str(_write(tmp_path / "gt.json", sequence(two_people(3)))),
+                  sequence(two_people(3, ids=(11, 12))))
+    path = metric.write(str(tmp_path / "out"))
+    assert path == str(tmp_path / "out" / "posetrack_sequences.json")
+    assert json.load(open(path)) == [
+        {"ground_truth": "<ground truth>", "predictions": "<predictions>", "frames": 4},
+        {"ground_truth": str(tmp_path / "gt.json"), "predictions": "<predictions>",
+         "frames": 3}]
+    assert metric.primary in metric.result()
+    assert "poseval" in metric.describe(0.2) and "| Head |" in metric.table(
+        metric.result(), "arch", "title")
+    metric.reset()
+    assert json.load(open(metric.write(str(tmp_path / "out")))) == []
+
+
+def _write(path, data):
+    path.write_text(json.dumps(data))
+    return path
+
 def test_ignore_regions_drop_predictions_and_ground_truth_inside():
     region = {0: ([[600, 800, 800, 600]], [[0, 0, 400, 400]])}
     frames = [[person(11, 100 + 5 * i)] for i in range(3)]

@@ -1,6 +1,8 @@
 """Formats and precisions of the runtime exports, and what is missing."""
 
 import importlib.util
+import os
+import shutil
 
 import numpy as np
 import pytest
@@ -45,3 +47,18 @@ def test_sidecar_path_and_unknown_files(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match="m.json"):
         runtimes.load_network(str(tmp_path / "m.onnx"))
+
+
+def test_a_saved_model_loads_through_the_one_saved_model_loader(tiny_exported, tmp_path):
+    # load_network's SavedModel is inference.load_saved_model's: the same
+    # network, and the same checks and errors.
+    from keras_pose.checkpoint import CheckpointError
+    model, _, _, saved = tiny_exported
+    crops = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_allclose(runtimes.load_network(saved)(crops),
+                               model(crops, training=False).numpy(), atol=1e-4)
+    copy = tmp_path / "saved"
+    shutil.copytree(saved, copy)
+    os.remove(copy / "assets" / "config.json")
+    with pytest.raises(CheckpointError, match="assets/config.json: it was not exported by"):
+        runtimes.load_network(str(copy))

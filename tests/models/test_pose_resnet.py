@@ -8,11 +8,7 @@ import keras
 from keras_pose.checkpoint import (CheckpointError, load_model,
                                    resolve_checkpoint, save_model_checkpoint)
 from keras_pose.configs import apply_overrides, get_experiment
-from keras_pose.models import (build_model_from_config, build_pose_resnet,
-                               copy_keras_applications_weights)
-from keras_pose.models.pretrained import (WeightsMismatchError,
-                                          load_named_weights,
-                                          save_named_weights)
+from keras_pose.models import build_model_from_config, build_pose_resnet
 
 
 def _trainable(model):
@@ -137,45 +133,6 @@ def _randomise_bn(model, seed=0):
             n = layer.gamma.shape[0]
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n),
                                rng.normal(0, 0.1, n), rng.uniform(0.5, 2.0, n)])
-
-
-def test_keras_applications_weight_mapping_gives_identical_features():
-    source = keras.applications.ResNet50(weights=None, include_top=False,
-                                         input_shape=(64, 64, 3))
-    _randomise_bn(source)
-    model = build_pose_resnet(50, 17, input_shape=(64, 64, 3), style="caffe")
-    assert copy_keras_applications_weights(model, source) == 106
-    x = np.random.default_rng(1).normal(size=(2, 64, 64, 3)).astype(np.float32)
-    ours = keras.Model(model.input, model.get_layer("stage5_block3_out").output)(x, training=False)
-    theirs = source(x, training=False)
-    np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-5)
-
-
-def test_keras_imagenet_weights_exist_for_50_101_152_only():
-    # (The pytorch style's "imagenet" is torchvision's file: test_imagenet.py.)
-    with pytest.raises(ValueError, match="ResNet-50/101/152"):
-        build_pose_resnet(18, 17, input_shape=(64, 64, 3), style="caffe",
-                          pretrained="imagenet")
-
-
-def test_pretrained_paths(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.npz"):
-        build_pose_resnet(18, 17, input_shape=(64, 64, 3),
-                          pretrained=str(tmp_path / "nothere.npz"))
-    a = build_pose_resnet(18, 17, input_shape=(64, 64, 3), blocks_per_stage=(1, 1, 1, 1))
-    path = str(tmp_path / "backbone.npz")
-    save_named_weights([l for l in a.layers if l.name.startswith(("stem_", "stage"))], path)
-    b = build_pose_resnet(18, 17, input_shape=(64, 64, 3), blocks_per_stage=(1, 1, 1, 1),
-                          pretrained=path)
-    np.testing.assert_array_equal(a.get_layer("stage5_block1_conv2").kernel.numpy(),
-                                  b.get_layer("stage5_block1_conv2").kernel.numpy())
-    # A backbone of another depth is rejected with the offending names.
-    c = build_pose_resnet(18, 17, input_shape=(64, 64, 3), blocks_per_stage=(1, 1, 2, 1))
-    before = c.get_layer("stem_conv").kernel.numpy().copy()
-    with pytest.raises(WeightsMismatchError, match="stage4_block2"):
-        load_named_weights(c, path)
-    # All or nothing: the layers that did fit were not loaded either.
-    np.testing.assert_array_equal(c.get_layer("stem_conv").kernel.numpy(), before)
 
 
 def test_checkpoint_round_trip(tmp_path):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_pose.configs.keypoints import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
+from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
 from keras_pose.tracking import greedy_match
 from keras_pose.tracking.similarity import sigmas_or_default
 

@@ -117,7 +117,7 @@ shards = [pipeline.build_train_dataset(
 both = tf.data.Dataset.zip(tuple(shards)).map(
     lambda a, b: {k: tf.concat([a[k], b[k]], 0) for k in a}).take(2)
 keras.utils.set_random_seed(config.train.seed)
-network = build_model_from_config(config.model, pretrained="", sync_bn=False)
+network = build_model_from_config(config.model, sync_bn=False)
 model = PoseTrainingModel(network, config, global_batch=8)
 model.compile(optimizer=make_optimizer(config))
 model.fit(both, epochs=1, verbose=0, shuffle=False)

@@ -19,7 +19,7 @@ def test_the_finished_iterator_is_deleted_in_the_background(fast_config, monkeyp
     # (up to a minute): fit must leave it to release_iterator, which drops
     # the last reference in another thread.
     config = fast_config
-    network = build_model_from_config(config.model, pretrained="")
+    network = build_model_from_config(config.model)
     model = PoseTrainingModel(network, config, global_batch=2)
     model.compile(optimizer=make_optimizer(config))
     k = config.model.num_keypoints

@@ -122,18 +122,39 @@ def test_init_checkpoint_loads_every_weight(tmp_path, fast_config):
     from keras_pose.checkpoint import save_model_checkpoint
     from keras_pose.models import build_model_from_config
     from keras_pose.training.trainer import init_from_checkpoint
-    source = build_model_from_config(fast_config.model, pretrained="")
+    source = build_model_from_config(fast_config.model)
     for variable in source.weights:
         variable.assign(np.random.default_rng(len(variable.path)).normal(
             size=variable.shape).astype("float32"))
     save_model_checkpoint(source, fast_config, str(tmp_path / "init"))
-    target = build_model_from_config(fast_config.model, pretrained="")
+    target = build_model_from_config(fast_config.model)
     init_from_checkpoint(target, str(tmp_path / "init"), fast_config)
     assert len(target.weights) == len(source.weights) > 30
     for a, b in zip(source.weights, target.weights):
         assert a.path == b.path
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
+
+
+def test_a_fresh_run_initialises_the_backbone_from_model_pretrained(
+        tmp_path, fast_config, monkeypatch):
+    # The trainer, not the model builder, reads model.pretrained: once for a
+    # fresh run, never when a checkpoint will overwrite the weights.
+    from keras_pose.training import trainer
+    calls = []
+    monkeypatch.setattr(trainer, "initialize_backbone",
+                        lambda network, model_config: calls.append(model_config))
+    config = apply_overrides(fast_config, ["model.pretrained=imagenet"])
+    plan = trainer._Plan(global_batch=8, steps_per_epoch=1, steps_per_execution=1,
+                         base_lr=1e-3, chief=True, directory=str(tmp_path))
+    strategy = tf.distribute.get_strategy()
+    trainer._build(config, strategy, plan, latest=None, init_checkpoint=None)
+    assert calls == [config.model]
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.models import build_model_from_config
+    save_model_checkpoint(build_model_from_config(config.model), config, str(tmp_path / "init"))
+    trainer._build(config, strategy, plan, latest=None, init_checkpoint=str(tmp_path / "init"))
+    assert calls == [config.model]
 
 def _coco_layout(coco_dir, root):
     for split in ("train2017", "val2017"):

@@ -1,7 +1,7 @@
 """PyTorch state_dicts (official Simple Baselines, torchvision, timm) -> our layers.
 
 Pure NumPy: name mapping, architecture inference and all-or-nothing
-assignment. Files are read by :mod:`keras_pose.models.torch_reader` (no
+assignment. Files are read by :mod:`keras_pose.convert.torch_reader` (no
 torch); :func:`read_state_dict` does both.
 
 Name mapping (``L`` = 1..4, ``b`` = 0-based block; our stage is ``L + 1`` and
@@ -35,7 +35,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
-from keras_pose.models import torch_reader
+from keras_pose.convert import torch_reader
 from keras_pose.models.resnet import BLOCKS_PER_STAGE
 
 # Our backbone layers' name prefixes (everything else is the pose head).
@@ -130,7 +130,7 @@ def unwrap_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, np.ndar
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
     """Reads a ``.pth`` / ``.pth.tar`` / ``.safetensors`` file's state_dict.
 
-    No torch: :func:`keras_pose.models.torch_reader.load_weights_file` reads
+    No torch: :func:`keras_pose.convert.torch_reader.load_weights_file` reads
     the file, :func:`unwrap_state_dict` finds the state_dict in it.
 
     Raises:

@@ -20,9 +20,9 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="torch (test extra) writes the files")
 
-from keras_pose.models import torch_reader  # noqa: E402
-from keras_pose.models.state_dict import ConversionError, read_state_dict  # noqa: E402
-from tests.models.torch_resnet import random_model  # noqa: E402
+from keras_pose.convert import torch_reader  # noqa: E402
+from keras_pose.convert.state_dict import ConversionError, read_state_dict  # noqa: E402
+from tests.convert.torch_resnet import random_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")

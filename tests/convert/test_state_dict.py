@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from keras_pose.models import build_pose_resnet
-from keras_pose.models import state_dict as sd
-from keras_pose.models.pretrained import WeightsMismatchError
-from tests.models.state_dicts import official_state_dict
+from keras_pose.convert import state_dict as sd
+from keras_pose.convert.state_dict import WeightsMismatchError
+from tests.convert.state_dicts import official_state_dict
 
 
 @pytest.mark.parametrize("depth", [18, 34, 50, 101, 152])

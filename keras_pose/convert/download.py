@@ -1,20 +1,20 @@
-"""torchvision's ImageNet ResNets: which file, the download cache, hash checks.
+"""Files fetched from a URL into a local cache, checked by the hash in their name.
 
-The official experiments start from torchvision's classic ImageNet weights
-(``MODEL.PRETRAINED: models/pytorch/imagenet/resnet50-19c8e357.pth``);
-:data:`TORCHVISION_FILES` names them per depth. They are downloaded on first
-use from :data:`TORCHVISION_BASE_URL` into :func:`cache_dir`, Keras' cache
-convention: ``$KERAS_POSE_CACHE`` when set, else ``$KERAS_HOME/keras_pose``
-or ``~/.keras/keras_pose``. torchvision's file names end with the first hex
-digits of the file's SHA-256 (``resnet50-19c8e357.pth``); every file whose
-name carries such a prefix is checked against it, when downloaded and each
-time it is used from the cache. Downloads go to a temporary file in the
-cache, renamed into place only once complete and verified, so an
-interrupted or corrupt download never leaves a file behind.
+The cache folder follows Keras' convention: ``$KERAS_POSE_CACHE`` when set,
+else ``$KERAS_HOME/keras_pose`` or ``~/.keras/keras_pose``
+(:func:`cache_dir`). A file whose name ends with the first hex digits of its
+SHA-256, as torchvision names its files (``resnet50-19c8e357.pth``), is
+checked against them when downloaded and each time it is used from the
+cache. Downloads go to a temporary file in the cache, renamed into place
+only once complete and verified, so an interrupted or corrupt download never
+leaves a file behind.
 
 ``KERAS_POSE_OFFLINE=1`` forbids downloads (tests, machines without
 network): a missing file is then the same error as an unreachable URL, one
 that names the file, the URL and the exact path to put the file at.
+
+Generic: backbone files (:mod:`keras_pose.convert.imagenet`,
+``model.pretrained`` URLs) use it, and so can any other weights source.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -31,30 +30,22 @@ from typing import Optional
 
 from absl import logging
 
+from keras_pose.files import write_atomically
+
 CACHE_ENV = "KERAS_POSE_CACHE"
 OFFLINE_ENV = "KERAS_POSE_OFFLINE"
-TORCHVISION_BASE_URL = "https://download.pytorch.org/models/"
-# torchvision's original (2017) ImageNet files; 50/101/152 are the ones the
-# official yaml files name.
-TORCHVISION_FILES = {
-    18: "resnet18-5c106cde.pth",
-    34: "resnet34-333f7ec4.pth",
-    50: "resnet50-19c8e357.pth",
-    101: "resnet101-5d3b4d8f.pth",
-    152: "resnet152-b121ed2d.pth",
-}
 _HASH_IN_NAME = re.compile(r".+-([0-9a-f]{8,64})\.[A-Za-z0-9.]+")
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 _REPORT_EVERY_S = 10.0
 
 
-class WeightsDownloadError(OSError):
-    """A weights file that could not be downloaded (no network, bad URL)."""
+class DownloadError(OSError):
+    """A file that could not be downloaded (no network, bad URL, offline)."""
 
 
-class WeightsHashError(ValueError):
-    """A weights file whose SHA-256 does not start with its name's hash."""
+class HashMismatchError(ValueError):
+    """A file whose SHA-256 does not start with its name's hash."""
 
 
 def cache_dir() -> str:
@@ -67,25 +58,8 @@ def cache_dir() -> str:
     return os.path.join(os.path.abspath(keras_home), "keras_pose")
 
 
-def torchvision_file(depth: int) -> str:
-    """torchvision's ImageNet file name for a ResNet depth.
-
-    Raises:
-      ValueError: for a depth torchvision does not publish.
-    """
-    if depth not in TORCHVISION_FILES:
-        raise ValueError(f"no torchvision ImageNet ResNet of depth {depth}; depths: "
-                         f"{sorted(TORCHVISION_FILES)}")
-    return TORCHVISION_FILES[depth]
-
-
-def torchvision_url(depth: int) -> str:
-    """The download URL of :func:`torchvision_file`."""
-    return TORCHVISION_BASE_URL + torchvision_file(depth)
-
-
 def hash_prefix(file_name: str) -> Optional[str]:
-    """The SHA-256 prefix a torchvision-style name carries, or None.
+    """The SHA-256 prefix a name carries (torchvision's style), or None.
 
     ``resnet50-19c8e357.pth`` -> ``19c8e357``; ``pose_resnet_50.pth`` -> None.
     """
@@ -107,34 +81,22 @@ def check_hash(path: str, name: Optional[str] = None) -> None:
     name); names without one pass.
 
     Raises:
-      WeightsHashError: naming the file, the expected prefix and the digest.
+      HashMismatchError: naming the file, the expected prefix and the digest.
     """
     expected = hash_prefix(name or path)
     if expected is None:
         return
     actual = sha256_of(path)
     if not actual.startswith(expected):
-        raise WeightsHashError(
+        raise HashMismatchError(
             f"{name or path}: SHA-256 {actual} does not start with {expected}, the hash "
             "its name carries (a corrupt, truncated or different file)")
 
 
-def imagenet_weights(depth: int) -> str:
-    """The local path of torchvision's ImageNet ResNet-``depth``, downloaded
-    into :func:`cache_dir` on first use.
-
-    Raises:
-      ValueError: for a depth without a torchvision file.
-      WeightsDownloadError: offline (naming file, URL and where to put it).
-      WeightsHashError: for a file that does not match its name's hash.
-    """
-    return fetch(torchvision_url(depth))
-
-
-def fetch(url: str) -> str:
+def fetch(url: str, *, alternatives: str = "") -> str:
     """Returns the cached copy of ``url``, downloading it first if needed.
 
-    A file whose name carries a torchvision hash is cached under that name
+    A file whose name carries a hash prefix is cached under that name
     (``resnet50-19c8e357.pth``: the name identifies the content) and checked
     whenever it is used; any other file under its name in a folder named
     after the URL's digest, so that two URLs ending in ``model.safetensors``
@@ -142,14 +104,16 @@ def fetch(url: str) -> str:
 
     Args:
       url: ``http://``, ``https://`` or ``file://``.
+      alternatives: what else the user can do without the file, appended to
+        the download error (e.g. the config value that names a local path).
 
     Returns:
       The local path in :func:`cache_dir`.
 
     Raises:
-      WeightsDownloadError: download failed or disabled; the message names
+      DownloadError: download failed or disabled; the message names
         the file, the URL and the exact path to put the file at.
-      WeightsHashError: the file does not match its name's hash (a fresh
+      HashMismatchError: the file does not match its name's hash (a fresh
         download is deleted; a file already in the cache is left for the
         user to remove, named in the message).
     """
@@ -163,46 +127,47 @@ def fetch(url: str) -> str:
     if os.path.isfile(destination):
         try:
             check_hash(destination)
-        except WeightsHashError as e:
-            raise WeightsHashError(f"{e}; delete {destination} to download it again") from None
+        except HashMismatchError as e:
+            raise HashMismatchError(f"{e}; delete {destination} to download it again") from None
         return destination
     if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
-        _raise_offline(name, url, destination, f"downloads are disabled by {OFFLINE_ENV}")
-    _download(url, name, destination)
+        _raise_offline(name, url, destination, f"downloads are disabled by {OFFLINE_ENV}",
+                       alternatives)
+    _download(url, name, destination, alternatives)
     return destination
 
 
-def _raise_offline(name: str, url: str, destination: str, reason: str) -> None:
-    raise WeightsDownloadError(
+def _raise_offline(name: str, url: str, destination: str, reason: str,
+                   alternatives: str) -> None:
+    raise DownloadError(
         f"cannot download {name} from {url} ({reason}). Without network access, get "
         f"the file on another machine and put it at {destination} (or set "
-        f"{CACHE_ENV} to a folder that holds it, or set model.pretrained to its local "
-        "path); model.pretrained=none trains from a random initialisation instead")
+        f"{CACHE_ENV} to a folder that holds it)" + (f"; {alternatives}" if alternatives else ""))
 
 
-def _download(url: str, name: str, destination: str) -> None:
+def _download(url: str, name: str, destination: str, alternatives: str) -> None:
     """Downloads to a temporary file beside ``destination``, checks the
     hash, then renames; nothing is left behind on failure."""
     folder = os.path.dirname(destination)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        _raise_offline(name, url, destination, f"cannot create the cache folder: {e}")
-    handle, partial = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
-    start = time.monotonic()
-    try:
-        with os.fdopen(handle, "wb") as out:
-            size = _copy_url(url, out)
-        check_hash(partial, name)
-        os.replace(partial, destination)
-    except WeightsHashError as e:
-        raise WeightsHashError(f"{e}; downloaded from {url}, not kept") from None
+        _raise_offline(name, url, destination, f"cannot create the cache folder: {e}",
+                       alternatives)
+    start, sizes = time.monotonic(), []
+
+    def fill(out) -> None:
+        sizes.append(_copy_url(url, out))
+        out.flush()
+        check_hash(out.name, name)  # Raising discards the temporary file.
+
+    try:  # Also on KeyboardInterrupt, no partial file stays in the cache.
+        write_atomically(destination, fill, binary=True)
+    except HashMismatchError as e:
+        raise HashMismatchError(f"{e}; downloaded from {url}, not kept") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
-        _raise_offline(name, url, destination, f"{type(e).__name__}: {e}")
-    finally:  # Also on KeyboardInterrupt: no partial file stays in the cache.
-        if os.path.exists(partial):
-            os.remove(partial)
-    logging.info("Downloaded %s (%.1f MB in %.1f s) to %s", url, size / 1e6,
+        _raise_offline(name, url, destination, f"{type(e).__name__}: {e}", alternatives)
+    logging.info("Downloaded %s (%.1f MB in %.1f s) to %s", url, sizes[0] / 1e6,
                  time.monotonic() - start, destination)
 
 

@@ -1,4 +1,4 @@
-"""ImageNet backbones: model.pretrained values, the download cache, hashes.
+"""Backbone initialisation: model.pretrained values, the download cache, hashes.
 
 No network: files are served from ``file://`` URLs in tmp_path, the cache is
 a tmp_path folder (KERAS_POSE_CACHE), and the unreachable URL is a closed
@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 from keras_pose.configs import apply_overrides, get_experiment, list_experiments
-from keras_pose.models import build_pose_resnet, imagenet
-from keras_pose.models.pretrained import load_pretrained_backbone, pretrained_source
-from keras_pose.models.state_dict import ConversionError
+from keras_pose.convert import download, imagenet
+from keras_pose.convert.pretrained import load_pretrained_backbone, pretrained_source
+from keras_pose.convert.state_dict import ConversionError
+from keras_pose.models import build_pose_resnet
 
 torch = pytest.importorskip("torch", reason="torch (test extra) writes the weight files")
 
-from tests.models.torch_resnet import random_model  # noqa: E402
+from tests.convert.torch_resnet import random_model  # noqa: E402
 
 # What the official yaml files name (MODEL.PRETRAINED), per depth.
 OFFICIAL_FILES = {50: "resnet50-19c8e357.pth", 101: "resnet101-5d3b4d8f.pth",
@@ -27,12 +28,11 @@ OFFICIAL_FILES = {50: "resnet50-19c8e357.pth", 101: "resnet101-5d3b4d8f.pth",
 INPUT = (64, 64, 3)
 
 
-@pytest.fixture()
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv(imagenet.CACHE_ENV, str(folder))
-    monkeypatch.delenv(imagenet.OFFLINE_ENV, raising=False)
-    return folder
+def _initialised(pretrained, depth=18):
+    """A pytorch-style pose model whose backbone model.pretrained set."""
+    model = build_pose_resnet(depth, 17, input_shape=INPUT)
+    load_pretrained_backbone(model, pretrained, depth=depth, style="pytorch")
+    return model
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def _assert_backbone_equals(keras_model, torch_model):
 
 def _torch_module(layer):
     """stage3_block2_bn1 -> layer2.1.bn1 (written out here, independently of
-    keras_pose.models.state_dict)."""
+    keras_pose.convert.state_dict)."""
     if layer.startswith("stem_"):
         return {"stem_conv": "conv1", "stem_bn": "bn1"}[layer]
     stage, block, *rest = layer.split("_")
@@ -95,7 +95,7 @@ def _features(keras_model, torch_model):
 
 def test_file_url_downloads_into_the_cache_and_loads_exactly(cache, torchvision18):
     torch_model, served = torchvision18
-    model = build_pose_resnet(18, 17, input_shape=INPUT, pretrained=served.as_uri())
+    model = _initialised(served.as_uri())
     _assert_backbone_equals(model, torch_model)
     ours, theirs = _features(model, torch_model)
     np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=0)
@@ -103,7 +103,7 @@ def test_file_url_downloads_into_the_cache_and_loads_exactly(cache, torchvision1
     assert (cache / served.name).read_bytes() == served.read_bytes()
     # The cached copy is used (and checked) from then on: the source may go.
     gone = (served.parent / "gone" / served.name).as_uri()
-    assert imagenet.fetch(gone) == str(cache / served.name)
+    assert download.fetch(gone) == str(cache / served.name)
 
 
 def test_local_pth_and_safetensors_load_exactly(tmp_path, cache, torchvision18):
@@ -112,7 +112,7 @@ def test_local_pth_and_safetensors_load_exactly(tmp_path, cache, torchvision18):
     tensors = str(tmp_path / "resnet18.tv_in1k.safetensors")
     save_file(torch_model.state_dict(), tensors)
     for path in (str(served), tensors):
-        model = build_pose_resnet(18, 17, input_shape=INPUT, pretrained=path)
+        model = _initialised(path)
         _assert_backbone_equals(model, torch_model)
     assert not cache.exists()  # local files are read in place
 
@@ -121,29 +121,16 @@ def test_imagenet_uses_the_torchvision_file_of_the_depth(cache, torchvision18, m
     torch_model, served = torchvision18
     monkeypatch.setattr(imagenet, "TORCHVISION_BASE_URL", served.parent.as_uri() + "/")
     monkeypatch.setitem(imagenet.TORCHVISION_FILES, 18, served.name)
-    model = build_pose_resnet(18, 17, input_shape=INPUT, pretrained="imagenet")
+    model = _initialised("imagenet")
     _assert_backbone_equals(model, torch_model)
     assert os.listdir(cache) == [served.name]
-
-
-def test_same_file_name_from_two_urls_are_two_cache_entries(tmp_path, cache):
-    # As timm's Hub repositories all name their file model.safetensors.
-    paths = []
-    for repo in ("resnet50.tv_in1k", "resnet50.a1_in1k"):
-        source = tmp_path / repo / "model.safetensors"
-        source.parent.mkdir()
-        source.write_bytes(repo.encode())
-        paths.append(imagenet.fetch(source.as_uri()))
-    assert paths[0] != paths[1]
-    assert [open(p, "rb").read() for p in paths] == [b"resnet50.tv_in1k", b"resnet50.a1_in1k"]
-    assert all(os.path.basename(p) == "model.safetensors" for p in paths)
 
 
 def test_wrong_hash_is_an_error_and_nothing_is_kept(tmp_path, cache, torchvision18):
     _, served = torchvision18
     wrong = tmp_path / "resnet18-00000000.pth"
     shutil.copy(served, wrong)
-    with pytest.raises(imagenet.WeightsHashError,
+    with pytest.raises(download.HashMismatchError,
                        match=r"resnet18-00000000\.pth: SHA-256 [0-9a-f]{64} does not start "
                              r"with 00000000.*not kept"):
         load_pretrained_backbone(None, wrong.as_uri(), depth=18, style="pytorch")
@@ -151,38 +138,28 @@ def test_wrong_hash_is_an_error_and_nothing_is_kept(tmp_path, cache, torchvision
     # A file put in the cache by hand is checked too, and left for the user.
     cache.mkdir(exist_ok=True)
     shutil.copy(served, cache / "resnet18-5c106cde.pth")
-    with pytest.raises(imagenet.WeightsHashError, match="delete .*resnet18-5c106cde.pth"):
+    with pytest.raises(download.HashMismatchError, match="delete .*resnet18-5c106cde.pth"):
         imagenet.imagenet_weights(18)
 
 
 def test_unreachable_url_names_file_url_and_destination(cache):
     url = "http://127.0.0.1:9/models/resnet50-19c8e357.pth"
-    with pytest.raises(imagenet.WeightsDownloadError) as info:
+    with pytest.raises(download.DownloadError) as info:
         load_pretrained_backbone(None, url, depth=50, style="pytorch")
     message = str(info.value)
     destination = os.path.join(str(cache), "resnet50-19c8e357.pth")
     assert "resnet50-19c8e357.pth" in message and url in message
     assert f"put it at {destination}" in message
+    assert "model.pretrained=none trains from a random initialisation" in message
     assert not cache.exists() or os.listdir(cache) == []
 
 
 def test_offline_switch_refuses_downloads(cache, monkeypatch):
-    monkeypatch.setenv(imagenet.OFFLINE_ENV, "1")
-    with pytest.raises(imagenet.WeightsDownloadError,
+    monkeypatch.setenv(download.OFFLINE_ENV, "1")
+    with pytest.raises(download.DownloadError,
                        match=r"resnet50-19c8e357\.pth from https://download\.pytorch\.org/"
                              r"models/resnet50-19c8e357\.pth .*disabled"):
         load_pretrained_backbone(None, "imagenet", depth=50, style="pytorch")
-
-
-def test_cache_folder_follows_keras(monkeypatch, tmp_path):
-    monkeypatch.delenv(imagenet.CACHE_ENV, raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "kh"))
-    assert imagenet.cache_dir() == str(tmp_path / "kh" / "keras_pose")
-    monkeypatch.delenv("KERAS_HOME")
-    assert imagenet.cache_dir() == os.path.join(os.path.expanduser("~"), ".keras",
-                                                "keras_pose")
-    monkeypatch.setenv(imagenet.CACHE_ENV, str(tmp_path / "mine"))
-    assert imagenet.cache_dir() == str(tmp_path / "mine")
 
 
 @pytest.mark.parametrize("name", [n for n in list_experiments() if n != "tiny"])
@@ -201,8 +178,8 @@ def test_random_init_on_purpose():
     official = apply_overrides(get_experiment("coco_resnet50_256x192"),
                                ["model.pretrained=none"]).model
     assert pretrained_source(official.pretrained, 50, "pytorch") is None
-    assert imagenet.hash_prefix("resnet18-5c106cde.pth") == "5c106cde"
-    assert imagenet.hash_prefix("pose_resnet_50_256x192.pth.tar") is None
+    assert download.hash_prefix("resnet18-5c106cde.pth") == "5c106cde"
+    assert download.hash_prefix("pose_resnet_50_256x192.pth.tar") is None
 
 
 def test_wrong_style_depth_or_type_is_refused(tmp_path, cache, torchvision18):

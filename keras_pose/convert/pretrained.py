@@ -1,12 +1,15 @@
 """Backbone initialisation: ``model.pretrained``.
 
-``model.pretrained`` (and ``build_pose_resnet(pretrained=...)``) is one of:
+Whoever builds a network for training calls :func:`initialize_backbone`
+(the trainer does, once, unless a checkpoint will overwrite the weights);
+``keras_pose.models`` builds architectures only. ``model.pretrained`` is one
+of:
 
 - ``""`` / ``"none"``: random initialisation, on purpose.
 - ``"imagenet"``: the ImageNet weights of the model's style. Pytorch style:
   torchvision's ImageNet ResNet (``resnet50-19c8e357.pth``..., what the
   official yaml files start from), downloaded on first use into the cache of
-  :mod:`keras_pose.models.imagenet` and read without torch. Caffe style: the
+  :mod:`keras_pose.convert.download` and read without torch. Caffe style: the
   ResNet-50/101/152 weights that ``keras.applications`` publishes (downloaded
   by Keras), whose input convention is :data:`KERAS_CAFFE_PREPROCESSING`.
 - a local path: ``.pth`` / ``.pth.tar`` / ``.pt`` / ``.bin`` / ``.safetensors`` with
@@ -34,15 +37,16 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs.experiments import KERAS_CAFFE_PREPROCESSING
-from keras_pose.models import imagenet
-from keras_pose.models.state_dict import (BACKBONE_PREFIXES, ConversionError,
+from keras_pose.convert import download, imagenet
+from keras_pose.files import write_atomically
+from keras_pose.convert.state_dict import (BACKBONE_PREFIXES, ConversionError,
                                           WeightsMismatchError, assign_weights,
                                           convert_state_dict, infer_architecture,
                                           read_state_dict)
 
 __all__ = [
     "BACKBONE_PREFIXES", "KERAS_CAFFE_PREPROCESSING", "WeightsMismatchError",
-    "copy_keras_applications_weights", "keras_applications_layer_name",
+    "copy_keras_applications_weights", "initialize_backbone", "keras_applications_layer_name",
     "load_named_weights", "load_pretrained_backbone", "load_torch_backbone",
     "pretrained_source", "save_named_weights",
 ]
@@ -128,9 +132,8 @@ def save_named_weights(layers: Iterable[keras.layers.Layer], path: str) -> None:
     for layer in layers:
         for variable in layer.weights:
             arrays[f"{layer.name}/{variable.name}"] = np.asarray(variable.numpy())
-    tmp = f"{path}.tmp{os.getpid()}.npz"
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    # np.savez given an open file writes it as is (a path would gain ".npz").
+    write_atomically(path, lambda f: np.savez(f, **arrays), binary=True)
 
 
 def load_named_weights(model: keras.Model, path: str,
@@ -179,8 +182,6 @@ def load_named_weights(model: keras.Model, path: str,
     for layer, values in updates:  # Only once everything fits: all or nothing.
         layer.set_weights(values)
     return len(updates)
-
-
 
 
 def load_torch_backbone(model: keras.Model, path: str, depth: int) -> int:
@@ -257,7 +258,7 @@ def pretrained_source(pretrained: Optional[str], depth: int, style: str) -> Opti
 def _local_file(pretrained: str) -> str:
     """A URL's cached copy (downloaded if needed), or an existing path."""
     if re.match(r"(https?|file)://", pretrained, flags=re.IGNORECASE):
-        return imagenet.fetch(pretrained)
+        return download.fetch(pretrained, alternatives=imagenet.PRETRAINED_ALTERNATIVES)
     if not os.path.isfile(pretrained):
         raise FileNotFoundError(f"pretrained weights file {pretrained} does not exist")
     return pretrained
@@ -278,8 +279,8 @@ def load_pretrained_backbone(model: keras.Model, pretrained: Optional[str], dept
       ValueError: for weights of the other style, a depth without ImageNet
         weights, or an unknown file type.
       FileNotFoundError: for a missing path.
-      imagenet.WeightsDownloadError / imagenet.WeightsHashError: for a
-        download that failed (naming where to put the file) or a bad file.
+      download.DownloadError / download.HashMismatchError: for a download
+        that failed (naming where to put the file) or a bad file.
       WeightsMismatchError: for weights that do not fit (each named).
     """
     source = pretrained_source(pretrained, depth, style)
@@ -307,3 +308,13 @@ def load_pretrained_backbone(model: keras.Model, pretrained: Optional[str], dept
         raise ValueError(f"model.pretrained={pretrained!r}: unknown weights file type; "
                          f"expected {', '.join(TORCH_SUFFIXES + ('.npz', '.h5'))}, "
                          "'imagenet', 'none' or a URL")
+
+
+def initialize_backbone(model: keras.Model, model_config) -> None:
+    """Initialises the backbone of a network built from ``model_config`` (a
+    ``keras_pose.configs.ModelConfig``) as its ``pretrained`` field says:
+    nothing for "" / "none", the ImageNet weights of its style for
+    "imagenet" (downloaded on first use), else the file or URL. Errors: see
+    :func:`load_pretrained_backbone`."""
+    load_pretrained_backbone(model, model_config.pretrained, depth=model_config.depth,
+                             style=model_config.style)

@@ -1,0 +1,223 @@
+"""Configs as plain JSON values and back: ``config_to_dict`` /
+``config_from_dict`` (driven by the dataclasses' type hints, older files
+migrated), the command line's ``--set section.field=value`` overrides
+(:func:`apply_overrides`), and the config file next to the checkpoints
+(:func:`save_config`, :func:`load_config`). Every error is a ``ConfigError``
+naming the key. The dataclasses themselves are ``keras_pose.configs.base``'s.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any, Sequence
+
+from keras_pose.configs.base import ConfigError, ExperimentConfig
+from keras_pose.files import write_json
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+    return tp, False
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Converts a JSON-like ``value`` to type ``tp`` or raises ConfigError."""
+    inner, optional = _strip_optional(tp)
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"config key {key!r}: null is not allowed")
+    tp = inner
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(
+                f"config key {key!r}: expected a list, got {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], key) for v in value)
+        if len(value) != len(args):
+            raise ConfigError(
+                f"config key {key!r}: expected {len(args)} values, got "
+                f"{len(value)} ({value!r})")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key {key!r}: expected true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"config key {key!r}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key {key!r}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {key!r}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"config key {key!r}: unsupported type {tp!r}")
+
+
+def _section_types() -> dict[str, type]:
+    hints = typing.get_type_hints(ExperimentConfig)
+    return {name: tp for name, tp in hints.items() if dataclasses.is_dataclass(tp)}
+
+
+def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
+    """Plain, JSON-serialisable dict of a config (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(values, dict):
+        raise ConfigError(f"config key {prefix!r}: expected a mapping, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(values) - set(hints))
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {prefix}.{unknown[0]!r}; known keys of "
+            f"{prefix!r}: {', '.join(sorted(hints))}")
+    kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}")
+              for name, v in values.items()}
+    return cls(**kwargs)
+
+
+def _migrate(values: dict[str, Any]) -> dict[str, Any]:
+    """Configs written by earlier versions: ``train.mixed_precision`` (a
+    bool) became ``train.precision``; ``data.shuffle_buffer`` is gone (the
+    pipeline shuffles whole passes)."""
+    data = values.get("data")
+    if isinstance(data, dict) and "shuffle_buffer" in data:
+        values = {**values, "data": {k: v for k, v in data.items() if k != "shuffle_buffer"}}
+    train = values.get("train")
+    if isinstance(train, dict) and "mixed_precision" in train:
+        train = dict(train)
+        if train.pop("mixed_precision") is True:
+            train.setdefault("precision", "mixed_float16")
+        values = {**values, "train": train}
+    return values
+
+
+def config_from_dict(values: dict[str, Any]) -> ExperimentConfig:
+    """Builds a config from :func:`config_to_dict` output (missing keys keep
+    their defaults, unknown keys are an error)."""
+    sections = _section_types()
+    values = _migrate(values)
+    unknown = sorted(set(values) - set(sections) - {"name"})
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r}; known: "
+                          f"name, {', '.join(sorted(sections))}")
+    kwargs: dict[str, Any] = {}
+    if "name" in values:
+        kwargs["name"] = _coerce(values["name"], str, "name")
+    for name, cls in sections.items():
+        if name in values:
+            kwargs[name] = _section_from_dict(cls, values[name], name)
+    return ExperimentConfig(**kwargs)
+
+
+def _parse_literal(text: str) -> Any:
+    """Parses an override value: JSON first, then a few friendly forms."""
+    stripped = text.strip()
+    lowered = stripped.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return json.loads(stripped)
+    except json.JSONDecodeError:
+        pass
+    if "," in stripped:  # 90,120  or  192,256
+        return [_parse_literal(part) for part in stripped.split(",") if part.strip()]
+    return stripped  # a bare string such as a path
+
+
+def apply_overrides(config: ExperimentConfig,
+                    overrides: Sequence[str]) -> ExperimentConfig:
+    """Applies ``section.field=value`` overrides.
+
+    Values are JSON (``[90, 120]``, ``true``, ``0.5``, ``"a"``) or a bare
+    string, ``none``, or a comma-separated list (``90,120``). Types are those
+    of the dataclass fields.
+
+    Args:
+      config: the config to start from.
+      overrides: strings such as ``"train.epochs=3"``.
+
+    Returns:
+      A new config.
+
+    Raises:
+      ConfigError: for a malformed override, an unknown key or a value of
+        the wrong type; the message names the key.
+    """
+    sections = _section_types()
+    values = config_to_dict(config)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(
+                f"override {item!r} is not of the form section.field=value")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key == "name":
+            values["name"] = raw
+            continue
+        if "." not in key:
+            raise ConfigError(
+                f"override key {key!r} must be section.field with section one "
+                f"of: {', '.join(sorted(sections))}")
+        section, field = key.split(".", 1)
+        if section not in sections:
+            raise ConfigError(f"unknown config section {section!r} in "
+                              f"{key!r}; known: {', '.join(sorted(sections))}")
+        hints = typing.get_type_hints(sections[section])
+        if field not in hints:
+            raise ConfigError(
+                f"unknown config key {key!r}; known keys of {section!r}: "
+                f"{', '.join(sorted(hints))}")
+        parsed = _parse_literal(raw)
+        inner, optional = _strip_optional(hints[field])
+        if (typing.get_origin(inner) is tuple and not isinstance(parsed, list)
+                and parsed is not None):
+            parsed = [parsed]  # "train.lr_steps=90" means (90,)
+        if inner is str and not isinstance(parsed, str) and (
+                parsed is not None or not optional):
+            parsed = raw.strip()  # "data.root=123" is still a path, "none" a word
+        values[section][field] = _coerce(parsed, hints[field], key)
+    return config_from_dict(values)
+
+
+def save_config(config: ExperimentConfig, path: str) -> None:
+    """Writes the config as indented JSON (atomically)."""
+    write_json(path, config_to_dict(config), indent=2)
+
+
+def load_config(path: str) -> ExperimentConfig:
+    """Reads a config written by :func:`save_config`.
+
+    Raises:
+      ConfigError: if the file is missing, is not JSON or has unknown keys.
+    """
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {path} does not exist") from e
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid JSON: {e}") from e
+    try:
+        return config_from_dict(values)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e

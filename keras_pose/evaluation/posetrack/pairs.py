@@ -1,0 +1,38 @@
+"""Pairing PoseTrack ground-truth and prediction files by file name."""
+
+from __future__ import annotations
+
+import os
+
+
+def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
+    """(ground truth, prediction) files matched by file name.
+
+    Args:
+      gt: a ground-truth JSON file or a directory of them (``*.json``).
+      pred: a prediction file (with a ``gt`` file) or a directory holding a
+        file of the same name for every ground-truth file.
+
+    Raises:
+      FileNotFoundError: naming the missing path or prediction file.
+    """
+    if os.path.isdir(gt):
+        gt_files = sorted(os.path.join(gt, f) for f in os.listdir(gt)
+                          if f.endswith(".json"))
+        if not gt_files:
+            raise FileNotFoundError(f"no .json ground-truth files in {gt}")
+    elif os.path.isfile(gt):
+        gt_files = [gt]
+    else:
+        raise FileNotFoundError(f"ground truth {gt} does not exist")
+    if os.path.isfile(pred) and not os.path.isdir(gt):
+        return [(gt, pred)]
+    if not os.path.isdir(pred):
+        raise FileNotFoundError(f"predictions {pred} is not a directory")
+    pairs = [(g, os.path.join(pred, os.path.basename(g))) for g in gt_files]
+    missing = [p for _, p in pairs if not os.path.isfile(p)]
+    if missing:
+        raise FileNotFoundError(
+            f"no prediction file for {len(missing)} ground-truth sequence(s): "
+            + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    return pairs

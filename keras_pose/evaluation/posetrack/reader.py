@@ -1,0 +1,325 @@
+"""Reading and checking PoseTrack18 JSON, one file per video sequence.
+
+The rules (joints by name, labelled frames, head size, what is malformed)
+are those of poseval's ``convert.py`` and ``eval_helpers.py``; the package
+docstring (``keras_pose.evaluation.posetrack``) states them. Every problem
+is a ``PoseTrackFormatError`` naming the file and the entry.
+
+Shapes: P people of a frame, J = 15 joints, K keypoints in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from typing import Any, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+HEAD_SIZE_FACTOR = 0.6  # Head size = 0.6 x head box diagonal.
+
+# poseval's 15 joints, in its order (eval_helpers.Joint); "head_bottom" is the
+# PoseTrack18 name of poseval's "neck".
+JOINT_NAMES: tuple[str, ...] = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
+    "left_ankle", "right_wrist", "right_elbow", "right_shoulder",
+    "left_shoulder", "left_elbow", "left_wrist", "head_bottom", "nose",
+    "head_top")
+NUM_JOINTS = len(JOINT_NAMES)
+
+Source = Union[str, os.PathLike, Mapping[str, Any], "PoseTrackSequence"]
+
+
+class PoseTrackFormatError(ValueError):
+    """A malformed PoseTrack file; the message names the file and entry."""
+
+
+@dataclasses.dataclass(frozen=True)
+class People:
+    """The people of one frame, in the order of the file's annotations.
+
+    Attributes:
+      track_ids: (P,) int64.
+      joints: (P, J, 2) float64 x, y in pixels, poseval's joint order.
+      present: (P, J) bool, the joint is annotated / predicted.
+      scores: (P, J) float64 keypoint scores (predictions).
+      head_sizes: (P,) float64, 0.6 x head box diagonal (NaN without box).
+    """
+
+    track_ids: np.ndarray
+    joints: np.ndarray
+    present: np.ndarray
+    scores: np.ndarray
+    head_sizes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.track_ids.shape[0])
+
+    def select(self, keep: np.ndarray, present: np.ndarray) -> "People":
+        """The people ``keep`` (P,) bool with ``present`` replaced by (P, J)."""
+        return People(self.track_ids[keep], self.joints[keep], present[keep],
+                      self.scores[keep], self.head_sizes[keep])
+
+
+@dataclasses.dataclass(frozen=True)
+class Frame:
+    """One image of a sequence with its people and ignore regions.
+
+    ``ignore_regions`` holds one (V, 2) float64 polygon per region.
+    """
+
+    image_id: Any
+    file_name: str
+    people: People
+    ignore_regions: tuple[np.ndarray, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseTrackSequence:
+    """One PoseTrack18 JSON file: ``name`` (for messages) and its frames."""
+
+    name: str
+    frames: tuple[Frame, ...]
+
+
+
+def _fail(where: str, message: str) -> PoseTrackFormatError:
+    return PoseTrackFormatError(f"{where}: {message}")
+
+
+def _numbers(value: Any, where: str, key: str,
+             length: Optional[int] = None) -> np.ndarray:
+    """A list of finite JSON numbers as float64, or a PoseTrackFormatError."""
+    if not isinstance(value, (list, tuple)):
+        raise _fail(where, f"'{key}' must be a list of numbers, got "
+                    f"{type(value).__name__}")
+    if length is not None and len(value) != length:
+        raise _fail(where, f"'{key}' has {len(value)} values, expected {length}")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+               for v in value):
+        raise _fail(where, f"'{key}' holds a value that is not a number")
+    array = np.asarray(value, dtype=np.float64)
+    if not np.all(np.isfinite(array)):
+        raise _fail(where, f"'{key}' holds a non-finite number")
+    return array
+
+
+def _require(entry: Any, key: str, where: str) -> Any:
+    if not isinstance(entry, Mapping):
+        raise _fail(where, f"must be an object, got {type(entry).__name__}")
+    if key not in entry:
+        raise _fail(where, f"missing key '{key}'")
+    return entry[key]
+
+
+def _joint_table(data: Mapping[str, Any], name: str) -> np.ndarray:
+    """(K,) int: poseval joint index of each file keypoint, -1 if dropped."""
+    categories = _require(data, "categories", name)
+    if not isinstance(categories, list) or len(categories) != 1:
+        raise _fail(f"{name}: categories", "must hold exactly one category "
+                    "(person), as poseval requires")
+    where = f"{name}: categories[0]"
+    if _require(categories[0], "name", where) != "person":
+        raise _fail(where, "'name' must be 'person'")
+    names = _require(categories[0], "keypoints", where)
+    if not isinstance(names, list) or len(names) not in (15, 17):
+        raise _fail(where, "'keypoints' must list 15 or 17 keypoint names")
+    missing = [n for n in JOINT_NAMES if n not in names]
+    if missing or len(set(map(str, names))) != len(names):
+        raise _fail(where, f"'keypoints' must name each of {JOINT_NAMES} once "
+                    f"(missing {missing})")
+    return np.asarray([JOINT_NAMES.index(n) if n in JOINT_NAMES else -1
+                       for n in names], dtype=np.int64)
+
+
+def _track_id(entry: Mapping[str, Any], where: str) -> int:
+    value = _require(entry, "track_id", where)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _fail(where, f"'track_id' must be an integer, got {value!r}")
+    return value
+
+
+def _head_size(entry: Mapping[str, Any], where: str, required: bool) -> float:
+    if "bbox_head" not in entry:
+        if required:
+            raise _fail(where, "missing key 'bbox_head' (the head box sets the "
+                        "PCKh distance unit)")
+        return math.nan
+    x1, y1, w, h = _numbers(entry["bbox_head"], where, "bbox_head", 4)
+    # poseval goes through corners (x2 = x1 + w) and np.linalg.norm.
+    return HEAD_SIZE_FACTOR * float(np.linalg.norm([(x1 + w) - x1, (y1 + h) - y1]))
+
+
+def _keypoint_scores(entry: Mapping[str, Any], values: np.ndarray,
+                     where: str) -> np.ndarray:
+    """(K,) scores: ``scores`` when given and non-empty, else third values."""
+    scores = entry.get("scores")
+    if scores is None or (isinstance(scores, list) and not scores):
+        return values[:, 2]
+    return _numbers(scores, where, "scores", values.shape[0])
+
+
+def _person(entry: Any, where: str, table: np.ndarray,
+            ground_truth: bool) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, float]:
+    """(track id, joints (J, 2), present (J,), scores (J,), head size)."""
+    track_id = _track_id(entry, where)
+    num_keypoints = table.shape[0]
+    values = _numbers(_require(entry, "keypoints", where), where, "keypoints",
+                      3 * num_keypoints).reshape(num_keypoints, 3)
+    scores = _keypoint_scores(entry, values, where)
+    head_size = _head_size(entry, where, required=ground_truth)
+    kept = table >= 0
+    joints = np.zeros((NUM_JOINTS, 2))
+    present = np.zeros(NUM_JOINTS, dtype=bool)
+    joint_scores = np.zeros(NUM_JOINTS)
+    rows = values[kept]
+    joints[table[kept]] = rows[:, :2]
+    # poseval's converter skips exactly the (0, 0, 0) keypoints.
+    present[table[kept]] = ~np.all(rows == 0, axis=1)
+    joint_scores[table[kept]] = scores[kept]
+    return track_id, joints, present, joint_scores, head_size
+
+
+def _stack_people(people: Sequence[tuple]) -> People:
+    if not people:
+        return People(np.zeros(0, np.int64), np.zeros((0, NUM_JOINTS, 2)),
+                      np.zeros((0, NUM_JOINTS), bool), np.zeros((0, NUM_JOINTS)),
+                      np.zeros(0))
+    ids, joints, present, scores, heads = zip(*people)
+    return People(np.asarray(ids, np.int64), np.stack(joints), np.stack(present),
+                  np.stack(scores), np.asarray(heads, np.float64))
+
+
+def _ignore_regions(image: Mapping[str, Any], where: str) -> tuple[np.ndarray, ...]:
+    """One (V, 2) polygon per region, as poseval zips the x and y lists."""
+    if "ignore_regions_x" not in image or "ignore_regions_y" not in image:
+        return ()
+    xs, ys = image["ignore_regions_x"], image["ignore_regions_y"]
+    if not isinstance(xs, list) or not isinstance(ys, list) or len(xs) != len(ys):
+        raise _fail(where, "'ignore_regions_x' and 'ignore_regions_y' must be "
+                    "lists of as many polygons")
+    regions = []
+    for r, (x, y) in enumerate(zip(xs, ys)):
+        key = f"ignore_regions_x/y[{r}]"
+        x = _numbers(x, where, key.replace("x/y", "x"))
+        y = _numbers(y, where, key.replace("x/y", "y"), len(x))
+        if 0 < len(x) < 3:
+            raise _fail(where, f"{key} has {len(x)} points; a polygon needs 3")
+        regions.append(np.stack([x, y], axis=1))
+    return tuple(regions)
+
+
+def _video_of(file_name: str) -> str:
+    """poseval's video id: the image directory's name up to its first '_'."""
+    return os.path.basename(os.path.dirname(file_name)).split("_")[0]
+
+
+def _read_images(data: Mapping[str, Any], name: str) -> list[tuple[Any, str, tuple]]:
+    images = _require(data, "images", name)
+    if not isinstance(images, list):
+        raise _fail(name, "'images' must be a list")
+    out, seen = [], set()
+    for i, image in enumerate(images):
+        where = f"{name}: images[{i}]"
+        image_id = _require(image, "id", where)
+        file_name = _require(image, "file_name", where)
+        if not isinstance(file_name, str):
+            raise _fail(where, "'file_name' must be a string")
+        if not isinstance(image_id, (int, str)) or image_id in seen:
+            raise _fail(where, f"'id' {image_id!r} is not a unique integer or string")
+        seen.add(image_id)
+        out.append((image_id, file_name, _ignore_regions(image, where)))
+    videos = sorted({_video_of(f) for _, f, _ in out})
+    if len(videos) > 1:
+        raise _fail(name, f"images of several videos {videos}; poseval "
+                    "evaluates only the first, give one file per sequence")
+    return out
+
+
+def _read_people(data: Mapping[str, Any], name: str, image_ids: Iterable[Any],
+                 table: np.ndarray, ground_truth: bool) -> dict[Any, People]:
+    annotations = _require(data, "annotations", name)
+    if not isinstance(annotations, list):
+        raise _fail(name, "'annotations' must be a list")
+    by_image: dict[Any, list] = {image_id: [] for image_id in image_ids}
+    for a, entry in enumerate(annotations):
+        where = f"{name}: annotations[{a}]"
+        image_id = _require(entry, "image_id", where)
+        if not isinstance(image_id, (int, str)) or image_id not in by_image:
+            raise _fail(where, f"'image_id' {image_id!r} is not the id of an image")
+        by_image[image_id].append(_person(entry, where, table, ground_truth))
+    return {image_id: _stack_people(people) for image_id, people in by_image.items()}
+
+
+def read_sequence(data: Mapping[str, Any], name: str = "<sequence>",
+                  ground_truth: bool = True) -> PoseTrackSequence:
+    """Reads one PoseTrack18 sequence from its parsed JSON.
+
+    Args:
+      data: the JSON object (``images``, ``annotations``, ``categories``).
+      name: what error messages call it (the file name).
+      ground_truth: require ``bbox_head`` on every person; read ignore
+        regions (they are only ever taken from the ground truth).
+
+    Returns:
+      The sequence, frames in the order of ``images``.
+
+    Raises:
+      PoseTrackFormatError: naming ``name`` and the entry.
+    """
+    if not isinstance(data, Mapping):
+        raise _fail(name, "must be a JSON object with 'images', 'annotations' "
+                    "and 'categories'")
+    table = _joint_table(data, name)
+    images = _read_images(data, name)
+    people = _read_people(data, name, [i for i, _, _ in images], table, ground_truth)
+    frames = tuple(Frame(image_id, file_name, people[image_id],
+                         regions if ground_truth else ())
+                   for image_id, file_name, regions in images)
+    return PoseTrackSequence(name, frames)
+
+
+def load_sequence(source: Source, ground_truth: bool = True,
+                  name: Optional[str] = None) -> PoseTrackSequence:
+    """Reads a sequence from a JSON file path, a parsed dict, or passes one on.
+
+    Raises:
+      FileNotFoundError: the file does not exist.
+      PoseTrackFormatError: malformed JSON or content, naming file and entry.
+    """
+    if isinstance(source, PoseTrackSequence):
+        return source
+    if isinstance(source, Mapping):
+        default = "<ground truth>" if ground_truth else "<predictions>"
+        return read_sequence(source, name or default, ground_truth)
+    path = os.fspath(source)
+    with open(path, encoding="utf-8") as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as e:
+            raise PoseTrackFormatError(f"{path}: not valid JSON: {e}") from e
+    return read_sequence(data, name or path, ground_truth)
+
+
+def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
+    """Checks that ``pred`` pairs frame by frame with ``gt`` (same count,
+    same id or file name at each position) and has unique track ids per frame."""
+    if len(gt.frames) != len(pred.frames):
+        raise PoseTrackFormatError(
+            f"{pred.name}: {len(pred.frames)} images, but the ground truth "
+            f"{gt.name} has {len(gt.frames)}; frames are paired by position")
+    for i, (g, p) in enumerate(zip(gt.frames, pred.frames)):
+        where = f"{pred.name}: images[{i}]"
+        same_name = os.path.basename(g.file_name) == os.path.basename(p.file_name)
+        if g.image_id != p.image_id and not same_name:
+            raise _fail(where, f"id {p.image_id!r} / '{p.file_name}' is neither "
+                        f"the id nor the file name of ground-truth image "
+                        f"{g.image_id!r} / '{g.file_name}' at that position")
+        ids = p.people.track_ids
+        if len(np.unique(ids)) != len(ids):
+            raise _fail(where, f"non-unique track ids {ids.tolist()} in one frame")
+
