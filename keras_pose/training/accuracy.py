@@ -9,7 +9,6 @@ x > 1 and y > 1 count. The average is over joints that had any such case.
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 
@@ -43,15 +42,6 @@ def heatmap_accuracy_counts(pred: tf.Tensor, target: tf.Tensor,
     dist = tf.sqrt(tf.square((px - tx) / (h / 10)) + tf.square((py - ty) / (w / 10)))
     correct = tf.cast(dist < threshold, tf.float32) * valid
     return tf.reduce_sum(correct, axis=0), tf.reduce_sum(valid, axis=0)
-
-
-def accuracy_from_counts(correct, counted) -> float:
-    """Mean per-joint accuracy over joints with any counted case (0 if none)."""
-    correct, counted = np.asarray(correct, np.float64), np.asarray(counted, np.float64)
-    used = counted > 0
-    if not used.any():
-        return 0.0
-    return float(np.mean(correct[used] / counted[used]))
 
 
 class HeatmapAccuracy(keras.metrics.Metric):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_pose.training.accuracy import accuracy_from_counts, heatmap_accuracy_counts
+from keras_pose.training.accuracy import HeatmapAccuracy
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
 
@@ -41,16 +41,38 @@ def _reference_accuracy(output, target, thr=0.5):
     return float(np.mean(accs)) if accs else 0.0
 
 
-def test_accuracy_matches_reference():
+def _batch(rng, n=6, k=4):
+    target = np.zeros((n, 16, 12, k), np.float32)
+    for i in range(n):
+        for j in range(k):
+            target[i, rng.integers(0, 16), rng.integers(0, 12), j] = 1.0
+    target[0, :, :, 1] = 0  # an invisible joint: not counted
+    target[:, :, :, 3] = 0
+    target[:, 5, 1, 3] = 1.0  # a peak at x = 1: never counted (x > 1 counts)
+    pred = target + rng.normal(0, 0.6, target.shape).astype(np.float32)
+    return pred, target
+
+
+def test_the_logged_metric_is_the_reference_accuracy_over_the_epoch():
+    """HeatmapAccuracy (the ``acc`` of the training log) after several
+    batches equals the reference's accuracy() on all their samples at once
+    (per-joint counts pooled over the epoch), and starts anew after reset."""
     rng = np.random.default_rng(0)
-    for _ in range(5):
-        target = np.zeros((6, 16, 12, 4), np.float32)
-        for n in range(6):
-            for k in range(4):
-                target[n, rng.integers(0, 16), rng.integers(0, 12), k] = 1.0
-        target[0, :, :, 1] = 0  # an invisible joint: not counted
-        pred = target + rng.normal(0, 0.6, target.shape).astype(np.float32)
-        correct, counted = heatmap_accuracy_counts(pred, target)
+    metric = HeatmapAccuracy(4)
+    for _ in range(2):
+        metric.reset_state()
+        batches = [_batch(rng) for _ in range(3)]
+        for pred, target in batches:
+            metric.update_state(target, pred)
+        pred = np.concatenate([b[0] for b in batches])
+        target = np.concatenate([b[1] for b in batches])
         expected = _reference_accuracy(np.transpose(pred, (0, 3, 1, 2)),
                                        np.transpose(target, (0, 3, 1, 2)))
-        assert accuracy_from_counts(correct.numpy(), counted.numpy()) == pytest.approx(expected)
+        assert 0.05 < expected < 0.95
+        assert float(metric.result()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_no_counted_joint_gives_zero():
+    metric = HeatmapAccuracy(2)
+    metric.update_state(np.zeros((2, 8, 8, 2), np.float32), np.ones((2, 8, 8, 2), np.float32))
+    assert float(metric.result()) == 0.0
