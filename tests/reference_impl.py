@@ -233,6 +233,100 @@ def reference_flip_back(output_flipped: np.ndarray, matched_parts, shift: bool =
     return out
 
 
+def reference_box_to_center_scale(box, aspect_ratio: float, padding: float = 1.25):
+    """The reference's ``_box2cs`` / ``_xywh2cs`` for an [x, y, w, h] box."""
+    x, y, w, h = (float(v) for v in box)
+    center = np.array([x + w * 0.5, y + h * 0.5], np.float32)
+    if w > aspect_ratio * h:
+        h = w * 1.0 / aspect_ratio
+    elif w < aspect_ratio * h:
+        w = h * aspect_ratio
+    scale = np.array([w / PIXEL_STD, h / PIXEL_STD], np.float32)
+    if center[0] != -1:
+        scale = scale * padding
+    return center, scale
+
+
+def reference_top_down(heatmaps_fn, image: np.ndarray, boxes, box_scores, *, image_size,
+                       heatmap_size, mean, std, color_order="RGB", flip_pairs=(),
+                       flip=True, shift=True, decoding="msra", blur_kernel=11,
+                       padding=1.25, in_vis_threshold=0.2):
+    """The reference's validation path for given boxes, person by person in
+    NumPy/OpenCV: box -> center/scale, the affine crop (cv2.warpAffine on the
+    float image, so no uint8 rounding), normalisation, the network, the
+    mirrored crop flipped back (and shifted), get_final_preds (or DARK's
+    step and the inverse crop), the person score.
+
+    Args:
+      heatmaps_fn: normalised crops (B, h, w, 3) float32 -> heatmaps
+        (B, H, W, K), the network under test as a NumPy function.
+      image: (H_img, W_img, 3) uint8 RGB.
+      boxes: (M, 4) [x, y, w, h]; box_scores: (M,).
+
+    Returns:
+      keypoints (M, K, 2) image pixels, keypoint scores (M, K), scores (M,).
+    """
+    width, height = image_size
+    centers, scales, crops = [], [], []
+    for box in boxes:
+        c, s = reference_box_to_center_scale(box, width / height, padding)
+        trans = affine_matrix(c, s, 0, image_size)
+        crop = cv2.warpAffine(image.astype(np.float32), trans, (width, height),
+                              flags=cv2.INTER_LINEAR)
+        crop = crop[..., ::-1] if color_order == "BGR" else crop
+        crops.append((crop / 255.0 - np.array(mean)) / np.array(std))
+        centers.append(c)
+        scales.append(s)
+    crops = np.asarray(crops, np.float32)
+    hm = np.transpose(np.asarray(heatmaps_fn(crops)), (0, 3, 1, 2))
+    if flip:
+        mirrored = np.transpose(np.asarray(heatmaps_fn(crops[:, :, ::-1].copy())), (0, 3, 1, 2))
+        hm = (hm + reference_flip_back(mirrored, flip_pairs, shift)) * 0.5
+    centers, scales = np.array(centers), np.array(scales)
+    if decoding == "dark":
+        preds, maxvals = dark_refine(hm, blur_kernel)
+        keypoints = np.stack([[apply_affine(p, affine_matrix(c, s, 0, heatmap_size, inv=True))
+                               for p in person] for person, c, s in zip(preds, centers, scales)])
+    else:
+        keypoints, maxvals = reference_final_preds(hm, centers, scales)
+        maxvals = maxvals[..., 0]
+    scores = []
+    for person, box_score in zip(maxvals, box_scores):
+        confident = [v for v in person if v > in_vis_threshold]
+        scores.append(box_score * (sum(confident) / len(confident) if confident else 0.0))
+    return keypoints, maxvals, np.array(scores)
+
+
+def reference_top_down_for(config, heatmaps_fn, image, boxes, box_scores=None, flip=True):
+    """:func:`reference_top_down` with the settings of an ExperimentConfig."""
+    m, test = config.model, config.test
+    decoding = test.decoding or m.codec
+    kernel = test.blur_kernel or int(np.floor(6 * m.sigma + 0.5)) - 1
+    box_scores = np.ones(len(boxes)) if box_scores is None else box_scores
+    return reference_top_down(
+        heatmaps_fn, image, boxes, box_scores, image_size=m.image_size,
+        heatmap_size=m.heatmap_size, mean=m.mean, std=m.std, color_order=m.color_order,
+        flip_pairs=config.data.flip_pairs, flip=flip, shift=test.shift_heatmap,
+        decoding=decoding, blur_kernel=kernel | 1, padding=config.data.box_padding,
+        in_vis_threshold=test.in_vis_threshold)
+
+
+def assert_matches_reference(keypoints, keypoint_scores, scores, expected, *,
+                             heatmap_pixel: float, share: float = 0.97):
+    """Keypoints from the graph against :func:`reference_top_down`: the
+    reference's crop differs by OpenCV's 1/32-pixel sampling grid, so a
+    near-tie between two heatmap pixels (or two neighbours of the quarter
+    offset) may resolve the other way; all but a few keypoints (``share``)
+    must agree to 1e-2 px, and every one within a heatmap pixel
+    (``heatmap_pixel``: its size in image pixels, the largest person's)."""
+    ref_keypoints, ref_keypoint_scores, ref_scores = expected
+    error = np.abs(np.asarray(keypoints) - ref_keypoints).max(axis=-1)
+    assert np.mean(error < 1e-2) >= share, f"{np.mean(error < 1e-2):.3f} agree"
+    assert error.max() <= heatmap_pixel * 1.01, error.max()
+    np.testing.assert_allclose(keypoint_scores, ref_keypoint_scores, rtol=2e-3, atol=2e-4)
+    np.testing.assert_allclose(scores, ref_scores, rtol=2e-3, atol=2e-4)
+
+
 MPII_MAT_JOINTS = ("rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck",
                    "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri")
 

@@ -10,6 +10,7 @@ from keras_pose import Predictor
 from keras_pose.checkpoint import CheckpointError
 from keras_pose.data import coco
 from keras_pose.data.images import ImageReadError, read_image
+from tests import reference_impl as ref
 
 
 
@@ -18,21 +19,28 @@ def checkpoints(tiny_exported):
     return tiny_exported[2], tiny_exported[3]
 
 
-def test_predictor_matches_the_saved_model(checkpoints, coco_dir):
-    keras_ckpt, saved = checkpoints
+def test_predictor_and_serving_follow_the_reference(tiny_exported, coco_dir):
+    """Predictor (checkpoint and SavedModel) and serving_default against the
+    reference's validation path written person by person in NumPy/OpenCV
+    (tests/reference_impl.py), on the people of a real image."""
+    model, config, keras_ckpt, saved = tiny_exported
     records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 1.0)
     rows = np.nonzero(records.image_id == records.image_id[0])[0]
     image = read_image(records.image_path[rows[0]])
     boxes = records.box[rows]
-    result = Predictor.from_checkpoint(keras_ckpt).predict(image, boxes)
-    assert result.keypoints.shape == (len(rows), 17, 2)
-    from_saved = Predictor.from_checkpoint(saved).predict(image, boxes)
-    np.testing.assert_allclose(from_saved.keypoints, result.keypoints, atol=1e-3)
+    expected = ref.reference_top_down_for(
+        config, lambda x: model(x, training=False).numpy(), image, boxes)
+    largest = max(np.max(boxes[:, 2:]) * 1.25 / config.model.heatmap_size[0], 1.0)
+    for checkpoint in (keras_ckpt, saved):
+        result = Predictor.from_checkpoint(checkpoint).predict(image, boxes)
+        assert result.keypoints.shape == (len(rows), 17, 2)
+        ref.assert_matches_reference(result.keypoints, result.keypoint_scores, result.scores,
+                                     expected, heatmap_pixel=largest)
     serve = tf.saved_model.load(saved).signatures["serving_default"]
     out = serve(images=tf.constant(image[None]), boxes=tf.constant(boxes[None]),
                 num_boxes=tf.constant([len(rows)], tf.int32))
-    np.testing.assert_allclose(out["keypoints"].numpy()[0], result.keypoints, atol=1e-3)
-    np.testing.assert_allclose(out["scores"].numpy()[0], result.scores, atol=1e-5)
+    ref.assert_matches_reference(out["keypoints"].numpy()[0], out["keypoint_scores"].numpy()[0],
+                                 out["scores"].numpy()[0], expected, heatmap_pixel=largest)
 
 
 def test_whole_image_is_one_person(checkpoints, coco_dir):
