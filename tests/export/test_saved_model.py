@@ -8,8 +8,7 @@ import pytest
 import tensorflow as tf
 
 from keras_pose.data import coco
-from keras_pose.inference import TopDownEstimator
-from keras_pose.inference.records import predict_records
+from tests import reference_impl as ref
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +33,13 @@ def test_signatures_and_config(exported, loaded):
     assert saved["data"]["flip_pairs"] == [list(p) for p in config.data.flip_pairs]
 
 
-def test_serving_default_matches_the_evaluation_path(exported, loaded, coco_dir):
-    """The SavedModel (fused network, padded boxes, one graph) gives what
-    evaluation gives with the Keras model on the same people."""
+def test_serving_default_follows_the_reference(exported, loaded, coco_dir):
+    """serving_default and encoded_image (fused network, padded boxes, one
+    graph) against the reference's validation path in NumPy/OpenCV on every
+    person of the real images."""
     model, config, _ = exported
     records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir,
                                 config.model.aspect_ratio)
-    estimator = TopDownEstimator(lambda x: model(x, training=False), config, flip=True)
-    expected = predict_records(estimator, records, batch_size=64)
     serve = loaded.signatures["serving_default"]
     for image_id in np.unique(records.image_id):
         rows = np.nonzero(records.image_id == image_id)[0]
@@ -49,20 +47,21 @@ def test_serving_default_matches_the_evaluation_path(exported, loaded, coco_dir)
         image = tf.io.decode_jpeg(image_bytes, dct_method="INTEGER_ACCURATE").numpy()
         boxes = np.zeros((1, len(rows) + 1, 4), np.float32)  # one padded slot
         boxes[0, :len(rows)] = records.box[rows]
+        expected = ref.reference_top_down_for(
+            config, lambda x: model(x, training=False).numpy(), image, records.box[rows])
+        largest = max(np.max(records.box[rows, 2:]) * 1.25 / config.model.heatmap_size[0], 1)
         out = serve(images=tf.constant(image[None]), boxes=tf.constant(boxes),
                     num_boxes=tf.constant([len(rows)], tf.int32))
         assert out["keypoints"].shape == (1, len(rows) + 1, 17, 2)
-        np.testing.assert_allclose(out["keypoints"].numpy()[0, :len(rows)],
-                                   expected.keypoints[rows], atol=1e-3)
-        np.testing.assert_allclose(out["keypoint_scores"].numpy()[0, :len(rows)],
-                                   expected.keypoint_scores[rows], atol=1e-5)
-        np.testing.assert_allclose(out["scores"].numpy()[0, :len(rows)],
-                                   expected.scores[rows], atol=1e-5)
+        ref.assert_matches_reference(
+            out["keypoints"].numpy()[0, :len(rows)], out["keypoint_scores"].numpy()[0, :len(rows)],
+            out["scores"].numpy()[0, :len(rows)], expected, heatmap_pixel=largest)
         assert np.all(out["keypoints"].numpy()[0, -1] == 0)  # the padded box
         encoded = loaded.signatures["encoded_image"](image_bytes=image_bytes,
                                                      boxes=tf.constant(records.box[rows]))
-        np.testing.assert_allclose(encoded["keypoints"].numpy(),
-                                   out["keypoints"].numpy()[0, :len(rows)], atol=1e-3)
+        ref.assert_matches_reference(encoded["keypoints"].numpy(),
+                                     encoded["keypoint_scores"].numpy(),
+                                     encoded["scores"].numpy(), expected, heatmap_pixel=largest)
 
 
 def test_empty_inputs_give_empty_outputs(loaded):
