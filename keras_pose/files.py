@@ -21,11 +21,22 @@ import socket
 from typing import Any, Callable, IO, Optional, Sequence, Union
 
 
+def _suffix(kind: str) -> str:
+    return f".{kind}-{socket.gethostname()}-{os.getpid()}"
+
+
 def temporary_sibling(path: str, kind: str = "tmp") -> str:
     """``<path>.<kind>-<host>-<pid>``: a name next to ``path`` that only this
     process on this host uses (two machines may share the file system), and
     that a clean-up can find by its pattern."""
-    return f"{path}.{kind}-{socket.gethostname()}-{os.getpid()}"
+    return path + _suffix(kind)
+
+
+def without_temporary_names(text: str) -> str:
+    """``text`` (an error message) with this process's temporary names made
+    final again: ``out.tmp-<host>-<pid>/variables`` -> ``out/variables``, so
+    that a user reads the path they asked for."""
+    return text.replace(_suffix("tmp"), "").replace(_suffix("old"), "")
 
 
 def write_atomically(path: str, content: Union[str, bytes, Callable[[IO], None]], *,
@@ -49,7 +60,7 @@ def write_atomically(path: str, content: Union[str, bytes, Callable[[IO], None]]
       temporary file is removed) and an older ``path`` is untouched.
     """
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = temporary_sibling(path)
     mode = "wb" if binary or isinstance(content, bytes) else "w"
     try:
         with open(tmp, mode) as f:
@@ -125,15 +136,20 @@ def replace_directory(src: str, dst: str) -> None:
     """Moves directory ``src`` to ``dst``, replacing ``dst`` if it exists.
 
     The old ``dst`` is renamed aside first (``<dst>.old-<host>-<pid>``) and
-    deleted only after ``src`` is in place, so at every moment one complete
-    copy exists on disk.
+    deleted only after ``src`` is in place (renamed back if ``src`` cannot
+    take its name), so at every moment one complete copy exists on disk.
     """
     old = None
     if os.path.exists(dst):
         old = temporary_sibling(dst, "old")
         shutil.rmtree(old, ignore_errors=True)
         os.replace(dst, old)
-    os.replace(src, dst)
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        if old:  # The new copy could not take the name: the old one gets it back.
+            os.replace(old, dst)
+        raise
     if old:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -13,6 +13,12 @@ boxes -> keypoints, the whole pipeline in the graph; ``heatmaps``; see
 ``keras_pose.export``), ``onnx``, ``openvino``, ``litert`` (the fused heatmaps
 network only: normalised crops -> heatmaps, ``keras_pose.export.runtimes``;
 ``--output`` is the file, or a directory that receives ``heatmaps.<ext>``).
+
+``--output`` is replaced only when it holds an export of the same format (a
+keras_pose SavedModel; an artifact with its sidecar ``.json``), and only
+atomically: the new export is written beside it, checked, then swapped in,
+the old one removed last. A directory holding anything else (notes, another
+model, ``.``) is refused before any work (``keras_pose.export.destination``).
 Precisions: ``fp32``, ``bf16`` (SavedModel: bf16 in the graph; OpenVINO),
 ``fp16`` (SavedModel, for GPUs; LiteRT weights), ``int8`` (ONNX, OpenVINO,
 LiteRT; calibrated on ``--calibration_people`` crops of the training split),
@@ -25,8 +31,6 @@ unless ``--force_precision``; ``--noguard`` skips it (no data set needed).
 """
 
 import os
-import shutil
-import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -70,17 +74,6 @@ def _config(config):
     return resolve_dataset_config(with_overrides(config, overrides))
 
 
-def _artifact(directory: str) -> str:
-    """Where the export goes inside a temporary directory."""
-    from keras_pose.export.runtimes import SUFFIXES
-    if FLAGS.format == "saved_model":
-        return os.path.join(directory, "saved_model")
-    output = FLAGS.output
-    name = os.path.basename(output) if output.endswith(SUFFIXES[FLAGS.format]) else \
-        "heatmaps" + SUFFIXES[FLAGS.format]
-    return os.path.join(directory, name)
-
-
 def _export(model, config, data_config, precision: str, path: str) -> None:
     from keras_pose.export import export_saved_model
     from keras_pose.export.calibration import calibration_crops
@@ -118,39 +111,42 @@ def _guard(model, config, precision: str, path: str) -> None:
                       force=FLAGS.force_precision)
 
 
-def _move_into_place(path: str) -> str:
-    """Moves the export (and a runtime file's siblings) to ``--output``."""
-    if FLAGS.format == "saved_model":
-        if os.path.exists(FLAGS.output):
-            shutil.rmtree(FLAGS.output)
-        shutil.move(path, FLAGS.output)
-        return FLAGS.output
-    directory = (os.path.dirname(FLAGS.output) if FLAGS.output.endswith(
-        os.path.splitext(path)[1]) else FLAGS.output) or "."
-    os.makedirs(directory, exist_ok=True)
-    for name in os.listdir(os.path.dirname(path)):
-        os.replace(os.path.join(os.path.dirname(path), name), os.path.join(directory, name))
-    return os.path.join(directory, os.path.basename(path))
+def _write(model, config, data_config, precision: str, guarded: bool) -> str:
+    """Exports (and guards) at a temporary path that replaces ``--output``
+    atomically; errors name ``--output``, never the temporary path."""
+    from keras_pose import cli
+    from keras_pose.export.destination import ExportOutputError, write_export
+    from keras_pose.files import without_temporary_names
+
+    def write(path: str) -> None:
+        _export(model, config, data_config, precision, path)
+        if guarded:  # Raising here discards the export: nothing is replaced.
+            _guard(model, data_config, precision, path)
+
+    try:
+        return write_export(FLAGS.output, FLAGS.format, write)
+    except ExportOutputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a user's error is renamed, others re-raised.
+        if not cli.is_user_error(e):
+            raise
+        message = without_temporary_names(str(e))
+        raise ExportOutputError(f"--output {FLAGS.output}: {message}") from e
 
 
 def work() -> int:
     from keras_pose.checkpoint import load_model
     from keras_pose.export import export_tflite
+    from keras_pose.export.destination import check_output
     from keras_pose.export.precision import resolve_precision
+    check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
     model, config = load_model(FLAGS.checkpoint)
     precision = resolve_precision(FLAGS.precision)
     guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
     # The data set's config (data.root, resolved) serves calibration and the
     # guard; the export keeps the checkpoint's.
     data_config = _config(config) if guarded or precision == "int8" else config
-    parent = os.path.dirname(os.path.abspath(FLAGS.output))
-    os.makedirs(parent, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=parent, prefix=".export") as tmp:
-        path = _artifact(tmp)
-        _export(model, config, data_config, precision, path)
-        if guarded:
-            _guard(model, data_config, precision, path)
-        path = _move_into_place(path)
+    path = _write(model, config, data_config, precision, guarded)
     print(f"{FLAGS.format} ({precision}): {path}")
     if FLAGS.tflite and FLAGS.format == "saved_model":
         print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")

@@ -121,3 +121,27 @@ def test_files_written_together_keep_their_suffixes_and_land_together(tmp_path):
                                lambda tmps: (save(tmps), (_ for _ in ()).throw(RuntimeError())))
     assert sorted(os.listdir(tmp_path)) == ["m.bin", "m.xml"]
     assert (tmp_path / "m.xml").read_text() == "xml"
+
+
+def test_a_failed_swap_gives_the_old_directory_its_name_back(tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    write_directory_atomically(str(target), _fill({"a.txt": "old"}))
+    real_replace = os.replace
+
+    def replace(src, dst):
+        if ".tmp-" in os.path.basename(src):
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="Input/output"):
+        write_directory_atomically(str(target), _fill({"a.txt": "new"}))
+    assert (target / "a.txt").read_text() == "old" and os.listdir(tmp_path) == ["out"]
+
+
+def test_error_messages_name_the_final_paths(tmp_path):
+    from keras_pose.files import temporary_sibling, without_temporary_names
+    tmp = temporary_sibling(str(tmp_path / "out"))
+    message = f"cannot write {tmp}/variables or {temporary_sibling(tmp)}/x"
+    assert without_temporary_names(message) == (
+        f"cannot write {tmp_path / 'out'}/variables or {tmp_path / 'out'}/x")

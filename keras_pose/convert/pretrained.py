@@ -38,11 +38,11 @@ from absl import logging
 
 from keras_pose.configs.experiments import KERAS_CAFFE_PREPROCESSING
 from keras_pose.convert import download, imagenet
-from keras_pose.files import write_atomically
 from keras_pose.convert.state_dict import (BACKBONE_PREFIXES, ConversionError,
                                           WeightsMismatchError, assign_weights,
                                           convert_state_dict, infer_architecture,
                                           read_state_dict)
+from keras_pose.files import write_atomically
 
 __all__ = [
     "BACKBONE_PREFIXES", "KERAS_CAFFE_PREPROCESSING", "WeightsMismatchError",

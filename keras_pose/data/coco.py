@@ -104,9 +104,9 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
     """Ground-truth person records with the reference's cleaning.
 
     Kept: non-crowd annotations of the chosen keypoint categories (see
-    :func:`read_annotation_file`) with area > 0, a non-empty cleaned box and
-    at least one labelled keypoint. Every dropped annotation is counted by
-    reason and logged.
+    :func:`~keras_pose.data.coco_files.read_annotation_file`) with area > 0,
+    a non-empty cleaned box and at least one labelled keypoint. Every
+    dropped annotation is counted by reason and logged.
 
     Args:
       ann_file: ``person_keypoints_<split>.json``.
@@ -116,8 +116,9 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
       category_ids: keypoint categories to use (empty: the default rule).
 
     Raises:
-      AnnotationError: see :func:`read_annotation_file`; also for a file
-        without annotations (an image-info file: use detections).
+      AnnotationError: see
+        :func:`~keras_pose.data.coco_files.read_annotation_file`; also for a
+        file without annotations (an image-info file: use detections).
     """
     data = read_annotation_file(ann_file, category_ids)
     meta = data[META_KEY]

@@ -57,7 +57,8 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
       derived from the names (every naming style, see
       :func:`keras_pose.configs.keypoints.keypoint_keys`); OKS sigmas
       ``data.oks_sigmas`` if given, else COCO's by keypoint name and the
-      default for other names (with a warning). Both are logged.
+      default for other names (with a warning;
+      :func:`keras_pose.configs.sigmas.resolve_sigmas`). Both are logged.
 
     Raises:
       DatasetError: for a missing data directory or annotation file, or

@@ -110,7 +110,7 @@ class PoseTracker:
       estimate_fn: the pose estimator, see :data:`EstimateFn`; for a model,
         ``lambda image, boxes, scores: predictor.predict(image, boxes,
         box_scores=scores)``.
-      sigmas: the data set's K OKS sigmas (``keras_pose.configs.keypoints.
+      sigmas: the data set's K OKS sigmas (``keras_pose.configs.sigmas.
         resolve_sigmas(config.data.oks_sigmas, config.data.keypoint_names)``);
         None or empty: COCO's for K = 17, ``DEFAULT_OKS_SIGMA`` otherwise.
     """

@@ -1,4 +1,7 @@
-"""Fixtures of the export tests: a tiny synthetic data set for calibration and the guard."""
+"""Fixtures of the export tests: a tiny synthetic data set for calibration
+and the guard, a checkpoint, and the export script run in this process."""
+
+import os
 
 import pytest
 
@@ -36,3 +39,25 @@ def small_network(tiny_synthetic):
     heatmaps have a real range to quantize: (model, config)."""
     from tests.export.runtime_checks import small_model
     return small_model(tiny_synthetic)
+
+
+SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "scripts", "export_saved_model.py")
+
+
+@pytest.fixture
+def script(script_module):
+    """The script's module, run in this process (its absl flags are parsed
+    per call) to spare a TensorFlow start-up per export."""
+    return script_module(SCRIPT, "export_saved_model_script")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tiny_synthetic, tmp_path_factory):
+    """A checkpoint of the small network on the tiny synthetic data set."""
+    from keras_pose.checkpoint import save_model_checkpoint
+    from tests.export.runtime_checks import small_model
+    model, config = small_model(tiny_synthetic, blocks_per_stage=None)
+    path = str(tmp_path_factory.mktemp("cli") / "ckpt")
+    save_model_checkpoint(model, config, path)
+    return path

@@ -106,3 +106,11 @@ def check_int8(fmt: str, network, calibration, tmp_path) -> None:
                                    fmt, "int8", calibration=calibration)
     assert runtimes.read_sidecar(int8)["precision"] == "int8"
     assert_int8_close(runtimes.load_network(int8)(crops), expected)
+
+
+def run_export(script, *args) -> int:
+    """``scripts/export_saved_model.py *args`` in this process (``script``:
+    the conftest fixture's module); its exit code."""
+    script.FLAGS.unparse_flags()
+    script.FLAGS(["export_saved_model.py", *args])
+    return script.main([])

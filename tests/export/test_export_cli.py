@@ -2,34 +2,8 @@
 
 import os
 
-import pytest
-
-from tests.export.runtime_checks import skip_unless_installed, small_model
-
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__)))), "scripts", "export_saved_model.py")
-
-
-@pytest.fixture
-def script(script_module):
-    """The script's module, run in this process (its absl flags are parsed
-    per call) to spare a TensorFlow start-up per export."""
-    return script_module(SCRIPT, "export_saved_model_script")
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tiny_synthetic, tmp_path_factory):
-    from keras_pose.checkpoint import save_model_checkpoint
-    model, config = small_model(tiny_synthetic, blocks_per_stage=None)
-    path = str(tmp_path_factory.mktemp("cli") / "ckpt")
-    save_model_checkpoint(model, config, path)
-    return path
-
-
-def _run(script, *args) -> int:
-    script.FLAGS.unparse_flags()
-    script.FLAGS(["export_saved_model.py", *args])
-    return script.main([])
+from tests.export.runtime_checks import run_export as _run
+from tests.export.runtime_checks import skip_unless_installed
 
 
 def test_guard_refuses_and_writes_nothing(script, checkpoint, tmp_path, capsys):

@@ -15,9 +15,9 @@ import numpy as np
 
 from keras_pose.evaluation.posetrack.matching import (PCKH_THRESHOLD, FrameResult,
                                                       apply_ignore_regions, evaluate_frame)
-from keras_pose.files import write_json
 from keras_pose.evaluation.posetrack.reader import (JOINT_NAMES, NUM_JOINTS, Source,
                                                     check_predictions, load_sequence)
+from keras_pose.files import write_json
 
 # The columns poseval prints (eval_helpers.getCum), as joint indices.
 JOINT_GROUPS: dict[str, tuple[int, ...]] = {

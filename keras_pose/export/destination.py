@@ -1,0 +1,145 @@
+"""Where an export goes, and what it may replace there.
+
+The output of an export (``scripts/export_saved_model.py --output``) is a
+SavedModel directory, or for the runtime formats
+(``keras_pose.export.runtimes``) either the artifact file (``model.onnx``,
+with its sidecar ``model.json``; OpenVINO's ``model.xml`` also with
+``model.bin``) or a directory that receives ``heatmaps.<ext>``.
+
+What is there already is replaced only when it is an export of the same
+format, and only atomically: a directory by
+``keras_pose.files.write_directory_atomically`` (the new export fully
+written beside it, then swapped in, the old one removed last), artifact
+files by ``write_files_atomically``. Anything else (notes, another model, a
+working directory such as ``.``) is refused by :func:`check_output` before
+any work, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Callable, Optional
+
+from keras_pose.checkpoint import COMPLETE_FILE
+from keras_pose.export.runtimes import SUFFIXES, sidecar_path
+from keras_pose.files import write_directory_atomically, write_files_atomically
+from keras_pose.inference.loading import SAVED_MODEL_CONFIG
+
+# What tf.saved_model.save writes, plus the keras_pose completion marker.
+SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets",
+                                 "assets.extra", "fingerprint.pb", COMPLETE_FILE})
+# The artifact's name when the output is a directory.
+RUNTIME_STEM = "heatmaps"
+
+
+class ExportOutputError(ValueError):
+    """An output that may not receive the export; the message names it."""
+
+
+def is_file_output(output: str, fmt: str) -> bool:
+    """A runtime export whose output names the artifact file itself."""
+    return fmt != "saved_model" and output.endswith(SUFFIXES[fmt])
+
+
+def artifact_files(path: str, fmt: str) -> list[str]:
+    """The files of a runtime export at ``path`` (``model.onnx``): the
+    artifact, its sidecar, and OpenVINO's weights (``model.bin``)."""
+    files = [path, sidecar_path(path)]
+    return files + [os.path.splitext(path)[0] + ".bin"] if fmt == "openvino" else files
+
+
+def _is_sidecar(path: str, fmt: str) -> bool:
+    """``path`` is the keras_pose sidecar of a ``fmt`` export."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and info.get("format") == fmt and "experiment" in info
+
+
+def _listing(names: list[str], limit: int = 5) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _saved_model_problem(directory: str, entries: list[str]) -> Optional[str]:
+    is_ours = "saved_model.pb" in entries and os.path.isfile(
+        os.path.join(directory, SAVED_MODEL_CONFIG))
+    if not is_ours:
+        return f"holds {_listing(entries)} and is not a keras_pose SavedModel"
+    others = [e for e in entries if e not in SAVED_MODEL_ENTRIES]
+    return f"is a SavedModel but also holds {_listing(others)}" if others else None
+
+
+def _runtime_dir_problem(directory: str, entries: list[str], fmt: str) -> Optional[str]:
+    artifacts = [e for e in entries if e.endswith(SUFFIXES[fmt])]
+    if len(artifacts) == 1:
+        files = artifact_files(os.path.join(directory, artifacts[0]), fmt)
+        if sorted(os.path.basename(f) for f in files) == entries and _is_sidecar(files[1], fmt):
+            return None
+    return f"holds {_listing(entries)} and is not one keras_pose {fmt} export"
+
+
+def _files_problem(files: list[str], fmt: str) -> Optional[str]:
+    present = [os.path.basename(f) for f in files if os.path.exists(f)]
+    if not present or (all(os.path.isfile(f) for f in files) and _is_sidecar(files[1], fmt)):
+        return None
+    return (f"would replace {_listing(present)}, which is not a keras_pose {fmt} export "
+            f"({os.path.basename(files[1])} is not its sidecar)")
+
+
+def output_problem(output: str, fmt: str) -> Optional[str]:
+    """Why ``output`` may not receive a ``fmt`` export; None when it is new,
+    an empty directory, or an export of the same format."""
+    if is_file_output(output, fmt):
+        return _files_problem(artifact_files(output, fmt), fmt)
+    if not os.path.exists(output):
+        return None
+    if not os.path.isdir(output):
+        return "is a file, not a directory"
+    entries = sorted(os.listdir(output))
+    if not entries:
+        return None
+    if fmt == "saved_model":
+        return _saved_model_problem(output, entries)
+    return _runtime_dir_problem(output, entries, fmt)
+
+
+def check_output(output: str, fmt: str, flag: str = "--output") -> None:
+    """Raises ExportOutputError when ``output`` may not receive the export:
+    the message names ``flag``, the path, what is there and the fix."""
+    problem = output_problem(output, fmt)
+    if problem:
+        raise ExportOutputError(
+            f"{flag} {output} {problem}; an export replaces only an export of the same "
+            "format. Nothing was written: give a new or empty directory (or remove that "
+            "one first if it can go)")
+
+
+def write_export(output: str, fmt: str, write: Callable[[str], None]) -> str:
+    """Writes an export at ``output`` atomically, after :func:`check_output`.
+
+    Args:
+      output: the SavedModel directory, the runtime artifact file, or a
+        directory for ``heatmaps.<ext>``.
+      fmt: ``saved_model``, ``onnx``, ``openvino`` or ``litert``.
+      write: ``write(path)`` writes the export (and may check it: raising
+        discards it) at a temporary ``path`` beside its final place.
+
+    Returns:
+      The export's final path (the SavedModel directory or the artifact).
+
+    Raises:
+      ExportOutputError: see :func:`check_output`; what ``write`` raises, the
+        old export left in place.
+    """
+    check_output(output, fmt)
+    if is_file_output(output, fmt):
+        write_files_atomically(artifact_files(output, fmt), lambda tmps: write(tmps[0]))
+        return output
+    name = "" if fmt == "saved_model" else RUNTIME_STEM + SUFFIXES[fmt]
+    write_directory_atomically(output, lambda tmp: write(os.path.join(tmp, name) if name
+                                                         else tmp))
+    return os.path.join(output, name) if name else output

@@ -1,0 +1,143 @@
+"""export_saved_model.py --output: it replaces only an export of the same
+format, only atomically, and every error names --output.
+
+(The issue: ``--output DIR`` deleted whatever DIR held, notes.txt, another
+model or the working directory with ``--output .``, with exit code 0.)
+"""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from tests.export.runtime_checks import run_export, skip_unless_installed
+
+
+def _tree(root):
+    """{relative path: bytes} of every file under ``root``."""
+    out = {}
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, root)] = f.read()
+    return out
+
+
+@pytest.fixture
+def old_saved_model(tiny_exported, tmp_path):
+    """Another keras_pose SavedModel already at the output: (path, its files)."""
+    path = tmp_path / "exported"
+    shutil.copytree(tiny_exported[3], path)
+    return path, _tree(path)
+
+
+def test_a_directory_holding_other_files_is_refused_and_kept(script, checkpoint, tmp_path,
+                                                             capsys):
+    output = tmp_path / "deploy"
+    output.mkdir()
+    (output / "notes.txt").write_text("my notes")
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 1
+    err = capsys.readouterr().err
+    assert f"--output {output} holds notes.txt" in err and "not a keras_pose SavedModel" in err
+    assert (output / "notes.txt").read_text() == "my notes"
+    assert os.listdir(output) == ["notes.txt"] and os.listdir(tmp_path) == ["deploy"]
+
+
+def test_the_working_directory_is_refused(script, checkpoint, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    (work / "src").mkdir(parents=True)
+    (work / "src" / "main.py").write_text("print('mine')")
+    monkeypatch.chdir(work)
+    assert run_export(script, "--checkpoint", checkpoint, "--output", ".") == 1
+    assert "--output . holds src and is not a keras_pose SavedModel" in capsys.readouterr().err
+    assert _tree(work) == {os.path.join("src", "main.py"): b"print('mine')"}
+    assert os.listdir(tmp_path) == ["work"]
+
+
+def test_an_existing_saved_model_is_replaced(script, checkpoint, old_saved_model, tmp_path):
+    output, old = old_saved_model
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 0
+    with open(os.path.join(checkpoint, "config.json")) as f:
+        expected = json.load(f)
+    with open(output / "assets" / "config.json") as f:
+        assert json.load(f) == expected  # the checkpoint's model, not the old one
+    assert _tree(output) != old and os.path.isfile(output / "saved_model.pb")
+    assert os.listdir(tmp_path) == ["exported"]  # no temporary or old copy left
+
+
+def test_a_failure_mid_export_keeps_the_old_saved_model_and_names_output(
+        script, checkpoint, old_saved_model, tmp_path, monkeypatch, capsys):
+    import keras_pose.export
+    output, old = old_saved_model
+
+    def half_then_full_disk(model, config, path, **kwargs):
+        os.makedirs(os.path.join(path, "variables"), exist_ok=True)
+        with open(os.path.join(path, "saved_model.pb"), "wb") as f:
+            f.write(b"half")
+        raise OSError(28, "No space left on device", os.path.join(path, "variables"))
+
+    monkeypatch.setattr(keras_pose.export, "export_saved_model", half_then_full_disk)
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 1
+    err = capsys.readouterr().err
+    assert f"--output {output}: " in err and "No space left on device" in err
+    assert f"'{output}{os.sep}variables'" in err  # the path asked for
+    assert ".export" not in err and ".tmp-" not in err  # never the temporary one
+    assert _tree(output) == old
+    assert os.listdir(tmp_path) == ["exported"]
+
+
+def test_a_failed_swap_keeps_the_old_saved_model(script, checkpoint, old_saved_model,
+                                                 tmp_path, monkeypatch):
+    # The new export is complete, but it cannot take --output's name.
+    output, old = old_saved_model
+    real_replace, real_rename = os.replace, os.rename
+
+    def refuse(real):
+        def move(src, dst, *args, **kwargs):
+            if os.path.abspath(dst) == str(output) and ".old-" not in os.path.basename(src):
+                raise OSError(5, "Input/output error", str(dst))
+            return real(src, dst, *args, **kwargs)
+        return move
+
+    monkeypatch.setattr(os, "replace", refuse(real_replace))
+    monkeypatch.setattr(os, "rename", refuse(real_rename))
+    monkeypatch.setattr(shutil, "copytree", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(5, "Input/output error")))
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 1
+    assert _tree(output) == old
+    assert os.listdir(tmp_path) == ["exported"]
+
+
+def test_a_runtime_file_replaces_only_an_export_of_its_format(script, checkpoint, tmp_path,
+                                                              capsys):
+    # --output names the artifact: its sidecar would be config.json, the user's.
+    (tmp_path / "config.json").write_text('{"lr": 0.1}')
+    assert run_export(script, "--checkpoint", checkpoint, "--output",
+                      str(tmp_path / "config.onnx"), "--format", "onnx", "--noguard") == 1
+    err = capsys.readouterr().err
+    assert "would replace config.json, which is not a keras_pose onnx export" in err
+    assert (tmp_path / "config.json").read_text() == '{"lr": 0.1}'
+    assert os.listdir(tmp_path) == ["config.json"]
+
+
+def test_a_runtime_directory_is_replaced_whole_or_refused(script, checkpoint, tmp_path,
+                                                          capsys):
+    skip_unless_installed("onnx")
+    output = tmp_path / "onnx"
+    args = ["--checkpoint", checkpoint, "--output", str(output), "--format", "onnx",
+            "--noguard"]
+    assert run_export(script, *args) == 0
+    assert sorted(os.listdir(output)) == ["heatmaps.json", "heatmaps.onnx"]
+    assert run_export(script, *args) == 0  # an onnx export: replaced
+    export = _tree(output)
+    assert sorted(export) == ["heatmaps.json", "heatmaps.onnx"]
+    # Another format's export is not replaced by this one.
+    assert run_export(script, *args[:-3], "--format", "litert", "--noguard") == 1
+    assert "is not one keras_pose litert export" in capsys.readouterr().err
+    (output / "notes.txt").write_text("mine")
+    assert run_export(script, *args) == 1
+    assert "holds heatmaps.json, heatmaps.onnx, notes.txt" in capsys.readouterr().err
+    assert _tree(output) == dict(export, **{"notes.txt": b"mine"})
+    assert os.listdir(tmp_path) == ["onnx"]
