@@ -470,7 +470,8 @@ class RestrictedUnpickler(pickle._Unpickler):  # noqa: SLF001 (the pure-Python o
         module = self.readline()[:-1].decode("ascii")
         name = self.readline()[:-1].decode("ascii")
         cls = self.find_class(module, name)
-        self.append(self._call(cls, self.pop_mark(), {}, "INST"))
+        args = self.pop_mark()  # Before self.append: pop_mark rebinds it.
+        self.append(self._call(cls, args, {}, "INST"))
 
     def load_obj(self):
         args = self.pop_mark()
