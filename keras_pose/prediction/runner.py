@@ -106,8 +106,9 @@ class PredictionRun:
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         try:
             frames = _frames(capture)
-            self._sequence(item.key, ((f"{item.key}#{i}", frame) for i, frame in frames),
-                           fps, track, track_config)
+            # A boxes file keys a video by its path: every frame gets its boxes.
+            self._sequence(item.key, ((f"{item.key}#{i}", item.key, frame)
+                                      for i, frame in frames), fps, track, track_config)
         finally:
             capture.release()
 
@@ -119,24 +120,25 @@ class PredictionRun:
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any) -> None:
+        """``frames`` yields (frame name, detection source, RGB frame)."""
         tracker = _tracker(self, track_config) if track else None
         base = os.path.join(self.writer.output_dir, *key.split("/"))
         video = VideoOutput(self.writer, base + ".pose.avi", fps)
         per_frame, results, names, shape = [], [], [], None
-        for name, frame in frames:
+        for name, source, frame in frames:
             if tracker is not None and shape is not None and frame.shape != shape:
                 logging.warning("%s: %s is %s, the frames before %s: tracking starts anew",
                                 key, name, frame.shape[:2], shape[:2])
                 tracker.reset()
             shape = frame.shape
             if tracker is not None:
-                found = self.detector.detect(frame, key)
+                found = self.detector.detect(frame, source)
                 result = tracker.step(frame, found)
                 results.append(result)
                 names.append(name)
                 video.add(_draw_tracks(self, frame, result))
             else:
-                result = self._poses(frame, key)
+                result = self._poses(frame, source)
                 video.add(self.predictor.draw(frame, result, self.score_threshold))
             per_frame.append({"frame": len(per_frame), "file_name": name,
                               "people": coco_entries(result, len(per_frame), name)})
@@ -161,7 +163,8 @@ def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
 def _read_frames(items: Sequence[InputFile], summary: RunSummary) -> Iterator:
     for item in items:
         try:
-            yield item.key, read_image(item.path)
+            # A frame of a folder is an input of its own: its key finds its boxes.
+            yield item.key, item.key, read_image(item.path)
         except ImageReadError as e:
             logging.error("skipping frame %s", e)
             summary.unreadable.append(str(e))

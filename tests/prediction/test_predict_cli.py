@@ -158,3 +158,34 @@ def test_video_tracking_with_the_detector_class_offline(run_predict, checkpoint,
     capture = cv2.VideoCapture(str(out / "clip.avi.pose.avi"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     shutil.rmtree(out)
+
+
+def _frames(coco_dir, folder, count):
+    """``count`` frames of one size (one COCO image) in ``folder``."""
+    os.makedirs(folder)
+    for i in range(count):
+        shutil.copy(os.path.join(coco_dir, "000000000785.jpg"), folder / f"{i:06d}.jpg")
+    return str(folder.parent)
+
+
+def test_tracking_folders_of_frames_takes_each_frames_boxes(run_predict, checkpoint, coco_dir,
+                                                           tmp_path):
+    """The PoseTrack workflow: frames in a folder per sequence, boxes per
+    frame. Each frame finds the boxes of its own key, not the folder's."""
+    inputs = _frames(coco_dir, tmp_path / "in" / "seq", 3)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({f"seq/{i:06d}.jpg": [[10, 20, 100, 200], [150, 20, 80, 200]]
+                                 for i in range(3)}))
+    out = tmp_path / "out"
+    code, _, err = run_predict(
+        ["--checkpoint", checkpoint, "--input", inputs, "--boxes", str(boxes), "--track",
+         "--set", "track.detection_threshold=0", "--set", "track.keypoint_threshold=0",
+         "--output_dir", str(out)])
+    assert code == 0, err[-3000:]
+    frames = json.load(open(out / "seq.frames.json"))
+    # The first frame has its 2 boxes; later frames add the boxes
+    # propagated by flow from the frame before (the paper's unification).
+    counts = [len(f["people"]) for f in frames]
+    assert counts[0] == 2 and min(counts) >= 2, counts
+    tracks = json.load(open(out / "seq.posetrack.json"))
+    assert len(tracks["annotations"]) == sum(counts)
