@@ -54,7 +54,8 @@ def _image_ids(path):
             images = json.load(f)["images"]
         return {str(im["file_name"]): int(im["id"]) for im in images}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"--annotations {path}: not a COCO annotation file ({e})") from e
+        from keras_pose.errors import FlagError
+        raise FlagError(f"--annotations {path}: not a COCO annotation file ({e})") from e
 
 
 def _setup():

@@ -26,7 +26,7 @@ but tensors (zip, legacy and the 2017 tar layouts; .safetensors too).
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "PyTorch file (.pth, .pth.tar or .safetensors).")
@@ -41,37 +41,33 @@ flags.DEFINE_bool("backbone_only", False,
                   "its fc classifier is dropped.")
 
 
+def work() -> int:
+    from keras_pose import convert
+    if FLAGS.backbone_only:
+        arch = convert.convert_backbone(FLAGS.input, FLAGS.output)
+        print(f"wrote ResNet-{arch.depth} backbone weights to {FLAGS.output}; "
+              f"train with --set model.depth={arch.depth} "
+              f"--set model.pretrained={FLAGS.output}")
+        return 0
+    config = convert.convert_pose_checkpoint(
+        FLAGS.input, FLAGS.output, experiment=FLAGS.experiment, overrides=FLAGS.set)
+    model = config.model
+    print(f"wrote {FLAGS.output}: {config.name}, ResNet-{model.depth}, "
+          f"K={model.num_keypoints}, input {model.image_size[0]}x"
+          f"{model.image_size[1]} (w x h), {model.color_order} input "
+          f"normalised with mean {model.mean} std {model.std}")
+    return 0
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.input or not FLAGS.output:
         raise app.UsageError("--input and --output are required")
-    from keras_pose import convert
-    from keras_pose.configs import ConfigError
-    from keras_pose.convert.state_dict import ConversionError
-
-    try:
-        if FLAGS.backbone_only:
-            if FLAGS.experiment or FLAGS.set:
-                raise app.UsageError("--experiment/--set do not apply to --backbone_only")
-            arch = convert.convert_backbone(FLAGS.input, FLAGS.output)
-            print(f"wrote ResNet-{arch.depth} backbone weights to {FLAGS.output}; "
-                  f"train with --set model.depth={arch.depth} "
-                  f"--set model.pretrained={FLAGS.output}")
-        else:
-            config = convert.convert_pose_checkpoint(
-                FLAGS.input, FLAGS.output, experiment=FLAGS.experiment,
-                overrides=FLAGS.set)
-            model = config.model
-            print(f"wrote {FLAGS.output}: {config.name}, ResNet-{model.depth}, "
-                  f"K={model.num_keypoints}, input {model.image_size[0]}x"
-                  f"{model.image_size[1]} (w x h), {model.color_order} input "
-                  f"normalised with mean {model.mean} std {model.std}")
-    except (ConversionError, FileNotFoundError, ConfigError,
-            ValueError, OSError) as e:
-        logging.error("conversion failed: %s", e)
-        return 1
-    return 0
+    if FLAGS.backbone_only and (FLAGS.experiment or FLAGS.set):
+        raise app.UsageError("--experiment/--set do not apply to --backbone_only")
+    from keras_pose import cli  # Errors the user can fix: one line; bugs: a traceback.
+    return cli.run("convert_pytorch_checkpoint.py", work)
 
 
 if __name__ == "__main__":

@@ -163,6 +163,24 @@ def test_cli_error_is_one_clear_line(coco_root, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_a_bug_deep_in_the_evaluation_shows_its_traceback(coco_root, coco_checkpoint):
+    """evaluate.py as a user runs it, with a bug planted where the network
+    runs over the people: the traceback, not a one-line 'error'."""
+    planted = ("import runpy, sys\n"
+               "import keras_pose.inference.records as records\n"
+               "def buggy(*args, **kwargs):\n"
+               "    return {}['image_id']\n"
+               "records.predict_records = buggy\n"
+               f"sys.argv = ['evaluate.py', '--dataset', 'coco', '--data_dir', {str(coco_root)!r},"
+               f" '--checkpoint', {coco_checkpoint!r}, '--use_gt_boxes', '--noprogress']\n"
+               "runpy.run_path('evaluate.py', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", planted], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "KeyError: 'image_id'" in proc.stderr
+    assert "evaluate.py: error" not in proc.stderr
+
+
 @pytest.fixture(scope="module")
 def mpii_root(tmp_path_factory, mpii_dir):
     """The real MPII sample in the reference layout, with a gt_valid.mat

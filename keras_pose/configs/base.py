@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
+from keras_pose.errors import UserError
 
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
@@ -392,7 +393,7 @@ class ExperimentConfig:
         return dataclasses.replace(self, **sections)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value that cannot be used; the message names it."""
 
 

@@ -35,7 +35,7 @@ import types
 from typing import Callable, Mapping
 
 from keras_pose.configs import keypoints as kp
-from keras_pose.configs.base import (DataConfig, ExperimentConfig, ModelConfig,
+from keras_pose.configs.base import (ConfigError, DataConfig, ExperimentConfig, ModelConfig,
                                      TestConfig, TrainConfig)
 
 COCO_UPPER_BODY = tuple(range(11))
@@ -167,8 +167,8 @@ def get_experiment(name: str) -> ExperimentConfig:
       ValueError: naming the unknown experiment and the known ones.
     """
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: "
-                         f"{', '.join(list_experiments())}")
+        raise ConfigError(f"unknown experiment {name!r}; known experiments: "
+                          f"{', '.join(list_experiments())}")
     return EXPERIMENTS[name]()
 
 

@@ -37,6 +37,7 @@ from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
+from keras_pose.errors import MissingFileError
 from keras_pose.convert.torch_pickle import (ForbiddenGlobalError, Rebuilders, Storage,
                                              StorageType, TorchReadError, allowed_globals,
                                              numpy_dtype, tensor_from_storage, unpickle)
@@ -242,7 +243,7 @@ def load_torch_file(path: str) -> Any:
       TorchReadError: for anything else that is not a readable torch file.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"PyTorch file {path} does not exist")
+        raise MissingFileError(f"PyTorch file {path} does not exist")
     with open(path, "rb") as file:
         head = file.read(512)
     if zipfile.is_zipfile(path):
@@ -259,7 +260,7 @@ def load_safetensors(path: str) -> dict[str, np.ndarray]:
       FileNotFoundError: for a missing file; TorchReadError for a bad one.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"safetensors file {path} does not exist")
+        raise MissingFileError(f"safetensors file {path} does not exist")
     from safetensors.numpy import load_file
     try:
         return dict(load_file(path))

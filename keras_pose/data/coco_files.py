@@ -21,19 +21,20 @@ from typing import Any, Iterable, Optional, Sequence
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
+from keras_pose.errors import MissingFileError, UserError
 
 META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.
 _NUMBER_TYPES = frozenset((int, float))
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """An annotation file that cannot be used; names the file and problem."""
 
 
 def read_json(path: str) -> Any:
     """Reads a JSON file with errors that name it."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"annotation file {path} does not exist")
+        raise MissingFileError(f"annotation file {path} does not exist")
     try:
         with open(path) as f:
             return json.load(f)

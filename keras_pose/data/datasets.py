@@ -19,11 +19,12 @@ from keras_pose.configs.keypoints import resolve_flip_pairs
 from keras_pose.configs.sigmas import resolve_sigmas
 from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
+from keras_pose.errors import MissingFileError, UserError
 
 COCO_FORMAT = ("coco", "synthetic", "custom")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A data set that cannot be used; the message names the path."""
 
 
@@ -256,8 +257,8 @@ def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:
         return records
     examples = ", ".join(sorted(missing)[:5])
     if not drop:
-        raise FileNotFoundError(f"{len(missing)} of {len(unique)} images named in "
-                                f"{records.source} are missing, e.g. {examples}")
+        raise MissingFileError(f"{len(missing)} of {len(unique)} images named in "
+                               f"{records.source} are missing, e.g. {examples}")
     keep = np.array([p not in missing for p in records.image_path])
     logging.warning("%s: %d of %d images are missing; %d people skipped (e.g. %s)",
                     records.source, len(missing), len(unique), int((~keep).sum()), examples)

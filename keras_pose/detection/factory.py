@@ -6,6 +6,7 @@ import os
 from typing import Optional
 
 from keras_pose.detection.base import PersonDetector
+from keras_pose.errors import FlagError
 
 
 def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
@@ -28,7 +29,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
         for files).
 
     Raises:
-      ValueError: conflicting or unknown settings.
+      FlagError: conflicting or unknown settings.
       keras_pose.detection.DetectionFileError: an unreadable boxes file.
       keras_pose.detection.DetectorUnavailableError: a preset that cannot be
         fetched (offline on first use).
@@ -37,7 +38,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     from keras_pose.detection.keras_hub_detector import DEFAULT_PRESET, KerasHubPersonDetector
     if spec is not None and spec.lower() == "none":
         if boxes is not None:
-            raise ValueError("--detector none and --boxes conflict: choose one")
+            raise FlagError("--detector none and --boxes conflict: choose one")
         return WholeImageDetector()
     settings = {k: v for k, v in (("score_threshold", score_threshold),
                                   ("nms_iou_threshold", nms_iou_threshold),

@@ -32,13 +32,14 @@ from absl import logging
 
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        check_image, filter_detections)
+from keras_pose.errors import UserError
 
 Key = Union[str, int]
 # {relative path / file name / image id: (boxes (M, 4), scores (M,))}
 BoxTable = dict
 
 
-class DetectionFileError(ValueError):
+class DetectionFileError(UserError, ValueError):
     """A boxes file that cannot be used; the message names it."""
 
 

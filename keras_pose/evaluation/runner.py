@@ -31,12 +31,13 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_atomically, write_json
 
 METRICS_FILE = "metrics.json"
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """An evaluation that cannot run as asked; the message says why."""
 
 

@@ -192,15 +192,15 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
       detector_threshold: that signature's default person score threshold.
 
     Raises:
-      ValueError: for ``int8`` (TF has no int8 convolutions on CPU: see
+      ExportError: for ``int8`` (TF has no int8 convolutions on CPU: see
         ``keras_pose.export.runtimes``) or a low precision without
         ``optimize``.
     """
-    from keras_pose.export.precision import resolve_precision, write_export_info
+    from keras_pose.export.precision import ExportError, resolve_precision, write_export_info
     precision = resolve_precision(precision)
     if precision == "int8":
-        raise ValueError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
-                         "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
+        raise ExportError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
+                          "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
     if precision != "fp32" and not optimize:
         raise ValueError(f"precision {precision} is built into the fused inference form: "
                          "use optimize=True")

@@ -15,11 +15,13 @@ import glob
 import os
 from typing import Iterable
 
+from keras_pose.errors import UserError
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg")
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """An input that cannot be used; the message names it."""
 
 

@@ -189,3 +189,32 @@ def test_tracking_folders_of_frames_takes_each_frames_boxes(run_predict, checkpo
     assert counts[0] == 2 and min(counts) >= 2, counts
     tracks = json.load(open(out / "seq.posetrack.json"))
     assert len(tracks["annotations"]) == sum(counts)
+
+
+def test_a_bug_deep_in_the_run_keeps_its_traceback(run_predict, checkpoint, coco_dir, tmp_path,
+                                                   monkeypatch):
+    """A ValueError from a bug (here planted where results become COCO
+    entries) is not turned into a one-line 'error': cli.run lets it through
+    to absl, which prints its traceback."""
+    from keras_pose.prediction import runner
+
+    def buggy(*args):
+        raise ValueError("operands could not be broadcast together")
+    monkeypatch.setattr(runner, "coco_entries", buggy)
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    with pytest.raises(ValueError, match="broadcast"):
+        run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector", "none",
+                     "--output_dir", str(tmp_path / "out")])
+
+
+def test_user_errors_stay_one_line_naming_the_file(run_predict, checkpoint, coco_dir, tmp_path):
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                str(tmp_path / "nothere.json"), "--output_dir",
+                                str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1 and "nothere.json does not exist" in err
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                str(tmp_path / "nothere.json"), "--detector", "none",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1 and "--detector none and --boxes" in err
+

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from keras_pose.errors import MissingFileError
 
 def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     """(ground truth, prediction) files matched by file name.
@@ -20,19 +21,19 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
         gt_files = sorted(os.path.join(gt, f) for f in os.listdir(gt)
                           if f.endswith(".json"))
         if not gt_files:
-            raise FileNotFoundError(f"no .json ground-truth files in {gt}")
+            raise MissingFileError(f"no .json ground-truth files in {gt}")
     elif os.path.isfile(gt):
         gt_files = [gt]
     else:
-        raise FileNotFoundError(f"ground truth {gt} does not exist")
+        raise MissingFileError(f"ground truth {gt} does not exist")
     if os.path.isfile(pred) and not os.path.isdir(gt):
         return [(gt, pred)]
     if not os.path.isdir(pred):
-        raise FileNotFoundError(f"predictions {pred} is not a directory")
+        raise MissingFileError(f"predictions {pred} is not a directory")
     pairs = [(g, os.path.join(pred, os.path.basename(g))) for g in gt_files]
     missing = [p for _, p in pairs if not os.path.isfile(p)]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no prediction file for {len(missing)} ground-truth sequence(s): "
             + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
     return pairs

@@ -18,6 +18,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from keras_pose.errors import UserError
+
 HEAD_SIZE_FACTOR = 0.6  # Head size = 0.6 x head box diagonal.
 
 # poseval's 15 joints, in its order (eval_helpers.Joint); "head_bottom" is the
@@ -32,7 +34,7 @@ NUM_JOINTS = len(JOINT_NAMES)
 Source = Union[str, os.PathLike, Mapping[str, Any], "PoseTrackSequence"]
 
 
-class PoseTrackFormatError(ValueError):
+class PoseTrackFormatError(UserError, ValueError):
     """A malformed PoseTrack file; the message names the file and entry."""
 
 
