@@ -79,6 +79,8 @@ def work() -> int:
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids)
     images = [item for item in inputs if not item.is_video]
     predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"))
+    if FLAGS.track:
+        run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     try:
         if FLAGS.track:
             run.folders(images, predictor.config.track)

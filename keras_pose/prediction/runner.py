@@ -79,6 +79,16 @@ class PredictionRun:
         return self.predictor.predict(image, found.boxes, flip=self.flip,
                                       box_scores=found.scores)
 
+    def check_posetrack_keypoints(self) -> None:
+        """Says, before any frame runs, when the model's keypoints are not
+        PoseTrack18's: ``--track`` still writes PoseTrack18 JSON, but
+        ``scripts/evaluate_posetrack.py`` will refuse it."""
+        from keras_pose.evaluation.posetrack.reader import keypoint_mismatch
+        mismatch = keypoint_mismatch(self.predictor.config.data.keypoint_names)
+        if mismatch:
+            logging.warning("--track: the PoseTrack18 JSON written will not evaluate with "
+                            "scripts/evaluate_posetrack.py: %s", mismatch)
+
     def images(self, items: Sequence[InputFile], predictions: PredictionsFile) -> None:
         """Every image: poses, an annotated copy, entries in predictions.json."""
         for item in items:

@@ -218,3 +218,105 @@ def test_user_errors_stay_one_line_naming_the_file(run_predict, checkpoint, coco
                                 "--output_dir", str(tmp_path / "out")])
     assert code == 1 and err.count("\n") == 1 and "--detector none and --boxes" in err
 
+
+def _posetrack_checkpoint(tiny_exported, path):
+    """tiny_exported's network with PoseTrack18's 17 keypoint names (as a
+    model fine-tuned on PoseTrack18 from COCO has)."""
+    import dataclasses
+
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.configs.keypoints import flip_pairs_from_names
+    from keras_pose.tracking.posetrack_format import POSETRACK18_KEYPOINT_NAMES
+    model, config, _, _ = tiny_exported
+    names = POSETRACK18_KEYPOINT_NAMES
+    config = config.replace(data=dataclasses.replace(
+        config.data, dataset="custom", keypoint_names=names,
+        flip_pairs=flip_pairs_from_names(names, log=False)))
+    save_model_checkpoint(model, config, str(path))
+    return str(path)
+
+
+def _posetrack_ground_truth(path, sequence, count):
+    """A PoseTrack18 ground-truth file: 2 people in each of ``count`` frames."""
+    from keras_pose.tracking.posetrack_format import POSETRACK18_KEYPOINT_NAMES
+    images, annotations = [], []
+    for i in range(count):
+        images.append({"id": 10003420000 + i, "file_name": f"images/val/{sequence}/{i:06d}.jpg",
+                       "frame_id": 10003420000 + i, "vid_id": "000342", "is_labeled": True})
+        for n, (x, y) in enumerate([(60, 120), (190, 120)]):
+            points = [[x + 3 * k, y + 10 * k, 1] for k in range(17)]
+            annotations.append({"id": 10 * i + n, "image_id": 10003420000 + i, "track_id": n,
+                                "keypoints": [v for p in points for v in p],
+                                "bbox_head": [x - 10, y - 20, 20, 25]})
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": [
+        {"id": 1, "name": "person", "keypoints": list(POSETRACK18_KEYPOINT_NAMES)}]}))
+
+
+def test_posetrack_workflow_predict_then_evaluate(run_predict, tiny_exported, coco_dir,
+                                                  tmp_path, caplog):
+    """Frames in a folder per sequence, boxes per frame, a model with
+    PoseTrack18's keypoints: predict.py --track, then the PoseTrack
+    evaluator on its output, sequences paired by name."""
+    sequence = "000342_mpii_test"
+    inputs = _frames(coco_dir, tmp_path / "in" / sequence, 3)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({f"{sequence}/{i:06d}.jpg": [[10, 20, 100, 200],
+                                                             [150, 20, 80, 200]]
+                                 for i in range(3)}))
+    out = tmp_path / "out"
+    checkpoint = _posetrack_checkpoint(tiny_exported, tmp_path / "posetrack_ckpt")
+    code, _, err = run_predict(
+        ["--checkpoint", checkpoint, "--input", inputs, "--boxes", str(boxes), "--track",
+         "--set", "track.detection_threshold=0", "--set", "track.keypoint_threshold=0",
+         "--output_dir", str(out)])
+    assert code == 0, err[-3000:]
+    assert "PoseTrack18" not in caplog.text  # No warning: the keypoints are right.
+    predicted = json.load(open(out / f"{sequence}.posetrack.json"))
+    people = [sum(a["image_id"] == im["id"] for a in predicted["annotations"])
+              for im in predicted["images"]]
+    assert len(people) == 3 and min(people) >= 2, people
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    _posetrack_ground_truth(gt / f"{sequence}.json", sequence, 3)
+    proc = subprocess.run([sys.executable, "scripts/evaluate_posetrack.py", "--gt", str(gt),
+                           "--pred", str(out), "--output_dir", str(tmp_path / "eval")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 sequences, 3 evaluated frames" in proc.stdout
+    report = json.load(open(tmp_path / "eval" / "metrics.json"))
+    assert report["num_sequences"] == 1 and report["num_frames"] == 3
+    for name in ("AP/Total", "MOTA/Total", "MOTP/Total", "Precision/Total", "Recall/Total"):
+        assert report["metrics"][name] is not None, name
+
+
+def test_posetrack_output_of_a_coco_model_is_flagged_before_and_refused_after(
+        run_predict, checkpoint, coco_dir, tmp_path, caplog, monkeypatch):
+    """A COCO-keypoint model: predict.py --track says before any frame that
+    PoseTrack evaluation needs PoseTrack18's keypoints, and the evaluator's
+    refusal names the mismatch and the way out."""
+    from keras_pose.prediction import runner
+    said_before = []
+    sequence_of = runner.PredictionRun._sequence
+
+    def spy(self, *args, **kwargs):  # Was it said before the frames run?
+        said_before.append(any("PoseTrack18" in r.getMessage() for r in caplog.records))
+        return sequence_of(self, *args, **kwargs)
+    monkeypatch.setattr(runner.PredictionRun, "_sequence", spy)
+    sequence = "000342_mpii_test"
+    inputs = _frames(coco_dir, tmp_path / "in" / sequence, 2)
+    out = tmp_path / "out"
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--track", "--output_dir", str(out)])
+    assert code == 0, err[-3000:]
+    warnings = [r.getMessage() for r in caplog.records if "PoseTrack18" in r.getMessage()]
+    assert warnings and "head_bottom" in warnings[0] and "fine-tun" in warnings[0]
+    assert said_before == [True]
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    _posetrack_ground_truth(gt / f"{sequence}.json", sequence, 2)
+    proc = subprocess.run([sys.executable, "scripts/evaluate_posetrack.py", "--gt", str(gt),
+                           "--pred", str(out)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "left_eye" in proc.stderr and "head_bottom" in proc.stderr
+    assert "PoseTrack18" in proc.stderr and "fine-tun" in proc.stderr

@@ -6,13 +6,23 @@ import os
 
 from keras_pose.errors import MissingFileError
 
+def _prediction_file(pred: str, gt_file: str) -> str:
+    """``<pred>/<name>.json``, else predict.py's ``<pred>/<name>.posetrack.json``
+    (``--track`` on a folder of frames named as the sequence)."""
+    name = os.path.basename(gt_file)
+    same = os.path.join(pred, name)
+    tracked = os.path.join(pred, os.path.splitext(name)[0] + ".posetrack.json")
+    return tracked if not os.path.isfile(same) and os.path.isfile(tracked) else same
+
+
 def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     """(ground truth, prediction) files matched by file name.
 
     Args:
       gt: a ground-truth JSON file or a directory of them (``*.json``).
       pred: a prediction file (with a ``gt`` file) or a directory holding a
-        file of the same name for every ground-truth file.
+        file of the same name for every ground-truth file (or, as
+        ``predict.py --track`` names them, ``<name>.posetrack.json``).
 
     Raises:
       FileNotFoundError: naming the missing path or prediction file.
@@ -30,7 +40,7 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
         return [(gt, pred)]
     if not os.path.isdir(pred):
         raise MissingFileError(f"predictions {pred} is not a directory")
-    pairs = [(g, os.path.join(pred, os.path.basename(g))) for g in gt_files]
+    pairs = [(g, _prediction_file(pred, g)) for g in gt_files]
     missing = [p for _, p in pairs if not os.path.isfile(p)]
     if missing:
         raise MissingFileError(
