@@ -64,7 +64,11 @@ def _setup():
     from keras_pose.prediction.inputs import list_inputs
     inputs = list_inputs(FLAGS.input, FLAGS.recursive)
     cli.check_writable(FLAGS.output_dir, "--output_dir")
-    image_ids = _image_ids(FLAGS.annotations) if FLAGS.annotations else None
+    image_ids = None
+    if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
+        from keras_pose.prediction.inputs import image_ids_of_inputs
+        image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
+                                        [item.key for item in inputs], FLAGS.annotations)
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold)
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)

@@ -148,7 +148,8 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
       table: :func:`load_detection_file` output.
       inputs: the inputs' keys (paths relative to ``--input``).
       source: the boxes file, for messages.
-      image_ids: {file name as in an annotation file: image id}, if given.
+      image_ids: {input key: image id} from an annotation file, if given
+        (matched by ``keras_pose.prediction.inputs.image_ids_of_inputs``).
 
     Returns:
       {input key: table key} for the inputs that have boxes.
@@ -158,10 +159,7 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
         would match several inputs (listed).
     """
     by_name, name_clashes = _unique(inputs, os.path.basename)
-    if image_ids is not None:
-        number_of = lambda k: image_ids.get(k, image_ids.get(os.path.basename(k)))  # noqa: E731
-    else:
-        number_of = _number
+    number_of = _number if image_ids is None else image_ids.get
     by_id, id_clashes = _unique(inputs, number_of)
     matched, problems = {}, []
     for entry in table:

@@ -56,7 +56,8 @@ class PredictionRun:
       output_dir: where everything goes.
       flip: the flip test.
       score_threshold: keypoints drawn above this score.
-      image_ids: {input key or file name: image id} from an annotation file.
+      image_ids: {input key: image id} from an annotation file
+        (``keras_pose.prediction.inputs.image_ids_of_inputs``).
     """
 
     def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
@@ -68,9 +69,8 @@ class PredictionRun:
         self.summary = RunSummary()
 
     def _image_id(self, item: InputFile) -> int:
-        for key in (item.key, os.path.basename(item.key)):
-            if key in self.image_ids:
-                return int(self.image_ids[key])
+        if item.key in self.image_ids:
+            return int(self.image_ids[item.key])
         from_file = getattr(self.detector, "image_id", lambda _: None)(item.key)
         return item.index if from_file is None else int(from_file)
 

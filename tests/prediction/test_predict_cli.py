@@ -320,3 +320,36 @@ def test_posetrack_output_of_a_coco_model_is_flagged_before_and_refused_after(
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "left_eye" in proc.stderr and "head_bottom" in proc.stderr
     assert "PoseTrack18" in proc.stderr and "fine-tun" in proc.stderr
+
+
+def test_annotation_ids_match_by_path_relative_to_the_input(run_predict, checkpoint, coco_dir,
+                                                            tmp_path):
+    """a/x.jpg, b/x.jpg and x.jpg are three images: each takes the id of the
+    file_name equal to its path; a bare name that stays ambiguous is refused."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a/x.jpg", "b/x.jpg", "x.jpg"])
+    annotations = tmp_path / "ann.json"
+    annotations.write_text(json.dumps({"images": [
+        {"id": 1, "file_name": "a/x.jpg"}, {"id": 2, "file_name": "b/x.jpg"},
+        {"id": 3, "file_name": "x.jpg"}]}))
+    out = tmp_path / "out"
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--annotations", str(annotations), "--output_dir",
+                                str(out)])
+    assert code == 0, err[-2000:]
+    ids = {p["file_name"]: p["image_id"] for p in json.load(open(out / "predictions.json"))}
+    assert ids == {"a/x.jpg": 1, "b/x.jpg": 2, "x.jpg": 3}
+    # Only x.jpg is in the file: a/x.jpg and b/x.jpg are other images.
+    annotations.write_text(json.dumps({"images": [{"id": 3, "file_name": "x.jpg"}]}))
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--annotations", str(annotations), "--output_dir",
+                                str(tmp_path / "out1")])
+    assert code == 0, err[-2000:]
+    ids = {p["file_name"]: p["image_id"] for p in json.load(open(tmp_path / "out1" /
+                                                                  "predictions.json"))}
+    assert ids["x.jpg"] == 3 and 3 not in (ids["a/x.jpg"], ids["b/x.jpg"])
+    annotations.write_text(json.dumps({"images": [
+        {"id": 1, "file_name": "s1/x.jpg"}, {"id": 2, "file_name": "s2/x.jpg"}]}))
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--annotations", str(annotations), "--output_dir",
+                                str(tmp_path / "out2")])
+    assert code == 1 and "ambiguous" in err and "a/x.jpg" in err and "b/x.jpg" in err
