@@ -69,10 +69,13 @@ def _setup():
         from keras_pose.prediction.inputs import image_ids_of_inputs
         image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
                                         [item.key for item in inputs], FLAGS.annotations)
-    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold)
+    predictor = Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set)
+    # A boxes file's COCO results are kept for the model's keypoint categories.
+    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
+                             category_ids=predictor.config.data.category_ids or (1,))
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
-    return inputs, Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set), detector, image_ids
+    return inputs, predictor, detector, image_ids
 
 
 def work() -> int:

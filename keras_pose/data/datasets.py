@@ -77,9 +77,13 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
     if data.dataset not in COCO_FORMAT:
         return config
     names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton, None, ""
+    category_ids = data.category_ids
     if not names:
         source = _metadata_file(config)
         meta = coco_files.dataset_metadata(source, data.category_ids)
+        # Recorded, so that a checkpoint knows its categories (predict.py keeps
+        # the boxes of these in COCO detection results).
+        category_ids = tuple(meta["category_ids"])
         names, file_pairs = meta["keypoint_names"], meta["flip_pairs"]
         skeleton = data.skeleton or meta["skeleton"]
         logging.info("%s: %d keypoints %s (categories %s), skeleton %s", source, len(names),
@@ -96,7 +100,7 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
         raise DatasetError(f"data set {data.root}: {e}") from e
     return config.replace(data=dataclasses.replace(
         data, keypoint_names=tuple(names), skeleton=tuple(map(tuple, skeleton)),
-        flip_pairs=flip_pairs, oks_sigmas=sigmas))
+        flip_pairs=flip_pairs, oks_sigmas=sigmas, category_ids=category_ids))
 
 
 def _metadata_file(config: ExperimentConfig) -> str:

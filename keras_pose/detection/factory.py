@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 from keras_pose.detection.base import PersonDetector
 from keras_pose.errors import FlagError
@@ -12,7 +12,8 @@ from keras_pose.errors import FlagError
 def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
                   score_threshold: Optional[float] = None,
                   nms_iou_threshold: Optional[float] = None,
-                  max_detections: Optional[int] = None) -> PersonDetector:
+                  max_detections: Optional[int] = None,
+                  category_ids: Sequence[int] = (1,)) -> PersonDetector:
     """The detector that ``--detector`` / ``--boxes`` describe.
 
     Args:
@@ -27,6 +28,8 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
         NMS for files).
       max_detections: None: each detector's default (100 for D-FINE, all
         for files).
+      category_ids: the categories a COCO results file's boxes are kept of
+        (the model's keypoint categories; COCO's person, 1, by default).
 
     Raises:
       FlagError: conflicting or unknown settings.
@@ -46,6 +49,6 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     if boxes is None and spec is not None and spec.lower().endswith(".json"):
         boxes = spec
     if boxes is not None:
-        return FileDetector(boxes, **settings)
+        return FileDetector(boxes, category_ids=category_ids, **settings)
     preset = spec or DEFAULT_PRESET
     return KerasHubPersonDetector.from_preset(os.path.expanduser(preset), **settings)

@@ -3,8 +3,9 @@
 ``FileDetector`` reads person boxes made by any detector, in either form:
 
 - COCO detection results: ``[{"image_id" or "file_name", "bbox": [x, y, w, h],
-  "score", "category_id"}, ...]`` (person = category 1; entries of other
-  categories are ignored), for example the reference's
+  "score", "category_id"}, ...]`` (the entries of the model's keypoint
+  categories are kept, COCO's person = 1 by default; the others are dropped
+  and counted per category in a warning), for example the reference's
   ``COCO_val2017_detections_AP_H_56_person.json``;
 - ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or
   ``[x, y, w, h, score]`` boxes.
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -67,13 +69,16 @@ def _entries_of_mapping(data: Mapping) -> list[tuple[Key, Any, Any, str]]:
     return out
 
 
-def _entries_of_results(data: list, category_id: int) -> list[tuple[Key, Any, Any, str]]:
+def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counter
+                        ) -> list[tuple[Key, Any, Any, str]]:
     out = []
     for i, det in enumerate(data):
         if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
             out.append((None, None, None, f"entry {i} (no image_id or file_name)"))
             continue
-        if det.get("category_id", category_id) != category_id:
+        category = det.get("category_id", category_ids[0])
+        if category not in category_ids:
+            dropped[category] += 1
             continue
         key = str(det["file_name"]) if "file_name" in det else det["image_id"]
         if not isinstance(key, (str, int)) or isinstance(key, bool):
@@ -92,9 +97,10 @@ def _read_json(path: str) -> Any:
         raise DetectionFileError(f"boxes file {path} is not valid JSON: {e}") from e
 
 
-def load_detection_file(path: str, category_id: int = 1) -> BoxTable:
+def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTable:
     """Reads a boxes file into ``{key: (boxes, scores)}``, skipping (and
-    reporting) every entry that is not a box.
+    reporting) every entry that is not a box, and the COCO results of other
+    categories than ``category_ids`` (counted per category in a warning).
 
     Raises:
       DetectionFileError: a missing file, invalid JSON, or neither form.
@@ -103,7 +109,14 @@ def load_detection_file(path: str, category_id: int = 1) -> BoxTable:
     if isinstance(data, dict):
         entries = _entries_of_mapping(data)
     elif isinstance(data, list):
-        entries = _entries_of_results(data, category_id)
+        dropped: Counter = Counter()
+        entries = _entries_of_results(data, tuple(category_ids), dropped)
+        if dropped:
+            logging.warning(
+                "%s: %d boxes of other categories than %s dropped (%s); the model's keypoint "
+                "categories are kept (data.category_ids: choose with --set "
+                "data.category_ids=...)", path, sum(dropped.values()), list(category_ids),
+                ", ".join(f"category {c}: {n}" for c, n in sorted(dropped.items(), key=str)))
     else:
         raise DetectionFileError(f"{path}: expected COCO detection results (a list) or "
                                  "{file name: [[x, y, w, h], ...]}")
@@ -193,14 +206,17 @@ class FileDetector(PersonDetector):
       score_threshold: boxes scoring below it are ignored.
       nms_iou_threshold: NMS IoU; None (default): the boxes as given.
       max_detections: at most this many per image, best first; None: all.
+      category_ids: the COCO results' categories kept (the model's keypoint
+        categories; default COCO's person, 1).
     """
 
     def __init__(self, boxes: Union[str, Mapping], score_threshold: float = 0.0,
                  nms_iou_threshold: Optional[float] = None,
-                 max_detections: Optional[int] = None):
+                 max_detections: Optional[int] = None, category_ids: Sequence[int] = (1,)):
         check_filter(score_threshold, nms_iou_threshold, max_detections)
         self.path = boxes if isinstance(boxes, str) else "boxes"
-        self.table = load_detection_file(boxes) if isinstance(boxes, str) else dict(boxes)
+        self.table = (load_detection_file(boxes, category_ids) if isinstance(boxes, str)
+                      else dict(boxes))
         self.score_threshold = score_threshold
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections

@@ -35,13 +35,15 @@ class RunSummary:
     failures: list = dataclasses.field(default_factory=list)
 
 
-def coco_entries(result: Any, image_id: int, file_name: str) -> list[dict]:
+def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1
+                 ) -> list[dict]:
     """COCO keypoint results (+ ``file_name``, ``bbox``) of one image."""
     out = []
     for kp, ks, score, box in zip(result.keypoints, result.keypoint_scores, result.scores,
                                   result.boxes):
         flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
-        out.append({"image_id": int(image_id), "file_name": file_name, "category_id": 1,
+        out.append({"image_id": int(image_id), "file_name": file_name,
+                    "category_id": int(category_id),
                     "keypoints": flat, "score": round(float(score), 4),
                     "bbox": [round(float(v), 2) for v in box]})
     return out
@@ -65,6 +67,9 @@ class PredictionRun:
         self.predictor, self.detector = predictor, detector
         self.flip, self.score_threshold = flip, score_threshold
         self.image_ids = image_ids or {}
+        # The model's keypoint category (the first of data.category_ids; COCO's
+        # person when the checkpoint records none) labels every result.
+        self.category_id = int((predictor.config.data.category_ids or (1,))[0])
         self.writer = OutputWriter(output_dir)
         self.summary = RunSummary()
 
@@ -103,7 +108,8 @@ class PredictionRun:
             stem, ext = os.path.splitext(item.key)
             self.writer.image(os.path.join(self.writer.output_dir, *stem.split("/"))
                               + ".pose" + ext, drawn)
-            predictions.add(coco_entries(result, self._image_id(item), item.key))
+            predictions.add(coco_entries(result, self._image_id(item), item.key,
+                                         self.category_id))
             self.summary.processed += 1
             self.summary.people += len(result.scores)
 
@@ -151,7 +157,8 @@ class PredictionRun:
                 result = self._poses(frame, source)
                 video.add(self.predictor.draw(frame, result, self.score_threshold))
             per_frame.append({"frame": len(per_frame), "file_name": name,
-                              "people": coco_entries(result, len(per_frame), name)})
+                              "people": coco_entries(result, len(per_frame), name,
+                                                     self.category_id)})
         video.close()
         self.writer.json(base + ".frames.json", per_frame)
         if tracker is not None:

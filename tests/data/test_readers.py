@@ -137,6 +137,7 @@ def test_custom_dataset_with_other_keypoints(tmp_path, coco_dir):
     assert resolved.data.keypoint_names == tuple(names)
     assert resolved.data.flip_pairs == ((1, 2), (3, 4), (5, 6))
     assert resolved.data.skeleton == ((1, 3), (2, 4))
+    assert resolved.data.category_ids == (1,)  # recorded with the checkpoint
     assert len(resolved.data.oks_sigmas) == 7
     records = datasets.load_records(resolved, "train")
     assert records.num_keypoints == 7 and len(records) > 0

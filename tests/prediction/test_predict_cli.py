@@ -353,3 +353,32 @@ def test_annotation_ids_match_by_path_relative_to_the_input(run_predict, checkpo
                                 "none", "--annotations", str(annotations), "--output_dir",
                                 str(tmp_path / "out2")])
     assert code == 1 and "ambiguous" in err and "a/x.jpg" in err and "b/x.jpg" in err
+
+
+def test_boxes_of_the_models_keypoint_category_are_kept(run_predict, tiny_exported, coco_dir,
+                                                       tmp_path, caplog):
+    """An animal model (its checkpoint records keypoint category 2): the
+    boxes file's category-2 boxes are used, the others dropped and counted,
+    and predictions.json says category 2."""
+    import dataclasses
+
+    from keras_pose.checkpoint import save_model_checkpoint
+    model, config, _, _ = tiny_exported
+    checkpoint = str(tmp_path / "animal_ckpt")
+    save_model_checkpoint(model, config.replace(data=dataclasses.replace(
+        config.data, category_ids=(2,))), checkpoint)
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["cat.jpg"])
+    boxes = tmp_path / "det.json"
+    boxes.write_text(json.dumps(
+        [{"file_name": "cat.jpg", "category_id": 2, "bbox": [10, 20, 100, 200], "score": 0.9},
+         {"file_name": "cat.jpg", "category_id": 2, "bbox": [150, 20, 80, 200], "score": 0.8},
+         {"file_name": "cat.jpg", "category_id": 1, "bbox": [5, 5, 50, 50], "score": 0.9},
+         {"file_name": "cat.jpg", "category_id": 3, "bbox": [5, 5, 50, 50], "score": 0.9}]))
+    out = tmp_path / "out"
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                str(boxes), "--output_dir", str(out)])
+    assert code == 0, err[-2000:]
+    predictions = json.load(open(out / "predictions.json"))
+    assert len(predictions) == 2 and {p["category_id"] for p in predictions} == {2}
+    assert "2 boxes of other categories than [2] dropped (category 1: 1, category 3: 1)" \
+        in caplog.text
