@@ -107,6 +107,10 @@ def _report(run, predictions) -> int:
           f"skipped; {predictions.count} people in {predictions.path}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
+    if summary.no_boxes:
+        shown = ", ".join(summary.no_boxes[:10]) + (" ..." if len(summary.no_boxes) > 10 else "")
+        print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
+              f"{shown}")
     for message in run.writer.failures:
         print(f"  NOT WRITTEN: {message}", file=sys.stderr)
     if run.writer.failures:

@@ -238,6 +238,11 @@ class FileDetector(PersonDetector):
             return match_entries(self.table, [source], self.path).get(source)
         return self.matched.get(source)
 
+    def has_entry(self, source: Source) -> bool:
+        """Whether the file has boxes for ``source`` (before any filter)."""
+        entry = self._entry(source) if isinstance(source, str) else source
+        return entry in self.table
+
     def image_id(self, source: str) -> Optional[int]:
         """The image id of an input's entry when the file keys it by id."""
         entry = self._entry(source)

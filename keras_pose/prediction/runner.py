@@ -32,6 +32,8 @@ class RunSummary:
     processed: int = 0
     people: int = 0
     unreadable: list = dataclasses.field(default_factory=list)
+    # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
+    no_boxes: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
 
 
@@ -72,6 +74,7 @@ class PredictionRun:
         self.category_id = int((predictor.config.data.category_ids or (1,))[0])
         self.writer = OutputWriter(output_dir)
         self.summary = RunSummary()
+        self._no_boxes: set = set()
 
     def _image_id(self, item: InputFile) -> int:
         if item.key in self.image_ids:
@@ -79,8 +82,18 @@ class PredictionRun:
         from_file = getattr(self.detector, "image_id", lambda _: None)(item.key)
         return item.index if from_file is None else int(from_file)
 
+    def _detect(self, image: np.ndarray, source: str) -> Any:
+        found = self.detector.detect(image, source)
+        has_entry = getattr(self.detector, "has_entry", None)
+        if has_entry is not None and not has_entry(source) and source not in self._no_boxes:
+            # Once per input (a video's frames share its source).
+            logging.warning("%s: no boxes in %s: 0 people", source, self.detector.path)
+            self._no_boxes.add(source)
+            self.summary.no_boxes.append(source)
+        return found
+
     def _poses(self, image: np.ndarray, key: str) -> Any:
-        found = self.detector.detect(image, key)
+        found = self._detect(image, key)
         return self.predictor.predict(image, found.boxes, flip=self.flip,
                                       box_scores=found.scores)
 
@@ -148,7 +161,7 @@ class PredictionRun:
                 tracker.reset()
             shape = frame.shape
             if tracker is not None:
-                found = self.detector.detect(frame, source)
+                found = self._detect(frame, source)
                 result = tracker.step(frame, found)
                 results.append(result)
                 names.append(name)

@@ -93,7 +93,8 @@ def test_bare_names_that_fit_several_inputs_are_an_error(run_predict, checkpoint
     assert code == 1 and "ambiguous" in err and "s1/000000.jpg" in err and "s2/000000.jpg" in err
 
 
-def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_dir, tmp_path):
+def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_dir, tmp_path,
+                                                 caplog):
     inputs = _images(coco_dir, str(tmp_path / "in"), ["27002.jpg", "27003.jpg"])
     annotations = tmp_path / "ann.json"
     annotations.write_text(json.dumps({"images": [{"id": 1, "file_name": "27002.jpg"},
@@ -104,14 +105,17 @@ def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_d
                                       {"image_id": 27003, "category_id": 1, "score": 0.9,
                                        "bbox": [10, 20, 100, 200]}]))
     out = tmp_path / "out"
-    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
-                                   str(detections), "--annotations", str(annotations),
-                                   "--output_dir", str(out)])
+    code, out_text, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                       str(detections), "--annotations", str(annotations),
+                                       "--output_dir", str(out)])
     assert code == 0, err[-2000:]
     predictions = json.load(open(out / "predictions.json"))
     # Image 1 is 27002.jpg by the annotation file (not the digits of its
-    # name); 27003 names no image of it, so 27003.jpg has no boxes.
+    # name); 27003 names no image of it, so 27003.jpg has no boxes, and the
+    # summary says so.
     assert [(p["file_name"], p["image_id"]) for p in predictions] == [("27002.jpg", 1)]
+    assert f"1 input(s) have no boxes in {detections} (0 people): 27003.jpg" in out_text
+    assert f"27003.jpg: no boxes in {detections}" in caplog.text  # as it happened
 
 
 def test_an_unwritable_output_directory_stops_before_any_work(run_predict, checkpoint,
