@@ -100,7 +100,8 @@ class DataConfig:
         annotation file (custom data sets).
       flip_pairs: left/right pairs (0-based). Empty for a custom data set:
         derived from ``left_``/``right_`` names.
-      skeleton: limbs (0-based pairs) for drawing.
+      skeleton: limbs (0-based pairs) for drawing. None (custom data sets):
+        the annotation file's; ``()``: none, whatever the file says.
       oks_sigmas: per-keypoint OKS sigmas; empty: COCO's for K=17, else
         ``DEFAULT_OKS_SIGMA`` for every keypoint.
       flip: random horizontal flip during training.
@@ -134,7 +135,7 @@ class DataConfig:
     test_set: str = "val2017"
     keypoint_names: tuple[str, ...] = kp.COCO_KEYPOINT_NAMES
     flip_pairs: tuple[tuple[int, int], ...] = kp.COCO_FLIP_PAIRS
-    skeleton: tuple[tuple[int, int], ...] = kp.COCO_SKELETON
+    skeleton: Optional[tuple[tuple[int, int], ...]] = kp.COCO_SKELETON
     oks_sigmas: tuple[float, ...] = COCO_OKS_SIGMAS
     flip: bool = True
     flip_prob: float = 0.5

@@ -75,17 +75,19 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
         raise DatasetError(f"unknown data.dataset {data.dataset!r}; expected coco, mpii, "
                            "synthetic or custom")
     if data.dataset not in COCO_FORMAT:
-        return config
-    names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton, None, ""
+        return config.replace(data=dataclasses.replace(data, skeleton=data.skeleton or ()))
+    names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton or (), None, ""
     category_ids = data.category_ids
     if not names:
         source = _metadata_file(config)
-        meta = coco_files.dataset_metadata(source, data.category_ids)
+        # data.skeleton, () included, wins over the file's (None: the file's).
+        from_file = data.skeleton is None
+        meta = coco_files.dataset_metadata(source, data.category_ids, skeleton=from_file)
         # Recorded, so that a checkpoint knows its categories (predict.py keeps
         # the boxes of these in COCO detection results).
         category_ids = tuple(meta["category_ids"])
         names, file_pairs = meta["keypoint_names"], meta["flip_pairs"]
-        skeleton = data.skeleton or meta["skeleton"]
+        skeleton = meta["skeleton"] if from_file else data.skeleton
         logging.info("%s: %d keypoints %s (categories %s), skeleton %s", source, len(names),
                      list(names), list(meta["category_ids"]), list(skeleton))
         config = config.replace(model=dataclasses.replace(config.model,
