@@ -139,10 +139,16 @@ def _normalise_category(cat: dict, path: str, skeleton: bool = True) -> dict:
 
 def _file_skeleton(cat: dict, names: Sequence[str], where: str) -> tuple:
     """The category's skeleton, 0-based; an error naming the limb and the
-    override that wins over it when it does not fit the K keypoints."""
+    override that wins over it when it does not fit the K keypoints. Indices
+    that fit both bases are read in the one the names settle, else 1-based."""
+    pairs = cat.get("skeleton") or []
     try:
-        return kp.zero_based_pairs(cat.get("skeleton") or [], len(names),
-                                   f"{where} 'skeleton'", 1, "COCO's 1-based convention")
+        by_names = kp.skeleton_base_from_names(pairs, names)
+        return kp.zero_based_pairs(
+            pairs, len(names), f"{where} 'skeleton'", 1 if by_names is None else by_names,
+            "COCO's 1-based convention; the keypoint names do not settle it"
+            if by_names is None else "the reading that joins no left and right keypoints "
+            "of different parts, by the keypoint names")
     except ValueError as e:
         raise AnnotationError(
             f"{e}. The skeleton only draws the people: give yours, 0-based, with --set "

@@ -211,6 +211,20 @@ def test_skeleton_base_is_detected(tmp_path, caplog, skeleton, expected):
     assert ("fit both 0-based and 1-based; read as 1-based" in caplog.text) == (len(skeleton) == 1)
 
 
+@pytest.mark.parametrize("skeleton,base", [
+    # 0-based shoulders, hips, left arm: read 1-based they would join the
+    # right ear to the left shoulder and the right wrist to the left hip.
+    ([[5, 6], [11, 12], [5, 7], [7, 9]], 0),
+    # COCO's own 1-based limbs without those touching 1 or 17.
+    ([[16, 14], [14, 12], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [8, 10]], 1),
+])
+def test_the_names_settle_an_ambiguous_skeleton_base(tmp_path, caplog, skeleton, base):
+    path = _write(tmp_path, _tiny_coco(COCO_KEYPOINT_NAMES, skeleton=skeleton))
+    expected = tuple((a - base, b - base) for a, b in skeleton)
+    assert coco_files.dataset_metadata(path)["skeleton"] == expected
+    assert f"read as {base}-based (the reading that joins no left and right" in caplog.text
+
+
 def test_out_of_range_skeleton_names_file_and_limb(tmp_path):
     names = [f"k{i}" for i in range(14)]
     coco_skeleton = [[a + 1, b + 1] for a, b in COCO_SKELETON]  # 17-keypoint limbs
