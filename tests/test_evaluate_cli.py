@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,7 +149,9 @@ def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpo
                               data_dir=str(coco_root), detection_file=str(empty),
                               progress=False)
     wrong_k = _checkpoint(tmp_path / "k16", _tiny_config("coco", coco_root, 16))
-    with pytest.raises(ValueError, match="17 keypoints but the model has model.num_keypoints=16"):
+    # Both named: the data file and the checkpoint.
+    with pytest.raises(ValueError, match=r"\.json has 17 keypoints but checkpoint "
+                       rf"{re.escape(wrong_k)}\S* has model.num_keypoints=16"):
         runner.run_evaluation(checkpoint=wrong_k, dataset="coco",
                               data_dir=str(coco_root), progress=False)
 

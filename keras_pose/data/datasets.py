@@ -196,7 +196,7 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
 
 
 def load_records(config: ExperimentConfig, split: str,
-                 box_mode: Optional[BoxMode] = None) -> PersonRecords:
+                 box_mode: Optional[BoxMode] = None, owner: str = "the model") -> PersonRecords:
     """Reads the people of a split.
 
     Args:
@@ -204,6 +204,8 @@ def load_records(config: ExperimentConfig, split: str,
       split: "train" (``data.train_set``) or "test" (``data.test_set``).
       box_mode: for test splits, which boxes (None: :func:`resolve_box_mode`
         of the config).
+      owner: what the config's model is, for messages (evaluate.py: the
+        checkpoint).
 
     Returns:
       PersonRecords. Training records whose image file is missing are
@@ -230,7 +232,7 @@ def load_records(config: ExperimentConfig, split: str,
                 category_ids=data.category_ids, keypoint_names=data.keypoint_names)
     if len(records) and records.num_keypoints != config.model.num_keypoints:
         raise DatasetError(
-            f"{records.source} has {records.num_keypoints} keypoints but the model has "
+            f"{records.source} has {records.num_keypoints} keypoints but {owner} has "
             f"model.num_keypoints={config.model.num_keypoints}")
     if split == "train" and not len(records):
         raise DatasetError(f"{records.source}: no usable person in the training split")
