@@ -156,6 +156,21 @@ def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpo
                               data_dir=str(coco_root), progress=False)
 
 
+def test_a_split_without_annotations_is_a_clear_error(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.data.datasets import DatasetError
+    from keras_pose.evaluation import runner
+    root = tmp_path / "coco"
+    shutil.copytree(coco_root, root)
+    path = root / "annotations" / "person_keypoints_val2017.json"
+    data = json.loads(path.read_text())
+    data["annotations"] = []
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"person_keypoints_val2017.json: no person to "
+                       r"evaluate in split 'val2017' \(it has no annotations\)"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco", data_dir=str(root),
+                              use_gt_boxes=True, progress=False)
+
+
 def test_cli_error_is_one_clear_line(coco_root, tmp_path):
     proc = subprocess.run(
         [sys.executable, "evaluate.py", "--dataset", "coco", "--data_dir", str(coco_root),

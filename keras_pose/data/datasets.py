@@ -234,9 +234,21 @@ def load_records(config: ExperimentConfig, split: str,
         raise DatasetError(
             f"{records.source} has {records.num_keypoints} keypoints but {owner} has "
             f"model.num_keypoints={config.model.num_keypoints}")
-    if split == "train" and not len(records):
-        raise DatasetError(f"{records.source}: no usable person in the training split")
+    if not len(records):
+        raise DatasetError(_no_people(records, name, split))
     return _check_images(records, drop=split == "train")
+
+
+def _no_people(records: PersonRecords, name: str, split: str) -> str:
+    """Why a split gave no person, and what to do."""
+    why = (", ".join(f"{reason}: {count}" for reason, count in
+                     sorted(records.skipped_reasons.items()))
+           or "it has no annotations")
+    if split == "train":
+        return f"{records.source}: no usable person in the training split ({why})"
+    return (f"{records.source}: no person to evaluate in split {name!r} ({why}); evaluation "
+            "needs annotated people with keypoints (a split without ground truth is named "
+            "with 'test', e.g. test-dev2017, and evaluated on --detections)")
 
 
 def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str) -> None:
