@@ -201,10 +201,14 @@ def _read_frames(items: Sequence[InputFile], summary: RunSummary) -> Iterator:
 
 
 def _tracker(run: PredictionRun, track_config: Any) -> Any:
+    from keras_pose.configs import ConfigError
     from keras_pose.configs.sigmas import resolve_sigmas
     from keras_pose.tracking import PoseTracker
     data = run.predictor.config.data
-    sigmas = resolve_sigmas(data.oks_sigmas, data.keypoint_names, log=False)
+    try:
+        sigmas = resolve_sigmas(data.oks_sigmas, data.keypoint_names, log=False)
+    except ValueError as e:  # A --set data.oks_sigmas=... that does not fit the model.
+        raise ConfigError(f"data.oks_sigmas (the tracker's similarity): {e}") from e
     return PoseTracker(track_config, lambda image, boxes, scores: run.predictor.predict(
         image, boxes, flip=run.flip, box_scores=scores), sigmas=sigmas)
 

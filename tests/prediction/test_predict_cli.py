@@ -386,3 +386,11 @@ def test_boxes_of_the_models_keypoint_category_are_kept(run_predict, tiny_export
     assert len(predictions) == 2 and {p["category_id"] for p in predictions} == {2}
     assert "2 boxes of other categories than [2] dropped (category 1: 1, category 3: 1)" \
         in caplog.text
+
+
+def test_tracker_sigmas_that_do_not_fit_are_one_line(run_predict, checkpoint, coco_dir, tmp_path):
+    inputs = _frames(coco_dir, tmp_path / "in" / "seq", 1)
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--track", "--set", "data.oks_sigmas=[0.1,0.2]",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1 and "data.oks_sigmas" in err
