@@ -54,7 +54,8 @@ def _image_ids(path):
             images = json.load(f)["images"]
         return {str(im["file_name"]): int(im["id"]) for im in images}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"--annotations {path}: not a COCO annotation file ({e})") from e
+        from keras_pose.errors import FlagError
+        raise FlagError(f"--annotations {path}: not a COCO annotation file ({e})") from e
 
 
 def _setup():
@@ -63,11 +64,18 @@ def _setup():
     from keras_pose.prediction.inputs import list_inputs
     inputs = list_inputs(FLAGS.input, FLAGS.recursive)
     cli.check_writable(FLAGS.output_dir, "--output_dir")
-    image_ids = _image_ids(FLAGS.annotations) if FLAGS.annotations else None
-    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold)
+    image_ids = None
+    if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
+        from keras_pose.prediction.inputs import image_ids_of_inputs
+        image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
+                                        [item.key for item in inputs], FLAGS.annotations)
+    predictor = Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set)
+    # A boxes file's COCO results are kept for the model's keypoint categories.
+    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
+                             category_ids=predictor.config.data.category_ids or (1,))
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
-    return inputs, Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set), detector, image_ids
+    return inputs, predictor, detector, image_ids
 
 
 def work() -> int:
@@ -78,6 +86,8 @@ def work() -> int:
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids)
     images = [item for item in inputs if not item.is_video]
     predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"))
+    if FLAGS.track:
+        run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     try:
         if FLAGS.track:
             run.folders(images, predictor.config.track)
@@ -97,6 +107,10 @@ def _report(run, predictions) -> int:
           f"skipped; {predictions.count} people in {predictions.path}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
+    if summary.no_boxes:
+        shown = ", ".join(summary.no_boxes[:10]) + (" ..." if len(summary.no_boxes) > 10 else "")
+        print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
+              f"{shown}")
     for message in run.writer.failures:
         print(f"  NOT WRITTEN: {message}", file=sys.stderr)
     if run.writer.failures:

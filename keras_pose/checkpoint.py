@@ -38,6 +38,7 @@ from typing import Callable, Iterator, Optional
 import keras
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_directory_atomically
 
 CONFIG_FILE = "config.json"
@@ -45,7 +46,7 @@ WEIGHTS_FILE = "model.weights.h5"
 COMPLETE_FILE = "COMPLETE"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint path that cannot be used; the message says why."""
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,9 +149,26 @@ def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpo
                               data_dir=str(coco_root), detection_file=str(empty),
                               progress=False)
     wrong_k = _checkpoint(tmp_path / "k16", _tiny_config("coco", coco_root, 16))
-    with pytest.raises(ValueError, match="17 keypoints but the model has model.num_keypoints=16"):
+    # Both named: the data file and the checkpoint.
+    with pytest.raises(ValueError, match=r"\.json has 17 keypoints but checkpoint "
+                       rf"{re.escape(wrong_k)}\S* has model.num_keypoints=16"):
         runner.run_evaluation(checkpoint=wrong_k, dataset="coco",
                               data_dir=str(coco_root), progress=False)
+
+
+def test_a_split_without_annotations_is_a_clear_error(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.data.datasets import DatasetError
+    from keras_pose.evaluation import runner
+    root = tmp_path / "coco"
+    shutil.copytree(coco_root, root)
+    path = root / "annotations" / "person_keypoints_val2017.json"
+    data = json.loads(path.read_text())
+    data["annotations"] = []
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"person_keypoints_val2017.json: no person to "
+                       r"evaluate in split 'val2017' \(it has no annotations\)"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco", data_dir=str(root),
+                              use_gt_boxes=True, progress=False)
 
 
 def test_cli_error_is_one_clear_line(coco_root, tmp_path):
@@ -161,6 +179,24 @@ def test_cli_error_is_one_clear_line(coco_root, tmp_path):
     assert proc.returncode == 1
     assert "missing_ckpt does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bug_deep_in_the_evaluation_shows_its_traceback(coco_root, coco_checkpoint):
+    """evaluate.py as a user runs it, with a bug planted where the network
+    runs over the people: the traceback, not a one-line 'error'."""
+    planted = ("import runpy, sys\n"
+               "import keras_pose.inference.records as records\n"
+               "def buggy(*args, **kwargs):\n"
+               "    return {}['image_id']\n"
+               "records.predict_records = buggy\n"
+               f"sys.argv = ['evaluate.py', '--dataset', 'coco', '--data_dir', {str(coco_root)!r},"
+               f" '--checkpoint', {coco_checkpoint!r}, '--use_gt_boxes', '--noprogress']\n"
+               "runpy.run_path('evaluate.py', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", planted], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "KeyError: 'image_id'" in proc.stderr
+    assert "evaluate.py: error" not in proc.stderr
 
 
 @pytest.fixture(scope="module")

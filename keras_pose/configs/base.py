@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
+from keras_pose.errors import UserError
 
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
@@ -99,7 +100,8 @@ class DataConfig:
         annotation file (custom data sets).
       flip_pairs: left/right pairs (0-based). Empty for a custom data set:
         derived from ``left_``/``right_`` names.
-      skeleton: limbs (0-based pairs) for drawing.
+      skeleton: limbs (0-based pairs) for drawing. None (custom data sets):
+        the annotation file's; ``()``: none, whatever the file says.
       oks_sigmas: per-keypoint OKS sigmas; empty: COCO's for K=17, else
         ``DEFAULT_OKS_SIGMA`` for every keypoint.
       flip: random horizontal flip during training.
@@ -133,7 +135,7 @@ class DataConfig:
     test_set: str = "val2017"
     keypoint_names: tuple[str, ...] = kp.COCO_KEYPOINT_NAMES
     flip_pairs: tuple[tuple[int, int], ...] = kp.COCO_FLIP_PAIRS
-    skeleton: tuple[tuple[int, int], ...] = kp.COCO_SKELETON
+    skeleton: Optional[tuple[tuple[int, int], ...]] = kp.COCO_SKELETON
     oks_sigmas: tuple[float, ...] = COCO_OKS_SIGMAS
     flip: bool = True
     flip_prob: float = 0.5
@@ -392,7 +394,7 @@ class ExperimentConfig:
         return dataclasses.replace(self, **sections)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value that cannot be used; the message names it."""
 
 

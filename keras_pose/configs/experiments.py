@@ -35,7 +35,7 @@ import types
 from typing import Callable, Mapping
 
 from keras_pose.configs import keypoints as kp
-from keras_pose.configs.base import (DataConfig, ExperimentConfig, ModelConfig,
+from keras_pose.configs.base import (ConfigError, DataConfig, ExperimentConfig, ModelConfig,
                                      TestConfig, TrainConfig)
 
 COCO_UPPER_BODY = tuple(range(11))
@@ -167,8 +167,8 @@ def get_experiment(name: str) -> ExperimentConfig:
       ValueError: naming the unknown experiment and the known ones.
     """
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: "
-                         f"{', '.join(list_experiments())}")
+        raise ConfigError(f"unknown experiment {name!r}; known experiments: "
+                          f"{', '.join(list_experiments())}")
     return EXPERIMENTS[name]()
 
 
@@ -188,6 +188,6 @@ def default_experiment(dataset: str) -> ExperimentConfig:
         name=f"{dataset}_resnet50_256x192",
         data=dataclasses.replace(
             base.data, dataset="custom", root=f"data/{dataset}",
-            keypoint_names=(), flip_pairs=(), skeleton=(), oks_sigmas=(),
+            keypoint_names=(), flip_pairs=(), skeleton=None, oks_sigmas=(),
             upper_body_ids=()),
         test=dataclasses.replace(base.test, use_gt_boxes=True))

@@ -273,6 +273,35 @@ def _pairs_match_names(pairs: Sequence[tuple[int, int]], names: Sequence[str],
     return True
 
 
+def _cross_limbs(pairs: Sequence[tuple[int, int]], keys: Sequence[Key], base: int) -> int:
+    """Limbs that join a left and a right keypoint of different stems
+    (``left_knee``-``right_ankle``) when the pairs are read ``base``-based."""
+    count = 0
+    for a, b in pairs:
+        (sa, ta), (sb, tb) = keys[a - base], keys[b - base]
+        count += bool(sa and sb and sa != sb and ta != tb)
+    return count
+
+
+def skeleton_base_from_names(pairs: Sequence[tuple[int, int]], names: Sequence[str]
+                             ) -> Optional[int]:
+    """The base (0 or 1) under which a skeleton whose indices fit both
+    joins fewer left and right keypoints of different stems, or None when
+    the names do not tell (as many such limbs either way).
+
+    A skeleton read with the wrong base shifts every limb by one keypoint:
+    across the body, ``left_shoulder``-``right_shoulder`` becomes
+    ``right_ear``-``left_shoulder``, a limb no skeleton draws.
+    """
+    checked = _int_pairs(pairs, "skeleton")
+    k = len(names)
+    if not checked or not all(1 <= v <= k - 1 for pair in checked for v in pair):
+        return None
+    keys = keypoint_keys(names)
+    zero, one = _cross_limbs(checked, keys, 0), _cross_limbs(checked, keys, 1)
+    return None if zero == one else (0 if zero < one else 1)
+
+
 def flip_pairs_from_entry(entry: object, names: Sequence[str], what: str
                           ) -> tuple[tuple[int, int], ...]:
     """Flip pairs given in an annotation file's category, made 0-based.

@@ -30,6 +30,7 @@ from typing import Optional
 
 from absl import logging
 
+from keras_pose.errors import UserError
 from keras_pose.files import write_atomically
 
 CACHE_ENV = "KERAS_POSE_CACHE"
@@ -40,11 +41,11 @@ _TIMEOUT_S = 60
 _REPORT_EVERY_S = 10.0
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """A file that could not be downloaded (no network, bad URL, offline)."""
 
 
-class HashMismatchError(ValueError):
+class HashMismatchError(UserError, ValueError):
     """A file whose SHA-256 does not start with its name's hash."""
 
 

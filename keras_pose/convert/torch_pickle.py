@@ -51,6 +51,8 @@ from typing import Any, BinaryIO, Callable, Mapping, Optional
 
 import numpy as np
 
+from keras_pose.errors import UserError
+
 # torch storage class name -> element dtype name.
 STORAGE_DTYPES = {
     "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
@@ -65,7 +67,7 @@ TORCH_DTYPES = ("float64", "float32", "float16", "bfloat16", "int64", "int32",
                 "complex64", "complex128")
 
 
-class TorchReadError(ValueError):
+class TorchReadError(UserError, ValueError):
     """A file that is not a readable PyTorch / safetensors weights file."""
 
 

@@ -43,6 +43,7 @@ from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
+from keras_pose.errors import MissingFileError
 from keras_pose.convert.torch_pickle import (ForbiddenGlobalError, GlobalRef, Inert,
                                              Rebuilders, Storage, StorageType,
                                              TorchReadError, allowed_globals, numpy_dtype,
@@ -258,7 +259,7 @@ def load_torch_file(path: str) -> Any:
         (a tensor without a storage, a call of a non-global...), naming it.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"PyTorch file {path} does not exist")
+        raise MissingFileError(f"PyTorch file {path} does not exist")
     with open(path, "rb") as file:
         head = file.read(512)
     if zipfile.is_zipfile(path):
@@ -275,7 +276,7 @@ def load_safetensors(path: str) -> dict[str, np.ndarray]:
       FileNotFoundError: for a missing file; TorchReadError for a bad one.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"safetensors file {path} does not exist")
+        raise MissingFileError(f"safetensors file {path} does not exist")
     from safetensors.numpy import load_file
     try:
         return dict(load_file(path))

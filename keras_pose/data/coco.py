@@ -120,7 +120,7 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
         :func:`~keras_pose.data.coco_files.read_annotation_file`; also for a
         file without annotations (an image-info file: use detections).
     """
-    data = read_annotation_file(ann_file, category_ids)
+    data = read_annotation_file(ann_file, category_ids, skeleton=False)  # The config's draws.
     meta = data[META_KEY]
     if not meta["has_annotations"]:
         raise AnnotationError(
@@ -193,7 +193,7 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
         not list.
     """
     detections, dropped = read_detections(det_file)
-    data = read_annotation_file(ann_file, category_ids)
+    data = read_annotation_file(ann_file, category_ids, skeleton=False)  # The config's draws.
     meta = data[META_KEY]
     names = _detection_keypoint_names(meta, data, keypoint_names, ann_file)
     k = len(names)

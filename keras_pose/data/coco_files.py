@@ -21,19 +21,20 @@ from typing import Any, Iterable, Optional, Sequence
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
+from keras_pose.errors import MissingFileError, UserError
 
 META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.
 _NUMBER_TYPES = frozenset((int, float))
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """An annotation file that cannot be used; names the file and problem."""
 
 
 def read_json(path: str) -> Any:
     """Reads a JSON file with errors that name it."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"annotation file {path} does not exist")
+        raise MissingFileError(f"annotation file {path} does not exist")
     try:
         with open(path) as f:
             return json.load(f)
@@ -112,26 +113,47 @@ def _category_name(cat: dict) -> str:
     return f"category {cat.get('id')} ({cat.get('name', '?')!r})"
 
 
-def _normalise_category(cat: dict, path: str) -> dict:
+def _normalise_category(cat: dict, path: str, skeleton: bool = True) -> dict:
     """Checks a keypoint category; returns names, 0-based skeleton, flip pairs.
 
     The category's ``skeleton`` is rewritten 1-based (COCO's convention) in
     place, so that tools reading the normalised dict as COCO see it right.
+    With ``skeleton`` False it is not read (the config gives the limbs) and
+    the returned skeleton is empty.
     """
     where = f"{path}: {_category_name(cat)}"
     names = cat["keypoints"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise AnnotationError(f"{where}: 'keypoints' must be a list of names")
+    limbs = _file_skeleton(cat, names, where) if skeleton else ()
     try:
-        skeleton = kp.zero_based_pairs(cat.get("skeleton") or [], len(names),
-                                       f"{where} 'skeleton'", 1, "COCO's 1-based convention")
         flip_entry = cat.get("flip_pairs", cat.get("swap"))
         flip_pairs = None if not flip_entry else kp.flip_pairs_from_entry(
             flip_entry, names, f"{where} '{'flip_pairs' if 'flip_pairs' in cat else 'swap'}'")
     except ValueError as e:
         raise AnnotationError(str(e)) from e
-    cat["skeleton"] = [[a + 1, b + 1] for a, b in skeleton]
-    return {"keypoint_names": tuple(names), "skeleton": skeleton, "flip_pairs": flip_pairs}
+    if skeleton:
+        cat["skeleton"] = [[a + 1, b + 1] for a, b in limbs]
+    return {"keypoint_names": tuple(names), "skeleton": limbs, "flip_pairs": flip_pairs}
+
+
+def _file_skeleton(cat: dict, names: Sequence[str], where: str) -> tuple:
+    """The category's skeleton, 0-based; an error naming the limb and the
+    override that wins over it when it does not fit the K keypoints. Indices
+    that fit both bases are read in the one the names settle, else 1-based."""
+    pairs = cat.get("skeleton") or []
+    try:
+        by_names = kp.skeleton_base_from_names(pairs, names)
+        return kp.zero_based_pairs(
+            pairs, len(names), f"{where} 'skeleton'", 1 if by_names is None else by_names,
+            "COCO's 1-based convention; the keypoint names do not settle it"
+            if by_names is None else "the reading that joins no left and right keypoints "
+            "of different parts, by the keypoint names")
+    except ValueError as e:
+        raise AnnotationError(
+            f"{e}. The skeleton only draws the people: give yours, 0-based, with --set "
+            "data.skeleton=[[0,1],...], or none with --set data.skeleton=[]; either wins "
+            "over the file's") from e
 
 
 def _select_categories(categories: list, category_ids: Sequence[int],
@@ -292,21 +314,22 @@ def _image_info_meta(data: dict, category_ids: Sequence[int], path: str) -> dict
 
 
 def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counter,
-                   path: str) -> tuple[dict, list]:
+                   path: str, skeleton: bool = True) -> tuple[dict, list]:
     """The chosen keypoint categories (normalised) and their metadata
     (``keypoint_names``, ``skeleton``, ``flip_pairs``, ``category_ids``)."""
     selected = _select_categories(categories, tuple(category_ids), counts, path)
     if not selected:
         raise AnnotationError(f"{path}: no category has 'keypoints'; not a COCO keypoint "
                               "annotation file (K and keypoint names unknown)")
-    meta = _normalise_category(selected[0], path)
+    meta = _normalise_category(selected[0], path, skeleton)
     for cat in selected[1:]:
-        _normalise_category(cat, path)
+        _normalise_category(cat, path, skeleton)
     meta["category_ids"] = tuple(c["id"] for c in selected)
     return meta, selected
 
 
-def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
+def read_annotation_file(path: str, category_ids: Sequence[int] = (),
+                         skeleton: bool = True) -> dict:
     """Reads, validates and normalises a COCO keypoint annotation file.
 
     The whole file is checked at once: ``images`` (integer ids, file names,
@@ -330,6 +353,8 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
     Args:
       path: the JSON file.
       category_ids: keypoint categories to use (``data.category_ids``).
+      skeleton: read and check the categories' skeletons; False where the
+        config gives the limbs (reading people does not need them).
 
     Returns:
       The COCO dict (``images``, ``categories``, ``annotations``, other
@@ -355,7 +380,8 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
                                        for c in categories):
         meta = _image_info_meta(data, category_ids, path)
     else:
-        meta, data["categories"] = _keypoint_meta(categories, category_ids, counts, path)
+        meta, data["categories"] = _keypoint_meta(categories, category_ids, counts, path,
+                                                  skeleton)
     k_of = {c["id"]: len(c["keypoints"]) for c in categories
             if isinstance(c, dict) and c.get("keypoints")}
     _check_annotations(anns, k_of, path)
@@ -395,7 +421,8 @@ def keypoint_category(data: dict, path: str) -> dict:
     return categories[0]
 
 
-def dataset_metadata(path: str, category_ids: Sequence[int] = ()) -> dict:
+def dataset_metadata(path: str, category_ids: Sequence[int] = (),
+                     skeleton: bool = True) -> dict:
     """K, keypoint names, 0-based skeleton and the file's flip pairs.
 
     Reads only the categories (checked as :func:`read_annotation_file` does;
@@ -410,7 +437,7 @@ def dataset_metadata(path: str, category_ids: Sequence[int] = ()) -> dict:
     _check_top_level(data, path)
     anns = data.get("annotations", [])
     counts = Counter(a.get("category_id") for a in anns if isinstance(a, dict))
-    meta, selected = _keypoint_meta(data["categories"], category_ids, counts, path)
+    meta, selected = _keypoint_meta(data["categories"], category_ids, counts, path, skeleton)
     meta.update(num_keypoints=len(meta["keypoint_names"]), category_id=selected[0]["id"])
     return meta
 

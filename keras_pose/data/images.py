@@ -21,9 +21,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pose.data.transforms import decode_image_tf
+from keras_pose.errors import UserError
 
 
-class ImageReadError(OSError):
+class ImageReadError(UserError, OSError):
     """An image that cannot be read; names the file and the reason."""
 
     def __init__(self, path: str, reason: str):

@@ -28,11 +28,12 @@ from keras_pose.detection.base import (Detections, PersonDetector, Source, check
                                        check_image, filter_detections_tf)
 from keras_pose.detection.dfine import (PRESETS, decode_dfine_tf, person_class_index,
                                         use_depthwise_kernels)
+from keras_pose.errors import FlagError, UserError
 
 DEFAULT_PRESET = "dfine_small_obj2coco"
 
 
-class DetectorUnavailableError(RuntimeError):
+class DetectorUnavailableError(UserError, RuntimeError):
     """A detector preset that cannot be loaded (typically: no network on
     first use); the message says how to go on without it."""
 
@@ -249,8 +250,8 @@ def load_dfine_backbone(preset: str):
     known = DFineBackbone.presets
     if preset not in known and "://" not in preset and not os.path.isdir(preset):
         coco = ", ".join(sorted(name for name in known if "coco" in name))
-        raise ValueError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
-                         f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
+        raise FlagError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
+                        f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
     try:
         return DFineBackbone.from_preset(preset)
     except _fetch_errors() as e:

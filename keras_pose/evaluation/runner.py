@@ -31,12 +31,13 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_atomically, write_json
 
 METRICS_FILE = "metrics.json"
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """An evaluation that cannot run as asked; the message says why."""
 
 
@@ -167,8 +168,9 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = datasets.resolve_box_mode(config, use_gt_boxes, detection_file)
     metric = metric_for(config)  # Loads and checks the ground truth first.
-    records = datasets.load_records(config, "test", box_mode)
-    datasets.check_metadata(config, records, f"checkpoint {pose_model.path}")
+    owner = f"checkpoint {pose_model.path}"
+    records = datasets.load_records(config, "test", box_mode, owner)
+    datasets.check_metadata(config, records, owner)
     logging.info("Evaluating %s on %d people of %s %s with %s, %s.", pose_model.path,
                  len(records), config.data.dataset, config.data.test_set, box_mode.describe(),
                  "flip test" if flip else "no flip test")

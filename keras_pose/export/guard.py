@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig
+from keras_pose.errors import UserError
 from keras_pose.evaluation.metrics import metric_for
 from keras_pose.inference.estimator import Network, TopDownEstimator
 from keras_pose.inference.records import Predictions, predict_records
@@ -27,7 +28,7 @@ from keras_pose.inference.records import Predictions, predict_records
 MAX_AP_DROP = 0.005  # 0.5 AP point, AP in [0, 1].
 
 
-class AccuracyGuardError(RuntimeError):
+class AccuracyGuardError(UserError, RuntimeError):
     """A candidate lost more AP than allowed; the message has the table."""
 
 

@@ -47,10 +47,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.errors import MissingFileError, MissingPackageError
 from keras_pose.configs import ExperimentConfig
 from keras_pose.configs.conversion import config_to_dict
 from keras_pose.export.inference_model import build_inference_model
-from keras_pose.export.precision import resolve_precision
+from keras_pose.export.precision import ExportError, resolve_precision
 from keras_pose.files import write_atomically, write_files_atomically
 from keras_pose.inference.loading import load_saved_model
 
@@ -77,17 +78,17 @@ def missing_packages(fmt: str, precision: str = "fp32") -> list[str]:
 
 
 def check_format(fmt: str, precision: str) -> None:
-    """Raises ValueError for an unknown format or a precision it lacks, and
-    ImportError naming the packages to install."""
+    """Raises ExportError for an unknown format or a precision it lacks, and
+    MissingPackageError naming the packages to install."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+        raise ExportError(f"format must be one of {FORMATS}, got {fmt!r}")
     if precision not in PRECISIONS[fmt]:
-        raise ValueError(f"format {fmt} takes precision {' / '.join(PRECISIONS[fmt])}, "
-                         f"not {precision}")
+        raise ExportError(f"format {fmt} takes precision {' / '.join(PRECISIONS[fmt])}, "
+                          f"not {precision}")
     missing = missing_packages(fmt, precision)
     if missing:
-        raise ImportError(f"the {fmt} export at {precision} needs {', '.join(missing)}: "
-                          "pip install -e .[deploy]")
+        raise MissingPackageError(f"the {fmt} export at {precision} needs {', '.join(missing)}: "
+                                  "pip install -e .[deploy]")
 
 
 def sidecar_path(path: str) -> str:
@@ -119,7 +120,7 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
         raise ValueError("the SavedModel is written by keras_pose.export.export_saved_model")
     check_format(fmt, precision)
     if not path.endswith(SUFFIXES[fmt]):
-        raise ValueError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
+        raise ExportError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
     if precision == "int8" and (calibration is None or not len(calibration)):
         raise ValueError("int8 needs calibration crops (N, h, w, 3)")
     fused = build_inference_model(model, config)  # fp32: the runtime lowers it.
@@ -218,8 +219,8 @@ def read_sidecar(path: str) -> dict:
     """The sidecar of an artifact written by :func:`export_network`."""
     side = sidecar_path(path)
     if not os.path.isfile(side):
-        raise FileNotFoundError(f"{path} has no {os.path.basename(side)}: it was not "
-                                "written by keras_pose.export.runtimes.export_network")
+        raise MissingFileError(f"{path} has no {os.path.basename(side)}: it was not "
+                               "written by keras_pose.export.runtimes.export_network")
     with open(side, encoding="utf-8") as f:
         return json.load(f)
 
@@ -244,7 +245,7 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
         return lambda x: network(tf.constant(x, tf.float32)).numpy()
     fmt = {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
     if fmt is None:
-        raise ValueError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
+        raise ExportError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
     precision = read_sidecar(path)["precision"]
     check_format(fmt, precision)
     return {"onnx": _onnx_fn, "openvino": _openvino_fn,

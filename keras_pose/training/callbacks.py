@@ -18,10 +18,11 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose.checkpoint import latest_epoch_checkpoint
+from keras_pose.errors import UserError
 from keras_pose.training import run_dir
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on; the message says why and what was kept."""
 
 

@@ -44,6 +44,7 @@ from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, i
                                    latest_epoch_checkpoint, load_weights_strict,
                                    write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_json
 
 STATE_FILE = "state.json"
@@ -54,11 +55,11 @@ BEST_FILE = "best.json"
 LOCK_FILE = ".lock"
 
 
-class RunDirError(RuntimeError):
+class RunDirError(UserError, RuntimeError):
     """The model directory cannot be used as asked; the message says why."""
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(UserError, OSError):
     """Writing a checkpoint failed; the previous checkpoints are intact."""
 
 
