@@ -306,8 +306,10 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
         callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=max(1, t.log_every),
                                                      write_graph=False))
         if t.image_summary_every > 0:
+            # The first people of readable images: an unreadable image must
+            # not leave this fixed sample empty (its data would never end).
             sample = next(iter(pipeline.build_train_dataset(
-                records.select(range(min(4, len(records)))),
+                records.select(pipeline.readable_rows(records.image_path, 4)),
                 pipeline.Augmentation.from_config(config),
                 HeatmapCodec.from_model_config(config.model), batch_size=1,
                 steps_per_epoch=1).unbatch().batch(4).take(1)))
@@ -340,11 +342,18 @@ def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> Expe
     return config
 
 
-def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool) -> None:
+def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
+         skipped: pipeline.SkipCounter) -> None:
     try:
         model.fit(dataset, epochs=config.train.epochs, initial_epoch=state.epoch,
                   steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, shuffle=False,
                   verbose=1 if progress and plan.chief else 0)
+    except tf.errors.OpError as e:
+        if skipped.error is None:
+            raise
+        last = latest_epoch_checkpoint(plan.directory)
+        raise TrainingError(f"{skipped.error}; " + (f"the last complete checkpoint is {last}"
+                                                     if last else "no checkpoint was written"))
     except KeyboardInterrupt:
         last = latest_epoch_checkpoint(plan.directory)
         raise TrainingInterrupted(
@@ -364,6 +373,8 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
                  len(records), records.num_skipped, records.skipped_reasons or "none",
                  strategy.num_replicas_in_sync, plan.global_batch, plan.steps_per_epoch,
                  plan.base_lr)
+    # Before anything is written: data that would never yield a sample.
+    pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
     validation = _validation_setup(config, plan.chief)
     _refuse_legacy(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
@@ -378,7 +389,7 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
-    _fit(model, dataset, config, plan, state, callbacks, progress)
+    _fit(model, dataset, config, plan, state, callbacks, progress, skipped)
     final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
     table = validation.table(final) if validation is not None else ""
     saved_model = None
@@ -403,6 +414,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     Raises:
       TrainingError (TrainingInterrupted on Ctrl-C), run_dir.RunDirError
       (another run holds the directory), datasets.DatasetError,
+      pipeline.UnreadableImagesError (no training image can be read),
       CheckpointError, run_dir.CheckpointWriteError: each with a message
       naming the file or setting at fault.
     """
