@@ -5,8 +5,9 @@ Layout of ``--model_dir``::
     .lock                      held by the running train.py (pid, host, start)
     config.json                the final config
     checkpoints/epoch_NNNN/    a model checkpoint (config.json, model.weights.h5)
-                               + optimizer_state.npz (Adam's slots by variable
-                               name) + state.json; COMPLETE written last;
+                               + optimizer_state.npz (Adam's slots, a loss
+                               scale, by variable name) + state.json;
+                               COMPLETE written last;
                                validation.json once the epoch is validated
     best/                      a copy of the best validated epoch + best.json
     logs/, eval/, saved_model/
@@ -134,13 +135,43 @@ def _slot_name(variable: Any) -> str:
     return variable.path.split("/", 1)[-1]
 
 
+def _named_variables(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
+    """Every variable of ``optimizer`` and of the optimizers it wraps, by a
+    name that does not depend on how many optimizers the process made.
+
+    The innermost optimizer's variables go by slot name (as checkpoints
+    always stored them); a wrapper's, such as the LossScaleOptimizer that
+    ``compile`` adds under mixed_float16 (which holds its own ``iteration``
+    and ``learning_rate`` besides Adam's), by its class and slot name:
+    ``LossScaleOptimizer/dynamic_scale``.
+
+    Raises:
+      CheckpointError: two variables would share a name (nothing is saved).
+    """
+    chain = [optimizer]
+    while getattr(chain[-1], "inner_optimizer", None) is not None:
+        chain.append(chain[-1].inner_optimizer)
+    named: dict[str, Any] = {}
+    seen: set[int] = set()
+    for depth in reversed(range(len(chain))):  # a wrapper lists its inner ones' too
+        prefix = "" if depth == len(chain) - 1 else f"{type(chain[depth]).__name__}/"
+        for variable in chain[depth].variables:
+            if id(variable) in seen:
+                continue
+            seen.add(id(variable))
+            name = prefix + _slot_name(variable)
+            if name in named:
+                raise CheckpointError(f"optimizer variables {named[name].path} and "
+                                      f"{variable.path} would both be saved as {name}")
+            named[name] = variable
+    return named
+
+
 def optimizer_state(optimizer: keras.optimizers.Optimizer) -> dict[str, np.ndarray]:
     """Every optimizer variable (step count, learning rate, Adam's m and v
-    of each weight) by its unique name (the weight's path + the slot)."""
-    state = {_slot_name(v): np.asarray(v.numpy()) for v in optimizer.variables}
-    if len(state) != len(optimizer.variables):
-        raise CheckpointError("optimizer variables do not have unique names")
-    return state
+    of each weight, a wrapper's loss scale) by its unique name (see
+    :func:`_named_variables`)."""
+    return {name: np.asarray(v.numpy()) for name, v in _named_variables(optimizer).items()}
 
 
 def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) -> None:
@@ -156,8 +187,7 @@ def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) ->
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {e})") from e
     problems, updates = [], []
-    for variable in optimizer.variables:
-        name = _slot_name(variable)
+    for name, variable in _named_variables(optimizer).items():
         value = saved.pop(name, None)
         if value is None:
             problems.append(f"missing {name}")
@@ -168,7 +198,9 @@ def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) ->
     problems += [f"unexpected {name}" for name in sorted(saved)]
     if problems:
         raise CheckpointError(f"{path} does not fit the optimizer: " + "; ".join(problems[:10])
-                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else "")
+                              + "; resume with the model, train.precision and optimizer "
+                              "settings the checkpoint was written with")
     for variable, value in updates:
         variable.assign(value)
 

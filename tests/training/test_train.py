@@ -118,6 +118,37 @@ def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast
         assert tf.keras.config.dtype_policy().name == "float32"  # restored afterwards
 
 
+def _optimizer_state(run, epoch):
+    path = os.path.join(run, "checkpoints", f"epoch_{epoch:04d}", "optimizer_state.npz")
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("precision,optimizer", [
+    ("fp32", "train.weight_decay=0"), ("mixed_bfloat16", "train.weight_decay=1e-4"),
+    ("mixed_float16", "train.weight_decay=0")])
+def test_every_precision_saves_and_resumes_exactly(tmp_path, fast_config, precision, optimizer):
+    # mixed_float16: compile wraps Adam in a LossScaleOptimizer; weight decay: AdamW.
+    config = apply_overrides(fast_config, [f"train.precision={precision}", optimizer,
+                                           "train.epochs=2", "train.steps_per_epoch=2"])
+    whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
+    train(config, whole, export=False, progress=False)
+    shutil.copytree(whole, parts)  # as if the run had stopped after epoch 1
+    shutil.rmtree(os.path.join(parts, "checkpoints", "epoch_0002"))
+    assert train(config, parts, export=False, progress=False).epochs_run == 1
+    a, b = _optimizer_state(whole, 2), _optimizer_state(parts, 2)
+    assert a.keys() == b.keys() and int(b["iteration"]) == 4  # the inner optimizer's steps
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
+    if precision == "mixed_float16":  # the loss scale and its step count, resumed
+        assert int(b["LossScaleOptimizer/step_counter"]) == 4
+        assert float(b["LossScaleOptimizer/dynamic_scale"]) > 0
+    weights = _weights(os.path.join(whole, "checkpoints", "epoch_0002"))
+    for name, value in _weights(os.path.join(parts, "checkpoints", "epoch_0002")).items():
+        np.testing.assert_allclose(weights[name], value, rtol=0, atol=1e-6, err_msg=name)
+    assert tf.keras.config.dtype_policy().name == "float32"
+
+
 def test_init_checkpoint_loads_every_weight(tmp_path, fast_config):
     from keras_pose.checkpoint import save_model_checkpoint
     from keras_pose.models import build_model_from_config
