@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 import time
 import zipfile
 from typing import Any, Optional
@@ -76,7 +77,7 @@ class RunLock:
 
     def __enter__(self) -> "RunLock":
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -91,6 +92,26 @@ class RunLock:
                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         self._fd = fd
         return self
+
+    def _open(self) -> int:
+        """Opens (creates) the lock file itself, never what a link there
+        points to: the lock is truncated and rewritten, and a link could
+        aim that at any file the user can write."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise RunDirError(
+                f"{self.path} is a symbolic link (to {os.readlink(self.path)}); the model "
+                "directory lock is not followed, so that its target is not overwritten: "
+                f"remove the link (rm {self.path}) and run again") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunDirError(f"{self.path} is not a regular file; remove it (it is the model "
+                              "directory lock, recreated by every run) and run again")
+        return fd
 
     def __exit__(self, *exc: Any) -> None:
         if self._fd is not None:

@@ -157,3 +157,22 @@ def test_a_second_run_is_refused_and_a_killed_run_releases_the_lock(tmp_path):
     with run_dir.RunLock(str(tmp_path)):  # released by the kernel
         content = open(tmp_path / ".lock").read()
     assert f"pid {os.getpid()}" in content and json  # the holder is recorded
+
+
+def test_a_lock_that_is_a_link_is_refused_and_its_target_untouched(tmp_path):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("precious\n")
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    for target in (outside, tmp_path / "nothing_there"):  # a file, a dangling link
+        os.symlink(target, model_dir / ".lock")
+        with pytest.raises(run_dir.RunDirError, match=rf"{model_dir}/.lock is a symbolic link "
+                                                      rf"\(to {target}\).*rm "):
+            with run_dir.RunLock(str(model_dir)):
+                pass
+        os.remove(model_dir / ".lock")
+    assert outside.read_text() == "precious\n" and not (tmp_path / "nothing_there").exists()
+    os.mkfifo(model_dir / ".lock")  # would block a plain open
+    with pytest.raises(run_dir.RunDirError, match="not a regular file"):
+        with run_dir.RunLock(str(model_dir)):
+            pass
