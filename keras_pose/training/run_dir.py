@@ -20,7 +20,10 @@ the holder; every checkpoint is written by
 marker); ``best/`` is replaced by an atomic rename and recorded (``best.json``
 inside it) only by that rename; an epoch whose validation beat ``best/`` is
 never pruned before ``best/`` holds it, and a resumed run repairs ``best/``
-from the epochs' ``validation.json`` files.
+from the epochs' ``validation.json`` files. Nothing the run did not write is
+deleted: a ``best/`` or ``epoch_NNNN/`` without its marker (copied or
+restored by hand) stops the run, and only the temporary directories of this
+host's dead processes are cleaned.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import fcntl
 import glob
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -44,7 +48,7 @@ from absl import logging
 
 from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete,
                                    latest_epoch_checkpoint, load_weights_strict,
-                                   write_checkpoint_dir)
+                                   unmarked_checkpoints, unmarked_error, write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.files import write_json
 
@@ -349,17 +353,66 @@ def repair_best(model_dir: str, primary: str) -> None:
         save_best(model_dir, found[1], found[0], primary, found[2])
 
 
+# Names of write_checkpoint_dir's temporary directories and of the copies
+# it renames away: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>.
+_LEFTOVER = re.compile(r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)$")
+
+
+def _dead_process_here(name: str) -> bool:
+    """Whether a leftover's name says that a process of this host wrote it
+    and no longer runs (or is this one): this run holds the directory's
+    lock, so the write was a previous train.py's, cut short."""
+    match = _LEFTOVER.search(name)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
+def leftovers(model_dir: str) -> tuple[list[str], list[str]]:
+    """Temporary and replaced checkpoint directories: (those this host's
+    dead processes wrote, which may be removed; the others, kept)."""
+    paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.tmp-*"))
+                   + glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.old-*"))
+                   + glob.glob(os.path.join(model_dir, "best.tmp-*"))
+                   + glob.glob(os.path.join(model_dir, "best.old-*")))
+    ours = [p for p in paths if _dead_process_here(os.path.basename(p))]
+    return ours, [p for p in paths if p not in ours]
+
+
+def check_checkpoints(model_dir: str) -> None:
+    """Before a run uses a model directory: checkpoints without their
+    marker stop it (nothing is used or deleted); leftovers of other hosts or
+    live processes are reported and kept.
+
+    Raises:
+      CheckpointError: listing the unmarked directories and what to do.
+    """
+    unmarked = unmarked_checkpoints(model_dir)
+    if unmarked:
+        raise unmarked_error(model_dir, unmarked)
+    foreign = leftovers(model_dir)[1]
+    if foreign:
+        logging.warning("Kept %d temporary checkpoint director%s that another host or a running "
+                        "process wrote: %s", len(foreign), "y" if len(foreign) == 1 else "ies",
+                        ", ".join(foreign))
+
+
 def prune(model_dir: str, keep: int) -> None:
     """Keeps the ``keep`` newest epoch checkpoints and any epoch pending for
-    ``best/``; removes interrupted writes (this run holds the lock, so no
-    other process owns them)."""
-    root = os.path.join(model_dir, "checkpoints")
-    for stale in glob.glob(os.path.join(root, "epoch_*.tmp-*")) + glob.glob(
-            os.path.join(root, "epoch_*.old-*")) + glob.glob(os.path.join(model_dir, "best.*-*")):
+    ``best/``; removes the interrupted writes of this host's dead processes.
+    Directories without the marker are never touched (this run checked
+    that there were none, so another hand put them there)."""
+    for stale in leftovers(model_dir)[0]:
         shutil.rmtree(stale, ignore_errors=True)
-    for path in glob.glob(os.path.join(root, "epoch_[0-9][0-9][0-9][0-9]")):
-        if not is_complete(path):
-            shutil.rmtree(path, ignore_errors=True)
     epochs = _epochs(model_dir)
     pending = pending_best(model_dir)
     protected = {p for _, p in epochs[-max(1, keep):]} | ({pending[1]} if pending else set())

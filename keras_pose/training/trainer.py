@@ -377,6 +377,7 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
     validation = _validation_setup(config, plan.chief)
     _refuse_legacy(plan.directory)
+    run_dir.check_checkpoints(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
     if latest:
         check_resume(load_config(os.path.join(latest, "config.json")), config, latest)

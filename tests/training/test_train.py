@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
 from keras_pose.configs import ConfigError, apply_overrides, get_experiment
 from keras_pose.evaluation import runner
 from keras_pose.training import TrainingError, train
@@ -103,6 +104,34 @@ def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config)
         with pytest.raises(TrainingError, match=f"another model or input convention.*{field}"):
             train(other, model_dir, export=False, progress=False)
     assert open(os.path.join(model_dir, "config.json")).read() == saved  # not rewritten
+
+
+def test_unmarked_checkpoints_stop_training_and_serving_and_are_kept(tmp_path, fast_config):
+    model_dir = str(tmp_path / "run")
+    train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
+          progress=False)
+    epoch1 = os.path.join(model_dir, "checkpoints", "epoch_0001")
+    best = os.path.join(model_dir, "best")
+    shutil.copytree(epoch1, best)  # best/ copied by hand, no marker
+    open(os.path.join(best, "best.json"), "w").write('{"epoch": 1, "value": 0.5}')
+    os.remove(os.path.join(best, "COMPLETE"))
+    os.remove(os.path.join(epoch1, "COMPLETE"))  # restored from a backup without it
+    listing = sorted(os.listdir(epoch1))
+    more = apply_overrides(fast_config, ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match=r"epoch_0001 is incomplete.*best is incomplete"
+                                              r".*touch <dir>/COMPLETE"):
+        train(more, model_dir, export=False, progress=False)
+    assert sorted(os.listdir(epoch1)) == listing and os.path.isdir(best)
+    assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0002"))
+    with pytest.raises(CheckpointError, match="best is incomplete"):  # evaluate, predict
+        resolve_checkpoint(model_dir)
+    open(os.path.join(best, "COMPLETE"), "w").close()
+    assert resolve_checkpoint(model_dir).path == best
+    shutil.rmtree(best)  # no best/: the unmarked epoch is not skipped silently either
+    with pytest.raises(CheckpointError, match="epoch_0001 is incomplete"):
+        resolve_checkpoint(model_dir)
+    open(os.path.join(epoch1, "COMPLETE"), "w").close()  # trusted: training resumes from it
+    assert train(more, model_dir, export=False, progress=False).epochs_run == 1
 
 
 def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast_config):
