@@ -381,15 +381,18 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     latest = latest_epoch_checkpoint(plan.directory)
     if latest:
         check_resume(load_config(os.path.join(latest, "config.json")), config, latest)
-    if plan.chief:
-        save_config(config, os.path.join(model_dir, "config.json"))
+    # Whatever can still refuse the run (the checkpoint's weights, optimizer
+    # state and schedule; each input pipeline's images) before the first
+    # write: a refused run leaves the model directory as it was.
     network, model, state = _build(config, strategy, plan, latest, init_checkpoint)
-    if validation is not None:
-        run_dir.repair_best(plan.directory, validation.metric.primary)
     skipped = pipeline.SkipCounter()
-    callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
+    if plan.chief:
+        save_config(config, os.path.join(model_dir, "config.json"))
+    if validation is not None:
+        run_dir.repair_best(plan.directory, validation.metric.primary)
+    callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
     _fit(model, dataset, config, plan, state, callbacks, progress, skipped)
     final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
     table = validation.table(final) if validation is not None else ""

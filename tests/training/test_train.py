@@ -97,13 +97,20 @@ def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config)
     model_dir = str(tmp_path / "run")
     train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
           progress=False)
-    saved = open(os.path.join(model_dir, "config.json")).read()
-    for change, field in (("model.depth=34", "depth"), ("model.color_order=BGR", "color_order"),
-                          ("model.mean=[0.5,0.5,0.5]", "mean")):
+    saved = open(os.path.join(model_dir, "config.json"), "rb").read()
+    listing = sorted(os.listdir(model_dir))
+    for change, message in (
+            ("model.depth=34", "another model or input convention.*depth"),
+            ("model.color_order=BGR", "another model or input convention.*color_order"),
+            ("model.mean=[0.5,0.5,0.5]", "another model or input convention.*mean"),
+            # Refused only once the checkpoint is restored: still before any write.
+            ("train.batch_size_per_replica=4", "steps per epoch and global batch"),
+            ("train.precision=mixed_float16", "does not fit the optimizer.*train.precision")):
         other = apply_overrides(fast_config, ["train.epochs=2", change])
-        with pytest.raises(TrainingError, match=f"another model or input convention.*{field}"):
+        with pytest.raises(TrainingError, match=message):
             train(other, model_dir, export=False, progress=False)
-    assert open(os.path.join(model_dir, "config.json")).read() == saved  # not rewritten
+        assert open(os.path.join(model_dir, "config.json"), "rb").read() == saved, change
+    assert sorted(os.listdir(model_dir)) == listing
 
 
 def test_unmarked_checkpoints_stop_training_and_serving_and_are_kept(tmp_path, fast_config):
