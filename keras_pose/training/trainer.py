@@ -11,7 +11,7 @@ uninterrupted run.
 Distribution: ``MirroredStrategy`` over the visible GPUs (the default
 strategy on a CPU-only machine); ``MultiWorkerMirroredStrategy`` when
 ``TF_CONFIG`` names several workers. BatchNorm is synchronized whenever
-there is more than one replica.
+there is more than one replica, unless ``model.sync_bn`` is false.
 """
 
 from __future__ import annotations
@@ -328,14 +328,27 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
     return callbacks, log
 
 
+def _log_sync_bn(setting: Optional[bool], replicas: int) -> None:
+    """Says which BatchNorm the run uses. The config keeps the setting (None:
+    auto); the network is built under the strategy, which resolves auto
+    (``build_model_from_config``)."""
+    if replicas == 1:
+        logging.info("BatchNorm: one replica, nothing to synchronize")
+        return
+    synchronized = setting is None or setting
+    logging.info("BatchNorm: %s across the %d replicas (model.sync_bn=%s)",
+                 "synchronized" if synchronized else "NOT synchronized, each replica's own "
+                 "batch statistics", replicas, "auto" if setting is None else
+                 str(setting).lower())
+
+
 def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> ExperimentConfig:
     config = datasets.resolve_dataset_config(config)
     precision = resolve_precision(config.train.precision)
     if precision != config.train.precision:
         logging.info("train.precision=auto: %s on this machine", precision)
     config = config.replace(train=dataclasses.replace(config.train, precision=precision))
-    if strategy.num_replicas_in_sync > 1 and not config.model.sync_bn:
-        config = config.replace(model=dataclasses.replace(config.model, sync_bn=True))
+    _log_sync_bn(config.model.sync_bn, strategy.num_replicas_in_sync)
     d = config.data
     logging.info("Keypoints %s; flip pairs %s; OKS sigmas %s", list(d.keypoint_names),
                  [list(p) for p in d.flip_pairs], list(d.oks_sigmas) or "none")
