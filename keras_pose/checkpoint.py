@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import json
 import os
 import shutil
 import signal
@@ -38,6 +39,7 @@ import warnings
 from typing import Callable, Iterator, Optional
 
 import keras
+from absl import logging
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 
@@ -65,7 +67,8 @@ class ResolvedCheckpoint:
 
 # Files only train.py writes into its checkpoints (epoch_NNNN/, best/), and
 # always before the marker: such a directory without it is not complete.
-_TRAINING_FILES = ("state.json", "best.json")
+_BEST_RECORD = "best.json"
+_TRAINING_FILES = ("state.json", _BEST_RECORD)
 
 
 def is_model_checkpoint(path: str) -> bool:
@@ -89,6 +92,34 @@ def unmarked_checkpoints(model_dir: str) -> list[str]:
                                           "epoch_[0-9][0-9][0-9][0-9]")))
     paths.append(os.path.join(model_dir, "best"))
     return [p for p in paths if os.path.isdir(p) and not is_complete(p)]
+
+
+def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optional[str]:
+    """Where ``best/`` is when a crash stopped its replacement between the
+    two renames of :func:`replace_directory` (``best/`` renamed away to
+    ``best.old-*``, the new copy still ``best.tmp-*``): the complete one
+    recording the highest value (``best.json``; ``best/`` only ever gets
+    better), else None. Meaningful only when ``best/`` is missing.
+
+    Args:
+      model_dir: the model directory.
+      among: only these paths (e.g. those of this host's dead processes).
+    """
+    found, top = None, None
+    for path in sorted(glob.glob(os.path.join(model_dir, "best.tmp-*"))
+                       + glob.glob(os.path.join(model_dir, "best.old-*"))):
+        if among is not None and path not in among:
+            continue
+        if not (is_complete(path) and is_model_checkpoint(path)):
+            continue
+        try:
+            with open(os.path.join(path, _BEST_RECORD)) as f:
+                value = float(json.load(f)["value"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if top is None or value > top or (value == top and ".tmp-" in path):
+            found, top = path, value
+    return found
 
 
 def unmarked_error(model_dir: str, unmarked: list[str]) -> CheckpointError:
@@ -228,6 +259,12 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
             f"or a copy without it); use another checkpoint, or touch {path}/{COMPLETE_FILE} "
             "if you trust it")
     best = os.path.join(path, "best")
+    interrupted = None if os.path.isdir(best) else interrupted_best(path)
+    if interrupted:
+        logging.warning("%s is missing: its replacement was interrupted; using %s, the "
+                        "complete copy recorded as best (train.py puts it back)", best,
+                        interrupted)
+        return ResolvedCheckpoint("keras", interrupted)
     if os.path.isdir(best):
         # The rule train.py applies: best/ is served only with its marker.
         if not (is_complete(best) and is_model_checkpoint(best)):

@@ -47,8 +47,9 @@ import numpy as np
 from absl import logging
 
 from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete,
-                                   latest_epoch_checkpoint, load_weights_strict,
-                                   unmarked_checkpoints, unmarked_error, write_checkpoint_dir)
+                                   interrupted_best, latest_epoch_checkpoint,
+                                   load_weights_strict, unmarked_checkpoints, unmarked_error,
+                                   write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.files import write_json
 
@@ -404,6 +405,24 @@ def check_checkpoints(model_dir: str) -> None:
         logging.warning("Kept %d temporary checkpoint director%s that another host or a running "
                         "process wrote: %s", len(foreign), "y" if len(foreign) == 1 else "ies",
                         ", ".join(foreign))
+
+
+def finish_interrupted_writes(model_dir: str) -> None:
+    """At the start of a run (it holds the lock): puts ``best/`` back when a
+    crash stopped its replacement between the two renames, from the copy
+    recorded as best (:func:`interrupted_best`), and removes the other
+    leftovers of this host's dead processes. Those of other hosts or live
+    processes stay (reported by :func:`check_checkpoints`)."""
+    ours = leftovers(model_dir)[0]
+    best = os.path.join(model_dir, "best")
+    found = None if os.path.isdir(best) else interrupted_best(model_dir, among=ours)
+    if found is not None:
+        logging.warning("best/ was missing (a replacement was interrupted): put back from %s",
+                        found)
+        os.replace(found, best)
+        ours.remove(found)
+    for stale in ours:
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def prune(model_dir: str, keep: int) -> None:

@@ -403,6 +403,7 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
     if plan.chief:
         save_config(config, os.path.join(model_dir, "config.json"))
+    run_dir.finish_interrupted_writes(plan.directory)  # also when nothing is left to train
     if validation is not None:
         run_dir.repair_best(plan.directory, validation.metric.primary)
     callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)

@@ -1,7 +1,11 @@
 """Training end to end: resume equals an uninterrupted run, best/, failures."""
 
+import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
 
 import h5py
 import numpy as np
@@ -139,6 +143,35 @@ def test_unmarked_checkpoints_stop_training_and_serving_and_are_kept(tmp_path, f
         resolve_checkpoint(model_dir)
     open(os.path.join(epoch1, "COMPLETE"), "w").close()  # trusted: training resumes from it
     assert train(more, model_dir, export=False, progress=False).epochs_run == 1
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_best_between_its_two_renames_is_served_and_put_back(tmp_path, fast_config,
+                                                              monkeypatch):
+    _scripted_validation(monkeypatch, [0.3, 0.5, 0.4])
+    config = apply_overrides(fast_config, ["train.validate_every=1", "train.epochs=3",
+                                           "train.steps_per_epoch=1", "train.keep_checkpoints=1"])
+    model_dir = str(tmp_path / "run")
+    train(config, model_dir, export=False, progress=False)  # best/: epoch 2, since pruned
+    best = os.path.join(model_dir, "best")
+    # A crash in epoch 2's replacement of best/ (epoch 1), between the renames.
+    suffix = f"{socket.gethostname()}-{_dead_pid()}"
+    old, new = f"{best}.old-{suffix}", f"{best}.tmp-{suffix}"
+    shutil.copytree(best, old)
+    open(os.path.join(old, "best.json"), "w").write('{"epoch": 1, "metric": "AP", "value": 0.3}')
+    os.rename(best, new)
+    foreign = f"{best}.tmp-otherhost-{os.getpid()}"
+    shutil.copytree(new, foreign)
+    assert resolve_checkpoint(model_dir).path == new  # not epoch 3, the latest
+    assert train(config, model_dir, export=False, progress=False).epochs_run == 0
+    assert json.load(open(os.path.join(best, "best.json")))["epoch"] == 2
+    assert sorted(p for p in os.listdir(model_dir) if p.startswith("best")) == [
+        "best", os.path.basename(foreign)]  # another host's leftover is not ours to delete
 
 
 def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast_config):
