@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import json
 import os
 import signal
 import threading
@@ -36,6 +37,7 @@ import warnings
 from typing import Callable, Iterator, Optional
 
 import keras
+from absl import logging
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
@@ -63,15 +65,77 @@ class ResolvedCheckpoint:
     path: str
 
 
+# Files only train.py writes into its checkpoints (epoch_NNNN/, best/), and
+# always before the marker: such a directory without it is not complete.
+_BEST_RECORD = "best.json"
+_TRAINING_FILES = ("state.json", _BEST_RECORD)
+
+
 def is_model_checkpoint(path: str) -> bool:
     """A directory with config.json and model.weights.h5 that is not an
     interrupted write: it has the ``COMPLETE`` marker, or (checkpoints of
-    earlier versions, which had no marker) no training ``state.json``."""
+    earlier versions and hand-made ones, which have no marker) none of the
+    files training writes (``state.json``, ``best.json``)."""
     if not (os.path.isfile(os.path.join(path, CONFIG_FILE))
             and os.path.isfile(os.path.join(path, WEIGHTS_FILE))):
         return False
     return (os.path.isfile(os.path.join(path, COMPLETE_FILE))
-            or not os.path.exists(os.path.join(path, "state.json")))
+            or not any(os.path.exists(os.path.join(path, f)) for f in _TRAINING_FILES))
+
+
+def unmarked_checkpoints(model_dir: str) -> list[str]:
+    """``best/`` and ``checkpoints/epoch_NNNN/`` of a model directory that
+    lack the ``COMPLETE`` marker. train.py never leaves one (it writes
+    under a temporary name and renames after the marker), so each was
+    copied or restored by hand: never used, never deleted, reported."""
+    paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints",
+                                          "epoch_[0-9][0-9][0-9][0-9]")))
+    paths.append(os.path.join(model_dir, "best"))
+    return [p for p in paths if os.path.isdir(p) and not is_complete(p)]
+
+
+def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optional[str]:
+    """Where ``best/`` is when a crash stopped its replacement between the
+    two renames of :func:`replace_directory` (``best/`` renamed away to
+    ``best.old-*``, the new copy still ``best.tmp-*``): the complete one
+    recording the highest value (``best.json``; ``best/`` only ever gets
+    better), else None. Meaningful only when ``best/`` is missing.
+
+    Args:
+      model_dir: the model directory.
+      among: only these paths (e.g. those of this host's dead processes).
+    """
+    found, top = None, None
+    for path in sorted(glob.glob(os.path.join(model_dir, "best.tmp-*"))
+                       + glob.glob(os.path.join(model_dir, "best.old-*"))):
+        if among is not None and path not in among:
+            continue
+        if not (is_complete(path) and is_model_checkpoint(path)):
+            continue
+        try:
+            with open(os.path.join(path, _BEST_RECORD)) as f:
+                value = float(json.load(f)["value"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if top is None or value > top or (value == top and ".tmp-" in path):
+            found, top = path, value
+    return found
+
+
+def unmarked_error(model_dir: str, unmarked: list[str]) -> CheckpointError:
+    """The error for :func:`unmarked_checkpoints`: each one, and what to do."""
+    def describe(path: str) -> str:
+        missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE)
+                   if not os.path.isfile(os.path.join(path, f))]
+        return f"{path} is incomplete (no {COMPLETE_FILE} marker" + (
+            f", no {' or '.join(missing)})" if missing else f"; it has {WEIGHTS_FILE})")
+
+    return CheckpointError(
+        f"{model_dir} holds checkpoint directories that train.py did not mark complete: "
+        + "; ".join(describe(p) for p in unmarked)
+        + f". train.py writes {COMPLETE_FILE} last, so these were copied or restored by hand "
+        "(or cut short); nothing was used or deleted. If you trust one, mark it: touch "
+        f"<dir>/{COMPLETE_FILE}; otherwise move it out of {model_dir}. Then run again.")
 
 
 def is_complete(path: str) -> bool:
@@ -157,16 +221,25 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
                        for d in ("best", "checkpoints", "saved_model"))
     if os.path.isfile(os.path.join(path, CONFIG_FILE)) and not is_model_dir:
         raise CheckpointError(
-            f"{path} is an incomplete checkpoint (no {WEIGHTS_FILE} or no {COMPLETE_FILE} "
-            "marker: its write was interrupted); use another checkpoint")
+            f"{path} is an incomplete checkpoint (no {WEIGHTS_FILE}, or training files "
+            f"without the {COMPLETE_FILE} marker train.py writes last: an interrupted write, "
+            f"or a copy without it); use another checkpoint, or touch {path}/{COMPLETE_FILE} "
+            "if you trust it")
     best = os.path.join(path, "best")
+    interrupted = None if os.path.isdir(best) else interrupted_best(path)
+    if interrupted:
+        logging.warning("%s is missing: its replacement was interrupted; using %s, the "
+                        "complete copy recorded as best (train.py puts it back)", best,
+                        interrupted)
+        return ResolvedCheckpoint("keras", interrupted)
     if os.path.isdir(best):
-        if not is_model_checkpoint(best):
-            raise CheckpointError(
-                f"{best} is incomplete (its write was interrupted); run the same train.py "
-                "command again to repair it, or pass an epoch checkpoint "
-                f"({os.path.join(path, 'checkpoints', 'epoch_NNNN')})")
+        # The rule train.py applies: best/ is served only with its marker.
+        if not (is_complete(best) and is_model_checkpoint(best)):
+            raise unmarked_error(path, [best])
         return ResolvedCheckpoint("keras", best)
+    unmarked = unmarked_checkpoints(path)
+    if unmarked:  # the latest complete epoch may not be the latest epoch
+        raise unmarked_error(path, unmarked)
     latest = latest_epoch_checkpoint(path)
     if latest:
         return ResolvedCheckpoint("keras", latest)

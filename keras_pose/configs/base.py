@@ -52,7 +52,12 @@ class ModelConfig:
       color_order: channel order the network expects ("RGB" or "BGR").
       mean: per-channel mean, in ``color_order``, on pixels scaled to [0, 1].
       std: per-channel standard deviation, same convention.
-      sync_bn: synchronized BatchNormalization across replicas.
+      sync_bn: synchronized BatchNormalization across replicas; None
+        (``null``, the default): synchronized when there is more than one
+        replica. A config.json of an earlier version says ``false`` for a
+        one-replica run and ``true`` for a multi-replica one (the value its
+        run used, which that version forced to true with several replicas):
+        read as written, it describes what that run did.
       codec: the heatmap codec the model is trained with (``keras_pose.codec``):
         "msra" (the official code's integer-centred targets, argmax +
         quarter offset) or "dark" (DARK's sub-pixel targets and
@@ -73,7 +78,7 @@ class ModelConfig:
     color_order: str = "RGB"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    sync_bn: bool = False
+    sync_bn: Optional[bool] = None
     codec: str = "msra"
 
     def __post_init__(self):

@@ -9,6 +9,10 @@ names it), prediction (here; skipped, reported and counted) and the exported
 SavedModel (in the graph). So a file gets the same decision everywhere: TF
 refuses truncated or corrupt JPEGs and PNGs that OpenCV would half-decode
 (OpenCV 4) or accept (a corrupt JPEG with a duplicated SOF marker).
+Whole images in unusual formats are decoded as the reference's
+``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
+PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
+grey images are replicated into the three channels.
 EXIF orientation is ignored, as in the reference.
 """
 
