@@ -367,7 +367,8 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
             raise
         last = latest_epoch_checkpoint(plan.directory)
         raise TrainingError(f"{skipped.error}; " + (f"the last complete checkpoint is {last}"
-                                                     if last else "no checkpoint was written"))
+                                                     if last else "no checkpoint was written")
+                            ) from e
     except KeyboardInterrupt:
         last = latest_epoch_checkpoint(plan.directory)
         raise TrainingInterrupted(
