@@ -296,15 +296,32 @@ def _versions(runtime: str) -> dict:
 
 def fingerprint(model, runtime: str, precision: str) -> str:
     """16 hex digits of SHA-256 over what the export depends on: the
-    weights, the configuration, the runtime, precision and versions."""
+    weights, the configuration, the runtime, precision and versions.
+
+    Layer names are left out: Keras numbers them per process
+    (``d_fine_backbone_1``, ``_2``, ...), so the same preset loaded twice
+    has other names but the same export. (keras-hub configs are constructor
+    arguments; a plain functional model's config also names layers in its
+    graph, so reloading one exports anew: wasted time, never a wrong reuse.)
+    """
     digest = hashlib.sha256()
     header = {"export_version": EXPORT_VERSION, "runtime": runtime, "precision": precision,
-              "versions": _versions(runtime), "config": model.get_config()}
+              "versions": _versions(runtime), "config": _without_names(model.get_config())}
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
-    for weight in model.weights:
-        digest.update(weight.path.encode())
-        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    for weight in model.weights:  # In the architecture's order.
+        value = np.ascontiguousarray(weight.numpy())
+        digest.update(f"{value.dtype}{value.shape}".encode())
+        digest.update(value.tobytes())
     return digest.hexdigest()[:16]
+
+
+def _without_names(config):
+    """A config with every ``name`` entry removed, recursively."""
+    if isinstance(config, dict):
+        return {k: _without_names(v) for k, v in config.items() if k != "name"}
+    if isinstance(config, (list, tuple)):
+        return [_without_names(v) for v in config]
+    return config
 
 
 def export_root() -> str:

@@ -92,7 +92,7 @@ def test_runtime_gives_the_tensorflow_detections(runtime, stand_in, stand_in_cac
 
 def test_the_export_is_reused_and_follows_the_weights(stand_in, stand_in_cache, monkeypatch):
     _skip_if_missing("onnxruntime")
-    first, written = runtimes.cached_export(stand_in, "onnxruntime", root=stand_in_cache)
+    first, _ = runtimes.cached_export(stand_in, "onnxruntime", root=stand_in_cache)
     assert runtimes.is_complete(first)
 
     def no_export(*args, **kwargs):
@@ -110,6 +110,21 @@ def test_the_export_is_reused_and_follows_the_weights(stand_in, stand_in_cache, 
     finally:
         weight.assign(old)
     assert runtimes.export_directory(stand_in, "openvino", "fp32", root=stand_in_cache) != first
+
+
+def test_the_same_preset_loaded_again_finds_its_export(tiny_dfine, tmp_path):
+    """A second load has other layer names (Keras numbers them per process)
+    but the same weights and configuration: the same export."""
+    import keras
+
+    from keras_pose.detection.dfine import build_dfine_detector
+    from tests.detection.conftest import TINY_DFINE, TINY_QUERIES
+    keras.utils.set_random_seed(0)  # tiny_dfine's seed: the same weights
+    again = build_dfine_detector(TINY_DFINE, num_classes=80, image_size=TINY_SIZE,
+                                 num_queries=TINY_QUERIES)
+    assert again.backbone.name != tiny_dfine.backbone.name
+    directory = runtimes.export_directory(tiny_dfine, "openvino", "fp32", "tiny", str(tmp_path))
+    assert runtimes.export_directory(again, "openvino", "fp32", "tiny", str(tmp_path)) == directory
 
 
 def test_an_export_that_does_not_run_fails_clearly_and_leaves_nothing(stand_in, tmp_path,
