@@ -16,7 +16,10 @@ int8 (``precision="int8"``, with calibration images) is guarded: the int8
 network is kept only if its boxes agree with the fp32 network's on the
 calibration images (:func:`boxes_agreement` >= :data:`MIN_INT8_AGREEMENT`);
 otherwise a warning says so and the fp32 export runs. The verdict is cached
-with the export.
+with the export. On random weights of D-FINE-S (the preset cannot be fetched
+offline) int8 broke the boxes: F1 0.61 (ONNX Runtime, Conv and MatMul
+quantized) and 0.65 (OpenVINO, NNCF) against fp32 on the four COCO test
+images, all detections compared; so ``predict.py`` offers fp32 only.
 
 Shapes: N images, Q queries, C classes, K = ``max_detections``.
 """
