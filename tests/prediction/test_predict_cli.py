@@ -394,3 +394,42 @@ def test_tracker_sigmas_that_do_not_fit_are_one_line(run_predict, checkpoint, co
                                 "none", "--track", "--set", "data.oks_sigmas=[0.1,0.2]",
                                 "--output_dir", str(tmp_path / "out")])
     assert code == 1 and err.count("\n") == 1 and "data.oks_sigmas" in err
+
+
+def test_detector_runtime_needs_the_detector(run_predict, checkpoint, coco_dir, tmp_path):
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", coco_dir,
+                                "--detector", "none", "--detector_runtime", "openvino",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and "--detector_runtime openvino" in err and "drop" in err
+
+
+@pytest.mark.slow
+def test_the_detector_in_onnxruntime_exports_once_into_the_cache(run_predict, checkpoint,
+                                                                 coco_dir, tmp_path,
+                                                                 monkeypatch):
+    """A tiny random D-FINE saved as a local preset runs in ONNX Runtime: the
+    first run exports it into $KERAS_POSE_CACHE/detectors, the second reuses it."""
+    pytest.importorskip("onnxruntime", reason="the onnxruntime detector needs onnxruntime")
+    pytest.importorskip("tf2onnx", reason="the onnxruntime detector export needs tf2onnx")
+    import keras
+
+    from keras_pose.detection import runtimes
+    from keras_pose.detection.dfine import build_dfine_detector
+    from tests.detection.conftest import TINY_DFINE, TINY_QUERIES, TINY_SIZE
+    keras.utils.set_random_seed(0)
+    build_dfine_detector(TINY_DFINE, num_classes=80, image_size=TINY_SIZE,
+                         num_queries=TINY_QUERIES).backbone.save_to_preset(
+        str(tmp_path / "preset"))
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
+    args = ["--checkpoint", checkpoint, "--input", coco_dir, "--detector",
+            str(tmp_path / "preset"), "--detector_runtime", "onnxruntime",
+            "--box_threshold", "0", "--output_dir", str(tmp_path / "out")]
+    code, _, err = run_predict(args)
+    assert code == 0, err[-3000:]
+    (export,) = os.listdir(tmp_path / "cache" / "detectors")
+    assert export.startswith("preset-onnxruntime-fp32-")
+    assert json.load(open(tmp_path / "out" / "predictions.json"))
+    monkeypatch.setattr(runtimes, "export_network", None)  # a second export would fail
+    code, _, err = run_predict(args)
+    assert code == 0, err[-3000:]
+    assert os.listdir(tmp_path / "cache" / "detectors") == [export]
