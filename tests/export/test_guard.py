@@ -1,5 +1,7 @@
 """The accuracy guard: AP and keypoint displacement against fp32, and refusal."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -73,3 +75,23 @@ def test_numpy_network_keeps_the_static_heatmap_shape(setup):
     network = guard.numpy_network(_keras_numpy(model), config)
     traced = tf.function(network).get_concrete_function(tf.TensorSpec([None, 64, 64, 3]))
     assert traced.output_shapes.as_list() == [None, 16, 16, 17]
+
+
+def test_guard_on_crops_passes_agreement_and_refuses_a_moved_network(setup):
+    """Without a data set: keypoint agreement with fp32 on the user's own
+    crops. Heatmaps moved two columns put every keypoint two heatmap pixels
+    away (flip test off, so that the move is not averaged with its mirror)."""
+    model, config, _ = setup
+    config = config.replace(test=dataclasses.replace(config.test, flip_test=False))
+    crops = np.random.default_rng(0).uniform(0, 255, (20, 64, 64, 3)).astype(np.float32)
+    reference = lambda x: model(x, training=False)  # noqa: E731
+    same = guard.guard_on_crops(reference, guard.numpy_network(_keras_numpy(model), config),
+                                "same", config, crops)
+    assert same["agreement"] == 1.0 and same["people"] == 20
+
+    def moved(x):
+        return np.roll(model(x, training=False).numpy(), 2, axis=2)
+    with pytest.raises(guard.AccuracyGuardError, match=r"moved: 0.0% of the keypoints of 20 "
+                       r"people within 1 heatmap pixel.*at least 95% are needed"):
+        guard.guard_on_crops(reference, guard.numpy_network(moved, config), "moved", config,
+                             crops)
