@@ -79,3 +79,15 @@ def script_module():
         flags.FLAGS.unparse_flags()
         for name in names:
             delattr(flags.FLAGS, name)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_exported, tmp_path_factory):
+    """``tiny_exported``'s network as an fp32 ONNX export: the .onnx file,
+    beside its sidecar, alone in its directory."""
+    from keras_pose.export import runtimes
+    from tests.export.runtime_checks import skip_unless_installed
+    skip_unless_installed("onnx")
+    model, config = tiny_exported[:2]
+    path = tmp_path_factory.mktemp("tiny_onnx") / "tiny.onnx"
+    return runtimes.export_network(model, config, str(path), "onnx")
