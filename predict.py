@@ -3,6 +3,8 @@
     python predict.py --checkpoint output/tiny --input photo.jpg --output_dir out
     python predict.py --checkpoint model/saved_model --input photos/ --boxes detections.json
     python predict.py --checkpoint output/tiny --input clip.mp4 --track --output_dir out
+    python predict.py --checkpoint out/openvino/heatmaps.xml --input photos/
+    python predict.py --checkpoint output/tiny --runtime openvino --precision int8 --input photos/
 
 Top-down: people need boxes. By default a COCO-trained person detector from
 keras-hub (D-FINE, downloaded on first use) finds them; ``--boxes FILE``
@@ -14,6 +16,11 @@ relative to ``--input``: ``<path>.pose.<ext>`` images, ``predictions.json``
 ``<path>.frames.json``, with ``--track`` also ``<path>.posetrack.json``
 (videos and each folder of frames). Unreadable inputs are reported and
 skipped; a write that fails is reported and the exit code is 1.
+
+``--checkpoint`` also takes an ONNX / OpenVINO / LiteRT export; ``--runtime``
+and ``--precision`` run a checkpoint through an export made on first use
+(``keras_pose.export.cache``): when the checkpoint's data set is not on
+disk, the people found in the inputs calibrate and check it.
 """
 
 import json
@@ -27,7 +34,13 @@ from absl import app, flags  # noqa: E402
 from keras_pose import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory or SavedModel.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel, or an "
+                    ".onnx / .xml / .tflite export (or a directory holding one).")
+flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Run the checkpoint "
+                  "in this runtime (exported on first use into <checkpoint>/exports/); "
+                  "default: tf, or the export's own.")
+flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute in "
+                  "this precision (int8 calibrated and checked against fp32 on first use).")
 flags.DEFINE_string("input", None, "An image, a video, a folder or a glob pattern.")
 flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
 flags.DEFINE_string("boxes", None, "Person boxes: COCO detection results or {path: boxes}.")
@@ -67,7 +80,11 @@ def _setup():
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold)
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
-    return inputs, Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set), detector, image_ids
+    from keras_pose.prediction.runner import input_people
+    predictor = Predictor.from_checkpoint(
+        FLAGS.checkpoint, FLAGS.set, runtime=FLAGS.runtime, precision=FLAGS.precision,
+        samples=lambda: input_people(inputs, detector))
+    return inputs, predictor, detector, image_ids
 
 
 def work() -> int:

@@ -158,3 +158,38 @@ def test_video_tracking_with_the_detector_class_offline(run_predict, checkpoint,
     capture = cv2.VideoCapture(str(out / "clip.avi.pose.avi"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     shutil.rmtree(out)
+
+
+def _clip(path, frames=6):
+    """A short .mp4 of a stick figure walking right (tests/tracking/scenes.py)."""
+    from tests.tracking.scenes import HEIGHT, WIDTH, Person, render
+    from keras_pose.data.synthetic import _background
+    person = Person(80, 50, 105, lambda t: (6 * t, 0))
+    background = _background(np.random.default_rng(0), WIDTH, HEIGHT)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (WIDTH, HEIGHT))
+    assert writer.isOpened(), "OpenCV cannot write .mp4 here"
+    for t in range(frames):
+        writer.write(np.ascontiguousarray(render([person], t, background)[..., ::-1]))
+    writer.release()
+    return str(path)
+
+
+def track_keypoints(run_predict, checkpoint, video, out, *extra):
+    """predict.py --track on ``video`` (each frame one person): (F, K, 2)."""
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", video, "--track",
+                                "--detector", "none", "--set", "track.keypoint_threshold=0",
+                                "--output_dir", str(out), *extra])
+    assert code == 0, err[-3000:]
+    frames = json.load(open(out / (os.path.basename(video) + ".frames.json")))
+    assert json.load(open(out / (os.path.basename(video) + ".posetrack.json")))["annotations"]
+    return np.array([np.reshape(f["people"][0]["keypoints"], (-1, 3))[:, :2] for f in frames])
+
+
+def test_tracking_a_video_with_an_onnx_export(run_predict, tiny_exported, tiny_onnx, tmp_path):
+    """predict.py --checkpoint <.onnx> --track: the export in the tracker,
+    with the SavedModel's keypoints (predictions.json rounds to 0.01 px)."""
+    video = _clip(tmp_path / "clip.mp4")
+    expected = track_keypoints(run_predict, tiny_exported[3], video, tmp_path / "saved")
+    got = track_keypoints(run_predict, tiny_onnx, video, tmp_path / "onnx")
+    assert got.shape == expected.shape == (6, 17, 2)
+    np.testing.assert_allclose(got, expected, atol=1e-3 + 0.005)
