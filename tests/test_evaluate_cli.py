@@ -271,3 +271,29 @@ def test_an_onnx_export_is_evaluated_as_the_saved_model(coco_root, tiny_exported
     assert "| onnxruntime fp32" in (tmp_path / "onnx" / "table.md").read_text()
     np.testing.assert_allclose(keypoints["onnx"], keypoints["saved"], atol=1e-3)
     assert reports["onnx"]["metrics"] == pytest.approx(reports["saved"]["metrics"], abs=1e-6)
+
+
+def test_runtime_int8_calibrates_and_guards_on_the_evaluated_data(
+        coco_root, tiny_exported, fake_onnx_export, tmp_path):
+    """--runtime / --precision on a checkpoint: the export is made from the
+    data set evaluated here (only its val2017 split is on disk, as for many
+    COCO users: it calibrates too) and metrics.json says what ran. The int8
+    export itself is replaced by the fp32 ONNX (tests/export/test_cache.py
+    and the slow tests run real ones)."""
+    from keras_pose.export import runtimes
+    from keras_pose.evaluation import runner
+    checkpoint = str(tmp_path / "ckpt")
+    shutil.copytree(tiny_exported[2], checkpoint)
+    result = runner.run_evaluation(
+        checkpoint=checkpoint, dataset="coco", data_dir=str(coco_root), use_gt_boxes=True,
+        output_dir=str(tmp_path / "eval"), progress=False, runtime="onnxruntime",
+        precision="int8")
+    (_, precision, crops), = fake_onnx_export
+    assert precision == "int8" and crops[0] == 118  # val2017's people (detected boxes).
+    side = runtimes.read_sidecar(os.path.join(checkpoint, "exports", "onnxruntime-int8",
+                                              "heatmaps.onnx"))
+    assert side["calibration"] == f"118 people of {coco_root} val2017"
+    assert side["guard"]["data"] == f"{coco_root} val2017" and side["guard"]["people"] == 118
+    report = json.load(open(result.metrics_file))
+    assert (report["runtime"], report["precision"]) == ("onnxruntime", "int8")
+    assert "| onnxruntime int8" in result.table

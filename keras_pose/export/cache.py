@@ -21,10 +21,12 @@ records how the export was calibrated and what the guard measured.
 Calibration and guard data:
 
 - the data set of the config (the checkpoint's, or evaluate.py's
-  ``--dataset`` / ``--data_dir``) when its annotation files are on disk:
-  ``CALIBRATION_PEOPLE`` people of the training split calibrate; the guard
-  evaluates fp32 and the export on the evaluation split (the people of the
-  first images up to ``GUARD_PEOPLE``) and refuses a drop above 0.5 AP;
+  ``--dataset`` / ``--data_dir``) when its evaluation split is on disk:
+  ``CALIBRATION_PEOPLE`` people of the training split calibrate (of the
+  evaluation split when only it was downloaded, as COCO val often is:
+  calibration reads activation ranges, never labels); the guard evaluates
+  fp32 and the export on the evaluation split (the people of the first
+  images up to ``GUARD_PEOPLE``) and refuses a drop above 0.5 AP;
 - otherwise the people of the user's own inputs (``samples``: predict.py
   passes its images and frames with the boxes its detector finds): up to
   ``CALIBRATION_PEOPLE`` of them calibrate, and the guard asks that the
@@ -245,13 +247,18 @@ def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
 
 
 def dataset_on_disk(config: ExperimentConfig) -> bool:
-    """Whether ``config``'s data set can calibrate and guard: the annotation
-    files of both splits exist and the evaluation split has ground truth."""
+    """Whether ``config``'s data set can guard: the evaluation split's
+    annotation file exists and has ground truth."""
     from keras_pose.data import datasets
-    files = [datasets.annotation_file(config, split) for split in ("train", "test")]
+    files = [datasets.annotation_file(config, "test")]
     if config.data.dataset == "mpii":
         files.append(datasets.mpii_gt_file(config))
     return all(os.path.isfile(f) for f in files) and not datasets.is_test_split(config)
+
+
+def _calibration_split(config: ExperimentConfig) -> str:
+    from keras_pose.data import datasets
+    return "train" if os.path.isfile(datasets.annotation_file(config, "train")) else "test"
 
 
 def _evidence(pose_model: PoseModel, precision: str, data_config: Optional[ExperimentConfig],
@@ -267,8 +274,8 @@ def _evidence(pose_model: PoseModel, precision: str, data_config: Optional[Exper
     if samples is None:
         raise RuntimeChoiceError(
             f"--precision {precision} is calibrated and checked on real people, but the data "
-            f"set {config.data.root} ({config.data.dataset}) is not on disk (no "
-            f"annotation files under it): put it there or point to it (--set data.root=DIR; "
+            f"set {config.data.root} ({config.data.dataset}) is not on disk (no evaluation "
+            f"annotation file under it): put it there or point to it (--set data.root=DIR; "
             "evaluate.py: --data_dir), or run predict.py on your photos (their people are "
             "used; in Python: samples=)")
     return _input_evidence(reference, pose_model.config, samples, precision)
@@ -278,10 +285,11 @@ def _dataset_evidence(reference, config: ExperimentConfig, precision: str) -> _E
     from keras_pose.data.datasets import resolve_dataset_config
     from keras_pose.export.calibration import calibration_crops
     config = resolve_dataset_config(config)
-    crops = calibration_crops(config, CALIBRATION_PEOPLE, split="train") \
+    split = _calibration_split(config)
+    crops = calibration_crops(config, CALIBRATION_PEOPLE, split=split) \
         if precision == "int8" else None
     described = f"{len(crops) if crops is not None else 0} people of {config.data.root} " \
-                f"{config.data.train_set}"
+                f"{config.data.train_set if split == 'train' else config.data.test_set}"
     return _Evidence(described, crops, lambda candidate, name: guard.guard_on_dataset(
         reference, candidate, name, config, people=GUARD_PEOPLE))
 

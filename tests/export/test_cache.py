@@ -3,12 +3,12 @@ it (or the cache directory), keyed by the checkpoint's digest, calibrated
 and guarded on the data set or, without it, on the user's own people.
 
 The real ONNX export runs once (the first test); the others replace
-``runtimes.export_network`` by a copy of ``tiny_onnx`` (any precision label)
-to test the cache's own logic in seconds. The real int8 exports are in
+``runtimes.export_network`` by a copy of ``tiny_onnx`` (any precision label,
+``fake_onnx_export`` in tests/conftest.py) to test the cache's own logic in
+seconds. The real int8 exports are in
 tests/prediction (slow tier) and tests/export/test_runtime_*.py.
 """
 
-import json
 import os
 import shutil
 
@@ -34,23 +34,6 @@ def checkpoint(tiny_exported, tmp_path):
     return path
 
 
-@pytest.fixture
-def fake_export(monkeypatch, tiny_onnx):
-    """``runtimes.export_network`` copying tiny_onnx (the same network) with
-    the precision asked; returns the calls (format, precision, crops)."""
-    calls = []
-
-    def export(model, config, path, fmt, precision="fp32", calibration=None):
-        calls.append((fmt, precision, None if calibration is None else calibration.shape))
-        shutil.copy(tiny_onnx, path)
-        info = {**runtimes.read_sidecar(tiny_onnx), "format": fmt, "precision": precision}
-        with open(runtimes.sidecar_path(path), "w") as f:
-            json.dump(info, f)
-        return path
-    monkeypatch.setattr(runtimes, "export_network", export)
-    return calls
-
-
 def _sidecar(path):
     return runtimes.read_sidecar(path)
 
@@ -73,11 +56,11 @@ def test_first_use_exports_beside_the_checkpoint_and_reuses_it(checkpoint, tiny_
     assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
 
 
-def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_export):
+def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_onnx_export):
     path = load_pose_model(checkpoint, runtime="onnxruntime").path
-    assert len(fake_export) == 1
+    assert len(fake_onnx_export) == 1
     load_pose_model(checkpoint, runtime="onnxruntime")
-    assert len(fake_export) == 1  # Reused.
+    assert len(fake_onnx_export) == 1  # Reused.
     from keras_pose.models import build_model_from_config
     config = apply_overrides(tiny_exported[1], ["data.root=/nonexistent"])
     other = os.path.join(os.path.dirname(checkpoint), "other")
@@ -86,11 +69,11 @@ def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_
     # would take its exports/ with it): only the digest can tell.
     shutil.copy(os.path.join(other, "model.weights.h5"), checkpoint)
     assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
-    assert len(fake_export) == 2  # Not served the stale one.
+    assert len(fake_onnx_export) == 2  # Not served the stale one.
     assert _sidecar(path)["source"]["digest"] == cache.checkpoint_digest(checkpoint)
 
 
-def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_export,
+def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx_export,
                                                            monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(cache, "_writable", lambda d: not d.startswith(checkpoint))
@@ -100,7 +83,7 @@ def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_expo
                        "heatmaps.onnx")
     assert not os.path.exists(os.path.join(checkpoint, "exports"))
     assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
-    assert len(fake_export) == 1
+    assert len(fake_onnx_export) == 1
     monkeypatch.setattr(cache, "_writable", lambda d: False)
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "other"))
     with pytest.raises(OSError, match="neither .* nor .* is writable.*KERAS_POSE_CACHE"):
@@ -108,13 +91,13 @@ def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_expo
 
 
 def test_int8_calibrates_and_guards_on_the_data_set_when_it_is_on_disk(
-        tiny_exported, tiny_synthetic, fake_export, tmp_path):
+        tiny_exported, tiny_synthetic, fake_onnx_export, tmp_path):
     ckpt = str(tmp_path / "ckpt")
     save_model_checkpoint(tiny_exported[0], tiny_synthetic, ckpt)
     loaded = load_pose_model(ckpt, runtime="onnxruntime", precision="int8",
                              samples=lambda: pytest.fail("the data set is on disk"))
     assert (loaded.runtime, loaded.precision) == ("onnxruntime", "int8")
-    (fmt, precision, crops), = fake_export
+    (fmt, precision, crops), = fake_onnx_export
     assert (fmt, precision) == ("onnx", "int8") and crops[1:] == (64, 64, 3)
     side = _sidecar(loaded.path)
     assert side["calibration"] == f"{crops[0]} people of {tiny_synthetic.data.root} train"
@@ -128,17 +111,17 @@ def _samples(people_per_image, images=10):
                      [[5, 5, 40, 60]] * people_per_image) for _ in range(images))
 
 
-def test_int8_without_the_data_set_uses_the_people_of_the_inputs(checkpoint, fake_export):
+def test_int8_without_the_data_set_uses_the_people_of_the_inputs(checkpoint, fake_onnx_export):
     loaded = load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
                              samples=_samples(2))
-    (_, _, crops), = fake_export
+    (_, _, crops), = fake_onnx_export
     assert crops == (20, 64, 64, 3)  # 10 images x 2 boxes, cut as the estimator cuts.
     side = _sidecar(loaded.path)
     assert side["calibration"] == "20 people of the inputs"
     assert side["guard"]["people"] == 20 and side["guard"]["agreement"] == 1.0
 
 
-def test_int8_refuses_without_enough_people(checkpoint, fake_export, monkeypatch):
+def test_int8_refuses_without_enough_people(checkpoint, fake_onnx_export, monkeypatch):
     with pytest.raises(cache.RuntimeChoiceError, match="the data set /nonexistent .* is not on "
                        "disk.*--set data.root=DIR.*predict.py on your photos"):
         load_pose_model(checkpoint, runtime="onnxruntime", precision="int8")
@@ -151,7 +134,7 @@ def test_int8_refuses_without_enough_people(checkpoint, fake_export, monkeypatch
     with pytest.raises(guard.AccuracyGuardError, match="80.0%"):
         load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
                         samples=_samples(2))
-    assert fake_export and not os.listdir(os.path.join(checkpoint, "exports"))  # Nothing kept.
+    assert fake_onnx_export and not os.listdir(os.path.join(checkpoint, "exports"))  # Nothing kept.
 
 
 def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
