@@ -3,6 +3,8 @@
     python predict.py --checkpoint output/tiny --input photo.jpg --output_dir out
     python predict.py --checkpoint model/saved_model --input photos/ --boxes detections.json
     python predict.py --checkpoint output/tiny --input clip.mp4 --track --output_dir out
+    python predict.py --checkpoint out/openvino/heatmaps.xml --input photos/
+    python predict.py --checkpoint output/tiny --runtime openvino --precision int8 --input photos/
 
 Top-down: people need boxes. By default a COCO-trained person detector from
 keras-hub (D-FINE, downloaded on first use) finds them; ``--boxes FILE``
@@ -16,6 +18,11 @@ relative to ``--input``: ``<path>.pose.<ext>`` images, ``predictions.json``
 ``<path>.frames.json``, with ``--track`` also ``<path>.posetrack.json``
 (videos and each folder of frames). Unreadable inputs are reported and
 skipped; a write that fails is reported and the exit code is 1.
+
+``--checkpoint`` also takes an ONNX / OpenVINO / LiteRT export; ``--runtime``
+and ``--precision`` run a checkpoint through an export made on first use
+(``keras_pose.export.cache``): when the checkpoint's data set is not on
+disk, the people found in the inputs calibrate and check it.
 """
 
 import json
@@ -29,7 +36,13 @@ from absl import app, flags  # noqa: E402
 from keras_pose import cli  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory or SavedModel.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel, or an "
+                    ".onnx / .xml / .tflite export (or a directory holding one).")
+flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Run the checkpoint "
+                  "in this runtime (exported on first use into <checkpoint>/exports/); "
+                  "default: tf, or the export's own.")
+flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute in "
+                  "this precision (int8 calibrated and checked against fp32 on first use).")
 flags.DEFINE_string("input", None, "An image, a video, a folder or a glob pattern.")
 flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
 flags.DEFINE_string("boxes", None, "Person boxes: COCO detection results or {path: boxes}.")
@@ -82,6 +95,15 @@ def _setup():
                              runtime=FLAGS.detector_runtime)
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
+    if FLAGS.runtime or FLAGS.precision:
+        # The checkpoint's own network first (its config names the keypoint
+        # categories the detector keeps); then its export, calibrated on the
+        # people the detector finds in these inputs when no data set is there.
+        from keras_pose.export.cache import runtime_model
+        from keras_pose.prediction.runner import input_people
+        predictor = Predictor(runtime_model(
+            predictor.pose_model, FLAGS.runtime, FLAGS.precision,
+            samples=lambda: input_people(inputs, detector)))
     return inputs, predictor, detector, image_ids
 
 

@@ -57,8 +57,10 @@ class ResolvedCheckpoint:
     """Where a checkpoint path points.
 
     Attributes:
-      kind: "keras" (a model checkpoint directory) or "saved_model".
-      path: the model checkpoint or SavedModel directory.
+      kind: "keras" (a model checkpoint directory), "saved_model" or
+        "export" (an ONNX, OpenVINO or LiteRT file of
+        ``keras_pose.export.runtimes``).
+      path: the model checkpoint or SavedModel directory, or the export file.
     """
 
     kind: str
@@ -147,6 +149,18 @@ def _is_saved_model(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
+def _is_export_file(path: str) -> bool:
+    """An ``.onnx``, ``.xml`` or ``.tflite`` file (a runtime export)."""
+    from keras_pose.export.runtimes import export_format  # Their one list of suffixes.
+    return os.path.isfile(path) and export_format(path) is not None
+
+
+def _export_files(directory: str) -> list[str]:
+    """The runtime exports directly in ``directory``, sorted."""
+    return sorted(p for p in (os.path.join(directory, n) for n in os.listdir(directory))
+                  if _is_export_file(p))
+
+
 def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
     """The newest complete ``checkpoints/epoch_NNNN`` directory, or None
     (the one rule of what a usable epoch checkpoint is)."""
@@ -198,8 +212,10 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     """Finds the model a user-given path means.
 
     Accepts a model checkpoint directory, its ``model.weights.h5`` file, a
-    SavedModel directory, or a model directory (its ``best/`` checkpoint,
-    else its latest epoch checkpoint, else its ``saved_model/``).
+    SavedModel directory, a model directory (its ``best/`` checkpoint,
+    else its latest epoch checkpoint, else its ``saved_model/``), an export
+    file (``.onnx``, ``.xml``, ``.tflite``) or a directory holding exactly
+    one.
 
     Raises:
       CheckpointError: naming the path and what was expected there.
@@ -210,9 +226,12 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
         directory = os.path.dirname(os.path.abspath(path))
         if os.path.basename(path) == WEIGHTS_FILE and is_model_checkpoint(directory):
             return ResolvedCheckpoint("keras", directory)
+        if _is_export_file(path):
+            return ResolvedCheckpoint("export", path)
         raise CheckpointError(
             f"checkpoint {path} is a file; expected a checkpoint directory with "
-            f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory or a SavedModel")
+            f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "
+            ".onnx / .xml / .tflite export")
     if _is_saved_model(path):
         return ResolvedCheckpoint("saved_model", path)
     if is_model_checkpoint(path):
@@ -246,10 +265,17 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     saved = os.path.join(path, "saved_model")
     if _is_saved_model(saved):
         return ResolvedCheckpoint("saved_model", saved)
+    exports = _export_files(path)
+    if len(exports) > 1:
+        raise CheckpointError(
+            f"{path} holds {len(exports)} exports ({', '.join(map(os.path.basename, exports))}):"
+            " pass the one to run as --checkpoint")
+    if exports:
+        return ResolvedCheckpoint("export", exports[0])
     raise CheckpointError(
         f"{path} is not a checkpoint: expected {CONFIG_FILE} + {WEIGHTS_FILE}, "
-        "a model directory with best/ or checkpoints/epoch_*/, or a SavedModel "
-        "(saved_model.pb)")
+        "a model directory with best/ or checkpoints/epoch_*/, a SavedModel "
+        "(saved_model.pb) or one .onnx / .xml / .tflite export")
 
 
 def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
@@ -280,6 +306,11 @@ def load_model(path: str, sync_bn: bool = False
         that do not fit the architecture its config describes.
     """
     resolved = resolve_checkpoint(path)
+    if resolved.kind == "export":
+        raise CheckpointError(
+            f"{resolved.path} is an export, not a checkpoint: it has no Keras weights to "
+            "export or train again; pass the checkpoint it was exported from (evaluate.py "
+            "and predict.py run it as it is)")
     if resolved.kind != "keras":
         raise CheckpointError(
             f"{resolved.path} is a SavedModel; load it with "

@@ -79,3 +79,36 @@ def script_module():
         flags.FLAGS.unparse_flags()
         for name in names:
             delattr(flags.FLAGS, name)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_exported, tmp_path_factory):
+    """``tiny_exported``'s network as an fp32 ONNX export: the .onnx file,
+    beside its sidecar, alone in its directory."""
+    from keras_pose.export import runtimes
+    from tests.export.runtime_checks import skip_unless_installed
+    skip_unless_installed("onnx")
+    model, config = tiny_exported[:2]
+    path = tmp_path_factory.mktemp("tiny_onnx") / "tiny.onnx"
+    return runtimes.export_network(model, config, str(path), "onnx")
+
+
+@pytest.fixture
+def fake_onnx_export(monkeypatch, tiny_onnx):
+    """``runtimes.export_network`` copying tiny_onnx (the same network) with
+    the precision asked; returns the calls (format, precision, crops shape)."""
+    import json
+    import shutil
+
+    from keras_pose.export import runtimes
+    calls = []
+
+    def export(model, config, path, fmt, precision="fp32", calibration=None):
+        calls.append((fmt, precision, None if calibration is None else calibration.shape))
+        shutil.copy(tiny_onnx, path)
+        info = {**runtimes.read_sidecar(tiny_onnx), "format": fmt, "precision": precision}
+        with open(runtimes.sidecar_path(path), "w") as f:
+            json.dump(info, f)
+        return path
+    monkeypatch.setattr(runtimes, "export_network", export)
+    return calls

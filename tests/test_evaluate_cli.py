@@ -281,3 +281,55 @@ def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_chec
         results = json.load(f)
     assert len(results) == result.metrics["num_results"] > 0
     assert set(results[0]) >= {"image_id", "category_id", "keypoints", "score"}
+
+
+def test_an_onnx_export_is_evaluated_as_the_saved_model(coco_root, tiny_exported, tiny_onnx,
+                                                        tmp_path, script_module, capsys):
+    """evaluate.py --checkpoint <.onnx>: the AP the user gets from the
+    export, through the same crops, flip test, decoding and rescoring as the
+    SavedModel (keypoints within 1e-3 px); metrics.json and table.md say
+    which runtime and precision ran."""
+    from keras_pose import cli
+    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
+    reports, keypoints = {}, {}
+    for name, checkpoint in (("saved", tiny_exported[3]), ("onnx", tiny_onnx)):
+        evaluate.FLAGS.unparse_flags()
+        evaluate.FLAGS(["evaluate.py", "--checkpoint", checkpoint, "--dataset", "coco",
+                        "--data_dir", str(coco_root), "--use_gt_boxes", "--flip",
+                        "--output_dir", str(tmp_path / name), "--noprogress"])
+        assert cli.run("evaluate.py", evaluate.work) == 0, capsys.readouterr().err[-3000:]
+        reports[name] = json.load(open(tmp_path / name / "metrics.json"))
+        results = json.load(open(tmp_path / name / "results" / "keypoints_val2017_results.json"))
+        keypoints[name] = np.array([r["keypoints"] for r in results])
+    assert (reports["onnx"]["runtime"], reports["onnx"]["precision"]) == ("onnxruntime", "fp32")
+    assert (reports["saved"]["runtime"], reports["saved"]["precision"]) == ("tf", "fp32")
+    assert reports["onnx"]["checkpoint_kind"] == "onnx"
+    assert "| onnxruntime fp32" in (tmp_path / "onnx" / "table.md").read_text()
+    np.testing.assert_allclose(keypoints["onnx"], keypoints["saved"], atol=1e-3)
+    assert reports["onnx"]["metrics"] == pytest.approx(reports["saved"]["metrics"], abs=1e-6)
+
+
+def test_runtime_int8_calibrates_and_guards_on_the_evaluated_data(
+        coco_root, tiny_exported, fake_onnx_export, tmp_path):
+    """--runtime / --precision on a checkpoint: the export is made from the
+    data set evaluated here (only its val2017 split is on disk, as for many
+    COCO users: it calibrates too) and metrics.json says what ran. The int8
+    export itself is replaced by the fp32 ONNX (tests/export/test_cache.py
+    and the slow tests run real ones)."""
+    from keras_pose.export import runtimes
+    from keras_pose.evaluation import runner
+    checkpoint = str(tmp_path / "ckpt")
+    shutil.copytree(tiny_exported[2], checkpoint)
+    result = runner.run_evaluation(
+        checkpoint=checkpoint, dataset="coco", data_dir=str(coco_root), use_gt_boxes=True,
+        output_dir=str(tmp_path / "eval"), progress=False, runtime="onnxruntime",
+        precision="int8")
+    (_, precision, crops), = fake_onnx_export
+    assert precision == "int8" and crops[0] == 118  # val2017's people (detected boxes).
+    side = runtimes.read_sidecar(os.path.join(checkpoint, "exports", "onnxruntime-int8",
+                                              "heatmaps.onnx"))
+    assert side["calibration"] == f"118 people of {coco_root} val2017"
+    assert side["guard"]["data"] == f"{coco_root} val2017" and side["guard"]["people"] == 118
+    report = json.load(open(result.metrics_file))
+    assert (report["runtime"], report["precision"]) == ("onnxruntime", "int8")
+    assert "| onnxruntime int8" in result.table

@@ -180,6 +180,29 @@ class PredictionRun:
         self.summary.processed += 1
 
 
+def input_people(items: Sequence[InputFile], detector: Any) -> Iterator[tuple[np.ndarray,
+                                                                            np.ndarray]]:
+    """(image, boxes) of every input image and video frame in order, with
+    the boxes the run's detector finds: the people that calibrate and check
+    an int8 export when the data set is not on disk
+    (``keras_pose.export.cache``). Read lazily; unreadable inputs are
+    skipped here (the run itself reports them)."""
+    for item in items:
+        if not item.is_video:
+            try:
+                image = read_image(item.path)
+            except ImageReadError:
+                continue
+            yield image, detector.detect(image, item.key).boxes
+            continue
+        capture = cv2.VideoCapture(item.path)
+        try:
+            for _, frame in _frames(capture):
+                yield frame, detector.detect(frame, item.key).boxes
+        finally:
+            capture.release()
+
+
 def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
     index = 0
     while True:

@@ -433,3 +433,116 @@ def test_the_detector_in_onnxruntime_exports_once_into_the_cache(run_predict, ch
     code, _, err = run_predict(args)
     assert code == 0, err[-3000:]
     assert os.listdir(tmp_path / "cache" / "detectors") == [export]
+
+
+def _clip(path, frames=6):
+    """A short .mp4 of a stick figure walking right (tests/tracking/scenes.py)."""
+    from tests.tracking.scenes import HEIGHT, WIDTH, Person, render
+    from keras_pose.data.synthetic import _background
+    person = Person(80, 50, 105, lambda t: (6 * t, 0))
+    background = _background(np.random.default_rng(0), WIDTH, HEIGHT)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (WIDTH, HEIGHT))
+    assert writer.isOpened(), "OpenCV cannot write .mp4 here"
+    for t in range(frames):
+        writer.write(np.ascontiguousarray(render([person], t, background)[..., ::-1]))
+    writer.release()
+    return str(path)
+
+
+def track_keypoints(run_predict, checkpoint, video, out, *extra):
+    """predict.py --track on ``video`` (each frame one person): (F, K, 2)."""
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", video, "--track",
+                                "--detector", "none", "--set", "track.keypoint_threshold=0",
+                                "--output_dir", str(out), *extra])
+    assert code == 0, err[-3000:]
+    frames = json.load(open(out / (os.path.basename(video) + ".frames.json")))
+    assert json.load(open(out / (os.path.basename(video) + ".posetrack.json")))["annotations"]
+    return np.array([np.reshape(f["people"][0]["keypoints"], (-1, 3))[:, :2] for f in frames])
+
+
+def test_tracking_a_video_with_an_onnx_export(run_predict, tiny_exported, tiny_onnx, tmp_path):
+    """predict.py --checkpoint <.onnx> --track: the export in the tracker,
+    with the SavedModel's keypoints (predictions.json rounds to 0.01 px)."""
+    video = _clip(tmp_path / "clip.mp4")
+    expected = track_keypoints(run_predict, tiny_exported[3], video, tmp_path / "saved")
+    got = track_keypoints(run_predict, tiny_onnx, video, tmp_path / "onnx")
+    assert got.shape == expected.shape == (6, 17, 2)
+    np.testing.assert_allclose(got, expected, atol=1e-3 + 0.005)
+
+
+@pytest.fixture(scope="module")
+def trained_tiny(tmp_path_factory):
+    """A 64x64 tiny model trained for 4 short epochs on 40 synthetic images
+    (about 30 s): peaked heatmaps, as a trained model's, which int8 keeps (a
+    random network's flat heatmaps have no argmax to keep). Returns
+    (checkpoint whose data set is on disk, the same weights with no data
+    set on disk, its SavedModel, an int8 OpenVINO export of it)."""
+    from tests.export.runtime_checks import skip_unless_installed
+    skip_unless_installed("openvino", "int8")
+    from keras_pose.checkpoint import load_model, save_model_checkpoint
+    from keras_pose.configs import apply_overrides, get_experiment
+    from keras_pose.data.datasets import resolve_dataset_config
+    from keras_pose.export import export_saved_model, runtimes
+    from keras_pose.export.calibration import calibration_crops
+    from keras_pose.training.trainer import train
+    root = tmp_path_factory.mktemp("trained_tiny")
+    config = apply_overrides(get_experiment("tiny"), [
+        "model.image_size=64,64", "model.heatmap_size=16,16", "model.blocks_per_stage=1,1,1,1",
+        "model.deconv_filters=32,32,32", "model.pretrained=none", "train.epochs=4",
+        "train.lr_steps=100,200", "train.batch_size_per_replica=16", "train.validate_every=0",
+        "train.image_summary_every=0", f"data.root={root / 'data'}",
+        "data.synthetic_train_images=40", "data.synthetic_val_images=8"])
+    train(config, str(root / "run"), export=False, progress=False)
+    model, config = load_model(str(root / "run"))
+    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]),
+                          str(root / "no_data"))
+    export_saved_model(model, config, str(root / "saved_model"))
+    crops = calibration_crops(resolve_dataset_config(config), 300, split="train")
+    int8 = runtimes.export_network(model, config, str(root / "openvino" / "int8.xml"),
+                                   "openvino", "int8", calibration=crops)
+    return str(root / "run"), str(root / "no_data"), str(root / "saved_model"), int8
+
+
+def assert_within_the_guard(got, expected, image_size=(160, 120)):
+    """int8 keypoints against fp32's by the guard's rule (guard.guard_on_crops):
+    at least 95% within one heatmap pixel; here each frame is one person in a
+    whole-frame box, whose heatmap pixel is scale_x * 200 / W image pixels."""
+    from keras_pose.data.transforms import box_to_center_scale
+    from keras_pose.export.guard import AGREEMENT_PIXELS, MIN_AGREEMENT
+    _, scale = box_to_center_scale([0, 0, *image_size], 1.0, 1.25)
+    pixel = scale[0] * 200 / 16
+    agreement = np.mean(np.linalg.norm(got - expected, axis=-1) <= AGREEMENT_PIXELS * pixel)
+    assert agreement >= MIN_AGREEMENT, f"{agreement:.1%} of the keypoints agree"
+    assert not np.array_equal(got, expected)  # Really another network.
+
+
+@pytest.mark.slow  # Training and an int8 export: test_cache.py covers the path fast.
+def test_tracking_with_an_int8_openvino_export(run_predict, trained_tiny, tmp_path):
+    _, _, saved, int8 = trained_tiny
+    video = _clip(tmp_path / "clip.mp4")
+    expected = track_keypoints(run_predict, saved, video, tmp_path / "saved")
+    got = track_keypoints(run_predict, int8, video, tmp_path / "int8")
+    assert_within_the_guard(got, expected)
+
+
+@pytest.mark.slow  # As above.
+def test_runtime_openvino_int8_calibrates_on_the_inputs_without_the_data_set(
+        run_predict, trained_tiny, tmp_path):
+    """--runtime openvino --precision int8 on a checkpoint whose data set is
+    absent: exported on first use, calibrated and guarded on the 20 people
+    of the video, kept beside the checkpoint and reused."""
+    from keras_pose.export import runtimes
+    _, no_data, saved, _ = trained_tiny
+    video = _clip(tmp_path / "clip.mp4", frames=20)
+    expected = track_keypoints(run_predict, saved, video, tmp_path / "saved")
+    args = ("--runtime", "openvino", "--precision", "int8")
+    got = track_keypoints(run_predict, no_data, video, tmp_path / "int8", *args)
+    assert_within_the_guard(got, expected)
+    export = os.path.join(no_data, "exports", "openvino-int8", "heatmaps.xml")
+    side = runtimes.read_sidecar(export)
+    assert side["calibration"] == "20 people of the inputs"
+    assert side["guard"]["agreement"] >= 0.95 and side["guard"]["people"] == 20
+    written = os.stat(export).st_mtime_ns
+    again = track_keypoints(run_predict, no_data, video, tmp_path / "again", *args)
+    assert os.stat(export).st_mtime_ns == written  # Reused, not exported again.
+    np.testing.assert_array_equal(again, got)
