@@ -216,7 +216,8 @@ def load_records(config: ExperimentConfig, split: str,
         aspect, padding = config.model.aspect_ratio, data.box_padding
         box_mode = box_mode or (resolve_box_mode(config) if split == "test" else BoxMode(True))
         if box_mode.use_gt_boxes:
-            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids)
+            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids,
+                                        box_rule=data.gt_box_rule)
         else:
             records = coco.load_coco_detections(
                 box_mode.detection_file, ann, images, aspect, data.image_threshold, padding,
