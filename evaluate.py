@@ -3,8 +3,12 @@
     python evaluate.py --dataset coco --data_dir data/coco \
         --checkpoint runs/r50/best --flip --output_dir runs/r50/eval
 
+    python evaluate.py --checkpoint simplebaseline_resnet50_coco_256x192 --data_dir data/coco
+
 ``--checkpoint`` takes a checkpoint directory written by train.py, a model
-directory (its best checkpoint) or an exported SavedModel. COCO-format sets
+directory (its best checkpoint), an exported SavedModel or a pretrained
+preset name (``python -m keras_pose.presets``; downloaded and converted once,
+evaluated with what its config records). COCO-format sets
 use the reference person detections when the file is present (else
 ground-truth boxes); ``--use_gt_boxes`` or ``--detections FILE`` choose
 explicitly, and the table header says which boxes were used. The table goes
@@ -27,8 +31,8 @@ flags.DEFINE_string("dataset", None, "coco, mpii, synthetic or the name of a "
 flags.DEFINE_string("data_dir", None, "Data set directory (sets data.root).")
 flags.DEFINE_string("experiment", None, "Named experiment to start from "
                     "(default: the checkpoint's config).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory "
-                    "or SavedModel.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory, "
+                    "SavedModel or preset name (python -m keras_pose.presets).")
 flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: "
                      "test.flip_test of the config.")
 flags.DEFINE_boolean("use_gt_boxes", None, "Evaluate on ground-truth boxes "

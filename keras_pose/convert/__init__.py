@@ -12,8 +12,14 @@ Modules:
   official: official checkpoints -> this project's checkpoints and ``.npz``.
 """
 
-from keras_pose.convert.official import (convert_backbone, convert_pose_checkpoint,
-                                         official_config, size_from_file_name)
-
 __all__ = ["convert_backbone", "convert_pose_checkpoint", "official_config",
            "size_from_file_name"]
+
+
+def __getattr__(name):
+    # official pulls in TensorFlow; the download cache (and the preset table,
+    # which uses it) should not: imported only when asked for.
+    if name in __all__:
+        from keras_pose.convert import official
+        return getattr(official, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
