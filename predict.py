@@ -69,20 +69,24 @@ def _setup():
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
     from keras_pose.prediction.inputs import list_inputs
+    checkpoint = _checkpoint()
     inputs = list_inputs(FLAGS.input, FLAGS.recursive)
     cli.check_writable(FLAGS.output_dir, "--output_dir")
     image_ids = _image_ids(FLAGS.annotations) if FLAGS.annotations else None
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold)
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
-    return inputs, Predictor.from_checkpoint(_checkpoint(), FLAGS.set), detector, image_ids
+    return inputs, Predictor.from_checkpoint(checkpoint, FLAGS.set), detector, image_ids
 
 
 def _checkpoint() -> str:
-    """--checkpoint, or the default preset (named on stdout)."""
+    """--checkpoint, or the default preset (named on stdout); a name that is
+    neither a path nor a preset stops here, naming close presets."""
     from keras_pose import presets
     if FLAGS.checkpoint:
         name = FLAGS.checkpoint
+        if not os.path.exists(name) and not presets.is_preset(name):
+            raise ValueError(presets.missing_message(name))
         if presets.is_preset(name) and not os.path.exists(name):
             print(f"pose model: preset {name}")
     else:
