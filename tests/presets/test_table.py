@@ -228,3 +228,18 @@ def test_the_listing(capsys):
     assert f"{DEFAULT_PRESET} (default)" in out and "84 preset(s)" in out
     assert "pose_resnet_152_384x384" in out and "Mean 0.902" in out
     assert get_experiment("coco_resnet50_256x192")  # the listing needs no TensorFlow
+
+
+def test_the_readme_lists_every_preset_with_its_published_number():
+    import os
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    section = readme.split("## Pretrained models")[1].split("\n## ")[0]
+    for preset in PRESETS.values():
+        row = next((line for line in section.splitlines()
+                    if line.startswith(f"| `{preset.name}` |")), None)
+        assert row is not None, preset.name
+        assert preset.headline in row, preset.name
+        assert ("python evaluate.py --checkpoint " + preset.name in row) == \
+            preset.evaluation.evaluate_py, preset.name
+    assert f"python predict.py --checkpoint {DEFAULT_PRESET} --input photo.jpg" in \
+        readme.split("## Quick start")[1].split("```")[1]
