@@ -1,4 +1,4 @@
-"""Converts official Simple Baselines / torchvision PyTorch weights for Keras.
+"""Converts official Simple Baselines, mmpose and torchvision PyTorch weights for Keras.
 
 Official pose checkpoint -> model checkpoint directory (config.json +
 model.weights.h5, usable by evaluate.py, predict.py, the exporter and
@@ -8,6 +8,28 @@ model.weights.h5, usable by evaluate.py, predict.py, the exporter and
         --input models/pytorch/pose_coco/pose_resnet_50_256x192.pth.tar \
         --output models/keras/pose_resnet_50_256x192
 
+Depth, K and the head layout come from the tensors; the input size from
+``--experiment`` or the official file name (``..._384x288`` is 288 wide,
+384 high), else the data set's default. Converted official checkpoints record
+the BGR input convention they were trained with.
+
+mmpose SimpleBaseline checkpoint (1.x ``td-hm_res50_...pth`` or 0.x
+``res50_coco_256x192-...pth``, recognised by their ``backbone.`` +
+``head.`` / ``keypoint_head.`` tensor names, or forced with
+``--format mmpose``) -> model checkpoint directory. Its tensors do not say the
+input size, the data set or the codec, so ``--experiment`` is required: the
+named experiment gives sizes, sigma, keypoint metadata and the input
+convention (RGB with the ImageNet mean/std, mmpose's), ``--set`` adjusts it
+(``model.codec=dark`` for the DARK models, ``test.blur_kernel`` to match an
+mmpose config, another size), and the tensors are checked against its depth,
+K and deconvolutions. The config is named ``<experiment>_mmpose`` unless
+``--set name=...``::
+
+    python scripts/convert_pytorch_checkpoint.py \
+        --input td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth \
+        --experiment coco_resnet50_256x192 \
+        --output models/keras/mmpose_res50_coco_256x192
+
 torchvision ImageNet ResNet -> backbone weights for
 ``train.py --set model.pretrained=PATH`` (pytorch style; ``fc`` is dropped;
 ``model.pretrained`` also takes the ``.pth`` itself, and the pytorch-style
@@ -16,12 +38,10 @@ experiments download it by default)::
     python scripts/convert_pytorch_checkpoint.py --backbone_only \
         --input resnet50-19c8e357.pth --output models/resnet50_torchvision.npz
 
-Depth, K and the head layout come from the tensors; the input size from
-``--experiment`` or the official file name (``..._384x288`` is 288 wide,
-384 high), else the data set's default. Converted official checkpoints record
-the BGR input convention they were trained with. torch is not needed: the
-files are read by keras_pose.convert.torch_reader, which unpickles nothing
-but tensors (zip, legacy and the 2017 tar layouts; .safetensors too).
+torch is not needed: the files are read by keras_pose.convert.torch_reader,
+which imports and calls nothing named in a file (zip, legacy and the 2017 tar
+layouts; .safetensors too). With ``--format auto`` the file is read once to
+recognise it and once to convert it.
 """
 
 from __future__ import annotations
@@ -33,12 +53,29 @@ flags.DEFINE_string("input", None, "PyTorch file (.pth, .pth.tar or .safetensors
 flags.DEFINE_string("output", None,
                     "Output checkpoint directory, or .npz file with --backbone_only.")
 flags.DEFINE_string("experiment", None,
-                    "Named experiment for the config (default: chosen by K and the "
-                    "file name).")
+                    "Named experiment for the config (official files: default chosen by K "
+                    "and the file name; mmpose files: required).")
+flags.DEFINE_enum("format", "auto", ["auto", "official", "mmpose"],
+                  "Pose checkpoint format; auto: mmpose when the tensor names have "
+                  "mmpose's backbone./head./keypoint_head. prefixes, else official.")
 flags.DEFINE_multi_string("set", [], "Config override section.field=value (repeatable).")
 flags.DEFINE_bool("backbone_only", False,
                   "Convert a torchvision ImageNet ResNet into backbone weights (.npz); "
                   "its fc classifier is dropped.")
+
+
+def _mmpose_config(experiment, overrides):
+    """The config of a converted mmpose checkpoint: the named experiment,
+    renamed ``<experiment>_mmpose``, then the overrides."""
+    from keras_pose.configs import apply_overrides, get_experiment
+
+    if not experiment:
+        raise app.UsageError(
+            "an mmpose checkpoint needs --experiment (and --set for what differs): its "
+            "tensors do not say the input size, data set or codec")
+    config = get_experiment(experiment)
+    config = config.replace(name=f"{config.name}_mmpose")
+    return apply_overrides(config, list(overrides)) if overrides else config
 
 
 def main(argv):
@@ -52,21 +89,29 @@ def main(argv):
 
     try:
         if FLAGS.backbone_only:
-            if FLAGS.experiment or FLAGS.set:
-                raise app.UsageError("--experiment/--set do not apply to --backbone_only")
+            if FLAGS.experiment or FLAGS.set or FLAGS.format == "mmpose":
+                raise app.UsageError(
+                    "--experiment/--set/--format mmpose do not apply to --backbone_only")
             arch = convert.convert_backbone(FLAGS.input, FLAGS.output)
             print(f"wrote ResNet-{arch.depth} backbone weights to {FLAGS.output}; "
                   f"train with --set model.depth={arch.depth} "
                   f"--set model.pretrained={FLAGS.output}")
+            return 0
+        kind = FLAGS.format
+        if kind == "auto":
+            kind = "mmpose" if convert.is_mmpose_checkpoint(FLAGS.input) else "official"
+        if kind == "mmpose":
+            config = convert.convert_mmpose_checkpoint(
+                FLAGS.input, FLAGS.output, _mmpose_config(FLAGS.experiment, FLAGS.set))
         else:
             config = convert.convert_pose_checkpoint(
                 FLAGS.input, FLAGS.output, experiment=FLAGS.experiment,
                 overrides=FLAGS.set)
-            model = config.model
-            print(f"wrote {FLAGS.output}: {config.name}, ResNet-{model.depth}, "
-                  f"K={model.num_keypoints}, input {model.image_size[0]}x"
-                  f"{model.image_size[1]} (w x h), {model.color_order} input "
-                  f"normalised with mean {model.mean} std {model.std}")
+        model = config.model
+        print(f"wrote {FLAGS.output} ({kind} checkpoint): {config.name}, "
+              f"ResNet-{model.depth}, K={model.num_keypoints}, input "
+              f"{model.image_size[0]}x{model.image_size[1]} (w x h), {model.color_order} "
+              f"input normalised with mean {model.mean} std {model.std}, codec {model.codec}")
     except (ConversionError, FileNotFoundError, ConfigError,
             ValueError, OSError) as e:
         logging.error("conversion failed: %s", e)

@@ -168,6 +168,24 @@ def _base_for_keypoints(arch: TorchArchitecture, size):
 # Whole conversions.
 
 
+def check_output_dir(output_dir: str) -> None:
+    """Refuses an output that a checkpoint may not replace: the checkpoint
+    replaces ``output_dir`` wholesale, so it must be absent, empty or a
+    model checkpoint directory.
+
+    Raises:
+      ConversionError: naming ``output_dir``.
+    """
+    from keras_pose.checkpoint import is_model_checkpoint
+
+    if os.path.exists(output_dir) and not (
+            os.path.isdir(output_dir) and (not os.listdir(output_dir)
+                                           or is_model_checkpoint(output_dir))):
+        raise ConversionError(
+            f"output {output_dir} exists and is not a model checkpoint directory; "
+            "choose a new directory (an existing checkpoint is replaced)")
+
+
 def convert_pose_checkpoint(input_path: str, output_dir: str,
                             experiment: Optional[str] = None,
                             overrides: Iterable[str] = ()) -> ExperimentConfig:
@@ -191,17 +209,10 @@ def convert_pose_checkpoint(input_path: str, output_dir: str,
       ConversionError: for a file that is not a pose checkpoint, or tensors
         that do not fit (each named).
     """
-    from keras_pose.checkpoint import is_model_checkpoint, save_model_checkpoint
+    from keras_pose.checkpoint import save_model_checkpoint
     from keras_pose.models.pose_resnet import build_model_from_config
 
-    # The checkpoint replaces output_dir wholesale: never a directory that
-    # holds anything else.
-    if os.path.exists(output_dir) and not (
-            os.path.isdir(output_dir) and (not os.listdir(output_dir)
-                                           or is_model_checkpoint(output_dir))):
-        raise ConversionError(
-            f"output {output_dir} exists and is not a model checkpoint directory; "
-            "choose a new directory (an existing checkpoint is replaced)")
+    check_output_dir(output_dir)
     state = read_state_dict(input_path)
     arch = infer_architecture(state, source=input_path)
     if not arch.has_head:

@@ -36,6 +36,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from keras_pose.convert import torch_reader
+from keras_pose.convert.torch_pickle import describe, pickled_object_hint
 from keras_pose.models.resnet import BLOCKS_PER_STAGE
 
 # Our backbone layers' name prefixes (everything else is the pose head).
@@ -88,10 +89,11 @@ class TorchArchitecture:
 def _to_numpy(value: Any, name: str, source: str) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # torch.Tensor
+    if torch_reader.placeholder_global(value) is None and (
+            hasattr(value, "detach") and hasattr(value, "numpy")):  # torch.Tensor
         return value.detach().cpu().numpy()
     raise ConversionError(
-        f"{source}: entry {name!r} is a {type(value).__name__}, not a tensor; "
+        f"{source}: entry {name!r} is {describe(value)}, not a tensor; "
         "expected a state_dict of tensors")
 
 
@@ -99,8 +101,11 @@ def unwrap_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, np.ndar
     """Returns the plain state_dict of a loaded checkpoint object.
 
     Accepts a bare state_dict or ``{"state_dict": ...}`` (the official
-    training checkpoints, which also hold the epoch and optimizer), with or
-    without DataParallel's ``module.`` prefix on every name.
+    training checkpoints, which also hold the epoch and optimizer; mmpose's,
+    which hold ``meta``), with or without DataParallel's ``module.`` prefix
+    on every name. Every value must be an array: an entry the reader left as
+    a placeholder (:mod:`keras_pose.convert.torch_pickle`) is an error naming
+    the entry and the global it referenced.
 
     Args:
       obj: what ``torch.load`` returned (tensors or NumPy arrays as values).
@@ -112,12 +117,17 @@ def unwrap_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, np.ndar
     Raises:
       ConversionError: if ``obj`` is not a mapping of tensors.
     """
-    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+    if isinstance(obj, Mapping) and "state_dict" in obj:
+        if not isinstance(obj["state_dict"], Mapping):
+            raise ConversionError(
+                f"{source}: its 'state_dict' entry is {describe(obj['state_dict'])}, not "
+                "a mapping of tensor names to tensors"
+                f"{_hint(obj['state_dict'])}")
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not obj:
         raise ConversionError(
             f"{source}: no state_dict found (expected a mapping of tensor names "
-            f"to tensors, or {{'state_dict': ...}}; got {type(obj).__name__})")
+            f"to tensors, or {{'state_dict': ...}}; got {describe(obj)}).{_hint(obj)}")
     names = [str(k) for k in obj]
     strip = all(n.startswith("module.") for n in names)
     state = {}
@@ -125,6 +135,11 @@ def unwrap_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, np.ndar
         name = str(key)[len("module."):] if strip else str(key)
         state[name] = _to_numpy(value, str(key), source)
     return state
+
+
+def _hint(value: Any) -> str:
+    name = torch_reader.placeholder_global(value)
+    return pickled_object_hint(name) if name else ""
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:
@@ -136,8 +151,8 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     Raises:
       FileNotFoundError: for a missing file.
       ConversionError: for a file that is not a readable PyTorch /
-        safetensors file (a pickle with other objects than tensors among
-        them, the refused global named) or holds no state_dict.
+        safetensors file or holds no state_dict of tensors (an entry that
+        another global would have built is named with that global).
     """
     try:
         obj = torch_reader.load_weights_file(path)

@@ -20,9 +20,15 @@
   ``pickle`` (the object, tensors named by key) and ``sys_info``.
 
 Every pickle goes through :mod:`keras_pose.convert.torch_pickle`, which
-resolves only the globals that describe tensors and refuses any other with
-:class:`ForbiddenGlobalError` before anything is called; it also rebuilds
-the tensors from their storages. ``.safetensors`` files are read with the
+imports and calls nothing named in the file: it resolves only the globals
+that describe tensors (and rebuilds the tensors from their storages). In the
+saved object any other global becomes an inert placeholder
+(:class:`~keras_pose.convert.torch_pickle.GlobalRef`,
+:class:`~keras_pose.convert.torch_pickle.Inert`), so that a checkpoint whose
+``meta`` references mmengine classes still reads; whoever takes tensors from
+the object checks that they are arrays. In the plain-data pickles (the
+legacy header, storage lists) a global is refused with
+:class:`ForbiddenGlobalError`. ``.safetensors`` files are read with the
 ``safetensors`` package.
 """
 
@@ -37,16 +43,19 @@ from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
-from keras_pose.convert.torch_pickle import (ForbiddenGlobalError, Rebuilders, Storage,
-                                             StorageType, TorchReadError, allowed_globals,
-                                             numpy_dtype, tensor_from_storage, unpickle)
+from keras_pose.convert.torch_pickle import (ForbiddenGlobalError, GlobalRef, Inert,
+                                             Rebuilders, Storage, StorageType,
+                                             TorchReadError, allowed_globals, numpy_dtype,
+                                             placeholder_global, tensor_from_storage,
+                                             unpickle)
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch.serialization's legacy header.
 PROTOCOL_VERSION = 1001
 
 # The interface; the errors are torch_pickle's, raised through these readers.
-__all__ = ["MAGIC_NUMBER", "PROTOCOL_VERSION", "ForbiddenGlobalError", "TorchReadError",
-           "load_torch_file", "load_safetensors", "load_weights_file"]
+__all__ = ["MAGIC_NUMBER", "PROTOCOL_VERSION", "ForbiddenGlobalError", "GlobalRef", "Inert",
+           "TorchReadError", "load_torch_file", "load_safetensors", "load_weights_file",
+           "placeholder_global"]
 
 
 # ---------------------------------------------------------------------------
@@ -97,7 +106,8 @@ def _read_zip(path: str) -> Any:
             return storage
 
         with archive.open(pickles[0]) as file:
-            return unpickle(file, path, allowed_globals(Rebuilders(path)), persistent)
+            return unpickle(file, path, allowed_globals(Rebuilders(path)), persistent,
+                            placeholders=True)
 
 
 def _flat_array(raw: bytes, dtype_name: str, big_endian: bool, numel: Optional[int],
@@ -146,7 +156,8 @@ def _read_legacy(path: str) -> Any:
         start = file.tell()
         storages: dict[str, Storage] = {}
         allowed = allowed_globals(Rebuilders(path))
-        unpickle(file, path, allowed, lambda pid: _storage_ref(pid, storages, path))
+        unpickle(file, path, allowed, lambda pid: _storage_ref(pid, storages, path),
+                 placeholders=True)
         keys = unpickle(file, path)
         if not isinstance(keys, list) or set(map(str, keys)) != set(storages):
             raise TorchReadError(f"{path}: storage key list does not match the object")
@@ -154,7 +165,8 @@ def _read_legacy(path: str) -> Any:
             storages[key].array = _read_counted(
                 file, storages[key].dtype_name, big_endian, path, size - file.tell())
         file.seek(start)
-        return unpickle(file, path, allowed, lambda pid: _storage_ref(pid, storages, path))
+        return unpickle(file, path, allowed, lambda pid: _storage_ref(pid, storages, path),
+                        placeholders=True)
 
 
 def _read_tar(path: str) -> Any:
@@ -183,7 +195,7 @@ def _read_tar(path: str) -> Any:
             return value.array if isinstance(value, Storage) else value
 
         return unpickle(member("pickle"), path, allowed_globals(Rebuilders(path)),
-                         persistent)
+                        persistent, placeholders=True)
 
 
 def _tar_storages(file: io.BytesIO, big_endian: bool, source: str) -> dict:
@@ -234,12 +246,16 @@ def load_torch_file(path: str) -> Any:
 
     Returns:
       The saved object with every tensor as a NumPy array (containers,
-      numbers and strings as saved).
+      numbers and strings as saved); what other globals would have built is
+      an inert :class:`GlobalRef` / :class:`Inert` record (nothing named in
+      the file is imported or called). Check what must be tensors.
 
     Raises:
       FileNotFoundError: for a missing file.
-      ForbiddenGlobalError: for a pickle that references anything but tensors.
-      TorchReadError: for anything else that is not a readable torch file.
+      ForbiddenGlobalError: for a global in the legacy header or a storage
+        list (plain data only).
+      TorchReadError: for anything else that is not a readable torch file
+        (a tensor without a storage, a call of a non-global...), naming it.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"PyTorch file {path} does not exist")

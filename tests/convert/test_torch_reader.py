@@ -256,8 +256,11 @@ def _write_legacy(path, payload, in_header=False):
 
 @pytest.mark.parametrize("global_name", sorted(_PAYLOADS))
 @pytest.mark.parametrize("layout", ["zip", "legacy", "legacy_header"])
-def test_forbidden_globals_are_refused_and_never_called(tmp_path, monkeypatch,
-                                                        global_name, layout):
+def test_payload_globals_are_never_called(tmp_path, monkeypatch, global_name, layout):
+    """The saved object may name any global: it becomes an inert record (the
+    name and the arguments), and a state_dict reader refuses it naming the
+    file and the global. In the legacy header (plain data only) a global is
+    refused outright, as before placeholders existed."""
     monkeypatch.chdir(tmp_path)
     payload = _PAYLOADS[global_name]
     path = str(tmp_path / "evil.pth")
@@ -265,9 +268,15 @@ def test_forbidden_globals_are_refused_and_never_called(tmp_path, monkeypatch,
         _write_zip(path, payload)
     else:
         _write_legacy(path, payload, in_header=layout == "legacy_header")
-    with pytest.raises(torch_reader.ForbiddenGlobalError, match=global_name) as info:
-        torch_reader.load_torch_file(path)
-    assert info.value.global_name == global_name
+    if layout == "legacy_header":
+        with pytest.raises(torch_reader.ForbiddenGlobalError, match=global_name) as info:
+            torch_reader.load_torch_file(path)
+        assert info.value.global_name == global_name
+    else:
+        record = torch_reader.load_torch_file(path)
+        assert isinstance(record, torch_reader.Inert) and record.opcode == "REDUCE"
+        assert torch_reader.placeholder_global(record) == global_name
+        assert len(record.args) == 1 and MARKER in record.args[0]
     assert not os.path.exists(MARKER)
     with pytest.raises(ConversionError, match=f"evil.pth.*{global_name}"):
         read_state_dict(path)
@@ -278,11 +287,15 @@ def test_forbidden_globals_are_refused_and_never_called(tmp_path, monkeypatch,
 
 
 def test_whole_pickled_model_is_refused_with_a_hint(tmp_path):
+    """A pickled nn.Module reads as an inert record of its class (nothing of
+    torch.nn is imported); the state_dict reader refuses it with advice."""
     path = tmp_path / "whole_model.pth"
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1)), path)
-    with pytest.raises(torch_reader.ForbiddenGlobalError,
+    record = torch_reader.load_torch_file(str(path))
+    assert torch_reader.placeholder_global(record) == "torch.nn.modules.container.Sequential"
+    with pytest.raises(ConversionError,
                        match=r"torch\.nn\.modules\.container\.Sequential.*state_dict"):
-        torch_reader.load_torch_file(str(path))
+        read_state_dict(str(path))
 
 
 def test_unreadable_files_are_named(tmp_path, resnet18_state):

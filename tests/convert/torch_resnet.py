@@ -50,9 +50,11 @@ class _Bottleneck(nn.Module):
 
 
 class TorchPoseResNet(nn.Module):
-    """The official PoseResNet layout; ``head=False`` adds torchvision's fc."""
+    """The official PoseResNet layout; ``head=False`` adds torchvision's fc;
+    ``deconvs``: stride-2 deconvolutions of the head (3; mmpose's JHMDB
+    models have 2)."""
 
-    def __init__(self, depth, num_keypoints=17, head=True):
+    def __init__(self, depth, num_keypoints=17, head=True, deconvs=3):
         super().__init__()
         block = _Bottleneck if depth >= 50 else _Basic
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
@@ -74,13 +76,13 @@ class TorchPoseResNet(nn.Module):
             setattr(self, f"layer{index + 1}", nn.Sequential(*layers))
         self.head = head
         if head:
-            deconvs = []
-            for _ in range(3):
-                deconvs += [nn.ConvTranspose2d(cin, 256, 4, 2, padding=1,
-                                               output_padding=0, bias=False),
-                            nn.BatchNorm2d(256), nn.ReLU(inplace=True)]
+            layers = []
+            for _ in range(deconvs):
+                layers += [nn.ConvTranspose2d(cin, 256, 4, 2, padding=1,
+                                              output_padding=0, bias=False),
+                           nn.BatchNorm2d(256), nn.ReLU(inplace=True)]
                 cin = 256
-            self.deconv_layers = nn.Sequential(*deconvs)
+            self.deconv_layers = nn.Sequential(*layers)
             self.final_layer = nn.Conv2d(256, num_keypoints, 1)
         else:
             self.fc = nn.Linear(cin, 1000)
@@ -95,9 +97,9 @@ class TorchPoseResNet(nn.Module):
         return self.final_layer(self.deconv_layers(self.features(x)))
 
 
-def random_model(depth, num_keypoints=17, head=True, seed=0):
+def random_model(depth, num_keypoints=17, head=True, seed=0, deconvs=3):
     torch.manual_seed(seed)
-    model = TorchPoseResNet(depth, num_keypoints, head)
+    model = TorchPoseResNet(depth, num_keypoints, head, deconvs)
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
