@@ -3,10 +3,14 @@
     python evaluate.py --dataset coco --data_dir data/coco \
         --checkpoint runs/r50/best --flip --output_dir runs/r50/eval
 
+    python evaluate.py --checkpoint simplebaseline_resnet50_coco_256x192 --data_dir data/coco
+
 ``--checkpoint`` takes a checkpoint directory written by train.py, a model
-directory (its best checkpoint), an exported SavedModel, or an ONNX /
-OpenVINO / LiteRT export (``.onnx``, ``.xml``, ``.tflite``, or a directory
-holding one): the AP is the one that export gives. ``--runtime`` and
+directory (its best checkpoint), an exported SavedModel, a pretrained
+preset name (``python -m keras_pose.presets``; downloaded and converted
+once, evaluated with what its config records), or an ONNX / OpenVINO /
+LiteRT export (``.onnx``, ``.xml``, ``.tflite``, or a directory holding
+one): the AP is the one that export gives. ``--runtime`` and
 ``--precision`` evaluate a checkpoint through an export made (calibrated on
 the data set's training split, checked by the accuracy guard) on first use
 and cached beside it; metrics.json and table.md say which runtime and
@@ -34,7 +38,8 @@ flags.DEFINE_string("data_dir", None, "Data set directory (sets data.root).")
 flags.DEFINE_string("experiment", None, "Named experiment to start from "
                     "(default: the checkpoint's config).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory, "
-                    "SavedModel, or an .onnx / .xml / .tflite export.")
+                    "SavedModel, preset name (python -m keras_pose.presets), or an .onnx / .xml / "
+                    ".tflite export.")
 flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Evaluate the "
                   "checkpoint in this runtime (exported on first use); default: tf, or "
                   "the export's own.")

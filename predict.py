@@ -1,12 +1,18 @@
 """Keypoints for the people in your images, videos and frame folders.
 
+    python predict.py --input photo.jpg                   # the default COCO preset
+    python predict.py --checkpoint simplebaseline_resnet50_coco_256x192 --input photo.jpg
+    python predict.py --list_presets                      # every pretrained preset
     python predict.py --checkpoint output/tiny --input photo.jpg --output_dir out
     python predict.py --checkpoint model/saved_model --input photos/ --boxes detections.json
     python predict.py --checkpoint output/tiny --input clip.mp4 --track --output_dir out
     python predict.py --checkpoint out/openvino/heatmaps.xml --input photos/
     python predict.py --checkpoint output/tiny --runtime openvino --precision int8 --input photos/
 
-Top-down: people need boxes. By default a COCO-trained person detector from
+``--checkpoint`` is a checkpoint, a model directory, a SavedModel or a
+pretrained preset name (downloaded and converted once into the cache);
+without it, the default COCO preset (``keras_pose.presets.DEFAULT_PRESET``)
+is used and named. Top-down: people need boxes. By default a COCO-trained person detector from
 keras-hub (D-FINE, downloaded on first use) finds them; ``--boxes FILE``
 takes COCO detection results or ``{"relative/path.jpg": [[x, y, w, h], ...]}``
 instead, and ``--detector none`` takes each whole image as one person.
@@ -34,10 +40,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from keras_pose.errors import FlagError  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel, or an "
-                    ".onnx / .xml / .tflite export (or a directory holding one).")
+flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel, preset "
+                    "name (--list_presets), or an .onnx / .xml / .tflite export (or a directory "
+                    "holding one); default: the default COCO preset.")
+flags.DEFINE_boolean("list_presets", False, "List the pretrained presets with their published "
+                     "numbers, and exit.")
 flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Run the checkpoint "
                   "in this runtime (exported on first use into <checkpoint>/exports/); "
                   "default: tf, or the export's own.")
@@ -63,7 +73,6 @@ flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ign
                    "(default: the detector's: 0.3 for D-FINE, 0 for boxes files).")
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
-flags.mark_flags_as_required(["checkpoint", "input"])
 
 
 def _image_ids(path):
@@ -81,6 +90,7 @@ def _setup():
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
     from keras_pose.prediction.inputs import list_inputs
+    checkpoint = _checkpoint()
     inputs = list_inputs(FLAGS.input, FLAGS.recursive)
     cli.check_writable(FLAGS.output_dir, "--output_dir")
     image_ids = None
@@ -88,7 +98,7 @@ def _setup():
         from keras_pose.prediction.inputs import image_ids_of_inputs
         image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
                                         [item.key for item in inputs], FLAGS.annotations)
-    predictor = Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set)
+    predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
     # A boxes file's COCO results are kept for the model's keypoint categories.
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
                              category_ids=predictor.config.data.category_ids or (1,),
@@ -107,9 +117,38 @@ def _setup():
     return inputs, predictor, detector, image_ids
 
 
+def _checkpoint() -> str:
+    """--checkpoint, or the default preset (named on stdout); a name that is
+    neither a path nor a preset stops here, naming close presets."""
+    from keras_pose import presets
+    if FLAGS.checkpoint:
+        name = FLAGS.checkpoint
+        if not os.path.exists(name) and not presets.is_preset(name):
+            raise FlagError(presets.missing_message(name))
+        if presets.is_preset(name) and not os.path.exists(name):
+            print(f"pose model: preset {name}")
+    else:
+        name = presets.DEFAULT_PRESET
+        print(f"pose model: preset {name} (the default; --checkpoint chooses another, "
+              "--list_presets lists them)")
+    if presets.is_preset(name) and not os.path.exists(name):
+        preset = presets.get_preset(name)
+        if preset.dataset not in ("coco", "mpii", "crowdpose", "aic", "posetrack18") \
+                and not (FLAGS.boxes or FLAGS.detector):
+            print(f"note: {name} is a {preset.dataset} model; the default detector finds "
+                  "people: give --boxes (or --detector none for crops)")
+    return name
+
+
 def work() -> int:
     from keras_pose.prediction.outputs import PredictionsFile
     from keras_pose.prediction.runner import PredictionRun
+    if FLAGS.list_presets:
+        from keras_pose.presets import format_presets
+        print(format_presets(), end="")
+        return 0
+    if not FLAGS.input:
+        raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     inputs, predictor, detector, image_ids = _setup()
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=FLAGS.flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids)

@@ -212,16 +212,21 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     """Finds the model a user-given path means.
 
     Accepts a model checkpoint directory, its ``model.weights.h5`` file, a
-    SavedModel directory, a model directory (its ``best/`` checkpoint,
-    else its latest epoch checkpoint, else its ``saved_model/``), an export
-    file (``.onnx``, ``.xml``, ``.tflite``) or a directory holding exactly
-    one.
+    SavedModel directory, a model directory (its ``best/`` checkpoint, else
+    its latest epoch checkpoint, else its ``saved_model/``), an export file
+    (``.onnx``, ``.xml``, ``.tflite``) or a directory holding exactly one, or
+    the name of a pretrained preset (``keras_pose.presets``: downloaded and
+    converted into the cache on first use, reused afterwards).
 
     Raises:
-      CheckpointError: naming the path and what was expected there.
+      CheckpointError: naming the path and what was expected there (for a
+        name that is neither a path nor a preset, the close preset names).
     """
     if not os.path.exists(path):
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        from keras_pose import presets  # A name rather than a path.
+        if presets.is_preset(path):
+            return resolve_checkpoint(presets.preset_checkpoint(path))
+        raise CheckpointError(presets.missing_message(path))
     if os.path.isfile(path):
         directory = os.path.dirname(os.path.abspath(path))
         if os.path.basename(path) == WEIGHTS_FILE and is_model_checkpoint(directory):

@@ -2,6 +2,8 @@
 deployment runtime (ONNX Runtime, OpenVINO, LiteRT), at a chosen precision.
 
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny
+    python scripts/export_saved_model.py --checkpoint simplebaseline_resnet50_coco_256x192 \
+        --output exported/r50 --with_detector dfine_small_obj2coco
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny \\
         --precision bf16
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/onnx \\
@@ -37,7 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Checkpoint or model directory.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint or model directory, or a preset name "
+                    "(python -m keras_pose.presets).")
 flags.DEFINE_string("output", None, "SavedModel directory, or the runtime's file / a "
                     "directory for it.")
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "openvino", "litert"],

@@ -333,3 +333,32 @@ def test_runtime_int8_calibrates_and_guards_on_the_evaluated_data(
     report = json.load(open(result.metrics_file))
     assert (report["runtime"], report["precision"]) == ("onnxruntime", "int8")
     assert "| onnxruntime int8" in result.table
+
+
+def test_a_preset_name_is_evaluated_with_its_recorded_config(coco_root, tiny_preset, tmp_path,
+                                                             script_module, capsys):
+    from keras_pose import cli
+    from keras_pose.configs import config_to_dict
+    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
+
+    def run(args):
+        evaluate.FLAGS.unparse_flags()
+        evaluate.FLAGS(["evaluate.py", *args])
+        code = cli.run("evaluate.py", evaluate.work)
+        return code, capsys.readouterr()
+
+    out = tmp_path / "eval"
+    code, printed = run(["--checkpoint", tiny_preset.name, "--dataset", "coco", "--data_dir",
+                         str(coco_root), "--use_gt_boxes", "--output_dir", str(out),
+                         "--noprogress"])
+    assert code == 0, printed.err[-2000:]
+    report = json.load(open(out / "metrics.json"))
+    assert report["checkpoint"] == report["preset"] == tiny_preset.name
+    assert report["checkpoint_resolved"] == str(tiny_preset.cache / "presets" / tiny_preset.name)
+    # What the preset records decides: its model and its test settings.
+    assert report["config"]["model"] == config_to_dict(tiny_preset.config)["model"]
+    assert report["flip_test"] is tiny_preset.config.test.flip_test
+    assert report["num_people"] == 12 and len(tiny_preset.conversions) == 1
+    code, printed = run(["--checkpoint", "pose_resnet_50_256x129", "--dataset", "coco"])
+    assert code == 1 and "Traceback" not in printed.err
+    assert "close preset names: pose_resnet_50_256x192" in printed.err

@@ -23,6 +23,8 @@ PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16", "auto")
 # Heatmap codecs (keras_pose.codec): the official code's, and DARK's.
 CODECS = ("msra", "dark")
+# How ground-truth COCO boxes are cleaned (keras_pose.data.coco.clean_box).
+GT_BOX_RULES = ("official", "mmpose", "mmpose_0x")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -123,6 +125,12 @@ class DataConfig:
         are used (empty: every category with the keypoint definition of the
         first keypoint category).
       box_padding: the reference's 1.25 enlargement of boxes.
+      gt_box_rule: how COCO-format ground-truth boxes are cleaned
+        (``keras_pose.data.coco.clean_box``): "official" (the reference:
+        clipped, one pixel smaller, area > 0), "mmpose" (mmpose 1.x: corners
+        clipped to the image, full size, no area test) or "mmpose_0x"
+        (mmpose 0.x: full size, area > 0). Pretrained mmpose presets set the
+        rule their published numbers were measured with.
       image_threshold: detection boxes with a lower score are dropped
         (``image_thre``).
       num_parallel_calls: images decoded (and people cropped) at once by
@@ -152,11 +160,19 @@ class DataConfig:
     upper_body_ids: tuple[int, ...] = ()
     category_ids: tuple[int, ...] = ()
     box_padding: float = 1.25
+    gt_box_rule: str = "official"
     image_threshold: float = 0.0
     num_parallel_calls: int = -1
     seed: Optional[int] = None
     synthetic_train_images: int = 400
     synthetic_val_images: int = 50
+
+    def __post_init__(self):
+        if self.gt_box_rule not in GT_BOX_RULES:
+            raise ConfigError(f"data.gt_box_rule must be one of {GT_BOX_RULES}, "
+                              f"got {self.gt_box_rule!r}")
+        if not self.box_padding > 0:
+            raise ConfigError(f"data.box_padding must be > 0, got {self.box_padding}")
 
 
 @dataclasses.dataclass(frozen=True)

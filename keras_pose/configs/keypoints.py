@@ -30,31 +30,19 @@ from typing import Any, Optional, Sequence
 
 from absl import logging
 
-COCO_KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
-    (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-# COCO's skeleton (the categories entry of the annotation files), made 0-based.
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12),
-    (5, 6), (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2),
-    (1, 3), (2, 4), (3, 5), (4, 6))
+from keras_pose.configs.dataset_info import DATASETS
 
-MPII_KEYPOINT_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
-    "left_ankle", "pelvis", "thorax", "upper_neck", "head_top",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder",
-    "left_elbow", "left_wrist",
-)
-MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
-    (0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
-MPII_SKELETON: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8),
-    (8, 9), (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15))
+# COCO's and MPII's tables are owned by keras_pose.configs.dataset_info (the
+# one table of data set metadata); named here as the whole project uses them.
+# COCO's skeleton is the categories entry of its annotation files, 0-based;
+# the flip pairs are those of the official code (lib/dataset/coco.py, mpii.py).
+COCO_KEYPOINT_NAMES: tuple[str, ...] = DATASETS["coco"].names
+COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = DATASETS["coco"].flip_pairs
+COCO_SKELETON: tuple[tuple[int, int], ...] = DATASETS["coco"].skeleton
+
+MPII_KEYPOINT_NAMES: tuple[str, ...] = DATASETS["mpii"].names
+MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = DATASETS["mpii"].flip_pairs
+MPII_SKELETON: tuple[tuple[int, int], ...] = DATASETS["mpii"].skeleton
 
 # ---------------------------------------------------------------------------
 # Names -> (side, stem).

@@ -15,7 +15,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.keypoints import resolve_flip_pairs
+from keras_pose.configs.keypoints import keypoint_keys, resolve_flip_pairs
 from keras_pose.configs.sigmas import resolve_sigmas
 from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
@@ -226,7 +226,8 @@ def load_records(config: ExperimentConfig, split: str,
         aspect, padding = config.model.aspect_ratio, data.box_padding
         box_mode = box_mode or (resolve_box_mode(config) if split == "test" else BoxMode(True))
         if box_mode.use_gt_boxes:
-            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids)
+            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids,
+                                        box_rule=data.gt_box_rule)
         else:
             records = coco.load_coco_detections(
                 box_mode.detection_file, ann, images, aspect, data.image_threshold, padding,
@@ -254,7 +255,9 @@ def _no_people(records: PersonRecords, name: str, split: str) -> str:
 
 def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str) -> None:
     """A data set whose keypoints differ from the model's (another K, other
-    names, another order) is an error that names both.
+    names, another order) is an error that names both. Names compare in any
+    naming style (``L_Eye`` is ``left_eye``): a preset's metadata spells
+    them as its source did.
 
     Args:
       config: the evaluation config (its metadata is the checkpoint's).
@@ -263,11 +266,14 @@ def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str)
     """
     ours, theirs = tuple(config.data.keypoint_names), tuple(records.keypoint_names)
     k = config.model.num_keypoints
-    if records.num_keypoints != k or (ours and theirs and ours != theirs):
+    renamed = ours and theirs and ours != theirs and keypoint_keys(ours) != keypoint_keys(theirs)
+    if records.num_keypoints != k or renamed:
+        hint = ("; if they are the same keypoints spelt otherwise, pass --set "
+                "data.keypoint_names=<the data's names>" if records.num_keypoints == k else "")
         raise DatasetError(
             f"{records.source} has keypoints {list(theirs)} (K={records.num_keypoints}) but "
             f"{owner} was trained on {list(ours)} (K={k}); evaluate it on data with the same "
-            "keypoints in the same order")
+            f"keypoints in the same order{hint}")
 
 
 def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:

@@ -164,8 +164,10 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
       EvaluationError, CheckpointError, ConfigError, DatasetError,
       AnnotationError, ImageReadError...: each names the file and the problem.
     """
-    if not os.path.exists(checkpoint):  # Before the heavy imports.
-        raise EvaluationError(f"checkpoint {checkpoint} does not exist")
+    from keras_pose import presets
+    preset = presets.is_preset(checkpoint) and not os.path.exists(checkpoint)
+    if not os.path.exists(checkpoint) and not preset:  # Before the heavy imports.
+        raise EvaluationError(presets.missing_message(checkpoint))
     from keras_pose.data import datasets
     from keras_pose.evaluation.metrics import metric_for
     from keras_pose.inference import load_pose_model
@@ -196,7 +198,8 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     metrics_file = None
     if output_dir:
         metric.write(output_dir)
-        info = {"checkpoint": os.path.abspath(checkpoint),
+        info = {"checkpoint": checkpoint if preset else os.path.abspath(checkpoint),
+                "preset": checkpoint if preset else None,
                 "checkpoint_resolved": os.path.abspath(pose_model.path),
                 "checkpoint_kind": pose_model.kind, "runtime": pose_model.runtime,
                 "precision": pose_model.precision, "seconds": round(time.time() - started, 3)}

@@ -25,6 +25,63 @@ def test_clean_box_reproduces_the_reference_quirks():
     assert clean_box([700, 10, 5, 5], 640, 480) is None
 
 
+@pytest.mark.parametrize("rule,box,expected", [
+    # A box inside the image: the reference shrinks it by one pixel, mmpose not.
+    ("official", [10, 20, 50, 80], [10.0, 20.0, 49.0, 79.0]),
+    ("mmpose", [10, 20, 50, 80], [10.0, 20.0, 50.0, 80.0]),
+    ("mmpose_0x", [10, 20, 50, 80], [10.0, 20.0, 50.0, 80.0]),
+    # x < 0: shifted right (official, 0.x) or cropped at 0 (1.x).
+    ("official", [-10, 5, 50, 20], [0.0, 5.0, 49.0, 19.0]),
+    ("mmpose", [-10, 5, 50, 20], [0.0, 5.0, 40.0, 20.0]),
+    ("mmpose_0x", [-10, 5, 50, 20], [0.0, 5.0, 50.0, 20.0]),
+    # Clipped at W - 1; a sub-pixel box is kept by the reference only.
+    ("mmpose", [600, 5, 100, 20], [600.0, 5.0, 39.0, 20.0]),
+    ("official", [10, 10, 0.5, 0.5], [10.0, 10.0, 0.0, 0.0]),
+    ("mmpose_0x", [10, 10, 0.0, 0.5], None),
+    ("mmpose", [700, 10, 5, 5], None),
+])
+def test_clean_box_rules(rule, box, expected):
+    assert clean_box(box, 640, 480, rule) == expected
+
+
+def test_gt_box_rule_is_a_checked_config_field_honoured_by_load_records(coco_dir):
+    from keras_pose.configs import ConfigError
+    with pytest.raises(ConfigError, match="data.gt_box_rule must be one of"):
+        apply_overrides(get_experiment("coco_resnet50_256x192"), ["data.gt_box_rule=mmpose1"])
+    assert get_experiment("coco_resnet50_256x192").data.gt_box_rule == "official"
+    base = apply_overrides(default_experiment("coco"), [
+        f"data.root={coco_dir}", "data.test_set=val2017"])
+    boxes = {}
+    for rule in ("official", "mmpose"):
+        config = apply_overrides(base, [f"data.gt_box_rule={rule}"])
+        ann = os.path.join(coco_dir, "test_coco.json")
+        records = coco.load_coco_gt(ann, coco_dir, 0.75, box_rule=rule)
+        config_records = _load_test_records_from(config, ann)
+        np.testing.assert_allclose(config_records.box, records.box)
+        boxes[rule] = records.box
+    # Same people; mmpose's boxes are one pixel larger unless cut by the border.
+    grown = boxes["mmpose"][:, 2:] - boxes["official"][:, 2:]
+    assert np.isclose(grown, 1.0).sum() >= 20 and np.all((grown >= 0) & (grown <= 1))
+    np.testing.assert_allclose(boxes["mmpose"][:, :2], boxes["official"][:, :2])
+
+
+def _load_test_records_from(config, ann):
+    """load_records on a copy of the sample laid out as data/coco."""
+    import tempfile
+    root = tempfile.mkdtemp()
+    os.makedirs(os.path.join(root, "annotations"))
+    shutil.copy(ann, os.path.join(root, "annotations", "person_keypoints_val2017.json"))
+    os.makedirs(os.path.join(root, "images", "val2017"))
+    for image in json.load(open(ann))["images"]:
+        shutil.copy(os.path.join(os.path.dirname(ann), image["file_name"]),
+                    os.path.join(root, "images", "val2017", image["file_name"]))
+    config = apply_overrides(config, [f"data.root={root}"])
+    try:
+        return datasets.load_records(config, "test", datasets.BoxMode(True))
+    finally:
+        shutil.rmtree(root)
+
+
 def test_coco_gt_on_real_sample(coco_dir):
     path = os.path.join(coco_dir, "test_coco.json")
     records = coco.load_coco_gt(path, coco_dir, 192 / 256)

@@ -546,3 +546,36 @@ def test_runtime_openvino_int8_calibrates_on_the_inputs_without_the_data_set(
     again = track_keypoints(run_predict, no_data, video, tmp_path / "again", *args)
     assert os.stat(export).st_mtime_ns == written  # Reused, not exported again.
     np.testing.assert_array_equal(again, got)
+
+
+def test_a_preset_name_and_the_default_preset(run_predict, tiny_preset, coco_dir, tmp_path,
+                                              monkeypatch):
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["x.jpg"])
+    code, out, err = run_predict(["--checkpoint", tiny_preset.name, "--input", inputs,
+                                  "--detector", "none", "--output_dir", str(tmp_path / "a")])
+    assert code == 0, err
+    assert f"pose model: preset {tiny_preset.name}\n" in out
+    assert "1 people in" in out and len(tiny_preset.conversions) == 1
+    # No --checkpoint: the default preset, named (the real default is a COCO
+    # preset, tests/presets/test_table.py); converted once, reused after.
+    from keras_pose import presets
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", tiny_preset.name)
+    code, out, err = run_predict(["--input", inputs, "--detector", "none",
+                                  "--output_dir", str(tmp_path / "b")])
+    assert code == 0, err
+    assert f"pose model: preset {tiny_preset.name} (the default" in out
+    assert len(tiny_preset.conversions) == 1
+    assert json.load(open(tmp_path / "b" / "predictions.json"))[0]["keypoints"]
+
+
+def test_list_presets_and_unknown_names(run_predict):
+    code, out, _ = run_predict(["--list_presets"])
+    assert code == 0
+    assert "simplebaseline_resnet50_coco_256x192_dark (default)" in out and "84 preset(s)" in out
+    code, _, err = run_predict(["--checkpoint", "simplebaseline_resnet50_coco_256x129",
+                                "--input", "x.jpg"])
+    assert code == 1 and "Traceback" not in err
+    assert ("checkpoint simplebaseline_resnet50_coco_256x129 does not exist; close preset "
+            "names: simplebaseline_resnet50_coco_256x192") in err
+    code, _, err = run_predict([])
+    assert code == 1 and "--input is required" in err
