@@ -417,18 +417,3 @@ class ExperimentConfig:
 
 class ConfigError(UserError, ValueError):
     """A config key or value that cannot be used; the message names it."""
-
-
-
-# Moved to conversion.py (their owner), which imports this module: found
-# lazily, for one release.
-_MOVED = ("config_to_dict", "config_from_dict", "apply_overrides", "save_config",
-          "load_config")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from keras_pose.configs import conversion
-
-        return getattr(conversion, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

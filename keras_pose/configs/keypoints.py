@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from absl import logging
 
@@ -353,23 +353,3 @@ def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]]
         pairs, origin = flip_pairs_from_names(names), "derived from the keypoint names"
     logging.info("Flip pairs (%s): %s", origin, describe_pairs(pairs, names))
     return pairs
-
-
-
-# Moved to sigma_presets / sigmas (their owners); found lazily so that those
-# modules, which import this one, can be imported first.
-_MOVED = {
-    "sigma_presets": ("COCO_OKS_SIGMAS", "DEFAULT_OKS_SIGMA", "SigmaPreset", "SIGMA_PRESETS",
-                      "sigma_preset"),
-    "sigmas": ("resolve_sigmas", "sigmas_by_name", "matching_presets",
-               "expand_sigma_override"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    for module, names in _MOVED.items():
-        if name in names:
-            return getattr(importlib.import_module(f"keras_pose.configs.{module}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from keras_pose.convert import torch_reader
-from keras_pose.convert.torch_pickle import describe, pickled_object_hint
+from keras_pose.convert.torch_objects import describe, pickled_object_hint
 from keras_pose.errors import UserError
 from keras_pose.models.resnet import BLOCKS_PER_STAGE
 

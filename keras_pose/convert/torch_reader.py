@@ -23,8 +23,8 @@ Every pickle goes through :mod:`keras_pose.convert.torch_pickle`, which
 imports and calls nothing named in the file: it resolves only the globals
 that describe tensors (and rebuilds the tensors from their storages). In the
 saved object any other global becomes an inert placeholder
-(:class:`~keras_pose.convert.torch_pickle.GlobalRef`,
-:class:`~keras_pose.convert.torch_pickle.Inert`), so that a checkpoint whose
+(:class:`~keras_pose.convert.torch_objects.GlobalRef`,
+:class:`~keras_pose.convert.torch_objects.Inert`), so that a checkpoint whose
 ``meta`` references mmengine classes still reads; whoever takes tensors from
 the object checks that they are arrays. In the plain-data pickles (the
 legacy header, storage lists) a global is refused with
@@ -44,11 +44,11 @@ from typing import Any, BinaryIO, Optional
 import numpy as np
 
 from keras_pose.errors import MissingFileError
-from keras_pose.convert.torch_pickle import (ForbiddenGlobalError, GlobalRef, Inert,
-                                             Rebuilders, Storage, StorageType,
-                                             TorchReadError, allowed_globals, numpy_dtype,
-                                             placeholder_global, tensor_from_storage,
-                                             unpickle)
+from keras_pose.convert.torch_objects import (ForbiddenGlobalError, GlobalRef, Inert,
+                                              Rebuilders, Storage, StorageType,
+                                              TorchReadError, allowed_globals, numpy_dtype,
+                                              placeholder_global, tensor_from_storage)
+from keras_pose.convert.torch_pickle import unpickle
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch.serialization's legacy header.
 PROTOCOL_VERSION = 1001

@@ -25,18 +25,14 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
-from keras_pose.data.coco_files import (META_KEY, AnnotationError, dataset_metadata,
-                                        keypoint_category, numbers_problem,
-                                        person_category_ids, read_annotation_file,
-                                        read_detections, read_json)
+from keras_pose.data.coco_files import (META_KEY, AnnotationError, person_category_ids,
+                                        read_annotation_file)
+from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import box_to_center_scale
 
-# The file readers moved to coco_files; re-exported here for one release.
-__all__ = [
-    "META_KEY", "AnnotationError", "dataset_metadata", "keypoint_category", "numbers_problem",
-    "read_annotation_file", "read_detections", "read_json", "is_test_split", "annotation_path",
-    "image_dir", "clean_box", "load_coco_gt", "load_coco_detections"]
+__all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_coco_gt",
+           "load_coco_detections"]
 
 
 def is_test_split(split: str) -> bool:

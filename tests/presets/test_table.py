@@ -11,7 +11,7 @@ from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD
 from keras_pose.configs.dataset_info import DATASETS
 from keras_pose.presets import (DEFAULT_PRESET, EVALUATIONS, PRESETS, PresetError,
                                 close_presets, get_preset, missing_message, preset_config)
-from keras_pose.presets.table import Preset
+from keras_pose.presets.preset import Preset
 
 MMPOSE = [p for p in PRESETS.values() if not p.is_official]
 OFFICIAL = [p for p in PRESETS.values() if p.is_official]
