@@ -32,6 +32,7 @@ def exported(tiny_exported, tmp_path_factory):
     return model, config, detector, path
 
 
+@pytest.mark.slow  # D-FINE in a SavedModel, saved_model_cli
 def test_detect_and_estimate_follows_the_reference(exported, coco_dir):
     """The detector's boxes (as the Python detector finds them) and, for
     them, the reference's validation path in NumPy/OpenCV."""
@@ -61,6 +62,7 @@ def test_detect_and_estimate_follows_the_reference(exported, coco_dir):
             serve(image_bytes=tf.io.read_file(image_path), score_threshold=tf.constant(bad))
 
 
+@pytest.mark.slow  # D-FINE in a SavedModel, saved_model_cli
 def test_saved_model_cli_runs_the_signature(exported, coco_dir, tmp_path):
     _, _, _, path = exported
     data = open(os.path.join(coco_dir, "000000040083.jpg"), "rb").read()
