@@ -55,28 +55,43 @@ def coco_root(tmp_path_factory, coco_dir):
     return root
 
 
+@pytest.fixture
+def run_evaluate(script_module, capsys):
+    """evaluate.py's main in this process (no second TensorFlow start-up):
+    args -> (exit code, stdout, stderr)."""
+    from keras_pose import cli
+    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
+
+    def run(args):
+        evaluate.FLAGS.unparse_flags()
+        evaluate.FLAGS(["evaluate.py", *args])
+        code = cli.run("evaluate.py", evaluate.work)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+    return run
+
+
 @pytest.fixture(scope="module")
 def coco_checkpoint(tmp_path_factory, coco_root):
     return _checkpoint(tmp_path_factory.mktemp("ckpt") / "best",
                        _tiny_config("coco", coco_root, 17))
 
 
-def test_cli_detected_boxes_flip_writes_consistent_metrics(coco_root, coco_checkpoint, tmp_path):
+def test_cli_detected_boxes_flip_writes_consistent_metrics(run_evaluate, coco_root,
+                                                           coco_checkpoint, tmp_path):
     from pycocotools.coco import COCO
 
     from keras_pose.evaluation import coco as coco_eval
 
     out = tmp_path / "eval"
-    proc = subprocess.run(
-        [sys.executable, "evaluate.py", "--dataset", "coco", "--data_dir", str(coco_root),
-         "--checkpoint", coco_checkpoint, "--flip", "--output_dir", str(out),
-         "--noprogress", "--batch_size", "16"],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    code, stdout, stderr = run_evaluate(
+        ["--dataset", "coco", "--data_dir", str(coco_root), "--checkpoint", coco_checkpoint,
+         "--flip", "--output_dir", str(out), "--noprogress", "--batch_size", "16"])
+    assert code == 0, stderr[-3000:]
     with open(out / "metrics.json") as f:
         report = json.load(f)
     # The table on stdout is the one in metrics.json, and says which boxes.
-    assert report["table"] and report["table"] in proc.stdout
+    assert report["table"] and report["table"] in stdout
     assert "detected boxes" in report["table"] and "flip test" in report["table"]
     assert report["box_mode"] == "detected"
     assert report["detection_file"].endswith(DET_FILE)
@@ -171,14 +186,12 @@ def test_a_split_without_annotations_is_a_clear_error(coco_root, coco_checkpoint
                               use_gt_boxes=True, progress=False)
 
 
-def test_cli_error_is_one_clear_line(coco_root, tmp_path):
-    proc = subprocess.run(
-        [sys.executable, "evaluate.py", "--dataset", "coco", "--data_dir", str(coco_root),
-         "--checkpoint", str(tmp_path / "missing_ckpt")],
-        cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 1
-    assert "missing_ckpt does not exist" in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_cli_error_is_one_clear_line(run_evaluate, coco_root, tmp_path):
+    code, _, stderr = run_evaluate(["--dataset", "coco", "--data_dir", str(coco_root),
+                                    "--checkpoint", str(tmp_path / "missing_ckpt")])
+    assert code == 1
+    assert "missing_ckpt does not exist" in stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.slow  # evaluate.py in a subprocess

@@ -81,27 +81,38 @@ def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path):
     assert os.listdir(tmp_path) == ["ckpt"]  # no temporary left
 
 
-def test_missing_data_directory_is_one_clear_line(tmp_path):
-    proc = subprocess.run([sys.executable, "train.py", "--dataset", "coco", "--data_dir",
-                           str(tmp_path / "nowhere"), "--model_dir", str(tmp_path / "run")],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1
-    assert "train.py: error: data directory" in proc.stderr and "nowhere" in proc.stderr
-    assert "Traceback" not in proc.stderr
+@pytest.fixture
+def run_train(script_module, capsys):
+    """train.py's main in this process (its errors happen before any
+    training): args -> (exit code, stderr)."""
+    from keras_pose import cli
+    train = script_module(os.path.join(REPO, "train.py"), "train_script")
+
+    def run(args):
+        train.FLAGS.unparse_flags()
+        train.FLAGS(["train.py", *args])
+        code = cli.run("train.py", train.work)
+        return code, capsys.readouterr().err
+    return run
 
 
-def test_bad_settings_and_unwritable_model_dirs_are_one_clear_line(tmp_path):
+def test_missing_data_directory_is_one_clear_line(run_train, tmp_path):
+    code, err = run_train(["--dataset", "coco", "--data_dir", str(tmp_path / "nowhere"),
+                           "--model_dir", str(tmp_path / "run")])
+    assert code == 1
+    assert "train.py: error: data directory" in err and "nowhere" in err
+    assert "Traceback" not in err
+
+
+def test_bad_settings_and_unwritable_model_dirs_are_one_clear_line(run_train, tmp_path):
     for flags, message in (
             (["--set", "train.epochz=3"], "train.epochz"),
             (["--set", "train.batch_size_per_replica=0"], "batch_size_per_replica must be >= 1"),
             (["--set", "train.epochs=-1"], "train.epochs must be >= 0")):
-        proc = subprocess.run([sys.executable, "train.py", *flags, "--model_dir",
-                               str(tmp_path / "run")], cwd=REPO, env=_env(),
-                              capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 1 and message in proc.stderr, proc.stderr[-2000:]
-        assert "Traceback" not in proc.stderr
+        code, err = run_train([*flags, "--model_dir", str(tmp_path / "run")])
+        assert code == 1 and message in err, err[-2000:]
+        assert "Traceback" not in err
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")
-    proc = subprocess.run([sys.executable, "train.py", "--model_dir", str(blocked / "run")],
-                          cwd=REPO, env=_env(), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 1 and "--model_dir" in proc.stderr and "not writable" in proc.stderr
+    code, err = run_train(["--model_dir", str(blocked / "run")])
+    assert code == 1 and "--model_dir" in err and "not writable" in err
