@@ -113,6 +113,7 @@ def test_the_export_is_reused_and_follows_the_weights(stand_in, stand_in_cache, 
     assert runtimes.export_directory(stand_in, "openvino", "fp32", root=stand_in_cache) != first
 
 
+@pytest.mark.slow  # D-FINE export
 def test_the_same_preset_loaded_again_finds_its_export(tiny_dfine, tmp_path):
     """A second load has other layer names (Keras numbers them per process)
     but the same weights and configuration: the same export."""
@@ -182,6 +183,7 @@ def test_boxes_agreement():
                                                      [Detections.empty()]))
 
 
+@pytest.mark.slow  # int8
 @pytest.mark.parametrize("min_agreement,kept", [(1.01, "fp32"), (0.0, "int8")])
 def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stand_in,
                                                        coco_images, tmp_path, monkeypatch):

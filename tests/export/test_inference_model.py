@@ -64,6 +64,7 @@ def _op_dtypes(fn) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("precision,dtype,rtol", [("bf16", "bfloat16", 0.05),
                                                   ("fp16", "float16", 0.01)])
+@pytest.mark.slow  # bf16/fp16 graphs
 def test_low_precision_fused_model_computes_in_that_type(precision, dtype, rtol):
     """bf16 keeps 8 significant bits (rounding 2^-9 = 0.2% per value), fp16
     11; through a dozen layers the heatmaps differ from fp32's by about 1% of

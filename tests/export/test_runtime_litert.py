@@ -5,6 +5,7 @@ import pytest
 from tests.export.runtime_checks import check_fp32, check_int8
 
 
+@pytest.mark.slow  # a LiteRT conversion (ONNX Runtime and OpenVINO fp32 run by default)
 def test_litert_fp32(small_network, calibration, tmp_path):
     check_fp32("litert", small_network, calibration, tmp_path)
 

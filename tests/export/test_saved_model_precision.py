@@ -46,6 +46,7 @@ def test_bf16_graph_and_precision_asset(bf16_saved_model, small_network):
     assert dtypes == {"bfloat16"}
 
 
+@pytest.mark.slow  # a bf16 export
 def test_bf16_heatmaps_equal_fp32_within_bf16_rounding(bf16_saved_model, small_network):
     """About 1% of the heatmaps' range (8 significant bits through the
     network); 5% fails only on a real error, not on rounding."""
