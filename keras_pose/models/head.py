@@ -18,6 +18,7 @@ from typing import Sequence
 import keras
 from keras import layers
 
+from keras_pose.models.batch_norm import BatchNormalization
 from keras_pose.models.resnet import BN_EPSILON, BN_MOMENTUM
 
 DECONV_KERNELS = (2, 3, 4)
@@ -87,8 +88,8 @@ def deconv_head(features, num_keypoints: int,
             x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same",
                                        use_bias=False, kernel_initializer=init,
                                        name=name)(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                                      synchronized=sync_bn, name=f"{name}_bn")(x)
+        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                               synchronized=sync_bn, name=f"{name}_bn")(x)
         x = layers.ReLU(name=f"{name}_relu")(x)
     return layers.Conv2D(num_keypoints, final_kernel, padding="same", use_bias=True,
                          kernel_initializer=init, bias_initializer="zeros",
