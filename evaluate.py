@@ -3,8 +3,18 @@
     python evaluate.py --dataset coco --data_dir data/coco \
         --checkpoint runs/r50/best --flip --output_dir runs/r50/eval
 
+    python evaluate.py --checkpoint simplebaseline_resnet50_coco_256x192 --data_dir data/coco
+
 ``--checkpoint`` takes a checkpoint directory written by train.py, a model
-directory (its best checkpoint) or an exported SavedModel. COCO-format sets
+directory (its best checkpoint), an exported SavedModel, a pretrained
+preset name (``python -m keras_pose.presets``; downloaded and converted
+once, evaluated with what its config records), or an ONNX / OpenVINO /
+LiteRT export (``.onnx``, ``.xml``, ``.tflite``, or a directory holding
+one): the AP is the one that export gives. ``--runtime`` and
+``--precision`` evaluate a checkpoint through an export made (calibrated on
+the data set's training split, checked by the accuracy guard) on first use
+and cached beside it; metrics.json and table.md say which runtime and
+precision ran. COCO-format sets
 use the reference person detections when the file is present (else
 ground-truth boxes); ``--use_gt_boxes`` or ``--detections FILE`` choose
 explicitly, and the table header says which boxes were used. The table goes
@@ -27,8 +37,14 @@ flags.DEFINE_string("dataset", None, "coco, mpii, synthetic or the name of a "
 flags.DEFINE_string("data_dir", None, "Data set directory (sets data.root).")
 flags.DEFINE_string("experiment", None, "Named experiment to start from "
                     "(default: the checkpoint's config).")
-flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory "
-                    "or SavedModel.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory, "
+                    "SavedModel, preset name (python -m keras_pose.presets), or an .onnx / .xml / "
+                    ".tflite export.")
+flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Evaluate the "
+                  "checkpoint in this runtime (exported on first use); default: tf, or "
+                  "the export's own.")
+flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute "
+                  "in this precision (int8 calibrated and guarded on first use).")
 flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: "
                      "test.flip_test of the config.")
 flags.DEFINE_boolean("use_gt_boxes", None, "Evaluate on ground-truth boxes "
@@ -53,7 +69,8 @@ def work() -> int:
         checkpoint=FLAGS.checkpoint, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
         experiment=FLAGS.experiment, flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
         detection_file=FLAGS.detections, output_dir=FLAGS.output_dir, overrides=FLAGS.set,
-        batch_size=FLAGS.batch_size, progress=FLAGS.progress)
+        batch_size=FLAGS.batch_size, progress=FLAGS.progress, runtime=FLAGS.runtime,
+        precision=FLAGS.precision)
     if result.table:
         print(result.table, end="")
     else:

@@ -1,19 +1,34 @@
 """Keypoints for the people in your images, videos and frame folders.
 
+    python predict.py --input photo.jpg                   # the default COCO preset
+    python predict.py --checkpoint simplebaseline_resnet50_coco_256x192 --input photo.jpg
+    python predict.py --list_presets                      # every pretrained preset
     python predict.py --checkpoint output/tiny --input photo.jpg --output_dir out
     python predict.py --checkpoint model/saved_model --input photos/ --boxes detections.json
     python predict.py --checkpoint output/tiny --input clip.mp4 --track --output_dir out
+    python predict.py --checkpoint out/openvino/heatmaps.xml --input photos/
+    python predict.py --checkpoint output/tiny --runtime openvino --precision int8 --input photos/
 
-Top-down: people need boxes. By default a COCO-trained person detector from
+``--checkpoint`` is a checkpoint, a model directory, a SavedModel or a
+pretrained preset name (downloaded and converted once into the cache);
+without it, the default COCO preset (``keras_pose.presets.DEFAULT_PRESET``)
+is used and named. Top-down: people need boxes. By default a COCO-trained person detector from
 keras-hub (D-FINE, downloaded on first use) finds them; ``--boxes FILE``
 takes COCO detection results or ``{"relative/path.jpg": [[x, y, w, h], ...]}``
 instead, and ``--detector none`` takes each whole image as one person.
+``--detector_runtime onnxruntime`` or ``openvino`` runs the detector's network
+in that runtime (exported on first use, then cached).
 Folders are searched recursively; every output mirrors the input's path
 relative to ``--input``: ``<path>.pose.<ext>`` images, ``predictions.json``
 (COCO results + ``file_name``), for videos ``<path>.pose.avi`` and
 ``<path>.frames.json``, with ``--track`` also ``<path>.posetrack.json``
 (videos and each folder of frames). Unreadable inputs are reported and
 skipped; a write that fails is reported and the exit code is 1.
+
+``--checkpoint`` also takes an ONNX / OpenVINO / LiteRT export; ``--runtime``
+and ``--precision`` run a checkpoint through an export made on first use
+(``keras_pose.export.cache``): when the checkpoint's data set is not on
+disk, the people found in the inputs calibrate and check it.
 """
 
 import json
@@ -25,14 +40,28 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from keras_pose.errors import FlagError  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory or SavedModel.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel, preset "
+                    "name (--list_presets), or an .onnx / .xml / .tflite export (or a directory "
+                    "holding one); default: the default COCO preset.")
+flags.DEFINE_boolean("list_presets", False, "List the pretrained presets with their published "
+                     "numbers, and exit.")
+flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Run the checkpoint "
+                  "in this runtime (exported on first use into <checkpoint>/exports/); "
+                  "default: tf, or the export's own.")
+flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute in "
+                  "this precision (int8 calibrated and checked against fp32 on first use).")
 flags.DEFINE_string("input", None, "An image, a video, a folder or a glob pattern.")
 flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
 flags.DEFINE_string("boxes", None, "Person boxes: COCO detection results or {path: boxes}.")
 flags.DEFINE_string("detector", None, "A keras-hub D-FINE preset name or directory "
                     "(default dfine_small_obj2coco), or none: each image is one person.")
+flags.DEFINE_enum("detector_runtime", "tf", ["tf", "onnxruntime", "openvino"],
+                  "Where the D-FINE detector's network runs: TensorFlow, or exported once "
+                  "(cached in ~/.keras/keras_pose/detectors) to ONNX Runtime or OpenVINO, "
+                  "the same boxes within 0.1 px.")
 flags.DEFINE_string("annotations", None, "A COCO annotation or image-info file: image ids "
                     "for the outputs and for detections keyed by image id.")
 flags.DEFINE_boolean("track", False, "Track people across the frames of videos and of "
@@ -44,7 +73,6 @@ flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ign
                    "(default: the detector's: 0.3 for D-FINE, 0 for boxes files).")
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
-flags.mark_flags_as_required(["checkpoint", "input"])
 
 
 def _image_ids(path):
@@ -54,30 +82,80 @@ def _image_ids(path):
             images = json.load(f)["images"]
         return {str(im["file_name"]): int(im["id"]) for im in images}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"--annotations {path}: not a COCO annotation file ({e})") from e
+        from keras_pose.errors import FlagError
+        raise FlagError(f"--annotations {path}: not a COCO annotation file ({e})") from e
 
 
 def _setup():
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
     from keras_pose.prediction.inputs import list_inputs
+    checkpoint = _checkpoint()
     inputs = list_inputs(FLAGS.input, FLAGS.recursive)
     cli.check_writable(FLAGS.output_dir, "--output_dir")
-    image_ids = _image_ids(FLAGS.annotations) if FLAGS.annotations else None
-    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold)
+    image_ids = None
+    if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
+        from keras_pose.prediction.inputs import image_ids_of_inputs
+        image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
+                                        [item.key for item in inputs], FLAGS.annotations)
+    predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
+    # A boxes file's COCO results are kept for the model's keypoint categories.
+    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
+                             category_ids=predictor.config.data.category_ids or (1,),
+                             runtime=FLAGS.detector_runtime)
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
-    return inputs, Predictor.from_checkpoint(FLAGS.checkpoint, FLAGS.set), detector, image_ids
+    if FLAGS.runtime or FLAGS.precision:
+        # The checkpoint's own network first (its config names the keypoint
+        # categories the detector keeps); then its export, calibrated on the
+        # people the detector finds in these inputs when no data set is there.
+        from keras_pose.export.cache import runtime_model
+        from keras_pose.prediction.runner import input_people
+        predictor = Predictor(runtime_model(
+            predictor.pose_model, FLAGS.runtime, FLAGS.precision,
+            samples=lambda: input_people(inputs, detector)))
+    return inputs, predictor, detector, image_ids
+
+
+def _checkpoint() -> str:
+    """--checkpoint, or the default preset (named on stdout); a name that is
+    neither a path nor a preset stops here, naming close presets."""
+    from keras_pose import presets
+    if FLAGS.checkpoint:
+        name = FLAGS.checkpoint
+        if not os.path.exists(name) and not presets.is_preset(name):
+            raise FlagError(presets.missing_message(name))
+        if presets.is_preset(name) and not os.path.exists(name):
+            print(f"pose model: preset {name}")
+    else:
+        name = presets.DEFAULT_PRESET
+        print(f"pose model: preset {name} (the default; --checkpoint chooses another, "
+              "--list_presets lists them)")
+    if presets.is_preset(name) and not os.path.exists(name):
+        preset = presets.get_preset(name)
+        if preset.dataset not in ("coco", "mpii", "crowdpose", "aic", "posetrack18") \
+                and not (FLAGS.boxes or FLAGS.detector):
+            print(f"note: {name} is a {preset.dataset} model; the default detector finds "
+                  "people: give --boxes (or --detector none for crops)")
+    return name
 
 
 def work() -> int:
     from keras_pose.prediction.outputs import PredictionsFile
     from keras_pose.prediction.runner import PredictionRun
+    if FLAGS.list_presets:
+        from keras_pose.presets import format_presets
+        print(format_presets(), end="")
+        return 0
+    if not FLAGS.input:
+        raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     inputs, predictor, detector, image_ids = _setup()
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=FLAGS.flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids)
     images = [item for item in inputs if not item.is_video]
     predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"))
+    if FLAGS.track:
+        run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     try:
         if FLAGS.track:
             run.folders(images, predictor.config.track)
@@ -97,6 +175,10 @@ def _report(run, predictions) -> int:
           f"skipped; {predictions.count} people in {predictions.path}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
+    if summary.no_boxes:
+        shown = ", ".join(summary.no_boxes[:10]) + (" ..." if len(summary.no_boxes) > 10 else "")
+        print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
+              f"{shown}")
     for message in run.writer.failures:
         print(f"  NOT WRITTEN: {message}", file=sys.stderr)
     if run.writer.failures:

@@ -4,6 +4,7 @@
     python train.py --dataset mpii --experiment mpii_resnet50_384x384
     python train.py --dataset synthetic                   # the tiny demo: train, evaluate, export
     python train.py --dataset coco --set train.epochs=3 --set data.rotation_factor=0
+    python train.py --dataset ap10k --init_checkpoint simplebaseline_resnet50_coco_256x192
 
 Outputs go to ``--model_dir`` (default ``output/<experiment>``): config.json,
 checkpoints/epoch_NNNN/, best/, logs/ (TensorBoard), eval/, saved_model/.
@@ -36,7 +37,9 @@ flags.DEFINE_enum("precision", None, ["fp32", "mixed_bfloat16", "mixed_float16",
 flags.DEFINE_boolean("mixed_precision", None, "Same as --precision=mixed_float16.")
 flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step (train.jit_compile).")
 flags.DEFINE_string("init_checkpoint", None, "Initialise the weights from this checkpoint "
-                    "(e.g. converted official weights); ignored when resuming.")
+                    "or preset name (fine-tuning: its architecture, input size and input "
+                    "normalisation are kept; another K re-initialises the final layer); "
+                    "ignored when resuming.")
 flags.DEFINE_boolean("final_eval", None, "After training, run the full evaluation of "
                      "evaluate.py (test.* settings) once on best/ (train.final_evaluation).")
 flags.DEFINE_boolean("augment", True, "Data augmentation (scale, rotation, flip).")
@@ -56,8 +59,15 @@ def build_config():
         overrides.append(f"train.jit_compile={str(FLAGS.jit_compile).lower()}")
     if FLAGS.final_eval is not None:
         overrides.append(f"train.final_evaluation={str(FLAGS.final_eval).lower()}")
-    return build(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
-                 overrides=overrides)
+    config = build(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
+                   overrides=overrides)
+    if FLAGS.init_checkpoint:
+        from keras_pose.configs.cli import init_checkpoint_config
+        from keras_pose.presets import source_config
+        source = source_config(FLAGS.init_checkpoint)  # A preset's: the table's, no download.
+        if source is not None:
+            config = init_checkpoint_config(config, source, overrides)
+    return config
 
 
 def work() -> int:

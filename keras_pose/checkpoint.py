@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
+import json
 import os
 import signal
 import threading
@@ -36,8 +37,10 @@ import warnings
 from typing import Callable, Iterator, Optional
 
 import keras
+from absl import logging
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_directory_atomically
 
 CONFIG_FILE = "config.json"
@@ -45,7 +48,7 @@ WEIGHTS_FILE = "model.weights.h5"
 COMPLETE_FILE = "COMPLETE"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A checkpoint path that cannot be used; the message says why."""
 
 
@@ -54,23 +57,87 @@ class ResolvedCheckpoint:
     """Where a checkpoint path points.
 
     Attributes:
-      kind: "keras" (a model checkpoint directory) or "saved_model".
-      path: the model checkpoint or SavedModel directory.
+      kind: "keras" (a model checkpoint directory), "saved_model" or
+        "export" (an ONNX, OpenVINO or LiteRT file of
+        ``keras_pose.export.runtimes``).
+      path: the model checkpoint or SavedModel directory, or the export file.
     """
 
     kind: str
     path: str
 
 
+# Files only train.py writes into its checkpoints (epoch_NNNN/, best/), and
+# always before the marker: such a directory without it is not complete.
+_BEST_RECORD = "best.json"
+_TRAINING_FILES = ("state.json", _BEST_RECORD)
+
+
 def is_model_checkpoint(path: str) -> bool:
     """A directory with config.json and model.weights.h5 that is not an
     interrupted write: it has the ``COMPLETE`` marker, or (checkpoints of
-    earlier versions, which had no marker) no training ``state.json``."""
+    earlier versions and hand-made ones, which have no marker) none of the
+    files training writes (``state.json``, ``best.json``)."""
     if not (os.path.isfile(os.path.join(path, CONFIG_FILE))
             and os.path.isfile(os.path.join(path, WEIGHTS_FILE))):
         return False
     return (os.path.isfile(os.path.join(path, COMPLETE_FILE))
-            or not os.path.exists(os.path.join(path, "state.json")))
+            or not any(os.path.exists(os.path.join(path, f)) for f in _TRAINING_FILES))
+
+
+def unmarked_checkpoints(model_dir: str) -> list[str]:
+    """``best/`` and ``checkpoints/epoch_NNNN/`` of a model directory that
+    lack the ``COMPLETE`` marker. train.py never leaves one (it writes
+    under a temporary name and renames after the marker), so each was
+    copied or restored by hand: never used, never deleted, reported."""
+    paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints",
+                                          "epoch_[0-9][0-9][0-9][0-9]")))
+    paths.append(os.path.join(model_dir, "best"))
+    return [p for p in paths if os.path.isdir(p) and not is_complete(p)]
+
+
+def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optional[str]:
+    """Where ``best/`` is when a crash stopped its replacement between the
+    two renames of :func:`replace_directory` (``best/`` renamed away to
+    ``best.old-*``, the new copy still ``best.tmp-*``): the complete one
+    recording the highest value (``best.json``; ``best/`` only ever gets
+    better), else None. Meaningful only when ``best/`` is missing.
+
+    Args:
+      model_dir: the model directory.
+      among: only these paths (e.g. those of this host's dead processes).
+    """
+    found, top = None, None
+    for path in sorted(glob.glob(os.path.join(model_dir, "best.tmp-*"))
+                       + glob.glob(os.path.join(model_dir, "best.old-*"))):
+        if among is not None and path not in among:
+            continue
+        if not (is_complete(path) and is_model_checkpoint(path)):
+            continue
+        try:
+            with open(os.path.join(path, _BEST_RECORD)) as f:
+                value = float(json.load(f)["value"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if top is None or value > top or (value == top and ".tmp-" in path):
+            found, top = path, value
+    return found
+
+
+def unmarked_error(model_dir: str, unmarked: list[str]) -> CheckpointError:
+    """The error for :func:`unmarked_checkpoints`: each one, and what to do."""
+    def describe(path: str) -> str:
+        missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE)
+                   if not os.path.isfile(os.path.join(path, f))]
+        return f"{path} is incomplete (no {COMPLETE_FILE} marker" + (
+            f", no {' or '.join(missing)})" if missing else f"; it has {WEIGHTS_FILE})")
+
+    return CheckpointError(
+        f"{model_dir} holds checkpoint directories that train.py did not mark complete: "
+        + "; ".join(describe(p) for p in unmarked)
+        + f". train.py writes {COMPLETE_FILE} last, so these were copied or restored by hand "
+        "(or cut short); nothing was used or deleted. If you trust one, mark it: touch "
+        f"<dir>/{COMPLETE_FILE}; otherwise move it out of {model_dir}. Then run again.")
 
 
 def is_complete(path: str) -> bool:
@@ -80,6 +147,18 @@ def is_complete(path: str) -> bool:
 
 def _is_saved_model(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def _is_export_file(path: str) -> bool:
+    """An ``.onnx``, ``.xml`` or ``.tflite`` file (a runtime export)."""
+    from keras_pose.export.runtimes import export_format  # Their one list of suffixes.
+    return os.path.isfile(path) and export_format(path) is not None
+
+
+def _export_files(directory: str) -> list[str]:
+    """The runtime exports directly in ``directory``, sorted."""
+    return sorted(p for p in (os.path.join(directory, n) for n in os.listdir(directory))
+                  if _is_export_file(p))
 
 
 def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
@@ -133,21 +212,31 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     """Finds the model a user-given path means.
 
     Accepts a model checkpoint directory, its ``model.weights.h5`` file, a
-    SavedModel directory, or a model directory (its ``best/`` checkpoint,
-    else its latest epoch checkpoint, else its ``saved_model/``).
+    SavedModel directory, a model directory (its ``best/`` checkpoint, else
+    its latest epoch checkpoint, else its ``saved_model/``), an export file
+    (``.onnx``, ``.xml``, ``.tflite``) or a directory holding exactly one, or
+    the name of a pretrained preset (``keras_pose.presets``: downloaded and
+    converted into the cache on first use, reused afterwards).
 
     Raises:
-      CheckpointError: naming the path and what was expected there.
+      CheckpointError: naming the path and what was expected there (for a
+        name that is neither a path nor a preset, the close preset names).
     """
     if not os.path.exists(path):
-        raise CheckpointError(f"checkpoint {path} does not exist")
+        from keras_pose import presets  # A name rather than a path.
+        if presets.is_preset(path):
+            return resolve_checkpoint(presets.preset_checkpoint(path))
+        raise CheckpointError(presets.missing_message(path))
     if os.path.isfile(path):
         directory = os.path.dirname(os.path.abspath(path))
         if os.path.basename(path) == WEIGHTS_FILE and is_model_checkpoint(directory):
             return ResolvedCheckpoint("keras", directory)
+        if _is_export_file(path):
+            return ResolvedCheckpoint("export", path)
         raise CheckpointError(
             f"checkpoint {path} is a file; expected a checkpoint directory with "
-            f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory or a SavedModel")
+            f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "
+            ".onnx / .xml / .tflite export")
     if _is_saved_model(path):
         return ResolvedCheckpoint("saved_model", path)
     if is_model_checkpoint(path):
@@ -156,26 +245,42 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
                        for d in ("best", "checkpoints", "saved_model"))
     if os.path.isfile(os.path.join(path, CONFIG_FILE)) and not is_model_dir:
         raise CheckpointError(
-            f"{path} is an incomplete checkpoint (no {WEIGHTS_FILE} or no {COMPLETE_FILE} "
-            "marker: its write was interrupted); use another checkpoint")
+            f"{path} is an incomplete checkpoint (no {WEIGHTS_FILE}, or training files "
+            f"without the {COMPLETE_FILE} marker train.py writes last: an interrupted write, "
+            f"or a copy without it); use another checkpoint, or touch {path}/{COMPLETE_FILE} "
+            "if you trust it")
     best = os.path.join(path, "best")
+    interrupted = None if os.path.isdir(best) else interrupted_best(path)
+    if interrupted:
+        logging.warning("%s is missing: its replacement was interrupted; using %s, the "
+                        "complete copy recorded as best (train.py puts it back)", best,
+                        interrupted)
+        return ResolvedCheckpoint("keras", interrupted)
     if os.path.isdir(best):
-        if not is_model_checkpoint(best):
-            raise CheckpointError(
-                f"{best} is incomplete (its write was interrupted); run the same train.py "
-                "command again to repair it, or pass an epoch checkpoint "
-                f"({os.path.join(path, 'checkpoints', 'epoch_NNNN')})")
+        # The rule train.py applies: best/ is served only with its marker.
+        if not (is_complete(best) and is_model_checkpoint(best)):
+            raise unmarked_error(path, [best])
         return ResolvedCheckpoint("keras", best)
+    unmarked = unmarked_checkpoints(path)
+    if unmarked:  # the latest complete epoch may not be the latest epoch
+        raise unmarked_error(path, unmarked)
     latest = latest_epoch_checkpoint(path)
     if latest:
         return ResolvedCheckpoint("keras", latest)
     saved = os.path.join(path, "saved_model")
     if _is_saved_model(saved):
         return ResolvedCheckpoint("saved_model", saved)
+    exports = _export_files(path)
+    if len(exports) > 1:
+        raise CheckpointError(
+            f"{path} holds {len(exports)} exports ({', '.join(map(os.path.basename, exports))}):"
+            " pass the one to run as --checkpoint")
+    if exports:
+        return ResolvedCheckpoint("export", exports[0])
     raise CheckpointError(
         f"{path} is not a checkpoint: expected {CONFIG_FILE} + {WEIGHTS_FILE}, "
-        "a model directory with best/ or checkpoints/epoch_*/, or a SavedModel "
-        "(saved_model.pb)")
+        "a model directory with best/ or checkpoints/epoch_*/, a SavedModel "
+        "(saved_model.pb) or one .onnx / .xml / .tflite export")
 
 
 def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
@@ -206,6 +311,11 @@ def load_model(path: str, sync_bn: bool = False
         that do not fit the architecture its config describes.
     """
     resolved = resolve_checkpoint(path)
+    if resolved.kind == "export":
+        raise CheckpointError(
+            f"{resolved.path} is an export, not a checkpoint: it has no Keras weights to "
+            "export or train again; pass the checkpoint it was exported from (evaluate.py "
+            "and predict.py run it as it is)")
     if resolved.kind != "keras":
         raise CheckpointError(
             f"{resolved.path} is a SavedModel; load it with "

@@ -2,9 +2,10 @@
 
 ``train.py``, ``evaluate.py`` and ``predict.py`` stay thin: they build a
 config (``keras_pose.configs.cli``), call the library and hand their work
-to :func:`run` here, which turns the errors a user can fix into one line on
-stderr (exit code 1), Ctrl-C into a clean stop (exit code 130, no
-traceback), and lets programming errors through with their traceback.
+to :func:`run` here, which turns the errors a user can fix
+(``keras_pose.errors.UserError``, and OSErrors naming a file) into one line
+on stderr (exit code 1), Ctrl-C into a clean stop (exit code 130, no
+traceback), and lets every other error through with its traceback.
 """
 
 from __future__ import annotations
@@ -14,13 +15,17 @@ import sys
 import tempfile
 from typing import Callable
 
+from keras_pose.errors import UserError
+
 
 def is_user_error(error: BaseException) -> bool:
-    """Errors caused by the inputs (files, flags, data): one clear line."""
-    if type(error).__module__.startswith("keras_pose"):
+    """Errors the user can fix: one clear line. ``UserError`` marks them
+    where their cause is known; an ``OSError`` that names a file is the
+    machine (disk full, permission denied, a file gone). Anything else, a
+    ValueError or KeyError included, is a bug: it keeps its traceback."""
+    if isinstance(error, UserError):
         return True
-    return (isinstance(error, (ValueError, OSError, LookupError, ImportError))
-            and not type(error).__module__.startswith("tensorflow"))
+    return isinstance(error, OSError) and error.filename is not None
 
 
 def run(name: str, work: Callable[[], int]) -> int:
@@ -38,17 +43,22 @@ def run(name: str, work: Callable[[], int]) -> int:
         return code
 
 
+class OutputDirectoryError(UserError, OSError):
+    """An output directory that cannot be created or written to."""
+
+
 def check_writable(directory: str, what: str = "output directory") -> None:
     """Creates ``directory`` and proves a file can be written there, before
     any work starts.
 
     Raises:
-      OSError: naming the directory when it cannot be created or written.
+      OutputDirectoryError: naming the directory when it cannot be created
+        or written.
     """
     try:
         os.makedirs(directory, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
             pass
     except OSError as e:
-        raise OSError(e.errno, f"{what} {directory} is not writable "
-                               f"({e.strerror or e})") from None
+        raise OutputDirectoryError(e.errno, f"{what} {directory} is not writable "
+                                            f"({e.strerror or e})") from None

@@ -51,7 +51,7 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.nda
             cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), BOX, scale)
         points = keypoints[person]
         ok = keypoint_scores[person] > score_threshold
-        for a, b in skeleton:
+        for a, b in skeleton or ():  # None: data.skeleton left to a data set.
             if a < len(points) and b < len(points) and ok[a] and ok[b]:
                 cv2.line(out, tuple(int(round(v)) for v in points[a]),
                          tuple(int(round(v)) for v in points[b]),

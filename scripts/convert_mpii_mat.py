@@ -8,8 +8,6 @@ Writes ``train.json`` (and ``valid.json`` for the images named in
 mpii`` reads. See ``keras_pose.data.mpii_mat``.
 """
 
-import sys
-
 from absl import app, flags
 
 FLAGS = flags.FLAGS
@@ -19,17 +17,18 @@ flags.DEFINE_string("valid_list", None, "Image names of the validation split, on
 flags.mark_flag_as_required("mat")
 
 
-def main(argv):
-    del argv
+def work() -> int:
     from keras_pose.data import mpii_mat
-    try:
-        counts = mpii_mat.convert(FLAGS.mat, FLAGS.output, FLAGS.valid_list)
-    except (OSError, ValueError) as e:
-        print(f"convert_mpii_mat.py: error: {e}", file=sys.stderr)
-        return 1
+    counts = mpii_mat.convert(FLAGS.mat, FLAGS.output, FLAGS.valid_list)
     for name, count in counts.items():
         print(f"{FLAGS.output}/{name}: {count} people")
     return 0
+
+
+def main(argv):
+    del argv
+    from keras_pose import cli  # Errors the user can fix: one line; bugs: a traceback.
+    return cli.run("convert_mpii_mat.py", work)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ recognise it and once to convert it.
 
 from __future__ import annotations
 
-from absl import app, flags, logging
+from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input", None, "PyTorch file (.pth, .pth.tar or .safetensors).")
@@ -68,9 +68,10 @@ def _mmpose_config(experiment, overrides):
     """The config of a converted mmpose checkpoint: the named experiment,
     renamed ``<experiment>_mmpose``, then the overrides."""
     from keras_pose.configs import apply_overrides, get_experiment
+    from keras_pose.errors import FlagError
 
     if not experiment:
-        raise app.UsageError(
+        raise FlagError(
             "an mmpose checkpoint needs --experiment (and --set for what differs): its "
             "tensors do not say the input size, data set or codec")
     config = get_experiment(experiment)
@@ -78,45 +79,40 @@ def _mmpose_config(experiment, overrides):
     return apply_overrides(config, list(overrides)) if overrides else config
 
 
+def work() -> int:
+    from keras_pose import convert
+    if FLAGS.backbone_only:
+        arch = convert.convert_backbone(FLAGS.input, FLAGS.output)
+        print(f"wrote ResNet-{arch.depth} backbone weights to {FLAGS.output}; "
+              f"train with --set model.depth={arch.depth} "
+              f"--set model.pretrained={FLAGS.output}")
+        return 0
+    kind = FLAGS.format
+    if kind == "auto":
+        kind = "mmpose" if convert.is_mmpose_checkpoint(FLAGS.input) else "official"
+    if kind == "mmpose":
+        config = convert.convert_mmpose_checkpoint(
+            FLAGS.input, FLAGS.output, _mmpose_config(FLAGS.experiment, FLAGS.set))
+    else:
+        config = convert.convert_pose_checkpoint(
+            FLAGS.input, FLAGS.output, experiment=FLAGS.experiment, overrides=FLAGS.set)
+    model = config.model
+    print(f"wrote {FLAGS.output} ({kind} checkpoint): {config.name}, "
+          f"ResNet-{model.depth}, K={model.num_keypoints}, input "
+          f"{model.image_size[0]}x{model.image_size[1]} (w x h), {model.color_order} "
+          f"input normalised with mean {model.mean} std {model.std}, codec {model.codec}")
+    return 0
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     if not FLAGS.input or not FLAGS.output:
         raise app.UsageError("--input and --output are required")
-    from keras_pose import convert
-    from keras_pose.configs import ConfigError
-    from keras_pose.convert.state_dict import ConversionError
-
-    try:
-        if FLAGS.backbone_only:
-            if FLAGS.experiment or FLAGS.set or FLAGS.format == "mmpose":
-                raise app.UsageError(
-                    "--experiment/--set/--format mmpose do not apply to --backbone_only")
-            arch = convert.convert_backbone(FLAGS.input, FLAGS.output)
-            print(f"wrote ResNet-{arch.depth} backbone weights to {FLAGS.output}; "
-                  f"train with --set model.depth={arch.depth} "
-                  f"--set model.pretrained={FLAGS.output}")
-            return 0
-        kind = FLAGS.format
-        if kind == "auto":
-            kind = "mmpose" if convert.is_mmpose_checkpoint(FLAGS.input) else "official"
-        if kind == "mmpose":
-            config = convert.convert_mmpose_checkpoint(
-                FLAGS.input, FLAGS.output, _mmpose_config(FLAGS.experiment, FLAGS.set))
-        else:
-            config = convert.convert_pose_checkpoint(
-                FLAGS.input, FLAGS.output, experiment=FLAGS.experiment,
-                overrides=FLAGS.set)
-        model = config.model
-        print(f"wrote {FLAGS.output} ({kind} checkpoint): {config.name}, "
-              f"ResNet-{model.depth}, K={model.num_keypoints}, input "
-              f"{model.image_size[0]}x{model.image_size[1]} (w x h), {model.color_order} "
-              f"input normalised with mean {model.mean} std {model.std}, codec {model.codec}")
-    except (ConversionError, FileNotFoundError, ConfigError,
-            ValueError, OSError) as e:
-        logging.error("conversion failed: %s", e)
-        return 1
-    return 0
+    if FLAGS.backbone_only and (FLAGS.experiment or FLAGS.set or FLAGS.format == "mmpose"):
+        raise app.UsageError("--experiment/--set/--format mmpose do not apply to --backbone_only")
+    from keras_pose import cli  # Errors the user can fix: one line; bugs: a traceback.
+    return cli.run("convert_pytorch_checkpoint.py", work)
 
 
 if __name__ == "__main__":

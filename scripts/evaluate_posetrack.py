@@ -12,7 +12,6 @@ null) and ``table.md``. See ``keras_pose.evaluation.posetrack`` for the rules.
 """
 
 import math
-import sys
 import time
 
 from absl import app, flags
@@ -30,19 +29,13 @@ def _json_number(value: float):
     return None if math.isnan(value) else value
 
 
-def main(argv):
-    del argv
+def work() -> int:
     from keras_pose.evaluation import posetrack
 
     start = time.perf_counter()
     metric = posetrack.PoseTrackMetric()
-    try:
-        pairs = posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred)
-        for gt_file, pred_file in pairs:
-            metric.update(gt_file, pred_file)
-    except (OSError, ValueError) as e:
-        print(f"evaluate_posetrack.py: error: {e}", file=sys.stderr)
-        return 1
+    for gt_file, pred_file in posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred):
+        metric.update(gt_file, pred_file)
     metrics = metric.result()
     table = posetrack.format_table(metrics)
     print(f"{metric.num_sequences} sequences, {metric.num_frames} evaluated frames")
@@ -62,6 +55,12 @@ def main(argv):
         from keras_pose.evaluation.runner import write_report  # evaluate.py's writer.
         print(f"wrote {write_report(FLAGS.output_dir, report, table)}")
     return 0
+
+
+def main(argv):
+    del argv
+    from keras_pose import cli  # Errors the user can fix: one line; bugs: a traceback.
+    return cli.run("evaluate_posetrack.py", work)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 deployment runtime (ONNX Runtime, OpenVINO, LiteRT), at a chosen precision.
 
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny
+    python scripts/export_saved_model.py --checkpoint simplebaseline_resnet50_coco_256x192 \
+        --output exported/r50 --with_detector dfine_small_obj2coco
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny \\
         --precision bf16
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/onnx \\
@@ -37,7 +39,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("checkpoint", None, "Checkpoint or model directory.")
+flags.DEFINE_string("checkpoint", None, "Checkpoint or model directory, or a preset name "
+                    "(python -m keras_pose.presets).")
 flags.DEFINE_string("output", None, "SavedModel directory, or the runtime's file / a "
                     "directory for it.")
 flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "openvino", "litert"],
@@ -97,18 +100,15 @@ def _export(model, config, data_config, precision: str, path: str) -> None:
 
 
 def _guard(model, config, precision: str, path: str) -> None:
-    from keras_pose.data.datasets import load_records
     from keras_pose.export import guard
-    from keras_pose.export.runtimes import load_network
-    records, subset = guard.whole_images(load_records(config, "test"), FLAGS.guard_people)
-    network = guard.numpy_network(load_network(path), config)
-    name = f"{FLAGS.format} {precision}"
-    reference_ap, rows = guard.compare_networks(
-        lambda x: model(x, training=False), {name: network}, config, records, subset=subset)
-    print(f"accuracy guard on {len(records)} people of {config.data.test_set}:\n"
-          f"{guard.format_table(reference_ap, rows)}")
-    guard.check_guard(reference_ap, rows, max_drop=FLAGS.max_ap_drop / 100,
-                      force=FLAGS.force_precision)
+    from keras_pose.inference import load_pose_model
+    # The export as users will run it: through the one loader.
+    candidate = load_pose_model(path).network
+    result = guard.guard_on_dataset(
+        lambda x: model(x, training=False), candidate, f"{FLAGS.format} {precision}", config,
+        max_drop=FLAGS.max_ap_drop / 100, people=FLAGS.guard_people, force=FLAGS.force_precision)
+    print(f"accuracy guard on {result['people']} people of {config.data.test_set}:\n"
+          f"{result['table']}")
 
 
 def _write(model, config, data_config, precision: str, guarded: bool) -> str:

@@ -79,3 +79,94 @@ def script_module():
         flags.FLAGS.unparse_flags()
         for name in names:
             delattr(flags.FLAGS, name)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_exported, tmp_path_factory):
+    """``tiny_exported``'s network as an fp32 ONNX export: the .onnx file,
+    beside its sidecar, alone in its directory."""
+    from keras_pose.export import runtimes
+    from tests.export.runtime_checks import skip_unless_installed
+    skip_unless_installed("onnx")
+    model, config = tiny_exported[:2]
+    path = tmp_path_factory.mktemp("tiny_onnx") / "tiny.onnx"
+    return runtimes.export_network(model, config, str(path), "onnx")
+
+
+@pytest.fixture
+def fake_onnx_export(monkeypatch, tiny_onnx):
+    """``runtimes.export_network`` copying tiny_onnx (the same network) with
+    the precision asked; returns the calls (format, precision, crops shape)."""
+    import json
+    import shutil
+
+    from keras_pose.export import runtimes
+    calls = []
+
+    def export(model, config, path, fmt, precision="fp32", calibration=None):
+        calls.append((fmt, precision, None if calibration is None else calibration.shape))
+        shutil.copy(tiny_onnx, path)
+        info = {**runtimes.read_sidecar(tiny_onnx), "format": fmt, "precision": precision}
+        with open(runtimes.sidecar_path(path), "w") as f:
+            json.dump(info, f)
+        return path
+    monkeypatch.setattr(runtimes, "export_network", export)
+    return calls
+
+
+TINY_PRESET = "test_tiny_preset"
+
+
+@pytest.fixture
+def tiny_preset(tiny_exported, tmp_path, monkeypatch):
+    """A preset table entry, ``test_tiny_preset``, whose file:// URL serves a
+    locally written tiny model (its name carries the file's SHA-256 prefix,
+    as mmpose's do), in an empty download cache with downloads allowed.
+
+    Its config is the tiny model's; "converting" copies the weights into the
+    checkpoint directory (``keras_pose.convert.mmpose`` is replaced: the
+    conversion of real mmpose files is tested in tests/presets). Returns a
+    namespace: name, url, served (the file), cache, conversions (the
+    converter's calls), config."""
+    import dataclasses
+    import hashlib
+    import shutil
+    import sys
+    import types
+
+    from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, write_checkpoint_dir
+    from keras_pose.configs import save_config
+    from keras_pose.convert import download
+    from keras_pose.presets import loader, table
+
+    _, config, checkpoint, _ = tiny_exported
+    weights = open(os.path.join(checkpoint, WEIGHTS_FILE), "rb").read()
+    served = tmp_path / "served" / f"tiny-{hashlib.sha256(weights).hexdigest()[:8]}_20260101.pth"
+    served.parent.mkdir()
+    served.write_bytes(weights)
+    entry = dataclasses.replace(table.PRESETS[loader.DEFAULT_PRESET], name=TINY_PRESET,
+                                url=served.as_uri(), file_name=served.name)
+    monkeypatch.setitem(table.PRESETS, TINY_PRESET, entry)
+    preset_config = config.replace(name=TINY_PRESET)
+    real_config = loader.preset_config
+    monkeypatch.setattr(loader, "preset_config", lambda name: preset_config if getattr(
+        name, "name", name) == TINY_PRESET else real_config(name))
+    conversions = []
+
+    def convert_mmpose_checkpoint(input_path, output_dir, config):
+        conversions.append((input_path, output_dir, config.name))
+
+        def write(tmp):
+            shutil.copy(input_path, os.path.join(tmp, WEIGHTS_FILE))
+            save_config(config, os.path.join(tmp, CONFIG_FILE))
+        write_checkpoint_dir(output_dir, write)
+        return config
+
+    fake = types.ModuleType("keras_pose.convert.mmpose")
+    fake.convert_mmpose_checkpoint = convert_mmpose_checkpoint
+    monkeypatch.setitem(sys.modules, "keras_pose.convert.mmpose", fake)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv(download.CACHE_ENV, str(cache))
+    monkeypatch.delenv(download.OFFLINE_ENV, raising=False)
+    return types.SimpleNamespace(name=TINY_PRESET, url=served.as_uri(), served=served,
+                                 cache=cache, conversions=conversions, config=preset_config)

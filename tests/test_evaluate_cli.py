@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -148,9 +149,26 @@ def test_bad_detections_and_checkpoints_are_clear_errors(coco_root, coco_checkpo
                               data_dir=str(coco_root), detection_file=str(empty),
                               progress=False)
     wrong_k = _checkpoint(tmp_path / "k16", _tiny_config("coco", coco_root, 16))
-    with pytest.raises(ValueError, match="17 keypoints but the model has model.num_keypoints=16"):
+    # Both named: the data file and the checkpoint.
+    with pytest.raises(ValueError, match=r"\.json has 17 keypoints but checkpoint "
+                       rf"{re.escape(wrong_k)}\S* has model.num_keypoints=16"):
         runner.run_evaluation(checkpoint=wrong_k, dataset="coco",
                               data_dir=str(coco_root), progress=False)
+
+
+def test_a_split_without_annotations_is_a_clear_error(coco_root, coco_checkpoint, tmp_path):
+    from keras_pose.data.datasets import DatasetError
+    from keras_pose.evaluation import runner
+    root = tmp_path / "coco"
+    shutil.copytree(coco_root, root)
+    path = root / "annotations" / "person_keypoints_val2017.json"
+    data = json.loads(path.read_text())
+    data["annotations"] = []
+    path.write_text(json.dumps(data))
+    with pytest.raises(DatasetError, match=r"person_keypoints_val2017.json: no person to "
+                       r"evaluate in split 'val2017' \(it has no annotations\)"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco", data_dir=str(root),
+                              use_gt_boxes=True, progress=False)
 
 
 def test_cli_error_is_one_clear_line(coco_root, tmp_path):
@@ -161,6 +179,24 @@ def test_cli_error_is_one_clear_line(coco_root, tmp_path):
     assert proc.returncode == 1
     assert "missing_ckpt does not exist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bug_deep_in_the_evaluation_shows_its_traceback(coco_root, coco_checkpoint):
+    """evaluate.py as a user runs it, with a bug planted where the network
+    runs over the people: the traceback, not a one-line 'error'."""
+    planted = ("import runpy, sys\n"
+               "import keras_pose.inference.records as records\n"
+               "def buggy(*args, **kwargs):\n"
+               "    return {}['image_id']\n"
+               "records.predict_records = buggy\n"
+               f"sys.argv = ['evaluate.py', '--dataset', 'coco', '--data_dir', {str(coco_root)!r},"
+               f" '--checkpoint', {coco_checkpoint!r}, '--use_gt_boxes', '--noprogress']\n"
+               "runpy.run_path('evaluate.py', run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, "-c", planted], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "KeyError: 'image_id'" in proc.stderr
+    assert "evaluate.py: error" not in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -245,3 +281,84 @@ def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_chec
         results = json.load(f)
     assert len(results) == result.metrics["num_results"] > 0
     assert set(results[0]) >= {"image_id", "category_id", "keypoints", "score"}
+
+
+def test_an_onnx_export_is_evaluated_as_the_saved_model(coco_root, tiny_exported, tiny_onnx,
+                                                        tmp_path, script_module, capsys):
+    """evaluate.py --checkpoint <.onnx>: the AP the user gets from the
+    export, through the same crops, flip test, decoding and rescoring as the
+    SavedModel (keypoints within 1e-3 px); metrics.json and table.md say
+    which runtime and precision ran."""
+    from keras_pose import cli
+    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
+    reports, keypoints = {}, {}
+    for name, checkpoint in (("saved", tiny_exported[3]), ("onnx", tiny_onnx)):
+        evaluate.FLAGS.unparse_flags()
+        evaluate.FLAGS(["evaluate.py", "--checkpoint", checkpoint, "--dataset", "coco",
+                        "--data_dir", str(coco_root), "--use_gt_boxes", "--flip",
+                        "--output_dir", str(tmp_path / name), "--noprogress"])
+        assert cli.run("evaluate.py", evaluate.work) == 0, capsys.readouterr().err[-3000:]
+        reports[name] = json.load(open(tmp_path / name / "metrics.json"))
+        results = json.load(open(tmp_path / name / "results" / "keypoints_val2017_results.json"))
+        keypoints[name] = np.array([r["keypoints"] for r in results])
+    assert (reports["onnx"]["runtime"], reports["onnx"]["precision"]) == ("onnxruntime", "fp32")
+    assert (reports["saved"]["runtime"], reports["saved"]["precision"]) == ("tf", "fp32")
+    assert reports["onnx"]["checkpoint_kind"] == "onnx"
+    assert "| onnxruntime fp32" in (tmp_path / "onnx" / "table.md").read_text()
+    np.testing.assert_allclose(keypoints["onnx"], keypoints["saved"], atol=1e-3)
+    assert reports["onnx"]["metrics"] == pytest.approx(reports["saved"]["metrics"], abs=1e-6)
+
+
+def test_runtime_int8_calibrates_and_guards_on_the_evaluated_data(
+        coco_root, tiny_exported, fake_onnx_export, tmp_path):
+    """--runtime / --precision on a checkpoint: the export is made from the
+    data set evaluated here (only its val2017 split is on disk, as for many
+    COCO users: it calibrates too) and metrics.json says what ran. The int8
+    export itself is replaced by the fp32 ONNX (tests/export/test_cache.py
+    and the slow tests run real ones)."""
+    from keras_pose.export import runtimes
+    from keras_pose.evaluation import runner
+    checkpoint = str(tmp_path / "ckpt")
+    shutil.copytree(tiny_exported[2], checkpoint)
+    result = runner.run_evaluation(
+        checkpoint=checkpoint, dataset="coco", data_dir=str(coco_root), use_gt_boxes=True,
+        output_dir=str(tmp_path / "eval"), progress=False, runtime="onnxruntime",
+        precision="int8")
+    (_, precision, crops), = fake_onnx_export
+    assert precision == "int8" and crops[0] == 118  # val2017's people (detected boxes).
+    side = runtimes.read_sidecar(os.path.join(checkpoint, "exports", "onnxruntime-int8",
+                                              "heatmaps.onnx"))
+    assert side["calibration"] == f"118 people of {coco_root} val2017"
+    assert side["guard"]["data"] == f"{coco_root} val2017" and side["guard"]["people"] == 118
+    report = json.load(open(result.metrics_file))
+    assert (report["runtime"], report["precision"]) == ("onnxruntime", "int8")
+    assert "| onnxruntime int8" in result.table
+
+
+def test_a_preset_name_is_evaluated_with_its_recorded_config(coco_root, tiny_preset, tmp_path,
+                                                             script_module, capsys):
+    from keras_pose import cli
+    from keras_pose.configs import config_to_dict
+    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
+
+    def run(args):
+        evaluate.FLAGS.unparse_flags()
+        evaluate.FLAGS(["evaluate.py", *args])
+        code = cli.run("evaluate.py", evaluate.work)
+        return code, capsys.readouterr()
+
+    out = tmp_path / "eval"
+    code, printed = run(["--checkpoint", tiny_preset.name, "--dataset", "coco", "--data_dir",
+                         str(coco_root), "--use_gt_boxes", "--output_dir", str(out),
+                         "--noprogress"])
+    assert code == 0, printed.err[-2000:]
+    report = json.load(open(out / "metrics.json"))
+    assert report["checkpoint"] == report["preset"] == tiny_preset.name
+    assert report["checkpoint_resolved"] == str(tiny_preset.cache / "presets" / tiny_preset.name)
+    # What the preset records decides: its model and its test settings.
+    assert report["config"]["model"] == config_to_dict(tiny_preset.config)["model"]
+    assert report["flip_test"] is tiny_preset.config.test.flip_test
+    assert report["num_people"] == 12 and len(tiny_preset.conversions) == 1
+    code, printed = run(["--checkpoint", "pose_resnet_50_256x129", "--dataset", "coco"])
+    assert code == 1 and "Traceback" not in printed.err
+    assert "close preset names: pose_resnet_50_256x192" in printed.err

@@ -16,12 +16,15 @@ from typing import Any, Optional
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
+from keras_pose.errors import UserError
 
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
 PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16", "auto")
 # Heatmap codecs (keras_pose.codec): the official code's, and DARK's.
 CODECS = ("msra", "dark")
+# How ground-truth COCO boxes are cleaned (keras_pose.data.coco.clean_box).
+GT_BOX_RULES = ("official", "mmpose", "mmpose_0x")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -51,7 +54,12 @@ class ModelConfig:
       color_order: channel order the network expects ("RGB" or "BGR").
       mean: per-channel mean, in ``color_order``, on pixels scaled to [0, 1].
       std: per-channel standard deviation, same convention.
-      sync_bn: synchronized BatchNormalization across replicas.
+      sync_bn: synchronized BatchNormalization across replicas; None
+        (``null``, the default): synchronized when there is more than one
+        replica. A config.json of an earlier version says ``false`` for a
+        one-replica run and ``true`` for a multi-replica one (the value its
+        run used, which that version forced to true with several replicas):
+        read as written, it describes what that run did.
       codec: the heatmap codec the model is trained with (``keras_pose.codec``):
         "msra" (the official code's integer-centred targets, argmax +
         quarter offset) or "dark" (DARK's sub-pixel targets and
@@ -72,7 +80,7 @@ class ModelConfig:
     color_order: str = "RGB"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    sync_bn: bool = False
+    sync_bn: Optional[bool] = None
     codec: str = "msra"
 
     def __post_init__(self):
@@ -99,7 +107,8 @@ class DataConfig:
         annotation file (custom data sets).
       flip_pairs: left/right pairs (0-based). Empty for a custom data set:
         derived from ``left_``/``right_`` names.
-      skeleton: limbs (0-based pairs) for drawing.
+      skeleton: limbs (0-based pairs) for drawing. None (custom data sets):
+        the annotation file's; ``()``: none, whatever the file says.
       oks_sigmas: per-keypoint OKS sigmas; empty: COCO's for K=17, else
         ``DEFAULT_OKS_SIGMA`` for every keypoint.
       flip: random horizontal flip during training.
@@ -116,6 +125,12 @@ class DataConfig:
         are used (empty: every category with the keypoint definition of the
         first keypoint category).
       box_padding: the reference's 1.25 enlargement of boxes.
+      gt_box_rule: how COCO-format ground-truth boxes are cleaned
+        (``keras_pose.data.coco.clean_box``): "official" (the reference:
+        clipped, one pixel smaller, area > 0), "mmpose" (mmpose 1.x: corners
+        clipped to the image, full size, no area test) or "mmpose_0x"
+        (mmpose 0.x: full size, area > 0). Pretrained mmpose presets set the
+        rule their published numbers were measured with.
       image_threshold: detection boxes with a lower score are dropped
         (``image_thre``).
       num_parallel_calls: images decoded (and people cropped) at once by
@@ -133,7 +148,7 @@ class DataConfig:
     test_set: str = "val2017"
     keypoint_names: tuple[str, ...] = kp.COCO_KEYPOINT_NAMES
     flip_pairs: tuple[tuple[int, int], ...] = kp.COCO_FLIP_PAIRS
-    skeleton: tuple[tuple[int, int], ...] = kp.COCO_SKELETON
+    skeleton: Optional[tuple[tuple[int, int], ...]] = kp.COCO_SKELETON
     oks_sigmas: tuple[float, ...] = COCO_OKS_SIGMAS
     flip: bool = True
     flip_prob: float = 0.5
@@ -145,11 +160,19 @@ class DataConfig:
     upper_body_ids: tuple[int, ...] = ()
     category_ids: tuple[int, ...] = ()
     box_padding: float = 1.25
+    gt_box_rule: str = "official"
     image_threshold: float = 0.0
     num_parallel_calls: int = -1
     seed: Optional[int] = None
     synthetic_train_images: int = 400
     synthetic_val_images: int = 50
+
+    def __post_init__(self):
+        if self.gt_box_rule not in GT_BOX_RULES:
+            raise ConfigError(f"data.gt_box_rule must be one of {GT_BOX_RULES}, "
+                              f"got {self.gt_box_rule!r}")
+        if not self.box_padding > 0:
+            raise ConfigError(f"data.box_padding must be > 0, got {self.box_padding}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -392,20 +415,5 @@ class ExperimentConfig:
         return dataclasses.replace(self, **sections)
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value that cannot be used; the message names it."""
-
-
-
-# Moved to conversion.py (their owner), which imports this module: found
-# lazily, for one release.
-_MOVED = ("config_to_dict", "config_from_dict", "apply_overrides", "save_config",
-          "load_config")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from keras_pose.configs import conversion
-
-        return getattr(conversion, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -98,3 +98,39 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
         else:
             kept[field] = getattr(trained.data, field)
     return config.replace(model=trained.model, data=dataclasses.replace(config.data, **kept))
+
+
+# What --init_checkpoint brings into a run's model section: everything its
+# weights were trained with, K excepted (the run's data set decides it).
+INIT_MODEL_FIELDS = ("depth", "blocks_per_stage", "style", "image_size", "heatmap_size",
+                     "sigma", "deconv_filters", "deconv_kernels", "final_kernel",
+                     "color_order", "mean", "std", "codec")
+
+
+def init_checkpoint_config(config: ExperimentConfig, source: ExperimentConfig,
+                           overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """The config of a run that starts from another checkpoint's weights
+    (``train.py --init_checkpoint``, a path or a preset name).
+
+    The model section takes the checkpoint's architecture, input and heatmap
+    size, sigma, codec and, above all, its input normalisation and colour
+    order (the weights only work on the input they were trained on: an
+    official checkpoint's BGR, an mmpose preset's RGB ImageNet statistics);
+    K stays the run's (another K re-initialises the final layer), ImageNet
+    initialisation is off. The data, train and test sections stay the run's
+    (its data set's conventions: box padding, ground-truth box rule, DARK
+    kernel from sigma). Explicit ``--set model.*`` overrides are applied
+    again last; a changed normalisation is then warned about by the trainer.
+    """
+    fields = {f: getattr(source.model, f) for f in INIT_MODEL_FIELDS}
+    changed = {f: v for f, v in fields.items() if getattr(config.model, f) != v}
+    model = dataclasses.replace(config.model, pretrained="", **fields)
+    adopted = config.replace(model=model)
+    explicit = [item for item in overrides if item.split("=", 1)[0].strip().startswith("model.")]
+    if explicit:
+        adopted = apply_overrides(adopted, explicit)
+    if changed:
+        logging.info("--init_checkpoint %s: model.%s taken from it (what its weights were "
+                     "trained with)", source.name, ", model.".join(
+                         f"{f}={v}" for f, v in changed.items()))
+    return adopted

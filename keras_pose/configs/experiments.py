@@ -35,10 +35,11 @@ import types
 from typing import Callable, Mapping
 
 from keras_pose.configs import keypoints as kp
-from keras_pose.configs.base import (DataConfig, ExperimentConfig, ModelConfig,
+from keras_pose.configs.base import (ConfigError, DataConfig, ExperimentConfig, ModelConfig,
                                      TestConfig, TrainConfig)
+from keras_pose.configs.dataset_info import DATASETS
 
-COCO_UPPER_BODY = tuple(range(11))
+COCO_UPPER_BODY = DATASETS["coco"].upper_body_ids
 # keras.applications.resnet.preprocess_input ("caffe" mode: RGB -> BGR, then
 # the BGR ImageNet mean subtracted in 0-255 units) as (x/255 - mean) / std:
 # the input convention of Keras' ImageNet ResNets, which the caffe-style
@@ -48,7 +49,7 @@ KERAS_CAFFE_PREPROCESSING: Mapping[str, object] = types.MappingProxyType({
     "mean": (103.939 / 255.0, 116.779 / 255.0, 123.68 / 255.0),
     "std": (1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0),
 })
-MPII_UPPER_BODY = (7, 8, 9, 10, 11, 12, 13, 14, 15)
+MPII_UPPER_BODY = DATASETS["mpii"].upper_body_ids
 # TRAIN.BATCH_SIZE (images per GPU) of the official files that do not use 32:
 # experiments/mpii/resnet152/384x384_d256x3_adam_lr1e-3.yaml sets 24.
 OFFICIAL_BATCH_PER_GPU: Mapping[str, int] = types.MappingProxyType({
@@ -167,8 +168,8 @@ def get_experiment(name: str) -> ExperimentConfig:
       ValueError: naming the unknown experiment and the known ones.
     """
     if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known experiments: "
-                         f"{', '.join(list_experiments())}")
+        raise ConfigError(f"unknown experiment {name!r}; known experiments: "
+                          f"{', '.join(list_experiments())}")
     return EXPERIMENTS[name]()
 
 
@@ -188,6 +189,6 @@ def default_experiment(dataset: str) -> ExperimentConfig:
         name=f"{dataset}_resnet50_256x192",
         data=dataclasses.replace(
             base.data, dataset="custom", root=f"data/{dataset}",
-            keypoint_names=(), flip_pairs=(), skeleton=(), oks_sigmas=(),
+            keypoint_names=(), flip_pairs=(), skeleton=None, oks_sigmas=(),
             upper_body_ids=()),
         test=dataclasses.replace(base.test, use_gt_boxes=True))

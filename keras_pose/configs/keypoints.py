@@ -26,35 +26,23 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 from absl import logging
 
-COCO_KEYPOINT_NAMES: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)
-COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
-    (1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16))
-# COCO's skeleton (the categories entry of the annotation files), made 0-based.
-COCO_SKELETON: tuple[tuple[int, int], ...] = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12),
-    (5, 6), (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2),
-    (1, 3), (2, 4), (3, 5), (4, 6))
+from keras_pose.configs.dataset_info import DATASETS
 
-MPII_KEYPOINT_NAMES: tuple[str, ...] = (
-    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
-    "left_ankle", "pelvis", "thorax", "upper_neck", "head_top",
-    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder",
-    "left_elbow", "left_wrist",
-)
-MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = (
-    (0, 5), (1, 4), (2, 3), (10, 15), (11, 14), (12, 13))
-MPII_SKELETON: tuple[tuple[int, int], ...] = (
-    (0, 1), (1, 2), (2, 6), (3, 6), (3, 4), (4, 5), (6, 7), (7, 8),
-    (8, 9), (10, 11), (11, 12), (12, 7), (13, 7), (13, 14), (14, 15))
+# COCO's and MPII's tables are owned by keras_pose.configs.dataset_info (the
+# one table of data set metadata); named here as the whole project uses them.
+# COCO's skeleton is the categories entry of its annotation files, 0-based;
+# the flip pairs are those of the official code (lib/dataset/coco.py, mpii.py).
+COCO_KEYPOINT_NAMES: tuple[str, ...] = DATASETS["coco"].names
+COCO_FLIP_PAIRS: tuple[tuple[int, int], ...] = DATASETS["coco"].flip_pairs
+COCO_SKELETON: tuple[tuple[int, int], ...] = DATASETS["coco"].skeleton
+
+MPII_KEYPOINT_NAMES: tuple[str, ...] = DATASETS["mpii"].names
+MPII_FLIP_PAIRS: tuple[tuple[int, int], ...] = DATASETS["mpii"].flip_pairs
+MPII_SKELETON: tuple[tuple[int, int], ...] = DATASETS["mpii"].skeleton
 
 # ---------------------------------------------------------------------------
 # Names -> (side, stem).
@@ -273,6 +261,35 @@ def _pairs_match_names(pairs: Sequence[tuple[int, int]], names: Sequence[str],
     return True
 
 
+def _cross_limbs(pairs: Sequence[tuple[int, int]], keys: Sequence[Key], base: int) -> int:
+    """Limbs that join a left and a right keypoint of different stems
+    (``left_knee``-``right_ankle``) when the pairs are read ``base``-based."""
+    count = 0
+    for a, b in pairs:
+        (sa, ta), (sb, tb) = keys[a - base], keys[b - base]
+        count += bool(sa and sb and sa != sb and ta != tb)
+    return count
+
+
+def skeleton_base_from_names(pairs: Sequence[tuple[int, int]], names: Sequence[str]
+                             ) -> Optional[int]:
+    """The base (0 or 1) under which a skeleton whose indices fit both
+    joins fewer left and right keypoints of different stems, or None when
+    the names do not tell (as many such limbs either way).
+
+    A skeleton read with the wrong base shifts every limb by one keypoint:
+    across the body, ``left_shoulder``-``right_shoulder`` becomes
+    ``right_ear``-``left_shoulder``, a limb no skeleton draws.
+    """
+    checked = _int_pairs(pairs, "skeleton")
+    k = len(names)
+    if not checked or not all(1 <= v <= k - 1 for pair in checked for v in pair):
+        return None
+    keys = keypoint_keys(names)
+    zero, one = _cross_limbs(checked, keys, 0), _cross_limbs(checked, keys, 1)
+    return None if zero == one else (0 if zero < one else 1)
+
+
 def flip_pairs_from_entry(entry: object, names: Sequence[str], what: str
                           ) -> tuple[tuple[int, int], ...]:
     """Flip pairs given in an annotation file's category, made 0-based.
@@ -336,23 +353,3 @@ def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]]
         pairs, origin = flip_pairs_from_names(names), "derived from the keypoint names"
     logging.info("Flip pairs (%s): %s", origin, describe_pairs(pairs, names))
     return pairs
-
-
-
-# Moved to sigma_presets / sigmas (their owners); found lazily so that those
-# modules, which import this one, can be imported first.
-_MOVED = {
-    "sigma_presets": ("COCO_OKS_SIGMAS", "DEFAULT_OKS_SIGMA", "SigmaPreset", "SIGMA_PRESETS",
-                      "sigma_preset"),
-    "sigmas": ("resolve_sigmas", "sigmas_by_name", "matching_presets",
-               "expand_sigma_override"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    for module, names in _MOVED.items():
-        if name in names:
-            return getattr(importlib.import_module(f"keras_pose.configs.{module}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,11 +13,21 @@ Modules:
   mmpose: mmpose's SimpleBaseline checkpoints (1.x, 0.x) -> this project's checkpoints.
 """
 
-from keras_pose.convert.mmpose import (convert_mmpose_checkpoint, is_mmpose_checkpoint,
-                                       read_mmpose_state_dict)
-from keras_pose.convert.official import (convert_backbone, convert_pose_checkpoint,
-                                         official_config, size_from_file_name)
-
+_OWNERS = {
+    "convert_backbone": "official", "convert_pose_checkpoint": "official",
+    "official_config": "official", "size_from_file_name": "official",
+    "convert_mmpose_checkpoint": "mmpose", "is_mmpose_checkpoint": "mmpose",
+    "read_mmpose_state_dict": "mmpose",
+}
 __all__ = ["convert_backbone", "convert_mmpose_checkpoint", "convert_pose_checkpoint",
            "is_mmpose_checkpoint", "official_config", "read_mmpose_state_dict",
            "size_from_file_name"]
+
+
+def __getattr__(name):
+    # official and mmpose pull in TensorFlow; the download cache (and the
+    # preset table, which uses it) should not: imported only when asked for.
+    if name in _OWNERS:
+        import importlib
+        return getattr(importlib.import_module(f"keras_pose.convert.{_OWNERS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

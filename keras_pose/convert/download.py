@@ -30,21 +30,24 @@ from typing import Optional
 
 from absl import logging
 
+from keras_pose.errors import UserError
 from keras_pose.files import write_atomically
 
 CACHE_ENV = "KERAS_POSE_CACHE"
 OFFLINE_ENV = "KERAS_POSE_OFFLINE"
-_HASH_IN_NAME = re.compile(r".+-([0-9a-f]{8,64})\.[A-Za-z0-9.]+")
+# torchvision's ``resnet50-19c8e357.pth``; mmpose's publish_model.py adds the
+# date: ``res50_coco_256x192-ec54d7f3_20200709.pth``.
+_HASH_IN_NAME = re.compile(r".+-([0-9a-f]{8,64})(?:_\d{8})?\.[A-Za-z0-9.]+")
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 _REPORT_EVERY_S = 10.0
 
 
-class DownloadError(OSError):
+class DownloadError(UserError, OSError):
     """A file that could not be downloaded (no network, bad URL, offline)."""
 
 
-class HashMismatchError(ValueError):
+class HashMismatchError(UserError, ValueError):
     """A file whose SHA-256 does not start with its name's hash."""
 
 
@@ -59,9 +62,12 @@ def cache_dir() -> str:
 
 
 def hash_prefix(file_name: str) -> Optional[str]:
-    """The SHA-256 prefix a name carries (torchvision's style), or None.
+    """The SHA-256 prefix a name carries (torchvision's and mmpose's style),
+    or None.
 
-    ``resnet50-19c8e357.pth`` -> ``19c8e357``; ``pose_resnet_50.pth`` -> None.
+    ``resnet50-19c8e357.pth`` -> ``19c8e357``;
+    ``td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth`` -> ``04af38ce``;
+    ``pose_resnet_50.pth`` -> None.
     """
     match = _HASH_IN_NAME.fullmatch(os.path.basename(file_name))
     return match.group(1) if match else None

@@ -36,8 +36,10 @@ import keras
 import numpy as np
 from absl import logging
 
+from keras_pose.configs.base import ConfigError
 from keras_pose.configs.experiments import KERAS_CAFFE_PREPROCESSING
 from keras_pose.convert import download, imagenet
+from keras_pose.errors import MissingFileError
 from keras_pose.convert.state_dict import (BACKBONE_PREFIXES, ConversionError,
                                           WeightsMismatchError, assign_weights,
                                           convert_state_dict, infer_architecture,
@@ -221,7 +223,7 @@ def load_torch_backbone(model: keras.Model, path: str, depth: int) -> int:
 def _load_keras_applications(model: keras.Model, weights: str, depth: int) -> None:
     """keras.applications' ResNet weights ("imagenet" or an .h5 file)."""
     if depth not in _APPLICATIONS:
-        raise ValueError(f"keras.applications has no ResNet-{depth} (50/101/152 only)")
+        raise ConfigError(f"keras.applications has no ResNet-{depth} (50/101/152 only)")
     application = getattr(keras.applications, _APPLICATIONS[depth])
     source = application(include_top=False, weights=weights, input_shape=(None, None, 3))
     count = copy_keras_applications_weights(model, source)
@@ -239,7 +241,7 @@ def pretrained_source(pretrained: Optional[str], depth: int, style: str) -> Opti
       with the pytorch style; else the path or URL as given.
 
     Raises:
-      ValueError: for "imagenet" at a depth without ImageNet weights.
+      ConfigError: for "imagenet" at a depth without ImageNet weights.
     """
     choice = (pretrained or "").strip()
     if choice.lower() in ("", "none"):
@@ -249,7 +251,7 @@ def pretrained_source(pretrained: Optional[str], depth: int, style: str) -> Opti
     if style != "caffe":
         return imagenet.torchvision_url(depth)
     if depth not in _APPLICATIONS:
-        raise ValueError(
+        raise ConfigError(
             f"keras.applications publishes ImageNet ResNet-50/101/152 only (caffe style, "
             f"depth {depth}); use style='pytorch' for torchvision's ResNet-18/34")
     return f"keras.applications.{_APPLICATIONS[depth]}"
@@ -260,7 +262,7 @@ def _local_file(pretrained: str) -> str:
     if re.match(r"(https?|file)://", pretrained, flags=re.IGNORECASE):
         return download.fetch(pretrained, alternatives=imagenet.PRETRAINED_ALTERNATIVES)
     if not os.path.isfile(pretrained):
-        raise FileNotFoundError(f"pretrained weights file {pretrained} does not exist")
+        raise MissingFileError(f"pretrained weights file {pretrained} does not exist")
     return pretrained
 
 
@@ -276,7 +278,7 @@ def load_pretrained_backbone(model: keras.Model, pretrained: Optional[str], dept
       style: the model's style ("pytorch" or "caffe").
 
     Raises:
-      ValueError: for weights of the other style, a depth without ImageNet
+      ConfigError: for weights of the other style, a depth without ImageNet
         weights, or an unknown file type.
       FileNotFoundError: for a missing path.
       download.DownloadError / download.HashMismatchError: for a download
@@ -296,18 +298,18 @@ def load_pretrained_backbone(model: keras.Model, pretrained: Optional[str], dept
                      load_named_weights(model, path))
     elif lowered.endswith(".h5"):
         if style != "caffe":
-            raise ValueError(f"{path}: .h5 keras.applications weights are caffe style; "
-                             f"the model is {style} style")
+            raise ConfigError(f"{path}: .h5 keras.applications weights are caffe style; "
+                              f"the model is {style} style")
         _load_keras_applications(model, path, depth)
     elif lowered.endswith(TORCH_SUFFIXES):
         if style != "pytorch":
-            raise ValueError(f"{path}: torchvision-named weights are pytorch style (stride "
-                             "on the 3x3 convolution); the model is caffe style")
+            raise ConfigError(f"{path}: torchvision-named weights are pytorch style (stride "
+                              "on the 3x3 convolution); the model is caffe style")
         load_torch_backbone(model, path, depth)
     else:
-        raise ValueError(f"model.pretrained={pretrained!r}: unknown weights file type; "
-                         f"expected {', '.join(TORCH_SUFFIXES + ('.npz', '.h5'))}, "
-                         "'imagenet', 'none' or a URL")
+        raise ConfigError(f"model.pretrained={pretrained!r}: unknown weights file type; "
+                          f"expected {', '.join(TORCH_SUFFIXES + ('.npz', '.h5'))}, "
+                          "'imagenet', 'none' or a URL")
 
 
 def initialize_backbone(model: keras.Model, model_config) -> None:

@@ -36,7 +36,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from keras_pose.convert import torch_reader
-from keras_pose.convert.torch_pickle import describe, pickled_object_hint
+from keras_pose.convert.torch_objects import describe, pickled_object_hint
+from keras_pose.errors import UserError
 from keras_pose.models.resnet import BLOCKS_PER_STAGE
 
 # Our backbone layers' name prefixes (everything else is the pose head).
@@ -48,7 +49,7 @@ _CONV_VARIABLES = {"weight": "kernel", "bias": "bias"}
 _IGNORED_SUFFIXES = ("num_batches_tracked",)
 
 
-class WeightsMismatchError(ValueError):
+class WeightsMismatchError(UserError, ValueError):
     """Weights that do not fit the model; the message names every problem."""
 
 

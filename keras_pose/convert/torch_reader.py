@@ -23,8 +23,8 @@ Every pickle goes through :mod:`keras_pose.convert.torch_pickle`, which
 imports and calls nothing named in the file: it resolves only the globals
 that describe tensors (and rebuilds the tensors from their storages). In the
 saved object any other global becomes an inert placeholder
-(:class:`~keras_pose.convert.torch_pickle.GlobalRef`,
-:class:`~keras_pose.convert.torch_pickle.Inert`), so that a checkpoint whose
+(:class:`~keras_pose.convert.torch_objects.GlobalRef`,
+:class:`~keras_pose.convert.torch_objects.Inert`), so that a checkpoint whose
 ``meta`` references mmengine classes still reads; whoever takes tensors from
 the object checks that they are arrays. In the plain-data pickles (the
 legacy header, storage lists) a global is refused with
@@ -43,11 +43,12 @@ from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
-from keras_pose.convert.torch_pickle import (ForbiddenGlobalError, GlobalRef, Inert,
-                                             Rebuilders, Storage, StorageType,
-                                             TorchReadError, allowed_globals, numpy_dtype,
-                                             placeholder_global, tensor_from_storage,
-                                             unpickle)
+from keras_pose.errors import MissingFileError
+from keras_pose.convert.torch_objects import (ForbiddenGlobalError, GlobalRef, Inert,
+                                              Rebuilders, Storage, StorageType,
+                                              TorchReadError, allowed_globals, numpy_dtype,
+                                              placeholder_global, tensor_from_storage)
+from keras_pose.convert.torch_pickle import unpickle
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch.serialization's legacy header.
 PROTOCOL_VERSION = 1001
@@ -258,7 +259,7 @@ def load_torch_file(path: str) -> Any:
         (a tensor without a storage, a call of a non-global...), naming it.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"PyTorch file {path} does not exist")
+        raise MissingFileError(f"PyTorch file {path} does not exist")
     with open(path, "rb") as file:
         head = file.read(512)
     if zipfile.is_zipfile(path):
@@ -275,7 +276,7 @@ def load_safetensors(path: str) -> dict[str, np.ndarray]:
       FileNotFoundError: for a missing file; TorchReadError for a bad one.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"safetensors file {path} does not exist")
+        raise MissingFileError(f"safetensors file {path} does not exist")
     from safetensors.numpy import load_file
     try:
         return dict(load_file(path))

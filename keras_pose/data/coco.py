@@ -25,18 +25,14 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
-from keras_pose.data.coco_files import (META_KEY, AnnotationError, dataset_metadata,
-                                        keypoint_category, numbers_problem,
-                                        person_category_ids, read_annotation_file,
-                                        read_detections, read_json)
+from keras_pose.data.coco_files import (META_KEY, AnnotationError, person_category_ids,
+                                        read_annotation_file)
+from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import box_to_center_scale
 
-# The file readers moved to coco_files; re-exported here for one release.
-__all__ = [
-    "META_KEY", "AnnotationError", "dataset_metadata", "keypoint_category", "numbers_problem",
-    "read_annotation_file", "read_detections", "read_json", "is_test_split", "annotation_path",
-    "image_dir", "clean_box", "load_coco_gt", "load_coco_detections"]
+__all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_coco_gt",
+           "load_coco_detections"]
 
 
 def is_test_split(split: str) -> bool:
@@ -62,34 +58,53 @@ def image_dir(root: str, split: str) -> str:
     return own
 
 
-def clean_box(box, width: int, height: int) -> Optional[list[float]]:
-    """The reference's box cleaning; None when the box is empty.
+def clean_box(box, width: int, height: int, rule: str = "official"
+              ) -> Optional[list[float]]:
+    """A ground-truth box cleaned by ``rule`` (``data.gt_box_rule``); None
+    when the box is empty.
 
-    x1 = max(0, x), y1 = max(0, y), x2 = min(W - 1, x1 + max(0, w - 1)),
-    y2 likewise; the result is (x1, y1, x2 - x1, y2 - y1). Quirk kept from
-    the reference: a box with x < 0 is shifted right rather than cropped,
-    and every box shrinks by one pixel.
+    - "official" (the reference, lib/dataset/coco.py): x1 = max(0, x),
+      x2 = min(W - 1, x1 + max(0, w - 1)), kept if x2 >= x1 (y likewise).
+      Quirks kept: a box with x < 0 is shifted right rather than cropped,
+      and every box shrinks by one pixel.
+    - "mmpose" (mmpose 1.x, base_coco_style_dataset.py): x1 = clip(x, 0,
+      W - 1), x2 = clip(x + w, 0, W - 1), kept if x2 - x1 > 0: full size,
+      cropped at the border.
+    - "mmpose_0x" (mmpose 0.x, topdown_coco_dataset.py): x1 = max(0, x),
+      x2 = min(W - 1, x1 + max(0, w)), kept if x2 > x1: full size.
+
+    Returns:
+      (x1, y1, x2 - x1, y2 - y1).
     """
     x, y, w, h = (float(v) for v in box)
-    x1, y1 = max(0.0, x), max(0.0, y)
-    x2 = min(width - 1.0, x1 + max(0.0, w - 1))
-    y2 = min(height - 1.0, y1 + max(0.0, h - 1))
-    if x2 >= x1 and y2 >= y1:
-        return [x1, y1, x2 - x1, y2 - y1]
-    return None
+    if rule == "mmpose":
+        x1, y1 = min(max(x, 0.0), width - 1.0), min(max(y, 0.0), height - 1.0)
+        x2, y2 = min(max(x + w, 0.0), width - 1.0), min(max(y + h, 0.0), height - 1.0)
+        keep = x2 > x1 and y2 > y1
+    elif rule in ("official", "mmpose_0x"):
+        shrink = 1.0 if rule == "official" else 0.0
+        x1, y1 = max(0.0, x), max(0.0, y)
+        x2 = min(width - 1.0, x1 + max(0.0, w - shrink))
+        y2 = min(height - 1.0, y1 + max(0.0, h - shrink))
+        keep = (x2 >= x1 and y2 >= y1) if rule == "official" else (x2 > x1 and y2 > y1)
+    else:
+        raise ValueError(f"unknown ground-truth box rule {rule!r}")
+    return [x1, y1, x2 - x1, y2 - y1] if keep else None
 
 
 # ---------------------------------------------------------------------------
 # Person records.
 
 
-def _gt_person(ann: dict, image: Optional[dict], k: int) -> tuple[Optional[dict], str]:
+def _gt_person(ann: dict, image: Optional[dict], k: int, rule: str
+               ) -> tuple[Optional[dict], str]:
     """The kept fields of one annotation, or (None, why it is skipped)."""
     if ann["iscrowd"]:
         return None, "crowd"
     if image is None:
         return None, "unknown image id"
-    box = clean_box(ann["bbox"], image["width"], image["height"]) if ann["area"] > 0 else None
+    area_ok = ann["area"] > 0 or rule == "mmpose"  # mmpose 1.x tests no area.
+    box = clean_box(ann["bbox"], image["width"], image["height"], rule) if area_ok else None
     if box is None:
         return None, "zero area or empty box"
     keypoints = np.asarray(ann["keypoints"], np.float32).reshape(k, 3)
@@ -100,12 +115,14 @@ def _gt_person(ann: dict, image: Optional[dict], k: int) -> tuple[Optional[dict]
 
 
 def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
-                 padding: float = 1.25, category_ids: Sequence[int] = ()) -> PersonRecords:
+                 padding: float = 1.25, category_ids: Sequence[int] = (),
+                 box_rule: str = "official") -> PersonRecords:
     """Ground-truth person records with the reference's cleaning.
 
     Kept: non-crowd annotations of the chosen keypoint categories (see
-    :func:`~keras_pose.data.coco_files.read_annotation_file`) with area > 0,
-    a non-empty cleaned box and at least one labelled keypoint. Every
+    :func:`~keras_pose.data.coco_files.read_annotation_file`) with area > 0
+    (not tested by the "mmpose" rule), a non-empty cleaned box and at least
+    one labelled keypoint. Every
     dropped annotation is counted by reason and logged.
 
     Args:
@@ -114,13 +131,14 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
       aspect_ratio: network input width / height.
       padding: box enlargement (1.25).
       category_ids: keypoint categories to use (empty: the default rule).
+      box_rule: how boxes are cleaned (:func:`clean_box`, ``data.gt_box_rule``).
 
     Raises:
       AnnotationError: see
         :func:`~keras_pose.data.coco_files.read_annotation_file`; also for a
         file without annotations (an image-info file: use detections).
     """
-    data = read_annotation_file(ann_file, category_ids)
+    data = read_annotation_file(ann_file, category_ids, skeleton=False)  # The config's draws.
     meta = data[META_KEY]
     if not meta["has_annotations"]:
         raise AnnotationError(
@@ -132,7 +150,7 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
     rows: dict[str, list] = {f: [] for f in ARRAY_FIELDS}
     skipped: Counter = Counter(meta["skipped"])
     for ann in data["annotations"]:
-        person, reason = _gt_person(ann, images.get(ann["image_id"]), k)
+        person, reason = _gt_person(ann, images.get(ann["image_id"]), k, box_rule)
         if person is None:
             skipped[reason] += 1
             continue
@@ -193,7 +211,7 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
         not list.
     """
     detections, dropped = read_detections(det_file)
-    data = read_annotation_file(ann_file, category_ids)
+    data = read_annotation_file(ann_file, category_ids, skeleton=False)  # The config's draws.
     meta = data[META_KEY]
     names = _detection_keypoint_names(meta, data, keypoint_names, ann_file)
     k = len(names)

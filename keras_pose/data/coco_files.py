@@ -21,19 +21,20 @@ from typing import Any, Iterable, Optional, Sequence
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
+from keras_pose.errors import MissingFileError, UserError
 
 META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.
-_NUMBER_TYPES = frozenset((int, float))
+NUMBER_TYPES = frozenset((int, float))
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError, ValueError):
     """An annotation file that cannot be used; names the file and problem."""
 
 
 def read_json(path: str) -> Any:
     """Reads a JSON file with errors that name it."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"annotation file {path} does not exist")
+        raise MissingFileError(f"annotation file {path} does not exist")
     try:
         with open(path) as f:
             return json.load(f)
@@ -52,22 +53,22 @@ def numbers_problem(values: Any, length: Optional[int], what: str,
         return f"{what} must be a list of numbers, got {type(values).__name__} {values!r:.60}"
     if length is not None and len(values) != length:
         return f"{what} has {len(values)} values, expected {length}"
-    if not set(map(type, values)) <= _NUMBER_TYPES:
-        bad = next(v for v in values if type(v) not in _NUMBER_TYPES)
+    if not set(map(type, values)) <= NUMBER_TYPES:
+        bad = next(v for v in values if type(v) not in NUMBER_TYPES)
         return f"{what} has a non-number {bad!r} ({type(bad).__name__})"
-    if finite and not _all_finite(values):
+    if finite and not all_finite(values):
         return f"{what} has a non-finite value ({values!r:.120})"
     return None
 
 
-def _all_finite(values: Iterable[float]) -> bool:
+def all_finite(values: Iterable[float]) -> bool:
     try:
         return all(map(math.isfinite, values))
     except OverflowError:  # An integer too large for a float.
         return False
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -89,7 +90,7 @@ def _index_images(images: list, path: str) -> dict[int, dict]:
     by_id: dict[int, dict] = {}
     for number, image in enumerate(images):
         where = f"{path}: image #{number}"
-        if not isinstance(image, dict) or not _is_int(image.get("id")):
+        if not isinstance(image, dict) or not is_int(image.get("id")):
             raise AnnotationError(f"{where} has no integer 'id'")
         where = f"{path}: image id {image['id']}"
         if image["id"] in by_id:
@@ -98,7 +99,7 @@ def _index_images(images: list, path: str) -> dict[int, dict]:
             raise AnnotationError(f"{where} has no 'file_name' string")
         for field in ("width", "height"):
             value = image.get(field)
-            if type(value) not in _NUMBER_TYPES or not math.isfinite(value) or value <= 0:
+            if type(value) not in NUMBER_TYPES or not math.isfinite(value) or value <= 0:
                 raise AnnotationError(f"{where}: '{field}' must be a number > 0, got {value!r}")
         by_id[image["id"]] = image
     return by_id
@@ -112,26 +113,47 @@ def _category_name(cat: dict) -> str:
     return f"category {cat.get('id')} ({cat.get('name', '?')!r})"
 
 
-def _normalise_category(cat: dict, path: str) -> dict:
+def _normalise_category(cat: dict, path: str, skeleton: bool = True) -> dict:
     """Checks a keypoint category; returns names, 0-based skeleton, flip pairs.
 
     The category's ``skeleton`` is rewritten 1-based (COCO's convention) in
     place, so that tools reading the normalised dict as COCO see it right.
+    With ``skeleton`` False it is not read (the config gives the limbs) and
+    the returned skeleton is empty.
     """
     where = f"{path}: {_category_name(cat)}"
     names = cat["keypoints"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise AnnotationError(f"{where}: 'keypoints' must be a list of names")
+    limbs = _file_skeleton(cat, names, where) if skeleton else ()
     try:
-        skeleton = kp.zero_based_pairs(cat.get("skeleton") or [], len(names),
-                                       f"{where} 'skeleton'", 1, "COCO's 1-based convention")
         flip_entry = cat.get("flip_pairs", cat.get("swap"))
         flip_pairs = None if not flip_entry else kp.flip_pairs_from_entry(
             flip_entry, names, f"{where} '{'flip_pairs' if 'flip_pairs' in cat else 'swap'}'")
     except ValueError as e:
         raise AnnotationError(str(e)) from e
-    cat["skeleton"] = [[a + 1, b + 1] for a, b in skeleton]
-    return {"keypoint_names": tuple(names), "skeleton": skeleton, "flip_pairs": flip_pairs}
+    if skeleton:
+        cat["skeleton"] = [[a + 1, b + 1] for a, b in limbs]
+    return {"keypoint_names": tuple(names), "skeleton": limbs, "flip_pairs": flip_pairs}
+
+
+def _file_skeleton(cat: dict, names: Sequence[str], where: str) -> tuple:
+    """The category's skeleton, 0-based; an error naming the limb and the
+    override that wins over it when it does not fit the K keypoints. Indices
+    that fit both bases are read in the one the names settle, else 1-based."""
+    pairs = cat.get("skeleton") or []
+    try:
+        by_names = kp.skeleton_base_from_names(pairs, names)
+        return kp.zero_based_pairs(
+            pairs, len(names), f"{where} 'skeleton'", 1 if by_names is None else by_names,
+            "COCO's 1-based convention; the keypoint names do not settle it"
+            if by_names is None else "the reading that joins no left and right keypoints "
+            "of different parts, by the keypoint names")
+    except ValueError as e:
+        raise AnnotationError(
+            f"{e}. The skeleton only draws the people: give yours, 0-based, with --set "
+            "data.skeleton=[[0,1],...], or none with --set data.skeleton=[]; either wins "
+            "over the file's") from e
 
 
 def _select_categories(categories: list, category_ids: Sequence[int],
@@ -139,7 +161,7 @@ def _select_categories(categories: list, category_ids: Sequence[int],
     """The keypoint categories to use (see :func:`read_annotation_file`)."""
     seen: set[int] = set()
     for cat in categories:
-        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+        if not isinstance(cat, dict) or not is_int(cat.get("id")):
             raise AnnotationError(f"{path}: category {cat!r:.80} has no integer 'id'")
         if cat["id"] in seen:
             raise AnnotationError(f"{path}: category id {cat['id']} appears twice")
@@ -177,7 +199,7 @@ def person_category_ids(categories: list) -> tuple[int, ...]:
     """Image-info files (COCO test-dev) list categories without keypoints:
     the person class is the one named "person"."""
     return tuple(c["id"] for c in categories if isinstance(c, dict)
-                 and str(c.get("name", "")).lower() == "person" and _is_int(c.get("id")))
+                 and str(c.get("name", "")).lower() == "person" and is_int(c.get("id")))
 
 
 # ---------------------------------------------------------------------------
@@ -194,10 +216,10 @@ def _annotation_problem(ann: dict, num_keypoints: int) -> Optional[str]:
     if problem:
         return problem
     area = ann.get("area", 0.0)
-    if type(area) not in _NUMBER_TYPES or not _all_finite([area]) or area < 0:
+    if type(area) not in NUMBER_TYPES or not all_finite([area]) or area < 0:
         return f"'area' must be a finite number >= 0, got {area!r}"
     count = ann.get("num_keypoints", 0)
-    if not _is_int(count) or count < 0:
+    if not is_int(count) or count < 0:
         return f"'num_keypoints' must be an integer >= 0, got {count!r}"
     if ann.get("iscrowd", 0) not in (0, 1):
         return f"'iscrowd' must be 0 or 1, got {ann.get('iscrowd')!r}"
@@ -213,7 +235,7 @@ def _check_annotations(anns: list, k_of: dict[int, int], path: str) -> None:
             problems.append(f"annotation #{number} is not an object")
             continue
         where = f"annotation id {ann.get('id')} (#{number}, image {ann.get('image_id')})"
-        missing = [f for f in ("id", "image_id", "category_id") if not _is_int(ann.get(f))]
+        missing = [f for f in ("id", "image_id", "category_id") if not is_int(ann.get(f))]
         if missing:
             problems.append(f"{where}: '{missing[0]}' is missing or not an integer")
         elif ann["id"] in seen:
@@ -222,7 +244,7 @@ def _check_annotations(anns: list, k_of: dict[int, int], path: str) -> None:
             problem = _annotation_problem(ann, k_of[ann["category_id"]])
             if problem:
                 problems.append(f"{where}: {problem}")
-        if _is_int(ann.get("id")):
+        if is_int(ann.get("id")):
             seen.add(ann["id"])
     if problems:
         more = f" ({len(problems) - 1} more annotations have problems)" if len(problems) > 1 else ""
@@ -292,21 +314,22 @@ def _image_info_meta(data: dict, category_ids: Sequence[int], path: str) -> dict
 
 
 def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counter,
-                   path: str) -> tuple[dict, list]:
+                   path: str, skeleton: bool = True) -> tuple[dict, list]:
     """The chosen keypoint categories (normalised) and their metadata
     (``keypoint_names``, ``skeleton``, ``flip_pairs``, ``category_ids``)."""
     selected = _select_categories(categories, tuple(category_ids), counts, path)
     if not selected:
         raise AnnotationError(f"{path}: no category has 'keypoints'; not a COCO keypoint "
                               "annotation file (K and keypoint names unknown)")
-    meta = _normalise_category(selected[0], path)
+    meta = _normalise_category(selected[0], path, skeleton)
     for cat in selected[1:]:
-        _normalise_category(cat, path)
+        _normalise_category(cat, path, skeleton)
     meta["category_ids"] = tuple(c["id"] for c in selected)
     return meta, selected
 
 
-def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
+def read_annotation_file(path: str, category_ids: Sequence[int] = (),
+                         skeleton: bool = True) -> dict:
     """Reads, validates and normalises a COCO keypoint annotation file.
 
     The whole file is checked at once: ``images`` (integer ids, file names,
@@ -330,6 +353,8 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
     Args:
       path: the JSON file.
       category_ids: keypoint categories to use (``data.category_ids``).
+      skeleton: read and check the categories' skeletons; False where the
+        config gives the limbs (reading people does not need them).
 
     Returns:
       The COCO dict (``images``, ``categories``, ``annotations``, other
@@ -355,7 +380,8 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = ()) -> dict:
                                        for c in categories):
         meta = _image_info_meta(data, category_ids, path)
     else:
-        meta, data["categories"] = _keypoint_meta(categories, category_ids, counts, path)
+        meta, data["categories"] = _keypoint_meta(categories, category_ids, counts, path,
+                                                  skeleton)
     k_of = {c["id"]: len(c["keypoints"]) for c in categories
             if isinstance(c, dict) and c.get("keypoints")}
     _check_annotations(anns, k_of, path)
@@ -395,7 +421,8 @@ def keypoint_category(data: dict, path: str) -> dict:
     return categories[0]
 
 
-def dataset_metadata(path: str, category_ids: Sequence[int] = ()) -> dict:
+def dataset_metadata(path: str, category_ids: Sequence[int] = (),
+                     skeleton: bool = True) -> dict:
     """K, keypoint names, 0-based skeleton and the file's flip pairs.
 
     Reads only the categories (checked as :func:`read_annotation_file` does;
@@ -410,68 +437,6 @@ def dataset_metadata(path: str, category_ids: Sequence[int] = ()) -> dict:
     _check_top_level(data, path)
     anns = data.get("annotations", [])
     counts = Counter(a.get("category_id") for a in anns if isinstance(a, dict))
-    meta, selected = _keypoint_meta(data["categories"], category_ids, counts, path)
+    meta, selected = _keypoint_meta(data["categories"], category_ids, counts, path, skeleton)
     meta.update(num_keypoints=len(meta["keypoint_names"]), category_id=selected[0]["id"])
     return meta
-
-
-
-# ---------------------------------------------------------------------------
-# Detection results.
-
-
-def _detection_drop_reason(det: Any, number: int, path: str) -> Optional[str]:
-    """Checks one detection: errors for a wrong structure or type, a reason
-    for a non-finite box or score (dropped, as invalid boxes are)."""
-    where = f"{path}: detection #{number}"
-    if not isinstance(det, dict):
-        raise AnnotationError(f"{where} is not an object {{image_id, category_id, bbox, score}}")
-    where += f" (image_id {det.get('image_id')!r})"
-    for field in ("image_id", "category_id", "bbox", "score"):
-        if field not in det:
-            raise AnnotationError(f"{where}: has no '{field}'")
-    for field in ("image_id", "category_id"):
-        if not _is_int(det[field]):
-            raise AnnotationError(f"{where}: '{field}' must be an integer, got {det[field]!r}")
-    problem = numbers_problem(det["bbox"], 4, "'bbox' ([x, y, w, h])", finite=False)
-    if problem is None and type(det["score"]) not in _NUMBER_TYPES:
-        problem = f"'score' must be a number, got {type(det['score']).__name__} {det['score']!r}"
-    if problem:
-        raise AnnotationError(f"{where}: {problem}")
-    if not _all_finite(det["bbox"]):
-        return "non-finite bbox"
-    if not _all_finite([det["score"]]):
-        return "non-finite score"
-    return None
-
-
-def read_detections(det_file: str) -> tuple[list[dict], dict[str, int]]:
-    """Reads and checks a COCO detection-results file.
-
-    Returns:
-      (the usable detections, counts of those dropped by reason: non-finite
-      boxes or scores, logged as a warning).
-
-    Raises:
-      AnnotationError: an empty file, a file that is not detection results,
-        or an entry of the wrong structure or type (naming the entry).
-    """
-    detections = read_json(det_file)
-    if not isinstance(detections, list):
-        raise AnnotationError(f"{det_file} is not a COCO detection-results file "
-                              "(expected a JSON list of {image_id, category_id, bbox, score})")
-    if not detections:
-        raise AnnotationError(f"{det_file} is empty: no detections")
-    kept, dropped = [], Counter()
-    for number, det in enumerate(detections):
-        reason = _detection_drop_reason(det, number, det_file)
-        if reason:
-            dropped[reason] += 1
-        else:
-            kept.append(det)
-    if dropped:
-        logging.warning("%s: %d of %d detections dropped (%s)", det_file,
-                        sum(dropped.values()), len(detections),
-                        ", ".join(f"{r}: {n}" for r, n in sorted(dropped.items())))
-    return kept, dict(dropped)
-

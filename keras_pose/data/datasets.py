@@ -15,15 +15,16 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.keypoints import resolve_flip_pairs
+from keras_pose.configs.keypoints import keypoint_keys, resolve_flip_pairs
 from keras_pose.configs.sigmas import resolve_sigmas
 from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
+from keras_pose.errors import MissingFileError, UserError
 
 COCO_FORMAT = ("coco", "synthetic", "custom")
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A data set that cannot be used; the message names the path."""
 
 
@@ -75,13 +76,19 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
         raise DatasetError(f"unknown data.dataset {data.dataset!r}; expected coco, mpii, "
                            "synthetic or custom")
     if data.dataset not in COCO_FORMAT:
-        return config
-    names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton, None, ""
+        return config.replace(data=dataclasses.replace(data, skeleton=data.skeleton or ()))
+    names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton or (), None, ""
+    category_ids = data.category_ids
     if not names:
         source = _metadata_file(config)
-        meta = coco_files.dataset_metadata(source, data.category_ids)
+        # data.skeleton, () included, wins over the file's (None: the file's).
+        from_file = data.skeleton is None
+        meta = coco_files.dataset_metadata(source, data.category_ids, skeleton=from_file)
+        # Recorded, so that a checkpoint knows its categories (predict.py keeps
+        # the boxes of these in COCO detection results).
+        category_ids = tuple(meta["category_ids"])
         names, file_pairs = meta["keypoint_names"], meta["flip_pairs"]
-        skeleton = data.skeleton or meta["skeleton"]
+        skeleton = meta["skeleton"] if from_file else data.skeleton
         logging.info("%s: %d keypoints %s (categories %s), skeleton %s", source, len(names),
                      list(names), list(meta["category_ids"]), list(skeleton))
         config = config.replace(model=dataclasses.replace(config.model,
@@ -96,7 +103,7 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
         raise DatasetError(f"data set {data.root}: {e}") from e
     return config.replace(data=dataclasses.replace(
         data, keypoint_names=tuple(names), skeleton=tuple(map(tuple, skeleton)),
-        flip_pairs=flip_pairs, oks_sigmas=sigmas))
+        flip_pairs=flip_pairs, oks_sigmas=sigmas, category_ids=category_ids))
 
 
 def _metadata_file(config: ExperimentConfig) -> str:
@@ -190,7 +197,7 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
 
 
 def load_records(config: ExperimentConfig, split: str,
-                 box_mode: Optional[BoxMode] = None) -> PersonRecords:
+                 box_mode: Optional[BoxMode] = None, owner: str = "the model") -> PersonRecords:
     """Reads the people of a split.
 
     Args:
@@ -198,6 +205,8 @@ def load_records(config: ExperimentConfig, split: str,
       split: "train" (``data.train_set``) or "test" (``data.test_set``).
       box_mode: for test splits, which boxes (None: :func:`resolve_box_mode`
         of the config).
+      owner: what the config's model is, for messages (evaluate.py: the
+        checkpoint).
 
     Returns:
       PersonRecords. Training records whose image file is missing are
@@ -217,23 +226,38 @@ def load_records(config: ExperimentConfig, split: str,
         aspect, padding = config.model.aspect_ratio, data.box_padding
         box_mode = box_mode or (resolve_box_mode(config) if split == "test" else BoxMode(True))
         if box_mode.use_gt_boxes:
-            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids)
+            records = coco.load_coco_gt(ann, images, aspect, padding, data.category_ids,
+                                        box_rule=data.gt_box_rule)
         else:
             records = coco.load_coco_detections(
                 box_mode.detection_file, ann, images, aspect, data.image_threshold, padding,
                 category_ids=data.category_ids, keypoint_names=data.keypoint_names)
     if len(records) and records.num_keypoints != config.model.num_keypoints:
         raise DatasetError(
-            f"{records.source} has {records.num_keypoints} keypoints but the model has "
+            f"{records.source} has {records.num_keypoints} keypoints but {owner} has "
             f"model.num_keypoints={config.model.num_keypoints}")
-    if split == "train" and not len(records):
-        raise DatasetError(f"{records.source}: no usable person in the training split")
+    if not len(records):
+        raise DatasetError(_no_people(records, name, split))
     return _check_images(records, drop=split == "train")
+
+
+def _no_people(records: PersonRecords, name: str, split: str) -> str:
+    """Why a split gave no person, and what to do."""
+    why = (", ".join(f"{reason}: {count}" for reason, count in
+                     sorted(records.skipped_reasons.items()))
+           or "it has no annotations")
+    if split == "train":
+        return f"{records.source}: no usable person in the training split ({why})"
+    return (f"{records.source}: no person to evaluate in split {name!r} ({why}); evaluation "
+            "needs annotated people with keypoints (a split without ground truth is named "
+            "with 'test', e.g. test-dev2017, and evaluated on --detections)")
 
 
 def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str) -> None:
     """A data set whose keypoints differ from the model's (another K, other
-    names, another order) is an error that names both.
+    names, another order) is an error that names both. Names compare in any
+    naming style (``L_Eye`` is ``left_eye``): a preset's metadata spells
+    them as its source did.
 
     Args:
       config: the evaluation config (its metadata is the checkpoint's).
@@ -242,11 +266,14 @@ def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str)
     """
     ours, theirs = tuple(config.data.keypoint_names), tuple(records.keypoint_names)
     k = config.model.num_keypoints
-    if records.num_keypoints != k or (ours and theirs and ours != theirs):
+    renamed = ours and theirs and ours != theirs and keypoint_keys(ours) != keypoint_keys(theirs)
+    if records.num_keypoints != k or renamed:
+        hint = ("; if they are the same keypoints spelt otherwise, pass --set "
+                "data.keypoint_names=<the data's names>" if records.num_keypoints == k else "")
         raise DatasetError(
             f"{records.source} has keypoints {list(theirs)} (K={records.num_keypoints}) but "
             f"{owner} was trained on {list(ours)} (K={k}); evaluate it on data with the same "
-            "keypoints in the same order")
+            f"keypoints in the same order{hint}")
 
 
 def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:
@@ -257,8 +284,8 @@ def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:
         return records
     examples = ", ".join(sorted(missing)[:5])
     if not drop:
-        raise FileNotFoundError(f"{len(missing)} of {len(unique)} images named in "
-                                f"{records.source} are missing, e.g. {examples}")
+        raise MissingFileError(f"{len(missing)} of {len(unique)} images named in "
+                               f"{records.source} are missing, e.g. {examples}")
     keep = np.array([p not in missing for p in records.image_path])
     logging.warning("%s: %d of %d images are missing; %d people skipped (e.g. %s)",
                     records.source, len(missing), len(unique), int((~keep).sum()), examples)

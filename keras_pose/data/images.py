@@ -9,6 +9,10 @@ names it), prediction (here; skipped, reported and counted) and the exported
 SavedModel (in the graph). So a file gets the same decision everywhere: TF
 refuses truncated or corrupt JPEGs and PNGs that OpenCV would half-decode
 (OpenCV 4) or accept (a corrupt JPEG with a duplicated SOF marker).
+Whole images in unusual formats are decoded as the reference's
+``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
+PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
+grey images are replicated into the three channels.
 EXIF orientation is ignored, as in the reference.
 """
 
@@ -21,9 +25,10 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pose.data.transforms import decode_image_tf
+from keras_pose.errors import UserError
 
 
-class ImageReadError(OSError):
+class ImageReadError(UserError, OSError):
     """An image that cannot be read; names the file and the reason."""
 
     def __init__(self, path: str, reason: str):

@@ -18,12 +18,13 @@ from typing import Iterable, Optional
 import numpy as np
 import scipy.io
 
+from keras_pose.errors import MissingFileError, UserError
 from keras_pose.files import write_json
 
 NUM_JOINTS = 16
 
 
-class MatFormatError(ValueError):
+class MatFormatError(UserError, ValueError):
     """A .mat file that is not the MPII release; names the file and field."""
 
 
@@ -51,7 +52,7 @@ def people_from_release(path: str) -> list[dict]:
       FileNotFoundError: for a missing file.
     """
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"MPII annotation file {path} does not exist")
+        raise MissingFileError(f"MPII annotation file {path} does not exist")
     try:
         mat = scipy.io.loadmat(path, struct_as_record=False, squeeze_me=True)
     except (ValueError, TypeError, OSError) as e:

@@ -6,7 +6,9 @@ probability 0.6, random horizontal flip with the flip pairs, the affine crop
 (bilinear, zero border), the joints through the same matrix, Gaussian
 targets. The work runs per image: each image is decoded once for all its
 people (TF's decoder, the project's one decoding policy; an unreadable image
-is skipped and its people counted), then its people are cropped in
+is skipped once per pass and its people counted; a pipeline none of whose
+images can be read is an error, before training and while it runs), then
+its people are cropped in
 OpenCV/NumPy through ``tf.numpy_function`` inside a parallel ``map``
 (OpenCV's ``warpAffine`` is ~6x faster than a TF crop; the evaluation crop
 ``transforms.crop_images_tf`` samples the same positions with the same
@@ -39,6 +41,7 @@ from absl import logging
 
 from keras_pose.codec import HeatmapCodec
 from keras_pose.data import transforms
+from keras_pose.data.images import ImageReadError, read_image
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -47,23 +50,39 @@ RECORD_KEYS = ("image_path", "center", "scale", "joints", "joints_vis",
                "score", "area", "image_id")
 
 
+class UnreadableImagesError(ValueError):
+    """No image of a training pipeline can be read or decoded; the message
+    names the files and the annotation file."""
+
+
 class SkipCounter:
     """Counts training samples (people) skipped for unreadable images
     (thread-safe).
 
-    The trainer logs ``count`` (and the first ``names``) every epoch.
+    The trainer logs ``count``, ``images`` (and the first ``names``) every
+    epoch; ``error`` holds the message of a pipeline that found none of its
+    images readable (the error TF raises from inside the pipeline loses the
+    exception's type).
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self.count = 0
         self.names: list[str] = []
+        self._paths: set[str] = set()
+        self.error: Optional[str] = None
+
+    @property
+    def images(self) -> int:
+        """Distinct unreadable images seen so far."""
+        return len(self._paths)
 
     def add(self, path: str, reason: str, people: int = 1) -> None:
         """Counts ``people`` samples of the image ``path`` as skipped."""
         with self._lock:
             self.count += people
-            if path not in self.names:
+            if path not in self._paths:
+                self._paths.add(path)
                 if len(self.names) < 100:
                     self.names.append(path)
                 logging.warning("skipping %d training sample(s) of %s: %s", people, path, reason)
@@ -281,10 +300,32 @@ class _SampleMaker:
     """The NumPy side of training samples: every person of one image."""
 
     def __init__(self, values, groups, aug: Augmentation, codec: HeatmapCodec, seed: int,
-                 counter: SkipCounter):
+                 counter: SkipCounter, group_ids: np.ndarray, where: str,
+                 source: Optional[str]):
         self.values, self.groups, self.aug, self.codec = values, groups, aug, codec
         self.seed, self.counter = int(seed), counter
         self.k = values["joints"].shape[1]
+        self.num_groups, self.where, self.source = len(group_ids), where, source
+        self._lock = threading.Lock()
+        self._unreadable: set[int] = set()
+
+    def _skip(self, group: int, rows: np.ndarray) -> None:
+        """Counts an unreadable image; when every image of the pipeline has
+        failed, raises: no pass could yield a sample, and the endless
+        training data would decode the same files forever."""
+        path = str(self.values["image_path"][rows[0]])
+        self.counter.add(path, "cannot be read or decoded", people=len(rows))
+        with self._lock:
+            self._unreadable.add(group)
+            if len(self._unreadable) < self.num_groups:
+                return
+            examples = [str(self.values["image_path"][self.groups[g][0]])
+                        for g in sorted(self._unreadable)[:3]]
+        message = (f"none of the {self.num_groups} training images {self.where} can be read or "
+                   f"decoded any more (e.g. {', '.join(examples)}); replace them or remove "
+                   f"their entries from {self.source or 'the annotation file'}")
+        self.counter.error = message
+        raise UnreadableImagesError(message)
 
     def samples(self, group, image, epoch, repetition) -> tf.data.Dataset:
         """The people of one decoded image as a dataset of samples (for
@@ -302,9 +343,11 @@ class _SampleMaker:
     def __call__(self, group, image, epoch, repetition):
         rows = self.groups[int(group)]
         if image.size == 0:
-            self.counter.add(str(self.values["image_path"][rows[0]]),
-                             "cannot be read or decoded", people=len(rows))
+            self._skip(int(group), rows)
             rows = rows[:0]
+        elif self._unreadable:
+            with self._lock:
+                self._unreadable.discard(int(group))
         (w, h), (hw, hh), n = self.aug.image_size, self.codec.heatmap_size, len(rows)
         out = (np.empty((n, h, w, 3), np.uint8), np.empty((n, hh, hw, self.k), np.float32),
                np.empty((n, self.k), np.float32), np.empty((n, self.k, 2), np.float32),
@@ -336,7 +379,9 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
     that does not fill a batch is dropped, as full batches need); a longer
     epoch continues with the next passes, each reshuffled and re-augmented.
     With several input pipelines each shard holds whole images (balanced by
-    people) and continues into its next pass when it is the shortest.
+    people) and continues into its next pass when it is the shortest. An
+    unreadable image is skipped once per pass, its people counted in
+    ``skipped_counter``; the epoch is filled from the next pass.
 
     Args:
       records: PersonRecords or a dict of arrays (see ``RECORD_KEYS``).
@@ -351,18 +396,20 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
         delay the end of a run: see :func:`_without_autotuner`).
       input_context: from ``strategy.distribute_datasets_from_function``.
       skipped_counter: counts people of unreadable images.
+
+    Raises:
+      UnreadableImagesError: none of this pipeline's images can be read
+        (while iterating: as TF's error, the message in the counter).
     """
     values = _records_dict(records)
     groups = group_by_image(values["image_path"])
-    group_ids = _pipeline_groups(groups, input_context)
-    # Passes an epoch may need: an epoch longer than a pass, a shard shorter
-    # than the others, or skipped images take samples from the next pass
-    # (built only when reached).
-    people = sum(len(groups[g]) for g in group_ids)
-    repetitions = -(-steps_per_epoch * batch_size // people) + 1
+    group_ids, where = _pipeline_groups(groups, input_context)
+    paths = np.asarray(values["image_path"])[[g[0] for g in groups]]
+    source = getattr(records, "source", None)
+    check_readable(paths[group_ids], where, source)
     cv2.setNumThreads(1)  # tf.data parallelises across images.
-    maker = _SampleMaker(values, groups, aug, codec, seed,
-                         skipped_counter or SkipCounter())
+    maker = _SampleMaker(values, groups, aug, codec, seed, skipped_counter or SkipCounter(),
+                         group_ids, where, source)
     # Autotuned by default: 1.3-1.6x the samples per core of a fixed CPU
     # count here. (Its cost, a wait when the iterator is deleted, is paid
     # once per run, in a background thread: PoseTrainingModel.)
@@ -373,15 +420,18 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
                                                    epoch * 16 + repetition]))
         images = tf.data.Dataset.from_tensor_slices(order).map(
             lambda g: (g, epoch, repetition)).interleave(
-            _decoded_images(np.asarray(values["image_path"])[[g[0] for g in groups]]),
-            cycle_length=8, num_parallel_calls=parallel, deterministic=True)
+            _decoded_images(paths), cycle_length=8, num_parallel_calls=parallel, deterministic=True)
         return images.interleave(maker.samples, cycle_length=max(1, min(images_in_flight,
                                                                   len(group_ids))),
                                  block_length=1, num_parallel_calls=parallel,
                                  deterministic=True)
 
     def one_epoch(epoch):
-        passes = tf.data.Dataset.range(repetitions).flat_map(lambda r: one_pass(epoch, r))
+        # As many passes as the epoch needs (built when reached), so that
+        # skips never take samples from the next epoch; a pass yields none
+        # only if no image is readable, an error in _SampleMaker.
+        passes = tf.data.Dataset.range(np.iinfo(np.int64).max).flat_map(
+            lambda r: one_pass(epoch, r))
         return passes.take(steps_per_epoch * batch_size)
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
@@ -392,16 +442,61 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
 
 
 def _pipeline_groups(groups: Sequence[np.ndarray],
-                     input_context: Optional[tf.distribute.InputContext]) -> np.ndarray:
+                     input_context: Optional[tf.distribute.InputContext]
+                     ) -> tuple[np.ndarray, str]:
     """The image groups of this input pipeline: all, or its shard (whole
-    images, balanced by people) when there are several pipelines."""
+    images, balanced by people) when there are several pipelines; and the
+    words that name them in messages."""
     group_ids = np.arange(len(groups), dtype=np.int64)
+    where = "of the training split"
     if input_context is not None and input_context.num_input_pipelines > 1:
         group_ids = np.asarray(shard_groups(groups, input_context.num_input_pipelines,
                                             input_context.input_pipeline_id), np.int64)
+        where = (f"of input pipeline {input_context.input_pipeline_id + 1} of "
+                 f"{input_context.num_input_pipelines} (whole images per pipeline)")
     if not len(group_ids):
         raise ValueError("no images for this input pipeline: too few images")
-    return group_ids
+    return group_ids, where
+
+
+def check_readable(paths: Sequence[str], where: str = "of the training split",
+                   source: Optional[str] = None) -> None:
+    """Reads ``paths`` in order until one decodes (one read when the first
+    is fine): training data none of whose images can be read would never
+    yield a sample.
+
+    Raises:
+      UnreadableImagesError: naming the files, their reasons and ``source``
+        (the annotation file).
+    """
+    problems = []
+    for path in paths:
+        try:
+            read_image(str(path))
+            return
+        except ImageReadError as e:
+            problems.append(f"{e.path} ({e.reason})")
+    raise UnreadableImagesError(
+        f"none of the {len(problems)} training images {where} can be read or decoded: "
+        f"{'; '.join(problems[:3])}" + (f" and {len(problems) - 3} more" if len(problems) > 3
+                                        else "")
+        + f"; replace them or remove their entries from {source or 'the annotation file'}")
+
+
+def readable_rows(image_paths: Sequence[str], count: int) -> np.ndarray:
+    """Rows of the first ``count`` people whose images can be read (images
+    in order of first appearance): a fixed sample, such as the debug
+    images', that unreadable images cannot leave empty."""
+    rows: list[int] = []
+    for group in group_by_image(image_paths):
+        try:
+            read_image(str(image_paths[group[0]]))
+        except ImageReadError:
+            continue
+        rows.extend(int(r) for r in group[:count - len(rows)])
+        if len(rows) >= count:
+            break
+    return np.asarray(rows, np.int64)
 
 
 def _without_autotuner(ds: tf.data.Dataset) -> tf.data.Dataset:

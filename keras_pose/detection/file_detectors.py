@@ -3,8 +3,9 @@
 ``FileDetector`` reads person boxes made by any detector, in either form:
 
 - COCO detection results: ``[{"image_id" or "file_name", "bbox": [x, y, w, h],
-  "score", "category_id"}, ...]`` (person = category 1; entries of other
-  categories are ignored), for example the reference's
+  "score", "category_id"}, ...]`` (the entries of the model's keypoint
+  categories are kept, COCO's person = 1 by default; the others are dropped
+  and counted per category in a warning), for example the reference's
   ``COCO_val2017_detections_AP_H_56_person.json``;
 - ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or
   ``[x, y, w, h, score]`` boxes.
@@ -25,6 +26,7 @@ import json
 import math
 import os
 import re
+from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -32,13 +34,14 @@ from absl import logging
 
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        check_image, filter_detections)
+from keras_pose.errors import UserError
 
 Key = Union[str, int]
 # {relative path / file name / image id: (boxes (M, 4), scores (M,))}
 BoxTable = dict
 
 
-class DetectionFileError(ValueError):
+class DetectionFileError(UserError, ValueError):
     """A boxes file that cannot be used; the message names it."""
 
 
@@ -66,13 +69,16 @@ def _entries_of_mapping(data: Mapping) -> list[tuple[Key, Any, Any, str]]:
     return out
 
 
-def _entries_of_results(data: list, category_id: int) -> list[tuple[Key, Any, Any, str]]:
+def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counter
+                        ) -> list[tuple[Key, Any, Any, str]]:
     out = []
     for i, det in enumerate(data):
         if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
             out.append((None, None, None, f"entry {i} (no image_id or file_name)"))
             continue
-        if det.get("category_id", category_id) != category_id:
+        category = det.get("category_id", category_ids[0])
+        if category not in category_ids:
+            dropped[category] += 1
             continue
         key = str(det["file_name"]) if "file_name" in det else det["image_id"]
         if not isinstance(key, (str, int)) or isinstance(key, bool):
@@ -91,9 +97,10 @@ def _read_json(path: str) -> Any:
         raise DetectionFileError(f"boxes file {path} is not valid JSON: {e}") from e
 
 
-def load_detection_file(path: str, category_id: int = 1) -> BoxTable:
+def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTable:
     """Reads a boxes file into ``{key: (boxes, scores)}``, skipping (and
-    reporting) every entry that is not a box.
+    reporting) every entry that is not a box, and the COCO results of other
+    categories than ``category_ids`` (counted per category in a warning).
 
     Raises:
       DetectionFileError: a missing file, invalid JSON, or neither form.
@@ -102,7 +109,14 @@ def load_detection_file(path: str, category_id: int = 1) -> BoxTable:
     if isinstance(data, dict):
         entries = _entries_of_mapping(data)
     elif isinstance(data, list):
-        entries = _entries_of_results(data, category_id)
+        dropped: Counter = Counter()
+        entries = _entries_of_results(data, tuple(category_ids), dropped)
+        if dropped:
+            logging.warning(
+                "%s: %d boxes of other categories than %s dropped (%s); the model's keypoint "
+                "categories are kept (data.category_ids: choose with --set "
+                "data.category_ids=...)", path, sum(dropped.values()), list(category_ids),
+                ", ".join(f"category {c}: {n}" for c, n in sorted(dropped.items(), key=str)))
     else:
         raise DetectionFileError(f"{path}: expected COCO detection results (a list) or "
                                  "{file name: [[x, y, w, h], ...]}")
@@ -147,7 +161,8 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
       table: :func:`load_detection_file` output.
       inputs: the inputs' keys (paths relative to ``--input``).
       source: the boxes file, for messages.
-      image_ids: {file name as in an annotation file: image id}, if given.
+      image_ids: {input key: image id} from an annotation file, if given
+        (matched by ``keras_pose.prediction.inputs.image_ids_of_inputs``).
 
     Returns:
       {input key: table key} for the inputs that have boxes.
@@ -157,10 +172,7 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
         would match several inputs (listed).
     """
     by_name, name_clashes = _unique(inputs, os.path.basename)
-    if image_ids is not None:
-        number_of = lambda k: image_ids.get(k, image_ids.get(os.path.basename(k)))  # noqa: E731
-    else:
-        number_of = _number
+    number_of = _number if image_ids is None else image_ids.get
     by_id, id_clashes = _unique(inputs, number_of)
     matched, problems = {}, []
     for entry in table:
@@ -194,14 +206,17 @@ class FileDetector(PersonDetector):
       score_threshold: boxes scoring below it are ignored.
       nms_iou_threshold: NMS IoU; None (default): the boxes as given.
       max_detections: at most this many per image, best first; None: all.
+      category_ids: the COCO results' categories kept (the model's keypoint
+        categories; default COCO's person, 1).
     """
 
     def __init__(self, boxes: Union[str, Mapping], score_threshold: float = 0.0,
                  nms_iou_threshold: Optional[float] = None,
-                 max_detections: Optional[int] = None):
+                 max_detections: Optional[int] = None, category_ids: Sequence[int] = (1,)):
         check_filter(score_threshold, nms_iou_threshold, max_detections)
         self.path = boxes if isinstance(boxes, str) else "boxes"
-        self.table = load_detection_file(boxes) if isinstance(boxes, str) else dict(boxes)
+        self.table = (load_detection_file(boxes, category_ids) if isinstance(boxes, str)
+                      else dict(boxes))
         self.score_threshold = score_threshold
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections
@@ -222,6 +237,11 @@ class FileDetector(PersonDetector):
         if self.matched is None:
             return match_entries(self.table, [source], self.path).get(source)
         return self.matched.get(source)
+
+    def has_entry(self, source: Source) -> bool:
+        """Whether the file has boxes for ``source`` (before any filter)."""
+        entry = self._entry(source) if isinstance(source, str) else source
+        return entry in self.table
 
     def image_id(self, source: str) -> Optional[int]:
         """The image id of an input's entry when the file keys it by id."""

@@ -19,7 +19,7 @@ Shapes: N images, K = ``max_detections``.
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -28,11 +28,12 @@ from keras_pose.detection.base import (Detections, PersonDetector, Source, check
                                        check_image, filter_detections_tf)
 from keras_pose.detection.dfine import (PRESETS, decode_dfine_tf, person_class_index,
                                         use_depthwise_kernels)
+from keras_pose.errors import FlagError, UserError
 
 DEFAULT_PRESET = "dfine_small_obj2coco"
 
 
-class DetectorUnavailableError(RuntimeError):
+class DetectorUnavailableError(UserError, RuntimeError):
     """A detector preset that cannot be loaded (typically: no network on
     first use); the message says how to go on without it."""
 
@@ -116,17 +117,12 @@ class KerasHubPersonDetector(PersonDetector, tf.Module):
           ValueError: an unknown preset name.
           DetectorUnavailableError: it cannot be fetched or read.
         """
-        from keras_hub.models import DFineObjectDetector
-        backbone = load_dfine_backbone(preset)
-        model = DFineObjectDetector(backbone=backbone, num_classes=backbone.num_labels)
-        return cls(model, preset=preset, **kwargs)
+        return cls(load_dfine_detector(preset), preset=preset, **kwargs)
 
     def preprocess_tf(self, image: tf.Tensor) -> tf.Tensor:
         """(H, W, 3) uint8 -> (h, w, 3) float32 in [0, 1] at the model's
         input size: stretched, not cropped or padded (the official eval)."""
-        resized = tf.image.resize(tf.cast(image, tf.float32), self.input_size,
-                                  method="bilinear", antialias=True)
-        return resized / 255.0
+        return preprocess_dfine_tf(image, self.input_size)
 
     def predict_raw_tf(self, images: tf.Tensor):
         """The network: (N, h, w, 3) float32 in [0, 1] -> logits (N, Q, C),
@@ -146,17 +142,9 @@ class KerasHubPersonDetector(PersonDetector, tf.Module):
           (N, K) in decreasing order, counts (N,) int32 (the rest is padding).
         """
         logits, relative_boxes = self.predict_raw_tf(images)
-        boxes, scores, valid = decode_dfine_tf(logits, relative_boxes, image_sizes,
-                                               self.person_class)
-
-        def one_image(args):
-            return filter_detections_tf(*args[:2], self.score_threshold, self.nms_iou_threshold,
-                                        self.max_detections, valid=args[2])
-
-        k = self.max_detections
-        return tf.map_fn(one_image, (boxes, scores, valid), fn_output_signature=(
-            tf.TensorSpec([k, 4], tf.float32), tf.TensorSpec([k], tf.float32),
-            tf.TensorSpec([], tf.int32)))
+        return dfine_person_detections_tf(
+            logits, relative_boxes, image_sizes, self.person_class, self.score_threshold,
+            self.nms_iou_threshold, self.max_detections)
 
     def detect_tf(self, image: tf.Tensor):
         """One image in a graph: (H, W, 3) uint8 -> boxes (K, 4) float32
@@ -175,15 +163,68 @@ class KerasHubPersonDetector(PersonDetector, tf.Module):
     def detect_batch(self, images: Sequence[np.ndarray],
                      sources: Optional[Sequence[Source]] = None) -> list[Detections]:
         """The people in each image; ``batch_size`` images per network call."""
-        images = [check_image(image) for image in images]
-        results: list[Detections] = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start:start + self.batch_size]
-            batch = tf.stack([self._untracked.resize(tf.constant(im)) for im in chunk])
-            sizes = tf.constant([im.shape[:2] for im in chunk], tf.float32)
-            boxes, scores, counts = (t.numpy() for t in self._untracked.detect(batch, sizes))
-            results.extend(Detections(b[:n], s[:n]) for b, s, n in zip(boxes, scores, counts))
-        return results
+        return detect_in_batches(images, self.batch_size, self._untracked.resize,
+                                 self._untracked.detect)
+
+
+def preprocess_dfine_tf(image: tf.Tensor, input_size: Sequence[int]) -> tf.Tensor:
+    """(H, W, 3) uint8 RGB -> (h, w, 3) float32 in [0, 1] at ``input_size``
+    (h, w): stretched, not cropped or padded (the official eval)."""
+    resized = tf.image.resize(tf.cast(image, tf.float32), input_size, method="bilinear",
+                              antialias=True)
+    return resized / 255.0
+
+
+def dfine_person_detections_tf(logits: tf.Tensor, relative_boxes: tf.Tensor,
+                               image_sizes: tf.Tensor, person_class: int,
+                               score_threshold: float, nms_iou_threshold: Optional[float],
+                               max_detections: int):
+    """D-FINE's raw outputs -> the people of each image, padded.
+
+    Every detector running a D-FINE network (in TensorFlow or another
+    runtime) decodes and filters with this, so their boxes differ only by
+    the network's numerics.
+
+    Args:
+      logits: (N, Q, C) class logits.
+      relative_boxes: (N, Q, 4) relative (cx, cy, w, h).
+      image_sizes: (N, 2) float32 (height, width) of the original images.
+
+    Returns:
+      boxes (N, K, 4) float32 [x, y, w, h] original-image pixels, scores
+      (N, K) in decreasing order, counts (N,) int32 (the rest is padding).
+    """
+    boxes, scores, valid = decode_dfine_tf(logits, relative_boxes, image_sizes, person_class)
+
+    def one_image(args):
+        return filter_detections_tf(*args[:2], score_threshold, nms_iou_threshold,
+                                    max_detections, valid=args[2])
+
+    k = max_detections
+    return tf.map_fn(one_image, (boxes, scores, valid), fn_output_signature=(
+        tf.TensorSpec([k, 4], tf.float32), tf.TensorSpec([k], tf.float32),
+        tf.TensorSpec([], tf.int32)))
+
+
+def detect_in_batches(images: Sequence[np.ndarray], batch_size: int,
+                      resize: Callable, detect: Callable) -> list[Detections]:
+    """Runs ``detect`` on ``batch_size`` images at a time.
+
+    Args:
+      images: (H, W, 3) uint8 RGB images (checked).
+      resize: (H, W, 3) uint8 tensor -> (h, w, 3) float32 network input.
+      detect: (n, h, w, 3) float32, (n, 2) float32 original sizes ->
+        padded boxes, scores, counts (``dfine_person_detections_tf``).
+    """
+    images = [check_image(image) for image in images]
+    results: list[Detections] = []
+    for start in range(0, len(images), batch_size):
+        chunk = images[start:start + batch_size]
+        batch = tf.stack([resize(tf.constant(im)) for im in chunk])
+        sizes = tf.constant([im.shape[:2] for im in chunk], tf.float32)
+        boxes, scores, counts = (np.asarray(t) for t in detect(batch, sizes))
+        results.extend(Detections(b[:n], s[:n]) for b, s, n in zip(boxes, scores, counts))
+    return results
 
 
 def _fetch_errors() -> tuple:
@@ -238,6 +279,13 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
             "detector.")
 
 
+def load_dfine_detector(preset: str):
+    """The ``DFineObjectDetector`` of a preset (``load_dfine_backbone``'s errors)."""
+    from keras_hub.models import DFineObjectDetector
+    backbone = load_dfine_backbone(preset)
+    return DFineObjectDetector(backbone=backbone, num_classes=backbone.num_labels)
+
+
 def load_dfine_backbone(preset: str):
     """``DFineBackbone.from_preset`` with clear errors.
 
@@ -249,8 +297,8 @@ def load_dfine_backbone(preset: str):
     known = DFineBackbone.presets
     if preset not in known and "://" not in preset and not os.path.isdir(preset):
         coco = ", ".join(sorted(name for name in known if "coco" in name))
-        raise ValueError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
-                         f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
+        raise FlagError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
+                        f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
     try:
         return DFineBackbone.from_preset(preset)
     except _fetch_errors() as e:

@@ -36,6 +36,7 @@ from typing import Any, Mapping
 import numpy as np
 import scipy.io
 
+from keras_pose.errors import MissingFileError, UserError
 from keras_pose.evaluation.tables import format_table
 
 SC_BIAS = 0.6  # Head size = 0.6 x head box diagonal.
@@ -55,7 +56,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "Mean@0.1", "PCKh@0.1")
 
 
-class GroundTruthError(ValueError):
+class GroundTruthError(UserError, ValueError):
     """A gt_valid.mat that is missing or malformed; the message names it."""
 
 
@@ -214,7 +215,7 @@ def write_pred_mat(path: str, preds: np.ndarray) -> None:
 def read_pred_mat(path: str) -> np.ndarray:
     """Reads a ``pred.mat`` back as (N, 16, 2) 0-based predictions."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"prediction file {path} does not exist")
+        raise MissingFileError(f"prediction file {path} does not exist")
     mat = scipy.io.loadmat(path)
     if "preds" not in mat:
         raise ValueError(f"{path} has no 'preds' entry")

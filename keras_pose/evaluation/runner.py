@@ -31,12 +31,13 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_atomically, write_json
 
 METRICS_FILE = "metrics.json"
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """An evaluation that cannot run as asked; the message says why."""
 
 
@@ -48,8 +49,10 @@ def arch_name(config: ExperimentConfig) -> str:
     return f"{height}x{width}_pose_resnet_{config.model.depth}_{deconv}"
 
 
-def table_title(config: ExperimentConfig, box_mode: Any, flip: bool) -> str:
-    """The line above the table: data set, split, boxes and flip test."""
+def table_title(config: ExperimentConfig, box_mode: Any, flip: bool,
+                engine: Optional[str] = None) -> str:
+    """The line above the table: data set, split, boxes, flip test (and the
+    runtime and precision that ran, e.g. ``openvino int8``)."""
     name = config.data.dataset
     if name == "custom":
         name = f"{os.path.basename(os.path.normpath(config.data.root))} (custom)"
@@ -60,6 +63,8 @@ def table_title(config: ExperimentConfig, box_mode: Any, flip: bool) -> str:
     elif box_mode is not None:
         parts.append(box_mode.describe())
     parts.append("flip test" if flip else "no flip test")
+    if engine:
+        parts.append(engine)
     return " | ".join(parts)
 
 
@@ -147,15 +152,22 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                    flip: Optional[bool] = None, use_gt_boxes: Optional[bool] = None,
                    detection_file: Optional[str] = None, output_dir: Optional[str] = None,
                    overrides: Sequence[str] = (), batch_size: Optional[int] = None,
-                   progress: bool = True) -> EvaluationResult:
+                   progress: bool = True, runtime: Optional[str] = None,
+                   precision: Optional[str] = None) -> EvaluationResult:
     """evaluate.py: loads everything, evaluates, writes the outputs.
+
+    ``runtime`` / ``precision``: evaluate the checkpoint through its export
+    (``keras_pose.export.cache.runtime_model``, calibrated and guarded on the
+    evaluated data set).
 
     Raises:
       EvaluationError, CheckpointError, ConfigError, DatasetError,
       AnnotationError, ImageReadError...: each names the file and the problem.
     """
-    if not os.path.exists(checkpoint):  # Before the heavy imports.
-        raise EvaluationError(f"checkpoint {checkpoint} does not exist")
+    from keras_pose import presets
+    preset = presets.is_preset(checkpoint) and not os.path.exists(checkpoint)
+    if not os.path.exists(checkpoint) and not preset:  # Before the heavy imports.
+        raise EvaluationError(presets.missing_message(checkpoint))
     from keras_pose.data import datasets
     from keras_pose.evaluation.metrics import metric_for
     from keras_pose.inference import load_pose_model
@@ -164,11 +176,16 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     config = evaluation_config(pose_model.config, dataset=dataset, data_dir=data_dir,
                                experiment=experiment, overrides=overrides,
                                batch_size=batch_size)
+    if runtime is not None or precision is not None:
+        # The data set evaluated here is the one that calibrates and guards.
+        from keras_pose.export.cache import runtime_model
+        pose_model = runtime_model(pose_model, runtime, precision, data_config=config)
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = datasets.resolve_box_mode(config, use_gt_boxes, detection_file)
     metric = metric_for(config)  # Loads and checks the ground truth first.
-    records = datasets.load_records(config, "test", box_mode)
-    datasets.check_metadata(config, records, f"checkpoint {pose_model.path}")
+    owner = f"checkpoint {pose_model.path}"
+    records = datasets.load_records(config, "test", box_mode, owner)
+    datasets.check_metadata(config, records, owner)
     logging.info("Evaluating %s on %d people of %s %s with %s, %s.", pose_model.path,
                  len(records), config.data.dataset, config.data.test_set, box_mode.describe(),
                  "flip test" if flip else "no flip test")
@@ -176,14 +193,16 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     estimator = dataclasses.replace(pose_model, config=config).estimator(flip)
     metrics = evaluate(estimator, records, metric, batch_size=config.test.batch_size,
                        progress=progress)
-    title = table_title(config, box_mode, flip)
+    title = table_title(config, box_mode, flip, f"{pose_model.runtime} {pose_model.precision}")
     table = metric.table(metrics, arch_name(config), title)
     metrics_file = None
     if output_dir:
         metric.write(output_dir)
-        info = {"checkpoint": os.path.abspath(checkpoint),
+        info = {"checkpoint": checkpoint if preset else os.path.abspath(checkpoint),
+                "preset": checkpoint if preset else None,
                 "checkpoint_resolved": os.path.abspath(pose_model.path),
-                "checkpoint_kind": pose_model.kind, "seconds": round(time.time() - started, 3)}
+                "checkpoint_kind": pose_model.kind, "runtime": pose_model.runtime,
+                "precision": pose_model.precision, "seconds": round(time.time() - started, 3)}
         report = metrics_report(metrics, config, metric, box_mode=box_mode, flip=flip,
                                 table=table, info=info)
         metrics_file = write_report(output_dir, report, table)

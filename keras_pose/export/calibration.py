@@ -8,10 +8,16 @@ are normalised exactly as the inference path normalises them
 only needs the activations' ranges of typical inputs, so the training
 split's people without augmentation are the right sample.
 
+Without the data set (a user with photos only), :func:`input_crops` cuts
+the people of the user's own images with the inference path's crop
+(``TopDownEstimator.crops``): the very inputs the network will see.
+
 Shapes: N crops, h x w the network's input.
 """
 
 from __future__ import annotations
+
+from typing import Any, Iterable
 
 import numpy as np
 import tensorflow as tf
@@ -19,6 +25,15 @@ import tensorflow as tf
 from keras_pose.configs import ExperimentConfig
 from keras_pose.data import datasets, transforms
 from keras_pose.data.pipeline import build_eval_dataset
+from keras_pose.inference.estimator import TopDownEstimator
+
+
+def normalise(crops, config: ExperimentConfig) -> np.ndarray:
+    """Pixel crops (N, h, w, 3) -> the network's input, as the inference
+    path normalises them (the checkpoint's colour order, mean and std)."""
+    m = config.model
+    return transforms.normalize_image(tf.constant(crops, tf.float32), m.color_order, m.mean,
+                                      m.std).numpy()
 
 
 def normalised_crops(records, config: ExperimentConfig, batch_size: int = 32) -> np.ndarray:
@@ -31,8 +46,7 @@ def normalised_crops(records, config: ExperimentConfig, batch_size: int = 32) ->
     width, height = m.image_size
     out = np.zeros((len(records), height, width, 3), np.float32)
     for batch in build_eval_dataset(records, image_size=m.image_size, batch_size=batch_size):
-        images = transforms.normalize_image(batch["image"], m.color_order, m.mean, m.std)
-        out[batch["index"].numpy()] = images.numpy()
+        out[batch["index"].numpy()] = normalise(batch["image"], config)
     return out
 
 
@@ -57,3 +71,33 @@ def calibration_crops(config: ExperimentConfig, count: int = 300, split: str = "
     chosen = np.sort(rng.choice(len(records), size=min(count, len(records)), replace=False))
     with tf.device("/CPU:0"):
         return normalised_crops(records.select(chosen), config)
+
+
+def input_crops(config: ExperimentConfig, samples: Iterable[tuple[np.ndarray, Any]],
+                count: int = 300) -> np.ndarray:
+    """Pixel crops of the first ``count`` people of ``samples``.
+
+    Args:
+      config: the checkpoint's config (crop size, box padding).
+      samples: (image (H, W, 3) uint8 RGB, boxes (M, 4) [x, y, w, h]) pairs,
+        read lazily: reading stops at ``count`` people.
+      count: crops wanted.
+
+    Returns:
+      (min(count, people), h, w, 3) float32 pixel values (not normalised:
+      ``TopDownEstimator.heatmaps`` and :func:`normalise` take them).
+    """
+    estimator = TopDownEstimator(None, config)
+    width, height = config.model.image_size
+    out, taken = [], 0
+    for image, boxes in samples:
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)[:count - taken]
+        if not len(boxes):
+            continue
+        center, scale = estimator.centers_and_scales(tf.constant(boxes))
+        out.append(estimator.crops(tf.constant(image)[None], tf.zeros([len(boxes)], tf.int32),
+                                   center, scale).numpy())
+        taken += len(boxes)
+        if taken >= count:
+            break
+    return np.concatenate(out) if out else np.zeros((0, height, width, 3), np.float32)

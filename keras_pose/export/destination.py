@@ -22,6 +22,7 @@ import os
 from typing import Callable, Optional
 
 from keras_pose.checkpoint import COMPLETE_FILE
+from keras_pose.export.precision import ExportError
 from keras_pose.export.runtimes import SUFFIXES, sidecar_path
 from keras_pose.files import write_directory_atomically, write_files_atomically
 from keras_pose.inference.loading import SAVED_MODEL_CONFIG
@@ -33,7 +34,7 @@ SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variabl
 RUNTIME_STEM = "heatmaps"
 
 
-class ExportOutputError(ValueError):
+class ExportOutputError(ExportError):
     """An output that may not receive the export; the message names it."""
 
 

@@ -27,6 +27,15 @@ from typing import Iterator
 
 from absl import logging
 
+from keras_pose.errors import UserError
+
+
+
+class ExportError(UserError, ValueError):
+    """An export asked for with a format, precision or file it cannot have;
+    the message names the flag and the choices."""
+
+
 PRECISIONS = ("fp32", "bf16", "fp16", "int8", "auto")
 
 # Keras dtype policies of the float precisions: the whole inference network
@@ -67,10 +76,10 @@ def resolve_precision(precision: str, *, has_gpu: bool | None = None,
       cpuinfo: the CPU description (see :func:`cpu_has_bf16`).
 
     Raises:
-      ValueError: for an unknown precision.
+      ExportError: for an unknown precision.
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise ExportError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision != "auto":
         return precision
     if _has_gpu() if has_gpu is None else has_gpu:

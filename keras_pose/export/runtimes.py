@@ -33,6 +33,12 @@ Precisions (``keras_pose.export.precision``), per format:
 Each artifact has a sidecar ``<stem>.json``: format, precision, input and
 output shapes and the experiment config. The runtimes are the optional
 ``deploy`` extra; :func:`missing_packages` names what is not installed.
+
+:func:`load_export` makes an artifact a ``PoseModel`` (the network wrapped
+by :func:`numpy_network` for the TF graph of ``TopDownEstimator``, the
+sidecar's config): ``keras_pose.inference.load_pose_model`` loads export
+files through it, so evaluation, the ``Predictor`` and the tracker run them
+with the same crops, flip test, decoding and rescoring as a checkpoint.
 """
 
 from __future__ import annotations
@@ -41,18 +47,22 @@ import importlib.util
 import json
 import os
 import tempfile
-from typing import Callable, Iterable, Optional
+import threading
+from typing import Callable, Iterable, Optional, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.conversion import config_to_dict
+from keras_pose.checkpoint import CheckpointError
+from keras_pose.configs import ConfigError, ExperimentConfig
+from keras_pose.configs.conversion import config_from_dict, config_to_dict
+from keras_pose.errors import MissingFileError, MissingPackageError
 from keras_pose.export.inference_model import build_inference_model
-from keras_pose.export.precision import resolve_precision
-from keras_pose.files import write_atomically, write_files_atomically
-from keras_pose.inference.loading import load_saved_model
+from keras_pose.export.precision import ExportError, resolve_precision
+from keras_pose.files import write_atomically, write_files_atomically, write_json
+from keras_pose.inference.estimator import Network
+from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -63,6 +73,9 @@ PACKAGES = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxr
             "openvino": {"openvino": "openvino"}, "litert": {"ai_edge_litert": "ai-edge-litert"}}
 INT8_PACKAGES = {"openvino": {"nncf": "nncf"}}
 INPUT_NAME = "images"
+# The runtime that runs each format (what --runtime and metrics.json call it).
+RUNTIME_OF = {"saved_model": "tf", "onnx": "onnxruntime", "openvino": "openvino",
+              "litert": "litert"}
 
 HeatmapsFn = Callable[[np.ndarray], np.ndarray]
 
@@ -77,17 +90,17 @@ def missing_packages(fmt: str, precision: str = "fp32") -> list[str]:
 
 
 def check_format(fmt: str, precision: str) -> None:
-    """Raises ValueError for an unknown format or a precision it lacks, and
-    ImportError naming the packages to install."""
+    """Raises ExportError for an unknown format or a precision it lacks, and
+    MissingPackageError naming the packages to install."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
+        raise ExportError(f"format must be one of {FORMATS}, got {fmt!r}")
     if precision not in PRECISIONS[fmt]:
-        raise ValueError(f"format {fmt} takes precision {' / '.join(PRECISIONS[fmt])}, "
-                         f"not {precision}")
+        raise ExportError(f"format {fmt} takes precision {' / '.join(PRECISIONS[fmt])}, "
+                          f"not {precision}")
     missing = missing_packages(fmt, precision)
     if missing:
-        raise ImportError(f"the {fmt} export at {precision} needs {', '.join(missing)}: "
-                          "pip install -e .[deploy]")
+        raise MissingPackageError(f"the {fmt} export at {precision} needs {', '.join(missing)}: "
+                                  "pip install -e .[deploy]")
 
 
 def sidecar_path(path: str) -> str:
@@ -119,7 +132,7 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
         raise ValueError("the SavedModel is written by keras_pose.export.export_saved_model")
     check_format(fmt, precision)
     if not path.endswith(SUFFIXES[fmt]):
-        raise ValueError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
+        raise ExportError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
     if precision == "int8" and (calibration is None or not len(calibration)):
         raise ValueError("int8 needs calibration crops (N, h, w, 3)")
     fused = build_inference_model(model, config)  # fp32: the runtime lowers it.
@@ -218,10 +231,107 @@ def read_sidecar(path: str) -> dict:
     """The sidecar of an artifact written by :func:`export_network`."""
     side = sidecar_path(path)
     if not os.path.isfile(side):
-        raise FileNotFoundError(f"{path} has no {os.path.basename(side)}: it was not "
-                                "written by keras_pose.export.runtimes.export_network")
+        raise MissingFileError(f"{path} has no {os.path.basename(side)}: it was not "
+                               "written by keras_pose.export.runtimes.export_network "
+                               "(export the checkpoint with scripts/export_saved_model.py)")
     with open(side, encoding="utf-8") as f:
         return json.load(f)
+
+
+def update_sidecar(path: str, **fields) -> str:
+    """Adds ``fields`` (how the export was made, checked, from what) to the
+    sidecar of ``path``; returns the sidecar's path."""
+    return write_json(sidecar_path(path), {**read_sidecar(path), **fields}, indent=1)
+
+
+def export_format(path: str) -> Optional[str]:
+    """``onnx``, ``openvino`` or ``litert`` for a file with their suffix, else None."""
+    return {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
+
+
+def numpy_network(fn: Callable[[np.ndarray], np.ndarray], config: ExperimentConfig) -> Network:
+    """A NumPy heatmaps function (a runtime's session) as a TF network that
+    ``TopDownEstimator`` can call eagerly or inside its ``tf.function``: the
+    estimator's whole batch (crops and mirrors, at least one) in one call.
+
+    Args:
+      fn: crops (B, h, w, 3) float32 -> heatmaps (B, H, W, K) float32.
+      config: gives H, W, K for the static shape (the estimator's decoding
+        needs a static K).
+    """
+    width, height = config.model.heatmap_size
+    k = config.model.num_keypoints
+    # An OpenVINO infer request and a LiteRT interpreter are not reentrant,
+    # and TF may run two graphs' numpy_functions at once on its threads.
+    lock = threading.Lock()
+
+    def call(x: np.ndarray) -> np.ndarray:
+        with lock:
+            return np.asarray(fn(x), np.float32)
+
+    def network(images: tf.Tensor) -> tf.Tensor:
+        out = tf.numpy_function(call, [images], tf.float32, stateful=False)
+        out.set_shape([None, height, width, k])
+        return out
+    return network
+
+
+def _sidecar_config(path: str, sidecar: dict) -> ExperimentConfig:
+    side = sidecar_path(path)
+    fmt = export_format(path)
+    if sidecar.get("format") != fmt:
+        raise CheckpointError(f"{side} describes a {sidecar.get('format')!r} export but "
+                              f"{path} is a {fmt} file: the sidecar belongs to another "
+                              "export; export the checkpoint again")
+    try:
+        return config_from_dict(sidecar["experiment"])
+    except (KeyError, TypeError, ConfigError) as e:
+        raise CheckpointError(f"{side}: no usable 'experiment' config ({e}); export the "
+                              "checkpoint again") from e
+
+
+def _check_shapes(path: str, fn: HeatmapsFn, config: ExperimentConfig) -> None:
+    """Runs one zero crop of the config's size: the artifact must take it and
+    return the config's heatmaps, or the sidecar describes another model."""
+    width, height = config.model.image_size
+    hw, hh = config.model.heatmap_size
+    expected = (1, hh, hw, config.model.num_keypoints)
+
+    def mismatch(got: str) -> CheckpointError:
+        return CheckpointError(
+            f"{path} does not match the config of its sidecar {sidecar_path(path)}: for "
+            f"{height}x{width} crops the sidecar promises heatmaps {expected}, the file gives "
+            f"{got}; the sidecar belongs to another export: export the checkpoint again")
+    try:
+        got = tuple(np.shape(fn(np.zeros((1, height, width, 3), np.float32))))
+    except Exception as e:  # noqa: BLE001 - each runtime raises its own types here.
+        raise mismatch(f"an error ({type(e).__name__})") from e
+    if got != expected:
+        raise mismatch(str(got))
+
+
+def load_export(path: str, overrides: Sequence[str] = (),
+                num_threads: Optional[int] = None) -> PoseModel:
+    """An ONNX, OpenVINO or LiteRT export as a pose model (the loader of
+    ``keras_pose.inference.load_pose_model`` for these files).
+
+    Args:
+      path: the ``.onnx``, ``.xml`` or ``.tflite`` file, beside its sidecar.
+      overrides: ``data.*`` / ``test.*`` changes of the sidecar's config.
+      num_threads: as for :func:`load_network`.
+
+    Raises:
+      FileNotFoundError: no sidecar (named).
+      CheckpointError: a sidecar that does not describe this file.
+      ImportError: the runtime is not installed (names the package).
+    """
+    sidecar = read_sidecar(path)
+    config = _sidecar_config(path, sidecar)
+    fn = load_network(path, num_threads)
+    _check_shapes(path, fn, config)
+    fmt = export_format(path)
+    return PoseModel(numpy_network(fn, config), with_overrides(config, overrides), fmt,
+                     path, runtime=RUNTIME_OF[fmt], precision=sidecar["precision"])
 
 
 def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
@@ -242,9 +352,9 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     if os.path.isdir(path):
         network = load_saved_model(path).network  # Its checks and errors.
         return lambda x: network(tf.constant(x, tf.float32)).numpy()
-    fmt = {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
+    fmt = export_format(path)
     if fmt is None:
-        raise ValueError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
+        raise ExportError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
     precision = read_sidecar(path)["precision"]
     check_format(fmt, precision)
     return {"onnx": _onnx_fn, "openvino": _openvino_fn,

@@ -32,7 +32,7 @@ give empty outputs. ``assets/config.json`` carries the experiment config
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Optional
 
 import keras
 import tensorflow as tf
@@ -44,14 +44,59 @@ from keras_pose.files import write_atomically
 from keras_pose.inference import TopDownEstimator
 
 
-def check_boxes_tf(boxes: tf.Tensor, name: str) -> tf.Tensor:
-    """Fails the graph unless every (…, 4) box is finite with w, h > 0."""
-    finite = tf.reduce_all(tf.math.is_finite(boxes))
-    positive = tf.reduce_all(boxes[..., 2:] > 0)
-    tf.debugging.Assert(finite, [f"{name}: every box must be 4 finite numbers [x, y, w, h]"])
-    tf.debugging.Assert(positive, [f"{name}: every box must have a positive width and "
-                                   "height"])
-    return boxes
+# A box larger than this many times its image is refused: no detector gives
+# one, and sizes such as 1e30 overflow the crop's affine transform.
+MAX_BOX_TO_IMAGE = 10.0
+
+
+def check_boxes_tf(boxes: tf.Tensor, name: str,
+                   image_size: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """``boxes``, once every (…, 4) box is checked finite with w, h > 0 and,
+    given the (height, width) of its image, overlapping the image and at most
+    ``MAX_BOX_TO_IMAGE`` times its larger side. Boxes are refused, not
+    clipped: a box off the image is a caller's mistake, and clipping would
+    change the crop of the people cut by the border."""
+    checks = [
+        tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(boxes)), [
+            f"{name}: every box must be 4 finite numbers [x, y, w, h]"]),
+        tf.debugging.Assert(tf.reduce_all(boxes[..., 2:] > 0), [
+            f"{name}: every box must have a positive width and height"])]
+    if image_size is not None:
+        height, width = tf.unstack(tf.cast(image_size, tf.float32))
+        x, y, w, h = tf.unstack(boxes, axis=-1)
+        inside = tf.reduce_all((x < width) & (y < height) & (x + w > 0) & (y + h > 0))
+        limit = MAX_BOX_TO_IMAGE * tf.maximum(height, width)
+        checks += [
+            tf.debugging.Assert(inside, [f"{name}: every box must overlap its image of size "
+                                         "(height, width)", image_size]),
+            tf.debugging.Assert(tf.reduce_all((w <= limit) & (h <= limit)), [
+                f"{name}: a box is more than {MAX_BOX_TO_IMAGE:g} times the size of its "
+                "image (height, width)", image_size])]
+    with tf.control_dependencies(checks):  # Checked before anything reads them.
+        return tf.identity(boxes)
+
+
+def check_images_tf(images: tf.Tensor, num_boxes: tf.Tensor) -> tf.Tensor:
+    """``images``, once checked not empty (0 x 0) when boxes ask for people."""
+    size = tf.shape(images)[1:3]
+    check = tf.debugging.Assert(
+        tf.logical_or(tf.reduce_sum(num_boxes) == 0, tf.reduce_all(size > 0)),
+        ["images: the images are empty (height, width)", size,
+         "but num_boxes asks for people in them"])
+    with tf.control_dependencies([check]):
+        return tf.identity(images)
+
+
+def check_threshold_tf(score_threshold: tf.Tensor) -> tf.Tensor:
+    """``score_threshold``, once checked to be zero or one finite number."""
+    checks = [
+        tf.debugging.Assert(tf.size(score_threshold) <= 1, [
+            "score_threshold: a list of zero or one number, got", tf.size(score_threshold),
+            "values"]),
+        tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(score_threshold)), [
+            "score_threshold: must be a finite number, got", score_threshold])]
+    with tf.control_dependencies(checks):
+        return tf.identity(score_threshold)
 
 
 class _Untracked:
@@ -155,7 +200,7 @@ class PoseServingModule(tf.Module):
 
     def _encoded_image(self, image_bytes: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
         image = transforms.decode_image_tf(image_bytes)
-        boxes = check_boxes_tf(boxes, "boxes")
+        boxes = check_boxes_tf(boxes, "boxes", tf.shape(image)[:2])
         return self._people(image[None], tf.zeros(tf.shape(boxes)[:1], tf.int32), boxes)
 
     def _detect_and_estimate(self, image_bytes: tf.Tensor,
@@ -163,6 +208,7 @@ class PoseServingModule(tf.Module):
         """Every person of an image: the detector (its NMS included), then
         the pose path on its boxes, all in the graph. ``score_threshold`` is
         optional: an empty list means the export's default."""
+        score_threshold = check_threshold_tf(score_threshold)
         image = transforms.decode_image_tf(image_bytes)
         boxes, scores, count = self.detector.detect_tf(image)
         threshold = tf.cond(tf.size(score_threshold) > 0, lambda: score_threshold[0],
@@ -184,8 +230,9 @@ class PoseServingModule(tf.Module):
         tf.debugging.assert_non_negative(num_boxes, message="num_boxes: counts must be >= 0")
         tf.debugging.assert_less_equal(num_boxes, max_boxes, message=(
             "num_boxes: a count exceeds the number of box slots (boxes.shape[1])"))
+        images = check_images_tf(images, num_boxes)
         positions = tf.where(tf.sequence_mask(num_boxes, max_boxes))  # (P, 2) real boxes
-        real = check_boxes_tf(tf.gather_nd(boxes, positions), "boxes")
+        real = check_boxes_tf(tf.gather_nd(boxes, positions), "boxes", tf.shape(images)[1:3])
         out = self._people(images, tf.cast(positions[:, 0], tf.int32), real)
         k = self._estimator.num_keypoints
         shapes = {"keypoints": [k, 2], "keypoint_scores": [k], "scores": []}
@@ -224,15 +271,15 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         ``variables/`` into ``saved_model.pb``).
 
     Raises:
-      ValueError: for ``int8`` (TF has no int8 convolutions on CPU: see
+      ExportError: for ``int8`` (TF has no int8 convolutions on CPU: see
         ``keras_pose.export.runtimes``) or a low precision without
         ``optimize``.
     """
-    from keras_pose.export.precision import resolve_precision, write_export_info
+    from keras_pose.export.precision import ExportError, resolve_precision, write_export_info
     precision = resolve_precision(precision)
     if precision == "int8":
-        raise ValueError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
-                         "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
+        raise ExportError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
+                          "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
     if precision != "fp32" and not optimize:
         raise ValueError(f"precision {precision} is built into the fused inference form: "
                          "use optimize=True")

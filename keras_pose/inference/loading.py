@@ -1,10 +1,13 @@
-"""The one loader of trained pose models: checkpoints and SavedModels.
+"""The one loader of trained pose models: checkpoints, SavedModels, exports.
 
 ``evaluate.py``, ``predict.py``, the ``Predictor`` and the exporter all load
 through :func:`load_pose_model`, which accepts a checkpoint directory, a
-model directory (its ``best/`` checkpoint), a converted official checkpoint
-or a SavedModel exported by ``keras_pose.export``, and returns the network
-with the config it was trained with. That config owns the data set's
+model directory (its ``best/`` checkpoint), a converted official checkpoint,
+a SavedModel exported by ``keras_pose.export`` or an ONNX / OpenVINO /
+LiteRT export (``keras_pose.export.runtimes.load_export``), and returns the
+network with the config it was trained with. ``runtime`` / ``precision``
+run a checkpoint in another runtime through an export made on first use
+(``keras_pose.export.cache``). That config owns the data set's
 metadata (keypoint names, flip pairs, skeleton, OKS sigmas, colour order):
 whatever data set a run evaluates or predicts on, these come from here.
 """
@@ -31,10 +34,14 @@ class PoseModel:
     Attributes:
       network: normalised crops (B, h, w, 3) float32 -> heatmaps (B, H, W, K).
       config: the checkpoint's config (with any inference overrides).
-      kind: "keras" or "saved_model".
-      path: the resolved checkpoint or SavedModel directory.
-      keras_model: the Keras model (None for a SavedModel).
+      kind: "keras", "saved_model", or the export's format ("onnx",
+        "openvino", "litert").
+      path: the resolved checkpoint or SavedModel directory, or export file.
+      keras_model: the Keras model (None for a SavedModel or an export).
       saved_model: the loaded SavedModel object (keeps its variables alive).
+      runtime: what runs the network: "tf", "onnxruntime", "openvino",
+        "litert".
+      precision: what it computes in: "fp32", "bf16", "fp16", "int8".
     """
 
     network: Network
@@ -43,6 +50,8 @@ class PoseModel:
     path: str
     keras_model: Any = None
     saved_model: Any = None
+    runtime: str = "tf"
+    precision: str = "fp32"
 
     def estimator(self, flip: Optional[bool] = None) -> TopDownEstimator:
         """The inference path of this model (``flip`` None: the config's)."""
@@ -93,28 +102,48 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
         raise CheckpointError(f"SavedModel {path} has no 'heatmaps' signature (has "
                               f"{sorted(loaded.signatures)}); export it with keras_pose.export")
     signature = loaded.signatures["heatmaps"]
+    from keras_pose.export.precision import read_export_info
     return PoseModel(lambda images: signature(images=images)["heatmaps"],
                      with_overrides(load_config(config_path), overrides), "saved_model", path,
-                     saved_model=loaded)
+                     saved_model=loaded,
+                     precision=read_export_info(os.path.dirname(config_path))["precision"])
 
 
-def load_pose_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
+def load_pose_model(path: str, overrides: Sequence[str] = (), *,
+                    runtime: Optional[str] = None, precision: Optional[str] = None,
+                    **export_options: Any) -> PoseModel:
     """Loads a trained model and its config.
 
     Args:
       path: a checkpoint directory, a model directory, a converted official
-        checkpoint or an exported SavedModel.
+        checkpoint, an exported SavedModel, an ONNX / OpenVINO / LiteRT
+        export file or a directory holding exactly one.
       overrides: ``section.field=value`` changes of the stored config
         (``test.*``, ``data.*``; never ``model.*``).
+      runtime, precision: run a checkpoint in ``onnxruntime`` / ``openvino``
+        at ``fp32`` / ``bf16`` / ``int8`` (``keras_pose.export.cache``:
+        exported, calibrated and guarded on first use, then reused); None:
+        as ``path`` is (``tf`` ``fp32`` for a checkpoint). Refused for an
+        export, which runs in its own runtime and precision.
+      export_options: for ``keras_pose.export.cache.runtime_model``
+        (``data_config``, ``samples``).
 
     Raises:
       CheckpointError: naming the path and what is wrong with it.
       ConfigError: for a bad override.
     """
     resolved = resolve_checkpoint(path)
-    if resolved.kind == "saved_model":
-        return load_saved_model(resolved.path, overrides)
-    model, config = load_model(resolved.path)
-    return PoseModel(lambda images: model(images, training=False),
-                     with_overrides(config, overrides), "keras", resolved.path,
-                     keras_model=model)
+    if resolved.kind == "export":
+        from keras_pose.export.runtimes import load_export
+        pose_model = load_export(resolved.path, overrides)
+    elif resolved.kind == "saved_model":
+        pose_model = load_saved_model(resolved.path, overrides)
+    else:
+        model, config = load_model(resolved.path)
+        pose_model = PoseModel(lambda images: model(images, training=False),
+                               with_overrides(config, overrides), "keras", resolved.path,
+                               keras_model=model)
+    if runtime is None and precision is None:
+        return pose_model
+    from keras_pose.export.cache import runtime_model
+    return runtime_model(pose_model, runtime, precision, **export_options)

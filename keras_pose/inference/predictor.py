@@ -1,7 +1,8 @@
 """Keypoints for people in any image: the Python inference API.
 
     from keras_pose import Predictor
-    predictor = Predictor.from_checkpoint("output/tiny")     # or a SavedModel
+    predictor = Predictor.from_checkpoint("output/tiny")     # or a SavedModel, an export
+    # or: Predictor.from_checkpoint("output/tiny", runtime="openvino", precision="int8")
     image = read_image("people.jpg")  # keras_pose.data.images: RGB uint8
     result = predictor.predict(image, boxes=[[10, 20, 100, 200]])
     cv2.imwrite("out.jpg", predictor.draw(image, result)[..., ::-1])
@@ -17,7 +18,7 @@ Shapes: M people (boxes), K keypoints.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -79,20 +80,25 @@ class Predictor:
         self._runs = {}
 
     @classmethod
-    def from_checkpoint(cls, path: str, overrides: Sequence[str] = ()) -> "Predictor":
+    def from_checkpoint(cls, path: str, overrides: Sequence[str] = (), **options: Any
+                        ) -> "Predictor":
         """From a checkpoint directory, a model directory, a converted
-        official checkpoint or an exported SavedModel.
+        official checkpoint, an exported SavedModel or an ONNX / OpenVINO /
+        LiteRT export.
 
         Args:
           path: the checkpoint.
           overrides: ``section.field=value`` changes of the checkpoint's
             config (e.g. ``test.shift_heatmap=false``); the ``model`` section
             cannot change (it describes the weights).
+          options: ``runtime``, ``precision`` and their export options, as
+            :func:`keras_pose.inference.load_pose_model` takes them (e.g.
+            ``runtime="openvino", precision="int8"``).
 
         Raises:
           keras_pose.checkpoint.CheckpointError: for a path that is none of them.
         """
-        return cls(load_pose_model(path, overrides))
+        return cls(load_pose_model(path, overrides, **options))
 
     def _run(self, flip: bool):
         if flip not in self._runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import keras
+import tensorflow as tf
 from keras import layers
 
 from keras_pose.models.head import deconv_head
@@ -81,7 +82,9 @@ def build_model_from_config(model_config, sync_bn: Optional[bool] = None) -> ker
 
     Args:
       model_config: a ``keras_pose.configs.ModelConfig``.
-      sync_bn: overrides ``model_config.sync_bn``.
+      sync_bn: overrides ``model_config.sync_bn``; when both are None
+        (auto), synchronized when the current distribution strategy has
+        more than one replica.
     """
     width, height = model_config.image_size
     expected = (width // 4 * 2 ** (len(model_config.deconv_filters) - 3),
@@ -91,6 +94,10 @@ def build_model_from_config(model_config, sync_bn: Optional[bool] = None) -> ker
             f"model.heatmap_size {tuple(model_config.heatmap_size)} does not match "
             f"model.image_size {tuple(model_config.image_size)} with "
             f"{len(model_config.deconv_filters)} deconvolutions (expected {expected})")
+    if sync_bn is None:
+        sync_bn = model_config.sync_bn
+    if sync_bn is None:
+        sync_bn = tf.distribute.get_strategy().num_replicas_in_sync > 1
     return build_pose_resnet(
         depth=model_config.depth,
         num_keypoints=model_config.num_keypoints,
@@ -99,6 +106,6 @@ def build_model_from_config(model_config, sync_bn: Optional[bool] = None) -> ker
         deconv_filters=model_config.deconv_filters,
         deconv_kernels=model_config.deconv_kernels,
         final_kernel=model_config.final_kernel,
-        sync_bn=model_config.sync_bn if sync_bn is None else sync_bn,
+        sync_bn=sync_bn,
         blocks_per_stage=model_config.blocks_per_stage or None,
     )

@@ -13,13 +13,15 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence
+
+from keras_pose.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg")
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """An input that cannot be used; the message names it."""
 
 
@@ -93,3 +95,41 @@ def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:
         if not item.is_video:
             groups.setdefault(os.path.dirname(item.key), []).append(item)
     return [groups[k] for k in sorted(groups)]
+
+
+def image_ids_of_inputs(file_ids: Mapping[str, int], keys: Sequence[str],
+                        source: str) -> dict[str, int]:
+    """{input key: image id} from an annotation file's {file_name: id}.
+
+    An input takes the id of the ``file_name`` equal to its path relative to
+    ``--input``; an input left over takes the id of the left-over
+    ``file_name`` with its bare name when that name is one input's and one
+    file name's. Inputs with no id keep their stable index.
+
+    Raises:
+      InputError: naming ``source`` and listing the inputs whose bare name
+        fits several inputs or file names (give paths relative to --input).
+    """
+    names = {str(name).replace("\\", "/").removeprefix("./"): int(image_id)
+             for name, image_id in file_ids.items()}
+    matched = {key: names[key] for key in keys if key in names}
+    used = {key for key in matched}
+    inputs_by_name: dict[str, list[str]] = {}
+    for key in keys:
+        if key not in matched:
+            inputs_by_name.setdefault(os.path.basename(key), []).append(key)
+    files_by_name: dict[str, list[str]] = {}
+    for name in names:
+        if name not in used:
+            files_by_name.setdefault(os.path.basename(name), []).append(name)
+    problems = []
+    for bare, owners in sorted(inputs_by_name.items()):
+        files = files_by_name.get(bare, [])
+        if len(owners) == 1 and len(files) == 1:
+            matched[owners[0]] = names[files[0]]
+        elif files:
+            problems.append(f"{bare!r}: inputs {owners[:5]}, file names {files[:5]}")
+    if problems:
+        raise InputError(f"--annotations {source}: ambiguous file names, give each image's "
+                         f"path relative to --input: {'; '.join(problems[:5])}")
+    return matched

@@ -32,16 +32,20 @@ class RunSummary:
     processed: int = 0
     people: int = 0
     unreadable: list = dataclasses.field(default_factory=list)
+    # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
+    no_boxes: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
 
 
-def coco_entries(result: Any, image_id: int, file_name: str) -> list[dict]:
+def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1
+                 ) -> list[dict]:
     """COCO keypoint results (+ ``file_name``, ``bbox``) of one image."""
     out = []
     for kp, ks, score, box in zip(result.keypoints, result.keypoint_scores, result.scores,
                                   result.boxes):
         flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
-        out.append({"image_id": int(image_id), "file_name": file_name, "category_id": 1,
+        out.append({"image_id": int(image_id), "file_name": file_name,
+                    "category_id": int(category_id),
                     "keypoints": flat, "score": round(float(score), 4),
                     "bbox": [round(float(v), 2) for v in box]})
     return out
@@ -56,7 +60,8 @@ class PredictionRun:
       output_dir: where everything goes.
       flip: the flip test.
       score_threshold: keypoints drawn above this score.
-      image_ids: {input key or file name: image id} from an annotation file.
+      image_ids: {input key: image id} from an annotation file
+        (``keras_pose.prediction.inputs.image_ids_of_inputs``).
     """
 
     def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
@@ -64,20 +69,43 @@ class PredictionRun:
         self.predictor, self.detector = predictor, detector
         self.flip, self.score_threshold = flip, score_threshold
         self.image_ids = image_ids or {}
+        # The model's keypoint category (the first of data.category_ids; COCO's
+        # person when the checkpoint records none) labels every result.
+        self.category_id = int((predictor.config.data.category_ids or (1,))[0])
         self.writer = OutputWriter(output_dir)
         self.summary = RunSummary()
+        self._no_boxes: set = set()
 
     def _image_id(self, item: InputFile) -> int:
-        for key in (item.key, os.path.basename(item.key)):
-            if key in self.image_ids:
-                return int(self.image_ids[key])
+        if item.key in self.image_ids:
+            return int(self.image_ids[item.key])
         from_file = getattr(self.detector, "image_id", lambda _: None)(item.key)
         return item.index if from_file is None else int(from_file)
 
+    def _detect(self, image: np.ndarray, source: str) -> Any:
+        found = self.detector.detect(image, source)
+        has_entry = getattr(self.detector, "has_entry", None)
+        if has_entry is not None and not has_entry(source) and source not in self._no_boxes:
+            # Once per input (a video's frames share its source).
+            logging.warning("%s: no boxes in %s: 0 people", source, self.detector.path)
+            self._no_boxes.add(source)
+            self.summary.no_boxes.append(source)
+        return found
+
     def _poses(self, image: np.ndarray, key: str) -> Any:
-        found = self.detector.detect(image, key)
+        found = self._detect(image, key)
         return self.predictor.predict(image, found.boxes, flip=self.flip,
                                       box_scores=found.scores)
+
+    def check_posetrack_keypoints(self) -> None:
+        """Says, before any frame runs, when the model's keypoints are not
+        PoseTrack18's: ``--track`` still writes PoseTrack18 JSON, but
+        ``scripts/evaluate_posetrack.py`` will refuse it."""
+        from keras_pose.evaluation.posetrack.reader import keypoint_mismatch
+        mismatch = keypoint_mismatch(self.predictor.config.data.keypoint_names)
+        if mismatch:
+            logging.warning("--track: the PoseTrack18 JSON written will not evaluate with "
+                            "scripts/evaluate_posetrack.py: %s", mismatch)
 
     def images(self, items: Sequence[InputFile], predictions: PredictionsFile) -> None:
         """Every image: poses, an annotated copy, entries in predictions.json."""
@@ -93,7 +121,8 @@ class PredictionRun:
             stem, ext = os.path.splitext(item.key)
             self.writer.image(os.path.join(self.writer.output_dir, *stem.split("/"))
                               + ".pose" + ext, drawn)
-            predictions.add(coco_entries(result, self._image_id(item), item.key))
+            predictions.add(coco_entries(result, self._image_id(item), item.key,
+                                         self.category_id))
             self.summary.processed += 1
             self.summary.people += len(result.scores)
 
@@ -106,8 +135,9 @@ class PredictionRun:
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         try:
             frames = _frames(capture)
-            self._sequence(item.key, ((f"{item.key}#{i}", frame) for i, frame in frames),
-                           fps, track, track_config)
+            # A boxes file keys a video by its path: every frame gets its boxes.
+            self._sequence(item.key, ((f"{item.key}#{i}", item.key, frame)
+                                      for i, frame in frames), fps, track, track_config)
         finally:
             capture.release()
 
@@ -119,33 +149,58 @@ class PredictionRun:
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any) -> None:
+        """``frames`` yields (frame name, detection source, RGB frame)."""
         tracker = _tracker(self, track_config) if track else None
         base = os.path.join(self.writer.output_dir, *key.split("/"))
         video = VideoOutput(self.writer, base + ".pose.avi", fps)
         per_frame, results, names, shape = [], [], [], None
-        for name, frame in frames:
+        for name, source, frame in frames:
             if tracker is not None and shape is not None and frame.shape != shape:
                 logging.warning("%s: %s is %s, the frames before %s: tracking starts anew",
                                 key, name, frame.shape[:2], shape[:2])
                 tracker.reset()
             shape = frame.shape
             if tracker is not None:
-                found = self.detector.detect(frame, key)
+                found = self._detect(frame, source)
                 result = tracker.step(frame, found)
                 results.append(result)
                 names.append(name)
                 video.add(_draw_tracks(self, frame, result))
             else:
-                result = self._poses(frame, key)
+                result = self._poses(frame, source)
                 video.add(self.predictor.draw(frame, result, self.score_threshold))
             per_frame.append({"frame": len(per_frame), "file_name": name,
-                              "people": coco_entries(result, len(per_frame), name)})
+                              "people": coco_entries(result, len(per_frame), name,
+                                                     self.category_id)})
         video.close()
         self.writer.json(base + ".frames.json", per_frame)
         if tracker is not None:
             _write_posetrack(self, base + ".posetrack.json", results, names, key,
                              track_config.keypoint_threshold)
         self.summary.processed += 1
+
+
+def input_people(items: Sequence[InputFile], detector: Any) -> Iterator[tuple[np.ndarray,
+                                                                            np.ndarray]]:
+    """(image, boxes) of every input image and video frame in order, with
+    the boxes the run's detector finds: the people that calibrate and check
+    an int8 export when the data set is not on disk
+    (``keras_pose.export.cache``). Read lazily; unreadable inputs are
+    skipped here (the run itself reports them)."""
+    for item in items:
+        if not item.is_video:
+            try:
+                image = read_image(item.path)
+            except ImageReadError:
+                continue
+            yield image, detector.detect(image, item.key).boxes
+            continue
+        capture = cv2.VideoCapture(item.path)
+        try:
+            for _, frame in _frames(capture):
+                yield frame, detector.detect(frame, item.key).boxes
+        finally:
+            capture.release()
 
 
 def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
@@ -161,17 +216,22 @@ def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
 def _read_frames(items: Sequence[InputFile], summary: RunSummary) -> Iterator:
     for item in items:
         try:
-            yield item.key, read_image(item.path)
+            # A frame of a folder is an input of its own: its key finds its boxes.
+            yield item.key, item.key, read_image(item.path)
         except ImageReadError as e:
             logging.error("skipping frame %s", e)
             summary.unreadable.append(str(e))
 
 
 def _tracker(run: PredictionRun, track_config: Any) -> Any:
+    from keras_pose.configs import ConfigError
     from keras_pose.configs.sigmas import resolve_sigmas
     from keras_pose.tracking import PoseTracker
     data = run.predictor.config.data
-    sigmas = resolve_sigmas(data.oks_sigmas, data.keypoint_names, log=False)
+    try:
+        sigmas = resolve_sigmas(data.oks_sigmas, data.keypoint_names, log=False)
+    except ValueError as e:  # A --set data.oks_sigmas=... that does not fit the model.
+        raise ConfigError(f"data.oks_sigmas (the tracker's similarity): {e}") from e
     return PoseTracker(track_config, lambda image, boxes, scores: run.predictor.predict(
         image, boxes, flip=run.flip, box_scores=scores), sigmas=sigmas)
 

@@ -59,7 +59,7 @@ def draw_tracks(image: np.ndarray, result: Any, skeleton: Sequence[Sequence[int]
                     0.4 * scale, color, scale, cv2.LINE_AA)
         points = np.round(result.keypoints[p]).astype(int)
         ok = result.keypoint_scores[p] >= score_threshold
-        for a, b in skeleton:
+        for a, b in skeleton or ():  # None: data.skeleton left to a data set.
             if ok[a] and ok[b]:
                 cv2.line(out, tuple(points[a].tolist()), tuple(points[b].tolist()), color,
                          2 * scale, cv2.LINE_AA)

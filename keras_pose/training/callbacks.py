@@ -18,10 +18,11 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose.checkpoint import latest_epoch_checkpoint
+from keras_pose.errors import UserError
 from keras_pose.training import run_dir
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):
     """Training cannot go on; the message says why and what was kept."""
 
 
@@ -160,12 +161,16 @@ class EpochLog(keras.callbacks.Callback):
         entry = {"epoch": epoch + 1, **{k: float(v) for k, v in (logs or {}).items()},
                  "learning_rate": float(self.model.optimizer.learning_rate.numpy()),
                  "seconds": seconds, "samples_per_second": self.global_batch * self.steps / seconds,
-                 "skipped_samples": self.skipped.count}
+                 "skipped_samples": self.skipped.count, "skipped_images": self.skipped.images}
         self.history.append(entry)
         logging.info("Epoch %d: loss %.6f, accuracy %.4f, learning rate %g, %.1f s (%.1f "
-                     "samples/s); %d unreadable samples skipped so far", epoch + 1,
-                     entry.get("loss", np.nan), entry.get("acc", np.nan), entry["learning_rate"],
-                     seconds, entry["samples_per_second"], self.skipped.count)
+                     "samples/s); %d samples of %d unreadable images skipped so far%s",
+                     epoch + 1, entry.get("loss", np.nan), entry.get("acc", np.nan),
+                     entry["learning_rate"], seconds, entry["samples_per_second"],
+                     self.skipped.count, self.skipped.images,
+                     f" ({', '.join(self.skipped.names[:3])}"
+                     f"{', ...' if self.skipped.images > 3 else ''})" if self.skipped.images
+                     else "")
 
 
 class DebugImages(keras.callbacks.Callback):

@@ -5,8 +5,9 @@ Layout of ``--model_dir``::
     .lock                      held by the running train.py (pid, host, start)
     config.json                the final config
     checkpoints/epoch_NNNN/    a model checkpoint (config.json, model.weights.h5)
-                               + optimizer_state.npz (Adam's slots by variable
-                               name) + state.json; COMPLETE written last;
+                               + optimizer_state.npz (Adam's slots, a loss
+                               scale, by variable name) + state.json;
+                               COMPLETE written last;
                                validation.json once the epoch is validated
     best/                      a copy of the best validated epoch + best.json
     logs/, eval/, saved_model/
@@ -19,7 +20,10 @@ the holder; every checkpoint is written by
 marker); ``best/`` is replaced by an atomic rename and recorded (``best.json``
 inside it) only by that rename; an epoch whose validation beat ``best/`` is
 never pruned before ``best/`` holds it, and a resumed run repairs ``best/``
-from the epochs' ``validation.json`` files.
+from the epochs' ``validation.json`` files. Nothing the run did not write is
+deleted: a ``best/`` or ``epoch_NNNN/`` without its marker (copied or
+restored by hand) stops the run, and only the temporary directories of this
+host's dead processes are cleaned.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ import fcntl
 import glob
 import json
 import os
+import re
 import shutil
 import socket
+import stat
 import time
 import zipfile
 from typing import Any, Optional
@@ -41,9 +47,11 @@ import numpy as np
 from absl import logging
 
 from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete,
-                                   latest_epoch_checkpoint, load_weights_strict,
+                                   interrupted_best, latest_epoch_checkpoint,
+                                   load_weights_strict, unmarked_checkpoints, unmarked_error,
                                    write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
+from keras_pose.errors import UserError
 from keras_pose.files import write_json
 
 STATE_FILE = "state.json"
@@ -54,11 +62,11 @@ BEST_FILE = "best.json"
 LOCK_FILE = ".lock"
 
 
-class RunDirError(RuntimeError):
+class RunDirError(UserError, RuntimeError):
     """The model directory cannot be used as asked; the message says why."""
 
 
-class CheckpointWriteError(OSError):
+class CheckpointWriteError(UserError, OSError):
     """Writing a checkpoint failed; the previous checkpoints are intact."""
 
 
@@ -75,7 +83,7 @@ class RunLock:
 
     def __enter__(self) -> "RunLock":
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
@@ -90,6 +98,26 @@ class RunLock:
                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         self._fd = fd
         return self
+
+    def _open(self) -> int:
+        """Opens (creates) the lock file itself, never what a link there
+        points to: the lock is truncated and rewritten, and a link could
+        aim that at any file the user can write."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise RunDirError(
+                f"{self.path} is a symbolic link (to {os.readlink(self.path)}); the model "
+                "directory lock is not followed, so that its target is not overwritten: "
+                f"remove the link (rm {self.path}) and run again") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RunDirError(f"{self.path} is not a regular file; remove it (it is the model "
+                              "directory lock, recreated by every run) and run again")
+        return fd
 
     def __exit__(self, *exc: Any) -> None:
         if self._fd is not None:
@@ -134,13 +162,43 @@ def _slot_name(variable: Any) -> str:
     return variable.path.split("/", 1)[-1]
 
 
+def _named_variables(optimizer: keras.optimizers.Optimizer) -> dict[str, Any]:
+    """Every variable of ``optimizer`` and of the optimizers it wraps, by a
+    name that does not depend on how many optimizers the process made.
+
+    The innermost optimizer's variables go by slot name (as checkpoints
+    always stored them); a wrapper's, such as the LossScaleOptimizer that
+    ``compile`` adds under mixed_float16 (which holds its own ``iteration``
+    and ``learning_rate`` besides Adam's), by its class and slot name:
+    ``LossScaleOptimizer/dynamic_scale``.
+
+    Raises:
+      CheckpointError: two variables would share a name (nothing is saved).
+    """
+    chain = [optimizer]
+    while getattr(chain[-1], "inner_optimizer", None) is not None:
+        chain.append(chain[-1].inner_optimizer)
+    named: dict[str, Any] = {}
+    seen: set[int] = set()
+    for depth in reversed(range(len(chain))):  # a wrapper lists its inner ones' too
+        prefix = "" if depth == len(chain) - 1 else f"{type(chain[depth]).__name__}/"
+        for variable in chain[depth].variables:
+            if id(variable) in seen:
+                continue
+            seen.add(id(variable))
+            name = prefix + _slot_name(variable)
+            if name in named:
+                raise CheckpointError(f"optimizer variables {named[name].path} and "
+                                      f"{variable.path} would both be saved as {name}")
+            named[name] = variable
+    return named
+
+
 def optimizer_state(optimizer: keras.optimizers.Optimizer) -> dict[str, np.ndarray]:
     """Every optimizer variable (step count, learning rate, Adam's m and v
-    of each weight) by its unique name (the weight's path + the slot)."""
-    state = {_slot_name(v): np.asarray(v.numpy()) for v in optimizer.variables}
-    if len(state) != len(optimizer.variables):
-        raise CheckpointError("optimizer variables do not have unique names")
-    return state
+    of each weight, a wrapper's loss scale) by its unique name (see
+    :func:`_named_variables`)."""
+    return {name: np.asarray(v.numpy()) for name, v in _named_variables(optimizer).items()}
 
 
 def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) -> None:
@@ -156,8 +214,7 @@ def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) ->
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} cannot be read ({type(e).__name__}: {e})") from e
     problems, updates = [], []
-    for variable in optimizer.variables:
-        name = _slot_name(variable)
+    for name, variable in _named_variables(optimizer).items():
         value = saved.pop(name, None)
         if value is None:
             problems.append(f"missing {name}")
@@ -168,7 +225,9 @@ def restore_optimizer_state(optimizer: keras.optimizers.Optimizer, path: str) ->
     problems += [f"unexpected {name}" for name in sorted(saved)]
     if problems:
         raise CheckpointError(f"{path} does not fit the optimizer: " + "; ".join(problems[:10])
-                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+                              + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else "")
+                              + "; resume with the model, train.precision and optimizer "
+                              "settings the checkpoint was written with")
     for variable, value in updates:
         variable.assign(value)
 
@@ -296,17 +355,84 @@ def repair_best(model_dir: str, primary: str) -> None:
         save_best(model_dir, found[1], found[0], primary, found[2])
 
 
+# Names of write_checkpoint_dir's temporary directories and of the copies
+# it renames away: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>.
+_LEFTOVER = re.compile(r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)$")
+
+
+def _dead_process_here(name: str) -> bool:
+    """Whether a leftover's name says that a process of this host wrote it
+    and no longer runs (or is this one): this run holds the directory's
+    lock, so the write was a previous train.py's, cut short."""
+    match = _LEFTOVER.search(name)
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
+def leftovers(model_dir: str) -> tuple[list[str], list[str]]:
+    """Temporary and replaced checkpoint directories: (those this host's
+    dead processes wrote, which may be removed; the others, kept)."""
+    paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.tmp-*"))
+                   + glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.old-*"))
+                   + glob.glob(os.path.join(model_dir, "best.tmp-*"))
+                   + glob.glob(os.path.join(model_dir, "best.old-*")))
+    ours = [p for p in paths if _dead_process_here(os.path.basename(p))]
+    return ours, [p for p in paths if p not in ours]
+
+
+def check_checkpoints(model_dir: str) -> None:
+    """Before a run uses a model directory: checkpoints without their
+    marker stop it (nothing is used or deleted); leftovers of other hosts or
+    live processes are reported and kept.
+
+    Raises:
+      CheckpointError: listing the unmarked directories and what to do.
+    """
+    unmarked = unmarked_checkpoints(model_dir)
+    if unmarked:
+        raise unmarked_error(model_dir, unmarked)
+    foreign = leftovers(model_dir)[1]
+    if foreign:
+        logging.warning("Kept %d temporary checkpoint director%s that another host or a running "
+                        "process wrote: %s", len(foreign), "y" if len(foreign) == 1 else "ies",
+                        ", ".join(foreign))
+
+
+def finish_interrupted_writes(model_dir: str) -> None:
+    """At the start of a run (it holds the lock): puts ``best/`` back when a
+    crash stopped its replacement between the two renames, from the copy
+    recorded as best (:func:`interrupted_best`), and removes the other
+    leftovers of this host's dead processes. Those of other hosts or live
+    processes stay (reported by :func:`check_checkpoints`)."""
+    ours = leftovers(model_dir)[0]
+    best = os.path.join(model_dir, "best")
+    found = None if os.path.isdir(best) else interrupted_best(model_dir, among=ours)
+    if found is not None:
+        logging.warning("best/ was missing (a replacement was interrupted): put back from %s",
+                        found)
+        os.replace(found, best)
+        ours.remove(found)
+    for stale in ours:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def prune(model_dir: str, keep: int) -> None:
     """Keeps the ``keep`` newest epoch checkpoints and any epoch pending for
-    ``best/``; removes interrupted writes (this run holds the lock, so no
-    other process owns them)."""
-    root = os.path.join(model_dir, "checkpoints")
-    for stale in glob.glob(os.path.join(root, "epoch_*.tmp-*")) + glob.glob(
-            os.path.join(root, "epoch_*.old-*")) + glob.glob(os.path.join(model_dir, "best.*-*")):
+    ``best/``; removes the interrupted writes of this host's dead processes.
+    Directories without the marker are never touched (this run checked
+    that there were none, so another hand put them there)."""
+    for stale in leftovers(model_dir)[0]:
         shutil.rmtree(stale, ignore_errors=True)
-    for path in glob.glob(os.path.join(root, "epoch_[0-9][0-9][0-9][0-9]")):
-        if not is_complete(path):
-            shutil.rmtree(path, ignore_errors=True)
     epochs = _epochs(model_dir)
     pending = pending_best(model_dir)
     protected = {p for _, p in epochs[-max(1, keep):]} | ({pending[1]} if pending else set())

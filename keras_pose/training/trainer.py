@@ -11,7 +11,7 @@ uninterrupted run.
 Distribution: ``MirroredStrategy`` over the visible GPUs (the default
 strategy on a CPU-only machine); ``MultiWorkerMirroredStrategy`` when
 ``TF_CONFIG`` names several workers. BatchNorm is synchronized whenever
-there is more than one replica.
+there is more than one replica, unless ``model.sync_bn`` is false.
 """
 
 from __future__ import annotations
@@ -146,23 +146,61 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
                             f"({'; '.join(diffs)}); use another --model_dir or the same settings")
 
 
+# What the weights of an --init_checkpoint must share with this run's model
+# (the input size, K and the codec may differ).
+INIT_ARCHITECTURE = ("depth", "blocks_per_stage", "style", "deconv_filters", "deconv_kernels",
+                     "final_kernel")
+FINAL_LAYER = "head_final_conv"
+
+
 def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConfig) -> None:
-    """``--init_checkpoint``: every weight from a Keras checkpoint (warns when
-    its input convention differs from this run's)."""
+    """``--init_checkpoint``: the weights of a Keras checkpoint or a preset.
+
+    The same K: every weight. Another K (fine-tuning on another keypoint
+    set): the backbone and the deconvolutions are kept and the final layer
+    (``head_final_conv``, one filter per keypoint) keeps its fresh
+    initialisation; the log says so. Warns when the checkpoint's input
+    convention differs from this run's.
+
+    Raises:
+      TrainingError: for a SavedModel, or a checkpoint of another
+        architecture (depth, head), naming the differences.
+    """
     resolved = resolve_checkpoint(path)
     if resolved.kind != "keras":
         raise TrainingError(f"--init_checkpoint {path} is a SavedModel; give a Keras "
-                            "checkpoint directory (e.g. a converted official checkpoint)")
+                            "checkpoint directory (e.g. a converted official checkpoint) "
+                            "or a preset name")
     source = load_config(os.path.join(resolved.path, "config.json"))
-    load_weights_strict(network, os.path.join(resolved.path, "model.weights.h5"), source)
+    weights = os.path.join(resolved.path, "model.weights.h5")
     ours, theirs = config.model, source.model
+    diffs = [f"model.{f}: checkpoint {getattr(theirs, f)} vs this run {getattr(ours, f)}"
+             for f in INIT_ARCHITECTURE if getattr(theirs, f) != getattr(ours, f)]
+    if diffs:
+        raise TrainingError(f"--init_checkpoint {path} is another architecture ("
+                            f"{'; '.join(diffs)}); train the same architecture or start "
+                            "from another checkpoint")
+    if theirs.num_keypoints == ours.num_keypoints:
+        load_weights_strict(network, weights, source)
+        logging.info("Initialised every weight from %s", resolved.path)
+    else:
+        donor = build_model_from_config(dataclasses.replace(theirs, sync_bn=False))
+        load_weights_strict(donor, weights, source)
+        kept = 0
+        for layer in network.layers:
+            if layer.weights and layer.name != FINAL_LAYER:
+                layer.set_weights(donor.get_layer(layer.name).get_weights())
+                kept += 1
+        logging.info(
+            "Initialised from %s: the backbone and the deconvolutions (%d layers) kept; the "
+            "final layer %s re-initialised for K=%d (the checkpoint predicts K=%d)",
+            resolved.path, kept, FINAL_LAYER, ours.num_keypoints, theirs.num_keypoints)
     if (ours.color_order, ours.mean, ours.std) != (theirs.color_order, theirs.mean, theirs.std):
         logging.warning(
             "%s was trained on %s input (mean %s, std %s) but this run feeds %s (mean %s, std "
             "%s); pass --set model.color_order=%s (and mean/std) to keep its convention",
             resolved.path, theirs.color_order, theirs.mean, theirs.std, ours.color_order,
             ours.mean, ours.std, theirs.color_order)
-    logging.info("Initialised every weight from %s", resolved.path)
 
 
 def _refuse_legacy(directory: str) -> None:
@@ -307,8 +345,10 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
         callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=max(1, t.log_every),
                                                      write_graph=False))
         if t.image_summary_every > 0:
+            # The first people of readable images: an unreadable image must
+            # not leave this fixed sample empty (its data would never end).
             sample = next(iter(pipeline.build_train_dataset(
-                records.select(range(min(4, len(records)))),
+                records.select(pipeline.readable_rows(records.image_path, 4)),
                 pipeline.Augmentation.from_config(config),
                 build_codec(config.model), batch_size=1,
                 steps_per_epoch=1).unbatch().batch(4).take(1)))
@@ -327,25 +367,46 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
     return callbacks, log
 
 
+def _log_sync_bn(setting: Optional[bool], replicas: int) -> None:
+    """Says which BatchNorm the run uses. The config keeps the setting (None:
+    auto); the network is built under the strategy, which resolves auto
+    (``build_model_from_config``)."""
+    if replicas == 1:
+        logging.info("BatchNorm: one replica, nothing to synchronize")
+        return
+    synchronized = setting is None or setting
+    logging.info("BatchNorm: %s across the %d replicas (model.sync_bn=%s)",
+                 "synchronized" if synchronized else "NOT synchronized, each replica's own "
+                 "batch statistics", replicas, "auto" if setting is None else
+                 str(setting).lower())
+
+
 def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> ExperimentConfig:
     config = datasets.resolve_dataset_config(config)
     precision = resolve_precision(config.train.precision)
     if precision != config.train.precision:
         logging.info("train.precision=auto: %s on this machine", precision)
     config = config.replace(train=dataclasses.replace(config.train, precision=precision))
-    if strategy.num_replicas_in_sync > 1 and not config.model.sync_bn:
-        config = config.replace(model=dataclasses.replace(config.model, sync_bn=True))
+    _log_sync_bn(config.model.sync_bn, strategy.num_replicas_in_sync)
     d = config.data
     logging.info("Keypoints %s; flip pairs %s; OKS sigmas %s", list(d.keypoint_names),
                  [list(p) for p in d.flip_pairs], list(d.oks_sigmas) or "none")
     return config
 
 
-def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool) -> None:
+def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
+         skipped: pipeline.SkipCounter) -> None:
     try:
         model.fit(dataset, epochs=config.train.epochs, initial_epoch=state.epoch,
                   steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, shuffle=False,
                   verbose=1 if progress and plan.chief else 0)
+    except tf.errors.OpError as e:
+        if skipped.error is None:
+            raise
+        last = latest_epoch_checkpoint(plan.directory)
+        raise TrainingError(f"{skipped.error}; " + (f"the last complete checkpoint is {last}"
+                                                     if last else "no checkpoint was written")
+                            ) from e
     except KeyboardInterrupt:
         last = latest_epoch_checkpoint(plan.directory)
         raise TrainingInterrupted(
@@ -365,21 +426,28 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
                  len(records), records.num_skipped, records.skipped_reasons or "none",
                  strategy.num_replicas_in_sync, plan.global_batch, plan.steps_per_epoch,
                  plan.base_lr)
+    # Before anything is written: data that would never yield a sample.
+    pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
     validation = _validation_setup(config, plan.chief)
     _refuse_legacy(plan.directory)
+    run_dir.check_checkpoints(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
     if latest:
         check_resume(load_config(os.path.join(latest, "config.json")), config, latest)
-    if plan.chief:
-        save_config(config, os.path.join(model_dir, "config.json"))
+    # Whatever can still refuse the run (the checkpoint's weights, optimizer
+    # state and schedule; each input pipeline's images) before the first
+    # write: a refused run leaves the model directory as it was.
     network, model, state = _build(config, strategy, plan, latest, init_checkpoint)
-    if validation is not None:
-        run_dir.repair_best(plan.directory, validation.metric.primary)
     skipped = pipeline.SkipCounter()
-    callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
-    _fit(model, dataset, config, plan, state, callbacks, progress)
+    if plan.chief:
+        save_config(config, os.path.join(model_dir, "config.json"))
+    run_dir.finish_interrupted_writes(plan.directory)  # also when nothing is left to train
+    if validation is not None:
+        run_dir.repair_best(plan.directory, validation.metric.primary)
+    callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
+    _fit(model, dataset, config, plan, state, callbacks, progress, skipped)
     final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
     table = validation.table(final) if validation is not None else ""
     saved_model = None
@@ -404,6 +472,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     Raises:
       TrainingError (TrainingInterrupted on Ctrl-C), run_dir.RunDirError
       (another run holds the directory), datasets.DatasetError,
+      pipeline.UnreadableImagesError (no training image can be read),
       CheckpointError, run_dir.CheckpointWriteError: each with a message
       naming the file or setting at fault.
     """

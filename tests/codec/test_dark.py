@@ -5,8 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_pose.codec import DarkHeatmap, MSRAHeatmap, build_codec, default_blur_kernel
-from keras_pose.configs import get_experiment
-from keras_pose.configs.base import apply_overrides
+from keras_pose.configs import apply_overrides, get_experiment
 from tests import reference_impl as ref
 
 GEOMETRY = ((192, 256), (48, 64), 2.0)

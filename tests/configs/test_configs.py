@@ -122,13 +122,3 @@ def test_flip_permutation_is_an_involution(k, pairs):
     perm = flip_permutation(k, pairs)
     assert [perm[p] for p in perm] == list(range(k))
     assert perm != list(range(k))
-
-
-def test_conversion_names_still_import_from_base():
-    # conversion.py owns them; base re-exports them for one release.
-    from keras_pose.configs import base, conversion
-
-    assert base.apply_overrides is conversion.apply_overrides
-    assert base.load_config is conversion.load_config
-    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
-        base.nonsense

@@ -88,12 +88,3 @@ def test_command_line_hook_for_presets():
     assert expand_sigma_override("data.oks_sigmas=0.1,0.2") == "data.oks_sigmas=0.1,0.2"
     with pytest.raises(ValueError, match="unknown OKS sigma preset"):
         expand_sigma_override("data.oks_sigmas=nonsense")
-
-
-def test_moved_names_still_import_from_keypoints():
-    # Re-exported for one release; the owners are sigma_presets and sigmas.
-    from keras_pose.configs import keypoints as kp
-
-    assert kp.COCO_OKS_SIGMAS is COCO_OKS_SIGMAS and kp.resolve_sigmas is resolve_sigmas
-    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
-        kp.nonsense

@@ -58,3 +58,13 @@ def test_offline_error_names_url_destination_and_only_the_callers_alternatives(
     assert message.endswith("to a folder that holds it)")  # nothing about model.pretrained
     with pytest.raises(download.DownloadError, match=r"holds it\); or pass --weights PATH$"):
         download.fetch(url, alternatives="or pass --weights PATH")
+
+
+def test_hash_prefixes_of_torchvision_and_mmpose_names():
+    assert download.hash_prefix("resnet50-19c8e357.pth") == "19c8e357"
+    # mmpose's publish_model.py: <name>-<sha256[:8]>_<date>.pth
+    assert download.hash_prefix(
+        "td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth") == "04af38ce"
+    assert download.hash_prefix("res50_coco_256x192_dark-43379d20_20200709.pth") == "43379d20"
+    assert download.hash_prefix("pose_resnet_50_256x192.pth.tar") is None
+    assert download.hash_prefix("td-hm_res50_8xb64-210e_coco-256x192.pth") is None

@@ -37,7 +37,7 @@ torch = pytest.importorskip("torch", reason="torch (test extra) writes the files
 
 from keras_pose.checkpoint import load_model  # noqa: E402
 from keras_pose.configs import apply_overrides, get_experiment  # noqa: E402
-from keras_pose.convert import mmpose, torch_pickle, torch_reader  # noqa: E402
+from keras_pose.convert import mmpose, torch_objects, torch_pickle, torch_reader  # noqa: E402
 from keras_pose.convert.state_dict import ConversionError  # noqa: E402
 from tests import reference_impl as ref  # noqa: E402
 from tests.convert.state_dicts import official_state_dict  # noqa: E402
@@ -343,12 +343,12 @@ def test_reader_gives_torch_load_tensors_without_mm_modules(tmp_path, resnet18, 
     if version == "1.x":
         assert meta["cfg"] == CONFIG_TEXT and meta["dataset_meta"]["flip_indices"] == (
             COCO_FLIP_INDICES)
-        assert torch_pickle.placeholder_global(meta["dataset_meta"]["sigmas"]) in (
+        assert torch_objects.placeholder_global(meta["dataset_meta"]["sigmas"]) in (
             "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct")
-        assert torch_pickle.placeholder_global(meta["sample"]) == (
+        assert torch_objects.placeholder_global(meta["sample"]) == (
             "mmpose.structures.PoseDataSample")
         assert str(meta["sample_class"]) == "mmpose.structures.PoseDataSample"
-        assert torch_pickle.placeholder_global(loaded["message_hub"]) == (
+        assert torch_objects.placeholder_global(loaded["message_hub"]) == (
             "mmengine.logging.message_hub.MessageHub")
         assert meta["loss"] == np.float64(0.0015)
     else:
@@ -525,7 +525,7 @@ def test_payload_in_meta_is_skipped(tmp_path, hostile_process, name, layout):
     if global_name is None:  # An allowed OrderedDict: the attribute was dropped.
         assert type(meta["payload"]) is collections.OrderedDict and not vars(meta["payload"])
     else:
-        assert torch_pickle.placeholder_global(meta["payload"]) == global_name
+        assert torch_objects.placeholder_global(meta["payload"]) == global_name
     run_live(ops)  # Python's unpickler runs it.
     assert os.path.exists(marker)
 

@@ -70,3 +70,15 @@ def test_metadata_mismatch_names_both(coco_dir):
     mpii = default_experiment("mpii")
     with pytest.raises(DatasetError, match="K=16"):
         datasets.check_metadata(mpii, records, "checkpoint Y")
+    # Another naming style of the same keypoints (a preset spells them as its
+    # source did) is the same; another name is not, and the error says how
+    # to settle a mere spelling difference.
+    styled = tuple(n.replace("left_", "L_").replace("right_", "R_").title()
+                   for n in cfg.data.keypoint_names)
+    assert styled[1] == "L_Eye"
+    datasets.check_metadata(cfg.replace(data=dataclasses.replace(
+        cfg.data, keypoint_names=styled)), records, "preset Z")
+    renamed = cfg.replace(data=dataclasses.replace(
+        cfg.data, keypoint_names=("snout",) + cfg.data.keypoint_names[1:]))
+    with pytest.raises(DatasetError, match="pass --set data.keypoint_names="):
+        datasets.check_metadata(renamed, records, "preset Z")

@@ -11,6 +11,7 @@ import tensorflow as tf
 from keras_pose.codec import MSRAHeatmap
 from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
 from keras_pose.data import coco, mpii, pipeline
+from tests import broken_images
 from tests import reference_impl as ref
 
 IMAGE_SIZE, HEATMAP_SIZE, SIGMA = (192, 256), (48, 64), 2.0
@@ -170,6 +171,58 @@ def test_unreadable_images_are_skipped_and_counted_and_epochs_stay_full(coco_rec
     assert len(indices) == n and not skipped & set(indices)  # the next pass filled the epoch
     assert counter.count >= len(skipped) and str(bad) in counter.names
     assert str(missing) in counter.names
+
+
+def _with_images(records, replace):
+    """The records as a dict whose image paths ``replace`` maps."""
+    values = records.to_dict()
+    values["image_path"] = np.array([replace.get(p, p) for p in values["image_path"]], object)
+    return values
+
+
+def test_a_pipeline_none_of_whose_images_can_be_read_is_an_error(coco_records, tmp_path):
+    paths = list(dict.fromkeys(coco_records.image_path))
+    broken = {p: broken_images.write_variant(p, str(tmp_path), f"b{i}", kind) for i, (p, kind)
+              in enumerate(zip(paths, broken_images.UNREADABLE))}
+    # Before: an endless empty data set, decoding the same files forever.
+    with pytest.raises(pipeline.UnreadableImagesError,
+                       match=r"none of the 4 training images of the training split.*b0\.jpg"):
+        _dataset(_with_images(coco_records, broken), batch=1, steps=4)
+    # Several pipelines: a shard of unreadable images fails, the other runs.
+    groups = pipeline.group_by_image(coco_records.image_path)
+    second = [paths[g] for g in pipeline.shard_groups(groups, 2, 1)]
+    values = _with_images(coco_records, {p: broken[p] for p in second})
+    contexts = [tf.distribute.InputContext(2, i, 2) for i in range(2)]
+    with pytest.raises(pipeline.UnreadableImagesError, match="input pipeline 2 of 2"):
+        _dataset(values, batch=1, steps=2, input_context=contexts[1])
+    assert len(list(_dataset(values, batch=1, steps=2, input_context=contexts[0]).take(4))) == 4
+    # Images that stop being readable while training: an error, not a loop.
+    copies = {p: shutil.copy(p, tmp_path / f"c{i}.jpg") for i, p in enumerate(paths)}
+    counter = pipeline.SkipCounter()
+    ds = _dataset(_with_images(coco_records, copies), batch=1, steps=4, skipped_counter=counter)
+    for copy in copies.values():
+        os.remove(copy)
+    with pytest.raises(tf.errors.OpError, match="none of the 4 training images"):
+        list(ds.take(1))
+    assert "none of the 4" in counter.error and counter.images == 4
+
+
+def test_an_epoch_is_filled_from_its_own_passes_however_many_images_fail(coco_records,
+                                                                           tmp_path):
+    paths = list(dict.fromkeys(coco_records.image_path))
+    broken = {p: broken_images.write_variant(p, str(tmp_path), f"b{i}", "truncated")
+              for i, p in enumerate(paths[1:])}
+    values = _with_images(coco_records, broken)
+    n = len(coco_records)  # 4 passes of the one readable image per epoch
+    readable = {i for i in range(n) if values["image_path"][i] == paths[0]}
+    assert 0 < len(readable) <= n // 4
+    counter = pipeline.SkipCounter()
+    epochs = _epochs(_dataset(values, COCO_AUG, batch=1, steps=n, skipped_counter=counter), n, 2)
+    resumed = _epochs(_dataset(values, COCO_AUG, batch=1, steps=n, start_epoch=1), n, 1)[0]
+    assert set(_indices(epochs[0])) == readable and len(_indices(epochs[0])) == n
+    for x, y in zip(epochs[1], resumed):  # epoch 1 does not depend on the skips of epoch 0
+        np.testing.assert_array_equal(x["image"].numpy(), y["image"].numpy())
+    assert counter.images == 3 and set(counter.names) == set(broken.values())
 
 
 def _indices(ds):

@@ -25,6 +25,63 @@ def test_clean_box_reproduces_the_reference_quirks():
     assert clean_box([700, 10, 5, 5], 640, 480) is None
 
 
+@pytest.mark.parametrize("rule,box,expected", [
+    # A box inside the image: the reference shrinks it by one pixel, mmpose not.
+    ("official", [10, 20, 50, 80], [10.0, 20.0, 49.0, 79.0]),
+    ("mmpose", [10, 20, 50, 80], [10.0, 20.0, 50.0, 80.0]),
+    ("mmpose_0x", [10, 20, 50, 80], [10.0, 20.0, 50.0, 80.0]),
+    # x < 0: shifted right (official, 0.x) or cropped at 0 (1.x).
+    ("official", [-10, 5, 50, 20], [0.0, 5.0, 49.0, 19.0]),
+    ("mmpose", [-10, 5, 50, 20], [0.0, 5.0, 40.0, 20.0]),
+    ("mmpose_0x", [-10, 5, 50, 20], [0.0, 5.0, 50.0, 20.0]),
+    # Clipped at W - 1; a sub-pixel box is kept by the reference only.
+    ("mmpose", [600, 5, 100, 20], [600.0, 5.0, 39.0, 20.0]),
+    ("official", [10, 10, 0.5, 0.5], [10.0, 10.0, 0.0, 0.0]),
+    ("mmpose_0x", [10, 10, 0.0, 0.5], None),
+    ("mmpose", [700, 10, 5, 5], None),
+])
+def test_clean_box_rules(rule, box, expected):
+    assert clean_box(box, 640, 480, rule) == expected
+
+
+def test_gt_box_rule_is_a_checked_config_field_honoured_by_load_records(coco_dir):
+    from keras_pose.configs import ConfigError
+    with pytest.raises(ConfigError, match="data.gt_box_rule must be one of"):
+        apply_overrides(get_experiment("coco_resnet50_256x192"), ["data.gt_box_rule=mmpose1"])
+    assert get_experiment("coco_resnet50_256x192").data.gt_box_rule == "official"
+    base = apply_overrides(default_experiment("coco"), [
+        f"data.root={coco_dir}", "data.test_set=val2017"])
+    boxes = {}
+    for rule in ("official", "mmpose"):
+        config = apply_overrides(base, [f"data.gt_box_rule={rule}"])
+        ann = os.path.join(coco_dir, "test_coco.json")
+        records = coco.load_coco_gt(ann, coco_dir, 0.75, box_rule=rule)
+        config_records = _load_test_records_from(config, ann)
+        np.testing.assert_allclose(config_records.box, records.box)
+        boxes[rule] = records.box
+    # Same people; mmpose's boxes are one pixel larger unless cut by the border.
+    grown = boxes["mmpose"][:, 2:] - boxes["official"][:, 2:]
+    assert np.isclose(grown, 1.0).sum() >= 20 and np.all((grown >= 0) & (grown <= 1))
+    np.testing.assert_allclose(boxes["mmpose"][:, :2], boxes["official"][:, :2])
+
+
+def _load_test_records_from(config, ann):
+    """load_records on a copy of the sample laid out as data/coco."""
+    import tempfile
+    root = tempfile.mkdtemp()
+    os.makedirs(os.path.join(root, "annotations"))
+    shutil.copy(ann, os.path.join(root, "annotations", "person_keypoints_val2017.json"))
+    os.makedirs(os.path.join(root, "images", "val2017"))
+    for image in json.load(open(ann))["images"]:
+        shutil.copy(os.path.join(os.path.dirname(ann), image["file_name"]),
+                    os.path.join(root, "images", "val2017", image["file_name"]))
+    config = apply_overrides(config, [f"data.root={root}"])
+    try:
+        return datasets.load_records(config, "test", datasets.BoxMode(True))
+    finally:
+        shutil.rmtree(root)
+
+
 def test_coco_gt_on_real_sample(coco_dir):
     path = os.path.join(coco_dir, "test_coco.json")
     records = coco.load_coco_gt(path, coco_dir, 192 / 256)
@@ -137,6 +194,7 @@ def test_custom_dataset_with_other_keypoints(tmp_path, coco_dir):
     assert resolved.data.keypoint_names == tuple(names)
     assert resolved.data.flip_pairs == ((1, 2), (3, 4), (5, 6))
     assert resolved.data.skeleton == ((1, 3), (2, 4))
+    assert resolved.data.category_ids == (1,)  # recorded with the checkpoint
     assert len(resolved.data.oks_sigmas) == 7
     records = datasets.load_records(resolved, "train")
     assert records.num_keypoints == 7 and len(records) > 0
@@ -210,18 +268,61 @@ def test_skeleton_base_is_detected(tmp_path, caplog, skeleton, expected):
     assert ("fit both 0-based and 1-based; read as 1-based" in caplog.text) == (len(skeleton) == 1)
 
 
+@pytest.mark.parametrize("skeleton,base", [
+    # 0-based shoulders, hips, left arm: read 1-based they would join the
+    # right ear to the left shoulder and the right wrist to the left hip.
+    ([[5, 6], [11, 12], [5, 7], [7, 9]], 0),
+    # COCO's own 1-based limbs without those touching 1 or 17.
+    ([[16, 14], [14, 12], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8], [8, 10]], 1),
+])
+def test_the_names_settle_an_ambiguous_skeleton_base(tmp_path, caplog, skeleton, base):
+    path = _write(tmp_path, _tiny_coco(COCO_KEYPOINT_NAMES, skeleton=skeleton))
+    expected = tuple((a - base, b - base) for a, b in skeleton)
+    assert coco_files.dataset_metadata(path)["skeleton"] == expected
+    assert f"read as {base}-based (the reading that joins no left and right" in caplog.text
+
+
 def test_out_of_range_skeleton_names_file_and_limb(tmp_path):
     names = [f"k{i}" for i in range(14)]
     coco_skeleton = [[a + 1, b + 1] for a, b in COCO_SKELETON]  # 17-keypoint limbs
     path = _write(tmp_path, _tiny_coco(names, skeleton=coco_skeleton), "crowd14.json")
-    for read in (coco_files.read_annotation_file, coco_files.dataset_metadata,
-                 lambda p: coco.load_coco_gt(p, str(tmp_path), 0.75)):
+    for read in (coco_files.read_annotation_file, coco_files.dataset_metadata):
         with pytest.raises(AnnotationError, match=r"crowd14.json: category 1 \('thing'\) "
-                           r"'skeleton': pair #0 \[16, 14\] is out of range for 14 keypoints"):
+                           r"'skeleton': pair #0 \[16, 14\] is out of range for 14 keypoints"
+                           r".*--set data.skeleton=\[\]"):
             read(path)
     negative = _write(tmp_path, _tiny_coco(skeleton=[[0, 1], [-1, 2]]), "neg.json")
     with pytest.raises(AnnotationError, match=r"neg.json.*pair #1 \[-1, 2\]"):
         coco_files.read_annotation_file(negative)
+
+
+def test_a_skeleton_that_does_not_fit_k_yields_to_data_skeleton(tmp_path, coco_dir):
+    """A file with COCO's 17-keypoint skeleton for 14 keypoints: training on
+    it stops naming the limb and the override; --set data.skeleton=[] (or
+    one's own limbs) wins; reading people and COCOeval's ground truth never
+    needed the skeleton, so evaluation does not stop."""
+    from keras_pose.evaluation.metrics import metric_for
+    data = json.load(open(os.path.join(coco_dir, "test_coco.json")))
+    names = [f"k{i}" for i in range(14)]
+    data["categories"] = [{"id": 1, "name": "thing", "keypoints": names,
+                           "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}]
+    for ann in data["annotations"]:
+        ann["keypoints"] = ann["keypoints"][:3 * 14]
+        ann["num_keypoints"] = sum(v > 0 for v in ann["keypoints"][2::3])
+    root = str(tmp_path / "crowd14")
+    _coco_like(root, "train2017", data, coco_dir)
+    _coco_like(root, "val2017", data, coco_dir)
+    config = default_experiment("crowd14")
+    config = config.replace(data=dataclasses.replace(config.data, root=root))
+    with pytest.raises(AnnotationError, match=r"person_keypoints_train2017.json: .*pair #0 "
+                       r"\[16, 14\].*--set data.skeleton=\[\]"):
+        datasets.resolve_dataset_config(config)
+    for override, expected in (("data.skeleton=[]", ()), ("data.skeleton=[[0,1]]", ((0, 1),))):
+        resolved = datasets.resolve_dataset_config(apply_overrides(config, [override]))
+        assert resolved.data.skeleton == expected and resolved.model.num_keypoints == 14
+        assert len(datasets.load_records(resolved, "train")) > 0
+        assert len(datasets.load_records(resolved, "test", datasets.BoxMode(True))) > 0
+        metric_for(resolved)  # COCOeval's ground truth
 
 
 def test_flip_pairs_given_by_the_annotation_file(tmp_path):

@@ -99,6 +99,18 @@ def test_perfect_prediction():
     assert "AP/left_ear" not in metrics
 
 
+def test_motp_of_a_perfect_prediction_drops_when_people_stand_close():
+    """poseval's MOTP sums motmetrics' RAW distances too: a joint within half
+    a head size (15 px) of the same joint of another person adds its
+    distance, so even a perfect prediction is below 100 (the package
+    docstring says so)."""
+    def close_pair(ids):  # 10 px apart: every joint pair within 15 px.
+        return [[person(ids[0], 100 + 5 * i), person(ids[1], 110 + 5 * i)] for i in range(4)]
+    metrics = evaluate((sequence(close_pair((1, 2))), sequence(close_pair((11, 12)))))
+    assert_groups(metrics, "MOTA", 100.0)  # Every person tracked right...
+    assert metrics["MOTP/Total"] == pytest.approx(200 / 3)  # ...yet MOTP is not 100.
+
+
 def test_only_labelled_frames_are_evaluated():
     # Frame 1 has no ground-truth people (not labelled); the tracker's people
     # there are not false positives.

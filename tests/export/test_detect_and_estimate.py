@@ -52,6 +52,10 @@ def test_detect_and_estimate_equals_the_python_path(exported, tiny_exported, coc
     assert len(out["box_scores"]) == int(np.sum(found.scores >= middle))
     out = serve(image_bytes=tf.io.read_file(image_path), score_threshold=tf.constant([2.0]))
     assert out["keypoints"].shape == (0, 17, 2)
+    # A threshold that is not zero or one finite number is refused, named.
+    for bad, message in (([np.nan], "finite number"), ([0.2, 0.5], "zero or one number")):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"score_threshold: .*{message}"):
+            serve(image_bytes=tf.io.read_file(image_path), score_threshold=tf.constant(bad))
 
 
 def test_saved_model_cli_runs_the_signature(exported, coco_dir, tmp_path):

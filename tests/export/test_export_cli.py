@@ -26,3 +26,15 @@ def test_int8_saved_model_is_an_error(script, checkpoint, tmp_path, capsys):
                 "--precision", "int8", "--noguard") == 1
     assert "int8 is a quantization" in capsys.readouterr().err
     assert not (tmp_path / "sm").exists()
+
+
+def test_a_preset_name_exports_with_its_config(script, tiny_preset, tmp_path, capsys):
+    from keras_pose.configs import load_config
+    output = tmp_path / "exported"
+    assert _run(script, "--checkpoint", tiny_preset.name, "--output", str(output)) == 0
+    assert f"saved_model (fp32): {output}" in capsys.readouterr().out
+    exported = load_config(str(output / "assets" / "config.json"))
+    assert exported == tiny_preset.config and len(tiny_preset.conversions) == 1
+    assert _run(script, "--checkpoint", "simplebaseline_resnet50_ap10k_265x256",
+                "--output", str(tmp_path / "x")) == 1
+    assert "close preset names: simplebaseline_resnet50_ap10k_256x256" in capsys.readouterr().err

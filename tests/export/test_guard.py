@@ -1,11 +1,13 @@
 """The accuracy guard: AP and keypoint displacement against fp32, and refusal."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_pose.data.datasets import load_records
-from keras_pose.export import guard
+from keras_pose.export import guard, runtimes
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def test_same_network_through_numpy_matches_exactly(setup):
     model, config, records = setup
     reference_ap, (row,) = guard.compare_networks(
         lambda x: model(x, training=False),
-        {"numpy": guard.numpy_network(_keras_numpy(model), config)}, config, records)
+        {"numpy": runtimes.numpy_network(_keras_numpy(model), config)}, config, records)
     assert row.ap == reference_ap and row.ap_drop == 0
     assert row.mean_px == 0 and row.p99_px == 0 and row.moved == 0
     guard.check_guard(reference_ap, [row])  # Passes.
@@ -38,7 +40,7 @@ def test_displacement_of_a_network_shifted_by_one_heatmap_pixel(setup):
         return np.roll(model(x, training=False).numpy(), 1, axis=2)
 
     _, (row,) = guard.compare_networks(
-        lambda x: model(x, training=False), {"shifted": guard.numpy_network(shifted, config)},
+        lambda x: model(x, training=False), {"shifted": runtimes.numpy_network(shifted, config)},
         config, records, flip=False)
     pixel = records.scale[:, 0] * 200 / config.model.heatmap_size[0]
     assert row.moved == pytest.approx(1.0)
@@ -70,6 +72,26 @@ def test_whole_images_keeps_every_person_of_each_image(setup):
 
 def test_numpy_network_keeps_the_static_heatmap_shape(setup):
     model, config, _ = setup
-    network = guard.numpy_network(_keras_numpy(model), config)
+    network = runtimes.numpy_network(_keras_numpy(model), config)
     traced = tf.function(network).get_concrete_function(tf.TensorSpec([None, 64, 64, 3]))
     assert traced.output_shapes.as_list() == [None, 16, 16, 17]
+
+
+def test_guard_on_crops_passes_agreement_and_refuses_a_moved_network(setup):
+    """Without a data set: keypoint agreement with fp32 on the user's own
+    crops. Heatmaps moved two columns put every keypoint two heatmap pixels
+    away (flip test off, so that the move is not averaged with its mirror)."""
+    model, config, _ = setup
+    config = config.replace(test=dataclasses.replace(config.test, flip_test=False))
+    crops = np.random.default_rng(0).uniform(0, 255, (20, 64, 64, 3)).astype(np.float32)
+    reference = lambda x: model(x, training=False)  # noqa: E731
+    same = guard.guard_on_crops(reference, runtimes.numpy_network(_keras_numpy(model), config),
+                                "same", config, crops)
+    assert same["agreement"] == 1.0 and same["people"] == 20
+
+    def moved(x):
+        return np.roll(model(x, training=False).numpy(), 2, axis=2)
+    with pytest.raises(guard.AccuracyGuardError, match=r"moved: 0.0% of the keypoints of 20 "
+                       r"people within 1 heatmap pixel.*at least 95% are needed"):
+        guard.guard_on_crops(reference, runtimes.numpy_network(moved, config), "moved", config,
+                             crops)

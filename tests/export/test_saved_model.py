@@ -87,6 +87,12 @@ def test_empty_inputs_give_empty_outputs(loaded):
     ([[[10, 10, np.nan, 30]], [[1, 1, 5, 5]]], [1, 1], "4 finite numbers"),
     ([[[10, 10, np.inf, 30]], [[1, 1, 5, 5]]], [1, 1], "4 finite numbers"),
     ([[[10, 10, 20, 30]]], [1], "boxes: its first dimension"),
+    # Refused rather than clipped (a caller's mistake; clipping would move
+    # the crops of people cut by the border): a box off its 30x40 image...
+    ([[[10, 10, 20, 30]], [[1000, 1, 5, 5]]], [1, 1], "boxes: every box must overlap"),
+    ([[[10, 10, 20, 30]], [[-50, 1, 40, 5]]], [1, 1], "boxes: every box must overlap"),
+    # ...and one of a size no detector gives, which would overflow the crop.
+    ([[[0, 0, 1e30, 1e30]], [[1, 1, 5, 5]]], [1, 1], "boxes: a box is more than 10 times"),
 ])
 def test_malformed_inputs_are_refused_naming_the_input(loaded, boxes, num_boxes, message):
     images = tf.zeros([2, 30, 40, 3], tf.uint8)
@@ -94,6 +100,21 @@ def test_malformed_inputs_are_refused_naming_the_input(loaded, boxes, num_boxes,
         loaded.signatures["serving_default"](
             images=images, boxes=tf.constant(boxes, tf.float32),
             num_boxes=tf.constant(num_boxes, tf.int32))
+
+
+def test_empty_images_with_boxes_are_refused_naming_images(loaded):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="images: the images are empty"):
+        loaded.signatures["serving_default"](
+            images=tf.zeros([1, 0, 0, 3], tf.uint8), boxes=tf.constant([[[0, 0, 5, 5]]],
+                                                                       tf.float32),
+            num_boxes=tf.constant([1], tf.int32))
+
+
+def test_encoded_image_refuses_boxes_off_the_image(loaded):
+    image_bytes = tf.io.encode_jpeg(tf.zeros([30, 40, 3], tf.uint8))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="boxes: every box must overlap"):
+        loaded.signatures["encoded_image"](image_bytes=image_bytes,
+                                           boxes=tf.constant([[500, 500, 10, 10]], tf.float32))
 
 
 def test_padded_slots_may_hold_anything(loaded):

@@ -93,7 +93,8 @@ def test_bare_names_that_fit_several_inputs_are_an_error(run_predict, checkpoint
     assert code == 1 and "ambiguous" in err and "s1/000000.jpg" in err and "s2/000000.jpg" in err
 
 
-def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_dir, tmp_path):
+def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_dir, tmp_path,
+                                                 caplog):
     inputs = _images(coco_dir, str(tmp_path / "in"), ["27002.jpg", "27003.jpg"])
     annotations = tmp_path / "ann.json"
     annotations.write_text(json.dumps({"images": [{"id": 1, "file_name": "27002.jpg"},
@@ -104,14 +105,17 @@ def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_d
                                       {"image_id": 27003, "category_id": 1, "score": 0.9,
                                        "bbox": [10, 20, 100, 200]}]))
     out = tmp_path / "out"
-    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
-                                   str(detections), "--annotations", str(annotations),
-                                   "--output_dir", str(out)])
+    code, out_text, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                       str(detections), "--annotations", str(annotations),
+                                       "--output_dir", str(out)])
     assert code == 0, err[-2000:]
     predictions = json.load(open(out / "predictions.json"))
     # Image 1 is 27002.jpg by the annotation file (not the digits of its
-    # name); 27003 names no image of it, so 27003.jpg has no boxes.
+    # name); 27003 names no image of it, so 27003.jpg has no boxes, and the
+    # summary says so.
     assert [(p["file_name"], p["image_id"]) for p in predictions] == [("27002.jpg", 1)]
+    assert f"1 input(s) have no boxes in {detections} (0 people): 27003.jpg" in out_text
+    assert f"27003.jpg: no boxes in {detections}" in caplog.text  # as it happened
 
 
 def test_an_unwritable_output_directory_stops_before_any_work(run_predict, checkpoint,
@@ -158,3 +162,420 @@ def test_video_tracking_with_the_detector_class_offline(run_predict, checkpoint,
     capture = cv2.VideoCapture(str(out / "clip.avi.pose.avi"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
     shutil.rmtree(out)
+
+
+def _frames(coco_dir, folder, count):
+    """``count`` frames of one size (one COCO image) in ``folder``."""
+    os.makedirs(folder)
+    for i in range(count):
+        shutil.copy(os.path.join(coco_dir, "000000000785.jpg"), folder / f"{i:06d}.jpg")
+    return str(folder.parent)
+
+
+def test_tracking_folders_of_frames_takes_each_frames_boxes(run_predict, checkpoint, coco_dir,
+                                                           tmp_path):
+    """The PoseTrack workflow: frames in a folder per sequence, boxes per
+    frame. Each frame finds the boxes of its own key, not the folder's."""
+    inputs = _frames(coco_dir, tmp_path / "in" / "seq", 3)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({f"seq/{i:06d}.jpg": [[10, 20, 100, 200], [150, 20, 80, 200]]
+                                 for i in range(3)}))
+    out = tmp_path / "out"
+    code, _, err = run_predict(
+        ["--checkpoint", checkpoint, "--input", inputs, "--boxes", str(boxes), "--track",
+         "--set", "track.detection_threshold=0", "--set", "track.keypoint_threshold=0",
+         "--output_dir", str(out)])
+    assert code == 0, err[-3000:]
+    frames = json.load(open(out / "seq.frames.json"))
+    # The first frame has its 2 boxes; later frames add the boxes
+    # propagated by flow from the frame before (the paper's unification).
+    counts = [len(f["people"]) for f in frames]
+    assert counts[0] == 2 and min(counts) >= 2, counts
+    tracks = json.load(open(out / "seq.posetrack.json"))
+    assert len(tracks["annotations"]) == sum(counts)
+
+
+def test_a_bug_deep_in_the_run_keeps_its_traceback(run_predict, checkpoint, coco_dir, tmp_path,
+                                                   monkeypatch):
+    """A ValueError from a bug (here planted where results become COCO
+    entries) is not turned into a one-line 'error': cli.run lets it through
+    to absl, which prints its traceback."""
+    from keras_pose.prediction import runner
+
+    def buggy(*args):
+        raise ValueError("operands could not be broadcast together")
+    monkeypatch.setattr(runner, "coco_entries", buggy)
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    with pytest.raises(ValueError, match="broadcast"):
+        run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector", "none",
+                     "--output_dir", str(tmp_path / "out")])
+
+
+def test_user_errors_stay_one_line_naming_the_file(run_predict, checkpoint, coco_dir, tmp_path):
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                str(tmp_path / "nothere.json"), "--output_dir",
+                                str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1 and "nothere.json does not exist" in err
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                str(tmp_path / "nothere.json"), "--detector", "none",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1 and "--detector none and --boxes" in err
+
+
+def _posetrack_checkpoint(tiny_exported, path):
+    """tiny_exported's network with PoseTrack18's 17 keypoint names (as a
+    model fine-tuned on PoseTrack18 from COCO has)."""
+    import dataclasses
+
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.configs.keypoints import flip_pairs_from_names
+    from keras_pose.tracking.posetrack_format import POSETRACK18_KEYPOINT_NAMES
+    model, config, _, _ = tiny_exported
+    names = POSETRACK18_KEYPOINT_NAMES
+    config = config.replace(data=dataclasses.replace(
+        config.data, dataset="custom", keypoint_names=names,
+        flip_pairs=flip_pairs_from_names(names, log=False)))
+    save_model_checkpoint(model, config, str(path))
+    return str(path)
+
+
+def _posetrack_ground_truth(path, sequence, count):
+    """A PoseTrack18 ground-truth file: 2 people in each of ``count`` frames."""
+    from keras_pose.tracking.posetrack_format import POSETRACK18_KEYPOINT_NAMES
+    images, annotations = [], []
+    for i in range(count):
+        images.append({"id": 10003420000 + i, "file_name": f"images/val/{sequence}/{i:06d}.jpg",
+                       "frame_id": 10003420000 + i, "vid_id": "000342", "is_labeled": True})
+        for n, (x, y) in enumerate([(60, 120), (190, 120)]):
+            points = [[x + 3 * k, y + 10 * k, 1] for k in range(17)]
+            annotations.append({"id": 10 * i + n, "image_id": 10003420000 + i, "track_id": n,
+                                "keypoints": [v for p in points for v in p],
+                                "bbox_head": [x - 10, y - 20, 20, 25]})
+    path.write_text(json.dumps({"images": images, "annotations": annotations, "categories": [
+        {"id": 1, "name": "person", "keypoints": list(POSETRACK18_KEYPOINT_NAMES)}]}))
+
+
+def test_posetrack_workflow_predict_then_evaluate(run_predict, tiny_exported, coco_dir,
+                                                  tmp_path, caplog):
+    """Frames in a folder per sequence, boxes per frame, a model with
+    PoseTrack18's keypoints: predict.py --track, then the PoseTrack
+    evaluator on its output, sequences paired by name."""
+    sequence = "000342_mpii_test"
+    inputs = _frames(coco_dir, tmp_path / "in" / sequence, 3)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({f"{sequence}/{i:06d}.jpg": [[10, 20, 100, 200],
+                                                             [150, 20, 80, 200]]
+                                 for i in range(3)}))
+    out = tmp_path / "out"
+    checkpoint = _posetrack_checkpoint(tiny_exported, tmp_path / "posetrack_ckpt")
+    code, _, err = run_predict(
+        ["--checkpoint", checkpoint, "--input", inputs, "--boxes", str(boxes), "--track",
+         "--set", "track.detection_threshold=0", "--set", "track.keypoint_threshold=0",
+         "--output_dir", str(out)])
+    assert code == 0, err[-3000:]
+    assert "PoseTrack18" not in caplog.text  # No warning: the keypoints are right.
+    predicted = json.load(open(out / f"{sequence}.posetrack.json"))
+    people = [sum(a["image_id"] == im["id"] for a in predicted["annotations"])
+              for im in predicted["images"]]
+    assert len(people) == 3 and min(people) >= 2, people
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    _posetrack_ground_truth(gt / f"{sequence}.json", sequence, 3)
+    proc = subprocess.run([sys.executable, "scripts/evaluate_posetrack.py", "--gt", str(gt),
+                           "--pred", str(out), "--output_dir", str(tmp_path / "eval")],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "1 sequences, 3 evaluated frames" in proc.stdout
+    report = json.load(open(tmp_path / "eval" / "metrics.json"))
+    assert report["num_sequences"] == 1 and report["num_frames"] == 3
+    for name in ("AP/Total", "MOTA/Total", "MOTP/Total", "Precision/Total", "Recall/Total"):
+        assert report["metrics"][name] is not None, name
+
+
+def test_posetrack_output_of_a_coco_model_is_flagged_before_and_refused_after(
+        run_predict, checkpoint, coco_dir, tmp_path, caplog, monkeypatch):
+    """A COCO-keypoint model: predict.py --track says before any frame that
+    PoseTrack evaluation needs PoseTrack18's keypoints, and the evaluator's
+    refusal names the mismatch and the way out."""
+    from keras_pose.prediction import runner
+    said_before = []
+    sequence_of = runner.PredictionRun._sequence
+
+    def spy(self, *args, **kwargs):  # Was it said before the frames run?
+        said_before.append(any("PoseTrack18" in r.getMessage() for r in caplog.records))
+        return sequence_of(self, *args, **kwargs)
+    monkeypatch.setattr(runner.PredictionRun, "_sequence", spy)
+    sequence = "000342_mpii_test"
+    inputs = _frames(coco_dir, tmp_path / "in" / sequence, 2)
+    out = tmp_path / "out"
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--track", "--output_dir", str(out)])
+    assert code == 0, err[-3000:]
+    warnings = [r.getMessage() for r in caplog.records if "PoseTrack18" in r.getMessage()]
+    assert warnings and "head_bottom" in warnings[0] and "fine-tun" in warnings[0]
+    assert said_before == [True]
+    gt = tmp_path / "gt"
+    gt.mkdir()
+    _posetrack_ground_truth(gt / f"{sequence}.json", sequence, 2)
+    proc = subprocess.run([sys.executable, "scripts/evaluate_posetrack.py", "--gt", str(gt),
+                           "--pred", str(out)], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "left_eye" in proc.stderr and "head_bottom" in proc.stderr
+    assert "PoseTrack18" in proc.stderr and "fine-tun" in proc.stderr
+
+
+def test_annotation_ids_match_by_path_relative_to_the_input(run_predict, checkpoint, coco_dir,
+                                                            tmp_path):
+    """a/x.jpg, b/x.jpg and x.jpg are three images: each takes the id of the
+    file_name equal to its path; a bare name that stays ambiguous is refused."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a/x.jpg", "b/x.jpg", "x.jpg"])
+    annotations = tmp_path / "ann.json"
+    annotations.write_text(json.dumps({"images": [
+        {"id": 1, "file_name": "a/x.jpg"}, {"id": 2, "file_name": "b/x.jpg"},
+        {"id": 3, "file_name": "x.jpg"}]}))
+    out = tmp_path / "out"
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--annotations", str(annotations), "--output_dir",
+                                str(out)])
+    assert code == 0, err[-2000:]
+    ids = {p["file_name"]: p["image_id"] for p in json.load(open(out / "predictions.json"))}
+    assert ids == {"a/x.jpg": 1, "b/x.jpg": 2, "x.jpg": 3}
+    # Only x.jpg is in the file: a/x.jpg and b/x.jpg are other images.
+    annotations.write_text(json.dumps({"images": [{"id": 3, "file_name": "x.jpg"}]}))
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--annotations", str(annotations), "--output_dir",
+                                str(tmp_path / "out1")])
+    assert code == 0, err[-2000:]
+    ids = {p["file_name"]: p["image_id"] for p in json.load(open(tmp_path / "out1" /
+                                                                  "predictions.json"))}
+    assert ids["x.jpg"] == 3 and 3 not in (ids["a/x.jpg"], ids["b/x.jpg"])
+    annotations.write_text(json.dumps({"images": [
+        {"id": 1, "file_name": "s1/x.jpg"}, {"id": 2, "file_name": "s2/x.jpg"}]}))
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--annotations", str(annotations), "--output_dir",
+                                str(tmp_path / "out2")])
+    assert code == 1 and "ambiguous" in err and "a/x.jpg" in err and "b/x.jpg" in err
+
+
+def test_boxes_of_the_models_keypoint_category_are_kept(run_predict, tiny_exported, coco_dir,
+                                                       tmp_path, caplog):
+    """An animal model (its checkpoint records keypoint category 2): the
+    boxes file's category-2 boxes are used, the others dropped and counted,
+    and predictions.json says category 2."""
+    import dataclasses
+
+    from keras_pose.checkpoint import save_model_checkpoint
+    model, config, _, _ = tiny_exported
+    checkpoint = str(tmp_path / "animal_ckpt")
+    save_model_checkpoint(model, config.replace(data=dataclasses.replace(
+        config.data, category_ids=(2,))), checkpoint)
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["cat.jpg"])
+    boxes = tmp_path / "det.json"
+    boxes.write_text(json.dumps(
+        [{"file_name": "cat.jpg", "category_id": 2, "bbox": [10, 20, 100, 200], "score": 0.9},
+         {"file_name": "cat.jpg", "category_id": 2, "bbox": [150, 20, 80, 200], "score": 0.8},
+         {"file_name": "cat.jpg", "category_id": 1, "bbox": [5, 5, 50, 50], "score": 0.9},
+         {"file_name": "cat.jpg", "category_id": 3, "bbox": [5, 5, 50, 50], "score": 0.9}]))
+    out = tmp_path / "out"
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                str(boxes), "--output_dir", str(out)])
+    assert code == 0, err[-2000:]
+    predictions = json.load(open(out / "predictions.json"))
+    assert len(predictions) == 2 and {p["category_id"] for p in predictions} == {2}
+    assert "2 boxes of other categories than [2] dropped (category 1: 1, category 3: 1)" \
+        in caplog.text
+
+
+def test_tracker_sigmas_that_do_not_fit_are_one_line(run_predict, checkpoint, coco_dir, tmp_path):
+    inputs = _frames(coco_dir, tmp_path / "in" / "seq", 1)
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--track", "--set", "data.oks_sigmas=[0.1,0.2]",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1 and "data.oks_sigmas" in err
+
+
+def test_detector_runtime_needs_the_detector(run_predict, checkpoint, coco_dir, tmp_path):
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", coco_dir,
+                                "--detector", "none", "--detector_runtime", "openvino",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and "--detector_runtime openvino" in err and "drop" in err
+
+
+@pytest.mark.slow
+def test_the_detector_in_onnxruntime_exports_once_into_the_cache(run_predict, checkpoint,
+                                                                 coco_dir, tmp_path,
+                                                                 monkeypatch):
+    """A tiny random D-FINE saved as a local preset runs in ONNX Runtime: the
+    first run exports it into $KERAS_POSE_CACHE/detectors, the second reuses it."""
+    pytest.importorskip("onnxruntime", reason="the onnxruntime detector needs onnxruntime")
+    pytest.importorskip("tf2onnx", reason="the onnxruntime detector export needs tf2onnx")
+    import keras
+
+    from keras_pose.detection import runtimes
+    from keras_pose.detection.dfine import build_dfine_detector
+    from tests.detection.conftest import TINY_DFINE, TINY_QUERIES, TINY_SIZE
+    keras.utils.set_random_seed(0)
+    build_dfine_detector(TINY_DFINE, num_classes=80, image_size=TINY_SIZE,
+                         num_queries=TINY_QUERIES).backbone.save_to_preset(
+        str(tmp_path / "preset"))
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
+    args = ["--checkpoint", checkpoint, "--input", coco_dir, "--detector",
+            str(tmp_path / "preset"), "--detector_runtime", "onnxruntime",
+            "--box_threshold", "0", "--output_dir", str(tmp_path / "out")]
+    code, _, err = run_predict(args)
+    assert code == 0, err[-3000:]
+    (export,) = os.listdir(tmp_path / "cache" / "detectors")
+    assert export.startswith("preset-onnxruntime-fp32-")
+    assert json.load(open(tmp_path / "out" / "predictions.json"))
+    monkeypatch.setattr(runtimes, "export_network", None)  # a second export would fail
+    code, _, err = run_predict(args)
+    assert code == 0, err[-3000:]
+    assert os.listdir(tmp_path / "cache" / "detectors") == [export]
+
+
+def _clip(path, frames=6):
+    """A short .mp4 of a stick figure walking right (tests/tracking/scenes.py)."""
+    from tests.tracking.scenes import HEIGHT, WIDTH, Person, render
+    from keras_pose.data.synthetic import _background
+    person = Person(80, 50, 105, lambda t: (6 * t, 0))
+    background = _background(np.random.default_rng(0), WIDTH, HEIGHT)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (WIDTH, HEIGHT))
+    assert writer.isOpened(), "OpenCV cannot write .mp4 here"
+    for t in range(frames):
+        writer.write(np.ascontiguousarray(render([person], t, background)[..., ::-1]))
+    writer.release()
+    return str(path)
+
+
+def track_keypoints(run_predict, checkpoint, video, out, *extra):
+    """predict.py --track on ``video`` (each frame one person): (F, K, 2)."""
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", video, "--track",
+                                "--detector", "none", "--set", "track.keypoint_threshold=0",
+                                "--output_dir", str(out), *extra])
+    assert code == 0, err[-3000:]
+    frames = json.load(open(out / (os.path.basename(video) + ".frames.json")))
+    assert json.load(open(out / (os.path.basename(video) + ".posetrack.json")))["annotations"]
+    return np.array([np.reshape(f["people"][0]["keypoints"], (-1, 3))[:, :2] for f in frames])
+
+
+def test_tracking_a_video_with_an_onnx_export(run_predict, tiny_exported, tiny_onnx, tmp_path):
+    """predict.py --checkpoint <.onnx> --track: the export in the tracker,
+    with the SavedModel's keypoints (predictions.json rounds to 0.01 px)."""
+    video = _clip(tmp_path / "clip.mp4")
+    expected = track_keypoints(run_predict, tiny_exported[3], video, tmp_path / "saved")
+    got = track_keypoints(run_predict, tiny_onnx, video, tmp_path / "onnx")
+    assert got.shape == expected.shape == (6, 17, 2)
+    np.testing.assert_allclose(got, expected, atol=1e-3 + 0.005)
+
+
+@pytest.fixture(scope="module")
+def trained_tiny(tmp_path_factory):
+    """A 64x64 tiny model trained for 4 short epochs on 40 synthetic images
+    (about 30 s): peaked heatmaps, as a trained model's, which int8 keeps (a
+    random network's flat heatmaps have no argmax to keep). Returns
+    (checkpoint whose data set is on disk, the same weights with no data
+    set on disk, its SavedModel, an int8 OpenVINO export of it)."""
+    from tests.export.runtime_checks import skip_unless_installed
+    skip_unless_installed("openvino", "int8")
+    from keras_pose.checkpoint import load_model, save_model_checkpoint
+    from keras_pose.configs import apply_overrides, get_experiment
+    from keras_pose.data.datasets import resolve_dataset_config
+    from keras_pose.export import export_saved_model, runtimes
+    from keras_pose.export.calibration import calibration_crops
+    from keras_pose.training.trainer import train
+    root = tmp_path_factory.mktemp("trained_tiny")
+    config = apply_overrides(get_experiment("tiny"), [
+        "model.image_size=64,64", "model.heatmap_size=16,16", "model.blocks_per_stage=1,1,1,1",
+        "model.deconv_filters=32,32,32", "model.pretrained=none", "train.epochs=4",
+        "train.lr_steps=100,200", "train.batch_size_per_replica=16", "train.validate_every=0",
+        "train.image_summary_every=0", f"data.root={root / 'data'}",
+        "data.synthetic_train_images=40", "data.synthetic_val_images=8"])
+    train(config, str(root / "run"), export=False, progress=False)
+    model, config = load_model(str(root / "run"))
+    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]),
+                          str(root / "no_data"))
+    export_saved_model(model, config, str(root / "saved_model"))
+    crops = calibration_crops(resolve_dataset_config(config), 300, split="train")
+    int8 = runtimes.export_network(model, config, str(root / "openvino" / "int8.xml"),
+                                   "openvino", "int8", calibration=crops)
+    return str(root / "run"), str(root / "no_data"), str(root / "saved_model"), int8
+
+
+def assert_within_the_guard(got, expected, image_size=(160, 120)):
+    """int8 keypoints against fp32's by the guard's rule (guard.guard_on_crops):
+    at least 95% within one heatmap pixel; here each frame is one person in a
+    whole-frame box, whose heatmap pixel is scale_x * 200 / W image pixels."""
+    from keras_pose.data.transforms import box_to_center_scale
+    from keras_pose.export.guard import AGREEMENT_PIXELS, MIN_AGREEMENT
+    _, scale = box_to_center_scale([0, 0, *image_size], 1.0, 1.25)
+    pixel = scale[0] * 200 / 16
+    agreement = np.mean(np.linalg.norm(got - expected, axis=-1) <= AGREEMENT_PIXELS * pixel)
+    assert agreement >= MIN_AGREEMENT, f"{agreement:.1%} of the keypoints agree"
+    assert not np.array_equal(got, expected)  # Really another network.
+
+
+@pytest.mark.slow  # Training and an int8 export: test_cache.py covers the path fast.
+def test_tracking_with_an_int8_openvino_export(run_predict, trained_tiny, tmp_path):
+    _, _, saved, int8 = trained_tiny
+    video = _clip(tmp_path / "clip.mp4")
+    expected = track_keypoints(run_predict, saved, video, tmp_path / "saved")
+    got = track_keypoints(run_predict, int8, video, tmp_path / "int8")
+    assert_within_the_guard(got, expected)
+
+
+@pytest.mark.slow  # As above.
+def test_runtime_openvino_int8_calibrates_on_the_inputs_without_the_data_set(
+        run_predict, trained_tiny, tmp_path):
+    """--runtime openvino --precision int8 on a checkpoint whose data set is
+    absent: exported on first use, calibrated and guarded on the 20 people
+    of the video, kept beside the checkpoint and reused."""
+    from keras_pose.export import runtimes
+    _, no_data, saved, _ = trained_tiny
+    video = _clip(tmp_path / "clip.mp4", frames=20)
+    expected = track_keypoints(run_predict, saved, video, tmp_path / "saved")
+    args = ("--runtime", "openvino", "--precision", "int8")
+    got = track_keypoints(run_predict, no_data, video, tmp_path / "int8", *args)
+    assert_within_the_guard(got, expected)
+    export = os.path.join(no_data, "exports", "openvino-int8", "heatmaps.xml")
+    side = runtimes.read_sidecar(export)
+    assert side["calibration"] == "20 people of the inputs"
+    assert side["guard"]["agreement"] >= 0.95 and side["guard"]["people"] == 20
+    written = os.stat(export).st_mtime_ns
+    again = track_keypoints(run_predict, no_data, video, tmp_path / "again", *args)
+    assert os.stat(export).st_mtime_ns == written  # Reused, not exported again.
+    np.testing.assert_array_equal(again, got)
+
+
+def test_a_preset_name_and_the_default_preset(run_predict, tiny_preset, coco_dir, tmp_path,
+                                              monkeypatch):
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["x.jpg"])
+    code, out, err = run_predict(["--checkpoint", tiny_preset.name, "--input", inputs,
+                                  "--detector", "none", "--output_dir", str(tmp_path / "a")])
+    assert code == 0, err
+    assert f"pose model: preset {tiny_preset.name}\n" in out
+    assert "1 people in" in out and len(tiny_preset.conversions) == 1
+    # No --checkpoint: the default preset, named (the real default is a COCO
+    # preset, tests/presets/test_table.py); converted once, reused after.
+    from keras_pose import presets
+    monkeypatch.setattr(presets, "DEFAULT_PRESET", tiny_preset.name)
+    code, out, err = run_predict(["--input", inputs, "--detector", "none",
+                                  "--output_dir", str(tmp_path / "b")])
+    assert code == 0, err
+    assert f"pose model: preset {tiny_preset.name} (the default" in out
+    assert len(tiny_preset.conversions) == 1
+    assert json.load(open(tmp_path / "b" / "predictions.json"))[0]["keypoints"]
+
+
+def test_list_presets_and_unknown_names(run_predict):
+    code, out, _ = run_predict(["--list_presets"])
+    assert code == 0
+    assert "simplebaseline_resnet50_coco_256x192_dark (default)" in out and "84 preset(s)" in out
+    code, _, err = run_predict(["--checkpoint", "simplebaseline_resnet50_coco_256x129",
+                                "--input", "x.jpg"])
+    assert code == 1 and "Traceback" not in err
+    assert ("checkpoint simplebaseline_resnet50_coco_256x129 does not exist; close preset "
+            "names: simplebaseline_resnet50_coco_256x192") in err
+    code, _, err = run_predict([])
+    assert code == 1 and "--input is required" in err

@@ -76,6 +76,53 @@ def test_two_replicas_match_one_device():
     np.testing.assert_allclose(two["kernel"], one["kernel"], rtol=1e-4, atol=1e-6)
 
 
+SYNC_BN_SCRIPT = r"""
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from absl import logging
+from keras_pose.configs import apply_overrides, get_experiment, load_config
+from keras_pose.training import trainer
+
+logging.set_verbosity(logging.INFO)
+
+built = []
+real = trainer.build_model_from_config
+trainer.build_model_from_config = lambda *a, **k: built.append(real(*a, **k)) or built[-1]
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+out = {}
+for name in ("auto", "false"):
+    # auto: built only (the epoch count is reached); false: it also trains.
+    setting = ["model.sync_bn=false"] if name == "false" else ["train.epochs=0"]
+    config = apply_overrides(get_experiment("tiny"), json.loads(sys.argv[2]) + setting)
+    trainer.train(config, sys.argv[1] + "/" + name, strategy=strategy, export=False,
+                  progress=False)
+    out[name] = {"synchronized": sorted({l.synchronized for l in built[-1].layers
+                                         if isinstance(l, keras.layers.BatchNormalization)}),
+                 "saved": load_config(sys.argv[1] + "/" + name + "/config.json").model.sync_bn}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_sync_bn_false_is_honoured_with_two_replicas(tmp_path, synthetic_root):
+    overrides = FAST + [f"data.root={synthetic_root}", "train.epochs=1",
+                        "train.steps_per_epoch=1", "train.batch_size_per_replica=4"]
+    proc = subprocess.run([sys.executable, "-c", SYNC_BN_SCRIPT, str(tmp_path),
+                           json.dumps(overrides)], capture_output=True, text=True, cwd=REPO,
+                          env=_env(), timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))
+    out = json.loads(line[len("RESULT "):])
+    # false: each replica's own statistics; the default: synchronized over
+    # several replicas, and config.json keeps the setting (auto), not the choice.
+    assert out["false"] == {"synchronized": [False], "saved": False}
+    assert out["auto"] == {"synchronized": [True], "saved": None}
+    assert "BatchNorm: synchronized across the 2 replicas (model.sync_bn=auto)" in proc.stderr
+    assert "BatchNorm: NOT synchronized" in proc.stderr and "(model.sync_bn=false)" in proc.stderr
+
+
 def _free_ports(n):
     sockets = [socket.socket() for _ in range(n)]
     for s in sockets:

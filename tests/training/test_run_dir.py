@@ -4,6 +4,7 @@ import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -90,16 +91,35 @@ def test_full_disk_keeps_the_previous_checkpoint(tmp_path, fast_config, monkeypa
     assert latest_epoch_checkpoint(model_dir) == good
 
 
-def test_only_complete_checkpoints_count(tmp_path, fast_config):
+def _dead_pid():
+    """The pid of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_checkpoints_without_their_marker_stop_the_run_and_are_never_deleted(tmp_path,
+                                                                                fast_config):
     model, optimizer = _model_and_optimizer(fast_config)
     model_dir = str(tmp_path)
     good = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(1))
-    later = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(2))
-    os.remove(os.path.join(later, "COMPLETE"))  # what a crash mid-write leaves
-    os.remove(os.path.join(later, "model.weights.h5"))
-    assert latest_epoch_checkpoint(model_dir) == good
-    run_dir.prune(model_dir, keep=5)
-    assert not os.path.exists(later)
+    copied = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(2))
+    os.remove(os.path.join(copied, "COMPLETE"))  # restored from a backup without it
+    ours = f"{copied}.tmp-{socket.gethostname()}-{_dead_pid()}"  # a dead run's write
+    theirs = f"{copied}.tmp-otherhost-{os.getpid()}"
+    for path in (ours, theirs):
+        os.makedirs(path)
+    run_dir.prune(model_dir, keep=1)
+    assert os.path.isfile(os.path.join(copied, "model.weights.h5"))  # never deleted
+    assert not os.path.exists(ours) and os.path.isdir(theirs)
+    assert latest_epoch_checkpoint(model_dir) == good  # never used
+    with pytest.raises(CheckpointError, match=r"epoch_0002 is incomplete \(no COMPLETE marker; "
+                                              r"it has model.weights.h5\).*touch <dir>/COMPLETE"
+                                              r".*move it out"):
+        run_dir.check_checkpoints(model_dir)
+    open(os.path.join(copied, "COMPLETE"), "w").close()  # the user trusts it
+    run_dir.check_checkpoints(model_dir)
+    assert latest_epoch_checkpoint(model_dir) == copied
 
 
 def _validated(model_dir, model, optimizer, config, values):
@@ -157,3 +177,22 @@ def test_a_second_run_is_refused_and_a_killed_run_releases_the_lock(tmp_path):
     with run_dir.RunLock(str(tmp_path)):  # released by the kernel
         content = open(tmp_path / ".lock").read()
     assert f"pid {os.getpid()}" in content and json  # the holder is recorded
+
+
+def test_a_lock_that_is_a_link_is_refused_and_its_target_untouched(tmp_path):
+    outside = tmp_path / "precious.txt"
+    outside.write_text("precious\n")
+    model_dir = tmp_path / "run"
+    model_dir.mkdir()
+    for target in (outside, tmp_path / "nothing_there"):  # a file, a dangling link
+        os.symlink(target, model_dir / ".lock")
+        with pytest.raises(run_dir.RunDirError, match=rf"{model_dir}/.lock is a symbolic link "
+                                                      rf"\(to {target}\).*rm "):
+            with run_dir.RunLock(str(model_dir)):
+                pass
+        os.remove(model_dir / ".lock")
+    assert outside.read_text() == "precious\n" and not (tmp_path / "nothing_there").exists()
+    os.mkfifo(model_dir / ".lock")  # would block a plain open
+    with pytest.raises(run_dir.RunDirError, match="not a regular file"):
+        with run_dir.RunLock(str(model_dir)):
+            pass

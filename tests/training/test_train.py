@@ -1,13 +1,18 @@
 """Training end to end: resume equals an uninterrupted run, best/, failures."""
 
+import json
 import os
 import shutil
+import socket
+import subprocess
+import sys
 
 import h5py
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
 from keras_pose.configs import ConfigError, apply_overrides, get_experiment
 from keras_pose.evaluation import runner
 from keras_pose.training import TrainingError, train
@@ -96,13 +101,77 @@ def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config)
     model_dir = str(tmp_path / "run")
     train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
           progress=False)
-    saved = open(os.path.join(model_dir, "config.json")).read()
-    for change, field in (("model.depth=34", "depth"), ("model.color_order=BGR", "color_order"),
-                          ("model.mean=[0.5,0.5,0.5]", "mean")):
+    saved = open(os.path.join(model_dir, "config.json"), "rb").read()
+    listing = sorted(os.listdir(model_dir))
+    for change, message in (
+            ("model.depth=34", "another model or input convention.*depth"),
+            ("model.color_order=BGR", "another model or input convention.*color_order"),
+            ("model.mean=[0.5,0.5,0.5]", "another model or input convention.*mean"),
+            # Refused only once the checkpoint is restored: still before any write.
+            ("train.batch_size_per_replica=4", "steps per epoch and global batch"),
+            ("train.precision=mixed_float16", "does not fit the optimizer.*train.precision")):
         other = apply_overrides(fast_config, ["train.epochs=2", change])
-        with pytest.raises(TrainingError, match=f"another model or input convention.*{field}"):
+        with pytest.raises(TrainingError, match=message):
             train(other, model_dir, export=False, progress=False)
-    assert open(os.path.join(model_dir, "config.json")).read() == saved  # not rewritten
+        assert open(os.path.join(model_dir, "config.json"), "rb").read() == saved, change
+    assert sorted(os.listdir(model_dir)) == listing
+
+
+def test_unmarked_checkpoints_stop_training_and_serving_and_are_kept(tmp_path, fast_config):
+    model_dir = str(tmp_path / "run")
+    train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
+          progress=False)
+    epoch1 = os.path.join(model_dir, "checkpoints", "epoch_0001")
+    best = os.path.join(model_dir, "best")
+    shutil.copytree(epoch1, best)  # best/ copied by hand, no marker
+    open(os.path.join(best, "best.json"), "w").write('{"epoch": 1, "value": 0.5}')
+    os.remove(os.path.join(best, "COMPLETE"))
+    os.remove(os.path.join(epoch1, "COMPLETE"))  # restored from a backup without it
+    listing = sorted(os.listdir(epoch1))
+    more = apply_overrides(fast_config, ["train.epochs=2"])
+    with pytest.raises(CheckpointError, match=r"epoch_0001 is incomplete.*best is incomplete"
+                                              r".*touch <dir>/COMPLETE"):
+        train(more, model_dir, export=False, progress=False)
+    assert sorted(os.listdir(epoch1)) == listing and os.path.isdir(best)
+    assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0002"))
+    with pytest.raises(CheckpointError, match="best is incomplete"):  # evaluate, predict
+        resolve_checkpoint(model_dir)
+    open(os.path.join(best, "COMPLETE"), "w").close()
+    assert resolve_checkpoint(model_dir).path == best
+    shutil.rmtree(best)  # no best/: the unmarked epoch is not skipped silently either
+    with pytest.raises(CheckpointError, match="epoch_0001 is incomplete"):
+        resolve_checkpoint(model_dir)
+    open(os.path.join(epoch1, "COMPLETE"), "w").close()  # trusted: training resumes from it
+    assert train(more, model_dir, export=False, progress=False).epochs_run == 1
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_best_between_its_two_renames_is_served_and_put_back(tmp_path, fast_config,
+                                                              monkeypatch):
+    _scripted_validation(monkeypatch, [0.3, 0.5, 0.4])
+    config = apply_overrides(fast_config, ["train.validate_every=1", "train.epochs=3",
+                                           "train.steps_per_epoch=1", "train.keep_checkpoints=1"])
+    model_dir = str(tmp_path / "run")
+    train(config, model_dir, export=False, progress=False)  # best/: epoch 2, since pruned
+    best = os.path.join(model_dir, "best")
+    # A crash in epoch 2's replacement of best/ (epoch 1), between the renames.
+    suffix = f"{socket.gethostname()}-{_dead_pid()}"
+    old, new = f"{best}.old-{suffix}", f"{best}.tmp-{suffix}"
+    shutil.copytree(best, old)
+    open(os.path.join(old, "best.json"), "w").write('{"epoch": 1, "metric": "AP", "value": 0.3}')
+    os.rename(best, new)
+    foreign = f"{best}.tmp-otherhost-{os.getpid()}"
+    shutil.copytree(new, foreign)
+    assert resolve_checkpoint(model_dir).path == new  # not epoch 3, the latest
+    assert train(config, model_dir, export=False, progress=False).epochs_run == 0
+    assert json.load(open(os.path.join(best, "best.json")))["epoch"] == 2
+    assert sorted(p for p in os.listdir(model_dir) if p.startswith("best")) == [
+        "best", os.path.basename(foreign)]  # another host's leftover is not ours to delete
 
 
 def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast_config):
@@ -116,6 +185,37 @@ def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast
         loss = other.history[0]["loss"]
         assert np.isfinite(loss) and loss == pytest.approx(expected, rel=0.05), override
         assert tf.keras.config.dtype_policy().name == "float32"  # restored afterwards
+
+
+def _optimizer_state(run, epoch):
+    path = os.path.join(run, "checkpoints", f"epoch_{epoch:04d}", "optimizer_state.npz")
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+@pytest.mark.parametrize("precision,optimizer", [
+    ("fp32", "train.weight_decay=0"), ("mixed_bfloat16", "train.weight_decay=1e-4"),
+    ("mixed_float16", "train.weight_decay=0")])
+def test_every_precision_saves_and_resumes_exactly(tmp_path, fast_config, precision, optimizer):
+    # mixed_float16: compile wraps Adam in a LossScaleOptimizer; weight decay: AdamW.
+    config = apply_overrides(fast_config, [f"train.precision={precision}", optimizer,
+                                           "train.epochs=2", "train.steps_per_epoch=2"])
+    whole, parts = str(tmp_path / "whole"), str(tmp_path / "parts")
+    train(config, whole, export=False, progress=False)
+    shutil.copytree(whole, parts)  # as if the run had stopped after epoch 1
+    shutil.rmtree(os.path.join(parts, "checkpoints", "epoch_0002"))
+    assert train(config, parts, export=False, progress=False).epochs_run == 1
+    a, b = _optimizer_state(whole, 2), _optimizer_state(parts, 2)
+    assert a.keys() == b.keys() and int(b["iteration"]) == 4  # the inner optimizer's steps
+    for name in a:
+        np.testing.assert_allclose(a[name], b[name], rtol=0, atol=1e-6, err_msg=name)
+    if precision == "mixed_float16":  # the loss scale and its step count, resumed
+        assert int(b["LossScaleOptimizer/step_counter"]) == 4
+        assert float(b["LossScaleOptimizer/dynamic_scale"]) > 0
+    weights = _weights(os.path.join(whole, "checkpoints", "epoch_0002"))
+    for name, value in _weights(os.path.join(parts, "checkpoints", "epoch_0002")).items():
+        np.testing.assert_allclose(weights[name], value, rtol=0, atol=1e-6, err_msg=name)
+    assert tf.keras.config.dtype_policy().name == "float32"
 
 
 def test_init_checkpoint_loads_every_weight(tmp_path, fast_config):

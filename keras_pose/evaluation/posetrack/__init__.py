@@ -54,8 +54,11 @@ poseval's quirks, reproduced because they are in the official numbers:
    includes motmetrics' RAW events: every ground-truth/prediction pair within
    0.5 head sizes counts once as a raw distance and once more when matched
    (and, in motmetrics 1.4, again in its TRANSFER/ASCEND/MIGRATE events).
-   MOTP is therefore not the CLEAR-MOT mean distance; a perfect prediction
-   still gives 100.
+   MOTP is therefore not the CLEAR-MOT mean distance (a mean of the matched
+   distances): a perfect prediction gives 100 only when no joint of one
+   person lies within half a head size of the same joint of another person;
+   each such pair of different people adds its distance and lowers MOTP, as
+   in poseval.
 4. Ties in the AP score sort are broken as NumPy's default ``argsort``
    reversed, over the scores in sequence order: poseval's sequence order is
    its directory listing's, ours the order of ``update`` calls (the

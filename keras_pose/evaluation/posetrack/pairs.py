@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import os
 
+from keras_pose.errors import MissingFileError
+
+def _prediction_file(pred: str, gt_file: str) -> str:
+    """``<pred>/<name>.json``, else predict.py's ``<pred>/<name>.posetrack.json``
+    (``--track`` on a folder of frames named as the sequence)."""
+    name = os.path.basename(gt_file)
+    same = os.path.join(pred, name)
+    tracked = os.path.join(pred, os.path.splitext(name)[0] + ".posetrack.json")
+    return tracked if not os.path.isfile(same) and os.path.isfile(tracked) else same
+
 
 def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     """(ground truth, prediction) files matched by file name.
@@ -11,7 +21,8 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     Args:
       gt: a ground-truth JSON file or a directory of them (``*.json``).
       pred: a prediction file (with a ``gt`` file) or a directory holding a
-        file of the same name for every ground-truth file.
+        file of the same name for every ground-truth file (or, as
+        ``predict.py --track`` names them, ``<name>.posetrack.json``).
 
     Raises:
       FileNotFoundError: naming the missing path or prediction file.
@@ -20,19 +31,19 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
         gt_files = sorted(os.path.join(gt, f) for f in os.listdir(gt)
                           if f.endswith(".json"))
         if not gt_files:
-            raise FileNotFoundError(f"no .json ground-truth files in {gt}")
+            raise MissingFileError(f"no .json ground-truth files in {gt}")
     elif os.path.isfile(gt):
         gt_files = [gt]
     else:
-        raise FileNotFoundError(f"ground truth {gt} does not exist")
+        raise MissingFileError(f"ground truth {gt} does not exist")
     if os.path.isfile(pred) and not os.path.isdir(gt):
         return [(gt, pred)]
     if not os.path.isdir(pred):
-        raise FileNotFoundError(f"predictions {pred} is not a directory")
-    pairs = [(g, os.path.join(pred, os.path.basename(g))) for g in gt_files]
+        raise MissingFileError(f"predictions {pred} is not a directory")
+    pairs = [(g, _prediction_file(pred, g)) for g in gt_files]
     missing = [p for _, p in pairs if not os.path.isfile(p)]
     if missing:
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"no prediction file for {len(missing)} ground-truth sequence(s): "
             + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
     return pairs

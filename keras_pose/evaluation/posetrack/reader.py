@@ -18,6 +18,8 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from keras_pose.errors import UserError
+
 HEAD_SIZE_FACTOR = 0.6  # Head size = 0.6 x head box diagonal.
 
 # poseval's 15 joints, in its order (eval_helpers.Joint); "head_bottom" is the
@@ -32,7 +34,7 @@ NUM_JOINTS = len(JOINT_NAMES)
 Source = Union[str, os.PathLike, Mapping[str, Any], "PoseTrackSequence"]
 
 
-class PoseTrackFormatError(ValueError):
+class PoseTrackFormatError(UserError, ValueError):
     """A malformed PoseTrack file; the message names the file and entry."""
 
 
@@ -124,14 +126,32 @@ def _joint_table(data: Mapping[str, Any], name: str) -> np.ndarray:
     if _require(categories[0], "name", where) != "person":
         raise _fail(where, "'name' must be 'person'")
     names = _require(categories[0], "keypoints", where)
-    if not isinstance(names, list) or len(names) not in (15, 17):
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _fail(where, "'keypoints' must be a list of keypoint names")
+    mismatch = keypoint_mismatch(names)
+    if mismatch:
+        raise _fail(where, mismatch)
+    if len(names) not in (15, 17):
         raise _fail(where, "'keypoints' must list 15 or 17 keypoint names")
-    missing = [n for n in JOINT_NAMES if n not in names]
-    if missing or len(set(map(str, names))) != len(names):
-        raise _fail(where, f"'keypoints' must name each of {JOINT_NAMES} once "
-                    f"(missing {missing})")
+    if len(set(map(str, names))) != len(names):
+        raise _fail(where, f"'keypoints' must name each of {JOINT_NAMES} once")
     return np.asarray([JOINT_NAMES.index(n) if n in JOINT_NAMES else -1
                        for n in names], dtype=np.int64)
+
+
+def keypoint_mismatch(names: Sequence[str]) -> Optional[str]:
+    """Why keypoints of these names cannot be evaluated as PoseTrack18's
+    (None: they can), with the way out; also said by ``predict.py --track``
+    before it runs."""
+    missing = [n for n in JOINT_NAMES if n not in names]
+    if not missing:
+        return None
+    coco = {"left_eye", "right_eye"} <= set(names)
+    return (f"the keypoints {list(names)} are not PoseTrack18's: {missing} are missing"
+            f"{' (these are COCO keypoints)' if coco else ''}. PoseTrack evaluation needs a "
+            "model with PoseTrack18's keypoints (nose, head_bottom, head_top, the ears, the "
+            "limbs): fine-tune a COCO model on PoseTrack18 as the paper did, or use a "
+            "PoseTrack18 model (preset or converted checkpoint)")
 
 
 def _track_id(entry: Mapping[str, Any], where: str) -> int:

@@ -1,0 +1,32 @@
+"""The one mark of a failure the user can fix.
+
+The command lines (``keras_pose.cli.run``) print a ``UserError`` as one line
+and exit with code 1; any other exception is a bug and keeps its traceback.
+So an error is a ``UserError`` only where the cause is known to be the
+user's: a flag, a file, the data, a missing optional package. Each module
+keeps its own error classes (``ConfigError``, ``AnnotationError``...), which
+derive from ``UserError`` and still from ``ValueError`` / ``OSError`` where
+callers catch those.
+
+This module imports nothing, so that every other module can import it.
+"""
+
+
+class UserError(Exception):
+    """A failure caused by the user's input or set-up; the message names the
+    file, flag or entry and, where there is one, the way out."""
+
+
+class FlagError(UserError, ValueError):
+    """A command-line flag (or the library argument behind it) that cannot be
+    used: a bad value or two flags that conflict; the message names them."""
+
+
+class MissingFileError(UserError, FileNotFoundError):
+    """A file or directory that the user named (or that the data layout
+    requires) does not exist; the message names it."""
+
+
+class MissingPackageError(UserError, ImportError):
+    """An optional package that the requested feature needs is not
+    installed; the message names it and how to install it."""

@@ -1,0 +1,312 @@
+"""A checkpoint run in ONNX Runtime or OpenVINO: exported on first use, then reused.
+
+``load_pose_model(path, runtime=..., precision=...)`` (``--runtime`` /
+``--precision`` of predict.py and evaluate.py) ends in :func:`runtime_model`.
+The first time, the checkpoint's fused network is exported
+(``runtimes.export_network``), int8 calibrated and every lowered precision
+(int8, bf16) put through the accuracy guard (``keras_pose.export.guard``),
+all in a temporary directory renamed into place when everything passed
+(``files.write_directory_atomically``)::
+
+    <checkpoint>/exports/<runtime>-<precision>/heatmaps.{onnx,xml} + heatmaps.json
+
+When the checkpoint's directory cannot be written (a read-only mount, a
+shared model), the export goes to
+``<keras_pose.convert.download.cache_dir()>/exports/<digest[:16]>/<runtime>-<precision>/``
+instead; both places are looked up. The sidecar ``heatmaps.json`` records
+the checkpoint's digest (SHA-256 of its weights and config files): a
+changed checkpoint is exported again, never served a stale export. It also
+records how the export was calibrated and what the guard measured.
+
+Calibration and guard data:
+
+- the data set of the config (the checkpoint's, or evaluate.py's
+  ``--dataset`` / ``--data_dir``) when its evaluation split is on disk:
+  ``CALIBRATION_PEOPLE`` people of the training split calibrate (of the
+  evaluation split when only it was downloaded, as COCO val often is:
+  calibration reads activation ranges, never labels); the guard evaluates
+  fp32 and the export on the evaluation split (the people of the first
+  images up to ``GUARD_PEOPLE``) and refuses a drop above 0.5 AP;
+- otherwise the people of the user's own inputs (``samples``: predict.py
+  passes its images and frames with the boxes its detector finds): up to
+  ``CALIBRATION_PEOPLE`` of them calibrate, and the guard asks that the
+  export's keypoints agree with fp32's on the same people
+  (``guard.guard_on_crops``). Fewer than ``MIN_INPUT_PEOPLE`` people is
+  refused: too few to calibrate on or to judge by.
+
+fp32 exports compute what the checkpoint computes (equal within float
+rounding, tested per runtime) and need neither.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+from absl import logging
+
+from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
+from keras_pose.configs import ExperimentConfig, load_config
+from keras_pose.errors import MissingPackageError
+from keras_pose.export import guard, runtimes
+from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
+from keras_pose.files import write_directory_atomically
+from keras_pose.inference.loading import PoseModel
+
+# --runtime -> export format, and the precisions each runtime computes.
+RUNTIME_FORMATS = {"onnxruntime": "onnx", "openvino": "openvino"}
+CHOICES = {"tf": ("fp32",), "onnxruntime": ("fp32", "int8"),
+           "openvino": ("fp32", "bf16", "int8")}
+CALIBRATION_PEOPLE = 300  # As scripts/export_saved_model.py.
+GUARD_PEOPLE = 2000  # Whole images; the full COCO val split would take hours on a CPU.
+MIN_INPUT_PEOPLE = 16
+EXPORT_STEM = "heatmaps"
+
+Samples = Callable[[], Iterable[tuple[np.ndarray, Any]]]
+
+_WHY_NOT = {
+    ("tf", "int8"): "TF's CPU kernels have no int8 convolution: use --runtime onnxruntime "
+                    "or --runtime openvino",
+    ("tf", "bf16"): "make a bf16 SavedModel with scripts/export_saved_model.py --precision "
+                    "bf16 and pass it as --checkpoint, or use --runtime openvino",
+    ("onnxruntime", "bf16"): "ONNX Runtime exports are fp32 or int8; bf16 runs in "
+                             "--runtime openvino on CPUs with bf16 units",
+}
+
+
+class RuntimeChoiceError(ValueError):
+    """A runtime / precision that cannot run here; the message says what can."""
+
+
+def check_choice(runtime: str, precision: str) -> None:
+    """Raises RuntimeChoiceError for a pair this machine cannot run (bf16
+    needs bf16 units: elsewhere OpenVINO silently computes f32, so an
+    export labelled bf16 would be a lie), ImportError naming a missing
+    runtime package."""
+    if runtime not in CHOICES:
+        raise RuntimeChoiceError(f"--runtime must be one of {', '.join(CHOICES)}, got "
+                                 f"{runtime!r}")
+    if precision not in CHOICES[runtime]:
+        raise RuntimeChoiceError(f"--runtime {runtime} does not compute in {precision}: "
+                                 f"{_WHY_NOT.get((runtime, precision), '')}")
+    if precision == "bf16" and not cpu_has_bf16():
+        raise RuntimeChoiceError(
+            f"--precision bf16: this CPU has no bf16 units ({' / '.join(CPU_BF16_FLAGS)}), "
+            "so OpenVINO would compute in f32 at fp32's speed; use --precision int8 (the "
+            "fast path on such CPUs) or fp32")
+    fmt = RUNTIME_FORMATS.get(runtime)
+    missing = runtimes.missing_packages(fmt, precision) if fmt else []
+    if missing:
+        raise MissingPackageError(f"--runtime {runtime} --precision {precision} needs "
+                                  f"{', '.join(missing)}: pip install -e .[deploy]")
+
+
+def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
+                  precision: Optional[str] = None, *,
+                  data_config: Optional[ExperimentConfig] = None,
+                  samples: Optional[Samples] = None) -> PoseModel:
+    """``pose_model`` (a checkpoint) run in ``runtime`` at ``precision``.
+
+    Args:
+      pose_model: loaded by ``load_pose_model`` (config with overrides).
+      runtime: ``tf``, ``onnxruntime`` or ``openvino`` (None: ``tf``).
+      precision: ``fp32``, ``bf16`` or ``int8`` (None: ``fp32``).
+      data_config: the resolved config of the data set that calibrates and
+        guards (default: ``pose_model.config``'s data set, if on disk).
+      samples: ``samples()`` yields (image, boxes) of the user's inputs:
+        the people that calibrate and guard when the data set is absent.
+
+    Returns:
+      The export's ``PoseModel`` with ``pose_model``'s config.
+
+    Raises:
+      CheckpointError: ``pose_model`` is an export, or a SavedModel asked
+        for another runtime (nothing to export it from).
+      RuntimeChoiceError, ImportError: see :func:`check_choice`.
+      guard.AccuracyGuardError: the export lost too much accuracy.
+    """
+    runtime, precision = runtime or "tf", precision or "fp32"
+    if pose_model.kind not in ("keras", "saved_model"):
+        raise CheckpointError(
+            f"{pose_model.path} is already an export ({pose_model.runtime} "
+            f"{pose_model.precision}): it runs in its own runtime and precision; drop "
+            "--runtime / --precision, or pass the checkpoint it was exported from")
+    check_choice(runtime, precision)
+    if (runtime, precision) == (pose_model.runtime, pose_model.precision):
+        return pose_model
+    if pose_model.kind != "keras":
+        raise CheckpointError(
+            f"{pose_model.path} is a {pose_model.precision} SavedModel: --runtime {runtime} "
+            f"--precision {precision} exports a checkpoint's Keras weights; pass the "
+            "checkpoint (or model directory) it was exported from")
+    path = cached_export(pose_model, runtime, precision, data_config=data_config,
+                         samples=samples)
+    return dataclasses.replace(runtimes.load_export(path), config=pose_model.config)
+
+
+def checkpoint_digest(directory: str) -> str:
+    """SHA-256 over the checkpoint's weights and config files: what an
+    export is made from (a retrained or edited checkpoint changes it)."""
+    from keras_pose.convert.download import sha256_of
+    digest = hashlib.sha256()
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        digest.update(sha256_of(os.path.join(directory, name)).encode())
+    return digest.hexdigest()
+
+
+def export_dirs(checkpoint_dir: str, digest: str, runtime: str, precision: str) -> list[str]:
+    """Where the export of a checkpoint lives: beside it, else in the cache."""
+    from keras_pose.convert.download import cache_dir
+    leaf = f"{runtime}-{precision}"
+    return [os.path.join(checkpoint_dir, "exports", leaf),
+            os.path.join(cache_dir(), "exports", digest[:16], leaf)]
+
+
+def _artifact(directory: str, runtime: str) -> str:
+    return os.path.join(directory, EXPORT_STEM + runtimes.SUFFIXES[RUNTIME_FORMATS[runtime]])
+
+
+def _is_current(path: str, digest: str) -> bool:
+    if not os.path.isfile(path):
+        return False
+    try:
+        made_from = runtimes.read_sidecar(path).get("source", {}).get("digest")
+    except (OSError, ValueError) as e:
+        logging.warning("%s: unreadable sidecar (%s); exporting again", path, e)
+        return False
+    if made_from != digest:
+        logging.info("%s was exported from another version of the checkpoint; exporting "
+                     "again", path)
+    return made_from == digest
+
+
+def _writable(directory: str) -> bool:
+    """Whether ``directory`` can be created and written (its nearest
+    existing ancestor is writable)."""
+    while not os.path.exists(directory):
+        directory = os.path.dirname(directory)
+    return os.access(directory, os.W_OK)
+
+
+def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
+                  data_config: Optional[ExperimentConfig] = None,
+                  samples: Optional[Samples] = None) -> str:
+    """The path of the current export of ``pose_model``'s checkpoint in
+    ``runtime`` at ``precision``, made first if there is none (arguments
+    as :func:`runtime_model`)."""
+    digest = checkpoint_digest(pose_model.path)
+    places = export_dirs(pose_model.path, digest, runtime, precision)
+    for directory in places:
+        if _is_current(_artifact(directory, runtime), digest):
+            logging.info("Using the %s %s export %s", runtime, precision,
+                         _artifact(directory, runtime))
+            return _artifact(directory, runtime)
+    writable = [d for d in places if _writable(d)]
+    if not writable:
+        raise OSError(f"cannot write the {runtime} {precision} export: neither {places[0]} "
+                      f"nor {places[1]} is writable (set KERAS_POSE_CACHE to a writable "
+                      "directory)")
+    logging.info("First use of %s %s for %s: exporting into %s", runtime, precision,
+                 pose_model.path, writable[0])
+    return _write(writable[0], pose_model, runtime, precision, digest,
+                  _evidence(pose_model, precision, data_config, samples))
+
+
+@dataclasses.dataclass
+class _Evidence:
+    """What calibrates (int8) and guards an export: its description, the
+    normalised calibration crops, and ``check(candidate, name) -> dict``."""
+
+    description: str
+    calibration: Optional[np.ndarray]
+    check: Callable[[Any, str], dict]
+
+
+def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
+           digest: str, evidence: Optional[_Evidence]) -> str:
+    fmt = RUNTIME_FORMATS[runtime]
+    name = f"{runtime} {precision}"
+    # The checkpoint's own config (the loaded one carries inference overrides).
+    config = load_config(os.path.join(pose_model.path, CONFIG_FILE))
+
+    def write(tmp: str) -> None:
+        path = _artifact(tmp, runtime)
+        runtimes.export_network(pose_model.keras_model, config, path, fmt, precision,
+                                calibration=evidence and evidence.calibration)
+        checked = evidence.check(runtimes.load_export(path).network, name) if evidence \
+            else None
+        runtimes.update_sidecar(
+            path, source={"checkpoint": os.path.abspath(pose_model.path), "digest": digest},
+            calibration=evidence.description if precision == "int8" else None,
+            guard=checked)
+
+    write_directory_atomically(directory, write)
+    return _artifact(directory, runtime)
+
+
+def dataset_on_disk(config: ExperimentConfig) -> bool:
+    """Whether ``config``'s data set can guard: the evaluation split's
+    annotation file exists and has ground truth."""
+    from keras_pose.data import datasets
+    files = [datasets.annotation_file(config, "test")]
+    if config.data.dataset == "mpii":
+        files.append(datasets.mpii_gt_file(config))
+    return all(os.path.isfile(f) for f in files) and not datasets.is_test_split(config)
+
+
+def _calibration_split(config: ExperimentConfig) -> str:
+    from keras_pose.data import datasets
+    return "train" if os.path.isfile(datasets.annotation_file(config, "train")) else "test"
+
+
+def _evidence(pose_model: PoseModel, precision: str, data_config: Optional[ExperimentConfig],
+              samples: Optional[Samples]) -> Optional[_Evidence]:
+    """Before anything is written: where calibration and the guard's data
+    come from (module docstring), or an error saying what is missing."""
+    if precision == "fp32":
+        return None
+    reference = pose_model.network
+    config = data_config or pose_model.config
+    if dataset_on_disk(config):
+        return _dataset_evidence(reference, config, precision)
+    if samples is None:
+        raise RuntimeChoiceError(
+            f"--precision {precision} is calibrated and checked on real people, but the data "
+            f"set {config.data.root} ({config.data.dataset}) is not on disk (no evaluation "
+            f"annotation file under it): put it there or point to it (--set data.root=DIR; "
+            "evaluate.py: --data_dir), or run predict.py on your photos (their people are "
+            "used; in Python: samples=)")
+    return _input_evidence(reference, pose_model.config, samples, precision)
+
+
+def _dataset_evidence(reference, config: ExperimentConfig, precision: str) -> _Evidence:
+    from keras_pose.data.datasets import resolve_dataset_config
+    from keras_pose.export.calibration import calibration_crops
+    config = resolve_dataset_config(config)
+    split = _calibration_split(config)
+    crops = calibration_crops(config, CALIBRATION_PEOPLE, split=split) \
+        if precision == "int8" else None
+    described = f"{len(crops) if crops is not None else 0} people of {config.data.root} " \
+                f"{config.data.train_set if split == 'train' else config.data.test_set}"
+    return _Evidence(described, crops, lambda candidate, name: guard.guard_on_dataset(
+        reference, candidate, name, config, people=GUARD_PEOPLE))
+
+
+def _input_evidence(reference, config: ExperimentConfig, samples: Samples,
+                    precision: str) -> _Evidence:
+    from keras_pose.export.calibration import input_crops, normalise
+    crops = input_crops(config, samples(), CALIBRATION_PEOPLE)
+    if len(crops) < MIN_INPUT_PEOPLE:
+        raise RuntimeChoiceError(
+            f"--precision {precision}: the data set {config.data.root} is not on disk and "
+            f"your inputs hold {len(crops)} people; at least {MIN_INPUT_PEOPLE} are needed "
+            "to calibrate and check it: give more inputs, point to the data set (--set "
+            "data.root=DIR), or use --precision fp32")
+    logging.info("Calibrating and checking on %d people of your inputs (the data set %s "
+                 "is not on disk)", len(crops), config.data.root)
+    return _Evidence(f"{len(crops)} people of the inputs", normalise(crops, config),
+                     lambda candidate, name: guard.guard_on_crops(
+                         reference, candidate, name, config, crops))

@@ -1,0 +1,155 @@
+"""--runtime / --precision on a checkpoint: exported once into a cache beside
+it (or the cache directory), keyed by the checkpoint's digest, calibrated
+and guarded on the data set or, without it, on the user's own people.
+
+The real ONNX export runs once (the first test); the others replace
+``runtimes.export_network`` by a copy of ``tiny_onnx`` (any precision label,
+``fake_onnx_export`` in tests/conftest.py) to test the cache's own logic in
+seconds. The real int8 exports are in
+tests/prediction (slow tier) and tests/export/test_runtime_*.py.
+"""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from keras_pose.checkpoint import CheckpointError, save_model_checkpoint
+from keras_pose.configs import apply_overrides
+from keras_pose.export import cache, guard, runtimes
+from keras_pose.inference import Predictor, load_pose_model
+
+IMAGE = np.random.default_rng(1).uniform(0, 255, (120, 100, 3)).astype(np.uint8)
+BOXES = [[10, 10, 60, 90], [30, 5, 50, 100]]
+
+
+@pytest.fixture
+def checkpoint(tiny_exported, tmp_path):
+    """A private copy of tiny_exported's checkpoint (exports go beside it);
+    its data set is not on disk."""
+    model, config = tiny_exported[:2]
+    path = str(tmp_path / "ckpt")
+    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]), path)
+    return path
+
+
+def _sidecar(path):
+    return runtimes.read_sidecar(path)
+
+
+def test_first_use_exports_beside_the_checkpoint_and_reuses_it(checkpoint, tiny_exported,
+                                                               monkeypatch):
+    """The real export: equal to the SavedModel through the Predictor; then
+    reused without exporting again."""
+    predictor = Predictor.from_checkpoint(checkpoint, runtime="onnxruntime", precision="fp32")
+    path = os.path.join(checkpoint, "exports", "onnxruntime-fp32", "heatmaps.onnx")
+    assert predictor.pose_model.path == path and predictor.pose_model.runtime == "onnxruntime"
+    expected = Predictor.from_checkpoint(tiny_exported[3]).predict(IMAGE, BOXES)
+    np.testing.assert_allclose(predictor.predict(IMAGE, BOXES).keypoints, expected.keypoints,
+                               atol=1e-3)
+    side = _sidecar(path)
+    assert side["source"] == {"checkpoint": checkpoint,
+                              "digest": cache.checkpoint_digest(checkpoint)}
+    assert side["guard"] is None and side["calibration"] is None  # fp32: the same arithmetic.
+    monkeypatch.setattr(runtimes, "export_network", None)  # Any export would fail.
+    assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
+
+
+def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_onnx_export):
+    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+    assert len(fake_onnx_export) == 1
+    load_pose_model(checkpoint, runtime="onnxruntime")
+    assert len(fake_onnx_export) == 1  # Reused.
+    from keras_pose.models import build_model_from_config
+    config = apply_overrides(tiny_exported[1], ["data.root=/nonexistent"])
+    other = os.path.join(os.path.dirname(checkpoint), "other")
+    save_model_checkpoint(build_model_from_config(config.model), config, other)
+    # Other weights copied over the file (a rewritten checkpoint directory
+    # would take its exports/ with it): only the digest can tell.
+    shutil.copy(os.path.join(other, "model.weights.h5"), checkpoint)
+    assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
+    assert len(fake_onnx_export) == 2  # Not served the stale one.
+    assert _sidecar(path)["source"]["digest"] == cache.checkpoint_digest(checkpoint)
+
+
+def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx_export,
+                                                           monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(cache, "_writable", lambda d: not d.startswith(checkpoint))
+    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+    digest = cache.checkpoint_digest(checkpoint)
+    assert path == str(tmp_path / "cache" / "exports" / digest[:16] / "onnxruntime-fp32" /
+                       "heatmaps.onnx")
+    assert not os.path.exists(os.path.join(checkpoint, "exports"))
+    assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
+    assert len(fake_onnx_export) == 1
+    monkeypatch.setattr(cache, "_writable", lambda d: False)
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "other"))
+    with pytest.raises(OSError, match="neither .* nor .* is writable.*KERAS_POSE_CACHE"):
+        load_pose_model(checkpoint, runtime="onnxruntime")
+
+
+def test_int8_calibrates_and_guards_on_the_data_set_when_it_is_on_disk(
+        tiny_exported, tiny_synthetic, fake_onnx_export, tmp_path):
+    ckpt = str(tmp_path / "ckpt")
+    save_model_checkpoint(tiny_exported[0], tiny_synthetic, ckpt)
+    loaded = load_pose_model(ckpt, runtime="onnxruntime", precision="int8",
+                             samples=lambda: pytest.fail("the data set is on disk"))
+    assert (loaded.runtime, loaded.precision) == ("onnxruntime", "int8")
+    (fmt, precision, crops), = fake_onnx_export
+    assert (fmt, precision) == ("onnx", "int8") and crops[1:] == (64, 64, 3)
+    side = _sidecar(loaded.path)
+    assert side["calibration"] == f"{crops[0]} people of {tiny_synthetic.data.root} train"
+    assert side["guard"]["data"] == f"{tiny_synthetic.data.root} val"
+    assert side["guard"]["ap"] == side["guard"]["fp32_ap"]  # The same network.
+
+
+def _samples(people_per_image, images=10):
+    rng = np.random.default_rng(0)
+    return lambda: ((rng.uniform(0, 255, (80, 60, 3)).astype(np.uint8),
+                     [[5, 5, 40, 60]] * people_per_image) for _ in range(images))
+
+
+def test_int8_without_the_data_set_uses_the_people_of_the_inputs(checkpoint, fake_onnx_export):
+    loaded = load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
+                             samples=_samples(2))
+    (_, _, crops), = fake_onnx_export
+    assert crops == (20, 64, 64, 3)  # 10 images x 2 boxes, cut as the estimator cuts.
+    side = _sidecar(loaded.path)
+    assert side["calibration"] == "20 people of the inputs"
+    assert side["guard"]["people"] == 20 and side["guard"]["agreement"] == 1.0
+
+
+def test_int8_refuses_without_enough_people(checkpoint, fake_onnx_export, monkeypatch):
+    with pytest.raises(cache.RuntimeChoiceError, match="the data set /nonexistent .* is not on "
+                       "disk.*--set data.root=DIR.*predict.py on your photos"):
+        load_pose_model(checkpoint, runtime="onnxruntime", precision="int8")
+    with pytest.raises(cache.RuntimeChoiceError, match="your inputs hold 3 people; at least "
+                       "16 are needed"):
+        load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
+                        samples=_samples(1, images=3))
+    refused = guard.AccuracyGuardError("accuracy guard: onnxruntime int8: 80.0% ...")
+    monkeypatch.setattr(guard, "guard_on_crops", lambda *a, **k: (_ for _ in ()).throw(refused))
+    with pytest.raises(guard.AccuracyGuardError, match="80.0%"):
+        load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
+                        samples=_samples(2))
+    assert fake_onnx_export and not os.listdir(os.path.join(checkpoint, "exports"))  # Nothing kept.
+
+
+def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
+    cases = {("tf", "int8"): "no int8 convolution", ("tf", "bf16"): "--precision bf16 and "
+             "pass it as --checkpoint", ("onnxruntime", "bf16"): "fp32 or int8",
+             ("jax", "fp32"): "--runtime must be one of tf, onnxruntime, openvino"}
+    for (runtime, precision), message in cases.items():
+        with pytest.raises(cache.RuntimeChoiceError, match=message):
+            load_pose_model(checkpoint, runtime=runtime, precision=precision)
+    monkeypatch.setattr(cache, "cpu_has_bf16", lambda: False)
+    with pytest.raises(cache.RuntimeChoiceError, match="no bf16 units.*--precision int8"):
+        cache.check_choice("openvino", "bf16")
+    assert load_pose_model(checkpoint, runtime="tf", precision="fp32").kind == "keras"
+    with pytest.raises(CheckpointError, match="is a fp32 SavedModel: --runtime onnxruntime"):
+        load_pose_model(tiny_exported[3], runtime="onnxruntime")
+    monkeypatch.setattr(runtimes, "missing_packages", lambda fmt, precision: ["nncf"])
+    with pytest.raises(ImportError, match="needs nncf: pip install"):
+        cache.check_choice("openvino", "int8")

@@ -1,0 +1,149 @@
+"""A preset name to a checkpoint: download, hash check, conversion into the
+cache, reuse, the offline and hash errors, interrupted conversions, the
+official files' places. The tiny preset (tests/conftest.py) keeps it fast;
+real file formats: test_real_files.py."""
+
+import os
+import socket
+
+import numpy as np
+import pytest
+
+from keras_pose import presets
+from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
+from keras_pose.convert import download
+from keras_pose.presets import loader
+
+
+def _no_download(monkeypatch):
+    calls = []
+    real = download.fetch
+    monkeypatch.setattr(download, "fetch", lambda *a, **k: calls.append(a) or real(*a, **k))
+    return calls
+
+
+def test_first_use_downloads_and_converts_the_second_does_neither(tiny_preset, monkeypatch):
+    fetches = _no_download(monkeypatch)
+    path = presets.preset_checkpoint(tiny_preset.name)
+    assert path == str(tiny_preset.cache / "presets" / tiny_preset.name)
+    assert sorted(os.listdir(path)) == ["COMPLETE", "config.json", "model.weights.h5"]
+    # The download is kept under its own name (hash-checked), beside presets/.
+    assert sorted(os.listdir(tiny_preset.cache)) == ["presets", tiny_preset.served.name]
+    assert len(fetches) == 1 and len(tiny_preset.conversions) == 1
+    assert tiny_preset.conversions[0][0] == str(tiny_preset.cache / tiny_preset.served.name)
+    os.remove(tiny_preset.served)  # A second use cannot download.
+    assert presets.preset_checkpoint(tiny_preset.name) == path
+    assert resolve_checkpoint(tiny_preset.name).path == path
+    assert len(fetches) == 1 and len(tiny_preset.conversions) == 1
+
+
+def test_load_pose_model_and_the_predictor_take_a_name(tiny_preset, tiny_exported):
+    from keras_pose.inference import Predictor, load_pose_model
+    model, config, _, _ = tiny_exported
+    loaded = load_pose_model(tiny_preset.name)
+    assert loaded.config.name == tiny_preset.name and loaded.config.model == config.model
+    for a, b in zip(model.weights, loaded.keras_model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    predictor = Predictor.from_checkpoint(tiny_preset.name, ["test.flip_test=false"])
+    result = predictor.predict(np.zeros((64, 64, 3), np.uint8))
+    assert result.keypoints.shape == (1, 17, 2) and predictor.config.test.flip_test is False
+
+
+def test_offline_the_error_names_the_url_and_where_to_put_the_file(tiny_preset, monkeypatch):
+    monkeypatch.setenv(download.OFFLINE_ENV, "1")
+    with pytest.raises(download.DownloadError) as info:
+        resolve_checkpoint(tiny_preset.name)
+    message = str(info.value)
+    assert tiny_preset.url in message
+    assert f"put it at {tiny_preset.cache / tiny_preset.served.name}" in message
+    assert "or pass a checkpoint directory to --checkpoint" in message
+    assert not (tiny_preset.cache / "presets").exists() and not tiny_preset.conversions
+
+
+def test_a_file_that_is_not_the_published_one_is_refused_and_not_kept(tiny_preset):
+    tiny_preset.served.write_bytes(b"not the published weights")  # Same name, other bytes.
+    with pytest.raises(download.HashMismatchError, match="does not start with.*not kept"):
+        presets.preset_checkpoint(tiny_preset.name)
+    assert not tiny_preset.cache.exists() or os.listdir(tiny_preset.cache) == []
+    assert not tiny_preset.conversions
+
+
+def test_an_interrupted_conversion_leaves_nothing_under_the_name(tiny_preset, monkeypatch):
+    import sys
+    fake = sys.modules["keras_pose.convert.mmpose"]
+    real = fake.convert_mmpose_checkpoint
+
+    def failing(input_path, output_dir, config):
+        real(input_path, output_dir, config)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fake, "convert_mmpose_checkpoint", failing)
+    with pytest.raises(OSError, match="No space left"):
+        presets.preset_checkpoint(tiny_preset.name)
+    assert os.listdir(tiny_preset.cache / "presets") == []  # Neither the name nor a temporary.
+    # A conversion killed outright (kill -9) leaves its temporary: removed by
+    # the next conversion on this host once its process is gone.
+    stale = tiny_preset.cache / "presets" / f"{tiny_preset.name}.tmp-{socket.gethostname()}-999999"
+    (stale / "converted").mkdir(parents=True)
+    monkeypatch.setattr(fake, "convert_mmpose_checkpoint", real)
+    path = presets.preset_checkpoint(tiny_preset.name)
+    assert os.listdir(tiny_preset.cache / "presets") == [tiny_preset.name]
+    assert os.path.isfile(os.path.join(path, "COMPLETE"))
+
+
+def test_a_cached_config_follows_the_table(tiny_preset, monkeypatch):
+    import dataclasses
+    from keras_pose.configs import load_config
+    path = presets.preset_checkpoint(tiny_preset.name)
+    corrected = tiny_preset.config.replace(test=dataclasses.replace(
+        tiny_preset.config.test, blur_kernel=17))
+    real = loader.preset_config
+    monkeypatch.setattr(loader, "preset_config", lambda name: corrected if getattr(
+        name, "name", name) == tiny_preset.name else real(name))
+    assert presets.preset_checkpoint(tiny_preset.name) == path
+    assert load_config(os.path.join(path, "config.json")).test.blur_kernel == 17
+    assert len(tiny_preset.conversions) == 1  # The same model: no new conversion.
+
+
+def test_a_name_that_is_neither_a_path_nor_a_preset(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint simplebaseline_resnet50_coco_265x192 "
+                       "does not exist; close preset names: simplebaseline_resnet50_coco_256x192"):
+        resolve_checkpoint("simplebaseline_resnet50_coco_265x192")
+    with pytest.raises(CheckpointError, match="not a preset name either"):
+        resolve_checkpoint(str(tmp_path / "runs" / "r50"))
+
+
+def test_source_config_needs_no_download(tiny_preset, monkeypatch):
+    monkeypatch.setenv(download.OFFLINE_ENV, "1")
+    config = presets.source_config("simplebaseline_resnet50_ap10k_256x256")
+    assert config.model.num_keypoints == 17 and config.data.root == "data/ap10k"
+    assert presets.source_config(tiny_preset.name) == tiny_preset.config
+    with pytest.raises(CheckpointError, match="close preset names"):
+        presets.source_config("pose_resnet_50_256x19")
+
+
+@pytest.fixture
+def official_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_official_files_are_looked_for_in_the_cache_and_the_official_layout(official_cache):
+    preset = presets.get_preset("pose_resnet_50_256x256")
+    with pytest.raises(presets.PresetError) as info:
+        presets.weights_file(preset)
+    message = str(info.value)
+    assert "1drv.ms/f/s!AhIXJn_J-blW0D5ZE4ArK9wk_fvw" in message
+    assert "drive.google.com/drive/folders/13_wJ6nC7my1KKouMkQMqyr9r1ZnLnukP" in message
+    assert "pose_mpii/pose_resnet_50_256x256.pth.tar" in message
+    assert str(official_cache / "cache" / "pose_resnet_50_256x256.pth.tar") in message
+    layout = official_cache / "models" / "pytorch" / "pose_mpii"
+    layout.mkdir(parents=True)
+    (layout / "pose_resnet_50_256x256.pth").write_bytes(b"x")  # The HRNet copies' name.
+    assert presets.weights_file(preset) == os.path.join("models", "pytorch", "pose_mpii",
+                                                        "pose_resnet_50_256x256.pth")
+    (official_cache / "cache").mkdir()
+    (official_cache / "cache" / "pose_resnet_50_256x256.pth.tar").write_bytes(b"x")
+    assert presets.weights_file(preset) == str(
+        official_cache / "cache" / "pose_resnet_50_256x256.pth.tar")

@@ -1,0 +1,66 @@
+"""keras_pose.cli.run: what the user can fix is one line, a bug keeps its
+traceback."""
+
+import errno
+
+import pytest
+
+from keras_pose import cli
+from keras_pose.errors import FlagError, MissingFileError, MissingPackageError, UserError
+
+
+def _raise(error):
+    def work():
+        raise error
+    return work
+
+
+@pytest.mark.parametrize("error", [
+    UserError("a.json: entry 3: no bbox"),
+    FlagError("--detector none and --boxes conflict: choose one"),
+    MissingFileError("annotation file a.json does not exist"),
+    MissingPackageError("the onnx export at int8 needs onnxruntime: pip install -e .[deploy]"),
+    OSError(errno.ENOSPC, "No space left on device", "out/predictions.json"),
+    PermissionError(errno.EACCES, "Permission denied", "out/x.jpg"),
+])
+def test_user_and_environment_errors_are_one_line(error, capsys):
+    assert cli.run("tool.py", _raise(error)) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tool.py: error: ")
+
+
+def test_the_project_error_classes_are_user_errors():
+    from keras_pose.checkpoint import CheckpointError
+    from keras_pose.configs import ConfigError
+    from keras_pose.convert.download import DownloadError, HashMismatchError
+    from keras_pose.convert.state_dict import ConversionError
+    from keras_pose.data.coco_files import AnnotationError
+    from keras_pose.data.images import ImageReadError
+    from keras_pose.detection.keras_hub_detector import DetectorUnavailableError
+    from keras_pose.evaluation.posetrack import PoseTrackFormatError
+    from keras_pose.export.precision import ExportError
+    for cls, old_base in [(ConfigError, ValueError), (CheckpointError, ValueError),
+                          (AnnotationError, ValueError), (ImageReadError, OSError),
+                          (DownloadError, OSError), (HashMismatchError, ValueError),
+                          (ConversionError, ValueError), (DetectorUnavailableError, RuntimeError),
+                          (PoseTrackFormatError, ValueError), (ExportError, ValueError)]:
+        assert issubclass(cls, UserError) and issubclass(cls, old_base), cls
+
+
+@pytest.mark.parametrize("error", [
+    ValueError("operands could not be broadcast together"), KeyError("image_id"),
+    IndexError("list index out of range"), ImportError("cannot import name 'x'"),
+    TypeError("'NoneType' object is not subscriptable"),
+    OSError("an OSError that names no file"),
+])
+def test_bugs_keep_their_traceback(error):
+    with pytest.raises(type(error)):
+        cli.run("tool.py", _raise(error))
+
+
+def test_a_missing_deploy_package_is_one_line(monkeypatch):
+    from keras_pose.export import runtimes
+    monkeypatch.setattr(runtimes, "missing_packages", lambda fmt, precision: ["onnxruntime"])
+    with pytest.raises(MissingPackageError, match="onnxruntime.*pip install"):
+        runtimes.check_format("onnx", "fp32")
+

@@ -1,0 +1,91 @@
+"""Fine-tuning from a checkpoint or a preset name (train.py --init_checkpoint):
+what the run takes from it, another K, another architecture."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from keras_pose import cli
+from keras_pose.configs import apply_overrides
+from keras_pose.training import TrainingError
+from tests.training.conftest import FAST, REPO
+
+
+def _flags(root):
+    """The fast test run without its model.* settings (--init_checkpoint's
+    model decides; explicit --set model.* would override it)."""
+    flags = ["--dataset", "synthetic", "--data_dir", root, "--noprogress"]
+    for item in FAST:
+        if not item.startswith("model."):
+            flags += ["--set", item]
+    return flags
+
+
+def test_another_k_keeps_the_backbone_and_deconvolutions_and_says_so(
+        tiny_preset, tiny_exported, caplog):
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.trainer import FINAL_LAYER, init_from_checkpoint
+    source = tiny_exported[0]
+    config = apply_overrides(tiny_preset.config, ["model.num_keypoints=5"])
+    target = build_model_from_config(config.model)
+    fresh = [w.copy() for w in target.get_layer(FINAL_LAYER).get_weights()]
+    caplog.set_level(logging.INFO, logger="absl")
+    init_from_checkpoint(target, tiny_preset.name, config)
+    compared = 0
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        if layer.name == FINAL_LAYER:  # K=5 filters, freshly initialised.
+            for now, before in zip(layer.get_weights(), fresh):
+                np.testing.assert_array_equal(now, before)
+            assert layer.kernel.shape[-1] == 5
+        else:
+            for ours, theirs in zip(layer.get_weights(), source.get_layer(layer.name)
+                                    .get_weights()):
+                np.testing.assert_array_equal(ours, theirs)
+            compared += 1
+    assert compared > 20
+    assert (f"the backbone and the deconvolutions ({compared} layers) kept; the final layer "
+            f"{FINAL_LAYER} re-initialised for K=5 (the checkpoint predicts K=17)") in caplog.text
+    other = apply_overrides(tiny_preset.config, ["model.deconv_filters=32,32,32"])
+    with pytest.raises(TrainingError, match=r"another architecture \(model.deconv_filters: "
+                                            r"checkpoint \(16, 16, 16\) vs this run"):
+        init_from_checkpoint(build_model_from_config(other.model), tiny_preset.name, other)
+
+
+@pytest.fixture
+def train_script(script_module):
+    return script_module(os.path.join(REPO, "train.py"), "train_script")
+
+
+def test_the_run_takes_the_presets_model_and_input_convention(train_script, synthetic_root):
+    # The official checkpoints were trained on BGR input: a run initialised
+    # from one keeps that (and its architecture and input size); K, the data
+    # and --set model.* stay the run's. No download: the table's config.
+    train_script.FLAGS.unparse_flags()
+    train_script.FLAGS(["train.py", *_flags(synthetic_root), "--init_checkpoint",
+                        "pose_resnet_101_384x288", "--set", "model.sigma=2.5"])
+    config = train_script.build_config()
+    m = config.model
+    assert (m.depth, m.image_size, m.heatmap_size, m.color_order) == (
+        101, (288, 384), (72, 96), "BGR")
+    assert (m.mean, m.std) == ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    assert (m.deconv_filters, m.blocks_per_stage, m.pretrained) == ((256, 256, 256), (), "")
+    assert m.sigma == 2.5 and m.num_keypoints == 17
+    assert config.data.dataset == "synthetic" and config.data.root == synthetic_root
+
+
+def test_train_py_fine_tunes_from_a_preset_name(train_script, tiny_preset, synthetic_root,
+                                                tmp_path, capsys):
+    train_script.FLAGS.unparse_flags()
+    train_script.FLAGS(["train.py", *_flags(synthetic_root), "--init_checkpoint",
+                        tiny_preset.name, "--model_dir", str(tmp_path / "run"),
+                        "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2",
+                        "--noexport"])
+    assert cli.run("train.py", train_script.work) == 0, capsys.readouterr().err[-2000:]
+    assert "Trained 1 epoch(s)" in capsys.readouterr().out
+    assert len(tiny_preset.conversions) == 1
+    from keras_pose.configs import load_config
+    assert load_config(str(tmp_path / "run" / "config.json")).model == tiny_preset.config.model
