@@ -75,8 +75,9 @@ flags.DEFINE_boolean("train", True, "Time the training step.")
 flags.DEFINE_integer("train_batch", 8, "Training step batch size.")
 flags.DEFINE_integer("threads", 0, "CPU threads of every runtime (TF intra- and inter-op, "
                      "OpenVINO, ONNX Runtime, LiteRT, PyTorch); 0: each runtime's default.")
-flags.DEFINE_string("reference", "OpenVINO on the PyTorch model", "Ratios are to the "
-                    "candidate whose name starts with this (none found: no ratios).")
+flags.DEFINE_string("reference", "OpenVINO on the PyTorch model", "Inference ratios are to "
+                    "the candidate whose name starts with this (none found: no ratios); "
+                    "training-step ratios are to PyTorch fp32.")
 
 SIZE = (256, 192)  # height, width
 Runner = Callable[[np.ndarray], object]
@@ -277,9 +278,10 @@ def torch_train_steps() -> dict[str, Callable[[], object]]:
     return out
 
 
-def _report(rates: dict, batches: list[int], what: str) -> None:
+def _report(rates: dict, batches: list[int], what: str, prefix: str) -> None:
+    """The table; ratios to the candidate whose name starts with ``prefix``."""
     names = list(dict.fromkeys(name for name, _ in rates))
-    reference = next((n for n in names if n.startswith(FLAGS.reference)), None)
+    reference = next((n for n in names if n.startswith(prefix)), None)
     threads = f"{FLAGS.threads} thread(s) per runtime" if FLAGS.threads else \
         "default threads"
     print(f"\nPose-ResNet-{FLAGS.depth} 256x192, K=17, {what}, on {os.cpu_count()} CPU cores, "
@@ -316,12 +318,12 @@ def main(argv):
             runners = {**our_runners(directory), **torch_runners()}
             runners = {k: v for k, v in runners.items() if _wanted(k)}
             inference = alternate(runners, batches)
-        _report(inference, batches, "inference images/s")
+        _report(inference, batches, "inference images/s", FLAGS.reference)
     if FLAGS.train:
         steps = {**keras_train_steps(), **torch_train_steps()}
         runners = {k: (lambda s: lambda x: s())(v) for k, v in steps.items() if _wanted(k)}
         _report(alternate(runners, [FLAGS.train_batch]), [FLAGS.train_batch],
-                "training step images/s")
+                "training step images/s", "PyTorch fp32")
 
 
 if __name__ == "__main__":
