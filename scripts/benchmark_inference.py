@@ -23,7 +23,19 @@ are speed only (accuracy: ``keras_pose.export.guard``).
 Each round times every candidate at every batch size for ``--seconds``
 (after two warm-up calls); rounds alternate candidates so that a change of
 machine load touches all of them. Printed: images/s, the median and range
-over rounds.
+over rounds, and each candidate's speed relative to ``--reference``
+(default: OpenVINO on the PyTorch model) as the median and range of the
+per-round ratios, by wall time and by the process's CPU time per image (on
+a busy machine the CPU time, with ``--threads 1`` and ``taskset -c N``, is
+the steadier measure of the work done; wall-time figures want a quiet
+machine).
+
+TensorFlow runs with its oneDNN kernels (``keras_pose`` sets
+``TF_ENABLE_ONEDNN_OPTS=1`` before TF is imported). oneDNN caches its
+convolution kernels per shape for the whole process, and the first caller's
+weight layout wins: ``--plain`` (weights in variables) run before the frozen
+SavedModel at batch 1 would slow the latter down, so time it in a separate
+run (``--plain --only plain``).
 
 ``--train`` also times one training step at batch ``--train_batch``: ours
 (``PoseTrainingModel``, Adam) with the float32 and mixed_bfloat16 Keras
@@ -32,6 +44,7 @@ policies, and PyTorch's fp32 and bf16 autocast channels_last step.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 import time
@@ -41,6 +54,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
+
+# keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
+importlib.import_module("keras_pose")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("depth", 50, "ResNet depth (50, 101, 152).")
@@ -57,23 +73,44 @@ flags.DEFINE_boolean("plain", False, "Also time the SavedModel of the plain (unf
 flags.DEFINE_boolean("inference", True, "Time inference.")
 flags.DEFINE_boolean("train", True, "Time the training step.")
 flags.DEFINE_integer("train_batch", 8, "Training step batch size.")
+flags.DEFINE_integer("threads", 0, "CPU threads of every runtime (TF intra- and inter-op, "
+                     "OpenVINO, ONNX Runtime, LiteRT, PyTorch); 0: each runtime's default.")
+flags.DEFINE_string("reference", "OpenVINO on the PyTorch model", "Inference ratios are to "
+                    "the candidate whose name starts with this (none found: no ratios); "
+                    "training-step ratios are to PyTorch fp32.")
 
 SIZE = (256, 192)  # height, width
 Runner = Callable[[np.ndarray], object]
 
 
-def _rate(fn: Callable[[], object], batch: int, seconds: float) -> float:
-    start = time.perf_counter()
+def _rate(fn: Callable[[], object], batch: int, seconds: float) -> tuple[float, float]:
+    """(images/s, CPU seconds of the process per image)."""
+    start, cpu = time.perf_counter(), time.process_time()
     fn()  # warm up
     first = time.perf_counter() - start
     if first > FLAGS.max_call_seconds:
-        return batch / first  # Too slow to repeat (emulated bf16): one call.
+        # Too slow to repeat (emulated bf16): one call.
+        return batch / first, (time.process_time() - cpu) / batch
     fn()
-    runs, start = 0, time.perf_counter()
+    runs, start, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - start < seconds or runs < 2:
         fn()
         runs += 1
-    return runs * batch / (time.perf_counter() - start)
+    return (runs * batch / (time.perf_counter() - start),
+            (time.process_time() - cpu) / (runs * batch))
+
+
+def _set_threads() -> None:
+    """``--threads`` for TF (before it runs anything) and PyTorch."""
+    if not FLAGS.threads:
+        return
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    import importlib.util
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+        torch.set_num_threads(FLAGS.threads)
 
 
 def _config():
@@ -112,7 +149,7 @@ def our_runners(directory: str) -> dict[str, Runner]:
             start = time.perf_counter()
             runtimes.export_network(model, config, path, fmt, precision, calibration=crops)
             print(f"exported {name} in {time.perf_counter() - start:.0f} s", flush=True)
-            out[name] = runtimes.load_network(path)
+            out[name] = runtimes.load_network(path, FLAGS.threads or None)
     return out
 
 
@@ -157,8 +194,9 @@ def torch_runners() -> dict[str, Runner]:
         import openvino as ov
     except ImportError:
         return out
+    config = {"INFERENCE_NUM_THREADS": FLAGS.threads} if FLAGS.threads else {}
     compiled = ov.compile_model(ov.convert_model(net, example_input=torch.zeros(1, 3, *SIZE)),
-                                "CPU")
+                                "CPU", config)
     precision = compiled.get_property("INFERENCE_PRECISION_HINT")
     request = compiled.create_infer_request()
     out[f"OpenVINO on the PyTorch model (default hint: {precision})"] = \
@@ -167,7 +205,7 @@ def torch_runners() -> dict[str, Runner]:
 
 
 def alternate(runners: dict[str, Runner], batches: list[int]) -> dict:
-    """(name, batch) -> images/s of each round."""
+    """(name, batch) -> (images/s, CPU seconds per image) of each round."""
     inputs = {b: np.random.default_rng(b).normal(size=(b, *SIZE, 3)).astype(np.float32)
               for b in batches}
     for fn in runners.values():  # Tracing / graph compilation, out of every timing.
@@ -176,15 +214,15 @@ def alternate(runners: dict[str, Runner], batches: list[int]) -> dict:
     for r in range(FLAGS.rounds):
         for name, fn in runners.items():
             for b in batches:
-                seen = [x for (n, _), xs in rates.items() if n == name for x in xs]
+                seen = [x for (n, _), xs in rates.items() if n == name for x, _ in xs]
                 if seen and b / max(seen) > FLAGS.max_call_seconds:
                     print(f"round {r + 1}: {name:55s} batch {b:3d}: skipped (a call would "
                           f"take about {b / max(seen):.0f} s)", flush=True)
                     continue
-                rate = _rate(lambda: fn(inputs[b]), b, FLAGS.seconds)
-                rates.setdefault((name, b), []).append(rate)
-                print(f"round {r + 1}: {name:55s} batch {b:3d}: {rate:7.2f} images/s",
-                      flush=True)
+                rate, cpu = _rate(lambda: fn(inputs[b]), b, FLAGS.seconds)
+                rates.setdefault((name, b), []).append((rate, cpu))
+                print(f"round {r + 1}: {name:55s} batch {b:3d}: {rate:7.2f} images/s, "
+                      f"{cpu * 1000:7.1f} CPU ms/image", flush=True)
     return rates
 
 
@@ -240,33 +278,52 @@ def torch_train_steps() -> dict[str, Callable[[], object]]:
     return out
 
 
-def _report(rates: dict, batches: list[int], what: str) -> None:
-    print(f"\nPose-ResNet-{FLAGS.depth} 256x192, K=17, {what}, on {os.cpu_count()} CPU cores, "
-          f"{FLAGS.rounds} alternating rounds, median (min-max):")
+def _report(rates: dict, batches: list[int], what: str, prefix: str) -> None:
+    """The table; ratios to the candidate whose name starts with ``prefix``."""
     names = list(dict.fromkeys(name for name, _ in rates))
+    reference = next((n for n in names if n.startswith(prefix)), None)
+    threads = f"{FLAGS.threads} thread(s) per runtime" if FLAGS.threads else \
+        "default threads"
+    print(f"\nPose-ResNet-{FLAGS.depth} 256x192, K=17, {what}, on {os.cpu_count()} CPU cores, "
+          f"{threads}, {FLAGS.rounds} alternating rounds, median (min-max)"
+          + (f"; ratio to {reference} per round (by wall time; by CPU time)" if reference
+             else "") + ":")
     print("| | " + " | ".join(f"batch {b}" for b in batches) + " |")
     print("|---|" + "---|" * len(batches))
+
+    def cell(name, b):
+        if (name, b) not in rates:
+            return "skipped (too slow)"
+        wall = np.array([w for w, _ in rates[name, b]])
+        text = f"{np.median(wall):.2f} ({wall.min():.2f}-{wall.max():.2f})"
+        if reference and (reference, b) in rates and name != reference:
+            n = min(len(rates[name, b]), len(rates[reference, b]))
+            ref = np.array(rates[reference, b][:n])
+            own = np.array(rates[name, b][:n])
+            by_wall, by_cpu = own[:, 0] / ref[:, 0], ref[:, 1] / own[:, 1]
+            text += (f", **{np.median(by_wall):.2f}x** ({by_wall.min():.2f}-"
+                     f"{by_wall.max():.2f}); CPU {np.median(by_cpu):.2f}x "
+                     f"({by_cpu.min():.2f}-{by_cpu.max():.2f})")
+        return text
     for name in names:
-        cells = [f"{np.median(rates[name, b]):.2f} ({min(rates[name, b]):.2f}-"
-                 f"{max(rates[name, b]):.2f})" if (name, b) in rates else "skipped (too slow)"
-                 for b in batches]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cell(name, b) for b in batches) + " |")
 
 
 def main(argv):
     del argv
+    _set_threads()
     batches = [int(b) for b in FLAGS.batch_sizes]
     if FLAGS.inference:
         with tempfile.TemporaryDirectory() as directory:
             runners = {**our_runners(directory), **torch_runners()}
             runners = {k: v for k, v in runners.items() if _wanted(k)}
             inference = alternate(runners, batches)
-        _report(inference, batches, "inference images/s")
+        _report(inference, batches, "inference images/s", FLAGS.reference)
     if FLAGS.train:
         steps = {**keras_train_steps(), **torch_train_steps()}
         runners = {k: (lambda s: lambda x: s())(v) for k, v in steps.items() if _wanted(k)}
         _report(alternate(runners, [FLAGS.train_batch]), [FLAGS.train_batch],
-                "training step images/s")
+                "training step images/s", "PyTorch fp32")
 
 
 if __name__ == "__main__":

@@ -17,11 +17,15 @@ Run on one core from the repository root (with the package installed,
 ``pip install -e .``):  taskset -c 0 python scripts/benchmark_postprocess.py
 """
 
+import importlib
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on, as
+# in predict.py and evaluate.py, whose post-processing this times.
+importlib.import_module("keras_pose")
 
 import time  # noqa: E402
 

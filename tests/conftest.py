@@ -1,10 +1,14 @@
 """Shared pytest settings and fixtures."""
 
+import importlib
 import os
 
 # Quiet TensorFlow's C++ start-up logs; tests run on the CPU.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+# TensorFlow's oneDNN kernels, as keras_pose turns them on when imported
+# first (a test module may import TensorFlow before keras_pose).
+importlib.import_module("keras_pose")
 # Nothing downloads during the tests: an official model built with its
 # ImageNet weights by accident fails at once instead.
 os.environ.setdefault("KERAS_POSE_OFFLINE", "1")

@@ -342,12 +342,12 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
       path: an ``.onnx``, ``.xml`` or ``.tflite`` file of
         :func:`export_network`, or a SavedModel directory (its ``heatmaps``
         signature, loaded by ``keras_pose.inference.load_saved_model``).
+      num_threads: CPU threads (None: the runtime's default; LiteRT: all
+        cores).
 
     Raises:
       keras_pose.checkpoint.CheckpointError: a directory that is not a
         keras_pose SavedModel.
-      num_threads: CPU threads (None: the runtime's default; LiteRT: all
-        cores).
     """
     if os.path.isdir(path):
         network = load_saved_model(path).network  # Its checks and errors.

@@ -106,6 +106,26 @@ class _Untracked:
         self.value = value
 
 
+def frozen_network(model: keras.Model, crop_size: tuple[int, int]):
+    """The network in inference mode with its weights as graph constants:
+    crops (B, h, w, 3) float32 -> heatmaps, one graph function.
+
+    On CPU this is what lets TF's oneDNN convolutions (``TF_ENABLE_ONEDNN_OPTS=1``,
+    which ``keras_pose`` sets) run at the speed of OpenVINO: a convolution
+    whose filter is a constant converts it once into oneDNN's blocked layout
+    and keeps it, while a filter read from a variable is converted at every
+    call (or, at batch 1, run through a slower im2col + GEMM kernel that takes
+    TF's layout as is). Same arithmetic, same outputs.
+    """
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+    height, width = crop_size
+    concrete = tf.function(lambda x: model(x, training=False)).get_concrete_function(
+        tf.TensorSpec([None, height, width, 3], tf.float32))
+    frozen = convert_variables_to_constants_v2(concrete)
+    return lambda x: frozen(x)[0]
+
+
 class PoseServingModule(tf.Module):
     """The exported graph: a Keras pose model plus the inference path, and
     optionally a person detector (``detect_and_estimate``).
@@ -119,19 +139,27 @@ class PoseServingModule(tf.Module):
         applies its own), or None.
       detector_threshold: the default person score threshold of
         ``detect_and_estimate``.
+      freeze: the network's weights as graph constants (:func:`frozen_network`);
+        False: as variables.
     """
 
     def __init__(self, model: keras.Model, config: ExperimentConfig, flip: bool = True,
-                 detector: Any = None, detector_threshold: float = 0.3):
+                 detector: Any = None, detector_threshold: float = 0.3, freeze: bool = True):
         super().__init__()
-        # The weights are tracked as their tf.Variables only (as keras.export
-        # does: TF1-style loaders such as `saved_model_cli run` restore by
-        # them); the Keras model stays untracked, or each weight is saved twice.
-        self._keras_model = _Untracked(model)
-        self.model_variables = [v.value for v in model.weights]
-        self._estimator = TopDownEstimator(lambda x: model(x, training=False), config, flip)
         width, height = config.model.image_size
         self._crop_size = (height, width)
+        self._keras_model = _Untracked(model)
+        if freeze:
+            # The weights as constants of the graph (no variables to save).
+            network = frozen_network(model, (height, width))
+        else:
+            # The weights are tracked as their tf.Variables only (as
+            # keras.export does: TF1-style loaders such as `saved_model_cli
+            # run` restore by them); the Keras model stays untracked, or each
+            # weight is saved twice.
+            self.model_variables = [v.value for v in model.weights]
+            network = lambda x: model(x, training=False)  # noqa: E731
+        self._estimator = TopDownEstimator(network, config, flip)
         self.heatmaps = tf.function(self._heatmaps, input_signature=[
             tf.TensorSpec([None, height, width, 3], tf.float32, name="images")])
         self.keypoints = tf.function(self._keypoints, input_signature=[
@@ -216,7 +244,7 @@ class PoseServingModule(tf.Module):
 def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir: str,
                        flip: bool | None = None, optimize: bool = True,
                        precision: str = "fp32", detector: Any = None,
-                       detector_threshold: float = 0.3) -> str:
+                       detector_threshold: float = 0.3, freeze: bool = True) -> str:
     """Writes the SavedModel (atomically: a temporary directory renamed into
     place) with the ``serving_default``, ``heatmaps`` and ``encoded_image``
     signatures.
@@ -237,6 +265,10 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         adds the ``detect_and_estimate`` signature (image bytes -> every
         person's box, score and keypoints).
       detector_threshold: that signature's default person score threshold.
+      freeze: the network's weights as constants of the graph, not variables
+        (:func:`frozen_network`: 1.3-1.9x faster on CPU with oneDNN, same
+        outputs; the SavedModel's size is unchanged, the weights move from
+        ``variables/`` into ``saved_model.pb``).
 
     Raises:
       ExportError: for ``int8`` (TF has no int8 convolutions on CPU: see
@@ -255,7 +287,7 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         from keras_pose.export.inference_model import build_inference_model
         model = build_inference_model(model, config, precision)
     module = PoseServingModule(model, config, config.test.flip_test if flip is None else flip,
-                               detector, detector_threshold)
+                               detector, detector_threshold, freeze)
     # The detector's custom gradients are not needed to serve (saves ~10 s).
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=detector is None)
 

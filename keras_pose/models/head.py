@@ -18,6 +18,7 @@ from typing import Sequence
 import keras
 from keras import layers
 
+from keras_pose.models.batch_norm import BatchNormalization
 from keras_pose.models.resnet import BN_EPSILON, BN_MOMENTUM
 
 DECONV_KERNELS = (2, 3, 4)
@@ -68,12 +69,13 @@ def deconv_head(features, num_keypoints: int,
         name = f"head_deconv{i}"
         if fused:
             if kernel == 4:
-                x = SubPixelDeconv(filters, name=name)(x)
-            else:
-                x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid" if kernel == 3
-                                           else "same", use_bias=True, name=name)(x)
-                if kernel == 3:
-                    x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_crop")(x)
+                # The ReLU inside: fused into each phase's convolution.
+                x = SubPixelDeconv(filters, activation="relu", name=name)(x)
+                continue
+            x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid" if kernel == 3
+                                       else "same", use_bias=True, name=name)(x)
+            if kernel == 3:
+                x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_crop")(x)
             x = layers.ReLU(name=f"{name}_relu")(x)
             continue
         if kernel == 3:
@@ -86,8 +88,8 @@ def deconv_head(features, num_keypoints: int,
             x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same",
                                        use_bias=False, kernel_initializer=init,
                                        name=name)(x)
-        x = layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                                      synchronized=sync_bn, name=f"{name}_bn")(x)
+        x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
+                               synchronized=sync_bn, name=f"{name}_bn")(x)
         x = layers.ReLU(name=f"{name}_relu")(x)
     return layers.Conv2D(num_keypoints, final_kernel, padding="same", use_bias=True,
                          kernel_initializer=init, bias_initializer="zeros",
@@ -96,24 +98,35 @@ def deconv_head(features, num_keypoints: int,
 
 
 class SubPixelDeconv(layers.Layer):
-    """A stride-2, kernel-4 transposed convolution (PyTorch padding 1) as one
-    stride-1 convolution.
+    """A stride-2, kernel-4 transposed convolution (PyTorch padding 1) as
+    stride-1 convolutions + depth_to_space.
 
     Along one axis, output ``2m + r`` reads inputs ``m - 1 + r`` and
-    ``m + r`` through kernel taps ``3 - r`` and ``1 - r``. So a 2x2 "valid"
-    convolution over the input padded by one, with 4 x C_out channels (one
-    group per output phase (r_y, r_x)), computes every phase; phase
-    (r_y, r_x) is the slice starting at (r_y, r_x), and depth_to_space
-    interleaves the phases. Same multiply-adds as the transposed
-    convolution, but TF's CPU kernels run a plain convolution faster.
+    ``m + r`` through kernel taps ``3 - r`` and ``1 - r``: output phase
+    (r_y, r_x) is a 2x2 "valid" convolution of the input padded by
+    (1 - r, r) on each axis, with that phase's C_out columns of the kernel.
+    The four phases (each convolution with its bias and activation, which
+    TF fuses into it) are interleaved by depth_to_space. Same multiply-adds
+    as the transposed convolution, and TF's CPU kernels (Eigen and oneDNN)
+    run plain convolutions faster.
 
-    Weights: ``kernel`` (2, 2, C_in, 4 C_out), ``bias`` (C_out,); see
+    Weights: ``kernel`` (2, 2, C_in, 4 C_out), phase ``2 r_y + r_x`` in
+    columns ``[phase C_out, (phase + 1) C_out)``; ``bias`` (C_out,); see
     ``keras_pose.export.inference_model.subpixel_kernel``.
+
+    Args:
+      filters: C_out.
+      activation: ``None`` or ``"relu"``, applied to each phase.
     """
 
-    def __init__(self, filters: int, **kwargs):
+    ACTIVATIONS = (None, "relu")
+
+    def __init__(self, filters: int, activation: str | None = None, **kwargs):
         super().__init__(**kwargs)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {self.ACTIVATIONS}, got {activation!r}")
         self.filters = filters
+        self.activation = activation
 
     def build(self, input_shape):
         self.kernel = self.add_weight(name="kernel",
@@ -122,14 +135,18 @@ class SubPixelDeconv(layers.Layer):
 
     def call(self, inputs):
         import tensorflow as tf
-        x = tf.pad(inputs, [[0, 0], [1, 1], [1, 1], [0, 0]])
-        y = tf.nn.conv2d(x, tf.cast(self.kernel, x.dtype), strides=1, padding="VALID")
-        h, w = tf.shape(inputs)[1], tf.shape(inputs)[2]
         c = self.filters
-        phases = [y[:, ry:ry + h, rx:rx + w, (2 * ry + rx) * c:(2 * ry + rx + 1) * c]
-                  for ry in (0, 1) for rx in (0, 1)]
-        out = tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
-        return out + tf.cast(self.bias, out.dtype)
+        kernel = tf.cast(self.kernel, inputs.dtype)
+        bias = tf.cast(self.bias, inputs.dtype)
+        phases = []
+        for ry in (0, 1):
+            for rx in (0, 1):
+                phase = 2 * ry + rx
+                x = tf.pad(inputs, [[0, 0], [1 - ry, ry], [1 - rx, rx], [0, 0]])
+                y = tf.nn.bias_add(tf.nn.conv2d(x, kernel[..., phase * c:(phase + 1) * c],
+                                                strides=1, padding="VALID"), bias)
+                phases.append(tf.nn.relu(y) if self.activation == "relu" else y)
+        return tf.nn.depth_to_space(tf.concat(phases, axis=-1), 2)
 
     def compute_output_shape(self, input_shape):
         h, w = input_shape[1], input_shape[2]
@@ -137,4 +154,4 @@ class SubPixelDeconv(layers.Layer):
                 self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters}
+        return {**super().get_config(), "filters": self.filters, "activation": self.activation}

@@ -23,6 +23,8 @@ from typing import Optional
 
 from keras import layers
 
+from keras_pose.models.batch_norm import BatchNormalization
+
 BLOCKS_PER_STAGE = {
     18: (2, 2, 2, 2),
     34: (3, 4, 6, 3),
@@ -79,7 +81,7 @@ class _LayerFactory:
     def bn(self, x, name: str):
         if self.fused:
             return x
-        return layers.BatchNormalization(
+        return BatchNormalization(
             momentum=BN_MOMENTUM, epsilon=self.epsilon,
             synchronized=self.sync_bn, name=name)(x)
 
