@@ -12,7 +12,12 @@ its people are cropped in
 OpenCV/NumPy through ``tf.numpy_function`` inside a parallel ``map``
 (OpenCV's ``warpAffine`` is ~6x faster than a TF crop; the evaluation crop
 ``transforms.crop_images_tf`` samples the same positions with the same
-arithmetic, see its docstring). Normalisation happens in the training step.
+arithmetic, see its docstring), and their targets made by the codec for all
+the people of the image at once. That NumPy code holds the GIL, one per
+process (the decoding, the warps and TF's work run outside it), so its time
+per sample bounds one process's samples per second whatever its cores
+(measured by scripts/benchmark_pipeline_scaling.py). Normalisation happens
+in the training step.
 
 The training data is one dataset for the whole run, epoch after epoch: the
 order and every augmentation of epoch ``e`` are a function of the seed and
@@ -208,7 +213,8 @@ def _draw(joints: np.ndarray, joints_vis: np.ndarray, center: np.ndarray,
 
 def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray,
                    center: np.ndarray, scale: np.ndarray, rng: np.random.Generator,
-                   aug: Augmentation) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                   aug: Augmentation, out: Optional[np.ndarray] = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One training sample's geometry, as the reference's ``__getitem__``.
 
     Args:
@@ -217,9 +223,11 @@ def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray
       center, scale: the person's (2,) center and scale.
       rng: the sample's random generator.
       aug: the augmentation settings.
+      out: a C-contiguous (h, w, C) uint8 array to warp the crop into (no
+        copy), or None.
 
     Returns:
-      crop (h, w, 3) uint8, joints (K, 2) in crop pixels (invisible joints
+      crop (h, w, 3) uint8 (``out`` when given), joints (K, 2) in crop pixels (invisible joints
       keep their untransformed value, as the reference), joints_vis (K,).
     """
     joints = np.array(joints, np.float32)
@@ -240,7 +248,10 @@ def augment_sample(image: np.ndarray, joints: np.ndarray, joints_vis: np.ndarray
         warp[:, 2] = matrix[:, 0] * (width - 1) + matrix[:, 2]
         warp[:, 0] = -matrix[:, 0]
     crop = cv2.warpAffine(image, warp, (int(aug.image_size[0]), int(aug.image_size[1])),
-                          flags=cv2.INTER_LINEAR)
+                          dst=out, flags=cv2.INTER_LINEAR)
+    if out is not None and crop is not out:  # OpenCV allocated anew
+        out[...] = crop
+        crop = out
     visible = joints_vis > 0
     joints[visible] = transforms.affine_transform_points(joints[visible], matrix)
     return crop, joints, joints_vis
@@ -341,6 +352,9 @@ class _SampleMaker:
         return tf.data.Dataset.from_tensor_slices(dict(zip(SAMPLE_KEYS, arrays)))
 
     def __call__(self, group, image, epoch, repetition):
+        """Every person of one image: crops warped straight into, and targets
+        written straight into, 64-byte aligned arrays, which TF takes without
+        a copy (the GIL is held for as little as the NumPy side needs)."""
         rows = self.groups[int(group)]
         if image.size == 0:
             self._skip(int(group), rows)
@@ -349,18 +363,29 @@ class _SampleMaker:
             with self._lock:
                 self._unreadable.discard(int(group))
         (w, h), (hw, hh), n = self.aug.image_size, self.codec.heatmap_size, len(rows)
-        out = (np.empty((n, h, w, 3), np.uint8), np.empty((n, hh, hw, self.k), np.float32),
-               np.empty((n, self.k), np.float32), np.empty((n, self.k, 2), np.float32),
-               np.empty((n, self.k), np.float32), rows.astype(np.int64))
+        crops, heatmaps = (_aligned_empty((n, h, w, 3), np.uint8),
+                           _aligned_empty((n, hh, hw, self.k), np.float32))
+        joints, joints_vis = np.empty((n, self.k, 2), np.float32), np.empty((n, self.k), np.float32)
         # The draws depend on the seed, the epoch and the image only.
         rng = np.random.default_rng([self.seed, int(epoch), int(repetition), int(group)])
         v = self.values
         for i, row in enumerate(rows):
-            out[0][i], out[3][i], out[4][i] = augment_sample(
+            _, joints[i], joints_vis[i] = augment_sample(
                 image, v["joints"][row], v["joints_vis"][row], v["center"][row],
-                v["scale"][row], rng, self.aug)
-            out[1][i], out[2][i] = self.codec.encode(out[3][i], out[4][i])
-        return out
+                v["scale"][row], rng, self.aug, out=crops[i])
+        _, target_weight = self.codec.encode(joints, joints_vis, out=heatmaps)
+        return crops, heatmaps, target_weight, joints, joints_vis, rows.astype(np.int64)
+
+
+def _aligned_empty(shape: tuple[int, ...], dtype, alignment: int = 64) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data start on an
+    ``alignment``-byte boundary. ``tf.numpy_function`` (in a graph) hands
+    such an array to TF without copying it; any other array is copied, with
+    the GIL held."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    buffer = np.empty(size + alignment, np.uint8)
+    start = -buffer.ctypes.data % alignment
+    return buffer[start:start + size].view(dtype).reshape(shape)
 
 
 def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,

@@ -84,6 +84,34 @@ def test_augment_matches_reference(which, normal_scale, rot_coin, normal_rot, fl
         np.testing.assert_array_equal(weight, r_weight[:, 0])
 
 
+def test_the_sample_code_warps_into_aligned_output_that_tf_takes_without_a_copy(coco_records):
+    """Crops are warped straight into the output array, whose data are
+    64-byte aligned: tf.numpy_function (in a graph) then hands it to TF
+    without copying it with the GIL held."""
+    image = cv2.imread(coco_records.image_path[0])
+    out = pipeline._aligned_empty((2, 256, 192, 3), np.uint8)
+    assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+    args = (image, coco_records.joints[0], coco_records.joints_vis[0], coco_records.center[0],
+            coco_records.scale[0])
+    crop, joints, _ = pipeline.augment_sample(*args, np.random.default_rng(1), COCO_AUG,
+                                              out=out[1])
+    assert np.shares_memory(crop, out)
+    again, joints_again, _ = pipeline.augment_sample(*args, np.random.default_rng(1), COCO_AUG)
+    np.testing.assert_array_equal(out[1], again)
+    np.testing.assert_array_equal(joints, joints_again)
+
+    kept = {}
+
+    def make():
+        kept["array"] = pipeline._aligned_empty((1000,), np.float32)
+        kept["array"][:] = 1
+        return kept["array"]
+
+    tensor = tf.function(lambda: tf.numpy_function(make, [], tf.float32, stateful=True))()
+    kept["array"][:] = 2
+    assert float(tensor[0]) == 2  # the same memory: not copied
+
+
 def test_half_body_follows_the_reference_rule():
     """HRNet's rule on fixed draws: a normal draw < 0.5 picks the upper body
     (when it has > 2 visible joints), the box of those joints is fixed to the
