@@ -10,14 +10,14 @@ import tensorflow as tf
 
 from keras_pose.codec import MSRAHeatmap
 from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
-from keras_pose.data import coco, mpii, pipeline
+from keras_pose.data import coco, mpii, pipeline, samples
 from tests import broken_images
 from tests import reference_impl as ref
 
 IMAGE_SIZE, HEATMAP_SIZE, SIGMA = (192, 256), (48, 64), 2.0
 CODEC = MSRAHeatmap(IMAGE_SIZE, HEATMAP_SIZE, SIGMA)
-PLAIN = pipeline.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, rotation_prob=0.0)
-COCO_AUG = pipeline.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, scale_factor=0.3,
+PLAIN = samples.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, rotation_prob=0.0)
+COCO_AUG = samples.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, scale_factor=0.3,
                                  rotation_factor=40.0, flip=True)
 
 
@@ -58,13 +58,13 @@ def test_augment_matches_reference(which, normal_scale, rot_coin, normal_rot, fl
     pairs = COCO_FLIP_PAIRS if which == "coco" else MPII_FLIP_PAIRS
     image_size = IMAGE_SIZE if which == "coco" else (256, 256)
     heatmap_size = HEATMAP_SIZE if which == "coco" else (64, 64)
-    aug = pipeline.Augmentation(image_size, pairs, scale_factor=sf, rotation_factor=rf,
+    aug = samples.Augmentation(image_size, pairs, scale_factor=sf, rotation_factor=rf,
                                 flip=True)
     flipped = flip_coin <= 0.5
     for i in range(min(len(records), 5)):
         image_bgr = cv2.imread(records.image_path[i])
         rng = ScriptedRng([normal_scale, normal_rot], [rot_coin, flip_coin])
-        crop, joints, vis = pipeline.augment_sample(
+        crop, joints, vis = samples.augment_sample(
             image_bgr[..., ::-1].copy(), records.joints[i], records.joints_vis[i],
             records.center[i], records.scale[i], rng, aug)
         multiplier = np.clip(normal_scale * sf + 1, 1 - sf, 1 + sf)
@@ -89,21 +89,21 @@ def test_the_sample_code_warps_into_aligned_output_that_tf_takes_without_a_copy(
     64-byte aligned: tf.numpy_function (in a graph) then hands it to TF
     without copying it with the GIL held."""
     image = cv2.imread(coco_records.image_path[0])
-    out = pipeline._aligned_empty((2, 256, 192, 3), np.uint8)
+    out = samples.aligned_empty((2, 256, 192, 3), np.uint8)
     assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
     args = (image, coco_records.joints[0], coco_records.joints_vis[0], coco_records.center[0],
             coco_records.scale[0])
-    crop, joints, _ = pipeline.augment_sample(*args, np.random.default_rng(1), COCO_AUG,
+    crop, joints, _ = samples.augment_sample(*args, np.random.default_rng(1), COCO_AUG,
                                               out=out[1])
     assert np.shares_memory(crop, out)
-    again, joints_again, _ = pipeline.augment_sample(*args, np.random.default_rng(1), COCO_AUG)
+    again, joints_again, _ = samples.augment_sample(*args, np.random.default_rng(1), COCO_AUG)
     np.testing.assert_array_equal(out[1], again)
     np.testing.assert_array_equal(joints, joints_again)
 
     kept = {}
 
     def make():
-        kept["array"] = pipeline._aligned_empty((1000,), np.float32)
+        kept["array"] = samples.aligned_empty((1000,), np.float32)
         kept["array"][:] = 1
         return kept["array"]
 
@@ -120,18 +120,18 @@ def test_half_body_follows_the_reference_rule():
                       np.float32)
     vis = np.ones(17, np.float32)
     upper = tuple(range(11))
-    c, s = pipeline.half_body_center_scale(joints, vis, upper, 0.75, ScriptedRng([0.1], []))
+    c, s = samples.half_body_center_scale(joints, vis, upper, 0.75, ScriptedRng([0.1], []))
     sel = joints[:11]
     np.testing.assert_allclose(c, sel.mean(0))
     w, h = np.ptp(sel[:, 0]), np.ptp(sel[:, 1])
     w = max(w, h * 0.75)
     np.testing.assert_allclose(s, [w / 200 * 1.5, w / 0.75 / 200 * 1.5], rtol=1e-6)
-    c, _ = pipeline.half_body_center_scale(joints, vis, upper, 0.75, ScriptedRng([0.9], []))
+    c, _ = samples.half_body_center_scale(joints, vis, upper, 0.75, ScriptedRng([0.9], []))
     np.testing.assert_allclose(c, joints[11:].mean(0))  # the lower body
-    aug = pipeline.Augmentation((192, 256), COCO_FLIP_PAIRS, half_body_prob=1.0,
+    aug = samples.Augmentation((192, 256), COCO_FLIP_PAIRS, half_body_prob=1.0,
                                 upper_body_ids=upper)
     image = np.zeros((300, 300, 3), np.uint8)
-    _, crop_joints, _ = pipeline.augment_sample(image, joints, vis, [150, 150], [2, 2],
+    _, crop_joints, _ = samples.augment_sample(image, joints, vis, [150, 150], [2, 2],
                                                 ScriptedRng([0.1, 0.0], [0.0, 0.9, 0.9]), aug)
     m = ref.affine_matrix(sel.mean(0), [w / 200 * 1.5, w / 0.75 / 200 * 1.5], 0, (192, 256))
     np.testing.assert_allclose(crop_joints[0], ref.apply_affine(joints[0], m), atol=1e-3)
@@ -191,7 +191,7 @@ def test_unreadable_images_are_skipped_and_counted_and_epochs_stay_full(coco_rec
     bad.write_bytes(data[:len(data) // 2])  # truncated: TF refuses it
     values["image_path"][values["image_path"] == coco_records.image_path[0]] = str(bad)
     values["image_path"][values["image_path"] == coco_records.image_path[-1]] = str(missing)
-    counter = pipeline.SkipCounter()
+    counter = samples.SkipCounter()
     n = len(coco_records)
     indices = [int(i) for b in _dataset(values, batch=1, steps=n,
                                         skipped_counter=counter).take(n) for i in b["index"]]
@@ -213,7 +213,7 @@ def test_a_pipeline_none_of_whose_images_can_be_read_is_an_error(coco_records, t
     broken = {p: broken_images.write_variant(p, str(tmp_path), f"b{i}", kind) for i, (p, kind)
               in enumerate(zip(paths, broken_images.UNREADABLE))}
     # Before: an endless empty data set, decoding the same files forever.
-    with pytest.raises(pipeline.UnreadableImagesError,
+    with pytest.raises(samples.UnreadableImagesError,
                        match=r"none of the 4 training images of the training split.*b0\.jpg"):
         _dataset(_with_images(coco_records, broken), batch=1, steps=4)
     # Several pipelines: a shard of unreadable images fails, the other runs.
@@ -221,12 +221,12 @@ def test_a_pipeline_none_of_whose_images_can_be_read_is_an_error(coco_records, t
     second = [paths[g] for g in pipeline.shard_groups(groups, 2, 1)]
     values = _with_images(coco_records, {p: broken[p] for p in second})
     contexts = [tf.distribute.InputContext(2, i, 2) for i in range(2)]
-    with pytest.raises(pipeline.UnreadableImagesError, match="input pipeline 2 of 2"):
+    with pytest.raises(samples.UnreadableImagesError, match="input pipeline 2 of 2"):
         _dataset(values, batch=1, steps=2, input_context=contexts[1])
     assert len(list(_dataset(values, batch=1, steps=2, input_context=contexts[0]).take(4))) == 4
     # Images that stop being readable while training: an error, not a loop.
     copies = {p: shutil.copy(p, tmp_path / f"c{i}.jpg") for i, p in enumerate(paths)}
-    counter = pipeline.SkipCounter()
+    counter = samples.SkipCounter()
     ds = _dataset(_with_images(coco_records, copies), batch=1, steps=4, skipped_counter=counter)
     for copy in copies.values():
         os.remove(copy)
@@ -244,7 +244,7 @@ def test_an_epoch_is_filled_from_its_own_passes_however_many_images_fail(coco_re
     n = len(coco_records)  # 4 passes of the one readable image per epoch
     readable = {i for i in range(n) if values["image_path"][i] == paths[0]}
     assert 0 < len(readable) <= n // 4
-    counter = pipeline.SkipCounter()
+    counter = samples.SkipCounter()
     epochs = _epochs(_dataset(values, COCO_AUG, batch=1, steps=n, skipped_counter=counter), n, 2)
     resumed = _epochs(_dataset(values, COCO_AUG, batch=1, steps=n, start_epoch=1), n, 1)[0]
     assert set(_indices(epochs[0])) == readable and len(_indices(epochs[0])) == n
