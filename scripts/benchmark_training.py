@@ -1,5 +1,5 @@
 """Training-step time of ``train.py``'s ``fit`` (PoseTrainingModel), on
-in-memory batches (the data pipeline is measured by benchmark_pipeline).
+in-memory batches (the data pipeline is measured by benchmark_pipeline_scaling).
 
     python -m scripts.benchmark_training --experiment tiny --batch 16
     python -m scripts.benchmark_training --experiment coco_resnet50_256x192 --batch 8
