@@ -1,27 +1,82 @@
-"""What ``predict.py --input clip.mp4 --track`` costs per frame on this
-machine, stage by stage, with random weights (nothing downloads).
+"""End to end: what ``predict.py --input clip.mp4 --track`` costs per frame,
+stage by stage, today's TensorFlow fp32 path against the runtimes, in one
+process, alternating.
 
-    python -m scripts.benchmark_video [--people 4] [--frames 30]
+    python -m scripts.benchmark_video                       # 1, 4 and 13 people
+    python -m scripts.benchmark_video --people 4 --repeats 5 \\
+        --variants tf:tf-fp32,openvino:openvino-int8
 
-On a 1280 x 720 video of ``--people`` people walking across a textured
-background, times:
+Each variant is ``DETECTOR:POSE-PRECISION[:OPTION+OPTION...]``: where the
+D-FINE-S detector's network runs (``tf``, ``openvino``, ``onnxruntime``:
+predict.py's ``--detector_runtime``), where the Pose-ResNet-50 256x192 runs
+and at what precision (predict.py's ``--runtime`` / ``--precision``), and
+options: ``serial`` runs the tracker's flow after the detector, as before
+``PoseTracker.prepare`` (today's code does it in a thread while the
+detector runs), ``dis=fast`` / ``dis=ultrafast`` a cheaper DIS flow preset
+(the user option ``--set track.dis_preset=fast``, not a default).
+``tf:tf-fp32:serial`` is the path before this work, the reference of the
+ratios (the first variant is the reference).
 
-- the person detector (``KerasHubPersonDetector`` on the default preset's
-  architecture, D-FINE-S) per frame, resizing included;
-- the pose network path per person (``Predictor.predict`` of the experiment,
-  default Pose-ResNet-50 256x192 with the flip test, all people of a frame
-  in one call);
-- the tracker's own work per frame (``PoseTracker.step`` minus the pose
-  calls it makes): dense flow, joint propagation, box unification, NMS and
-  greedy matching, with the people's true boxes as detections.
+What runs is predict.py's own path: ``PredictionRun.video(item, track=True)``
+on a generated 1280 x 720 MPEG-4 clip of ``--people`` people walking
+across a textured background (``scripts/benchmark_video_hooks.py``),
+with the objects predict.py builds: the ``Predictor`` (the checkpoint's
+Keras model, or its export loaded by ``keras_pose.export.runtimes.
+load_export`` as ``--runtime`` loads it), the detector
+(``KerasHubPersonDetector`` or ``RuntimePersonDetector`` on D-FINE-S,
+``build_dfine_detector("small")``: the architecture of the default preset
+``dfine_small_obj2coco``, no download) and the
+``PoseTracker`` that ``PredictionRun`` makes, drawing and writing the
+annotated video, frames JSON and PoseTrack JSON. Random weights (seeded)
+cost what trained ones cost, with two arrangements to keep the work of a
+real video:
 
-Random weights do not change any of these costs (the tracker's thresholds
-are set to keep every pose, as a trained model's confident poses would be).
+- the detector runs in full on every frame (resizing, network, decoding,
+  NMS) but hands the tracker the people's true boxes: random D-FINE
+  weights would report random boxes (``--real_boxes`` passes them on);
+- the pose stage runs in full on every box (crops, network with the flip
+  test, decoding) but hands the tracker a person-shaped pose filling the
+  box (``benchmark_video_hooks.TEMPLATE``, confident joints): random
+  weights give scattered, unconfident joints, whose propagated boxes would not meet the detections
+  and would add a box per person per frame. So the tracker runs with
+  predict.py's defaults and does a real video's work: DIS flow, joints
+  carried along it, propagated boxes unified with the detections, matching.
+  The boxes per frame are reported per variant (the pose stage's work
+  follows them): the people, when all goes as on a real video.
+
+The int8 pose networks are exported with
+``keras_pose.export.runtimes.export_network`` and calibrated on the clip's
+people (crops as the inference path cuts them); the accuracy guard that
+``predict.py --precision int8`` and the export script apply
+(``keras_pose.export.guard``) is BYPASSED here, because random weights have
+no accuracy to keep: the speed measured here is that of networks the guard
+accepts on a trained model (docs/benchmarks.md, "Accuracy guard on the
+trained demo model"). The detector runs at fp32 in every runtime (its int8
+guard refuses random weights). The last row of each table compares the
+pose stage's keypoints with the reference variant's on the same frames and
+boxes, on these random weights: :data:`KEYPOINTS_NOTE` says why that is
+not the guard.
+
+Stages, per frame: decoding the frame (``cv2.VideoCapture`` + RGB), the
+detector, the pose stage (``Predictor.predict``: crops, network with the
+flip test, decoding; ``network`` is the runtime's own call inside it), the
+tracker's own work (``PoseTracker.step`` minus the pose stage: DIS flow,
+propagation, box unification, matching), drawing, writing the video, and
+the rest (JSON). Each repetition runs the whole clip once per variant, in
+turn (A/B/A/B...), after one untimed run of each (tracing, warm-up); the
+tables give the median over repetitions and the range. The first frame of
+each run has no flow to compute (no tracks yet), as in any video.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import hashlib
+import json
 import os
+import statistics
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,84 +84,327 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from scripts import benchmark_video_hooks as hooks  # noqa: E402
+
 FLAGS = flags.FLAGS
+flags.DEFINE_list("people", ["1", "4", "13"], "People per frame, one clip each.")
+flags.DEFINE_integer("frames", 12, "Frames per clip (each repetition runs the whole clip).")
+flags.DEFINE_integer("repeats", 3, "Timed repetitions (A/B alternation) per clip.")
+flags.DEFINE_list("variants", ["tf:tf-fp32:serial", "tf:openvino-int8",
+                               "openvino:openvino-int8", "tf:onnxruntime-int8"],
+                  "DETECTOR:POSE-PRECISION[:OPTIONS] (see the module docstring); the "
+                  "first is the reference.")
 flags.DEFINE_string("experiment", "coco_resnet50_256x192", "Pose model experiment.")
-flags.DEFINE_string("detector", "small", "D-FINE size of the detector ('' to skip).")
-flags.DEFINE_integer("people", 4, "People per frame.")
-flags.DEFINE_integer("frames", 30, "Timed frames (after 3 untimed).")
+flags.DEFINE_string("detector", "small", "D-FINE size of the detector.")
+flags.DEFINE_string("work_dir", os.path.join(tempfile.gettempdir(), "keras_pose_bench_video"),
+                    "Clips, exports (reused across runs) and outputs.")
+flags.DEFINE_string("results", None, "Also write the measurements to this JSON file.")
+flags.DEFINE_boolean("real_boxes", False, "Track the detector's own boxes (random weights: "
+                     "random boxes) instead of the people's true boxes.")
+flags.DEFINE_integer("calibration_people", 128, "Clip people calibrating the int8 exports.")
+
+KEYPOINTS_NOTE = (
+    "\nKeypoints: random weights (no download), so the int8 rows are NOT checked by the "
+    "accuracy guard (bypassed here);\nrandom heatmaps have no peak to keep, so int8 can move "
+    "their argmax far: the deviations above are an upper\nbound, not the accuracy. On a "
+    "trained model the export guard keeps AP within 0.5 point (docs/benchmarks.md).")
+STAGE_NAMES = {"decode": "decode frame", "detector": "detector (D-FINE-S)",
+               "pose": "pose (crops + network + decode)", "tracker": "tracker's own work",
+               "draw": "drawing", "write": "video writing", "other": "other (JSON)"}
+
+# --------------------------------------------------------------------------- variants
 
 
-def _video(num_frames: int, people: int, rng) -> tuple[list, list]:
-    """Frames (H, W, 3) uint8 and each frame's true boxes (people, 4)."""
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    spec: str
+    detector: str
+    runtime: str
+    precision: str
+    flow: str | None
+    serial: bool
+
+    @classmethod
+    def parse(cls, spec: str) -> "Variant":
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or "-" not in parts[1]:
+            raise app.UsageError(f"variant {spec!r}: DETECTOR:POSE-PRECISION[:OPTIONS]")
+        runtime, precision = parts[1].rsplit("-", 1)
+        options = parts[2].split("+") if len(parts) == 3 else []
+        flow = None
+        for option in options:
+            if option.startswith("dis="):
+                flow = option[4:]
+            elif option != "serial":
+                raise app.UsageError(f"variant {spec!r}: unknown option {option!r}")
+        return cls(spec, parts[0], runtime, precision, flow, "serial" in options)
+
+    @property
+    def label(self) -> str:
+        det = {"tf": "TF", "openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
+        text = (f"detector {det[self.detector]} fp32, pose {det[self.runtime]} "
+                f"{self.precision}")
+        text += ", flow after the detector (before)" if self.serial else \
+            ", flow beside the detector"
+        return text + (f", DIS {self.flow} (user option)" if self.flow else "")
+
+
+def _digest(model) -> str:
+    digest = hashlib.sha256()
+    for weight in model.weights:
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    return digest.hexdigest()[:12]
+
+
+class Models:
+    """The random networks, built once, and their exports (cached in work_dir)."""
+
+    def __init__(self, work_dir: str, calibration: np.ndarray, tracker_class):
+        import keras
+
+        from keras_pose.configs import apply_overrides, get_experiment
+        from keras_pose.detection.dfine import build_dfine_detector
+        from keras_pose.models import build_model_from_config
+        keras.utils.set_random_seed(0)
+        self.work_dir = work_dir
+        self.config = apply_overrides(get_experiment(FLAGS.experiment),
+                                      ["model.pretrained=none"])
+        self.pose = build_model_from_config(self.config.model)
+        self.dfine = build_dfine_detector(FLAGS.detector)
+        self.calibration = calibration
+        self.tracker_class = tracker_class  # hooks.instrument's timed PoseTracker
+        self._predictors, self._detectors = {}, {}
+
+    def predictor(self, runtime: str, precision: str):
+        from keras_pose.inference import Predictor
+        from keras_pose.inference.loading import PoseModel
+        key = (runtime, precision)
+        if key in self._predictors:
+            return self._predictors[key]
+        if runtime == "tf":
+            if precision != "fp32":
+                raise app.UsageError("tf runs fp32 only")
+            network = self.pose
+            # What load_pose_model returns for a checkpoint.
+            model = PoseModel(lambda x: network(x, training=False), self.config, "keras", "",
+                              keras_model=network)
+        else:
+            model = self._export(runtime, precision)
+        self._predictors[key] = Predictor(model)
+        return self._predictors[key]
+
+    def _export(self, runtime: str, precision: str):
+        from keras_pose.export import runtimes
+        from keras_pose.export.cache import RUNTIME_FORMATS
+        from keras_pose.export.calibration import normalise
+        fmt = RUNTIME_FORMATS[runtime]
+        directory = os.path.join(self.work_dir, "pose", f"{_digest(self.pose)}-{runtime}-"
+                                                        f"{precision}")
+        path = os.path.join(directory, "heatmaps" + runtimes.SUFFIXES[fmt])
+        if not os.path.isfile(runtimes.sidecar_path(path)):
+            start = time.perf_counter()
+            # No accuracy guard: random weights have no accuracy to keep.
+            calibration = normalise(self.calibration, self.config) \
+                if precision == "int8" else None
+            runtimes.export_network(self.pose, self.config, path, fmt, precision,
+                                    calibration=calibration)
+            print(f"exported the pose network to {runtime} {precision} in "
+                  f"{time.perf_counter() - start:.0f} s ({path})", flush=True)
+        # As keras_pose.export.cache.runtime_model loads it for --runtime.
+        return dataclasses.replace(runtimes.load_export(path), config=self.config)
+
+    def detector(self, runtime: str):
+        if runtime in self._detectors:
+            return self._detectors[runtime]
+        if runtime == "tf":
+            from keras_pose.detection import KerasHubPersonDetector
+            detector = KerasHubPersonDetector(self.dfine, preset="dfine_small_obj2coco")
+        else:
+            from keras_pose.detection.runtime_detector import RuntimePersonDetector
+            start = time.perf_counter()
+            detector = RuntimePersonDetector.from_keras_hub(
+                self.dfine, runtime, "fp32", preset="dfine_small_obj2coco",
+                cache=os.path.join(self.work_dir, "detectors"))
+            print(f"detector in {runtime}: ready in {time.perf_counter() - start:.0f} s",
+                  flush=True)
+        self._detectors[runtime] = detector
+        return detector
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_once(models: Models, variant: Variant, clip: str, boxes: list, out: str) -> dict:
+    """One pass of predict.py's ``--track`` path over the clip; the seconds
+    per stage, frames, boxes, load average and the pose calls' keypoints."""
+    from keras_pose.prediction.inputs import InputFile
+    from keras_pose.prediction.runner import PredictionRun
+    predictor = models.predictor(variant.runtime, variant.precision)
+    detector = hooks.BoxesDetector(models.detector(variant.detector), boxes, FLAGS.real_boxes)
+    run = PredictionRun(predictor, detector, out, flip=True, score_threshold=0.2)
+    run.predictor = hooks.TimedPredictor(predictor, real_poses=FLAGS.real_boxes)
+    track = predictor.config.track
+    if variant.flow:
+        track = dataclasses.replace(track, dis_preset=variant.flow)
+    if FLAGS.real_boxes:  # Random weights' joints would all be dropped.
+        track = dataclasses.replace(track, keypoint_threshold=0.0)
+    models.tracker_class.serial = variant.serial
+    clock = hooks.CLOCK
+    clock.reset()
+    load = hooks.load_average()
+    start = time.perf_counter()
+    run.video(InputFile(clip, os.path.basename(clip), 0), True, track)
+    total = time.perf_counter() - start
+    s = dict(clock.seconds)
+    s["tracker"] = s.pop("step") - s["pose"]
+    s["other"] = total - sum(s[k] for k in hooks.STAGES if k != "other")
+    if run.writer.failures:
+        raise RuntimeError(f"outputs not written: {run.writer.failures}")
+    return {"total": total, "frames": clock.frames, "boxes": clock.boxes, "seconds": s,
+            "load": max(load, hooks.load_average()), "poses": clock.poses}
+
+
+def _median_range(values: list, digits: int = 0, unit: str = "") -> str:
+    return (f"{statistics.median(values):.{digits}f}{unit} ({min(values):.{digits}f}-"
+            f"{max(values):.{digits}f})")
+
+
+def _stage_rows(runs: dict, variants: list) -> list[str]:
+    """ms per frame of each stage and in total, frames/s."""
+    lines = []
+    for stage in hooks.STAGES + ("network",):
+        cells = []
+        for v in variants:
+            ms = [1000 * r["seconds"][stage] / r["frames"] for r in runs[v.spec]]
+            cells.append("n/a" if stage == "network" and v.runtime == "tf"
+                         else _median_range(ms))
+        name = "  of which the pose network" if stage == "network" else STAGE_NAMES[stage]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| **total** | " + " | ".join(
+        _median_range([1000 * r["total"] / r["frames"] for r in runs[v.spec]])
+        for v in variants) + " |")
+    lines.append("| frames/s | " + " | ".join(
+        _median_range([r["frames"] / r["total"] for r in runs[v.spec]], 2)
+        for v in variants) + " |")
+    return lines
+
+
+def _comparison_rows(runs: dict, variants: list) -> list[str]:
+    """Speed against the reference (paired by repetition), boxes, load and
+    the keypoints against the reference's on the same boxes."""
+    ref = variants[0]
+    ratios = [_median_range([(r0["total"] / r0["frames"]) / (r["total"] / r["frames"])
+                             for r0, r in zip(runs[ref.spec], runs[v.spec])], 2, "x")
+              for v in variants]
+    lines = [f"| speed vs {ref.spec} (paired) | " + " | ".join(ratios) + " |"]
+    lines.append("| boxes per frame | " + " | ".join(
+        f"{statistics.median([r['boxes'] / r['frames'] for r in runs[v.spec]]):.1f}"
+        for v in variants) + " |")
+    lines.append("| load average during runs | " + " | ".join(
+        f"{min(r['load'] for r in runs[v.spec]):.1f}-{max(r['load'] for r in runs[v.spec]):.1f}"
+        for v in variants) + " |")
+    cells = []
+    for v in variants:
+        dist = hooks.keypoint_deviation(runs[ref.spec][0]["poses"], runs[v.spec][0]["poses"])
+        cells.append("none compared" if not len(dist) else
+                     f"mean {dist.mean():.1f}, p99 {np.percentile(dist, 99):.1f}, "
+                     f"max {dist.max():.1f} ({len(dist)} joints)")
+    lines.append(f"| keypoints vs {ref.spec}, px, RANDOM weights (not the guard) | "
+                 + " | ".join(cells) + " |")
+    return lines
+
+
+def report(results: dict, variants: list, people: list) -> str:
+    """The Markdown tables, one per number of people."""
+    lines = []
+    for n in people:
+        lines.append(f"\n{n} people per frame (ms per frame: median of {FLAGS.repeats} "
+                     "repetitions (range)):\n")
+        lines += ["| stage | " + " | ".join(v.spec for v in variants) + " |",
+                  "|" + " --- |" * (len(variants) + 1)]
+        runs = {v.spec: results[n][v.spec] for v in variants}
+        lines += _stage_rows(runs, variants) + _comparison_rows(runs, variants)
+    lines.append(KEYPOINTS_NOTE)
+    return "\n".join(lines)
+
+
+def _clips(people: list) -> dict:
+    """{people: (clip path, each frame's true boxes)}, generated in work_dir."""
+    clips = {}
+    for n in people:
+        path = os.path.join(FLAGS.work_dir, f"clip_{n}people_{FLAGS.frames}frames.mp4")
+        clips[n] = (path, hooks.make_clip(path, n, FLAGS.frames))
+    return clips
+
+
+def _calibration(clips: dict) -> np.ndarray:
+    """Crops of the clips' people as the inference path cuts them (int8)."""
     import cv2
-    height, width = 720, 1280
-    background = cv2.resize(rng.integers(0, 255, (45, 80, 3), dtype=np.uint8), (width, height))
-    start = rng.uniform([50, 150], [1000, 250], (people, 2))
-    frames, boxes = [], []
-    for i in range(num_frames):
-        frame = background.copy()
-        xy = start + i * np.array([6.0, 1.0])
-        for x, y in xy:
-            cv2.rectangle(frame, (int(x), int(y)), (int(x) + 120, int(y) + 330), (200, 170, 150), -1)
-            cv2.circle(frame, (int(x) + 60, int(y) - 30), 28, (210, 180, 160), -1)
-        frames.append(frame)
-        boxes.append(np.concatenate([xy - [0, 60], np.tile([120.0, 390.0], (people, 1))], 1))
-    return frames, boxes
+    from keras_pose.configs import get_experiment
+    from keras_pose.export.calibration import input_crops
+
+    def samples():
+        for n in sorted(clips, reverse=True):
+            capture = cv2.VideoCapture(clips[n][0])
+            for boxes in clips[n][1]:
+                ok, frame = capture.read()
+                if not ok:
+                    break
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), boxes
+            capture.release()
+    return input_crops(get_experiment(FLAGS.experiment), samples(), FLAGS.calibration_people)
 
 
-def _predictor(experiment: str):
-    from keras_pose.configs import apply_overrides, get_experiment
-    from keras_pose.inference import Predictor
-    from keras_pose.inference.loading import PoseModel
-    from keras_pose.models import build_model_from_config
-    config = apply_overrides(get_experiment(experiment), ["model.pretrained=none"])
-    network = build_model_from_config(config.model)
-    return Predictor(PoseModel(lambda x: network(x, training=False), config, "keras", "",
-                               keras_model=network))
+def _measure(models: Models, variants: list, n: int, clip: str, boxes: list) -> dict:
+    """Untimed warm-up runs, then the timed repetitions, variants in turn."""
+    out = os.path.join(FLAGS.work_dir, "out")
+    results = {v.spec: [] for v in variants}
+    for v in variants:  # Untimed: exports, tracing, warm-up.
+        start = time.perf_counter()
+        run_once(models, v, clip, boxes, out)
+        print(f"{n} people, {v.spec}: warm-up run {time.perf_counter() - start:.1f} s",
+              flush=True)
+    for rep in range(FLAGS.repeats):
+        for v in variants:
+            r = run_once(models, v, clip, boxes, out)
+            results[v.spec].append(r)
+            print(f"{n} people, repetition {rep + 1}, {v.spec}: "
+                  f"{1000 * r['total'] / r['frames']:.0f} ms/frame "
+                  f"({r['boxes'] / r['frames']:.1f} boxes/frame, load {r['load']:.1f}): "
+                  + ", ".join(f"{k} {1000 * t / r['frames']:.0f}"
+                              for k, t in r["seconds"].items()), flush=True)
+    return results
+
+
+def _write_results(results: dict, variants: list) -> None:
+    without_poses = {str(n): {spec: [{k: v for k, v in r.items() if k != "poses"} for r in runs]
+                              for spec, runs in by_variant.items()}
+                     for n, by_variant in results.items()}
+    with open(FLAGS.results, "w") as f:
+        json.dump({"date": datetime.date.today().isoformat(), "machine": hooks.machine(),
+                   "frames": FLAGS.frames, "repeats": FLAGS.repeats,
+                   "variants": [v.spec for v in variants], "weights": "random",
+                   "results": without_poses}, f, indent=1)
 
 
 def main(argv):
     del argv
-    from keras_pose.configs.base import TrackConfig
-    from keras_pose.tracking import PoseTracker
-    rng = np.random.default_rng(0)
-    frames, boxes = _video(FLAGS.frames + 3, FLAGS.people, rng)
-    predictor = _predictor(FLAGS.experiment)
-    pose_seconds = [0.0]
-
-    def estimate(image, b, scores):
-        start = time.perf_counter()
-        result = predictor.predict(image, b, flip=True, box_scores=scores)
-        pose_seconds[0] += time.perf_counter() - start
-        return result
-
-    # Random weights give low keypoint scores: keep every pose, so that the
-    # tracker does its full work (the default thresholds would drop them).
-    tracker = PoseTracker(TrackConfig(detection_threshold=0.0, keypoint_threshold=0.0), estimate)
-    for frame, b in zip(frames[:3], boxes[:3]):  # Traces, warms up: not timed.
-        tracker.step(frame, (b, np.ones(len(b))))
-    pose_seconds[0], people = 0.0, 0
-    start = time.perf_counter()
-    for frame, b in zip(frames[3:], boxes[3:]):
-        people += len(tracker.step(frame, (b, np.ones(len(b)))).track_ids)
-    total = time.perf_counter() - start
-    n = FLAGS.frames
-    print(f"{FLAGS.experiment}, flip test: {1000 * pose_seconds[0] / max(people, 1):.0f} ms "
-          f"per person ({people / n:.1f} people per frame)")
-    print(f"tracker's own work (flow, propagation, matching) on 1280x720: "
-          f"{1000 * (total - pose_seconds[0]) / n:.0f} ms per frame")
-    print(f"tracking with pose, per frame: {1000 * total / n:.0f} ms")
-    if FLAGS.detector:
-        from keras_pose.detection import KerasHubPersonDetector
-        from keras_pose.detection.dfine import build_dfine_detector
-        detector = KerasHubPersonDetector(build_dfine_detector(FLAGS.detector))
-        for frame in frames[:2]:
-            detector.detect(frame)
-        start = time.perf_counter()
-        for frame in frames[3:]:
-            detector.detect(frame)
-        print(f"D-FINE-{FLAGS.detector[0].upper()} detector on 1280x720: "
-              f"{1000 * (time.perf_counter() - start) / n:.0f} ms per frame")
+    import cv2
+    variants = [Variant.parse(s) for s in FLAGS.variants]
+    people = [int(p) for p in FLAGS.people]
+    os.makedirs(FLAGS.work_dir, exist_ok=True)
+    print(f"{datetime.date.today().isoformat()}, {hooks.machine()}, cv2 threads "
+          f"{cv2.getNumThreads()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
+          flush=True)
+    clips = _clips(people)
+    models = Models(FLAGS.work_dir, _calibration(clips), hooks.instrument())
+    results = {n: _measure(models, variants, n, *clips[n]) for n in people}
+    print(f"\n{datetime.date.today().isoformat()}, {hooks.machine()}")
+    for v in variants:
+        print(f"  {v.spec}: {v.label}")
+    print(report(results, variants, people))
+    if FLAGS.results:
+        _write_results(results, variants)
 
 
 if __name__ == "__main__":

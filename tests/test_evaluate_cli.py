@@ -181,6 +181,7 @@ def test_cli_error_is_one_clear_line(coco_root, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # evaluate.py in a subprocess
 def test_a_bug_deep_in_the_evaluation_shows_its_traceback(coco_root, coco_checkpoint):
     """evaluate.py as a user runs it, with a bug planted where the network
     runs over the people: the traceback, not a one-line 'error'."""
@@ -309,6 +310,7 @@ def test_an_onnx_export_is_evaluated_as_the_saved_model(coco_root, tiny_exported
     assert reports["onnx"]["metrics"] == pytest.approx(reports["saved"]["metrics"], abs=1e-6)
 
 
+@pytest.mark.slow  # an int8 export
 def test_runtime_int8_calibrates_and_guards_on_the_evaluated_data(
         coco_root, tiny_exported, fake_onnx_export, tmp_path):
     """--runtime / --precision on a checkpoint: the export is made from the

@@ -161,6 +161,7 @@ class PredictionRun:
                 tracker.reset()
             shape = frame.shape
             if tracker is not None:
+                tracker.prepare(frame)  # The flow runs while the detector does.
                 found = self._detect(frame, source)
                 result = tracker.step(frame, found)
                 results.append(result)

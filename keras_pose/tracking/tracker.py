@@ -28,6 +28,11 @@ frames can still be re-linked, which is what the paper wants the
 multi-frame similarity for. Boxes are propagated only from poses of frame
 k-1, as in the paper.
 
+The flow needs only the two frames, not the detections: :meth:`PoseTracker.
+prepare` starts it in a background thread before the detector runs, so that
+the two overlap (OpenCV, TensorFlow and the runtimes release the GIL);
+``step`` then takes that flow. The results are the same with or without it.
+
 Shapes: M boxes, P people in a frame, K joints.
 """
 
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import threading
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -102,6 +108,35 @@ class _Track:
     missed: int = 0             # consecutive frames without a match
 
 
+class _FlowInThread:
+    """The flow (H, W, 2) from ``prev_gray`` to ``gray`` (H, W) of one frame,
+    computed in a background thread. The thread waits on nothing, so a video
+    given up between ``prepare`` and ``step`` (an error, Ctrl-C) leaves no
+    thread blocked; daemon, so that it never holds up the interpreter's exit.
+    """
+
+    def __init__(self, flow: DenseFlow, frame_rgb: np.ndarray, prev_gray: np.ndarray,
+                 gray: np.ndarray):
+        self.frame, self.gray = frame_rgb, gray
+        self._result: Any = None
+        self._error: Optional[BaseException] = None
+        self._thread = threading.Thread(target=self._run, args=(flow, prev_gray, gray),
+                                        name="pose-tracker-flow", daemon=True)
+        self._thread.start()
+
+    def _run(self, flow: DenseFlow, prev_gray: np.ndarray, gray: np.ndarray) -> None:
+        try:
+            self._result = flow(prev_gray, gray)
+        except BaseException as e:  # noqa: BLE001 - raised again by result().
+            self._error = e
+
+    def result(self) -> np.ndarray:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
 class PoseTracker:
     """Online flow-based pose tracking, one frame at a time.
 
@@ -122,6 +157,7 @@ class PoseTracker:
         self._estimate_fn = estimate_fn
         self._sigmas_given = sigmas
         self._flow = DenseFlow(config.flow_method, config.dis_preset, config.flow_scale)
+        self._pending: Optional[_FlowInThread] = None  # started by prepare
         self.reset()
 
     def reset(self) -> None:
@@ -130,10 +166,36 @@ class PoseTracker:
         self._next_id = 0
         self._frame_index = 0
         self._prev_gray: Optional[np.ndarray] = None
+        self._wait_for_flow()
         # K is known from the sigmas when given, else from the first poses.
         given = self._sigmas_given
         self._sigmas: Optional[np.ndarray] = (
             sigmas_or_default(given, len(given)) if given is not None and len(given) else None)
+
+    def prepare(self, frame_rgb: np.ndarray) -> None:
+        """Starts the flow from the previous frame to ``frame_rgb`` in a
+        background thread; the next :meth:`step` on this same array takes
+        it. Call it before running the detector on the frame: the flow and
+        the detector then overlap. Optional: ``step`` computes the flow
+        itself otherwise, with the same result.
+
+        Raises:
+          ValueError: as :meth:`step`, for a frame it would refuse.
+        """
+        self._wait_for_flow()
+        gray = self._check_frame(frame_rgb)
+        if self._prev_gray is not None and self._tracks:
+            self._pending = _FlowInThread(self._flow, frame_rgb, self._prev_gray, gray)
+
+    def _wait_for_flow(self) -> Optional[_FlowInThread]:
+        """The flow started by ``prepare``, finished (None if none)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                pending.result()
+            except BaseException:  # noqa: BLE001 - step's result() raises it again.
+                pass
+        return pending
 
     @property
     def active_track_ids(self) -> list[int]:
@@ -154,9 +216,14 @@ class PoseTracker:
         Returns:
           The frame's :class:`FrameResult`.
         """
-        gray = self._check_frame(frame_rgb)
-        if self._prev_gray is not None and self._tracks:
-            self._advance_tracks(self._flow(self._prev_gray, gray))
+        pending = self._wait_for_flow()
+        if pending is not None and pending.frame is frame_rgb:
+            gray = pending.gray
+            self._advance_tracks(pending.result())
+        else:
+            gray = self._check_frame(frame_rgb)
+            if self._prev_gray is not None and self._tracks:
+                self._advance_tracks(self._flow(self._prev_gray, gray))
         boxes, box_scores, propagated = self._candidate_boxes(detections, gray.shape)
         poses = self._estimate(frame_rgb, boxes, box_scores, propagated)
         track_ids = self._associate(poses)

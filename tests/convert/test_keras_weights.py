@@ -15,6 +15,7 @@ from keras_pose.models import build_model_from_config, build_pose_resnet
 from tests.models.test_pose_resnet import _randomise_bn
 
 
+@pytest.mark.slow  # full ResNets
 def test_keras_applications_weight_mapping_gives_identical_features():
     source = keras.applications.ResNet50(weights=None, include_top=False,
                                          input_shape=(64, 64, 3))

@@ -379,6 +379,7 @@ def converted(request, tmp_path_factory, resnet18):
                                  codec=codec)
 
 
+@pytest.mark.slow  # PyTorch parity
 def test_converted_heatmaps_equal_pytorch(converted, resnet18):
     config = converted.config
     assert converted.loaded_config == config
@@ -462,6 +463,7 @@ def test_keypoints_on_a_real_image_follow_the_reference(converted, resnet18, coc
     assert np.abs(other - coords).max() > 1.0
 
 
+@pytest.mark.slow  # PyTorch parity
 def test_two_deconvolution_head(tmp_path):
     """mmpose's JHMDB models: two deconvolutions (keypoint_head.deconv_layers.
     0, 1, 3, 4), heatmaps at stride 8."""

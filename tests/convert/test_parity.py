@@ -57,6 +57,7 @@ def _numpy_decode(heatmaps_nkhw, center, scale):
     (50, 17, "module_state_dict", "pose_resnet_50_64x64.pth.tar"),
     (18, 16, "bare", "pose_resnet_18_64x64.pth.tar"),
 ])
+@pytest.mark.slow  # PyTorch parity
 def test_pose_checkpoint_parity(tmp_path, depth, num_keypoints, layout, name):
     torch_model = random_model(depth, num_keypoints)
     source = str(tmp_path / name)
@@ -121,6 +122,7 @@ def _evaluation_keypoints(model, config, x, center, scale):
     return out["keypoints"].numpy(), out["keypoint_scores"].numpy()
 
 
+@pytest.mark.slow  # PyTorch parity
 def test_official_bgr_convention_on_a_real_image(tmp_path, coco_dir):
     """Official preprocessing (cv2 BGR, RGB statistics) in PyTorch equals RGB
     pixels + the converted config's normalisation in Keras."""
@@ -150,6 +152,7 @@ def test_official_bgr_convention_on_a_real_image(tmp_path, coco_dir):
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow  # PyTorch parity
 def test_backbone_only_parity(tmp_path):
     torch_model = random_model(18, head=False, seed=1)
     source = str(tmp_path / "resnet18-f37072fd.pth")
@@ -172,6 +175,7 @@ def test_backbone_only_parity(tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
 
 
+@pytest.mark.slow  # PyTorch parity
 def test_script_converts_and_reports_mismatches(tmp_path):
     """The command line: a good file converts, a broken one fails naming the
     offending tensor and writes nothing."""
@@ -204,6 +208,7 @@ def test_script_converts_and_reports_mismatches(tmp_path):
     assert not os.path.exists(tmp_path / "bad")
 
 
+@pytest.mark.slow  # PyTorch parity
 def test_unreadable_files_are_named(tmp_path):
     garbage = tmp_path / "pose_resnet_50_256x192.pth.tar"
     garbage.write_bytes(b"\x00not a pickle" * 10)

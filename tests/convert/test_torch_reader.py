@@ -90,6 +90,7 @@ def _variant(state, variant):
             "optimizer": optimizer.state_dict()}
 
 
+@pytest.mark.slow  # torch.load on every layout
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
 @pytest.mark.parametrize("variant", ["bare", "module", "wrapped"])
 def test_reader_equals_torch_load(tmp_path, resnet18_state, zip_format, variant):

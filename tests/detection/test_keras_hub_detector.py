@@ -103,6 +103,7 @@ def tiny_detector(tiny_dfine):
                                   max_detections=5, batch_size=3)
 
 
+@pytest.mark.slow  # D-FINE
 def test_random_dfine_on_real_images_gives_well_formed_boxes(tiny_detector, coco_images):
     images = [image for _, image in coco_images]
     batch = tiny_detector.detect_batch(images)
@@ -121,6 +122,7 @@ def test_random_dfine_on_real_images_gives_well_formed_boxes(tiny_detector, coco
     np.testing.assert_allclose(alone.scores, batch[1].scores, rtol=1e-5)
 
 
+@pytest.mark.slow  # D-FINE
 def test_detector_in_a_saved_model_gives_the_python_boxes(tiny_detector, coco_images,
                                                           tmp_path):
     class Module(tf.Module):
@@ -210,6 +212,7 @@ def test_architectures_have_the_presets_parameter_counts(architecture, preset):
     assert PRESETS[preset].architecture == architecture
 
 
+@pytest.mark.slow  # D-FINE
 def test_depthwise_kernels_give_the_same_outputs(coco_images):
     import keras
 

@@ -74,6 +74,7 @@ def stand_in_cache(tmp_path_factory):
     return str(tmp_path_factory.mktemp("detector_exports"))
 
 
+@pytest.mark.slow  # D-FINE exports
 @pytest.mark.parametrize("runtime", runtimes.RUNTIMES)
 def test_runtime_gives_the_tensorflow_detections(runtime, stand_in, stand_in_cache,
                                                  tiny_dfine, coco_images):

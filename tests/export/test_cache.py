@@ -90,6 +90,7 @@ def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx
         load_pose_model(checkpoint, runtime="onnxruntime")
 
 
+@pytest.mark.slow  # int8
 def test_int8_calibrates_and_guards_on_the_data_set_when_it_is_on_disk(
         tiny_exported, tiny_synthetic, fake_onnx_export, tmp_path):
     ckpt = str(tmp_path / "ckpt")
@@ -121,6 +122,7 @@ def test_int8_without_the_data_set_uses_the_people_of_the_inputs(checkpoint, fak
     assert side["guard"]["people"] == 20 and side["guard"]["agreement"] == 1.0
 
 
+@pytest.mark.slow  # int8
 def test_int8_refuses_without_enough_people(checkpoint, fake_onnx_export, monkeypatch):
     with pytest.raises(cache.RuntimeChoiceError, match="the data set /nonexistent .* is not on "
                        "disk.*--set data.root=DIR.*predict.py on your photos"):

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_pose.data.images import read_image
 from keras_pose.export import export_saved_model
-from keras_pose.inference import Predictor, load_pose_model
+from tests import reference_impl as ref
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +32,24 @@ def exported(tiny_exported, tmp_path_factory):
     return model, config, detector, path
 
 
-def test_detect_and_estimate_equals_the_python_path(exported, tiny_exported, coco_dir):
+@pytest.mark.slow  # D-FINE in a SavedModel, saved_model_cli
+def test_detect_and_estimate_follows_the_reference(exported, coco_dir):
+    """The detector's boxes (as the Python detector finds them) and, for
+    them, the reference's validation path in NumPy/OpenCV."""
     model, config, detector, path = exported
     serve = tf.saved_model.load(path).signatures["detect_and_estimate"]
     image_path = os.path.join(coco_dir, "000000000785.jpg")
     image = read_image(image_path)
     found = detector.detect(image)
     assert len(found) > 0
-    expected = Predictor(load_pose_model(tiny_exported[2])).predict(image, found.boxes,
-                                                                    box_scores=found.scores)
+    expected = ref.reference_top_down_for(config, lambda x: model(x, training=False).numpy(),
+                                          image, found.boxes, found.scores)
+    largest = max(np.max(found.boxes[:, 2:]) * 1.25 / config.model.heatmap_size[0], 1)
     out = serve(image_bytes=tf.io.read_file(image_path), score_threshold=tf.zeros([0]))
     np.testing.assert_allclose(out["boxes"].numpy(), found.boxes, rtol=1e-5, atol=1e-3)
     np.testing.assert_allclose(out["box_scores"].numpy(), found.scores, atol=1e-6)
-    np.testing.assert_allclose(out["keypoints"].numpy(), expected.keypoints, atol=1e-3)
-    np.testing.assert_allclose(out["scores"].numpy(), expected.scores, atol=1e-5)
+    ref.assert_matches_reference(out["keypoints"].numpy(), out["keypoint_scores"].numpy(),
+                                 out["scores"].numpy(), expected, heatmap_pixel=largest)
     # A threshold keeps the people scoring at least it, and none above all.
     middle = float(np.median(found.scores))
     out = serve(image_bytes=tf.io.read_file(image_path), score_threshold=tf.constant([middle]))
@@ -58,6 +62,7 @@ def test_detect_and_estimate_equals_the_python_path(exported, tiny_exported, coc
             serve(image_bytes=tf.io.read_file(image_path), score_threshold=tf.constant(bad))
 
 
+@pytest.mark.slow  # D-FINE in a SavedModel, saved_model_cli
 def test_saved_model_cli_runs_the_signature(exported, coco_dir, tmp_path):
     _, _, _, path = exported
     data = open(os.path.join(coco_dir, "000000040083.jpg"), "rb").read()

@@ -2,10 +2,13 @@
 
 import os
 
+import pytest
+
 from tests.export.runtime_checks import run_export as _run
 from tests.export.runtime_checks import skip_unless_installed
 
 
+@pytest.mark.slow  # an int8 export and its guard
 def test_guard_refuses_and_writes_nothing(script, checkpoint, tmp_path, capsys):
     """An impossible limit (AP must rise by a point) makes the guard refuse
     the export, with its table, and nothing is written. (``--force_precision``
@@ -28,6 +31,7 @@ def test_int8_saved_model_is_an_error(script, checkpoint, tmp_path, capsys):
     assert not (tmp_path / "sm").exists()
 
 
+@pytest.mark.slow  # a preset export
 def test_a_preset_name_exports_with_its_config(script, tiny_preset, tmp_path, capsys):
     from keras_pose.configs import load_config
     output = tmp_path / "exported"

@@ -88,6 +88,7 @@ def test_a_failure_mid_export_keeps_the_old_saved_model_and_names_output(
     assert os.listdir(tmp_path) == ["exported"]
 
 
+@pytest.mark.slow  # another export
 def test_a_failed_swap_keeps_the_old_saved_model(script, checkpoint, old_saved_model,
                                                  tmp_path, monkeypatch):
     # The new export is complete, but it cannot take --output's name.
@@ -122,6 +123,7 @@ def test_a_runtime_file_replaces_only_an_export_of_its_format(script, checkpoint
     assert os.listdir(tmp_path) == ["config.json"]
 
 
+@pytest.mark.slow  # runtime exports
 def test_a_runtime_directory_is_replaced_whole_or_refused(script, checkpoint, tmp_path,
                                                           capsys):
     skip_unless_installed("onnx")

@@ -167,6 +167,7 @@ def test_saved_model_cli_show_and_run(exported, loaded, tmp_path, coco_dir):
                                direct["keypoint_scores"].numpy(), atol=1e-5)
 
 
+@pytest.mark.slow  # a LiteRT conversion
 def test_tflite_heatmaps_match(exported, tmp_path):
     from keras_pose.export import export_tflite
     model, _, path = exported

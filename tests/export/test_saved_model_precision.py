@@ -29,6 +29,7 @@ def _conv_dtypes(signature) -> set[str]:
     return {tf.dtypes.as_dtype(n.attr["T"].type).name for n in nodes if n.op == "Conv2D"}
 
 
+@pytest.mark.slow  # a bf16 export
 def test_bf16_graph_and_precision_asset(bf16_saved_model, small_network):
     model, config = small_network
     loaded = tf.saved_model.load(bf16_saved_model)

@@ -23,6 +23,7 @@ def _trainable(model):
     (101, 52_991_825),
     (152, 68_635_473),
 ])
+@pytest.mark.slow  # R-18..152 built to count parameters
 def test_parameter_counts(depth, expected):
     model = build_pose_resnet(depth, 17, input_shape=(256, 192, 3))
     assert _trainable(model) == expected

@@ -46,6 +46,7 @@ def run_predict(script_module, capsys):
     return run
 
 
+@pytest.mark.slow  # predict.py in a subprocess
 def test_a_folder_tree_keeps_every_output_and_reports_what_failed(checkpoint, coco_dir,
                                                                   tmp_path):
     inputs = _images(coco_dir, str(tmp_path / "in"),
@@ -93,6 +94,7 @@ def test_bare_names_that_fit_several_inputs_are_an_error(run_predict, checkpoint
     assert code == 1 and "ambiguous" in err and "s1/000000.jpg" in err and "s2/000000.jpg" in err
 
 
+@pytest.mark.slow  # several predict.py runs
 def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_dir, tmp_path,
                                                  caplog):
     inputs = _images(coco_dir, str(tmp_path / "in"), ["27002.jpg", "27003.jpg"])
@@ -128,6 +130,7 @@ def test_an_unwritable_output_directory_stops_before_any_work(run_predict, check
     assert code == 1 and "--output_dir" in err and "not writable" in err
 
 
+@pytest.mark.slow  # D-FINE
 def test_video_tracking_with_the_detector_class_offline(run_predict, checkpoint, tmp_path):
     """The default path (a keras-hub D-FINE finds the people) with the real
     detector class, tiny and random, saved as a local preset: nothing is
@@ -326,6 +329,7 @@ def test_posetrack_output_of_a_coco_model_is_flagged_before_and_refused_after(
     assert "PoseTrack18" in proc.stderr and "fine-tun" in proc.stderr
 
 
+@pytest.mark.slow  # several predict.py runs
 def test_annotation_ids_match_by_path_relative_to_the_input(run_predict, checkpoint, coco_dir,
                                                             tmp_path):
     """a/x.jpg, b/x.jpg and x.jpg are three images: each takes the id of the

@@ -62,6 +62,7 @@ def _load_by_name(name, tmp_path, monkeypatch):
     return loaded
 
 
+@pytest.mark.slow  # ResNet-50..152 built from real-format files
 @pytest.mark.parametrize("name", HANDFUL)
 def test_a_handful_of_presets_load_from_their_real_format(name, tmp_path, monkeypatch):
     loaded = _load_by_name(name, tmp_path, monkeypatch)

@@ -105,10 +105,12 @@ class Oracle:
 
 def run(people: list[Person], num_frames: int, tracker_config,
         drop_detection: Optional[Callable[[int, int], bool]] = None, seed: int = 0,
-        oracle: Optional[Oracle] = None):
+        oracle: Optional[Oracle] = None, prepare: bool = False):
     """Tracks the video; returns (results, ids) with ids[t][person] the track
     id given to that person in frame t (absent: not found in the output).
-    ``drop_detection(t, person)``: the detector misses that person then."""
+    ``drop_detection(t, person)``: the detector misses that person then.
+    ``prepare``: each frame's flow is started by ``PoseTracker.prepare``
+    before the detections are made, as predict.py does."""
     background = _background(np.random.default_rng(seed), WIDTH, HEIGHT)
     oracle = Oracle() if oracle is None else oracle
     tracker = PoseTracker(tracker_config, oracle)
@@ -118,9 +120,11 @@ def run(people: list[Person], num_frames: int, tracker_config,
         oracle.truth = [people[i].joints(t) for i in visible]
         oracle.truth_scores = [people[i].scores(t) for i in visible]
         det = [i for i in visible if not (drop_detection and drop_detection(t, i))]
+        frame = render(people, t, background)
+        if prepare:
+            tracker.prepare(frame)
         boxes = np.array([true_box(people[i].joints(t)) for i in det], np.float32).reshape(-1, 4)
-        result = tracker.step(render(people, t, background),
-                              (boxes, np.full(len(det), 0.95, np.float32)))
+        result = tracker.step(frame, (boxes, np.full(len(det), 0.95, np.float32)))
         results.append(result)
         ids.append(_identify(result, people, visible, t))
     return results, ids

@@ -1,6 +1,7 @@
 """PoseTracker on synthetic videos of moving stick figures (oracle poses)."""
 
 import dataclasses
+import threading
 import types
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 
 from keras_pose.configs.base import TrackConfig
 from keras_pose.tracking import PoseTracker, box_iou
+from keras_pose.tracking import tracker as tracker_module
 from tests.tracking.scenes import HEIGHT, WIDTH, Oracle, Person, run, true_box
 
 CONFIG = TrackConfig()
@@ -42,13 +44,18 @@ def _crossing_people():
     return back, front
 
 
+def _hidden_behind(back, front):
+    """drop_detection: the detector misses ``back`` while ``front`` hides it."""
+    def drop(t, person):
+        overlap = box_iou(true_box(back.joints(t))[None], true_box(front.joints(t))[None])
+        return person == 0 and overlap[0, 0] > 0.1
+    return drop
+
+
 def test_two_people_crossing_keep_their_ids():
     back, front = _crossing_people()
 
-    def hidden_behind(t, person):  # the detector misses the occluded person
-        overlap = box_iou(true_box(back.joints(t))[None], true_box(front.joints(t))[None])
-        return person == 0 and overlap[0, 0] > 0.1
-
+    hidden_behind = _hidden_behind(back, front)
     results, ids = run([back, front], 28, CONFIG, drop_detection=hidden_behind)
     back_ids, front_ids = _ids_of(ids, 0), _ids_of(ids, 1)
     assert len(set(back_ids)) == 1 and None not in back_ids
@@ -152,3 +159,111 @@ def test_reset_restarts_ids_and_a_new_frame_size_needs_it():
     assert result.frame_index == 0 and result.track_ids.tolist() == [0]
     with pytest.raises(ValueError, match="uint8"):
         tracker.step(frame.astype(np.float32), detections)
+
+
+def _same_results(a, b):
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        for field in dataclasses.fields(x):
+            np.testing.assert_array_equal(getattr(x, field.name), getattr(y, field.name))
+
+
+def _record_flow_threads(monkeypatch) -> list:
+    """The name of the thread of every flow computed from now on."""
+    names = []
+
+    class RecordingFlow(tracker_module.DenseFlow):
+        def __call__(self, prev_gray, gray):
+            names.append(threading.current_thread().name)
+            return super().__call__(prev_gray, gray)
+    monkeypatch.setattr(tracker_module, "DenseFlow", RecordingFlow)
+    return names
+
+
+@pytest.mark.parametrize("method", ["dis", "farneback", "none"])
+def test_the_flow_started_by_prepare_is_used_and_gives_the_same_results(method, monkeypatch):
+    # predict.py starts each frame's flow in a thread before the detector
+    # runs: the tracks must be exactly those of step alone. The hidden
+    # person is held by propagated boxes only, which a flow between the
+    # wrong frames would misplace.
+    threads = _record_flow_threads(monkeypatch)
+    config = dataclasses.replace(CONFIG, flow_method=method)
+    back, front = _crossing_people()
+    plain_oracle, prepared_oracle = Oracle(), Oracle()
+    plain, _ = run([back, front], 28, config, _hidden_behind(back, front), oracle=plain_oracle)
+    assert set(threads) == {threading.current_thread().name} and len(threads) == 27
+    threads.clear()
+    back, front = _crossing_people()
+    prepared, _ = run([back, front], 28, config, _hidden_behind(back, front),
+                      oracle=prepared_oracle, prepare=True)
+    # Every flow ran in prepare's thread; step computed none of its own.
+    assert threads == ["pose-tracker-flow"] * 27
+    _same_results(plain, prepared)
+    for x, y in zip(plain_oracle.calls, prepared_oracle.calls):
+        np.testing.assert_array_equal(x, y)
+    assert sum(bool(r.propagated.any()) for r in plain) >= 8
+    assert not [t for t in threading.enumerate() if t.name == "pose-tracker-flow"]
+
+
+def _one_person_video(num_frames: int):
+    """Frames, detections and an oracle for one person walking."""
+    from keras_pose.data.synthetic import _background
+    from tests.tracking.scenes import render
+    person = Person(70, 30, 100, lambda t: (3.0 * t, 0.5 * t), seed=1)
+    background = _background(np.random.default_rng(0), WIDTH, HEIGHT)
+    frames = [render([person], t, background) for t in range(num_frames)]
+    boxes = [(true_box(person.joints(t))[None], np.ones(1, np.float32))
+             for t in range(num_frames)]
+    return person, frames, boxes
+
+
+def test_prepare_on_another_frame_is_ignored():
+    person, frames, boxes = _one_person_video(3)
+    results = []
+    for use_prepare in (False, True):
+        oracle = Oracle()
+        tracker = PoseTracker(CONFIG, oracle)
+        out = []
+        for t in range(3):
+            oracle.truth, oracle.truth_scores = [person.joints(t)], [person.scores(t)]
+            if use_prepare:  # The flow of another array is dropped, step computes its own.
+                tracker.prepare(frames[t].copy())
+            out.append(tracker.step(frames[t], boxes[t]))
+        results.append(out)
+    _same_results(*results)
+
+
+def test_an_error_of_the_flow_thread_is_raised_by_step_and_reset_drops_it():
+    person, frames, boxes = _one_person_video(3)
+    oracle = Oracle()
+    oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
+    tracker = PoseTracker(CONFIG, oracle)
+    tracker.step(frames[0], boxes[0])
+
+    def broken(prev, nxt):
+        raise RuntimeError("flow failed")
+    tracker._flow = broken
+    tracker.prepare(frames[1])
+    with pytest.raises(RuntimeError, match="flow failed"):
+        tracker.step(frames[1], boxes[1])
+    tracker.prepare(frames[1])
+    tracker.reset()  # Waits for the flow and drops it.
+    assert tracker.step(frames[1], boxes[1]).frame_index == 0
+    with pytest.raises(ValueError, match="uint8"):
+        tracker.prepare(frames[2].astype(np.float32))
+
+
+def test_a_flow_prepared_and_abandoned_ends_by_itself():
+    # A video given up between prepare and step (an error in the detector,
+    # Ctrl-C, a generator closed): the thread waits on nothing, it ends.
+    person, frames, boxes = _one_person_video(2)
+    oracle = Oracle()
+    oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
+    tracker = PoseTracker(CONFIG, oracle)
+    tracker.step(frames[0], boxes[0])
+    tracker.prepare(frames[1])
+    thread = tracker._pending._thread
+    assert thread.daemon  # Never holds up the interpreter's exit.
+    del tracker
+    thread.join(timeout=30)
+    assert not thread.is_alive()

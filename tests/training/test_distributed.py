@@ -61,6 +61,7 @@ def _env():
     return env
 
 
+@pytest.mark.slow  # several replicas and workers
 def test_two_replicas_match_one_device():
     proc = subprocess.run([sys.executable, "-c", REPLICA_SCRIPT], capture_output=True, text=True,
                           cwd=REPO, env=_env(), timeout=300)
@@ -106,6 +107,7 @@ print("RESULT " + json.dumps(out))
 """
 
 
+@pytest.mark.slow  # several replicas and workers
 def test_sync_bn_false_is_honoured_with_two_replicas(tmp_path, synthetic_root):
     overrides = FAST + [f"data.root={synthetic_root}", "train.epochs=1",
                         "train.steps_per_epoch=1", "train.batch_size_per_replica=4"]
@@ -172,6 +174,7 @@ network.save_weights(sys.argv[1])
 """
 
 
+@pytest.mark.slow  # several replicas and workers
 def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, synthetic_root):
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

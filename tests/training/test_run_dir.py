@@ -161,6 +161,7 @@ with RunLock(sys.argv[1]):
 """
 
 
+@pytest.mark.slow  # kill -9 of a subprocess
 def test_a_second_run_is_refused_and_a_killed_run_releases_the_lock(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(tmp_path)],
                               stdout=subprocess.PIPE, text=True)

@@ -69,6 +69,7 @@ def test_resume_equals_an_uninterrupted_run_and_best_follows_the_metric(
     assert "train/crops_gt_pred_heatmaps" in events.Tags()["tensors"]
 
 
+@pytest.mark.slow  # a fit with a failing validation
 def test_a_failed_validation_never_costs_the_epoch(tmp_path, fast_config, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError("val image corrupt")
@@ -84,6 +85,7 @@ def test_a_failed_validation_never_costs_the_epoch(tmp_path, fast_config, monkey
     assert os.path.isfile(tmp_path / "run" / "checkpoints" / "epoch_0002" / "COMPLETE")
 
 
+@pytest.mark.slow  # a fit to a NaN loss
 def test_nan_loss_stops_clearly_and_keeps_the_checkpoint(tmp_path, fast_config, monkeypatch):
     model_dir = str(tmp_path / "run")
     train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
@@ -97,6 +99,7 @@ def test_nan_loss_stops_clearly_and_keeps_the_checkpoint(tmp_path, fast_config, 
     assert sorted(os.listdir(os.path.join(model_dir, "checkpoints"))) == ["epoch_0001"]
 
 
+@pytest.mark.slow  # three fits
 def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config):
     model_dir = str(tmp_path / "run")
     train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
@@ -117,6 +120,7 @@ def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config)
     assert sorted(os.listdir(model_dir)) == listing
 
 
+@pytest.mark.slow  # fits and a SavedModel
 def test_unmarked_checkpoints_stop_training_and_serving_and_are_kept(tmp_path, fast_config):
     model_dir = str(tmp_path / "run")
     train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
@@ -151,6 +155,7 @@ def _dead_pid():
     return proc.pid
 
 
+@pytest.mark.slow  # fits
 def test_best_between_its_two_renames_is_served_and_put_back(tmp_path, fast_config,
                                                               monkeypatch):
     _scripted_validation(monkeypatch, [0.3, 0.5, 0.4])
@@ -174,6 +179,7 @@ def test_best_between_its_two_renames_is_served_and_put_back(tmp_path, fast_conf
         "best", os.path.basename(foreign)]  # another host's leftover is not ours to delete
 
 
+@pytest.mark.slow  # XLA and mixed precision
 def test_precision_and_xla_train_with_a_finite_loss_close_to_fp32(tmp_path, fast_config):
     base = apply_overrides(fast_config, ["train.epochs=1", "train.steps_per_epoch=1",
                                          "train.lr_steps=[10]"])
@@ -196,6 +202,7 @@ def _optimizer_state(run, epoch):
 @pytest.mark.parametrize("precision,optimizer", [
     ("fp32", "train.weight_decay=0"), ("mixed_bfloat16", "train.weight_decay=1e-4"),
     ("mixed_float16", "train.weight_decay=0")])
+@pytest.mark.slow  # every precision and optimizer, fit and resume
 def test_every_precision_saves_and_resumes_exactly(tmp_path, fast_config, precision, optimizer):
     # mixed_float16: compile wraps Adam in a LossScaleOptimizer; weight decay: AdamW.
     config = apply_overrides(fast_config, [f"train.precision={precision}", optimizer,
@@ -268,6 +275,7 @@ def _coco_layout(coco_dir, root):
                     os.path.join(root, "annotations", f"person_keypoints_{split}.json"))
 
 
+@pytest.mark.slow  # a 75-step overfit
 def test_overfits_the_real_coco_images(tmp_path, coco_dir):
     root = str(tmp_path / "coco")
     _coco_layout(coco_dir, root)

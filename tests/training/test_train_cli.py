@@ -26,6 +26,7 @@ def _wait_for(path, proc, seconds=240):
     assert os.path.exists(path), f"{path} never appeared"
 
 
+@pytest.mark.slow  # train.py subprocesses, Ctrl-C and kill -9
 def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     model_dir = str(tmp_path / "run")
     cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,

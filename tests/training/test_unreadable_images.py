@@ -44,6 +44,7 @@ def _train(root, model_dir, seconds=180):
     return outcome["result"]
 
 
+@pytest.mark.slow  # fits over broken image files
 def test_unreadable_images_are_skipped_and_the_others_train(tmp_path, caplog):
     variants = broken_images.coco_set(str(tmp_path / "data"))
     for kind in broken_images.DECODABLE:  # decoded as OpenCV (the reference) decodes them
@@ -60,6 +61,7 @@ def test_unreadable_images_are_skipped_and_the_others_train(tmp_path, caplog):
         assert sum(path in m for m in skipped) == (kind in broken_images.UNREADABLE), kind
 
 
+@pytest.mark.slow  # fits over broken image files
 def test_a_split_without_a_readable_image_fails_before_anything_is_written(tmp_path):
     broken_images.coco_set(str(tmp_path / "data"), num_images=4,
                            kinds=broken_images.UNREADABLE)
