@@ -1,5 +1,5 @@
 """Training-step time of ``train.py``'s ``fit`` (PoseTrainingModel), on
-in-memory batches (the data pipeline is measured by benchmark_pipeline),
+in-memory batches (the data pipeline is measured by benchmark_pipeline_scaling),
 side by side with PyTorch's step on the same architecture.
 
     python -m scripts.benchmark_training --experiment coco_resnet50_256x192 --batch 8

@@ -4,8 +4,8 @@ Written from the reference's algorithm (``JointsDataset.__getitem__``,
 ``generate_target``, ``fliplr_joints``, ``get_affine_transform``) in its own
 per-sample, per-joint style: full ``cv2.imread`` (BGR), Python loops over
 joints. It is the yardstick for the tests (our pipeline must produce the
-same crops and targets) and for ``scripts/benchmark_pipeline.py`` (our
-pipeline must be faster). Not used for training.
+same crops and targets) and for ``scripts/benchmark_pipeline_scaling.py``
+(our pipeline must be faster). Not used for training.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 A codec owns the heatmap geometry (input size, heatmap size, sigma) and the
 two directions between joints and heatmaps:
 
-- :meth:`HeatmapCodec.encode` (NumPy, per sample, inside ``tf.data``): the
-  training target of one person;
+- :meth:`HeatmapCodec.encode` (NumPy, inside ``tf.data``): the training
+  targets of one person or, vectorised, of all the people of an image;
 - :meth:`HeatmapCodec.decode_tf` (TF ops, inside the inference graph):
   each keypoint's heatmap position and score;
 - :meth:`HeatmapCodec.to_image_tf` (shared): heatmap pixels back to image
@@ -22,7 +22,7 @@ Shapes: N people, K keypoints, H x W heatmap (input / 4), channels last.
 from __future__ import annotations
 
 import abc
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -66,18 +66,44 @@ class HeatmapCodec(abc.ABC):
                 f"heatmap_size={self.heatmap_size}, sigma={self.sigma}, "
                 f"refine={self.refine})")
 
-    @abc.abstractmethod
-    def encode(self, joints: np.ndarray, visibility: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-        """The training target of one person.
+    def encode(self, joints: np.ndarray, visibility: np.ndarray,
+               out: Optional[np.ndarray] = None) -> tuple[np.ndarray, np.ndarray]:
+        """The training targets of one person, or of N people at once.
 
         Args:
-          joints: (K, 2) joint positions in input-crop pixels.
-          visibility: (K,) target weights before the in-map check.
+          joints: (K, 2) or (N, K, 2) joint positions in input-crop pixels
+            (computed in float64, as the reference's Python floats).
+          visibility: (K,) or (N, K) target weights before the in-map check.
+          out: a C-contiguous (N, H, W, K) float32 array to write the maps
+            into (the training pipeline's aligned output), or None.
 
         Returns:
-          heatmaps (H, W, K) float32 and target_weight (K,) float32.
+          heatmaps (H, W, K) or (N, H, W, K) float32 (``out`` when given)
+          and target_weight (K,) or (N, K) float32.
         """
+        joints = np.asarray(joints, np.float64)
+        single = joints.ndim == 2
+        joints = joints.reshape(-1, joints.shape[-2], 2)
+        n, k = joints.shape[:2]
+        weight = np.array(visibility, np.float32).reshape(n, k)
+        width, height = self.heatmap_size
+        if out is None:
+            heatmaps = np.zeros((n, height, width, k), np.float32)
+        else:
+            if (out.shape != (n, height, width, k) or out.dtype != np.float32
+                    or not out.flags.c_contiguous):
+                raise ValueError(f"out must be a C-contiguous {(n, height, width, k)} "
+                                 f"float32 array")
+            heatmaps = out
+            heatmaps.fill(0)
+        self._encode(joints, weight, heatmaps)
+        return (heatmaps[0], weight[0]) if single else (heatmaps, weight)
+
+    @abc.abstractmethod
+    def _encode(self, joints: np.ndarray, weight: np.ndarray, heatmaps: np.ndarray) -> None:
+        """Writes the targets of N people: ``joints`` (N, K, 2) float64,
+        ``weight`` (N, K) float32 (updated in place by the in-map check),
+        into ``heatmaps`` (N, H, W, K) float32 zeros."""
 
     @abc.abstractmethod
     def decode_tf(self, heatmaps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -31,7 +31,7 @@ from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint,
 from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.convert.pretrained import initialize_backbone
-from keras_pose.data import datasets, pipeline
+from keras_pose.data import datasets, pipeline, samples
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
@@ -316,8 +316,8 @@ def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Pl
 
 
 def _dataset(strategy, config: ExperimentConfig, records, plan: _Plan, start_epoch: int,
-             augment: bool, skipped: pipeline.SkipCounter):
-    aug = pipeline.Augmentation.from_config(config, augment)
+             augment: bool, skipped: samples.SkipCounter):
+    aug = samples.Augmentation.from_config(config, augment)
     codec = build_codec(config.model)
     seed = config.data.seed if config.data.seed is not None else config.train.seed
 
@@ -349,7 +349,7 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
             # not leave this fixed sample empty (its data would never end).
             sample = next(iter(pipeline.build_train_dataset(
                 records.select(pipeline.readable_rows(records.image_path, 4)),
-                pipeline.Augmentation.from_config(config),
+                samples.Augmentation.from_config(config),
                 build_codec(config.model), batch_size=1,
                 steps_per_epoch=1).unbatch().batch(4).take(1)))
             callbacks.append(cb.DebugImages(writer, network, sample, config,
@@ -395,7 +395,7 @@ def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> Expe
 
 
 def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
-         skipped: pipeline.SkipCounter) -> None:
+         skipped: samples.SkipCounter) -> None:
     try:
         model.fit(dataset, epochs=config.train.epochs, initial_epoch=state.epoch,
                   steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, shuffle=False,
@@ -438,7 +438,7 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     # state and schedule; each input pipeline's images) before the first
     # write: a refused run leaves the model directory as it was.
     network, model, state = _build(config, strategy, plan, latest, init_checkpoint)
-    skipped = pipeline.SkipCounter()
+    skipped = samples.SkipCounter()
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
     if plan.chief:
@@ -472,7 +472,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     Raises:
       TrainingError (TrainingInterrupted on Ctrl-C), run_dir.RunDirError
       (another run holds the directory), datasets.DatasetError,
-      pipeline.UnreadableImagesError (no training image can be read),
+      samples.UnreadableImagesError (no training image can be read),
       CheckpointError, run_dir.CheckpointWriteError: each with a message
       naming the file or setting at fault.
     """

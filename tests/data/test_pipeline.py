@@ -9,104 +9,16 @@ import pytest
 import tensorflow as tf
 
 from keras_pose.codec import MSRAHeatmap
-from keras_pose.configs.keypoints import COCO_FLIP_PAIRS, MPII_FLIP_PAIRS
-from keras_pose.data import coco, mpii, pipeline
+from keras_pose.configs.keypoints import COCO_FLIP_PAIRS
+from keras_pose.data import pipeline, samples
 from tests import broken_images
 from tests import reference_impl as ref
 
 IMAGE_SIZE, HEATMAP_SIZE, SIGMA = (192, 256), (48, 64), 2.0
 CODEC = MSRAHeatmap(IMAGE_SIZE, HEATMAP_SIZE, SIGMA)
-PLAIN = pipeline.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, rotation_prob=0.0)
-COCO_AUG = pipeline.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, scale_factor=0.3,
-                                 rotation_factor=40.0, flip=True)
-
-
-@pytest.fixture(scope="module")
-def coco_records(coco_dir):
-    return coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 0.75)
-
-
-@pytest.fixture(scope="module")
-def mpii_records(mpii_dir):
-    return mpii.load_mpii(os.path.join(mpii_dir, "test_mpii.json"), mpii_dir)
-
-
-class ScriptedRng:
-    """Hands out pre-set random draws in the order augment_sample asks."""
-
-    def __init__(self, normals, uniforms):
-        self.normals, self.uniforms = list(normals), list(uniforms)
-
-    def standard_normal(self):
-        return self.normals.pop(0)
-
-    def random(self):
-        return self.uniforms.pop(0)
-
-
-@pytest.mark.parametrize("normal_scale,rot_coin,normal_rot,flip_coin", [
-    (0.0, 0.9, 0.0, 0.9),      # no augmentation
-    (0.7, 0.3, -0.8, 0.9),     # scale and rotation
-    (-2.5, 0.5, 3.0, 0.9),     # clipped scale and rotation
-    (0.7, 0.3, -0.8, 0.2),     # scale, rotation and flip
-])
-@pytest.mark.parametrize("which", ["coco", "mpii"])
-def test_augment_matches_reference(which, normal_scale, rot_coin, normal_rot, flip_coin,
-                                   coco_records, mpii_records):
-    records = coco_records if which == "coco" else mpii_records
-    sf, rf = (0.3, 40.0) if which == "coco" else (0.25, 30.0)
-    pairs = COCO_FLIP_PAIRS if which == "coco" else MPII_FLIP_PAIRS
-    image_size = IMAGE_SIZE if which == "coco" else (256, 256)
-    heatmap_size = HEATMAP_SIZE if which == "coco" else (64, 64)
-    aug = pipeline.Augmentation(image_size, pairs, scale_factor=sf, rotation_factor=rf,
-                                flip=True)
-    flipped = flip_coin <= 0.5
-    for i in range(min(len(records), 5)):
-        image_bgr = cv2.imread(records.image_path[i])
-        rng = ScriptedRng([normal_scale, normal_rot], [rot_coin, flip_coin])
-        crop, joints, vis = pipeline.augment_sample(
-            image_bgr[..., ::-1].copy(), records.joints[i], records.joints_vis[i],
-            records.center[i], records.scale[i], rng, aug)
-        multiplier = np.clip(normal_scale * sf + 1, 1 - sf, 1 + sf)
-        rotation = float(np.clip(normal_rot * rf, -2 * rf, 2 * rf)) if rot_coin <= 0.6 else 0.0
-        r_crop, r_target, r_weight, r_joints = ref.reference_sample(
-            records.image_path[i], records.joints[i], records.joints_vis[i], records.center[i],
-            records.scale[i], image_size=image_size, heatmap_size=heatmap_size, sigma=SIGMA,
-            flip_pairs=pairs, scale_multiplier=multiplier, rotation=rotation, flip=flipped,
-            image=image_bgr)
-        if flipped:  # The mirror is folded into the warp: float rounding only.
-            assert np.abs(crop.astype(float) - r_crop[..., ::-1]).mean() < 0.05
-        else:  # The same warpAffine call on the same pixels: identical.
-            np.testing.assert_array_equal(crop, r_crop[..., ::-1])
-        np.testing.assert_allclose(joints, r_joints[:, :2], atol=1e-3)
-        heatmaps, weight = MSRAHeatmap(image_size, heatmap_size, SIGMA).encode(joints, vis)
-        np.testing.assert_array_equal(np.transpose(heatmaps, (2, 0, 1)), r_target)
-        np.testing.assert_array_equal(weight, r_weight[:, 0])
-
-
-def test_half_body_follows_the_reference_rule():
-    """HRNet's rule on fixed draws: a normal draw < 0.5 picks the upper body
-    (when it has > 2 visible joints), the box of those joints is fixed to the
-    aspect ratio and x1.5."""
-    joints = np.array([[x, y] for x, y in zip(range(10, 180, 10), range(20, 190, 10))],
-                      np.float32)
-    vis = np.ones(17, np.float32)
-    upper = tuple(range(11))
-    c, s = pipeline.half_body_center_scale(joints, vis, upper, 0.75, ScriptedRng([0.1], []))
-    sel = joints[:11]
-    np.testing.assert_allclose(c, sel.mean(0))
-    w, h = np.ptp(sel[:, 0]), np.ptp(sel[:, 1])
-    w = max(w, h * 0.75)
-    np.testing.assert_allclose(s, [w / 200 * 1.5, w / 0.75 / 200 * 1.5], rtol=1e-6)
-    c, _ = pipeline.half_body_center_scale(joints, vis, upper, 0.75, ScriptedRng([0.9], []))
-    np.testing.assert_allclose(c, joints[11:].mean(0))  # the lower body
-    aug = pipeline.Augmentation((192, 256), COCO_FLIP_PAIRS, half_body_prob=1.0,
-                                upper_body_ids=upper)
-    image = np.zeros((300, 300, 3), np.uint8)
-    _, crop_joints, _ = pipeline.augment_sample(image, joints, vis, [150, 150], [2, 2],
-                                                ScriptedRng([0.1, 0.0], [0.0, 0.9, 0.9]), aug)
-    m = ref.affine_matrix(sel.mean(0), [w / 200 * 1.5, w / 0.75 / 200 * 1.5], 0, (192, 256))
-    np.testing.assert_allclose(crop_joints[0], ref.apply_affine(joints[0], m), atol=1e-3)
+PLAIN = samples.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, rotation_prob=0.0)
+COCO_AUG = samples.Augmentation(IMAGE_SIZE, COCO_FLIP_PAIRS, scale_factor=0.3,
+                                rotation_factor=40.0, flip=True)
 
 
 def _dataset(records, aug=PLAIN, batch=4, steps=None, **kwargs):
@@ -163,7 +75,7 @@ def test_unreadable_images_are_skipped_and_counted_and_epochs_stay_full(coco_rec
     bad.write_bytes(data[:len(data) // 2])  # truncated: TF refuses it
     values["image_path"][values["image_path"] == coco_records.image_path[0]] = str(bad)
     values["image_path"][values["image_path"] == coco_records.image_path[-1]] = str(missing)
-    counter = pipeline.SkipCounter()
+    counter = samples.SkipCounter()
     n = len(coco_records)
     indices = [int(i) for b in _dataset(values, batch=1, steps=n,
                                         skipped_counter=counter).take(n) for i in b["index"]]
@@ -185,7 +97,7 @@ def test_a_pipeline_none_of_whose_images_can_be_read_is_an_error(coco_records, t
     broken = {p: broken_images.write_variant(p, str(tmp_path), f"b{i}", kind) for i, (p, kind)
               in enumerate(zip(paths, broken_images.UNREADABLE))}
     # Before: an endless empty data set, decoding the same files forever.
-    with pytest.raises(pipeline.UnreadableImagesError,
+    with pytest.raises(samples.UnreadableImagesError,
                        match=r"none of the 4 training images of the training split.*b0\.jpg"):
         _dataset(_with_images(coco_records, broken), batch=1, steps=4)
     # Several pipelines: a shard of unreadable images fails, the other runs.
@@ -193,12 +105,12 @@ def test_a_pipeline_none_of_whose_images_can_be_read_is_an_error(coco_records, t
     second = [paths[g] for g in pipeline.shard_groups(groups, 2, 1)]
     values = _with_images(coco_records, {p: broken[p] for p in second})
     contexts = [tf.distribute.InputContext(2, i, 2) for i in range(2)]
-    with pytest.raises(pipeline.UnreadableImagesError, match="input pipeline 2 of 2"):
+    with pytest.raises(samples.UnreadableImagesError, match="input pipeline 2 of 2"):
         _dataset(values, batch=1, steps=2, input_context=contexts[1])
     assert len(list(_dataset(values, batch=1, steps=2, input_context=contexts[0]).take(4))) == 4
     # Images that stop being readable while training: an error, not a loop.
     copies = {p: shutil.copy(p, tmp_path / f"c{i}.jpg") for i, p in enumerate(paths)}
-    counter = pipeline.SkipCounter()
+    counter = samples.SkipCounter()
     ds = _dataset(_with_images(coco_records, copies), batch=1, steps=4, skipped_counter=counter)
     for copy in copies.values():
         os.remove(copy)
@@ -216,7 +128,7 @@ def test_an_epoch_is_filled_from_its_own_passes_however_many_images_fail(coco_re
     n = len(coco_records)  # 4 passes of the one readable image per epoch
     readable = {i for i in range(n) if values["image_path"][i] == paths[0]}
     assert 0 < len(readable) <= n // 4
-    counter = pipeline.SkipCounter()
+    counter = samples.SkipCounter()
     epochs = _epochs(_dataset(values, COCO_AUG, batch=1, steps=n, skipped_counter=counter), n, 2)
     resumed = _epochs(_dataset(values, COCO_AUG, batch=1, steps=n, start_epoch=1), n, 1)[0]
     assert set(_indices(epochs[0])) == readable and len(_indices(epochs[0])) == n

@@ -149,7 +149,7 @@ import tensorflow as tf
 import keras
 from keras_pose.configs import apply_overrides, get_experiment
 from keras_pose.codec import build_codec
-from keras_pose.data import datasets, pipeline
+from keras_pose.data import datasets, pipeline, samples
 from keras_pose.models import build_model_from_config
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.trainer import make_optimizer
@@ -157,7 +157,7 @@ from keras_pose.training.trainer import make_optimizer
 config = datasets.resolve_dataset_config(apply_overrides(get_experiment("tiny"),
                                                          sys.argv[2:]))
 records = datasets.load_records(config, "train")
-aug = pipeline.Augmentation.from_config(config)
+aug = samples.Augmentation.from_config(config)
 codec = build_codec(config.model)
 # The two workers' input pipelines, side by side: the global batches they made.
 shards = [pipeline.build_train_dataset(

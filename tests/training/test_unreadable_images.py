@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_pose.configs.cli import build_config
-from keras_pose.data import pipeline
+from keras_pose.data import samples
 from keras_pose.data.images import read_image
 from keras_pose.training import train
 from tests import broken_images
@@ -65,7 +65,7 @@ def test_unreadable_images_are_skipped_and_the_others_train(tmp_path, caplog):
 def test_a_split_without_a_readable_image_fails_before_anything_is_written(tmp_path):
     broken_images.coco_set(str(tmp_path / "data"), num_images=4,
                            kinds=broken_images.UNREADABLE)
-    with pytest.raises(pipeline.UnreadableImagesError,
+    with pytest.raises(samples.UnreadableImagesError,
                        match=r"none of the 4 training images.*000000\.jpg.*"
                              r"person_keypoints_train2017\.json"):
         _train(str(tmp_path / "data"), str(tmp_path / "run"))
