@@ -39,8 +39,8 @@ setup(
         # torch; pinned so that the install stays a small CPU build.
         "torch": ["torch==2.13.0"],
         # pytest-xdist: the suite runs on up to 4 cores, by test file (10.6 -> 7.3
-        # minutes on 2 cores).
-        "test": ["pytest", "pytest-xdist>=3.6,<4", "torch==2.13.0"],
+        # minutes on 2 cores); filelock: fixtures its workers build once and share.
+        "test": ["pytest", "pytest-xdist>=3.6,<4", "filelock>=3.12,<5", "torch==2.13.0"],
         # Deployment runtimes (keras_pose.export.runtimes): ONNX Runtime,
         # OpenVINO (nncf: its int8 quantization), LiteRT.
         "deploy": ["onnx>=1.23,<2", "onnxruntime>=1.32,<2", "tf2onnx>=1.17,<2",

@@ -31,10 +31,14 @@ def mpii_dir() -> str:
     return os.path.join(DATA_DIR, "mpii")
 
 
-@pytest.fixture(scope="session")
-def tiny_exported(tmp_path_factory):
-    """A tiny random pose model with distinct heatmap peaks, saved as a
-    checkpoint and exported: (model, config, checkpoint dir, SavedModel dir)."""
+def shared_dir(tmp_path_factory, name: str):
+    """A directory all pytest-xdist workers of this run share (each worker's
+    base temp is a child of the run's), for fixtures built once per run."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if base.name.startswith("popen-gw") else base) / name
+
+
+def _build_tiny_exported(root) -> None:
     import numpy as np
     import tensorflow as tf
 
@@ -51,9 +55,24 @@ def tiny_exported(tmp_path_factory):
     final = model.get_layer("head_final_conv")
     final.kernel.assign(np.random.default_rng(0).normal(0, 0.3, final.kernel.shape)
                         .astype(np.float32))
-    root = tmp_path_factory.mktemp("tiny_exported")
     save_model_checkpoint(model, config, str(root / "ckpt"))
     export_saved_model(model, config, str(root / "saved_model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_exported(tmp_path_factory):
+    """A tiny random pose model with distinct heatmap peaks, saved as a
+    checkpoint and exported once per run (the workers share the files):
+    (model, config, checkpoint dir, SavedModel dir)."""
+    from filelock import FileLock
+
+    from keras_pose.checkpoint import load_model
+    root = shared_dir(tmp_path_factory, "tiny_exported")
+    with FileLock(f"{root}.lock"):
+        if not (root / "saved_model").is_dir():
+            root.mkdir(parents=True, exist_ok=True)
+            _build_tiny_exported(root)
+    model, config = load_model(str(root / "ckpt"))
     return model, config, str(root / "ckpt"), str(root / "saved_model")
 
 
@@ -88,13 +107,20 @@ def script_module():
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_exported, tmp_path_factory):
     """``tiny_exported``'s network as an fp32 ONNX export: the .onnx file,
-    beside its sidecar, alone in its directory."""
+    beside its sidecar, alone in its directory (once per run, shared)."""
+    from filelock import FileLock
+
     from keras_pose.export import runtimes
     from tests.export.runtime_checks import skip_unless_installed
     skip_unless_installed("onnx")
     model, config = tiny_exported[:2]
-    path = tmp_path_factory.mktemp("tiny_onnx") / "tiny.onnx"
-    return runtimes.export_network(model, config, str(path), "onnx")
+    root = shared_dir(tmp_path_factory, "tiny_onnx")
+    path = root / "tiny.onnx"
+    with FileLock(f"{root}.lock"):
+        if not path.is_file():
+            root.mkdir(parents=True, exist_ok=True)
+            runtimes.export_network(model, config, str(path), "onnx")
+    return str(path)
 
 
 @pytest.fixture
