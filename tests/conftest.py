@@ -104,6 +104,27 @@ def script_module():
             delattr(flags.FLAGS, name)
 
 
+@pytest.fixture
+def run_script(script_module, capsys):
+    """A command-line script's ``work`` in this process, as its ``main``
+    runs it (no second TensorFlow start-up): ``run_script("predict.py")``
+    -> a function of the arguments giving (exit code, stdout, stderr)."""
+    from keras_pose import cli
+
+    def runner(script: str):
+        module = script_module(os.path.join(os.path.dirname(TESTS_DIR), script),
+                               script.replace(".py", "_script"))
+
+        def run(args):
+            module.FLAGS.unparse_flags()
+            module.FLAGS([script, *args])
+            code = cli.run(script, module.work)
+            out = capsys.readouterr()
+            return code, out.out, out.err
+        return run
+    return runner
+
+
 @pytest.fixture(scope="session")
 def tiny_onnx(tiny_exported, tmp_path_factory):
     """``tiny_exported``'s network as an fp32 ONNX export: the .onnx file,

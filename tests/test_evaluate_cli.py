@@ -56,19 +56,8 @@ def coco_root(tmp_path_factory, coco_dir):
 
 
 @pytest.fixture
-def run_evaluate(script_module, capsys):
-    """evaluate.py's main in this process (no second TensorFlow start-up):
-    args -> (exit code, stdout, stderr)."""
-    from keras_pose import cli
-    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
-
-    def run(args):
-        evaluate.FLAGS.unparse_flags()
-        evaluate.FLAGS(["evaluate.py", *args])
-        code = cli.run("evaluate.py", evaluate.work)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run
+def run_evaluate(run_script):
+    return run_script("evaluate.py")
 
 
 @pytest.fixture(scope="module")
@@ -298,20 +287,17 @@ def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_chec
 
 
 def test_an_onnx_export_is_evaluated_as_the_saved_model(coco_root, tiny_exported, tiny_onnx,
-                                                        tmp_path, script_module, capsys):
+                                                        tmp_path, run_evaluate):
     """evaluate.py --checkpoint <.onnx>: the AP the user gets from the
     export, through the same crops, flip test, decoding and rescoring as the
     SavedModel (keypoints within 1e-3 px); metrics.json and table.md say
     which runtime and precision ran."""
-    from keras_pose import cli
-    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
     reports, keypoints = {}, {}
     for name, checkpoint in (("saved", tiny_exported[3]), ("onnx", tiny_onnx)):
-        evaluate.FLAGS.unparse_flags()
-        evaluate.FLAGS(["evaluate.py", "--checkpoint", checkpoint, "--dataset", "coco",
-                        "--data_dir", str(coco_root), "--use_gt_boxes", "--flip",
-                        "--output_dir", str(tmp_path / name), "--noprogress"])
-        assert cli.run("evaluate.py", evaluate.work) == 0, capsys.readouterr().err[-3000:]
+        code, _, err = run_evaluate(["--checkpoint", checkpoint, "--dataset", "coco",
+                                     "--data_dir", str(coco_root), "--use_gt_boxes", "--flip",
+                                     "--output_dir", str(tmp_path / name), "--noprogress"])
+        assert code == 0, err[-3000:]
         reports[name] = json.load(open(tmp_path / name / "metrics.json"))
         results = json.load(open(tmp_path / name / "results" / "keypoints_val2017_results.json"))
         keypoints[name] = np.array([r["keypoints"] for r in results])
@@ -351,22 +337,14 @@ def test_runtime_int8_calibrates_and_guards_on_the_evaluated_data(
 
 
 def test_a_preset_name_is_evaluated_with_its_recorded_config(coco_root, tiny_preset, tmp_path,
-                                                             script_module, capsys):
-    from keras_pose import cli
+                                                             run_evaluate):
     from keras_pose.configs import config_to_dict
-    evaluate = script_module(os.path.join(REPO, "evaluate.py"), "evaluate_script")
-
-    def run(args):
-        evaluate.FLAGS.unparse_flags()
-        evaluate.FLAGS(["evaluate.py", *args])
-        code = cli.run("evaluate.py", evaluate.work)
-        return code, capsys.readouterr()
 
     out = tmp_path / "eval"
-    code, printed = run(["--checkpoint", tiny_preset.name, "--dataset", "coco", "--data_dir",
-                         str(coco_root), "--use_gt_boxes", "--output_dir", str(out),
-                         "--noprogress"])
-    assert code == 0, printed.err[-2000:]
+    code, _, err = run_evaluate(["--checkpoint", tiny_preset.name, "--dataset", "coco",
+                                 "--data_dir", str(coco_root), "--use_gt_boxes",
+                                 "--output_dir", str(out), "--noprogress"])
+    assert code == 0, err[-2000:]
     report = json.load(open(out / "metrics.json"))
     assert report["checkpoint"] == report["preset"] == tiny_preset.name
     assert report["checkpoint_resolved"] == str(tiny_preset.cache / "presets" / tiny_preset.name)
@@ -374,6 +352,6 @@ def test_a_preset_name_is_evaluated_with_its_recorded_config(coco_root, tiny_pre
     assert report["config"]["model"] == config_to_dict(tiny_preset.config)["model"]
     assert report["flip_test"] is tiny_preset.config.test.flip_test
     assert report["num_people"] == 12 and len(tiny_preset.conversions) == 1
-    code, printed = run(["--checkpoint", "pose_resnet_50_256x129", "--dataset", "coco"])
-    assert code == 1 and "Traceback" not in printed.err
-    assert "close preset names: pose_resnet_50_256x192" in printed.err
+    code, _, err = run_evaluate(["--checkpoint", "pose_resnet_50_256x129", "--dataset", "coco"])
+    assert code == 1 and "Traceback" not in err
+    assert "close preset names: pose_resnet_50_256x192" in err

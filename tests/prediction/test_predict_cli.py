@@ -11,7 +11,6 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_pose import cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -32,18 +31,8 @@ def _images(coco_dir, root, names):
 
 
 @pytest.fixture
-def run_predict(script_module, capsys):
-    """predict.py's main in this process (no second TensorFlow start-up):
-    args -> (exit code, stdout, stderr)."""
-    predict = script_module(os.path.join(REPO, "predict.py"), "predict_script")
-
-    def run(args):
-        predict.FLAGS.unparse_flags()
-        predict.FLAGS(["predict.py", *args])
-        code = cli.run("predict.py", predict.work)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run
+def run_predict(run_script):
+    return run_script("predict.py")
 
 
 @pytest.mark.slow  # predict.py in a subprocess

@@ -82,22 +82,12 @@ def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path):
 
 
 @pytest.fixture
-def run_train(script_module, capsys):
-    """train.py's main in this process (its errors happen before any
-    training): args -> (exit code, stderr)."""
-    from keras_pose import cli
-    train = script_module(os.path.join(REPO, "train.py"), "train_script")
-
-    def run(args):
-        train.FLAGS.unparse_flags()
-        train.FLAGS(["train.py", *args])
-        code = cli.run("train.py", train.work)
-        return code, capsys.readouterr().err
-    return run
+def run_train(run_script):
+    return run_script("train.py")
 
 
 def test_missing_data_directory_is_one_clear_line(run_train, tmp_path):
-    code, err = run_train(["--dataset", "coco", "--data_dir", str(tmp_path / "nowhere"),
+    code, _, err = run_train(["--dataset", "coco", "--data_dir", str(tmp_path / "nowhere"),
                            "--model_dir", str(tmp_path / "run")])
     assert code == 1
     assert "train.py: error: data directory" in err and "nowhere" in err
@@ -109,10 +99,10 @@ def test_bad_settings_and_unwritable_model_dirs_are_one_clear_line(run_train, tm
             (["--set", "train.epochz=3"], "train.epochz"),
             (["--set", "train.batch_size_per_replica=0"], "batch_size_per_replica must be >= 1"),
             (["--set", "train.epochs=-1"], "train.epochs must be >= 0")):
-        code, err = run_train([*flags, "--model_dir", str(tmp_path / "run")])
+        code, _, err = run_train([*flags, "--model_dir", str(tmp_path / "run")])
         assert code == 1 and message in err, err[-2000:]
         assert "Traceback" not in err
     blocked = tmp_path / "file"
     blocked.write_text("not a directory")
-    code, err = run_train(["--model_dir", str(blocked / "run")])
+    code, _, err = run_train(["--model_dir", str(blocked / "run")])
     assert code == 1 and "--model_dir" in err and "not writable" in err
