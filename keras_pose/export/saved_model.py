@@ -110,13 +110,16 @@ def frozen_network(model: keras.Model, crop_size: tuple[int, int]):
     """The network in inference mode with its weights as graph constants:
     crops (B, h, w, 3) float32 -> heatmaps, one graph function.
 
-    On CPU this is what lets TF's oneDNN convolutions (``TF_ENABLE_ONEDNN_OPTS=1``,
-    which ``keras_pose`` sets) run at the speed of OpenVINO: a convolution
-    whose filter is a constant converts it once into oneDNN's blocked layout
-    and keeps it, while a filter read from a variable is converted at every
-    call (or, at batch 1, run through a slower im2col + GEMM kernel that takes
-    TF's layout as is). Same arithmetic, same outputs.
+    On CPU this lets TF's oneDNN convolutions (``TF_ENABLE_ONEDNN_OPTS=1``,
+    which ``keras_pose`` sets) keep their weights: a convolution whose filter
+    is a constant converts it once into oneDNN's blocked layout, while a
+    filter read from a variable is converted at every call (or, at batch 1,
+    run through a slower im2col + GEMM kernel that takes TF's layout as is).
+    Same arithmetic, same outputs (docs/benchmarks.md, "fp32 TensorFlow
+    against OpenVINO and PyTorch").
     """
+    # A private TF module (no public equivalent in TF 2.21): setup.py pins
+    # tensorflow below 2.22.
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2)
     height, width = crop_size
@@ -266,8 +269,8 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         person's box, score and keypoints).
       detector_threshold: that signature's default person score threshold.
       freeze: the network's weights as constants of the graph, not variables
-        (:func:`frozen_network`: 1.3-1.9x faster on CPU with oneDNN, same
-        outputs; the SavedModel's size is unchanged, the weights move from
+        (:func:`frozen_network`: faster on CPU with oneDNN, same outputs;
+        the SavedModel's size is unchanged, the weights move from
         ``variables/`` into ``saved_model.pb``).
 
     Raises:
