@@ -89,19 +89,22 @@ _AP10K_MMPOSE_NAMES = (
     "R_Shoulder", "R_Elbow", "R_F_Paw", "L_Hip", "L_Knee", "L_B_Paw", "R_Hip", "R_Knee",
     "R_B_Paw")
 
+# COCO's 17 body keypoints; OCHuman and macaque use the same metadata.
+_COCO_BODY = DatasetInfo(
+    names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+        "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+        "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
+    flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
+    skeleton=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
+        (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
+        (4, 6)),
+    sigmas=(0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
+        0.107, 0.107, 0.087, 0.087, 0.089, 0.089),
+    upper_body_ids=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
+    source=_MMPOSE.format("coco"))
+
 DATASETS: dict[str, DatasetInfo] = {
-    "coco": DatasetInfo(
-        names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-            "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-            "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-        flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-        skeleton=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
-            (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
-            (4, 6)),
-        sigmas=(0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
-            0.107, 0.107, 0.087, 0.087, 0.089, 0.089),
-        upper_body_ids=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
-        source=_MMPOSE.format("coco")),
+    "coco": _COCO_BODY,
     "mpii": DatasetInfo(
         names=("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee",
             "left_ankle", "pelvis", "thorax", "upper_neck", "head_top", "right_wrist",
@@ -149,18 +152,7 @@ DATASETS: dict[str, DatasetInfo] = {
             0.107, 0.107, 0.087, 0.087, 0.089, 0.089),
         upper_body_ids=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
         source=_MMPOSE.format("posetrack18")),
-    "ochuman": DatasetInfo(
-        names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-            "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-            "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-        flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-        skeleton=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
-            (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
-            (4, 6)),
-        sigmas=(0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
-            0.107, 0.107, 0.087, 0.087, 0.089, 0.089),
-        upper_body_ids=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
-        source=_MMPOSE.format("ochuman")),
+    "ochuman": dataclasses.replace(_COCO_BODY, source=_MMPOSE.format("ochuman")),
     "ap10k": DatasetInfo(
         names=("left_eye", "right_eye", "nose", "neck", "root_of_tail", "left_shoulder",
             "left_elbow", "left_front_paw", "right_shoulder", "right_elbow", "right_front_paw",
@@ -186,18 +178,7 @@ DATASETS: dict[str, DatasetInfo] = {
             0.087, 0.087, 0.087, 0.087, 0.089, 0.089, 0.089, 0.089),
         upper_body_ids=(0, 1, 2, 3, 4, 5, 7, 8, 9, 12, 13, 16, 17),
         source=_MMPOSE.format("animalpose")),
-    "macaque": DatasetInfo(
-        names=("nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
-            "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-            "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"),
-        flip_pairs=((1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)),
-        skeleton=((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6),
-            (5, 7), (6, 8), (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5),
-            (4, 6)),
-        sigmas=(0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
-            0.107, 0.107, 0.087, 0.087, 0.089, 0.089),
-        upper_body_ids=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10),
-        source=_MMPOSE.format("macaque")),
+    "macaque": dataclasses.replace(_COCO_BODY, source=_MMPOSE.format("macaque")),
     "atrw": DatasetInfo(
         names=("left_ear", "right_ear", "nose", "right_shoulder", "right_front_paw",
             "left_shoulder", "left_front_paw", "right_hip", "right_knee", "right_back_paw",
