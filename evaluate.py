@@ -40,11 +40,8 @@ flags.DEFINE_string("experiment", None, "Named experiment to start from "
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory, "
                     "SavedModel, preset name (python -m keras_pose.presets), or an .onnx / .xml / "
                     ".tflite export.")
-flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Evaluate the "
-                  "checkpoint in this runtime (exported on first use); default: tf, or "
-                  "the export's own.")
-flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute "
-                  "in this precision (int8 calibrated and guarded on first use).")
+cli.define_runtime_flags()
+flags.adopt_module_key_flags(cli)  # --help lists them as this script's
 flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: "
                      "test.flip_test of the config.")
 flags.DEFINE_boolean("use_gt_boxes", None, "Evaluate on ground-truth boxes "

@@ -48,11 +48,8 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel
                     "holding one); default: the default COCO preset.")
 flags.DEFINE_boolean("list_presets", False, "List the pretrained presets with their published "
                      "numbers, and exit.")
-flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Run the checkpoint "
-                  "in this runtime (exported on first use into <checkpoint>/exports/); "
-                  "default: tf, or the export's own.")
-flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute in "
-                  "this precision (int8 calibrated and checked against fp32 on first use).")
+cli.define_runtime_flags()
+flags.adopt_module_key_flags(cli)  # --help lists them as this script's
 flags.DEFINE_string("input", None, "An image, a video, a folder or a glob pattern.")
 flags.DEFINE_string("output_dir", "predictions", "Where the outputs go.")
 flags.DEFINE_string("boxes", None, "Person boxes: COCO detection results or {path: boxes}.")

@@ -1,4 +1,5 @@
-"""What the three command lines share: errors as one line, Ctrl-C, outputs.
+"""What the three command lines share: errors as one line, Ctrl-C, outputs,
+the runtime flags.
 
 ``train.py``, ``evaluate.py`` and ``predict.py`` stay thin: they build a
 config (``keras_pose.configs.cli``), call the library and hand their work
@@ -62,3 +63,15 @@ def check_writable(directory: str, what: str = "output directory") -> None:
     except OSError as e:
         raise OutputDirectoryError(e.errno, f"{what} {directory} is not writable "
                                             f"({e.strerror or e})") from None
+
+
+def define_runtime_flags() -> None:
+    """``--runtime`` and ``--precision``, as predict.py and evaluate.py take
+    them (``keras_pose.export.cache``: exported on first use)."""
+    from absl import flags
+    flags.DEFINE_enum("runtime", None, ["tf", "onnxruntime", "openvino"], "Run the checkpoint "
+                      "in this runtime (exported on first use into <checkpoint>/exports/); "
+                      "default: tf, or the export's own.")
+    flags.DEFINE_enum("precision", None, ["fp32", "bf16", "int8"], "With --runtime: compute "
+                      "in this precision (int8 calibrated and checked against fp32 on first "
+                      "use).")
