@@ -209,7 +209,10 @@ def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, sy
     expected = _h5_arrays(single)
     assert chief.keys() == expected.keys() and len(chief) > 30
     # Synchronized BatchNorm over 2 x 4 = BatchNorm over 8: the moving
-    # statistics (which only the data and the BN sync decide) agree tightly.
+    # statistics (which the data and the BN sync decide, and, from the
+    # second step, the weights) agree to 1e-4 (oneDNN's float sums move
+    # them by up to 2.5e-5 through the weights' Adam steps below; BatchNorm
+    # per worker, over 4 people, moves them by up to 8e-2).
     # Weights agree up to float sums, which Adam turns into whole steps where
     # a gradient is ~0 (m / sqrt(v) ~ +-1): nearly every weight agrees to a
     # tenth of a step, none by more than two steps (lr 1e-3). Other data or
@@ -218,7 +221,7 @@ def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, sy
     for name in chief:
         a, b = chief[name], expected[name]
         if name.endswith(("vars/2", "vars/3")) and "batch_normalization" in name:
-            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=name)
+            np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4, err_msg=name)
         assert np.abs(a - b).max() <= 2.5e-3, name
         close += int(np.sum(np.abs(a - b) <= 1e-4 + 1e-3 * np.abs(b)))
         total += a.size
