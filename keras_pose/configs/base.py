@@ -326,10 +326,11 @@ class TrackConfig:
         DIS is OpenCV's most accurate fast dense flow and needs nothing.
       dis_preset: DIS speed/accuracy preset, "ultrafast", "fast" or
         "medium". Ours: "medium" is the accurate one (variational
-        refinement); at 1280x720 on 2 CPU cores it takes about 0.3 s a
-        frame, "fast" 0.07 s (0.26 vs 0.52 px worst error on a translation).
+        refinement); at 1280x720 on 2 CPU cores (AMD EPYC, 2026-12-03) it
+        takes about 0.06 s a frame, "fast" 0.013 s (0.26 vs 0.52 px worst
+        error on a translation); predict.py runs it while the detector runs.
       flow_scale: the flow is computed on frames resized by this factor in
-        (0, 1] (0.5 at 1280x720 with "medium": 0.14 s instead of 0.3 s a
+        (0, 1] (0.5 at 1280x720 with "medium": 0.017 s instead of 0.06 s a
         frame, worst error 0.43 px). Ours: 1, full resolution, as the
         paper's flow.
       use_propagation: add boxes propagated from the previous frame's joints
