@@ -228,15 +228,7 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
             return resolve_checkpoint(presets.preset_checkpoint(path))
         raise CheckpointError(presets.missing_message(path))
     if os.path.isfile(path):
-        directory = os.path.dirname(os.path.abspath(path))
-        if os.path.basename(path) == WEIGHTS_FILE and is_model_checkpoint(directory):
-            return ResolvedCheckpoint("keras", directory)
-        if _is_export_file(path):
-            return ResolvedCheckpoint("export", path)
-        raise CheckpointError(
-            f"checkpoint {path} is a file; expected a checkpoint directory with "
-            f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "
-            ".onnx / .xml / .tflite export")
+        return _resolve_file(path)
     if _is_saved_model(path):
         return ResolvedCheckpoint("saved_model", path)
     if is_model_checkpoint(path):
@@ -249,6 +241,25 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
             f"without the {COMPLETE_FILE} marker train.py writes last: an interrupted write, "
             f"or a copy without it); use another checkpoint, or touch {path}/{COMPLETE_FILE} "
             "if you trust it")
+    return _resolve_model_dir(path)
+
+
+def _resolve_file(path: str) -> ResolvedCheckpoint:
+    """A file: a checkpoint's weights file or an export."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) == WEIGHTS_FILE and is_model_checkpoint(directory):
+        return ResolvedCheckpoint("keras", directory)
+    if _is_export_file(path):
+        return ResolvedCheckpoint("export", path)
+    raise CheckpointError(
+        f"checkpoint {path} is a file; expected a checkpoint directory with "
+        f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "
+        ".onnx / .xml / .tflite export")
+
+
+def _resolve_model_dir(path: str) -> ResolvedCheckpoint:
+    """A model directory: best/ (or its interrupted replacement), else the
+    latest complete epoch, else saved_model/, else its one export."""
     best = os.path.join(path, "best")
     interrupted = None if os.path.isdir(best) else interrupted_best(path)
     if interrupted:
