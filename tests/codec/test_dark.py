@@ -7,6 +7,7 @@ import tensorflow as tf
 from keras_pose.codec import DarkHeatmap, MSRAHeatmap, build_codec, default_blur_kernel
 from keras_pose.configs import apply_overrides, get_experiment
 from tests import reference_impl as ref
+from tests.codec.people import PEOPLE, encode_people
 
 GEOMETRY = ((192, 256), (48, 64), 2.0)
 
@@ -131,12 +132,8 @@ def test_encode_of_several_people_is_each_persons_target():
     rng = np.random.default_rng(6)
     for image_size, heatmap_size, sigma in [GEOMETRY, ((288, 384), (72, 96), 3.0)]:
         codec = DarkHeatmap(image_size, heatmap_size, sigma)
-        joints = rng.uniform(-40, np.array(image_size) + 40, size=(6, 17, 2)).astype(np.float32)
-        vis = (rng.uniform(size=(6, 17)) > 0.2).astype(np.float32)
-        out = np.full((6, heatmap_size[1], heatmap_size[0], 17), np.nan, np.float32)
-        heatmaps, weight = codec.encode(joints, vis, out=out)
-        assert heatmaps is out
-        for i in range(6):
+        joints, vis, heatmaps, weight = encode_people(codec, rng, image_size, heatmap_size)
+        for i in range(PEOPLE):
             target, target_weight = ref.dark_target(joints[i].astype(np.float64), vis[i],
                                                     image_size, heatmap_size, sigma)
             np.testing.assert_array_max_ulp(np.transpose(heatmaps[i], (2, 0, 1)), target, 1)

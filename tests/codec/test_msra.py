@@ -5,6 +5,7 @@ import pytest
 
 from keras_pose.codec import MSRAHeatmap
 from tests import reference_impl as ref
+from tests.codec.people import PEOPLE, encode_people
 
 
 @pytest.mark.parametrize("image_size,heatmap_size,sigma", [
@@ -98,12 +99,8 @@ def test_encode_of_several_people_is_each_persons_reference_target():
     for image_size, heatmap_size, sigma in [((192, 256), (48, 64), 2.0),
                                             ((96, 128), (24, 32), 1.5)]:
         codec = MSRAHeatmap(image_size, heatmap_size, sigma)
-        joints = rng.uniform(-40, np.array(image_size) + 40, size=(6, 17, 2)).astype(np.float32)
-        vis = (rng.uniform(size=(6, 17)) > 0.2).astype(np.float32)
-        out = np.full((6, heatmap_size[1], heatmap_size[0], 17), np.nan, np.float32)
-        heatmaps, weight = codec.encode(joints, vis, out=out)
-        assert heatmaps is out
-        for i in range(6):
+        joints, vis, heatmaps, weight = encode_people(codec, rng, image_size, heatmap_size)
+        for i in range(PEOPLE):
             target, target_weight = ref.generate_target(joints[i].astype(np.float64), vis[i],
                                                         image_size, heatmap_size, sigma)
             np.testing.assert_array_equal(np.transpose(heatmaps[i], (2, 0, 1)), target)

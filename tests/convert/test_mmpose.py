@@ -480,10 +480,17 @@ def test_two_deconvolution_head(tmp_path):
         mmpose.convert_mmpose_checkpoint(path, str(tmp_path / "out"), coco_config(
             overrides=["model.num_keypoints=15"]))
     mmpose.convert_mmpose_checkpoint(path, str(tmp_path / "out"), config)
-    model, _ = load_model(str(tmp_path / "out"))
-    x = np.random.default_rng(2).normal(size=(1, 64, 64, 3)).astype(np.float32)
+    assert_converted_equals_torch(str(tmp_path / "out"), torch_model, (64, 64), (1, 8, 8, 15),
+                                  seed=2)
+
+
+def assert_converted_equals_torch(out_dir, torch_model, crop_size, heatmaps_shape, seed):
+    """The converted checkpoint's heatmaps equal the PyTorch model's (1e-4)
+    on a random crop of ``crop_size`` (h, w)."""
+    model, _ = load_model(out_dir)
+    x = np.random.default_rng(seed).normal(size=(1, *crop_size, 3)).astype(np.float32)
     expected = torch_heatmaps(torch_model, x)
-    assert expected.shape == (1, 8, 8, 15)
+    assert expected.shape == heatmaps_shape
     np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, atol=1e-4,
                                rtol=0)
 
@@ -498,12 +505,8 @@ def test_resnet50_at_256x192(tmp_path, version, layout):
     config = apply_overrides(get_experiment("coco_resnet50_256x192"), ["name=mmpose_res50"])
     written = mmpose.convert_mmpose_checkpoint(path, str(tmp_path / "out"), config)
     assert written.model.image_size == (192, 256) and written.model.pretrained == ""
-    model, _ = load_model(str(tmp_path / "out"))
-    x = np.random.default_rng(3).normal(size=(1, 256, 192, 3)).astype(np.float32)
-    expected = torch_heatmaps(torch_model, x)
-    assert expected.shape == (1, 64, 48, 17)
-    np.testing.assert_allclose(np.asarray(model(x, training=False)), expected, atol=1e-4,
-                               rtol=0)
+    assert_converted_equals_torch(str(tmp_path / "out"), torch_model, (256, 192), (1, 64, 48, 17),
+                                  seed=3)
 
 
 # ---------------------------------------------------------------------------

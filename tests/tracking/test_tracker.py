@@ -130,11 +130,16 @@ def test_multi_frame_similarity_links_poses_with_no_joint_in_common_with_the_las
     assert _ids_of(ids, 0) == [0] * 10
 
 
-def test_detections_below_the_threshold_are_ignored():
-    person = Person(70, 60, 100, lambda t: (0.0, 0.0), seed=1)
+def _tracker_of(person) -> PoseTracker:
+    """A tracker whose stub estimator returns ``person``'s first-frame pose."""
     oracle = Oracle()
     oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
-    tracker = PoseTracker(CONFIG, oracle)
+    return PoseTracker(CONFIG, oracle)
+
+
+def test_detections_below_the_threshold_are_ignored():
+    person = Person(70, 60, 100, lambda t: (0.0, 0.0), seed=1)
+    tracker = _tracker_of(person)
     frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     box = true_box(person.joints(0))[None]
     assert len(tracker.step(frame, (box, [0.49])).track_ids) == 0
@@ -145,9 +150,7 @@ def test_detections_below_the_threshold_are_ignored():
 
 def test_reset_restarts_ids_and_a_new_frame_size_needs_it():
     person = Person(70, 60, 100, lambda t: (0.0, 0.0), seed=1)
-    oracle = Oracle()
-    oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
-    tracker = PoseTracker(CONFIG, oracle)
+    tracker = _tracker_of(person)
     frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     detections = (true_box(person.joints(0))[None], [0.9])
     tracker.step(frame, detections)
@@ -235,9 +238,7 @@ def test_prepare_on_another_frame_is_ignored():
 
 def test_an_error_of_the_flow_thread_is_raised_by_step_and_reset_drops_it():
     person, frames, boxes = _one_person_video(3)
-    oracle = Oracle()
-    oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
-    tracker = PoseTracker(CONFIG, oracle)
+    tracker = _tracker_of(person)
     tracker.step(frames[0], boxes[0])
 
     def broken(prev, nxt):
@@ -257,9 +258,7 @@ def test_a_flow_prepared_and_abandoned_ends_by_itself():
     # A video given up between prepare and step (an error in the detector,
     # Ctrl-C, a generator closed): the thread waits on nothing, it ends.
     person, frames, boxes = _one_person_video(2)
-    oracle = Oracle()
-    oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
-    tracker = PoseTracker(CONFIG, oracle)
+    tracker = _tracker_of(person)
     tracker.step(frames[0], boxes[0])
     tracker.prepare(frames[1])
     thread = tracker._pending._thread
