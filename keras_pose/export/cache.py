@@ -50,7 +50,7 @@ from absl import logging
 
 from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
 from keras_pose.configs import ExperimentConfig, load_config
-from keras_pose.errors import MissingPackageError
+from keras_pose.errors import MissingPackageError, UserError
 from keras_pose.export import guard, runtimes
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
 from keras_pose.files import write_directory_atomically
@@ -77,8 +77,9 @@ _WHY_NOT = {
 }
 
 
-class RuntimeChoiceError(ValueError):
-    """A runtime / precision that cannot run here; the message says what can."""
+class RuntimeChoiceError(UserError, ValueError):
+    """A runtime / precision that cannot run here, or int8 without people to
+    calibrate on; the message says what can (one line in the CLIs)."""
 
 
 def check_choice(runtime: str, precision: str) -> None:

@@ -389,6 +389,16 @@ def test_tracker_sigmas_that_do_not_fit_are_one_line(run_predict, checkpoint, co
     assert code == 1 and err.count("\n") == 1 and "data.oks_sigmas" in err
 
 
+def test_int8_without_people_to_calibrate_on_is_one_line(run_predict, checkpoint, coco_dir,
+                                                        tmp_path):
+    code, _, err = run_predict([
+        "--checkpoint", checkpoint, "--runtime", "openvino", "--precision", "int8",
+        "--input", os.path.join(coco_dir, "000000000785.jpg"), "--detector", "none",
+        "--set", "data.root=/nonexistent", "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and "Traceback" not in err, err[-2000:]
+    assert "predict.py: error: --precision int8:" in err and "at least 16" in err
+
+
 def test_detector_runtime_needs_the_detector(run_predict, checkpoint, coco_dir, tmp_path):
     code, _, err = run_predict(["--checkpoint", checkpoint, "--input", coco_dir,
                                 "--detector", "none", "--detector_runtime", "openvino",
