@@ -36,14 +36,19 @@ def test_the_project_error_classes_are_user_errors():
     from keras_pose.convert.state_dict import ConversionError
     from keras_pose.data.coco_files import AnnotationError
     from keras_pose.data.images import ImageReadError
+    from keras_pose.data.samples import UnreadableImagesError
     from keras_pose.detection.keras_hub_detector import DetectorUnavailableError
+    from keras_pose.detection.runtimes import RuntimeUnavailableError
     from keras_pose.evaluation.posetrack import PoseTrackFormatError
     from keras_pose.export.precision import ExportError
+    from keras_pose.presets import PresetError
     for cls, old_base in [(ConfigError, ValueError), (CheckpointError, ValueError),
                           (AnnotationError, ValueError), (ImageReadError, OSError),
                           (DownloadError, OSError), (HashMismatchError, ValueError),
                           (ConversionError, ValueError), (DetectorUnavailableError, RuntimeError),
-                          (PoseTrackFormatError, ValueError), (ExportError, ValueError)]:
+                          (PoseTrackFormatError, ValueError), (ExportError, ValueError),
+                          (PresetError, ValueError), (UnreadableImagesError, ValueError),
+                          (RuntimeUnavailableError, ImportError)]:
         assert issubclass(cls, UserError) and issubclass(cls, old_base), cls
 
 

@@ -30,11 +30,12 @@ from absl import logging
 
 from keras_pose.codec import HeatmapCodec
 from keras_pose.data import transforms
+from keras_pose.errors import UserError
 
 SAMPLE_KEYS = ("image", "heatmaps", "target_weight", "joints", "joints_vis", "index")
 
 
-class UnreadableImagesError(ValueError):
+class UnreadableImagesError(UserError, ValueError):
     """No image of a training pipeline can be read or decoded; the message
     names the files and the annotation file."""
 

@@ -50,6 +50,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_pose.errors import MissingPackageError
+
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "int8")
 # Importable module -> pip package, per runtime and for int8.
@@ -68,7 +70,7 @@ EXPORT_VERSION = 1
 RawOutputs = tuple  # (logits (N, Q, C), relative boxes (N, Q, 4)) float32 numpy
 
 
-class RuntimeUnavailableError(ImportError):
+class RuntimeUnavailableError(MissingPackageError):
     """A runtime whose packages are not installed; the message names them."""
 
 

@@ -38,6 +38,7 @@ from keras_pose.configs import ExperimentConfig, get_experiment, load_config, sa
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from keras_pose.configs.dataset_info import DATASETS
 from keras_pose.configs.sigma_presets import DEFAULT_OKS_SIGMA
+from keras_pose.errors import UserError
 from keras_pose.presets.table import OFFICIAL_DIRS, OFFICIAL_LINKS, PRESETS, Preset
 
 # The preset predict.py uses when no --checkpoint is given (as mmpose's
@@ -52,7 +53,7 @@ PRESETS_DIR = "presets"
 LIST_COMMAND = "python -m keras_pose.presets"
 
 
-class PresetError(ValueError):
+class PresetError(UserError, ValueError):
     """A preset that cannot be found or used; the message says why."""
 
 

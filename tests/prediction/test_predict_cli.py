@@ -399,6 +399,19 @@ def test_int8_without_people_to_calibrate_on_is_one_line(run_predict, checkpoint
     assert "predict.py: error: --precision int8:" in err and "at least 16" in err
 
 
+def test_an_official_checkpoint_not_yet_placed_is_one_line(run_predict, coco_dir, tmp_path,
+                                                          monkeypatch):
+    """The official files cannot be fetched by a program: the error says
+    where to get pose_resnet_50_256x192.pth.tar and where to put it."""
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_predict(["--checkpoint", "pose_resnet_50_256x192", "--input", coco_dir,
+                                "--detector", "none", "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1, err[-2000:]
+    assert "pose_resnet_50_256x192.pth.tar is not on this machine" in err
+    assert str(tmp_path / "cache" / "pose_resnet_50_256x192.pth.tar") in err
+
+
 def test_detector_runtime_needs_the_detector(run_predict, checkpoint, coco_dir, tmp_path):
     code, _, err = run_predict(["--checkpoint", checkpoint, "--input", coco_dir,
                                 "--detector", "none", "--detector_runtime", "openvino",
