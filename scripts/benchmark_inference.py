@@ -16,8 +16,9 @@ deconvolutions) in each installed runtime and precision:
 
 and, when torch is installed, the same architecture in PyTorch (eval mode,
 ``inference_mode``): eager fp32, bf16 autocast with channels_last, and
-OpenVINO on the PyTorch model at the device's default precision (bf16 on
-AVX-512 BF16 / AMX CPUs). int8 is calibrated on random crops: the figures
+OpenVINO on the PyTorch model at fp32 (hint f32: the reference of the ratios)
+and, where the device's default precision is another (bf16 on AVX-512 BF16 /
+AMX CPUs), at that default too. int8 is calibrated on random crops: the figures
 are speed only (accuracy: ``keras_pose.export.guard``).
 
 Each round times every candidate at every batch size for ``--seconds``
@@ -58,6 +59,10 @@ from absl import app, flags  # noqa: E402
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
 
+# The reference of the inference ratios: OpenVINO at fp32 on the PyTorch
+# model (INFERENCE_PRECISION_HINT f32, whatever the CPU's default).
+OPENVINO_TORCH_FP32 = "OpenVINO on the PyTorch model, fp32 hint"
+
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("depth", 50, "ResNet depth (50, 101, 152).")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
@@ -75,7 +80,7 @@ flags.DEFINE_boolean("train", True, "Time the training step.")
 flags.DEFINE_integer("train_batch", 8, "Training step batch size.")
 flags.DEFINE_integer("threads", 0, "CPU threads of every runtime (TF intra- and inter-op, "
                      "OpenVINO, ONNX Runtime, LiteRT, PyTorch); 0: each runtime's default.")
-flags.DEFINE_string("reference", "OpenVINO on the PyTorch model", "Inference ratios are to "
+flags.DEFINE_string("reference", OPENVINO_TORCH_FP32, "Inference ratios are to "
                     "the candidate whose name starts with this (none found: no ratios); "
                     "training-step ratios are to PyTorch fp32.")
 
@@ -194,14 +199,24 @@ def torch_runners() -> dict[str, Runner]:
         import openvino as ov
     except ImportError:
         return out
+    model = ov.convert_model(net, example_input=torch.zeros(1, 3, *SIZE))
     config = {"INFERENCE_NUM_THREADS": FLAGS.threads} if FLAGS.threads else {}
-    compiled = ov.compile_model(ov.convert_model(net, example_input=torch.zeros(1, 3, *SIZE)),
-                                "CPU", config)
-    precision = compiled.get_property("INFERENCE_PRECISION_HINT")
-    request = compiled.create_infer_request()
-    out[f"OpenVINO on the PyTorch model (default hint: {precision})"] = \
-        lambda x: request.infer([np.ascontiguousarray(x.transpose(0, 3, 1, 2))])
+    # fp32 always (the reference); the device's default precision too when it
+    # is another (bf16 on AVX-512 BF16 / AMX CPUs).
+    fp32 = ov.compile_model(model, "CPU", {**config, "INFERENCE_PRECISION_HINT": "f32"})
+    out[OPENVINO_TORCH_FP32] = _openvino_nchw(fp32)
+    default = ov.compile_model(model, "CPU", config)
+    precision = default.get_property("INFERENCE_PRECISION_HINT")
+    if str(precision) != str(fp32.get_property("INFERENCE_PRECISION_HINT")):
+        out[f"OpenVINO on the PyTorch model (default hint: {precision})"] = \
+            _openvino_nchw(default)
     return out
+
+
+def _openvino_nchw(compiled) -> Runner:
+    """A compiled OpenVINO model of NCHW input as a runner of NHWC batches."""
+    request = compiled.create_infer_request()
+    return lambda x: request.infer([np.ascontiguousarray(x.transpose(0, 3, 1, 2))])
 
 
 def alternate(runners: dict[str, Runner], batches: list[int]) -> dict:
