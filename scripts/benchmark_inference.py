@@ -3,7 +3,8 @@ against PyTorch, in one run, alternating.
 
     python -m scripts.benchmark_inference [--depth 50] [--batch_sizes 1,32] [--rounds 3]
 
-Builds a randomly initialised Pose-ResNet (256x192, K=17; nothing downloads),
+Builds a randomly initialised Pose-ResNet (256x192, K=17; nothing downloads;
+BatchNorm statistics of a trained network's kind, ``scripts.random_weights``),
 exports its fused inference network (BatchNorm folded, sub-pixel
 deconvolutions) in each installed runtime and precision:
 
@@ -128,8 +129,10 @@ def our_runners(directory: str) -> dict[str, Runner]:
     """name -> crops -> heatmaps, for every installed runtime and precision."""
     from keras_pose.export import export_saved_model, runtimes
     from keras_pose.models import build_model_from_config
+    from scripts.random_weights import trained_like_statistics
     config = _config()
     model = build_model_from_config(config.model)
+    trained_like_statistics(model)  # Zero biases would cost TF its fusions.
     crops = np.random.default_rng(1).normal(
         size=(FLAGS.calibration, *SIZE, 3)).astype(np.float32)
     out = {}

@@ -165,11 +165,13 @@ class Models:
         from keras_pose.configs import apply_overrides, get_experiment
         from keras_pose.detection.dfine import build_dfine_detector
         from keras_pose.models import build_model_from_config
+        from scripts.random_weights import trained_like_statistics
         keras.utils.set_random_seed(0)
         self.work_dir = work_dir
         self.config = apply_overrides(get_experiment(FLAGS.experiment),
                                       ["model.pretrained=none"])
         self.pose = build_model_from_config(self.config.model)
+        trained_like_statistics(self.pose)  # Zero biases would cost TF its fusions.
         self.dfine = build_dfine_detector(FLAGS.detector)
         self.calibration = calibration
         self.tracker_class = tracker_class  # hooks.instrument's timed PoseTracker
