@@ -19,6 +19,19 @@ TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 DATA_DIR = os.path.join(TESTS_DIR, "data")
 
 
+@pytest.fixture(autouse=True)
+def absl_info():
+    """Every test starts with absl at INFO: absl drops records below its
+    verbosity, which an absl app run earlier in the same worker (another
+    test file's train.py or predict.py) may have raised, so a test reading
+    the log would pass or fail by the order of files on its worker."""
+    from absl import logging as absl_logging
+    old = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
+    yield
+    absl_logging.set_verbosity(old)
+
+
 @pytest.fixture(scope="session")
 def coco_dir() -> str:
     """The real COCO sample: 4 val2017 images, test_coco.json, detections."""

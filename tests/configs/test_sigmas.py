@@ -3,22 +3,11 @@
 import logging
 
 import pytest
-from absl import logging as absl_logging
 
 from keras_pose.configs import apply_overrides, get_experiment
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA, SIGMA_PRESETS
 from keras_pose.configs.sigmas import expand_sigma_override, resolve_sigmas
-
-
-@pytest.fixture(autouse=True)
-def absl_info():
-    """absl drops INFO records below its verbosity, which an absl app run
-    earlier in the same process (another test) may have raised."""
-    old = absl_logging.get_verbosity()
-    absl_logging.set_verbosity(absl_logging.INFO)
-    yield
-    absl_logging.set_verbosity(old)
 
 
 def test_coco_sigmas_by_name_in_any_order_and_style(caplog):
