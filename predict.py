@@ -166,6 +166,20 @@ def work() -> int:
     return _report(run, predictions)
 
 
+def _tracker_drops(summary, track) -> str:
+    """What the tracker's thresholds dropped, and the settings that decide."""
+    parts = []
+    if summary.low_score_detections:
+        parts.append(f"{summary.low_score_detections} detected box(es) scoring below "
+                     f"track.detection_threshold={track.detection_threshold}")
+    if summary.unconfident_poses:
+        parts.append(f"{summary.unconfident_poses} pose(s) of detected boxes with fewer than "
+                     f"track.min_keypoints={track.min_keypoints} joints scoring at least "
+                     f"track.keypoint_threshold={track.keypoint_threshold}")
+    return (f"  --track dropped {' and '.join(parts)} (the paper's rules; to keep more, lower "
+            f"them with --set, e.g. --set track.keypoint_threshold=0.2)")
+
+
 def _report(run, predictions) -> int:
     summary = run.summary
     print(f"{summary.processed} input(s) processed, {len(summary.unreadable)} unreadable "
@@ -176,6 +190,8 @@ def _report(run, predictions) -> int:
         shown = ", ".join(summary.no_boxes[:10]) + (" ..." if len(summary.no_boxes) > 10 else "")
         print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
               f"{shown}")
+    if summary.low_score_detections or summary.unconfident_poses:
+        print(_tracker_drops(summary, run.predictor.config.track))
     for message in run.writer.failures:
         print(f"  NOT WRITTEN: {message}", file=sys.stderr)
     if run.writer.failures:

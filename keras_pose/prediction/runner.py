@@ -35,6 +35,9 @@ class RunSummary:
     # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
     no_boxes: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
+    # What the tracker's thresholds dropped (``PoseTracker`` counts).
+    low_score_detections: int = 0
+    unconfident_poses: int = 0
 
 
 def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1
@@ -178,6 +181,8 @@ class PredictionRun:
         if tracker is not None:
             _write_posetrack(self, base + ".posetrack.json", results, names, key,
                              track_config.keypoint_threshold)
+            self.summary.low_score_detections += tracker.low_score_detections
+            self.summary.unconfident_poses += tracker.unconfident_poses
         self.summary.processed += 1
 
 

@@ -158,6 +158,10 @@ class PoseTracker:
         self._sigmas_given = sigmas
         self._flow = DenseFlow(config.flow_method, config.dis_preset, config.flow_scale)
         self._pending: Optional[_FlowInThread] = None  # started by prepare
+        # What the thresholds dropped since the tracker was made (a run
+        # reports it: a video of unconfident poses must not end in silence).
+        self.low_score_detections = 0  # detector boxes below detection_threshold
+        self.unconfident_poses = 0  # poses of detected boxes below min_keypoints
         self.reset()
 
     def reset(self) -> None:
@@ -263,8 +267,9 @@ class PoseTracker:
             if len(det_boxes) != len(det_scores):
                 raise ValueError(f"{len(det_boxes)} detection boxes but "
                                  f"{len(det_scores)} scores")
-            keep = ((det_scores >= self.config.detection_threshold)
-                    & (det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0))
+            confident = det_scores >= self.config.detection_threshold
+            self.low_score_detections += int(np.count_nonzero(~confident))
+            keep = confident & (det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0)
             det_boxes, det_scores = det_boxes[keep], det_scores[keep]
         prop_boxes, prop_scores = [], []
         if self.config.use_propagation:
@@ -300,7 +305,10 @@ class PoseTracker:
             raise ValueError(f"estimate_fn returned {keypoints.shape[1]} keypoints, "
                              f"the OKS sigmas are for {len(self._sigmas)}")
         confident = poses.keypoint_scores >= self.config.keypoint_threshold
-        poses = poses.take(np.flatnonzero(confident.sum(1) >= self.config.min_keypoints))
+        enough = confident.sum(1) >= self.config.min_keypoints
+        # A propagated box that loses its pose is a person leaving: not counted.
+        self.unconfident_poses += int(np.count_nonzero(~enough & ~poses.propagated))
+        poses = poses.take(np.flatnonzero(enough))
         return poses.take(self._pose_nms(poses))
 
     def _pose_nms(self, poses: _Poses) -> np.ndarray:

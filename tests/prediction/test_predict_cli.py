@@ -381,6 +381,21 @@ def test_boxes_of_the_models_keypoint_category_are_kept(run_predict, tiny_export
         in caplog.text
 
 
+def test_poses_the_tracker_drops_are_reported(run_predict, checkpoint, coco_dir, tmp_path):
+    """Every pose below the tracker's thresholds: 0 people, and the summary
+    says why and which settings decide (not a silent empty result)."""
+    inputs = _frames(coco_dir, tmp_path / "in" / "seq", 3)
+    code, out, _ = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--track", "--set", "track.min_keypoints=17",
+                                "--set", "track.keypoint_threshold=1.0",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 0
+    assert ("--track dropped 3 pose(s) of detected boxes with fewer than "
+            "track.min_keypoints=17 joints scoring at least track.keypoint_threshold=1.0") in out
+    frames = json.load(open(tmp_path / "out" / "seq.frames.json"))
+    assert [f["people"] for f in frames] == [[], [], []]
+
+
 def test_tracker_sigmas_that_do_not_fit_are_one_line(run_predict, checkpoint, coco_dir, tmp_path):
     inputs = _frames(coco_dir, tmp_path / "in" / "seq", 1)
     code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",

@@ -143,9 +143,30 @@ def test_detections_below_the_threshold_are_ignored():
     frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     box = true_box(person.joints(0))[None]
     assert len(tracker.step(frame, (box, [0.49])).track_ids) == 0
+    assert tracker.low_score_detections == 1  # counted for the run's report
     # Detections as an object with .boxes and .scores (detection.Detections).
     result = tracker.step(frame, types.SimpleNamespace(boxes=box, scores=[0.5]))
     assert result.track_ids.tolist() == [0]
+    assert (tracker.low_score_detections, tracker.unconfident_poses) == (1, 0)
+
+
+def test_unconfident_poses_of_detected_boxes_are_counted():
+    """predict.py reports them: a video whose poses all fall below the
+    thresholds must not end with 0 people and no word."""
+    two = np.arange(17) < 2  # fewer confident joints than min_keypoints (3)
+    person = Person(70, 60, 100, lambda t: (0.0, 0.0), seed=1,
+                    confident=lambda t: np.ones(17, bool) if t == 0 else two)
+    tracker = _tracker_of(person)
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    box = true_box(person.joints(0))[None]
+    assert tracker.step(frame, (box, [0.9])).track_ids.tolist() == [0]
+    tracker._estimate_fn.truth_scores = [person.scores(1)]
+    # No detection: the propagated box's pose is dropped, a person leaving (not counted).
+    assert len(tracker.step(frame, (np.zeros((0, 4)), [])).track_ids) == 0
+    assert tracker.unconfident_poses == 0
+    # The detected box's pose is dropped and counted.
+    assert len(tracker.step(frame, (box, [0.9])).track_ids) == 0
+    assert (tracker.unconfident_poses, tracker.low_score_detections) == (1, 0)
 
 
 def test_reset_restarts_ids_and_a_new_frame_size_needs_it():
