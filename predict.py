@@ -184,6 +184,9 @@ def _report(run, predictions) -> int:
     summary = run.summary
     print(f"{summary.processed} input(s) processed, {len(summary.unreadable)} unreadable "
           f"skipped; {predictions.count} people in {predictions.path}")
+    if summary.frames:
+        print(f"  {summary.frame_people} people in {summary.frames} frame(s) of videos and "
+              f"frame folders: <path>.frames.json in {FLAGS.output_dir}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
     if summary.no_boxes:

@@ -35,6 +35,9 @@ class RunSummary:
     # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
     no_boxes: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
+    # Videos and folders of frames (their people are in <path>.frames.json).
+    frames: int = 0
+    frame_people: int = 0
     # What the tracker's thresholds dropped (``PoseTracker`` counts).
     low_score_detections: int = 0
     unconfident_poses: int = 0
@@ -176,6 +179,8 @@ class PredictionRun:
             per_frame.append({"frame": len(per_frame), "file_name": name,
                               "people": coco_entries(result, len(per_frame), name,
                                                      self.category_id)})
+            self.summary.frames += 1
+            self.summary.frame_people += len(per_frame[-1]["people"])
         video.close()
         self.writer.json(base + ".frames.json", per_frame)
         if tracker is not None:

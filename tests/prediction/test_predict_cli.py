@@ -389,7 +389,7 @@ def test_poses_the_tracker_drops_are_reported(run_predict, checkpoint, coco_dir,
                                 "none", "--track", "--set", "track.min_keypoints=17",
                                 "--set", "track.keypoint_threshold=1.0",
                                 "--output_dir", str(tmp_path / "out")])
-    assert code == 0
+    assert code == 0 and "  0 people in 3 frame(s) of videos and frame folders" in out
     assert ("--track dropped 3 pose(s) of detected boxes with fewer than "
             "track.min_keypoints=17 joints scoring at least track.keypoint_threshold=1.0") in out
     frames = json.load(open(tmp_path / "out" / "seq.frames.json"))
@@ -482,11 +482,13 @@ def _clip(path, frames=6):
 
 def track_keypoints(run_predict, checkpoint, video, out, *extra):
     """predict.py --track on ``video`` (each frame one person): (F, K, 2)."""
-    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", video, "--track",
-                                "--detector", "none", "--set", "track.keypoint_threshold=0",
-                                "--output_dir", str(out), *extra])
+    code, stdout, err = run_predict(["--checkpoint", checkpoint, "--input", video, "--track",
+                                     "--detector", "none", "--set", "track.keypoint_threshold=0",
+                                     "--output_dir", str(out), *extra])
     assert code == 0, err[-3000:]
     frames = json.load(open(out / (os.path.basename(video) + ".frames.json")))
+    assert (f"  {len(frames)} people in {len(frames)} frame(s) of videos and frame folders: "
+            f"<path>.frames.json in {out}") in stdout
     assert json.load(open(out / (os.path.basename(video) + ".posetrack.json")))["annotations"]
     return np.array([np.reshape(f["people"][0]["keypoints"], (-1, 3))[:, :2] for f in frames])
 
