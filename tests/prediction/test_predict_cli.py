@@ -487,7 +487,8 @@ def track_keypoints(run_predict, checkpoint, video, out, *extra):
                                      "--output_dir", str(out), *extra])
     assert code == 0, err[-3000:]
     frames = json.load(open(out / (os.path.basename(video) + ".frames.json")))
-    assert (f"  {len(frames)} people in {len(frames)} frame(s) of videos and frame folders: "
+    people = sum(len(f["people"]) for f in frames)
+    assert (f"  {people} people in {len(frames)} frame(s) of videos and frame folders: "
             f"<path>.frames.json in {out}") in stdout
     assert json.load(open(out / (os.path.basename(video) + ".posetrack.json")))["annotations"]
     return np.array([np.reshape(f["people"][0]["keypoints"], (-1, 3))[:, :2] for f in frames])
