@@ -29,12 +29,12 @@ def _wait_for(path, proc, seconds=240):
 @pytest.mark.slow  # train.py subprocesses, Ctrl-C and kill -9
 def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     model_dir = str(tmp_path / "run")
-    # Epochs of 100 steps (about 7 s on a 2-core Zen 5): with 25, a fast
-    # machine finished all 4 while the second run was still starting, before
-    # the Ctrl-C it was waiting to send.
+    # Epochs of 400 steps (about 15 s on a 2-core Zen 5): with 25 or 100, a
+    # fast machine finished all 4 while the second run was still starting
+    # (20 s beside another test worker), before the Ctrl-C it waited to send.
     cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
            "--set", "train.epochs=4", "--set", "train.batch_size_per_replica=4",
-           "--set", "train.steps_per_epoch=100", "--set", "train.lr_steps=[3]", "--noexport"]
+           "--set", "train.steps_per_epoch=400", "--set", "train.lr_steps=[3]", "--noexport"]
     epoch = lambda n: os.path.join(model_dir, "checkpoints", f"epoch_{n:04d}")  # noqa: E731
     first = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
@@ -67,7 +67,7 @@ def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     assert last.returncode == 0, last.stderr[-3000:]
     assert "Resuming from" in last.stderr
     state = json.load(open(os.path.join(epoch(4), "state.json")))
-    assert state["epoch"] == 4 and state["step"] == 4 * 100
+    assert state["epoch"] == 4 and state["step"] == 4 * 400
     # The schedule continued where it was: epoch 4 ran at the decayed rate.
     assert "learning rate 0.0001" in last.stderr.split("Epoch 4:")[-1].splitlines()[0]
 
