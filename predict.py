@@ -59,6 +59,10 @@ flags.DEFINE_enum("detector_runtime", "tf", ["tf", "onnxruntime", "openvino"],
                   "Where the D-FINE detector's network runs: TensorFlow, or exported once "
                   "(cached in ~/.keras/keras_pose/detectors) to ONNX Runtime or OpenVINO, "
                   "the same boxes within 0.1 px.")
+flags.DEFINE_enum("detector_precision", "fp32", ["fp32", "bf16", "int8"],
+                  "The --detector_runtime network's precision: bf16 (openvino; faster on CPUs "
+                  "with bf16 units) or int8, each kept only if its boxes agree with fp32's on "
+                  "the first 16 images or frames of --input (else fp32 runs, with a warning).")
 flags.DEFINE_string("annotations", None, "A COCO annotation or image-info file: image ids "
                     "for the outputs and for detections keyed by image id.")
 flags.DEFINE_boolean("track", False, "Track people across the frames of videos and of "
@@ -97,9 +101,11 @@ def _setup():
                                         [item.key for item in inputs], FLAGS.annotations)
     predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
     # A boxes file's COCO results are kept for the model's keypoint categories.
+    from keras_pose.prediction.runner import calibration_images
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
                              category_ids=predictor.config.data.category_ids or (1,),
-                             runtime=FLAGS.detector_runtime)
+                             runtime=FLAGS.detector_runtime, precision=FLAGS.detector_precision,
+                             calibration_images=lambda: calibration_images(inputs))
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
     if FLAGS.runtime or FLAGS.precision:

@@ -6,16 +6,18 @@ process, alternating.
     python -m scripts.benchmark_video --people 4 --repeats 5 \\
         --variants tf:tf-fp32,openvino:openvino-int8
 
-Each variant is ``DETECTOR:POSE-PRECISION[:OPTION+OPTION...]``: where the
-D-FINE-S detector's network runs (``tf``, ``openvino``, ``onnxruntime``:
-predict.py's ``--detector_runtime``), where the Pose-ResNet-50 256x192 runs
-and at what precision (predict.py's ``--runtime`` / ``--precision``), and
-options: ``serial`` runs the tracker's flow after the detector, as before
-``PoseTracker.prepare`` (today's code does it in a thread while the
-detector runs), ``dis=fast`` / ``dis=ultrafast`` a cheaper DIS flow preset
-(the user option ``--set track.dis_preset=fast``, not a default).
-``tf:tf-fp32:serial`` is the path before this work, the reference of the
-ratios (the first variant is the reference).
+Each variant is ``DETECTOR[-PRECISION]:POSE-PRECISION[:OPTION+OPTION...]``:
+where the D-FINE-S detector's network runs (``tf``, ``openvino``,
+``onnxruntime``: predict.py's ``--detector_runtime``) and at what precision
+(``fp32`` by default, ``bf16``, ``int8``: ``--detector_precision``), where
+the Pose-ResNet-50 256x192 runs and at what precision (predict.py's
+``--runtime`` / ``--precision``), and options: ``serial`` runs the tracker's
+flow after the detector, as before ``PoseTracker.prepare`` (today's code
+does it in a thread while the detector runs), ``dis=fast`` /
+``dis=ultrafast`` a cheaper DIS flow preset (the user option ``--set
+track.dis_preset=fast``, not a default). ``tf:tf-fp32:serial`` is the path
+before this work, the reference of the ratios (the first variant is the
+reference).
 
 What runs is predict.py's own path: ``PredictionRun.video(item, track=True)``
 on a generated 1280 x 720 MPEG-4 clip of ``--people`` people walking
@@ -51,8 +53,10 @@ people (crops as the inference path cuts them); the accuracy guard that
 (``keras_pose.export.guard``) is BYPASSED here, because random weights have
 no accuracy to keep: the speed measured here is that of networks the guard
 accepts on a trained model (docs/benchmarks.md, "Accuracy guard on the
-trained demo model"). The detector runs at fp32 in every runtime (its int8
-guard refuses random weights). The last row of each table compares the
+trained demo model"). The same holds for a bf16 or int8 detector: its guard
+(``runtime_detector``: boxes against fp32's on the user's first images)
+refuses random weights, so it is bypassed here too; int8 is calibrated on
+frames of the clips. The last row of each table compares the
 pose stage's keypoints with the reference variant's on the same frames and
 boxes, on these random weights: :data:`KEYPOINTS_NOTE` says why that is
 not the guard.
@@ -105,7 +109,8 @@ flags.DEFINE_integer("calibration_people", 128, "Clip people calibrating the int
 
 KEYPOINTS_NOTE = (
     "\nKeypoints: random weights (no download), so the int8 rows are NOT checked by the "
-    "accuracy guard (bypassed here);\nrandom heatmaps have no peak to keep, so int8 can move "
+    "accuracy guard (bypassed here, as the bf16 / int8 detector's);\nrandom heatmaps have "
+    "no peak to keep, so int8 can move "
     "their argmax far: the deviations above are an upper\nbound, not the accuracy. On a "
     "trained model the export guard keeps AP within 0.5 point (docs/benchmarks.md).")
 STAGE_NAMES = {"decode": "decode frame", "detector": "detector (D-FINE-S)",
@@ -119,6 +124,7 @@ STAGE_NAMES = {"decode": "decode frame", "detector": "detector (D-FINE-S)",
 class Variant:
     spec: str
     detector: str
+    detector_precision: str
     runtime: str
     precision: str
     flow: str | None
@@ -128,7 +134,10 @@ class Variant:
     def parse(cls, spec: str) -> "Variant":
         parts = spec.split(":")
         if len(parts) not in (2, 3) or "-" not in parts[1]:
-            raise app.UsageError(f"variant {spec!r}: DETECTOR:POSE-PRECISION[:OPTIONS]")
+            raise app.UsageError(f"variant {spec!r}: DETECTOR[-PRECISION]:POSE-PRECISION"
+                                 "[:OPTIONS]")
+        detector, detector_precision = (parts[0].split("-", 1) if "-" in parts[0]
+                                        else (parts[0], "fp32"))
         runtime, precision = parts[1].rsplit("-", 1)
         options = parts[2].split("+") if len(parts) == 3 else []
         flow = None
@@ -137,12 +146,14 @@ class Variant:
                 flow = option[4:]
             elif option != "serial":
                 raise app.UsageError(f"variant {spec!r}: unknown option {option!r}")
-        return cls(spec, parts[0], runtime, precision, flow, "serial" in options)
+        return cls(spec, detector, detector_precision, runtime, precision, flow,
+                   "serial" in options)
 
     @property
     def label(self) -> str:
         det = {"tf": "TF", "openvino": "OpenVINO", "onnxruntime": "ONNX Runtime"}
-        text = (f"detector {det[self.detector]} fp32, pose {det[self.runtime]} "
+        text = (f"detector {det[self.detector]} {self.detector_precision}, pose "
+                f"{det[self.runtime]} "
                 f"{self.precision}")
         text += ", flow after the detector (before)" if self.serial else \
             ", flow beside the detector"
@@ -159,7 +170,7 @@ def _digest(model) -> str:
 class Models:
     """The random networks, built once, and their exports (cached in work_dir)."""
 
-    def __init__(self, work_dir: str, calibration: np.ndarray, tracker_class):
+    def __init__(self, work_dir: str, calibration: np.ndarray, frames: list, tracker_class):
         import keras
 
         from keras_pose.configs import apply_overrides, get_experiment
@@ -174,6 +185,7 @@ class Models:
         trained_like_statistics(self.pose)  # Zero biases would cost TF its fusions.
         self.dfine = build_dfine_detector(FLAGS.detector)
         self.calibration = calibration
+        self.frames = frames  # (H, W, 3) uint8 RGB clip frames: int8 detector calibration
         self.tracker_class = tracker_class  # hooks.instrument's timed PoseTracker
         self._predictors, self._detectors = {}, {}
 
@@ -215,22 +227,49 @@ class Models:
         # As keras_pose.export.cache.runtime_model loads it for --runtime.
         return dataclasses.replace(runtimes.load_export(path), config=self.config)
 
-    def detector(self, runtime: str):
-        if runtime in self._detectors:
-            return self._detectors[runtime]
+    def detector(self, runtime: str, precision: str = "fp32"):
+        if (runtime, precision) in self._detectors:
+            return self._detectors[runtime, precision]
         if runtime == "tf":
             from keras_pose.detection import KerasHubPersonDetector
+            if precision != "fp32":
+                raise app.UsageError("the tf detector runs fp32 only")
             detector = KerasHubPersonDetector(self.dfine, preset="dfine_small_obj2coco")
         else:
+            from keras_pose.detection import runtimes as detector_runtimes
             from keras_pose.detection.runtime_detector import RuntimePersonDetector
             start = time.perf_counter()
-            detector = RuntimePersonDetector.from_keras_hub(
-                self.dfine, runtime, "fp32", preset="dfine_small_obj2coco",
-                cache=os.path.join(self.work_dir, "detectors"))
-            print(f"detector in {runtime}: ready in {time.perf_counter() - start:.0f} s",
-                  flush=True)
-        self._detectors[runtime] = detector
+            directory = self._detector_export(runtime, precision)
+            detector = RuntimePersonDetector(detector_runtimes.load_network(directory),
+                                             preset="dfine_small_obj2coco")
+            print(f"detector in {runtime} {precision}: ready in "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+        self._detectors[runtime, precision] = detector
         return detector
+
+    def _detector_export(self, runtime: str, precision: str) -> str:
+        """The detector's cached export; bf16 / int8 WITHOUT their guard
+        (random weights have no boxes to keep; see the module docstring)."""
+        import tensorflow as tf
+
+        from keras_pose.detection import runtimes as detector_runtimes
+        from keras_pose.detection.keras_hub_detector import preprocess_dfine_tf
+        preset, cache = "dfine_small_obj2coco", os.path.join(self.work_dir, "detectors")
+        fp32, _ = detector_runtimes.cached_export(self.dfine, runtime, "fp32", preset, cache)
+        if precision == "fp32":
+            return fp32
+
+        def write(tmp: str) -> None:
+            if precision != "int8":
+                detector_runtimes.copy_export(fp32, tmp, precision)
+                return
+            size = detector_runtimes.input_size_of(self.dfine)
+            inputs = np.stack([preprocess_dfine_tf(tf.constant(frame), size).numpy()
+                               for frame in self.frames])
+            detector_runtimes.export_network(self.dfine, tmp, runtime, "int8", inputs,
+                                             name=preset)
+        return detector_runtimes.cached_export(self.dfine, runtime, precision, preset, cache,
+                                               write=write)[0]
 
 
 # --------------------------------------------------------------------------- running
@@ -242,7 +281,8 @@ def run_once(models: Models, variant: Variant, clip: str, boxes: list, out: str)
     from keras_pose.prediction.inputs import InputFile
     from keras_pose.prediction.runner import PredictionRun
     predictor = models.predictor(variant.runtime, variant.precision)
-    detector = hooks.BoxesDetector(models.detector(variant.detector), boxes, FLAGS.real_boxes)
+    detector = hooks.BoxesDetector(models.detector(variant.detector, variant.detector_precision),
+                                   boxes, FLAGS.real_boxes)
     run = PredictionRun(predictor, detector, out, flip=True, score_threshold=0.2)
     run.predictor = hooks.TimedPredictor(predictor, real_poses=FLAGS.real_boxes)
     track = predictor.config.track
@@ -357,6 +397,21 @@ def _calibration(clips: dict) -> np.ndarray:
     return input_crops(get_experiment(FLAGS.experiment), samples(), FLAGS.calibration_people)
 
 
+def _frames(clips: dict, count: int = 16) -> list:
+    """The first frames of the clips (int8 detector calibration), RGB."""
+    import cv2
+    frames = []
+    for n in sorted(clips, reverse=True):
+        capture = cv2.VideoCapture(clips[n][0])
+        while len(frames) < count:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        capture.release()
+    return frames
+
+
 def _measure(models: Models, variants: list, n: int, clip: str, boxes: list) -> dict:
     """Untimed warm-up runs, then the timed repetitions, variants in turn."""
     out = os.path.join(FLAGS.work_dir, "out")
@@ -399,7 +454,7 @@ def main(argv):
           f"{cv2.getNumThreads()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
           flush=True)
     clips = _clips(people)
-    models = Models(FLAGS.work_dir, _calibration(clips), hooks.instrument())
+    models = Models(FLAGS.work_dir, _calibration(clips), _frames(clips), hooks.instrument())
     results = {n: _measure(models, variants, n, *clips[n]) for n in people}
     print(f"\n{datetime.date.today().isoformat()}, {hooks.machine()}")
     for v in variants:

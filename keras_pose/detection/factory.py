@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
+
+import numpy as np
 
 from keras_pose.detection.base import PersonDetector
 from keras_pose.errors import FlagError
-from keras_pose.detection.runtimes import RUNTIMES
+from keras_pose.detection.runtimes import PRECISION_RUNTIMES, PRECISIONS, RUNTIMES
 
 
 def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
@@ -15,7 +17,9 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
                   nms_iou_threshold: Optional[float] = None,
                   max_detections: Optional[int] = None,
                   category_ids: Sequence[int] = (1,),
-                  runtime: str = "tf") -> PersonDetector:
+                  runtime: str = "tf", precision: str = "fp32",
+                  calibration_images: Optional[Callable[[], Sequence[np.ndarray]]] = None
+                  ) -> PersonDetector:
     """The detector that ``--detector`` / ``--boxes`` describe.
 
     Args:
@@ -36,6 +40,11 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
         ``KerasHubPersonDetector``), ``onnxruntime`` or ``openvino``
         (``RuntimePersonDetector``: exported on first use, cached; the same
         boxes within ``runtime_detector.BOX_TOLERANCE_PX``).
+      precision: the runtime's precision: ``fp32``, ``bf16`` (OpenVINO) or
+        ``int8``; bf16 and int8 are kept only if their boxes agree with
+        fp32's on ``calibration_images`` (``runtime_detector``'s guard).
+      calibration_images: returns the (H, W, 3) uint8 RGB images that
+        calibrate and judge bf16 / int8 (called only for those).
 
     Raises:
       FlagError: conflicting or unknown settings.
@@ -47,7 +56,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     """
     from keras_pose.detection.file_detectors import FileDetector, WholeImageDetector
     from keras_pose.detection.keras_hub_detector import DEFAULT_PRESET, KerasHubPersonDetector
-    _check_runtime(runtime, spec, boxes)
+    _check_runtime(runtime, precision, spec, boxes)
     if spec is not None and spec.lower() == "none":
         if boxes is not None:
             raise FlagError("--detector none and --boxes conflict: choose one")
@@ -62,16 +71,32 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     preset = os.path.expanduser(spec or DEFAULT_PRESET)
     if runtime != "tf":
         from keras_pose.detection.runtime_detector import RuntimePersonDetector
-        return RuntimePersonDetector.from_preset(preset, runtime, **settings)
+        if precision != "fp32":
+            images = list(calibration_images()) if calibration_images else None
+            if not images:
+                raise FlagError(f"--detector_precision {precision} judges the detector on your "
+                                "images, but there are none to read: use fp32")
+            settings["calibration_images"] = images
+        return RuntimePersonDetector.from_preset(preset, runtime, precision, **settings)
     return KerasHubPersonDetector.from_preset(preset, **settings)
 
 
-def _check_runtime(runtime: str, spec: Optional[str], boxes: Optional[str]) -> None:
-    """A FlagError for an unknown runtime, or one given where no network runs."""
+def _check_runtime(runtime: str, precision: str, spec: Optional[str],
+                   boxes: Optional[str]) -> None:
+    """A FlagError for an unknown runtime or precision, a precision the
+    runtime lacks, or a runtime given where no network runs."""
     if runtime not in ("tf", *RUNTIMES):
         raise FlagError(f"--detector_runtime must be tf, {', '.join(RUNTIMES)}; got {runtime!r}")
+    if precision not in PRECISIONS:
+        raise FlagError(f"--detector_precision must be {', '.join(PRECISIONS)}; "
+                        f"got {precision!r}")
     no_network = boxes is not None or (spec is not None and (
         spec.lower() == "none" or spec.lower().endswith(".json")))
-    if runtime != "tf" and no_network:
-        raise FlagError(f"--detector_runtime {runtime} runs the D-FINE detector's network, "
-                         "but --boxes / --detector none use none: drop --detector_runtime")
+    for flag, value, default in (("runtime", runtime, "tf"), ("precision", precision, "fp32")):
+        if value != default and no_network:
+            raise FlagError(f"--detector_{flag} {value} is for the D-FINE detector's network, "
+                            f"but --boxes / --detector none use none: drop --detector_{flag}")
+    allowed = PRECISION_RUNTIMES.get(precision, RUNTIMES)
+    if precision != "fp32" and runtime not in allowed:
+        raise FlagError(f"--detector_precision {precision} runs with --detector_runtime "
+                        f"{' or '.join(allowed)}, not {runtime}")

@@ -12,14 +12,16 @@ on random weights of the real class). The first use exports the network
 (``runtimes.cached_export``: minutes for D-FINE-S), later uses load the
 cached export.
 
-int8 (``precision="int8"``, with calibration images) is guarded: the int8
-network is kept only if its boxes agree with the fp32 network's on the
-calibration images (:func:`boxes_agreement` >= :data:`MIN_INT8_AGREEMENT`);
-otherwise a warning says so and the fp32 export runs. The verdict is cached
-with the export. On random weights of D-FINE-S (the preset cannot be fetched
-offline) int8 broke the boxes: F1 0.61 (ONNX Runtime, Conv and MatMul
-quantized) and 0.65 (OpenVINO, NNCF) against fp32 on the four COCO test
-images, all detections compared; so ``predict.py`` offers fp32 only.
+int8 (``precision="int8"``) and bf16 (``"bf16"``, OpenVINO only) need
+calibration images and are guarded: the network is kept only if its boxes
+agree with the fp32 network's on those images (:func:`boxes_agreement` >=
+:data:`MIN_AGREEMENT`); otherwise a warning says so and the fp32 export runs.
+The verdict is cached with the export. On random weights of D-FINE-S (the
+preset cannot be fetched offline) int8 broke the boxes: F1 0.61 (ONNX
+Runtime, Conv and MatMul quantized) and 0.65 (OpenVINO, NNCF) against fp32 on
+the four COCO test images, all detections compared, and bf16 moved logits by
+up to 2.9: random weights say nothing of the preset's, which is why the guard
+judges on the user's own images.
 
 Shapes: N images, Q queries, C classes, K = ``max_detections``.
 """
@@ -49,10 +51,11 @@ from keras_pose.detection.keras_hub_detector import (DEFAULT_PRESET, detect_in_b
 # the input (colour order, resizing, another class) moves boxes by pixels.
 BOX_TOLERANCE_PX = 0.1
 SCORE_TOLERANCE = 1e-4
-# int8 guard: a detection agrees when its box overlaps the fp32 box by IoU
-# >= 0.9; int8 is kept when the F1 of agreeing detections is >= 0.9.
+# The guard of int8 and bf16: a detection agrees when its box overlaps the
+# fp32 box by IoU >= 0.9; the precision is kept when the F1 of agreeing
+# detections is >= 0.9.
 AGREEMENT_IOU = 0.9
-MIN_INT8_AGREEMENT = 0.9
+MIN_AGREEMENT = 0.9
 # The guard compares the people the detector reports by default.
 GUARD_SCORE_THRESHOLD = 0.3
 
@@ -107,16 +110,17 @@ class RuntimePersonDetector(PersonDetector):
         ``runtimes.export_root()``) and reused after.
 
         Args:
-          precision: ``fp32``, or ``int8`` (needs ``calibration_images``,
-            (H, W, 3) uint8 RGB; guarded, see the module docstring).
+          precision: ``fp32``, or ``bf16`` / ``int8`` (need
+            ``calibration_images``, (H, W, 3) uint8 RGB; guarded, see the
+            module docstring).
           num_threads: the runtime's CPU threads (None: its default).
           **kwargs: the constructor's settings.
         """
         runtimes.check_runtime(runtime, precision)
         directory, _ = runtimes.cached_export(model, runtime, "fp32", preset, cache)
-        if precision == "int8":
-            directory = _guarded_int8(model, runtime, directory, preset, cache,
-                                      calibration_images, kwargs.get("person_class"))
+        if precision != "fp32":
+            directory = _guarded(model, runtime, precision, directory, preset, cache,
+                                 calibration_images, kwargs.get("person_class"))
         return cls(runtimes.load_network(directory, num_threads), preset=preset, **kwargs)
 
     @classmethod
@@ -180,42 +184,52 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-9)
 
 
-def _guarded_int8(model, runtime: str, fp32_directory: str, preset: Optional[str],
-                  cache: Optional[str], images: Optional[Sequence[np.ndarray]],
-                  person_class: Optional[int]) -> str:
-    """The int8 export if it passes the guard, else ``fp32_directory``."""
-    if not images:
-        raise ValueError("int8 detection needs calibration_images: a few dozen of your "
-                         "own photos or frames (H, W, 3) uint8 RGB")
-    images = [check_image(image) for image in images]
+def _images_digest(images: Sequence[np.ndarray]) -> str:
     digest = hashlib.sha256()
     for image in images:
         digest.update(np.ascontiguousarray(image).tobytes())
-    # The calibration images are part of the export: a new set, a new export.
-    root = os.path.join(cache or runtimes.export_root(), "int8-" + digest.hexdigest()[:12])
+    return digest.hexdigest()[:12]
+
+
+def _guarded(model, runtime: str, precision: str, fp32_directory: str, preset: Optional[str],
+             cache: Optional[str], images: Optional[Sequence[np.ndarray]],
+             person_class: Optional[int]) -> str:
+    """The ``precision`` (int8, bf16) export if it passes the guard, else
+    ``fp32_directory``."""
+    if not images:
+        raise ValueError(f"{precision} detection needs calibration_images: a few dozen of "
+                         "your own photos or frames (H, W, 3) uint8 RGB")
+    images = [check_image(image) for image in images]
+    if precision == "bf16" and not runtimes.cpu_runs_bf16():
+        logging.warning("this CPU has no bf16 units: OpenVINO runs the bf16 detector at f32 "
+                        "(same boxes, no faster)")
+    # The images are part of the export (calibration, verdict): new images, a new export.
+    root = os.path.join(cache or runtimes.export_root(), f"{precision}-{_images_digest(images)}")
     settings = dict(person_class=person_class, score_threshold=GUARD_SCORE_THRESHOLD)
     fp32 = RuntimePersonDetector(runtimes.load_network(fp32_directory), **settings)
 
     def write(tmp: str) -> None:
-        resize = fp32._resize
-        inputs = np.stack([resize(tf.constant(image)).numpy() for image in images])
-        runtimes.export_network(model, tmp, runtime, "int8", inputs, name=preset)
-        int8 = RuntimePersonDetector(runtimes.load_network(tmp), **settings)
-        agreement = boxes_agreement(fp32.detect_batch(images), int8.detect_batch(images))
+        if precision == "int8":
+            inputs = np.stack([fp32._resize(tf.constant(image)).numpy() for image in images])
+            runtimes.export_network(model, tmp, runtime, "int8", inputs, name=preset)
+        else:
+            runtimes.copy_export(fp32_directory, tmp, precision)
+        candidate = RuntimePersonDetector(runtimes.load_network(tmp), **settings)
+        agreement = boxes_agreement(fp32.detect_batch(images), candidate.detect_batch(images))
         info = runtimes.read_sidecar(tmp)
-        # NaN (no person found by either network) fails: nothing vouches for int8.
+        # NaN (no person found by either network) fails: nothing vouches for it.
         info["guard"] = {"agreement": None if np.isnan(agreement) else agreement,
-                         "iou": AGREEMENT_IOU, "min_agreement": MIN_INT8_AGREEMENT,
-                         "images": len(images), "passed": bool(agreement >= MIN_INT8_AGREEMENT)}
+                         "iou": AGREEMENT_IOU, "min_agreement": MIN_AGREEMENT,
+                         "images": len(images), "passed": bool(agreement >= MIN_AGREEMENT)}
         runtimes.write_sidecar(tmp, info)
 
-    directory, _ = runtimes.cached_export(model, runtime, "int8", preset, root, write=write)
+    directory, _ = runtimes.cached_export(model, runtime, precision, preset, root, write=write)
     guard = runtimes.read_sidecar(directory)["guard"]
     if guard["passed"]:
         return directory
     found = ("no person found on them" if guard["agreement"] is None
              else f"its boxes agree with fp32's at F1 {guard['agreement']:.3f}")
-    logging.warning("int8 %s detector refused on the %d calibration images: %s (needed: F1 "
-                    ">= %.2f at IoU >= %.1f); running fp32", runtime, guard["images"], found,
-                    guard["min_agreement"], guard["iou"])
+    logging.warning("%s %s detector refused on the %d calibration images: %s (needed: F1 "
+                    ">= %.2f at IoU >= %.1f); running fp32", precision, runtime, guard["images"],
+                    found, guard["min_agreement"], guard["iou"])
     return fp32_directory

@@ -25,8 +25,11 @@ configuration and the converters' versions, so new weights or an upgraded
 converter export anew.
 
 int8 (:data:`PRECISIONS`): ONNX Runtime static quantization or NNCF, on
-calibration images; the export keeps its agreement with fp32 (the guard,
-``runtime_detector``) in its ``export.json``.
+calibration images. bf16 (OpenVINO only): the fp32 IR compiled with
+OpenVINO's ``INFERENCE_PRECISION_HINT=bf16``, OpenVINO's own default on CPUs
+with bf16 units (AVX-512 BF16, AMX); a CPU without them runs it at f32. Both
+keep their agreement with fp32 (the guard, ``runtime_detector``) in their
+``export.json``.
 
 Shapes: N images, Q queries, C classes.
 """
@@ -53,7 +56,9 @@ from absl import logging
 from keras_pose.errors import MissingPackageError
 
 RUNTIMES = ("onnxruntime", "openvino")
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ("fp32", "bf16", "int8")
+# Precisions that run in one runtime only (ONNX Runtime has no bf16 CPU kernels).
+PRECISION_RUNTIMES = {"bf16": ("openvino",)}
 # Importable module -> pip package, per runtime and for int8.
 PACKAGES = {"onnxruntime": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"},
             "openvino": {"openvino": "openvino"}}
@@ -96,6 +101,9 @@ def check_runtime(runtime: str, precision: str = "fp32") -> None:
     if precision not in PRECISIONS:
         raise ValueError(f"detector precision must be one of {', '.join(PRECISIONS)}, "
                          f"got {precision!r}")
+    if runtime not in PRECISION_RUNTIMES.get(precision, RUNTIMES):
+        raise ValueError(f"the detector runs {precision} in "
+                         f"{', '.join(PRECISION_RUNTIMES[precision])} only, not in {runtime}")
     missing = missing_packages(runtime, precision)
     if missing:
         raise RuntimeUnavailableError(
@@ -243,7 +251,8 @@ def export_network(model, directory: str, runtime: str, precision: str = "fp32",
     path = os.path.join(directory, FILES[runtime][0])
     write = {"onnxruntime": _write_onnx, "openvino": _write_openvino}[runtime]
     with convertible(model), tempfile.TemporaryDirectory() as tmp:
-        target = path if precision == "fp32" else os.path.join(tmp, FILES[runtime][0])
+        # bf16 is chosen when OpenVINO compiles (_openvino_run): the fp32 IR.
+        target = path if precision != "int8" else os.path.join(tmp, FILES[runtime][0])
         write(network_function(model), target)
         if precision == "int8":
             quantize = {"onnxruntime": _quantize_onnx, "openvino": _quantize_openvino}[runtime]
@@ -254,6 +263,20 @@ def export_network(model, directory: str, runtime: str, precision: str = "fp32",
             "num_queries": int(model.backbone.num_queries), "versions": _versions(runtime)}
     write_sidecar(directory, info)
     _check_runs(directory, runtime)
+    return directory
+
+
+def copy_export(source: str, directory: str, precision: str) -> str:
+    """An export's files copied into ``directory``, recorded as ``precision``:
+    bf16 runs the fp32 network files (OpenVINO chooses bf16 when it
+    compiles), so it needs no second conversion."""
+    import shutil
+    info = read_sidecar(source)
+    check_runtime(info["runtime"], precision)
+    os.makedirs(directory, exist_ok=True)
+    for name in FILES[info["runtime"]]:
+        shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
+    write_sidecar(directory, {**info, "precision": precision})
     return directory
 
 
@@ -377,6 +400,12 @@ def cached_export(model, runtime: str, precision: str = "fp32", name: Optional[s
     return directory, True
 
 
+def cpu_runs_bf16() -> bool:
+    """Whether OpenVINO reports bf16 units on this CPU (else a bf16 hint runs f32)."""
+    import openvino as ov
+    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
 @dataclasses.dataclass
 class ExportedNetwork:
     """An export loaded in its runtime: images (N, h, w, 3) float32 numpy ->
@@ -425,9 +454,10 @@ def _onnxruntime_run(path: str, precision: str, num_threads: Optional[int]):
 
 def _openvino_run(path: str, precision: str, num_threads: Optional[int]):
     import openvino as ov
-    # f32 explicitly: on CPUs with bf16 units (AVX-512 BF16, AMX) OpenVINO
-    # would otherwise run an fp32 IR in bf16. int8 keeps OpenVINO's choice.
-    config = {"INFERENCE_PRECISION_HINT": "f32"} if precision == "fp32" else {}
+    # Explicit: on CPUs with bf16 units (AVX-512 BF16, AMX) OpenVINO would
+    # otherwise run an fp32 IR in bf16. int8 keeps OpenVINO's choice.
+    hints = {"fp32": "f32", "bf16": "bf16"}
+    config = {"INFERENCE_PRECISION_HINT": hints[precision]} if precision in hints else {}
     if num_threads:
         config["INFERENCE_NUM_THREADS"] = num_threads
     compiled = ov.Core().compile_model(path, "CPU", config)

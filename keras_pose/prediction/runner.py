@@ -191,27 +191,50 @@ class PredictionRun:
         self.summary.processed += 1
 
 
+def input_images(items: Sequence[InputFile]) -> Iterator[tuple[InputFile, np.ndarray]]:
+    """(input, image) of every input image and video frame in order, read
+    lazily; unreadable inputs are skipped here (the run itself reports them)."""
+    for item in items:
+        if not item.is_video:
+            try:
+                yield item, read_image(item.path)
+            except ImageReadError:
+                pass
+            continue
+        capture = cv2.VideoCapture(item.path)
+        try:
+            for _, frame in _frames(capture):
+                yield item, frame
+        finally:
+            capture.release()
+
+
 def input_people(items: Sequence[InputFile], detector: Any) -> Iterator[tuple[np.ndarray,
                                                                             np.ndarray]]:
     """(image, boxes) of every input image and video frame in order, with
     the boxes the run's detector finds: the people that calibrate and check
     an int8 export when the data set is not on disk
-    (``keras_pose.export.cache``). Read lazily; unreadable inputs are
-    skipped here (the run itself reports them)."""
-    for item in items:
-        if not item.is_video:
-            try:
-                image = read_image(item.path)
-            except ImageReadError:
-                continue
-            yield image, detector.detect(image, item.key).boxes
-            continue
-        capture = cv2.VideoCapture(item.path)
-        try:
-            for _, frame in _frames(capture):
-                yield frame, detector.detect(frame, item.key).boxes
-        finally:
-            capture.release()
+    (``keras_pose.export.cache``)."""
+    for item, image in input_images(items):
+        yield image, detector.detect(image, item.key).boxes
+
+
+def calibration_images(items: Sequence[InputFile], count: int = 16,
+                       max_side: int = 1280) -> list[np.ndarray]:
+    """The first ``count`` input images and frames, (H, W, 3) uint8 RGB,
+    shrunk to at most ``max_side`` pixels (the detector sees 640x640 anyway;
+    sixteen 4K frames would hold 400 MB): what calibrates and judges a bf16 or
+    int8 detector (``--detector_precision``)."""
+    images = []
+    for _, image in input_images(items):
+        scale = max_side / max(image.shape[:2])
+        if scale < 1:
+            size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        images.append(image)
+        if len(images) == count:
+            break
+    return images
 
 
 def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:

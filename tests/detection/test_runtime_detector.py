@@ -163,13 +163,35 @@ def test_make_detector_chooses_the_runtime(monkeypatch):
     monkeypatch.setattr(RuntimePersonDetector, "from_preset",
                         lambda *args, **kwargs: calls.append((args, kwargs)) or "runtime")
     assert make_detector("dfine_nano_coco", runtime="openvino", score_threshold=0.5) == "runtime"
-    assert calls == [(("dfine_nano_coco", "openvino"), {"score_threshold": 0.5})]
+    assert calls == [(("dfine_nano_coco", "openvino", "fp32"), {"score_threshold": 0.5})]
     with pytest.raises(ValueError, match="--detector_runtime onnxruntime .* --boxes"):
         make_detector(boxes="boxes.json", runtime="onnxruntime")
     with pytest.raises(ValueError, match="--detector_runtime onnxruntime .* --detector none"):
         make_detector("none", runtime="onnxruntime")
     with pytest.raises(ValueError, match="must be tf, onnxruntime, openvino; got 'onnx'"):
         make_detector(runtime="onnx")
+
+
+def test_make_detector_checks_the_precision_and_passes_the_images(monkeypatch):
+    calls = []
+    monkeypatch.setattr(RuntimePersonDetector, "from_preset",
+                        lambda *args, **kwargs: calls.append((args, kwargs)) or "runtime")
+    image = np.zeros((4, 4, 3), np.uint8)
+    assert make_detector("p", runtime="openvino", precision="bf16",
+                         calibration_images=lambda: iter([image])) == "runtime"
+    assert calls == [(("p", "openvino", "bf16"), {"calibration_images": [image]})]
+    for kwargs, message in [
+            (dict(precision="int8"), "int8 runs with --detector_runtime onnxruntime or "
+                                     "openvino, not tf"),
+            (dict(runtime="onnxruntime", precision="bf16"), "bf16 runs with --detector_runtime "
+                                                            "openvino, not onnxruntime"),
+            (dict(boxes="boxes.json", precision="int8"), "drop --detector_precision"),
+            (dict(runtime="openvino", precision="fp16"), "must be fp32, bf16, int8; got 'fp16'"),
+            (dict(runtime="openvino", precision="int8", calibration_images=lambda: []),
+             "none to read: use fp32")]:
+        with pytest.raises(ValueError, match=message):
+            make_detector(**kwargs)
+    assert len(calls) == 1
 
 
 def test_boxes_agreement():
@@ -188,7 +210,7 @@ def test_boxes_agreement():
 def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stand_in,
                                                        coco_images, tmp_path, monkeypatch):
     _skip_if_missing("onnxruntime", "int8")
-    monkeypatch.setattr(runtime_detector, "MIN_INT8_AGREEMENT", min_agreement)
+    monkeypatch.setattr(runtime_detector, "MIN_AGREEMENT", min_agreement)
     monkeypatch.setattr(runtime_detector, "GUARD_SCORE_THRESHOLD", 0.0)
     images = [image for _, image in coco_images]
     detector = RuntimePersonDetector.from_keras_hub(
@@ -207,6 +229,38 @@ def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stan
     with pytest.raises(ValueError, match="calibration_images"):
         RuntimePersonDetector.from_keras_hub(stand_in, "onnxruntime", "int8",
                                              cache=str(tmp_path))
+
+
+@pytest.mark.parametrize("min_agreement,kept", [(1.01, "fp32"), (0.0, "bf16")])
+def test_bf16_runs_the_fp32_network_at_bf16_when_its_boxes_agree(
+        min_agreement, kept, stand_in, coco_images, tmp_path, monkeypatch):
+    """bf16 copies the fp32 export (no second conversion), is judged by the
+    guard, and OpenVINO really computes in bf16 where the CPU can."""
+    _skip_if_missing("openvino")
+    monkeypatch.setattr(runtime_detector, "MIN_AGREEMENT", min_agreement)
+    monkeypatch.setattr(runtime_detector, "GUARD_SCORE_THRESHOLD", 0.0)
+    images = [image for _, image in coco_images]
+    fp32 = RuntimePersonDetector.from_keras_hub(stand_in, "openvino", cache=str(tmp_path))
+    monkeypatch.setattr(runtimes, "export_network", None)
+    detector = RuntimePersonDetector.from_keras_hub(
+        stand_in, "openvino", "bf16", cache=str(tmp_path), calibration_images=images)
+    assert detector.precision == kept
+    (bf16_dir,) = [os.path.join(root, d) for root, dirs, _ in os.walk(tmp_path) for d in dirs
+                   if "-bf16-" in d]
+    guard = runtimes.read_sidecar(bf16_dir)["guard"]
+    assert guard["images"] == 4 and guard["passed"] == (kept == "bf16")
+    for name in runtimes.FILES["openvino"]:
+        with open(os.path.join(bf16_dir, name), "rb") as a, \
+                open(os.path.join(fp32.network.directory, name), "rb") as b:
+            assert a.read() == b.read()
+    x = np.random.default_rng(0).random((2, *TINY_SIZE, 3), np.float32)
+    moved = np.abs(runtimes.load_network(bf16_dir)(x)[0] - fp32.network(x)[0]).max()
+    if runtimes.cpu_runs_bf16():
+        assert moved > 1e-4  # bf16 keeps 8 bits of mantissa: fp32's results move.
+    else:
+        assert moved == 0.0
+    with pytest.raises(ValueError, match="bf16 detection needs calibration_images"):
+        RuntimePersonDetector.from_keras_hub(stand_in, "openvino", "bf16", cache=str(tmp_path))
 
 
 # keras-hub's DFineObjectDetector itself: its deformable attention, GELU and

@@ -432,6 +432,23 @@ def test_detector_runtime_needs_the_detector(run_predict, checkpoint, coco_dir, 
                                 "--detector", "none", "--detector_runtime", "openvino",
                                 "--output_dir", str(tmp_path / "out")])
     assert code == 1 and "--detector_runtime openvino" in err and "drop" in err
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", coco_dir,
+                                "--detector_precision", "int8",
+                                "--output_dir", str(tmp_path / "out")])
+    assert code == 1 and err.count("\n") == 1, err[-2000:]
+    assert "--detector_precision int8 runs with --detector_runtime onnxruntime or openvino" in err
+
+
+def _tiny_dfine_preset(path):
+    """A tiny random D-FINE saved as a local preset (nothing downloads)."""
+    import keras
+
+    from keras_pose.detection.dfine import build_dfine_detector
+    from tests.detection.conftest import TINY_DFINE, TINY_QUERIES, TINY_SIZE
+    keras.utils.set_random_seed(0)
+    build_dfine_detector(TINY_DFINE, num_classes=80, image_size=TINY_SIZE,
+                         num_queries=TINY_QUERIES).backbone.save_to_preset(str(path))
+    return str(path)
 
 
 @pytest.mark.slow
@@ -442,18 +459,10 @@ def test_the_detector_in_onnxruntime_exports_once_into_the_cache(run_predict, ch
     first run exports it into $KERAS_POSE_CACHE/detectors, the second reuses it."""
     pytest.importorskip("onnxruntime", reason="the onnxruntime detector needs onnxruntime")
     pytest.importorskip("tf2onnx", reason="the onnxruntime detector export needs tf2onnx")
-    import keras
-
     from keras_pose.detection import runtimes
-    from keras_pose.detection.dfine import build_dfine_detector
-    from tests.detection.conftest import TINY_DFINE, TINY_QUERIES, TINY_SIZE
-    keras.utils.set_random_seed(0)
-    build_dfine_detector(TINY_DFINE, num_classes=80, image_size=TINY_SIZE,
-                         num_queries=TINY_QUERIES).backbone.save_to_preset(
-        str(tmp_path / "preset"))
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
     args = ["--checkpoint", checkpoint, "--input", coco_dir, "--detector",
-            str(tmp_path / "preset"), "--detector_runtime", "onnxruntime",
+            _tiny_dfine_preset(tmp_path / "preset"), "--detector_runtime", "onnxruntime",
             "--box_threshold", "0", "--output_dir", str(tmp_path / "out")]
     code, _, err = run_predict(args)
     assert code == 0, err[-3000:]
@@ -464,6 +473,32 @@ def test_the_detector_in_onnxruntime_exports_once_into_the_cache(run_predict, ch
     code, _, err = run_predict(args)
     assert code == 0, err[-3000:]
     assert os.listdir(tmp_path / "cache" / "detectors") == [export]
+
+
+@pytest.mark.slow
+def test_the_detector_at_bf16_is_judged_on_the_inputs(run_predict, checkpoint, coco_dir,
+                                                      tmp_path, monkeypatch, caplog):
+    """--detector_precision bf16: the OpenVINO export of a local preset, its
+    guard run on the first images of --input (the 4 COCO images), the
+    verdict said (random weights may fail it: then fp32 runs, with a warning)."""
+    pytest.importorskip("openvino", reason="the openvino detector needs openvino")
+    from keras_pose.detection import runtimes
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
+    code, _, err = run_predict([
+        "--checkpoint", checkpoint, "--input", coco_dir, "--detector",
+        _tiny_dfine_preset(tmp_path / "preset"), "--detector_runtime", "openvino",
+        "--detector_precision", "bf16", "--box_threshold", "0",
+        "--output_dir", str(tmp_path / "out")])
+    assert code == 0, err[-3000:]
+    cache = tmp_path / "cache" / "detectors"
+    (judged,) = [d for d in os.listdir(cache) if d.startswith("bf16-")]
+    (export,) = os.listdir(cache / judged)
+    assert export.startswith("preset-openvino-bf16-")
+    guard = runtimes.read_sidecar(str(cache / judged / export))["guard"]
+    assert guard["images"] == 4
+    refused = "bf16 openvino detector refused on the 4 calibration images" in caplog.text
+    assert refused != guard["passed"], caplog.text[-3000:]
+    assert len(json.load(open(tmp_path / "out" / "predictions.json"))) > 0
 
 
 def _clip(path, frames=6):
