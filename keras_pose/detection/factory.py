@@ -74,8 +74,9 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
         if precision != "fp32":
             images = list(calibration_images()) if calibration_images else None
             if not images:
-                raise FlagError(f"--detector_precision {precision} judges the detector on your "
-                                "images, but there are none to read: use fp32")
+                raise FlagError(f"--detector_precision {precision} is judged on the first "
+                                "images or frames of --input, but none could be read: use "
+                                "--detector_precision fp32")
             settings["calibration_images"] = images
         return RuntimePersonDetector.from_preset(preset, runtime, precision, **settings)
     return KerasHubPersonDetector.from_preset(preset, **settings)

@@ -188,7 +188,7 @@ def test_make_detector_checks_the_precision_and_passes_the_images(monkeypatch):
             (dict(boxes="boxes.json", precision="int8"), "drop --detector_precision"),
             (dict(runtime="openvino", precision="fp16"), "must be fp32, bf16, int8; got 'fp16'"),
             (dict(runtime="openvino", precision="int8", calibration_images=lambda: []),
-             "none to read: use fp32")]:
+             "none could be read: use --detector_precision fp32")]:
         with pytest.raises(ValueError, match=message):
             make_detector(**kwargs)
     assert len(calls) == 1
