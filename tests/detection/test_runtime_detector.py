@@ -205,6 +205,17 @@ def test_boxes_agreement():
                                                      [Detections.empty()]))
 
 
+def _judged_export(cache, precision, kept):
+    """The one ``precision`` export under ``cache``, its guard's verdict
+    checked against the precision that ``kept`` says ran."""
+    (directory,) = [os.path.join(root, d) for root, dirs, _ in os.walk(cache) for d in dirs
+                    if f"-{precision}-" in d]
+    guard = runtimes.read_sidecar(directory)["guard"]
+    assert guard["images"] == 4 and guard["passed"] == (kept == precision)
+    assert 0.0 <= guard["agreement"] <= 1.0
+    return directory
+
+
 @pytest.mark.slow  # int8
 @pytest.mark.parametrize("min_agreement,kept", [(1.01, "fp32"), (0.0, "int8")])
 def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stand_in,
@@ -216,11 +227,7 @@ def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stan
     detector = RuntimePersonDetector.from_keras_hub(
         stand_in, "onnxruntime", "int8", cache=str(tmp_path), calibration_images=images)
     assert detector.precision == kept
-    (int8_dir,) = [os.path.join(root, d) for root, dirs, _ in os.walk(tmp_path) for d in dirs
-                   if "-int8-" in d]
-    guard = runtimes.read_sidecar(int8_dir)["guard"]
-    assert guard["images"] == 4 and guard["passed"] == (kept == "int8")
-    assert 0.0 <= guard["agreement"] <= 1.0
+    _judged_export(tmp_path, "int8", kept)
     # The verdict is cached with the export: no second quantization.
     monkeypatch.setattr(runtimes, "export_network", None)
     again = RuntimePersonDetector.from_keras_hub(
@@ -245,10 +252,7 @@ def test_bf16_runs_the_fp32_network_at_bf16_when_its_boxes_agree(
     detector = RuntimePersonDetector.from_keras_hub(
         stand_in, "openvino", "bf16", cache=str(tmp_path), calibration_images=images)
     assert detector.precision == kept
-    (bf16_dir,) = [os.path.join(root, d) for root, dirs, _ in os.walk(tmp_path) for d in dirs
-                   if "-bf16-" in d]
-    guard = runtimes.read_sidecar(bf16_dir)["guard"]
-    assert guard["images"] == 4 and guard["passed"] == (kept == "bf16")
+    bf16_dir = _judged_export(tmp_path, "bf16", kept)
     for name in runtimes.FILES["openvino"]:
         with open(os.path.join(bf16_dir, name), "rb") as a, \
                 open(os.path.join(fp32.network.directory, name), "rb") as b:
