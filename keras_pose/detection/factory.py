@@ -70,16 +70,24 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
         return FileDetector(boxes, category_ids=category_ids, **settings)
     preset = os.path.expanduser(spec or DEFAULT_PRESET)
     if runtime != "tf":
-        from keras_pose.detection.runtime_detector import RuntimePersonDetector
-        if precision != "fp32":
-            images = list(calibration_images()) if calibration_images else None
-            if not images:
-                raise FlagError(f"--detector_precision {precision} is judged on the first "
-                                "images or frames of --input, but none could be read: use "
-                                "--detector_precision fp32")
-            settings["calibration_images"] = images
-        return RuntimePersonDetector.from_preset(preset, runtime, precision, **settings)
+        return _runtime_detector(preset, runtime, precision, calibration_images, settings)
     return KerasHubPersonDetector.from_preset(preset, **settings)
+
+
+def _runtime_detector(preset: str, runtime: str, precision: str,
+                      calibration_images: Optional[Callable[[], Sequence[np.ndarray]]],
+                      settings: dict) -> PersonDetector:
+    """``RuntimePersonDetector.from_preset``, with the images that judge a
+    precision below fp32 read only then."""
+    from keras_pose.detection.runtime_detector import RuntimePersonDetector
+    if precision != "fp32":
+        images = list(calibration_images()) if calibration_images else None
+        if not images:
+            raise FlagError(f"--detector_precision {precision} is judged on the first images "
+                            "or frames of --input, but none could be read: use "
+                            "--detector_precision fp32")
+        settings = {**settings, "calibration_images": images}
+    return RuntimePersonDetector.from_preset(preset, runtime, precision, **settings)
 
 
 def _check_runtime(runtime: str, precision: str, spec: Optional[str],
