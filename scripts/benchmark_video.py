@@ -94,8 +94,8 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("people", ["1", "4", "13"], "People per frame, one clip each.")
 flags.DEFINE_integer("frames", 12, "Frames per clip (each repetition runs the whole clip).")
 flags.DEFINE_integer("repeats", 3, "Timed repetitions (A/B alternation) per clip.")
-flags.DEFINE_list("variants", ["tf:tf-fp32:serial", "tf:openvino-int8",
-                               "openvino:openvino-int8", "tf:onnxruntime-int8"],
+flags.DEFINE_list("variants", ["tf:tf-fp32:serial", "openvino:openvino-int8",
+                               "openvino-bf16:openvino-int8", "openvino-int8:openvino-int8"],
                   "DETECTOR:POSE-PRECISION[:OPTIONS] (see the module docstring); the "
                   "first is the reference.")
 flags.DEFINE_string("experiment", "coco_resnet50_256x192", "Pose model experiment.")
