@@ -100,8 +100,8 @@ def _setup():
         image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
                                         [item.key for item in inputs], FLAGS.annotations)
     predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
-    # A boxes file's COCO results are kept for the model's keypoint categories.
     from keras_pose.prediction.runner import calibration_images
+    # A boxes file's COCO results are kept for the model's keypoint categories.
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
                              category_ids=predictor.config.data.category_ids or (1,),
                              runtime=FLAGS.detector_runtime, precision=FLAGS.detector_precision,
