@@ -454,13 +454,9 @@ def _onnxruntime_run(path: str, precision: str, num_threads: Optional[int]):
 
 def _openvino_run(path: str, precision: str, num_threads: Optional[int]):
     import openvino as ov
-    # Explicit: on CPUs with bf16 units (AVX-512 BF16, AMX) OpenVINO would
-    # otherwise run an fp32 IR in bf16. int8 keeps OpenVINO's choice.
-    hints = {"fp32": "f32", "bf16": "bf16"}
-    config = {"INFERENCE_PRECISION_HINT": hints[precision]} if precision in hints else {}
-    if num_threads:
-        config["INFERENCE_NUM_THREADS"] = num_threads
-    compiled = ov.Core().compile_model(path, "CPU", config)
+
+    from keras_pose.openvino_settings import compile_config
+    compiled = ov.Core().compile_model(path, "CPU", compile_config(precision, num_threads))
     request = compiled.create_infer_request()
     outputs = [compiled.output(name) for name in OUTPUT_NAMES]
 

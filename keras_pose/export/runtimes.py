@@ -373,14 +373,9 @@ def _onnx_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsF
 
 def _openvino_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
     import openvino as ov
-    config = {}
-    if precision in ("fp32", "bf16"):
-        # Explicit either way: an AVX-512 BF16 / AMX CPU would pick bf16 for
-        # an fp32 IR; a CPU without bf16 units keeps f32 (OpenVINO ignores it).
-        config["INFERENCE_PRECISION_HINT"] = "f32" if precision == "fp32" else "bf16"
-    if num_threads:
-        config["INFERENCE_NUM_THREADS"] = num_threads
-    compiled = ov.Core().compile_model(path, "CPU", config)
+
+    from keras_pose.openvino_settings import compile_config
+    compiled = ov.Core().compile_model(path, "CPU", compile_config(precision, num_threads))
     request = compiled.create_infer_request()
     return lambda x: request.infer([np.asarray(x, np.float32)])[compiled.output(0)].copy()
 
