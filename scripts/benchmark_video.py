@@ -397,19 +397,13 @@ def _calibration(clips: dict) -> np.ndarray:
     return input_crops(get_experiment(FLAGS.experiment), samples(), FLAGS.calibration_people)
 
 
-def _frames(clips: dict, count: int = 16) -> list:
-    """The first frames of the clips (int8 detector calibration), RGB."""
-    import cv2
-    frames = []
-    for n in sorted(clips, reverse=True):
-        capture = cv2.VideoCapture(clips[n][0])
-        while len(frames) < count:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-        capture.release()
-    return frames
+def _frames(clips: dict) -> list:
+    """The frames predict.py would judge a bf16 / int8 detector on (here
+    they calibrate the int8 detector), from the clips, most people first."""
+    from keras_pose.prediction.inputs import list_inputs
+    from keras_pose.prediction.runner import calibration_images
+    return calibration_images([item for n in sorted(clips, reverse=True)
+                               for item in list_inputs(clips[n][0])])
 
 
 def _measure(models: Models, variants: list, n: int, clip: str, boxes: list) -> dict:
