@@ -1,5 +1,13 @@
-"""OpenVINO's CPU compile settings for a network's precision: one rule for
-the pose exports (``export.runtimes``) and the detector (``detection.runtimes``).
+"""How this project talks to OpenVINO: the process's one ``Core`` and the CPU
+compile settings for a network's precision, one rule for the pose exports
+(``export.runtimes``) and the detector (``detection.runtimes``).
+
+One Core per process, never freed: each Core's CPU plugin installs its own
+alternate signal stack on the thread that creates it and, when freed, puts
+back the one it found. Two Cores freed out of order (a guard's network
+dropped before the one that runs) leave the thread on a freed stack, and
+the next signal handled there -- Ctrl-C -- segfaults instead of stopping
+(measured with OpenVINO 2025/2026: ``tests/test_openvino_settings.py``).
 
 OpenVINO chooses arithmetic when it compiles, not in the IR: on CPUs with
 bf16 units (AVX-512 BF16, AMX) its default runs an fp32 IR in bf16, so fp32
@@ -9,9 +17,17 @@ way); an int8 IR keeps OpenVINO's own choice for its float parts.
 
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16"}
+
+
+@functools.cache
+def core():
+    """The process's ``openvino.Core`` (created on first use, kept to exit)."""
+    import openvino as ov
+    return ov.Core()
 
 
 def compile_config(precision: str, num_threads: Optional[int] = None) -> dict:

@@ -1,4 +1,9 @@
-"""OpenVINO's compile settings per precision."""
+"""OpenVINO's compile settings per precision and the process's one Core."""
+
+import subprocess
+import sys
+
+import pytest
 
 from keras_pose.openvino_settings import compile_config
 
@@ -8,3 +13,38 @@ def test_fp32_and_bf16_are_asked_for_and_int8_keeps_openvinos_choice():
     assert compile_config("bf16", 2) == {"INFERENCE_PRECISION_HINT": "bf16",
                                          "INFERENCE_NUM_THREADS": 2}
     assert compile_config("int8") == {}
+
+
+# A child process: the failure this guards against is a segfault.
+_TWO_NETWORKS_THEN_CTRL_C = r"""
+import json, os, signal, sys
+import numpy as np
+import openvino as ov
+from openvino import opset13 as ops
+from keras_pose.export.runtimes import load_network
+
+x = ops.parameter([1, 8, 8, 3], np.float32)
+w = ops.constant(np.ones((4, 3, 1, 1), np.float32))
+y = ops.convolution(ops.transpose(x, ops.constant([0, 3, 1, 2])), w,
+                    [1, 1], [0, 0], [0, 0], [1, 1])
+path = os.path.join(sys.argv[1], "net.xml")
+ov.save_model(ov.Model([ops.transpose(y, ops.constant([0, 2, 3, 1]))], [x]), path)
+with open(os.path.join(sys.argv[1], "net.json"), "w") as f:
+    json.dump({"precision": "fp32"}, f)
+first = load_network(path)     # e.g. a guard's network ...
+second = load_network(path)    # ... and the one that runs
+assert second(np.ones((1, 8, 8, 3), np.float32)).shape == (1, 8, 8, 4)
+del first, second              # freed in the order they were made
+got = []
+signal.signal(signal.SIGINT, lambda *_: got.append("SIGINT"))
+os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C
+print(got)
+"""
+
+
+def test_ctrl_c_after_two_networks_were_freed_is_handled_not_a_segfault(tmp_path):
+    pytest.importorskip("openvino")
+    run = subprocess.run([sys.executable, "-c", _TWO_NETWORKS_THEN_CTRL_C, str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, f"rc {run.returncode}: {run.stderr[-2000:]}"
+    assert run.stdout.strip().endswith("['SIGINT']")

@@ -54,6 +54,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose.errors import MissingPackageError
+from keras_pose.openvino_settings import compile_config, core
 
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -220,7 +221,7 @@ def _quantize_onnx(fp32_path: str, path: str, calibration: np.ndarray) -> None:
 def _quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> None:
     import nncf
     import openvino as ov
-    model = ov.Core().read_model(fp32_path)
+    model = core().read_model(fp32_path)
     batches = _calibration_batches(calibration)
     # TRANSFORMER: NNCF's scheme for attention models (keeps softmax, layer
     # norms and the like in float); subset_size counts batches, not images.
@@ -402,8 +403,7 @@ def cached_export(model, runtime: str, precision: str = "fp32", name: Optional[s
 
 def cpu_runs_bf16() -> bool:
     """Whether OpenVINO reports bf16 units on this CPU (else a bf16 hint runs f32)."""
-    import openvino as ov
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 @dataclasses.dataclass
@@ -453,10 +453,7 @@ def _onnxruntime_run(path: str, precision: str, num_threads: Optional[int]):
 
 
 def _openvino_run(path: str, precision: str, num_threads: Optional[int]):
-    import openvino as ov
-
-    from keras_pose.openvino_settings import compile_config
-    compiled = ov.Core().compile_model(path, "CPU", compile_config(precision, num_threads))
+    compiled = core().compile_model(path, "CPU", compile_config(precision, num_threads))
     request = compiled.create_infer_request()
     outputs = [compiled.output(name) for name in OUTPUT_NAMES]
 

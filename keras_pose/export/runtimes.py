@@ -63,6 +63,7 @@ from keras_pose.export.precision import ExportError, resolve_precision
 from keras_pose.files import write_atomically, write_files_atomically, write_json
 from keras_pose.inference.estimator import Network
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
+from keras_pose.openvino_settings import compile_config, core
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -196,7 +197,7 @@ def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str
     the PERFORMANCE preset (symmetric int8), ranges of ``calibration``."""
     import nncf
     import openvino as ov
-    model = ov.Core().read_model(fp32_path)
+    model = core().read_model(fp32_path)
     held = {"model": model, "quantized": nncf.quantize(
         model, nncf.Dataset(list(_batches(calibration))),
         preset=nncf.QuantizationPreset.PERFORMANCE, subset_size=len(calibration))}
@@ -372,10 +373,7 @@ def _onnx_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsF
 
 
 def _openvino_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
-    import openvino as ov
-
-    from keras_pose.openvino_settings import compile_config
-    compiled = ov.Core().compile_model(path, "CPU", compile_config(precision, num_threads))
+    compiled = core().compile_model(path, "CPU", compile_config(precision, num_threads))
     request = compiled.create_infer_request()
     return lambda x: request.infer([np.asarray(x, np.float32)])[compiled.output(0)].copy()
 

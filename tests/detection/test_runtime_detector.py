@@ -238,9 +238,6 @@ def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stan
                                              cache=str(tmp_path))
 
 
-# Slow tier: run in a default-tier worker, its in-process OpenVINO made a later
-# test's SIGINT (test_train_cli's Ctrl-C during a write) end in a segfault.
-@pytest.mark.slow
 @pytest.mark.parametrize("min_agreement,kept", [(1.01, "fp32"), (0.0, "bf16")])
 def test_bf16_runs_the_fp32_network_at_bf16_when_its_boxes_agree(
         min_agreement, kept, stand_in, coco_images, tmp_path, monkeypatch):
