@@ -23,7 +23,8 @@ relative to ``--input``: ``<path>.pose.<ext>`` images, ``predictions.json``
 (COCO results + ``file_name``), for videos ``<path>.pose.avi`` and
 ``<path>.frames.json``, with ``--track`` also ``<path>.posetrack.json``
 (videos and each folder of frames). Unreadable inputs are reported and
-skipped; a write that fails is reported and the exit code is 1.
+skipped (the exit code is 1 if no input could be read); a write that fails
+is reported and the exit code is 1.
 
 ``--checkpoint`` also takes an ONNX / OpenVINO / LiteRT export; ``--runtime``
 and ``--precision`` run a checkpoint through an export made on first use
@@ -206,6 +207,10 @@ def _report(run, predictions) -> int:
     if run.writer.failures:
         print(f"predict.py: error: {len(run.writer.failures)} output(s) could not be written",
               file=sys.stderr)
+        return 1
+    if summary.unreadable and not summary.processed:
+        print(f"predict.py: error: none of the {len(summary.unreadable)} input(s) under "
+              f"--input {FLAGS.input} could be read (see 'skipped' above)", file=sys.stderr)
         return 1
     return 0
 

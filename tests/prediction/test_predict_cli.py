@@ -73,6 +73,20 @@ def test_a_folder_tree_keeps_every_output_and_reports_what_failed(checkpoint, co
     assert ids["a/000000.jpg"] != ids["b/000000.jpg"]  # stable per-path indices
 
 
+@pytest.mark.slow  # predict.py in a subprocess
+def test_an_input_that_is_not_an_image_is_an_error_when_it_is_all_there_is(checkpoint, coco_dir,
+                                                                            tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    annotations = os.path.join(coco_dir, "test_coco.json")  # a file the user mistook for images
+    proc = subprocess.run([sys.executable, "predict.py", "--checkpoint", checkpoint, "--input",
+                           annotations, "--detector", "none", "--output_dir", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "0 input(s) processed, 1 unreadable skipped" in proc.stdout
+    assert f"none of the 1 input(s) under --input {annotations} could be read" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
 def test_bare_names_that_fit_several_inputs_are_an_error(run_predict, checkpoint, coco_dir,
                                                          tmp_path):
     inputs = _images(coco_dir, str(tmp_path / "in"), ["s1/000000.jpg", "s2/000000.jpg"])
