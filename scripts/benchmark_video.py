@@ -15,9 +15,11 @@ the Pose-ResNet-50 256x192 runs and at what precision (predict.py's
 flow after the detector, as before ``PoseTracker.prepare`` (today's code
 does it in a thread while the detector runs), ``dis=fast`` /
 ``dis=ultrafast`` a cheaper DIS flow preset (the user option ``--set
-track.dis_preset=fast``, not a default). ``tf:tf-fp32:serial`` is the path
-before this work, the reference of the ratios (the first variant is the
-reference).
+track.dis_preset=fast``, not a default), ``flow_scale=X`` the flow at
+another resolution (``--set track.flow_scale=X``; the default is 0.5, full
+resolution, 1, before this work). ``tf:tf-fp32:serial+flow_scale=1`` is the
+path before this work, the reference of the ratios (the first variant is
+the reference).
 
 What runs is predict.py's own path: ``PredictionRun.video(item, track=True)``
 on a generated 1280 x 720 MPEG-4 clip of ``--people`` people walking
@@ -94,7 +96,7 @@ FLAGS = flags.FLAGS
 flags.DEFINE_list("people", ["1", "4", "13"], "People per frame, one clip each.")
 flags.DEFINE_integer("frames", 12, "Frames per clip (each repetition runs the whole clip).")
 flags.DEFINE_integer("repeats", 3, "Timed repetitions (A/B alternation) per clip.")
-flags.DEFINE_list("variants", ["tf:tf-fp32:serial", "openvino:openvino-int8",
+flags.DEFINE_list("variants", ["tf:tf-fp32:serial+flow_scale=1", "openvino:openvino-int8",
                                "openvino-bf16:openvino-int8", "openvino-int8:openvino-int8"],
                   "DETECTOR:POSE-PRECISION[:OPTIONS] (see the module docstring); the "
                   "first is the reference.")
@@ -129,6 +131,7 @@ class Variant:
     precision: str
     flow: str | None
     serial: bool
+    flow_scale: float | None = None
 
     @classmethod
     def parse(cls, spec: str) -> "Variant":
@@ -140,14 +143,16 @@ class Variant:
                                         else (parts[0], "fp32"))
         runtime, precision = parts[1].rsplit("-", 1)
         options = parts[2].split("+") if len(parts) == 3 else []
-        flow = None
+        flow, flow_scale = None, None
         for option in options:
             if option.startswith("dis="):
                 flow = option[4:]
+            elif option.startswith("flow_scale="):
+                flow_scale = float(option[len("flow_scale="):])
             elif option != "serial":
                 raise app.UsageError(f"variant {spec!r}: unknown option {option!r}")
         return cls(spec, detector, detector_precision, runtime, precision, flow,
-                   "serial" in options)
+                   "serial" in options, flow_scale)
 
     @property
     def label(self) -> str:
@@ -157,6 +162,8 @@ class Variant:
                 f"{self.precision}")
         text += ", flow after the detector (before)" if self.serial else \
             ", flow beside the detector"
+        if self.flow_scale is not None:
+            text += f", flow at scale {self.flow_scale:g}"
         return text + (f", DIS {self.flow} (user option)" if self.flow else "")
 
 
@@ -288,6 +295,8 @@ def run_once(models: Models, variant: Variant, clip: str, boxes: list, out: str)
     track = predictor.config.track
     if variant.flow:
         track = dataclasses.replace(track, dis_preset=variant.flow)
+    if variant.flow_scale is not None:
+        track = dataclasses.replace(track, flow_scale=variant.flow_scale)
     if FLAGS.real_boxes:  # Random weights' joints would all be dropped.
         track = dataclasses.replace(track, keypoint_threshold=0.0)
     models.tracker_class.serial = variant.serial

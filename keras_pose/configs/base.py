@@ -330,9 +330,13 @@ class TrackConfig:
         takes about 0.06 s a frame, "fast" 0.013 s (0.26 vs 0.52 px worst
         error on a translation); predict.py runs it while the detector runs.
       flow_scale: the flow is computed on frames resized by this factor in
-        (0, 1] (0.5 at 1280x720 with "medium": 0.017 s instead of 0.06 s a
-        frame, worst error 0.43 px). Ours: 1, full resolution, as the
-        paper's flow.
+        (0, 1]. Ours: 0.5. The paper's FlowNet2-S predicts its flow at a
+        quarter of its input's resolution and upsamples it; DIS at half
+        resolution is still finer. At the joints of the 4 COCO val images
+        (1280x720, moved by known small affine warps; 2-core AMD EPYC Zen 5,
+        2026-12-03) "medium" at 0.5 takes 18 ms a frame against 54 ms at 1,
+        mean error 0.15 against 0.09 px (max 1.9 against 3.6 px); the boxes
+        it shapes are grown by 15% anyway. 1: full resolution.
       use_propagation: add boxes propagated from the previous frame's joints
         by the flow to the detections (paper: "joint propagation"; False
         is its ablation without it).
@@ -371,7 +375,7 @@ class TrackConfig:
 
     flow_method: str = "dis"
     dis_preset: str = "medium"
-    flow_scale: float = 1.0
+    flow_scale: float = 0.5
     use_propagation: bool = True
     box_extension: float = 0.15
     detection_threshold: float = 0.5
