@@ -3,9 +3,10 @@
 Every write is checked (OpenCV's ``imwrite`` only returns False on a full or
 read-only disk); a failed write is reported, counted and the run goes on,
 and the run's exit code says that something was not written.
-``predictions.json`` is written as the images go, each one's entries
-flushed to disk, and closed as valid JSON however the run ends (Ctrl-C, an
-error).
+``predictions.json`` is written as the images go and is a complete JSON
+list on disk after every image's entries, so a run that ends in any way
+(Ctrl-C, an error, ``kill -9``, a crash) leaves every entry written before
+it readable.
 """
 
 from __future__ import annotations
@@ -85,37 +86,60 @@ class VideoOutput:
 
 
 class PredictionsFile:
-    """``predictions.json``, a JSON list written entry by entry."""
+    """``predictions.json``, a JSON list that is complete after every
+    :meth:`add`: the entries, then the closing bracket, which the next
+    :meth:`add` overwrites (a killed run leaves valid JSON, not a list
+    missing its ``]``)."""
+
+    _CLOSE = b"\n]\n"
 
     def __init__(self, writer: OutputWriter, path: str):
         self.writer, self.path, self.count = writer, path, 0
         self._file = None
+        self._end = 1  # Byte offset where the next entry goes: after "[".
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            self._file = open(path, "w")
-            self._file.write("[")
-        except OSError as e:
-            writer._failed(path, e.strerror or str(e))
-
-    def add(self, entries: list[dict]) -> None:
-        """Appends entries and flushes them to disk."""
-        if self._file is None:
-            return
-        try:
-            for entry in entries:
-                self._file.write(("," if self.count else "") + "\n" + json.dumps(entry))
-                self.count += 1
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            self._file = open(path, "wb")
+            self._write(b"[" + self._CLOSE)
         except OSError as e:
             self._file = None
+            writer._failed(path, e.strerror or str(e))
+
+    def _write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def add(self, entries: list[dict]) -> None:
+        """Appends entries; on disk when this returns."""
+        if self._file is None or not entries:
+            return
+        # ASCII (json.dumps escapes the rest): string length = byte length.
+        text = "".join(("," if self.count + i else "") + "\n" + json.dumps(entry)
+                       for i, entry in enumerate(entries)).encode("ascii")
+        try:
+            self._file.seek(self._end)
+            self._write(text + self._CLOSE)  # One write: entries and "]" together.
+            self._end += len(text)
+            self.count += len(entries)
+        except OSError as e:  # Disk full, say: keep the entries before these.
+            self._restore_end()
+            self._file = None
             self.writer._failed(self.path, e.strerror or str(e))
+
+    def _restore_end(self) -> None:
+        """Best effort after a failed add: cut what it wrote, close the list."""
+        try:
+            self._file.seek(self._end)
+            self._file.truncate()  # First: frees the space a full disk needs.
+            self._write(self._CLOSE)
+        except OSError:
+            pass
 
     def close(self) -> None:
         if self._file is None:
             return
         try:
-            self._file.write("\n]\n")
             self._file.close()
         except OSError as e:
             self.writer._failed(self.path, e.strerror or str(e))

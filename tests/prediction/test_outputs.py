@@ -1,0 +1,82 @@
+"""predict.py's outputs: predictions.json stays a complete JSON list on disk."""
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from keras_pose.prediction import outputs
+from keras_pose.prediction.outputs import OutputWriter, PredictionsFile
+
+
+def _entry(i):
+    return {"image_id": i, "file_name": f"ünïcode/{i}.jpg", "keypoints": [1.5, 2.0, 0.9]}
+
+
+def _on_disk(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_the_file_on_disk_is_valid_json_after_every_add(tmp_path):
+    path = str(tmp_path / "out" / "predictions.json")
+    predictions = PredictionsFile(OutputWriter(str(tmp_path)), path)
+    assert _on_disk(path) == []
+    predictions.add([_entry(0), _entry(1)])
+    assert _on_disk(path) == [_entry(0), _entry(1)]
+    predictions.add([])
+    predictions.add([_entry(2)])
+    assert _on_disk(path) == [_entry(0), _entry(1), _entry(2)]  # before close
+    predictions.close()
+    assert _on_disk(path) == [_entry(0), _entry(1), _entry(2)]
+    assert predictions.count == 3
+
+
+_KILLED = r"""
+import os, signal, sys
+from keras_pose.prediction.outputs import OutputWriter, PredictionsFile
+predictions = PredictionsFile(OutputWriter(sys.argv[1]), os.path.join(sys.argv[1], "p.json"))
+for i in range(3):
+    predictions.add([{"image_id": i}])
+os.kill(os.getpid(), signal.SIGKILL)  # kill -9: nothing runs after this
+"""
+
+
+def test_a_run_killed_with_sigkill_leaves_every_entry_readable(tmp_path):
+    run = subprocess.run([sys.executable, "-c", _KILLED, str(tmp_path)], timeout=120)
+    assert run.returncode == -signal.SIGKILL
+    assert _on_disk(tmp_path / "p.json") == [{"image_id": 0}, {"image_id": 1}, {"image_id": 2}]
+
+
+def test_a_full_disk_keeps_the_entries_before_it_and_is_reported(tmp_path, monkeypatch):
+    writer = OutputWriter(str(tmp_path))
+    path = str(tmp_path / "predictions.json")
+    predictions = PredictionsFile(writer, path)
+    predictions.add([_entry(0)])
+    real_fsync, calls = os.fsync, []
+
+    def full(fd):  # the next add's data does not fit
+        calls.append(fd)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_fsync(fd)
+
+    monkeypatch.setattr(outputs.os, "fsync", full)
+    predictions.add([_entry(1), _entry(2)])
+    predictions.add([_entry(3)])  # after a failure: not written, not a second report
+    predictions.close()
+    assert _on_disk(path) == [_entry(0)]
+    assert writer.failures == [f"{path}: {os.strerror(errno.ENOSPC)}"]
+    assert predictions.count == 1
+
+
+def test_an_unwritable_place_is_reported_not_raised(tmp_path):
+    (tmp_path / "file").write_text("a file where a folder must go")
+    writer = OutputWriter(str(tmp_path))
+    predictions = PredictionsFile(writer, str(tmp_path / "file" / "predictions.json"))
+    predictions.add([_entry(0)])
+    predictions.close()
+    assert len(writer.failures) == 1 and "predictions.json" in writer.failures[0]
+    assert predictions.count == 0
