@@ -155,11 +155,38 @@ class PredictionRun:
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any) -> None:
-        """``frames`` yields (frame name, detection source, RGB frame)."""
+        """``frames`` yields (frame name, detection source, RGB frame).
+
+        A run stopped mid-video (Ctrl-C, an error) still closes the
+        annotated video and writes the JSON files of the frames done, then
+        the stop goes on: an hour of video is not lost to its last frame.
+        """
         tracker = _tracker(self, track_config) if track else None
         base = os.path.join(self.writer.output_dir, *key.split("/"))
         video = VideoOutput(self.writer, base + ".pose.avi", fps)
-        per_frame, results, names, shape = [], [], [], None
+        per_frame, results, names = [], [], []
+        finished = False
+        try:
+            self._frames_of(key, frames, tracker, video, per_frame, results, names)
+            finished = True
+        finally:
+            if not finished:
+                logging.warning("%s: stopped after %d frame(s); its outputs hold those frames",
+                                key, len(per_frame))
+            video.close()
+            self.writer.json(base + ".frames.json", per_frame)
+            if tracker is not None:
+                _write_posetrack(self, base + ".posetrack.json", results, names, key,
+                                 track_config.keypoint_threshold)
+                self.summary.low_score_detections += tracker.low_score_detections
+                self.summary.unconfident_poses += tracker.unconfident_poses
+        self.summary.processed += 1
+
+    def _frames_of(self, key: str, frames: Iterator, tracker: Any, video: VideoOutput,
+                   per_frame: list, results: list, names: list) -> None:
+        """Runs the frames, appending to ``per_frame`` (and, tracked, to
+        ``results`` and ``names``) as each one is done."""
+        shape = None
         for name, source, frame in frames:
             if tracker is not None and shape is not None and frame.shape != shape:
                 logging.warning("%s: %s is %s, the frames before %s: tracking starts anew",
@@ -170,9 +197,9 @@ class PredictionRun:
                 tracker.prepare(frame)  # The flow runs while the detector does.
                 found = self._detect(frame, source)
                 result = tracker.step(frame, found)
+                video.add(_draw_tracks(self, frame, result))
                 results.append(result)
                 names.append(name)
-                video.add(_draw_tracks(self, frame, result))
             else:
                 result = self._poses(frame, source)
                 video.add(self.predictor.draw(frame, result, self.score_threshold))
@@ -181,14 +208,6 @@ class PredictionRun:
                                                      self.category_id)})
             self.summary.frames += 1
             self.summary.frame_people += len(per_frame[-1]["people"])
-        video.close()
-        self.writer.json(base + ".frames.json", per_frame)
-        if tracker is not None:
-            _write_posetrack(self, base + ".posetrack.json", results, names, key,
-                             track_config.keypoint_threshold)
-            self.summary.low_score_detections += tracker.low_score_detections
-            self.summary.unconfident_poses += tracker.unconfident_poses
-        self.summary.processed += 1
 
 
 def input_images(items: Sequence[InputFile]) -> Iterator[tuple[InputFile, np.ndarray]]:

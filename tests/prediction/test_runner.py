@@ -1,12 +1,15 @@
-"""The library side of predict.py: the inputs it reads for calibration."""
+"""The library side of predict.py: the inputs it reads for calibration,
+and what a run stopped mid-video keeps."""
 
+import json
 import os
 
 import cv2
 import numpy as np
+import pytest
 
 from keras_pose.prediction.inputs import list_inputs
-from keras_pose.prediction.runner import calibration_images
+from keras_pose.prediction.runner import PredictionRun, calibration_images
 
 
 def _video(path, frames):
@@ -33,3 +36,57 @@ def test_calibration_images_are_the_first_images_and_frames_shrunk(tmp_path):
     assert len(everything) == 5 and everything[0].shape == (738, 1280, 3)
     assert calibration_images([item for item in items if item.key == "b.jpg"]) == []
     assert os.path.exists(tmp_path / "b.jpg")
+
+
+class _StopAt:
+    """One person per frame, then Ctrl-C as frame ``stop`` is detected."""
+
+    def __init__(self, stop):
+        self.stop, self.calls = stop, 0
+
+    def detect(self, image, source):
+        from keras_pose.detection.base import Detections
+        if self.calls == self.stop:
+            raise KeyboardInterrupt
+        self.calls += 1
+        return Detections([[8.0, 6.0, 40.0, 36.0]], [0.9])
+
+
+class _Poses:
+    """A confident pose filling each box (what the tracker keeps)."""
+
+    def __init__(self):
+        from keras_pose.configs import ExperimentConfig
+        self.config = ExperimentConfig()
+
+    def predict(self, image, boxes, flip=None, box_scores=None):
+        from keras_pose.inference.predictor import PoseResult
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        k = len(self.config.data.keypoint_names)
+        grid = np.stack([np.linspace(0.1, 0.9, k), np.linspace(0.9, 0.1, k)], -1)
+        keypoints = boxes[:, None, :2] + grid[None] * boxes[:, None, 2:]
+        return PoseResult(keypoints.astype(np.float32), np.full((len(boxes), k), 0.9, np.float32),
+                          np.full(len(boxes), 0.9, np.float32), boxes)
+
+    def draw(self, image, result, score_threshold=0.2):
+        return image.copy()
+
+
+@pytest.mark.parametrize("track", [False, True])
+def test_ctrl_c_mid_video_keeps_the_frames_done(track, tmp_path):
+    _video(tmp_path / "clip.mp4", 4)  # grey 0..240: _video's 80 t stays in uint8
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    run = PredictionRun(_Poses(), _StopAt(3), str(tmp_path / "out"))
+    with pytest.raises(KeyboardInterrupt):
+        run.video(item, track, run.predictor.config.track)
+    frames = json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))
+    assert [f["frame"] for f in frames] == [0, 1, 2]
+    assert all(len(f["people"]) == 1 for f in frames)
+    capture = cv2.VideoCapture(str(tmp_path / "out" / "clip.mp4.pose.avi"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 3  # closed: its index is written
+    capture.release()
+    posetrack = tmp_path / "out" / "clip.mp4.posetrack.json"
+    assert posetrack.is_file() == track
+    if track:
+        assert len(json.load(open(posetrack))["images"]) == 3
+    assert run.summary.processed == 0 and not run.writer.failures
