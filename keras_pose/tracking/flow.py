@@ -22,6 +22,10 @@ DIS_PRESETS: dict[str, int] = {
     "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
 }
 
+# OpenCV's DIS refuses frames with a side under 8 pixels or both under 12
+# (OpenCV 4.x-5.x, found by trying every size up to 39 x 39).
+_DIS_MIN_SHORT, _DIS_MIN_LONG = 8, 12
+
 # Farneback's parameters: OpenCV's documented example values (pyramid scale
 # 0.5, 3 levels, 15 px window, 3 iterations, 5 px polynomial, sigma 1.2).
 _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=15, iterations=3,
@@ -79,19 +83,39 @@ class DenseFlow:
         if self.method == "none":
             return np.zeros(prev_gray.shape + (2,), np.float32)
         height, width = prev_gray.shape
-        if self.scale < 1.0:
-            size = (max(2, round(width * self.scale)), max(2, round(height * self.scale)))
-            prev_gray = cv2.resize(prev_gray, size, interpolation=cv2.INTER_AREA)
-            next_gray = cv2.resize(next_gray, size, interpolation=cv2.INTER_AREA)
+        size = self._flow_size(width, height)
+        if size != (width, height):
+            interpolation = cv2.INTER_AREA if size[0] < width else cv2.INTER_LINEAR
+            prev_gray = cv2.resize(prev_gray, size, interpolation=interpolation)
+            next_gray = cv2.resize(next_gray, size, interpolation=interpolation)
         if self._dis is not None:
             flow = self._dis.calc(prev_gray, next_gray, None)
         else:
             flow = cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK)
-        if self.scale < 1.0:
+        if size != (width, height):
             # Back to full size; vectors in full-size pixels, per axis.
             factors = np.float32([width / flow.shape[1], height / flow.shape[0]])
             flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * factors
         return np.asarray(flow, np.float32)
+
+
+    def _flow_size(self, width: int, height: int) -> tuple[int, int]:
+        """(w, h) the flow is computed at: ``scale`` times the frame's, but
+        for DIS never under its minimum size (a tiny video's frames are
+        enlarged instead: DIS would refuse them)."""
+        if self._dis is None:
+            scale = self.scale
+        else:
+            scale = max(self.scale, _DIS_MIN_SHORT / min(width, height),
+                        _DIS_MIN_LONG / max(width, height))
+        if scale == 1.0:
+            return width, height
+        size = [max(2, round(width * scale)), max(2, round(height * scale))]
+        if self._dis is not None:  # Rounding must not undo the minimum.
+            size = [max(side, _DIS_MIN_SHORT) for side in size]
+            longer = int(size[1] > size[0])
+            size[longer] = max(size[longer], _DIS_MIN_LONG)
+        return size[0], size[1]
 
 
 def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:

@@ -61,6 +61,29 @@ def test_flow_propagation_follows_a_translation(method, preset, scale, tolerance
     assert error.max() < tolerance
 
 
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_dis_takes_frames_of_any_size(scale):
+    # DIS refuses a side under 8 px or both under 12: tiny videos (and the
+    # default half-resolution flow of small ones) are enlarged for it.
+    flow = DenseFlow("dis", "medium", scale)
+    rng = np.random.default_rng(0)
+    sizes = [(h, w) for h in range(1, 26) for w in range(1, 26)] + [(1, 640), (9, 30), (30, 9)]
+    for size in sizes:
+        first = rng.integers(0, 256, size, dtype=np.uint8)
+        result = flow(first, np.roll(first, 1, axis=1))
+        assert result.shape == size + (2,) and np.isfinite(result).all(), size
+
+
+def test_a_small_video_at_half_resolution_still_follows_a_translation():
+    big = _background(np.random.default_rng(6), 60, 40)
+    moved = cv2.warpAffine(big, np.float32([[1, 0, 1.5], [0, 1, -1.0]]), (60, 40),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    first, second = to_gray(big[4:36, 6:54]), to_gray(moved[4:36, 6:54])  # 48 x 32
+    flow = DenseFlow("dis", "medium", 0.5)(first, second)  # DIS sees 24 x 16
+    middle = flow[8:24, 12:36].reshape(-1, 2)
+    np.testing.assert_allclose(np.median(middle, axis=0), [1.5, -1.0], atol=0.5)
+
+
 def test_none_flow_is_zero_and_bad_settings_raise():
     frame = np.full((10, 12), 7, np.uint8)
     np.testing.assert_array_equal(DenseFlow("none")(frame, frame), np.zeros((10, 12, 2)))
