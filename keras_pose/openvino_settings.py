@@ -4,10 +4,10 @@ compile settings for a network's precision, one rule for the pose exports
 
 One Core per process, never freed: each Core's CPU plugin installs its own
 alternate signal stack on the thread that creates it and, when freed, puts
-back the one it found. Two Cores freed out of order (a guard's network
-dropped before the one that runs) leave the thread on a freed stack, and
-the next signal handled there -- Ctrl-C -- segfaults instead of stopping
-(measured with OpenVINO 2025/2026: ``tests/test_openvino_settings.py``).
+back the one it found. Two Cores freed in the order they were made (a
+guard's network, then the one that ran) leave the thread on the first one's
+freed stack, and the next signal handled there -- Ctrl-C -- segfaults
+instead of stopping (OpenVINO 2026.4: ``tests/test_openvino_settings.py``).
 
 OpenVINO chooses arithmetic when it compiles, not in the IR: on CPUs with
 bf16 units (AVX-512 BF16, AMX) its default runs an fp32 IR in bf16, so fp32
