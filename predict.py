@@ -69,6 +69,11 @@ flags.DEFINE_string("annotations", None, "A COCO annotation or image-info file: 
 flags.DEFINE_boolean("track", False, "Track people across the frames of videos and of "
                      "each folder of frames (the paper's flow-based tracker).")
 flags.DEFINE_boolean("recursive", True, "Search the subfolders of an --input folder.")
+flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
+                  "Photos with an EXIF orientation tag (a phone's): apply = turned as "
+                  "image viewers show them (keypoints, boxes and drawings in that frame); "
+                  "ignore = the stored pixels (the frame of COCO-style annotations and "
+                  "boxes files); auto = apply, unless --boxes or --annotations is given.")
 flags.DEFINE_boolean("flip", True, "Flip test.")
 flags.DEFINE_float("score_threshold", 0.2, "Keypoints drawn above this score.")
 flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ignored "
@@ -86,6 +91,15 @@ def _image_ids(path):
     except (OSError, ValueError, KeyError, TypeError) as e:
         from keras_pose.errors import FlagError
         raise FlagError(f"--annotations {path}: not a COCO annotation file ({e})") from e
+
+
+def _upright() -> bool:
+    """--exif_orientation: turn photos upright? A boxes or annotation file's
+    coordinates are the stored pixels' (COCO's, and the reference ignores
+    the tag), so auto keeps those."""
+    if FLAGS.exif_orientation == "auto":
+        return not (FLAGS.boxes or FLAGS.annotations)
+    return FLAGS.exif_orientation == "apply"
 
 
 def _setup():
@@ -106,7 +120,8 @@ def _setup():
     detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
                              category_ids=predictor.config.data.category_ids or (1,),
                              runtime=FLAGS.detector_runtime, precision=FLAGS.detector_precision,
-                             calibration_images=lambda: calibration_images(inputs))
+                             calibration_images=lambda: calibration_images(
+                                 inputs, upright=_upright()))
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids)
     if FLAGS.runtime or FLAGS.precision:
@@ -117,7 +132,7 @@ def _setup():
         from keras_pose.prediction.runner import input_people
         predictor = Predictor(runtime_model(
             predictor.pose_model, FLAGS.runtime, FLAGS.precision,
-            samples=lambda: input_people(inputs, detector)))
+            samples=lambda: input_people(inputs, detector, _upright())))
     return inputs, predictor, detector, image_ids
 
 
@@ -155,7 +170,8 @@ def work() -> int:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     inputs, predictor, detector, image_ids = _setup()
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=FLAGS.flip,
-                        score_threshold=FLAGS.score_threshold, image_ids=image_ids)
+                        score_threshold=FLAGS.score_threshold, image_ids=image_ids,
+                        upright=_upright())
     images = [item for item in inputs if not item.is_video]
     predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"))
     if FLAGS.track:
@@ -187,6 +203,22 @@ def _tracker_drops(summary, track) -> str:
             f"them with --set, e.g. --set track.keypoint_threshold=0.2)")
 
 
+def _listed(keys) -> str:
+    return ", ".join(keys[:10]) + (" ..." if len(keys) > 10 else "")
+
+
+def _report_orientation(summary) -> None:
+    if summary.turned:
+        print(f"  {len(summary.turned)} photo(s) turned upright as their EXIF orientation "
+              f"says (their keypoints are in that frame; --exif_orientation ignore keeps the "
+              f"stored pixels): {_listed(summary.turned)}")
+    if summary.not_turned:
+        why = ("as " + ("--boxes" if FLAGS.boxes else "--annotations") + " is given"
+               if FLAGS.exif_orientation == "auto" else "--exif_orientation ignore")
+        print(f"  {len(summary.not_turned)} photo(s) have an EXIF orientation tag, not applied "
+              f"({why}; --exif_orientation apply turns them): {_listed(summary.not_turned)}")
+
+
 def _report(run, predictions) -> int:
     summary = run.summary
     print(f"{summary.processed} input(s) processed, {len(summary.unreadable)} unreadable "
@@ -196,8 +228,9 @@ def _report(run, predictions) -> int:
               f"frame folders: <path>.frames.json in {FLAGS.output_dir}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
+    _report_orientation(summary)
     if summary.no_boxes:
-        shown = ", ".join(summary.no_boxes[:10]) + (" ..." if len(summary.no_boxes) > 10 else "")
+        shown = _listed(summary.no_boxes)
         print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
               f"{shown}")
     if summary.low_score_detections or summary.unconfident_poses:

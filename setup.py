@@ -21,6 +21,9 @@ setup(
         "opencv-python-headless",
         "pycocotools",
         "absl-py",
+        # EXIF orientation of photos (keras_pose.data.images); TensorBoard
+        # installs it anyway.
+        "pillow",
         "scipy",
         "tqdm",
         # tf.summary (TensorBoard logs) needs it; TF 2.21 no longer installs it.

@@ -13,11 +13,15 @@ Whole images in unusual formats are decoded as the reference's
 ``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
 PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
 grey images are replicated into the three channels.
-EXIF orientation is ignored, as in the reference.
+EXIF orientation is ignored by default, as in the reference (whose
+annotations, like COCO's, are in the stored pixels' coordinates);
+``upright=True`` turns a photo as its EXIF orientation tag says, as image
+viewers show it (predict.py on a phone's photos: the people stand).
 """
 
 from __future__ import annotations
 
+import io
 import os
 from typing import Sequence
 
@@ -57,9 +61,44 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
                              f"({reason[:120]})") from e
 
 
-def read_image(path: str) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of an image file (EXIF orientation ignored).
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation tag (1-8) of image file bytes; 1 (as stored) when
+    there is none or it cannot be read. Reads the header only (Pillow)."""
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            value = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 -- any unreadable header: the pixels as stored.
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
+
+def to_upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The image as a viewer shows it, given its EXIF orientation.
+
+    Args:
+      image: (H, W, C) as stored.
+      orientation: the EXIF tag, 1-8 (TIFF 6.0's numbering: where the stored
+        0th row and 0th column lie in the shown image).
+    Returns:
+      (H, W, C) for 1-4, (W, H, C) for 5-8.
+    """
+    if orientation in (5, 6, 7, 8):
+        # 5: transpose; 6: 90 degrees clockwise; 7: transverse; 8: 90 anticlockwise.
+        image = np.rot90(image, {5: 1, 6: -1, 7: -1, 8: 1}[orientation])
+        if orientation in (5, 7):
+            image = image[::-1]
+    elif orientation in (2, 3, 4):
+        image = {2: image[:, ::-1], 3: image[::-1, ::-1], 4: image[::-1]}[orientation]
+    return np.ascontiguousarray(image)
+
+
+def read_image_and_orientation(path: str, upright: bool = False) -> tuple[np.ndarray, int]:
+    """(H, W, 3) uint8 RGB of an image file, and its EXIF orientation (1-8).
+
+    Args:
+      path: the file.
+      upright: turn the pixels as the orientation says (else as stored).
     Raises:
       ImageReadError: a missing or unreadable file, or one that is not a
         whole decodable image.
@@ -71,7 +110,14 @@ def read_image(path: str) -> np.ndarray:
             data = f.read()
     except OSError as e:
         raise ImageReadError(path, f"cannot be read ({e.strerror or e})") from e
-    return decode_image(data, path)
+    image, orientation = decode_image(data, path), exif_orientation(data)
+    return (to_upright(image, orientation) if upright else image), orientation
+
+
+def read_image(path: str, upright: bool = False) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file: as stored, or ``upright`` (turned
+    as its EXIF orientation says; :func:`read_image_and_orientation`)."""
+    return read_image_and_orientation(path, upright)[0]
 
 
 def find_unreadable_images(paths: Sequence[str], limit: int = 5) -> list[str]:

@@ -1,7 +1,7 @@
 """The default person detector: a COCO-trained D-FINE from keras-hub.
 
     detector = KerasHubPersonDetector.from_preset()      # dfine_small_obj2coco
-    people = detector.detect(read_image("photo.jpg"))    # Detections(boxes, scores)
+    people = detector.detect(read_image("photo.jpg", upright=True))  # Detections(boxes, scores)
 
 The first ``from_preset`` downloads the preset from Kaggle through kagglehub
 into its cache (``$KAGGLEHUB_CACHE``, by default

@@ -1,7 +1,7 @@
 """The D-FINE person detector with its network in ONNX Runtime or OpenVINO.
 
     detector = RuntimePersonDetector.from_preset(runtime="openvino")
-    people = detector.detect(read_image("photo.jpg"))    # Detections(boxes, scores)
+    people = detector.detect(read_image("photo.jpg", upright=True))  # Detections(boxes, scores)
 
 The same detections as ``KerasHubPersonDetector`` (same resizing, decoding,
 person class, thresholds and NMS: the functions of ``keras_hub_detector``)

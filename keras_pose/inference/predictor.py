@@ -3,7 +3,7 @@
     from keras_pose import Predictor
     predictor = Predictor.from_checkpoint("output/tiny")     # or a SavedModel, an export
     # or: Predictor.from_checkpoint("output/tiny", runtime="openvino", precision="int8")
-    image = read_image("people.jpg")  # keras_pose.data.images: RGB uint8
+    image = read_image("people.jpg", upright=True)  # RGB uint8, turned as EXIF says
     result = predictor.predict(image, boxes=[[10, 20, 100, 200]])
     cv2.imwrite("out.jpg", predictor.draw(image, result)[..., ::-1])
 

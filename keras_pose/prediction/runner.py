@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from absl import logging
 
-from keras_pose.data.images import ImageReadError, read_image
+from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
 from keras_pose.prediction.inputs import InputFile, sequences
 from keras_pose.prediction.outputs import OutputWriter, PredictionsFile, VideoOutput
 
@@ -32,6 +32,10 @@ class RunSummary:
     processed: int = 0
     people: int = 0
     unreadable: list = dataclasses.field(default_factory=list)
+    # Photos with an EXIF orientation (not 1): turned upright, or kept as
+    # stored (``upright=False``: boxes and ids of a data set's stored pixels).
+    turned: list = dataclasses.field(default_factory=list)
+    not_turned: list = dataclasses.field(default_factory=list)
     # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
     no_boxes: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
@@ -68,12 +72,16 @@ class PredictionRun:
       score_threshold: keypoints drawn above this score.
       image_ids: {input key: image id} from an annotation file
         (``keras_pose.prediction.inputs.image_ids_of_inputs``).
+      upright: turn photos as their EXIF orientation says (as viewers show
+        them; keypoints, boxes and drawings then in that frame); False keeps
+        the stored pixels, the frame of a data set's annotations and boxes.
     """
 
     def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
-                 score_threshold: float = 0.2, image_ids: Optional[dict] = None):
+                 score_threshold: float = 0.2, image_ids: Optional[dict] = None,
+                 upright: bool = True):
         self.predictor, self.detector = predictor, detector
-        self.flip, self.score_threshold = flip, score_threshold
+        self.flip, self.score_threshold, self.upright = flip, score_threshold, upright
         self.image_ids = image_ids or {}
         # The model's keypoint category (the first of data.category_ids; COCO's
         # person when the checkpoint records none) labels every result.
@@ -87,6 +95,14 @@ class PredictionRun:
             return int(self.image_ids[item.key])
         from_file = getattr(self.detector, "image_id", lambda _: None)(item.key)
         return item.index if from_file is None else int(from_file)
+
+    def read(self, item: InputFile) -> np.ndarray:
+        """An input image with the run's orientation rule, noting photos
+        whose EXIF orientation turned them (or would have)."""
+        image, orientation = read_image_and_orientation(item.path, self.upright)
+        if orientation != 1:
+            (self.summary.turned if self.upright else self.summary.not_turned).append(item.key)
+        return image
 
     def _detect(self, image: np.ndarray, source: str) -> Any:
         found = self.detector.detect(image, source)
@@ -117,7 +133,7 @@ class PredictionRun:
         """Every image: poses, an annotated copy, entries in predictions.json."""
         for item in items:
             try:
-                image = read_image(item.path)
+                image = self.read(item)
             except ImageReadError as e:
                 logging.error("skipping %s", e)
                 self.summary.unreadable.append(str(e))
@@ -151,7 +167,7 @@ class PredictionRun:
         """Each folder of frames as one tracked video."""
         for frames in sequences(items):
             key = os.path.dirname(frames[0].key) or "frames"
-            self._sequence(key, _read_frames(frames, self.summary), 10.0, True, track_config)
+            self._sequence(key, _read_frames(self, frames), 10.0, True, track_config)
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any) -> None:
@@ -210,13 +226,15 @@ class PredictionRun:
             self.summary.frame_people += len(per_frame[-1]["people"])
 
 
-def input_images(items: Sequence[InputFile]) -> Iterator[tuple[InputFile, np.ndarray]]:
+def input_images(items: Sequence[InputFile], upright: bool = True
+                 ) -> Iterator[tuple[InputFile, np.ndarray]]:
     """(input, image) of every input image and video frame in order, read
-    lazily; unreadable inputs are skipped here (the run itself reports them)."""
+    lazily (photos ``upright`` as in :class:`PredictionRun`); unreadable
+    inputs are skipped here (the run itself reports them)."""
     for item in items:
         if not item.is_video:
             try:
-                yield item, read_image(item.path)
+                yield item, read_image(item.path, upright)
             except ImageReadError:
                 pass
             continue
@@ -228,24 +246,24 @@ def input_images(items: Sequence[InputFile]) -> Iterator[tuple[InputFile, np.nda
             capture.release()
 
 
-def input_people(items: Sequence[InputFile], detector: Any) -> Iterator[tuple[np.ndarray,
-                                                                            np.ndarray]]:
+def input_people(items: Sequence[InputFile], detector: Any, upright: bool = True
+                 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(image, boxes) of every input image and video frame in order, with
     the boxes the run's detector finds: the people that calibrate and check
     an int8 export when the data set is not on disk
     (``keras_pose.export.cache``)."""
-    for item, image in input_images(items):
+    for item, image in input_images(items, upright):
         yield image, detector.detect(image, item.key).boxes
 
 
 def calibration_images(items: Sequence[InputFile], count: int = 16,
-                       max_side: int = 1280) -> list[np.ndarray]:
+                       max_side: int = 1280, upright: bool = True) -> list[np.ndarray]:
     """The first ``count`` input images and frames, (H, W, 3) uint8 RGB,
     shrunk to at most ``max_side`` pixels (the detector sees 640x640 anyway;
     sixteen 4K frames would hold 400 MB): what calibrates and judges a bf16 or
     int8 detector (``--detector_precision``)."""
     images = []
-    for _, image in input_images(items):
+    for _, image in input_images(items, upright):
         scale = max_side / max(image.shape[:2])
         if scale < 1:
             size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
@@ -266,14 +284,14 @@ def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
         index += 1
 
 
-def _read_frames(items: Sequence[InputFile], summary: RunSummary) -> Iterator:
+def _read_frames(run: PredictionRun, items: Sequence[InputFile]) -> Iterator:
     for item in items:
         try:
             # A frame of a folder is an input of its own: its key finds its boxes.
-            yield item.key, item.key, read_image(item.path)
+            yield item.key, item.key, run.read(item)
         except ImageReadError as e:
             logging.error("skipping frame %s", e)
-            summary.unreadable.append(str(e))
+            run.summary.unreadable.append(str(e))
 
 
 def _tracker(run: PredictionRun, track_config: Any) -> Any:

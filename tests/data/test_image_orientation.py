@@ -1,0 +1,72 @@
+"""EXIF orientation: photos turned as viewers show them (``upright=True``),
+or kept as stored (the reference's rule, and the default). OpenCV's
+``imread``, which applies the tag itself, is the oracle."""
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_pose.data.images import exif_orientation, read_image, read_image_and_orientation
+
+
+def _photo(path, orientation, size=(48, 80)):
+    """A JPEG of asymmetric blocks (no turn or mirror maps it onto itself)
+    tagged with ``orientation`` (None: no EXIF at all)."""
+    pixels = np.zeros((*size, 3), np.uint8)
+    pixels[:10, :20] = 255
+    pixels[30:, 60:, 1] = 200
+    pixels[5:20, 50:70, 2] = 120
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, exif=exif, quality=95)
+    return str(path)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_upright_photos_are_what_opencv_shows(orientation, tmp_path):
+    path = _photo(tmp_path / "photo.jpg", orientation)
+    image, found = read_image_and_orientation(path, upright=True)
+    assert found == orientation
+    shown = cv2.imread(path, cv2.IMREAD_COLOR)[..., ::-1]
+    assert image.shape == shown.shape == ((80, 48, 3) if orientation >= 5 else (48, 80, 3))
+    np.testing.assert_array_equal(image, shown)
+    # The default keeps the stored pixels, as the reference reads them.
+    stored = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)[..., ::-1]
+    np.testing.assert_array_equal(read_image(path), stored)
+    assert read_image(path).shape == (48, 80, 3)
+
+
+@pytest.mark.parametrize("orientation", [None, 0, 9, 300])
+def test_no_tag_or_a_value_outside_1_to_8_keeps_the_stored_pixels(orientation, tmp_path):
+    path = _photo(tmp_path / "photo.jpg", orientation)
+    image, found = read_image_and_orientation(path, upright=True)
+    assert found == 1
+    np.testing.assert_array_equal(image, read_image(path))
+
+
+def test_a_broken_exif_block_is_read_as_no_tag(tmp_path):
+    good = open(_photo(tmp_path / "photo.jpg", 6), "rb").read()
+    start = good.index(b"Exif\x00\x00")
+    # The TIFF header's byte order and IFD offset destroyed, lengths kept.
+    broken = good[:start + 6] + b"\xff" * 8 + good[start + 14:]
+    assert exif_orientation(broken) == 1
+    (tmp_path / "broken.jpg").write_bytes(broken)
+    image, found = read_image_and_orientation(str(tmp_path / "broken.jpg"), upright=True)
+    assert found == 1 and image.shape == (48, 80, 3)
+    assert exif_orientation(b"not an image at all") == 1
+
+
+def test_a_png_with_an_exif_chunk_is_turned_too(tmp_path):
+    pixels = np.arange(6 * 10 * 3, dtype=np.uint8).reshape(6, 10, 3)
+    exif = Image.Exif()
+    exif[0x0112] = 8  # 90 degrees anticlockwise
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", exif=exif)
+    (tmp_path / "photo.png").write_bytes(buffer.getvalue())
+    image, found = read_image_and_orientation(str(tmp_path / "photo.png"), upright=True)
+    assert found == 8
+    np.testing.assert_array_equal(image, np.rot90(pixels))
