@@ -19,6 +19,7 @@ Generic: backbone files (:mod:`keras_pose.convert.imagenet`,
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -49,6 +50,11 @@ class DownloadError(UserError, OSError):
 
 class HashMismatchError(UserError, ValueError):
     """A file whose SHA-256 does not start with its name's hash."""
+
+
+class _Truncated(OSError):
+    """The server closed the connection before its Content-Length (urllib
+    reads such a response to its end without an error)."""
 
 
 def cache_dir() -> str:
@@ -171,7 +177,15 @@ def _download(url: str, name: str, destination: str, alternatives: str) -> None:
         write_atomically(destination, fill, binary=True)
     except HashMismatchError as e:
         raise HashMismatchError(f"{e}; downloaded from {url}, not kept") from None
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except _Truncated as e:
+        raise DownloadError(f"cannot download {name} from {url}: {e}; nothing was kept, "
+                            "run again to retry") from None
+    except (OSError, ValueError) as e:  # urllib's URLError is an OSError.
+        if getattr(e, "errno", None) == errno.ENOSPC:
+            raise DownloadError(
+                f"cannot download {name} from {url}: the disk holding {folder} is full "
+                f"({e.strerror}); nothing was kept: free space there or set {CACHE_ENV} to "
+                "a folder on another disk") from None
         _raise_offline(name, url, destination, f"{type(e).__name__}: {e}", alternatives)
     logging.info("Downloaded %s (%.1f MB in %.1f s) to %s", url, sizes[0] / 1e6,
                  time.monotonic() - start, destination)
@@ -190,4 +204,6 @@ def _copy_url(url: str, out) -> int:
                 report += _REPORT_EVERY_S
                 logging.info("... %.0f of %s MB", size / 1e6,
                              f"{total / 1e6:.0f}" if total else "?")
+    if total and size != total:
+        raise _Truncated(f"the connection ended after {size} of the {total} bytes announced")
     return size

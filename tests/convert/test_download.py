@@ -68,3 +68,62 @@ def test_hash_prefixes_of_torchvision_and_mmpose_names():
     assert download.hash_prefix("res50_coco_256x192_dark-43379d20_20200709.pth") == "43379d20"
     assert download.hash_prefix("pose_resnet_50_256x192.pth.tar") is None
     assert download.hash_prefix("td-hm_res50_8xb64-210e_coco-256x192.pth") is None
+
+
+@pytest.fixture
+def server():
+    """A web server on 127.0.0.1 answering every GET with ``server.body``,
+    announcing ``server.length`` bytes (then closing the connection)."""
+    import http.server
+    import socketserver
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(httpd.length))
+            self.end_headers()
+            self.wfile.write(httpd.body)
+            self.close_connection = True
+
+        def log_message(self, *args):
+            pass
+
+    httpd = socketserver.TCPServer(("127.0.0.1", 0), Handler)
+    httpd.body, httpd.length = b"", 0
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_download_cut_short_is_not_kept(server, cache):
+    # A name without a hash (timm's model.safetensors): only the announced
+    # length can tell that the connection ended early.
+    server.body, server.length = b"w" * 3000, 7000
+    with pytest.raises(download.DownloadError, match="after 3000 of the 7000 bytes.*run again"):
+        download.fetch(server.url + "/resnet50.tv_in1k/model.safetensors")
+    assert [files for _, _, files in os.walk(cache) if files] == []  # no file, no temporary
+    server.length = 3000  # Complete: kept, and the cached copy serves the next call.
+    path = download.fetch(server.url + "/resnet50.tv_in1k/model.safetensors")
+    assert open(path, "rb").read() == b"w" * 3000
+    server.body = b"changed"
+    assert open(download.fetch(server.url + "/resnet50.tv_in1k/model.safetensors"),
+                "rb").read() == b"w" * 3000
+
+
+def test_a_full_disk_says_so_and_keeps_nothing(server, cache, monkeypatch):
+    import errno
+    server.body, server.length = b"w" * 3000, 3000
+
+    def full(url, out):
+        out.write(b"w" * 100)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(download, "_copy_url", full)
+    with pytest.raises(download.DownloadError) as info:
+        download.fetch(server.url + "/model.safetensors")
+    assert f"the disk holding {cache}" in str(info.value) and "is full" in str(info.value)
+    assert "Without network access" not in str(info.value)
+    assert [files for _, _, files in os.walk(cache) if files] == []
