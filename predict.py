@@ -105,9 +105,14 @@ def _upright() -> bool:
 def _setup():
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
-    from keras_pose.prediction.inputs import list_inputs
+    from keras_pose.prediction.inputs import list_inputs, without_own_outputs
     checkpoint = _checkpoint()
-    inputs = list_inputs(FLAGS.input, FLAGS.recursive)
+    inputs, left_out = without_own_outputs(list_inputs(FLAGS.input, FLAGS.recursive),
+                                           FLAGS.output_dir)
+    if left_out:
+        print(f"note: {len(left_out)} file(s) under --input are predict.py's own outputs (an "
+              f"earlier run's, in --output_dir {FLAGS.output_dir}), left out: "
+              f"{_listed([item.key for item in left_out])}")
     cli.check_writable(FLAGS.output_dir, "--output_dir")
     image_ids = None
     if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.

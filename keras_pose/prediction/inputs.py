@@ -44,10 +44,20 @@ class InputFile:
     def is_video(self) -> bool:
         return self.path.lower().endswith(VIDEO_EXTENSIONS)
 
-    def output(self, output_dir: str, suffix: str) -> str:
-        """``output_dir/<key>`` + ``suffix`` (e.g. ``.pose.jpg``): the key,
-        extension included, keeps every output distinct."""
-        return os.path.join(output_dir, *self.key.split("/")) + suffix
+    def drawn_output(self, output_dir: str) -> str:
+        """Where its annotated copy goes: ``<stem>.pose<ext>`` for an image
+        (``a/x.jpg`` -> ``a/x.pose.jpg``), ``<key>.pose.avi`` for a video."""
+        if self.is_video:
+            return sequence_output(output_dir, self.key, ".pose.avi")
+        stem, ext = os.path.splitext(self.key)
+        return sequence_output(output_dir, stem, ".pose" + ext)
+
+
+def sequence_output(output_dir: str, key: str, suffix: str) -> str:
+    """``output_dir/<key><suffix>``: the files of a video or a folder of
+    frames (``.pose.avi``, ``.frames.json``, ``.posetrack.json``); the key,
+    extension included, keeps every output distinct."""
+    return os.path.join(output_dir, *key.split("/")) + suffix
 
 
 def _is_media(name: str) -> bool:
@@ -87,6 +97,27 @@ def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
     return [InputFile(path, key, i) for i, (key, path) in enumerate(keys)]
 
 
+def without_own_outputs(inputs: list[InputFile], output_dir: str
+                        ) -> tuple[list[InputFile], list[InputFile]]:
+    """(inputs, left out): the inputs that are not predict.py's own outputs.
+
+    With ``--output_dir`` inside the ``--input`` folder (``--input .`` and the
+    default ``predictions``), a second run would find the first run's
+    annotated copies among its inputs, run them and write
+    ``x.pose.pose.jpg`` (or track the folder of copies as a video). A file
+    at the place where a run over these inputs, tracked or not, puts an
+    annotated copy (``<stem>.pose<ext>`` of an image, ``<key>.pose.avi`` of
+    a video or a folder of frames) is left out; the others keep the image
+    ids (indices) they would have without it.
+    """
+    written = {os.path.abspath(item.drawn_output(output_dir)) for item in inputs}
+    written |= {os.path.abspath(sequence_output(output_dir, sequence_key(frames), ".pose.avi"))
+                for frames in sequences(inputs)}
+    kept = [item for item in inputs if os.path.abspath(item.path) not in written]
+    left_out = [item for item in inputs if os.path.abspath(item.path) in written]
+    return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
+
+
 def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:
     """Images grouped by folder, in key order: the frame sequences of
     ``--track`` (each folder of frames is one video)."""
@@ -95,6 +126,12 @@ def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:
         if not item.is_video:
             groups.setdefault(os.path.dirname(item.key), []).append(item)
     return [groups[k] for k in sorted(groups)]
+
+
+def sequence_key(frames: Sequence[InputFile]) -> str:
+    """The key of a folder of frames (one of :func:`sequences`): the folder's
+    path relative to ``--input``, or ``frames`` for frames right in it."""
+    return os.path.dirname(frames[0].key) or "frames"
 
 
 def image_ids_of_inputs(file_ids: Mapping[str, int], keys: Sequence[str],

@@ -13,7 +13,6 @@ and an id.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Any, Iterator, Optional, Sequence
 
 import cv2
@@ -21,7 +20,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
-from keras_pose.prediction.inputs import InputFile, sequences
+from keras_pose.prediction.inputs import InputFile, sequence_key, sequence_output, sequences
 from keras_pose.prediction.outputs import OutputWriter, PredictionsFile, VideoOutput
 
 
@@ -140,9 +139,7 @@ class PredictionRun:
                 continue
             result = self._poses(image, item.key)
             drawn = self.predictor.draw(image, result, self.score_threshold)
-            stem, ext = os.path.splitext(item.key)
-            self.writer.image(os.path.join(self.writer.output_dir, *stem.split("/"))
-                              + ".pose" + ext, drawn)
+            self.writer.image(item.drawn_output(self.writer.output_dir), drawn)
             predictions.add(coco_entries(result, self._image_id(item), item.key,
                                          self.category_id))
             self.summary.processed += 1
@@ -166,7 +163,7 @@ class PredictionRun:
     def folders(self, items: Sequence[InputFile], track_config: Any) -> None:
         """Each folder of frames as one tracked video."""
         for frames in sequences(items):
-            key = os.path.dirname(frames[0].key) or "frames"
+            key = sequence_key(frames)
             self._sequence(key, _read_frames(self, frames), 10.0, True, track_config)
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
@@ -178,8 +175,8 @@ class PredictionRun:
         the stop goes on: an hour of video is not lost to its last frame.
         """
         tracker = _tracker(self, track_config) if track else None
-        base = os.path.join(self.writer.output_dir, *key.split("/"))
-        video = VideoOutput(self.writer, base + ".pose.avi", fps)
+        video = VideoOutput(self.writer, sequence_output(self.writer.output_dir, key, ".pose.avi"),
+                            fps)
         per_frame, results, names = [], [], []
         finished = False
         try:
@@ -190,9 +187,11 @@ class PredictionRun:
                 logging.warning("%s: stopped after %d frame(s); its outputs hold those frames",
                                 key, len(per_frame))
             video.close()
-            self.writer.json(base + ".frames.json", per_frame)
+            self.writer.json(sequence_output(self.writer.output_dir, key, ".frames.json"),
+                             per_frame)
             if tracker is not None:
-                _write_posetrack(self, base + ".posetrack.json", results, names, key,
+                _write_posetrack(self, sequence_output(self.writer.output_dir, key,
+                                                       ".posetrack.json"), results, names, key,
                                  track_config.keypoint_threshold)
                 self.summary.low_score_detections += tracker.low_score_detections
                 self.summary.unconfident_poses += tracker.unconfident_poses

@@ -697,3 +697,24 @@ def test_a_phones_photo_is_turned_upright_unless_boxes_give_stored_pixels(
         assert ("1 photo(s) turned upright" in stdout) == turned, stdout
         assert ("not applied (as --boxes is given" in stdout) == (name == "boxes"), stdout
         assert ("not applied (--exif_orientation ignore" in stdout) == (name == "ignore")
+
+
+def test_a_second_run_does_not_take_the_first_runs_outputs_as_inputs(
+        run_predict, checkpoint, coco_dir, tmp_path):
+    """``predict.py --input .`` writes into ./predictions: run again, it
+    must not run its own annotated copies (``a.pose.pose.jpg``)."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg", "b/c.jpg"])
+    args = ["--checkpoint", checkpoint, "--input", inputs, "--detector", "none",
+            "--output_dir", os.path.join(inputs, "predictions")]
+    for run in range(2):
+        code, out, err = run_predict(args)
+        assert code == 0, err[-3000:]
+        assert "2 input(s) processed" in out, out
+        assert ("2 file(s) under --input are predict.py's own outputs" in out) == (run == 1)
+        entries = json.load(open(tmp_path / "in" / "predictions" / "predictions.json"))
+        assert [(e["file_name"], e["image_id"]) for e in entries] == [("a.jpg", 0),
+                                                                      ("b/c.jpg", 1)]
+    found = sorted(os.path.relpath(os.path.join(d, f), inputs)
+                   for d, _, files in os.walk(inputs) for f in files)
+    assert found == ["a.jpg", "b/c.jpg", "predictions/a.pose.jpg", "predictions/b/c.pose.jpg",
+                     "predictions/predictions.json"]

@@ -1,0 +1,54 @@
+"""What predict.py reads: an earlier run's outputs inside --input are not
+inputs again."""
+
+import os
+
+from keras_pose.prediction.inputs import list_inputs, without_own_outputs
+
+
+def _touch(root, *names):
+    for name in names:
+        path = os.path.join(root, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "wb").close()
+
+
+def _keys(items):
+    return [(item.key, item.index) for item in items]
+
+
+def test_outputs_inside_the_input_folder_are_left_out(tmp_path):
+    # An earlier run of --input . with the default --output_dir predictions,
+    # and one of --output_dir . (outputs beside the inputs).
+    _touch(tmp_path, "a.jpg", "b/c.png", "clip.mp4", "predictions/a.pose.jpg",
+           "predictions/b/c.pose.png", "predictions/clip.mp4.pose.avi", "a.pose.jpg",
+           "0/x.jpg")
+    items = list_inputs(str(tmp_path))
+    kept, left_out = without_own_outputs(items, str(tmp_path / "predictions"))
+    # Indices (image ids) as in a run without the outputs: 0/x.jpg's 0 stays.
+    assert _keys(kept) == [("0/x.jpg", 0), ("a.jpg", 1), ("a.pose.jpg", 2), ("b/c.png", 3),
+                           ("clip.mp4", 4)]
+    assert [item.key for item in left_out] == [
+        "predictions/a.pose.jpg", "predictions/b/c.pose.png", "predictions/clip.mp4.pose.avi"]
+    kept, left_out = without_own_outputs(items, str(tmp_path))
+    assert [item.key for item in left_out] == ["a.pose.jpg"]
+    assert "a.pose.jpg" not in [item.key for item in kept]
+
+
+def test_copies_of_a_tracked_or_untracked_run_are_left_out_and_others_kept(tmp_path):
+    _touch(tmp_path, "seq/000.jpg", "seq/001.jpg", "out/seq.pose.avi", "out/other.avi",
+           "out/seq/000.pose.jpg", "out/seq/001.jpg")
+    items = list_inputs(str(tmp_path))
+    kept, left_out = without_own_outputs(items, str(tmp_path / "out"))
+    # --track's video of the folder, an untracked run's copy of a frame.
+    assert [item.key for item in left_out] == ["out/seq.pose.avi", "out/seq/000.pose.jpg"]
+    # A video or an image that no run over these inputs writes is the user's.
+    assert [item.key for item in kept] == ["out/other.avi", "out/seq/001.jpg", "seq/000.jpg",
+                                           "seq/001.jpg"]
+
+
+def test_nothing_is_left_out_when_the_outputs_go_elsewhere(tmp_path):
+    _touch(tmp_path, "in/a.jpg", "in/a.pose.jpg")
+    items = list_inputs(str(tmp_path / "in"))
+    kept, left_out = without_own_outputs(items, str(tmp_path / "out"))
+    assert kept == items and left_out == []
