@@ -57,6 +57,9 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
         # TF prefixes "{{function_node ...}} "; keep the decoder's own words.
         text = str(e).split("}}")[-1].strip()
         reason = text.splitlines()[0] if text else type(e).__name__
+        if data[:4] in (b"II*\x00", b"MM\x00*"):  # A whole TIFF, but no TF decoder reads it.
+            raise ImageReadError(source, "a TIFF image: TensorFlow decodes JPEG, PNG, GIF, BMP "
+                                 "and WebP only; convert it (to PNG, say)") from e
         raise ImageReadError(source, f"cannot be decoded: corrupt, truncated or not an image "
                              f"({reason[:120]})") from e
 

@@ -1,6 +1,7 @@
-"""EXIF orientation: photos turned as viewers show them (``upright=True``),
-or kept as stored (the reference's rule, and the default). OpenCV's
-``imread``, which applies the tag itself, is the oracle."""
+"""keras_pose.data.images beyond decoding (tests/training/test_unreadable_images.py):
+EXIF orientation, photos turned as viewers show them (``upright=True``) or
+kept as stored (the reference's rule, and the default), with OpenCV's
+``imread``, which applies the tag itself, as the oracle; TIFFs named as such."""
 
 import io
 
@@ -70,3 +71,16 @@ def test_a_png_with_an_exif_chunk_is_turned_too(tmp_path):
     image, found = read_image_and_orientation(str(tmp_path / "photo.png"), upright=True)
     assert found == 8
     np.testing.assert_array_equal(image, np.rot90(pixels))
+
+
+def test_a_tiff_is_named_as_such_not_called_corrupt(tmp_path):
+    # TF has no TIFF decoder; the file is whole, so "corrupt" would mislead.
+    from keras_pose.data.images import ImageReadError
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    for name in ("scan.tif", "big_endian.tiff"):
+        Image.fromarray(pixels).save(tmp_path / name)
+    data = (tmp_path / "big_endian.tiff").read_bytes()
+    (tmp_path / "big_endian.tiff").write_bytes(b"MM\x00*" + data[4:])  # magic only: still refused
+    for name in ("scan.tif", "big_endian.tiff"):
+        with pytest.raises(ImageReadError, match=f"{name}: a TIFF image: .*convert it"):
+            read_image(str(tmp_path / name))
