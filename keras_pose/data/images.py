@@ -64,6 +64,22 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
                              f"({reason[:120]})") from e
 
 
+def check_rgb_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """``image`` as an array, checked to be a non-empty (H, W, 3) uint8 RGB
+    image (what :func:`read_image` returns).
+
+    Raises:
+      ValueError: naming ``name``, the dtype and the shape.
+    """
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"{name} must be (H, W, 3) uint8 RGB, got {image.dtype} "
+                         f"{image.shape}")
+    if not image.shape[0] or not image.shape[1]:
+        raise ValueError(f"{name} is empty: {image.shape[0]} x {image.shape[1]} pixels")
+    return image
+
+
 def exif_orientation(data: bytes) -> int:
     """The EXIF orientation tag (1-8) of image file bytes; 1 (as stored) when
     there is none or it cannot be read. Reads the header only (Pillow)."""

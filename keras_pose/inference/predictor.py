@@ -23,6 +23,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.data.images import check_rgb_image
 from keras_pose.inference.loading import PoseModel, load_pose_model
 
 
@@ -126,12 +127,10 @@ class Predictor:
           box_scores: (M,) detection scores multiplied into ``scores``.
 
         Raises:
-          ValueError: for an image that is not (H, W, 3) or a bad box.
+          ValueError: for an image that is not (H, W, 3) uint8, or is empty,
+            or a bad box.
         """
-        image = np.asarray(image)
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"image must be (H, W, 3) uint8 RGB, got {image.dtype} "
-                             f"{image.shape}")
+        image = check_rgb_image(image)
         if boxes is None:
             boxes = [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]]
         boxes = check_boxes(boxes)

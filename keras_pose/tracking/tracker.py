@@ -46,6 +46,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 
 from keras_pose.configs.base import TrackConfig
+from keras_pose.data.images import check_rgb_image
 from keras_pose.oks import oks_between, pairwise_oks
 from keras_pose.tracking import boxes as box_ops
 from keras_pose.tracking.flow import DenseFlow, propagate_joints, to_gray
@@ -241,10 +242,7 @@ class PoseTracker:
         return result
 
     def _check_frame(self, frame_rgb: np.ndarray) -> np.ndarray:
-        frame_rgb = np.asarray(frame_rgb)
-        if frame_rgb.ndim != 3 or frame_rgb.shape[2] != 3 or frame_rgb.dtype != np.uint8:
-            raise ValueError(f"frame must be (H, W, 3) uint8 RGB, got {frame_rgb.shape} "
-                             f"{frame_rgb.dtype}")
+        frame_rgb = check_rgb_image(frame_rgb, "frame")
         if self._prev_gray is not None and self._prev_gray.shape != frame_rgb.shape[:2]:
             raise ValueError(f"frame size changed from {self._prev_gray.shape} to "
                              f"{frame_rgb.shape[:2]}; call reset() for a new video")

@@ -93,6 +93,10 @@ def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):
     assert result.keypoints.shape == (0, 17, 2) and result.scores.shape == (0,)
     with pytest.raises(ValueError, match="uint8"):
         predictor.predict(image.astype(np.float32), [[1, 2, 3, 4]])
+    for empty in ((0, 0, 3), (0, 60, 3), (50, 0, 3)):  # Not TF's graph error from deep inside.
+        for boxes in (None, [[1, 2, 3, 4]]):
+            with pytest.raises(ValueError, match=r"image is empty: \d+ x \d+ pixels"):
+                predictor.predict(np.zeros(empty, np.uint8), boxes)
 
 
 def test_overrides_of_the_model_are_refused(checkpoints):
