@@ -115,8 +115,27 @@ def _metadata_file(config: ExperimentConfig) -> str:
     existing = [p for p in candidates if os.path.isfile(p)]
     if not existing:
         raise DatasetError(f"no annotation file for data set {data.root}: expected "
-                           f"{' or '.join(candidates)}")
+                           f"{' or '.join(candidates)}{_other_splits(data.root)}")
     return existing[0]
+
+
+def _other_splits(root: str) -> str:
+    """What the annotation folder holds instead, and the settings that name
+    it (``person_keypoints_train.json`` -> ``--set data.train_set=train``)."""
+    folder = os.path.join(root, "annotations")
+    found = sorted(f for f in os.listdir(folder) if f.endswith(".json")) \
+        if os.path.isdir(folder) else []
+    if not found:
+        return f"; {folder} holds no .json file"
+    splits = [f[len("person_keypoints_"):-len(".json")] for f in found
+              if f.startswith("person_keypoints_")]
+    text = f"; {folder} holds {', '.join(found[:10])}"
+    if splits:
+        train = next((x for x in splits if "train" in x), splits[0])
+        test = next((x for x in splits if x != train and "test" not in x), train)
+        text += (f": name its splits, e.g. --set data.train_set={train} "
+                 f"--set data.test_set={test} (images in images/<split>/)")
+    return text
 
 
 def is_test_split(config: ExperimentConfig) -> bool:

@@ -82,3 +82,20 @@ def test_metadata_mismatch_names_both(coco_dir):
         cfg.data, keypoint_names=("snout",) + cfg.data.keypoint_names[1:]))
     with pytest.raises(DatasetError, match="pass --set data.keypoint_names="):
         datasets.check_metadata(renamed, records, "preset Z")
+
+
+def test_missing_split_files_name_what_the_folder_holds_and_the_settings(tmp_path):
+    cfg = default_experiment("coco")
+    cfg = cfg.replace(data=dataclasses.replace(cfg.data, root=str(tmp_path), dataset="custom",
+                                               keypoint_names=()))
+    (tmp_path / "annotations").mkdir()
+    with pytest.raises(DatasetError, match=r"holds no \.json file"):
+        datasets.resolve_dataset_config(cfg)
+    for name in ("person_keypoints_val.json", "person_keypoints_train.json", "notes.json"):
+        (tmp_path / "annotations" / name).write_text("{}")
+    with pytest.raises(DatasetError) as info:
+        datasets.resolve_dataset_config(cfg)
+    message = str(info.value)
+    assert "person_keypoints_train2017.json" in message  # what was expected
+    assert "holds notes.json, person_keypoints_train.json, person_keypoints_val.json" in message
+    assert "--set data.train_set=train --set data.test_set=val" in message
