@@ -20,6 +20,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from typing import Any, Optional
 
 import keras
@@ -400,6 +401,10 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
         model.fit(dataset, epochs=config.train.epochs, initial_epoch=state.epoch,
                   steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, shuffle=False,
                   verbose=1 if progress and plan.chief else 0)
+    except tf.errors.UnavailableError as e:
+        if cluster_workers() < 2:
+            raise
+        raise _worker_lost(e, plan) from e
     except tf.errors.OpError as e:
         if skipped.error is None:
             raise
@@ -415,6 +420,30 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
                                         "no checkpoint was written yet")) from None
     finally:
         model.release_iterator()
+
+
+def _worker_lost(error: tf.errors.UnavailableError, plan: _Plan) -> TrainingError:
+    """Another worker stopped (killed, crashed, its machine gone): TF's
+    collectives abort here once its heartbeats end. Says which worker, and
+    how to resume, instead of TF's traceback."""
+    tasks = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error.message))))
+    who = ", ".join(f"{job} {task}" for job, task in tasks) or "another worker"
+    last = latest_epoch_checkpoint(plan.directory) if plan.chief else None
+    where = (f"the last complete checkpoint is {last}" if last else
+             "the chief's --model_dir holds the last complete checkpoint" if not plan.chief
+             else "no checkpoint was written yet")
+    return TrainingError(f"lost {who} of the cluster ({_why_lost(str(error.message))}); "
+                         f"{where}: start every worker again with the same command to resume")
+
+
+def _why_lost(message: str) -> str:
+    if "stopped sending heartbeats" in message:
+        return "its heartbeats stopped"
+    if re.search(r"Connection reset|Socket closed|Connection refused", message):
+        return "its connection closed"
+    lines = [line.strip() for line in message.splitlines()
+             if line.strip() and not line.startswith("Graph execution error")]
+    return "TensorFlow: " + (lines[0][:200] if lines else "UnavailableError")
 
 
 def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint, augment,

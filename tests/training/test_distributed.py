@@ -228,3 +228,54 @@ def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, sy
     assert close / total > 0.999, close / total
     state = json.load(open(os.path.join(model_dir, "checkpoints", "epoch_0001", "state.json")))
     assert state["step"] == 2 and state["global_batch"] == 8
+
+
+def _start_workers(cluster, model_dir, synthetic_root, extra):
+    procs = []
+    for index in range(2):
+        env = _env()
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster,
+                                       "task": {"type": "worker", "index": index}})
+        cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
+               "--noexport"] + [a for item in extra for a in ("--set", item)]
+        procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    return procs
+
+
+@pytest.mark.slow  # several workers, a heartbeat timeout
+def test_a_worker_killed_mid_training_stops_the_others_with_a_way_to_resume(
+        tmp_path, synthetic_root):
+    """kill -9 of one worker: the other must neither hang in its collectives
+    nor end in TF's traceback; both started again resume and finish."""
+    import signal
+    import time
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    model_dir = str(tmp_path / "run")
+    extra = ["train.epochs=60", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    try:
+        first = os.path.join(model_dir, "checkpoints", "epoch_0001")
+        deadline = time.monotonic() + 300
+        while not os.path.isdir(first) and time.monotonic() < deadline:
+            assert procs[0].poll() is None, procs[0].communicate()[0][-3000:]
+            time.sleep(0.2)
+        assert os.path.isdir(first), "no first checkpoint in 300 s"
+        procs[1].send_signal(signal.SIGKILL)
+        output = procs[0].communicate(timeout=240)[0]  # A hang fails here.
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.communicate()
+    assert procs[0].returncode == 1, output[-3000:]
+    assert "train.py: error: lost worker 1 of the cluster" in output, output[-3000:]
+    assert "the last complete checkpoint is " + os.path.join(model_dir, "checkpoints",
+                                                             "epoch_00") in output
+    assert "start every worker again with the same command to resume" in output
+    assert "Traceback" not in output
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    for proc, output in zip(procs, outputs):
+        assert proc.returncode == 0, output[-3000:]
+    assert "Resuming from " + os.path.join(model_dir, "checkpoints", "epoch_00") in outputs[0]
+    assert os.path.isdir(os.path.join(model_dir, "checkpoints", "epoch_0060"))
