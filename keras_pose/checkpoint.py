@@ -26,15 +26,12 @@ directory* is what ``train.py --model_dir`` fills::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import glob
 import json
 import os
-import signal
-import threading
 import warnings
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 
 import keras
 from absl import logging
@@ -42,6 +39,7 @@ from absl import logging
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
 from keras_pose.files import write_directory_atomically
+from keras_pose.signals import defer_interrupts
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -170,27 +168,6 @@ def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
         if is_complete(candidate) and is_model_checkpoint(candidate):
             return candidate
     return None
-
-
-@contextlib.contextmanager
-def defer_interrupts() -> Iterator[None]:
-    """Holds back Ctrl-C (SIGINT) until the block ends, then raises it.
-
-    A KeyboardInterrupt in the middle of an HDF5 write can abort the whole
-    interpreter; with this, a write finishes (or fails) first. Only in the
-    main thread (signal handlers cannot be set elsewhere).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            raise KeyboardInterrupt
 
 
 def write_checkpoint_dir(path: str, write: Callable[[str], None]) -> str:

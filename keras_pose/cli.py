@@ -5,17 +5,19 @@ the runtime flags.
 config (``keras_pose.configs.cli``), call the library and hand their work
 to :func:`run` here, which turns the errors a user can fix
 (``keras_pose.errors.UserError``, and OSErrors naming a file) into one line
-on stderr (exit code 1), Ctrl-C into a clean stop (exit code 130, no
-traceback), and lets every other error through with its traceback.
+on stderr (exit code 1), Ctrl-C and SIGTERM into a clean stop (exit code 130
+or 143, no traceback), and lets every other error through with its traceback.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 from typing import Callable
 
+from keras_pose import signals
 from keras_pose.errors import UserError
 
 
@@ -30,18 +32,23 @@ def is_user_error(error: BaseException) -> bool:
 
 
 def run(name: str, work: Callable[[], int]) -> int:
-    """Runs ``work`` and maps its failures to exit codes and messages."""
+    """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
+    stops it as Ctrl-C does (``keras_pose.signals``), exit code 143."""
+    previous = signals.stop_on_sigterm()
     try:
         return work()
-    except KeyboardInterrupt:
-        print(f"{name}: interrupted (Ctrl-C)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        print(f"{name}: interrupted ({signals.stop_name(e)})", file=sys.stderr)
+        return signals.stop_exit_code(e)
     except Exception as e:  # noqa: BLE001 - reported below, or re-raised.
         if not is_user_error(e):
             raise
-        code = 130 if type(e).__name__ == "TrainingInterrupted" else 1
-        print(f"{name}: {'stopped' if code == 130 else 'error'}: {e}", file=sys.stderr)
+        code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130 or 143.
+        print(f"{name}: {'error' if code == 1 else 'stopped'}: {e}", file=sys.stderr)
         return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 class OutputDirectoryError(UserError, OSError):

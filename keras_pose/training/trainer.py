@@ -17,7 +17,6 @@ there is more than one replica, unless ``model.sync_bn`` is false.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import re
@@ -27,6 +26,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
+from keras_pose import signals
 from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
 from keras_pose.codec import build_codec
@@ -37,28 +37,22 @@ from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.cluster import cluster_workers, read_cluster, wait_for_workers
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
 
 class TrainingInterrupted(TrainingError):
-    """Ctrl-C: training stopped; the message says where it can resume."""
+    """Ctrl-C or SIGTERM: training stopped; the message says where it can
+    resume. ``exit_code``: 130 (Ctrl-C) or 143 (SIGTERM)."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 # ---------------------------------------------------------------------------
 # Strategy and precision
-
-
-def cluster_workers() -> int:
-    """Number of workers (chief included) that ``TF_CONFIG`` names."""
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return 1
-    try:
-        cluster = json.loads(raw).get("cluster", {})
-    except json.JSONDecodeError as e:
-        raise TrainingError(f"TF_CONFIG is not valid JSON: {e}") from e
-    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
 def select_strategy() -> tf.distribute.Strategy:
@@ -66,8 +60,13 @@ def select_strategy() -> tf.distribute.Strategy:
     MirroredStrategy over the visible GPUs, else the default strategy (the
     same computation as a one-replica MirroredStrategy, ~30% faster per step
     on 2 CPU cores)."""
-    if cluster_workers() > 1:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    cluster = read_cluster()
+    if cluster is not None and len(cluster.addresses) > 1:
+        # TF's own wait would be silent and deaf to Ctrl-C (cluster.py).
+        wait_for_workers(cluster)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        signals.stop_on_sigterm()  # TF's coordination service trapped SIGTERM: a stop again.
+        return strategy
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -412,12 +411,13 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
         raise TrainingError(f"{skipped.error}; " + (f"the last complete checkpoint is {last}"
                                                      if last else "no checkpoint was written")
                             ) from e
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
         last = latest_epoch_checkpoint(plan.directory)
         raise TrainingInterrupted(
-            "interrupted (Ctrl-C); " + (f"the last complete checkpoint is {last}: run the same "
-                                        "command again to resume from it" if last else
-                                        "no checkpoint was written yet")) from None
+            f"interrupted ({signals.stop_name(e)}); " + (
+                f"the last complete checkpoint is {last}: run the same command again to "
+                "resume from it" if last else "no checkpoint was written yet"),
+            exit_code=signals.stop_exit_code(e)) from None
     finally:
         model.release_iterator()
 

@@ -279,3 +279,30 @@ def test_a_worker_killed_mid_training_stops_the_others_with_a_way_to_resume(
         assert proc.returncode == 0, output[-3000:]
     assert "Resuming from " + os.path.join(model_dir, "checkpoints", "epoch_00") in outputs[0]
     assert os.path.isdir(os.path.join(model_dir, "checkpoints", "epoch_0060"))
+
+
+@pytest.mark.slow  # several workers
+def test_sigterm_stops_a_worker_though_tf_traps_it(tmp_path, synthetic_root):
+    """TF's coordination service traps SIGTERM (for preemption notices): a
+    worker went on training after ``kill <pid>``. Now it stops as on
+    Ctrl-C, and the other worker says it lost it."""
+    import time
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    model_dir = str(tmp_path / "run")
+    extra = ["train.epochs=60", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    try:
+        first = os.path.join(model_dir, "checkpoints", "epoch_0001")
+        deadline = time.monotonic() + 300
+        while not os.path.isdir(first) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert os.path.isdir(first), "no first checkpoint in 300 s"
+        procs[1].terminate()  # SIGTERM
+        outputs = [proc.communicate(timeout=240)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            proc.kill()
+    assert procs[1].returncode == 143, outputs[1][-3000:]
+    assert "train.py: stopped: interrupted (SIGTERM)" in outputs[1]
+    assert procs[0].returncode == 1 and "lost worker 1 of the cluster" in outputs[0]
+    assert not any("Traceback" in output for output in outputs)

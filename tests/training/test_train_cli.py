@@ -74,6 +74,24 @@ def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     assert "learning rate 0.0001" in last.stderr.split("Epoch 4:")[-1].splitlines()[0]
 
 
+@pytest.mark.slow  # train.py in a subprocess
+def test_sigterm_stops_training_as_ctrl_c_does(tmp_path, synthetic_root):
+    """``kill <pid>`` (a scheduler's stop): a clean stop naming the checkpoint
+    to resume from, exit code 143."""
+    model_dir = str(tmp_path / "run")
+    cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
+           "--set", "train.epochs=50", "--set", "train.batch_size_per_replica=4",
+           "--set", "train.steps_per_epoch=20", "--noexport"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for(os.path.join(model_dir, "checkpoints", "epoch_0001", "COMPLETE"), proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err[-2000:]
+    assert "train.py: stopped: interrupted (SIGTERM); the last complete checkpoint is " in err
+    assert "Traceback" not in err
+
+
 def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path):
     def write(tmp):
         os.kill(os.getpid(), signal.SIGINT)  # arrives as the write begins

@@ -1,0 +1,121 @@
+"""The cluster that ``TF_CONFIG`` names, and joining it without a silent hang.
+
+``MultiWorkerMirroredStrategy()`` blocks inside TensorFlow's C++ until every
+worker has started, holding the GIL: a worker started alone prints nothing
+more and takes neither Ctrl-C nor SIGTERM (TF's coordination service traps
+SIGTERM), for as long as the others are missing. :func:`wait_for_workers`
+meets the other workers first, in Python: it says whom it waits for, and a
+Ctrl-C or a kill stops it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import socket
+import time
+from typing import Optional
+
+from absl import logging
+
+from keras_pose.training.callbacks import TrainingError
+
+# The jobs MultiWorkerMirroredStrategy trains with.
+_JOBS = ("chief", "worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """The training tasks of ``TF_CONFIG``: ``addresses`` ("job index" ->
+    "host:port", chief first) and this process's ``task``."""
+
+    addresses: dict
+    task: str
+
+
+def read_cluster(raw: Optional[str] = None) -> Optional[Cluster]:
+    """``TF_CONFIG`` (or ``raw``) as a :class:`Cluster`; None without one.
+
+    Raises:
+      TrainingError: TF_CONFIG that is not JSON, or whose task is not one of
+        its cluster's chief or worker tasks.
+    """
+    raw = os.environ.get("TF_CONFIG") if raw is None else raw
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+        cluster, task = value.get("cluster", {}), value.get("task", {})
+        addresses = {f"{job} {i}": str(address) for job in _JOBS
+                     for i, address in enumerate(cluster.get(job, []))}
+        me = f"{task.get('type')} {task.get('index')}"
+    except (json.JSONDecodeError, AttributeError, TypeError) as e:
+        raise TrainingError(f"TF_CONFIG is not a JSON object with 'cluster' and 'task': "
+                            f"{e}") from e
+    if len(addresses) > 1 and me not in addresses:
+        raise TrainingError(f"TF_CONFIG: the task {task} is not one of its cluster's "
+                            f"{', '.join(addresses)}")
+    return Cluster(addresses, me)
+
+
+def cluster_workers() -> int:
+    """Number of workers (chief included) that ``TF_CONFIG`` names."""
+    cluster = read_cluster()
+    return len(cluster.addresses) if cluster else 1
+
+
+def _accepts(address: str) -> bool:
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def wait_for_workers(cluster: Cluster, *, timeout: Optional[float] = None,
+                     log_every: float = 30.0) -> None:
+    """Returns once every other task of ``cluster`` listens on its port.
+
+    Meanwhile this task listens on its own port, so that the others find it
+    (a task past this point listens there with TF's server), and logs whom it
+    waits for every ``log_every`` seconds. Interruptible (plain Python).
+
+    Raises:
+      TrainingError: this task's port is taken by another program, or
+        ``timeout`` seconds passed (naming the missing tasks).
+    """
+    port = int(cluster.addresses[cluster.task].rsplit(":", 1)[1])
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(("", port))
+    except OSError as e:
+        listener.close()
+        raise TrainingError(f"TF_CONFIG: {cluster.task}'s port {port} is taken by another "
+                            f"program ({e.strerror}); free it or give this task another port "
+                            "in every worker's TF_CONFIG") from None
+    with listener:
+        listener.listen(64)
+        _meet(cluster, timeout, log_every)
+
+
+def _meet(cluster: Cluster, timeout: Optional[float], log_every: float) -> None:
+    start = time.monotonic()
+    next_log = start
+    missing = [t for t in cluster.addresses if t != cluster.task]
+    while True:
+        missing = [t for t in missing if not _accepts(cluster.addresses[t])]
+        if not missing:
+            return
+        waited = time.monotonic() - start
+        names = ", ".join(f"{t} at {cluster.addresses[t]}" for t in missing)
+        if timeout is not None and waited > timeout:
+            raise TrainingError(f"TF_CONFIG: {names} did not start in {timeout:.0f} s")
+        if time.monotonic() >= next_log:
+            logging.info("TF_CONFIG: %s (%s) waits for %s to start (the same command with its "
+                         "TF_CONFIG there); %.0f s so far, Ctrl-C stops", cluster.task,
+                         cluster.addresses[cluster.task], names, waited)
+            next_log += log_every
+        time.sleep(0.5)

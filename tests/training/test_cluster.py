@@ -1,0 +1,122 @@
+"""Joining the cluster of TF_CONFIG: the workers meet in Python, saying whom
+they wait for, instead of blocking silently inside TF."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.cluster import read_cluster, wait_for_workers
+from tests.training.conftest import REPO
+
+
+def _ports(n):
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _config(ports, index, job="worker", chief=None):
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    if chief:
+        cluster["chief"] = [f"127.0.0.1:{chief}"]
+    return json.dumps({"cluster": cluster, "task": {"type": job, "index": index}})
+
+
+def test_tf_config_is_read_and_checked():
+    assert read_cluster("") is None
+    cluster = read_cluster(_config([1, 2], 1, chief=3))
+    assert cluster.task == "worker 1"
+    assert cluster.addresses == {"chief 0": "127.0.0.1:3", "worker 0": "127.0.0.1:1",
+                                 "worker 1": "127.0.0.1:2"}
+    with pytest.raises(TrainingError, match="TF_CONFIG is not a JSON object"):
+        read_cluster("{cluster")
+    with pytest.raises(TrainingError, match="task .* is not one of its cluster's chief 0, "
+                                            "worker 0, worker 1"):
+        read_cluster(_config([1, 2], 2, chief=3))
+
+
+def test_workers_started_apart_meet_and_go_on():
+    ports = _ports(3)
+    done, errors, servers = [], [], []
+
+    def worker(index):
+        try:
+            wait_for_workers(read_cluster(_config(ports, index)), timeout=60)
+            done.append(index)
+            # TF's server takes the port next: those still waiting find it.
+            server = socket.socket()
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("", ports[index]))
+            server.listen(8)
+            servers.append(server)
+        except Exception as e:  # noqa: BLE001 -- shown by the assert below
+            errors.append(e)
+    threads = []
+    for index in range(3):
+        threads.append(threading.Thread(target=worker, args=(index,)))
+        threads[-1].start()
+        time.sleep(1.0)  # The last one comes 2 s after the first.
+    for thread in threads:
+        thread.join(70)
+    for server in servers:
+        server.close()
+    assert errors == [] and sorted(done) == [0, 1, 2]
+
+
+def test_a_worker_that_never_comes_is_named():
+    ports = _ports(2)
+    start = time.monotonic()
+    with pytest.raises(TrainingError, match=f"worker 1 at 127.0.0.1:{ports[1]} did not start "
+                                            "in 2 s"):
+        wait_for_workers(read_cluster(_config(ports, 0)), timeout=2)
+    assert time.monotonic() - start < 10
+
+
+def test_a_port_taken_by_another_program_is_named():
+    ports = _ports(2)
+    with socket.socket() as taken:
+        taken.bind(("", ports[0]))
+        taken.listen(1)
+        with pytest.raises(TrainingError, match=f"worker 0's port {ports[0]} is taken"):
+            wait_for_workers(read_cluster(_config(ports, 0)), timeout=5)
+
+
+@pytest.mark.slow  # train.py in a subprocess
+def test_a_worker_started_alone_says_whom_it_waits_for_and_takes_ctrl_c(tmp_path):
+    """It used to block inside TF silently, deaf to Ctrl-C and SIGTERM."""
+    ports = _ports(2)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=_config(ports, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", "--dataset", "synthetic", "--data_dir",
+         str(tmp_path / "data"), "--model_dir", str(tmp_path / "run"), "--noprogress"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+                              daemon=True)
+    reader.start()
+    try:
+        expected = f"worker 0 (127.0.0.1:{ports[0]}) waits for worker 1 at 127.0.0.1:{ports[1]}"
+        deadline = time.monotonic() + 120
+        while not any(expected in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert any(expected in line for line in lines), "".join(lines)[-3000:]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)  # A process deaf to Ctrl-C fails here.
+        reader.join(10)
+    finally:
+        proc.kill()
+    output = "".join(lines)
+    assert proc.returncode == 130 and "train.py: interrupted (Ctrl-C)" in output, output[-2000:]
