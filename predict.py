@@ -102,18 +102,15 @@ def _upright() -> bool:
     return FLAGS.exif_orientation == "apply"
 
 
-def _setup():
+def _setup(checkpoint, found):
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
-    from keras_pose.prediction.inputs import list_inputs, without_own_outputs
-    checkpoint = _checkpoint()
-    inputs, left_out = without_own_outputs(list_inputs(FLAGS.input, FLAGS.recursive),
-                                           FLAGS.output_dir)
+    from keras_pose.prediction.inputs import without_own_outputs
+    inputs, left_out = without_own_outputs(found, FLAGS.output_dir)
     if left_out:
         print(f"note: {len(left_out)} file(s) under --input are predict.py's own outputs (an "
               f"earlier run's, in --output_dir {FLAGS.output_dir}), left out: "
               f"{_listed([item.key for item in left_out])}")
-    cli.check_writable(FLAGS.output_dir, "--output_dir")
     image_ids = None
     if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
         from keras_pose.prediction.inputs import image_ids_of_inputs
@@ -165,15 +162,26 @@ def _checkpoint() -> str:
 
 
 def work() -> int:
-    from keras_pose.prediction.outputs import PredictionsFile
-    from keras_pose.prediction.runner import PredictionRun
+    from keras_pose.locks import DirectoryLock
+    from keras_pose.prediction.inputs import list_inputs
     if FLAGS.list_presets:
         from keras_pose.presets import format_presets
         print(format_presets(), end="")
         return 0
     if not FLAGS.input:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
-    inputs, predictor, detector, image_ids = _setup()
+    checkpoint = _checkpoint()
+    found = list_inputs(FLAGS.input, FLAGS.recursive)
+    cli.check_writable(FLAGS.output_dir, "--output_dir")
+    # Two runs writing one predictions.json would interleave their bytes.
+    with DirectoryLock(FLAGS.output_dir, run="predict.py run", flag="--output_dir"):
+        return _predict(checkpoint, found)
+
+
+def _predict(checkpoint, found) -> int:
+    from keras_pose.prediction.outputs import PredictionsFile
+    from keras_pose.prediction.runner import PredictionRun
+    inputs, predictor, detector, image_ids = _setup(checkpoint, found)
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=FLAGS.flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids,
                         upright=_upright())

@@ -30,15 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import errno
-import fcntl
 import glob
 import json
 import os
 import re
 import shutil
 import socket
-import stat
-import time
 import zipfile
 from typing import Any, Optional
 
@@ -53,13 +50,13 @@ from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, i
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.errors import UserError
 from keras_pose.files import write_json
+from keras_pose.locks import DirectoryLock
 
 STATE_FILE = "state.json"
 OPTIMIZER_FILE = "optimizer_state.npz"
 LEGACY_OPTIMIZER_FILE = "optimizer.npz"  # By position: refused (see restore).
 VALIDATION_FILE = "validation.json"
 BEST_FILE = "best.json"
-LOCK_FILE = ".lock"
 
 
 class RunDirError(UserError, RuntimeError):
@@ -70,59 +67,13 @@ class CheckpointWriteError(UserError, OSError):
     """Writing a checkpoint failed; the previous checkpoints are intact."""
 
 
-class RunLock:
-    """An exclusive OS lock on a model directory for a whole run.
+class RunLock(DirectoryLock):
+    """One training run at a time in a model directory (``keras_pose.locks``)."""
 
-    ``fcntl.flock`` is released by the kernel when the process ends, however
-    it ends, so a crashed run never blocks the next one.
-    """
+    error = RunDirError
 
     def __init__(self, directory: str):
-        self.path = os.path.join(directory, LOCK_FILE)
-        self._fd: Optional[int] = None
-
-    def __enter__(self) -> "RunLock":
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = self._open()
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise RunDirError(f"{os.path.dirname(self.path)} is in use by another training run "
-                              f"({holder}); wait for it to end or use another --model_dir") from e
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}, started "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
-        self._fd = fd
-        return self
-
-    def _open(self) -> int:
-        """Opens (creates) the lock file itself, never what a link there
-        points to: the lock is truncated and rewritten, and a link could
-        aim that at any file the user can write."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
-                         0o644)
-        except OSError as e:
-            if e.errno != errno.ELOOP:
-                raise
-            raise RunDirError(
-                f"{self.path} is a symbolic link (to {os.readlink(self.path)}); the model "
-                "directory lock is not followed, so that its target is not overwritten: "
-                f"remove the link (rm {self.path}) and run again") from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise RunDirError(f"{self.path} is not a regular file; remove it (it is the model "
-                              "directory lock, recreated by every run) and run again")
-        return fd
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # Releases the lock.
-            self._fd = None
+        super().__init__(directory, run="training run", flag="--model_dir")
 
 
 @dataclasses.dataclass

@@ -716,5 +716,27 @@ def test_a_second_run_does_not_take_the_first_runs_outputs_as_inputs(
                                                                       ("b/c.jpg", 1)]
     found = sorted(os.path.relpath(os.path.join(d, f), inputs)
                    for d, _, files in os.walk(inputs) for f in files)
-    assert found == ["a.jpg", "b/c.jpg", "predictions/a.pose.jpg", "predictions/b/c.pose.jpg",
-                     "predictions/predictions.json"]
+    assert found == ["a.jpg", "b/c.jpg", "predictions/.lock", "predictions/a.pose.jpg",
+                     "predictions/b/c.pose.jpg", "predictions/predictions.json"]
+
+
+def test_a_second_run_on_the_same_output_directory_is_refused(run_predict, checkpoint,
+                                                              coco_dir, tmp_path):
+    """Two runs writing one predictions.json at once interleaved their bytes
+    (invalid JSON, both exiting 0): the second now stops at once."""
+    from keras_pose.locks import DirectoryLock
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    out = tmp_path / "out"
+    with DirectoryLock(str(out), run="predict.py run", flag="--output_dir"):  # The first run.
+        (out / "predictions.json").write_text("[]\n")
+        code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs,
+                                    "--detector", "none", "--output_dir", str(out)])
+        assert code == 1, err[-3000:]
+        assert f"{out} is in use by another predict.py run (pid {os.getpid()}" in err
+        assert "use another --output_dir" in err and "Traceback" not in err
+        assert (out / "predictions.json").read_text() == "[]\n"
+        assert sorted(os.listdir(out)) == [".lock", "predictions.json"]
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--detector",
+                                "none", "--output_dir", str(out)])  # Released: runs.
+    assert code == 0, err[-3000:]
+    assert len(json.load(open(out / "predictions.json"))) == 1

@@ -1,0 +1,86 @@
+"""One run at a time in a directory: an OS lock held for a whole run.
+
+``fcntl.flock`` is released by the kernel when the process ends, however it
+ends (``kill -9`` included), so a crashed run never blocks the next one; a
+second run on the same directory stops at once, naming the holder. Used by
+train.py (``--model_dir``) and predict.py (``--output_dir``: two runs
+writing one ``predictions.json`` would interleave their bytes).
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import stat
+import time
+from typing import Any, Optional
+
+from keras_pose.errors import UserError
+
+LOCK_FILE = ".lock"
+
+
+class DirectoryInUseError(UserError, RuntimeError):
+    """The directory is locked by another run, or its lock file is unusable."""
+
+
+class DirectoryLock:
+    """An exclusive OS lock on ``directory`` (its ``.lock`` file).
+
+    Args:
+      directory: created if needed.
+      run: what holds it, for messages ("training run").
+      flag: the option that chose the directory ("--model_dir").
+    """
+
+    error: type = DirectoryInUseError
+
+    def __init__(self, directory: str, run: str = "run", flag: str = "the directory"):
+        self.path = os.path.join(directory, LOCK_FILE)
+        self.run, self.flag = run, flag
+        self._fd: Optional[int] = None
+
+    def __enter__(self) -> "DirectoryLock":
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.read(fd, 4096).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            raise self.error(f"{os.path.dirname(self.path)} is in use by another {self.run} "
+                             f"({holder}); wait for it to end or use another {self.flag}") from e
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}, started "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        self._fd = fd
+        return self
+
+    def _open(self) -> int:
+        """Opens (creates) the lock file itself, never what a link there
+        points to: the lock is truncated and rewritten, and a link could
+        aim that at any file the user can write."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK,
+                         0o644)
+        except OSError as e:
+            if e.errno != errno.ELOOP:
+                raise
+            raise self.error(
+                f"{self.path} is a symbolic link (to {os.readlink(self.path)}); the directory "
+                "lock is not followed, so that its target is not overwritten: remove the link "
+                f"(rm {self.path}) and run again") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise self.error(f"{self.path} is not a regular file; remove it (it is the "
+                             "directory lock, recreated by every run) and run again")
+        return fd
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # Releases the lock.
+            self._fd = None
