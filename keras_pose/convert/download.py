@@ -164,8 +164,9 @@ def _download(url: str, name: str, destination: str, alternatives: str) -> None:
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as e:
-        _raise_offline(name, url, destination, f"cannot create the cache folder: {e}",
-                       alternatives)
+        raise DownloadError(f"cannot download {name} from {url}: the download cache {folder} "
+                            f"cannot be created ({e.strerror or e}); set {CACHE_ENV} to a "
+                            "folder you can write") from None
     start, sizes = time.monotonic(), []
 
     def fill(out) -> None:

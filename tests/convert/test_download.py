@@ -127,3 +127,17 @@ def test_a_full_disk_says_so_and_keeps_nothing(server, cache, monkeypatch):
     assert f"the disk holding {cache}" in str(info.value) and "is full" in str(info.value)
     assert "Without network access" not in str(info.value)
     assert [files for _, _, files in os.walk(cache) if files] == []
+
+
+def test_a_cache_that_cannot_be_created_names_it_and_the_setting(server, tmp_path, monkeypatch):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder must go")
+    monkeypatch.setenv(download.CACHE_ENV, str(blocked / "cache"))
+    monkeypatch.delenv(download.OFFLINE_ENV, raising=False)
+    server.body, server.length = b"w", 1
+    with pytest.raises(download.DownloadError) as info:
+        download.fetch(server.url + "/model.safetensors")
+    message = str(info.value)
+    assert f"the download cache {blocked / 'cache'}" in message and "cannot be created" in message
+    assert "set KERAS_POSE_CACHE to a folder you can write" in message
+    assert "Without network access" not in message
