@@ -35,3 +35,15 @@ def fast_flags(root: str) -> list[str]:
 
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def free_ports(n: int) -> list:
+    """``n`` TCP ports free on 127.0.0.1 a moment ago (for TF_CONFIG clusters)."""
+    import socket
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports

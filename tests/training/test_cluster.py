@@ -14,17 +14,7 @@ import pytest
 
 from keras_pose.training.callbacks import TrainingError
 from keras_pose.training.cluster import read_cluster, wait_for_workers
-from tests.training.conftest import REPO
-
-
-def _ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+from tests.training.conftest import REPO, free_ports
 
 
 def _config(ports, index, job="worker", chief=None):
@@ -48,7 +38,7 @@ def test_tf_config_is_read_and_checked():
 
 
 def test_workers_started_apart_meet_and_go_on():
-    ports = _ports(3)
+    ports = free_ports(3)
     done, errors, servers = [], [], []
 
     def worker(index):
@@ -76,7 +66,7 @@ def test_workers_started_apart_meet_and_go_on():
 
 
 def test_a_worker_that_never_comes_is_named():
-    ports = _ports(2)
+    ports = free_ports(2)
     start = time.monotonic()
     with pytest.raises(TrainingError, match=f"worker 1 at 127.0.0.1:{ports[1]} did not start "
                                             "in 2 s"):
@@ -85,7 +75,7 @@ def test_a_worker_that_never_comes_is_named():
 
 
 def test_a_port_taken_by_another_program_is_named():
-    ports = _ports(2)
+    ports = free_ports(2)
     with socket.socket() as taken:
         taken.bind(("", ports[0]))
         taken.listen(1)
@@ -96,7 +86,7 @@ def test_a_port_taken_by_another_program_is_named():
 @pytest.mark.slow  # train.py in a subprocess
 def test_a_worker_started_alone_says_whom_it_waits_for_and_takes_ctrl_c(tmp_path):
     """It used to block inside TF silently, deaf to Ctrl-C and SIGTERM."""
-    ports = _ports(2)
+    ports = free_ports(2)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_CONFIG=_config(ports, 0))
     proc = subprocess.Popen(
         [sys.executable, "train.py", "--dataset", "synthetic", "--data_dir",

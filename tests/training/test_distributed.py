@@ -6,7 +6,6 @@ before TensorFlow initialises, which pytest's process has already done.
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -14,7 +13,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.training.conftest import FAST, REPO, fast_flags
+from tests.training.conftest import FAST, REPO, fast_flags, free_ports
 
 REPLICA_SCRIPT = r"""
 import json
@@ -125,14 +124,18 @@ def test_sync_bn_false_is_honoured_with_two_replicas(tmp_path, synthetic_root):
     assert "BatchNorm: NOT synchronized" in proc.stderr and "(model.sync_bn=false)" in proc.stderr
 
 
-def _free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+def _start_workers(cluster, model_dir, synthetic_root, extra):
+    procs = []
+    for index in range(2):
+        env = _env()
+        env["TF_CONFIG"] = json.dumps({"cluster": cluster,
+                                       "task": {"type": "worker", "index": index}})
+        cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
+               "--noexport"] + [a for item in extra for a in ("--set", item)]
+        procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True))
+    return procs
+
 
 
 def _h5_arrays(path):
@@ -176,19 +179,11 @@ network.save_weights(sys.argv[1])
 
 @pytest.mark.slow  # several replicas and workers
 def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, synthetic_root):
-    ports = _free_ports(2)
+    ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     model_dir = str(tmp_path / "run")
     extra = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
-    procs = []
-    for index in range(2):
-        env = _env()
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster,
-                                       "task": {"type": "worker", "index": index}})
-        cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-               "--noexport"] + [a for item in extra for a in ("--set", item)]
-        procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
     outputs = []
     for proc in procs:
         try:
@@ -230,17 +225,25 @@ def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, sy
     assert state["step"] == 2 and state["global_batch"] == 8
 
 
-def _start_workers(cluster, model_dir, synthetic_root, extra):
-    procs = []
-    for index in range(2):
-        env = _env()
-        env["TF_CONFIG"] = json.dumps({"cluster": cluster,
-                                       "task": {"type": "worker", "index": index}})
-        cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-               "--noexport"] + [a for item in extra for a in ("--set", item)]
-        procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))
-    return procs
+def _workers_past_a_checkpoint(tmp_path, synthetic_root):
+    """Two workers of a long run, once the first checkpoint is written:
+    (cluster, model_dir, the --set items, processes)."""
+    import time
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    model_dir = str(tmp_path / "run")
+    extra = ["train.epochs=60", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    first = os.path.join(model_dir, "checkpoints", "epoch_0001")
+    deadline = time.monotonic() + 300
+    while not os.path.isdir(first) and time.monotonic() < deadline:
+        if any(proc.poll() is not None for proc in procs):
+            break
+        time.sleep(0.2)
+    if not os.path.isdir(first):
+        for proc in procs:
+            proc.kill()
+        pytest.fail("no first checkpoint: " + procs[0].communicate()[0][-3000:])
+    return cluster, model_dir, extra, procs
 
 
 @pytest.mark.slow  # several workers, a heartbeat timeout
@@ -249,18 +252,8 @@ def test_a_worker_killed_mid_training_stops_the_others_with_a_way_to_resume(
     """kill -9 of one worker: the other must neither hang in its collectives
     nor end in TF's traceback; both started again resume and finish."""
     import signal
-    import time
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    model_dir = str(tmp_path / "run")
-    extra = ["train.epochs=60", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
-    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    cluster, model_dir, extra, procs = _workers_past_a_checkpoint(tmp_path, synthetic_root)
     try:
-        first = os.path.join(model_dir, "checkpoints", "epoch_0001")
-        deadline = time.monotonic() + 300
-        while not os.path.isdir(first) and time.monotonic() < deadline:
-            assert procs[0].poll() is None, procs[0].communicate()[0][-3000:]
-            time.sleep(0.2)
-        assert os.path.isdir(first), "no first checkpoint in 300 s"
         procs[1].send_signal(signal.SIGKILL)
         output = procs[0].communicate(timeout=240)[0]  # A hang fails here.
     finally:
@@ -286,17 +279,8 @@ def test_sigterm_stops_a_worker_though_tf_traps_it(tmp_path, synthetic_root):
     """TF's coordination service traps SIGTERM (for preemption notices): a
     worker went on training after ``kill <pid>``. Now it stops as on
     Ctrl-C, and the other worker says it lost it."""
-    import time
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
-    model_dir = str(tmp_path / "run")
-    extra = ["train.epochs=60", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
-    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    _, _, _, procs = _workers_past_a_checkpoint(tmp_path, synthetic_root)
     try:
-        first = os.path.join(model_dir, "checkpoints", "epoch_0001")
-        deadline = time.monotonic() + 300
-        while not os.path.isdir(first) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert os.path.isdir(first), "no first checkpoint in 300 s"
         procs[1].terminate()  # SIGTERM
         outputs = [proc.communicate(timeout=240)[0] for proc in procs]
     finally:
