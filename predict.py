@@ -163,7 +163,7 @@ def _checkpoint() -> str:
 
 def work() -> int:
     from keras_pose.locks import DirectoryLock
-    from keras_pose.prediction.inputs import list_inputs
+    from keras_pose.prediction.inputs import list_inputs, unread_photos
     if FLAGS.list_presets:
         from keras_pose.presets import format_presets
         print(format_presets(), end="")
@@ -172,6 +172,9 @@ def work() -> int:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     checkpoint = _checkpoint()
     found = list_inputs(FLAGS.input, FLAGS.recursive)
+    unread = unread_photos(FLAGS.input, FLAGS.recursive)
+    if unread:
+        print(f"note: --input {FLAGS.input}: {unread}")
     cli.check_writable(FLAGS.output_dir, "--output_dir")
     # Two runs writing one predictions.json would interleave their bytes.
     with DirectoryLock(FLAGS.output_dir, run="predict.py run", flag="--output_dir"):

@@ -17,8 +17,13 @@ from typing import Iterable, Mapping, Sequence
 
 from keras_pose.errors import UserError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+# What OpenCV's FFmpeg reads; a file it cannot open is reported as unreadable.
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".3gp",
+                    ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".ogv")
+# Photos no decoder here reads: named, never silently passed over.
+UNREAD_PHOTO_EXTENSIONS = (".heic", ".heif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
+                           ".orf", ".rw2", ".raf")
 
 
 class InputError(UserError, ValueError):
@@ -70,6 +75,19 @@ def _walk(root: str, recursive: bool) -> Iterable[str]:
     return (os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
 
 
+def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
+    """(root, files) that ``spec`` names: a file, a folder's files or a glob's."""
+    if os.path.isfile(spec):
+        return os.path.dirname(os.path.abspath(spec)), [os.path.abspath(spec)]
+    if os.path.isdir(spec):
+        root = os.path.abspath(spec)
+        return root, [p for p in _walk(root, recursive) if os.path.isfile(p)]
+    fixed = spec.split("*")[0].split("?")[0].split("[")[0]
+    root = os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
+    return root, [os.path.abspath(p) for p in glob.glob(spec, recursive=True)
+                  if os.path.isfile(p)]
+
+
 def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
     """The images and videos ``spec`` names, sorted by key.
 
@@ -79,22 +97,32 @@ def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
       recursive: search the subfolders of a folder.
 
     Raises:
-      InputError: when nothing is found.
+      InputError: when nothing is found (naming photos of formats not read).
     """
-    if os.path.isfile(spec):
-        root, paths = os.path.dirname(os.path.abspath(spec)), [os.path.abspath(spec)]
-    elif os.path.isdir(spec):
-        root = os.path.abspath(spec)
-        paths = [p for p in _walk(root, recursive) if _is_media(p) and os.path.isfile(p)]
-    else:
-        fixed = spec.split("*")[0].split("?")[0].split("[")[0]
-        root = os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
-        paths = [os.path.abspath(p) for p in glob.glob(spec, recursive=True)
-                 if _is_media(p) and os.path.isfile(p)]
-    keys = sorted((os.path.relpath(p, root).replace(os.sep, "/"), p) for p in paths)
+    root, files = _files(spec, recursive)
+    keys = sorted((os.path.relpath(p, root).replace(os.sep, "/"), p)
+                  for p in files if _is_media(p))
     if not keys:
-        raise InputError(f"--input {spec}: no image or video found")
+        unread = unread_photos(spec, recursive)
+        raise InputError(f"--input {spec}: no image or video found"
+                         + (f"; {unread}" if unread else ""))
     return [InputFile(path, key, i) for i, (key, path) in enumerate(keys)]
+
+
+def unread_photos(spec: str, recursive: bool = True) -> str:
+    """What ``spec`` holds in photo formats no decoder here reads, and the
+    way out ("" when none): "3 .heic file(s) ...: convert them to JPEG"."""
+    _, files = _files(spec, recursive)
+    counts: dict[str, int] = {}
+    for path in files:
+        ext = os.path.splitext(path)[1].lower()
+        if ext in UNREAD_PHOTO_EXTENSIONS:
+            counts[ext] = counts.get(ext, 0) + 1
+    if not counts:
+        return ""
+    found = ", ".join(f"{n} {ext} file(s)" for ext, n in sorted(counts.items()))
+    return (f"{found} not read (HEIC/HEIF/AVIF photos and camera raw files have no decoder "
+            "here): convert them to JPEG or PNG")
 
 
 def without_own_outputs(inputs: list[InputFile], output_dir: str

@@ -52,3 +52,28 @@ def test_nothing_is_left_out_when_the_outputs_go_elsewhere(tmp_path):
     items = list_inputs(str(tmp_path / "in"))
     kept, left_out = without_own_outputs(items, str(tmp_path / "out"))
     assert kept == items and left_out == []
+
+
+def test_photos_of_formats_not_read_are_named_never_passed_over(tmp_path):
+    import pytest
+    from keras_pose.prediction.inputs import InputError, unread_photos
+    _touch(tmp_path, "IMG_1.HEIC", "IMG_2.heic", "raw/DSC_3.NEF", "notes.txt")
+    with pytest.raises(InputError, match=r"no image or video found; 2 \.heic file\(s\), "
+                                         r"1 \.nef file\(s\) not read .*convert them to JPEG"):
+        list_inputs(str(tmp_path))
+    _touch(tmp_path, "a.jpg", "b.gif", "clip.M4V", "cam.mts")
+    assert [item.key for item in list_inputs(str(tmp_path))] == ["a.jpg", "b.gif", "cam.mts",
+                                                                 "clip.M4V"]
+    assert "2 .heic file(s)" in unread_photos(str(tmp_path))
+    assert unread_photos(str(tmp_path), recursive=False).startswith("2 .heic file(s) not read")
+    assert unread_photos(str(tmp_path / "a.jpg")) == ""
+
+
+def test_a_gif_is_read_as_its_first_frame(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from keras_pose.data.images import read_image
+    frames = [Image.fromarray(np.full((6, 8, 3), v, np.uint8)) for v in (40, 200)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    image = read_image(str(tmp_path / "anim.gif"))
+    assert image.shape == (6, 8, 3) and abs(int(np.median(image)) - 40) <= 2
