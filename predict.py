@@ -266,6 +266,13 @@ def _report(run, predictions) -> int:
 
 def main(argv):
     if len(argv) > 1:
+        if FLAGS.input and all(os.path.exists(arg) for arg in argv[1:]):
+            # `--input photos/*.jpg` unquoted: the shell gave the first file to
+            # --input and the others as arguments; they must not be dropped.
+            print(f"predict.py: error: {len(argv) - 1} file(s) after --input {FLAGS.input} "
+                  f"({_listed(argv[1:])}): the shell expanded a pattern; quote it (--input "
+                  "'photos/*.jpg') or give the folder", file=sys.stderr)
+            return 1
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     return cli.run("predict.py", work)
 

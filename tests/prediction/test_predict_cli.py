@@ -740,3 +740,21 @@ def test_a_second_run_on_the_same_output_directory_is_refused(run_predict, check
                                 "none", "--output_dir", str(out)])  # Released: runs.
     assert code == 0, err[-3000:]
     assert len(json.load(open(out / "predictions.json"))) == 1
+
+
+@pytest.mark.slow  # predict.py in a subprocess (main's argument check)
+def test_an_unquoted_pattern_is_named_not_half_run(coco_dir, tmp_path):
+    """``--input photos/*.jpg`` unquoted: the shell passes the first file to
+    --input and the rest as arguments. One line saying so, not absl's usage
+    screen, and nothing run on the first file alone."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg", "b.jpg", "c.jpg"])
+    files = [os.path.join(inputs, name) for name in ("a.jpg", "b.jpg", "c.jpg")]
+    proc = subprocess.run([sys.executable, "predict.py", "--checkpoint", "x", "--input", *files,
+                           "--output_dir", str(tmp_path / "out")], cwd=REPO,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1
+    assert f"predict.py: error: 2 file(s) after --input {files[0]}" in proc.stderr
+    assert "quote it (--input 'photos/*.jpg')" in proc.stderr
+    assert "--[no]track" not in proc.stderr + proc.stdout  # not the whole usage screen
+    assert not os.path.exists(tmp_path / "out")
