@@ -742,7 +742,6 @@ def test_a_second_run_on_the_same_output_directory_is_refused(run_predict, check
     assert len(json.load(open(out / "predictions.json"))) == 1
 
 
-@pytest.mark.slow  # predict.py in a subprocess (main's argument check)
 def test_an_unquoted_pattern_is_named_not_half_run(coco_dir, tmp_path):
     """``--input photos/*.jpg`` unquoted: the shell passes the first file to
     --input and the rest as arguments. One line saying so, not absl's usage
