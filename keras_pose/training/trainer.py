@@ -426,8 +426,10 @@ def _worker_lost(error: tf.errors.UnavailableError, plan: _Plan) -> TrainingErro
     """Another worker stopped (killed, crashed, its machine gone): TF's
     collectives abort here once its heartbeats end. Says which worker, and
     how to resume, instead of TF's traceback."""
-    tasks = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error.message))))
-    who = ", ".join(f"{job} {task}" for job, task in tasks) or "another worker"
+    me = read_cluster().task  # TF's message may name this task too.
+    tasks = sorted({f"{job} {task}" for job, task in re.findall(
+        r"/job:(\w+)/replica:\d+/task:(\d+)", str(error.message))} - {me})
+    who = ", ".join(tasks) or "another worker"
     last = latest_epoch_checkpoint(plan.directory) if plan.chief else None
     where = (f"the last complete checkpoint is {last}" if last else
              "the chief's --model_dir holds the last complete checkpoint" if not plan.chief
