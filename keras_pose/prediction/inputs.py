@@ -100,8 +100,9 @@ def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
       InputError: when nothing is found (naming photos of formats not read).
     """
     root, files = _files(spec, recursive)
+    # A file named on its own is an input whatever its name ends with.
     keys = sorted((os.path.relpath(p, root).replace(os.sep, "/"), p)
-                  for p in files if _is_media(p))
+                  for p in files if _is_media(p) or os.path.isfile(spec))
     if not keys:
         unread = unread_photos(spec, recursive)
         raise InputError(f"--input {spec}: no image or video found"

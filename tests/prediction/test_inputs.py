@@ -77,3 +77,10 @@ def test_a_gif_is_read_as_its_first_frame(tmp_path):
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     image = read_image(str(tmp_path / "anim.gif"))
     assert image.shape == (6, 8, 3) and abs(int(np.median(image)) - 40) <= 2
+
+
+def test_a_file_named_on_its_own_is_an_input_whatever_its_extension(tmp_path):
+    _touch(tmp_path, "photo", "IMG_1.heic")
+    assert [item.key for item in list_inputs(str(tmp_path / "photo"))] == ["photo"]
+    # Named explicitly, a HEIC is tried (and reported unreadable), not skipped.
+    assert [item.key for item in list_inputs(str(tmp_path / "IMG_1.heic"))] == ["IMG_1.heic"]
