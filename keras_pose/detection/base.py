@@ -74,18 +74,6 @@ class PersonDetector:
         return [self.detect(image, source) for image, source in zip(images, sources)]
 
 
-def check_image(image: np.ndarray) -> np.ndarray:
-    """The image as a (H, W, 3) uint8 array, or a ValueError that says why not."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3) RGB, got shape {image.shape}")
-    if image.dtype != np.uint8:
-        raise ValueError(f"image must be uint8, got {image.dtype}")
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise ValueError(f"image is empty: shape {image.shape}")
-    return image
-
-
 def check_filter(score_threshold: float, nms_iou_threshold: Optional[float],
                  max_detections: Optional[int]) -> None:
     """Raises a ValueError naming a filter setting out of its range."""

@@ -32,8 +32,9 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
+from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
-                                       check_image, filter_detections)
+                                       filter_detections)
 from keras_pose.errors import UserError
 
 Key = Union[str, int]
@@ -250,7 +251,7 @@ class FileDetector(PersonDetector):
 
     def detect(self, image: np.ndarray, source: Source = None) -> Detections:
         """The boxes of ``source`` (an input key, or a table key)."""
-        check_image(image)
+        check_rgb_image(image)
         entry = self._entry(source) if isinstance(source, str) else source
         if entry not in self.table:
             return Detections.empty()
@@ -264,7 +265,7 @@ class WholeImageDetector(PersonDetector):
     detector is available, and right for single-person crops."""
 
     def detect(self, image: np.ndarray, source: Source = None) -> Detections:
-        height, width = check_image(image).shape[:2]
+        height, width = check_rgb_image(image).shape[:2]
         return Detections(np.array([[0.0, 0.0, width, height]], np.float32),
                           np.ones((1,), np.float32))
 

@@ -24,8 +24,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
-                                       check_image, filter_detections_tf)
+                                       filter_detections_tf)
 from keras_pose.detection.dfine import (PRESETS, decode_dfine_tf, person_class_index,
                                         use_depthwise_kernels)
 from keras_pose.errors import FlagError, UserError
@@ -216,7 +217,7 @@ def detect_in_batches(images: Sequence[np.ndarray], batch_size: int,
       detect: (n, h, w, 3) float32, (n, 2) float32 original sizes ->
         padded boxes, scores, counts (``dfine_person_detections_tf``).
     """
-    images = [check_image(image) for image in images]
+    images = [check_rgb_image(image) for image in images]
     results: list[Detections] = []
     for start in range(0, len(images), batch_size):
         chunk = images[start:start + batch_size]

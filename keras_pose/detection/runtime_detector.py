@@ -38,9 +38,9 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from keras_pose.data.images import check_rgb_image
 from keras_pose.detection import runtimes
-from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
-                                       check_image)
+from keras_pose.detection.base import Detections, PersonDetector, Source, check_filter
 from keras_pose.detection.dfine import person_class_index
 from keras_pose.detection.keras_hub_detector import (DEFAULT_PRESET, detect_in_batches,
                                                      dfine_person_detections_tf,
@@ -201,7 +201,7 @@ def _guarded(model, runtime: str, precision: str, fp32_directory: str, preset: O
     if not images:
         raise ValueError(f"{precision} detection needs calibration_images: a few dozen of "
                          "your own photos or frames (H, W, 3) uint8 RGB")
-    images = [check_image(image) for image in images]
+    images = [check_rgb_image(image) for image in images]
     if precision == "bf16" and not runtimes.cpu_runs_bf16():
         logging.warning("this CPU has no bf16 units: OpenVINO runs the bf16 detector at f32 "
                         "(same boxes, no faster)")
