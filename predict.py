@@ -125,7 +125,8 @@ def _setup(checkpoint, found):
                              calibration_images=lambda: calibration_images(
                                  inputs, upright=_upright()))
     if hasattr(detector, "bind"):
-        detector.bind([item.key for item in inputs], image_ids)
+        detector.bind([item.key for item in inputs], image_ids,
+                      {item.key: item.path for item in inputs})
     if FLAGS.runtime or FLAGS.precision:
         # The checkpoint's own network first (its config names the keypoint
         # categories the detector keeps); then its export, calibrated on the

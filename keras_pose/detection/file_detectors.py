@@ -155,8 +155,11 @@ def _unique(inputs: Sequence[str], name_of) -> tuple[dict, dict]:
 
 
 def match_entries(table: Mapping, inputs: Sequence[str], source: str,
-                  image_ids: Optional[Mapping[str, int]] = None) -> dict[str, Key]:
-    """Which table entry belongs to each input key.
+                  image_ids: Optional[Mapping[str, int]] = None,
+                  paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
+    """Which table entry belongs to each input key: its key, else the file
+    it names (an absolute path, or one from the current folder, with
+    ``paths``), else a bare file name or an image id that one input has.
 
     Args:
       table: :func:`load_detection_file` output.
@@ -164,6 +167,7 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
       source: the boxes file, for messages.
       image_ids: {input key: image id} from an annotation file, if given
         (matched by ``keras_pose.prediction.inputs.image_ids_of_inputs``).
+      paths: {input key: its file}.
 
     Returns:
       {input key: table key} for the inputs that have boxes.
@@ -175,10 +179,14 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
     by_name, name_clashes = _unique(inputs, os.path.basename)
     number_of = _number if image_ids is None else image_ids.get
     by_id, id_clashes = _unique(inputs, number_of)
+    by_file = {os.path.realpath(path): key for key, path in (paths or {}).items()}
     matched, problems = {}, []
     for entry in table:
+        named = isinstance(entry, str) and by_file.get(os.path.realpath(os.path.expanduser(entry)))
         if isinstance(entry, str) and entry in inputs:
             matched[entry] = entry
+        elif named:
+            matched.setdefault(named, entry)
         elif isinstance(entry, str) and "/" not in entry and entry in by_name:
             matched.setdefault(by_name[entry], entry)
         elif isinstance(entry, str) and entry in name_clashes:
@@ -223,11 +231,11 @@ class FileDetector(PersonDetector):
         self.max_detections = max_detections
         self.matched: Optional[dict[str, Key]] = None
 
-    def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None
-             ) -> dict[str, Key]:
+    def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None,
+             paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
         """Matches the table to the inputs (see :func:`match_entries`);
         returns {input key: entry}. Entries matching no input are logged."""
-        self.matched = match_entries(self.table, list(inputs), self.path, image_ids)
+        self.matched = match_entries(self.table, list(inputs), self.path, image_ids, paths)
         unused = len(self.table) - len(set(self.matched.values()))
         if unused:
             logging.warning("%s: %d of its %d images match no input", self.path, unused,

@@ -67,6 +67,28 @@ def test_relative_paths_first_then_unambiguous_names_then_ids(tmp_path):
     assert detector.image_id("a/photo_7.jpg") is None  # keyed by its path in the file
 
 
+def test_entries_naming_the_files_by_absolute_or_current_folder_paths(tmp_path, monkeypatch):
+    """A boxes file written by another tool keyed by full paths used to
+    match no input (every image ran with 0 people)."""
+    root = tmp_path / "photos"
+    keys = ["a/000000.jpg", "b/000000.jpg", "c.jpg"]
+    paths = {key: str(root / key) for key in keys}
+    for path in paths.values():
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "wb").close()
+    monkeypatch.chdir(tmp_path)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({str(root / "a" / "000000.jpg"): [[1, 2, 3, 4]],
+                                 "photos/b/000000.jpg": [[5, 6, 7, 8]],
+                                 "./photos/../photos/c.jpg": [[9, 9, 9, 9]],
+                                 str(root / "elsewhere.jpg"): [[1, 1, 1, 1]]}))
+    detector = FileDetector(str(boxes))
+    matched = detector.bind(keys, None, paths)
+    assert sorted(matched) == keys  # The file that is no input's matches none.
+    for key, box in zip(keys, ([1, 2, 3, 4], [5, 6, 7, 8], [9, 9, 9, 9])):
+        np.testing.assert_array_equal(detector.detect(IMAGE, key).boxes, [box])
+
+
 def test_ambiguous_names_and_ids_are_errors_listing_the_inputs(tmp_path):
     path = tmp_path / "boxes.json"
     path.write_text(json.dumps({"000000.jpg": [[5, 5, 10, 20]]}))
