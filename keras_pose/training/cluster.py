@@ -87,17 +87,16 @@ def wait_for_workers(cluster: Cluster, *, timeout: Optional[float] = None,
         ``timeout`` seconds passed (naming the missing tasks).
     """
     port = int(cluster.addresses[cluster.task].rsplit(":", 1)[1])
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # IPv4 and IPv6 both (as TF's server listens), SO_REUSEADDR set.
+    dual = socket.has_dualstack_ipv6()
     try:
-        listener.bind(("", port))
+        listener = socket.create_server(("", port), backlog=64, dualstack_ipv6=dual,
+                                        family=socket.AF_INET6 if dual else socket.AF_INET)
     except OSError as e:
-        listener.close()
         raise TrainingError(f"TF_CONFIG: {cluster.task}'s port {port} is taken by another "
                             f"program ({e.strerror}); free it or give this task another port "
                             "in every worker's TF_CONFIG") from None
     with listener:
-        listener.listen(64)
         _meet(cluster, timeout, log_every)
 
 

@@ -17,8 +17,8 @@ from keras_pose.training.cluster import read_cluster, wait_for_workers
 from tests.training.conftest import REPO, free_ports
 
 
-def _config(ports, index, job="worker", chief=None):
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+def _config(ports, index, job="worker", chief=None, host="127.0.0.1"):
+    cluster = {"worker": [f"{host}:{p}" for p in ports]}
     if chief:
         cluster["chief"] = [f"127.0.0.1:{chief}"]
     return json.dumps({"cluster": cluster, "task": {"type": job, "index": index}})
@@ -37,20 +37,22 @@ def test_tf_config_is_read_and_checked():
         read_cluster(_config([1, 2], 2, chief=3))
 
 
-def test_workers_started_apart_meet_and_go_on():
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+def test_workers_started_apart_meet_and_go_on(host):
+    dual = socket.has_dualstack_ipv6()
+    if host == "[::1]" and not dual:
+        pytest.skip("no IPv6 on this machine")
     ports = free_ports(3)
     done, errors, servers = [], [], []
 
     def worker(index):
         try:
-            wait_for_workers(read_cluster(_config(ports, index)), timeout=60)
+            wait_for_workers(read_cluster(_config(ports, index, host=host)), timeout=60)
             done.append(index)
             # TF's server takes the port next: those still waiting find it.
-            server = socket.socket()
-            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            server.bind(("", ports[index]))
-            server.listen(8)
-            servers.append(server)
+            servers.append(socket.create_server(
+                ("", ports[index]), family=socket.AF_INET6 if dual else socket.AF_INET,
+                dualstack_ipv6=dual))
         except Exception as e:  # noqa: BLE001 -- shown by the assert below
             errors.append(e)
     threads = []
