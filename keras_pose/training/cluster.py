@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import socket
 import time
 from typing import Optional
@@ -118,3 +119,30 @@ def _meet(cluster: Cluster, timeout: Optional[float], log_every: float) -> None:
                          cluster.addresses[cluster.task], names, waited)
             next_log += log_every
         time.sleep(0.5)
+
+
+def lost_worker_error(message: str, chief: bool, last: Optional[str]) -> TrainingError:
+    """Another worker stopped (killed, crashed, its machine gone) and TF's
+    collectives aborted with ``message``: which worker, and how to resume,
+    instead of TF's traceback. ``last``: the chief's last complete
+    checkpoint (None on other workers, or before the first)."""
+    cluster = read_cluster()
+    me = cluster.task if cluster else None  # TF's message may name this task too.
+    tasks = sorted({f"{job} {task}" for job, task in re.findall(
+        r"/job:(\w+)/replica:\d+/task:(\d+)", message)} - {me})
+    who = ", ".join(tasks) or "another worker"
+    where = (f"the last complete checkpoint is {last}" if last else
+             "the chief's --model_dir holds the last complete checkpoint" if not chief
+             else "no checkpoint was written yet")
+    return TrainingError(f"lost {who} of the cluster ({_why_lost(message)}); {where}: start "
+                         "every worker again with the same command to resume")
+
+
+def _why_lost(message: str) -> str:
+    if "stopped sending heartbeats" in message:
+        return "its heartbeats stopped"
+    if re.search(r"Connection reset|Socket closed|Connection refused", message):
+        return "its connection closed"
+    lines = [line.strip() for line in message.splitlines()
+             if line.strip() and not line.startswith("Graph execution error")]
+    return "TensorFlow: " + (lines[0][:200] if lines else "UnavailableError")

@@ -1,4 +1,4 @@
-"""The training run: strategy, resumable checkpoints, ``fit``, export.
+"""The training run: resumable checkpoints, ``fit``, export.
 
 Behaves as the official ``train.py``: Adam (PyTorch's epsilon 1e-8, no
 weight decay), the learning rate set per epoch by the MultiStepLR rule,
@@ -8,7 +8,7 @@ test) — and, unlike the official code, resumes from its latest checkpoint
 automatically, with the same data order and optimizer state as an
 uninterrupted run.
 
-Distribution: ``MirroredStrategy`` over the visible GPUs (the default
+Distribution (``distribution.py``): ``MirroredStrategy`` over the visible GPUs (the default
 strategy on a CPU-only machine); ``MultiWorkerMirroredStrategy`` when
 ``TF_CONFIG`` names several workers. BatchNorm is synchronized whenever
 there is more than one replica, unless ``model.sync_bn`` is false.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import re
 from typing import Any, Optional
 
 import keras
@@ -37,7 +36,8 @@ from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
-from keras_pose.training.cluster import cluster_workers, read_cluster, wait_for_workers
+from keras_pose.training.cluster import cluster_workers, lost_worker_error
+from keras_pose.training.distribution import is_chief, select_strategy, worker_dir
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
@@ -53,44 +53,6 @@ class TrainingInterrupted(TrainingError):
 
 # ---------------------------------------------------------------------------
 # Strategy and precision
-
-
-def select_strategy() -> tf.distribute.Strategy:
-    """MultiWorkerMirroredStrategy for a multi-worker TF_CONFIG, else
-    MirroredStrategy over the visible GPUs, else the default strategy (the
-    same computation as a one-replica MirroredStrategy, ~30% faster per step
-    on 2 CPU cores)."""
-    cluster = read_cluster()
-    if cluster is not None and len(cluster.addresses) > 1:
-        # TF's own wait would be silent and deaf to Ctrl-C (cluster.py).
-        wait_for_workers(cluster)
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        signals.stop_on_sigterm()  # TF's coordination service trapped SIGTERM: a stop again.
-        return strategy
-    if tf.config.list_logical_devices("GPU"):
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the shared outputs."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if task_type in (None, "chief"):
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and task_id == 0 and not has_chief
-
-
-def worker_dir(model_dir: str, strategy: tf.distribute.Strategy) -> str:
-    """Where this process writes: ``model_dir`` for the chief, a private
-    ``model_dir/worker_<id>`` for the other workers (every worker takes part
-    in saving)."""
-    if is_chief(strategy):
-        return model_dir
-    return os.path.join(model_dir, f"worker_{strategy.cluster_resolver.task_id}")
 
 
 def resolve_precision(precision: str) -> str:
@@ -403,7 +365,8 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
     except tf.errors.UnavailableError as e:
         if cluster_workers() < 2:
             raise
-        raise _worker_lost(e, plan) from e
+        last = latest_epoch_checkpoint(plan.directory) if plan.chief else None
+        raise lost_worker_error(str(e.message), plan.chief, last) from e
     except tf.errors.OpError as e:
         if skipped.error is None:
             raise
@@ -420,32 +383,6 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
             exit_code=signals.stop_exit_code(e)) from None
     finally:
         model.release_iterator()
-
-
-def _worker_lost(error: tf.errors.UnavailableError, plan: _Plan) -> TrainingError:
-    """Another worker stopped (killed, crashed, its machine gone): TF's
-    collectives abort here once its heartbeats end. Says which worker, and
-    how to resume, instead of TF's traceback."""
-    me = read_cluster().task  # TF's message may name this task too.
-    tasks = sorted({f"{job} {task}" for job, task in re.findall(
-        r"/job:(\w+)/replica:\d+/task:(\d+)", str(error.message))} - {me})
-    who = ", ".join(tasks) or "another worker"
-    last = latest_epoch_checkpoint(plan.directory) if plan.chief else None
-    where = (f"the last complete checkpoint is {last}" if last else
-             "the chief's --model_dir holds the last complete checkpoint" if not plan.chief
-             else "no checkpoint was written yet")
-    return TrainingError(f"lost {who} of the cluster ({_why_lost(str(error.message))}); "
-                         f"{where}: start every worker again with the same command to resume")
-
-
-def _why_lost(message: str) -> str:
-    if "stopped sending heartbeats" in message:
-        return "its heartbeats stopped"
-    if re.search(r"Connection reset|Socket closed|Connection refused", message):
-        return "its connection closed"
-    lines = [line.strip() for line in message.splitlines()
-             if line.strip() and not line.startswith("Graph execution error")]
-    return "TensorFlow: " + (lines[0][:200] if lines else "UnavailableError")
 
 
 def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint, augment,

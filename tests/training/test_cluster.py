@@ -114,20 +114,20 @@ def test_a_worker_started_alone_says_whom_it_waits_for_and_takes_ctrl_c(tmp_path
     assert proc.returncode == 130 and "train.py: interrupted (Ctrl-C)" in output, output[-2000:]
 
 
-def test_the_lost_worker_is_named_not_this_one(monkeypatch, tmp_path):
+def test_the_lost_worker_is_named_not_this_one(monkeypatch):
     """TF's error names this task's own devices too (seen in a CI run:
     "lost worker 0, worker 1" on worker 0)."""
-    import tensorflow as tf
-    from keras_pose.training import trainer
+    from keras_pose.training.cluster import lost_worker_error
     monkeypatch.setenv("TF_CONFIG", _config([1, 2], 0))
     message = ("Graph execution error:\n\nDetected at node CollectiveReduceV2 on "
                "/job:worker/replica:0/task:0/device:CPU:0\nCollective ops is aborted by: "
                "Error reported from /job:worker/task:1: The following tasks are unhealthy "
                "(stopped sending heartbeats):\n/job:worker/replica:0/task:1\nThe tasks have "
                "crashed.")
-    plan = trainer._Plan(global_batch=8, steps_per_epoch=2, steps_per_execution=1,
-                         base_lr=1e-3, chief=False, directory=str(tmp_path))
-    error = trainer._worker_lost(tf.errors.UnavailableError(None, None, message), plan)
-    assert str(error) == ("lost worker 1 of the cluster (its heartbeats stopped); the chief's "
-                          "--model_dir holds the last complete checkpoint: start every worker "
-                          "again with the same command to resume")
+    assert str(lost_worker_error(message, chief=False, last=None)) == (
+        "lost worker 1 of the cluster (its heartbeats stopped); the chief's --model_dir holds "
+        "the last complete checkpoint: start every worker again with the same command to resume")
+    assert str(lost_worker_error("Socket closed", chief=True, last="run/checkpoints/epoch_0003")
+               ) == ("lost another worker of the cluster (its connection closed); the last "
+                     "complete checkpoint is run/checkpoints/epoch_0003: start every worker "
+                     "again with the same command to resume")
