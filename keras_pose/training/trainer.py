@@ -26,7 +26,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose import signals
-from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint,
+from keras_pose.checkpoint import (CheckpointError, is_complete, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
 from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, load_config, save_config
@@ -385,6 +385,30 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
         model.release_iterator()
 
 
+def _agreed_checkpoint(strategy, directory: str, latest: Optional[str]) -> Optional[str]:
+    """The epoch every worker resumes from: the oldest of the workers' newest
+    checkpoints (a worker killed before its last save has an epoch fewer than
+    the others; workers resuming from different epochs would run different
+    steps and end in a collective the others never join). Each worker
+    restores it from its own copy."""
+    epoch = int(os.path.basename(latest)[len("epoch_"):]) if latest else 0
+    gathered = strategy.gather(strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0)
+    epochs = [int(e) for e in gathered.numpy()]
+    agreed = min(epochs)
+    if agreed == epoch:
+        return latest
+    path = run_dir.checkpoint_dir(directory, agreed) if agreed else None
+    if path is None or not is_complete(path):
+        raise TrainingError(
+            f"the workers' newest checkpoints are epochs {epochs} (in worker order) and "
+            f"{directory} has no complete epoch {agreed} to resume with the others: copy one "
+            "epoch checkpoint that every worker has into each worker's model directory, or "
+            "start anew with another --model_dir")
+    logging.info("Resuming from epoch %d, the newest every worker has (workers: %s)",
+                 agreed, epochs)
+    return path
+
+
 def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint, augment,
          export, progress) -> TrainResult:
     records = datasets.load_records(config, "train")
@@ -400,6 +424,8 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     _refuse_legacy(plan.directory)
     run_dir.check_checkpoints(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
+    if cluster_workers() > 1:
+        latest = _agreed_checkpoint(strategy, plan.directory, latest)
     if latest:
         check_resume(load_config(os.path.join(latest, "config.json")), config, latest)
     # Whatever can still refuse the run (the checkpoint's weights, optimizer

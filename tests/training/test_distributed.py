@@ -225,15 +225,15 @@ def test_two_workers_train_as_one_device_on_the_same_global_batches(tmp_path, sy
     assert state["step"] == 2 and state["global_batch"] == 8
 
 
-def _workers_past_a_checkpoint(tmp_path, synthetic_root):
-    """Two workers of a long run, once the first checkpoint is written:
-    (cluster, model_dir, the --set items, processes)."""
+def _workers_past_a_checkpoint(tmp_path, synthetic_root, epoch=1):
+    """Two workers of a long run, once the chief's checkpoint of ``epoch`` is
+    written: (cluster, model_dir, the --set items, processes)."""
     import time
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     model_dir = str(tmp_path / "run")
     extra = ["train.epochs=60", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
     procs = _start_workers(cluster, model_dir, synthetic_root, extra)
-    first = os.path.join(model_dir, "checkpoints", "epoch_0001")
+    first = os.path.join(model_dir, "checkpoints", f"epoch_{epoch:04d}")
     deadline = time.monotonic() + 300
     while not os.path.isdir(first) and time.monotonic() < deadline:
         if any(proc.poll() is not None for proc in procs):
@@ -250,9 +250,11 @@ def _workers_past_a_checkpoint(tmp_path, synthetic_root):
 def test_a_worker_killed_mid_training_stops_the_others_with_a_way_to_resume(
         tmp_path, synthetic_root):
     """kill -9 of one worker: the other must neither hang in its collectives
-    nor end in TF's traceback; both started again resume and finish."""
+    nor end in TF's traceback; both started again resume from the same epoch
+    (the killed one may have saved one fewer: made certain here) and finish."""
+    import shutil
     import signal
-    cluster, model_dir, extra, procs = _workers_past_a_checkpoint(tmp_path, synthetic_root)
+    cluster, model_dir, extra, procs = _workers_past_a_checkpoint(tmp_path, synthetic_root, 3)
     try:
         procs[1].send_signal(signal.SIGKILL)
         output = procs[0].communicate(timeout=240)[0]  # A hang fails here.
@@ -266,11 +268,16 @@ def test_a_worker_killed_mid_training_stops_the_others_with_a_way_to_resume(
                                                              "epoch_00") in output
     assert "start every worker again with the same command to resume" in output
     assert "Traceback" not in output
+    private = os.path.join(model_dir, "worker_1", "checkpoints")
+    behind = sorted(os.listdir(private))
+    shutil.rmtree(os.path.join(private, behind[-1]))  # Killed before its last save.
     procs = _start_workers(cluster, model_dir, synthetic_root, extra)
     outputs = [proc.communicate(timeout=600)[0] for proc in procs]
     for proc, output in zip(procs, outputs):
         assert proc.returncode == 0, output[-3000:]
-    assert "Resuming from " + os.path.join(model_dir, "checkpoints", "epoch_00") in outputs[0]
+    agreed = int(behind[-2][len("epoch_"):])
+    assert f"Resuming from epoch {agreed}, the newest every worker has" in outputs[0]
+    assert "Resuming from " + os.path.join(model_dir, "checkpoints", behind[-2]) in outputs[0]
     assert os.path.isdir(os.path.join(model_dir, "checkpoints", "epoch_0060"))
 
 
