@@ -245,6 +245,8 @@ def _report(run, predictions) -> int:
               f"frame folders: <path>.frames.json in {FLAGS.output_dir}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
+    for message in summary.short_videos:
+        print(f"  frames missing: {message}")
     _report_orientation(summary)
     if summary.no_boxes:
         shown = _listed(summary.no_boxes)

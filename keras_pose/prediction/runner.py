@@ -37,6 +37,8 @@ class RunSummary:
     not_turned: list = dataclasses.field(default_factory=list)
     # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
     no_boxes: list = dataclasses.field(default_factory=list)
+    # Videos that ended before the frame count their header declares.
+    short_videos: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
     # Videos and folders of frames (their people are in <path>.frames.json).
     frames: int = 0
@@ -152,13 +154,21 @@ class PredictionRun:
             self.summary.unreadable.append(f"{item.path}: cannot be opened as a video")
             return
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
-            frames = _frames(capture)
+            frames = VideoFrames(capture)
             # A boxes file keys a video by its path: every frame gets its boxes.
             self._sequence(item.key, ((f"{item.key}#{i}", item.key, frame)
                                       for i, frame in frames), fps, track, track_config)
         finally:
             capture.release()
+        if frames.count < declared:
+            # OpenCV stops at a truncated end and passes over a frame it
+            # cannot decode, both without a word: the user must hear of it.
+            self.summary.short_videos.append(
+                f"{item.path}: {frames.count} of the {declared} frames its header declares "
+                f"could be decoded (a truncated or damaged file, or a header's estimate); "
+                f"its outputs hold the {frames.count} frames decoded")
 
     def folders(self, items: Sequence[InputFile], track_config: Any) -> None:
         """Each folder of frames as one tracked video."""
@@ -239,7 +249,7 @@ def input_images(items: Sequence[InputFile], upright: bool = True
             continue
         capture = cv2.VideoCapture(item.path)
         try:
-            for _, frame in _frames(capture):
+            for _, frame in VideoFrames(capture):
                 yield item, frame
         finally:
             capture.release()
@@ -273,14 +283,20 @@ def calibration_images(items: Sequence[InputFile], count: int = 16,
     return images
 
 
-def _frames(capture: cv2.VideoCapture) -> Iterator[tuple[int, np.ndarray]]:
-    index = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            return
-        yield index, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-        index += 1
+class VideoFrames:
+    """A capture's frames as (index, (H, W, 3) uint8 RGB), in order;
+    ``count`` is how many were decoded so far."""
+
+    def __init__(self, capture: cv2.VideoCapture):
+        self.capture, self.count = capture, 0
+
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        while True:
+            ok, frame = self.capture.read()
+            if not ok:
+                return
+            self.count += 1
+            yield self.count - 1, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
 
 def _read_frames(run: PredictionRun, items: Sequence[InputFile]) -> Iterator:

@@ -90,3 +90,27 @@ def test_ctrl_c_mid_video_keeps_the_frames_done(track, tmp_path):
     if track:
         assert len(json.load(open(posetrack))["images"]) == 3
     assert run.summary.processed == 0 and not run.writer.failures
+
+
+def test_a_video_that_ends_before_its_declared_frames_is_reported(tmp_path):
+    # An MJPG AVI of 12 frames, its second half cut off (a copy or download
+    # that stopped): OpenCV reads the first frames and ends without an error.
+    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                             (64, 48))
+    rng = np.random.default_rng(0)
+    for _ in range(12):  # Noise: frames of similar size, so half the bytes is about half.
+        writer.write(rng.integers(0, 256, (48, 64, 3), np.uint8))
+    writer.release()
+    data = (tmp_path / "whole.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[:len(data) // 2])
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    for name in ("whole.avi", "cut.avi"):
+        item = list_inputs(str(tmp_path / name))[0]
+        run.video(item, False, run.predictor.config.track)
+    decoded = len(json.load(open(tmp_path / "out" / "cut.avi.frames.json")))
+    assert 0 < decoded < 12
+    assert run.summary.short_videos == [
+        f"{tmp_path / 'cut.avi'}: {decoded} of the 12 frames its header declares could be decoded "
+        f"(a truncated or damaged file, or a header's estimate); its outputs hold the "
+        f"{decoded} frames decoded"]
+    assert run.summary.processed == 2 and run.summary.frames == 12 + decoded
