@@ -2,7 +2,9 @@
 
 Every input is keyed by its path relative to ``--input`` (a folder: its
 files, in subfolders too; a glob: the folder before the first wildcard; a
-file: its name). The key decides everything else: the output files mirror
+file: its name). Inputs run in the keys' natural order (``frame_2.jpg``
+before ``frame_10.jpg``: a folder of frames is a video). The key decides
+everything else: the output files mirror
 it under ``--output_dir`` (so two frames named ``000000.jpg`` in two
 subfolders, or ``x.jpg`` and ``x.png`` side by side, never write the same
 file), boxes files match by it, and ``predictions.json`` records it.
@@ -13,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import re
 from typing import Iterable, Mapping, Sequence
 
 from keras_pose.errors import UserError
@@ -65,6 +68,16 @@ def sequence_output(output_dir: str, key: str, suffix: str) -> str:
     return os.path.join(output_dir, *key.split("/")) + suffix
 
 
+def natural_order(key: str) -> tuple:
+    """Sort key of ``key`` with its digit runs compared as numbers:
+    ``frame_2.jpg`` before ``frame_10.jpg``, as ``ffmpeg -i clip.mp4
+    frame_%d.jpg`` numbers the frames (plain string order would track
+    frame 10 right after frame 1). Ties (``a01`` and ``a1``) go by the key."""
+    parts = re.split(r"(\d+)", key)
+    # Odd positions are digit runs: every tuple alternates str and int.
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), key
+
+
 def _is_media(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
 
@@ -89,7 +102,7 @@ def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
 
 
 def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
-    """The images and videos ``spec`` names, sorted by key.
+    """The images and videos ``spec`` names, in the keys' natural order.
 
     Args:
       spec: a file, a folder (searched recursively unless ``recursive`` is
@@ -101,8 +114,9 @@ def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
     """
     root, files = _files(spec, recursive)
     # A file named on its own is an input whatever its name ends with.
-    keys = sorted((os.path.relpath(p, root).replace(os.sep, "/"), p)
-                  for p in files if _is_media(p) or os.path.isfile(spec))
+    keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
+                   for p in files if _is_media(p) or os.path.isfile(spec)),
+                  key=lambda pair: natural_order(pair[0]))
     if not keys:
         unread = unread_photos(spec, recursive)
         raise InputError(f"--input {spec}: no image or video found"
@@ -154,7 +168,7 @@ def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:
     for item in inputs:
         if not item.is_video:
             groups.setdefault(os.path.dirname(item.key), []).append(item)
-    return [groups[k] for k in sorted(groups)]
+    return [groups[k] for k in sorted(groups, key=natural_order)]
 
 
 def sequence_key(frames: Sequence[InputFile]) -> str:

@@ -3,7 +3,7 @@ inputs again."""
 
 import os
 
-from keras_pose.prediction.inputs import list_inputs, without_own_outputs
+from keras_pose.prediction.inputs import list_inputs, sequences, without_own_outputs
 
 
 def _touch(root, *names):
@@ -84,3 +84,20 @@ def test_a_file_named_on_its_own_is_an_input_whatever_its_extension(tmp_path):
     assert [item.key for item in list_inputs(str(tmp_path / "photo"))] == ["photo"]
     # Named explicitly, a HEIC is tried (and reported unreadable), not skipped.
     assert [item.key for item in list_inputs(str(tmp_path / "IMG_1.heic"))] == ["IMG_1.heic"]
+
+
+def test_frames_numbered_without_zeros_run_in_number_order(tmp_path):
+    # `ffmpeg -i clip.mp4 frame_%d.jpg` names frames 1, 2, ..., 10, 11: in
+    # string order frame_10 would be tracked right after frame_1.
+    for name in ("clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg",
+                 "clip_b/frame_11.jpg", "clip_a/0009.png", "clip_a/0010.png",
+                 "clip_10/x.jpg", "clip_9/x.jpg"):
+        os.makedirs(tmp_path / os.path.dirname(name), exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    items = list_inputs(str(tmp_path))
+    assert [item.key for item in items] == [
+        "clip_9/x.jpg", "clip_10/x.jpg", "clip_a/0009.png", "clip_a/0010.png",
+        "clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg", "clip_b/frame_11.jpg"]
+    assert [item.index for item in items] == list(range(8))
+    assert [[item.key for item in frames] for frames in sequences(items)][-1] == [
+        "clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg", "clip_b/frame_11.jpg"]
