@@ -4,13 +4,15 @@
         --checkpoint runs/r50/best --flip --output_dir runs/r50/eval
 
     python evaluate.py --checkpoint simplebaseline_resnet50_coco_256x192 --data_dir data/coco
+    python evaluate.py --flip    # the default preset (predict.py's) on data/coco val2017
 
 ``--checkpoint`` takes a checkpoint directory written by train.py, a model
 directory (its best checkpoint), an exported SavedModel, a pretrained
 preset name (``python -m keras_pose.presets``; downloaded and converted
 once, evaluated with what its config records), or an ONNX / OpenVINO /
 LiteRT export (``.onnx``, ``.xml``, ``.tflite``, or a directory holding
-one): the AP is the one that export gives. ``--runtime`` and
+one): the AP is the one that export gives. A preset's data set is looked
+for before its weights download. ``--runtime`` and
 ``--precision`` evaluate a checkpoint through an export made (calibrated on
 the data set's training split, checked by the accuracy guard) on first use
 and cached beside it; metrics.json and table.md say which runtime and
@@ -39,7 +41,7 @@ flags.DEFINE_string("experiment", None, "Named experiment to start from "
                     "(default: the checkpoint's config).")
 flags.DEFINE_string("checkpoint", None, "Checkpoint directory, model directory, "
                     "SavedModel, preset name (python -m keras_pose.presets), or an .onnx / .xml / "
-                    ".tflite export.")
+                    ".tflite export; default: the preset predict.py uses by default.")
 cli.define_runtime_flags()
 flags.adopt_module_key_flags(cli)  # --help lists them as this script's
 flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: "
@@ -55,7 +57,16 @@ flags.DEFINE_multi_string("set", [], "Config override section.field=value "
 flags.DEFINE_integer("batch_size", None, "Evaluation batch size "
                      "(test.batch_size).")
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
-flags.mark_flag_as_required("checkpoint")
+
+
+def _checkpoint() -> str:
+    """--checkpoint, or the default preset (named on stdout, as predict.py does)."""
+    if FLAGS.checkpoint:
+        return FLAGS.checkpoint
+    from keras_pose import presets
+    print(f"pose model: preset {presets.DEFAULT_PRESET} (the default; --checkpoint chooses "
+          f"another, {presets.LIST_COMMAND} lists them)")
+    return presets.DEFAULT_PRESET
 
 
 def work() -> int:
@@ -63,7 +74,7 @@ def work() -> int:
     if FLAGS.output_dir:
         cli.check_writable(FLAGS.output_dir, "--output_dir")
     result = run_evaluation(
-        checkpoint=FLAGS.checkpoint, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+        checkpoint=_checkpoint(), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
         experiment=FLAGS.experiment, flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
         detection_file=FLAGS.detections, output_dir=FLAGS.output_dir, overrides=FLAGS.set,
         batch_size=FLAGS.batch_size, progress=FLAGS.progress, runtime=FLAGS.runtime,

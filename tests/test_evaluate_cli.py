@@ -355,3 +355,28 @@ def test_a_preset_name_is_evaluated_with_its_recorded_config(coco_root, tiny_pre
     code, _, err = run_evaluate(["--checkpoint", "pose_resnet_50_256x129", "--dataset", "coco"])
     assert code == 1 and "Traceback" not in err
     assert "close preset names: pose_resnet_50_256x192" in err
+
+
+def test_a_preset_is_not_downloaded_when_its_data_set_is_missing(tiny_preset, tmp_path,
+                                                                 run_evaluate):
+    # Downloads allowed and the preset's file served: the missing data stops the
+    # run first, before 100 MB of weights would download for nothing.
+    code, _, err = run_evaluate(["--checkpoint", tiny_preset.name, "--dataset", "coco",
+                                 "--data_dir", str(tmp_path / "no_coco_here")])
+    assert code == 1 and "Traceback" not in err
+    missing = os.path.join(str(tmp_path / "no_coco_here"), "annotations",
+                           "person_keypoints_val2017.json")
+    assert f"{missing} does not exist: the coco val2017 files to evaluate preset " \
+           f"{tiny_preset.name} on" in err and "Checked before downloading the weights" in err
+    assert not os.path.exists(tiny_preset.cache) or not os.listdir(tiny_preset.cache)
+    assert not tiny_preset.conversions
+
+
+def test_without_checkpoint_the_default_preset_is_evaluated(tmp_path, run_evaluate, monkeypatch):
+    from keras_pose import presets
+    monkeypatch.chdir(tmp_path)  # no data/coco here
+    code, out, err = run_evaluate(["--flip"])
+    assert code == 1 and "Traceback" not in err
+    assert f"pose model: preset {presets.DEFAULT_PRESET} (the default" in out
+    assert "data/coco/annotations/person_keypoints_val2017.json does not exist: the coco " \
+           f"val2017 files to evaluate preset {presets.DEFAULT_PRESET} on" in err

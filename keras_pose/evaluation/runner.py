@@ -135,6 +135,21 @@ def evaluation_config(trained: ExperimentConfig, *, dataset: Optional[str] = Non
     return resolve_dataset_config(config)
 
 
+def check_data_on_disk(config: ExperimentConfig, model: str) -> None:
+    """Stops before ``model``'s weights download (about 100 MB for a preset)
+    when the files of the split it would be evaluated on are not on disk."""
+    from keras_pose.data import datasets
+    files = [datasets.annotation_file(config, "test")]
+    if config.data.dataset == "mpii":
+        files.append(datasets.mpii_gt_file(config))
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        raise EvaluationError(
+            f"{missing[0]} does not exist: the {config.data.dataset} {config.data.test_set} "
+            f"files to evaluate {model} on (data.root {config.data.root}: --data_dir or "
+            f"--dataset chooses; layout in the README). Checked before downloading the weights")
+
+
 @dataclasses.dataclass(frozen=True)
 class EvaluationResult:
     """What :func:`run_evaluation` produced."""
@@ -172,10 +187,13 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     from keras_pose.evaluation.metrics import metric_for
     from keras_pose.inference import load_pose_model
 
+    config_args = dict(dataset=dataset, data_dir=data_dir, experiment=experiment,
+                       overrides=overrides, batch_size=batch_size)
+    if preset and not presets.is_cached(checkpoint):
+        check_data_on_disk(evaluation_config(presets.preset_config(checkpoint), **config_args),
+                           f"preset {checkpoint}")
     pose_model = load_pose_model(checkpoint)
-    config = evaluation_config(pose_model.config, dataset=dataset, data_dir=data_dir,
-                               experiment=experiment, overrides=overrides,
-                               batch_size=batch_size)
+    config = evaluation_config(pose_model.config, **config_args)
     if runtime is not None or precision is not None:
         # The data set evaluated here is the one that calibrates and guards.
         from keras_pose.export.cache import runtime_model
