@@ -11,7 +11,7 @@ Modules:
 from keras_pose.configs.base import (PIXEL_STD, ConfigError, DataConfig,
                                      ExperimentConfig, ModelConfig, TestConfig,
                                      TrainConfig)
-from keras_pose.configs.conversion import (apply_overrides, config_from_dict,
+from keras_pose.configs.conversion import (apply_overrides, config_differences, config_from_dict,
                                            config_to_dict, load_config, save_config)
 from keras_pose.configs.experiments import (default_experiment, get_experiment,
                                             list_experiments)
@@ -19,6 +19,6 @@ from keras_pose.configs.experiments import (default_experiment, get_experiment,
 __all__ = [
     "PIXEL_STD", "ConfigError", "DataConfig", "ExperimentConfig", "ModelConfig",
     "TestConfig", "TrainConfig", "apply_overrides", "config_from_dict",
-    "config_to_dict", "load_config", "save_config", "default_experiment",
+    "config_differences", "config_to_dict", "load_config", "save_config", "default_experiment",
     "get_experiment", "list_experiments",
 ]

@@ -79,6 +79,18 @@ def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
 
 
+def config_differences(old: ExperimentConfig, new: ExperimentConfig) -> list[str]:
+    """``["train.learning_rate: 0.001 -> 0.002", ...]``: every field whose
+    value differs, in ``section.field`` order."""
+    def flat(config: ExperimentConfig) -> dict[str, Any]:
+        return {f"{key}.{name}" if isinstance(value, dict) else key: field
+                for key, value in config_to_dict(config).items()
+                for name, field in (value.items() if isinstance(value, dict) else [(key, value)])}
+
+    a, b = flat(old), flat(new)
+    return [f"{key}: {a.get(key)} -> {value}" for key, value in b.items() if a.get(key) != value]
+
+
 def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"config key {prefix!r}: expected a mapping, got {values!r}")

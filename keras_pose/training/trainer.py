@@ -29,7 +29,7 @@ from keras_pose import signals
 from keras_pose.checkpoint import (CheckpointError, is_complete, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
 from keras_pose.codec import build_codec
-from keras_pose.configs import ExperimentConfig, load_config, save_config
+from keras_pose.configs import ExperimentConfig, config_differences, load_config, save_config
 from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline, samples
 from keras_pose.models import build_model_from_config
@@ -95,7 +95,8 @@ def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
 
 def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
     """Refuses to resume a checkpoint of another architecture or input
-    normalisation (before anything is written to the model directory)."""
+    normalisation (before anything is written to the model directory), and
+    names every other setting that changed since it was written."""
     fields = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size", "heatmap_size",
               "deconv_filters", "deconv_kernels", "final_kernel", "color_order", "mean", "std")
     diffs = [f"model.{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
@@ -106,6 +107,11 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
     if diffs:
         raise TrainingError(f"{path} holds a checkpoint of another model or input convention "
                             f"({'; '.join(diffs)}); use another --model_dir or the same settings")
+    changed = config_differences(saved, config)
+    if changed:  # Often meant (more epochs), sometimes a command typed differently.
+        logging.warning("Resuming %s with settings changed since it was written: %s (each "
+                        "checkpoint keeps the config it was written with)", path,
+                        "; ".join(changed))
 
 
 # What the weights of an --init_checkpoint must share with this run's model

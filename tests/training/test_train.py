@@ -304,3 +304,20 @@ def test_missing_and_empty_data_and_bad_settings(tmp_path, fast_config):
                      ("train.epochs=-1", "train.epochs"), ("train.precision=fp8", "precision")):
         with pytest.raises(ConfigError, match=key):
             apply_overrides(fast_config, [bad])
+
+
+def test_resume_names_the_settings_changed_since_the_checkpoint(caplog):
+    import logging
+
+    from keras_pose.training.trainer import check_resume
+    caplog.set_level(logging.INFO, logger="absl")
+    saved = get_experiment("tiny")
+    check_resume(saved, apply_overrides(saved, []), "run/checkpoints/epoch_0003")
+    assert "changed" not in caplog.text  # the same command: nothing to say
+    check_resume(saved, apply_overrides(saved, ["train.epochs=20", "train.learning_rate=0.01",
+                                                "data.root=elsewhere"]),
+                 "run/checkpoints/epoch_0003")
+    assert ("Resuming run/checkpoints/epoch_0003 with settings changed since it was written: "
+            f"data.root: {saved.data.root} -> elsewhere; train.epochs: {saved.train.epochs} -> "
+            f"20; train.learning_rate: {saved.train.learning_rate} -> 0.01 (each checkpoint "
+            "keeps the config it was written with)") in caplog.text
