@@ -190,7 +190,12 @@ def _predict(checkpoint, found) -> int:
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids,
                         upright=_upright())
     images = [item for item in inputs if not item.is_video]
-    predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"))
+    # Its entries: the images' (videos and tracked folders have files of their own).
+    predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
+                                  [] if FLAGS.track else [item.key for item in images])
+    if predictions.kept_earlier:
+        print(f"note: {predictions.path} of an earlier run, with results of other inputs, "
+              f"is kept as {predictions.kept_earlier}")
     if FLAGS.track:
         run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     try:

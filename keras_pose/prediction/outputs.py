@@ -6,14 +6,15 @@ and the run's exit code says that something was not written.
 ``predictions.json`` is written as the images go and is a complete JSON
 list on disk after every image's entries, so a run that ends in any way
 (Ctrl-C, an error, ``kill -9``, a crash) leaves every entry written before
-it readable.
+it readable. An earlier run's ``predictions.json`` with results of other
+inputs is moved aside (``predictions.1.json``), never overwritten.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Optional
+from typing import Any, Collection, Optional
 
 import cv2
 import numpy as np
@@ -85,6 +86,30 @@ class VideoOutput:
                 self.ok = self.writer._failed(self.path, "the video is empty (disk full?)")
 
 
+def keep_earlier_results(path: str, names: Collection[str]) -> Optional[str]:
+    """Moves an earlier run's results file at ``path`` to ``<stem>.<n>.json``
+    (the first free n; returned) unless every entry is for one of ``names``
+    (a run over the same inputs again: replaced). A file that is not a
+    list of results is kept too: it is not this run's to delete. Two runs
+    (``predict.py a.jpg``, then ``b.jpg``) into one ``--output_dir`` lost
+    the first one's results this way before."""
+    try:
+        with open(path, "rb") as f:
+            earlier = json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError:  # Not JSON (or not ours): kept.
+        earlier = None
+    if isinstance(earlier, list) and all(
+            isinstance(entry, dict) and entry.get("file_name") in names for entry in earlier):
+        return None
+    stem, n = os.path.splitext(path)[0], 1
+    while os.path.exists(f"{stem}.{n}.json"):
+        n += 1
+    os.replace(path, f"{stem}.{n}.json")  # The run holds the folder's lock.
+    return f"{stem}.{n}.json"
+
+
 class PredictionsFile:
     """``predictions.json``, a JSON list that is complete after every
     :meth:`add`: the entries, then the closing bracket, which the next
@@ -93,12 +118,16 @@ class PredictionsFile:
 
     _CLOSE = b"\n]\n"
 
-    def __init__(self, writer: OutputWriter, path: str):
+    def __init__(self, writer: OutputWriter, path: str, names: Collection[str] = ()):
+        """``names``: the file names this run gives results for; an earlier
+        file with results of any other is kept (``kept_earlier``)."""
         self.writer, self.path, self.count = writer, path, 0
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
+        self.kept_earlier: Optional[str] = None
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
+            self.kept_earlier = keep_earlier_results(path, set(names))
             self._file = open(path, "wb")
             self._write(b"[" + self._CLOSE)
         except OSError as e:

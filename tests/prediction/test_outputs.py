@@ -80,3 +80,24 @@ def test_an_unwritable_place_is_reported_not_raised(tmp_path):
     predictions.close()
     assert len(writer.failures) == 1 and "predictions.json" in writer.failures[0]
     assert predictions.count == 0
+
+
+def test_an_earlier_file_of_other_inputs_or_not_ours_is_moved_aside(tmp_path):
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps([_entry(0), _entry(1)]))
+    # Every entry one of this run's inputs: a re-run, replaced.
+    assert outputs.keep_earlier_results(str(path), {"ünïcode/0.jpg", "ünïcode/1.jpg"}) is None
+    assert outputs.keep_earlier_results(str(tmp_path / "none.json"), set()) is None
+    path.write_text("[]")
+    assert outputs.keep_earlier_results(str(path), set()) is None
+    for n, content in ((1, json.dumps([_entry(0), _entry(1)])), (2, "not json"),
+                       (3, json.dumps({"a": 1}))):
+        path.write_text(content)
+        kept = outputs.keep_earlier_results(str(path), {"ünïcode/0.jpg"})
+        assert kept == str(tmp_path / f"predictions.{n}.json") and not path.exists()
+        assert open(kept).read() == content
+    # Through PredictionsFile: kept, then a fresh list.
+    path.write_text(json.dumps([_entry(5)]))
+    predictions = PredictionsFile(OutputWriter(str(tmp_path)), str(path), ["x.jpg"])
+    assert predictions.kept_earlier == str(tmp_path / "predictions.4.json")
+    assert _on_disk(path) == [] and _on_disk(predictions.kept_earlier) == [_entry(5)]

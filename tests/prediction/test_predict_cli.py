@@ -757,3 +757,25 @@ def test_an_unquoted_pattern_is_named_not_half_run(coco_dir, tmp_path):
     assert "quote it (--input 'photos/*.jpg')" in proc.stderr
     assert "--[no]track" not in proc.stderr + proc.stdout  # not the whole usage screen
     assert not os.path.exists(tmp_path / "out")
+
+
+def test_a_run_over_other_inputs_keeps_the_earlier_predictions(run_predict, checkpoint, coco_dir,
+                                                               tmp_path):
+    """``predict.py --input a.jpg``, then ``--input b.jpg`` into the same
+    (default) output folder: a.jpg's results must not be overwritten."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg", "b.jpg"])
+    out = tmp_path / "out"
+    names = []
+    for name in ("a.jpg", "b.jpg", "b.jpg"):
+        code, stdout, err = run_predict(["--checkpoint", checkpoint, "--input",
+                                         os.path.join(inputs, name), "--detector", "none",
+                                         "--output_dir", str(out)])
+        assert code == 0, err[-3000:]
+        names.append(stdout)
+    assert "kept as" not in names[0] and "kept as" not in names[2]  # a re-run replaces
+    assert (f"note: {out / 'predictions.json'} of an earlier run, with results of other inputs, "
+            f"is kept as {out / 'predictions.1.json'}") in names[1]
+    assert [e["file_name"] for e in json.load(open(out / "predictions.1.json"))] == ["a.jpg"]
+    assert [e["file_name"] for e in json.load(open(out / "predictions.json"))] == ["b.jpg"]
+    assert sorted(os.listdir(out)) == [".lock", "a.pose.jpg", "b.pose.jpg", "predictions.1.json",
+                                       "predictions.json"]
