@@ -68,6 +68,8 @@ flags.DEFINE_string("annotations", None, "A COCO annotation or image-info file: 
                     "for the outputs and for detections keyed by image id.")
 flags.DEFINE_boolean("track", False, "Track people across the frames of videos and of "
                      "each folder of frames (the paper's flow-based tracker).")
+flags.DEFINE_float("frames_fps", 25.0, "Frame rate of the annotated video of a folder of "
+                   "frames (--track); videos keep their own.", lower_bound=0.1)
 flags.DEFINE_boolean("recursive", True, "Search the subfolders of an --input folder.")
 flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
                   "Photos with an EXIF orientation tag (a phone's): apply = turned as "
@@ -164,7 +166,7 @@ def _checkpoint() -> str:
 
 def work() -> int:
     from keras_pose.locks import DirectoryLock
-    from keras_pose.prediction.inputs import list_inputs, unread_photos
+    from keras_pose.prediction.inputs import find_inputs
     if FLAGS.list_presets:
         from keras_pose.presets import format_presets
         print(format_presets(), end="")
@@ -172,8 +174,7 @@ def work() -> int:
     if not FLAGS.input:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     checkpoint = _checkpoint()
-    found = list_inputs(FLAGS.input, FLAGS.recursive)
-    unread = unread_photos(FLAGS.input, FLAGS.recursive)
+    found, unread = find_inputs(FLAGS.input, FLAGS.recursive)
     if unread:
         print(f"note: --input {FLAGS.input}: {unread}")
     cli.check_writable(FLAGS.output_dir, "--output_dir")
@@ -200,7 +201,7 @@ def _predict(checkpoint, found) -> int:
         run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     try:
         if FLAGS.track:
-            run.folders(images, predictor.config.track)
+            run.folders(images, predictor.config.track, FLAGS.frames_fps)
         else:
             run.images(images, predictions)
         for item in inputs:

@@ -101,8 +101,10 @@ def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
                   if os.path.isfile(p)]
 
 
-def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
-    """The images and videos ``spec`` names, in the keys' natural order.
+def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str]:
+    """(inputs, note): the images and videos ``spec`` names, in the keys'
+    natural order, and what it holds in photo formats no decoder here reads
+    with the way out ("" when none), from one walk of the folder.
 
     Args:
       spec: a file, a folder (searched recursively unless ``recursive`` is
@@ -113,21 +115,25 @@ def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
       InputError: when nothing is found (naming photos of formats not read).
     """
     root, files = _files(spec, recursive)
+    unread = _unread_photos(files)
     # A file named on its own is an input whatever its name ends with.
     keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
                    for p in files if _is_media(p) or os.path.isfile(spec)),
                   key=lambda pair: natural_order(pair[0]))
     if not keys:
-        unread = unread_photos(spec, recursive)
         raise InputError(f"--input {spec}: no image or video found"
                          + (f"; {unread}" if unread else ""))
-    return [InputFile(path, key, i) for i, (key, path) in enumerate(keys)]
+    return [InputFile(path, key, i) for i, (key, path) in enumerate(keys)], unread
 
 
-def unread_photos(spec: str, recursive: bool = True) -> str:
-    """What ``spec`` holds in photo formats no decoder here reads, and the
-    way out ("" when none): "3 .heic file(s) ...: convert them to JPEG"."""
-    _, files = _files(spec, recursive)
+def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
+    """The inputs of :func:`find_inputs`."""
+    return find_inputs(spec, recursive)[0]
+
+
+def _unread_photos(files: Sequence[str]) -> str:
+    """"3 .heic file(s) ...: convert them to JPEG" for the photos among
+    ``files`` that no decoder here reads ("" when none)."""
     counts: dict[str, int] = {}
     for path in files:
         ext = os.path.splitext(path)[1].lower()

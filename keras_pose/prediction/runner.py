@@ -170,11 +170,13 @@ class PredictionRun:
                 f"could be decoded (a truncated or damaged file, or a header's estimate); "
                 f"its outputs hold the {frames.count} frames decoded")
 
-    def folders(self, items: Sequence[InputFile], track_config: Any) -> None:
-        """Each folder of frames as one tracked video."""
+    def folders(self, items: Sequence[InputFile], track_config: Any, fps: float = 25.0
+                ) -> None:
+        """Each folder of frames as one tracked video (its annotated copy at
+        ``fps``: frames carry no rate; 25 is ffmpeg's default for them)."""
         for frames in sequences(items):
             key = sequence_key(frames)
-            self._sequence(key, _read_frames(self, frames), 10.0, True, track_config)
+            self._sequence(key, _read_frames(self, frames), fps, True, track_config)
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any) -> None:

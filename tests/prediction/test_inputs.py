@@ -56,7 +56,7 @@ def test_nothing_is_left_out_when_the_outputs_go_elsewhere(tmp_path):
 
 def test_photos_of_formats_not_read_are_named_never_passed_over(tmp_path):
     import pytest
-    from keras_pose.prediction.inputs import InputError, unread_photos
+    from keras_pose.prediction.inputs import InputError, find_inputs
     _touch(tmp_path, "IMG_1.HEIC", "IMG_2.heic", "raw/DSC_3.NEF", "notes.txt")
     with pytest.raises(InputError, match=r"no image or video found; 2 \.heic file\(s\), "
                                          r"1 \.nef file\(s\) not read .*convert them to JPEG"):
@@ -64,9 +64,9 @@ def test_photos_of_formats_not_read_are_named_never_passed_over(tmp_path):
     _touch(tmp_path, "a.jpg", "b.gif", "clip.M4V", "cam.mts")
     assert [item.key for item in list_inputs(str(tmp_path))] == ["a.jpg", "b.gif", "cam.mts",
                                                                  "clip.M4V"]
-    assert "2 .heic file(s)" in unread_photos(str(tmp_path))
-    assert unread_photos(str(tmp_path), recursive=False).startswith("2 .heic file(s) not read")
-    assert unread_photos(str(tmp_path / "a.jpg")) == ""
+    assert "2 .heic file(s)" in find_inputs(str(tmp_path))[1]
+    assert find_inputs(str(tmp_path), recursive=False)[1].startswith("2 .heic file(s) not read")
+    assert find_inputs(str(tmp_path / "a.jpg"))[1] == ""
 
 
 def test_a_gif_is_read_as_its_first_frame(tmp_path):

@@ -190,8 +190,11 @@ def test_tracking_folders_of_frames_takes_each_frames_boxes(run_predict, checkpo
     code, _, err = run_predict(
         ["--checkpoint", checkpoint, "--input", inputs, "--boxes", str(boxes), "--track",
          "--set", "track.detection_threshold=0", "--set", "track.keypoint_threshold=0",
-         "--output_dir", str(out)])
+         "--frames_fps", "30", "--output_dir", str(out)])
     assert code == 0, err[-3000:]
+    video = cv2.VideoCapture(str(out / "seq.pose.avi"))  # frames carry no rate: the flag's
+    assert video.get(cv2.CAP_PROP_FPS) == 30 and video.get(cv2.CAP_PROP_FRAME_COUNT) == 3
+    video.release()
     frames = json.load(open(out / "seq.frames.json"))
     # The first frame has its 2 boxes; later frames add the boxes
     # propagated by flow from the frame before (the paper's unification).
