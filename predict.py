@@ -184,7 +184,7 @@ def work() -> int:
 
 
 def _predict(checkpoint, found) -> int:
-    from keras_pose.prediction.outputs import PredictionsFile
+    from keras_pose.prediction.outputs import JsonListFile
     from keras_pose.prediction.runner import PredictionRun
     inputs, predictor, detector, image_ids = _setup(checkpoint, found)
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=FLAGS.flip,
@@ -192,7 +192,7 @@ def _predict(checkpoint, found) -> int:
                         upright=_upright())
     images = [item for item in inputs if not item.is_video]
     # Its entries: the images' (videos and tracked folders have files of their own).
-    predictions = PredictionsFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
+    predictions = JsonListFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
                                   [] if FLAGS.track else [item.key for item in images])
     if predictions.kept_earlier:
         print(f"note: {predictions.path} of an earlier run, with results of other inputs, "

@@ -110,24 +110,29 @@ def keep_earlier_results(path: str, names: Collection[str]) -> Optional[str]:
     return f"{stem}.{n}.json"
 
 
-class PredictionsFile:
-    """``predictions.json``, a JSON list that is complete after every
-    :meth:`add`: the entries, then the closing bracket, which the next
-    :meth:`add` overwrites (a killed run leaves valid JSON, not a list
-    missing its ``]``)."""
+class JsonListFile:
+    """A JSON list file that is complete after every :meth:`add`: the
+    entries, then the closing bracket, which the next :meth:`add` overwrites
+    (a killed run leaves valid JSON, not a list missing its ``]``).
+    ``predictions.json`` (an entry per person) and a video's
+    ``.frames.json`` (an entry per frame: an hour of video is not held in
+    memory, nor lost to a ``kill -9`` in its last minute)."""
 
     _CLOSE = b"\n]\n"
 
-    def __init__(self, writer: OutputWriter, path: str, names: Collection[str] = ()):
+    def __init__(self, writer: OutputWriter, path: str,
+                 names: Optional[Collection[str]] = None):
         """``names``: the file names this run gives results for; an earlier
-        file with results of any other is kept (``kept_earlier``)."""
+        file with results of any other is kept (``kept_earlier``). None:
+        an earlier file is replaced (a video's own frames)."""
         self.writer, self.path, self.count = writer, path, 0
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
         self.kept_earlier: Optional[str] = None
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            self.kept_earlier = keep_earlier_results(path, set(names))
+            if names is not None:
+                self.kept_earlier = keep_earlier_results(path, set(names))
             self._file = open(path, "wb")
             self._write(b"[" + self._CLOSE)
         except OSError as e:

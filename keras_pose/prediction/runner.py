@@ -13,6 +13,7 @@ and an id.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Iterator, Optional, Sequence
 
 import cv2
@@ -21,7 +22,7 @@ from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
 from keras_pose.prediction.inputs import InputFile, sequence_key, sequence_output, sequences
-from keras_pose.prediction.outputs import OutputWriter, PredictionsFile, VideoOutput
+from keras_pose.prediction.outputs import JsonListFile, OutputWriter, VideoOutput
 
 
 @dataclasses.dataclass
@@ -130,7 +131,7 @@ class PredictionRun:
             logging.warning("--track: the PoseTrack18 JSON written will not evaluate with "
                             "scripts/evaluate_posetrack.py: %s", mismatch)
 
-    def images(self, items: Sequence[InputFile], predictions: PredictionsFile) -> None:
+    def images(self, items: Sequence[InputFile], predictions: JsonListFile) -> None:
         """Every image: poses, an annotated copy, entries in predictions.json."""
         for item in items:
             try:
@@ -182,42 +183,43 @@ class PredictionRun:
                   track_config: Any) -> None:
         """``frames`` yields (frame name, detection source, RGB frame).
 
-        A run stopped mid-video (Ctrl-C, an error) still closes the
-        annotated video and writes the JSON files of the frames done, then
-        the stop goes on: an hour of video is not lost to its last frame.
+        ``<key>.frames.json`` is complete on disk after every frame (with
+        ``track_id``s when tracking), so a run ended in any way keeps the
+        frames done; a run stopped mid-video (Ctrl-C, an error) also closes
+        the annotated video and writes the PoseTrack JSON of those frames,
+        then the stop goes on: an hour of video is not lost to its last frame.
         """
         tracker = _tracker(self, track_config) if track else None
-        video = VideoOutput(self.writer, sequence_output(self.writer.output_dir, key, ".pose.avi"),
-                            fps)
-        per_frame, results, names = [], [], []
+        output = functools.partial(sequence_output, self.writer.output_dir, key)
+        video = VideoOutput(self.writer, output(".pose.avi"), fps)
+        per_frame = JsonListFile(self.writer, output(".frames.json"))
+        results, names = [], []
         finished = False
         try:
-            self._frames_of(key, frames, tracker, video, per_frame, results, names)
+            self._frames_of(frames, tracker, video, per_frame, results, names)
             finished = True
         finally:
             if not finished:
                 logging.warning("%s: stopped after %d frame(s); its outputs hold those frames",
-                                key, len(per_frame))
+                                key, per_frame.count)
             video.close()
-            self.writer.json(sequence_output(self.writer.output_dir, key, ".frames.json"),
-                             per_frame)
+            per_frame.close()
             if tracker is not None:
-                _write_posetrack(self, sequence_output(self.writer.output_dir, key,
-                                                       ".posetrack.json"), results, names, key,
+                _write_posetrack(self, output(".posetrack.json"), results, names, key,
                                  track_config.keypoint_threshold)
                 self.summary.low_score_detections += tracker.low_score_detections
                 self.summary.unconfident_poses += tracker.unconfident_poses
         self.summary.processed += 1
 
-    def _frames_of(self, key: str, frames: Iterator, tracker: Any, video: VideoOutput,
-                   per_frame: list, results: list, names: list) -> None:
-        """Runs the frames, appending to ``per_frame`` (and, tracked, to
-        ``results`` and ``names``) as each one is done."""
+    def _frames_of(self, frames: Iterator, tracker: Any, video: VideoOutput,
+                   per_frame: JsonListFile, results: list, names: list) -> None:
+        """Runs the frames, adding each to ``per_frame`` (and, tracked, to
+        ``results`` and ``names``) as it is done."""
         shape = None
         for name, source, frame in frames:
             if tracker is not None and shape is not None and frame.shape != shape:
-                logging.warning("%s: %s is %s, the frames before %s: tracking starts anew",
-                                key, name, frame.shape[:2], shape[:2])
+                logging.warning("%s is %s, the frames before %s: tracking starts anew",
+                                name, frame.shape[:2], shape[:2])
                 tracker.reset()
             shape = frame.shape
             if tracker is not None:
@@ -230,11 +232,12 @@ class PredictionRun:
             else:
                 result = self._poses(frame, source)
                 video.add(self.predictor.draw(frame, result, self.score_threshold))
-            per_frame.append({"frame": len(per_frame), "file_name": name,
-                              "people": coco_entries(result, len(per_frame), name,
-                                                     self.category_id)})
+            people = coco_entries(result, per_frame.count, name, self.category_id)
+            for person, track_id in zip(people, getattr(result, "track_ids", ())):
+                person["track_id"] = int(track_id)
+            per_frame.add([{"frame": per_frame.count, "file_name": name, "people": people}])
             self.summary.frames += 1
-            self.summary.frame_people += len(per_frame[-1]["people"])
+            self.summary.frame_people += len(people)
 
 
 def input_images(items: Sequence[InputFile], upright: bool = True

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 from keras_pose.prediction import outputs
-from keras_pose.prediction.outputs import OutputWriter, PredictionsFile
+from keras_pose.prediction.outputs import OutputWriter, JsonListFile
 
 
 def _entry(i):
@@ -22,7 +22,7 @@ def _on_disk(path):
 
 def test_the_file_on_disk_is_valid_json_after_every_add(tmp_path):
     path = str(tmp_path / "out" / "predictions.json")
-    predictions = PredictionsFile(OutputWriter(str(tmp_path)), path)
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), path)
     assert _on_disk(path) == []
     predictions.add([_entry(0), _entry(1)])
     assert _on_disk(path) == [_entry(0), _entry(1)]
@@ -36,8 +36,8 @@ def test_the_file_on_disk_is_valid_json_after_every_add(tmp_path):
 
 _KILLED = r"""
 import os, signal, sys
-from keras_pose.prediction.outputs import OutputWriter, PredictionsFile
-predictions = PredictionsFile(OutputWriter(sys.argv[1]), os.path.join(sys.argv[1], "p.json"))
+from keras_pose.prediction.outputs import OutputWriter, JsonListFile
+predictions = JsonListFile(OutputWriter(sys.argv[1]), os.path.join(sys.argv[1], "p.json"))
 for i in range(3):
     predictions.add([{"image_id": i}])
 os.kill(os.getpid(), signal.SIGKILL)  # kill -9: nothing runs after this
@@ -53,7 +53,7 @@ def test_a_run_killed_with_sigkill_leaves_every_entry_readable(tmp_path):
 def test_a_full_disk_keeps_the_entries_before_it_and_is_reported(tmp_path, monkeypatch):
     writer = OutputWriter(str(tmp_path))
     path = str(tmp_path / "predictions.json")
-    predictions = PredictionsFile(writer, path)
+    predictions = JsonListFile(writer, path)
     predictions.add([_entry(0)])
     real_fsync, calls = os.fsync, []
 
@@ -75,7 +75,7 @@ def test_a_full_disk_keeps_the_entries_before_it_and_is_reported(tmp_path, monke
 def test_an_unwritable_place_is_reported_not_raised(tmp_path):
     (tmp_path / "file").write_text("a file where a folder must go")
     writer = OutputWriter(str(tmp_path))
-    predictions = PredictionsFile(writer, str(tmp_path / "file" / "predictions.json"))
+    predictions = JsonListFile(writer, str(tmp_path / "file" / "predictions.json"))
     predictions.add([_entry(0)])
     predictions.close()
     assert len(writer.failures) == 1 and "predictions.json" in writer.failures[0]
@@ -96,8 +96,8 @@ def test_an_earlier_file_of_other_inputs_or_not_ours_is_moved_aside(tmp_path):
         kept = outputs.keep_earlier_results(str(path), {"ünïcode/0.jpg"})
         assert kept == str(tmp_path / f"predictions.{n}.json") and not path.exists()
         assert open(kept).read() == content
-    # Through PredictionsFile: kept, then a fresh list.
+    # Through JsonListFile: kept, then a fresh list.
     path.write_text(json.dumps([_entry(5)]))
-    predictions = PredictionsFile(OutputWriter(str(tmp_path)), str(path), ["x.jpg"])
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), ["x.jpg"])
     assert predictions.kept_earlier == str(tmp_path / "predictions.4.json")
     assert _on_disk(path) == [] and _on_disk(predictions.kept_earlier) == [_entry(5)]

@@ -114,3 +114,35 @@ def test_a_video_that_ends_before_its_declared_frames_is_reported(tmp_path):
         f"(a truncated or damaged file, or a header's estimate); its outputs hold the "
         f"{decoded} frames decoded"]
     assert run.summary.processed == 2 and run.summary.frames == 12 + decoded
+
+
+class _ReadsDiskAt(_StopAt):
+    """One person per frame; as frame ``at`` is detected, reads what a
+    ``kill -9`` at that moment would leave of ``path``."""
+
+    def __init__(self, at, path):
+        super().__init__(stop=-1)
+        self.at, self.path, self.seen = at, path, None
+
+    def detect(self, image, source):
+        if self.calls == self.at:
+            self.seen = json.load(open(self.path))
+        return super().detect(image, source)
+
+
+@pytest.mark.parametrize("track", [False, True])
+def test_a_videos_frames_are_on_disk_as_they_are_done(track, tmp_path):
+    # What a kill -9 (or the OOM killer) mid-video leaves: every frame done,
+    # valid JSON, with the track ids when tracking; nothing held to the end.
+    _video(tmp_path / "clip.mp4", 4)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    detector = _ReadsDiskAt(3, str(tmp_path / "out" / "clip.mp4.frames.json"))
+    run = PredictionRun(_Poses(), detector, str(tmp_path / "out"))
+    run.video(item, track, run.predictor.config.track)
+    assert [f["frame"] for f in detector.seen] == [0, 1, 2]
+    assert all(len(f["people"]) == 1 for f in detector.seen)
+    assert [("track_id" in f["people"][0]) for f in detector.seen] == [track] * 3
+    final = json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))
+    assert final[:3] == detector.seen and len(final) == 4
+    if track:  # One person walking on: one track.
+        assert len({f["people"][0]["track_id"] for f in final}) == 1
