@@ -93,12 +93,18 @@ def _index_images(images: list, path: str) -> dict[int, dict]:
         if not isinstance(image, dict) or not is_int(image.get("id")):
             raise AnnotationError(f"{where} has no integer 'id'")
         where = f"{path}: image id {image['id']}"
+        if not -2 ** 63 <= image["id"] < 2 ** 63:
+            raise AnnotationError(f"{where} does not fit a 64-bit integer (ids are kept as "
+                                  "int64): renumber the images (and their annotations' image_id)")
         if image["id"] in by_id:
             raise AnnotationError(f"{where} appears twice in 'images'")
         if not isinstance(image.get("file_name"), str):
             raise AnnotationError(f"{where} has no 'file_name' string")
         for field in ("width", "height"):
             value = image.get(field)
+            if value is None:
+                raise AnnotationError(f"{where} has no '{field}' (the image's size in pixels, "
+                                      "required: boxes are clipped to it)")
             if type(value) not in NUMBER_TYPES or not math.isfinite(value) or value <= 0:
                 raise AnnotationError(f"{where}: '{field}' must be a number > 0, got {value!r}")
         by_id[image["id"]] = image
@@ -125,6 +131,11 @@ def _normalise_category(cat: dict, path: str, skeleton: bool = True) -> dict:
     names = cat["keypoints"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise AnnotationError(f"{where}: 'keypoints' must be a list of names")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # Flip pairs, sigmas and evaluation go by name: one per keypoint.
+        raise AnnotationError(f"{where}: 'keypoints' names {twice[0]!r} more than once "
+                              f"(at {[i for i, n in enumerate(names) if n == twice[0]]}); "
+                              "every keypoint needs a name of its own")
     limbs = _file_skeleton(cat, names, where) if skeleton else ()
     try:
         flip_entry = cat.get("flip_pairs", cat.get("swap"))
@@ -215,6 +226,11 @@ def _annotation_problem(ann: dict, num_keypoints: int) -> Optional[str]:
         ann["keypoints"], 3 * num_keypoints, f"'keypoints' (3 x {num_keypoints} keypoints)"))
     if problem:
         return problem
+    visibility = next(((i, v) for i, v in enumerate(ann["keypoints"][2::3])
+                       if v not in (0, 1, 2)), None)
+    if visibility is not None:
+        return (f"'keypoints': keypoint {visibility[0]}'s visibility must be 0 (not labelled), "
+                f"1 (labelled, not visible) or 2 (visible), got {visibility[1]!r}")
     area = ann.get("area", 0.0)
     if type(area) not in NUMBER_TYPES or not all_finite([area]) or area < 0:
         return f"'area' must be a finite number >= 0, got {area!r}"
@@ -282,13 +298,20 @@ def _fill_missing_fields(anns: list, images: dict[int, dict], path: str) -> dict
     """Fills ``iscrowd`` (0), ``num_keypoints`` (labelled keypoints) and
     ``area`` (segmentation, else box) where missing; logs the counts once."""
     filled: Counter = Counter()
+    recounted: list = []
     for ann in anns:
         if "iscrowd" not in ann:
             ann["iscrowd"] = 0
             filled["iscrowd = 0"] += 1
+        labelled = sum(1 for v in ann["keypoints"][2::3] if v > 0)
         if "num_keypoints" not in ann:
-            ann["num_keypoints"] = sum(1 for v in ann["keypoints"][2::3] if v > 0)
+            ann["num_keypoints"] = labelled
             filled["num_keypoints from the visibilities"] += 1
+        elif ann["num_keypoints"] != labelled:
+            # COCOeval ignores the people with num_keypoints 0, the readers
+            # those without a labelled keypoint: one count for both.
+            recounted.append(ann.get("id"))
+            ann["num_keypoints"] = labelled
         if "area" not in ann:
             area = _segmentation_area(ann, images.get(ann["image_id"]), path)
             how = "segmentation"
@@ -299,6 +322,11 @@ def _fill_missing_fields(anns: list, images: dict[int, dict], path: str) -> dict
     if filled:
         logging.warning("%s: filled in missing fields of %d annotations: %s", path, len(anns),
                         ", ".join(f"{what}: {n}" for what, n in sorted(filled.items())))
+    if recounted:
+        logging.warning("%s: %d annotations give a 'num_keypoints' other than their labelled "
+                        "keypoints (visibility > 0), e.g. annotation ids %s; recounted from the "
+                        "visibilities", path, len(recounted), recounted[:5])
+        filled["num_keypoints recounted"] = len(recounted)
     return dict(filled)
 
 
@@ -386,6 +414,11 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = (),
             if isinstance(c, dict) and c.get("keypoints")}
     _check_annotations(anns, k_of, path)
     data["annotations"] = [a for a in anns if a["category_id"] in meta["category_ids"]]
+    orphans = [a["id"] for a in data["annotations"] if a["image_id"] not in images]
+    if orphans:
+        logging.warning("%s: %d annotations name an image_id that 'images' does not list "
+                        "(annotation ids %s%s); they are not used", path, len(orphans),
+                        orphans[:5], " ..." if len(orphans) > 5 else "")
     meta.update(source=path, num_keypoints=len(meta["keypoint_names"]),
                 has_annotations=has_annotations,
                 skipped=_left_out(anns, meta["category_ids"], k_of, categories, path),
@@ -399,15 +432,19 @@ def _left_out(anns: list, chosen: Sequence[int], k_of: dict[int, int], categorie
     """Counts the annotations of categories not chosen, by reason."""
     known = {c["id"] for c in categories if isinstance(c, dict)}
     reasons: Counter = Counter()
+    unknown = []
     for ann in anns:
         cat = ann["category_id"]
         if cat not in chosen:
             reasons["another keypoint category" if cat in k_of else
                     "a category without keypoints" if cat in known else
                     "unknown category id"] += 1
-    if reasons["unknown category id"]:
+            if cat not in known:
+                unknown.append(ann["id"])
+    if unknown:
         logging.warning("%s: %d annotations have a category_id that 'categories' does not "
-                        "list; they are not used", path, reasons["unknown category id"])
+                        "list (annotation ids %s%s); they are not used", path, len(unknown),
+                        unknown[:5], " ..." if len(unknown) > 5 else "")
     return dict(reasons)
 
 

@@ -145,6 +145,12 @@ def load_coco_ground_truth(annotation_file: str, category_ids: Sequence[int] = (
     gt = COCO()
     # COCOeval needs no skeleton: a file's that does not fit K stops nothing here.
     gt.dataset = coco_files.read_annotation_file(annotation_file, category_ids, skeleton=False)
+    anns = gt.dataset["annotations"]
+    if any(ann["id"] == 0 for ann in anns):
+        # COCOeval marks an unmatched person with id 0: a person whose id
+        # is 0 would count as never found. Ids are internal to it: 1..N.
+        for number, ann in enumerate(anns):
+            ann["id"] = number + 1
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt

@@ -417,6 +417,9 @@ def test_missing_required_field_names_file_id_and_field(tmp_path, field):
     (lambda a: a.__setitem__("num_keypoints", "3"), r"'num_keypoints' must be an integer"),
     (lambda a: a.__setitem__("iscrowd", 2), r"'iscrowd' must be 0 or 1"),
     (lambda a: a.__setitem__("image_id", "1"), r"'image_id' is missing or not an integer"),
+    (lambda a: a["keypoints"].__setitem__(5, -1), r"'keypoints': keypoint 1's visibility must be "
+                                                  r"0 \(not labelled\), 1 .* got -1"),
+    (lambda a: a["keypoints"].__setitem__(8, 3), r"keypoint 2's visibility .* got 3"),
 ])
 def test_bad_ground_truth_values_are_rejected_at_load(tmp_path, change, match):
     data = _tiny_coco(people=3)
@@ -440,6 +443,53 @@ def test_bad_images_are_named(tmp_path):
     data["images"][0]["height"] = float("nan")
     with pytest.raises(AnnotationError, match=r"ann.json: image id 1: 'height' must be"):
         coco_files.read_annotation_file(_write(tmp_path, data))
+    del data["images"][0]["height"]
+    with pytest.raises(AnnotationError, match=r"ann.json: image id 1 has no 'height' \(the "):
+        coco_files.read_annotation_file(_write(tmp_path, data))
+    data = _tiny_coco()
+    data["images"][0]["id"] = 2 ** 63  # was numpy's OverflowError traceback in train.py
+    for ann in data["annotations"]:
+        ann["image_id"] = 2 ** 63
+    with pytest.raises(AnnotationError, match=r"image id 9223372036854775808 does not fit a "
+                                              r"64-bit integer .*: renumber the images"):
+        coco_files.read_annotation_file(_write(tmp_path, data))
+
+
+def test_a_keypoint_name_given_twice_is_refused(tmp_path):
+    # Flipping, sigmas and checks go by name: two left_eyes were never flipped.
+    data = _tiny_coco(names=("nose", "left_eye", "left_eye"))
+    with pytest.raises(AnnotationError, match=r"category 1 \('thing'\): 'keypoints' names "
+                                              r"'left_eye' more than once \(at \[1, 2\]\)"):
+        coco_files.read_annotation_file(_write(tmp_path, data))
+
+
+def test_num_keypoints_is_recounted_and_dangling_references_named(tmp_path, coco_dir, caplog):
+    data = _real_coco(coco_dir)
+    empty = [a for a in data["annotations"] if max(a["keypoints"]) == 0]
+    assert len(empty) == 2  # no labelled keypoint: the readers skip them
+    for ann in empty:
+        ann["num_keypoints"] = 5  # stale: COCOeval counted them as people to find
+    data["annotations"][0]["id"] = 0  # COCOeval's "unmatched" mark
+    normalised = coco_files.read_annotation_file(_write(tmp_path, data, "stale.json"))
+    empty_ids = {a["id"] for a in empty}
+    assert [a["num_keypoints"] for a in normalised["annotations"] if a["id"] in empty_ids] == [
+        0, 0]
+    assert (f"stale.json: 2 annotations give a 'num_keypoints' other than their labelled "
+            f"keypoints (visibility > 0), e.g. annotation ids {[a['id'] for a in empty]}; "
+            "recounted") in caplog.text
+    # Ground truth as results: every person found, as before the changes.
+    from keras_pose.evaluation.coco import load_coco_ground_truth, run_cocoeval
+    gt = load_coco_ground_truth(_write(tmp_path, data, "stale.json"))
+    results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"],
+                "score": 1.0} for a in data["annotations"] if max(a["keypoints"]) > 0]
+    assert run_cocoeval(gt, results)["AP"] == pytest.approx(1.0)
+    data["annotations"][1]["image_id"] = 424242
+    data["annotations"][2]["category_id"] = 77
+    coco_files.read_annotation_file(_write(tmp_path, data, "dangling.json"))
+    assert (f"dangling.json: 1 annotations name an image_id that 'images' does not list "
+            f"(annotation ids [{data['annotations'][1]['id']}])") in caplog.text
+    assert (f"dangling.json: 1 annotations have a category_id that 'categories' does not list "
+            f"(annotation ids [{data['annotations'][2]['id']}])") in caplog.text
 
 
 def test_detections_non_finite_dropped_malformed_refused(tmp_path, coco_dir, caplog):

@@ -321,3 +321,29 @@ def test_resume_names_the_settings_changed_since_the_checkpoint(caplog):
             f"data.root: {saved.data.root} -> elsewhere; train.epochs: {saved.train.epochs} -> "
             f"20; train.learning_rate: {saved.train.learning_rate} -> 0.01 (each checkpoint "
             "keeps the config it was written with)") in caplog.text
+
+
+def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path, fast_config):
+    # The val file's keypoints reversed (names and values alike): every
+    # validation would have scored AP 0 without a word; evaluate.py refused it.
+    import shutil
+
+    from keras_pose.data import datasets
+    from keras_pose.training.trainer import _validation_setup
+    root = tmp_path / "data"
+    shutil.copytree(fast_config.data.root, root)
+    config = apply_overrides(fast_config, [f"data.root={root}", "train.validate_every=1"])
+    config = datasets.resolve_dataset_config(config)
+    assert _validation_setup(config, chief=True) is not None
+    val_file = datasets.annotation_file(config, "test")
+    data = json.load(open(val_file))
+    for cat in data["categories"]:
+        cat["keypoints"] = cat["keypoints"][::-1]
+        cat["skeleton"] = []
+    for ann in data["annotations"]:
+        triples = [ann["keypoints"][i:i + 3] for i in range(0, len(ann["keypoints"]), 3)]
+        ann["keypoints"] = [v for t in triples[::-1] for v in t]
+    json.dump(data, open(val_file, "w"))
+    with pytest.raises(datasets.DatasetError, match=r"has keypoints \['right_ankle', .* but the "
+                       r"model of this run \(training split .*\) was trained on \['nose'"):
+        _validation_setup(config, chief=True)
