@@ -79,7 +79,8 @@ flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
 flags.DEFINE_boolean("flip", True, "Flip test.")
 flags.DEFINE_float("score_threshold", 0.2, "Keypoints drawn above this score.")
 flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ignored "
-                   "(default: the detector's: 0.3 for D-FINE, 0 for boxes files).")
+                   "(default: the detector's: 0.3 for D-FINE, 0 for boxes files).",
+                   lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
 
@@ -258,6 +259,10 @@ def _report(run, predictions) -> int:
         shown = _listed(summary.no_boxes)
         print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
               f"{shown}")
+    below = getattr(run.detector, "below_threshold", 0)
+    if below:
+        print(f"  {below} box(es) of {FLAGS.boxes} scored below --box_threshold "
+              f"{FLAGS.box_threshold} and were not run")
     if summary.low_score_detections or summary.unconfident_poses:
         print(_tracker_drops(summary, run.predictor.config.track))
     for message in run.writer.failures:

@@ -104,9 +104,13 @@ def _guard(model, config, precision: str, path: str) -> None:
     from keras_pose.inference import load_pose_model
     # The export as users will run it: through the one loader.
     candidate = load_pose_model(path).network
-    result = guard.guard_on_dataset(
-        lambda x: model(x, training=False), candidate, f"{FLAGS.format} {precision}", config,
-        max_drop=FLAGS.max_ap_drop / 100, people=FLAGS.guard_people, force=FLAGS.force_precision)
+    try:
+        result = guard.guard_on_dataset(
+            lambda x: model(x, training=False), candidate, f"{FLAGS.format} {precision}",
+            config, max_drop=FLAGS.max_ap_drop / 100, people=FLAGS.guard_people,
+            force=FLAGS.force_precision)
+    except guard.AccuracyGuardError as e:
+        raise guard.AccuracyGuardError(f"{e}\n(--force_precision to export anyway)") from None
     print(f"accuracy guard on {result['people']} people of {config.data.test_set}:\n"
           f"{result['table']}")
 
@@ -139,6 +143,11 @@ def work() -> int:
     from keras_pose.export import export_tflite
     from keras_pose.export.destination import check_output
     from keras_pose.export.precision import resolve_precision
+    if FLAGS.with_detector and FLAGS.format != "saved_model":
+        from keras_pose.errors import FlagError
+        raise FlagError(f"--with_detector adds the detector to a SavedModel only, not to "
+                        f"--format {FLAGS.format}: leave it out (predict.py runs the detector "
+                        "in ONNX Runtime or OpenVINO with --detector_runtime)")
     check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
     model, config = load_model(FLAGS.checkpoint)
     precision = resolve_precision(FLAGS.precision)

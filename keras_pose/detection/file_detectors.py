@@ -88,6 +88,12 @@ def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counte
     return out
 
 
+def file_key(name: str) -> str:
+    """A file name as inputs are keyed: "/" separators, no leading "./"
+    (``.\\a\\x.jpg`` and ``./a/x.jpg`` are ``a/x.jpg``)."""
+    return str(name).replace("\\", "/").removeprefix("./")
+
+
 def _read_json(path: str) -> Any:
     try:
         with open(path) as f:
@@ -107,6 +113,12 @@ def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTab
       DetectionFileError: a missing file, invalid JSON, or neither form.
     """
     data = _read_json(path)
+    if isinstance(data, dict) and {"images", "annotations"} & set(data) and "categories" in data:
+        raise DetectionFileError(
+            f"boxes file {path} is a COCO annotation file ('images', 'annotations', "
+            "'categories'), not boxes: --boxes takes COCO detection results (a list of "
+            "{image_id or file_name, bbox, score}) or {file name: [[x, y, w, h], ...]}; give it "
+            "as --annotations for its image ids (evaluate.py --use_gt_boxes runs on its boxes)")
     if isinstance(data, dict):
         entries = _entries_of_mapping(data)
     elif isinstance(data, list):
@@ -117,7 +129,7 @@ def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTab
                 "%s: %d boxes of other categories than %s dropped (%s); the model's keypoint "
                 "categories are kept (data.category_ids: choose with --set "
                 "data.category_ids=...)", path, sum(dropped.values()), list(category_ids),
-                ", ".join(f"category {c}: {n}" for c, n in sorted(dropped.items(), key=str)))
+                ", ".join(f"category {c!r}: {n}" for c, n in sorted(dropped.items(), key=str)))
     else:
         raise DetectionFileError(f"{path}: expected COCO detection results (a list) or "
                                  "{file name: [[x, y, w, h], ...]}")
@@ -128,8 +140,7 @@ def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTab
         if valid is None:
             bad.append(where)
             continue
-        rows.setdefault(key.replace(os.sep, "/") if isinstance(key, str) else key,
-                        []).append(valid)
+        rows.setdefault(file_key(key) if isinstance(key, str) else key, []).append(valid)
     if bad:
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),
@@ -230,6 +241,9 @@ class FileDetector(PersonDetector):
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections
         self.matched: Optional[dict[str, Key]] = None
+        # Boxes the file gives that scored below ``score_threshold`` (run
+        # with none of them: the user's boxes, so the run says how many).
+        self.below_threshold = 0
 
     def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None,
              paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
@@ -264,6 +278,7 @@ class FileDetector(PersonDetector):
         if entry not in self.table:
             return Detections.empty()
         boxes, scores = self.table[entry]
+        self.below_threshold += int(np.sum(scores < self.score_threshold))
         return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
                                  self.max_detections)
 

@@ -273,11 +273,11 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
             f"{_short_cause(error)}.\n"
             f"It is downloaded once{size} into the kagglehub cache ({_cache_dir()}; "
             "KAGGLEHUB_CACHE moves it), which needs network access on first use.\n"
-            "Without it, give the people's boxes yourself: --boxes FILE (COCO detection "
-            "results [{\"image_id\" or \"file_name\", \"bbox\": [x, y, w, h], \"score\"}] or "
-            "{\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none to take each whole "
-            "image as one person; or pass a local copy of the preset directory as the "
-            "detector.")
+            "Without it (predict.py), give the people's boxes yourself: --boxes FILE (COCO "
+            "detection results [{\"image_id\" or \"file_name\", \"bbox\": [x, y, w, h], "
+            "\"score\"}] or {\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none to take "
+            "each whole image as one person; or pass a local copy of the preset directory as "
+            "the detector.")
 
 
 def load_dfine_detector(preset: str):

@@ -91,8 +91,9 @@ def check_choice(runtime: str, precision: str) -> None:
         raise RuntimeChoiceError(f"--runtime must be one of {', '.join(CHOICES)}, got "
                                  f"{runtime!r}")
     if precision not in CHOICES[runtime]:
-        raise RuntimeChoiceError(f"--runtime {runtime} does not compute in {precision}: "
-                                 f"{_WHY_NOT.get((runtime, precision), '')}")
+        why = _WHY_NOT.get((runtime, precision),
+                           f"--precision is one of {', '.join(CHOICES[runtime])} for it")
+        raise RuntimeChoiceError(f"--runtime {runtime} does not compute in {precision}: {why}")
     if precision == "bf16" and not cpu_has_bf16():
         raise RuntimeChoiceError(
             f"--precision bf16: this CPU has no bf16 units ({' / '.join(CPU_BF16_FLAGS)}), "
@@ -244,7 +245,14 @@ def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
             calibration=evidence.description if precision == "int8" else None,
             guard=checked)
 
-    write_directory_atomically(directory, write)
+    try:
+        write_directory_atomically(directory, write)
+    except guard.AccuracyGuardError as e:
+        raise guard.AccuracyGuardError(
+            f"{e}\n(run it at --precision fp32; or "
+            f"export it anyway and pass the export as --checkpoint: python "
+            f"scripts/export_saved_model.py --checkpoint {pose_model.path} --format {fmt} "
+            f"--precision {precision} --force_precision --output <dir>)") from None
     return _artifact(directory, runtime)
 
 

@@ -65,6 +65,8 @@ def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> Experi
       ConfigError: for ``model.*`` (the weights define the model) or a bad
         override.
     """
+    if isinstance(overrides, str):  # One "a.b=c" would read as its characters.
+        overrides = [overrides]
     changed = apply_overrides(config, list(overrides))
     if changed.model != config.model:
         raise ConfigError("model.* cannot be overridden at inference: the checkpoint's "
@@ -96,7 +98,9 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
                               "exported by keras_pose (scripts/export_saved_model.py)")
     try:
         loaded = tf.saved_model.load(path)
-    except (OSError, ValueError, tf.errors.OpError) as e:
+    # TF's checkpoint reader raises IndexError ("Read less bytes than
+    # requested") for a truncated variables file (a copy cut short).
+    except (OSError, ValueError, IndexError, tf.errors.OpError) as e:
         raise CheckpointError(f"{path} is not a loadable SavedModel: {e}") from e
     if "heatmaps" not in loaded.signatures:
         raise CheckpointError(f"SavedModel {path} has no 'heatmaps' signature (has "

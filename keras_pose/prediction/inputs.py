@@ -18,6 +18,7 @@ import os
 import re
 from typing import Iterable, Mapping, Sequence
 
+from keras_pose.detection.file_detectors import file_key
 from keras_pose.errors import UserError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
@@ -179,8 +180,13 @@ def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:
 
 def sequence_key(frames: Sequence[InputFile]) -> str:
     """The key of a folder of frames (one of :func:`sequences`): the folder's
-    path relative to ``--input``, or ``frames`` for frames right in it."""
-    return os.path.dirname(frames[0].key) or "frames"
+    path relative to ``--input``; for frames right in ``--input``, that
+    folder's own name (``--input clips/seq1`` -> ``seq1``: two runs over two
+    folders write two sets of outputs), ``frames`` when it has none."""
+    folder = os.path.dirname(frames[0].key)
+    if folder:
+        return folder
+    return os.path.basename(os.path.dirname(os.path.abspath(frames[0].path))) or "frames"
 
 
 def image_ids_of_inputs(file_ids: Mapping[str, int], keys: Sequence[str],
@@ -196,7 +202,7 @@ def image_ids_of_inputs(file_ids: Mapping[str, int], keys: Sequence[str],
       InputError: naming ``source`` and listing the inputs whose bare name
         fits several inputs or file names (give paths relative to --input).
     """
-    names = {str(name).replace("\\", "/").removeprefix("./"): int(image_id)
+    names = {file_key(name): int(image_id)
              for name, image_id in file_ids.items()}
     matched = {key: names[key] for key in keys if key in names}
     used = {key for key in matched}

@@ -41,9 +41,11 @@ def test_coco_results_file_matched_by_the_number_in_the_name(coco_dir, coco_imag
 def test_threshold_and_max_detections_apply_to_file_boxes(coco_dir, coco_images):
     det_file = os.path.join(coco_dir, "test_coco_det_AP_H_56.json")
     _, scores = _reference_boxes(det_file, 785)
-    found = _bound(det_file, ["785.jpg"], score_threshold=0.5).detect(coco_images[0][1],
-                                                                      "785.jpg")
+    detector = _bound(det_file, ["785.jpg"], score_threshold=0.5)
+    found = detector.detect(coco_images[0][1], "785.jpg")
     assert len(found) == np.sum(scores >= 0.5) and found.scores.min() >= 0.5
+    # Counted for predict.py's summary (the user's boxes, not run, said so).
+    assert detector.below_threshold == np.sum(scores < 0.5) > 0
     found = _bound(det_file, ["785.jpg"], max_detections=3).detect(coco_images[0][1], "785.jpg")
     np.testing.assert_allclose(found.scores, scores[:3], rtol=1e-6)
 
@@ -114,7 +116,11 @@ def test_mapping_file_keeps_box_order_and_skips_bad_boxes(tmp_path, caplog):
 
 
 @pytest.mark.parametrize("content,message", [
-    ("{not json", "not valid JSON"), ("42", "expected COCO detection results")])
+    ("{not json", "not valid JSON"), ("42", "expected COCO detection results"),
+    # A COCO annotation file given as --boxes: every key was 'a box' skipped, 0 people.
+    ('{"images": [], "annotations": [], "categories": []}',
+     r"is a COCO annotation file .*not boxes: --boxes takes COCO detection results .* give it "
+     r"as --annotations")])
 def test_unreadable_files_name_the_problem(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -159,3 +165,15 @@ def test_make_detector_from_command_line_settings(tmp_path):
     assert make_detector(boxes=str(path), max_detections=3).max_detections == 3
     with pytest.raises(ValueError, match="conflict"):
         make_detector("none", boxes=str(path))
+
+
+def test_keys_with_a_leading_dot_or_backslashes_match_the_inputs(tmp_path, caplog):
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps({"./a/x.jpg": [[1, 2, 3, 4]], "b\\y.jpg": [[5, 6, 7, 8]]}))
+    detector = _bound(path, ["a/x.jpg", "b/y.jpg"])
+    np.testing.assert_array_equal(detector.detect(IMAGE, "a/x.jpg").boxes, [[1, 2, 3, 4]])
+    np.testing.assert_array_equal(detector.detect(IMAGE, "b/y.jpg").boxes, [[5, 6, 7, 8]])
+    path.write_text(json.dumps([{"file_name": "./a/x.jpg", "bbox": [1, 2, 3, 4], "score": 1,
+                                 "category_id": "1"}]))
+    FileDetector(str(path))
+    assert "boxes of other categories than [1] dropped (category '1': 1)" in caplog.text

@@ -31,6 +31,15 @@ def test_int8_saved_model_is_an_error(script, checkpoint, tmp_path, capsys):
     assert not (tmp_path / "sm").exists()
 
 
+def test_with_detector_on_another_format_is_an_error(script, checkpoint, tmp_path, capsys):
+    # Was exported without the detector, exit 0, not a word.
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "x.onnx"),
+                "--format", "onnx", "--with_detector", "dfine_small_obj2coco") == 1
+    assert ("--with_detector adds the detector to a SavedModel only, not to --format onnx"
+            in capsys.readouterr().err)
+    assert not (tmp_path / "x.onnx").exists()
+
+
 @pytest.mark.slow  # a preset export
 def test_a_preset_name_exports_with_its_config(script, tiny_preset, tmp_path, capsys):
     from keras_pose.configs import load_config

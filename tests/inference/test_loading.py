@@ -24,11 +24,29 @@ def test_keras_checkpoint_and_saved_model_are_the_same_network(tiny_exported, tm
     assert load_pose_model(str(tmp_path / "run")).kind == "saved_model"
 
 
+def test_one_override_given_as_a_string_is_one_override(tiny_exported):
+    # Was read character by character: "override 't' is not of the form ...".
+    loaded = load_pose_model(tiny_exported[2], "test.flip_test=false")
+    assert loaded.config.test.flip_test is False
+
+
 def test_saved_model_without_its_config_is_refused(tiny_exported, tmp_path):
     copy = tmp_path / "saved"
     shutil.copytree(tiny_exported[3], copy)
     os.remove(copy / "assets" / "config.json")
     with pytest.raises(CheckpointError, match="assets/config.json"):
+        load_pose_model(str(copy))
+
+
+@pytest.mark.parametrize("damage", ["saved_model.pb", "variables"])
+def test_a_damaged_saved_model_is_named(tiny_exported, tmp_path, damage):
+    copy = tmp_path / "saved"
+    shutil.copytree(tiny_exported[3], copy)
+    files = ([copy / "saved_model.pb"] if damage == "saved_model.pb" else
+             [copy / "variables" / n for n in os.listdir(copy / "variables") if ".data" in n])
+    for path in files:  # cut short, as a copy that stopped
+        path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=f"{copy} is not a loadable SavedModel: "):
         load_pose_model(str(copy))
 
 

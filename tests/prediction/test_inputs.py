@@ -101,3 +101,17 @@ def test_frames_numbered_without_zeros_run_in_number_order(tmp_path):
     assert [item.index for item in items] == list(range(8))
     assert [[item.key for item in frames] for frames in sequences(items)][-1] == [
         "clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg", "clip_b/frame_11.jpg"]
+
+
+def test_frames_right_in_the_input_folder_are_named_after_it(tmp_path):
+    from keras_pose.prediction.inputs import sequence_key
+    # --input clips/seq1, then --input clips/seq2 into one --output_dir: both
+    # were the sequence "frames", the second run's files over the first's.
+    for name in ("clips/seq1/0.jpg", "clips/seq2/0.jpg", "clips/seq2/frames/0.jpg"):
+        os.makedirs(tmp_path / os.path.dirname(name), exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    keys = [[sequence_key(frames) for frames in sequences(list_inputs(str(tmp_path / folder)))]
+            for folder in ("clips/seq1", "clips/seq2", "clips")]
+    assert keys == [["seq1"], ["seq2", "frames"], ["seq1", "seq2", "seq2/frames"]]
+    assert [sequence_key(f) for f in sequences(list_inputs(str(tmp_path / "clips/seq1/0.jpg")))
+            ] == ["seq1"]
