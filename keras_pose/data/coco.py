@@ -35,16 +35,24 @@ __all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_c
            "load_coco_detections"]
 
 
-def is_test_split(split: str) -> bool:
+def is_test_split(split: str, root: Optional[str] = None) -> bool:
     """The reference's rule: a split whose name contains "test" has no public
-    ground truth (COCO test-dev2017, test2017)."""
-    return "test" in split
+    ground truth (COCO test-dev2017, test2017). Under ``root``, a split with
+    a ``person_keypoints_<split>.json`` and no ``image_info_<split>.json``
+    (a data set of one's own with a labelled "test" split) has it."""
+    if "test" not in split:
+        return False
+    if root is None:
+        return True
+    annotations = os.path.join(root, "annotations")
+    return not (os.path.isfile(os.path.join(annotations, f"person_keypoints_{split}.json"))
+                and not os.path.isfile(os.path.join(annotations, f"image_info_{split}.json")))
 
 
 def annotation_path(root: str, split: str) -> str:
     """``person_keypoints_<split>.json``; ``image_info_<split>.json`` for
     test splits (the reference's ``_get_ann_file_keypoint``)."""
-    prefix = "image_info" if is_test_split(split) else "person_keypoints"
+    prefix = "image_info" if is_test_split(split, root) else "person_keypoints"
     return os.path.join(root, "annotations", f"{prefix}_{split}.json")
 
 

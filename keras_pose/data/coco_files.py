@@ -183,10 +183,14 @@ def _select_categories(categories: list, category_ids: Sequence[int],
     if category_ids:
         by_id = {c["id"]: c for c in keypoint_cats}
         unknown = [i for i in category_ids if i not in by_id]
-        if unknown:
+        if len(unknown) == len(category_ids):
             raise AnnotationError(f"{path}: data.category_ids {unknown} are not keypoint "
                                   f"categories of this file; its keypoint categories: {listing}")
-        selected = [by_id[i] for i in category_ids]
+        if unknown:  # A validation file may lack a category of the training file's.
+            logging.warning("%s: data.category_ids %s are not categories of this file; "
+                            "its people of %s are used", path, unknown,
+                            [i for i in category_ids if i in by_id])
+        selected = [by_id[i] for i in category_ids if i in by_id]
         if len({len(c["keypoints"]) for c in selected}) > 1:
             raise AnnotationError(f"{path}: data.category_ids {list(category_ids)} have "
                                   f"different numbers of keypoints ({listing})")

@@ -141,7 +141,7 @@ def _other_splits(root: str) -> str:
 def is_test_split(config: ExperimentConfig) -> bool:
     """The evaluation split has no public ground truth (COCO test-dev, MPII
     test): as the reference decides, its name contains "test"."""
-    return coco.is_test_split(config.data.test_set)
+    return coco.is_test_split(config.data.test_set, config.data.root)
 
 
 def annotation_file(config: ExperimentConfig, split: str) -> str:

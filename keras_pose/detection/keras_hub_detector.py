@@ -300,6 +300,10 @@ def load_dfine_backbone(preset: str):
         coco = ", ".join(sorted(name for name in known if "coco" in name))
         raise FlagError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
                         f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
+    if os.path.isdir(preset) and not os.path.isfile(os.path.join(preset, "config.json")):
+        raise FlagError(f"detector directory {preset} holds no config.json: not a keras-hub "
+                        "preset directory (one written by save_to_preset, or a downloaded "
+                        "preset's folder); give that folder or a D-FINE preset name")
     try:
         return DFineBackbone.from_preset(preset)
     except _fetch_errors() as e:

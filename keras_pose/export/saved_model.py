@@ -226,13 +226,17 @@ class PoseServingModule(tf.Module):
     def _keypoints(self, images: tf.Tensor, boxes: tf.Tensor,
                    num_boxes: tf.Tensor) -> dict[str, tf.Tensor]:
         n, max_boxes = tf.shape(images)[0], tf.shape(boxes)[1]
-        tf.debugging.assert_equal(tf.shape(boxes)[0], n, message=(
-            "boxes: its first dimension must equal the number of images"))
-        tf.debugging.assert_equal(tf.shape(num_boxes)[0], n, message=(
-            "num_boxes: one count per image"))
-        tf.debugging.assert_non_negative(num_boxes, message="num_boxes: counts must be >= 0")
-        tf.debugging.assert_less_equal(num_boxes, max_boxes, message=(
-            "num_boxes: a count exceeds the number of box slots (boxes.shape[1])"))
+        checks = [
+            tf.debugging.assert_equal(tf.shape(boxes)[0], n, message=(
+                "boxes: its first dimension must equal the number of images")),
+            tf.debugging.assert_equal(tf.shape(num_boxes)[0], n, message=(
+                "num_boxes: one count per image")),
+            tf.debugging.assert_non_negative(num_boxes, message="num_boxes: counts must be >= 0"),
+            tf.debugging.assert_less_equal(num_boxes, max_boxes, message=(
+                "num_boxes: a count exceeds the number of box slots (boxes.shape[1])"))]
+        # Before anything reads them: else a gather fails first, naming no input.
+        with tf.control_dependencies(checks):
+            boxes, num_boxes = tf.identity(boxes), tf.identity(num_boxes)
         images = check_images_tf(images, num_boxes)
         positions = tf.where(tf.sequence_mask(num_boxes, max_boxes))  # (P, 2) real boxes
         real = check_boxes_tf(tf.gather_nd(boxes, positions), "boxes", tf.shape(images)[1:3])

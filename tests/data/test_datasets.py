@@ -57,6 +57,23 @@ def test_a_test_split_uses_detections_and_its_image_info_file(tmp_path):
         datasets.resolve_box_mode(test_dev, use_gt_boxes=True)
 
 
+def test_a_labelled_split_named_test_has_its_ground_truth(tmp_path):
+    # An own data set's "test" split with person_keypoints_test.json: was
+    # looked up as image_info_test.json (validation off, evaluation asking
+    # for detections, --use_gt_boxes overridden).
+    cfg = _coco_config(tmp_path)
+    test = cfg.replace(data=dataclasses.replace(cfg.data, test_set="test"))
+    assert datasets.is_test_split(test)  # nothing on disk: the reference's rule
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "person_keypoints_test.json").write_text("{}")
+    assert not datasets.is_test_split(test)
+    assert datasets.annotation_file(test, "test").endswith("person_keypoints_test.json")
+    assert datasets.resolve_box_mode(test, use_gt_boxes=True).use_gt_boxes
+    # COCO's test-dev keeps its rule: its image-info file decides.
+    (tmp_path / "annotations" / "image_info_test.json").write_text("{}")
+    assert datasets.is_test_split(test)
+
+
 def test_metadata_mismatch_names_both(coco_dir):
     from keras_pose.data import coco
     records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 0.75)

@@ -547,6 +547,12 @@ def test_several_keypoint_categories(tmp_path, caplog):
         coco_files.read_annotation_file(path, (1, 3))
     with pytest.raises(AnnotationError, match=r"\[9\] are not keypoint categories.*1 \('thing'"):
         coco_files.read_annotation_file(path, (9,))
+    # The training file's categories on a validation file that lacks one of
+    # them: its people of the others (was an error about a setting never given).
+    some = coco.load_coco_gt(path, str(tmp_path), 0.75, category_ids=(2, 9))
+    assert set(some.category_id) == {2}
+    assert "data.category_ids [9] are not categories of this file; its people of [2]" \
+        in caplog.text
 
 
 def test_detections_keep_their_category(tmp_path):

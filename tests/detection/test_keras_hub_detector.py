@@ -193,6 +193,13 @@ def test_missing_preset_files_and_unknown_names(monkeypatch, tmp_path):
         raise FileNotFoundError("`config.json` doesn't exist in preset directory")
 
     monkeypatch.setattr(DFineBackbone, "from_preset", not_found)
+    # A folder of the user's without config.json: named as such (the message
+    # spoke of downloads and network access).
+    from keras_pose.errors import FlagError
+    with pytest.raises(FlagError, match=f"detector directory {tmp_path} holds no config.json: "
+                       "not a keras-hub preset directory"):
+        KerasHubPersonDetector.from_preset(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}")  # A preset folder missing other files.
     with pytest.raises(DetectorUnavailableError, match="config.json"):
         KerasHubPersonDetector.from_preset(str(tmp_path))
     with pytest.raises(ValueError, match="unknown detector preset 'dfine_tiny'.*dfine_nano_coco"):
