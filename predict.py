@@ -259,6 +259,10 @@ def _report(run, predictions) -> int:
         shown = _listed(summary.no_boxes)
         print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
               f"{shown}")
+    off = getattr(run.detector, "off_image", 0)
+    if off:
+        print(f"  {off} box(es) of {FLAGS.boxes} do not overlap their image (or are more than "
+              "10 times its size) and were not run: boxes of another image's pixels?")
     below = getattr(run.detector, "below_threshold", 0)
     if below:
         print(f"  {below} box(es) of {FLAGS.boxes} scored below --box_threshold "

@@ -24,6 +24,20 @@ from keras_pose.configs.keypoints import flip_permutation
 ArrayLike = Union[np.ndarray, Sequence[float]]
 
 
+# A box this many times its image's larger side is no person's (and 1e30
+# would overflow the crop): refused, as a box that misses its image.
+MAX_BOX_TO_IMAGE = 10.0
+
+
+def boxes_off_image(boxes: np.ndarray, height: float, width: float) -> np.ndarray:
+    """(M,) bool: the (M, 4) [x, y, w, h] boxes that do not overlap an image
+    of ``height`` x ``width`` or exceed ``MAX_BOX_TO_IMAGE`` times its
+    larger side (boxes in another image's pixels, or garbage)."""
+    x, y, w, h = np.asarray(boxes, np.float64).reshape(-1, 4).T
+    limit = MAX_BOX_TO_IMAGE * max(height, width)
+    return ~((x < width) & (y < height) & (x + w > 0) & (y + h > 0)) | (w > limit) | (h > limit)
+
+
 def box_to_center_scale(box_xywh: ArrayLike, aspect_ratio: float,
                         padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
     """The reference's ``_xywh2cs``: box to (center, scale).

@@ -32,6 +32,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
+from keras_pose.data import transforms
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        filter_detections)
@@ -241,9 +242,11 @@ class FileDetector(PersonDetector):
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections
         self.matched: Optional[dict[str, Key]] = None
-        # Boxes the file gives that scored below ``score_threshold`` (run
-        # with none of them: the user's boxes, so the run says how many).
+        # Boxes the file gives that scored below ``score_threshold``, and
+        # that miss their image (another image's pixels?): not run; the
+        # user's boxes, so the run says how many.
         self.below_threshold = 0
+        self.off_image = 0
 
     def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None,
              paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
@@ -278,6 +281,9 @@ class FileDetector(PersonDetector):
         if entry not in self.table:
             return Detections.empty()
         boxes, scores = self.table[entry]
+        on_image = ~transforms.boxes_off_image(boxes, *image.shape[:2])
+        self.off_image += int(np.sum(~on_image))
+        boxes, scores = boxes[on_image], scores[on_image]
         self.below_threshold += int(np.sum(scores < self.score_threshold))
         return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
                                  self.max_detections)

@@ -44,9 +44,8 @@ from keras_pose.files import write_atomically
 from keras_pose.inference import TopDownEstimator
 
 
-# A box larger than this many times its image is refused: no detector gives
-# one, and sizes such as 1e30 overflow the crop's affine transform.
-MAX_BOX_TO_IMAGE = 10.0
+# The rule of transforms.boxes_off_image, in the graph.
+MAX_BOX_TO_IMAGE = transforms.MAX_BOX_TO_IMAGE
 
 
 def check_boxes_tf(boxes: tf.Tensor, name: str,

@@ -23,6 +23,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.data import transforms
 from keras_pose.data.images import check_rgb_image
 from keras_pose.inference.loading import PoseModel, load_pose_model
 
@@ -45,12 +46,15 @@ class PoseResult:
     boxes: np.ndarray
 
 
-def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes"
-                ) -> np.ndarray:
+def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes",
+                image_size: Optional[tuple[int, int]] = None) -> np.ndarray:
     """(M, 4) float32 [x, y, w, h] boxes, or a ValueError naming the bad one.
 
     Raises:
-      ValueError: for a box that is not 4 finite numbers with w > 0, h > 0.
+      ValueError: for a box that is not 4 finite numbers with w > 0, h > 0,
+        or (given the image's (height, width)) that misses the image or is
+        more than ``MAX_BOX_TO_IMAGE`` times its size: refused, as the
+        SavedModel refuses them, not run into a pose off the image.
     """
     try:
         array = np.asarray(boxes if boxes is not None else [], np.float64)
@@ -65,6 +69,13 @@ def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes
         i = int(np.argmax(bad))
         raise ValueError(f"{source}: box {i} {array[i].tolist()} is not finite with "
                          "positive width and height")
+    if image_size is not None:
+        off = transforms.boxes_off_image(array, *image_size)
+        if off.any():
+            i = int(np.argmax(off))
+            raise ValueError(f"{source}: box {i} {array[i].tolist()} does not overlap the "
+                             f"image of (height, width) {tuple(image_size)} or is more than "
+                             f"{transforms.MAX_BOX_TO_IMAGE:g} times its size")
     return array.astype(np.float32)
 
 
@@ -133,7 +144,7 @@ class Predictor:
         image = check_rgb_image(image)
         if boxes is None:
             boxes = [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]]
-        boxes = check_boxes(boxes)
+        boxes = check_boxes(boxes, image_size=image.shape[:2])
         scores = np.ones(len(boxes), np.float32) if box_scores is None else \
             np.asarray(box_scores, np.float32).reshape(-1)
         if scores.shape != (len(boxes),):

@@ -177,3 +177,25 @@ def test_keys_with_a_leading_dot_or_backslashes_match_the_inputs(tmp_path, caplo
                                  "category_id": "1"}]))
     FileDetector(str(path))
     assert "boxes of other categories than [1] dropped (category '1': 1)" in caplog.text
+
+
+def test_boxes_off_their_image_are_not_run_and_counted(tmp_path):
+    # IMAGE is 40x60: a box at x 5000 (another image's pixels, say) was run
+    # into a "person" with keypoints near (5025, 4988).
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps({"x.jpg": [[1, 2, 3, 4], [5000, 5000, 50, 50], [0, 0, 1e5, 1e5],
+                                          [-10, -10, 20, 20]]}))
+    detector = _bound(path, ["x.jpg"])
+    np.testing.assert_array_equal(detector.detect(IMAGE, "x.jpg").boxes,
+                                  [[1, 2, 3, 4], [-10, -10, 20, 20]])
+    assert detector.off_image == 2
+
+
+def test_the_predictor_refuses_boxes_off_the_image_as_the_saved_model_does():
+    from keras_pose.inference.predictor import check_boxes
+    np.testing.assert_array_equal(check_boxes([[-10, -10, 20, 20]], image_size=(40, 60)),
+                                  [[-10, -10, 20, 20]])
+    for box in ([5000, 5000, 50, 50], [0, 0, 1e5, 1e5], [60, 0, 5, 5]):
+        with pytest.raises(ValueError, match=r"boxes: box 0 .* does not overlap the image of "
+                                             r"\(height, width\) \(40, 60\)"):
+            check_boxes([box], image_size=(40, 60))
