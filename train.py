@@ -13,6 +13,7 @@ run on the same directory at the same time is refused.
 """
 
 import os
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -90,7 +91,16 @@ def work() -> int:
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    return cli.run("train.py", work)
+    code = cli.run("train.py", work)
+    if code and "TF_CONFIG" in os.environ:
+        # A failed cluster run (a lost worker): TF's collective thread pools
+        # die noisily in interpreter teardown ("Exception ignored in
+        # Pool.__del__ ... Bad file descriptor", a traceback after the
+        # one-line error). Every write is done: leave without the teardown.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 if __name__ == "__main__":
