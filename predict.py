@@ -194,7 +194,8 @@ def _predict(checkpoint, found) -> int:
     images = [item for item in inputs if not item.is_video]
     # Its entries: the images' (videos and tracked folders have files of their own).
     predictions = JsonListFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
-                                  [] if FLAGS.track else [item.key for item in images])
+                                  {} if FLAGS.track else {item.key: os.path.abspath(item.path)
+                                                          for item in images})
     if predictions.kept_earlier:
         print(f"note: {predictions.path} of an earlier run, with results of other inputs, "
               f"is kept as {predictions.kept_earlier}")

@@ -352,4 +352,22 @@ def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]]
     else:
         pairs, origin = flip_pairs_from_names(names), "derived from the keypoint names"
     logging.info("Flip pairs (%s): %s", origin, describe_pairs(pairs, names))
+    if configured or from_file:
+        _warn_left_out(pairs, names, origin)
     return pairs
+
+
+def _warn_left_out(pairs: Sequence[Sequence[int]], names: Sequence[str], origin: str) -> None:
+    """Warns of the left/right pairs the names suggest that given pairs leave
+    unflipped (a file's partial ``flip_pairs``: its shoulders to ankles
+    were never flipped, in training or in the flip test)."""
+    try:
+        suggested = flip_pairs_from_names(names, log=False)
+    except ValueError:  # Names too ambiguous to suggest anything.
+        return
+    paired = {i for pair in pairs for i in pair}
+    missing = [p for p in suggested if not set(p) & paired]
+    if missing:
+        logging.warning("Flip pairs (%s) leave out pairs the keypoint names suggest, not "
+                        "flipped: %s; add them to data.flip_pairs if they should be", origin,
+                        describe_pairs(missing, names))

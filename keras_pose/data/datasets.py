@@ -265,9 +265,12 @@ def _no_people(records: PersonRecords, name: str, split: str) -> str:
     why = (", ".join(f"{reason}: {count}" for reason, count in
                      sorted(records.skipped_reasons.items()))
            or "it has no annotations")
+    hint = ("; people of another keypoint category are left out: choose the categories with "
+            "--set data.category_ids=<ids>" if "another keypoint category"
+            in records.skipped_reasons else "")
     if split == "train":
-        return f"{records.source}: no usable person in the training split ({why})"
-    return (f"{records.source}: no person to evaluate in split {name!r} ({why}); evaluation "
+        return f"{records.source}: no usable person in the training split ({why}){hint}"
+    return (f"{records.source}: no person to evaluate in split {name!r} ({why}){hint}; evaluation "
             "needs annotated people with keypoints (a split without ground truth is named "
             "with 'test', e.g. test-dev2017, and evaluated on --detections)")
 

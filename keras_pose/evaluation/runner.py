@@ -135,19 +135,23 @@ def evaluation_config(trained: ExperimentConfig, *, dataset: Optional[str] = Non
     return resolve_dataset_config(config)
 
 
-def check_data_on_disk(config: ExperimentConfig, model: str) -> None:
-    """Stops before ``model``'s weights download (about 100 MB for a preset)
-    when the files of the split it would be evaluated on are not on disk."""
+def check_data_on_disk(config: ExperimentConfig, model: str, note: str = "",
+                       ground_truth: bool = False) -> None:
+    """Stops, saying where the data was looked for and how to point to it,
+    when the files of the split ``model`` would be evaluated on are not on
+    disk (for a preset, before its weights download: about 100 MB, and with
+    MPII's ``ground_truth`` file too; else its own error says where it
+    comes from)."""
     from keras_pose.data import datasets
     files = [datasets.annotation_file(config, "test")]
-    if config.data.dataset == "mpii":
+    if config.data.dataset == "mpii" and ground_truth:
         files.append(datasets.mpii_gt_file(config))
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         raise EvaluationError(
             f"{missing[0]} does not exist: the {config.data.dataset} {config.data.test_set} "
             f"files to evaluate {model} on (data.root {config.data.root}: --data_dir or "
-            f"--dataset chooses; layout in the README). Checked before downloading the weights")
+            f"--dataset chooses; layout in the README).{note}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,9 +195,11 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                        overrides=overrides, batch_size=batch_size)
     if preset and not presets.is_cached(checkpoint):
         check_data_on_disk(evaluation_config(presets.preset_config(checkpoint), **config_args),
-                           f"preset {checkpoint}")
+                           f"preset {checkpoint}", " Checked before downloading the weights.",
+                           ground_truth=True)
     pose_model = load_pose_model(checkpoint)
     config = evaluation_config(pose_model.config, **config_args)
+    check_data_on_disk(config, pose_model.path)
     if runtime is not None or precision is not None:
         # The data set evaluated here is the one that calibrates and guards.
         from keras_pose.export.cache import runtime_model

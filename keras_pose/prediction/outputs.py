@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Collection, Optional
+from typing import Any, Mapping, Optional
 
 import cv2
 import numpy as np
@@ -86,13 +86,15 @@ class VideoOutput:
                 self.ok = self.writer._failed(self.path, "the video is empty (disk full?)")
 
 
-def keep_earlier_results(path: str, names: Collection[str]) -> Optional[str]:
+def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     """Moves an earlier run's results file at ``path`` to ``<stem>.<n>.json``
     (the first free n; returned) unless every entry is for one of ``names``
-    (a run over the same inputs again: replaced). A file that is not a
-    list of results is kept too: it is not this run's to delete. Two runs
-    (``predict.py a.jpg``, then ``b.jpg``) into one ``--output_dir`` lost
-    the first one's results this way before."""
+    ({file_name: the input's absolute path}; an entry's ``path``, when it
+    has one, must be that input's too): a run over the same inputs again
+    replaces it. A file that is not a list of results is kept too: it is
+    not this run's to delete. Two runs (``predict.py a.jpg``, then
+    ``b.jpg``, or ``a/x.jpg`` then ``b/x.jpg``) into one ``--output_dir``
+    lost the first one's results this way before."""
     try:
         with open(path, "rb") as f:
             earlier = json.load(f)
@@ -101,7 +103,9 @@ def keep_earlier_results(path: str, names: Collection[str]) -> Optional[str]:
     except ValueError:  # Not JSON (or not ours): kept.
         earlier = None
     if isinstance(earlier, list) and all(
-            isinstance(entry, dict) and entry.get("file_name") in names for entry in earlier):
+            isinstance(entry, dict) and entry.get("file_name") in names
+            and entry.get("path", names[entry["file_name"]]) == names[entry["file_name"]]
+            for entry in earlier):
         return None
     stem, n = os.path.splitext(path)[0], 1
     while os.path.exists(f"{stem}.{n}.json"):
@@ -121,10 +125,11 @@ class JsonListFile:
     _CLOSE = b"\n]\n"
 
     def __init__(self, writer: OutputWriter, path: str,
-                 names: Optional[Collection[str]] = None):
-        """``names``: the file names this run gives results for; an earlier
-        file with results of any other is kept (``kept_earlier``). None:
-        an earlier file is replaced (a video's own frames)."""
+                 names: Optional[Mapping[str, str]] = None):
+        """``names``: {file name: input path} of the inputs this run gives
+        results for; an earlier file with results of any other is kept
+        (``kept_earlier``). None: an earlier file is replaced (a video's own
+        frames)."""
         self.writer, self.path, self.count = writer, path, 0
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
@@ -132,7 +137,7 @@ class JsonListFile:
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if names is not None:
-                self.kept_earlier = keep_earlier_results(path, set(names))
+                self.kept_earlier = keep_earlier_results(path, dict(names))
             self._file = open(path, "wb")
             self._write(b"[" + self._CLOSE)
         except OSError as e:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from typing import Any, Iterator, Optional, Sequence
 
 import cv2
@@ -49,15 +50,16 @@ class RunSummary:
     unconfident_poses: int = 0
 
 
-def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1
-                 ) -> list[dict]:
-    """COCO keypoint results (+ ``file_name``, ``bbox``) of one image."""
+def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1,
+                 path: Optional[str] = None) -> list[dict]:
+    """COCO keypoint results (+ ``file_name``, ``bbox``, and the input's
+    absolute ``path`` when given) of one image."""
     out = []
     for kp, ks, score, box in zip(result.keypoints, result.keypoint_scores, result.scores,
                                   result.boxes):
         flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
         out.append({"image_id": int(image_id), "file_name": file_name,
-                    "category_id": int(category_id),
+                    **({"path": path} if path else {}), "category_id": int(category_id),
                     "keypoints": flat, "score": round(float(score), 4),
                     "bbox": [round(float(v), 2) for v in box]})
     return out
@@ -144,7 +146,7 @@ class PredictionRun:
             drawn = self.predictor.draw(image, result, self.score_threshold)
             self.writer.image(item.drawn_output(self.writer.output_dir), drawn)
             predictions.add(coco_entries(result, self._image_id(item), item.key,
-                                         self.category_id))
+                                         self.category_id, os.path.abspath(item.path)))
             self.summary.processed += 1
             self.summary.people += len(result.scores)
 

@@ -240,13 +240,18 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
     if not os.path.isfile(datasets.annotation_file(val_config, "test")):
         logging.warning("Validation disabled: no %s", datasets.annotation_file(val_config, "test"))
         return None
+    from keras_pose.errors import UserError
     from keras_pose.evaluation.metrics import metric_for
-    box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
-    metric = metric_for(val_config)
-    records = datasets.load_records(val_config, "test", box_mode)
-    # Keypoints in another order would validate every epoch at AP 0, in silence.
-    datasets.check_metadata(val_config, records, "the model of this run (training split "
-                            f"{datasets.annotation_file(config, 'train')})")
+    try:
+        box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
+        metric = metric_for(val_config)
+        records = datasets.load_records(val_config, "test", box_mode)
+        # Keypoints in another order would validate every epoch at AP 0, in silence.
+        datasets.check_metadata(val_config, records, "the model of this run (training split "
+                                f"{datasets.annotation_file(config, 'train')})")
+    except UserError as e:  # The way out of the data's problem, or of validating.
+        raise TrainingError(f"validation split: {e} (--set train.validate_every=0 trains "
+                            "without validation)") from e
     logging.info("Validation every %d epoch(s) on %d people of %s with %s, %s", t.validate_every,
                  len(records), val_config.data.test_set, box_mode.describe(),
                  "flip test" if t.val_flip_test else "no flip test")

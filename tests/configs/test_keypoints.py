@@ -188,3 +188,11 @@ def test_resolve_flip_pairs_precedence(caplog):
     assert kp.resolve_flip_pairs(names, [[3, 4]], ((1, 2),)) == ((3, 4),)  # config wins
     with pytest.raises(ValueError, match="out of range"):
         kp.resolve_flip_pairs(names, [[3, 5]])
+    # Given pairs that leave out pairs the names suggest are said to (a
+    # file's partial flip_pairs left the paws unflipped in silence).
+    assert "Flip pairs (a.json) leave out pairs the keypoint names suggest, not flipped: " \
+        "l_paw<->r_paw" in caplog.text
+    caplog.clear()
+    kp.resolve_flip_pairs(names, from_file=((1, 2), (3, 4)), source="b.json")
+    kp.resolve_flip_pairs(names, from_file=((1, 4), (2, 3)), source="c.json")  # another choice
+    assert "leave out" not in caplog.text

@@ -116,3 +116,13 @@ def test_missing_split_files_name_what_the_folder_holds_and_the_settings(tmp_pat
     assert "person_keypoints_train2017.json" in message  # what was expected
     assert "holds notes.json, person_keypoints_train.json, person_keypoints_val.json" in message
     assert "--set data.train_set=train --set data.test_set=val" in message
+
+
+def test_no_person_of_the_chosen_category_names_the_setting():
+    import types
+    records = types.SimpleNamespace(source="mine/train.json",
+                                    skipped_reasons={"another keypoint category": 14})
+    assert datasets._no_people(records, "train", "train") == (
+        "mine/train.json: no usable person in the training split (another keypoint category: "
+        "14); people of another keypoint category are left out: choose the categories with "
+        "--set data.category_ids=<ids>")

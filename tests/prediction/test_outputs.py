@@ -86,18 +86,25 @@ def test_an_earlier_file_of_other_inputs_or_not_ours_is_moved_aside(tmp_path):
     path = tmp_path / "predictions.json"
     path.write_text(json.dumps([_entry(0), _entry(1)]))
     # Every entry one of this run's inputs: a re-run, replaced.
-    assert outputs.keep_earlier_results(str(path), {"ünïcode/0.jpg", "ünïcode/1.jpg"}) is None
-    assert outputs.keep_earlier_results(str(tmp_path / "none.json"), set()) is None
+    inputs = {"ünïcode/0.jpg": "/in/ünïcode/0.jpg", "ünïcode/1.jpg": "/in/ünïcode/1.jpg"}
+    assert outputs.keep_earlier_results(str(path), inputs) is None
+    assert outputs.keep_earlier_results(str(tmp_path / "none.json"), {}) is None
     path.write_text("[]")
-    assert outputs.keep_earlier_results(str(path), set()) is None
+    assert outputs.keep_earlier_results(str(path), {}) is None
+    path.write_text(json.dumps([{**_entry(0), "path": "/in/ünïcode/0.jpg"}]))
+    assert outputs.keep_earlier_results(str(path), inputs) is None
+    # The same name, another file (a/x.jpg, then b/x.jpg): kept.
+    same_name = {"ünïcode/0.jpg": "/elsewhere/ünïcode/0.jpg"}
     for n, content in ((1, json.dumps([_entry(0), _entry(1)])), (2, "not json"),
-                       (3, json.dumps({"a": 1}))):
+                       (3, json.dumps({"a": 1})),
+                       (4, json.dumps([{**_entry(0), "path": "/in/ünïcode/0.jpg"}]))):
         path.write_text(content)
-        kept = outputs.keep_earlier_results(str(path), {"ünïcode/0.jpg"})
+        kept = outputs.keep_earlier_results(str(path), same_name if n == 4 else
+                                            {"ünïcode/0.jpg": "/in/ünïcode/0.jpg"})
         assert kept == str(tmp_path / f"predictions.{n}.json") and not path.exists()
         assert open(kept).read() == content
     # Through JsonListFile: kept, then a fresh list.
     path.write_text(json.dumps([_entry(5)]))
-    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), ["x.jpg"])
-    assert predictions.kept_earlier == str(tmp_path / "predictions.4.json")
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), {"x.jpg": "/x.jpg"})
+    assert predictions.kept_earlier == str(tmp_path / "predictions.5.json")
     assert _on_disk(path) == [] and _on_disk(predictions.kept_earlier) == [_entry(5)]

@@ -779,6 +779,7 @@ def test_a_run_over_other_inputs_keeps_the_earlier_predictions(run_predict, chec
     assert (f"note: {out / 'predictions.json'} of an earlier run, with results of other inputs, "
             f"is kept as {out / 'predictions.1.json'}") in names[1]
     assert [e["file_name"] for e in json.load(open(out / "predictions.1.json"))] == ["a.jpg"]
-    assert [e["file_name"] for e in json.load(open(out / "predictions.json"))] == ["b.jpg"]
+    assert [(e["file_name"], e["path"]) for e in json.load(open(out / "predictions.json"))] == [
+        ("b.jpg", os.path.join(inputs, "b.jpg"))]
     assert sorted(os.listdir(out)) == [".lock", "a.pose.jpg", "b.pose.jpg", "predictions.1.json",
                                        "predictions.json"]

@@ -344,6 +344,7 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
         triples = [ann["keypoints"][i:i + 3] for i in range(0, len(ann["keypoints"]), 3)]
         ann["keypoints"] = [v for t in triples[::-1] for v in t]
     json.dump(data, open(val_file, "w"))
-    with pytest.raises(datasets.DatasetError, match=r"has keypoints \['right_ankle', .* but the "
-                       r"model of this run \(training split .*\) was trained on \['nose'"):
+    with pytest.raises(TrainingError, match=r"validation split: .* has keypoints \['right_ankle'"
+                       r", .* but the model of this run \(training split .*\) was trained on "
+                       r"\['nose'.*\(--set train.validate_every=0 trains without validation\)"):
         _validation_setup(config, chief=True)
