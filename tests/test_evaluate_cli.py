@@ -380,3 +380,13 @@ def test_without_checkpoint_the_default_preset_is_evaluated(tmp_path, run_evalua
     assert f"pose model: preset {presets.DEFAULT_PRESET} (the default" in out
     assert "data/coco/annotations/person_keypoints_val2017.json does not exist: the coco " \
            f"val2017 files to evaluate preset {presets.DEFAULT_PRESET} on" in err
+
+
+def test_missing_data_says_where_it_was_looked_for(coco_checkpoint, tmp_path):
+    from keras_pose.evaluation import runner
+    # Was "annotation file .../person_keypoints_val2017.json does not exist" only.
+    with pytest.raises(runner.EvaluationError, match=r"person_keypoints_val2017.json does not "
+                       r"exist: the coco val2017 files to evaluate .* on \(data.root .*no_data: "
+                       r"--data_dir or --dataset chooses"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                              data_dir=str(tmp_path / "no_data"), progress=False)
