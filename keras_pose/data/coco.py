@@ -169,7 +169,38 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
                 joints_vis=person["joints_vis"], score=1.0,
                 area=float(np.prod(scale * 200.0)), box=person["box"],
                 category_id=int(ann["category_id"]))
+    annotated = sorted({a["image_id"] for a in data["annotations"]} & set(images))
+    check_image_sizes([images[i] for i in annotated], images_root, ann_file)
     return _records(rows, meta, meta["keypoint_names"], skipped, ann_file)
+
+
+def check_image_sizes(images: Sequence[dict], images_root: str, source: str,
+                      sample: int = 500) -> int:
+    """Warns when image files are not the size their entries give (up to
+    ``sample`` of them, spread over the list, headers only); returns how
+    many differ. Boxes are clipped to the entry's size, so a wrong size cuts
+    or drops people in silence; swapped sizes are what a tool that showed
+    EXIF-turned photos writes (its keypoints are then in the turned frame)."""
+    from PIL import Image  # Headers only: about 0.1 ms an image.
+    step = max(1, len(images) // sample)
+    wrong = []
+    for image in images[::step][:sample]:
+        try:
+            with Image.open(os.path.join(images_root, image["file_name"])) as f:
+                width, height = f.size
+        except (OSError, ValueError):  # Missing or unreadable: reported elsewhere.
+            continue
+        if abs(width - image["width"]) > 1 or abs(height - image["height"]) > 1:
+            wrong.append(f"{image['file_name']}: entry {image['width']:g}x{image['height']:g}, "
+                         f"file {width}x{height}")
+    if wrong:
+        logging.warning(
+            "%s: %d of %d images checked are not the width x height their 'images' entry "
+            "gives (%s); boxes are clipped to the entry's size, so people are cut or dropped. "
+            "Swapped sizes come from a tool that showed photos turned by their EXIF tag: "
+            "save such photos upright (tag removed) and annotate them again, or correct the "
+            "entries", source, len(wrong), min(sample, len(images[::step])), "; ".join(wrong[:3]))
+    return len(wrong)
 
 
 def _append(rows: dict[str, list], **values: Any) -> None:

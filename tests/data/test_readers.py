@@ -640,3 +640,21 @@ def test_resolve_flip_pairs_and_sigmas_of_a_custom_set(tmp_path, caplog):
     wrong = override.replace(data=dataclasses.replace(override.data, oks_sigmas=(0.1,) * 3))
     with pytest.raises(datasets.DatasetError, match="3 values for 17 keypoints"):
         datasets.resolve_dataset_config(wrong)
+
+
+def test_images_of_another_size_than_their_entries_are_named(tmp_path, coco_dir, caplog):
+    # Width and height swapped (an EXIF-turning annotation tool): boxes were
+    # clipped to the wrong size, people cut or dropped, AP 0.87 -> 0.45, silently.
+    data = _real_coco(coco_dir)
+    path = _write(tmp_path, data, "right.json")
+    coco.load_coco_gt(path, coco_dir, 0.75)
+    assert "images checked are not" not in caplog.text
+    for image in data["images"]:
+        image["width"], image["height"] = image["height"], image["width"]
+    coco.load_coco_gt(_write(tmp_path, data, "swapped.json"), coco_dir, 0.75)
+    first = sorted(data["images"], key=lambda i: i["id"])[0]
+    assert (f"swapped.json: 4 of 4 images checked are not the width x height their 'images' "
+            f"entry gives ({first['file_name']}: entry {first['width']}x{first['height']}, file "
+            f"{first['height']}x{first['width']}") in caplog.text
+    assert "Swapped sizes come from a tool that showed photos turned by their EXIF tag" \
+        in caplog.text
