@@ -112,7 +112,8 @@ def _setup(checkpoint, found):
     inputs, left_out = without_own_outputs(found, FLAGS.output_dir)
     if left_out:
         print(f"note: {len(left_out)} file(s) under --input are predict.py's own outputs (an "
-              f"earlier run's, in --output_dir {FLAGS.output_dir}), left out: "
+              f"earlier run's annotated copies, in --output_dir {FLAGS.output_dir} or a folder "
+              f"holding its predictions.json), left out: "
               f"{_listed([item.key for item in left_out])}")
     image_ids = None
     if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.

@@ -158,14 +158,30 @@ def without_own_outputs(inputs: list[InputFile], output_dir: str
     at the place where a run over these inputs, tracked or not, puts an
     annotated copy (``<stem>.pose<ext>`` of an image, ``<key>.pose.avi`` of
     a video or a folder of frames) is left out; the others keep the image
-    ids (indices) they would have without it.
+    ids (indices) they would have without it. The same goes for the copies
+    in any other folder under ``--input`` that holds a ``predictions.json``
+    (an earlier run's ``--output_dir``).
     """
-    written = {os.path.abspath(item.drawn_output(output_dir)) for item in inputs}
-    written |= {os.path.abspath(sequence_output(output_dir, sequence_key(frames), ".pose.avi"))
-                for frames in sequences(inputs)}
+    written = set()
+    for folder in {os.path.abspath(output_dir)} | _earlier_output_dirs(inputs):
+        written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
+        written |= {os.path.abspath(sequence_output(folder, sequence_key(frames), ".pose.avi"))
+                    for frames in sequences(inputs)}
     kept = [item for item in inputs if os.path.abspath(item.path) not in written]
     left_out = [item for item in inputs if os.path.abspath(item.path) in written]
     return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
+
+
+def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:
+    """The folders under ``--input`` (an input's folder or one above it, up
+    to ``--input``) that hold a ``predictions.json``: earlier runs' outputs."""
+    folders = set()
+    for item in inputs:
+        folder = os.path.dirname(os.path.abspath(item.path))
+        for _ in range(item.key.count("/") + 1):  # Up to --input's folder, not above.
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    return {f for f in folders if os.path.isfile(os.path.join(f, "predictions.json"))}
 
 
 def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:

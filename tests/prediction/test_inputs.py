@@ -47,6 +47,20 @@ def test_copies_of_a_tracked_or_untracked_run_are_left_out_and_others_kept(tmp_p
                                            "seq/001.jpg"]
 
 
+def test_copies_in_an_earlier_runs_other_output_folder_are_left_out(tmp_path):
+    # --input . (into predictions/), then --input . --output_dir out2: the
+    # second run read predictions/*.pose.jpg as photos (4 inputs for 2; 8 next).
+    _touch(tmp_path, "a.jpg", "b/c.png", "predictions/predictions.json",
+           "predictions/a.pose.jpg", "predictions/b/c.pose.png", "predictions/mine.jpg",
+           "other/a.pose.jpg")
+    kept, left_out = without_own_outputs(list_inputs(str(tmp_path)), str(tmp_path / "out2"))
+    assert [item.key for item in left_out] == ["predictions/a.pose.jpg",
+                                               "predictions/b/c.pose.png"]
+    # A folder without predictions.json is the user's, whatever its names.
+    assert [item.key for item in kept] == ["a.jpg", "b/c.png", "other/a.pose.jpg",
+                                           "predictions/mine.jpg"]
+
+
 def test_nothing_is_left_out_when_the_outputs_go_elsewhere(tmp_path):
     _touch(tmp_path, "in/a.jpg", "in/a.pose.jpg")
     items = list_inputs(str(tmp_path / "in"))
