@@ -92,11 +92,13 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     code = cli.run("train.py", work)
-    if code and "TF_CONFIG" in os.environ:
-        # A failed cluster run (a lost worker): TF's collective thread pools
-        # die noisily in interpreter teardown ("Exception ignored in
-        # Pool.__del__ ... Bad file descriptor", a traceback after the
-        # one-line error). Every write is done: leave without the teardown.
+    if code:
+        # A stopped or failed run: every write is done and said. Interpreter
+        # teardown then deadlocked at times in a tf.data iterator's
+        # destructor (minutes alive after the message, seen with gdb) or
+        # aborted ("terminate called without an active exception"), and a
+        # lost worker's collective thread pools printed a traceback
+        # ("Exception ignored in Pool.__del__"). Leave without it.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -11,6 +11,7 @@ or 143, no traceback), and lets every other error through with its traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -31,6 +32,15 @@ def is_user_error(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.filename is not None
 
 
+def _message(error: BaseException) -> str:
+    """The error's text; an OSError's without its "[Errno N]" prefix, naming
+    its file once ("No space left on device: out/best")."""
+    if isinstance(error, OSError) and not isinstance(error, UserError) and error.strerror:
+        name = str(error.filename)
+        return error.strerror if name in error.strerror else f"{error.strerror}: {name}"
+    return str(error)
+
+
 def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
     stops it as Ctrl-C does (``keras_pose.signals``), exit code 143."""
@@ -44,7 +54,7 @@ def run(name: str, work: Callable[[], int]) -> int:
         if not is_user_error(e):
             raise
         code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130 or 143.
-        print(f"{name}: {'error' if code == 1 else 'stopped'}: {e}", file=sys.stderr)
+        print(f"{name}: {'error' if code == 1 else 'stopped'}: {_message(e)}", file=sys.stderr)
         return code
     finally:
         if previous is not None:
@@ -53,6 +63,9 @@ def run(name: str, work: Callable[[], int]) -> int:
 
 class OutputDirectoryError(UserError, OSError):
     """An output directory that cannot be created or written to."""
+
+    def __str__(self) -> str:  # The message alone, without OSError's "[Errno N]".
+        return str(self.strerror)
 
 
 def check_writable(directory: str, what: str = "output directory") -> None:
@@ -63,6 +76,9 @@ def check_writable(directory: str, what: str = "output directory") -> None:
       OutputDirectoryError: naming the directory when it cannot be created
         or written.
     """
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise OutputDirectoryError(errno.ENOTDIR, f"{what} {directory} is a file, not a "
+                                                  "directory: give a folder")
     try:
         os.makedirs(directory, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):

@@ -69,3 +69,23 @@ def test_a_missing_deploy_package_is_one_line(monkeypatch):
     with pytest.raises(MissingPackageError, match="onnxruntime.*pip install"):
         runtimes.check_format("onnx", "fp32")
 
+
+
+@pytest.mark.parametrize("error,line", [
+    (OSError(errno.ENOSPC, "No space left on device", "out/best"),
+     "tool.py: error: No space left on device: out/best\n"),
+    (FileExistsError(errno.EEXIST, "data/synthetic exists and is not a synthetic data set",
+                     "data/synthetic"),
+     "tool.py: error: data/synthetic exists and is not a synthetic data set\n")])
+def test_an_os_error_is_its_message_and_file_once(error, line, capsys):
+    # Was "[Errno 28] No space left on device: 'out/best'", the errno first.
+    assert cli.run("tool.py", _raise(error)) == 1
+    assert capsys.readouterr().err == line
+
+
+def test_a_folder_that_is_not_a_synthetic_data_set_is_one_line(tmp_path, capsys):
+    from keras_pose.data import synthetic
+    (tmp_path / "mine.txt").write_text("hi")
+    assert cli.run("tool.py", lambda: synthetic.ensure_dataset(str(tmp_path), 2, 1)) == 1
+    assert capsys.readouterr().err.startswith(
+        f"tool.py: error: {tmp_path} exists and is not a synthetic data set")

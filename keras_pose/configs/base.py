@@ -30,6 +30,10 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# The ResNet depths the backbone builds (models.resnet.BLOCKS_PER_STAGE's).
+RESNET_DEPTHS = (18, 34, 50, 101, 152)
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
     """The network and its heatmap geometry.
@@ -86,6 +90,14 @@ class ModelConfig:
     def __post_init__(self):
         if self.codec not in CODECS:
             raise ConfigError(f"model.codec must be one of {CODECS}, got {self.codec!r}")
+        if self.depth not in RESNET_DEPTHS:  # Was a traceback where the network is built.
+            raise ConfigError(f"model.depth must be one of {list(RESNET_DEPTHS)}, got "
+                              f"{self.depth!r}")
+        for name in ("image_size", "heatmap_size"):
+            size = getattr(self, name)
+            if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
+                raise ConfigError(f"model.{name} must be two whole numbers > 0 (width, "
+                                  f"height), got {list(size)}")
 
     @property
     def aspect_ratio(self) -> float:

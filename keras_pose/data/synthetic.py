@@ -20,6 +20,7 @@ drawn in front, v=0 (with x = y = 0) outside the image.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import cv2
@@ -282,9 +283,10 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
             except json.JSONDecodeError:
                 pass
     elif os.path.isdir(root) and os.listdir(root):
+        # errno and filename: a user's problem, one line (was a traceback).
         raise FileExistsError(
-            f"{root} exists and is not a synthetic data set; give another data.root / "
-            "--data_dir for --dataset synthetic")
+            errno.EEXIST, f"{root} exists and is not a synthetic data set; give another "
+            "data.root / --data_dir for --dataset synthetic (its files are left alone)", root)
     logging.info("Generating the synthetic data set (%d train, %d val images) in %s",
                  num_train, num_val, root)
     generate(root, num_train, num_val, seed, train_split, val_split)

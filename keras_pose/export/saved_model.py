@@ -31,6 +31,7 @@ give empty outputs. ``assets/config.json`` carries the experiment config
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any, Optional
 
@@ -298,7 +299,14 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=detector is None)
 
     def write(tmp: str) -> None:
-        tf.saved_model.save(module, tmp, signatures=module.signatures(), options=options)
+        try:
+            tf.saved_model.save(module, tmp, signatures=module.signatures(), options=options)
+        except tf.errors.ResourceExhaustedError as e:
+            if "No space left" not in str(e):
+                raise
+            # TF's own error class for a full disk: an OSError, as every
+            # other write says it (one line naming the place).
+            raise OSError(errno.ENOSPC, "No space left on device", output_dir) from e
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         save_config(config, os.path.join(tmp, "assets", "config.json"))
         write_export_info(os.path.join(tmp, "assets"), format="saved_model",

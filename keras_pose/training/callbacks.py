@@ -99,6 +99,16 @@ class Validation(keras.callbacks.Callback):
         if best is None or value > float(best["value"]):
             run_dir.save_best(self.directory, self.checkpoint.last_path, epoch + 1, primary, value)
 
+    def catch_up(self, checkpoint: str, epoch: int) -> None:
+        """Validates the resumed ``checkpoint`` (its weights are the
+        network's) when its epoch was due and has no record: a run stopped
+        during that validation (Ctrl-C, ``kill -9``) was never validated
+        again, so ``best/`` and the final table could be missing for good."""
+        if epoch > 0 and run_dir.validation_of(checkpoint) is None:
+            logging.info("Validating %s, left unvalidated by the run that wrote it", checkpoint)
+            self.checkpoint.last_path = checkpoint
+            self.on_epoch_end(epoch - 1, None)
+
     def _summaries(self, metrics: dict) -> None:
         if self.writer is None:
             return

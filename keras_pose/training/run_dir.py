@@ -331,12 +331,15 @@ def _dead_process_here(name: str) -> bool:
 
 
 def leftovers(model_dir: str) -> tuple[list[str], list[str]]:
-    """Temporary and replaced checkpoint directories: (those this host's
-    dead processes wrote, which may be removed; the others, kept)."""
+    """Temporary and replaced checkpoint (and SavedModel export) directories:
+    (those this host's dead processes wrote, which may be removed; the
+    others, kept). A run killed during its final export left its
+    ``saved_model.tmp-*`` for good before; the export is written again at
+    the end of the next run."""
     paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.tmp-*"))
                    + glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.old-*"))
-                   + glob.glob(os.path.join(model_dir, "best.tmp-*"))
-                   + glob.glob(os.path.join(model_dir, "best.old-*")))
+                   + [p for name in ("best", "saved_model") for kind in ("tmp", "old")
+                      for p in glob.glob(os.path.join(model_dir, f"{name}.{kind}-*"))])
     ours = [p for p in paths if _dead_process_here(os.path.basename(p))]
     return ours, [p for p in paths if p not in ours]
 

@@ -455,6 +455,9 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     if validation is not None:
         run_dir.repair_best(plan.directory, validation.metric.primary)
     callbacks, log = _callbacks(config, plan, network, state, validation, records, skipped)
+    for callback in (c for c in callbacks if latest and isinstance(c, cb.Validation)):
+        callback.set_model(model)  # Its summaries read the optimizer's step.
+        callback.catch_up(latest, state.epoch)
     _fit(model, dataset, config, plan, state, callbacks, progress, skipped)
     final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
     table = validation.table(final) if validation is not None else ""

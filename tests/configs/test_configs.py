@@ -122,3 +122,20 @@ def test_flip_permutation_is_an_involution(k, pairs):
     perm = flip_permutation(k, pairs)
     assert [perm[p] for p in perm] == list(range(k))
     assert perm != list(range(k))
+
+
+@pytest.mark.parametrize("override,message", [
+    ("model.depth=19", r"model.depth must be one of \[18, 34, 50, 101, 152\], got 19"),
+    ("model.image_size=0,0", r"model.image_size must be two whole numbers > 0"),
+    ("model.heatmap_size=-4,16", r"model.heatmap_size must be two whole numbers > 0")])
+def test_model_values_the_network_cannot_take_are_config_errors(override, message):
+    # Were a ValueError / ZeroDivisionError traceback where the network is built.
+    from keras_pose.configs import ConfigError
+    with pytest.raises(ConfigError, match=message):
+        apply_overrides(get_experiment("tiny"), [override])
+
+
+def test_the_config_knows_the_depths_the_backbone_builds():
+    from keras_pose.configs.base import RESNET_DEPTHS
+    from keras_pose.models.resnet import BLOCKS_PER_STAGE
+    assert RESNET_DEPTHS == tuple(sorted(BLOCKS_PER_STAGE))

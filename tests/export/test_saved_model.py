@@ -188,3 +188,23 @@ def test_tflite_heatmaps_match(exported, tmp_path):
     crops = np.random.default_rng(3).normal(size=(1, 64, 64, 3)).astype(np.float32)
     out = runner(images=crops)["heatmaps"]
     np.testing.assert_allclose(out, model(crops, training=False).numpy(), atol=1e-4)
+
+
+def test_a_full_disk_during_the_export_is_a_user_error_naming_the_place(tiny_exported, tmp_path,
+                                                                        monkeypatch):
+    # TF raises its ResourceExhaustedError: train.py printed a traceback.
+    import errno
+
+    from keras_pose import cli
+    from keras_pose.export import export_saved_model
+
+    def full(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "saved_model.pb.tmp; No space left "
+                                               "on device")
+
+    monkeypatch.setattr(tf.saved_model, "save", full)
+    with pytest.raises(OSError) as caught:
+        export_saved_model(tiny_exported[0], tiny_exported[1], str(tmp_path / "sm"))
+    assert caught.value.errno == errno.ENOSPC and caught.value.filename == str(tmp_path / "sm")
+    assert cli.is_user_error(caught.value)
+    assert not os.listdir(tmp_path)  # its temporary directory removed

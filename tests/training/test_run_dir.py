@@ -197,3 +197,15 @@ def test_a_lock_that_is_a_link_is_refused_and_its_target_untouched(tmp_path):
     with pytest.raises(run_dir.RunDirError, match="not a regular file"):
         with run_dir.RunLock(str(model_dir)):
             pass
+
+
+def test_an_export_cut_short_by_a_dead_run_is_removed_and_others_kept(tmp_path):
+    # kill -9 during train.py's final export left saved_model.tmp-<host>-<pid>/ for good.
+    dead = f"{socket.gethostname()}-{_dead_pid()}"
+    ours = [tmp_path / f"saved_model.tmp-{dead}", tmp_path / f"saved_model.old-{dead}"]
+    theirs = tmp_path / f"saved_model.tmp-otherhost-{os.getpid()}"
+    for path in (*ours, theirs, tmp_path / "saved_model"):
+        os.makedirs(path)
+    run_dir.finish_interrupted_writes(str(tmp_path))
+    assert not any(os.path.exists(p) for p in ours)
+    assert os.path.isdir(theirs) and os.path.isdir(tmp_path / "saved_model")

@@ -348,3 +348,23 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
                        r", .* but the model of this run \(training split .*\) was trained on "
                        r"\['nose'.*\(--set train.validate_every=0 trains without validation\)"):
         _validation_setup(config, chief=True)
+
+
+def test_a_checkpoint_left_unvalidated_is_validated_on_resume(tmp_path, fast_config,
+                                                              monkeypatch):
+    # A stop (Ctrl-C, kill -9) during the last epoch's validation: the resumed
+    # run had nothing to train and never validated it: no best/, no table.
+    config = apply_overrides(fast_config, ["train.validate_every=1", "train.epochs=1"])
+    calls = _scripted_validation(monkeypatch, [0.5, 0.6])
+    model_dir = str(tmp_path / "run")
+    train(config, model_dir, export=False, progress=False)
+    epoch1 = os.path.join(model_dir, "checkpoints", "epoch_0001")
+    os.remove(os.path.join(epoch1, "validation.json"))  # as if stopped mid-validation
+    shutil.rmtree(os.path.join(model_dir, "best"))
+    result = train(config, model_dir, export=False, progress=False)
+    assert result.epochs_run == 0 and len(calls) == 2
+    assert json.load(open(os.path.join(epoch1, "validation.json")))["value"] == 0.6
+    assert os.path.isfile(os.path.join(model_dir, "best", "model.weights.h5"))
+    assert result.final_metrics["AP"] == 0.6 and "0.600" in result.final_table
+    train(config, model_dir, export=False, progress=False)  # recorded now: not again
+    assert len(calls) == 2
