@@ -69,7 +69,9 @@ flags.DEFINE_string("annotations", None, "A COCO annotation or image-info file: 
 flags.DEFINE_boolean("track", False, "Track people across the frames of videos and of "
                      "each folder of frames (the paper's flow-based tracker).")
 flags.DEFINE_float("frames_fps", 25.0, "Frame rate of the annotated video of a folder of "
-                   "frames (--track); videos keep their own.", lower_bound=0.1)
+                   "frames (--track); videos keep their own.", lower_bound=0.1,
+                   upper_bound=1000.0)  # inf hung OpenCV's writer, nan failed it.
+flags.register_validator("frames_fps", lambda fps: fps == fps, "--frames_fps: not a number")
 flags.DEFINE_boolean("recursive", True, "Search the subfolders of an --input folder.")
 flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
                   "Photos with an EXIF orientation tag (a phone's): apply = turned as "
@@ -259,7 +261,9 @@ def _report(run, predictions) -> int:
     _report_orientation(summary)
     if summary.no_boxes:
         shown = _listed(summary.no_boxes)
-        print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} (0 people): "
+        people = ("only people carried over from earlier frames" if FLAGS.track
+                  else "0 people")
+        print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} ({people}): "
               f"{shown}")
     off = getattr(run.detector, "off_image", 0)
     if off:

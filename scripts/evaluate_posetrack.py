@@ -30,8 +30,11 @@ def _json_number(value: float):
 
 
 def work() -> int:
+    from keras_pose import cli
     from keras_pose.evaluation import posetrack
 
+    if FLAGS.output_dir:  # Before the evaluation, not after it.
+        cli.check_writable(FLAGS.output_dir, "--output_dir")
     start = time.perf_counter()
     metric = posetrack.PoseTrackMetric()
     for gt_file, pred_file in posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred):

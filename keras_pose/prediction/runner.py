@@ -22,6 +22,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
+from keras_pose.signals import defer_interrupts
 from keras_pose.prediction.inputs import InputFile, sequence_key, sequence_output, sequences
 from keras_pose.prediction.outputs import JsonListFile, OutputWriter, VideoOutput
 
@@ -93,6 +94,7 @@ class PredictionRun:
         self.writer = OutputWriter(output_dir)
         self.summary = RunSummary()
         self._no_boxes: set = set()
+        self._tracking = False
 
     def _image_id(self, item: InputFile) -> int:
         if item.key in self.image_ids:
@@ -112,8 +114,11 @@ class PredictionRun:
         found = self.detector.detect(image, source)
         has_entry = getattr(self.detector, "has_entry", None)
         if has_entry is not None and not has_entry(source) and source not in self._no_boxes:
-            # Once per input (a video's frames share its source).
-            logging.warning("%s: no boxes in %s: 0 people", source, self.detector.path)
+            # Once per input (a video's frames share its source). Tracked,
+            # people carried over by flow from earlier frames still come.
+            logging.warning("%s: no boxes in %s: %s", source, self.detector.path,
+                            "only people carried over from earlier frames"
+                            if self._tracking else "0 people")
             self._no_boxes.add(source)
             self.summary.no_boxes.append(source)
         return found
@@ -192,6 +197,7 @@ class PredictionRun:
         then the stop goes on: an hour of video is not lost to its last frame.
         """
         tracker = _tracker(self, track_config) if track else None
+        self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
         per_frame = JsonListFile(self.writer, output(".frames.json"))
@@ -220,24 +226,27 @@ class PredictionRun:
         shape = None
         for name, source, frame in frames:
             if tracker is not None and shape is not None and frame.shape != shape:
-                logging.warning("%s is %s, the frames before %s: tracking starts anew",
+                logging.warning("%s is %s, the frames before %s: its people start new tracks",
                                 name, frame.shape[:2], shape[:2])
-                tracker.reset()
+                tracker.cut()  # Not reset(): ids and frame numbers go on.
             shape = frame.shape
             if tracker is not None:
                 tracker.prepare(frame)  # The flow runs while the detector does.
-                found = self._detect(frame, source)
-                result = tracker.step(frame, found)
-                video.add(_draw_tracks(self, frame, result))
-                results.append(result)
-                names.append(name)
+                result = tracker.step(frame, self._detect(frame, source))
+                drawn = _draw_tracks(self, frame, result)
             else:
                 result = self._poses(frame, source)
-                video.add(self.predictor.draw(frame, result, self.score_threshold))
+                drawn = self.predictor.draw(frame, result, self.score_threshold)
             people = coco_entries(result, per_frame.count, name, self.category_id)
             for person, track_id in zip(people, getattr(result, "track_ids", ())):
                 person["track_id"] = int(track_id)
-            per_frame.add([{"frame": per_frame.count, "file_name": name, "people": people}])
+            with defer_interrupts():  # A frame is in every output or in none.
+                video.add(drawn)
+                if tracker is not None:
+                    results.append(result)
+                    names.append(name)
+                per_frame.add([{"frame": per_frame.count, "file_name": name,
+                                "people": people}])
             self.summary.frames += 1
             self.summary.frame_people += len(people)
 

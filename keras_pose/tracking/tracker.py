@@ -177,6 +177,14 @@ class PoseTracker:
         self._sigmas: Optional[np.ndarray] = (
             sigmas_or_default(given, len(given)) if given is not None and len(given) else None)
 
+    def cut(self) -> None:
+        """Ends every track (a scene cut, or frames of another size whose
+        flow cannot be taken), keeping the frame count and the ids given:
+        new people get new ids, never one already used in this video."""
+        self._wait_for_flow()
+        self._tracks = []
+        self._prev_gray = None
+
     def prepare(self, frame_rgb: np.ndarray) -> None:
         """Starts the flow from the previous frame to ``frame_rgb`` in a
         background thread; the next :meth:`step` on this same array takes

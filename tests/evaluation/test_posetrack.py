@@ -380,6 +380,9 @@ def write(path, data):
     (lambda d: d["images"][2].pop("file_name"), r"images\[2\]: missing key 'file_name'"),
     (lambda d: d["images"].reverse(), r"images\[0\]: id 103 .* is neither the id nor"),
     (lambda d: d.pop("categories"), r": missing key 'categories'"),
+    # Was numpy's OverflowError traceback.
+    (lambda d: d["annotations"][0].__setitem__("track_id", 2 ** 70),
+     r"annotations\[0\]: 'track_id' 1180591620717411303424 does not fit a 64-bit integer"),
 ])
 def test_malformed_predictions_name_file_and_entry(tmp_path, edit, message):
     gt = write(tmp_path / "gt.json", sequence(two_people()))
@@ -434,3 +437,18 @@ def test_command_line(tmp_path):
     proc = run_cli("--gt", str(gt_dir), "--pred", str(pred_dir))
     assert proc.returncode == 1
     assert "000522_mpii_test.json" in proc.stderr and "Traceback" not in proc.stderr
+    # An --output_dir that is a file: named at once, before any work (was
+    # "[Errno 17] File exists" after the whole evaluation).
+    (tmp_path / "afile").write_text("")
+    proc = run_cli("--gt", str(gt_dir), "--pred", str(gt_dir), "--output_dir",
+                   str(tmp_path / "afile"))
+    assert proc.returncode == 1 and "sequences," not in proc.stdout
+    assert f"--output_dir {tmp_path / 'afile'} is a file, not a directory" in proc.stderr
+
+
+def test_a_file_that_is_not_text_is_not_valid_json(tmp_path):
+    # Was a UnicodeDecodeError traceback.
+    gt = write(tmp_path / "gt.json", sequence(two_people()))
+    (tmp_path / "pred.json").write_bytes(b"\xff\xfe\x00garbage\x80")
+    with pytest.raises(PoseTrackFormatError, match=r"pred\.json: not valid JSON"):
+        PoseTrackMetric().update(gt, str(tmp_path / "pred.json"))

@@ -160,6 +160,9 @@ def _track_id(entry: Mapping[str, Any], where: str) -> int:
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
         raise _fail(where, f"'track_id' must be an integer, got {value!r}")
+    if not -2 ** 63 <= value < 2 ** 63:  # Kept as int64 (was numpy's OverflowError).
+        raise _fail(where, f"'track_id' {value} does not fit a 64-bit integer: renumber the "
+                           "tracks")
     return value
 
 
@@ -320,7 +323,7 @@ def load_sequence(source: Source, ground_truth: bool = True,
     with open(path, encoding="utf-8") as f:
         try:
             data = json.load(f)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:  # JSON is UTF-8 text.
             raise PoseTrackFormatError(f"{path}: not valid JSON: {e}") from e
     return read_sequence(data, name or path, ground_truth)
 
