@@ -80,9 +80,13 @@ def test_a_failed_validation_never_costs_the_epoch(tmp_path, fast_config, monkey
     assert result.state.epoch == 1
     assert os.path.isfile(tmp_path / "run" / "checkpoints" / "epoch_0001" / "COMPLETE")
     strict = apply_overrides(config, ["train.strict_validation=true", "train.epochs=2"])
-    with pytest.raises(TrainingError, match="validation after epoch 2 failed.*epoch_0002 is kept"):
+    # Resumed, epoch 1 (left unvalidated by the failure) is validated first.
+    with pytest.raises(TrainingError, match="validation after epoch 1 failed.*epoch_0001 is kept"):
         train(strict, str(tmp_path / "run"), export=False, progress=False)
-    assert os.path.isfile(tmp_path / "run" / "checkpoints" / "epoch_0002" / "COMPLETE")
+    with pytest.raises(TrainingError, match="validation after epoch 1 failed.*epoch_0001 is kept"):
+        train(apply_overrides(strict, ["train.epochs=1"]), str(tmp_path / "strict"), export=False,
+              progress=False)
+    assert os.path.isfile(tmp_path / "strict" / "checkpoints" / "epoch_0001" / "COMPLETE")
 
 
 @pytest.mark.slow  # a fit to a NaN loss
