@@ -45,8 +45,8 @@ def is_test_split(split: str, root: Optional[str] = None) -> bool:
     if root is None:
         return True
     annotations = os.path.join(root, "annotations")
-    return not (os.path.isfile(os.path.join(annotations, f"person_keypoints_{split}.json"))
-                and not os.path.isfile(os.path.join(annotations, f"image_info_{split}.json")))
+    return (os.path.isfile(os.path.join(annotations, f"image_info_{split}.json"))
+            or not os.path.isfile(os.path.join(annotations, f"person_keypoints_{split}.json")))
 
 
 def annotation_path(root: str, split: str) -> str:
