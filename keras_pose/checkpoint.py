@@ -30,6 +30,7 @@ import dataclasses
 import glob
 import json
 import os
+import re
 import warnings
 from typing import Callable, Optional
 
@@ -83,13 +84,28 @@ def is_model_checkpoint(path: str) -> bool:
             or not any(os.path.exists(os.path.join(path, f)) for f in _TRAINING_FILES))
 
 
+# epoch_0007, ..., epoch_9999, epoch_10000: four digits at least.
+_EPOCH_DIR = re.compile(r"epoch_(?P<epoch>[0-9]{4,})")
+
+
+def epoch_directories(model_dir: str) -> list[tuple[int, str]]:
+    """Every ``checkpoints/epoch_NNNN`` directory, complete or not, as
+    (epoch, path) in epoch order (the one rule of which names are epochs:
+    past 9999 the name has five digits and sorts by number, not text)."""
+    found = []
+    for path in glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*")):
+        match = _EPOCH_DIR.fullmatch(os.path.basename(path))
+        if match is not None and os.path.isdir(path):
+            found.append((int(match["epoch"]), path))
+    return sorted(found)
+
+
 def unmarked_checkpoints(model_dir: str) -> list[str]:
     """``best/`` and ``checkpoints/epoch_NNNN/`` of a model directory that
     lack the ``COMPLETE`` marker. train.py never leaves one (it writes
     under a temporary name and renames after the marker), so each was
     copied or restored by hand: never used, never deleted, reported."""
-    paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints",
-                                          "epoch_[0-9][0-9][0-9][0-9]")))
+    paths = [path for _, path in epoch_directories(model_dir)]
     paths.append(os.path.join(model_dir, "best"))
     return [p for p in paths if os.path.isdir(p) and not is_complete(p)]
 
@@ -162,9 +178,7 @@ def _export_files(directory: str) -> list[str]:
 def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
     """The newest complete ``checkpoints/epoch_NNNN`` directory, or None
     (the one rule of what a usable epoch checkpoint is)."""
-    candidates = sorted(glob.glob(os.path.join(model_dir, "checkpoints",
-                                               "epoch_[0-9][0-9][0-9][0-9]")))
-    for candidate in reversed(candidates):
+    for _, candidate in reversed(epoch_directories(model_dir)):
         if is_complete(candidate) and is_model_checkpoint(candidate):
             return candidate
     return None

@@ -14,8 +14,10 @@ new one, never a part, and a failed write leaves nothing behind.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import re
 import shutil
 import socket
 from typing import Any, Callable, IO, Optional, Sequence, Union
@@ -30,6 +32,50 @@ def temporary_sibling(path: str, kind: str = "tmp") -> str:
     process on this host uses (two machines may share the file system), and
     that a clean-up can find by its pattern."""
     return path + _suffix(kind)
+
+
+# temporary_sibling's names: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>.
+_LEFTOVER = re.compile(r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)$")
+
+
+def written_by_dead_process(name: str, *, this_process: bool = False) -> bool:
+    """Whether a temporary sibling's name says that a process of this host
+    wrote it and no longer runs (killed mid-write): such a leftover is
+    garbage. Another host's, or a live process's, is not ours to judge.
+
+    Args:
+      name: a file or directory name (or path).
+      this_process: count this process's own names as dead too (a caller
+        holding a lock on the directory knows no write of its own runs).
+    """
+    match = _LEFTOVER.search(os.path.basename(name))
+    if match is None or match["host"] != socket.gethostname():
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return this_process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
+def remove_dead_leftovers(path: str) -> list[str]:
+    """Removes the temporary siblings of directory ``path`` that dead
+    processes of this host left (``kill -9`` during an atomic write).
+    Called once a complete ``path`` is in place (so no copy of it is lost),
+    or before a write of a ``path`` that never existed.
+    Returns what was removed."""
+    pattern = glob.escape(path)
+    removed = []
+    for leftover in sorted(glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*")):
+        if os.path.isdir(leftover) and written_by_dead_process(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+            removed.append(leftover)
+    return removed
 
 
 def without_temporary_names(text: str) -> str:
@@ -198,4 +244,5 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    remove_dead_leftovers(path)  # An earlier write of it, killed (kill -9, OOM).
     return path

@@ -145,3 +145,24 @@ def test_error_messages_name_the_final_paths(tmp_path):
     message = f"cannot write {tmp}/variables or {temporary_sibling(tmp)}/x"
     assert without_temporary_names(message) == (
         f"cannot write {tmp_path / 'out'}/variables or {tmp_path / 'out'}/x")
+
+
+def test_leftovers_of_dead_processes_of_this_host_are_removed_after_a_write(tmp_path):
+    """kill -9 mid-write leaves <path>.tmp-<host>-<pid>/: the next complete
+    write of the path removes it; another host's, a live process's, a file
+    and an unrelated name stay."""
+    import subprocess
+    import sys
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    host = socket.gethostname()
+    path = str(tmp_path / "out")
+    dead = [f"{path}.tmp-{host}-{proc.pid}", f"{path}.old-{host}-{proc.pid}"]
+    kept = [f"{path}.tmp-other-{proc.pid}", f"{path}.tmp-{host}-{os.getppid()}",
+            f"{path}2.tmp-{host}-{proc.pid}"]
+    for leftover in dead + kept:
+        os.makedirs(leftover)
+    open(f"{path}.tmp-{host}-{proc.pid}.txt", "w").close()
+    write_directory_atomically(path, lambda tmp: open(os.path.join(tmp, "a"), "w").close())
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        [os.path.basename(p) for p in kept] + ["out", f"out.tmp-{host}-{proc.pid}.txt"])

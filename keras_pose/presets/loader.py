@@ -29,7 +29,6 @@ import difflib
 import os
 import re
 import shutil
-import socket
 from typing import Optional, Union
 
 from absl import logging
@@ -39,6 +38,7 @@ from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from keras_pose.configs.dataset_info import DATASETS
 from keras_pose.configs.sigma_presets import DEFAULT_OKS_SIGMA
 from keras_pose.errors import UserError
+from keras_pose.files import remove_dead_leftovers
 from keras_pose.presets.table import OFFICIAL_DIRS, OFFICIAL_LINKS, PRESETS, Preset
 
 # The preset predict.py uses when no --checkpoint is given (as mmpose's
@@ -191,27 +191,6 @@ def weights_file(preset: Preset) -> str:
     return fetch(preset.url, alternatives="or pass a checkpoint directory to --checkpoint")
 
 
-def _remove_stale_temporaries(target: str) -> None:
-    """Removes conversions of this host that a killed process left behind
-    (``<target>.tmp-<host>-<pid>`` whose process is gone)."""
-    prefix = f"{os.path.basename(target)}.tmp-{socket.gethostname()}-"
-    folder = os.path.dirname(target)
-    for entry in os.listdir(folder) if os.path.isdir(folder) else ():
-        pid = entry[len(prefix):] if entry.startswith(prefix) else ""
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
-            shutil.rmtree(os.path.join(folder, entry), ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
 def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfig:
     """Converts ``weights`` into the checkpoint directory ``target``, with
     the preset's config; atomic (nothing at ``target`` until it is whole).
@@ -240,7 +219,7 @@ def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfi
         shutil.rmtree(staged)
         save_config(config, os.path.join(tmp, CONFIG_FILE))
 
-    _remove_stale_temporaries(target)
+    remove_dead_leftovers(target)  # A killed conversion's (frees the disk before this one).
     logging.info("Preset %s: converting %s into %s (first use)", preset.name, weights, target)
     write_checkpoint_dir(target, write)
     return config

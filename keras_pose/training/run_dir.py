@@ -33,9 +33,7 @@ import errno
 import glob
 import json
 import os
-import re
 import shutil
-import socket
 import zipfile
 from typing import Any, Optional
 
@@ -43,13 +41,14 @@ import keras
 import numpy as np
 from absl import logging
 
-from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete,
+from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, epoch_directories,
+                                   is_complete,
                                    interrupted_best, latest_epoch_checkpoint,
                                    load_weights_strict, unmarked_checkpoints, unmarked_error,
                                    write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import write_json
+from keras_pose.files import write_json, written_by_dead_process
 from keras_pose.locks import DirectoryLock
 
 STATE_FILE = "state.json"
@@ -279,8 +278,7 @@ def save_best(model_dir: str, checkpoint: str, epoch: int, primary: str, value: 
 
 
 def _epochs(model_dir: str) -> list[tuple[int, str]]:
-    paths = glob.glob(os.path.join(model_dir, "checkpoints", "epoch_[0-9][0-9][0-9][0-9]"))
-    return sorted((int(p[-4:]), p) for p in paths if is_complete(p))
+    return [(epoch, p) for epoch, p in epoch_directories(model_dir) if is_complete(p)]
 
 
 def pending_best(model_dir: str) -> Optional[tuple[int, str, float]]:
@@ -306,30 +304,6 @@ def repair_best(model_dir: str, primary: str) -> None:
         save_best(model_dir, found[1], found[0], primary, found[2])
 
 
-# Names of write_checkpoint_dir's temporary directories and of the copies
-# it renames away: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>.
-_LEFTOVER = re.compile(r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)$")
-
-
-def _dead_process_here(name: str) -> bool:
-    """Whether a leftover's name says that a process of this host wrote it
-    and no longer runs (or is this one): this run holds the directory's
-    lock, so the write was a previous train.py's, cut short."""
-    match = _LEFTOVER.search(name)
-    if match is None or match["host"] != socket.gethostname():
-        return False
-    pid = int(match["pid"])
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # another user's live process
-        return False
-    return False
-
-
 def leftovers(model_dir: str) -> tuple[list[str], list[str]]:
     """Temporary and replaced checkpoint (and SavedModel export) directories:
     (those this host's dead processes wrote, which may be removed; the
@@ -340,7 +314,7 @@ def leftovers(model_dir: str) -> tuple[list[str], list[str]]:
                    + glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.old-*"))
                    + [p for name in ("best", "saved_model") for kind in ("tmp", "old")
                       for p in glob.glob(os.path.join(model_dir, f"{name}.{kind}-*"))])
-    ours = [p for p in paths if _dead_process_here(os.path.basename(p))]
+    ours = [p for p in paths if written_by_dead_process(p, this_process=True)]
     return ours, [p for p in paths if p not in ours]
 
 

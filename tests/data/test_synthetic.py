@@ -60,3 +60,28 @@ def test_refuses_to_overwrite_other_data(tmp_path):
     (tmp_path / "mine" / "important.txt").write_text("x")
     with pytest.raises(FileExistsError, match="not a synthetic data set"):
         synthetic.ensure_dataset(str(tmp_path / "mine"), num_train=2, num_val=1)
+
+
+def test_a_generation_killed_midway_leaves_nothing_after_the_next_one(tmp_path):
+    """kill -9 while the set is generated (train.py's first run, Ctrl-C
+    does clean up) left data/synthetic.tmp-<host>-<pid>/ for good, the
+    size of a partial data set; the next complete generation removes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = str(tmp_path / "synthetic")
+    code = ("import sys; from keras_pose.data import synthetic; "
+            "synthetic.ensure_dataset(sys.argv[1], num_train=100000, num_val=3)")
+    proc = subprocess.Popen([sys.executable, "-c", code, root])
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(
+            os.path.isdir(os.path.join(tmp_path, n, "images", "train"))
+            for n in os.listdir(tmp_path)):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    leftovers = [n for n in os.listdir(tmp_path) if n.startswith("synthetic.tmp-")]
+    assert len(leftovers) == 1, os.listdir(tmp_path)
+    assert synthetic.ensure_dataset(root, num_train=4, num_val=2)
+    assert sorted(os.listdir(tmp_path)) == ["synthetic"]

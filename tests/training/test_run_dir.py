@@ -209,3 +209,20 @@ def test_an_export_cut_short_by_a_dead_run_is_removed_and_others_kept(tmp_path):
     run_dir.finish_interrupted_writes(str(tmp_path))
     assert not any(os.path.exists(p) for p in ours)
     assert os.path.isdir(theirs) and os.path.isdir(tmp_path / "saved_model")
+
+
+def test_epochs_past_9999_are_newer_than_9999(tmp_path, fast_config):
+    """epoch_10000 has five digits: it is still an epoch, the newest one,
+    and pruning removes epoch_9998 and keeps it (before, it was invisible:
+    a resume restarted from epoch 9999 and pruning never removed 9998)."""
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    paths = [run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(e))
+             for e in (9998, 9999, 10000)]
+    assert os.path.basename(paths[-1]) == "epoch_10000"
+    assert latest_epoch_checkpoint(model_dir) == paths[-1]
+    run_dir.prune(model_dir, keep=2)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_10000", "epoch_9999"]
+    os.remove(os.path.join(paths[-1], "COMPLETE"))
+    with pytest.raises(CheckpointError, match="epoch_10000 is incomplete"):
+        run_dir.check_checkpoints(model_dir)
