@@ -129,8 +129,18 @@ def init_checkpoint_config(config: ExperimentConfig, source: ExperimentConfig,
     explicit = [item for item in overrides if item.split("=", 1)[0].strip().startswith("model.")]
     if explicit:
         adopted = apply_overrides(adopted, explicit)
-    if changed:
+    # A field the command sets is the command's, not the checkpoint's: the
+    # log names only what was really taken.
+    named = {item.split("=", 1)[0].strip()[len("model."):] for item in explicit}
+    taken = {f: v for f, v in changed.items() if f not in named}
+    if taken:
         logging.info("--init_checkpoint %s: model.%s taken from it (what its weights were "
                      "trained with)", source.name, ", model.".join(
-                         f"{f}={v}" for f, v in changed.items()))
+                         f"{f}={v}" for f, v in taken.items()))
+    kept = sorted(named & set(INIT_MODEL_FIELDS))
+    if kept:
+        logging.info("--init_checkpoint %s: model.%s as --set gives (the checkpoint has %s)",
+                     source.name, ", model.".join(f"{f}={getattr(adopted.model, f)}"
+                                                  for f in kept),
+                     ", ".join(f"{getattr(source.model, f)}" for f in kept))
     return adopted

@@ -89,3 +89,23 @@ def test_train_py_fine_tunes_from_a_preset_name(train_script, tiny_preset, synth
     assert len(tiny_preset.conversions) == 1
     from keras_pose.configs import load_config
     assert load_config(str(tmp_path / "run" / "config.json")).model == tiny_preset.config.model
+
+
+def test_the_log_names_only_what_was_taken_from_the_checkpoint(caplog):
+    """A model field the command sets (--set model.image_size=...) is not
+    'taken from' the checkpoint: the log names it as the command's, with
+    the checkpoint's value beside it."""
+    from keras_pose.configs import get_experiment
+    from keras_pose.configs.cli import init_checkpoint_config
+    from keras_pose.presets import preset_config
+    source = preset_config("pose_resnet_101_384x288")
+    run = get_experiment("tiny")
+    caplog.set_level(logging.INFO, logger="absl")
+    config = init_checkpoint_config(run, source, ["model.image_size=192,256",
+                                                  "model.heatmap_size=48,64"])
+    assert config.model.image_size == (192, 256) and config.model.depth == 101
+    taken = next(r.getMessage() for r in caplog.records if "taken from it" in r.getMessage())
+    assert "model.depth=101" in taken and "image_size" not in taken
+    assert "heatmap_size" not in taken
+    assert ("model.heatmap_size=(48, 64), model.image_size=(192, 256) as --set gives "
+            "(the checkpoint has (72, 96), (288, 384))") in caplog.text
