@@ -462,17 +462,39 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
     table = validation.table(final) if validation is not None else ""
     saved_model = None
-    if export and plan.chief:
-        from keras_pose.export import export_saved_model
-        keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
-        saved_model = export_saved_model(network, config, os.path.join(model_dir, "saved_model"))
-        logging.info("Exported the SavedModel to %s", saved_model)
-    if config.train.final_evaluation and plan.chief:
-        from keras_pose.evaluation.runner import run_evaluation
-        table += run_evaluation(checkpoint=model_dir, progress=progress,
-                                output_dir=os.path.join(model_dir, "eval", "final")).table
+    if plan.chief:
+        saved_model, table = _after_training(network, config, model_dir, plan.directory, export,
+                                             progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table)
+
+
+def _after_training(network, config: ExperimentConfig, model_dir: str, directory: str,
+                    export: bool, progress: bool, table: str) -> tuple[Optional[str], str]:
+    """The chief's export and ``--final_eval`` once every epoch is trained:
+    (the SavedModel's path or None, the table with the final evaluation's).
+    A Ctrl-C or SIGTERM here loses no training: the message names the last
+    checkpoint and what the same command does again (export, evaluate)."""
+    saved_model, step = None, "the export"
+    try:
+        if export:
+            from keras_pose.export import export_saved_model
+            keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
+            saved_model = export_saved_model(network, config,
+                                             os.path.join(model_dir, "saved_model"))
+            logging.info("Exported the SavedModel to %s", saved_model)
+        if config.train.final_evaluation:
+            from keras_pose.evaluation.runner import run_evaluation
+            step = "the final evaluation"
+            table += run_evaluation(checkpoint=model_dir, progress=progress,
+                                    output_dir=os.path.join(model_dir, "eval", "final")).table
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
+        raise TrainingInterrupted(
+            f"interrupted ({signals.stop_name(e)}) during {step}, after the last epoch: "
+            f"training is complete in {latest_epoch_checkpoint(directory)}; run the same "
+            f"command again to finish {step} (nothing is trained again)",
+            exit_code=signals.stop_exit_code(e)) from None
+    return saved_model, table
 
 
 def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional[str] = None,

@@ -372,3 +372,29 @@ def test_a_checkpoint_left_unvalidated_is_validated_on_resume(tmp_path, fast_con
     assert result.final_metrics["AP"] == 0.6 and "0.600" in result.final_table
     train(config, model_dir, export=False, progress=False)  # recorded now: not again
     assert len(calls) == 2
+
+
+def test_a_stop_during_the_final_export_names_the_trained_checkpoint(tmp_path, fast_config,
+                                                                   monkeypatch):
+    """Ctrl-C (or SIGTERM) while the SavedModel is written, after the last
+    epoch: the message says that training is complete, names the
+    checkpoint and that the same command only exports (it did not)."""
+    import keras_pose.export as export_module
+    from keras_pose.training.trainer import TrainingInterrupted
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    model_dir = str(tmp_path / "run")
+    config = apply_overrides(fast_config, ["train.epochs=1"])
+    monkeypatch.setattr(export_module, "export_saved_model", stopped)
+    with pytest.raises(TrainingInterrupted, match=(
+            r"interrupted \(Ctrl-C\) during the export, after the last epoch: training is "
+            r"complete in .*epoch_0001; run the same command again to finish the export "
+            r"\(nothing is trained again\)")) as raised:
+        train(config, model_dir, progress=False)
+    assert raised.value.exit_code == 130
+    monkeypatch.undo()
+    again = train(config, model_dir, progress=False)
+    assert again.epochs_run == 0 and os.path.isfile(os.path.join(again.saved_model,
+                                                                 "saved_model.pb"))
