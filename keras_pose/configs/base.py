@@ -414,6 +414,12 @@ class TrackConfig:
                 raise ConfigError(f"track.{name} must be >= {low}, got {getattr(self, name)}")
         if not 0.0 < self.flow_scale <= 1.0:
             raise ConfigError(f"track.flow_scale must be in (0, 1], got {self.flow_scale}")
+        # Scores, IoUs and OKS lie in [0, 1]: a threshold beyond never (or
+        # always) holds, e.g. similarity_threshold 1.5 gave every pose a new id.
+        for name in ("detection_threshold", "keypoint_threshold", "box_nms_iou",
+                     "pose_nms_oks", "similarity_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:  # nan included
+                raise ConfigError(f"track.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -127,7 +127,11 @@ def test_flip_permutation_is_an_involution(k, pairs):
 @pytest.mark.parametrize("override,message", [
     ("model.depth=19", r"model.depth must be one of \[18, 34, 50, 101, 152\], got 19"),
     ("model.image_size=0,0", r"model.image_size must be two whole numbers > 0"),
-    ("model.heatmap_size=-4,16", r"model.heatmap_size must be two whole numbers > 0")])
+    ("model.heatmap_size=-4,16", r"model.heatmap_size must be two whole numbers > 0"),
+    # OKS, scores and IoUs lie in [0, 1]: 1.5 gave every tracked pose a new id.
+    ("track.similarity_threshold=1.5", r"track.similarity_threshold must be in \[0, 1\], got 1.5"),
+    ("track.detection_threshold=-0.1", r"track.detection_threshold must be in \[0, 1\]"),
+    ("track.box_nms_iou=2", r"track.box_nms_iou must be in \[0, 1\], got 2")])
 def test_model_values_the_network_cannot_take_are_config_errors(override, message):
     # Were a ValueError / ZeroDivisionError traceback where the network is built.
     from keras_pose.configs import ConfigError
