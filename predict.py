@@ -256,6 +256,8 @@ def _report(run, predictions) -> int:
               f"frame folders: <path>.frames.json in {FLAGS.output_dir}")
     for message in summary.unreadable:
         print(f"  skipped: {message}")
+    for message in summary.unreadable_frames:
+        print(f"  frame without people in every output (it cannot be read): {message}")
     for message in summary.short_videos:
         print(f"  frames missing: {message}")
     _report_orientation(summary)

@@ -63,6 +63,15 @@ class VideoOutput:
         self.writer, self.path, self.fps = writer, path, fps
         self._video: Optional[cv2.VideoWriter] = None
         self.ok = True
+        self._gaps = 0  # unreadable frames before the first one read
+
+    def gap(self) -> None:
+        """A frame that could not be read: a black frame, so that the video
+        keeps the timeline (frame n of the video is input frame n)."""
+        if self._video is None:
+            self._gaps += 1
+        elif self.ok:
+            self._video.write(np.zeros((self._size[1], self._size[0], 3), np.uint8))
 
     def add(self, rgb: np.ndarray) -> None:
         if not self.ok:
@@ -75,6 +84,9 @@ class VideoOutput:
             if not self._video.isOpened():
                 self.ok = self.writer._failed(self.path, "the video could not be opened")
                 return
+            gaps, self._gaps = self._gaps, 0
+            for _ in range(gaps):
+                self.gap()
         if rgb.shape[:2] != self._size[::-1]:  # A frame of another size: fitted.
             rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
         self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))

@@ -34,6 +34,8 @@ class RunSummary:
     processed: int = 0
     people: int = 0
     unreadable: list = dataclasses.field(default_factory=list)
+    # Frames of folders that cannot be read: kept as frames without people.
+    unreadable_frames: list = dataclasses.field(default_factory=list)
     # Photos with an EXIF orientation (not 1): turned upright, or kept as
     # stored (``upright=False``: boxes and ids of a data set's stored pixels).
     turned: list = dataclasses.field(default_factory=list)
@@ -225,6 +227,9 @@ class PredictionRun:
         ``results`` and ``names``) as it is done."""
         shape = None
         for name, source, frame in frames:
+            if frame is None:  # Unreadable: its place in the timeline is kept.
+                self._unreadable_frame(name, tracker, video, per_frame, results, names)
+                continue
             if tracker is not None and shape is not None and frame.shape != shape:
                 logging.warning("%s is %s, the frames before %s: its people start new tracks",
                                 name, frame.shape[:2], shape[:2])
@@ -249,6 +254,20 @@ class PredictionRun:
                                 "people": people}])
             self.summary.frames += 1
             self.summary.frame_people += len(people)
+
+
+    def _unreadable_frame(self, name: str, tracker: Any, video: VideoOutput,
+                          per_frame: JsonListFile, results: list, names: list) -> None:
+        """A frame of a folder that cannot be read: an entry without people
+        (and a black video frame), so that frame n of every output is still
+        the folder's n-th frame (a PoseTrack evaluation pairs them by it)."""
+        with defer_interrupts():
+            video.gap()
+            if tracker is not None:
+                results.append(tracker.skip())
+                names.append(name)
+            per_frame.add([{"frame": per_frame.count, "file_name": name, "people": [],
+                            "unreadable": True}])
 
 
 def input_images(items: Sequence[InputFile], upright: bool = True
@@ -321,8 +340,9 @@ def _read_frames(run: PredictionRun, items: Sequence[InputFile]) -> Iterator:
             # A frame of a folder is an input of its own: its key finds its boxes.
             yield item.key, item.key, run.read(item)
         except ImageReadError as e:
-            logging.error("skipping frame %s", e)
-            run.summary.unreadable.append(str(e))
+            logging.error("frame without people (cannot be read): %s", e)
+            run.summary.unreadable_frames.append(str(e))
+            yield item.key, item.key, None
 
 
 def _tracker(run: PredictionRun, track_config: Any) -> Any:

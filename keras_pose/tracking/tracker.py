@@ -249,6 +249,20 @@ class PoseTracker:
         self._frame_index += 1
         return result
 
+    def skip(self) -> FrameResult:
+        """A frame that cannot be read (a damaged file in a folder of
+        frames): its result is empty, the frame count goes on (frame
+        numbers stay the frames' positions) and the tracks stay as they are;
+        the next frame's flow spans the gap from the last frame read."""
+        self._wait_for_flow()
+        k = 0 if self._sigmas is None else len(self._sigmas)
+        result = FrameResult(self._frame_index, np.zeros((0,), np.int64),
+                             np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
+                             np.zeros((0,), np.float32), np.zeros((0, 4), np.float32),
+                             np.zeros((0,), bool))
+        self._frame_index += 1
+        return result
+
     def _check_frame(self, frame_rgb: np.ndarray) -> np.ndarray:
         frame_rgb = check_rgb_image(frame_rgb, "frame")
         if self._prev_gray is not None and self._prev_gray.shape != frame_rgb.shape[:2]:

@@ -216,3 +216,31 @@ def test_ctrl_c_while_a_frame_is_written_leaves_it_in_every_output_or_none(track
     capture.release()
     if track:
         assert len(json.load(open(tmp_path / "out" / "clip.mp4.posetrack.json"))["images"]) == 2
+
+
+def test_an_unreadable_frame_keeps_its_place_in_every_output(tmp_path):
+    """A damaged frame in a folder of frames was skipped: every later frame
+    of frames.json, the PoseTrack JSON and the video moved up by one, and a
+    PoseTrack evaluation paired frame n with the ground truth's n+1."""
+    folder = tmp_path / "in" / "seq"
+    folder.mkdir(parents=True)
+    for i in range(4):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), np.full((48, 64, 3), 100, np.uint8))
+    (folder / "000001.png").write_bytes(b"not an image")  # the second frame
+    items = list_inputs(str(tmp_path / "in"))
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    run.folders(items, run.predictor.config.track)
+    frames = json.load(open(tmp_path / "out" / "seq.frames.json"))
+    assert [(f["frame"], f["file_name"], len(f["people"])) for f in frames] == [
+        (0, "seq/000000.png", 1), (1, "seq/000001.png", 0), (2, "seq/000002.png", 1),
+        (3, "seq/000003.png", 1)]
+    assert frames[1]["unreadable"] is True and len(run.summary.unreadable_frames) == 1
+    # One person across the gap: one track, and the tracker's frame numbers match.
+    assert {p["track_id"] for f in frames for p in f["people"]} == {0}
+    posetrack = json.load(open(tmp_path / "out" / "seq.posetrack.json"))
+    assert [(i["file_name"], i["frame_index"]) for i in posetrack["images"]] == [
+        (f"seq/{i:06d}.png", i) for i in range(4)]
+    video = cv2.VideoCapture(str(tmp_path / "out" / "seq.pose.avi"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
+    ok, second = video.read() and video.read()
+    assert ok and second.max() < 20  # the black frame in the gap
