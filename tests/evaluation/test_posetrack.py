@@ -452,3 +452,19 @@ def test_a_file_that_is_not_text_is_not_valid_json(tmp_path):
     (tmp_path / "pred.json").write_bytes(b"\xff\xfe\x00garbage\x80")
     with pytest.raises(PoseTrackFormatError, match=r"pred\.json: not valid JSON"):
         PoseTrackMetric().update(gt, str(tmp_path / "pred.json"))
+
+
+def test_a_zero_size_head_box_is_named_its_person_counts_as_missed(caplog):
+    """A ground-truth person with a head box of zero size can never be
+    matched (poseval scores it so): that is kept, but no longer silent."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    gt = sequence(two_people())
+    gt["annotations"][2]["bbox_head"] = [100, 50, 0, 0]  # frame 1, first person
+    metrics = evaluate((gt, sequence(two_people(ids=(11, 12)))))
+    assert metrics["Recall/Total"] < 100.0
+    assert ("<ground truth>: 1 ground-truth person(s) with labelled joints have a 'bbox_head' "
+            "of zero size (images 101)") in caplog.text
+    caplog.clear()
+    evaluate((sequence(two_people()), sequence(two_people(ids=(11, 12)))))
+    assert "bbox_head" not in caplog.text

@@ -17,6 +17,7 @@ import os
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
+from absl import logging
 
 from keras_pose.errors import UserError
 
@@ -300,10 +301,28 @@ def read_sequence(data: Mapping[str, Any], name: str = "<sequence>",
     table = _joint_table(data, name)
     images = _read_images(data, name)
     people = _read_people(data, name, [i for i, _, _ in images], table, ground_truth)
+    if ground_truth:
+        _warn_zero_heads(name, people)
     frames = tuple(Frame(image_id, file_name, people[image_id],
                          regions if ground_truth else ())
                    for image_id, file_name, regions in images)
     return PoseTrackSequence(name, frames)
+
+
+def _warn_zero_heads(name: str, people: Mapping[Any, People]) -> None:
+    """Ground-truth people with labelled joints and a head box of zero size:
+    no prediction can ever match them (distance / 0 head size; poseval
+    scores them so too), which was silent: they count as misses."""
+    unmatchable = [image_id for image_id, p in people.items()
+                   for head, present in zip(p.head_sizes, p.present)
+                   if present.any() and not head > 0]
+    if unmatchable:
+        logging.warning(
+            "%s: %d ground-truth person(s) with labelled joints have a 'bbox_head' of zero "
+            "size (images %s): no prediction can match them, so they count as misses (as in "
+            "poseval); fix their head boxes to score them", name, len(unmatchable),
+            ", ".join(str(i) for i in sorted(set(unmatchable), key=str)[:5])
+            + (" ..." if len(set(unmatchable)) > 5 else ""))
 
 
 def load_sequence(source: Source, ground_truth: bool = True,
