@@ -150,6 +150,17 @@ def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTab
                   np.asarray([s for _, s in v], np.float32)) for key, v in rows.items()}
 
 
+def frame_key(video: str, index: int) -> str:
+    """A video frame's key, as frames.json names it: ``clip.mp4#3`` (0-based)."""
+    return f"{video}#{index}"
+
+
+def video_of_frame(key: str) -> Optional[str]:
+    """``clip.mp4`` for a frame key ``clip.mp4#3``; None for any other key."""
+    video, mark, index = key.rpartition("#")
+    return video if mark and video and index.isdigit() else None
+
+
 def _number(key: str) -> Optional[int]:
     digits = re.findall(r"\d+", os.path.splitext(os.path.basename(key))[0])
     return int(digits[-1]) if digits else None
@@ -195,8 +206,8 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
     matched, problems = {}, []
     for entry in table:
         named = isinstance(entry, str) and by_file.get(os.path.realpath(os.path.expanduser(entry)))
-        if isinstance(entry, str) and entry in inputs:
-            matched[entry] = entry
+        if isinstance(entry, str) and (entry in inputs or video_of_frame(entry) in inputs):
+            matched[entry] = entry  # An input, or a frame of a video input (clip.mp4#3).
         elif named:
             matched.setdefault(named, entry)
         elif isinstance(entry, str) and "/" not in entry and entry in by_name:
@@ -263,6 +274,19 @@ class FileDetector(PersonDetector):
         if self.matched is None:
             return match_entries(self.table, [source], self.path).get(source)
         return self.matched.get(source)
+
+    def frame_source(self, video: str, index: int) -> str:
+        """Whose boxes frame ``index`` of ``video`` (an input key) runs on:
+        its own entry (``clip.mp4#3``) when the file has one; else the
+        video's, every frame's boxes, when the file has that; else, when
+        the file keys other frames of this video, the frame's own key (a
+        frame without boxes, reported as such); else the video's key."""
+        frame = frame_key(video, index)
+        if self.has_entry(frame) or self.has_entry(video):
+            return frame if self.has_entry(frame) else video
+        keys = self.table if self.matched is None else self.matched
+        return frame if any(isinstance(k, str) and video_of_frame(k) == video
+                            for k in keys) else video
 
     def has_entry(self, source: Source) -> bool:
         """Whether the file has boxes for ``source`` (before any filter)."""

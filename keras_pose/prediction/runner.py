@@ -22,6 +22,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
+from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts
 from keras_pose.prediction.inputs import InputFile, sequence_key, sequence_output, sequences
 from keras_pose.prediction.outputs import JsonListFile, OutputWriter, VideoOutput
@@ -167,8 +168,10 @@ class PredictionRun:
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
             frames = VideoFrames(capture)
-            # A boxes file keys a video by its path: every frame gets its boxes.
-            self._sequence(item.key, ((f"{item.key}#{i}", item.key, frame)
+            # A boxes file keys a frame as frames.json names it (clip.mp4#3),
+            # or the video by its path: then every frame gets its boxes.
+            frame_source = getattr(self.detector, "frame_source", lambda video, i: video)
+            self._sequence(item.key, ((frame_key(item.key, i), frame_source(item.key, i), frame)
                                       for i, frame in frames), fps, track, track_config)
         finally:
             capture.release()

@@ -244,3 +244,31 @@ def test_an_unreadable_frame_keeps_its_place_in_every_output(tmp_path):
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 4
     ok, second = video.read() and video.read()
     assert ok and second.max() < 20  # the black frame in the gap
+
+
+def test_a_video_takes_per_frame_boxes_keyed_as_frames_json_names_them(tmp_path):
+    """`clip.mp4#2` (the name frames.json gives frame 2) keys that frame's
+    boxes; before, only the video's path matched and these keys matched
+    nothing (0 people, every frame). The video's own entry serves the
+    frames without one; a file keying only some frames leaves the others
+    without boxes, each reported."""
+    from keras_pose.detection import FileDetector
+    (tmp_path / "in").mkdir()
+    _video(tmp_path / "in" / "clip.mp4", 4)
+    items = list_inputs(str(tmp_path / "in"))
+    box_a, box_b, box_v = [8, 6, 40, 36], [2, 2, 20, 20], [0, 0, 60, 44]
+
+    def boxes_of_frames(table):
+        (tmp_path / "boxes.json").write_text(json.dumps(table))
+        detector = FileDetector(str(tmp_path / "boxes.json"))
+        detector.bind([item.key for item in items])
+        run = PredictionRun(_Poses(), detector, str(tmp_path / "out"))
+        run.video(items[0], False, run.predictor.config.track)
+        frames = json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))
+        return [[p["bbox"] for p in f["people"]] for f in frames], run.summary.no_boxes
+
+    people, missing = boxes_of_frames({"clip.mp4#1": [box_a], "./clip.mp4#2": [box_b]})
+    assert people == [[], [box_a], [box_b], []]
+    assert missing == ["clip.mp4#0", "clip.mp4#3"]
+    people, missing = boxes_of_frames({"clip.mp4": [box_v], "clip.mp4#2": [box_b]})
+    assert people == [[box_v], [box_v], [box_b], [box_v]] and missing == []
