@@ -70,9 +70,17 @@ def _checkpoint() -> str:
 
 
 def work() -> int:
+    if not FLAGS.output_dir:
+        return _evaluate()
+    from keras_pose.locks import DirectoryLock
+    cli.check_writable(FLAGS.output_dir, "--output_dir")
+    # Two evaluations into one folder would leave one's results beside the other's numbers.
+    with DirectoryLock(FLAGS.output_dir, run="evaluate.py run", flag="--output_dir"):
+        return _evaluate()
+
+
+def _evaluate() -> int:
     from keras_pose.evaluation.runner import run_evaluation
-    if FLAGS.output_dir:
-        cli.check_writable(FLAGS.output_dir, "--output_dir")
     result = run_evaluation(
         checkpoint=_checkpoint(), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
         experiment=FLAGS.experiment, flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
@@ -83,7 +91,7 @@ def work() -> int:
         print(result.table, end="")
     else:
         print(f"{result.title}\nNo ground truth for split {result.config.data.test_set}: "
-              "predictions written only (submit the results file).")
+              f"predictions written to {FLAGS.output_dir} only (submit the results file).")
     if result.metrics_file:
         logging.info("Wrote %s", result.metrics_file)
     return 0

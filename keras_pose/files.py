@@ -115,9 +115,14 @@ def write_atomically(path: str, content: Union[str, bytes, Callable[[IO], None]]
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if os.path.isfile(tmp):
             os.remove(tmp)
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            # Name the file the caller asked for: a full disk's write error
+            # names no file (it was a traceback), a failed rename the
+            # temporary one.
+            raise OSError(e.errno, e.strerror or str(e), path) from e
         raise
     return path
 

@@ -225,7 +225,8 @@ def mpii_root(tmp_path_factory, mpii_dir):
     return root
 
 
-def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path):
+def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path, monkeypatch):
+    import scipy.io
     from keras_pose.evaluation import mpii, runner
     ckpt = _checkpoint(tmp_path / "mpii_ckpt", _tiny_config("mpii", mpii_root, 16))
     out = tmp_path / "eval"
@@ -247,6 +248,20 @@ def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path):
         runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
                               overrides=["test.gt_mat=annot/gt_missing.mat"],
                               progress=False)
+    # So does a .mat of another number of people (a traceback after the inference).
+    gt = mpii.load_gt_mat(str(mpii_root / "annot" / "gt_valid.mat"))
+    cut = str(tmp_path / "gt_4.mat")
+    scipy.io.savemat(cut, {"dataset_joints": scipy.io.loadmat(
+        str(mpii_root / "annot" / "gt_valid.mat"))["dataset_joints"],
+        "jnt_missing": gt["jnt_missing"][:, :4], "pos_gt_src": gt["pos_gt_src"][..., :4],
+        "headboxes_src": gt["headboxes_src"][..., :4]})
+    calls = []
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: calls.append(1))
+    with pytest.raises(mpii.GroundTruthError, match=r"gt_4.mat holds 4 people but .*valid.json "
+                                                    r"has 5: PCKh pairs them by position"):
+        runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
+                              overrides=[f"test.gt_mat={cut}"], progress=False)
+    assert calls == []
 
 
 def test_corrupt_image_is_named(coco_root, coco_checkpoint, tmp_path):
@@ -284,6 +299,14 @@ def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_chec
         results = json.load(f)
     assert len(results) == result.metrics["num_results"] > 0
     assert set(results[0]) >= {"image_id", "category_id", "keypoints", "score"}
+    # Without --output_dir the predictions, the only result, went nowhere
+    # (the run said they were written): refused before the inference.
+    from keras_pose.evaluation.runner import EvaluationError
+    with pytest.raises(EvaluationError, match=r"split test-dev2017 has no ground truth.*give "
+                                              r"--output_dir"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco", data_dir=str(root),
+                              detection_file=str(dets), overrides=["data.test_set=test-dev2017"],
+                              progress=False)
 
 
 def test_an_onnx_export_is_evaluated_as_the_saved_model(coco_root, tiny_exported, tiny_onnx,
@@ -390,3 +413,71 @@ def test_missing_data_says_where_it_was_looked_for(coco_checkpoint, tmp_path):
                        r"--data_dir or --dataset chooses"):
         runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
                               data_dir=str(tmp_path / "no_data"), progress=False)
+
+
+def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_checkpoint,
+                                                            tmp_path):
+    """Ground-truth boxes, then detections, into one --output_dir: the
+    second replaced the first's results, metrics.json and table.md in
+    silence. Another evaluation's outputs move to earlier.<n>/; the same
+    evaluation again replaces its own."""
+    from keras_pose.evaluation import runner
+    out = tmp_path / "out"
+
+    def evaluate(use_gt_boxes):
+        return runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                                     data_dir=str(coco_root), flip=False,
+                                     use_gt_boxes=use_gt_boxes, output_dir=str(out),
+                                     progress=False)
+
+    first = evaluate(True)
+    evaluate(True)  # the same evaluation: replaced
+    assert not os.path.exists(out / "earlier.1")
+    evaluate(False)
+    with open(out / "earlier.1" / "metrics.json") as f:
+        earlier = json.load(f)
+    assert earlier["box_mode"] == "ground_truth" and earlier["num_people"] == 12
+    assert earlier["metrics"]["AP"] == pytest.approx(first.metrics["AP"])
+    assert sorted(os.listdir(out / "earlier.1")) == ["metrics.json", "results", "table.md"]
+    with open(out / "metrics.json") as f:
+        assert json.load(f)["box_mode"] == "detected"
+
+
+def test_a_full_disk_is_one_line_and_the_numbers_are_logged(coco_root, coco_checkpoint,
+                                                            tmp_path, run_evaluate):
+    """A full disk at the last write was a traceback of write_atomically (an
+    OSError naming no file) and the table was printed nowhere."""
+    out = tmp_path / "out"
+    out.mkdir()
+    code = ("import errno, runpy, sys, keras_pose.files as files\n"
+            "real = files.os.replace\n"
+            "def full(src, dst):\n"
+            "    if dst.endswith('metrics.json'):\n"
+            "        raise OSError(errno.ENOSPC, 'No space left on device')\n"
+            "    return real(src, dst)\n"
+            "files.os.replace = full\n"
+            "sys.argv = ['evaluate.py'] + sys.argv[1:]\n"
+            "runpy.run_path('evaluate.py', run_name='__main__')\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "--dataset", "coco", "--data_dir", str(coco_root),
+         "--checkpoint", coco_checkpoint, "--use_gt_boxes", "--output_dir", str(out),
+         "--noprogress"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"evaluate.py: error: No space left on device: {out / 'metrics.json'}")
+    assert "could not all be written" in proc.stderr and "| Arch | AP |" in proc.stderr
+    assert [n for n in os.listdir(out) if ".tmp-" in n] == []
+
+
+def test_two_evaluations_at_once_into_one_folder_are_refused(run_evaluate, coco_root,
+                                                            coco_checkpoint, tmp_path):
+    # Both wrote, the last one's files won (and could mix with the other's).
+    from keras_pose.locks import DirectoryLock
+    out = tmp_path / "out"
+    with DirectoryLock(str(out), run="evaluate.py run"):
+        code, stdout, stderr = run_evaluate(
+            ["--dataset", "coco", "--data_dir", str(coco_root), "--checkpoint",
+             coco_checkpoint, "--use_gt_boxes", "--output_dir", str(out), "--noprogress"])
+    assert code == 1 and f"{out} is in use by another evaluate.py run" in stderr
+    assert "--output_dir" in stderr.strip().splitlines()[-1]

@@ -63,3 +63,10 @@ def metric_for(config: ExperimentConfig) -> PoseMetric:
     return CocoKeypointMetric(gt, sigmas=data.oks_sigmas or None,
                               oks_threshold=config.test.oks_threshold, results_name=name)
 
+
+def check_records(metric: PoseMetric, records: Any, config: ExperimentConfig) -> None:
+    """Before any inference: the metric's ground truth fits the split's
+    records (MPII's .mat holds as many people as the annotation file)."""
+    check = getattr(metric, "check_records", None)
+    if check is not None:
+        check(records, datasets.annotation_file(config, "test"))

@@ -31,12 +31,13 @@ Shapes: N people, 16 joints.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 import scipy.io
 
 from keras_pose.errors import MissingFileError, UserError
+from keras_pose.files import write_atomically
 from keras_pose.evaluation.tables import format_table
 
 SC_BIAS = 0.6  # Head size = 0.6 x head box diagonal.
@@ -208,8 +209,9 @@ def write_pred_mat(path: str, preds: np.ndarray) -> None:
     preds = np.asarray(preds, dtype=np.float64)
     if preds.ndim != 3 or preds.shape[2] < 2:
         raise ValueError(f"preds must be (N, K, 2), got {preds.shape}")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    scipy.io.savemat(path, {"preds": preds[:, :, :2] + 1.0})
+    # Atomic: a full disk left a 0-byte pred.mat.
+    write_atomically(path, lambda f: scipy.io.savemat(f, {"preds": preds[:, :, :2] + 1.0}),
+                     binary=True)
 
 
 def read_pred_mat(path: str) -> np.ndarray:
@@ -244,9 +246,26 @@ class MpiiPckhMetric:
 
     def __init__(self, gt_mat_path: str | None):
         self.gt_mat_path = gt_mat_path
-        if gt_mat_path is not None:
-            load_gt_mat(gt_mat_path)  # Fails before any inference.
+        # Every person of the split, in annotation order (None: a test split).
+        self.num_people: Optional[int] = None
+        if gt_mat_path is not None:  # Fails before any inference.
+            self.num_people = int(load_gt_mat(gt_mat_path)["pos_gt_src"].shape[2])
         self.reset()
+
+    def check_records(self, records: Any, source: str) -> None:
+        """Stops before any inference when the ground truth holds another
+        number of people than the split's records from ``source`` (a cut or
+        other .mat: PCKh pairs them by position; it was a traceback after
+        the whole inference).
+
+        Raises:
+          GroundTruthError: naming both files.
+        """
+        if self.num_people is not None and self.num_people != len(records):
+            raise GroundTruthError(
+                f"{self.gt_mat_path} holds {self.num_people} people but {source} has "
+                f"{len(records)}: PCKh pairs them by position, so the two files must be the "
+                "same split in the same order (test.gt_mat chooses the .mat)")
 
     def reset(self) -> None:
         """Forgets every prediction."""

@@ -16,12 +16,14 @@ with ground-truth boxes, which gives about 2 AP more than the published
 
 Output directory: ``metrics.json`` (every number and how it was obtained),
 the benchmark's prediction file (``results/keypoints_<split>_results.json``
-or ``pred.mat``) and ``table.md``.
+or ``pred.mat``) and ``table.md``; an earlier evaluation of anything else
+there is moved into ``earlier.<n>/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import time
 from typing import Any, Mapping, Optional, Sequence
@@ -188,7 +190,7 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     if not os.path.exists(checkpoint) and not preset:  # Before the heavy imports.
         raise EvaluationError(presets.missing_message(checkpoint))
     from keras_pose.data import datasets
-    from keras_pose.evaluation.metrics import metric_for
+    from keras_pose.evaluation.metrics import check_records, metric_for
     from keras_pose.inference import load_pose_model
 
     config_args = dict(dataset=dataset, data_dir=data_dir, experiment=experiment,
@@ -207,9 +209,14 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = datasets.resolve_box_mode(config, use_gt_boxes, detection_file)
     metric = metric_for(config)  # Loads and checks the ground truth first.
+    if not output_dir and datasets.is_test_split(config):
+        raise EvaluationError(
+            f"split {config.data.test_set} has no ground truth (a test split): its predictions "
+            "are the only result, for the benchmark's server; give --output_dir to keep them")
     owner = f"checkpoint {pose_model.path}"
     records = datasets.load_records(config, "test", box_mode, owner)
     datasets.check_metadata(config, records, owner)
+    check_records(metric, records, config)
     logging.info("Evaluating %s on %d people of %s %s with %s, %s.", pose_model.path,
                  len(records), config.data.dataset, config.data.test_set, box_mode.describe(),
                  "flip test" if flip else "no flip test")
@@ -221,7 +228,6 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     table = metric.table(metrics, arch_name(config), title)
     metrics_file = None
     if output_dir:
-        metric.write(output_dir)
         info = {"checkpoint": checkpoint if preset else os.path.abspath(checkpoint),
                 "preset": checkpoint if preset else None,
                 "checkpoint_resolved": os.path.abspath(pose_model.path),
@@ -229,5 +235,66 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                 "precision": pose_model.precision, "seconds": round(time.time() - started, 3)}
         report = metrics_report(metrics, config, metric, box_mode=box_mode, flip=flip,
                                 table=table, info=info)
-        metrics_file = write_report(output_dir, report, table)
+        metrics_file = write_outputs(output_dir, metric, report, table)
     return EvaluationResult(metrics, table, title, config, box_mode, metrics_file)
+
+
+# What write_outputs puts in an output directory (the metric's file is
+# results/... for COCO-format sets, pred.mat for MPII).
+OUTPUT_NAMES = (METRICS_FILE, "table.md", "results", "pred.mat")
+# The settings that make two evaluations the same one (a re-run replaces its
+# own outputs).
+SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "data_root", "split",
+                   "box_mode", "detection_file", "flip_test")
+
+
+def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table: str) -> str:
+    """The metric's prediction file, metrics.json and table.md; the path
+    of metrics.json. An earlier evaluation of anything else in
+    ``output_dir`` is kept (:func:`keep_earlier_evaluation`). When a write
+    fails (a full disk), the numbers are logged first: an hour of
+    inference is not lost to its last write."""
+    try:
+        kept = keep_earlier_evaluation(output_dir, report)
+        if kept:
+            logging.warning("%s held the outputs of another evaluation (%s): kept in %s",
+                            output_dir, _evaluation_of(kept), kept)
+        metric.write(output_dir)
+        return write_report(output_dir, report, table)
+    except OSError:
+        logging.error("The outputs could not all be written to %s; the numbers:\n%s",
+                      output_dir, table or "(no ground truth)")
+        raise
+
+
+def _evaluation_of(directory: str) -> str:
+    with open(os.path.join(directory, METRICS_FILE)) as f:
+        report = json.load(f)
+    return ", ".join(f"{key} {report.get(key)}" for key in SAME_EVALUATION[:1] + ("box_mode",))
+
+
+def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optional[str]:
+    """Moves the outputs of an earlier evaluation in ``output_dir`` into
+    ``output_dir/earlier.<n>/`` (the first free n; returned) unless its
+    metrics.json records the same evaluation as ``report`` (same model,
+    runtime, precision, split, boxes and flip test: a re-run replaces its
+    own outputs). Before, a second evaluation (ground-truth boxes, then
+    detections) replaced the first's files in silence."""
+    path = os.path.join(output_dir, METRICS_FILE)
+    try:
+        with open(path) as f:
+            earlier = json.load(f)
+    except (OSError, ValueError):
+        return None  # No earlier evaluation (or not one of ours: left alone).
+    if not isinstance(earlier, dict) or all(
+            earlier.get(key) == report.get(key) for key in SAME_EVALUATION):
+        return None
+    n = 1
+    while os.path.exists(os.path.join(output_dir, f"earlier.{n}")):
+        n += 1
+    kept = os.path.join(output_dir, f"earlier.{n}")
+    os.makedirs(kept)
+    for name in OUTPUT_NAMES:
+        if os.path.exists(os.path.join(output_dir, name)):
+            os.replace(os.path.join(output_dir, name), os.path.join(kept, name))
+    return kept

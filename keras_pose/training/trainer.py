@@ -241,7 +241,7 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
         logging.warning("Validation disabled: no %s", datasets.annotation_file(val_config, "test"))
         return None
     from keras_pose.errors import UserError
-    from keras_pose.evaluation.metrics import metric_for
+    from keras_pose.evaluation.metrics import check_records, metric_for
     try:
         box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
         metric = metric_for(val_config)
@@ -249,6 +249,7 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
         # Keypoints in another order would validate every epoch at AP 0, in silence.
         datasets.check_metadata(val_config, records, "the model of this run (training split "
                                 f"{datasets.annotation_file(config, 'train')})")
+        check_records(metric, records, val_config)
     except UserError as e:  # The way out of the data's problem, or of validating.
         raise TrainingError(f"validation split: {e} (--set train.validate_every=0 trains "
                             "without validation)") from e
