@@ -140,7 +140,8 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
       records: PersonRecords or a dict of arrays (see ``RECORD_KEYS``).
       aug: the augmentation; codec: the targets' geometry.
       batch_size: this pipeline's batch (per replica).
-      steps_per_epoch: batches per epoch.
+      steps_per_epoch: steps per epoch (each takes a batch for every replica
+        this pipeline feeds).
       start_epoch: the first epoch (a resumed run starts where it stopped).
       seed: the data seed.
       images_in_flight: images whose people are interleaved.
@@ -179,13 +180,21 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
                                  block_length=1, num_parallel_calls=parallel,
                                  deterministic=True)
 
+    # A pipeline feeds each replica of its worker in turn (MirroredStrategy
+    # over one machine's GPUs): a step takes this many of its batches. An
+    # epoch of one batch per step took two epochs' samples with two
+    # replicas, and a resumed run started from other samples than the
+    # uninterrupted one.
+    replicas = (input_context.num_replicas_in_sync // input_context.num_input_pipelines
+                if input_context is not None else 1)
+
     def one_epoch(epoch):
         # As many passes as the epoch needs (built when reached), so that
         # skips never take samples from the next epoch; a pass yields none
         # only if no image is readable, an error in SampleMaker.
         passes = tf.data.Dataset.range(np.iinfo(np.int64).max).flat_map(
             lambda r: one_pass(epoch, r))
-        return passes.take(steps_per_epoch * batch_size)
+        return passes.take(steps_per_epoch * batch_size * replicas)
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
     ds = ds.batch(batch_size, drop_remainder=True)
