@@ -104,9 +104,16 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
     diffs += [f"data.{f}: checkpoint {getattr(saved.data, f)} vs now {getattr(config.data, f)}"
               for f in ("keypoint_names", "flip_pairs") if getattr(saved.data, f)
               != getattr(config.data, f)]
+    # As resolved on each machine (auto: bf16 where the CPU has it): the
+    # optimizer state and the rounding of every step are the precision's.
+    before = resolve_precision(saved.train.precision)  # (a hand-written config may say auto)
+    if before != config.train.precision:
+        diffs.append(f"train.precision: checkpoint {before} vs now {config.train.precision} "
+                     f"(--precision {before} resumes)")
     if diffs:
-        raise TrainingError(f"{path} holds a checkpoint of another model or input convention "
-                            f"({'; '.join(diffs)}); use another --model_dir or the same settings")
+        raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
+                            f"precision ({'; '.join(diffs)}); use another --model_dir or the "
+                            "same settings")
     changed = config_differences(saved, config)
     if changed:  # Often meant (more epochs), sometimes a command typed differently.
         logging.warning("Resuming %s with settings changed since it was written: %s (each "

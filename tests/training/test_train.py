@@ -111,12 +111,16 @@ def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config)
     saved = open(os.path.join(model_dir, "config.json"), "rb").read()
     listing = sorted(os.listdir(model_dir))
     for change, message in (
-            ("model.depth=34", "another model or input convention.*depth"),
-            ("model.color_order=BGR", "another model or input convention.*color_order"),
-            ("model.mean=[0.5,0.5,0.5]", "another model or input convention.*mean"),
+            ("model.depth=34", "another model, input convention or precision.*depth"),
+            ("model.color_order=BGR", "another model, input convention or precision.*color_order"),
+            ("model.mean=[0.5,0.5,0.5]", "another model, input convention or precision.*mean"),
             # Refused only once the checkpoint is restored: still before any write.
             ("train.batch_size_per_replica=4", "steps per epoch and global batch"),
-            ("train.precision=mixed_float16", "does not fit the optimizer.*train.precision")):
+            # fp32 -> bf16 was taken with a warning (auto picks bf16 where the CPU has it).
+            ("train.precision=mixed_bfloat16", r"train.precision: checkpoint fp32 vs now "
+                                               r"mixed_bfloat16 \(--precision fp32 resumes\)"),
+            ("train.precision=mixed_float16", "train.precision: checkpoint fp32 vs now "
+                                              "mixed_float16")):
         other = apply_overrides(fast_config, ["train.epochs=2", change])
         with pytest.raises(TrainingError, match=message):
             train(other, model_dir, export=False, progress=False)
