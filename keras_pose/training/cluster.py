@@ -5,7 +5,9 @@ worker has started, holding the GIL: a worker started alone prints nothing
 more and takes neither Ctrl-C nor SIGTERM (TF's coordination service traps
 SIGTERM), for as long as the others are missing. :func:`wait_for_workers`
 meets the other workers first, in Python: it says whom it waits for, and a
-Ctrl-C or a kill stops it.
+Ctrl-C or a kill stops it. Once joined, :func:`check_workers_agree` stops
+every worker whose command differs from the others' (settings, or data
+that gives another step count), before any step.
 """
 
 from __future__ import annotations
@@ -146,3 +148,52 @@ def _why_lost(message: str) -> str:
     lines = [line.strip() for line in message.splitlines()
              if line.strip() and not line.startswith("Graph execution error")]
     return "TensorFlow: " + (lines[0][:200] if lines else "UnavailableError")
+
+
+# Settings that may differ between the machines of one run: where each finds
+# the data, and how many CPU threads each one's input pipeline uses.
+MACHINE_SETTINGS = ("data.root", "data.num_parallel_calls")
+
+
+def _fingerprints(settings: dict) -> tuple[list[str], list[int]]:
+    """(names, int64 hashes) of the settings, in a fixed order."""
+    import hashlib
+    names = sorted(settings)
+    hashes = [int.from_bytes(hashlib.sha256(json.dumps(settings[n], sort_keys=True)
+                                            .encode()).digest()[:8], "little", signed=True)
+              for n in names]
+    return names, hashes
+
+
+def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
+    """Stops every worker, before any training, when the workers were not
+    started with the same settings (another learning rate on one machine
+    split the "mirrored" model in two in silence; another step count ended
+    in a collective's traceback or in a false "lost worker").
+
+    Args:
+      strategy: the MultiWorkerMirroredStrategy (a collective gathers each
+        worker's fingerprints).
+      config_dict: this worker's config, ``{section: {field: value}}``.
+      derived: other values that must agree ({"steps per epoch": 12, ...},
+        which the data decides).
+
+    Raises:
+      TrainingError: naming the settings that differ, on every worker.
+    """
+    import numpy as np
+    import tensorflow as tf
+    settings = {f"{section}.{field}": value for section, fields in config_dict.items()
+                if isinstance(fields, dict) for field, value in fields.items()}
+    settings = {k: v for k, v in settings.items() if k not in MACHINE_SETTINGS}
+    settings.update(derived)
+    names, hashes = _fingerprints(settings)
+    row = tf.constant([hashes], tf.int64)
+    gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy()
+    differ = [names[j] for j in np.flatnonzero((gathered != gathered[:1]).any(axis=0))]
+    if differ:
+        raise TrainingError(
+            "the workers were started with different settings: "
+            + ", ".join(f"{n} (here {settings[n]})" for n in differ[:8])
+            + "; start every worker with the same command (only --data_dir and "
+            "data.num_parallel_calls may differ between machines)")

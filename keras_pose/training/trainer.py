@@ -29,14 +29,15 @@ from keras_pose import signals
 from keras_pose.checkpoint import (CheckpointError, is_complete, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
 from keras_pose.codec import build_codec
-from keras_pose.configs import ExperimentConfig, config_differences, load_config, save_config
+from keras_pose.configs import (ExperimentConfig, config_differences, config_to_dict, load_config,
+                                save_config)
 from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline, samples
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
-from keras_pose.training.cluster import cluster_workers, lost_worker_error
+from keras_pose.training.cluster import check_workers_agree, cluster_workers, lost_worker_error
 from keras_pose.training.distribution import is_chief, select_strategy, worker_dir
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
@@ -447,6 +448,9 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
     run_dir.check_checkpoints(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
     if cluster_workers() > 1:
+        check_workers_agree(strategy, config_to_dict(config),
+                            {"steps per epoch": plan.steps_per_epoch,
+                             "global batch": plan.global_batch})
         latest = _agreed_checkpoint(strategy, plan.directory, latest)
     if latest:
         check_resume(load_config(os.path.join(latest, "config.json")), config, latest)

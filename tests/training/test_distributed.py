@@ -124,14 +124,15 @@ def test_sync_bn_false_is_honoured_with_two_replicas(tmp_path, synthetic_root):
     assert "BatchNorm: NOT synchronized" in proc.stderr and "(model.sync_bn=false)" in proc.stderr
 
 
-def _start_workers(cluster, model_dir, synthetic_root, extra):
+def _start_workers(cluster, model_dir, synthetic_root, extra, own=((), ())):
+    """Two train.py workers; ``own[i]``: --set items of worker i alone."""
     procs = []
     for index in range(2):
         env = _env()
         env["TF_CONFIG"] = json.dumps({"cluster": cluster,
                                        "task": {"type": "worker", "index": index}})
         cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-               "--noexport"] + [a for item in extra for a in ("--set", item)]
+               "--noexport"] + [a for item in [*extra, *own[index]] for a in ("--set", item)]
         procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))
     return procs
@@ -362,3 +363,24 @@ def test_sigterm_stops_a_worker_though_tf_traps_it(tmp_path, synthetic_root):
     assert "train.py: stopped: interrupted (SIGTERM)" in outputs[1]
     assert procs[0].returncode == 1 and "lost worker 1 of the cluster" in outputs[0]
     assert not any("Traceback" in output for output in outputs)
+
+
+@pytest.mark.slow  # two workers
+def test_workers_started_with_different_settings_stop_before_training(tmp_path,
+                                                                     synthetic_root):
+    """Another learning rate on one worker trained two different models
+    under one name in silence (another step count: a collective's
+    traceback). Every worker stops, naming the setting; nothing is trained."""
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    model_dir = str(tmp_path / "run")
+    extra = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra,
+                           own=((), ("train.learning_rate=0.01", "data.root=" + synthetic_root)))
+    outputs = [proc.communicate(timeout=400)[0] for proc in procs]
+    for index, (proc, output) in enumerate(zip(procs, outputs)):
+        assert proc.returncode == 1, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert last.startswith("train.py: error: the workers were started with different "
+                               "settings: train.learning_rate (here "), last
+        assert ("0.01)" if index else "0.001)") in last and "data.root" not in last
+    assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0001"))
