@@ -26,8 +26,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose import signals
-from keras_pose.checkpoint import (CheckpointError, is_complete, latest_epoch_checkpoint,
-                                   load_weights_strict, resolve_checkpoint)
+from keras_pose.checkpoint import CheckpointError, is_complete, latest_epoch_checkpoint
 from keras_pose.codec import build_codec
 from keras_pose.configs import (ExperimentConfig, config_differences, config_to_dict, load_config,
                                 save_config)
@@ -39,6 +38,7 @@ from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
 from keras_pose.training.cluster import check_workers_agree, cluster_workers, lost_worker_error
 from keras_pose.training.distribution import is_chief, select_strategy, worker_dir
+from keras_pose.training.init_checkpoint import init_from_checkpoint
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
@@ -120,63 +120,6 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
         logging.warning("Resuming %s with settings changed since it was written: %s (each "
                         "checkpoint keeps the config it was written with)", path,
                         "; ".join(changed))
-
-
-# What the weights of an --init_checkpoint must share with this run's model
-# (the input size, K and the codec may differ).
-INIT_ARCHITECTURE = ("depth", "blocks_per_stage", "style", "deconv_filters", "deconv_kernels",
-                     "final_kernel")
-FINAL_LAYER = "head_final_conv"
-
-
-def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConfig) -> None:
-    """``--init_checkpoint``: the weights of a Keras checkpoint or a preset.
-
-    The same K: every weight. Another K (fine-tuning on another keypoint
-    set): the backbone and the deconvolutions are kept and the final layer
-    (``head_final_conv``, one filter per keypoint) keeps its fresh
-    initialisation; the log says so. Warns when the checkpoint's input
-    convention differs from this run's.
-
-    Raises:
-      TrainingError: for a SavedModel, or a checkpoint of another
-        architecture (depth, head), naming the differences.
-    """
-    resolved = resolve_checkpoint(path)
-    if resolved.kind != "keras":
-        raise TrainingError(f"--init_checkpoint {path} is a SavedModel; give a Keras "
-                            "checkpoint directory (e.g. a converted official checkpoint) "
-                            "or a preset name")
-    source = load_config(os.path.join(resolved.path, "config.json"))
-    weights = os.path.join(resolved.path, "model.weights.h5")
-    ours, theirs = config.model, source.model
-    diffs = [f"model.{f}: checkpoint {getattr(theirs, f)} vs this run {getattr(ours, f)}"
-             for f in INIT_ARCHITECTURE if getattr(theirs, f) != getattr(ours, f)]
-    if diffs:
-        raise TrainingError(f"--init_checkpoint {path} is another architecture ("
-                            f"{'; '.join(diffs)}); train the same architecture or start "
-                            "from another checkpoint")
-    if theirs.num_keypoints == ours.num_keypoints:
-        load_weights_strict(network, weights, source)
-        logging.info("Initialised every weight from %s", resolved.path)
-    else:
-        donor = build_model_from_config(dataclasses.replace(theirs, sync_bn=False))
-        load_weights_strict(donor, weights, source)
-        kept = 0
-        for layer in network.layers:
-            if layer.weights and layer.name != FINAL_LAYER:
-                layer.set_weights(donor.get_layer(layer.name).get_weights())
-                kept += 1
-        logging.info(
-            "Initialised from %s: the backbone and the deconvolutions (%d layers) kept; the "
-            "final layer %s re-initialised for K=%d (the checkpoint predicts K=%d)",
-            resolved.path, kept, FINAL_LAYER, ours.num_keypoints, theirs.num_keypoints)
-    if (ours.color_order, ours.mean, ours.std) != (theirs.color_order, theirs.mean, theirs.std):
-        logging.warning(
-            "%s was trained on %s input (mean %s, std %s) but this run feeds %s (mean %s, std "
-            "%s); pass --set model.color_order=%s (and mean/std) to keep its convention",
-            resolved.path, theirs.color_order, theirs.mean, theirs.std, ours.color_order,
-            ours.mean, ours.std, theirs.color_order)
 
 
 def _refuse_legacy(directory: str) -> None:

@@ -26,7 +26,7 @@ def _flags(root):
 def test_another_k_keeps_the_backbone_and_deconvolutions_and_says_so(
         tiny_preset, tiny_exported, caplog):
     from keras_pose.models import build_model_from_config
-    from keras_pose.training.trainer import FINAL_LAYER, init_from_checkpoint
+    from keras_pose.training.init_checkpoint import FINAL_LAYER, init_from_checkpoint
     source = tiny_exported[0]
     config = apply_overrides(tiny_preset.config, ["model.num_keypoints=5"])
     target = build_model_from_config(config.model)
@@ -47,8 +47,9 @@ def test_another_k_keeps_the_backbone_and_deconvolutions_and_says_so(
                 np.testing.assert_array_equal(ours, theirs)
             compared += 1
     assert compared > 20
-    assert (f"the backbone and the deconvolutions ({compared} layers) kept; the final layer "
-            f"{FINAL_LAYER} re-initialised for K=5 (the checkpoint predicts K=17)") in caplog.text
+    assert (f"the backbone and the deconvolutions kept; the final layer {FINAL_LAYER} takes "
+            "the checkpoint's filters of 0 of this run's 5 keypoints by name (the checkpoint "
+            "predicts K=17); re-initialised: [0, 1, 2, 3, 4]") in caplog.text
     other = apply_overrides(tiny_preset.config, ["model.deconv_filters=32,32,32"])
     with pytest.raises(TrainingError, match=r"another architecture \(model.deconv_filters: "
                                             r"checkpoint \(16, 16, 16\) vs this run"):
@@ -109,3 +110,34 @@ def test_the_log_names_only_what_was_taken_from_the_checkpoint(caplog):
     assert "heatmap_size" not in taken
     assert ("model.heatmap_size=(48, 64), model.image_size=(192, 256) as --set gives "
             "(the checkpoint has (72, 96), (288, 384))") in caplog.text
+
+
+def test_the_final_layer_takes_each_keypoints_filter_by_name(tiny_preset, tiny_exported,
+                                                              caplog):
+    """K=17 of another set (AP-10K's 17 animal keypoints after COCO's 17)
+    took every COCO filter by position, in silence: channel 'left_eye'
+    started as COCO's 'nose'. Filters now follow the names, in any naming
+    style and order; keypoints the checkpoint lacks start afresh."""
+    import dataclasses
+
+    from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.init_checkpoint import FINAL_LAYER, init_from_checkpoint
+    source = tiny_exported[0].get_layer(FINAL_LAYER).get_weights()
+    styled = ["L_Eye", "Nose", "R_Eye"] + [f"tail_{i}" for i in range(14)]
+    config = tiny_preset.config.replace(data=dataclasses.replace(
+        tiny_preset.config.data, keypoint_names=tuple(styled), flip_pairs=((0, 2),)))
+    target = build_model_from_config(config.model)
+    fresh = [w.copy() for w in target.get_layer(FINAL_LAYER).get_weights()]
+    caplog.set_level(logging.INFO, logger="absl")
+    init_from_checkpoint(target, tiny_preset.name, config)
+    kernel, bias = target.get_layer(FINAL_LAYER).get_weights()
+    for mine, name in enumerate(styled):
+        its = {"L_Eye": 1, "Nose": 0, "R_Eye": 2}.get(name)
+        want = (source[0][..., its], source[1][its]) if its is not None else (
+            fresh[0][..., mine], fresh[1][mine])
+        np.testing.assert_array_equal(kernel[..., mine], want[0], err_msg=name)
+        assert bias[mine] == want[1], name
+    assert COCO_KEYPOINT_NAMES[:3] == ("nose", "left_eye", "right_eye")
+    assert ("takes the checkpoint's filters of 3 of this run's 17 keypoints by name, in "
+            "another order (the checkpoint predicts K=17); re-initialised: ['tail_0'") in caplog.text

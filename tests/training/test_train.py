@@ -236,7 +236,7 @@ def test_every_precision_saves_and_resumes_exactly(tmp_path, fast_config, precis
 def test_init_checkpoint_loads_every_weight(tmp_path, fast_config):
     from keras_pose.checkpoint import save_model_checkpoint
     from keras_pose.models import build_model_from_config
-    from keras_pose.training.trainer import init_from_checkpoint
+    from keras_pose.training.init_checkpoint import init_from_checkpoint
     source = build_model_from_config(fast_config.model)
     for variable in source.weights:
         variable.assign(np.random.default_rng(len(variable.path)).normal(

@@ -1,0 +1,107 @@
+"""``train.py --init_checkpoint``: a run that starts from another model's
+weights (fine-tuning), a checkpoint directory or a preset name.
+
+The architecture must be the checkpoint's; the final layer's filters are
+matched to this run's keypoints by name, so another keypoint set (or the
+same one in another order) starts each channel from the right filter or
+afresh, never from another keypoint's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Sequence
+
+import keras
+from absl import logging
+
+from keras_pose.checkpoint import load_weights_strict, resolve_checkpoint
+from keras_pose.configs import ExperimentConfig, load_config
+from keras_pose.models import build_model_from_config
+from keras_pose.training.callbacks import TrainingError
+
+# What the weights of an --init_checkpoint must share with this run's model
+# (the input size, K and the codec may differ).
+INIT_ARCHITECTURE = ("depth", "blocks_per_stage", "style", "deconv_filters", "deconv_kernels",
+                     "final_kernel")
+FINAL_LAYER = "head_final_conv"
+
+
+def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConfig) -> None:
+    """``--init_checkpoint``: the weights of a Keras checkpoint or a preset.
+
+    The backbone and the deconvolutions always come from the checkpoint.
+    The final layer (``head_final_conv``, one filter per keypoint) takes the
+    checkpoint's filter of each keypoint it also predicts, matched by name
+    in any naming style (``left_eye`` = ``L_Eye``) and in any order; the
+    filters of the others keep their fresh initialisation, and the log says
+    which. (By position alone, a 17-keypoint animal set started every
+    channel from another COCO keypoint, in silence.) Without names on
+    either side, the same K takes every filter. Warns when the checkpoint's
+    input convention differs from this run's.
+
+    Raises:
+      TrainingError: for a SavedModel, or a checkpoint of another
+        architecture (depth, head), naming the differences.
+    """
+    resolved = resolve_checkpoint(path)
+    if resolved.kind != "keras":
+        raise TrainingError(f"--init_checkpoint {path} is a SavedModel; give a Keras "
+                            "checkpoint directory (e.g. a converted official checkpoint) "
+                            "or a preset name")
+    source = load_config(os.path.join(resolved.path, "config.json"))
+    ours, theirs = config.model, source.model
+    diffs = [f"model.{f}: checkpoint {getattr(theirs, f)} vs this run {getattr(ours, f)}"
+             for f in INIT_ARCHITECTURE if getattr(theirs, f) != getattr(ours, f)]
+    if diffs:
+        raise TrainingError(f"--init_checkpoint {path} is another architecture ("
+                            f"{'; '.join(diffs)}); train the same architecture or start "
+                            "from another checkpoint")
+    donor = build_model_from_config(dataclasses.replace(theirs, sync_bn=False))
+    load_weights_strict(donor, os.path.join(resolved.path, "model.weights.h5"), source)
+    for layer in network.layers:
+        if layer.weights and layer.name != FINAL_LAYER:
+            layer.set_weights(donor.get_layer(layer.name).get_weights())
+    pairs = final_layer_channels(config.data.keypoint_names, source.data.keypoint_names,
+                                 ours.num_keypoints, theirs.num_keypoints)
+    final, given = network.get_layer(FINAL_LAYER), donor.get_layer(FINAL_LAYER)
+    kernel, bias = [w.copy() for w in final.get_weights()]
+    their_kernel, their_bias = given.get_weights()
+    for mine, its in pairs:
+        kernel[..., mine], bias[mine] = their_kernel[..., its], their_bias[its]
+    final.set_weights([kernel, bias])
+    _log_final_layer(resolved.path, pairs, config.data.keypoint_names, ours.num_keypoints,
+                     theirs.num_keypoints)
+    if (ours.color_order, ours.mean, ours.std) != (theirs.color_order, theirs.mean, theirs.std):
+        logging.warning(
+            "%s was trained on %s input (mean %s, std %s) but this run feeds %s (mean %s, std "
+            "%s); pass --set model.color_order=%s (and mean/std) to keep its convention",
+            resolved.path, theirs.color_order, theirs.mean, theirs.std, ours.color_order,
+            ours.mean, ours.std, theirs.color_order)
+
+
+def final_layer_channels(ours: Sequence[str], theirs: Sequence[str], k_ours: int,
+                         k_theirs: int) -> list[tuple[int, int]]:
+    """(our channel, its channel) for each keypoint both predict: by name
+    (``keras_pose.configs.keypoints.keypoint_keys``, any naming style);
+    without K names on either side, channel i for i when K is the same."""
+    from keras_pose.configs.keypoints import keypoint_keys
+    if len(ours) != k_ours or len(theirs) != k_theirs:  # Names missing (or not K of them).
+        return [(i, i) for i in range(k_ours)] if k_ours == k_theirs else []
+    where = {key: j for j, key in enumerate(keypoint_keys(theirs))}
+    return [(i, where[key]) for i, key in enumerate(keypoint_keys(ours)) if key in where]
+
+
+def _log_final_layer(path: str, pairs, names: Sequence[str], k_ours: int, k_theirs: int):
+    if len(pairs) == k_ours and all(i == j for i, j in pairs) and k_ours == k_theirs:
+        logging.info("Initialised every weight from %s", path)
+        return
+    fresh = sorted(set(range(k_ours)) - {i for i, _ in pairs})
+    logging.info(
+        "Initialised from %s: the backbone and the deconvolutions kept; the final layer %s "
+        "takes the checkpoint's filters of %d of this run's %d keypoints by name%s (the "
+        "checkpoint predicts K=%d)%s", path, FINAL_LAYER, len(pairs), k_ours,
+        "" if all(i == j for i, j in pairs) else ", in another order", k_theirs,
+        f"; re-initialised: {[names[i] if len(names) == k_ours else i for i in fresh]}"
+        if fresh else "")
