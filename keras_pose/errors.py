@@ -30,3 +30,8 @@ class MissingFileError(UserError, FileNotFoundError):
 class MissingPackageError(UserError, ImportError):
     """An optional package that the requested feature needs is not
     installed; the message names it and how to install it."""
+
+
+class NotWritableError(UserError, PermissionError):
+    """A folder the tool must write to and cannot (read-only, another user's);
+    the message names it and the way out."""

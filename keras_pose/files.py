@@ -118,13 +118,18 @@ def write_atomically(path: str, content: Union[str, bytes, Callable[[IO], None]]
     except BaseException as e:
         if os.path.isfile(tmp):
             os.remove(tmp)
-        if isinstance(e, OSError) and e.filename in (None, tmp):
+        if _system_error(e) and e.filename in (None, tmp):
             # Name the file the caller asked for: a full disk's write error
             # names no file (it was a traceback), a failed rename the
             # temporary one.
             raise OSError(e.errno, e.strerror or str(e), path) from e
         raise
     return path
+
+
+def _system_error(error: BaseException) -> bool:
+    """An OSError of the system (not a project error that subclasses one)."""
+    return isinstance(error, OSError) and type(error).__module__ == "builtins"
 
 
 def write_json(path: str, value: Any, *, indent: int | None = None,
@@ -246,8 +251,11 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
         replace_directory(tmp, path)
         if fsync:
             fsync_path(os.path.dirname(path))
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if _system_error(e) and isinstance(e.filename, str) and e.filename.startswith(tmp):
+            # out.tmp-<host>-<pid>/model.weights.h5 -> out/model.weights.h5
+            raise OSError(e.errno, e.strerror or str(e), path + e.filename[len(tmp):]) from e
         raise
     remove_dead_leftovers(path)  # An earlier write of it, killed (kill -9, OOM).
     return path

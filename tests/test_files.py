@@ -166,3 +166,27 @@ def test_leftovers_of_dead_processes_of_this_host_are_removed_after_a_write(tmp_
     write_directory_atomically(path, lambda tmp: open(os.path.join(tmp, "a"), "w").close())
     assert sorted(os.listdir(tmp_path)) == sorted(
         [os.path.basename(p) for p in kept] + ["out", f"out.tmp-{host}-{proc.pid}.txt"])
+
+
+def test_failed_writes_name_the_file_asked_for_never_a_temporary_one(tmp_path, monkeypatch):
+    """A full disk's write error names no file (a traceback in the tools),
+    a failed rename names the temporary file or folder."""
+    import errno
+    out = tmp_path / "out.json"
+    out.mkdir()  # a folder where the file must go
+    with pytest.raises(IsADirectoryError) as info:
+        write_json(str(out), {"a": 1})
+    assert info.value.filename == str(out)
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError) as info:
+        write_atomically(str(tmp_path / "x.json"), full)
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(tmp_path / "x.json"))
+
+    def fill(tmp):
+        raise OSError(errno.EROFS, "Read-only file system", os.path.join(tmp, "weights.h5"))
+    with pytest.raises(OSError) as info:
+        write_directory_atomically(str(tmp_path / "ckpt"), fill)
+    assert info.value.filename == str(tmp_path / "ckpt" / "weights.h5")
+    assert os.listdir(tmp_path) == ["out.json"]

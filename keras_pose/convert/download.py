@@ -142,11 +142,17 @@ def fetch(url: str, *, alternatives: str = "") -> str:
         except HashMismatchError as e:
             raise HashMismatchError(f"{e}; delete {destination} to download it again") from None
         return destination
-    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+    if offline():
         _raise_offline(name, url, destination, f"downloads are disabled by {OFFLINE_ENV}",
                        alternatives)
     _download(url, name, destination, alternatives)
     return destination
+
+
+def offline() -> bool:
+    """Whether ``KERAS_POSE_OFFLINE`` forbids downloads: any value but
+    empty, 0, false, no or off (``KERAS_POSE_OFFLINE=false`` forbade them)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _raise_offline(name: str, url: str, destination: str, reason: str,
@@ -182,6 +188,11 @@ def _download(url: str, name: str, destination: str, alternatives: str) -> None:
         raise DownloadError(f"cannot download {name} from {url}: {e}; nothing was kept, "
                             "run again to retry") from None
     except (OSError, ValueError) as e:  # urllib's URLError is an OSError.
+        if getattr(e, "errno", None) in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise DownloadError(
+                f"cannot download {name} from {url}: the download cache {folder} is not "
+                f"writable ({e.strerror}); set {CACHE_ENV} to a folder you can write, or put "
+                f"the file there by other means") from None
         if getattr(e, "errno", None) == errno.ENOSPC:
             raise DownloadError(
                 f"cannot download {name} from {url}: the disk holding {folder} is full "

@@ -250,8 +250,11 @@ def convert_backbone(input_path: str, output_path: str) -> TorchArchitecture:
     from keras_pose.convert.pretrained import save_named_weights
     from keras_pose.models.resnet import resnet_backbone
 
-    if os.path.isdir(output_path):
-        raise ConversionError(f"output {output_path} is a directory; give a .npz file path")
+    if os.path.isdir(output_path) or not output_path.endswith(".npz"):
+        # model.pretrained reads a backbone file by its suffix: without .npz
+        # the suggested training command failed.
+        raise ConversionError(f"output {output_path} is not a .npz file path; give one "
+                              f"(e.g. {output_path.rstrip('/')}.npz)")
     state = read_state_dict(input_path)
     arch = infer_architecture(state, source=input_path)
     converted = convert_state_dict(state, backbone_only=True)

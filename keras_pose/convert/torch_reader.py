@@ -258,6 +258,9 @@ def load_torch_file(path: str) -> Any:
       TorchReadError: for anything else that is not a readable torch file
         (a tensor without a storage, a call of a non-global...), naming it.
     """
+    if os.path.isdir(path):  # Was "does not exist".
+        raise MissingFileError(f"PyTorch file {path} is a folder; give the .pth or .pth.tar "
+                               "file in it")
     if not os.path.isfile(path):
         raise MissingFileError(f"PyTorch file {path} does not exist")
     with open(path, "rb") as file:

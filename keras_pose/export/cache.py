@@ -50,7 +50,7 @@ from absl import logging
 
 from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
 from keras_pose.configs import ExperimentConfig, load_config
-from keras_pose.errors import MissingPackageError, UserError
+from keras_pose.errors import MissingPackageError, NotWritableError, UserError
 from keras_pose.export import guard, runtimes
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
 from keras_pose.files import write_directory_atomically
@@ -208,9 +208,9 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
             return _artifact(directory, runtime)
     writable = [d for d in places if _writable(d)]
     if not writable:
-        raise OSError(f"cannot write the {runtime} {precision} export: neither {places[0]} "
-                      f"nor {places[1]} is writable (set KERAS_POSE_CACHE to a writable "
-                      "directory)")
+        raise NotWritableError(
+            f"cannot write the {runtime} {precision} export: neither {places[0]} nor "
+            f"{places[1]} is writable (set KERAS_POSE_CACHE to a writable directory)")
     logging.info("First use of %s %s for %s: exporting into %s", runtime, precision,
                  pose_model.path, writable[0])
     return _write(writable[0], pose_model, runtime, precision, digest,

@@ -24,12 +24,14 @@ the file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import errno
 import os
 import re
 import shutil
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 from absl import logging
 
@@ -37,7 +39,7 @@ from keras_pose.configs import ExperimentConfig, get_experiment, load_config, sa
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from keras_pose.configs.dataset_info import DATASETS
 from keras_pose.configs.sigma_presets import DEFAULT_OKS_SIGMA
-from keras_pose.errors import UserError
+from keras_pose.errors import NotWritableError, UserError
 from keras_pose.files import remove_dead_leftovers
 from keras_pose.presets.table import OFFICIAL_DIRS, OFFICIAL_LINKS, PRESETS, Preset
 
@@ -188,7 +190,28 @@ def weights_file(preset: Preset) -> str:
     if preset.is_official:
         return _official_file(preset)
     from keras_pose.convert.download import fetch
-    return fetch(preset.url, alternatives="or pass a checkpoint directory to --checkpoint")
+    return fetch(preset.url, alternatives="or give a checkpoint directory in place of the "
+                 "preset name")
+
+
+# What a cache folder the user cannot write raises (read-only, another
+# user's, KERAS_POSE_CACHE naming a file).
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR)
+
+
+@contextlib.contextmanager
+def _writing_cache(what: str) -> Iterator[None]:
+    """A write into the cache that the user cannot do is one line naming
+    the cache and ``KERAS_POSE_CACHE`` (it named a temporary folder)."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno not in _UNWRITABLE:
+            raise
+        from keras_pose.convert.download import CACHE_ENV, cache_dir
+        raise NotWritableError(
+            f"cannot write {what} into the cache {cache_dir()} ({e.strerror}): set "
+            f"{CACHE_ENV} to a folder you can write") from None
 
 
 def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfig:
@@ -203,14 +226,21 @@ def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfi
     config = preset_config(preset)
 
     def write(tmp: str) -> None:
+        from keras_pose.convert.state_dict import ConversionError
         staged = os.path.join(tmp, "converted")
-        if preset.is_official:
-            from keras_pose.convert.official import convert_pose_checkpoint
-            written = convert_pose_checkpoint(weights, staged,
-                                              experiment=official_experiment(preset))
-        else:
-            from keras_pose.convert.mmpose import convert_mmpose_checkpoint
-            written = convert_mmpose_checkpoint(weights, staged, config)
+        try:
+            if preset.is_official:
+                from keras_pose.convert.official import convert_pose_checkpoint
+                written = convert_pose_checkpoint(weights, staged,
+                                                  experiment=official_experiment(preset))
+            else:
+                from keras_pose.convert.mmpose import convert_mmpose_checkpoint
+                written = convert_mmpose_checkpoint(weights, staged, config)
+        except ConversionError as e:  # Named neither the file nor the preset.
+            raise PresetError(
+                f"preset {preset.name}: {weights} is not this preset's file ({e}); replace it "
+                "with the published file (an official file is named after its model: "
+                f"{os.path.basename(weights)} must hold that model)") from None
         if written.model != config.model:
             raise PresetError(
                 f"preset {preset.name}: {weights} converts to another model than the preset "
@@ -219,9 +249,10 @@ def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfi
         shutil.rmtree(staged)
         save_config(config, os.path.join(tmp, CONFIG_FILE))
 
-    remove_dead_leftovers(target)  # A killed conversion's (frees the disk before this one).
     logging.info("Preset %s: converting %s into %s (first use)", preset.name, weights, target)
-    write_checkpoint_dir(target, write)
+    with _writing_cache(f"the converted preset {preset.name}"):
+        remove_dead_leftovers(target)  # A killed conversion's (frees the disk before this one).
+        write_checkpoint_dir(target, write)
     return config
 
 
@@ -247,7 +278,8 @@ def preset_checkpoint(name: str) -> str:
             logging.info("Preset %s: %s", preset.name, target)
             return target
         if cached.model == config.model:
-            save_config(config, os.path.join(target, CONFIG_FILE))
+            with _writing_cache(f"preset {preset.name}'s updated config"):
+                save_config(config, os.path.join(target, CONFIG_FILE))
             logging.info("Preset %s: %s (its config updated from the preset table)",
                          preset.name, target)
             return target

@@ -141,3 +141,27 @@ def test_a_cache_that_cannot_be_created_names_it_and_the_setting(server, tmp_pat
     assert f"the download cache {blocked / 'cache'}" in message and "cannot be created" in message
     assert "set KERAS_POSE_CACHE to a folder you can write" in message
     assert "Without network access" not in message
+
+
+@pytest.mark.parametrize("value,offline", [("", False), ("0", False), ("false", False),
+                                           ("No", False), ("off", False), ("1", True),
+                                           ("true", True), ("yes", True)])
+def test_keras_pose_offline_reads_false_as_false(value, offline, monkeypatch):
+    # "false", "no" and "off" forbade downloads ("downloads are disabled by ...").
+    monkeypatch.setenv(download.OFFLINE_ENV, value)
+    assert download.offline() is offline
+
+
+def test_a_read_only_cache_says_so_not_offline(server, cache, monkeypatch):
+    import errno
+    server.body, server.length = b"w" * 10, 10
+
+    def read_only(url, out):
+        raise OSError(errno.EROFS, "Read-only file system")
+    monkeypatch.setattr(download, "_copy_url", read_only)
+    with pytest.raises(download.DownloadError) as info:
+        download.fetch(server.url + "/model.safetensors")
+    message = str(info.value)
+    assert f"the download cache {cache}" in message
+    assert "is not writable (Read-only file system)" in message
+    assert "KERAS_POSE_CACHE" in message and "Without network access" not in message

@@ -83,5 +83,13 @@ def test_output_that_is_not_a_checkpoint_is_refused(tmp_path):
         official.convert_pose_checkpoint(
             str(tmp_path / "pose_resnet_50_256x192.pth.tar"), str(other))
     assert (other / "notes.txt").read_text() == "keep me"
-    with pytest.raises(sd.ConversionError, match="is a directory"):
+    with pytest.raises(sd.ConversionError, match="is not a .npz file path"):
         official.convert_backbone(str(tmp_path / "resnet50.pth"), str(other))
+    # model.pretrained reads a backbone by its suffix: conv/bb failed to train.
+    with pytest.raises(sd.ConversionError, match=r"conv/bb is not a .npz file path; give one "
+                                                 r"\(e.g. .*conv/bb.npz\)"):
+        official.convert_backbone(str(tmp_path / "resnet50.pth"), str(tmp_path / "conv/bb"))
+    # A folder as the input file said "does not exist".
+    from keras_pose.convert.torch_reader import load_torch_file
+    with pytest.raises(FileNotFoundError, match="models is a folder; give the .pth"):
+        load_torch_file(str(other))

@@ -86,8 +86,9 @@ def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx
     assert len(fake_onnx_export) == 1
     monkeypatch.setattr(cache, "_writable", lambda d: False)
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "other"))
-    with pytest.raises(OSError, match="neither .* nor .* is writable.*KERAS_POSE_CACHE"):
-        load_pose_model(checkpoint, runtime="onnxruntime")
+    from keras_pose.errors import UserError
+    with pytest.raises(UserError, match="neither .* nor .* is writable.*KERAS_POSE_CACHE"):
+        load_pose_model(checkpoint, runtime="onnxruntime")  # one line, was a traceback
 
 
 @pytest.mark.slow  # int8

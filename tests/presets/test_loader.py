@@ -56,7 +56,8 @@ def test_offline_the_error_names_the_url_and_where_to_put_the_file(tiny_preset, 
     message = str(info.value)
     assert tiny_preset.url in message
     assert f"put it at {tiny_preset.cache / tiny_preset.served.name}" in message
-    assert "or pass a checkpoint directory to --checkpoint" in message
+    # Not "--checkpoint": train.py's flag is --init_checkpoint, the API has none.
+    assert "or give a checkpoint directory in place of the preset name" in message
     assert not (tiny_preset.cache / "presets").exists() and not tiny_preset.conversions
 
 
@@ -147,3 +148,27 @@ def test_official_files_are_looked_for_in_the_cache_and_the_official_layout(offi
     (official_cache / "cache" / "pose_resnet_50_256x256.pth.tar").write_bytes(b"x")
     assert presets.weights_file(preset) == str(
         official_cache / "cache" / "pose_resnet_50_256x256.pth.tar")
+
+
+def test_a_cache_the_user_cannot_write_is_one_line_naming_it(tiny_preset, monkeypatch):
+    """A read-only cache (or KERAS_POSE_CACHE naming a file) said
+    'Read-only file system: .../presets/<name>.tmp-<host>-<pid>', a
+    temporary folder and no way out."""
+    import errno
+
+    from keras_pose.errors import NotWritableError
+    from keras_pose import files
+    presets.preset_checkpoint(tiny_preset.name)  # the download, in place
+    import shutil
+    shutil.rmtree(tiny_preset.cache / "presets")
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", path)
+
+    monkeypatch.setattr(files.os, "makedirs", read_only)
+    with pytest.raises(NotWritableError) as info:
+        presets.preset_checkpoint(tiny_preset.name)
+    assert str(info.value) == (
+        f"cannot write the converted preset {tiny_preset.name} into the cache "
+        f"{tiny_preset.cache} (Read-only file system): set KERAS_POSE_CACHE to a folder "
+        "you can write")

@@ -86,3 +86,22 @@ def test_the_written_files_are_the_official_architecture():
     assert torch_files.head_style(PRESETS["simplebaseline_resnet50_coco_256x192"]) == "head"
     assert torch_files.head_style(PRESETS["simplebaseline_resnet50_mpii_256x256"]) == \
         "keypoint_head"
+
+
+def test_an_official_file_of_another_model_names_the_preset_and_the_file(tmp_path,
+                                                                         monkeypatch):
+    """A ResNet-50 saved as pose_resnet_101_256x192.pth.tar said only
+    'experiment coco_resnet101_256x192 is a ResNet-101 but the checkpoint
+    is a ResNet-50': neither the file nor the preset."""
+    monkeypatch.setenv(download.CACHE_ENV, str(tmp_path / "cache"))
+    os.makedirs(tmp_path / "cache")
+    wrong = str(tmp_path / "cache" / "pose_resnet_101_256x192.pth.tar")
+    torch_files.write_official(wrong, 50, 17)
+    with pytest.raises(presets.PresetError) as info:
+        presets.preset_checkpoint("pose_resnet_101_256x192")
+    message = str(info.value)
+    assert message.startswith(f"preset pose_resnet_101_256x192: {wrong} is not this preset's "
+                              "file (")
+    assert "is a ResNet-101 but the checkpoint is a ResNet-50" in message
+    assert "replace it with the published file" in message
+    assert not os.path.exists(presets.preset_dir("pose_resnet_101_256x192"))

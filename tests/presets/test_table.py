@@ -228,6 +228,12 @@ def test_the_listing(capsys):
     assert f"{DEFAULT_PRESET} (default)" in out and "84 preset(s)" in out
     assert "pose_resnet_152_384x384" in out and "Mean 0.902" in out
     assert get_experiment("coco_resnet50_256x192")  # the listing needs no TensorFlow
+    # A filter nothing matches printed an empty table with exit code 0.
+    assert main(["x", "ap10"]) == 0 and main(["x", "simplebaseline_resnt50_coco_256x192"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("keras_pose.presets: error: no preset's name or data set "
+                                   "contains 'simplebaseline_resnt50_coco_256x192'; close names: ")
+    assert "simplebaseline_resnet50_coco_256x192" in captured.err
 
 
 def test_the_readme_lists_every_preset_with_its_published_number():
