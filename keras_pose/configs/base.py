@@ -321,6 +321,11 @@ class TestConfig:
         if self.blur_kernel < 0 or (self.blur_kernel and self.blur_kernel % 2 == 0):
             raise ConfigError(f"test.blur_kernel must be 0 (from sigma) or a positive odd "
                               f"size, got {self.blur_kernel}")
+        # Keypoint scores and OKS lie in [0, 1]: oks_threshold -1 kept 4 of
+        # 118 people (AP 0.24 for 0.60) without a word.
+        for name in ("in_vis_threshold", "oks_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"test.{name} must be in [0, 1], got {getattr(self, name)}")
 
 
 @dataclasses.dataclass(frozen=True)

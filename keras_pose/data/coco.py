@@ -278,8 +278,23 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
             f"{det_file}: none of its {len(detections)} detections is of an image "
             f"listed in {ann_file} (a detections file for other images?)")
     if not rows["image_path"]:
-        raise AnnotationError(f"{det_file}: no usable person detection ({dict(skipped)})")
+        raise AnnotationError(
+            f"{det_file}: no usable person detection (" + ", ".join(
+                f"{reason}: {count}" for reason, count in sorted(skipped.items()))
+            + f"); data.image_threshold is {image_threshold}")
+    _warn_empty_boxes(det_file, rows["box"])
     return _records(rows, meta, names, skipped, det_file)
+
+
+def _warn_empty_boxes(det_file: str, boxes: Sequence[Sequence[float]]) -> None:
+    """Boxes of zero or negative width or height are used as given, as the
+    reference does (its numbers count them), but were silent: each becomes
+    a 'person' whose joints all fall on one point."""
+    empty = [i for i, box in enumerate(boxes) if box[2] <= 0 or box[3] <= 0]
+    if empty:
+        logging.warning("%s: %d detection(s) have a box of zero or negative width or height "
+                        "(e.g. %s): used as given, as the reference does; their keypoints "
+                        "all fall on one point", det_file, len(empty), boxes[empty[0]])
 
 
 def _records(rows: dict, meta: dict, names: Sequence[str], skipped: Counter,

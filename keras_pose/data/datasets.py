@@ -194,9 +194,10 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
         detection file that does not exist, or MPII with detections.
     """
     if config.data.dataset == "mpii":
-        if detection_file:
-            raise DatasetError("MPII is evaluated on its annotated people; --detections "
-                               "does not apply")
+        if detection_file or use_gt_boxes is False:  # --nouse_gt_boxes was ignored.
+            raise DatasetError("MPII is evaluated on its annotated people (their center and "
+                               "scale, as the reference); --detections and --nouse_gt_boxes "
+                               "do not apply")
         return BoxMode(True)
     if detection_file and use_gt_boxes:
         raise DatasetError("give either ground-truth boxes or a detections file, not both")

@@ -131,7 +131,9 @@ def test_flip_permutation_is_an_involution(k, pairs):
     # OKS, scores and IoUs lie in [0, 1]: 1.5 gave every tracked pose a new id.
     ("track.similarity_threshold=1.5", r"track.similarity_threshold must be in \[0, 1\], got 1.5"),
     ("track.detection_threshold=-0.1", r"track.detection_threshold must be in \[0, 1\]"),
-    ("track.box_nms_iou=2", r"track.box_nms_iou must be in \[0, 1\], got 2")])
+    ("track.box_nms_iou=2", r"track.box_nms_iou must be in \[0, 1\], got 2"),
+    ("test.oks_threshold=-1", r"test.oks_threshold must be in \[0, 1\], got -1"),
+    ("test.in_vis_threshold=1.5", r"test.in_vis_threshold must be in \[0, 1\], got 1.5")])
 def test_model_values_the_network_cannot_take_are_config_errors(override, message):
     # Were a ValueError / ZeroDivisionError traceback where the network is built.
     from keras_pose.configs import ConfigError

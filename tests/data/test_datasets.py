@@ -44,6 +44,8 @@ def test_box_mode_errors(tmp_path):
     assert datasets.resolve_box_mode(mpii).use_gt_boxes
     with pytest.raises(DatasetError, match="MPII"):
         datasets.resolve_box_mode(mpii, detection_file=str(det))
+    with pytest.raises(DatasetError, match="MPII .*--nouse_gt_boxes do not apply"):
+        datasets.resolve_box_mode(mpii, use_gt_boxes=False)  # was ignored in silence
 
 
 def test_a_test_split_uses_detections_and_its_image_info_file(tmp_path):

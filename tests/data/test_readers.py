@@ -130,6 +130,27 @@ def test_detection_file_errors(coco_dir, tmp_path):
     notdet.write_text(json.dumps({"a": 1}))
     with pytest.raises(AnnotationError, match="not a COCO detection-results file"):
         coco.load_coco_detections(str(notdet), ann, coco_dir, 0.75)
+    # Every box below the threshold: the reasons as words and the setting (was a dict).
+    low = tmp_path / "low.json"
+    low.write_text(json.dumps([{"image_id": 785, "category_id": 1, "bbox": [0, 0, 10, 10],
+                                "score": -0.5}]))
+    with pytest.raises(AnnotationError, match=r"low.json: no usable person detection \(below "
+                                              r"image_thre: 1\); data.image_threshold is 0.0"):
+        coco.load_coco_detections(str(low), ann, coco_dir, 0.75)
+
+
+def test_empty_detection_boxes_are_used_as_given_and_named(coco_dir, tmp_path, caplog):
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    ann = os.path.join(coco_dir, "test_coco.json")
+    det = tmp_path / "det.json"
+    det.write_text(json.dumps([
+        {"image_id": 785, "category_id": 1, "bbox": [10, 10, 50, 80], "score": 0.9},
+        {"image_id": 785, "category_id": 1, "bbox": [30, 40, 0, 0], "score": 0.8}]))
+    records = coco.load_coco_detections(str(det), ann, coco_dir, 0.75)
+    assert len(records) == 2  # the reference's boxes, as given
+    assert ("det.json: 1 detection(s) have a box of zero or negative width or height (e.g. "
+            "[30.0, 40.0, 0.0, 0.0]): used as given") in caplog.text
 
 
 def test_annotation_file_errors(tmp_path, coco_dir):
