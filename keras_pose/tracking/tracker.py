@@ -39,6 +39,7 @@ Shapes: M boxes, P people in a frame, K joints.
 from __future__ import annotations
 
 import collections
+import copy
 import dataclasses
 import threading
 from typing import Any, Callable, Optional, Sequence
@@ -81,6 +82,29 @@ class FrameResult:
     scores: np.ndarray
     boxes: np.ndarray
     propagated: np.ndarray
+
+
+def _checked_detections(detections: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(boxes (M, 4), scores (M,)) float32 of ``detections`` (None, a
+    ``(boxes, scores)`` pair or an object with ``.boxes`` and ``.scores``).
+
+    Raises:
+      ValueError: for counts that differ or a value that is not finite (a
+        NaN box became a track of NaN joints that broke every later frame).
+    """
+    if detections is None:
+        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+    boxes, scores = ((detections.boxes, detections.scores)
+                     if hasattr(detections, "boxes") else detections)
+    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    if len(boxes) != len(scores):
+        raise ValueError(f"{len(boxes)} detection boxes but {len(scores)} scores")
+    bad = np.flatnonzero(~(np.isfinite(boxes).all(axis=1) & np.isfinite(scores)))
+    if len(bad):
+        raise ValueError(f"detection {bad[0]} is not finite: box {boxes[bad[0]].tolist()}, "
+                         f"score {scores[bad[0]]}")
+    return boxes, scores
 
 
 @dataclasses.dataclass
@@ -230,16 +254,28 @@ class PoseTracker:
           The frame's :class:`FrameResult`.
         """
         pending = self._wait_for_flow()
-        if pending is not None and pending.frame is frame_rgb:
-            gray = pending.gray
-            self._advance_tracks(pending.result())
-        else:
-            gray = self._check_frame(frame_rgb)
-            if self._prev_gray is not None and self._tracks:
+        ready = pending is not None and pending.frame is frame_rgb
+        gray = pending.gray if ready else self._check_frame(frame_rgb)
+        det_boxes, det_scores = _checked_detections(detections)
+        # A frame that raises (a box the estimator refuses, a failing
+        # estimator) leaves the tracker as it was: the tracks had been
+        # carried into this frame already, and the next step carried them
+        # again, one frame too far.
+        saved = (copy.deepcopy(self._tracks), self._next_id, self.low_score_detections,
+                 self.unconfident_poses)
+        try:
+            if ready:
+                self._advance_tracks(pending.result())
+            elif self._prev_gray is not None and self._tracks:
                 self._advance_tracks(self._flow(self._prev_gray, gray))
-        boxes, box_scores, propagated = self._candidate_boxes(detections, gray.shape)
-        poses = self._estimate(frame_rgb, boxes, box_scores, propagated)
-        track_ids = self._associate(poses)
+            boxes, box_scores, propagated = self._candidate_boxes(det_boxes, det_scores,
+                                                                  gray.shape)
+            poses = self._estimate(frame_rgb, boxes, box_scores, propagated)
+            track_ids = self._associate(poses)
+        except BaseException:
+            (self._tracks, self._next_id, self.low_score_detections,
+             self.unconfident_poses) = saved
+            raise
         self._prev_gray = gray
         order = np.argsort(track_ids, kind="stable")
         poses = poses.take(order)
@@ -276,21 +312,13 @@ class PoseTracker:
             track.joints = collections.deque(
                 (propagate_joints(j, flow) for j in track.joints), maxlen=track.joints.maxlen)
 
-    def _candidate_boxes(self, detections, image_hw: tuple[int, int]):
+    def _candidate_boxes(self, det_boxes: np.ndarray, det_scores: np.ndarray,
+                         image_hw: tuple[int, int]):
         """Detections above the threshold, NMS-unified with propagated boxes."""
-        det_boxes, det_scores = np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-        if detections is not None:
-            boxes, scores = ((detections.boxes, detections.scores)
-                             if hasattr(detections, "boxes") else detections)
-            det_boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-            det_scores = np.asarray(scores, np.float32).reshape(-1)
-            if len(det_boxes) != len(det_scores):
-                raise ValueError(f"{len(det_boxes)} detection boxes but "
-                                 f"{len(det_scores)} scores")
-            confident = det_scores >= self.config.detection_threshold
-            self.low_score_detections += int(np.count_nonzero(~confident))
-            keep = confident & (det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0)
-            det_boxes, det_scores = det_boxes[keep], det_scores[keep]
+        confident = det_scores >= self.config.detection_threshold
+        self.low_score_detections += int(np.count_nonzero(~confident))
+        keep = confident & (det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0)
+        det_boxes, det_scores = det_boxes[keep], det_scores[keep]
         prop_boxes, prop_scores = [], []
         if self.config.use_propagation:
             size = (image_hw[1], image_hw[0])

@@ -287,3 +287,40 @@ def test_a_flow_prepared_and_abandoned_ends_by_itself():
     del tracker
     thread.join(timeout=30)
     assert not thread.is_alive()
+
+
+def test_a_step_that_raises_leaves_the_tracker_as_it_was():
+    """The tracks were carried into the frame before the detections were
+    checked and the estimator ran: after an error (a box the Predictor
+    refuses), the next step carried them one frame too far. Frames 2-4
+    have no detections, so their boxes come from propagation alone."""
+    person, frames, boxes = _one_person_video(5)
+
+    def track(failure=None):
+        oracle, failing = Oracle(), [False]
+
+        def estimate(image, boxes, box_scores):
+            if failing[0]:
+                raise RuntimeError("the estimator refused a box")
+            return oracle(image, boxes, box_scores)
+
+        tracker = PoseTracker(CONFIG, estimate)
+        out = []
+        for t in range(5):
+            oracle.truth, oracle.truth_scores = [person.joints(t)], [person.scores(t)]
+            detections = boxes[t] if t < 2 else None
+            if t == 2 and failure is not None:
+                failing[0] = failure == "estimator"
+                with pytest.raises((ValueError, RuntimeError)):
+                    tracker.step(frames[t], {
+                        "counts": ([[1.0, 1.0, 5.0, 5.0]], [0.9, 0.9]),
+                        "not finite": ([[np.nan, 1.0, 5.0, 5.0]], [0.9]),
+                        "estimator": None}[failure])
+                failing[0] = False
+            out.append(tracker.step(frames[t], detections))
+        return out
+
+    clean = track()
+    assert [bool(r.propagated.all()) for r in clean] == [False, False, True, True, True]
+    for failure in ("counts", "not finite", "estimator"):
+        _same_results(clean, track(failure))
