@@ -41,8 +41,8 @@ class MSRAHeatmap(HeatmapCodec):
         people and joints.
 
         Per joint: mu = int(x / stride + 0.5) (Python ``int`` truncates toward
-        zero); the window is [mu - 3 sigma, mu + 3 sigma + 1) (again
-        truncated); when it lies wholly right of / below the map, or ends
+        zero); the window is [floor(mu - 3 sigma), mu + 3 sigma + 1) (the
+        reference's int() for its integer 3 sigma); when it lies wholly right of / below the map, or ends
         left of / above it, the weight becomes 0 and the map stays empty;
         otherwise a Gaussian with peak 1 at the window's centre is pasted,
         clipped to the map, if the weight is > 0.5. This keeps the
@@ -56,7 +56,11 @@ class MSRAHeatmap(HeatmapCodec):
         _, height, width, _ = heatmaps.shape
         radius = self.sigma * 3
         mu = (joints / np.array(self.stride) + 0.5).astype(np.int64)  # int(): truncated
-        ul = (mu - radius).astype(np.int64)  # (N, K, 2)
+        # floor, not the reference's int(): the same for its integer 3 sigma
+        # (sigma 2, 3), but with 3 sigma = 4.5 (sigma 1.5, the tiny
+        # experiment) int() rounded a window starting left of / above the
+        # map toward zero and put the peak one pixel past the joint.
+        ul = np.floor(mu - radius).astype(np.int64)  # (N, K, 2)
         br = (mu + radius + 1).astype(np.int64)
         weight[(ul[..., 0] >= width) | (ul[..., 1] >= height)
                | (br[..., 0] < 0) | (br[..., 1] < 0)] = 0.0
