@@ -10,10 +10,24 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from keras_pose.data.images import check_rgb_image
+
 LEFT = (0, 160, 255)    # RGB: blue-ish for the person's left side
 RIGHT = (255, 90, 0)    # orange for the right side
 CENTRE = (60, 220, 60)  # green for the rest
 BOX = (255, 255, 0)
+
+
+# OpenCV draws int32 pixel coordinates; a point this far from any image is
+# off it anyway.
+_FAR = float(1 << 20)
+
+
+def drawable(points: np.ndarray) -> np.ndarray:
+    """(..., 2) points -> (...) bool: finite and near enough to draw (a NaN
+    or 1e20 keypoint made OpenCV raise in the middle of a video)."""
+    points = np.asarray(points, np.float64)
+    return np.all(np.isfinite(points) & (np.abs(points) < _FAR), axis=-1)
 
 
 def _side(name: str) -> str:
@@ -37,20 +51,22 @@ def _color(names: Sequence[str], *joints: int) -> tuple[int, int, int]:
 def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray,
                boxes: np.ndarray, skeleton: Sequence[Sequence[int]],
                keypoint_names: Sequence[str], score_threshold: float = 0.2) -> np.ndarray:
-    """Draws M people on a copy of ``image`` (RGB uint8).
+    """Draws M people on a copy of ``image`` (RGB uint8, else ValueError).
 
     Limbs are drawn when both ends score above the threshold, in the left,
     right or centre colour; keypoints above the threshold as dots; the box
-    as a thin rectangle.
+    as a thin rectangle. Points and boxes that are not finite (or lie
+    millions of pixels away) are not drawn.
     """
-    out = np.ascontiguousarray(image.copy())
+    out = np.ascontiguousarray(check_rgb_image(image).copy())
     scale = max(1, int(round(max(out.shape[:2]) / 400)))
     for person in range(len(keypoints)):
-        if boxes is not None and len(boxes) > person:
+        if boxes is not None and len(boxes) > person and drawable(
+                np.reshape(boxes[person], (2, 2))).all():
             x, y, w, h = (float(v) for v in boxes[person])
             cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), BOX, scale)
         points = keypoints[person]
-        ok = keypoint_scores[person] > score_threshold
+        ok = (keypoint_scores[person] > score_threshold) & drawable(points)
         for a, b in skeleton or ():  # None: data.skeleton left to a data set.
             if a < len(points) and b < len(points) and ok[a] and ok[b]:
                 cv2.line(out, tuple(int(round(v)) for v in points[a]),

@@ -21,11 +21,12 @@ Source = Union[str, int, None]
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Detections:
-    """The people found in one image, best first.
+    """The people found in one image.
 
     Attributes:
       boxes: (M, 4) float32 ``[x, y, w, h]`` in pixels of the original image.
-      scores: (M,) float32 detection scores, in decreasing order.
+      scores: (M,) float32 detection scores (in decreasing order when a
+        detector or :func:`filter_detections` made them; as given otherwise).
     """
 
     boxes: np.ndarray
@@ -145,6 +146,7 @@ def filter_detections(boxes: np.ndarray, scores: np.ndarray, score_threshold: fl
       boxes: (N, 4) [x, y, w, h].
       scores: (N,).
     """
+    check_filter(score_threshold, nms_iou_threshold, max_detections)  # Was TF's error.
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     scores = np.asarray(scores, np.float32).reshape(-1)
     kept_boxes, kept_scores, count = filter_detections_tf(

@@ -149,6 +149,12 @@ class Predictor:
             np.asarray(box_scores, np.float32).reshape(-1)
         if scores.shape != (len(boxes),):
             raise ValueError(f"{len(scores)} box scores for {len(boxes)} boxes")
+        bad = np.flatnonzero(~(np.isfinite(scores) & (scores >= 0)))
+        if len(bad):  # Was multiplied into the person scores as given.
+            raise ValueError(f"box score {bad[0]} is {scores[bad[0]]}: box scores are "
+                             "finite numbers >= 0")
+        if flip is not None and not isinstance(flip, (bool, np.bool_)):
+            raise ValueError(f"flip must be True, False or None, got {flip!r}")  # "no" was True
         flip = self.config.test.flip_test if flip is None else bool(flip)
         out = self._run(flip)(tf.constant(image), tf.constant(boxes), tf.constant(scores))
         return PoseResult(out["keypoints"].numpy(), out["keypoint_scores"].numpy(),

@@ -11,6 +11,9 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
+from keras_pose.data.images import check_rgb_image
+from keras_pose.visualization import drawable
+
 _GOLDEN = 0.618033988749895  # hue step: consecutive ids land far apart on the wheel
 
 
@@ -43,22 +46,23 @@ def draw_tracks(image: np.ndarray, result: Any, skeleton: Sequence[Sequence[int]
     the box (thinner when propagated) and the id above it.
 
     Args:
-      image: (H, W, 3) uint8 RGB.
+      image: (H, W, 3) uint8 RGB (else ValueError).
       result: a :class:`~keras_pose.tracking.FrameResult`.
       skeleton: 0-based limbs.
       score_threshold: joints below it are not drawn.
     """
-    out = np.ascontiguousarray(image.copy())
+    out = np.ascontiguousarray(check_rgb_image(image).copy())
     scale = max(1, int(round(max(out.shape[:2]) / 400)))
     for p, track_id in enumerate(result.track_ids):
         color = track_color(int(track_id))
-        x, y, w, h = (int(round(float(v))) for v in result.boxes[p])
-        thickness = scale if result.propagated[p] else 2 * scale
-        cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
-        cv2.putText(out, str(int(track_id)), (x, max(y - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX,
-                    0.4 * scale, color, scale, cv2.LINE_AA)
-        points = np.round(result.keypoints[p]).astype(int)
-        ok = result.keypoint_scores[p] >= score_threshold
+        if drawable(np.reshape(result.boxes[p], (2, 2))).all():
+            x, y, w, h = (int(round(float(v))) for v in result.boxes[p])
+            thickness = scale if result.propagated[p] else 2 * scale
+            cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
+            cv2.putText(out, str(int(track_id)), (x, max(y - 3, 10)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, color, scale, cv2.LINE_AA)
+        ok = (result.keypoint_scores[p] >= score_threshold) & drawable(result.keypoints[p])
+        points = np.round(np.where(ok[:, None], result.keypoints[p], 0)).astype(int)
         for a, b in skeleton or ():  # None: data.skeleton left to a data set.
             if ok[a] and ok[b]:
                 cv2.line(out, tuple(points[a].tolist()), tuple(points[b].tolist()), color,

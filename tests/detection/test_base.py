@@ -73,3 +73,5 @@ def test_filter_settings_out_of_range_are_refused(kwargs):
     settings.update(kwargs)
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         check_filter(**settings)
+    with pytest.raises(ValueError, match=next(iter(kwargs))):  # was TF's error for 1.5 IoU
+        filter_detections([A], [0.9], **kwargs)

@@ -91,6 +91,12 @@ def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):
             predictor.predict(image, boxes)
     result = predictor.predict(image, np.zeros((0, 4)))
     assert result.keypoints.shape == (0, 17, 2) and result.scores.shape == (0,)
+    # Box scores and flip were taken as given: nan and -1 person scores, "no" as True.
+    for scores in ([np.nan], [-1.0]):
+        with pytest.raises(ValueError, match="box score 0 is .*: box scores are finite"):
+            predictor.predict(image, [[1, 2, 30, 40]], box_scores=scores)
+    with pytest.raises(ValueError, match="flip must be True, False or None, got 'no'"):
+        predictor.predict(image, [[1, 2, 30, 40]], flip="no")
     with pytest.raises(ValueError, match="uint8"):
         predictor.predict(image.astype(np.float32), [[1, 2, 3, 4]])
     for empty in ((0, 0, 3), (0, 60, 3), (50, 0, 3)):  # Not TF's graph error from deep inside.
