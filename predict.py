@@ -260,6 +260,8 @@ def _report(run, predictions) -> int:
         print(f"  frame without people in every output (it cannot be read): {message}")
     for message in summary.short_videos:
         print(f"  frames missing: {message}")
+    for message in summary.unused_boxes:
+        print(f"  boxes not used: {message}")
     _report_orientation(summary)
     if summary.no_boxes:
         shown = _listed(summary.no_boxes)

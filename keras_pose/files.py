@@ -239,8 +239,8 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
     tmp = temporary_sibling(path)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
     try:
+        os.makedirs(tmp)
         write(tmp)
         if fsync:
             fsync_tree(tmp)
@@ -253,9 +253,13 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
             fsync_path(os.path.dirname(path))
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if _system_error(e) and isinstance(e.filename, str) and e.filename.startswith(tmp):
-            # out.tmp-<host>-<pid>/model.weights.h5 -> out/model.weights.h5
-            raise OSError(e.errno, e.strerror or str(e), path + e.filename[len(tmp):]) from e
+        if _system_error(e) and (e.filename is None or (
+                isinstance(e.filename, str) and e.filename.startswith(tmp))):
+            # out.tmp-<host>-<pid>/model.weights.h5 -> out/model.weights.h5;
+            # an error naming no file (a full disk in a library's write) names
+            # the directory (it was a traceback).
+            where = path if e.filename is None else path + e.filename[len(tmp):]
+            raise OSError(e.errno, e.strerror or str(e), where) from e
         raise
     remove_dead_leftovers(path)  # An earlier write of it, killed (kill -9, OOM).
     return path

@@ -52,11 +52,17 @@ class DirectoryLock:
             os.close(fd)
             if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 raise
-            raise self.error(f"{os.path.dirname(self.path)} is in use by another {self.run} "
-                             f"({holder}); wait for it to end or use another {self.flag}") from e
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on host {socket.gethostname()}, started "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+            # The holder's own words (a train.py run holding a --model_dir
+            # is not "another evaluate.py run").
+            raise self.error(f"{os.path.dirname(self.path)} is in use by {holder}; wait for "
+                             f"it to end or use another {self.flag}") from e
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"the {self.run} (pid {os.getpid()} on host {socket.gethostname()}, "
+                         f"started {time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
+        except OSError as e:  # A full disk: one line naming the file (was a traceback).
+            os.close(fd)
+            raise OSError(e.errno, e.strerror, self.path) from None
         self._fd = fd
         return self
 

@@ -416,7 +416,7 @@ def test_missing_data_says_where_it_was_looked_for(coco_checkpoint, tmp_path):
 
 
 def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_checkpoint,
-                                                            tmp_path):
+                                                            tmp_path, caplog):
     """Ground-truth boxes, then detections, into one --output_dir: the
     second replaced the first's results, metrics.json and table.md in
     silence. Another evaluation's outputs move to earlier.<n>/; the same
@@ -424,11 +424,11 @@ def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_che
     from keras_pose.evaluation import runner
     out = tmp_path / "out"
 
-    def evaluate(use_gt_boxes):
+    def evaluate(use_gt_boxes, overrides=()):
         return runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
                                      data_dir=str(coco_root), flip=False,
                                      use_gt_boxes=use_gt_boxes, output_dir=str(out),
-                                     progress=False)
+                                     progress=False, overrides=overrides)
 
     first = evaluate(True)
     evaluate(True)  # the same evaluation: replaced
@@ -441,6 +441,14 @@ def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_che
     assert sorted(os.listdir(out / "earlier.1")) == ["metrics.json", "results", "table.md"]
     with open(out / "metrics.json") as f:
         assert json.load(f)["box_mode"] == "detected"
+    # Only a test.* setting differs (another decoding): another evaluation too.
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    evaluate(False, ["test.decoding=dark"])
+    assert os.path.isfile(out / "earlier.2" / "metrics.json")
+    assert "(test.decoding '' -> 'dark'): kept in" in caplog.text
+    evaluate(False, ["test.decoding=dark", "test.batch_size=3"])  # the same, batched otherwise
+    assert not os.path.exists(out / "earlier.3")
 
 
 def test_a_full_disk_is_one_line_and_the_numbers_are_logged(coco_root, coco_checkpoint,
@@ -479,5 +487,5 @@ def test_two_evaluations_at_once_into_one_folder_are_refused(run_evaluate, coco_
         code, stdout, stderr = run_evaluate(
             ["--dataset", "coco", "--data_dir", str(coco_root), "--checkpoint",
              coco_checkpoint, "--use_gt_boxes", "--output_dir", str(out), "--noprogress"])
-    assert code == 1 and f"{out} is in use by another evaluate.py run" in stderr
+    assert code == 1 and f"{out} is in use by the evaluate.py run (pid" in stderr
     assert "--output_dir" in stderr.strip().splitlines()[-1]

@@ -189,4 +189,10 @@ def test_failed_writes_name_the_file_asked_for_never_a_temporary_one(tmp_path, m
     with pytest.raises(OSError) as info:
         write_directory_atomically(str(tmp_path / "ckpt"), fill)
     assert info.value.filename == str(tmp_path / "ckpt" / "weights.h5")
+
+    def fill_without_name(tmp):  # a library's full-disk error naming no file
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(OSError) as info:
+        write_directory_atomically(str(tmp_path / "ckpt"), fill_without_name)
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(tmp_path / "ckpt"))
     assert os.listdir(tmp_path) == ["out.json"]

@@ -98,6 +98,16 @@ class ModelConfig:
             if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
                 raise ConfigError(f"model.{name} must be two whole numbers > 0 (width, "
                                   f"height), got {list(size)}")
+        # What the network computes: stride 32, then one x2 per deconvolution.
+        # (Was a traceback where the network is built, after the run's
+        # lock and folders were made.)
+        scale = 2 ** (len(self.deconv_filters) - 3)
+        expected = (self.image_size[0] // 4 * scale, self.image_size[1] // 4 * scale)
+        if tuple(self.heatmap_size) != expected:
+            raise ConfigError(
+                f"model.heatmap_size {list(self.heatmap_size)} does not match model.image_size "
+                f"{list(self.image_size)} with {len(self.deconv_filters)} deconvolutions: "
+                f"set model.heatmap_size={expected[0]},{expected[1]} too")
 
     @property
     def aspect_ratio(self) -> float:

@@ -232,4 +232,7 @@ def load_config(path: str) -> ExperimentConfig:
     try:
         return config_from_dict(values)
     except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from e
+        # A value an earlier version accepted (a track threshold above 1):
+        # the file is read before any --set applies, so say where to fix it.
+        raise ConfigError(f"{path}: {e}; correct that entry in the file (it is read before "
+                          "any --set applies)") from e

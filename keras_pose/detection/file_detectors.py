@@ -183,6 +183,8 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
     """Which table entry belongs to each input key: its key, else the file
     it names (an absolute path, or one from the current folder, with
     ``paths``), else a bare file name or an image id that one input has.
+    An entry ``<video>#<n>`` keys frame n of the video its ``<video>`` part
+    matches by these rules (input key ``clip.mp4#n``).
 
     Args:
       table: :func:`load_detection_file` output.
@@ -199,15 +201,17 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
       DetectionFileError: when a bare file name or an image id in the table
         would match several inputs (listed).
     """
+    matched = _frame_entries(table, inputs, source, image_ids, paths)
+    table = [entry for entry in table if entry not in matched.values()]
     by_name, name_clashes = _unique(inputs, os.path.basename)
     number_of = _number if image_ids is None else image_ids.get
     by_id, id_clashes = _unique(inputs, number_of)
     by_file = {os.path.realpath(path): key for key, path in (paths or {}).items()}
-    matched, problems = {}, []
+    problems = []
     for entry in table:
         named = isinstance(entry, str) and by_file.get(os.path.realpath(os.path.expanduser(entry)))
-        if isinstance(entry, str) and (entry in inputs or video_of_frame(entry) in inputs):
-            matched[entry] = entry  # An input, or a frame of a video input (clip.mp4#3).
+        if isinstance(entry, str) and entry in inputs:
+            matched[entry] = entry
         elif named:
             matched.setdefault(named, entry)
         elif isinstance(entry, str) and "/" not in entry and entry in by_name:
@@ -222,6 +226,25 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
         raise DetectionFileError(f"{source}: ambiguous entries (give paths relative to --input"
                                  f" or an annotation file): {'; '.join(problems[:5])}")
     return matched
+
+
+def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,
+                   image_ids: Optional[Mapping[str, int]],
+                   paths: Optional[Mapping[str, str]]) -> dict[str, Key]:
+    """{frame key of an input (``clip.mp4#3``): entry} for the entries that
+    key a video's frame: the video part is matched as any entry is (its
+    path relative to --input, a file path, a bare name), the frame number
+    read as a number (``#03`` is frame 3)."""
+    frames = {entry: video_of_frame(entry) for entry in table
+              if isinstance(entry, str) and video_of_frame(entry)}
+    if not frames:
+        return {}
+    owner = {}  # {video part: input key}; each on its own (several may name one video).
+    for video in dict.fromkeys(frames.values()):
+        owner.update({entry: key for key, entry in
+                      match_entries({video: None}, inputs, source, image_ids, paths).items()})
+    return {frame_key(owner[video], int(entry.rpartition("#")[2])): entry
+            for entry, video in frames.items() if video in owner}
 
 
 class FileDetector(PersonDetector):
@@ -287,6 +310,14 @@ class FileDetector(PersonDetector):
         keys = self.table if self.matched is None else self.matched
         return frame if any(isinstance(k, str) and video_of_frame(k) == video
                             for k in keys) else video
+
+    def frames_beyond(self, video: str, count: int) -> list[str]:
+        """The entries keying frames of ``video`` past its ``count`` frames
+        (boxes that no frame took; numbered from 1, or another video's)."""
+        keys = self.matched if self.matched is not None else {e: e for e in self.table}
+        return sorted((entry for key, entry in keys.items() if isinstance(key, str)
+                       and video_of_frame(key) == video
+                       and int(key.rpartition("#")[2]) >= count), key=str)
 
     def has_entry(self, source: Source) -> bool:
         """Whether the file has boxes for ``source`` (before any filter)."""

@@ -242,10 +242,22 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
 # What write_outputs puts in an output directory (the metric's file is
 # results/... for COCO-format sets, pred.mat for MPII).
 OUTPUT_NAMES = (METRICS_FILE, "table.md", "results", "pred.mat")
-# The settings that make two evaluations the same one (a re-run replaces its
-# own outputs).
+# What makes two evaluations the same one (a re-run replaces its own
+# outputs): the model as run, the data, the boxes, and every test.* setting
+# but the batch size.
 SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "data_root", "split",
                    "box_mode", "detection_file", "flip_test")
+
+
+def _evaluation_key(report: Mapping[str, Any]) -> dict[str, Any]:
+    key = {name: report.get(name) for name in SAME_EVALUATION}
+    if key["detection_file"]:
+        key["detection_file"] = os.path.abspath(key["detection_file"])
+    config = report.get("config") or {}
+    key.update({f"test.{k}": v for k, v in (config.get("test") or {}).items()
+                if k != "batch_size"})
+    key.update({f"data.{k}": v for k, v in (config.get("data") or {}).items()})
+    return key
 
 
 def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table: str) -> str:
@@ -258,7 +270,7 @@ def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table
         kept = keep_earlier_evaluation(output_dir, report)
         if kept:
             logging.warning("%s held the outputs of another evaluation (%s): kept in %s",
-                            output_dir, _evaluation_of(kept), kept)
+                            output_dir, _differences(kept, report), kept)
         metric.write(output_dir)
         return write_report(output_dir, report, table)
     except OSError:
@@ -267,18 +279,20 @@ def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table
         raise
 
 
-def _evaluation_of(directory: str) -> str:
+def _differences(directory: str, report: Mapping[str, Any]) -> str:
+    """"flip_test True -> False, ...": what differs from the evaluation kept."""
     with open(os.path.join(directory, METRICS_FILE)) as f:
-        report = json.load(f)
-    return ", ".join(f"{key} {report.get(key)}" for key in SAME_EVALUATION[:1] + ("box_mode",))
+        before, now = _evaluation_key(json.load(f)), _evaluation_key(report)
+    return ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
+                     if before.get(k) != v)
 
 
 def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optional[str]:
     """Moves the outputs of an earlier evaluation in ``output_dir`` into
     ``output_dir/earlier.<n>/`` (the first free n; returned) unless its
     metrics.json records the same evaluation as ``report`` (same model,
-    runtime, precision, split, boxes and flip test: a re-run replaces its
-    own outputs). Before, a second evaluation (ground-truth boxes, then
+    runtime, precision, data, boxes and test settings: a re-run replaces
+    its own outputs). Before, a second evaluation (ground-truth boxes, then
     detections) replaced the first's files in silence."""
     path = os.path.join(output_dir, METRICS_FILE)
     try:
@@ -286,8 +300,7 @@ def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optio
             earlier = json.load(f)
     except (OSError, ValueError):
         return None  # No earlier evaluation (or not one of ours: left alone).
-    if not isinstance(earlier, dict) or all(
-            earlier.get(key) == report.get(key) for key in SAME_EVALUATION):
+    if not isinstance(earlier, dict) or _evaluation_key(earlier) == _evaluation_key(report):
         return None
     n = 1
     while os.path.exists(os.path.join(output_dir, f"earlier.{n}")):

@@ -86,14 +86,8 @@ def build_model_from_config(model_config, sync_bn: Optional[bool] = None) -> ker
         (auto), synchronized when the current distribution strategy has
         more than one replica.
     """
+    # (ModelConfig checks that heatmap_size is what the network computes.)
     width, height = model_config.image_size
-    expected = (width // 4 * 2 ** (len(model_config.deconv_filters) - 3),
-                height // 4 * 2 ** (len(model_config.deconv_filters) - 3))
-    if tuple(model_config.heatmap_size) != expected:
-        raise ValueError(
-            f"model.heatmap_size {tuple(model_config.heatmap_size)} does not match "
-            f"model.image_size {tuple(model_config.image_size)} with "
-            f"{len(model_config.deconv_filters)} deconvolutions (expected {expected})")
     if sync_bn is None:
         sync_bn = model_config.sync_bn
     if sync_bn is None:

@@ -64,6 +64,7 @@ class VideoOutput:
         self._video: Optional[cv2.VideoWriter] = None
         self.ok = True
         self._gaps = 0  # unreadable frames before the first one read
+        self.frames = 0  # frames handed to the writer
 
     def gap(self) -> None:
         """A frame that could not be read: a black frame, so that the video
@@ -72,6 +73,7 @@ class VideoOutput:
             self._gaps += 1
         elif self.ok:
             self._video.write(np.zeros((self._size[1], self._size[0], 3), np.uint8))
+            self.frames += 1
 
     def add(self, rgb: np.ndarray) -> None:
         if not self.ok:
@@ -90,12 +92,33 @@ class VideoOutput:
         if rgb.shape[:2] != self._size[::-1]:  # A frame of another size: fitted.
             rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
         self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        self.frames += 1
 
     def close(self) -> None:
-        if self._video is not None:
-            self._video.release()
-            if self.ok and not (os.path.isfile(self.path) and os.path.getsize(self.path)):
-                self.ok = self.writer._failed(self.path, "the video is empty (disk full?)")
+        """Finishes the file and reads it back: OpenCV's writer reports no
+        write error, so a full disk left a video of fewer frames (or none
+        readable) in silence."""
+        if self._video is None:
+            return
+        self._video.release()
+        if self.ok and not _last_frame_reads(self.path, self.frames):
+            self.ok = self.writer._failed(
+                self.path, f"the video does not hold its {self.frames} frames (disk full?)")
+
+
+def _last_frame_reads(path: str, frames: int) -> bool:
+    """Whether the video at ``path`` declares ``frames`` frames and its last
+    one decodes (a file cut short fails one or the other)."""
+    if not (os.path.isfile(path) and os.path.getsize(path)):
+        return False
+    capture = cv2.VideoCapture(path)
+    try:
+        if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) != frames:
+            return False
+        capture.set(cv2.CAP_PROP_POS_FRAMES, frames - 1)
+        return bool(capture.read()[0])
+    finally:
+        capture.release()
 
 
 def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:

@@ -43,6 +43,8 @@ class RunSummary:
     not_turned: list = dataclasses.field(default_factory=list)
     # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
     no_boxes: list = dataclasses.field(default_factory=list)
+    # Boxes-file entries for frames a video does not have.
+    unused_boxes: list = dataclasses.field(default_factory=list)
     # Videos that ended before the frame count their header declares.
     short_videos: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
@@ -175,6 +177,13 @@ class PredictionRun:
                                       for i, frame in frames), fps, track, track_config)
         finally:
             capture.release()
+        beyond = getattr(self.detector, "frames_beyond", lambda video, count: [])(
+            item.key, frames.count)
+        if beyond:  # Boxes no frame took: numbered from 1, or another video's.
+            self.summary.unused_boxes.append(
+                f"{item.key}: {len(beyond)} boxes entr{'y' if len(beyond) == 1 else 'ies'} "
+                f"for frames past its {frames.count} (e.g. {beyond[-1]}; frames are numbered "
+                "from 0, as frames.json numbers them)")
         if frames.count < declared:
             # OpenCV stops at a truncated end and passes over a frame it
             # cannot decode, both without a word: the user must hear of it.

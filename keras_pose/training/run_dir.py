@@ -65,6 +65,9 @@ class RunDirError(UserError, RuntimeError):
 class CheckpointWriteError(UserError, OSError):
     """Writing a checkpoint failed; the previous checkpoints are intact."""
 
+    def __str__(self) -> str:  # The message alone, without OSError's "[Errno N]".
+        return str(self.strerror)
+
 
 class RunLock(DirectoryLock):
     """One training run at a time in a model directory (``keras_pose.locks``)."""
@@ -196,6 +199,7 @@ def save_epoch_checkpoint(model_dir: str, network: keras.Model,
         partial files are removed and older checkpoints are untouched.
     """
     final = checkpoint_dir(model_dir, state.epoch)
+    _check_free_space(model_dir, final, network, optimizer)
 
     def write(tmp: str) -> None:
         network.save_weights(os.path.join(tmp, WEIGHTS_FILE))
@@ -212,6 +216,27 @@ def save_epoch_checkpoint(model_dir: str, network: keras.Model,
             e.errno, f"cannot write checkpoint {final}: {why}; "
             + (f"the previous checkpoint {previous} is intact" if previous
                else "no earlier checkpoint exists")) from e
+
+
+def _check_free_space(model_dir: str, final: str, network: keras.Model,
+                      optimizer: keras.optimizers.Optimizer) -> None:
+    """Refuses a checkpoint the disk cannot hold, before writing it: HDF5
+    failing mid-write left h5py objects whose clean-up crashed the process
+    (a segmentation fault after the one-line error)."""
+    values = list(network.weights) + list(optimizer.variables)
+    needed = int(1.02 * sum(int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize
+                           for v in values)) + (1 << 20)  # + HDF5's and the JSON files'
+    place = model_dir
+    while not os.path.exists(place):
+        place = os.path.dirname(place) or "."
+    free = shutil.disk_usage(place).free
+    if free < needed:
+        previous = latest_epoch_checkpoint(model_dir)
+        raise CheckpointWriteError(
+            errno.ENOSPC, f"cannot write checkpoint {final}: the disk is full ({free / 1e6:.1f} "
+            f"MB free, about {needed / 1e6:.1f} MB needed); " + (
+                f"the previous checkpoint {previous} is intact" if previous
+                else "no earlier checkpoint exists"))
 
 
 def restore_epoch_checkpoint(path: str, network: keras.Model,

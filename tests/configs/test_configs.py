@@ -45,7 +45,8 @@ def test_unknown_experiment_names_known_ones():
 def test_overrides_change_fields_with_their_types():
     c = apply_overrides(get_experiment("tiny"), [
         "train.epochs=3", "data.rotation_factor=0", "train.lr_steps=1,2",
-        "test.use_gt_boxes=none", "model.image_size=[64,128]", "data.flip=false",
+        "test.use_gt_boxes=none", "model.image_size=[64,128]", "model.heatmap_size=16,32",
+        "data.flip=false",
         "data.root=/tmp/x", "train.lr_steps=[5]", "data.seed=7",
     ])
     assert c.train.epochs == 3 and isinstance(c.train.epochs, int)
@@ -106,6 +107,13 @@ def test_load_config_errors(tmp_path):
     unknown.write_text(json.dumps({"train": {"epochz": 1}}))
     with pytest.raises(ConfigError, match="train.*epochz"):
         load_config(str(unknown))
+    # A value an earlier version saved and this one refuses: where to fix it.
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"track": {"similarity_threshold": 1.5}}))
+    with pytest.raises(ConfigError, match=r"earlier.json: track.similarity_threshold must be "
+                                          r"in \[0, 1\], got 1.5; correct that entry in the "
+                                          r"file \(it is read before any --set applies\)"):
+        load_config(str(earlier))
 
 
 def test_flip_pairs_from_names():
@@ -132,6 +140,10 @@ def test_flip_permutation_is_an_involution(k, pairs):
     ("track.similarity_threshold=1.5", r"track.similarity_threshold must be in \[0, 1\], got 1.5"),
     ("track.detection_threshold=-0.1", r"track.detection_threshold must be in \[0, 1\]"),
     ("track.box_nms_iou=2", r"track.box_nms_iou must be in \[0, 1\], got 2"),
+    # Was a traceback where the network is built, after the run's folders were made.
+    ("model.image_size=128,96", r"model.heatmap_size \[24, 32\] does not match "
+                                r"model.image_size \[128, 96\] with 3 deconvolutions: set "
+                                r"model.heatmap_size=32,24 too"),
     ("test.oks_threshold=-1", r"test.oks_threshold must be in \[0, 1\], got -1"),
     ("test.in_vis_threshold=1.5", r"test.in_vis_threshold must be in \[0, 1\], got 1.5")])
 def test_model_values_the_network_cannot_take_are_config_errors(override, message):

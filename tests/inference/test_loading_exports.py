@@ -66,7 +66,8 @@ def test_a_missing_or_foreign_sidecar_names_the_file(tiny_onnx, tmp_path):
     with pytest.raises(CheckpointError, match=rf"{path} does not match the config of its "
                        rf"sidecar {sidecar}.*\(1, 16, 16, 16\).*\(1, 16, 16, 17\)"):
         load_pose_model(path)
-    info["experiment"]["model"].update(num_keypoints=17, image_size=[32, 64])
+    info["experiment"]["model"].update(num_keypoints=17, image_size=[32, 64],
+                                       heatmap_size=[8, 16])
     sidecar.write_text(json.dumps(info))
     with pytest.raises(CheckpointError, match=rf"{path} does not match.*an error"):
         load_pose_model(path)  # The network does not take crops of that size.

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
+
 from keras_pose.prediction import outputs
 from keras_pose.prediction.outputs import OutputWriter, JsonListFile
 
@@ -108,3 +110,42 @@ def test_an_earlier_file_of_other_inputs_or_not_ours_is_moved_aside(tmp_path):
     predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), {"x.jpg": "/x.jpg"})
     assert predictions.kept_earlier == str(tmp_path / "predictions.5.json")
     assert _on_disk(path) == [] and _on_disk(predictions.kept_earlier) == [_entry(5)]
+
+
+def test_a_video_cut_short_by_a_full_disk_is_reported(tmp_path, monkeypatch):
+    """OpenCV's writer reports no error: on a full disk the .pose.avi held
+    fewer frames than written (or none readable) and nothing said so.
+    (Checked by hand on a 64 KB tmpfs: 12 frames written, reported.)"""
+    import cv2
+
+    from keras_pose.prediction import outputs
+    frames = [np.full((48, 64, 3), 40 * i, np.uint8) for i in range(6)]
+    writer = outputs.OutputWriter(str(tmp_path))
+    video = outputs.VideoOutput(writer, str(tmp_path / "ok.avi"), 10)
+    for frame in frames:
+        video.add(frame)
+    video.close()
+    assert video.ok and writer.failures == []
+
+    real = cv2.VideoWriter
+
+    class DiskFillsAfterThree:  # The writer's frames past the third never reach the disk.
+        def __init__(self, *args):
+            self._video, self._written = real(*args), 0
+
+        def __getattr__(self, name):
+            return getattr(self._video, name)
+
+        def write(self, image):
+            self._written += 1
+            if self._written <= 3:
+                self._video.write(image)
+
+    monkeypatch.setattr(outputs.cv2, "VideoWriter", DiskFillsAfterThree)
+    video = outputs.VideoOutput(writer, str(tmp_path / "short.avi"), 10)
+    for frame in frames:
+        video.add(frame)
+    video.close()
+    assert not video.ok
+    assert writer.failures == [f"{tmp_path / 'short.avi'}: the video does not hold its 6 "
+                               "frames (disk full?)"]

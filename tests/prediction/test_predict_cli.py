@@ -735,7 +735,7 @@ def test_a_second_run_on_the_same_output_directory_is_refused(run_predict, check
         code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs,
                                     "--detector", "none", "--output_dir", str(out)])
         assert code == 1, err[-3000:]
-        assert f"{out} is in use by another predict.py run (pid {os.getpid()}" in err
+        assert f"{out} is in use by the predict.py run (pid {os.getpid()}" in err
         assert "use another --output_dir" in err and "Traceback" not in err
         assert (out / "predictions.json").read_text() == "[]\n"
         assert sorted(os.listdir(out)) == [".lock", "predictions.json"]

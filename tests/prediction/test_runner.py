@@ -272,3 +272,28 @@ def test_a_video_takes_per_frame_boxes_keyed_as_frames_json_names_them(tmp_path)
     assert missing == ["clip.mp4#0", "clip.mp4#3"]
     people, missing = boxes_of_frames({"clip.mp4": [box_v], "clip.mp4#2": [box_b]})
     assert people == [[box_v], [box_v], [box_b], [box_v]] and missing == []
+
+
+def test_per_frame_boxes_take_the_video_paths_forms_and_say_what_no_frame_took(tmp_path,
+                                                                            monkeypatch):
+    """The video part of a frame key matched only the exact relative key
+    (a path from the current folder or a bare name matched nothing), and a
+    frame past the end (numbered from 1: every frame shifted) vanished."""
+    from keras_pose.detection import FileDetector
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    _video(tmp_path / "in" / "sub" / "clip.mp4", 4)
+    monkeypatch.chdir(tmp_path)
+    items = list_inputs(str(tmp_path / "in"))
+    box = [8, 6, 40, 36]
+    table = {"in/sub/clip.mp4#0": [box], str(tmp_path / "in/sub/clip.mp4") + "#01": [box],
+             "clip.mp4#2": [box], "clip.mp4#4": [box], "clip.mp4#7": [box]}
+    (tmp_path / "boxes.json").write_text(json.dumps(table))
+    detector = FileDetector(str(tmp_path / "boxes.json"))
+    detector.bind([item.key for item in items], paths={item.key: item.path for item in items})
+    run = PredictionRun(_Poses(), detector, str(tmp_path / "out"))
+    run.video(items[0], False, run.predictor.config.track)
+    frames = json.load(open(tmp_path / "out" / "sub" / "clip.mp4.frames.json"))
+    assert [len(f["people"]) for f in frames] == [1, 1, 1, 0]
+    assert run.summary.unused_boxes == [
+        "sub/clip.mp4: 2 boxes entries for frames past its 4 (e.g. clip.mp4#7; frames are "
+        "numbered from 0, as frames.json numbers them)"]

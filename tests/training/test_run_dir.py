@@ -167,7 +167,7 @@ def test_a_second_run_is_refused_and_a_killed_run_releases_the_lock(tmp_path):
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(run_dir.RunDirError, match=rf"in use by another training run "
+        with pytest.raises(run_dir.RunDirError, match=rf"in use by the training run "
                                                       rf"\(pid {holder.pid} on host"):
             with run_dir.RunLock(str(tmp_path)):
                 pass
@@ -226,3 +226,23 @@ def test_epochs_past_9999_are_newer_than_9999(tmp_path, fast_config):
     os.remove(os.path.join(paths[-1], "COMPLETE"))
     with pytest.raises(CheckpointError, match="epoch_10000 is incomplete"):
         run_dir.check_checkpoints(model_dir)
+
+
+def test_a_disk_without_room_for_the_checkpoint_is_refused_before_writing(
+        tmp_path, fast_config, monkeypatch):
+    """HDF5 failing mid-write on a full disk left h5py objects whose clean-up
+    crashed train.py (segmentation fault, exit 139) after its one-line error
+    (seen on a 64 KB tmpfs); the message also began with '[Errno 28]'."""
+    import collections
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    good = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(1))
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(run_dir.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 4096))
+    with pytest.raises(run_dir.CheckpointWriteError) as info:
+        run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(2))
+    assert str(info.value).startswith(f"cannot write checkpoint {tmp_path}/checkpoints/"
+                                      "epoch_0002: the disk is full (0.0 MB free, about ")
+    assert str(info.value).endswith(f"the previous checkpoint {good} is intact")
+    assert info.value.errno == errno.ENOSPC
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0001"]

@@ -1,0 +1,36 @@
+"""The directory lock: the holder named in its own words, a full disk."""
+
+import errno
+import os
+
+import pytest
+
+from keras_pose import locks
+from keras_pose.locks import DirectoryInUseError, DirectoryLock
+
+
+def test_a_refusal_names_the_holder_not_the_tool_asking(tmp_path):
+    # A train.py run holding a folder was "another evaluate.py run".
+    with DirectoryLock(str(tmp_path), run="training run", flag="--model_dir"):
+        with pytest.raises(DirectoryInUseError) as info:
+            with DirectoryLock(str(tmp_path), run="evaluate.py run", flag="--output_dir"):
+                pass
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path} is in use by the training run (pid {os.getpid()} "
+                              "on host ")
+    assert message.endswith("; wait for it to end or use another --output_dir")
+
+
+def test_a_full_disk_at_the_lock_is_an_error_naming_it(tmp_path, monkeypatch):
+    # The lock's os.write raised ENOSPC naming no file: a traceback in every tool.
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(locks.os, "write", full)
+    with pytest.raises(OSError) as info:
+        with DirectoryLock(str(tmp_path)):
+            pass
+    assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(tmp_path / ".lock"))
+    monkeypatch.undo()
+    with DirectoryLock(str(tmp_path)):  # the lock was released
+        pass
