@@ -137,7 +137,8 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
         raise CheckpointError(
             f"{pose_model.path} is already an export ({pose_model.runtime} "
             f"{pose_model.precision}): it runs in its own runtime and precision; drop "
-            "--runtime / --precision, or pass the checkpoint it was exported from")
+            "--runtime / --precision (in Python: runtime= / precision=), or pass the "
+            "checkpoint it was exported from")
     check_choice(runtime, precision)
     if (runtime, precision) == (pose_model.runtime, pose_model.precision):
         return pose_model
