@@ -110,13 +110,17 @@ def _upright() -> bool:
 def _setup(checkpoint, found):
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
-    from keras_pose.prediction.inputs import without_own_outputs
+    from keras_pose.prediction.inputs import overwritten_inputs, without_own_outputs
     inputs, left_out = without_own_outputs(found, FLAGS.output_dir)
     if left_out:
         print(f"note: {len(left_out)} file(s) under --input are predict.py's own outputs (an "
               f"earlier run's annotated copies, in --output_dir {FLAGS.output_dir} or a folder "
               f"holding its predictions.json), left out: "
               f"{_listed([item.key for item in left_out])}")
+    clash = overwritten_inputs(inputs, FLAGS.output_dir)
+    if clash:  # A user's own x.pose.jpg beside x.jpg was overwritten.
+        raise FlagError(f"--output_dir {FLAGS.output_dir}: the annotated copies would "
+                        f"overwrite input(s) {_listed(clash)}; use another --output_dir")
     image_ids = None
     if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
         from keras_pose.prediction.inputs import image_ids_of_inputs

@@ -84,9 +84,32 @@ def _is_media(name: str) -> bool:
 
 
 def _walk(root: str, recursive: bool) -> Iterable[str]:
+    """The files of a folder (and its subfolders), as a glob's ``**`` sees
+    them: symbolic links to folders followed (each folder once, so a link
+    loop ends), hidden names (``.x``, macOS's ``._x``) left out."""
     if not recursive:
-        return (os.path.join(root, f) for f in os.listdir(root))
-    return (os.path.join(d, f) for d, _, files in os.walk(root) for f in files)
+        return (os.path.join(root, f) for f in os.listdir(root) if not f.startswith("."))
+    seen = set()
+
+    def walk():
+        for folder, dirs, files in os.walk(root, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in seen:
+                dirs[:] = []
+                continue
+            seen.add(real)
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            yield from (os.path.join(folder, f) for f in files if not f.startswith("."))
+    return walk()
+
+
+def _once(paths: Iterable[str]) -> list[str]:
+    """Each real file once, by its shortest path (a glob's ``**`` followed a
+    link loop into sub/loop/sub/loop/...: each photo ran dozens of times)."""
+    chosen: dict[str, str] = {}
+    for path in sorted(paths, key=lambda p: (p.count(os.sep), p)):
+        chosen.setdefault(os.path.realpath(path), path)
+    return list(chosen.values())
 
 
 def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
@@ -95,11 +118,11 @@ def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
         return os.path.dirname(os.path.abspath(spec)), [os.path.abspath(spec)]
     if os.path.isdir(spec):
         root = os.path.abspath(spec)
-        return root, [p for p in _walk(root, recursive) if os.path.isfile(p)]
+        return root, _once(p for p in _walk(root, recursive) if os.path.isfile(p))
     fixed = spec.split("*")[0].split("?")[0].split("[")[0]
     root = os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
-    return root, [os.path.abspath(p) for p in glob.glob(spec, recursive=True)
-                  if os.path.isfile(p)]
+    return root, _once(os.path.abspath(p) for p in glob.glob(spec, recursive=True)
+                       if os.path.isfile(p))
 
 
 def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str]:
@@ -163,13 +186,28 @@ def without_own_outputs(inputs: list[InputFile], output_dir: str
     (an earlier run's ``--output_dir``).
     """
     written = set()
-    for folder in {os.path.abspath(output_dir)} | _earlier_output_dirs(inputs):
+    # Only folders an earlier run wrote to (its predictions.json is there): a
+    # user's own photo named x.pose.jpg was taken for a copy, then overwritten.
+    earlier = _earlier_output_dirs(inputs)
+    if os.path.isfile(os.path.join(output_dir, "predictions.json")):
+        earlier.add(os.path.abspath(output_dir))
+    for folder in earlier:
         written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
         written |= {os.path.abspath(sequence_output(folder, sequence_key(frames), ".pose.avi"))
                     for frames in sequences(inputs)}
     kept = [item for item in inputs if os.path.abspath(item.path) not in written]
     left_out = [item for item in inputs if os.path.abspath(item.path) in written]
     return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
+
+
+def overwritten_inputs(inputs: Sequence[InputFile], output_dir: str) -> list[str]:
+    """The inputs this run's annotated copies would overwrite (``--output_dir``
+    equal to ``--input`` with a photo of its own named ``x.pose.jpg``)."""
+    paths = {os.path.abspath(item.path) for item in inputs}
+    outputs = {os.path.abspath(item.drawn_output(output_dir)) for item in inputs}
+    outputs |= {os.path.abspath(sequence_output(output_dir, sequence_key(frames), ".pose.avi"))
+                for frames in sequences(list(inputs))}
+    return sorted(paths & outputs)
 
 
 def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:

@@ -45,7 +45,7 @@ class OutputWriter:
                 return True
         except (OSError, cv2.error) as e:
             return self._failed(path, str(e))
-        return self._failed(path, "the image could not be written (disk full or read-only?)")
+        return self._failed(path, _why_not_written(path, "the image"))
 
     def json(self, path: str, value: Any) -> bool:
         """Writes a JSON file atomically; True if written."""
@@ -56,10 +56,31 @@ class OutputWriter:
             return self._failed(path, e.strerror or str(e))
 
 
+def _why_not_written(path: str, what: str) -> str:
+    """OpenCV's writers say only False: the likely reason."""
+    try:
+        limit = os.pathconf(os.path.dirname(path) or ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    if len(os.path.basename(path).encode()) > limit:  # "disk full?" was guessed
+        return (f"{what} could not be written: its name is longer than the file system "
+                f"allows ({limit} bytes; the input's name plus '.pose'); rename the input")
+    return f"{what} could not be written (disk full or read-only?)"
+
+
+# Above this the MJPG AVI writer drops frames (timestamps it cannot order;
+# seen with a 2000 fps high-speed clip): the annotated copy plays slower.
+MAX_VIDEO_FPS = 1000.0
+
+
 class VideoOutput:
     """An annotated video (MJPG .avi); frames are checked as they go."""
 
     def __init__(self, writer: OutputWriter, path: str, fps: float):
+        if fps > MAX_VIDEO_FPS:
+            logging.warning("%s: written at %g fps, the most its writer takes (the input runs "
+                            "at %g fps)", path, MAX_VIDEO_FPS, fps)
+            fps = MAX_VIDEO_FPS
         self.writer, self.path, self.fps = writer, path, fps
         self._video: Optional[cv2.VideoWriter] = None
         self.ok = True
@@ -102,8 +123,8 @@ class VideoOutput:
             return
         self._video.release()
         if self.ok and not _last_frame_reads(self.path, self.frames):
-            self.ok = self.writer._failed(
-                self.path, f"the video does not hold its {self.frames} frames (disk full?)")
+            self.ok = self.writer._failed(self.path, _why_not_written(
+                self.path, f"the video's {self.frames} frames"))
 
 
 def _last_frame_reads(path: str, frames: int) -> bool:

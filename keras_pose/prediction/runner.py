@@ -213,6 +213,11 @@ class PredictionRun:
         tracker = _tracker(self, track_config) if track else None
         self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
+        # An earlier run's, written at its end: beside this run's files (which
+        # replace that run's from the first frame) it would pass for this
+        # run's after a kill -9.
+        if os.path.isfile(output(".posetrack.json")):
+            os.remove(output(".posetrack.json"))
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
         per_frame = JsonListFile(self.writer, output(".frames.json"))
         results, names = [], []

@@ -3,7 +3,8 @@ inputs again."""
 
 import os
 
-from keras_pose.prediction.inputs import list_inputs, sequences, without_own_outputs
+from keras_pose.prediction.inputs import (list_inputs, overwritten_inputs, sequences,
+                                         without_own_outputs)
 
 
 def _touch(root, *names):
@@ -22,7 +23,7 @@ def test_outputs_inside_the_input_folder_are_left_out(tmp_path):
     # and one of --output_dir . (outputs beside the inputs).
     _touch(tmp_path, "a.jpg", "b/c.png", "clip.mp4", "predictions/a.pose.jpg",
            "predictions/b/c.pose.png", "predictions/clip.mp4.pose.avi", "a.pose.jpg",
-           "0/x.jpg")
+           "0/x.jpg", "predictions/predictions.json")
     items = list_inputs(str(tmp_path))
     kept, left_out = without_own_outputs(items, str(tmp_path / "predictions"))
     # Indices (image ids) as in a run without the outputs: 0/x.jpg's 0 stays.
@@ -30,14 +31,17 @@ def test_outputs_inside_the_input_folder_are_left_out(tmp_path):
                            ("clip.mp4", 4)]
     assert [item.key for item in left_out] == [
         "predictions/a.pose.jpg", "predictions/b/c.pose.png", "predictions/clip.mp4.pose.avi"]
+    _touch(tmp_path, "predictions.json")  # an earlier run of --output_dir .
     kept, left_out = without_own_outputs(items, str(tmp_path))
-    assert [item.key for item in left_out] == ["a.pose.jpg"]
+    assert [item.key for item in left_out] == [
+        "a.pose.jpg", "predictions/a.pose.jpg", "predictions/b/c.pose.png",
+        "predictions/clip.mp4.pose.avi"]
     assert "a.pose.jpg" not in [item.key for item in kept]
 
 
 def test_copies_of_a_tracked_or_untracked_run_are_left_out_and_others_kept(tmp_path):
     _touch(tmp_path, "seq/000.jpg", "seq/001.jpg", "out/seq.pose.avi", "out/other.avi",
-           "out/seq/000.pose.jpg", "out/seq/001.jpg")
+           "out/seq/000.pose.jpg", "out/seq/001.jpg", "out/predictions.json")
     items = list_inputs(str(tmp_path))
     kept, left_out = without_own_outputs(items, str(tmp_path / "out"))
     # --track's video of the folder, an untracked run's copy of a frame.
@@ -129,3 +133,31 @@ def test_frames_right_in_the_input_folder_are_named_after_it(tmp_path):
     assert keys == [["seq1"], ["seq2", "frames"], ["seq1", "seq2", "seq2/frames"]]
     assert [sequence_key(f) for f in sequences(list_inputs(str(tmp_path / "clips/seq1/0.jpg")))
             ] == ["seq1"]
+
+
+def test_a_users_photo_named_like_a_copy_is_an_input_never_overwritten(tmp_path):
+    """--output_dir equal to --input, first run: the user's own a.pose.jpg
+    was taken for an earlier run's copy (no run had written there), left out,
+    then overwritten by a.jpg's annotated copy."""
+    _touch(tmp_path, "a.jpg", "a.pose.jpg", "b.jpg")
+    kept, left_out = without_own_outputs(list_inputs(str(tmp_path)), str(tmp_path))
+    assert left_out == [] and [item.key for item in kept] == ["a.jpg", "a.pose.jpg", "b.jpg"]
+    assert overwritten_inputs(kept, str(tmp_path)) == [str(tmp_path / "a.pose.jpg")]
+    assert overwritten_inputs(kept, str(tmp_path / "out")) == []
+
+
+def test_hidden_files_are_not_inputs_and_linked_folders_are_read_once(tmp_path):
+    """macOS's ._frame_1.jpg files were frames of the tracked folder (every
+    real frame moved 4 places); a glob's ** followed a link loop (one photo
+    ran 41 times) while the folder walk skipped linked folders in silence."""
+    _touch(tmp_path, "in/seq/frame_1.jpg", "in/seq/._frame_1.jpg", "in/.hidden/x.jpg",
+           "elsewhere/y.jpg")
+    os.symlink("..", tmp_path / "in" / "seq" / "loop")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "in" / "linked")
+    assert [item.key for item in list_inputs(str(tmp_path / "in"))] == [
+        "linked/y.jpg", "seq/frame_1.jpg"]
+    assert [item.key for item in list_inputs(str(tmp_path / "in") + "/**/*.jpg")] == [
+        "linked/y.jpg", "seq/frame_1.jpg"]
+    # Named on its own, a hidden file is an input.
+    assert [item.key for item in list_inputs(str(tmp_path / "in/seq/._frame_1.jpg"))] == [
+        "._frame_1.jpg"]

@@ -147,5 +147,19 @@ def test_a_video_cut_short_by_a_full_disk_is_reported(tmp_path, monkeypatch):
         video.add(frame)
     video.close()
     assert not video.ok
-    assert writer.failures == [f"{tmp_path / 'short.avi'}: the video does not hold its 6 "
-                               "frames (disk full?)"]
+    assert writer.failures == [f"{tmp_path / 'short.avi'}: the video's 6 frames could not be "
+                               "written (disk full or read-only?)"]
+
+
+def test_a_rate_the_video_writer_cannot_take_and_a_name_too_long_are_said(tmp_path):
+    """A 2000 fps clip lost frames in its annotated copy (reported as a full
+    disk); a name too long for the file system was 'disk full or read-only?'."""
+    writer = outputs.OutputWriter(str(tmp_path))
+    video = outputs.VideoOutput(writer, str(tmp_path / "fast.avi"), 2000.0)
+    for i in range(30):
+        video.add(np.full((48, 64, 3), 8 * i, np.uint8))
+    video.close()
+    assert video.ok and video.fps == outputs.MAX_VIDEO_FPS and writer.failures == []
+    long = str(tmp_path / ("x" * 251 + ".pose.jpg"))
+    assert not writer.image(long, np.zeros((8, 8, 3), np.uint8))
+    assert "its name is longer than the file system allows (255 bytes" in writer.failures[-1]

@@ -297,3 +297,26 @@ def test_per_frame_boxes_take_the_video_paths_forms_and_say_what_no_frame_took(t
     assert run.summary.unused_boxes == [
         "sub/clip.mp4: 2 boxes entries for frames past its 4 (e.g. clip.mp4#7; frames are "
         "numbered from 0, as frames.json numbers them)"]
+
+
+def test_an_earlier_runs_posetrack_json_goes_when_the_sequence_starts(tmp_path):
+    """It is written at a run's end: after a kill -9 of the next run it sat
+    beside that run's partial frames.json and video, passing for its own."""
+    folder = tmp_path / "in" / "seq"
+    folder.mkdir(parents=True)
+    for i in range(2):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), np.full((48, 64, 3), 100, np.uint8))
+    stale = tmp_path / "out" / "seq.posetrack.json"
+    stale.parent.mkdir()
+    stale.write_text('{"images": [], "annotations": []}')
+    seen = []
+
+    class Looking(_StopAt):
+        def detect(self, image, source):
+            seen.append(stale.exists())
+            return super().detect(image, source)
+
+    run = PredictionRun(_Poses(), Looking(-1), str(tmp_path / "out"))
+    run.folders(list_inputs(str(tmp_path / "in")), run.predictor.config.track)
+    assert seen == [False, False]
+    assert len(json.load(open(stale))["images"]) == 2  # this run's, at its end

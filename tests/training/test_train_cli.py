@@ -45,7 +45,7 @@ def test_second_run_ctrl_c_kill_9_and_resume(tmp_path, synthetic_root):
     second = subprocess.run(cmd, cwd=REPO, env=_env(), capture_output=True, text=True,
                             timeout=120)
     assert second.returncode == 1, second.stderr[-2000:]
-    assert f"in use by another training run (pid {first.pid}" in second.stderr
+    assert f"in use by the training run (pid {first.pid}" in second.stderr
     assert "Traceback" not in second.stderr
     # Ctrl-C: a clean stop that says where to resume from.
     _wait_for(os.path.join(epoch(1), "COMPLETE"), first)
