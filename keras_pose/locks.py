@@ -41,8 +41,10 @@ class DirectoryLock:
         self.path = os.path.join(directory, LOCK_FILE)
         self.run, self.flag = run, flag
         self._fd: Optional[int] = None
+        self._created = False
 
     def __enter__(self) -> "DirectoryLock":
+        self._created = not os.path.isdir(os.path.dirname(self.path))
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         fd = self._open()
         try:
@@ -90,3 +92,12 @@ class DirectoryLock:
         if self._fd is not None:
             os.close(self._fd)  # Releases the lock.
             self._fd = None
+            # A run that stopped before writing anything (a user error) left a
+            # folder of its own making holding only .lock: taken away again.
+            directory = os.path.dirname(self.path)
+            if self._created and os.listdir(directory) == [LOCK_FILE]:
+                try:
+                    os.remove(self.path)
+                    os.rmdir(directory)
+                except OSError:
+                    pass

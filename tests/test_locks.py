@@ -34,3 +34,16 @@ def test_a_full_disk_at_the_lock_is_an_error_naming_it(tmp_path, monkeypatch):
     monkeypatch.undo()
     with DirectoryLock(str(tmp_path)):  # the lock was released
         pass
+
+
+def test_a_folder_made_for_a_run_that_wrote_nothing_goes_again(tmp_path):
+    # A run stopped by a user error left output/<name>/ holding only .lock.
+    made, kept = tmp_path / "made", tmp_path / "kept"
+    kept.mkdir()
+    for folder in (made, kept):
+        with DirectoryLock(str(folder)):
+            pass
+    assert not made.exists() and os.listdir(kept) == [".lock"]
+    with DirectoryLock(str(tmp_path / "used")):
+        (tmp_path / "used" / "out.json").write_text("{}")
+    assert sorted(os.listdir(tmp_path / "used")) == [".lock", "out.json"]

@@ -276,7 +276,8 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
     if skipped["image not in the annotation file"] and not rows["image_path"]:
         raise AnnotationError(
             f"{det_file}: none of its {len(detections)} detections is of an image "
-            f"listed in {ann_file} (a detections file for other images?)")
+            f"listed in {ann_file} (a detections file for other images? --detections, or "
+            "test.detection_file, names the detections of the evaluated split)")
     if not rows["image_path"]:
         raise AnnotationError(
             f"{det_file}: no usable person detection (" + ", ".join(

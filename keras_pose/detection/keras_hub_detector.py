@@ -269,15 +269,14 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
     info = PRESETS.get(preset)
     size = f" (about {info.download_mb} MB)" if info else ""
     where = f" ({handle})" if handle else ""
-    return (f"Cannot load the person detector preset '{preset}'{where}: "
-            f"{_short_cause(error)}.\n"
-            f"It is downloaded once{size} into the kagglehub cache ({_cache_dir()}; "
-            "KAGGLEHUB_CACHE moves it), which needs network access on first use.\n"
-            "Without it (predict.py), give the people's boxes yourself: --boxes FILE (COCO "
-            "detection results [{\"image_id\" or \"file_name\", \"bbox\": [x, y, w, h], "
-            "\"score\"}] or {\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none to take "
-            "each whole image as one person; or pass a local copy of the preset directory as "
-            "the detector.")
+    # One line, as every user error (it was three).
+    return (f"cannot load the person detector preset '{preset}'{where}: "
+            f"{_short_cause(error)}; it is downloaded once{size} into the kagglehub cache "
+            f"({_cache_dir()}; KAGGLEHUB_CACHE moves it), which needs network access on first "
+            "use; or pass a local copy of the preset directory as the detector; predict.py "
+            "runs without it given the people's boxes: --boxes FILE (COCO detection results "
+            "or {\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none (each whole image is "
+            "one person)")
 
 
 def load_dfine_detector(preset: str):

@@ -95,7 +95,9 @@ def check_choice(runtime: str, precision: str) -> None:
     if precision not in CHOICES[runtime]:
         why = _WHY_NOT.get((runtime, precision),
                            f"--precision is one of {', '.join(CHOICES[runtime])} for it")
-        raise RuntimeChoiceError(f"--runtime {runtime} does not compute in {precision}: {why}")
+        default = " (the default)" if runtime == "tf" else ""  # The user may not have typed it.
+        raise RuntimeChoiceError(f"--runtime {runtime}{default} does not compute in "
+                                 f"{precision}: {why}")
     if precision == "bf16" and not cpu_has_bf16():
         raise RuntimeChoiceError(
             f"--precision bf16: this CPU has no bf16 units ({' / '.join(CPU_BF16_FLAGS)}), "

@@ -158,7 +158,7 @@ def check_guard(reference_ap: float, rows: list[GuardRow], max_drop: float = MAX
     if not bad:
         return
     message = (f"accuracy guard: {', '.join(r.name for r in bad)} lost more than "
-               f"{100 * max_drop:.1f} AP point against fp32:\n"
+               f"{100 * max_drop:g} AP point against fp32:\n"
                f"{format_table(reference_ap, rows)}")
     if not force:  # The way out depends on the tool: each caller adds its own.
         raise AccuracyGuardError(message)

@@ -184,6 +184,7 @@ def test_offline_first_use_says_how_to_go_on(monkeypatch):
     assert f"about {PRESETS[DEFAULT_PRESET].download_mb} MB" in message
     assert "--boxes FILE" in message and "--detector none" in message
     assert "kaggle://keras/d-fine/keras/" + DEFAULT_PRESET in message
+    assert "\n" not in message  # one line, as every user error (it was three)
 
 
 def test_missing_preset_files_and_unknown_names(monkeypatch, tmp_path):

@@ -360,7 +360,9 @@ def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
         if g.image_id != p.image_id and not same_name:
             raise _fail(where, f"id {p.image_id!r} / '{p.file_name}' is neither "
                         f"the id nor the file name of ground-truth image "
-                        f"{g.image_id!r} / '{g.file_name}' at that position")
+                        f"{g.image_id!r} / '{g.file_name}' at that position (name the "
+                        f"frames as the ground truth does, e.g. "
+                        f"{os.path.basename(g.file_name)}, or give its image ids)")
         ids = p.people.track_ids
         if len(np.unique(ids)) != len(ids):
             raise _fail(where, f"non-unique track ids {ids.tolist()} in one frame")
