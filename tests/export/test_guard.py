@@ -59,6 +59,9 @@ def test_check_guard_refuses_a_drop_above_half_a_point(monkeypatch):
     assert len(logged) == 1 and "litert int8" in logged[0] and "exported anyway" in logged[0]
     table = guard.format_table(0.706, [ok, bad])
     assert "| litert int8 | 69.99 | -0.61 | 0.500 | 4.000 | 10.0% |" in table
+    # --max_ap_drop 0.05 (point) said "lost more than 0.1 AP point".
+    with pytest.raises(guard.AccuracyGuardError, match=r"lost more than 0.05 AP point"):
+        guard.check_guard(0.706, [ok], max_drop=0.0005)
 
 
 def test_whole_images_keeps_every_person_of_each_image(setup):
