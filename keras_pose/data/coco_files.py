@@ -16,7 +16,7 @@ import json
 import math
 import os
 from collections import Counter
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 from absl import logging
 
@@ -168,7 +168,8 @@ def _file_skeleton(cat: dict, names: Sequence[str], where: str) -> tuple:
 
 
 def _select_categories(categories: list, category_ids: Sequence[int],
-                       counts: Counter, path: str) -> list[dict]:
+                       counts: Counter, path: str,
+                       warn: Callable = logging.warning) -> list[dict]:
     """The keypoint categories to use (see :func:`read_annotation_file`)."""
     seen: set[int] = set()
     for cat in categories:
@@ -187,7 +188,7 @@ def _select_categories(categories: list, category_ids: Sequence[int],
             raise AnnotationError(f"{path}: data.category_ids {unknown} are not keypoint "
                                   f"categories of this file; its keypoint categories: {listing}")
         if unknown:  # A validation file may lack a category of the training file's.
-            logging.warning("%s: data.category_ids %s are not categories of this file; "
+            warn("%s: data.category_ids %s are not categories of this file; "
                             "its people of %s are used", path, unknown,
                             [i for i in category_ids if i in by_id])
         selected = [by_id[i] for i in category_ids if i in by_id]
@@ -198,11 +199,11 @@ def _select_categories(categories: list, category_ids: Sequence[int],
         selected = [c for c in keypoint_cats if c["keypoints"] == keypoint_cats[0]["keypoints"]]
     for cat in selected[1:]:
         if cat["keypoints"] != selected[0]["keypoints"]:
-            logging.warning("%s: %s has other keypoint names than %s; the first's are used",
+            warn("%s: %s has other keypoint names than %s; the first's are used",
                             path, _category_name(cat), _category_name(selected[0]))
     others = [c for c in keypoint_cats if c["id"] not in {s["id"] for s in selected}]
     if others:
-        logging.warning(
+        warn(
             "%s: keypoint categories not used (%s); used: %s. Choose with "
             "--set data.category_ids=...", path, "; ".join(
                 f"{_category_name(c)}: {len(c['keypoints'])} keypoints, {counts[c['id']]} "
@@ -298,7 +299,8 @@ def _segmentation_area(ann: dict, image: Optional[dict], path: str) -> Optional[
             f"'segmentation' cannot give the missing 'area': {e}") from e
 
 
-def _fill_missing_fields(anns: list, images: dict[int, dict], path: str) -> dict:
+def _fill_missing_fields(anns: list, images: dict[int, dict], path: str,
+                         warn: Callable = logging.warning) -> dict:
     """Fills ``iscrowd`` (0), ``num_keypoints`` (labelled keypoints) and
     ``area`` (segmentation, else box) where missing; logs the counts once."""
     filled: Counter = Counter()
@@ -324,10 +326,10 @@ def _fill_missing_fields(anns: list, images: dict[int, dict], path: str) -> dict
             ann["area"] = float(area)
             filled[f"area from the {how}"] += 1
     if filled:
-        logging.warning("%s: filled in missing fields of %d annotations: %s", path, len(anns),
+        warn("%s: filled in missing fields of %d annotations: %s", path, len(anns),
                         ", ".join(f"{what}: {n}" for what, n in sorted(filled.items())))
     if recounted:
-        logging.warning("%s: %d annotations give a 'num_keypoints' other than their labelled "
+        warn("%s: %d annotations give a 'num_keypoints' other than their labelled "
                         "keypoints (visibility > 0), e.g. annotation ids %s; recounted from the "
                         "visibilities", path, len(recounted), recounted[:5])
         filled["num_keypoints recounted"] = len(recounted)
@@ -346,10 +348,11 @@ def _image_info_meta(data: dict, category_ids: Sequence[int], path: str) -> dict
 
 
 def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counter,
-                   path: str, skeleton: bool = True) -> tuple[dict, list]:
+                   path: str, skeleton: bool = True,
+                   warn: Callable = logging.warning) -> tuple[dict, list]:
     """The chosen keypoint categories (normalised) and their metadata
     (``keypoint_names``, ``skeleton``, ``flip_pairs``, ``category_ids``)."""
-    selected = _select_categories(categories, tuple(category_ids), counts, path)
+    selected = _select_categories(categories, tuple(category_ids), counts, path, warn)
     if not selected:
         raise AnnotationError(f"{path}: no category has 'keypoints'; not a COCO keypoint "
                               "annotation file (K and keypoint names unknown)")
@@ -361,7 +364,7 @@ def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counte
 
 
 def read_annotation_file(path: str, category_ids: Sequence[int] = (),
-                         skeleton: bool = True) -> dict:
+                         skeleton: bool = True, warn: bool = True) -> dict:
     """Reads, validates and normalises a COCO keypoint annotation file.
 
     The whole file is checked at once: ``images`` (integer ids, file names,
@@ -387,6 +390,8 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = (),
       category_ids: keypoint categories to use (``data.category_ids``).
       skeleton: read and check the categories' skeletons; False where the
         config gives the limbs (reading people does not need them).
+      warn: log what was filled in or left out (False for a second reading
+        of a file whose reader already said it: each was logged twice).
 
     Returns:
       The COCO dict (``images``, ``categories``, ``annotations``, other
@@ -401,6 +406,7 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = (),
       AnnotationError: naming the file, the annotation (or image or
         category) id and the field; FileNotFoundError.
     """
+    log = logging.warning if warn else (lambda *args: None)
     data = read_json(path)
     _check_top_level(data, path)
     images = _index_images(data["images"], path)
@@ -413,26 +419,26 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = (),
         meta = _image_info_meta(data, category_ids, path)
     else:
         meta, data["categories"] = _keypoint_meta(categories, category_ids, counts, path,
-                                                  skeleton)
+                                                  skeleton, log)
     k_of = {c["id"]: len(c["keypoints"]) for c in categories
             if isinstance(c, dict) and c.get("keypoints")}
     _check_annotations(anns, k_of, path)
     data["annotations"] = [a for a in anns if a["category_id"] in meta["category_ids"]]
     orphans = [a["id"] for a in data["annotations"] if a["image_id"] not in images]
     if orphans:
-        logging.warning("%s: %d annotations name an image_id that 'images' does not list "
+        log("%s: %d annotations name an image_id that 'images' does not list "
                         "(annotation ids %s%s); they are not used", path, len(orphans),
                         orphans[:5], " ..." if len(orphans) > 5 else "")
     meta.update(source=path, num_keypoints=len(meta["keypoint_names"]),
                 has_annotations=has_annotations,
-                skipped=_left_out(anns, meta["category_ids"], k_of, categories, path),
-                filled=_fill_missing_fields(data["annotations"], images, path))
+                skipped=_left_out(anns, meta["category_ids"], k_of, categories, path, log),
+                filled=_fill_missing_fields(data["annotations"], images, path, log))
     data[META_KEY] = meta
     return data
 
 
 def _left_out(anns: list, chosen: Sequence[int], k_of: dict[int, int], categories: list,
-              path: str) -> dict[str, int]:
+              path: str, warn: Callable = logging.warning) -> dict[str, int]:
     """Counts the annotations of categories not chosen, by reason."""
     known = {c["id"] for c in categories if isinstance(c, dict)}
     reasons: Counter = Counter()
@@ -446,7 +452,7 @@ def _left_out(anns: list, chosen: Sequence[int], k_of: dict[int, int], categorie
             if cat not in known:
                 unknown.append(ann["id"])
     if unknown:
-        logging.warning("%s: %d annotations have a category_id that 'categories' does not "
+        warn("%s: %d annotations have a category_id that 'categories' does not "
                         "list (annotation ids %s%s); they are not used", path, len(unknown),
                         unknown[:5], " ..." if len(unknown) > 5 else "")
     return dict(reasons)

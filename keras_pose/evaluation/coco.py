@@ -144,7 +144,9 @@ def load_coco_ground_truth(annotation_file: str, category_ids: Sequence[int] = (
     from keras_pose.data import coco_files
     gt = COCO()
     # COCOeval needs no skeleton: a file's that does not fit K stops nothing here.
-    gt.dataset = coco_files.read_annotation_file(annotation_file, category_ids, skeleton=False)
+    # The records reader reads (and reports on) the same file: said once.
+    gt.dataset = coco_files.read_annotation_file(annotation_file, category_ids, skeleton=False,
+                                                 warn=False)
     anns = gt.dataset["annotations"]
     if any(ann["id"] == 0 for ann in anns):
         # COCOeval marks an unmatched person with id 0: a person whose id

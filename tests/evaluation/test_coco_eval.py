@@ -164,3 +164,20 @@ def test_nms_matches_loops_on_random_images():
     kept = coco.nms_per_image(image_ids, kpts, scores, areas)
     assert kept.tolist() == _loop_nms(image_ids, kpts, scores, areas)
     assert 36 <= len(kept) < n  # duplicates were suppressed, true people kept
+
+
+def test_what_the_records_reader_says_of_a_file_is_not_said_again(coco_dir, tmp_path, caplog):
+    """evaluate.py and train.py read a file twice (people, then COCOeval's
+    ground truth): each warning about it was logged twice."""
+    import logging
+
+    from keras_pose.data import coco_files
+    data = json.load(open(os.path.join(coco_dir, "test_coco.json")))
+    for ann in data["annotations"]:
+        ann.pop("area")
+    path = tmp_path / "noarea.json"
+    path.write_text(json.dumps(data))
+    caplog.set_level(logging.WARNING, logger="absl")
+    coco_files.read_annotation_file(str(path))
+    coco.load_coco_ground_truth(str(path))
+    assert caplog.text.count("filled in missing fields") == 1
