@@ -180,13 +180,7 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
                                  block_length=1, num_parallel_calls=parallel,
                                  deterministic=True)
 
-    # A pipeline feeds each replica of its worker in turn (MirroredStrategy
-    # over one machine's GPUs): a step takes this many of its batches. An
-    # epoch of one batch per step took two epochs' samples with two
-    # replicas, and a resumed run started from other samples than the
-    # uninterrupted one.
-    replicas = (input_context.num_replicas_in_sync // input_context.num_input_pipelines
-                if input_context is not None else 1)
+    samples_per_epoch = steps_per_epoch * batch_size * _replicas_fed(input_context)
 
     def one_epoch(epoch):
         # As many passes as the epoch needs (built when reached), so that
@@ -194,13 +188,23 @@ def build_train_dataset(records: Any, aug: Augmentation, codec: HeatmapCodec, *,
         # only if no image is readable, an error in SampleMaker.
         passes = tf.data.Dataset.range(np.iinfo(np.int64).max).flat_map(
             lambda r: one_pass(epoch, r))
-        return passes.take(steps_per_epoch * batch_size * replicas)
+        return passes.take(samples_per_epoch)
 
     ds = tf.data.Dataset.range(start_epoch, np.iinfo(np.int64).max).flat_map(one_epoch)
     ds = ds.batch(batch_size, drop_remainder=True)
     if num_parallel_calls > 0:
         return _without_autotuner(ds.prefetch(2))
     return ds.prefetch(AUTOTUNE)
+
+
+def _replicas_fed(input_context: Optional[tf.distribute.InputContext]) -> int:
+    """How many replicas one pipeline feeds, a batch each per step, in turn
+    (MirroredStrategy over one machine's GPUs). An epoch of one batch per
+    step took two epochs' samples with two replicas, and a resumed run
+    started from other samples than the uninterrupted one."""
+    if input_context is None:
+        return 1
+    return input_context.num_replicas_in_sync // input_context.num_input_pipelines
 
 
 def _pipeline_groups(groups: Sequence[np.ndarray],
