@@ -78,6 +78,15 @@ def remove_dead_leftovers(path: str) -> list[str]:
     return removed
 
 
+def nearest_existing(path: str) -> str:
+    """``path`` or its nearest ancestor that exists (where a folder to be
+    created would go: its disk, its permissions)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    return path
+
+
 def without_temporary_names(text: str) -> str:
     """``text`` (an error message) with this process's temporary names made
     final again: ``out.tmp-<host>-<pid>/variables`` -> ``out/variables``, so

@@ -161,6 +161,11 @@ def video_of_frame(key: str) -> Optional[str]:
     return video if mark and video and index.isdigit() else None
 
 
+def frame_number(key: str) -> int:
+    """3 for a frame key ``clip.mp4#3`` (or ``#03``)."""
+    return int(key.rpartition("#")[2])
+
+
 def _number(key: str) -> Optional[int]:
     digits = re.findall(r"\d+", os.path.splitext(os.path.basename(key))[0])
     return int(digits[-1]) if digits else None
@@ -243,7 +248,7 @@ def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,
     for video in dict.fromkeys(frames.values()):
         owner.update({entry: key for key, entry in
                       match_entries({video: None}, inputs, source, image_ids, paths).items()})
-    return {frame_key(owner[video], int(entry.rpartition("#")[2])): entry
+    return {frame_key(owner[video], frame_number(entry)): entry
             for entry, video in frames.items() if video in owner}
 
 
@@ -317,7 +322,7 @@ class FileDetector(PersonDetector):
         keys = self.matched if self.matched is not None else {e: e for e in self.table}
         return sorted((entry for key, entry in keys.items() if isinstance(key, str)
                        and video_of_frame(key) == video
-                       and int(key.rpartition("#")[2]) >= count), key=str)
+                       and frame_number(key) >= count), key=str)
 
     def has_entry(self, source: Source) -> bool:
         """Whether the file has boxes for ``source`` (before any filter)."""

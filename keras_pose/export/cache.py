@@ -55,7 +55,7 @@ from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError
 from keras_pose.export import guard, runtimes
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
-from keras_pose.files import write_directory_atomically
+from keras_pose.files import nearest_existing, write_directory_atomically
 from keras_pose.inference.loading import PoseModel
 
 # --runtime -> export format, and the precisions each runtime computes.
@@ -206,9 +206,7 @@ def _is_current(path: str, digest: str, needs_data_guard: bool = False) -> bool:
 def _writable(directory: str) -> bool:
     """Whether ``directory`` can be created and written (its nearest
     existing ancestor is writable)."""
-    while not os.path.exists(directory):
-        directory = os.path.dirname(directory)
-    return os.access(directory, os.W_OK)
+    return os.access(nearest_existing(directory), os.W_OK)
 
 
 def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,

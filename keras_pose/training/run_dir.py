@@ -48,7 +48,7 @@ from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, e
                                    write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import write_json, written_by_dead_process
+from keras_pose.files import nearest_existing, write_json, written_by_dead_process
 from keras_pose.locks import DirectoryLock
 
 STATE_FILE = "state.json"
@@ -211,11 +211,9 @@ def save_epoch_checkpoint(model_dir: str, network: keras.Model,
         return write_checkpoint_dir(final, write)
     except OSError as e:
         why = "the disk is full" if e.errno == errno.ENOSPC else str(e)
-        previous = latest_epoch_checkpoint(model_dir)
         raise CheckpointWriteError(
-            e.errno, f"cannot write checkpoint {final}: {why}; "
-            + (f"the previous checkpoint {previous} is intact" if previous
-               else "no earlier checkpoint exists")) from e
+            e.errno, f"cannot write checkpoint {final}: {why}; {_previous_intact(model_dir)}"
+        ) from e
 
 
 def _check_free_space(model_dir: str, final: str, network: keras.Model,
@@ -226,17 +224,18 @@ def _check_free_space(model_dir: str, final: str, network: keras.Model,
     values = list(network.weights) + list(optimizer.variables)
     needed = int(1.02 * sum(int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize
                            for v in values)) + (1 << 20)  # + HDF5's and the JSON files'
-    place = model_dir
-    while not os.path.exists(place):
-        place = os.path.dirname(place) or "."
-    free = shutil.disk_usage(place).free
+    free = shutil.disk_usage(nearest_existing(model_dir)).free
     if free < needed:
-        previous = latest_epoch_checkpoint(model_dir)
         raise CheckpointWriteError(
             errno.ENOSPC, f"cannot write checkpoint {final}: the disk is full ({free / 1e6:.1f} "
-            f"MB free, about {needed / 1e6:.1f} MB needed); " + (
-                f"the previous checkpoint {previous} is intact" if previous
-                else "no earlier checkpoint exists"))
+            f"MB free, about {needed / 1e6:.1f} MB needed); {_previous_intact(model_dir)}")
+
+
+def _previous_intact(model_dir: str) -> str:
+    """The end of a failed checkpoint write's message: what is still there."""
+    previous = latest_epoch_checkpoint(model_dir)
+    return (f"the previous checkpoint {previous} is intact" if previous
+            else "no earlier checkpoint exists")
 
 
 def restore_epoch_checkpoint(path: str, network: keras.Model,
