@@ -118,17 +118,19 @@ def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
         return os.path.dirname(os.path.abspath(spec)), [os.path.abspath(spec)]
     if os.path.isdir(spec):
         root = os.path.abspath(spec)
-        return root, _once(p for p in _walk(root, recursive) if os.path.isfile(p))
+        return root, _once(p for p in _walk(root, recursive) if os.path.isfile(p)
+                           or os.path.islink(p))
     fixed = spec.split("*")[0].split("?")[0].split("[")[0]
     root = os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
     return root, _once(os.path.abspath(p) for p in glob.glob(spec, recursive=True)
-                       if os.path.isfile(p))
+                       if os.path.isfile(p) or os.path.islink(p))
 
 
 def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str]:
     """(inputs, note): the images and videos ``spec`` names, in the keys'
     natural order, and what it holds in photo formats no decoder here reads
-    with the way out ("" when none), from one walk of the folder.
+    or as links to missing files, with the way out ("" when none), from
+    one walk of the folder.
 
     Args:
       spec: a file, a folder (searched recursively unless ``recursive`` is
@@ -139,7 +141,9 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
       InputError: when nothing is found (naming photos of formats not read).
     """
     root, files = _files(spec, recursive)
-    unread = _unread_photos(files)
+    dangling = _dangling_links(files)
+    files = [p for p in files if os.path.isfile(p)]
+    unread = "; ".join(filter(None, (_unread_photos(files), dangling)))
     # A file named on its own is an input whatever its name ends with.
     keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
                    for p in files if _is_media(p) or os.path.isfile(spec)),
@@ -153,6 +157,18 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
 def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
     """The inputs of :func:`find_inputs`."""
     return find_inputs(spec, recursive)[0]
+
+
+def _dangling_links(files: Sequence[str]) -> str:
+    """"2 links to missing files left out (a/x.jpg -> ...)" for the images
+    and videos among ``files`` whose symbolic link points nowhere ("" when
+    none): a photo moved away behind a link was skipped without a word."""
+    dangling = [p for p in files if _is_media(p) and not os.path.exists(p)]
+    if not dangling:
+        return ""
+    example = f"{dangling[0]} -> {os.readlink(dangling[0])}"
+    return (f"{len(dangling)} link{'s' if len(dangling) > 1 else ''} to missing files left "
+            f"out (e.g. {example}): restore the files or remove the links")
 
 
 def _unread_photos(files: Sequence[str]) -> str:

@@ -161,3 +161,18 @@ def test_hidden_files_are_not_inputs_and_linked_folders_are_read_once(tmp_path):
     # Named on its own, a hidden file is an input.
     assert [item.key for item in list_inputs(str(tmp_path / "in/seq/._frame_1.jpg"))] == [
         "._frame_1.jpg"]
+
+
+def test_links_to_missing_photos_are_named_never_passed_over(tmp_path):
+    import pytest
+    from keras_pose.prediction.inputs import InputError, find_inputs
+    _touch(tmp_path, "in/a.jpg")
+    os.symlink(tmp_path / "moved" / "b.jpg", tmp_path / "in" / "b.jpg")
+    os.symlink(tmp_path / "gone.txt", tmp_path / "in" / "notes.txt")  # Not media: no word.
+    for spec in (tmp_path / "in", tmp_path / "in" / "*.jpg"):
+        items, note = find_inputs(str(spec))
+        assert [item.key for item in items] == ["a.jpg"]
+        assert note == (f"1 link to missing files left out (e.g. {tmp_path}/in/b.jpg -> "
+                        f"{tmp_path}/moved/b.jpg): restore the files or remove the links")
+    with pytest.raises(InputError, match="no image or video found; 1 link to missing"):
+        find_inputs(str(tmp_path / "in" / "b.jpg"))
