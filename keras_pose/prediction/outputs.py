@@ -71,6 +71,9 @@ def _why_not_written(path: str, what: str) -> str:
 # Above this the MJPG AVI writer drops frames (timestamps it cannot order;
 # seen with a 2000 fps high-speed clip): the annotated copy plays slower.
 MAX_VIDEO_FPS = 1000.0
+# The rate of a video made of frames that carry none (a folder of frames, a
+# video whose header has no rate): ffmpeg's default for image sequences.
+FRAMES_FPS = 25.0
 
 
 class VideoOutput:
@@ -101,7 +104,9 @@ class VideoOutput:
             return
         if self._video is None:
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
-            self._size = (rgb.shape[1], rgb.shape[0])
+            # MJPG keeps even sizes only: OpenCV cut an odd frame's last row
+            # (or column); a black one is added instead (drawings stay put).
+            self._size = (rgb.shape[1] + rgb.shape[1] % 2, rgb.shape[0] + rgb.shape[0] % 2)
             self._video = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"MJPG"), self.fps,
                                           self._size)
             if not self._video.isOpened():
@@ -110,8 +115,7 @@ class VideoOutput:
             gaps, self._gaps = self._gaps, 0
             for _ in range(gaps):
                 self.gap()
-        if rgb.shape[:2] != self._size[::-1]:  # A frame of another size: fitted.
-            rgb = cv2.resize(rgb, self._size, interpolation=cv2.INTER_AREA)
+        rgb = _fitted(rgb, self._size)
         self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
@@ -125,6 +129,18 @@ class VideoOutput:
         if self.ok and not _last_frame_reads(self.path, self.frames):
             self.ok = self.writer._failed(self.path, _why_not_written(
                 self.path, f"the video's {self.frames} frames"))
+
+
+def _fitted(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``rgb`` (H, W, 3) as a frame of ``size`` (width, height, each even):
+    padded with a black row or column when one short (an odd size), else
+    resized (a later frame of another size)."""
+    pad_h, pad_w = size[1] - rgb.shape[0], size[0] - rgb.shape[1]
+    if (pad_h, pad_w) == (0, 0):
+        return rgb
+    if pad_h in (0, 1) and pad_w in (0, 1):
+        return cv2.copyMakeBorder(rgb, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _last_frame_reads(path: str, frames: int) -> bool:

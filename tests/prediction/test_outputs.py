@@ -163,3 +163,25 @@ def test_a_rate_the_video_writer_cannot_take_and_a_name_too_long_are_said(tmp_pa
     long = str(tmp_path / ("x" * 251 + ".pose.jpg"))
     assert not writer.image(long, np.zeros((8, 8, 3), np.uint8))
     assert "its name is longer than the file system allows (255 bytes" in writer.failures[-1]
+
+
+def test_frames_of_an_odd_size_keep_their_last_row_and_column(tmp_path):
+    """MJPG takes even sizes only: OpenCV's writer cut a 75-row frame's last
+    row (a person's feet at the bottom edge went missing from the video)."""
+    import cv2
+    frame = np.zeros((75, 101, 3), np.uint8)
+    frame[-1, :] = frame[:, -1] = 250  # The last row and column, bright.
+    writer = outputs.OutputWriter(str(tmp_path))
+    video = outputs.VideoOutput(writer, str(tmp_path / "odd.avi"), 10)
+    for _ in range(3):
+        video.add(frame)
+    video.add(frame[:74, :100])  # A later frame one pixel smaller: padded, not stretched.
+    video.close()
+    assert video.ok and writer.failures == []
+    capture = cv2.VideoCapture(str(tmp_path / "odd.avi"))
+    read = [capture.read()[1] for _ in range(4)]
+    capture.release()
+    assert read[0].shape == (76, 102, 3)
+    assert read[0][74, 10:90].mean() > 200 and read[0][10:70, 100].mean() > 200
+    assert read[0][75, 10:90].mean() < 30 and read[0][10:70, 101].mean() < 30
+    assert read[3][74, 10:90].mean() < 30 and read[3][30, 30].mean() < 30
