@@ -87,6 +87,21 @@ def nearest_existing(path: str) -> str:
     return path
 
 
+def make_folder(folder: str) -> None:
+    """``os.makedirs(folder, exist_ok=True)``; a file in the way (``folder``
+    or one of its parents) is named as such ("File exists" and "Not a
+    directory" named the folder to be made, not the file to move)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as e:
+        blocker = nearest_existing(folder)
+        if os.path.isdir(blocker):
+            raise
+        needed = "" if blocker == os.path.abspath(folder) else f" (for {folder})"
+        raise OSError(e.errno, f"{blocker} is a file where a folder is needed{needed}: move "
+                               "or rename it", blocker) from e
+
+
 def without_temporary_names(text: str) -> str:
     """``text`` (an error message) with this process's temporary names made
     final again: ``out.tmp-<host>-<pid>/variables`` -> ``out/variables``, so
@@ -114,7 +129,7 @@ def write_atomically(path: str, content: Union[str, bytes, Callable[[IO], None]]
       OSError (or what ``write`` raises): nothing is left behind (the
       temporary file is removed) and an older ``path`` is untouched.
     """
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    make_folder(os.path.dirname(os.path.abspath(path)))
     tmp = temporary_sibling(path)
     mode = "wb" if binary or isinstance(content, bytes) else "w"
     try:
@@ -166,7 +181,7 @@ def write_files_atomically(paths: Sequence[str], write: Callable[[list[str]], No
     for path in paths:
         stem, suffix = os.path.splitext(os.path.abspath(path))
         tmps.append(temporary_sibling(stem) + suffix)
-    os.makedirs(os.path.dirname(tmps[0]), exist_ok=True)
+    make_folder(os.path.dirname(tmps[0]))
     try:
         write(list(tmps))
         for tmp, path in zip(tmps, paths):
@@ -246,7 +261,7 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
     """
     path = os.path.abspath(path)
     tmp = temporary_sibling(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    make_folder(os.path.dirname(path))
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         os.makedirs(tmp)

@@ -196,3 +196,20 @@ def test_failed_writes_name_the_file_asked_for_never_a_temporary_one(tmp_path, m
         write_directory_atomically(str(tmp_path / "ckpt"), fill_without_name)
     assert (info.value.errno, info.value.filename) == (errno.ENOSPC, str(tmp_path / "ckpt"))
     assert os.listdir(tmp_path) == ["out.json"]
+
+
+def test_a_file_in_the_way_of_a_folder_is_named_as_such(tmp_path):
+    """evaluate.py's `results` folder was a user's file: "File exists:
+    out/results" (which file, and why is that wrong?)."""
+    import pytest
+    from keras_pose.files import write_atomically, write_directory_atomically
+    (tmp_path / "results").write_text("mine")
+    with pytest.raises(OSError) as error:
+        write_atomically(str(tmp_path / "results" / "keypoints.json"), "[]")
+    assert error.value.filename == str(tmp_path / "results")
+    assert error.value.strerror == (f"{tmp_path}/results is a file where a folder is needed: "
+                                    "move or rename it")
+    with pytest.raises(OSError, match=f"{tmp_path}/results is a file where a folder is needed "
+                                      rf"\(for {tmp_path}/results/a\): move or rename it"):
+        write_directory_atomically(str(tmp_path / "results" / "a" / "model"), lambda d: None)
+    assert (tmp_path / "results").read_text() == "mine"
