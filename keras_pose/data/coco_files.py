@@ -16,15 +16,15 @@ import json
 import math
 import os
 from collections import Counter
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from absl import logging
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.errors import MissingFileError, UserError
+from keras_pose.json_values import NUMBER_TYPES, all_finite, fits_int64, is_int
 
 META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.
-NUMBER_TYPES = frozenset((int, float))
 
 
 class AnnotationError(UserError, ValueError):
@@ -61,17 +61,6 @@ def numbers_problem(values: Any, length: Optional[int], what: str,
     return None
 
 
-def all_finite(values: Iterable[float]) -> bool:
-    try:
-        return all(map(math.isfinite, values))
-    except OverflowError:  # An integer too large for a float.
-        return False
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _check_top_level(data: Any, path: str) -> None:
     if not isinstance(data, dict):
         raise AnnotationError(f"{path} is not a COCO annotation file (top level is "
@@ -93,7 +82,7 @@ def _index_images(images: list, path: str) -> dict[int, dict]:
         if not isinstance(image, dict) or not is_int(image.get("id")):
             raise AnnotationError(f"{where} has no integer 'id'")
         where = f"{path}: image id {image['id']}"
-        if not -2 ** 63 <= image["id"] < 2 ** 63:
+        if not fits_int64(image["id"]):
             raise AnnotationError(f"{where} does not fit a 64-bit integer (ids are kept as "
                                   "int64): renumber the images (and their annotations' image_id)")
         if image["id"] in by_id:

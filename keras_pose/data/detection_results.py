@@ -12,8 +12,8 @@ from typing import Any, Optional
 
 from absl import logging
 
-from keras_pose.data.coco_files import (NUMBER_TYPES, AnnotationError, all_finite, is_int,
-                                        numbers_problem, read_json)
+from keras_pose.data.coco_files import AnnotationError, numbers_problem, read_json
+from keras_pose.json_values import NUMBER_TYPES, all_finite, is_int
 
 
 def _detection_drop_reason(det: Any, number: int, path: str) -> Optional[str]:

@@ -20,6 +20,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.errors import UserError
+from keras_pose.json_values import fits_int64, is_int
 
 HEAD_SIZE_FACTOR = 0.6  # Head size = 0.6 x head box diagonal.
 
@@ -159,9 +160,9 @@ def _track_id(entry: Mapping[str, Any], where: str) -> int:
     value = _require(entry, "track_id", where)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not is_int(value):
         raise _fail(where, f"'track_id' must be an integer, got {value!r}")
-    if not -2 ** 63 <= value < 2 ** 63:  # Kept as int64 (was numpy's OverflowError).
+    if not fits_int64(value):  # Kept as int64 (was numpy's OverflowError).
         raise _fail(where, f"'track_id' {value} does not fit a 64-bit integer: renumber the "
                            "tracks")
     return value

@@ -1,0 +1,27 @@
+"""Checks of values read from JSON files (annotations, detections,
+PoseTrack): ``json`` gives bools where ints are checked, ints beyond any
+fixed width and floats that are not finite, each of which broke numpy or
+the metrics far from the file that held it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+NUMBER_TYPES = frozenset((int, float))  # Exact types: a bool is not a number here.
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def fits_int64(value: int) -> bool:
+    """Whether ``value`` can be kept as an int64 (ids, track ids)."""
+    return -2 ** 63 <= value < 2 ** 63
+
+
+def all_finite(values: Iterable[float]) -> bool:
+    try:
+        return all(map(math.isfinite, values))
+    except OverflowError:  # An integer too large for a float.
+        return False
