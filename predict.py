@@ -42,6 +42,7 @@ from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
 from keras_pose.errors import FlagError  # noqa: E402
+from keras_pose.prediction.outputs import FRAMES_FPS, MAX_VIDEO_FPS  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel, preset "
@@ -68,9 +69,9 @@ flags.DEFINE_string("annotations", None, "A COCO annotation or image-info file: 
                     "for the outputs and for detections keyed by image id.")
 flags.DEFINE_boolean("track", False, "Track people across the frames of videos and of "
                      "each folder of frames (the paper's flow-based tracker).")
-flags.DEFINE_float("frames_fps", 25.0, "Frame rate of the annotated video of a folder of "
-                   "frames (--track); videos keep their own.", lower_bound=0.1,
-                   upper_bound=1000.0)  # inf hung OpenCV's writer, nan failed it.
+flags.DEFINE_float("frames_fps", FRAMES_FPS, "Frame rate of the annotated video of a "
+                   "folder of frames (--track); videos keep their own.", lower_bound=0.1,
+                   upper_bound=MAX_VIDEO_FPS)  # inf hung OpenCV's writer, nan failed it.
 flags.register_validator("frames_fps", lambda fps: fps == fps, "--frames_fps: not a number")
 flags.DEFINE_boolean("recursive", True, "Search the subfolders of an --input folder.")
 flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],

@@ -25,7 +25,7 @@ from keras_pose.data.images import ImageReadError, read_image, read_image_and_or
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts
 from keras_pose.prediction.inputs import InputFile, sequence_key, sequence_output, sequences
-from keras_pose.prediction.outputs import JsonListFile, OutputWriter, VideoOutput
+from keras_pose.prediction.outputs import FRAMES_FPS, JsonListFile, OutputWriter, VideoOutput
 
 
 @dataclasses.dataclass
@@ -166,7 +166,7 @@ class PredictionRun:
         if not capture.isOpened():
             self.summary.unreadable.append(f"{item.path}: cannot be opened as a video")
             return
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        fps = capture.get(cv2.CAP_PROP_FPS) or FRAMES_FPS
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
             frames = VideoFrames(capture)
@@ -192,10 +192,10 @@ class PredictionRun:
                 f"could be decoded (a truncated or damaged file, or a header's estimate); "
                 f"its outputs hold the {frames.count} frames decoded")
 
-    def folders(self, items: Sequence[InputFile], track_config: Any, fps: float = 25.0
-                ) -> None:
+    def folders(self, items: Sequence[InputFile], track_config: Any,
+                fps: float = FRAMES_FPS) -> None:
         """Each folder of frames as one tracked video (its annotated copy at
-        ``fps``: frames carry no rate; 25 is ffmpeg's default for them)."""
+        ``fps``: frames carry no rate)."""
         for frames in sequences(items):
             key = sequence_key(frames)
             self._sequence(key, _read_frames(self, frames), fps, True, track_config)
