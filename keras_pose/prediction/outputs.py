@@ -88,6 +88,7 @@ class VideoOutput:
         self._video: Optional[cv2.VideoWriter] = None
         self.ok = True
         self._gaps = 0  # unreadable frames before the first one read
+        self._scaled = False  # whether a frame of another size was scaled (said once)
         self.frames = 0  # frames handed to the writer
 
     def gap(self) -> None:
@@ -115,7 +116,14 @@ class VideoOutput:
             gaps, self._gaps = self._gaps, 0
             for _ in range(gaps):
                 self.gap()
-        rgb = _fitted(rgb, self._size)
+        height, width = rgb.shape[:2]
+        rgb, scaled = _fitted(rgb, self._size)
+        if scaled and not self._scaled:  # Said once a video.
+            self._scaled = True
+            logging.warning("%s: frame %d is %dx%d, the video's first %dx%d: frames of another "
+                            "size are scaled to it in this video (their keypoints in the JSON "
+                            "files are in their own pixels)", self.path, self.frames, width,
+                            height, *self._size)
         self._video.write(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
@@ -131,16 +139,16 @@ class VideoOutput:
                 self.path, f"the video's {self.frames} frames"))
 
 
-def _fitted(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``rgb`` (H, W, 3) as a frame of ``size`` (width, height, each even):
-    padded with a black row or column when one short (an odd size), else
-    resized (a later frame of another size)."""
+def _fitted(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, bool]:
+    """(frame, scaled): ``rgb`` (H, W, 3) as a frame of ``size`` (width,
+    height, each even), padded with a black row or column when one short (an
+    odd size), else scaled (a later frame of another size)."""
     pad_h, pad_w = size[1] - rgb.shape[0], size[0] - rgb.shape[1]
-    if (pad_h, pad_w) == (0, 0):
-        return rgb
     if pad_h in (0, 1) and pad_w in (0, 1):
-        return cv2.copyMakeBorder(rgb, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        if pad_h or pad_w:
+            rgb = cv2.copyMakeBorder(rgb, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
+        return rgb, False
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), True
 
 
 def _last_frame_reads(path: str, frames: int) -> bool:

@@ -185,3 +185,16 @@ def test_frames_of_an_odd_size_keep_their_last_row_and_column(tmp_path):
     assert read[0][74, 10:90].mean() > 200 and read[0][10:70, 100].mean() > 200
     assert read[0][75, 10:90].mean() < 30 and read[0][10:70, 101].mean() < 30
     assert read[3][74, 10:90].mean() < 30 and read[3][30, 30].mean() < 30
+
+
+def test_frames_of_another_size_than_the_first_are_scaled_and_said_once(tmp_path, caplog):
+    writer = outputs.OutputWriter(str(tmp_path))
+    video = outputs.VideoOutput(writer, str(tmp_path / "mixed.avi"), 10)
+    for shape in ((48, 64, 3), (96, 128, 3), (30, 40, 3), (48, 64, 3)):
+        video.add(np.full(shape, 90, np.uint8))
+    video.close()
+    assert video.ok and video.frames == 4
+    said = [r.getMessage() for r in caplog.records if "scaled" in r.getMessage()]
+    assert said == [f"{tmp_path / 'mixed.avi'}: frame 1 is 128x96, the video's first 64x48: "
+                    "frames of another size are scaled to it in this video (their keypoints "
+                    "in the JSON files are in their own pixels)"]
