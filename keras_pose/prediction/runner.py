@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import os
 from typing import Any, Iterator, Optional, Sequence
 
@@ -170,11 +171,18 @@ class PredictionRun:
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
             frames = VideoFrames(capture)
+            decoded = iter(frames)
+            first = next(decoded, None)
+            if first is None:  # No output files: there is nothing to show.
+                self.summary.unreadable.append(f"{item.path}: no frame could be decoded (an "
+                                               "empty, truncated or damaged video)")
+                return
             # A boxes file keys a frame as frames.json names it (clip.mp4#3),
             # or the video by its path: then every frame gets its boxes.
             frame_source = getattr(self.detector, "frame_source", lambda video, i: video)
             self._sequence(item.key, ((frame_key(item.key, i), frame_source(item.key, i), frame)
-                                      for i, frame in frames), fps, track, track_config)
+                                      for i, frame in itertools.chain([first], decoded)),
+                           fps, track, track_config)
         finally:
             capture.release()
         beyond = getattr(self.detector, "frames_beyond", lambda video, count: [])(

@@ -116,6 +116,24 @@ def test_a_video_that_ends_before_its_declared_frames_is_reported(tmp_path):
     assert run.summary.processed == 2 and run.summary.frames == 12 + decoded
 
 
+@pytest.mark.parametrize("track", [False, True])
+def test_a_video_of_no_decodable_frame_is_reported_unreadable(track, tmp_path):
+    """It counted as processed, with an empty frames.json and no .pose.avi
+    (a user looked for the annotated copy the summary implied)."""
+    cv2.VideoWriter(str(tmp_path / "empty.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
+                    (64, 48)).release()  # A header that opens, and no frame.
+    _video(tmp_path / "whole.mp4", 3)
+    (tmp_path / "head.mp4").write_bytes((tmp_path / "whole.mp4").read_bytes()[:48])
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    for name in ("empty.avi", "head.mp4"):
+        run.video(list_inputs(str(tmp_path / name))[0], track, run.predictor.config.track)
+    assert run.summary.processed == 0 and run.summary.frames == 0
+    assert run.summary.unreadable == [
+        f"{tmp_path / 'empty.avi'}: no frame could be decoded (an empty, truncated or damaged "
+        "video)", f"{tmp_path / 'head.mp4'}: cannot be opened as a video"]
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
 class _ReadsDiskAt(_StopAt):
     """One person per frame; as frame ``at`` is detected, reads what a
     ``kill -9`` at that moment would leave of ``path``."""
