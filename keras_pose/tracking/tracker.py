@@ -145,6 +145,9 @@ class _FlowInThread:
         self.frame, self.gray = frame_rgb, gray
         self._result: Any = None
         self._error: Optional[BaseException] = None
+        # An Event, not Thread.join: a Ctrl-C during join() left Python 3.11
+        # taking the running thread for finished (result() then gave None).
+        self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(flow, prev_gray, gray),
                                         name="pose-tracker-flow", daemon=True)
         self._thread.start()
@@ -154,9 +157,15 @@ class _FlowInThread:
             self._result = flow(prev_gray, gray)
         except BaseException as e:  # noqa: BLE001 - raised again by result().
             self._error = e
+        finally:
+            self._done.set()
+
+    def wait(self) -> None:
+        """Until the flow is done; a Ctrl-C meanwhile is raised here."""
+        self._done.wait()
 
     def result(self) -> np.ndarray:
-        self._thread.join()
+        self.wait()
         if self._error is not None:
             raise self._error
         return self._result
@@ -228,10 +237,7 @@ class PoseTracker:
         """The flow started by ``prepare``, finished (None if none)."""
         pending, self._pending = self._pending, None
         if pending is not None:
-            try:
-                pending.result()
-            except BaseException:  # noqa: BLE001 - step's result() raises it again.
-                pass
+            pending.wait()  # The flow's own error: raised by step's result().
         return pending
 
     @property

@@ -324,3 +324,30 @@ def test_a_step_that_raises_leaves_the_tracker_as_it_was():
     assert [bool(r.propagated.all()) for r in clean] == [False, False, True, True, True]
     for failure in ("counts", "not finite", "estimator"):
         _same_results(clean, track(failure))
+
+
+def test_ctrl_c_while_step_waits_for_the_flow_stops_the_step_and_loses_nothing():
+    """A Ctrl-C that came while step waited for the prepared flow was
+    swallowed, and Python 3.11's interrupted Thread.join took the running
+    thread for finished: the flow was None (an AttributeError and exit 1
+    from predict.py), or the Ctrl-C was lost. The step is not taken; the
+    same frame stepped again gives the uninterrupted result."""
+    import os
+    import signal
+    import time
+    person, frames, boxes = _one_person_video(3)
+    expected = _tracker_of(person)
+    want = [expected.step(frames[t], boxes[t]) for t in range(3)]
+    tracker = _tracker_of(person)
+    tracker.step(frames[0], boxes[0])
+    flow = tracker._flow
+    tracker._flow = lambda prev, nxt: (time.sleep(1.0), flow(prev, nxt))[1]  # A big frame's.
+    tracker.prepare(frames[1])
+    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        tracker.step(frames[1], boxes[1])
+    timer.join()
+    tracker._flow = flow
+    got = [want[0], tracker.step(frames[1], boxes[1]), tracker.step(frames[2], boxes[2])]
+    _same_results(want, got)
