@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import os
 import re
 from typing import Iterable, Mapping, Sequence
@@ -209,8 +210,9 @@ def without_own_outputs(inputs: list[InputFile], output_dir: str
         earlier.add(os.path.abspath(output_dir))
     for folder in earlier:
         written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
-        written |= {os.path.abspath(sequence_output(folder, sequence_key(frames), ".pose.avi"))
-                    for frames in sequences(inputs)}
+        written |= {os.path.abspath(sequence_output(folder, key, ".pose.avi"))
+                    for key, _ in sequences(inputs)}
+        written |= _copies_listed_in(folder)
     kept = [item for item in inputs if os.path.abspath(item.path) not in written]
     left_out = [item for item in inputs if os.path.abspath(item.path) in written]
     return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
@@ -221,9 +223,34 @@ def overwritten_inputs(inputs: Sequence[InputFile], output_dir: str) -> list[str
     equal to ``--input`` with a photo of its own named ``x.pose.jpg``)."""
     paths = {os.path.abspath(item.path) for item in inputs}
     outputs = {os.path.abspath(item.drawn_output(output_dir)) for item in inputs}
-    outputs |= {os.path.abspath(sequence_output(output_dir, sequence_key(frames), ".pose.avi"))
-                for frames in sequences(list(inputs))}
+    outputs |= {os.path.abspath(sequence_output(output_dir, key, ".pose.avi"))
+                for key, _ in sequences(inputs)}
     return sorted(paths & outputs)
+
+
+def _copies_listed_in(folder: str) -> set[str]:
+    """The annotated copies an earlier run wrote into ``folder`` (its output
+    directory), as its own files list them: each image of its
+    ``predictions*.json`` and each video or folder of frames of its
+    ``*.frames.json``. That run's inputs may have had another root than
+    this run's (``--input photos/trip``, then ``--input photos``): its
+    copies were run again as photos."""
+    copies = set()
+    for name in os.listdir(folder):
+        if name.startswith("predictions") and name.endswith(".json"):
+            try:
+                with open(os.path.join(folder, name), "rb") as f:
+                    entries = json.load(f)
+            except (OSError, ValueError):  # Not ours to judge: nothing taken from it.
+                continue
+            keys = {e.get("file_name") for e in entries if isinstance(e, dict)} if isinstance(
+                entries, list) else set()
+            copies |= {os.path.abspath(InputFile(key, key, 0).drawn_output(folder))
+                       for key in keys if isinstance(key, str) and key}
+    for parent, _, files in os.walk(folder):
+        copies |= {os.path.join(os.path.abspath(parent), f[:-len(".frames.json")] + ".pose.avi")
+                   for f in files if f.endswith(".frames.json")}
+    return copies
 
 
 def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:
@@ -238,25 +265,32 @@ def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:
     return {f for f in folders if os.path.isfile(os.path.join(f, "predictions.json"))}
 
 
-def sequences(inputs: list[InputFile]) -> list[list[InputFile]]:
-    """Images grouped by folder, in key order: the frame sequences of
-    ``--track`` (each folder of frames is one video)."""
+def sequences(inputs: Sequence[InputFile]) -> list[tuple[str, list[InputFile]]]:
+    """(key, frames) of each folder of images, in key order: the frame
+    sequences of ``--track`` (each folder of frames is one video), each key
+    its own (outputs ``<key>.frames.json`` ...).
+
+    A folder's key is its path relative to ``--input``; frames right in
+    ``--input`` take that folder's own name (``--input clips/seq1`` ->
+    ``seq1``: two runs over two folders write two sets of outputs),
+    ``frames`` when it has none, ``<name>_frames`` when a subfolder has
+    that name (``seq1/`` holding frames and ``seq1/seq1/``: the subfolder's
+    outputs replaced the others).
+    """
     groups: dict[str, list[InputFile]] = {}
     for item in inputs:
         if not item.is_video:
             groups.setdefault(os.path.dirname(item.key), []).append(item)
-    return [groups[k] for k in sorted(groups, key=natural_order)]
-
-
-def sequence_key(frames: Sequence[InputFile]) -> str:
-    """The key of a folder of frames (one of :func:`sequences`): the folder's
-    path relative to ``--input``; for frames right in ``--input``, that
-    folder's own name (``--input clips/seq1`` -> ``seq1``: two runs over two
-    folders write two sets of outputs), ``frames`` when it has none."""
-    folder = os.path.dirname(frames[0].key)
-    if folder:
-        return folder
-    return os.path.basename(os.path.dirname(os.path.abspath(frames[0].path))) or "frames"
+    keyed = []
+    for folder in sorted(groups, key=natural_order):
+        key = folder
+        if not folder:
+            name = os.path.basename(os.path.dirname(os.path.abspath(groups[folder][0].path)))
+            key = name or "frames"
+            while key in groups:
+                key = f"{key}_frames"
+        keyed.append((key, groups[folder]))
+    return keyed
 
 
 def image_ids_of_inputs(file_ids: Mapping[str, int], keys: Sequence[str],

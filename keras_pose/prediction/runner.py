@@ -25,7 +25,7 @@ from absl import logging
 from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts
-from keras_pose.prediction.inputs import InputFile, sequence_key, sequence_output, sequences
+from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.outputs import FRAMES_FPS, JsonListFile, OutputWriter, VideoOutput
 
 
@@ -204,8 +204,7 @@ class PredictionRun:
                 fps: float = FRAMES_FPS) -> None:
         """Each folder of frames as one tracked video (its annotated copy at
         ``fps``: frames carry no rate)."""
-        for frames in sequences(items):
-            key = sequence_key(frames)
+        for key, frames in sequences(items):
             self._sequence(key, _read_frames(self, frames), fps, True, track_config)
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,

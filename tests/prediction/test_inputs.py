@@ -117,22 +117,21 @@ def test_frames_numbered_without_zeros_run_in_number_order(tmp_path):
         "clip_9/x.jpg", "clip_10/x.jpg", "clip_a/0009.png", "clip_a/0010.png",
         "clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg", "clip_b/frame_11.jpg"]
     assert [item.index for item in items] == list(range(8))
-    assert [[item.key for item in frames] for frames in sequences(items)][-1] == [
+    assert [[item.key for item in frames] for _, frames in sequences(items)][-1] == [
         "clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg", "clip_b/frame_11.jpg"]
 
 
 def test_frames_right_in_the_input_folder_are_named_after_it(tmp_path):
-    from keras_pose.prediction.inputs import sequence_key
     # --input clips/seq1, then --input clips/seq2 into one --output_dir: both
     # were the sequence "frames", the second run's files over the first's.
     for name in ("clips/seq1/0.jpg", "clips/seq2/0.jpg", "clips/seq2/frames/0.jpg"):
         os.makedirs(tmp_path / os.path.dirname(name), exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    keys = [[sequence_key(frames) for frames in sequences(list_inputs(str(tmp_path / folder)))]
+    keys = [[key for key, _ in sequences(list_inputs(str(tmp_path / folder)))]
             for folder in ("clips/seq1", "clips/seq2", "clips")]
     assert keys == [["seq1"], ["seq2", "frames"], ["seq1", "seq2", "seq2/frames"]]
-    assert [sequence_key(f) for f in sequences(list_inputs(str(tmp_path / "clips/seq1/0.jpg")))
-            ] == ["seq1"]
+    assert [key for key, _ in sequences(list_inputs(str(tmp_path / "clips/seq1/0.jpg")))] == [
+        "seq1"]
 
 
 def test_a_users_photo_named_like_a_copy_is_an_input_never_overwritten(tmp_path):
@@ -176,3 +175,41 @@ def test_links_to_missing_photos_are_named_never_passed_over(tmp_path):
                         f"{tmp_path}/moved/b.jpg): restore the files or remove the links")
     with pytest.raises(InputError, match="no image or video found; 1 link to missing"):
         find_inputs(str(tmp_path / "in" / "b.jpg"))
+
+
+def test_frames_of_a_folder_and_of_its_subfolder_of_the_same_name_keep_their_outputs(tmp_path):
+    """--track over seq1/ holding frames and seq1/seq1/: both were keyed
+    'seq1', and the subfolder's outputs replaced the folder's."""
+    from keras_pose.prediction.inputs import sequences
+    _touch(tmp_path, "seq1/a.jpg", "seq1/b.jpg", "seq1/seq1/a.jpg", "seq1/seq1_frames/a.jpg",
+           "seq1/other/a.jpg", "seq1/clip.mp4")
+    keyed = sequences(list_inputs(str(tmp_path / "seq1")))
+    assert [(key, [item.key for item in frames]) for key, frames in keyed] == [
+        ("seq1_frames_frames", ["a.jpg", "b.jpg"]), ("other", ["other/a.jpg"]),
+        ("seq1", ["seq1/a.jpg"]), ("seq1_frames", ["seq1_frames/a.jpg"])]
+    assert [key for key, _ in sequences(list_inputs(str(tmp_path / "seq1" / "other")))] == [
+        "other"]
+
+
+def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
+    """--input photos/trip --output_dir photos/preds, then --input photos:
+    the copies were looked for under this run's keys (trip/img_11.jpg ->
+    preds/trip/img_11.pose.jpg) and run again as photos; the earlier run's
+    own files list what it wrote."""
+    import json
+    _touch(tmp_path, "photos/a.jpg", "photos/trip/img_11.jpg", "photos/trip/img_13.jpg",
+           "photos/preds/img_11.pose.jpg", "photos/preds/img_13.pose.jpg",
+           "photos/preds/old.pose.jpg", "photos/preds/mine.pose.jpg",
+           "photos/preds/clips/run.mp4.pose.avi", "photos/preds/clips/run.mp4.frames.json")
+    preds = tmp_path / "photos" / "preds"
+    (preds / "predictions.json").write_text(json.dumps([
+        {"file_name": "img_11.jpg", "path": str(tmp_path / "photos/trip/img_11.jpg")},
+        {"file_name": "img_13.jpg", "path": str(tmp_path / "photos/trip/img_13.jpg")}]))
+    (preds / "predictions.1.json").write_text(json.dumps([{"file_name": "old.jpg"}]))
+    kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "photos")),
+                                         str(tmp_path / "out"))
+    assert [item.key for item in left_out] == [
+        "preds/clips/run.mp4.pose.avi", "preds/img_11.pose.jpg", "preds/img_13.pose.jpg",
+        "preds/old.pose.jpg"]
+    assert [item.key for item in kept] == ["a.jpg", "preds/mine.pose.jpg", "trip/img_11.jpg",
+                                           "trip/img_13.jpg"]
