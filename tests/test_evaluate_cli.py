@@ -261,6 +261,15 @@ def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path, monkeypatch):
                                                     r"has 5: PCKh pairs them by position"):
         runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
                               overrides=[f"test.gt_mat={cut}"], progress=False)
+    # And a .mat of the same people in another order (PCKh 3.0 for 39.4, in silence).
+    reversed_gt = str(tmp_path / "gt_reversed.mat")
+    write_official_gt_mat(reversed_gt, np.transpose(gt["pos_gt_src"][..., ::-1], (2, 0, 1)),
+                          1 - gt["jnt_missing"][:, ::-1].T,
+                          np.transpose(gt["headboxes_src"][..., ::-1], (2, 0, 1)))
+    with pytest.raises(mpii.GroundTruthError, match=r"gt_reversed.mat and .*valid.json list "
+                       r"other people at the same places \(4 of 5, e.g. person #0"):
+        runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
+                              overrides=[f"test.gt_mat={reversed_gt}"], progress=False)
     assert calls == []
 
 
