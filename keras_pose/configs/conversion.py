@@ -223,7 +223,7 @@ def load_config(path: str) -> ExperimentConfig:
       ConfigError: if the file is missing, is not JSON or has unknown keys.
     """
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             values = json.load(f)
     except FileNotFoundError as e:
         raise ConfigError(f"config file {path} does not exist") from e

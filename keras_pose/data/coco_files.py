@@ -36,7 +36,8 @@ def read_json(path: str) -> Any:
     if not os.path.isfile(path):
         raise MissingFileError(f"annotation file {path} does not exist")
     try:
-        with open(path) as f:
+        # utf-8-sig: a byte-order mark (Windows editors write one) is no error.
+        with open(path, encoding="utf-8-sig") as f:
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise AnnotationError(f"{path} is not valid JSON: {e}") from e

@@ -97,7 +97,7 @@ def file_key(name: str) -> str:
 
 def _read_json(path: str) -> Any:
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             return json.load(f)
     except FileNotFoundError as e:
         raise DetectionFileError(f"boxes file {path} does not exist") from e

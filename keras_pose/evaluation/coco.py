@@ -175,7 +175,7 @@ def run_cocoeval(coco_gt: Any, results: Union[str, Sequence[Mapping[str, Any]]],
     """
     from pycocotools.cocoeval import COCOeval
     if isinstance(results, str):
-        with open(results) as f:
+        with open(results, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             results = json.load(f)
     results = list(results)
     if not results:

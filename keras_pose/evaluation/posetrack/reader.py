@@ -340,7 +340,7 @@ def load_sequence(source: Source, ground_truth: bool = True,
         default = "<ground truth>" if ground_truth else "<predictions>"
         return read_sequence(source, name or default, ground_truth)
     path = os.fspath(source)
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
         try:
             data = json.load(f)
         except (json.JSONDecodeError, UnicodeDecodeError) as e:  # JSON is UTF-8 text.

@@ -1,0 +1,45 @@
+"""A JSON file saved with a UTF-8 byte-order mark (Notepad and other
+Windows editors write one) is read as the same file without it: it was
+"not valid JSON: Unexpected UTF-8 BOM (decode using utf-8-sig)", Python's
+advice rather than a way out. One test per reader of a user's JSON."""
+
+import json
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _with_bom(path, value):
+    path.write_bytes(BOM + json.dumps(value).encode())
+    return str(path)
+
+
+def test_annotation_and_mpii_files(tmp_path):
+    from keras_pose.data.coco_files import read_json
+    assert read_json(_with_bom(tmp_path / "a.json", {"images": []})) == {"images": []}
+
+
+def test_boxes_files(tmp_path):
+    from keras_pose.detection.file_detectors import _read_json
+    assert _read_json(_with_bom(tmp_path / "boxes.json", {"a.jpg": [[1, 2, 3, 4]]})) == {
+        "a.jpg": [[1, 2, 3, 4]]}
+
+
+def test_config_files(tmp_path):
+    from keras_pose.configs import ExperimentConfig
+    from keras_pose.configs.conversion import config_to_dict, load_config
+    assert load_config(_with_bom(tmp_path / "c.json", config_to_dict(ExperimentConfig()))) == (
+        ExperimentConfig())
+
+
+def test_posetrack_files(tmp_path):
+    import glob
+    import os
+    from keras_pose.evaluation.posetrack.reader import load_sequence
+    path = sorted(glob.glob(os.path.join(os.path.dirname(__file__), "data", "posetrack_poseval",
+                                         "perfect", "gt", "*.json")))[0]
+    with open(path) as f:
+        sequence = json.load(f)
+    want = load_sequence(path)
+    got = load_sequence(_with_bom(tmp_path / "seq.json", sequence))
+    assert len(got.frames) == len(want.frames) > 1
+    assert [f.image_id for f in got.frames] == [f.image_id for f in want.frames]
