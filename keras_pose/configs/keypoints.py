@@ -354,7 +354,22 @@ def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]]
     logging.info("Flip pairs (%s): %s", origin, describe_pairs(pairs, names))
     if configured or from_file:
         _warn_left_out(pairs, names, origin)
+        _warn_same_side(pairs, names, origin)
     return pairs
+
+
+def _warn_same_side(pairs: Sequence[Sequence[int]], names: Sequence[str], origin: str) -> None:
+    """Warns of given pairs that join two left or two right keypoints
+    (``LShoulder<->hip_l`` from a file's pairs off by one keypoint): the
+    flip then swaps the labels of two parts of one side, in training and
+    in the flip test."""
+    keys = keypoint_keys(names)
+    same = [p for p in pairs if keys[p[0]][0] and keys[p[0]][0] == keys[p[1]][0]]
+    if same:
+        logging.warning("Flip pairs (%s) join keypoints of the same side: %s; a flip swaps "
+                        "left and right, so these would swap two parts' labels: correct "
+                        "them (data.flip_pairs, or the file's flip_pairs)", origin,
+                        describe_pairs(same, names))
 
 
 def _warn_left_out(pairs: Sequence[Sequence[int]], names: Sequence[str], origin: str) -> None:

@@ -196,3 +196,17 @@ def test_resolve_flip_pairs_precedence(caplog):
     kp.resolve_flip_pairs(names, from_file=((1, 2), (3, 4)), source="b.json")
     kp.resolve_flip_pairs(names, from_file=((1, 4), (2, 3)), source="c.json")  # another choice
     assert "leave out" not in caplog.text
+
+
+def test_given_pairs_joining_two_keypoints_of_one_side_are_said(caplog):
+    """A file's pairs off by one keypoint (LShoulder<->hip_l, RShoulder<->
+    hip_r) were used in silence: every flip swapped a shoulder's and a hip's
+    labels."""
+    names = ["Head", "LShoulder", "RShoulder", "hip_l", "hip_r", "tail"]
+    kp.resolve_flip_pairs(names, from_file=((1, 3), (2, 4)), source="d.json")
+    assert ("Flip pairs (d.json) join keypoints of the same side: LShoulder<->hip_l, "
+            "RShoulder<->hip_r; a flip swaps left and right") in caplog.text
+    caplog.clear()
+    kp.resolve_flip_pairs(names, [[1, 2], [3, 4]])
+    kp.resolve_flip_pairs(names, [[1, 4], [2, 3], [0, 5]])  # Unusual, but across sides.
+    assert "same side" not in caplog.text
