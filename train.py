@@ -40,7 +40,8 @@ flags.DEFINE_boolean("jit_compile", None, "XLA-compile the train step (train.jit
 flags.DEFINE_string("init_checkpoint", None, "Initialise the weights from this checkpoint "
                     "or preset name (fine-tuning: its architecture, input size and input "
                     "normalisation are kept; another K re-initialises the final layer); "
-                    "ignored when resuming.")
+                    "when resuming, its weights are not loaded again, but give it again: it "
+                    "sets the model's settings.")
 flags.DEFINE_boolean("final_eval", None, "After training, run the full evaluation of "
                      "evaluate.py (test.* settings) once on best/ (train.final_evaluation).")
 flags.DEFINE_boolean("augment", True, "Data augmentation (scale, rotation, flip).")
@@ -81,6 +82,12 @@ def work() -> int:
                    augment=FLAGS.augment, export=FLAGS.export, progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "
           f"{result.state.epoch} epochs done in {result.model_dir}.")
+    if result.validation_failures:  # Logged as they came; said where the run ends too.
+        count = len(result.validation_failures)
+        print(f"warning: {count} validation(s) of this run failed, the last: "
+              f"{result.validation_failures[-1]}; fix that, then validate the checkpoints "
+              "with evaluate.py (or run this command again: a resumed run validates its "
+              "last checkpoint)")
     if result.final_table:
         print(result.final_table, end="")
     if result.saved_model:

@@ -72,6 +72,7 @@ class Validation(keras.callbacks.Callback):
         self.records, self.metric, self.every, self.epochs = records, metric, every, epochs
         self.strict, self.batch_size, self.writer = strict, batch_size, writer
         self.last_metrics: dict[str, float] = {}
+        self.failures: list[str] = []  # Each failed validation's message (non-strict).
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         if self.every <= 0 or not ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
@@ -87,6 +88,7 @@ class Validation(keras.callbacks.Callback):
             if self.strict:
                 raise TrainingError(message) from e
             logging.error("%s; training goes on (train.strict_validation=false)", message)
+            self.failures.append(message)
             return
         value = float(metrics[primary])
         self.last_metrics = metrics

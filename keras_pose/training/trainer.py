@@ -82,6 +82,7 @@ class TrainResult:
     final_metrics: dict[str, float]
     saved_model: Optional[str]
     final_table: str = ""
+    validation_failures: tuple[str, ...] = ()  # non-strict validations that failed
 
 
 def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
@@ -112,9 +113,12 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
         diffs.append(f"train.precision: checkpoint {before} vs now {config.train.precision} "
                      f"(--precision {before} resumes)")
     if diffs:
+        # A fine-tuned run's model settings came from --init_checkpoint.
+        again = (" (a run started with --init_checkpoint: give it again)"
+                 if any(d.startswith("model.") for d in diffs) else "")
         raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
                             f"precision ({'; '.join(diffs)}); use another --model_dir or the "
-                            "same settings")
+                            f"same settings{again}")
     changed = config_differences(saved, config)
     if changed:  # Often meant (more epochs), sometimes a command typed differently.
         logging.warning("Resuming %s with settings changed since it was written: %s (each "
@@ -341,14 +345,22 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
                                                      if last else "no checkpoint was written")
                             ) from e
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
-        last = latest_epoch_checkpoint(plan.directory)
-        raise TrainingInterrupted(
-            f"interrupted ({signals.stop_name(e)}); " + (
-                f"the last complete checkpoint is {last}: run the same command again to "
-                "resume from it" if last else "no checkpoint was written yet"),
-            exit_code=signals.stop_exit_code(e)) from None
+        raise _interrupted(e, plan.directory) from None
     finally:
-        model.release_iterator()
+        try:  # Freeing the input pipeline takes a moment: a Ctrl-C came there too.
+            model.release_iterator()
+        except KeyboardInterrupt as e:
+            raise _interrupted(e, plan.directory) from None
+
+
+def _interrupted(stop: KeyboardInterrupt, directory: str) -> TrainingInterrupted:
+    """The stop of a run during training, naming what the same command resumes."""
+    last = latest_epoch_checkpoint(directory)
+    return TrainingInterrupted(
+        f"interrupted ({signals.stop_name(stop)}); " + (
+            f"the last complete checkpoint is {last}: run the same command again to "
+            "resume from it" if last else "no checkpoint was written yet"),
+        exit_code=signals.stop_exit_code(stop))
 
 
 def _agreed_checkpoint(strategy, directory: str, latest: Optional[str]) -> Optional[str]:
@@ -414,14 +426,15 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
         callback.set_model(model)  # Its summaries read the optimizer's step.
         callback.catch_up(latest, state.epoch)
     _fit(model, dataset, config, plan, state, callbacks, progress, skipped)
-    final = next((c.last_metrics for c in callbacks if isinstance(c, cb.Validation)), {})
+    validator = next((c for c in callbacks if isinstance(c, cb.Validation)), None)
+    final = validator.last_metrics if validator is not None else {}
     table = validation.table(final) if validation is not None else ""
     saved_model = None
     if plan.chief:
         saved_model, table = _after_training(network, config, model_dir, plan.directory, export,
                                              progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
-                       table)
+                       table, tuple(validator.failures if validator is not None else ()))
 
 
 def _after_training(network, config: ExperimentConfig, model_dir: str, directory: str,

@@ -78,6 +78,11 @@ def test_a_failed_validation_never_costs_the_epoch(tmp_path, fast_config, monkey
     config = apply_overrides(fast_config, ["train.validate_every=1", "train.epochs=1"])
     result = train(config, str(tmp_path / "run"), export=False, progress=False)
     assert result.state.epoch == 1
+    # Said where the run ends (train.py prints it after its summary), not
+    # only in the log of the epoch: a run with no best/ had ended in silence.
+    assert result.validation_failures == (
+        "validation after epoch 1 failed (OSError: val image corrupt); the epoch's checkpoint "
+        f"{tmp_path / 'run' / 'checkpoints' / 'epoch_0001'} is kept",)
     assert os.path.isfile(tmp_path / "run" / "checkpoints" / "epoch_0001" / "COMPLETE")
     strict = apply_overrides(config, ["train.strict_validation=true", "train.epochs=2"])
     # Resumed, epoch 1 (left unvalidated by the failure) is validated first.
@@ -87,6 +92,22 @@ def test_a_failed_validation_never_costs_the_epoch(tmp_path, fast_config, monkey
         train(apply_overrides(strict, ["train.epochs=1"]), str(tmp_path / "strict"), export=False,
               progress=False)
     assert os.path.isfile(tmp_path / "strict" / "checkpoints" / "epoch_0001" / "COMPLETE")
+
+
+@pytest.mark.slow  # a fit
+def test_ctrl_c_as_the_last_epoch_ends_names_the_checkpoint(tmp_path, fast_config, monkeypatch):
+    """A Ctrl-C while fit freed its input pipeline (right after the last
+    epoch's log line) escaped as a bare 'interrupted (Ctrl-C)', naming
+    neither the complete checkpoint nor what the same command does."""
+    from keras_pose.training.trainer import TrainingInterrupted
+
+    def stopped(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(model_module.PoseTrainingModel, "release_iterator", stopped)
+    with pytest.raises(TrainingInterrupted, match=r"^interrupted \(Ctrl-C\); the last complete "
+                       r"checkpoint is .*epoch_0001: run the same command again"):
+        train(apply_overrides(fast_config, ["train.epochs=1"]), str(tmp_path / "run"),
+              export=False, progress=False)
 
 
 @pytest.mark.slow  # a fit to a NaN loss
@@ -329,6 +350,24 @@ def test_resume_names_the_settings_changed_since_the_checkpoint(caplog):
             f"data.root: {saved.data.root} -> elsewhere; train.epochs: {saved.train.epochs} -> "
             f"20; train.learning_rate: {saved.train.learning_rate} -> 0.01 (each checkpoint "
             "keeps the config it was written with)") in caplog.text
+
+
+def test_a_resume_refused_for_another_model_says_to_give_init_checkpoint_again():
+    """A fine-tuned run resumed without its --init_checkpoint (whose model
+    settings it took) was refused with only 'model.depth: checkpoint 18 vs
+    now 50', and train.py's help said the flag was ignored when resuming."""
+    from keras_pose.training.callbacks import TrainingError
+    from keras_pose.training.trainer import check_resume
+    saved = get_experiment("tiny")
+    with pytest.raises(TrainingError, match=r"\(model.depth: checkpoint 18 vs now 50.*\); use "
+                       r"another --model_dir or the same settings \(a run started with "
+                       r"--init_checkpoint: give it again\)$"):
+        check_resume(saved, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
+    with pytest.raises(TrainingError, match=r"vs now mixed_bfloat16 \(--precision fp32 "
+                                            r"resumes\)\); use another --model_dir or the "
+                                            r"same settings$"):
+        check_resume(saved, apply_overrides(saved, ["train.precision=mixed_bfloat16"]),
+                     "run/epoch_0003")
 
 
 def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path, fast_config):
