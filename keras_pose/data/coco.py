@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 from absl import logging
@@ -169,9 +169,36 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
                 joints_vis=person["joints_vis"], score=1.0,
                 area=float(np.prod(scale * 200.0)), box=person["box"],
                 category_id=int(ann["category_id"]))
+    _warn_degenerate_boxes(ann_file, data["annotations"], images)
     annotated = sorted({a["image_id"] for a in data["annotations"]} & set(images))
     check_image_sizes([images[i] for i in annotated], images_root, ann_file)
     return _records(rows, meta, meta["keypoint_names"], skipped, ann_file)
+
+
+def _warn_degenerate_boxes(ann_file: str, annotations: Sequence[dict],
+                           images: Mapping[Any, dict]) -> None:
+    """Names the annotations whose box has no width or height, or lies
+    outside its image. The reference's cleaning keeps the first (a box of
+    width 0 at x: a crop that misses the person) and drops the second; both
+    were only counted, without an id to find them by."""
+    def problem(ann: dict) -> str:
+        x, y, w, h = (float(v) for v in ann["bbox"])
+        image = images.get(ann["image_id"])
+        if w <= 0 or h <= 0:
+            return "of no width or height"
+        if image is not None and (x >= image["width"] or y >= image["height"]
+                                  or x + w <= 0 or y + h <= 0):
+            return "outside its image"
+        return ""
+    found: dict[str, list] = {}
+    for ann in annotations:
+        if not ann["iscrowd"] and (why := problem(ann)):
+            found.setdefault(why, []).append(ann)
+    for why, anns in sorted(found.items()):
+        logging.warning("%s: %d annotation(s) have a box %s (e.g. annotation id %s, bbox "
+                        "%s): cleaned as the reference does (kept as an empty box, or "
+                        "dropped); correct the boxes, [x, y, width, height] in pixels",
+                        ann_file, len(anns), why, anns[0]["id"], anns[0]["bbox"])
 
 
 def check_image_sizes(images: Sequence[dict], images_root: str, source: str,
@@ -279,10 +306,15 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
             f"listed in {ann_file} (a detections file for other images? --detections, or "
             "test.detection_file, names the detections of the evaluated split)")
     if not rows["image_path"]:
+        found = sorted({int(d["category_id"]) for d in detections})
+        other = (f"; its detections are of categories {found[:5]}, the chosen keypoint "
+                 f"categories {sorted(meta['category_ids'])}: give detections of those (their "
+                 "category_id), or choose others with --set data.category_ids=..."
+                 if skipped["not a chosen keypoint category"] else "")
         raise AnnotationError(
             f"{det_file}: no usable person detection (" + ", ".join(
                 f"{reason}: {count}" for reason, count in sorted(skipped.items()))
-            + f"); data.image_threshold is {image_threshold}")
+            + f"); data.image_threshold is {image_threshold}{other}")
     _warn_empty_boxes(det_file, rows["box"])
     return _records(rows, meta, names, skipped, det_file)
 

@@ -135,8 +135,18 @@ def test_detection_file_errors(coco_dir, tmp_path):
     low.write_text(json.dumps([{"image_id": 785, "category_id": 1, "bbox": [0, 0, 10, 10],
                                 "score": -0.5}]))
     with pytest.raises(AnnotationError, match=r"low.json: no usable person detection \(below "
-                                              r"image_thre: 1\); data.image_threshold is 0.0"):
+                                              r"image_thre: 1\); data.image_threshold is 0.0$"):
         coco.load_coco_detections(str(low), ann, coco_dir, 0.75)
+    # Boxes of another category than the model's: which, and the way out (none was said).
+    cat = tmp_path / "cat7.json"
+    cat.write_text(json.dumps([{"image_id": 785, "category_id": 7, "bbox": [0, 0, 10, 10],
+                                "score": 0.9}]))
+    with pytest.raises(AnnotationError, match=r"cat7.json: no usable person detection \(not a "
+                       r"chosen keypoint category: 1\); data.image_threshold is 0.0; its "
+                       r"detections are of categories \[7\], the chosen keypoint categories "
+                       r"\[1\]: give detections of those \(their category_id\), or choose "
+                       r"others with --set data.category_ids=...$"):
+        coco.load_coco_detections(str(cat), ann, coco_dir, 0.75)
 
 
 def test_empty_detection_boxes_are_used_as_given_and_named(coco_dir, tmp_path, caplog):
@@ -679,3 +689,26 @@ def test_images_of_another_size_than_their_entries_are_named(tmp_path, coco_dir,
             f"{first['height']}x{first['width']}") in caplog.text
     assert "Swapped sizes come from a tool that showed photos turned by their EXIF tag" \
         in caplog.text
+
+
+def test_ground_truth_boxes_without_size_or_outside_the_image_are_named(tmp_path, coco_dir,
+                                                                           caplog):
+    """A negative width was kept as a box of width 0 (a crop that missed the
+    person) and a box off the image dropped, each only counted at INFO,
+    with no id to find it by. The reference's cleaning stays."""
+    data = _real_coco(coco_dir)
+    anns = [a for a in data["annotations"] if not a["iscrowd"] and max(a["keypoints"]) > 0]
+    anns[0]["bbox"] = [100, 100, -50, 80]
+    anns[1]["bbox"] = [5000, 5000, 100, 100]
+    path = _write(tmp_path, data, "boxes.json")
+    records = coco.load_coco_gt(path, coco_dir, 0.75)
+    assert len(records) == 11  # As before: the first kept (width 0), the second dropped.
+    assert records.skipped_reasons["zero area or empty box"] == 1
+    assert (f"{path}: 1 annotation(s) have a box of no width or height (e.g. annotation id "
+            f"{anns[0]['id']}, bbox [100, 100, -50, 80]): cleaned as the reference does"
+            ) in caplog.text
+    assert (f"{path}: 1 annotation(s) have a box outside its image (e.g. annotation id "
+            f"{anns[1]['id']}, bbox [5000, 5000, 100, 100])") in caplog.text
+    caplog.clear()
+    coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 0.75)
+    assert "have a box" not in caplog.text
