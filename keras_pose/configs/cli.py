@@ -49,6 +49,7 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     Raises:
       ConfigError, ValueError: for an unknown experiment, key or value.
     """
+    _check_dataset_name(dataset, data_dir)
     if experiment:
         config = get_experiment(experiment)
     elif start is not None:
@@ -62,6 +63,15 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
     return apply_overrides(config, expand_overrides(overrides, config))
+
+
+def _check_dataset_name(dataset: Optional[str], data_dir: Optional[str]) -> None:
+    """``--dataset data/mine`` looked for data/data/mine/annotations/...: a
+    path given as the name is refused with the flags that say it."""
+    if dataset and ("/" in dataset or os.sep in dataset):
+        folder = os.path.normpath(dataset)
+        raise ConfigError(f"--dataset {dataset}: a data set's name, not a folder: give "
+                          f"--dataset {os.path.basename(folder)} --data_dir {data_dir or folder}")
 
 
 def expand_overrides(overrides: Sequence[str], config: ExperimentConfig) -> list[str]:

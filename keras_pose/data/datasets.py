@@ -257,11 +257,11 @@ def load_records(config: ExperimentConfig, split: str,
             f"{records.source} has {records.num_keypoints} keypoints but {owner} has "
             f"model.num_keypoints={config.model.num_keypoints}")
     if not len(records):
-        raise DatasetError(_no_people(records, name, split))
+        raise DatasetError(_no_people(records, name, split, data.dataset))
     return _check_images(records, drop=split == "train")
 
 
-def _no_people(records: PersonRecords, name: str, split: str) -> str:
+def _no_people(records: PersonRecords, name: str, split: str, dataset: str) -> str:
     """Why a split gave no person, and what to do."""
     why = (", ".join(f"{reason}: {count}" for reason, count in
                      sorted(records.skipped_reasons.items()))
@@ -271,6 +271,10 @@ def _no_people(records: PersonRecords, name: str, split: str) -> str:
             in records.skipped_reasons else "")
     if split == "train":
         return f"{records.source}: no usable person in the training split ({why}){hint}"
+    if dataset == "mpii":  # COCO's test-dev advice misleads there.
+        return (f"{records.source}: no person to evaluate in split {name!r} ({why}); it must "
+                "list the split's people with their joints (scripts/convert_mpii_mat.py "
+                "writes it from the MPII release)")
     return (f"{records.source}: no person to evaluate in split {name!r} ({why}){hint}; evaluation "
             "needs annotated people with keypoints (a split without ground truth is named "
             "with 'test', e.g. test-dev2017, and evaluated on --detections)")

@@ -159,6 +159,11 @@ def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) ->
             raise MatFormatError(f"{valid_list}: none of its {len(names)} image names is an "
                                  f"annotated training image of {mat_path} (e.g. "
                                  f"{sorted(unknown)[0] if names else 'no name at all'})")
+        if unknown:  # A typo left an image in training, in silence.
+            logging.warning("%s: %d of its %d image names are no annotated training image of "
+                            "%s (e.g. %s): they name no person of valid.json; correct them if "
+                            "they are typos", valid_list, len(unknown), len(names), mat_path,
+                            sorted(unknown)[0])
     train, valid = split_people(people, names)
     os.makedirs(output_dir, exist_ok=True)
     counts = {}

@@ -42,12 +42,13 @@ def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConf
     input convention differs from this run's.
 
     Raises:
-      TrainingError: for a SavedModel, or a checkpoint of another
+      TrainingError: for a SavedModel or an export, or a checkpoint of another
         architecture (depth, head), naming the differences.
     """
     resolved = resolve_checkpoint(path)
     if resolved.kind != "keras":
-        raise TrainingError(f"--init_checkpoint {path} is a SavedModel; give a Keras "
+        what = "an exported network" if resolved.kind == "export" else "a SavedModel"
+        raise TrainingError(f"--init_checkpoint {path} is {what}; give a Keras "
                             "checkpoint directory (e.g. a converted official checkpoint) "
                             "or a preset name")
     source = load_config(os.path.join(resolved.path, "config.json"))

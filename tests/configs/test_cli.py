@@ -68,3 +68,17 @@ def test_evaluation_config_of_a_checkpoint_trained_on_tiny():
     # The checkpoint's (COCO) metadata stays: evaluating it on MPII is then
     # refused by the data set check, naming both.
     assert config.data.keypoint_names == trained.data.keypoint_names
+
+
+def test_a_folder_given_as_the_data_sets_name_is_refused_with_the_flags_that_say_it():
+    """--dataset data/mine looked for data/data/mine/annotations/... (an
+    absolute path for data//tmp/...)."""
+    import pytest
+    from keras_pose.configs import ConfigError
+    from keras_pose.configs.cli import build_config
+    with pytest.raises(ConfigError, match=r"^--dataset data/mine/: a data set's name, not a "
+                                          r"folder: give --dataset mine --data_dir data/mine$"):
+        build_config(dataset="data/mine/")
+    with pytest.raises(ConfigError, match="give --dataset mine --data_dir /x/mine$"):
+        build_config(dataset="/tmp/mine", data_dir="/x/mine")
+    assert build_config(dataset="mine", data_dir="data/mine").data.root == "data/mine"

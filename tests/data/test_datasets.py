@@ -124,7 +124,22 @@ def test_no_person_of_the_chosen_category_names_the_setting():
     import types
     records = types.SimpleNamespace(source="mine/train.json",
                                     skipped_reasons={"another keypoint category": 14})
-    assert datasets._no_people(records, "train", "train") == (
+    assert datasets._no_people(records, "train", "train", "custom") == (
         "mine/train.json: no usable person in the training split (another keypoint category: "
         "14); people of another keypoint category are left out: choose the categories with "
         "--set data.category_ids=<ids>")
+
+
+def test_an_mpii_split_without_people_says_what_it_must_hold(tmp_path):
+    """An empty annot/valid.json was told of COCO's test-dev splits and
+    --detections, which MPII has neither of."""
+    cfg = default_experiment("mpii")
+    cfg = cfg.replace(data=dataclasses.replace(cfg.data, root=str(tmp_path)))
+    (tmp_path / "annot").mkdir()
+    (tmp_path / "images").mkdir()
+    (tmp_path / "annot" / "valid.json").write_text("[]")
+    with pytest.raises(DatasetError, match=r"valid.json: no person to evaluate in split "
+                       r"'valid' \(it has no annotations\); it must list the split's people "
+                       r"with their joints \(scripts/convert_mpii_mat.py writes it from the "
+                       r"MPII release\)$"):
+        datasets.load_records(cfg, "test")

@@ -157,3 +157,15 @@ def test_a_conversion_without_the_list_moves_an_earlier_valid_json_aside(tmp_pat
     (tmp_path / "other.txt").write_text("c.jpg\n")  # names no image: refused
     with pytest.raises(mpii_mat.MatFormatError, match="other.txt: none of its 1 image names"):
         mpii_mat.convert(mat, str(out), str(tmp_path / "other.txt"))
+
+
+def test_names_of_the_validation_list_that_match_no_image_are_said(tmp_path, caplog):
+    """A typo (b.jgp) left b.jpg's people in training, in silence."""
+    mat = str(tmp_path / "release.mat")
+    person = {"joints": {0: (5, 6)}, "scale": 1.0, "center": (10, 10)}
+    _write_release(mat, [("a.jpg", [person]), ("b.jpg", [person])], [1, 1])
+    (tmp_path / "valid.txt").write_text("a.jpg\nb.jgp\n")
+    assert mpii_mat.convert(mat, str(tmp_path / "annot"), str(tmp_path / "valid.txt")) == {
+        "train.json": 1, "valid.json": 1}
+    assert (f"valid.txt: 1 of its 2 image names are no annotated training image of {mat} "
+            "(e.g. b.jgp): they name no person of valid.json") in caplog.text

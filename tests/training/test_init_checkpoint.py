@@ -141,3 +141,15 @@ def test_the_final_layer_takes_each_keypoints_filter_by_name(tiny_preset, tiny_e
     assert COCO_KEYPOINT_NAMES[:3] == ("nose", "left_eye", "right_eye")
     assert ("takes the checkpoint's filters of 3 of this run's 17 keypoints by name, in "
             "another order (the checkpoint predicts K=17); re-initialised: ['tail_0'") in caplog.text
+
+
+def test_an_export_or_a_saved_model_is_named_as_such(tiny_exported, tiny_onnx):
+    """An .onnx as --init_checkpoint was "a SavedModel"."""
+    import pytest
+    from keras_pose.training.callbacks import TrainingError
+    from keras_pose.training.init_checkpoint import init_from_checkpoint
+    model, config = tiny_exported[:2]
+    with pytest.raises(TrainingError, match=r"tiny.onnx is an exported network; give a Keras"):
+        init_from_checkpoint(model, str(tiny_onnx), config)
+    with pytest.raises(TrainingError, match=r"saved_model is a SavedModel; give a Keras"):
+        init_from_checkpoint(model, str(tiny_exported[3]), config)
