@@ -117,18 +117,19 @@ def instrument():
     after the detector, as before ``prepare``)."""
     from keras_pose.export import runtimes
     from keras_pose.prediction import runner
-    frames, load = runner._frames, runtimes.load_network
+    load = runtimes.load_network
 
-    def timed_frames(capture):
-        iterator = frames(capture)
-        while True:
-            with CLOCK.time("decode"):
-                item = next(iterator, None)
-            if item is None:
-                return
-            CLOCK.frames += 1
-            yield item
-    runner._frames = timed_frames
+    class TimedFrames(runner.VideoFrames):
+        def __iter__(self):
+            iterator = super().__iter__()
+            while True:
+                with CLOCK.time("decode"):
+                    item = next(iterator, None)
+                if item is None:
+                    return
+                CLOCK.frames += 1
+                yield item
+    runner.VideoFrames = TimedFrames
     runner._draw_tracks = timed("draw", runner._draw_tracks)
     runtimes.load_network = lambda path, num_threads=None: timed(
         "network", load(path, num_threads))
