@@ -39,10 +39,11 @@ from keras_pose.evaluation import coco  # noqa: E402
 from keras_pose.inference.estimator import person_scores  # noqa: E402
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("people", 100_000, "People to post-process.")
-flags.DEFINE_integer("chunk", 500, "People decoded per call (an eval batch).")
+flags.DEFINE_integer("people", 100_000, "People to post-process.", lower_bound=1)
+flags.DEFINE_integer("chunk", 500, "People decoded per call (an eval batch; at most --people).",
+                     lower_bound=1)
 flags.DEFINE_float("people_per_image", 20.8, "Mean people per image (COCO val "
-                   "detections: 104,125 boxes / 5,000 images).")
+                   "detections: 104,125 boxes / 5,000 images).", lower_bound=1.0)
 flags.DEFINE_integer("reference_people", 5_000, "People for the reference-style "
                      "loop comparison (0: skip).")
 flags.DEFINE_integer("seed", 0, "Random seed.")
@@ -133,7 +134,7 @@ def rescore_and_nms(image_ids, coords, scores, box_score, area):
 def main(argv):
     del argv
     rng = np.random.default_rng(FLAGS.seed)
-    n, chunk = FLAGS.people, FLAGS.chunk
+    n, chunk = FLAGS.people, min(FLAGS.chunk, FLAGS.people)  # Fewer people: one call.
     pool = make_heatmaps(rng, chunk)
     image_ids, owner, center, scale, box_score, area = make_people(
         rng, n, FLAGS.people_per_image)

@@ -90,6 +90,10 @@ def main(argv):
         return
     if not FLAGS.saved_model:
         raise app.UsageError("--saved_model is required")
+    if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
+        raise app.UsageError(f"--saved_model {FLAGS.saved_model}: no SavedModel there (a "
+                             "folder holding saved_model.pb, as export_saved_model.py writes)")
+    failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         image = os.path.join(tmp, "large.jpg")
         width, height = _write_image(image, FLAGS.megapixels)
@@ -104,11 +108,14 @@ def main(argv):
             if run.returncode:
                 print(f"{n} boxes: failed (exit {run.returncode}): "
                       f"{run.stderr.strip().splitlines()[-1:]}")
+                failures += 1
                 continue
             r = json.loads(run.stdout.strip().splitlines()[-1])
             print(f"{n:3d} boxes: peak {r['peak_mb']:8.0f} MB (loaded model "
                   f"{r['rss_before_call_mb']:.0f} MB), call {r['seconds']:.1f} s, "
                   f"keypoints {r['keypoints_shape']}")
+    if failures:  # A failed measurement is no figure: the exit code says so too.
+        sys.exit(1)
 
 
 if __name__ == "__main__":
