@@ -27,6 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("architectures", ["small"], "D-FINE sizes: nano, small, medium.")
 flags.DEFINE_list("batch_sizes", ["1", "4"], "Batch sizes for the network timing.")
@@ -94,6 +96,11 @@ def time_architecture(name: str) -> None:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_detector.py", _work)
+
+
+def _work():
     import keras_hub
     import tensorflow as tf
     print(f"{time.strftime('%Y-%m-%d %H:%M')}, {_machine()}")

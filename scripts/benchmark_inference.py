@@ -57,6 +57,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
 
@@ -329,6 +331,11 @@ def _report(rates: dict, batches: list[int], what: str, prefix: str) -> None:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_inference.py", _work)
+
+
+def _work():
     _set_threads()
     batches = [int(b) for b in FLAGS.batch_sizes]
     if FLAGS.inference:

@@ -61,13 +61,15 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "tests/data/coco", "Directory with test_coco.json and its images.")
-flags.DEFINE_integer("copies", 100, "Copies of each image (separate files).")
+flags.DEFINE_integer("copies", 100, "Copies of each image (separate files).", lower_bound=1)
 flags.DEFINE_list("people_per_image", ["2.63", "1"], "Mean people per image, one or more.")
 flags.DEFINE_list("cores", ["1", "2"], "Core counts for the throughput children; 'all': "
                   "every core of this machine.")
-flags.DEFINE_integer("rounds", 3, "Rounds of alternating children.")
+flags.DEFINE_integer("rounds", 3, "Rounds of alternating children.", lower_bound=1)
 flags.DEFINE_integer("epochs", 2, "Timed epochs per throughput child (after one untimed).")
 flags.DEFINE_bool("stages", True, "Also run the one-core stage children.")
 flags.DEFINE_bool("reference", True, "Also run the reference per-sample code (one core).")
@@ -439,6 +441,10 @@ def _make_sets(work_dir: str) -> dict:
         path = os.path.join(work_dir, f"records_{ppi}.npz")
         np.savez(path, **values)
         sets[ppi] = (path, len(values["image_path"]), len(set(values["image_path"])))
+        made = sets[ppi][1] / sets[ppi][2]
+        if abs(made - float(ppi)) > 0.05:  # The table would label it with the asked mean.
+            raise app.UsageError(f"--people_per_image {ppi}: the sample's images hold {made:.2f} "
+                                 "people each at this setting (from 1 to all of their people)")
     return sets
 
 
@@ -469,11 +475,18 @@ def _run_rounds(sets, cores, versions, others) -> list[dict]:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_pipeline_scaling.py", _work)
+
+
+def _work():
     if FLAGS.child:
         _child_main()
     available = len(os.sched_getaffinity(0))
     cores = sorted({available if c == "all" else int(c) for c in FLAGS.cores})
-    cores = [c for c in cores if c <= available]
+    if not all(1 <= c <= available for c in cores):  # They were left out without a word.
+        raise app.UsageError(f"--cores {','.join(FLAGS.cores)}: this machine gives the "
+                             f"process {available} core(s): counts from 1 to {available}, or all")
     others = dict(item.split("=", 1) for item in FLAGS.compare_with)
     versions = ["this"] + list(others)
     with tempfile.TemporaryDirectory() as work_dir:

@@ -33,6 +33,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 from keras_pose.codec import MSRAHeatmap  # noqa: E402
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS  # noqa: E402
 from keras_pose.evaluation import coco  # noqa: E402
@@ -133,6 +135,11 @@ def rescore_and_nms(image_ids, coords, scores, box_score, area):
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_postprocess.py", _work)
+
+
+def _work():
     rng = np.random.default_rng(FLAGS.seed)
     n, chunk = FLAGS.people, min(FLAGS.chunk, FLAGS.people)  # Fewer people: one call.
     pool = make_heatmaps(rng, chunk)

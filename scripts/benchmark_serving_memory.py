@@ -30,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("saved_model", None, "An exported SavedModel directory.")
 flags.DEFINE_list("boxes", ["1", "16", "32"], "Numbers of boxes to measure.")
@@ -85,6 +87,11 @@ def _write_image(path: str, megapixels: float) -> tuple[int, int]:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_serving_memory.py", _work)
+
+
+def _work():
     if FLAGS.child:
         print(json.dumps(_measure(json.loads(FLAGS.child))))
         return

@@ -23,6 +23,8 @@ import time
 import numpy as np
 from absl import app, flags
 
+from keras_pose import cli
+
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
 import tensorflow as tf  # noqa: E402
@@ -133,6 +135,11 @@ def time_network(builder: Builder) -> str:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_split_threads.py", _work)
+
+
+def _work():
     if FLAGS.mode != "whole":  # Before any op runs: TF fixes them then.
         threads = (2, 1) if FLAGS.mode == "split" else (1, 1)
         tf.config.threading.set_inter_op_parallelism_threads(threads[0])

@@ -35,12 +35,17 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("experiment", "tiny", "Named experiment (its model and input size).")
-flags.DEFINE_integer("batch", 16, "Images per step.")
-flags.DEFINE_integer("steps", 20, "Timed steps per measurement.")
+flags.DEFINE_integer("batch", 16, "Images per step.", lower_bound=1)
+flags.DEFINE_integer("steps", 20, "Timed steps per measurement.", lower_bound=1)
 flags.DEFINE_list("steps_per_execution", ["1"], "Values of steps_per_execution to time.")
-flags.DEFINE_integer("rounds", 3, "Measurements of each candidate (alternating).")
+flags.register_validator("steps_per_execution", lambda values: all(
+    v.isdigit() and int(v) >= 1 for v in values), "--steps_per_execution: integers >= 1")
+flags.DEFINE_integer("rounds", 3, "Measurements of each candidate (alternating).",
+                     lower_bound=1)
 flags.DEFINE_boolean("torch", True, "Also time PyTorch's step (when torch is installed and "
                      "the architecture is the official one).")
 flags.DEFINE_integer("threads", 0, "CPU threads of TF (intra- and inter-op) and PyTorch; "
@@ -166,6 +171,11 @@ def _report(times: dict[str, list[tuple[float, float]]]) -> None:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_training.py", _work)
+
+
+def _work():
     from keras_pose.configs import apply_overrides, get_experiment
     if FLAGS.threads:
         import tensorflow as tf

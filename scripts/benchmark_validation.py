@@ -23,6 +23,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "tests/data/coco", "A COCO-layout data set with a detection file.")
 flags.DEFINE_string("experiment", "coco_resnet50_256x192", "Named experiment.")
@@ -43,6 +45,11 @@ def _setup(config, use_gt_boxes: bool, flip: bool):
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_validation.py", _work)
+
+
+def _work():
     import numpy as np
 
     from keras_pose.configs.cli import build_config

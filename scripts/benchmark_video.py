@@ -90,12 +90,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 from scripts import benchmark_video_hooks as hooks  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("people", ["1", "4", "13"], "People per frame, one clip each.")
-flags.DEFINE_integer("frames", 12, "Frames per clip (each repetition runs the whole clip).")
-flags.DEFINE_integer("repeats", 3, "Timed repetitions (A/B alternation) per clip.")
+flags.register_validator("people", lambda values: all(v.isdigit() and int(v) >= 1
+                                                      for v in values), "--people: integers >= 1")
+flags.DEFINE_integer("frames", 12, "Frames per clip (each repetition runs the whole clip).",
+                     lower_bound=1)
+flags.DEFINE_integer("repeats", 3, "Timed repetitions (A/B alternation) per clip.",
+                     lower_bound=1)
 flags.DEFINE_list("variants", ["tf:tf-fp32:serial+flow_scale=1", "openvino:openvino-int8",
                                "openvino-bf16:openvino-int8", "openvino-int8:openvino-int8"],
                   "DETECTOR:POSE-PRECISION[:OPTIONS] (see the module docstring); the "
@@ -449,6 +455,11 @@ def _write_results(results: dict, variants: list) -> None:
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("benchmark_video.py", _work)
+
+
+def _work():
     import cv2
     variants = [Variant.parse(s) for s in FLAGS.variants]
     people = [int(p) for p in FLAGS.people]

@@ -28,6 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
 
@@ -89,6 +91,11 @@ def op_times(logdir: str, calls: int) -> tuple[collections.Counter, collections.
 
 def main(argv):
     del argv
+    # A user's mistake (a flag, a file) is one line, as in the project's tools.
+    return cli.run("profile_inference.py", _work)
+
+
+def _work():
     import tensorflow as tf
     with tempfile.TemporaryDirectory() as directory:
         network = _network(os.path.join(directory, "saved_model"))
