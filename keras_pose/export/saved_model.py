@@ -22,9 +22,10 @@ boxes per image, K keypoints, h x w crop):
   crops, flip test and decoding in one graph, one request per photo.
 
 Inputs are checked in the graph: a malformed input fails the request with
-an InvalidArgumentError whose message names the input (boxes that are not
-finite with positive size, ``num_boxes`` of another length than the images
-or out of range, crops of another size); empty inputs (no image, no box)
+an InvalidArgumentError whose message names the input (images that are
+not (N, H, W, 3) or grey (N, H, W, 1), boxes that are not finite with
+positive size, ``num_boxes`` of another length than the images or out of
+range, crops of another size); empty inputs (no image, no box)
 give empty outputs. ``assets/config.json`` carries the experiment config
 (sizes, K, keypoint names, flip pairs, skeleton, OKS sigmas, normalisation).
 """
@@ -74,6 +75,25 @@ def check_boxes_tf(boxes: tf.Tensor, name: str,
                 "image (height, width)", image_size])]
     with tf.control_dependencies(checks):  # Checked before anything reads them.
         return tf.identity(boxes)
+
+
+def check_image_shape_tf(images: tf.Tensor) -> tf.Tensor:
+    """``images``, once checked to be a batch (N, H, W, 3), or (N, H, W, 1)
+    grey images (their one channel stands for the three). TF Serving does
+    not hold a request to the signature's shape: a 4-channel (RGBA) or a
+    3-D image failed deep in the graph ("Incompatible shapes: [1,128,96,4]
+    vs. [3]"), naming no input."""
+    shape = tf.shape(images)
+    # The rank counted at run time: tf.rank / tf.size are folded into the
+    # signature's 4 when the graph is built or optimised, whatever arrives.
+    rank = tf.shape(tf.where(shape >= 0))[0]
+    # shape[-1:] is empty, not an error, for a scalar: the rank decides then.
+    channels_ok = tf.reduce_all((shape[-1:] == 3) | (shape[-1:] == 1))
+    check = tf.debugging.Assert(tf.logical_and(rank == 4, channels_ok), [
+        "images: must be uint8 (N, H, W, 3) RGB images (a batch, even of one), got shape",
+        shape], summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.identity(images)
 
 
 def check_images_tf(images: tf.Tensor, num_boxes: tf.Tensor) -> tf.Tensor:
@@ -225,6 +245,7 @@ class PoseServingModule(tf.Module):
 
     def _keypoints(self, images: tf.Tensor, boxes: tf.Tensor,
                    num_boxes: tf.Tensor) -> dict[str, tf.Tensor]:
+        images = check_image_shape_tf(images)  # First: every other check reads its shape.
         n, max_boxes = tf.shape(images)[0], tf.shape(boxes)[1]
         checks = [
             tf.debugging.assert_equal(tf.shape(boxes)[0], n, message=(

@@ -121,6 +121,31 @@ def test_empty_images_with_boxes_are_refused_naming_images(loaded):
             num_boxes=tf.constant([1], tf.int32))
 
 
+@pytest.mark.parametrize("shape", [(1, 30, 40, 4), (30, 40, 3), (1, 30, 40, 2),
+                                   (1, 1, 30, 40, 3)])
+def test_images_of_another_shape_are_refused_naming_images(loaded, shape):
+    """An RGBA image failed with "Incompatible shapes: [1,30,40,4] vs. [3]",
+    a 3-D one with "slice index 3 of dimension 0 out of bounds" or blaming
+    boxes: TF Serving does not hold requests to the signature's shape."""
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"images: must be uint8 \(N, H, W, 3\) RGB images"):
+        loaded.signatures["serving_default"](
+            images=tf.zeros(shape, tf.uint8), boxes=tf.constant([[[5, 5, 10, 20]]], tf.float32),
+            num_boxes=tf.constant([1], tf.int32))
+
+
+def test_grey_images_are_taken(loaded):
+    """(N, H, W, 1): the one channel stands for the three (as before the
+    checks; the README says so)."""
+    grey = loaded.signatures["serving_default"](
+        images=tf.fill([1, 30, 40, 1], tf.constant(90, tf.uint8)),
+        boxes=tf.constant([[[5, 5, 10, 20]]], tf.float32), num_boxes=tf.constant([1]))
+    rgb = loaded.signatures["serving_default"](
+        images=tf.fill([1, 30, 40, 3], tf.constant(90, tf.uint8)),
+        boxes=tf.constant([[[5, 5, 10, 20]]], tf.float32), num_boxes=tf.constant([1]))
+    np.testing.assert_allclose(grey["keypoints"].numpy(), rgb["keypoints"].numpy(), atol=1e-4)
+
+
 def test_encoded_image_refuses_boxes_off_the_image(loaded):
     image_bytes = tf.io.encode_jpeg(tf.zeros([30, 40, 3], tf.uint8))
     with pytest.raises(tf.errors.InvalidArgumentError, match="boxes: every box must overlap"):
