@@ -24,7 +24,9 @@ model, ``.``) is refused before any work (``keras_pose.export.destination``).
 Precisions: ``fp32``, ``bf16`` (SavedModel: bf16 in the graph; OpenVINO),
 ``fp16`` (SavedModel, for GPUs; LiteRT weights), ``int8`` (ONNX, OpenVINO,
 LiteRT; calibrated on ``--calibration_people`` crops of the training split),
-``auto`` (bf16 on CPUs with AMX/AVX-512 BF16, fp16 on GPUs, fp32 otherwise).
+``auto`` (fp16 on GPUs, bf16 on CPUs with AMX/AVX-512 BF16, fp32 otherwise: the
+first that ``--format`` takes, printed). A precision ``--format`` lacks is
+refused before anything loads; one export at a time writes an ``--output``.
 
 The accuracy guard: every export other than an fp32 SavedModel is evaluated
 against the fp32 Keras model on the data set's evaluation split (COCO AP,
@@ -105,14 +107,13 @@ def _guard(model, config, precision: str, path: str) -> None:
     # The export as users will run it: through the one loader.
     candidate = load_pose_model(path).network
     try:
-        result = guard.guard_on_dataset(
+        # Its table is logged there: printing it here showed it twice.
+        guard.guard_on_dataset(
             lambda x: model(x, training=False), candidate, f"{FLAGS.format} {precision}",
             config, max_drop=FLAGS.max_ap_drop / 100, people=FLAGS.guard_people,
             force=FLAGS.force_precision)
     except guard.AccuracyGuardError as e:
         raise guard.AccuracyGuardError(f"{e}\n(--force_precision to export anyway)") from None
-    print(f"accuracy guard on {result['people']} people of {config.data.test_set}:\n"
-          f"{result['table']}")
 
 
 def _write(model, config, data_config, precision: str, guarded: bool) -> str:
@@ -120,12 +121,16 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
     atomically; errors name ``--output``, never the temporary path."""
     from keras_pose import cli
     from keras_pose.export.destination import ExportOutputError, write_export
+    from keras_pose.export.interrupts import interrupts_kept
     from keras_pose.files import without_temporary_names
 
     def write(path: str) -> None:
-        _export(model, config, data_config, precision, path)
-        if guarded:  # Raising here discards the export: nothing is replaced.
-            _guard(model, data_config, precision, path)
+        # A Ctrl-C that a converter lost or wrapped is raised here, before
+        # the rename: the old export is kept.
+        with interrupts_kept():
+            _export(model, config, data_config, precision, path)
+            if guarded:  # Raising here discards the export: nothing is replaced.
+                _guard(model, data_config, precision, path)
 
     try:
         return write_export(FLAGS.output, FLAGS.format, write)
@@ -138,24 +143,51 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
         raise ExportOutputError(f"--output {FLAGS.output}: {message}") from e
 
 
+def _precision() -> str:
+    """``--precision`` for ``--format``, checked before anything loads:
+    ``auto`` becomes the machine's fastest that the format takes (said on
+    stdout); one the format lacks is refused naming both flags (it was found
+    only after the model had loaded, blaming --output)."""
+    from keras_pose.errors import FlagError
+    from keras_pose.export.precision import FORMAT_PRECISIONS as PRECISIONS
+    from keras_pose.export.precision import auto_precision
+    fmt, choices = FLAGS.format, PRECISIONS[FLAGS.format]
+    if FLAGS.precision == "auto":
+        precision, why = auto_precision(choices)
+        print(f"--precision auto -> {precision} for --format {fmt} ({why})")
+    elif FLAGS.precision not in choices:
+        makers = " / ".join(f for f in PRECISIONS if FLAGS.precision in PRECISIONS[f])
+        what = "is a quantization of" if FLAGS.precision == "int8" else "is made by"
+        raise FlagError(f"--format {fmt} takes --precision {' / '.join(choices)}, not "
+                        f"{FLAGS.precision} ({FLAGS.precision} {what} --format {makers})")
+    else:
+        precision = FLAGS.precision
+    if fmt != "saved_model":
+        from keras_pose.export.runtimes import check_format
+        check_format(fmt, precision)  # A missing runtime package, named.
+    return precision
+
+
 def work() -> int:
     from keras_pose.checkpoint import load_model
     from keras_pose.export import export_tflite
-    from keras_pose.export.destination import check_output
-    from keras_pose.export.precision import resolve_precision
+    from keras_pose.export.destination import check_output, output_lock
     if FLAGS.with_detector and FLAGS.format != "saved_model":
         from keras_pose.errors import FlagError
         raise FlagError(f"--with_detector adds the detector to a SavedModel only, not to "
                         f"--format {FLAGS.format}: leave it out (predict.py runs the detector "
                         "in ONNX Runtime or OpenVINO with --detector_runtime)")
+    precision = _precision()
     check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
-    model, config = load_model(FLAGS.checkpoint)
-    precision = resolve_precision(FLAGS.precision)
-    guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
-    # The data set's config (data.root, resolved) serves calibration and the
-    # guard; the export keeps the checkpoint's.
-    data_config = _config(config) if guarded or precision == "int8" else config
-    path = _write(model, config, data_config, precision, guarded)
+    # One export at a time into --output: two both said they succeeded, the
+    # last to finish silently winning.
+    with output_lock(FLAGS.output):
+        model, config = load_model(FLAGS.checkpoint)
+        guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
+        # The data set's config (data.root, resolved) serves calibration and the
+        # guard; the export keeps the checkpoint's.
+        data_config = _config(config) if guarded or precision == "int8" else config
+        path = _write(model, config, data_config, precision, guarded)
     print(f"{FLAGS.format} ({precision}): {path}")
     if FLAGS.tflite and FLAGS.format == "saved_model":
         print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")

@@ -54,6 +54,7 @@ from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
 from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError
 from keras_pose.export import guard, runtimes
+from keras_pose.export.interrupts import interrupts_kept
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
 from keras_pose.files import nearest_existing, write_directory_atomically
 from keras_pose.inference.loading import PoseModel
@@ -149,9 +150,28 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
             f"{pose_model.path} is a {pose_model.precision} SavedModel: --runtime {runtime} "
             f"--precision {precision} exports a checkpoint's Keras weights; pass the "
             "checkpoint (or model directory) it was exported from")
-    path = cached_export(pose_model, runtime, precision, data_config=data_config,
-                         samples=samples)
-    return dataclasses.replace(runtimes.load_export(path), config=pose_model.config)
+    return dataclasses.replace(_load_cached(pose_model, runtime, precision, data_config,
+                                            samples), config=pose_model.config)
+
+
+def _load_cached(pose_model: PoseModel, runtime: str, precision: str,
+                 data_config: Optional[ExperimentConfig], samples: Optional[Samples]
+                 ) -> PoseModel:
+    """The cached export, loaded; one its runtime cannot read (a file cut
+    short by a full disk or a copy) is passed over and made again, with a
+    warning: the cache is ours to rebuild, and reusing it would fail every
+    run from then on."""
+    damaged: list[str] = []
+    while True:
+        path = cached_export(pose_model, runtime, precision, data_config=data_config,
+                             samples=samples, skip=damaged)
+        try:
+            return runtimes.load_export(path)
+        except runtimes.DamagedExportError as e:
+            if path in damaged:  # Just written and still unreadable: not the cache's doing.
+                raise
+            logging.warning("%s: exporting it again", e.problem)
+            damaged.append(path)
 
 
 def checkpoint_digest(directory: str) -> str:
@@ -211,14 +231,16 @@ def _writable(directory: str) -> bool:
 
 def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
                   data_config: Optional[ExperimentConfig] = None,
-                  samples: Optional[Samples] = None) -> str:
+                  samples: Optional[Samples] = None, skip: Iterable[str] = ()) -> str:
     """The path of the current export of ``pose_model``'s checkpoint in
     ``runtime`` at ``precision``, made first if there is none (arguments
-    as :func:`runtime_model`)."""
+    as :func:`runtime_model`; ``skip``: exports found damaged, not reused)."""
     digest = checkpoint_digest(pose_model.path)
     places = export_dirs(pose_model.path, digest, runtime, precision)
     data_guard = precision != "fp32" and dataset_on_disk(data_config or pose_model.config)
     for directory in places:
+        if _artifact(directory, runtime) in skip:
+            continue
         if _is_current(_artifact(directory, runtime), digest, data_guard):
             logging.info("Using the %s %s export %s", runtime, precision,
                          _artifact(directory, runtime))
@@ -251,6 +273,7 @@ def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
     # The checkpoint's own config (the loaded one carries inference overrides).
     config = load_config(os.path.join(pose_model.path, CONFIG_FILE))
 
+    @interrupts_kept()  # A Ctrl-C lost in a converter or the guard: nothing is kept.
     def write(tmp: str) -> None:
         path = _artifact(tmp, runtime)
         runtimes.export_network(pose_model.keras_model, config, path, fmt, precision,

@@ -17,15 +17,17 @@ any work, and nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from keras_pose.checkpoint import COMPLETE_FILE
 from keras_pose.export.precision import ExportError
 from keras_pose.export.runtimes import SUFFIXES, sidecar_path
 from keras_pose.files import write_directory_atomically, write_files_atomically
 from keras_pose.inference.loading import SAVED_MODEL_CONFIG
+from keras_pose.locks import DirectoryInUseError, DirectoryLock
 
 # What tf.saved_model.save writes, plus the keras_pose completion marker.
 SAVED_MODEL_ENTRIES = frozenset({"saved_model.pb", "saved_model.pbtxt", "variables", "assets",
@@ -144,3 +146,33 @@ def write_export(output: str, fmt: str, write: Callable[[str], None]) -> str:
     write_directory_atomically(output, lambda tmp: write(os.path.join(tmp, name) if name
                                                          else tmp))
     return os.path.join(output, name) if name else output
+
+
+@contextlib.contextmanager
+def output_lock(output: str, flag: str = "--output") -> Iterator[None]:
+    """Holds ``output`` for one export at a time: a second export into it
+    raises ExportOutputError naming the first (two used to both report
+    success, the last to finish silently winning).
+
+    The OS lock (``keras_pose.locks.DirectoryLock``, released even by
+    ``kill -9``) lives in a hidden folder beside ``output``,
+    ``.<name>.lock/``, removed again at the end: not inside it, since the
+    export replaces that directory, and a SavedModel must hold nothing else.
+    """
+    target = os.path.abspath(output)
+    lock = DirectoryLock(os.path.join(os.path.dirname(target),
+                                      f".{os.path.basename(target)}.lock"),
+                         run="export", flag=flag)
+    try:
+        lock.__enter__()
+    except DirectoryInUseError as e:
+        if not isinstance(e.__cause__, OSError):  # A link or a folder there: its own words.
+            raise
+        with open(lock.path, encoding="utf-8", errors="replace") as f:
+            holder = f.read().strip() or "another export"
+        raise ExportOutputError(f"{flag} {output} is being written by {holder}; wait for it "
+                                f"to end or give another {flag}") from None
+    try:
+        yield
+    finally:
+        lock.__exit__(None, None, None)

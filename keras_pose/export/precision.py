@@ -13,7 +13,7 @@ One vocabulary for every export and runtime:
   kernels have no int8 convolution, so there is no int8 SavedModel.
 - ``auto``: resolved once, on the exporting machine, by
   :func:`resolve_precision` (bf16 on CPUs with bf16 units, fp16 on GPUs,
-  fp32 otherwise), and logged.
+  fp32 otherwise; the first of these the format takes), and logged.
 
 The choice is baked into each artifact (a Keras dtype policy for the
 SavedModel, quantized weights for int8, a runtime option for OpenVINO):
@@ -23,7 +23,7 @@ no runtime flag is needed to get it back.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from absl import logging
 
@@ -37,6 +37,10 @@ class ExportError(UserError, ValueError):
 
 
 PRECISIONS = ("fp32", "bf16", "fp16", "int8", "auto")
+# What each export format takes (keras_pose.export.runtimes); here, where no
+# TensorFlow is imported, so that a command line can check its flags at once.
+FORMAT_PRECISIONS = {"saved_model": ("fp32", "bf16", "fp16"), "onnx": ("fp32", "int8"),
+                     "openvino": ("fp32", "bf16", "int8"), "litert": ("fp32", "fp16", "int8")}
 
 # Keras dtype policies of the float precisions: the whole inference network
 # (variables included) in that type; the final "heatmaps" layer is float32
@@ -67,13 +71,16 @@ def _has_gpu() -> bool:
 
 
 def resolve_precision(precision: str, *, has_gpu: bool | None = None,
-                      cpuinfo: str = "/proc/cpuinfo") -> str:
+                      cpuinfo: str = "/proc/cpuinfo",
+                      choices: Sequence[str] | None = None) -> str:
     """``auto`` -> the fastest precision of this machine; others unchanged.
 
     Args:
       precision: one of :data:`PRECISIONS`.
       has_gpu: whether TF sees a GPU (None: ask TF).
       cpuinfo: the CPU description (see :func:`cpu_has_bf16`).
+      choices: the precisions the format takes (``runtimes.PRECISIONS``):
+        ``auto`` picks among them (an ONNX export has no bf16).
 
     Raises:
       ExportError: for an unknown precision.
@@ -82,14 +89,29 @@ def resolve_precision(precision: str, *, has_gpu: bool | None = None,
         raise ExportError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     if precision != "auto":
         return precision
-    if _has_gpu() if has_gpu is None else has_gpu:
-        chosen, why = "fp16", "a GPU is visible"
-    elif cpu_has_bf16(cpuinfo):
-        chosen, why = "bf16", f"the CPU has {' or '.join(CPU_BF16_FLAGS)}"
-    else:
-        chosen, why = "fp32", "no GPU and no bf16 units on this CPU"
+    chosen, why = auto_precision(choices, has_gpu=has_gpu, cpuinfo=cpuinfo)
     logging.info("precision auto -> %s (%s)", chosen, why)
     return chosen
+
+
+def auto_precision(choices: Sequence[str] | None = None, *, has_gpu: bool | None = None,
+                   cpuinfo: str = "/proc/cpuinfo") -> tuple[str, str]:
+    """(precision, why): what ``auto`` means here, for a format taking
+    ``choices`` (None: any). The machine's fastest first (fp16 with a GPU,
+    bf16 with bf16 units, else fp32), the first the format takes; never
+    int8, which needs calibration and the guard, so is asked for by name."""
+    gpu = _has_gpu() if has_gpu is None else has_gpu
+    bf16 = cpu_has_bf16(cpuinfo)
+    ranked = ([("fp16", "a GPU is visible")] if gpu else []) + \
+        ([("bf16", f"the CPU has {' or '.join(CPU_BF16_FLAGS)}")] if bf16 else []) + \
+        [("fp32", "no GPU and no bf16 units on this CPU")]
+    taken = [(p, why) for p, why in ranked if choices is None or p in choices]
+    chosen, why = taken[0]
+    passed = [p for p, _ in ranked if p not in dict(taken)]
+    if passed:
+        why = (f"the format takes {' / '.join(choices)}, not the machine's "
+               f"{' / '.join(passed)}")
+    return chosen, why
 
 
 def keras_policy(precision: str) -> str:

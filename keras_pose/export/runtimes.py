@@ -59,7 +59,8 @@ from keras_pose.configs import ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import config_from_dict, config_to_dict
 from keras_pose.errors import MissingFileError, MissingPackageError
 from keras_pose.export.inference_model import build_inference_model
-from keras_pose.export.precision import ExportError, resolve_precision
+from keras_pose.export.interrupts import interrupts_kept
+from keras_pose.export.precision import FORMAT_PRECISIONS, ExportError, resolve_precision
 from keras_pose.files import write_atomically, write_files_atomically, write_json
 from keras_pose.inference.estimator import Network
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
@@ -67,18 +68,35 @@ from keras_pose.openvino_settings import compile_config, core
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
-PRECISIONS = {"saved_model": ("fp32", "bf16", "fp16"), "onnx": ("fp32", "int8"),
-              "openvino": ("fp32", "bf16", "int8"), "litert": ("fp32", "fp16", "int8")}
+PRECISIONS = FORMAT_PRECISIONS
 # Importable module -> pip package, per format and for int8.
 PACKAGES = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"},
             "openvino": {"openvino": "openvino"}, "litert": {"ai_edge_litert": "ai-edge-litert"}}
 INT8_PACKAGES = {"openvino": {"nncf": "nncf"}}
 INPUT_NAME = "images"
+# The way out of a damaged export.
+AGAIN = "export the checkpoint again (scripts/export_saved_model.py)"
 # The runtime that runs each format (what --runtime and metrics.json call it).
 RUNTIME_OF = {"saved_model": "tf", "onnx": "onnxruntime", "openvino": "openvino",
               "litert": "litert"}
 
 HeatmapsFn = Callable[[np.ndarray], np.ndarray]
+
+
+class DamagedExportError(CheckpointError):
+    """An export whose files its runtime cannot read (cut short by a full
+    disk or an interrupted copy, a missing OpenVINO ``.bin``, a sidecar that
+    is not JSON): the message names the file and says to export again.
+    ``keras_pose.export.cache`` makes its own exports again on it.
+
+    Args:
+      problem: what is wrong, naming the file (``problem`` attribute); the
+        message adds the way out.
+    """
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}; {AGAIN}")
+        self.problem = problem
 
 
 def missing_packages(fmt: str, precision: str = "fp32") -> list[str]:
@@ -128,7 +146,7 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
     Returns:
       ``path``.
     """
-    precision = resolve_precision(precision)
+    precision = resolve_precision(precision, choices=PRECISIONS.get(fmt))
     if fmt == "saved_model":
         raise ValueError("the SavedModel is written by keras_pose.export.export_saved_model")
     check_format(fmt, precision)
@@ -141,7 +159,8 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
     signature = [tf.TensorSpec([None, height, width, 3], tf.float32, name=INPUT_NAME)]
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     writer = {"onnx": _write_onnx, "openvino": _write_openvino, "litert": _write_litert}[fmt]
-    writer(fused, signature, path, precision, calibration)
+    with interrupts_kept():  # The converters can swallow or wrap a Ctrl-C.
+        writer(fused, signature, path, precision, calibration)
     hw, hh = config.model.heatmap_size
     info = {"format": fmt, "precision": precision, "input": INPUT_NAME,
             "input_shape": [None, height, width, 3],
@@ -238,8 +257,16 @@ def read_sidecar(path: str) -> dict:
         raise MissingFileError(f"{path} has no {os.path.basename(side)}: it was not "
                                "written by keras_pose.export.runtimes.export_network "
                                "(export the checkpoint with scripts/export_saved_model.py)")
-    with open(side, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(side, encoding="utf-8") as f:
+            info = json.load(f)
+    except ValueError as e:  # Cut short, or not text: was a JSONDecodeError traceback.
+        raise DamagedExportError(f"{side}, the sidecar of {path}, is not valid JSON ({e}): "
+                                 "the export is damaged") from e
+    if not isinstance(info, dict):
+        raise DamagedExportError(f"{side}, the sidecar of {path}, is not a JSON object: the "
+                                 "export is damaged")
+    return info
 
 
 def update_sidecar(path: str, **fields) -> str:
@@ -287,6 +314,9 @@ def _sidecar_config(path: str, sidecar: dict) -> ExperimentConfig:
         raise CheckpointError(f"{side} describes a {sidecar.get('format')!r} export but "
                               f"{path} is a {fmt} file: the sidecar belongs to another "
                               "export; export the checkpoint again")
+    if sidecar.get("precision") not in PRECISIONS[fmt]:
+        raise DamagedExportError(f"{side}: no {fmt} precision ({sidecar.get('precision')!r}; "
+                                 f"{' / '.join(PRECISIONS[fmt])}): the export is damaged")
     try:
         return config_from_dict(sidecar["experiment"])
     except (KeyError, TypeError, ConfigError) as e:
@@ -361,8 +391,33 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
         raise ExportError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
     precision = read_sidecar(path)["precision"]
     check_format(fmt, precision)
-    return {"onnx": _onnx_fn, "openvino": _openvino_fn,
-            "litert": _litert_fn}[fmt](path, precision, num_threads)
+    try:
+        return {"onnx": _onnx_fn, "openvino": _openvino_fn,
+                "litert": _litert_fn}[fmt](path, precision, num_threads)
+    except _load_errors(fmt) as e:
+        raise DamagedExportError(
+            f"{path}: {RUNTIME_OF[fmt]} cannot load it ({_runtime_reason(e)}): the export "
+            "is damaged (a file cut short or missing)") from e
+
+
+def _load_errors(fmt: str) -> tuple[type, ...]:
+    """What each runtime raises for a file it cannot read (OpenVINO: any
+    RuntimeError; ONNX Runtime: its own classes; LiteRT: ValueError)."""
+    if fmt == "onnx":
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+        return (ort_errors.InvalidProtobuf, ort_errors.InvalidArgument,
+                ort_errors.InvalidGraph, ort_errors.NoModel, ort_errors.Fail)
+    return (RuntimeError,) if fmt == "openvino" else (ValueError, RuntimeError)
+
+
+def _runtime_reason(error: Exception) -> str:
+    """The runtime's own words in one line: OpenVINO's message is a stack
+    of "Exception from <file>" and "Check ... failed at" lines around them."""
+    lines = [line.strip() for line in str(error).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(("Exception from",
+                                                                      "Check '"))]
+    # ONNX Runtime's: "[ONNXRuntimeError] : 7 : ... Load model from <path> failed:<why>".
+    return lines[-1].rsplit(" failed:", 1)[-1] if lines else type(error).__name__
 
 
 def _onnx_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:

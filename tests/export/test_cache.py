@@ -73,6 +73,21 @@ def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_
     assert _sidecar(path)["source"]["digest"] == cache.checkpoint_digest(checkpoint)
 
 
+def test_a_damaged_cached_export_is_made_again(checkpoint, fake_onnx_export, caplog):
+    """A cached export cut short (a full disk, a copy of the checkpoint
+    interrupted) crashed every later run in the runtime's own words; the
+    cache is ours to rebuild."""
+    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) // 2)
+    with caplog.at_level("WARNING"):
+        loaded = load_pose_model(checkpoint, runtime="onnxruntime")
+    assert loaded.path == path and len(fake_onnx_export) == 2  # Made again, in its place.
+    assert f"{path}: onnxruntime cannot load it" in caplog.text
+    assert "(a file cut short or missing): exporting it again" in caplog.text
+    loaded.network(np.zeros((1, 64, 64, 3), np.float32))  # Usable.
+
+
 def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx_export,
                                                            monkeypatch, tmp_path):
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))

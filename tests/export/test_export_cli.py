@@ -4,6 +4,8 @@ import os
 
 import pytest
 
+from keras_pose.export import runtimes
+
 from tests.export.runtime_checks import run_export as _run
 from tests.export.runtime_checks import skip_unless_installed
 
@@ -51,3 +53,133 @@ def test_a_preset_name_exports_with_its_config(script, tiny_preset, tmp_path, ca
     assert _run(script, "--checkpoint", "simplebaseline_resnet50_ap10k_265x256",
                 "--output", str(tmp_path / "x")) == 1
     assert "close preset names: simplebaseline_resnet50_ap10k_256x256" in capsys.readouterr().err
+
+
+def test_auto_picks_a_precision_the_format_takes(script, checkpoint, tmp_path, capsys,
+                                                 fake_onnx_export, monkeypatch):
+    """On a CPU with bf16 units auto meant bf16, which ONNX lacks: the export
+    failed ("format onnx takes precision fp32 / int8, not bf16")."""
+    from keras_pose.export import precision
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda *a: True)
+    monkeypatch.setattr(precision, "_has_gpu", lambda: False)
+    output = tmp_path / "m.onnx"
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(output), "--format", "onnx",
+                "--precision", "auto", "--noguard") == 0
+    out = capsys.readouterr().out
+    assert "--precision auto -> fp32 for --format onnx (the format takes fp32 / int8, " \
+           "not the machine's bf16)" in out
+    assert fake_onnx_export == [("onnx", "fp32", None)] and f"onnx (fp32): {output}" in out
+
+
+@pytest.mark.parametrize("fmt,precision,made_by", [
+    ("onnx", "bf16", "bf16 is made by --format saved_model / openvino"),
+    ("openvino", "fp16", "fp16 is made by --format saved_model / litert"),
+    ("saved_model", "int8", "int8 is a quantization of --format onnx / openvino / litert")])
+def test_a_precision_the_format_lacks_is_refused_before_loading(
+        script, checkpoint, tmp_path, capsys, monkeypatch, fmt, precision, made_by):
+    """Was found after the model had loaded, and blamed --output."""
+    import keras_pose.checkpoint
+    monkeypatch.setattr(keras_pose.checkpoint, "load_model",
+                        lambda *a: pytest.fail("loaded before the flags were checked"))
+    output = tmp_path / "out"
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(output), "--format", fmt,
+                "--precision", precision) == 1
+    err = capsys.readouterr().err
+    assert (f"export_saved_model.py: error: --format {fmt} takes --precision "
+            f"{' / '.join(runtimes.PRECISIONS[fmt])}, not {precision} ({made_by})") in err
+    assert "--output" not in err and not output.exists()
+
+
+def test_the_guard_table_is_shown_once(script, checkpoint, tmp_path, capsys, caplog,
+                                       fake_onnx_export):
+    """It was printed, and logged by the guard (INFO: shown, as absl's app
+    shows it when run as a command)."""
+    with caplog.at_level("INFO"):
+        assert _run(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "m.onnx"),
+                    "--format", "onnx", "--max_ap_drop", "100", "--verbosity", "0") == 0
+    assert (capsys.readouterr().out + caplog.text).count("| fp32 reference |") == 1
+
+
+@pytest.fixture
+def sigint_raises():
+    """SIGINT as an interactive shell leaves it (Python's KeyboardInterrupt),
+    whatever the test runner's worker set."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def _write_bytes(content):
+    def write(fused, signature, path, precision, calibration):
+        with open(path, "wb") as f:
+            f.write(content)
+    return write
+
+
+class _CollectedOnInterrupt:
+    """Ctrl-C arriving while a __del__ runs (TF's AtomicFunction.__del__
+    during OpenVINO's conversion): Python prints "Exception ignored" and
+    drops the KeyboardInterrupt."""
+
+    def __del__(self):
+        import signal
+        import time
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # The handler raises in here, and the interrupt is lost.
+
+
+def _swallowing_converter(fused, signature, path, precision, calibration):
+    _CollectedOnInterrupt()  # Collected at once.
+    _write_bytes(b"new")(fused, signature, path, precision, calibration)
+
+
+def _wrapping_converter(fused, signature, path, precision, calibration):
+    import signal
+    import time
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:  # As openvino.convert_model, which calls back into Python.
+        raise RuntimeError("Check 'false' failed at src/frontends/common/src/frontend.cpp:53:\n"
+                           "Converting input model\nKeyboardInterrupt") from None
+
+
+@pytest.mark.parametrize("converter", [_swallowing_converter, _wrapping_converter])
+def test_ctrl_c_in_the_converter_stops_and_keeps_the_old_export(
+        script, checkpoint, tmp_path, capsys, monkeypatch, sigint_raises, converter):
+    """Ctrl-C in an OpenVINO int8 export was lost (the export went on and
+    replaced the old one, exit 0) or became the converter's RuntimeError (a
+    traceback, exit 1)."""
+    output = tmp_path / "m.onnx"
+    args = ("--checkpoint", checkpoint, "--output", str(output), "--format", "onnx", "--noguard")
+    monkeypatch.setattr(runtimes, "_write_onnx", _write_bytes(b"old"))
+    assert _run(script, *args) == 0
+    monkeypatch.setattr(runtimes, "_write_onnx", converter)
+    assert _run(script, *args) == 130
+    assert "export_saved_model.py: interrupted (Ctrl-C)" in capsys.readouterr().err
+    assert output.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["m.json", "m.onnx"]  # No temporary files left.
+
+
+def test_a_second_export_into_the_same_output_is_refused(script, checkpoint, tmp_path, capsys,
+                                                         monkeypatch):
+    """Both used to say they succeeded, the last to finish silently winning."""
+    output = tmp_path / "m.onnx"
+    args = ("--checkpoint", checkpoint, "--output", str(output), "--format", "onnx", "--noguard")
+    second = []
+
+    def first_converter(fused, signature, path, precision, calibration):
+        if not second:  # The second export starts while the first one writes.
+            second.append(_run(script, *args))
+            second.append(capsys.readouterr().err)
+        _write_bytes(b"first")(fused, signature, path, precision, calibration)
+    monkeypatch.setattr(runtimes, "_write_onnx", first_converter)
+    assert _run(script, *args) == 0
+    code, err = second
+    assert code == 1
+    assert (f"export_saved_model.py: error: --output {output} is being written by the export "
+            f"(pid {os.getpid()} on host") in err
+    assert "wait for it to end or give another --output" in err
+    assert output.read_bytes() == b"first"
+    assert sorted(os.listdir(tmp_path)) == ["m.json", "m.onnx"]  # The lock is gone too.

@@ -36,6 +36,25 @@ def test_auto_chooses_by_machine_and_logs_why(tmp_path, text, gpu, expected, mon
     assert len(logged) == 1 and logged[0].startswith(f"precision auto -> {expected} (")
 
 
+@pytest.mark.parametrize("text,gpu,fmt,expected", [
+    # bf16 units: ONNX has no bf16 (was chosen, then refused by the export).
+    (XEON_AMX, False, "onnx", "fp32"), (XEON_AMX, False, "litert", "fp32"),
+    (XEON_AMX, False, "openvino", "bf16"), (XEON_AMX, False, "saved_model", "bf16"),
+    # A GPU: LiteRT's fp16 is for its GPU delegates; OpenVINO runs on the CPU.
+    (XEON_AMX, True, "litert", "fp16"), (XEON_AMX, True, "openvino", "bf16"),
+    (EPYC_AVX2, True, "onnx", "fp32")])
+def test_auto_picks_what_the_format_takes_and_says_why(tmp_path, text, gpu, fmt, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(text)
+    choices = p.FORMAT_PRECISIONS[fmt]
+    chosen, why = p.auto_precision(choices, has_gpu=gpu, cpuinfo=str(cpuinfo))
+    assert chosen == expected
+    assert p.resolve_precision("auto", has_gpu=gpu, cpuinfo=str(cpuinfo),
+                               choices=choices) == expected
+    if expected == "fp32" and (gpu or text == XEON_AMX):
+        assert why.startswith(f"the format takes {' / '.join(choices)}, not the machine's")
+
+
 @pytest.mark.parametrize("name", ["fp32", "bf16", "fp16", "int8"])
 def test_explicit_precisions_are_kept(name):
     assert p.resolve_precision(name, has_gpu=True) == name
