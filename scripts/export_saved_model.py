@@ -121,7 +121,7 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
     atomically; errors name ``--output``, never the temporary path."""
     from keras_pose import cli
     from keras_pose.export.destination import ExportOutputError, write_export
-    from keras_pose.export.interrupts import interrupts_kept
+    from keras_pose.signals import interrupts_kept
     from keras_pose.files import without_temporary_names
 
     def write(path: str) -> None:

@@ -54,10 +54,10 @@ from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
 from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError
 from keras_pose.export import guard, runtimes
-from keras_pose.export.interrupts import interrupts_kept
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
 from keras_pose.files import nearest_existing, write_directory_atomically
 from keras_pose.inference.loading import PoseModel
+from keras_pose.signals import interrupts_kept
 
 # --runtime -> export format, and the precisions each runtime computes.
 RUNTIME_FORMATS = {"onnxruntime": "onnx", "openvino": "openvino"}

@@ -59,12 +59,12 @@ from keras_pose.configs import ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import config_from_dict, config_to_dict
 from keras_pose.errors import MissingFileError, MissingPackageError
 from keras_pose.export.inference_model import build_inference_model
-from keras_pose.export.interrupts import interrupts_kept
 from keras_pose.export.precision import FORMAT_PRECISIONS, ExportError, resolve_precision
 from keras_pose.files import write_atomically, write_files_atomically, write_json
 from keras_pose.inference.estimator import Network
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
 from keras_pose.openvino_settings import compile_config, core
+from keras_pose.signals import interrupts_kept
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
