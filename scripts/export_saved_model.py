@@ -79,6 +79,37 @@ def _config(config):
     return resolve_dataset_config(with_overrides(config, overrides))
 
 
+def _guard_has_data(config, precision: str) -> bool:
+    """Whether the guard can run: an fp32 export (which computes what the
+    checkpoint computes) of a checkpoint whose data set is not on disk (a
+    checkpoint moved to another machine, a command run from another
+    folder) is written unguarded, as predict.py's are, and said so; it
+    stopped on the missing data set, blaming --output."""
+    from keras_pose.export.cache import dataset_on_disk
+    from keras_pose.inference import with_overrides
+    if precision != "fp32" or FLAGS.data_dir or config.data.dataset == "synthetic":
+        return True  # The synthetic set is made where it is missing.
+    if dataset_on_disk(with_overrides(config, list(FLAGS.set))):
+        return True
+    print(f"note: the data set {config.data.root} is not on disk: the fp32 export is not "
+          "guarded (it computes what the checkpoint computes; --data_dir DIR guards it)")
+    return False
+
+
+def _data_config(config, precision: str):
+    """The data set's config (:func:`_config`); its absence names the flags
+    (it was found inside the export, blaming --output)."""
+    from keras_pose.errors import FlagError
+    from keras_pose.export.cache import dataset_on_disk
+    data_config = _config(config)
+    if not dataset_on_disk(data_config):
+        needs = "calibrates and guards" if precision == "int8" else "guards"
+        raise FlagError(f"the data set {data_config.data.root} (data.root) is not on disk, "
+                        f"and it {needs} this {precision} export: give --data_dir DIR (or --set "
+                        "data.root=DIR)" + ("" if precision == "int8" else ", or --noguard"))
+    return data_config
+
+
 def _export(model, config, data_config, precision: str, path: str) -> None:
     from keras_pose.export import export_saved_model
     from keras_pose.export.calibration import calibration_crops
@@ -186,7 +217,9 @@ def work() -> int:
         guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
         # The data set's config (data.root, resolved) serves calibration and the
         # guard; the export keeps the checkpoint's.
-        data_config = _config(config) if guarded or precision == "int8" else config
+        guarded = guarded and _guard_has_data(config, precision)
+        data_config = _data_config(config, precision) if guarded or precision == "int8" \
+            else config
         path = _write(model, config, data_config, precision, guarded)
     print(f"{FLAGS.format} ({precision}): {path}")
     if FLAGS.tflite and FLAGS.format == "saved_model":

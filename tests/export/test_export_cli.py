@@ -183,3 +183,33 @@ def test_a_second_export_into_the_same_output_is_refused(script, checkpoint, tmp
     assert "wait for it to end or give another --output" in err
     assert output.read_bytes() == b"first"
     assert sorted(os.listdir(tmp_path)) == ["m.json", "m.onnx"]  # The lock is gone too.
+
+
+def test_a_checkpoint_whose_data_set_is_elsewhere(script, checkpoint, tmp_path, capsys,
+                                                  fake_onnx_export):
+    """An fp32 ONNX export of a checkpoint of one's own data, run from
+    another folder, stopped on 'data directory data/mine does not exist',
+    blaming --output and naming no way out. fp32 is written unguarded (it
+    computes what the checkpoint computes) and says so; int8, which the data
+    set calibrates, names --data_dir."""
+    import json
+    import shutil
+    moved = tmp_path / "ckpt"
+    shutil.copytree(checkpoint, moved)
+    with open(moved / "config.json") as f:
+        config = json.load(f)
+    config["data"].update(dataset="custom", root=str(tmp_path / "absent" / "mine"))
+    with open(moved / "config.json", "w") as f:
+        json.dump(config, f)
+    assert _run(script, "--checkpoint", str(moved), "--output", str(tmp_path / "m.onnx"),
+                "--format", "onnx") == 0
+    out = capsys.readouterr().out
+    assert (f"note: the data set {tmp_path}/absent/mine is not on disk: the fp32 export is not "
+            "guarded (it computes what the checkpoint computes; --data_dir DIR guards it)") in out
+    assert fake_onnx_export == [("onnx", "fp32", None)]
+    assert _run(script, "--checkpoint", str(moved), "--output", str(tmp_path / "q.onnx"),
+                "--format", "onnx", "--precision", "int8") == 1
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(
+        f"error: the data set {tmp_path}/absent/mine (data.root) is not on disk, and it "
+        "calibrates and guards this int8 export: give --data_dir DIR (or --set data.root=DIR)")
