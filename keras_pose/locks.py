@@ -44,8 +44,28 @@ class DirectoryLock:
         self._created = False
 
     def __enter__(self) -> "DirectoryLock":
-        self._created = not os.path.isdir(os.path.dirname(self.path))
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        while True:
+            self._created = not os.path.isdir(os.path.dirname(self.path))
+            os.makedirs(os.path.dirname(self.path), exist_ok=True)
+            fd = self._locked()
+            if _same_file(fd, self.path):
+                break
+            # The holder removed the lock file as it ended (its folder held
+            # nothing else): this lock is on a file no other run will open,
+            # and a third run would take the path's new one as well.
+            os.close(fd)
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"the {self.run} (pid {os.getpid()} on host {socket.gethostname()}, "
+                         f"started {time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
+        except OSError as e:  # A full disk: one line naming the file (was a traceback).
+            os.close(fd)
+            raise OSError(e.errno, e.strerror, self.path) from None
+        self._fd = fd
+        return self
+
+    def _locked(self) -> int:
+        """The lock file, opened and locked (raises naming the holder)."""
         fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -58,15 +78,7 @@ class DirectoryLock:
             # is not "another evaluate.py run").
             raise self.error(f"{os.path.dirname(self.path)} is in use by {holder}; wait for "
                              f"it to end or use another {self.flag}") from e
-        try:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"the {self.run} (pid {os.getpid()} on host {socket.gethostname()}, "
-                         f"started {time.strftime('%Y-%m-%d %H:%M:%S')})\n".encode())
-        except OSError as e:  # A full disk: one line naming the file (was a traceback).
-            os.close(fd)
-            raise OSError(e.errno, e.strerror, self.path) from None
-        self._fd = fd
-        return self
+        return fd
 
     def _open(self) -> int:
         """Opens (creates) the lock file itself, never what a link there
@@ -101,3 +113,13 @@ class DirectoryLock:
                     os.rmdir(directory)
                 except OSError:
                     pass
+
+
+def _same_file(fd: int, path: str) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        here = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (here.st_dev, here.st_ino) == (opened.st_dev, opened.st_ino)

@@ -47,3 +47,25 @@ def test_a_folder_made_for_a_run_that_wrote_nothing_goes_again(tmp_path):
     with DirectoryLock(str(tmp_path / "used")):
         (tmp_path / "used" / "out.json").write_text("{}")
     assert sorted(os.listdir(tmp_path / "used")) == [".lock", "out.json"]
+
+
+def test_a_lock_taken_on_a_file_its_holder_just_removed_is_taken_again(tmp_path):
+    """A holder ending removes a lock folder of its own making (the export's
+    .<name>.lock/): a run that opened the old file just before took a lock
+    no later run sees, and a third run locked the new file too: two
+    holders. The lock is taken on the file the path names."""
+    lock = DirectoryLock(str(tmp_path / "out"))
+    real, calls = lock._locked, []
+
+    def locked_then_replaced():
+        fd = real()
+        if not calls:  # The holder's removal, between our open and our check.
+            os.remove(lock.path)
+            open(lock.path, "w").close()
+        calls.append(fd)
+        return fd
+    lock._locked = locked_then_replaced
+    with lock:
+        assert len(calls) == 2
+        with pytest.raises(DirectoryInUseError, match="is in use by the run"):
+            DirectoryLock(str(tmp_path / "out")).__enter__()
