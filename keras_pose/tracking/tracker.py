@@ -235,9 +235,13 @@ class PoseTracker:
 
     def _wait_for_flow(self) -> Optional[_FlowInThread]:
         """The flow started by ``prepare``, finished (None if none)."""
-        pending, self._pending = self._pending, None
+        pending = self._pending
         if pending is not None:
+            # A Ctrl-C here leaves it pending: its thread still runs, and a
+            # flow computed beside it (the step taken again) shared OpenCV's
+            # flow object with it (garbage flow, an IndexError).
             pending.wait()  # The flow's own error: raised by step's result().
+        self._pending = None
         return pending
 
     @property

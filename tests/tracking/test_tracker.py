@@ -334,20 +334,28 @@ def test_ctrl_c_while_step_waits_for_the_flow_stops_the_step_and_loses_nothing()
     same frame stepped again gives the uninterrupted result."""
     import os
     import signal
-    import time
     person, frames, boxes = _one_person_video(3)
     expected = _tracker_of(person)
     want = [expected.step(frames[t], boxes[t]) for t in range(3)]
     tracker = _tracker_of(person)
     tracker.step(frames[0], boxes[0])
-    flow = tracker._flow
-    tracker._flow = lambda prev, nxt: (time.sleep(1.0), flow(prev, nxt))[1]  # A big frame's.
+    flow, release = tracker._flow, threading.Event()
+    # The flow of a big frame, held until the Ctrl-C has been seen (the
+    # timeout only bounds the old code's wait): the signal always comes
+    # while step waits, however loaded the machine.
+    tracker._flow = lambda prev, nxt: (release.wait(timeout=20), flow(prev, nxt))[1]
     tracker.prepare(frames[1])
+    # Python's own handler, whatever the runner set (xdist's workers ignore SIGINT).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        tracker.step(frames[1], boxes[1])
-    timer.join()
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            tracker.step(frames[1], boxes[1])
+    finally:
+        release.set()
+        timer.join()
+        signal.signal(signal.SIGINT, previous)
     tracker._flow = flow
     got = [want[0], tracker.step(frames[1], boxes[1]), tracker.step(frames[2], boxes[2])]
     _same_results(want, got)
