@@ -209,10 +209,15 @@ def without_own_outputs(inputs: list[InputFile], output_dir: str
     if os.path.isfile(os.path.join(output_dir, "predictions.json")):
         earlier.add(os.path.abspath(output_dir))
     for folder in earlier:
-        written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
-        written |= {os.path.abspath(sequence_output(folder, key, ".pose.avi"))
-                    for key, _ in sequences(inputs)}
-        written |= _copies_listed_in(folder)
+        listed, roots = _copies_listed_in(folder)
+        written |= listed
+        # Where a run over these inputs puts copies (those of images without
+        # people are listed nowhere), unless that run's files show it had
+        # another --input: then a photo named x.pose.jpg there is the user's.
+        if not roots or _root(inputs) in roots:
+            written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
+            written |= {os.path.abspath(sequence_output(folder, key, ".pose.avi"))
+                        for key, _ in sequences(inputs)}
     kept = [item for item in inputs if os.path.abspath(item.path) not in written]
     left_out = [item for item in inputs if os.path.abspath(item.path) in written]
     return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
@@ -228,14 +233,21 @@ def overwritten_inputs(inputs: Sequence[InputFile], output_dir: str) -> list[str
     return sorted(paths & outputs)
 
 
-def _copies_listed_in(folder: str) -> set[str]:
-    """The annotated copies an earlier run wrote into ``folder`` (its output
-    directory), as its own files list them: each image of its
-    ``predictions*.json`` and each video or folder of frames of its
-    ``*.frames.json``. That run's inputs may have had another root than
-    this run's (``--input photos/trip``, then ``--input photos``): its
-    copies were run again as photos."""
-    copies = set()
+def _root(inputs: Sequence[InputFile]) -> str:
+    """The ``--input`` folder the inputs' keys are relative to."""
+    item = inputs[0]
+    return os.path.abspath(item.path)[:-len(item.key)] if inputs else ""
+
+
+def _copies_listed_in(folder: str) -> tuple[set[str], set[str]]:
+    """(copies, roots): the annotated copies an earlier run wrote into
+    ``folder`` (its output directory), as its own files list them (each
+    image of its ``predictions*.json``, each video or folder of frames of
+    its ``*.frames.json``), and the ``--input`` folders its entries show.
+    That run's inputs may have had another root than this run's
+    (``--input photos/trip``, then ``--input photos``): its copies were run
+    again as photos."""
+    copies, roots = set(), set()
     for name in os.listdir(folder):
         if name.startswith("predictions") and name.endswith(".json"):
             try:
@@ -243,14 +255,17 @@ def _copies_listed_in(folder: str) -> set[str]:
                     entries = json.load(f)
             except (OSError, ValueError):  # Not ours to judge: nothing taken from it.
                 continue
-            keys = {e.get("file_name") for e in entries if isinstance(e, dict)} if isinstance(
-                entries, list) else set()
-            copies |= {os.path.abspath(InputFile(key, key, 0).drawn_output(folder))
-                       for key in keys if isinstance(key, str) and key}
+            entries = [e for e in entries if isinstance(e, dict) and isinstance(
+                e.get("file_name"), str) and e["file_name"]] if isinstance(entries, list) else []
+            copies |= {os.path.abspath(InputFile(e["file_name"], e["file_name"], 0).drawn_output(
+                folder)) for e in entries}
+            roots |= {os.path.abspath(e["path"])[:-len(e["file_name"])] for e in entries
+                      if isinstance(e.get("path"), str)
+                      and e["path"].replace(os.sep, "/").endswith("/" + e["file_name"])}
     for parent, _, files in os.walk(folder):
         copies |= {os.path.join(os.path.abspath(parent), f[:-len(".frames.json")] + ".pose.avi")
                    for f in files if f.endswith(".frames.json")}
-    return copies
+    return copies, roots
 
 
 def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:

@@ -197,7 +197,8 @@ def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
     preds/trip/img_11.pose.jpg) and run again as photos; the earlier run's
     own files list what it wrote."""
     import json
-    _touch(tmp_path, "photos/a.jpg", "photos/trip/img_11.jpg", "photos/trip/img_13.jpg",
+    _touch(tmp_path, "photos/a.jpg", "photos/mine.jpg", "photos/trip/img_11.jpg",
+           "photos/trip/img_13.jpg",
            "photos/preds/img_11.pose.jpg", "photos/preds/img_13.pose.jpg",
            "photos/preds/old.pose.jpg", "photos/preds/mine.pose.jpg",
            "photos/preds/clips/run.mp4.pose.avi", "photos/preds/clips/run.mp4.frames.json")
@@ -211,5 +212,7 @@ def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
     assert [item.key for item in left_out] == [
         "preds/clips/run.mp4.pose.avi", "preds/img_11.pose.jpg", "preds/img_13.pose.jpg",
         "preds/old.pose.jpg"]
-    assert [item.key for item in kept] == ["a.jpg", "preds/mine.pose.jpg", "trip/img_11.jpg",
-                                           "trip/img_13.jpg"]
+    # preds/mine.pose.jpg is where this run's copy of mine.jpg would go, but
+    # the earlier run's files show another --input: the user's photo.
+    assert [item.key for item in kept] == ["a.jpg", "mine.jpg", "preds/mine.pose.jpg",
+                                           "trip/img_11.jpg", "trip/img_13.jpg"]
