@@ -498,3 +498,23 @@ def test_two_evaluations_at_once_into_one_folder_are_refused(run_evaluate, coco_
              coco_checkpoint, "--use_gt_boxes", "--output_dir", str(out), "--noprogress"])
     assert code == 1 and f"{out} is in use by the evaluate.py run (pid" in stderr
     assert "--output_dir" in stderr.strip().splitlines()[-1]
+
+
+def test_an_output_name_taken_by_the_other_kind_is_refused_before_inference(
+        coco_root, coco_checkpoint, tmp_path, monkeypatch):
+    """A file named `results` in --output_dir was found at the last write,
+    after the whole inference and evaluation (nothing written)."""
+    from keras_pose.evaluation import runner
+    calls = []
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: calls.append(1))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "results").write_text("mine")
+    (tmp_path / "b" / "table.md").mkdir(parents=True)
+    for out, what in (("a", "results is a file where the evaluation writes its folder results"),
+                      ("b", "table.md is a folder where the evaluation writes its file table.md")):
+        with pytest.raises(runner.EvaluationError, match=f"{tmp_path / out}/{what}: move or "
+                                                         "rename it, or give another --output_dir"):
+            runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                                  data_dir=str(coco_root), use_gt_boxes=True,
+                                  output_dir=str(tmp_path / out), progress=False)
+    assert calls == [] and (tmp_path / "a" / "results").read_text() == "mine"

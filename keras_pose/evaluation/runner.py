@@ -213,6 +213,8 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
         raise EvaluationError(
             f"split {config.data.test_set} has no ground truth (a test split): its predictions "
             "are the only result, for the benchmark's server; give --output_dir to keep them")
+    if output_dir:
+        check_output_names(output_dir)  # Not after an hour of inference.
     owner = f"checkpoint {pose_model.path}"
     records = datasets.load_records(config, "test", box_mode, owner)
     datasets.check_metadata(config, records, owner)
@@ -247,6 +249,20 @@ OUTPUT_NAMES = (METRICS_FILE, "table.md", "results", "pred.mat")
 # but the batch size.
 SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "data_root", "split",
                    "box_mode", "detection_file", "flip_test")
+
+
+def check_output_names(output_dir: str) -> None:
+    """Refuses, before any inference, an ``output_dir`` where an output's
+    name is taken by the other kind (a file named ``results``, a folder
+    named ``metrics.json``): the write failed after the whole evaluation."""
+    for name in OUTPUT_NAMES:
+        path = os.path.join(output_dir, name)
+        folder = name == "results"
+        if os.path.exists(path) and os.path.isdir(path) != folder:
+            raise EvaluationError(
+                f"{path} is a {'file' if folder else 'folder'} where the evaluation writes its "
+                f"{'folder' if folder else 'file'} {name}: move or rename it, or give another "
+                "--output_dir")
 
 
 def _evaluation_key(report: Mapping[str, Any]) -> dict[str, Any]:
