@@ -91,7 +91,7 @@ flags.DEFINE_multi_string("set", [], "Config override section.field=value of the
 def _image_ids(path):
     """{file_name: id} of an annotation file's images."""
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             images = json.load(f)["images"]
         return {str(im["file_name"]): int(im["id"]) for im in images}
     except (OSError, ValueError, KeyError, TypeError) as e:

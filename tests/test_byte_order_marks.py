@@ -43,3 +43,21 @@ def test_posetrack_files(tmp_path):
     got = load_sequence(_with_bom(tmp_path / "seq.json", sequence))
     assert len(got.frames) == len(want.frames) > 1
     assert [f.image_id for f in got.frames] == [f.image_id for f in want.frames]
+
+
+def test_predict_annotations_and_mpii_validation_lists(tmp_path, script_module):
+    """predict.py --annotations, and convert_mpii_mat.py --valid_list, whose
+    first name carried the mark and matched no image."""
+    import os
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    predict = script_module(os.path.join(repo, "predict.py"), "predict_script")
+    path = _with_bom(tmp_path / "ann.json", {"images": [{"file_name": "a.jpg", "id": 7}]})
+    assert predict._image_ids(path) == {"a.jpg": 7}
+    from tests.data.test_mpii_mat import _write_release
+    from keras_pose.data import mpii_mat
+    person = {"joints": {0: (5, 6)}, "scale": 1.0, "center": (10, 10)}
+    mat = str(tmp_path / "release.mat")
+    _write_release(mat, [("a.jpg", [person]), ("b.jpg", [person])], [1, 1])
+    (tmp_path / "valid.txt").write_bytes(BOM + b"a.jpg\n")
+    assert mpii_mat.convert(mat, str(tmp_path / "annot"), str(tmp_path / "valid.txt")) == {
+        "train.json": 1, "valid.json": 1}

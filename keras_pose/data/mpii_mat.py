@@ -152,7 +152,7 @@ def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) ->
     people = people_from_release(mat_path)
     names = None
     if valid_list:
-        with open(valid_list) as f:
+        with open(valid_list, encoding="utf-8-sig") as f:  # A byte-order mark: no name.
             names = [line.strip() for line in f if line.strip()]
         unknown = set(names) - {p["image"] for p in people}
         if unknown == set(names):
