@@ -62,6 +62,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from keras_pose.errors import FlagError  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "tests/data/coco", "Directory with test_coco.json and its images.")
@@ -443,7 +444,7 @@ def _make_sets(work_dir: str) -> dict:
         sets[ppi] = (path, len(values["image_path"]), len(set(values["image_path"])))
         made = sets[ppi][1] / sets[ppi][2]
         if abs(made - float(ppi)) > 0.05:  # The table would label it with the asked mean.
-            raise app.UsageError(f"--people_per_image {ppi}: the sample's images hold {made:.2f} "
+            raise FlagError(f"--people_per_image {ppi}: the sample's images hold {made:.2f} "
                                  "people each at this setting (from 1 to all of their people)")
     return sets
 
@@ -474,7 +475,8 @@ def _run_rounds(sets, cores, versions, others) -> list[dict]:
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:  # Ignored, a typo ran the whole default benchmark.
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # A user's mistake (a flag, a file) is one line, as in the project's tools.
     return cli.run("benchmark_pipeline_scaling.py", _work)
 
@@ -485,7 +487,7 @@ def _work():
     available = len(os.sched_getaffinity(0))
     cores = sorted({available if c == "all" else int(c) for c in FLAGS.cores})
     if not all(1 <= c <= available for c in cores):  # They were left out without a word.
-        raise app.UsageError(f"--cores {','.join(FLAGS.cores)}: this machine gives the "
+        raise FlagError(f"--cores {','.join(FLAGS.cores)}: this machine gives the "
                              f"process {available} core(s): counts from 1 to {available}, or all")
     others = dict(item.split("=", 1) for item in FLAGS.compare_with)
     versions = ["this"] + list(others)

@@ -31,6 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from keras_pose.errors import FlagError  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("saved_model", None, "An exported SavedModel directory.")
@@ -86,7 +87,8 @@ def _write_image(path: str, megapixels: float) -> tuple[int, int]:
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:  # Ignored, a typo ran the whole default benchmark.
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # A user's mistake (a flag, a file) is one line, as in the project's tools.
     return cli.run("benchmark_serving_memory.py", _work)
 
@@ -96,9 +98,9 @@ def _work():
         print(json.dumps(_measure(json.loads(FLAGS.child))))
         return
     if not FLAGS.saved_model:
-        raise app.UsageError("--saved_model is required")
+        raise FlagError("--saved_model is required")
     if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
-        raise app.UsageError(f"--saved_model {FLAGS.saved_model}: no SavedModel there (a "
+        raise FlagError(f"--saved_model {FLAGS.saved_model}: no SavedModel there (a "
                              "folder holding saved_model.pb, as export_saved_model.py writes)")
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:

@@ -91,6 +91,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from keras_pose.errors import FlagError  # noqa: E402
 
 from scripts import benchmark_video_hooks as hooks  # noqa: E402
 
@@ -143,7 +144,7 @@ class Variant:
     def parse(cls, spec: str) -> "Variant":
         parts = spec.split(":")
         if len(parts) not in (2, 3) or "-" not in parts[1]:
-            raise app.UsageError(f"variant {spec!r}: DETECTOR[-PRECISION]:POSE-PRECISION"
+            raise FlagError(f"variant {spec!r}: DETECTOR[-PRECISION]:POSE-PRECISION"
                                  "[:OPTIONS]")
         detector, detector_precision = (parts[0].split("-", 1) if "-" in parts[0]
                                         else (parts[0], "fp32"))
@@ -156,7 +157,7 @@ class Variant:
             elif option.startswith("flow_scale="):
                 flow_scale = float(option[len("flow_scale="):])
             elif option != "serial":
-                raise app.UsageError(f"variant {spec!r}: unknown option {option!r}")
+                raise FlagError(f"variant {spec!r}: unknown option {option!r}")
         return cls(spec, detector, detector_precision, runtime, precision, flow,
                    "serial" in options, flow_scale)
 
@@ -210,7 +211,7 @@ class Models:
             return self._predictors[key]
         if runtime == "tf":
             if precision != "fp32":
-                raise app.UsageError("tf runs fp32 only")
+                raise FlagError("tf runs fp32 only")
             network = self.pose
             # What load_pose_model returns for a checkpoint.
             model = PoseModel(lambda x: network(x, training=False), self.config, "keras", "",
@@ -246,7 +247,7 @@ class Models:
         if runtime == "tf":
             from keras_pose.detection import KerasHubPersonDetector
             if precision != "fp32":
-                raise app.UsageError("the tf detector runs fp32 only")
+                raise FlagError("the tf detector runs fp32 only")
             detector = KerasHubPersonDetector(self.dfine, preset="dfine_small_obj2coco")
         else:
             from keras_pose.detection import runtimes as detector_runtimes
@@ -454,7 +455,8 @@ def _write_results(results: dict, variants: list) -> None:
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:  # Ignored, a typo ran the whole default benchmark.
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # A user's mistake (a flag, a file) is one line, as in the project's tools.
     return cli.run("benchmark_video.py", _work)
 

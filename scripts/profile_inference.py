@@ -90,7 +90,8 @@ def op_times(logdir: str, calls: int) -> tuple[collections.Counter, collections.
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:  # Ignored, a typo ran the whole default benchmark.
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # A user's mistake (a flag, a file) is one line, as in the project's tools.
     return cli.run("profile_inference.py", _work)
 

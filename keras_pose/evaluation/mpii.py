@@ -297,8 +297,8 @@ class MpiiPckhMetric:
                 f"{self.gt_mat_path} and {source} list other people at the same places "
                 f"({len(others)} of {len(records)}, e.g. person #{others[0]}: their labelled "
                 "joints lie apart): PCKh pairs them by position, so the two files must be the "
-                "same split in the same order (the .mat of this split, or convert_mpii_mat.py's "
-                "split with its own gt_valid.mat; test.gt_mat chooses the .mat)")
+                "same split in the same order (the official valid.json with the official "
+                "gt_valid.mat; test.gt_mat chooses the .mat)")
 
     def reset(self) -> None:
         """Forgets every prediction."""
