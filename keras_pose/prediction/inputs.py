@@ -235,8 +235,9 @@ def overwritten_inputs(inputs: Sequence[InputFile], output_dir: str) -> list[str
 
 def _root(inputs: Sequence[InputFile]) -> str:
     """The ``--input`` folder the inputs' keys are relative to."""
-    item = inputs[0]
-    return os.path.abspath(item.path)[:-len(item.key)] if inputs else ""
+    if not inputs:
+        return ""
+    return os.path.abspath(inputs[0].path)[:-len(inputs[0].key)]
 
 
 def _copies_listed_in(folder: str) -> tuple[set[str], set[str]]:
