@@ -88,6 +88,42 @@ def check_writable(directory: str, what: str = "output directory") -> None:
                                             f"({e.strerror or e})") from None
 
 
+def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,
+                    words: tuple = (), pattern: str = "", flag_values=None) -> None:
+    """Registers absl's check of a ``DEFINE_list`` flag's items: each is one
+    of ``words``, text matching ``pattern`` (a regular expression) when one is
+    given, else a ``kind`` (int or float; None: words only) of at least
+    ``minimum``. A bad item is absl's one-line flag error naming it, not a
+    ValueError's traceback where the script first reads it. ``flag_values``:
+    absl's FlagValues holding the flag (default: the global ``FLAGS``)."""
+    import re
+    from absl import flags
+    forms = [repr(w) for w in words]
+    if pattern:
+        forms.insert(0, f"text like {pattern!r}")
+    elif kind is not None:
+        forms.insert(0, f"{'integers' if kind is int else 'numbers'} >= {minimum}")
+
+    def good(item: str) -> bool:
+        if item in words or (pattern and re.fullmatch(pattern, item)):
+            return True
+        if pattern or kind is None:
+            return False
+        try:
+            return kind(item) >= minimum
+        except ValueError:
+            return False
+
+    def check(items: list) -> bool:
+        bad = [item for item in items if not good(item)]
+        if bad:
+            raise flags.ValidationError(
+                f"--{name}: {', '.join(map(repr, bad))}: give {' or '.join(forms)}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values or flags.FLAGS)
+
+
 def define_runtime_flags() -> None:
     """``--runtime`` and ``--precision``, as predict.py and evaluate.py take
     them (``keras_pose.export.cache``: exported on first use)."""

@@ -1,6 +1,6 @@
 """Person-detector speed on this machine, with random weights (no download).
 
-    python scripts/benchmark_detector.py [--architectures small] [--batch_sizes 1,4]
+    python -m scripts.benchmark_detector [--architectures small] [--batch_sizes 1,4]
 
 Builds the keras-hub D-FINE architecture of the default preset
 (``dfine_small_obj2coco``: D-FINE-S; ``--architectures nano,small,medium``
@@ -19,7 +19,6 @@ queries), so the figures hold for the downloaded preset.
 from __future__ import annotations
 
 import os
-import platform
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -29,11 +28,16 @@ from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
 
+from scripts import machine  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_list("architectures", ["small"], "D-FINE sizes: nano, small, medium.")
+cli.check_list_flag("architectures", kind=None, words=("nano", "small", "medium"))
 flags.DEFINE_list("batch_sizes", ["1", "4"], "Batch sizes for the network timing.")
+cli.check_list_flag("batch_sizes")
 flags.DEFINE_list("image_sizes", ["480x640", "720x1280", "1080x1920"],
                   "Whole-image sizes (HxW) for the detect() timing.")
+cli.check_list_flag("image_sizes", pattern=r"[1-9][0-9]*[xX][1-9][0-9]*")
 flags.DEFINE_float("seconds", 10.0, "Minimum timed seconds per measurement.")
 
 
@@ -51,17 +55,6 @@ def _rate(fn, images_per_call: int) -> float:
 def _load() -> str:
     """The 1-minute load average: other processes slow the figures down."""
     return f" [load {os.getloadavg()[0]:.2f}]" if hasattr(os, "getloadavg") else ""
-
-
-def _machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return f"{cpu}, {os.cpu_count()} cores, load average {load}"
 
 
 def time_architecture(name: str) -> None:
@@ -104,7 +97,7 @@ def main(argv):
 def _work():
     import keras_hub
     import tensorflow as tf
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {_machine()}")
+    print(machine.header())
     print(f"TensorFlow {tf.__version__}, keras-hub {keras_hub.__version__}, "
           f"{FLAGS.seconds:.0f} s per measurement")
     for name in FLAGS.architectures:

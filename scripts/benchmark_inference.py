@@ -59,6 +59,8 @@ from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
 
+from scripts import machine  # noqa: E402
+
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
 
@@ -69,6 +71,7 @@ OPENVINO_TORCH_FP32 = "OpenVINO on the PyTorch model, fp32 hint"
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("depth", 50, "ResNet depth (50, 101, 152).")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
+cli.check_list_flag("batch_sizes")
 flags.DEFINE_float("seconds", 4.0, "Minimum timed seconds per measurement.")
 flags.DEFINE_integer("rounds", 3, "Alternating rounds over all candidates.")
 flags.DEFINE_list("only", [], "Time only candidates whose name contains one of these.")
@@ -337,6 +340,7 @@ def main(argv):
 
 
 def _work():
+    print(machine.header())
     _set_threads()
     batches = [int(b) for b in FLAGS.batch_sizes]
     if FLAGS.inference:

@@ -64,12 +64,16 @@ from absl import app, flags  # noqa: E402
 from keras_pose import cli  # noqa: E402
 from keras_pose.errors import FlagError  # noqa: E402
 
+from scripts import machine  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "tests/data/coco", "Directory with test_coco.json and its images.")
 flags.DEFINE_integer("copies", 100, "Copies of each image (separate files).", lower_bound=1)
 flags.DEFINE_list("people_per_image", ["2.63", "1"], "Mean people per image, one or more.")
+cli.check_list_flag("people_per_image", float, minimum=0)
 flags.DEFINE_list("cores", ["1", "2"], "Core counts for the throughput children; 'all': "
                   "every core of this machine.")
+cli.check_list_flag("cores", words=("all",))
 flags.DEFINE_integer("rounds", 3, "Rounds of alternating children.", lower_bound=1)
 flags.DEFINE_integer("epochs", 2, "Timed epochs per throughput child (after one untimed).")
 flags.DEFINE_bool("stages", True, "Also run the one-core stage children.")
@@ -79,6 +83,7 @@ flags.DEFINE_string("json_out", "", "Write every child's figures here.")
 flags.DEFINE_list("compare_with", [], "NAME=DIR,...: directories holding other versions' "
                   "keras_pose package (e.g. `git archive REV keras_pose | tar -x -C DIR`), "
                   "measured alongside this tree's (alternating), under NAME.")
+cli.check_list_flag("compare_with", pattern=r"[^=]+=.+")
 # Child side (set by the driver).
 flags.DEFINE_enum("child", "", ["", "throughput", "reference", "stages"],
                   "Internal: the child's kind.")
@@ -484,6 +489,7 @@ def main(argv):
 def _work():
     if FLAGS.child:
         _child_main()
+    print(machine.header())
     available = len(os.sched_getaffinity(0))
     cores = sorted({available if c == "all" else int(c) for c in FLAGS.cores})
     if not all(1 <= c <= available for c in cores):  # They were left out without a word.

@@ -14,7 +14,7 @@ Python loops, ``oks_iou`` per remaining person) runs on a subset and is
 extrapolated.
 
 Run on one core from the repository root (with the package installed,
-``pip install -e .``):  taskset -c 0 python scripts/benchmark_postprocess.py
+``pip install -e .``):  taskset -c 0 python -m scripts.benchmark_postprocess
 """
 
 import importlib
@@ -34,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from scripts import machine  # noqa: E402
 
 from keras_pose.codec import MSRAHeatmap  # noqa: E402
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS  # noqa: E402
@@ -141,6 +142,7 @@ def main(argv):
 
 
 def _work():
+    print(machine.header())
     rng = np.random.default_rng(FLAGS.seed)
     n, chunk = FLAGS.people, min(FLAGS.chunk, FLAGS.people)  # Fewer people: one call.
     pool = make_heatmaps(rng, chunk)

@@ -33,9 +33,12 @@ from absl import app, flags  # noqa: E402
 from keras_pose import cli  # noqa: E402
 from keras_pose.errors import FlagError  # noqa: E402
 
+from scripts import machine  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("saved_model", None, "An exported SavedModel directory.")
 flags.DEFINE_list("boxes", ["1", "16", "32"], "Numbers of boxes to measure.")
+cli.check_list_flag("boxes")
 flags.DEFINE_float("megapixels", 48.0, "Image size (4:3).")
 flags.DEFINE_integer("repeats", 1, "Fresh processes per number of boxes.")
 flags.DEFINE_string("child", None, "Internal: run one measurement (JSON arguments).")
@@ -102,6 +105,7 @@ def _work():
     if not os.path.isfile(os.path.join(FLAGS.saved_model, "saved_model.pb")):
         raise FlagError(f"--saved_model {FLAGS.saved_model}: no SavedModel there (a "
                              "folder holding saved_model.pb, as export_saved_model.py writes)")
+    print(machine.header())
     failures = 0
     with tempfile.TemporaryDirectory() as tmp:
         image = os.path.join(tmp, "large.jpg")

@@ -24,6 +24,7 @@ import numpy as np
 from absl import app, flags
 
 from keras_pose import cli
+from scripts import machine
 
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
@@ -145,6 +146,7 @@ def _work():
         threads = (2, 1) if FLAGS.mode == "split" else (1, 1)
         tf.config.threading.set_inter_op_parallelism_threads(threads[0])
         tf.config.threading.set_intra_op_parallelism_threads(threads[1])
+    print(machine.header())
     builder = Builder(split=FLAGS.mode == "split")
     print(f"{FLAGS.mode}: {time_layers(builder)}")
     print(f"{FLAGS.mode}: {time_network(builder)}")

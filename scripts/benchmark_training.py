@@ -37,13 +37,14 @@ from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
 
+from scripts import machine  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("experiment", "tiny", "Named experiment (its model and input size).")
 flags.DEFINE_integer("batch", 16, "Images per step.", lower_bound=1)
 flags.DEFINE_integer("steps", 20, "Timed steps per measurement.", lower_bound=1)
 flags.DEFINE_list("steps_per_execution", ["1"], "Values of steps_per_execution to time.")
-flags.register_validator("steps_per_execution", lambda values: all(
-    v.isdigit() and int(v) >= 1 for v in values), "--steps_per_execution: integers >= 1")
+cli.check_list_flag("steps_per_execution")
 flags.DEFINE_integer("rounds", 3, "Measurements of each candidate (alternating).",
                      lower_bound=1)
 flags.DEFINE_boolean("torch", True, "Also time PyTorch's step (when torch is installed and "
@@ -182,6 +183,7 @@ def _work():
         import tensorflow as tf
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    print(machine.header())
     config = apply_overrides(get_experiment(FLAGS.experiment), FLAGS.set)
     runners = _runners(config)
     times: dict[str, list[tuple[float, float]]] = {}

@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from scripts import machine  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", "tests/data/coco", "A COCO-layout data set with a detection file.")
@@ -61,6 +62,7 @@ def _work():
     config = datasets.resolve_dataset_config(build_config(
         dataset="custom", data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
         overrides=[f"data.test_set={FLAGS.test_set}", "model.pretrained=none", *FLAGS.set]))
+    print(machine.header())
     network = build_model_from_config(config.model)
     kinds = {"training default (GT boxes, no flip)": _setup(config, True, False),
              "evaluate.py --flip (detections, flip)": _setup(config, False, True)}

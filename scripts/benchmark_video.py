@@ -94,11 +94,11 @@ from keras_pose import cli  # noqa: E402
 from keras_pose.errors import FlagError  # noqa: E402
 
 from scripts import benchmark_video_hooks as hooks  # noqa: E402
+from scripts import machine  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("people", ["1", "4", "13"], "People per frame, one clip each.")
-flags.register_validator("people", lambda values: all(v.isdigit() and int(v) >= 1
-                                                      for v in values), "--people: integers >= 1")
+cli.check_list_flag("people")
 flags.DEFINE_integer("frames", 12, "Frames per clip (each repetition runs the whole clip).",
                      lower_bound=1)
 flags.DEFINE_integer("repeats", 3, "Timed repetitions (A/B alternation) per clip.",
@@ -309,7 +309,7 @@ def run_once(models: Models, variant: Variant, clip: str, boxes: list, out: str)
     models.tracker_class.serial = variant.serial
     clock = hooks.CLOCK
     clock.reset()
-    load = hooks.load_average()
+    load = machine.load_average()
     start = time.perf_counter()
     run.video(InputFile(clip, os.path.basename(clip), 0), True, track)
     total = time.perf_counter() - start
@@ -319,7 +319,7 @@ def run_once(models: Models, variant: Variant, clip: str, boxes: list, out: str)
     if run.writer.failures:
         raise RuntimeError(f"outputs not written: {run.writer.failures}")
     return {"total": total, "frames": clock.frames, "boxes": clock.boxes, "seconds": s,
-            "load": max(load, hooks.load_average()), "poses": clock.poses}
+            "load": max(load, machine.load_average()), "poses": clock.poses}
 
 
 def _median_range(values: list, digits: int = 0, unit: str = "") -> str:
@@ -448,7 +448,7 @@ def _write_results(results: dict, variants: list) -> None:
                               for spec, runs in by_variant.items()}
                      for n, by_variant in results.items()}
     with open(FLAGS.results, "w") as f:
-        json.dump({"date": datetime.date.today().isoformat(), "machine": hooks.machine(),
+        json.dump({"date": datetime.date.today().isoformat(), "machine": machine.describe(),
                    "frames": FLAGS.frames, "repeats": FLAGS.repeats,
                    "variants": [v.spec for v in variants], "weights": "random",
                    "results": without_poses}, f, indent=1)
@@ -466,13 +466,13 @@ def _work():
     variants = [Variant.parse(s) for s in FLAGS.variants]
     people = [int(p) for p in FLAGS.people]
     os.makedirs(FLAGS.work_dir, exist_ok=True)
-    print(f"{datetime.date.today().isoformat()}, {hooks.machine()}, cv2 threads "
+    print(f"{datetime.date.today().isoformat()}, {machine.describe()}, cv2 threads "
           f"{cv2.getNumThreads()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
           flush=True)
     clips = _clips(people)
     models = Models(FLAGS.work_dir, _calibration(clips), _frames(clips), hooks.instrument())
     results = {n: _measure(models, variants, n, *clips[n]) for n in people}
-    print(f"\n{datetime.date.today().isoformat()}, {hooks.machine()}")
+    print(f"\n{datetime.date.today().isoformat()}, {machine.describe()}")
     for v in variants:
         print(f"  {v.spec}: {v.label}")
     print(report(results, variants, people))

@@ -9,7 +9,6 @@ Shapes: P people in a frame, K = 17 joints.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 
 import numpy as np
@@ -219,26 +218,3 @@ def keypoint_deviation(reference: list, candidate: list) -> np.ndarray:
             for frame, boxes, keypoints in candidate if (frame, boxes.tobytes()) in ref]
     return np.concatenate(dist) if dist else np.zeros(0, np.float32)
 
-
-# --------------------------------------------------------------------------- the machine
-
-
-def load_average() -> float:
-    return os.getloadavg()[0]
-
-
-def machine() -> str:
-    """The CPU, its cores and SIMD extensions, as the benchmark tables give them."""
-    cpu, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name") and cpu == "unknown CPU":
-                    cpu = line.split(":", 1)[1].strip()
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    simd = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16",
-                        "amx_int8", "avx_vnni") if f in flags]
-    return f"{cpu}, {os.cpu_count()} cores ({', '.join(simd) or 'no AVX2'})"

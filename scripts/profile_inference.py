@@ -29,6 +29,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from scripts import machine  # noqa: E402
 
 # keras_pose before TensorFlow: importing it turns TF's oneDNN kernels on.
 importlib.import_module("keras_pose")
@@ -98,6 +99,7 @@ def main(argv):
 
 def _work():
     import tensorflow as tf
+    print(machine.header())
     with tempfile.TemporaryDirectory() as directory:
         network = _network(os.path.join(directory, "saved_model"))
         x = np.random.default_rng(0).normal(size=(FLAGS.batch, 256, 192, 3)).astype(np.float32)

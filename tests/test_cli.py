@@ -2,6 +2,7 @@
 traceback."""
 
 import errno
+import re
 
 import pytest
 
@@ -89,3 +90,23 @@ def test_a_folder_that_is_not_a_synthetic_data_set_is_one_line(tmp_path, capsys)
     assert cli.run("tool.py", lambda: synthetic.ensure_dataset(str(tmp_path), 2, 1)) == 1
     assert capsys.readouterr().err.startswith(
         f"tool.py: error: {tmp_path} exists and is not a synthetic data set")
+
+
+@pytest.mark.parametrize("spec, good, bad", [
+    ({}, ["1", "32"], ["x", "0", "1.5", ""]),
+    ({"kind": float, "minimum": 0}, ["2.63", "0", "1"], ["-1", "many"]),
+    ({"words": ("all",)}, ["1", "all"], ["All", "-2"]),
+    ({"kind": None, "words": ("nano", "small")}, ["small"], ["1", "large"]),
+    ({"pattern": r"[1-9][0-9]*x[1-9][0-9]*"}, ["720x1280"], ["720*1280", "0x5", "720x"]),
+])
+def test_list_flag_items_are_checked_when_parsed(spec, good, bad):
+    from absl import flags
+    values = flags.FlagValues()
+    flags.DEFINE_list("sizes", [], "", flag_values=values)
+    cli.check_list_flag("sizes", flag_values=values, **spec)
+    values(["prog", "--sizes=" + ",".join(good)])
+    assert values.sizes == good
+    for item in bad:
+        with pytest.raises(flags.IllegalFlagValueError,
+                           match=f"--sizes: {re.escape(repr(item))}: give "):
+            values(["prog", f"--sizes={good[0]},{item}"])
