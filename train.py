@@ -6,12 +6,14 @@
     python train.py --dataset coco --set train.epochs=3 --set data.rotation_factor=0
     python train.py --dataset ap10k --init_checkpoint simplebaseline_resnet50_coco_256x192
 
-Outputs go to ``--model_dir`` (default ``output/<experiment>``): config.json,
+Outputs go to ``--model_dir`` (default ``output/<experiment>``; fine-tuning,
+``output/<experiment>_from_<source>``): config.json,
 checkpoints/epoch_NNNN/, best/, logs/ (TensorBoard), eval/, saved_model/.
 Running the same command again resumes from the latest checkpoint; a second
 run on the same directory at the same time is refused.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -30,7 +32,8 @@ flags.DEFINE_string("data_dir", None, "Data set directory (sets data.root; defau
                     "data/<dataset>).")
 flags.DEFINE_string("experiment", None, "Named experiment (default: the data set's, "
                     "e.g. coco_resnet50_256x192, mpii_resnet50_256x256, tiny).")
-flags.DEFINE_string("model_dir", None, "Output directory (default output/<experiment>).")
+flags.DEFINE_string("model_dir", None, "Output directory (default output/<experiment>; with "
+                    "--init_checkpoint, output/<experiment>_from_<its name>).")
 flags.DEFINE_multi_string("set", [], "Config override section.field=value (repeatable).")
 flags.DEFINE_enum("precision", None, ["fp32", "mixed_bfloat16", "mixed_float16", "auto"],
                   "Training precision (train.precision); auto: bf16 on CPUs with bf16 "
@@ -63,10 +66,14 @@ def build_config():
         overrides.append(f"train.final_evaluation={str(FLAGS.final_eval).lower()}")
     config = build(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
                    overrides=overrides)
-    if FLAGS.init_checkpoint:
+    if FLAGS.init_checkpoint:  # The same as --set train.init_checkpoint=...
+        config = config.replace(train=dataclasses.replace(
+            config.train, init_checkpoint=FLAGS.init_checkpoint))
+    if config.train.init_checkpoint:
         from keras_pose.configs.cli import init_checkpoint_config
         from keras_pose.presets import source_config
-        source = source_config(FLAGS.init_checkpoint)  # A preset's: the table's, no download.
+        # A preset's: the table's, no download.
+        source = source_config(config.train.init_checkpoint)
         if source is not None:
             config = init_checkpoint_config(config, source, overrides)
     return config
@@ -75,11 +82,11 @@ def build_config():
 def work() -> int:
     started = time.time()
     config = build_config()
-    model_dir = FLAGS.model_dir or os.path.join("output", config.name)
+    from keras_pose.configs.cli import default_model_dir
+    model_dir = FLAGS.model_dir or default_model_dir(config)
     cli.check_writable(model_dir, "--model_dir")
     from keras_pose.training import train  # TensorFlow: after the cheap checks.
-    result = train(config, model_dir, init_checkpoint=FLAGS.init_checkpoint,
-                   augment=FLAGS.augment, export=FLAGS.export, progress=FLAGS.progress)
+    result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export, progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "
           f"{result.state.epoch} epochs done in {result.model_dir}.")
     if result.validation_failures:  # Logged as they came; said where the run ends too.

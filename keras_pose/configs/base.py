@@ -240,6 +240,11 @@ class TrainConfig:
       strict_validation: a failed validation stops training (the epoch's
         checkpoint is kept either way); False: logged, training goes on.
       seed: seed for weight initialisation and the data order.
+      init_checkpoint: the weights the run started from (``train.py
+        --init_checkpoint``: a preset name, or a checkpoint's absolute path);
+        "" none (``model.pretrained``'s or random); None not recorded (a
+        config of an earlier version). A resume with another one is refused:
+        its weights would not be loaded.
     """
 
     batch_size_per_replica: int = 32
@@ -265,6 +270,7 @@ class TrainConfig:
     steps_per_execution: int = 1
     strict_validation: bool = False
     seed: int = 0
+    init_checkpoint: Optional[str] = None
 
     def __post_init__(self):
         positive = ("batch_size_per_replica", "keep_checkpoints", "reference_global_batch",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from typing import Optional, Sequence
 
 from absl import logging
@@ -154,3 +155,30 @@ def init_checkpoint_config(config: ExperimentConfig, source: ExperimentConfig,
                                                   for f in kept),
                      ", ".join(f"{getattr(source.model, f)}" for f in kept))
     return adopted
+
+
+# Directory names that say where in a run a checkpoint sits, not which run.
+_RUN_PARTS = re.compile(r"best|saved_model|checkpoints|epoch_\d+")
+
+
+def default_model_dir(config: ExperimentConfig) -> str:
+    """train.py's ``--model_dir`` when none is given: ``output/<experiment>``;
+    a fine-tuning run's ``output/<experiment>_from_<source>`` (a preset's
+    name; a checkpoint's run directory, then the part of the run:
+    ``tiny_best``), so that fine-tuning after training from scratch does not
+    land in, and resume, the first run."""
+    source = config.train.init_checkpoint
+    if not source:
+        return os.path.join("output", config.name)
+    parts = os.path.normpath(os.path.abspath(os.path.expanduser(source))).split(os.sep)
+    if os.path.exists(os.path.expanduser(source)):
+        named = [p for p in parts if p]
+        tail = []
+        while len(named) > 1 and _RUN_PARTS.fullmatch(named[-1]):
+            tail.insert(0, named.pop())
+        label = "_".join(named[-1:] + [p for p in tail if p != "checkpoints"])
+    else:
+        label = source
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.") or "checkpoint"
+    return os.path.join("output", f"{config.name}_from_{label}")
+

@@ -151,8 +151,9 @@ def _why_lost(message: str) -> str:
 
 
 # Settings that may differ between the machines of one run: where each finds
-# the data, and how many CPU threads each one's input pipeline uses.
-MACHINE_SETTINGS = ("data.root", "data.num_parallel_calls")
+# the data and the weights it starts from, and how many CPU threads each
+# one's input pipeline uses.
+MACHINE_SETTINGS = ("data.root", "data.num_parallel_calls", "train.init_checkpoint")
 
 
 def _fingerprints(settings: dict) -> tuple[list[str], list[int]]:
@@ -195,5 +196,6 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
         raise TrainingError(
             "the workers were started with different settings: "
             + ", ".join(f"{n} (here {settings[n]})" for n in differ[:8])
-            + "; start every worker with the same command (only --data_dir and "
-            "data.num_parallel_calls may differ between machines)")
+            + "; start every worker with the same command (only --data_dir, "
+            "data.num_parallel_calls and the path of --init_checkpoint may differ between "
+            "machines)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 import keras
 from absl import logging
@@ -106,3 +106,49 @@ def _log_final_layer(path: str, pairs, names: Sequence[str], k_ours: int, k_thei
         "" if all(i == j for i, j in pairs) else ", in another order", k_theirs,
         f"; re-initialised: {[names[i] if len(names) == k_ours else i for i in fresh]}"
         if fresh else "")
+
+
+# --------------------------------------------------------------------------- which run it began
+
+
+def recorded_source(value: Optional[str]) -> str:
+    """``train.init_checkpoint`` as a run records it: "" for none, a
+    checkpoint's absolute path (the same directory given from another
+    working directory is the same source), a preset name as given."""
+    if not value:
+        return ""
+    path = os.path.expanduser(value)
+    return os.path.abspath(path) if os.path.exists(path) else value
+
+
+def _same_source(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    try:  # A path given through a link, or moved with the run.
+        return bool(a and b) and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_resumed_source(saved: ExperimentConfig, config: ExperimentConfig, model_dir: str,
+                         latest: str) -> ExperimentConfig:
+    """The config a resume continues with: refused when the command names
+    another ``--init_checkpoint`` than the run began from (a run trained from
+    scratch, then fine-tuned "from a preset" into the same model directory,
+    resumed the old run in silence: the preset's weights are never loaded
+    into a resume); the run's own source when the command gives none.
+
+    Raises:
+      TrainingError: naming the run's source, the command's, and both ways out.
+    """
+    began, now = saved.train.init_checkpoint, config.train.init_checkpoint or ""
+    if began is None or _same_source(began, now):  # An earlier version's run: not recorded.
+        return config
+    if not now:  # Resumed without giving it again: the run keeps what it began from.
+        return config.replace(train=dataclasses.replace(config.train, init_checkpoint=began))
+    origin = f"fine-tuned from {began}" if began else "not started from an --init_checkpoint"
+    resume = f"--init_checkpoint {began}" if began else "no --init_checkpoint"
+    raise TrainingError(
+        f"{model_dir} holds a run {origin} (last checkpoint {latest}); a resume never loads "
+        f"--init_checkpoint {now}: give another --model_dir to start from it, or resume "
+        f"that run with {resume}")

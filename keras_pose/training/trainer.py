@@ -38,7 +38,8 @@ from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
 from keras_pose.training.cluster import check_workers_agree, cluster_workers, lost_worker_error
 from keras_pose.training.distribution import is_chief, select_strategy, worker_dir
-from keras_pose.training.init_checkpoint import init_from_checkpoint
+from keras_pose.training.init_checkpoint import (check_resumed_source, init_from_checkpoint,
+                                                 recorded_source)
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
@@ -313,12 +314,17 @@ def _log_sync_bn(setting: Optional[bool], replicas: int) -> None:
                  str(setting).lower())
 
 
-def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> ExperimentConfig:
+def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy,
+             init_checkpoint: Optional[str]) -> ExperimentConfig:
     config = datasets.resolve_dataset_config(config)
     precision = resolve_precision(config.train.precision)
     if precision != config.train.precision:
         logging.info("train.precision=auto: %s on this machine", precision)
-    config = config.replace(train=dataclasses.replace(config.train, precision=precision))
+    # What the run began from, as its checkpoints record it (the argument
+    # wins over the config's).
+    source = recorded_source(init_checkpoint or config.train.init_checkpoint)
+    config = config.replace(train=dataclasses.replace(config.train, precision=precision,
+                                                      init_checkpoint=source))
     _log_sync_bn(config.model.sync_bn, strategy.num_replicas_in_sync)
     d = config.data
     logging.info("Keypoints %s; flip pairs %s; OKS sigmas %s", list(d.keypoint_names),
@@ -387,8 +393,8 @@ def _agreed_checkpoint(strategy, directory: str, latest: Optional[str]) -> Optio
     return path
 
 
-def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint, augment,
-         export, progress) -> TrainResult:
+def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
+         progress) -> TrainResult:
     records = datasets.load_records(config, "train")
     plan = _plan(config, strategy, len(records), model_dir)
     logging.info("%s: %d training people (%d annotations skipped: %s); %d replica(s), global "
@@ -408,11 +414,14 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, init_checkpoint,
                              "global batch": plan.global_batch})
         latest = _agreed_checkpoint(strategy, plan.directory, latest)
     if latest:
-        check_resume(load_config(os.path.join(latest, "config.json")), config, latest)
+        saved = load_config(os.path.join(latest, "config.json"))
+        config = check_resumed_source(saved, config, model_dir, latest)
+        check_resume(saved, config, latest)
     # Whatever can still refuse the run (the checkpoint's weights, optimizer
     # state and schedule; each input pipeline's images) before the first
     # write: a refused run leaves the model directory as it was.
-    network, model, state = _build(config, strategy, plan, latest, init_checkpoint)
+    network, model, state = _build(config, strategy, plan, latest,
+                                   config.train.init_checkpoint or None)
     skipped = samples.SkipCounter()
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)
@@ -468,7 +477,9 @@ def _after_training(network, config: ExperimentConfig, model_dir: str, directory
 def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional[str] = None,
           augment: bool = True, export: bool = True, progress: bool = True,
           strategy: Optional[tf.distribute.Strategy] = None) -> TrainResult:
-    """Trains (or resumes training of) ``config`` in ``model_dir``.
+    """Trains (or resumes training of) ``config`` in ``model_dir``;
+    ``init_checkpoint`` (a checkpoint or a preset name; default
+    ``config.train.init_checkpoint``) gives a new run its first weights.
 
     Raises:
       TrainingError (TrainingInterrupted on Ctrl-C), run_dir.RunDirError
@@ -478,13 +489,13 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
       naming the file or setting at fault.
     """
     strategy = strategy or select_strategy()
-    config = _prepare(config, strategy)
+    config = _prepare(config, strategy, init_checkpoint)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy("float32" if config.train.precision == "fp32"
                                   else config.train.precision)
     try:
         with run_dir.RunLock(worker_dir(model_dir, strategy)):
-            return _run(config, model_dir, strategy, init_checkpoint=init_checkpoint,
-                        augment=augment, export=export, progress=progress)
+            return _run(config, model_dir, strategy, augment=augment, export=export,
+                        progress=progress)
     finally:
         keras.config.set_dtype_policy(previous_policy)

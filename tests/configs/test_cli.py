@@ -1,6 +1,7 @@
 """The one config builder of the command lines, and what a checkpoint owns."""
 
 import dataclasses
+import os
 
 import pytest
 
@@ -82,3 +83,21 @@ def test_a_folder_given_as_the_data_sets_name_is_refused_with_the_flags_that_say
     with pytest.raises(ConfigError, match="give --dataset mine --data_dir /x/mine$"):
         build_config(dataset="/tmp/mine", data_dir="/x/mine")
     assert build_config(dataset="mine", data_dir="data/mine").data.root == "data/mine"
+
+
+@pytest.mark.parametrize("source, expected", [
+    (None, "tiny"), ("", "tiny"),
+    ("simplebaseline_resnet50_coco_256x192", "tiny_from_simplebaseline_resnet50_coco_256x192"),
+    ("{run}", "tiny_from_r50"), ("{run}/best", "tiny_from_r50_best"),
+    ("{run}/checkpoints/epoch_0003", "tiny_from_r50_epoch_0003"),
+    ("{run}/saved_model/", "tiny_from_r50_saved_model"), ("/", "tiny_from_checkpoint"),
+])
+def test_a_fine_tunes_default_model_dir_names_its_source(source, expected, tmp_path):
+    from keras_pose.configs.cli import default_model_dir
+    for part in ("best", "saved_model", "checkpoints/epoch_0003"):
+        (tmp_path / "runs" / "r50" / part).mkdir(parents=True, exist_ok=True)
+    if source:
+        source = source.format(run=tmp_path / "runs" / "r50")
+    config = get_experiment("tiny")
+    config = config.replace(train=dataclasses.replace(config.train, init_checkpoint=source))
+    assert default_model_dir(config) == os.path.join("output", expected)

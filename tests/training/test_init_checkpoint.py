@@ -1,6 +1,7 @@
 """Fine-tuning from a checkpoint or a preset name (train.py --init_checkpoint):
 what the run takes from it, another K, another architecture."""
 
+import dataclasses
 import logging
 import os
 
@@ -153,3 +154,63 @@ def test_an_export_or_a_saved_model_is_named_as_such(tiny_exported, tiny_onnx):
         init_from_checkpoint(model, str(tiny_onnx), config)
     with pytest.raises(TrainingError, match=r"saved_model is a SavedModel; give a Keras"):
         init_from_checkpoint(model, str(tiny_exported[3]), config)
+
+
+def _train(train_script, *flags):
+    train_script.FLAGS.unparse_flags()
+    train_script.FLAGS(["train.py", *flags, "--set", "train.steps_per_epoch=2", "--noexport"])
+    return cli.run("train.py", train_script.work)
+
+
+def test_a_fine_tune_never_resumes_another_run_in_silence(train_script, synthetic_root,
+                                                         tmp_path, monkeypatch, capsys):
+    """Trained from scratch, then "fine-tuned from a checkpoint" into the same
+    model directory (the default one, before: output/<experiment>): the
+    resume continued the scratch run and the checkpoint's weights were never
+    loaded. Refused now, nothing written; a fine-tune's default directory is
+    its own, and its resume is recorded and taken."""
+    from keras_pose.configs import load_config
+    from tests.training.conftest import fast_flags
+    flags = [*fast_flags(synthetic_root), "--set", "train.epochs=1"]
+    source, scratch = str(tmp_path / "a"), str(tmp_path / "b")
+    assert _train(train_script, *flags, "--model_dir", source) == 0
+    assert _train(train_script, *flags, "--model_dir", scratch) == 0
+
+    def written():  # Every file but the run lock's (taken by each run).
+        return {os.path.join(d, p): os.path.getmtime(os.path.join(d, p))
+                for d, _, files in os.walk(scratch) for p in files if p != ".lock"}
+    before = written()
+    capsys.readouterr()
+    assert _train(train_script, *flags, "--model_dir", scratch, "--init_checkpoint",
+                  source) == 1
+    err = capsys.readouterr().err
+    assert f"{scratch} holds a run not started from an --init_checkpoint" in err
+    assert f"never loads --init_checkpoint {source}: give another --model_dir" in err
+    assert written() == before
+    monkeypatch.chdir(tmp_path)  # The default --model_dir: output/tiny_from_a.
+    assert _train(train_script, *flags, "--init_checkpoint", "a") == 0
+    run = os.path.join("output", "tiny_from_a")
+    assert load_config(os.path.join(run, "config.json")).train.init_checkpoint == source
+    capsys.readouterr()
+    assert _train(train_script, *fast_flags(synthetic_root), "--set", "train.epochs=2",
+                  "--init_checkpoint", source) == 0  # The same source, given otherwise.
+    assert "Trained 1 epoch(s)" in capsys.readouterr().out
+    assert _train(train_script, *flags, "--model_dir", run, "--init_checkpoint",
+                  scratch) == 1
+    assert f"fine-tuned from {source}" in capsys.readouterr().err
+
+
+def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
+    from keras_pose.configs import get_experiment
+    from keras_pose.training.init_checkpoint import check_resumed_source
+    config = get_experiment("tiny")
+
+    def began(source):
+        return config.replace(train=dataclasses.replace(config.train, init_checkpoint=source))
+    kept = check_resumed_source(began("preset_x"), began(""), "run", "run/c/epoch_0001")
+    assert kept.train.init_checkpoint == "preset_x"
+    earlier = check_resumed_source(began(None), began("preset_y"), "run", "run/c/epoch_0001")
+    assert earlier.train.init_checkpoint == "preset_y"  # An earlier version's run.
+    with pytest.raises(TrainingError, match=r"^run holds a run fine-tuned from preset_x .*"
+                                            r"resume that run with --init_checkpoint preset_x$"):
+        check_resumed_source(began("preset_x"), began("preset_y"), "run", "run/c/epoch_0001")
