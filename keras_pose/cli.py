@@ -43,8 +43,10 @@ def _message(error: BaseException) -> str:
 
 def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
-    stops it as Ctrl-C does (``keras_pose.signals``), exit code 143."""
+    stops it as Ctrl-C does (``keras_pose.signals``), exit code 143; both
+    raise through a Python handler (``signals.stop_on_sigint``)."""
     previous = signals.stop_on_sigterm()
+    previous_sigint = signals.stop_on_sigint()
     try:
         return work()
     except KeyboardInterrupt as e:
@@ -59,6 +61,8 @@ def run(name: str, work: Callable[[], int]) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_sigint is not None:
+            signal.signal(signal.SIGINT, previous_sigint)
 
 
 class OutputDirectoryError(UserError, OSError):

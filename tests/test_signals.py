@@ -48,3 +48,28 @@ def test_sigterm_at_the_start_of_a_checkpoint_write_waits_for_the_write(
         write_checkpoint_dir(str(tmp_path / "ckpt"), write)
     assert sorted(os.listdir(tmp_path / "ckpt")) == ["COMPLETE", "model.weights.h5"]
     assert os.listdir(tmp_path) == ["ckpt"]  # no temporary left
+
+
+def test_ctrl_c_raises_through_a_python_handler_in_a_command(capsys):
+    """With Python's built-in default_int_handler, a Ctrl-C during a tracked
+    video was lost in most tries (the run went on to its end, exit 0); a
+    Python function as handler (as SIGTERM's) never lost it. The command
+    installs one and puts the built-in back; an ignored SIGINT stays so."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        seen = []
+
+        def work():
+            seen.append(signal.getsignal(signal.SIGINT))
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0.5)
+            return 0
+        assert cli.run("tool.py", work) == 130
+        assert "tool.py: interrupted (Ctrl-C)" in capsys.readouterr().err
+        assert callable(seen[0]) and seen[0] is not signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # nohup, a background job
+        assert cli.run("tool.py", lambda: seen.append(signal.getsignal(signal.SIGINT)) or 0) == 0
+        assert seen[-1] is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

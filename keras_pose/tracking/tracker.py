@@ -137,7 +137,10 @@ class _FlowInThread:
     """The flow (H, W, 2) from ``prev_gray`` to ``gray`` (H, W) of one frame,
     computed in a background thread. The thread waits on nothing, so a video
     given up between ``prepare`` and ``step`` (an error, Ctrl-C) leaves no
-    thread blocked; daemon, so that it never holds up the interpreter's exit.
+    thread blocked. Not a daemon: the interpreter's exit waits for its one
+    flow (milliseconds); a daemon thread still inside OpenCV when Python
+    tore down aborted the process ("terminate called without an active
+    exception", exit 134) after a Ctrl-C.
     """
 
     def __init__(self, flow: DenseFlow, frame_rgb: np.ndarray, prev_gray: np.ndarray,
@@ -149,7 +152,7 @@ class _FlowInThread:
         # taking the running thread for finished (result() then gave None).
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(flow, prev_gray, gray),
-                                        name="pose-tracker-flow", daemon=True)
+                                        name="pose-tracker-flow", daemon=False)
         self._thread.start()
 
     def _run(self, flow: DenseFlow, prev_gray: np.ndarray, gray: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """PoseTracker on synthetic videos of moving stick figures (oracle poses)."""
 
 import dataclasses
+import os
 import threading
 import types
 
@@ -283,7 +284,9 @@ def test_a_flow_prepared_and_abandoned_ends_by_itself():
     tracker.step(frames[0], boxes[0])
     tracker.prepare(frames[1])
     thread = tracker._pending._thread
-    assert thread.daemon  # Never holds up the interpreter's exit.
+    # Not a daemon: the interpreter's exit waits for its flow (an abort
+    # otherwise, test_leaving_while_the_flow_runs_exits_cleanly); it must end.
+    assert not thread.daemon
     del tracker
     thread.join(timeout=30)
     assert not thread.is_alive()
@@ -359,3 +362,38 @@ def test_ctrl_c_while_step_waits_for_the_flow_stops_the_step_and_loses_nothing()
     tracker._flow = flow
     got = [want[0], tracker.step(frames[1], boxes[1]), tracker.step(frames[2], boxes[2])]
     _same_results(want, got)
+
+
+EXIT_DURING_FLOW = """
+import sys, types
+import numpy as np
+from keras_pose.configs.base import TrackConfig
+from keras_pose.tracking import PoseTracker
+
+def estimate(image, boxes, scores):
+    n = len(boxes)
+    keypoints = np.zeros((n, 17, 2), np.float32)
+    for i, (x, y, w, h) in enumerate(boxes):
+        keypoints[i] = np.stack([x + w * np.linspace(0.2, 0.8, 17),
+                                 y + h * np.linspace(0.1, 0.9, 17)], 1)
+    return types.SimpleNamespace(keypoints=keypoints, scores=np.ones(n, np.float32),
+                                 keypoint_scores=np.ones((n, 17), np.float32))
+
+tracker = PoseTracker(TrackConfig(), estimate)
+frame = np.random.default_rng(0).integers(0, 255, (1080, 1920, 3), np.uint8)
+tracker.prepare(frame)
+tracker.step(frame, (np.array([[100, 50, 200, 400]], np.float32), np.ones(1, np.float32)))
+tracker.prepare(np.roll(frame, 3, axis=1))
+raise SystemExit(3)  # While the second frame's flow runs (a Ctrl-C in the detector).
+"""
+
+
+def test_leaving_while_the_flow_runs_exits_cleanly():
+    """A daemon flow thread still inside OpenCV when the interpreter tore
+    down aborted the process (exit 134) after a Ctrl-C."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run([sys.executable, "-c", EXIT_DURING_FLOW], cwd=root, timeout=120,
+                         capture_output=True, text=True)
+    assert run.returncode == 3, run.stderr[-2000:]
