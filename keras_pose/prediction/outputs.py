@@ -12,6 +12,7 @@ inputs is moved aside (``predictions.1.json``), never overwritten.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from typing import Any, Mapping, Optional
@@ -218,15 +219,21 @@ class JsonListFile:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if names is not None:
                 self.kept_earlier = keep_earlier_results(path, dict(names))
-            self._file = open(path, "wb")
+            # Unbuffered: a write the disk cut short leaves no bytes behind
+            # in a buffer, to be flushed (or fail again) at the next seek.
+            self._file = open(path, "wb", buffering=0)
             self._write(b"[" + self._CLOSE)
         except OSError as e:
             self._file = None
             writer._failed(path, e.strerror or str(e))
 
     def _write(self, data: bytes) -> None:
-        self._file.write(data)
-        self._file.flush()
+        view = memoryview(data)
+        while view:  # A raw write may take part of the data and say so.
+            written = self._file.write(view)
+            if not written:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.path)
+            view = view[written:]
         os.fsync(self._file.fileno())
 
     def add(self, entries: list[dict]) -> None:

@@ -198,3 +198,32 @@ def test_frames_of_another_size_than_the_first_are_scaled_and_said_once(tmp_path
     assert said == [f"{tmp_path / 'mixed.avi'}: frame 1 is 128x96, the video's first 64x48: "
                     "frames of another size are scaled to it in this video (their keypoints "
                     "in the JSON files are in their own pixels)"]
+
+
+_FILE_SIZE_LIMIT = """
+import json, resource, signal, sys
+from keras_pose.prediction.outputs import JsonListFile, OutputWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG, as ENOSPC
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+writer = OutputWriter(sys.argv[1])
+frames = JsonListFile(writer, sys.argv[1] + "/clip.frames.json")
+for i in range(200):
+    frames.add([{"frame": i, "people": [{"keypoints": [float(i) + 0.123456] * 51}]}])
+frames.close()
+print(frames.count, json.dumps(writer.failures))
+"""
+
+
+def test_a_file_that_stops_growing_mid_write_stays_valid_json(tmp_path):
+    """A real full disk fails in the middle of a write: the buffered file kept
+    the unwritten bytes, its seek to cut them failed again (swallowed), and
+    frames.json stayed cut at 8192 bytes in the middle of an entry, the
+    frames before it unreadable too."""
+    run = subprocess.run([sys.executable, "-c", _FILE_SIZE_LIMIT, str(tmp_path)], timeout=120,
+                         capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert run.returncode == 0, run.stderr[-2000:]
+    count, failures = run.stdout.split(" ", 1)
+    assert 0 < int(count) < 200 and len(json.loads(failures)) == 1
+    assert [e["frame"] for e in _on_disk(tmp_path / "clip.frames.json")] == list(
+        range(int(count)))
