@@ -79,7 +79,9 @@ flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
                   "image viewers show them (keypoints, boxes and drawings in that frame); "
                   "ignore = the stored pixels (the frame of COCO-style annotations and "
                   "boxes files); auto = apply, unless --boxes or --annotations is given.")
-flags.DEFINE_boolean("flip", True, "Flip test.")
+flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: test.flip_test of "
+                     "the config (true unless --set test.flip_test=false or the checkpoint "
+                     "says otherwise).")
 flags.DEFINE_float("score_threshold", 0.2, "Keypoints drawn above this score.")
 flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ignored "
                    "(default: the detector's: 0.3 for D-FINE, 0 for boxes files).",
@@ -196,7 +198,8 @@ def _predict(checkpoint, found) -> int:
     from keras_pose.prediction.outputs import JsonListFile
     from keras_pose.prediction.runner import PredictionRun
     inputs, predictor, detector, image_ids = _setup(checkpoint, found)
-    run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=FLAGS.flip,
+    flip = predictor.config.test.flip_test if FLAGS.flip is None else FLAGS.flip
+    run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids,
                         upright=_upright())
     images = [item for item in inputs if not item.is_video]

@@ -783,3 +783,23 @@ def test_a_run_over_other_inputs_keeps_the_earlier_predictions(run_predict, chec
         ("b.jpg", os.path.join(inputs, "b.jpg"))]
     assert sorted(os.listdir(out)) == [".lock", "a.pose.jpg", "b.pose.jpg", "predictions.1.json",
                                        "predictions.json"]
+
+
+def test_set_test_flip_test_is_the_flip_default(run_predict, checkpoint, coco_dir, tmp_path):
+    """`--set test.flip_test=false` ran the flip test anyway, in silence:
+    --flip/--noflip win, else the config's test.flip_test decides (as in
+    evaluate.py)."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"a.jpg": [[60, 40, 220, 300]]}))
+
+    def keypoints(name, *flags):
+        out = tmp_path / name
+        code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--boxes",
+                                    str(boxes), "--output_dir", str(out), *flags])
+        assert code == 0, err[-2000:]
+        return [p["keypoints"] for p in json.load(open(out / "predictions.json"))]
+    flipped, plain = keypoints("default"), keypoints("noflip", "--noflip")
+    assert flipped != plain
+    assert keypoints("set", "--set", "test.flip_test=false") == plain
+    assert keypoints("both", "--set", "test.flip_test=false", "--flip") == flipped
