@@ -227,6 +227,14 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     is_model_dir = any(os.path.exists(os.path.join(path, d))
                        for d in ("best", "checkpoints", "saved_model"))
     if os.path.isfile(os.path.join(path, CONFIG_FILE)) and not is_model_dir:
+        if not os.path.exists(os.path.join(path, WEIGHTS_FILE)) and any(
+                os.path.exists(os.path.join(path, n)) for n in ("logs", ".lock")):
+            # A run stopped in its first epoch: "touch COMPLETE" led nowhere.
+            raise CheckpointError(
+                f"{path} is a train.py model directory without a checkpoint yet (no best/, "
+                "checkpoints/epoch_*/ or saved_model/: stopped, or copied, before its first "
+                f"epoch ended); train at least one epoch (train.py --model_dir {path} ... "
+                "resumes it), or give another checkpoint")
         raise CheckpointError(
             f"{path} is an incomplete checkpoint (no {WEIGHTS_FILE}, or training files "
             f"without the {COMPLETE_FILE} marker train.py writes last: an interrupted write, "

@@ -18,6 +18,7 @@ from keras_pose.configs import keypoints as kp
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
 from keras_pose.errors import UserError
 
+SEED_LIMIT = 2 ** 32  # numpy's global seed takes no more.
 PIXEL_STD = 200.0  # The reference's unit of ``scale``: one unit is 200 px.
 
 PRECISIONS = ("fp32", "mixed_bfloat16", "mixed_float16", "auto")
@@ -90,6 +91,8 @@ class ModelConfig:
     def __post_init__(self):
         if self.codec not in CODECS:
             raise ConfigError(f"model.codec must be one of {CODECS}, got {self.codec!r}")
+        if not 0 < self.sigma < float("inf"):  # Was a traceback where the codec is built.
+            raise ConfigError(f"model.sigma must be > 0 (heatmap pixels), got {self.sigma}")
         if self.depth not in RESNET_DEPTHS:  # Was a traceback where the network is built.
             raise ConfigError(f"model.depth must be one of {list(RESNET_DEPTHS)}, got "
                               f"{self.depth!r}")
@@ -195,6 +198,10 @@ class DataConfig:
                               f"got {self.gt_box_rule!r}")
         if not self.box_padding > 0:
             raise ConfigError(f"data.box_padding must be > 0, got {self.box_padding}")
+        if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
+            # Was a traceback from inside the input pipeline, after the run
+            # directory was written.
+            raise ConfigError(f"data.seed must be none or in [0, 2**32), got {self.seed}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,6 +291,8 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise ConfigError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.seed < SEED_LIMIT:  # numpy's and TF's global seeds.
+            raise ConfigError(f"train.seed must be in [0, 2**32), got {self.seed}")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"train.precision must be one of {PRECISIONS}, "
                               f"got {self.precision!r}")

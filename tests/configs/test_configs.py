@@ -145,7 +145,12 @@ def test_flip_permutation_is_an_involution(k, pairs):
                                 r"model.image_size \[128, 96\] with 3 deconvolutions: set "
                                 r"model.heatmap_size=32,24 too"),
     ("test.oks_threshold=-1", r"test.oks_threshold must be in \[0, 1\], got -1"),
-    ("test.in_vis_threshold=1.5", r"test.in_vis_threshold must be in \[0, 1\], got 1.5")])
+    ("test.in_vis_threshold=1.5", r"test.in_vis_threshold must be in \[0, 1\], got 1.5"),
+    # Tracebacks from the codec and from inside the input pipeline, after
+    # the run directory was written.
+    ("model.sigma=0", r"model.sigma must be > 0 \(heatmap pixels\), got 0.0"),
+    ("data.seed=-5", r"data.seed must be none or in \[0, 2\*\*32\), got -5"),
+    ("train.seed=4294967296", r"train.seed must be in \[0, 2\*\*32\), got 4294967296")])
 def test_model_values_the_network_cannot_take_are_config_errors(override, message):
     # Were a ValueError / ZeroDivisionError traceback where the network is built.
     from keras_pose.configs import ConfigError

@@ -60,3 +60,13 @@ def test_incomplete_checkpoints_are_refused(tiny_exported, tmp_path):
     os.remove(run / "best" / "model.weights.h5")
     with pytest.raises(CheckpointError, match="incomplete checkpoint"):
         load_pose_model(str(run / "best"))
+
+
+def test_a_run_stopped_in_its_first_epoch_says_to_train_not_to_mark_it(tiny_exported, tmp_path):
+    """Its advice was "touch <run>/COMPLETE", after which the same error came."""
+    run = tmp_path / "run"
+    (run / "logs").mkdir(parents=True)
+    shutil.copy(os.path.join(tiny_exported[2], "config.json"), run / "config.json")
+    with pytest.raises(CheckpointError, match=f"^{run} is a train.py model directory without a "
+                                              r"checkpoint yet .*train at least one epoch"):
+        load_pose_model(str(run))
