@@ -25,3 +25,18 @@ def all_finite(values: Iterable[float]) -> bool:
         return all(map(math.isfinite, values))
     except OverflowError:  # An integer too large for a float.
         return False
+
+
+def nulls_for_nonfinite(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (in dicts, lists and
+    tuples) made None: ``json.dumps`` writes them as bare ``NaN`` /
+    ``Infinity``, which no strict JSON reader takes (an MPII joint never
+    visible in the split: its PCKh)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: nulls_for_nonfinite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [nulls_for_nonfinite(v) for v in value]
+    return value
+

@@ -11,7 +11,6 @@ markdown; ``--output_dir`` receives ``metrics.json`` (every number, NaN as
 null) and ``table.md``. See ``keras_pose.evaluation.posetrack`` for the rules.
 """
 
-import math
 import time
 
 from absl import app, flags
@@ -22,11 +21,6 @@ flags.DEFINE_string("pred", None, "Prediction JSON file or directory (same file 
 flags.DEFINE_string("output_dir", None, "Where metrics.json and table.md go.")
 flags.mark_flag_as_required("gt")
 flags.mark_flag_as_required("pred")
-
-
-def _json_number(value: float):
-    # NaN (e.g. MOTA of a joint never annotated) is not JSON: write null.
-    return None if math.isnan(value) else value
 
 
 def work() -> int:
@@ -49,7 +43,7 @@ def work() -> int:
             "predictions": FLAGS.pred,
             "num_sequences": metric.num_sequences,
             "num_frames": metric.num_frames,
-            "metrics": {k: _json_number(v) for k, v in metrics.items()},
+            "metrics": dict(metrics),  # NaN (MOTA of a joint never annotated): null.
             "primary_metric": metric.primary,
             "method": metric.describe(),
             "table": table,

@@ -115,10 +115,13 @@ def metrics_report(metrics: Mapping[str, float], config: ExperimentConfig, metri
 
 
 def write_report(output_dir: str, report: Mapping[str, Any], table: str = "") -> str:
-    """Writes metrics.json (and table.md) atomically; returns the path."""
+    """Writes metrics.json (and table.md) atomically; returns the path. A
+    metric that is NaN (no instance of a joint to score) is null."""
+    from keras_pose.json_values import nulls_for_nonfinite
     if table:
         write_atomically(os.path.join(output_dir, "table.md"), table)
-    return write_json(os.path.join(output_dir, METRICS_FILE), report, indent=2)
+    return write_json(os.path.join(output_dir, METRICS_FILE), nulls_for_nonfinite(report),
+                      indent=2)
 
 
 def evaluation_config(trained: ExperimentConfig, *, dataset: Optional[str] = None,

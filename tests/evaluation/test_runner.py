@@ -19,3 +19,14 @@ def test_table_title_says_which_boxes_and_flip():
     assert runner.table_title(coco, BoxMode(True), False).endswith(
         "ground-truth boxes | no flip test")
     assert "Mean@0.1" in runner.table_title(default_experiment("mpii"), BoxMode(True), True)
+
+
+def test_a_nan_metric_is_null_in_metrics_json(tmp_path):
+    """MPII with a joint never visible in the split: its PCKh is NaN, which
+    json.dumps wrote as a bare NaN (no strict JSON reader takes it)."""
+    import json
+    report = {"metrics": {"Head": 97.1, "Ankle": float("nan"), "x": [float("inf"), 1.0]}}
+    path = runner.write_report(str(tmp_path), report)
+    text = open(path).read()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["metrics"] == {"Head": 97.1, "Ankle": None, "x": [None, 1.0]}
