@@ -142,6 +142,9 @@ def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTab
             bad.append(where)
             continue
         rows.setdefault(file_key(key) if isinstance(key, str) else key, []).append(valid)
+    if isinstance(data, dict):  # {"a.jpg": []}: nobody there, said by the file.
+        for name in (n for n, boxes in data.items() if boxes == []):
+            rows.setdefault(file_key(str(name)), [])
     if bad:
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),

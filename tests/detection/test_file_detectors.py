@@ -199,3 +199,15 @@ def test_the_predictor_refuses_boxes_off_the_image_as_the_saved_model_does():
         with pytest.raises(ValueError, match=r"boxes: box 0 .* does not overlap the image of "
                                              r"\(height, width\) \(40, 60\)"):
             check_boxes([box], image_size=(40, 60))
+
+
+def test_an_explicit_empty_entry_is_an_entry_with_nobody(tmp_path):
+    """{"clip.avi#10": []} (the detector found nobody there) was taken for a
+    missing entry: a warning per frame, and counted as "no boxes in" the file."""
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps({"a.jpg": [], "b.jpg": [[1, 2, 3, 4]]}))
+    detector = _bound(path, ["a.jpg", "b.jpg", "c.jpg"])
+    assert detector.has_entry("a.jpg") and detector.has_entry("b.jpg")
+    assert not detector.has_entry("c.jpg")
+    found = detector.detect(IMAGE, "a.jpg")
+    assert len(found) == 0 and found.boxes.shape == (0, 4)
