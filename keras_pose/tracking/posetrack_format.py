@@ -2,10 +2,16 @@
 
 The PoseTrack18 format is COCO-like (what the official ``poseval`` reads):
 
-- ``images``: ``file_name`` (PoseTrack's ``images/val/<sequence>/<frame>.jpg``:
-  poseval derives the frame from it), ``id`` and ``frame_id`` (the same
-  number), ``vid_id``, ``nframes``, ``is_labeled``; we add ``frame_index``
-  (0-based position in the video).
+- ``images``: ``file_name`` (the frame's name under ``--input``: PoseTrack's
+  own ``images/val/<sequence>/<frame>.jpg`` when the input is PoseTrack's
+  ``images/val`` folder, ``clip.mp4#3`` for a video's frame), ``id`` and
+  ``frame_id`` (the same number: the frame's 0-based position, not
+  PoseTrack's ``1SSSSSSFFFF``), ``vid_id``, ``nframes``, ``is_labeled``; we
+  add ``frame_index`` (0-based position in the video). The official poseval
+  derives sequence and frame from PoseTrack's file names, which only a run
+  over PoseTrack's own ``images/val`` folder gives (not tried here);
+  ``scripts/evaluate_posetrack.py`` (the same metrics) pairs frames by
+  position and reads any.
 - ``annotations``: ``id``, ``image_id``, ``category_id`` 1, ``track_id``,
   ``keypoints`` (K x (x, y, v) flattened; v = 1 for a joint, and a dropped
   joint is written (0, 0, 0), which poseval skips), ``scores`` (K joint
