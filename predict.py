@@ -270,6 +270,9 @@ def _report(run, predictions) -> int:
         print(f"  frames missing: {message}")
     for message in summary.unused_boxes:
         print(f"  boxes not used: {message}")
+    for message in summary.kept_earlier:
+        print(f"  note: an earlier run's outputs of another input of this name are kept "
+              f"beside this run's: {message}")
     _report_orientation(summary)
     if summary.no_boxes:
         shown = _listed(summary.no_boxes)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import cv2
 import numpy as np
@@ -195,6 +195,39 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     return f"{stem}.{n}.json"
 
 
+SEQUENCE_SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi")
+
+
+def keep_earlier_sequence(output: Callable[[str], str], source: str) -> Optional[str]:
+    """Moves an earlier run's outputs of a video or a folder of frames
+    (``output(suffix)`` for each of :data:`SEQUENCE_SUFFIXES`) to
+    ``<key>.<n><suffix>`` (the first n free for all; the frames.json path
+    returned) when its frames.json names another ``source`` (the input's
+    absolute path) in its entries: ``a.avi`` of another folder, given in a
+    later run into the same ``--output_dir``, replaced the first one's
+    results in silence. A run over the same source again (or an earlier
+    version's file, which names none) replaces them."""
+    path = output(".frames.json")
+    try:
+        with open(path, "rb") as f:
+            earlier = json.load(f)
+    except FileNotFoundError:
+        return None
+    except ValueError:  # Not JSON (or not ours): kept.
+        earlier = None
+    if isinstance(earlier, list) and all(
+            isinstance(entry, dict) and entry.get("source", source) == source
+            for entry in earlier):
+        return None
+    n = 1
+    while any(os.path.exists(output(f".{n}{suffix}")) for suffix in SEQUENCE_SUFFIXES):
+        n += 1
+    for suffix in SEQUENCE_SUFFIXES:  # The run holds the folder's lock.
+        if os.path.exists(output(suffix)):
+            os.replace(output(suffix), output(f".{n}{suffix}"))
+    return output(f".{n}.frames.json")
+
+
 class JsonListFile:
     """A JSON list file that is complete after every :meth:`add`: the
     entries, then the closing bracket, which the next :meth:`add` overwrites
@@ -206,12 +239,14 @@ class JsonListFile:
     _CLOSE = b"\n]\n"
 
     def __init__(self, writer: OutputWriter, path: str,
-                 names: Optional[Mapping[str, str]] = None):
+                 names: Optional[Mapping[str, str]] = None,
+                 shared: Optional[Mapping[str, Any]] = None):
         """``names``: {file name: input path} of the inputs this run gives
         results for; an earlier file with results of any other is kept
         (``kept_earlier``). None: an earlier file is replaced (a video's own
-        frames)."""
+        frames). ``shared``: fields every entry gets (a video's path)."""
         self.writer, self.path, self.count = writer, path, 0
+        self._shared = dict(shared or {})
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
         self.kept_earlier: Optional[str] = None
@@ -241,7 +276,8 @@ class JsonListFile:
         if self._file is None or not entries:
             return
         # ASCII (json.dumps escapes the rest): string length = byte length.
-        text = "".join(("," if self.count + i else "") + "\n" + json.dumps(entry)
+        text = "".join(("," if self.count + i else "") + "\n"
+                       + json.dumps({**entry, **self._shared})
                        for i, entry in enumerate(entries)).encode("ascii")
         try:
             self._file.seek(self._end)

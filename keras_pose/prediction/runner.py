@@ -26,7 +26,8 @@ from keras_pose.data.images import ImageReadError, read_image, read_image_and_or
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
-from keras_pose.prediction.outputs import FRAMES_FPS, JsonListFile, OutputWriter, VideoOutput
+from keras_pose.prediction.outputs import (FRAMES_FPS, JsonListFile, OutputWriter, VideoOutput,
+                                         keep_earlier_sequence)
 
 
 @dataclasses.dataclass
@@ -48,6 +49,8 @@ class RunSummary:
     unused_boxes: list = dataclasses.field(default_factory=list)
     # Videos that ended before the frame count their header declares.
     short_videos: list = dataclasses.field(default_factory=list)
+    # Earlier runs' outputs of another video or folder of the same name: kept.
+    kept_earlier: list = dataclasses.field(default_factory=list)
     failures: list = dataclasses.field(default_factory=list)
     # Videos and folders of frames (their people are in <path>.frames.json).
     frames: int = 0
@@ -182,7 +185,7 @@ class PredictionRun:
             frame_source = getattr(self.detector, "frame_source", lambda video, i: video)
             self._sequence(item.key, ((frame_key(item.key, i), frame_source(item.key, i), frame)
                                       for i, frame in itertools.chain([first], decoded)),
-                           fps, track, track_config)
+                           fps, track, track_config, item.path)
         finally:
             capture.release()
         beyond = getattr(self.detector, "frames_beyond", lambda video, count: [])(
@@ -205,11 +208,14 @@ class PredictionRun:
         """Each folder of frames as one tracked video (its annotated copy at
         ``fps``: frames carry no rate)."""
         for key, frames in sequences(items):
-            self._sequence(key, _read_frames(self, frames), fps, True, track_config)
+            self._sequence(key, _read_frames(self, frames), fps, True, track_config,
+                           os.path.dirname(frames[0].path))
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
-                  track_config: Any) -> None:
-        """``frames`` yields (frame name, detection source, RGB frame).
+                  track_config: Any, source: str) -> None:
+        """``frames`` yields (frame name, detection source, RGB frame);
+        ``source``: the video's or the folder's path (each frame's entry
+        names it: an earlier run's outputs of another source are kept).
 
         ``<key>.frames.json`` is complete on disk after every frame (with
         ``track_id``s when tracking), so a run ended in any way keeps the
@@ -220,13 +226,17 @@ class PredictionRun:
         tracker = _tracker(self, track_config) if track else None
         self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
+        source = os.path.abspath(source)
+        kept = keep_earlier_sequence(output, source)
+        if kept:  # Said at the end (predict.py's summary).
+            self.summary.kept_earlier.append(f"{key}: {kept}")
         # An earlier run's, written at its end: beside this run's files (which
         # replace that run's from the first frame) it would pass for this
         # run's after a kill -9.
         if os.path.isfile(output(".posetrack.json")):
             os.remove(output(".posetrack.json"))
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
-        per_frame = JsonListFile(self.writer, output(".frames.json"))
+        per_frame = JsonListFile(self.writer, output(".frames.json"), shared={"source": source})
         results, names = [], []
         finished = False
         try:

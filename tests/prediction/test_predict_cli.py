@@ -803,3 +803,42 @@ def test_set_test_flip_test_is_the_flip_default(run_predict, checkpoint, coco_di
     assert flipped != plain
     assert keypoints("set", "--set", "test.flip_test=false") == plain
     assert keypoints("both", "--set", "test.flip_test=false", "--flip") == flipped
+
+
+def _moving_box_clip(path, frames):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (96, 80))
+    for i in range(frames):
+        frame = np.full((80, 96, 3), 60, np.uint8)
+        cv2.rectangle(frame, (20 + 5 * i, 10), (50 + 5 * i, 70), (200, 180, 160), -1)
+        writer.write(frame)
+    writer.release()
+    return str(path)
+
+
+def test_an_earlier_runs_video_of_the_same_name_keeps_its_outputs(run_predict, checkpoint,
+                                                                  tmp_path):
+    """A run over other/a.avi after one over in/a.avi, into the same
+    --output_dir, replaced the first one's tracking results in silence (for
+    photos, predictions.json was kept); a run over the same video again
+    replaces its own."""
+    out = tmp_path / "out"
+
+    def track(video):
+        code, stdout, err = run_predict(["--checkpoint", checkpoint, "--input", video,
+                                         "--track", "--detector", "none",
+                                         "--output_dir", str(out)])
+        assert code == 0, err[-2000:]
+        return stdout
+    first = _moving_box_clip(tmp_path / "in" / "a.avi", 4)
+    track(first)
+    track(first)  # The same video again: its own outputs replaced, nothing kept.
+    assert sorted(os.listdir(out)) == [".lock", "a.avi.frames.json", "a.avi.pose.avi",
+                                       "a.avi.posetrack.json", "predictions.json"]
+    stdout = track(_moving_box_clip(tmp_path / "other" / "a.avi", 2))
+    assert f"a.avi: {out / 'a.avi.1.frames.json'}" in stdout
+    kept = json.load(open(out / "a.avi.1.frames.json"))
+    assert len(kept) == 4 and {f["source"] for f in kept} == {first}
+    assert len(json.load(open(out / "a.avi.1.posetrack.json"))["images"]) == 4
+    assert os.path.isfile(out / "a.avi.1.pose.avi")
+    assert len(json.load(open(out / "a.avi.frames.json"))) == 2
