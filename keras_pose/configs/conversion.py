@@ -149,8 +149,10 @@ def _parse_literal(text: str) -> Any:
         return None
     try:
         return json.loads(stripped)
-    except json.JSONDecodeError:
-        pass
+    except json.JSONDecodeError as e:
+        if stripped.startswith("[") and stripped.endswith("]"):  # Meant as a list.
+            raise ConfigError(f"{stripped} is not a JSON list ({e.msg}): write [90, 120] "
+                              "(strings in double quotes) or 90,120") from None
     if "," in stripped:  # 90,120  or  192,256
         return [_parse_literal(part) for part in stripped.split(",") if part.strip()]
     return stripped  # a bare string such as a path
@@ -199,8 +201,13 @@ def apply_overrides(config: ExperimentConfig,
             raise ConfigError(
                 f"unknown config key {key!r}; known keys of {section!r}: "
                 f"{', '.join(sorted(hints))}")
-        parsed = _parse_literal(raw)
         inner, optional = _strip_optional(hints[field])
+        try:
+            parsed = _parse_literal(raw)
+        except ConfigError as e:  # "[1,'a']" was "expected an integer, got '[1'".
+            if inner is not str:
+                raise ConfigError(f"config key {key!r}: {e}") from None
+            parsed = raw.strip()  # A path may look like a list: "[2024] trip".
         if (typing.get_origin(inner) is tuple and not isinstance(parsed, list)
                 and parsed is not None):
             parsed = [parsed]  # "train.lr_steps=90" means (90,)

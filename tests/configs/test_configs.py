@@ -72,6 +72,15 @@ def test_bad_overrides_name_the_key(override, key):
         apply_overrides(get_experiment("tiny"), [override])
 
 
+def test_a_list_that_is_not_json_is_named_as_such_and_a_path_may_look_like_one():
+    # Was "expected an integer, got '[1'" (the text split at its comma).
+    with pytest.raises(ConfigError, match=r"^config key 'train.lr_steps': \[1,'a'\] is not "
+                                          r"a JSON list .*: write \[90, 120\]"):
+        apply_overrides(get_experiment("tiny"), ["train.lr_steps=[1,'a']"])
+    config = apply_overrides(get_experiment("tiny"), ["data.root=[2024] trip"])
+    assert config.data.root == "[2024] trip"
+
+
 def test_json_round_trip(tmp_path):
     c = apply_overrides(get_experiment("mpii_resnet50_384x384"), ["train.epochs=2"])
     path = tmp_path / "config.json"
