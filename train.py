@@ -84,8 +84,11 @@ def work() -> int:
     config = build_config()
     from keras_pose.configs.cli import default_model_dir
     model_dir = FLAGS.model_dir or default_model_dir(config)
-    cli.check_writable(model_dir, "--model_dir")
     from keras_pose.training import train  # TensorFlow: after the cheap checks.
+    from keras_pose.training.init_checkpoint import check_source
+    if config.train.init_checkpoint and os.path.exists(config.train.init_checkpoint):
+        check_source(config.train.init_checkpoint)  # A SavedModel: before the folder is made.
+    cli.check_writable(model_dir, "--model_dir")
     result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export, progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "
           f"{result.state.epoch} epochs done in {result.model_dir}.")

@@ -28,6 +28,23 @@ INIT_ARCHITECTURE = ("depth", "blocks_per_stage", "style", "deconv_filters", "de
 FINAL_LAYER = "head_final_conv"
 
 
+def check_source(path: str):
+    """The checkpoint ``path`` (a directory or a preset name) resolves to,
+    refused when it is not one whose weights a run can start from (train.py
+    checks it before making the model directory).
+
+    Raises:
+      TrainingError: for a SavedModel or an exported network.
+    """
+    resolved = resolve_checkpoint(path)
+    if resolved.kind != "keras":
+        what = "an exported network" if resolved.kind == "export" else "a SavedModel"
+        raise TrainingError(f"--init_checkpoint {path} is {what}; give a Keras "
+                            "checkpoint directory (e.g. a converted official checkpoint) "
+                            "or a preset name")
+    return resolved
+
+
 def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConfig) -> None:
     """``--init_checkpoint``: the weights of a Keras checkpoint or a preset.
 
@@ -45,12 +62,7 @@ def init_from_checkpoint(network: keras.Model, path: str, config: ExperimentConf
       TrainingError: for a SavedModel or an export, or a checkpoint of another
         architecture (depth, head), naming the differences.
     """
-    resolved = resolve_checkpoint(path)
-    if resolved.kind != "keras":
-        what = "an exported network" if resolved.kind == "export" else "a SavedModel"
-        raise TrainingError(f"--init_checkpoint {path} is {what}; give a Keras "
-                            "checkpoint directory (e.g. a converted official checkpoint) "
-                            "or a preset name")
+    resolved = check_source(path)
     source = load_config(os.path.join(resolved.path, "config.json"))
     ours, theirs = config.model, source.model
     diffs = [f"model.{f}: checkpoint {getattr(theirs, f)} vs this run {getattr(ours, f)}"

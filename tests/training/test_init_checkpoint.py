@@ -214,3 +214,13 @@ def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
     with pytest.raises(TrainingError, match=r"^run holds a run fine-tuned from preset_x .*"
                                             r"resume that run with --init_checkpoint preset_x$"):
         check_resumed_source(began("preset_x"), began("preset_y"), "run", "run/c/epoch_0001")
+
+
+def test_a_saved_model_as_init_checkpoint_is_refused_before_the_model_dir_is_made(
+        train_script, synthetic_root, tiny_exported, tmp_path, capsys):
+    from tests.training.conftest import fast_flags
+    run = tmp_path / "run"
+    assert _train(train_script, *fast_flags(synthetic_root), "--model_dir", str(run),
+                  "--init_checkpoint", tiny_exported[3]) == 1
+    assert "saved_model is a SavedModel; give a Keras" in capsys.readouterr().err
+    assert not run.exists()  # An empty folder was left behind.
