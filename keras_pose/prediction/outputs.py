@@ -167,6 +167,21 @@ def _last_frame_reads(path: str, frames: int) -> bool:
         capture.release()
 
 
+def _earlier_entries_are(path: str, ours: Callable[[dict], bool]) -> bool:
+    """Whether the JSON list at ``path`` is missing, or holds only entries
+    (dicts) that ``ours`` accepts: then this run may replace it. A file that
+    is not such a list is not this run's to delete."""
+    try:
+        with open(path, "rb") as f:
+            earlier = json.load(f)
+    except FileNotFoundError:
+        return True
+    except ValueError:  # Not JSON (or not ours): kept.
+        return False
+    return isinstance(earlier, list) and all(
+        isinstance(entry, dict) and ours(entry) for entry in earlier)
+
+
 def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     """Moves an earlier run's results file at ``path`` to ``<stem>.<n>.json``
     (the first free n; returned) unless every entry is for one of ``names``
@@ -176,17 +191,10 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     not this run's to delete. Two runs (``predict.py a.jpg``, then
     ``b.jpg``, or ``a/x.jpg`` then ``b/x.jpg``) into one ``--output_dir``
     lost the first one's results this way before."""
-    try:
-        with open(path, "rb") as f:
-            earlier = json.load(f)
-    except FileNotFoundError:
-        return None
-    except ValueError:  # Not JSON (or not ours): kept.
-        earlier = None
-    if isinstance(earlier, list) and all(
-            isinstance(entry, dict) and entry.get("file_name") in names
-            and entry.get("path", names[entry["file_name"]]) == names[entry["file_name"]]
-            for entry in earlier):
+    def ours(entry: dict) -> bool:
+        name = entry.get("file_name")
+        return name in names and entry.get("path", names[name]) == names[name]
+    if _earlier_entries_are(path, ours):
         return None
     stem, n = os.path.splitext(path)[0], 1
     while os.path.exists(f"{stem}.{n}.json"):
@@ -207,17 +215,8 @@ def keep_earlier_sequence(output: Callable[[str], str], source: str) -> Optional
     later run into the same ``--output_dir``, replaced the first one's
     results in silence. A run over the same source again (or an earlier
     version's file, which names none) replaces them."""
-    path = output(".frames.json")
-    try:
-        with open(path, "rb") as f:
-            earlier = json.load(f)
-    except FileNotFoundError:
-        return None
-    except ValueError:  # Not JSON (or not ours): kept.
-        earlier = None
-    if isinstance(earlier, list) and all(
-            isinstance(entry, dict) and entry.get("source", source) == source
-            for entry in earlier):
+    if _earlier_entries_are(output(".frames.json"),
+                            lambda entry: entry.get("source", source) == source):
         return None
     n = 1
     while any(os.path.exists(output(f".{n}{suffix}")) for suffix in SEQUENCE_SUFFIXES):
