@@ -8,7 +8,8 @@
 
 Outputs go to ``--model_dir`` (default ``output/<experiment>``; fine-tuning,
 ``output/<experiment>_from_<source>``): config.json,
-checkpoints/epoch_NNNN/, best/, logs/ (TensorBoard), eval/, saved_model/.
+checkpoints/epoch_NNNN/, best/, logs/ (TensorBoard), saved_model/ (and eval/final/
+with --final_eval).
 Running the same command again resumes from the latest checkpoint; a second
 run on the same directory at the same time is refused.
 """
@@ -88,10 +89,19 @@ def work() -> int:
     from keras_pose.training.init_checkpoint import check_source
     if config.train.init_checkpoint and os.path.exists(config.train.init_checkpoint):
         check_source(config.train.init_checkpoint)  # A SavedModel: before the folder is made.
+    existed = os.path.isdir(model_dir)
     cli.check_writable(model_dir, "--model_dir")
+    if not existed:  # Made again by the run's lock, which takes it away if the run stops
+        os.rmdir(model_dir)  # before writing anything (it held only .lock).
     result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export, progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "
           f"{result.state.epoch} epochs done in {result.model_dir}.")
+    if result.state.epoch == 0:  # train.epochs=0: a SavedModel of untrained weights.
+        start = (f"the weights of --init_checkpoint {config.train.init_checkpoint}"
+                 if config.train.init_checkpoint else "untrained weights (random, or ImageNet's "
+                 "backbone)")
+        print(f"warning: no epoch was trained (train.epochs={config.train.epochs}): the model "
+              f"holds {start}")
     if result.validation_failures:  # Logged as they came; said where the run ends too.
         count = len(result.validation_failures)
         print(f"warning: {count} validation(s) of this run failed, the last: "

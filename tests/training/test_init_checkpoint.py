@@ -224,3 +224,26 @@ def test_a_saved_model_as_init_checkpoint_is_refused_before_the_model_dir_is_mad
                   "--init_checkpoint", tiny_exported[3]) == 1
     assert "saved_model is a SavedModel; give a Keras" in capsys.readouterr().err
     assert not run.exists()  # An empty folder was left behind.
+
+
+def test_a_run_refused_before_it_writes_leaves_no_folder(train_script, synthetic_root,
+                                                         tmp_path, capsys):
+    """The folder train.py made held only .lock after an error in the data."""
+    from tests.training.conftest import fast_flags
+    run, empty = tmp_path / "run", tmp_path / "empty"
+    empty.mkdir()
+    flags = [f for f in fast_flags(synthetic_root) if f not in ("synthetic", synthetic_root)]
+    flags = [f for f in flags if f not in ("--dataset", "--data_dir")]
+    assert _train(train_script, *flags, "--dataset", "custom", "--data_dir", str(empty),
+                  "--experiment", "tiny", "--model_dir", str(run)) == 1
+    assert "no annotation file for data set" in capsys.readouterr().err
+    assert not run.exists()
+
+
+def test_a_run_of_zero_epochs_says_its_model_is_untrained(train_script, synthetic_root,
+                                                          tmp_path, capsys):
+    from tests.training.conftest import fast_flags
+    assert _train(train_script, *fast_flags(synthetic_root), "--model_dir",
+                  str(tmp_path / "run"), "--set", "train.epochs=0") == 0
+    assert ("warning: no epoch was trained (train.epochs=0): the model holds untrained "
+            "weights") in capsys.readouterr().out
