@@ -1,4 +1,4 @@
-"""Evaluates a pose model: COCO OKS AP (COCOeval) or MPII PCKh.
+r"""Evaluates a pose model: COCO OKS AP (COCOeval) or MPII PCKh.
 
     python evaluate.py --dataset coco --data_dir data/coco \
         --checkpoint runs/r50/best --flip --output_dir runs/r50/eval

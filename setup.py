@@ -41,8 +41,8 @@ setup(
         # Only scripts/convert_pytorch_checkpoint.py and its parity test use
         # torch; pinned so that the install stays a small CPU build.
         "torch": ["torch==2.13.0"],
-        # pytest-xdist: the suite runs on up to 4 cores, by test file (10.6 -> 7.3
-        # minutes on 2 cores); filelock: fixtures its workers build once and share.
+        # pytest-xdist: the suite runs on up to 4 cores, by test file (the README
+        # gives its time); filelock: fixtures its workers build once and share.
         "test": ["pytest", "pytest-xdist>=3.6,<4", "filelock>=3.12,<5", "torch==2.13.0"],
         # Deployment runtimes (keras_pose.export.runtimes): ONNX Runtime,
         # OpenVINO (nncf: its int8 quantization), LiteRT.

@@ -17,7 +17,8 @@ from absl import app, flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("gt", None, "Ground-truth PoseTrack18 JSON file or directory.")
-flags.DEFINE_string("pred", None, "Prediction JSON file or directory (same file names).")
+flags.DEFINE_string("pred", None, "Prediction JSON file or directory: the ground truth's "
+                    "file names, or predict.py --track's <sequence>.posetrack.json.")
 flags.DEFINE_string("output_dir", None, "Where metrics.json and table.md go.")
 flags.mark_flag_as_required("gt")
 flags.mark_flag_as_required("pred")

@@ -209,7 +209,8 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
     except UserError as e:  # The way out of the data's problem, or of validating.
         raise TrainingError(f"validation split: {e} (--set train.validate_every=0 trains "
                             "without validation)") from e
-    logging.info("Validation every %d epoch(s) on %d people of %s with %s, %s", t.validate_every,
+    logging.info("Validation every %d epoch(s) and after the last, on %d people of %s with %s, %s",
+                 t.validate_every,
                  len(records), val_config.data.test_set, box_mode.describe(),
                  "flip test" if t.val_flip_test else "no flip test")
     return _Validation(val_config, records, metric, box_mode)
