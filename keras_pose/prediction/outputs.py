@@ -258,6 +258,9 @@ class JsonListFile:
             self._file = open(path, "wb", buffering=0)
             self._write(b"[" + self._CLOSE)
         except OSError as e:
+            if self._file is not None:  # Not even "[]" fits: no file that does not parse.
+                self._file.close()
+                os.remove(path)
             self._file = None
             writer._failed(path, e.strerror or str(e))
 

@@ -246,13 +246,16 @@ class PredictionRun:
             if not finished:
                 logging.warning("%s: stopped after %d frame(s); its outputs hold those frames",
                                 key, per_frame.count)
-            video.close()
-            per_frame.close()
-            if tracker is not None:
-                _write_posetrack(self, output(".posetrack.json"), results, names, key,
-                                 track_config.keypoint_threshold)
-                self.summary.low_score_detections += tracker.low_score_detections
-                self.summary.unconfident_poses += tracker.unconfident_poses
+            # A second Ctrl-C here (a quick double press) lost the PoseTrack
+            # JSON of the frames done: it waits until they are written.
+            with defer_interrupts():
+                video.close()
+                per_frame.close()
+                if tracker is not None:
+                    _write_posetrack(self, output(".posetrack.json"), results, names, key,
+                                     track_config.keypoint_threshold)
+                    self.summary.low_score_detections += tracker.low_score_detections
+                    self.summary.unconfident_poses += tracker.unconfident_poses
         self.summary.processed += 1
 
     def _frames_of(self, frames: Iterator, tracker: Any, video: VideoOutput,

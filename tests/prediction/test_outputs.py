@@ -227,3 +227,26 @@ def test_a_file_that_stops_growing_mid_write_stays_valid_json(tmp_path):
     assert 0 < int(count) < 200 and len(json.loads(failures)) == 1
     assert [e["frame"] for e in _on_disk(tmp_path / "clip.frames.json")] == list(
         range(int(count)))
+
+
+_NOTHING_FITS = """
+import os, resource, signal, sys
+from keras_pose.prediction.outputs import JsonListFile, OutputWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (2, 2))  # not even "[\\n]\\n"
+writer = OutputWriter(sys.argv[1])
+frames = JsonListFile(writer, sys.argv[1] + "/clip.frames.json")
+frames.add([{"frame": 0}])
+frames.close()
+print(len(writer.failures), os.path.exists(sys.argv[1] + "/clip.frames.json"))
+"""
+
+
+def test_a_list_file_whose_first_bytes_do_not_fit_leaves_no_file(tmp_path):
+    """A video started on a full disk left an empty frames.json (which does
+    not parse) beside its NOT WRITTEN line."""
+    run = subprocess.run([sys.executable, "-c", _NOTHING_FITS, str(tmp_path)], timeout=120,
+                         capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["1", "False"]

@@ -338,3 +338,31 @@ def test_an_earlier_runs_posetrack_json_goes_when_the_sequence_starts(tmp_path):
     run.folders(list_inputs(str(tmp_path / "in")), run.predictor.config.track)
     assert seen == [False, False]
     assert len(json.load(open(stale))["images"]) == 2  # this run's, at its end
+
+
+def test_a_second_ctrl_c_while_the_outputs_close_keeps_the_posetrack_json(tmp_path,
+                                                                          monkeypatch):
+    """A quick double Ctrl-C: the second one, landing in the closing writes,
+    lost the PoseTrack JSON of the frames done (3 of 3 tries at 0.01-0.05 s)."""
+    import signal
+
+    from keras_pose.prediction import outputs
+    _video(tmp_path / "clip.mp4", 4)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    real_close = outputs.VideoOutput.close
+
+    def close_then_ctrl_c(self):
+        real_close(self)
+        os.kill(os.getpid(), signal.SIGINT)
+        signal.sigtimedwait([], 0.2)  # The handler runs here (deferred: after the writes).
+
+    monkeypatch.setattr(outputs.VideoOutput, "close", close_then_ctrl_c)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist ignores it
+    try:
+        run = PredictionRun(_Poses(), _StopAt(3), str(tmp_path / "out"))
+        with pytest.raises(KeyboardInterrupt):
+            run.video(item, True, run.predictor.config.track)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert len(json.load(open(tmp_path / "out" / "clip.mp4.posetrack.json"))["images"]) == 3
+    assert len(json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))) == 3
