@@ -154,9 +154,9 @@ def check_resumed_source(saved: ExperimentConfig, config: ExperimentConfig, mode
       TrainingError: naming the run's source, the command's, and both ways out.
     """
     began, now = saved.train.init_checkpoint, config.train.init_checkpoint or ""
-    if began is None or _same_source(began, now):  # An earlier version's run: not recorded.
+    if began is None:  # An earlier version's run: not recorded.
         return config
-    if not now:  # Resumed without giving it again: the run keeps what it began from.
+    if not now or _same_source(began, now):  # The run keeps what it began from, as written
         return config.replace(train=dataclasses.replace(config.train, init_checkpoint=began))
     origin = f"fine-tuned from {began}" if began else "not started from an --init_checkpoint"
     resume = f"--init_checkpoint {began}" if began else "no --init_checkpoint"

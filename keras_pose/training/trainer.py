@@ -115,8 +115,11 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
                      f"(--precision {before} resumes)")
     if diffs:
         # A fine-tuned run's model settings came from --init_checkpoint.
-        again = (" (a run started with --init_checkpoint: give it again)"
-                 if any(d.startswith("model.") for d in diffs) else "")
+        source = saved.train.init_checkpoint
+        again = (f" (a run fine-tuned from {source}: give --init_checkpoint {source} again, or "
+                 "--set the model.* values it has)" if source else
+                 " (a run started with --init_checkpoint: give it again)") if any(
+                     d.startswith("model.") for d in diffs) else ""
         raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
                             f"precision ({'; '.join(diffs)}); use another --model_dir or the "
                             f"same settings{again}")

@@ -209,6 +209,11 @@ def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
         return config.replace(train=dataclasses.replace(config.train, init_checkpoint=source))
     kept = check_resumed_source(began("preset_x"), began(""), "run", "run/c/epoch_0001")
     assert kept.train.init_checkpoint == "preset_x"
+    (tmp_path / "src").mkdir()
+    os.symlink(tmp_path / "src", tmp_path / "link")  # The same source another way: no change.
+    linked = check_resumed_source(began(str(tmp_path / "src")), began(str(tmp_path / "link")),
+                                  "run", "run/c/epoch_0001")
+    assert linked.train.init_checkpoint == str(tmp_path / "src")
     earlier = check_resumed_source(began(None), began("preset_y"), "run", "run/c/epoch_0001")
     assert earlier.train.init_checkpoint == "preset_y"  # An earlier version's run.
     with pytest.raises(TrainingError, match=r"^run holds a run fine-tuned from preset_x .*"

@@ -1,5 +1,6 @@
 """Training end to end: resume equals an uninterrupted run, best/, failures."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -363,6 +364,13 @@ def test_a_resume_refused_for_another_model_says_to_give_init_checkpoint_again()
                        r"another --model_dir or the same settings \(a run started with "
                        r"--init_checkpoint: give it again\)$"):
         check_resume(saved, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
+    # A run that recorded its source names it, and the other way out (the
+    # source moved away: "give it again" was a dead end).
+    fine_tuned = saved.replace(train=dataclasses.replace(saved.train, init_checkpoint="/m/src"))
+    with pytest.raises(TrainingError, match=r"\(a run fine-tuned from /m/src: give "
+                                            r"--init_checkpoint /m/src again, or --set the "
+                                            r"model.\* values it has\)$"):
+        check_resume(fine_tuned, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
     with pytest.raises(TrainingError, match=r"vs now mixed_bfloat16 \(--precision fp32 "
                                             r"resumes\)\); use another --model_dir or the "
                                             r"same settings$"):
