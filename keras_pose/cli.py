@@ -93,18 +93,19 @@ def check_writable(directory: str, what: str = "output directory") -> None:
 
 
 def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,
-                    words: tuple = (), pattern: str = "", flag_values=None) -> None:
+                    words: tuple = (), pattern: str = "", form: str = "",
+                    flag_values=None) -> None:
     """Registers absl's check of a ``DEFINE_list`` flag's items: each is one
     of ``words``, text matching ``pattern`` (a regular expression) when one is
-    given, else a ``kind`` (int or float; None: words only) of at least
-    ``minimum``. A bad item is absl's one-line flag error naming it, not a
+    given (``form`` describes it to the user), else a ``kind`` (int or
+    float; None: words only) of at least ``minimum``. A bad item is absl's one-line flag error naming it, not a
     ValueError's traceback where the script first reads it. ``flag_values``:
     absl's FlagValues holding the flag (default: the global ``FLAGS``)."""
     import re
     from absl import flags
     forms = [repr(w) for w in words]
     if pattern:
-        forms.insert(0, f"text like {pattern!r}")
+        forms.insert(0, form or f"text like {pattern!r}")
     elif kind is not None:
         forms.insert(0, f"{'integers' if kind is int else 'numbers'} >= {minimum}")
 

@@ -37,7 +37,8 @@ flags.DEFINE_list("batch_sizes", ["1", "4"], "Batch sizes for the network timing
 cli.check_list_flag("batch_sizes")
 flags.DEFINE_list("image_sizes", ["480x640", "720x1280", "1080x1920"],
                   "Whole-image sizes (HxW) for the detect() timing.")
-cli.check_list_flag("image_sizes", pattern=r"[1-9][0-9]*[xX][1-9][0-9]*")
+cli.check_list_flag("image_sizes", pattern=r"[1-9][0-9]*[xX][1-9][0-9]*",
+                    form="HEIGHTxWIDTH, e.g. 720x1280")
 flags.DEFINE_float("seconds", 10.0, "Minimum timed seconds per measurement.")
 
 
