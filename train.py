@@ -93,7 +93,8 @@ def work() -> int:
     cli.check_writable(model_dir, "--model_dir")
     if not existed:  # Made again by the run's lock, which takes it away if the run stops
         os.rmdir(model_dir)  # before writing anything (it held only .lock).
-    result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export, progress=FLAGS.progress)
+    result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export,
+                   progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "
           f"{result.state.epoch} epochs done in {result.model_dir}.")
     if result.state.epoch == 0:  # train.epochs=0: a SavedModel of untrained weights.

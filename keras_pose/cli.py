@@ -98,9 +98,10 @@ def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,
     """Registers absl's check of a ``DEFINE_list`` flag's items: each is one
     of ``words``, text matching ``pattern`` (a regular expression) when one is
     given (``form`` describes it to the user), else a ``kind`` (int or
-    float; None: words only) of at least ``minimum``. A bad item is absl's one-line flag error naming it, not a
-    ValueError's traceback where the script first reads it. ``flag_values``:
-    absl's FlagValues holding the flag (default: the global ``FLAGS``)."""
+    float; None: words only) of at least ``minimum``. A bad item is absl's
+    one-line flag error naming it, not a ValueError's traceback where the
+    script first reads it. ``flag_values``: absl's FlagValues holding the
+    flag (default: the global ``FLAGS``)."""
     import re
     from absl import flags
     forms = [repr(w) for w in words]
