@@ -1,5 +1,6 @@
-"""Which tf.distribute strategy a run uses, and which of its processes
-writes what (the chief: the shared outputs; the others: private copies)."""
+"""Which tf.distribute strategy a run uses, which of its processes writes
+what (the chief: the shared outputs; the others: private copies), and the
+precision ``auto`` means on these devices."""
 
 from __future__ import annotations
 
@@ -47,3 +48,14 @@ def worker_dir(model_dir: str, strategy: tf.distribute.Strategy) -> str:
     if is_chief(strategy):
         return model_dir
     return os.path.join(model_dir, f"worker_{strategy.cluster_resolver.task_id}")
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` -> mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16
+    units, fp32 otherwise."""
+    if precision != "auto":
+        return precision
+    from keras_pose.export.precision import cpu_has_bf16
+    if tf.config.list_logical_devices("GPU"):
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bf16() else "fp32"

@@ -26,10 +26,9 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose import signals
-from keras_pose.checkpoint import CheckpointError, is_complete, latest_epoch_checkpoint
+from keras_pose.checkpoint import CheckpointError, latest_epoch_checkpoint
 from keras_pose.codec import build_codec
-from keras_pose.configs import (ExperimentConfig, config_differences, config_to_dict, load_config,
-                                save_config)
+from keras_pose.configs import ExperimentConfig, config_to_dict, load_config, save_config
 from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline, samples
 from keras_pose.models import build_model_from_config
@@ -37,10 +36,12 @@ from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
 from keras_pose.training.cluster import check_workers_agree, cluster_workers, lost_worker_error
-from keras_pose.training.distribution import is_chief, select_strategy, worker_dir
+from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
+                                              worker_dir)
 from keras_pose.training.init_checkpoint import (check_resumed_source, init_from_checkpoint,
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
+from keras_pose.training.resume import agreed_checkpoint, check_resume, refuse_legacy
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
 
@@ -51,21 +52,6 @@ class TrainingInterrupted(TrainingError):
     def __init__(self, message: str, exit_code: int = 130):
         super().__init__(message)
         self.exit_code = exit_code
-
-
-# ---------------------------------------------------------------------------
-# Strategy and precision
-
-
-def resolve_precision(precision: str) -> str:
-    """``auto`` -> mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16
-    units, fp32 otherwise."""
-    if precision != "auto":
-        return precision
-    from keras_pose.export.precision import cpu_has_bf16
-    if tf.config.list_logical_devices("GPU"):
-        return "mixed_float16"
-    return "mixed_bfloat16" if cpu_has_bf16() else "fp32"
 
 
 # ---------------------------------------------------------------------------
@@ -94,51 +80,6 @@ def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
         return keras.optimizers.AdamW(learning_rate=t.learning_rate,
                                       weight_decay=t.weight_decay, epsilon=t.adam_epsilon)
     return keras.optimizers.Adam(learning_rate=t.learning_rate, epsilon=t.adam_epsilon)
-
-
-def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
-    """Refuses to resume a checkpoint of another architecture or input
-    normalisation (before anything is written to the model directory), and
-    names every other setting that changed since it was written."""
-    fields = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size", "heatmap_size",
-              "deconv_filters", "deconv_kernels", "final_kernel", "color_order", "mean", "std")
-    diffs = [f"model.{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
-             for f in fields if getattr(saved.model, f) != getattr(config.model, f)]
-    diffs += [f"data.{f}: checkpoint {getattr(saved.data, f)} vs now {getattr(config.data, f)}"
-              for f in ("keypoint_names", "flip_pairs") if getattr(saved.data, f)
-              != getattr(config.data, f)]
-    # As resolved on each machine (auto: bf16 where the CPU has it): the
-    # optimizer state and the rounding of every step are the precision's.
-    before = resolve_precision(saved.train.precision)  # (a hand-written config may say auto)
-    if before != config.train.precision:
-        diffs.append(f"train.precision: checkpoint {before} vs now {config.train.precision} "
-                     f"(--precision {before} resumes)")
-    if diffs:
-        # A fine-tuned run's model settings came from --init_checkpoint.
-        source = saved.train.init_checkpoint
-        again = (f" (a run fine-tuned from {source}: give --init_checkpoint {source} again, or "
-                 "--set the model.* values it has)" if source else
-                 " (a run started with --init_checkpoint: give it again)") if any(
-                     d.startswith("model.") for d in diffs) else ""
-        raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
-                            f"precision ({'; '.join(diffs)}); use another --model_dir or the "
-                            f"same settings{again}")
-    changed = config_differences(saved, config)
-    if changed:  # Often meant (more epochs), sometimes a command typed differently.
-        logging.warning("Resuming %s with settings changed since it was written: %s (each "
-                        "checkpoint keeps the config it was written with)", path,
-                        "; ".join(changed))
-
-
-def _refuse_legacy(directory: str) -> None:
-    import glob
-    legacy = [p for p in glob.glob(os.path.join(directory, "checkpoints", "epoch_*"))
-              if os.path.isfile(os.path.join(p, run_dir.LEGACY_OPTIMIZER_FILE))]
-    if legacy:
-        raise TrainingError(
-            f"{directory} holds checkpoints of an earlier keras-pose ({legacy[0]}) whose "
-            "optimizer state cannot be restored safely: use another --model_dir, with "
-            f"--init_checkpoint {sorted(legacy)[-1]} to start from its weights")
 
 
 # ---------------------------------------------------------------------------
@@ -373,30 +314,6 @@ def _interrupted(stop: KeyboardInterrupt, directory: str) -> TrainingInterrupted
         exit_code=signals.stop_exit_code(stop))
 
 
-def _agreed_checkpoint(strategy, directory: str, latest: Optional[str]) -> Optional[str]:
-    """The epoch every worker resumes from: the oldest of the workers' newest
-    checkpoints (a worker killed before its last save has an epoch fewer than
-    the others; workers resuming from different epochs would run different
-    steps and end in a collective the others never join). Each worker
-    restores it from its own copy."""
-    epoch = int(os.path.basename(latest)[len("epoch_"):]) if latest else 0
-    gathered = strategy.gather(strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0)
-    epochs = [int(e) for e in gathered.numpy()]
-    agreed = min(epochs)
-    if agreed == epoch:
-        return latest
-    path = run_dir.checkpoint_dir(directory, agreed) if agreed else None
-    if path is None or not is_complete(path):
-        raise TrainingError(
-            f"the workers' newest checkpoints are epochs {epochs} (in worker order) and "
-            f"{directory} has no complete epoch {agreed} to resume with the others: copy one "
-            "epoch checkpoint that every worker has into each worker's model directory, or "
-            "start anew with another --model_dir")
-    logging.info("Resuming from epoch %d, the newest every worker has (workers: %s)",
-                 agreed, epochs)
-    return path
-
-
 def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
          progress) -> TrainResult:
     records = datasets.load_records(config, "train")
@@ -409,14 +326,14 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     # Before anything is written: data that would never yield a sample.
     pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
     validation = _validation_setup(config, plan.chief)
-    _refuse_legacy(plan.directory)
+    refuse_legacy(plan.directory)
     run_dir.check_checkpoints(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
     if cluster_workers() > 1:
         check_workers_agree(strategy, config_to_dict(config),
                             {"steps per epoch": plan.steps_per_epoch,
                              "global batch": plan.global_batch})
-        latest = _agreed_checkpoint(strategy, plan.directory, latest)
+        latest = agreed_checkpoint(strategy, plan.directory, latest)
     if latest:
         saved = load_config(os.path.join(latest, "config.json"))
         config = check_resumed_source(saved, config, model_dir, latest)

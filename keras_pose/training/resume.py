@@ -1,0 +1,89 @@
+"""Whether, and from which checkpoint, a run resumes: a checkpoint of
+another model, input convention or precision is refused before anything is
+written (other changed settings are named), checkpoints of an earlier
+version whose optimizer state was stored by position are refused, and the
+workers of a multi-worker run agree on one epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import tensorflow as tf
+from absl import logging
+
+from keras_pose.checkpoint import is_complete
+from keras_pose.configs import ExperimentConfig, config_differences
+from keras_pose.training import run_dir
+from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.distribution import resolve_precision
+
+
+def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
+    """Refuses to resume a checkpoint of another architecture or input
+    normalisation (before anything is written to the model directory), and
+    names every other setting that changed since it was written."""
+    fields = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size", "heatmap_size",
+              "deconv_filters", "deconv_kernels", "final_kernel", "color_order", "mean", "std")
+    diffs = [f"model.{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
+             for f in fields if getattr(saved.model, f) != getattr(config.model, f)]
+    diffs += [f"data.{f}: checkpoint {getattr(saved.data, f)} vs now {getattr(config.data, f)}"
+              for f in ("keypoint_names", "flip_pairs") if getattr(saved.data, f)
+              != getattr(config.data, f)]
+    # As resolved on each machine (auto: bf16 where the CPU has it): the
+    # optimizer state and the rounding of every step are the precision's.
+    before = resolve_precision(saved.train.precision)  # (a hand-written config may say auto)
+    if before != config.train.precision:
+        diffs.append(f"train.precision: checkpoint {before} vs now {config.train.precision} "
+                     f"(--precision {before} resumes)")
+    if diffs:
+        # A fine-tuned run's model settings came from --init_checkpoint.
+        source = saved.train.init_checkpoint
+        again = (f" (a run fine-tuned from {source}: give --init_checkpoint {source} again, or "
+                 "--set the model.* values it has)" if source else
+                 " (a run started with --init_checkpoint: give it again)") if any(
+                     d.startswith("model.") for d in diffs) else ""
+        raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
+                            f"precision ({'; '.join(diffs)}); use another --model_dir or the "
+                            f"same settings{again}")
+    changed = config_differences(saved, config)
+    if changed:  # Often meant (more epochs), sometimes a command typed differently.
+        logging.warning("Resuming %s with settings changed since it was written: %s (each "
+                        "checkpoint keeps the config it was written with)", path,
+                        "; ".join(changed))
+
+
+def refuse_legacy(directory: str) -> None:
+    import glob
+    legacy = [p for p in glob.glob(os.path.join(directory, "checkpoints", "epoch_*"))
+              if os.path.isfile(os.path.join(p, run_dir.LEGACY_OPTIMIZER_FILE))]
+    if legacy:
+        raise TrainingError(
+            f"{directory} holds checkpoints of an earlier keras-pose ({legacy[0]}) whose "
+            "optimizer state cannot be restored safely: use another --model_dir, with "
+            f"--init_checkpoint {sorted(legacy)[-1]} to start from its weights")
+
+
+def agreed_checkpoint(strategy, directory: str, latest: Optional[str]) -> Optional[str]:
+    """The epoch every worker resumes from: the oldest of the workers' newest
+    checkpoints (a worker killed before its last save has an epoch fewer than
+    the others; workers resuming from different epochs would run different
+    steps and end in a collective the others never join). Each worker
+    restores it from its own copy."""
+    epoch = int(os.path.basename(latest)[len("epoch_"):]) if latest else 0
+    gathered = strategy.gather(strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0)
+    epochs = [int(e) for e in gathered.numpy()]
+    agreed = min(epochs)
+    if agreed == epoch:
+        return latest
+    path = run_dir.checkpoint_dir(directory, agreed) if agreed else None
+    if path is None or not is_complete(path):
+        raise TrainingError(
+            f"the workers' newest checkpoints are epochs {epochs} (in worker order) and "
+            f"{directory} has no complete epoch {agreed} to resume with the others: copy one "
+            "epoch checkpoint that every worker has into each worker's model directory, or "
+            "start anew with another --model_dir")
+    logging.info("Resuming from epoch %d, the newest every worker has (workers: %s)",
+                 agreed, epochs)
+    return path

@@ -1,0 +1,49 @@
+"""keras_pose.training.resume: which settings a resume takes, names or refuses."""
+
+import dataclasses
+
+import pytest
+
+from keras_pose.configs import apply_overrides, get_experiment
+
+
+def test_resume_names_the_settings_changed_since_the_checkpoint(caplog):
+    import logging
+
+    from keras_pose.training.resume import check_resume
+    caplog.set_level(logging.INFO, logger="absl")
+    saved = get_experiment("tiny")
+    check_resume(saved, apply_overrides(saved, []), "run/checkpoints/epoch_0003")
+    assert "changed" not in caplog.text  # the same command: nothing to say
+    check_resume(saved, apply_overrides(saved, ["train.epochs=20", "train.learning_rate=0.01",
+                                                "data.root=elsewhere"]),
+                 "run/checkpoints/epoch_0003")
+    assert ("Resuming run/checkpoints/epoch_0003 with settings changed since it was written: "
+            f"data.root: {saved.data.root} -> elsewhere; train.epochs: {saved.train.epochs} -> "
+            f"20; train.learning_rate: {saved.train.learning_rate} -> 0.01 (each checkpoint "
+            "keeps the config it was written with)") in caplog.text
+
+
+def test_a_resume_refused_for_another_model_says_to_give_init_checkpoint_again():
+    """A fine-tuned run resumed without its --init_checkpoint (whose model
+    settings it took) was refused with only 'model.depth: checkpoint 18 vs
+    now 50', and train.py's help said the flag was ignored when resuming."""
+    from keras_pose.training.callbacks import TrainingError
+    from keras_pose.training.resume import check_resume
+    saved = get_experiment("tiny")
+    with pytest.raises(TrainingError, match=r"\(model.depth: checkpoint 18 vs now 50.*\); use "
+                       r"another --model_dir or the same settings \(a run started with "
+                       r"--init_checkpoint: give it again\)$"):
+        check_resume(saved, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
+    # A run that recorded its source names it, and the other way out (the
+    # source moved away: "give it again" was a dead end).
+    fine_tuned = saved.replace(train=dataclasses.replace(saved.train, init_checkpoint="/m/src"))
+    with pytest.raises(TrainingError, match=r"\(a run fine-tuned from /m/src: give "
+                                            r"--init_checkpoint /m/src again, or --set the "
+                                            r"model.\* values it has\)$"):
+        check_resume(fine_tuned, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
+    with pytest.raises(TrainingError, match=r"vs now mixed_bfloat16 \(--precision fp32 "
+                                            r"resumes\)\); use another --model_dir or the "
+                                            r"same settings$"):
+        check_resume(saved, apply_overrides(saved, ["train.precision=mixed_bfloat16"]),
+                     "run/epoch_0003")
