@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import tempfile
 from typing import Callable
@@ -44,9 +43,12 @@ def _message(error: BaseException) -> str:
 def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
     stops it as Ctrl-C does (``keras_pose.signals``), exit code 143; both
-    raise through a Python handler (``signals.stop_on_sigint``)."""
-    previous = signals.stop_on_sigterm()
-    previous_sigint = signals.stop_on_sigint()
+    raise through a Python handler (``signals.command_stops``)."""
+    with signals.command_stops():
+        return _run(name, work)
+
+
+def _run(name: str, work: Callable[[], int]) -> int:
     try:
         return work()
     except KeyboardInterrupt as e:
@@ -58,11 +60,6 @@ def run(name: str, work: Callable[[], int]) -> int:
         code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130 or 143.
         print(f"{name}: {'error' if code == 1 else 'stopped'}: {_message(e)}", file=sys.stderr)
         return code
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-        if previous_sigint is not None:
-            signal.signal(signal.SIGINT, previous_sigint)
 
 
 class OutputDirectoryError(UserError, OSError):

@@ -13,7 +13,7 @@ import contextlib
 import signal
 import sys
 import threading
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 
 class Terminated(KeyboardInterrupt):
@@ -21,12 +21,16 @@ class Terminated(KeyboardInterrupt):
     path that stops cleanly on Ctrl-C stops cleanly on it too)."""
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated("SIGTERM")
+class _Stop:
+    """A signal handler that raises a stop and remembers it did, so that a
+    stop foreign code swallowed is raised again (:func:`raise_lost_stop`)."""
 
+    def __init__(self, stop: type, *args: str) -> None:
+        self.stop, self.args, self.raised = stop, args, False
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.raised = True
+        raise self.stop(*self.args)
 
 
 def stop_on_sigint() -> Any:
@@ -41,7 +45,7 @@ def stop_on_sigint() -> Any:
         return None
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return None
-    return signal.signal(signal.SIGINT, _raise_interrupt)
+    return signal.signal(signal.SIGINT, _Stop(KeyboardInterrupt))
 
 
 def stop_on_sigterm() -> Any:
@@ -51,7 +55,52 @@ def stop_on_sigterm() -> Any:
     MultiWorkerMirroredStrategy does)."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
+    return signal.signal(signal.SIGTERM, _Stop(Terminated, "SIGTERM"))
+
+
+def _stop_raised() -> Optional[_Stop]:
+    """The handler of ours that raised a stop in this command, if any."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if isinstance(handler, _Stop) and handler.raised:
+            return handler
+    return None
+
+
+def raise_lost_stop() -> None:
+    """Raises again a stop (Ctrl-C, SIGTERM) that this command's handlers
+    raised but that never arrived: raised inside a ``__del__`` that happened
+    to run, it is printed as "Exception ignored" and dropped. A worker of a
+    multi-worker training trained on to its last epoch after ``kill <pid>``
+    once in a loaded test run. Called where a loop steps (a training batch,
+    an image, a frame); nothing happens when no stop came, or when the
+    handlers are not ours (the Python API leaves Python's own)."""
+    handler = _stop_raised()
+    if handler is not None:
+        raise handler.stop(*handler.args)
+
+
+@contextlib.contextmanager
+def command_stops() -> Iterator[None]:
+    """A command's stops while the block runs, put back after: SIGTERM as
+    Ctrl-C (:func:`stop_on_sigterm`), Ctrl-C through a Python function
+    (:func:`stop_on_sigint`), and a stop Python dropped in a ``__del__``
+    not printed as "Exception ignored" with a traceback (it is raised again
+    at the next step: :func:`raise_lost_stop`)."""
+    previous = {signal.SIGTERM: stop_on_sigterm(), signal.SIGINT: stop_on_sigint()}
+    hook = sys.unraisablehook
+
+    def unraisable(report):
+        if not (isinstance(report.exc_value, KeyboardInterrupt) and _stop_raised()):
+            hook(report)
+    sys.unraisablehook = unraisable
+    try:
+        yield
+    finally:
+        sys.unraisablehook = hook
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
 
 
 def stop_name(error: KeyboardInterrupt) -> str:
@@ -67,29 +116,31 @@ def stop_exit_code(error: KeyboardInterrupt) -> int:
 @contextlib.contextmanager
 def defer_interrupts() -> Iterator[None]:
     """Holds back Ctrl-C (SIGINT), and SIGTERM when it is a stop here, until
-    the block ends, then raises the stop.
+    the block ends, then raises the stop through its handler (which
+    remembers it: :func:`raise_lost_stop`).
 
     A KeyboardInterrupt in the middle of an HDF5 write can abort the whole
     interpreter; with this, a write finishes (or fails) first. Only in the
-    main thread (signal handlers cannot be set elsewhere).
+    main thread (signal handlers cannot be set elsewhere); a SIGINT that is
+    ignored (nohup, a background job) stays ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received = []
-    signums = [signal.SIGINT] + ([signal.SIGTERM] if signal.getsignal(signal.SIGTERM)
-                                 is _raise_terminated else [])
-    previous = {n: signal.signal(n, lambda signum, frame: received.append(signum))
-                for n in signums}
+    held = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    held = {signum: handler for signum, handler in held.items()
+            if isinstance(handler, _Stop) or (signum == signal.SIGINT and callable(handler))}
+    for signum in held:
+        signal.signal(signum, lambda signum, frame: received.append(signum))
     try:
         yield
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in held.items():
             signal.signal(signum, handler)
-        if signal.SIGTERM in received:
-            raise Terminated("SIGTERM")
-        if received:
-            raise KeyboardInterrupt
+        for signum in held:  # SIGTERM first: its exit code wins.
+            if signum in received:
+                held[signum](signum, None)
 
 
 # A stop raised while foreign code runs was lost in two ways when Ctrl-C hit

@@ -1,7 +1,9 @@
 """SIGTERM stops a command as Ctrl-C does (keras_pose.signals, keras_pose.cli)."""
 
+import contextlib
 import os
 import signal
+import sys
 
 import pytest
 
@@ -71,5 +73,106 @@ def test_ctrl_c_raises_through_a_python_handler_in_a_command(capsys):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # nohup, a background job
         assert cli.run("tool.py", lambda: seen.append(signal.getsignal(signal.SIGINT)) or 0) == 0
         assert seen[-1] is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _SignalsInDel:
+    """An object whose ``__del__`` receives ``signum``: the handler's stop is
+    raised there, printed as "Exception ignored" and dropped."""
+
+    def __init__(self, signum):
+        self.signum = signum
+
+    def __del__(self):
+        os.kill(os.getpid(), self.signum)
+        signal.sigtimedwait([], 0.5)  # Let the handler run here.
+
+
+def swallow_a_stop(signum=signal.SIGTERM):
+    """Sends ``signum`` where its stop is lost (inside a ``__del__``)."""
+    _SignalsInDel(signum)  # Collected at once, its __del__ runs here.
+
+
+@contextlib.contextmanager
+def commands_handlers():
+    """The handlers a command installs (cli.run), put back afterwards."""
+    previous_term = signal.getsignal(signal.SIGTERM)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist ignores it
+    signals.stop_on_sigterm()
+    signals.stop_on_sigint()
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("signum, stop", [(signal.SIGTERM, signals.Terminated),
+                                          (signal.SIGINT, KeyboardInterrupt)])
+def test_a_stop_lost_in_a_del_is_raised_again(signum, stop):
+    """A worker of a multi-worker training trained on to its last epoch
+    after kill <pid> (a loaded CI run): the stop can land in a __del__,
+    where Python drops it. The next step raises it again."""
+    with commands_handlers():
+        signals.raise_lost_stop()  # No stop yet: nothing.
+        swallow_a_stop(signum)  # "Exception ignored in ... __del__"
+        with pytest.raises(stop) as raised:
+            signals.raise_lost_stop()
+        assert signals.stop_name(raised.value) == ("SIGTERM" if signum == signal.SIGTERM
+                                                   else "Ctrl-C")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:  # Python's own handler (the Python API): nothing is remembered.
+        swallow_a_stop(signal.SIGINT)
+        signals.raise_lost_stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_command_says_nothing_of_a_stop_dropped_in_a_del_and_stops(capsys, monkeypatch):
+    """Python reports a stop it drops in a __del__ ("Exception ignored" and a
+    traceback): noise before the command's own message, for a stop that is
+    raised again. Other exceptions a __del__ drops are still reported."""
+    reported = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda report: reported.append(report.exc_value))
+
+    class Failing:
+        def __del__(self):
+            raise ValueError("in a __del__")
+
+    def work():
+        Failing()
+        swallow_a_stop()
+        signals.raise_lost_stop()
+        return 0
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist ignores it
+    try:
+        assert cli.run("tool.py", work) == 143
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert capsys.readouterr().err == "tool.py: interrupted (SIGTERM)\n"
+    assert [type(e) for e in reported] == [ValueError]
+
+
+def test_a_stop_held_back_by_a_write_is_remembered_and_an_ignored_ctrl_c_stays_ignored():
+    """A stop held back until a write ends is raised through the command's
+    handler, which remembers it (swallowed after the write, it is raised at
+    the next step). Under nohup (SIGINT ignored) a Ctrl-C during a write
+    stopped the command: it is ignored there as everywhere else."""
+    with commands_handlers():
+        with pytest.raises(signals.Terminated):
+            with signals.defer_interrupts():
+                os.kill(os.getpid(), signal.SIGTERM)
+                signal.sigtimedwait([], 0.2)
+        with pytest.raises(signals.Terminated):
+            signals.raise_lost_stop()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals.defer_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0.2)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)

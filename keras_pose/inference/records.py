@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras_pose.data.images import ImageReadError, find_unreadable_images
 from keras_pose.data.pipeline import build_eval_dataset
 from keras_pose.inference.estimator import TopDownEstimator
+from keras_pose.signals import raise_lost_stop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +80,7 @@ def predict_records(estimator: TopDownEstimator, records: Any, *, batch_size: in
     seen = np.zeros(n, np.int64)
     try:
         for batch in _batches(dataset, math.ceil(n / batch_size), progress):
+            raise_lost_stop()
             result = run(batch["image"], batch["center"], batch["scale"], batch["score"])
             index = batch["index"].numpy()
             out.keypoints[index] = result["keypoints"].numpy()

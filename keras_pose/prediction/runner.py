@@ -24,7 +24,7 @@ from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
-from keras_pose.signals import defer_interrupts
+from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.outputs import (FRAMES_FPS, JsonListFile, OutputWriter, VideoOutput,
                                          keep_earlier_sequence)
@@ -150,6 +150,7 @@ class PredictionRun:
     def images(self, items: Sequence[InputFile], predictions: JsonListFile) -> None:
         """Every image: poses, an annotated copy, entries in predictions.json."""
         for item in items:
+            raise_lost_stop()
             try:
                 image = self.read(item)
             except ImageReadError as e:
@@ -264,6 +265,7 @@ class PredictionRun:
         ``results`` and ``names``) as it is done."""
         shape = None
         for name, source, frame in frames:
+            raise_lost_stop()
             if frame is None:  # Unreadable: its place in the timeline is kept.
                 self._unreadable_frame(name, tracker, video, per_frame, results, names)
                 continue

@@ -19,6 +19,7 @@ from absl import logging
 
 from keras_pose.checkpoint import latest_epoch_checkpoint
 from keras_pose.errors import UserError
+from keras_pose.signals import raise_lost_stop
 from keras_pose.training import run_dir
 
 
@@ -153,6 +154,14 @@ class StopOnNaN(keras.callbacks.Callback):
             "stopped without saving. " + (f"The last good checkpoint is {last}." if last else
                                           "No checkpoint was written.")
             + " Lower train.learning_rate or check the data.")
+
+
+class RaiseLostStop(keras.callbacks.Callback):
+    """Raises, at the end of a step, a Ctrl-C or SIGTERM swallowed during it
+    (``signals.raise_lost_stop``): the run stops as on any other stop."""
+
+    def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
+        raise_lost_stop()
 
 
 class EpochLog(keras.callbacks.Callback):

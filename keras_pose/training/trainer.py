@@ -215,7 +215,7 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
     lr = keras.callbacks.LearningRateScheduler(
         lambda epoch, _: learning_rate_for_epoch(plan.base_lr, epoch, t.lr_steps, t.lr_factor))
     log = cb.EpochLog(plan.global_batch, plan.steps_per_epoch, skipped)
-    callbacks = [lr, cb.StopOnNaN(plan.directory), saver]
+    callbacks = [cb.RaiseLostStop(), lr, cb.StopOnNaN(plan.directory), saver]
     writer = None
     if plan.chief:
         logs = os.path.join(plan.directory, "logs")

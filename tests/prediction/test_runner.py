@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 from keras_pose.prediction.inputs import list_inputs
+from keras_pose import signals
 from keras_pose.prediction.runner import PredictionRun, calibration_images
+from tests.test_signals import commands_handlers, swallow_a_stop
 
 
 def _video(path, frames):
@@ -90,6 +92,32 @@ def test_ctrl_c_mid_video_keeps_the_frames_done(track, tmp_path):
     if track:
         assert len(json.load(open(posetrack))["images"]) == 3
     assert run.summary.processed == 0 and not run.writer.failures
+
+
+class _SwallowedStopAt(_StopAt):
+    """One person per frame; SIGTERM as frame ``stop`` is detected, lost
+    inside a ``__del__`` (Python prints it and drops it)."""
+
+    def detect(self, image, source):
+        from keras_pose.detection.base import Detections
+        if self.calls == self.stop:
+            swallow_a_stop()
+        self.calls += 1
+        return Detections([[8.0, 6.0, 40.0, 36.0]], [0.9])
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("track", [False, True])
+def test_a_stop_lost_in_a_del_stops_the_video_at_the_next_frame(track, tmp_path):
+    """A stop that lands where Python drops it (a __del__) let the run go
+    on to the video's end: it stops at the next frame, the frames done kept."""
+    _video(tmp_path / "clip.mp4", 4)  # 80 t stays in uint8
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    run = PredictionRun(_Poses(), _SwallowedStopAt(1), str(tmp_path / "out"))
+    with commands_handlers(), pytest.raises(signals.Terminated):
+        run.video(item, track, run.predictor.config.track)
+    frames = json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))
+    assert [f["frame"] for f in frames] == [0, 1]
 
 
 def test_a_video_that_ends_before_its_declared_frames_is_reported(tmp_path):

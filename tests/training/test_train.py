@@ -110,6 +110,34 @@ def test_ctrl_c_as_the_last_epoch_ends_names_the_checkpoint(tmp_path, fast_confi
               export=False, progress=False)
 
 
+@pytest.mark.slow  # a fit
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_sigterm_lost_in_a_del_stops_training_at_the_next_step(tmp_path, fast_config,
+                                                                monkeypatch):
+    """A worker of a multi-worker run trained on to its last epoch after
+    kill <pid> (a loaded CI run): a stop that lands in a __del__ is dropped
+    by Python. The next step raises it again: the run stops as on SIGTERM."""
+    from keras_pose.training import callbacks
+    from keras_pose.training.trainer import TrainingInterrupted
+    from tests.test_signals import commands_handlers, swallow_a_stop
+    steps = []
+
+    def step_end(self, batch, logs=None):
+        steps.append(batch)
+        if len(steps) == 2:
+            swallow_a_stop()
+    monkeypatch.setattr(callbacks.StopOnNaN, "on_train_batch_end", step_end)
+    model_dir = str(tmp_path / "run")
+    with commands_handlers(), pytest.raises(TrainingInterrupted) as raised:
+        train(apply_overrides(fast_config, ["train.epochs=4", "train.steps_per_epoch=2"]),
+              model_dir, export=False, progress=False)
+    # Raised at the end of the next step (epoch 2's first), before the later
+    # callbacks saw it; epoch 1, complete, was saved.
+    assert raised.value.exit_code == 143 and len(steps) == 2
+    assert "interrupted (SIGTERM); the last complete checkpoint is " in str(raised.value)
+    assert sorted(os.listdir(os.path.join(model_dir, "checkpoints"))) == ["epoch_0001"]
+
+
 @pytest.mark.slow  # a fit to a NaN loss
 def test_nan_loss_stops_clearly_and_keeps_the_checkpoint(tmp_path, fast_config, monkeypatch):
     model_dir = str(tmp_path / "run")
