@@ -32,6 +32,17 @@ def absl_info():
     absl_logging.set_verbosity(old)
 
 
+@pytest.fixture
+def ctrl_c_raises():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt during the test, as in a
+    terminal, whatever the test run inherited (xdist workers, or a run under
+    nohup, ignore it: a Ctrl-C sent to the test would be ignored)."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="session")
 def coco_dir() -> str:
     """The real COCO sample: 4 val2017 images, test_coco.json, detections."""

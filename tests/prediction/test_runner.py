@@ -235,7 +235,8 @@ def test_tracked_frames_without_boxes_say_people_may_carry_over(tmp_path, caplog
 
 @pytest.mark.parametrize("track", [False, True])
 def test_ctrl_c_while_a_frame_is_written_leaves_it_in_every_output_or_none(track, tmp_path,
-                                                                           monkeypatch):
+                                                                           monkeypatch,
+                                                                           ctrl_c_raises):
     # Ctrl-C between the annotated video's write and frames.json's: the video
     # held one frame more than the JSON files (seen in 1 of 3 tries by hand).
     import signal

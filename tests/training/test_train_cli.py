@@ -92,7 +92,7 @@ def test_sigterm_stops_training_as_ctrl_c_does(tmp_path, synthetic_root):
     assert "Traceback" not in err
 
 
-def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path):
+def test_ctrl_c_at_the_start_of_a_write_finishes_the_write_first(tmp_path, ctrl_c_raises):
     def write(tmp):
         os.kill(os.getpid(), signal.SIGINT)  # arrives as the write begins
         with open(os.path.join(tmp, "model.weights.h5"), "w") as f:
