@@ -260,7 +260,11 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
       directory is removed and an older ``path`` is left intact.
     """
     path = os.path.abspath(path)
-    tmp = temporary_sibling(path)
+    # Already this process's temporary copy (a SavedModel written into an
+    # export's): filled in place, its caller renames it. A copy of it, in
+    # turn, left "out.tmp-<host>-<pid>.tmp-<host>-<pid>" after a kill -9,
+    # a name no clean-up recognized.
+    tmp = path if path.endswith(_suffix("tmp")) else temporary_sibling(path)
     make_folder(os.path.dirname(path))
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -272,7 +276,8 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
             write_atomically(os.path.join(tmp, marker), "complete\n", fsync=fsync)
             if fsync:
                 fsync_path(tmp)
-        replace_directory(tmp, path)
+        if tmp != path:
+            replace_directory(tmp, path)
         if fsync:
             fsync_path(os.path.dirname(path))
     except BaseException as e:

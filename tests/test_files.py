@@ -61,6 +61,24 @@ def _fill(files):
     return write
 
 
+def test_a_directory_written_atomically_into_a_temporary_copy_is_filled_in_place(tmp_path):
+    """A SavedModel (written atomically) into an export's temporary copy (too)
+    was written in a temporary copy of that copy: a kill -9 there left
+    out.tmp-<host>-<pid>.tmp-<host>-<pid>, which no clean-up recognized."""
+    target, seen = tmp_path / "out", []
+
+    def inner(tmp):
+        seen.append(sorted(os.listdir(tmp_path)))
+        _fill({"a.txt": "new"})(tmp)
+
+    write_directory_atomically(str(target), lambda tmp: write_directory_atomically(
+        tmp, inner, marker="COMPLETE"))
+    suffix = f"{socket.gethostname()}-{os.getpid()}"
+    assert seen == [[f"out.tmp-{suffix}"]]
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+    assert sorted(os.listdir(target)) == ["COMPLETE", "a.txt"]
+
+
 def test_directory_write_replaces_the_old_copy_only_once_the_new_is_in_place(
         tmp_path, monkeypatch):
     target = tmp_path / "out"
