@@ -63,7 +63,12 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
             config.model, num_keypoints=other.model.num_keypoints))
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
-    return apply_overrides(config, expand_overrides(overrides, config))
+    final = apply_overrides(config, expand_overrides(overrides, config))
+    if data_dir and os.path.abspath(final.data.root) != os.path.abspath(data_dir):
+        # The --set won in silence: the run read another data set than asked.
+        raise ConfigError(f"--data_dir {data_dir} and --set data.root={final.data.root} name "
+                          "two data sets: give one of them")
+    return final
 
 
 def _check_dataset_name(dataset: Optional[str], data_dir: Optional[str]) -> None:
@@ -171,7 +176,9 @@ def default_model_dir(config: ExperimentConfig) -> str:
     if not source:
         return os.path.join("output", config.name)
     parts = os.path.normpath(os.path.abspath(os.path.expanduser(source))).split(os.sep)
-    if os.path.exists(os.path.expanduser(source)):
+    # A path whether or not it is there still (a resume of a run whose
+    # source was removed goes on in the same folder); a preset name has no "/".
+    if os.sep in source or os.path.exists(os.path.expanduser(source)):
         named = [p for p in parts if p]
         tail = []
         while len(named) > 1 and _RUN_PARTS.fullmatch(named[-1]):

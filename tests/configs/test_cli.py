@@ -101,3 +101,13 @@ def test_a_fine_tunes_default_model_dir_names_its_source(source, expected, tmp_p
     config = get_experiment("tiny")
     config = config.replace(train=dataclasses.replace(config.train, init_checkpoint=source))
     assert default_model_dir(config) == os.path.join("output", expected)
+
+
+def test_data_dir_and_another_data_root_in_set_are_refused():
+    """--data_dir A --set data.root=B trained (and evaluated) on B in silence."""
+    with pytest.raises(ConfigError, match=r"^--data_dir data/a and --set data.root=data/b name "
+                                          r"two data sets: give one of them$"):
+        build_config(dataset="coco", data_dir="data/a", overrides=["data.root=data/b"])
+    same = build_config(dataset="coco", data_dir="data/a", overrides=["data.root=./data/a"])
+    assert same.data.root == "./data/a"
+    assert build_config(dataset="coco", overrides=["data.root=data/b"]).data.root == "data/b"
