@@ -343,6 +343,12 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     # write: a refused run leaves the model directory as it was.
     network, model, state = _build(config, strategy, plan, latest,
                                    config.train.init_checkpoint or None)
+    if state.epoch > config.train.epochs:  # Its config.json said the fewer, in silence.
+        raise TrainingError(
+            f"{latest} has {state.epoch} epochs done, more than train.epochs="
+            f"{config.train.epochs}: nothing to train, nothing was written. Give "
+            f"train.epochs={state.epoch} or more (the same command exports and evaluates a "
+            "finished run again), or a new --model_dir")
     skipped = samples.SkipCounter()
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)

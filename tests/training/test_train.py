@@ -204,6 +204,14 @@ def test_unmarked_checkpoints_stop_training_and_serving_and_are_kept(tmp_path, f
         resolve_checkpoint(model_dir)
     open(os.path.join(epoch1, "COMPLETE"), "w").close()  # trusted: training resumes from it
     assert train(more, model_dir, export=False, progress=False).epochs_run == 1
+    # Fewer epochs than done: config.json said 1 in silence, for a run of 2.
+    config_json = open(os.path.join(model_dir, "config.json")).read()
+    with pytest.raises(TrainingError, match=r"epoch_0002 has 2 epochs done, more than "
+                       r"train.epochs=1: nothing to train, nothing was written. Give "
+                       r"train.epochs=2 or more"):
+        train(apply_overrides(fast_config, ["train.epochs=1"]), model_dir, export=False,
+              progress=False)
+    assert open(os.path.join(model_dir, "config.json")).read() == config_json
 
 
 def _dead_pid():
