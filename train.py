@@ -72,12 +72,28 @@ def build_config():
             config.train, init_checkpoint=FLAGS.init_checkpoint))
     if config.train.init_checkpoint:
         from keras_pose.configs.cli import init_checkpoint_config
-        from keras_pose.presets import source_config
-        # A preset's: the table's, no download.
-        source = source_config(config.train.init_checkpoint)
+        source = _source_config(config)
         if source is not None:
             config = init_checkpoint_config(config, source, overrides)
     return config
+
+
+def _source_config(config):
+    """The config of --init_checkpoint (a preset's: the table's, no
+    download); when that path is gone, the config of the run it began in
+    --model_dir, which resumes without it."""
+    from keras_pose.checkpoint import CheckpointError
+    from keras_pose.presets import source_config
+    try:
+        return source_config(config.train.init_checkpoint)
+    except CheckpointError:
+        from keras_pose.configs.cli import default_model_dir
+        from keras_pose.training.init_checkpoint import resumed_source_config
+        resumed = resumed_source_config(config.train.init_checkpoint,
+                                        FLAGS.model_dir or default_model_dir(config))
+        if resumed is None:
+            raise
+        return resumed
 
 
 def work() -> int:

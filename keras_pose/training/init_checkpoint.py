@@ -16,7 +16,8 @@ from typing import Optional, Sequence
 import keras
 from absl import logging
 
-from keras_pose.checkpoint import load_weights_strict, resolve_checkpoint
+from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint, load_weights_strict,
+                                   resolve_checkpoint)
 from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.models import build_model_from_config
 from keras_pose.training.callbacks import TrainingError
@@ -126,20 +127,49 @@ def _log_final_layer(path: str, pairs, names: Sequence[str], k_ours: int, k_thei
 def recorded_source(value: Optional[str]) -> str:
     """``train.init_checkpoint`` as a run records it: "" for none, a
     checkpoint's absolute path (the same directory given from another
-    working directory is the same source), a preset name as given."""
+    working directory is the same source; also once it is gone: a resume
+    names it as the run began), a preset name (no "/") as given."""
     if not value:
         return ""
     path = os.path.expanduser(value)
-    return os.path.abspath(path) if os.path.exists(path) else value
+    return os.path.abspath(path) if os.sep in value or os.path.exists(path) else value
+
+
+def _checkpoint_of(path: str) -> str:
+    """The checkpoint directory a path on disk means (a run's ``best/``);
+    the path itself when it means none now, or names no path (a preset)."""
+    if not os.path.isdir(path):
+        return path
+    try:
+        return resolve_checkpoint(path).path
+    except CheckpointError:
+        return path
 
 
 def _same_source(a: str, b: str) -> bool:
-    if a == b:
+    if a == b or (b and a == os.path.abspath(os.path.expanduser(b))):  # b gone: "a", "../a".
         return True
-    try:  # A path given through a link, or moved with the run.
-        return bool(a and b) and os.path.samefile(a, b)
+    try:  # A path given through a link, moved with the run, or a run and its best/.
+        return bool(a and b) and os.path.samefile(_checkpoint_of(a), _checkpoint_of(b))
     except OSError:
         return False
+
+
+def resumed_source_config(source: str, model_dir: str) -> Optional[ExperimentConfig]:
+    """When ``source`` (``--init_checkpoint``) is gone, the config of the
+    run in ``model_dir`` that began from it: a resume needs only the run's
+    checkpoint (the model settings came from the source and are in it).
+    None when there is no such run (a new run needs its source)."""
+    latest = latest_epoch_checkpoint(model_dir)
+    if latest is None:
+        return None
+    saved = load_config(os.path.join(latest, "config.json"))
+    # A name such as "a" was a path when the run began (no preset is named so).
+    if saved.train.init_checkpoint != os.path.abspath(os.path.expanduser(source)):
+        return None
+    logging.warning("--init_checkpoint %s is gone; resuming %s, which began from it, with the "
+                    "model settings of %s", source, model_dir, latest)
+    return saved
 
 
 def check_resumed_source(saved: ExperimentConfig, config: ExperimentConfig, model_dir: str,

@@ -200,6 +200,28 @@ def test_a_fine_tune_never_resumes_another_run_in_silence(train_script, syntheti
     assert f"fine-tuned from {source}" in capsys.readouterr().err
 
 
+def test_a_fine_tune_resumes_when_its_source_is_gone(train_script, synthetic_root, tmp_path,
+                                                   monkeypatch, capsys):
+    """A fine-tune from a run directory, stopped; that directory removed
+    (moved, a scratch folder cleaned): the same command stopped at "a" is
+    neither a path nor a preset, and the run, which needs only its own
+    checkpoint, could not be resumed (only with --set model.* by hand)."""
+    import shutil
+    from tests.training.conftest import fast_flags
+    monkeypatch.chdir(tmp_path)
+    assert _train(train_script, *fast_flags(synthetic_root), "--set", "train.epochs=1",
+                  "--model_dir", "a") == 0
+    fine_tune = [*_flags(synthetic_root), "--init_checkpoint", "a"]  # Its model: a's.
+    assert _train(train_script, *fine_tune, "--set", "train.epochs=1") == 0
+    shutil.rmtree("a")
+    capsys.readouterr()
+    assert _train(train_script, *fine_tune, "--set", "train.epochs=2") == 0
+    assert "Trained 1 epoch(s) in" in capsys.readouterr().out
+    assert os.path.isdir(os.path.join("output", "tiny_from_a", "checkpoints", "epoch_0002"))
+    assert _train(train_script, *fine_tune, "--model_dir", "new") == 1  # A new run needs it.
+    assert "train.py: error: checkpoint a does not exist" in capsys.readouterr().err
+
+
 def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
     from keras_pose.configs import get_experiment
     from keras_pose.training.init_checkpoint import check_resumed_source
@@ -214,6 +236,14 @@ def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
     linked = check_resumed_source(began(str(tmp_path / "src")), began(str(tmp_path / "link")),
                                   "run", "run/c/epoch_0001")
     assert linked.train.init_checkpoint == str(tmp_path / "src")
+    best = tmp_path / "source_run" / "best"  # A run and its best/: the same weights.
+    best.mkdir(parents=True)
+    for name in ("config.json", "model.weights.h5", "COMPLETE"):
+        (best / name).write_text("{}")
+    same = check_resumed_source(began(str(best.parent)), began(str(best)), "run", "run/c/e")
+    assert same.train.init_checkpoint == str(best.parent)
+    with pytest.raises(TrainingError, match="fine-tuned from .*source_run "):
+        check_resumed_source(began(str(best.parent)), began(str(tmp_path / "src")), "run", "e")
     earlier = check_resumed_source(began(None), began("preset_y"), "run", "run/c/epoch_0001")
     assert earlier.train.init_checkpoint == "preset_y"  # An earlier version's run.
     with pytest.raises(TrainingError, match=r"^run holds a run fine-tuned from preset_x .*"
