@@ -26,20 +26,24 @@ directory* is what ``train.py --model_dir`` fills::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import glob
 import json
 import os
 import re
+import shutil
 import warnings
 from typing import Callable, Optional
 
 import keras
+import numpy as np
 from absl import logging
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import write_directory_atomically
+from keras_pose.files import nearest_existing, write_directory_atomically
 from keras_pose.signals import defer_interrupts
 
 CONFIG_FILE = "config.json"
@@ -293,12 +297,48 @@ def _resolve_model_dir(path: str) -> ResolvedCheckpoint:
         "(saved_model.pb) or one .onnx / .xml / .tflite export")
 
 
+def weights_bytes(variables) -> int:
+    """About what ``variables`` take in a weights file (HDF5's overhead:
+    2%, and 1 MB for its structure and the small files beside it)."""
+    return int(1.02 * sum(int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize
+                          for v in variables)) + (1 << 20)
+
+
+def check_disk_room(path: str, needed: int, what: str) -> None:
+    """Raises OSError (ENOSPC, naming ``what``, the free and the needed
+    space, and ``path``) when the disk ``path`` goes to has less than
+    ``needed`` bytes free."""
+    free = shutil.disk_usage(nearest_existing(path)).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"cannot write {what}: the disk is full ({free / 1e6:.1f} "
+                      f"MB free, about {needed / 1e6:.1f} MB needed)", path)
+
+
+def save_weights(network: keras.Model, path: str) -> None:
+    """``network.save_weights(path)``, refused before it starts when the disk
+    cannot hold it (:func:`check_disk_room`): HDF5 failing mid-write left
+    h5py objects whose clean-up crashed the process as it ended (a
+    segmentation fault after the one-line error). A write that fails all the
+    same (the disk filled meanwhile) closes HDF5's files, which keeps the
+    exit clean."""
+    check_disk_room(path, weights_bytes(network.weights), os.path.basename(path))
+    try:
+        network.save_weights(path)
+    except BaseException:
+        import h5py
+        for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+            with contextlib.suppress(Exception):  # Failing again on the full disk.
+                file_id.close()
+        raise
+
+
 def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
                           path: str) -> None:
     """Writes a model checkpoint directory atomically (see
-    :func:`write_checkpoint_dir`)."""
+    :func:`write_checkpoint_dir`); a disk too full for it is an OSError
+    before anything is written (:func:`save_weights`)."""
     def write(tmp: str) -> None:
-        model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        save_weights(model, os.path.join(tmp, WEIGHTS_FILE))
         save_config(config, os.path.join(tmp, CONFIG_FILE))
 
     write_checkpoint_dir(path, write)

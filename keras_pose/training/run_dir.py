@@ -41,14 +41,14 @@ import keras
 import numpy as np
 from absl import logging
 
-from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, epoch_directories,
-                                   is_complete,
-                                   interrupted_best, latest_epoch_checkpoint,
-                                   load_weights_strict, unmarked_checkpoints, unmarked_error,
+from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_disk_room,
+                                   epoch_directories, interrupted_best, is_complete,
+                                   latest_epoch_checkpoint, load_weights_strict, save_weights,
+                                   unmarked_checkpoints, unmarked_error, weights_bytes,
                                    write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import nearest_existing, write_json, written_by_dead_process
+from keras_pose.files import write_json, written_by_dead_process
 from keras_pose.locks import DirectoryLock
 
 STATE_FILE = "state.json"
@@ -202,7 +202,7 @@ def save_epoch_checkpoint(model_dir: str, network: keras.Model,
     _check_free_space(model_dir, final, network, optimizer)
 
     def write(tmp: str) -> None:
-        network.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        save_weights(network, os.path.join(tmp, WEIGHTS_FILE))
         np.savez(os.path.join(tmp, OPTIMIZER_FILE), **optimizer_state(optimizer))
         save_config(config, os.path.join(tmp, CONFIG_FILE))
         _write_json(os.path.join(tmp, STATE_FILE), dataclasses.asdict(state))
@@ -221,14 +221,12 @@ def _check_free_space(model_dir: str, final: str, network: keras.Model,
     """Refuses a checkpoint the disk cannot hold, before writing it: HDF5
     failing mid-write left h5py objects whose clean-up crashed the process
     (a segmentation fault after the one-line error)."""
-    values = list(network.weights) + list(optimizer.variables)
-    needed = int(1.02 * sum(int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize
-                           for v in values)) + (1 << 20)  # + HDF5's and the JSON files'
-    free = shutil.disk_usage(nearest_existing(model_dir)).free
-    if free < needed:
-        raise CheckpointWriteError(
-            errno.ENOSPC, f"cannot write checkpoint {final}: the disk is full ({free / 1e6:.1f} "
-            f"MB free, about {needed / 1e6:.1f} MB needed); {_previous_intact(model_dir)}")
+    needed = weights_bytes(list(network.weights) + list(optimizer.variables))
+    try:
+        check_disk_room(model_dir, needed, f"checkpoint {final}")
+    except OSError as e:
+        raise CheckpointWriteError(e.errno, f"{e.strerror}; {_previous_intact(model_dir)}"
+                                   ) from None
 
 
 def _previous_intact(model_dir: str) -> str:
