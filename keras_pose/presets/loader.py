@@ -35,7 +35,8 @@ from typing import Iterator, Optional, Union
 
 from absl import logging
 
-from keras_pose.configs import ExperimentConfig, get_experiment, load_config, save_config
+from keras_pose.configs import (ConfigError, ExperimentConfig, get_experiment, load_config,
+                                save_config)
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from keras_pose.configs.dataset_info import DATASETS
 from keras_pose.configs.sigma_presets import DEFAULT_OKS_SIGMA
@@ -206,9 +207,14 @@ def _writing_cache(what: str) -> Iterator[None]:
     try:
         yield
     except OSError as e:
+        from keras_pose.convert.download import CACHE_ENV, cache_dir
+        if e.errno == errno.ENOSPC:
+            raise NotWritableError(
+                f"cannot write {what} into the cache {cache_dir()}: the disk is full; nothing "
+                f"was kept: free space there or set {CACHE_ENV} to a folder on another disk"
+            ) from None
         if e.errno not in _UNWRITABLE:
             raise
-        from keras_pose.convert.download import CACHE_ENV, cache_dir
         raise NotWritableError(
             f"cannot write {what} into the cache {cache_dir()} ({e.strerror}): set "
             f"{CACHE_ENV} to a folder you can write") from None
@@ -256,13 +262,26 @@ def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfi
     return config
 
 
+def _unreadable_weights(target: str) -> Optional[str]:
+    """Why the cached weights of checkpoint ``target`` cannot be read (a
+    file cut short, or not HDF5); None when they open."""
+    import h5py
+    from keras_pose.checkpoint import WEIGHTS_FILE
+    try:
+        with h5py.File(os.path.join(target, WEIGHTS_FILE), "r"):
+            return None
+    except OSError as e:
+        return str(e).split("(")[0].strip() or type(e).__name__
+
+
 def preset_checkpoint(name: str) -> str:
     """The converted checkpoint directory of preset ``name``: from the cache,
     else downloaded (or found), converted and cached first.
 
     A cached checkpoint whose config no longer is the table's (a corrected
-    entry) gets the table's config when its model is the same, and is
-    converted again otherwise.
+    entry) or cannot be read gets the table's config when its model is the
+    same, and is converted again otherwise, or when its weights cannot be
+    read (a damaged copy: a truncated file named "does not fit the model").
 
     Raises:
       PresetError, DownloadError, HashMismatchError, ConversionError: each
@@ -272,12 +291,19 @@ def preset_checkpoint(name: str) -> str:
     preset = get_preset(name)
     config = preset_config(preset)
     target = preset_dir(preset.name)
-    if is_model_checkpoint(target) and is_complete(target):
-        cached = load_config(os.path.join(target, CONFIG_FILE))
+    damage = _unreadable_weights(target) if is_model_checkpoint(target) else None
+    if damage:
+        logging.warning("Preset %s: the cached copy %s is damaged (%s); converting again",
+                        preset.name, target, damage)
+    elif is_model_checkpoint(target) and is_complete(target):
+        try:
+            cached = load_config(os.path.join(target, CONFIG_FILE))
+        except ConfigError:  # Damaged: the table's is written again.
+            cached = None
         if cached == config:
             logging.info("Preset %s: %s", preset.name, target)
             return target
-        if cached.model == config.model:
+        if cached is None or cached.model == config.model:
             with _writing_cache(f"preset {preset.name}'s updated config"):
                 save_config(config, os.path.join(target, CONFIG_FILE))
             logging.info("Preset %s: %s (its config updated from the preset table)",

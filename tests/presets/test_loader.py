@@ -79,7 +79,9 @@ def test_an_interrupted_conversion_leaves_nothing_under_the_name(tiny_preset, mo
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fake, "convert_mmpose_checkpoint", failing)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OSError, match=r"cannot write the converted preset test_tiny_preset into "
+                       r"the cache .*: the disk is full; nothing was kept: free space there or "
+                       r"set KERAS_POSE_CACHE to a folder on another disk"):
         presets.preset_checkpoint(tiny_preset.name)
     assert os.listdir(tiny_preset.cache / "presets") == []  # Neither the name nor a temporary.
     # A conversion killed outright (kill -9) leaves its temporary: removed by
@@ -104,6 +106,29 @@ def test_a_cached_config_follows_the_table(tiny_preset, monkeypatch):
     assert presets.preset_checkpoint(tiny_preset.name) == path
     assert load_config(os.path.join(path, "config.json")).test.blur_kernel == 17
     assert len(tiny_preset.conversions) == 1  # The same model: no new conversion.
+
+
+def test_a_damaged_cached_copy_is_converted_or_written_again(tiny_preset, caplog):
+    """A cached preset whose weights were cut short said "does not fit the
+    model (depth ...)", and one whose config.json was cut short "is not valid
+    JSON", each with no way out, while the listing said it was cached. The
+    weights are converted again from the kept download; the config is the
+    table's."""
+    from keras_pose.configs import load_config
+    from keras_pose.inference import load_pose_model
+    path = presets.preset_checkpoint(tiny_preset.name)
+    weights = os.path.join(path, "model.weights.h5")
+    with open(weights, "r+b") as f:
+        f.truncate(os.path.getsize(weights) // 2)
+    assert presets.preset_checkpoint(tiny_preset.name) == path
+    assert len(tiny_preset.conversions) == 2
+    assert "the cached copy" in caplog.text and "is damaged" in caplog.text
+    load_pose_model(tiny_preset.name)  # Whole again.
+    with open(os.path.join(path, "config.json"), "w") as f:
+        f.write('{"model": ')
+    assert presets.preset_checkpoint(tiny_preset.name) == path
+    assert load_config(os.path.join(path, "config.json")) == tiny_preset.config
+    assert len(tiny_preset.conversions) == 2
 
 
 def test_a_name_that_is_neither_a_path_nor_a_preset(tmp_path):
