@@ -14,6 +14,7 @@ new one, never a part, and a failed write leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import os
@@ -64,17 +65,23 @@ def written_by_dead_process(name: str, *, this_process: bool = False) -> bool:
 
 
 def remove_dead_leftovers(path: str) -> list[str]:
-    """Removes the temporary siblings of directory ``path`` that dead
-    processes of this host left (``kill -9`` during an atomic write).
+    """Removes the temporary siblings of ``path`` (a directory or a file)
+    that dead processes of this host left (``kill -9`` during an atomic
+    write: a killed download left hundreds of MB in the cache for good).
     Called once a complete ``path`` is in place (so no copy of it is lost),
     or before a write of a ``path`` that never existed.
     Returns what was removed."""
     pattern = glob.escape(path)
     removed = []
     for leftover in sorted(glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*")):
-        if os.path.isdir(leftover) and written_by_dead_process(leftover):
+        if not written_by_dead_process(leftover):
+            continue
+        if os.path.isdir(leftover) and not os.path.islink(leftover):
             shutil.rmtree(leftover, ignore_errors=True)
-            removed.append(leftover)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(leftover)
+        removed.append(leftover)
     return removed
 
 

@@ -165,3 +165,27 @@ def test_a_read_only_cache_says_so_not_offline(server, cache, monkeypatch):
     assert f"the download cache {cache}" in message
     assert "is not writable (Read-only file system)" in message
     assert "KERAS_POSE_CACHE" in message and "Without network access" not in message
+
+
+def test_a_killed_downloads_partial_file_is_removed_by_the_next(tmp_path, cache):
+    """kill -9 during a download left its temporary file (a preset's is
+    hundreds of MB) in the cache for good: only folders were cleaned. A live
+    process's, or another host's, is not touched."""
+    import socket
+    import subprocess
+    import sys
+    payload = b"weights" * 1000
+    source = tmp_path / f"preset-{hashlib.sha256(payload).hexdigest()[:8]}.pth"
+    source.write_bytes(payload)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    host = socket.gethostname()
+    cache.mkdir()
+    killed = cache / f"{source.name}.tmp-{host}-{dead.pid}"
+    killed.write_bytes(payload[:100])
+    others = [cache / f"{source.name}.tmp-{host}-{os.getppid()}",  # a live process
+              cache / f"{source.name}.tmp-elsewhere-{dead.pid}"]  # another host's
+    for path in others:
+        path.write_bytes(b"x")
+    assert download.fetch(source.as_uri()) == str(cache / source.name)
+    assert sorted(os.listdir(cache)) == sorted([source.name] + [p.name for p in others])
