@@ -152,6 +152,8 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
     check_format(fmt, precision)
     if not path.endswith(SUFFIXES[fmt]):
         raise ExportError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
+    from keras_pose.export.destination import check_output
+    check_output(path, fmt, flag="path")  # A user's own file there is not replaced.
     if precision == "int8" and (calibration is None or not len(calibration)):
         raise ValueError("int8 needs calibration crops (N, h, w, 3)")
     fused = build_inference_model(model, config)  # fp32: the runtime lowers it.

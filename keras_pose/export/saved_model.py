@@ -301,9 +301,14 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
     Raises:
       ExportError: for ``int8`` (TF has no int8 convolutions on CPU: see
         ``keras_pose.export.runtimes``) or a low precision without
-        ``optimize``.
+        ``optimize``; ``ExportOutputError`` for an ``output_dir`` that holds
+        anything but a keras_pose SavedModel (nothing is written).
     """
+    from keras_pose.export.destination import check_output
     from keras_pose.export.precision import ExportError, resolve_precision, write_export_info
+    # A run's folder or the user's own files there were replaced by the
+    # SavedModel, in silence (scripts/export_saved_model.py checked; this did not).
+    check_output(output_dir, "saved_model", flag="output_dir")
     precision = resolve_precision(precision)
     if precision == "int8":
         raise ExportError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "

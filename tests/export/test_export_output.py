@@ -143,3 +143,28 @@ def test_a_runtime_directory_is_replaced_whole_or_refused(script, checkpoint, tm
     assert "holds heatmaps.json, heatmaps.onnx, notes.txt" in capsys.readouterr().err
     assert _tree(output) == dict(export, **{"notes.txt": b"mine"})
     assert os.listdir(tmp_path) == ["onnx"]
+
+
+def test_the_python_api_refuses_a_folder_or_file_that_is_not_an_export(tiny_exported, tmp_path):
+    """export_saved_model(model, config, run_dir) replaced a training run
+    (checkpoints, logs) or the user's own files with the SavedModel, and
+    export_network(..., "notes.onnx", "onnx") a file of the user's, in
+    silence: the command line checked its --output, the functions did not."""
+    from keras_pose.export import export_network, export_saved_model
+    from keras_pose.export.destination import ExportOutputError
+    model, config, checkpoint_dir, _ = tiny_exported
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint_dir, run / "best")
+    (run / "notes.txt").write_text("my notes")
+    before = _tree(run)
+    with pytest.raises(ExportOutputError, match=r"^output_dir .*run holds best, notes.txt and "
+                                                r"is not a keras_pose SavedModel; .*Nothing was "
+                                                r"written"):
+        export_saved_model(model, config, str(run))
+    assert _tree(run) == before
+    mine = tmp_path / "mine.onnx"
+    mine.write_text("not an export")
+    with pytest.raises(ExportOutputError, match=r"^path .*mine.onnx would replace mine.onnx, "
+                                                r"which is not a keras_pose onnx export"):
+        export_network(model, config, str(mine), "onnx")
+    assert mine.read_text() == "not an export"
