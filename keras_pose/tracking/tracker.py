@@ -49,6 +49,7 @@ import numpy as np
 from keras_pose.configs.base import TrackConfig
 from keras_pose.data.images import check_rgb_image
 from keras_pose.oks import oks_between, pairwise_oks
+from keras_pose.signals import defer_interrupts
 from keras_pose.tracking import boxes as box_ops
 from keras_pose.tracking.flow import DenseFlow, propagate_joints, to_gray
 from keras_pose.tracking.similarity import greedy_match, sigmas_or_default
@@ -234,7 +235,12 @@ class PoseTracker:
         self._wait_for_flow()
         gray = self._check_frame(frame_rgb)
         if self._prev_gray is not None and self._tracks:
-            self._pending = _FlowInThread(self._flow, frame_rgb, self._prev_gray, gray)
+            # A Ctrl-C inside Thread.start() (it waits for the thread to run)
+            # escaped with the flow running but not pending: the step taken
+            # again ran a second flow on the same OpenCV object beside it
+            # (other track ids, or a segmentation fault). Raised once it is.
+            with defer_interrupts():
+                self._pending = _FlowInThread(self._flow, frame_rgb, self._prev_gray, gray)
 
     def _wait_for_flow(self) -> Optional[_FlowInThread]:
         """The flow started by ``prepare``, finished (None if none)."""

@@ -364,6 +364,50 @@ def test_ctrl_c_while_step_waits_for_the_flow_stops_the_step_and_loses_nothing()
     _same_results(want, got)
 
 
+def test_ctrl_c_while_prepare_starts_the_flow_leaves_one_flow_at_a_time(ctrl_c_raises,
+                                                                        monkeypatch):
+    """A Ctrl-C inside Thread.start() (it waits for the thread to run) left
+    the flow running but not pending: prepare taken again ran a second flow
+    on the same OpenCV object beside it (other track ids, once a segmentation
+    fault in a notebook). The frame taken again gives the uninterrupted
+    result, one flow at a time."""
+    import os
+    import signal
+    person, frames, boxes = _one_person_video(3)
+    expected = _tracker_of(person)
+    want = [expected.step(frames[t], boxes[t]) for t in range(3)]
+    tracker = _tracker_of(person)
+    tracker.step(frames[0], boxes[0])
+    flow, release, running, most = tracker._flow, threading.Event(), [], []
+
+    def counted(prev, nxt):  # The first flow held until well after the second prepare began.
+        running.append(1)
+        most.append(len(running))
+        release.wait(timeout=20)
+        try:
+            return flow(prev, nxt)
+        finally:
+            running.pop()
+    tracker._flow = counted
+    start = threading.Thread.start
+
+    def start_then_ctrl_c(self):
+        monkeypatch.setattr(threading.Thread, "start", start)
+        start(self)
+        os.kill(os.getpid(), signal.SIGINT)  # Lands while start() returns.
+        signal.sigtimedwait([], 0.05)
+    monkeypatch.setattr(threading.Thread, "start", start_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        tracker.prepare(frames[1])
+    timer = threading.Timer(0.5, release.set)
+    timer.start()
+    tracker.prepare(frames[1])  # The cell run again.
+    got = [want[0], tracker.step(frames[1], boxes[1]), tracker.step(frames[2], boxes[2])]
+    timer.join()
+    assert max(most) == 1
+    _same_results(want, got)
+
+
 EXIT_DURING_FLOW = """
 import sys, types
 import numpy as np
