@@ -85,6 +85,8 @@ def test_cli_detected_boxes_flip_writes_consistent_metrics(run_evaluate, coco_ro
     assert report["box_mode"] == "detected"
     assert report["detection_file"].endswith(DET_FILE)
     assert report["flip_test"] is True and report["shift_heatmap"] is True
+    assert report["decoding"] == {"codec": "msra", "refinement": "quarter offset"}
+    assert report["quarter_offset_refinement"] is True
     assert report["dataset"] == "coco" and report["split"] == "val2017"
     assert report["checkpoint"] == os.path.abspath(coco_checkpoint)
     assert report["num_images"] == 4

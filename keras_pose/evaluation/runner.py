@@ -103,7 +103,10 @@ def metrics_report(metrics: Mapping[str, float], config: ExperimentConfig, metri
         "detection_file": box_mode.detection_file if box_mode else None,
         "flip_test": bool(flip),
         "shift_heatmap": bool(config.test.shift_heatmap) if flip else None,
-        "quarter_offset_refinement": bool(config.test.refine),
+        # DARK's record said "quarter_offset_refinement": true (its test.refine).
+        "decoding": _decoding(config),
+        "quarter_offset_refinement": bool(config.test.refine) and _decoding(config)["codec"]
+        == "msra",
         **{k: int(metrics.get(k, 0)) for k in counts},
         "keypoint_names": list(config.data.keypoint_names),
         "flip_pairs": [list(p) for p in config.data.flip_pairs],
@@ -112,6 +115,18 @@ def metrics_report(metrics: Mapping[str, float], config: ExperimentConfig, metri
     }
     report.update(dict(info or {}))
     return report
+
+
+def _decoding(config: ExperimentConfig) -> dict[str, Any]:
+    """How heatmaps were decoded: the codec, its refinement (the official
+    quarter offset; DARK's modulation and Taylor step, with its kernel)."""
+    from keras_pose.codec import build_codec
+    codec = build_codec(config.model, config.test)
+    name = config.test.decoding or config.model.codec
+    refinement = ({"msra": "quarter offset", "dark": "modulation and Taylor step"}[name]
+                  if config.test.refine else None)
+    return {"codec": name, "refinement": refinement,
+            **({"blur_kernel": codec.blur_kernel} if name == "dark" else {})}
 
 
 def write_report(output_dir: str, report: Mapping[str, Any], table: str = "") -> str:

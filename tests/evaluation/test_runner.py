@@ -30,3 +30,27 @@ def test_a_nan_metric_is_null_in_metrics_json(tmp_path):
     text = open(path).read()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text)["metrics"] == {"Head": 97.1, "Ankle": None, "x": [None, 1.0]}
+
+
+def test_metrics_json_names_the_decoding():
+    """A DARK model's metrics.json said "quarter_offset_refinement": true and
+    named its decoding nowhere but deep in its config."""
+    import dataclasses
+    import types
+    coco = default_experiment("coco")
+    metric = types.SimpleNamespace(primary="AP", describe=lambda threshold: "OKS AP")
+
+    def report(model=None, **test):
+        config = coco.replace(model=dataclasses.replace(coco.model, **(model or {})),
+                              test=dataclasses.replace(coco.test, **test))
+        return runner.metrics_report({}, config, metric, box_mode=BoxMode(True),
+                                     flip=True)
+    dark = report(model={"codec": "dark"})
+    assert dark["decoding"] == {"codec": "dark", "refinement": "modulation and Taylor step",
+                                "blur_kernel": 11}
+    assert dark["quarter_offset_refinement"] is False
+    plain = report()
+    assert plain["decoding"] == {"codec": "msra", "refinement": "quarter offset"}
+    assert plain["quarter_offset_refinement"] is True
+    assert report(decoding="dark", blur_kernel=7)["decoding"]["blur_kernel"] == 7
+    assert report(refine=False)["decoding"] == {"codec": "msra", "refinement": None}
