@@ -64,19 +64,35 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
                              f"({reason[:120]})") from e
 
 
+class ImageArrayError(UserError, ValueError):
+    """An array given as an image that is not (H, W, 3) uint8 RGB."""
+
+
+def _image_hint(image: np.ndarray) -> str:
+    """How to get an (H, W, 3) uint8 RGB image from what was given."""
+    if image.dtype.kind in "US":
+        return "; a file's path: read it first, read_image(path, upright=True)"
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 4)):
+        return "; grey or RGBA: convert it, e.g. cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)"
+    if image.dtype != np.uint8 and image.ndim == 3:
+        return "; scale it to 0..255 and cast it, e.g. image.astype(np.uint8)"
+    return ""
+
+
 def check_rgb_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     """``image`` as an array, checked to be a non-empty (H, W, 3) uint8 RGB
     image (what :func:`read_image` returns).
 
     Raises:
-      ValueError: naming ``name``, the dtype and the shape.
+      ImageArrayError: naming ``name``, the dtype and the shape, and the way
+        to the right form.
     """
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{name} must be (H, W, 3) uint8 RGB, got {image.dtype} "
-                         f"{image.shape}")
+        raise ImageArrayError(f"{name} must be (H, W, 3) uint8 RGB, got {image.dtype} "
+                              f"{image.shape}{_image_hint(image)}")
     if not image.shape[0] or not image.shape[1]:
-        raise ValueError(f"{name} is empty: {image.shape[0]} x {image.shape[1]} pixels")
+        raise ImageArrayError(f"{name} is empty: {image.shape[0]} x {image.shape[1]} pixels")
     return image
 
 

@@ -4,6 +4,7 @@ kept as stored (the reference's rule, and the default), with OpenCV's
 ``imread``, which applies the tag itself, as the oracle; TIFFs named as such."""
 
 import io
+import re
 
 import cv2
 import numpy as np
@@ -84,3 +85,19 @@ def test_a_tiff_is_named_as_such_not_called_corrupt(tmp_path):
     for name in ("scan.tif", "big_endian.tiff"):
         with pytest.raises(ImageReadError, match=f"{name}: a TIFF image: .*convert it"):
             read_image(str(tmp_path / name))
+
+
+@pytest.mark.parametrize("given, hint", [
+    (np.array("photo.jpg"), "a file's path: read it first, read_image(path, upright=True)"),
+    (np.zeros((8, 8), np.uint8), "grey or RGBA: convert it"),
+    (np.zeros((8, 8, 4), np.uint8), "grey or RGBA: convert it"),
+    (np.zeros((8, 8, 3), np.float32), "scale it to 0..255 and cast it"),
+])
+def test_an_array_that_is_not_an_rgb_image_is_a_user_error_with_the_way_out(given, hint):
+    """predict("photo.jpg") said "got <U9 ()"; every such mistake was a plain
+    ValueError (the README: user errors are keras_pose.errors.UserError)."""
+    from keras_pose.data.images import check_rgb_image
+    from keras_pose.errors import UserError
+    with pytest.raises(UserError, match=r"^image must be \(H, W, 3\) uint8 RGB, got .*; "
+                       + re.escape(hint)):
+        check_rgb_image(given)
