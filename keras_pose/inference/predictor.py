@@ -26,6 +26,7 @@ import tensorflow as tf
 from keras_pose.data import transforms
 from keras_pose.data.images import check_rgb_image
 from keras_pose.inference.loading import PoseModel, load_pose_model
+from keras_pose.signals import defer_interrupts
 
 
 @dataclasses.dataclass
@@ -156,7 +157,11 @@ class Predictor:
         if flip is not None and not isinstance(flip, (bool, np.bool_)):
             raise ValueError(f"flip must be True, False or None, got {flip!r}")  # "no" was True
         flip = self.config.test.flip_test if flip is None else bool(flip)
-        out = self._run(flip)(tf.constant(image), tf.constant(boxes), tf.constant(scores))
+        # A Ctrl-C inside TensorFlow's tracing of a new size came out as its
+        # "AssertionError: Concurrent access?", or broke every later call
+        # ("Attempting to capture an EagerTensor"): it waits for the call.
+        with defer_interrupts():
+            out = self._run(flip)(tf.constant(image), tf.constant(boxes), tf.constant(scores))
         return PoseResult(out["keypoints"].numpy(), out["keypoint_scores"].numpy(),
                           out["scores"].numpy(), boxes)
 

@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras_pose.data.images import ImageReadError, find_unreadable_images
 from keras_pose.data.pipeline import build_eval_dataset
 from keras_pose.inference.estimator import TopDownEstimator
-from keras_pose.signals import raise_lost_stop
+from keras_pose.signals import defer_interrupts, raise_lost_stop
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +81,8 @@ def predict_records(estimator: TopDownEstimator, records: Any, *, batch_size: in
     try:
         for batch in _batches(dataset, math.ceil(n / batch_size), progress):
             raise_lost_stop()
-            result = run(batch["image"], batch["center"], batch["scale"], batch["score"])
+            with defer_interrupts():  # Not inside TF's tracing (see Predictor.predict).
+                result = run(batch["image"], batch["center"], batch["scale"], batch["score"])
             index = batch["index"].numpy()
             out.keypoints[index] = result["keypoints"].numpy()
             out.keypoint_scores[index] = result["keypoint_scores"].numpy()
