@@ -24,6 +24,7 @@ the file.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import difflib
@@ -31,6 +32,7 @@ import errno
 import os
 import re
 import shutil
+import tempfile
 from typing import Iterator, Optional, Union
 
 from absl import logging
@@ -274,6 +276,31 @@ def _unreadable_weights(target: str) -> Optional[str]:
         return str(e).split("(")[0].strip() or type(e).__name__
 
 
+def _with_table_config(preset: Preset, config: ExperimentConfig, target: str) -> str:
+    """The cached checkpoint ``target`` with the table's config written into
+    it. A cache the user cannot write (a shared, read-only one, after an
+    upgrade corrected the table) gives this process a private checkpoint
+    instead: the cached weights linked, the table's config (it stopped with
+    "set KERAS_POSE_CACHE", which meant converting again: offline, from a
+    file that may be gone)."""
+    from keras_pose.checkpoint import COMPLETE_FILE, CONFIG_FILE, WEIGHTS_FILE
+    try:
+        with _writing_cache(f"preset {preset.name}'s updated config"):
+            save_config(config, os.path.join(target, CONFIG_FILE))
+    except NotWritableError as e:
+        private = tempfile.mkdtemp(prefix=f"keras_pose_{preset.name}_")
+        atexit.register(shutil.rmtree, private, True)
+        os.symlink(os.path.join(target, WEIGHTS_FILE), os.path.join(private, WEIGHTS_FILE))
+        save_config(config, os.path.join(private, CONFIG_FILE))
+        open(os.path.join(private, COMPLETE_FILE), "w").close()
+        logging.warning("Preset %s: %s; this run takes the cached weights with the preset "
+                        "table's config (%s)", preset.name, e, private)
+        return private
+    logging.info("Preset %s: %s (its config updated from the preset table)", preset.name,
+                 target)
+    return target
+
+
 def preset_checkpoint(name: str) -> str:
     """The converted checkpoint directory of preset ``name``: from the cache,
     else downloaded (or found), converted and cached first.
@@ -304,11 +331,7 @@ def preset_checkpoint(name: str) -> str:
             logging.info("Preset %s: %s", preset.name, target)
             return target
         if cached is None or cached.model == config.model:
-            with _writing_cache(f"preset {preset.name}'s updated config"):
-                save_config(config, os.path.join(target, CONFIG_FILE))
-            logging.info("Preset %s: %s (its config updated from the preset table)",
-                         preset.name, target)
-            return target
+            return _with_table_config(preset, config, target)
         logging.warning("Preset %s: %s holds another model than the table describes; "
                         "converting again", preset.name, target)
     convert_preset(preset, weights_file(preset), target)

@@ -131,6 +131,35 @@ def test_a_damaged_cached_copy_is_converted_or_written_again(tiny_preset, caplog
     assert len(tiny_preset.conversions) == 2
 
 
+def test_a_read_only_cache_behind_the_table_still_serves_the_preset(tiny_preset, monkeypatch):
+    """A shared cache mounted read-only, its config older than the table
+    (corrected since): "cannot write ... set KERAS_POSE_CACHE", which meant
+    converting again (offline, from a file that may be gone). The run takes
+    the cached weights with the table's config; the cache is untouched."""
+    import dataclasses
+    import errno
+    from keras_pose.configs import load_config
+    from keras_pose.inference import load_pose_model
+    path = presets.preset_checkpoint(tiny_preset.name)
+    before = open(os.path.join(path, "config.json")).read()
+    corrected = tiny_preset.config.replace(test=dataclasses.replace(
+        tiny_preset.config.test, blur_kernel=17))
+    real, save = loader.preset_config, loader.save_config
+    monkeypatch.setattr(loader, "preset_config", lambda name: corrected if getattr(
+        name, "name", name) == tiny_preset.name else real(name))
+
+    def read_only(config, target):
+        if target.startswith(str(tiny_preset.cache)):
+            raise OSError(errno.EROFS, "Read-only file system", target)
+        save(config, target)
+    monkeypatch.setattr(loader, "save_config", read_only)
+    private = presets.preset_checkpoint(tiny_preset.name)
+    assert private != path and load_config(os.path.join(private, "config.json")) == corrected
+    assert load_pose_model(tiny_preset.name).config.test.blur_kernel == 17
+    assert open(os.path.join(path, "config.json")).read() == before
+    assert len(tiny_preset.conversions) == 1
+
+
 def test_a_name_that_is_neither_a_path_nor_a_preset(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint simplebaseline_resnet50_coco_265x192 "
                        "does not exist; close preset names: simplebaseline_resnet50_coco_256x192"):
