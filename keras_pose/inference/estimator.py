@@ -31,6 +31,7 @@ import tensorflow as tf
 from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig
 from keras_pose.data import transforms
+from keras_pose.data.images import ImageArrayError
 from keras_pose.inference.flip import fuse_flip
 
 Network = Callable[[tf.Tensor], tf.Tensor]
@@ -96,7 +97,16 @@ class TopDownEstimator:
           images: (N, H_img, W_img, 3) RGB images (uint8 as decoded).
           image_index: (M,) the image of each person.
           center, scale: (M, 2) each.
+
+        Raises:
+          ImageArrayError: for images that are not uint8 (floats in 0..1
+            gave keypoints far off, in silence).
         """
+        images = images if hasattr(images, "dtype") else tf.convert_to_tensor(images)
+        if tf.as_dtype(images.dtype) != tf.uint8:
+            raise ImageArrayError(f"images must be uint8 RGB (0..255), got {images.dtype.name}; "
+                                  "scale them to 0..255 and cast them, e.g. "
+                                  "tf.cast(images * 255, tf.uint8)")
         size = self.config.model.image_size
         inverse = transforms.get_affine_transform_tf(center, scale, 0.0, size, inverse=True)
         return transforms.crop_images_tf(images, image_index, inverse, size)

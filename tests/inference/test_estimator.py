@@ -150,3 +150,18 @@ def test_an_unreadable_evaluation_image_is_an_error_naming_it(tmp_path):
     with pytest.raises(ImageReadError, match="broken.jpg"):
         predict_records(estimator, records)
     assert len(predict_records(estimator, records.select(np.zeros(0, int)))) == 0
+
+
+def test_float_images_are_refused_not_decoded_far_off():
+    """Images as floats in 0..1 gave keypoints 167 px off, in silence (the
+    network's normalisation takes 0..255)."""
+    from keras_pose.errors import UserError
+    estimator = TopDownEstimator(lambda x: tf.zeros([tf.shape(x)[0], 16, 8, 17]), CONFIG,
+                                 flip=False)
+    people = (np.zeros(1, np.int32), np.full((1, 2), 20.0, np.float32),
+              np.ones((1, 2), np.float32), np.ones(1, np.float32))
+    with pytest.raises(UserError, match=r"^images must be uint8 RGB \(0..255\), got float32; "
+                                        r"scale them to 0..255 and cast them"):
+        estimator(np.zeros((1, 40, 40, 3), np.float32), *people)
+    out = estimator(np.zeros((1, 40, 40, 3), np.uint8), *people)
+    assert out["keypoints"].shape == (1, 17, 2)
