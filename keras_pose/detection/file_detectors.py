@@ -113,7 +113,13 @@ def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTab
     Raises:
       DetectionFileError: a missing file, invalid JSON, or neither form.
     """
-    data = _read_json(path)
+    return detections_from_json(_read_json(path), path, category_ids)
+
+
+def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,)
+                         ) -> BoxTable:
+    """:func:`load_detection_file` of a boxes file's loaded JSON (``path``
+    names it in messages)."""
     if isinstance(data, dict) and {"images", "annotations"} & set(data) and "categories" in data:
         raise DetectionFileError(
             f"boxes file {path} is a COCO annotation file ('images', 'annotations', "
@@ -255,6 +261,11 @@ def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,
             for entry, video in frames.items() if video in owner}
 
 
+def _is_loaded(value: Any) -> bool:
+    """A ``(boxes (M, 4), scores (M,))`` pair, not a boxes file's list."""
+    return isinstance(value, tuple) and len(value) == 2 and np.ndim(value[0]) == 2
+
+
 class FileDetector(PersonDetector):
     """Person boxes read from a file (or given as a table).
 
@@ -264,8 +275,9 @@ class FileDetector(PersonDetector):
     its name. An input with no entry has no people (empty ``Detections``).
 
     Args:
-      boxes: a boxes file path (see ``load_detection_file``) or a loaded
-        ``{key: (boxes (M, 4), scores (M,))}``.
+      boxes: a boxes file path (see ``load_detection_file``), a loaded
+        ``{key: (boxes (M, 4), scores (M,))}``, or the file's own form
+        ``{file name: [[x, y, w, h], ...]}``.
       score_threshold: boxes scoring below it are ignored.
       nms_iou_threshold: NMS IoU; None (default): the boxes as given.
       max_detections: at most this many per image, best first; None: all.
@@ -278,8 +290,12 @@ class FileDetector(PersonDetector):
                  max_detections: Optional[int] = None, category_ids: Sequence[int] = (1,)):
         check_filter(score_threshold, nms_iou_threshold, max_detections)
         self.path = boxes if isinstance(boxes, str) else "boxes"
-        self.table = (load_detection_file(boxes, category_ids) if isinstance(boxes, str)
-                      else dict(boxes))
+        if isinstance(boxes, str):
+            self.table = load_detection_file(boxes, category_ids)
+        elif all(_is_loaded(value) for value in boxes.values()):
+            self.table = dict(boxes)
+        else:  # The file's own form, loaded: {name: [[x, y, w, h], ...]} (a TypeError).
+            self.table = detections_from_json(dict(boxes), self.path, category_ids)
         self.score_threshold = score_threshold
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections

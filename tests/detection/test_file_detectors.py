@@ -211,3 +211,18 @@ def test_an_explicit_empty_entry_is_an_entry_with_nobody(tmp_path):
     assert not detector.has_entry("c.jpg")
     found = detector.detect(IMAGE, "a.jpg")
     assert len(found) == 0 and found.boxes.shape == (0, 4)
+
+
+def test_a_table_in_the_boxes_files_own_form_is_taken():
+    """FileDetector({"a.jpg": [[x, y, w, h], ...]}) (the boxes file's form,
+    as json.load gives it) failed with "only integer scalar arrays can be
+    converted to a scalar index" or "too many values to unpack"."""
+    given = {"a.jpg": [[1, 2, 10, 20], [5, 5, 8, 8]], "b.jpg": [[3, 4, 5, 6]], "c.jpg": []}
+    detector = FileDetector(given)
+    detector.bind(["a.jpg", "b.jpg", "c.jpg"])
+    found = detector.detect(IMAGE, "a.jpg")
+    np.testing.assert_array_equal(found.boxes, [[1, 2, 10, 20], [5, 5, 8, 8]])
+    assert len(detector.detect(IMAGE, "b.jpg")) == 1 and len(detector.detect(IMAGE, "c.jpg")) == 0
+    loaded = FileDetector({"a.jpg": (np.array([[1.0, 2, 10, 20]]), np.array([0.7]))})
+    loaded.bind(["a.jpg"])
+    np.testing.assert_allclose(loaded.detect(IMAGE, "a.jpg").scores, [0.7])
