@@ -379,6 +379,13 @@ def load_model(path: str, sync_bn: bool = False
     return model, config
 
 
+def _hdf5_damage(error: BaseException) -> bool:
+    """An error of HDF5 reading a damaged file (as h5py words it)."""
+    text = str(error)
+    return any(words in text for words in ("Unable to synchronously", "truncated file",
+                                           "bad symbol table", "file signature not found"))
+
+
 def load_weights_strict(model: keras.Model, weights: str,
                         config: Optional[ExperimentConfig] = None) -> None:
     """``model.load_weights`` that refuses a partial load.
@@ -397,7 +404,15 @@ def load_weights_strict(model: keras.Model, weights: str,
         warnings.simplefilter("always")
         try:
             model.load_weights(weights)
-        except (ValueError, KeyError, OSError) as e:
+        except (OSError, RuntimeError) as e:
+            if not _hdf5_damage(e):
+                raise CheckpointError(f"{weights} does not fit the model{described}: {e}") from e
+            # A file cut short or overwritten in the middle: not another model.
+            raise CheckpointError(
+                f"{weights} is damaged (HDF5 cannot read it: {str(e).split('(')[0].strip()}): "
+                "copy or write that checkpoint again (a converted preset: delete its folder in "
+                "the cache and it is converted again)") from e
+        except (ValueError, KeyError) as e:
             raise CheckpointError(
                 f"{weights} does not fit the model{described}: {e}") from e
     problems = [str(w.message) for w in caught

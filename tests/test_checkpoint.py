@@ -51,3 +51,25 @@ def test_a_disk_too_full_for_the_weights_is_refused_before_writing(tmp_path, mon
     assert raised.value.errno == errno.ENOSPC
     assert raised.value.filename == str(tmp_path / "c" / "model.weights.h5")
     assert os.listdir(tmp_path) == []
+
+
+def test_weights_damaged_in_the_middle_are_named_damaged(tiny_exported, tmp_path):
+    """HDF5 structures overwritten mid-file (not cut short) were a traceback
+    from inside Keras (RuntimeError: ... bad symbol table node signature);
+    cut short, "does not fit the model (depth ...)". One line each: the
+    file is damaged, and what to do."""
+    from keras_pose.checkpoint import CheckpointError, load_model
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(tiny_exported[2], checkpoint)
+    weights = checkpoint / "model.weights.h5"
+    data = bytearray(weights.read_bytes())
+    good = bytes(data)
+    for start in range(4096, len(data), 4096):  # The superblock kept, structures zeroed.
+        data[start:start + 512] = bytes(len(data[start:start + 512]))
+    weights.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=r"model.weights.h5 is damaged \(HDF5 cannot read "
+                                              r"it: .*\): copy or write that checkpoint again"):
+        load_model(str(checkpoint))
+    weights.write_bytes(good[:len(good) // 2])
+    with pytest.raises(CheckpointError, match=r"model.weights.h5 is damaged"):
+        load_model(str(checkpoint))
