@@ -70,12 +70,21 @@ class ImageArrayError(UserError, ValueError):
 
 def _image_hint(image: np.ndarray) -> str:
     """How to get an (H, W, 3) uint8 RGB image from what was given."""
-    if image.dtype.kind in "US":
+    if image.dtype.kind == "S":
+        return "; encoded bytes: decode them first, e.g. decode_image(data)"
+    if image.dtype.kind == "U" or (image.dtype.kind == "O" and image.ndim == 0):
         return "; a file's path: read it first, read_image(path, upright=True)"
-    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 4)):
-        return "; grey or RGBA: convert it, e.g. cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)"
+    if image.ndim == 4 and image.shape[0] == 1:
+        return "; a batch of one: give image[0]"
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        return "; grey: convert it, e.g. cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)"
+    if image.ndim == 3 and image.shape[2] == 4:
+        return "; RGBA: drop alpha, e.g. cv2.cvtColor(image, cv2.COLOR_RGBA2RGB)"
+    if image.dtype.kind == "f" and image.ndim == 3:
+        return ("; floats: scale them to 0..255 and round, e.g. (image * 255).round()"
+                ".astype(np.uint8) for 0..1")
     if image.dtype != np.uint8 and image.ndim == 3:
-        return "; scale it to 0..255 and cast it, e.g. image.astype(np.uint8)"
+        return "; convert it to uint8 (0..255)"
     return ""
 
 

@@ -88,10 +88,16 @@ def test_a_tiff_is_named_as_such_not_called_corrupt(tmp_path):
 
 
 @pytest.mark.parametrize("given, hint", [
-    (np.array("photo.jpg"), "a file's path: read it first, read_image(path, upright=True)"),
-    (np.zeros((8, 8), np.uint8), "grey or RGBA: convert it"),
-    (np.zeros((8, 8, 4), np.uint8), "grey or RGBA: convert it"),
-    (np.zeros((8, 8, 3), np.float32), "scale it to 0..255 and cast it"),
+    ("photo.jpg", "a file's path: read it first, read_image(path, upright=True)"),
+    (__import__("pathlib").Path("photo.jpg"), "a file's path: read it first"),
+    (b"\xff\xd8\xff", "encoded bytes: decode them first, e.g. decode_image(data)"),
+    (np.zeros((1, 8, 8, 3), np.uint8), "a batch of one: give image[0]"),
+    (np.zeros((8, 8), np.uint8), "grey: convert it, e.g. cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)"),
+    (np.zeros((8, 8, 4), np.uint8), "RGBA: drop alpha, e.g. cv2.cvtColor(image, "
+                                    "cv2.COLOR_RGBA2RGB)"),
+    (np.zeros((8, 8, 3), np.float32), "floats: scale them to 0..255 and round, e.g. (image * "
+                                      "255).round().astype(np.uint8)"),
+    (np.zeros((8, 8, 3), np.int64), "convert it to uint8 (0..255)"),
 ])
 def test_an_array_that_is_not_an_rgb_image_is_a_user_error_with_the_way_out(given, hint):
     """predict("photo.jpg") said "got <U9 ()"; every such mistake was a plain
@@ -101,3 +107,7 @@ def test_an_array_that_is_not_an_rgb_image_is_a_user_error_with_the_way_out(give
     with pytest.raises(UserError, match=r"^image must be \(H, W, 3\) uint8 RGB, got .*; "
                        + re.escape(hint)):
         check_rgb_image(given)
+    if given.__class__ is np.ndarray and given.shape[-1:] in ((4,), (8,)):  # The hint works.
+        import cv2
+        code = cv2.COLOR_RGBA2RGB if given.shape[-1] == 4 else cv2.COLOR_GRAY2RGB
+        check_rgb_image(cv2.cvtColor(given, code))
