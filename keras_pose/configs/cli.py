@@ -64,10 +64,14 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
     final = apply_overrides(config, expand_overrides(overrides, config))
-    if data_dir and os.path.abspath(final.data.root) != os.path.abspath(data_dir):
+    if data_dir and os.path.realpath(os.path.expanduser(final.data.root)) != os.path.realpath(
+            os.path.expanduser(data_dir)):
         # The --set won in silence: the run read another data set than asked.
         raise ConfigError(f"--data_dir {data_dir} and --set data.root={final.data.root} name "
                           "two data sets: give one of them")
+    if final.data.root.startswith("~"):  # --data_dir=~/x: no shell expands it (a folder "~").
+        final = final.replace(data=dataclasses.replace(
+            final.data, root=os.path.expanduser(final.data.root)))
     return final
 
 

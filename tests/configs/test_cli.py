@@ -111,3 +111,15 @@ def test_data_dir_and_another_data_root_in_set_are_refused():
     same = build_config(dataset="coco", data_dir="data/a", overrides=["data.root=./data/a"])
     assert same.data.root == "./data/a"
     assert build_config(dataset="coco", overrides=["data.root=data/b"]).data.root == "data/b"
+
+
+def test_data_dir_through_a_link_or_with_a_tilde_is_the_same_data_set(tmp_path):
+    """A symbolic link to data.root was refused as "two data sets"; --data_dir=~/x
+    (no shell expands it) made a folder named "~" and trained on it."""
+    (tmp_path / "data").mkdir()
+    os.symlink(tmp_path / "data", tmp_path / "link")
+    config = build_config(dataset="coco", data_dir=str(tmp_path / "link"),
+                          overrides=[f"data.root={tmp_path / 'data'}"])
+    assert config.data.root == str(tmp_path / "data")
+    home = build_config(dataset="coco", data_dir="~/coco")
+    assert home.data.root == os.path.join(os.path.expanduser("~"), "coco")
