@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from typing import Optional, Sequence
 
 import keras
@@ -146,9 +147,20 @@ def _checkpoint_of(path: str) -> str:
         return path
 
 
+def _run_of(path: str) -> str:
+    """A gone checkpoint path without its run parts (``run/best`` -> ``run``):
+    what it was cannot be read any more, only its name."""
+    path = os.path.abspath(os.path.expanduser(path))
+    while re.fullmatch(r"best|checkpoints|epoch_[0-9]+|saved_model", os.path.basename(path)):
+        path = os.path.dirname(path)
+    return path
+
+
 def _same_source(a: str, b: str) -> bool:
     if a == b or (b and a == os.path.abspath(os.path.expanduser(b))):  # b gone: "a", "../a".
         return True
+    if a and b and not os.path.exists(a) and not os.path.exists(b) and os.sep in a:
+        return _run_of(a) == _run_of(b)  # Both gone: "run" and "run/best" were one source.
     try:  # A path given through a link, moved with the run, or a run and its best/.
         return bool(a and b) and os.path.samefile(_checkpoint_of(a), _checkpoint_of(b))
     except OSError:
@@ -165,7 +177,7 @@ def resumed_source_config(source: str, model_dir: str) -> Optional[ExperimentCon
         return None
     saved = load_config(os.path.join(latest, "config.json"))
     # A name such as "a" was a path when the run began (no preset is named so).
-    if saved.train.init_checkpoint != os.path.abspath(os.path.expanduser(source)):
+    if not _same_source(saved.train.init_checkpoint, source):
         return None
     logging.warning("--init_checkpoint %s is gone; resuming %s, which began from it, with the "
                     "model settings of %s", source, model_dir, latest)

@@ -218,6 +218,11 @@ def test_a_fine_tune_resumes_when_its_source_is_gone(train_script, synthetic_roo
     assert _train(train_script, *fine_tune, "--set", "train.epochs=2") == 0
     assert "Trained 1 epoch(s) in" in capsys.readouterr().out
     assert os.path.isdir(os.path.join("output", "tiny_from_a", "checkpoints", "epoch_0002"))
+    # The run given as its best/ (the same source while it was there), gone too.
+    assert _train(train_script, *_flags(synthetic_root), "--init_checkpoint", "a/best",
+                  "--model_dir", os.path.join("output", "tiny_from_a"),
+                  "--set", "train.epochs=3") == 0
+    assert os.path.isdir(os.path.join("output", "tiny_from_a", "checkpoints", "epoch_0003"))
     assert _train(train_script, *fine_tune, "--model_dir", "new") == 1  # A new run needs it.
     assert "train.py: error: checkpoint a does not exist" in capsys.readouterr().err
 
