@@ -168,3 +168,24 @@ def test_the_python_api_refuses_a_folder_or_file_that_is_not_an_export(tiny_expo
                                                 r"which is not a keras_pose onnx export"):
         export_network(model, config, str(mine), "onnx")
     assert mine.read_text() == "not an export"
+
+
+def test_a_tflite_output_that_is_not_a_tflite_model_is_refused(tiny_exported, tmp_path):
+    """export_tflite (and export_saved_model.py --tflite) overwrote any file
+    with the model, a user's notes included; a folder failed only after the
+    SavedModel was written."""
+    from keras_pose.export import export_tflite
+    from keras_pose.export.destination import ExportOutputError
+    from keras_pose.export.saved_model import check_tflite_output
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    with pytest.raises(ExportOutputError, match=r"^output_path .*notes.txt is a file but not a "
+                                                r"TFLite model; .*Nothing was written"):
+        export_tflite(tiny_exported[3], str(notes))
+    assert notes.read_text() == "my notes"
+    with pytest.raises(ExportOutputError, match=r"^--tflite .* is a folder"):
+        check_tflite_output(str(tmp_path), "--tflite")
+    earlier = tmp_path / "heatmaps.tflite"
+    earlier.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(16))  # An earlier TFLite export's head.
+    check_tflite_output(str(earlier))
+    check_tflite_output(str(tmp_path / "new.tflite"))
