@@ -326,6 +326,8 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     # Before anything is written: data that would never yield a sample.
     pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
     validation = _validation_setup(config, plan.chief)
+    if export and plan.chief:
+        _check_export_place(os.path.join(model_dir, "saved_model"))
     refuse_legacy(plan.directory)
     run_dir.check_checkpoints(plan.directory)
     latest = latest_epoch_checkpoint(plan.directory)
@@ -371,6 +373,17 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
                                              progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table, tuple(validator.failures if validator is not None else ()))
+
+
+def _check_export_place(saved_model: str) -> None:
+    """Refuses, before training, a run whose export at the end would have to
+    replace files that are not its SavedModel (it stopped there, after the
+    training, naming a Python argument as the way out)."""
+    from keras_pose.export.destination import output_problem
+    problem = output_problem(saved_model, "saved_model")
+    if problem:
+        raise TrainingError(f"{saved_model} {problem}: the export at the end of this run would "
+                            "replace it; move what is yours out of it, or train with --noexport")
 
 
 def _after_training(network, config: ExperimentConfig, model_dir: str, directory: str,

@@ -442,3 +442,19 @@ def test_a_stop_during_the_final_export_names_the_trained_checkpoint(tmp_path, f
     again = train(config, model_dir, progress=False)
     assert again.epochs_run == 0 and os.path.isfile(os.path.join(again.saved_model,
                                                                  "saved_model.pb"))
+
+
+def test_a_saved_model_folder_holding_other_files_is_refused_before_training(tmp_path,
+                                                                            fast_config):
+    """<run>/saved_model holding a user's file: an epoch was trained, then the
+    final export stopped naming "output_dir" (a Python argument; train.py has
+    no such flag). Refused before anything is trained or written."""
+    model_dir = tmp_path / "run"
+    (model_dir / "saved_model").mkdir(parents=True)
+    (model_dir / "saved_model" / "notes.txt").write_text("mine")
+    with pytest.raises(TrainingError, match=r"saved_model holds notes.txt and is not a keras_pose "
+                                            r"SavedModel: the export at the end of this run "
+                                            r"would replace it; .* or train with --noexport"):
+        train(apply_overrides(fast_config, ["train.epochs=1"]), str(model_dir), progress=False)
+    assert sorted(os.listdir(model_dir)) == [".lock", "saved_model"]  # The run's lock alone.
+    assert os.listdir(model_dir / "saved_model") == ["notes.txt"]
