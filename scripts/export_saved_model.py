@@ -211,7 +211,7 @@ def work() -> int:
     precision = _precision()
     check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
     if FLAGS.tflite and FLAGS.format == "saved_model":
-        from keras_pose.export.saved_model import check_tflite_output
+        from keras_pose.export.destination import check_tflite_output
         check_tflite_output(FLAGS.tflite, "--tflite")
     # One export at a time into --output: two both said they succeeded, the
     # last to finish silently winning.

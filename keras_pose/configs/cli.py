@@ -167,7 +167,14 @@ def init_checkpoint_config(config: ExperimentConfig, source: ExperimentConfig,
 
 
 # Directory names that say where in a run a checkpoint sits, not which run.
-_RUN_PARTS = re.compile(r"best|saved_model|checkpoints|epoch_\d+")
+RUN_PARTS = re.compile(r"best|saved_model|checkpoints|epoch_\d+")
+
+
+def is_path_source(source: str) -> bool:
+    """Whether an ``--init_checkpoint`` value names a path, there or not any
+    more (a resume of a run whose source was removed); a preset name has no
+    "/"."""
+    return os.sep in source or os.path.exists(os.path.expanduser(source))
 
 
 def default_model_dir(config: ExperimentConfig) -> str:
@@ -180,12 +187,10 @@ def default_model_dir(config: ExperimentConfig) -> str:
     if not source:
         return os.path.join("output", config.name)
     parts = os.path.normpath(os.path.abspath(os.path.expanduser(source))).split(os.sep)
-    # A path whether or not it is there still (a resume of a run whose
-    # source was removed goes on in the same folder); a preset name has no "/".
-    if os.sep in source or os.path.exists(os.path.expanduser(source)):
+    if is_path_source(source):  # Gone too: its resume goes on in the same folder.
         named = [p for p in parts if p]
         tail = []
-        while len(named) > 1 and _RUN_PARTS.fullmatch(named[-1]):
+        while len(named) > 1 and RUN_PARTS.fullmatch(named[-1]):
             tail.insert(0, named.pop())
         label = "_".join(named[-1:] + [p for p in tail if p != "checkpoints"])
     else:

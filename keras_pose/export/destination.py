@@ -121,6 +121,21 @@ def check_output(output: str, fmt: str, flag: str = "--output") -> None:
             "one first if it can go)")
 
 
+def check_tflite_output(path: str, flag: str = "output_path") -> None:
+    """Refuses a ``path`` that a TFLite export must not replace: a folder, or
+    a file that is not a TFLite model (a user's notes were overwritten)."""
+    if not os.path.lexists(path):
+        return
+    if os.path.isdir(path):
+        problem = "is a folder"
+    else:
+        with open(path, "rb") as f:
+            problem = None if f.read(8)[4:8] == b"TFL3" else "is a file but not a TFLite model"
+    if problem:
+        raise ExportOutputError(f"{flag} {path} {problem}; a TFLite export replaces only a "
+                                "TFLite model. Nothing was written: give another path")
+
+
 def write_export(output: str, fmt: str, write: Callable[[str], None]) -> str:
     """Writes an export at ``output`` atomically, after :func:`check_output`.
 

@@ -341,22 +341,6 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
     return write_checkpoint_dir(output_dir, write)
 
 
-def check_tflite_output(path: str, flag: str = "output_path") -> None:
-    """Refuses a ``path`` that a TFLite export must not replace: a folder, or
-    a file that is not a TFLite model (a user's notes were overwritten)."""
-    from keras_pose.export.destination import ExportOutputError
-    if not os.path.lexists(path):
-        return
-    if os.path.isdir(path):
-        problem = "is a folder"
-    else:
-        with open(path, "rb") as f:
-            problem = None if f.read(8)[4:8] == b"TFL3" else "is a file but not a TFLite model"
-    if problem:
-        raise ExportOutputError(f"{flag} {path} {problem}; a TFLite export replaces only a "
-                                "TFLite model. Nothing was written: give another path")
-
-
 def export_tflite(saved_model_dir: str, output_path: str) -> str:
     """Converts the ``heatmaps`` signature to a float32 TFLite model.
 
@@ -367,6 +351,7 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
       ExportOutputError: for an ``output_path`` that is a folder, or a file
         that is not a TFLite model (nothing is written).
     """
+    from keras_pose.export.destination import check_tflite_output
     check_tflite_output(output_path)
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
                                                          signature_keys=["heatmaps"])

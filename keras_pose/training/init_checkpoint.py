@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from typing import Optional, Sequence
 
 import keras
@@ -20,6 +19,7 @@ from absl import logging
 from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint, load_weights_strict,
                                    resolve_checkpoint)
 from keras_pose.configs import ExperimentConfig, load_config
+from keras_pose.configs.cli import RUN_PARTS, is_path_source
 from keras_pose.models import build_model_from_config
 from keras_pose.training.callbacks import TrainingError
 
@@ -132,8 +132,7 @@ def recorded_source(value: Optional[str]) -> str:
     names it as the run began), a preset name (no "/") as given."""
     if not value:
         return ""
-    path = os.path.expanduser(value)
-    return os.path.abspath(path) if os.sep in value or os.path.exists(path) else value
+    return os.path.abspath(os.path.expanduser(value)) if is_path_source(value) else value
 
 
 def _checkpoint_of(path: str) -> str:
@@ -151,7 +150,7 @@ def _run_of(path: str) -> str:
     """A gone checkpoint path without its run parts (``run/best`` -> ``run``):
     what it was cannot be read any more, only its name."""
     path = os.path.abspath(os.path.expanduser(path))
-    while re.fullmatch(r"best|checkpoints|epoch_[0-9]+|saved_model", os.path.basename(path)):
+    while RUN_PARTS.fullmatch(os.path.basename(path)):
         path = os.path.dirname(path)
     return path
 

@@ -176,7 +176,7 @@ def test_a_tflite_output_that_is_not_a_tflite_model_is_refused(tiny_exported, tm
     SavedModel was written."""
     from keras_pose.export import export_tflite
     from keras_pose.export.destination import ExportOutputError
-    from keras_pose.export.saved_model import check_tflite_output
+    from keras_pose.export.destination import check_tflite_output
     notes = tmp_path / "notes.txt"
     notes.write_text("my notes")
     with pytest.raises(ExportOutputError, match=r"^output_path .*notes.txt is a file but not a "
