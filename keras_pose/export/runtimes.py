@@ -433,7 +433,14 @@ def _onnx_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsF
 
 
 def _openvino_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
-    compiled = core().compile_model(path, "CPU", compile_config(precision, num_threads))
+    model = core().read_model(path)  # A damaged file fails here (load_network).
+    try:
+        compiled = core().compile_model(model, "CPU", compile_config(precision, num_threads))
+    except RuntimeError as e:  # The file read: not damaged, so not made again by the cache.
+        raise ExportError(
+            f"{path}: OpenVINO reads it but cannot compile it for this machine's CPU "
+            f"({_runtime_reason(e)}); run the checkpoint it was made from with another "
+            "--runtime, or --runtime tf") from e
     request = compiled.create_infer_request()
     return lambda x: request.infer([np.asarray(x, np.float32)])[compiled.output(0)].copy()
 

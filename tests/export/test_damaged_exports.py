@@ -80,3 +80,30 @@ def test_predict_names_a_damaged_export(exports, tmp_path, run_script):
     assert code == 1
     assert f"predict.py: error: {path}: onnxruntime cannot load it" in err
     assert AGAIN in err and "Traceback" not in err
+
+
+def test_an_openvino_export_that_reads_but_does_not_compile_is_not_called_damaged(
+        exports, tmp_path, monkeypatch):
+    """OpenVINO raises RuntimeError for a file it cannot read and for a model
+    it cannot compile on this CPU (memory, an unsupported operation): only
+    the first is a damaged export, which the cache would make again."""
+    path = _copy(exports, "openvino", tmp_path)
+    real = runtimes.core()
+
+    class NoCompile:
+        def read_model(self, *args):
+            return real.read_model(*args)
+
+        def compile_model(self, *args):
+            raise RuntimeError("Exception from src/inference/src/cpp/core.cpp:112:\n"
+                               "Check 'false' failed at src/plugins/intel_cpu/src/node.cpp\n"
+                               "Cannot allocate 9 GB")
+
+    monkeypatch.setattr(runtimes, "core", NoCompile)
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is what is tested.
+        load_pose_model(path)
+    assert not isinstance(raised.value, runtimes.DamagedExportError), repr(raised.value)
+    assert cli.is_user_error(raised.value)
+    message = str(raised.value)
+    assert message.startswith(path) and "cannot compile" in message
+    assert "Cannot allocate 9 GB" in message and "\n" not in message
