@@ -26,10 +26,19 @@ flags.mark_flag_as_required("pred")
 
 def work() -> int:
     from keras_pose import cli
+    from keras_pose.locks import DirectoryLock
+
+    if not FLAGS.output_dir:
+        return _evaluate()
+    cli.check_writable(FLAGS.output_dir, "--output_dir")  # Before the evaluation, not after it.
+    # As evaluate.py: one evaluation at a time writes into a folder.
+    with DirectoryLock(FLAGS.output_dir, run="evaluate_posetrack.py run", flag="--output_dir"):
+        return _evaluate()
+
+
+def _evaluate() -> int:
     from keras_pose.evaluation import posetrack
 
-    if FLAGS.output_dir:  # Before the evaluation, not after it.
-        cli.check_writable(FLAGS.output_dir, "--output_dir")
     start = time.perf_counter()
     metric = posetrack.PoseTrackMetric()
     for gt_file, pred_file in posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred):
@@ -50,8 +59,10 @@ def work() -> int:
             "table": table,
             "seconds": round(time.perf_counter() - start, 3),
         }
-        from keras_pose.evaluation.runner import write_report  # evaluate.py's writer.
-        print(f"wrote {write_report(FLAGS.output_dir, report, table)}")
+        # evaluate.py's writer: an earlier evaluation there (another --pred,
+        # or evaluate.py's) is moved into earlier.<n>/, not overwritten.
+        from keras_pose.evaluation.runner import write_outputs
+        print(f"wrote {write_outputs(FLAGS.output_dir, None, report, table)}")
     return 0
 
 

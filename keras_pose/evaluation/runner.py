@@ -266,7 +266,10 @@ OUTPUT_NAMES = (METRICS_FILE, "table.md", "results", "pred.mat")
 # outputs): the model as run, the data, the boxes, and every test.* setting
 # but the batch size.
 SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "data_root", "split",
-                   "box_mode", "detection_file", "flip_test")
+                   "box_mode", "detection_file", "flip_test",
+                   # scripts/evaluate_posetrack.py's (its reports have none of the above).
+                   "ground_truth", "predictions")
+_PATHS = ("detection_file", "ground_truth", "predictions")
 
 
 def check_output_names(output_dir: str) -> None:
@@ -285,8 +288,9 @@ def check_output_names(output_dir: str) -> None:
 
 def _evaluation_key(report: Mapping[str, Any]) -> dict[str, Any]:
     key = {name: report.get(name) for name in SAME_EVALUATION}
-    if key["detection_file"]:
-        key["detection_file"] = os.path.abspath(key["detection_file"])
+    for name in _PATHS:
+        if key[name]:
+            key[name] = os.path.abspath(key[name])
     config = report.get("config") or {}
     key.update({f"test.{k}": v for k, v in (config.get("test") or {}).items()
                 if k != "batch_size"})
@@ -295,8 +299,8 @@ def _evaluation_key(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table: str) -> str:
-    """The metric's prediction file, metrics.json and table.md; the path
-    of metrics.json. An earlier evaluation of anything else in
+    """The metric's prediction file (none when ``metric`` is None),
+    metrics.json and table.md; the path of metrics.json. An earlier evaluation of anything else in
     ``output_dir`` is kept (:func:`keep_earlier_evaluation`). When a write
     fails (a full disk), the numbers are logged first: an hour of
     inference is not lost to its last write."""
@@ -305,7 +309,8 @@ def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table
         if kept:
             logging.warning("%s held the outputs of another evaluation (%s): kept in %s",
                             output_dir, _differences(kept, report), kept)
-        metric.write(output_dir)
+        if metric is not None:
+            metric.write(output_dir)
         return write_report(output_dir, report, table)
     except OSError:
         logging.error("The outputs could not all be written to %s; the numbers:\n%s",

@@ -409,6 +409,20 @@ def test_malformed_ground_truth_names_file_and_entry(tmp_path):
         PoseTrackMetric().update(str(tmp_path / "bad.json"), pred)
 
 
+def test_a_repeated_ground_truth_track_id_names_file_and_frame(tmp_path):
+    """Was motmetrics' KeyError traceback; the predictions' check did not
+    look at the ground truth."""
+    pred = write(tmp_path / "pred.json", sequence(two_people(ids=(11, 12))))
+    data = sequence(two_people(ids=(3, 3)))
+    with pytest.raises(PoseTrackFormatError,
+                       match=r"gt\.json: images\[0\]: non-unique track ids \[3, 3\]"):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", data), pred)
+    # A person with no labelled joint is not tracked: its id may repeat.
+    frames = two_people(ids=(3, 4))
+    frames[0].append(person(3, 70.0, absent=range(17)))
+    PoseTrackMetric().update(write(tmp_path / "gt.json", sequence(frames)), pred)
+
+
 def run_cli(*args):
     env = dict(os.environ, PYTHONPATH=REPO)
     return subprocess.run([sys.executable, "scripts/evaluate_posetrack.py", *args], cwd=REPO,
@@ -444,6 +458,39 @@ def test_command_line(tmp_path):
                    str(tmp_path / "afile"))
     assert proc.returncode == 1 and "sequences," not in proc.stdout
     assert f"--output_dir {tmp_path / 'afile'} is a file, not a directory" in proc.stderr
+
+
+def test_command_line_keeps_an_earlier_evaluation_in_the_output_dir(tmp_path):
+    """Another evaluation's metrics.json (evaluate.py's, or another --pred)
+    is moved into earlier.<n>/; it was overwritten in silence."""
+    gt_dir, out = tmp_path / "gt", tmp_path / "out"
+    gt_dir.mkdir()
+    out.mkdir()
+    write(gt_dir / "000342_mpii_test.json", sequence(two_people()))
+    preds = {}
+    for name, ids in (("good", (11, 12)), ("swapped", (12, 11))):
+        (tmp_path / name).mkdir()
+        write(tmp_path / name / "000342_mpii_test.json",
+              sequence(two_people(ids=ids)[:2] + two_people(ids=ids[::-1])[2:]))
+        preds[name] = str(tmp_path / name)
+    coco = {"checkpoint_resolved": "/runs/a", "dataset": "coco", "metrics": {"AP": 0.7}}
+    write(out / "metrics.json", coco)
+    (out / "table.md").write_text("coco table")
+    (out / "mine.txt").write_text("the user's")
+    assert run_cli("--gt", str(gt_dir), "--pred", preds["good"], "--output_dir",
+                   str(out)).returncode == 0
+    assert json.load(open(out / "earlier.1" / "metrics.json")) == coco
+    assert (out / "earlier.1" / "table.md").read_text() == "coco table"
+    assert json.load(open(out / "metrics.json"))["predictions"] == preds["good"]
+    for _ in range(2):  # The same evaluation again replaces itself.
+        assert run_cli("--gt", str(gt_dir), "--pred", preds["good"], "--output_dir",
+                       str(out)).returncode == 0
+    assert not (out / "earlier.2").exists()
+    proc = run_cli("--gt", str(gt_dir), "--pred", preds["swapped"], "--output_dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.load(open(out / "earlier.2" / "metrics.json"))["predictions"] == preds["good"]
+    assert json.load(open(out / "metrics.json"))["predictions"] == preds["swapped"]
+    assert (out / "mine.txt").read_text() == "the user's"
 
 
 def test_a_file_that_is_not_text_is_not_valid_json(tmp_path):
