@@ -275,13 +275,33 @@ class CocoKeypointMetric:
         return path
 
     def table(self, metrics: Mapping[str, float], arch_name: str, title: str = "") -> str:
-        """The official table, or "" when there is no ground truth."""
-        return format_coco_table(metrics, arch_name, title) if "AP" in metrics else ""
+        """The official table (with a note when the ground truth's areas
+        were filled in from boxes), or "" when there is no ground truth."""
+        if "AP" not in metrics:
+            return ""
+        note = self.filled_areas_note()
+        return format_coco_table(metrics, arch_name, title) + (f"\n{note}\n" if note else "")
+
+    def filled_areas_note(self) -> str:
+        """"" or what to know when people of the ground truth had no
+        'area' and no segmentation: their box area stands in, larger than
+        the segment area COCO gives (OKS more lenient, AP higher)."""
+        from keras_pose.data.coco_files import META_KEY
+        filled = ((self.coco_gt.dataset.get(META_KEY) or {}).get("filled") or {}
+                  if self.coco_gt is not None else {})
+        n = filled.get("area from the box", 0)
+        if not n:
+            return ""
+        return (f"Note: {n} ground-truth people have no 'area' (nor segmentation); their box "
+                "area stands in for it, larger than the segment area COCO's files give: OKS is "
+                "more lenient and this AP is not comparable with one on COCO-style areas.")
 
     def describe(self, in_vis_threshold: float) -> str:
         """How the numbers were obtained (for metrics.json)."""
         if self.coco_gt is None:
             return "no ground truth for a test split: results written only"
+        note = self.filled_areas_note()
         return ("pycocotools COCOeval('keypoints') after the official rescoring (box score "
                 f"x mean keypoint score > {in_vis_threshold}) and greedy OKS NMS per image "
-                f"at {self.oks_threshold} with the padded crop area")
+                f"at {self.oks_threshold} with the padded crop area" + (f". {note}" if note
+                                                                         else ""))
