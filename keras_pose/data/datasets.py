@@ -201,6 +201,11 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
         return BoxMode(True)
     if detection_file and use_gt_boxes:
         raise DatasetError("give either ground-truth boxes or a detections file, not both")
+    if use_gt_boxes and is_test_split(config):  # Was dropped in silence for the detections.
+        raise DatasetError(
+            f"split {config.data.test_set} is a test split: it has no ground-truth boxes, so "
+            "--use_gt_boxes cannot apply; drop it (its people come from --detections or "
+            "test.detection_file)")
     wanted = config.test.use_gt_boxes if use_gt_boxes is None else use_gt_boxes
     path = detection_file or _under_root(config, config.test.detection_file)
     exists = bool(path) and os.path.isfile(path)

@@ -56,6 +56,14 @@ def test_a_test_split_uses_detections_and_its_image_info_file(tmp_path):
         str(tmp_path), "annotations", "image_info_test-dev2017.json")
     assert datasets.annotation_file(cfg, "test").endswith("person_keypoints_val2017.json")
     with pytest.raises(DatasetError, match="detections file"):
+        datasets.resolve_box_mode(test_dev)
+    det = tmp_path / cfg.test.detection_file
+    det.parent.mkdir(parents=True)
+    det.write_text("[]")
+    assert datasets.resolve_box_mode(test_dev).detection_file == str(det)
+    # --use_gt_boxes was dropped in silence for the detections.
+    with pytest.raises(DatasetError, match="test-dev2017 is a test split.*--use_gt_boxes "
+                       "cannot apply; drop it"):
         datasets.resolve_box_mode(test_dev, use_gt_boxes=True)
 
 
