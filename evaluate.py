@@ -55,7 +55,7 @@ flags.DEFINE_string("output_dir", None, "Where metrics.json, table.md and "
 flags.DEFINE_multi_string("set", [], "Config override section.field=value "
                           "(repeatable).")
 flags.DEFINE_integer("batch_size", None, "Evaluation batch size "
-                     "(test.batch_size).")
+                     "(test.batch_size).", lower_bound=1)  # 0 fell back to the config's.
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 

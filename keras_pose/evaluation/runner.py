@@ -150,6 +150,8 @@ def evaluation_config(trained: ExperimentConfig, *, dataset: Optional[str] = Non
     config = build_config(dataset=dataset, data_dir=data_dir, experiment=experiment,
                           start=trained, overrides=overrides)
     config = checkpoint_config(config, trained, overrides)
+    if batch_size is not None and not batch_size >= 1:  # 0 fell back to the config's.
+        raise EvaluationError(f"batch_size (--batch_size) is {batch_size}: give 1 or more")
     if batch_size:
         config = config.replace(test=dataclasses.replace(config.test, batch_size=int(batch_size)))
     return resolve_dataset_config(config)

@@ -515,3 +515,19 @@ def test_a_zero_size_head_box_is_named_its_person_counts_as_missed(caplog):
     caplog.clear()
     evaluate((sequence(two_people()), sequence(two_people(ids=(11, 12)))))
     assert "bbox_head" not in caplog.text
+
+
+def test_pairs_take_the_tracked_file_and_refuse_two_predictions_of_a_sequence(tmp_path):
+    from keras_pose.errors import FlagError
+    from keras_pose.evaluation.posetrack import sequence_pairs
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    write(tmp_path / "gt" / "000342_mpii_test.json", sequence(two_people()))
+    tracked = write(tmp_path / "pred" / "000342_mpii_test.posetrack.json",
+                    sequence(two_people()))
+    assert sequence_pairs(str(tmp_path / "gt"), str(tmp_path / "pred"))[0][1] == tracked
+    # An older file of the ground truth's name beside it: one was used in silence.
+    write(tmp_path / "pred" / "000342_mpii_test.json", sequence(two_people()[:1]))
+    with pytest.raises(FlagError, match=r"two predictions of sequence 000342_mpii_test\.json"
+                       r".*000342_mpii_test\.posetrack\.json; move one"):
+        sequence_pairs(str(tmp_path / "gt"), str(tmp_path / "pred"))

@@ -54,3 +54,15 @@ def test_metrics_json_names_the_decoding():
     assert plain["quarter_offset_refinement"] is True
     assert report(decoding="dark", blur_kernel=7)["decoding"]["blur_kernel"] == 7
     assert report(refine=False)["decoding"] == {"codec": "msra", "refinement": None}
+
+
+def test_a_batch_size_below_one_is_refused_not_replaced():
+    """batch_size 0 (evaluate.py --batch_size 0, or the API) fell back to
+    the config's batch size in silence."""
+    import pytest
+    coco = default_experiment("coco")
+    assert runner.evaluation_config(coco, batch_size=3).test.batch_size == 3
+    assert runner.evaluation_config(coco).test.batch_size == coco.test.batch_size
+    for bad in (0, -3):
+        with pytest.raises(runner.EvaluationError, match=f"batch_size .* is {bad}: give 1"):
+            runner.evaluation_config(coco, batch_size=bad)

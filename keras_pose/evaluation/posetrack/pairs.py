@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 
-from keras_pose.errors import MissingFileError
+from keras_pose.errors import FlagError, MissingFileError
+
 
 def _prediction_file(pred: str, gt_file: str) -> str:
     """``<pred>/<name>.json``, else predict.py's ``<pred>/<name>.posetrack.json``
-    (``--track`` on a folder of frames named as the sequence)."""
+    (``--track`` on a folder of frames named as the sequence); both there
+    is an error (one was chosen in silence)."""
     name = os.path.basename(gt_file)
     same = os.path.join(pred, name)
     tracked = os.path.join(pred, os.path.splitext(name)[0] + ".posetrack.json")
-    return tracked if not os.path.isfile(same) and os.path.isfile(tracked) else same
+    if os.path.isfile(same) and os.path.isfile(tracked):
+        raise FlagError(f"--pred {pred} holds two predictions of sequence {name}: {same} and "
+                        f"{tracked}; move one of them out of the folder")
+    return tracked if os.path.isfile(tracked) else same
 
 
 def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
