@@ -225,18 +225,28 @@ def _predict(checkpoint, found) -> int:
     return _report(run, predictions)
 
 
-def _tracker_drops(summary, track) -> str:
-    """What the tracker's thresholds dropped, and the settings that decide."""
-    parts = []
+def _tracker_drops(summary, track, num_keypoints: int) -> str:
+    """What the tracker's thresholds dropped, and the settings that decide
+    (only those that can still be lowered are suggested)."""
+    from keras_pose.tracking.tracker import tracked_min_keypoints
+    parts, lower = [], []
     if summary.low_score_detections:
         parts.append(f"{summary.low_score_detections} detected box(es) scoring below "
                      f"track.detection_threshold={track.detection_threshold}")
+        lower.append(f"track.detection_threshold={track.detection_threshold / 2:g}")
     if summary.unconfident_poses:
+        needed = tracked_min_keypoints(track, num_keypoints)
         parts.append(f"{summary.unconfident_poses} pose(s) of detected boxes with fewer than "
-                     f"track.min_keypoints={track.min_keypoints} joints scoring at least "
+                     f"{needed} joints (track.min_keypoints={track.min_keypoints}, at most the "
+                     f"model's {num_keypoints}) scoring at least "
                      f"track.keypoint_threshold={track.keypoint_threshold}")
-    return (f"  --track dropped {' and '.join(parts)} (the paper's rules; to keep more, lower "
-            f"them with --set, e.g. --set track.keypoint_threshold=0.2)")
+        if track.keypoint_threshold > 0:
+            lower.append(f"track.keypoint_threshold={track.keypoint_threshold / 2:g}")
+        if needed > 2:
+            lower.append("track.min_keypoints=2")
+    keep = (f"; to keep more, lower them with --set, e.g. "
+            + " ".join(f"--set {s}" for s in lower)) if lower else ""
+    return f"  --track dropped {' and '.join(parts)} (the paper's rules{keep})"
 
 
 def _listed(keys) -> str:
@@ -289,7 +299,8 @@ def _report(run, predictions) -> int:
         print(f"  {below} box(es) of {FLAGS.boxes} scored below --box_threshold "
               f"{FLAGS.box_threshold} and were not run")
     if summary.low_score_detections or summary.unconfident_poses:
-        print(_tracker_drops(summary, run.predictor.config.track))
+        print(_tracker_drops(summary, run.predictor.config.track,
+                            len(run.predictor.config.data.keypoint_names)))
     for message in run.writer.failures:
         print(f"  NOT WRITTEN: {message}", file=sys.stderr)
     if run.writer.failures:

@@ -140,9 +140,18 @@ class PredictionRun:
     def check_posetrack_keypoints(self) -> None:
         """Says, before any frame runs, when the model's keypoints are not
         PoseTrack18's: ``--track`` still writes PoseTrack18 JSON, but
-        ``scripts/evaluate_posetrack.py`` will refuse it."""
+        ``scripts/evaluate_posetrack.py`` will refuse it; stops when the
+        model has too few keypoints to track (one), and says when it has
+        fewer than ``track.min_keypoints`` (all of them are then needed)."""
         from keras_pose.evaluation.posetrack.reader import keypoint_mismatch
-        mismatch = keypoint_mismatch(self.predictor.config.data.keypoint_names)
+        from keras_pose.tracking.tracker import tracked_min_keypoints
+        names = self.predictor.config.data.keypoint_names
+        track = self.predictor.config.track
+        if tracked_min_keypoints(track, len(names)) < track.min_keypoints:
+            logging.warning("--track: the model has %d keypoints, fewer than "
+                            "track.min_keypoints=%d: a pose is tracked with all %d confident",
+                            len(names), track.min_keypoints, len(names))
+        mismatch = keypoint_mismatch(names)
         if mismatch:
             logging.warning("--track: the PoseTrack18 JSON written will not evaluate with "
                             "scripts/evaluate_posetrack.py: %s", mismatch)

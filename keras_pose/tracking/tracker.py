@@ -46,7 +46,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from keras_pose.configs.base import TrackConfig
+from keras_pose.configs.base import ConfigError, TrackConfig
 from keras_pose.data.images import check_rgb_image
 from keras_pose.oks import oks_between, pairwise_oks
 from keras_pose.signals import defer_interrupts
@@ -173,6 +173,22 @@ class _FlowInThread:
         if self._error is not None:
             raise self._error
         return self._result
+
+
+def tracked_min_keypoints(config: TrackConfig, num_keypoints: int) -> int:
+    """The confident joints a pose needs to be tracked: ``min_keypoints``,
+    but at most K (with more, a model of fewer keypoints, e.g. 2, had every
+    pose dropped).
+
+    Raises:
+      ConfigError: K < 2 (a tracked person's box is drawn around two joints
+        or more).
+    """
+    if num_keypoints < 2:
+        raise ConfigError(f"tracking needs a model of 2 or more keypoints (a tracked person's "
+                          f"box is drawn around its confident joints); this one has "
+                          f"{num_keypoints}: predict without --track")
+    return min(config.min_keypoints, num_keypoints)
 
 
 class PoseTracker:
@@ -372,7 +388,7 @@ class PoseTracker:
             raise ValueError(f"estimate_fn returned {keypoints.shape[1]} keypoints, "
                              f"the OKS sigmas are for {len(self._sigmas)}")
         confident = poses.keypoint_scores >= self.config.keypoint_threshold
-        enough = confident.sum(1) >= self.config.min_keypoints
+        enough = confident.sum(1) >= tracked_min_keypoints(self.config, keypoints.shape[1])
         # A propagated box that loses its pose is a person leaving: not counted.
         self.unconfident_poses += int(np.count_nonzero(~enough & ~poses.propagated))
         poses = poses.take(np.flatnonzero(enough))

@@ -395,3 +395,28 @@ def test_a_second_ctrl_c_while_the_outputs_close_keeps_the_posetrack_json(tmp_pa
         signal.signal(signal.SIGINT, previous)
     assert len(json.load(open(tmp_path / "out" / "clip.mp4.posetrack.json"))["images"]) == 3
     assert len(json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))) == 3
+
+
+def test_track_checks_the_models_keypoints_before_any_frame(caplog):
+    """A 1-keypoint model stops at once (it cannot be tracked), a 2-keypoint
+    one is told that both joints are needed (min_keypoints 3 had dropped
+    every pose, after the whole video)."""
+    import dataclasses
+    import logging
+    import types
+
+    from keras_pose.configs import ConfigError, default_experiment
+    coco = default_experiment("coco")
+
+    def run_of(names):
+        data = dataclasses.replace(coco.data, keypoint_names=names, flip_pairs=(), skeleton=(),
+                                   oks_sigmas=())
+        return types.SimpleNamespace(predictor=types.SimpleNamespace(
+            config=coco.replace(data=data)))
+
+    caplog.set_level(logging.WARNING, logger="absl")
+    PredictionRun.check_posetrack_keypoints(run_of(("head", "chest")))
+    assert ("the model has 2 keypoints, fewer than track.min_keypoints=3: a pose is tracked "
+            "with all 2 confident") in caplog.text
+    with pytest.raises(ConfigError, match="this one has 1: predict without --track"):
+        PredictionRun.check_posetrack_keypoints(run_of(("head",)))

@@ -441,3 +441,35 @@ def test_leaving_while_the_flow_runs_exits_cleanly():
     run = subprocess.run([sys.executable, "-c", EXIT_DURING_FLOW], cwd=root, timeout=120,
                          capture_output=True, text=True)
     assert run.returncode == 3, run.stderr[-2000:]
+
+
+def _few_keypoints_estimator(k):
+    """A stub estimator of a k-keypoint model of one person standing still:
+    the same confident joints (down the middle of the box below) for any box."""
+    joints = np.stack([np.full(k, 70.0), 40.0 + 100.0 * np.arange(k) / max(k - 1, 1)], -1)
+
+    def estimate(image, boxes, box_scores):
+        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+        keypoints = np.repeat(joints[None], len(boxes), 0)
+        return types.SimpleNamespace(keypoints=keypoints,
+                                     keypoint_scores=np.full((len(boxes), k), 0.9),
+                                     scores=np.full(len(boxes), 0.9), boxes=boxes)
+    return estimate
+
+
+def test_a_model_of_fewer_keypoints_than_min_keypoints_is_tracked_with_all_of_them():
+    """A 2-keypoint model had every pose dropped by min_keypoints=3 (its
+    default), and a 1-keypoint model cannot be tracked at all: said at once."""
+    from keras_pose.configs import ConfigError
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    box = np.array([[40.0, 30.0, 60.0, 120.0]])
+    assert CONFIG.min_keypoints == 3
+    tracker = PoseTracker(CONFIG, _few_keypoints_estimator(2))
+    for _ in range(3):
+        assert tracker.step(frame, (box, [0.9])).track_ids.tolist() == [0]
+    assert tracker.unconfident_poses == 0
+    assert tracker_module.tracked_min_keypoints(CONFIG, 2) == 2
+    assert tracker_module.tracked_min_keypoints(CONFIG, 17) == 3
+    with pytest.raises(ConfigError, match="2 or more keypoints .* this one has 1: predict "
+                       "without --track"):
+        PoseTracker(CONFIG, _few_keypoints_estimator(1)).step(frame, (box, [0.9]))
