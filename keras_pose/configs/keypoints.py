@@ -271,17 +271,18 @@ def _cross_limbs(pairs: Sequence[tuple[int, int]], keys: Sequence[Key], base: in
     return count
 
 
-def skeleton_base_from_names(pairs: Sequence[tuple[int, int]], names: Sequence[str]
-                             ) -> Optional[int]:
+def skeleton_base_from_names(pairs: Sequence[tuple[int, int]], names: Sequence[str],
+                             what: str = "skeleton") -> Optional[int]:
     """The base (0 or 1) under which a skeleton whose indices fit both
     joins fewer left and right keypoints of different stems, or None when
     the names do not tell (as many such limbs either way).
 
     A skeleton read with the wrong base shifts every limb by one keypoint:
     across the body, ``left_shoulder``-``right_shoulder`` becomes
-    ``right_ear``-``left_shoulder``, a limb no skeleton draws.
+    ``right_ear``-``left_shoulder``, a limb no skeleton draws. ``what``
+    names the skeleton in errors (its file and category).
     """
-    checked = _int_pairs(pairs, "skeleton")
+    checked = _int_pairs(pairs, what)
     k = len(names)
     if not checked or not all(1 <= v <= k - 1 for pair in checked for v in pair):
         return None

@@ -307,9 +307,13 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
             "test.detection_file, names the detections of the evaluated split)")
     if not rows["image_path"]:
         found = sorted({int(d["category_id"]) for d in detections})
+        # Only categories the annotation file has people of can be chosen instead.
+        choosable = [c for c in found if c in meta.get("keypoint_category_ids", ())]
+        choose = (f", or choose theirs with --set data.category_ids={choosable[0]}"
+                  if choosable else f" ({ann_file} has no keypoint category {found[0]})")
         other = (f"; its detections are of categories {found[:5]}, the chosen keypoint "
                  f"categories {sorted(meta['category_ids'])}: give detections of those (their "
-                 "category_id), or choose others with --set data.category_ids=..."
+                 f"category_id){choose}"
                  if skipped["not a chosen keypoint category"] else "")
         raise AnnotationError(
             f"{det_file}: no usable person detection (" + ", ".join(

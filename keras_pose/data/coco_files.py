@@ -144,7 +144,7 @@ def _file_skeleton(cat: dict, names: Sequence[str], where: str) -> tuple:
     that fit both bases are read in the one the names settle, else 1-based."""
     pairs = cat.get("skeleton") or []
     try:
-        by_names = kp.skeleton_base_from_names(pairs, names)
+        by_names = kp.skeleton_base_from_names(pairs, names, f"{where} 'skeleton'")
         return kp.zero_based_pairs(
             pairs, len(names), f"{where} 'skeleton'", 1 if by_names is None else by_names,
             "COCO's 1-based convention; the keypoint names do not settle it"
@@ -350,6 +350,8 @@ def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counte
     for cat in selected[1:]:
         _normalise_category(cat, path, skeleton)
     meta["category_ids"] = tuple(c["id"] for c in selected)
+    # All of the file's (chosen or not): what --set data.category_ids could name.
+    meta["keypoint_category_ids"] = tuple(c["id"] for c in categories if c.get("keypoints"))
     return meta, selected
 
 

@@ -144,9 +144,18 @@ def test_detection_file_errors(coco_dir, tmp_path):
     with pytest.raises(AnnotationError, match=r"cat7.json: no usable person detection \(not a "
                        r"chosen keypoint category: 1\); data.image_threshold is 0.0; its "
                        r"detections are of categories \[7\], the chosen keypoint categories "
-                       r"\[1\]: give detections of those \(their category_id\), or choose "
-                       r"others with --set data.category_ids=...$"):
+                       r"\[1\]: give detections of those \(their category_id\) "
+                       r"\(.*test_coco.json has no keypoint category 7\)$"):
         coco.load_coco_detections(str(cat), ann, coco_dir, 0.75)
+    # Choosing the detections' category is only said when the file has people of it
+    # (it was said always, and then refused: "not keypoint categories of this file").
+    data = json.load(open(ann))
+    data["categories"].append(dict(data["categories"][0], id=7, name="robot"))
+    two = tmp_path / "two_categories.json"
+    two.write_text(json.dumps(data))
+    with pytest.raises(AnnotationError, match=r"give detections of those \(their "
+                       r"category_id\), or choose theirs with --set data.category_ids=7$"):
+        coco.load_coco_detections(str(cat), str(two), coco_dir, 0.75, category_ids=(1,))
 
 
 def test_empty_detection_boxes_are_used_as_given_and_named(coco_dir, tmp_path, caplog):
@@ -325,6 +334,12 @@ def test_out_of_range_skeleton_names_file_and_limb(tmp_path):
     negative = _write(tmp_path, _tiny_coco(skeleton=[[0, 1], [-1, 2]]), "neg.json")
     with pytest.raises(AnnotationError, match=r"neg.json.*pair #1 \[-1, 2\]"):
         coco_files.read_annotation_file(negative)
+    # Not a list of pairs at all: the file and category were not named.
+    for bad in ("oops", [[0, 1], [2]]):
+        path = _write(tmp_path, _tiny_coco(skeleton=bad), "bad.json")
+        with pytest.raises(AnnotationError, match=r"bad.json: category 1 \('thing'\) "
+                           r"'skeleton'.*--set data.skeleton=\[\]"):
+            coco_files.read_annotation_file(path)
 
 
 def test_a_skeleton_that_does_not_fit_k_yields_to_data_skeleton(tmp_path, coco_dir):
