@@ -154,6 +154,13 @@ def check_guard(reference_ap: float, rows: list[GuardRow], max_drop: float = MAX
       AccuracyGuardError: naming them, with the table (unless ``force``:
         then an error-level log says the same and the export goes on).
     """
+    if reference_ap <= max_drop:  # No candidate could lose more: said, not passed in silence.
+        logging.warning(
+            "accuracy guard: the fp32 model's AP here is %.2f, not above the %g points an "
+            "export may lose, so the AP cannot tell a worse export (keypoints of %s moved %s px "
+            "on average from fp32's); a model that scores on this data set makes the guard "
+            "work", 100 * reference_ap, 100 * max_drop, ", ".join(r.name for r in rows),
+            ", ".join(f"{r.mean_px:.3g}" for r in rows))
     bad = [r for r in rows if r.ap_drop > max_drop]
     if not bad:
         return

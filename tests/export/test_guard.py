@@ -98,3 +98,17 @@ def test_guard_on_crops_passes_agreement_and_refuses_a_moved_network(setup):
                        r"people within 1 heatmap pixel.*at least 95% are needed"):
         guard.guard_on_crops(reference, runtimes.numpy_network(moved, config), "moved", config,
                              crops)
+
+
+def test_a_reference_that_scores_no_more_than_the_drop_is_said_to_judge_nothing(monkeypatch):
+    """A barely trained model (fp32 AP 0): its int8 export passed with
+    keypoints 12 px off, the AP unable to fall; that passed in silence."""
+    logged = []
+    monkeypatch.setattr(guard.logging, "warning", lambda fmt, *args: logged.append(fmt % args))
+    drifting = guard.GuardRow("onnx int8", 0.0, 0.0, 11.989, 69.0, 0.9)
+    guard.check_guard(0.0, [drifting])  # Passes: nothing to refuse it by ...
+    assert len(logged) == 1  # ... but said.
+    assert "AP here is 0.00" in logged[0] and "cannot tell a worse export" in logged[0]
+    assert "onnx int8 moved 12 px" in logged[0]
+    guard.check_guard(0.706, [guard.GuardRow("onnx int8", 0.705, 0.001, 0.2, 1.0, 0.01)])
+    assert len(logged) == 1  # A model that scores: no word.
