@@ -25,7 +25,14 @@ def _check_sigma_values(values: Sequence[object], k: Optional[int], what: str
     if bad:
         raise ValueError(f"{what}: OKS sigmas must be finite numbers > 0, got {bad[:5]}")
     if k is not None and len(values) != k:
-        raise ValueError(f"{what} has {len(values)} values for {k} keypoints")
+        known = [name for name, preset in SIGMA_PRESETS.items() if len(preset.names) == k]
+        raise ValueError(
+            f"{what} has {len(values)} values for {k} keypoints (a preset's or a list's): give "
+            f"{k} numbers, e.g. --set {what}=[{','.join([f'{DEFAULT_OKS_SIGMA:g}'] * min(k, 3))}"
+            f"{',...' if k > 3 else ''}]"
+            + (f", a preset of {k} keypoints ({', '.join(known)})" if known else "")
+            + f", or none for COCO's sigma by keypoint name ({DEFAULT_OKS_SIGMA:g} for other "
+            "names)")
     return tuple(float(v) for v in values)
 
 

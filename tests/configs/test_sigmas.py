@@ -71,8 +71,13 @@ def test_preset_names_aliases_order_and_errors(caplog):
 def test_explicit_sigmas_are_checked():
     assert resolve_sigmas("0.1, 0.2", ["a", "b"]) == (0.1, 0.2)
     assert resolve_sigmas([0.1, 0.2], ["a", "b"]) == (0.1, 0.2)
-    with pytest.raises(ValueError, match="2 values for 3 keypoints"):
+    with pytest.raises(ValueError, match=r"2 values for 3 keypoints .*: give 3 numbers, e\.g\. "
+                       r"--set data.oks_sigmas=\[[0-9.]+,[0-9.]+,[0-9.]+\], or none"):
         resolve_sigmas([0.1, 0.2], ["a", "b", "c"])
+    # COCO's numbers (--set data.oks_sigmas=coco) for 14 keypoints: the way out was not said.
+    with pytest.raises(ValueError, match=r"17 values for 14 keypoints .*, a preset of 14 "
+                       r"keypoints \(.*crowdpose.*\), or none"):
+        resolve_sigmas(COCO_OKS_SIGMAS, [f"k{i}" for i in range(14)])
     with pytest.raises(ValueError, match="finite numbers > 0"):
         resolve_sigmas([0.1, float("nan")], ["a", "b"])
     with pytest.raises(ValueError, match="finite numbers > 0"):
