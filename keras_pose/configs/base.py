@@ -393,7 +393,8 @@ class TrackConfig:
       min_keypoints: a pose with fewer joints at or above
         ``keypoint_threshold`` is dropped (neither output nor tracked); at
         least 2 (a box needs two joints). Ours: 3; with fewer there is no
-        usable box and the OKS rests on one or two joints.
+        usable box and the OKS rests on one or two joints. A model of fewer
+        keypoints (2) needs all of them (``tracking.tracker.tracked_min_keypoints``).
       box_nms_iou: IoU above which the NMS that unifies detected and
         propagated boxes drops the lower-ranked box. Ours: the paper gives
         none; 0.5 is the usual detector NMS threshold.
