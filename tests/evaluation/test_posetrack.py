@@ -531,3 +531,29 @@ def test_pairs_take_the_tracked_file_and_refuse_two_predictions_of_a_sequence(tm
     with pytest.raises(FlagError, match=r"two predictions of sequence 000342_mpii_test\.json"
                        r".*000342_mpii_test\.posetrack\.json; move one"):
         sequence_pairs(str(tmp_path / "gt"), str(tmp_path / "pred"))
+
+
+def test_sequences_that_add_nothing_and_unpaired_predictions_are_said(tmp_path, caplog):
+    """A ground-truth sequence without labelled people counted among the
+    sequences, and prediction files of no sequence were left out: in silence."""
+    import logging
+
+    from keras_pose.evaluation.posetrack import sequence_pairs
+    caplog.set_level(logging.WARNING, logger="absl")
+    (tmp_path / "gt").mkdir()
+    (tmp_path / "pred").mkdir()
+    write(tmp_path / "gt" / "a.json", sequence(two_people()))
+    write(tmp_path / "gt" / "empty.json", sequence([[], []]))
+    write(tmp_path / "pred" / "a.json", sequence(two_people(ids=(11, 12))))
+    for name in ("empty.json", "other.json", "seq.posetrack.json", "seq.frames.json",
+                 "predictions.json"):
+        write(tmp_path / "pred" / name, sequence([[], []]))
+    pairs = sequence_pairs(str(tmp_path / "gt"), str(tmp_path / "pred"))
+    assert "2 prediction file(s) have no ground-truth sequence of their name and are not " \
+        "evaluated: other.json, seq.posetrack.json" in caplog.text
+    metric = PoseTrackMetric()
+    for gt, pred in pairs:
+        metric.update(gt, pred)
+    assert metric.num_sequences == 2
+    assert caplog.text.count("no frame with labelled people") == 1
+    assert "empty.json: no frame with labelled people" in caplog.text

@@ -12,6 +12,7 @@ import os
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
+from absl import logging
 
 from keras_pose.evaluation.posetrack.matching import (PCKH_THRESHOLD, FrameResult,
                                                       apply_ignore_regions, evaluate_frame)
@@ -171,6 +172,9 @@ class PoseTrackMetric:
                 self._scores[j].append(r.scores[j])
                 self._labels[j].append(r.labels[j])
             self._num_gt += r.num_gt
+        if not results:  # Counted among the sequences, but it adds nothing: said.
+            logging.warning("%s: no frame with labelled people; nothing of this sequence is "
+                            "evaluated", gt.name)
         # poseval leaves the last evaluated frame out of the tracking metrics.
         self._counts += tracking_counts(results[:-1])
         self.num_sequences += 1

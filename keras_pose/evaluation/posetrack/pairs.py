@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from absl import logging
+
 from keras_pose.errors import FlagError, MissingFileError
 
 
@@ -51,4 +53,20 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
         raise MissingFileError(
             f"no prediction file for {len(missing)} ground-truth sequence(s): "
             + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    _say_unpaired(pred, {os.path.basename(p) for _, p in pairs})
     return pairs
+
+
+# What predict.py --track and the evaluations write beside the sequences' files.
+_NOT_SEQUENCES = ("predictions.json", "metrics.json")
+
+
+def _say_unpaired(pred: str, used: set) -> None:
+    """Warns of prediction files in ``pred`` that no ground-truth sequence
+    pairs with (they were left out in silence)."""
+    unpaired = sorted(f for f in os.listdir(pred) if f.endswith(".json") and f not in used
+                      and not f.endswith(".frames.json") and f not in _NOT_SEQUENCES)
+    if unpaired:
+        logging.warning("--pred %s: %d prediction file(s) have no ground-truth sequence of "
+                        "their name and are not evaluated: %s", pred, len(unpaired),
+                        ", ".join(unpaired[:5]) + (" ..." if len(unpaired) > 5 else ""))
