@@ -414,13 +414,23 @@ def test_a_repeated_ground_truth_track_id_names_file_and_frame(tmp_path):
     look at the ground truth."""
     pred = write(tmp_path / "pred.json", sequence(two_people(ids=(11, 12))))
     data = sequence(two_people(ids=(3, 3)))
-    with pytest.raises(PoseTrackFormatError,
-                       match=r"gt\.json: images\[0\]: non-unique track ids \[3, 3\]"):
+    with pytest.raises(PoseTrackFormatError, match=r"gt\.json: images\[0\]: track id 3 is "
+                       r"given to two people with 'right_ankle' labelled"):
         PoseTrackMetric().update(write(tmp_path / "gt.json", data), pred)
-    # A person with no labelled joint is not tracked: its id may repeat.
+    # Legal (these evaluated before the check, and must still): an id repeated on a
+    # person with no labelled joint, on two people who share no labelled joint, and
+    # on a person inside an ignore region (poseval drops them).
     frames = two_people(ids=(3, 4))
     frames[0].append(person(3, 70.0, absent=range(17)))
     PoseTrackMetric().update(write(tmp_path / "gt.json", sequence(frames)), pred)
+    frames = two_people(ids=(3, 4))
+    frames[0][0] = person(3, 10.0, absent=range(8, 17))
+    frames[0].append(person(3, 400.0, absent=range(8)))
+    PoseTrackMetric().update(write(tmp_path / "gt.json", sequence(frames)), pred)
+    frames = two_people(ids=(3, 4))
+    frames[0].append(person(3, 700.0))
+    inside = sequence(frames, {0: ([[650, 800, 800, 650]], [[0, 0, 400, 400]])})
+    PoseTrackMetric().update(write(tmp_path / "gt.json", inside), pred)
 
 
 def run_cli(*args):

@@ -16,7 +16,8 @@ from absl import logging
 
 from keras_pose.evaluation.posetrack.matching import (PCKH_THRESHOLD, FrameResult,
                                                       apply_ignore_regions, evaluate_frame)
-from keras_pose.evaluation.posetrack.reader import (JOINT_NAMES, NUM_JOINTS, Source,
+from keras_pose.evaluation.posetrack.reader import (JOINT_NAMES, NUM_JOINTS, People,
+                                                    PoseTrackFormatError, Source,
                                                     check_predictions, load_sequence)
 from keras_pose.files import write_json
 
@@ -46,6 +47,21 @@ def _metrics_host():
 
         _METRICS_HOST = motmetrics.metrics.create()
     return _METRICS_HOST
+
+
+def check_ground_truth_ids(truth: People, where: str) -> None:
+    """Refuses a track id given to two ground-truth people who both have
+    one joint labelled (outside the ignore regions): the tracking metrics
+    count ids joint by joint, and motmetrics failed on it with a KeyError.
+    An id repeated among people who share no labelled joint stays legal."""
+    for j in range(NUM_JOINTS):
+        ids = truth.track_ids[truth.present[:, j]]
+        values, counts = np.unique(ids, return_counts=True)
+        if (counts > 1).any():
+            raise PoseTrackFormatError(
+                f"{where}: track id {values[counts > 1][0]} is given to two people with "
+                f"'{JOINT_NAMES[j]}' labelled (outside the ignore regions); give each "
+                "person of a frame its own track_id")
 
 
 def tracking_counts(frames: Sequence[FrameResult]) -> np.ndarray:
@@ -162,11 +178,12 @@ class PoseTrackMetric:
         pred = load_sequence(predictions, ground_truth=False)
         check_predictions(gt, pred)
         results = []
-        for g, p in zip(gt.frames, pred.frames):
+        for i, (g, p) in enumerate(zip(gt.frames, pred.frames)):
             if len(g.people) == 0:  # Not a labelled frame for poseval.
                 continue
-            results.append(evaluate_frame(*apply_ignore_regions(g, p.people),
-                                          threshold=self.threshold))
+            truth, guesses = apply_ignore_regions(g, p.people)
+            check_ground_truth_ids(truth, f"{gt.name}: images[{i}]")
+            results.append(evaluate_frame(truth, guesses, threshold=self.threshold))
         for r in results:
             for j in range(NUM_JOINTS):
                 self._scores[j].append(r.scores[j])

@@ -350,15 +350,8 @@ def load_sequence(source: Source, ground_truth: bool = True,
 
 def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
     """Checks that ``pred`` pairs frame by frame with ``gt`` (same count,
-    same id or file name at each position) and that both have unique track
-    ids per frame (in the ground truth: among its people with a labelled
-    joint, the ones the tracking metrics count; a repeated id there was
-    motmetrics' KeyError)."""
-    for i, frame in enumerate(gt.frames):
-        ids = frame.people.track_ids[frame.people.present.any(axis=1)]
-        if len(np.unique(ids)) != len(ids):
-            raise _fail(f"{gt.name}: images[{i}]", f"non-unique track ids {ids.tolist()} "
-                        "among the people with labelled joints in one frame")
+    same id or file name at each position) and has unique track ids per
+    frame (the ground truth's: ``metric.check_ground_truth_ids``)."""
     if len(gt.frames) != len(pred.frames):
         raise PoseTrackFormatError(
             f"{pred.name}: {len(pred.frames)} images, but the ground truth "
