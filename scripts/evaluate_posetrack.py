@@ -11,6 +11,7 @@ markdown; ``--output_dir`` receives ``metrics.json`` (every number, NaN as
 null) and ``table.md``. See ``keras_pose.evaluation.posetrack`` for the rules.
 """
 
+import os
 import time
 
 from absl import app, flags
@@ -49,8 +50,9 @@ def _evaluate() -> int:
     print(table)
     if FLAGS.output_dir:
         report = {
-            "ground_truth": FLAGS.gt,
-            "predictions": FLAGS.pred,
+            # Absolute: what tells this evaluation from an earlier one there.
+            "ground_truth": os.path.abspath(FLAGS.gt),
+            "predictions": os.path.abspath(FLAGS.pred),
             "num_sequences": metric.num_sequences,
             "num_frames": metric.num_frames,
             "metrics": dict(metrics),  # NaN (MOTA of a joint never annotated): null.

@@ -88,19 +88,25 @@ def evaluate(estimator: Any, records: Any, metric: Any, *, batch_size: int = 32,
     return metrics
 
 
+def _absolute(path: Optional[str]) -> Optional[str]:
+    """A path of a report, absolute: the report names the same file from
+    any folder (and two reports compare by it)."""
+    return os.path.abspath(path) if path else path
+
+
 def metrics_report(metrics: Mapping[str, float], config: ExperimentConfig, metric: Any, *,
                    box_mode: Any, flip: bool, table: str = "",
                    info: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     """The content of metrics.json: the numbers and how they were obtained."""
     counts = ("num_results", "num_people", "num_images")
     report = {
-        "dataset": config.data.dataset, "data_root": config.data.root,
+        "dataset": config.data.dataset, "data_root": _absolute(config.data.root),
         "split": config.data.test_set, "experiment": config.name, "arch": arch_name(config),
         "metrics": {k: v for k, v in metrics.items() if k not in counts},
         "primary_metric": metric.primary,
         "method": metric.describe(config.test.in_vis_threshold),
         "box_mode": box_mode.name if box_mode else None,
-        "detection_file": box_mode.detection_file if box_mode else None,
+        "detection_file": _absolute(box_mode.detection_file if box_mode else None),
         "flip_test": bool(flip),
         "shift_heatmap": bool(config.test.shift_heatmap) if flip else None,
         # DARK's record said "quarter_offset_refinement": true (its test.refine).
@@ -271,7 +277,6 @@ SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "da
                    "box_mode", "detection_file", "flip_test",
                    # scripts/evaluate_posetrack.py's (its reports have none of the above).
                    "ground_truth", "predictions")
-_PATHS = ("detection_file", "ground_truth", "predictions")
 
 
 def check_output_names(output_dir: str) -> None:
@@ -289,14 +294,15 @@ def check_output_names(output_dir: str) -> None:
 
 
 def _evaluation_key(report: Mapping[str, Any]) -> dict[str, Any]:
+    # Paths are compared as the reports hold them, absolute (resolved when the
+    # report was made: resolving a stored relative path here took it against
+    # today's folder, so other data could pass for the same evaluation).
     key = {name: report.get(name) for name in SAME_EVALUATION}
-    for name in _PATHS:
-        if key[name]:
-            key[name] = os.path.abspath(key[name])
     config = report.get("config") or {}
     key.update({f"test.{k}": v for k, v in (config.get("test") or {}).items()
                 if k != "batch_size"})
-    key.update({f"data.{k}": v for k, v in (config.get("data") or {}).items()})
+    key.update({f"data.{k}": v for k, v in (config.get("data") or {}).items()
+                if k != "root"})  # data_root, absolute, stands for it.
     return key
 
 
@@ -322,10 +328,21 @@ def write_outputs(output_dir: str, metric: Any, report: Mapping[str, Any], table
 
 def _differences(directory: str, report: Mapping[str, Any]) -> str:
     """"flip_test True -> False, ...": what differs from the evaluation kept."""
-    with open(os.path.join(directory, METRICS_FILE)) as f:
-        before, now = _evaluation_key(json.load(f)), _evaluation_key(report)
+    before = _earlier_report(os.path.join(directory, METRICS_FILE))
+    if not isinstance(before, dict):
+        return "its metrics.json is not an evaluation's"
+    before, now = _evaluation_key(before), _evaluation_key(report)
     return ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
                      if before.get(k) != v)
+
+
+def _earlier_report(path: str) -> Any:
+    """The JSON of an earlier metrics.json; None when it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):  # UnicodeDecodeError is a ValueError.
+        return None
 
 
 def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optional[str]:
@@ -336,12 +353,11 @@ def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optio
     its own outputs). Before, a second evaluation (ground-truth boxes, then
     detections) replaced the first's files in silence."""
     path = os.path.join(output_dir, METRICS_FILE)
-    try:
-        with open(path) as f:
-            earlier = json.load(f)
-    except (OSError, ValueError):
-        return None  # No earlier evaluation (or not one of ours: left alone).
-    if not isinstance(earlier, dict) or _evaluation_key(earlier) == _evaluation_key(report):
+    if not os.path.isfile(path):
+        return None
+    earlier = _earlier_report(path)
+    # A metrics.json that is not one of ours is kept too: it was overwritten.
+    if isinstance(earlier, dict) and _evaluation_key(earlier) == _evaluation_key(report):
         return None
     n = 1
     while os.path.exists(os.path.join(output_dir, f"earlier.{n}")):

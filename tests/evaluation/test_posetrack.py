@@ -567,3 +567,34 @@ def test_sequences_that_add_nothing_and_unpaired_predictions_are_said(tmp_path, 
     assert metric.num_sequences == 2
     assert caplog.text.count("no frame with labelled people") == 1
     assert "empty.json: no frame with labelled people" in caplog.text
+
+
+def test_relative_paths_from_another_folder_are_another_evaluation(tmp_path):
+    """metrics.json kept --gt / --pred as typed and they were resolved at the
+    next run against its folder: another folder's data with the same
+    relative names replaced the evaluation in silence. And a metrics.json
+    that is not JSON was overwritten."""
+    out = tmp_path / "out"
+    for folder, ids in (("one", (11, 12)), ("two", (12, 11))):
+        (tmp_path / folder / "gt").mkdir(parents=True)
+        (tmp_path / folder / "pred").mkdir()
+        write(tmp_path / folder / "gt" / "s.json", sequence(two_people()))
+        write(tmp_path / folder / "pred" / "s.json",
+              sequence(two_people(ids=ids)[:2] + two_people(ids=ids[::-1])[2:]))
+    env = dict(os.environ, PYTHONPATH=REPO)
+
+    def run_in(folder):
+        return subprocess.run([sys.executable, os.path.join(REPO, "scripts/evaluate_posetrack.py"),
+                               "--gt", "gt", "--pred", "pred", "--output_dir", str(out)],
+                              cwd=tmp_path / folder, capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    out.mkdir()
+    (out / "metrics.json").write_text("my notes")
+    assert run_in("one").returncode == 0
+    assert (out / "earlier.1" / "metrics.json").read_text() == "my notes"
+    assert run_in("two").returncode == 0
+    kept = json.load(open(out / "earlier.2" / "metrics.json"))
+    assert kept["predictions"] == str(tmp_path / "one" / "pred")
+    assert json.load(open(out / "metrics.json"))["ground_truth"] == str(tmp_path / "two" / "gt")
+    assert run_in("two").returncode == 0 and not (out / "earlier.3").exists()

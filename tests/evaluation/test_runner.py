@@ -66,3 +66,25 @@ def test_a_batch_size_below_one_is_refused_not_replaced():
     for bad in (0, -3):
         with pytest.raises(runner.EvaluationError, match=f"batch_size .* is {bad}: give 1"):
             runner.evaluation_config(coco, batch_size=bad)
+
+
+def test_reports_hold_absolute_paths_and_compare_by_them(tmp_path, monkeypatch):
+    """evaluate.py --data_dir own (relative) run from two folders into one
+    --output_dir: the second replaced the first in silence (data_root was
+    stored as typed and the config's relative root compared equal)."""
+    import dataclasses
+    import types
+    coco = default_experiment("coco")
+    metric = types.SimpleNamespace(primary="AP", describe=lambda threshold: "OKS AP")
+    config = coco.replace(data=dataclasses.replace(coco.data, root="own"))
+
+    def report_in(folder):
+        (tmp_path / folder).mkdir(exist_ok=True)
+        monkeypatch.chdir(tmp_path / folder)
+        return runner.metrics_report({}, config, metric, box_mode=BoxMode(False, "d.json"),
+                                     flip=True)
+    first, second = report_in("a"), report_in("b")
+    assert first["data_root"] == str(tmp_path / "a" / "own")
+    assert first["detection_file"] == str(tmp_path / "a" / "d.json")
+    assert runner._evaluation_key(first) != runner._evaluation_key(second)
+    assert runner._evaluation_key(report_in("a")) == runner._evaluation_key(first)
