@@ -202,6 +202,8 @@ def _predict(checkpoint, found) -> int:
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids,
                         upright=_upright())
+    if FLAGS.track:  # Before any file is touched: it may refuse the model.
+        run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     images = [item for item in inputs if not item.is_video]
     # Its entries: the images' (videos and tracked folders have files of their own).
     predictions = JsonListFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
@@ -210,8 +212,6 @@ def _predict(checkpoint, found) -> int:
     if predictions.kept_earlier:
         print(f"note: {predictions.path} of an earlier run, with results of other inputs, "
               f"is kept as {predictions.kept_earlier}")
-    if FLAGS.track:
-        run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     try:
         if FLAGS.track:
             run.folders(images, predictor.config.track, FLAGS.frames_fps)

@@ -844,3 +844,32 @@ def test_an_earlier_runs_video_of_the_same_name_keeps_its_outputs(run_predict, c
     assert len(json.load(open(out / "a.avi.1.posetrack.json"))["images"]) == 4
     assert os.path.isfile(out / "a.avi.1.pose.avi")
     assert len(json.load(open(out / "a.avi.frames.json"))) == 2
+
+
+def test_a_model_that_cannot_be_tracked_is_refused_before_any_file_moves(
+        run_predict, coco_dir, tmp_path):
+    """A 1-keypoint model with --track: refused in one line before the first
+    frame, and the earlier run's predictions.json stays where it was (it was
+    moved to predictions.1.json first)."""
+    import tensorflow as tf
+
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.configs import apply_overrides, get_experiment
+    from keras_pose.models import build_model_from_config
+    config = apply_overrides(get_experiment("tiny"), [
+        "model.image_size=64,64", "model.heatmap_size=16,16", "model.deconv_filters=16,16,16",
+        "model.num_keypoints=1", 'data.keypoint_names=["head"]', "data.flip_pairs=[]",
+        "data.skeleton=[]", "data.oks_sigmas=[]", "data.upper_body_ids=[0]"])
+    tf.keras.utils.set_random_seed(0)
+    save_model_checkpoint(build_model_from_config(config.model), config, str(tmp_path / "k1"))
+    inputs = _frames(coco_dir, tmp_path / "in" / "seq", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = '[{"image_id": 0, "file_name": "mine.jpg"}]'
+    (out / "predictions.json").write_text(earlier)
+    code, _, err = run_predict(["--checkpoint", str(tmp_path / "k1"), "--input", inputs,
+                                "--detector", "none", "--track", "--output_dir", str(out)])
+    assert code == 1 and err.count("\n") == 1
+    assert "this one has 1: predict without --track" in err
+    assert sorted(set(os.listdir(out)) - {".lock"}) == ["predictions.json"]
+    assert (out / "predictions.json").read_text() == earlier
