@@ -18,22 +18,58 @@ from keras_pose.configs.sigma_presets import (COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA
                                               SIGMA_PRESETS, SigmaPreset, sigma_preset)
 
 
-def _check_sigma_values(values: Sequence[object], k: Optional[int], what: str
+def _check_sigma_values(values: Sequence[object], names: Sequence[str], what: str
                         ) -> tuple[float, ...]:
+    """K finite numbers > 0 (K = len(names); any count when names is empty)."""
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))
            or not math.isfinite(v) or v <= 0]
     if bad:
         raise ValueError(f"{what}: OKS sigmas must be finite numbers > 0, got {bad[:5]}")
-    if k is not None and len(values) != k:
-        known = [name for name, preset in SIGMA_PRESETS.items() if len(preset.names) == k]
-        raise ValueError(
-            f"{what} has {len(values)} values for {k} keypoints (a preset's or a list's): give "
-            f"{k} numbers, e.g. --set {what}=[{','.join([f'{DEFAULT_OKS_SIGMA:g}'] * min(k, 3))}"
-            f"{',...' if k > 3 else ''}]"
-            + (f", a preset of {k} keypoints ({', '.join(known)})" if known else "")
-            + f", or none for COCO's sigma by keypoint name ({DEFAULT_OKS_SIGMA:g} for other "
-            "names)")
+    k = len(names)
+    if names and len(values) != k:
+        raise ValueError(f"{what} has {len(values)} values for {k} keypoints: give "
+                         f"{_ways_out(names, what)}")
     return tuple(float(v) for v in values)
+
+
+def _ways_out(names: Sequence[str], what: str) -> str:
+    """What a user can give for ``what`` on these K keypoints: K numbers, a
+    preset of the same keypoints (by name), or [] (by name)."""
+    k = len(names)
+    example = ",".join([f"{DEFAULT_OKS_SIGMA:g}"] * k) if k <= 20 else f"{k} numbers"
+    matching = [name for name, preset in SIGMA_PRESETS.items()
+                if sorted(keypoint_keys(preset.names)) == sorted(keypoint_keys(names))]
+    return (f"{k} numbers (--set {what}=[{example}])"
+            + (f", a preset of these keypoints (--set {what}={matching[0]})" if matching else "")
+            + f", or [] for COCO's sigma by keypoint name and {DEFAULT_OKS_SIGMA:g} for "
+            "the others")
+
+
+def _given(values: Sequence[object], names: Sequence[str]
+           ) -> tuple[tuple[float, ...], str]:
+    """Sigmas given as numbers, checked; a preset's numbers in its own order
+    (``--set data.oks_sigmas=<preset>`` on a custom set) matched to the
+    keypoints by name: they were used in the preset's order, in silence."""
+    sigmas = _check_sigma_values(values, names, "data.oks_sigmas")
+    return (names and _preset_given_as_numbers(sigmas, names)) or (sigmas, "given")
+
+
+def _preset_given_as_numbers(values: tuple[float, ...], names: Sequence[str]
+                             ) -> Optional[tuple[tuple[float, ...], str]]:
+    """Sigmas that are exactly a preset's, in its order (what
+    ``--set data.oks_sigmas=<preset>`` becomes before a custom set's
+    keypoint names are read), taken as that preset: matched to ``names`` by
+    name, or said to differ. None for other numbers."""
+    # A preset of one sigma for all (horse10) has no order to get wrong.
+    same = [(name, preset) for name, preset in SIGMA_PRESETS.items()
+            if len(set(preset.sigmas)) > 1 and tuple(preset.sigmas) == tuple(values)]
+    if not same:
+        return None
+    # Several presets share numbers (COCO's 17 with AP-10K's, PoseTrack18's...):
+    # the one of these keypoints, else the first (whose names then differ: said).
+    keys = sorted(keypoint_keys(names))
+    name, preset = next((p for p in same if sorted(keypoint_keys(p[1].names)) == keys), same[0])
+    return _from_preset(name, preset, names)
 
 
 def _from_preset(name: str, preset: SigmaPreset, names: Sequence[str]
@@ -42,7 +78,7 @@ def _from_preset(name: str, preset: SigmaPreset, names: Sequence[str]
     if names and len(names) != len(preset.names):
         raise ValueError(
             f"OKS sigma preset {name!r} has {len(preset.names)} keypoints, the data "
-            f"set has {len(names)}")
+            f"set has {len(names)}: give {_ways_out(names, 'data.oks_sigmas')}")
     if not names:
         return preset.sigmas, f"preset {name} ({preset.source})"
     ours, theirs = keypoint_keys(names), keypoint_keys(preset.names)
@@ -119,7 +155,6 @@ def resolve_sigmas(value: Union[str, Sequence[float], None], names: Sequence[str
       ValueError: an unknown preset (the message lists them), a count other
         than K, or a value that is not a finite number > 0.
     """
-    k = len(names) if names else None
     if isinstance(value, str) and value.strip():
         preset = sigma_preset(value)
         if preset is None:
@@ -128,11 +163,11 @@ def resolve_sigmas(value: Union[str, Sequence[float], None], names: Sequence[str
             except ValueError:
                 raise ValueError(f"unknown OKS sigma preset {value!r}; presets: "
                                  f"{', '.join(SIGMA_PRESETS)}, or K numbers") from None
-            sigmas, source = _check_sigma_values(numbers, k, "data.oks_sigmas"), "given"
+            sigmas, source = _given(numbers, names)
         else:
             sigmas, source = _from_preset(value.strip(), preset, names)
     elif value is not None and not isinstance(value, str) and len(value):
-        sigmas, source = _check_sigma_values(list(value), k, "data.oks_sigmas"), "given"
+        sigmas, source = _given(list(value), names)
     else:
         sigmas, source = _by_name_with_warning(names)
     if log:

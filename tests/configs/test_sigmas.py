@@ -71,13 +71,19 @@ def test_preset_names_aliases_order_and_errors(caplog):
 def test_explicit_sigmas_are_checked():
     assert resolve_sigmas("0.1, 0.2", ["a", "b"]) == (0.1, 0.2)
     assert resolve_sigmas([0.1, 0.2], ["a", "b"]) == (0.1, 0.2)
-    with pytest.raises(ValueError, match=r"2 values for 3 keypoints .*: give 3 numbers, e\.g\. "
-                       r"--set data.oks_sigmas=\[[0-9.]+,[0-9.]+,[0-9.]+\], or none"):
+    with pytest.raises(ValueError, match=r"2 values for 3 keypoints: give 3 numbers \(--set "
+                       r"data.oks_sigmas=\[0.0626,0.0626,0.0626\]\), or \[\] for COCO's"):
         resolve_sigmas([0.1, 0.2], ["a", "b", "c"])
-    # COCO's numbers (--set data.oks_sigmas=coco) for 14 keypoints: the way out was not said.
-    with pytest.raises(ValueError, match=r"17 values for 14 keypoints .*, a preset of 14 "
-                       r"keypoints \(.*crowdpose.*\), or none"):
-        resolve_sigmas(COCO_OKS_SIGMAS, [f"k{i}" for i in range(14)])
+    # COCO's numbers (--set data.oks_sigmas=coco) on CrowdPose's keypoints: the way out
+    # was not said, and then presets were offered by count, not by keypoint names.
+    crowd = list(SIGMA_PRESETS["crowdpose"].names)
+    with pytest.raises(ValueError, match=r"17 values for 14 keypoints: .*, a preset of these "
+                       r"keypoints \(--set data.oks_sigmas=crowdpose\), or \[\]"):
+        resolve_sigmas(COCO_OKS_SIGMAS, crowd[::-1])
+    with pytest.raises(ValueError, match=r"preset 'coco' has 17 keypoints, the data set has "
+                       r"14: give 14 numbers .* or \[\]") as raised:
+        resolve_sigmas("coco", [f"k{i}" for i in range(14)])
+    assert "a preset of these" not in str(raised.value)  # None has k0..k13.
     with pytest.raises(ValueError, match="finite numbers > 0"):
         resolve_sigmas([0.1, float("nan")], ["a", "b"])
     with pytest.raises(ValueError, match="finite numbers > 0"):
@@ -93,3 +99,34 @@ def test_command_line_hook_for_presets():
     assert expand_sigma_override("data.oks_sigmas=0.1,0.2") == "data.oks_sigmas=0.1,0.2"
     with pytest.raises(ValueError, match="unknown OKS sigma preset"):
         expand_sigma_override("data.oks_sigmas=nonsense")
+
+
+def test_a_presets_numbers_in_its_order_are_matched_to_the_keypoints_by_name(caplog):
+    """--set data.oks_sigmas=crowdpose on a custom set becomes CrowdPose's
+    numbers before the set's keypoint names are read: a set with CrowdPose's
+    keypoints in another order got them in CrowdPose's order, in silence."""
+    preset = SIGMA_PRESETS["crowdpose"]
+    names = list(preset.names[::-1])
+    by_name = dict(zip(preset.names, preset.sigmas))
+    expected = tuple(by_name[n] for n in names)
+    assert resolve_sigmas(preset.sigmas, names) == expected != preset.sigmas
+    assert resolve_sigmas(expand_sigma_override("data.oks_sigmas=crowdpose").split("=")[1]
+                          .strip("[]"), names) == expected
+    # Other names, same count: used in the preset's order, and said.
+    caplog.set_level(logging.WARNING, logger="absl")
+    others = [f"k{i}" for i in range(14)]
+    assert resolve_sigmas(preset.sigmas, others) == preset.sigmas
+    assert "keypoint names differ from the preset's" in caplog.text
+    # Numbers of no preset, or K times one sigma, stay as given, in silence.
+    caplog.clear()
+    assert resolve_sigmas([0.05] * 14, others) == (0.05,) * 14
+    assert resolve_sigmas([DEFAULT_OKS_SIGMA] * 22, [f"k{i}" for i in range(22)]) == \
+        (DEFAULT_OKS_SIGMA,) * 22
+    assert caplog.text == ""
+    # Presets that share numbers (COCO's 17 are PoseTrack18's too): the one of these names.
+    posetrack = SIGMA_PRESETS["posetrack18"]
+    assert posetrack.sigmas == SIGMA_PRESETS["coco"].sigmas
+    shuffled = list(posetrack.names[1:]) + [posetrack.names[0]]
+    by_name = dict(zip(posetrack.names, posetrack.sigmas))
+    assert resolve_sigmas(posetrack.sigmas, shuffled) == tuple(by_name[n] for n in shuffled)
+    assert caplog.text == ""
