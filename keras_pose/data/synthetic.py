@@ -23,6 +23,8 @@ from __future__ import annotations
 import errno
 import json
 import os
+from typing import Optional
+
 import cv2
 import numpy as np
 from absl import logging
@@ -257,6 +259,62 @@ def generate(root: str, num_train: int = 400, num_val: int = 50, seed: int = 0,
     write_directory_atomically(root, write, fsync=False)
 
 
+def _read_marker(path: str) -> Optional[dict]:
+    """The settings a marker records; None when it is not a JSON object."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _generated_paths(params: dict) -> set[str]:
+    """Every file and folder :func:`generate` writes with ``params``, relative
+    to its root."""
+    train, val = params["train_split"], params["val_split"]
+    paths = {_MARKER, "images", "annotations", "person_detection_results",
+             f"images/{train}", f"images/{val}",
+             f"annotations/person_keypoints_{train}.json",
+             f"annotations/person_keypoints_{val}.json",
+             "person_detection_results/synthetic_val_detections.json"}
+    paths.update(f"images/{train}/{1 + i:012d}.jpg" for i in range(int(params["num_train"])))
+    paths.update(f"images/{val}/{100_000 + i:012d}.jpg" for i in range(int(params["num_val"])))
+    return paths
+
+
+def _refuse_if_foreign_files(root: str, earlier: Optional[dict], wanted: dict) -> None:
+    """Stops before a synthetic data set of other settings is generated again
+    over files it did not write: the whole folder is replaced (a user's
+    image-info file, detections or linked images were deleted).
+
+    Raises:
+      FileExistsError: naming the settings that differ and a foreign file.
+    """
+    try:
+        generated = _generated_paths(earlier) if earlier else set()
+    except (KeyError, TypeError, ValueError):
+        generated = set()
+    foreign = []
+    for folder, dirs, files in os.walk(root):
+        for name in sorted(dirs) + sorted(files):
+            rel = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+            if rel not in generated:
+                foreign.append(rel)
+        dirs[:] = [d for d in dirs if os.path.relpath(os.path.join(folder, d), root)
+                   .replace(os.sep, "/") in generated]
+    if not foreign:
+        return
+    foreign.sort()
+    changed = ", ".join(f"{k} {(earlier or {}).get(k)!r} -> {v!r}" for k, v in wanted.items()
+                        if (earlier or {}).get(k) != v)
+    raise FileExistsError(
+        errno.EEXIST, f"{root} is a synthetic data set of other settings ({changed}) that also "
+        f"holds files it did not generate ({', '.join(foreign[:3])}"
+        f"{' ...' if len(foreign) > 3 else ''}): generating the one asked for replaces the "
+        "whole folder; give another data.root / --data_dir, or move those files out", root)
+
+
 def _params(num_train, num_val, seed, train_split, val_split) -> dict:
     return {"version": FORMAT_VERSION, "num_train": num_train, "num_val": num_val,
             "seed": seed, "train_split": train_split, "val_split": val_split}
@@ -276,12 +334,10 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
     marker = os.path.join(root, _MARKER)
     wanted = _params(num_train, num_val, seed, train_split, val_split)
     if os.path.isfile(marker):
-        with open(marker) as f:
-            try:
-                if json.load(f) == wanted:
-                    return False
-            except json.JSONDecodeError:
-                pass
+        earlier = _read_marker(marker)
+        if earlier == wanted:
+            return False
+        _refuse_if_foreign_files(root, earlier, wanted)
     elif os.path.isdir(root) and os.listdir(root):
         # errno and filename: a user's problem, one line (was a traceback).
         raise FileExistsError(

@@ -85,3 +85,23 @@ def test_a_generation_killed_midway_leaves_nothing_after_the_next_one(tmp_path):
     assert len(leftovers) == 1, os.listdir(tmp_path)
     assert synthetic.ensure_dataset(root, num_train=4, num_val=2)
     assert sorted(os.listdir(tmp_path)) == ["synthetic"]
+
+
+def test_other_settings_are_not_generated_over_files_of_the_users(tmp_path):
+    """A synthetic set asked for with other settings (evaluate.py --set
+    data.test_set=testx) replaced the whole folder: the user's image-info
+    file, detections and linked images were deleted."""
+    root = str(tmp_path / "syn")
+    assert synthetic.ensure_dataset(root, num_train=3, num_val=2)
+    # Only generated files: other settings generate again, as before.
+    assert synthetic.ensure_dataset(root, num_train=4, num_val=2)
+    mine = os.path.join(root, "annotations", "image_info_testx.json")
+    with open(mine, "w") as f:
+        f.write("{}")
+    os.symlink(os.path.join(root, "images", "val"), os.path.join(root, "images", "testx"))
+    with pytest.raises(FileExistsError, match=r"syn is a synthetic data set of other settings "
+                       r"\(val_split 'val' -> 'testx'\) that also holds files it did not "
+                       r"generate \(annotations/image_info_testx.json, images/testx\)"):
+        synthetic.ensure_dataset(root, num_train=4, num_val=2, val_split="testx")
+    assert open(mine).read() == "{}" and os.path.islink(os.path.join(root, "images", "testx"))
+    assert not synthetic.ensure_dataset(root, num_train=4, num_val=2)  # Its own: still there.
