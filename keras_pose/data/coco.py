@@ -310,7 +310,8 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
         # Only categories the annotation file has people of can be chosen instead.
         choosable = [c for c in found if c in meta.get("keypoint_category_ids", ())]
         choose = (f", or choose theirs with --set data.category_ids={choosable[0]}"
-                  if choosable else f" ({ann_file} has no keypoint category {found[0]})")
+                  if choosable else
+                  f" ({ann_file} has no people of category {found[0]} with these keypoints)")
         other = (f"; its detections are of categories {found[:5]}, the chosen keypoint "
                  f"categories {sorted(meta['category_ids'])}: give detections of those (their "
                  f"category_id){choose}"
@@ -320,7 +321,22 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
                 f"{reason}: {count}" for reason, count in sorted(skipped.items()))
             + f"); data.image_threshold is {image_threshold}{other}")
     _warn_empty_boxes(det_file, rows["box"])
+    _warn_categories_without_people(det_file, ann_file, rows["category_id"], meta)
     return _records(rows, meta, names, skipped, det_file)
+
+
+def _warn_categories_without_people(det_file: str, ann_file: str, categories: list,
+                                    meta: dict) -> None:
+    """Says when detections are of a chosen category the annotation file
+    has no people of: their results can match no one (AP 0 without a word)."""
+    with_people = meta.get("keypoint_category_ids")
+    if with_people is None:  # An image-info file: no people at all, by design.
+        return
+    empty = Counter(c for c in categories if c not in with_people)
+    if empty:
+        logging.warning("%s: %d detections are of categories %s, of which %s has no people: "
+                        "their results can match no one (detections of another category?)",
+                        det_file, sum(empty.values()), sorted(empty), ann_file)
 
 
 def _warn_empty_boxes(det_file: str, boxes: Sequence[Sequence[float]]) -> None:

@@ -350,8 +350,12 @@ def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counte
     for cat in selected[1:]:
         _normalise_category(cat, path, skeleton)
     meta["category_ids"] = tuple(c["id"] for c in selected)
-    # All of the file's (chosen or not): what --set data.category_ids could name.
-    meta["keypoint_category_ids"] = tuple(c["id"] for c in categories if c.get("keypoints"))
+    # What --set data.category_ids could name instead: the file's keypoint
+    # categories with people, of the chosen ones' K.
+    k = len(meta["keypoint_names"])
+    meta["keypoint_category_ids"] = tuple(
+        c["id"] for c in categories
+        if isinstance(c.get("keypoints"), list) and len(c["keypoints"]) == k and counts[c["id"]])
     return meta, selected
 
 

@@ -145,13 +145,20 @@ def test_detection_file_errors(coco_dir, tmp_path):
                        r"chosen keypoint category: 1\); data.image_threshold is 0.0; its "
                        r"detections are of categories \[7\], the chosen keypoint categories "
                        r"\[1\]: give detections of those \(their category_id\) "
-                       r"\(.*test_coco.json has no keypoint category 7\)$"):
+                       r"\(.*test_coco.json has no people of category 7 with these keypoints\)$"):
         coco.load_coco_detections(str(cat), ann, coco_dir, 0.75)
     # Choosing the detections' category is only said when the file has people of it
     # (it was said always, and then refused: "not keypoint categories of this file").
     data = json.load(open(ann))
     data["categories"].append(dict(data["categories"][0], id=7, name="robot"))
     two = tmp_path / "two_categories.json"
+    two.write_text(json.dumps(data))
+    # Category 7 listed but without people: choosing it gives nothing to score.
+    with pytest.raises(AnnotationError, match=r"give detections of those \(their "
+                       r"category_id\) \(.*two_categories.json has no people of category 7 with "
+                       r"these keypoints\)$"):
+        coco.load_coco_detections(str(cat), str(two), coco_dir, 0.75, category_ids=(1,))
+    data["annotations"].append(dict(data["annotations"][0], id=999_999, category_id=7))
     two.write_text(json.dumps(data))
     with pytest.raises(AnnotationError, match=r"give detections of those \(their "
                        r"category_id\), or choose theirs with --set data.category_ids=7$"):
@@ -727,3 +734,27 @@ def test_ground_truth_boxes_without_size_or_outside_the_image_are_named(tmp_path
     caplog.clear()
     coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 0.75)
     assert "have a box" not in caplog.text
+
+
+def test_detections_of_a_category_without_people_are_said(coco_dir, tmp_path, caplog):
+    """A file listing a second category of the same keypoints, without
+    people, and detections of it: both categories are chosen, the boxes used,
+    and the AP was 0.000 without a word."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    data = json.load(open(os.path.join(coco_dir, "test_coco.json")))
+    data["categories"].append(dict(data["categories"][0], id=2, name="mannequin"))
+    ann = tmp_path / "ann.json"
+    ann.write_text(json.dumps(data))
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 785, "category_id": c, "bbox": [10, 10, 50, 90],
+                                 "score": 0.9} for c in (1, 2, 2)]))
+    records = coco.load_coco_detections(str(dets), str(ann), coco_dir, 0.75)
+    assert len(records) == 3
+    assert "dets.json: 2 detections are of categories [2], of which" in caplog.text
+    assert "has no people" in caplog.text
+    caplog.clear()
+    dets.write_text(json.dumps([{"image_id": 785, "category_id": 1, "bbox": [10, 10, 50, 90],
+                                 "score": 0.9}]))
+    coco.load_coco_detections(str(dets), str(ann), coco_dir, 0.75)
+    assert "no people" not in caplog.text
