@@ -154,7 +154,9 @@ def check_guard(reference_ap: float, rows: list[GuardRow], max_drop: float = MAX
       AccuracyGuardError: naming them, with the table (unless ``force``:
         then an error-level log says the same and the export goes on).
     """
-    if reference_ap <= max_drop:  # No candidate could lose more: said, not passed in silence.
+    # No candidate could lose more: said, not passed in silence (unless none
+    # moved: an fp32 export of the same numbers needs no judging).
+    if reference_ap <= max_drop and any(r.mean_px > 0.05 for r in rows):
         logging.warning(
             "accuracy guard: the fp32 model's AP here is %.2f, not above the %g points an "
             "export may lose, so the AP cannot tell a worse export (keypoints of %s moved %s px "

@@ -112,3 +112,5 @@ def test_a_reference_that_scores_no_more_than_the_drop_is_said_to_judge_nothing(
     assert "onnx int8 moved 12 px" in logged[0]
     guard.check_guard(0.706, [guard.GuardRow("onnx int8", 0.705, 0.001, 0.2, 1.0, 0.01)])
     assert len(logged) == 1  # A model that scores: no word.
+    guard.check_guard(0.0, [guard.GuardRow("onnx fp32", 0.0, 0.0, 0.0004, 0.001, 0.0)])
+    assert len(logged) == 1  # An export that moved nothing: no word either.
