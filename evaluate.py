@@ -72,10 +72,8 @@ def _checkpoint() -> str:
 def work() -> int:
     if not FLAGS.output_dir:
         return _evaluate()
-    from keras_pose.locks import DirectoryLock
-    cli.check_writable(FLAGS.output_dir, "--output_dir")
     # Two evaluations into one folder would leave one's results beside the other's numbers.
-    with DirectoryLock(FLAGS.output_dir, run="evaluate.py run", flag="--output_dir"):
+    with cli.locked_output_dir(FLAGS.output_dir, run="evaluate.py run"):
         return _evaluate()
 
 

@@ -176,7 +176,6 @@ def _checkpoint() -> str:
 
 
 def work() -> int:
-    from keras_pose.locks import DirectoryLock
     from keras_pose.prediction.inputs import find_inputs
     if FLAGS.list_presets:
         from keras_pose.presets import format_presets
@@ -188,9 +187,8 @@ def work() -> int:
     found, unread = find_inputs(FLAGS.input, FLAGS.recursive)
     if unread:
         print(f"note: --input {FLAGS.input}: {unread}")
-    cli.check_writable(FLAGS.output_dir, "--output_dir")
     # Two runs writing one predictions.json would interleave their bytes.
-    with DirectoryLock(FLAGS.output_dir, run="predict.py run", flag="--output_dir"):
+    with cli.locked_output_dir(FLAGS.output_dir, run="predict.py run"):
         return _predict(checkpoint, found)
 
 
@@ -244,7 +242,7 @@ def _tracker_drops(summary, track, num_keypoints: int) -> str:
             lower.append(f"track.keypoint_threshold={track.keypoint_threshold / 2:g}")
         if needed > 2:
             lower.append("track.min_keypoints=2")
-    keep = (f"; to keep more, lower them with --set, e.g. "
+    keep = ("; to keep more, lower them with --set, e.g. "
             + " ".join(f"--set {s}" for s in lower)) if lower else ""
     return f"  --track dropped {' and '.join(parts)} (the paper's rules{keep})"
 

@@ -11,11 +11,12 @@ or 143, no traceback), and lets every other error through with its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
 import tempfile
-from typing import Callable
+from typing import Callable, Iterator
 
 from keras_pose import signals
 from keras_pose.errors import UserError
@@ -87,6 +88,19 @@ def check_writable(directory: str, what: str = "output directory") -> None:
     except OSError as e:
         raise OutputDirectoryError(e.errno, f"{what} {directory} is not writable "
                                             f"({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def locked_output_dir(directory: str, run: str, flag: str = "--output_dir") -> Iterator[None]:
+    """:func:`check_writable`, then the folder's lock for the whole run (two
+    runs writing one folder mix their files); a folder made here that the
+    run leaves empty (a user error) is removed again (it was left holding
+    only the lock file)."""
+    from keras_pose.locks import DirectoryLock
+    new = not os.path.lexists(directory)
+    check_writable(directory, flag)
+    with DirectoryLock(directory, run=run, flag=flag, created=new):
+        yield
 
 
 def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,

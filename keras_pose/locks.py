@@ -33,19 +33,25 @@ class DirectoryLock:
       directory: created if needed.
       run: what holds it, for messages ("training run").
       flag: the option that chose the directory ("--model_dir").
+      created: the caller created ``directory`` for this run (as
+        :func:`keras_pose.cli.locked_output_dir` does): like a folder the
+        lock creates, it is removed again if the run leaves nothing in it.
     """
 
     error: type = DirectoryInUseError
 
-    def __init__(self, directory: str, run: str = "run", flag: str = "the directory"):
+    def __init__(self, directory: str, run: str = "run", flag: str = "the directory",
+                 created: bool = False):
         self.path = os.path.join(directory, LOCK_FILE)
         self.run, self.flag = run, flag
         self._fd: Optional[int] = None
+        self._made_for_run = created  # The caller made the folder for this run.
         self._created = False
 
     def __enter__(self) -> "DirectoryLock":
         while True:
-            self._created = not os.path.isdir(os.path.dirname(self.path))
+            self._created = (self._made_for_run
+                             or not os.path.isdir(os.path.dirname(self.path)))
             os.makedirs(os.path.dirname(self.path), exist_ok=True)
             fd = self._locked()
             if _same_file(fd, self.path):

@@ -27,13 +27,11 @@ flags.mark_flag_as_required("pred")
 
 def work() -> int:
     from keras_pose import cli
-    from keras_pose.locks import DirectoryLock
 
     if not FLAGS.output_dir:
         return _evaluate()
-    cli.check_writable(FLAGS.output_dir, "--output_dir")  # Before the evaluation, not after it.
-    # As evaluate.py: one evaluation at a time writes into a folder.
-    with DirectoryLock(FLAGS.output_dir, run="evaluate_posetrack.py run", flag="--output_dir"):
+    # As evaluate.py: checked before the evaluation, one evaluation at a time.
+    with cli.locked_output_dir(FLAGS.output_dir, run="evaluate_posetrack.py run"):
         return _evaluate()
 
 

@@ -69,3 +69,20 @@ def test_a_lock_taken_on_a_file_its_holder_just_removed_is_taken_again(tmp_path)
         assert len(calls) == 2
         with pytest.raises(DirectoryInUseError, match="is in use by the run"):
             DirectoryLock(str(tmp_path / "out")).__enter__()
+
+
+def test_an_output_folder_checked_then_locked_goes_again_when_the_run_writes_nothing(tmp_path):
+    """evaluate.py / predict.py / evaluate_posetrack.py check the folder is
+    writable (which makes it) before the lock: after a user error the new
+    folder stayed, holding only .lock. A folder that was there stays."""
+    from keras_pose import cli
+    made, kept = tmp_path / "made", tmp_path / "kept"
+    kept.mkdir()
+    for folder in (made, kept):
+        with pytest.raises(ValueError):
+            with cli.locked_output_dir(str(folder), run="test run"):
+                raise ValueError("a user error")
+    assert not made.exists() and kept.is_dir()
+    with cli.locked_output_dir(str(made), run="test run"):
+        (made / "out.json").write_text("{}")
+    assert (made / "out.json").read_text() == "{}"
