@@ -27,8 +27,10 @@ def _check_sigma_values(values: Sequence[object], names: Sequence[str], what: st
         raise ValueError(f"{what}: OKS sigmas must be finite numbers > 0, got {bad[:5]}")
     k = len(names)
     if names and len(values) != k:
-        raise ValueError(f"{what} has {len(values)} values for {k} keypoints: give "
-                         f"{_ways_out(names, what)}")
+        presets = [n for n, p in SIGMA_PRESETS.items() if tuple(p.sigmas) == tuple(values)]
+        given = (f"is preset {presets[0]!r} ({len(values)} keypoints)" if presets else
+                 f"has {len(values)} values")  # A typed preset had become numbers.
+        raise ValueError(f"{what} {given} for {k} keypoints: give {_ways_out(names, what)}")
     return tuple(float(v) for v in values)
 
 
@@ -65,10 +67,10 @@ def _preset_given_as_numbers(values: tuple[float, ...], names: Sequence[str]
             if len(set(preset.sigmas)) > 1 and tuple(preset.sigmas) == tuple(values)]
     if not same:
         return None
-    # Several presets share numbers (COCO's 17 with AP-10K's, PoseTrack18's...):
-    # the one of these keypoints, else the first (whose names then differ: said).
-    keys = sorted(keypoint_keys(names))
-    name, preset = next((p for p in same if sorted(keypoint_keys(p[1].names)) == keys), same[0])
+    # Several presets share numbers (COCO's 17 with PoseTrack18's, OCHuman's...):
+    # the one with most of these keypoint names (named if they differ).
+    keys = set(keypoint_keys(names))
+    name, preset = max(same, key=lambda p: len(keys & set(keypoint_keys(p[1].names))))
     return _from_preset(name, preset, names)
 
 
@@ -122,9 +124,12 @@ def _by_name_with_warning(names: Sequence[str]) -> tuple[tuple[float, ...], str]
     sigmas, defaulted = sigmas_by_name(names)
     if defaulted:
         presets = matching_presets(names)
+        same_count = [n for n, p in SIGMA_PRESETS.items() if len(p.names) == len(names)]
+        numbers = f"--set data.oks_sigmas=s1,...,s{len(names)}"
         hint = (f"these names match preset {presets[0]!r}: --set data.oks_sigmas="
-                f"{presets[0]}" if presets else "--set data.oks_sigmas=<preset> (one of "
-                f"{', '.join(SIGMA_PRESETS)}) or --set data.oks_sigmas=s1,...,s{len(names)}")
+                f"{presets[0]}" if presets else
+                f"--set data.oks_sigmas=<preset> (one of {', '.join(same_count)}) or {numbers}"
+                if same_count else numbers)  # Presets of another K were offered.
         logging.warning(
             "OKS sigmas: %d of %d keypoints are not COCO keypoints and get the default "
             "%.4f (%s); COCOeval and OKS NMS weigh them as an average joint. To set "

@@ -77,8 +77,9 @@ def test_explicit_sigmas_are_checked():
     # COCO's numbers (--set data.oks_sigmas=coco) on CrowdPose's keypoints: the way out
     # was not said, and then presets were offered by count, not by keypoint names.
     crowd = list(SIGMA_PRESETS["crowdpose"].names)
-    with pytest.raises(ValueError, match=r"17 values for 14 keypoints: .*, a preset of these "
-                       r"keypoints \(--set data.oks_sigmas=crowdpose\), or \[\]"):
+    with pytest.raises(ValueError, match=r"preset .coco. \(17 keypoints\) for 14 keypoints: "
+                       r".*, a preset of these keypoints \(--set data.oks_sigmas=crowdpose\), "
+                       r"or \[\]"):
         resolve_sigmas(COCO_OKS_SIGMAS, crowd[::-1])
     with pytest.raises(ValueError, match=r"preset 'coco' has 17 keypoints, the data set has "
                        r"14: give 14 numbers .* or \[\]") as raised:
@@ -130,3 +131,24 @@ def test_a_presets_numbers_in_its_order_are_matched_to_the_keypoints_by_name(cap
     by_name = dict(zip(posetrack.names, posetrack.sigmas))
     assert resolve_sigmas(posetrack.sigmas, shuffled) == tuple(by_name[n] for n in shuffled)
     assert caplog.text == ""
+
+
+def test_messages_name_the_preset_given_and_offer_presets_that_fit(caplog):
+    """A typed preset of the wrong count was "17 values"; of presets sharing
+    numbers, the warning named COCO for PoseTrack18's names but one; the
+    warning of [] offered presets of any count."""
+    posetrack = list(SIGMA_PRESETS["posetrack18"].names)
+    with pytest.raises(ValueError, match=r"data.oks_sigmas is preset 'coco' \(17 keypoints\) "
+                       r"for 14 keypoints"):
+        resolve_sigmas(list(COCO_OKS_SIGMAS), [f"k{i}" for i in range(14)])
+    caplog.set_level(logging.WARNING, logger="absl")
+    almost = ["neck" if n == "head_bottom" else n for n in posetrack[::-1]]
+    resolve_sigmas(list(COCO_OKS_SIGMAS), almost)
+    assert "preset 'posetrack18': the data set's keypoint names differ" in caplog.text
+    caplog.clear()
+    resolve_sigmas([], [f"k{i}" for i in range(13)])
+    assert "To set them: --set data.oks_sigmas=s1,...,s13" in caplog.text
+    assert "crowdpose" not in caplog.text
+    caplog.clear()
+    resolve_sigmas([], [f"k{i}" for i in range(14)])
+    assert "one of " in caplog.text and "crowdpose" in caplog.text and "mpii" not in caplog.text
