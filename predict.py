@@ -265,8 +265,16 @@ def _report_orientation(summary) -> None:
 
 def _report(run, predictions) -> int:
     summary = run.summary
+    nothing_read = summary.unreadable and not summary.processed
+    if nothing_read:
+        earlier = predictions.kept_earlier
+        predictions.withdraw()  # No result: the folder as it was.
+        if earlier:
+            print(f"note: the earlier run's {predictions.path} is back in place")
+    written = ("nothing written" if nothing_read else
+               f"{predictions.count} people in {predictions.path}")
     print(f"{summary.processed} input(s) processed, {len(summary.unreadable)} unreadable "
-          f"skipped; {predictions.count} people in {predictions.path}")
+          f"skipped; {written}")
     if summary.frames:
         print(f"  {summary.frame_people} people in {summary.frames} frame(s) of videos and "
               f"frame folders: <path>.frames.json in {FLAGS.output_dir}")
@@ -305,7 +313,7 @@ def _report(run, predictions) -> int:
         print(f"predict.py: error: {len(run.writer.failures)} output(s) could not be written",
               file=sys.stderr)
         return 1
-    if summary.unreadable and not summary.processed:
+    if nothing_read:
         print(f"predict.py: error: none of the {len(summary.unreadable)} input(s) under "
               f"--input {FLAGS.input} could be read (see 'skipped' above)", file=sys.stderr)
         return 1

@@ -308,3 +308,16 @@ class JsonListFile:
         except OSError as e:
             self.writer._failed(self.path, e.strerror or str(e))
         self._file = None
+
+    def withdraw(self) -> None:
+        """Takes an empty file back (a run none of whose inputs could be
+        read): removed, and the earlier run's file it moved aside put back
+        (it was left as predictions.<n>.json beside an empty list)."""
+        self.close()
+        if self.count:
+            return
+        if os.path.isfile(self.path):
+            os.remove(self.path)
+        if self.kept_earlier:
+            os.replace(self.kept_earlier, self.path)
+            self.kept_earlier = None

@@ -873,3 +873,26 @@ def test_a_model_that_cannot_be_tracked_is_refused_before_any_file_moves(
     assert "this one has 1: predict without --track" in err
     assert sorted(set(os.listdir(out)) - {".lock"}) == ["predictions.json"]
     assert (out / "predictions.json").read_text() == earlier
+
+
+def test_a_run_that_reads_no_input_leaves_the_folder_as_it_was(run_predict, checkpoint,
+                                                               tmp_path):
+    """No input could be read: the earlier run's predictions.json had been
+    moved to predictions.1.json and an empty list written in its place; a
+    new --output_dir stayed, holding that empty list."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jpg").write_text("garbage")
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = '[{"image_id": 0, "file_name": "mine.jpg"}]'
+    (out / "predictions.json").write_text(earlier)
+    code, stdout, err = run_predict(["--checkpoint", checkpoint, "--input",
+                                     str(tmp_path / "in"), "--detector", "none",
+                                     "--output_dir", str(out)])
+    assert code == 1 and "none of the 1 input(s)" in err
+    assert "1 unreadable skipped; nothing written" in stdout
+    assert sorted(set(os.listdir(out)) - {".lock"}) == ["predictions.json"]
+    assert (out / "predictions.json").read_text() == earlier
+    code, _, _ = run_predict(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"),
+                              "--detector", "none", "--output_dir", str(tmp_path / "new")])
+    assert code == 1 and not (tmp_path / "new").exists()
