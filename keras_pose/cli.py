@@ -16,7 +16,7 @@ import errno
 import os
 import sys
 import tempfile
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 from keras_pose import signals
 from keras_pose.errors import UserError
@@ -97,10 +97,29 @@ def locked_output_dir(directory: str, run: str, flag: str = "--output_dir") -> I
     run leaves empty (a user error) is removed again (it was left holding
     only the lock file)."""
     from keras_pose.locks import DirectoryLock
-    new = not os.path.lexists(directory)
+    top = _first_missing(directory)  # The folders made here: it and those below it.
     check_writable(directory, flag)
-    with DirectoryLock(directory, run=run, flag=flag, created=new):
-        yield
+    try:
+        with DirectoryLock(directory, run=run, flag=flag, created=top is not None):
+            yield
+    finally:
+        if top is not None and not os.path.lexists(directory):  # The run wrote nothing.
+            parent = os.path.dirname(os.path.abspath(directory))
+            while parent == top or parent.startswith(top + os.sep):
+                try:
+                    os.rmdir(parent)  # Only while empty: nothing of anyone's is removed.
+                except OSError:
+                    break
+                parent = os.path.dirname(parent)
+
+
+def _first_missing(directory: str) -> Optional[str]:
+    """The outermost folder of ``directory``'s path that does not exist yet
+    (None: it exists)."""
+    path, top = os.path.abspath(directory), None
+    while not os.path.lexists(path):
+        path, top = os.path.dirname(path), path
+    return top
 
 
 def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,

@@ -83,6 +83,11 @@ def test_an_output_folder_checked_then_locked_goes_again_when_the_run_writes_not
             with cli.locked_output_dir(str(folder), run="test run"):
                 raise ValueError("a user error")
     assert not made.exists() and kept.is_dir()
+    # Folders made on the way to it go too (only those, and only while empty).
+    with pytest.raises(ValueError):
+        with cli.locked_output_dir(str(kept / "deep" / "a" / "b"), run="test run"):
+            raise ValueError("a user error")
+    assert "deep" not in os.listdir(kept)
     with cli.locked_output_dir(str(made), run="test run"):
         (made / "out.json").write_text("{}")
     assert (made / "out.json").read_text() == "{}"
