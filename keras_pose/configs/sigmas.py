@@ -27,8 +27,8 @@ def _check_sigma_values(values: Sequence[object], names: Sequence[str], what: st
         raise ValueError(f"{what}: OKS sigmas must be finite numbers > 0, got {bad[:5]}")
     k = len(names)
     if names and len(values) != k:
-        presets = [n for n, p in SIGMA_PRESETS.items() if tuple(p.sigmas) == tuple(values)]
-        given = (f"is preset {presets[0]!r} ({len(values)} keypoints)" if presets else
+        presets = _presets_of_numbers(values)
+        given = (f"is preset {presets[0][0]!r} ({len(values)} keypoints)" if presets else
                  f"has {len(values)} values")  # A typed preset had become numbers.
         raise ValueError(f"{what} {given} for {k} keypoints: give {_ways_out(names, what)}")
     return tuple(float(v) for v in values)
@@ -39,12 +39,17 @@ def _ways_out(names: Sequence[str], what: str) -> str:
     preset of the same keypoints (by name), or [] (by name)."""
     k = len(names)
     example = ",".join([f"{DEFAULT_OKS_SIGMA:g}"] * k) if k <= 20 else f"{k} numbers"
-    matching = [name for name, preset in SIGMA_PRESETS.items()
-                if sorted(keypoint_keys(preset.names)) == sorted(keypoint_keys(names))]
+    matching = matching_presets(names)
     return (f"{k} numbers (--set {what}=[{example}])"
             + (f", a preset of these keypoints (--set {what}={matching[0]})" if matching else "")
             + f", or [] for COCO's sigma by keypoint name and {DEFAULT_OKS_SIGMA:g} for "
             "the others")
+
+
+def _presets_of_numbers(values: Sequence[object]) -> list[tuple[str, SigmaPreset]]:
+    """The presets whose sigmas are exactly ``values``, in their order."""
+    return [(name, preset) for name, preset in SIGMA_PRESETS.items()
+            if tuple(preset.sigmas) == tuple(values)]
 
 
 def _given(values: Sequence[object], names: Sequence[str]
@@ -63,8 +68,8 @@ def _preset_given_as_numbers(values: tuple[float, ...], names: Sequence[str]
     keypoint names are read), taken as that preset: matched to ``names`` by
     name, or said to differ. None for other numbers."""
     # A preset of one sigma for all (horse10) has no order to get wrong.
-    same = [(name, preset) for name, preset in SIGMA_PRESETS.items()
-            if len(set(preset.sigmas)) > 1 and tuple(preset.sigmas) == tuple(values)]
+    same = [(name, preset) for name, preset in _presets_of_numbers(values)
+            if len(set(preset.sigmas)) > 1]
     if not same:
         return None
     # Several presets share numbers (COCO's 17 with PoseTrack18's, OCHuman's...):
