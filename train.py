@@ -105,10 +105,8 @@ def work() -> int:
     from keras_pose.training.init_checkpoint import check_source
     if config.train.init_checkpoint and os.path.exists(config.train.init_checkpoint):
         check_source(config.train.init_checkpoint)  # A SavedModel: before the folder is made.
-    existed = os.path.isdir(model_dir)
-    cli.check_writable(model_dir, "--model_dir")
-    if not existed:  # Made again by the run's lock, which takes it away if the run stops
-        os.rmdir(model_dir)  # before writing anything (it held only .lock).
+    # Made again by the run's lock, which takes it away if the run writes nothing.
+    cli.check_writable_leaving_no_folder(model_dir, "--model_dir")
     result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export,
                    progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "

@@ -81,13 +81,30 @@ def check_writable(directory: str, what: str = "output directory") -> None:
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise OutputDirectoryError(errno.ENOTDIR, f"{what} {directory} is a file, not a "
                                                   "directory: give a folder")
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
-            pass
-    except OSError as e:
-        raise OutputDirectoryError(e.errno, f"{what} {directory} is not writable "
-                                            f"({e.strerror or e})") from None
+    for attempt in range(3):
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+                pass
+            return
+        except FileNotFoundError as e:  # Another run's check removed the folder it made
+            error = e  # (workers of one job start together): make it again.
+        except OSError as e:
+            error = e
+            break
+    raise OutputDirectoryError(error.errno, f"{what} {directory} is not writable "
+                                            f"({error.strerror or error})") from None
+
+
+def check_writable_leaving_no_folder(directory: str, what: str = "output directory") -> None:
+    """:func:`check_writable`, then the folders it made are removed again
+    (for a run that makes them later, and takes them away if it writes
+    nothing). Only while empty: another run, such as the other workers of
+    a multi-worker job, may be writing there already."""
+    top = _first_missing(directory)
+    check_writable(directory, what)
+    if top is not None:
+        _remove_empty_folders(os.path.abspath(directory), top)
 
 
 @contextlib.contextmanager
@@ -104,13 +121,21 @@ def locked_output_dir(directory: str, run: str, flag: str = "--output_dir") -> I
             yield
     finally:
         if top is not None and not os.path.lexists(directory):  # The run wrote nothing.
-            parent = os.path.dirname(os.path.abspath(directory))
-            while parent == top or parent.startswith(top + os.sep):
-                try:
-                    os.rmdir(parent)  # Only while empty: nothing of anyone's is removed.
-                except OSError:
-                    break
-                parent = os.path.dirname(parent)
+            _remove_empty_folders(os.path.dirname(os.path.abspath(directory)), top)
+
+
+def _remove_empty_folders(path: str, top: str) -> None:
+    """Removes ``path`` and its parents up to ``top`` (an absolute path
+    above or equal to it), each only while empty: nothing of anyone's is
+    removed."""
+    while path == top or path.startswith(top + os.sep):
+        try:
+            os.rmdir(path)
+        except FileNotFoundError:
+            pass  # Gone already (another run's check removed it).
+        except OSError:
+            return  # Not empty: in use.
+        path = os.path.dirname(path)
 
 
 def _first_missing(directory: str) -> Optional[str]:

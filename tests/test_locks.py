@@ -91,3 +91,39 @@ def test_an_output_folder_checked_then_locked_goes_again_when_the_run_writes_not
     with cli.locked_output_dir(str(made), run="test run"):
         (made / "out.json").write_text("{}")
     assert (made / "out.json").read_text() == "{}"
+
+
+def test_a_folder_checked_by_two_workers_at_once_is_left_to_the_one_writing(tmp_path,
+                                                                            monkeypatch):
+    """train.py checks --model_dir is writable, then removes the folder it
+    made (the run's lock makes it again). The workers of a multi-worker job
+    share --model_dir and start together: one removed the folder while the
+    other was writing there ("Directory not empty", or the other's test
+    file gone with the folder), and a worker stopped. The check leaves a
+    folder in use, and makes again one removed under it."""
+    import tempfile
+    from keras_pose import cli
+    model_dir = tmp_path / "runs" / "run"
+    real = tempfile.NamedTemporaryFile
+
+    def other_worker_writes(*args, **kwargs):  # The other worker, between our steps.
+        (model_dir / "other_worker.json").write_text("{}")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", other_worker_writes)
+    cli.check_writable_leaving_no_folder(str(model_dir), "--model_dir")
+    assert os.listdir(model_dir) == ["other_worker.json"]
+    calls = []
+
+    def removed_by_the_other_check(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # The other worker's check took the new folder away.
+            os.rmdir(model_dir)
+        return real(*args, **kwargs)
+
+    (model_dir / "other_worker.json").unlink()
+    os.rmdir(model_dir)
+    os.rmdir(model_dir.parent)
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", removed_by_the_other_check)
+    cli.check_writable_leaving_no_folder(str(model_dir), "--model_dir")
+    assert not (tmp_path / "runs").exists()  # Made here, left empty: gone, parents too.
