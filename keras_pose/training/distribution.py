@@ -51,11 +51,11 @@ def worker_dir(model_dir: str, strategy: tf.distribute.Strategy) -> str:
 
 
 def resolve_precision(precision: str) -> str:
-    """``auto`` -> mixed_float16 on GPUs, mixed_bfloat16 on CPUs with bf16
-    units, fp32 otherwise."""
+    """A training precision; ``auto`` -> the machine's fastest, as the
+    exports' ``auto`` picks it: mixed_float16 on GPUs, mixed_bfloat16 on
+    CPUs with bf16 units, fp32 otherwise."""
     if precision != "auto":
         return precision
-    from keras_pose.export.precision import cpu_has_bf16
-    if tf.config.list_logical_devices("GPU"):
-        return "mixed_float16"
-    return "mixed_bfloat16" if cpu_has_bf16() else "fp32"
+    from keras_pose.export.precision import auto_precision  # The one owner of "auto".
+    chosen, _ = auto_precision(("fp16", "bf16", "fp32"))
+    return {"fp16": "mixed_float16", "bf16": "mixed_bfloat16", "fp32": "fp32"}[chosen]

@@ -458,3 +458,17 @@ def test_a_saved_model_folder_holding_other_files_is_refused_before_training(tmp
         train(apply_overrides(fast_config, ["train.epochs=1"]), str(model_dir), progress=False)
     assert sorted(os.listdir(model_dir)) == [".lock", "saved_model"]  # The run's lock alone.
     assert os.listdir(model_dir / "saved_model") == ["notes.txt"]
+
+
+@pytest.mark.parametrize("gpu, bf16, expected", [(True, True, "mixed_float16"),
+                                                 (False, True, "mixed_bfloat16"),
+                                                 (False, False, "fp32")])
+def test_auto_precision_is_the_exports_choice(monkeypatch, gpu, bf16, expected):
+    """train.precision=auto picks what the exports' auto picks on the same
+    machine (one owner: keras_pose.export.precision.auto_precision)."""
+    from keras_pose.export import precision
+    from keras_pose.training.distribution import resolve_precision
+    monkeypatch.setattr(precision, "_has_gpu", lambda: gpu)
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="/proc/cpuinfo": bf16)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("mixed_float16") == "mixed_float16"  # Named: kept.
