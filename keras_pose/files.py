@@ -72,8 +72,20 @@ def remove_dead_leftovers(path: str) -> list[str]:
     or before a write of a ``path`` that never existed.
     Returns what was removed."""
     pattern = glob.escape(path)
+    return _remove_dead(glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*"))
+
+
+def remove_dead_leftovers_in(folder: str) -> list[str]:
+    """:func:`remove_dead_leftovers` of every entry of ``folder`` (a cache
+    of many files: a killed download of one file was found only when that
+    same file was downloaded again). Returns what was removed."""
+    pattern = os.path.join(glob.escape(folder), "*")
+    return _remove_dead(glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*"))
+
+
+def _remove_dead(leftovers: list[str]) -> list[str]:
     removed = []
-    for leftover in sorted(glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*")):
+    for leftover in sorted(leftovers):
         if not written_by_dead_process(leftover):
             continue
         if os.path.isdir(leftover) and not os.path.islink(leftover):

@@ -32,7 +32,7 @@ from typing import Optional
 from absl import logging
 
 from keras_pose.errors import UserError
-from keras_pose.files import remove_dead_leftovers, write_atomically
+from keras_pose.files import remove_dead_leftovers_in, write_atomically
 
 CACHE_ENV = "KERAS_POSE_CACHE"
 OFFLINE_ENV = "KERAS_POSE_OFFLINE"
@@ -180,7 +180,7 @@ def _download(url: str, name: str, destination: str, alternatives: str) -> None:
         out.flush()
         check_hash(out.name, name)  # Raising discards the temporary file.
 
-    remove_dead_leftovers(destination)  # A killed download's partial file.
+    remove_dead_leftovers_in(folder)  # Killed downloads' partial files (of any file).
     try:  # Also on KeyboardInterrupt, no partial file stays in the cache.
         write_atomically(destination, fill, binary=True)
     except HashMismatchError as e:

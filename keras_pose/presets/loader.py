@@ -43,7 +43,7 @@ from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD, ModelConfig
 from keras_pose.configs.dataset_info import DATASETS
 from keras_pose.configs.sigma_presets import DEFAULT_OKS_SIGMA
 from keras_pose.errors import NotWritableError, UserError
-from keras_pose.files import remove_dead_leftovers
+from keras_pose.files import remove_dead_leftovers_in
 from keras_pose.presets.table import OFFICIAL_DIRS, OFFICIAL_LINKS, PRESETS, Preset
 
 # The preset predict.py uses when no --checkpoint is given (as mmpose's
@@ -259,7 +259,8 @@ def convert_preset(preset: Preset, weights: str, target: str) -> ExperimentConfi
 
     logging.info("Preset %s: converting %s into %s (first use)", preset.name, weights, target)
     with _writing_cache(f"the converted preset {preset.name}"):
-        remove_dead_leftovers(target)  # A killed conversion's (frees the disk before this one).
+        # Killed conversions' (of any preset): frees the disk before this one.
+        remove_dead_leftovers_in(os.path.dirname(os.path.abspath(target)))
         write_checkpoint_dir(target, write)
     return config
 

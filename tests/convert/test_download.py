@@ -183,6 +183,8 @@ def test_a_killed_downloads_partial_file_is_removed_by_the_next(tmp_path, cache)
     cache.mkdir()
     killed = cache / f"{source.name}.tmp-{host}-{dead.pid}"
     killed.write_bytes(payload[:100])
+    # Another file's: it was found only when that same file came again.
+    (cache / f"other-preset-0123abcd.pth.tmp-{host}-{dead.pid}").write_bytes(b"part")
     others = [cache / f"{source.name}.tmp-{host}-{os.getppid()}",  # a live process
               cache / f"{source.name}.tmp-elsewhere-{dead.pid}"]  # another host's
     for path in others:

@@ -88,6 +88,8 @@ def test_an_interrupted_conversion_leaves_nothing_under_the_name(tiny_preset, mo
     # the next conversion on this host once its process is gone.
     stale = tiny_preset.cache / "presets" / f"{tiny_preset.name}.tmp-{socket.gethostname()}-999999"
     (stale / "converted").mkdir(parents=True)
+    other = tiny_preset.cache / "presets" / f"another_preset.tmp-{socket.gethostname()}-999999"
+    other.mkdir()  # Another preset's: left until that preset was converted again.
     monkeypatch.setattr(fake, "convert_mmpose_checkpoint", real)
     path = presets.preset_checkpoint(tiny_preset.name)
     assert os.listdir(tiny_preset.cache / "presets") == [tiny_preset.name]
