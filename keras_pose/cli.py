@@ -32,7 +32,7 @@ def is_user_error(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.filename is not None
 
 
-def _message(error: BaseException) -> str:
+def error_message(error: BaseException) -> str:
     """The error's text; an OSError's without its "[Errno N]" prefix, naming
     its file once ("No space left on device: out/best")."""
     if isinstance(error, OSError) and not isinstance(error, UserError) and error.strerror:
@@ -59,7 +59,7 @@ def _run(name: str, work: Callable[[], int]) -> int:
         if not is_user_error(e):
             raise
         code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130 or 143.
-        print(f"{name}: {'error' if code == 1 else 'stopped'}: {_message(e)}", file=sys.stderr)
+        print(f"{name}: {'error' if code == 1 else 'stopped'}: {error_message(e)}", file=sys.stderr)
         return code
 
 
@@ -78,6 +78,8 @@ def check_writable(directory: str, what: str = "output directory") -> None:
       OutputDirectoryError: naming the directory when it cannot be created
         or written.
     """
+    if not directory.strip():  # An unset shell variable ("not writable (No such file...)").
+        raise OutputDirectoryError(errno.EINVAL, f"{what} is empty: give a folder")
     if os.path.exists(directory) and not os.path.isdir(directory):
         raise OutputDirectoryError(errno.ENOTDIR, f"{what} {directory} is a file, not a "
                                                   "directory: give a folder")

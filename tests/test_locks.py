@@ -127,3 +127,11 @@ def test_a_folder_checked_by_two_workers_at_once_is_left_to_the_one_writing(tmp_
     monkeypatch.setattr(tempfile, "NamedTemporaryFile", removed_by_the_other_check)
     cli.check_writable_leaving_no_folder(str(model_dir), "--model_dir")
     assert not (tmp_path / "runs").exists()  # Made here, left empty: gone, parents too.
+
+
+def test_an_empty_output_folder_is_named_as_empty():
+    """``--output_dir ""`` (an unset shell variable) was "--output_dir  is
+    not writable (No such file or directory)"."""
+    from keras_pose import cli
+    with pytest.raises(cli.OutputDirectoryError, match="^--output_dir is empty: give a folder$"):
+        cli.check_writable("", "--output_dir")
