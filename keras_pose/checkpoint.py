@@ -43,7 +43,7 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import nearest_existing, write_directory_atomically
+from keras_pose.files import is_temporary_name, nearest_existing, write_directory_atomically
 from keras_pose.signals import defer_interrupts
 
 CONFIG_FILE = "config.json"
@@ -174,9 +174,11 @@ def _is_export_file(path: str) -> bool:
 
 
 def _export_files(directory: str) -> list[str]:
-    """The runtime exports directly in ``directory``, sorted."""
+    """The runtime exports directly in ``directory``, sorted; an export
+    being written, or a killed one's leftover (``model.tmp-<host>-<pid>.onnx``),
+    is none (it made "holds 2 exports" of a folder holding one)."""
     return sorted(p for p in (os.path.join(directory, n) for n in os.listdir(directory))
-                  if _is_export_file(p))
+                  if _is_export_file(p) and not is_temporary_name(p))
 
 
 def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:

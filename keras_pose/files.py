@@ -35,8 +35,22 @@ def temporary_sibling(path: str, kind: str = "tmp") -> str:
     return path + _suffix(kind)
 
 
-# temporary_sibling's names: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>.
-_LEFTOVER = re.compile(r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)$")
+# temporary_sibling's names: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>,
+# and write_files_atomically's <stem>.tmp-<host>-<pid><suffix> (model.tmp-vm-7.onnx).
+_LEFTOVER = re.compile(
+    r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)(?P<suffix>\.[A-Za-z0-9]+)?$")
+
+
+def _leftover_suffix(name: str) -> Optional[str]:
+    """The suffix after a temporary name's pid (``.onnx``), else None."""
+    match = _LEFTOVER.search(os.path.basename(name))
+    return match["suffix"] if match else None
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` (or a path) is a temporary sibling's: a write in
+    progress, or a killed one's leftover; never a finished file."""
+    return _LEFTOVER.search(os.path.basename(name)) is not None
 
 
 def written_by_dead_process(name: str, *, this_process: bool = False) -> bool:
@@ -72,7 +86,9 @@ def remove_dead_leftovers(path: str) -> list[str]:
     or before a write of a ``path`` that never existed.
     Returns what was removed."""
     pattern = glob.escape(path)
-    return _remove_dead(glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*"))
+    found = glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*")
+    # Only path's own: out.tmp-<host>-<pid>.txt is out.txt's (write_files_atomically).
+    return _remove_dead([f for f in found if not _leftover_suffix(f)])
 
 
 def remove_dead_leftovers_in(folder: str) -> list[str]:
@@ -200,15 +216,21 @@ def write_files_atomically(paths: Sequence[str], write: Callable[[list[str]], No
     for path in paths:
         stem, suffix = os.path.splitext(os.path.abspath(path))
         tmps.append(temporary_sibling(stem) + suffix)
+        # A killed write's (kill -9): hundreds of MB, and a second export beside it.
+        _remove_dead(glob.glob(glob.escape(stem) + ".tmp-*" + glob.escape(suffix)))
     make_folder(os.path.dirname(tmps[0]))
     try:
         write(list(tmps))
         for tmp, path in zip(tmps, paths):
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         for tmp in tmps:
             if os.path.exists(tmp):
                 os.remove(tmp)
+        if _system_error(e) and (e.filename is None or e.filename in tmps):
+            # A full disk's error named no file (a traceback), or the temporary one.
+            where = paths[tmps.index(e.filename)] if e.filename in tmps else paths[0]
+            raise OSError(e.errno, e.strerror or str(e), where) from e
         raise
     return list(paths)
 
@@ -253,6 +275,16 @@ def replace_directory(src: str, dst: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _check_not_holding_cwd(path: str) -> None:
+    """Refuses to replace the working directory or a folder above it (an
+    empty ``--output ""`` is the working directory: it was replaced by the
+    export, the user's files in it deleted)."""
+    cwd = os.getcwd()
+    if path == cwd or cwd.startswith(path.rstrip(os.sep) + os.sep):
+        raise ValueError(f"{path} is or holds the working directory: it is not replaced "
+                         "(give the path of a new or empty folder)")
+
+
 def write_directory_atomically(path: str, write: Callable[[str], None], *,
                                fsync: bool = True, marker: Optional[str] = None) -> str:
     """Writes a whole directory atomically.
@@ -279,6 +311,7 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
       directory is removed and an older ``path`` is left intact.
     """
     path = os.path.abspath(path)
+    _check_not_holding_cwd(path)
     # Already this process's temporary copy (a SavedModel written into an
     # export's): filled in place, its caller renames it. A copy of it, in
     # turn, left "out.tmp-<host>-<pid>.tmp-<host>-<pid>" after a kill -9,

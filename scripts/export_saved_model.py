@@ -34,6 +34,7 @@ keypoint displacement) and refused when it loses more than 0.5 AP point,
 unless ``--force_precision``; ``--noguard`` skips it (no data set needed).
 """
 
+import errno
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -170,7 +171,10 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
     except Exception as e:  # noqa: BLE001 - a user's error is renamed, others re-raised.
         if not cli.is_user_error(e):
             raise
-        message = without_temporary_names(str(e))
+        message = without_temporary_names(cli.error_message(e))
+        if getattr(e, "errno", None) == errno.ENOSPC:
+            message += ("; the earlier export there is unchanged: free space on that disk, or "
+                        "give --output on another disk")
         raise ExportOutputError(f"--output {FLAGS.output}: {message}") from e
 
 

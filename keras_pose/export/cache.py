@@ -43,6 +43,7 @@ rounding, tested per runtime) and need neither.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import os
 from typing import Any, Callable, Iterable, Optional
@@ -250,10 +251,23 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
         raise NotWritableError(
             f"cannot write the {runtime} {precision} export: neither {places[0]} nor "
             f"{places[1]} is writable (set KERAS_POSE_CACHE to a writable directory)")
-    logging.info("First use of %s %s for %s: exporting into %s", runtime, precision,
-                 pose_model.path, writable[0])
-    return _write(writable[0], pose_model, runtime, precision, digest,
-                  _evidence(pose_model, precision, data_config, samples))
+    evidence = _evidence(pose_model, precision, data_config, samples)
+    for number, directory in enumerate(writable):
+        logging.info("First use of %s %s for %s: exporting into %s", runtime, precision,
+                     pose_model.path, directory)
+        try:
+            return _write(directory, pose_model, runtime, precision, digest, evidence)
+        except OSError as e:
+            if e.errno != errno.ENOSPC or isinstance(e, UserError):
+                raise
+            if number + 1 < len(writable):  # The cache may be on another disk.
+                logging.warning("%s: the disk is full; exporting into %s instead", directory,
+                                writable[number + 1])
+                continue
+            raise NotWritableError(
+                f"cannot write the {runtime} {precision} export into {directory}: the disk "
+                "is full (nothing was kept); free space there, or set KERAS_POSE_CACHE to a "
+                "folder on another disk") from None
 
 
 @dataclasses.dataclass

@@ -93,11 +93,34 @@ def _files_problem(files: list[str], fmt: str) -> Optional[str]:
             f"({os.path.basename(files[1])} is not its sidecar)")
 
 
+def target_of(output: str) -> str:
+    """Where the export at ``output`` is written: a symbolic link to a
+    folder (a served ``current`` pointing at a version) is followed, so the
+    link keeps pointing at the new export (it had been replaced by a folder
+    of its own, its target keeping the old model)."""
+    return os.path.realpath(output) if os.path.islink(output) else output
+
+
+def _place_problem(output: str, fmt: str) -> Optional[str]:
+    """Why ``output`` is no place for any export, and the way out."""
+    target = os.path.abspath(target_of(output))
+    cwd = os.getcwd()
+    if not is_file_output(output, fmt) and (target == cwd or cwd.startswith(target + os.sep)):
+        return ("is or holds the working directory, which an export does not replace. "
+                "Nothing was written: give the path of a new or empty folder")
+    if is_file_output(output, fmt) and os.path.islink(output):
+        return (f"is a symbolic link, which a file export does not follow (its sidecar and "
+                f"weights would stay beside the link). Nothing was written: give its target "
+                f"({os.path.realpath(output)})")
+    return None
+
+
 def output_problem(output: str, fmt: str) -> Optional[str]:
     """Why ``output`` may not receive a ``fmt`` export; None when it is new,
     an empty directory, or an export of the same format."""
     if is_file_output(output, fmt):
         return _files_problem(artifact_files(output, fmt), fmt)
+    output = target_of(output)
     if not os.path.exists(output):
         return None
     if not os.path.isdir(output):
@@ -113,6 +136,12 @@ def output_problem(output: str, fmt: str) -> Optional[str]:
 def check_output(output: str, fmt: str, flag: str = "--output") -> None:
     """Raises ExportOutputError when ``output`` may not receive the export:
     the message names ``flag``, the path, what is there and the fix."""
+    if not output.strip():  # An unset shell variable: it meant the working directory.
+        raise ExportOutputError(f"{flag} is empty: give the path of the export (a new or "
+                                "empty folder, or an export of the same format to replace)")
+    problem = _place_problem(output, fmt)
+    if problem:
+        raise ExportOutputError(f"{flag} {output} {problem}")
     problem = output_problem(output, fmt)
     if problem:
         raise ExportOutputError(
@@ -158,8 +187,8 @@ def write_export(output: str, fmt: str, write: Callable[[str], None]) -> str:
         write_files_atomically(artifact_files(output, fmt), lambda tmps: write(tmps[0]))
         return output
     name = "" if fmt == "saved_model" else RUNTIME_STEM + SUFFIXES[fmt]
-    write_directory_atomically(output, lambda tmp: write(os.path.join(tmp, name) if name
-                                                         else tmp))
+    write_directory_atomically(target_of(output), lambda tmp: write(
+        os.path.join(tmp, name) if name else tmp))
     return os.path.join(output, name) if name else output
 
 
@@ -171,13 +200,14 @@ def output_lock(output: str, flag: str = "--output") -> Iterator[None]:
 
     The OS lock (``keras_pose.locks.DirectoryLock``, released even by
     ``kill -9``) lives in a hidden folder beside ``output``,
-    ``.<name>.lock/``, removed again at the end: not inside it, since the
-    export replaces that directory, and a SavedModel must hold nothing else.
+    ``.<name>.lock/``, removed again at the end (also when a killed export
+    left it): not inside it, since the export replaces that directory, and
+    a SavedModel must hold nothing else.
     """
-    target = os.path.abspath(output)
+    target = os.path.abspath(target_of(output))
     lock = DirectoryLock(os.path.join(os.path.dirname(target),
                                       f".{os.path.basename(target)}.lock"),
-                         run="export", flag=flag)
+                         run="export", flag=flag, created=True)  # The folder is the lock's.
     try:
         lock.__enter__()
     except DirectoryInUseError as e:

@@ -43,12 +43,15 @@ with the same crops, flip test, decoding and rescoring as a checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import importlib.util
 import json
 import os
+import shutil
 import tempfile
 import threading
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import keras
 import numpy as np
@@ -76,6 +79,9 @@ INT8_PACKAGES = {"openvino": {"nncf": "nncf"}}
 INPUT_NAME = "images"
 # The way out of a damaged export.
 AGAIN = "export the checkpoint again (scripts/export_saved_model.py)"
+# Free space under which a failed write is taken for a full disk (a
+# network's weights: tens of MB).
+_FULL_BYTES = 64 << 20
 # The runtime that runs each format (what --runtime and metrics.json call it).
 RUNTIME_OF = {"saved_model": "tf", "onnx": "onnxruntime", "openvino": "openvino",
               "litert": "litert"}
@@ -208,9 +214,27 @@ def quantize_onnx(fp32_path: str, path: str, calibration: np.ndarray) -> str:
 
 
 def _write_openvino(fused, signature, path, precision, calibration) -> None:
-    fused.export(path, format="openvino", input_signature=signature, verbose=False)
+    with openvino_write_errors(path):
+        fused.export(path, format="openvino", input_signature=signature, verbose=False)
     if precision == "int8":  # bf16 is a compile-time choice: see load_network.
         quantize_openvino(path, path, calibration)
+
+
+@contextlib.contextmanager
+def openvino_write_errors(path: str) -> Iterator[None]:
+    """OpenVINO's writer reports a failed write (a full disk) as a
+    RuntimeError "basic_ios::clear: iostream error" naming nothing (a
+    traceback): raised as the OSError it is, naming ``path``."""
+    try:
+        yield
+    except RuntimeError as e:
+        if "iostream" not in str(e):
+            raise
+        folder = os.path.dirname(os.path.abspath(path))
+        full = shutil.disk_usage(folder).free < _FULL_BYTES
+        raise OSError(errno.ENOSPC if full else errno.EIO,
+                      "No space left on device" if full else f"cannot be written ({e})",
+                      path) from e
 
 
 def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str:
@@ -229,7 +253,8 @@ def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str
 
     def write(tmps: list[str]) -> None:
         # No fp16 compression: the layers left in float keep their fp32 weights.
-        ov.save_model(held["quantized"], tmps[0], compress_to_fp16=False)
+        with openvino_write_errors(tmps[0]):
+            ov.save_model(held["quantized"], tmps[0], compress_to_fp16=False)
         held.clear()  # Before the renames: the fp32 .bin may be memory-mapped.
 
     stem = os.path.splitext(path)[0]

@@ -106,6 +106,30 @@ def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx
         load_pose_model(checkpoint, runtime="onnxruntime")  # one line, was a traceback
 
 
+def test_a_full_checkpoint_disk_exports_into_the_cache_dir(checkpoint, fake_onnx_export,
+                                                            monkeypatch, tmp_path):
+    """A full disk under the checkpoint was "No space left on device: ...",
+    with no way out, though the cache folder (another disk) was writable."""
+    import errno
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
+    real = runtimes.export_network
+
+    def full_beside_the_checkpoint(model, config, path, *args, **kwargs):
+        if path.startswith(checkpoint):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(model, config, path, *args, **kwargs)
+
+    monkeypatch.setattr(runtimes, "export_network", full_beside_the_checkpoint)
+    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+    assert path.startswith(str(tmp_path / "cache")) and len(fake_onnx_export) == 1
+    assert os.listdir(os.path.join(checkpoint, "exports")) == []  # Nothing half-written.
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(checkpoint))  # Both places full.
+    from keras_pose.errors import UserError
+    with pytest.raises(UserError, match=r"the disk is full \(nothing was kept\); free space "
+                                        r"there, or set KERAS_POSE_CACHE"):
+        load_pose_model(checkpoint, runtime="onnxruntime")
+
+
 @pytest.mark.slow  # int8
 def test_int8_calibrates_and_guards_on_the_data_set_when_it_is_on_disk(
         tiny_exported, tiny_synthetic, fake_onnx_export, tmp_path):

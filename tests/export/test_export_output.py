@@ -51,9 +51,106 @@ def test_the_working_directory_is_refused(script, checkpoint, tmp_path, monkeypa
     (work / "src" / "main.py").write_text("print('mine')")
     monkeypatch.chdir(work)
     assert run_export(script, "--checkpoint", checkpoint, "--output", ".") == 1
-    assert "--output . holds src and is not a keras_pose SavedModel" in capsys.readouterr().err
+    assert "--output . is or holds the working directory, which an export does not replace. " \
+        "Nothing was written: give the path of a new or empty folder" in capsys.readouterr().err
     assert _tree(work) == {os.path.join("src", "main.py"): b"print('mine')"}
     assert os.listdir(tmp_path) == ["work"]
+
+
+def test_an_empty_output_is_refused_and_the_working_directory_kept(
+        script, checkpoint, tmp_path, monkeypatch, capsys):
+    """``--output ""`` (an unset shell variable) was the working directory:
+    it was replaced by the export, the user's files in it deleted, exit 0."""
+    work = tmp_path / "work"
+    (work / "results").mkdir(parents=True)
+    (work / "notes.txt").write_text("mine")
+    monkeypatch.chdir(work)
+    for output in ("", " "):
+        assert run_export(script, "--checkpoint", checkpoint, "--output", output) == 1
+        assert "--output is empty: give the path of the export" in capsys.readouterr().err
+    # An empty working directory, or the folder above it: not replaced either.
+    monkeypatch.chdir(work / "results")
+    for output in (".", ".."):
+        assert run_export(script, "--checkpoint", checkpoint, "--output", output) == 1
+        assert "is or holds the working directory" in capsys.readouterr().err
+    assert _tree(work) == {"notes.txt": b"mine"} and os.path.isdir(work / "results")
+    from keras_pose.files import write_directory_atomically
+    with pytest.raises(ValueError, match="is or holds the working directory"):
+        write_directory_atomically("", lambda tmp: None)  # The Python API's guard.
+    assert _tree(work) == {"notes.txt": b"mine"} and os.listdir(tmp_path) == ["work"]
+
+
+def test_a_linked_output_replaces_the_links_target(script, checkpoint, old_saved_model,
+                                                   tmp_path, capsys):
+    """A served ``current`` link to a version folder was replaced by a folder
+    of its own, the link's target (what the server read) keeping the old
+    model, and the link left behind as ``current.old-<host>-<pid>``."""
+    output, old = old_saved_model
+    serve = tmp_path / "serve"
+    serve.mkdir()
+    (serve / "current").symlink_to(output)
+    assert run_export(script, "--checkpoint", checkpoint, "--output",
+                      str(serve / "current")) == 0
+    assert os.path.islink(serve / "current") and os.listdir(serve) == ["current"]
+    with open(os.path.join(checkpoint, "config.json")) as f:
+        expected = json.load(f)
+    with open(output / "assets" / "config.json") as f:
+        assert json.load(f) == expected  # The new export, in the target.
+    assert sorted(os.listdir(tmp_path)) == ["exported", "serve"]  # Nothing aside.
+    # A link to a file export: refused (its sidecar would not follow it).
+    (serve / "m.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(serve / "m.onnx"),
+                      "--format", "onnx") == 1
+    assert f"give its target ({tmp_path / 'elsewhere.onnx'})" in capsys.readouterr().err
+
+
+def test_a_full_disk_in_openvino_is_one_line_and_leaves_nothing(
+        script, checkpoint, tmp_path, monkeypatch, capsys):
+    """OpenVINO's writer says "basic_ios::clear: iostream error" on a full
+    disk: it was a traceback. Killed file exports' temporaries, and the lock
+    folder beside --output, stayed for good (and made "holds 2 exports" of
+    the folder)."""
+    skip_unless_installed("openvino")
+    import collections
+    import socket
+    import subprocess
+    import sys
+
+    import keras
+
+    from keras_pose.export import runtimes
+
+    def full(self, path, format="tf_saved_model", **kwargs):
+        raise RuntimeError("basic_ios::clear: iostream error")
+
+    monkeypatch.setattr(keras.Model, "export", full)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(runtimes.shutil, "disk_usage", lambda path: usage(1, 1, 0))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    leftovers = [f"m.tmp-{socket.gethostname()}-{dead.pid}{s}" for s in (".xml", ".bin", ".json")]
+    for name in leftovers:
+        (tmp_path / name).write_bytes(b"killed")
+    (tmp_path / ".m.xml.lock").mkdir()
+    (tmp_path / ".m.xml.lock" / ".lock").write_text("the export (pid 1)")
+    output = tmp_path / "m.xml"
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(output),
+                      "--format", "openvino", "--noguard") == 1
+    err = capsys.readouterr().err
+    assert f"--output {output}: No space left on device: {output}; the earlier export" in err
+    assert "Traceback" not in err and "[Errno" not in err
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_holding_one_export_and_a_temporary_is_one_export(tmp_path):
+    """An export being written (or a killed one's) beside a finished one:
+    "holds 2 exports" refused the folder as --checkpoint."""
+    import socket
+
+    from keras_pose.checkpoint import resolve_checkpoint
+    for name in ("m.onnx", "m.json", f"m.tmp-{socket.gethostname()}-{os.getppid()}.onnx"):
+        (tmp_path / name).write_bytes(b"x")
+    assert resolve_checkpoint(str(tmp_path)).path == str(tmp_path / "m.onnx")
 
 
 def test_an_existing_saved_model_is_replaced(script, checkpoint, old_saved_model, tmp_path):
@@ -82,7 +179,9 @@ def test_a_failure_mid_export_keeps_the_old_saved_model_and_names_output(
     assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 1
     err = capsys.readouterr().err
     assert f"--output {output}: " in err and "No space left on device" in err
-    assert f"'{output}{os.sep}variables'" in err  # the path asked for
+    assert f"No space left on device: {output}{os.sep}variables; the earlier export there " \
+        "is unchanged: free space on that disk, or give --output on another disk" in err
+    assert "[Errno" not in err
     assert ".export" not in err and ".tmp-" not in err  # never the temporary one
     assert _tree(output) == old
     assert os.listdir(tmp_path) == ["exported"]
