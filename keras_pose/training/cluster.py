@@ -12,11 +12,14 @@ that gives another step count), before any step.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import re
 import socket
+import threading
 import time
 from typing import Optional
 
@@ -26,6 +29,8 @@ from keras_pose.training.callbacks import TrainingError
 
 # The jobs MultiWorkerMirroredStrategy trains with.
 _JOBS = ("chief", "worker")
+# How a task waiting for the others answers on its port (then its cluster's digest).
+_TOKEN = b"keras_pose cluster "
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,16 +55,33 @@ def read_cluster(raw: Optional[str] = None) -> Optional[Cluster]:
     try:
         value = json.loads(raw)
         cluster, task = value.get("cluster", {}), value.get("task", {})
-        addresses = {f"{job} {i}": str(address) for job in _JOBS
-                     for i, address in enumerate(cluster.get(job, []))}
+        jobs = {job: cluster.get(job, []) for job in _JOBS}
         me = f"{task.get('type')} {task.get('index')}"
     except (json.JSONDecodeError, AttributeError, TypeError) as e:
         raise TrainingError(f"TF_CONFIG is not a JSON object with 'cluster' and 'task': "
                             f"{e}") from e
+    addresses = _addresses(jobs)
     if len(addresses) > 1 and me not in addresses:
         raise TrainingError(f"TF_CONFIG: the task {task} is not one of its cluster's "
                             f"{', '.join(addresses)}")
     return Cluster(addresses, me)
+
+
+def _addresses(jobs: dict) -> dict:
+    """{"job index": "host:port"} of TF_CONFIG's jobs, checked (a job given
+    as one string, or an address without its port, was an IndexError)."""
+    addresses = {}
+    for job, tasks in jobs.items():
+        if not isinstance(tasks, list):
+            raise TrainingError(f"TF_CONFIG: cluster '{job}' must be a list of "
+                                f"\"host:port\" addresses, got {tasks!r}")
+        for index, address in enumerate(tasks):
+            host, _, port = str(address).rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise TrainingError(f"TF_CONFIG: {job} {index}'s address {address!r} is not "
+                                    "host:port (e.g. \"10.0.0.1:12345\")")
+            addresses[f"{job} {index}"] = str(address)
+    return addresses
 
 
 def cluster_workers() -> int:
@@ -68,13 +90,43 @@ def cluster_workers() -> int:
     return len(cluster.addresses) if cluster else 1
 
 
-def _accepts(address: str) -> bool:
-    host, port = address.rsplit(":", 1)
+def _token(cluster: Cluster) -> bytes:
+    """What a waiting task answers on its port: its cluster's digest (tasks
+    given different clusters met, and one hung in TF, deaf to Ctrl-C)."""
+    digest = hashlib.sha256(json.dumps(sorted(cluster.addresses.items())).encode())
+    return _TOKEN + digest.hexdigest()[:16].encode() + b"\n"
+
+
+def _answer(listener: socket.socket, token: bytes, done: threading.Event) -> None:
+    """Answers every task that connects with ``token`` until ``done``."""
+    listener.settimeout(0.2)
+    while not done.is_set():
+        try:
+            connection, _ = listener.accept()
+        except OSError:  # A timeout, or the listener closed.
+            continue
+        with connection, contextlib.suppress(OSError):
+            connection.sendall(token)
+
+
+def _accepts(cluster: Cluster, task: str) -> bool:
+    """Whether ``task`` listens on its port. A task still waiting answers its
+    cluster's token, which must be ours; one past waiting (TF's server) or
+    another program answers nothing within a second: taken as started."""
+    host, port = cluster.addresses[task].rsplit(":", 1)
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0):
-            return True
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0) as peer:
+            reply = peer.recv(len(_TOKEN) + 32)
+    except socket.timeout:
+        return True
     except (OSError, ValueError):
         return False
+    if reply.startswith(_TOKEN) and reply != _token(cluster):
+        raise TrainingError(
+            f"TF_CONFIG: {task} at {cluster.addresses[task]} was given another cluster than "
+            f"{cluster.task}'s ({', '.join(f'{t} {a}' for t, a in cluster.addresses.items())}):"
+            " give every worker the same 'cluster' in TF_CONFIG (only 'task' differs)")
+    return True
 
 
 def wait_for_workers(cluster: Cluster, *, timeout: Optional[float] = None,
@@ -99,8 +151,16 @@ def wait_for_workers(cluster: Cluster, *, timeout: Optional[float] = None,
         raise TrainingError(f"TF_CONFIG: {cluster.task}'s port {port} is taken by another "
                             f"program ({e.strerror}); free it or give this task another port "
                             "in every worker's TF_CONFIG") from None
-    with listener:
+    done = threading.Event()
+    answering = threading.Thread(target=_answer, args=(listener, _token(cluster), done),
+                                 daemon=True)
+    answering.start()
+    try:
         _meet(cluster, timeout, log_every)
+    finally:
+        done.set()
+        answering.join()
+        listener.close()
 
 
 def _meet(cluster: Cluster, timeout: Optional[float], log_every: float) -> None:
@@ -108,7 +168,7 @@ def _meet(cluster: Cluster, timeout: Optional[float], log_every: float) -> None:
     next_log = start
     missing = [t for t in cluster.addresses if t != cluster.task]
     while True:
-        missing = [t for t in missing if not _accepts(cluster.addresses[t])]
+        missing = [t for t in missing if not _accepts(cluster, t)]
         if not missing:
             return
         waited = time.monotonic() - start
@@ -123,16 +183,23 @@ def _meet(cluster: Cluster, timeout: Optional[float], log_every: float) -> None:
         time.sleep(0.5)
 
 
-def lost_worker_error(message: str, chief: bool, last: Optional[str]) -> TrainingError:
+def lost_worker_error(message: str, chief: bool, last: Optional[str],
+                      before_training: bool = False) -> TrainingError:
     """Another worker stopped (killed, crashed, its machine gone) and TF's
     collectives aborted with ``message``: which worker, and how to resume,
     instead of TF's traceback. ``last``: the chief's last complete
-    checkpoint (None on other workers, or before the first)."""
+    checkpoint (None on other workers, or before the first);
+    ``before_training``: it stopped while the run was being set up (a
+    refusal of its own, e.g. damaged weights there)."""
     cluster = read_cluster()
     me = cluster.task if cluster else None  # TF's message may name this task too.
     tasks = sorted({f"{job} {task}" for job, task in re.findall(
         r"/job:(\w+)/replica:\d+/task:(\d+)", message)} - {me})
     who = ", ".join(tasks) or "another worker"
+    if before_training:
+        return TrainingError(f"lost {who} of the cluster before training ({_why_lost(message)};"
+                             " its output says why); nothing was trained: fix that, then start "
+                             "every worker again with the same command")
     where = (f"the last complete checkpoint is {last}" if last else
              "the chief's --model_dir holds the last complete checkpoint" if not chief
              else "no checkpoint was written yet")
@@ -158,7 +225,6 @@ MACHINE_SETTINGS = ("data.root", "data.num_parallel_calls", "train.init_checkpoi
 
 def _fingerprints(settings: dict) -> tuple[list[str], list[int]]:
     """(names, int64 hashes) of the settings, in a fixed order."""
-    import hashlib
     names = sorted(settings)
     hashes = [int.from_bytes(hashlib.sha256(json.dumps(settings[n], sort_keys=True)
                                             .encode()).digest()[:8], "little", signed=True)
@@ -166,11 +232,22 @@ def _fingerprints(settings: dict) -> tuple[list[str], list[int]]:
     return names, hashes
 
 
-def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
+def task_names(count: int) -> list[str]:
+    """The tasks of TF_CONFIG in worker order, the chief first (the order of
+    a collective's rows)."""
+    cluster = read_cluster()
+    names = list(cluster.addresses) if cluster else []
+    return names if len(names) == count else [f"worker {i}" for i in range(count)]
+
+
+def check_workers_agree(strategy, config_dict: dict, derived: dict,
+                        refusal: Optional[BaseException] = None) -> None:
     """Stops every worker, before any training, when the workers were not
     started with the same settings (another learning rate on one machine
     split the "mirrored" model in two in silence; another step count ended
-    in a collective's traceback or in a false "lost worker").
+    in a collective's traceback or in a false "lost worker"), or when one of
+    them refused the run (the others went on into a collective and a TF
+    traceback).
 
     Args:
       strategy: the MultiWorkerMirroredStrategy (a collective gathers each
@@ -178,9 +255,12 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
       config_dict: this worker's config, ``{section: {field: value}}``.
       derived: other values that must agree ({"steps per epoch": 12, ...},
         which the data decides).
+      refusal: this worker's own refusal of the run (a user error of its
+        checks), raised once every worker knows of it.
 
     Raises:
-      TrainingError: naming the settings that differ, on every worker.
+      ``refusal``; else TrainingError naming the workers that refused, or
+      the settings that differ, on every worker.
     """
     import numpy as np
     import tensorflow as tf
@@ -189,8 +269,16 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
     settings = {k: v for k, v in settings.items() if k not in MACHINE_SETTINGS}
     settings.update(derived)
     names, hashes = _fingerprints(settings)
-    row = tf.constant([hashes], tf.int64)
+    row = tf.constant([hashes + [int(refusal is not None)]], tf.int64)
     gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy()
+    if refusal is not None:
+        raise refusal
+    refused = [t for t, flag in zip(task_names(len(gathered)), gathered[:, -1]) if flag]
+    if refused:
+        raise TrainingError(f"{', '.join(refused)} refused the run before training (its output "
+                            "says why); nothing was trained: fix that, then start every worker "
+                            "again with the same command")
+    gathered = gathered[:, :-1]
     differ = [names[j] for j in np.flatnonzero((gathered != gathered[:1]).any(axis=0))]
     if differ:
         raise TrainingError(

@@ -17,6 +17,7 @@ from keras_pose.checkpoint import is_complete
 from keras_pose.configs import ExperimentConfig, config_differences
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.cluster import task_names
 from keras_pose.training.distribution import resolve_precision
 
 
@@ -65,25 +66,70 @@ def refuse_legacy(directory: str) -> None:
             f"--init_checkpoint {sorted(legacy)[-1]} to start from its weights")
 
 
-def agreed_checkpoint(strategy, directory: str, latest: Optional[str]) -> Optional[str]:
-    """The epoch every worker resumes from: the oldest of the workers' newest
-    checkpoints (a worker killed before its last save has an epoch fewer than
-    the others; workers resuming from different epochs would run different
+def agreed_checkpoint(strategy, model_dir: str, directory: str,
+                      latest: Optional[str]) -> Optional[str]:
+    """The epoch every worker resumes from: the oldest of the workers'
+    newest checkpoints, when it is at most one epoch behind the newest (a
+    worker killed during its last save has an epoch fewer than the
+    others; workers resuming from different epochs would run different
     steps and end in a collective the others never join). Each worker
-    restores it from its own copy."""
+    restores it from its own copy (``directory``: ``model_dir`` for the
+    chief, ``model_dir/worker_<i>`` for the others).
+
+    Raises:
+      TrainingError: on every worker alike (one refusing alone left the
+        others in a TF traceback): the workers are further apart (a run
+        continued as one process; resuming would train the newer epochs
+        again over their checkpoints), or one lacks the agreed epoch; the
+        message names what to copy where.
+    """
     epoch = int(os.path.basename(latest)[len("epoch_"):]) if latest else 0
-    gathered = strategy.gather(strategy.run(lambda: tf.constant([epoch], tf.int64)), axis=0)
-    epochs = [int(e) for e in gathered.numpy()]
-    agreed = min(epochs)
-    if agreed == epoch:
+    epochs = _gathered(strategy, epoch)
+    agreed, newest = min(epochs), max(epochs)
+    if agreed == newest:
         return latest
-    path = run_dir.checkpoint_dir(directory, agreed) if agreed else None
-    if path is None or not is_complete(path):
+    tasks = task_names(len(epochs))
+    ahead = tasks[epochs.index(newest)]
+    if newest - agreed > 1:
         raise TrainingError(
-            f"the workers' newest checkpoints are epochs {epochs} (in worker order) and "
-            f"{directory} has no complete epoch {agreed} to resume with the others: copy one "
-            "epoch checkpoint that every worker has into each worker's model directory, or "
-            "start anew with another --model_dir")
-    logging.info("Resuming from epoch %d, the newest every worker has (workers: %s)",
-                 agreed, epochs)
+            f"the workers' newest checkpoints are epochs "
+            f"{', '.join(f'{t}: {e}' for t, e in zip(tasks, epochs))}: more than the one epoch "
+            f"a stopped worker can miss, and resuming from epoch {agreed} would train epochs "
+            f"{agreed + 1}-{newest} again over {ahead}'s checkpoints. Nothing was written: to "
+            f"resume from epoch {newest}, copy {_copy_hint(model_dir, tasks, ahead, newest)}; "
+            "or train anew with another --model_dir")
+    path = run_dir.checkpoint_dir(directory, agreed) if agreed else None
+    has = _gathered(strategy, int(path is None or is_complete(path)))
+    lacking = [t for t, h in zip(tasks, has) if not h]
+    if lacking:  # (The worker whose newest it is has it.)
+        raise TrainingError(
+            f"the workers resume from epoch {agreed}, the newest every worker has, but "
+            f"{', '.join(lacking)} has no complete copy of it. Nothing was written: copy "
+            f"{_copy_hint(model_dir, tasks, tasks[has.index(1)], agreed)}, or train anew "
+            "with another --model_dir")
+    logging.warning("Resuming from epoch %d, the newest every worker has (%s); %s's epoch %d "
+                    "is trained again and its checkpoint replaced", agreed,
+                    ", ".join(f"{t}: {e}" for t, e in zip(tasks, epochs)), ahead, newest)
     return path
+
+
+def _gathered(strategy, value: int) -> list[int]:
+    """``value`` of every worker, in worker order (a collective)."""
+    gathered = strategy.gather(strategy.run(lambda: tf.constant([value], tf.int64)), axis=0)
+    return [int(v) for v in gathered.numpy()]
+
+
+def _task_dir(model_dir: str, tasks: list[str], task: str) -> str:
+    """Where ``task`` keeps its checkpoints (``distribution.worker_dir``)."""
+    if task == tasks[0]:
+        return model_dir
+    return os.path.join(model_dir, f"worker_{task.split()[-1]}")
+
+
+def _copy_hint(model_dir: str, tasks: list[str], source: str, epoch: int) -> str:
+    """What to copy for every worker to hold ``source``'s ``epoch``."""
+    name = os.path.basename(run_dir.checkpoint_dir("", epoch))
+    others = [t for t in tasks if t != source]
+    return (f"{os.path.join(_task_dir(model_dir, tasks, source), 'checkpoints', name)} into "
+            + ", ".join(f"{os.path.join(_task_dir(model_dir, tasks, t), 'checkpoints')}"
+                        f"{os.sep} ({t}'s machine)" for t in others))

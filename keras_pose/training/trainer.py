@@ -31,6 +31,7 @@ from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, config_to_dict, load_config, save_config
 from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline, samples
+from keras_pose.errors import UserError
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
@@ -140,7 +141,6 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
     if not os.path.isfile(datasets.annotation_file(val_config, "test")):
         logging.warning("Validation disabled: no %s", datasets.annotation_file(val_config, "test"))
         return None
-    from keras_pose.errors import UserError
     from keras_pose.evaluation.metrics import check_records, metric_for
     try:
         box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
@@ -323,19 +323,19 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
                  len(records), records.num_skipped, records.skipped_reasons or "none",
                  strategy.num_replicas_in_sync, plan.global_batch, plan.steps_per_epoch,
                  plan.base_lr)
-    # Before anything is written: data that would never yield a sample.
-    pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
-    validation = _validation_setup(config, plan.chief)
-    if export and plan.chief:
-        _check_export_place(os.path.join(model_dir, "saved_model"))
-    refuse_legacy(plan.directory)
-    run_dir.check_checkpoints(plan.directory)
-    latest = latest_epoch_checkpoint(plan.directory)
+    refusal = None
+    try:
+        validation = _checks(config, plan, records, model_dir, export)
+    except UserError as e:
+        if cluster_workers() < 2:
+            raise
+        validation, refusal = None, e  # Raised below, once every worker knows of it.
+    latest = latest_epoch_checkpoint(plan.directory) if refusal is None else None
     if cluster_workers() > 1:
         check_workers_agree(strategy, config_to_dict(config),
                             {"steps per epoch": plan.steps_per_epoch,
-                             "global batch": plan.global_batch})
-        latest = agreed_checkpoint(strategy, plan.directory, latest)
+                             "global batch": plan.global_batch}, refusal)
+        latest = agreed_checkpoint(strategy, model_dir, plan.directory, latest)
     if latest:
         saved = load_config(os.path.join(latest, "config.json"))
         config = check_resumed_source(saved, config, model_dir, latest)
@@ -343,8 +343,13 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     # Whatever can still refuse the run (the checkpoint's weights, optimizer
     # state and schedule; each input pipeline's images) before the first
     # write: a refused run leaves the model directory as it was.
-    network, model, state = _build(config, strategy, plan, latest,
-                                   config.train.init_checkpoint or None)
+    try:
+        network, model, state = _build(config, strategy, plan, latest,
+                                       config.train.init_checkpoint or None)
+    except tf.errors.UnavailableError as e:  # Another worker stopped there (its own error).
+        if cluster_workers() < 2:
+            raise
+        raise lost_worker_error(str(e.message), plan.chief, None, before_training=True) from e
     if state.epoch > config.train.epochs:  # Its config.json said the fewer, in silence.
         raise TrainingError(
             f"{latest} has {state.epoch} epochs done, more than train.epochs="
@@ -373,6 +378,19 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
                                              progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table, tuple(validator.failures if validator is not None else ()))
+
+
+def _checks(config: ExperimentConfig, plan: _Plan, records, model_dir: str, export: bool):
+    """This worker's checks before anything is written (a user error
+    refuses the run); returns the validation setup (None: no validation)."""
+    # Data that would never yield a sample.
+    pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
+    validation = _validation_setup(config, plan.chief)
+    if export and plan.chief:
+        _check_export_place(os.path.join(model_dir, "saved_model"))
+    refuse_legacy(plan.directory)
+    run_dir.check_checkpoints(plan.directory)
+    return validation
 
 
 def _check_export_place(saved_model: str) -> None:

@@ -35,6 +35,14 @@ def test_tf_config_is_read_and_checked():
     with pytest.raises(TrainingError, match="task .* is not one of its cluster's chief 0, "
                                             "worker 0, worker 1"):
         read_cluster(_config([1, 2], 2, chief=3))
+    # An address without its port, a job given as one string: were IndexErrors.
+    bad = {"cluster": {"worker": ["127.0.0.1", "127.0.0.1:2"]}, "task": {"type": "worker",
+                                                                          "index": 1}}
+    with pytest.raises(TrainingError, match="worker 0's address '127.0.0.1' is not host:port"):
+        read_cluster(json.dumps(bad))
+    bad["cluster"]["worker"] = "127.0.0.1:2"
+    with pytest.raises(TrainingError, match="cluster 'worker' must be a list"):
+        read_cluster(json.dumps(bad))
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
@@ -65,6 +73,29 @@ def test_workers_started_apart_meet_and_go_on(host):
     for server in servers:
         server.close()
     assert errors == [] and sorted(done) == [0, 1, 2]
+
+
+def test_workers_given_different_clusters_are_told_so():
+    """A worker whose TF_CONFIG listed two workers met one listing three
+    (still waiting for its third) and went into TF, where it hung, deaf to
+    Ctrl-C and SIGTERM."""
+    ports = free_ports(3)
+    errors = {}
+
+    def worker(index, count):
+        try:
+            wait_for_workers(read_cluster(_config(ports[:count], index)), timeout=20)
+        except TrainingError as e:
+            errors[index] = str(e)
+
+    threads = [threading.Thread(target=worker, args=args) for args in ((0, 2), (1, 3))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert f"worker 1 at 127.0.0.1:{ports[1]} was given another cluster than worker 0's" \
+        in errors[0] and "give every worker the same 'cluster' in TF_CONFIG" in errors[0]
+    assert "was given another cluster than worker 1's" in errors[1]  # Not "did not start".
 
 
 def test_a_worker_that_never_comes_is_named():

@@ -124,7 +124,7 @@ def test_sync_bn_false_is_honoured_with_two_replicas(tmp_path, synthetic_root):
     assert "BatchNorm: NOT synchronized" in proc.stderr and "(model.sync_bn=false)" in proc.stderr
 
 
-def _start_workers(cluster, model_dir, synthetic_root, extra, own=((), ())):
+def _start_workers(cluster, model_dir, synthetic_root, extra, own=((), ()), export=False):
     """Two train.py workers; ``own[i]``: --set items of worker i alone."""
     procs = []
     for index in range(2):
@@ -132,7 +132,8 @@ def _start_workers(cluster, model_dir, synthetic_root, extra, own=((), ())):
         env["TF_CONFIG"] = json.dumps({"cluster": cluster,
                                        "task": {"type": "worker", "index": index}})
         cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-               "--noexport"] + [a for item in [*extra, *own[index]] for a in ("--set", item)]
+               "--export" if export else "--noexport"] + [
+                   a for item in [*extra, *own[index]] for a in ("--set", item)]
         procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))
     return procs
@@ -388,3 +389,49 @@ def test_workers_started_with_different_settings_stop_before_training(tmp_path,
                                "settings: train.learning_rate (here "), last
         assert ("0.01)" if index else "0.001)") in last and "data.root" not in last
     assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0001"))
+
+
+@pytest.mark.slow  # one process, then two workers three times
+def test_a_refusal_on_one_worker_stops_every_worker_with_one_line(tmp_path, synthetic_root):
+    """A run continued as one process, resumed by two workers: the chief's
+    newer epochs were trained again over its checkpoints (a worker only
+    one save behind is the designed case). A check only the chief makes
+    (the export's folder): the other worker ended in a TF traceback. Now
+    every worker stops with one line, the first naming what to copy where;
+    done so, the workers resume from the newer epoch."""
+    import shutil
+    model_dir = str(tmp_path / "run")
+    single = subprocess.run(
+        [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
+         "--noexport", "--set", "train.epochs=2", "--set", "train.steps_per_epoch=2",
+         "--set", "train.batch_size_per_replica=8"], cwd=REPO, env=_env(), timeout=400,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert single.returncode == 0, single.stdout[-3000:]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    extra = ["train.epochs=3", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
+    chief_epoch = os.path.join(model_dir, "checkpoints", "epoch_0002")
+    private = os.path.join(model_dir, "worker_1", "checkpoints")
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    for proc in procs:
+        output = proc.communicate(timeout=400)[0]
+        assert proc.returncode == 1 and "Traceback" not in output, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert "resuming from epoch 0 would train epochs 1-2 again over worker 0's" in last
+        assert f"copy {chief_epoch} into {private}{os.sep} (worker 1's machine)" in last, last
+    shutil.copytree(chief_epoch, os.path.join(private, "epoch_0002"))  # As the message says.
+    os.makedirs(os.path.join(model_dir, "saved_model"))
+    with open(os.path.join(model_dir, "saved_model", "mine.txt"), "w") as f:
+        f.write("mine")
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra, export=True)
+    outputs = [proc.communicate(timeout=400)[0] for proc in procs]
+    assert all(p.returncode == 1 for p in procs) and not any("Traceback" in o for o in outputs)
+    assert "saved_model holds mine.txt" in outputs[0].strip().splitlines()[-1]
+    assert outputs[1].strip().splitlines()[-1] == (
+        "train.py: error: worker 0 refused the run before training (its output says why); "
+        "nothing was trained: fix that, then start every worker again with the same command")
+    os.remove(os.path.join(model_dir, "saved_model", "mine.txt"))
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra)
+    outputs = [proc.communicate(timeout=400)[0] for proc in procs]
+    assert all(p.returncode == 0 for p in procs), outputs[0][-2000:] + outputs[1][-2000:]
+    assert "Resuming from " + chief_epoch in outputs[0]
+    assert sorted(os.listdir(os.path.join(model_dir, "checkpoints")))[-1] == "epoch_0003"
