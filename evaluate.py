@@ -58,6 +58,7 @@ flags.DEFINE_integer("batch_size", None, "Evaluation batch size "
                      "(test.batch_size).", lower_bound=1)  # 0 fell back to the config's.
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
+cli.check_path_flag("output_dir")
 
 def _checkpoint() -> str:
     """--checkpoint, or the default preset (named on stdout, as predict.py does)."""

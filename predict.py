@@ -89,6 +89,7 @@ flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ign
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
 
+cli.check_path_flag("output_dir")
 
 def _image_ids(path):
     """{file_name: id} of an annotation file's images."""

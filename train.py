@@ -52,6 +52,7 @@ flags.DEFINE_boolean("augment", True, "Data augmentation (scale, rotation, flip)
 flags.DEFINE_boolean("export", True, "Export a SavedModel at the end.")
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
+cli.check_path_flag("model_dir")
 
 def build_config():
     """The experiment from the flags: named experiment, --data_dir, --set."""
@@ -105,10 +106,11 @@ def work() -> int:
     from keras_pose.training.init_checkpoint import check_source
     if config.train.init_checkpoint and os.path.exists(config.train.init_checkpoint):
         check_source(config.train.init_checkpoint)  # A SavedModel: before the folder is made.
-    # Made again by the run's lock, which takes it away if the run writes nothing.
-    cli.check_writable_leaving_no_folder(model_dir, "--model_dir")
-    result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export,
-                   progress=FLAGS.progress)
+    with cli.unused_folders_removed(model_dir):  # Also the parents it made.
+        # Made again by the run's lock, which takes it away if the run writes nothing.
+        cli.check_writable_leaving_no_folder(model_dir, "--model_dir")
+        result = train(config, model_dir, augment=FLAGS.augment, export=FLAGS.export,
+                       progress=FLAGS.progress)
     print(f"Trained {result.epochs_run} epoch(s) in {(time.time() - started) / 60:.1f} min; "
           f"{result.state.epoch} epochs done in {result.model_dir}.")
     if result.state.epoch == 0:  # train.epochs=0: a SavedModel of untrained weights.

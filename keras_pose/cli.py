@@ -116,13 +116,23 @@ def locked_output_dir(directory: str, run: str, flag: str = "--output_dir") -> I
     run leaves empty (a user error) is removed again (it was left holding
     only the lock file)."""
     from keras_pose.locks import DirectoryLock
-    top = _first_missing(directory)  # The folders made here: it and those below it.
-    check_writable(directory, flag)
-    try:
+    with unused_folders_removed(directory) as top:
+        check_writable(directory, flag)
         with DirectoryLock(directory, run=run, flag=flag, created=top is not None):
             yield
+
+
+@contextlib.contextmanager
+def unused_folders_removed(directory: str) -> Iterator[Optional[str]]:
+    """The folders made on the way to ``directory`` during the block are
+    removed again when ``directory`` is gone at its end (a run that wrote
+    nothing: its lock took it away), only while empty. Yields the
+    outermost folder that does not exist yet (None: it exists)."""
+    top = _first_missing(directory)  # The folders made here: it and those below it.
+    try:
+        yield top
     finally:
-        if top is not None and not os.path.lexists(directory):  # The run wrote nothing.
+        if top is not None and not os.path.lexists(directory):
             _remove_empty_folders(os.path.dirname(os.path.abspath(directory)), top)
 
 
@@ -182,6 +192,22 @@ def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,
         if bad:
             raise flags.ValidationError(
                 f"--{name}: {', '.join(map(repr, bad))}: give {' or '.join(forms)}")
+        return True
+
+    flags.register_validator(name, check, flag_values=flag_values or flags.FLAGS)
+
+
+def check_path_flag(name: str, flag_values=None) -> None:
+    """Registers absl's check that path flag ``name``, when given, is not
+    empty: an unset shell variable (``--output_dir "$DIR"``) was taken as
+    the flag left out, and the files went to the default place, or
+    nowhere, without a word."""
+    from absl import flags
+
+    def check(value) -> bool:
+        if value is not None and not str(value).strip():
+            raise flags.ValidationError(f"--{name} is empty: give a path, or leave the flag "
+                                        "out")
         return True
 
     flags.register_validator(name, check, flag_values=flag_values or flags.FLAGS)

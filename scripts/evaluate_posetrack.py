@@ -16,6 +16,8 @@ import time
 
 from absl import app, flags
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("gt", None, "Ground-truth PoseTrack18 JSON file or directory.")
 flags.DEFINE_string("pred", None, "Prediction JSON file or directory: the ground truth's "
@@ -24,9 +26,9 @@ flags.DEFINE_string("output_dir", None, "Where metrics.json and table.md go.")
 flags.mark_flag_as_required("gt")
 flags.mark_flag_as_required("pred")
 
+cli.check_path_flag("output_dir")
 
 def work() -> int:
-    from keras_pose import cli
 
     if not FLAGS.output_dir:
         return _evaluate()
@@ -68,7 +70,6 @@ def _evaluate() -> int:
 
 def main(argv):
     del argv
-    from keras_pose import cli  # Errors the user can fix: one line; bugs: a traceback.
     return cli.run("evaluate_posetrack.py", work)
 
 

@@ -110,3 +110,41 @@ def test_list_flag_items_are_checked_when_parsed(spec, good, bad):
         with pytest.raises(flags.IllegalFlagValueError,
                            match=f"--sizes: {re.escape(repr(item))}: give "):
             values(["prog", f"--sizes={good[0]},{item}"])
+
+
+def test_an_empty_path_flag_is_refused_when_parsed():
+    """``evaluate.py --output_dir "$DIR"`` with DIR unset evaluated, printed
+    the table and wrote nothing anywhere, without a word (``""`` was taken
+    as the flag left out; ``--tflite ""`` too)."""
+    from absl import flags
+    values = flags.FlagValues()
+    flags.DEFINE_string("output_dir", None, "", flag_values=values)
+    cli.check_path_flag("output_dir", flag_values=values)
+    values(["prog"])
+    assert values.output_dir is None  # Left out: the tool's default.
+    values(["prog", "--output_dir=out"])
+    for empty in ("", " "):
+        with pytest.raises(flags.IllegalFlagValueError,
+                           match="--output_dir is empty: give a path, or leave the flag out"):
+            values(["prog", f"--output_dir={empty}"])
+
+
+@pytest.mark.parametrize("script, flag", [
+    ("train.py", "model_dir"), ("evaluate.py", "output_dir"), ("predict.py", "output_dir"),
+    ("scripts/evaluate_posetrack.py", "output_dir"), ("scripts/export_saved_model.py", "output"),
+    ("scripts/export_saved_model.py", "tflite")])
+def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
+    """Each tool, run as a user runs it (a tool that forgot its check would
+    take "" as the flag left out again: evaluate.py wrote nothing)."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    required = {"scripts/evaluate_posetrack.py": ["--gt=a", "--pred=b"],
+                "scripts/export_saved_model.py": ["--checkpoint=c", "--output=o"]}[script] \
+        if script.startswith("scripts/") else []
+    proc = subprocess.run([sys.executable, os.path.join(repo, script), *required, f"--{flag}="],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"--{flag} is empty: give a path, or leave the flag out" in proc.stderr
+    assert os.listdir(tmp_path) == []

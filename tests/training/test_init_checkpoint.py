@@ -270,14 +270,19 @@ def test_a_run_refused_before_it_writes_leaves_no_folder(train_script, synthetic
                                                          tmp_path, capsys):
     """The folder train.py made held only .lock after an error in the data."""
     from tests.training.conftest import fast_flags
-    run, empty = tmp_path / "run", tmp_path / "empty"
+    run, empty = tmp_path / "runs" / "a" / "run", tmp_path / "empty"
     empty.mkdir()
     flags = [f for f in fast_flags(synthetic_root) if f not in ("synthetic", synthetic_root)]
     flags = [f for f in flags if f not in ("--dataset", "--data_dir")]
     assert _train(train_script, *flags, "--dataset", "custom", "--data_dir", str(empty),
                   "--experiment", "tiny", "--model_dir", str(run)) == 1
     assert "no annotation file for data set" in capsys.readouterr().err
-    assert not run.exists()
+    assert os.listdir(tmp_path) == ["empty"]  # Nor the folders made on the way to it.
+    # Refused once the run's lock made the folders again: those go too.
+    assert _train(train_script, *fast_flags(synthetic_root), "--model_dir", str(run),
+                  "--set", "train.batch_size_per_replica=100000") == 1
+    assert "fewer than one global batch" in capsys.readouterr().err
+    assert os.listdir(tmp_path) == ["empty"]
 
 
 def test_a_run_of_zero_epochs_says_its_model_is_untrained(train_script, synthetic_root,
