@@ -279,7 +279,7 @@ def _check_not_holding_cwd(path: str) -> None:
     """Refuses to replace the working directory or a folder above it (an
     empty ``--output ""`` is the working directory: it was replaced by the
     export, the user's files in it deleted)."""
-    cwd = os.getcwd()
+    cwd, path = os.path.realpath(os.getcwd()), os.path.realpath(path)  # Links too.
     if path == cwd or cwd.startswith(path.rstrip(os.sep) + os.sep):
         raise ValueError(f"{path} is or holds the working directory: it is not replaced "
                          "(give the path of a new or empty folder)")

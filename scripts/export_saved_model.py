@@ -41,6 +41,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from keras_pose import cli  # noqa: E402
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("checkpoint", None, "Checkpoint or model directory, or a preset name "
                     "(python -m keras_pose.presets).")
@@ -72,6 +74,8 @@ flags.DEFINE_string("data_dir", None, "Data set directory (data.root) for calibr
 flags.DEFINE_multi_string("set", [], "Config override (data.* / test.*) section.field=value.")
 flags.mark_flags_as_required(["checkpoint", "output"])
 
+cli.check_path_flag("output")
+cli.check_path_flag("tflite")
 
 def _config(config):
     from keras_pose.data.datasets import resolve_dataset_config
@@ -151,7 +155,6 @@ def _guard(model, config, precision: str, path: str) -> None:
 def _write(model, config, data_config, precision: str, guarded: bool) -> str:
     """Exports (and guards) at a temporary path that replaces ``--output``
     atomically; errors name ``--output``, never the temporary path."""
-    from keras_pose import cli
     from keras_pose.export.destination import ExportOutputError, write_export
     from keras_pose.signals import interrupts_kept
     from keras_pose.files import without_temporary_names
@@ -164,6 +167,7 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
             if guarded:  # Raising here discards the export: nothing is replaced.
                 _guard(model, data_config, precision, path)
 
+    existed = os.path.exists(FLAGS.output)
     try:
         return write_export(FLAGS.output, FLAGS.format, write)
     except ExportOutputError:
@@ -172,9 +176,13 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
         if not cli.is_user_error(e):
             raise
         message = without_temporary_names(cli.error_message(e))
+        if isinstance(e, OSError) and e.strerror and isinstance(e.filename, str) and \
+                os.path.realpath(e.filename) == os.path.realpath(FLAGS.output):
+            message = e.strerror  # --output itself: named once.
         if getattr(e, "errno", None) == errno.ENOSPC:
-            message += ("; the earlier export there is unchanged: free space on that disk, or "
-                        "give --output on another disk")
+            message += ("; " + ("the earlier export there is unchanged" if existed else
+                                "nothing was kept") +
+                        ": free space on that disk, or give --output on another disk")
         raise ExportOutputError(f"--output {FLAGS.output}: {message}") from e
 
 
@@ -236,7 +244,6 @@ def work() -> int:
 
 def main(argv):
     del argv
-    from keras_pose import cli
     return cli.run("export_saved_model.py", work)
 
 

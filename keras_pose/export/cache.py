@@ -42,6 +42,7 @@ rounding, tested per runtime) and need neither.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -260,6 +261,8 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
         except OSError as e:
             if e.errno != errno.ENOSPC or isinstance(e, UserError):
                 raise
+            with contextlib.suppress(OSError):  # exports/, made for it, if left empty.
+                os.rmdir(os.path.dirname(directory))
             if number + 1 < len(writable):  # The cache may be on another disk.
                 logging.warning("%s: the disk is full; exporting into %s instead", directory,
                                 writable[number + 1])

@@ -94,17 +94,17 @@ def _files_problem(files: list[str], fmt: str) -> Optional[str]:
 
 
 def target_of(output: str) -> str:
-    """Where the export at ``output`` is written: a symbolic link to a
-    folder (a served ``current`` pointing at a version) is followed, so the
-    link keeps pointing at the new export (it had been replaced by a folder
-    of its own, its target keeping the old model)."""
-    return os.path.realpath(output) if os.path.islink(output) else output
+    """Where the export at ``output`` (a folder) is written: its real path,
+    so that a symbolic link to a folder (a served ``current`` pointing at a
+    version, typed with or without a trailing slash) keeps pointing at the
+    new export (it had been replaced by a folder of its own, its target
+    keeping the old model)."""
+    return os.path.realpath(output)
 
 
 def _place_problem(output: str, fmt: str) -> Optional[str]:
     """Why ``output`` is no place for any export, and the way out."""
-    target = os.path.abspath(target_of(output))
-    cwd = os.getcwd()
+    target, cwd = target_of(output), os.path.realpath(os.getcwd())
     if not is_file_output(output, fmt) and (target == cwd or cwd.startswith(target + os.sep)):
         return ("is or holds the working directory, which an export does not replace. "
                 "Nothing was written: give the path of a new or empty folder")

@@ -65,19 +65,26 @@ def test_an_empty_output_is_refused_and_the_working_directory_kept(
     (work / "results").mkdir(parents=True)
     (work / "notes.txt").write_text("mine")
     monkeypatch.chdir(work)
+    from absl import flags
+
+    from keras_pose.export.destination import ExportOutputError, check_output
     for output in ("", " "):
-        assert run_export(script, "--checkpoint", checkpoint, "--output", output) == 1
-        assert "--output is empty: give the path of the export" in capsys.readouterr().err
-    # An empty working directory, or the folder above it: not replaced either.
-    monkeypatch.chdir(work / "results")
-    for output in (".", ".."):
+        with pytest.raises(flags.IllegalFlagValueError, match="--output is empty: give a path"):
+            run_export(script, "--checkpoint", checkpoint, "--output", output)
+        with pytest.raises(ExportOutputError, match="path is empty: give the path of the "):
+            check_output(output, "onnx", "path")  # The Python API's way in.
+    # An empty working directory, or the folder above it, also through a link.
+    (tmp_path / "link").symlink_to(work)
+    monkeypatch.chdir(tmp_path / "link" / "results")
+    for output in (".", "..", str(tmp_path / "link" / "results")):
         assert run_export(script, "--checkpoint", checkpoint, "--output", output) == 1
         assert "is or holds the working directory" in capsys.readouterr().err
     assert _tree(work) == {"notes.txt": b"mine"} and os.path.isdir(work / "results")
     from keras_pose.files import write_directory_atomically
     with pytest.raises(ValueError, match="is or holds the working directory"):
         write_directory_atomically("", lambda tmp: None)  # The Python API's guard.
-    assert _tree(work) == {"notes.txt": b"mine"} and os.listdir(tmp_path) == ["work"]
+    assert _tree(work) == {"notes.txt": b"mine"}
+    assert sorted(os.listdir(tmp_path)) == ["link", "work"]
 
 
 def test_a_linked_output_replaces_the_links_target(script, checkpoint, old_saved_model,
@@ -97,6 +104,11 @@ def test_a_linked_output_replaces_the_links_target(script, checkpoint, old_saved
     with open(output / "assets" / "config.json") as f:
         assert json.load(f) == expected  # The new export, in the target.
     assert sorted(os.listdir(tmp_path)) == ["exported", "serve"]  # Nothing aside.
+    # Typed with a trailing slash (as a shell completes a link to a folder).
+    assert run_export(script, "--checkpoint", checkpoint, "--output",
+                      str(serve / "current") + os.sep) == 0
+    assert os.path.islink(serve / "current") and os.listdir(serve) == ["current"]
+    assert sorted(os.listdir(tmp_path)) == ["exported", "serve"]
     # A link to a file export: refused (its sidecar would not follow it).
     (serve / "m.onnx").symlink_to(tmp_path / "elsewhere.onnx")
     assert run_export(script, "--checkpoint", checkpoint, "--output", str(serve / "m.onnx"),
@@ -137,7 +149,7 @@ def test_a_full_disk_in_openvino_is_one_line_and_leaves_nothing(
     assert run_export(script, "--checkpoint", checkpoint, "--output", str(output),
                       "--format", "openvino", "--noguard") == 1
     err = capsys.readouterr().err
-    assert f"--output {output}: No space left on device: {output}; the earlier export" in err
+    assert f"--output {output}: No space left on device; nothing was kept: free space" in err
     assert "Traceback" not in err and "[Errno" not in err
     assert os.listdir(tmp_path) == []
 
