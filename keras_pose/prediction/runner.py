@@ -272,15 +272,18 @@ class PredictionRun:
                    per_frame: JsonListFile, results: list, names: list) -> None:
         """Runs the frames, adding each to ``per_frame`` (and, tracked, to
         ``results`` and ``names``) as it is done."""
-        shape = None
+        shape, cuts = None, []
         for name, source, frame in frames:
             raise_lost_stop()
             if frame is None:  # Unreadable: its place in the timeline is kept.
                 self._unreadable_frame(name, tracker, video, per_frame, results, names)
                 continue
             if tracker is not None and shape is not None and frame.shape != shape:
-                logging.warning("%s is %s, the frames before %s: its people start new tracks",
-                                name, frame.shape[:2], shape[:2])
+                if not cuts:  # Said once a video (frames of alternating sizes said it each).
+                    logging.warning("%s is %s, the frames before %s: its people start new "
+                                    "tracks (so at every change of size)", name,
+                                    frame.shape[:2], shape[:2])
+                cuts.append(name)
                 tracker.cut()  # Not reset(): ids and frame numbers go on.
             shape = frame.shape
             if tracker is not None:
@@ -302,7 +305,9 @@ class PredictionRun:
                                 "people": people}])
             self.summary.frames += 1
             self.summary.frame_people += len(people)
-
+        if len(cuts) > 1:
+            logging.warning("%d changes of frame size in this video (%s ...): each started new "
+                            "tracks", len(cuts), ", ".join(cuts[:3]))
 
     def _unreadable_frame(self, name: str, tracker: Any, video: VideoOutput,
                           per_frame: JsonListFile, results: list, names: list) -> None:

@@ -194,6 +194,22 @@ def test_a_videos_frames_are_on_disk_as_they_are_done(track, tmp_path):
         assert len({f["people"][0]["track_id"] for f in final}) == 1
 
 
+def test_frames_of_alternating_sizes_are_said_once_a_video(tmp_path, caplog):
+    """A folder of two alternating sizes logged a warning at every frame."""
+    folder = tmp_path / "in" / "seq"
+    folder.mkdir(parents=True)
+    for i in range(8):
+        size = (48, 64) if i % 2 else (60, 80)
+        cv2.imwrite(str(folder / f"{i:06d}.png"), np.full((*size, 3), 30 * i, np.uint8))
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    with caplog.at_level("WARNING"):
+        run.folders(list_inputs(str(tmp_path / "in")), run.predictor.config.track)
+    said = [r.getMessage() for r in caplog.records if "tracks" in r.getMessage()]
+    assert len(said) == 2, said
+    assert "its people start new tracks (so at every change of size)" in said[0]
+    assert said[1].startswith("7 changes of frame size in this video (seq/000001.png, ")
+
+
 def test_frames_of_another_size_start_new_tracks_without_reusing_ids(tmp_path):
     # A folder whose frames change size mid-way: the tracker was reset, so the
     # second person got id 0 again and image ids restarted (invalid PoseTrack JSON).
