@@ -80,6 +80,9 @@ def _addresses(jobs: dict) -> dict:
             if not host or not port.isdigit() or not 0 < int(port) < 65536:
                 raise TrainingError(f"TF_CONFIG: {job} {index}'s address {address!r} is not "
                                     "host:port (e.g. \"10.0.0.1:12345\")")
+            if str(address) in addresses.values():  # It met itself, then hung in TF.
+                raise TrainingError(f"TF_CONFIG: {job} {index}'s address {address!r} is also "
+                                    "another task's: give every task its own host:port")
             addresses[f"{job} {index}"] = str(address)
     return addresses
 
@@ -97,16 +100,29 @@ def _token(cluster: Cluster) -> bytes:
     return _TOKEN + digest.hexdigest()[:16].encode() + b"\n"
 
 
-def _answer(listener: socket.socket, token: bytes, done: threading.Event) -> None:
-    """Answers every task that connects with ``token`` until ``done``."""
+def _listing(cluster: Cluster) -> str:
+    return ", ".join(f"{task} {address}" for task, address in cluster.addresses.items())
+
+
+def _answer(listener: socket.socket, token: bytes, done: threading.Event,
+            strangers: list) -> None:
+    """Answers every task that connects with ``token`` until ``done``; the
+    token a task sends first, when it is another cluster's, goes into
+    ``strangers`` (only the side that connected was told, and the other
+    waited on)."""
     listener.settimeout(0.2)
     while not done.is_set():
         try:
-            connection, _ = listener.accept()
+            connection, address = listener.accept()
         except OSError:  # A timeout, or the listener closed.
             continue
         with connection, contextlib.suppress(OSError):
             connection.sendall(token)
+            connection.settimeout(1.0)
+            theirs = connection.recv(len(token))
+            if theirs.startswith(_TOKEN) and theirs != token:
+                host = address[0].removeprefix("::ffff:")  # An IPv4 peer on a dual socket.
+                strangers.append(f"{host}:{address[1]}")
 
 
 def _accepts(cluster: Cluster, task: str) -> bool:
@@ -117,6 +133,8 @@ def _accepts(cluster: Cluster, task: str) -> bool:
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0) as peer:
             reply = peer.recv(len(_TOKEN) + 32)
+            if reply.startswith(_TOKEN):
+                peer.sendall(_token(cluster))  # Told too, if the clusters differ.
     except socket.timeout:
         return True
     except (OSError, ValueError):
@@ -124,8 +142,8 @@ def _accepts(cluster: Cluster, task: str) -> bool:
     if reply.startswith(_TOKEN) and reply != _token(cluster):
         raise TrainingError(
             f"TF_CONFIG: {task} at {cluster.addresses[task]} was given another cluster than "
-            f"{cluster.task}'s ({', '.join(f'{t} {a}' for t, a in cluster.addresses.items())}):"
-            " give every worker the same 'cluster' in TF_CONFIG (only 'task' differs)")
+            f"{cluster.task}'s ({_listing(cluster)}): give every worker the same 'cluster' in "
+            "TF_CONFIG (only 'task' differs)")
     return True
 
 
@@ -151,24 +169,30 @@ def wait_for_workers(cluster: Cluster, *, timeout: Optional[float] = None,
         raise TrainingError(f"TF_CONFIG: {cluster.task}'s port {port} is taken by another "
                             f"program ({e.strerror}); free it or give this task another port "
                             "in every worker's TF_CONFIG") from None
-    done = threading.Event()
-    answering = threading.Thread(target=_answer, args=(listener, _token(cluster), done),
-                                 daemon=True)
+    done, strangers = threading.Event(), []
+    answering = threading.Thread(target=_answer, args=(listener, _token(cluster), done,
+                                                       strangers), daemon=True)
     answering.start()
     try:
-        _meet(cluster, timeout, log_every)
+        _meet(cluster, timeout, log_every, strangers)
     finally:
         done.set()
         answering.join()
         listener.close()
 
 
-def _meet(cluster: Cluster, timeout: Optional[float], log_every: float) -> None:
+def _meet(cluster: Cluster, timeout: Optional[float], log_every: float,
+          strangers: list) -> None:
     start = time.monotonic()
     next_log = start
     missing = [t for t in cluster.addresses if t != cluster.task]
     while True:
         missing = [t for t in missing if not _accepts(cluster, t)]
+        if strangers:
+            raise TrainingError(
+                f"TF_CONFIG: a worker connecting from {strangers[0]} was given another cluster "
+                f"than {cluster.task}'s ({_listing(cluster)}): give every worker the same "
+                "'cluster' in TF_CONFIG (only 'task' differs)")
         if not missing:
             return
         waited = time.monotonic() - start
@@ -240,14 +264,37 @@ def task_names(count: int) -> list[str]:
     return names if len(names) == count else [f"worker {i}" for i in range(count)]
 
 
-def check_workers_agree(strategy, config_dict: dict, derived: dict,
-                        refusal: Optional[BaseException] = None) -> None:
+def stop_together(strategy, refusal: Optional[BaseException]) -> None:
+    """A collective in which every worker says whether it refused the run
+    (``refusal``: its own user error, or None).
+
+    Raises:
+      ``refusal`` on the worker that refused (also when the others have
+      stopped already); TrainingError naming the workers that refused, on
+      the others.
+    """
+    import tensorflow as tf
+    flag = tf.constant([int(refusal is not None)], tf.int64)
+    try:
+        flags = strategy.gather(strategy.run(lambda: flag), axis=0).numpy()
+    except tf.errors.OpError:
+        if refusal is not None:
+            raise refusal from None
+        raise
+    if refusal is not None:
+        raise refusal
+    refused = [t for t, f in zip(task_names(len(flags)), flags) if f]
+    if refused:
+        raise TrainingError(f"{', '.join(refused)} refused the run before training (its output "
+                            "says why); nothing was trained: fix that, then start every worker "
+                            "again with the same command")
+
+
+def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
     """Stops every worker, before any training, when the workers were not
     started with the same settings (another learning rate on one machine
     split the "mirrored" model in two in silence; another step count ended
-    in a collective's traceback or in a false "lost worker"), or when one of
-    them refused the run (the others went on into a collective and a TF
-    traceback).
+    in a collective's traceback or in a false "lost worker").
 
     Args:
       strategy: the MultiWorkerMirroredStrategy (a collective gathers each
@@ -255,12 +302,9 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict,
       config_dict: this worker's config, ``{section: {field: value}}``.
       derived: other values that must agree ({"steps per epoch": 12, ...},
         which the data decides).
-      refusal: this worker's own refusal of the run (a user error of its
-        checks), raised once every worker knows of it.
 
     Raises:
-      ``refusal``; else TrainingError naming the workers that refused, or
-      the settings that differ, on every worker.
+      TrainingError: naming the settings that differ, on every worker.
     """
     import numpy as np
     import tensorflow as tf
@@ -269,16 +313,8 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict,
     settings = {k: v for k, v in settings.items() if k not in MACHINE_SETTINGS}
     settings.update(derived)
     names, hashes = _fingerprints(settings)
-    row = tf.constant([hashes + [int(refusal is not None)]], tf.int64)
+    row = tf.constant([hashes], tf.int64)
     gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy()
-    if refusal is not None:
-        raise refusal
-    refused = [t for t, flag in zip(task_names(len(gathered)), gathered[:, -1]) if flag]
-    if refused:
-        raise TrainingError(f"{', '.join(refused)} refused the run before training (its output "
-                            "says why); nothing was trained: fix that, then start every worker "
-                            "again with the same command")
-    gathered = gathered[:, :-1]
     differ = [names[j] for j in np.flatnonzero((gathered != gathered[:1]).any(axis=0))]
     if differ:
         raise TrainingError(

@@ -132,4 +132,5 @@ def _copy_hint(model_dir: str, tasks: list[str], source: str, epoch: int) -> str
     others = [t for t in tasks if t != source]
     return (f"{os.path.join(_task_dir(model_dir, tasks, source), 'checkpoints', name)} into "
             + ", ".join(f"{os.path.join(_task_dir(model_dir, tasks, t), 'checkpoints')}"
-                        f"{os.sep} ({t}'s machine)" for t in others))
+                        f"{os.sep} ({t}'s machine)" for t in others)
+            + " (make the folder first where it is missing)")

@@ -236,6 +236,34 @@ def _previous_intact(model_dir: str) -> str:
             else "no earlier checkpoint exists")
 
 
+def check_epoch_files(path: str) -> None:
+    """Reads an epoch checkpoint's weights and optimizer state through,
+    without a model: the workers of a run check their own copies before
+    they build the model together (one refusing in the middle of it left
+    the others in a collective, or training into a false "lost worker").
+
+    Raises:
+      CheckpointError: naming the damaged file.
+    """
+    import h5py
+    weights = os.path.join(path, WEIGHTS_FILE)
+    try:
+        with h5py.File(weights, "r") as f:
+            f.visititems(lambda _, item: item[()] if isinstance(item, h5py.Dataset) else None)
+    except (OSError, RuntimeError, KeyError, ValueError) as e:
+        raise CheckpointError(f"{weights} is damaged (HDF5 cannot read it: "
+                              f"{str(e).split('(')[0].strip()}): copy or write that checkpoint "
+                              "again") from e
+    optimizer = os.path.join(path, OPTIMIZER_FILE)
+    if os.path.isfile(optimizer):
+        try:
+            with np.load(optimizer) as data:
+                for key in data.files:
+                    data[key]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise CheckpointError(f"{optimizer} cannot be read ({type(e).__name__}: {e})") from e
+
+
 def restore_epoch_checkpoint(path: str, network: keras.Model,
                              optimizer: keras.optimizers.Optimizer) -> TrainState:
     """Loads an epoch checkpoint into a built network and optimizer.

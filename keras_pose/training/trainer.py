@@ -16,10 +16,11 @@ there is more than one replica, unless ``model.sync_bn`` is false.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import keras
 import tensorflow as tf
@@ -36,7 +37,8 @@ from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
-from keras_pose.training.cluster import check_workers_agree, cluster_workers, lost_worker_error
+from keras_pose.training.cluster import (check_workers_agree, cluster_workers,
+                                         lost_worker_error, stop_together)
 from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
                                               worker_dir)
 from keras_pose.training.init_checkpoint import (check_resumed_source, init_from_checkpoint,
@@ -316,33 +318,26 @@ def _interrupted(stop: KeyboardInterrupt, directory: str) -> TrainingInterrupted
 
 def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
          progress) -> TrainResult:
-    records = datasets.load_records(config, "train")
-    plan = _plan(config, strategy, len(records), model_dir)
-    logging.info("%s: %d training people (%d annotations skipped: %s); %d replica(s), global "
-                 "batch %d, %d steps per epoch, base learning rate %g", config.data.root,
-                 len(records), records.num_skipped, records.skipped_reasons or "none",
-                 strategy.num_replicas_in_sync, plan.global_batch, plan.steps_per_epoch,
-                 plan.base_lr)
-    refusal = None
-    try:
-        validation = _checks(config, plan, records, model_dir, export)
-    except UserError as e:
-        if cluster_workers() < 2:
-            raise
-        validation, refusal = None, e  # Raised below, once every worker knows of it.
-    latest = latest_epoch_checkpoint(plan.directory) if refusal is None else None
+    with _refusals_shared(strategy):  # Every worker stops alike, one line each.
+        records, plan, validation = _setup(config, strategy, model_dir, export)
+    latest = latest_epoch_checkpoint(plan.directory)
     if cluster_workers() > 1:
         check_workers_agree(strategy, config_to_dict(config),
                             {"steps per epoch": plan.steps_per_epoch,
-                             "global batch": plan.global_batch}, refusal)
+                             "global batch": plan.global_batch})
         latest = agreed_checkpoint(strategy, model_dir, plan.directory, latest)
+    # Whatever can still refuse the run (the checkpoint's settings, weights,
+    # optimizer state and schedule) before the first write: a refused run
+    # leaves the model directory as it was.
     if latest:
-        saved = load_config(os.path.join(latest, "config.json"))
-        config = check_resumed_source(saved, config, model_dir, latest)
-        check_resume(saved, config, latest)
-    # Whatever can still refuse the run (the checkpoint's weights, optimizer
-    # state and schedule; each input pipeline's images) before the first
-    # write: a refused run leaves the model directory as it was.
+        with _refusals_shared(strategy):  # No collective in it: no worker waits in one.
+            saved = load_config(os.path.join(latest, "config.json"))
+            config = check_resumed_source(saved, config, model_dir, latest)
+            check_resume(saved, config, latest)
+            try:
+                run_dir.check_epoch_files(latest)
+            except CheckpointError as e:
+                raise TrainingError(f"cannot resume from {latest}: {e}") from e
     try:
         network, model, state = _build(config, strategy, plan, latest,
                                        config.train.init_checkpoint or None)
@@ -378,6 +373,39 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
                                              progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table, tuple(validator.failures if validator is not None else ()))
+
+
+@contextlib.contextmanager
+def _refusals_shared(strategy) -> Iterator[None]:
+    """One worker's refusal of the run (a user error in the block, which
+    holds no collective) stops every worker of a multi-worker run with one
+    line, before any write: the others went on into a collective and a TF
+    traceback, or into training and a false "lost worker". Each worker ends
+    the block, then they agree (:func:`keras_pose.training.cluster.
+    stop_together`)."""
+    refusal = None
+    try:
+        yield
+    except UserError as e:
+        if cluster_workers() < 2:
+            raise
+        refusal = e
+    if cluster_workers() > 1:
+        stop_together(strategy, refusal)
+
+
+def _setup(config: ExperimentConfig, strategy, model_dir: str, export: bool):
+    """This worker's training people, plan and checks before anything is
+    written (a user error refuses the run): (records, plan, the validation
+    setup or None)."""
+    records = datasets.load_records(config, "train")
+    plan = _plan(config, strategy, len(records), model_dir)
+    logging.info("%s: %d training people (%d annotations skipped: %s); %d replica(s), global "
+                 "batch %d, %d steps per epoch, base learning rate %g", config.data.root,
+                 len(records), records.num_skipped, records.skipped_reasons or "none",
+                 strategy.num_replicas_in_sync, plan.global_batch, plan.steps_per_epoch,
+                 plan.base_lr)
+    return records, plan, _checks(config, plan, records, model_dir, export)
 
 
 def _checks(config: ExperimentConfig, plan: _Plan, records, model_dir: str, export: bool):

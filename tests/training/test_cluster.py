@@ -40,6 +40,9 @@ def test_tf_config_is_read_and_checked():
                                                                           "index": 1}}
     with pytest.raises(TrainingError, match="worker 0's address '127.0.0.1' is not host:port"):
         read_cluster(json.dumps(bad))
+    bad["cluster"]["worker"] = ["127.0.0.1:2", "127.0.0.1:2"]  # It met itself, then hung.
+    with pytest.raises(TrainingError, match="worker 1's address '127.0.0.1:2' is also another"):
+        read_cluster(json.dumps(bad))
     bad["cluster"]["worker"] = "127.0.0.1:2"
     with pytest.raises(TrainingError, match="cluster 'worker' must be a list"):
         read_cluster(json.dumps(bad))
@@ -93,9 +96,29 @@ def test_workers_given_different_clusters_are_told_so():
         thread.start()
     for thread in threads:
         thread.join(30)
-    assert f"worker 1 at 127.0.0.1:{ports[1]} was given another cluster than worker 0's" \
-        in errors[0] and "give every worker the same 'cluster' in TF_CONFIG" in errors[0]
+    # (Told as it connected, or as the other connected, whichever came first.)
+    assert "was given another cluster than worker 0's" in errors[0]
+    assert "give every worker the same 'cluster' in TF_CONFIG" in errors[0]
     assert "was given another cluster than worker 1's" in errors[1]  # Not "did not start".
+    # Another port for worker 1 in its own TF_CONFIG: worker 0 waited for a port
+    # nobody used; only worker 1, which connected, was told.
+    errors.clear()
+    clusters = {0: [ports[0], ports[1]], 1: [ports[0], ports[2]]}
+
+    def apart(index):
+        try:
+            wait_for_workers(read_cluster(_config(clusters[index], index)), timeout=20)
+        except TrainingError as e:
+            errors[index] = str(e)
+
+    threads = [threading.Thread(target=apart, args=(i,)) for i in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert "a worker connecting from 127.0.0.1:" in errors[0], errors
+    assert "was given another cluster than worker 0's" in errors[0]
+    assert "was given another cluster than worker 1's" in errors[1]
 
 
 def test_a_worker_that_never_comes_is_named():

@@ -124,14 +124,17 @@ def test_sync_bn_false_is_honoured_with_two_replicas(tmp_path, synthetic_root):
     assert "BatchNorm: NOT synchronized" in proc.stderr and "(model.sync_bn=false)" in proc.stderr
 
 
-def _start_workers(cluster, model_dir, synthetic_root, extra, own=((), ()), export=False):
-    """Two train.py workers; ``own[i]``: --set items of worker i alone."""
+def _start_workers(cluster, model_dir, synthetic_root, extra, own=((), ()), export=False,
+                   roots=None):
+    """Two train.py workers; ``own[i]``: --set items of worker i alone;
+    ``roots[i]``: worker i's --data_dir (default: ``synthetic_root``)."""
     procs = []
     for index in range(2):
         env = _env()
         env["TF_CONFIG"] = json.dumps({"cluster": cluster,
                                        "task": {"type": "worker", "index": index}})
-        cmd = [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
+        root = roots[index] if roots else synthetic_root
+        cmd = [sys.executable, "train.py", *fast_flags(root), "--model_dir", model_dir,
                "--export" if export else "--noexport"] + [
                    a for item in [*extra, *own[index]] for a in ("--set", item)]
         procs.append(subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -419,6 +422,27 @@ def test_a_refusal_on_one_worker_stops_every_worker_with_one_line(tmp_path, synt
         assert "resuming from epoch 0 would train epochs 1-2 again over worker 0's" in last
         assert f"copy {chief_epoch} into {private}{os.sep} (worker 1's machine)" in last, last
     shutil.copytree(chief_epoch, os.path.join(private, "epoch_0002"))  # As the message says.
+    # Refusals on worker 1 alone: its data (before any collective), then its
+    # copy of the checkpoint, damaged (the chief went on into training).
+    weights = os.path.join(private, "epoch_0002", "model.weights.h5")
+    intact = open(weights, "rb").read()
+    no_images = str(tmp_path / "no_images")
+    shutil.copytree(synthetic_root, no_images, ignore=shutil.ignore_patterns("*.jpg", "*.png"))
+    for root, refusal in ((no_images, "every image is missing"),
+                          (synthetic_root, "model.weights.h5 is damaged")):
+        if root == synthetic_root:
+            with open(weights, "r+b") as f:
+                f.truncate(1000)
+        procs = _start_workers(cluster, model_dir, synthetic_root, extra,
+                               roots=(synthetic_root, root))
+        outputs = [proc.communicate(timeout=400)[0] for proc in procs]
+        assert [p.returncode for p in procs] == [1, 1], outputs[0][-2000:] + outputs[1][-2000:]
+        assert not any("Traceback" in o for o in outputs)
+        assert refusal in outputs[1].strip().splitlines()[-1]
+        assert outputs[0].strip().splitlines()[-1].startswith(
+            "train.py: error: worker 1 refused the run before training"), outputs[0][-2000:]
+    with open(weights, "wb") as f:
+        f.write(intact)
     os.makedirs(os.path.join(model_dir, "saved_model"))
     with open(os.path.join(model_dir, "saved_model", "mine.txt"), "w") as f:
         f.write("mine")

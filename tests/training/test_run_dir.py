@@ -55,6 +55,26 @@ def test_adam_slots_are_restored_by_variable_name(tmp_path, fast_config):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_a_damaged_epoch_checkpoint_is_found_without_a_model(tmp_path, fast_config):
+    """The workers of a run check their own copies before building the model
+    together: one refusing in the middle of it left the others in training,
+    told to resume from a checkpoint that failed again."""
+    model, optimizer = _model_and_optimizer(fast_config)
+    path = run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, fast_config, _state(1))
+    run_dir.check_epoch_files(path)  # Intact.
+    for name, expected in (("optimizer_state.npz", "optimizer_state.npz cannot be read"),
+                           ("model.weights.h5", "model.weights.h5 is damaged")):
+        file = os.path.join(path, name)
+        intact = open(file, "rb").read()
+        with open(file, "r+b") as f:
+            f.truncate(len(intact) // 2)
+        with pytest.raises(CheckpointError, match=expected):
+            run_dir.check_epoch_files(path)
+        with open(file, "wb") as f:
+            f.write(intact)
+    run_dir.check_epoch_files(path)
+
+
 def test_optimizer_state_that_does_not_fit_is_an_error(tmp_path, fast_config):
     model, optimizer = _model_and_optimizer(fast_config)
     path = run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, fast_config, _state(1))
