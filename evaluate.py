@@ -59,6 +59,7 @@ flags.DEFINE_integer("batch_size", None, "Evaluation batch size "
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 cli.check_path_flag("output_dir")
+cli.check_path_flag("data_dir")
 
 def _checkpoint() -> str:
     """--checkpoint, or the default preset (named on stdout, as predict.py does)."""

@@ -53,6 +53,7 @@ flags.DEFINE_boolean("export", True, "Export a SavedModel at the end.")
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 cli.check_path_flag("model_dir")
+cli.check_path_flag("data_dir")
 
 def build_config():
     """The experiment from the flags: named experiment, --data_dir, --set."""

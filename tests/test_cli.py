@@ -130,7 +130,8 @@ def test_an_empty_path_flag_is_refused_when_parsed():
 
 
 @pytest.mark.parametrize("script, flag", [
-    ("train.py", "model_dir"), ("evaluate.py", "output_dir"), ("predict.py", "output_dir"),
+    ("train.py", "model_dir"), ("train.py", "data_dir"), ("evaluate.py", "output_dir"),
+    ("evaluate.py", "data_dir"), ("predict.py", "output_dir"),
     ("scripts/evaluate_posetrack.py", "output_dir"), ("scripts/export_saved_model.py", "output"),
     ("scripts/export_saved_model.py", "tflite")])
 def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
