@@ -31,6 +31,8 @@ from keras_pose.training.callbacks import TrainingError
 _JOBS = ("chief", "worker")
 # How a task waiting for the others answers on its port (then its cluster's digest).
 _TOKEN = b"keras_pose cluster "
+# Seconds a worker waits before leaving on an error agreed in a collective.
+_SETTLE_S = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,6 +266,14 @@ def task_names(count: int) -> list[str]:
     return names if len(names) == count else [f"worker {i}" for i in range(count)]
 
 
+def settle_after_collective() -> None:
+    """Waits before a worker raises an error that every worker learnt in a
+    collective: its peers fetch their share of the result from it after it
+    has its own (TF's RecvBuf), and a worker leaving at once aborted theirs
+    (a TF traceback instead of the agreed line, seen in CI)."""
+    time.sleep(_SETTLE_S)
+
+
 def stop_together(strategy, refusal: Optional[BaseException]) -> None:
     """A collective in which every worker says whether it refused the run
     (``refusal``: its own user error, or None).
@@ -282,9 +292,11 @@ def stop_together(strategy, refusal: Optional[BaseException]) -> None:
             raise refusal from None
         raise
     if refusal is not None:
+        settle_after_collective()
         raise refusal
     refused = [t for t, f in zip(task_names(len(flags)), flags) if f]
     if refused:
+        settle_after_collective()
         raise TrainingError(f"{', '.join(refused)} refused the run before training (its output "
                             "says why); nothing was trained: fix that, then start every worker "
                             "again with the same command")
@@ -317,6 +329,7 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
     gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy()
     differ = [names[j] for j in np.flatnonzero((gathered != gathered[:1]).any(axis=0))]
     if differ:
+        settle_after_collective()
         raise TrainingError(
             "the workers were started with different settings: "
             + ", ".join(f"{n} (here {settings[n]})" for n in differ[:8])

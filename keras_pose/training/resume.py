@@ -17,7 +17,7 @@ from keras_pose.checkpoint import is_complete
 from keras_pose.configs import ExperimentConfig, config_differences
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
-from keras_pose.training.cluster import task_names
+from keras_pose.training.cluster import settle_after_collective, task_names
 from keras_pose.training.distribution import resolve_precision
 
 
@@ -91,6 +91,7 @@ def agreed_checkpoint(strategy, model_dir: str, directory: str,
     tasks = task_names(len(epochs))
     ahead = tasks[epochs.index(newest)]
     if newest - agreed > 1:
+        settle_after_collective()
         raise TrainingError(
             f"the workers' newest checkpoints are epochs "
             f"{', '.join(f'{t}: {e}' for t, e in zip(tasks, epochs))}: more than the one epoch "
@@ -102,6 +103,7 @@ def agreed_checkpoint(strategy, model_dir: str, directory: str,
     has = _gathered(strategy, int(path is None or is_complete(path)))
     lacking = [t for t, h in zip(tasks, has) if not h]
     if lacking:  # (The worker whose newest it is has it.)
+        settle_after_collective()
         raise TrainingError(
             f"the workers resume from epoch {agreed}, the newest every worker has, but "
             f"{', '.join(lacking)} has no complete copy of it. Nothing was written: copy "
