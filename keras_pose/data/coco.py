@@ -29,7 +29,7 @@ from keras_pose.data.coco_files import (META_KEY, AnnotationError, person_catego
                                         read_annotation_file)
 from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
-from keras_pose.data.transforms import box_to_center_scale
+from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, box_to_center_scale, boxes_too_large
 
 __all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_coco_gt",
            "load_coco_detections"]
@@ -257,7 +257,8 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
 
     Boxes are used exactly as given (no cleaning), chosen categories only,
     and dropped below ``image_threshold`` (the reference's ``image_thre``).
-    Detections with a non-finite box or score are dropped and counted.
+    Detections with a non-finite box or score, or a box more than
+    ``MAX_BOX_TO_IMAGE`` times its image, are dropped and counted.
 
     Args:
       det_file: a JSON list of {image_id, category_id, bbox, score}.
@@ -286,12 +287,9 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
     skipped: Counter = Counter(dropped)
     for det in detections:
         image = images.get(det["image_id"])
-        if det["category_id"] not in meta["category_ids"]:
-            skipped["not a chosen keypoint category"] += 1
-        elif image is None:
-            skipped["image not in the annotation file"] += 1
-        elif det["score"] < image_threshold:
-            skipped["below image_thre"] += 1
+        reason = _detection_skip_reason(det, image, meta["category_ids"], image_threshold)
+        if reason:
+            skipped[reason] += 1
         else:
             center, scale = box_to_center_scale(det["bbox"], aspect_ratio, padding)
             _append(rows, image_path=os.path.abspath(os.path.join(images_root,
@@ -323,6 +321,25 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
     _warn_empty_boxes(det_file, rows["box"])
     _warn_categories_without_people(det_file, ann_file, rows["category_id"], meta)
     return _records(rows, meta, names, skipped, det_file)
+
+
+def _detection_skip_reason(det: dict, image: Optional[dict], category_ids: Sequence[int],
+                           image_threshold: float) -> Optional[str]:
+    """Why a (well-formed) detection is not evaluated, or None. A box more
+    than ``MAX_BOX_TO_IMAGE`` times its image (1e30: garbage) is dropped and
+    counted, where the reference overflowed into a pose of infinities; other
+    boxes are used as given, off the image too, as the reference does."""
+    if det["category_id"] not in category_ids:
+        return "not a chosen keypoint category"
+    if image is None:
+        return "image not in the annotation file"
+    if det["score"] < image_threshold:
+        return "below image_thre"
+    size = [image.get(f) for f in ("height", "width")]
+    if all(type(v) in (int, float) and v > 0 for v in size) and \
+            boxes_too_large(det["bbox"], *size)[0]:
+        return f"box over {MAX_BOX_TO_IMAGE:g} times its image's size"
+    return None
 
 
 def _warn_categories_without_people(det_file: str, ann_file: str, categories: list,

@@ -29,13 +29,22 @@ ArrayLike = Union[np.ndarray, Sequence[float]]
 MAX_BOX_TO_IMAGE = 10.0
 
 
+def boxes_too_large(boxes: np.ndarray, height: float, width: float) -> np.ndarray:
+    """(M,) bool: the (M, 4) [x, y, w, h] boxes wider or taller than
+    ``MAX_BOX_TO_IMAGE`` times the larger side of a ``height`` x ``width``
+    image (garbage: no person's box)."""
+    _, _, w, h = np.asarray(boxes, np.float64).reshape(-1, 4).T
+    limit = MAX_BOX_TO_IMAGE * max(height, width)
+    return (w > limit) | (h > limit)
+
+
 def boxes_off_image(boxes: np.ndarray, height: float, width: float) -> np.ndarray:
     """(M,) bool: the (M, 4) [x, y, w, h] boxes that do not overlap an image
     of ``height`` x ``width`` or exceed ``MAX_BOX_TO_IMAGE`` times its
     larger side (boxes in another image's pixels, or garbage)."""
     x, y, w, h = np.asarray(boxes, np.float64).reshape(-1, 4).T
-    limit = MAX_BOX_TO_IMAGE * max(height, width)
-    return ~((x < width) & (y < height) & (x + w > 0) & (y + h > 0)) | (w > limit) | (h > limit)
+    overlap = (x < width) & (y < height) & (x + w > 0) & (y + h > 0)
+    return ~overlap | boxes_too_large(boxes, height, width)
 
 
 def box_to_center_scale(box_xywh: ArrayLike, aspect_ratio: float,

@@ -156,8 +156,9 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
     if fmt == "saved_model":
         raise ValueError("the SavedModel is written by keras_pose.export.export_saved_model")
     check_format(fmt, precision)
-    if not path.endswith(SUFFIXES[fmt]):
-        raise ExportError(f"a {fmt} export is a {SUFFIXES[fmt]} file, got {path}")
+    if not path.endswith(SUFFIXES[fmt]) or os.path.basename(path) == SUFFIXES[fmt]:
+        raise ExportError(f"a {fmt} export is a named {SUFFIXES[fmt]} file (such as "
+                          f"heatmaps{SUFFIXES[fmt]}), got {path!r}")
     from keras_pose.export.destination import check_output
     check_output(path, fmt, flag="path")  # A user's own file there is not replaced.
     if precision == "int8" and (calibration is None or not len(calibration)):

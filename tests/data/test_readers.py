@@ -551,10 +551,15 @@ def test_detections_non_finite_dropped_malformed_refused(tmp_path, coco_dir, cap
     raw[0]["score"] = float("nan")
     raw[1]["bbox"][2] = float("inf")
     raw[2]["bbox"][0] = float("-inf")
+    raw[12]["bbox"] = [0.0, 0.0, 1e30, 1e30]  # Garbage: its pose overflowed to infinities.
+    raw[13]["bbox"][3] = 6401.0  # Over 10 times its 640-pixel image.
+    raw[14]["bbox"] = [-5000.0, -5000.0, 100.0, 100.0]  # Off the image: the reference's.
     records = coco.load_coco_detections(_write(tmp_path, raw, "det.json"), ann, coco_dir, 0.75)
-    assert len(records) == 115 and np.isfinite(records.box).all()
+    assert len(records) == 113 and np.isfinite(records.box).all()
     assert np.isfinite(records.score).all() and np.isfinite(records.center).all()
-    assert records.skipped_reasons == {"non-finite bbox": 2, "non-finite score": 1}
+    assert np.isfinite(records.scale).all() and records.scale.max() < 1e4
+    assert records.skipped_reasons == {"non-finite bbox": 2, "non-finite score": 1,
+                                       "box over 10 times its image's size": 2}
     assert "3 of 118 detections dropped" in caplog.text
     for index, change, match in [
             (5, lambda d: d.__setitem__("score", "0.9"), r"'score' must be a number, got str"),

@@ -32,8 +32,10 @@ def test_bad_suffix_and_int8_without_calibration(small_network, tmp_path):
     model, config = small_network
     if runtimes.missing_packages("litert", "int8"):
         pytest.skip("ai-edge-litert not installed (pip install -e .[deploy])")
-    with pytest.raises(ValueError, match=r"a litert export is a \.tflite file"):
+    with pytest.raises(ValueError, match=r"a litert export is a named \.tflite file"):
         runtimes.export_network(model, config, str(tmp_path / "m.onnx"), "litert")
+    with pytest.raises(ValueError, match=r"named \.tflite file .*got '.*/\.tflite'"):
+        runtimes.export_network(model, config, str(tmp_path / ".tflite"), "litert")
     with pytest.raises(ValueError, match="int8 needs calibration crops"):
         runtimes.export_network(model, config, str(tmp_path / "m.tflite"), "litert", "int8",
                                 calibration=np.zeros((0, 64, 64, 3), np.float32))
