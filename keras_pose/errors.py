@@ -8,8 +8,12 @@ keeps its own error classes (``ConfigError``, ``AnnotationError``...), which
 derive from ``UserError`` and still from ``ValueError`` / ``OSError`` where
 callers catch those.
 
-This module imports nothing, so that every other module can import it.
+This module imports nothing of keras_pose, so that every other module can
+import it.
 """
+
+import importlib
+from typing import Any
 
 
 class UserError(Exception):
@@ -30,6 +34,31 @@ class MissingFileError(UserError, FileNotFoundError):
 class MissingPackageError(UserError, ImportError):
     """An optional package that the requested feature needs is not
     installed; the message names it and how to install it."""
+
+
+def import_required(module: str, package: str, needed_for: str, instead: str = "") -> Any:
+    """Imports ``module`` of a dependency that an install can lack (a partial
+    or hand-made environment), or raises MissingPackageError.
+
+    Args:
+      module: the module to import (``keras_hub.models``).
+      package: its pip package (``keras-hub``).
+      needed_for: what needs it, for the message (``the D-FINE detector``).
+      instead: what the user can do without it, appended to the message.
+
+    Raises:
+      MissingPackageError: ``package`` is not installed; an ImportError
+        raised inside an installed package keeps its traceback (a bug).
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        if (e.name or "").split(".")[0] != module.split(".")[0]:
+            raise
+        raise MissingPackageError(
+            f"{needed_for} needs the package {package}, which is not installed: pip install "
+            f"{package} (or pip install -e . in keras-pose's folder)"
+            + (f"; {instead}" if instead else "")) from None
 
 
 class NotWritableError(UserError, PermissionError):

@@ -66,7 +66,7 @@ def test_bugs_keep_their_traceback(error):
 
 def test_a_missing_deploy_package_is_one_line(monkeypatch):
     from keras_pose.export import runtimes
-    monkeypatch.setattr(runtimes, "missing_packages", lambda fmt, precision: ["onnxruntime"])
+    monkeypatch.setattr(runtimes, "missing_packages", lambda *args, **kwargs: ["onnxruntime"])
     with pytest.raises(MissingPackageError, match="onnxruntime.*pip install"):
         runtimes.check_format("onnx", "fp32")
 

@@ -43,7 +43,7 @@ from typing import Any, BinaryIO, Optional
 
 import numpy as np
 
-from keras_pose.errors import MissingFileError
+from keras_pose.errors import MissingFileError, import_required
 from keras_pose.convert.torch_objects import (ForbiddenGlobalError, GlobalRef, Inert,
                                               Rebuilders, Storage, StorageType,
                                               TorchReadError, allowed_globals, numpy_dtype,
@@ -280,7 +280,8 @@ def load_safetensors(path: str) -> dict[str, np.ndarray]:
     """
     if not os.path.isfile(path):
         raise MissingFileError(f"safetensors file {path} does not exist")
-    from safetensors.numpy import load_file
+    load_file = import_required("safetensors.numpy", "safetensors",
+                                f"reading {path}").load_file
     try:
         return dict(load_file(path))
     except Exception as e:  # safetensors raises its own error types.

@@ -29,7 +29,7 @@ from keras_pose.detection.base import (Detections, PersonDetector, Source, check
                                        filter_detections_tf)
 from keras_pose.detection.dfine import (PRESETS, decode_dfine_tf, person_class_index,
                                         use_depthwise_kernels)
-from keras_pose.errors import FlagError, UserError
+from keras_pose.errors import FlagError, UserError, import_required
 
 DEFAULT_PRESET = "dfine_small_obj2coco"
 
@@ -281,9 +281,17 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
 
 def load_dfine_detector(preset: str):
     """The ``DFineObjectDetector`` of a preset (``load_dfine_backbone``'s errors)."""
-    from keras_hub.models import DFineObjectDetector
     backbone = load_dfine_backbone(preset)
-    return DFineObjectDetector(backbone=backbone, num_classes=backbone.num_labels)
+    return _keras_hub_models().DFineObjectDetector(backbone=backbone,
+                                                   num_classes=backbone.num_labels)
+
+
+def _keras_hub_models():
+    """``keras_hub.models``, or one line naming keras-hub and the ways
+    around the detector."""
+    return import_required("keras_hub.models", "keras-hub", "the D-FINE person detector",
+                           instead="predict.py runs without it given the people's boxes: "
+                           "--boxes FILE, or --detector none (each whole image is one person)")
 
 
 def load_dfine_backbone(preset: str):
@@ -293,7 +301,7 @@ def load_dfine_backbone(preset: str):
       ValueError: a name that is no D-FINE preset, path or handle.
       DetectorUnavailableError: it cannot be fetched or read.
     """
-    from keras_hub.models import DFineBackbone
+    DFineBackbone = _keras_hub_models().DFineBackbone
     known = DFineBackbone.presets
     if preset not in known and "://" not in preset and not os.path.isdir(preset):
         coco = ", ".join(sorted(name for name in known if "coco" in name))

@@ -109,7 +109,7 @@ def check_runtime(runtime: str, precision: str = "fp32") -> None:
     if missing:
         raise RuntimeUnavailableError(
             f"the {runtime} detector at {precision} needs {', '.join(missing)}: pip install "
-            f"{' '.join(missing)} (or pip install -e .[deploy]), or use --detector_runtime tf")
+            f"{' '.join(missing)} (or pip install -e \".[deploy]\"), or use --detector_runtime tf")
 
 
 def _erf_gelu(x):

@@ -107,10 +107,10 @@ def check_choice(runtime: str, precision: str) -> None:
             "so OpenVINO would compute in f32 at fp32's speed; use --precision int8 (the "
             "fast path on such CPUs) or fp32")
     fmt = RUNTIME_FORMATS.get(runtime)
-    missing = runtimes.missing_packages(fmt, precision) if fmt else []
-    if missing:
+    missing = runtimes.missing_packages(fmt, precision, export=False) if fmt else []
+    if missing:  # What exporting needs besides is asked when there is no export to reuse.
         raise MissingPackageError(f"--runtime {runtime} --precision {precision} needs "
-                                  f"{', '.join(missing)}: pip install -e .[deploy]")
+                                  f"{', '.join(missing)}: {runtimes.INSTALL_DEPLOY}")
 
 
 def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
@@ -247,6 +247,12 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
             logging.info("Using the %s %s export %s", runtime, precision,
                          _artifact(directory, runtime))
             return _artifact(directory, runtime)
+    missing = runtimes.missing_packages(RUNTIME_FORMATS[runtime], precision)
+    if missing:  # Running a reused export needs only the runtime (check_choice).
+        raise MissingPackageError(
+            f"--runtime {runtime} --precision {precision}: {pose_model.path} has no current "
+            f"{runtime} {precision} export to reuse, and making it needs "
+            f"{', '.join(missing)}: {runtimes.INSTALL_DEPLOY}")
     writable = [d for d in places if _writable(d)]
     if not writable:
         raise NotWritableError(

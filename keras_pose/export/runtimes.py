@@ -72,10 +72,14 @@ from keras_pose.signals import interrupts_kept
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
 PRECISIONS = FORMAT_PRECISIONS
-# Importable module -> pip package, per format and for int8.
-PACKAGES = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"},
-            "openvino": {"openvino": "openvino"}, "litert": {"ai_edge_litert": "ai-edge-litert"}}
-INT8_PACKAGES = {"openvino": {"nncf": "nncf"}}
+# Importable module -> pip package: what runs each format, and what else
+# making an export takes (running a shipped file needs only its runtime).
+RUN_PACKAGES = {"onnx": {"onnxruntime": "onnxruntime"}, "openvino": {"openvino": "openvino"},
+                "litert": {"ai_edge_litert": "ai-edge-litert"}}
+EXPORT_PACKAGES = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx"}}
+INT8_EXPORT_PACKAGES = {"openvino": {"nncf": "nncf"}}
+# Quoted: zsh reads an unquoted .[deploy] as a pattern ("no matches found").
+INSTALL_DEPLOY = 'pip install -e ".[deploy]"'
 INPUT_NAME = "images"
 # The way out of a damaged export.
 AGAIN = "export the checkpoint again (scripts/export_saved_model.py)"
@@ -105,27 +109,31 @@ class DamagedExportError(CheckpointError):
         self.problem = problem
 
 
-def missing_packages(fmt: str, precision: str = "fp32") -> list[str]:
-    """pip packages that exporting or running ``fmt`` at ``precision`` needs
-    and this environment lacks (empty: all there)."""
-    needed = dict(PACKAGES.get(fmt, {}))
-    if precision == "int8":
-        needed.update(INT8_PACKAGES.get(fmt, {}))
+def missing_packages(fmt: str, precision: str = "fp32", export: bool = True) -> list[str]:
+    """pip packages that exporting (``export``) or only running ``fmt`` at
+    ``precision`` needs and this environment lacks (empty: all there)."""
+    needed = dict(RUN_PACKAGES.get(fmt, {}))
+    if export:
+        needed.update(EXPORT_PACKAGES.get(fmt, {}))
+        if precision == "int8":
+            needed.update(INT8_EXPORT_PACKAGES.get(fmt, {}))
     return [pkg for module, pkg in needed.items() if importlib.util.find_spec(module) is None]
 
 
-def check_format(fmt: str, precision: str) -> None:
+def check_format(fmt: str, precision: str, export: bool = True) -> None:
     """Raises ExportError for an unknown format or a precision it lacks, and
-    MissingPackageError naming the packages to install."""
+    MissingPackageError naming the packages that exporting (``export``) or
+    running it needs."""
     if fmt not in FORMATS:
         raise ExportError(f"format must be one of {FORMATS}, got {fmt!r}")
     if precision not in PRECISIONS[fmt]:
         raise ExportError(f"format {fmt} takes precision {' / '.join(PRECISIONS[fmt])}, "
                           f"not {precision}")
-    missing = missing_packages(fmt, precision)
+    missing = missing_packages(fmt, precision, export)
     if missing:
-        raise MissingPackageError(f"the {fmt} export at {precision} needs {', '.join(missing)}: "
-                                  "pip install -e .[deploy]")
+        what = "the" if export else "running a"
+        raise MissingPackageError(f"{what} {fmt} export at {precision} needs "
+                                  f"{', '.join(missing)}: {INSTALL_DEPLOY}")
 
 
 def sidecar_path(path: str) -> str:
@@ -418,7 +426,7 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     if fmt is None:
         raise ExportError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
     precision = read_sidecar(path)["precision"]
-    check_format(fmt, precision)
+    check_format(fmt, precision, export=False)  # A shipped file needs only its runtime.
     try:
         return {"onnx": _onnx_fn, "openvino": _openvino_fn,
                 "litert": _litert_fn}[fmt](path, precision, num_threads)

@@ -54,7 +54,7 @@ def skip_unless_installed(fmt: str, precision: str = "fp32") -> None:
     missing = runtimes.missing_packages(fmt, precision)
     if missing:
         pytest.skip(f"{fmt} {precision}: {', '.join(missing)} not installed "
-                    "(the optional deploy extra: pip install -e .[deploy])")
+                    '(the optional deploy extra: pip install -e ".[deploy]")')
 
 
 def argmax_yx(heatmaps: np.ndarray) -> np.ndarray:

@@ -11,14 +11,17 @@ tests/prediction (slow tier) and tests/export/test_runtime_*.py.
 
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
 
 from keras_pose.checkpoint import CheckpointError, save_model_checkpoint
 from keras_pose.configs import apply_overrides
+from keras_pose.errors import MissingPackageError
 from keras_pose.export import cache, guard, runtimes
 from keras_pose.inference import Predictor, load_pose_model
+from tests.export.runtime_checks import skip_unless_installed
 
 IMAGE = np.random.default_rng(1).uniform(0, 255, (120, 100, 3)).astype(np.uint8)
 BOXES = [[10, 10, 60, 90], [30, 5, 50, 100]]
@@ -42,6 +45,7 @@ def test_first_use_exports_beside_the_checkpoint_and_reuses_it(checkpoint, tiny_
                                                                monkeypatch):
     """The real export: equal to the SavedModel through the Predictor; then
     reused without exporting again."""
+    skip_unless_installed("onnx")
     predictor = Predictor.from_checkpoint(checkpoint, runtime="onnxruntime", precision="fp32")
     path = os.path.join(checkpoint, "exports", "onnxruntime-fp32", "heatmaps.onnx")
     assert predictor.pose_model.path == path and predictor.pose_model.runtime == "onnxruntime"
@@ -54,6 +58,19 @@ def test_first_use_exports_beside_the_checkpoint_and_reuses_it(checkpoint, tiny_
     assert side["guard"] is None and side["calibration"] is None  # fp32: the same arithmetic.
     monkeypatch.setattr(runtimes, "export_network", None)  # Any export would fail.
     assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
+    # Reusing it needs ONNX Runtime only (it asked for the exporters too:
+    # tf2onnx, onnx), as does the file itself given as the checkpoint.
+    for exporter in ("tf2onnx", "onnx"):
+        monkeypatch.setitem(sys.modules, exporter, None)  # Not installed.
+    again = Predictor.from_checkpoint(checkpoint, runtime="onnxruntime", precision="fp32")
+    np.testing.assert_allclose(again.predict(IMAGE, BOXES).keypoints, expected.keypoints,
+                               atol=1e-3)
+    assert load_pose_model(path).runtime == "onnxruntime"
+    shutil.rmtree(os.path.join(checkpoint, "exports"))
+    with pytest.raises(MissingPackageError, match=r"--runtime onnxruntime --precision fp32: "
+                       r".*ckpt has no current onnxruntime fp32 export to reuse, and making "
+                       r"it needs tf2onnx, onnx: pip install -e \"\.\[deploy\]\""):
+        load_pose_model(checkpoint, runtime="onnxruntime")
 
 
 def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_onnx_export):
@@ -205,6 +222,7 @@ def test_int8_refuses_without_enough_people(checkpoint, fake_onnx_export, monkey
 
 
 def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
+    skip_unless_installed("onnx")  # The SavedModel case asks for ONNX Runtime first.
     cases = {("tf", "int8"): "no int8 convolution", ("tf", "bf16"): "--precision bf16 and "
              "pass it as --checkpoint", ("onnxruntime", "bf16"): "fp32 or int8",
              ("jax", "fp32"): "--runtime must be one of tf, onnxruntime, openvino",
@@ -220,6 +238,7 @@ def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
     assert load_pose_model(checkpoint, runtime="tf", precision="fp32").kind == "keras"
     with pytest.raises(CheckpointError, match="is a fp32 SavedModel: --runtime onnxruntime"):
         load_pose_model(tiny_exported[3], runtime="onnxruntime")
-    monkeypatch.setattr(runtimes, "missing_packages", lambda fmt, precision: ["nncf"])
-    with pytest.raises(ImportError, match="needs nncf: pip install"):
+    monkeypatch.setattr(runtimes, "missing_packages",
+                        lambda fmt, precision, export=True: ["openvino"])
+    with pytest.raises(ImportError, match=r"needs openvino: pip install -e \"\.\[deploy\]\""):
         cache.check_choice("openvino", "int8")

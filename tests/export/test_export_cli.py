@@ -151,6 +151,7 @@ def test_ctrl_c_in_the_converter_stops_and_keeps_the_old_export(
     """Ctrl-C in an OpenVINO int8 export was lost (the export went on and
     replaced the old one, exit 0) or became the converter's RuntimeError (a
     traceback, exit 1)."""
+    skip_unless_installed("onnx")  # Its converter is faked; the package check is not.
     output = tmp_path / "m.onnx"
     args = ("--checkpoint", checkpoint, "--output", str(output), "--format", "onnx", "--noguard")
     monkeypatch.setattr(runtimes, "_write_onnx", _write_bytes(b"old"))
@@ -165,6 +166,7 @@ def test_ctrl_c_in_the_converter_stops_and_keeps_the_old_export(
 def test_a_second_export_into_the_same_output_is_refused(script, checkpoint, tmp_path, capsys,
                                                          monkeypatch):
     """Both used to say they succeeded, the last to finish silently winning."""
+    skip_unless_installed("onnx")
     output = tmp_path / "m.onnx"
     args = ("--checkpoint", checkpoint, "--output", str(output), "--format", "onnx", "--noguard")
     second = []

@@ -110,6 +110,7 @@ def test_a_linked_output_replaces_the_links_target(script, checkpoint, old_saved
     assert os.path.islink(serve / "current") and os.listdir(serve) == ["current"]
     assert sorted(os.listdir(tmp_path)) == ["exported", "serve"]
     # A link to a file export: refused (its sidecar would not follow it).
+    skip_unless_installed("onnx")  # Asked before the output is looked at.
     (serve / "m.onnx").symlink_to(tmp_path / "elsewhere.onnx")
     assert run_export(script, "--checkpoint", checkpoint, "--output", str(serve / "m.onnx"),
                       "--format", "onnx") == 1
@@ -224,6 +225,7 @@ def test_a_failed_swap_keeps_the_old_saved_model(script, checkpoint, old_saved_m
 
 def test_a_runtime_file_replaces_only_an_export_of_its_format(script, checkpoint, tmp_path,
                                                               capsys):
+    skip_unless_installed("onnx")
     # --output names the artifact: its sidecar would be config.json, the user's.
     (tmp_path / "config.json").write_text('{"lr": 0.1}')
     assert run_export(script, "--checkpoint", checkpoint, "--output",
@@ -261,6 +263,7 @@ def test_the_python_api_refuses_a_folder_or_file_that_is_not_an_export(tiny_expo
     (checkpoints, logs) or the user's own files with the SavedModel, and
     export_network(..., "notes.onnx", "onnx") a file of the user's, in
     silence: the command line checked its --output, the functions did not."""
+    skip_unless_installed("onnx")
     from keras_pose.export import export_network, export_saved_model
     from keras_pose.export.destination import ExportOutputError
     model, config, checkpoint_dir, _ = tiny_exported

@@ -13,12 +13,20 @@ from keras_pose.export import runtimes
 def test_missing_packages_names_pip_packages(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name: None if name in ("nncf", "ai_edge_litert") else real(name))
+                        lambda name: None if name in ("nncf", "ai_edge_litert", "tf2onnx")
+                        else real(name))
     assert runtimes.missing_packages("litert") == ["ai-edge-litert"]
     assert "nncf" not in runtimes.missing_packages("openvino", "fp32")
     assert "nncf" in runtimes.missing_packages("openvino", "int8")
-    with pytest.raises(ImportError, match=r"ai-edge-litert: pip install -e .\[deploy\]"):
+    with pytest.raises(ImportError, match=r"ai-edge-litert: pip install -e \"\.\[deploy\]\""):
         runtimes.check_format("litert", "fp32")
+    # Running an export needs its runtime only, not what made it.
+    assert runtimes.missing_packages("onnx", "int8") == ["tf2onnx"]
+    assert runtimes.missing_packages("onnx", "int8", export=False) == []
+    assert runtimes.missing_packages("openvino", "int8", export=False) == []
+    runtimes.check_format("onnx", "int8", export=False)
+    with pytest.raises(ImportError, match=r"^running a litert export at fp32 needs ai-edge"):
+        runtimes.check_format("litert", "fp32", export=False)
 
 
 @pytest.mark.parametrize("fmt,precision", [("onnx", "bf16"), ("litert", "bf16"),

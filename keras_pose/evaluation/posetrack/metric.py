@@ -14,6 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from absl import logging
 
+from keras_pose.errors import import_required
 from keras_pose.evaluation.posetrack.matching import (PCKH_THRESHOLD, FrameResult,
                                                       apply_ignore_regions, evaluate_frame)
 from keras_pose.evaluation.posetrack.reader import (JOINT_NAMES, NUM_JOINTS, People,
@@ -43,10 +44,14 @@ _METRICS_HOST = None
 def _metrics_host():
     global _METRICS_HOST
     if _METRICS_HOST is None:
-        import motmetrics
-
+        motmetrics = _motmetrics()
         _METRICS_HOST = motmetrics.metrics.create()
     return _METRICS_HOST
+
+
+def _motmetrics():
+    """motmetrics, or one line naming it (the tracking metrics need it)."""
+    return import_required("motmetrics", "motmetrics", "PoseTrack's tracking metrics (MOTA)")
 
 
 def check_ground_truth_ids(truth: People, where: str) -> None:
@@ -67,7 +72,7 @@ def check_ground_truth_ids(truth: People, where: str) -> None:
 def tracking_counts(frames: Sequence[FrameResult]) -> np.ndarray:
     """(J, 6) per joint: misses, switches, false positives, objects,
     detections and summed distance of one sequence's tracking frames."""
-    import motmetrics
+    motmetrics = _motmetrics()
 
     counts = np.zeros((NUM_JOINTS, len(MOT_COUNT_NAMES) + 1))
     if not frames:
