@@ -44,6 +44,7 @@ from absl import logging
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
 from keras_pose.files import is_temporary_name, nearest_existing, write_directory_atomically
+from keras_pose.locks import live_holder
 from keras_pose.signals import defer_interrupts
 
 CONFIG_FILE = "config.json"
@@ -108,10 +109,22 @@ def unmarked_checkpoints(model_dir: str) -> list[str]:
     """``best/`` and ``checkpoints/epoch_NNNN/`` of a model directory that
     lack the ``COMPLETE`` marker. train.py never leaves one (it writes
     under a temporary name and renames after the marker), so each was
-    copied or restored by hand: never used, never deleted, reported."""
+    copied or restored by hand: never used, never deleted, reported.
+    Pruned epochs that a reader's export made again are not among them
+    (:func:`pruned_epoch_leftovers`)."""
     paths = [path for _, path in epoch_directories(model_dir)]
     paths.append(os.path.join(model_dir, "best"))
-    return [p for p in paths if os.path.isdir(p) and not is_complete(p)]
+    leftovers = set(pruned_epoch_leftovers(model_dir))
+    return [p for p in paths if os.path.isdir(p) and not is_complete(p) and p not in leftovers]
+
+
+def pruned_epoch_leftovers(model_dir: str) -> list[str]:
+    """``checkpoints/epoch_NNNN/`` folders holding nothing but ``exports/``
+    (or nothing): the training run pruned the epoch while ``--runtime`` was
+    exporting into it, and the export's write made the folder again (or
+    kept it from going). No checkpoint; the next run removes them."""
+    return [path for _, path in epoch_directories(model_dir)
+            if not is_complete(path) and set(os.listdir(path)) <= {"exports"}]
 
 
 def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optional[str]:
@@ -236,6 +249,11 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
         if not os.path.exists(os.path.join(path, WEIGHTS_FILE)) and any(
                 os.path.exists(os.path.join(path, n)) for n in ("logs", ".lock")):
             # A run stopped in its first epoch: "touch COMPLETE" led nowhere.
+            holder = live_holder(path)
+            if holder:  # Not stopped: still in its first epoch.
+                raise CheckpointError(
+                    f"{path} has no checkpoint yet: {holder} is training it and has not "
+                    "finished its first epoch; wait for it, or give another checkpoint")
             raise CheckpointError(
                 f"{path} is a train.py model directory without a checkpoint yet (no best/, "
                 "checkpoints/epoch_*/ or saved_model/: stopped, or copied, before its first "
@@ -407,6 +425,11 @@ def load_weights_strict(model: keras.Model, weights: str,
         try:
             model.load_weights(weights)
         except (OSError, RuntimeError) as e:
+            if not os.path.exists(weights):  # Not damaged: gone (pruned by a training run).
+                raise CheckpointError(
+                    f"{weights} was removed while it was read (a training run keeps only its "
+                    "last train.keep_checkpoints epochs, and replaces best/): give a newer "
+                    "checkpoint, or the model directory") from None
             if not _hdf5_damage(e):
                 raise CheckpointError(f"{weights} does not fit the model{described}: {e}") from e
             # A file cut short or overwritten in the middle: not another model.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import re
 import socket
 import stat
 import time
@@ -119,6 +120,53 @@ class DirectoryLock:
                     os.rmdir(directory)
                 except OSError:
                     pass
+
+
+def live_holder(directory: str) -> Optional[str]:
+    """Who holds ``directory``'s lock, in its own words ("the training run
+    (pid ...)"), while it holds it; None otherwise (no lock file, a holder
+    that ended or released it, another host's when that cannot be known).
+    Read only: taking the lock to test it could refuse a run that starts at
+    that moment."""
+    path = os.path.join(directory, LOCK_FILE)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read().strip()
+    except OSError:
+        return None
+    held = _flocked(path)
+    if held is not None:
+        return text if held else None
+    # No /proc/locks: the writer's process still running on this host.
+    match = re.search(r"\(pid ([0-9]+) on host (\S+),", text)
+    if match is None or match[2] != socket.gethostname():
+        return None
+    try:
+        os.kill(int(match[1]), 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # Alive, another user's.
+        pass
+    return text
+
+
+def _flocked(path: str) -> Optional[bool]:
+    """Whether some process holds an flock on the file ``path``, from
+    Linux's /proc/locks (its "major:minor:inode", in hex, hex, decimal);
+    None where there is no such table."""
+    try:
+        st = os.stat(path)
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            rows = [line.split() for line in f]
+    except OSError:
+        return None
+    for row in rows:
+        if len(row) >= 6 and row[1] == "FLOCK" and row[-3].count(":") == 2:
+            major, minor, inode = row[-3].split(":")
+            if (int(inode), int(major, 16), int(minor, 16)) == (
+                    st.st_ino, os.major(st.st_dev), os.minor(st.st_dev)):
+                return True
+    return False
 
 
 def _same_file(fd: int, path: str) -> bool:

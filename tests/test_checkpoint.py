@@ -73,3 +73,44 @@ def test_weights_damaged_in_the_middle_are_named_damaged(tiny_exported, tmp_path
     weights.write_bytes(good[:len(good) // 2])
     with pytest.raises(CheckpointError, match=r"model.weights.h5 is damaged"):
         load_model(str(checkpoint))
+
+
+def test_weights_removed_while_read_are_named_removed(tiny_exported, tmp_path, monkeypatch):
+    """A training run pruned the epoch while predict.py read it: "is damaged
+    (... No such file or directory): copy or write that checkpoint again"."""
+    import keras
+
+    from keras_pose.checkpoint import CheckpointError, load_model
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(tiny_exported[2], checkpoint)
+    read = keras.Model.load_weights
+
+    def pruned_first(model, path, *args, **kwargs):
+        shutil.rmtree(checkpoint)
+        return read(model, path, *args, **kwargs)
+    monkeypatch.setattr(keras.Model, "load_weights", pruned_first)
+    with pytest.raises(CheckpointError, match=r"ckpt/model.weights.h5 was removed while it was "
+                       r"read \(a training run keeps only its last train.keep_checkpoints "
+                       r"epochs, and replaces best/\): give a newer checkpoint"):
+        load_model(str(checkpoint))
+
+
+def test_a_run_in_its_first_epoch_is_told_from_one_that_stopped(tiny_exported, tmp_path):
+    """During a run's first epoch, predict.py --checkpoint <its model_dir>
+    said it had stopped or been copied, and that train.py would resume it."""
+    from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
+    from keras_pose.locks import DirectoryLock
+    run = tmp_path / "run"
+    (run / "logs").mkdir(parents=True)
+    shutil.copy(os.path.join(tiny_exported[2], "config.json"), run)
+    with DirectoryLock(str(run), run="training run"):
+        with pytest.raises(CheckpointError, match=r"run has no checkpoint yet: the training run "
+                           rf"\(pid {os.getpid()} on host .*\) is training it and has not "
+                           r"finished its first epoch; wait for it"):
+            resolve_checkpoint(str(run))
+    with pytest.raises(CheckpointError, match=r"without a checkpoint yet .*stopped, or copied, "
+                       r"before its first epoch ended.*resumes it"):
+        resolve_checkpoint(str(run))  # Its lock file stays, written by a process that ended.
+    (run / ".lock").write_text("the training run (pid 1 on host elsewhere, started x)\n")
+    with pytest.raises(CheckpointError, match=r"stopped, or copied"):
+        resolve_checkpoint(str(run))  # Another host's: not known to be alive.

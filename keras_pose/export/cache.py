@@ -52,7 +52,7 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 from absl import logging
 
-from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError
+from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete
 from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError
 from keras_pose.export import guard, runtimes
@@ -152,8 +152,16 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
             f"{pose_model.path} is a {pose_model.precision} SavedModel: --runtime {runtime} "
             f"--precision {precision} exports a checkpoint's Keras weights; pass the "
             "checkpoint (or model directory) it was exported from")
-    return dataclasses.replace(_load_cached(pose_model, runtime, precision, data_config,
-                                            samples), config=pose_model.config)
+    try:
+        exported = _load_cached(pose_model, runtime, precision, data_config, samples)
+    except FileNotFoundError:
+        if is_complete(pose_model.path):
+            raise
+        raise CheckpointError(
+            f"{pose_model.path} was removed while it was exported (a training run keeps only "
+            "its last train.keep_checkpoints epochs): give a newer checkpoint, or the model "
+            "directory") from None
+    return dataclasses.replace(exported, config=pose_model.config)
 
 
 def _load_cached(pose_model: PoseModel, runtime: str, precision: str,
@@ -184,6 +192,31 @@ def checkpoint_digest(directory: str) -> str:
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         digest.update(sha256_of(os.path.join(directory, name)).encode())
     return digest.hexdigest()
+
+
+def _identity(directory: str) -> tuple:
+    """What tells one version of a checkpoint's files from the next (a
+    training run replaces best/ by a rename: new files)."""
+    stats = [os.stat(os.path.join(directory, name)) for name in (WEIGHTS_FILE, CONFIG_FILE)]
+    return tuple((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) for st in stats)
+
+
+def _read_consistently(pose_model: PoseModel, attempts: int = 3) -> tuple[str, PoseModel]:
+    """The checkpoint's digest and ``pose_model`` with the weights of that
+    same version, read again: a training run can replace best/ between the
+    first load and the digest, and the export of the old weights went into
+    the cache labelled with the new digest, served from then on."""
+    from keras_pose.checkpoint import load_model
+    for _ in range(attempts):
+        before = _identity(pose_model.path)
+        digest = checkpoint_digest(pose_model.path)
+        model, _ = load_model(pose_model.path)
+        if _identity(pose_model.path) == before:
+            return digest, dataclasses.replace(
+                pose_model, keras_model=model,
+                network=lambda images: model(images, training=False))
+    raise CheckpointError(f"{pose_model.path} changed {attempts} times while it was read (a "
+                          "training run replacing it each epoch?); run again")
 
 
 def export_dirs(checkpoint_dir: str, digest: str, runtime: str, precision: str) -> list[str]:
@@ -258,6 +291,9 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
         raise NotWritableError(
             f"cannot write the {runtime} {precision} export: neither {places[0]} nor "
             f"{places[1]} is writable (set KERAS_POSE_CACHE to a writable directory)")
+    # What is exported is the version of the files that the digest is of
+    # (the loaded model may be of an older best/, replaced since).
+    digest, pose_model = _read_consistently(pose_model)
     evidence = _evidence(pose_model, precision, data_config, samples)
     for number, directory in enumerate(writable):
         logging.info("First use of %s %s for %s: exporting into %s", runtime, precision,

@@ -193,7 +193,8 @@ def write_export(output: str, fmt: str, write: Callable[[str], None]) -> str:
 
 
 @contextlib.contextmanager
-def output_lock(output: str, flag: str = "--output") -> Iterator[None]:
+def output_lock(output: str, flag: str = "--output",
+                way_out: Optional[str] = None) -> Iterator[None]:
     """Holds ``output`` for one export at a time: a second export into it
     raises ExportOutputError naming the first (two used to both report
     success, the last to finish silently winning).
@@ -215,8 +216,9 @@ def output_lock(output: str, flag: str = "--output") -> Iterator[None]:
             raise
         with open(lock.path, encoding="utf-8", errors="replace") as f:
             holder = f.read().strip() or "another export"
-        raise ExportOutputError(f"{flag} {output} is being written by {holder}; wait for it "
-                                f"to end or give another {flag}") from None
+        raise ExportOutputError(f"{flag} {output} is being written by {holder}; "
+                                + (way_out or f"wait for it to end or give another {flag}")
+                                ) from None
     try:
         yield
     finally:

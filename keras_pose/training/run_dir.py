@@ -43,9 +43,9 @@ from absl import logging
 
 from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_disk_room,
                                    epoch_directories, interrupted_best, is_complete,
-                                   latest_epoch_checkpoint, load_weights_strict, save_weights,
-                                   unmarked_checkpoints, unmarked_error, weights_bytes,
-                                   write_checkpoint_dir)
+                                   latest_epoch_checkpoint, load_weights_strict,
+                                   pruned_epoch_leftovers, save_weights, unmarked_checkpoints,
+                                   unmarked_error, weights_bytes, write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.errors import UserError
 from keras_pose.files import write_json, written_by_dead_process
@@ -376,6 +376,10 @@ def check_checkpoints(model_dir: str) -> None:
     Raises:
       CheckpointError: listing the unmarked directories and what to do.
     """
+    for pruned in pruned_epoch_leftovers(model_dir):
+        logging.warning("Removed %s: an epoch checkpoint that training pruned, made again by "
+                        "an export into it (--runtime) running at the time", pruned)
+        shutil.rmtree(pruned, ignore_errors=True)
     unmarked = unmarked_checkpoints(model_dir)
     if unmarked:
         raise unmarked_error(model_dir, unmarked)

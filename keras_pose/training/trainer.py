@@ -441,11 +441,7 @@ def _after_training(network, config: ExperimentConfig, model_dir: str, directory
     saved_model, step = None, "the export"
     try:
         if export:
-            from keras_pose.export import export_saved_model
-            keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
-            saved_model = export_saved_model(network, config,
-                                             os.path.join(model_dir, "saved_model"))
-            logging.info("Exported the SavedModel to %s", saved_model)
+            saved_model = _export_at_end(network, config, model_dir, directory)
         if config.train.final_evaluation:
             from keras_pose.evaluation.runner import run_evaluation
             step = "the final evaluation"
@@ -458,6 +454,32 @@ def _after_training(network, config: ExperimentConfig, model_dir: str, directory
             f"command again to finish {step} (nothing is trained again)",
             exit_code=signals.stop_exit_code(e)) from None
     return saved_model, table
+
+
+def _export_at_end(network, config: ExperimentConfig, model_dir: str, directory: str) -> str:
+    """``<model_dir>/saved_model``: of ``best/`` when validation kept one
+    (what ``--checkpoint <model_dir>`` serves; it was the last epoch's
+    weights), else of ``network``; under the lock of
+    ``scripts/export_saved_model.py`` (the script's export into it at the
+    same time and this one both said they succeeded, the last one winning).
+    """
+    from keras_pose.checkpoint import is_complete, is_model_checkpoint, load_model
+    from keras_pose.export import export_saved_model
+    from keras_pose.export.destination import ExportOutputError, output_lock
+    keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
+    best, source = os.path.join(directory, "best"), "the last epoch"
+    if is_complete(best) and is_model_checkpoint(best):
+        network, source = load_model(best)[0], best
+    target = os.path.join(model_dir, "saved_model")
+    try:
+        with output_lock(target, flag="the SavedModel", way_out=(
+                "run the same train.py command again when it has ended, to export (nothing is "
+                "trained again)")):
+            saved_model = export_saved_model(network, config, target)
+    except ExportOutputError as e:
+        raise TrainingError(f"training is complete in {directory}, but {e}") from None
+    logging.info("Exported the SavedModel of %s to %s", source, saved_model)
+    return saved_model
 
 
 def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional[str] = None,

@@ -90,6 +90,43 @@ def test_a_changed_checkpoint_is_exported_again(checkpoint, tiny_exported, fake_
     assert _sidecar(path)["source"]["digest"] == cache.checkpoint_digest(checkpoint)
 
 
+def test_the_export_is_of_the_weights_its_digest_is_of(checkpoint, tiny_exported,
+                                                       fake_onnx_export, monkeypatch):
+    """best/ replaced by training between predict.py's load and the digest:
+    the old weights were exported, labelled with the new digest, and served
+    from then on."""
+    pose_model = load_pose_model(checkpoint)  # Predict and evaluate load first.
+    from keras_pose.models import build_model_from_config
+    config = apply_overrides(tiny_exported[1], ["data.root=/nonexistent"])
+    newer = build_model_from_config(config.model)
+    other = os.path.join(os.path.dirname(checkpoint), "other")
+    save_model_checkpoint(newer, config, other)
+    shutil.copy(os.path.join(other, "model.weights.h5"), checkpoint)  # The next best/.
+    exported = []
+    export = runtimes.export_network
+    monkeypatch.setattr(runtimes, "export_network", lambda model, *args, **kwargs: (
+        exported.append(model.get_weights()), export(model, *args, **kwargs))[1])
+    path = cache.runtime_model(pose_model, "onnxruntime").path
+    for got, expected in zip(exported[0], newer.get_weights(), strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert _sidecar(path)["source"]["digest"] == cache.checkpoint_digest(checkpoint)
+
+
+def test_a_checkpoint_pruned_during_its_export_is_named(checkpoint, fake_onnx_export,
+                                                        monkeypatch):
+    """It was "No such file or directory: .../heatmaps.onnx" (or of its
+    config), which did not say that training had removed the checkpoint."""
+    load = runtimes.load_export
+
+    def pruned_meanwhile(path, *args, **kwargs):
+        shutil.rmtree(checkpoint)  # With the export just written into it.
+        return load(path, *args, **kwargs)
+    monkeypatch.setattr(runtimes, "load_export", pruned_meanwhile)
+    with pytest.raises(CheckpointError, match=r"ckpt was removed while it was exported \(a "
+                       r"training run keeps only its last train.keep_checkpoints epochs\)"):
+        load_pose_model(checkpoint, runtime="onnxruntime")
+
+
 def test_a_damaged_cached_export_is_made_again(checkpoint, fake_onnx_export, caplog):
     """A cached export cut short (a full disk, a copy of the checkpoint
     interrupted) crashed every later run in the runtime's own words; the

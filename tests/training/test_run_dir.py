@@ -142,6 +142,29 @@ def test_checkpoints_without_their_marker_stop_the_run_and_are_never_deleted(tmp
     assert latest_epoch_checkpoint(model_dir) == copied
 
 
+def test_a_pruned_epoch_made_again_by_an_export_into_it_is_removed(tmp_path, fast_config,
+                                                                     caplog):
+    """A --runtime export into an epoch checkpoint that training pruned
+    meanwhile made its folder again (exports/ only): the next train.py
+    refused it as copied by hand, with "touch COMPLETE" for advice, and
+    evaluate.py / predict.py on the model directory too."""
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    good = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(2))
+    pruned = tmp_path / "checkpoints" / "epoch_0001"
+    (pruned / "exports" / "onnxruntime-fp32.tmp-h-1").mkdir(parents=True)
+    (tmp_path / "checkpoints" / "epoch_0000").mkdir()  # Emptied, not removed.
+    from keras_pose.checkpoint import resolve_checkpoint
+    assert resolve_checkpoint(model_dir).path == good
+    run_dir.check_checkpoints(model_dir)
+    assert os.listdir(tmp_path / "checkpoints") == ["epoch_0002"]
+    assert "Removed " + str(pruned) + ": an epoch checkpoint that training pruned" in caplog.text
+    hand = run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config, _state(3))
+    os.remove(os.path.join(hand, "COMPLETE"))  # Anything else without the marker: still refused.
+    with pytest.raises(CheckpointError, match="epoch_0003 is incomplete"):
+        run_dir.check_checkpoints(model_dir)
+
+
 def _validated(model_dir, model, optimizer, config, values):
     paths = []
     for epoch, value in enumerate(values, 1):

@@ -472,3 +472,32 @@ def test_auto_precision_is_the_exports_choice(monkeypatch, gpu, bf16, expected):
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="/proc/cpuinfo": bf16)
     assert resolve_precision("auto") == expected
     assert resolve_precision("mixed_float16") == "mixed_float16"  # Named: kept.
+
+
+def test_the_runs_saved_model_is_of_best_and_waits_for_no_other_export(tmp_path,
+                                                                       tiny_exported):
+    """<model_dir>/saved_model held the last epoch's weights where
+    --checkpoint <model_dir> serves best/; and it took no export lock: the
+    export script writing into it at the same time and train.py both said
+    they succeeded, the last one winning."""
+    from keras_pose.export.destination import output_lock
+    from keras_pose.inference import load_saved_model
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.trainer import _export_at_end
+    best_model, config, checkpoint, _ = tiny_exported
+    model_dir = tmp_path / "run"
+    shutil.copytree(checkpoint, model_dir / "best")
+    last_epoch = build_model_from_config(config.model)  # Other (random) weights.
+    crops = tf.random.normal((1, *config.model.image_size[::-1], 3), seed=1)
+    with output_lock(str(model_dir / "saved_model")):  # scripts/export_saved_model.py's.
+        with pytest.raises(TrainingError, match=r"training is complete in .*run, but the "
+                           r"SavedModel .*saved_model is being written by .*; run the same "
+                           r"train.py command again when it has ended"):
+            _export_at_end(last_epoch, config, str(model_dir), str(model_dir))
+    path = _export_at_end(last_epoch, config, str(model_dir), str(model_dir))
+    served = load_saved_model(path).network(crops).numpy()
+    np.testing.assert_allclose(served, best_model(crops, training=False).numpy(), atol=1e-5)
+    shutil.rmtree(model_dir / "best")  # No validation: the last epoch's weights.
+    path = _export_at_end(last_epoch, config, str(model_dir), str(model_dir))
+    served = load_saved_model(path).network(crops).numpy()
+    np.testing.assert_allclose(served, last_epoch(crops, training=False).numpy(), atol=1e-5)
