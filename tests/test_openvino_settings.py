@@ -48,3 +48,31 @@ def test_ctrl_c_after_two_networks_were_freed_is_handled_not_a_segfault(tmp_path
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, f"rc {run.returncode}: {run.stderr[-2000:]}"
     assert run.stdout.strip().endswith("['SIGINT']")
+
+
+_QUANTIZE_WITHOUT_TORCH = r"""
+import sys
+import numpy as np
+import openvino as ov
+from openvino import opset13 as ops
+from keras_pose.openvino_settings import nncf_quantize
+x = ops.parameter([1, 3, 8, 8], np.float32)
+y = ops.convolution(x, ops.constant(np.ones((4, 3, 3, 3), np.float32)), [1, 1], [1, 1], [1, 1],
+                    [1, 1])
+data = [np.random.default_rng(i).normal(size=(1, 3, 8, 8)).astype(np.float32) for i in range(3)]
+quantized = nncf_quantize(ov.Model([y], [x]), data)
+print(sorted({op.get_type_name() for op in quantized.get_ops()} & {"FakeQuantize"}),
+      "torch" in sys.modules)
+"""
+
+
+def test_nncf_quantizes_without_importing_torch():
+    """NNCF imported torch whenever it was installed, and asked it whether
+    the model was torch's (the first int8 OpenVINO export paid its import
+    and memory): PyTorch is no run-time dependency."""
+    pytest.importorskip("nncf")
+    pytest.importorskip("torch")  # Installed, so that NNCF would import it.
+    run = subprocess.run([sys.executable, "-c", _QUANTIZE_WITHOUT_TORCH], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "['FakeQuantize'] False"

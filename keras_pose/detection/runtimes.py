@@ -54,7 +54,7 @@ import tensorflow as tf
 from absl import logging
 
 from keras_pose.errors import MissingPackageError
-from keras_pose.openvino_settings import compile_config, core
+from keras_pose.openvino_settings import compile_config, core, nncf_quantize
 
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -219,15 +219,9 @@ def _quantize_onnx(fp32_path: str, path: str, calibration: np.ndarray) -> None:
 
 
 def _quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> None:
-    import nncf
     import openvino as ov
     model = core().read_model(fp32_path)
-    batches = _calibration_batches(calibration)
-    # TRANSFORMER: NNCF's scheme for attention models (keeps softmax, layer
-    # norms and the like in float); subset_size counts batches, not images.
-    quantized = nncf.quantize(model, nncf.Dataset(batches),
-                              preset=nncf.QuantizationPreset.PERFORMANCE,
-                              model_type=nncf.ModelType.TRANSFORMER, subset_size=len(batches))
+    quantized = nncf_quantize(model, _calibration_batches(calibration), transformer=True)
     ov.save_model(quantized, path, compress_to_fp16=False)
 
 

@@ -66,7 +66,7 @@ from keras_pose.export.precision import FORMAT_PRECISIONS, ExportError, resolve_
 from keras_pose.files import write_atomically, write_files_atomically, write_json
 from keras_pose.inference.estimator import Network
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
-from keras_pose.openvino_settings import compile_config, core
+from keras_pose.openvino_settings import compile_config, core, nncf_quantize
 from keras_pose.signals import interrupts_kept
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
@@ -249,15 +249,11 @@ def openvino_write_errors(path: str) -> Iterator[None]:
 def quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> str:
     """NNCF post-training quantization of an fp32 OpenVINO IR (``.xml``):
     the PERFORMANCE preset (symmetric int8), ranges of ``calibration``."""
-    import nncf
     import openvino as ov
     model = core().read_model(fp32_path)
-    batches = list(_batches(calibration))
-    # subset_size counts the dataset's items, batches (crops made NNCF warn
-    # "only 38 samples, smaller than 300" while every crop was used).
-    held = {"model": model, "quantized": nncf.quantize(
-        model, nncf.Dataset(batches), preset=nncf.QuantizationPreset.PERFORMANCE,
-        subset_size=len(batches))}
+    # Batches: subset_size counted as crops made NNCF warn "only 38 samples,
+    # smaller than 300" while every crop was used.
+    held = {"model": model, "quantized": nncf_quantize(model, list(_batches(calibration)))}
     del model
 
     def write(tmps: list[str]) -> None:
