@@ -52,7 +52,8 @@ flags.DEFINE_enum("format", "saved_model", ["saved_model", "onnx", "openvino", "
                   "Export format.")
 flags.DEFINE_enum("precision", "fp32", ["fp32", "bf16", "fp16", "int8", "auto"],
                   "Numeric precision of the exported network.")
-flags.DEFINE_boolean("flip", None, "Flip test in serving_default (default test.flip_test).")
+flags.DEFINE_boolean("flip", None, "Flip test of the export: serving_default's, and recorded "
+                     "as its test.flip_test (default: the checkpoint's test.flip_test).")
 flags.DEFINE_string("with_detector", None, "SavedModel: also export this keras-hub D-FINE "
                     "person detector (a preset name or directory) and the detect_and_estimate "
                     "signature (image bytes -> every person's box and pose).")
@@ -71,11 +72,23 @@ flags.DEFINE_integer("calibration_people", 300, "int8: crops of the training spl
                      "calibrate.")
 flags.DEFINE_string("data_dir", None, "Data set directory (data.root) for calibration and "
                     "the guard; default: the checkpoint's.")
-flags.DEFINE_multi_string("set", [], "Config override (data.* / test.*) section.field=value.")
+flags.DEFINE_multi_string("set", [], "Config override (test.*: recorded in the export and "
+                          "served, e.g. test.decoding=dark; data.*) section.field=value.")
 flags.mark_flags_as_required(["checkpoint", "output"])
 
 cli.check_path_flag("output")
 cli.check_path_flag("tflite")
+
+def _export_config(config):
+    """The checkpoint's config with ``--set`` and ``--flip`` / ``--noflip``:
+    what the export records and serves with (they reached only the
+    calibration and the guard: ``--set test.decoding=dark`` exported the
+    standard decoding, the guard certifying DARK's AP); ``model.*`` and
+    unknown settings are refused."""
+    from keras_pose.inference import with_overrides
+    flip = [] if FLAGS.flip is None else [f"test.flip_test={str(FLAGS.flip).lower()}"]
+    return with_overrides(config, list(FLAGS.set) + flip)
+
 
 def _config(config):
     from keras_pose.data.datasets import resolve_dataset_config
@@ -222,6 +235,10 @@ def work() -> int:
                         "in ONNX Runtime or OpenVINO with --detector_runtime)")
     precision = _precision()
     check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
+    from keras_pose.presets.loader import source_config
+    stored = source_config(FLAGS.checkpoint)
+    if stored is not None:
+        _export_config(stored)  # A bad --set, refused before the model loads.
     if FLAGS.tflite and FLAGS.format == "saved_model":
         from keras_pose.export.destination import check_tflite_output
         check_tflite_output(FLAGS.tflite, "--tflite")
@@ -229,6 +246,7 @@ def work() -> int:
     # last to finish silently winning.
     with output_lock(FLAGS.output):
         model, config = load_model(FLAGS.checkpoint)
+        config = _export_config(config)
         guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
         # The data set's config (data.root, resolved) serves calibration and the
         # guard; the export keeps the checkpoint's.

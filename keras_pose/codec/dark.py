@@ -35,13 +35,14 @@ import tensorflow as tf
 
 from keras_pose.codec.base import HeatmapArgmax, HeatmapCodec
 
-# OpenCV's fixed Gaussian kernels for sizes 1-7 when sigma <= 0
+# OpenCV's fixed Gaussian kernels for sizes 1-9 when sigma <= 0
 # (getGaussianKernel's small-kernel table); larger sizes use its formula.
 _OPENCV_SMALL_KERNELS = {
     1: (1.0,),
     3: (0.25, 0.5, 0.25),
     5: (0.0625, 0.25, 0.375, 0.25, 0.0625),
     7: (0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125),
+    9: tuple(v / 256 for v in (4, 13, 30, 51, 60, 51, 30, 13, 4)),
 }
 LOG_FLOOR = 1e-10
 

@@ -101,6 +101,11 @@ class ModelConfig:
             if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
                 raise ConfigError(f"model.{name} must be two whole numbers > 0 (width, "
                                   f"height), got {list(size)}")
+        if any(v % 32 for v in self.image_size):  # Was a traceback where the network is built.
+            fit = [max(32, round(v / 32) * 32) for v in self.image_size]
+            raise ConfigError(f"model.image_size {list(self.image_size)}: width and height must "
+                              f"be multiples of 32 (the backbone's stride), e.g. "
+                              f"model.image_size={fit[0]},{fit[1]}")
         # What the network computes: stride 32, then one x2 per deconvolution.
         # (Was a traceback where the network is built, after the run's
         # lock and folders were made.)

@@ -69,8 +69,10 @@ def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> Experi
         overrides = [overrides]
     changed = apply_overrides(config, list(overrides))
     if changed.model != config.model:
+        decoding = (" (the decoding is chosen by test.decoding=msra|dark)"
+                    if changed.model.codec != config.model.codec else "")
         raise ConfigError("model.* cannot be overridden at inference: the checkpoint's "
-                          "weights define the model")
+                          f"weights define the model{decoding}")
     return changed
 
 

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from keras_pose.codec import DarkHeatmap, MSRAHeatmap, build_codec, default_blur_kernel
+from keras_pose.codec.dark import gaussian_kernel_1d
 from keras_pose.configs import apply_overrides, get_experiment
 from tests import reference_impl as ref
 from tests.codec.people import PEOPLE, encode_people
@@ -76,7 +77,7 @@ def _realistic_heatmaps(rng, n, k, h, w):
     return maps
 
 
-@pytest.mark.parametrize("kernel", [0, 7, 17])
+@pytest.mark.parametrize("kernel", [0, 7, 9, 17])
 def test_decode_equals_the_numpy_reference(kernel):
     rng = np.random.default_rng(2)
     maps = _realistic_heatmaps(rng, 8, 17, 64, 48)
@@ -99,6 +100,15 @@ def test_decode_without_refinement_is_the_argmax():
     maps[0, 5, 7, 0], maps[0, 5, 8, 0] = 1.0, 0.5
     coords, _ = _decode(DarkHeatmap((64, 64), (16, 16), 2.0, refine=False), maps)
     np.testing.assert_array_equal(coords[0, 0], [7, 5])
+
+
+def test_blur_kernels_are_opencvs():
+    """OpenCV takes sizes up to 9 from a table (9: the default at sigma 1.5,
+    computed here from the formula, 2e-3 off), larger ones from sigma."""
+    import cv2
+    for size in range(1, 22, 2):
+        np.testing.assert_allclose(gaussian_kernel_1d(size), cv2.getGaussianKernel(size, 0)[:, 0],
+                                   rtol=0, atol=1e-12, err_msg=f"size {size}")
 
 
 def test_blur_kernel_rule():
@@ -140,3 +150,11 @@ def test_encode_of_several_people_is_each_persons_target():
             np.testing.assert_array_equal(weight[i], target_weight)
         assert codec.encode(joints[:0], vis[:0])[0].shape == (0, heatmap_size[1],
                                                               heatmap_size[0], 17)
+
+
+def test_a_blur_kernel_without_dark_is_said(caplog):
+    """test.blur_kernel=11 on a standard-decoding model was ignored in silence."""
+    config = get_experiment("tiny")
+    codec = build_codec(config.model, apply_overrides(config, ["test.blur_kernel=11"]).test)
+    assert isinstance(codec, MSRAHeatmap)
+    assert "test.blur_kernel=11 is DARK's modulation: it has no effect with the msra" in caplog.text

@@ -153,6 +153,8 @@ def test_flip_permutation_is_an_involution(k, pairs):
     ("model.image_size=128,96", r"model.heatmap_size \[24, 32\] does not match "
                                 r"model.image_size \[128, 96\] with 3 deconvolutions: set "
                                 r"model.heatmap_size=32,24 too"),
+    ("model.image_size=100,130", r"model.image_size \[100, 130\]: width and height must be "
+                                 r"multiples of 32 .*e.g. model.image_size=96,128"),
     ("test.oks_threshold=-1", r"test.oks_threshold must be in \[0, 1\], got -1"),
     ("test.in_vis_threshold=1.5", r"test.in_vis_threshold must be in \[0, 1\], got 1.5"),
     # Tracebacks from the codec and from inside the input pipeline, after

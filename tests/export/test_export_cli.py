@@ -215,3 +215,39 @@ def test_a_checkpoint_whose_data_set_is_elsewhere(script, checkpoint, tmp_path, 
     assert err.rstrip().endswith(
         f"error: the data set {tmp_path}/absent/mine (data.root) is not on disk, and it "
         "calibrates and guards this int8 export: give --data_dir DIR (or --set data.root=DIR)")
+
+
+def test_set_and_noflip_are_what_the_export_records_and_serves(script, checkpoint, tmp_path,
+                                                               capsys):
+    """--set test.decoding=dark reached only the guard's config: the
+    SavedModel decoded with the standard codec (its config said so), and
+    --noflip served no flip test while its config said flip; model.* and
+    unknown settings were accepted."""
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_pose.inference import Predictor, load_pose_model
+    output = tmp_path / "dark"
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(output), "--set",
+                "test.decoding=dark", "--noflip") == 0
+    exported = load_pose_model(str(output))
+    assert exported.config.test.decoding == "dark" and exported.config.test.flip_test is False
+    image = np.random.default_rng(3).integers(0, 255, (96, 80, 3), np.uint8)
+    box = [10.0, 5.0, 50.0, 80.0]
+    served = tf.saved_model.load(str(output)).signatures["serving_default"](
+        images=tf.constant(image[None]), boxes=tf.constant([[box]]),
+        num_boxes=tf.constant([1]))["keypoints"].numpy()[0]
+    expected = Predictor.from_checkpoint(checkpoint, overrides=[
+        "test.decoding=dark", "test.flip_test=false"]).predict(image, [box]).keypoints
+    standard = Predictor.from_checkpoint(checkpoint, overrides=[
+        "test.flip_test=false"]).predict(image, [box]).keypoints
+    # Medians: this random network's flat maps send a few joints hundreds of
+    # pixels off, where DARK's step amplifies float rounding (0.03 px).
+    assert np.median(np.abs(served - expected)) < 1e-3
+    assert np.median(np.abs(served - standard)) > 0.5  # The decodings differ on it.
+    for bad, message in (("model.codec=dark", "the decoding is chosen by test.decoding"),
+                         ("test.decodng=dark", "decodng")):
+        assert _run(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "x"),
+                    "--set", bad) == 1
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
