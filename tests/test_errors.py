@@ -36,7 +36,8 @@ def test_a_failure_inside_an_installed_package_keeps_its_traceback(tmp_path, mon
 
 def test_each_dependency_a_command_can_lack_is_one_line(tmp_path, monkeypatch):
     """They were tracebacks: predict.py's default detector (keras-hub), a
-    .safetensors file to convert or start from, PoseTrack's MOTA."""
+    .safetensors file to convert or start from, PoseTrack's MOTA and its
+    ignore regions (shapely)."""
     from safetensors.numpy import save_file
     from keras_pose.convert.torch_reader import load_safetensors
     from keras_pose.detection.keras_hub_detector import load_dfine_detector
@@ -54,3 +55,11 @@ def test_each_dependency_a_command_can_lack_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(MissingPackageError, match=r"tracking metrics \(MOTA\) needs the "
                        r"package motmetrics"):
         tracking_counts([])
+    from keras_pose.evaluation.posetrack.matching import apply_ignore_regions
+    from keras_pose.evaluation.posetrack.reader import Frame, People
+    nobody = People(np.zeros(0, np.int64), np.zeros((0, 15, 2)), np.zeros((0, 15), bool),
+                    np.zeros((0, 15)), np.zeros(0))
+    frame = Frame(1, "1.jpg", nobody, (np.array([[0.0, 0.0], [9.0, 0.0], [9.0, 9.0]]),))
+    monkeypatch.setitem(sys.modules, "shapely", None)
+    with pytest.raises(MissingPackageError, match=r"ignore regions needs the package shapely"):
+        apply_ignore_regions(frame, nobody)

@@ -30,10 +30,10 @@ MAX_BOX_TO_IMAGE = 10.0
 
 
 def boxes_too_large(boxes: np.ndarray, height: float, width: float) -> np.ndarray:
-    """(M,) bool: the (M, 4) [x, y, w, h] boxes wider or taller than
-    ``MAX_BOX_TO_IMAGE`` times the larger side of a ``height`` x ``width``
+    """(M,) bool: the (M, 4) [x, y, w, h] boxes wider or taller (either
+    sign) than ``MAX_BOX_TO_IMAGE`` times the larger side of a ``height`` x ``width``
     image (garbage: no person's box)."""
-    _, _, w, h = np.asarray(boxes, np.float64).reshape(-1, 4).T
+    _, _, w, h = np.abs(np.asarray(boxes, np.float64).reshape(-1, 4).T)  # -1e30 too.
     limit = MAX_BOX_TO_IMAGE * max(height, width)
     return (w > limit) | (h > limit)
 

@@ -118,7 +118,7 @@ class RuntimePersonDetector(PersonDetector):
           num_threads: the runtime's CPU threads (None: its default).
           **kwargs: the constructor's settings.
         """
-        runtimes.check_runtime(runtime, precision)
+        runtimes.check_runtime(runtime, precision, export=False)  # Exporting: if not cached.
         directory, _ = runtimes.cached_export(model, runtime, "fp32", preset, cache)
         if precision != "fp32":
             directory = _guarded(model, runtime, precision, directory, preset, cache,
@@ -130,7 +130,7 @@ class RuntimePersonDetector(PersonDetector):
                     precision: str = "fp32", **kwargs) -> "RuntimePersonDetector":
         """``KerasHubPersonDetector.from_preset``'s model (same errors), run in
         ``runtime``; ``from_keras_hub``'s arguments."""
-        runtimes.check_runtime(runtime, precision)  # Before loading the preset.
+        runtimes.check_runtime(runtime, precision, export=False)  # Before loading the preset.
         return cls.from_keras_hub(load_dfine_detector(preset), runtime, precision,
                                   preset=preset, **kwargs)
 

@@ -60,10 +60,11 @@ RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
 # Precisions that run in one runtime only (ONNX Runtime has no bf16 CPU kernels).
 PRECISION_RUNTIMES = {"bf16": ("openvino",)}
-# Importable module -> pip package, per runtime and for int8.
-PACKAGES = {"onnxruntime": {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"},
-            "openvino": {"openvino": "openvino"}}
-INT8_PACKAGES = {"onnxruntime": {}, "openvino": {"nncf": "nncf"}}
+# Importable module -> pip package: what runs each runtime's export, and
+# what else making it takes (a cached export needs only its runtime).
+RUN_PACKAGES = {"onnxruntime": {"onnxruntime": "onnxruntime"}, "openvino": {"openvino": "openvino"}}
+EXPORT_PACKAGES = {"onnxruntime": {"tf2onnx": "tf2onnx", "onnx": "onnx"}, "openvino": {}}
+INT8_EXPORT_PACKAGES = {"onnxruntime": {}, "openvino": {"nncf": "nncf"}}
 FILES = {"onnxruntime": ("network.onnx",), "openvino": ("network.xml", "network.bin")}
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("logits", "pred_boxes")
@@ -84,18 +85,21 @@ class ExportError(RuntimeError):
     """A network that did not convert to a runtime; the message says why."""
 
 
-def missing_packages(runtime: str, precision: str = "fp32") -> list[str]:
-    """pip packages that exporting or running ``runtime`` at ``precision``
-    needs and this environment lacks (empty: all there)."""
-    needed = dict(PACKAGES[runtime])
-    if precision == "int8":
-        needed.update(INT8_PACKAGES[runtime])
+def missing_packages(runtime: str, precision: str = "fp32", export: bool = True) -> list[str]:
+    """pip packages that exporting (``export``) or only running ``runtime``
+    at ``precision`` needs and this environment lacks (empty: all there)."""
+    needed = dict(RUN_PACKAGES[runtime])
+    if export:
+        needed.update(EXPORT_PACKAGES[runtime])
+        if precision == "int8":
+            needed.update(INT8_EXPORT_PACKAGES[runtime])
     return [pkg for module, pkg in needed.items() if importlib.util.find_spec(module) is None]
 
 
-def check_runtime(runtime: str, precision: str = "fp32") -> None:
+def check_runtime(runtime: str, precision: str = "fp32", export: bool = True) -> None:
     """Raises ValueError for an unknown runtime or precision and
-    ``RuntimeUnavailableError`` naming the packages to install."""
+    ``RuntimeUnavailableError`` naming the packages that exporting
+    (``export``) or running it needs."""
     if runtime not in RUNTIMES:
         raise ValueError(f"detector runtime must be one of {', '.join(RUNTIMES)} (or tf), "
                          f"got {runtime!r}")
@@ -105,7 +109,7 @@ def check_runtime(runtime: str, precision: str = "fp32") -> None:
     if runtime not in PRECISION_RUNTIMES.get(precision, RUNTIMES):
         raise ValueError(f"the detector runs {precision} in "
                          f"{', '.join(PRECISION_RUNTIMES[precision])} only, not in {runtime}")
-    missing = missing_packages(runtime, precision)
+    missing = missing_packages(runtime, precision, export)
     if missing:
         raise RuntimeUnavailableError(
             f"the {runtime} detector at {precision} needs {', '.join(missing)}: pip install "
@@ -267,7 +271,7 @@ def copy_export(source: str, directory: str, precision: str) -> str:
     compiles), so it needs no second conversion."""
     import shutil
     info = read_sidecar(source)
-    check_runtime(info["runtime"], precision)
+    check_runtime(info["runtime"], precision, export=False)  # Copied, not converted.
     os.makedirs(directory, exist_ok=True)
     for name in FILES[info["runtime"]]:
         shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
@@ -301,10 +305,14 @@ def read_sidecar(directory: str) -> dict:
         return json.load(f)
 
 
-def _versions(runtime: str) -> dict:
-    """The versions the export depends on: a new converter exports anew."""
-    names = ["tensorflow", "keras", "keras-hub", *PACKAGES[runtime].values(),
-             *INT8_PACKAGES[runtime].values()]
+def _versions(runtime: str, export: bool = True) -> dict:
+    """The versions of what builds the network and runs it, and with
+    ``export`` of what converts it (recorded in ``export.json``; not in
+    :func:`fingerprint`, so that a cached export runs where the converters
+    are not installed)."""
+    packages = {**RUN_PACKAGES[runtime], **(
+        {**EXPORT_PACKAGES[runtime], **INT8_EXPORT_PACKAGES[runtime]} if export else {})}
+    names = ["tensorflow", "keras", "keras-hub", *packages.values()]
     versions = {}
     for package in names:
         try:
@@ -316,7 +324,8 @@ def _versions(runtime: str) -> dict:
 
 def fingerprint(model, runtime: str, precision: str) -> str:
     """16 hex digits of SHA-256 over what the export depends on: the
-    weights, the configuration, the runtime, precision and versions.
+    weights, the configuration, the runtime, precision and the versions of
+    TF, Keras, keras-hub and the runtime (a new runtime exports anew).
 
     Layer names are left out: Keras numbers them per process
     (``d_fine_backbone_1``, ``_2``, ...), so the same preset loaded twice
@@ -326,7 +335,8 @@ def fingerprint(model, runtime: str, precision: str) -> str:
     """
     digest = hashlib.sha256()
     header = {"export_version": EXPORT_VERSION, "runtime": runtime, "precision": precision,
-              "versions": _versions(runtime), "config": _without_names(model.get_config())}
+              "versions": _versions(runtime, export=False),
+              "config": _without_names(model.get_config())}
     digest.update(json.dumps(header, sort_keys=True, default=str).encode())
     for weight in model.weights:  # In the architecture's order.
         value = np.ascontiguousarray(weight.numpy())
@@ -431,7 +441,7 @@ def load_network(directory: str, num_threads: Optional[int] = None) -> ExportedN
     """
     info = read_sidecar(directory)
     runtime, precision = info["runtime"], info["precision"]
-    check_runtime(runtime, precision)
+    check_runtime(runtime, precision, export=False)
     path = os.path.join(directory, FILES[runtime][0])
     loader = {"onnxruntime": _onnxruntime_run, "openvino": _openvino_run}[runtime]
     return ExportedNetwork(loader(path, precision, num_threads), info, directory)

@@ -152,16 +152,27 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
             f"{pose_model.path} is a {pose_model.precision} SavedModel: --runtime {runtime} "
             f"--precision {precision} exports a checkpoint's Keras weights; pass the "
             "checkpoint (or model directory) it was exported from")
+    before = _version(pose_model.path)
     try:
         exported = _load_cached(pose_model, runtime, precision, data_config, samples)
-    except FileNotFoundError:
-        if is_complete(pose_model.path):
+    except Exception:  # A converter's own error (OpenVINO: RuntimeError) too.
+        now = _version(pose_model.path)
+        if now == before:
             raise
-        raise CheckpointError(
-            f"{pose_model.path} was removed while it was exported (a training run keeps only "
-            "its last train.keep_checkpoints epochs): give a newer checkpoint, or the model "
-            "directory") from None
+        what = ("removed while it was exported (a training run keeps only its last "
+                "train.keep_checkpoints epochs): give a newer checkpoint, or the model directory"
+                if now is None else "replaced while it was exported (a training run's better "
+                "best/): run again")
+        raise CheckpointError(f"{pose_model.path} was {what}") from None
     return dataclasses.replace(exported, config=pose_model.config)
+
+
+def _version(directory: str) -> Optional[tuple]:
+    """The checkpoint's :func:`_identity`, None when it is gone."""
+    try:
+        return _identity(directory) if is_complete(directory) else None
+    except FileNotFoundError:
+        return None
 
 
 def _load_cached(pose_model: PoseModel, runtime: str, precision: str,

@@ -193,8 +193,8 @@ def write_export(output: str, fmt: str, write: Callable[[str], None]) -> str:
 
 
 @contextlib.contextmanager
-def output_lock(output: str, flag: str = "--output",
-                way_out: Optional[str] = None) -> Iterator[None]:
+def output_lock(output: str, flag: str = "--output", way_out: Optional[str] = None,
+                run: str = "export") -> Iterator[None]:
     """Holds ``output`` for one export at a time: a second export into it
     raises ExportOutputError naming the first (two used to both report
     success, the last to finish silently winning).
@@ -208,7 +208,7 @@ def output_lock(output: str, flag: str = "--output",
     target = os.path.abspath(target_of(output))
     lock = DirectoryLock(os.path.join(os.path.dirname(target),
                                       f".{os.path.basename(target)}.lock"),
-                         run="export", flag=flag, created=True)  # The folder is the lock's.
+                         run=run, flag=flag, created=True)  # The folder is the lock's.
     try:
         lock.__enter__()
     except DirectoryInUseError as e:

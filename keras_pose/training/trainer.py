@@ -472,7 +472,7 @@ def _export_at_end(network, config: ExperimentConfig, model_dir: str, directory:
         network, source = load_model(best)[0], best
     target = os.path.join(model_dir, "saved_model")
     try:
-        with output_lock(target, flag="the SavedModel", way_out=(
+        with output_lock(target, flag="the SavedModel", run="train.py export", way_out=(
                 "run the same train.py command again when it has ended, to export (nothing is "
                 "trained again)")):
             saved_model = export_saved_model(network, config, target)

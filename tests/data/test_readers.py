@@ -554,12 +554,13 @@ def test_detections_non_finite_dropped_malformed_refused(tmp_path, coco_dir, cap
     raw[12]["bbox"] = [0.0, 0.0, 1e30, 1e30]  # Garbage: its pose overflowed to infinities.
     raw[13]["bbox"][3] = 6401.0  # Over 10 times its 640-pixel image.
     raw[14]["bbox"] = [-5000.0, -5000.0, 100.0, 100.0]  # Off the image: the reference's.
+    raw[15]["bbox"] = [10.0, 10.0, -1e30, -1e30]  # Its pose suppressed the image's others.
     records = coco.load_coco_detections(_write(tmp_path, raw, "det.json"), ann, coco_dir, 0.75)
-    assert len(records) == 113 and np.isfinite(records.box).all()
+    assert len(records) == 112 and np.isfinite(records.box).all()
     assert np.isfinite(records.score).all() and np.isfinite(records.center).all()
     assert np.isfinite(records.scale).all() and records.scale.max() < 1e4
     assert records.skipped_reasons == {"non-finite bbox": 2, "non-finite score": 1,
-                                       "box over 10 times its image's size": 2}
+                                       "box over 10 times its image's size": 3}
     assert "3 of 118 detections dropped" in caplog.text
     for index, change, match in [
             (5, lambda d: d.__setitem__("score", "0.9"), r"'score' must be a number, got str"),

@@ -7,6 +7,7 @@ random weights), which takes a minute or more per runtime.
 """
 
 import os
+import sys
 import types
 
 import numpy as np
@@ -102,6 +103,14 @@ def test_the_export_is_reused_and_follows_the_weights(stand_in, stand_in_cache, 
     monkeypatch.setattr(runtimes, "export_network", no_export)
     again = RuntimePersonDetector.from_keras_hub(stand_in, "onnxruntime", cache=stand_in_cache)
     assert again.network.directory == first
+    # Reusing it needs ONNX Runtime only (it asked for tf2onnx and onnx too,
+    # and their versions keyed the cache).
+    for exporter in ("tf2onnx", "onnx"):
+        monkeypatch.setitem(sys.modules, exporter, None)  # Not installed.
+    again = RuntimePersonDetector.from_keras_hub(stand_in, "onnxruntime", cache=stand_in_cache)
+    assert again.network.directory == first
+    with pytest.raises(RuntimeUnavailableError, match="needs tf2onnx, onnx"):
+        RuntimePersonDetector.from_keras_hub(stand_in, "onnxruntime", cache=stand_in_cache + "2")
     weight = stand_in.weights[-1]
     old = weight.numpy()
     try:

@@ -112,19 +112,34 @@ def test_the_export_is_of_the_weights_its_digest_is_of(checkpoint, tiny_exported
     assert _sidecar(path)["source"]["digest"] == cache.checkpoint_digest(checkpoint)
 
 
-def test_a_checkpoint_pruned_during_its_export_is_named(checkpoint, fake_onnx_export,
-                                                        monkeypatch):
+@pytest.mark.parametrize("change", ["pruned", "replaced"])
+def test_a_checkpoint_pruned_or_replaced_during_its_export_is_named(
+        checkpoint, fake_onnx_export, monkeypatch, change):
     """It was "No such file or directory: .../heatmaps.onnx" (or of its
-    config), which did not say that training had removed the checkpoint."""
+    config), or OpenVINO's RuntimeError "Could not open the file" in a
+    traceback, which did not say that training had removed or replaced it."""
     load = runtimes.load_export
 
-    def pruned_meanwhile(path, *args, **kwargs):
-        shutil.rmtree(checkpoint)  # With the export just written into it.
-        return load(path, *args, **kwargs)
-    monkeypatch.setattr(runtimes, "load_export", pruned_meanwhile)
-    with pytest.raises(CheckpointError, match=r"ckpt was removed while it was exported \(a "
-                       r"training run keeps only its last train.keep_checkpoints epochs\)"):
+    def changed_meanwhile(path, *args, **kwargs):
+        if change == "pruned":
+            shutil.rmtree(checkpoint)  # With the export just written into it.
+            return load(path, *args, **kwargs)
+        newer = checkpoint + ".tmp-h-1"  # A better best/ renamed into place.
+        shutil.copytree(checkpoint, newer, ignore=shutil.ignore_patterns("exports"))
+        shutil.rmtree(checkpoint)
+        os.rename(newer, checkpoint)
+        raise RuntimeError(f'Could not open the file: "{path}"')  # As OpenVINO says it.
+    monkeypatch.setattr(runtimes, "load_export", changed_meanwhile)
+    message = {"pruned": r"ckpt was removed while it was exported \(a training run keeps only "
+                         r"its last train.keep_checkpoints epochs\)",
+               "replaced": r"ckpt was replaced while it was exported \(a training run's better "
+                           r"best/\): run again"}[change]
+    with pytest.raises(CheckpointError, match=message):
         load_pose_model(checkpoint, runtime="onnxruntime")
+    monkeypatch.setattr(runtimes, "load_export", lambda path, *a, **k: 1 / 0)
+    if change == "replaced":  # The checkpoint unchanged: a bug keeps its traceback.
+        with pytest.raises(ZeroDivisionError):
+            load_pose_model(checkpoint, runtime="onnxruntime")
 
 
 def test_a_damaged_cached_export_is_made_again(checkpoint, fake_onnx_export, caplog):

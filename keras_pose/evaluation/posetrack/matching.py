@@ -12,15 +12,20 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from keras_pose.errors import import_required
 from keras_pose.evaluation.posetrack.reader import NUM_JOINTS, Frame, People
 
 PCKH_THRESHOLD = 0.5
 
 
+def _shapely() -> Any:
+    """shapely, or one line naming it (PoseTrack's ignore regions need it)."""
+    return import_required("shapely", "shapely", "PoseTrack's ignore regions")
+
+
 def _drop_ignored(people: People, regions: Sequence[Any]) -> People:
     """Drops joints strictly inside a region, then people left without any."""
-    import shapely
-
+    shapely = _shapely()
     x, y = people.joints[..., 0], people.joints[..., 1]
     inside = np.zeros(people.present.shape, dtype=bool)
     for polygon in regions:
@@ -38,8 +43,7 @@ def apply_ignore_regions(frame: Frame, predictions: People) -> tuple[People, Peo
     """
     if not frame.ignore_regions:
         return frame.people, predictions
-    import shapely
-
+    shapely = _shapely()
     polygons = [shapely.Polygon(r) if len(r) else shapely.Polygon()
                 for r in frame.ignore_regions]
     return _drop_ignored(frame.people, polygons), _drop_ignored(predictions, polygons)
