@@ -35,6 +35,7 @@ unless ``--force_precision``; ``--noguard`` skips it (no data set needed).
 """
 
 import errno
+import math
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -59,8 +60,10 @@ flags.DEFINE_string("with_detector", None, "SavedModel: also export this keras-h
                     "signature (image bytes -> every person's box and pose).")
 flags.DEFINE_float("detector_threshold", 0.3, "detect_and_estimate's default person score "
                    "threshold.")
-flags.DEFINE_string("tflite", None, "Also write the SavedModel's heatmaps signature as this "
-                    "float32 .tflite file.")
+flags.DEFINE_string("tflite", None, "Also write the fp32 SavedModel's heatmaps signature as "
+                    "this float32 .tflite file: the network alone, for TFLite interpreters of "
+                    "your own (predict.py and evaluate.py run a --format litert export, which "
+                    "carries its config).")
 flags.DEFINE_boolean("guard", True, "Evaluate the export against fp32 (not needed for an "
                      "fp32 SavedModel) and refuse an AP drop above 0.5 point.")
 flags.DEFINE_boolean("force_precision", False, "Export even when the guard fails (logged "
@@ -224,6 +227,40 @@ def _precision() -> str:
     return precision
 
 
+def _check_flags(precision: str) -> None:
+    """Values and combinations refused before any work (they were accepted
+    and did nothing, turned the guard off (--max_ap_drop nan), or failed
+    after the export was written)."""
+    from keras_pose.errors import FlagError
+    numbers = {"--detector_threshold": (FLAGS.detector_threshold, "in [0, 1]",
+                                        0 <= FLAGS.detector_threshold <= 1),
+               "--max_ap_drop": (FLAGS.max_ap_drop, "a finite number >= 0",
+                                 0 <= FLAGS.max_ap_drop < math.inf),
+               "--guard_people": (FLAGS.guard_people, ">= 0 (0: the whole split)",
+                                  FLAGS.guard_people >= 0),
+               "--calibration_people": (FLAGS.calibration_people, ">= 1",
+                                        FLAGS.calibration_people >= 1)}
+    for flag, (value, rule, good) in numbers.items():
+        if not good:  # NaN fails every comparison: refused too.
+            raise FlagError(f"{flag} must be {rule}, got {value}")
+    if FLAGS["detector_threshold"].present and not FLAGS.with_detector:
+        raise FlagError("--detector_threshold is the threshold of --with_detector's "
+                        "signature: give --with_detector too, or leave it out")
+    if FLAGS.tflite is None:
+        return
+    if FLAGS.format != "saved_model" or precision != "fp32":
+        raise FlagError(f"--tflite writes the fp32 SavedModel's network as float32 TFLite, not "
+                        f"with --format {FLAGS.format} --precision {precision}: leave it out, or "
+                        "export --format litert (its --precision fp32, fp16 or int8) separately")
+    tflite, output = os.path.realpath(FLAGS.tflite), os.path.realpath(FLAGS.output)
+    if FLAGS.tflite.endswith(os.sep) or os.path.isdir(FLAGS.tflite):
+        raise FlagError(f"--tflite {FLAGS.tflite} names a folder: give the file to write "
+                        "(e.g. model.tflite)")
+    if tflite == output or tflite.startswith(output + os.sep):
+        raise FlagError(f"--tflite {FLAGS.tflite} is inside --output {FLAGS.output}, which holds "
+                        "the SavedModel alone: give a path outside it")
+
+
 def work() -> int:
     from keras_pose.checkpoint import load_model
     from keras_pose.export import export_tflite
@@ -234,6 +271,7 @@ def work() -> int:
                         f"--format {FLAGS.format}: leave it out (predict.py runs the detector "
                         "in ONNX Runtime or OpenVINO with --detector_runtime)")
     precision = _precision()
+    _check_flags(precision)
     check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
     from keras_pose.presets.loader import source_config
     stored = source_config(FLAGS.checkpoint)

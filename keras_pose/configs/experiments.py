@@ -134,7 +134,9 @@ def tiny() -> ExperimentConfig:
         train=TrainConfig(
             batch_size_per_replica=16, epochs=8, lr_steps=(6,),
             validate_every=8, val_flip_test=True, image_summary_every=200),
-        test=TestConfig(batch_size=32, use_gt_boxes=True),
+        # Its own detections (evaluate.py --nouse_gt_boxes looked for COCO's).
+        test=TestConfig(batch_size=32, use_gt_boxes=True,
+                        detection_file="person_detection_results/synthetic_val_detections.json"),
     )
 
 

@@ -50,8 +50,11 @@ def test_synthetic_reads_through_the_coco_path(tmp_path):
     train = datasets.load_records(config, "train")
     val = datasets.load_records(config, "test")
     assert len(train) > 5 and len(val) >= 2 and train.num_keypoints == 17
-    detected = datasets.load_records(config, "test", datasets.BoxMode(False, os.path.join(
-        config.data.root, "person_detection_results", "synthetic_val_detections.json")))
+    # evaluate.py --nouse_gt_boxes: the set's own detections (it looked for COCO's).
+    mode = datasets.resolve_box_mode(config, use_gt_boxes=False)
+    assert mode.detection_file == os.path.join(
+        config.data.root, "person_detection_results", "synthetic_val_detections.json")
+    detected = datasets.load_records(config, "test", mode)
     assert len(detected) >= len(val)
 
 

@@ -251,3 +251,32 @@ def test_set_and_noflip_are_what_the_export_records_and_serves(script, checkpoin
                     "--set", bad) == 1
         assert message in capsys.readouterr().err
         assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("flags,message", [
+    # nan turned the guard off in silence; a negative limit refused every
+    # export after all the work; nan as the detector's threshold found nobody.
+    (["--max_ap_drop", "nan"], "--max_ap_drop must be a finite number >= 0, got nan"),
+    (["--max_ap_drop", "-1"], "--max_ap_drop must be a finite number >= 0, got -1"),
+    (["--guard_people", "-5"], "--guard_people must be >= 0"),
+    (["--calibration_people", "0"], "--calibration_people must be >= 1, got 0"),
+    (["--detector_threshold", "nan", "--with_detector", "x"],
+     "--detector_threshold must be in [0, 1], got nan"),
+    (["--detector_threshold", "0.5"], "--detector_threshold is the threshold of "
+                                      "--with_detector's signature"),
+    # Written, then a traceback (bf16) or nothing (onnx) for the .tflite file.
+    (["--precision", "bf16", "--tflite", "{tmp}/m.tflite"],
+     "--tflite writes the fp32 SavedModel's network as float32 TFLite, not with --format "
+     "saved_model --precision bf16"),
+    (["--format", "onnx", "--output", "{tmp}/m.onnx", "--tflite", "{tmp}/m.tflite"],
+     "not with --format onnx"),
+    (["--tflite", "{tmp}/out"], "is inside --output"),
+    (["--tflite", "{tmp}/new/"], "names a folder"),
+])
+def test_flag_values_that_did_nothing_or_failed_late_are_refused_first(
+        script, checkpoint, tmp_path, capsys, flags, message):
+    args = ["--checkpoint", checkpoint, "--output", str(tmp_path / "out")]
+    args += [f.format(tmp=tmp_path) for f in flags]
+    assert _run(script, *args) == 1
+    assert message in capsys.readouterr().err
+    assert os.listdir(tmp_path) == []
