@@ -10,17 +10,22 @@ from tests.export.runtime_checks import run_export as _run
 from tests.export.runtime_checks import skip_unless_installed
 
 
-@pytest.mark.slow  # an int8 export and its guard
-def test_guard_refuses_and_writes_nothing(script, checkpoint, tmp_path, capsys):
-    """An impossible limit (AP must rise by a point) makes the guard refuse
-    the export, with its table, and nothing is written. (``--force_precision``
-    is ``check_guard(force=True)``, tested in test_guard.py.)"""
+@pytest.mark.slow  # an export and its guard
+def test_guard_refuses_and_writes_nothing(script, checkpoint, tmp_path, capsys, monkeypatch):
+    """An export that scores a point below fp32 (the scores set here: this
+    random network scores 0 either way) is refused by the guard, with its
+    table, and nothing is written. (``--force_precision`` is
+    ``check_guard(force=True)``, tested in test_guard.py; a negative
+    --max_ap_drop is refused before any work.)"""
+    from keras_pose.export import guard
     skip_unless_installed("openvino")
+    scores = iter([0.5, 0.49])  # fp32, then the export.
+    monkeypatch.setattr(guard, "_score", lambda *args, **kwargs: next(scores))
     output = tmp_path / "deploy"
     assert _run(script, "--checkpoint", checkpoint, "--output", str(output), "--format",
-                "openvino", "--max_ap_drop", "-1") == 1
+                "openvino", "--max_ap_drop", "0.25") == 1
     err = capsys.readouterr().err
-    assert "openvino fp32 lost more than -1 AP point" in err  # --max_ap_drop as given
+    assert "openvino fp32 lost more than 0.25 AP point" in err  # --max_ap_drop as given
     assert "| fp32 reference |" in err and "--force_precision" in err
     assert not output.exists() or not os.listdir(output)
     assert not [n for n in os.listdir(tmp_path) if n.startswith(".export")]  # Cleaned up.
