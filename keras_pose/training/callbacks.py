@@ -27,6 +27,15 @@ class TrainingError(UserError, RuntimeError):
     """Training cannot go on; the message says why and what was kept."""
 
 
+class TrainingInterrupted(TrainingError):
+    """Ctrl-C or SIGTERM: training stopped; the message says where it can
+    resume. ``exit_code``: 130 (Ctrl-C) or 143 (SIGTERM)."""
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class EpochCheckpoint(keras.callbacks.Callback):
     """Writes ``checkpoints/epoch_NNNN`` at the end of every epoch.
 

@@ -1,4 +1,5 @@
-"""The training run: resumable checkpoints, ``fit``, export.
+"""The training run: resumable checkpoints, ``fit``; the export and final
+evaluation after the last epoch are ``finish.py``'s.
 
 Behaves as the official ``train.py``: Adam (PyTorch's epsilon 1e-8, no
 weight decay), the learning rate set per epoch by the MultiStepLR rule,
@@ -36,25 +37,17 @@ from keras_pose.errors import UserError
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
-from keras_pose.training.callbacks import TrainingError
+from keras_pose.training.callbacks import TrainingError, TrainingInterrupted
 from keras_pose.training.cluster import (check_workers_agree, cluster_workers,
                                          lost_worker_error, stop_together)
 from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
                                               worker_dir)
+from keras_pose.training.finish import after_training, check_export_place
 from keras_pose.training.init_checkpoint import (check_resumed_source, init_from_checkpoint,
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.resume import agreed_checkpoint, check_resume, refuse_legacy
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
-
-
-class TrainingInterrupted(TrainingError):
-    """Ctrl-C or SIGTERM: training stopped; the message says where it can
-    resume. ``exit_code``: 130 (Ctrl-C) or 143 (SIGTERM)."""
-
-    def __init__(self, message: str, exit_code: int = 130):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 # ---------------------------------------------------------------------------
@@ -369,7 +362,7 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     table = validation.table(final) if validation is not None else ""
     saved_model = None
     if plan.chief:
-        saved_model, table = _after_training(network, config, model_dir, plan.directory, export,
+        saved_model, table = after_training(network, config, model_dir, plan.directory, export,
                                              progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table, tuple(validator.failures if validator is not None else ()))
@@ -415,71 +408,10 @@ def _checks(config: ExperimentConfig, plan: _Plan, records, model_dir: str, expo
     pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
     validation = _validation_setup(config, plan.chief)
     if export and plan.chief:
-        _check_export_place(os.path.join(model_dir, "saved_model"))
+        check_export_place(os.path.join(model_dir, "saved_model"))
     refuse_legacy(plan.directory)
     run_dir.check_checkpoints(plan.directory)
     return validation
-
-
-def _check_export_place(saved_model: str) -> None:
-    """Refuses, before training, a run whose export at the end would have to
-    replace files that are not its SavedModel (it stopped there, after the
-    training, naming a Python argument as the way out)."""
-    from keras_pose.export.destination import output_problem
-    problem = output_problem(saved_model, "saved_model")
-    if problem:
-        raise TrainingError(f"{saved_model} {problem}: the export at the end of this run would "
-                            "replace it; move what is yours out of it, or train with --noexport")
-
-
-def _after_training(network, config: ExperimentConfig, model_dir: str, directory: str,
-                    export: bool, progress: bool, table: str) -> tuple[Optional[str], str]:
-    """The chief's export and ``--final_eval`` once every epoch is trained:
-    (the SavedModel's path or None, the table with the final evaluation's).
-    A Ctrl-C or SIGTERM here loses no training: the message names the last
-    checkpoint and what the same command does again (export, evaluate)."""
-    saved_model, step = None, "the export"
-    try:
-        if export:
-            saved_model = _export_at_end(network, config, model_dir, directory)
-        if config.train.final_evaluation:
-            from keras_pose.evaluation.runner import run_evaluation
-            step = "the final evaluation"
-            table += run_evaluation(checkpoint=model_dir, progress=progress,
-                                    output_dir=os.path.join(model_dir, "eval", "final")).table
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
-        raise TrainingInterrupted(
-            f"interrupted ({signals.stop_name(e)}) during {step}, after the last epoch: "
-            f"training is complete in {latest_epoch_checkpoint(directory)}; run the same "
-            f"command again to finish {step} (nothing is trained again)",
-            exit_code=signals.stop_exit_code(e)) from None
-    return saved_model, table
-
-
-def _export_at_end(network, config: ExperimentConfig, model_dir: str, directory: str) -> str:
-    """``<model_dir>/saved_model``: of ``best/`` when validation kept one
-    (what ``--checkpoint <model_dir>`` serves; it was the last epoch's
-    weights), else of ``network``; under the lock of
-    ``scripts/export_saved_model.py`` (the script's export into it at the
-    same time and this one both said they succeeded, the last one winning).
-    """
-    from keras_pose.checkpoint import is_complete, is_model_checkpoint, load_model
-    from keras_pose.export import export_saved_model
-    from keras_pose.export.destination import ExportOutputError, output_lock
-    keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
-    best, source = os.path.join(directory, "best"), "the last epoch"
-    if is_complete(best) and is_model_checkpoint(best):
-        network, source = load_model(best)[0], best
-    target = os.path.join(model_dir, "saved_model")
-    try:
-        with output_lock(target, flag="the SavedModel", run="train.py export", way_out=(
-                "run the same train.py command again when it has ended, to export (nothing is "
-                "trained again)")):
-            saved_model = export_saved_model(network, config, target)
-    except ExportOutputError as e:
-        raise TrainingError(f"training is complete in {directory}, but {e}") from None
-    logging.info("Exported the SavedModel of %s to %s", source, saved_model)
-    return saved_model
 
 
 def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional[str] = None,

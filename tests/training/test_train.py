@@ -483,7 +483,7 @@ def test_the_runs_saved_model_is_of_best_and_waits_for_no_other_export(tmp_path,
     from keras_pose.export.destination import output_lock
     from keras_pose.inference import load_saved_model
     from keras_pose.models import build_model_from_config
-    from keras_pose.training.trainer import _export_at_end
+    from keras_pose.training.finish import export_at_end
     best_model, config, checkpoint, _ = tiny_exported
     model_dir = tmp_path / "run"
     shutil.copytree(checkpoint, model_dir / "best")
@@ -493,11 +493,11 @@ def test_the_runs_saved_model_is_of_best_and_waits_for_no_other_export(tmp_path,
         with pytest.raises(TrainingError, match=r"training is complete in .*run, but the "
                            r"SavedModel .*saved_model is being written by .*; run the same "
                            r"train.py command again when it has ended"):
-            _export_at_end(last_epoch, config, str(model_dir), str(model_dir))
-    path = _export_at_end(last_epoch, config, str(model_dir), str(model_dir))
+            export_at_end(last_epoch, config, str(model_dir), str(model_dir))
+    path = export_at_end(last_epoch, config, str(model_dir), str(model_dir))
     served = load_saved_model(path).network(crops).numpy()
     np.testing.assert_allclose(served, best_model(crops, training=False).numpy(), atol=1e-5)
     shutil.rmtree(model_dir / "best")  # No validation: the last epoch's weights.
-    path = _export_at_end(last_epoch, config, str(model_dir), str(model_dir))
+    path = export_at_end(last_epoch, config, str(model_dir), str(model_dir))
     served = load_saved_model(path).network(crops).numpy()
     np.testing.assert_allclose(served, last_epoch(crops, training=False).numpy(), atol=1e-5)

@@ -1,0 +1,78 @@
+"""The run's end, after its last epoch: the SavedModel of ``best/`` into
+``<model_dir>/saved_model`` (its place checked before training) and the
+final evaluation; a stop there loses no training.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import keras
+from absl import logging
+
+from keras_pose import signals
+from keras_pose.checkpoint import latest_epoch_checkpoint
+from keras_pose.configs import ExperimentConfig
+from keras_pose.training.callbacks import TrainingError, TrainingInterrupted
+
+
+def check_export_place(saved_model: str) -> None:
+    """Refuses, before training, a run whose export at the end would have to
+    replace files that are not its SavedModel (it stopped there, after the
+    training, naming a Python argument as the way out)."""
+    from keras_pose.export.destination import output_problem
+    problem = output_problem(saved_model, "saved_model")
+    if problem:
+        raise TrainingError(f"{saved_model} {problem}: the export at the end of this run would "
+                            "replace it; move what is yours out of it, or train with --noexport")
+
+
+def after_training(network, config: ExperimentConfig, model_dir: str, directory: str,
+                    export: bool, progress: bool, table: str) -> tuple[Optional[str], str]:
+    """The chief's export and ``--final_eval`` once every epoch is trained:
+    (the SavedModel's path or None, the table with the final evaluation's).
+    A Ctrl-C or SIGTERM here loses no training: the message names the last
+    checkpoint and what the same command does again (export, evaluate)."""
+    saved_model, step = None, "the export"
+    try:
+        if export:
+            saved_model = export_at_end(network, config, model_dir, directory)
+        if config.train.final_evaluation:
+            from keras_pose.evaluation.runner import run_evaluation
+            step = "the final evaluation"
+            table += run_evaluation(checkpoint=model_dir, progress=progress,
+                                    output_dir=os.path.join(model_dir, "eval", "final")).table
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
+        raise TrainingInterrupted(
+            f"interrupted ({signals.stop_name(e)}) during {step}, after the last epoch: "
+            f"training is complete in {latest_epoch_checkpoint(directory)}; run the same "
+            f"command again to finish {step} (nothing is trained again)",
+            exit_code=signals.stop_exit_code(e)) from None
+    return saved_model, table
+
+
+def export_at_end(network, config: ExperimentConfig, model_dir: str, directory: str) -> str:
+    """``<model_dir>/saved_model``: of ``best/`` when validation kept one
+    (what ``--checkpoint <model_dir>`` serves; it was the last epoch's
+    weights), else of ``network``; under the lock of
+    ``scripts/export_saved_model.py`` (the script's export into it at the
+    same time and this one both said they succeeded, the last one winning).
+    """
+    from keras_pose.checkpoint import is_complete, is_model_checkpoint, load_model
+    from keras_pose.export import export_saved_model
+    from keras_pose.export.destination import ExportOutputError, output_lock
+    keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
+    best, source = os.path.join(directory, "best"), "the last epoch"
+    if is_complete(best) and is_model_checkpoint(best):
+        network, source = load_model(best)[0], best
+    target = os.path.join(model_dir, "saved_model")
+    try:
+        with output_lock(target, flag="the SavedModel", run="train.py export", way_out=(
+                "run the same train.py command again when it has ended, to export (nothing is "
+                "trained again)")):
+            saved_model = export_saved_model(network, config, target)
+    except ExportOutputError as e:
+        raise TrainingError(f"training is complete in {directory}, but {e}") from None
+    logging.info("Exported the SavedModel of %s to %s", source, saved_model)
+    return saved_model
