@@ -245,6 +245,7 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
         return ResolvedCheckpoint("keras", path)
     is_model_dir = any(os.path.exists(os.path.join(path, d))
                        for d in ("best", "checkpoints", "saved_model"))
+    _check_not_pruned(path)
     if os.path.isfile(os.path.join(path, CONFIG_FILE)) and not is_model_dir:
         if not os.path.exists(os.path.join(path, WEIGHTS_FILE)) and any(
                 os.path.exists(os.path.join(path, n)) for n in ("logs", ".lock")):
@@ -265,6 +266,26 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
             f"or a copy without it); use another checkpoint, or touch {path}/{COMPLETE_FILE} "
             "if you trust it")
     return _resolve_model_dir(path)
+
+
+def _check_not_pruned(path: str) -> None:
+    """Raises when ``path`` is an epoch folder that training pruned
+    (nothing but ``exports/`` left), naming the run's checkpoints."""
+    parent = os.path.dirname(os.path.abspath(path))
+    if (os.path.basename(parent) != "checkpoints"
+            or not _EPOCH_DIR.fullmatch(os.path.basename(os.path.abspath(path)))):
+        return
+    model_dir = os.path.dirname(parent)
+    if os.path.abspath(path) not in map(os.path.abspath, pruned_epoch_leftovers(model_dir)):
+        return
+    kept = [p for _, p in epoch_directories(model_dir) if is_complete(p)]
+    best = os.path.join(model_dir, "best")
+    kept += [best] if is_complete(best) else []
+    raise CheckpointError(
+        f"{path} is an epoch checkpoint that training removed (it keeps the latest "
+        "train.keep_checkpoints epochs and best/); what is left there is an export's "
+        f"cache. Give the run, {model_dir}, or one of its checkpoints: "
+        + (", ".join(kept) if kept else "(none complete yet)"))
 
 
 def _resolve_file(path: str) -> ResolvedCheckpoint:

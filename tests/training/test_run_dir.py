@@ -156,6 +156,10 @@ def test_a_pruned_epoch_made_again_by_an_export_into_it_is_removed(tmp_path, fas
     (tmp_path / "checkpoints" / "epoch_0000").mkdir()  # Emptied, not removed.
     from keras_pose.checkpoint import resolve_checkpoint
     assert resolve_checkpoint(model_dir).path == good
+    for leftover in (pruned, tmp_path / "checkpoints" / "epoch_0000"):  # Given by name.
+        with pytest.raises(CheckpointError, match=f"{leftover}/ is an epoch checkpoint that "
+                           f"training removed.*one of its checkpoints: {good}$"):
+            resolve_checkpoint(str(leftover) + "/")
     run_dir.check_checkpoints(model_dir)
     assert os.listdir(tmp_path / "checkpoints") == ["epoch_0002"]
     assert "Removed " + str(pruned) + ": an epoch checkpoint that training pruned" in caplog.text
