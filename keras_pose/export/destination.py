@@ -151,8 +151,14 @@ def check_output(output: str, fmt: str, flag: str = "--output") -> None:
 
 
 def check_tflite_output(path: str, flag: str = "output_path") -> None:
-    """Refuses a ``path`` that a TFLite export must not replace: a folder, or
-    a file that is not a TFLite model (a user's notes were overwritten)."""
+    """Refuses a ``path`` that a TFLite export must not replace: a folder, a
+    file that is not a TFLite model (a user's notes were overwritten), or a
+    sidecar place (``model.json``) holding anything but a LiteRT sidecar."""
+    side = sidecar_path(path)
+    if os.path.lexists(side) and not _is_sidecar(side, "litert"):
+        raise ExportOutputError(f"{flag} {path}: its sidecar {side} would replace a file that is "
+                                "not a keras_pose LiteRT sidecar. Nothing was written: give "
+                                "another path")
     if not os.path.lexists(path):
         return
     if os.path.isdir(path):

@@ -178,13 +178,21 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
     writer = {"onnx": _write_onnx, "openvino": _write_openvino, "litert": _write_litert}[fmt]
     with interrupts_kept():  # The converters can swallow or wrap a Ctrl-C.
         writer(fused, signature, path, precision, calibration)
+    write_atomically(sidecar_path(path), json.dumps(sidecar_info(config, fmt, precision),
+                                                    indent=1))
+    return path
+
+
+def sidecar_info(config: ExperimentConfig, fmt: str, precision: str) -> dict:
+    """What a runtime export's sidecar says: its format and precision, the
+    network's input and output (crops (B, h, w, 3) -> heatmaps (B, H, W,
+    K)) and the experiment that decodes it."""
+    width, height = config.model.image_size
     hw, hh = config.model.heatmap_size
-    info = {"format": fmt, "precision": precision, "input": INPUT_NAME,
+    return {"format": fmt, "precision": precision, "input": INPUT_NAME,
             "input_shape": [None, height, width, 3],
             "output_shape": [None, hh, hw, config.model.num_keypoints],
             "experiment": config_to_dict(config)}
-    write_atomically(sidecar_path(path), json.dumps(info, indent=1))
-    return path
 
 
 def _batches(crops: np.ndarray, size: int = 8) -> Iterable[np.ndarray]:

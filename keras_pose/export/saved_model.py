@@ -42,7 +42,6 @@ import tensorflow as tf
 from keras_pose.checkpoint import write_checkpoint_dir
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.data import transforms
-from keras_pose.files import write_atomically
 from keras_pose.inference import TopDownEstimator
 
 
@@ -342,18 +341,41 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
 
 
 def export_tflite(saved_model_dir: str, output_path: str) -> str:
-    """Converts the ``heatmaps`` signature to a float32 TFLite model.
+    """Converts the ``heatmaps`` signature of an fp32 SavedModel to a float32
+    LiteRT (TFLite) export: the file and its sidecar (``model.json``, the
+    SavedModel's config), which predict.py / evaluate.py run as they run
+    ``--format litert``'s.
 
     The keypoint signatures (crops, decoding) stay SavedModel-only; TFLite
-    users crop and decode themselves.
+    users crop and decode themselves, or use keras_pose's loader.
 
     Raises:
-      ExportOutputError: for an ``output_path`` that is a folder, or a file
-        that is not a TFLite model (nothing is written).
+      ExportOutputError: for an ``output_path`` that is a folder, a file that
+        is not a TFLite model, or a sidecar place holding another file
+        (nothing is written).
+      ExportError: a SavedModel that is not fp32.
     """
+    import json
+
+    from keras_pose.configs import load_config
     from keras_pose.export.destination import check_tflite_output
+    from keras_pose.export.precision import ExportError, read_export_info
+    from keras_pose.export.runtimes import sidecar_info, sidecar_path
+    from keras_pose.files import write_files_atomically
     check_tflite_output(output_path)
+    assets = os.path.join(saved_model_dir, "assets")
+    precision = read_export_info(assets).get("precision")
+    if precision != "fp32":
+        raise ExportError(f"{saved_model_dir} is a {precision} SavedModel: the TFLite file is "
+                          "converted from an fp32 one (export --format litert for others)")
+    info = sidecar_info(load_config(os.path.join(assets, "config.json")), "litert", "fp32")
     converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
                                                          signature_keys=["heatmaps"])
     data = converter.convert()
-    return write_atomically(output_path, data)
+
+    def write(tmps: list[str]) -> None:
+        for tmp, content in zip(tmps, (data, json.dumps(info, indent=1).encode())):
+            with open(tmp, "wb") as f:
+                f.write(content)
+    write_files_atomically([output_path, sidecar_path(output_path)], write)
+    return output_path

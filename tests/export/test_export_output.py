@@ -303,3 +303,26 @@ def test_a_tflite_output_that_is_not_a_tflite_model_is_refused(tiny_exported, tm
     earlier.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(16))  # An earlier TFLite export's head.
     check_tflite_output(str(earlier))
     check_tflite_output(str(tmp_path / "new.tflite"))
+    (tmp_path / "new.json").write_text("my settings")  # The sidecar's place: a user's file.
+    with pytest.raises(ExportOutputError, match=r"^output_path .*new.tflite: its sidecar "
+                                                r".*new.json would replace a file"):
+        export_tflite(tiny_exported[3], str(tmp_path / "new.tflite"))
+    assert (tmp_path / "new.json").read_text() == "my settings"
+    assert not (tmp_path / "new.tflite").exists()
+
+
+def test_the_tflite_file_runs_where_litert_exports_run(tiny_exported, tmp_path):
+    """export_tflite (export_saved_model.py --tflite) wrote the bare file:
+    predict.py --checkpoint on it said it had no sidecar and 'was not
+    written by' the script that wrote it."""
+    import numpy as np
+
+    from keras_pose.export import export_tflite
+    from keras_pose.inference import Predictor
+    path = export_tflite(tiny_exported[3], str(tmp_path / "m.tflite"))
+    image = np.random.default_rng(5).integers(0, 255, (90, 70, 3), np.uint8)
+    box = [8.0, 6.0, 50.0, 70.0]
+    lite = Predictor.from_checkpoint(path)
+    assert (lite.pose_model.runtime, lite.pose_model.precision) == ("litert", "fp32")
+    np.testing.assert_allclose(lite.predict(image, [box]).keypoints, Predictor.from_checkpoint(
+        tiny_exported[3]).predict(image, [box]).keypoints, atol=1e-3)
