@@ -61,9 +61,9 @@ flags.DEFINE_string("with_detector", None, "SavedModel: also export this keras-h
 flags.DEFINE_float("detector_threshold", 0.3, "detect_and_estimate's default person score "
                    "threshold.")
 flags.DEFINE_string("tflite", None, "Also write the fp32 SavedModel's heatmaps signature as "
-                    "this float32 .tflite file: the network alone, for TFLite interpreters of "
-                    "your own (predict.py and evaluate.py run a --format litert export, which "
-                    "carries its config).")
+                    "this float32 .tflite file, with its sidecar (<name>.json, the config): "
+                    "the network for TFLite interpreters of your own, and a LiteRT export "
+                    "that predict.py and evaluate.py run.")
 flags.DEFINE_boolean("guard", True, "Evaluate the export against fp32 (not needed for an "
                      "fp32 SavedModel) and refuse an AP drop above 0.5 point.")
 flags.DEFINE_boolean("force_precision", False, "Export even when the guard fails (logged "
@@ -82,6 +82,20 @@ flags.mark_flags_as_required(["checkpoint", "output"])
 cli.check_path_flag("output")
 cli.check_path_flag("tflite")
 
+def _overrides() -> list[str]:
+    """``--set`` with ``--data_dir`` as ``data.root`` (recorded alike: only
+    ``--set data.root`` was); sections other than test.* and data.* are
+    refused (``--set train.*`` was recorded and changed nothing)."""
+    from keras_pose.errors import FlagError
+    for override in FLAGS.set:
+        section = override.split("=", 1)[0].split(".", 1)[0].strip()
+        if section not in ("test", "data", "model"):  # model.*: with_overrides says why.
+            raise FlagError(f"--set {override}: an export takes test.* (recorded and served) "
+                            f"and data.* (calibration, the guard) settings, not {section}.*: "
+                            "leave it out")
+    return list(FLAGS.set) + ([f"data.root={FLAGS.data_dir}"] if FLAGS.data_dir else [])
+
+
 def _export_config(config):
     """The checkpoint's config with ``--set`` and ``--flip`` / ``--noflip``:
     what the export records and serves with (they reached only the
@@ -90,14 +104,12 @@ def _export_config(config):
     unknown settings are refused."""
     from keras_pose.inference import with_overrides
     flip = [] if FLAGS.flip is None else [f"test.flip_test={str(FLAGS.flip).lower()}"]
-    return with_overrides(config, list(FLAGS.set) + flip)
+    return with_overrides(config, _overrides() + flip)
 
 
 def _config(config):
     from keras_pose.data.datasets import resolve_dataset_config
-    from keras_pose.inference import with_overrides
-    overrides = list(FLAGS.set) + ([f"data.root={FLAGS.data_dir}"] if FLAGS.data_dir else [])
-    return resolve_dataset_config(with_overrides(config, overrides))
+    return resolve_dataset_config(config)  # _export_config's, with data.root resolved.
 
 
 def _guard_has_data(config, precision: str) -> bool:
@@ -107,19 +119,19 @@ def _guard_has_data(config, precision: str) -> bool:
     folder) is written unguarded, as predict.py's are, and said so; it
     stopped on the missing data set, blaming --output."""
     from keras_pose.export.cache import dataset_on_disk
-    from keras_pose.inference import with_overrides
     if precision != "fp32" or FLAGS.data_dir or config.data.dataset == "synthetic":
         return True  # The synthetic set is made where it is missing.
-    if dataset_on_disk(with_overrides(config, list(FLAGS.set))):
+    if dataset_on_disk(config):
         return True
     print(f"note: the data set {config.data.root} is not on disk: the fp32 export is not "
           "guarded (it computes what the checkpoint computes; --data_dir DIR guards it)")
     return False
 
 
-def _data_config(config, precision: str):
-    """The data set's config (:func:`_config`); its absence names the flags
-    (it was found inside the export, blaming --output)."""
+def _data_config(config, precision: str, guarded: bool):
+    """The data set's config (:func:`_config`); its absence, or a missing
+    detections file for the guard, names the flags (they were found inside
+    the export, blaming --output)."""
     from keras_pose.errors import FlagError
     from keras_pose.export.cache import dataset_on_disk
     data_config = _config(config)
@@ -128,20 +140,32 @@ def _data_config(config, precision: str):
         raise FlagError(f"the data set {data_config.data.root} (data.root) is not on disk, "
                         f"and it {needs} this {precision} export: give --data_dir DIR (or --set "
                         "data.root=DIR)" + ("" if precision == "int8" else ", or --noguard"))
+    if guarded:
+        from keras_pose.data.datasets import resolve_box_mode
+        resolve_box_mode(data_config)  # The guard's boxes (a missing detections file, named).
     return data_config
 
 
-def _export(model, config, data_config, precision: str, path: str) -> None:
+def _detector():
+    """``--with_detector``'s detector, loaded before the pose model (a bad
+    preset was found after it, blamed on --output); None without it."""
+    if not FLAGS.with_detector:
+        return None
+    from keras_pose.errors import import_required
+    import_required("keras_hub.models", "keras-hub", "--with_detector (the D-FINE detector)",
+                    instead="or leave --with_detector out (serving_default then takes the "
+                    "people's boxes)")
+    from keras_pose.detection import KerasHubPersonDetector
+    # The signature applies its own threshold, so the detector keeps all.
+    return KerasHubPersonDetector.from_preset(os.path.expanduser(FLAGS.with_detector),
+                                              score_threshold=0.0)
+
+
+def _export(model, config, data_config, precision: str, path: str, detector) -> None:
     from keras_pose.export import export_saved_model
     from keras_pose.export.calibration import calibration_crops
     from keras_pose.export.runtimes import export_network
     if FLAGS.format == "saved_model":
-        detector = None
-        if FLAGS.with_detector:
-            from keras_pose.detection import KerasHubPersonDetector
-            # The signature applies its own threshold, so the detector keeps all.
-            detector = KerasHubPersonDetector.from_preset(FLAGS.with_detector,
-                                                          score_threshold=0.0)
         export_saved_model(model, config, path, flip=FLAGS.flip, precision=precision,
                            detector=detector, detector_threshold=FLAGS.detector_threshold)
         return
@@ -168,7 +192,7 @@ def _guard(model, config, precision: str, path: str) -> None:
         raise guard.AccuracyGuardError(f"{e}\n(--force_precision to export anyway)") from None
 
 
-def _write(model, config, data_config, precision: str, guarded: bool) -> str:
+def _write(model, config, data_config, precision: str, guarded: bool, detector) -> str:
     """Exports (and guards) at a temporary path that replaces ``--output``
     atomically; errors name ``--output``, never the temporary path."""
     from keras_pose.export.destination import ExportOutputError, write_export
@@ -179,7 +203,7 @@ def _write(model, config, data_config, precision: str, guarded: bool) -> str:
         # A Ctrl-C that a converter lost or wrapped is raised here, before
         # the rename: the old export is kept.
         with interrupts_kept():
-            _export(model, config, data_config, precision, path)
+            _export(model, config, data_config, precision, path, detector)
             if guarded:  # Raising here discards the export: nothing is replaced.
                 _guard(model, data_config, precision, path)
 
@@ -283,15 +307,16 @@ def work() -> int:
     # One export at a time into --output: two both said they succeeded, the
     # last to finish silently winning.
     with output_lock(FLAGS.output):
+        detector = _detector()
         model, config = load_model(FLAGS.checkpoint)
         config = _export_config(config)
         guarded = FLAGS.guard and (FLAGS.format != "saved_model" or precision != "fp32")
         # The data set's config (data.root, resolved) serves calibration and the
-        # guard; the export keeps the checkpoint's.
+        # guard; the export records data.root as given.
         guarded = guarded and _guard_has_data(config, precision)
-        data_config = _data_config(config, precision) if guarded or precision == "int8" \
+        data_config = _data_config(config, precision, guarded) if guarded or precision == "int8" \
             else config
-        path = _write(model, config, data_config, precision, guarded)
+        path = _write(model, config, data_config, precision, guarded, detector)
     print(f"{FLAGS.format} ({precision}): {path}")
     if FLAGS.tflite and FLAGS.format == "saved_model":
         print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")

@@ -277,6 +277,13 @@ def test_set_and_noflip_are_what_the_export_records_and_serves(script, checkpoin
      "not with --format onnx"),
     (["--tflite", "{tmp}/out"], "is inside --output"),
     (["--tflite", "{tmp}/new/"], "names a folder"),
+    # Recorded in the export, changing nothing.
+    (["--set", "train.learning_rate=0.1"], "error: --set train.learning_rate=0.1: an export "
+     "takes test.* (recorded and served) and data.* (calibration, the guard) settings, not "
+     "train.*"),
+    # Found after the pose model loaded, blamed on --output.
+    (["--with_detector", "no_such_detector"], "error: unknown detector preset "
+                                              "'no_such_detector'"),
 ])
 def test_flag_values_that_did_nothing_or_failed_late_are_refused_first(
         script, checkpoint, tmp_path, capsys, flags, message):
@@ -285,3 +292,38 @@ def test_flag_values_that_did_nothing_or_failed_late_are_refused_first(
     assert _run(script, *args) == 1
     assert message in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
+
+
+def test_missing_packages_and_files_are_named_before_the_export(
+        script, checkpoint, tmp_path, capsys, monkeypatch, fake_onnx_export):
+    """--with_detector without keras-hub pointed at predict.py's --boxes; a
+    guard's missing detections file was found inside the export, blaming
+    --output."""
+    import sys
+    monkeypatch.setitem(sys.modules, "keras_hub", None)
+    monkeypatch.setitem(sys.modules, "keras_hub.models", None)
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "out"),
+                "--with_detector", "dfine_small_obj2coco") == 1
+    err = capsys.readouterr().err
+    assert "error: --with_detector (the D-FINE detector) needs the package keras-hub" in err
+    assert err.rstrip().endswith("or leave --with_detector out (serving_default then takes "
+                                 "the people's boxes)")
+    assert _run(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "m.onnx"),
+                "--format", "onnx", "--set", "test.use_gt_boxes=false",
+                "--set", "test.detection_file=absent.json") == 1
+    err = capsys.readouterr().err
+    assert "error: detections file " in err and "absent.json does not exist" in err
+    assert "--output" not in err and fake_onnx_export == []
+    assert [n for n in os.listdir(tmp_path) if not n.startswith(".")] == []
+
+
+def test_data_dir_is_recorded_as_set_data_root_is(script, checkpoint, tmp_path):
+    """--set data.root=DIR was recorded in the export's config, --data_dir
+    DIR (the same setting) was not."""
+    from keras_pose.inference import load_pose_model
+    from keras_pose.checkpoint import load_model
+    root = load_model(checkpoint)[1].data.root
+    for flags in (["--data_dir", root + "/"], ["--set", f"data.root={root}/"]):
+        output = str(tmp_path / flags[0].strip("-"))
+        assert _run(script, "--checkpoint", checkpoint, "--output", output, *flags) == 0
+        assert load_pose_model(output).config.data.root == root + "/"
