@@ -129,16 +129,23 @@ def _answer(listener: socket.socket, token: bytes, done: threading.Event,
 
 def _accepts(cluster: Cluster, task: str) -> bool:
     """Whether ``task`` listens on its port. A task still waiting answers its
-    cluster's token, which must be ours; one past waiting (TF's server) or
-    another program answers nothing within a second: taken as started."""
+    cluster's token, which must be ours; one past waiting listens with TF's
+    server, which speaks HTTP/2 (gRPC). Anything else is another program on
+    that port: TF would wait for it for ever, deaf to Ctrl-C.
+
+    Raises:
+      TrainingError: another cluster's task, or another program, there.
+    """
     host, port = cluster.addresses[task].rsplit(":", 1)
     try:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=1.0) as peer:
-            reply = peer.recv(len(_TOKEN) + 32)
+            reply = _first_bytes(peer)
             if reply.startswith(_TOKEN):
                 peer.sendall(_token(cluster))  # Told too, if the clusters differ.
-    except socket.timeout:
-        return True
+            elif not _is_http2(reply):
+                # A server that waits for the client's preface first.
+                peer.sendall(_HTTP2_PREFACE)
+                reply = reply or _first_bytes(peer)
     except (OSError, ValueError):
         return False
     if reply.startswith(_TOKEN) and reply != _token(cluster):
@@ -146,7 +153,30 @@ def _accepts(cluster: Cluster, task: str) -> bool:
             f"TF_CONFIG: {task} at {cluster.addresses[task]} was given another cluster than "
             f"{cluster.task}'s ({_listing(cluster)}): give every worker the same 'cluster' in "
             "TF_CONFIG (only 'task' differs)")
+    if not (reply.startswith(_TOKEN) or _is_http2(reply)):
+        raise TrainingError(
+            f"TF_CONFIG: {task}'s address {cluster.addresses[task]} is held by another program "
+            "(it answers neither as a keras_pose worker nor as TensorFlow's server, and "
+            f"TensorFlow would wait for it for ever): stop it, or give {task} another port in "
+            "every worker's TF_CONFIG")
     return True
+
+
+# HTTP/2's client preface and an empty SETTINGS frame (RFC 9113, 3.4).
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def _first_bytes(peer: socket.socket) -> bytes:
+    """What ``peer`` sends within a second (b"" if nothing)."""
+    try:
+        return peer.recv(len(_TOKEN) + 32)
+    except socket.timeout:
+        return b""
+
+
+def _is_http2(reply: bytes) -> bool:
+    """An HTTP/2 server's first frame: SETTINGS (type 4) on stream 0."""
+    return len(reply) >= 9 and reply[3] == 4 and reply[5:9] == bytes(4)
 
 
 def wait_for_workers(cluster: Cluster, *, timeout: Optional[float] = None,

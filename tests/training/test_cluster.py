@@ -1,6 +1,7 @@
 """Joining the cluster of TF_CONFIG: the workers meet in Python, saying whom
 they wait for, instead of blocking silently inside TF."""
 
+import contextlib
 import json
 import os
 import signal
@@ -61,9 +62,7 @@ def test_workers_started_apart_meet_and_go_on(host):
             wait_for_workers(read_cluster(_config(ports, index, host=host)), timeout=60)
             done.append(index)
             # TF's server takes the port next: those still waiting find it.
-            servers.append(socket.create_server(
-                ("", ports[index]), family=socket.AF_INET6 if dual else socket.AF_INET,
-                dualstack_ipv6=dual))
+            servers.append(_http2_server(ports[index], dual))
         except Exception as e:  # noqa: BLE001 -- shown by the assert below
             errors.append(e)
     threads = []
@@ -76,6 +75,62 @@ def test_workers_started_apart_meet_and_go_on(host):
     for server in servers:
         server.close()
     assert errors == [] and sorted(done) == [0, 1, 2]
+
+
+def _http2_server(port, dual):
+    """A stand-in for TF's server (test_tf_servers_answer_as_http2 shows it
+    answers so): accepts, and sends an empty HTTP/2 SETTINGS frame."""
+    server = socket.create_server(("", port), family=socket.AF_INET6 if dual
+                                  else socket.AF_INET, dualstack_ipv6=dual)
+
+    def answer():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:  # Closed.
+                return
+            with connection:
+                connection.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+                time.sleep(0.5)
+    threading.Thread(target=answer, daemon=True).start()
+    return server
+
+
+def test_tf_servers_answer_as_http2():
+    """A worker past waiting listens with TF's gRPC server: the waiting
+    ones must take it for started (and nothing else: the next test)."""
+    from keras_pose.training.cluster import _accepts
+    ports = free_ports(2)
+    server = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, tensorflow as tf; tf.distribute.Server("
+         f"{{'worker': ['localhost:{ports[0]}']}}, job_name='worker', task_index=0); "
+         "print('up', flush=True); time.sleep(120)"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert server.stdout.readline().strip() == "up"
+        assert _accepts(read_cluster(_config(ports, 1)), "worker 0")
+    finally:
+        server.kill()
+        server.wait()
+
+
+@pytest.mark.parametrize("banner", [b"", b"SSH-2.0-OpenSSH_9.6\r\n"])
+def test_a_peer_port_held_by_another_program_is_named(banner):
+    """A worker took the silent (or talking) program on a peer's port for
+    that peer's TF server and went into TF, where it waited for ever, deaf
+    to Ctrl-C."""
+    ports = free_ports(2)
+    with socket.create_server(("127.0.0.1", ports[1])) as other:
+        def answer():
+            with contextlib.suppress(OSError):
+                connection, _ = other.accept()
+                with connection:
+                    connection.sendall(banner)
+                    time.sleep(3)
+        threading.Thread(target=answer, daemon=True).start()
+        with pytest.raises(TrainingError, match=f"worker 1's address 127.0.0.1:{ports[1]} is "
+                                                "held by another program"):
+            wait_for_workers(read_cluster(_config(ports, 0)), timeout=20)
 
 
 def test_workers_given_different_clusters_are_told_so():
