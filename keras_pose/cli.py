@@ -51,6 +51,7 @@ def run(name: str, work: Callable[[], int]) -> int:
 
 def _run(name: str, work: Callable[[], int]) -> int:
     try:
+        _check_flags_given_once()
         return work()
     except KeyboardInterrupt as e:
         print(f"{name}: interrupted ({signals.stop_name(e)})", file=sys.stderr)
@@ -61,6 +62,24 @@ def _run(name: str, work: Callable[[], int]) -> int:
         code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130 or 143.
         print(f"{name}: {'error' if code == 1 else 'stopped'}: {error_message(e)}", file=sys.stderr)
         return code
+
+
+def _check_flags_given_once() -> None:
+    """A flag that takes one value, given twice (``--input a.jpg --input
+    b.jpg``, ``--flip --noflip``), is refused: absl keeps the last in
+    silence, and the first was dropped without a word."""
+    from absl import flags
+
+    from keras_pose.errors import FlagError
+    given = {}
+    for name in flags.FLAGS:
+        flag = flags.FLAGS[name]
+        if name == flag.name and flag.present > 1 and not isinstance(flag, flags.MultiFlag):
+            given[name] = flag.present
+    if given:
+        name, count = next(iter(given.items()))
+        raise FlagError(f"--{name} was given {count} times, and it takes one value (the last "
+                        "would win, the others dropped in silence): give it once")
 
 
 class OutputDirectoryError(UserError, OSError):

@@ -133,7 +133,8 @@ def test_an_empty_path_flag_is_refused_when_parsed():
     ("train.py", "model_dir"), ("train.py", "data_dir"), ("evaluate.py", "output_dir"),
     ("evaluate.py", "data_dir"), ("predict.py", "output_dir"),
     ("scripts/evaluate_posetrack.py", "output_dir"), ("scripts/export_saved_model.py", "output"),
-    ("scripts/export_saved_model.py", "tflite")])
+    ("scripts/export_saved_model.py", "tflite"),
+    ("scripts/export_saved_model.py", "with_detector")])
 def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
     """Each tool, run as a user runs it (a tool that forgot its check would
     take "" as the flag left out again: evaluate.py wrote nothing)."""
@@ -148,4 +149,23 @@ def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert f"--{flag} is empty: give a path, or leave the flag out" in proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("script, flags, name", [
+    ("predict.py", ["--checkpoint=c", "--input=a.jpg", "--input", "b.jpg"], "input"),
+    ("evaluate.py", ["--flip", "--noflip"], "flip")])
+def test_a_one_value_flag_given_twice_is_refused(script, flags, name, tmp_path):
+    """``predict.py --input a.jpg --input b.jpg`` ran b.jpg alone, without a
+    word about a.jpg (absl keeps the last value)."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(repo, script), *flags],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip().endswith(f"error: --{name} was given 2 times, and it takes one "
+                                        "value (the last would win, the others dropped in "
+                                        "silence): give it once")
     assert os.listdir(tmp_path) == []
