@@ -81,6 +81,7 @@ flags.mark_flags_as_required(["checkpoint", "output"])
 
 cli.check_path_flag("output")
 cli.check_path_flag("tflite")
+cli.check_path_flag("with_detector")  # "$DETECTOR" unset exported none, in silence.
 
 def _overrides() -> list[str]:
     """``--set`` with ``--data_dir`` as ``data.root`` (recorded alike: only

@@ -26,8 +26,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
       spec: "none" (each whole image is one person), a boxes JSON file, a
         keras-hub D-FINE preset name or preset directory; None: the default
         preset (``DEFAULT_PRESET``).
-      boxes: a boxes file; when given it wins over ``spec`` (except "none",
-        which conflicts with it).
+      boxes: a boxes file; conflicts with ``spec`` (give one of them).
       score_threshold: None: each detector's default (0.3 for D-FINE, 0 for
         files).
       nms_iou_threshold: None: each detector's default (0.7 for D-FINE, no
@@ -61,6 +60,9 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
         if boxes is not None:
             raise FlagError("--detector none and --boxes conflict: choose one")
         return WholeImageDetector()
+    if spec is not None and boxes is not None:  # The detector was never loaded, unsaid.
+        raise FlagError(f"--detector {spec} and --boxes {boxes} conflict: --boxes gives the "
+                        "people, a detector finds them; choose one")
     settings = {k: v for k, v in (("score_threshold", score_threshold),
                                   ("nms_iou_threshold", nms_iou_threshold),
                                   ("max_detections", max_detections)) if v is not None}

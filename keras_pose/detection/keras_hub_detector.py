@@ -314,5 +314,9 @@ def load_dfine_backbone(preset: str):
     try:
         return DFineBackbone.from_preset(preset)
     except _fetch_errors() as e:
+        if os.path.isdir(preset):  # Local: nothing to download, the folder is not one.
+            raise FlagError(f"detector directory {preset} is not a keras-hub D-FINE preset "
+                            f"({_short_cause(e)}): give the folder save_to_preset wrote, or "
+                            "a downloaded D-FINE preset's folder, or a preset name") from e
         handle = known.get(preset, {}).get("kaggle_handle")
         raise DetectorUnavailableError(unavailable_message(preset, e, handle)) from e

@@ -157,8 +157,7 @@ def test_make_detector_from_command_line_settings(tmp_path):
     path.write_text(json.dumps({"x.jpg": [[5, 5, 10, 20]]}))
     assert isinstance(make_detector("none"), WholeImageDetector)
     assert isinstance(make_detector("NONE"), WholeImageDetector)
-    for detector in (make_detector(str(path)), make_detector(boxes=str(path)),
-                     make_detector("dfine_small_coco", boxes=str(path))):
+    for detector in (make_detector(str(path)), make_detector(boxes=str(path))):
         assert isinstance(detector, FileDetector)
         detector.bind(["x.jpg"])
         np.testing.assert_array_equal(detector.detect(IMAGE, "x.jpg").boxes, [[5, 5, 10, 20]])

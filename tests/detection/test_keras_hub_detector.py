@@ -201,10 +201,35 @@ def test_missing_preset_files_and_unknown_names(monkeypatch, tmp_path):
                        "not a keras-hub preset directory"):
         KerasHubPersonDetector.from_preset(str(tmp_path))
     (tmp_path / "config.json").write_text("{}")  # A preset folder missing other files.
-    with pytest.raises(DetectorUnavailableError, match="config.json"):
+    # Local: it spoke of downloads, network access and predict.py's flags.
+    with pytest.raises(FlagError, match=rf"^detector directory {tmp_path} is not a keras-hub "
+                       r"D-FINE preset \(FileNotFoundError: `config.json` doesn't exist.*\): "
+                       "give the folder save_to_preset wrote") as raised:
         KerasHubPersonDetector.from_preset(str(tmp_path))
+    assert "network" not in str(raised.value) and "--boxes" not in str(raised.value)
     with pytest.raises(ValueError, match="unknown detector preset 'dfine_tiny'.*dfine_nano_coco"):
         KerasHubPersonDetector.from_preset("dfine_tiny")
+
+
+def test_a_pose_checkpoint_given_as_the_detector_is_named(tmp_path):
+    """keras-hub reads the folder and refuses its config.json: it was
+    reported as a download that needs network access."""
+    from keras_pose.errors import FlagError
+    (tmp_path / "config.json").write_text('{"model": {"backbone": "resnet50"}, "data": {}}')
+    with pytest.raises(FlagError, match=f"^detector directory {tmp_path} is not a keras-hub "
+                                        "D-FINE preset"):
+        KerasHubPersonDetector.from_preset(str(tmp_path))
+
+
+def test_a_detector_and_a_boxes_file_conflict(tmp_path):
+    """--boxes won and the --detector given was never loaded, unsaid."""
+    from keras_pose.errors import FlagError
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text("{}")
+    for spec in ("dfine_small_obj2coco", str(tmp_path), "other.json"):
+        with pytest.raises(FlagError, match=f"--detector {spec} and --boxes {boxes} conflict"):
+            make_detector(spec, str(boxes))
+    assert make_detector(None, str(boxes)).path == str(boxes)
 
 
 @pytest.mark.slow
