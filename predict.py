@@ -211,6 +211,7 @@ def _predict(checkpoint, found) -> int:
     if predictions.kept_earlier:
         print(f"note: {predictions.path} of an earlier run, with results of other inputs, "
               f"is kept as {predictions.kept_earlier}")
+    completed = False
     try:
         if FLAGS.track:
             run.folders(images, predictor.config.track, FLAGS.frames_fps)
@@ -219,8 +220,13 @@ def _predict(checkpoint, found) -> int:
         for item in inputs:
             if item.is_video:
                 run.video(item, FLAGS.track, predictor.config.track)
+        completed = True
     finally:
         predictions.close()
+        if not completed and predictions.previous:
+            print(f"note: the earlier run's results of these inputs are kept as "
+                  f"{predictions.previous} (this run stopped before its end; {predictions.path} "
+                  f"holds its {predictions.count} people)", file=sys.stderr)
     return _report(run, predictions)
 
 
@@ -268,10 +274,15 @@ def _report(run, predictions) -> int:
     summary = run.summary
     nothing_read = summary.unreadable and not summary.processed
     if nothing_read:
-        earlier = predictions.kept_earlier
+        earlier = predictions.kept_earlier or predictions.previous
         predictions.withdraw()  # No result: the folder as it was.
-        if earlier:
+        if earlier and os.path.isfile(predictions.path):
             print(f"note: the earlier run's {predictions.path} is back in place")
+    else:
+        kept = predictions.finish(complete=True)
+        if kept:
+            print(f"note: the earlier run's results of these inputs are kept as {kept}: "
+                  f"{predictions.path} could not be written in full", file=sys.stderr)
     written = ("nothing written" if nothing_read else
                f"{predictions.count} people in {predictions.path}")
     print(f"{summary.processed} input(s) processed, {len(summary.unreadable)} unreadable "

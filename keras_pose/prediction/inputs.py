@@ -218,6 +218,8 @@ def without_own_outputs(inputs: list[InputFile], output_dir: str
             written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
             written |= {os.path.abspath(sequence_output(folder, key, ".pose.avi"))
                         for key, _ in sequences(inputs)}
+        # The copies of that run's photos without people (listed nowhere).
+        written |= _copies_of_inputs_under(folder, roots, inputs)
     kept = [item for item in inputs if os.path.abspath(item.path) not in written]
     left_out = [item for item in inputs if os.path.abspath(item.path) in written]
     return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
@@ -267,6 +269,25 @@ def _copies_listed_in(folder: str) -> tuple[set[str], set[str]]:
         copies |= {os.path.join(os.path.abspath(parent), f[:-len(".frames.json")] + ".pose.avi")
                    for f in files if f.endswith(".frames.json")}
     return copies, roots
+
+
+def _copies_of_inputs_under(folder: str, roots: set[str], inputs: Sequence[InputFile]
+                            ) -> set[str]:
+    """The inputs in ``folder`` (an earlier run's output directory) named as
+    an annotated copy (``a/x.pose.jpg``) of a photo under one of that run's
+    ``--input`` folders (``roots``/a/x.jpg): the copies of photos in which it
+    found nobody, whom no entry of its predictions.json lists."""
+    found = set()
+    top = os.path.abspath(folder) + os.sep
+    for item in inputs:
+        path = os.path.abspath(item.path)
+        stem, ext = os.path.splitext(path)
+        if not (path.startswith(top) and stem.endswith(".pose")):
+            continue
+        original = os.path.relpath(stem[:-len(".pose")] + ext, top)
+        if any(os.path.isfile(os.path.join(root, original)) for root in roots):
+            found.add(path)
+    return found
 
 
 def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:

@@ -1,13 +1,17 @@
 """Outputs of ``predict.py`` that are never silently lost.
 
-Every write is checked (OpenCV's ``imwrite`` only returns False on a full or
-read-only disk); a failed write is reported, counted and the run goes on,
-and the run's exit code says that something was not written.
+Every write is checked; a failed write is reported, counted and the run
+goes on, and the run's exit code says that something was not written; a
+full disk stops the run (every later write would fail too). Annotated
+photos are written whole or not at all (a temporary file renamed).
 ``predictions.json`` is written as the images go and is a complete JSON
 list on disk after every image's entries, so a run that ends in any way
 (Ctrl-C, an error, ``kill -9``, a crash) leaves every entry written before
 it readable. An earlier run's ``predictions.json`` with results of other
-inputs is moved aside (``predictions.1.json``), never overwritten.
+inputs is moved aside (``predictions.1.json``), never overwritten; one
+with results of the same inputs is kept as ``predictions.previous.json``
+until this run has finished (a run stopped half-way lost the earlier
+complete results). A video's outputs likewise (``<key>.previous.*``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,17 @@ import cv2
 import numpy as np
 from absl import logging
 
-from keras_pose.files import write_json
+from keras_pose.errors import UserError
+from keras_pose.files import (nearest_existing, remove_dead_leftovers, write_atomically,
+                              write_json)
+
+
+class DiskFullError(UserError, OSError):
+    """A write of predict.py's outputs found the disk full: the run stops
+    (what was written before is kept)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class OutputWriter:
@@ -32,21 +46,35 @@ class OutputWriter:
         self.output_dir = output_dir
         self.failures: list[str] = []
 
-    def _failed(self, path: str, reason: str) -> bool:
+    def _failed(self, path: str, reason: str, error: Optional[BaseException] = None) -> bool:
+        """Notes a write that failed; a full disk (``error``'s errno) stops
+        the run: raises DiskFullError naming ``path``."""
+        if getattr(error, "errno", None) == errno.ENOSPC:
+            raise DiskFullError(errno.ENOSPC, f"{path}: no space left on device, so the run "
+                                "stops (the outputs written before are kept): free space, or "
+                                "give --output_dir on another disk", path) from error
         message = f"{path}: {reason}"
         logging.error("not written: %s", message)
         self.failures.append(message)
         return False
 
     def image(self, path: str, rgb: np.ndarray) -> bool:
-        """Writes an RGB image (format from the extension); True if written."""
+        """Writes an RGB image (format from the extension) whole or not at
+        all: encoded, then a temporary file renamed (a kill -9 during
+        OpenCV's own write left a file cut short); True if written."""
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            if cv2.imwrite(path, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
-                return True
-        except (OSError, cv2.error) as e:
-            return self._failed(path, str(e))
-        return self._failed(path, _why_not_written(path, "the image"))
+            ok, encoded = cv2.imencode(os.path.splitext(path)[1],
+                                       cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        except cv2.error as e:
+            return self._failed(path, f"the image could not be encoded ({e})")
+        if not ok:
+            return self._failed(path, "the image could not be encoded")
+        try:
+            remove_dead_leftovers(path)  # A killed run's temporary file of this copy.
+            write_atomically(path, encoded.tobytes())
+            return True
+        except OSError as e:
+            return self._failed(path, _why_not_written(path, "the image", e), e)
 
     def json(self, path: str, value: Any) -> bool:
         """Writes a JSON file atomically; True if written."""
@@ -54,18 +82,21 @@ class OutputWriter:
             write_json(path, value)
             return True
         except OSError as e:
-            return self._failed(path, e.strerror or str(e))
+            return self._failed(path, e.strerror or str(e), e)
 
 
-def _why_not_written(path: str, what: str) -> str:
-    """OpenCV's writers say only False: the likely reason."""
+def _why_not_written(path: str, what: str, error: Optional[OSError] = None) -> str:
+    """Why ``path`` was not written: ``error``'s reason, or for OpenCV's
+    writers, which say only False, the likely one."""
     try:
-        limit = os.pathconf(os.path.dirname(path) or ".", "PC_NAME_MAX")
+        limit = os.pathconf(nearest_existing(os.path.dirname(path) or "."), "PC_NAME_MAX")
     except (OSError, ValueError):
         limit = 255
     if len(os.path.basename(path).encode()) > limit:  # "disk full?" was guessed
         return (f"{what} could not be written: its name is longer than the file system "
                 f"allows ({limit} bytes; the input's name plus '.pose'); rename the input")
+    if error is not None:
+        return f"{what} could not be written: {error.strerror or error}"
     return f"{what} could not be written (disk full or read-only?)"
 
 
@@ -204,6 +235,37 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
 
 
 SEQUENCE_SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi")
+# An earlier run's outputs of the same inputs, while this run has not finished.
+PREVIOUS = ".previous"
+
+
+def previous_path(path: str) -> str:
+    """``predictions.json`` -> ``predictions.previous.json``."""
+    stem, ext = os.path.splitext(path)
+    return stem + PREVIOUS + ext
+
+
+def keep_previous(pairs: list[tuple[str, str]]) -> tuple[list[str], bool]:
+    """Keeps an earlier run's outputs of the same inputs until this run has
+    finished: each (current, previous) file pair's current file is moved to
+    its previous name. When previous files are there already, a run stopped
+    before its end wrote the current ones (a finished run removes the
+    previous ones): those are removed, and the older, complete ones stay.
+
+    Returns:
+      (the previous files there now, whether this call moved them).
+    """
+    if any(os.path.exists(previous) for _, previous in pairs):
+        for current, _ in pairs:
+            if os.path.exists(current):
+                os.remove(current)
+        return [previous for _, previous in pairs if os.path.exists(previous)], False
+    moved = []
+    for current, previous in pairs:  # The run holds the folder's lock.
+        if os.path.exists(current):
+            os.replace(current, previous)
+            moved.append(previous)
+    return moved, bool(moved)
 
 
 def keep_earlier_sequence(output: Callable[[str], str], source: str) -> Optional[str]:
@@ -249,10 +311,19 @@ class JsonListFile:
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
         self.kept_earlier: Optional[str] = None
+        self.previous: Optional[str] = None
+        self._moved_previous = False
+        self.failed = False
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if names is not None:
                 self.kept_earlier = keep_earlier_results(path, dict(names))
+                keep_earlier_results(previous_path(path), dict(names))  # Of other inputs.
+                # An earlier "[]" alone is replaced (no results to keep).
+                if os.path.exists(previous_path(path)) or not _earlier_entries_are(
+                        path, lambda entry: False):
+                    kept, self._moved_previous = keep_previous([(path, previous_path(path))])
+                    self.previous = kept[0] if kept else None
             # Unbuffered: a write the disk cut short leaves no bytes behind
             # in a buffer, to be flushed (or fail again) at the next seek.
             self._file = open(path, "wb", buffering=0)
@@ -261,8 +332,8 @@ class JsonListFile:
             if self._file is not None:  # Not even "[]" fits: no file that does not parse.
                 self._file.close()
                 os.remove(path)
-            self._file = None
-            writer._failed(path, e.strerror or str(e))
+            self._file, self.failed = None, True
+            writer._failed(path, e.strerror or str(e), e)
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -288,8 +359,8 @@ class JsonListFile:
             self.count += len(entries)
         except OSError as e:  # Disk full, say: keep the entries before these.
             self._restore_end()
-            self._file = None
-            self.writer._failed(self.path, e.strerror or str(e))
+            self._file, self.failed = None, True
+            self.writer._failed(self.path, e.strerror or str(e), e)
 
     def _restore_end(self) -> None:
         """Best effort after a failed add: cut what it wrote, close the list."""
@@ -306,8 +377,19 @@ class JsonListFile:
         try:
             self._file.close()
         except OSError as e:
-            self.writer._failed(self.path, e.strerror or str(e))
+            self.failed = True
+            self._file = None
+            self.writer._failed(self.path, e.strerror or str(e), e)
         self._file = None
+
+    def finish(self, complete: bool) -> Optional[str]:
+        """Closes the file; the earlier run's results kept as
+        ``self.previous`` go once this run is ``complete`` (every input done)
+        and written in full; returns the file still holding them, if any."""
+        self.close()
+        if self.previous and complete and not self.failed and os.path.isfile(self.previous):
+            os.remove(self.previous)
+        return self.previous if self.previous and os.path.isfile(self.previous) else None
 
     def withdraw(self) -> None:
         """Takes an empty file back (a run none of whose inputs could be
@@ -318,6 +400,7 @@ class JsonListFile:
             return
         if os.path.isfile(self.path):
             os.remove(self.path)
-        if self.kept_earlier:
-            os.replace(self.kept_earlier, self.path)
-            self.kept_earlier = None
+        earlier = self.kept_earlier or (self.previous if self._moved_previous else None)
+        if earlier and os.path.isfile(earlier):
+            os.replace(earlier, self.path)
+            self.kept_earlier = self.previous = None

@@ -26,8 +26,9 @@ from keras_pose.data.images import ImageReadError, read_image, read_image_and_or
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
-from keras_pose.prediction.outputs import (FRAMES_FPS, JsonListFile, OutputWriter, VideoOutput,
-                                         keep_earlier_sequence)
+from keras_pose.prediction.outputs import (FRAMES_FPS, PREVIOUS, SEQUENCE_SUFFIXES,
+                                           JsonListFile, OutputWriter, VideoOutput,
+                                           keep_earlier_sequence, keep_previous)
 
 
 @dataclasses.dataclass
@@ -240,11 +241,10 @@ class PredictionRun:
         kept = keep_earlier_sequence(output, source)
         if kept:  # Said at the end (predict.py's summary).
             self.summary.kept_earlier.append(f"{key}: {kept}")
-        # An earlier run's, written at its end: beside this run's files (which
-        # replace that run's from the first frame) it would pass for this
-        # run's after a kill -9.
-        if os.path.isfile(output(".posetrack.json")):
-            os.remove(output(".posetrack.json"))
+        # The same source's earlier outputs stay until this run has finished:
+        # they were replaced from the first frame, so a stop lost them.
+        keep_earlier_sequence(lambda suffix: output(PREVIOUS + suffix), source)
+        previous, _ = keep_previous([(output(s), output(PREVIOUS + s)) for s in SEQUENCE_SUFFIXES])
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
         per_frame = JsonListFile(self.writer, output(".frames.json"), shared={"source": source})
         results, names = [], []
@@ -261,11 +261,13 @@ class PredictionRun:
             with defer_interrupts():
                 video.close()
                 per_frame.close()
+                written = video.ok and not per_frame.failed
                 if tracker is not None:
-                    _write_posetrack(self, output(".posetrack.json"), results, names, key,
-                                     track_config.keypoint_threshold)
+                    written &= _write_posetrack(self, output(".posetrack.json"), results, names,
+                                                key, track_config.keypoint_threshold)
                     self.summary.low_score_detections += tracker.low_score_detections
                     self.summary.unconfident_poses += tracker.unconfident_poses
+                _drop_previous(key, previous, finished and written)
         self.summary.processed += 1
 
     def _frames_of(self, frames: Iterator, tracker: Any, video: VideoOutput,
@@ -416,11 +418,25 @@ def _draw_tracks(run: PredictionRun, frame: np.ndarray, result: Any) -> np.ndarr
     return draw_tracks(frame, result, run.predictor.config.data.skeleton, run.score_threshold)
 
 
+def _drop_previous(key: str, previous: list[str], complete: bool) -> None:
+    """An earlier run's outputs of the same video or folder (``previous``)
+    go once this run's are complete; else they stay, and are named."""
+    if not previous:
+        return
+    if not complete:
+        logging.warning("%s: the earlier run's outputs of it are kept (%s): this run's are "
+                        "not complete", key, ", ".join(previous))
+        return
+    for path in previous:
+        if os.path.exists(path):
+            os.remove(path)
+
+
 def _write_posetrack(run: PredictionRun, path: str, results: list, names: list,
-                     key: str, keypoint_threshold: float) -> None:
+                     key: str, keypoint_threshold: float) -> bool:
     from keras_pose.tracking import to_posetrack18
     data = run.predictor.config.data
     value = to_posetrack18(results, file_names=names, video_id=key,
                            keypoint_names=data.keypoint_names, skeleton=data.skeleton,
                            keypoint_threshold=keypoint_threshold)
-    run.writer.json(path, value)
+    return run.writer.json(path, value)

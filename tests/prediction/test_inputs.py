@@ -198,7 +198,7 @@ def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
     own files list what it wrote."""
     import json
     _touch(tmp_path, "photos/a.jpg", "photos/mine.jpg", "photos/trip/img_11.jpg",
-           "photos/trip/img_13.jpg",
+           "photos/trip/img_13.jpg", "photos/trip/nobody.jpg", "photos/preds/nobody.pose.jpg",
            "photos/preds/img_11.pose.jpg", "photos/preds/img_13.pose.jpg",
            "photos/preds/old.pose.jpg", "photos/preds/mine.pose.jpg",
            "photos/preds/clips/run.mp4.pose.avi", "photos/preds/clips/run.mp4.frames.json")
@@ -209,10 +209,13 @@ def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
     (preds / "predictions.1.json").write_text(json.dumps([{"file_name": "old.jpg"}]))
     kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "photos")),
                                          str(tmp_path / "out"))
+    # preds/nobody.pose.jpg: the copy of a photo without people, whom no
+    # entry lists (it was run again as a photo).
     assert [item.key for item in left_out] == [
         "preds/clips/run.mp4.pose.avi", "preds/img_11.pose.jpg", "preds/img_13.pose.jpg",
-        "preds/old.pose.jpg"]
+        "preds/nobody.pose.jpg", "preds/old.pose.jpg"]
     # preds/mine.pose.jpg is where this run's copy of mine.jpg would go, but
     # the earlier run's files show another --input: the user's photo.
     assert [item.key for item in kept] == ["a.jpg", "mine.jpg", "preds/mine.pose.jpg",
-                                           "trip/img_11.jpg", "trip/img_13.jpg"]
+                                           "trip/img_11.jpg", "trip/img_13.jpg",
+                                           "trip/nobody.jpg"]

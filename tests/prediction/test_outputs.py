@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 
+import cv2
 import numpy as np
+import pytest
 
 from keras_pose.prediction import outputs
 from keras_pose.prediction.outputs import OutputWriter, JsonListFile
@@ -66,12 +68,14 @@ def test_a_full_disk_keeps_the_entries_before_it_and_is_reported(tmp_path, monke
         real_fsync(fd)
 
     monkeypatch.setattr(outputs.os, "fsync", full)
-    predictions.add([_entry(1), _entry(2)])
-    predictions.add([_entry(3)])  # after a failure: not written, not a second report
+    # The run stops: it went on through every input, each write failing again.
+    with pytest.raises(outputs.DiskFullError, match=f"^{path}: no space left on device, so "
+                       "the run stops"):
+        predictions.add([_entry(1), _entry(2)])
+    predictions.add([_entry(3)])  # after a failure: not written
     predictions.close()
     assert _on_disk(path) == [_entry(0)]
-    assert writer.failures == [f"{path}: {os.strerror(errno.ENOSPC)}"]
-    assert predictions.count == 1
+    assert predictions.count == 1 and predictions.failed
 
 
 def test_an_unwritable_place_is_reported_not_raised(tmp_path):
@@ -250,3 +254,67 @@ def test_a_list_file_whose_first_bytes_do_not_fit_leaves_no_file(tmp_path):
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["1", "False"]
+
+
+def test_a_rerun_keeps_the_earlier_results_until_it_has_finished(tmp_path):
+    """A rerun over the same photos replaced predictions.json as it started:
+    stopped half-way, it had lost the earlier run's complete results."""
+    path = tmp_path / "predictions.json"
+    names = {"0.jpg": "/in/0.jpg", "1.jpg": "/in/1.jpg"}
+    complete = [dict(_entry(i), file_name=f"{i}.jpg", path=f"/in/{i}.jpg") for i in range(2)]
+    path.write_text(json.dumps(complete))
+    previous = tmp_path / "predictions.previous.json"
+    for run in range(2):  # Stopped twice: the complete results stay, not the partial ones.
+        predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), names)
+        assert predictions.previous == str(previous) and _on_disk(previous) == complete
+        predictions.add([complete[0]])
+        assert predictions.finish(complete=False) == str(previous)
+        assert _on_disk(previous) == complete and _on_disk(path) == [complete[0]]
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), names)
+    predictions.add(complete)
+    assert predictions.finish(complete=True) is None
+    assert not previous.exists() and _on_disk(path) == complete
+    # Results of other inputs at the previous name are not this run's to drop.
+    previous.write_text(json.dumps([dict(_entry(5), file_name="x.jpg")]))
+    JsonListFile(OutputWriter(str(tmp_path)), str(path), names).finish(complete=True)
+    assert _on_disk(tmp_path / "predictions.previous.1.json")[0]["file_name"] == "x.jpg"
+
+
+_COPY_CUT_SHORT = """
+import resource, signal, sys
+import cv2
+import numpy as np
+from keras_pose.prediction.outputs import OutputWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (50000, 50000))
+writer = OutputWriter(sys.argv[1])
+noise = np.random.default_rng(0).integers(0, 255, (400, 400, 3), np.uint8)
+print(writer.image(sys.argv[1] + "/x.pose.png", noise), len(writer.failures))
+"""
+
+
+def test_an_annotated_copy_is_written_whole_or_not_at_all(tmp_path):
+    """OpenCV wrote the copy in place: a write cut short (a full disk, a
+    kill -9) left a file that does not decode, the earlier copy gone."""
+    earlier = np.full((20, 30, 3), 7, np.uint8)
+    assert cv2.imwrite(str(tmp_path / "x.pose.png"), earlier)
+    before = (tmp_path / "x.pose.png").read_bytes()
+    run = subprocess.run([sys.executable, "-c", _COPY_CUT_SHORT, str(tmp_path)], timeout=120,
+                         capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["False", "1"]
+    assert (tmp_path / "x.pose.png").read_bytes() == before
+    assert os.listdir(tmp_path) == ["x.pose.png"]  # No temporary file left.
+
+
+def test_a_full_disk_stops_the_run_at_an_image(tmp_path, monkeypatch):
+    """Each later image failed too, two lines each, the run computing
+    results it could not keep for every input."""
+    def full(path, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path + ".tmp-h-1")
+    monkeypatch.setattr(outputs, "write_atomically", full)
+    path = str(tmp_path / "a" / "x.pose.jpg")
+    with pytest.raises(outputs.DiskFullError, match=f"^{path}: no space left on device, so "
+                       "the run stops .*give --output_dir on another disk"):
+        OutputWriter(str(tmp_path)).image(path, np.zeros((8, 8, 3), np.uint8))

@@ -436,3 +436,39 @@ def test_track_checks_the_models_keypoints_before_any_frame(caplog):
             "with all 2 confident") in caplog.text
     with pytest.raises(ConfigError, match="this one has 1: predict without --track"):
         PredictionRun.check_posetrack_keypoints(run_of(("head",)))
+
+
+def _frame_counts(out, stem):
+    counts = {}
+    for name in sorted(os.listdir(out)):
+        if name.startswith(stem) and name.endswith(".frames.json"):
+            counts[name] = len(json.load(open(out / name)))
+        elif name.startswith(stem) and name.endswith(".avi"):
+            capture = cv2.VideoCapture(str(out / name))
+            counts[name] = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            capture.release()
+    return counts
+
+
+def test_a_rerun_keeps_the_earlier_outputs_of_a_video_until_it_has_finished(tmp_path):
+    """A rerun replaced the video's outputs from its first frame: stopped,
+    it had lost the earlier complete ones, its 0-frame frames.json left
+    beside the earlier run's full annotated video."""
+    _video(tmp_path / "clip.mp4", 4)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    out = tmp_path / "out"
+    run = PredictionRun(_Poses(), _StopAt(-1), str(out))
+    run.video(item, True, run.predictor.config.track)
+    for stop in (2, 1):  # Stopped twice: the complete outputs stay.
+        run = PredictionRun(_Poses(), _StopAt(stop), str(out))
+        with pytest.raises(KeyboardInterrupt):
+            run.video(item, True, run.predictor.config.track)
+        assert _frame_counts(out, "clip") == {
+            "clip.mp4.frames.json": stop, "clip.mp4.pose.avi": stop,
+            "clip.mp4.previous.frames.json": 4, "clip.mp4.previous.pose.avi": 4}
+        assert len(json.load(open(out / "clip.mp4.previous.posetrack.json"))["images"]) == 4
+    run = PredictionRun(_Poses(), _StopAt(-1), str(out))
+    run.video(item, True, run.predictor.config.track)
+    assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 4, "clip.mp4.pose.avi": 4}
+    assert sorted(os.listdir(out)) == ["clip.mp4.frames.json", "clip.mp4.pose.avi",
+                                       "clip.mp4.posetrack.json"]
