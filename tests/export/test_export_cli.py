@@ -287,8 +287,9 @@ def test_set_and_noflip_are_what_the_export_records_and_serves(script, checkpoin
 ])
 def test_flag_values_that_did_nothing_or_failed_late_are_refused_first(
         script, checkpoint, tmp_path, capsys, flags, message):
-    args = ["--checkpoint", checkpoint, "--output", str(tmp_path / "out")]
-    args += [f.format(tmp=tmp_path) for f in flags]
+    flags = [f.format(tmp=tmp_path) for f in flags]
+    args = ["--checkpoint", checkpoint] + (
+        [] if "--output" in flags else ["--output", str(tmp_path / "out")]) + flags
     assert _run(script, *args) == 1
     assert message in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
