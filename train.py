@@ -98,11 +98,29 @@ def _source_config(config):
         return resumed
 
 
+def _note_unfinished_default_run(config, model_dir: str) -> None:
+    """A fine-tuning run goes to output/<experiment>_from_<source>; earlier
+    versions (and the same command before a release) used
+    output/<experiment>: an unfinished run there was left unsaid, its
+    progress abandoned while the same command started over."""
+    from keras_pose.training.run_dir import unfinished
+    old = os.path.join("output", config.name)
+    if FLAGS.model_dir or not config.train.init_checkpoint or os.path.exists(model_dir) \
+            or not os.path.isdir(old):
+        return
+    stopped = unfinished(old)
+    if stopped:
+        print(f"note: {old} holds an unfinished run ({stopped[0]} of {stopped[1]} epochs), where "
+              f"earlier versions put fine-tuning runs; this one goes to {model_dir}. To resume "
+              f"that run instead, stop this one and give --model_dir {old}")
+
+
 def work() -> int:
     started = time.time()
     config = build_config()
     from keras_pose.configs.cli import default_model_dir
     model_dir = FLAGS.model_dir or default_model_dir(config)
+    _note_unfinished_default_run(config, model_dir)
     from keras_pose.training import train  # TensorFlow: after the cheap checks.
     from keras_pose.training.init_checkpoint import check_source
     if config.train.init_checkpoint and os.path.exists(config.train.init_checkpoint):

@@ -289,6 +289,24 @@ def restore_epoch_checkpoint(path: str, network: keras.Model,
                          ("epoch", "step", "steps_per_epoch", "global_batch")})
 
 
+def unfinished(model_dir: str) -> Optional[tuple[int, int]]:
+    """(epochs done, epochs planned) of a run in ``model_dir`` stopped before
+    its last epoch (its newest complete epoch checkpoint's state and config);
+    None for no checkpoint, a finished run or files that do not read."""
+    from keras_pose.checkpoint import latest_epoch_checkpoint
+    from keras_pose.configs import load_config
+    latest = latest_epoch_checkpoint(model_dir)
+    if latest is None:
+        return None
+    state = _read_json(os.path.join(latest, STATE_FILE))
+    try:
+        planned = load_config(os.path.join(latest, CONFIG_FILE)).train.epochs
+        done = int(state["epoch"])
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return (done, planned) if done < planned else None
+
+
 # ---------------------------------------------------------------------------
 # Validation results and best/.
 

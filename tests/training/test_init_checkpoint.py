@@ -200,6 +200,36 @@ def test_a_fine_tune_never_resumes_another_run_in_silence(train_script, syntheti
     assert f"fine-tuned from {source}" in capsys.readouterr().err
 
 
+def test_an_unfinished_run_where_fine_tunes_went_before_is_named(
+        train_script, synthetic_root, tiny_exported, tmp_path, monkeypatch, capsys):
+    """A fine-tune of the previous release, stopped in output/<experiment>:
+    the same command started over in output/<experiment>_from_<source>,
+    the stopped run's progress abandoned unsaid."""
+    import dataclasses
+
+    from keras_pose.configs.cli import default_model_dir
+    from tests.training.test_run_dir import _model_and_optimizer, _state
+    from keras_pose.training import run_dir
+    import shutil
+    monkeypatch.chdir(tmp_path)
+    shutil.copytree(tiny_exported[2], "src")
+    train_script.FLAGS.unparse_flags()
+    train_script.FLAGS(["train.py", *_flags(synthetic_root), "--init_checkpoint", "src"])
+    config = train_script.build_config()
+    model, optimizer = _model_and_optimizer(config)
+    planned = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=3))
+    run_dir.save_epoch_checkpoint(os.path.join("output", "tiny"), model, optimizer, planned,
+                                  _state(1))
+    train_script._note_unfinished_default_run(config, default_model_dir(config))
+    assert capsys.readouterr().out == (
+        "note: output/tiny holds an unfinished run (1 of 3 epochs), where earlier versions put "
+        "fine-tuning runs; this one goes to output/tiny_from_src. To resume that run instead, "
+        "stop this one and give --model_dir output/tiny\n")
+    os.makedirs(default_model_dir(config))  # Its own folder exists: said once, at its start.
+    train_script._note_unfinished_default_run(config, default_model_dir(config))
+    assert capsys.readouterr().out == ""
+
+
 def test_a_fine_tune_resumes_when_its_source_is_gone(train_script, synthetic_root, tmp_path,
                                                    monkeypatch, capsys):
     """A fine-tune from a run directory, stopped; that directory removed

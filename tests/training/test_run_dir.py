@@ -293,3 +293,15 @@ def test_a_disk_without_room_for_the_checkpoint_is_refused_before_writing(
     assert str(info.value).endswith(f"the previous checkpoint {good} is intact")
     assert info.value.errno == errno.ENOSPC
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0001"]
+
+
+def test_an_unfinished_run_is_told_from_a_finished_one(tmp_path, fast_config):
+    import dataclasses
+    model, optimizer = _model_and_optimizer(fast_config)
+    assert run_dir.unfinished(str(tmp_path)) is None  # No checkpoint.
+    planned = dataclasses.replace(fast_config, train=dataclasses.replace(fast_config.train,
+                                                                         epochs=3))
+    run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, planned, _state(1))
+    assert run_dir.unfinished(str(tmp_path)) == (1, 3)
+    run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, planned, _state(3))
+    assert run_dir.unfinished(str(tmp_path)) is None
