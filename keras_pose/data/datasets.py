@@ -212,13 +212,25 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
     if detection_file or wanted is False or is_test_split(config):
         if not exists:
             raise DatasetError(f"detections file {path} does not exist (--detections / "
-                               "test.detection_file)")
+                               "test.detection_file)" + _own_detections_hint(config, path))
         return BoxMode(False, path)
     if wanted is None and exists and config.test.detection_file:
         return BoxMode(False, path)
     if wanted is None:
         logging.info("No detection file at %s: evaluating with ground-truth boxes.", path)
     return BoxMode(True)
+
+
+def _own_detections_hint(config: ExperimentConfig, missing: str) -> str:
+    """The synthetic set's own detections, when a checkpoint's config names
+    COCO's (checkpoints of earlier versions did): ``--detections`` with it."""
+    if config.data.dataset != "synthetic":
+        return ""
+    from keras_pose.data.synthetic import detections_file
+    own = detections_file(config.data.root)
+    if os.path.abspath(own) == os.path.abspath(missing) or not os.path.isfile(own):
+        return ""
+    return f"; the synthetic set's own detections are {own}: give --detections {own}"
 
 
 def load_records(config: ExperimentConfig, split: str,

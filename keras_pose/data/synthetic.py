@@ -238,11 +238,17 @@ def write_detections(root: str, annotations: list[dict], image_ids: list[int],
             results.append({"image_id": image_id, "category_id": 1,
                             "bbox": [round(float(v), 2) for v in box],
                             "score": round(float(rng.uniform(0.05, 0.4)), 4)})
-    path = os.path.join(root, "person_detection_results", "synthetic_val_detections.json")
+    path = detections_file(root)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         json.dump(results, f)
     return path
+
+
+def detections_file(root: str) -> str:
+    """The set's detections of its validation people (as the ``tiny``
+    experiment's ``test.detection_file`` names them, under ``root``)."""
+    return os.path.join(root, "person_detection_results", "synthetic_val_detections.json")
 
 
 def generate(root: str, num_train: int = 400, num_val: int = 50, seed: int = 0,
@@ -277,7 +283,7 @@ def _generated_paths(params: dict) -> set[str]:
              f"images/{train}", f"images/{val}",
              f"annotations/person_keypoints_{train}.json",
              f"annotations/person_keypoints_{val}.json",
-             "person_detection_results/synthetic_val_detections.json"}
+             os.path.relpath(detections_file("."), ".")}
     paths.update(f"images/{train}/{1 + i:012d}.jpg" for i in range(int(params["num_train"])))
     paths.update(f"images/{val}/{100_000 + i:012d}.jpg" for i in range(int(params["num_val"])))
     return paths

@@ -151,3 +151,21 @@ def test_an_mpii_split_without_people_says_what_it_must_hold(tmp_path):
                        r"with their joints \(scripts/convert_mpii_mat.py writes it from the "
                        r"MPII release\)$"):
         datasets.load_records(cfg, "test")
+
+
+def test_a_synthetic_run_naming_cocos_detections_is_shown_its_own(tmp_path):
+    """Checkpoints of earlier versions record COCO's detections file for
+    the synthetic set: --nouse_gt_boxes named the missing file only."""
+    from keras_pose.configs import apply_overrides, get_experiment
+    from keras_pose.data import synthetic
+    root = str(tmp_path / "data")
+    synthetic.ensure_dataset(root, num_train=2, num_val=2)
+    config = apply_overrides(get_experiment("tiny"), [
+        f"data.root={root}", "test.detection_file=person_detection_results/"
+        "COCO_val2017_detections_AP_H_56_person.json"])
+    own = synthetic.detections_file(root)
+    with pytest.raises(DatasetError, match=f"COCO_val2017_detections_AP_H_56_person.json does "
+                       f"not exist .*; the synthetic set's own detections are {own}: give "
+                       f"--detections {own}$"):
+        datasets.resolve_box_mode(config, use_gt_boxes=False)
+    assert datasets.resolve_box_mode(config, detection_file=own).detection_file == own
