@@ -87,8 +87,12 @@ def config_differences(old: ExperimentConfig, new: ExperimentConfig) -> list[str
                 for key, value in config_to_dict(config).items()
                 for name, field in (value.items() if isinstance(value, dict) else [(key, value)])}
 
+    def unset(value: Any) -> Any:  # None and "" both mean "not given" (init_checkpoint).
+        return None if value == "" else value
+
     a, b = flat(old), flat(new)
-    return [f"{key}: {a.get(key)} -> {value}" for key, value in b.items() if a.get(key) != value]
+    return [f"{key}: {a.get(key)} -> {value}" for key, value in b.items()
+            if unset(a.get(key)) != unset(value)]
 
 
 def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:

@@ -50,9 +50,9 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
                             f"same settings{again}")
     changed = config_differences(saved, config)
     if changed:  # Often meant (more epochs), sometimes a command typed differently.
-        logging.warning("Resuming %s with settings changed since it was written: %s (each "
-                        "checkpoint keeps the config it was written with)", path,
-                        "; ".join(changed))
+        logging.warning("Resuming %s with settings changed since it was written (by this "
+                        "command, or as new defaults of keras-pose since): %s (each checkpoint "
+                        "keeps the config it was written with)", path, "; ".join(changed))
 
 
 def refuse_legacy(directory: str) -> None:

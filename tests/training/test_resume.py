@@ -15,10 +15,16 @@ def test_resume_names_the_settings_changed_since_the_checkpoint(caplog):
     saved = get_experiment("tiny")
     check_resume(saved, apply_overrides(saved, []), "run/checkpoints/epoch_0003")
     assert "changed" not in caplog.text  # the same command: nothing to say
+    # An earlier version's None for a path not given is today's "": the same.
+    check_resume(saved.replace(train=dataclasses.replace(saved.train, init_checkpoint=None)),
+                 saved.replace(train=dataclasses.replace(saved.train, init_checkpoint="")),
+                 "run/checkpoints/epoch_0003")
+    assert "changed" not in caplog.text
     check_resume(saved, apply_overrides(saved, ["train.epochs=20", "train.learning_rate=0.01",
                                                 "data.root=elsewhere"]),
                  "run/checkpoints/epoch_0003")
-    assert ("Resuming run/checkpoints/epoch_0003 with settings changed since it was written: "
+    assert ("Resuming run/checkpoints/epoch_0003 with settings changed since it was written "
+            "(by this command, or as new defaults of keras-pose since): "
             f"data.root: {saved.data.root} -> elsewhere; train.epochs: {saved.train.epochs} -> "
             f"20; train.learning_rate: {saved.train.learning_rate} -> 0.01 (each checkpoint "
             "keeps the config it was written with)") in caplog.text
