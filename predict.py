@@ -17,7 +17,9 @@ keras-hub (D-FINE, downloaded on first use) finds them; ``--boxes FILE``
 takes COCO detection results or ``{"relative/path.jpg": [[x, y, w, h], ...]}``
 instead, and ``--detector none`` takes each whole image as one person.
 ``--detector_runtime onnxruntime`` or ``openvino`` runs the detector's network
-in that runtime (exported on first use, then cached).
+in that runtime (exported on first use, then cached). A SavedModel exported
+with its detector (``--with_detector``) finds the people with that one unless
+another is asked for.
 Folders are searched recursively; every output mirrors the input's path
 relative to ``--input``: ``<path>.pose.<ext>`` images, ``predictions.json``
 (COCO results + ``file_name``), for videos ``<path>.pose.avi`` and
@@ -84,7 +86,8 @@ flags.DEFINE_boolean("flip", None, "Flip test (--flip / --noflip); default: test
                      "says otherwise).")
 flags.DEFINE_float("score_threshold", 0.2, "Keypoints drawn above this score.")
 flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ignored "
-                   "(default: the detector's: 0.3 for D-FINE, 0 for boxes files).",
+                   "(default: the detector's: 0.3 for D-FINE, 0 for boxes files, the export's "
+                   "--detector_threshold for the detector inside a SavedModel).",
                    lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
@@ -111,6 +114,26 @@ def _upright() -> bool:
     return FLAGS.exif_orientation == "apply"
 
 
+def _detector_inside(pose_model):
+    """The person detector a SavedModel carries (export_saved_model.py
+    --with_detector), when no other is asked for; else None, said when it
+    is passed over (predict.py ran the default preset beside it, unsaid)."""
+    from keras_pose.detection.saved_model_detector import SavedModelDetector, has_detector
+    if pose_model.saved_model is None or not has_detector(pose_model.saved_model):
+        return None
+    other = [flag for flag, given in (
+        ("--detector", FLAGS.detector), ("--boxes", FLAGS.boxes),
+        ("--detector_runtime", FLAGS.detector_runtime != "tf"),
+        ("--detector_precision", FLAGS.detector_precision != "fp32")) if given]
+    if other:
+        print(f"note: the person detector inside {pose_model.path} is not used: "
+              f"{' and '.join(other)} given")
+        return None
+    print(f"note: people are found by the person detector inside {pose_model.path}")
+    return SavedModelDetector(pose_model.saved_model, pose_model.path,
+                              score_threshold=FLAGS.box_threshold)
+
+
 def _setup(checkpoint, found):
     from keras_pose.detection import make_detector
     from keras_pose.inference import Predictor
@@ -132,12 +155,14 @@ def _setup(checkpoint, found):
                                         [item.key for item in inputs], FLAGS.annotations)
     predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
     from keras_pose.prediction.runner import calibration_images
-    # A boxes file's COCO results are kept for the model's keypoint categories.
-    detector = make_detector(FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
-                             category_ids=predictor.config.data.category_ids or (1,),
-                             runtime=FLAGS.detector_runtime, precision=FLAGS.detector_precision,
-                             calibration_images=lambda: calibration_images(
-                                 inputs, upright=_upright()))
+    detector = _detector_inside(predictor.pose_model)
+    if detector is None:
+        # A boxes file's COCO results are kept for the model's keypoint categories.
+        detector = make_detector(
+            FLAGS.detector, FLAGS.boxes, score_threshold=FLAGS.box_threshold,
+            category_ids=predictor.config.data.category_ids or (1,),
+            runtime=FLAGS.detector_runtime, precision=FLAGS.detector_precision,
+            calibration_images=lambda: calibration_images(inputs, upright=_upright()))
     if hasattr(detector, "bind"):
         detector.bind([item.key for item in inputs], image_ids,
                       {item.key: item.path for item in inputs})

@@ -197,6 +197,9 @@ class PoseServingModule(tf.Module):
             self.detect_and_estimate = tf.function(self._detect_and_estimate, input_signature=[
                 tf.TensorSpec([], tf.string, name="image_bytes"),
                 tf.TensorSpec([None], tf.float32, name="score_threshold")])
+            self.detect = tf.function(self._detect, input_signature=[
+                tf.TensorSpec([None, None, 3], tf.uint8, name="image"),
+                tf.TensorSpec([None], tf.float32, name="score_threshold")])
 
     def signatures(self) -> dict[str, Any]:
         """The concrete functions to export, by signature name."""
@@ -205,6 +208,7 @@ class PoseServingModule(tf.Module):
                "encoded_image": self.encoded_image.get_concrete_function()}
         if self.detector is not None:
             out["detect_and_estimate"] = self.detect_and_estimate.get_concrete_function()
+            out["detect"] = self.detect.get_concrete_function()
         return out
 
     def _heatmaps(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -225,19 +229,32 @@ class PoseServingModule(tf.Module):
         boxes = check_boxes_tf(boxes, "boxes", tf.shape(image)[:2])
         return self._people(image[None], tf.zeros(tf.shape(boxes)[:1], tf.int32), boxes)
 
-    def _detect_and_estimate(self, image_bytes: tf.Tensor,
-                             score_threshold: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Every person of an image: the detector (its NMS included), then
-        the pose path on its boxes, all in the graph. ``score_threshold`` is
-        optional: an empty list means the export's default."""
+    def _people_found(self, image: tf.Tensor, score_threshold: tf.Tensor):
+        """(H, W, 3) uint8 -> the detector's boxes (M, 4) and scores (M,)
+        at or above ``score_threshold`` (an empty list: the export's
+        default), its NMS included; and M."""
         score_threshold = check_threshold_tf(score_threshold)
-        image = transforms.decode_image_tf(image_bytes)
         boxes, scores, count = self.detector.detect_tf(image)
         threshold = tf.cond(tf.size(score_threshold) > 0, lambda: score_threshold[0],
                             lambda: tf.constant(self._detector_threshold))
         # Sorted by score: the people above the threshold come first.
         count = tf.minimum(count, tf.reduce_sum(tf.cast(scores >= threshold, tf.int32)))
-        boxes, scores = boxes[:count], scores[:count]
+        return boxes[:count], scores[:count], count
+
+    def _detect(self, image: tf.Tensor, score_threshold: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The people of an image, without their poses (predict.py's
+        detector when it runs this SavedModel)."""
+        boxes, scores, _ = self._people_found(check_image_shape_tf(image[None])[0],
+                                              score_threshold)
+        return {"boxes": boxes, "box_scores": scores}
+
+    def _detect_and_estimate(self, image_bytes: tf.Tensor,
+                             score_threshold: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Every person of an image: the detector (its NMS included), then
+        the pose path on its boxes, all in the graph. ``score_threshold`` is
+        optional: an empty list means the export's default."""
+        image = transforms.decode_image_tf(image_bytes)
+        boxes, scores, count = self._people_found(image, score_threshold)
         center, scale = self._estimator.centers_and_scales(boxes)
         out = self._estimator(image[None], tf.zeros([count], tf.int32), center, scale, scores)
         return {"boxes": boxes, "box_scores": scores, **out}
@@ -290,7 +307,9 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         to ``assets/export.json``.
       detector: a ``KerasHubPersonDetector`` to export with the pose model:
         adds the ``detect_and_estimate`` signature (image bytes -> every
-        person's box, score and keypoints).
+        person's box, score and keypoints) and ``detect`` ((H, W, 3) uint8
+        image -> boxes and scores: the detector predict.py runs with this
+        SavedModel); ``assets/export.json`` names it and its threshold.
       detector_threshold: that signature's default person score threshold.
       freeze: the network's weights as constants of the graph, not variables
         (:func:`frozen_network`: faster on CPU with oneDNN, same outputs;
@@ -334,8 +353,11 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
             raise OSError(errno.ENOSPC, "No space left on device", output_dir) from e
         os.makedirs(os.path.join(tmp, "assets"), exist_ok=True)
         save_config(config, os.path.join(tmp, "assets", "config.json"))
+        detector_info = {} if detector is None else {
+            "detector": getattr(detector, "preset", None) or type(detector).__name__,
+            "detector_threshold": float(detector_threshold)}
         write_export_info(os.path.join(tmp, "assets"), format="saved_model",
-                          precision=precision, fused=bool(optimize))
+                          precision=precision, fused=bool(optimize), **detector_info)
 
     return write_checkpoint_dir(output_dir, write)
 

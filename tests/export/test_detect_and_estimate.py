@@ -78,3 +78,45 @@ def test_saved_model_cli_runs_the_signature(exported, coco_dir, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     boxes, keypoints = np.load(tmp_path / "boxes.npy"), np.load(tmp_path / "keypoints.npy")
     assert boxes.shape[1] == 4 and keypoints.shape == (len(boxes), 17, 2) and len(boxes) > 0
+
+
+@pytest.mark.slow  # D-FINE in a SavedModel
+def test_predict_py_runs_the_detector_inside_the_saved_model(exported, coco_dir, tmp_path,
+                                                            run_script):
+    """predict.py on a SavedModel exported --with_detector ran the default
+    preset beside it (a download offline, another detector and threshold
+    online), unsaid; the export's own boxes are those of its `detect`
+    signature, and of `detect_and_estimate` in exports made before it."""
+    import json
+
+    from keras_pose.detection.saved_model_detector import SavedModelDetector
+    _, _, detector, path = exported
+    image = read_image(os.path.join(coco_dir, "000000000785.jpg"))
+    found = detector.detect(image)
+    assert len(found) > 0
+    loaded = tf.saved_model.load(path)
+
+    class Before:  # An export without the "detect" signature.
+        signatures = {"detect_and_estimate": loaded.signatures["detect_and_estimate"]}
+    for saved in (loaded, Before()):
+        inside = SavedModelDetector(saved, path).detect(image)
+        np.testing.assert_allclose(inside.boxes, found.boxes, rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(inside.scores, found.scores, atol=1e-6)
+        middle = float(np.median(found.scores))
+        assert len(SavedModelDetector(saved, path, score_threshold=middle).detect(image)) == \
+            int(np.sum(found.scores >= middle))
+    os.makedirs(tmp_path / "in")
+    shutil.copy(os.path.join(coco_dir, "000000000785.jpg"), tmp_path / "in")
+    predict = run_script("predict.py")
+    code, out, err = predict(["--checkpoint", path, "--input", str(tmp_path / "in"),
+                              "--output_dir", str(tmp_path / "out")])
+    assert code == 0, err[-2000:]
+    assert f"note: people are found by the person detector inside {path}" in out
+    boxes = [p["bbox"] for p in json.load(open(tmp_path / "out" / "predictions.json"))]
+    np.testing.assert_allclose(boxes, found.boxes, atol=0.01)
+    code, out, err = predict(["--checkpoint", path, "--input", str(tmp_path / "in"),
+                              "--output_dir", str(tmp_path / "none"), "--detector", "none"])
+    assert code == 0, err[-2000:]
+    assert f"note: the person detector inside {path} is not used: --detector given" in out
+    info = json.load(open(os.path.join(path, "assets", "export.json")))
+    assert info["detector_threshold"] == 0.0 and info["detector"]
