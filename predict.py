@@ -93,6 +93,12 @@ flags.DEFINE_multi_string("set", [], "Config override section.field=value of the
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
 
 cli.check_path_flag("output_dir")
+# "" (an unset variable) fell back to the default preset or detector, unsaid.
+cli.check_path_flag("checkpoint")
+cli.check_path_flag("boxes")
+cli.check_path_flag("detector")
+cli.check_path_flag("annotations")
+
 
 def _image_ids(path):
     """{file_name: id} of an annotation file's images."""
@@ -219,7 +225,7 @@ def work() -> int:
 
 
 def _predict(checkpoint, found) -> int:
-    from keras_pose.prediction.outputs import JsonListFile
+    from keras_pose.prediction.outputs import JsonListFile, previous_path
     from keras_pose.prediction.runner import PredictionRun
     inputs, predictor, detector, image_ids = _setup(checkpoint, found)
     flip = predictor.config.test.flip_test if FLAGS.flip is None else FLAGS.flip
@@ -229,6 +235,8 @@ def _predict(checkpoint, found) -> int:
     if FLAGS.track:  # Before any file is touched: it may refuse the model.
         run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     images = [item for item in inputs if not item.is_video]
+    from keras_pose.prediction.inputs import record_input_root
+    record_input_root(FLAGS.output_dir, inputs)  # Its copies are known as such later.
     # Its entries: the images' (videos and tracked folders have files of their own).
     predictions = JsonListFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
                                   {} if FLAGS.track else {item.key: os.path.abspath(item.path)
@@ -236,6 +244,10 @@ def _predict(checkpoint, found) -> int:
     if predictions.kept_earlier:
         print(f"note: {predictions.path} of an earlier run, with results of other inputs, "
               f"is kept as {predictions.kept_earlier}")
+    if predictions.kept_earlier_previous:
+        print(f"note: the complete results of other inputs that a stopped rerun kept as "
+              f"{previous_path(predictions.path)} are kept as "
+              f"{predictions.kept_earlier_previous}")
     completed = False
     try:
         if FLAGS.track:
@@ -252,7 +264,7 @@ def _predict(checkpoint, found) -> int:
             print(f"note: the earlier run's results of these inputs are kept as "
                   f"{predictions.previous} (this run stopped before its end; {predictions.path} "
                   f"holds its {predictions.count} people)", file=sys.stderr)
-    return _report(run, predictions)
+    return _report(run, predictions, inputs)
 
 
 def _tracker_drops(summary, track, num_keypoints: int) -> str:
@@ -295,12 +307,14 @@ def _report_orientation(summary) -> None:
               f"({why}; --exif_orientation apply turns them): {_listed(summary.not_turned)}")
 
 
-def _report(run, predictions) -> int:
+def _report(run, predictions, inputs) -> int:
     summary = run.summary
     nothing_read = summary.unreadable and not summary.processed
     if nothing_read:
         earlier = predictions.kept_earlier or predictions.previous
         predictions.withdraw()  # No result: the folder as it was.
+        from keras_pose.prediction.inputs import record_input_root
+        record_input_root(FLAGS.output_dir, inputs, remove=True)
         if earlier and os.path.isfile(predictions.path):
             print(f"note: the earlier run's {predictions.path} is back in place")
     else:

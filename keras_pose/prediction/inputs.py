@@ -242,6 +242,39 @@ def _root(inputs: Sequence[InputFile]) -> str:
     return os.path.abspath(inputs[0].path)[:-len(inputs[0].key)]
 
 
+# In an output directory: the --input folders of the runs that wrote it (a
+# run that found nobody lists no input in its predictions.json).
+INPUT_ROOTS = ".inputs.json"
+
+
+def record_input_root(output_dir: str, inputs: Sequence[InputFile],
+                      remove: bool = False) -> None:
+    """Adds this run's ``--input`` folder to ``output_dir``'s record (read
+    by :func:`without_own_outputs` in later runs); ``remove``: takes it out
+    again (a run that wrote nothing: the folder as it was)."""
+    from keras_pose.files import write_json
+    if not inputs:
+        return
+    path, roots = os.path.join(output_dir, INPUT_ROOTS), _recorded_roots(output_dir)
+    if remove and _root(inputs) in roots:
+        roots.discard(_root(inputs))
+        if not roots:
+            os.remove(path)
+            return
+    elif remove or _root(inputs) in roots:
+        return
+    write_json(path, {"inputs": sorted(roots | ({_root(inputs)} if not remove else set()))})
+
+
+def _recorded_roots(folder: str) -> set[str]:
+    try:
+        with open(os.path.join(folder, INPUT_ROOTS), "rb") as f:
+            roots = json.load(f).get("inputs", [])
+    except (OSError, ValueError, AttributeError):  # None yet, or not ours to judge.
+        return set()
+    return {r for r in roots if isinstance(r, str)} if isinstance(roots, list) else set()
+
+
 def _copies_listed_in(folder: str) -> tuple[set[str], set[str]]:
     """(copies, roots): the annotated copies an earlier run wrote into
     ``folder`` (its output directory), as its own files list them (each
@@ -250,7 +283,7 @@ def _copies_listed_in(folder: str) -> tuple[set[str], set[str]]:
     That run's inputs may have had another root than this run's
     (``--input photos/trip``, then ``--input photos``): its copies were run
     again as photos."""
-    copies, roots = set(), set()
+    copies, roots = set(), _recorded_roots(folder)
     for name in os.listdir(folder):
         if name.startswith("predictions") and name.endswith(".json"):
             try:

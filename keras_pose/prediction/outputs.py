@@ -28,6 +28,7 @@ from absl import logging
 from keras_pose.errors import UserError
 from keras_pose.files import (nearest_existing, remove_dead_leftovers, write_atomically,
                               write_json)
+from keras_pose.signals import defer_interrupts
 
 
 class DiskFullError(UserError, OSError):
@@ -311,19 +312,14 @@ class JsonListFile:
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
         self.kept_earlier: Optional[str] = None
+        self.kept_earlier_previous: Optional[str] = None
         self.previous: Optional[str] = None
         self._moved_previous = False
         self.failed = False
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if names is not None:
-                self.kept_earlier = keep_earlier_results(path, dict(names))
-                keep_earlier_results(previous_path(path), dict(names))  # Of other inputs.
-                # An earlier "[]" alone is replaced (no results to keep).
-                if os.path.exists(previous_path(path)) or not _earlier_entries_are(
-                        path, lambda entry: False):
-                    kept, self._moved_previous = keep_previous([(path, previous_path(path))])
-                    self.previous = kept[0] if kept else None
+                self._set_aside(dict(names))
             # Unbuffered: a write the disk cut short leaves no bytes behind
             # in a buffer, to be flushed (or fail again) at the next seek.
             self._file = open(path, "wb", buffering=0)
@@ -333,7 +329,29 @@ class JsonListFile:
                 self._file.close()
                 os.remove(path)
             self._file, self.failed = None, True
+            self._put_back_previous()  # Nothing of this run's: the earlier file, as it was.
             writer._failed(path, e.strerror or str(e), e)
+
+    def _set_aside(self, names: dict[str, str]) -> None:
+        """An earlier file of other inputs (and the complete one a stopped
+        rerun of those kept as previous) moved aside, named; one of these
+        inputs kept as previous until this run has finished."""
+        self.kept_earlier = keep_earlier_results(self.path, names)
+        self.kept_earlier_previous = keep_earlier_results(previous_path(self.path), names)
+        # An earlier "[]" alone is replaced (no results to keep).
+        if os.path.exists(previous_path(self.path)) or not _earlier_entries_are(
+                self.path, lambda entry: False):
+            kept, self._moved_previous = keep_previous([(self.path, previous_path(self.path))])
+            self.previous = kept[0] if kept else None
+
+    def _put_back_previous(self) -> None:
+        """The earlier file this run moved to its previous name goes back
+        when this run wrote no entry (it stopped, or failed, at once)."""
+        if self._moved_previous and not self.count and self.previous:
+            if os.path.isfile(self.path):
+                os.remove(self.path)
+            os.replace(self.previous, self.path)
+            self.previous, self._moved_previous = None, False
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -353,10 +371,12 @@ class JsonListFile:
                        + json.dumps({**entry, **self._shared})
                        for i, entry in enumerate(entries)).encode("ascii")
         try:
-            self._file.seek(self._end)
-            self._write(text + self._CLOSE)  # One write: entries and "]" together.
-            self._end += len(text)
-            self.count += len(entries)
+            # A stop inside fsync, after the bytes: the count one short of the file.
+            with defer_interrupts():
+                self._file.seek(self._end)
+                self._write(text + self._CLOSE)  # One write: entries and "]" together.
+                self._end += len(text)
+                self.count += len(entries)
         except OSError as e:  # Disk full, say: keep the entries before these.
             self._restore_end()
             self._file, self.failed = None, True
@@ -387,7 +407,9 @@ class JsonListFile:
         ``self.previous`` go once this run is ``complete`` (every input done)
         and written in full; returns the file still holding them, if any."""
         self.close()
-        if self.previous and complete and not self.failed and os.path.isfile(self.previous):
+        if not complete:
+            self._put_back_previous()
+        elif self.previous and not self.failed and os.path.isfile(self.previous):
             os.remove(self.previous)
         return self.previous if self.previous and os.path.isfile(self.previous) else None
 

@@ -238,37 +238,51 @@ class PredictionRun:
         self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
         source = os.path.abspath(source)
-        kept = keep_earlier_sequence(output, source)
-        if kept:  # Said at the end (predict.py's summary).
-            self.summary.kept_earlier.append(f"{key}: {kept}")
-        # The same source's earlier outputs stay until this run has finished:
-        # they were replaced from the first frame, so a stop lost them.
-        keep_earlier_sequence(lambda suffix: output(PREVIOUS + suffix), source)
-        previous, _ = keep_previous([(output(s), output(PREVIOUS + s)) for s in SEQUENCE_SUFFIXES])
+        pairs = self._set_aside(key, output, source)
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
-        per_frame = JsonListFile(self.writer, output(".frames.json"), shared={"source": source})
-        results, names = [], []
-        finished = False
+        per_frame, results, names = None, [], []
+        finished = written = False
         try:
+            per_frame = JsonListFile(self.writer, output(".frames.json"),
+                                     shared={"source": source})
             self._frames_of(frames, tracker, video, per_frame, results, names)
             finished = True
         finally:
-            if not finished:
-                logging.warning("%s: stopped after %d frame(s); its outputs hold those frames",
-                                key, per_frame.count)
-            # A second Ctrl-C here (a quick double press) lost the PoseTrack
-            # JSON of the frames done: it waits until they are written.
-            with defer_interrupts():
-                video.close()
-                per_frame.close()
-                written = video.ok and not per_frame.failed
-                if tracker is not None:
-                    written &= _write_posetrack(self, output(".posetrack.json"), results, names,
-                                                key, track_config.keypoint_threshold)
-                    self.summary.low_score_detections += tracker.low_score_detections
-                    self.summary.unconfident_poses += tracker.unconfident_poses
-                _drop_previous(key, previous, finished and written)
+            done = per_frame.count if per_frame else 0
+            try:
+                if not finished:
+                    logging.warning("%s: stopped after %d frame(s); its outputs hold those "
+                                    "frames", key, done)
+                # A second Ctrl-C here (a quick double press) lost the PoseTrack
+                # JSON of the frames done: it waits until they are written.
+                with defer_interrupts():
+                    video.close()
+                    if per_frame:
+                        per_frame.close()
+                    written = video.ok and bool(per_frame) and not per_frame.failed
+                    if tracker is not None:
+                        written &= _write_posetrack(self, output(".posetrack.json"), results,
+                                                    names, key, track_config.keypoint_threshold)
+                        self.summary.low_score_detections += tracker.low_score_detections
+                        self.summary.unconfident_poses += tracker.unconfident_poses
+            finally:  # Also when a full disk stopped the writes above.
+                _settle_previous(key, pairs, finished and written, done)
         self.summary.processed += 1
+
+    def _set_aside(self, key: str, output: Any, source: str) -> list[tuple[str, str]]:
+        """Earlier outputs of another ``source`` of the same name moved to
+        ``<key>.<n>.*``, named in the summary; this source's kept as
+        ``<key>.previous.*`` until this run has finished (they were replaced
+        from the first frame, so a stop lost them). Returns the (current,
+        previous) file pairs."""
+        for prefix, what in (("", ""), (PREVIOUS, " (the complete outputs a stopped rerun "
+                                                  "of it kept)")):
+            kept = keep_earlier_sequence(lambda suffix: output(prefix + suffix), source)
+            if kept:  # Said at the end (predict.py's summary).
+                self.summary.kept_earlier.append(f"{key}: {kept}{what}")
+        pairs = [(output(s), output(PREVIOUS + s)) for s in SEQUENCE_SUFFIXES]
+        keep_previous(pairs)
+        return pairs
 
     def _frames_of(self, frames: Iterator, tracker: Any, video: VideoOutput,
                    per_frame: JsonListFile, results: list, names: list) -> None:
@@ -418,18 +432,26 @@ def _draw_tracks(run: PredictionRun, frame: np.ndarray, result: Any) -> np.ndarr
     return draw_tracks(frame, result, run.predictor.config.data.skeleton, run.score_threshold)
 
 
-def _drop_previous(key: str, previous: list[str], complete: bool) -> None:
-    """An earlier run's outputs of the same video or folder (``previous``)
-    go once this run's are complete; else they stay, and are named."""
+def _settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool,
+                     frames: int) -> None:
+    """An earlier run's outputs of the same video or folder (each pair's
+    previous file) go once this run's are complete; they go back in place
+    when this run wrote no frame; else they stay, and are named."""
+    previous = [p for _, p in pairs if os.path.exists(p)]
     if not previous:
         return
-    if not complete:
+    if complete:
+        for path in previous:
+            os.remove(path)
+    elif not frames:  # Stopped (or failed) at once: nothing of this run's to keep.
+        for current, path in pairs:
+            if os.path.exists(current):
+                os.remove(current)
+            if os.path.exists(path):
+                os.replace(path, current)
+    else:
         logging.warning("%s: the earlier run's outputs of it are kept (%s): this run's are "
                         "not complete", key, ", ".join(previous))
-        return
-    for path in previous:
-        if os.path.exists(path):
-            os.remove(path)
 
 
 def _write_posetrack(run: PredictionRun, path: str, results: list, names: list,

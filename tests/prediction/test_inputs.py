@@ -219,3 +219,16 @@ def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
     assert [item.key for item in kept] == ["a.jpg", "mine.jpg", "preds/mine.pose.jpg",
                                            "trip/img_11.jpg", "trip/img_13.jpg",
                                            "trip/nobody.jpg"]
+
+
+def test_copies_of_an_earlier_run_that_found_nobody_are_left_out(tmp_path):
+    """Its predictions.json was [] and named no --input folder: its copies
+    (x.pose.jpg) were run again as photos."""
+    from keras_pose.prediction.inputs import record_input_root
+    _touch(tmp_path, "e/photos/a.jpg", "e/photos/b.jpg", "e/out/a.pose.jpg", "e/out/b.pose.jpg",
+           "e/out/mine.pose.jpg")
+    (tmp_path / "e" / "out" / "predictions.json").write_text("[]")
+    record_input_root(str(tmp_path / "e" / "out"), list_inputs(str(tmp_path / "e" / "photos")))
+    kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "e")), str(tmp_path / "o"))
+    assert [item.key for item in left_out] == ["out/a.pose.jpg", "out/b.pose.jpg"]
+    assert [item.key for item in kept] == ["out/mine.pose.jpg", "photos/a.jpg", "photos/b.jpg"]

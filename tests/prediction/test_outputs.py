@@ -274,10 +274,52 @@ def test_a_rerun_keeps_the_earlier_results_until_it_has_finished(tmp_path):
     predictions.add(complete)
     assert predictions.finish(complete=True) is None
     assert not previous.exists() and _on_disk(path) == complete
-    # Results of other inputs at the previous name are not this run's to drop.
+    # Results of other inputs at the previous name are not this run's to
+    # drop, and are named (they were moved in silence).
     previous.write_text(json.dumps([dict(_entry(5), file_name="x.jpg")]))
-    JsonListFile(OutputWriter(str(tmp_path)), str(path), names).finish(complete=True)
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), names)
+    assert predictions.kept_earlier_previous == str(tmp_path / "predictions.previous.1.json")
+    predictions.finish(complete=True)
     assert _on_disk(tmp_path / "predictions.previous.1.json")[0]["file_name"] == "x.jpg"
+    # Stopped before its first entry: the earlier results back in place.
+    path.write_text(json.dumps(complete))
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), names)
+    assert predictions.finish(complete=False) is None
+    assert _on_disk(path) == complete and not previous.exists()
+
+
+def test_a_rerun_that_cannot_write_at_all_leaves_the_earlier_results_in_place(
+        tmp_path, monkeypatch):
+    """A full disk at a rerun's first write: the earlier predictions.json
+    had been moved to predictions.previous.json, unsaid."""
+    path = tmp_path / "predictions.json"
+    earlier = [dict(_entry(0), file_name="0.jpg", path="/in/0.jpg")]
+    path.write_text(json.dumps(earlier))
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(outputs.os, "fsync", full)
+    with pytest.raises(outputs.DiskFullError):
+        JsonListFile(OutputWriter(str(tmp_path)), str(path), {"0.jpg": "/in/0.jpg"})
+    assert _on_disk(path) == earlier and sorted(os.listdir(tmp_path)) == ["predictions.json"]
+
+
+def test_a_stop_during_the_flush_counts_the_entries_on_disk(tmp_path, monkeypatch):
+    """Ctrl-C landed in fsync, after the bytes were written: the note said
+    one person fewer than the file held."""
+    path = tmp_path / "predictions.json"
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path))
+    real_fsync = os.fsync
+
+    def interrupted(fd):
+        real_fsync(fd)
+        os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(outputs.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        predictions.add([_entry(0)])
+    monkeypatch.undo()
+    predictions.close()
+    assert predictions.count == len(_on_disk(path)) == 1
 
 
 _COPY_CUT_SHORT = """

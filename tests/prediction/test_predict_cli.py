@@ -721,8 +721,9 @@ def test_a_second_run_does_not_take_the_first_runs_outputs_as_inputs(
                                                                       ("b/c.jpg", 1)]
     found = sorted(os.path.relpath(os.path.join(d, f), inputs)
                    for d, _, files in os.walk(inputs) for f in files)
-    assert found == ["a.jpg", "b/c.jpg", "predictions/.lock", "predictions/a.pose.jpg",
-                     "predictions/b/c.pose.jpg", "predictions/predictions.json"]
+    assert found == ["a.jpg", "b/c.jpg", "predictions/.inputs.json", "predictions/.lock",
+                     "predictions/a.pose.jpg", "predictions/b/c.pose.jpg",
+                     "predictions/predictions.json"]
 
 
 def test_a_second_run_on_the_same_output_directory_is_refused(run_predict, checkpoint,
@@ -783,8 +784,8 @@ def test_a_run_over_other_inputs_keeps_the_earlier_predictions(run_predict, chec
     assert [e["file_name"] for e in json.load(open(out / "predictions.1.json"))] == ["a.jpg"]
     assert [(e["file_name"], e["path"]) for e in json.load(open(out / "predictions.json"))] == [
         ("b.jpg", os.path.join(inputs, "b.jpg"))]
-    assert sorted(os.listdir(out)) == [".lock", "a.pose.jpg", "b.pose.jpg", "predictions.1.json",
-                                       "predictions.json"]
+    assert sorted(os.listdir(out)) == [".inputs.json", ".lock", "a.pose.jpg", "b.pose.jpg",
+                                       "predictions.1.json", "predictions.json"]
 
 
 def test_set_test_flip_test_is_the_flip_default(run_predict, checkpoint, coco_dir, tmp_path):
@@ -835,8 +836,9 @@ def test_an_earlier_runs_video_of_the_same_name_keeps_its_outputs(run_predict, c
     first = _moving_box_clip(tmp_path / "in" / "a.avi", 4)
     track(first)
     track(first)  # The same video again: its own outputs replaced, nothing kept.
-    assert sorted(os.listdir(out)) == [".lock", "a.avi.frames.json", "a.avi.pose.avi",
-                                       "a.avi.posetrack.json", "predictions.json"]
+    assert sorted(os.listdir(out)) == [".inputs.json", ".lock", "a.avi.frames.json",
+                                       "a.avi.pose.avi", "a.avi.posetrack.json",
+                                       "predictions.json"]
     stdout = track(_moving_box_clip(tmp_path / "other" / "a.avi", 2))
     assert f"a.avi: {out / 'a.avi.1.frames.json'}" in stdout
     kept = json.load(open(out / "a.avi.1.frames.json"))
@@ -896,3 +898,19 @@ def test_a_run_that_reads_no_input_leaves_the_folder_as_it_was(run_predict, chec
     code, _, _ = run_predict(["--checkpoint", checkpoint, "--input", str(tmp_path / "in"),
                               "--detector", "none", "--output_dir", str(tmp_path / "new")])
     assert code == 1 and not (tmp_path / "new").exists()
+
+
+def test_a_home_folder_in_any_path_flag_is_the_users(run_predict, checkpoint, coco_dir,
+                                                     tmp_path, monkeypatch):
+    """--output_dir=~/out (no shell expands ~ after '=') wrote into a folder
+    named '~' under the working directory; --checkpoint=~/... and --input
+    were refused as missing."""
+    home = tmp_path / "home"
+    shutil.copytree(checkpoint, home / "model")
+    _images(coco_dir, home / "photos", ["a.jpg"])
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_predict(["--checkpoint=~/model", "--input=~/photos", "--detector",
+                                "none", "--output_dir=~/out"])
+    assert code == 0, err[-2000:]
+    assert (home / "out" / "a.pose.jpg").is_file() and not (tmp_path / "~").exists()

@@ -472,3 +472,9 @@ def test_a_rerun_keeps_the_earlier_outputs_of_a_video_until_it_has_finished(tmp_
     assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 4, "clip.mp4.pose.avi": 4}
     assert sorted(os.listdir(out)) == ["clip.mp4.frames.json", "clip.mp4.pose.avi",
                                        "clip.mp4.posetrack.json"]
+    # Stopped before its first frame: the earlier outputs back in place.
+    run = PredictionRun(_Poses(), _StopAt(0), str(out))
+    with pytest.raises(KeyboardInterrupt):
+        run.video(item, True, run.predictor.config.track)
+    assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 4, "clip.mp4.pose.avi": 4}
+    assert len(json.load(open(out / "clip.mp4.posetrack.json"))["images"]) == 4
