@@ -59,7 +59,11 @@ flags.DEFINE_integer("batch_size", None, "Evaluation batch size "
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 cli.check_path_flag("output_dir")
+# "" (an unset variable) fell back to the default preset, unsaid.
+cli.check_path_flag("checkpoint")
+cli.check_path_flag("detections")
 cli.check_path_flag("data_dir")
+
 
 def _checkpoint() -> str:
     """--checkpoint, or the default preset (named on stdout, as predict.py does)."""
@@ -79,11 +83,18 @@ def work() -> int:
         return _evaluate()
 
 
+def _use_gt_boxes():
+    """--use_gt_boxes; a detections file named with --set test.detection_file
+    must be used (a missing one fell back to ground-truth boxes, unsaid)."""
+    named = any(item.split("=", 1)[0].strip() == "test.detection_file" for item in FLAGS.set)
+    return False if FLAGS.use_gt_boxes is None and named else FLAGS.use_gt_boxes
+
+
 def _evaluate() -> int:
     from keras_pose.evaluation.runner import run_evaluation
     result = run_evaluation(
         checkpoint=_checkpoint(), dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
-        experiment=FLAGS.experiment, flip=FLAGS.flip, use_gt_boxes=FLAGS.use_gt_boxes,
+        experiment=FLAGS.experiment, flip=FLAGS.flip, use_gt_boxes=_use_gt_boxes(),
         detection_file=FLAGS.detections, output_dir=FLAGS.output_dir, overrides=FLAGS.set,
         batch_size=FLAGS.batch_size, progress=FLAGS.progress, runtime=FLAGS.runtime,
         precision=FLAGS.precision)
@@ -98,8 +109,7 @@ def _evaluate() -> int:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.refuse_arguments(argv)
     return cli.run("evaluate.py", work)
 
 

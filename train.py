@@ -54,6 +54,7 @@ flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 
 cli.check_path_flag("model_dir")
 cli.check_path_flag("data_dir")
+cli.check_path_flag("init_checkpoint")  # "" trained from scratch, unsaid.
 
 def build_config():
     """The experiment from the flags: named experiment, --data_dir, --set."""
@@ -77,7 +78,11 @@ def build_config():
         source = _source_config(config)
         if source is not None:
             config = init_checkpoint_config(config, source, overrides)
-    return config
+    # Saved with every checkpoint: a relative root meant another folder (or a
+    # synthetic set generated there) when the run was resumed or evaluated
+    # from another working directory.
+    return config.replace(data=dataclasses.replace(
+        config.data, root=os.path.abspath(config.data.root)))
 
 
 def _source_config(config):
@@ -152,8 +157,7 @@ def work() -> int:
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    cli.refuse_arguments(argv)
     code = cli.run("train.py", work)
     if code:
         # A stopped or failed run: every write is done and said. Interpreter

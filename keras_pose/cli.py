@@ -16,7 +16,7 @@ import errno
 import os
 import sys
 import tempfile
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from keras_pose import signals
 from keras_pose.errors import UserError
@@ -41,6 +41,15 @@ def error_message(error: BaseException) -> str:
     return str(error)
 
 
+def refuse_arguments(argv: Sequence[str]) -> None:
+    """Words after the flags (an unquoted path with a space: ``--output my
+    export``) are refused; three scripts dropped them in silence."""
+    if len(argv) > 1:
+        from absl import app
+        raise app.UsageError(f"unexpected arguments: {list(argv[1:])} (a path with a space "
+                             "needs quotes)")
+
+
 def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
     stops it as Ctrl-C does (``keras_pose.signals``), exit code 143; both
@@ -51,7 +60,8 @@ def run(name: str, work: Callable[[], int]) -> int:
 
 def _run(name: str, work: Callable[[], int]) -> int:
     try:
-        _check_flags_given_once()
+        _check_flags_given_once(name, sys.argv)
+        _expand_home()
         return work()
     except KeyboardInterrupt as e:
         print(f"{name}: interrupted ({signals.stop_name(e)})", file=sys.stderr)
@@ -64,22 +74,56 @@ def _run(name: str, work: Callable[[], int]) -> int:
         return code
 
 
-def _check_flags_given_once() -> None:
-    """A flag that takes one value, given twice (``--input a.jpg --input
-    b.jpg``, ``--flip --noflip``), is refused: absl keeps the last in
-    silence, and the first was dropped without a word."""
+def _check_flags_given_once(name: str, argv: Sequence[str]) -> None:
+    """A flag that takes one value, given twice on the command line
+    (``--input a.jpg --input b.jpg``, ``--flip --noflip``), is refused: absl
+    keeps the last in silence, and the first was dropped without a word.
+    Only ``argv`` of the tool ``name`` itself is read: a ``--flagfile``'s
+    values may be overridden on the command line, ``--set`` items too."""
     from absl import flags
 
     from keras_pose.errors import FlagError
-    given = {}
+    if not argv or os.path.basename(argv[0]) != name:  # Called in-process, not as a command.
+        return
+    seen: dict = {}
+    for arg in argv[1:]:
+        if arg == "--":
+            break
+        key = arg.lstrip("-").split("=", 1)[0] if arg.startswith("--") else ""
+        if key not in flags.FLAGS and key.startswith("no") and key[2:] in flags.FLAGS:
+            key = key[2:]
+        if key not in flags.FLAGS or isinstance(flags.FLAGS[key], flags.MultiFlag):
+            continue
+        flag = flags.FLAGS[key]
+        if flag.name in seen:
+            raise FlagError(f"{seen[flag.name]} and {arg} both given: --{flag.name} takes one "
+                            "value (the last would win, the other dropped in silence); give "
+                            "it once")
+        seen[flag.name] = arg
+
+
+def _expand_home() -> None:
+    """``~`` at the start of a flag's value (``--output_dir=~/out``, which no
+    shell expands after ``=``) and of a ``--set`` value means the home
+    folder, for every tool and flag: some wrote into a folder named ``~``,
+    others refused the path, others expanded it."""
+    from absl import flags
     for name in flags.FLAGS:
         flag = flags.FLAGS[name]
-        if name == flag.name and flag.present > 1 and not isinstance(flag, flags.MultiFlag):
-            given[name] = flag.present
-    if given:
-        name, count = next(iter(given.items()))
-        raise FlagError(f"--{name} was given {count} times, and it takes one value (the last "
-                        "would win, the others dropped in silence): give it once")
+        if name != flag.name:
+            continue
+        if isinstance(flag.value, str) and flag.value.startswith("~"):
+            flag.value = os.path.expanduser(flag.value)
+        elif name == "set" and isinstance(flag.value, list):
+            flag.value = [_expand_set_value(item) for item in flag.value]
+
+
+def _expand_set_value(item: Any) -> Any:
+    if not isinstance(item, str) or "=" not in item:
+        return item
+    key, value = item.split("=", 1)
+    return f"{key}={os.path.expanduser(value.strip())}" if value.strip().startswith("~") \
+        else item
 
 
 class OutputDirectoryError(UserError, OSError):

@@ -26,8 +26,8 @@ def work() -> int:
 
 
 def main(argv):
-    del argv
     from keras_pose import cli  # Errors the user can fix: one line; bugs: a traceback.
+    cli.refuse_arguments(argv)
     return cli.run("convert_mpii_mat.py", work)
 
 

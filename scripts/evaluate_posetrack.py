@@ -27,6 +27,8 @@ flags.mark_flag_as_required("gt")
 flags.mark_flag_as_required("pred")
 
 cli.check_path_flag("output_dir")
+cli.check_path_flag("gt")
+cli.check_path_flag("pred")
 
 def work() -> int:
 
@@ -69,7 +71,7 @@ def _evaluate() -> int:
 
 
 def main(argv):
-    del argv
+    cli.refuse_arguments(argv)
     return cli.run("evaluate_posetrack.py", work)
 
 

@@ -89,7 +89,11 @@ def _overrides() -> list[str]:
     refused (``--set train.*`` was recorded and changed nothing)."""
     from keras_pose.errors import FlagError
     for override in FLAGS.set:
-        section = override.split("=", 1)[0].split(".", 1)[0].strip()
+        key = override.split("=", 1)[0].strip()
+        if FLAGS.data_dir and key == "data.root":  # --data_dir won, unsaid.
+            raise FlagError(f"--data_dir {FLAGS.data_dir} and --set {override} name two data "
+                            "sets: give one of them")
+        section = key.split(".", 1)[0]
         if section not in ("test", "data", "model"):  # model.*: with_overrides says why.
             raise FlagError(f"--set {override}: an export takes test.* (recorded and served) "
                             f"and data.* (calibration, the guard) settings, not {section}.*: "
@@ -284,6 +288,9 @@ def _check_flags(precision: str) -> None:
     if tflite == output or tflite.startswith(output + os.sep):
         raise FlagError(f"--tflite {FLAGS.tflite} is inside --output {FLAGS.output}, which holds "
                         "the SavedModel alone: give a path outside it")
+    if not FLAGS.tflite.endswith(".tflite"):  # Written, then not found by --checkpoint.
+        raise FlagError(f"--tflite {FLAGS.tflite}: give a file name ending in .tflite (what "
+                        "predict.py and evaluate.py take as a LiteRT export)")
 
 
 def work() -> int:
@@ -325,7 +332,7 @@ def work() -> int:
 
 
 def main(argv):
-    del argv
+    cli.refuse_arguments(argv)
     return cli.run("export_saved_model.py", work)
 
 

@@ -134,7 +134,9 @@ def test_an_empty_path_flag_is_refused_when_parsed():
     ("evaluate.py", "data_dir"), ("predict.py", "output_dir"),
     ("scripts/evaluate_posetrack.py", "output_dir"), ("scripts/export_saved_model.py", "output"),
     ("scripts/export_saved_model.py", "tflite"),
-    ("scripts/export_saved_model.py", "with_detector")])
+    ("scripts/export_saved_model.py", "with_detector"), ("predict.py", "checkpoint"),
+    ("predict.py", "detector"), ("predict.py", "boxes"), ("evaluate.py", "checkpoint"),
+    ("train.py", "init_checkpoint"), ("scripts/evaluate_posetrack.py", "gt")])
 def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
     """Each tool, run as a user runs it (a tool that forgot its check would
     take "" as the flag left out again: evaluate.py wrote nothing)."""
@@ -152,10 +154,13 @@ def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("script, flags, name", [
-    ("predict.py", ["--checkpoint=c", "--input=a.jpg", "--input", "b.jpg"], "input"),
-    ("evaluate.py", ["--flip", "--noflip"], "flip")])
-def test_a_one_value_flag_given_twice_is_refused(script, flags, name, tmp_path):
+@pytest.mark.parametrize("script, flags, message", [
+    ("predict.py", ["--checkpoint=c", "--input=a.jpg", "--input", "b.jpg"],
+     "--input=a.jpg and --input both given: --input takes one value (the last would win, the "
+     "other dropped in silence); give it once"),
+    ("evaluate.py", ["--flip", "--noflip"], "--flip and --noflip both given: --flip takes one "
+                                            "value")])
+def test_a_one_value_flag_given_twice_is_refused(script, flags, message, tmp_path):
     """``predict.py --input a.jpg --input b.jpg`` ran b.jpg alone, without a
     word about a.jpg (absl keeps the last value)."""
     import os
@@ -165,7 +170,39 @@ def test_a_one_value_flag_given_twice_is_refused(script, flags, name, tmp_path):
     proc = subprocess.run([sys.executable, os.path.join(repo, script), *flags],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert proc.stderr.strip().endswith(f"error: --{name} was given 2 times, and it takes one "
-                                        "value (the last would win, the others dropped in "
-                                        "silence): give it once")
+    assert f"error: {message}" in proc.stderr.strip().splitlines()[-1]
     assert os.listdir(tmp_path) == []
+
+
+def test_a_flagfile_value_and_set_items_may_be_overridden(tmp_path):
+    """A --flagfile holds a base; the command line overrides it (absl's
+    rule), and a later --set item overrides an earlier one."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    (tmp_path / "base.cfg").write_text("--flip\n--output_dir=base\n")
+    proc = subprocess.run([sys.executable, os.path.join(repo, "evaluate.py"),
+                           f"--flagfile={tmp_path / 'base.cfg'}", "--noflip",
+                           "--output_dir=out", "--set", "test.batch_size=2", "--set",
+                           "test.batch_size=3", "--set", "nosuch.key=1"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1 and "nosuch" in proc.stderr, proc.stderr[-2000:]
+    assert "both given" not in proc.stderr
+
+
+@pytest.mark.parametrize("script, flags", [
+    ("scripts/export_saved_model.py", ["--checkpoint=c", "--output", "my", "export"]),
+    ("scripts/evaluate_posetrack.py", ["--gt=g", "--pred", "p", "extra"]),
+    ("scripts/convert_mpii_mat.py", ["--mat=m", "--output", "d", "annot"])])
+def test_words_after_the_flags_are_refused_by_every_script(script, flags, tmp_path):
+    """An unquoted path with a space: the scripts exported to 'my' (exit 0),
+    the word after it dropped."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(repo, script), *flags],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "unexpected arguments: ['" in proc.stderr and os.listdir(tmp_path) == []

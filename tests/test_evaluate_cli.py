@@ -520,3 +520,25 @@ def test_an_output_name_taken_by_the_other_kind_is_refused_before_inference(
                                   data_dir=str(coco_root), use_gt_boxes=True,
                                   output_dir=str(tmp_path / out), progress=False)
     assert calls == [] and (tmp_path / "a" / "results").read_text() == "mine"
+
+
+def test_a_detections_file_named_with_set_is_used_or_refused(run_evaluate, coco_root,
+                                                             coco_checkpoint, tmp_path,
+                                                             monkeypatch):
+    """--set test.detection_file=~/dets.json was looked for as
+    <root>/~/dets.json and, missing, replaced by ground-truth boxes with an
+    INFO line: AP on other boxes than the ones named, exit 0."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(coco_root / "person_detection_results" / DET_FILE, home / "dets.json")
+    monkeypatch.setenv("HOME", str(home))
+    base = ["--dataset", "coco", "--data_dir", str(coco_root), "--checkpoint", coco_checkpoint,
+            "--noflip", "--noprogress"]
+    code, _, err = run_evaluate([*base, "--output_dir", str(tmp_path / "a"), "--set",
+                                 "test.detection_file=~/dets.json"])
+    assert code == 0, err[-2000:]
+    report = json.load(open(tmp_path / "a" / "metrics.json"))
+    assert report["box_mode"] == "detected" and report["num_people"] == 118
+    code, _, err = run_evaluate([*base, "--output_dir", str(tmp_path / "b"), "--set",
+                                 "test.detection_file=absent.json"])
+    assert code == 1 and "absent.json does not exist" in err

@@ -35,6 +35,7 @@ def _split_name(config: ExperimentConfig, split: str) -> str:
 
 
 def _under_root(config: ExperimentConfig, path: str) -> str:
+    path = os.path.expanduser(path)  # ~/dets.json was looked for as <root>/~/dets.json.
     return path if os.path.isabs(path) else os.path.join(config.data.root, path)
 
 
@@ -230,7 +231,8 @@ def _own_detections_hint(config: ExperimentConfig, missing: str) -> str:
     own = detections_file(config.data.root)
     if os.path.abspath(own) == os.path.abspath(missing) or not os.path.isfile(own):
         return ""
-    return f"; the synthetic set's own detections are {own}: give --detections {own}"
+    return (f"; the synthetic set's own detections are {own} (evaluate.py --detections {own}, "
+            f"or --set test.detection_file={own})")
 
 
 def load_records(config: ExperimentConfig, split: str,

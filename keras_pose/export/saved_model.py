@@ -385,6 +385,9 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
     from keras_pose.export.runtimes import sidecar_info, sidecar_path
     from keras_pose.files import write_files_atomically
     check_tflite_output(output_path)
+    if not output_path.endswith(".tflite"):  # Written, then no loader took it.
+        from keras_pose.export.destination import ExportOutputError
+        raise ExportOutputError(f"output_path {output_path}: give a file name ending in .tflite")
     assets = os.path.join(saved_model_dir, "assets")
     precision = read_export_info(assets).get("precision")
     if precision != "fp32":

@@ -165,7 +165,8 @@ def test_a_synthetic_run_naming_cocos_detections_is_shown_its_own(tmp_path):
         "COCO_val2017_detections_AP_H_56_person.json"])
     own = synthetic.detections_file(root)
     with pytest.raises(DatasetError, match=f"COCO_val2017_detections_AP_H_56_person.json does "
-                       f"not exist .*; the synthetic set's own detections are {own}: give "
-                       f"--detections {own}$"):
+                       f"not exist .*; the synthetic set's own detections are {own} "
+                       rf"\(evaluate.py --detections {own}, or --set "
+                       rf"test.detection_file={own}\)$"):
         datasets.resolve_box_mode(config, use_gt_boxes=False)
     assert datasets.resolve_box_mode(config, detection_file=own).detection_file == own

@@ -277,6 +277,8 @@ def test_set_and_noflip_are_what_the_export_records_and_serves(script, checkpoin
      "not with --format onnx"),
     (["--tflite", "{tmp}/out"], "is inside --output"),
     (["--tflite", "{tmp}/new/"], "names a folder"),
+    (["--tflite", "{tmp}/model"], "give a file name ending in .tflite"),
+    (["--data_dir", "{tmp}/a", "--set", "data.root={tmp}/b"], "name two data sets"),
     # Recorded in the export, changing nothing.
     (["--set", "train.learning_rate=0.1"], "error: --set train.learning_rate=0.1: an export "
      "takes test.* (recorded and served) and data.* (calibration, the guard) settings, not "

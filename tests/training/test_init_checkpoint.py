@@ -322,3 +322,15 @@ def test_a_run_of_zero_epochs_says_its_model_is_untrained(train_script, syntheti
                   str(tmp_path / "run"), "--set", "train.epochs=0") == 0
     assert ("warning: no epoch was trained (train.epochs=0): the model holds untrained "
             "weights") in capsys.readouterr().out
+
+
+def test_the_runs_data_root_is_saved_absolute(train_script, synthetic_root, tmp_path,
+                                              monkeypatch):
+    """config.json kept --data_dir as typed: resumed or evaluated from another
+    folder, the run read (or generated) another data set."""
+    import shutil
+    shutil.copytree(synthetic_root, tmp_path / "data" / "mine")
+    monkeypatch.chdir(tmp_path)
+    train_script.FLAGS.unparse_flags()
+    train_script.FLAGS(["train.py", "--dataset", "synthetic", "--data_dir", "data/mine/"])
+    assert train_script.build_config().data.root == str(tmp_path / "data" / "mine")
