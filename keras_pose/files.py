@@ -15,6 +15,7 @@ new one, never a part, and a failed write leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -261,6 +262,9 @@ def replace_directory(src: str, dst: str) -> None:
     take its name), so at every moment one complete copy exists on disk.
     """
     old = None
+    if os.path.exists(dst) and not os.path.isdir(dst):  # Its rmtree would not remove it.
+        raise NotADirectoryError(errno.ENOTDIR, f"{dst} is a file, not a folder: it is not "
+                                 "replaced", dst)
     if os.path.exists(dst):
         old = temporary_sibling(dst, "old")
         shutil.rmtree(old, ignore_errors=True)

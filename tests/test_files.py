@@ -231,3 +231,14 @@ def test_a_file_in_the_way_of_a_folder_is_named_as_such(tmp_path):
                                       rf"\(for {tmp_path}/results/a\): move or rename it"):
         write_directory_atomically(str(tmp_path / "results" / "a" / "model"), lambda d: None)
     assert (tmp_path / "results").read_text() == "mine"
+
+
+def test_a_file_is_never_replaced_by_a_directory(tmp_path):
+    """Renamed aside, it was then not removed (rmtree skips files) and left
+    under a temporary name that a later clean-up deleted."""
+    from keras_pose.files import replace_directory
+    (tmp_path / "new").mkdir()
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(NotADirectoryError, match="notes.txt is a file, not a folder"):
+        replace_directory(str(tmp_path / "new"), str(tmp_path / "notes.txt"))
+    assert sorted(os.listdir(tmp_path)) == ["new", "notes.txt"]

@@ -337,6 +337,10 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
       FileExistsError: when ``root`` holds something that is not a synthetic
         data set (nothing of the user's is overwritten).
     """
+    if os.path.exists(root) and not os.path.isdir(root):  # It was moved aside, then deleted.
+        raise FileExistsError(errno.ENOTDIR, f"{root} is a file, not a folder: give another "
+                              "data.root / --data_dir for --dataset synthetic (the file is left "
+                              "alone)", root)
     marker = os.path.join(root, _MARKER)
     wanted = _params(num_train, num_val, seed, train_split, val_split)
     if os.path.isfile(marker):

@@ -63,6 +63,14 @@ def test_refuses_to_overwrite_other_data(tmp_path):
     (tmp_path / "mine" / "important.txt").write_text("x")
     with pytest.raises(FileExistsError, match="not a synthetic data set"):
         synthetic.ensure_dataset(str(tmp_path / "mine"), num_train=2, num_val=1)
+    # A file given as the folder: it was moved aside as '<file>.old-<host>-<pid>', the
+    # set generated in its place, and the next generation deleted it.
+    (tmp_path / "notes.txt").write_text("my notes")
+    for _ in range(2):
+        with pytest.raises(FileExistsError, match="notes.txt is a file, not a folder"):
+            synthetic.ensure_dataset(str(tmp_path / "notes.txt"), num_train=2, num_val=1)
+    assert (tmp_path / "notes.txt").read_text() == "my notes"
+    assert sorted(os.listdir(tmp_path)) == ["mine", "notes.txt"]
 
 
 def test_a_generation_killed_midway_leaves_nothing_after_the_next_one(tmp_path):
