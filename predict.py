@@ -259,7 +259,10 @@ def _predict(checkpoint, found) -> int:
                 run.video(item, FLAGS.track, predictor.config.track)
         completed = True
     finally:
-        predictions.close()
+        if completed:
+            predictions.close()
+        else:  # Before its first entry: the earlier results back in place.
+            predictions.finish(complete=False)
         if not completed and predictions.previous:
             print(f"note: the earlier run's results of these inputs are kept as "
                   f"{predictions.previous} (this run stopped before its end; {predictions.path} "

@@ -86,20 +86,22 @@ def _check_flags_given_once(name: str, argv: Sequence[str]) -> None:
     if not argv or os.path.basename(argv[0]) != name:  # Called in-process, not as a command.
         return
     seen: dict = {}
-    for arg in argv[1:]:
+    for i, arg in enumerate(argv[1:], 1):
         if arg == "--":
             break
-        key = arg.lstrip("-").split("=", 1)[0] if arg.startswith("--") else ""
+        key = arg.lstrip("-").split("=", 1)[0] if arg.startswith("-") else ""  # -x as --x.
         if key not in flags.FLAGS and key.startswith("no") and key[2:] in flags.FLAGS:
             key = key[2:]
         if key not in flags.FLAGS or isinstance(flags.FLAGS[key], flags.MultiFlag):
             continue
         flag = flags.FLAGS[key]
+        given = arg if "=" in arg or isinstance(flag, flags.BooleanFlag) or i + 1 >= len(argv) \
+            else f"{arg} {argv[i + 1]}"
         if flag.name in seen:
-            raise FlagError(f"{seen[flag.name]} and {arg} both given: --{flag.name} takes one "
-                            "value (the last would win, the other dropped in silence); give "
-                            "it once")
-        seen[flag.name] = arg
+            raise FlagError(f"{seen[flag.name]} and {given} both given: --{flag.name} takes "
+                            "one value (the last would win, the other dropped in silence); "
+                            "give it once")
+        seen[flag.name] = given
 
 
 def _expand_home() -> None:

@@ -156,8 +156,10 @@ def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
 
 @pytest.mark.parametrize("script, flags, message", [
     ("predict.py", ["--checkpoint=c", "--input=a.jpg", "--input", "b.jpg"],
-     "--input=a.jpg and --input both given: --input takes one value (the last would win, the "
-     "other dropped in silence); give it once"),
+     "--input=a.jpg and --input b.jpg both given: --input takes one value (the last would "
+     "win, the other dropped in silence); give it once"),
+    ("predict.py", ["--checkpoint=c", "-input=a", "--input=b"],  # absl takes -x as --x.
+     "-input=a and --input=b both given"),
     ("evaluate.py", ["--flip", "--noflip"], "--flip and --noflip both given: --flip takes one "
                                             "value")])
 def test_a_one_value_flag_given_twice_is_refused(script, flags, message, tmp_path):

@@ -250,9 +250,11 @@ class PredictionRun:
         finally:
             done = per_frame.count if per_frame else 0
             try:
-                if not finished:
+                if not finished and done:
                     logging.warning("%s: stopped after %d frame(s); its outputs hold those "
                                     "frames", key, done)
+                elif not finished:
+                    logging.warning("%s: stopped before its first frame", key)
                 # A second Ctrl-C here (a quick double press) lost the PoseTrack
                 # JSON of the frames done: it waits until they are written.
                 with defer_interrupts():

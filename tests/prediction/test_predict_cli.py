@@ -914,3 +914,23 @@ def test_a_home_folder_in_any_path_flag_is_the_users(run_predict, checkpoint, co
                                 "none", "--output_dir=~/out"])
     assert code == 0, err[-2000:]
     assert (home / "out" / "a.pose.jpg").is_file() and not (tmp_path / "~").exists()
+
+
+def test_a_rerun_stopped_before_its_first_image_leaves_the_earlier_results(
+        run_predict, checkpoint, coco_dir, tmp_path, monkeypatch):
+    """predictions.json was left as [] beside predictions.previous.json: the
+    put-back ran only when the run ended normally."""
+    from keras_pose.prediction.runner import PredictionRun
+    _images(coco_dir, tmp_path / "in", ["a.jpg", "b.jpg"])
+    args = ["--checkpoint", checkpoint, "--input", str(tmp_path / "in"), "--detector", "none",
+            "--output_dir", str(tmp_path / "out")]
+    assert run_predict(args)[0] == 0
+    earlier = (tmp_path / "out" / "predictions.json").read_text()
+
+    def stop(*_):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(PredictionRun, "_poses", stop)
+    code, _, err = run_predict(args)
+    assert code == 130, err[-2000:]
+    assert (tmp_path / "out" / "predictions.json").read_text() == earlier
+    assert not (tmp_path / "out" / "predictions.previous.json").exists()
