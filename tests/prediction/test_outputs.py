@@ -315,8 +315,13 @@ def test_a_stop_during_the_flush_counts_the_entries_on_disk(tmp_path, monkeypatc
         real_fsync(fd)
         os.kill(os.getpid(), signal.SIGINT)
     monkeypatch.setattr(outputs.os, "fsync", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        predictions.add([_entry(0)])
+    # CI runs the tests as a background job, SIGINT ignored: Python's handler.
+    held = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            predictions.add([_entry(0)])
+    finally:
+        signal.signal(signal.SIGINT, held)
     monkeypatch.undo()
     predictions.close()
     assert predictions.count == len(_on_disk(path)) == 1
