@@ -10,11 +10,16 @@ mpii`` reads. See ``keras_pose.data.mpii_mat``.
 
 from absl import app, flags
 
+from keras_pose import cli as _cli  # Light: TensorFlow loads with the work, not here.
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("mat", None, "mpii_human_pose_v1_u12_1.mat")
 flags.DEFINE_string("output", "data/mpii/annot", "Output directory.")
 flags.DEFINE_string("valid_list", None, "Image names of the validation split, one per line.")
 flags.mark_flag_as_required("mat")
+# "" (an unset variable) was read as a file named "" ("file  does not exist").
+for _name in ("mat", "output", "valid_list"):
+    _cli.check_path_flag(_name)
 
 
 def work() -> int:

@@ -82,6 +82,8 @@ flags.mark_flags_as_required(["checkpoint", "output"])
 cli.check_path_flag("output")
 cli.check_path_flag("tflite")
 cli.check_path_flag("with_detector")  # "$DETECTOR" unset exported none, in silence.
+cli.check_path_flag("checkpoint")
+cli.check_path_flag("data_dir")  # "" calibrated on the checkpoint's data set, unsaid.
 
 def _overrides() -> list[str]:
     """``--set`` with ``--data_dir`` as ``data.root`` (recorded alike: only

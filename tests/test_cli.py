@@ -136,7 +136,8 @@ def test_an_empty_path_flag_is_refused_when_parsed():
     ("scripts/export_saved_model.py", "tflite"),
     ("scripts/export_saved_model.py", "with_detector"), ("predict.py", "checkpoint"),
     ("predict.py", "detector"), ("predict.py", "boxes"), ("evaluate.py", "checkpoint"),
-    ("train.py", "init_checkpoint"), ("scripts/evaluate_posetrack.py", "gt")])
+    ("train.py", "init_checkpoint"), ("scripts/evaluate_posetrack.py", "gt"),
+    ("scripts/export_saved_model.py", "data_dir"), ("scripts/convert_mpii_mat.py", "mat")])
 def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
     """Each tool, run as a user runs it (a tool that forgot its check would
     take "" as the flag left out again: evaluate.py wrote nothing)."""
@@ -145,7 +146,8 @@ def test_the_tools_refuse_an_empty_output_flag(script, flag, tmp_path):
     import sys
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     required = {"scripts/evaluate_posetrack.py": ["--gt=a", "--pred=b"],
-                "scripts/export_saved_model.py": ["--checkpoint=c", "--output=o"]}[script] \
+                "scripts/export_saved_model.py": ["--checkpoint=c", "--output=o"],
+                "scripts/convert_mpii_mat.py": []}[script] \
         if script.startswith("scripts/") else []
     proc = subprocess.run([sys.executable, os.path.join(repo, script), *required, f"--{flag}="],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
