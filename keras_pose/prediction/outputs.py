@@ -269,6 +269,17 @@ def keep_previous(pairs: list[tuple[str, str]]) -> tuple[list[str], bool]:
     return moved, bool(moved)
 
 
+def put_back_previous(pairs: list[tuple[str, str]]) -> None:
+    """Undoes :func:`keep_previous` for a run that wrote nothing: each pair's
+    current file (this run's empty one) removed, its previous file renamed
+    back to the current name."""
+    for current, previous in pairs:
+        if os.path.exists(previous):
+            if os.path.exists(current):
+                os.remove(current)
+            os.replace(previous, current)
+
+
 def keep_earlier_sequence(output: Callable[[str], str], source: str) -> Optional[str]:
     """Moves an earlier run's outputs of a video or a folder of frames
     (``output(suffix)`` for each of :data:`SEQUENCE_SUFFIXES`) to
@@ -348,9 +359,7 @@ class JsonListFile:
         """The earlier file this run moved to its previous name goes back
         when this run wrote no entry (it stopped, or failed, at once)."""
         if self._moved_previous and not self.count and self.previous:
-            if os.path.isfile(self.path):
-                os.remove(self.path)
-            os.replace(self.previous, self.path)
+            put_back_previous([(self.path, self.previous)])
             self.previous, self._moved_previous = None, False
 
     def _write(self, data: bytes) -> None:
@@ -397,8 +406,7 @@ class JsonListFile:
         try:
             self._file.close()
         except OSError as e:
-            self.failed = True
-            self._file = None
+            self._file, self.failed = None, True
             self.writer._failed(self.path, e.strerror or str(e), e)
         self._file = None
 
@@ -420,9 +428,11 @@ class JsonListFile:
         self.close()
         if self.count:
             return
-        if os.path.isfile(self.path):
+        if self.kept_earlier and os.path.isfile(self.kept_earlier):
+            put_back_previous([(self.path, self.kept_earlier)])
+            self.kept_earlier = None
+            return
+        if self._moved_previous and self.previous:
+            self._put_back_previous()
+        elif os.path.isfile(self.path):
             os.remove(self.path)
-        earlier = self.kept_earlier or (self.previous if self._moved_previous else None)
-        if earlier and os.path.isfile(earlier):
-            os.replace(earlier, self.path)
-            self.kept_earlier = self.previous = None

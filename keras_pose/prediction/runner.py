@@ -28,7 +28,8 @@ from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.outputs import (FRAMES_FPS, PREVIOUS, SEQUENCE_SUFFIXES,
                                            JsonListFile, OutputWriter, VideoOutput,
-                                           keep_earlier_sequence, keep_previous)
+                                           keep_earlier_sequence, keep_previous,
+                                           put_back_previous)
 
 
 @dataclasses.dataclass
@@ -446,11 +447,7 @@ def _settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool,
         for path in previous:
             os.remove(path)
     elif not frames:  # Stopped (or failed) at once: nothing of this run's to keep.
-        for current, path in pairs:
-            if os.path.exists(current):
-                os.remove(current)
-            if os.path.exists(path):
-                os.replace(path, current)
+        put_back_previous(pairs)
     else:
         logging.warning("%s: the earlier run's outputs of it are kept (%s): this run's are "
                         "not complete", key, ", ".join(previous))

@@ -365,3 +365,18 @@ def test_a_full_disk_stops_the_run_at_an_image(tmp_path, monkeypatch):
     with pytest.raises(outputs.DiskFullError, match=f"^{path}: no space left on device, so "
                        "the run stops .*give --output_dir on another disk"):
         OutputWriter(str(tmp_path)).image(path, np.zeros((8, 8, 3), np.uint8))
+
+
+def test_a_withdrawn_rerun_puts_the_earlier_results_back(tmp_path):
+    """A rerun over the same inputs none of which could be read: its empty
+    file goes, the earlier results come back under their own name."""
+    path = tmp_path / "predictions.json"
+    earlier = [dict(_entry(0), file_name="0.jpg", path="/in/0.jpg")]
+    path.write_text(json.dumps(earlier))
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(path), {"0.jpg": "/in/0.jpg"})
+    assert predictions.previous
+    predictions.withdraw()
+    assert _on_disk(path) == earlier and os.listdir(tmp_path) == ["predictions.json"]
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "new.json"), {})
+    predictions.withdraw()  # Nothing earlier: no file left.
+    assert os.listdir(tmp_path) == ["predictions.json"]
