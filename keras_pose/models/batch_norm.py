@@ -35,9 +35,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
         if not self._fused_training(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
-        # As Keras: statistics and normalisation in float32 (bf16/fp16
-        # inputs overflow), the result in the layer's compute dtype.
-        x = tf.cast(inputs, tf.float32)
+        # As Keras: statistics and normalisation in float32 (bf16/fp16 sums
+        # overflow), the result in the layer's compute dtype. The op takes
+        # bf16/fp16 activations as they are and computes in float32 inside:
+        # casting them to float32 and back around it took 15% of the
+        # mixed_bfloat16 training step on CPU, and kept its ReLU unfused.
+        x = inputs if inputs.dtype in (tf.bfloat16, tf.float16) else tf.cast(inputs, tf.float32)
         empty = tf.constant([], tf.float32)
         y, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
             x=x, scale=tf.cast(self.gamma, tf.float32), offset=tf.cast(self.beta, tf.float32),
