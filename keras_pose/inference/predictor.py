@@ -8,7 +8,9 @@
     cv2.imwrite("out.jpg", predictor.draw(image, result)[..., ::-1])
 
 This is a top-down method: every person needs a box (from a person detector
-of your choice); with no boxes the whole image is taken as one person. The
+of your choice); with no boxes, the people found by the person detector a
+SavedModel carries (``export_saved_model.py --with_detector``), or else the
+whole image as one person. The
 work is :class:`~keras_pose.inference.estimator.TopDownEstimator`'s, the
 same graph the exported SavedModel runs.
 
@@ -91,6 +93,7 @@ class Predictor:
         self.pose_model = pose_model
         self.config = pose_model.config
         self._runs = {}
+        self._detector = None  # The SavedModel's own, made on first use.
 
     @classmethod
     def from_checkpoint(cls, path: str, overrides: Sequence[str] = (), **options: Any
@@ -113,6 +116,21 @@ class Predictor:
         """
         return cls(load_pose_model(path, overrides, **options))
 
+    def _default_boxes(self, image: np.ndarray, box_scores: Optional[Sequence[float]]):
+        """The boxes of ``predict(boxes=None)``: the carried detector's people
+        (it was passed over: one pose of the whole image), else the image."""
+        from keras_pose.detection.saved_model_detector import SavedModelDetector, has_detector
+        saved_model = self.pose_model.saved_model
+        if saved_model is None or not has_detector(saved_model):
+            return [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]], box_scores
+        if box_scores is not None:
+            raise ValueError("box_scores without boxes: the people are found by the person "
+                             f"detector inside {self.pose_model.path}, with its own scores")
+        if self._detector is None:
+            self._detector = SavedModelDetector(saved_model, self.pose_model.path)
+        found = self._detector.detect(image)
+        return found.boxes, found.scores
+
     def _run(self, flip: bool):
         if flip not in self._runs:
             estimator = self.pose_model.estimator(flip)
@@ -133,7 +151,9 @@ class Predictor:
 
         Args:
           image: (H, W, 3) uint8 RGB.
-          boxes: (M, 4) [x, y, w, h] pixels; None: the whole image.
+          boxes: (M, 4) [x, y, w, h] pixels; None: the people found by the
+            person detector the SavedModel carries (their detection scores
+            as ``box_scores``), or the whole image for a model without one.
           flip: the flip test (with the reference's one-pixel shift); None:
             the checkpoint's ``test.flip_test``.
           box_scores: (M,) detection scores multiplied into ``scores``.
@@ -144,7 +164,7 @@ class Predictor:
         """
         image = check_rgb_image(image)
         if boxes is None:
-            boxes = [[0.0, 0.0, float(image.shape[1]), float(image.shape[0])]]
+            boxes, box_scores = self._default_boxes(image, box_scores)
         boxes = check_boxes(boxes, image_size=image.shape[:2])
         scores = np.ones(len(boxes), np.float32) if box_scores is None else \
             np.asarray(box_scores, np.float32).reshape(-1)

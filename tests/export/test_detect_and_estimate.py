@@ -120,3 +120,22 @@ def test_predict_py_runs_the_detector_inside_the_saved_model(exported, coco_dir,
     assert f"note: the person detector inside {path} is not used: --detector given" in out
     info = json.load(open(os.path.join(path, "assets", "export.json")))
     assert info["detector_threshold"] == 0.0 and info["detector"]
+
+
+@pytest.mark.slow  # D-FINE in a SavedModel
+def test_predictor_without_boxes_runs_the_detector_inside(exported, coco_dir):
+    """Predictor.predict(image) on a SavedModel exported --with_detector took
+    the whole image as one person, its detector passed over."""
+    from keras_pose import Predictor
+    _, _, detector, path = exported
+    image = read_image(os.path.join(coco_dir, "000000000785.jpg"))
+    found = detector.detect(image)
+    assert len(found) > 1
+    predictor = Predictor.from_checkpoint(path)
+    result = predictor.predict(image, flip=False)
+    np.testing.assert_allclose(result.boxes, found.boxes, rtol=1e-5, atol=1e-3)
+    given = predictor.predict(image, boxes=found.boxes, box_scores=found.scores, flip=False)
+    np.testing.assert_allclose(result.keypoints, given.keypoints, atol=0.05)
+    np.testing.assert_allclose(result.scores, given.scores, atol=1e-5)
+    with pytest.raises(ValueError, match="box_scores without boxes: .*detector inside"):
+        predictor.predict(image, box_scores=[1.0])
