@@ -208,18 +208,36 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
             "--use_gt_boxes cannot apply; drop it (its people come from --detections or "
             "test.detection_file)")
     wanted = config.test.use_gt_boxes if use_gt_boxes is None else use_gt_boxes
-    path = detection_file or _under_root(config, config.test.detection_file)
+    path = detection_file or (config.test.detection_file
+                              and _under_root(config, config.test.detection_file))
     exists = bool(path) and os.path.isfile(path)
     if detection_file or wanted is False or is_test_split(config):
         if not exists:
-            raise DatasetError(f"detections file {path} does not exist (--detections / "
-                               "test.detection_file)" + _own_detections_hint(config, path))
+            raise DatasetError(_no_detections_file(config, path))
         return BoxMode(False, path)
     if wanted is None and exists and config.test.detection_file:
         return BoxMode(False, path)
     if wanted is None:
-        logging.info("No detection file at %s: evaluating with ground-truth boxes.", path)
+        logging.info("No detection file %s: evaluating with ground-truth boxes.",
+                     f"at {path}" if path else "given")
     return BoxMode(True)
+
+
+def _no_detections_file(config: ExperimentConfig, path: Optional[str]) -> str:
+    """Why the detections file at ``path`` cannot be read, and the fix."""
+    if not path:  # Was "detections file  does not exist".
+        return ("no detections file given: test.detection_file is empty; give one with "
+                "--detections FILE.json, or evaluate with --use_gt_boxes")
+    if os.path.isdir(path):  # Was "does not exist" for a folder that does.
+        return (f"detections file {path} is a folder (--detections / test.detection_file): give "
+                "the JSON file of COCO detection results in it")
+    relative = config.test.detection_file and not os.path.isabs(
+        os.path.expanduser(config.test.detection_file))
+    where = (f" (a relative test.detection_file, {config.test.detection_file}, is read under "
+             f"data.root {config.data.root})"
+             if relative and path == _under_root(config, config.test.detection_file) else "")
+    return (f"detections file {path} does not exist (--detections / test.detection_file)"
+            + where + _own_detections_hint(config, path))
 
 
 def _own_detections_hint(config: ExperimentConfig, missing: str) -> str:

@@ -101,6 +101,9 @@ def _read_json(path: str) -> Any:
             return json.load(f)
     except FileNotFoundError as e:
         raise DetectionFileError(f"boxes file {path} does not exist") from e
+    except IsADirectoryError as e:  # Was "Is a directory: PATH", no flag or fix named.
+        raise DetectionFileError(f"boxes file {path} is a folder: give the JSON file of boxes "
+                                 "in it (--boxes FILE.json)") from e
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise DetectionFileError(f"boxes file {path} is not valid JSON: {e}") from e
 

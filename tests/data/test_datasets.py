@@ -40,6 +40,17 @@ def test_box_mode_errors(tmp_path):
         datasets.resolve_box_mode(cfg, use_gt_boxes=True, detection_file=str(det))
     with pytest.raises(DatasetError, match="does not exist"):
         datasets.resolve_box_mode(_coco_config(tmp_path, use_gt_boxes=False))
+    # A folder was "does not exist"; an empty setting "detections file  does not exist";
+    # a relative one, looked for under data.root, did not say so.
+    with pytest.raises(DatasetError, match=f"detections file {tmp_path} is a folder .*give the"):
+        datasets.resolve_box_mode(cfg, detection_file=str(tmp_path))
+    with pytest.raises(DatasetError, match="no detections file given: test.detection_file is "
+                                           "empty; .*--use_gt_boxes"):
+        datasets.resolve_box_mode(_coco_config(tmp_path, detection_file="", use_gt_boxes=False))
+    with pytest.raises(DatasetError, match=r"a relative test.detection_file, x/d.json, is read "
+                                           f"under data.root {tmp_path}"):
+        datasets.resolve_box_mode(_coco_config(tmp_path, detection_file="x/d.json",
+                                               use_gt_boxes=False))
     mpii = default_experiment("mpii")
     assert datasets.resolve_box_mode(mpii).use_gt_boxes
     with pytest.raises(DatasetError, match="MPII"):

@@ -141,6 +141,8 @@ def test_bad_results_entries_are_skipped_and_named(tmp_path, caplog):
 def test_missing_file(tmp_path):
     with pytest.raises(DetectionFileError, match="does not exist"):
         FileDetector(str(tmp_path / "none.json"))
+    with pytest.raises(DetectionFileError, match=f"boxes file {tmp_path} is a folder: .*--boxes"):
+        FileDetector(str(tmp_path))  # Was "Is a directory: PATH", no flag named.
 
 
 def test_whole_image_detector():
