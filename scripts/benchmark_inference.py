@@ -250,12 +250,12 @@ def alternate(runners: dict[str, Runner], batches: list[int]) -> dict:
 
 
 def keras_train_steps() -> dict[str, Callable[[], object]]:
-    """Our training step (PoseTrainingModel, Adam) under two Keras policies."""
-    import keras
+    """Our training step (PoseTrainingModel, train.py's Adam) under two Keras policies."""
     import tensorflow as tf
     from keras_pose.export.precision import dtype_policy_scope
     from keras_pose.models import build_model_from_config
     from keras_pose.training.model import PoseTrainingModel
+    from keras_pose.training.trainer import make_optimizer
     config = _config()
     b, (h, w) = FLAGS.train_batch, SIZE
     rng = np.random.default_rng(0)
@@ -267,7 +267,7 @@ def keras_train_steps() -> dict[str, Callable[[], object]]:
         with dtype_policy_scope(policy):
             network = build_model_from_config(config.model)
             model = PoseTrainingModel(network, config, b)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3))
+            model.compile(optimizer=make_optimizer(config))  # train.py's Adam
             step = tf.function(model.train_step)
             out[f"ours: Keras {policy}"] = (lambda s: lambda: s(batch)["loss"].numpy())(step)
     return out

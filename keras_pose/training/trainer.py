@@ -43,6 +43,7 @@ from keras_pose.training.cluster import (check_workers_agree, cluster_workers,
 from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
                                               worker_dir)
 from keras_pose.training.finish import after_training, check_export_place
+from keras_pose.training.fused_adam import FusedAdam
 from keras_pose.training.init_checkpoint import (check_resumed_source, init_from_checkpoint,
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
@@ -69,13 +70,14 @@ class TrainResult:
 
 
 def make_optimizer(config: ExperimentConfig) -> keras.optimizers.Optimizer:
-    """Adam with PyTorch's epsilon; AdamW only if ``train.weight_decay`` > 0.
+    """Adam with PyTorch's epsilon (its update fused: :class:`FusedAdam`); AdamW only
+    if ``train.weight_decay`` > 0.
     (With the mixed_float16 policy, ``compile`` adds loss scaling.)"""
     t = config.train
     if t.weight_decay > 0:
         return keras.optimizers.AdamW(learning_rate=t.learning_rate,
                                       weight_decay=t.weight_decay, epsilon=t.adam_epsilon)
-    return keras.optimizers.Adam(learning_rate=t.learning_rate, epsilon=t.adam_epsilon)
+    return FusedAdam(learning_rate=t.learning_rate, epsilon=t.adam_epsilon)
 
 
 # ---------------------------------------------------------------------------

@@ -292,7 +292,8 @@ def _optimizer(config, value):
     torch.optim.Adam(params, lr=LR) for "adam": PyTorch's defaults hold for
     the rest, betas (0.9, 0.999), eps 1e-8 (train.adam_epsilon), no amsgrad."""
     opt = make_optimizer(config)
-    return [("make_optimizer(config)", type(opt).__name__.lower(), value),
+    keras_class = next(c for c in type(opt).__mro__ if c.__module__.startswith("keras."))
+    return [("make_optimizer(config)'s Keras optimizer", keras_class.__name__.lower(), value),
             ("make_optimizer(config).beta_1", opt.beta_1, 0.9),
             ("make_optimizer(config).beta_2", opt.beta_2, 0.999),
             ("make_optimizer(config).epsilon", opt.epsilon, 1e-8),
