@@ -341,6 +341,11 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
         raise FileExistsError(errno.ENOTDIR, f"{root} is a file, not a folder: give another "
                               "data.root / --data_dir for --dataset synthetic (the file is left "
                               "alone)", root)
+    if os.path.islink(root) and not os.path.exists(root):  # Was "Not a directory: ROOT".
+        raise FileNotFoundError(errno.ENOENT, f"{root} is a link to {os.readlink(root)}, which "
+                                "does not exist: create that folder, or give another data.root "
+                                "/ --data_dir for --dataset synthetic (the link is left alone)",
+                                root)
     marker = os.path.join(root, _MARKER)
     wanted = _params(num_train, num_val, seed, train_split, val_split)
     if os.path.isfile(marker):

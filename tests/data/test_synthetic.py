@@ -71,6 +71,12 @@ def test_refuses_to_overwrite_other_data(tmp_path):
             synthetic.ensure_dataset(str(tmp_path / "notes.txt"), num_train=2, num_val=1)
     assert (tmp_path / "notes.txt").read_text() == "my notes"
     assert sorted(os.listdir(tmp_path)) == ["mine", "notes.txt"]
+    # A link to a folder that does not exist: was "Not a directory: PATH".
+    os.symlink(tmp_path / "gone", tmp_path / "link")
+    with pytest.raises(FileNotFoundError, match=f"link is a link to {tmp_path}/gone, which "
+                                                "does not exist: create that folder"):
+        synthetic.ensure_dataset(str(tmp_path / "link"), num_train=2, num_val=1)
+    assert os.readlink(tmp_path / "link") == str(tmp_path / "gone")
 
 
 def test_a_generation_killed_midway_leaves_nothing_after_the_next_one(tmp_path):
