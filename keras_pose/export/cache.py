@@ -137,21 +137,18 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
       RuntimeChoiceError, ImportError: see :func:`check_choice`.
       guard.AccuracyGuardError: the export lost too much accuracy.
     """
-    runtime, precision = runtime or "tf", precision or "fp32"
     if pose_model.kind not in ("keras", "saved_model"):
         raise CheckpointError(
             f"{pose_model.path} is already an export ({pose_model.runtime} "
             f"{pose_model.precision}): it runs in its own runtime and precision; drop "
             "--runtime / --precision (in Python: runtime= / precision=), or pass the "
             "checkpoint it was exported from")
+    if pose_model.kind == "saved_model":  # Checked before check_choice: it told a bf16
+        return _saved_model_as_is(pose_model, runtime, precision)  # one to make one.
+    runtime, precision = runtime or "tf", precision or "fp32"
     check_choice(runtime, precision)
     if (runtime, precision) == (pose_model.runtime, pose_model.precision):
         return pose_model
-    if pose_model.kind != "keras":
-        raise CheckpointError(
-            f"{pose_model.path} is a {pose_model.precision} SavedModel: --runtime {runtime} "
-            f"--precision {precision} exports a checkpoint's Keras weights; pass the "
-            "checkpoint (or model directory) it was exported from")
     before = _version(pose_model.path)
     try:
         exported = _load_cached(pose_model, runtime, precision, data_config, samples)
@@ -165,6 +162,20 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
                 "best/): run again")
         raise CheckpointError(f"{pose_model.path} was {what}") from None
     return dataclasses.replace(exported, config=pose_model.config)
+
+
+def _saved_model_as_is(pose_model: PoseModel, runtime: Optional[str],
+                       precision: Optional[str]) -> PoseModel:
+    """A SavedModel runs in TF at its own precision: ``runtime`` and
+    ``precision`` may name those (None: its own), nothing else."""
+    own = (pose_model.runtime, pose_model.precision)
+    if (runtime or own[0], precision or own[1]) == own:
+        return pose_model
+    raise CheckpointError(
+        f"{pose_model.path} is a {own[1]} SavedModel: it runs in {own[0]} at {own[1]}; "
+        f"--runtime {runtime or own[0]} --precision {precision or own[1]} exports a "
+        "checkpoint's Keras weights: pass the checkpoint (or model directory) it was exported "
+        "from, or drop --runtime / --precision (in Python: runtime= / precision=)")
 
 
 def _version(directory: str) -> Optional[tuple]:
@@ -242,12 +253,23 @@ def _artifact(directory: str, runtime: str) -> str:
     return os.path.join(directory, EXPORT_STEM + runtimes.SUFFIXES[RUNTIME_FORMATS[runtime]])
 
 
-def _is_current(path: str, digest: str, needs_data_guard: bool = False) -> bool:
+def _guard_data(config: ExperimentConfig) -> Optional[str]:
+    """The data set a guard would run on now (as sidecars record it), or
+    None when it is not on disk."""
+    if not dataset_on_disk(config):
+        return None
+    from keras_pose.data.datasets import resolve_dataset_config
+    return guard.guarded_data(resolve_dataset_config(config))
+
+
+def _is_current(path: str, digest: str, data_guard: Optional[str] = None) -> bool:
     """Whether the export at ``path`` may serve: made from this version of
-    the checkpoint and, when the data set is on disk (``needs_data_guard``),
+    the checkpoint and, when a data set is on disk (``data_guard``: it),
     guarded on a data set's AP, not only on the people of someone's inputs
     (such an export, made where the data set was absent, served evaluate.py
-    1.7 to 7 AP below fp32 where the guard refuses 0.5)."""
+    1.7 to 7 AP below fp32 where the guard refuses 0.5), nor only on another
+    data set where fp32 scores too low for the AP to tell (an int8 export so
+    guarded served 0.77 AP below fp32 on the model's own data set)."""
     if not os.path.isfile(path):
         return False
     try:
@@ -261,10 +283,17 @@ def _is_current(path: str, digest: str, needs_data_guard: bool = False) -> bool:
                      "again", path)
         return False
     checked = sidecar.get("guard") or {}
-    if needs_data_guard and "ap" not in checked:
+    if data_guard and "ap" not in checked:
         logging.warning("%s was checked only on %s; the data set is on disk: exporting "
                         "again, calibrated and checked on it", path,
                         checked.get("data", "nothing"))
+        return False
+    if data_guard and checked.get("data") != data_guard and not guard.could_judge(
+            checked.get("fp32_ap", 0.0), checked.get("mean_px", 1.0)):
+        logging.warning("%s was checked on %s, where the fp32 model's AP (%.2f) cannot tell a "
+                        "worse export; %s is on disk: exporting again, calibrated and "
+                        "checked on it", path, checked.get("data"),
+                        100 * checked.get("fp32_ap", 0.0), data_guard)
         return False
     return True
 
@@ -283,7 +312,7 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
     as :func:`runtime_model`; ``skip``: exports found damaged, not reused)."""
     digest = checkpoint_digest(pose_model.path)
     places = export_dirs(pose_model.path, digest, runtime, precision)
-    data_guard = precision != "fp32" and dataset_on_disk(data_config or pose_model.config)
+    data_guard = _guard_data(data_config or pose_model.config) if precision != "fp32" else None
     for directory in places:
         if _artifact(directory, runtime) in skip:
             continue
@@ -418,14 +447,16 @@ def _input_evidence(reference, config: ExperimentConfig, samples: Samples,
                     precision: str) -> _Evidence:
     from keras_pose.export.calibration import input_crops, normalise
     crops = input_crops(config, samples(), CALIBRATION_PEOPLE)
+    work = "calibrate and check" if precision == "int8" else "check"  # bf16 has no ranges.
     if len(crops) < MIN_INPUT_PEOPLE:
         raise RuntimeChoiceError(
             f"--precision {precision}: the data set {config.data.root} is not on disk and "
             f"your inputs hold {len(crops)} people; at least {MIN_INPUT_PEOPLE} are needed "
-            "to calibrate and check it: give more inputs, point to the data set (--set "
+            f"to {work} it: give more inputs, point to the data set (--set "
             "data.root=DIR), or use --precision fp32")
-    logging.info("Calibrating and checking on %d people of your inputs (the data set %s "
-                 "is not on disk)", len(crops), config.data.root)
+    logging.info("%s on %d people of your inputs (the data set %s is not on disk)",
+                 work.replace("calibrate", "calibrating").replace("check", "checking")
+                 .capitalize(), len(crops), config.data.root)
     return _Evidence(f"{len(crops)} people of the inputs", normalise(crops, config),
                      lambda candidate, name: guard.guard_on_crops(
                          reference, candidate, name, config, crops))

@@ -146,6 +146,12 @@ def format_table(reference_ap: float, rows: list[GuardRow]) -> str:
     return "\n".join(lines)
 
 
+def could_judge(reference_ap: float, mean_px: float, max_drop: float = MAX_AP_DROP) -> bool:
+    """Whether an AP comparison can tell a worse export: the fp32 model
+    scores above what an export may lose, or the export moved nothing."""
+    return reference_ap > max_drop or mean_px <= 0.05
+
+
 def check_guard(reference_ap: float, rows: list[GuardRow], max_drop: float = MAX_AP_DROP,
                 force: bool = False) -> None:
     """Refuses candidates that lost more than ``max_drop`` AP.
@@ -156,7 +162,7 @@ def check_guard(reference_ap: float, rows: list[GuardRow], max_drop: float = MAX
     """
     # No candidate could lose more: said, not passed in silence (unless none
     # moved: an fp32 export of the same numbers needs no judging).
-    if reference_ap <= max_drop and any(r.mean_px > 0.05 for r in rows):
+    if not all(could_judge(reference_ap, r.mean_px, max_drop) for r in rows):
         logging.warning(
             "accuracy guard: the fp32 model's AP here is %.2f, not above the %g points an "
             "export may lose, so the AP cannot tell a worse export (keypoints of %s moved %s px "
@@ -219,9 +225,14 @@ def guard_on_dataset(reference: Network, candidate: Network, name: str,
     logging.info("accuracy guard on %d people of %s:\n%s", len(records),
                  config.data.test_set, table)
     check_guard(reference_ap, [row], max_drop=max_drop, force=force)
-    return {"data": f"{config.data.root} {config.data.test_set}", "people": len(records),
+    return {"data": guarded_data(config), "people": len(records),
             "rule": f"AP drop <= {100 * max_drop:.2f} point", "fp32_ap": reference_ap,
             "ap": row.ap, "mean_px": row.mean_px, "table": table}
+
+
+def guarded_data(config: ExperimentConfig) -> str:
+    """The data set a guard ran on, as its sidecar records it."""
+    return f"{config.data.root} {config.data.test_set}"
 
 
 def heatmap_keypoints(network: Network, config: ExperimentConfig, crops: np.ndarray,

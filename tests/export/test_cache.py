@@ -236,6 +236,36 @@ def test_an_export_checked_only_on_inputs_is_checked_on_the_data_set_once_it_is_
     assert len(fake_onnx_export) == 2  # now current for both
 
 
+def test_an_export_the_guard_could_not_judge_elsewhere_is_checked_on_the_data_set_here(
+        tiny_exported, tiny_synthetic, fake_onnx_export, tmp_path):
+    """An int8 export guarded on another data set, where the fp32 model
+    scored 0 AP (the guard warned that the AP cannot tell a worse export),
+    was then served on the model's own data set 0.77 AP below fp32, where
+    the guard refuses 0.5 (found on an AMX machine with evaluate.py)."""
+    import json
+    ckpt = str(tmp_path / "ckpt")
+    save_model_checkpoint(tiny_exported[0], tiny_synthetic, ckpt)
+    first = load_pose_model(ckpt, runtime="onnxruntime", precision="int8")
+    here = f"{tiny_synthetic.data.root} val"
+    with open(runtimes.sidecar_path(first.path)) as f:
+        side = json.load(f)
+    assert side["guard"]["data"] == here
+    side["guard"].update(data="/elsewhere val2017", fp32_ap=0.0, ap=0.0, mean_px=0.7)
+    with open(runtimes.sidecar_path(first.path), "w") as f:  # As that run left it.
+        json.dump(side, f)
+    again = load_pose_model(ckpt, runtime="onnxruntime", precision="int8")
+    assert len(fake_onnx_export) == 2 and again.path == first.path
+    assert _sidecar(again.path)["guard"]["data"] == here
+    # Where the guard ran on this very data set, its verdict stands: no
+    # export at every run, however low fp32 scores here.
+    side = _sidecar(again.path)
+    side["guard"].update(fp32_ap=0.0, ap=0.0, mean_px=0.7)
+    with open(runtimes.sidecar_path(again.path), "w") as f:
+        json.dump(side, f)
+    load_pose_model(ckpt, runtime="onnxruntime", precision="int8")
+    assert len(fake_onnx_export) == 2
+
+
 def _samples(people_per_image, images=10):
     rng = np.random.default_rng(0)
     return lambda: ((rng.uniform(0, 255, (80, 60, 3)).astype(np.uint8),
@@ -288,9 +318,36 @@ def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
     with pytest.raises(cache.RuntimeChoiceError, match="no bf16 units.*--precision int8"):
         cache.check_choice("openvino", "bf16")
     assert load_pose_model(checkpoint, runtime="tf", precision="fp32").kind == "keras"
-    with pytest.raises(CheckpointError, match="is a fp32 SavedModel: --runtime onnxruntime"):
+    with pytest.raises(CheckpointError, match="is a fp32 SavedModel: it runs in tf at fp32; "
+                                              "--runtime onnxruntime --precision fp32 exports"):
         load_pose_model(tiny_exported[3], runtime="onnxruntime")
     monkeypatch.setattr(runtimes, "missing_packages",
                         lambda fmt, precision, export=True: ["openvino"])
     with pytest.raises(ImportError, match=r"needs openvino: pip install -e \"\.\[deploy\]\""):
         cache.check_choice("openvino", "int8")
+
+
+def test_a_saved_model_runs_at_its_own_precision(tiny_exported, tmp_path):
+    """A bf16 SavedModel with --precision bf16 was told to make a bf16
+    SavedModel; with --runtime tf alone, that it asked for fp32."""
+    from keras_pose.export import export_saved_model
+    model, config = tiny_exported[:2]
+    path = str(tmp_path / "bf16")
+    export_saved_model(model, config, path, precision="bf16")
+    for runtime, precision in ((None, "bf16"), ("tf", None), ("tf", "bf16")):
+        loaded = load_pose_model(path, runtime=runtime, precision=precision)
+        assert (loaded.kind, loaded.runtime, loaded.precision) == ("saved_model", "tf", "bf16")
+    for runtime, precision in ((None, "fp32"), ("openvino", None)):
+        asked = f"--runtime {runtime or 'tf'} --precision {precision or 'bf16'}"
+        with pytest.raises(CheckpointError, match=f"is a bf16 SavedModel: it runs in tf at "
+                                                  f"bf16; {asked} exports a checkpoint's"):
+            load_pose_model(path, runtime=runtime, precision=precision)
+
+
+def test_bf16_on_the_inputs_people_is_checked_not_calibrated(checkpoint, monkeypatch):
+    """bf16 has no ranges to calibrate: the messages said it was."""
+    monkeypatch.setattr(cache, "cpu_has_bf16", lambda: True)
+    with pytest.raises(cache.RuntimeChoiceError, match="at least 16 are needed to check it"):
+        load_pose_model(checkpoint, runtime="openvino", precision="bf16", samples=_samples(1, 3))
+    with pytest.raises(cache.RuntimeChoiceError, match="needed to calibrate and check it"):
+        load_pose_model(checkpoint, runtime="openvino", precision="int8", samples=_samples(1, 3))
