@@ -171,11 +171,13 @@ def _saved_model_as_is(pose_model: PoseModel, runtime: Optional[str],
     own = (pose_model.runtime, pose_model.precision)
     if (runtime or own[0], precision or own[1]) == own:
         return pose_model
+    asked = " ".join(f"--{flag} {value}" for flag, value in (
+        ("runtime", runtime), ("precision", precision)) if value)  # Only what was given.
     raise CheckpointError(
         f"{pose_model.path} is a {own[1]} SavedModel: it runs in {own[0]} at {own[1]}; "
-        f"--runtime {runtime or own[0]} --precision {precision or own[1]} exports a "
-        "checkpoint's Keras weights: pass the checkpoint (or model directory) it was exported "
-        "from, or drop --runtime / --precision (in Python: runtime= / precision=)")
+        f"{asked} exports a checkpoint's Keras weights: pass the checkpoint (or model "
+        "directory) it was exported from, or drop --runtime / --precision (in Python: "
+        "runtime= / precision=)")
 
 
 def _version(directory: str) -> Optional[tuple]:

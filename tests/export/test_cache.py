@@ -319,7 +319,7 @@ def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
         cache.check_choice("openvino", "bf16")
     assert load_pose_model(checkpoint, runtime="tf", precision="fp32").kind == "keras"
     with pytest.raises(CheckpointError, match="is a fp32 SavedModel: it runs in tf at fp32; "
-                                              "--runtime onnxruntime --precision fp32 exports"):
+                                              "--runtime onnxruntime exports"):
         load_pose_model(tiny_exported[3], runtime="onnxruntime")
     monkeypatch.setattr(runtimes, "missing_packages",
                         lambda fmt, precision, export=True: ["openvino"])
@@ -337,8 +337,9 @@ def test_a_saved_model_runs_at_its_own_precision(tiny_exported, tmp_path):
     for runtime, precision in ((None, "bf16"), ("tf", None), ("tf", "bf16")):
         loaded = load_pose_model(path, runtime=runtime, precision=precision)
         assert (loaded.kind, loaded.runtime, loaded.precision) == ("saved_model", "tf", "bf16")
-    for runtime, precision in ((None, "fp32"), ("openvino", None)):
-        asked = f"--runtime {runtime or 'tf'} --precision {precision or 'bf16'}"
+    for runtime, precision, asked in ((None, "fp32", "--precision fp32"),
+                                      ("openvino", None, "--runtime openvino"),
+                                      ("openvino", "int8", "--runtime openvino --precision int8")):
         with pytest.raises(CheckpointError, match=f"is a bf16 SavedModel: it runs in tf at "
                                                   f"bf16; {asked} exports a checkpoint's"):
             load_pose_model(path, runtime=runtime, precision=precision)

@@ -458,6 +458,22 @@ def test_detector_runtime_needs_the_detector(run_predict, checkpoint, coco_dir, 
     assert "--detector_precision int8 runs with --detector_runtime onnxruntime or openvino" in err
 
 
+def test_runtime_choices_are_refused_before_the_detector_loads(run_predict, checkpoint,
+                                                               tiny_exported, coco_dir, tmp_path):
+    """A SavedModel with --precision int8 was refused only after the default
+    detector loaded: offline, the user was told it could not be downloaded;
+    online, it was downloaded first. (--detector_precision int8 alone is a
+    detector refusal: whichever comes first is seen.)"""
+    for model, flags, message in (
+            (tiny_exported[3], ["--precision", "int8"], "is a fp32 SavedModel: it runs in tf "
+             "at fp32; --precision int8 exports a checkpoint's Keras weights"),
+            (checkpoint, ["--runtime", "tf", "--precision", "int8"], "no int8 convolution")):
+        code, _, err = run_predict(["--checkpoint", model, "--input", coco_dir, *flags,
+                                    "--detector_precision", "int8",
+                                    "--output_dir", str(tmp_path / "out")])
+        assert code == 1 and message in err, err[-2000:]
+
+
 def _tiny_dfine_preset(path):
     """A tiny random D-FINE saved as a local preset (nothing downloads)."""
     import keras
