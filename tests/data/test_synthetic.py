@@ -76,7 +76,11 @@ def test_refuses_to_overwrite_other_data(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"link is a link to {tmp_path}/gone, which "
                                                 "does not exist: create that folder"):
         synthetic.ensure_dataset(str(tmp_path / "link"), num_train=2, num_val=1)
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path}/link is a link to {tmp_path}/"
+                                                "gone, which does not exist"):  # A folder in it.
+        synthetic.ensure_dataset(str(tmp_path / "link" / "sub"), num_train=2, num_val=1)
     assert os.readlink(tmp_path / "link") == str(tmp_path / "gone")
+    assert sorted(os.listdir(tmp_path)) == ["link", "mine", "notes.txt"]
 
 
 def test_a_generation_killed_midway_leaves_nothing_after_the_next_one(tmp_path):
