@@ -15,7 +15,7 @@ setup(
     install_requires=[
         "tensorflow>=2.21,<2.22",
         # 3.15: PoseTrainingModel overrides a private step of fit (see its
-        # _maybe_symbolic_build).
+        # _maybe_symbolic_build); FusedAdam reads Adam's private slots.
         "keras>=3.15,<3.16",
         "numpy",
         "opencv-python-headless",

@@ -34,6 +34,8 @@ class FusedAdam(keras.optimizers.Adam):
         dtype = variable.dtype
         step = tf.cast(self.iterations + 1, dtype)
         beta_1, beta_2 = tf.cast(self.beta_1, dtype), tf.cast(self.beta_2, dtype)
+        # Adam's private slots (_momentums, _velocities): keras is held below
+        # 3.16 in setup.py; test_fused_adam compares with Keras' own update.
         index = self._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
             var=variable.handle, m=self._momentums[index].value.handle,
