@@ -87,6 +87,17 @@ def test_an_empty_output_is_refused_and_the_working_directory_kept(
     assert sorted(os.listdir(tmp_path)) == ["link", "work"]
 
 
+def test_an_output_inside_a_file_is_named_as_such(script, checkpoint, tmp_path, capsys):
+    """Was "Not a directory: <file>/.<name>.lock", naming a lock file."""
+    (tmp_path / "notes.txt").write_text("mine")
+    for output, fmt in (("sub", "saved_model"), ("sub.onnx", "onnx")):
+        assert run_export(script, "--checkpoint", checkpoint, "--format", fmt, "--output",
+                          str(tmp_path / "notes.txt" / output)) == 1
+        err = capsys.readouterr().err
+        assert f"is inside {tmp_path / 'notes.txt'}, which is a file, not a folder" in err, err
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
 def test_a_linked_output_replaces_the_links_target(script, checkpoint, old_saved_model,
                                                    tmp_path, capsys):
     """A served ``current`` link to a version folder was replaced by a folder
