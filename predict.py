@@ -160,8 +160,9 @@ def _setup(checkpoint, found):
         image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
                                         [item.key for item in inputs], FLAGS.annotations)
     predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
-    if FLAGS.runtime or FLAGS.precision:
-        _check_runtime_choice(predictor.pose_model)
+    if FLAGS.runtime or FLAGS.precision:  # Refused before the detector loads (offline it
+        from keras_pose.export.cache import check_request  # said it cannot be downloaded).
+        check_request(predictor.pose_model, FLAGS.runtime, FLAGS.precision)
     from keras_pose.prediction.runner import calibration_images
     detector = _detector_inside(predictor.pose_model)
     if detector is None:
@@ -184,17 +185,6 @@ def _setup(checkpoint, found):
             predictor.pose_model, FLAGS.runtime, FLAGS.precision,
             samples=lambda: input_people(inputs, detector, _upright())))
     return inputs, predictor, detector, image_ids
-
-
-def _check_runtime_choice(pose_model) -> None:
-    """--runtime / --precision refused before the detector loads (a user
-    offline was told the detector could not be downloaded, one online
-    downloaded it, and only then was the choice refused)."""
-    from keras_pose.export.cache import check_choice, runtime_model
-    if pose_model.kind != "keras":  # An export or SavedModel: runs as it is, or refused.
-        runtime_model(pose_model, FLAGS.runtime, FLAGS.precision)
-    else:
-        check_choice(FLAGS.runtime or "tf", FLAGS.precision or "fp32")
 
 
 def _checkpoint() -> str:

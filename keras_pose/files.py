@@ -123,6 +123,25 @@ def nearest_existing(path: str) -> str:
     return path
 
 
+def file_in_the_way(path: str) -> Optional[str]:
+    """The file that a folder above ``path`` would have to be (its nearest
+    existing ancestor, when that is not a folder), or None."""
+    blocker = nearest_existing(path)
+    return None if os.path.isdir(blocker) or blocker == os.path.abspath(path) else blocker
+
+
+def dangling_link(path: str) -> Optional[str]:
+    """``path`` or the folder above it that is a link to nothing, if any."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        if os.path.islink(path):
+            return path
+        if os.path.dirname(path) == path:
+            return None
+        path = os.path.dirname(path)
+    return None
+
+
 def make_folder(folder: str) -> None:
     """``os.makedirs(folder, exist_ok=True)``; a file in the way (``folder``
     or one of its parents) is named as such ("File exists" and "Not a

@@ -30,7 +30,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
-from keras_pose.files import write_directory_atomically
+from keras_pose.files import dangling_link, write_directory_atomically
 
 FORMAT_VERSION = 2
 _MARKER = "SYNTHETIC_COMPLETE.json"
@@ -326,19 +326,6 @@ def _params(num_train, num_val, seed, train_split, val_split) -> dict:
             "seed": seed, "train_split": train_split, "val_split": val_split}
 
 
-def _dangling_link(path: str) -> Optional[str]:
-    """``path`` or the folder above it that is a link to nothing, if any."""
-    path = os.path.abspath(path)
-    while not os.path.exists(path):
-        if os.path.islink(path):
-            return path
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-    return None
-
-
 def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int = 0,
                    train_split: str = "train", val_split: str = "val") -> bool:
     """Generates the data set unless ``root`` already holds this exact one.
@@ -354,7 +341,7 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
         raise FileExistsError(errno.ENOTDIR, f"{root} is a file, not a folder: give another "
                               "data.root / --data_dir for --dataset synthetic (the file is left "
                               "alone)", root)
-    link = _dangling_link(root)
+    link = dangling_link(root)
     if link:  # Was "Not a directory: ROOT" (or "File exists: LINK" below it).
         raise FileNotFoundError(errno.ENOENT, f"{link} is a link to {os.readlink(link)}, which "
                                 "does not exist: create that folder, or give another data.root "

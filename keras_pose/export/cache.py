@@ -137,16 +137,10 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
       RuntimeChoiceError, ImportError: see :func:`check_choice`.
       guard.AccuracyGuardError: the export lost too much accuracy.
     """
-    if pose_model.kind not in ("keras", "saved_model"):
-        raise CheckpointError(
-            f"{pose_model.path} is already an export ({pose_model.runtime} "
-            f"{pose_model.precision}): it runs in its own runtime and precision; drop "
-            "--runtime / --precision (in Python: runtime= / precision=), or pass the "
-            "checkpoint it was exported from")
-    if pose_model.kind == "saved_model":  # Checked before check_choice: it told a bf16
-        return _saved_model_as_is(pose_model, runtime, precision)  # one to make one.
+    check_request(pose_model, runtime, precision)
+    if pose_model.kind == "saved_model":  # It runs as it is (check_request).
+        return pose_model
     runtime, precision = runtime or "tf", precision or "fp32"
-    check_choice(runtime, precision)
     if (runtime, precision) == (pose_model.runtime, pose_model.precision):
         return pose_model
     before = _version(pose_model.path)
@@ -164,13 +158,31 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
     return dataclasses.replace(exported, config=pose_model.config)
 
 
-def _saved_model_as_is(pose_model: PoseModel, runtime: Optional[str],
-                       precision: Optional[str]) -> PoseModel:
+def check_request(pose_model: PoseModel, runtime: Optional[str],
+                  precision: Optional[str]) -> None:
+    """Raises what :func:`runtime_model` refuses, before any work (predict.py
+    asks before its detector loads): an export asked for any runtime or
+    precision, a SavedModel for another than its own, a checkpoint for a
+    pair this machine cannot run (:func:`check_choice`)."""
+    if pose_model.kind not in ("keras", "saved_model"):
+        raise CheckpointError(
+            f"{pose_model.path} is already an export ({pose_model.runtime} "
+            f"{pose_model.precision}): it runs in its own runtime and precision; drop "
+            "--runtime / --precision (in Python: runtime= / precision=), or pass the "
+            "checkpoint it was exported from")
+    if pose_model.kind == "saved_model":  # Before check_choice: it told a bf16 one to
+        _check_saved_model_request(pose_model, runtime, precision)  # make one.
+    else:
+        check_choice(runtime or "tf", precision or "fp32")
+
+
+def _check_saved_model_request(pose_model: PoseModel, runtime: Optional[str],
+                               precision: Optional[str]) -> None:
     """A SavedModel runs in TF at its own precision: ``runtime`` and
     ``precision`` may name those (None: its own), nothing else."""
     own = (pose_model.runtime, pose_model.precision)
     if (runtime or own[0], precision or own[1]) == own:
-        return pose_model
+        return
     asked = " ".join(f"--{flag} {value}" for flag, value in (
         ("runtime", runtime), ("precision", precision)) if value)  # Only what was given.
     raise CheckpointError(
@@ -457,8 +469,8 @@ def _input_evidence(reference, config: ExperimentConfig, samples: Samples,
             f"to {work} it: give more inputs, point to the data set (--set "
             "data.root=DIR), or use --precision fp32")
     logging.info("%s on %d people of your inputs (the data set %s is not on disk)",
-                 work.replace("calibrate", "calibrating").replace("check", "checking")
-                 .capitalize(), len(crops), config.data.root)
+                 "Calibrating and checking" if precision == "int8" else "Checking",
+                 len(crops), config.data.root)
     return _Evidence(f"{len(crops)} people of the inputs", normalise(crops, config),
                      lambda candidate, name: guard.guard_on_crops(
                          reference, candidate, name, config, crops))

@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Optional
 from keras_pose.checkpoint import COMPLETE_FILE
 from keras_pose.export.precision import ExportError
 from keras_pose.export.runtimes import SUFFIXES, sidecar_path
-from keras_pose.files import nearest_existing, write_directory_atomically, write_files_atomically
+from keras_pose.files import file_in_the_way, write_directory_atomically, write_files_atomically
 from keras_pose.inference.loading import SAVED_MODEL_CONFIG
 from keras_pose.locks import DirectoryInUseError, DirectoryLock
 
@@ -108,9 +108,8 @@ def _place_problem(output: str, fmt: str) -> Optional[str]:
     if not is_file_output(output, fmt) and (target == cwd or cwd.startswith(target + os.sep)):
         return ("is or holds the working directory, which an export does not replace. "
                 "Nothing was written: give the path of a new or empty folder")
-    blocker = nearest_existing(output)
-    if not os.path.isdir(blocker) and blocker != os.path.abspath(output):
-        # Was "Not a directory: <its folder>/.<name>.lock".
+    blocker = file_in_the_way(output)
+    if blocker:  # Was "Not a directory: <its folder>/.<name>.lock".
         return (f"is inside {blocker}, which is a file, not a folder. Nothing was written: give "
                 "a path in a folder")
     if is_file_output(output, fmt) and os.path.islink(output):
