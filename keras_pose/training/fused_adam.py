@@ -12,8 +12,12 @@ same formula in one pass over each weight:
 
 Same arguments, variables and slot names as ``keras.optimizers.Adam`` (so
 its saved state restores into either); where the fused op does not apply
-(AMSGrad, sparse gradients, other backends, a distribution strategy, whose
-per-replica variables Keras' own update handles) Keras' update runs.
+(AMSGrad, sparse gradients, other backends) Keras' update runs.
+
+Under a distribution strategy (MirroredStrategy on GPUs, several workers)
+Keras calls ``update_step`` once per replica inside the strategy's update,
+with that replica's copy of the weight; a slot's ``handle`` there is the
+same replica's copy, so each replica's update is fused as well.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ class FusedAdam(keras.optimizers.Adam):
     def update_step(self, gradient, variable, learning_rate):
         import tensorflow as tf
         if (self.amsgrad or keras.backend.backend() != "tensorflow"
-                or tf.distribute.has_strategy() or isinstance(gradient, tf.IndexedSlices)
+                or isinstance(gradient, tf.IndexedSlices)
                 or not isinstance(variable, tf.Variable)):
             return super().update_step(gradient, variable, learning_rate)
         dtype = variable.dtype

@@ -27,6 +27,9 @@ from keras_pose.models import build_model_from_config
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.trainer import make_optimizer
 
+fused, apply_adam = {}, tf.raw_ops.ResourceApplyAdam  # Counts FusedAdam's traced updates.
+tf.raw_ops.ResourceApplyAdam = lambda **k: fused.update(calls=fused.get("calls", 0) + 1) or apply_adam(**k)
+
 config = apply_overrides(get_experiment("tiny"), ["model.image_size=64,64",
     "model.heatmap_size=16,16", "model.blocks_per_stage=1,1,1,1",
     "model.deconv_filters=16,16,16", "model.num_keypoints=5"])
@@ -49,6 +52,12 @@ for name, strategy in [("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
         "stem_bn_mean": network.get_layer("stem_bn").moving_mean.numpy().tolist(),
         "head_bn_var": network.get_layer("head_deconv1_bn").moving_variance.numpy().tolist(),
         "kernel": network.get_layer("stage5_block1_conv2").kernel.numpy().ravel()[:50].tolist(),
+        # Each replica's copy of every weight and Adam slot, against the first.
+        "copies_differ": max(float(np.abs(c.numpy() - copies[0].numpy()).max())
+                             for v in network.weights + model.optimizer.variables
+                             for copies in [getattr(v.value, "values", [v.value])]
+                             for c in copies),
+        "fused": fused.pop("calls", 0),
     }
 print("RESULT " + json.dumps(out))
 """
@@ -69,6 +78,8 @@ def test_two_replicas_match_one_device():
     out = json.loads(line[len("RESULT "):])
     one, two = out["one"], out["two"]
     assert one["replicas"] == 1 and two["replicas"] == 2
+    # FusedAdam on each replica's copy: two updates traced per weight.
+    assert two["fused"] == 2 * one["fused"] > 0 and two["copies_differ"] == 0
     assert two["loss"] == pytest.approx(one["loss"], rel=1e-5)
     # Synchronized BatchNorm: the same statistics as one device over the global batch.
     np.testing.assert_allclose(two["stem_bn_mean"], one["stem_bn_mean"], rtol=1e-4, atol=1e-6)

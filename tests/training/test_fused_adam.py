@@ -9,25 +9,34 @@ from keras_pose.training.fused_adam import FusedAdam
 from keras_pose.training.run_dir import optimizer_state
 
 
-def _train(optimizer_class, steps=20, policy="float32", **kwargs):
-    """Weights, optimizer state and the update's op types after ``steps``."""
+def _train(optimizer_class, steps=20, policy="float32", strategy=None, **kwargs):
+    """Weights, optimizer state and the update's op types after ``steps``
+    (under ``strategy``: its replica step, as Keras' fit runs it)."""
     from keras_pose.export.precision import dtype_policy_scope
+    strategy = strategy or tf.distribute.get_strategy()
     keras.utils.set_random_seed(0)
-    with dtype_policy_scope(policy):
+    with dtype_policy_scope(policy), strategy.scope():
         model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, name="a"),
                                   keras.layers.Dense(3, name="b")], name="net")
-    optimizer = optimizer_class(learning_rate=1e-2, epsilon=1e-8, **kwargs)
+        optimizer = optimizer_class(learning_rate=1e-2, epsilon=1e-8, **kwargs)
+        optimizer.build(model.trainable_variables)
     x = tf.constant(np.random.default_rng(0).normal(size=(16, 6)), tf.float32)
 
-    @tf.function
-    def step():
+    def replica_step():
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(tf.cast(model(x), tf.float32) ** 2)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+    @tf.function
+    def step():
+        strategy.run(replica_step)
     for _ in range(steps):
         step()
-    ops = {op.type for op in step.get_concrete_function().graph.get_operations()}
+    graph = step.get_concrete_function().graph
+    ops = {op.type for op in graph.get_operations()}
+    for function in graph._functions.values():  # strategy.run's replica function
+        ops |= {node.op for node in function.cached_definition.node_def}
     return [v.numpy() for v in model.weights], optimizer_state(optimizer), ops
 
 
@@ -46,6 +55,25 @@ def test_updates_equal_keras_adam_in_one_op_per_weight(policy):
         np.testing.assert_allclose(our_state[name], keras_state[name], rtol=1e-4, atol=1e-6)
     assert "ResourceApplyAdam" in our_ops and "ResourceApplyAdam" not in keras_ops
     assert "Sqrt" not in our_ops and "Sqrt" in keras_ops
+
+
+@pytest.mark.parametrize("merge_call", [True, False])
+def test_fused_under_a_mirrored_strategy(merge_call):
+    # Keras updates each replica's copy inside the strategy's update: in
+    # cross-replica context (merge_call), or in the replica's own context
+    # (MirroredStrategy on GPUs that need no merge_call). Two replicas
+    # keeping equal copies: tests/training/test_distributed.py.
+    def mirrored():
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+        strategy.extended._use_merge_call = lambda: merge_call
+        return strategy
+    ours, our_state, our_ops = _train(FusedAdam, 10, strategy=mirrored())
+    keras_weights, keras_state, keras_ops = _train(keras.optimizers.Adam, 10, strategy=mirrored())
+    assert "ResourceApplyAdam" in our_ops and "ResourceApplyAdam" not in keras_ops
+    for got, expected in zip(ours, keras_weights):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    for name in keras_state:
+        np.testing.assert_allclose(our_state[name], keras_state[name], rtol=1e-4, atol=1e-6)
 
 
 def test_amsgrad_keeps_keras_update():
