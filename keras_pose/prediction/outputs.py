@@ -19,7 +19,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Collection, Mapping, Optional
 
 import cv2
 import numpy as np
@@ -280,17 +280,24 @@ def put_back_previous(pairs: list[tuple[str, str]]) -> None:
             os.replace(previous, current)
 
 
-def keep_earlier_sequence(output: Callable[[str], str], source: str) -> Optional[str]:
+def keep_earlier_sequence(output: Callable[[str], str], source: str,
+                          frames: Optional[Collection[str]] = None) -> Optional[str]:
     """Moves an earlier run's outputs of a video or a folder of frames
     (``output(suffix)`` for each of :data:`SEQUENCE_SUFFIXES`) to
     ``<key>.<n><suffix>`` (the first n free for all; the frames.json path
     returned) when its frames.json names another ``source`` (the input's
-    absolute path) in its entries: ``a.avi`` of another folder, given in a
-    later run into the same ``--output_dir``, replaced the first one's
-    results in silence. A run over the same source again (or an earlier
-    version's file, which names none) replaces them."""
-    if _earlier_entries_are(output(".frames.json"),
-                            lambda entry: entry.get("source", source) == source):
+    absolute path) in its entries, or, for a folder, a frame not among this
+    run's ``frames`` (file names): ``a.avi`` of another folder, or frames 4-6
+    of a folder tracked after frames 1-3, given in a later run into the same
+    ``--output_dir``, replaced the first one's results in silence. A run
+    over the same source again (or an earlier version's file, which names
+    none) replaces them."""
+    names = None if frames is None else {os.path.basename(name) for name in frames}
+
+    def ours(entry: dict) -> bool:
+        return entry.get("source", source) == source and (
+            names is None or os.path.basename(str(entry.get("file_name", ""))) in names)
+    if _earlier_entries_are(output(".frames.json"), ours):
         return None
     n = 1
     while any(os.path.exists(output(f".{n}{suffix}")) for suffix in SEQUENCE_SUFFIXES):

@@ -221,13 +221,16 @@ class PredictionRun:
         ``fps``: frames carry no rate)."""
         for key, frames in sequences(items):
             self._sequence(key, _read_frames(self, frames), fps, True, track_config,
-                           os.path.dirname(frames[0].path))
+                           os.path.dirname(frames[0].path), [item.key for item in frames])
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
-                  track_config: Any, source: str) -> None:
+                  track_config: Any, source: str,
+                  frame_names: Optional[Sequence[str]] = None) -> None:
         """``frames`` yields (frame name, detection source, RGB frame);
         ``source``: the video's or the folder's path (each frame's entry
-        names it: an earlier run's outputs of another source are kept).
+        names it: an earlier run's outputs of another source are kept);
+        ``frame_names``: a folder's frames (an earlier run's outputs of
+        other frames of that folder are kept too).
 
         ``<key>.frames.json`` is complete on disk after every frame (with
         ``track_id``s when tracking), so a run ended in any way keeps the
@@ -239,7 +242,7 @@ class PredictionRun:
         self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
         source = os.path.abspath(source)
-        pairs = self._set_aside(key, output, source)
+        pairs = self._set_aside(key, output, source, frame_names)
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
         per_frame, results, names = None, [], []
         finished = written = False
@@ -272,15 +275,18 @@ class PredictionRun:
                 _settle_previous(key, pairs, finished and written, done)
         self.summary.processed += 1
 
-    def _set_aside(self, key: str, output: Any, source: str) -> list[tuple[str, str]]:
-        """Earlier outputs of another ``source`` of the same name moved to
+    def _set_aside(self, key: str, output: Any, source: str,
+                   frame_names: Optional[Sequence[str]]) -> list[tuple[str, str]]:
+        """Earlier outputs of another ``source`` of the same name (or other
+        ``frame_names`` of it) moved to
         ``<key>.<n>.*``, named in the summary; this source's kept as
         ``<key>.previous.*`` until this run has finished (they were replaced
         from the first frame, so a stop lost them). Returns the (current,
         previous) file pairs."""
         for prefix, what in (("", ""), (PREVIOUS, " (the complete outputs a stopped rerun "
                                                   "of it kept)")):
-            kept = keep_earlier_sequence(lambda suffix: output(prefix + suffix), source)
+            kept = keep_earlier_sequence(lambda suffix: output(prefix + suffix), source,
+                                         frame_names)
             if kept:  # Said at the end (predict.py's summary).
                 self.summary.kept_earlier.append(f"{key}: {kept}{what}")
         pairs = [(output(s), output(PREVIOUS + s)) for s in SEQUENCE_SUFFIXES]

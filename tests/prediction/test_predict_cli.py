@@ -864,6 +864,37 @@ def test_an_earlier_runs_video_of_the_same_name_keeps_its_outputs(run_predict, c
     assert len(json.load(open(out / "a.avi.frames.json"))) == 2
 
 
+def test_tracking_other_frames_of_a_folder_keeps_the_earlier_frames_outputs(
+        run_predict, checkpoint, coco_dir, tmp_path):
+    """Frames 0-1 of a folder tracked, then frames 2-3 (a glob) into the same
+    --output_dir: the second run replaced the first one's results in
+    silence (the same folder was taken for the same input). A run over all
+    four frames then replaces the second run's own outputs."""
+    folder = tmp_path / "in" / "seq"
+    _frames(coco_dir, folder, 4)
+    out = tmp_path / "out"
+
+    def track(pattern):
+        code, stdout, err = run_predict(["--checkpoint", checkpoint, "--input",
+                                         str(folder / pattern), "--track", "--detector",
+                                         "none", "--output_dir", str(out)])
+        assert code == 0, err[-2000:]
+        return stdout
+
+    def names(path):
+        return [entry["file_name"] for entry in json.load(open(path))]
+    track("00000[01].jpg")
+    stdout = track("00000[23].jpg")
+    assert f"seq: {out / 'seq.1.frames.json'}" in stdout
+    assert names(out / "seq.1.frames.json") == ["000000.jpg", "000001.jpg"]
+    assert len(json.load(open(out / "seq.1.posetrack.json"))["images"]) == 2
+    assert os.path.isfile(out / "seq.1.pose.avi")
+    assert names(out / "seq.frames.json") == ["000002.jpg", "000003.jpg"]
+    track("*.jpg")
+    assert names(out / "seq.frames.json") == [f"00000{i}.jpg" for i in range(4)]
+    assert not os.path.exists(out / "seq.2.frames.json")
+
+
 def test_a_model_that_cannot_be_tracked_is_refused_before_any_file_moves(
         run_predict, coco_dir, tmp_path):
     """A 1-keypoint model with --track: refused in one line before the first
