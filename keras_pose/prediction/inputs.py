@@ -19,10 +19,14 @@ import os
 import re
 from typing import Iterable, Mapping, Sequence
 
+import cv2
+
 from keras_pose.detection.file_detectors import file_key
 from keras_pose.errors import UserError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+# .jfif / .jpe / .jif: JPEGs as Windows and browsers save them.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".png", ".bmp", ".webp", ".gif",
+                    ".tif", ".tiff")
 # What OpenCV's FFmpeg reads; a file it cannot open is reported as unreadable.
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".3gp",
                     ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".ogv")
@@ -56,10 +60,14 @@ class InputFile:
 
     def drawn_output(self, output_dir: str) -> str:
         """Where its annotated copy goes: ``<stem>.pose<ext>`` for an image
-        (``a/x.jpg`` -> ``a/x.pose.jpg``), ``<key>.pose.avi`` for a video."""
+        (``a/x.jpg`` -> ``a/x.pose.jpg``), ``<key>.pose.avi`` for a video.
+        An image whose extension OpenCV cannot write (``x.jfif``, a file
+        named with none) is drawn as a JPEG, ``<key>.pose.jpg``."""
         if self.is_video:
             return sequence_output(output_dir, self.key, ".pose.avi")
         stem, ext = os.path.splitext(self.key)
+        if not cv2.haveImageWriter("x" + ext):
+            return sequence_output(output_dir, self.key, ".pose.jpg")
         return sequence_output(output_dir, stem, ".pose" + ext)
 
 

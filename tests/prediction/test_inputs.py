@@ -104,6 +104,21 @@ def test_a_file_named_on_its_own_is_an_input_whatever_its_extension(tmp_path):
     assert [item.key for item in list_inputs(str(tmp_path / "IMG_1.heic"))] == ["IMG_1.heic"]
 
 
+def test_jpegs_named_as_windows_saves_them_are_read_and_drawn_as_jpegs(tmp_path):
+    # .jfif / .jpe were passed over in silence (a folder of them: "no image
+    # or video found"); OpenCV writes no .jfif, nor a file with no extension,
+    # whose annotated copy was then "NOT WRITTEN" with OpenCV's message.
+    _touch(tmp_path, "a.jfif", "b.JPE", "c.jpg", "d.jif")
+    items = list_inputs(str(tmp_path))
+    assert [item.key for item in items] == ["a.jfif", "b.JPE", "c.jpg", "d.jif"]
+    out = str(tmp_path / "out")
+    assert [os.path.relpath(item.drawn_output(out), out) for item in items] == [
+        "a.jfif.pose.jpg", "b.pose.JPE", "c.pose.jpg", "d.jif.pose.jpg"]
+    _touch(tmp_path, "photo")
+    (item,) = list_inputs(str(tmp_path / "photo"))
+    assert item.drawn_output(out) == os.path.join(out, "photo.pose.jpg")
+
+
 def test_frames_numbered_without_zeros_run_in_number_order(tmp_path):
     # `ffmpeg -i clip.mp4 frame_%d.jpg` names frames 1, 2, ..., 10, 11: in
     # string order frame_10 would be tracked right after frame_1.
