@@ -18,6 +18,7 @@ from absl import logging
 
 from keras_pose.configs.base import ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import apply_overrides
+from keras_pose.configs.keypoints import describe_moves, moved_keypoints
 from keras_pose.configs.experiments import default_experiment, get_experiment
 from keras_pose.configs.sigmas import expand_sigma_override
 
@@ -110,6 +111,14 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
     if any(key.startswith("model.") for key in explicit):
         raise ConfigError("model.* cannot be overridden here: the checkpoint's weights "
                           "define the model")
+    moved = moved_keypoints(trained.data.keypoint_names, config.data.keypoint_names)
+    if "data.keypoint_names" in explicit and moved:
+        raise ConfigError(
+            f"data.keypoint_names {list(config.data.keypoint_names)} names the checkpoint's "
+            f"keypoints in another order ({describe_moves(moved, 'it', 'the checkpoint')}): "
+            "it would rename the model's heatmap channels, not reorder the data; drop it and "
+            "write the data's keypoints in the checkpoint's order "
+            f"{list(trained.data.keypoint_names)}")
     kept = {}
     for field in METADATA_FIELDS:
         if f"data.{field}" in explicit:

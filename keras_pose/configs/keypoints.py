@@ -160,6 +160,48 @@ def flip_pairs_from_names(names: Sequence[str], *, log: bool = True
     return tuple(sorted(pairs))
 
 
+def moved_keypoints(reference: Sequence[str], names: Sequence[str]) -> list[tuple[str, int, int]]:
+    """The names of ``names`` that spell a keypoint of ``reference`` (in any
+    naming style, :func:`keypoint_keys`) at another position: the same
+    keypoints in another order, which a renaming would pair with the wrong
+    heatmap channels.
+
+    Returns:
+      (name, its position in ``names``, its position in ``reference``) of each.
+    """
+    position = {}
+    for i, key in enumerate(keypoint_keys(reference)):
+        position.setdefault(key, i)
+    return [(name, j, position[key]) for j, (name, key) in enumerate(zip(names, keypoint_keys(names)))
+            if key in position and position[key] != j]
+
+
+def describe_moves(moved: Sequence[tuple[str, int, int]], here: str, there: str,
+                   limit: int = 3) -> str:
+    """``'left_eye' is keypoint 2 in <here>, 1 in <there>, ...`` (0-based),
+    from :func:`moved_keypoints`, for messages."""
+    text = ", ".join(f"{name!r} is keypoint {j} in {here}, {i} in {there}"
+                     for name, j, i in moved[:limit])
+    return text + (f" (and {len(moved) - limit} more)" if len(moved) > limit else "")
+
+
+def upper_body_from_names(names: Sequence[str]) -> Optional[tuple[int, ...]]:
+    """Half-body's upper-body keypoints of ``names`` (any order, any naming
+    style), when every name is a keypoint of a known data set's table whose
+    upper body the tables agree on (COCO's, MPII's, ...); None otherwise."""
+    upper: dict[Key, bool] = {}
+    for info in DATASETS.values():
+        if not info.upper_body_ids:
+            continue
+        for i, key in enumerate(keypoint_keys(info.names)):
+            side = i in info.upper_body_ids
+            upper[key] = side if upper.get(key, side) == side else None
+    sides = [upper.get(key) for key in keypoint_keys(names)]
+    if not names or any(side is None for side in sides):
+        return None
+    return tuple(i for i, side in enumerate(sides) if side)
+
+
 def describe_pairs(pairs: Sequence[Sequence[int]], names: Sequence[str]) -> str:
     """``left_eye<->right_eye, ...`` for logs."""
     if not pairs:

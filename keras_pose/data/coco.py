@@ -170,6 +170,7 @@ def load_coco_gt(ann_file: str, images_root: str, aspect_ratio: float,
                 area=float(np.prod(scale * 200.0)), box=person["box"],
                 category_id=int(ann["category_id"]))
     _warn_degenerate_boxes(ann_file, data["annotations"], images)
+    _warn_keypoints_off_image(ann_file, data["annotations"], images, k)
     annotated = sorted({a["image_id"] for a in data["annotations"]} & set(images))
     check_image_sizes([images[i] for i in annotated], images_root, ann_file)
     return _records(rows, meta, meta["keypoint_names"], skipped, ann_file)
@@ -199,6 +200,33 @@ def _warn_degenerate_boxes(ann_file: str, annotations: Sequence[dict],
                         "%s): cleaned as the reference does (kept as an empty box, or "
                         "dropped); correct the boxes, [x, y, width, height] in pixels",
                         ann_file, len(anns), why, anns[0]["id"], anns[0]["bbox"])
+
+
+def _warn_keypoints_off_image(ann_file: str, annotations: Sequence[dict],
+                              images: Mapping[Any, dict], k: int) -> None:
+    """Names the annotations with labelled keypoints outside their image,
+    which train as targets no crop holds (all of them: a loss of 0 and
+    nothing learnt, in silence), and keypoints all within 0..1 (normalised
+    coordinates, not pixels)."""
+    off, labelled, largest = [], 0, 0.0
+    for ann in annotations:
+        image = images.get(ann["image_id"])
+        if ann["iscrowd"] or image is None:
+            continue
+        points = np.asarray(ann["keypoints"], np.float64).reshape(k, 3)
+        points = points[points[:, 2] > 0, :2]
+        labelled += len(points)
+        largest = max(largest, float(np.abs(points).max(initial=0.0)))
+        if ((points < 0) | (points > [image["width"], image["height"]])).any():
+            off.append(ann)
+    if off:
+        logging.warning("%s: %d annotation(s) have labelled keypoints outside their image (e.g. "
+                        "annotation id %s, image %s): their crops never hold them; keypoints "
+                        "are [x, y, visibility] in the image's pixels", ann_file, len(off),
+                        off[0]["id"], off[0]["image_id"])
+    if labelled and largest <= 1.0:
+        logging.warning("%s: all %d labelled keypoints lie within 0..1: normalised coordinates? "
+                        "keypoints are in the image's pixels", ann_file, labelled)
 
 
 def check_image_sizes(images: Sequence[dict], images_root: str, source: str,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 from absl import logging
 
-from keras_pose.configs import ExperimentConfig
-from keras_pose.configs.keypoints import keypoint_keys, resolve_flip_pairs
+from keras_pose.configs import DataConfig, ExperimentConfig
+from keras_pose.configs.keypoints import (describe_moves, keypoint_keys, moved_keypoints,
+                                         resolve_flip_pairs, upper_body_from_names)
 from keras_pose.configs.sigmas import resolve_sigmas
 from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
@@ -100,11 +101,40 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
                              f"{len(names)} keypoints (0-based limbs)")
         flip_pairs = resolve_flip_pairs(names, data.flip_pairs, file_pairs, source)
         sigmas = resolve_sigmas(data.oks_sigmas, names)
+        upper_body = _upper_body(data, names)
     except ValueError as e:
         raise DatasetError(f"data set {data.root}: {e}") from e
     return config.replace(data=dataclasses.replace(
         data, keypoint_names=tuple(names), skeleton=tuple(map(tuple, skeleton)),
-        flip_pairs=flip_pairs, oks_sigmas=sigmas, category_ids=category_ids))
+        flip_pairs=flip_pairs, oks_sigmas=sigmas, category_ids=category_ids,
+        upper_body_ids=upper_body))
+
+
+def _upper_body(data: DataConfig, names: Sequence[str]) -> tuple[int, ...]:
+    """``data.upper_body_ids``, checked against the K names; for half-body
+    without them, the upper body by keypoint name (COCO's, MPII's, ... tables),
+    else a warning: with none, half-body cropped around every visible joint.
+
+    Raises:
+      ValueError: for an id outside the K keypoints (was an IndexError
+        inside the input pipeline).
+    """
+    ids = tuple(data.upper_body_ids)
+    outside = [i for i in ids if not 0 <= i < len(names)]
+    if outside:
+        raise ValueError(f"data.upper_body_ids {list(ids)}: {outside} outside the "
+                         f"{len(names)} keypoints (0-based)")
+    if ids or data.half_body_prob <= 0:
+        return ids
+    derived = upper_body_from_names(names)
+    if derived:
+        logging.info("Half-body upper body (data.upper_body_ids, from the keypoint names): %s",
+                     [names[i] for i in derived])
+        return derived
+    logging.warning("data.half_body_prob=%g without data.upper_body_ids: half-body crops "
+                    "around all the visible keypoints; give the upper body's keypoint indices "
+                    "(0-based), e.g. --set data.upper_body_ids=[0,1,2]", data.half_body_prob)
+    return ids
 
 
 def _metadata_file(config: ExperimentConfig) -> str:
@@ -290,9 +320,13 @@ def load_records(config: ExperimentConfig, split: str,
                 box_mode.detection_file, ann, images, aspect, data.image_threshold, padding,
                 category_ids=data.category_ids, keypoint_names=data.keypoint_names)
     if len(records) and records.num_keypoints != config.model.num_keypoints:
+        hint = ""
+        if len(data.keypoint_names) == records.num_keypoints and split == "train":
+            hint = (f"; with data.keypoint_names given, K is not read from the file: add "
+                    f"--set model.num_keypoints={records.num_keypoints}")
         raise DatasetError(
             f"{records.source} has {records.num_keypoints} keypoints but {owner} has "
-            f"model.num_keypoints={config.model.num_keypoints}")
+            f"model.num_keypoints={config.model.num_keypoints}{hint}")
     if not len(records):
         raise DatasetError(_no_people(records, name, split, data.dataset))
     return _check_images(records, drop=split == "train")
@@ -332,12 +366,37 @@ def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str)
     k = config.model.num_keypoints
     renamed = ours and theirs and ours != theirs and keypoint_keys(ours) != keypoint_keys(theirs)
     if records.num_keypoints != k or renamed:
-        hint = ("; if they are the same keypoints spelt otherwise, pass --set "
-                "data.keypoint_names=<the data's names>" if records.num_keypoints == k else "")
+        moved = moved_keypoints(ours, theirs)
+        if moved:  # Renaming them would pair each channel with another keypoint.
+            hint = (f" ({describe_moves(moved, 'the data', 'the model')}): write each "
+                    "annotation's keypoints in the model's order")
+        elif records.num_keypoints == k:
+            hint = ("; if they are the same keypoints spelt otherwise, pass --set "
+                    "data.keypoint_names=<the data's names>")
+        else:
+            hint = ""
         raise DatasetError(
             f"{records.source} has keypoints {list(theirs)} (K={records.num_keypoints}) but "
             f"{owner} was trained on {list(ours)} (K={k}); evaluate it on data with the same "
             f"keypoints in the same order{hint}")
+
+
+def check_order(config: ExperimentConfig, records: PersonRecords) -> None:
+    """Training people whose file lists ``data.keypoint_names`` (given with
+    --set) in another order: the names would be put on the wrong channels
+    (flip pairs, sigmas and the checkpoint's metadata all wrong, in silence).
+
+    Raises:
+      DatasetError: naming the file, the keypoints moved and the way out.
+    """
+    moved = moved_keypoints(records.keypoint_names, config.data.keypoint_names)
+    if moved:
+        raise DatasetError(
+            f"data.keypoint_names {list(config.data.keypoint_names)} lists the keypoints of "
+            f"{records.source} ({list(records.keypoint_names)}) in another order "
+            f"({describe_moves(moved, 'data.keypoint_names', 'the file')}); it names the "
+            "file's keypoints in the file's order: "
+            "drop it, or give them in that order")
 
 
 def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:

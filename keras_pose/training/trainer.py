@@ -404,6 +404,7 @@ def _setup(config: ExperimentConfig, strategy, model_dir: str, export: bool):
     written (a user error refuses the run): (records, plan, the validation
     setup or None)."""
     records = datasets.load_records(config, "train")
+    datasets.check_order(config, records)
     plan = _plan(config, strategy, len(records), model_dir)
     logging.info("%s: %d training people (%d annotations skipped: %s); %d replica(s), global "
                  "batch %d, %d steps per epoch, base learning rate %g", config.data.root,

@@ -61,6 +61,21 @@ def test_explicit_metadata_overrides_win_and_model_overrides_are_refused():
         checkpoint_config(trained, trained, ["model.depth=50"])
 
 
+def test_metadata_names_of_the_checkpoints_keypoints_in_another_order_are_refused():
+    # They would rename the heatmap channels (AP 0, flip pairs and sigmas on
+    # the wrong keypoints, in silence); a respelling in the same order stays.
+    trained = _trained_on_a_custom_set()
+    for names in ["Snout,L_Eye,R_Eye,Tail", "snout,eyes_l,eye_r,tail_tip"]:
+        overrides = [f"data.keypoint_names={names}"]
+        config = checkpoint_config(build_config(start=trained, overrides=overrides), trained,
+                                   overrides)
+        assert config.data.keypoint_names == tuple(names.split(","))
+    overrides = ["data.keypoint_names=snout,eyeR,eyeL,tail"]
+    with pytest.raises(ConfigError, match=r"'eyeR' is keypoint 1 in it, 2 in the checkpoint.*"
+                                          r"'snout', 'eyeL', 'eyeR', 'tail'"):
+        checkpoint_config(build_config(start=trained, overrides=overrides), trained, overrides)
+
+
 def test_evaluation_config_of_a_checkpoint_trained_on_tiny():
     trained = get_experiment("tiny")
     config = build_config(dataset="mpii", start=trained)

@@ -105,6 +105,12 @@ def test_metadata_mismatch_names_both(coco_dir):
     other = cfg.replace(data=dataclasses.replace(cfg.data, keypoint_names=tuple(swapped)))
     with pytest.raises(DatasetError, match="checkpoint X was trained on .*right_eye.*left_eye"):
         datasets.check_metadata(other, records, "checkpoint X")
+    # The same keypoints in another order: renaming them (the hint for a
+    # spelling difference) would evaluate at AP 0 in silence, so it is not given.
+    with pytest.raises(DatasetError, match=r"'left_eye' is keypoint 1 in the data, 2 in the "
+                                           r"model.*in the model's order$") as error:
+        datasets.check_metadata(other, records, "checkpoint X")
+    assert "data.keypoint_names" not in str(error.value)
     mpii = default_experiment("mpii")
     with pytest.raises(DatasetError, match="K=16"):
         datasets.check_metadata(mpii, records, "checkpoint Y")
@@ -120,6 +126,23 @@ def test_metadata_mismatch_names_both(coco_dir):
         cfg.data, keypoint_names=("snout",) + cfg.data.keypoint_names[1:]))
     with pytest.raises(DatasetError, match="pass --set data.keypoint_names="):
         datasets.check_metadata(renamed, records, "preset Z")
+
+
+def test_training_names_given_in_another_order_than_the_files_are_refused(coco_dir):
+    # --set data.keypoint_names names the training file's keypoints: in
+    # another order, flip pairs and sigmas would go to the wrong channels.
+    from keras_pose.data import coco
+    records = coco.load_coco_gt(os.path.join(coco_dir, "test_coco.json"), coco_dir, 0.75)
+    cfg = default_experiment("coco")
+    datasets.check_order(cfg, records)
+    styled = tuple(n.replace("left_", "L").replace("right_", "R") for n in cfg.data.keypoint_names)
+    datasets.check_order(cfg.replace(data=dataclasses.replace(cfg.data, keypoint_names=styled)),
+                         records)
+    swapped = (styled[0], styled[2], styled[1]) + styled[3:]
+    with pytest.raises(DatasetError, match=r"test_coco.json .*'Reye' is keypoint 1 in "
+                                           r"data.keypoint_names, 2 in the file.*drop it"):
+        datasets.check_order(cfg.replace(data=dataclasses.replace(
+            cfg.data, keypoint_names=swapped)), records)
 
 
 def test_missing_split_files_name_what_the_folder_holds_and_the_settings(tmp_path):

@@ -701,6 +701,49 @@ def test_resolve_flip_pairs_and_sigmas_of_a_custom_set(tmp_path, caplog):
         datasets.resolve_dataset_config(wrong)
 
 
+def test_half_body_of_a_custom_set_knows_its_upper_body(tmp_path, caplog):
+    # Own sets had no upper body: half-body cropped around all the visible
+    # keypoints in silence; an id beyond K was an IndexError in tf.data.
+    caplog.set_level(logging.INFO)
+    names = ["RShoulder", "Nose", "LShoulder", "RHip", "LHip"]
+    config = _custom_root(tmp_path, _tiny_coco(names))
+    assert datasets.resolve_dataset_config(config).data.upper_body_ids == ()  # half-body off
+
+    def half_body(config, ids=()):
+        return config.replace(data=dataclasses.replace(config.data, half_body_prob=0.3,
+                                                       upper_body_ids=ids))
+    assert datasets.resolve_dataset_config(half_body(config)).data.upper_body_ids == (0, 1, 2)
+    assert "from the keypoint names): ['RShoulder', 'Nose', 'LShoulder']" in caplog.text
+    assert datasets.resolve_dataset_config(half_body(config, (3, 4))).data.upper_body_ids == (3, 4)
+    with pytest.raises(datasets.DatasetError, match=r"data.upper_body_ids \[0, 1, 20\]: \[20\] "
+                                                    r"outside the 5 keypoints"):
+        datasets.resolve_dataset_config(half_body(config, (0, 1, 20)))
+    animal = _custom_root(tmp_path / "b", _tiny_coco([f"part{i}" for i in range(5)]))
+    assert datasets.resolve_dataset_config(half_body(animal)).data.upper_body_ids == ()
+    assert "data.half_body_prob=0.3 without data.upper_body_ids" in caplog.text
+
+
+def test_keypoints_outside_their_image_or_normalised_are_named(tmp_path, coco_dir, caplog):
+    # Trained as targets no crop holds: a loss of 0, nothing learnt, in silence.
+    data = _real_coco(coco_dir)
+    coco.load_coco_gt(_write(tmp_path, data, "right.json"), coco_dir, 0.75)
+    assert "keypoints outside" not in caplog.text and "0..1" not in caplog.text
+    people = [a for a in data["annotations"] if max(a["keypoints"][2::3]) > 0]
+    moved = json.loads(json.dumps(data))
+    for ann in (a for a in moved["annotations"] if a["id"] in {people[0]["id"], people[1]["id"]}):
+        ann["keypoints"] = [v + 5000 * (i % 3 != 2) for i, v in enumerate(ann["keypoints"])]
+    coco.load_coco_gt(_write(tmp_path, moved, "moved.json"), coco_dir, 0.75)
+    assert (f"moved.json: 2 annotation(s) have labelled keypoints outside their image (e.g. "
+            f"annotation id {people[0]['id']}, image {people[0]['image_id']})") in caplog.text
+    images = {i["id"]: i for i in data["images"]}
+    for ann in data["annotations"]:
+        image = images[ann["image_id"]]
+        ann["keypoints"] = [v / (image["width"], image["height"], 1)[i % 3]
+                            for i, v in enumerate(ann["keypoints"])]
+    coco.load_coco_gt(_write(tmp_path, data, "unit.json"), coco_dir, 0.75)
+    assert "unit.json: all " in caplog.text and "lie within 0..1: normalised" in caplog.text
+
+
 def test_images_of_another_size_than_their_entries_are_named(tmp_path, coco_dir, caplog):
     # Width and height swapped (an EXIF-turning annotation tool): boxes were
     # clipped to the wrong size, people cut or dropped, AP 0.87 -> 0.45, silently.
