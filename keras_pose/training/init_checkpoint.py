@@ -205,3 +205,28 @@ def check_resumed_source(saved: ExperimentConfig, config: ExperimentConfig, mode
         f"{model_dir} holds a run {origin} (last checkpoint {latest}); a resume never loads "
         f"--init_checkpoint {now}: give another --model_dir to start from it, or resume "
         f"that run with {resume}")
+
+
+def check_restarted_source(config: ExperimentConfig, model_dir: str) -> None:
+    """A fine-tune stopped before its first checkpoint (its config.json
+    records the source, no epoch was saved), run again without
+    ``--init_checkpoint``: it trained from scratch in silence, where a run
+    stopped after an epoch resumes the fine-tune.
+
+    Raises:
+      TrainingError: naming the run's source and the way out.
+    """
+    path = os.path.join(model_dir, "config.json")
+    if config.train.init_checkpoint or latest_epoch_checkpoint(model_dir) is not None \
+            or not os.path.isfile(path):
+        return
+    try:
+        began = load_config(path).train.init_checkpoint
+    except (ValueError, OSError):  # Not a run's config: the run's own checks speak.
+        return
+    if began:
+        raise TrainingError(
+            f"{model_dir} holds a run fine-tuned from {began} that stopped before its first "
+            f"checkpoint ({path}); without --init_checkpoint this run would train from "
+            f"scratch: give --init_checkpoint {began} to start it again, or another --model_dir")
+

@@ -44,7 +44,8 @@ from keras_pose.training.distribution import (is_chief, resolve_precision, selec
                                               worker_dir)
 from keras_pose.training.finish import after_training, check_export_place
 from keras_pose.training.fused_adam import FusedAdam
-from keras_pose.training.init_checkpoint import (check_resumed_source, init_from_checkpoint,
+from keras_pose.training.init_checkpoint import (check_restarted_source, check_resumed_source,
+                                                 init_from_checkpoint,
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.resume import agreed_checkpoint, check_resume, refuse_legacy
@@ -334,6 +335,9 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     # Whatever can still refuse the run (the checkpoint's settings, weights,
     # optimizer state and schedule) before the first write: a refused run
     # leaves the model directory as it was.
+    if not latest:
+        with _refusals_shared(strategy):
+            check_restarted_source(config, model_dir)
     if latest:
         with _refusals_shared(strategy):  # No collective in it: no worker waits in one.
             saved = load_config(os.path.join(latest, "config.json"))

@@ -257,6 +257,29 @@ def test_a_fine_tune_resumes_when_its_source_is_gone(train_script, synthetic_roo
     assert "train.py: error: checkpoint a does not exist" in capsys.readouterr().err
 
 
+def test_a_fine_tune_stopped_before_its_first_checkpoint_is_not_restarted_from_scratch(
+        train_script, synthetic_root, tmp_path, monkeypatch, capsys):
+    """A fine-tune stopped before its first checkpoint (here: no epoch to
+    train), run again without --init_checkpoint, trained from scratch in
+    silence (AP 0 where a resume after an epoch keeps the fine-tune)."""
+    from tests.training.conftest import fast_flags
+    monkeypatch.chdir(tmp_path)
+    assert _train(train_script, *fast_flags(synthetic_root), "--set", "train.epochs=1",
+                  "--model_dir", "a") == 0
+    assert _train(train_script, *_flags(synthetic_root), "--init_checkpoint", "a",
+                  "--model_dir", "ft", "--set", "train.epochs=0") == 0
+    capsys.readouterr()
+    assert _train(train_script, *_flags(synthetic_root), "--model_dir", "ft") == 1
+    assert capsys.readouterr().err == (
+        f"train.py: error: ft holds a run fine-tuned from {tmp_path / 'a'} that stopped before "
+        "its first checkpoint (ft/config.json); without --init_checkpoint this run would train "
+        f"from scratch: give --init_checkpoint {tmp_path / 'a'} to start it again, or another "
+        "--model_dir\n")
+    assert not os.path.isdir(os.path.join("ft", "checkpoints", "epoch_0001"))
+    assert _train(train_script, *_flags(synthetic_root), "--init_checkpoint", "a",
+                  "--model_dir", "ft", "--set", "train.epochs=1") == 0
+
+
 def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
     from keras_pose.configs import get_experiment
     from keras_pose.training.init_checkpoint import check_resumed_source
