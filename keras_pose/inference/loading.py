@@ -117,7 +117,7 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
 
 def load_pose_model(path: str, overrides: Sequence[str] = (), *,
                     runtime: Optional[str] = None, precision: Optional[str] = None,
-                    **export_options: Any) -> PoseModel:
+                    data_config: Any = None, samples: Any = None) -> PoseModel:
     """Loads a trained model and its config.
 
     Args:
@@ -131,8 +131,9 @@ def load_pose_model(path: str, overrides: Sequence[str] = (), *,
         exported, calibrated and guarded on first use, then reused); None:
         as ``path`` is (``tf`` ``fp32`` for a checkpoint). Refused for an
         export, which runs in its own runtime and precision.
-      export_options: for ``keras_pose.export.cache.runtime_model``
-        (``data_config``, ``samples``).
+      data_config, samples: the people that calibrate and guard an export
+        (``keras_pose.export.cache.runtime_model``); only with ``runtime``
+        or ``precision``.
 
     Raises:
       CheckpointError: naming the path and what is wrong with it.
@@ -152,4 +153,5 @@ def load_pose_model(path: str, overrides: Sequence[str] = (), *,
     if runtime is None and precision is None:
         return pose_model
     from keras_pose.export.cache import runtime_model
-    return runtime_model(pose_model, runtime, precision, **export_options)
+    return runtime_model(pose_model, runtime, precision, data_config=data_config,
+                         samples=samples)

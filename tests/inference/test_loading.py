@@ -24,6 +24,14 @@ def test_keras_checkpoint_and_saved_model_are_the_same_network(tiny_exported, tm
     assert load_pose_model(str(tmp_path / "run")).kind == "saved_model"
 
 
+def test_a_misspelt_option_is_a_type_error_not_tf_fp32_in_silence(tiny_exported):
+    from keras_pose import Predictor
+    with pytest.raises(TypeError, match="precison"):
+        load_pose_model(tiny_exported[2], precison="int8")
+    with pytest.raises(TypeError, match="runtim"):
+        Predictor.from_checkpoint(tiny_exported[2], runtim="openvino")
+
+
 def test_one_override_given_as_a_string_is_one_override(tiny_exported):
     # Was read character by character: "override 't' is not of the form ...".
     loaded = load_pose_model(tiny_exported[2], "test.flip_test=false")
