@@ -86,12 +86,19 @@ def input_crops(config: ExperimentConfig, samples: Iterable[tuple[np.ndarray, An
     Returns:
       (min(count, people), h, w, 3) float32 pixel values (not normalised:
       ``TopDownEstimator.heatmaps`` and :func:`normalise` take them).
+
+    Raises:
+      ValueError: for a box ``Predictor.predict`` refuses (not finite, empty,
+        off its image): its black crops would calibrate the export and pass
+        the guard, where fp32 and int8 agree on nothing but black.
     """
+    from keras_pose.inference.predictor import check_boxes
     estimator = TopDownEstimator(None, config)
     width, height = config.model.image_size
     out, taken = [], 0
-    for image, boxes in samples:
-        boxes = np.asarray(boxes, np.float32).reshape(-1, 4)[:count - taken]
+    for i, (image, boxes) in enumerate(samples):
+        boxes = check_boxes(boxes, f"samples: image {i}",
+                            np.shape(image)[:2])[:count - taken]
         if not len(boxes):
             continue
         center, scale = estimator.centers_and_scales(tf.constant(boxes))

@@ -272,6 +272,19 @@ def _samples(people_per_image, images=10):
                      [[5, 5, 40, 60]] * people_per_image) for _ in range(images))
 
 
+def test_samples_with_boxes_off_their_image_are_refused_before_any_export(checkpoint,
+                                                                           fake_onnx_export):
+    # Their black crops calibrated an export that fp32 "agreed" with (1.0)
+    # on nothing but black: cached, then reused for real people.
+    def samples():
+        yield from _samples(1, images=2)()
+        yield np.zeros((80, 60, 3), np.uint8), [[5, 5, 40, 60], [500, 5, 40, 60]]
+    with pytest.raises(ValueError, match=r"samples: image 2: box 1 \[500.0, 5.0, 40.0, 60.0\] "
+                                         r"does not overlap the image"):
+        load_pose_model(checkpoint, runtime="onnxruntime", precision="int8", samples=samples)
+    assert fake_onnx_export == []
+
+
 def test_int8_without_the_data_set_uses_the_people_of_the_inputs(checkpoint, fake_onnx_export):
     loaded = load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
                              samples=_samples(2))
