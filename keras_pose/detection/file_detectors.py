@@ -297,8 +297,10 @@ class FileDetector(PersonDetector):
             self.table = load_detection_file(boxes, category_ids)
         elif all(_is_loaded(value) for value in boxes.values()):
             self.table = dict(boxes)
-        else:  # The file's own form, loaded: {name: [[x, y, w, h], ...]} (a TypeError).
-            self.table = detections_from_json(dict(boxes), self.path, category_ids)
+        else:  # The file's own form: {name: [[x, y, w, h], ...]}, lists or arrays.
+            self.table = detections_from_json(
+                {name: value.tolist() if isinstance(value, np.ndarray) else value
+                 for name, value in boxes.items()}, self.path, category_ids)
         self.score_threshold = score_threshold
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections

@@ -227,3 +227,11 @@ def test_a_table_in_the_boxes_files_own_form_is_taken():
     loaded = FileDetector({"a.jpg": (np.array([[1.0, 2, 10, 20]]), np.array([0.7]))})
     loaded.bind(["a.jpg"])
     np.testing.assert_allclose(loaded.detect(IMAGE, "a.jpg").scores, [0.7])
+    # Arrays in that form ("operands could not be broadcast together").
+    arrays = FileDetector({"a.jpg": np.array([[1.0, 2, 10, 20, 0.6], [5, 5, 8, 8, 0.9]]),
+                           "c.jpg": np.zeros((0, 4))})
+    arrays.bind(["a.jpg", "c.jpg"])
+    found = arrays.detect(IMAGE, "a.jpg")
+    np.testing.assert_allclose(found.boxes, [[5, 5, 8, 8], [1, 2, 10, 20]])  # best first
+    np.testing.assert_allclose(found.scores, [0.9, 0.6])
+    assert len(arrays.detect(IMAGE, "c.jpg")) == 0
