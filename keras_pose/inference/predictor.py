@@ -60,10 +60,14 @@ def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes
         SavedModel refuses them, not run into a pose off the image.
     """
     try:
-        array = np.asarray(boxes if boxes is not None else [], np.float64)
+        given = np.asarray(boxes if boxes is not None else [])
+        array = given.astype(np.float64)
     except (TypeError, ValueError) as e:
         raise ValueError(f"{source}: not a list of [x, y, w, h] numbers ({e})") from e
-    if array.size == 0:
+    if given.size and given.dtype.kind not in "iuf":  # "12" or True read as numbers.
+        raise ValueError(f"{source}: not a list of [x, y, w, h] numbers (given "
+                         f"{given.dtype.name} values)")
+    if array.size == 0 and (array.ndim != 2 or array.shape[1] == 4):
         return np.zeros((0, 4), np.float32)
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueError(f"{source}: expected (M, 4) [x, y, w, h] boxes, got shape {array.shape}")

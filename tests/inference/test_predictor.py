@@ -86,7 +86,10 @@ def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):
     predictor = Predictor.from_checkpoint(checkpoints[0])
     image = np.zeros((50, 60, 3), np.uint8)
     for boxes, message in (([[1, 2, 3]], r"\(M, 4\)"), ([[1, 2, 0, 5]], "box 0"),
-                           ([[1, 2, 3, 4], [1, 2, np.nan, 4]], "box 1"), ([["a", 1, 2, 3]], "not a list")):
+                           ([[1, 2, 3, 4], [1, 2, np.nan, 4]], "box 1"), ([["a", 1, 2, 3]], "not a list"),
+                           # Read as numbers, or as no box at all, before.
+                           ([["1", "2", "30", "40"]], "given str"), ([[True] * 4], "given bool"),
+                           (np.zeros((3, 0)), r"\(M, 4\).*\(3, 0\)")):
         with pytest.raises(ValueError, match=message):
             predictor.predict(image, boxes)
     result = predictor.predict(image, np.zeros((0, 4)))
