@@ -29,6 +29,18 @@ ArrayLike = Union[np.ndarray, Sequence[float]]
 MAX_BOX_TO_IMAGE = 10.0
 
 
+def box_array(boxes: ArrayLike, what: str = "boxes") -> np.ndarray:
+    """(M, 4) float32 ``[x, y, w, h]`` boxes from an (M, 4) array-like (or
+    an empty one); a ValueError naming the shape otherwise: (4, 5) boxes
+    with their scores were read as five boxes of garbage."""
+    array = np.asarray(boxes, np.float32)
+    if array.size == 0 and array.ndim <= 2 and (array.ndim < 2 or array.shape[1] in (0, 4)):
+        return np.zeros((0, 4), np.float32)
+    if array.ndim != 2 or array.shape[1] != 4:
+        raise ValueError(f"{what}: expected (M, 4) [x, y, w, h] boxes, got shape {array.shape}")
+    return array
+
+
 def boxes_too_large(boxes: np.ndarray, height: float, width: float) -> np.ndarray:
     """(M,) bool: the (M, 4) [x, y, w, h] boxes wider or taller (either
     sign) than ``MAX_BOX_TO_IMAGE`` times the larger side of a ``height`` x ``width``

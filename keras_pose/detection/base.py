@@ -16,6 +16,8 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.data.transforms import box_array
+
 Source = Union[str, int, None]
 
 
@@ -33,7 +35,7 @@ class Detections:
     scores: np.ndarray
 
     def __post_init__(self):
-        boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        boxes = box_array(self.boxes)
         scores = np.asarray(self.scores, np.float32).reshape(-1)
         if len(boxes) != len(scores):
             raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")

@@ -48,6 +48,7 @@ import numpy as np
 
 from keras_pose.configs.base import ConfigError, TrackConfig
 from keras_pose.data.images import check_rgb_image
+from keras_pose.data.transforms import box_array
 from keras_pose.oks import oks_between, pairwise_oks
 from keras_pose.signals import defer_interrupts
 from keras_pose.tracking import boxes as box_ops
@@ -97,7 +98,7 @@ def _checked_detections(detections: Any) -> tuple[np.ndarray, np.ndarray]:
         return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
     boxes, scores = ((detections.boxes, detections.scores)
                      if hasattr(detections, "boxes") else detections)
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
+    boxes = box_array(boxes, "detection boxes")
     scores = np.asarray(scores, np.float32).reshape(-1)
     if len(boxes) != len(scores):
         raise ValueError(f"{len(boxes)} detection boxes but {len(scores)} scores")

@@ -20,6 +20,9 @@ def test_detections_casts_and_checks_lengths():
     assert len(Detections.empty()) == 0 and Detections.empty().boxes.shape == (0, 4)
     with pytest.raises(ValueError, match="2 boxes but 1 scores"):
         Detections([A, B], [0.5])
+    # (M, 5) boxes with their scores were read as 5M/4 boxes of garbage.
+    with pytest.raises(ValueError, match=r"expected \(M, 4\) .*got shape \(4, 5\)"):
+        Detections(np.ones((4, 5)), np.ones(5))
 
 
 def test_threshold_keeps_equal_scores_and_sorts():

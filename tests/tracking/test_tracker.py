@@ -318,6 +318,8 @@ def test_a_step_that_raises_leaves_the_tracker_as_it_was():
                     tracker.step(frames[t], {
                         "counts": ([[1.0, 1.0, 5.0, 5.0]], [0.9, 0.9]),
                         "not finite": ([[np.nan, 1.0, 5.0, 5.0]], [0.9]),
+                        # Boxes with their scores: were five boxes of garbage.
+                        "shape": (np.ones((4, 5)), np.ones(5)),
                         "estimator": None}[failure])
                 failing[0] = False
             out.append(tracker.step(frames[t], detections))
@@ -325,7 +327,7 @@ def test_a_step_that_raises_leaves_the_tracker_as_it_was():
 
     clean = track()
     assert [bool(r.propagated.all()) for r in clean] == [False, False, True, True, True]
-    for failure in ("counts", "not finite", "estimator"):
+    for failure in ("counts", "not finite", "shape", "estimator"):
         _same_results(clean, track(failure))
 
 
