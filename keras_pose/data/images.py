@@ -148,7 +148,8 @@ def read_image_and_orientation(path: str, upright: bool = False) -> tuple[np.nda
         whole decodable image.
     """
     if not os.path.isfile(path):
-        raise ImageReadError(path, "file does not exist")
+        raise ImageReadError(path, "a folder, not an image file" if os.path.isdir(path)
+                             else "file does not exist")
     try:
         with open(path, "rb") as f:
             data = f.read()

@@ -110,7 +110,8 @@ def to_posetrack18(results: Sequence[Any], file_names: Optional[Sequence[str]] =
       ``json.dump``.
 
     Raises:
-      ValueError: if the lengths disagree, or K != 17 without names.
+      ValueError: if the lengths disagree (names included), or K != 17
+        without names.
     """
     count = len(results)
     for name, values in (("file_names", file_names), ("image_ids", image_ids)):
@@ -121,6 +122,8 @@ def to_posetrack18(results: Sequence[Any], file_names: Optional[Sequence[str]] =
         if num_kp != 17:
             raise ValueError(f"keypoint_names are needed for K = {num_kp}")
         keypoint_names = POSETRACK18_KEYPOINT_NAMES
+    if len(keypoint_names) != num_kp:
+        raise ValueError(f"{len(keypoint_names)} keypoint_names for K = {num_kp} keypoints")
     if skeleton is None:
         skeleton = COCO_SKELETON if num_kp == 17 else ()
     images, annotations = [], []

@@ -87,6 +87,14 @@ def test_a_tiff_is_named_as_such_not_called_corrupt(tmp_path):
             read_image(str(tmp_path / name))
 
 
+def test_a_folder_is_named_as_such(tmp_path):
+    from keras_pose.data.images import ImageReadError
+    with pytest.raises(ImageReadError, match="a folder, not an image file"):
+        read_image(str(tmp_path))  # Was "file does not exist".
+    with pytest.raises(ImageReadError, match="file does not exist"):
+        read_image(str(tmp_path / "missing.jpg"))
+
+
 @pytest.mark.parametrize("given, hint", [
     ("photo.jpg", "a file's path: read it first, read_image(path, upright=True)"),
     (__import__("pathlib").Path("photo.jpg"), "a file's path: read it first"),

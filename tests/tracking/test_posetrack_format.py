@@ -59,6 +59,8 @@ def test_defaults_and_errors():
         to_posetrack18([_frame(0, [0], k=15)])
     data = to_posetrack18([_frame(0, [0], k=2)], keypoint_names=["a", "b"])
     assert data["categories"][0]["skeleton"] == []
+    with pytest.raises(ValueError, match="3 keypoint_names for K = 2"):  # Was written so.
+        to_posetrack18([_frame(0, [0], k=2)], keypoint_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="2 file_names for 1"):
         to_posetrack18([_frame(0, [0])], ["a.jpg", "b.jpg"])
     assert posetrack18_image_id("024575_bonn_train", 12) == 20245750012
