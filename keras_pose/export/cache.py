@@ -183,6 +183,13 @@ def _check_saved_model_request(pose_model: PoseModel, runtime: Optional[str],
     own = (pose_model.runtime, pose_model.precision)
     if (runtime or own[0], precision or own[1]) == own:
         return
+    known = {p for precisions in CHOICES.values() for p in precisions} | {"bf16"}
+    if runtime is not None and runtime not in CHOICES:  # A typo, not a request to export.
+        raise RuntimeChoiceError(f"--runtime must be one of {', '.join(CHOICES)}, got "
+                                 f"{runtime!r}")
+    if precision is not None and precision not in known:
+        raise RuntimeChoiceError(f"--precision must be one of {', '.join(sorted(known))}, got "
+                                 f"{precision!r}")
     asked = " ".join(f"--{flag} {value}" for flag, value in (
         ("runtime", runtime), ("precision", precision)) if value)  # Only what was given.
     raise CheckpointError(

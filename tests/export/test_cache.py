@@ -334,6 +334,11 @@ def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
     with pytest.raises(CheckpointError, match="is a fp32 SavedModel: it runs in tf at fp32; "
                                               "--runtime onnxruntime exports"):
         load_pose_model(tiny_exported[3], runtime="onnxruntime")
+    # A misspelt name is not a request to export (was "pass the checkpoint").
+    with pytest.raises(cache.RuntimeChoiceError, match="--runtime must be one of .*got 'onnx'"):
+        load_pose_model(tiny_exported[3], runtime="onnx")
+    with pytest.raises(cache.RuntimeChoiceError, match="--precision must be one of .*got 'f32'"):
+        load_pose_model(tiny_exported[3], precision="f32")
     monkeypatch.setattr(runtimes, "missing_packages",
                         lambda fmt, precision, export=True: ["openvino"])
     with pytest.raises(ImportError, match=r"needs openvino: pip install -e \"\.\[deploy\]\""):
