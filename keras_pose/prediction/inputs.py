@@ -158,6 +158,8 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
                    for p in files if _is_media(p) or os.path.isfile(spec)),
                   key=lambda pair: natural_order(pair[0]))
     if not keys:
+        if not files and not glob.has_magic(spec) and not os.path.lexists(spec):
+            raise InputError(f"--input {spec}: no such file or folder")
         raise InputError(f"--input {spec}: no image or video found"
                          + (f"; {unread}" if unread else ""))
     return [InputFile(path, key, i) for i, (key, path) in enumerate(keys)], unread

@@ -119,6 +119,15 @@ def test_jpegs_named_as_windows_saves_them_are_read_and_drawn_as_jpegs(tmp_path)
     assert item.drawn_output(out) == os.path.join(out, "photo.pose.jpg")
 
 
+def test_a_path_that_does_not_exist_is_named_as_such(tmp_path):
+    import pytest
+    from keras_pose.prediction.inputs import InputError
+    with pytest.raises(InputError, match="missing: no such file or folder$"):
+        list_inputs(str(tmp_path / "missing"))  # Was "no image or video found".
+    with pytest.raises(InputError, match=r"\*.jpg: no image or video found$"):
+        list_inputs(str(tmp_path / "missing" / "*.jpg"))
+
+
 def test_frames_numbered_without_zeros_run_in_number_order(tmp_path):
     # `ffmpeg -i clip.mp4 frame_%d.jpg` names frames 1, 2, ..., 10, 11: in
     # string order frame_10 would be tracked right after frame_1.
