@@ -321,13 +321,16 @@ class PredictionRun:
             people = coco_entries(result, per_frame.count, name, self.category_id)
             for person, track_id in zip(people, getattr(result, "track_ids", ())):
                 person["track_id"] = int(track_id)
-            with defer_interrupts():  # A frame is in every output or in none.
-                video.add(drawn)
+            # A frame is in every output or in none: frames.json first, as
+            # its write is the one a full disk stops (the video writer's
+            # buffer took one frame more).
+            with defer_interrupts():
+                per_frame.add([{"frame": per_frame.count, "file_name": name,
+                                "people": people}])
                 if tracker is not None:
                     results.append(result)
                     names.append(name)
-                per_frame.add([{"frame": per_frame.count, "file_name": name,
-                                "people": people}])
+                video.add(drawn)
             self.summary.frames += 1
             self.summary.frame_people += len(people)
         if len(cuts) > 1:
@@ -339,13 +342,13 @@ class PredictionRun:
         """A frame of a folder that cannot be read: an entry without people
         (and a black video frame), so that frame n of every output is still
         the folder's n-th frame (a PoseTrack evaluation pairs them by it)."""
-        with defer_interrupts():
-            video.gap()
+        with defer_interrupts():  # frames.json first, as in _frames_of.
+            per_frame.add([{"frame": per_frame.count, "file_name": name, "people": [],
+                            "unreadable": True}])
             if tracker is not None:
                 results.append(tracker.skip())
                 names.append(name)
-            per_frame.add([{"frame": per_frame.count, "file_name": name, "people": [],
-                            "unreadable": True}])
+            video.gap()
 
 
 def input_images(items: Sequence[InputFile], upright: bool = True

@@ -194,6 +194,38 @@ def test_a_videos_frames_are_on_disk_as_they_are_done(track, tmp_path):
         assert len({f["people"][0]["track_id"] for f in final}) == 1
 
 
+@pytest.mark.parametrize("track", [False, True])
+def test_a_full_disk_leaves_as_many_frames_in_the_video_as_in_frames_json(track, tmp_path,
+                                                                          monkeypatch):
+    # The video writer took the frame whose frames.json entry the disk refused:
+    # "stopped after 3 frame(s)", then "the video's 4 frames could not be written".
+    import errno
+
+    from keras_pose.prediction import outputs, runner
+    _video(tmp_path / "clip.mp4", 4)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    videos, real_write, writes = [], outputs.JsonListFile._write, []
+
+    class Recorded(outputs.VideoOutput):
+        def __init__(self, *args):
+            super().__init__(*args)
+            videos.append(self)
+
+    def write(self, data):
+        if self.path.endswith("frames.json") and len(writes) == 4:  # "[]", then 3 frames
+            writes.append("full")  # Truncating the entry frees the space for the "]".
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.path)
+        writes.append(self.path)
+        real_write(self, data)
+    monkeypatch.setattr(runner, "VideoOutput", Recorded)
+    monkeypatch.setattr(outputs.JsonListFile, "_write", write)
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    with pytest.raises(outputs.DiskFullError):
+        run.video(item, track, run.predictor.config.track)
+    assert len(json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))) == 3
+    assert videos[0].frames == 3
+
+
 def test_frames_of_alternating_sizes_are_said_once_a_video(tmp_path, caplog):
     """A folder of two alternating sizes logged a warning at every frame."""
     folder = tmp_path / "in" / "seq"
