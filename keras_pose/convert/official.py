@@ -176,7 +176,8 @@ def check_output_dir(output_dir: str) -> None:
     Raises:
       ConversionError: naming ``output_dir``.
     """
-    from keras_pose.checkpoint import is_model_checkpoint
+    from keras_pose.checkpoint import (COMPLETE_FILE, CONFIG_FILE, WEIGHTS_FILE,
+                                       is_model_checkpoint)
 
     if os.path.exists(output_dir) and not (
             os.path.isdir(output_dir) and (not os.listdir(output_dir)
@@ -184,6 +185,16 @@ def check_output_dir(output_dir: str) -> None:
         raise ConversionError(
             f"output {output_dir} exists and is not a model checkpoint directory; "
             "choose a new directory (an existing checkpoint is replaced)")
+    # A training run's epoch or best/ (optimizer state, best.json): replaced
+    # whole, the run could no longer resume.
+    more = sorted(set(os.listdir(output_dir)) - {CONFIG_FILE, WEIGHTS_FILE, COMPLETE_FILE}
+                  ) if os.path.isdir(output_dir) else []
+    if more:
+        raise ConversionError(
+            f"output {output_dir} is a checkpoint of a training run (it holds "
+            f"{', '.join(more[:4])}), which the conversion would replace whole; choose a "
+            "new directory (a converted checkpoint, config.json and model.weights.h5 only, "
+            "is replaced)")
 
 
 def convert_pose_checkpoint(input_path: str, output_dir: str,

@@ -83,6 +83,19 @@ def test_output_that_is_not_a_checkpoint_is_refused(tmp_path):
         official.convert_pose_checkpoint(
             str(tmp_path / "pose_resnet_50_256x192.pth.tar"), str(other))
     assert (other / "notes.txt").read_text() == "keep me"
+    # A training run's epoch (its optimizer state) or best/ was replaced whole.
+    epoch = tmp_path / "run" / "checkpoints" / "epoch_0008"
+    epoch.mkdir(parents=True)
+    for name in ("COMPLETE", "config.json", "model.weights.h5", "optimizer_state.npz",
+                 "state.json"):
+        (epoch / name).write_text("{}")
+    with pytest.raises(sd.ConversionError, match=r"epoch_0008 is a checkpoint of a training run "
+                                                 r"\(it holds optimizer_state.npz, state.json\)"):
+        official.check_output_dir(str(epoch))
+    assert (epoch / "optimizer_state.npz").exists()
+    for name in ("optimizer_state.npz", "state.json"):  # A converted one: replaced.
+        (epoch / name).unlink()
+    official.check_output_dir(str(epoch))
     with pytest.raises(sd.ConversionError, match="is not a .npz file path"):
         official.convert_backbone(str(tmp_path / "resnet50.pth"), str(other))
     # model.pretrained reads a backbone by its suffix: conv/bb failed to train.
