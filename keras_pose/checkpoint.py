@@ -295,6 +295,12 @@ def _resolve_file(path: str) -> ResolvedCheckpoint:
         return ResolvedCheckpoint("keras", directory)
     if _is_export_file(path):
         return ResolvedCheckpoint("export", path)
+    if path.lower().endswith((".pth", ".pth.tar", ".pt", ".safetensors")):  # Unsaid before.
+        raise CheckpointError(
+            f"checkpoint {path} is a PyTorch weights file: convert it first, python "
+            f"scripts/convert_pytorch_checkpoint.py --input {path} --output <a new folder> "
+            "(an mmpose file also needs --experiment), then give that folder; a published "
+            "model is also taken by its preset name (predict.py --list_presets)")
     raise CheckpointError(
         f"checkpoint {path} is a file; expected a checkpoint directory with "
         f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "

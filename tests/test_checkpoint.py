@@ -114,3 +114,13 @@ def test_a_run_in_its_first_epoch_is_told_from_one_that_stopped(tiny_exported, t
     (run / ".lock").write_text("the training run (pid 1 on host elsewhere, started x)\n")
     with pytest.raises(CheckpointError, match=r"stopped, or copied"):
         resolve_checkpoint(str(run))  # Another host's: not known to be alive.
+
+
+def test_a_pytorch_file_as_checkpoint_is_told_to_convert(tmp_path):
+    # Was "is a file; expected ... an .onnx / .xml / .tflite export".
+    from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
+    for name in ("pose_resnet_50_256x192.pth.tar", "td-hm_res50.pth", "model.safetensors"):
+        (tmp_path / name).write_bytes(b"x")
+        with pytest.raises(CheckpointError, match=f"{name} is a PyTorch weights file: convert "
+                                                  r"it first, python scripts/convert_pytorch"):
+            resolve_checkpoint(str(tmp_path / name))

@@ -140,7 +140,7 @@ def unwrap_state_dict(obj: Any, source: str = "checkpoint") -> dict[str, np.ndar
 
 def _hint(value: Any) -> str:
     name = torch_reader.placeholder_global(value)
-    return pickled_object_hint(name) if name else ""
+    return pickled_object_hint(name, value) if name else ""
 
 
 def read_state_dict(path: str) -> dict[str, np.ndarray]:

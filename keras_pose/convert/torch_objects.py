@@ -194,12 +194,22 @@ def placeholder_global(value: Any) -> Optional[str]:
     return None
 
 
-def pickled_object_hint(global_name: str) -> str:
-    """Advice for a file whose object is built by ``global_name``."""
-    if global_name.startswith(("torch.nn.", "__torch__", "__main__")):
+def pickled_object_hint(global_name: str, value: Any = None) -> str:
+    """Advice for a file whose object is built by ``global_name`` (``value``:
+    that object, when read: any class's module, as the official code's
+    ``models.pose_resnet.PoseResNet`` is, pickles its ``_parameters``)."""
+    if global_name.startswith(("torch.nn.", "__torch__", "__main__")) or _is_module(value):
         return (" It looks like a pickled model rather than a state_dict: load it "
                 "in PyTorch and save model.state_dict() instead.")
     return ""
+
+
+def _is_module(value: Any) -> bool:
+    """Whether ``value`` is a pickled ``torch.nn.Module`` (its state holds
+    ``_parameters`` and ``_modules``)."""
+    states = getattr(value, "states", None) or []
+    return any(isinstance(state, dict) and {"_parameters", "_modules"} <= set(state)
+               for state in states)
 
 
 def describe(value: Any) -> str:

@@ -289,7 +289,31 @@ def load_safetensors(path: str) -> dict[str, np.ndarray]:
 
 
 def load_weights_file(path: str) -> Any:
-    """:func:`load_safetensors` for ``.safetensors``, else :func:`load_torch_file`."""
+    """:func:`load_safetensors` for a safetensors file, else
+    :func:`load_torch_file`: told apart by their first bytes (a renamed
+    file was "a broken pickle" or "header too large"), by the name when
+    the bytes say neither."""
+    if _looks_like_safetensors(path):
+        return load_safetensors(path)
+    if os.path.isfile(path) and (zipfile.is_zipfile(path) or _first_bytes(path, 1) == b"\x80"):
+        return load_torch_file(path)  # A zip, or a pickle's protocol mark.
     if path.endswith(".safetensors"):
         return load_safetensors(path)
     return load_torch_file(path)
+
+
+def _first_bytes(path: str, count: int) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read(count)
+    except OSError:
+        return b""
+
+
+def _looks_like_safetensors(path: str) -> bool:
+    """safetensors' layout: an 8-byte little-endian header size, then that
+    many bytes of JSON (an object) within the file."""
+    head = _first_bytes(path, 9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 8 + int.from_bytes(head[:8], "little") <= os.path.getsize(path)

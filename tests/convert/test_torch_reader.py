@@ -121,6 +121,13 @@ def test_safetensors_and_pth_give_identical_tensors(tmp_path, resnet18_state):
         assert from_st[name].shape == from_pth[name].shape, name
         assert from_st[name].tobytes() == from_pth[name].tobytes(), name
     assert read_state_dict(st).keys() == read_state_dict(pth).keys()
+    # Each renamed as the other (a download saved under another name): told
+    # apart by their bytes ("a broken pickle", "header too large" before).
+    import shutil
+    for source, renamed in ((st, "renamed.pth.tar"), (pth, "renamed.safetensors")):
+        shutil.copy(source, tmp_path / renamed)
+        again = torch_reader.load_weights_file(str(tmp_path / renamed))
+        assert sorted(again) == sorted(resnet18_state), renamed
 
 
 # ---------------------------------------------------------------------------
@@ -296,6 +303,14 @@ def test_whole_pickled_model_is_refused_with_a_hint(tmp_path):
     assert torch_reader.placeholder_global(record) == "torch.nn.modules.container.Sequential"
     with pytest.raises(ConversionError,
                        match=r"torch\.nn\.modules\.container\.Sequential.*state_dict"):
+        read_state_dict(str(path))
+    # A model class of the user's own package (the official code's
+    # models.pose_resnet.PoseResNet): the advice was missing.
+    from tests.convert.torch_resnet import TorchPoseResNet
+    torch.save(TorchPoseResNet(18, 17), path)
+    with pytest.raises(ConversionError, match=r"TorchPoseResNet .*a pickled model rather than a "
+                                              r"state_dict: load it in PyTorch and save "
+                                              r"model.state_dict\(\) instead"):
         read_state_dict(str(path))
 
 
