@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from absl import logging
-
 from keras_pose.codec.base import HeatmapArgmax, HeatmapCodec
 from keras_pose.codec.dark import DarkHeatmap, default_blur_kernel
 from keras_pose.codec.msra import MSRAHeatmap
@@ -48,7 +46,4 @@ def build_codec(model_config: Any, test_config: Optional[Any] = None) -> Heatmap
     geometry = (model_config.image_size, model_config.heatmap_size, model_config.sigma)
     if name == "dark":
         return DarkHeatmap(*geometry, refine=refine, blur_kernel=blur_kernel)
-    if blur_kernel:  # It was ignored in silence.
-        logging.warning("test.blur_kernel=%d is DARK's modulation: it has no effect with the "
-                        "%s decoding (test.decoding=dark uses it)", blur_kernel, name)
     return CODECS[name](*geometry, refine=refine)

@@ -73,7 +73,20 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     if final.data.root.startswith("~"):  # --data_dir=~/x: no shell expands it (a folder "~").
         final = final.replace(data=dataclasses.replace(
             final.data, root=os.path.expanduser(final.data.root)))
+    _warn_unused_blur_kernel(final, overrides)
     return final
+
+
+def _warn_unused_blur_kernel(config: ExperimentConfig, overrides: Sequence[str]) -> None:
+    """A --set test.blur_kernel on a model decoded without DARK was ignored in
+    silence. Said of the user's setting only: a preset's table keeps mmpose's
+    kernel on its msra models too, for a switch to test.decoding=dark."""
+    decoding = config.test.decoding or config.model.codec
+    given = any(item.split("=", 1)[0].strip() == "test.blur_kernel" for item in overrides)
+    if given and config.test.blur_kernel and decoding != "dark":
+        logging.warning("test.blur_kernel=%d is DARK's modulation: it has no effect with the "
+                        "%s decoding (test.decoding=dark uses it)", config.test.blur_kernel,
+                        decoding)
 
 
 def _check_dataset_name(dataset: Optional[str], data_dir: Optional[str]) -> None:

@@ -153,8 +153,18 @@ def test_encode_of_several_people_is_each_persons_target():
 
 
 def test_a_blur_kernel_without_dark_is_said(caplog):
-    """test.blur_kernel=11 on a standard-decoding model was ignored in silence."""
+    """test.blur_kernel=11 on a standard-decoding model was ignored in silence;
+    a preset's own kernel on its msra model (for a switch to DARK) is not
+    the user's setting, and was said on every run of it."""
+    from keras_pose.configs.cli import build_config
     config = get_experiment("tiny")
     codec = build_codec(config.model, apply_overrides(config, ["test.blur_kernel=11"]).test)
     assert isinstance(codec, MSRAHeatmap)
+    kept = build_config(start=apply_overrides(config, ["test.blur_kernel=11"]))
+    build_codec(kept.model, kept.test)
+    assert "blur_kernel" not in caplog.text
+    build_config(start=config, overrides=["test.blur_kernel=11"])
     assert "test.blur_kernel=11 is DARK's modulation: it has no effect with the msra" in caplog.text
+    caplog.clear()
+    build_config(start=config, overrides=["test.blur_kernel=11", "test.decoding=dark"])
+    assert "blur_kernel" not in caplog.text
