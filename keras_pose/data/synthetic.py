@@ -30,6 +30,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
+from keras_pose.errors import UserError
 from keras_pose.files import dangling_link, write_directory_atomically
 
 FORMAT_VERSION = 2
@@ -326,6 +327,21 @@ def _params(num_train, num_val, seed, train_split, val_split) -> dict:
             "seed": seed, "train_split": train_split, "val_split": val_split}
 
 
+class SplitsError(UserError, ValueError):
+    """Splits the synthetic data set cannot be generated with."""
+
+
+def _holds_splits(earlier: Optional[dict], wanted: dict) -> bool:
+    """Whether the data set ``earlier`` made holds the splits ``wanted`` asks
+    for, under either role (evaluating its train split: ``data.test_set=train``
+    generated the set again, both splits of val's images into ``train``)."""
+    if not earlier:
+        return False
+    same = all(earlier.get(k) == wanted[k] for k in ("version", "num_train", "num_val", "seed"))
+    return same and {wanted["train_split"], wanted["val_split"]} <= {
+        earlier.get("train_split"), earlier.get("val_split")}
+
+
 def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int = 0,
                    train_split: str = "train", val_split: str = "val") -> bool:
     """Generates the data set unless ``root`` already holds this exact one.
@@ -351,7 +367,7 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
     wanted = _params(num_train, num_val, seed, train_split, val_split)
     if os.path.isfile(marker):
         earlier = _read_marker(marker)
-        if earlier == wanted:
+        if earlier == wanted or _holds_splits(earlier, wanted):
             return False
         _refuse_if_foreign_files(root, earlier, wanted)
     elif os.path.isdir(root) and os.listdir(root):
@@ -359,6 +375,10 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
         raise FileExistsError(
             errno.EEXIST, f"{root} exists and is not a synthetic data set; give another "
             "data.root / --data_dir for --dataset synthetic (its files are left alone)", root)
+    if train_split == val_split:  # generate() would write both into one split.
+        raise SplitsError(f"data.train_set and data.test_set are both {train_split!r}: the "
+                         f"synthetic data set in {root} is generated with two splits of "
+                         "different names (its train split can be evaluated once it exists)")
     logging.info("Generating the synthetic data set (%d train, %d val images) in %s",
                  num_train, num_val, root)
     generate(root, num_train, num_val, seed, train_split, val_split)

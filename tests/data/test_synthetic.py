@@ -126,3 +126,22 @@ def test_other_settings_are_not_generated_over_files_of_the_users(tmp_path):
         synthetic.ensure_dataset(root, num_train=4, num_val=2, val_split="testx")
     assert open(mine).read() == "{}" and os.path.islink(os.path.join(root, "images", "testx"))
     assert not synthetic.ensure_dataset(root, num_train=4, num_val=2)  # Its own: still there.
+
+
+def test_its_train_split_is_evaluated_as_it_is(tmp_path):
+    """evaluate.py --set data.test_set=train generated the set again, both
+    splits of the validation images into train/: the training split was
+    replaced, and the AP reported as train's was val's."""
+    root = str(tmp_path / "syn")
+    assert synthetic.ensure_dataset(root, num_train=4, num_val=2)
+    train_file = os.path.join(root, "annotations", "person_keypoints_train.json")
+    before = open(train_file).read()
+    assert not synthetic.ensure_dataset(root, num_train=4, num_val=2, val_split="train")
+    assert not synthetic.ensure_dataset(root, num_train=4, num_val=2, train_split="val",
+                                        val_split="train")
+    assert open(train_file).read() == before
+    assert os.path.isfile(os.path.join(root, "annotations", "person_keypoints_val.json"))
+    with pytest.raises(synthetic.SplitsError, match="are both 'train'"):  # Nothing to read yet.
+        synthetic.ensure_dataset(str(tmp_path / "new"), num_train=4, num_val=2,
+                                 val_split="train")
+    assert not os.path.exists(tmp_path / "new")
