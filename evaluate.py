@@ -100,9 +100,12 @@ def _evaluate() -> int:
         precision=FLAGS.precision)
     if result.table:
         print(result.table, end="")
-    else:
+    else:  # MPII's is pred.mat, COCO's the results folder's file.
+        written = [name for name in ("results", "pred.mat")
+                   if os.path.exists(os.path.join(FLAGS.output_dir, name))]
         print(f"{result.title}\nNo ground truth for split {result.config.data.test_set}: "
-              f"predictions written to {FLAGS.output_dir} only (submit the results file).")
+              f"predictions written to {FLAGS.output_dir} only (submit "
+              f"{' or '.join(written) or 'them'} to the benchmark's server).")
     if result.metrics_file:
         logging.info("Wrote %s", result.metrics_file)
     return 0

@@ -287,7 +287,8 @@ def test_corrupt_image_is_named(coco_root, coco_checkpoint, tmp_path):
                               data_dir=str(root), use_gt_boxes=True, progress=False)
 
 
-def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_checkpoint, tmp_path):
+def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_checkpoint, tmp_path,
+                                                             run_evaluate):
     from keras_pose.evaluation import runner
     # The real layout: an image-info file (images and categories, no
     # annotations), no person_keypoints file, the images in test2017/.
@@ -310,6 +311,12 @@ def test_test_dev_split_writes_results_without_ground_truth(coco_root, coco_chec
         results = json.load(f)
     assert len(results) == result.metrics["num_results"] > 0
     assert set(results[0]) >= {"image_id", "category_id", "keypoints", "score"}
+    code, stdout, err = run_evaluate(["--checkpoint", coco_checkpoint, "--dataset", "coco",
+                                      "--data_dir", str(root), "--detections", str(dets),
+                                      "--set", "data.test_set=test-dev2017", "--output_dir",
+                                      str(out), "--noprogress"])
+    assert code == 0, err[-2000:]  # It named "the results file"; MPII's is pred.mat.
+    assert "only (submit results to the benchmark's server)" in stdout
     # Without --output_dir the predictions, the only result, went nowhere
     # (the run said they were written): refused before the inference.
     from keras_pose.evaluation.runner import EvaluationError
@@ -460,6 +467,34 @@ def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_che
     assert "(test.decoding '' -> 'dark'): kept in" in caplog.text
     evaluate(False, ["test.decoding=dark", "test.batch_size=3"])  # the same, batched otherwise
     assert not os.path.exists(out / "earlier.3")
+
+
+def test_a_model_retrained_at_the_same_path_keeps_the_earlier_evaluation(
+        coco_root, coco_checkpoint, tmp_path, caplog):
+    """A checkpoint retrained (or a detections file edited) at the same path,
+    evaluated into the same --output_dir: its results replaced the first
+    model's in silence, paths being all that was compared."""
+    import logging
+
+    from keras_pose.evaluation import runner
+    caplog.set_level(logging.WARNING, logger="absl")
+    checkpoint, out = tmp_path / "run" / "best", tmp_path / "out"
+    shutil.copytree(coco_checkpoint, checkpoint)
+
+    def evaluate():
+        return runner.run_evaluation(checkpoint=str(checkpoint), dataset="coco",
+                                     data_dir=str(coco_root), flip=False, use_gt_boxes=True,
+                                     output_dir=str(out), progress=False)
+    evaluate()
+    first = json.load(open(out / "metrics.json"))
+    del first["model_sha256"], first["detection_file_sha256"]  # As an earlier version wrote it.
+    (out / "metrics.json").write_text(json.dumps(first))
+    evaluate()  # The same evaluation: replaced, digests or not.
+    assert not os.path.exists(out / "earlier.1")
+    _checkpoint(checkpoint, _tiny_config("coco", coco_root, 17))  # Retrained: other weights.
+    evaluate()
+    assert os.path.isfile(out / "earlier.1" / "metrics.json")
+    assert "(the model's files changed): kept in" in caplog.text
 
 
 def test_a_full_disk_is_one_line_and_the_numbers_are_logged(coco_root, coco_checkpoint,

@@ -31,6 +31,7 @@ from typing import Optional
 
 from absl import logging
 
+from keras_pose.digests import sha256_of
 from keras_pose.errors import UserError
 from keras_pose.files import remove_dead_leftovers_in, write_atomically
 
@@ -77,15 +78,6 @@ def hash_prefix(file_name: str) -> Optional[str]:
     """
     match = _HASH_IN_NAME.fullmatch(os.path.basename(file_name))
     return match.group(1) if match else None
-
-
-def sha256_of(path: str) -> str:
-    """The hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_hash(path: str, name: Optional[str] = None) -> None:

@@ -33,6 +33,7 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
+from keras_pose.digests import model_files_digest, sha256_of
 from keras_pose.errors import UserError
 from keras_pose.files import write_atomically, write_json
 
@@ -260,7 +261,8 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                 "preset": checkpoint if preset else None,
                 "checkpoint_resolved": os.path.abspath(pose_model.path),
                 "checkpoint_kind": pose_model.kind, "runtime": pose_model.runtime,
-                "precision": pose_model.precision, "seconds": round(time.time() - started, 3)}
+                "precision": pose_model.precision, "seconds": round(time.time() - started, 3),
+                **_digests(pose_model.path, getattr(box_mode, "detection_file", None))}
         report = metrics_report(metrics, config, metric, box_mode=box_mode, flip=flip,
                                 table=table, info=info)
         metrics_file = write_outputs(output_dir, metric, report, table)
@@ -275,6 +277,9 @@ OUTPUT_NAMES = (METRICS_FILE, "table.md", "results", "pred.mat")
 # but the batch size.
 SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "data_root", "split",
                    "box_mode", "detection_file", "flip_test",
+                   # The files' contents: a model retrained (or a detections file
+                   # edited) at the same path is another evaluation.
+                   "model_sha256", "detection_file_sha256",
                    # scripts/evaluate_posetrack.py's (its reports have none of the above).
                    "ground_truth", "predictions")
 
@@ -291,6 +296,12 @@ def check_output_names(output_dir: str) -> None:
                 f"{path} is a {'file' if folder else 'folder'} where the evaluation writes its "
                 f"{'folder' if folder else 'file'} {name}: move or rename it, or give another "
                 "--output_dir")
+
+
+def _digests(model_path: str, detection_file: Optional[str]) -> dict[str, Optional[str]]:
+    """The SHA-256 of the model's files and of the detections file."""
+    return {"model_sha256": model_files_digest(model_path),
+            "detection_file_sha256": sha256_of(detection_file) if detection_file else None}
 
 
 def _evaluation_key(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -331,9 +342,12 @@ def _differences(directory: str, report: Mapping[str, Any]) -> str:
     before = _earlier_report(os.path.join(directory, METRICS_FILE))
     if not isinstance(before, dict):
         return "its metrics.json is not an evaluation's"
-    before, now = _evaluation_key(before), _evaluation_key(report)
-    return ", ".join(f"{k} {before.get(k)!r} -> {v!r}" for k, v in now.items()
-                     if before.get(k) != v)
+    changed = {"model_sha256": "the model's files changed",
+               "detection_file_sha256": "the detections file changed"}
+    keys = _evaluation_key(before), _evaluation_key(report)
+    return ", ".join(changed.get(k, f"{k} {keys[0].get(k)!r} -> {v!r}")
+                     for k, v in keys[1].items()
+                     if keys[0].get(k) != v and (k not in changed or k in before))
 
 
 def _earlier_report(path: str) -> Any:
@@ -343,6 +357,16 @@ def _earlier_report(path: str) -> Any:
             return json.load(f)
     except (OSError, ValueError):  # UnicodeDecodeError is a ValueError.
         return None
+
+
+def _same_evaluation(earlier: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
+    """Whether ``earlier`` (a metrics.json) records the evaluation ``report``
+    makes; digests an earlier version did not record are not compared."""
+    before, now = _evaluation_key(earlier), _evaluation_key(report)
+    for name in ("model_sha256", "detection_file_sha256"):
+        if name not in earlier:
+            before.pop(name), now.pop(name)
+    return before == now
 
 
 def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optional[str]:
@@ -357,7 +381,7 @@ def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optio
         return None
     earlier = _earlier_report(path)
     # A metrics.json that is not one of ours is kept too: it was overwritten.
-    if isinstance(earlier, dict) and _evaluation_key(earlier) == _evaluation_key(report):
+    if isinstance(earlier, dict) and _same_evaluation(earlier, report):
         return None
     n = 1
     while os.path.exists(os.path.join(output_dir, f"earlier.{n}")):

@@ -230,7 +230,7 @@ def _load_cached(pose_model: PoseModel, runtime: str, precision: str,
 def checkpoint_digest(directory: str) -> str:
     """SHA-256 over the checkpoint's weights and config files: what an
     export is made from (a retrained or edited checkpoint changes it)."""
-    from keras_pose.convert.download import sha256_of
+    from keras_pose.digests import sha256_of
     digest = hashlib.sha256()
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         digest.update(sha256_of(os.path.join(directory, name)).encode())

@@ -1,0 +1,41 @@
+"""SHA-256 digests of files and folders: what tells one version of a
+download, a checkpoint or a data file from the next (a retrained model at
+the same path, a detections file edited in place).
+(Ground floor: imports nothing of the project.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+_CHUNK = 1 << 20
+
+
+def sha256_of(path: str) -> str:
+    """The hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_files_digest(path: str) -> str:
+    """The hex SHA-256 of a model as stored at ``path``: every file of a
+    folder (a checkpoint, a SavedModel; names and contents, in name order),
+    or a file with the weights beside it (OpenVINO's ``.bin`` beside its
+    ``.xml``)."""
+    digest = hashlib.sha256()
+    if os.path.isdir(path):
+        files = sorted(os.path.relpath(os.path.join(folder, name), path)
+                       for folder, _, names in os.walk(path) for name in names)
+    else:
+        stem = os.path.splitext(path)[0]
+        files = [path] + ([stem + ".bin"] if path.endswith(".xml")
+                          and os.path.isfile(stem + ".bin") else [])
+    for name in files:
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(sha256_of(os.path.join(path, name) if os.path.isdir(path) else name)
+                      .encode())
+    return digest.hexdigest()
