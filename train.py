@@ -152,8 +152,21 @@ def work() -> int:
     if result.final_table:
         print(result.final_table, end="")
     if result.saved_model:
-        print(f"SavedModel: {result.saved_model}")
+        print(f"SavedModel: {result.saved_model}{_exported_epoch(result)}")
     return 0
+
+
+def _exported_epoch(result) -> str:
+    """Which epoch the SavedModel holds (best/'s), said where it is not the
+    epoch of the table printed above it (the last validated one)."""
+    from keras_pose.training.run_dir import best_record
+    best = best_record(result.model_dir)
+    if best is None:
+        return ""
+    said = f" (of best/: epoch {best.get('epoch')}, {best.get('metric')} {best['value']:.3f}"
+    if result.final_table and best.get("epoch") != result.state.epoch:
+        said += f"; the table above is epoch {result.state.epoch}'s"
+    return said + ")"
 
 
 def main(argv):

@@ -201,12 +201,15 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                    detection_file: Optional[str] = None, output_dir: Optional[str] = None,
                    overrides: Sequence[str] = (), batch_size: Optional[int] = None,
                    progress: bool = True, runtime: Optional[str] = None,
-                   precision: Optional[str] = None) -> EvaluationResult:
+                   precision: Optional[str] = None,
+                   settings: Optional[ExperimentConfig] = None) -> EvaluationResult:
     """evaluate.py: loads everything, evaluates, writes the outputs.
 
     ``runtime`` / ``precision``: evaluate the checkpoint through its export
     (``keras_pose.export.cache.runtime_model``, calibrated and guarded on the
-    evaluated data set).
+    evaluated data set). ``settings``: a config whose ``data`` and ``test``
+    sections replace the checkpoint's (train.py's final evaluation: the
+    run's own, as given to the command that finished it).
 
     Raises:
       EvaluationError, CheckpointError, ConfigError, DatasetError,
@@ -228,6 +231,8 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                            ground_truth=True)
     pose_model = load_pose_model(checkpoint)
     config = evaluation_config(pose_model.config, **config_args)
+    if settings is not None:
+        config = config.replace(data=settings.data, test=settings.test)
     check_data_on_disk(config, pose_model.path)
     if runtime is not None or precision is not None:
         # The data set evaluated here is the one that calibrates and guards.

@@ -203,6 +203,18 @@ class EpochLog(keras.callbacks.Callback):
                      else "")
 
 
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback whose per-batch scalars go on from the
+    optimizer's step in a resumed run: Keras counts batches from 0 at every
+    ``fit``, so a resume wrote ``batch_loss`` over steps 1..N again.
+    (Keras' private ``_global_train_batch``: keras is held below 3.16 in
+    setup.py; tests/training/test_train.py reads the event files.)"""
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self._global_train_batch = int(self.model.optimizer.iterations.numpy())
+
+
 class DebugImages(keras.callbacks.Callback):
     """Every ``every`` optimizer steps, writes crops with ground-truth and
     predicted joints and heatmaps of a fixed batch to TensorBoard."""

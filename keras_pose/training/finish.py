@@ -5,6 +5,7 @@ final evaluation; a stop there loses no training.
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Optional
 
@@ -35,21 +36,49 @@ def after_training(network, config: ExperimentConfig, model_dir: str, directory:
     A Ctrl-C or SIGTERM here loses no training: the message names the last
     checkpoint and what the same command does again (export, evaluate)."""
     saved_model, step = None, "the export"
+    left = step + (" and the final evaluation" if config.train.final_evaluation else "")
+    _warn_stale(model_dir, export, config.train.final_evaluation)
     try:
         if export:
             saved_model = export_at_end(network, config, model_dir, directory)
         if config.train.final_evaluation:
             from keras_pose.evaluation.runner import run_evaluation
-            step = "the final evaluation"
-            table += run_evaluation(checkpoint=model_dir, progress=progress,
+            step = left = "the final evaluation"
+            # The run's data and test settings: best/ keeps those it was
+            # written with (a resume's --data_dir or test.* were passed over).
+            table += run_evaluation(checkpoint=model_dir, progress=progress, settings=config,
                                     output_dir=os.path.join(model_dir, "eval", "final")).table
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
         raise TrainingInterrupted(
             f"interrupted ({signals.stop_name(e)}) during {step}, after the last epoch: "
             f"training is complete in {latest_epoch_checkpoint(directory)}; run the same "
-            f"command again to finish {step} (nothing is trained again)",
+            f"command again to finish {left} (nothing is trained again)",
             exit_code=signals.stop_exit_code(e)) from None
+    except OSError as e:  # A full disk: the way on, as for a stop (was the bare error).
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        raise TrainingError(
+            f"{step} failed after the last epoch ({e.strerror}: {e.filename or model_dir}): "
+            f"training is complete in {latest_epoch_checkpoint(directory)}; once the disk has "
+            f"room, run the same command again to finish {left} (nothing is trained "
+            "again)") from e
     return saved_model, table
+
+
+def _warn_stale(model_dir: str, export: bool, final_evaluation: bool) -> None:
+    """Names the SavedModel and final evaluation that this run leaves older
+    than its ``best/`` (a run extended with --noexport, or without
+    --final_eval, kept the earlier epoch's in silence)."""
+    best = os.path.join(model_dir, "best")
+    if not os.path.isdir(best):
+        return
+    for skipped, path, flag in ((not export, os.path.join(model_dir, "saved_model"),
+                                 "without --noexport"),
+                                (not final_evaluation, os.path.join(model_dir, "eval", "final"),
+                                 "with --final_eval")):
+        if skipped and os.path.exists(path) and os.path.getmtime(path) < os.path.getmtime(best):
+            logging.warning("%s is of an earlier best/ than this run's: run the same command "
+                            "%s to bring it up to date", path, flag)
 
 
 def export_at_end(network, config: ExperimentConfig, model_dir: str, directory: str) -> str:

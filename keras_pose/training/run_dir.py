@@ -342,7 +342,10 @@ def save_best(model_dir: str, checkpoint: str, epoch: int, primary: str, value: 
     try:
         return write_checkpoint_dir(os.path.join(model_dir, "best"), write)
     except OSError as e:
-        raise CheckpointWriteError(e.errno, f"cannot write {model_dir}/best: {e}") from e
+        raise CheckpointWriteError(
+            e.errno, f"cannot write {model_dir}/best: {e}; epoch {epoch} is saved in "
+            f"{checkpoint}: once the disk has room, run the same command again (it writes "
+            "best/ from it)") from e
 
 
 def _epochs(model_dir: str) -> list[tuple[int, str]]:

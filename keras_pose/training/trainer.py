@@ -222,8 +222,8 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
     if plan.chief:
         logs = os.path.join(plan.directory, "logs")
         writer = tf.summary.create_file_writer(os.path.join(logs, "validation"))
-        callbacks.append(keras.callbacks.TensorBoard(logs, update_freq=max(1, t.log_every),
-                                                     write_graph=False))
+        callbacks.append(cb.TensorBoard(logs, update_freq=max(1, t.log_every),
+                                        write_graph=False))
         if t.image_summary_every > 0:
             # The first people of readable images: an unreadable image must
             # not leave this fixed sample empty (its data would never end).

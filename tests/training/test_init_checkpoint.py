@@ -357,3 +357,24 @@ def test_the_runs_data_root_is_saved_absolute(train_script, synthetic_root, tmp_
     train_script.FLAGS.unparse_flags()
     train_script.FLAGS(["train.py", "--dataset", "synthetic", "--data_dir", "data/mine/"])
     assert train_script.build_config().data.root == str(tmp_path / "data" / "mine")
+
+
+def test_the_saved_model_line_names_its_epoch(train_script, tmp_path):
+    """The last epoch's table, then "SavedModel: <path>", which holds best/'s
+    epoch: read together, the table was taken for the exported model's."""
+    import json
+    from types import SimpleNamespace
+    best = tmp_path / "run" / "best"
+    best.mkdir(parents=True)
+    (best / "COMPLETE").write_text("ok")
+    (best / "best.json").write_text(json.dumps({"epoch": 2, "metric": "AP", "value": 0.411}))
+
+    def result(epoch, table="| Arch | AP |\n"):
+        return SimpleNamespace(model_dir=str(tmp_path / "run"), final_table=table,
+                               state=SimpleNamespace(epoch=epoch))
+    assert train_script._exported_epoch(result(3)) == (
+        " (of best/: epoch 2, AP 0.411; the table above is epoch 3's)")
+    assert train_script._exported_epoch(result(2)) == " (of best/: epoch 2, AP 0.411)"
+    assert train_script._exported_epoch(result(3, table="")) == " (of best/: epoch 2, AP 0.411)"
+    (best / "COMPLETE").unlink()
+    assert train_script._exported_epoch(result(3)) == ""  # No best/: the last epoch's.

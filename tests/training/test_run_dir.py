@@ -178,6 +178,21 @@ def _validated(model_dir, model, optimizer, config, values):
     return paths
 
 
+def test_a_full_disk_at_best_says_the_epoch_is_saved_and_what_to_run(tmp_path, fast_config,
+                                                                     monkeypatch):
+    import errno
+    model, optimizer = _model_and_optimizer(fast_config)
+    paths = _validated(str(tmp_path), model, optimizer, fast_config, [0.3])
+
+    def full(path, write):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    monkeypatch.setattr(run_dir, "write_checkpoint_dir", full)
+    with pytest.raises(OSError, match=r"cannot write .*/best: .*No space left on device.*; "
+                                      r"epoch 1 is saved in .*epoch_0001: once the disk has "
+                                      r"room, run the same command again"):
+        run_dir.save_best(str(tmp_path), paths[0], 1, "AP", 0.3)
+
+
 def test_best_is_repaired_and_its_epoch_never_pruned_before(tmp_path, fast_config):
     model, optimizer = _model_and_optimizer(fast_config)
     model_dir = str(tmp_path)

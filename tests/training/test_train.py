@@ -444,6 +444,79 @@ def test_a_stop_during_the_final_export_names_the_trained_checkpoint(tmp_path, f
                                                                  "saved_model.pb"))
 
 
+def test_a_full_disk_at_the_final_export_says_training_is_complete(tmp_path, fast_config,
+                                                                    monkeypatch):
+    """Was the bare "No space left on device: .../saved_model", with no word
+    of the trained checkpoint or of what to run."""
+    import errno
+
+    import keras_pose.export as export_module
+    from keras_pose.training.callbacks import TrainingError
+
+    def full(network, config, path, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+    monkeypatch.setattr(export_module, "export_saved_model", full)
+    with pytest.raises(TrainingError, match=r"the export failed after the last epoch \(No space "
+                                            r"left on device: .*saved_model.*\): training is "
+                                            r"complete in .*epoch_0001; once the disk has room"):
+        train(apply_overrides(fast_config, ["train.epochs=1"]), str(tmp_path / "run"),
+              progress=False)
+
+
+def test_a_resumed_runs_batch_scalars_go_on_from_its_step(tmp_path, fast_config):
+    """TensorBoard's batch_loss of a resumed run started again at step 1 (Keras
+    counts a fit's batches from 0), drawn over the first run's."""
+    import glob
+
+    import tensorflow as tf
+    model_dir = str(tmp_path / "run")
+    for epochs in (1, 2):
+        train(apply_overrides(fast_config, [f"train.epochs={epochs}", "train.steps_per_epoch=3"]),
+              model_dir, progress=False, export=False)
+    steps = sorted(event.step
+                   for path in glob.glob(os.path.join(model_dir, "logs", "train", "events.*"))
+                   for event in tf.compat.v1.train.summary_iterator(path)
+                   for value in event.summary.value if value.tag == "batch_loss")
+    assert steps == [1, 2, 3, 4, 5, 6]
+
+
+def test_an_export_older_than_best_left_by_noexport_is_named(tmp_path, fast_config, caplog):
+    """A run extended with --noexport kept saved_model/ of an earlier best/
+    in silence (evaluate.py on it gave the earlier epoch's AP)."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    model_dir = str(tmp_path / "run")
+    config = apply_overrides(fast_config, ["train.validate_every=1"])
+    train(apply_overrides(config, ["train.epochs=1"]), model_dir, progress=False)
+    saved_model = os.path.join(model_dir, "saved_model")
+    os.utime(saved_model, (0, 0))  # As if exported before best/ changed.
+    train(apply_overrides(config, ["train.epochs=2"]), model_dir, progress=False, export=False)
+    assert (f"{saved_model} is of an earlier best/ than this run's: run the same command "
+            "without --noexport") in caplog.text
+    caplog.clear()
+    train(apply_overrides(config, ["train.epochs=2"]), model_dir, progress=False)
+    assert "earlier best/" not in caplog.text  # Exported again: up to date.
+
+
+def test_the_final_evaluation_of_a_finished_run_takes_the_commands_settings(tmp_path,
+                                                                          fast_config):
+    """A finished run given again with --final_eval, --data_dir elsewhere and
+    test.flip_test=false: the evaluation took best/'s stored settings (flip
+    on, the old data folder, generated again there)."""
+    import json
+    import shutil
+    model_dir = str(tmp_path / "run")
+    config = apply_overrides(fast_config, ["train.epochs=1"])
+    train(config, model_dir, progress=False, export=False)
+    moved = str(tmp_path / "moved")
+    shutil.copytree(config.data.root, moved)
+    again = apply_overrides(config, ["train.final_evaluation=true", "test.flip_test=false",
+                                     f"data.root={moved}"])
+    assert train(again, model_dir, progress=False, export=False).epochs_run == 0
+    report = json.load(open(os.path.join(model_dir, "eval", "final", "metrics.json")))
+    assert report["flip_test"] is False and report["data_root"] == moved
+
+
 def test_a_saved_model_folder_holding_other_files_is_refused_before_training(tmp_path,
                                                                             fast_config):
     """<run>/saved_model holding a user's file: an epoch was trained, then the
