@@ -95,6 +95,22 @@ def check_image_shape_tf(images: tf.Tensor) -> tf.Tensor:
         return tf.identity(images)
 
 
+def check_one_image_tf(image: tf.Tensor) -> tf.Tensor:
+    """``image`` (``detect``'s), once checked to be one non-empty (H, W, 3)
+    RGB image: its check was the batch signatures' (naming ``images``, asking
+    for a batch), which let a grey image through to TF's "input depth must
+    be evenly divisible by filter depth", and an empty one to TF's words."""
+    shape = tf.shape(image)
+    rank = tf.shape(tf.where(shape >= 0))[0]  # At run time (check_image_shape_tf).
+    ok = tf.logical_and(rank == 3, tf.reduce_all(tf.concat(
+        [shape[-1:] == 3, shape[:2] > 0], 0)))
+    check = tf.debugging.Assert(ok, [
+        "image: must be one non-empty uint8 (H, W, 3) RGB image, got shape", shape],
+        summarize=8)
+    with tf.control_dependencies([check]):
+        return tf.identity(image)
+
+
 def check_images_tf(images: tf.Tensor, num_boxes: tf.Tensor) -> tf.Tensor:
     """``images``, once checked not empty (0 x 0) when boxes ask for people."""
     size = tf.shape(images)[1:3]
@@ -244,8 +260,7 @@ class PoseServingModule(tf.Module):
     def _detect(self, image: tf.Tensor, score_threshold: tf.Tensor) -> dict[str, tf.Tensor]:
         """The people of an image, without their poses (predict.py's
         detector when it runs this SavedModel)."""
-        boxes, scores, _ = self._people_found(check_image_shape_tf(image[None])[0],
-                                              score_threshold)
+        boxes, scores, _ = self._people_found(check_one_image_tf(image), score_threshold)
         return {"boxes": boxes, "box_scores": scores}
 
     def _detect_and_estimate(self, image_bytes: tf.Tensor,

@@ -139,3 +139,17 @@ def test_predictor_without_boxes_runs_the_detector_inside(exported, coco_dir):
     np.testing.assert_allclose(result.scores, given.scores, atol=1e-5)
     with pytest.raises(ValueError, match="box_scores without boxes: .*detector inside"):
         predictor.predict(image, box_scores=[1.0])
+
+
+@pytest.mark.slow  # D-FINE in a SavedModel
+def test_detect_names_its_image_input_for_a_bad_one(exported):
+    """A grey or empty image failed in TF's words ("input depth must be
+    evenly divisible by filter depth"); an RGBA one was asked for "(N, H,
+    W, 3) images (a batch...)", which detect refuses too."""
+    detect = tf.saved_model.load(exported[3]).signatures["detect"]
+    for shape in ((48, 64, 1), (48, 64, 4), (1, 48, 64, 3), (0, 0, 3)):
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"image: must be one non-empty uint8 \(H, W, 3\) RGB image"):
+            detect(image=tf.zeros(shape, tf.uint8), score_threshold=tf.zeros([0]))
+    found = detect(image=tf.zeros((48, 64, 3), tf.uint8), score_threshold=tf.zeros([0]))
+    assert found["boxes"].shape[1:] == (4,)
