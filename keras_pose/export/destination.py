@@ -18,6 +18,7 @@ any work, and nothing is written.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from typing import Callable, Iterator, Optional
@@ -25,7 +26,8 @@ from typing import Callable, Iterator, Optional
 from keras_pose.checkpoint import COMPLETE_FILE
 from keras_pose.export.precision import ExportError
 from keras_pose.export.runtimes import SUFFIXES, sidecar_path
-from keras_pose.files import file_in_the_way, write_directory_atomically, write_files_atomically
+from keras_pose.files import (file_in_the_way, nearest_existing, write_directory_atomically,
+                              write_files_atomically)
 from keras_pose.inference.loading import SAVED_MODEL_CONFIG
 from keras_pose.locks import DirectoryInUseError, DirectoryLock
 
@@ -163,6 +165,10 @@ def check_tflite_output(path: str, flag: str = "output_path") -> None:
         raise ExportOutputError(f"{flag} {path}: its sidecar {side} would replace a file that is "
                                 "not a keras_pose LiteRT sidecar. Nothing was written: give "
                                 "another path")
+    folder = nearest_existing(os.path.dirname(os.path.abspath(path)))
+    if not os.access(folder, os.W_OK):  # Was found after the SavedModel's export, unsaid.
+        raise ExportOutputError(f"{flag} {path} cannot be written ({folder} is read-only "
+                                "or not yours). Nothing was written: give another path")
     if not os.path.lexists(path):
         return
     if os.path.isdir(path):
@@ -221,6 +227,12 @@ def output_lock(output: str, flag: str = "--output", way_out: Optional[str] = No
                          run=run, flag=flag, created=True)  # The folder is the lock's.
     try:
         lock.__enter__()
+    except OSError as e:
+        if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        # It named the hidden lock folder beside the output, not the flag.
+        raise ExportOutputError(f"{flag} {output} cannot be written ({e.strerror}); give "
+                                f"another {flag}") from None
     except DirectoryInUseError as e:
         if not isinstance(e.__cause__, OSError):  # A link or a folder there: its own words.
             raise

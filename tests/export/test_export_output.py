@@ -98,6 +98,37 @@ def test_an_output_inside_a_file_is_named_as_such(script, checkpoint, tmp_path, 
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
+def test_a_read_only_place_is_named_by_its_flag_before_any_work(script, checkpoint, tmp_path,
+                                                                 capsys, monkeypatch):
+    """Was "Read-only file system: <dir>/.<name>.lock" (a hidden lock); for
+    --tflite, said after the SavedModel was written and kept."""
+    import errno
+
+    from keras_pose.export import destination
+    from keras_pose.locks import DirectoryLock
+    read_only = str(tmp_path / "ro")
+
+    def enter(lock):
+        if lock.path.startswith(read_only):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), lock.path)
+        return real_enter(lock)
+    real_enter = DirectoryLock.__enter__
+    monkeypatch.setattr(DirectoryLock, "__enter__", enter)
+    real_access = os.access
+    monkeypatch.setattr(destination.os, "access", lambda path, mode: (
+        not str(path).startswith(read_only) and real_access(path, mode)))
+    os.makedirs(read_only)
+    assert run_export(script, "--checkpoint", checkpoint, "--output",
+                      os.path.join(read_only, "x")) == 1
+    assert capsys.readouterr().err.endswith(
+        f"--output {read_only}/x cannot be written (Read-only file system); give another "
+        "--output\n")
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "sm"),
+                      "--tflite", os.path.join(read_only, "m.tflite")) == 1
+    assert f"--tflite {read_only}/m.tflite cannot be written" in capsys.readouterr().err
+    assert not (tmp_path / "sm").exists()
+
+
 def test_a_linked_output_replaces_the_links_target(script, checkpoint, old_saved_model,
                                                    tmp_path, capsys):
     """A served ``current`` link to a version folder was replaced by a folder
