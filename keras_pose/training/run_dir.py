@@ -311,9 +311,18 @@ def unfinished(model_dir: str) -> Optional[tuple[int, int]]:
 # Validation results and best/.
 
 
-def record_validation(checkpoint: str, primary: str, value: float) -> None:
-    """Writes ``validation.json`` into a (complete) epoch checkpoint."""
-    _write_json(os.path.join(checkpoint, VALIDATION_FILE), {"metric": primary, "value": value})
+def record_validation(checkpoint: str, primary: str, value: float, how: str = "") -> None:
+    """Writes ``validation.json`` into a (complete) epoch checkpoint; ``how``:
+    the validation's data, boxes and flip test (values measured otherwise
+    are not compared)."""
+    _write_json(os.path.join(checkpoint, VALIDATION_FILE),
+                {"metric": primary, "value": value, "how": how})
+
+
+def validation_how(checkpoint: str) -> str:
+    """How an epoch was validated ("" when not recorded)."""
+    values = _read_json(os.path.join(checkpoint, VALIDATION_FILE))
+    return str(values.get("how") or "") if isinstance(values, dict) else ""
 
 
 def validation_of(checkpoint: str) -> Optional[float]:
@@ -331,13 +340,20 @@ def best_record(model_dir: str) -> Optional[dict[str, Any]]:
     return record if isinstance(record, dict) and "value" in record else None
 
 
-def save_best(model_dir: str, checkpoint: str, epoch: int, primary: str, value: float) -> str:
+def rewrite_best_record(model_dir: str, value: float, how: str) -> None:
+    """``best/``'s value as validated again (``how``), its epoch kept."""
+    path = os.path.join(model_dir, "best", BEST_FILE)
+    _write_json(path, dict(_read_json(path) or {}, value=value, how=how))
+
+
+def save_best(model_dir: str, checkpoint: str, epoch: int, primary: str, value: float,
+              how: str = "") -> str:
     """Replaces ``best/`` with a copy of an epoch checkpoint (atomically)."""
     def write(tmp: str) -> None:
         for name in (CONFIG_FILE, WEIGHTS_FILE):
             shutil.copy2(os.path.join(checkpoint, name), os.path.join(tmp, name))
         _write_json(os.path.join(tmp, BEST_FILE),
-                    {"epoch": epoch, "metric": primary, "value": value})
+                    {"epoch": epoch, "metric": primary, "value": value, "how": how})
 
     try:
         return write_checkpoint_dir(os.path.join(model_dir, "best"), write)
@@ -354,12 +370,17 @@ def _epochs(model_dir: str) -> list[tuple[int, str]]:
 
 def pending_best(model_dir: str) -> Optional[tuple[int, str, float]]:
     """The validated epoch checkpoint that beats ``best/`` (or any, when
-    ``best/`` is missing or incomplete): (epoch, path, value), else None."""
+    ``best/`` is missing or incomplete), validated as ``best/`` was (values
+    of another flip test or data are not compared): (epoch, path, value),
+    else None."""
     record = best_record(model_dir)
     threshold = -np.inf if record is None else float(record["value"])
+    how = "" if record is None else str(record.get("how") or "")
     found = None
     for epoch, path in _epochs(model_dir):
         value = validation_of(path)
+        if how and validation_how(path) not in ("", how):
+            continue
         if value is not None and value > threshold and (found is None or value > found[2]):
             found = (epoch, path, value)
     return found
@@ -372,7 +393,7 @@ def repair_best(model_dir: str, primary: str) -> None:
     if found is not None:
         logging.warning("best/ was missing or stale: restoring it from epoch %d (%s %.4f)",
                         found[0], primary, found[2])
-        save_best(model_dir, found[1], found[0], primary, found[2])
+        save_best(model_dir, found[1], found[0], primary, found[2], validation_how(found[1]))
 
 
 def leftovers(model_dir: str) -> tuple[list[str], list[str]]:

@@ -131,6 +131,12 @@ class _Validation:
                             None if precision == "fp32" else f"tf {precision}")
         return self.metric.table(metrics, arch_name(self.config), title) if metrics else ""
 
+    def how(self) -> str:
+        """What a validation value depends on besides the weights: data,
+        boxes, flip test (recorded with each value)."""
+        from keras_pose.evaluation.runner import table_title
+        return table_title(self.config, self.box_mode, self.config.train.val_flip_test, None)
+
 
 def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Validation]:
     """The validation data and metric, loaded and checked once, before any
@@ -242,7 +248,7 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
             plan.directory, saver, estimator, validation.records, validation.metric,
             every=t.validate_every,
             epochs=t.epochs, strict=t.strict_validation, batch_size=config.test.batch_size,
-            writer=writer))
+            writer=writer, how=validation.how()))
     callbacks += [cb.Prune(plan.directory, t.keep_checkpoints), log]
     return callbacks, log
 

@@ -193,6 +193,18 @@ def test_a_full_disk_at_best_says_the_epoch_is_saved_and_what_to_run(tmp_path, f
         run_dir.save_best(str(tmp_path), paths[0], 1, "AP", 0.3)
 
 
+def test_best_is_repaired_only_from_epochs_validated_as_it_was(tmp_path, fast_config):
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    paths = _validated(model_dir, model, optimizer, fast_config, [0.3, 0.9])
+    run_dir.record_validation(paths[0], "AP", 0.3, "val | flip test")
+    run_dir.record_validation(paths[1], "AP", 0.9, "val | no flip test")
+    run_dir.save_best(model_dir, paths[0], 1, "AP", 0.3, "val | flip test")
+    assert run_dir.pending_best(model_dir) is None  # 0.9 without flip: not comparable
+    run_dir.record_validation(paths[1], "AP", 0.9, "val | flip test")
+    assert run_dir.pending_best(model_dir)[:1] == (2,)
+
+
 def test_best_is_repaired_and_its_epoch_never_pruned_before(tmp_path, fast_config):
     model, optimizer = _model_and_optimizer(fast_config)
     model_dir = str(tmp_path)
@@ -203,7 +215,7 @@ def test_best_is_repaired_and_its_epoch_never_pruned_before(tmp_path, fast_confi
     run_dir.prune(model_dir, keep=1)
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0002", "epoch_0004"]
     run_dir.repair_best(model_dir, "AP")
-    assert run_dir.best_record(model_dir) == {"epoch": 2, "metric": "AP", "value": 0.5}
+    assert run_dir.best_record(model_dir) == {"epoch": 2, "metric": "AP", "value": 0.5, "how": ""}
     run_dir.prune(model_dir, keep=1)
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0004"]
     # An interrupted best/ write counts as no best/: repaired from the epochs.

@@ -498,6 +498,33 @@ def test_an_export_older_than_best_left_by_noexport_is_named(tmp_path, fast_conf
     assert "earlier best/" not in caplog.text  # Exported again: up to date.
 
 
+def test_best_is_compared_only_with_values_validated_alike(tmp_path, fast_config, caplog):
+    """Resumed with another validation flip test, the run compared its AP
+    without flip (0.377) to best/'s with flip (0.411), and kept the worse
+    epoch. best/ is validated again as the run now validates."""
+    import json
+    import logging
+
+    from keras_pose.evaluation.runner import run_evaluation
+    caplog.set_level(logging.WARNING, logger="absl")
+    model_dir = str(tmp_path / "run")
+    config = apply_overrides(fast_config, ["train.validate_every=1"])
+    train(apply_overrides(config, ["train.epochs=1"]), model_dir, progress=False, export=False)
+    best = json.load(open(os.path.join(model_dir, "best", "best.json")))
+    assert best["how"].endswith("| flip test")
+    train(apply_overrides(config, ["train.epochs=2", "train.val_flip_test=false"]), model_dir,
+          progress=False, export=False)
+    assert "best/ (epoch 1) was validated otherwise" in caplog.text
+    best = json.load(open(os.path.join(model_dir, "best", "best.json")))
+    assert best["how"].endswith("| no flip test")
+    epoch = os.path.join(model_dir, "checkpoints", f"epoch_{best['epoch']:04d}")
+    assert json.load(open(os.path.join(epoch, "validation.json")))["how"] == best["how"] or \
+        best["epoch"] == 1
+    again = run_evaluation(checkpoint=os.path.join(model_dir, "best"), flip=False,
+                           use_gt_boxes=config.train.val_use_gt_boxes, progress=False)
+    assert best["value"] == pytest.approx(again.metrics["AP"], abs=1e-6)
+
+
 def test_the_final_evaluation_of_a_finished_run_takes_the_commands_settings(tmp_path,
                                                                           fast_config):
     """A finished run given again with --final_eval, --data_dir elsewhere and
