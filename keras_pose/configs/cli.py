@@ -73,11 +73,11 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     if final.data.root.startswith("~"):  # --data_dir=~/x: no shell expands it (a folder "~").
         final = final.replace(data=dataclasses.replace(
             final.data, root=os.path.expanduser(final.data.root)))
-    _warn_unused_blur_kernel(final, overrides)
+    warn_unused_blur_kernel(final, overrides)
     return final
 
 
-def _warn_unused_blur_kernel(config: ExperimentConfig, overrides: Sequence[str]) -> None:
+def warn_unused_blur_kernel(config: ExperimentConfig, overrides: Sequence[str]) -> None:
     """A --set test.blur_kernel on a model decoded without DARK was ignored in
     silence. Said of the user's setting only: a preset's table keeps mmpose's
     kernel on its msra models too, for a switch to test.decoding=dark."""
@@ -124,14 +124,8 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
     if any(key.startswith("model.") for key in explicit):
         raise ConfigError("model.* cannot be overridden here: the checkpoint's weights "
                           "define the model")
-    moved = moved_keypoints(trained.data.keypoint_names, config.data.keypoint_names)
-    if "data.keypoint_names" in explicit and moved:
-        raise ConfigError(
-            f"data.keypoint_names {list(config.data.keypoint_names)} names the checkpoint's "
-            f"keypoints in another order ({describe_moves(moved, 'it', 'the checkpoint')}): "
-            "it would rename the model's heatmap channels, not reorder the data; drop it and "
-            "write the data's keypoints in the checkpoint's order "
-            f"{list(trained.data.keypoint_names)}")
+    if "data.keypoint_names" in explicit:
+        check_keypoint_renaming(trained.data.keypoint_names, config.data.keypoint_names)
     kept = {}
     for field in METADATA_FIELDS:
         if f"data.{field}" in explicit:
@@ -140,6 +134,23 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
         else:
             kept[field] = getattr(trained.data, field)
     return config.replace(model=trained.model, data=dataclasses.replace(config.data, **kept))
+
+
+def check_keypoint_renaming(trained: Sequence[str], names: Sequence[str]) -> None:
+    """Refuses ``data.keypoint_names`` that name a checkpoint's keypoints in
+    another order: they rename its heatmap channels (AP 0, flip pairs and
+    sigmas on the wrong keypoints, in silence), they cannot reorder data.
+
+    Raises:
+      ConfigError: naming the keypoints moved and the checkpoint's order.
+    """
+    moved = moved_keypoints(trained, names)
+    if moved:
+        raise ConfigError(
+            f"data.keypoint_names {list(names)} names the checkpoint's keypoints in another "
+            f"order ({describe_moves(moved, 'it', 'the checkpoint')}): it would rename the "
+            "model's heatmap channels, not reorder the data; drop it and write the data's "
+            f"keypoints in the checkpoint's order {list(trained)}")
 
 
 # What --init_checkpoint brings into a run's model section: everything its

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
 from keras_pose.configs import ConfigError, ExperimentConfig, apply_overrides, load_config
+from keras_pose.configs.cli import check_keypoint_renaming, warn_unused_blur_kernel
 from keras_pose.inference.estimator import Network, TopDownEstimator
 
 SAVED_MODEL_CONFIG = os.path.join("assets", "config.json")
@@ -73,6 +74,9 @@ def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> Experi
                     if changed.model.codec != config.model.codec else "")
         raise ConfigError("model.* cannot be overridden at inference: the checkpoint's "
                           f"weights define the model{decoding}")
+    # As evaluate.py's (configs.cli): predict.py, the Predictor, the exporter.
+    check_keypoint_renaming(config.data.keypoint_names, changed.data.keypoint_names)
+    warn_unused_blur_kernel(changed, overrides)
     return changed
 
 

@@ -32,6 +32,27 @@ def test_a_misspelt_option_is_a_type_error_not_tf_fp32_in_silence(tiny_exported)
         Predictor.from_checkpoint(tiny_exported[2], runtim="openvino")
 
 
+def test_predict_paths_refuse_renamed_keypoints_and_say_an_unused_blur_kernel(tiny_exported,
+                                                                              caplog):
+    # predict.py, the Predictor and the exporter load through with_overrides,
+    # which took reordered names (channels relabelled in silence) and said
+    # nothing of a blur kernel without DARK, as evaluate.py does.
+    import logging
+
+    from keras_pose.configs import ConfigError
+    caplog.set_level(logging.WARNING, logger="absl")
+    names = list(tiny_exported[1].data.keypoint_names)
+    names[0], names[1] = names[1], names[0]
+    for path in tiny_exported[2:]:
+        with pytest.raises(ConfigError, match="names the checkpoint's keypoints in another order"):
+            load_pose_model(path, [f"data.keypoint_names={','.join(names)}"])
+    load_pose_model(tiny_exported[2], ["test.blur_kernel=11"])
+    assert "test.blur_kernel=11 is DARK's modulation" in caplog.text
+    caplog.clear()
+    load_pose_model(tiny_exported[2], ["test.blur_kernel=11", "test.decoding=dark"])
+    assert "blur_kernel" not in caplog.text
+
+
 def test_one_override_given_as_a_string_is_one_override(tiny_exported):
     # Was read character by character: "override 't' is not of the form ...".
     loaded = load_pose_model(tiny_exported[2], "test.flip_test=false")
