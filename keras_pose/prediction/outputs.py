@@ -168,8 +168,11 @@ class VideoOutput:
             return
         self._video.release()
         if self.ok and not _last_frame_reads(self.path, self.frames):
-            self.ok = self.writer._failed(self.path, _why_not_written(
-                self.path, f"the video's {self.frames} frames"))
+            why = _why_not_written(self.path, f"the video's {self.frames} frames")
+            if os.path.isfile(self.path):  # OpenCV's writer dropped the rest in silence.
+                why += ("; the file left holds fewer of them (frames.json has every frame "
+                        "done)")
+            self.ok = self.writer._failed(self.path, why)
 
 
 def _fitted(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, bool]:

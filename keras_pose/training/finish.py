@@ -37,7 +37,7 @@ def after_training(network, config: ExperimentConfig, model_dir: str, directory:
     checkpoint and what the same command does again (export, evaluate)."""
     saved_model, step = None, "the export"
     left = step + (" and the final evaluation" if config.train.final_evaluation else "")
-    _warn_stale(model_dir, export, config.train.final_evaluation)
+    _warn_stale(model_dir, directory, export, config.train.final_evaluation)
     try:
         if export:
             saved_model = export_at_end(network, config, model_dir, directory)
@@ -65,20 +65,24 @@ def after_training(network, config: ExperimentConfig, model_dir: str, directory:
     return saved_model, table
 
 
-def _warn_stale(model_dir: str, export: bool, final_evaluation: bool) -> None:
+def _warn_stale(model_dir: str, directory: str, export: bool, final_evaluation: bool) -> None:
     """Names the SavedModel and final evaluation that this run leaves older
-    than its ``best/`` (a run extended with --noexport, or without
-    --final_eval, kept the earlier epoch's in silence)."""
+    than what they are of, its ``best/`` (else its last epoch): a run
+    extended with --noexport, or without --final_eval, kept the earlier
+    epoch's in silence."""
     best = os.path.join(model_dir, "best")
     if not os.path.isdir(best):
+        best = latest_epoch_checkpoint(directory)  # Without validation: the last epoch's.
+    if not best:
         return
     for skipped, path, flag in ((not export, os.path.join(model_dir, "saved_model"),
                                  "without --noexport"),
                                 (not final_evaluation, os.path.join(model_dir, "eval", "final"),
                                  "with --final_eval")):
         if skipped and os.path.exists(path) and os.path.getmtime(path) < os.path.getmtime(best):
-            logging.warning("%s is of an earlier best/ than this run's: run the same command "
-                            "%s to bring it up to date", path, flag)
+            logging.warning("%s is of an earlier epoch than this run's %s: run the same "
+                            "command %s to bring it up to date", path,
+                            os.path.relpath(best, model_dir), flag)
 
 
 def export_at_end(network, config: ExperimentConfig, model_dir: str, directory: str) -> str:

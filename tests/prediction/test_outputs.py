@@ -152,7 +152,8 @@ def test_a_video_cut_short_by_a_full_disk_is_reported(tmp_path, monkeypatch):
     video.close()
     assert not video.ok
     assert writer.failures == [f"{tmp_path / 'short.avi'}: the video's 6 frames could not be "
-                               "written (disk full or read-only?)"]
+                               "written (disk full or read-only?); the file left holds fewer "
+                               "of them (frames.json has every frame done)"]
 
 
 def test_a_rate_the_video_writer_cannot_take_and_a_name_too_long_are_said(tmp_path):

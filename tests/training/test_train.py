@@ -491,11 +491,17 @@ def test_an_export_older_than_best_left_by_noexport_is_named(tmp_path, fast_conf
     saved_model = os.path.join(model_dir, "saved_model")
     os.utime(saved_model, (0, 0))  # As if exported before best/ changed.
     train(apply_overrides(config, ["train.epochs=2"]), model_dir, progress=False, export=False)
-    assert (f"{saved_model} is of an earlier best/ than this run's: run the same command "
-            "without --noexport") in caplog.text
+    assert (f"{saved_model} is of an earlier epoch than this run's best: run the same "
+            "command without --noexport") in caplog.text
     caplog.clear()
     train(apply_overrides(config, ["train.epochs=2"]), model_dir, progress=False)
-    assert "earlier best/" not in caplog.text  # Exported again: up to date.
+    assert "earlier epoch" not in caplog.text  # Exported again: up to date.
+    # Without validation, the export is of the last epoch.
+    plain = str(tmp_path / "plain")
+    train(apply_overrides(fast_config, ["train.epochs=1"]), plain, progress=False)
+    os.utime(os.path.join(plain, "saved_model"), (0, 0))
+    train(apply_overrides(fast_config, ["train.epochs=2"]), plain, progress=False, export=False)
+    assert "is of an earlier epoch than this run's checkpoints/epoch_0002" in caplog.text
 
 
 def test_best_is_compared_only_with_values_validated_alike(tmp_path, fast_config, caplog):
