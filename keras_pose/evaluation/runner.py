@@ -347,12 +347,9 @@ def _differences(directory: str, report: Mapping[str, Any]) -> str:
     before = _earlier_report(os.path.join(directory, METRICS_FILE))
     if not isinstance(before, dict):
         return "its metrics.json is not an evaluation's"
-    changed = {"model_sha256": "the model's files changed",
-               "detection_file_sha256": "the detections file changed"}
-    keys = _evaluation_key(before), _evaluation_key(report)
-    return ", ".join(changed.get(k, f"{k} {keys[0].get(k)!r} -> {v!r}")
-                     for k, v in keys[1].items()
-                     if keys[0].get(k) != v and (k not in changed or k in before))
+    before, now = _compared_keys(before, report)
+    return ", ".join(_DIGESTS.get(k, f"{k} {before.get(k)!r} -> {v!r}")
+                     for k, v in now.items() if before.get(k) != v)
 
 
 def _earlier_report(path: str) -> Any:
@@ -364,13 +361,25 @@ def _earlier_report(path: str) -> Any:
         return None
 
 
-def _same_evaluation(earlier: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
-    """Whether ``earlier`` (a metrics.json) records the evaluation ``report``
-    makes; digests an earlier version did not record are not compared."""
+# The digests of SAME_EVALUATION, as a difference is said.
+_DIGESTS = {"model_sha256": "the model's files changed",
+            "detection_file_sha256": "the detections file changed"}
+
+
+def _compared_keys(earlier: Mapping[str, Any], report: Mapping[str, Any]
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The :func:`_evaluation_key` of ``earlier`` (a metrics.json) and of
+    ``report``, without the digests an earlier version did not record."""
     before, now = _evaluation_key(earlier), _evaluation_key(report)
-    for name in ("model_sha256", "detection_file_sha256"):
+    for name in _DIGESTS:
         if name not in earlier:
             before.pop(name), now.pop(name)
+    return before, now
+
+
+def _same_evaluation(earlier: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
+    """Whether ``earlier`` records the evaluation ``report`` makes."""
+    before, now = _compared_keys(earlier, report)
     return before == now
 
 
