@@ -12,7 +12,7 @@ the evaluation and serving graphs, which must export into a SavedModel.
 from __future__ import annotations
 
 import math
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 import cv2
 import numpy as np
@@ -29,13 +29,14 @@ ArrayLike = Union[np.ndarray, Sequence[float]]
 MAX_BOX_TO_IMAGE = 10.0
 
 
-def box_array(boxes: ArrayLike, what: str = "boxes") -> np.ndarray:
-    """(M, 4) float32 ``[x, y, w, h]`` boxes from an (M, 4) array-like (or
-    an empty one); a ValueError naming the shape otherwise: (4, 5) boxes
-    with their scores were read as five boxes of garbage."""
-    array = np.asarray(boxes, np.float32)
-    if array.size == 0 and array.ndim <= 2 and (array.ndim < 2 or array.shape[1] in (0, 4)):
-        return np.zeros((0, 4), np.float32)
+def box_array(boxes: ArrayLike, what: str = "boxes", dtype: Any = np.float32) -> np.ndarray:
+    """(M, 4) ``[x, y, w, h]`` boxes of ``dtype`` from an (M, 4) array-like
+    (or an empty one); a ValueError naming the shape otherwise: (4, 5)
+    boxes with their scores were read as five boxes of garbage, (3, 0) as
+    no box."""
+    array = np.asarray(boxes, dtype)
+    if array.size == 0 and (array.ndim == 1 or array.shape == (0, 4)):
+        return np.zeros((0, 4), dtype)
     if array.ndim != 2 or array.shape[1] != 4:
         raise ValueError(f"{what}: expected (M, 4) [x, y, w, h] boxes, got shape {array.shape}")
     return array

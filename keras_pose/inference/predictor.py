@@ -67,10 +67,9 @@ def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes
     if given.size and given.dtype.kind not in "iuf":  # "12" or True read as numbers.
         raise ValueError(f"{source}: not a list of [x, y, w, h] numbers (given "
                          f"{given.dtype.name} values)")
-    if array.size == 0 and (array.ndim != 2 or array.shape[1] == 4):
-        return np.zeros((0, 4), np.float32)
-    if array.ndim != 2 or array.shape[1] != 4:
-        raise ValueError(f"{source}: expected (M, 4) [x, y, w, h] boxes, got shape {array.shape}")
+    array = transforms.box_array(array, source, np.float64)  # The one shape check.
+    if array.size == 0:
+        return array.astype(np.float32)
     bad = ~np.isfinite(array).all(1) | (array[:, 2] <= 0) | (array[:, 3] <= 0)
     if bad.any():
         i = int(np.argmax(bad))
