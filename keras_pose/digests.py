@@ -26,16 +26,21 @@ def model_files_digest(path: str) -> str:
     folder (a checkpoint, a SavedModel; names and contents, in name order),
     or a file with the weights beside it (OpenVINO's ``.bin`` beside its
     ``.xml``)."""
-    digest = hashlib.sha256()
     if os.path.isdir(path):
-        files = sorted(os.path.relpath(os.path.join(folder, name), path)
+        names = sorted(os.path.relpath(os.path.join(folder, name), path)
                        for folder, _, names in os.walk(path) for name in names)
-    else:
-        stem = os.path.splitext(path)[0]
-        files = [path] + ([stem + ".bin"] if path.endswith(".xml")
-                          and os.path.isfile(stem + ".bin") else [])
-    for name in files:
+        return files_digest([(name, os.path.join(path, name)) for name in names])
+    stem = os.path.splitext(path)[0]
+    files = [path] + ([stem + ".bin"] if path.endswith(".xml")
+                      and os.path.isfile(stem + ".bin") else [])
+    return files_digest([(name, name) for name in files])
+
+
+def files_digest(files: list[tuple[str, str]]) -> str:
+    """The hex SHA-256 of named files, ``[(name, path), ...]`` in the order
+    given: each name and its file's contents."""
+    digest = hashlib.sha256()
+    for name, path in files:
         digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
-        digest.update(sha256_of(os.path.join(path, name) if os.path.isdir(path) else name)
-                      .encode())
+        digest.update(sha256_of(path).encode())
     return digest.hexdigest()

@@ -44,7 +44,8 @@ def _evaluate() -> int:
 
     start = time.perf_counter()
     metric = posetrack.PoseTrackMetric()
-    for gt_file, pred_file in posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred):
+    pairs = posetrack.sequence_pairs(FLAGS.gt, FLAGS.pred)
+    for gt_file, pred_file in pairs:
         metric.update(gt_file, pred_file)
     metrics = metric.result()
     table = posetrack.format_table(metrics)
@@ -55,6 +56,9 @@ def _evaluate() -> int:
             # Absolute: what tells this evaluation from an earlier one there.
             "ground_truth": os.path.abspath(FLAGS.gt),
             "predictions": os.path.abspath(FLAGS.pred),
+            # The files' contents: predictions made again (other track.*
+            # settings) into the same --pred are another evaluation.
+            **_digests(pairs),
             "num_sequences": metric.num_sequences,
             "num_frames": metric.num_frames,
             "metrics": dict(metrics),  # NaN (MOTA of a joint never annotated): null.
@@ -68,6 +72,13 @@ def _evaluate() -> int:
         from keras_pose.evaluation.runner import write_outputs
         print(f"wrote {write_outputs(FLAGS.output_dir, None, report, table)}")
     return 0
+
+
+def _digests(pairs: list) -> dict:
+    """The SHA-256 of the ground-truth and of the prediction files evaluated."""
+    from keras_pose.digests import files_digest
+    return {"ground_truth_sha256": files_digest([(os.path.basename(g), g) for g, _ in pairs]),
+            "predictions_sha256": files_digest([(os.path.basename(p), p) for _, p in pairs])}
 
 
 def main(argv):

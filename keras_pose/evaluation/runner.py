@@ -286,7 +286,7 @@ SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "da
                    # edited) at the same path is another evaluation.
                    "model_sha256", "detection_file_sha256",
                    # scripts/evaluate_posetrack.py's (its reports have none of the above).
-                   "ground_truth", "predictions")
+                   "ground_truth", "predictions", "ground_truth_sha256", "predictions_sha256")
 
 
 def check_output_names(output_dir: str) -> None:
@@ -363,7 +363,9 @@ def _earlier_report(path: str) -> Any:
 
 # The digests of SAME_EVALUATION, as a difference is said.
 _DIGESTS = {"model_sha256": "the model's files changed",
-            "detection_file_sha256": "the detections file changed"}
+            "detection_file_sha256": "the detections file changed",
+            "ground_truth_sha256": "the ground-truth files changed",
+            "predictions_sha256": "the prediction files changed"}
 
 
 def _compared_keys(earlier: Mapping[str, Any], report: Mapping[str, Any]

@@ -501,6 +501,15 @@ def test_command_line_keeps_an_earlier_evaluation_in_the_output_dir(tmp_path):
     assert json.load(open(out / "earlier.2" / "metrics.json"))["predictions"] == preds["good"]
     assert json.load(open(out / "metrics.json"))["predictions"] == preds["swapped"]
     assert (out / "mine.txt").read_text() == "the user's"
+    # Predictions made again into the same --pred (other track.* settings):
+    # another evaluation, kept; it was replaced because the paths were equal.
+    swapped = json.load(open(out / "metrics.json"))
+    write(tmp_path / "swapped" / "000342_mpii_test.json", sequence(two_people(ids=(11, 12))))
+    proc = run_cli("--gt", str(gt_dir), "--pred", preds["swapped"], "--output_dir", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert json.load(open(out / "earlier.3" / "metrics.json")) == swapped
+    assert "the prediction files changed" in proc.stderr
+    assert json.load(open(out / "metrics.json"))["metrics"] != swapped["metrics"]
 
 
 def test_a_file_that_is_not_text_is_not_valid_json(tmp_path):
