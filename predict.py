@@ -344,8 +344,7 @@ def _report(run, predictions, inputs) -> int:
     for message in summary.unused_boxes:
         print(f"  boxes not used: {message}")
     for message in summary.kept_earlier:
-        print(f"  note: an earlier run's outputs of another input of this name are kept "
-              f"beside this run's: {message}")
+        print(f"  note: an earlier run's outputs are kept beside this run's: {message}")
     _report_orientation(summary)
     if summary.no_boxes:
         shown = _listed(summary.no_boxes)

@@ -104,6 +104,9 @@ def _why_not_written(path: str, what: str, error: Optional[OSError] = None) -> s
 # Above this the MJPG AVI writer drops frames (timestamps it cannot order;
 # seen with a 2000 fps high-speed clip): the annotated copy plays slower.
 MAX_VIDEO_FPS = 1000.0
+# At 0.001 fps and below OpenCV cannot open the writer (a time-lapse's header
+# of one frame per 20 minutes): the annotated copy plays faster instead.
+MIN_VIDEO_FPS = 0.01
 # The rate of a video made of frames that carry none (a folder of frames, a
 # video whose header has no rate): ffmpeg's default for image sequences.
 FRAMES_FPS = 25.0
@@ -117,6 +120,10 @@ class VideoOutput:
             logging.warning("%s: written at %g fps, the most its writer takes (the input runs "
                             "at %g fps)", path, MAX_VIDEO_FPS, fps)
             fps = MAX_VIDEO_FPS
+        elif fps < MIN_VIDEO_FPS:
+            logging.warning("%s: written at %g fps, the least its writer takes (the input runs "
+                            "at %g fps)", path, MIN_VIDEO_FPS, fps)
+            fps = MIN_VIDEO_FPS
         self.writer, self.path, self.fps = writer, path, fps
         self._video: Optional[cv2.VideoWriter] = None
         self.ok = True
@@ -165,6 +172,9 @@ class VideoOutput:
         write error, so a full disk left a video of fewer frames (or none
         readable) in silence."""
         if self._video is None:
+            if self._gaps:  # No frame gave the video its size (was not said).
+                logging.warning("%s: not written: none of its %d frame(s) could be read",
+                                self.path, self._gaps)
             return
         self._video.release()
         if self.ok and not _last_frame_reads(self.path, self.frames):
@@ -284,23 +294,33 @@ def put_back_previous(pairs: list[tuple[str, str]]) -> None:
 
 
 def keep_earlier_sequence(output: Callable[[str], str], source: str,
-                          frames: Optional[Collection[str]] = None) -> Optional[str]:
+                          frames: Optional[Collection[str]] = None,
+                          tracked: bool = True) -> Optional[tuple[str, str]]:
     """Moves an earlier run's outputs of a video or a folder of frames
     (``output(suffix)`` for each of :data:`SEQUENCE_SUFFIXES`) to
-    ``<key>.<n><suffix>`` (the first n free for all; the frames.json path
-    returned) when its frames.json names another ``source`` (the input's
-    absolute path) in its entries, or, for a folder, a frame not among this
-    run's ``frames`` (file names): ``a.avi`` of another folder, or frames 4-6
-    of a folder tracked after frames 1-3, given in a later run into the same
-    ``--output_dir``, replaced the first one's results in silence. A run
+    ``<key>.<n><suffix>`` (the first n free for all) when its frames.json
+    names another ``source`` (the input's absolute path) in its entries, or,
+    for a folder, a frame not among this run's ``frames`` (file names): ``a.avi``
+    of another folder, or frames 4-6 of a folder tracked after frames 1-3,
+    given in a later run into the same ``--output_dir``, replaced the first
+    one's results in silence. So are a tracked run's outputs when this run
+    is not ``tracked``: its track ids and PoseTrack JSON were lost. A run
     over the same source again (or an earlier version's file, which names
-    none) replaces them."""
+    none) replaces them.
+
+    Returns:
+      None, or (the kept frames.json's path, why it was kept).
+    """
     names = None if frames is None else {os.path.basename(name) for name in frames}
 
     def ours(entry: dict) -> bool:
         return entry.get("source", source) == source and (
             names is None or os.path.basename(str(entry.get("file_name", ""))) in names)
-    if _earlier_entries_are(output(".frames.json"), ours):
+    if not _earlier_entries_are(output(".frames.json"), ours):
+        why = "another input of this name"
+    elif not tracked and os.path.exists(output(".posetrack.json")):
+        why = "tracked, this run is not"
+    else:
         return None
     n = 1
     while any(os.path.exists(output(f".{n}{suffix}")) for suffix in SEQUENCE_SUFFIXES):
@@ -308,7 +328,7 @@ def keep_earlier_sequence(output: Callable[[str], str], source: str,
     for suffix in SEQUENCE_SUFFIXES:  # The run holds the folder's lock.
         if os.path.exists(output(suffix)):
             os.replace(output(suffix), output(f".{n}{suffix}"))
-    return output(f".{n}.frames.json")
+    return output(f".{n}.frames.json"), why
 
 
 class JsonListFile:

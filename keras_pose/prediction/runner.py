@@ -27,7 +27,7 @@ from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.outputs import (FRAMES_FPS, PREVIOUS, SEQUENCE_SUFFIXES,
-                                           JsonListFile, OutputWriter, VideoOutput,
+                                           DiskFullError, JsonListFile, OutputWriter, VideoOutput,
                                            keep_earlier_sequence, keep_previous,
                                            put_back_previous)
 
@@ -102,6 +102,11 @@ class PredictionRun:
         # The model's keypoint category (the first of data.category_ids; COCO's
         # person when the checkpoint records none) labels every result.
         self.category_id = int((predictor.config.data.category_ids or (1,))[0])
+        if len(predictor.config.data.category_ids or ()) > 1:  # Was unsaid.
+            logging.warning(
+                "the model was trained on categories %s: every person is written with "
+                "category_id %d, whatever its box's category (evaluate.py --detections keeps "
+                "each box's)", list(predictor.config.data.category_ids), self.category_id)
         self.writer = OutputWriter(output_dir)
         self.summary = RunSummary()
         self._no_boxes: set = set()
@@ -242,17 +247,21 @@ class PredictionRun:
         self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
         source = os.path.abspath(source)
-        pairs = self._set_aside(key, output, source, frame_names)
+        pairs = self._set_aside(key, output, source, frame_names, track)
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
         per_frame, results, names = None, [], []
-        finished = written = False
+        finished, stop = False, None
         try:
             per_frame = JsonListFile(self.writer, output(".frames.json"),
                                      shared={"source": source})
             self._frames_of(frames, tracker, video, per_frame, results, names)
             finished = True
+        except BaseException as e:
+            stop = e
+            raise
         finally:
             done = per_frame.count if per_frame else 0
+            written = False
             try:
                 if not finished and done:
                     logging.warning("%s: stopped after %d frame(s); its outputs hold those "
@@ -262,23 +271,37 @@ class PredictionRun:
                 # A second Ctrl-C here (a quick double press) lost the PoseTrack
                 # JSON of the frames done: it waits until they are written.
                 with defer_interrupts():
-                    video.close()
-                    if per_frame:
-                        per_frame.close()
-                    written = video.ok and bool(per_frame) and not per_frame.failed
-                    if tracker is not None:
-                        written &= _write_posetrack(self, output(".posetrack.json"), results,
-                                                    names, key, track_config.keypoint_threshold)
-                        self.summary.low_score_detections += tracker.low_score_detections
-                        self.summary.unconfident_poses += tracker.unconfident_poses
+                    written = self._close_sequence(key, output, video, per_frame, tracker,
+                                                   track_config, results, names)
+            except DiskFullError:
+                # The disk filled at a frame: that write is the one said (the
+                # PoseTrack JSON's, failing after it, named the wrong file).
+                if not isinstance(stop, DiskFullError):
+                    raise
             finally:  # Also when a full disk stopped the writes above.
                 _settle_previous(key, pairs, finished and written, done)
         self.summary.processed += 1
 
+    def _close_sequence(self, key: str, output: Any, video: VideoOutput,
+                        per_frame: Optional[JsonListFile], tracker: Any, track_config: Any,
+                        results: list, names: list) -> bool:
+        """Closes the video and frames.json and writes the PoseTrack JSON
+        (tracked); whether all of them were written."""
+        video.close()
+        if per_frame:
+            per_frame.close()
+        written = video.ok and bool(per_frame) and not per_frame.failed
+        if tracker is not None:
+            written &= _write_posetrack(self, output(".posetrack.json"), results, names, key,
+                                        track_config.keypoint_threshold)
+            self.summary.low_score_detections += tracker.low_score_detections
+            self.summary.unconfident_poses += tracker.unconfident_poses
+        return written
+
     def _set_aside(self, key: str, output: Any, source: str,
-                   frame_names: Optional[Sequence[str]]) -> list[tuple[str, str]]:
+                   frame_names: Optional[Sequence[str]], track: bool) -> list[tuple[str, str]]:
         """Earlier outputs of another ``source`` of the same name (or other
-        ``frame_names`` of it) moved to
+        ``frame_names`` of it, or tracked when this run is not) moved to
         ``<key>.<n>.*``, named in the summary; this source's kept as
         ``<key>.previous.*`` until this run has finished (they were replaced
         from the first frame, so a stop lost them). Returns the (current,
@@ -286,9 +309,9 @@ class PredictionRun:
         for prefix, what in (("", ""), (PREVIOUS, " (the complete outputs a stopped rerun "
                                                   "of it kept)")):
             kept = keep_earlier_sequence(lambda suffix: output(prefix + suffix), source,
-                                         frame_names)
+                                         frame_names, tracked=track)
             if kept:  # Said at the end (predict.py's summary).
-                self.summary.kept_earlier.append(f"{key}: {kept}{what}")
+                self.summary.kept_earlier.append(f"{key}: {kept[0]} ({kept[1]}){what}")
         pairs = [(output(s), output(PREVIOUS + s)) for s in SEQUENCE_SUFFIXES]
         keep_previous(pairs)
         return pairs

@@ -165,9 +165,26 @@ def test_a_rate_the_video_writer_cannot_take_and_a_name_too_long_are_said(tmp_pa
         video.add(np.full((48, 64, 3), 8 * i, np.uint8))
     video.close()
     assert video.ok and video.fps == outputs.MAX_VIDEO_FPS and writer.failures == []
+    # A time-lapse's 0.001 fps: "the video could not be opened", no video.
+    slow = outputs.VideoOutput(writer, str(tmp_path / "slow.avi"), 0.001)
+    for i in range(3):
+        slow.add(np.full((48, 64, 3), 8 * i, np.uint8))
+    slow.close()
+    assert slow.ok and slow.fps == outputs.MIN_VIDEO_FPS and writer.failures == []
     long = str(tmp_path / ("x" * 251 + ".pose.jpg"))
     assert not writer.image(long, np.zeros((8, 8, 3), np.uint8))
     assert "its name is longer than the file system allows (255 bytes" in writer.failures[-1]
+
+
+def test_a_video_of_unreadable_frames_only_is_said(tmp_path, caplog):
+    # A folder whose every frame was unreadable had no .pose.avi, unsaid.
+    video = outputs.VideoOutput(outputs.OutputWriter(str(tmp_path)), str(tmp_path / "a.avi"), 5)
+    video.gap()
+    video.gap()
+    with caplog.at_level("WARNING"):
+        video.close()
+    assert f"{tmp_path / 'a.avi'}: not written: none of its 2 frame(s) could be read" in caplog.text
+    assert not os.path.exists(tmp_path / "a.avi")
 
 
 def test_frames_of_an_odd_size_keep_their_last_row_and_column(tmp_path):

@@ -864,6 +864,35 @@ def test_an_earlier_runs_video_of_the_same_name_keeps_its_outputs(run_predict, c
     assert len(json.load(open(out / "a.avi.frames.json"))) == 2
 
 
+def test_an_untracked_run_keeps_an_earlier_tracked_runs_outputs(run_predict, checkpoint,
+                                                                 tmp_path):
+    """A video tracked, then run again without --track into the same
+    --output_dir: the tracked run's PoseTrack JSON was deleted and its
+    frames.json (with track ids) replaced, in silence. They are kept as
+    a.avi.1.*; an untracked or tracked run after an untracked one replaces it."""
+    out, video = tmp_path / "out", _moving_box_clip(tmp_path / "in" / "a.avi", 3)
+
+    def run(*flags):
+        code, stdout, err = run_predict(["--checkpoint", checkpoint, "--input", video,
+                                         "--detector", "none", "--output_dir", str(out),
+                                         *flags])
+        assert code == 0, err[-2000:]
+        return stdout
+    run("--track")
+    tracked = json.load(open(out / "a.avi.frames.json"))
+    stdout = run()
+    assert f"a.avi: {out / 'a.avi.1.frames.json'} (tracked, this run is not)" in stdout
+    assert json.load(open(out / "a.avi.1.frames.json")) == tracked
+    assert len(json.load(open(out / "a.avi.1.posetrack.json"))["images"]) == 3
+    assert os.path.isfile(out / "a.avi.1.pose.avi")
+    assert not os.path.exists(out / "a.avi.posetrack.json")
+    assert "track_id" not in json.load(open(out / "a.avi.frames.json"))[0]["people"][0]
+    run()
+    run("--track")
+    assert not os.path.exists(out / "a.avi.2.frames.json")
+    assert os.path.isfile(out / "a.avi.posetrack.json")
+
+
 def test_tracking_other_frames_of_a_folder_keeps_the_earlier_frames_outputs(
         run_predict, checkpoint, coco_dir, tmp_path):
     """Frames 0-1 of a folder tracked, then frames 2-3 (a glob) into the same

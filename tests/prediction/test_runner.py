@@ -217,10 +217,13 @@ def test_a_full_disk_leaves_as_many_frames_in_the_video_as_in_frames_json(track,
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), self.path)
         writes.append(self.path)
         real_write(self, data)
+    def posetrack(run, path, *args):  # The disk is still full: named it, not frames.json.
+        raise outputs.DiskFullError(errno.ENOSPC, f"{path}: no space left on device")
     monkeypatch.setattr(runner, "VideoOutput", Recorded)
     monkeypatch.setattr(outputs.JsonListFile, "_write", write)
+    monkeypatch.setattr(runner, "_write_posetrack", posetrack)
     run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
-    with pytest.raises(outputs.DiskFullError):
+    with pytest.raises(outputs.DiskFullError, match=r"clip.mp4.frames.json: no space left"):
         run.video(item, track, run.predictor.config.track)
     assert len(json.load(open(tmp_path / "out" / "clip.mp4.frames.json"))) == 3
     assert videos[0].frames == 3
@@ -510,3 +513,17 @@ def test_a_rerun_keeps_the_earlier_outputs_of_a_video_until_it_has_finished(tmp_
         run.video(item, True, run.predictor.config.track)
     assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 4, "clip.mp4.pose.avi": 4}
     assert len(json.load(open(out / "clip.mp4.posetrack.json"))["images"]) == 4
+
+
+def test_a_model_of_several_categories_says_which_one_results_carry(tmp_path, caplog):
+    # Every person was written with the first category in silence, a box of
+    # category 2 included (COCOeval then counts that person as never found).
+    import dataclasses
+    poses = _Poses()
+    poses.config = poses.config.replace(
+        data=dataclasses.replace(poses.config.data, category_ids=(1, 2)))
+    with caplog.at_level("WARNING"):
+        run = PredictionRun(poses, _StopAt(-1), str(tmp_path / "out"))
+    assert run.category_id == 1
+    assert ("trained on categories [1, 2]: every person is written with category_id 1, "
+            "whatever its box's category") in caplog.text
