@@ -86,9 +86,11 @@ def _warn_stale(model_dir: str, directory: str, export: bool, final_evaluation: 
 
 
 def export_at_end(network, config: ExperimentConfig, model_dir: str, directory: str) -> str:
-    """``<model_dir>/saved_model``: of ``best/`` when validation kept one
-    (what ``--checkpoint <model_dir>`` serves; it was the last epoch's
-    weights), else of ``network``; under the lock of
+    """``<model_dir>/saved_model``: of ``best/`` with its own config when
+    validation kept one (what ``--checkpoint <model_dir>`` serves; it was
+    the last epoch's weights, then best/'s weights with the run's config: a
+    resume that changed ``model.codec`` exported a model decoding otherwise
+    than best/), else of ``network`` with ``config``; under the lock of
     ``scripts/export_saved_model.py`` (the script's export into it at the
     same time and this one both said they succeeded, the last one winning).
     """
@@ -98,7 +100,7 @@ def export_at_end(network, config: ExperimentConfig, model_dir: str, directory: 
     keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
     best, source = os.path.join(directory, "best"), "the last epoch"
     if is_complete(best) and is_model_checkpoint(best):
-        network, source = load_model(best)[0], best
+        (network, config), source = load_model(best), best
     target = os.path.join(model_dir, "saved_model")
     try:
         with output_lock(target, flag="the SavedModel", run="train.py export", way_out=(

@@ -149,6 +149,12 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
     if not os.path.isfile(datasets.annotation_file(val_config, "test")):
         logging.warning("Validation disabled: no %s", datasets.annotation_file(val_config, "test"))
         return None
+    if datasets.is_test_split(val_config):  # Its metric has no number: a KeyError after epoch 1.
+        raise TrainingError(
+            f"validation split {val_config.data.test_set} "
+            f"({datasets.annotation_file(val_config, 'test')}) has no keypoint labels to "
+            "score: give a labelled split as --set data.test_set=<split>, or --set "
+            "train.validate_every=0 to train without validation")
     from keras_pose.evaluation.metrics import check_records, metric_for
     try:
         box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
@@ -457,8 +463,13 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     keras.config.set_dtype_policy("float32" if config.train.precision == "fp32"
                                   else config.train.precision)
     try:
-        with run_dir.RunLock(worker_dir(model_dir, strategy)):
-            return _run(config, model_dir, strategy, augment=augment, export=export,
-                        progress=progress)
+        directory = worker_dir(model_dir, strategy)
+        with run_dir.RunLock(directory):
+            try:
+                return _run(config, model_dir, strategy, augment=augment, export=export,
+                            progress=progress)
+            except KeyboardInterrupt as e:  # Before training (set-up, a resume's checks
+                # and catch-up validation): said without where to resume from.
+                raise _interrupted(e, directory) from None
     finally:
         keras.config.set_dtype_policy(previous_policy)

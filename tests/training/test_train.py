@@ -1,5 +1,6 @@
 """Training end to end: resume equals an uninterrupted run, best/, failures."""
 
+import dataclasses
 import json
 import os
 import shutil
@@ -108,6 +109,21 @@ def test_ctrl_c_as_the_last_epoch_ends_names_the_checkpoint(tmp_path, fast_confi
                        r"checkpoint is .*epoch_0001: run the same command again"):
         train(apply_overrides(fast_config, ["train.epochs=1"]), str(tmp_path / "run"),
               export=False, progress=False)
+
+
+def test_ctrl_c_before_training_says_what_the_same_command_does(tmp_path, fast_config,
+                                                                monkeypatch):
+    """A Ctrl-C in the set-up or a resume's catch-up validation escaped as a
+    bare 'interrupted (Ctrl-C)', naming no checkpoint to resume from."""
+    from keras_pose.training import trainer
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(trainer, "_dataset", stopped)
+    with pytest.raises(trainer.TrainingInterrupted,
+                       match=r"^interrupted \(Ctrl-C\); no checkpoint was written yet$") as e:
+        train(fast_config, str(tmp_path / "run"), export=False, progress=False)
+    assert e.value.exit_code == 130
 
 
 @pytest.mark.slow  # a fit
@@ -398,6 +414,25 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
         _validation_setup(config, chief=True)
 
 
+def test_a_validation_split_without_labels_is_refused_before_training(tmp_path, fast_config):
+    # A test split (image info only; MPII's test.json) as the validation
+    # split: its metric gives no AP, and epoch 1 ended in a KeyError traceback.
+    from keras_pose.data import datasets
+    from keras_pose.training.trainer import _validation_setup
+    root = tmp_path / "data"
+    shutil.copytree(fast_config.data.root, root)
+    config = apply_overrides(fast_config, [f"data.root={root}", "train.validate_every=1"])
+    config = datasets.resolve_dataset_config(config)
+    data = json.load(open(datasets.annotation_file(config, "test")))
+    del data["annotations"]
+    json.dump(data, open(root / "annotations" / "image_info_test_mine.json", "w"))
+    config = apply_overrides(config, ["data.test_set=test_mine"])
+    with pytest.raises(TrainingError, match=r"validation split test_mine \(.*image_info_test_mine"
+                       r"\.json\) has no keypoint labels.*train.validate_every=0"):
+        _validation_setup(config, chief=True)
+    assert _validation_setup(apply_overrides(config, ["train.validate_every=0"]), True) is None
+
+
 def test_a_checkpoint_left_unvalidated_is_validated_on_resume(tmp_path, fast_config,
                                                               monkeypatch):
     # A stop (Ctrl-C, kill -9) during the last epoch's validation: the resumed
@@ -600,9 +635,14 @@ def test_the_runs_saved_model_is_of_best_and_waits_for_no_other_export(tmp_path,
                            r"SavedModel .*saved_model is being written by .*; run the same "
                            r"train.py command again when it has ended"):
             export_at_end(last_epoch, config, str(model_dir), str(model_dir))
-    path = export_at_end(last_epoch, config, str(model_dir), str(model_dir))
-    served = load_saved_model(path).network(crops).numpy()
-    np.testing.assert_allclose(served, best_model(crops, training=False).numpy(), atol=1e-5)
+    # The run's config another codec than best/'s (a resume given --set
+    # model.codec=dark): the export decoded otherwise than best/.
+    run_config = config.replace(model=dataclasses.replace(config.model, codec="dark"))
+    path = export_at_end(last_epoch, run_config, str(model_dir), str(model_dir))
+    served = load_saved_model(path)
+    np.testing.assert_allclose(served.network(crops).numpy(),
+                               best_model(crops, training=False).numpy(), atol=1e-5)
+    assert served.config.model.codec == config.model.codec == "msra"
     shutil.rmtree(model_dir / "best")  # No validation: the last epoch's weights.
     path = export_at_end(last_epoch, config, str(model_dir), str(model_dir))
     served = load_saved_model(path).network(crops).numpy()
