@@ -80,8 +80,12 @@ def _index_images(images: list, path: str) -> dict[int, dict]:
     by_id: dict[int, dict] = {}
     for number, image in enumerate(images):
         where = f"{path}: image #{number}"
-        if not isinstance(image, dict) or not is_int(image.get("id")):
-            raise AnnotationError(f"{where} has no integer 'id'")
+        if not isinstance(image, dict):
+            raise AnnotationError(f"{where} is not an object: {image!r:.80}")
+        if not is_int(image.get("id")):  # The value shown: 785.0 or "img785" is the fix.
+            raise AnnotationError(f"{where} ({image.get('file_name')!r:.80}) has no integer "
+                                  f"'id': {image.get('id')!r:.80} (ids are integers, as each "
+                                  "annotation's 'image_id')")
         where = f"{path}: image id {image['id']}"
         if not fits_int64(image["id"]):
             raise AnnotationError(f"{where} does not fit a 64-bit integer (ids are kept as "

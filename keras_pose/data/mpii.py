@@ -33,7 +33,9 @@ def annotation_path(root: str, split: str) -> str:
 
 
 def _joints_problem(person: dict) -> Optional[str]:
-    """Why ``joints``/``joints_vis`` are not 16 finite [x, y] and 16 numbers."""
+    """Why ``joints``/``joints_vis`` are not 16 finite [x, y] and 16 flags
+    (0 or 1: the value is the joint's weight in the loss, so a 2 weighed it
+    double and a -1 or 0.5 trained it towards an empty heatmap)."""
     joints = person["joints"]
     if not isinstance(joints, list) or len(joints) != NUM_JOINTS:
         return f"'joints' must be a list of {NUM_JOINTS} [x, y] pairs, got {joints!r:.80}"
@@ -41,7 +43,13 @@ def _joints_problem(person: dict) -> Optional[str]:
         problem = numbers_problem(row, 2, f"'joints'[{j}]")
         if problem:
             return problem
-    return numbers_problem(person["joints_vis"], NUM_JOINTS, "'joints_vis'")
+    problem = numbers_problem(person["joints_vis"], NUM_JOINTS, "'joints_vis'")
+    if problem:
+        return problem
+    for j, flag in enumerate(person["joints_vis"]):
+        if flag not in (0, 1):
+            return f"'joints_vis'[{j}] must be 0 or 1 (the joint labelled or not), got {flag!r}"
+    return None
 
 
 def _checked_person(person: object, index: int, path: str, with_joints: bool) -> dict:

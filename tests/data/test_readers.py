@@ -493,6 +493,12 @@ def test_one_error_counts_the_other_bad_annotations(tmp_path):
 
 def test_bad_images_are_named(tmp_path):
     data = _tiny_coco()
+    for value in (1.0, "img1"):  # The value was not shown: "image #0 has no integer 'id'".
+        data["images"][0]["id"] = value
+        with pytest.raises(AnnotationError, match=rf"ann.json: image #0 \('a.jpg'\) has no "
+                           rf"integer 'id': {value!r}"):
+            coco_files.read_annotation_file(_write(tmp_path, data))
+    data["images"][0]["id"] = 1
     data["images"][0]["height"] = float("nan")
     with pytest.raises(AnnotationError, match=r"ann.json: image id 1: 'height' must be"):
         coco_files.read_annotation_file(_write(tmp_path, data))
@@ -660,6 +666,10 @@ def test_mpii_bad_entries_name_file_entry_and_field(tmp_path, mpii_dir):
         (lambda p: p.__setitem__("scale", float("nan")), r"'scale' must be a finite number"),
         (lambda p: p.__setitem__("joints", p["joints"][:15]), r"'joints' must be a list of 16"),
         (lambda p: p["joints_vis"].__setitem__(2, None), r"'joints_vis' has a non-number None"),
+        # The flag is the joint's loss weight: these trained silently wrong.
+        (lambda p: p["joints_vis"].__setitem__(4, 2), r"'joints_vis'\[4\] must be 0 or 1 .*got 2"),
+        (lambda p: p["joints_vis"].__setitem__(0, -1), r"'joints_vis'\[0\] must be 0 or 1"),
+        (lambda p: p["joints_vis"].__setitem__(9, 0.5), r"'joints_vis'\[9\] .*got 0.5"),
     ]
     for change, match in cases:
         bad = json.loads(json.dumps(raw))
