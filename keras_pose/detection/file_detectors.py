@@ -154,6 +154,13 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
     if isinstance(data, dict):  # {"a.jpg": []}: nobody there, said by the file.
         for name in (n for n, boxes in data.items() if boxes == []):
             rows.setdefault(file_key(str(name)), [])
+    if bad and not rows:  # Not one box: not a boxes file (was 0 people, exit 0).
+        mpii = all(isinstance(d, dict) and {"center", "scale"} <= set(d) for d in data)
+        raise DetectionFileError(
+            f"boxes file {path}: none of its {len(bad)} entries is a box "
+            f"({', '.join(bad[:3])}){': it is an MPII annotation file' if mpii else ''}; "
+            "--boxes takes COCO detection results (a list of {image_id or file_name, bbox, "
+            "score}) or {file name: [[x, y, w, h], ...]}")
     if bad:
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),
@@ -318,8 +325,15 @@ class FileDetector(PersonDetector):
         self.matched = match_entries(self.table, list(inputs), self.path, image_ids, paths)
         unused = len(self.table) - len(set(self.matched.values()))
         if unused:
-            logging.warning("%s: %d of its %d images match no input", self.path, unused,
-                            len(self.table))
+            # None matched: how entries are matched, with an entry and an
+            # input side by side (a folder's own name in every entry matched
+            # nothing, unexplained).
+            hint = ("" if self.matched or not inputs else
+                    f" (an entry names an input by its path relative to --input, by a file's "
+                    f"path, or by its bare file name or number: entry "
+                    f"{next(iter(self.table))!r}, input {next(iter(inputs))!r})")
+            logging.warning("%s: %d of its %d images match no input%s", self.path, unused,
+                            len(self.table), hint)
         return self.matched
 
     def _entry(self, source: str) -> Optional[Key]:

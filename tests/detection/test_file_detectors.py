@@ -91,6 +91,17 @@ def test_entries_naming_the_files_by_absolute_or_current_folder_paths(tmp_path, 
         np.testing.assert_array_equal(detector.detect(IMAGE, key).boxes, [box])
 
 
+def test_a_file_matching_no_input_says_how_entries_match(tmp_path, caplog):
+    # --input clips/seq1 with entries keyed seq1/000003.jpg: every frame had
+    # no boxes, the warning not saying why.
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({"seq1/000003.jpg": [[5, 5, 10, 20]]}))
+    _bound(path, ["000003.jpg"])
+    assert ("1 of its 1 images match no input (an entry names an input by its path relative "
+            "to --input, by a file's path, or by its bare file name or number: entry "
+            "'seq1/000003.jpg', input '000003.jpg')") in caplog.text
+
+
 def test_ambiguous_names_and_ids_are_errors_listing_the_inputs(tmp_path):
     path = tmp_path / "boxes.json"
     path.write_text(json.dumps({"000000.jpg": [[5, 5, 10, 20]]}))
@@ -136,6 +147,21 @@ def test_bad_results_entries_are_skipped_and_named(tmp_path, caplog):
     detector = _bound(path, ["1.jpg"])
     assert len(detector.detect(IMAGE, "1.jpg")) == 1
     assert "entry 0" in caplog.text and "entry 1" in caplog.text and "entry 2" in caplog.text
+
+
+def test_a_file_without_one_box_is_refused(tmp_path, mpii_dir):
+    # An MPII annotation file as --boxes ran every image with 0 people, its
+    # warning saying its entries had no image_id (they have no bbox).
+    with pytest.raises(DetectionFileError, match=r"test_mpii.json: none of its 5 entries is a "
+                       r"box \(entry 0 .*\): it is an MPII annotation file; --boxes takes"):
+        FileDetector(os.path.join(mpii_dir, "test_mpii.json"))
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps({"a.jpg": [[1, 2, 0, 4]], "b.jpg": [[1, 2, 3]]}))
+    with pytest.raises(DetectionFileError, match=r"det.json: none of its 2 entries is a box "
+                       r"\('a.jpg' box 0, 'b.jpg' box 0\); --boxes takes"):
+        FileDetector(str(path))
+    path.write_text(json.dumps({"a.jpg": [], "b.jpg": [[1, 2, 3, 4]]}))  # Legal: still read.
+    assert len(_bound(path, ["a.jpg", "b.jpg"]).detect(IMAGE, "b.jpg")) == 1
 
 
 def test_missing_file(tmp_path):
