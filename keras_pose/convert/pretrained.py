@@ -258,11 +258,14 @@ def pretrained_source(pretrained: Optional[str], depth: int, style: str) -> Opti
 
 
 def _local_file(pretrained: str) -> str:
-    """A URL's cached copy (downloaded if needed), or an existing path."""
+    """A URL's cached copy (downloaded if needed), or an existing path;
+    either checked against the SHA-256 prefix its name carries (a local
+    ``resnet50-19c8e357.pth`` was used unchecked, a cached one checked)."""
     if re.match(r"(https?|file)://", pretrained, flags=re.IGNORECASE):
         return download.fetch(pretrained, alternatives=imagenet.PRETRAINED_ALTERNATIVES)
     if not os.path.isfile(pretrained):
         raise MissingFileError(f"pretrained weights file {pretrained} does not exist")
+    download.check_hash(pretrained)
     return pretrained
 
 

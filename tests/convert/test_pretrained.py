@@ -140,6 +140,10 @@ def test_wrong_hash_is_an_error_and_nothing_is_kept(tmp_path, cache, torchvision
     shutil.copy(served, cache / "resnet18-5c106cde.pth")
     with pytest.raises(download.HashMismatchError, match="delete .*resnet18-5c106cde.pth"):
         imagenet.imagenet_weights(18)
+    # And a local path (docs/reproducing.md's offline way): it was used unchecked.
+    with pytest.raises(download.HashMismatchError,
+                       match=r"resnet18-00000000\.pth: SHA-256 [0-9a-f]{64} does not start"):
+        load_pretrained_backbone(None, str(wrong), depth=18, style="pytorch")
 
 
 def test_unreachable_url_names_file_url_and_destination(cache):
