@@ -167,7 +167,8 @@ class DataConfig:
         the training and evaluation pipelines; -1: autotuned in training,
         the CPU count in evaluation (whose iterators do not autotune); a
         positive value: fixed, with no autotuner in training either.
-      seed: seed of shuffling and augmentation; None: nondeterministic.
+      seed: seed of shuffling and augmentation; None: ``train.seed``'s value
+        (a run is repeatable either way).
       synthetic_train_images: images in the synthetic train split.
       synthetic_val_images: images in the synthetic val split.
     """
@@ -251,7 +252,8 @@ class TrainConfig:
         steps per epoch.
       strict_validation: a failed validation stops training (the epoch's
         checkpoint is kept either way); False: logged, training goes on.
-      seed: seed for weight initialisation and the data order.
+      seed: seed for weight initialisation, and for the data order and
+        augmentation when ``data.seed`` is None.
       init_checkpoint: the weights the run started from (``train.py
         --init_checkpoint``: a preset name, or a checkpoint's absolute path);
         "" none (``model.pretrained``'s or random); None not recorded (a

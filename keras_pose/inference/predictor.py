@@ -102,11 +102,11 @@ class Predictor:
     def from_checkpoint(cls, path: str, overrides: Sequence[str] = (), **options: Any
                         ) -> "Predictor":
         """From a checkpoint directory, a model directory, a converted
-        official checkpoint, an exported SavedModel or an ONNX / OpenVINO /
-        LiteRT export.
+        official checkpoint, an exported SavedModel, an ONNX / OpenVINO /
+        LiteRT export or a preset name (``python -m keras_pose.presets``).
 
         Args:
-          path: the checkpoint.
+          path: the checkpoint or preset name.
           overrides: ``section.field=value`` changes of the checkpoint's
             config (e.g. ``test.shift_heatmap=false``); the ``model`` section
             cannot change (it describes the weights).
