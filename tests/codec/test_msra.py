@@ -23,6 +23,19 @@ def test_encode_matches_reference_exactly(image_size, heatmap_size, sigma):
         np.testing.assert_array_equal(weight, target_weight[:, 0])
 
 
+@pytest.mark.parametrize("sigma", [0.3, 0.75, 1.1, 1.7, 2.1, 2.5, 3.3])
+def test_every_sigma_puts_the_peak_on_the_joint(sigma):
+    """3 sigma of fractional part in (0, 0.5) (sigma 0.75, 1.1, 1.7, 2.1):
+    the patch's peak (the reference's size // 2) was one pixel up and left of
+    the joint, everywhere on the map, training every keypoint off by one."""
+    codec = MSRAHeatmap((96, 128), (24, 32), sigma)
+    for mu in range(0, 24):
+        for my in (0, 16, 31):
+            heatmaps, _ = codec.encode(np.array([[4.0 * mu, 4.0 * my]]), np.ones(1))
+            peak = np.unravel_index(np.argmax(heatmaps[..., 0]), heatmaps.shape[:2])
+            assert peak == (my, mu) and heatmaps[my, mu, 0] == 1.0, (sigma, mu, my)
+
+
 def test_a_fractional_three_sigma_puts_every_peak_on_its_joint():
     """sigma 1.5 (the tiny experiment): 3 sigma = 4.5. The reference's int()
     rounded a window starting left of / above the map toward zero: joints
