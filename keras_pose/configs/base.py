@@ -33,6 +33,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 # The ResNet depths the backbone builds (models.resnet.BLOCKS_PER_STAGE's).
 RESNET_DEPTHS = (18, 34, 50, 101, 152)
+# What the network builds (keras_pose.models): the backbone's styles, the
+# head's deconvolution and final kernel sizes, and the input's channel orders.
+STYLES = ("pytorch", "caffe")
+DECONV_KERNELS = (2, 3, 4)
+FINAL_KERNELS = (1, 3)
+COLOR_ORDERS = ("RGB", "BGR")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,16 +112,46 @@ class ModelConfig:
             raise ConfigError(f"model.image_size {list(self.image_size)}: width and height must "
                               f"be multiples of 32 (the backbone's stride), e.g. "
                               f"model.image_size={fit[0]},{fit[1]}")
+        self._check_architecture()
         # What the network computes: stride 32, then one x2 per deconvolution.
         # (Was a traceback where the network is built, after the run's
         # lock and folders were made.)
-        scale = 2 ** (len(self.deconv_filters) - 3)
-        expected = (self.image_size[0] // 4 * scale, self.image_size[1] // 4 * scale)
+        scale = 2 ** len(self.deconv_filters)
+        expected = (self.image_size[0] // 32 * scale, self.image_size[1] // 32 * scale)
         if tuple(self.heatmap_size) != expected:
             raise ConfigError(
                 f"model.heatmap_size {list(self.heatmap_size)} does not match model.image_size "
                 f"{list(self.image_size)} with {len(self.deconv_filters)} deconvolutions: "
                 f"set model.heatmap_size={expected[0]},{expected[1]} too")
+
+    def _check_architecture(self) -> None:
+        """The backbone, head and input settings the network builds (each
+        was a traceback where the network or the first batch was built,
+        after the run's folders were made)."""
+        for name, allowed in (("style", STYLES), ("color_order", COLOR_ORDERS),
+                              ("final_kernel", FINAL_KERNELS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"model.{name} must be one of {list(allowed)}, got "
+                                  f"{getattr(self, name)!r}")
+        if self.blocks_per_stage and (len(self.blocks_per_stage) != 4
+                                      or min(self.blocks_per_stage) < 1):
+            raise ConfigError("model.blocks_per_stage must be empty (the depth's) or 4 counts "
+                              f">= 1, got {list(self.blocks_per_stage)}")
+        if len(self.deconv_kernels) != len(self.deconv_filters):
+            raise ConfigError(f"model.deconv_kernels {list(self.deconv_kernels)} must give one "
+                              f"kernel per deconvolution of model.deconv_filters "
+                              f"{list(self.deconv_filters)}")
+        if any(k not in DECONV_KERNELS for k in self.deconv_kernels):
+            raise ConfigError(f"model.deconv_kernels must each be one of "
+                              f"{list(DECONV_KERNELS)}, got {list(self.deconv_kernels)}")
+        if any(f < 1 for f in self.deconv_filters):
+            raise ConfigError(f"model.deconv_filters must each be >= 1, got "
+                              f"{list(self.deconv_filters)}")
+        if len(self.mean) != 3 or len(self.std) != 3 or not all(
+                0 < v < float("inf") for v in self.std):
+            raise ConfigError(f"model.mean and model.std must be 3 numbers each, std > 0 (the "
+                              f"pixels are divided by it), got {list(self.mean)} and "
+                              f"{list(self.std)}")
 
     @property
     def aspect_ratio(self) -> float:
@@ -208,6 +244,17 @@ class DataConfig:
             # Was a traceback from inside the input pipeline, after the run
             # directory was written.
             raise ConfigError(f"data.seed must be none or in [0, 2**32), got {self.seed}")
+        # The ranges below were taken in silence (a flip_prob of 3 flipped always).
+        for name in ("flip_prob", "rotation_prob", "half_body_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"data.{name} must be a probability in [0, 1], got "
+                                  f"{getattr(self, name)}")
+        for name in ("scale_factor", "rotation_factor"):
+            if not 0 <= getattr(self, name) < float("inf"):
+                raise ConfigError(f"data.{name} must be >= 0, got {getattr(self, name)}")
+        if self.num_parallel_calls != -1 and self.num_parallel_calls < 1:
+            raise ConfigError("data.num_parallel_calls must be -1 (autotuned) or >= 1, got "
+                              f"{self.num_parallel_calls}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,6 +345,11 @@ class TrainConfig:
                 raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise ConfigError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+        # A negative factor trained by gradient ascent after the first step, unsaid.
+        if not 0 < self.lr_factor < float("inf"):
+            raise ConfigError(f"train.lr_factor must be > 0, got {self.lr_factor}")
+        if not 0 <= self.weight_decay < float("inf"):
+            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if not 0 <= self.seed < SEED_LIMIT:  # numpy's and TF's global seeds.
             raise ConfigError(f"train.seed must be in [0, 2**32), got {self.seed}")
         if self.precision not in PRECISIONS:

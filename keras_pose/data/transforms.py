@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.configs.base import PIXEL_STD
+from keras_pose.configs.base import COLOR_ORDERS, PIXEL_STD
 from keras_pose.configs.keypoints import flip_permutation
 
 ArrayLike = Union[np.ndarray, Sequence[float]]
@@ -321,7 +321,7 @@ def normalize_image(images: tf.Tensor, color_order: str,
     Returns:
       float32 tensor (pixels / 255 - mean) / std in ``color_order``.
     """
-    if color_order not in ("RGB", "BGR"):
+    if color_order not in COLOR_ORDERS:
         raise ValueError(f"color_order must be 'RGB' or 'BGR', got {color_order!r}")
     images = tf.cast(images, tf.float32)
     if color_order == "BGR":

@@ -18,11 +18,10 @@ from typing import Sequence
 import keras
 from keras import layers
 
+from keras_pose.configs.base import DECONV_KERNELS, FINAL_KERNELS
 from keras_pose.models.batch_norm import BatchNormalization
 from keras_pose.models.resnet import BN_EPSILON, BN_MOMENTUM
 
-DECONV_KERNELS = (2, 3, 4)
-FINAL_KERNELS = (1, 3)
 HEAD_INIT_STD = 0.001  # The paper's normal(0, 0.001) initialisation.
 
 

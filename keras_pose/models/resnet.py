@@ -23,6 +23,7 @@ from typing import Optional
 
 from keras import layers
 
+from keras_pose.configs.base import STYLES
 from keras_pose.models.batch_norm import BatchNormalization
 
 BLOCKS_PER_STAGE = {
@@ -33,7 +34,6 @@ BLOCKS_PER_STAGE = {
     152: (3, 8, 36, 3),
 }
 STAGE_WIDTHS = (64, 128, 256, 512)
-STYLES = ("pytorch", "caffe")
 
 BN_MOMENTUM = 0.9  # PyTorch momentum 0.1
 BN_EPSILON = 1e-5  # PyTorch default

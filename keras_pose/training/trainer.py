@@ -107,7 +107,12 @@ def _plan(config: ExperimentConfig, strategy: tf.distribute.Strategy, num_people
                             f"batch of {global_batch}; lower train.batch_size_per_replica")
     if t.steps_per_epoch > 0:  # Any length: epochs continue into the next passes.
         steps = t.steps_per_epoch
-    return _Plan(global_batch, steps, math.gcd(steps, t.steps_per_execution),
+    per_execution = math.gcd(steps, t.steps_per_execution)
+    if per_execution != t.steps_per_execution:  # Was lowered unsaid (to 1, often).
+        logging.warning("train.steps_per_execution=%d runs as %d: it must divide the %d steps "
+                        "of an epoch (train.steps_per_epoch)", t.steps_per_execution,
+                        per_execution, steps)
+    return _Plan(global_batch, steps, per_execution,
                  base_learning_rate(t.learning_rate, global_batch, t.reference_global_batch,
                                     t.scale_lr_with_batch),
                  is_chief(strategy), worker_dir(model_dir, strategy))

@@ -161,12 +161,40 @@ def test_flip_permutation_is_an_involution(k, pairs):
     # the run directory was written.
     ("model.sigma=0", r"model.sigma must be > 0 \(heatmap pixels\), got 0.0"),
     ("data.seed=-5", r"data.seed must be none or in \[0, 2\*\*32\), got -5"),
-    ("train.seed=4294967296", r"train.seed must be in \[0, 2\*\*32\), got 4294967296")])
+    ("train.seed=4294967296", r"train.seed must be in \[0, 2\*\*32\), got 4294967296"),
+    # Tracebacks inside the first training step (or from Keras), after the
+    # run directory was written.
+    ("model.color_order=bgr", r"model.color_order must be one of \['RGB', 'BGR'\], got 'bgr'"),
+    ("model.style=tf", r"model.style must be one of \['pytorch', 'caffe'\], got 'tf'"),
+    ("model.final_kernel=5", r"model.final_kernel must be one of \[1, 3\], got 5"),
+    ("model.blocks_per_stage=1,1", r"model.blocks_per_stage must be empty .* got \[1, 1\]"),
+    ("model.deconv_kernels=5,5,5", r"model.deconv_kernels must each be one of \[2, 3, 4\]"),
+    ("model.deconv_kernels=4,4", r"model.deconv_kernels \[4, 4\] must give one kernel per "
+                                 r"deconvolution of model.deconv_filters \[64, 64, 64\]"),
+    ("model.deconv_filters=0,64,64", r"model.deconv_filters must each be >= 1"),
+    # Taken in silence: NaN weights kept as best/, gradient ascent, always flipped.
+    ("model.std=0,0,0", r"model.mean and model.std must be 3 numbers each, std > 0"),
+    ("train.lr_factor=-1", r"train.lr_factor must be > 0, got -1"),
+    ("train.weight_decay=-0.5", r"train.weight_decay must be >= 0, got -0.5"),
+    ("data.flip_prob=3", r"data.flip_prob must be a probability in \[0, 1\], got 3"),
+    ("data.rotation_prob=7", r"data.rotation_prob must be a probability"),
+    ("data.half_body_prob=-0.1", r"data.half_body_prob must be a probability"),
+    ("data.scale_factor=-1", r"data.scale_factor must be >= 0"),
+    ("data.num_parallel_calls=0", r"data.num_parallel_calls must be -1 \(autotuned\) or >= 1"),
+    ("data.num_parallel_calls=-2", r"data.num_parallel_calls must be -1")])
 def test_model_values_the_network_cannot_take_are_config_errors(override, message):
     # Were a ValueError / ZeroDivisionError traceback where the network is built.
     from keras_pose.configs import ConfigError
     with pytest.raises(ConfigError, match=message):
         apply_overrides(get_experiment("tiny"), [override])
+
+
+def test_no_deconvolution_asks_for_whole_heatmap_sizes():
+    # Was "set model.heatmap_size=3.0,4.0 too": a value that failed again.
+    from keras_pose.configs import ConfigError
+    with pytest.raises(ConfigError, match=r"set model.heatmap_size=3,4 too"):
+        apply_overrides(get_experiment("tiny"), ["model.deconv_filters=[]",
+                                                 "model.deconv_kernels=[]"])
 
 
 def test_the_config_knows_the_depths_the_backbone_builds():

@@ -674,3 +674,19 @@ def test_mixed_float16_without_a_gpu_is_warned_about(fast_config, caplog):
                  tf.distribute.get_strategy(), None)
         warned = "mixed_float16 is for GPUs: this machine has none" in caplog.text
         assert warned == (precision == "mixed_float16")
+
+
+def test_a_steps_per_execution_that_does_not_divide_the_epoch_is_said(fast_config, caplog):
+    # 2 with 5 steps an epoch ran as 1, config.json saying 2, unsaid.
+    from keras_pose.training import trainer
+    config = apply_overrides(fast_config, ["train.steps_per_epoch=5",
+                                           "train.steps_per_execution=2"])
+    with caplog.at_level("WARNING"):
+        plan = trainer._plan(config, tf.distribute.get_strategy(), 100, "/tmp/run")
+    assert plan.steps_per_execution == 1
+    assert ("train.steps_per_execution=2 runs as 1: it must divide the 5 steps of an epoch"
+            in caplog.text)
+    caplog.clear()
+    config = apply_overrides(config, ["train.steps_per_epoch=6"])
+    assert trainer._plan(config, tf.distribute.get_strategy(), 100, "/r").steps_per_execution == 2
+    assert "runs as" not in caplog.text
