@@ -225,8 +225,20 @@ class PredictionRun:
         """Each folder of frames as one tracked video (its annotated copy at
         ``fps``: frames carry no rate)."""
         for key, frames in sequences(items):
-            self._sequence(key, _read_frames(self, frames), fps, True, track_config,
-                           os.path.dirname(frames[0].path), [item.key for item in frames])
+            folder = os.path.dirname(frames[0].path)
+            read = _read_frames(self, frames)
+            leading = []  # Up to the first frame read (positions kept).
+            for frame in read:
+                leading.append(frame)
+                if frame[2] is not None:
+                    break
+            if leading[-1][2] is None:  # As a video of no frame: no outputs, exit code 1.
+                del self.summary.unreadable_frames[-len(leading):]
+                self.summary.unreadable.append(
+                    f"{folder}: none of its {len(frames)} frame(s) could be read")
+                continue
+            self._sequence(key, itertools.chain(leading, read), fps, True, track_config,
+                           folder, [item.key for item in frames])
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any, source: str,

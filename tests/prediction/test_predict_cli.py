@@ -87,6 +87,30 @@ def test_an_input_that_is_not_an_image_is_an_error_when_it_is_all_there_is(check
     assert "Traceback" not in proc.stderr
 
 
+def test_a_tracked_folder_of_unreadable_frames_only_is_an_unreadable_input(
+        run_predict, checkpoint, coco_dir, tmp_path):
+    """--track over a folder none of whose frames could be read: exit 0,
+    "1 input(s) processed", outputs of empty frames. Skipped as an
+    unreadable video is: no outputs, exit 1 when nothing else was read."""
+    inputs = tmp_path / "in"
+    (inputs / "bad").mkdir(parents=True)
+    for i in range(3):
+        (inputs / "bad" / f"{i:06d}.jpg").write_bytes(b"not a jpeg" * 50)
+    out = tmp_path / "out"
+    flags = ["--checkpoint", checkpoint, "--track", "--detector", "none", "--output_dir",
+             str(out)]
+    code, stdout, err = run_predict(flags + ["--input", str(inputs)])
+    assert code == 1, err[-2000:]
+    assert "0 input(s) processed, 1 unreadable skipped" in stdout
+    assert f"skipped: {inputs / 'bad'}: none of its 3 frame(s) could be read" in stdout
+    assert "frame without people in every output" not in stdout
+    assert not os.path.exists(out / "bad.frames.json")
+    _frames(coco_dir, inputs / "good", 2)  # Beside a readable folder: said, exit 0.
+    code, stdout, err = run_predict(flags + ["--input", str(inputs)])
+    assert code == 0 and "1 input(s) processed, 1 unreadable skipped" in stdout, err[-2000:]
+    assert len(json.load(open(out / "good.frames.json"))) == 2
+
+
 def test_bare_names_that_fit_several_inputs_are_an_error(run_predict, checkpoint, coco_dir,
                                                          tmp_path):
     inputs = _images(coco_dir, str(tmp_path / "in"), ["s1/000000.jpg", "s2/000000.jpg"])
