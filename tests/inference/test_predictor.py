@@ -52,6 +52,27 @@ def test_whole_image_is_one_person(checkpoints, coco_dir):
     np.testing.assert_array_equal(result.keypoints, same.keypoints)
 
 
+def test_people_run_test_batch_size_at_a_time(checkpoints, coco_dir):
+    # All the boxes of an image went through the network in one call: about
+    # 6 MB a box, 11 GB for a crowded photo's 2000 boxes.
+    image = read_image(os.path.join(coco_dir, "000000000785.jpg"))
+    rng = np.random.default_rng(0)
+    boxes = np.concatenate([rng.uniform(0, 300, (5, 2)), rng.uniform(20, 200, (5, 2))], 1)
+    whole = Predictor.from_checkpoint(checkpoints[0]).predict(image, boxes, flip=True)
+    predictor = Predictor.from_checkpoint(checkpoints[0], ["test.batch_size=2"])
+    run, calls = predictor._run(True), []
+    predictor._runs[True] = lambda image, boxes, scores: (calls.append(len(boxes)),
+                                                          run(image, boxes, scores))[1]
+    chunked = predictor.predict(image, boxes, flip=True)
+    assert calls == [2, 2, 1]
+    np.testing.assert_allclose(chunked.keypoints, whole.keypoints, atol=1e-3)
+    np.testing.assert_allclose(chunked.scores, whole.scores, atol=1e-5)
+    np.testing.assert_array_equal(chunked.boxes, whole.boxes)
+    calls.clear()
+    assert predictor.predict(image, np.zeros((0, 4)), flip=True).keypoints.shape == (0, 17, 2)
+    assert calls == [0]
+
+
 def test_drawing_puts_joints_and_limbs_where_the_keypoints_are(checkpoints):
     from keras_pose.inference import PoseResult
     from keras_pose.visualization import CENTRE, LEFT
