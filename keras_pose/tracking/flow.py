@@ -25,6 +25,9 @@ DIS_PRESETS: dict[str, int] = {
 # OpenCV's DIS refuses frames with a side under 8 pixels or both under 12
 # (OpenCV 4.x-5.x, found by trying every size up to 39 x 39).
 _DIS_MIN_SHORT, _DIS_MIN_LONG = 8, 12
+# Nor can its warp take a side over SHRT_MAX (a 1 x 8000 frame enlarged 8
+# times failed in remap): each side is capped, the two scaled apart.
+_DIS_MAX_SIDE = 16384
 
 # Farneback's parameters: OpenCV's documented example values (pyramid scale
 # 0.5, 3 levels, 15 px window, 3 iterations, 5 px polynomial, sigma 1.2).
@@ -89,7 +92,12 @@ class DenseFlow:
             prev_gray = cv2.resize(prev_gray, size, interpolation=interpolation)
             next_gray = cv2.resize(next_gray, size, interpolation=interpolation)
         if self._dis is not None:
-            flow = self._dis.calc(prev_gray, next_gray, None)
+            try:
+                flow = self._dis.calc(prev_gray, next_gray, None)
+            except cv2.error:  # A 1 x 500 frame (enlarged to 8 x 4000) failed in DIS
+                # at times, by its content: a traceback mid-video. Farneback
+                # takes any size.
+                flow = cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK)
         else:
             flow = cv2.calcOpticalFlowFarneback(prev_gray, next_gray, None, **_FARNEBACK)
         if size != (width, height):
@@ -115,6 +123,7 @@ class DenseFlow:
             size = [max(side, _DIS_MIN_SHORT) for side in size]
             longer = int(size[1] > size[0])
             size[longer] = max(size[longer], _DIS_MIN_LONG)
+            size = [min(side, _DIS_MAX_SIDE) for side in size]
         return size[0], size[1]
 
 
@@ -131,9 +140,13 @@ def sample_flow(flow: np.ndarray, points: np.ndarray) -> np.ndarray:
     Returns:
       (..., 2) float32 flow at the points.
     """
+    if min(flow.shape[:2]) < 1:
+        raise ValueError(f"flow must be at least 1 x 1 pixels, got {flow.shape}")
+    # A frame one pixel wide or tall (its flow refused: a traceback mid-video):
+    # its one row or column repeated, so that the neighbour below exists.
+    flow = np.pad(flow, ((0, max(0, 2 - flow.shape[0])), (0, max(0, 2 - flow.shape[1])),
+                         (0, 0)), mode="edge")
     height, width = flow.shape[:2]
-    if height < 2 or width < 2:
-        raise ValueError(f"flow must be at least 2 x 2 pixels, got {flow.shape}")
     pts = np.asarray(points, np.float64)
     x = np.clip(pts[..., 0], 0.0, width - 1.0)
     y = np.clip(pts[..., 1], 0.0, height - 1.0)

@@ -35,6 +35,19 @@ def test_sample_flow_clips_points_to_the_image():
                                _linear(clipped[:, 0], clipped[:, 1]), atol=1e-4)
 
 
+def test_sample_flow_of_a_frame_one_pixel_wide_or_tall():
+    # Was "flow must be at least 2 x 2 pixels": a traceback when a track
+    # lived on through 1 x 1 (or 1 x 500) frames.
+    for shape in ((1, 1), (1, 5), (5, 1)):
+        flow = np.zeros(shape + (2,), np.float32)
+        flow[..., 0] = np.arange(np.prod(shape)).reshape(shape)
+        flow[..., 1] = 3.0
+        points = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0], [-2.0, 9.0]])
+        expected = flow[np.clip(points[:, 1], 0, shape[0] - 1).astype(int),
+                        np.clip(points[:, 0], 0, shape[1] - 1).astype(int)]
+        np.testing.assert_allclose(sample_flow(flow, points), expected)
+
+
 def test_propagate_joints_moves_each_joint_by_its_flow_and_keeps_shape():
     flow = _linear_flow(30, 40)
     joints = np.random.default_rng(0).uniform([-3, -3], [42, 32], (2, 5, 2))
@@ -68,10 +81,15 @@ def test_dis_takes_frames_of_any_size(scale):
     flow = DenseFlow("dis", "medium", scale)
     rng = np.random.default_rng(0)
     sizes = [(h, w) for h in range(1, 26) for w in range(1, 26)] + [(1, 640), (9, 30), (30, 9)]
+    # Enlarged past the warp's SHRT_MAX: an OpenCV error mid-video.
+    sizes += [(1, 8000), (8000, 1), (3, 20000), (20000, 3)]
     for size in sizes:
         first = rng.integers(0, 256, size, dtype=np.uint8)
         result = flow(first, np.roll(first, 1, axis=1))
         assert result.shape == size + (2,) and np.isfinite(result).all(), size
+    for _ in range(20):  # A 1 x 500 frame failed inside DIS by its content, at times.
+        first = rng.integers(0, 256, (1, 500), dtype=np.uint8)
+        assert flow(first, np.roll(first, 1, axis=1)).shape == (1, 500, 2)
 
 
 def test_a_small_video_at_half_resolution_still_follows_a_translation():
