@@ -46,7 +46,7 @@ class MSRAHeatmap(HeatmapCodec):
         people and joints.
 
         Per joint: mu = int(x / stride + 0.5) (Python ``int`` truncates toward
-        zero); the window is [floor(mu - 3 sigma), mu + 3 sigma + 1) (the
+        zero); the window is [mu - ceil(3 sigma), mu + 3 sigma + 1) (the
         reference's int() for its integer 3 sigma); when it lies wholly right of / below the map, or ends
         left of / above it, the weight becomes 0 and the map stays empty;
         otherwise a Gaussian with peak 1 at the window's centre is pasted,
@@ -61,11 +61,14 @@ class MSRAHeatmap(HeatmapCodec):
         _, height, width, _ = heatmaps.shape
         radius = self.sigma * 3
         mu = (joints / np.array(self.stride) + 0.5).astype(np.int64)  # int(): truncated
-        # floor, not the reference's int(): the same for its integer 3 sigma
-        # (sigma 2, 3), but with 3 sigma = 4.5 (sigma 1.5, the tiny
-        # experiment) int() rounded a window starting left of / above the
-        # map toward zero and put the peak one pixel past the joint.
-        ul = np.floor(mu - radius).astype(np.int64)  # (N, K, 2)
+        # The window starts ceil(3 sigma) before mu, the patch's peak index
+        # (``_patch``). Not the reference's int(mu - 3 sigma): the same for its
+        # integer 3 sigma (sigma 2, 3), but at 3 sigma = 4.5 (sigma 1.5, the
+        # tiny experiment) int() rounded a window starting left of / above
+        # the map toward zero, the peak one pixel past the joint. Nor
+        # floor(mu - 3 sigma): 12 - 3.0000000000000004 (a sigma from
+        # np.arange) is 9.0 in floats, the peak one pixel past the joint.
+        ul = mu - int(np.ceil(radius))  # (N, K, 2)
         br = (mu + radius + 1).astype(np.int64)
         weight[(ul[..., 0] >= width) | (ul[..., 1] >= height)
                | (br[..., 0] < 0) | (br[..., 1] < 0)] = 0.0

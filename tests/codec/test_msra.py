@@ -23,7 +23,8 @@ def test_encode_matches_reference_exactly(image_size, heatmap_size, sigma):
         np.testing.assert_array_equal(weight, target_weight[:, 0])
 
 
-@pytest.mark.parametrize("sigma", [0.3, 0.75, 1.1, 1.7, 2.1, 2.5, 3.3])
+@pytest.mark.parametrize("sigma", [0.3, 0.75, 1.1, 1.7, 2.1, 2.5, 3.3,
+                                   1.0000000000000002, 2.0000000000000004])  # np.arange's
 def test_every_sigma_puts_the_peak_on_the_joint(sigma):
     """3 sigma of fractional part in (0, 0.5) (sigma 0.75, 1.1, 1.7, 2.1):
     the patch's peak (the reference's size // 2) was one pixel up and left of
