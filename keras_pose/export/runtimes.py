@@ -51,6 +51,7 @@ import os
 import shutil
 import tempfile
 import threading
+import weakref
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import keras
@@ -332,19 +333,38 @@ def numpy_network(fn: Callable[[np.ndarray], np.ndarray], config: ExperimentConf
     """
     width, height = config.model.heatmap_size
     k = config.model.num_keypoints
-    # An OpenVINO infer request and a LiteRT interpreter are not reentrant,
-    # and TF may run two graphs' numpy_functions at once on its threads.
-    lock = threading.Lock()
+    session = _Session(fn)
+    # TF keeps a numpy_function traced in a tf.function for the life of the
+    # process (its eager context's graph): it holds the session weakly, and
+    # ``network`` (the model's) strongly. Each dropped Predictor of an ONNX
+    # or OpenVINO model kept its session: 27-50 MB each, never freed.
+    weak = weakref.ref(session)
 
     def call(x: np.ndarray) -> np.ndarray:
-        with lock:
-            return np.asarray(fn(x), np.float32)
+        alive = weak()
+        if alive is None:
+            raise RuntimeError("the runtime session of this model was freed: load it again")
+        return alive(x)
 
     def network(images: tf.Tensor) -> tf.Tensor:
         out = tf.numpy_function(call, [images], tf.float32, stateful=False)
         out.set_shape([None, height, width, k])
         return out
+    network.session = session
     return network
+
+
+class _Session:
+    """A runtime's heatmaps function, one call at a time: an OpenVINO infer
+    request and a LiteRT interpreter are not reentrant, and TF may run two
+    graphs' numpy_functions at once on its threads."""
+
+    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]):
+        self.fn, self.lock = fn, threading.Lock()
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        with self.lock:
+            return np.asarray(self.fn(x), np.float32)
 
 
 def _sidecar_config(path: str, sidecar: dict) -> ExperimentConfig:

@@ -80,6 +80,27 @@ def test_numpy_network_keeps_the_static_heatmap_shape(setup):
     assert traced.output_shapes.as_list() == [None, 16, 16, 17]
 
 
+def test_a_dropped_numpy_network_frees_its_session(setup):
+    # TF keeps a numpy_function traced in a tf.function for the process's
+    # life: every dropped Predictor of an ONNX / OpenVINO model kept its
+    # session (27-50 MB each).
+    import gc
+    import weakref
+    _, config, _ = setup
+
+    class Session:
+        def __call__(self, x):
+            return np.zeros((len(x), 16, 16, 17), np.float32)
+    session = Session()
+    freed = weakref.ref(session)
+    network = runtimes.numpy_network(session, config)
+    run = tf.function(network)
+    assert run(tf.zeros([2, 64, 64, 3])).shape == (2, 16, 16, 17)
+    del session, network, run
+    gc.collect()
+    assert freed() is None
+
+
 def test_guard_on_crops_passes_agreement_and_refuses_a_moved_network(setup):
     """Without a data set: keypoint agreement with fp32 on the user's own
     crops. Heatmaps moved two columns put every keypoint two heatmap pixels
