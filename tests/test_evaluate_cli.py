@@ -495,6 +495,22 @@ def test_a_model_retrained_at_the_same_path_keeps_the_earlier_evaluation(
     evaluate()
     assert os.path.isfile(out / "earlier.1" / "metrics.json")
     assert "(the model's files changed): kept in" in caplog.text
+    # Retrained again while evaluated (train.py replacing best/): the digest
+    # was of the new files, so the next evaluation replaced these results.
+    from keras_pose.digests import model_files_digest
+    evaluated, real_evaluate = model_files_digest(str(checkpoint)), runner.evaluate
+
+    def replaced_meanwhile(*args, **kwargs):
+        metrics = real_evaluate(*args, **kwargs)
+        _checkpoint(checkpoint, _tiny_config("coco", coco_root, 17))
+        return metrics
+    runner.evaluate = replaced_meanwhile
+    try:
+        evaluate()
+    finally:
+        runner.evaluate = real_evaluate
+    assert json.load(open(out / "metrics.json"))["model_sha256"] == evaluated
+    assert model_files_digest(str(checkpoint)) != evaluated
 
 
 def test_a_full_disk_is_one_line_and_the_numbers_are_logged(coco_root, coco_checkpoint,

@@ -238,6 +238,9 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
         # The data set evaluated here is the one that calibrates and guards.
         from keras_pose.export.cache import runtime_model
         pose_model = runtime_model(pose_model, runtime, precision, data_config=config)
+    # The files as loaded: hashed after the inference, a best/ that train.py
+    # replaced meanwhile was recorded as the model evaluated.
+    model_sha256 = model_files_digest(pose_model.path) if output_dir else None
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = datasets.resolve_box_mode(config, use_gt_boxes, detection_file)
     metric = metric_for(config)  # Loads and checks the ground truth first.
@@ -262,12 +265,8 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     table = metric.table(metrics, arch_name(config), title)
     metrics_file = None
     if output_dir:
-        info = {"checkpoint": checkpoint if preset else os.path.abspath(checkpoint),
-                "preset": checkpoint if preset else None,
-                "checkpoint_resolved": os.path.abspath(pose_model.path),
-                "checkpoint_kind": pose_model.kind, "runtime": pose_model.runtime,
-                "precision": pose_model.precision, "seconds": round(time.time() - started, 3),
-                **_digests(pose_model.path, getattr(box_mode, "detection_file", None))}
+        info = _model_info(checkpoint, preset, pose_model, model_sha256, box_mode)
+        info["seconds"] = round(time.time() - started, 3)
         report = metrics_report(metrics, config, metric, box_mode=box_mode, flip=flip,
                                 table=table, info=info)
         metrics_file = write_outputs(output_dir, metric, report, table)
@@ -303,9 +302,16 @@ def check_output_names(output_dir: str) -> None:
                 "--output_dir")
 
 
-def _digests(model_path: str, detection_file: Optional[str]) -> dict[str, Optional[str]]:
-    """The SHA-256 of the model's files and of the detections file."""
-    return {"model_sha256": model_files_digest(model_path),
+def _model_info(checkpoint: str, preset: bool, pose_model: Any, model_sha256: str,
+                box_mode: Any) -> dict[str, Any]:
+    """The report's record of the model evaluated, its files' and the
+    detections file's SHA-256."""
+    detection_file = getattr(box_mode, "detection_file", None)
+    return {"checkpoint": checkpoint if preset else os.path.abspath(checkpoint),
+            "preset": checkpoint if preset else None,
+            "checkpoint_resolved": os.path.abspath(pose_model.path),
+            "checkpoint_kind": pose_model.kind, "runtime": pose_model.runtime,
+            "precision": pose_model.precision, "model_sha256": model_sha256,
             "detection_file_sha256": sha256_of(detection_file) if detection_file else None}
 
 
