@@ -38,11 +38,12 @@ Shapes: M boxes, P people in a frame, K joints.
 
 from __future__ import annotations
 
+import contextlib
 import collections
 import copy
 import dataclasses
 import threading
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -193,7 +194,9 @@ def tracked_min_keypoints(config: TrackConfig, num_keypoints: int) -> int:
 
 
 class PoseTracker:
-    """Online flow-based pose tracking, one frame at a time.
+    """Online flow-based pose tracking, one frame at a time: one video in
+    one thread (a call while another runs, from a second thread, is a
+    RuntimeError; give each thread its own tracker).
 
     Args:
       config: the ``track`` section of the experiment config.
@@ -217,7 +220,21 @@ class PoseTracker:
         # reports it: a video of unconfident poses must not end in silence).
         self.low_score_detections = 0  # detector boxes below detection_threshold
         self.unconfident_poses = 0  # poses of detected boxes below min_keypoints
+        # Two threads stepping one tracker broke it (a deque mutated during
+        # iteration, new ids for the same people): refused instead.
+        self._busy = threading.Lock()
         self.reset()
+
+    @contextlib.contextmanager
+    def _alone(self, what: str) -> Iterator[None]:
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(f"PoseTracker.{what}() called while another call on this tracker "
+                               "runs (from another thread): a tracker follows one video, a "
+                               "frame at a time; give each thread its own tracker")
+        try:
+            yield
+        finally:
+            self._busy.release()
 
     def reset(self) -> None:
         """Forgets all tracks and frames (a new video); ids restart at 0."""
@@ -289,6 +306,10 @@ class PoseTracker:
         Returns:
           The frame's :class:`FrameResult`.
         """
+        with self._alone("step"):
+            return self._step(frame_rgb, detections)
+
+    def _step(self, frame_rgb: np.ndarray, detections: Any) -> FrameResult:
         pending = self._wait_for_flow()
         ready = pending is not None and pending.frame is frame_rgb
         gray = pending.gray if ready else self._check_frame(frame_rgb)

@@ -475,3 +475,30 @@ def test_a_model_of_fewer_keypoints_than_min_keypoints_is_tracked_with_all_of_th
     with pytest.raises(ConfigError, match="2 or more keypoints .* this one has 1: predict "
                        "without --track"):
         PoseTracker(CONFIG, _few_keypoints_estimator(1)).step(frame, (box, [0.9]))
+
+
+def test_a_second_thread_stepping_the_same_tracker_is_refused():
+    # Two threads on one tracker: "deque mutated during iteration", and new
+    # ids for the same two people. The second call is refused, the first
+    # one's frame tracked as alone.
+    person, frames, boxes = _one_person_video(2)
+    oracle, inside, release = Oracle(), threading.Event(), threading.Event()
+
+    def estimate(image, boxes, box_scores):
+        inside.set()
+        release.wait(30)
+        return oracle(image, boxes, box_scores)
+    tracker = PoseTracker(CONFIG, estimate)
+    oracle.truth, oracle.truth_scores = [person.joints(0)], [person.scores(0)]
+    results = []
+    first = threading.Thread(target=lambda: results.append(tracker.step(frames[0], boxes[0])))
+    first.start()
+    assert inside.wait(30)
+    with pytest.raises(RuntimeError, match=r"PoseTracker.step\(\) called while another call "
+                       r"on this tracker runs .*give each thread its own tracker"):
+        tracker.step(frames[1], boxes[1])
+    release.set()
+    first.join(30)
+    assert list(results[0].track_ids) == [0]
+    oracle.truth, oracle.truth_scores = [person.joints(1)], [person.scores(1)]
+    assert list(tracker.step(frames[1], boxes[1]).track_ids) == [0]  # Free again.
