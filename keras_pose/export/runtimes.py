@@ -50,8 +50,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
-import weakref
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import keras
@@ -63,9 +61,9 @@ from keras_pose.configs import ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import config_from_dict, config_to_dict
 from keras_pose.errors import MissingFileError, MissingPackageError
 from keras_pose.export.inference_model import build_inference_model
+from keras_pose.export.numpy_network import numpy_network
 from keras_pose.export.precision import FORMAT_PRECISIONS, ExportError, resolve_precision
 from keras_pose.files import write_atomically, write_files_atomically, write_json
-from keras_pose.inference.estimator import Network
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
 from keras_pose.openvino_settings import compile_config, core, nncf_quantize
 from keras_pose.signals import interrupts_kept
@@ -319,52 +317,6 @@ def update_sidecar(path: str, **fields) -> str:
 def export_format(path: str) -> Optional[str]:
     """``onnx``, ``openvino`` or ``litert`` for a file with their suffix, else None."""
     return {v: k for k, v in SUFFIXES.items()}.get(os.path.splitext(path)[1])
-
-
-def numpy_network(fn: Callable[[np.ndarray], np.ndarray], config: ExperimentConfig) -> Network:
-    """A NumPy heatmaps function (a runtime's session) as a TF network that
-    ``TopDownEstimator`` can call eagerly or inside its ``tf.function``: the
-    estimator's whole batch (crops and mirrors, at least one) in one call.
-
-    Args:
-      fn: crops (B, h, w, 3) float32 -> heatmaps (B, H, W, K) float32.
-      config: gives H, W, K for the static shape (the estimator's decoding
-        needs a static K).
-    """
-    width, height = config.model.heatmap_size
-    k = config.model.num_keypoints
-    session = _Session(fn)
-    # TF keeps a numpy_function traced in a tf.function for the life of the
-    # process (its eager context's graph): it holds the session weakly, and
-    # ``network`` (the model's) strongly. Each dropped Predictor of an ONNX
-    # or OpenVINO model kept its session: 27-50 MB each, never freed.
-    weak = weakref.ref(session)
-
-    def call(x: np.ndarray) -> np.ndarray:
-        alive = weak()
-        if alive is None:
-            raise RuntimeError("the runtime session of this model was freed: load it again")
-        return alive(x)
-
-    def network(images: tf.Tensor) -> tf.Tensor:
-        out = tf.numpy_function(call, [images], tf.float32, stateful=False)
-        out.set_shape([None, height, width, k])
-        return out
-    network.session = session
-    return network
-
-
-class _Session:
-    """A runtime's heatmaps function, one call at a time: an OpenVINO infer
-    request and a LiteRT interpreter are not reentrant, and TF may run two
-    graphs' numpy_functions at once on its threads."""
-
-    def __init__(self, fn: Callable[[np.ndarray], np.ndarray]):
-        self.fn, self.lock = fn, threading.Lock()
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        with self.lock:
-            return np.asarray(self.fn(x), np.float32)
 
 
 def _sidecar_config(path: str, sidecar: dict) -> ExperimentConfig:
