@@ -163,7 +163,7 @@ def _setup(checkpoint, found):
     if FLAGS.runtime or FLAGS.precision:  # Refused before the detector loads (offline it
         from keras_pose.export.cache import check_request  # said it cannot be downloaded).
         check_request(predictor.pose_model, FLAGS.runtime, FLAGS.precision)
-    from keras_pose.prediction.runner import calibration_images
+    from keras_pose.prediction.input_pixels import calibration_images
     detector = _detector_inside(predictor.pose_model)
     if detector is None:
         # A boxes file's COCO results are kept for the model's keypoint categories.
@@ -180,7 +180,7 @@ def _setup(checkpoint, found):
         # categories the detector keeps); then its export, calibrated on the
         # people the detector finds in these inputs when no data set is there.
         from keras_pose.export.cache import runtime_model
-        from keras_pose.prediction.runner import input_people
+        from keras_pose.prediction.input_pixels import input_people
         predictor = Predictor(runtime_model(
             predictor.pose_model, FLAGS.runtime, FLAGS.precision,
             samples=lambda: input_people(inputs, detector, _upright())))

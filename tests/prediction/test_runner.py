@@ -10,7 +10,8 @@ import pytest
 
 from keras_pose.prediction.inputs import list_inputs
 from keras_pose import signals
-from keras_pose.prediction.runner import PredictionRun, calibration_images
+from keras_pose.prediction.input_pixels import calibration_images
+from keras_pose.prediction.runner import PredictionRun
 from tests.test_signals import commands_handlers, swallow_a_stop
 
 
