@@ -29,10 +29,13 @@ class Detections:
       boxes: (M, 4) float32 ``[x, y, w, h]`` in pixels of the original image.
       scores: (M,) float32 detection scores (in decreasing order when a
         detector or :func:`filter_detections` made them; as given otherwise).
+      categories: (M,) int64 COCO category of each box (a boxes file's
+        ``category_id``), or None: the model's first keypoint category.
     """
 
     boxes: np.ndarray
     scores: np.ndarray
+    categories: Optional[np.ndarray] = None
 
     def __post_init__(self):
         boxes = box_array(self.boxes)
@@ -41,6 +44,11 @@ class Detections:
             raise ValueError(f"{len(boxes)} boxes but {len(scores)} scores")
         object.__setattr__(self, "boxes", boxes)
         object.__setattr__(self, "scores", scores)
+        if self.categories is not None:
+            categories = np.asarray(self.categories, np.int64).reshape(-1)
+            if len(categories) != len(scores):
+                raise ValueError(f"{len(categories)} categories for {len(scores)} boxes")
+            object.__setattr__(self, "categories", categories)
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -94,6 +102,27 @@ def xywh_to_yxyx_tf(boxes: tf.Tensor) -> tf.Tensor:
     return tf.stack([y, x, y + h, x + w], axis=-1)
 
 
+def kept_order_tf(boxes: tf.Tensor, scores: tf.Tensor, score_threshold: float = 0.0,
+                  nms_iou_threshold: Optional[float] = None,
+                  max_detections: Optional[int] = None,
+                  valid: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """The candidates :func:`filter_detections_tf` keeps, as (K',) int64
+    indices into ``boxes`` in decreasing score order (arguments as there)."""
+    keep = scores >= score_threshold
+    if valid is not None:
+        keep = tf.logical_and(keep, valid)
+    index = tf.where(keep)[:, 0]
+    boxes, scores = tf.gather(boxes, index), tf.gather(scores, index)
+    limit = tf.size(scores) if max_detections is None else max_detections
+    if nms_iou_threshold is None:
+        # Stable: equal scores (e.g. boxes from a file, all 1.0) keep their order.
+        order = tf.argsort(scores, direction="DESCENDING", stable=True)[:limit]
+    else:
+        order = tf.image.non_max_suppression(xywh_to_yxyx_tf(boxes), scores, limit,
+                                             iou_threshold=nms_iou_threshold)
+    return tf.gather(index, order)
+
+
 def filter_detections_tf(boxes: tf.Tensor, scores: tf.Tensor, score_threshold: float = 0.0,
                          nms_iou_threshold: Optional[float] = None,
                          max_detections: Optional[int] = None,
@@ -117,17 +146,8 @@ def filter_detections_tf(boxes: tf.Tensor, scores: tf.Tensor, score_threshold: f
       boxes (K, 4), scores (K,) in decreasing score order, and count (int32
       scalar), the number of real detections at the front.
     """
-    keep = scores >= score_threshold
-    if valid is not None:
-        keep = tf.logical_and(keep, valid)
-    boxes, scores = tf.boolean_mask(boxes, keep), tf.boolean_mask(scores, keep)
-    limit = tf.size(scores) if max_detections is None else max_detections
-    if nms_iou_threshold is None:
-        # Stable: equal scores (e.g. boxes from a file, all 1.0) keep their order.
-        order = tf.argsort(scores, direction="DESCENDING", stable=True)[:limit]
-    else:
-        order = tf.image.non_max_suppression(xywh_to_yxyx_tf(boxes), scores, limit,
-                                             iou_threshold=nms_iou_threshold)
+    order = kept_order_tf(boxes, scores, score_threshold, nms_iou_threshold, max_detections,
+                          valid)
     boxes, scores = tf.gather(boxes, order), tf.gather(scores, order)
     count = tf.shape(scores)[0]
     if max_detections is not None:
@@ -141,18 +161,20 @@ def filter_detections_tf(boxes: tf.Tensor, scores: tf.Tensor, score_threshold: f
 
 def filter_detections(boxes: np.ndarray, scores: np.ndarray, score_threshold: float = 0.0,
                       nms_iou_threshold: Optional[float] = None,
-                      max_detections: Optional[int] = None) -> Detections:
-    """``filter_detections_tf`` on NumPy arrays, padding removed.
+                      max_detections: Optional[int] = None,
+                      categories: Optional[np.ndarray] = None) -> Detections:
+    """``filter_detections_tf`` on NumPy arrays, padding removed; each kept
+    box keeps its category.
 
     Args:
       boxes: (N, 4) [x, y, w, h].
       scores: (N,).
+      categories: (N,) COCO categories, or None.
     """
     check_filter(score_threshold, nms_iou_threshold, max_detections)  # Was TF's error.
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     scores = np.asarray(scores, np.float32).reshape(-1)
-    kept_boxes, kept_scores, count = filter_detections_tf(
-        tf.constant(boxes), tf.constant(scores), score_threshold, nms_iou_threshold,
-        max_detections)
-    count = int(count)
-    return Detections(kept_boxes.numpy()[:count], kept_scores.numpy()[:count])
+    order = kept_order_tf(tf.constant(boxes), tf.constant(scores), score_threshold,
+                          nms_iou_threshold, max_detections).numpy()
+    return Detections(boxes[order], scores[order],
+                      None if categories is None else np.asarray(categories)[order])

@@ -5,7 +5,8 @@
 - COCO detection results: ``[{"image_id" or "file_name", "bbox": [x, y, w, h],
   "score", "category_id"}, ...]`` (the entries of the model's keypoint
   categories are kept, COCO's person = 1 by default; the others are dropped
-  and counted per category in a warning), for example the reference's
+  and counted per category in a warning; each person found in a box is
+  written with the box's category), for example the reference's
   ``COCO_val2017_detections_AP_H_56_person.json``;
 - ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or
   ``[x, y, w, h, score]`` boxes.
@@ -39,7 +40,8 @@ from keras_pose.detection.base import (Detections, PersonDetector, Source, check
 from keras_pose.errors import UserError
 
 Key = Union[str, int]
-# {relative path / file name / image id: (boxes (M, 4), scores (M,))}
+# {relative path / file name / image id: (boxes (M, 4), scores (M,)[,
+# categories (M,) int64: a COCO results file's category_id of each box])}
 BoxTable = dict
 
 
@@ -61,22 +63,26 @@ def _box(values: Any, score: Any = 1.0) -> Optional[tuple[list[float], float]]:
     return box, score
 
 
-def _entries_of_mapping(data: Mapping) -> list[tuple[Key, Any, Any, str]]:
+# (key, box, score, category or None, where in the file)
+Entry = tuple[Key, Any, Any, Optional[int], str]
+
+
+def _entries_of_mapping(data: Mapping) -> list[Entry]:
     out = []
     for name, boxes in data.items():
         for i, box in enumerate(boxes if isinstance(boxes, list) else [boxes]):
             five = isinstance(box, list) and len(box) == 5
-            out.append((name, box[:4] if five else box, box[4] if five else 1.0,
+            out.append((name, box[:4] if five else box, box[4] if five else 1.0, None,
                         f"{name!r} box {i}"))
     return out
 
 
 def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counter
-                        ) -> list[tuple[Key, Any, Any, str]]:
+                        ) -> list[Entry]:
     out = []
     for i, det in enumerate(data):
         if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
-            out.append((None, None, None, f"entry {i} (no image_id or file_name)"))
+            out.append((None, None, None, None, f"entry {i} (no image_id or file_name)"))
             continue
         category = det.get("category_id", category_ids[0])
         if category not in category_ids:
@@ -85,7 +91,7 @@ def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counte
         key = str(det["file_name"]) if "file_name" in det else det["image_id"]
         if not isinstance(key, (str, int)) or isinstance(key, bool):
             key = None
-        out.append((key, det.get("bbox"), det.get("score", 1.0), f"entry {i}"))
+        out.append((key, det.get("bbox"), det.get("score", 1.0), int(category), f"entry {i}"))
     return out
 
 
@@ -145,12 +151,13 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
                                  "{file name: [[x, y, w, h], ...]}")
     rows: dict = {}
     bad = []
-    for key, box, score, where in entries:
+    for key, box, score, category, where in entries:
         valid = _box(box, score) if key is not None else None
         if valid is None:
             bad.append(where)
             continue
-        rows.setdefault(file_key(key) if isinstance(key, str) else key, []).append(valid)
+        rows.setdefault(file_key(key) if isinstance(key, str) else key, []).append(
+            (*valid, category))
     if isinstance(data, dict):  # {"a.jpg": []}: nobody there, said by the file.
         for name in (n for n, boxes in data.items() if boxes == []):
             rows.setdefault(file_key(str(name)), [])
@@ -165,8 +172,16 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),
                         "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
-    return {key: (np.asarray([b for b, _ in v], np.float32).reshape(-1, 4),
-                  np.asarray([s for _, s in v], np.float32)) for key, v in rows.items()}
+    return {key: _table_row(v, isinstance(data, list)) for key, v in rows.items()}
+
+
+def _table_row(rows: list, with_categories: bool) -> tuple:
+    """A BoxTable value from ``[(box, score, category), ...]``."""
+    boxes = np.asarray([b for b, _, _ in rows], np.float32).reshape(-1, 4)
+    scores = np.asarray([s for _, s, _ in rows], np.float32)
+    if not with_categories:
+        return boxes, scores
+    return boxes, scores, np.asarray([c for _, _, c in rows], np.int64)
 
 
 def frame_key(video: str, index: int) -> str:
@@ -274,8 +289,9 @@ def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,
 
 
 def _is_loaded(value: Any) -> bool:
-    """A ``(boxes (M, 4), scores (M,))`` pair, not a boxes file's list."""
-    return isinstance(value, tuple) and len(value) == 2 and np.ndim(value[0]) == 2
+    """A ``(boxes (M, 4), scores (M,)[, categories (M,)])`` tuple, not a
+    boxes file's list."""
+    return isinstance(value, tuple) and len(value) in (2, 3) and np.ndim(value[0]) == 2
 
 
 class FileDetector(PersonDetector):
@@ -288,7 +304,7 @@ class FileDetector(PersonDetector):
 
     Args:
       boxes: a boxes file path (see ``load_detection_file``), a loaded
-        ``{key: (boxes (M, 4), scores (M,))}``, or the file's own form
+        ``{key: (boxes (M, 4), scores (M,)[, categories (M,)])}``, or the file's own form
         ``{file name: [[x, y, w, h], ...]}``.
       score_threshold: boxes scoring below it are ignored.
       nms_iou_threshold: NMS IoU; None (default): the boxes as given.
@@ -380,13 +396,14 @@ class FileDetector(PersonDetector):
         entry = self._entry(source) if isinstance(source, str) else source
         if entry not in self.table:
             return Detections.empty()
-        boxes, scores = self.table[entry]
+        boxes, scores, *categories = self.table[entry]
         on_image = ~transforms.boxes_off_image(boxes, *image.shape[:2])
         self.off_image += int(np.sum(~on_image))
         boxes, scores = boxes[on_image], scores[on_image]
+        categories = np.asarray(categories[0])[on_image] if categories else None
         self.below_threshold += int(np.sum(scores < self.score_threshold))
         return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
-                                 self.max_detections)
+                                 self.max_detections, categories)
 
 
 class WholeImageDetector(PersonDetector):

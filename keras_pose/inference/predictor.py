@@ -41,12 +41,15 @@ class PoseResult:
       scores: (M,) float32 person scores (mean keypoint score above the
         visibility threshold, times the box score when given).
       boxes: (M, 4) float32 [x, y, w, h] used.
+      categories: (M,) int64 COCO category of each person's box (a boxes
+        file's), or None: the model's first keypoint category.
     """
 
     keypoints: np.ndarray
     keypoint_scores: np.ndarray
     scores: np.ndarray
     boxes: np.ndarray
+    categories: Optional[np.ndarray] = None
 
 
 def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes",

@@ -66,13 +66,17 @@ class RunSummary:
 def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1,
                  path: Optional[str] = None) -> list[dict]:
     """COCO keypoint results (+ ``file_name``, ``bbox``, and the input's
-    absolute ``path`` when given) of one image."""
+    absolute ``path`` when given) of one image; each person's category is
+    its box's (``result.categories``), else ``category_id``."""
     out = []
-    for kp, ks, score, box in zip(result.keypoints, result.keypoint_scores, result.scores,
-                                  result.boxes):
+    categories = getattr(result, "categories", None)
+    if categories is None:
+        categories = [category_id] * len(result.scores)
+    for kp, ks, score, box, category in zip(result.keypoints, result.keypoint_scores,
+                                            result.scores, result.boxes, categories):
         flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
         out.append({"image_id": int(image_id), "file_name": file_name,
-                    **({"path": path} if path else {}), "category_id": int(category_id),
+                    **({"path": path} if path else {}), "category_id": int(category),
                     "keypoints": flat, "score": round(float(score), 4),
                     "bbox": [round(float(v), 2) for v in box]})
     return out
@@ -100,18 +104,30 @@ class PredictionRun:
         self.predictor, self.detector = predictor, detector
         self.flip, self.score_threshold, self.upright = flip, score_threshold, upright
         self.image_ids = image_ids or {}
-        # The model's keypoint category (the first of data.category_ids; COCO's
-        # person when the checkpoint records none) labels every result.
+        # A person's category is its box's (a COCO results boxes file's);
+        # else the model's keypoint category (the first of data.category_ids;
+        # COCO's person when the checkpoint records none).
         self.category_id = int((predictor.config.data.category_ids or (1,))[0])
-        if len(predictor.config.data.category_ids or ()) > 1:  # Was unsaid.
-            logging.warning(
-                "the model was trained on categories %s: every person is written with "
-                "category_id %d, whatever its box's category (evaluate.py --detections keeps "
-                "each box's)", list(predictor.config.data.category_ids), self.category_id)
+        self._first_category_said = False
         self.writer = OutputWriter(output_dir)
         self.summary = RunSummary()
         self._no_boxes: set = set()
         self._tracking = False
+
+    def _entries(self, result: Any, image_id: int, name: str,
+                 path: Optional[str] = None) -> list[dict]:
+        """``coco_entries``, saying once when a model of several categories
+        has people without their box's category (written as the first)."""
+        categories = self.predictor.config.data.category_ids or ()
+        if (len(categories) > 1 and len(result.scores) and not self._first_category_said
+                and getattr(result, "categories", None) is None):
+            self._first_category_said = True  # Was unsaid (all the first category).
+            logging.warning(
+                "the model was trained on categories %s, and the boxes of %s give none (only "
+                "a COCO results boxes file's category_id does; tracked people are not carried "
+                "with theirs): such people are written with category_id %d",
+                list(categories), name, self.category_id)
+        return coco_entries(result, image_id, name, self.category_id, path)
 
     def _image_id(self, item: InputFile) -> int:
         if item.key in self.image_ids:
@@ -142,8 +158,9 @@ class PredictionRun:
 
     def _poses(self, image: np.ndarray, key: str) -> Any:
         found = self._detect(image, key)
-        return self.predictor.predict(image, found.boxes, flip=self.flip,
-                                      box_scores=found.scores)
+        result = self.predictor.predict(image, found.boxes, flip=self.flip,
+                                        box_scores=found.scores)
+        return dataclasses.replace(result, categories=found.categories)
 
     def check_posetrack_keypoints(self) -> None:
         """Says, before any frame runs, when the model's keypoints are not
@@ -177,8 +194,8 @@ class PredictionRun:
             result = self._poses(image, item.key)
             drawn = self.predictor.draw(image, result, self.score_threshold)
             self.writer.image(item.drawn_output(self.writer.output_dir), drawn)
-            predictions.add(coco_entries(result, self._image_id(item), item.key,
-                                         self.category_id, os.path.abspath(item.path)))
+            predictions.add(self._entries(result, self._image_id(item), item.key,
+                                          os.path.abspath(item.path)))
             self.summary.processed += 1
             self.summary.people += len(result.scores)
 
@@ -354,7 +371,7 @@ class PredictionRun:
             else:
                 result = self._poses(frame, source)
                 drawn = self.predictor.draw(frame, result, self.score_threshold)
-            people = coco_entries(result, per_frame.count, name, self.category_id)
+            people = self._entries(result, per_frame.count, name)
             for person, track_id in zip(people, getattr(result, "track_ids", ())):
                 person["track_id"] = int(track_id)
             # A frame is in every output or in none: frames.json first, as

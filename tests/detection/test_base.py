@@ -40,6 +40,18 @@ def test_nms_drops_the_weaker_of_overlapping_boxes():
         np.testing.assert_array_equal(kept.boxes, [A, B, C])
 
 
+def test_each_kept_box_keeps_its_category_through_threshold_nms_and_top_k():
+    kept = filter_detections([B, C, A, C], [0.8, 0.3, 0.9, 0.1], score_threshold=0.2,
+                             nms_iou_threshold=0.7, categories=[5, 7, 6, 8])
+    np.testing.assert_array_equal(kept.boxes, [A, C])
+    np.testing.assert_array_equal(kept.categories, [6, 7])
+    kept = filter_detections([A, B, C], [0.1, 0.2, 0.3], max_detections=2, categories=[1, 2, 3])
+    np.testing.assert_array_equal(kept.categories, [3, 2])
+    assert filter_detections([A], [0.5]).categories is None
+    with pytest.raises(ValueError, match="1 categories for 2 boxes"):
+        Detections([A, B], [0.5, 0.4], [1])
+
+
 def test_max_detections_keeps_the_best_and_ties_keep_their_order():
     d = filter_detections([A, B, C], [1.0, 1.0, 1.0], max_detections=2)
     np.testing.assert_array_equal(d.boxes, [A, B])

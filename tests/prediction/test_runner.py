@@ -516,15 +516,60 @@ def test_a_rerun_keeps_the_earlier_outputs_of_a_video_until_it_has_finished(tmp_
     assert len(json.load(open(out / "clip.mp4.posetrack.json"))["images"]) == 4
 
 
-def test_a_model_of_several_categories_says_which_one_results_carry(tmp_path, caplog):
-    # Every person was written with the first category in silence, a box of
-    # category 2 included (COCOeval then counts that person as never found).
+def _several_categories():
     import dataclasses
     poses = _Poses()
     poses.config = poses.config.replace(
         data=dataclasses.replace(poses.config.data, category_ids=(1, 2)))
+    return poses
+
+
+def test_each_person_is_written_with_its_boxs_category(tmp_path, caplog):
+    # Every person was written with the model's first category, a box of
+    # category 2 included (COCOeval then counts that person as never found).
+    from keras_pose.detection.file_detectors import FileDetector
+    from keras_pose.prediction.inputs import list_inputs
+    from keras_pose.prediction.outputs import JsonListFile
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(photos / name), np.full((60, 80, 3), 120, np.uint8))
+    boxes = tmp_path / "boxes.json"  # Scores in reverse order: the filter sorts them.
+    boxes.write_text(json.dumps([
+        {"file_name": "a.png", "category_id": 2, "bbox": [1, 2, 30, 40], "score": 0.5},
+        {"file_name": "a.png", "category_id": 1, "bbox": [40, 2, 30, 40], "score": 0.9},
+        {"file_name": "a.png", "category_id": 3, "bbox": [5, 5, 9, 9], "score": 1.0},
+        {"file_name": "b.png", "category_id": 2, "bbox": [0, 0, 20, 20], "score": 0.7}]))
+    poses = _several_categories()
+    detector = FileDetector(str(boxes), category_ids=(1, 2))
+    items = list_inputs(str(photos))
+    detector.bind([item.key for item in items])
+    run = PredictionRun(poses, detector, str(tmp_path / "out"))
+    predictions = JsonListFile(run.writer, str(tmp_path / "out" / "predictions.json"))
     with caplog.at_level("WARNING"):
-        run = PredictionRun(poses, _StopAt(-1), str(tmp_path / "out"))
-    assert run.category_id == 1
-    assert ("trained on categories [1, 2]: every person is written with category_id 1, "
-            "whatever its box's category") in caplog.text
+        run.images(items, predictions)
+    predictions.close()
+    written = json.load(open(tmp_path / "out" / "predictions.json"))
+    assert [(p["file_name"], p["bbox"][0], p["category_id"]) for p in written] == [
+        ("a.png", 40.0, 1), ("a.png", 1.0, 2), ("b.png", 0.0, 2)]
+    assert "written with category_id" not in caplog.text
+
+
+def test_people_without_their_boxs_category_are_said_to_take_the_first(tmp_path, caplog):
+    # Boxes that carry no category ({name: boxes}, a detector): said once.
+    from keras_pose.detection.file_detectors import FileDetector
+    from keras_pose.prediction.inputs import list_inputs
+    from keras_pose.prediction.outputs import JsonListFile
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), np.full((60, 80, 3), 120, np.uint8))
+    detector = FileDetector({"a.png": [[1, 2, 30, 40]], "b.png": [[1, 2, 30, 40]]})
+    run = PredictionRun(_several_categories(), detector, str(tmp_path / "out"))
+    predictions = JsonListFile(run.writer, str(tmp_path / "out" / "predictions.json"))
+    with caplog.at_level("WARNING"):
+        run.images(list_inputs(str(tmp_path)), predictions)
+    predictions.close()
+    written = json.load(open(tmp_path / "out" / "predictions.json"))
+    assert [p["category_id"] for p in written] == [1, 1]
+    assert caplog.text.count("trained on categories [1, 2], and the boxes of a.png give "
+                             "none") == 1
+    assert "written with category_id 1" in caplog.text
