@@ -3,7 +3,7 @@
 Every path decodes with the same decoder, TensorFlow's
 (:func:`keras_pose.data.transforms.decode_image_tf`: JPEG with the accurate
 integer IDCT, pixel-identical to OpenCV's ``imread`` on valid files, and
-PNG/BMP/GIF): training (in ``tf.data``; unreadable images are skipped and
+PNG/BMP/GIF/WebP): training (in ``tf.data``; unreadable images are skipped and
 counted), evaluation (in ``tf.data``; an unreadable image is an error that
 names it), prediction (here; skipped, reported and counted) and the exported
 SavedModel (in the graph). So a file gets the same decision everywhere: TF
@@ -12,7 +12,9 @@ refuses truncated or corrupt JPEGs and PNGs that OpenCV would half-decode
 Whole images in unusual formats are decoded as the reference's
 ``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
 PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
-grey images are replicated into the three channels.
+grey images are replicated into the three channels (a WebP's alpha is
+dropped too; an animated WebP is refused: TF's decoder corrupted memory on
+some, aborting the process).
 EXIF orientation is ignored by default, as in the reference (whose
 annotations, like COCO's, are in the stored pixels' coordinates);
 ``upright=True`` turns a photo as its EXIF orientation tag says, as image
@@ -28,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.data.transforms import decode_image_tf
+from keras_pose.data.transforms import ANIMATED_WEBP, WEBP_ANIMATION_FLAG, decode_image_tf
 from keras_pose.errors import UserError
 
 
@@ -57,11 +59,19 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
         # TF prefixes "{{function_node ...}} "; keep the decoder's own words.
         text = str(e).split("}}")[-1].strip()
         reason = text.splitlines()[0] if text else type(e).__name__
+        if is_animated_webp(data):
+            raise ImageReadError(source, ANIMATED_WEBP) from e
         if data[:4] in (b"II*\x00", b"MM\x00*"):  # A whole TIFF, but no TF decoder reads it.
             raise ImageReadError(source, "a TIFF image: TensorFlow decodes JPEG, PNG, GIF, BMP "
                                  "and WebP only; convert it (to PNG, say)") from e
         raise ImageReadError(source, f"cannot be decoded: corrupt, truncated or not an image "
                              f"({reason[:120]})") from e
+
+
+def is_animated_webp(data: bytes) -> bool:
+    """Whether file bytes are an animated WebP (as ``decode_image_tf`` tells)."""
+    return (data[:4] == b"RIFF" and data[8:12] == b"WEBP" and data[12:16] == b"VP8X"
+            and len(data) > 20 and bool(data[20] & WEBP_ANIMATION_FLAG))
 
 
 class ImageArrayError(UserError, ValueError):

@@ -87,6 +87,37 @@ def test_a_tiff_is_named_as_such_not_called_corrupt(tmp_path):
             read_image(str(tmp_path / name))
 
 
+def test_a_webp_with_alpha_is_read_as_opencv_reads_it(tmp_path):
+    # TF's decoder refused 3 channels of it: "corrupt", on every path.
+    from tests import broken_images
+    source = str(tmp_path / "photo.jpg")
+    cv2.imwrite(source, np.random.default_rng(0).integers(0, 256, (30, 40, 3), np.uint8))
+    path = broken_images.write_variant(source, str(tmp_path), "alpha", "webp_alpha")
+    reference = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    np.testing.assert_array_equal(read_image(path), reference[..., ::-1])
+
+
+def test_an_animated_webp_is_refused_by_name_in_python_and_in_graphs(tmp_path):
+    # TF's decoder aborted the whole process on an animated WebP without
+    # alpha ("double free or corruption"): training, evaluation, predict.py.
+    import tensorflow as tf
+    from keras_pose.data.images import ImageReadError
+    from keras_pose.data.transforms import decode_image_tf
+    from tests import broken_images
+    pixels = np.random.default_rng(1).integers(0, 256, (20, 30, 3), np.uint8)
+    path = tmp_path / "clip.webp"
+    path.write_bytes(broken_images.animated_webp(pixels, frames=3))
+    assert cv2.imread(str(path)).shape == (20, 30, 3)  # A real animation: OpenCV reads it.
+    with pytest.raises(ImageReadError, match="clip.webp: an animated WebP, .*convert its first"):
+        read_image(str(path))
+    decode = tf.function(lambda p: decode_image_tf(tf.io.read_file(p)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="an animated WebP"):
+        decode(tf.constant(str(path)))
+    still = tmp_path / "still.webp"
+    cv2.imwrite(str(still), pixels)
+    assert decode(tf.constant(str(still))).shape == (20, 30, 3)
+
+
 def test_a_folder_is_named_as_such(tmp_path):
     from keras_pose.data.images import ImageReadError
     with pytest.raises(ImageReadError, match="a folder, not an image file"):
