@@ -30,9 +30,10 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".png", ".bmp", ".
 # What OpenCV's FFmpeg reads; a file it cannot open is reported as unreadable.
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".3gp",
                     ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".ogv")
-# Photos no decoder here reads: named, never silently passed over.
+# Photos in formats not read here: named, never silently passed over.
 UNREAD_PHOTO_EXTENSIONS = (".heic", ".heif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
-                           ".orf", ".rw2", ".raf")
+                           ".orf", ".rw2", ".raf", ".jp2", ".j2k", ".jpx", ".jxl", ".ppm",
+                           ".pgm", ".pbm", ".pnm", ".pfm", ".exr", ".hdr", ".ico")
 
 
 class InputError(UserError, ValueError):
@@ -61,13 +62,18 @@ class InputFile:
     def drawn_output(self, output_dir: str) -> str:
         """Where its annotated copy goes: ``<stem>.pose<ext>`` for an image
         (``a/x.jpg`` -> ``a/x.pose.jpg``), ``<key>.pose.avi`` for a video.
-        An image whose extension OpenCV cannot write (``x.jfif``, a file
-        named with none) is drawn as a JPEG, ``<key>.pose.jpg``."""
+        An image whose extension OpenCV cannot write is drawn as a JPEG,
+        ``<stem>.pose<ext>.jpg`` (``x.jfif`` -> ``x.pose.jfif.jpg``: as
+        ``x.jfif.pose.jpg`` it was the copy of ``x.jfif.jpg`` too, one
+        overwriting the other); one named without an extension (an input
+        only when named on its own) as ``<key>.pose.jpg``."""
         if self.is_video:
             return sequence_output(output_dir, self.key, ".pose.avi")
         stem, ext = os.path.splitext(self.key)
-        if not cv2.haveImageWriter("x" + ext):
+        if not ext:
             return sequence_output(output_dir, self.key, ".pose.jpg")
+        if not cv2.haveImageWriter("x" + ext):
+            return sequence_output(output_dir, stem, ".pose" + ext + ".jpg")
         return sequence_output(output_dir, stem, ".pose" + ext)
 
 
@@ -113,11 +119,15 @@ def _walk(root: str, recursive: bool) -> Iterable[str]:
 
 
 def _once(paths: Iterable[str]) -> list[str]:
-    """Each real file once, by its shortest path (a glob's ``**`` followed a
-    link loop into sub/loop/sub/loop/...: each photo ran dozens of times)."""
-    chosen: dict[str, str] = {}
+    """Each name of each real folder once, by its shortest path (a glob's
+    ``**`` followed a link loop into sub/loop/sub/loop/...: each photo ran
+    dozens of times). A link to a file is an input of its own (a frame
+    repeated by a link, a folder of links): one real file per input dropped
+    frames and whole sequences, unsaid."""
+    chosen: dict[tuple[str, str], str] = {}
     for path in sorted(paths, key=lambda p: (p.count(os.sep), p)):
-        chosen.setdefault(os.path.realpath(path), path)
+        folder, name = os.path.split(path)
+        chosen.setdefault((os.path.realpath(folder), name), path)
     return list(chosen.values())
 
 
@@ -193,8 +203,9 @@ def _unread_photos(files: Sequence[str]) -> str:
     if not counts:
         return ""
     found = ", ".join(f"{n} {ext} file(s)" for ext, n in sorted(counts.items()))
-    return (f"{found} not read (HEIC/HEIF/AVIF photos and camera raw files have no decoder "
-            "here): convert them to JPEG or PNG")
+    return (f"{found} not read (the image formats read are JPEG, PNG, BMP, GIF and WebP; "
+            "HEIC/HEIF/AVIF, JPEG 2000, JPEG XL, PNM and camera raw files are not): convert "
+            "them to JPEG or PNG")
 
 
 def without_own_outputs(inputs: list[InputFile], output_dir: str

@@ -85,6 +85,11 @@ def test_photos_of_formats_not_read_are_named_never_passed_over(tmp_path):
     assert "2 .heic file(s)" in find_inputs(str(tmp_path))[1]
     assert find_inputs(str(tmp_path), recursive=False)[1].startswith("2 .heic file(s) not read")
     assert find_inputs(str(tmp_path / "a.jpg"))[1] == ""
+    # PNM, JPEG 2000 and JPEG XL were passed over without a word.
+    _touch(tmp_path, "x.ppm", "y.jp2", "z.jxl")
+    assert find_inputs(str(tmp_path))[1].startswith(
+        "2 .heic file(s), 1 .jp2 file(s), 1 .jxl file(s), 1 .nef file(s), 1 .ppm file(s) not "
+        "read (the image formats read are JPEG, PNG, BMP, GIF and WebP;")
 
 
 def test_a_gif_is_read_as_its_first_frame(tmp_path):
@@ -113,7 +118,11 @@ def test_jpegs_named_as_windows_saves_them_are_read_and_drawn_as_jpegs(tmp_path)
     assert [item.key for item in items] == ["a.jfif", "b.JPE", "c.jpg", "d.jif"]
     out = str(tmp_path / "out")
     assert [os.path.relpath(item.drawn_output(out), out) for item in items] == [
-        "a.jfif.pose.jpg", "b.pose.JPE", "c.pose.jpg", "d.jif.pose.jpg"]
+        "a.pose.jfif.jpg", "b.pose.JPE", "c.pose.jpg", "d.pose.jif.jpg"]
+    # a.jfif.jpg's copy was a.jfif's too (a.jfif.pose.jpg): one overwrote the other.
+    _touch(tmp_path, "a.jfif.jpg", "d.JIF", "d.JIF.png")
+    outputs = [item.drawn_output(out) for item in list_inputs(str(tmp_path))]
+    assert len(set(outputs)) == len(outputs) == 7
     _touch(tmp_path, "photo")
     (item,) = list_inputs(str(tmp_path / "photo"))
     assert item.drawn_output(out) == os.path.join(out, "photo.pose.jpg")
@@ -184,6 +193,21 @@ def test_hidden_files_are_not_inputs_and_linked_folders_are_read_once(tmp_path):
     # Named on its own, a hidden file is an input.
     assert [item.key for item in list_inputs(str(tmp_path / "in/seq/._frame_1.jpg"))] == [
         "._frame_1.jpg"]
+
+
+def test_a_link_to_a_file_is_an_input_of_its_own(tmp_path):
+    """A frame repeated by a link, and a sequence of links to another's
+    frames, were dropped (one input per real file), the link's name taking
+    the real file's place."""
+    from keras_pose.prediction.inputs import sequences
+    _touch(tmp_path, "in/seqA/1.jpg", "in/seqA/2.jpg", "in/seqA/4.jpg", "in/seqB/.keep")
+    os.symlink("2.jpg", tmp_path / "in" / "seqA" / "3.jpg")
+    os.symlink("../seqA/1.jpg", tmp_path / "in" / "seqB" / "1.jpg")
+    for spec in (tmp_path / "in", tmp_path / "in" / "**" / "*.jpg"):
+        keyed = sequences(list_inputs(str(spec)))
+        assert [(key, [item.key for item in frames]) for key, frames in keyed] == [
+            ("seqA", ["seqA/1.jpg", "seqA/2.jpg", "seqA/3.jpg", "seqA/4.jpg"]),
+            ("seqB", ["seqB/1.jpg"])]
 
 
 def test_links_to_missing_photos_are_named_never_passed_over(tmp_path):
