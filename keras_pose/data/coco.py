@@ -243,7 +243,9 @@ def check_image_sizes(images: Sequence[dict], images_root: str, source: str,
         try:
             with Image.open(os.path.join(images_root, image["file_name"])) as f:
                 width, height = f.size
-        except (OSError, ValueError):  # Missing or unreadable: reported elsewhere.
+        except (OSError, ValueError, Image.DecompressionBombError):
+            # Missing or unreadable (a header of 900 megapixels was Pillow's
+            # traceback out of train.py and evaluate.py): reported elsewhere.
             continue
         if abs(width - image["width"]) > 1 or abs(height - image["height"]) > 1:
             wrong.append(f"{image['file_name']}: entry {image['width']:g}x{image['height']:g}, "

@@ -772,6 +772,22 @@ def test_images_of_another_size_than_their_entries_are_named(tmp_path, coco_dir,
         in caplog.text
 
 
+def test_an_image_whose_header_claims_900_megapixels_is_left_to_the_decoder(tmp_path):
+    # Pillow's DecompressionBombError came out of train.py and evaluate.py
+    # as a traceback (predict.py skipped the file and named it).
+    import struct
+    import zlib
+    def chunk(name, payload):
+        return (struct.pack(">I", len(payload)) + name + payload
+                + struct.pack(">I", zlib.crc32(name + payload)))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 0,
+                                                                0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\0" * 64)))  # Then cut.
+    (tmp_path / "huge.png").write_bytes(png)
+    images = [{"file_name": "huge.png", "width": 30000, "height": 30000}]
+    assert coco.check_image_sizes(images, str(tmp_path), "huge.json") == 0
+
+
 def test_ground_truth_boxes_without_size_or_outside_the_image_are_named(tmp_path, coco_dir,
                                                                            caplog):
     """A negative width was kept as a box of width 0 (a crop that missed the
