@@ -181,12 +181,23 @@ def test_flip_permutation_is_an_involution(k, pairs):
     ("data.half_body_prob=-0.1", r"data.half_body_prob must be a probability"),
     ("data.scale_factor=-1", r"data.scale_factor must be >= 0"),
     ("data.num_parallel_calls=0", r"data.num_parallel_calls must be -1 \(autotuned\) or >= 1"),
-    ("data.num_parallel_calls=-2", r"data.num_parallel_calls must be -1")])
+    ("data.num_parallel_calls=-2", r"data.num_parallel_calls must be -1"),
+    # Minutes and gigabytes a batch, keypoints moved by up to 82 px, unsaid.
+    ("test.blur_kernel=100001", r"test.blur_kernel=100001 is wider than twice the heatmap "
+                                r"\(\d+x\d+\): it blurs the map flat; give an odd size up to")])
 def test_model_values_the_network_cannot_take_are_config_errors(override, message):
     # Were a ValueError / ZeroDivisionError traceback where the network is built.
     from keras_pose.configs import ConfigError
     with pytest.raises(ConfigError, match=message):
         apply_overrides(get_experiment("tiny"), [override])
+
+
+def test_the_widest_blur_kernel_is_twice_the_heatmap():
+    config = get_experiment("tiny")
+    widest = 2 * max(config.model.heatmap_size) + 1
+    assert apply_overrides(config, [f"test.blur_kernel={widest}"]).test.blur_kernel == widest
+    with pytest.raises(ConfigError, match=f"up to {widest} "):
+        apply_overrides(config, [f"test.blur_kernel={widest + 2}"])
 
 
 def test_no_deconvolution_asks_for_whole_heatmap_sizes():
