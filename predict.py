@@ -307,10 +307,15 @@ def _report_orientation(summary) -> None:
               f"says (their keypoints are in that frame; --exif_orientation ignore keeps the "
               f"stored pixels): {_listed(summary.turned)}")
     if summary.not_turned:
-        why = ("as " + ("--boxes" if FLAGS.boxes else "--annotations") + " is given"
+        why = ("as " + ("--boxes" if FLAGS.boxes else "--annotations") + " is given: its "
+               "coordinates are taken in the stored pixels, as a data set's are"
                if FLAGS.exif_orientation == "auto" else "--exif_orientation ignore")
+        # A predictions.json of a run without --boxes, given back as --boxes,
+        # is in the upright frame: its people were found off their place.
         print(f"  {len(summary.not_turned)} photo(s) have an EXIF orientation tag, not applied "
-              f"({why}; --exif_orientation apply turns them): {_listed(summary.not_turned)}")
+              f"({why}; --exif_orientation apply turns them, and is needed when the boxes are "
+              f"of the upright photos, such as predict.py's predictions.json of a run without "
+              f"--boxes): {_listed(summary.not_turned)}")
 
 
 def _report(run, predictions, inputs) -> int:

@@ -10,8 +10,9 @@ What each format carries. The SavedModel (``export_saved_model``) carries
 the whole inference path: image decoding, the affine crops, normalisation,
 flip test, decoding and rescoring. These three carry the network only; the
 application crops, normalises (``assets``: the sidecar's ``experiment``
-gives the colour order, mean and std), flips and decodes (argmax, quarter
-offset, inverse crop: ``keras_pose.codec``), as with the SavedModel's
+gives the colour order, mean and std), flips and decodes (the experiment's
+decoding, msra's argmax and quarter offset or DARK's refinement, then the
+inverse crop: ``keras_pose.codec``), as with the SavedModel's
 ``heatmaps`` signature. (Normalisation, the flip and the argmax are plain
 tensor ops that all three could hold; the image decoding and the bilinear
 crops of arbitrary boxes are TF ops they do not have.)

@@ -741,6 +741,9 @@ def test_a_phones_photo_is_turned_upright_unless_boxes_give_stored_pixels(
             assert entry["bbox"] == [0.0, 0.0, float(width), float(height)], name
         assert ("1 photo(s) turned upright" in stdout) == turned, stdout
         assert ("not applied (as --boxes is given" in stdout) == (name == "boxes"), stdout
+        # predict.py's own predictions.json given back as --boxes is upright: said.
+        assert ("is needed when the boxes are of the upright photos, such as predict.py's "
+                "predictions.json" in stdout) == (name in ("boxes", "ignore")), stdout
         assert ("not applied (--exif_orientation ignore" in stdout) == (name == "ignore")
 
 
