@@ -98,7 +98,9 @@ def epoch_directories(model_dir: str) -> list[tuple[int, str]]:
     (epoch, path) in epoch order (the one rule of which names are epochs:
     past 9999 the name has five digits and sorts by number, not text)."""
     found = []
-    for path in glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*")):
+    # Escaped: runs/exp[1] was the pattern of runs/exp1, whose epochs were
+    # resumed from, and pruned, by a run in runs/exp[1].
+    for path in glob.glob(os.path.join(glob.escape(model_dir), "checkpoints", "epoch_*")):
         match = _EPOCH_DIR.fullmatch(os.path.basename(path))
         if match is not None and os.path.isdir(path):
             found.append((int(match["epoch"]), path))
@@ -139,8 +141,9 @@ def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optio
       among: only these paths (e.g. those of this host's dead processes).
     """
     found, top = None, None
-    for path in sorted(glob.glob(os.path.join(model_dir, "best.tmp-*"))
-                       + glob.glob(os.path.join(model_dir, "best.old-*"))):
+    root = glob.escape(model_dir)
+    for path in sorted(glob.glob(os.path.join(root, "best.tmp-*"))
+                       + glob.glob(os.path.join(root, "best.old-*"))):
         if among is not None and path not in among:
             continue
         if not (is_complete(path) and is_model_checkpoint(path)):

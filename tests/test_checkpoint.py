@@ -124,3 +124,29 @@ def test_a_pytorch_file_as_checkpoint_is_told_to_convert(tmp_path):
         with pytest.raises(CheckpointError, match=f"{name} is a PyTorch weights file: convert "
                                                   r"it first, python scripts/convert_pytorch"):
             resolve_checkpoint(str(tmp_path / name))
+
+
+def test_a_model_dir_named_with_glob_characters_is_taken_literally(tiny_exported, tmp_path):
+    """runs/exp[1] was the glob pattern of runs/exp1: a run there resumed
+    from runs/exp1's latest epoch, pruned runs/exp1's epochs, and
+    evaluate.py scored runs/exp1's model."""
+    from keras_pose import checkpoint
+    from keras_pose.training import resume, run_dir
+    ckpt = tiny_exported[2]
+    theirs, ours = tmp_path / "runs" / "exp1", tmp_path / "runs" / "exp[1]"
+    for run, epochs in ((theirs, (1, 2, 3)), (ours, (1,))):
+        for epoch in epochs:
+            shutil.copytree(ckpt, run / "checkpoints" / f"epoch_{epoch:04d}")
+            (run / "checkpoints" / f"epoch_{epoch:04d}" / "COMPLETE").write_text("")
+    leftover = theirs / "checkpoints" / "epoch_0004.tmp-host-1"
+    leftover.mkdir()
+    (theirs / "best.tmp-host-1").mkdir()
+    assert [e for e, _ in checkpoint.epoch_directories(str(ours))] == [1]
+    assert checkpoint.latest_epoch_checkpoint(str(ours)) == str(
+        ours / "checkpoints" / "epoch_0001")
+    assert checkpoint.resolve_checkpoint(str(ours)).path == str(
+        ours / "checkpoints" / "epoch_0001")
+    assert checkpoint.interrupted_best(str(ours)) is None
+    assert run_dir.leftovers(str(ours)) == ([], [])
+    (theirs / "checkpoints" / "epoch_0003" / run_dir.LEGACY_OPTIMIZER_FILE).write_text("")
+    resume.refuse_legacy(str(ours))  # runs/exp1's legacy epoch is not ours.

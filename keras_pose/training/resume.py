@@ -57,7 +57,8 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
 
 def refuse_legacy(directory: str) -> None:
     import glob
-    legacy = [p for p in glob.glob(os.path.join(directory, "checkpoints", "epoch_*"))
+    legacy = [p for p in glob.glob(os.path.join(glob.escape(directory), "checkpoints",
+                                                 "epoch_*"))
               if os.path.isfile(os.path.join(p, run_dir.LEGACY_OPTIMIZER_FILE))]
     if legacy:
         raise TrainingError(

@@ -402,10 +402,12 @@ def leftovers(model_dir: str) -> tuple[list[str], list[str]]:
     others, kept). A run killed during its final export left its
     ``saved_model.tmp-*`` for good before; the export is written again at
     the end of the next run."""
-    paths = sorted(glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.tmp-*"))
-                   + glob.glob(os.path.join(model_dir, "checkpoints", "epoch_*.old-*"))
+    # Escaped: runs/exp[1] globbed runs/exp1's leftovers (and removed them).
+    root = glob.escape(model_dir)
+    paths = sorted(glob.glob(os.path.join(root, "checkpoints", "epoch_*.tmp-*"))
+                   + glob.glob(os.path.join(root, "checkpoints", "epoch_*.old-*"))
                    + [p for name in ("best", "saved_model") for kind in ("tmp", "old")
-                      for p in glob.glob(os.path.join(model_dir, f"{name}.{kind}-*"))])
+                      for p in glob.glob(os.path.join(root, f"{name}.{kind}-*"))])
     ours = [p for p in paths if written_by_dead_process(p, this_process=True)]
     return ours, [p for p in paths if p not in ours]
 
