@@ -1,4 +1,5 @@
-"""Whether, and from which checkpoint, a run resumes: a checkpoint of
+"""Whether, and from which checkpoint, a run resumes: a ``--model_dir``
+that is itself a checkpoint or a SavedModel is refused, a checkpoint of
 another model, input convention or precision is refused before anything is
 written (other changed settings are named), checkpoints of an earlier
 version whose optimizer state was stored by position are refused, and the
@@ -13,7 +14,7 @@ from typing import Optional
 import tensorflow as tf
 from absl import logging
 
-from keras_pose.checkpoint import is_complete
+from keras_pose.checkpoint import is_complete, is_model_checkpoint
 from keras_pose.configs import ExperimentConfig, config_differences
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
@@ -53,6 +54,27 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
         logging.warning("Resuming %s with settings changed since it was written (by this "
                         "command, or as new defaults of keras-pose since): %s (each checkpoint "
                         "keeps the config it was written with)", path, "; ".join(changed))
+
+
+def refuse_checkpoint_as_model_dir(model_dir: str) -> None:
+    """Raises when ``model_dir`` is a checkpoint (a run's ``best/``, an
+    epoch's folder, a converted one) or a SavedModel: a run there wrote its
+    config over the checkpoint's, and its own folders inside it, and the
+    run that owned it could no longer be loaded, evaluated or resumed."""
+    if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+        what = "an exported SavedModel"
+    elif is_model_checkpoint(model_dir):
+        what = "a checkpoint"
+    else:
+        return
+    parent = os.path.dirname(os.path.abspath(model_dir))
+    run = os.path.dirname(parent) if os.path.basename(parent) == "checkpoints" else parent
+    owner = (f"; to resume the run it belongs to, give --model_dir {run}"
+             if os.path.isfile(os.path.join(run, "config.json")) else "")
+    raise TrainingError(
+        f"--model_dir {model_dir} is {what}, not a run's folder: a run there would write over "
+        f"it{owner}; to start a new run from its weights, give a new --model_dir with "
+        f"--init_checkpoint {model_dir}")
 
 
 def refuse_legacy(directory: str) -> None:

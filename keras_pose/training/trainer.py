@@ -48,7 +48,8 @@ from keras_pose.training.init_checkpoint import (check_restarted_source, check_r
                                                  init_from_checkpoint,
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
-from keras_pose.training.resume import agreed_checkpoint, check_resume, refuse_legacy
+from keras_pose.training.resume import (agreed_checkpoint, check_resume,
+                                       refuse_checkpoint_as_model_dir, refuse_legacy)
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
 
@@ -462,6 +463,7 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
       CheckpointError, run_dir.CheckpointWriteError: each with a message
       naming the file or setting at fault.
     """
+    refuse_checkpoint_as_model_dir(model_dir)
     strategy = strategy or select_strategy()
     config = _prepare(config, strategy, init_checkpoint)
     previous_policy = keras.config.dtype_policy()

@@ -53,3 +53,35 @@ def test_a_resume_refused_for_another_model_says_to_give_init_checkpoint_again()
                                             r"same settings$"):
         check_resume(saved, apply_overrides(saved, ["train.precision=mixed_bfloat16"]),
                      "run/epoch_0003")
+
+
+def test_a_checkpoint_or_saved_model_as_model_dir_is_refused_and_left_as_it_was(
+        tiny_exported, tmp_path):
+    """--model_dir <run>/best trained a new run inside best/, writing its
+    config over best/'s: the run could no longer be loaded or resumed."""
+    import os
+    import shutil
+
+    from keras_pose.training import TrainingError, train
+    run = tmp_path / "run"
+    best, epoch = run / "best", run / "checkpoints" / "epoch_0002"
+    for path in (best, epoch):
+        shutil.copytree(tiny_exported[2], path)
+        (path / "COMPLETE").write_text("")
+    shutil.copy(best / "config.json", run / "config.json")
+    saved = shutil.copytree(tiny_exported[3], tmp_path / "exported")
+    for model_dir, what in ((best, "a checkpoint"), (epoch, "a checkpoint"),
+                            (saved, "an exported SavedModel")):
+        before = {p: open(os.path.join(model_dir, p), "rb").read()
+                  for p in os.listdir(model_dir) if os.path.isfile(os.path.join(model_dir, p))}
+        with pytest.raises(TrainingError, match=rf"--model_dir {model_dir} is {what}, not a "
+                                                r"run's folder.*--init_checkpoint"):
+            train(get_experiment("tiny"), str(model_dir))
+        assert {p: open(os.path.join(model_dir, p), "rb").read() for p in os.listdir(model_dir)
+                if os.path.isfile(os.path.join(model_dir, p))} == before
+        assert set(os.listdir(model_dir)) == set(  # No folders or lock of a run in it.
+            os.listdir(tiny_exported[2] if what == "a checkpoint" else tiny_exported[3])
+            + (["COMPLETE"] if what == "a checkpoint" else []))
+        assert (f"resume the run it belongs to, give --model_dir {run}" in str(
+            pytest.raises(TrainingError, train, get_experiment("tiny"), str(model_dir)).value)
+                ) == (what == "a checkpoint")
