@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import glob
+import hashlib
 import json
 import os
 import re
@@ -32,12 +33,43 @@ def _suffix(kind: str) -> str:
 def temporary_sibling(path: str, kind: str = "tmp") -> str:
     """``<path>.<kind>-<host>-<pid>``: a name next to ``path`` that only this
     process on this host uses (two machines may share the file system), and
-    that a clean-up can find by its pattern."""
-    return path + _suffix(kind)
+    that a clean-up can find by its pattern. A name too long for that
+    suffix is shortened first (:func:`_temporary_stem`)."""
+    return _temporary_stem(path, kind) + _suffix(kind)
+
+
+_NAME_MAX = 255  # Bytes in a file name (ext4, XFS, Btrfs, tmpfs, ZFS).
+_PID_DIGITS = 10  # Room for any pid (2**32 - 1): a name's shortening never depends on it.
+_HASH_CHARS = 12  # Hex digits of the full name's SHA-256 in a shortened name.
+
+
+def _temporary_stem(path: str, kind: str, extra: int = 0) -> str:
+    """``path``, or ``path`` with its name shortened to ``<first bytes>~<hash
+    of the full name>`` when ``<name>.<kind>-<host>-<pid>`` and ``extra``
+    more bytes (a suffix after it) would pass 255 bytes while the name and
+    ``extra`` fit. (Was: a 249-byte output name, which fits, got a 267-byte
+    temporary name: "File name too long".)
+
+    The same for every pid of this host, so a clean-up finds a killed
+    write's leftover; the hash keeps apart two long names with a common
+    start. A name that itself does not fit is kept: its write fails before
+    any content is written, naming it.
+    """
+    folder, name = os.path.split(path)
+    raw = os.fsencode(name)  # Bytes, not characters: "é" is 2 of the 255.
+    room = len(os.fsencode(f".{kind}-{socket.gethostname()}-")) + _PID_DIGITS + extra
+    if len(raw) + room <= _NAME_MAX or len(raw) + extra > _NAME_MAX:
+        return path
+    keep = max(0, _NAME_MAX - room - 1 - _HASH_CHARS)
+    while keep and raw[keep] & 0xC0 == 0x80:  # Not inside a UTF-8 character.
+        keep -= 1
+    short = os.fsdecode(raw[:keep]) + "~" + hashlib.sha256(raw).hexdigest()[:_HASH_CHARS]
+    return os.path.join(folder, short)
 
 
 # temporary_sibling's names: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>,
-# and write_files_atomically's <stem>.tmp-<host>-<pid><suffix> (model.tmp-vm-7.onnx).
+# and write_files_atomically's <stem>.tmp-<host>-<pid><suffix> (model.tmp-vm-7.onnx);
+# <name> may be a long name's shortened one, <first bytes>~<hash> (_temporary_stem).
 _LEFTOVER = re.compile(
     r"\.(tmp|old)-(?P<host>.+)-(?P<pid>[0-9]+)(?P<suffix>\.[A-Za-z0-9]+)?$")
 
@@ -86,8 +118,10 @@ def remove_dead_leftovers(path: str) -> list[str]:
     Called once a complete ``path`` is in place (so no copy of it is lost),
     or before a write of a ``path`` that never existed.
     Returns what was removed."""
-    pattern = glob.escape(path)
-    found = glob.glob(pattern + ".tmp-*") + glob.glob(pattern + ".old-*")
+    # A long path's temporary siblings have its shortened name (of its hash:
+    # never another path's).
+    found = [leftover for kind in ("tmp", "old") for leftover in glob.glob(
+        glob.escape(_temporary_stem(path, kind)) + f".{kind}-*")]
     # Only path's own: out.tmp-<host>-<pid>.txt is out.txt's (write_files_atomically).
     return _remove_dead([f for f in found if not _leftover_suffix(f)])
 
@@ -232,12 +266,15 @@ def write_files_atomically(paths: Sequence[str], write: Callable[[list[str]], No
       What ``write`` raises; the temporary files are removed and the old
       files are untouched.
     """
-    tmps = []
-    for path in paths:
-        stem, suffix = os.path.splitext(os.path.abspath(path))
-        tmps.append(temporary_sibling(stem) + suffix)
+    tmps, split = [], [os.path.splitext(os.path.abspath(path)) for path in paths]
+    for stem, suffix in split:
+        # One shortening for all the files of a long stem (OpenVINO names the
+        # .bin after the .xml it is given), with room for the longest suffix.
+        extra = max(len(os.fsencode(other)) for same, other in split if same == stem)
+        tmp_stem = _temporary_stem(stem, "tmp", extra)
+        tmps.append(tmp_stem + _suffix("tmp") + suffix)
         # A killed write's (kill -9): hundreds of MB, and a second export beside it.
-        _remove_dead(glob.glob(glob.escape(stem) + ".tmp-*" + glob.escape(suffix)))
+        _remove_dead(glob.glob(glob.escape(tmp_stem) + ".tmp-*" + glob.escape(suffix)))
     make_folder(os.path.dirname(tmps[0]))
     try:
         write(list(tmps))

@@ -242,3 +242,110 @@ def test_a_file_is_never_replaced_by_a_directory(tmp_path):
     with pytest.raises(NotADirectoryError, match="notes.txt is a file, not a folder"):
         replace_directory(str(tmp_path / "new"), str(tmp_path / "notes.txt"))
     assert sorted(os.listdir(tmp_path)) == ["new", "notes.txt"]
+
+
+# 250-byte names: ASCII, and UTF-8 ones whose 2- and 3-byte characters put
+# the cut of a shortened name inside a character at some host name length.
+_LONG_NAMES = ["x" * 246 + ".jpg", "é" * 123 + ".jpg", "水" * 82 + ".jpg",
+               "aa" + "水" * 81 + "a.jpg"]
+
+
+def _fits(name):
+    """Within 255 bytes, and valid UTF-8 (not cut inside a character)."""
+    return len(name.encode("utf-8")) <= 255
+
+
+@pytest.mark.parametrize("name", _LONG_NAMES,
+                         ids=["ascii", "utf8-2", "utf8-3", "utf8-3-offset"])
+def test_a_long_name_that_fits_is_written_atomically(tmp_path, name):
+    """predict.py's x...x.pose.jpg (249 bytes) and export_saved_model.py's
+    --output <245 e's>: "File name too long", of their temporary names
+    (<name>.tmp-<host>-<pid>), not of the names asked for."""
+    assert len(name.encode("utf-8")) == 250
+    path, seen = str(tmp_path / name), []
+
+    def write(f):
+        seen.append(f.name)
+        f.write("new")
+
+    write_atomically(path, "old")
+    write_atomically(path, write)
+    assert open(path).read() == "new" and os.listdir(tmp_path) == [name]
+    assert _fits(os.path.basename(seen[0])) and os.path.dirname(seen[0]) == str(tmp_path)
+
+    folder = str(tmp_path / "d" / name)
+    for text in ("old", "new"):  # the second replaces the first: an .old- sibling too
+        write_directory_atomically(folder, lambda tmp: (seen.append(tmp), _fill({"a.txt": text})(
+            tmp)), marker="COMPLETE")
+    assert os.listdir(tmp_path / "d") == [name]
+    assert sorted(os.listdir(folder)) == ["COMPLETE", "a.txt"]
+    assert open(os.path.join(folder, "a.txt")).read() == "new"
+    assert all(_fits(os.path.basename(tmp)) for tmp in seen[1:])
+
+
+@pytest.mark.parametrize("stem", ["m" * 246, "é" * 123], ids=["ascii", "utf8"])
+def test_files_of_a_long_stem_written_together_keep_one_temporary_stem(tmp_path, stem):
+    """OpenVINO names the .bin after the .xml it is given: both temporary
+    names have one shortened stem."""
+    paths = [str(tmp_path / f"{stem}.xml"), str(tmp_path / f"{stem}.bin"),
+             str(tmp_path / f"{stem}.json")]
+    seen = []
+
+    def save(tmps):
+        seen.extend(tmps)
+        assert tmps[1] == tmps[0][:-4] + ".bin"
+        for tmp in tmps:
+            with open(tmp, "w") as f:
+                f.write(os.path.splitext(tmp)[1])
+
+    write_files_atomically(paths, save)
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in paths)
+    assert open(paths[1]).read() == ".bin"
+    assert all(_fits(os.path.basename(tmp)) for tmp in seen)
+
+
+_KILLED_WRITE = r"""
+import os, signal, sys
+from keras_pose.files import write_atomically, write_directory_atomically
+def die(_):
+    os.kill(os.getpid(), signal.SIGKILL)  # kill -9 mid-write: the temporary copy stays
+kind, path = sys.argv[1:]
+write_directory_atomically(path, die) if kind == "dir" else write_atomically(path, die)
+"""
+
+
+def _killed_write(kind, path):
+    """Runs a write of ``path`` that is killed mid-way; returns what it left."""
+    import signal
+    import subprocess
+    import sys
+    folder = os.path.dirname(path)
+    before = set(os.listdir(folder))
+    run = subprocess.run([sys.executable, "-c", _KILLED_WRITE, kind, path], timeout=120)
+    assert run.returncode == -signal.SIGKILL
+    (left,) = set(os.listdir(folder)) - before
+    return os.path.join(folder, left)
+
+
+@pytest.mark.parametrize("start", ["y" * 248, "é" * 124], ids=["ascii", "utf8"])
+def test_a_killed_write_of_a_long_name_is_cleaned_up_for_that_path_only(tmp_path, start):
+    """A long name's shortened leftover is found by the clean-up of its own
+    path, never by that of another long path with the same first 249 bytes."""
+    from keras_pose.files import (is_temporary_name, remove_dead_leftovers,
+                                  remove_dead_leftovers_in, written_by_dead_process)
+    ours, theirs = str(tmp_path / (start + "aa")), str(tmp_path / (start + "ab"))
+    assert len(os.fsencode(os.path.basename(ours))) == 250
+    killed = {path: [_killed_write("dir", path), _killed_write("file", path)]
+              for path in (ours, theirs)}
+    for left in killed[ours] + killed[theirs]:
+        name = os.path.basename(left)
+        assert _fits(name) and is_temporary_name(name) and written_by_dead_process(name)
+    assert os.path.isdir(killed[ours][0]) and os.path.isfile(killed[ours][1])
+    assert sorted(remove_dead_leftovers(ours)) == sorted(killed[ours])
+    assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in killed[theirs])
+    # A complete write of the other path removes its own leftovers.
+    write_directory_atomically(theirs, _fill({"a.txt": "new"}))
+    assert os.listdir(tmp_path) == [os.path.basename(theirs)]
+    left = _killed_write("file", ours)
+    assert remove_dead_leftovers_in(str(tmp_path)) == [left]
+    assert os.listdir(tmp_path) == [os.path.basename(theirs)]
