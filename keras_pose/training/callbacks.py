@@ -150,7 +150,11 @@ class Validation(keras.callbacks.Callback):
     def _summaries(self, metrics: dict) -> None:
         if self.writer is None:
             return
-        with self.writer.as_default(step=int(self.model.optimizer.iterations.numpy())):
+        # Was: written under the TensorBoard callback's record_if(step %
+        # log_every == 0), still active at an epoch's end: most validations
+        # were dropped. Every validation is written.
+        with self.writer.as_default(step=int(self.model.optimizer.iterations.numpy())), \
+                tf.summary.record_if(True):
             for key, value in metrics.items():
                 tf.summary.scalar(f"val/{key}", value)
         self.writer.flush()
@@ -234,11 +238,24 @@ class TensorBoard(keras.callbacks.TensorBoard):
     optimizer's step in a resumed run: Keras counts batches from 0 at every
     ``fit``, so a resume wrote ``batch_loss`` over steps 1..N again.
     (Keras' private ``_global_train_batch``: keras is held below 3.16 in
-    setup.py; tests/training/test_train.py reads the event files.)"""
+    setup.py; tests/training/test_train.py reads the event files.)
+
+    Keras enters ``tf.summary.record_if(step % update_freq == 0)`` at each
+    batch's start and leaves it active until the next one, so every summary
+    written between batches (the epoch's scalars here, the validation's and
+    the debug images in the callbacks after it) is dropped unless the last
+    step is a multiple of ``train.log_every``; those are written under
+    ``record_if(True)`` (tests/training/test_tensorboard.py)."""
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
         self._global_train_batch = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_end(self, epoch, logs=None):
+        # Was: epoch_* written only when the epoch's last step was a multiple
+        # of log_every (none at all for log_every > the steps of the run).
+        with tf.summary.record_if(True):
+            super().on_epoch_end(epoch, logs)
 
 
 class DebugImages(keras.callbacks.Callback):
@@ -257,4 +274,7 @@ class DebugImages(keras.callbacks.Callback):
             return
         self._written = step // self.every
         from keras_pose.training.summaries import write_debug_images
-        write_debug_images(self.writer, self.model, self.batch, self.config, step)
+        # Was: dropped under TensorBoard's record_if(step % log_every == 0)
+        # (the first image at step 1, and all when the two did not divide).
+        with tf.summary.record_if(True):
+            write_debug_images(self.writer, self.model, self.batch, self.config, step)
