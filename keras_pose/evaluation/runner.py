@@ -23,6 +23,7 @@ there is moved into ``earlier.<n>/``.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -69,6 +70,30 @@ def table_title(config: ExperimentConfig, box_mode: Any, flip: bool,
     if engine:
         parts.append(engine)
     return " | ".join(parts)
+
+
+# Data fields a validation value depends on (the augmentation's do not).
+_VALIDATION_DATA = ("root", "test_set", "keypoint_names", "flip_pairs", "oks_sigmas",
+                    "category_ids", "box_padding", "gt_box_rule", "image_threshold")
+
+
+def validation_digest(config: ExperimentConfig, box_mode: Any) -> str:
+    """12 hex digits of what a validation value depends on besides the
+    weights and the title's data, boxes and flip test: the decoding and
+    scoring settings (``test.*``), the codec, the data's keypoints, OKS
+    sigmas and boxes rules, and the contents of the annotation and
+    detections files. (A resume with other OKS sigmas compared AP 0.945
+    with best/'s 0.689 of the old ones, and replaced best/ with a worse
+    model.)"""
+    from keras_pose.data import datasets
+    test = {k: v for k, v in dataclasses.asdict(config.test).items() if k != "batch_size"}
+    settings = {"test": test, "codec": config.model.codec, "sigma": config.model.sigma,
+                "data": {k: getattr(config.data, k) for k in _VALIDATION_DATA}}
+    files = [datasets.annotation_file(config, "test"),
+             getattr(box_mode, "detection_file", None)]
+    contents = [sha256_of(f) for f in files if f and os.path.isfile(f)]
+    text = json.dumps([settings, contents], sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def evaluate(estimator: Any, records: Any, metric: Any, *, batch_size: int = 32,

@@ -139,9 +139,11 @@ class _Validation:
 
     def how(self) -> str:
         """What a validation value depends on besides the weights: data,
-        boxes, flip test (recorded with each value)."""
-        from keras_pose.evaluation.runner import table_title
-        return table_title(self.config, self.box_mode, self.config.train.val_flip_test, None)
+        boxes, flip test, and a digest of the settings and files (recorded
+        with each value)."""
+        from keras_pose.evaluation.runner import table_title, validation_digest
+        return (table_title(self.config, self.box_mode, self.config.train.val_flip_test, None)
+                + f" | settings {validation_digest(self.config, self.box_mode)}")
 
 
 def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Validation]:

@@ -552,18 +552,27 @@ def test_best_is_compared_only_with_values_validated_alike(tmp_path, fast_config
     config = apply_overrides(fast_config, ["train.validate_every=1"])
     train(apply_overrides(config, ["train.epochs=1"]), model_dir, progress=False, export=False)
     best = json.load(open(os.path.join(model_dir, "best", "best.json")))
-    assert best["how"].endswith("| flip test")
+    assert "| flip test | settings " in best["how"]
     train(apply_overrides(config, ["train.epochs=2", "train.val_flip_test=false"]), model_dir,
           progress=False, export=False)
     assert "best/ (epoch 1) was validated otherwise" in caplog.text
     best = json.load(open(os.path.join(model_dir, "best", "best.json")))
-    assert best["how"].endswith("| no flip test")
+    assert "| no flip test | settings " in best["how"]
     epoch = os.path.join(model_dir, "checkpoints", f"epoch_{best['epoch']:04d}")
     assert json.load(open(os.path.join(epoch, "validation.json")))["how"] == best["how"] or \
         best["epoch"] == 1
     again = run_evaluation(checkpoint=os.path.join(model_dir, "best"), flip=False,
                            use_gt_boxes=config.train.val_use_gt_boxes, progress=False)
     assert best["value"] == pytest.approx(again.metrics["AP"], abs=1e-6)
+    # Other OKS sigmas (wider: a higher AP of the same weights) were compared
+    # with best/'s value of the old ones: a worse epoch replaced best/.
+    caplog.clear()
+    wider = ",".join(str(3 * s) for s in config.data.oks_sigmas)
+    train(apply_overrides(config, ["train.epochs=3", "train.val_flip_test=false",
+                                   f"data.oks_sigmas={wider}"]), model_dir, progress=False,
+          export=False)
+    assert f"best/ (epoch {best['epoch']}) was validated otherwise" in caplog.text
+    assert json.load(open(os.path.join(model_dir, "best", "best.json")))["how"] != best["how"]
 
 
 def test_the_final_evaluation_of_a_finished_run_takes_the_commands_settings(tmp_path,
