@@ -48,7 +48,9 @@ flags.DEFINE_string("init_checkpoint", None, "Initialise the weights from this c
                     "sets the model's settings.")
 flags.DEFINE_boolean("final_eval", None, "After training, run the full evaluation of "
                      "evaluate.py (test.* settings) once on best/ (train.final_evaluation).")
-flags.DEFINE_boolean("augment", True, "Data augmentation (scale, rotation, flip).")
+flags.DEFINE_boolean("augment", True, "Data augmentation (scale, rotation, flip); "
+                     "--noaugment runs and records data.flip=false, data.scale_factor=0, "
+                     "data.rotation_factor=0, data.rotation_prob=0, data.half_body_prob=0.")
 flags.DEFINE_boolean("export", True, "Export a SavedModel at the end.")
 flags.DEFINE_boolean("progress", True, "Show a progress bar.")
 

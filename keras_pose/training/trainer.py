@@ -466,6 +466,10 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
       naming the file or setting at fault.
     """
     refuse_checkpoint_as_model_dir(model_dir)
+    if not augment:  # In the config saved: it was in none, and a resume switching it unsaid.
+        config = config.replace(data=dataclasses.replace(
+            config.data, flip=False, scale_factor=0.0, rotation_factor=0.0, rotation_prob=0.0,
+            half_body_prob=0.0))
     strategy = strategy or select_strategy()
     config = _prepare(config, strategy, init_checkpoint)
     previous_policy = keras.config.dtype_policy()

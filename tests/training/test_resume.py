@@ -85,3 +85,37 @@ def test_a_checkpoint_or_saved_model_as_model_dir_is_refused_and_left_as_it_was(
         assert (f"resume the run it belongs to, give --model_dir {run}" in str(
             pytest.raises(TrainingError, train, get_experiment("tiny"), str(model_dir)).value)
                 ) == (what == "a checkpoint")
+
+
+def test_noaugment_is_recorded_in_the_config_and_a_resume_switching_it_is_named(
+        tmp_path, fast_config, caplog):
+    """--noaugment was in no config: epoch_0002/config.json said flip and
+    scale 0.25 where none ran, and a resume switching it was unsaid."""
+    import json
+    import logging
+    import os
+
+    import numpy as np
+
+    from keras_pose.configs import load_config
+    from keras_pose.data import samples
+    from keras_pose.training import train
+    caplog.set_level(logging.WARNING, logger="absl")
+    model_dir = str(tmp_path / "run")
+    config = apply_overrides(fast_config, ["train.validate_every=0"])
+    train(apply_overrides(config, ["train.epochs=1"]), model_dir, augment=False,
+          progress=False, export=False)
+    saved = load_config(os.path.join(model_dir, "checkpoints", "epoch_0001", "config.json"))
+    assert (saved.data.flip, saved.data.scale_factor, saved.data.rotation_prob,
+            saved.data.half_body_prob) == (False, 0.0, 0.0, 0.0)
+    # The recorded settings draw what --noaugment drew.
+    joints, vis = np.random.default_rng(0).uniform(0, 50, (17, 2)), np.ones((17, 1))
+    for seed in range(20):
+        draws = [samples._draw(joints, vis, np.array([25.0, 25.0]), np.array([1.0, 1.0]),
+                               np.random.default_rng(seed), aug) for aug in
+                 (samples.Augmentation.from_config(saved),
+                  samples.Augmentation.from_config(config, augment=False))]
+        assert json.dumps(draws, default=str) == json.dumps(draws[::-1], default=str)
+    train(apply_overrides(config, ["train.epochs=2"]), model_dir, progress=False, export=False)
+    assert "settings changed since it was written" in caplog.text
+    assert "data.flip" in caplog.text and "data.scale_factor" in caplog.text
