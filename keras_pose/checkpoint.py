@@ -235,11 +235,24 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
       CheckpointError: naming the path and what was expected there (for a
         name that is neither a path nor a preset, the close preset names).
     """
+    from keras_pose import presets  # A name rather than a path.
     if not os.path.exists(path):
-        from keras_pose import presets  # A name rather than a path.
         if presets.is_preset(path):
             return resolve_checkpoint(presets.preset_checkpoint(path))
         raise CheckpointError(presets.missing_message(path))
+    try:
+        return _resolve_path(path)
+    except CheckpointError:
+        # A folder named like the preset holding no model (predict.py
+        # --output_dir <preset name>, made before the model loaded) hid it.
+        if os.path.isdir(path) and presets.is_preset(path) and os.sep not in path.strip(os.sep):
+            logging.info("%s: the folder of that name holds no model: using the preset", path)
+            return resolve_checkpoint(presets.preset_checkpoint(path))
+        raise
+
+
+def _resolve_path(path: str) -> ResolvedCheckpoint:
+    """:func:`resolve_checkpoint` of a path that exists."""
     if os.path.isfile(path):
         return _resolve_file(path)
     if _is_saved_model(path):

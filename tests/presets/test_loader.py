@@ -49,6 +49,20 @@ def test_load_pose_model_and_the_predictor_take_a_name(tiny_preset, tiny_exporte
     assert result.keypoints.shape == (1, 17, 2) and predictor.config.test.flip_test is False
 
 
+def test_a_folder_named_like_the_preset_holding_no_model_does_not_hide_it(
+        tiny_preset, tmp_path, monkeypatch):
+    # predict.py --output_dir <preset name> made the folder before the model
+    # loaded: "<name> is not a checkpoint" on the first run.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / tiny_preset.name).mkdir()
+    (tmp_path / tiny_preset.name / ".lock").write_text("predict.py run")
+    assert resolve_checkpoint(tiny_preset.name).path == str(
+        tiny_preset.cache / "presets" / tiny_preset.name)
+    (tmp_path / "other").mkdir()  # Not a preset's name: still an error.
+    with pytest.raises(CheckpointError, match="other is not a checkpoint"):
+        resolve_checkpoint("other")
+
+
 def test_offline_the_error_names_the_url_and_where_to_put_the_file(tiny_preset, monkeypatch):
     monkeypatch.setenv(download.OFFLINE_ENV, "1")
     with pytest.raises(download.DownloadError) as info:
