@@ -159,6 +159,11 @@ def check_writable(directory: str, what: str = "output directory") -> None:
         except OSError as e:
             error = e
             break
+    from keras_pose.files import file_in_the_way
+    blocker = file_in_the_way(directory) if error.errno == errno.ENOTDIR else None
+    if blocker:  # Was "(Not a directory)", the file in the way unnamed.
+        raise OutputDirectoryError(error.errno, f"{what} {directory} cannot be made: {blocker} "
+                                                "is a file, not a folder; give another path")
     raise OutputDirectoryError(error.errno, f"{what} {directory} is not writable "
                                             f"({error.strerror or error})") from None
 

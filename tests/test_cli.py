@@ -210,3 +210,14 @@ def test_words_after_the_flags_are_refused_by_every_script(script, flags, tmp_pa
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "unexpected arguments: ['" in proc.stderr and os.listdir(tmp_path) == []
+
+
+def test_an_output_folder_under_a_file_names_the_file_in_the_way(tmp_path):
+    # Was "--model_dir afile/sub is not writable (Not a directory)".
+    import pytest
+
+    from keras_pose.cli import OutputDirectoryError, check_writable
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OutputDirectoryError, match=rf"--model_dir {tmp_path}/afile/sub/run "
+                                                   rf"cannot be made: {tmp_path}/afile is a file"):
+        check_writable(str(tmp_path / "afile" / "sub" / "run"), "--model_dir")
