@@ -44,7 +44,9 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
         source = saved.train.init_checkpoint
         again = (f" (a run fine-tuned from {source}: give --init_checkpoint {source} again, or "
                  "--set the model.* values it has)" if source else
-                 " (a run started with --init_checkpoint: give it again)") if any(
+                 # Was "a run started with --init_checkpoint" of a run from scratch too.
+                 " (--set the model.* values it was trained with, or, for a run fine-tuned by "
+                 "an earlier keras-pose, give its --init_checkpoint again)") if any(
                      d.startswith("model.") for d in diffs) else ""
         raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
                             f"precision ({'; '.join(diffs)}); use another --model_dir or the "

@@ -38,8 +38,9 @@ def test_a_resume_refused_for_another_model_says_to_give_init_checkpoint_again()
     from keras_pose.training.resume import check_resume
     saved = get_experiment("tiny")
     with pytest.raises(TrainingError, match=r"\(model.depth: checkpoint 18 vs now 50.*\); use "
-                       r"another --model_dir or the same settings \(a run started with "
-                       r"--init_checkpoint: give it again\)$"):
+                       r"another --model_dir or the same settings \(--set the model.\* "
+                       r"values it was trained with, or, for a run fine-tuned by an earlier "
+                       r"keras-pose, give its --init_checkpoint again\)$"):
         check_resume(saved, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
     # A run that recorded its source names it, and the other way out (the
     # source moved away: "give it again" was a dead end).
