@@ -154,11 +154,15 @@ def _setup(checkpoint, found):
     if clash:  # A user's own x.pose.jpg beside x.jpg was overwritten.
         raise FlagError(f"--output_dir {FLAGS.output_dir}: the annotated copies would "
                         f"overwrite input(s) {_listed(clash)}; use another --output_dir")
-    image_ids = None
+    image_ids = listed_ids = None
     if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
-        from keras_pose.prediction.inputs import image_ids_of_inputs
-        image_ids = image_ids_of_inputs(_image_ids(FLAGS.annotations),
-                                        [item.key for item in inputs], FLAGS.annotations)
+        from keras_pose.prediction.inputs import image_ids_of_inputs, listed_image_ids
+        file_ids = _image_ids(FLAGS.annotations)
+        image_ids = image_ids_of_inputs(file_ids, [item.key for item in inputs],
+                                        FLAGS.annotations)
+        # A boxes file's image ids are the annotation file's: not those made
+        # up for the inputs it does not list (another image's there, maybe).
+        listed_ids = listed_image_ids(image_ids, file_ids)
     predictor = Predictor.from_checkpoint(checkpoint, FLAGS.set)
     if FLAGS.runtime or FLAGS.precision:  # Refused before the detector loads (offline it
         from keras_pose.export.cache import check_request  # said it cannot be downloaded).
@@ -173,7 +177,7 @@ def _setup(checkpoint, found):
             runtime=FLAGS.detector_runtime, precision=FLAGS.detector_precision,
             calibration_images=lambda: calibration_images(inputs, upright=_upright()))
     if hasattr(detector, "bind"):
-        detector.bind([item.key for item in inputs], image_ids,
+        detector.bind([item.key for item in inputs], listed_ids,
                       {item.key: item.path for item in inputs})
     if FLAGS.runtime or FLAGS.precision:
         # The checkpoint's own network first (its config names the keypoint

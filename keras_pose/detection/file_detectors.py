@@ -27,6 +27,7 @@ import json
 import math
 import os
 import re
+import unicodedata
 from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -99,6 +100,14 @@ def file_key(name: str) -> str:
     """A file name as inputs are keyed: "/" separators, no leading "./"
     (``.\\a\\x.jpg`` and ``./a/x.jpg`` are ``a/x.jpg``)."""
     return str(name).replace("\\", "/").removeprefix("./")
+
+
+def name_form(name: str) -> str:
+    """``name`` as names are compared: :func:`file_key`'s form in Unicode's
+    composed form (NFC). Was: a boxes or annotation file's 'café.jpg' (NFC,
+    as typed) matched no file of that name written by macOS (NFD, e plus a
+    combining accent), which printed the same."""
+    return unicodedata.normalize("NFC", file_key(name))
 
 
 def _read_json(path: str) -> Any:
@@ -219,8 +228,9 @@ def _unique(inputs: Sequence[str], name_of) -> tuple[dict, dict]:
 def match_entries(table: Mapping, inputs: Sequence[str], source: str,
                   image_ids: Optional[Mapping[str, int]] = None,
                   paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
-    """Which table entry belongs to each input key: its key, else the file
-    it names (an absolute path, or one from the current folder, with
+    """Which table entry belongs to each input key: its key (names compared
+    in Unicode's NFC form too, see :func:`_input_named`), else the file it
+    names (an absolute path, or one from the current folder, with
     ``paths``), else a bare file name or an image id that one input has.
     An entry ``<video>#<n>`` keys frame n of the video its ``<video>`` part
     matches by these rules (input key ``clip.mp4#n``).
@@ -242,23 +252,20 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
     """
     matched = _frame_entries(table, inputs, source, image_ids, paths)
     # Sets: list lookups made an hour of frames' boxes (90k entries) a minute's wait.
-    taken, keys = set(matched.values()), set(inputs)
+    taken = set(matched.values())
     table = [entry for entry in table if entry not in taken]
-    by_name, name_clashes = _unique(inputs, os.path.basename)
+    input_named = _input_named(inputs, paths)
     number_of = _number if image_ids is None else image_ids.get
     by_id, id_clashes = _unique(inputs, number_of)
-    by_file = {os.path.realpath(path): key for key, path in (paths or {}).items()}
     problems = []
     for entry in table:
-        named = isinstance(entry, str) and by_file.get(os.path.realpath(os.path.expanduser(entry)))
-        if isinstance(entry, str) and entry in keys:
-            matched[entry] = entry
-        elif named:
+        named, clash = input_named(entry) if isinstance(entry, str) else (None, None)
+        if named is not None and named == entry:
+            matched[entry] = entry  # Its own key: before any entry naming it otherwise.
+        elif named is not None:
             matched.setdefault(named, entry)
-        elif isinstance(entry, str) and "/" not in entry and entry in by_name:
-            matched.setdefault(by_name[entry], entry)
-        elif isinstance(entry, str) and entry in name_clashes:
-            problems.append(f"{entry!r} could be any of {name_clashes[entry][:5]}")
+        elif clash:
+            problems.append(f"{entry!r} could be any of {clash[:5]}")
         elif isinstance(entry, int) and entry in by_id:
             matched.setdefault(by_id[entry], entry)
         elif isinstance(entry, int) and entry in id_clashes:
@@ -267,6 +274,29 @@ def match_entries(table: Mapping, inputs: Sequence[str], source: str,
         raise DetectionFileError(f"{source}: ambiguous entries (give paths relative to --input"
                                  f" or an annotation file): {'; '.join(problems[:5])}")
     return matched
+
+
+def _input_named(inputs: Sequence[str], paths: Optional[Mapping[str, str]]):
+    """A function of a table's file name: (the input it names, or None;
+    the inputs it could be when it fits several, or None). It names an input
+    by its key, else by its key's Unicode NFC form (:func:`name_form`), else
+    by the file's path (with ``paths``: {input key: its file}), else by the
+    input's bare file name (in NFC too) when one input has it."""
+    keys = set(inputs)
+    by_key, key_clashes = _unique(inputs, name_form)
+    by_name, name_clashes = _unique(inputs, lambda key: name_form(os.path.basename(key)))
+    by_file = {name_form(os.path.realpath(path)): key for key, path in (paths or {}).items()}
+
+    def named(entry: str) -> tuple[Optional[str], Optional[list[str]]]:
+        form = name_form(entry)
+        if entry in keys:
+            return entry, None
+        found = by_key.get(form) or by_file.get(
+            name_form(os.path.realpath(os.path.expanduser(entry))))
+        if found is None and "/" not in form:
+            found = by_name.get(form)
+        return found, None if found else key_clashes.get(form) or name_clashes.get(form)
+    return named
 
 
 def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,

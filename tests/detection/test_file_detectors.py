@@ -261,3 +261,33 @@ def test_a_table_in_the_boxes_files_own_form_is_taken():
     np.testing.assert_allclose(found.boxes, [[5, 5, 8, 8], [1, 2, 10, 20]])  # best first
     np.testing.assert_allclose(found.scores, [0.9, 0.6])
     assert len(arrays.detect(IMAGE, "c.jpg")) == 0
+
+
+def test_names_match_whatever_their_unicode_normalisation(tmp_path, caplog):
+    """A boxes file's 'café.jpg' as typed (NFC) and the file macOS wrote
+    (NFD, e plus a combining accent): the image ran with 0 people, the hint
+    showing two names that print the same."""
+    import unicodedata
+
+    from keras_pose.detection.file_detectors import match_entries
+    nfc, nfd = (unicodedata.normalize(form, "café.jpg") for form in ("NFC", "NFD"))
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps({nfc: [[1, 2, 30, 20]], f"a/{nfd}": [[3, 4, 5, 6]],
+                                f"b/{nfc}": [[7, 8, 9, 10]]}), encoding="utf-8")
+    inputs = [nfd, f"a/{nfc}", f"b/{nfd}", "other.jpg"]
+    detector = _bound(path, inputs)
+    np.testing.assert_allclose(detector.detect(IMAGE, nfd).boxes, [[1, 2, 30, 20]])
+    np.testing.assert_allclose(detector.detect(IMAGE, f"a/{nfc}").boxes, [[3, 4, 5, 6]])
+    np.testing.assert_allclose(detector.detect(IMAGE, f"b/{nfd}").boxes, [[7, 8, 9, 10]])
+    assert "match no input" not in caplog.text
+    # The inputs keep their own keys (the names of their outputs).
+    assert set(detector.matched) == {nfd, f"a/{nfc}", f"b/{nfd}"}
+    # An exact name first; two inputs only the form tells apart are
+    # ambiguous for an entry in neither form ("éé.jpg" half composed).
+    assert match_entries({nfd: None, f"x/{nfd}": None}, [nfd, nfc, f"x/{nfc}"],
+                         "det.json") == {nfd: nfd, f"x/{nfc}": f"x/{nfd}"}
+    both = [unicodedata.normalize(form, "s/éé.jpg") for form in ("NFC", "NFD")]
+    mixed = "s/\u00e9e\u0301.jpg"
+    assert mixed not in both
+    with pytest.raises(DetectionFileError, match="could be any of"):
+        match_entries({mixed: None}, both, "det.json")

@@ -1,6 +1,7 @@
 """What predict.py reads: an earlier run's outputs inside --input are not
 inputs again."""
 
+import json
 import os
 
 from keras_pose.prediction.inputs import (list_inputs, overwritten_inputs, sequences,
@@ -280,3 +281,70 @@ def test_copies_of_an_earlier_run_that_found_nobody_are_left_out(tmp_path):
     kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "e")), str(tmp_path / "o"))
     assert [item.key for item in left_out] == ["out/a.pose.jpg", "out/b.pose.jpg"]
     assert [item.key for item in kept] == ["out/mine.pose.jpg", "photos/a.jpg", "photos/b.jpg"]
+
+
+def test_inputs_an_annotation_file_does_not_list_take_ids_it_does_not_have(caplog):
+    """b.jpg, not in the file's 'images', kept its index 1: a.jpg's id in
+    the file, unsaid."""
+    from keras_pose.prediction.inputs import image_ids_of_inputs
+    file_ids = {"a.jpg": 1, "z.jpg": 40}
+    keys = ["a.jpg", "b.jpg", "c/d.jpg", "clip.mp4"]
+    ids = image_ids_of_inputs(file_ids, keys, "ann.json")
+    # Above the file's largest id, by index: the same ids for the same inputs and file.
+    assert ids == {"a.jpg": 1, "b.jpg": 42, "c/d.jpg": 43}
+    assert ids == image_ids_of_inputs(file_ids, keys, "ann.json")
+    assert "ann.json: 2 of the 3 image inputs are not in its 'images' (b.jpg, c/d.jpg)" \
+        in caplog.text
+    # A boxes file is matched by the file's own ids only.
+    from keras_pose.prediction.inputs import listed_image_ids
+    assert listed_image_ids(ids, file_ids) == {"a.jpg": 1}
+    caplog.clear()  # None matched: the ids still the file's none, and how names match.
+    ids = image_ids_of_inputs({"x/a.jpg": 7, "x/b.jpg": 3}, ["a.jpg", "q.jpg"], "ann.json")
+    assert ids == {"a.jpg": 7, "q.jpg": 9}
+    ids = image_ids_of_inputs({"p.jpg": 7, "x.jpg": 3}, ["a.jpg", "q.jpg"], "ann.json")
+    assert ids == {"a.jpg": 8, "q.jpg": 9}
+    assert "2 of the 2 image inputs are not in its 'images' (a.jpg, q.jpg) (an image is " \
+        "found by its path relative to --input, or by its bare file name: file_name " \
+        "'p.jpg', input 'a.jpg')" in caplog.text
+
+
+def test_annotation_file_names_match_whatever_their_unicode_normalisation():
+    """'café.jpg' in the file (NFC, as typed) and on disk as macOS names it
+    (NFD): the image was not found in the file."""
+    import unicodedata
+
+    from keras_pose.prediction.inputs import image_ids_of_inputs
+    nfc, nfd = (unicodedata.normalize(form, "café.jpg") for form in ("NFC", "NFD"))
+    ids = image_ids_of_inputs({nfc: 5, f"a/{nfd}": 6, f"c/{nfc}": 8},
+                              [nfd, f"a/{nfc}", f"b/{nfd}"], "ann.json")
+    # By path, then by bare name (b/café.jpg: c/café.jpg's, the one left).
+    assert ids == {nfd: 5, f"a/{nfc}": 6, f"b/{nfd}": 8}
+    # An exact name first: two files on disk in both forms, one of each in the file.
+    assert image_ids_of_inputs({nfc: 5, nfd: 6}, [nfc, nfd], "ann.json") == {nfc: 5, nfd: 6}
+
+
+def test_predict_matches_unicode_names_and_gives_unlisted_inputs_ids_of_their_own(
+        run_script, tiny_exported, coco_dir, tmp_path, caplog):
+    """predict.py: café.jpg written in NFD finds its boxes and annotation
+    id given in NFC; b.jpg, not in the annotation file, does not take
+    a.jpg's id."""
+    import shutil
+    import unicodedata
+    nfc, nfd = (unicodedata.normalize(form, "café.jpg") for form in ("NFC", "NFD"))
+    photo = os.path.join(coco_dir, "000000040083.jpg")
+    os.makedirs(tmp_path / "in")
+    for name in ("a.jpg", "b.jpg", nfd):
+        shutil.copy(photo, tmp_path / "in" / name)
+    annotations, boxes = tmp_path / "ann.json", tmp_path / "boxes.json"
+    annotations.write_text(json.dumps({"images": [{"file_name": "a.jpg", "id": 1},
+                                                  {"file_name": nfc, "id": 7}]}))
+    boxes.write_text(json.dumps({name: [[10, 20, 100, 200]] for name in ("a.jpg", "b.jpg", nfc)}))
+    code, _, err = run_script("predict.py")([
+        "--checkpoint", tiny_exported[2], "--input", str(tmp_path / "in"), "--boxes", str(boxes),
+        "--annotations", str(annotations), "--output_dir", str(tmp_path / "out")])
+    assert code == 0, err[-2000:]
+    with open(tmp_path / "out" / "predictions.json") as f:
+        found = sorted((p["file_name"], p["image_id"]) for p in json.load(f))
+    # b.jpg: the file's largest id 7 + 1 + its index 1; café.jpg under its own (NFD) name.
+    assert found == [("a.jpg", 1), ("b.jpg", 9), (nfd, 7)]
+    assert "1 of the 3 image inputs are not in its 'images' (b.jpg)" in caplog.text
