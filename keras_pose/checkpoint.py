@@ -449,6 +449,13 @@ def _hdf5_damage(error: BaseException) -> bool:
                                            "bad symbol table", "file signature not found"))
 
 
+def _keras_load_error(error: BaseException) -> str:
+    """Keras's load error on one line, without the variable's values (it
+    printed all of them: 230 lines for one deconvolution)."""
+    text = str(error).split("Target variable:")[0]
+    return " ".join(text.split())[:600]
+
+
 def load_weights_strict(model: keras.Model, weights: str,
                         config: Optional[ExperimentConfig] = None) -> None:
     """``model.load_weights`` that refuses a partial load.
@@ -461,8 +468,9 @@ def load_weights_strict(model: keras.Model, weights: str,
     """
     described = ""
     if config is not None:
-        described = (f" (depth {config.model.depth}, K={config.model.num_keypoints}, "
-                     f"style {config.model.style})")
+        m = config.model
+        described = (f" (depth {m.depth}, K={m.num_keypoints}, style {m.style}, deconvolution "
+                     f"filters {list(m.deconv_filters)})")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -482,7 +490,7 @@ def load_weights_strict(model: keras.Model, weights: str,
                 "the cache and it is converted again)") from e
         except (ValueError, KeyError) as e:
             raise CheckpointError(
-                f"{weights} does not fit the model{described}: {e}") from e
+                f"{weights} does not fit the model{described}: {_keras_load_error(e)}") from e
     problems = [str(w.message) for w in caught
                 if "skipping" in str(w.message).lower()
                 or "mismatch" in str(w.message).lower()

@@ -150,3 +150,21 @@ def test_a_model_dir_named_with_glob_characters_is_taken_literally(tiny_exported
     assert run_dir.leftovers(str(ours)) == ([], [])
     (theirs / "checkpoints" / "epoch_0003" / run_dir.LEGACY_OPTIMIZER_FILE).write_text("")
     resume.refuse_legacy(str(ours))  # runs/exp1's legacy epoch is not ours.
+
+
+def test_weights_of_another_head_are_one_line_naming_the_layer_and_shapes(tiny_exported):
+    # Was Keras's message with every value of the variable: 230 lines.
+    import dataclasses
+
+    from keras_pose.checkpoint import CheckpointError, load_weights_strict
+    from keras_pose.models import build_model_from_config
+    _, config, ckpt, _ = tiny_exported
+    narrow = dataclasses.replace(config.model, deconv_filters=(8,) * len(
+        config.model.deconv_filters))
+    with pytest.raises(CheckpointError) as raised:
+        load_weights_strict(build_model_from_config(narrow),
+                            os.path.join(ckpt, "model.weights.h5"), config)
+    message = str(raised.value)
+    assert "\n" not in message and len(message) < 900, message
+    assert "does not fit the model (depth" in message and "deconvolution filters" in message
+    assert "head_deconv1" in message and "Received: value.shape=" in message
