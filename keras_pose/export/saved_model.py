@@ -399,6 +399,7 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
     from keras_pose.export.precision import ExportError, read_export_info
     from keras_pose.export.runtimes import sidecar_info, sidecar_path
     from keras_pose.files import write_files_atomically
+    from keras_pose.tf_paths import literal_path
     check_tflite_output(output_path)
     if not output_path.endswith(".tflite"):  # Written, then no loader took it.
         from keras_pose.export.destination import ExportOutputError
@@ -409,9 +410,12 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
         raise ExportError(f"{saved_model_dir} is a {precision} SavedModel: the TFLite file is "
                           "converted from an fp32 one (export --format litert for others)")
     info = sidecar_info(load_config(os.path.join(assets, "config.json")), "litert", "fp32")
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
-                                                         signature_keys=["heatmaps"])
-    data = converter.convert()
+    # Was a traceback for a folder holding '[' or '\\' (TF globs the
+    # variables path): converted through a plain link.
+    with literal_path(saved_model_dir) as literal:
+        converter = tf.lite.TFLiteConverter.from_saved_model(literal,
+                                                             signature_keys=["heatmaps"])
+        data = converter.convert()
 
     def write(tmps: list[str]) -> None:
         for tmp, content in zip(tmps, (data, json.dumps(info, indent=1).encode())):

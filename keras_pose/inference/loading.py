@@ -24,6 +24,7 @@ from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoin
 from keras_pose.configs import ConfigError, ExperimentConfig, apply_overrides, load_config
 from keras_pose.configs.cli import check_keypoint_renaming, warn_unused_blur_kernel
 from keras_pose.inference.estimator import Network, TopDownEstimator
+from keras_pose.tf_paths import literal_path
 
 SAVED_MODEL_CONFIG = os.path.join("assets", "config.json")
 
@@ -102,12 +103,18 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
     if not os.path.isfile(config_path):
         raise CheckpointError(f"SavedModel {path} has no {SAVED_MODEL_CONFIG}: it was not "
                               "exported by keras_pose (scripts/export_saved_model.py)")
+    literal = path
     try:
-        loaded = tf.saved_model.load(path)
+        # Was "Failed to find any matching files" for a path holding '[' or
+        # '\\' (TF globs the variables path): loaded through a plain link.
+        with literal_path(path) as literal:
+            loaded = tf.saved_model.load(literal)
     # TF's checkpoint reader raises IndexError ("Read less bytes than
     # requested") for a truncated variables file (a copy cut short).
     except (OSError, ValueError, IndexError, tf.errors.OpError) as e:
-        raise CheckpointError(f"{path} is not a loadable SavedModel: {e}") from e
+        # TF's message names the user's path, not the link (gone by now).
+        raise CheckpointError(f"{path} is not a loadable SavedModel: "
+                              f"{str(e).replace(literal, path)}") from e
     if "heatmaps" not in loaded.signatures:
         raise CheckpointError(f"SavedModel {path} has no 'heatmaps' signature (has "
                               f"{sorted(loaded.signatures)}); export it with keras_pose.export")
