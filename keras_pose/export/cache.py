@@ -47,6 +47,7 @@ import dataclasses
 import errno
 import hashlib
 import os
+import re
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
@@ -263,11 +264,23 @@ def _read_consistently(pose_model: PoseModel, attempts: int = 3) -> tuple[str, P
 
 
 def export_dirs(checkpoint_dir: str, digest: str, runtime: str, precision: str) -> list[str]:
-    """Where the export of a checkpoint lives: beside it, else in the cache."""
+    """Where the export of a checkpoint lives: beside it, else in the cache,
+    else, when the cache cannot be written, in this user's folder of the
+    temporary directory (a preset served from a shared read-only cache: the
+    advice to set KERAS_POSE_CACHE elsewhere meant downloading and
+    converting it again)."""
+    import getpass
+    import tempfile
+
     from keras_pose.convert.download import cache_dir
     leaf = f"{runtime}-{precision}"
-    return [os.path.join(checkpoint_dir, "exports", leaf),
-            os.path.join(cache_dir(), "exports", digest[:16], leaf)]
+    places = [os.path.join(checkpoint_dir, "exports", leaf),
+              os.path.join(cache_dir(), "exports", digest[:16], leaf)]
+    if not _writable(places[1]):
+        user = re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
+        places.append(os.path.join(tempfile.gettempdir(), f"keras_pose-{user}", "exports",
+                                   digest[:16], leaf))
+    return places
 
 
 def _artifact(directory: str, runtime: str) -> str:
@@ -350,8 +363,8 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
     writable = [d for d in places if _writable(d)]
     if not writable:
         raise NotWritableError(
-            f"cannot write the {runtime} {precision} export: neither {places[0]} nor "
-            f"{places[1]} is writable (set KERAS_POSE_CACHE to a writable directory)")
+            f"cannot write the {runtime} {precision} export: none of {', '.join(places)} is "
+            "writable (set KERAS_POSE_CACHE, or TMPDIR, to a writable directory)")
     # What is exported is the version of the files that the digest is of
     # (the loaded model may be of an older best/, replaced since).
     digest, pose_model = _read_consistently(pose_model)

@@ -168,10 +168,22 @@ def test_a_read_only_checkpoint_exports_into_the_cache_dir(checkpoint, fake_onnx
     assert not os.path.exists(os.path.join(checkpoint, "exports"))
     assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
     assert len(fake_onnx_export) == 1
+    # A shared read-only cache too (a preset's): this user's temporary folder.
+    import getpass
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "shared"))
+    monkeypatch.setattr(cache, "_writable", lambda d: d.startswith(str(tmp_path / "tmp")))
+    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+    assert path == str(tmp_path / "tmp" / f"keras_pose-{getpass.getuser()}" / "exports" /
+                       digest[:16] / "onnxruntime-fp32" / "heatmaps.onnx")
+    assert load_pose_model(checkpoint, runtime="onnxruntime").path == path
+    assert len(fake_onnx_export) == 2
     monkeypatch.setattr(cache, "_writable", lambda d: False)
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "other"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp2"))
     from keras_pose.errors import UserError
-    with pytest.raises(UserError, match="neither .* nor .* is writable.*KERAS_POSE_CACHE"):
+    with pytest.raises(UserError, match="none of .*, .*, .* is writable.*KERAS_POSE_CACHE"):
         load_pose_model(checkpoint, runtime="onnxruntime")  # one line, was a traceback
 
 
