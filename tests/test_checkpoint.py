@@ -168,3 +168,29 @@ def test_weights_of_another_head_are_one_line_naming_the_layer_and_shapes(tiny_e
     assert "\n" not in message and len(message) < 900, message
     assert "does not fit the model (depth" in message and "deconvolution filters" in message
     assert "head_deconv1" in message and "Received: value.shape=" in message
+
+
+def test_a_best_replaced_while_it_is_read_is_found_again(tiny_exported, tmp_path, monkeypatch):
+    """Between best/'s two renames a reader found the complete new copy
+    (best.tmp-*), which the run renamed to best/ while it was read: an
+    error about the moved copy. The model dir is resolved again, once."""
+    import json
+
+    import keras
+
+    from keras_pose.inference import load_pose_model
+    run = tmp_path / "run"
+    moving = run / "best.tmp-host-999999"
+    shutil.copytree(tiny_exported[2], moving)
+    (moving / "COMPLETE").write_text("")
+    (moving / "best.json").write_text(json.dumps({"value": 0.5, "epoch": 1}))
+    read, calls = keras.Model.load_weights, []
+
+    def renamed_first(model, path, *args, **kwargs):
+        if not calls:
+            os.rename(moving, run / "best")  # The run's second rename, mid-read.
+        calls.append(path)
+        return read(model, path, *args, **kwargs)
+    monkeypatch.setattr(keras.Model, "load_weights", renamed_first)
+    loaded = load_pose_model(str(run))
+    assert loaded.path == str(run / "best") and len(calls) == 2

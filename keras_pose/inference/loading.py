@@ -126,6 +126,19 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
                      precision=read_export_info(os.path.dirname(config_path))["precision"])
 
 
+def _load_resolved(resolved: Any, overrides: Sequence[str]) -> PoseModel:
+    """The PoseModel of a resolved checkpoint, SavedModel or export."""
+    if resolved.kind == "export":
+        from keras_pose.export.runtimes import load_export
+        return load_export(resolved.path, overrides)
+    if resolved.kind == "saved_model":
+        return load_saved_model(resolved.path, overrides)
+    model, config = load_model(resolved.path)
+    return PoseModel(lambda images: model(images, training=False),
+                     with_overrides(config, overrides), "keras", resolved.path,
+                     keras_model=model)
+
+
 def load_pose_model(path: str, overrides: Sequence[str] = (), *,
                     runtime: Optional[str] = None, precision: Optional[str] = None,
                     data_config: Any = None, samples: Any = None) -> PoseModel:
@@ -151,16 +164,16 @@ def load_pose_model(path: str, overrides: Sequence[str] = (), *,
       ConfigError: for a bad override.
     """
     resolved = resolve_checkpoint(path)
-    if resolved.kind == "export":
-        from keras_pose.export.runtimes import load_export
-        pose_model = load_export(resolved.path, overrides)
-    elif resolved.kind == "saved_model":
-        pose_model = load_saved_model(resolved.path, overrides)
-    else:
-        model, config = load_model(resolved.path)
-        pose_model = PoseModel(lambda images: model(images, training=False),
-                               with_overrides(config, overrides), "keras", resolved.path,
-                               keras_model=model)
+    try:
+        pose_model = _load_resolved(resolved, overrides)
+    except CheckpointError:
+        # A training run replaced best/ (two renames) or pruned an epoch
+        # between finding and reading it: the checkpoint found has moved.
+        # Found again, once (was an error about the moved copy).
+        again = resolve_checkpoint(path)
+        if again == resolved and os.path.exists(resolved.path):
+            raise
+        pose_model = _load_resolved(again, overrides)
     if runtime is None and precision is None:
         return pose_model
     from keras_pose.export.cache import runtime_model
