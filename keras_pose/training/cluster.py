@@ -366,3 +366,29 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
             + "; start every worker with the same command (only --data_dir, "
             "data.num_parallel_calls and the path of --init_checkpoint may differ between "
             "machines)")
+
+
+def check_same_weights(strategy, network) -> None:
+    """Stops every worker, before any training, when the workers start from
+    different weights: each loads its own ``--init_checkpoint`` file, or
+    its own copy of the epoch it resumes (two files, or an older copy,
+    trained two models under one run, the logs alike).
+
+    Raises:
+      TrainingError: on every worker, naming those that differ from worker 0.
+    """
+    import numpy as np
+    import tensorflow as tf
+    digest = hashlib.sha256()
+    for weight in network.weights:
+        digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+    row = tf.constant([[int.from_bytes(digest.digest()[:8], "little", signed=True)]], tf.int64)
+    gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy().ravel()
+    differ = np.flatnonzero(gathered != gathered[0]).tolist()
+    if differ:
+        settle_after_collective()
+        raise TrainingError(
+            f"the workers start from different weights (worker(s) {differ} differ from worker "
+            "0): give every worker the same --init_checkpoint file, or, resuming, the same "
+            "epoch's checkpoint (worker 0 reads <model_dir>/checkpoints, worker i "
+            "<model_dir>/worker_i/checkpoints); nothing was trained")

@@ -38,8 +38,8 @@ from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError, TrainingInterrupted
-from keras_pose.training.cluster import (check_workers_agree, cluster_workers,
-                                         lost_worker_error, stop_together)
+from keras_pose.training.cluster import (check_same_weights, check_workers_agree,
+                                         cluster_workers, lost_worker_error, stop_together)
 from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
                                               worker_dir)
 from keras_pose.training.finish import after_training, check_export_place
@@ -374,6 +374,8 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
         if cluster_workers() < 2:
             raise
         raise lost_worker_error(str(e.message), plan.chief, None, before_training=True) from e
+    if cluster_workers() > 1:
+        check_same_weights(strategy, network)
     if state.epoch > config.train.epochs:  # Its config.json said the fewer, in silence.
         raise TrainingError(
             f"{latest} has {state.epoch} epochs done, more than train.epochs="

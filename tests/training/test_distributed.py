@@ -405,6 +405,43 @@ def test_workers_started_with_different_settings_stop_before_training(tmp_path,
     assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0001"))
 
 
+@pytest.mark.slow  # one process, then two workers
+def test_workers_starting_from_different_weights_stop_before_training(tmp_path,
+                                                                      synthetic_root):
+    """Each worker loads its own --init_checkpoint file (its path may
+    differ between machines): two different files trained two models under
+    one run, the logs alike (both losses the average). Every worker stops."""
+    import shutil
+    source = str(tmp_path / "source")
+    single = subprocess.run(
+        [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", source,
+         "--noexport", "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2",
+         "--set", "train.validate_every=0"], cwd=REPO, env=_env(), timeout=400,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert single.returncode == 0, single.stdout[-3000:]
+    first = os.path.join(source, "checkpoints", "epoch_0001")
+    other = shutil.copytree(first, str(tmp_path / "other"))
+    with h5py.File(os.path.join(other, "model.weights.h5"), "r+") as f:
+        kernels = []
+        f.visititems(lambda name, obj: kernels.append(obj) if isinstance(obj, h5py.Dataset)
+                     and obj.ndim == 4 else None)
+        kernels[0][...] = kernels[0][()] + 0.5  # Another file of the same model.
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    model_dir = str(tmp_path / "run")
+    extra = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size_per_replica=4",
+             "train.validate_every=0"]
+    procs = _start_workers(cluster, model_dir, synthetic_root, extra,
+                           own=((f"train.init_checkpoint={first}",),
+                                (f"train.init_checkpoint={other}",)))
+    for proc in procs:
+        output = proc.communicate(timeout=400)[0]
+        assert proc.returncode == 1 and "Traceback" not in output, output[-3000:]
+        last = output.strip().splitlines()[-1]
+        assert last.startswith("train.py: error: the workers start from different weights "
+                               "(worker(s) [1] differ from worker 0)"), last
+    assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0001"))
+
+
 @pytest.mark.slow  # one process, then two workers three times
 def test_a_refusal_on_one_worker_stops_every_worker_with_one_line(tmp_path, synthetic_root):
     """A run continued as one process, resumed by two workers: the chief's
