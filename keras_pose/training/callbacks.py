@@ -88,8 +88,12 @@ class Validation(keras.callbacks.Callback):
         self.last_metrics: dict[str, float] = {}
         self.failures: list[str] = []  # Each failed validation's message (non-strict).
 
+    def _due(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (0-based) is validated."""
+        return self.every > 0 and ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs)
+
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
-        if self.every <= 0 or not ((epoch + 1) % self.every == 0 or epoch + 1 == self.epochs):
+        if not self._due(epoch):
             return
         from keras_pose.evaluation.runner import evaluate
         primary = self.metric.primary
@@ -142,7 +146,8 @@ class Validation(keras.callbacks.Callback):
         network's) when its epoch was due and has no record: a run stopped
         during that validation (Ctrl-C, ``kill -9``) was never validated
         again, so ``best/`` and the final table could be missing for good."""
-        if epoch > 0 and run_dir.validation_of(checkpoint) is None:
+        # Was said of epochs not due too, with no validation after it.
+        if epoch > 0 and self._due(epoch - 1) and run_dir.validation_of(checkpoint) is None:
             logging.info("Validating %s, left unvalidated by the run that wrote it", checkpoint)
             self.checkpoint.last_path = checkpoint
             self.on_epoch_end(epoch - 1, None)

@@ -43,3 +43,28 @@ def test_every_epoch_and_validation_is_written_whatever_log_every(tmp_path, fast
         assert steps == [3, 6, 9], tag  # after each epoch, at the optimizer's step
     # The first step's image, then each step crossing a multiple of 3.
     assert summaries["train/crops_gt_pred_heatmaps"] == [1, 3, 6, 9]
+
+
+def test_a_resume_says_it_validates_only_an_epoch_that_is_due(tmp_path, caplog, monkeypatch):
+    """Resumed from epoch 3 of a run validating every 8th: "Validating
+    epoch_0003, left unvalidated", and no validation came."""
+    import logging
+
+    import keras_pose.evaluation.runner as runner
+    from keras_pose.training.callbacks import Validation
+
+    class _Metric:
+        primary = "AP"
+
+    class _Checkpoint:
+        last_path = None
+
+    validation = Validation(str(tmp_path), _Checkpoint(), None, None, _Metric(), every=8,
+                            epochs=60, strict=True, batch_size=4)
+    ran = []
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: ran.append(1) or {"AP": 0.5})
+    caplog.set_level(logging.INFO, logger="absl")
+    epoch = tmp_path / "checkpoints" / "epoch_0003"
+    epoch.mkdir(parents=True)
+    validation.catch_up(str(epoch), 3)
+    assert not ran and "left unvalidated" not in caplog.text
