@@ -125,14 +125,18 @@ class Validation(keras.callbacks.Callback):
         was validated otherwise (a resume with another flip test compared
         0.377 without it to 0.411 with it, and kept the worse epoch)."""
         best = run_dir.best_record(self.directory)
-        if best is None or best.get("how") in (None, "", self.how):
+        # A record without "how" (an earlier version's) is not known to be
+        # comparable: taken as it was, epoch 9's AP of other OKS sigmas (0.924)
+        # replaced a best/ that scored 0.944 under them.
+        if best is None or best.get("how") == self.how:
             return best
         from keras_pose.checkpoint import load_model
         from keras_pose.evaluation.runner import evaluate
         from keras_pose.inference import TopDownEstimator
         path = os.path.join(self.directory, "best")
         logging.warning("best/ (epoch %s) was validated otherwise (%s; now %s): validating it "
-                        "again", best.get("epoch"), best["how"], self.how)
+                        "again", best.get("epoch"), best.get("how") or "how unrecorded",
+                        self.how)
         network, _ = load_model(path)
         estimator = TopDownEstimator(lambda x: network(x, training=False), self.estimator.config,
                                      flip=self.estimator.flip)

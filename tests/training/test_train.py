@@ -573,6 +573,15 @@ def test_best_is_compared_only_with_values_validated_alike(tmp_path, fast_config
           export=False)
     assert f"best/ (epoch {best['epoch']}) was validated otherwise" in caplog.text
     assert json.load(open(os.path.join(model_dir, "best", "best.json")))["how"] != best["how"]
+    # A record of an earlier version, without "how": validated again too.
+    caplog.clear()
+    record = os.path.join(model_dir, "best", "best.json")
+    json.dump({k: v for k, v in json.load(open(record)).items() if k != "how"},
+              open(record, "w"))
+    train(apply_overrides(config, ["train.epochs=4", "train.val_flip_test=false",
+                                   f"data.oks_sigmas={wider}"]), model_dir, progress=False,
+          export=False)
+    assert "was validated otherwise (how unrecorded; now " in caplog.text
 
 
 def test_the_final_evaluation_of_a_finished_run_takes_the_commands_settings(tmp_path,
