@@ -58,25 +58,52 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
                         "keeps the config it was written with)", path, "; ".join(changed))
 
 
+# A run's own folders: a run given one of them as --model_dir grew inside it.
+_RUN_FOLDERS = ("best", "checkpoints", "logs", "saved_model", "eval", "exports")
+
+
+def _inside_a_model(model_dir: str) -> Optional[tuple[str, str]]:
+    """(what, where) when ``model_dir`` is, or lies inside, a checkpoint, a
+    SavedModel or a run's own folders; else None."""
+    path = os.path.abspath(model_dir)
+    while True:
+        parent = os.path.dirname(path)
+        if os.path.isfile(os.path.join(path, "saved_model.pb")):
+            return "an exported SavedModel", path
+        if is_model_checkpoint(path):
+            return "a checkpoint", path
+        if (os.path.basename(path) in _RUN_FOLDERS
+                and os.path.isfile(os.path.join(parent, "config.json"))):
+            return f"the {os.path.basename(path)} folder of the training run {parent}", path
+        if parent == path:
+            return None
+        path = parent
+
+
 def refuse_checkpoint_as_model_dir(model_dir: str) -> None:
-    """Raises when ``model_dir`` is a checkpoint (a run's ``best/``, an
-    epoch's folder, a converted one) or a SavedModel: a run there wrote its
-    config over the checkpoint's, and its own folders inside it, and the
+    """Raises when ``model_dir`` is, or lies inside, a checkpoint (a run's
+    ``best/``, an epoch's folder, a converted one), a SavedModel or a run's
+    own folders: a run there wrote its config over the checkpoint's (or the
+    SavedModel's assets/config.json), and its own folders inside it, and the
     run that owned it could no longer be loaded, evaluated or resumed."""
-    if os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
-        what = "an exported SavedModel"
-    elif is_model_checkpoint(model_dir):
-        what = "a checkpoint"
-    else:
+    found = _inside_a_model(model_dir)
+    if found is None:
         return
-    parent = os.path.dirname(os.path.abspath(model_dir))
+    what, where = found
+    head = (f"--model_dir {model_dir} is {what}" if where == os.path.abspath(model_dir)
+            else f"--model_dir {model_dir} is inside {where}, {what}")
+    parent = os.path.dirname(where)
     run = os.path.dirname(parent) if os.path.basename(parent) == "checkpoints" else parent
-    owner = (f"; to resume the run it belongs to, give --model_dir {run}"
-             if os.path.isfile(os.path.join(run, "config.json")) else "")
-    raise TrainingError(
-        f"--model_dir {model_dir} is {what}, not a run's folder: a run there would write over "
-        f"it{owner}; to start a new run from its weights, give a new --model_dir with "
-        f"--init_checkpoint {model_dir}")
+    ways = []
+    if "SavedModel" not in what and os.path.isfile(os.path.join(run, "config.json")):
+        ways.append(f"to resume the run it belongs to, give --model_dir {run}")
+    if "folder of the training run" not in what:
+        ways.append(f"to start a new run from its weights, give a new --model_dir with "
+                    f"--init_checkpoint {where}")
+    else:
+        ways.append("to start a new run, give a new --model_dir")
+    raise TrainingError(f"{head}, not a run's folder: a run there would write over it; "
+                        + "; ".join(ways))
 
 
 def refuse_legacy(directory: str) -> None:

@@ -86,6 +86,23 @@ def test_a_checkpoint_or_saved_model_as_model_dir_is_refused_and_left_as_it_was(
         assert (f"resume the run it belongs to, give --model_dir {run}" in str(
             pytest.raises(TrainingError, train, get_experiment("tiny"), str(model_dir)).value)
                 ) == (what == "a checkpoint")
+    # Inside one of them, or in a run's own folders: a run grew there (in a
+    # SavedModel's assets/ it wrote over its config.json: a traceback later).
+    (run / "logs").mkdir()
+    for model_dir, message in (
+            (saved / "assets", rf"is inside {saved}, an exported SavedModel, not a run's"),
+            (best / "sub", rf"is inside {best}, a checkpoint, not a run's folder"),
+            (run / "checkpoints", rf"is the checkpoints folder of the training run {run}"),
+            (run / "logs" / "x", rf"is inside {run}/logs, the logs folder of the training run")):
+        config_before = open(saved / "assets" / "config.json", "rb").read()
+        with pytest.raises(TrainingError, match=message):
+            train(get_experiment("tiny"), str(model_dir))
+        assert open(saved / "assets" / "config.json", "rb").read() == config_before
+    assert not (best / "sub").exists() and not (run / "logs" / "x").exists()
+    train_dir = tmp_path / "fresh" / "run"  # An ordinary new folder is no model.
+    from keras_pose.training.resume import refuse_checkpoint_as_model_dir
+    refuse_checkpoint_as_model_dir(str(train_dir))
+    refuse_checkpoint_as_model_dir(str(run / "finetune"))  # A run nested in a run: allowed.
 
 
 def test_noaugment_is_recorded_in_the_config_and_a_resume_switching_it_is_named(
