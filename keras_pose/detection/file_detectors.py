@@ -85,14 +85,15 @@ def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counte
         if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
             out.append((None, None, None, None, f"entry {i} (no image_id or file_name)"))
             continue
-        category = det.get("category_id", category_ids[0])
-        if category not in category_ids:
+        category = det.get("category_id")  # None: the file gives none (said by the run).
+        if category is not None and category not in category_ids:
             dropped[category] += 1
             continue
         key = str(det["file_name"]) if "file_name" in det else det["image_id"]
         if not isinstance(key, (str, int)) or isinstance(key, bool):
             key = None
-        out.append((key, det.get("bbox"), det.get("score", 1.0), int(category), f"entry {i}"))
+        out.append((key, det.get("bbox"), det.get("score", 1.0),
+                    None if category is None else int(category), f"entry {i}"))
     return out
 
 
@@ -181,7 +182,11 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),
                         "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
-    return {key: _table_row(v, isinstance(data, list)) for key, v in rows.items()}
+    # Categories only when every box has one: a box without category_id was
+    # written as the model's first category, unsaid (its run says so now).
+    with_categories = isinstance(data, list) and all(
+        category is not None for key, _, _, category, _ in entries if key is not None)
+    return {key: _table_row(v, with_categories) for key, v in rows.items()}
 
 
 def _table_row(rows: list, with_categories: bool) -> tuple:

@@ -562,14 +562,20 @@ def test_people_without_their_boxs_category_are_said_to_take_the_first(tmp_path,
     from keras_pose.prediction.outputs import JsonListFile
     for name in ("a.png", "b.png"):
         cv2.imwrite(str(tmp_path / name), np.full((60, 80, 3), 120, np.uint8))
-    detector = FileDetector({"a.png": [[1, 2, 30, 40]], "b.png": [[1, 2, 30, 40]]})
-    run = PredictionRun(_several_categories(), detector, str(tmp_path / "out"))
-    predictions = JsonListFile(run.writer, str(tmp_path / "out" / "predictions.json"))
-    with caplog.at_level("WARNING"):
-        run.images(list_inputs(str(tmp_path)), predictions)
-    predictions.close()
-    written = json.load(open(tmp_path / "out" / "predictions.json"))
-    assert [p["category_id"] for p in written] == [1, 1]
-    assert caplog.text.count("trained on categories [1, 2], and the boxes of a.png give "
-                             "none") == 1
-    assert "written with category_id 1" in caplog.text
+    # COCO results without category_id too (were the first category, unsaid).
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps([{"file_name": n, "bbox": [1, 2, 30, 40], "score": 0.9}
+                                   for n in ("a.png", "b.png")]))
+    for boxes in ({"a.png": [[1, 2, 30, 40]], "b.png": [[1, 2, 30, 40]]}, str(results)):
+        caplog.clear()
+        detector = FileDetector(boxes, category_ids=(1, 2))
+        run = PredictionRun(_several_categories(), detector, str(tmp_path / "out"))
+        predictions = JsonListFile(run.writer, str(tmp_path / "out" / "predictions.json"))
+        with caplog.at_level("WARNING"):
+            run.images(list_inputs(str(tmp_path)), predictions)
+        predictions.close()
+        written = json.load(open(tmp_path / "out" / "predictions.json"))
+        assert [p["category_id"] for p in written] == [1, 1]
+        assert caplog.text.count("trained on categories [1, 2], and the boxes of a.png give "
+                                 "none") == 1
+        assert "written with category_id 1" in caplog.text
