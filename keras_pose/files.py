@@ -56,15 +56,24 @@ def _temporary_stem(path: str, kind: str, extra: int = 0) -> str:
     any content is written, naming it.
     """
     folder, name = os.path.split(path)
-    raw = os.fsencode(name)  # Bytes, not characters: "é" is 2 of the 255.
-    room = len(os.fsencode(f".{kind}-{socket.gethostname()}-")) + _PID_DIGITS + extra
-    if len(raw) + room <= _NAME_MAX or len(raw) + extra > _NAME_MAX:
+    if len(os.fsencode(name)) + extra > _NAME_MAX:
         return path
+    room = len(os.fsencode(f".{kind}-{socket.gethostname()}-")) + _PID_DIGITS + extra
+    return os.path.join(folder, fitting_name(name, room))
+
+
+def fitting_name(name: str, room: int) -> str:
+    """``name``, or, when it and ``room`` more bytes would pass a file
+    name's 255 bytes, its first bytes and ``~`` and 12 hex digits of its
+    SHA-256 (the same for the same name; never cut inside a UTF-8
+    character)."""
+    raw = os.fsencode(name)  # Bytes, not characters: "é" is 2 of the 255.
+    if len(raw) + room <= _NAME_MAX:
+        return name
     keep = max(0, _NAME_MAX - room - 1 - _HASH_CHARS)
     while keep and raw[keep] & 0xC0 == 0x80:  # Not inside a UTF-8 character.
         keep -= 1
-    short = os.fsdecode(raw[:keep]) + "~" + hashlib.sha256(raw).hexdigest()[:_HASH_CHARS]
-    return os.path.join(folder, short)
+    return os.fsdecode(raw[:keep]) + "~" + hashlib.sha256(raw).hexdigest()[:_HASH_CHARS]
 
 
 # temporary_sibling's names: <name>.tmp-<host>-<pid>, <name>.old-<host>-<pid>,

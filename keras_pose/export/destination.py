@@ -26,8 +26,8 @@ from typing import Callable, Iterator, Optional
 from keras_pose.checkpoint import COMPLETE_FILE
 from keras_pose.export.precision import ExportError
 from keras_pose.export.runtimes import SUFFIXES, sidecar_path
-from keras_pose.files import (file_in_the_way, nearest_existing, write_directory_atomically,
-                              write_files_atomically)
+from keras_pose.files import (file_in_the_way, fitting_name, nearest_existing,
+                              write_directory_atomically, write_files_atomically)
 from keras_pose.inference.loading import SAVED_MODEL_CONFIG
 from keras_pose.locks import DirectoryInUseError, DirectoryLock
 
@@ -222,8 +222,9 @@ def output_lock(output: str, flag: str = "--output", way_out: Optional[str] = No
     a SavedModel must hold nothing else.
     """
     target = os.path.abspath(target_of(output))
-    lock = DirectoryLock(os.path.join(os.path.dirname(target),
-                                      f".{os.path.basename(target)}.lock"),
+    # A name of 250-255 bytes fits; its lock's, 6 more, did not: shortened.
+    name = "." + fitting_name(os.path.basename(target), len(".") + len(".lock")) + ".lock"
+    lock = DirectoryLock(os.path.join(os.path.dirname(target), name),
                          run=run, flag=flag, created=True)  # The folder is the lock's.
     try:
         lock.__enter__()

@@ -368,3 +368,13 @@ def test_the_tflite_file_runs_where_litert_exports_run(tiny_exported, tmp_path):
     assert (lite.pose_model.runtime, lite.pose_model.precision) == ("litert", "fp32")
     np.testing.assert_allclose(lite.predict(image, [box]).keypoints, Predictor.from_checkpoint(
         tiny_exported[3]).predict(image, [box]).keypoints, atol=1e-3)
+
+
+def test_an_output_named_with_255_bytes_is_exported(script, checkpoint, tmp_path):
+    # Its lock folder (.<name>.lock, 6 bytes more) was "File name too long",
+    # naming a file the user never gave.
+    name = "t" * 250 + "é" * 2  # 254 bytes.
+    output = tmp_path / name
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 0
+    assert os.path.isfile(output / "saved_model.pb")
+    assert os.listdir(tmp_path) == [name]  # Its lock gone too.
