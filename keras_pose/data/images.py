@@ -175,6 +175,17 @@ def read_image(path: str, upright: bool = False) -> np.ndarray:
     return read_image_and_orientation(path, upright)[0]
 
 
+def unreadable_reason(path: str) -> str:
+    """Why :func:`read_image` refuses ``path`` (an animated WebP, a TIFF,
+    corrupt...), for the paths that decode in ``tf.data``, whose error says
+    only that a file failed."""
+    try:
+        read_image(path)
+    except ImageReadError as e:
+        return e.reason
+    return "cannot be read or decoded"
+
+
 def find_unreadable_images(paths: Sequence[str], limit: int = 5) -> list[str]:
     """The first ``limit`` distinct files among ``paths`` that
     :func:`read_image` refuses. Reads every image until it has found

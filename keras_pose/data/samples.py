@@ -30,6 +30,7 @@ from absl import logging
 
 from keras_pose.codec import HeatmapCodec
 from keras_pose.data import transforms
+from keras_pose.data.images import unreadable_reason
 from keras_pose.errors import UserError
 
 SAMPLE_KEYS = ("image", "heatmaps", "target_weight", "joints", "joints_vis", "index")
@@ -244,7 +245,7 @@ class SampleMaker:
         failed, raises: no pass could yield a sample, and the endless
         training data would decode the same files forever."""
         path = str(self.values["image_path"][rows[0]])
-        self.counter.add(path, "cannot be read or decoded", people=len(rows))
+        self.counter.add(path, unreadable_reason(path), people=len(rows))
         with self._lock:
             self._unreadable.add(group)
             if len(self._unreadable) < self.num_groups:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.data.images import ImageReadError, find_unreadable_images
+from keras_pose.data.images import ImageReadError, find_unreadable_images, unreadable_reason
 from keras_pose.data.pipeline import build_eval_dataset
 from keras_pose.inference.estimator import TopDownEstimator
 from keras_pose.signals import defer_interrupts, raise_lost_stop
@@ -92,7 +92,8 @@ def predict_records(estimator: TopDownEstimator, records: Any, *, batch_size: in
         bad = find_unreadable_images(records.image_path)
         if not bad:
             raise
-        raise ImageReadError(bad[0], f"cannot be read or decoded ({len(bad)} such image(s) "
+        # The first one's reason (an animated WebP's was "cannot be read").
+        raise ImageReadError(bad[0], f"{unreadable_reason(bad[0])} ({len(bad)} such image(s) "
                              f"among the evaluation images: {', '.join(bad[:5])})") from e
     if not np.all(seen == 1):
         raise RuntimeError(f"the evaluation crops covered {int(np.sum(seen > 0))} of {n} "

@@ -85,6 +85,20 @@ def test_unreadable_images_are_skipped_and_counted_and_epochs_stay_full(coco_rec
     assert str(missing) in counter.names
 
 
+def test_a_skipped_image_is_reported_with_its_reason(coco_records, tmp_path, caplog):
+    # An animated WebP was "cannot be read or decoded" in training and
+    # evaluation (predict.py said why: convert its first frame).
+    import logging
+    paths = list(dict.fromkeys(coco_records.image_path))
+    animated = broken_images.write_variant(paths[0], str(tmp_path), "anim", "webp_animated")
+    values = _with_images(coco_records, {paths[0]: animated})
+    caplog.set_level(logging.WARNING, logger="absl")
+    n = len(coco_records)
+    list(_dataset(values, batch=1, steps=n, skipped_counter=samples.SkipCounter()).take(n))
+    assert f"of {animated}: an animated WebP, which TensorFlow's decoder cannot read" in \
+        caplog.text
+
+
 def _with_images(records, replace):
     """The records as a dict whose image paths ``replace`` maps."""
     values = records.to_dict()

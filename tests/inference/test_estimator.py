@@ -150,6 +150,12 @@ def test_an_unreadable_evaluation_image_is_an_error_naming_it(tmp_path):
     with pytest.raises(ImageReadError, match="broken.jpg"):
         predict_records(estimator, records)
     assert len(predict_records(estimator, records.select(np.zeros(0, int)))) == 0
+    # With its reason: an animated WebP was "cannot be read or decoded".
+    from tests import broken_images
+    bad.write_bytes(broken_images.animated_webp(np.zeros((8, 8, 3), np.uint8)))
+    with pytest.raises(ImageReadError, match="broken.jpg: an animated WebP, .* convert its "
+                                             r"first frame .*\(1 such image"):
+        predict_records(estimator, records)
 
 
 def test_float_images_are_refused_not_decoded_far_off():
