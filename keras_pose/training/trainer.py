@@ -399,9 +399,12 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     final = validator.last_metrics if validator is not None else {}
     table = validation.table(final) if validation is not None else ""
     saved_model = None
-    if plan.chief:
-        saved_model, table = after_training(network, config, model_dir, plan.directory, export,
-                                             progress, table)
+    # The workers end together: one leaving while the chief validated and
+    # exported made the chief log "the tasks have crashed" after a good run.
+    with _refusals_shared(strategy):
+        if plan.chief:
+            saved_model, table = after_training(network, config, model_dir, plan.directory,
+                                                 export, progress, table)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table, tuple(validator.failures if validator is not None else ()))
 

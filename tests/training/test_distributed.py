@@ -442,6 +442,25 @@ def test_workers_starting_from_different_weights_stop_before_training(tmp_path,
     assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0001"))
 
 
+@pytest.mark.slow  # two workers
+def test_workers_end_together_after_the_chiefs_export(tmp_path):
+    """Worker 1 left while the chief validated and exported: the chief
+    logged "The tasks have crashed" after a run that went well."""
+    from keras_pose.data import synthetic
+    root = str(tmp_path / "data")  # A long validation; not the shared set's.
+    synthetic.ensure_dataset(root, num_train=12, num_val=1500)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    extra = ["train.epochs=1", "train.steps_per_epoch=2", "train.batch_size_per_replica=4",
+             "train.validate_every=1", "data.synthetic_val_images=1500"]
+    procs = _start_workers(cluster, str(tmp_path / "run"), root, extra, export=True,
+                           roots=(root, root))
+    outputs = [proc.communicate(timeout=400)[0] for proc in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert os.path.isfile(tmp_path / "run" / "saved_model" / "saved_model.pb")
+    for output in outputs:
+        assert "stopped sending heartbeats" not in output and "have crashed" not in output
+
+
 @pytest.mark.slow  # one process, then two workers three times
 def test_a_refusal_on_one_worker_stops_every_worker_with_one_line(tmp_path, synthetic_root):
     """A run continued as one process, resumed by two workers: the chief's
