@@ -332,6 +332,18 @@ def stop_together(strategy, refusal: Optional[BaseException]) -> None:
                             "again with the same command")
 
 
+def end_together(strategy) -> None:
+    """A collective after the chief's last work (final validation, export),
+    whether it succeeded or not: the workers leave together. A peer already
+    gone is no error here (its own output says why)."""
+    import tensorflow as tf
+    try:
+        strategy.gather(strategy.run(lambda: tf.constant([1], tf.int64)), axis=0)
+    except tf.errors.OpError as e:
+        logging.warning("the other workers were gone at the end of the run (%s)",
+                        str(e.message).splitlines()[0][:200])
+
+
 def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
     """Stops every worker, before any training, when the workers were not
     started with the same settings (another learning rate on one machine

@@ -39,7 +39,8 @@ from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError, TrainingInterrupted
 from keras_pose.training.cluster import (check_same_weights, check_workers_agree,
-                                         cluster_workers, lost_worker_error, stop_together)
+                                         cluster_workers, end_together, lost_worker_error,
+                                         stop_together)
 from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
                                               worker_dir)
 from keras_pose.training.finish import after_training, check_export_place
@@ -399,12 +400,15 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     final = validator.last_metrics if validator is not None else {}
     table = validation.table(final) if validation is not None else ""
     saved_model = None
-    # The workers end together: one leaving while the chief validated and
-    # exported made the chief log "the tasks have crashed" after a good run.
-    with _refusals_shared(strategy):
+    try:
         if plan.chief:
             saved_model, table = after_training(network, config, model_dir, plan.directory,
                                                  export, progress, table)
+    finally:
+        # One leaving while the chief validated and exported made the chief
+        # log "the tasks have crashed" after a good run.
+        if cluster_workers() > 1:
+            end_together(strategy)
     return TrainResult(model_dir, state.epoch - start, state, log.history, final, saved_model,
                        table, tuple(validator.failures if validator is not None else ()))
 
