@@ -466,11 +466,9 @@ def load_weights_strict(model: keras.Model, weights: str,
     Raises:
       CheckpointError: naming the file and the mismatch.
     """
-    described = ""
-    if config is not None:
-        m = config.model
-        described = (f" (depth {m.depth}, K={m.num_keypoints}, style {m.style}, deconvolution "
-                     f"filters {list(m.deconv_filters)})")
+    m = config.model if config is not None else None
+    described = "" if m is None else (f" (depth {m.depth}, K={m.num_keypoints}, style "
+                                      f"{m.style}, deconvolution filters {list(m.deconv_filters)})")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
