@@ -354,6 +354,17 @@ def _check_not_holding_cwd(path: str) -> None:
                          "(give the path of a new or empty folder)")
 
 
+def _remove_killed_writes(path: str) -> None:
+    """Before a write of ``path``: the temporary copies of earlier writes of
+    it that were killed (each killed export of a ResNet-152 left hundreds of
+    MB, removed only once one finished). Not while a killed replacement
+    left its old copy aside (``.old-``) and none at ``path``: that copy, or
+    the new one, is the only one (its owner's recovery takes it)."""
+    pattern = glob.escape(_temporary_stem(path, "old")) + ".old-*"
+    if os.path.exists(path) or not glob.glob(pattern):
+        remove_dead_leftovers(path)
+
+
 def write_directory_atomically(path: str, write: Callable[[str], None], *,
                                fsync: bool = True, marker: Optional[str] = None) -> str:
     """Writes a whole directory atomically.
@@ -388,6 +399,7 @@ def write_directory_atomically(path: str, write: Callable[[str], None], *,
     tmp = path if path.endswith(_suffix("tmp")) else temporary_sibling(path)
     make_folder(os.path.dirname(path))
     shutil.rmtree(tmp, ignore_errors=True)
+    _remove_killed_writes(path)
     try:
         os.makedirs(tmp)
         write(tmp)

@@ -349,3 +349,28 @@ def test_a_killed_write_of_a_long_name_is_cleaned_up_for_that_path_only(tmp_path
     left = _killed_write("file", ours)
     assert remove_dead_leftovers_in(str(tmp_path)) == [left]
     assert os.listdir(tmp_path) == [os.path.basename(theirs)]
+
+
+def test_killed_writes_are_removed_before_the_next_write_not_only_after_it(tmp_path):
+    """Each killed export left its temporary copy (22 MB for the demo model,
+    hundreds for a ResNet-152), removed only once an export finished: the
+    next write starts by removing them, unless a killed replacement left
+    the only copy aside (.old-, nothing at the path)."""
+    path = str(tmp_path / "openvino-int8")
+    first, second = _killed_write("dir", path), _killed_write("dir", path)
+    seen = []
+
+    def write(tmp):
+        seen.append(sorted(os.listdir(tmp_path)))
+        raise KeyboardInterrupt  # Stopped too, after the clean-up.
+
+    with pytest.raises(KeyboardInterrupt):
+        write_directory_atomically(path, write)
+    assert os.path.basename(first) not in seen[0] and os.path.basename(second) not in seen[0]
+    # A killed replacement: the old copy aside, nothing at the path: kept.
+    left = _killed_write("dir", path)
+    aside = left.replace(".tmp-", ".old-")
+    os.makedirs(aside)
+    with pytest.raises(KeyboardInterrupt):
+        write_directory_atomically(path, write)
+    assert {os.path.basename(left), os.path.basename(aside)} <= set(seen[1])
