@@ -37,6 +37,7 @@ unless ``--force_precision``; ``--noguard`` skips it (no data set needed).
 import errno
 import math
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -329,7 +330,16 @@ def work() -> int:
         path = _write(model, config, data_config, precision, guarded, detector)
     print(f"{FLAGS.format} ({precision}): {path}")
     if FLAGS.tflite and FLAGS.format == "saved_model":
-        print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")
+        try:
+            print(f"TFLite (heatmaps): {export_tflite(path, FLAGS.tflite)}")
+        except KeyboardInterrupt:
+            # Was unsaid: the SavedModel was the new model's, the TFLite file
+            # an earlier export's (or none).
+            earlier = ("still holds the earlier export" if os.path.exists(FLAGS.tflite)
+                       else "was not written")
+            print(f"note: stopped while converting --tflite: {FLAGS.tflite} {earlier}; "
+                  f"{path} holds this export", file=sys.stderr)
+            raise
     return 0
 
 

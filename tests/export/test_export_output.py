@@ -378,3 +378,21 @@ def test_an_output_named_with_255_bytes_is_exported(script, checkpoint, tmp_path
     assert run_export(script, "--checkpoint", checkpoint, "--output", str(output)) == 0
     assert os.path.isfile(output / "saved_model.pb")
     assert os.listdir(tmp_path) == [name]  # Its lock gone too.
+
+
+def test_a_stop_while_converting_tflite_says_the_tflite_file_is_the_earlier_one(
+        script, checkpoint, tmp_path, monkeypatch, capsys):
+    # The SavedModel was the new model's, the .tflite an earlier export's: unsaid.
+    tflite = tmp_path / "m.tflite"
+    tflite.write_bytes(b"\x1c\x00\x00\x00TFL3" + bytes(64))  # An earlier export's.
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import keras_pose.export
+    monkeypatch.setattr(keras_pose.export, "export_tflite", stopped)
+    assert run_export(script, "--checkpoint", checkpoint, "--output", str(tmp_path / "sm"),
+                      "--tflite", str(tflite)) == 130
+    err = capsys.readouterr().err
+    assert (f"note: stopped while converting --tflite: {tflite} still holds the earlier "
+            f"export; {tmp_path / 'sm'} holds this export") in err
