@@ -65,7 +65,7 @@ _RUN_FOLDERS = ("best", "checkpoints", "logs", "saved_model", "eval", "exports")
 def _inside_a_model(model_dir: str) -> Optional[tuple[str, str]]:
     """(what, where) when ``model_dir`` is, or lies inside, a checkpoint, a
     SavedModel or a run's own folders; else None."""
-    path = os.path.abspath(model_dir)
+    path = os.path.realpath(model_dir)  # A link to a SavedModel's assets/ got past.
     while True:
         parent = os.path.dirname(path)
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
@@ -90,7 +90,7 @@ def refuse_checkpoint_as_model_dir(model_dir: str) -> None:
     if found is None:
         return
     what, where = found
-    head = (f"--model_dir {model_dir} is {what}" if where == os.path.abspath(model_dir)
+    head = (f"--model_dir {model_dir} is {what}" if where == os.path.realpath(model_dir)
             else f"--model_dir {model_dir} is inside {where}, {what}")
     parent = os.path.dirname(where)
     run = os.path.dirname(parent) if os.path.basename(parent) == "checkpoints" else parent

@@ -99,6 +99,9 @@ def test_a_checkpoint_or_saved_model_as_model_dir_is_refused_and_left_as_it_was(
             train(get_experiment("tiny"), str(model_dir))
         assert open(saved / "assets" / "config.json", "rb").read() == config_before
     assert not (best / "sub").exists() and not (run / "logs" / "x").exists()
+    os.symlink(saved / "assets", tmp_path / "link")  # A link to it: the same.
+    with pytest.raises(TrainingError, match=rf"is inside {saved}, an exported SavedModel"):
+        train(get_experiment("tiny"), str(tmp_path / "link"))
     train_dir = tmp_path / "fresh" / "run"  # An ordinary new folder is no model.
     from keras_pose.training.resume import refuse_checkpoint_as_model_dir
     refuse_checkpoint_as_model_dir(str(train_dir))
