@@ -64,6 +64,8 @@ def _box(values: Any, score: Any = 1.0) -> Optional[tuple[list[float], float]]:
     return box, score
 
 
+# A COCO results entry without category_id (COCO's ids start at 1).
+NO_CATEGORY = 0
 # (key, box, score, category or None, where in the file)
 Entry = tuple[Key, Any, Any, Optional[int], str]
 
@@ -182,20 +184,19 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),
                         "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
-    # Categories only when every box has one: a box without category_id was
-    # written as the model's first category, unsaid (its run says so now).
-    with_categories = isinstance(data, list) and all(
-        category is not None for key, _, _, category, _ in entries if key is not None)
-    return {key: _table_row(v, with_categories) for key, v in rows.items()}
+    return {key: _table_row(v, isinstance(data, list)) for key, v in rows.items()}
 
 
 def _table_row(rows: list, with_categories: bool) -> tuple:
-    """A BoxTable value from ``[(box, score, category), ...]``."""
+    """A BoxTable value from ``[(box, score, category), ...]``; a box
+    without ``category_id`` has category ``NO_CATEGORY`` (its person is
+    written with the model's first category, said by the run)."""
     boxes = np.asarray([b for b, _, _ in rows], np.float32).reshape(-1, 4)
     scores = np.asarray([s for _, s, _ in rows], np.float32)
     if not with_categories:
         return boxes, scores
-    return boxes, scores, np.asarray([c for _, _, c in rows], np.int64)
+    return boxes, scores, np.asarray([NO_CATEGORY if c is None else c for _, _, c in rows],
+                                     np.int64)
 
 
 def frame_key(video: str, index: int) -> str:

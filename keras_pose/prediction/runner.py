@@ -72,6 +72,8 @@ def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 
     categories = getattr(result, "categories", None)
     if categories is None:
         categories = [category_id] * len(result.scores)
+    # A box without category_id (NO_CATEGORY, 0): the model's category.
+    categories = [int(c) or category_id for c in categories]
     for kp, ks, score, box, category in zip(result.keypoints, result.keypoint_scores,
                                             result.scores, result.boxes, categories):
         flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
@@ -119,13 +121,14 @@ class PredictionRun:
         """``coco_entries``, saying once when a model of several categories
         has people without their box's category (written as the first)."""
         categories = self.predictor.config.data.category_ids or ()
+        boxes = getattr(result, "categories", None)
         if (len(categories) > 1 and len(result.scores) and not self._first_category_said
-                and getattr(result, "categories", None) is None):
+                and (boxes is None or not np.all(boxes))):
             self._first_category_said = True  # Was unsaid (all the first category).
             logging.warning(
-                "the model was trained on categories %s, and the boxes of %s give none (only "
-                "a COCO results boxes file's category_id does; tracked people are not carried "
-                "with theirs): such people are written with category_id %d",
+                "the model was trained on categories %s, and boxes of %s give no category "
+                "(only a COCO results boxes file's category_id does; tracked people are not "
+                "carried with theirs): such people are written with category_id %d",
                 list(categories), name, self.category_id)
         return coco_entries(result, image_id, name, self.category_id, path)
 

@@ -566,7 +566,12 @@ def test_people_without_their_boxs_category_are_said_to_take_the_first(tmp_path,
     results = tmp_path / "results.json"
     results.write_text(json.dumps([{"file_name": n, "bbox": [1, 2, 30, 40], "score": 0.9}
                                    for n in ("a.png", "b.png")]))
-    for boxes in ({"a.png": [[1, 2, 30, 40]], "b.png": [[1, 2, 30, 40]]}, str(results)):
+    mixed = tmp_path / "mixed.json"  # Those with category_id lost it when some had none.
+    mixed.write_text(json.dumps([
+        {"file_name": "a.png", "bbox": [1, 2, 30, 40], "score": 0.9},
+        {"file_name": "b.png", "bbox": [1, 2, 30, 40], "score": 0.9, "category_id": 2}]))
+    for boxes, expected in (({"a.png": [[1, 2, 30, 40]], "b.png": [[1, 2, 30, 40]]}, [1, 1]),
+                            (str(results), [1, 1]), (str(mixed), [1, 2])):
         caplog.clear()
         detector = FileDetector(boxes, category_ids=(1, 2))
         run = PredictionRun(_several_categories(), detector, str(tmp_path / "out"))
@@ -575,7 +580,7 @@ def test_people_without_their_boxs_category_are_said_to_take_the_first(tmp_path,
             run.images(list_inputs(str(tmp_path)), predictions)
         predictions.close()
         written = json.load(open(tmp_path / "out" / "predictions.json"))
-        assert [p["category_id"] for p in written] == [1, 1]
-        assert caplog.text.count("trained on categories [1, 2], and the boxes of a.png give "
-                                 "none") == 1
+        assert [p["category_id"] for p in written] == expected
+        assert caplog.text.count("trained on categories [1, 2], and boxes of a.png give no "
+                                 "category") == 1
         assert "written with category_id 1" in caplog.text
