@@ -431,6 +431,14 @@ def test_missing_data_says_where_it_was_looked_for(coco_checkpoint, tmp_path):
                        r"--data_dir or --dataset chooses"):
         runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
                               data_dir=str(tmp_path / "no_data"), progress=False)
+    # A set whose splits are named otherwise: the settings that name them
+    # (train.py said so, evaluate.py did not).
+    (tmp_path / "mine" / "annotations").mkdir(parents=True)
+    (tmp_path / "mine" / "annotations" / "person_keypoints_val.json").write_text("{}")
+    with pytest.raises(runner.EvaluationError, match=r"holds person_keypoints_val.json: name "
+                                                     r"its splits, e.g. .*data.test_set=val"):
+        runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                              data_dir=str(tmp_path / "mine"), progress=False)
 
 
 def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_checkpoint,

@@ -146,11 +146,11 @@ def _metadata_file(config: ExperimentConfig) -> str:
     existing = [p for p in candidates if os.path.isfile(p)]
     if not existing:
         raise DatasetError(f"no annotation file for data set {data.root}: expected "
-                           f"{' or '.join(candidates)}{_other_splits(data.root)}")
+                           f"{' or '.join(candidates)}{other_splits(data.root)}")
     return existing[0]
 
 
-def _other_splits(root: str) -> str:
+def other_splits(root: str) -> str:
     """What the annotation folder holds instead, and the settings that name
     it (``person_keypoints_train.json`` -> ``--set data.train_set=train``)."""
     folder = os.path.join(root, "annotations")

@@ -202,10 +202,14 @@ def check_data_on_disk(config: ExperimentConfig, model: str, note: str = "",
         files.append(datasets.mpii_gt_file(config))
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
+        # What the folder holds instead (splits named train / val: no hint,
+        # where train.py named the settings).
+        splits = datasets.other_splits(config.data.root) if missing[0] == files[0] and \
+            os.path.isdir(config.data.root) else ""
         raise EvaluationError(
             f"{missing[0]} does not exist: the {config.data.dataset} {config.data.test_set} "
             f"files to evaluate {model} on (data.root {config.data.root}: --data_dir or "
-            f"--dataset chooses; layout in the README).{note}")
+            f"--dataset chooses; layout in the README){splits}.{note}")
 
 
 @dataclasses.dataclass(frozen=True)
