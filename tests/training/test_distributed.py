@@ -405,6 +405,16 @@ def test_workers_started_with_different_settings_stop_before_training(tmp_path,
     assert not os.path.exists(os.path.join(model_dir, "checkpoints", "epoch_0001"))
 
 
+def _one_process(root, model_dir, *settings):
+    """A one-process train.py run of two steps an epoch (``settings``:
+    more --set items), which must succeed."""
+    sets = [a for item in ("train.steps_per_epoch=2", *settings) for a in ("--set", item)]
+    run = subprocess.run([sys.executable, "train.py", *fast_flags(root), "--model_dir",
+                          model_dir, "--noexport", *sets], cwd=REPO, env=_env(), timeout=400,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+
+
 @pytest.mark.slow  # one process, then two workers
 def test_workers_starting_from_different_weights_stop_before_training(tmp_path,
                                                                       synthetic_root):
@@ -413,12 +423,7 @@ def test_workers_starting_from_different_weights_stop_before_training(tmp_path,
     one run, the logs alike (both losses the average). Every worker stops."""
     import shutil
     source = str(tmp_path / "source")
-    single = subprocess.run(
-        [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", source,
-         "--noexport", "--set", "train.epochs=1", "--set", "train.steps_per_epoch=2",
-         "--set", "train.validate_every=0"], cwd=REPO, env=_env(), timeout=400,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert single.returncode == 0, single.stdout[-3000:]
+    _one_process(synthetic_root, source, "train.epochs=1", "train.validate_every=0")
     first = os.path.join(source, "checkpoints", "epoch_0001")
     other = shutil.copytree(first, str(tmp_path / "other"))
     with h5py.File(os.path.join(other, "model.weights.h5"), "r+") as f:
@@ -471,12 +476,7 @@ def test_a_refusal_on_one_worker_stops_every_worker_with_one_line(tmp_path, synt
     done so, the workers resume from the newer epoch."""
     import shutil
     model_dir = str(tmp_path / "run")
-    single = subprocess.run(
-        [sys.executable, "train.py", *fast_flags(synthetic_root), "--model_dir", model_dir,
-         "--noexport", "--set", "train.epochs=2", "--set", "train.steps_per_epoch=2",
-         "--set", "train.batch_size_per_replica=8"], cwd=REPO, env=_env(), timeout=400,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    assert single.returncode == 0, single.stdout[-3000:]
+    _one_process(synthetic_root, model_dir, "train.epochs=2", "train.batch_size_per_replica=8")
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     extra = ["train.epochs=3", "train.steps_per_epoch=2", "train.batch_size_per_replica=4"]
     chief_epoch = os.path.join(model_dir, "checkpoints", "epoch_0002")
