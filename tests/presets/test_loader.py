@@ -127,9 +127,15 @@ def test_ctrl_c_during_a_conversion_stops_it_at_once_and_keeps_nothing(tiny_pres
         return real(input_path, output_dir, config)
 
     monkeypatch.setattr(fake, "convert_mmpose_checkpoint", interrupted)
+    # Python's own Ctrl-C handler, as in a terminal (a shell's background job
+    # starts with SIGINT ignored).
+    earlier = signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        presets.preset_checkpoint(tiny_preset.name)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            presets.preset_checkpoint(tiny_preset.name)
+    finally:
+        signal.signal(signal.SIGINT, earlier)
     assert not went_on and time.monotonic() - started < 4
     presets_dir = tiny_preset.cache / "presets"
     assert not presets_dir.exists() or os.listdir(presets_dir) == []
