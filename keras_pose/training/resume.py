@@ -62,6 +62,13 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
 _RUN_FOLDERS = ("best", "checkpoints", "logs", "saved_model", "eval", "exports")
 
 
+def _is_run(path: str) -> bool:
+    """A train.py model directory: its config and a checkpoint folder (a
+    project's own config.json beside a logs/ folder is none)."""
+    return os.path.isfile(os.path.join(path, "config.json")) and any(
+        os.path.isdir(os.path.join(path, d)) for d in ("checkpoints", "best"))
+
+
 def _inside_a_model(model_dir: str) -> Optional[tuple[str, str]]:
     """(what, where) when ``model_dir`` is, or lies inside, a checkpoint, a
     SavedModel or a run's own folders; else None."""
@@ -72,8 +79,7 @@ def _inside_a_model(model_dir: str) -> Optional[tuple[str, str]]:
             return "an exported SavedModel", path
         if is_model_checkpoint(path):
             return "a checkpoint", path
-        if (os.path.basename(path) in _RUN_FOLDERS
-                and os.path.isfile(os.path.join(parent, "config.json"))):
+        if os.path.basename(path) in _RUN_FOLDERS and _is_run(parent):
             return f"the {os.path.basename(path)} folder of the training run {parent}", path
         if parent == path:
             return None

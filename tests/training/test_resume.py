@@ -106,6 +106,9 @@ def test_a_checkpoint_or_saved_model_as_model_dir_is_refused_and_left_as_it_was(
     from keras_pose.training.resume import refuse_checkpoint_as_model_dir
     refuse_checkpoint_as_model_dir(str(train_dir))
     refuse_checkpoint_as_model_dir(str(run / "finetune"))  # A run nested in a run: allowed.
+    (tmp_path / "project" / "logs").mkdir(parents=True)  # A project's config.json: no run.
+    (tmp_path / "project" / "config.json").write_text("{}")
+    refuse_checkpoint_as_model_dir(str(tmp_path / "project" / "logs" / "run1"))
 
 
 def test_noaugment_is_recorded_in_the_config_and_a_resume_switching_it_is_named(
