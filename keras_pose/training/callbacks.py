@@ -170,11 +170,14 @@ class Validation(keras.callbacks.Callback):
 
 
 class Prune(keras.callbacks.Callback):
-    """Keeps the newest checkpoints (and any epoch pending for best/)."""
+    """Keeps the newest checkpoints (and any epoch pending for best/); one
+    more in a run of several ``workers``: a worker killed before its last
+    save resumes with the others from the epoch before, which the chief
+    had pruned at ``train.keep_checkpoints=1`` (the run could not resume)."""
 
-    def __init__(self, directory: str, keep: int):
+    def __init__(self, directory: str, keep: int, workers: int = 1):
         super().__init__()
-        self.directory, self.keep = directory, keep
+        self.directory, self.keep = directory, keep + (1 if workers > 1 else 0)
 
     def on_epoch_end(self, epoch: int, logs: Optional[dict] = None) -> None:
         run_dir.prune(self.directory, self.keep)

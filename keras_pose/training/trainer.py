@@ -264,7 +264,7 @@ def _callbacks(config, plan: _Plan, network, state, validation, records, skipped
             every=t.validate_every,
             epochs=t.epochs, strict=t.strict_validation, batch_size=config.test.batch_size,
             writer=writer, how=validation.how()))
-    callbacks += [cb.Prune(plan.directory, t.keep_checkpoints), log]
+    callbacks += [cb.Prune(plan.directory, t.keep_checkpoints, cluster_workers()), log]
     return callbacks, log
 
 

@@ -332,3 +332,18 @@ def test_an_unfinished_run_is_told_from_a_finished_one(tmp_path, fast_config):
     assert run_dir.unfinished(str(tmp_path)) == (1, 3)
     run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, planned, _state(3))
     assert run_dir.unfinished(str(tmp_path)) is None
+
+
+def test_a_run_of_several_workers_keeps_one_more_epoch(tmp_path, fast_config):
+    """keep_checkpoints=1 with two workers: a worker killed before its last
+    save resumes from the epoch before, which the chief had pruned: "worker
+    0 has no complete copy of it" (the advice retrained an epoch)."""
+    from keras_pose.training.callbacks import Prune
+    model, optimizer = _model_and_optimizer(fast_config)
+    for workers, kept in ((1, ["epoch_0003"]), (2, ["epoch_0002", "epoch_0003"])):
+        model_dir = str(tmp_path / f"workers{workers}")
+        for epoch in (1, 2, 3):
+            run_dir.save_epoch_checkpoint(model_dir, model, optimizer, fast_config,
+                                          _state(epoch))
+        Prune(model_dir, keep=1, workers=workers).on_epoch_end(2)
+        assert sorted(os.listdir(os.path.join(model_dir, "checkpoints"))) == kept
