@@ -45,7 +45,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import hashlib
 import os
 import re
 from typing import Any, Callable, Iterable, Optional
@@ -231,11 +230,9 @@ def _load_cached(pose_model: PoseModel, runtime: str, precision: str,
 def checkpoint_digest(directory: str) -> str:
     """SHA-256 over the checkpoint's weights and config files: what an
     export is made from (a retrained or edited checkpoint changes it)."""
-    from keras_pose.digests import sha256_of
-    digest = hashlib.sha256()
-    for name in (WEIGHTS_FILE, CONFIG_FILE):
-        digest.update(sha256_of(os.path.join(directory, name)).encode())
-    return digest.hexdigest()
+    from keras_pose.digests import files_digest
+    return files_digest([(name, os.path.join(directory, name))
+                         for name in (WEIGHTS_FILE, CONFIG_FILE)])
 
 
 def _identity(directory: str) -> tuple:
