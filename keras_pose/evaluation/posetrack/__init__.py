@@ -70,10 +70,11 @@ to -9999 for all, which makes AP depend on tie order); malformed input stops
 with a ``PoseTrackFormatError`` naming the file and entry, where poseval
 would crash or silently mis-evaluate (an annotation whose ``image_id`` is not
 an image, paired frames with neither the same ``id`` nor the same
-``file_name`` base name, a file holding several videos, of which poseval evaluates only
+``file_name`` base name, or with the same ``id`` but the file name of another
+ground-truth frame (frames listed in another order), a file holding several videos, of which poseval evaluates only
 the first); poseval's track-id limit (< 10000), which only serves its id
 offsets, is not imposed; a sequence with a single evaluated frame adds no
-tracking frames (poseval crashes).
+tracking frames (poseval crashes; a warning names such sequences).
 
 Shapes: P people of a frame, J = 15 joints, K keypoints in the file.
 

@@ -176,6 +176,8 @@ class PoseTrackMetric:
         self.num_sequences = 0
         self.num_frames = 0
         self._evaluated: list[dict[str, Any]] = []
+        self._single_frame: list[str] = []  # Sequences adding no tracking frame.
+        self._tracking_frames = 0
 
     def update(self, ground_truth: Source, predictions: Source) -> None:
         """Adds one sequence. Raises PoseTrackFormatError on malformed input."""
@@ -199,6 +201,9 @@ class PoseTrackMetric:
                             "evaluated", gt.name)
         # poseval leaves the last evaluated frame out of the tracking metrics.
         self._counts += tracking_counts(results[:-1])
+        self._tracking_frames += max(len(results) - 1, 0)
+        if len(results) == 1:
+            self._single_frame.append(gt.name)
         self.num_sequences += 1
         self.num_frames += len(results)
         self._evaluated.append({"ground_truth": gt.name, "predictions": pred.name,
@@ -215,7 +220,22 @@ class PoseTrackMetric:
         out = _grouped("AP", ap)
         for prefix, per_joint in tracking_metrics(self._counts).items():
             out.update(_grouped(prefix, per_joint))
+        self._warn_single_frames()
         return out
+
+    def _warn_single_frames(self) -> None:
+        """Sequences with one labelled frame add nothing to the tracking
+        metrics (all NaN when no sequence has two): was silent."""
+        single = self._single_frame
+        if not single:
+            return
+        logging.warning(
+            "%d sequence(s) have a single labelled frame (%s): the last labelled frame of each "
+            "sequence is not scored for tracking (as in poseval), so a sequence needs at least "
+            "2 labelled frames to count in MOTA, MOTP, precision and recall%s", len(single),
+            ", ".join(single[:5]) + (" ..." if len(single) > 5 else ""),
+            "" if self._tracking_frames
+            else "; no sequence has 2, so MOTA, precision and recall are NaN")
 
     def write(self, output_dir: str) -> str:
         """Writes ``posetrack_sequences.json``: the sequences evaluated, in

@@ -3,57 +3,88 @@
 from __future__ import annotations
 
 import os
+from typing import Optional
 
 from absl import logging
 
 from keras_pose.errors import FlagError, MissingFileError
 
 
-def _prediction_file(pred: str, gt_file: str) -> str:
+def _json_stem(file_name: str) -> Optional[str]:
+    """The name without ``.json`` in any case (``clip2.JSON``: ``clip2``),
+    None for other names: upper-case extensions were skipped in silence."""
+    return file_name[:-5] if file_name.lower().endswith(".json") else None
+
+
+def _json_files(folder: str, what: str) -> list[str]:
+    """The names of the JSON files of ``folder``, sorted; a folder named
+    ``*.json`` (was taken for a sequence) is left out with a warning."""
+    names = sorted(f for f in os.listdir(folder) if _json_stem(f) is not None)
+    folders = [f for f in names if not os.path.isfile(os.path.join(folder, f))]
+    if folders:
+        logging.warning("%s %s: %s named like JSON files but not files; left out", what, folder,
+                        ", ".join(folders[:5]) + (" ..." if len(folders) > 5 else ""))
+    return [f for f in names if f not in folders]
+
+
+def _prediction_file(pred: str, pred_files: list[str], gt_file: str) -> str:
     """``<pred>/<name>.json``, else predict.py's ``<pred>/<name>.posetrack.json``
-    (``--track`` on a folder of frames named as the sequence); both there
-    is an error (one was chosen in silence)."""
+    (``--track`` on a folder of frames named as the sequence), the extension
+    in any case; two such files is an error (one was chosen in silence)."""
     name = os.path.basename(gt_file)
-    same = os.path.join(pred, name)
-    tracked = os.path.join(pred, os.path.splitext(name)[0] + ".posetrack.json")
-    if os.path.isfile(same) and os.path.isfile(tracked):
-        raise FlagError(f"--pred {pred} holds two predictions of sequence {name}: {same} and "
-                        f"{tracked}; move one of them out of the folder")
-    return tracked if os.path.isfile(tracked) else same
+    stem = _json_stem(name) or os.path.splitext(name)[0]
+    same = [f for f in pred_files if _json_stem(f) == stem]
+    tracked = [f for f in pred_files if _json_stem(f) == stem + ".posetrack"]
+    found = [os.path.join(pred, f) for f in same + tracked]
+    if len(found) > 1:
+        count, which = ("two", "one of them") if len(found) == 2 else (len(found), "all but one")
+        raise FlagError(f"--pred {pred} holds {count} predictions of sequence {name}: "
+                        f"{' and '.join(found)}; move {which} out of the folder")
+    return found[0] if found else os.path.join(pred, name)
+
+
+def _ground_truth_files(gt: str) -> list[str]:
+    if os.path.isdir(gt):
+        gt_files = [os.path.join(gt, f) for f in _json_files(gt, "--gt")]
+        if not gt_files:
+            raise MissingFileError(f"no .json ground-truth files in {gt}")
+        return gt_files
+    if os.path.isfile(gt):
+        return [gt]
+    raise MissingFileError(f"ground truth {gt} does not exist")
 
 
 def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     """(ground truth, prediction) files matched by file name.
 
     Args:
-      gt: a ground-truth JSON file or a directory of them (``*.json``).
+      gt: a ground-truth JSON file or a directory of them (``*.json``, the
+        extension in any case).
       pred: a prediction file (with a ``gt`` file) or a directory holding a
         file of the same name for every ground-truth file (or, as
         ``predict.py --track`` names them, ``<name>.posetrack.json``).
 
     Raises:
       FileNotFoundError: naming the missing path or prediction file.
+      FlagError: a ground-truth directory with a prediction file.
     """
-    if os.path.isdir(gt):
-        gt_files = sorted(os.path.join(gt, f) for f in os.listdir(gt)
-                          if f.endswith(".json"))
-        if not gt_files:
-            raise MissingFileError(f"no .json ground-truth files in {gt}")
-    elif os.path.isfile(gt):
-        gt_files = [gt]
-    else:
-        raise MissingFileError(f"ground truth {gt} does not exist")
-    if os.path.isfile(pred) and not os.path.isdir(gt):
+    gt_files = _ground_truth_files(gt)
+    if os.path.isfile(pred) and os.path.isdir(gt):  # Was "is not a directory".
+        raise FlagError(f"--gt {gt} is a folder of sequences but --pred {pred} is a file: a "
+                        "ground-truth folder needs a predictions folder (one file per "
+                        "sequence); or give --gt the sequence's ground-truth file")
+    if os.path.isfile(pred):
         return [(gt, pred)]
     if not os.path.isdir(pred):
         raise MissingFileError(f"predictions {pred} is not a directory")
-    pairs = [(g, _prediction_file(pred, g)) for g in gt_files]
+    pred_files = _json_files(pred, "--pred")
+    pairs = [(g, _prediction_file(pred, pred_files, g)) for g in gt_files]
     missing = [p for _, p in pairs if not os.path.isfile(p)]
     if missing:
         raise MissingFileError(
             f"no prediction file for {len(missing)} ground-truth sequence(s): "
             + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
-    _say_unpaired(pred, {os.path.basename(p) for _, p in pairs})
+    _say_unpaired(pred, pred_files, {os.path.basename(p) for _, p in pairs})
     return pairs
 
 
@@ -61,11 +92,11 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
 _NOT_SEQUENCES = ("predictions.json", "metrics.json")
 
 
-def _say_unpaired(pred: str, used: set) -> None:
+def _say_unpaired(pred: str, pred_files: list[str], used: set) -> None:
     """Warns of prediction files in ``pred`` that no ground-truth sequence
     pairs with (they were left out in silence)."""
-    unpaired = sorted(f for f in os.listdir(pred) if f.endswith(".json") and f not in used
-                      and not f.endswith(".frames.json") and f not in _NOT_SEQUENCES)
+    unpaired = [f for f in pred_files if f not in used and not f.endswith(".frames.json")
+                and f not in _NOT_SEQUENCES]
     if unpaired:
         logging.warning("--pred %s: %d prediction file(s) have no ground-truth sequence of "
                         "their name and are not evaluated: %s", pred, len(unpaired),

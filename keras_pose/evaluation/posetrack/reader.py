@@ -265,6 +265,21 @@ def _read_images(data: Mapping[str, Any], name: str) -> list[tuple[Any, str, tup
     return out
 
 
+def _kind(value: Any) -> str:
+    return "a string" if isinstance(value, str) else "a number"
+
+
+def _type_hint(value: Any, ids: Iterable[Any], what: str) -> str:
+    """Says so when ``value`` is one of ``ids`` written with another type
+    ("1000" and 1000): was only "is not the id", the types unsaid."""
+    same = [i for i in ids if isinstance(i, (int, str)) and type(i) is not type(value)
+            and str(i) == str(value)]
+    if not same:
+        return ""
+    return (f": the types differ, {value!r} is {_kind(value)} and {what} {same[0]!r} is "
+            f"{_kind(same[0])}; write the ids with one type (all numbers or all strings)")
+
+
 def _read_people(data: Mapping[str, Any], name: str, image_ids: Iterable[Any],
                  table: np.ndarray, ground_truth: bool) -> dict[Any, People]:
     annotations = _require(data, "annotations", name)
@@ -275,7 +290,8 @@ def _read_people(data: Mapping[str, Any], name: str, image_ids: Iterable[Any],
         where = f"{name}: annotations[{a}]"
         image_id = _require(entry, "image_id", where)
         if not isinstance(image_id, (int, str)) or image_id not in by_image:
-            raise _fail(where, f"'image_id' {image_id!r} is not the id of an image")
+            raise _fail(where, f"'image_id' {image_id!r} is not the id of an image"
+                        + _type_hint(image_id, by_image, "the image's 'id'"))
         by_image[image_id].append(_person(entry, where, table, ground_truth))
     return {image_id: _stack_people(people) for image_id, people in by_image.items()}
 
@@ -299,6 +315,7 @@ def read_sequence(data: Mapping[str, Any], name: str = "<sequence>",
     if not isinstance(data, Mapping):
         raise _fail(name, "must be a JSON object with 'images', 'annotations' "
                     "and 'categories'")
+    _refuse_posetrack17(data, name)
     table = _joint_table(data, name)
     images = _read_images(data, name)
     people = _read_people(data, name, [i for i, _, _ in images], table, ground_truth)
@@ -308,6 +325,15 @@ def read_sequence(data: Mapping[str, Any], name: str = "<sequence>",
                          regions if ground_truth else ())
                    for image_id, file_name, regions in images)
     return PoseTrackSequence(name, frames)
+
+
+def _refuse_posetrack17(data: Mapping[str, Any], name: str) -> None:
+    """PoseTrack 2017's layout ('annolist'): was "missing key 'categories'"."""
+    if "annolist" in data and "categories" not in data and "images" not in data:
+        raise _fail(name, "this is the PoseTrack 2017 layout ('annolist'), which is not read; "
+                    "convert it to the PoseTrack 2018 layout ('images', 'annotations', "
+                    "'categories') first, e.g. with poseval's py/convert.py: python convert.py "
+                    "<this file or its folder> --out_fp <new folder>")
 
 
 def _warn_zero_heads(name: str, people: Mapping[Any, People]) -> None:
@@ -350,22 +376,45 @@ def load_sequence(source: Source, ground_truth: bool = True,
 
 def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
     """Checks that ``pred`` pairs frame by frame with ``gt`` (same count,
-    same id or file name at each position) and has unique track ids per
-    frame (the ground truth's: ``metric.check_ground_truth_ids``)."""
+    same id or file name at each position, not the frames of the ground
+    truth in another order) and has unique track ids per frame (the ground
+    truth's: ``metric.check_ground_truth_ids``)."""
     if len(gt.frames) != len(pred.frames):
         raise PoseTrackFormatError(
             f"{pred.name}: {len(pred.frames)} images, but the ground truth "
             f"{gt.name} has {len(gt.frames)}; frames are paired by position")
+    gt_names = {}
+    for i, g in enumerate(gt.frames):
+        gt_names.setdefault(os.path.basename(g.file_name), i)
     for i, (g, p) in enumerate(zip(gt.frames, pred.frames)):
         where = f"{pred.name}: images[{i}]"
-        same_name = os.path.basename(g.file_name) == os.path.basename(p.file_name)
-        if g.image_id != p.image_id and not same_name:
-            raise _fail(where, f"id {p.image_id!r} / '{p.file_name}' is neither "
-                        f"the id nor the file name of ground-truth image "
-                        f"{g.image_id!r} / '{g.file_name}' at that position (name the "
-                        f"frames as the ground truth does, e.g. "
-                        f"{os.path.basename(g.file_name)}, or give its image ids)")
+        problem = _pairing_problem(g, p, gt_names)
+        if problem:
+            raise _fail(where, problem)
         ids = p.people.track_ids
         if len(np.unique(ids)) != len(ids):
             raise _fail(where, f"non-unique track ids {ids.tolist()} in one frame")
 
+
+def _pairing_problem(g: Frame, p: Frame, gt_names: Mapping[str, int]) -> Optional[str]:
+    """Why prediction frame ``p`` is not ground-truth frame ``g`` of its
+    position (None: it is). Frames pair by position, as in poseval; the id
+    or the base file name must agree, and a file name that is another
+    ground-truth frame's means the frames are in another order."""
+    name = os.path.basename(p.file_name)
+    if name == os.path.basename(g.file_name):
+        return None
+    if g.image_id == p.image_id:
+        if name not in gt_names:  # The tracker's own names (predict.py's video frames).
+            return None
+        # Was accepted on the id alone: every frame scored against another (AP 11, MOTA 0).
+        return (f"id {p.image_id!r} is that of ground-truth image {g.file_name!r}, but its "
+                f"file name {p.file_name!r} is that of ground-truth images[{gt_names[name]}]: "
+                "the frames are listed in another order and are paired by position (as "
+                "poseval); list the frames in the ground truth's order, each with the "
+                "ground truth's id for that frame")
+    return (f"id {p.image_id!r} / '{p.file_name}' is neither the id nor the file name of "
+            f"ground-truth image {g.image_id!r} / '{g.file_name}' at that position"
+            + (_type_hint(p.image_id, [g.image_id], "the ground truth's id")
+               or f" (name the frames as the ground truth does, e.g. "
+                  f"{os.path.basename(g.file_name)}, or give its image ids)"))

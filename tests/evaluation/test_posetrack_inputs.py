@@ -1,0 +1,142 @@
+"""PoseTrack input files that were mis-read or refused with an unclear
+message: frames in another order, PoseTrack 2017 files, file names, id
+types, a ground-truth folder with a prediction file, single-frame sequences.
+
+The sequences are test_posetrack's: two people, 30 px head size.
+"""
+
+import logging
+import math
+
+import pytest
+
+from keras_pose.errors import FlagError
+from keras_pose.evaluation.posetrack import PoseTrackFormatError, PoseTrackMetric, sequence_pairs
+from tests.evaluation.test_posetrack import (assert_groups, evaluate, run_cli, sequence,
+                                             two_people, write)
+
+
+def _reordered(gt, order):
+    """``gt``'s frames listed in ``order``, each given the id of its new
+    position (as a tracker numbering the frames it reads)."""
+    pred = sequence([[] for _ in order])
+    for k, i in enumerate(order):
+        pred["images"][k]["file_name"] = gt["images"][i]["file_name"]
+        pred["annotations"] += [dict(a, image_id=100 + k) for a in gt["annotations"]
+                                if a["image_id"] == 100 + i]
+    return pred
+
+
+def test_frames_in_another_order_with_the_same_ids_are_refused(tmp_path):
+    """The ids agree by position but the file names are other frames' of
+    the ground truth: was accepted on the ids, every frame scored against
+    another one (AP 11.1 / MOTA 0 for perfect predictions, in silence)."""
+    gt = sequence(two_people(3))
+    pred = _reordered(gt, [0, 2, 1])  # e.g. frame_1, frame_2, frame_10 vs frame_1, 10, 2
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"pred\.json: images\[1\]: id 101 is that of ground-truth image '.*000001\.jpg', "
+            r"but its file name '.*000002\.jpg' is that of ground-truth images\[2\].*list "
+            r"the frames in the ground truth's order")):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
+                                 write(tmp_path / "pred.json", pred))
+    # The same order as the ground truth: perfect.
+    assert_groups(evaluate((gt, _reordered(gt, [0, 1, 2]))), "MOTA", 100.0)
+
+
+def test_own_frame_names_with_the_ground_truths_ids_are_still_paired():
+    """Names that are no ground-truth frame's (predict.py's video frames)
+    with the ids of the ground truth: paired by position, as poseval."""
+    gt = sequence(two_people())
+    pred = sequence(two_people(ids=(11, 12)))
+    for i, image in enumerate(pred["images"]):
+        image["file_name"] = f"clip.mp4/frame_{i:04d}.jpg"
+    assert_groups(evaluate((gt, pred)), "MOTA", 100.0)
+
+
+def test_a_posetrack_2017_file_is_named_so_with_the_way_out(tmp_path):
+    """Was "missing key 'categories'"."""
+    old = {"annolist": [{"image": [{"name": "images/bonn/000001_bonn/00001.jpg"}],
+                         "annorect": []}]}
+    pred = write(tmp_path / "pred.json", sequence(two_people()))
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"gt\.json: this is the PoseTrack 2017 layout \('annolist'\), which is not read; "
+            r"convert it to the PoseTrack 2018 layout .*poseval's py/convert\.py")):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", old), pred)
+
+
+def test_an_id_of_another_type_says_the_types_differ(tmp_path):
+    """The same id as a string and as a number: was only "is not the id"."""
+    gt = write(tmp_path / "gt.json", sequence(two_people()))
+    data = sequence(two_people(ids=(11, 12)))
+    for image in data["images"]:
+        image.update(id=str(image["id"]), file_name="other/" + image["file_name"][-10:-4]
+                     + ".png")
+    for ann in data["annotations"]:
+        ann["image_id"] = str(ann["image_id"])
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"pred\.json: images\[0\]: .*the types differ, '100' is a string and the ground "
+            r"truth's id 100 is a number")):
+        PoseTrackMetric().update(gt, write(tmp_path / "pred.json", data))
+    data = sequence(two_people())
+    data["annotations"][2]["image_id"] = "101"  # Within one file.
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"gt\.json: annotations\[2\]: 'image_id' '101' is not the id of an image: the "
+            r"types differ, '101' is a string and the image's 'id' 101 is a number")):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", data), gt)
+
+
+def test_json_extension_in_any_case_and_folders_named_json(tmp_path, caplog):
+    """clip2.JSON was skipped in silence; a folder zz.json was taken for a
+    sequence (and failed to open)."""
+    caplog.set_level(logging.WARNING, logger="absl")
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir()
+    pred.mkdir()
+    for name in ("a.json", "clip2.JSON"):
+        write(gt / name, sequence(two_people()))
+    (gt / "zz.json").mkdir()
+    write(pred / "a.Json", sequence(two_people()))
+    write(pred / "clip2.posetrack.json", sequence(two_people()))
+    pairs = sequence_pairs(str(gt), str(pred))
+    assert pairs == [(str(gt / "a.json"), str(pred / "a.Json")),
+                     (str(gt / "clip2.JSON"), str(pred / "clip2.posetrack.json"))]
+    assert f"--gt {gt}: zz.json named like JSON files but not files; left out" in caplog.text
+    assert "have no ground-truth sequence" not in caplog.text
+    write(pred / "clip2.json", sequence(two_people()))  # Two predictions of clip2.
+    with pytest.raises(FlagError, match=r"two predictions of sequence clip2\.JSON: .*clip2\.json "
+                       r"and .*clip2\.posetrack\.json"):
+        sequence_pairs(str(gt), str(pred))
+
+
+def test_a_ground_truth_folder_with_a_prediction_file_is_refused(tmp_path):
+    """Was "predictions <file> is not a directory"."""
+    (tmp_path / "gt").mkdir()
+    write(tmp_path / "gt" / "a.json", sequence(two_people()))
+    pred = write(tmp_path / "a.json", sequence(two_people()))
+    with pytest.raises(FlagError, match=r"--gt .*gt is a folder of sequences but --pred .*a\.json "
+                       r"is a file: a ground-truth folder needs a predictions folder"):
+        sequence_pairs(str(tmp_path / "gt"), pred)
+    proc = run_cli("--gt", str(tmp_path / "gt"), "--pred", pred)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "needs a predictions folder" in proc.stderr
+
+
+def test_single_labelled_frame_sequences_say_why_tracking_is_nan(caplog):
+    """MOTA was NaN without a word: poseval leaves the last labelled frame
+    of each sequence out of tracking."""
+    caplog.set_level(logging.WARNING, logger="absl")
+    one = sequence(two_people(1))
+    metrics = evaluate((one, sequence(two_people(1, ids=(11, 12)))))
+    assert math.isnan(metrics["MOTA/Total"]) and metrics["AP/Total"] == 100.0
+    assert caplog.text.count("single labelled frame") == 1
+    assert ("1 sequence(s) have a single labelled frame (<ground truth>): the last labelled "
+            "frame of each sequence is not scored for tracking (as in poseval), so a sequence "
+            "needs at least 2 labelled frames") in caplog.text
+    assert "so MOTA, precision and recall are NaN" in caplog.text
+    caplog.clear()
+    evaluate((one, sequence(two_people(1))), (sequence(two_people()), sequence(two_people())))
+    assert "1 sequence(s) have a single labelled frame" in caplog.text
+    assert "are NaN" not in caplog.text
+    caplog.clear()
+    evaluate((sequence(two_people()), sequence(two_people())))
+    assert "single labelled frame" not in caplog.text
