@@ -5,6 +5,8 @@ Shapes: M people, K keypoints.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Sequence
 
 import cv2
@@ -57,7 +59,15 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.nda
     right or centre colour; keypoints above the threshold as dots; the box
     as a thin rectangle. Points and boxes that are not finite (or lie
     millions of pixels away) are not drawn.
+
+    Raises:
+      ValueError: for a ``score_threshold`` that is not a finite number
+        (None was a TypeError comparing a float with None).
     """
+    if (isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real)
+            or not math.isfinite(score_threshold)):
+        raise ValueError(f"score_threshold: expected a finite number (keypoints scoring above "
+                         f"it are drawn, e.g. 0.2), got {score_threshold!r}")
     out = np.ascontiguousarray(check_rgb_image(image).copy())
     scale = max(1, int(round(max(out.shape[:2]) / 400)))
     for person in range(len(keypoints)):

@@ -80,6 +80,11 @@ class ImageArrayError(UserError, ValueError):
 
 def _image_hint(image: np.ndarray) -> str:
     """How to get an (H, W, 3) uint8 RGB image from what was given."""
+    if image.dtype.kind == "O" and image.ndim == 0 and image.item() is None:
+        # Was "a file's path: read it first": None is what cv2.imread returns
+        # for a file it cannot read.
+        return ("; the image is None (cv2.imread returns None for a file it cannot read: "
+                "check the path, or use read_image(path), which says why)")
     if image.dtype.kind == "S":
         return "; encoded bytes: decode them first, e.g. decode_image(data)"
     if image.dtype.kind == "U" or (image.dtype.kind == "O" and image.ndim == 0):

@@ -11,7 +11,7 @@ Shapes: M detections, N candidate boxes, K = ``max_detections`` (padding).
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
@@ -56,6 +56,32 @@ class Detections:
     @classmethod
     def empty(cls) -> "Detections":
         return cls(np.zeros((0, 4), np.float32), np.zeros((0,), np.float32))
+
+    @classmethod
+    def of(cls, value: Any, name: str = "detections") -> "Detections":
+        """``value`` as Detections: None (no people), a ``(boxes (M, 4),
+        scores (M,))`` pair or an object with ``.boxes`` and ``.scores``.
+
+        Raises:
+          ValueError: naming ``name`` and the form expected, for anything
+            else (``[]``, bare boxes: was "not enough values to unpack" in
+            the tracker) or a pair of bad shapes or counts.
+        """
+        form = (f"{name}: expected None, a (boxes (M, 4) [x, y, w, h], scores (M,)) pair or "
+                "an object with .boxes and .scores")
+        if value is None or isinstance(value, cls):
+            return cls.empty() if value is None else value
+        if hasattr(value, "boxes") and hasattr(value, "scores"):
+            value = (value.boxes, value.scores)
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            given = (f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else
+                     f"a {type(value).__name__}" + (f" of {len(value)} item(s)"
+                                                    if isinstance(value, list) else ""))
+            raise ValueError(f"{form}; got {given}")
+        try:
+            return cls(*value)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{form} ({e})") from e
 
 
 class PersonDetector:
@@ -172,9 +198,10 @@ def filter_detections(boxes: np.ndarray, scores: np.ndarray, score_threshold: fl
       categories: (N,) COCO categories, or None.
     """
     check_filter(score_threshold, nms_iou_threshold, max_detections)  # Was TF's error.
-    boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
-    scores = np.asarray(scores, np.float32).reshape(-1)
-    order = kept_order_tf(tf.constant(boxes), tf.constant(scores), score_threshold,
+    # Detections' checks of shapes and counts: 1 box with 2 scores was TF's
+    # GatherV2 error.
+    given = Detections(boxes, scores, categories)
+    order = kept_order_tf(tf.constant(given.boxes), tf.constant(given.scores), score_threshold,
                           nms_iou_threshold, max_detections).numpy()
-    return Detections(boxes[order], scores[order],
-                      None if categories is None else np.asarray(categories)[order])
+    return Detections(given.boxes[order], given.scores[order],
+                      None if categories is None else given.categories[order])

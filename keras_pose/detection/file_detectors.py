@@ -330,6 +330,20 @@ def _is_loaded(value: Any) -> bool:
     return isinstance(value, tuple) and len(value) in (2, 3) and np.ndim(value[0]) == 2
 
 
+def _loaded_entry(key: Key, value: tuple) -> tuple:
+    """A loaded entry as (boxes (M, 4) float32, scores (M,) float32[,
+    categories (M,) int64]) arrays, checked as ``Detections`` checks them.
+    Was kept as given: lists were taken, then failed in ``detect`` with
+    NumPy's "only integer scalar arrays can be converted to a scalar index"."""
+    try:
+        found = Detections(*value)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"boxes entry {key!r}: {e}; expected (boxes (M, 4) [x, y, w, h], "
+                         "scores (M,)[, categories (M,)])") from e
+    return (found.boxes, found.scores) + (() if found.categories is None else
+                                          (found.categories,))
+
+
 class FileDetector(PersonDetector):
     """Person boxes read from a file (or given as a table).
 
@@ -357,7 +371,7 @@ class FileDetector(PersonDetector):
         if isinstance(boxes, str):
             self.table = load_detection_file(boxes, category_ids)
         elif all(_is_loaded(value) for value in boxes.values()):
-            self.table = dict(boxes)
+            self.table = {key: _loaded_entry(key, value) for key, value in boxes.items()}
         else:  # The file's own form: {name: [[x, y, w, h], ...]}, lists or arrays.
             self.table = detections_from_json(
                 {name: value.tolist() if isinstance(value, np.ndarray) else value

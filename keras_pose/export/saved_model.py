@@ -123,13 +123,21 @@ def check_images_tf(images: tf.Tensor, num_boxes: tf.Tensor) -> tf.Tensor:
 
 
 def check_threshold_tf(score_threshold: tf.Tensor) -> tf.Tensor:
-    """``score_threshold``, once checked to be zero or one finite number."""
+    """``score_threshold``, once checked to be a list of zero or one finite
+    number. TF Serving and a loaded signature do not hold a request to the
+    signature's shape: a (1, 1) threshold failed in TF's words ("The second
+    input must be a scalar", node All)."""
+    shape = tf.shape(score_threshold)
+    # The rank counted at run time, as check_image_shape_tf does: the graph
+    # is built and optimised for the signature's rank 1 (tf.rank, and the
+    # axes of a reduction over all of them, are folded into it).
+    rank = tf.shape(tf.where(shape >= 0))[0]
     checks = [
-        tf.debugging.Assert(tf.size(score_threshold) <= 1, [
-            "score_threshold: a list of zero or one number, got", tf.size(score_threshold),
-            "values"]),
-        tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(score_threshold)), [
-            "score_threshold: must be a finite number, got", score_threshold])]
+        tf.debugging.Assert(tf.logical_and(rank == 1, tf.size(score_threshold) <= 1), [
+            "score_threshold: a list of zero or one number, got shape", shape], summarize=8),
+        tf.debugging.Assert(
+            tf.reduce_all(tf.math.is_finite(score_threshold), axis=tf.range(rank)),
+            ["score_threshold: must be a finite number, got", score_threshold])]
     with tf.control_dependencies(checks):
         return tf.identity(score_threshold)
 

@@ -139,6 +139,18 @@ def _load_resolved(resolved: Any, overrides: Sequence[str]) -> PoseModel:
                      keras_model=model)
 
 
+def _checked_path(path: Any) -> str:
+    """``path`` as a string (was os.stat's TypeError for None).
+
+    Raises:
+      CheckpointError: ``path`` is not a string (or os.PathLike).
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise CheckpointError("path: expected a checkpoint, SavedModel or export path or a "
+                              f"preset name (a string), got {path!r}")
+    return os.fspath(path)
+
+
 def load_pose_model(path: str, overrides: Sequence[str] = (), *,
                     runtime: Optional[str] = None, precision: Optional[str] = None,
                     data_config: Any = None, samples: Any = None) -> PoseModel:
@@ -163,6 +175,7 @@ def load_pose_model(path: str, overrides: Sequence[str] = (), *,
       CheckpointError: naming the path and what is wrong with it.
       ConfigError: for a bad override.
     """
+    path = _checked_path(path)
     resolved = resolve_checkpoint(path)
     try:
         pose_model = _load_resolved(resolved, overrides)

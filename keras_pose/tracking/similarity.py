@@ -32,13 +32,22 @@ def sigmas_or_default(sigmas: Optional[Sequence[float]], num_keypoints: int) -> 
     ``DEFAULT_OKS_SIGMA`` for every joint otherwise.
 
     Raises:
-      ValueError: when the number of sigmas is not K.
+      ValueError: when the number of sigmas is not K, or one is not a
+        finite number > 0 (a zero made every OKS NaN: a new track id for
+        every pose of every frame).
     """
     if sigmas is None or len(sigmas) == 0:
         sigmas = COCO_OKS_SIGMAS if num_keypoints == 17 else (DEFAULT_OKS_SIGMA,) * num_keypoints
-    sigmas = np.asarray(sigmas, np.float64)
+    try:
+        sigmas = np.asarray(sigmas, np.float64)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"OKS sigmas: not a list of numbers ({e})") from e
     if sigmas.shape != (num_keypoints,):
-        raise ValueError(f"{sigmas.shape[0]} OKS sigmas for {num_keypoints} keypoints")
+        raise ValueError(f"{sigmas.size} OKS sigmas for {num_keypoints} keypoints")
+    bad = np.flatnonzero(~(np.isfinite(sigmas) & (sigmas > 0)))
+    if len(bad):
+        raise ValueError(f"OKS sigmas: sigma {bad[0]} is {sigmas[bad[0]]}; every sigma must be "
+                         "a finite number > 0 (COCO's are 0.025 to 0.107)")
     return sigmas
 
 

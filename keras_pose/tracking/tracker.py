@@ -46,10 +46,12 @@ import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
+from absl import logging
 
 from keras_pose.configs.base import ConfigError, TrackConfig
 from keras_pose.data.images import check_rgb_image
-from keras_pose.data.transforms import box_array
+from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, boxes_off_image
+from keras_pose.detection.base import Detections
 from keras_pose.oks import oks_between, pairwise_oks
 from keras_pose.signals import defer_interrupts
 from keras_pose.tracking import boxes as box_ops
@@ -92,17 +94,13 @@ def _checked_detections(detections: Any) -> tuple[np.ndarray, np.ndarray]:
     ``(boxes, scores)`` pair or an object with ``.boxes`` and ``.scores``).
 
     Raises:
-      ValueError: for counts that differ or a value that is not finite (a
-        NaN box became a track of NaN joints that broke every later frame).
+      ValueError: for anything else (``Detections.of``: ``[]`` or bare
+        boxes were "not enough values to unpack"), counts that differ or a
+        value that is not finite (a NaN box became a track of NaN joints
+        that broke every later frame).
     """
-    if detections is None:
-        return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-    boxes, scores = ((detections.boxes, detections.scores)
-                     if hasattr(detections, "boxes") else detections)
-    boxes = box_array(boxes, "detection boxes")
-    scores = np.asarray(scores, np.float32).reshape(-1)
-    if len(boxes) != len(scores):
-        raise ValueError(f"{len(boxes)} detection boxes but {len(scores)} scores")
+    found = Detections.of(detections)
+    boxes, scores = found.boxes, found.scores
     bad = np.flatnonzero(~(np.isfinite(boxes).all(axis=1) & np.isfinite(scores)))
     if len(bad):
         raise ValueError(f"detection {bad[0]} is not finite: box {boxes[bad[0]].tolist()}, "
@@ -220,6 +218,7 @@ class PoseTracker:
         # reports it: a video of unconfident poses must not end in silence).
         self.low_score_detections = 0  # detector boxes below detection_threshold
         self.unconfident_poses = 0  # poses of detected boxes below min_keypoints
+        self.unusable_detections = 0  # off the image, or of no positive size
         # Two threads stepping one tracker broke it (a deque mutated during
         # iteration, new ids for the same people): refused instead.
         self._busy = threading.Lock()
@@ -301,7 +300,8 @@ class PoseTracker:
           detections: the person detector's boxes (M, 4) [x, y, w, h] and
             scores (M,): a ``(boxes, scores)`` pair or an object with
             ``.boxes`` and ``.scores`` (``keras_pose.detection.Detections``);
-            None: no detections (only propagated boxes).
+            None or an empty pair: no detections (only propagated boxes).
+            Boxes off the image are skipped (``unusable_detections``).
 
         Returns:
           The frame's :class:`FrameResult`.
@@ -319,7 +319,7 @@ class PoseTracker:
         # carried into this frame already, and the next step carried them
         # again, one frame too far.
         saved = (copy.deepcopy(self._tracks), self._next_id, self.low_score_detections,
-                 self.unconfident_poses)
+                 self.unconfident_poses, self.unusable_detections)
         try:
             if ready:
                 self._advance_tracks(pending.result())
@@ -331,7 +331,7 @@ class PoseTracker:
             track_ids = self._associate(poses)
         except BaseException:
             (self._tracks, self._next_id, self.low_score_detections,
-             self.unconfident_poses) = saved
+             self.unconfident_poses, self.unusable_detections) = saved
             raise
         self._prev_gray = gray
         order = np.argsort(track_ids, kind="stable")
@@ -372,10 +372,10 @@ class PoseTracker:
     def _candidate_boxes(self, det_boxes: np.ndarray, det_scores: np.ndarray,
                          image_hw: tuple[int, int]):
         """Detections above the threshold, NMS-unified with propagated boxes."""
+        det_boxes, det_scores = self._usable(det_boxes, det_scores, image_hw)
         confident = det_scores >= self.config.detection_threshold
         self.low_score_detections += int(np.count_nonzero(~confident))
-        keep = confident & (det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0)
-        det_boxes, det_scores = det_boxes[keep], det_scores[keep]
+        det_boxes, det_scores = det_boxes[confident], det_scores[confident]
         prop_boxes, prop_scores = [], []
         if self.config.use_propagation:
             size = (image_hw[1], image_hw[0])
@@ -390,6 +390,25 @@ class PoseTracker:
         return box_ops.unify_boxes(det_boxes, det_scores, np.reshape(prop_boxes, (-1, 4)),
                                    np.asarray(prop_scores, np.float32),
                                    self.config.box_nms_iou)
+
+    def _usable(self, det_boxes: np.ndarray, det_scores: np.ndarray,
+                image_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The detections of a positive size that overlap the image
+        (``boxes_off_image``, predict.py's rule for a boxes file); the others
+        are skipped and counted, and the first ones logged. Was: one box off
+        the image failed the frame (the Predictor refuses it), while one of
+        negative width was dropped without a word."""
+        usable = ((det_boxes[:, 2] > 0) & (det_boxes[:, 3] > 0)
+                  & ~boxes_off_image(det_boxes, *image_hw))
+        skipped = int(np.count_nonzero(~usable))
+        if skipped and not self.unusable_detections:
+            logging.warning(
+                "PoseTracker: %d detection(s) of frame %d skipped: they do not overlap the "
+                "image of (height, width) %s, are more than %g times its size or have no "
+                "positive width and height (later ones are counted in unusable_detections)",
+                skipped, self._frame_index, tuple(image_hw), MAX_BOX_TO_IMAGE)
+        self.unusable_detections += skipped
+        return det_boxes[usable], det_scores[usable]
 
     def _estimate(self, frame_rgb, boxes, box_scores, propagated) -> _Poses:
         """Poses in the boxes, without unconfident ones and duplicates."""
