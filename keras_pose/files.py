@@ -62,15 +62,15 @@ def _temporary_stem(path: str, kind: str, extra: int = 0) -> str:
     return os.path.join(folder, fitting_name(name, room))
 
 
-def fitting_name(name: str, room: int) -> str:
+def fitting_name(name: str, room: int, limit: int = _NAME_MAX) -> str:
     """``name``, or, when it and ``room`` more bytes would pass a file
-    name's 255 bytes, its first bytes and ``~`` and 12 hex digits of its
-    SHA-256 (the same for the same name; never cut inside a UTF-8
-    character)."""
+    name's ``limit`` bytes (255; a file system's own, such as eCryptfs's
+    143), its first bytes and ``~`` and 12 hex digits of its SHA-256 (the
+    same for the same name; never cut inside a UTF-8 character)."""
     raw = os.fsencode(name)  # Bytes, not characters: "é" is 2 of the 255.
-    if len(raw) + room <= _NAME_MAX:
+    if len(raw) + room <= limit:
         return name
-    keep = max(0, _NAME_MAX - room - 1 - _HASH_CHARS)
+    keep = max(0, limit - room - 1 - _HASH_CHARS)
     while keep and raw[keep] & 0xC0 == 0x80:  # Not inside a UTF-8 character.
         keep -= 1
     return os.fsdecode(raw[:keep]) + "~" + hashlib.sha256(raw).hexdigest()[:_HASH_CHARS]

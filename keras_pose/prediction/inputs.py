@@ -35,6 +35,15 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".
 UNREAD_PHOTO_EXTENSIONS = (".heic", ".heif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
                            ".orf", ".rw2", ".raf", ".jp2", ".j2k", ".jpx", ".jxl", ".ppm",
                            ".pgm", ".pbm", ".pnm", ".pfm", ".exr", ".hdr", ".ico")
+# Videos OpenCV opens but not listed above: named too (were passed over unsaid).
+UNREAD_VIDEO_EXTENSIONS = (".vob", ".mxf", ".divx", ".asf", ".mjpeg", ".y4m", ".m2v", ".dv",
+                           ".f4v")
+# (extensions, why they are not read and the way out) of the note of find_inputs.
+_UNREAD = ((UNREAD_PHOTO_EXTENSIONS, "the image formats read are JPEG, PNG, BMP, GIF and WebP; "
+            "HEIC/HEIF/AVIF, JPEG 2000, JPEG XL, PNM and camera raw files are not): convert "
+            "them to JPEG or PNG"),
+           (UNREAD_VIDEO_EXTENSIONS, f"the videos read are {', '.join(VIDEO_EXTENSIONS)}): "
+            "convert them to MP4 (ffmpeg -i clip.vob clip.mp4)"))
 
 
 class InputError(UserError, ValueError):
@@ -148,7 +157,7 @@ def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
 
 def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str]:
     """(inputs, note): the images and videos ``spec`` names, in the keys'
-    natural order, and what it holds in photo formats no decoder here reads
+    natural order, and what it holds in photo or video formats not read here
     or as links to missing files, with the way out ("" when none), from
     one walk of the folder.
 
@@ -163,7 +172,7 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
     root, files = _files(spec, recursive)
     dangling = _dangling_links(files)
     files = [p for p in files if os.path.isfile(p)]
-    unread = "; ".join(filter(None, (_unread_photos(files), dangling)))
+    unread = "; ".join(filter(None, (_unread_formats(files), dangling)))
     # A file named on its own is an input whatever its name ends with.
     keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
                    for p in files if _is_media(p) or os.path.isfile(spec)),
@@ -193,20 +202,21 @@ def _dangling_links(files: Sequence[str]) -> str:
             f"out (e.g. {example}): restore the files or remove the links")
 
 
-def _unread_photos(files: Sequence[str]) -> str:
+def _unread_formats(files: Sequence[str]) -> str:
     """"3 .heic file(s) ...: convert them to JPEG" for the photos among
-    ``files`` that no decoder here reads ("" when none)."""
-    counts: dict[str, int] = {}
-    for path in files:
-        ext = os.path.splitext(path)[1].lower()
-        if ext in UNREAD_PHOTO_EXTENSIONS:
-            counts[ext] = counts.get(ext, 0) + 1
-    if not counts:
-        return ""
-    found = ", ".join(f"{n} {ext} file(s)" for ext, n in sorted(counts.items()))
-    return (f"{found} not read (the image formats read are JPEG, PNG, BMP, GIF and WebP; "
-            "HEIC/HEIF/AVIF, JPEG 2000, JPEG XL, PNM and camera raw files are not): convert "
-            "them to JPEG or PNG")
+    ``files`` that no decoder here reads, and the like for videos of the
+    extensions not read ("" when none)."""
+    notes = []
+    for extensions, why in _UNREAD:
+        counts: dict[str, int] = {}
+        for path in files:
+            ext = os.path.splitext(path)[1].lower()
+            if ext in extensions:
+                counts[ext] = counts.get(ext, 0) + 1
+        if counts:
+            found = ", ".join(f"{n} {ext} file(s)" for ext, n in sorted(counts.items()))
+            notes.append(f"{found} not read ({why}")
+    return "; ".join(notes)
 
 
 def without_own_outputs(inputs: list[InputFile], output_dir: str
@@ -336,13 +346,25 @@ def _copies_of_inputs_under(folder: str, roots: set[str], inputs: Sequence[Input
     top = os.path.abspath(folder) + os.sep
     for item in inputs:
         path = os.path.abspath(item.path)
-        stem, ext = os.path.splitext(path)
-        if not (path.startswith(top) and stem.endswith(".pose")):
+        copy_of = _copy_of(path, item.is_video)
+        if not (path.startswith(top) and copy_of):
             continue
-        original = os.path.relpath(stem[:-len(".pose")] + ext, top)
-        if any(os.path.isfile(os.path.join(root, original)) for root in roots):
+        original = os.path.relpath(copy_of, top)
+        exists = os.path.exists if item.is_video else os.path.isfile
+        if any(exists(os.path.join(root, original)) for root in roots):
             found.add(path)
     return found
+
+
+def _copy_of(path: str, is_video: bool) -> str:
+    """The input whose annotated copy ``path`` is named as ("" when none):
+    ``<stem>.pose<ext>`` of a photo, ``<key>.pose.avi`` of a video or a
+    folder of frames (the photos' rule took a user's ``dance.pose.avi``
+    beside ``dance.avi`` for a copy: left out of every later run)."""
+    if is_video:
+        return path[:-len(".pose.avi")] if path.endswith(".pose.avi") else ""
+    stem, ext = os.path.splitext(path)
+    return stem[:-len(".pose")] + ext if stem.endswith(".pose") else ""
 
 
 def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:

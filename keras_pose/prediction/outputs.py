@@ -19,15 +19,18 @@ from __future__ import annotations
 import errno
 import json
 import os
-from typing import Any, Callable, Collection, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import cv2
 import numpy as np
 from absl import logging
 
 from keras_pose.errors import UserError
-from keras_pose.files import (nearest_existing, remove_dead_leftovers, write_atomically,
-                              write_json)
+from keras_pose.files import remove_dead_leftovers, write_atomically, write_json
+# An earlier run's outputs: a module of their own (this one was 468 lines).
+from keras_pose.prediction.earlier_outputs import (
+    earlier_entries_are, keep_earlier_results, keep_previous, name_limit, name_too_long,
+    previous_path, put_back_previous)
 from keras_pose.signals import defer_interrupts
 
 
@@ -47,7 +50,7 @@ class OutputWriter:
         self.output_dir = output_dir
         self.failures: list[str] = []
 
-    def _failed(self, path: str, reason: str, error: Optional[BaseException] = None) -> bool:
+    def failed(self, path: str, reason: str, error: Optional[BaseException] = None) -> bool:
         """Notes a write that failed; a full disk (``error``'s errno) stops
         the run: raises DiskFullError naming ``path``."""
         if getattr(error, "errno", None) == errno.ENOSPC:
@@ -67,15 +70,15 @@ class OutputWriter:
             ok, encoded = cv2.imencode(os.path.splitext(path)[1],
                                        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         except cv2.error as e:
-            return self._failed(path, f"the image could not be encoded ({e})")
+            return self.failed(path, f"the image could not be encoded ({e})")
         if not ok:
-            return self._failed(path, "the image could not be encoded")
+            return self.failed(path, "the image could not be encoded")
         try:
             remove_dead_leftovers(path)  # A killed run's temporary file of this copy.
             write_atomically(path, encoded.tobytes())
             return True
         except OSError as e:
-            return self._failed(path, _why_not_written(path, "the image", e), e)
+            return self.failed(path, _why_not_written(path, "the image", e), e)
 
     def json(self, path: str, value: Any) -> bool:
         """Writes a JSON file atomically; True if written."""
@@ -83,19 +86,26 @@ class OutputWriter:
             write_json(path, value)
             return True
         except OSError as e:
-            return self._failed(path, e.strerror or str(e), e)
+            return self.failed(path, e.strerror or str(e), e)
+
+    def name_fits(self, path: str, what: str, added: str) -> bool:
+        """Whether ``path``'s name fits its file system; else noted as a
+        failure, ``what`` not written (``added``: what the name adds to the
+        input's name)."""
+        if not name_too_long(path):
+            return True
+        return self.failed(path, _why_not_written(path, what, added=added))
 
 
-def _why_not_written(path: str, what: str, error: Optional[OSError] = None) -> str:
+def _why_not_written(path: str, what: str, error: Optional[OSError] = None,
+                     added: str = ".pose") -> str:
     """Why ``path`` was not written: ``error``'s reason, or for OpenCV's
-    writers, which say only False, the likely one."""
-    try:
-        limit = os.pathconf(nearest_existing(os.path.dirname(path) or "."), "PC_NAME_MAX")
-    except (OSError, ValueError):
-        limit = 255
-    if len(os.path.basename(path).encode()) > limit:  # "disk full?" was guessed
+    writers, which say only False, the likely one (``added``: what the
+    output's name adds to the input's)."""
+    if name_too_long(path):  # "disk full?" was guessed
         return (f"{what} could not be written: its name is longer than the file system "
-                f"allows ({limit} bytes; the input's name plus '.pose'); rename the input")
+                f"allows ({name_limit(path)} bytes; the input's name plus '{added}'); "
+                "rename the input")
     if error is not None:
         return f"{what} could not be written: {error.strerror or error}"
     return f"{what} could not be written (disk full or read-only?)"
@@ -151,7 +161,7 @@ class VideoOutput:
             self._video = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"MJPG"), self.fps,
                                           self._size)
             if not self._video.isOpened():
-                self.ok = self.writer._failed(self.path, "the video could not be opened")
+                self.ok = self.writer.failed(self.path, "the video could not be opened")
                 return
             gaps, self._gaps = self._gaps, 0
             for _ in range(gaps):
@@ -178,11 +188,12 @@ class VideoOutput:
             return
         self._video.release()
         if self.ok and not _last_frame_reads(self.path, self.frames):
-            why = _why_not_written(self.path, f"the video's {self.frames} frames")
+            why = _why_not_written(self.path, f"the video's {self.frames} frames",
+                                   added=".pose.avi")
             if os.path.isfile(self.path):  # OpenCV's writer dropped the rest in silence.
                 why += ("; the file left holds fewer of them (frames.json has every frame "
                         "done)")
-            self.ok = self.writer._failed(self.path, why)
+            self.ok = self.writer.failed(self.path, why)
 
 
 def _fitted(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, bool]:
@@ -210,125 +221,6 @@ def _last_frame_reads(path: str, frames: int) -> bool:
         return bool(capture.read()[0])
     finally:
         capture.release()
-
-
-def _earlier_entries_are(path: str, ours: Callable[[dict], bool]) -> bool:
-    """Whether the JSON list at ``path`` is missing, or holds only entries
-    (dicts) that ``ours`` accepts: then this run may replace it. A file that
-    is not such a list is not this run's to delete."""
-    try:
-        with open(path, "rb") as f:
-            earlier = json.load(f)
-    except FileNotFoundError:
-        return True
-    except ValueError:  # Not JSON (or not ours): kept.
-        return False
-    return isinstance(earlier, list) and all(
-        isinstance(entry, dict) and ours(entry) for entry in earlier)
-
-
-def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
-    """Moves an earlier run's results file at ``path`` to ``<stem>.<n>.json``
-    (the first free n; returned) unless every entry is for one of ``names``
-    ({file_name: the input's absolute path}; an entry's ``path``, when it
-    has one, must be that input's too): a run over the same inputs again
-    replaces it. A file that is not a list of results is kept too: it is
-    not this run's to delete. Two runs (``predict.py a.jpg``, then
-    ``b.jpg``, or ``a/x.jpg`` then ``b/x.jpg``) into one ``--output_dir``
-    lost the first one's results this way before."""
-    def ours(entry: dict) -> bool:
-        name = entry.get("file_name")
-        return name in names and entry.get("path", names[name]) == names[name]
-    if _earlier_entries_are(path, ours):
-        return None
-    stem, n = os.path.splitext(path)[0], 1
-    while os.path.exists(f"{stem}.{n}.json"):
-        n += 1
-    os.replace(path, f"{stem}.{n}.json")  # The run holds the folder's lock.
-    return f"{stem}.{n}.json"
-
-
-SEQUENCE_SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi")
-# An earlier run's outputs of the same inputs, while this run has not finished.
-PREVIOUS = ".previous"
-
-
-def previous_path(path: str) -> str:
-    """``predictions.json`` -> ``predictions.previous.json``."""
-    stem, ext = os.path.splitext(path)
-    return stem + PREVIOUS + ext
-
-
-def keep_previous(pairs: list[tuple[str, str]]) -> tuple[list[str], bool]:
-    """Keeps an earlier run's outputs of the same inputs until this run has
-    finished: each (current, previous) file pair's current file is moved to
-    its previous name. When previous files are there already, a run stopped
-    before its end wrote the current ones (a finished run removes the
-    previous ones): those are removed, and the older, complete ones stay.
-
-    Returns:
-      (the previous files there now, whether this call moved them).
-    """
-    if any(os.path.exists(previous) for _, previous in pairs):
-        for current, _ in pairs:
-            if os.path.exists(current):
-                os.remove(current)
-        return [previous for _, previous in pairs if os.path.exists(previous)], False
-    moved = []
-    for current, previous in pairs:  # The run holds the folder's lock.
-        if os.path.exists(current):
-            os.replace(current, previous)
-            moved.append(previous)
-    return moved, bool(moved)
-
-
-def put_back_previous(pairs: list[tuple[str, str]]) -> None:
-    """Undoes :func:`keep_previous` for a run that wrote nothing: each pair's
-    current file (this run's empty one) removed, its previous file renamed
-    back to the current name."""
-    for current, previous in pairs:
-        if os.path.exists(previous):
-            if os.path.exists(current):
-                os.remove(current)
-            os.replace(previous, current)
-
-
-def keep_earlier_sequence(output: Callable[[str], str], source: str,
-                          frames: Optional[Collection[str]] = None,
-                          tracked: bool = True) -> Optional[tuple[str, str]]:
-    """Moves an earlier run's outputs of a video or a folder of frames
-    (``output(suffix)`` for each of :data:`SEQUENCE_SUFFIXES`) to
-    ``<key>.<n><suffix>`` (the first n free for all) when its frames.json
-    names another ``source`` (the input's absolute path) in its entries, or,
-    for a folder, a frame not among this run's ``frames`` (file names): ``a.avi``
-    of another folder, or frames 4-6 of a folder tracked after frames 1-3,
-    given in a later run into the same ``--output_dir``, replaced the first
-    one's results in silence. So are a tracked run's outputs when this run
-    is not ``tracked``: its track ids and PoseTrack JSON were lost. A run
-    over the same source again (or an earlier version's file, which names
-    none) replaces them.
-
-    Returns:
-      None, or (the kept frames.json's path, why it was kept).
-    """
-    names = None if frames is None else {os.path.basename(name) for name in frames}
-
-    def ours(entry: dict) -> bool:
-        return entry.get("source", source) == source and (
-            names is None or os.path.basename(str(entry.get("file_name", ""))) in names)
-    if not _earlier_entries_are(output(".frames.json"), ours):
-        why = "another input of this name"
-    elif not tracked and os.path.exists(output(".posetrack.json")):
-        why = "tracked, this run is not"
-    else:
-        return None
-    n = 1
-    while any(os.path.exists(output(f".{n}{suffix}")) for suffix in SEQUENCE_SUFFIXES):
-        n += 1
-    for suffix in SEQUENCE_SUFFIXES:  # The run holds the folder's lock.
-        if os.path.exists(output(suffix)):
-            os.replace(output(suffix), output(f".{n}{suffix}"))
-    return output(f".{n}.frames.json"), why
 
 
 class JsonListFile:
@@ -371,7 +263,7 @@ class JsonListFile:
                 os.remove(path)
             self._file, self.failed = None, True
             self._put_back_previous()  # Nothing of this run's: the earlier file, as it was.
-            writer._failed(path, e.strerror or str(e), e)
+            writer.failed(path, e.strerror or str(e), e)
 
     def _set_aside(self, names: dict[str, str]) -> None:
         """An earlier file of other inputs (and the complete one a stopped
@@ -380,7 +272,7 @@ class JsonListFile:
         self.kept_earlier = keep_earlier_results(self.path, names)
         self.kept_earlier_previous = keep_earlier_results(previous_path(self.path), names)
         # An earlier "[]" alone is replaced (no results to keep).
-        if os.path.exists(previous_path(self.path)) or not _earlier_entries_are(
+        if os.path.exists(previous_path(self.path)) or not earlier_entries_are(
                 self.path, lambda entry: False):
             kept, self._moved_previous = keep_previous([(self.path, previous_path(self.path))])
             self.previous = kept[0] if kept else None
@@ -419,7 +311,7 @@ class JsonListFile:
         except OSError as e:  # Disk full, say: keep the entries before these.
             self._restore_end()
             self._file, self.failed = None, True
-            self.writer._failed(self.path, e.strerror or str(e), e)
+            self.writer.failed(self.path, e.strerror or str(e), e)
 
     def _restore_end(self) -> None:
         """Best effort after a failed add: cut what it wrote, close the list."""
@@ -437,7 +329,7 @@ class JsonListFile:
             self._file.close()
         except OSError as e:
             self._file, self.failed = None, True
-            self.writer._failed(self.path, e.strerror or str(e), e)
+            self.writer.failed(self.path, e.strerror or str(e), e)
         self._file = None
 
     def finish(self, complete: bool) -> Optional[str]:

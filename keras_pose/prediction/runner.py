@@ -27,10 +27,11 @@ from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.input_pixels import VideoFrames
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
-from keras_pose.prediction.outputs import (FRAMES_FPS, PREVIOUS, SEQUENCE_SUFFIXES,
-                                           DiskFullError, JsonListFile, OutputWriter, VideoOutput,
-                                           keep_earlier_sequence, keep_previous,
-                                           put_back_previous)
+from keras_pose.prediction.earlier_outputs import (PREVIOUS, SEQUENCE_SUFFIXES,
+                                                   keep_earlier_sequence, keep_previous,
+                                                   settle_previous, tagged)
+from keras_pose.prediction.outputs import (FRAMES_FPS, DiskFullError, JsonListFile,
+                                           OutputWriter, VideoOutput)
 
 
 @dataclasses.dataclass
@@ -221,9 +222,10 @@ class PredictionRun:
             # A boxes file keys a frame as frames.json names it (clip.mp4#3),
             # or the video by its path: then every frame gets its boxes.
             frame_source = getattr(self.detector, "frame_source", lambda video, i: video)
-            self._sequence(item.key, ((frame_key(item.key, i), frame_source(item.key, i), frame)
-                                      for i, frame in itertools.chain([first], decoded)),
-                           fps, track, track_config, item.path)
+            numbered = ((frame_key(item.key, i), frame_source(item.key, i), frame)
+                        for i, frame in itertools.chain([first], decoded))
+            if not self._sequence(item.key, numbered, fps, track, track_config, item.path):
+                return  # Skipped (said as a failure): no frame ran.
         finally:
             capture.release()
         beyond = getattr(self.detector, "frames_beyond", lambda video, count: [])(
@@ -239,7 +241,7 @@ class PredictionRun:
             self.summary.short_videos.append(
                 f"{item.path}: {frames.count} of the {declared} frames its header declares "
                 f"could be decoded (a truncated or damaged file, or a header's estimate); "
-                f"its outputs hold the {frames.count} frames decoded")
+                f"its outputs hold the {frames.count} frame{'s' * (frames.count != 1)} decoded")
 
     def folders(self, items: Sequence[InputFile], track_config: Any,
                 fps: float = FRAMES_FPS) -> None:
@@ -263,7 +265,7 @@ class PredictionRun:
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any, source: str,
-                  frame_names: Optional[Sequence[str]] = None) -> None:
+                  frame_names: Optional[Sequence[str]] = None) -> bool:
         """``frames`` yields (frame name, detection source, RGB frame);
         ``source``: the video's or the folder's path (each frame's entry
         names it: an earlier run's outputs of another source are kept);
@@ -275,12 +277,16 @@ class PredictionRun:
         frames done; a run stopped mid-video (Ctrl-C, an error) also closes
         the annotated video and writes the PoseTrack JSON of those frames,
         then the stop goes on: an hour of video is not lost to its last frame.
+        Returns False when it is skipped (its outputs cannot be named or the
+        earlier ones moved: a failure, said; the other inputs run).
         """
-        tracker = _tracker(self, track_config) if track else None
-        self._tracking = track
         output = functools.partial(sequence_output, self.writer.output_dir, key)
         source = os.path.abspath(source)
         pairs = self._set_aside(key, output, source, frame_names, track)
+        if pairs is None:
+            return False
+        tracker = _tracker(self, track_config) if track else None
+        self._tracking = track
         video = VideoOutput(self.writer, output(".pose.avi"), fps)
         per_frame, results, names = None, [], []
         finished, stop = False, None
@@ -312,8 +318,9 @@ class PredictionRun:
                 if not isinstance(stop, DiskFullError):
                     raise
             finally:  # Also when a full disk stopped the writes above.
-                _settle_previous(key, pairs, finished and written, done)
+                settle_previous(key, pairs, finished and written, done)
         self.summary.processed += 1
+        return True
 
     def _close_sequence(self, key: str, output: Any, video: VideoOutput,
                         per_frame: Optional[JsonListFile], tracker: Any, track_config: Any,
@@ -332,21 +339,32 @@ class PredictionRun:
         return written
 
     def _set_aside(self, key: str, output: Any, source: str,
-                   frame_names: Optional[Sequence[str]], track: bool) -> list[tuple[str, str]]:
+                   frame_names: Optional[Sequence[str]],
+                   track: bool) -> Optional[list[tuple[str, str]]]:
         """Earlier outputs of another ``source`` of the same name (or other
         ``frame_names`` of it, or tracked when this run is not) moved to
         ``<key>.<n>.*``, named in the summary; this source's kept as
         ``<key>.previous.*`` until this run has finished (they were replaced
         from the first frame, so a stop lost them). Returns the (current,
-        previous) file pairs."""
-        for prefix, what in (("", ""), (PREVIOUS, " (the complete outputs a stopped rerun "
-                                                  "of it kept)")):
-            kept = keep_earlier_sequence(lambda suffix: output(prefix + suffix), source,
-                                         frame_names, tracked=track)
-            if kept:  # Said at the end (predict.py's summary).
-                self.summary.kept_earlier.append(f"{key}: {kept[0]} ({kept[1]}){what}")
-        pairs = [(output(s), output(PREVIOUS + s)) for s in SEQUENCE_SUFFIXES]
-        keep_previous(pairs)
+        previous) file pairs; None, said as a failure, when an output's name
+        does not fit or the earlier ones cannot be moved (each move is all or
+        none). Was: "File name too long" stopped the whole run."""
+        what = f"the {'video' if frame_names is None else 'folder'}'s outputs (it is skipped)"
+        if not all(self.writer.name_fits(output(s), what, s) for s in SEQUENCE_SUFFIXES
+                   if track or s != ".posetrack.json"):
+            return None
+        try:
+            for tag, note in (("", ""), (PREVIOUS, " (the complete outputs a stopped rerun "
+                                                   "of it kept)")):
+                kept = keep_earlier_sequence(output, source, frame_names, track, tag)
+                if kept:  # Said at the end (predict.py's summary).
+                    self.summary.kept_earlier.append(f"{key}: {kept[0]} ({kept[1]}){note}")
+            pairs = [(output(s), tagged(output(s), PREVIOUS)) for s in SEQUENCE_SUFFIXES]
+            keep_previous(pairs)
+        except OSError as e:
+            self.writer.failed(output(".frames.json"), f"{what}: the earlier run's outputs "
+                                f"could not be moved aside ({e}); none is overwritten", e)
+            return None
         return pairs
 
     def _frames_of(self, frames: Iterator, tracker: Any, video: VideoOutput,
@@ -434,24 +452,6 @@ def _tracker(run: PredictionRun, track_config: Any) -> Any:
 def _draw_tracks(run: PredictionRun, frame: np.ndarray, result: Any) -> np.ndarray:
     from keras_pose.tracking import draw_tracks
     return draw_tracks(frame, result, run.predictor.config.data.skeleton, run.score_threshold)
-
-
-def _settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool,
-                     frames: int) -> None:
-    """An earlier run's outputs of the same video or folder (each pair's
-    previous file) go once this run's are complete; they go back in place
-    when this run wrote no frame; else they stay, and are named."""
-    previous = [p for _, p in pairs if os.path.exists(p)]
-    if not previous:
-        return
-    if complete:
-        for path in previous:
-            os.remove(path)
-    elif not frames:  # Stopped (or failed) at once: nothing of this run's to keep.
-        put_back_previous(pairs)
-    else:
-        logging.warning("%s: the earlier run's outputs of it are kept (%s): this run's are "
-                        "not complete", key, ", ".join(previous))
 
 
 def _write_posetrack(run: PredictionRun, path: str, results: list, names: list,

@@ -43,6 +43,25 @@ def _prediction_file(pred: str, pred_files: list[str], gt_file: str) -> str:
     return found[0] if found else os.path.join(pred, name)
 
 
+def _of_videos(pred: str, pred_files: list[str], missing: list[str]) -> str:
+    """A note on predict.py's outputs of videos in ``pred`` named as the
+    ``missing`` files' sequences (``move10.mp4.posetrack.json``), "" when
+    none: they were passed over unsaid, the user told of no file."""
+    from keras_pose.prediction.inputs import VIDEO_EXTENSIONS
+    stems = {_json_stem(os.path.basename(path)) for path in missing}
+    videos = [f[:-len(".posetrack.json")] for f in pred_files
+              if f.lower().endswith(".posetrack.json")]
+    videos = [v for v in videos if os.path.splitext(v)[1].lower() in VIDEO_EXTENSIONS
+              and os.path.splitext(v)[0] in stems]
+    if not videos:
+        return ""
+    listed = ", ".join(os.path.join(pred, v + ".posetrack.json") for v in videos[:5])
+    return (f"; {listed} {'is' if len(videos) == 1 else 'are'} predict.py's output of a "
+            f"video, whose frames ({videos[0]}#0, #1 ..., ids from 0) do not pair with a "
+            "ground truth's frames: run predict.py --track on the sequence's folder of "
+            "frames (PoseTrack's images/val/<sequence>/)")
+
+
 def _ground_truth_files(gt: str) -> list[str]:
     if os.path.isdir(gt):
         gt_files = [os.path.join(gt, f) for f in _json_files(gt, "--gt")]
@@ -83,7 +102,8 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     if missing:
         raise MissingFileError(
             f"no prediction file for {len(missing)} ground-truth sequence(s): "
-            + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+            + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+            + _of_videos(pred, pred_files, missing))
     _say_unpaired(pred, pred_files, {os.path.basename(p) for _, p in pairs})
     return pairs
 
