@@ -35,6 +35,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.data import transforms
+from keras_pose.data.file_kinds import is_video
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        filter_detections)
@@ -216,6 +217,11 @@ def frame_number(key: str) -> int:
 
 
 def _number(key: str) -> Optional[int]:
+    """The image id an input's file name carries (its last number), None
+    for a video: its frames are keyed ``clip.mp4#n`` or by its name (was:
+    every frame of ``clip785.mp4`` took COCO image 785's boxes)."""
+    if is_video(key):
+        return None
     digits = re.findall(r"\d+", os.path.splitext(os.path.basename(key))[0])
     return int(digits[-1]) if digits else None
 

@@ -22,15 +22,10 @@ from typing import Iterable, Mapping, Sequence
 import cv2
 from absl import logging
 
+from keras_pose.data.file_kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video
 from keras_pose.detection.file_detectors import file_key, name_form
 from keras_pose.errors import UserError
 
-# .jfif / .jpe / .jif: JPEGs as Windows and browsers save them.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".png", ".bmp", ".webp", ".gif",
-                    ".tif", ".tiff")
-# What OpenCV's FFmpeg reads; a file it cannot open is reported as unreadable.
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".3gp",
-                    ".wmv", ".flv", ".ts", ".mts", ".m2ts", ".ogv")
 # Photos in formats not read here: named, never silently passed over.
 UNREAD_PHOTO_EXTENSIONS = (".heic", ".heif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
                            ".orf", ".rw2", ".raf", ".jp2", ".j2k", ".jpx", ".jxl", ".ppm",
@@ -67,7 +62,7 @@ class InputFile:
 
     @property
     def is_video(self) -> bool:
-        return self.path.lower().endswith(VIDEO_EXTENSIONS)
+        return is_video(self.path)
 
     def drawn_output(self, output_dir: str) -> str:
         """Where its annotated copy goes: ``<stem>.pose<ext>`` for an image
@@ -474,7 +469,7 @@ def _unlisted_image_ids(names: Mapping[str, int], keys: Sequence[str],
     annotation file does not list, named in a warning."""
     top = max(names.values(), default=-1)
     unlisted = {key: top + 1 + i for i, key in enumerate(keys)
-                if key not in matched and not key.lower().endswith(VIDEO_EXTENSIONS)}
+                if key not in matched and not is_video(key)}
     if unlisted:
         # None matched: how names are matched, a file name and an input side by side.
         hint = ("" if matched or not names else

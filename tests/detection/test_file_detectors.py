@@ -291,3 +291,20 @@ def test_names_match_whatever_their_unicode_normalisation(tmp_path, caplog):
     assert mixed not in both
     with pytest.raises(DetectionFileError, match="could be any of"):
         match_entries({mixed: None}, both, "det.json")
+
+
+def test_a_video_is_never_matched_by_the_number_in_its_name():
+    """A COCO results file's image id 785 took every frame of clip785.mp4
+    (and clashed with 000000000785.jpg): a video is keyed by its name or
+    its frames' keys (clip785.mp4#n), never by an image id."""
+    from keras_pose.detection.file_detectors import match_entries
+    table = {785: None, 40083: None}
+    assert match_entries(table, ["000000040083.jpg", "clip785.mp4"], "det.json") == {
+        "000000040083.jpg": 40083}
+    # No clash with the image of that id: it takes the entry.
+    assert match_entries(table, ["000000000785.jpg", "CLIP785.MP4"], "det.json") == {
+        "000000000785.jpg": 785}
+    # Its own name and its frames' keys still match.
+    assert match_entries({"clip785.mp4": None, "clip785.mp4#2": None},
+                         ["clip785.mp4"], "det.json") == {"clip785.mp4": "clip785.mp4",
+                                                           "clip785.mp4#2": "clip785.mp4#2"}

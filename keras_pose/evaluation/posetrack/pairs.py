@@ -7,6 +7,7 @@ from typing import Optional
 
 from absl import logging
 
+from keras_pose.data.file_kinds import is_video
 from keras_pose.errors import FlagError, MissingFileError
 
 
@@ -47,12 +48,10 @@ def _of_videos(pred: str, pred_files: list[str], missing: list[str]) -> str:
     """A note on predict.py's outputs of videos in ``pred`` named as the
     ``missing`` files' sequences (``move10.mp4.posetrack.json``), "" when
     none: they were passed over unsaid, the user told of no file."""
-    from keras_pose.prediction.inputs import VIDEO_EXTENSIONS
     stems = {_json_stem(os.path.basename(path)) for path in missing}
     videos = [f[:-len(".posetrack.json")] for f in pred_files
               if f.lower().endswith(".posetrack.json")]
-    videos = [v for v in videos if os.path.splitext(v)[1].lower() in VIDEO_EXTENSIONS
-              and os.path.splitext(v)[0] in stems]
+    videos = [v for v in videos if is_video(v) and os.path.splitext(v)[0] in stems]
     if not videos:
         return ""
     listed = ", ".join(os.path.join(pred, v + ".posetrack.json") for v in videos[:5])
