@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from typing import Collection
 
 _CHUNK = 1 << 20
 
@@ -21,15 +22,22 @@ def sha256_of(path: str) -> str:
     return digest.hexdigest()
 
 
-def model_files_digest(path: str) -> str:
+def model_files_digest(path: str, exclude: Collection[str] = ()) -> str:
     """The hex SHA-256 of a model as stored at ``path``: every file of a
-    folder (a checkpoint, a SavedModel; names and contents, in name order),
-    or a file with the weights beside it (OpenVINO's ``.bin`` beside its
+    folder (a checkpoint, a SavedModel; names and contents, in name order)
+    but those under the top-level names ``exclude`` (what the caller knows
+    not to be the model: a checkpoint's cache of exports, which a run with
+    --runtime adds to, and another's export writes temporaries into), or a
+    file with the weights beside it (OpenVINO's ``.bin`` beside its
     ``.xml``)."""
     if os.path.isdir(path):
-        names = sorted(os.path.relpath(os.path.join(folder, name), path)
-                       for folder, _, names in os.walk(path) for name in names)
-        return files_digest([(name, os.path.join(path, name)) for name in names])
+        names = []
+        for folder, subfolders, files in os.walk(path):
+            if folder == path:  # Not walked into (was: hashed as part of the model).
+                subfolders[:] = [name for name in subfolders if name not in exclude]
+                files = [name for name in files if name not in exclude]
+            names += [os.path.relpath(os.path.join(folder, name), path) for name in files]
+        return files_digest([(name, os.path.join(path, name)) for name in sorted(names)])
     stem = os.path.splitext(path)[0]
     files = [path] + ([stem + ".bin"] if path.endswith(".xml")
                       and os.path.isfile(stem + ".bin") else [])

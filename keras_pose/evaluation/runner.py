@@ -269,7 +269,7 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
         pose_model = runtime_model(pose_model, runtime, precision, data_config=config)
     # The files as loaded: hashed after the inference, a best/ that train.py
     # replaced meanwhile was recorded as the model evaluated.
-    model_sha256 = model_files_digest(pose_model.path) if output_dir else None
+    model_sha256 = _model_digest(pose_model) if output_dir else None
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = datasets.resolve_box_mode(config, use_gt_boxes, detection_file)
     metric = metric_for(config)  # Loads and checks the ground truth first.
@@ -329,6 +329,18 @@ def check_output_names(output_dir: str) -> None:
                 f"{path} is a {'file' if folder else 'folder'} where the evaluation writes its "
                 f"{'folder' if folder else 'file'} {name}: move or rename it, or give another "
                 "--output_dir")
+
+
+def _model_digest(pose_model: Any) -> str:
+    """:func:`model_files_digest` of the model as run: a checkpoint's files
+    but its cache of exports (``exports/``). Was: hashed with it, so that
+    after any --runtime run a plain evaluation found "the model's files
+    changed" and moved the earlier results aside, and a temporary of
+    another process's export could vanish as it was read
+    (FileNotFoundError). A SavedModel and an export file have no such cache."""
+    from keras_pose.export.cache_places import EXPORTS
+    return model_files_digest(pose_model.path,
+                              exclude=(EXPORTS,) if pose_model.kind == "keras" else ())
 
 
 def _model_info(checkpoint: str, preset: bool, pose_model: Any, model_sha256: str,

@@ -13,9 +13,12 @@ all in a temporary directory renamed into place when everything passed
 When the checkpoint's directory cannot be written (a read-only mount, a
 shared model), the export goes to
 ``<keras_pose.convert.download.cache_dir()>/exports/<digest[:16]>/<runtime>-<precision>/``
-instead; both places are looked up. The sidecar ``heatmaps.json`` records
-the checkpoint's digest (SHA-256 of its weights and config files): a
-changed checkpoint is exported again, never served a stale export. It also
+instead, and when that cannot be written either, to this user's own
+folder of the temporary directory (``keras_pose.export.cache_places``:
+the places, and which are safe to trust); all are looked up. The sidecar
+``heatmaps.json`` records the checkpoint's digest (SHA-256 of its weights
+and config files, ``keras_pose.export.checkpoint_version``): a changed
+checkpoint is exported again, never served a stale export. It also
 records how the export was calibrated and what the guard measured.
 
 Calibration and guard data:
@@ -46,16 +49,17 @@ import contextlib
 import dataclasses
 import errno
 import os
-import re
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 from absl import logging
 
-from keras_pose.checkpoint import CONFIG_FILE, WEIGHTS_FILE, CheckpointError, is_complete
+from keras_pose.checkpoint import CONFIG_FILE, CheckpointError
 from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError
-from keras_pose.export import guard, runtimes
+from keras_pose.export import cache_places, guard, runtimes
+from keras_pose.export.checkpoint_version import (change, checkpoint_digest,
+                                                  read_consistently, version)
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
 from keras_pose.files import nearest_existing, write_directory_atomically
 from keras_pose.inference.loading import PoseModel
@@ -143,18 +147,15 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
     runtime, precision = runtime or "tf", precision or "fp32"
     if (runtime, precision) == (pose_model.runtime, pose_model.precision):
         return pose_model
-    before = _version(pose_model.path)
+    before, digest = version(pose_model.path), None
     try:
-        exported = _load_cached(pose_model, runtime, precision, data_config, samples)
+        digest = checkpoint_digest(pose_model.path)
+        exported = _load_cached(pose_model, runtime, precision, data_config, samples, digest)
     except Exception:  # A converter's own error (OpenVINO: RuntimeError) too.
-        now = _version(pose_model.path)
-        if now == before:
+        changed = change(pose_model.path, before, digest)
+        if changed is None:
             raise
-        what = ("removed while it was exported (a training run keeps only its last "
-                "train.keep_checkpoints epochs): give a newer checkpoint, or the model directory"
-                if now is None else "replaced while it was exported (a training run's better "
-                "best/): run again")
-        raise CheckpointError(f"{pose_model.path} was {what}") from None
+        raise CheckpointError(changed) from None
     return dataclasses.replace(exported, config=pose_model.config)
 
 
@@ -199,85 +200,30 @@ def _check_saved_model_request(pose_model: PoseModel, runtime: Optional[str],
         "runtime= / precision=)")
 
 
-def _version(directory: str) -> Optional[tuple]:
-    """The checkpoint's :func:`_identity`, None when it is gone."""
-    try:
-        return _identity(directory) if is_complete(directory) else None
-    except FileNotFoundError:
-        return None
-
-
 def _load_cached(pose_model: PoseModel, runtime: str, precision: str,
-                 data_config: Optional[ExperimentConfig], samples: Optional[Samples]
-                 ) -> PoseModel:
+                 data_config: Optional[ExperimentConfig], samples: Optional[Samples],
+                 digest: str) -> PoseModel:
     """The cached export, loaded; one its runtime cannot read (a file cut
     short by a full disk or a copy) is passed over and made again, with a
-    warning: the cache is ours to rebuild, and reusing it would fail every
-    run from then on."""
-    damaged: list[str] = []
+    warning (:func:`cached_export` says what is done instead): the cache is
+    ours to rebuild, and reusing it would fail every run from then on."""
+    damaged: dict[str, str] = {}  # path -> the problem.
     while True:
         path = cached_export(pose_model, runtime, precision, data_config=data_config,
-                             samples=samples, skip=damaged)
+                             samples=samples, skip=damaged, digest=digest)
         try:
             return runtimes.load_export(path)
         except runtimes.DamagedExportError as e:
             if path in damaged:  # Just written and still unreadable: not the cache's doing.
                 raise
-            logging.warning("%s: exporting it again", e.problem)
-            damaged.append(path)
-
-
-def checkpoint_digest(directory: str) -> str:
-    """SHA-256 over the checkpoint's weights and config files: what an
-    export is made from (a retrained or edited checkpoint changes it)."""
-    from keras_pose.digests import files_digest
-    return files_digest([(name, os.path.join(directory, name))
-                         for name in (WEIGHTS_FILE, CONFIG_FILE)])
-
-
-def _identity(directory: str) -> tuple:
-    """What tells one version of a checkpoint's files from the next (a
-    training run replaces best/ by a rename: new files)."""
-    stats = [os.stat(os.path.join(directory, name)) for name in (WEIGHTS_FILE, CONFIG_FILE)]
-    return tuple((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) for st in stats)
-
-
-def _read_consistently(pose_model: PoseModel, attempts: int = 3) -> tuple[str, PoseModel]:
-    """The checkpoint's digest and ``pose_model`` with the weights of that
-    same version, read again: a training run can replace best/ between the
-    first load and the digest, and the export of the old weights went into
-    the cache labelled with the new digest, served from then on."""
-    from keras_pose.checkpoint import load_model
-    for _ in range(attempts):
-        before = _identity(pose_model.path)
-        digest = checkpoint_digest(pose_model.path)
-        model, _ = load_model(pose_model.path)
-        if _identity(pose_model.path) == before:
-            return digest, dataclasses.replace(
-                pose_model, keras_model=model,
-                network=lambda images: model(images, training=False))
-    raise CheckpointError(f"{pose_model.path} changed {attempts} times while it was read (a "
-                          "training run replacing it each epoch?); run again")
+            damaged[path] = e.problem
 
 
 def export_dirs(checkpoint_dir: str, digest: str, runtime: str, precision: str) -> list[str]:
     """Where the export of a checkpoint lives: beside it, else in the cache,
     else, when the cache cannot be written, in this user's folder of the
-    temporary directory (a preset served from a shared read-only cache: the
-    advice to set KERAS_POSE_CACHE elsewhere meant downloading and
-    converting it again)."""
-    import getpass
-    import tempfile
-
-    from keras_pose.convert.download import cache_dir
-    leaf = f"{runtime}-{precision}"
-    places = [os.path.join(checkpoint_dir, "exports", leaf),
-              os.path.join(cache_dir(), "exports", digest[:16], leaf)]
-    if not _writable(places[1]):
-        user = re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
-        places.append(os.path.join(tempfile.gettempdir(), f"keras_pose-{user}", "exports",
-                                   digest[:16], leaf))
-    return places
+    temporary directory (``keras_pose.export.cache_places``)."""
+    return cache_places.export_dirs(checkpoint_dir, digest, runtime, precision, _writable)
 
 
 def _artifact(directory: str, runtime: str) -> str:
@@ -293,40 +239,38 @@ def _guard_data(config: ExperimentConfig) -> Optional[str]:
     return guard.guarded_data(resolve_dataset_config(config))
 
 
-def _is_current(path: str, digest: str, data_guard: Optional[str] = None) -> bool:
-    """Whether the export at ``path`` may serve: made from this version of
-    the checkpoint and, when a data set is on disk (``data_guard``: it),
-    guarded on a data set's AP, not only on the people of someone's inputs
-    (such an export, made where the data set was absent, served evaluate.py
-    1.7 to 7 AP below fp32 where the guard refuses 0.5), nor only on another
-    data set where fp32 scores too low for the AP to tell (an int8 export so
-    guarded served 0.77 AP below fp32 on the model's own data set)."""
+def _why_stale(path: str, digest: str, data_guard: Optional[str] = None
+               ) -> Optional[tuple[int, str]]:
+    """None when the export at ``path`` may serve, else (log level, why
+    not; "" when there is none): made from this version of the checkpoint
+    and, when a data set is on disk (``data_guard``: it), guarded on a data
+    set's AP, not only on the people of someone's inputs (such an export,
+    made where the data set was absent, served evaluate.py 1.7 to 7 AP below
+    fp32 where the guard refuses 0.5), nor only on another data set where
+    fp32 scores too low for the AP to tell (an int8 export so guarded served
+    0.77 AP below fp32 on the model's own data set)."""
     if not os.path.isfile(path):
-        return False
+        return logging.INFO, ""
     try:
         sidecar = runtimes.read_sidecar(path)
     except (OSError, ValueError) as e:
-        logging.warning("%s: unreadable sidecar (%s); exporting again", path, e)
-        return False
-    made_from = sidecar.get("source", {}).get("digest")
-    if made_from != digest:
-        logging.info("%s was exported from another version of the checkpoint; exporting "
-                     "again", path)
-        return False
+        return logging.WARNING, f"{path}: unreadable sidecar ({e})"
+    if sidecar.get("source", {}).get("digest") != digest:
+        # Or one whose digest was computed otherwise (before files_digest).
+        return logging.INFO, (f"{path} was exported from another version of the checkpoint "
+                              "or by another version of keras-pose")
     checked = sidecar.get("guard") or {}
     if data_guard and "ap" not in checked:
-        logging.warning("%s was checked only on %s; the data set is on disk: exporting "
-                        "again, calibrated and checked on it", path,
-                        checked.get("data", "nothing"))
-        return False
+        return logging.WARNING, (f"{path} was checked only on {checked.get('data', 'nothing')}"
+                                 f", and the data set {data_guard} is on disk to calibrate and "
+                                 "check it on")
     if data_guard and checked.get("data") != data_guard and not guard.could_judge(
             checked.get("fp32_ap", 0.0), checked.get("mean_px", 1.0)):
-        logging.warning("%s was checked on %s, where the fp32 model's AP (%.2f) cannot tell a "
-                        "worse export; %s is on disk: exporting again, calibrated and "
-                        "checked on it", path, checked.get("data"),
-                        100 * checked.get("fp32_ap", 0.0), data_guard)
-        return False
-    return True
+        return logging.WARNING, (
+            f"{path} was checked on {checked.get('data')}, where the fp32 model's AP "
+            f"({100 * checked.get('fp32_ap', 0.0):.2f}) cannot tell a worse export, and "
+            f"{data_guard} is on disk to calibrate and check it on")
+    return None
 
 
 def _writable(directory: str) -> bool:
@@ -337,38 +281,63 @@ def _writable(directory: str) -> bool:
 
 def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
                   data_config: Optional[ExperimentConfig] = None,
-                  samples: Optional[Samples] = None, skip: Iterable[str] = ()) -> str:
+                  samples: Optional[Samples] = None, skip: Iterable[str] = (),
+                  digest: Optional[str] = None) -> str:
     """The path of the current export of ``pose_model``'s checkpoint in
     ``runtime`` at ``precision``, made first if there is none (arguments
-    as :func:`runtime_model`; ``skip``: exports found damaged, not reused)."""
-    digest = checkpoint_digest(pose_model.path)
+    as :func:`runtime_model`; ``skip``: exports found damaged, not reused,
+    a mapping to their problem or any iterable; ``digest``: the
+    checkpoint's :func:`checkpoint_digest`, if known)."""
+    digest = digest or checkpoint_digest(pose_model.path)
     places = export_dirs(pose_model.path, digest, runtime, precision)
     data_guard = _guard_data(data_config or pose_model.config) if precision != "fp32" else None
+    passed: list[tuple[int, str]] = []  # What was not used: (log level, why).
     for directory in places:
-        if _artifact(directory, runtime) in skip:
+        path = _artifact(directory, runtime)
+        if cache_places.refusal(directory):  # Nothing to trust there (said if written).
             continue
-        if _is_current(_artifact(directory, runtime), digest, data_guard):
-            logging.info("Using the %s %s export %s", runtime, precision,
-                         _artifact(directory, runtime))
-            return _artifact(directory, runtime)
+        if path in skip:  # Its runtime could not load it.
+            stale = logging.WARNING, skip[path] if isinstance(skip, dict) else f"{path}: damaged"
+        else:
+            stale = _why_stale(path, digest, data_guard)
+        if stale is None:
+            for level, why in passed:  # Was "exporting again", then this one used.
+                logging.log(level, "%s; using %s instead", why, path)
+            logging.info("Using the %s %s export %s", runtime, precision, path)
+            return path
+        passed += [stale] if stale[1] else []
     missing = runtimes.missing_packages(RUNTIME_FORMATS[runtime], precision)
     if missing:  # Running a reused export needs only the runtime (check_choice).
         raise MissingPackageError(
             f"--runtime {runtime} --precision {precision}: {pose_model.path} has no current "
             f"{runtime} {precision} export to reuse, and making it needs "
             f"{', '.join(missing)}: {runtimes.INSTALL_DEPLOY}")
-    writable = [d for d in places if _writable(d)]
+    return _export(pose_model, runtime, precision, places, passed, data_config, samples)
+
+
+def _export(pose_model: PoseModel, runtime: str, precision: str, places: list[str],
+            passed: list[tuple[int, str]], data_config: Optional[ExperimentConfig],
+            samples: Optional[Samples]) -> str:
+    """Exports into the first of ``places`` that can be written (the next
+    when its disk is full); ``passed``: the exports found unfit, logged."""
+    refusals = [cache_places.refusal(d) for d in places]
+    writable = [d for d, refused in zip(places, refusals) if not refused and _writable(d)]
     if not writable:
-        raise NotWritableError(
+        raise NotWritableError(next(filter(None, refusals), None) or (
             f"cannot write the {runtime} {precision} export: none of {', '.join(places)} is "
-            "writable (set KERAS_POSE_CACHE, or TMPDIR, to a writable directory)")
+            "writable (set KERAS_POSE_CACHE, or TMPDIR, to a writable directory)"))
+    for refused in filter(None, refusals):  # Written elsewhere: said all the same.
+        logging.warning("%s", refused)
     # What is exported is the version of the files that the digest is of
     # (the loaded model may be of an older best/, replaced since).
-    digest, pose_model = _read_consistently(pose_model)
+    digest, pose_model = read_consistently(pose_model)
     evidence = _evidence(pose_model, precision, data_config, samples)
-    for number, directory in enumerate(writable):
+    for level, why in passed:  # Was "First use of ..." after "exporting again".
+        logging.log(level, "%s: exporting it again into %s", why, writable[0])
+    if not passed:
         logging.info("First use of %s %s for %s: exporting into %s", runtime, precision,
-                     pose_model.path, directory)
+                     pose_model.path, writable[0])
+    for number, directory in enumerate(writable):
         try:
             return _write(directory, pose_model, runtime, precision, digest, evidence)
         except OSError as e:
