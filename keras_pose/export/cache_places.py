@@ -45,7 +45,10 @@ def export_dirs(checkpoint_dir: str, digest: str, runtime: str, precision: str,
 def temp_folder() -> str:
     """``$TMPDIR/keras_pose-<user>``: this user's folder of exports when
     the cache cannot be written."""
-    user = re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
+    try:
+        user = re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
+    except (KeyError, OSError):  # A uid with no name (docker run --user 1234): was a traceback.
+        user = str(os.getuid())
     return os.path.join(tempfile.gettempdir(), f"keras_pose-{user}")
 
 

@@ -221,3 +221,18 @@ def test_the_export_cache_is_not_part_of_the_evaluated_model(coco_dir, tmp_path,
     caplog.set_level(logging.WARNING, logger="absl")
     assert evaluate() == first
     assert not os.path.exists(out / "earlier.1"), caplog.text
+
+
+@POSIX
+def test_a_user_id_without_a_name_has_a_temporary_folder(monkeypatch, tmp_path):
+    """docker run --user 1234: no passwd entry, no USER or LOGNAME; was
+    getpass's KeyError (a traceback) when the checkpoint and the cache
+    could not be written."""
+    from keras_pose.export import cache_places
+
+    def no_name():
+        raise KeyError("getpwuid(): uid not found: 12345")
+
+    monkeypatch.setattr(getpass, "getuser", no_name)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    assert cache_places.temp_folder() == str(tmp_path / f"keras_pose-{os.getuid()}")
