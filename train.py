@@ -61,17 +61,11 @@ cli.check_path_flag("init_checkpoint")  # "" trained from scratch, unsaid.
 def build_config():
     """The experiment from the flags: named experiment, --data_dir, --set."""
     from keras_pose.configs.cli import build_config as build
-    overrides = list(FLAGS.set)
-    if FLAGS.mixed_precision:
-        overrides.append("train.precision=mixed_float16")
-    if FLAGS.precision:
-        overrides.append(f"train.precision={FLAGS.precision}")
-    if FLAGS.jit_compile is not None:
-        overrides.append(f"train.jit_compile={str(FLAGS.jit_compile).lower()}")
-    if FLAGS.final_eval is not None:
-        overrides.append(f"train.final_evaluation={str(FLAGS.final_eval).lower()}")
+    flagged = _flag_overrides()
+    overrides = [item for _, item in flagged] + list(FLAGS.set)
     config = build(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
                    overrides=overrides)
+    _refuse_clashes(config, flagged)
     if FLAGS.init_checkpoint:  # The same as --set train.init_checkpoint=...
         config = config.replace(train=dataclasses.replace(
             config.train, init_checkpoint=FLAGS.init_checkpoint))
@@ -85,6 +79,44 @@ def build_config():
     # from another working directory.
     return config.replace(data=dataclasses.replace(
         config.data, root=os.path.abspath(config.data.root)))
+
+
+def _flag_overrides() -> list[tuple[str, str]]:
+    """(the flag as given, the ``train.*`` override it stands for)."""
+    flagged = []
+    if FLAGS.mixed_precision:
+        flagged.append(("--mixed_precision", "train.precision=mixed_float16"))
+    if FLAGS.precision:
+        flagged.append((f"--precision {FLAGS.precision}", f"train.precision={FLAGS.precision}"))
+    for name, key in (("jit_compile", "jit_compile"), ("final_eval", "final_evaluation")):
+        if FLAGS[name].value is not None:
+            flagged.append((f"--{'' if FLAGS[name].value else 'no'}{name}",
+                            f"train.{key}={str(FLAGS[name].value).lower()}"))
+    return flagged
+
+
+def _refuse_clashes(config, flagged: list[tuple[str, str]]) -> None:
+    """Refuses two values of one setting, as --data_dir with --set data.root
+    is: each flag's value against the one the run got (--set comes last).
+    Was settled in silence: the flag won over --set, --precision over
+    --mixed_precision, and --nomixed_precision gave way to any."""
+    from keras_pose.configs import ConfigError
+    for flag, item in flagged:
+        key, value = item.split("=", 1)
+        got = getattr(config.train, key.split(".", 1)[1])
+        if (str(got).lower() if isinstance(got, bool) else got) != value:
+            raise ConfigError(f"{flag} and {_other_setter(key, flag, flagged)} give {key} two "
+                              "values: give one of them")
+    if FLAGS.mixed_precision is False and config.train.precision == "mixed_float16":
+        raise ConfigError(f"--nomixed_precision and {_other_setter('train.precision', '', flagged)}"
+                          " give train.precision two values: give one of them")
+
+
+def _other_setter(key: str, flag: str, flagged: list[tuple[str, str]]) -> str:
+    """What set ``key`` besides ``flag``: the last --set of it, else another flag."""
+    sets = [f"--set {item}" for item in FLAGS.set if item.split("=", 1)[0].strip() == key]
+    flags_ = [f for f, item in flagged if f != flag and item.split("=", 1)[0] == key]
+    return (sets or flags_ or [f"the experiment's {key}"])[-1]
 
 
 def _source_config(config):

@@ -9,13 +9,13 @@ import errno
 import os
 from typing import Optional
 
-import keras
 from absl import logging
 
 from keras_pose import signals
 from keras_pose.checkpoint import latest_epoch_checkpoint
 from keras_pose.configs import ExperimentConfig
 from keras_pose.training.callbacks import TrainingError, TrainingInterrupted
+from keras_pose.training.precision import float32_inference
 
 
 def check_export_place(saved_model: str) -> None:
@@ -39,15 +39,20 @@ def after_training(network, config: ExperimentConfig, model_dir: str, directory:
     left = step + (" and the final evaluation" if config.train.final_evaluation else "")
     _warn_stale(model_dir, directory, export, config.train.final_evaluation)
     try:
-        if export:
-            saved_model = export_at_end(network, config, model_dir, directory)
-        if config.train.final_evaluation:
-            from keras_pose.evaluation.runner import run_evaluation
-            step = left = "the final evaluation"
-            # The run's data and test settings: best/ keeps those it was
-            # written with (a resume's --data_dir or test.* were passed over).
-            table += run_evaluation(checkpoint=model_dir, progress=progress, settings=config,
-                                    output_dir=os.path.join(model_dir, "eval", "final")).table
+        # best/ loaded in float32 for the final evaluation too: under the
+        # training's mixed policy, with --noexport (the export set float32
+        # for both), it ran in bf16 / fp16 and was recorded as fp32.
+        with float32_inference():
+            if export:
+                saved_model = export_at_end(network, config, model_dir, directory)
+            if config.train.final_evaluation:
+                from keras_pose.evaluation.runner import run_evaluation
+                step = left = "the final evaluation"
+                # The run's data and test settings: best/ keeps those it was
+                # written with (a resume's --data_dir or test.* were passed over).
+                table += run_evaluation(checkpoint=model_dir, progress=progress,
+                                        settings=config, output_dir=os.path.join(
+                                            model_dir, "eval", "final")).table
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
         raise TrainingInterrupted(
             f"interrupted ({signals.stop_name(e)}) during {step}, after the last epoch: "
@@ -97,17 +102,19 @@ def export_at_end(network, config: ExperimentConfig, model_dir: str, directory: 
     from keras_pose.checkpoint import is_complete, is_model_checkpoint, load_model
     from keras_pose.export import export_saved_model
     from keras_pose.export.destination import ExportOutputError, output_lock
-    keras.config.set_dtype_policy("float32")  # The export is fp32 (issue: precision).
     best, source = os.path.join(directory, "best"), "the last epoch"
-    if is_complete(best) and is_model_checkpoint(best):
-        (network, config), source = load_model(best), best
     target = os.path.join(model_dir, "saved_model")
-    try:
-        with output_lock(target, flag="the SavedModel", run="train.py export", way_out=(
-                "run the same train.py command again when it has ended, to export (nothing is "
-                "trained again)")):
-            saved_model = export_saved_model(network, config, target)
-    except ExportOutputError as e:
-        raise TrainingError(f"training is complete in {directory}, but {e}") from None
+    # The export is fp32 (issue: precision); the policy is put back after
+    # (was left float32 for the rest of the process).
+    with float32_inference():
+        if is_complete(best) and is_model_checkpoint(best):
+            (network, config), source = load_model(best), best
+        try:
+            with output_lock(target, flag="the SavedModel", run="train.py export", way_out=(
+                    "run the same train.py command again when it has ended, to export "
+                    "(nothing is trained again)")):
+                saved_model = export_saved_model(network, config, target)
+        except ExportOutputError as e:
+            raise TrainingError(f"training is complete in {directory}, but {e}") from None
     logging.info("Exported the SavedModel of %s to %s", source, saved_model)
     return saved_model

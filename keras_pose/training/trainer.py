@@ -49,6 +49,7 @@ from keras_pose.training.init_checkpoint import (check_restarted_source, check_r
                                                  init_from_checkpoint,
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
+from keras_pose.training.precision import check_jit_compile, dtype_policy, schedule_change
 from keras_pose.training.resume import (agreed_checkpoint, check_resume,
                                        refuse_checkpoint_as_model_dir, refuse_legacy)
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
@@ -204,11 +205,9 @@ def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Pl
             raise TrainingError(f"cannot resume from {latest}: {e}") from e
         if (state.steps_per_epoch, state.global_batch) != (plan.steps_per_epoch,
                                                            plan.global_batch):
-            raise TrainingError(
-                f"{latest} was written with {state.steps_per_epoch} steps per epoch and global "
-                f"batch {state.global_batch}, this run has {plan.steps_per_epoch} and "
-                f"{plan.global_batch}: the schedule would change; use the same data and batch "
-                "or a new --model_dir")
+            raise schedule_change(latest, state.steps_per_epoch, state.global_batch,
+                                  plan.steps_per_epoch, plan.global_batch,
+                                  config.train.batch_size_per_replica)
         logging.info("Resuming from %s: %d of %d epochs done", latest, state.epoch,
                      config.train.epochs)
     elif init_checkpoint:
@@ -481,17 +480,12 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
             half_body_prob=0.0))
     strategy = strategy or select_strategy()
     config = _prepare(config, strategy, init_checkpoint)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32" if config.train.precision == "fp32"
-                                  else config.train.precision)
-    try:
-        directory = worker_dir(model_dir, strategy)
-        with run_dir.RunLock(directory):
-            try:
-                return _run(config, model_dir, strategy, augment=augment, export=export,
-                            progress=progress)
-            except KeyboardInterrupt as e:  # Before training (set-up, a resume's checks
-                # and catch-up validation): said without where to resume from.
-                raise _interrupted(e, directory) from None
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
+    check_jit_compile(config, strategy)  # Before the lock: nothing written.
+    directory = worker_dir(model_dir, strategy)
+    with dtype_policy(config.train.precision), run_dir.RunLock(directory):
+        try:
+            return _run(config, model_dir, strategy, augment=augment, export=export,
+                        progress=progress)
+        except KeyboardInterrupt as e:  # Before training (set-up, a resume's checks
+            # and catch-up validation): said without where to resume from.
+            raise _interrupted(e, directory) from None
