@@ -25,6 +25,39 @@ if "tensorflow" not in _sys.modules and _platform.machine().lower() in ("x86_64"
     _os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
+def _use_tensorflow_backend() -> None:
+    """Keras runs on TensorFlow here, whatever the user's Keras settings.
+
+    Was a deep traceback for another backend ("Cannot convert a symbolic
+    tf.Tensor ... to a numpy array" with ``"backend": "torch"`` in
+    keras.json, ModuleNotFoundError with ``KERAS_BACKEND=jax``): the whole
+    project is TensorFlow code (tf.data, tf.function, SavedModel). Before
+    Keras is imported, ``KERAS_BACKEND=tensorflow`` (which wins over
+    keras.json); an explicit other ``KERAS_BACKEND`` is said once. After,
+    another backend cannot be undone: an ImportError says the fix.
+    """
+    config = _sys.modules.get("keras.src.backend.config")
+    if config is None and "keras" not in _sys.modules:
+        given = _os.environ.get("KERAS_BACKEND", "")
+        _os.environ["KERAS_BACKEND"] = "tensorflow"
+        if given and given != "tensorflow":
+            import warnings
+            warnings.warn(f"KERAS_BACKEND={given} is not used: keras-pose runs Keras on the "
+                          "tensorflow backend", RuntimeWarning, stacklevel=3)
+        return
+    backend = getattr(config, "backend", lambda: "tensorflow")()
+    if backend != "tensorflow":
+        home = _os.path.join(_os.environ.get("KERAS_HOME", _os.path.join("~", ".keras")),
+                             "keras.json")
+        raise ImportError(f"keras-pose runs on Keras' tensorflow backend, but Keras was "
+                          f"imported with the {backend!r} backend (set by KERAS_BACKEND or "
+                          f"the \"backend\" entry of {home}): import keras_pose before "
+                          "keras, or set KERAS_BACKEND=tensorflow")
+
+
+_use_tensorflow_backend()
+
+
 def __getattr__(name):
     # Predictor pulls in TensorFlow; import it only when asked for.
     if name == "Predictor":

@@ -7,6 +7,8 @@ to :func:`run` here, which turns the errors a user can fix
 (``keras_pose.errors.UserError``, and OSErrors naming a file) into one line
 on stderr (exit code 1), Ctrl-C and SIGTERM into a clean stop (exit code 130
 or 143, no traceback), and lets every other error through with its traceback.
+A stdout that cannot be written (a closed pipe, a full disk, closed) loses
+the output, not the work (:class:`DroppingStdout`).
 """
 
 from __future__ import annotations
@@ -53,9 +55,102 @@ def refuse_arguments(argv: Sequence[str]) -> None:
 def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
     stops it as Ctrl-C does (``keras_pose.signals``), exit code 143; both
-    raise through a Python handler (``signals.command_stops``)."""
-    with signals.command_stops():
+    raise through a Python handler (``signals.command_stops``). Output to a
+    stdout that cannot be written is dropped (:func:`stdout_kept_safe`)."""
+    with stdout_kept_safe(name), signals.command_stops():
         return _run(name, work)
+
+
+class DroppingStdout:
+    """``sys.stdout`` during a run: writes through to ``stream`` until one
+    fails (a closed pipe, ``| head -1``; a full disk, ``> /dev/full``), then
+    drops the rest, says so once on stderr, and points the stream's file
+    descriptor at os.devnull (Python's advice for SIGPIPE), so that neither
+    a later write nor the flush at exit fails again.
+
+    Was a BrokenPipeError in Keras' progress bar (the training lost) or
+    after the work was done (its exit code 1 or 120).
+    """
+
+    def __init__(self, stream: Any, name: str):
+        self.stream, self.name, self.gone = stream, name, False
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except (OSError, ValueError) as e:
+                self._lose(e)
+        return len(text)
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError) as e:
+                self._lose(e)
+
+    def isatty(self) -> bool:  # Keras' progress bar redraws its line on a terminal.
+        try:
+            return not self.gone and self.stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    def __getattr__(self, attribute: str) -> Any:  # encoding, fileno, buffer, ...
+        if attribute == "stream":  # Not set yet (copy, pickle): no endless recursion.
+            raise AttributeError(attribute)
+        return getattr(self.stream, attribute)
+
+    def _lose(self, error: Exception) -> None:
+        if isinstance(error, ValueError) and not getattr(self.stream, "closed", False):
+            raise error  # Not an unwritable stream: a bug.
+        self.gone = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            fd = self.stream.fileno()  # Raises for in-memory streams (pytest's capsys).
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(null, fd)  # The buffered rest then goes there.
+            finally:
+                os.close(null)
+            self.stream.flush()
+        reason = getattr(error, "strerror", None) or str(error)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            print(f"{self.name}: stdout cannot be written ({reason}): its output is dropped "
+                  "from here on; the work goes on", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def stdout_kept_safe(name: str) -> Iterator[DroppingStdout]:
+    """``sys.stdout`` is a :class:`DroppingStdout` in the block; a closed
+    stdout (``>&-``: ``sys.stdout`` is None, was an AttributeError on its
+    first print) writes to os.devnull, and stays so after the block. Its
+    output still buffered is flushed at the end of the block, where a
+    failure is dropped, not at exit."""
+    original = sys.stdout
+    safe = DroppingStdout(original if original is not None else _null_stdout(), name)
+    sys.stdout = safe
+    try:
+        yield safe
+    finally:
+        safe.flush()
+        if sys.stdout is safe:
+            sys.stdout = original if original is not None else safe.stream
+
+
+def _null_stdout() -> Any:
+    """A text stream to os.devnull for a closed stdout; descriptor 1 goes
+    there too while free, lest a file opened later take it (and C code's
+    prints to descriptor 1 land in that file)."""
+    stream = open(os.devnull, "w", encoding="utf-8")
+    try:
+        os.fstat(1)
+    except OSError:  # Free (closed): taken here.
+        os.dup2(stream.fileno(), 1)
+    return stream
 
 
 def _run(name: str, work: Callable[[], int]) -> int:

@@ -9,7 +9,10 @@ exp[1]/variables/variables"), though it was written whole. (``*``, ``?``
 and ``{`` also match themselves, so TF 2.21 reads those right.)
 
 :func:`literal_path` gives such a reader the same directory through a
-symlink with a plain name in a fresh temporary folder.
+symlink with a plain name in a fresh temporary folder;
+:func:`plain_tempdir` gives code that writes a SavedModel into a temporary
+folder and reads it back (Keras' LiteRT export) a temporary folder whose
+path TF reads literally, when ``TMPDIR`` holds a pattern character.
 (Ground floor: imports nothing of the project.)
 """
 
@@ -48,7 +51,11 @@ def literal_path(path: Union[str, os.PathLike]) -> Iterator[str]:
     if not is_pattern_path(path):
         yield path
         return
-    folder = tempfile.mkdtemp(prefix="keras_pose-link-")
+    # Was made under TMPDIR: a TMPDIR holding '[' gave a link TF globs too.
+    folder = _plain_mkdtemp()
+    if folder is None:
+        yield path
+        return
     try:
         link = os.path.join(folder, "model")
         try:
@@ -59,3 +66,48 @@ def literal_path(path: Union[str, os.PathLike]) -> Iterator[str]:
     finally:
         # The folder holds only the link: rmtree removes links, never follows them.
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def plain_tempdir() -> Iterator[str]:
+    """Python's temporary folder (``tempfile.gettempdir()``, ``TMPDIR``) as
+    TF's readers read it literally, for the block: where it holds a pattern
+    character, ``tempfile.tempdir`` is a link to it in a plain folder
+    (the files stay where the user put them); without symlinks, a plain
+    temporary folder itself. The previous ``tempfile.tempdir`` comes back
+    on exit. (It is process-wide: other threads' temporary files made
+    during the block go there too, the same place.)
+
+    Yields the temporary folder used in the block.
+    """
+    base = tempfile.gettempdir()
+    if not is_pattern_path(base):
+        yield base
+        return
+    previous = tempfile.tempdir
+    with literal_path(base) as link:
+        folder = None if not is_pattern_path(link) else _plain_mkdtemp()
+        tempfile.tempdir = folder or link
+        try:
+            yield tempfile.tempdir
+        finally:
+            tempfile.tempdir = previous
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _plain_mkdtemp() -> Union[str, None]:
+    """A fresh folder whose path has no pattern character: in Python's
+    temporary folder, else in the first of the system's usual ones that
+    takes it (None: none does)."""
+    places = [tempfile.gettempdir()]
+    if os.name == "posix":
+        places += ["/tmp", "/var/tmp", "/usr/tmp"]
+    for place in places + [os.getcwd()]:
+        if is_pattern_path(os.path.abspath(place)):
+            continue
+        try:
+            return tempfile.mkdtemp(prefix="keras_pose-link-", dir=place)
+        except OSError:
+            continue
+    return None

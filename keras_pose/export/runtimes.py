@@ -68,6 +68,7 @@ from keras_pose.files import write_atomically, write_files_atomically, write_jso
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
 from keras_pose.openvino_settings import compile_config, core, nncf_quantize
 from keras_pose.signals import interrupts_kept
+from keras_pose.tf_paths import plain_tempdir
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -287,7 +288,12 @@ def _write_litert(fused, signature, path, precision, calibration) -> None:
         options = {"optimizations": [tf.lite.Optimize.DEFAULT],
                    "representative_dataset": representative,
                    "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}}
-    fused.export(path, format="litert", input_signature=signature, verbose=False, **options)
+    # Keras writes a SavedModel under TMPDIR and converts it; TF globs its
+    # variables path: was "Failed to find any matching files" for a TMPDIR
+    # holding '['.
+    with plain_tempdir():
+        fused.export(path, format="litert", input_signature=signature, verbose=False,
+                     **options)
 
 
 def read_sidecar(path: str) -> dict:

@@ -26,4 +26,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    from keras_pose.cli import stdout_kept_safe
+    with stdout_kept_safe("keras_pose.presets"):  # A closed or full stdout was a traceback.
+        code = main(sys.argv)
+    sys.exit(code)
