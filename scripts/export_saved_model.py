@@ -164,9 +164,12 @@ def _detector():
                     instead="or leave --with_detector out (serving_default then takes the "
                     "people's boxes)")
     from keras_pose.detection import KerasHubPersonDetector
-    # The signature applies its own threshold, so the detector keeps all.
-    return KerasHubPersonDetector.from_preset(os.path.expanduser(FLAGS.with_detector),
-                                              score_threshold=0.0)
+    # The signature applies its own threshold, so the detector keeps all. Offline,
+    # this tool's ways on (the message gave predict.py's --boxes, --detector none).
+    return KerasHubPersonDetector.from_preset(
+        os.path.expanduser(FLAGS.with_detector), score_threshold=0.0,
+        way_out="or give --with_detector DIR, a local copy of the preset's folder, or leave "
+        "--with_detector out (serving_default then takes the people's boxes)")
 
 
 def _export(model, config, data_config, precision: str, path: str, detector) -> None:

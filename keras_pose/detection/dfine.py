@@ -206,6 +206,10 @@ def decode_dfine_tf(logits: tf.Tensor, relative_boxes: tf.Tensor, image_sizes: t
     return boxes, scores, tf.logical_and(x2 > x1, y2 > y1)
 
 
+# Class counts of a COCO-trained detector: 80 contiguous labels or the 91 category ids.
+COCO_CLASS_COUNTS = (80, 91)
+
+
 def person_class_index(num_classes: int, person_class: Optional[int] = None) -> int:
     """The class index of "person" in a COCO-trained detector.
 
@@ -217,7 +221,7 @@ def person_class_index(num_classes: int, person_class: Optional[int] = None) -> 
         an index out of range.
     """
     if person_class is None:
-        if num_classes not in (80, 91):
+        if num_classes not in COCO_CLASS_COUNTS:
             raise ValueError(f"a detector with {num_classes} classes is not COCO's 80 (or 91 "
                              "ids): pass person_class, the index of 'person'")
         person_class = 0 if num_classes == 80 else 1

@@ -23,20 +23,31 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        filter_detections_tf)
-from keras_pose.detection.dfine import (PRESETS, decode_dfine_tf, person_class_index,
-                                        use_depthwise_kernels)
+from keras_pose.detection.dfine import (COCO_CLASS_COUNTS, PRESETS, decode_dfine_tf,
+                                        person_class_index, use_depthwise_kernels)
 from keras_pose.errors import FlagError, UserError, import_required
 
 DEFAULT_PRESET = "dfine_small_obj2coco"
+# How predict.py goes on without a preset it cannot fetch (``unavailable_message``).
+PREDICT_WAY_OUT = ("or pass a local copy of the preset directory as the detector; predict.py "
+                   "runs without it given the people's boxes: --boxes FILE (COCO detection "
+                   "results or {\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none (each "
+                   "whole image is one person)")
 
 
 class DetectorUnavailableError(UserError, RuntimeError):
     """A detector preset that cannot be loaded (typically: no network on
     first use); the message says how to go on without it."""
+
+
+class NotCocoDetectorError(UserError, ValueError):
+    """A D-FINE preset whose classes are not COCO's (80 labels or 91 ids),
+    among which "person" is not known; the message names the preset."""
 
 
 class _Untracked:
@@ -106,19 +117,26 @@ class KerasHubPersonDetector(PersonDetector, tf.Module):
         return self._untracked.model
 
     @classmethod
-    def from_preset(cls, preset: str = DEFAULT_PRESET, **kwargs) -> "KerasHubPersonDetector":
+    def from_preset(cls, preset: str = DEFAULT_PRESET, *, way_out: Optional[str] = None,
+                    **kwargs) -> "KerasHubPersonDetector":
         """Loads (downloading on first use) a keras-hub D-FINE preset.
 
         Args:
-          preset: a keras-hub D-FINE preset name, a local preset directory or
-            a ``kaggle://`` / ``hf://`` handle.
-          **kwargs: the constructor's filter settings.
+          preset: a keras-hub D-FINE preset name (the preset, even beside a
+            folder of that name: ``./name`` is the folder), a local preset
+            directory or a ``kaggle://`` / ``hf://`` handle.
+          way_out: how the caller's tool goes on without a preset it cannot
+            fetch (``unavailable_message``; default: predict.py's flags).
+          **kwargs: the constructor's settings; without ``person_class`` the
+            preset must have COCO's classes.
 
         Raises:
           ValueError: an unknown preset name.
+          NotCocoDetectorError: not COCO's classes and no ``person_class``.
           DetectorUnavailableError: it cannot be fetched or read.
         """
-        return cls(load_dfine_detector(preset), preset=preset, **kwargs)
+        model = load_dfine_detector(preset, kwargs.get("person_class"), way_out)
+        return cls(model, preset=preset, **kwargs)
 
     def preprocess_tf(self, image: tf.Tensor) -> tf.Tensor:
         """(H, W, 3) uint8 -> (h, w, 3) float32 in [0, 1] at the model's
@@ -264,24 +282,52 @@ def _short_cause(error: BaseException) -> str:
     return cause if len(cause) <= 200 else cause[:200] + "..."
 
 
-def unavailable_message(preset: str, error: BaseException, handle: Optional[str] = None) -> str:
-    """Why ``preset`` could not be loaded and how to go on without it."""
+def unavailable_message(preset: str, error: BaseException, handle: Optional[str] = None,
+                        way_out: Optional[str] = None) -> str:
+    """Why ``preset`` could not be loaded and how to go on without it.
+
+    Args:
+      way_out: the caller's tool's ways on, after "; " (default
+        ``PREDICT_WAY_OUT``: was predict.py's flags for every tool, the
+        export script's ``--with_detector`` included).
+    """
     info = PRESETS.get(preset)
     size = f" (about {info.download_mb} MB)" if info else ""
     where = f" ({handle})" if handle else ""
+    folder = (f" (the folder {preset} here is not read for that name: give "
+              f"{os.path.join(os.curdir, preset)} to use it)" if os.path.isdir(preset) else "")
     # One line, as every user error (it was three).
     return (f"cannot load the person detector preset '{preset}'{where}: "
             f"{_short_cause(error)}; it is downloaded once{size} into the kagglehub cache "
             f"({_cache_dir()}; KAGGLEHUB_CACHE moves it), which needs network access on first "
-            "use; or pass a local copy of the preset directory as the detector; predict.py "
-            "runs without it given the people's boxes: --boxes FILE (COCO detection results "
-            "or {\"photo.jpg\": [[x, y, w, h], ...]}), or --detector none (each whole image is "
-            "one person)")
+            f"use{folder}; {way_out or PREDICT_WAY_OUT}")
 
 
-def load_dfine_detector(preset: str):
-    """The ``DFineObjectDetector`` of a preset (``load_dfine_backbone``'s errors)."""
-    backbone = load_dfine_backbone(preset)
+def check_coco_classes(num_classes: int, preset: str) -> None:
+    """Raises NotCocoDetectorError, naming ``preset``, unless it has COCO's
+    classes (``COCO_CLASS_COUNTS``), where "person" is known."""
+    if num_classes not in COCO_CLASS_COUNTS:
+        raise NotCocoDetectorError(
+            f"the person detector {preset} has {num_classes} classes: it must be a "
+            "COCO-trained D-FINE (80 classes, or COCO's 91 category ids), whose 'person' "
+            f"class is known; give a COCO preset (such as {DEFAULT_PRESET} or "
+            "dfine_nano_coco) or the folder of one")
+
+
+def load_dfine_detector(preset: str, person_class: Optional[int] = None,
+                        way_out: Optional[str] = None):
+    """The ``DFineObjectDetector`` of a preset (``load_dfine_backbone``'s errors).
+
+    Args:
+      person_class: None: the preset must have COCO's classes
+        (NotCocoDetectorError); else the caller's index of "person".
+      way_out: as for ``unavailable_message``.
+    """
+    backbone = load_dfine_backbone(preset, way_out)
+    if person_class is None:
+        # Checked before any export: was person_class_index's ValueError
+        # (a traceback naming an option no tool has), after it.
+        check_coco_classes(backbone.num_labels, preset)
     return _keras_hub_models().DFineObjectDetector(backbone=backbone,
                                                    num_classes=backbone.num_labels)
 
@@ -294,8 +340,12 @@ def _keras_hub_models():
                            "--boxes FILE, or --detector none (each whole image is one person)")
 
 
-def load_dfine_backbone(preset: str):
+def load_dfine_backbone(preset: str, way_out: Optional[str] = None):
     """``DFineBackbone.from_preset`` with clear errors.
+
+    A known preset name is the preset (keras-hub's cache or a download),
+    as keras-hub reads it, even where a folder of that name is; a path to
+    such a folder holds a separator (``./dfine_small_obj2coco``).
 
     Raises:
       ValueError: a name that is no D-FINE preset, path or handle.
@@ -303,20 +353,34 @@ def load_dfine_backbone(preset: str):
     """
     DFineBackbone = _keras_hub_models().DFineBackbone
     known = DFineBackbone.presets
-    if preset not in known and "://" not in preset and not os.path.isdir(preset):
-        coco = ", ".join(sorted(name for name in known if "coco" in name))
-        raise FlagError(f"unknown detector preset {preset!r}: not a keras-hub D-FINE preset, "
-                        f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
-    if os.path.isdir(preset) and not os.path.isfile(os.path.join(preset, "config.json")):
-        raise FlagError(f"detector directory {preset} holds no config.json: not a keras-hub "
-                        "preset directory (one written by save_to_preset, or a downloaded "
-                        "preset's folder); give that folder or a D-FINE preset name")
+    # Was: a folder named like the preset took the folder's checks ("holds
+    # no config.json" with no --detector given), then keras-hub fetched the
+    # name all the same (a valid copy "is not a keras-hub D-FINE preset").
+    local = preset not in known and "://" not in preset
+    if local:
+        _check_preset_directory(preset, known)
+    elif os.path.isdir(preset):
+        logging.info("%s: the keras-hub preset, not the folder of that name here (give %s to "
+                     "use the folder)", preset, os.path.join(os.curdir, preset))
     try:
         return DFineBackbone.from_preset(preset)
     except _fetch_errors() as e:
-        if os.path.isdir(preset):  # Local: nothing to download, the folder is not one.
+        if local:  # Nothing to download: the folder is not one.
             raise FlagError(f"detector directory {preset} is not a keras-hub D-FINE preset "
                             f"({_short_cause(e)}): give the folder save_to_preset wrote, or "
                             "a downloaded D-FINE preset's folder, or a preset name") from e
         handle = known.get(preset, {}).get("kaggle_handle")
-        raise DetectorUnavailableError(unavailable_message(preset, e, handle)) from e
+        raise DetectorUnavailableError(unavailable_message(preset, e, handle, way_out)) from e
+
+
+def _check_preset_directory(path: str, known) -> None:
+    """A FlagError unless ``path`` (no preset name nor handle) is a folder
+    holding a preset's config.json."""
+    if not os.path.isdir(path):
+        coco = ", ".join(sorted(name for name in known if "coco" in name))
+        raise FlagError(f"unknown detector preset {path!r}: not a keras-hub D-FINE preset, "
+                        f"a directory or a kaggle:// / hf:// handle (COCO presets: {coco})")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise FlagError(f"detector directory {path} holds no config.json: not a keras-hub "
+                        "preset directory (one written by save_to_preset, or a downloaded "
+                        "preset's folder); give that folder or a D-FINE preset name")

@@ -131,8 +131,9 @@ class RuntimePersonDetector(PersonDetector):
         """``KerasHubPersonDetector.from_preset``'s model (same errors), run in
         ``runtime``; ``from_keras_hub``'s arguments."""
         runtimes.check_runtime(runtime, precision, export=False)  # Before loading the preset.
-        return cls.from_keras_hub(load_dfine_detector(preset), runtime, precision,
-                                  preset=preset, **kwargs)
+        # Without person_class, COCO's classes are checked before the export.
+        model = load_dfine_detector(preset, kwargs.get("person_class"))
+        return cls.from_keras_hub(model, runtime, precision, preset=preset, **kwargs)
 
     def _postprocess_tf(self, logits, relative_boxes, image_sizes):
         return dfine_person_detections_tf(logits, relative_boxes, image_sizes,

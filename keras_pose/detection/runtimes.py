@@ -55,6 +55,7 @@ from absl import logging
 
 from keras_pose.errors import MissingPackageError
 from keras_pose.openvino_settings import compile_config, core, nncf_quantize
+from keras_pose.signals import interrupts_kept
 
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -193,11 +194,20 @@ def _environment(name: str, value: str):
             os.environ[name] = old
 
 
+def _save_openvino(model, path: str) -> None:
+    """``ov.save_model`` without fp16 compression (the fp32 export keeps
+    fp32 weights); a full disk is the OSError naming ``path``: was
+    OpenVINO's "basic_ios::clear: iostream error" traceback."""
+    import openvino as ov
+
+    from keras_pose.export.runtimes import openvino_write_errors
+    with openvino_write_errors(path):
+        ov.save_model(model, path, compress_to_fp16=False)
+
+
 def _write_openvino(network, path: str) -> None:
     import openvino as ov
-    converted = ov.convert_model(network)
-    # No fp16 compression: the fp32 export keeps fp32 weights.
-    ov.save_model(converted, path, compress_to_fp16=False)
+    _save_openvino(ov.convert_model(network), path)
 
 
 def _calibration_batches(calibration: np.ndarray, size: int = 4):
@@ -223,10 +233,9 @@ def _quantize_onnx(fp32_path: str, path: str, calibration: np.ndarray) -> None:
 
 
 def _quantize_openvino(fp32_path: str, path: str, calibration: np.ndarray) -> None:
-    import openvino as ov
     model = core().read_model(fp32_path)
     quantized = nncf_quantize(model, _calibration_batches(calibration), transformer=True)
-    ov.save_model(quantized, path, compress_to_fp16=False)
+    _save_openvino(quantized, path)
 
 
 def export_network(model, directory: str, runtime: str, precision: str = "fp32",
@@ -249,7 +258,9 @@ def export_network(model, directory: str, runtime: str, precision: str = "fp32",
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, FILES[runtime][0])
     write = {"onnxruntime": _write_onnx, "openvino": _write_openvino}[runtime]
-    with convertible(model), tempfile.TemporaryDirectory() as tmp:
+    # The converters can swallow a Ctrl-C or SIGTERM, or wrap it in their own
+    # error: was OpenVINO's RuntimeError around KeyboardInterrupt (exit 1).
+    with convertible(model), tempfile.TemporaryDirectory() as tmp, interrupts_kept():
         # bf16 is chosen when OpenVINO compiles (_openvino_run): the fp32 IR.
         target = path if precision != "int8" else os.path.join(tmp, FILES[runtime][0])
         write(network_function(model), target)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import Detections, PersonDetector, Source, filter_detections
 
 # The signatures that hold a detector, the one predict.py prefers first.
@@ -58,6 +59,9 @@ class SavedModelDetector(PersonDetector):
 
     def detect(self, image: np.ndarray, source: Source = None) -> Detections:
         """The people in one (H, W, 3) uint8 RGB image."""
+        # As the other detectors: a float image was cast in silence (0-1
+        # became black, values over 255 wrapped).
+        image = check_rgb_image(image)
         threshold = tf.constant([] if self.score_threshold is None else
                                 [self.score_threshold], tf.float32)
         if "detect" in self._signatures:
