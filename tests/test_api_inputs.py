@@ -83,6 +83,11 @@ def test_file_detector_takes_loaded_lists():
     np.testing.assert_allclose(found.scores, [0.7])
     with pytest.raises(ValueError, match=r"boxes entry 'a.jpg': 1 boxes but 2 scores"):
         FileDetector({"a.jpg": ([[10, 10, 50, 50]], [0.7, 0.5])})
+    # An image without boxes, as empty lists: was taken for a boxes file's
+    # entry, and the whole table refused ("none of its 2 entries is a box").
+    table = FileDetector({"a.jpg": ([[10, 10, 50, 50]], [0.7]), "b.jpg": ([], [])})
+    assert table.detect(IMAGE, "b.jpg").boxes.shape == (0, 4)
+    np.testing.assert_array_equal(table.detect(IMAGE, "a.jpg").boxes, [[10, 10, 50, 50]])
 
 
 def test_filter_detections_counts_boxes_and_scores():

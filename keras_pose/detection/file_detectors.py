@@ -332,8 +332,10 @@ def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,
 
 def _is_loaded(value: Any) -> bool:
     """A ``(boxes (M, 4), scores (M,)[, categories (M,)])`` tuple, not a
-    boxes file's list."""
-    return isinstance(value, tuple) and len(value) in (2, 3) and np.ndim(value[0]) == 2
+    boxes file's list; ``([], [])``, an image without boxes, too (was taken
+    for a file's entry: the whole table refused as holding no box)."""
+    return isinstance(value, tuple) and len(value) in (2, 3) and (
+        np.ndim(value[0]) == 2 or np.size(value[0]) == 0)
 
 
 def _loaded_entry(key: Key, value: tuple) -> tuple:
@@ -404,8 +406,9 @@ class FileDetector(PersonDetector):
             # nothing, unexplained).
             hint = ("" if self.matched or not inputs else
                     f" (an entry names an input by its path relative to --input, by a file's "
-                    f"path, or by its bare file name or number: entry "
-                    f"{next(iter(self.table))!r}, input {next(iter(inputs))!r})")
+                    f"path, or by its bare file name, an image also by its number, a video's "
+                    f"frame as <video>#<n>: entry {next(iter(self.table))!r}, input "
+                    f"{next(iter(inputs))!r})")
             logging.warning("%s: %d of its %d images match no input%s", self.path, unused,
                             len(self.table), hint)
         return self.matched

@@ -168,9 +168,12 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
     dangling = _dangling_links(files)
     files = [p for p in files if os.path.isfile(p)]
     unread = "; ".join(filter(None, (_unread_formats(files), dangling)))
-    # A file named on its own is an input whatever its name ends with.
+    # A file named on its own is an input whatever its name ends with (a
+    # photo's reader names the format it cannot read), but for a video of a
+    # format not read (a .vob was noted, then failed as an image).
+    alone = os.path.isfile(spec) and not spec.lower().endswith(UNREAD_VIDEO_EXTENSIONS)
     keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
-                   for p in files if _is_media(p) or os.path.isfile(spec)),
+                   for p in files if _is_media(p) or alone),
                   key=lambda pair: natural_order(pair[0]))
     if not keys:
         if not files and not glob.has_magic(spec) and not os.path.lexists(spec):

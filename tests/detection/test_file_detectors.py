@@ -98,8 +98,9 @@ def test_a_file_matching_no_input_says_how_entries_match(tmp_path, caplog):
     path.write_text(json.dumps({"seq1/000003.jpg": [[5, 5, 10, 20]]}))
     _bound(path, ["000003.jpg"])
     assert ("1 of its 1 images match no input (an entry names an input by its path relative "
-            "to --input, by a file's path, or by its bare file name or number: entry "
-            "'seq1/000003.jpg', input '000003.jpg')") in caplog.text
+            "to --input, by a file's path, or by its bare file name, an image also by its "
+            "number, a video's frame as <video>#<n>: entry 'seq1/000003.jpg', input "
+            "'000003.jpg')") in caplog.text
 
 
 def test_ambiguous_names_and_ids_are_errors_listing_the_inputs(tmp_path):

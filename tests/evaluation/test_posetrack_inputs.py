@@ -5,6 +5,7 @@ types, a ground-truth folder with a prediction file, single-frame sequences.
 The sequences are test_posetrack's: two people, 30 px head size.
 """
 
+import json
 import logging
 import math
 
@@ -41,6 +42,20 @@ def test_frames_in_another_order_with_the_same_ids_are_refused(tmp_path):
                                  write(tmp_path / "pred.json", pred))
     # The same order as the ground truth: perfect.
     assert_groups(evaluate((gt, _reordered(gt, [0, 1, 2]))), "MOTA", 100.0)
+
+
+def test_frames_in_another_order_with_their_own_ids_are_said_reordered(tmp_path):
+    """Each frame with its own ground-truth id and file name, listed in
+    another order: was "is neither the id nor the file name ... (name the
+    frames as the ground truth does, or give its image ids)", both done."""
+    gt = sequence(two_people(3))
+    pred = json.loads(json.dumps(gt))
+    pred["images"] = [gt["images"][i] for i in (0, 2, 1)]
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"images\[1\]: '.*000002\.jpg' \(id 102\) is ground-truth images\[2\], not the "
+            r"frame at this position .*listed in another order")):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
+                                 write(tmp_path / "pred.json", pred))
 
 
 def test_own_frame_names_with_the_ground_truths_ids_are_still_paired():

@@ -129,6 +129,12 @@ def test_videos_of_formats_not_read_are_named_as_photos_are(tmp_path):
     assert ("1 .mxf file(s), 2 .vob file(s), 1 .y4m file(s) not read (the videos read are "
             ".mp4, .avi,") in note
     assert "convert them to MP4" in note
+    # Named on its own: refused with the note (was noted, then tried as an
+    # image: "Unknown image file format").
+    from keras_pose.prediction.inputs import InputError
+    with pytest.raises(InputError, match=r"clip\.vob: no image or video found; 1 \.vob file"):
+        find_inputs(str(tmp_path / "clip.vob"))
+    assert [item.key for item in find_inputs(str(tmp_path / "ok.mp4"))[0]] == ["ok.mp4"]
 
 
 def test_a_video_of_one_decodable_frame_is_said_in_the_singular(tmp_path):

@@ -413,6 +413,11 @@ def _pairing_problem(g: Frame, p: Frame, gt_names: Mapping[str, int]) -> Optiona
                 "the frames are listed in another order and are paired by position (as "
                 "poseval); list the frames in the ground truth's order, each with the "
                 "ground truth's id for that frame")
+    if name in gt_names:  # Its own name and id, at another frame's position.
+        return (f"'{p.file_name}' (id {p.image_id!r}) is ground-truth images[{gt_names[name]}],"
+                f" not the frame at this position ('{g.file_name}', id {g.image_id!r}): the "
+                "frames are listed in another order and are paired by position (as poseval); "
+                "list the frames in the ground truth's order")
     return (f"id {p.image_id!r} / '{p.file_name}' is neither the id nor the file name of "
             f"ground-truth image {g.image_id!r} / '{g.file_name}' at that position"
             + (_type_hint(p.image_id, [g.image_id], "the ground truth's id")
