@@ -262,6 +262,20 @@ def _precision() -> str:
     return precision
 
 
+def _check_output_suffix() -> None:
+    """A SavedModel --output named as another format's file (``model.onnx``
+    without --format onnx): was written as a SavedModel folder of that name,
+    unsaid, which --checkpoint then took for that format's file."""
+    from keras_pose.errors import FlagError
+    from keras_pose.export.runtimes import SUFFIXES
+    fmt = next((f for f, suffix in SUFFIXES.items()
+                if FLAGS.output.rstrip(os.sep).lower().endswith(suffix)), None)
+    if FLAGS.format == "saved_model" and fmt:
+        raise FlagError(f"--output {FLAGS.output} ends in {SUFFIXES[fmt]}, the name of a "
+                        f"--format {fmt} export, but --format is saved_model (a folder): give "
+                        f"--format {fmt}, or an --output without {SUFFIXES[fmt]}")
+
+
 def _check_flags(precision: str) -> None:
     """Values and combinations refused before any work (they were accepted
     and did nothing, turned the guard off (--max_ap_drop nan), or failed
@@ -278,6 +292,7 @@ def _check_flags(precision: str) -> None:
     for flag, (value, rule, good) in numbers.items():
         if not good:  # NaN fails every comparison: refused too.
             raise FlagError(f"{flag} must be {rule}, got {value}")
+    _check_output_suffix()
     if FLAGS["detector_threshold"].present and not FLAGS.with_detector:
         raise FlagError("--detector_threshold is the threshold of --with_detector's "
                         "signature: give --with_detector too, or leave it out")

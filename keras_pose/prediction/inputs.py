@@ -38,7 +38,7 @@ _UNREAD = ((UNREAD_PHOTO_EXTENSIONS, "the image formats read are JPEG, PNG, BMP,
             "HEIC/HEIF/AVIF, JPEG 2000, JPEG XL, PNM and camera raw files are not): convert "
             "them to JPEG or PNG"),
            (UNREAD_VIDEO_EXTENSIONS, f"the videos read are {', '.join(VIDEO_EXTENSIONS)}): "
-            "convert them to MP4 (ffmpeg -i clip.vob clip.mp4)"))
+            "convert them to MP4 (e.g. ffmpeg -i INPUT OUTPUT.mp4)"))
 
 
 class InputError(UserError, ValueError):

@@ -283,6 +283,9 @@ def test_set_and_noflip_are_what_the_export_records_and_serves(script, checkpoin
     (["--set", "train.learning_rate=0.1"], "error: --set train.learning_rate=0.1: an export "
      "takes test.* (recorded and served) and data.* (calibration, the guard) settings, not "
      "train.*"),
+    # Written as a SavedModel folder named model.onnx, unsaid.
+    (["--output", "{tmp}/model.onnx"], "--output {tmp}/model.onnx ends in .onnx, the name of a "
+     "--format onnx export, but --format is saved_model (a folder)"),
     # Found after the pose model loaded, blamed on --output.
     (["--with_detector", "no_such_detector"], "error: unknown detector preset "
                                               "'no_such_detector'"),
@@ -293,7 +296,7 @@ def test_flag_values_that_did_nothing_or_failed_late_are_refused_first(
     args = ["--checkpoint", checkpoint] + (
         [] if "--output" in flags else ["--output", str(tmp_path / "out")]) + flags
     assert _run(script, *args) == 1
-    assert message in capsys.readouterr().err
+    assert message.format(tmp=tmp_path) in capsys.readouterr().err
     assert os.listdir(tmp_path) == []
 
 
