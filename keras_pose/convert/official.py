@@ -96,6 +96,11 @@ def official_config(arch: TorchArchitecture, experiment: Optional[str] = None,
         size = None  # An explicit experiment decides the input size.
     else:
         base, size = _base_for_keypoints(arch, size)
+        if file_name and not from_name:  # Was taken in silence (a 384x288 model_best.pth.tar).
+            logging.warning(
+                "%s names no input size (as pose_resnet_50_384x288.pth.tar does): converted at "
+                "%s's %dx%d (height x width); give --experiment NAME for a model of another "
+                "size", file_name, base.name, *(size or base.model.image_size)[::-1])
     if base.model.style != "pytorch":
         raise ConversionError(
             f"experiment {base.name} uses the {base.model.style} style; converted "

@@ -53,6 +53,23 @@ def test_official_config_sizes(depth, k, file_name, name, size, heatmap, sigma):
     assert config.data.dataset == ("coco" if k == 17 else "mpii")
 
 
+def test_a_file_name_without_a_size_is_warned_of(caplog):
+    """model_best.pth.tar (the official training's name) was converted at
+    the data set's default size in silence: a 384x288 model at 256x192."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    config = official.official_config(_arch(50, 17), file_name="model_best.pth.tar")
+    assert config.model.image_size == (192, 256)
+    assert ("model_best.pth.tar names no input size (as pose_resnet_50_384x288.pth.tar does): "
+            "converted at coco_resnet50_256x192's 256x192 (height x width); give --experiment "
+            "NAME") in caplog.text
+    caplog.clear()
+    official.official_config(_arch(50, 17), file_name="pose_resnet_50_384x288.pth.tar")
+    official.official_config(_arch(50, 17), "coco_resnet50_384x288",
+                             file_name="model_best.pth.tar")
+    assert "names no input size" not in caplog.text
+
+
 def test_official_config_experiment_and_overrides():
     config = official.official_config(_arch(50, 17), experiment="coco_resnet50_384x288",
                                 file_name="pose_resnet_50_256x192.pth.tar",

@@ -123,6 +123,26 @@ def test_json_extension_in_any_case_and_folders_named_json(tmp_path, caplog):
         sequence_pairs(str(gt), str(pred))
 
 
+def test_predict_pys_own_files_are_not_called_unpaired_sequences(tmp_path, caplog):
+    """--pred being predict.py --track's folder: its .inputs.json (and the
+    results it keeps of earlier runs) were warned of as prediction files
+    without a ground-truth sequence."""
+    caplog.set_level(logging.WARNING, logger="absl")
+    gt, pred = tmp_path / "gt", tmp_path / "pred"
+    gt.mkdir()
+    pred.mkdir()
+    write(gt / "seq1.json", sequence(two_people()))
+    write(pred / "seq1.posetrack.json", sequence(two_people()))
+    for name in (".inputs.json", "predictions.json", "predictions.1.json",
+                 "predictions.previous.json", "seq1.frames.json", "seq1.previous.frames.json",
+                 "metrics.json", "other.json"):
+        (pred / name).write_text("[]")
+    assert sequence_pairs(str(gt), str(pred)) == [(str(gt / "seq1.json"),
+                                                   str(pred / "seq1.posetrack.json"))]
+    assert "1 prediction file(s) have no ground-truth sequence of their name and are not " \
+           "evaluated: other.json" in caplog.text
+
+
 def test_a_ground_truth_folder_with_a_prediction_file_is_refused(tmp_path):
     """Was "predictions <file> is not a directory"."""
     (tmp_path / "gt").mkdir()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Optional
 
 from absl import logging
@@ -107,15 +108,18 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
     return pairs
 
 
-# What predict.py --track and the evaluations write beside the sequences' files.
-_NOT_SEQUENCES = ("predictions.json", "metrics.json")
+# What predict.py --track and the evaluations write beside the sequences'
+# files: its records (.inputs.json, hidden), results kept from earlier runs
+# (predictions.1.json, predictions.previous.json) and per-frame lists (were
+# warned of as sequences without ground truth).
+_NOT_SEQUENCES = re.compile(r"\..*|predictions(\.\d+|\.previous)?\.json|metrics\.json"
+                            r"|.*\.frames\.json", re.IGNORECASE)
 
 
 def _say_unpaired(pred: str, pred_files: list[str], used: set) -> None:
     """Warns of prediction files in ``pred`` that no ground-truth sequence
     pairs with (they were left out in silence)."""
-    unpaired = [f for f in pred_files if f not in used and not f.endswith(".frames.json")
-                and f not in _NOT_SEQUENCES]
+    unpaired = [f for f in pred_files if f not in used and not _NOT_SEQUENCES.fullmatch(f)]
     if unpaired:
         logging.warning("--pred %s: %d prediction file(s) have no ground-truth sequence of "
                         "their name and are not evaluated: %s", pred, len(unpaired),
