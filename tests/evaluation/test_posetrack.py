@@ -378,7 +378,8 @@ def write(path, data):
     (lambda d: d.update(images=d["images"][:3], annotations=d["annotations"][:6]),
      r"3 images, but the ground truth .*gt.json has 4"),
     (lambda d: d["images"][2].pop("file_name"), r"images\[2\]: missing key 'file_name'"),
-    (lambda d: d["images"].reverse(), r"images\[0\]: id 103 .* is neither the id nor"),
+    (lambda d: d["images"].reverse(), r"images\[0\]: '.*000003\.jpg' \(id 103\) is "
+     r"ground-truth images\[3\], not the frame at this position .*listed in another order"),
     (lambda d: d.pop("categories"), r": missing key 'categories'"),
     # Was numpy's OverflowError traceback.
     (lambda d: d["annotations"][0].__setitem__("track_id", 2 ** 70),
