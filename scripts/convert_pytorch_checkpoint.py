@@ -16,19 +16,26 @@ the BGR input convention they were trained with.
 mmpose SimpleBaseline checkpoint (1.x ``td-hm_res50_...pth`` or 0.x
 ``res50_coco_256x192-...pth``, recognised by their ``backbone.`` +
 ``head.`` / ``keypoint_head.`` tensor names, or forced with
-``--format mmpose``) -> model checkpoint directory. Its tensors do not say the
-input size, the data set or the codec, so ``--experiment`` is required: the
-named experiment gives sizes, sigma, keypoint metadata and the input
-convention (RGB with the ImageNet mean/std, mmpose's), ``--set`` adjusts it
-(``model.codec=dark`` for the DARK models, ``test.blur_kernel`` to match an
-mmpose config, another size), and the tensors are checked against its depth,
-K and deconvolutions. The config is named ``<experiment>_mmpose`` unless
-``--set name=...``::
+``--format mmpose``) -> model checkpoint directory. A published file of the
+model zoo (recognised by its contents' SHA-256, under any name) converts with
+its preset's config, the settings mmpose evaluated it with::
 
     python scripts/convert_pytorch_checkpoint.py \
         --input td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth \
-        --experiment coco_resnet50_256x192 \
         --output models/keras/mmpose_res50_coco_256x192
+
+Another mmpose file's tensors do not say the input size, the data set or the
+codec, so ``--experiment`` is required: the named experiment gives sizes,
+sigma, keypoint metadata and the input convention (RGB with the ImageNet
+mean/std, mmpose's), with the ground-truth box rule of the file's mmpose
+generation; ``--set`` adjusts it (``model.codec=dark`` for the DARK models,
+``test.blur_kernel`` to match an mmpose config, another size), and the
+tensors are checked against its depth, K and deconvolutions. The config is
+named ``<experiment>_mmpose`` unless ``--set name=...``::
+
+    python scripts/convert_pytorch_checkpoint.py --input my_mmpose_model.pth \
+        --experiment coco_resnet50_256x192 --set model.codec=dark \
+        --output models/keras/my_mmpose_model
 
 torchvision ImageNet ResNet -> backbone weights for
 ``train.py --set model.pretrained=PATH`` (pytorch style; ``fc`` is dropped;
@@ -54,7 +61,8 @@ flags.DEFINE_string("output", None,
                     "Output checkpoint directory, or .npz file with --backbone_only.")
 flags.DEFINE_string("experiment", None,
                     "Named experiment for the config (official files: default chosen by K "
-                    "and the file name; mmpose files: required).")
+                    "and the file name; mmpose files: required unless the file is a "
+                    "preset's published file).")
 flags.DEFINE_enum("format", "auto", ["auto", "official", "mmpose"],
                   "Pose checkpoint format; auto: mmpose when the tensor names have "
                   "mmpose's backbone./head./keypoint_head. prefixes, else official.")
@@ -62,21 +70,6 @@ flags.DEFINE_multi_string("set", [], "Config override section.field=value (repea
 flags.DEFINE_bool("backbone_only", False,
                   "Convert a torchvision ImageNet ResNet into backbone weights (.npz); "
                   "its fc classifier is dropped.")
-
-
-def _mmpose_config(experiment, overrides):
-    """The config of a converted mmpose checkpoint: the named experiment,
-    renamed ``<experiment>_mmpose``, then the overrides."""
-    from keras_pose.configs import apply_overrides, get_experiment
-    from keras_pose.errors import FlagError
-
-    if not experiment:
-        raise FlagError(
-            "an mmpose checkpoint needs --experiment (and --set for what differs): its "
-            "tensors do not say the input size, data set or codec")
-    config = get_experiment(experiment)
-    config = config.replace(name=f"{config.name}_mmpose")
-    return apply_overrides(config, list(overrides)) if overrides else config
 
 
 def work() -> int:
@@ -91,8 +84,11 @@ def work() -> int:
     if kind == "auto":
         kind = "mmpose" if convert.is_mmpose_checkpoint(FLAGS.input) else "official"
     if kind == "mmpose":
-        config = convert.convert_mmpose_checkpoint(
-            FLAGS.input, FLAGS.output, _mmpose_config(FLAGS.experiment, FLAGS.set))
+        from keras_pose.convert.mmpose import mmpose_file_version
+        from keras_pose.presets.recognize import mmpose_file_config
+        config = mmpose_file_config(FLAGS.input, mmpose_file_version(FLAGS.input),
+                                    FLAGS.experiment, FLAGS.set)
+        config = convert.convert_mmpose_checkpoint(FLAGS.input, FLAGS.output, config)
     else:
         config = convert.convert_pose_checkpoint(
             FLAGS.input, FLAGS.output, experiment=FLAGS.experiment, overrides=FLAGS.set)
@@ -100,7 +96,8 @@ def work() -> int:
     print(f"wrote {FLAGS.output} ({kind} checkpoint): {config.name}, "
           f"ResNet-{model.depth}, K={model.num_keypoints}, input "
           f"{model.image_size[0]}x{model.image_size[1]} (w x h), {model.color_order} "
-          f"input normalised with mean {model.mean} std {model.std}, codec {model.codec}")
+          f"input normalised with mean {model.mean} std {model.std}, codec {model.codec}, "
+          f"ground-truth box rule {config.data.gt_box_rule}")
     return 0
 
 

@@ -85,6 +85,12 @@ def is_mmpose_checkpoint(path: str) -> bool:
     return any(n.startswith(BACKBONE_PREFIX) for n in read_state_dict(path))
 
 
+def mmpose_file_version(path: str) -> Optional[str]:
+    """``"1.x"`` / ``"0.x"``: the mmpose generation of the file at ``path``
+    (by its head's key prefix), else None; reads the file."""
+    return mmpose_version(read_state_dict(path))
+
+
 def _maps_into(name: str, backbone: bool) -> bool:
     """Whether an official name is a tensor of our backbone (or head)."""
     if name.endswith(".num_batches_tracked"):  # BN counters: not loaded.

@@ -8,6 +8,8 @@ Modules:
     numbers were measured.
   loader: a name -> its config, its file (download or official layout), its
     converted checkpoint in the cache; close names for a typo.
+  recognize: an mmpose file -> its preset (by its contents) and the config
+    the converter script gives it.
 """
 
 from keras_pose.presets.loader import (DEFAULT_PRESET, LIST_COMMAND, PresetError,

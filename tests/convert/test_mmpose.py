@@ -692,6 +692,8 @@ def test_script_recognises_and_converts_mmpose_files(tmp_path, resnet18):
     assert "mmpose checkpoint" in outputs[1] and "coco_resnet50_256x192_mmpose" in outputs[1]
     model, config = load_model(str(tmp_path / "out"))
     assert config.model.codec == "dark" and config.model.depth == 18
+    assert config.data.gt_box_rule == "mmpose_0x"  # The file's generation (0.x keys).
+    assert "ground-truth box rule mmpose_0x" in outputs[1]
     x = np.random.default_rng(4).normal(size=(1, 64, 64, 3)).astype(np.float32)
     np.testing.assert_allclose(np.asarray(model(x, training=False)),
                                torch_heatmaps(resnet18, x), atol=1e-4, rtol=0)
