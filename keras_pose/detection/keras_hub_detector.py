@@ -19,6 +19,7 @@ Shapes: N images, K = ``max_detections``.
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -303,6 +304,11 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
             f"use{folder}; {way_out or PREDICT_WAY_OUT}")
 
 
+# keras-hub's names of its Objects365-only presets (a bare name is always a
+# preset; a folder is given as ./name).
+_OBJECTS365_PRESET = re.compile(r"dfine_[a-z]+_obj365")
+
+
 def check_coco_classes(num_classes: int, preset: str) -> None:
     """Raises NotCocoDetectorError, naming ``preset``, unless it has COCO's
     classes (``COCO_CLASS_COUNTS``), where "person" is known."""
@@ -314,6 +320,19 @@ def check_coco_classes(num_classes: int, preset: str) -> None:
             "dfine_nano_coco) or the folder of one")
 
 
+def check_not_objects365(preset: str) -> None:
+    """Raises NotCocoDetectorError for keras-hub's Objects365-only D-FINE
+    presets (``dfine_<size>_obj365``), before their download: was refused
+    by ``check_coco_classes`` only once its 40-250 MB had been fetched (or
+    offline, a download error for a preset that could never serve)."""
+    if _OBJECTS365_PRESET.fullmatch(preset):
+        raise NotCocoDetectorError(
+            f"the person detector {preset} is keras-hub's D-FINE trained on Objects365's "
+            "365 classes only: it must be a COCO-trained D-FINE, whose 'person' class is "
+            f"known; give a COCO preset (such as {DEFAULT_PRESET}, the same network "
+            "pretrained on Objects365 and fine-tuned on COCO, or dfine_nano_coco)")
+
+
 def load_dfine_detector(preset: str, person_class: Optional[int] = None,
                         way_out: Optional[str] = None):
     """The ``DFineObjectDetector`` of a preset (``load_dfine_backbone``'s errors).
@@ -323,6 +342,8 @@ def load_dfine_detector(preset: str, person_class: Optional[int] = None,
         (NotCocoDetectorError); else the caller's index of "person".
       way_out: as for ``unavailable_message``.
     """
+    if person_class is None:
+        check_not_objects365(preset)
     backbone = load_dfine_backbone(preset, way_out)
     if person_class is None:
         # Checked before any export: was person_class_index's ValueError

@@ -154,6 +154,28 @@ def test_a_preset_without_coco_classes_is_refused_before_any_export(three_class_
     assert KerasHubPersonDetector.from_preset(three_class_preset, person_class=2).person_class == 2
 
 
+def test_an_objects365_preset_is_refused_before_its_download(monkeypatch, capsys):
+    """keras-hub's dfine_*_obj365 presets (365 classes) were fetched (40-250
+    MB) and only then refused; offline, the error was a download error."""
+    from keras_hub.models import DFineBackbone
+
+    def download(preset, **kwargs):
+        raise AssertionError(f"{preset} was downloaded")
+
+    monkeypatch.setattr(DFineBackbone, "from_preset", download)
+    runs = [r for r in runtimes.RUNTIMES if not runtimes.missing_packages(r, export=False)]
+    for runtime in [*runs, "tf"]:
+        code, err = _run_cli(lambda: make_detector("dfine_medium_obj365", runtime=runtime),
+                             capsys)
+        assert code == 1 and err.startswith(
+            "predict.py: error: the person detector dfine_medium_obj365 is keras-hub's D-FINE "
+            "trained on Objects365's 365 classes only"), err
+        assert f"give a COCO preset (such as {DEFAULT_PRESET}" in err and err.count("\n") == 1
+    # The Python API with the index of 'person' among its classes still loads it.
+    with pytest.raises(AssertionError, match="dfine_medium_obj365 was downloaded"):
+        KerasHubPersonDetector.from_preset("dfine_medium_obj365", person_class=0)
+
+
 # 4. A folder named like a preset.
 
 def test_a_folder_named_like_the_preset_does_not_take_its_place(coco_preset, tmp_path,
