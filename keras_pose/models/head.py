@@ -62,7 +62,13 @@ def deconv_head(features, num_keypoints: int,
     if final_kernel not in FINAL_KERNELS:
         raise ValueError(f"final_kernel must be one of {FINAL_KERNELS}, "
                          f"got {final_kernel!r}")
-    init = keras.initializers.RandomNormal(mean=0.0, stddev=HEAD_INIT_STD)
+    def init():
+        # One initializer per layer: Keras 3 fixes an unseeded initializer's
+        # seed when it is made, so one shared instance gave head_deconv2 and
+        # head_deconv3 (same shape) bit-identical kernels (the official code
+        # draws each layer's own).
+        return keras.initializers.RandomNormal(mean=0.0, stddev=HEAD_INIT_STD)
+
     x = features
     for i, (filters, kernel) in enumerate(zip(deconv_filters, deconv_kernels), 1):
         name = f"head_deconv{i}"
@@ -80,18 +86,18 @@ def deconv_head(features, num_keypoints: int,
         if kernel == 3:
             # Full output is 2H + 1; PyTorch keeps rows [1, 2H + 1).
             x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="valid",
-                                       use_bias=False, kernel_initializer=init,
+                                       use_bias=False, kernel_initializer=init(),
                                        name=name)(x)
             x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{name}_crop")(x)
         else:
             x = layers.Conv2DTranspose(filters, kernel, strides=2, padding="same",
-                                       use_bias=False, kernel_initializer=init,
+                                       use_bias=False, kernel_initializer=init(),
                                        name=name)(x)
         x = BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
                                synchronized=sync_bn, name=f"{name}_bn")(x)
         x = layers.ReLU(name=f"{name}_relu")(x)
     return layers.Conv2D(num_keypoints, final_kernel, padding="same", use_bias=True,
-                         kernel_initializer=init, bias_initializer="zeros",
+                         kernel_initializer=init(), bias_initializer="zeros",
                          name="head_final_conv")(x)
 
 

@@ -71,6 +71,20 @@ def test_head_initialisation():
     assert np.all(bn.gamma.numpy() == 1) and np.all(bn.beta.numpy() == 0)
 
 
+def test_layers_start_from_their_own_random_weights():
+    """Was: one RandomNormal instance for the whole head, whose seed Keras 3
+    fixes when it is made, so head_deconv2 and head_deconv3 started
+    bit-identical. Every random kernel of the network is its own draw."""
+    model = build_pose_resnet(18, 17, input_shape=(64, 64, 3), deconv_filters=(8, 8, 8),
+                              blocks_per_stage=(1, 1, 1, 1))
+    kernels = [(w.path, w.numpy()) for w in model.weights if w.path.endswith("kernel")]
+    assert len(kernels) > 10
+    for i, (name, kernel) in enumerate(kernels):
+        for other_name, other in kernels[i + 1:]:
+            assert kernel.shape != other.shape or not np.array_equal(kernel, other), (
+                f"{name} and {other_name} start equal")
+
+
 def torch_conv_transpose2d(x, w, stride, padding, output_padding):
     """PyTorch ConvTranspose2d semantics in NumPy (no bias).
 
