@@ -253,7 +253,7 @@ def reference_top_down(heatmaps_fn, image: np.ndarray, boxes, box_scores, *, ima
                        padding=1.25, in_vis_threshold=0.2):
     """The reference's validation path for given boxes, person by person in
     NumPy/OpenCV: box -> center/scale, the affine crop (cv2.warpAffine on the
-    float image, so no uint8 rounding), normalisation, the network, the
+    uint8 image, rounded to uint8 as the reference's is), normalisation, the network, the
     mirrored crop flipped back (and shifted), get_final_preds (or DARK's
     step and the inverse crop), the person score.
 
@@ -271,8 +271,8 @@ def reference_top_down(heatmaps_fn, image: np.ndarray, boxes, box_scores, *, ima
     for box in boxes:
         c, s = reference_box_to_center_scale(box, width / height, padding)
         trans = affine_matrix(c, s, 0, image_size)
-        crop = cv2.warpAffine(image.astype(np.float32), trans, (width, height),
-                              flags=cv2.INTER_LINEAR)
+        crop = cv2.warpAffine(image, trans, (width, height),
+                              flags=cv2.INTER_LINEAR).astype(np.float32)
         crop = crop[..., ::-1] if color_order == "BGR" else crop
         crops.append((crop / 255.0 - np.array(mean)) / np.array(std))
         centers.append(c)

@@ -197,7 +197,8 @@ def test_eval_dataset_decodes_each_image_once_and_crops_with_the_crop_op(coco_re
             image = cv2.cvtColor(cv2.imread(coco_records.image_path[i]), cv2.COLOR_BGR2RGB)
             m = ref.affine_matrix(coco_records.center[i], coco_records.scale[i], 0, IMAGE_SIZE)
             theirs = cv2.warpAffine(image, m, IMAGE_SIZE, flags=cv2.INTER_LINEAR)
-            assert np.abs(batch["image"].numpy()[j] - theirs).max() <= 0.52
+            difference = np.abs(batch["image"].numpy()[j] - theirs)  # OpenCV's uint8 crop
+            assert difference.max() <= 1 and np.mean(difference > 0) < 5e-4
             np.testing.assert_array_equal(batch["center"].numpy()[j], coco_records.center[i])
             assert batch["score"].numpy()[j] == coco_records.score[i]
     assert sorted(seen) == list(range(len(coco_records)))
