@@ -3,7 +3,9 @@
 Argmax of the prediction against argmax of the target, per joint; distances
 normalised by (H/10, W/10) — applied to (x, y) in that order, a quirk of the
 reference kept here — correct below 0.5; only joints whose target peak has
-x > 1 and y > 1 count. The average is over joints that had any such case.
+x > 1 and y > 1 count. A batch's accuracy is the mean over its joints that
+had any such case; the epoch's, as the reference's ``AverageMeter``, the
+batches' accuracies weighted by those joints' counts.
 """
 
 from __future__ import annotations
@@ -47,29 +49,40 @@ def heatmap_accuracy_counts(pred: tf.Tensor, target: tf.Tensor,
 class HeatmapAccuracy(keras.metrics.Metric):
     """The reference's train-time accuracy as a Keras metric.
 
-    Sums the per-joint counts of :func:`heatmap_accuracy_counts` over the
-    epoch (and over replicas: the variables aggregate by sum); the result is
-    the mean accuracy of the joints that had any counted case.
+    Per step, the reference's ``accuracy()`` of the global batch (the
+    per-joint counts of :func:`heatmap_accuracy_counts` summed over the
+    replicas first): its mean over the joints with a counted case, ``avg``,
+    and their number, ``cnt``. The result is ``sum(avg * cnt) / sum(cnt)``
+    over the epoch's steps, the reference's ``acc.update(avg_acc, cnt)``.
+    Was: the per-joint counts pooled over the whole epoch, another average
+    (0.8869 against the reference's 0.8890 over three batches).
     """
 
     def __init__(self, num_keypoints: int, name: str = "acc", **kwargs):
         super().__init__(name=name, **kwargs)
         self.num_keypoints = num_keypoints
-        self.correct = self.add_variable(shape=(num_keypoints,), initializer="zeros",
-                                         name="correct", aggregation="sum")
-        self.counted = self.add_variable(shape=(num_keypoints,), initializer="zeros",
-                                         name="counted", aggregation="sum")
+        # sum(avg * cnt) and sum(cnt) of the reference's AverageMeter.
+        self.weighted = self.add_variable(shape=(), initializer="zeros", name="weighted",
+                                          aggregation="sum")
+        self.joints = self.add_variable(shape=(), initializer="zeros", name="joints",
+                                        aggregation="sum")
 
     def update_state(self, target: tf.Tensor, pred: tf.Tensor, sample_weight=None) -> None:
         correct, counted = heatmap_accuracy_counts(pred, target)
-        self.correct.assign_add(correct)
-        self.counted.assign_add(counted)
+        share = 1.0
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # The reference scores the whole batch at once. Every replica
+            # then adds the same numbers, which the variables sum.
+            correct, counted = context.all_reduce("sum", [correct, counted])
+            share = 1.0 / context.num_replicas_in_sync
+        used = counted > 0
+        per_joint = tf.where(used, tf.math.divide_no_nan(correct, counted), 0.0)
+        self.weighted.assign_add(tf.reduce_sum(per_joint) * share)  # avg * cnt
+        self.joints.assign_add(tf.reduce_sum(tf.cast(used, tf.float32)) * share)
 
     def result(self) -> tf.Tensor:
-        used = self.counted > 0
-        ratio = tf.math.divide_no_nan(self.correct, self.counted)
-        return tf.math.divide_no_nan(tf.reduce_sum(tf.where(used, ratio, 0.0)),
-                                     tf.reduce_sum(tf.cast(used, tf.float32)))
+        return tf.math.divide_no_nan(self.weighted, self.joints)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_keypoints": self.num_keypoints}

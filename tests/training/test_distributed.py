@@ -59,6 +59,20 @@ for name, strategy in [("one", tf.distribute.OneDeviceStrategy("/cpu:0")),
                              for c in copies),
         "fused": fused.pop("calls", 0),
     }
+    # The logged accuracy of a batch split over the replicas: the whole batch's.
+    from keras_pose.training.accuracy import HeatmapAccuracy
+    target = np.zeros((8, 16, 12, 4), np.float32)
+    peaks = np.random.default_rng(1).integers(0, [16, 12], (8, 4, 2))
+    for i, j in np.ndindex(8, 4):
+        target[i, peaks[i, j, 0], peaks[i, j, 1], j] = 1.0
+    pred = target + np.random.default_rng(2).normal(0, 0.6, target.shape).astype("float32")
+    with strategy.scope():
+        metric = HeatmapAccuracy(4)
+    step = tf.function(lambda t, p: strategy.run(metric.update_state, args=(t, p)))
+    for t, p in strategy.experimental_distribute_dataset(
+            tf.data.Dataset.from_tensor_slices((target, pred)).batch(8)):
+        step(t, p)
+    out[name]["acc"] = float(metric.result())
 print("RESULT " + json.dumps(out))
 """
 
@@ -81,6 +95,7 @@ def test_two_replicas_match_one_device():
     # FusedAdam on each replica's copy: two updates traced per weight.
     assert two["fused"] == 2 * one["fused"] > 0 and two["copies_differ"] == 0
     assert two["loss"] == pytest.approx(one["loss"], rel=1e-5)
+    assert 0.05 < one["acc"] < 0.95 and two["acc"] == pytest.approx(one["acc"], rel=1e-6)
     # Synchronized BatchNorm: the same statistics as one device over the global batch.
     np.testing.assert_allclose(two["stem_bn_mean"], one["stem_bn_mean"], rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(two["head_bn_var"], one["head_bn_var"], rtol=1e-4, atol=1e-6)

@@ -20,7 +20,8 @@ def test_linear_scaling_rule():
 
 
 def _reference_accuracy(output, target, thr=0.5):
-    """lib/core/evaluate.py accuracy() with gaussian heatmaps (N, K, H, W)."""
+    """lib/core/evaluate.py accuracy() with gaussian heatmaps (N, K, H, W):
+    (avg_acc, cnt)."""
     def max_preds(hm):
         n, k, h, w = hm.shape
         flat = hm.reshape(n, k, -1)
@@ -38,7 +39,7 @@ def _reference_accuracy(output, target, thr=0.5):
             continue
         d = np.linalg.norm(pred[valid, j] / norm - gt[valid, j] / norm, axis=-1)
         accs.append((d < thr).mean())
-    return float(np.mean(accs)) if accs else 0.0
+    return (float(np.mean(accs)) if accs else 0.0), len(accs)
 
 
 def _batch(rng, n=6, k=4):
@@ -55,19 +56,22 @@ def _batch(rng, n=6, k=4):
 
 def test_the_logged_metric_is_the_reference_accuracy_over_the_epoch():
     """HeatmapAccuracy (the ``acc`` of the training log) after several
-    batches equals the reference's accuracy() on all their samples at once
-    (per-joint counts pooled over the epoch), and starts anew after reset."""
+    batches equals the reference's AverageMeter over them:
+    ``acc.update(avg_acc, cnt)`` with accuracy() of each batch (was the
+    per-joint counts pooled over the epoch, 0.002 off here); it starts
+    anew after reset."""
     rng = np.random.default_rng(0)
     metric = HeatmapAccuracy(4)
     for _ in range(2):
         metric.reset_state()
-        batches = [_batch(rng) for _ in range(3)]
-        for pred, target in batches:
+        weighted = count = 0.0
+        for n in (6, 2, 9):
+            pred, target = _batch(rng, n=n)
             metric.update_state(target, pred)
-        pred = np.concatenate([b[0] for b in batches])
-        target = np.concatenate([b[1] for b in batches])
-        expected = _reference_accuracy(np.transpose(pred, (0, 3, 1, 2)),
-                                       np.transpose(target, (0, 3, 1, 2)))
+            avg_acc, cnt = _reference_accuracy(np.transpose(pred, (0, 3, 1, 2)),
+                                               np.transpose(target, (0, 3, 1, 2)))
+            weighted, count = weighted + avg_acc * cnt, count + cnt
+        expected = weighted / count
         assert 0.05 < expected < 0.95
         assert float(metric.result()) == pytest.approx(expected, rel=1e-6)
 
