@@ -169,11 +169,14 @@ def moved_keypoints(reference: Sequence[str], names: Sequence[str]) -> list[tupl
     Returns:
       (name, its position in ``names``, its position in ``reference``) of each.
     """
-    position = {}
+    # Every position of a key: two spellings of one key in a list ('nose',
+    # 'Nose') were one position, so identical lists "moved" a keypoint.
+    positions: dict[Key, list[int]] = defaultdict(list)
     for i, key in enumerate(keypoint_keys(reference)):
-        position.setdefault(key, i)
-    return [(name, j, position[key]) for j, (name, key) in enumerate(zip(names, keypoint_keys(names)))
-            if key in position and position[key] != j]
+        positions[key].append(i)
+    return [(name, j, positions[key][0])
+            for j, (name, key) in enumerate(zip(names, keypoint_keys(names)))
+            if key in positions and j not in positions[key]]
 
 
 def describe_moves(moved: Sequence[tuple[str, int, int]], here: str, there: str,

@@ -381,6 +381,30 @@ def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str)
             f"keypoints in the same order{hint}")
 
 
+def check_validation_keypoints(config: ExperimentConfig, records: PersonRecords,
+                               train: PersonRecords, owner: str) -> None:
+    """The validation people of a training run against its training people:
+    :func:`check_metadata`, except that when ``data.keypoint_names`` renames
+    the training file's keypoints (given with --set), it renames the
+    validation file's too, which must then spell them as the training file
+    does. Was: the validation split was held to the new names, and refused
+    with the advice to pass the flag the user had given.
+    """
+    ours, train_names = tuple(config.data.keypoint_names), tuple(train.keypoint_names)
+    if not train_names or keypoint_keys(train_names) == keypoint_keys(ours):
+        check_metadata(config, records, owner)
+        return
+    theirs = tuple(records.keypoint_names)
+    if records.num_keypoints == train.num_keypoints and (
+            not theirs or keypoint_keys(theirs) == keypoint_keys(train_names)):
+        return
+    raise DatasetError(
+        f"{records.source} has keypoints {list(theirs)} (K={records.num_keypoints}) but the "
+        f"training split {train.source} has {list(train_names)} (K={train.num_keypoints}), "
+        f"which data.keypoint_names renames {list(ours)}: it renames the keypoints of both "
+        "splits, which must list the same keypoints in the same order")
+
+
 def check_order(config: ExperimentConfig, records: PersonRecords) -> None:
     """Training people whose file lists ``data.keypoint_names`` (given with
     --set) in another order: the names would be put on the wrong channels

@@ -28,6 +28,8 @@ from keras_pose.training.callbacks import TrainingError
 INIT_ARCHITECTURE = ("depth", "blocks_per_stage", "style", "deconv_filters", "deconv_kernels",
                      "final_kernel")
 FINAL_LAYER = "head_final_conv"
+# Files the checkpoint resolver tells how to convert.
+_PYTORCH_FILES = (".pth", ".pth.tar", ".pt", ".safetensors")
 
 
 def check_source(path: str):
@@ -38,7 +40,15 @@ def check_source(path: str):
     Raises:
       TrainingError: for a SavedModel or an exported network.
     """
-    resolved = resolve_checkpoint(path)
+    try:
+        resolved = resolve_checkpoint(path)
+    except CheckpointError as e:  # Named no flag; a file's listed exports it refuses.
+        if os.path.isfile(path) and not path.lower().endswith(_PYTORCH_FILES):
+            raise CheckpointError(
+                f"--init_checkpoint {path} is a file; give a Keras checkpoint directory "
+                "(config.json and model.weights.h5), a model directory or a preset "
+                "name") from None
+        raise CheckpointError(f"--init_checkpoint: {e}") from None
     if resolved.kind != "keras":
         what = "an exported network" if resolved.kind == "export" else "a SavedModel"
         raise TrainingError(f"--init_checkpoint {path} is {what}; give a Keras "

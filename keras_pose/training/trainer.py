@@ -33,6 +33,7 @@ from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, config_to_dict, load_config, save_config
 from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline, samples
+from keras_pose.data.records import PersonRecords
 from keras_pose.errors import UserError
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
@@ -148,9 +149,11 @@ class _Validation:
                 + f" | settings {validation_digest(self.config, self.box_mode)}")
 
 
-def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Validation]:
+def _validation_setup(config: ExperimentConfig, chief: bool,
+                      train: PersonRecords) -> Optional[_Validation]:
     """The validation data and metric, loaded and checked once, before any
-    training; None when validation is off or the split has no file."""
+    training (against the ``train`` people); None when validation is off or
+    the split has no file."""
     t = config.train
     if t.validate_every <= 0 or not chief:
         return None
@@ -171,8 +174,9 @@ def _validation_setup(config: ExperimentConfig, chief: bool) -> Optional[_Valida
         metric = metric_for(val_config)
         records = datasets.load_records(val_config, "test", box_mode)
         # Keypoints in another order would validate every epoch at AP 0, in silence.
-        datasets.check_metadata(val_config, records, "the model of this run (training split "
-                                f"{datasets.annotation_file(config, 'train')})")
+        datasets.check_validation_keypoints(
+            val_config, records, train, "the model of this run (training split "
+            f"{datasets.annotation_file(config, 'train')})")
         check_records(metric, records, val_config)
     except UserError as e:  # The way out of the data's problem, or of validating.
         raise TrainingError(f"validation split: {e} (--set train.validate_every=0 trains "
@@ -451,7 +455,7 @@ def _checks(config: ExperimentConfig, plan: _Plan, records, model_dir: str, expo
     refuses the run); returns the validation setup (None: no validation)."""
     # Data that would never yield a sample.
     pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
-    validation = _validation_setup(config, plan.chief)
+    validation = _validation_setup(config, plan.chief, records)
     if export and plan.chief:
         check_export_place(os.path.join(model_dir, "saved_model"))
     refuse_legacy(plan.directory)

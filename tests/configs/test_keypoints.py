@@ -210,3 +210,20 @@ def test_given_pairs_joining_two_keypoints_of_one_side_are_said(caplog):
     kp.resolve_flip_pairs(names, [[1, 2], [3, 4]])
     kp.resolve_flip_pairs(names, [[1, 4], [2, 3], [0, 5]])  # Unusual, but across sides.
     assert "same side" not in caplog.text
+
+
+def test_moved_keypoints_in_any_naming_style():
+    coco = ["nose", "left_eye", "right_eye"]
+    assert kp.moved_keypoints(coco, ["Nose", "LEye", "REye"]) == []
+    assert kp.moved_keypoints(coco, ["nose", "REye", "LEye"]) == [("REye", 1, 2), ("LEye", 2, 1)]
+    assert kp.moved_keypoints(coco, ["tail", "fin", "nose"]) == [("nose", 2, 0)]
+
+
+def test_two_spellings_of_one_key_in_a_list_are_not_a_move():
+    """Was: 'nose' and 'Nose' in one list counted as one position, so the
+    list against itself "moved" 'Nose' (train.py refused the data set)."""
+    names = ["nose", "Nose", "left_eye", "right_eye", "tail"]
+    assert kp.moved_keypoints(names, names) == []
+    assert kp.moved_keypoints(names, ["Nose", "nose", "left_eye", "right_eye", "tail"]) == []
+    assert kp.moved_keypoints(names, ["tail", "Nose", "left_eye", "right_eye", "nose"]) == [
+        ("tail", 0, 4), ("nose", 4, 0)]

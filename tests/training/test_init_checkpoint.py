@@ -156,6 +156,26 @@ def test_an_export_or_a_saved_model_is_named_as_such(tiny_exported, tiny_onnx):
         init_from_checkpoint(model, str(tiny_exported[3]), config)
 
 
+def test_a_wrong_init_checkpoint_is_named_with_its_flag(tmp_path):
+    """A missing path did not name --init_checkpoint; a file (model.keras)
+    was told to be a SavedModel or an export, which the flag refuses."""
+    from keras_pose.checkpoint import CheckpointError
+    from keras_pose.training.init_checkpoint import check_source
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(b"PK")
+    with pytest.raises(CheckpointError, match=r"^--init_checkpoint .*model\.keras is a file; "
+                       r"give a Keras checkpoint directory \(config\.json and model\.weights"
+                       r"\.h5\), a model directory or a preset name$"):
+        check_source(str(keras_file))
+    with pytest.raises(CheckpointError, match=r"^--init_checkpoint: .*nowhere"):
+        check_source(str(tmp_path / "nowhere"))
+    torch_file = tmp_path / "pose_resnet_50_256x192.pth.tar"
+    torch_file.write_bytes(b"PK")
+    with pytest.raises(CheckpointError, match=r"^--init_checkpoint: .* is a PyTorch weights "
+                       r"file: convert it first"):
+        check_source(str(torch_file))
+
+
 def _train(train_script, *flags):
     train_script.FLAGS.unparse_flags()
     train_script.FLAGS(["train.py", *flags, "--set", "train.steps_per_epoch=2", "--noexport"])

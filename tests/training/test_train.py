@@ -398,7 +398,8 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
     shutil.copytree(fast_config.data.root, root)
     config = apply_overrides(fast_config, [f"data.root={root}", "train.validate_every=1"])
     config = datasets.resolve_dataset_config(config)
-    assert _validation_setup(config, chief=True) is not None
+    train_people = datasets.load_records(config, "train")
+    assert _validation_setup(config, True, train_people) is not None
     val_file = datasets.annotation_file(config, "test")
     data = json.load(open(val_file))
     for cat in data["categories"]:
@@ -411,7 +412,43 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
     with pytest.raises(TrainingError, match=r"validation split: .* has keypoints \['right_ankle'"
                        r", .* but the model of this run \(training split .*\) was trained on "
                        r"\['nose'.*\(--set train.validate_every=0 trains without validation\)"):
-        _validation_setup(config, chief=True)
+        _validation_setup(config, True, train_people)
+
+
+def _rename_keypoints(annotation_file, names):
+    data = json.load(open(annotation_file))
+    for cat in data["categories"]:
+        cat["keypoints"] = list(names)
+    json.dump(data, open(annotation_file, "w"))
+
+
+def test_keypoint_names_given_rename_the_validation_split_too(tmp_path, fast_config):
+    """Both files naming the keypoints p0..p16 and --set data.keypoint_names
+    naming them as COCO does: the training split was renamed, the
+    validation split refused with the advice to pass that very flag."""
+    from keras_pose.data import datasets
+    from keras_pose.training.trainer import _validation_setup
+    root = tmp_path / "data"
+    shutil.copytree(fast_config.data.root, root)
+    config = datasets.resolve_dataset_config(apply_overrides(
+        fast_config, [f"data.root={root}", "train.validate_every=1"]))
+    coco_names = ",".join(config.data.keypoint_names)
+    own = [f"p{i}" for i in range(17)]
+    for split in ("train", "test"):
+        _rename_keypoints(datasets.annotation_file(config, split), own)
+    renamed = datasets.resolve_dataset_config(apply_overrides(
+        fast_config, [f"data.root={root}", "train.validate_every=1",
+                      f"data.keypoint_names={coco_names}"]))
+    train_people = datasets.load_records(renamed, "train")
+    datasets.check_order(renamed, train_people)
+    validation = _validation_setup(renamed, True, train_people)
+    assert validation is not None and validation.config.data.keypoint_names[0] == "nose"
+    # A validation file that names them otherwise than the training file: refused.
+    _rename_keypoints(datasets.annotation_file(config, "test"), [f"q{i}" for i in range(17)])
+    with pytest.raises(TrainingError, match=r"validation split: .* has keypoints \['q0'.* but "
+                       r"the training split .* has \['p0'.*which data.keypoint_names renames "
+                       r"\['nose'.*must list the same keypoints in the same order"):
+        _validation_setup(renamed, True, train_people)
 
 
 def test_a_validation_split_without_labels_is_refused_before_training(tmp_path, fast_config):
@@ -429,8 +466,9 @@ def test_a_validation_split_without_labels_is_refused_before_training(tmp_path, 
     config = apply_overrides(config, ["data.test_set=test_mine"])
     with pytest.raises(TrainingError, match=r"validation split test_mine \(.*image_info_test_mine"
                        r"\.json\) has no keypoint labels.*train.validate_every=0"):
-        _validation_setup(config, chief=True)
-    assert _validation_setup(apply_overrides(config, ["train.validate_every=0"]), True) is None
+        _validation_setup(config, True, None)
+    assert _validation_setup(apply_overrides(config, ["train.validate_every=0"]), True,
+                             None) is None
 
 
 def test_a_checkpoint_left_unvalidated_is_validated_on_resume(tmp_path, fast_config,
