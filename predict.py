@@ -252,7 +252,7 @@ def _predict(checkpoint, found) -> int:
         print(f"note: {predictions.path} of an earlier run, with results of other inputs, "
               f"is kept as {predictions.kept_earlier}")
     if predictions.kept_earlier_previous:
-        print(f"note: the complete results of other inputs that a stopped rerun kept as "
+        print(f"note: the results of other inputs that a stopped rerun kept as "
               f"{previous_path(predictions.path)} are kept as "
               f"{predictions.kept_earlier_previous}")
     completed = False
@@ -270,10 +270,6 @@ def _predict(checkpoint, found) -> int:
             predictions.close()
         else:  # Before its first entry: the earlier results back in place.
             predictions.finish(complete=False)
-        if not completed and predictions.previous:
-            print(f"note: the earlier run's results of these inputs are kept as "
-                  f"{predictions.previous} (this run stopped before its end; {predictions.path} "
-                  f"holds its {predictions.count} people)", file=sys.stderr)
     return _report(run, predictions, inputs)
 
 

@@ -164,7 +164,7 @@ def _run(name: str, work: Callable[[], int]) -> int:
     except Exception as e:  # noqa: BLE001 - reported below, or re-raised.
         if not is_user_error(e):
             raise
-        code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130 or 143.
+        code = getattr(e, "exit_code", 1)  # TrainingInterrupted: 130, 143 or 129.
         print(f"{name}: {'error' if code == 1 else 'stopped'}: {error_message(e)}", file=sys.stderr)
         return code
 

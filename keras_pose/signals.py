@@ -1,10 +1,11 @@
-"""SIGTERM as a stop, like Ctrl-C: ``kill <pid>``, a scheduler's or a
-container's stop end a command the way Ctrl-C does (outputs closed, the
-checkpoint to resume from named), not by dying mid-write nor, as in a
-multi-worker training where TensorFlow's coordination service traps
-SIGTERM for its preemption notices, by being ignored. Also the stop kept
-whole around a write that must not be cut (:func:`defer_interrupts`) and
-the stop foreign code must not lose (:func:`interrupts_kept`).
+"""SIGTERM and SIGHUP as a stop, like Ctrl-C: ``kill <pid>``, a scheduler's
+or a container's stop, and a closed terminal (SIGHUP) end a command the way
+Ctrl-C does (outputs closed, the checkpoint to resume from named), not by
+dying mid-write nor, as in a multi-worker training where TensorFlow's
+coordination service traps SIGTERM for its preemption notices, by being
+ignored. Also the stop kept whole around a write that must not be cut
+(:func:`defer_interrupts`) and the stop foreign code must not lose
+(:func:`interrupts_kept`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,18 @@ from typing import Any, Iterator, Optional
 
 
 class Terminated(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM (a KeyboardInterrupt, so every
-    path that stops cleanly on Ctrl-C stops cleanly on it too)."""
+    """Raised in the main thread by SIGTERM or SIGHUP, its one argument the
+    signal's name (a KeyboardInterrupt, so every path that stops cleanly on
+    Ctrl-C stops cleanly on it too)."""
+
+
+# The signals that stop a command as SIGTERM does, the first one's exit code
+# winning when several came. SIGHUP (the terminal closed, an ssh session
+# dropped) was left to the OS: a tracked video died as by kill -9 (no
+# PoseTrack JSON, an annotated video whose header said 0 frames),
+# evaluate.py left its .lock alone, train.py its *.tmp folders.
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))  # No SIGHUP on Windows.
 
 
 class _Stop:
@@ -48,19 +59,34 @@ def stop_on_sigint() -> Any:
     return signal.signal(signal.SIGINT, _Stop(KeyboardInterrupt))
 
 
+def stop_on_sighup() -> Any:
+    """Makes SIGHUP (the terminal closed) raise :class:`Terminated` naming
+    it in the main thread; returns the handler it replaced (None when
+    nothing changed: off the main thread, no SIGHUP (Windows), or SIGHUP
+    ignored (``nohup``) or handled by someone else)."""
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(hangup) is not signal.SIG_DFL:
+        return None
+    return signal.signal(hangup, _Stop(Terminated, "SIGHUP"))
+
+
 def stop_on_sigterm() -> Any:
-    """Makes SIGTERM raise :class:`Terminated` in the main thread; returns
-    the handler it replaced (None off the main thread: nothing changed).
-    Call it again after anything that installs its own handler (TF's
-    MultiWorkerMirroredStrategy does)."""
+    """Makes SIGTERM raise :class:`Terminated` in the main thread, and SIGHUP
+    too where the OS would end the process on it (:func:`stop_on_sighup`);
+    returns SIGTERM's handler it replaced (None off the main thread: nothing
+    changed). Call it again after anything that installs its own handler
+    (TF's MultiWorkerMirroredStrategy does)."""
     if threading.current_thread() is not threading.main_thread():
         return None
+    stop_on_sighup()
     return signal.signal(signal.SIGTERM, _Stop(Terminated, "SIGTERM"))
 
 
 def _stop_raised() -> Optional[_Stop]:
     """The handler of ours that raised a stop in this command, if any."""
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in (*_TERMINATING, signal.SIGINT):
         handler = signal.getsignal(signum)
         if isinstance(handler, _Stop) and handler.raised:
             return handler
@@ -68,7 +94,7 @@ def _stop_raised() -> Optional[_Stop]:
 
 
 def raise_lost_stop() -> None:
-    """Raises again a stop (Ctrl-C, SIGTERM) that this command's handlers
+    """Raises again a stop (Ctrl-C, SIGTERM, SIGHUP) that this command's handlers
     raised but that never arrived: raised inside a ``__del__`` that happened
     to run, it is printed as "Exception ignored" and dropped. A worker of a
     multi-worker training trained on to its last epoch after ``kill <pid>``
@@ -82,12 +108,14 @@ def raise_lost_stop() -> None:
 
 @contextlib.contextmanager
 def command_stops() -> Iterator[None]:
-    """A command's stops while the block runs, put back after: SIGTERM as
-    Ctrl-C (:func:`stop_on_sigterm`), Ctrl-C through a Python function
+    """A command's stops while the block runs, put back after: SIGTERM and
+    SIGHUP as Ctrl-C (:func:`stop_on_sigterm`), Ctrl-C through a Python function
     (:func:`stop_on_sigint`), and a stop Python dropped in a ``__del__``
     not printed as "Exception ignored" with a traceback (it is raised again
     at the next step: :func:`raise_lost_stop`)."""
-    previous = {signal.SIGTERM: stop_on_sigterm(), signal.SIGINT: stop_on_sigint()}
+    previous = {getattr(signal, "SIGHUP", None): stop_on_sighup(),  # Before SIGTERM's, which
+                signal.SIGTERM: stop_on_sigterm(),  # installs it too (and returns SIGTERM's).
+                signal.SIGINT: stop_on_sigint()}
     hook = sys.unraisablehook
 
     def unraisable(report):
@@ -104,20 +132,25 @@ def command_stops() -> Iterator[None]:
 
 
 def stop_name(error: KeyboardInterrupt) -> str:
-    """How a stop came: "SIGTERM" or "Ctrl-C"."""
-    return "SIGTERM" if isinstance(error, Terminated) else "Ctrl-C"
+    """How a stop came: "SIGTERM", "SIGHUP" or "Ctrl-C"."""
+    if not isinstance(error, Terminated):
+        return "Ctrl-C"
+    return error.args[0] if error.args and hasattr(signal, str(error.args[0])) else "SIGTERM"
 
 
 def stop_exit_code(error: KeyboardInterrupt) -> int:
-    """The shell's convention, 128 + the signal: 143 for SIGTERM, 130 for Ctrl-C."""
-    return 143 if isinstance(error, Terminated) else 130
+    """The shell's convention, 128 + the signal: 143 for SIGTERM, 129 for
+    SIGHUP, 130 for Ctrl-C."""
+    if not isinstance(error, Terminated):
+        return 130
+    return 128 + int(getattr(signal, stop_name(error)))
 
 
 @contextlib.contextmanager
 def defer_interrupts() -> Iterator[None]:
-    """Holds back Ctrl-C (SIGINT), and SIGTERM when it is a stop here, until
-    the block ends, then raises the stop through its handler (which
-    remembers it: :func:`raise_lost_stop`).
+    """Holds back Ctrl-C (SIGINT), and SIGTERM and SIGHUP when they are stops
+    here, until the block ends, then raises the stop through its handler
+    (which remembers it: :func:`raise_lost_stop`).
 
     A KeyboardInterrupt in the middle of an HDF5 write can abort the whole
     interpreter; with this, a write finishes (or fails) first. Only in the
@@ -128,7 +161,7 @@ def defer_interrupts() -> Iterator[None]:
         yield
         return
     received = []
-    held = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    held = {signum: signal.getsignal(signum) for signum in (*_TERMINATING, signal.SIGINT)}
     held = {signum: handler for signum, handler in held.items()
             if isinstance(handler, _Stop) or (signum == signal.SIGINT and callable(handler))}
     for signum in held:
@@ -155,12 +188,15 @@ def defer_interrupts() -> Iterator[None]:
 
 
 def _kept_stop(received: list) -> KeyboardInterrupt:
-    return Terminated("SIGTERM") if signal.SIGTERM in received else KeyboardInterrupt()
+    for signum in _TERMINATING:  # SIGTERM first, as in defer_interrupts.
+        if signum in received:
+            return Terminated(signal.Signals(signum).name)
+    return KeyboardInterrupt()
 
 
 @contextlib.contextmanager
 def interrupts_kept() -> Iterator[None]:
-    """Within the block, SIGINT and SIGTERM run their handlers as before
+    """Within the block, SIGINT, SIGTERM and SIGHUP run their handlers as before
     (Python's own: they raise the stop) and are remembered. A block that
     ends after one arrived raises the stop: when it ended normally (the
     exception was swallowed) or with another exception (one wrapping it).
@@ -182,7 +218,7 @@ def interrupts_kept() -> Iterator[None]:
         if not (received and isinstance(report.exc_value, KeyboardInterrupt)):
             hook(report)
 
-    previous = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    previous = {n: signal.getsignal(n) for n in (signal.SIGINT, *_TERMINATING)}
     previous = {n: h for n, h in previous.items() if callable(h)}
     for signum, handler in previous.items():
         signal.signal(signum, remembering(handler))

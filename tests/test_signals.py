@@ -1,4 +1,5 @@
-"""SIGTERM stops a command as Ctrl-C does (keras_pose.signals, keras_pose.cli)."""
+"""SIGTERM and SIGHUP stop a command as Ctrl-C does (keras_pose.signals,
+keras_pose.cli)."""
 
 import contextlib
 import os
@@ -13,9 +14,47 @@ from keras_pose.checkpoint import write_checkpoint_dir
 
 @pytest.fixture
 def sigterm_is_a_stop():
+    hangup = signal.getsignal(signal.SIGHUP)  # stop_on_sigterm installs SIGHUP's too.
     previous = signals.stop_on_sigterm()
     yield
     signal.signal(signal.SIGTERM, previous)
+    signal.signal(signal.SIGHUP, hangup)
+
+
+@contextlib.contextmanager
+def sighup_as_by_default():
+    """SIGHUP as a shell leaves it to a command (it ends the process), put
+    back after (a test runner may have set it otherwise)."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+def send_sighup():
+    """SIGHUP to this process, when it is a stop here: left to the OS (the
+    code before SIGHUP was handled), it would end the test run itself."""
+    handler = signal.getsignal(signal.SIGHUP)
+    assert isinstance(handler, signals._Stop), f"SIGHUP is not a stop here: {handler}"
+    os.kill(os.getpid(), signal.SIGHUP)
+    signal.sigtimedwait([], 0.5)  # Let the handler run.
+
+
+def test_sighup_stops_a_command_as_sigterm_does_and_an_ignored_one_stays_ignored(capsys):
+    """A closed terminal (SIGHUP) ended a command as kill -9 does: a tracked
+    video without its PoseTrack JSON, evaluate.py's .lock alone, train.py's
+    *.tmp folders. Under nohup (SIGHUP ignored) it stays ignored."""
+    with sighup_as_by_default():
+        assert cli.run("tool.py", lambda: send_sighup() or 0) == 129
+        assert capsys.readouterr().err == "tool.py: interrupted (SIGHUP)\n"
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_DFL
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # nohup
+        seen = []
+        assert cli.run("tool.py", lambda: seen.append(signal.getsignal(signal.SIGHUP)) or 0) == 0
+        assert seen == [signal.SIG_IGN] and signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    stop = signals.Terminated("SIGHUP")
+    assert (signals.stop_name(stop), signals.stop_exit_code(stop)) == ("SIGHUP", 129)
 
 
 def test_sigterm_raises_terminated_a_keyboard_interrupt(sigterm_is_a_stop):
@@ -99,6 +138,7 @@ def commands_handlers():
     """The handlers a command installs (cli.run), put back afterwards."""
     previous_term = signal.getsignal(signal.SIGTERM)
     previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)  # xdist ignores it
+    previous_hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # As a shell leaves it.
     signals.stop_on_sigterm()
     signals.stop_on_sigint()
     try:
@@ -106,22 +146,25 @@ def commands_handlers():
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGHUP, previous_hup)
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("signum, stop", [(signal.SIGTERM, signals.Terminated),
-                                          (signal.SIGINT, KeyboardInterrupt)])
-def test_a_stop_lost_in_a_del_is_raised_again(signum, stop):
+@pytest.mark.parametrize("signum, stop, name", [
+    (signal.SIGTERM, signals.Terminated, "SIGTERM"), (signal.SIGHUP, signals.Terminated, "SIGHUP"),
+    (signal.SIGINT, KeyboardInterrupt, "Ctrl-C")])
+def test_a_stop_lost_in_a_del_is_raised_again(signum, stop, name):
     """A worker of a multi-worker training trained on to its last epoch
     after kill <pid> (a loaded CI run): the stop can land in a __del__,
     where Python drops it. The next step raises it again."""
     with commands_handlers():
         signals.raise_lost_stop()  # No stop yet: nothing.
+        if signum == signal.SIGHUP:  # Not a stop (the old code): it would end the tests.
+            assert isinstance(signal.getsignal(signum), signals._Stop)
         swallow_a_stop(signum)  # "Exception ignored in ... __del__"
         with pytest.raises(stop) as raised:
             signals.raise_lost_stop()
-        assert signals.stop_name(raised.value) == ("SIGTERM" if signum == signal.SIGTERM
-                                                   else "Ctrl-C")
+        assert signals.stop_name(raised.value) == name
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:  # Python's own handler (the Python API): nothing is remembered.
         swallow_a_stop(signal.SIGINT)
@@ -168,6 +211,13 @@ def test_a_stop_held_back_by_a_write_is_remembered_and_an_ignored_ctrl_c_stays_i
                 signal.sigtimedwait([], 0.2)
         with pytest.raises(signals.Terminated):
             signals.raise_lost_stop()
+    with commands_handlers(), pytest.raises(signals.Terminated, match="SIGHUP"):
+        with signals.defer_interrupts():  # Held back too, not run inside the write.
+            assert signal.getsignal(signal.SIGHUP) not in (signal.SIG_DFL, signal.SIG_IGN)
+            os.kill(os.getpid(), signal.SIGHUP)
+            signal.sigtimedwait([], 0.2)
+            written = True
+    assert written
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with signals.defer_interrupts():

@@ -3,6 +3,12 @@ moved aside when they are of other inputs (``predictions.1.json``,
 ``<key>.1.*``), kept as ``.previous`` until this run has finished when they
 are of the same inputs, never overwritten in silence.
 
+A run's outputs are marked partial from its start until it has finished
+(:data:`INCOMPLETE`: ``predictions.incomplete``, ``<name>.incomplete``):
+a stop, a crash or ``kill -9`` leaves the mark, which moves with the
+outputs. When two partial sets compete the one holding more inputs (or
+frames) is kept; a complete set is never replaced by a partial one.
+
 A video's (or a folder of frames') kept outputs are named
 ``<name><tag><suffix>`` (``clip.mp4.previous.pose.avi``, ``clip.mp4.1.frames.json``);
 a name that leaves no room for the tag has its ``<name>`` shortened to
@@ -19,8 +25,15 @@ from typing import Callable, Collection, Mapping, Optional
 from absl import logging
 
 from keras_pose.files import fitting_name, nearest_existing
+from keras_pose.signals import defer_interrupts
 
-SEQUENCE_SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi")
+# The mark of outputs that a run which has not finished wrote (a text file
+# saying so): ``predictions.json``'s is ``predictions.incomplete``, a video's
+# ``<name>.incomplete``. Was: a stopped run's outputs looked complete, and
+# the next run kept them as such (a rerun stopped again then deleted its own
+# 91 images' results, keeping the first run's 14).
+INCOMPLETE = ".incomplete"
+SEQUENCE_SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi", INCOMPLETE)
 # An earlier run's outputs of the same inputs, while this run has not finished.
 PREVIOUS = ".previous"
 
@@ -88,9 +101,12 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     if earlier_entries_are(path, ours):
         return None
     stem, n = os.path.splitext(path)[0], 1
-    while os.path.exists(f"{stem}.{n}.json"):
+    while os.path.exists(f"{stem}.{n}.json") or os.path.exists(f"{stem}.{n}{INCOMPLETE}"):
         n += 1
-    os.replace(path, f"{stem}.{n}.json")  # The run holds the folder's lock.
+    # Its mark goes with it (a partial file of other inputs stays known as such).
+    _rename_all([(path, f"{stem}.{n}.json")] + [
+        (marker, f"{stem}.{n}{INCOMPLETE}") for marker in [marker_of(path)]
+        if os.path.exists(marker)])
     return f"{stem}.{n}.json"
 
 
@@ -98,6 +114,52 @@ def previous_path(path: str) -> str:
     """``predictions.json`` -> ``predictions.previous.json``."""
     stem, ext = os.path.splitext(path)
     return stem + PREVIOUS + ext
+
+
+def marker_of(path: str) -> str:
+    """``predictions.json`` -> ``predictions.incomplete``: the file that
+    marks ``path`` partial (:data:`INCOMPLETE`)."""
+    return os.path.splitext(path)[0] + INCOMPLETE
+
+
+def mark_incomplete(marker: str, results: str) -> None:
+    """Writes ``marker``, which says that ``results`` (and the outputs of
+    its name beside it) are partial until the run writing them removes it
+    at its end: left by a stop, a crash or ``kill -9``, it tells the next
+    run and the user."""
+    os.makedirs(os.path.dirname(marker) or ".", exist_ok=True)
+    with open(marker, "w", encoding="utf-8") as f:
+        f.write(f"{os.path.basename(results)}, and the outputs of its name beside it, are "
+                "partial: the predict.py run writing them did not finish (stopped, killed, "
+                "or still running). A run over the same inputs that finishes replaces them "
+                "and removes this file.\n")
+
+
+def held(path: str, field: Optional[str] = None) -> int:
+    """How much the JSON list at ``path`` holds: its entries (a video's
+    frames), or the distinct values of their ``field`` (``file_name``:
+    predictions.json's images with people); 0 when missing or not a list."""
+    try:
+        with open(path, "rb") as f:
+            entries = json.load(f)
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(entries, list):
+        return 0
+    if field is None:
+        return len(entries)
+    return len({str(entry.get(field)) for entry in entries if isinstance(entry, dict)})
+
+
+def _marker_pair(pairs: list[tuple[str, str]]) -> tuple[str, str]:
+    """The (current, previous) pair of the :data:`INCOMPLETE` marks."""
+    return next(pair for pair in pairs if pair[0].endswith(INCOMPLETE))
+
+
+def _remove(paths: Collection[str]) -> None:
+    for path in paths:
+        if os.path.lexists(path):
+            os.remove(path)
 
 
 def _rename_all(moves: list[tuple[str, str]]) -> None:
@@ -115,35 +177,47 @@ def _rename_all(moves: list[tuple[str, str]]) -> None:
         raise
 
 
-def keep_previous(pairs: list[tuple[str, str]]) -> tuple[list[str], bool]:
+def keep_previous(pairs: list[tuple[str, str]],
+                  count: Callable[[str], int]) -> tuple[list[str], bool]:
     """Keeps an earlier run's outputs of the same inputs until this run has
     finished: each (current, previous) file pair's current file is moved to
-    its previous name (all or none). When previous files are there already,
-    a run stopped before its end wrote the current ones (a finished run
-    removes the previous ones): those are removed, and the older, complete
-    ones stay.
+    its previous name (all or none). ``pairs[0]`` is the results file
+    (``count`` says how many inputs or frames one holds), one pair the
+    :data:`INCOMPLETE` marks'. When previous files are there already, a
+    stopped run wrote the current ones (a finished run removes the previous
+    ones): the previous ones stay when complete (unmarked), or partial and
+    holding more; partial and holding no more, they go, and the current
+    ones take their place. Was: the current ones always went, also when the
+    previous ones were a stopped run's too (its 14 images kept, the next
+    stopped run's 91 deleted).
 
     Returns:
       (the previous files there now, whether this call moved them).
     """
-    if any(os.path.exists(previous) for _, previous in pairs):
-        for current, _ in pairs:
-            if os.path.exists(current):
-                os.remove(current)
-        return [previous for _, previous in pairs if os.path.exists(previous)], False
-    moves = [(current, previous) for current, previous in pairs if os.path.exists(current)]
-    _rename_all(moves)
+    with defer_interrupts():  # Removed, not yet moved: a stop here lost both.
+        previous = [p for _, p in pairs if os.path.lexists(p)]
+        if previous:
+            (results, kept), (_, kept_marker) = pairs[0], _marker_pair(pairs)
+            if not (os.path.exists(kept_marker) and os.path.exists(results)
+                    and count(results) >= count(kept)):
+                _remove([current for current, _ in pairs])
+                return previous, False
+            _remove(previous)
+        moves = [(current, previous) for current, previous in pairs if os.path.lexists(current)]
+        _rename_all(moves)
     return [previous for _, previous in moves], bool(moves)
 
 
 def put_back_previous(pairs: list[tuple[str, str]]) -> None:
-    """Undoes :func:`keep_previous` for a run that wrote nothing: each pair's
-    current file (this run's empty one) removed, its previous file renamed
-    back to the current name."""
+    """Undoes :func:`keep_previous` for a run that wrote nothing: this run's
+    current files (empty ones, its mark) removed and each previous file
+    renamed back to the current name (the earlier run's mark too, if it was
+    partial); nothing happens when there is no previous file."""
+    if not any(os.path.lexists(previous) for _, previous in pairs):
+        return
+    _remove([current for current, _ in pairs])
     for current, previous in pairs:
-        if os.path.exists(previous):
-            if os.path.exists(current):
-                os.remove(current)
+        if os.path.lexists(previous):
             os.replace(previous, current)
 
 
@@ -185,22 +259,49 @@ def keep_earlier_sequence(output: Callable[[str], str], source: str,
         n += 1
     _rename_all([(named(suffix), named(suffix, f".{n}")) for suffix in SEQUENCE_SUFFIXES
                  if os.path.exists(named(suffix))])
+    if os.path.exists(named(INCOMPLETE, f".{n}")):
+        why += f"; partial, as {named(INCOMPLETE, f'.{n}')} says"
     return named(".frames.json", f".{n}"), why
 
 
-def settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool,
-                    frames: int) -> None:
-    """An earlier run's outputs of the same video or folder (each pair's
-    previous file) go once this run's are complete; they go back in place
-    when this run wrote no frame; else they stay, and are named."""
-    previous = [p for _, p in pairs if os.path.exists(p)]
-    if not previous:
-        return
+def settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool, done: int,
+                    count: Callable[[str], int], unit: str,
+                    why: str = "stopped before its end") -> None:
+    """After a run: an earlier run's outputs (each pair's previous file) go
+    with this run's mark once this run's are ``complete``; they go back in
+    place when this run holds no input (``done``: the inputs or frames it
+    holds, as ``count`` counts them in ``unit``); else this run's stay
+    marked partial beside them, and of two partial sets the one holding
+    fewer goes. One line says what is kept where (``why``: why this run's
+    outputs are partial)."""
+    with defer_interrupts():  # A second Ctrl-C here left the sets half moved.
+        line = _settled(pairs, complete, done, count, unit, why)
+    if line:
+        logging.warning("%s: %s", key, line)
+
+
+def _settled(pairs: list[tuple[str, str]], complete: bool, done: int,
+             count: Callable[[str], int], unit: str, why: str) -> Optional[str]:
+    """:func:`settle_previous`'s moves; the line to say (None: complete)."""
+    (results, kept), (marker, kept_marker) = pairs[0], _marker_pair(pairs)
+    previous = [p for _, p in pairs if os.path.lexists(p)]
     if complete:
-        for path in previous:
-            os.remove(path)
-    elif not frames:  # Stopped (or failed) at once: nothing of this run's to keep.
+        _remove(previous + [marker])  # The mark last: until then these are partial.
+        return None
+    earlier_partial = os.path.exists(kept_marker)
+    if not done and previous:
         put_back_previous(pairs)
-    else:
-        logging.warning("%s: the earlier run's outputs of it are kept (%s): this run's are "
-                        "not complete", key, ", ".join(previous))
+        return (f"this run {why} and holds no {unit}: the earlier run's outputs are back in "
+                f"place" + (f" (partial too, as {marker} says)" if earlier_partial else ""))
+    line = f"this run {why}: {results} holds its {done} {unit}, marked partial by {marker}"
+    listed = ", ".join(p for p in previous if p != kept_marker)
+    if not previous:
+        return line
+    if not earlier_partial:
+        return line + f"; the earlier run's complete outputs are kept as {listed}"
+    earlier = count(kept)
+    if done >= earlier:  # The same inputs in the same order: these hold those and more.
+        _remove(previous)
+        return line + f"; the earlier stopped run's ({earlier} {unit}) are removed"
+    return (line + f"; the earlier stopped run's, which hold more ({earlier} {unit}), are "
+            f"kept as {listed} (partial too, as {kept_marker} says)")

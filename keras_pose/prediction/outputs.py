@@ -11,7 +11,10 @@ it readable. An earlier run's ``predictions.json`` with results of other
 inputs is moved aside (``predictions.1.json``), never overwritten; one
 with results of the same inputs is kept as ``predictions.previous.json``
 until this run has finished (a run stopped half-way lost the earlier
-complete results). A video's outputs likewise (``<key>.previous.*``).
+complete results). A video's outputs likewise (``<key>.previous.*``). Until
+a run has finished its outputs are marked partial (``predictions.incomplete``,
+``<key>.incomplete``), so that a stop, a crash or ``kill -9`` leaves them
+known as such (``earlier_outputs``).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from keras_pose.errors import UserError
 from keras_pose.files import remove_dead_leftovers, write_atomically, write_json
 # An earlier run's outputs: a module of their own (this one was 468 lines).
 from keras_pose.prediction.earlier_outputs import (
-    earlier_entries_are, keep_earlier_results, keep_previous, name_limit, name_too_long,
-    previous_path, put_back_previous)
+    earlier_entries_are, held, keep_earlier_results, keep_previous, mark_incomplete, marker_of,
+    name_limit, name_too_long, previous_path, put_back_previous, settle_previous)
 from keras_pose.signals import defer_interrupts
 
 
@@ -247,12 +250,19 @@ class JsonListFile:
         self.kept_earlier: Optional[str] = None
         self.kept_earlier_previous: Optional[str] = None
         self.previous: Optional[str] = None
-        self._moved_previous = False
+        # Results of inputs (``names``): (current, previous) pairs of the
+        # file and of its mark of partial results (earlier_outputs.INCOMPLETE).
+        self._pairs: Optional[list[tuple[str, str]]] = None
+        self._images: set = set()  # The file names of the entries added.
+        self._marked = False  # Whether this run wrote the mark (its to remove).
         self.failed = False
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if names is not None:
                 self._set_aside(dict(names))
+            if self._pairs:  # Partial until finish(complete=True).
+                mark_incomplete(marker_of(path), path)
+                self._marked = True
             # Unbuffered: a write the disk cut short leaves no bytes behind
             # in a buffer, to be flushed (or fail again) at the next seek.
             self._file = open(path, "wb", buffering=0)
@@ -262,27 +272,39 @@ class JsonListFile:
                 self._file.close()
                 os.remove(path)
             self._file, self.failed = None, True
+            if self._marked and not self.previous:  # Else put back with the earlier file.
+                os.remove(marker_of(path))
             self._put_back_previous()  # Nothing of this run's: the earlier file, as it was.
             writer.failed(path, e.strerror or str(e), e)
 
     def _set_aside(self, names: dict[str, str]) -> None:
-        """An earlier file of other inputs (and the complete one a stopped
-        rerun of those kept as previous) moved aside, named; one of these
-        inputs kept as previous until this run has finished."""
+        """An earlier file of other inputs (and the one a stopped rerun of
+        those kept as previous) moved aside, named; one of these inputs kept
+        as previous until this run has finished (``keep_previous``: of two
+        partial ones, the one holding more images)."""
         self.kept_earlier = keep_earlier_results(self.path, names)
         self.kept_earlier_previous = keep_earlier_results(previous_path(self.path), names)
+        if not names:  # --track: no results of its own in this file.
+            return
+        self._pairs = [(self.path, previous_path(self.path)),
+                       (marker_of(self.path), marker_of(previous_path(self.path)))]
         # An earlier "[]" alone is replaced (no results to keep).
         if os.path.exists(previous_path(self.path)) or not earlier_entries_are(
                 self.path, lambda entry: False):
-            kept, self._moved_previous = keep_previous([(self.path, previous_path(self.path))])
-            self.previous = kept[0] if kept else None
+            keep_previous(self._pairs, _images_held)
+        self._previous_left()
+
+    def _previous_left(self) -> None:
+        """``self.previous``: the earlier results file still there, if any."""
+        path = previous_path(self.path)
+        self.previous = path if self._pairs and os.path.isfile(path) else None
 
     def _put_back_previous(self) -> None:
-        """The earlier file this run moved to its previous name goes back
-        when this run wrote no entry (it stopped, or failed, at once)."""
-        if self._moved_previous and not self.count and self.previous:
-            put_back_previous([(self.path, self.previous)])
-            self.previous, self._moved_previous = None, False
+        """The earlier results go back in place when this run wrote no entry
+        (it stopped, or failed, at once)."""
+        if self._pairs and not self.count:
+            put_back_previous(self._pairs)
+            self._previous_left()
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)
@@ -308,6 +330,8 @@ class JsonListFile:
                 self._write(text + self._CLOSE)  # One write: entries and "]" together.
                 self._end += len(text)
                 self.count += len(entries)
+                if self._pairs:
+                    self._images.update(str(entry.get("file_name")) for entry in entries)
         except OSError as e:  # Disk full, say: keep the entries before these.
             self._restore_end()
             self._file, self.failed = None, True
@@ -334,14 +358,17 @@ class JsonListFile:
 
     def finish(self, complete: bool) -> Optional[str]:
         """Closes the file; the earlier run's results kept as
-        ``self.previous`` go once this run is ``complete`` (every input done)
-        and written in full; returns the file still holding them, if any."""
+        ``self.previous`` go, with this file's mark of partial results, once
+        this run is ``complete`` (every input done) and written in full;
+        else one line says what is kept where. Returns the file still
+        holding the earlier results, if any."""
         self.close()
-        if not complete:
-            self._put_back_previous()
-        elif self.previous and not self.failed and os.path.isfile(self.previous):
-            os.remove(self.previous)
-        return self.previous if self.previous and os.path.isfile(self.previous) else None
+        if self._pairs is None or (complete and self.failed):
+            return self.previous  # Written in part: marked partial, the earlier kept.
+        settle_previous(os.path.basename(self.path), self._pairs, complete, len(self._images),
+                        _images_held, "image(s) with people")
+        self._previous_left()
+        return self.previous
 
     def withdraw(self) -> None:
         """Takes an empty file back (a run none of whose inputs could be
@@ -351,10 +378,18 @@ class JsonListFile:
         if self.count:
             return
         if self.kept_earlier and os.path.isfile(self.kept_earlier):
-            put_back_previous([(self.path, self.kept_earlier)])
+            put_back_previous([(self.path, self.kept_earlier),
+                               (marker_of(self.path), marker_of(self.kept_earlier))])
             self.kept_earlier = None
             return
-        if self._moved_previous and self.previous:
+        if self.previous:
             self._put_back_previous()
-        elif os.path.isfile(self.path):
-            os.remove(self.path)
+            return
+        for path in (self.path, marker_of(self.path) if self._marked else None):
+            if path and os.path.isfile(path):
+                os.remove(path)
+
+
+def _images_held(path: str) -> int:
+    """The images with people in the results file at ``path``."""
+    return held(path, "file_name")

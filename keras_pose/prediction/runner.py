@@ -27,8 +27,9 @@ from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.input_pixels import VideoFrames
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
-from keras_pose.prediction.earlier_outputs import (PREVIOUS, SEQUENCE_SUFFIXES,
-                                                   keep_earlier_sequence, keep_previous,
+from keras_pose.prediction.earlier_outputs import (INCOMPLETE, PREVIOUS, SEQUENCE_SUFFIXES,
+                                                   held, keep_earlier_sequence, keep_previous,
+                                                   mark_incomplete, put_back_previous,
                                                    settle_previous, tagged)
 from keras_pose.prediction.outputs import (FRAMES_FPS, DiskFullError, JsonListFile,
                                            OutputWriter, VideoOutput)
@@ -302,11 +303,6 @@ class PredictionRun:
             done = per_frame.count if per_frame else 0
             written = False
             try:
-                if not finished and done:
-                    logging.warning("%s: stopped after %d frame(s); its outputs hold those "
-                                    "frames", key, done)
-                elif not finished:
-                    logging.warning("%s: stopped before its first frame", key)
                 # A second Ctrl-C here (a quick double press) lost the PoseTrack
                 # JSON of the frames done: it waits until they are written.
                 with defer_interrupts():
@@ -317,8 +313,12 @@ class PredictionRun:
                 # PoseTrack JSON's, failing after it, named the wrong file).
                 if not isinstance(stop, DiskFullError):
                     raise
-            finally:  # Also when a full disk stopped the writes above.
-                settle_previous(key, pairs, finished and written, done)
+            finally:  # Also when a full disk stopped the writes above. One line says
+                # how many frames this run's outputs hold, marked partial, and where
+                # the earlier ones are (they were said in two).
+                settle_previous(key, pairs, finished and written, done, held, "frame(s)",
+                                "could not write its outputs in full" if finished
+                                else "stopped before its end")
         self.summary.processed += 1
         return True
 
@@ -345,7 +345,9 @@ class PredictionRun:
         ``frame_names`` of it, or tracked when this run is not) moved to
         ``<key>.<n>.*``, named in the summary; this source's kept as
         ``<key>.previous.*`` until this run has finished (they were replaced
-        from the first frame, so a stop lost them). Returns the (current,
+        from the first frame, so a stop lost them; of two partial sets, the
+        one holding more frames: ``keep_previous``); this run's marked
+        partial (``<key>.incomplete``) until it has. Returns the (current,
         previous) file pairs; None, said as a failure, when an output's name
         does not fit or the earlier ones cannot be moved (each move is all or
         none). Was: "File name too long" stopped the whole run."""
@@ -354,16 +356,22 @@ class PredictionRun:
                    if track or s != ".posetrack.json"):
             return None
         try:
-            for tag, note in (("", ""), (PREVIOUS, " (the complete outputs a stopped rerun "
-                                                   "of it kept)")):
+            for tag, note in (("", ""), (PREVIOUS, " (the outputs a stopped rerun of it "
+                                                   "kept)")):
                 kept = keep_earlier_sequence(output, source, frame_names, track, tag)
                 if kept:  # Said at the end (predict.py's summary).
                     self.summary.kept_earlier.append(f"{key}: {kept[0]} ({kept[1]}){note}")
             pairs = [(output(s), tagged(output(s), PREVIOUS)) for s in SEQUENCE_SUFFIXES]
-            keep_previous(pairs)
+            keep_previous(pairs, held)
         except OSError as e:
             self.writer.failed(output(".frames.json"), f"{what}: the earlier run's outputs "
                                 f"could not be moved aside ({e}); none is overwritten", e)
+            return None
+        try:
+            mark_incomplete(output(INCOMPLETE), output(".frames.json"))
+        except OSError as e:
+            put_back_previous(pairs)  # Nothing of this run's: the earlier ones in place.
+            self.writer.failed(output(INCOMPLETE), f"{what}: {e.strerror or e}", e)
             return None
         return pairs
 

@@ -30,7 +30,7 @@ class TrainingError(UserError, RuntimeError):
 
 class TrainingInterrupted(TrainingError):
     """Ctrl-C or SIGTERM: training stopped; the message says where it can
-    resume. ``exit_code``: 130 (Ctrl-C) or 143 (SIGTERM)."""
+    resume. ``exit_code``: 130 (Ctrl-C), 143 (SIGTERM) or 129 (SIGHUP)."""
 
     def __init__(self, message: str, exit_code: int = 130):
         super().__init__(message)

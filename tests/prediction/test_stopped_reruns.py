@@ -1,0 +1,193 @@
+"""Runs over the same inputs stopped one after another (Ctrl-C, SIGTERM, a
+closed terminal): no stop deletes results that exist nowhere else, a
+stopped run's outputs are marked partial, and of two partial sets the one
+holding more is kept."""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from keras_pose import signals
+from keras_pose.prediction.inputs import list_inputs
+from keras_pose.prediction.outputs import JsonListFile, OutputWriter
+from keras_pose.prediction.runner import PredictionRun
+from tests.prediction.test_runner import _Poses, _StopAt, _frame_counts
+from tests.test_signals import sighup_as_by_default
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NAMES = {f"{i}.jpg": f"/in/{i}.jpg" for i in range(6)}
+
+
+def _video(path, frames):
+    """An .mp4 of ``frames`` grey 64x48 frames (levels going round)."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 48))
+    assert writer.isOpened(), "OpenCV cannot write .mp4 here"
+    for t in range(frames):
+        writer.write(np.full((48, 64, 3), 40 * t % 256, np.uint8))
+    writer.release()
+
+
+def _results(i):
+    return {"image_id": i, "file_name": f"{i}.jpg", "path": f"/in/{i}.jpg", "score": 0.9}
+
+
+def _stopped_run(out, images):
+    """A run over NAMES stopped after ``images`` images."""
+    predictions = JsonListFile(OutputWriter(str(out)), str(out / "predictions.json"), NAMES)
+    for i in range(images):
+        predictions.add([_results(i)])
+    return predictions.finish(complete=False)
+
+
+def _held(path):
+    return len(json.load(open(path)))
+
+
+def test_stopped_reruns_keep_the_results_holding_most_images(tmp_path, caplog):
+    """Stopped after 2, 5 and 0 images: the third run deleted the second's
+    5 (the earlier run's results, predictions.previous.json, were taken for
+    complete) and left the first's 2 beside an empty predictions.json."""
+    caplog.set_level(logging.WARNING, logger="absl")
+    out = tmp_path
+    kept = [_stopped_run(out, images) for images in (2, 5, 0)]
+    assert _held(out / "predictions.json") == 5
+    # The 2 went at the second stop (these 5 hold them and more); the third
+    # run's nothing put them back in place, known as partial.
+    assert kept == [None, None, None]
+    assert sorted(os.listdir(out)) == ["predictions.incomplete", "predictions.json"]
+    assert len(caplog.messages) == 3 and caplog.messages[-1] == (  # One line each: what is where.
+        "predictions.json: this run stopped before its end and holds no image(s) with people: "
+        "the earlier run's outputs are back in place (partial too, as "
+        f"{out / 'predictions.incomplete'} says)")
+    # Stopped after fewer: both partial sets stay, and the next run keeps the larger.
+    caplog.clear()
+    assert _stopped_run(out, 3) == str(out / "predictions.previous.json")
+    assert caplog.messages == [
+        f"predictions.json: this run stopped before its end: {out / 'predictions.json'} holds "
+        f"its 3 image(s) with people, marked partial by {out / 'predictions.incomplete'}; the "
+        "earlier stopped run's, which hold more (5 image(s) with people), are kept as "
+        f"{out / 'predictions.previous.json'} (partial too, as "
+        f"{out / 'predictions.previous.incomplete'} says)"]
+    _stopped_run(out, 1)
+    assert (_held(out / "predictions.json"), _held(out / "predictions.previous.json")) == (1, 5)
+    assert (out / "predictions.previous.incomplete").is_file()
+    # A run that finishes: complete, unmarked, alone.
+    predictions = JsonListFile(OutputWriter(str(out)), str(out / "predictions.json"), NAMES)
+    predictions.add([_results(i) for i in range(6)])
+    assert predictions.finish(complete=True) is None
+    assert os.listdir(out) == ["predictions.json"] and _held(out / "predictions.json") == 6
+    # A complete file is never replaced by a partial one (it is kept as previous).
+    _stopped_run(out, 4)
+    assert not (out / "predictions.previous.incomplete").exists()
+    assert (_held(out / "predictions.json"), _held(out / "predictions.previous.json")) == (4, 6)
+
+
+def test_partial_results_of_other_inputs_moved_aside_stay_marked(tmp_path):
+    _stopped_run(tmp_path, 2)
+    other = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "predictions.json"),
+                         {"x.jpg": "/else/x.jpg"})
+    assert other.kept_earlier == str(tmp_path / "predictions.1.json")
+    other.add([dict(_results(0), file_name="x.jpg", path="/else/x.jpg")])
+    other.finish(complete=True)
+    assert sorted(os.listdir(tmp_path)) == ["predictions.1.incomplete", "predictions.1.json",
+                                            "predictions.json"]
+
+
+def _stopped_video(item, out, stop):
+    run = PredictionRun(_Poses(), _StopAt(stop), str(out))
+    with pytest.raises(KeyboardInterrupt):
+        run.video(item, True, run.predictor.config.track)
+
+
+def test_stopped_reruns_of_a_video_keep_the_outputs_holding_most_frames(tmp_path):
+    """Stopped at 2, 4 and 1 frames: the third run deleted the second's 4
+    frames, keeping the first's 2 as the "complete" ones."""
+    _video(tmp_path / "clip.mp4", 6)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    out = tmp_path / "out"
+    for stop in (2, 4, 1):
+        _stopped_video(item, out, stop)
+    assert _frame_counts(out, "clip") == {
+        "clip.mp4.frames.json": 1, "clip.mp4.pose.avi": 1,
+        "clip.mp4.previous.frames.json": 4, "clip.mp4.previous.pose.avi": 4}
+    assert len(json.load(open(out / "clip.mp4.previous.posetrack.json"))["images"]) == 4
+    assert (out / "clip.mp4.incomplete").is_file()
+    assert (out / "clip.mp4.previous.incomplete").is_file()
+    _stopped_video(item, out, 0)  # Nothing of its own: the 4 frames back in place.
+    assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 4, "clip.mp4.pose.avi": 4}
+    assert (out / "clip.mp4.incomplete").is_file()
+    _stopped_video(item, out, 5)  # Holds more: the 4 go.
+    assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 5, "clip.mp4.pose.avi": 5}
+    run = PredictionRun(_Poses(), _StopAt(-1), str(out))
+    run.video(item, True, run.predictor.config.track)
+    assert sorted(os.listdir(out)) == ["clip.mp4.frames.json", "clip.mp4.pose.avi",
+                                       "clip.mp4.posetrack.json"]
+
+
+class _HangUpAt(_StopAt):
+    """One person per frame; the terminal closed (SIGHUP) as frame ``stop``
+    is detected."""
+
+    def detect(self, image, source):
+        if self.calls == self.stop:
+            from tests.test_signals import send_sighup
+            send_sighup()
+        return super().detect(image, source)
+
+
+def test_a_closed_terminal_stops_a_tracked_video_as_sigterm_does(tmp_path):
+    """SIGHUP was left to the OS: the run died as by kill -9 (no PoseTrack
+    JSON, an annotated video whose header said 0 frames)."""
+    _video(tmp_path / "clip.mp4", 5)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    out = tmp_path / "out"
+    run = PredictionRun(_Poses(), _HangUpAt(3), str(out))
+    with sighup_as_by_default(), signals.command_stops():
+        with pytest.raises(signals.Terminated, match="SIGHUP"):
+            run.video(item, True, run.predictor.config.track)
+    assert _frame_counts(out, "clip") == {"clip.mp4.frames.json": 3, "clip.mp4.pose.avi": 3}
+    assert len(json.load(open(out / "clip.mp4.posetrack.json"))["images"]) == 3
+    assert (out / "clip.mp4.incomplete").is_file()
+
+
+@pytest.mark.slow  # predict.py in a subprocess
+def test_predict_py_stopped_by_sighup_exits_129_with_its_outputs_closed(checkpoint, tmp_path):
+    """kill -HUP mid-video: exit 129, the frames done in every output."""
+    _video(tmp_path / "long.mp4", 400)
+    out = tmp_path / "out"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    proc = subprocess.Popen([sys.executable, "predict.py", "--checkpoint", checkpoint, "--input",
+                             str(tmp_path / "long.mp4"), "--track", "--detector", "none",
+                             "--output_dir", str(out)], cwd=REPO, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    frames, deadline = out / "long.mp4.frames.json", time.time() + 240
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            if len(json.load(open(frames))) >= 2:
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 129, err[-3000:]
+    assert "predict.py: interrupted (SIGHUP)" in err and "Traceback" not in err
+    done = len(json.load(open(frames)))
+    assert 2 <= done < 400 and (out / "long.mp4.incomplete").is_file()
+    assert len(json.load(open(out / "long.mp4.posetrack.json"))["images"]) == done
+    capture = cv2.VideoCapture(str(out / "long.mp4.pose.avi"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == done
+    capture.release()
+
+
+@pytest.fixture
+def checkpoint(tiny_exported):
+    return tiny_exported[2]
