@@ -417,7 +417,7 @@ def load_model(path: str, sync_bn: bool = False
       sync_bn: build with synchronized BatchNorm.
 
     Returns:
-      (model, config) with the checkpoint's weights and full config.
+      (model, config), float32 whatever the caller's dtype policy or floatx.
 
     Raises:
       CheckpointError: for a path that is not a Keras checkpoint, or weights
@@ -434,11 +434,11 @@ def load_model(path: str, sync_bn: bool = False
             f"{resolved.path} is a SavedModel; load it with "
             "keras_pose.inference.load_saved_model (evaluate.py and predict.py "
             "accept both)")
-    from keras_pose.models import build_model_from_config  # Keeps import light.
+    from keras_pose.models import build_model_from_config, dtypes  # Keeps import light.
     config = load_config(os.path.join(resolved.path, CONFIG_FILE))
-    model = build_model_from_config(config.model, sync_bn=sync_bn)
-    weights = os.path.join(resolved.path, WEIGHTS_FILE)
-    load_weights_strict(model, weights, config)
+    with dtypes.float32_scope():  # Was the caller's policy / floatx: bf16, called fp32.
+        model = build_model_from_config(config.model, sync_bn=sync_bn)
+        load_weights_strict(model, os.path.join(resolved.path, WEIGHTS_FILE), config)
     return model, config
 
 

@@ -23,7 +23,7 @@ no runtime flag is needed to get it back.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from typing import Sequence
 
 from absl import logging
 
@@ -128,17 +128,13 @@ def keras_policy(precision: str) -> str:
     return KERAS_POLICIES[precision]
 
 
-@contextlib.contextmanager
-def dtype_policy_scope(policy: str) -> Iterator[None]:
-    """Builds the Keras layers created inside under ``policy``, then puts
-    the global policy back (training code may have set its own)."""
-    import keras
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
+def dtype_policy_scope(policy: str) -> contextlib.AbstractContextManager:
+    """Builds the Keras layers created inside under ``policy`` (floatx
+    float32), then puts the caller's policy and floatx back: the one scope,
+    ``keras_pose.models.dtypes.dtype_scope`` (imported when used: this
+    module is read without Keras)."""
+    from keras_pose.models.dtypes import dtype_scope
+    return dtype_scope(policy)
 
 
 EXPORT_INFO = "export.json"  # Beside the SavedModel's assets/config.json.

@@ -43,6 +43,7 @@ from keras_pose.checkpoint import write_checkpoint_dir
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.data import transforms
 from keras_pose.inference import TopDownEstimator
+from keras_pose.models.dtypes import float32_scope
 
 
 # The rule of transforms.boxes_off_image, in the graph.
@@ -357,11 +358,16 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
     if precision != "fp32" and not optimize:
         raise ValueError(f"precision {precision} is built into the fused inference form: "
                          "use optimize=True")
-    if optimize:
-        from keras_pose.export.inference_model import build_inference_model
-        model = build_inference_model(model, config, precision)
-    module = PoseServingModule(model, config, config.test.flip_test if flip is None else flip,
-                               detector, detector_threshold, freeze)
+    if not optimize:
+        _check_float32(model)
+    # Was built and traced under the caller's dtype policy / floatx: with
+    # floatx float16 the fused network took float16 inputs, labelled fp32.
+    with float32_scope():
+        if optimize:
+            from keras_pose.export.inference_model import build_inference_model
+            model = build_inference_model(model, config, precision)
+        module = PoseServingModule(model, config, config.test.flip_test if flip is None
+                                   else flip, detector, detector_threshold, freeze)
     # The detector's custom gradients are not needed to serve (saves ~10 s).
     options = tf.saved_model.SaveOptions(experimental_custom_gradients=detector is None)
 
@@ -382,7 +388,29 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         write_export_info(os.path.join(tmp, "assets"), format="saved_model",
                           precision=precision, fused=bool(optimize), **detector_info)
 
-    return write_checkpoint_dir(output_dir, write)
+    with float32_scope():
+        return write_checkpoint_dir(output_dir, write)
+
+
+def _check_float32(model: keras.Model) -> None:
+    """Refuses to export ``model`` as it is (``optimize=False``, labelled
+    fp32) when it does not compute in float32: a network built under the
+    caller's mixed_bfloat16 policy was written as a bf16 graph whose
+    export.json said fp32.
+
+    Raises:
+      ExportError: naming the layers' types and the ways to export.
+    """
+    from keras_pose.export.precision import ExportError
+    dtypes = sorted({layer.compute_dtype for layer in [model] + list(model.layers)}
+                    | {w.dtype for w in model.weights if "float" in w.dtype})
+    if dtypes == ["float32"]:
+        return
+    raise ExportError(
+        f"model {model.name!r} computes in {' / '.join(dtypes)} (built under a Keras dtype "
+        "policy or floatx other than float32): optimize=False exports it as it is, as fp32. "
+        "Load it with keras_pose.checkpoint.load_model (always float32), or export with "
+        "optimize=True (precision= fp32, bf16 or fp16 rebuilds it in that type)")
 
 
 def export_tflite(saved_model_dir: str, output_path: str) -> str:

@@ -12,25 +12,25 @@ import os
 import tensorflow as tf
 
 from keras_pose.configs import ExperimentConfig
-from keras_pose.export.precision import dtype_policy_scope
+from keras_pose.models.dtypes import dtype_scope, float32_scope
 from keras_pose.training.callbacks import TrainingError
+
+# The policy of everything after training that loads ``best/`` for
+# inference (the export, the final evaluation): the one checkpoints load
+# under. Was set by the export alone: with --noexport the final evaluation
+# of a mixed-precision run ran in bf16 / fp16 (AP 0.656 against fp32's
+# 0.658) while its table and metrics.json said fp32.
+float32_inference = float32_scope
 
 
 def dtype_policy(precision: str) -> contextlib.AbstractContextManager:
     """Keras's global dtype policy for ``precision`` (``train.precision``:
-    "fp32", "mixed_bfloat16", "mixed_float16") inside the block; the
-    previous policy is restored after it, whatever happens there (the
-    exports' own scope)."""
-    return dtype_policy_scope("float32" if precision == "fp32" else precision)
-
-
-def float32_inference() -> contextlib.AbstractContextManager:
-    """The policy of everything after training that loads ``best/`` for
-    inference (the export, the final evaluation). Was set by the export
-    alone: with --noexport the final evaluation of a mixed-precision run
-    ran in bf16 / fp16 (AP 0.656 against fp32's 0.658) while its table and
-    metrics.json said fp32."""
-    return dtype_policy("fp32")
+    "fp32", "mixed_bfloat16", "mixed_float16") inside the block, with
+    floatx float32 (the variables' type: under the caller's
+    ``set_floatx("float64")`` training crashed in its first step, after
+    writing config.json and logs/); the caller's policy and floatx are
+    restored after it, whatever happens there."""
+    return dtype_scope("float32" if precision == "fp32" else precision)
 
 
 def check_jit_compile(config: ExperimentConfig, strategy: tf.distribute.Strategy) -> None:
