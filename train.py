@@ -140,18 +140,28 @@ def _source_config(config):
 def _note_unfinished_default_run(config, model_dir: str) -> None:
     """A fine-tuning run goes to output/<experiment>_from_<source>; earlier
     versions (and the same command before a release) used
-    output/<experiment>: an unfinished run there was left unsaid, its
-    progress abandoned while the same command started over."""
-    from keras_pose.training.run_dir import unfinished
+    output/<experiment>: a run there, unfinished, or fine-tuned from this
+    source or from an unrecorded one (an earlier version's), was left
+    unsaid while the same command started over in the new folder."""
+    from keras_pose.training.run_dir import run_progress
     old = os.path.join("output", config.name)
     if FLAGS.model_dir or not config.train.init_checkpoint or os.path.exists(model_dir) \
             or not os.path.isdir(old):
         return
-    stopped = unfinished(old)
-    if stopped:
-        print(f"note: {old} holds an unfinished run ({stopped[0]} of {stopped[1]} epochs), where "
-              f"earlier versions put fine-tuning runs; this one goes to {model_dir}. To resume "
-              f"that run instead, stop this one and give --model_dir {old}")
+    progress = run_progress(old)
+    if not progress:
+        return
+    done, planned, began = progress
+    source = config.train.init_checkpoint
+    same = began is not None and began and (began == source or os.path.abspath(
+        os.path.expanduser(began)) == os.path.abspath(os.path.expanduser(source)))
+    if done >= planned and not same and began is not None:
+        return
+    how = ("unfinished" if done < planned else f"fine-tuned from {began}" if same
+           else "its source not recorded by the version that made it")
+    print(f"note: {old} holds a run ({done} of {planned} epochs done; {how}), where earlier "
+          f"versions put fine-tuning runs; this one goes to {model_dir}. To continue that run "
+          f"instead, stop this one and give --model_dir {old}")
 
 
 def work() -> int:

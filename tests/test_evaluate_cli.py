@@ -477,6 +477,39 @@ def test_a_second_evaluation_into_one_folder_keeps_the_first(coco_root, coco_che
     assert not os.path.exists(out / "earlier.3")
 
 
+def test_an_earlier_versions_report_of_the_same_evaluation_is_replaced(
+        coco_root, coco_checkpoint, tmp_path, caplog):
+    """An evaluation by an earlier version, without the fields it did not
+    record (runtime, precision, test.decoding ...), was "another
+    evaluation (runtime None -> 'tf', ...)", moved aside; a recorded setting
+    that differs still keeps it."""
+    import logging
+
+    from keras_pose.evaluation import runner
+    caplog.set_level(logging.WARNING, logger="absl")
+    out = tmp_path / "out"
+
+    def evaluate(overrides=()):
+        return runner.run_evaluation(checkpoint=coco_checkpoint, dataset="coco",
+                                     data_dir=str(coco_root), flip=False, use_gt_boxes=True,
+                                     output_dir=str(out), progress=False, overrides=overrides)
+
+    def as_an_earlier_version_wrote_it():
+        report = json.load(open(out / "metrics.json"))
+        del report["runtime"], report["precision"]
+        del report["config"]["test"]["decoding"], report["config"]["data"]["gt_box_rule"]
+        (out / "metrics.json").write_text(json.dumps(report))
+
+    evaluate()
+    as_an_earlier_version_wrote_it()
+    evaluate()
+    assert not os.path.exists(out / "earlier.1"), caplog.text
+    as_an_earlier_version_wrote_it()
+    evaluate(["test.decoding=dark"])  # Its decoding then was the default, msra.
+    assert os.path.isfile(out / "earlier.1" / "metrics.json")
+    assert "(test.decoding '' -> 'dark'): kept in" in caplog.text
+
+
 def test_a_model_retrained_at_the_same_path_keeps_the_earlier_evaluation(
         coco_root, coco_checkpoint, tmp_path, caplog):
     """A checkpoint retrained (or a detections file edited) at the same path,

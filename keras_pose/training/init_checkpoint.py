@@ -205,8 +205,12 @@ def check_resumed_source(saved: ExperimentConfig, config: ExperimentConfig, mode
       TrainingError: naming the run's source, the command's, and both ways out.
     """
     began, now = saved.train.init_checkpoint, config.train.init_checkpoint or ""
-    if began is None:  # An earlier version's run: not recorded.
-        return config
+    if began is None:  # An earlier version's run: its source is not recorded.
+        if now:  # Was recorded as its source, listed as a change made, never loaded.
+            logging.warning("%s holds a run of an earlier keras-pose that did not record "
+                            "where it began; it resumes from %s, and --init_checkpoint %s is "
+                            "neither loaded nor recorded as its source", model_dir, latest, now)
+        return config.replace(train=dataclasses.replace(config.train, init_checkpoint=None))
     if not now or _same_source(began, now):  # The run keeps what it began from, as written
         return config.replace(train=dataclasses.replace(config.train, init_checkpoint=began))
     origin = f"fine-tuned from {began}" if began else "not started from an --init_checkpoint"

@@ -289,10 +289,11 @@ def restore_epoch_checkpoint(path: str, network: keras.Model,
                          ("epoch", "step", "steps_per_epoch", "global_batch")})
 
 
-def unfinished(model_dir: str) -> Optional[tuple[int, int]]:
-    """(epochs done, epochs planned) of a run in ``model_dir`` stopped before
-    its last epoch (its newest complete epoch checkpoint's state and config);
-    None for no checkpoint, a finished run or files that do not read."""
+def run_progress(model_dir: str) -> Optional[tuple[int, int, Optional[str]]]:
+    """(epochs done, epochs planned, the recorded ``--init_checkpoint``:
+    "" none, None not recorded by the version that made it) of the run in
+    ``model_dir``, from its newest complete epoch checkpoint's state and
+    config; None for no checkpoint or files that do not read."""
     from keras_pose.checkpoint import latest_epoch_checkpoint
     from keras_pose.configs import load_config
     latest = latest_epoch_checkpoint(model_dir)
@@ -300,11 +301,19 @@ def unfinished(model_dir: str) -> Optional[tuple[int, int]]:
         return None
     state = _read_json(os.path.join(latest, STATE_FILE))
     try:
-        planned = load_config(os.path.join(latest, CONFIG_FILE)).train.epochs
+        train = load_config(os.path.join(latest, CONFIG_FILE)).train
         done = int(state["epoch"])
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    return (done, planned) if done < planned else None
+    return done, train.epochs, train.init_checkpoint
+
+
+def unfinished(model_dir: str) -> Optional[tuple[int, int]]:
+    """(epochs done, epochs planned) of a run in ``model_dir`` stopped before
+    its last epoch; None for no checkpoint, a finished run or files that do
+    not read."""
+    progress = run_progress(model_dir)
+    return progress[:2] if progress and progress[0] < progress[1] else None
 
 
 # ---------------------------------------------------------------------------

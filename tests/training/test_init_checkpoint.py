@@ -242,9 +242,26 @@ def test_an_unfinished_run_where_fine_tunes_went_before_is_named(
                                   _state(1))
     train_script._note_unfinished_default_run(config, default_model_dir(config))
     assert capsys.readouterr().out == (
-        "note: output/tiny holds an unfinished run (1 of 3 epochs), where earlier versions put "
-        "fine-tuning runs; this one goes to output/tiny_from_src. To resume that run instead, "
-        "stop this one and give --model_dir output/tiny\n")
+        "note: output/tiny holds a run (1 of 3 epochs done; unfinished), where earlier versions "
+        "put fine-tuning runs; this one goes to output/tiny_from_src. To continue that run "
+        "instead, stop this one and give --model_dir output/tiny\n")
+    # Finished runs (the old command run again to extend it went elsewhere,
+    # unsaid): one from this source, one an earlier version did not record
+    # the source of; a run from scratch is another run, not said.
+    for began, how in (("src", "fine-tuned from src"),
+                       (None, "its source not recorded by the version that made it"),
+                       ("", None)):
+        shutil.rmtree("output")
+        finished = dataclasses.replace(config, train=dataclasses.replace(
+            config.train, epochs=1, init_checkpoint=began))
+        run_dir.save_epoch_checkpoint(os.path.join("output", "tiny"), model, optimizer,
+                                      finished, _state(1))
+        train_script._note_unfinished_default_run(config, default_model_dir(config))
+        out = capsys.readouterr().out
+        assert out == (f"note: output/tiny holds a run (1 of 1 epochs done; {how}), where "
+                       "earlier versions put fine-tuning runs; this one goes to "
+                       "output/tiny_from_src. To continue that run instead, stop this one and "
+                       "give --model_dir output/tiny\n" if how else ""), began
     os.makedirs(default_model_dir(config))  # Its own folder exists: said once, at its start.
     train_script._note_unfinished_default_run(config, default_model_dir(config))
     assert capsys.readouterr().out == ""
@@ -300,7 +317,8 @@ def test_a_fine_tune_stopped_before_its_first_checkpoint_is_not_restarted_from_s
                   "--model_dir", "ft", "--set", "train.epochs=1") == 0
 
 
-def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
+def test_a_resume_without_the_source_keeps_the_runs(tmp_path, monkeypatch):
+    from absl import logging as absl_logging
     from keras_pose.configs import get_experiment
     from keras_pose.training.init_checkpoint import check_resumed_source
     config = get_experiment("tiny")
@@ -322,8 +340,17 @@ def test_a_resume_without_the_source_keeps_the_runs(tmp_path):
     assert same.train.init_checkpoint == str(best.parent)
     with pytest.raises(TrainingError, match="fine-tuned from .*source_run "):
         check_resumed_source(began(str(best.parent)), began(str(tmp_path / "src")), "run", "e")
+    # An earlier version's run, its source not recorded: was recorded as
+    # begun from the command's --init_checkpoint, which is never loaded.
+    warned = []
+    monkeypatch.setattr(absl_logging, "warning", lambda msg, *a: warned.append(msg % a))
     earlier = check_resumed_source(began(None), began("preset_y"), "run", "run/c/epoch_0001")
-    assert earlier.train.init_checkpoint == "preset_y"  # An earlier version's run.
+    assert earlier.train.init_checkpoint is None
+    assert warned == ["run holds a run of an earlier keras-pose that did not record where it "
+                      "began; it resumes from run/c/epoch_0001, and --init_checkpoint preset_y "
+                      "is neither loaded nor recorded as its source"]
+    assert check_resumed_source(began(None), began(""), "run", "e").train.init_checkpoint is None
+    assert len(warned) == 1
     with pytest.raises(TrainingError, match=r"^run holds a run fine-tuned from preset_x .*"
                                             r"resume that run with --init_checkpoint preset_x$"):
         check_resumed_source(began("preset_x"), began("preset_y"), "run", "run/c/epoch_0001")
