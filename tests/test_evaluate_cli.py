@@ -498,6 +498,7 @@ def test_an_earlier_versions_report_of_the_same_evaluation_is_replaced(
         report = json.load(open(out / "metrics.json"))
         del report["runtime"], report["precision"]
         del report["config"]["test"]["decoding"], report["config"]["data"]["gt_box_rule"]
+        del report["config"]["test"]["batch_size"], report["config"]["data"]["root"]
         (out / "metrics.json").write_text(json.dumps(report))
 
     evaluate()

@@ -423,26 +423,28 @@ def _compared_keys(earlier: Mapping[str, Any], report: Mapping[str, Any]
     for name in _DIGESTS:
         if name not in earlier:
             before.pop(name), now.pop(name)
-    before.update(_unrecorded(earlier, now))
+    before.update({k: v for k, v in _unrecorded(earlier, report).items() if k in now})
     return before, now
 
 
-def _unrecorded(earlier: Mapping[str, Any], now: Mapping[str, Any]) -> dict[str, Any]:
+def _unrecorded(earlier: Mapping[str, Any], report: Mapping[str, Any]) -> dict[str, Any]:
     """The settings an earlier version's metrics.json does not hold, as that
     version ran them: its runtime tf at fp32, this version's defaults for
     test.* and data.* (was: "another evaluation (runtime None -> 'tf',
     precision None -> 'fp32', test.decoding None -> '' ...)" for the same
     one, its outputs moved aside)."""
     from keras_pose.configs import DataConfig, TestConfig
-    defaults = {"runtime": "tf", "precision": "fp32"}
-    config = earlier.get("config") or {}
+    # Only what this report records and the earlier one does not (a
+    # PoseTrack evaluation records neither runtime nor config).
+    unrecorded = {k: v for k, v in (("runtime", "tf"), ("precision", "fp32"))
+                  if k in report and k not in earlier}
+    config, ours = earlier.get("config") or {}, report.get("config") or {}
     for prefix, section in (("test", TestConfig), ("data", DataConfig)):
-        held = config.get(prefix) or {}
-        defaults.update({f"{prefix}.{f.name}": json.loads(json.dumps(
-            dataclasses.asdict(section())[f.name])) for f in dataclasses.fields(section)
-            if f.name not in held})
-    return {k: v for k, v in defaults.items() if k in now
-            and (k in ("runtime", "precision") and k not in earlier or "." in k)}
+        held, recorded = config.get(prefix) or {}, ours.get(prefix) or {}
+        defaults = dataclasses.asdict(section())
+        unrecorded.update({f"{prefix}.{name}": json.loads(json.dumps(defaults[name]))
+                           for name in recorded if name not in held and name in defaults})
+    return unrecorded
 
 
 def _same_evaluation(earlier: Mapping[str, Any], report: Mapping[str, Any]) -> bool:
