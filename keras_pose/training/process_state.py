@@ -1,6 +1,8 @@
 """What ``train()`` must hand back to the process that called it as it
 found it: the global random generators, which training seeds for
-reproducible weights (``keras.utils.set_random_seed(train.seed)``).
+reproducible weights (``keras.utils.set_random_seed(train.seed)``), and
+OpenCV's thread count, which the input pipeline sets to 1 (tf.data
+parallelises across images; it stayed 1 for the rest of the process).
 
 Was never put back: a random search calling ``train()`` between its draws
 (``random.random()``, ``np.random.rand()``, ``tf.random.uniform``) drew the
@@ -14,6 +16,7 @@ import contextlib
 import random
 from typing import Any, Iterator
 
+import cv2
 import numpy as np
 import tensorflow as tf
 
@@ -69,3 +72,14 @@ def random_state_kept() -> Iterator[None]:
         if keras_saved is not None:
             for key, value in zip(_KERAS_SEED_KEYS, keras_saved):
                 keras_state.set_global_attribute(key, value)
+
+
+@contextlib.contextmanager
+def caller_state_kept() -> Iterator[None]:
+    """:func:`random_state_kept`, and OpenCV's thread count as it was."""
+    threads = cv2.getNumThreads()
+    try:
+        with random_state_kept():
+            yield
+    finally:
+        cv2.setNumThreads(threads)

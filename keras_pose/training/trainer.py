@@ -51,7 +51,7 @@ from keras_pose.training.init_checkpoint import (check_restarted_source, check_r
                                                  recorded_source)
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.precision import check_jit_compile, dtype_policy, schedule_change
-from keras_pose.training.process_state import random_state_kept
+from keras_pose.training.process_state import caller_state_kept
 from keras_pose.training.resume import (agreed_checkpoint, check_resume,
                                        refuse_checkpoint_as_model_dir, refuse_legacy)
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
@@ -487,8 +487,8 @@ def train(config: ExperimentConfig, model_dir: str, *, init_checkpoint: Optional
     config = _prepare(config, strategy, init_checkpoint)
     check_jit_compile(config, strategy)  # Before the lock: nothing written.
     directory = worker_dir(model_dir, strategy)
-    # The caller's random generators: _build seeds them (was for good).
-    with random_state_kept(), dtype_policy(config.train.precision), run_dir.RunLock(directory):
+    # The caller's random generators (_build seeds them) and OpenCV's threads.
+    with caller_state_kept(), dtype_policy(config.train.precision), run_dir.RunLock(directory):
         try:
             return _run(config, model_dir, strategy, augment=augment, export=export,
                         progress=progress)

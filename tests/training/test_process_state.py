@@ -70,7 +70,14 @@ def test_train_leaves_the_callers_random_generators_as_they_were(
     seeded_draws()
     expected = _draws(tf_seed is not None)
     seeded_draws()
-    train(_one_step(fast_config), str(tmp_path / "run"), export=False, progress=False)
+    import cv2
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        train(_one_step(fast_config), str(tmp_path / "run"), export=False, progress=False)
+        assert cv2.getNumThreads() == 3  # Was left at the pipeline's 1.
+    finally:
+        cv2.setNumThreads(threads)
     assert _tf_seed() == tf_seed  # unset stays unset
     assert _draws(tf_seed is not None) == expected
 
