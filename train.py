@@ -127,13 +127,13 @@ def _source_config(config):
     from keras_pose.presets import source_config
     try:
         return source_config(config.train.init_checkpoint)
-    except CheckpointError:
+    except CheckpointError as e:
         from keras_pose.configs.cli import default_model_dir
-        from keras_pose.training.init_checkpoint import resumed_source_config
+        from keras_pose.training.init_checkpoint import resumed_source_config, source_error
         resumed = resumed_source_config(config.train.init_checkpoint,
                                         FLAGS.model_dir or default_model_dir(config))
-        if resumed is None:
-            raise
+        if resumed is None:  # Named the flag only when check_source was reached.
+            raise source_error(config.train.init_checkpoint, e) from None
         return resumed
 
 

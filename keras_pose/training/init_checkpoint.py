@@ -32,6 +32,17 @@ FINAL_LAYER = "head_final_conv"
 _PYTORCH_FILES = (".pth", ".pth.tar", ".pt", ".safetensors")
 
 
+def source_error(path: str, error: CheckpointError) -> CheckpointError:
+    """The resolver's error for ``--init_checkpoint path``, naming the flag;
+    a file is told what the flag takes (the resolver lists exports, which
+    the flag refuses)."""
+    if os.path.isfile(path) and not path.lower().endswith(_PYTORCH_FILES):
+        return CheckpointError(
+            f"--init_checkpoint {path} is a file; give a Keras checkpoint directory "
+            "(config.json and model.weights.h5), a model directory or a preset name")
+    return CheckpointError(f"--init_checkpoint: {error}")
+
+
 def check_source(path: str):
     """The checkpoint ``path`` (a directory or a preset name) resolves to,
     refused when it is not one whose weights a run can start from (train.py
@@ -42,13 +53,8 @@ def check_source(path: str):
     """
     try:
         resolved = resolve_checkpoint(path)
-    except CheckpointError as e:  # Named no flag; a file's listed exports it refuses.
-        if os.path.isfile(path) and not path.lower().endswith(_PYTORCH_FILES):
-            raise CheckpointError(
-                f"--init_checkpoint {path} is a file; give a Keras checkpoint directory "
-                "(config.json and model.weights.h5), a model directory or a preset "
-                "name") from None
-        raise CheckpointError(f"--init_checkpoint: {e}") from None
+    except CheckpointError as e:
+        raise source_error(path, e) from None
     if resolved.kind != "keras":
         what = "an exported network" if resolved.kind == "export" else "a SavedModel"
         raise TrainingError(f"--init_checkpoint {path} is {what}; give a Keras "
@@ -114,8 +120,13 @@ def final_layer_channels(ours: Sequence[str], theirs: Sequence[str], k_ours: int
     from keras_pose.configs.keypoints import keypoint_keys
     if len(ours) != k_ours or len(theirs) != k_theirs:  # Names missing (or not K of them).
         return [(i, i) for i in range(k_ours)] if k_ours == k_theirs else []
-    where = {key: j for j, key in enumerate(keypoint_keys(theirs))}
-    return [(i, where[key]) for i, key in enumerate(keypoint_keys(ours)) if key in where]
+    # Every position of a key: two spellings of one key ('nose', 'Nose')
+    # kept the last, so channel 0 took the checkpoint's channel 1.
+    where: dict = {}
+    for j, key in enumerate(keypoint_keys(theirs)):
+        where.setdefault(key, []).append(j)
+    return [(i, i if i in where[key] else where[key][0])
+            for i, key in enumerate(keypoint_keys(ours)) if key in where]
 
 
 def _log_final_layer(path: str, pairs, names: Sequence[str], k_ours: int, k_theirs: int):

@@ -176,6 +176,36 @@ def test_a_wrong_init_checkpoint_is_named_with_its_flag(tmp_path):
         check_source(str(torch_file))
 
 
+def test_the_final_layer_keeps_each_position_of_a_repeated_spelling():
+    """'nose' and 'Nose' (one key) in both lists: channel 0 took the
+    checkpoint's channel 1 (the last position of the key won)."""
+    from keras_pose.training.init_checkpoint import final_layer_channels
+    names = ["nose", "Nose", "left_eye", "right_eye", "tail"]
+    assert final_layer_channels(names, names, 5, 5) == [(i, i) for i in range(5)]
+    assert final_layer_channels(["tail", "x", "nose"], names, 3, 5) == [(0, 4), (2, 0)]
+
+
+def test_train_py_names_the_flag_of_a_wrong_init_checkpoint(train_script, synthetic_root,
+                                                           tmp_path, monkeypatch, capsys):
+    """train.py met the resolver's error before check_source: "checkpoint X
+    does not exist", and a model.keras file was offered the exports the
+    flag refuses."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "model.keras").write_bytes(b"PK")
+    for source, message in (
+            ("model.keras", "--init_checkpoint model.keras is a file; give a Keras checkpoint "
+                            "directory (config.json and model.weights.h5), a model directory "
+                            "or a preset name"),
+            (str(tmp_path / "nope"), f"--init_checkpoint: checkpoint {tmp_path / 'nope'} does "
+                                     "not exist")):
+        capsys.readouterr()
+        assert _train(train_script, *_flags(synthetic_root), "--init_checkpoint", source,
+                      "--model_dir", "run") == 1
+        err = capsys.readouterr().err
+        assert err.startswith(f"train.py: error: {message}"), err
+    assert not os.path.exists("run")
+
+
 def _train(train_script, *flags):
     train_script.FLAGS.unparse_flags()
     train_script.FLAGS(["train.py", *flags, "--set", "train.steps_per_epoch=2", "--noexport"])
@@ -291,7 +321,7 @@ def test_a_fine_tune_resumes_when_its_source_is_gone(train_script, synthetic_roo
                   "--set", "train.epochs=3") == 0
     assert os.path.isdir(os.path.join("output", "tiny_from_a", "checkpoints", "epoch_0003"))
     assert _train(train_script, *fine_tune, "--model_dir", "new") == 1  # A new run needs it.
-    assert "train.py: error: checkpoint a does not exist" in capsys.readouterr().err
+    assert "train.py: error: --init_checkpoint: checkpoint a does not exist" in capsys.readouterr().err
 
 
 def test_a_fine_tune_stopped_before_its_first_checkpoint_is_not_restarted_from_scratch(
