@@ -305,7 +305,8 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
 
 
 # keras-hub's names of its Objects365-only presets (a bare name is always a
-# preset; a folder is given as ./name).
+# preset; a folder is given as ./name), also in a kaggle:// or hf:// handle
+# (.../dfine_small_obj365/1).
 _OBJECTS365_PRESET = re.compile(r"dfine_[a-z]+_obj365")
 
 
@@ -325,7 +326,8 @@ def check_not_objects365(preset: str) -> None:
     presets (``dfine_<size>_obj365``), before their download: was refused
     by ``check_coco_classes`` only once its 40-250 MB had been fetched (or
     offline, a download error for a preset that could never serve)."""
-    if _OBJECTS365_PRESET.fullmatch(preset):
+    name = preset.rstrip("/").split("/")[-2:] if "://" in preset else [preset]
+    if any(_OBJECTS365_PRESET.fullmatch(part) for part in name):
         raise NotCocoDetectorError(
             f"the person detector {preset} is keras-hub's D-FINE trained on Objects365's "
             "365 classes only: it must be a COCO-trained D-FINE, whose 'person' class is "

@@ -171,6 +171,10 @@ def test_an_objects365_preset_is_refused_before_its_download(monkeypatch, capsys
             "predict.py: error: the person detector dfine_medium_obj365 is keras-hub's D-FINE "
             "trained on Objects365's 365 classes only"), err
         assert f"give a COCO preset (such as {DEFAULT_PRESET}" in err and err.count("\n") == 1
+    for handle in ("kaggle://keras/d-fine/keras/dfine_small_obj365/1",
+                   "kaggle://keras/d-fine/keras/dfine_small_obj365", "hf://me/dfine_large_obj365"):
+        code, err = _run_cli(lambda: make_detector(handle), capsys)
+        assert code == 1 and f"the person detector {handle} is keras-hub's D-FINE" in err, err
     # The Python API with the index of 'person' among its classes still loads it.
     with pytest.raises(AssertionError, match="dfine_medium_obj365 was downloaded"):
         KerasHubPersonDetector.from_preset("dfine_medium_obj365", person_class=0)
