@@ -201,37 +201,15 @@ def keep_previous(pairs: list[tuple[str, str]],
             (results, kept), (_, kept_marker) = pairs[0], _marker_pair(pairs)
             if not (os.path.exists(kept_marker) and os.path.exists(results)
                     and count(results) >= count(kept)):
-                if not os.path.exists(kept_marker) and os.path.exists(results) \
-                        and count(results):
-                    _set_aside_partial(pairs)  # Was removed: held nowhere else.
-                else:  # The earlier stopped run's hold more of the same inputs.
-                    _remove([current for current, _ in pairs])
+                # Complete earlier outputs, or an earlier stopped run's holding
+                # more of the same inputs: this stopped run's partial ones go
+                # (those of a second model too: see the README).
+                _remove([current for current, _ in pairs])
                 return previous, False
             _remove(previous)
         moves = [(current, previous) for current, previous in pairs if os.path.lexists(current)]
         _rename_all(moves)
     return [previous for _, previous in moves], bool(moves)
-
-
-def _set_aside_partial(pairs: list[tuple[str, str]]) -> None:
-    """A stopped run's partial outputs beside complete earlier ones kept as
-    previous (another model's, say): moved to the first free numbered name
-    (``predictions.<n>.json``, ``<name>.<n>.*``) with their mark, said.
-    Was: removed, though they were held nowhere else (80 results of a
-    second model lost to its next stopped run)."""
-    def numbered(previous: str, n: int) -> str:
-        head, _, tail = previous.rpartition(PREVIOUS)
-        return f"{head}.{n}{tail}"
-
-    n = 1
-    while any(os.path.lexists(numbered(p, n)) for _, p in pairs):
-        n += 1
-    moves = [(c, numbered(p, n)) for c, p in pairs if os.path.lexists(c)]
-    _rename_all(moves)
-    logging.warning("%s: a stopped run's partial outputs are kept as %s (partial, as %s says); "
-                    "the complete earlier ones stay as %s until this run has finished",
-                    os.path.basename(pairs[0][0]), moves[0][1], numbered(
-                        _marker_pair(pairs)[1], n), pairs[0][1])
 
 
 def put_back_previous(pairs: list[tuple[str, str]]) -> None:

@@ -90,31 +90,6 @@ def test_stopped_reruns_keep_the_results_holding_most_images(tmp_path, caplog):
     assert (_held(out / "predictions.json"), _held(out / "predictions.previous.json")) == (4, 6)
 
 
-def test_a_stopped_runs_results_beside_complete_earlier_ones_are_kept(tmp_path, caplog):
-    """A complete run, then (another model) stopped at 5, then stopped at 2:
-    the 5, held nowhere else, were removed to keep the complete set as
-    previous. They are moved aside, numbered, with their mark."""
-    caplog.set_level(logging.WARNING, logger="absl")
-    complete = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "predictions.json"),
-                            NAMES)
-    complete.add([_results(i) for i in range(6)])
-    complete.finish(complete=True)
-    _stopped_run(tmp_path, 5)
-    caplog.clear()
-    _stopped_run(tmp_path, 2)
-    held = {name: _held(tmp_path / name) for name in os.listdir(tmp_path)
-            if name.endswith(".json")}
-    assert held == {"predictions.json": 2, "predictions.previous.json": 6,
-                    "predictions.1.json": 5}
-    assert sorted(n for n in os.listdir(tmp_path) if n.endswith(".incomplete")) == [
-        "predictions.1.incomplete", "predictions.incomplete"]
-    assert caplog.messages[0] == (
-        f"predictions.json: a stopped run's partial outputs are kept as "
-        f"{tmp_path / 'predictions.1.json'} (partial, as {tmp_path / 'predictions.1.incomplete'}"
-        f" says); the complete earlier ones stay as {tmp_path / 'predictions.previous.json'} "
-        "until this run has finished")
-
-
 def test_partial_results_of_other_inputs_moved_aside_stay_marked(tmp_path):
     _stopped_run(tmp_path, 2)
     other = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "predictions.json"),
