@@ -347,19 +347,11 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
         anything but a keras_pose SavedModel (nothing is written).
     """
     from keras_pose.export.destination import check_output
-    from keras_pose.export.precision import ExportError, resolve_precision, write_export_info
+    from keras_pose.export.precision import write_export_info
     # A run's folder or the user's own files there were replaced by the
     # SavedModel, in silence (scripts/export_saved_model.py checked; this did not).
     check_output(output_dir, "saved_model", flag="output_dir")
-    precision = resolve_precision(precision)
-    if precision == "int8":
-        raise ExportError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
-                          "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
-    if precision != "fp32" and not optimize:
-        raise ValueError(f"precision {precision} is built into the fused inference form: "
-                         "use optimize=True")
-    if not optimize:
-        _check_float32(model)
+    precision = _saved_model_precision(precision, optimize, model)
     # Was built and traced under the caller's dtype policy / floatx: with
     # floatx float16 the fused network took float16 inputs, labelled fp32.
     with float32_scope():
@@ -390,6 +382,21 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
 
     with float32_scope():
         return write_checkpoint_dir(output_dir, write)
+
+
+def _saved_model_precision(precision: str, optimize: bool, model: keras.Model) -> str:
+    """``precision`` resolved, refused where a SavedModel cannot hold it."""
+    from keras_pose.export.precision import ExportError, resolve_precision
+    precision = resolve_precision(precision)
+    if precision == "int8":
+        raise ExportError("int8 is a quantization of the ONNX, OpenVINO and LiteRT exports "
+                          "(keras_pose.export.runtimes); a SavedModel is fp32, bf16 or fp16")
+    if precision != "fp32" and not optimize:
+        raise ValueError(f"precision {precision} is built into the fused inference form: "
+                         "use optimize=True")
+    if not optimize:
+        _check_float32(model)
+    return precision
 
 
 def _check_float32(model: keras.Model) -> None:
