@@ -167,7 +167,10 @@ def test_predict_py_stopped_by_sighup_exits_129_with_its_outputs_closed(checkpoi
     proc = subprocess.Popen([sys.executable, "predict.py", "--checkpoint", checkpoint, "--input",
                              str(tmp_path / "long.mp4"), "--track", "--detector", "none",
                              "--output_dir", str(out)], cwd=REPO, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            # As a terminal starts it: under nohup (a CI job) SIGHUP is
+                            # ignored, and that is inherited (and kept, by design).
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
     frames, deadline = out / "long.mp4.frames.json", time.time() + 240
     while proc.poll() is None and time.time() < deadline:
         try:
