@@ -91,6 +91,7 @@ def is_model_checkpoint(path: str) -> bool:
 
 # epoch_0007, ..., epoch_9999, epoch_10000: four digits at least.
 _EPOCH_DIR = re.compile(r"epoch_(?P<epoch>[0-9]{4,})")
+PYTORCH_FILES = (".pth", ".pth.tar", ".pt", ".safetensors")  # Told how to convert.
 
 
 def epoch_directories(model_dir: str) -> list[tuple[int, str]]:
@@ -311,7 +312,7 @@ def _resolve_file(path: str) -> ResolvedCheckpoint:
         return ResolvedCheckpoint("keras", directory)
     if _is_export_file(path):
         return ResolvedCheckpoint("export", path)
-    if path.lower().endswith((".pth", ".pth.tar", ".pt", ".safetensors")):  # Unsaid before.
+    if path.lower().endswith(PYTORCH_FILES):  # Unsaid before.
         raise CheckpointError(
             f"checkpoint {path} is a PyTorch weights file: convert it first, python "
             f"scripts/convert_pytorch_checkpoint.py --input {path} --output <a new folder> "

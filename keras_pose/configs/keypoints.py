@@ -160,6 +160,15 @@ def flip_pairs_from_names(names: Sequence[str], *, log: bool = True
     return tuple(sorted(pairs))
 
 
+def key_positions(names: Sequence[str]) -> dict[Key, list[int]]:
+    """Each key of ``names`` (:func:`keypoint_keys`) -> all its positions,
+    in order (two spellings of one key, 'nose' and 'Nose', are two)."""
+    positions: dict[Key, list[int]] = defaultdict(list)
+    for i, key in enumerate(keypoint_keys(names)):
+        positions[key].append(i)
+    return dict(positions)
+
+
 def moved_keypoints(reference: Sequence[str], names: Sequence[str]) -> list[tuple[str, int, int]]:
     """The names of ``names`` that spell a keypoint of ``reference`` (in any
     naming style, :func:`keypoint_keys`) at another position: the same
@@ -171,9 +180,7 @@ def moved_keypoints(reference: Sequence[str], names: Sequence[str]) -> list[tupl
     """
     # Every position of a key: two spellings of one key in a list ('nose',
     # 'Nose') were one position, so identical lists "moved" a keypoint.
-    positions: dict[Key, list[int]] = defaultdict(list)
-    for i, key in enumerate(keypoint_keys(reference)):
-        positions[key].append(i)
+    positions = key_positions(reference)
     return [(name, j, positions[key][0])
             for j, (name, key) in enumerate(zip(names, keypoint_keys(names)))
             if key in positions and j not in positions[key]]

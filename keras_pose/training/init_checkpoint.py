@@ -16,8 +16,8 @@ from typing import Optional, Sequence
 import keras
 from absl import logging
 
-from keras_pose.checkpoint import (CheckpointError, latest_epoch_checkpoint, load_weights_strict,
-                                   resolve_checkpoint)
+from keras_pose.checkpoint import (PYTORCH_FILES, CheckpointError, latest_epoch_checkpoint,
+                                   load_weights_strict, resolve_checkpoint)
 from keras_pose.configs import ExperimentConfig, load_config
 from keras_pose.configs.cli import RUN_PARTS, is_path_source
 from keras_pose.models import build_model_from_config
@@ -28,15 +28,13 @@ from keras_pose.training.callbacks import TrainingError
 INIT_ARCHITECTURE = ("depth", "blocks_per_stage", "style", "deconv_filters", "deconv_kernels",
                      "final_kernel")
 FINAL_LAYER = "head_final_conv"
-# Files the checkpoint resolver tells how to convert.
-_PYTORCH_FILES = (".pth", ".pth.tar", ".pt", ".safetensors")
 
 
 def source_error(path: str, error: CheckpointError) -> CheckpointError:
     """The resolver's error for ``--init_checkpoint path``, naming the flag;
     a file is told what the flag takes (the resolver lists exports, which
     the flag refuses)."""
-    if os.path.isfile(path) and not path.lower().endswith(_PYTORCH_FILES):
+    if os.path.isfile(path) and not path.lower().endswith(PYTORCH_FILES):
         return CheckpointError(
             f"--init_checkpoint {path} is a file; give a Keras checkpoint directory "
             "(config.json and model.weights.h5), a model directory or a preset name")
@@ -117,14 +115,12 @@ def final_layer_channels(ours: Sequence[str], theirs: Sequence[str], k_ours: int
     """(our channel, its channel) for each keypoint both predict: by name
     (``keras_pose.configs.keypoints.keypoint_keys``, any naming style);
     without K names on either side, channel i for i when K is the same."""
-    from keras_pose.configs.keypoints import keypoint_keys
+    from keras_pose.configs.keypoints import key_positions, keypoint_keys
     if len(ours) != k_ours or len(theirs) != k_theirs:  # Names missing (or not K of them).
         return [(i, i) for i in range(k_ours)] if k_ours == k_theirs else []
     # Every position of a key: two spellings of one key ('nose', 'Nose')
     # kept the last, so channel 0 took the checkpoint's channel 1.
-    where: dict = {}
-    for j, key in enumerate(keypoint_keys(theirs)):
-        where.setdefault(key, []).append(j)
+    where = key_positions(theirs)
     return [(i, i if i in where[key] else where[key][0])
             for i, key in enumerate(keypoint_keys(ours)) if key in where]
 
