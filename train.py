@@ -214,15 +214,23 @@ def _exported_epoch(result) -> str:
 
 
 def main(argv):
+    """train.py's work: its exit code (0 done; else stopped or failed, said)."""
     cli.refuse_arguments(argv)
-    code = cli.run("train.py", work)
+    return cli.run("train.py", work)
+
+
+def _main_leaving(argv):
+    """:func:`main` as the command runs it: a stopped or failed run leaves
+    the interpreter without its teardown. Every write is done and said by
+    then; the teardown deadlocked at times in a tf.data iterator's
+    destructor (minutes alive after the message, seen with gdb) or aborted
+    ("terminate called without an active exception"), and a lost worker's
+    collective thread pools printed a traceback ("Exception ignored in
+    Pool.__del__"). Was in :func:`main` itself: a notebook calling
+    ``train.main`` after ``flags.FLAGS(argv)`` lost its kernel on any
+    error."""
+    code = main(argv)
     if code:
-        # A stopped or failed run: every write is done and said. Interpreter
-        # teardown then deadlocked at times in a tf.data iterator's
-        # destructor (minutes alive after the message, seen with gdb) or
-        # aborted ("terminate called without an active exception"), and a
-        # lost worker's collective thread pools printed a traceback
-        # ("Exception ignored in Pool.__del__"). Leave without it.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
@@ -230,4 +238,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(_main_leaving)

@@ -117,6 +117,23 @@ def test_missing_data_directory_is_one_clear_line(run_train, tmp_path):
     assert "Traceback" not in err
 
 
+def test_main_returns_its_code_in_process_and_the_command_exits_with_it(
+        script_module, capsys, tmp_path):
+    """A notebook's ``train.main`` after a failed run gets the exit code
+    back (was: ``os._exit``, the kernel lost); the command still leaves
+    with it."""
+    module = script_module(os.path.join(REPO, "train.py"), "train_script")
+    args = ["--dataset", "coco", "--data_dir", str(tmp_path / "nowhere"),
+            "--model_dir", str(tmp_path / "run")]
+    module.FLAGS.unparse_flags()
+    module.FLAGS(["train.py", *args])
+    assert module.main(["train.py"]) == 1
+    assert "data directory" in capsys.readouterr().err
+    command = subprocess.run([sys.executable, "train.py", *args], cwd=REPO, env=_env(),
+                             capture_output=True, text=True, timeout=240)
+    assert command.returncode == 1 and "data directory" in command.stderr
+
+
 def test_bad_settings_and_unwritable_model_dirs_are_one_clear_line(run_train, tmp_path):
     for flags, message in (
             (["--set", "train.epochz=3"], "train.epochz"),
