@@ -372,8 +372,8 @@ class TestConfig:
       decoding: decode with this codec instead of ``model.codec`` ("" keeps
         the model's; "msra" or "dark"): DARK decoding on a model trained
         with the official targets, for instance.
-      blur_kernel: DARK's modulation kernel size (odd); 0: 6 sigma - 1 as
-        mmpose's DARK configs (11 at sigma 2, 17 at sigma 3).
+      blur_kernel: DARK's modulation kernel size (odd); 0: from the sigma
+        as mmpose relates them (11 at sigma 2, 17 at sigma 3, 7 at 1.5).
       use_gt_boxes: True: ground-truth boxes; False: detections; None: the
         detections when ``detection_file`` exists, else ground truth.
       detection_file: COCO detection results, relative to ``data.root``

@@ -112,8 +112,15 @@ def test_blur_kernels_are_opencvs():
 
 
 def test_blur_kernel_rule():
+    """The default kernel is the odd size whose OpenCV sigma, 0.3 ((k - 1) / 2 - 1)
+    + 0.8 (mmpose's stated relation), is nearest the targets' sigma. By hand:
+    k 5, 7, 9, 11, 15, 17, 19 have sigmas 1.1, 1.4, 1.7, 2.0, 2.6, 2.9, 3.2."""
     assert default_blur_kernel(2.0) == 11 and default_blur_kernel(3.0) == 17
-    assert default_blur_kernel(1.5) % 2 == 1
+    # 1.5: 1.4 (k 7) is nearer than 1.7 (k 9): mmpose's "sigma~=1.5 if ks=7".
+    assert default_blur_kernel(1.5) == 7
+    assert default_blur_kernel(1.0) == 5 and default_blur_kernel(2.5) == 15
+    for k in (5, 7, 9, 11, 15, 17, 19):  # A kernel's own sigma gives it back.
+        assert default_blur_kernel(0.3 * ((k - 1) / 2 - 1) + 0.8) == k
     with pytest.raises(ValueError, match="odd"):
         DarkHeatmap(*GEOMETRY, blur_kernel=4)
 
