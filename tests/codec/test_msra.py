@@ -150,3 +150,18 @@ def test_encode_of_several_people_is_each_persons_reference_target():
         codec.encode(joints, vis, out=np.zeros((6, 32, 24, 16), np.float32))
     with pytest.raises(ValueError, match="float32"):
         codec.encode(joints, vis, out=np.zeros((6, 32, 24, 17)))
+
+
+def test_a_map_with_no_positive_value_decodes_to_the_corner_with_its_score():
+    """A joint whose map is <= 0 everywhere is at position (0, 0) with its
+    score (REFERENCE.md), not at the negative peak."""
+    codec = MSRAHeatmap((32, 64), (8, 16), 2.0)
+    heatmaps = np.full((1, 16, 8, 1), -1.0, np.float32)
+    heatmaps[0, 5, 3, 0] = -0.2  # the maximum, at x=3, y=5, still negative
+    coords, scores = codec.decode_tf(heatmaps)
+    np.testing.assert_array_equal(coords.numpy()[0, 0], [0.0, 0.0])  # no refinement at 0
+    assert scores.numpy()[0, 0] == np.float32(-0.2)
+    # Inverse crop by hand: x = c_x + (0 - 8/2) * 0.4*200/8 = 100 - 40 = 60;
+    # y = c_y + (0 - 16/2) * 0.8*200/16 = 150 - 80 = 70.
+    image, _ = decode(codec, heatmaps, np.array([[100.0, 150.0]]), np.array([[0.4, 0.8]]))
+    np.testing.assert_allclose(image[0, 0], [60.0, 70.0], atol=1e-4)

@@ -171,3 +171,62 @@ def test_float_images_are_refused_not_decoded_far_off():
         estimator(np.zeros((1, 40, 40, 3), np.float32), *people)
     out = estimator(np.zeros((1, 40, 40, 3), np.uint8), *people)
     assert out["keypoints"].shape == (1, 17, 2)
+
+
+@pytest.mark.parametrize("flip_test", [True, False])
+def test_flip_none_follows_the_configs_flip_test(tiny_model, flip_test):
+    """flip=None is the config's flip test (the README): a flip_test=true
+    checkpoint is decoded with it, a flip_test=false one without."""
+    config = apply_overrides(CONFIG, [f"test.flip_test={str(flip_test).lower()}"])
+    crops = np.random.default_rng(4).uniform(0, 255, (2, 64, 32, 3)).astype(np.float32)
+    estimator = TopDownEstimator(lambda x: tiny_model(x, training=False), config)
+    assert estimator.flip is flip_test
+    # The reference's flip test, by hand: mean of the plain heatmaps and the
+    # mirrored crop's heatmaps flipped back (pairs swapped, shifted).
+    normalised = (crops / 255 - np.array(config.model.mean)) / np.array(config.model.std)
+    plain = tiny_model(normalised, training=False).numpy()
+    mirrored = tiny_model(normalised[:, :, ::-1], training=False).numpy()
+    fused = (plain + np.transpose(ref.reference_flip_back(
+        np.transpose(mirrored, (0, 3, 1, 2)), config.data.flip_pairs,
+        config.test.shift_heatmap), (0, 2, 3, 1))) / 2
+    assert np.abs(fused - plain).max() > 0.01 * np.abs(plain).max()  # not mirror-symmetric
+    expected = fused if flip_test else plain
+    got = estimator.heatmaps(crops).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+
+
+class ChannelRecorder:
+    """A stand-in network that records the normalised crops it is fed."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, images):
+        self.seen.append(np.asarray(images))
+        return tf.zeros([tf.shape(images)[0], 16, 8, 17])
+
+
+@pytest.mark.parametrize("color_order", ["RGB", "BGR"])
+def test_the_network_sees_the_channel_order_its_config_names(color_order):
+    """The official checkpoints take BGR (REFERENCE.md "Normalisation"): RGB
+    crops would cost about 7 AP, unseen short of a torch parity run."""
+    # The official convention (convert/official.py): BGR channels, normalised
+    # with the RGB ImageNet statistics in that (unchanged) order.
+    config = apply_overrides(CONFIG, [f"model.color_order={color_order}"])
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    assert tuple(config.model.mean) == mean and tuple(config.model.std) == std
+    red, green, blue = 200, 100, 30
+    image = np.empty((1, 120, 160, 3), np.uint8)
+    image[..., 0], image[..., 1], image[..., 2] = red, green, blue  # RGB, as decoded
+    network = ChannelRecorder()
+    estimator = TopDownEstimator(network, config, flip=False)
+    # A 20 x 40 crop well inside the 160 x 120 image: every pixel is the colour.
+    estimator(image, np.zeros(1, np.int32), np.array([[80.0, 60.0]], np.float32),
+              np.array([[0.1, 0.2]], np.float32), np.ones(1, np.float32))
+    order = (red, green, blue) if color_order == "RGB" else (blue, green, red)
+    expected = [(order[c] / 255 - mean[c]) / std[c] for c in range(3)]
+    seen = network.seen[-1]
+    assert seen.shape == (1, 64, 32, 3)
+    np.testing.assert_allclose(seen[0].mean(axis=(0, 1)), expected, atol=1e-4)
+    np.testing.assert_allclose(seen[0].min(axis=(0, 1)), expected, atol=1e-4)
+    np.testing.assert_allclose(seen[0].max(axis=(0, 1)), expected, atol=1e-4)
