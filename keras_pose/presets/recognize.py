@@ -61,7 +61,7 @@ def mmpose_file_config(path: str, release: Optional[str], experiment: Optional[s
     ``experiment``: that experiment renamed ``<experiment>_mmpose``, with the
     ground-truth box rule of the file's mmpose generation (``release``,
     ``"1.x"`` or ``"0.x"`` from its tensor names); DARK's kernel stays the
-    experiment's (6 sigma - 1: mmpose's 11 at sigma 2).
+    experiment's (from its sigma as mmpose relates them: 11 at sigma 2).
 
     Raises:
       FlagError: an unknown file and no experiment.

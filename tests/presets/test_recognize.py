@@ -11,7 +11,7 @@ from keras_pose.errors import FlagError
 from keras_pose.presets import PRESETS, preset_config
 from keras_pose.presets.recognize import mmpose_file_config, preset_of_file
 
-# A 1.x DARK file whose published kernel (11) is not the experiments' 6 sigma - 1 (17).
+# A 1.x DARK file whose published kernel (11) is not the experiments' default at sigma 3 (17).
 DARK_384 = "simplebaseline_resnet50_coco_384x288_dark"
 
 
