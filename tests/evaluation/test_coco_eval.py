@@ -210,3 +210,104 @@ def test_areas_taken_from_boxes_are_said_under_the_table_and_in_the_method(coco_
     note = f"Note: {len(data['annotations'])} ground-truth people have no 'area'"
     assert note in table_boxes and "not comparable" in method_boxes
     assert table_boxes.startswith(table.split("\n")[0])
+
+
+def _one_image_ground_truth(tmp_path, people, category_id=1, k=17):
+    """An annotation file of one 200x200 image holding ``people``, a list of
+    (annotation id, (K, 2) joints); every joint visible, box area 100x100."""
+    names = [f"j{i}" for i in range(k)]
+    gt = {"images": [{"id": 1, "file_name": "a.jpg", "width": 200, "height": 200}],
+          "categories": [{"id": category_id, "name": "thing", "keypoints": names,
+                          "skeleton": []}],
+          "annotations": [{"id": ann_id, "image_id": 1, "category_id": category_id,
+                           "iscrowd": 0, "bbox": [50, 50, 100, 100], "area": 10000.0,
+                           "num_keypoints": k,
+                           "keypoints": np.concatenate([joints, np.full((k, 1), 2.0)],
+                                                       1).ravel().tolist()}
+                          for ann_id, joints in people]}
+    path = str(tmp_path / "gt.json")
+    with open(path, "w") as f:
+        json.dump(gt, f)
+    return path
+
+
+class _Records:
+    """The fields of PersonRecords the COCO metric reads."""
+
+    def __init__(self, image_id, area, center, scale, category_id=None):
+        self.image_id, self.area = np.asarray(image_id), np.asarray(area, np.float64)
+        self.center, self.scale = np.asarray(center, np.float64), np.asarray(scale, np.float64)
+        if category_id is not None:
+            self.category_id = np.asarray(category_id)
+
+    def __len__(self):
+        return len(self.image_id)
+
+
+def test_a_person_whose_annotation_id_is_0_is_found(tmp_path):
+    """pycocotools takes a match with ground-truth id 0 for no match: a
+    perfect prediction of a person numbered 0 must still score AP 1."""
+    joints = np.stack([60 + 4.0 * np.arange(17), 60 + 3.0 * np.arange(17)], 1)
+    coco_gt = coco.load_coco_ground_truth(_one_image_ground_truth(tmp_path, [(0, joints)]))
+    results = coco.make_results([1], joints[None], np.ones((1, 17)), [1.0])
+    # The prediction is the ground truth: every OKS is 1, AP 1 by definition.
+    assert coco.run_cocoeval(coco_gt, results)["AP"] == pytest.approx(1.0)
+
+
+def test_the_metric_writes_each_records_category(tmp_path):
+    """A custom set whose category is 3: results carry category 3
+    (as category 1 they would find no ground truth: AP 0)."""
+    k = 4
+    joints = np.array([[60, 60], [140, 60], [60, 140], [140, 140]], np.float64)
+    coco_gt = coco.load_coco_ground_truth(
+        _one_image_ground_truth(tmp_path, [(1, joints)], category_id=3, k=k))
+    metric = coco.CocoKeypointMetric(coco_gt, sigmas=[0.2] * k)
+    records = _Records([1], [12500.0], [[100, 100]], [[0.6, 0.6]], category_id=[3])
+    metric.update(_Predictions(joints[None], np.ones((1, k)), np.ones(1)), records)
+    assert metric.result()["AP"] == pytest.approx(1.0)  # Predictions = ground truth.
+    assert [r["category_id"] for r in metric.results()] == [3]
+
+
+def _two_people_oks_0_7():
+    """Two people of one image, every joint of the second 12 px right and
+    12 px down of the first's; area 10000 each. With one sigma of 0.1 for
+    every joint, OKS = exp(-d^2 / (2 * area * (2 sigma)^2))
+    = exp(-288 / (2 * 10000 * 0.04)) = exp(-0.36) = 0.698."""
+    first = _person(60, 60)[..., :2]
+    keypoints = np.stack([first, first + 12.0])
+    records = _Records([1, 1], [1e4, 1e4], [[100, 100], [112, 112]], [[0.5, 0.6], [0.7, 0.8]])
+    return _Predictions(keypoints, np.ones((2, 17)), np.array([0.9, 0.8])), records
+
+
+@pytest.mark.parametrize("threshold, kept", [(0.5, 1), (0.9, 2)])
+def test_the_metric_suppresses_people_at_its_own_oks_threshold(threshold, kept):
+    """The NMS suppresses at the config's oks_threshold, not at 0.9 always."""
+    predictions, records = _two_people_oks_0_7()  # OKS 0.698 (see there).
+    metric = coco.CocoKeypointMetric(None, sigmas=[0.1] * 17, oks_threshold=threshold)
+    metric.update(predictions, records)
+    assert len(metric.results()) == kept
+
+
+def test_the_metric_suppresses_with_its_own_sigmas_for_17_keypoints():
+    """The NMS of a 17-joint set uses its own sigmas, not COCO's."""
+    predictions, records = _two_people_oks_0_7()
+    # Sigma 1: OKS = exp(-288 / (2 * 10000 * 4)) = exp(-0.0036) = 0.996 > 0.9:
+    # the lower-scoring person is suppressed. (COCO's sigmas, at most 0.107,
+    # give each joint at most exp(-288 / (2e4 * 0.0458)) = 0.73: both kept.)
+    metric = coco.CocoKeypointMetric(None, sigmas=[1.0] * 17)
+    metric.update(predictions, records)
+    assert len(metric.results()) == 1
+
+
+def test_results_carry_each_joints_score_and_the_kept_rows_center_and_scale():
+    """The results keep each joint's score (not 1), and after NMS the kept
+    person's own crop center and scale (not a suppressed person's)."""
+    results = coco.make_results([1], np.zeros((1, 2, 2)), [[0.3, 0.7]], [1.0])
+    assert results[0]["keypoints"][2::3] == [0.3, 0.7]
+    predictions, records = _two_people_oks_0_7()
+    predictions.scores = np.array([0.5, 0.9])  # Row 0 is now the one suppressed.
+    metric = coco.CocoKeypointMetric(None, sigmas=[1.0] * 17)
+    metric.update(predictions, records)
+    (result,) = metric.results()
+    assert result["score"] == 0.9
+    assert result["center"] == [112.0, 112.0] and result["scale"] == [0.7, 0.8]

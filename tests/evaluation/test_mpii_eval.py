@@ -178,3 +178,59 @@ def test_metric_class_pools_updates_and_writes_pred_mat(mpii_gt, tmp_path):
     test_split = mpii.MpiiPckhMetric(None)
     test_split.update(Predictions(moved), list(range(5)))
     assert test_split.result() == {"num_results": 5.0} and test_split.table({}, "x") == ""
+
+
+def test_a_joint_exactly_half_a_head_size_away_counts(tmp_path):
+    """PCKh counts error / head size <= 0.5 (REFERENCE.md): a joint exactly
+    at the limit counts."""
+    joints = np.tile(np.arange(16, dtype=float)[None, :, None] * 10 + 50, (1, 1, 2))
+    # Head box (0, 0)-(30, 40): diagonal 50, head size 0.6 * 50 = 30 px.
+    boxes = np.array([[[0, 0], [30, 40]]], float)
+    path = str(tmp_path / "gt.mat")
+    write_official_gt_mat(path, joints, np.ones((1, 16)), boxes)
+    preds = joints - 1.0
+    preds[0, 10] += [9.0, 12.0]  # Right wrist off by sqrt(81 + 144) = 15 px = 0.5 * 30.
+    preds[0, 15] += [9.0, 12.1]  # Left wrist a little further: wrong.
+    assert mpii.evaluate_pckh(preds, path)["Wrist"] == pytest.approx(0.5 * (100.0 + 0.0))
+
+
+class _Records:
+    """The fields of MPII PersonRecords that check_records reads."""
+
+    def __init__(self, joints, joints_vis):
+        self.joints, self.joints_vis = joints, joints_vis
+
+    def __len__(self):
+        return len(self.joints)
+
+
+def _split_files(tmp_path, n):
+    """A gt .mat of n people and the matching records (0-based joints)."""
+    rng = np.random.default_rng(3)
+    joints = rng.uniform(50, 400, (n, 16, 2))
+    corner = rng.uniform(50, 300, (n, 2))
+    boxes = np.stack([corner, corner + 40.0], axis=1)
+    path = str(tmp_path / "gt.mat")
+    write_official_gt_mat(path, joints, np.ones((n, 16)), boxes)
+    return path, _Records(joints - 1.0, np.ones((n, 16)))
+
+
+def test_more_than_one_percent_of_people_elsewhere_is_refused(tmp_path):
+    """Files of another order or split must stop the run: 3 of 200 people
+    (1.5% > the 1% allowed) placed
+    elsewhere are refused."""
+    path, records = _split_files(tmp_path, 200)
+    records.joints[[5, 50, 150]] += 100.0  # Every joint of 3 people 141 px away.
+    with pytest.raises(mpii.GroundTruthError, match=r"\(3 of 200, e.g. person #5"):
+        mpii.MpiiPckhMetric(path).check_records(records, "valid.json")
+    records.joints[[50, 150]] -= 100.0  # 1 of 200 (0.5%): a relabelled person is allowed.
+    mpii.MpiiPckhMetric(path).check_records(records, "valid.json")
+
+
+def test_a_person_with_one_relabelled_joint_is_in_the_same_place(tmp_path):
+    """One joint of a person moved (a relabelling) must not make the person
+    'elsewhere': the median distance of the joints (0 here) decides."""
+    path, records = _split_files(tmp_path, 10)
+    # One joint 100 px off, 15 exact: median 0 px (mean 100 / 16 = 6.25 px > 2).
+    records.joints[4, 7] += [60.0, 80.0]
+    mpii.MpiiPckhMetric(path).check_records(records, "valid.json")  # No error.

@@ -135,3 +135,90 @@ def test_a_reference_that_scores_no_more_than_the_drop_is_said_to_judge_nothing(
     assert len(logged) == 1  # A model that scores: no word.
     guard.check_guard(0.0, [guard.GuardRow("onnx fp32", 0.0, 0.0, 0.0004, 0.001, 0.0)])
     assert len(logged) == 1  # An export that moved nothing: no word either.
+
+
+def test_a_guard_on_some_images_scores_only_their_ground_truth(setup, monkeypatch):
+    """A subset's AP must not count the other images' people as missed: a
+    network finding every person of the subset scores AP 1, not about the
+    subset's share of the split."""
+    from keras_pose.inference.records import Predictions
+    model, config, records = setup
+    images = np.unique(records.image_id)
+    assert len(images) == 4
+    subset = records.select(np.isin(records.image_id, images[:2]))
+
+    def ground_truth_as_predictions(estimator, people, batch_size):
+        # What a perfect network gives: every labelled joint where it is.
+        visible = (np.asarray(people.joints_vis) > 0).astype(np.float32)
+        return Predictions(np.asarray(people.joints, np.float32), visible,
+                           np.ones(len(people), np.float32))
+    monkeypatch.setattr(guard, "predict_records", ground_truth_as_predictions)
+    network = lambda x: model(x, training=False)  # noqa: E731 (not run: patched out)
+    reference_ap, (row,) = guard.compare_networks(network, {"same": network}, config, subset,
+                                                  subset=True)
+    assert reference_ap == pytest.approx(1.0) and row.ap_drop == 0
+
+
+class _People:
+    """The image ids of a split's people, and PersonRecords.select."""
+
+    def __init__(self, image_id):
+        self.image_id = np.asarray(image_id)
+
+    def __len__(self):
+        return len(self.image_id)
+
+    def select(self, mask):
+        return _People(self.image_id[mask])
+
+
+def test_whole_images_take_every_image_that_fits_in_max_people():
+    """Two people in each of three images and max_people 4: the first two
+    images fit exactly (2 + 2 = 4): both are taken, not one."""
+    subset, is_subset = guard.whole_images(_People([7, 7, 8, 8, 9, 9]), 4)
+    assert is_subset and subset.image_id.tolist() == [7, 7, 8, 8]
+    subset, _ = guard.whole_images(_People([7, 7, 8, 8, 9, 9]), 3)
+    assert subset.image_id.tolist() == [7, 7]  # The second image would pass 3.
+
+
+def _without_flip(config):
+    return config.replace(test=dataclasses.replace(config.test, flip_test=False))
+
+
+def test_keypoints_exactly_one_heatmap_pixel_away_agree(setup):
+    """The agreement limit is "within" one heatmap pixel: heatmaps moved by
+    one column (every keypoint exactly 1 heatmap pixel away, the argmax and
+    its quarter offset moving together) pass."""
+    model, config, _ = setup
+    config = _without_flip(config)
+    crops = np.random.default_rng(0).uniform(0, 255, (20, 64, 64, 3)).astype(np.float32)
+    reference = lambda x: model(x, training=False)  # noqa: E731
+    reference_points = guard.heatmap_keypoints(reference, config, crops)
+    # Keep the people whose every peak (x = column +- its quarter offset) and
+    # both its neighbours stay inside the 16 columns before and after the
+    # move: columns 1 to 13 (at the border the offset has no neighbour).
+    x = reference_points[..., 0]
+    people = np.flatnonzero(((x > 0.5) & (x < 13.5)).all(axis=1))
+    assert len(people) >= 3, len(people)
+
+    def moved(x):
+        return np.roll(model(x, training=False).numpy(), 1, axis=2)
+    out = guard.guard_on_crops(reference, runtimes.numpy_network(moved, config), "moved",
+                               config, crops[people])
+    assert out["agreement"] == 1.0 and out["mean_heatmap_px"] == pytest.approx(1.0)
+
+
+def test_one_keypoint_in_seventeen_moved_is_below_95_percent_agreement(setup):
+    """16 of 17 keypoints agreeing (94.1%) is below the 95% asked: refused."""
+    model, config, _ = setup
+    config = _without_flip(config)
+    crops = np.random.default_rng(0).uniform(0, 255, (20, 64, 64, 3)).astype(np.float32)
+
+    def channel_0_moved(x):  # Only the first keypoint's heatmap, two columns.
+        heatmaps = model(x, training=False).numpy()
+        heatmaps[..., 0] = np.roll(heatmaps[..., 0], 2, axis=2)
+        return heatmaps
+    with pytest.raises(guard.AccuracyGuardError, match=r"94\.1% of the keypoints"):
+        guard.guard_on_crops(lambda x: model(x, training=False),
+                             runtimes.numpy_network(channel_0_moved, config), "moved", config,
+                             crops)

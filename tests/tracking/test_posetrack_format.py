@@ -117,3 +117,15 @@ def test_poseval_metrics_of_tracked_fast_neighbours(flow_method, perfect):
         assert metrics["MOTA/Total"] == pytest.approx(100.0)
     else:
         assert metrics["MOTA/Total"] < 60.0
+
+
+def test_a_joint_scoring_exactly_the_keypoint_threshold_is_written():
+    """Joints scoring at least keypoint_threshold are kept: one scoring
+    exactly 0.5 under threshold 0.5 is written, not (0, 0, 0)."""
+    frame = _frame(0, [0])
+    frame.keypoint_scores[0, :] = 0.5  # Exactly representable: no rounding on either side.
+    frame.keypoint_scores[0, 4] = 0.25
+    (ann,) = to_posetrack18([frame], keypoint_threshold=0.5)["annotations"]
+    triples = np.reshape(ann["keypoints"], (17, 3))
+    assert triples[:, 2].tolist() == [1] * 4 + [0] + [1] * 12
+    np.testing.assert_array_equal(triples[0, :2], frame.keypoints[0, 0])

@@ -32,3 +32,12 @@ def test_greedy_match_is_one_to_one_and_ignores_nan():
     assert list(zip(rows, cols)) == [(2, 1), (0, 2), (1, 0)]
     rows, cols = greedy_match(np.zeros((0, 3)), 0.1)
     assert rows.shape == (0,) and cols.shape == (0,)
+
+
+def test_a_pair_exactly_at_the_threshold_is_matched():
+    """Pairs "at least" the threshold match: an identical pose (OKS exactly 1)
+    keeps its track under similarity_threshold=1."""
+    rows, cols = greedy_match(np.array([[1.0, 0.5]]), 1.0)
+    assert list(zip(rows, cols)) == [(0, 0)]
+    rows, cols = greedy_match(np.array([[0.25], [0.5]]), 0.5)
+    assert list(zip(rows, cols)) == [(1, 0)]
