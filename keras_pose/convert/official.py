@@ -112,13 +112,15 @@ def official_config(arch: TorchArchitecture, experiment: Optional[str] = None,
             model, image_size=(width, height),
             heatmap_size=(width // 4, height // 4),
             sigma=2.0 if height <= 256 else 3.0)
-    upsample = 2 ** (len(arch.deconv_filters) - 3)
+    # Stride 32, then x2 per deconvolution (was image / 4 * 2 ** (n - 3):
+    # a float, refused, for a file of one or two deconvolutions).
+    upsample = 2 ** len(arch.deconv_filters)
     model = dataclasses.replace(
         model, depth=arch.depth, num_keypoints=arch.num_keypoints,
         deconv_filters=arch.deconv_filters, deconv_kernels=arch.deconv_kernels,
         final_kernel=arch.final_kernel, pretrained="",
-        heatmap_size=(model.image_size[0] // 4 * upsample,
-                      model.image_size[1] // 4 * upsample),
+        heatmap_size=(model.image_size[0] // 32 * upsample,
+                      model.image_size[1] // 32 * upsample),
         # The official quirk: BGR pixels, RGB statistics in fed order.
         color_order="BGR", mean=IMAGENET_MEAN, std=IMAGENET_STD)
     name = (f"{base.name}_official" if base.model.depth == arch.depth

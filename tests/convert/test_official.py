@@ -123,3 +123,30 @@ def test_output_that_is_not_a_checkpoint_is_refused(tmp_path):
     from keras_pose.convert.torch_reader import load_torch_file
     with pytest.raises(FileNotFoundError, match="models is a folder; give the .pth"):
         load_torch_file(str(other))
+
+
+@pytest.mark.parametrize("deconvolutions, heatmap", [(4, (96, 128)), (2, (24, 32)), (1, (12, 16))])
+def test_the_heatmap_size_follows_the_number_of_deconvolutions(deconvolutions, heatmap):
+    """At 256x192 (h x w) the ResNet's stride-32 map is 8x6, doubled once per
+    deconvolution: four give 128x96, two 32x24, one 16x12 (width first in
+    the config), not input/4 whatever the head. One or two were refused
+    ("two whole numbers", a float size)."""
+    arch = sd.infer_architecture(official_state_dict(
+        50, 17, deconv=(256,) * deconvolutions, kernels=(4,) * deconvolutions))
+    config = official.official_config(arch, file_name="pose_resnet_50_256x192.pth.tar")
+    assert config.model.image_size == (192, 256)
+    assert config.model.deconv_filters == (256,) * deconvolutions
+    assert config.model.heatmap_size == heatmap
+
+
+def test_a_deeper_file_without_a_size_is_converted_at_its_own_depths_experiment(caplog):
+    """model_best.pth.tar of a ResNet-101: the official default, 256x192
+    (h x w), is image_size (192, 256) (width first), heatmap (48, 64), the
+    base experiment coco_resnet101_256x192 (not ResNet-50's, resized)."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    config = official.official_config(_arch(101, 17), file_name="model_best.pth.tar")
+    assert config.model.image_size == (192, 256) and config.model.heatmap_size == (48, 64)
+    assert config.model.depth == 101
+    assert ("model_best.pth.tar names no input size (as pose_resnet_50_384x288.pth.tar does): "
+            "converted at coco_resnet101_256x192's 256x192 (height x width)") in caplog.text
