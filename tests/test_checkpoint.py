@@ -194,3 +194,42 @@ def test_a_best_replaced_while_it_is_read_is_found_again(tiny_exported, tmp_path
     monkeypatch.setattr(keras.Model, "load_weights", renamed_first)
     loaded = load_pose_model(str(run))
     assert loaded.path == str(run / "best") and len(calls) == 2
+
+
+def _fake_checkpoint(path, *files, best=None):
+    """A directory holding the named files (contents do not matter here)."""
+    path.mkdir(parents=True)
+    for name in ("config.json", "model.weights.h5") + files:
+        (path / name).write_text("{}")
+    if best is not None:
+        (path / "best.json").write_text(f'{{"value": {best}}}')
+    return path
+
+
+def test_a_training_checkpoint_without_its_marker_is_refused_as_incomplete(tmp_path):
+    """An epoch copied without COMPLETE (state.json there: train.py wrote it)
+    is not a checkpoint; a hand-made one without training files is."""
+    from keras_pose import checkpoint
+    cut = _fake_checkpoint(tmp_path / "epoch_0003", "state.json")
+    assert not checkpoint.is_model_checkpoint(str(cut))
+    with pytest.raises(checkpoint.CheckpointError,
+                       match=rf"^{cut} is an incomplete checkpoint .*touch {cut}/COMPLETE"):
+        checkpoint.resolve_checkpoint(str(cut))
+    (cut / "COMPLETE").write_text("")
+    assert checkpoint.is_model_checkpoint(str(cut))
+    hand_made = _fake_checkpoint(tmp_path / "converted")
+    assert checkpoint.is_model_checkpoint(str(hand_made))
+
+
+def test_of_two_interrupted_best_copies_the_higher_value_is_served(tmp_path):
+    """best/ only ever gets better: of the copies crashed replacements left
+    (dead processes), the one recording 0.7 is best/, not the 0.6 one."""
+    import socket
+
+    from keras_pose import checkpoint
+    host = socket.gethostname()
+    higher = _fake_checkpoint(tmp_path / f"best.old-{host}-999998", "COMPLETE", best=0.7)
+    _fake_checkpoint(tmp_path / f"best.tmp-{host}-999999", "COMPLETE", best=0.6)
+    assert checkpoint.interrupted_best(str(tmp_path)) == str(higher)
+    assert checkpoint.resolve_checkpoint(str(tmp_path)) == checkpoint.ResolvedCheckpoint(
+        "keras", str(higher))

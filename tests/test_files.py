@@ -374,3 +374,24 @@ def test_killed_writes_are_removed_before_the_next_write_not_only_after_it(tmp_p
     with pytest.raises(KeyboardInterrupt):
         write_directory_atomically(path, write)
     assert {os.path.basename(left), os.path.basename(aside)} <= set(seen[1])
+
+
+def test_a_name_that_fills_the_limit_exactly_is_kept_one_byte_more_is_shortened():
+    """fitting_name: 245 bytes + 10 of room = 255, the limit, fits as it is."""
+    import hashlib
+
+    from keras_pose.files import fitting_name
+    assert fitting_name("a" * 245, 10) == "a" * 245
+    # 256 bytes: kept 255 - 10 - 1 ("~") - 12 (hash digits) = 232 bytes of it.
+    long = "a" * 246
+    assert fitting_name(long, 10) == "a" * 232 + "~" + hashlib.sha256(
+        long.encode()).hexdigest()[:12]
+
+
+def test_this_processs_own_temporary_names_are_dead_only_when_asked():
+    """A write of this process in progress is not a dead process's leftover
+    (its clean-up removed it mid-write), unless the caller says so."""
+    from keras_pose.files import written_by_dead_process
+    ours = f"/x/out.json.tmp-{socket.gethostname()}-{os.getpid()}"
+    assert written_by_dead_process(ours) is False
+    assert written_by_dead_process(ours, this_process=True) is True

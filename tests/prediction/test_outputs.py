@@ -398,3 +398,49 @@ def test_a_withdrawn_rerun_puts_the_earlier_results_back(tmp_path):
     predictions = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "new.json"), {})
     predictions.withdraw()  # Nothing earlier: no file left.
     assert os.listdir(tmp_path) == ["predictions.json"]
+
+
+def test_an_earlier_file_is_not_moved_beside_a_stray_partial_mark(tmp_path):
+    """A predictions.1.incomplete left without its .1.json: complete results
+    of other inputs move to predictions.2.json, not beside that partial mark."""
+    (tmp_path / "predictions.1.incomplete").write_text("a stopped run's mark")
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps([_entry(0)]))
+    kept = outputs.keep_earlier_results(str(path), {"x.jpg": "/in/x.jpg"})
+    assert kept == str(tmp_path / "predictions.2.json") and _on_disk(kept) == [_entry(0)]
+    assert sorted(os.listdir(tmp_path)) == ["predictions.1.incomplete", "predictions.2.json"]
+
+
+def test_an_earlier_file_that_cannot_be_read_is_moved_aside_not_replaced(tmp_path, monkeypatch):
+    """predictions.json unreadable (permission denied) is not this run's to
+    delete: kept as predictions.1.json."""
+    from keras_pose.prediction import earlier_outputs
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps([_entry(0)]))
+
+    def denied(name, *args, **kwargs):  # chmod 000 does not stop root.
+        if os.fspath(name) == str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        return open(name, *args, **kwargs)
+    monkeypatch.setattr(earlier_outputs, "open", denied, raising=False)
+    kept = outputs.keep_earlier_results(str(path), {"ünïcode/0.jpg": "/in/ünïcode/0.jpg"})
+    monkeypatch.undo()
+    assert kept == str(tmp_path / "predictions.1.json")
+    assert not path.exists() and _on_disk(kept) == [_entry(0)]
+
+
+def test_a_results_file_that_cannot_be_opened_leaves_no_partial_mark(tmp_path, monkeypatch):
+    """The open failed with no earlier file: no predictions.incomplete is left
+    marking partial a file that is not there."""
+    path = str(tmp_path / "predictions.json")
+
+    def refused(name, *args, **kwargs):
+        if name == path:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+        return open(name, *args, **kwargs)
+    monkeypatch.setattr(outputs, "open", refused, raising=False)
+    writer = OutputWriter(str(tmp_path))
+    predictions = JsonListFile(writer, path, {"0.jpg": "/in/0.jpg"})
+    monkeypatch.undo()
+    assert predictions.failed and len(writer.failures) == 1
+    assert os.listdir(tmp_path) == []

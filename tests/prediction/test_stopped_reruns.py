@@ -3,6 +3,7 @@ closed terminal): no stop deletes results that exist nowhere else, a
 stopped run's outputs are marked partial, and of two partial sets the one
 holding more is kept."""
 
+import errno
 import json
 import logging
 import os
@@ -194,3 +195,54 @@ def test_predict_py_stopped_by_sighup_exits_129_with_its_outputs_closed(checkpoi
 @pytest.fixture
 def checkpoint(tiny_exported):
     return tiny_exported[2]
+
+
+def test_a_rerun_failing_mid_write_keeps_the_earlier_complete_results(tmp_path, monkeypatch):
+    """A rerun over a and b wrote a's entry, then b's failed (EIO): told it had finished, it keeps the earlier complete results and marks
+    its own (lacking b) partial."""
+    from keras_pose.prediction import outputs
+    names = {"a.jpg": "/in/a.jpg", "b.jpg": "/in/b.jpg"}
+    earlier = [{"image_id": i, "file_name": n, "path": p, "score": 0.9}
+               for i, (n, p) in enumerate(names.items())]
+    (tmp_path / "predictions.json").write_text(json.dumps(earlier))
+    writer = OutputWriter(str(tmp_path))
+    predictions = JsonListFile(writer, str(tmp_path / "predictions.json"), names)
+    predictions.add([earlier[0]])
+
+    def failing(fd):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    monkeypatch.setattr(outputs.os, "fsync", failing)
+    predictions.add([earlier[1]])
+    monkeypatch.undo()
+    assert predictions.failed and len(writer.failures) == 1
+    previous = tmp_path / "predictions.previous.json"
+    assert predictions.finish(complete=True) == str(previous)
+    # Written in part: the earlier 2 images kept, this run's 1 marked partial.
+    assert json.load(open(previous)) == earlier
+    assert json.load(open(tmp_path / "predictions.json")) == [earlier[0]]
+    assert (tmp_path / "predictions.incomplete").is_file()
+
+
+def test_a_rerun_stopped_as_far_as_the_complete_run_still_keeps_it(tmp_path):
+    """A complete run of 6 images, then a rerun stopped after its 6th (before it finished): the complete results stay, not replaced by
+    partial ones."""
+    (tmp_path / "predictions.json").write_text(json.dumps([_results(i) for i in range(6)]))
+    assert _stopped_run(tmp_path, 6) == str(tmp_path / "predictions.previous.json")
+    assert _held(tmp_path / "predictions.previous.json") == 6
+    assert not (tmp_path / "predictions.previous.incomplete").exists()  # Complete: unmarked.
+    assert (tmp_path / "predictions.incomplete").is_file()
+
+
+def test_stopped_runs_are_compared_by_images_not_by_people(tmp_path):
+    """Of two stopped runs the one holding more images is kept: 3 images of
+    one person each beat 2 images of 3 people each (6 entries)."""
+    _stopped_run(tmp_path, 3)
+    predictions = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "predictions.json"),
+                               NAMES)
+    for i in range(2):
+        predictions.add([_results(i)] * 3)  # 3 people in image i.
+    previous = tmp_path / "predictions.previous.json"
+    assert predictions.finish(complete=False) == str(previous)
+    # By hand: distinct file_name values, 3 ({0,1,2}.jpg) kept vs 2 ({0,1}.jpg).
+    assert _held(previous) == 3 and _held(tmp_path / "predictions.json") == 6
+    assert (tmp_path / "predictions.previous.incomplete").is_file()

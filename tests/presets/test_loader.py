@@ -273,3 +273,24 @@ def test_a_cache_the_user_cannot_write_is_one_line_naming_it(tiny_preset, monkey
         f"cannot write the converted preset {tiny_preset.name} into the cache "
         f"{tiny_preset.cache} (Read-only file system): set KERAS_POSE_CACHE to a folder "
         "you can write")
+
+
+def test_a_cached_copy_of_another_model_than_the_table_is_converted_again(
+        tiny_preset, monkeypatch, caplog):
+    """A table entry corrected in its model (here its sigma) is converted
+    again, not served from the old model's cached weights under the new config."""
+    import dataclasses
+    import logging
+    from keras_pose.configs import load_config
+    caplog.set_level(logging.WARNING, logger="absl")
+    path = presets.preset_checkpoint(tiny_preset.name)
+    other = tiny_preset.config.replace(model=dataclasses.replace(
+        tiny_preset.config.model, sigma=tiny_preset.config.model.sigma + 1.0))
+    real = loader.preset_config
+    monkeypatch.setattr(loader, "preset_config", lambda name: other if getattr(
+        name, "name", name) == tiny_preset.name else real(name))
+    assert presets.preset_checkpoint(tiny_preset.name) == path
+    assert len(tiny_preset.conversions) == 2
+    assert (f"Preset {tiny_preset.name}: {path} holds another model than the table describes; "
+            "converting again") in caplog.text
+    assert load_config(os.path.join(path, "config.json")) == other

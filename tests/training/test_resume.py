@@ -143,3 +143,45 @@ def test_noaugment_is_recorded_in_the_config_and_a_resume_switching_it_is_named(
     train(apply_overrides(config, ["train.epochs=2"]), model_dir, progress=False, export=False)
     assert "settings changed since it was written" in caplog.text
     assert "data.flip" in caplog.text and "data.scale_factor" in caplog.text
+
+
+@pytest.mark.parametrize("field,value", [("mean", (0.5, 0.5, 0.5)), ("std", (0.25, 0.25, 0.25))])
+def test_a_resume_with_another_input_normalisation_is_refused(field, value):
+    """A checkpoint trained on other mean/std values resumed under new ones
+    is refused: every later epoch would train on inputs it never saw."""
+    from keras_pose.training.callbacks import TrainingError
+    from keras_pose.training.resume import check_resume
+    saved = get_experiment("tiny")
+    config = saved.replace(model=dataclasses.replace(saved.model, **{field: value}))
+    with pytest.raises(TrainingError, match=rf"another model, input convention or precision "
+                       rf"\(model.{field}: checkpoint .* vs now \(0.\d+, 0.\d+, 0.\d+\)\)"):
+        check_resume(saved, config, "run/epoch_0003")
+
+
+def _agreeing_workers(monkeypatch, tmp_path, theirs):
+    """agreed_checkpoint's collectives with one other worker: this one (the
+    chief) holds epochs 1-5 complete; the other gathers ``theirs`` (its
+    newest epoch, then whether it has the agreed one)."""
+    from keras_pose.training import resume
+    for epoch in range(1, 6):
+        (tmp_path / "checkpoints" / f"epoch_{epoch:04d}").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "checkpoints" / f"epoch_{epoch:04d}" / "COMPLETE").write_text("")
+    answers = list(theirs)
+    monkeypatch.setattr(resume, "_gathered", lambda strategy, value: [value, answers.pop(0)])
+    monkeypatch.setattr(resume, "settle_after_collective", lambda: None)
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    return lambda: resume.agreed_checkpoint(None, str(tmp_path), str(tmp_path), str(
+        tmp_path / "checkpoints" / "epoch_0005"))
+
+
+def test_workers_one_epoch_apart_resume_from_the_older_two_apart_are_refused(
+        tmp_path, monkeypatch):
+    """A worker killed in its last save is one epoch behind: resumed from it.
+    Two behind means a run went on alone: resuming trains epochs again."""
+    from keras_pose.training.callbacks import TrainingError
+    agreed = _agreeing_workers(monkeypatch, tmp_path, [4, 1])
+    assert agreed() == str(tmp_path / "checkpoints" / "epoch_0004")
+    agreed = _agreeing_workers(monkeypatch, tmp_path, [3, 1])
+    with pytest.raises(TrainingError, match=r"epochs worker 0: 5, worker 1: 3: more than the one "
+                       r"epoch a stopped worker can miss"):
+        agreed()
