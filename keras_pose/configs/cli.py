@@ -74,7 +74,22 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
         final = final.replace(data=dataclasses.replace(
             final.data, root=os.path.expanduser(final.data.root)))
     warn_unused_blur_kernel(final, overrides)
+    warn_keypoint_count_from_file(final, overrides)
     return final
+
+
+def warn_keypoint_count_from_file(config: ExperimentConfig, overrides: Sequence[str]) -> None:
+    """A --set model.num_keypoints on a COCO-format data set without
+    data.keypoint_names: K is its annotation file's keypoint count, and the
+    setting was replaced by it without a word."""
+    given = any(item.split("=", 1)[0].strip() == "model.num_keypoints" for item in overrides)
+    if given and config.data.dataset in ("coco", "synthetic", "custom") and not (
+            config.data.keypoint_names):
+        logging.warning(
+            "model.num_keypoints=%d is replaced by the keypoint count of %s's annotation "
+            "file (its category's keypoint names): to train on some keypoints of the file, "
+            "give --set data.keypoint_names=[...] instead", config.model.num_keypoints,
+            config.data.root)
 
 
 def warn_unused_blur_kernel(config: ExperimentConfig, overrides: Sequence[str]) -> None:

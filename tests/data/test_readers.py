@@ -833,3 +833,27 @@ def test_detections_of_a_category_without_people_are_said(coco_dir, tmp_path, ca
                                  "score": 0.9}]))
     coco.load_coco_detections(str(dets), str(ann), coco_dir, 0.75)
     assert "no people" not in caplog.text
+
+
+def test_a_keypoint_count_set_on_a_data_set_that_names_its_keypoints_is_said_replaced(
+        tmp_path, coco_dir, caplog):
+    """--set model.num_keypoints=5 on a 7-keypoint file: K is the file's 7,
+    which replaced the setting without a word; now a warning says so."""
+    import logging
+
+    from keras_pose.configs.cli import build_config
+    data = json.load(open(os.path.join(coco_dir, "test_coco.json")))
+    names = [f"k{i}" for i in range(7)]
+    data["categories"] = [{"id": 1, "name": "thing", "keypoints": names, "skeleton": []}]
+    for ann in data["annotations"]:
+        ann["keypoints"] = np.array(ann["keypoints"]).reshape(17, 3)[:7].reshape(-1).tolist()
+    root = str(tmp_path / "things")
+    _coco_like(root, "train2017", data, coco_dir)
+    caplog.set_level(logging.WARNING, logger="absl")
+    config = build_config(dataset="things", data_dir=root, overrides=["model.num_keypoints=5"])
+    assert f"model.num_keypoints=5 is replaced by the keypoint count of {root}" in caplog.text
+    assert datasets.resolve_dataset_config(config).model.num_keypoints == 7  # As said.
+    caplog.clear()
+    build_config(dataset="things", data_dir=root, overrides=[
+        "model.num_keypoints=2", 'data.keypoint_names=["k0", "k1"]'])
+    assert "is replaced" not in caplog.text  # K of the names given: the setting holds.
