@@ -76,6 +76,8 @@ def test_converts_the_release_and_reads_back(tmp_path, mpii_dir):
             else:
                 assert g == [-1, -1]
         assert got["scale"] == pytest.approx(person["scale"])
+        # objpos (x, y) of the release is the entry's center [x, y].
+        assert got["center"] == pytest.approx(person["center"])
     records = mpii.load_mpii(os.path.join(out, "train.json"), mpii_dir)
     assert len(records) == len(official) - 1
 

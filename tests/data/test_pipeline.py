@@ -211,3 +211,30 @@ def test_eval_dataset_fails_on_an_unreadable_image(coco_records, tmp_path):
     values["image_path"][0] = str(tmp_path / "gone.jpg")
     with pytest.raises(tf.errors.NotFoundError):
         list(pipeline.build_eval_dataset(values, image_size=IMAGE_SIZE))
+
+
+def test_the_second_pass_of_a_long_epoch_is_augmented_anew(coco_records):
+    """An epoch of two passes over a one-person set: the two samples of the
+    person come from different draws (the same crop twice would be half the augmentation an epoch of two
+    passes is meant to see)."""
+    one = coco_records.select(np.arange(len(coco_records)) == 0)
+    first, second = list(_dataset(one, COCO_AUG, batch=1, steps=2, seed=5).take(2))
+    assert int(first["index"][0]) == int(second["index"][0]) == 0
+    assert not np.array_equal(first["image"].numpy(), second["image"].numpy())
+
+
+def test_the_second_pass_of_a_long_epoch_is_reshuffled(coco_records):
+    """An epoch of two passes over one person per image: each pass holds
+    every image once, and the second pass is in another order (for some of
+    a few seeds: 1 in 24 orders of 4 images coincide by chance)."""
+    groups = pipeline.group_by_image(coco_records.image_path)
+    firsts = np.isin(np.arange(len(coco_records)), [g[0] for g in groups])
+    one_each = coco_records.select(firsts)
+    n = len(one_each)
+    assert n == len(groups) >= 4
+    reshuffled = []
+    for seed in range(4):
+        order = _indices(_dataset(one_each, batch=1, steps=2 * n, seed=seed).take(2 * n))
+        assert sorted(order[:n]) == sorted(order[n:]) == list(range(n))
+        reshuffled.append(order[:n] != order[n:])
+    assert any(reshuffled)

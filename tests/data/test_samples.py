@@ -34,6 +34,7 @@ class ScriptedRng:
     (0.7, 0.3, -0.8, 0.9),     # scale and rotation
     (-2.5, 0.5, 3.0, 0.9),     # clipped scale and rotation
     (0.7, 0.3, -0.8, 0.2),     # scale, rotation and flip
+    (2.5, 0.9, 0.0, 0.9),      # scale clipped from above (1 + sf)
 ])
 @pytest.mark.parametrize("which", ["coco", "mpii"])
 def test_augment_matches_reference(which, normal_scale, rot_coin, normal_rot, flip_coin,
@@ -120,3 +121,68 @@ def test_half_body_follows_the_reference_rule():
                                                ScriptedRng([0.1, 0.0], [0.0, 0.9, 0.9]), aug)
     m = ref.affine_matrix(sel.mean(0), [w / 200 * 1.5, w / 0.75 / 200 * 1.5], 0, (192, 256))
     np.testing.assert_allclose(crop_joints[0], ref.apply_affine(joints[0], m), atol=1e-3)
+
+
+@pytest.mark.parametrize("sf,image_size,expected_x", [
+    # COCO: 1 + 2.5 * 0.3 = 1.75, clipped to 1.3: a box of 1.3 * 200 = 260 px onto
+    # 192 px; a joint 65 px right of the centre lands at 96 + 65 * 192 / 260 = 144.
+    (0.3, (192, 256), 144.0),
+    # MPII: 1 + 2.5 * 0.25 = 1.625, clipped to 1.25: 250 px onto 256 px; a joint
+    # 62.5 px right of the centre lands at 128 + 62.5 * 256 / 250 = 192.
+    (0.25, (256, 256), 192.0),
+])
+def test_the_random_scale_is_clipped_at_one_plus_sf(sf, image_size, expected_x):
+    """A large normal draw enlarges the box by 1 + sf at most (REFERENCE step 1)."""
+    aug = samples.Augmentation(image_size, COCO_FLIP_PAIRS, scale_factor=sf)
+    joints = np.array([[100 + 200 * (1 + sf) / 4, 100.0]] * 17, np.float32)
+    _, crop_joints, _ = samples.augment_sample(
+        np.zeros((300, 300, 3), np.uint8), joints, np.ones(17, np.float32), [100.0, 100.0],
+        [1.0, 1.0], ScriptedRng([2.5], [0.9]), aug)
+    np.testing.assert_allclose(crop_joints[0], [expected_x, image_size[1] / 2], atol=1e-3)
+
+
+def _diagonal_joints():
+    """17 joints at (100 + 5j, 120 + 5j)."""
+    return np.array([[100 + 5 * j, 120 + 5 * j] for j in range(17)], np.float32)
+
+
+def test_half_body_needs_more_than_num_joints_half_body_visible_joints():
+    """Exactly num_joints_half_body (8) visible joints: no half-body box (the
+    rule is > 8); the crop is the person's own, joint 0 at its hand-computed place."""
+    aug = samples.Augmentation((192, 256), COCO_FLIP_PAIRS, half_body_prob=1.0,
+                               num_joints_half_body=8, upper_body_ids=tuple(range(11)))
+    joints = _diagonal_joints()
+    vis = np.zeros(17, np.float32)
+    vis[:8] = 1
+    image = np.zeros((300, 300, 3), np.uint8)
+    draws = lambda: ScriptedRng([0.0] * 3, [0.9] * 3)  # noqa: E731
+    _, crop_joints, _ = samples.augment_sample(image, joints, vis, [150, 150], [1, 1],
+                                               draws(), aug)
+    # Box 200 px onto 192 px (k = 0.96) centred at (150, 150):
+    # (96 + 0.96 * (100 - 150), 128 + 0.96 * (120 - 150)) = (48, 99.2).
+    np.testing.assert_allclose(crop_joints[0], [48.0, 99.2], atol=1e-3)
+    vis[8] = 1  # 9 visible: the half-body box replaces the person's
+    _, crop_joints, _ = samples.augment_sample(image, joints, vis, [150, 150], [1, 1],
+                                               draws(), aug)
+    assert not np.allclose(crop_joints[0], [48.0, 99.2], atol=1)
+
+
+def test_half_body_takes_the_upper_body_when_the_lower_has_two_joints_or_fewer():
+    """HRNet: a draw >= 0.5 asks for the lower body, but with <= 2 visible lower
+    joints the upper body (here joints 0..10, mean j = 5) is taken."""
+    vis = np.zeros(17, np.float32)
+    vis[:13] = 1  # upper: 0..10 (11 joints); lower: 11, 12 (2 joints)
+    center, _ = samples.half_body_center_scale(_diagonal_joints(), vis, tuple(range(11)),
+                                               0.75, ScriptedRng([0.9], []))
+    np.testing.assert_allclose(center, [125.0, 145.0])  # (100 + 5 * 5, 120 + 5 * 5)
+
+
+def test_half_body_does_not_take_an_upper_body_of_two_joints():
+    """HRNet: a draw < 0.5 takes the upper body only with > 2 visible upper
+    joints; with 2 the lower body (joints 11..16, mean j = 13.5) is taken."""
+    vis = np.zeros(17, np.float32)
+    vis[[0, 1]] = 1
+    vis[11:] = 1
+    center, _ = samples.half_body_center_scale(_diagonal_joints(), vis, tuple(range(11)),
+                                               0.75, ScriptedRng([0.1], []))
+    np.testing.assert_allclose(center, [167.5, 187.5])  # (100 + 5 * 13.5, 120 + 5 * 13.5)

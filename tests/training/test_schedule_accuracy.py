@@ -80,3 +80,54 @@ def test_no_counted_joint_gives_zero():
     metric = HeatmapAccuracy(2)
     metric.update_state(np.zeros((2, 8, 8, 2), np.float32), np.ones((2, 8, 8, 2), np.float32))
     assert float(metric.result()) == 0.0
+
+
+def test_lr_steps_in_any_order_give_the_same_schedule():
+    """PyTorch's MultiStepLR sorts its milestones: [120, 90] is [90, 120]
+    (at epoch 95 one step has passed: base x 0.1, not x 0.01)."""
+    assert learning_rate_for_epoch(1e-3, 95, [120, 90], 0.1) == pytest.approx(1e-4)
+    assert learning_rate_for_epoch(1e-3, 125, [120, 90], 0.1) == pytest.approx(1e-5)
+
+
+def _one_peak_counts(size, target_xy, pred_xy=None, pred_map=None):
+    """heatmap_accuracy_counts of one joint: a target peak at (x, y), a
+    prediction peak at (x, y) or the given map; returns (correct, counted)."""
+    from keras_pose.training.accuracy import heatmap_accuracy_counts
+    h, w = size
+    target = np.zeros((1, h, w, 1), np.float32)
+    target[0, target_xy[1], target_xy[0], 0] = 1.0
+    if pred_map is None:
+        pred_map = np.zeros((h, w), np.float32)
+        pred_map[pred_xy[1], pred_xy[0]] = 1.0
+    correct, counted = heatmap_accuracy_counts(pred_map[None, :, :, None], target)
+    return float(correct[0]), float(counted[0])
+
+
+def test_accuracy_normalises_x_by_height_and_y_by_width_as_the_reference():
+    """The reference's accuracy(): norm = [h, w] / 10 applied to (x, y). On a
+    64x48 (HxW) map x is divided by 6.4, y by 4.8: an x error of 3 is
+    3 / 6.4 = 0.47 < 0.5 (correct); with W for x it would be 3 / 4.8 = 0.63."""
+    assert _one_peak_counts((64, 48), (20, 30), (23, 30)) == (1.0, 1.0)
+    # And a y error of 3: 3 / 4.8 = 0.63 (wrong), not 3 / 6.4.
+    assert _one_peak_counts((64, 48), (20, 30), (20, 33)) == (0.0, 1.0)
+
+
+def test_a_target_peak_on_row_1_is_not_counted():
+    """Only target peaks with x > 1 and y > 1 count (row 1 is out)."""
+    assert _one_peak_counts((16, 12), (5, 1), (5, 1)) == (0.0, 0.0)
+    assert _one_peak_counts((16, 12), (5, 2), (5, 2)) == (1.0, 1.0)
+
+
+def test_a_distance_of_exactly_the_threshold_is_wrong():
+    """Correct means distance < 0.5 (strict): on a 40x40 map the norm is 4,
+    an x error of 2 is exactly 2 / 4 = 0.5."""
+    assert _one_peak_counts((40, 40), (10, 10), (12, 10)) == (0.0, 1.0)
+    assert _one_peak_counts((40, 40), (10, 10), (11, 10)) == (1.0, 1.0)  # 0.25
+
+
+def test_an_all_negative_prediction_is_at_the_origin():
+    """A prediction map whose maximum is <= 0 is placed at (0, 0), as the
+    reference's get_max_preds: wrong here even though its max is on the target."""
+    pred = np.full((16, 12), -1.0, np.float32)
+    pred[10, 5] = -0.1  # the (negative) maximum at the target's (5, 10)
+    assert _one_peak_counts((16, 12), (5, 10), pred_map=pred) == (0.0, 1.0)
