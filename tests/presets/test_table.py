@@ -150,7 +150,7 @@ def test_mmpose_configs_carry_the_entry(preset):
     assert [round(v * 255, 3) for v in m.std] == [58.395, 57.12, 57.375]
     assert (d.keypoint_names, d.flip_pairs, d.skeleton) == (info.names, info.flip_pairs,
                                                            info.skeleton)
-    assert d.oks_sigmas == (info.sigmas or (0.0626,) * info.num_keypoints)
+    assert d.oks_sigmas == (info.sigmas or (0.0669,) * info.num_keypoints)
     assert d.box_padding == preset.box_padding
     assert d.gt_box_rule == {"mmpose 1.x": "mmpose", "mmpose 0.x": "mmpose_0x"}[preset.release]
     assert (d.root, d.test_set) == (preset.evaluation.root, preset.evaluation.split)
