@@ -23,8 +23,13 @@ DIS_PRESETS: dict[str, int] = {
 }
 
 # OpenCV's DIS refuses frames with a side under 8 pixels or both under 12
-# (OpenCV 4.x-5.x, found by trying every size up to 39 x 39).
-_DIS_MIN_SHORT, _DIS_MIN_LONG = 8, 12
+# (OpenCV 4.x-5.x), and its finest pyramid level must hold a patch (8
+# pixels) across: a short side under 8 * 2 ** finest scale (16 for
+# "medium", 32 for "fast") crashed the process in DIS's calc (a
+# segmentation fault: 12 x 40 with "medium", 20 x 100 with "fast";
+# opencv-python 5.1). Frames are enlarged to that short side (the long one
+# is then over 12 too).
+_DIS_PATCH = 8
 # Nor can its warp take a side over SHRT_MAX (a 1 x 8000 frame enlarged 8
 # times failed in remap): each side is capped, the two scaled apart.
 _DIS_MAX_SIDE = 16384
@@ -68,6 +73,8 @@ class DenseFlow:
         # DIS keeps its buffers between calls: create it once.
         self._dis = (cv2.DISOpticalFlow_create(DIS_PRESETS[dis_preset])
                      if method == "dis" else None)
+        self._min_short = (_DIS_PATCH * 2 ** self._dis.getFinestScale()
+                           if self._dis is not None else 0)
 
     def __call__(self, prev_gray: np.ndarray, next_gray: np.ndarray) -> np.ndarray:
         """Flow from ``prev_gray`` to ``next_gray``.
@@ -114,15 +121,12 @@ class DenseFlow:
         if self._dis is None:
             scale = self.scale
         else:
-            scale = max(self.scale, _DIS_MIN_SHORT / min(width, height),
-                        _DIS_MIN_LONG / max(width, height))
+            scale = max(self.scale, self._min_short / min(width, height))
         if scale == 1.0:
             return width, height
         size = [max(2, round(width * scale)), max(2, round(height * scale))]
         if self._dis is not None:  # Rounding must not undo the minimum.
-            size = [max(side, _DIS_MIN_SHORT) for side in size]
-            longer = int(size[1] > size[0])
-            size[longer] = max(size[longer], _DIS_MIN_LONG)
+            size = [max(side, self._min_short) for side in size]
             size = [min(side, _DIS_MAX_SIDE) for side in size]
         return size[0], size[1]
 

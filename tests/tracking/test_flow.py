@@ -1,5 +1,9 @@
 """Optical flow and joint propagation."""
 
+import os
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -7,6 +11,8 @@ import pytest
 from keras_pose.data.synthetic import _background
 from keras_pose.tracking import DenseFlow, propagate_joints, sample_flow
 from keras_pose.tracking.flow import to_gray
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _linear_flow(height, width):
@@ -113,3 +119,92 @@ def test_none_flow_is_zero_and_bad_settings_raise():
         DenseFlow("dis", "fast", scale=1.5)
     with pytest.raises(ValueError, match="one size"):
         DenseFlow("dis")(frame, frame[:5])
+
+
+class _ConstantDis:
+    """Stands in for OpenCV's DIS: a flow of (1, 1) px everywhere, at the
+    size it is given, and the sizes it was given."""
+
+    def __init__(self):
+        self.shapes = []
+
+    def calc(self, prev_gray, next_gray, flow):
+        self.shapes.append(prev_gray.shape)
+        return np.ones(prev_gray.shape + (2,), np.float32)
+
+
+def test_a_flow_on_a_frame_resized_unevenly_is_brought_back_per_axis():
+    """Each axis of a flow computed at another size is scaled back by its own
+    ratio (one ratio for both would move a wide video's joints off in y)."""
+    flow = DenseFlow("dis", "medium", 1.0)
+    flow._dis = _ConstantDis()
+    frame = np.zeros((3, 20000), np.uint8)
+    result = flow(frame, frame)
+    # By hand: "medium" needs a short side of 16, so 3 x 20000 is enlarged
+    # 16/3 times, to 16 x 106667, and the long side is capped at 16384.
+    assert flow._dis.shapes == [(16, 16384)]
+    # One DIS pixel is 20000/16384 = 1.220703125 frame pixels in x, 3/16 = 0.1875 in y.
+    joints = np.array([[[0.0, 0.0], [10000.0, 1.0], [19999.0, 2.0]]])
+    np.testing.assert_allclose(propagate_joints(joints, result) - joints,
+                               np.broadcast_to([1.220703125, 0.1875], (1, 3, 2)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("preset, size, expected", [
+    ("medium", (10, 9), (18, 16)), ("medium", (9, 10), (16, 18)),
+    ("fast", (10, 9), (36, 32)), ("medium", (100, 16), (100, 16)),
+    ("fast", (100, 20), (160, 32))])
+def test_dis_enlarges_a_frame_until_its_finest_level_holds_a_patch(preset, size, expected):
+    """DIS's finest level (1/2 for "medium", 1/4 for "fast") must be 8 pixels
+    across: by hand, (10, 9) at "medium" is enlarged 16/9 times, 17.8 x 16
+    rounded to 18 x 16; at "fast" 32/9 times, 35.6 x 32 -> 36 x 32."""
+    assert DenseFlow("dis", preset, 1.0)._flow_size(*size) == expected
+
+
+def test_small_wide_frames_do_not_crash_dis():
+    """12 x 40 frames ("medium") and 20 x 100 ("fast") went to DIS as they
+    were: a segmentation fault, the process gone (run in a child here)."""
+    code = (
+        "import numpy as np\n"
+        "from keras_pose.tracking.flow import DenseFlow\n"
+        "for preset, (h, w) in (('medium', (12, 40)), ('medium', (8, 100)),\n"
+        "                       ('fast', (20, 100)), ('ultrafast', (28, 300))):\n"
+        "    a = np.random.default_rng(0).integers(0, 256, (h, w), dtype=np.uint8)\n"
+        "    flow = DenseFlow('dis', preset, 1.0)(a, np.roll(a, 1, axis=1))\n"
+        "    assert flow.shape == (h, w, 2) and np.isfinite(flow).all()\n"
+        "print('done')\n")
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert child.returncode == 0 and "done" in child.stdout, (child.returncode,
+                                                                child.stderr[-1000:])
+
+
+@pytest.mark.parametrize("size", [(20000, 3), (3, 20000)])
+def test_dis_itself_takes_a_tall_thin_frame(monkeypatch, size):
+    """Enlarged past 16384 px, DIS would fail on a thin video (its warp's
+    limit): the long side is capped, and DIS, not Farneback, gives the flow."""
+    # 20000 x 3 is enlarged 16/3 times for DIS's short side of 16: 106667 x 16,
+    # over SHRT_MAX, unless the long side is capped at 16384.
+    def refused(*args, **kwargs):
+        raise AssertionError("fell back to Farneback")
+    monkeypatch.setattr(cv2, "calcOpticalFlowFarneback", refused)
+    first = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)
+    result = DenseFlow("dis", "medium", 1.0)(first, np.roll(first, 1, axis=1))
+    assert result.shape == size + (2,) and np.isfinite(result).all()
+
+
+def test_a_frame_dis_fails_on_gets_farneback_flow():
+    """An OpenCV error inside DIS (a 1 x 500 frame, by its content) gives
+    Farneback's flow instead of stopping the video."""
+    class FailingDis:
+        def calc(self, prev_gray, next_gray, flow):
+            raise cv2.error("DIS failed on this frame")
+    big = _background(np.random.default_rng(7), 60, 40)
+    first = to_gray(big)
+    second = to_gray(np.roll(big, (1, 2), axis=(0, 1)))
+    flow = DenseFlow("dis", "medium", 1.0)
+    flow._dis = FailingDis()
+    # Farneback with OpenCV's documented example values (pyramid scale 0.5,
+    # 3 levels, 15 px window, 3 iterations, 5 px polynomial, sigma 1.2).
+    expected = cv2.calcOpticalFlowFarneback(first, second, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+    np.testing.assert_array_equal(flow(first, second), expected)
