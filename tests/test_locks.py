@@ -135,3 +135,31 @@ def test_an_empty_output_folder_is_named_as_empty():
     from keras_pose import cli
     with pytest.raises(cli.OutputDirectoryError, match="^--output_dir is empty: give a folder$"):
         cli.check_writable("", "--output_dir")
+
+
+def test_a_long_earlier_lock_line_is_replaced_by_the_new_holders_line_alone(tmp_path):
+    """The holder line replaces a longer earlier one whole (the rest of the old
+    holder's words trailing on would name a mixed-up holder)."""
+    import re
+    import socket
+    (tmp_path / ".lock").write_text(
+        "the training run (pid 999999 on host a-very-long-host-name-of-an-earlier-run."
+        + "x" * 300 + ", started 2020-01-01 00:00:00)\n")
+    with DirectoryLock(str(tmp_path), run="test run"):
+        text = (tmp_path / ".lock").read_text()
+    assert re.fullmatch(
+        re.escape(f"the test run (pid {os.getpid()} on host {socket.gethostname()}, started ")
+        + r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\)\n", text), text
+
+
+def test_without_proc_locks_a_lock_naming_another_host_is_not_live(tmp_path, monkeypatch):
+    """A pid from another host's lock line is not looked up here (any process of
+    that number on this host would make a dead run's folder look in use)."""
+    import socket
+    monkeypatch.setattr(locks, "_flocked", lambda path: None)  # No /proc/locks.
+    line = "the training run (pid {} on host {}, started 2026-01-01 00:00:00)"
+    here = line.format(os.getpid(), socket.gethostname())
+    (tmp_path / ".lock").write_text(here + "\n")
+    assert locks.live_holder(str(tmp_path)) == here  # This process: alive.
+    (tmp_path / ".lock").write_text(line.format(os.getpid(), "x" + socket.gethostname()) + "\n")
+    assert locks.live_holder(str(tmp_path)) is None

@@ -226,3 +226,39 @@ def test_a_stop_held_back_by_a_write_is_remembered_and_an_ignored_ctrl_c_stays_i
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_under_pythons_own_handler_waits_for_the_write():
+    """Through the Python API (Python's default_int_handler, not a command's),
+    a Ctrl-C mid-write is raised when the write ends, not cutting it."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    steps = []
+    try:
+        with signals.defer_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0.2)  # Let a handler run, if one would.
+            steps.append("written")
+        steps.append("after the block")
+    except KeyboardInterrupt as stop:
+        steps.append(type(stop))
+    finally:
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, previous)
+    assert steps == ["written", KeyboardInterrupt]
+
+
+def test_sigterm_wins_over_an_earlier_ctrl_c_held_back_by_a_write():
+    """Ctrl-C then kill <pid> during a write: the stop is SIGTERM's (exit 143,
+    as a scheduler expects), whatever came first."""
+    stops = []
+    with commands_handlers():
+        try:
+            with signals.defer_interrupts():
+                os.kill(os.getpid(), signal.SIGINT)
+                signal.sigtimedwait([], 0.2)
+                os.kill(os.getpid(), signal.SIGTERM)
+                signal.sigtimedwait([], 0.2)
+        except KeyboardInterrupt as stop:  # Terminated is one too.
+            stops.append(stop)
+    assert [(type(stop), signals.stop_name(stop), signals.stop_exit_code(stop))
+            for stop in stops] == [(signals.Terminated, "SIGTERM", 143)]

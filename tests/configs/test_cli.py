@@ -138,3 +138,30 @@ def test_data_dir_through_a_link_or_with_a_tilde_is_the_same_data_set(tmp_path):
     assert config.data.root == str(tmp_path / "data")
     home = build_config(dataset="coco", data_dir="~/coco")
     assert home.data.root == os.path.join(os.path.expanduser("~"), "coco")
+
+
+def test_a_data_root_with_a_trailing_slash_is_still_the_data_set_named():
+    """A checkpoint of data/lizards/ evaluated with --dataset lizards keeps its
+    keypoint names, flip pairs and sigmas (not the default's)."""
+    from keras_pose.configs.cli import same_dataset
+    trained = _trained_on_a_custom_set()
+    trained = trained.replace(data=dataclasses.replace(trained.data, root="data/lizards/"))
+    assert same_dataset(trained, "lizards")
+    config = build_config(dataset="lizards", start=trained)
+    assert config.data.root == "data/lizards/"
+    assert config.data.keypoint_names == ("snout", "eyeL", "eyeR", "tail")
+
+
+def test_dataset_custom_takes_the_custom_defaults_even_from_a_run_in_data_custom():
+    """--dataset custom on a checkpoint whose data was data/custom takes a custom
+    set's default data and test sections (not that run's)."""
+    trained = _trained_on_a_custom_set()
+    trained = trained.replace(
+        data=dataclasses.replace(trained.data, root="data/custom"),
+        test=dataclasses.replace(trained.test, use_gt_boxes=False))
+    config = build_config(dataset="custom", start=trained)
+    # A custom set's defaults (default_experiment's docstring): COCO format at
+    # data/custom, its keypoints from its annotation file, ground-truth boxes.
+    assert config.data.dataset == "custom" and config.data.root == "data/custom"
+    assert config.data.keypoint_names == () and config.data.flip_pairs == ()
+    assert config.test.use_gt_boxes is True

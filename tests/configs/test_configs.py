@@ -212,3 +212,9 @@ def test_the_config_knows_the_depths_the_backbone_builds():
     from keras_pose.configs.base import RESNET_DEPTHS
     from keras_pose.models.resnet import BLOCKS_PER_STAGE
     assert RESNET_DEPTHS == tuple(sorted(BLOCKS_PER_STAGE))
+
+
+def test_a_custom_data_sets_default_experiment_evaluates_on_ground_truth_boxes():
+    """A custom data set has no person detections file: its evaluation uses
+    ground-truth boxes, not COCO's detections."""
+    assert default_experiment("lizards").test.use_gt_boxes is True

@@ -158,3 +158,18 @@ def test_messages_name_the_preset_given_and_offer_presets_that_fit(caplog):
     caplog.clear()
     resolve_sigmas([], [f"k{i}" for i in range(14)])
     assert "one of " in caplog.text and "crowdpose" in caplog.text and "mpii" not in caplog.text
+
+
+@pytest.mark.parametrize("alias,preset", [
+    ("MacaquePose", "macaque"), ("PoseTrack", "posetrack18"), ("PoseTrack-2018", "posetrack18"),
+    ("WholeBody", "coco_wholebody_body"), ("COCO-WholeBody", "coco_wholebody_body"),
+    ("coco_wholebody", "coco_wholebody_body"), ("AI Challenger", "aic"),
+    ("ai_challenger", "aic"),
+])
+def test_each_alias_names_the_preset_of_its_data_set(alias, preset):
+    """A data set's usual name chooses that set's sigmas (another's would be OKS
+    with wrong sigmas)."""
+    # Expected by the names: COCO-WholeBody's 17-keypoint sigmas are its body
+    # table's, AI Challenger is aic, PoseTrack (2018) is posetrack18.
+    from keras_pose.configs.sigma_presets import sigma_preset
+    assert sigma_preset(alias) is SIGMA_PRESETS[preset]

@@ -455,3 +455,28 @@ def test_the_saved_model_line_names_its_epoch(train_script, tmp_path):
     assert train_script._exported_epoch(result(3, table="")) == " (of best/: epoch 2, AP 0.411)"
     (best / "COMPLETE").unlink()
     assert train_script._exported_epoch(result(3)) == ""  # No best/: the last epoch's.
+
+
+def test_fine_tuning_rgb_from_a_bgr_checkpoint_warns_of_its_convention(tiny_exported, tmp_path,
+                                                                       caplog):
+    """An RGB run started from a BGR checkpoint (the official ones) is warned:
+    it sees swapped colours from its first step."""
+    import shutil
+
+    from keras_pose.configs import load_config, save_config
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.init_checkpoint import init_from_checkpoint
+    _, config, checkpoint, _ = tiny_exported
+    bgr = str(tmp_path / "bgr")
+    shutil.copytree(checkpoint, bgr)
+    source = load_config(os.path.join(bgr, "config.json"))
+    save_config(source.replace(model=dataclasses.replace(
+        source.model, color_order="BGR", mean=(0.4, 0.45, 0.5), std=(0.2, 0.25, 0.3))),
+        os.path.join(bgr, "config.json"))
+    rgb = apply_overrides(config, ["model.color_order=RGB", "model.mean=0.5,0.45,0.4",
+                                   "model.std=0.3,0.25,0.2"])
+    caplog.set_level(logging.INFO, logger="absl")
+    init_from_checkpoint(build_model_from_config(rgb.model), bgr, rgb)
+    assert (f"{bgr} was trained on BGR input (mean (0.4, 0.45, 0.5), std (0.2, 0.25, 0.3)) "
+            "but this run feeds RGB (mean (0.5, 0.45, 0.4), std (0.3, 0.25, 0.2)); pass "
+            "--set model.color_order=BGR (and mean/std) to keep its convention") in caplog.text

@@ -205,6 +205,20 @@ def test_best_is_repaired_only_from_epochs_validated_as_it_was(tmp_path, fast_co
     assert run_dir.pending_best(model_dir)[:1] == (2,)
 
 
+def test_an_epoch_validated_before_how_was_recorded_can_still_become_best(tmp_path,
+                                                                          fast_config):
+    """An epoch whose validation.json (an earlier version) says nothing of how
+    it was validated, and beats best/, is copied to best/ on repair."""
+    model, optimizer = _model_and_optimizer(fast_config)
+    model_dir = str(tmp_path)
+    paths = _validated(model_dir, model, optimizer, fast_config, [0.3, 0.9])
+    run_dir.record_validation(paths[0], "AP", 0.3, "val | flip test")
+    run_dir.save_best(model_dir, paths[0], 1, "AP", 0.3, "val | flip test")
+    with open(os.path.join(paths[1], run_dir.VALIDATION_FILE), "w") as f:
+        json.dump({"metric": "AP", "value": 0.9}, f)  # No "how": written before it was.
+    assert run_dir.pending_best(model_dir) == (2, paths[1], 0.9)
+
+
 def test_best_is_repaired_and_its_epoch_never_pruned_before(tmp_path, fast_config):
     model, optimizer = _model_and_optimizer(fast_config)
     model_dir = str(tmp_path)
