@@ -309,3 +309,33 @@ def test_a_video_is_never_matched_by_the_number_in_its_name():
     assert match_entries({"clip785.mp4": None, "clip785.mp4#2": None},
                          ["clip785.mp4"], "det.json") == {"clip785.mp4": "clip785.mp4",
                                                            "clip785.mp4#2": "clip785.mp4#2"}
+
+
+def test_a_coco_file_name_is_matched_by_its_last_number_not_the_year(tmp_path):
+    """COCO_val2014_000000000785.jpg takes image 785's boxes (its last number), not 2014's."""
+    path = tmp_path / "det.json"
+    path.write_text(json.dumps([{"image_id": 785, "bbox": [1, 2, 3, 4], "score": 0.9},
+                                {"image_id": 2014, "bbox": [7, 7, 7, 7], "score": 0.8}]))
+    detector = _bound(path, ["COCO_val2014_000000000785.jpg"])
+    # The image id is the name's last number: 000000000785 -> 785.
+    assert detector.image_id("COCO_val2014_000000000785.jpg") == 785
+    np.testing.assert_array_equal(detector.detect(IMAGE, "COCO_val2014_000000000785.jpg").boxes,
+                                  [[1, 2, 3, 4]])
+
+
+def test_an_entry_keyed_by_an_inputs_own_path_wins_over_one_with_its_bare_name():
+    """sub/x.jpg runs on its own entry's boxes, not on an entry "x.jpg" listed first."""
+    detector = FileDetector({"x.jpg": [[0, 0, 10, 10]], "sub/x.jpg": [[5, 5, 20, 20]]})
+    assert detector.bind(["sub/x.jpg"]) == {"sub/x.jpg": "sub/x.jpg"}
+    np.testing.assert_array_equal(detector.detect(IMAGE, "sub/x.jpg").boxes, [[5, 5, 20, 20]])
+
+
+def test_a_box_scoring_exactly_the_threshold_is_kept_and_not_counted_below_it():
+    """A box at the threshold is run and not counted among the boxes below it."""
+    detector = FileDetector({"a.jpg": [[1, 1, 10, 10, 0.5], [30, 20, 10, 10, 0.4]]},
+                            score_threshold=0.5)
+    detector.bind(["a.jpg"])
+    found = detector.detect(IMAGE, "a.jpg")
+    # Kept: score >= 0.5 -> only the 0.5 box; below: score < 0.5 -> only the 0.4 box.
+    np.testing.assert_allclose(found.scores, [0.5])
+    assert detector.below_threshold == 1

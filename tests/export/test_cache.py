@@ -382,3 +382,24 @@ def test_bf16_on_the_inputs_people_is_checked_not_calibrated(checkpoint, monkeyp
         load_pose_model(checkpoint, runtime="openvino", precision="bf16", samples=_samples(1, 3))
     with pytest.raises(cache.RuntimeChoiceError, match="needed to calibrate and check it"):
         load_pose_model(checkpoint, runtime="openvino", precision="int8", samples=_samples(1, 3))
+
+
+def test_an_fp32_export_with_the_data_set_on_disk_is_made_once_and_reused(
+        tiny_exported, tiny_synthetic, fake_onnx_export, tmp_path):
+    """fp32 (no guard) with the data set on disk is not taken for unguarded:
+    exported once, then reused."""
+    ckpt = str(tmp_path / "ckpt")
+    save_model_checkpoint(tiny_exported[0], tiny_synthetic, ckpt)  # its data set is on disk
+    first = load_pose_model(ckpt, runtime="onnxruntime", precision="fp32")
+    again = load_pose_model(ckpt, runtime="onnxruntime", precision="fp32")
+    assert len(fake_onnx_export) == 1 and again.path == first.path
+
+
+def test_int8_accepts_exactly_the_fewest_people_it_needs(checkpoint, fake_onnx_export):
+    """Inputs holding exactly the 16 people asked for are enough."""
+    assert cache.MIN_INPUT_PEOPLE == 16  # "at least 16 are needed" (the refusal's message)
+    loaded = load_pose_model(checkpoint, runtime="onnxruntime", precision="int8",
+                             samples=_samples(1, images=16))
+    (_, _, crops), = fake_onnx_export
+    assert crops == (16, 64, 64, 3)  # 16 images x 1 box
+    assert _sidecar(loaded.path)["calibration"] == "16 people of the inputs"

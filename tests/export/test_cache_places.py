@@ -236,3 +236,18 @@ def test_a_user_id_without_a_name_has_a_temporary_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(getpass, "getuser", no_name)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert cache_places.temp_folder() == str(tmp_path / f"keras_pose-{os.getuid()}")
+
+
+@POSIX
+def test_a_temporary_folder_its_group_can_write_in_is_refused(monkeypatch, tmp_path):
+    """Our folder open to our group's writes (mode 770) is refused: they could
+    plant an export."""
+    from keras_pose.export import cache_places
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "shared"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    folder = cache_places.temp_folder()
+    os.makedirs(folder)
+    os.chmod(folder, 0o770)  # Ours (made by this user), group-writable.
+    why = cache_places.refusal(os.path.join(folder, "exports", "0123456789abcdef", "onnx-fp32"))
+    assert why is not None and f"{folder}: others can write in it (mode 770)" in why
+    assert why.endswith(f"chmod go-w {folder}")

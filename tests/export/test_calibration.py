@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_pose.data import transforms
 from keras_pose.data.datasets import load_records
-from keras_pose.export.calibration import calibration_crops
+from keras_pose.export.calibration import calibration_crops, input_crops
 from keras_pose.inference import TopDownEstimator
 
 
@@ -39,3 +39,13 @@ def test_count_and_seed(tiny_synthetic):
     c = calibration_crops(tiny_synthetic, count=3, seed=7, records=records)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
+
+
+def test_input_crops_stop_at_count_inside_an_image(tiny_synthetic):
+    """An image holding more people than still wanted gives only those wanted."""
+    rng = np.random.default_rng(0)
+    images = [rng.uniform(0, 255, (80, 60, 3)).astype(np.uint8) for _ in range(2)]
+    boxes = [[5, 5, 20, 30], [20, 10, 30, 40], [10, 30, 40, 40]]
+    crops = input_crops(tiny_synthetic, ((image, boxes) for image in images), count=4)
+    # 3 people of the first image, then 1 of the second's 3: 4 crops of 64x64.
+    assert crops.shape == (4, 64, 64, 3)

@@ -348,3 +348,26 @@ def test_predict_matches_unicode_names_and_gives_unlisted_inputs_ids_of_their_ow
     # b.jpg: the file's largest id 7 + 1 + its index 1; café.jpg under its own (NFD) name.
     assert found == [("a.jpg", 1), ("b.jpg", 9), (nfd, 7)]
     assert "1 of the 3 image inputs are not in its 'images' (b.jpg)" in caplog.text
+
+
+def test_an_input_after_a_left_out_copy_keeps_the_id_a_fresh_run_gives_it(tmp_path):
+    """A run over a folder holding an earlier run's copy gives later photos the
+    image ids a fresh run gives them."""
+    # in/: a.jpg, a.pose.jpg (earlier copy), b.jpg and that run's predictions.json.
+    _touch(tmp_path, "in/a.jpg", "in/a.pose.jpg", "in/b.jpg")
+    (tmp_path / "in" / "predictions.json").write_text(json.dumps([{"file_name": "a.jpg"}]))
+    kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "in")), str(tmp_path / "in"))
+    # A fresh run over a.jpg, b.jpg numbers them 0, 1 in name order.
+    assert _keys(kept) == [("a.jpg", 0), ("b.jpg", 1)]
+    assert [item.key for item in left_out] == ["a.pose.jpg"]
+
+
+def test_an_earlier_output_folder_that_is_the_input_folder_itself_is_searched(tmp_path):
+    """A run over an earlier run's output folder does not read its annotated
+    copies as photos again."""
+    # in/ was an earlier run's --output_dir; this run writes elsewhere.
+    _touch(tmp_path, "in/x.jpg", "in/x.pose.jpg")
+    (tmp_path / "in" / "predictions.json").write_text(json.dumps([{"file_name": "x.jpg"}]))
+    kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "in")), str(tmp_path / "out"))
+    assert [item.key for item in kept] == ["x.jpg"]
+    assert [item.key for item in left_out] == ["x.pose.jpg"]
