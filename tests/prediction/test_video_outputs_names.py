@@ -5,13 +5,12 @@ evaluation of a video's JSON."""
 import json
 import os
 
-import cv2
-import numpy as np
 import pytest
 
 from keras_pose.prediction.inputs import find_inputs, list_inputs, without_own_outputs
 from keras_pose.prediction.runner import PredictionRun
 from tests.prediction.test_runner import _Poses, _StopAt, _video
+from tests.prediction.videos import mjpg_avi_bytes
 
 SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi")
 
@@ -139,13 +138,7 @@ def test_videos_of_formats_not_read_are_named_as_photos_are(tmp_path):
 
 
 def test_a_video_of_one_decodable_frame_is_said_in_the_singular(tmp_path):
-    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
-                             (64, 48))
-    rng = np.random.default_rng(0)
-    for _ in range(12):
-        writer.write(rng.integers(0, 256, (48, 64, 3), np.uint8))
-    writer.release()
-    data = (tmp_path / "whole.avi").read_bytes()
+    data = mjpg_avi_bytes(tmp_path / "whole.avi", 12)
     first = data.index(b"00dc", data.index(b"movi"))  # The first frame's chunk.
     (tmp_path / "one.avi").write_bytes(data[:data.index(b"00dc", first + 8) + 8])
     run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))

@@ -3,23 +3,15 @@ decode, and a video a boxes file has no entry for (said once, not per frame)."""
 
 import json
 
-import cv2
-import numpy as np
-
 from keras_pose.prediction.inputs import list_inputs
 from keras_pose.prediction.runner import PredictionRun
 from tests.prediction.test_runner import _Poses, _StopAt, _video
+from tests.prediction.videos import mjpg_avi_bytes
 
 
 def test_a_video_one_frame_short_of_its_header_is_reported(tmp_path):
     """A video missing only its last frame is reported short (4 of 5)."""
-    writer = cv2.VideoWriter(str(tmp_path / "whole.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10,
-                             (64, 48))
-    rng = np.random.default_rng(0)
-    for _ in range(5):
-        writer.write(rng.integers(0, 256, (48, 64, 3), np.uint8))
-    writer.release()
-    data = (tmp_path / "whole.avi").read_bytes()
+    data = mjpg_avi_bytes(tmp_path / "whole.avi", 5)
     # The 5th (last) frame's "00dc" chunk, the last one before the index: cut
     # there, 4 whole frames remain while the header still declares 5.
     last_frame = data.rindex(b"00dc", 0, data.index(b"idx1"))
