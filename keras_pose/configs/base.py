@@ -160,6 +160,11 @@ class ModelConfig:
         return self.image_size[0] / self.image_size[1]
 
 
+# The data.dataset values read from COCO-format annotation files (their
+# keypoint names, and so K, from the file's category).
+COCO_FORMAT_DATASETS = ("coco", "synthetic", "custom")
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Data set and augmentation.

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from absl import logging
 
-from keras_pose.configs.base import ConfigError, ExperimentConfig
+from keras_pose.configs.base import COCO_FORMAT_DATASETS, ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import apply_overrides
 from keras_pose.configs.keypoints import describe_moves, moved_keypoints
 from keras_pose.configs.experiments import default_experiment, get_experiment
@@ -83,7 +83,7 @@ def warn_keypoint_count_from_file(config: ExperimentConfig, overrides: Sequence[
     data.keypoint_names: K is its annotation file's keypoint count, and the
     setting was replaced by it without a word."""
     given = any(item.split("=", 1)[0].strip() == "model.num_keypoints" for item in overrides)
-    if given and config.data.dataset in ("coco", "synthetic", "custom") and not (
+    if given and config.data.dataset in COCO_FORMAT_DATASETS and not (
             config.data.keypoint_names):
         logging.warning(
             "model.num_keypoints=%d is replaced by the keypoint count of %s's annotation "

@@ -15,14 +15,13 @@ import numpy as np
 from absl import logging
 
 from keras_pose.configs import DataConfig, ExperimentConfig
+from keras_pose.configs.base import COCO_FORMAT_DATASETS
 from keras_pose.configs.keypoints import (describe_moves, keypoint_keys, moved_keypoints,
                                          resolve_flip_pairs, upper_body_from_names)
 from keras_pose.configs.sigmas import resolve_sigmas
 from keras_pose.data import coco, coco_files, mpii
 from keras_pose.data.records import PersonRecords
 from keras_pose.errors import MissingFileError, UserError
-
-COCO_FORMAT = ("coco", "synthetic", "custom")
 
 
 class DatasetError(UserError, ValueError):
@@ -74,10 +73,10 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
         synthetic.ensure_dataset(data.root, num_train=data.synthetic_train_images,
                                  num_val=data.synthetic_val_images,
                                  train_split=data.train_set, val_split=data.test_set)
-    if data.dataset not in COCO_FORMAT and data.dataset != "mpii":
+    if data.dataset not in COCO_FORMAT_DATASETS and data.dataset != "mpii":
         raise DatasetError(f"unknown data.dataset {data.dataset!r}; expected coco, mpii, "
                            "synthetic or custom")
-    if data.dataset not in COCO_FORMAT:
+    if data.dataset not in COCO_FORMAT_DATASETS:
         return config.replace(data=dataclasses.replace(data, skeleton=data.skeleton or ()))
     names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton or (), None, ""
     category_ids = data.category_ids
