@@ -339,3 +339,16 @@ def test_a_box_scoring_exactly_the_threshold_is_kept_and_not_counted_below_it():
     # Kept: score >= 0.5 -> only the 0.5 box; below: score < 0.5 -> only the 0.4 box.
     np.testing.assert_allclose(found.scores, [0.5])
     assert detector.below_threshold == 1
+
+
+def test_an_upper_case_json_extension_is_a_boxes_file_not_a_preset(tmp_path):
+    """--detector BOXES.JSON is a boxes file, as .json is, not a D-FINE preset name."""
+    path = tmp_path / "B.JSON"
+    path.write_text(json.dumps([{"image_id": 785, "category_id": 1, "bbox": [5, 5, 10, 20],
+                                 "score": 0.9}]))
+    detector = make_detector(str(path))
+    assert isinstance(detector, FileDetector)
+    detector.bind(["000000000785.jpg"])
+    found = detector.detect(IMAGE, "000000000785.jpg")
+    np.testing.assert_array_equal(found.boxes, [[5, 5, 10, 20]])
+    np.testing.assert_allclose(found.scores, [0.9])

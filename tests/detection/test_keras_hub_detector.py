@@ -260,3 +260,64 @@ def test_depthwise_kernels_give_the_same_outputs(coco_images):
     after = model(x, training=False)
     for key in ("logits", "pred_boxes"):
         np.testing.assert_allclose(after[key].numpy(), before[key].numpy(), atol=1e-5)
+
+
+def test_default_filter_keeps_scores_from_0_3_and_boxes_overlapping_up_to_0_7(
+        tiny_dfine, monkeypatch):
+    """The documented defaults: scores from 0.3 kept, boxes overlapping up to IoU 0.7 kept."""
+    # 200 x 100 image; relative (cx, cy, w, h) -> pixels [x, y, w, h]:
+    queries = [  # (person logit, relative box)
+        (2.0, [0.25, 0.5, 0.2, 0.4]),   # A [30, 30, 40, 40], 0.881
+        (1.5, [0.27, 0.5, 0.2, 0.4]),   # D [34, 30, 40, 40], 0.818; IoU with A
+        #   36*40 / (2*1600 - 1440) = 1440/1760 = 0.818 > 0.7: suppressed
+        (1.0, [0.30, 0.5, 0.2, 0.4]),   # C [40, 30, 40, 40], 0.731; IoU with A
+        #   30*40 / (2*1600 - 1200) = 1200/2000 = 0.6 <= 0.7: kept
+        (-0.4, [0.80, 0.5, 0.1, 0.2]),  # B [150, 40, 20, 20], 1/(1+e^0.4) = 0.401 >= 0.3
+        (-1.0, [0.50, 0.5, 0.1, 0.2]),  # E [90, 40, 20, 20], 1/(1+e) = 0.269 < 0.3
+    ]
+
+    def network(images):
+        logits = np.full((len(queries), 80), -10.0, np.float32)
+        logits[:, 0] = [logit for logit, _ in queries]
+        n = tf.shape(images)[0]
+        return (tf.tile(tf.constant(logits)[None], [n, 1, 1]),
+                tf.tile(tf.constant([box for _, box in queries], tf.float32)[None], [n, 1, 1]))
+
+    detector = KerasHubPersonDetector(tiny_dfine)
+    monkeypatch.setattr(detector, "predict_raw_tf", network)
+    found = detector.detect(np.zeros((HEIGHT, WIDTH, 3), np.uint8))
+    np.testing.assert_allclose(found.boxes, [[30, 30, 40, 40], [40, 30, 40, 40],
+                                             [150, 40, 20, 20]], atol=1e-4)
+    np.testing.assert_allclose(found.scores, _sigmoid(np.array([2.0, 1.0, -0.4])), rtol=1e-6)
+
+
+def test_each_image_of_a_batch_gets_its_own_count_of_people(tiny_dfine, monkeypatch):
+    """Each image of a batch keeps its own number of people, in the batch's order."""
+    def people_by_brightness(images):
+        # Query 0 is a person in every image; queries 1 and 2 only in a
+        # bright one: mean input 0 (black) -> logit -5, 1 (white) -> +5.
+        mean = tf.reduce_mean(images, axis=[1, 2, 3])
+        person = tf.stack([tf.fill(tf.shape(mean), 5.0), 10 * mean - 5, 10 * mean - 5], axis=1)
+        n = tf.shape(images)[0]
+        logits = tf.concat([person[..., None], tf.fill([n, 3, 79], -10.0)], axis=-1)
+        boxes = tf.constant([[0.2, 0.5, 0.1, 0.1], [0.5, 0.5, 0.1, 0.1], [0.8, 0.5, 0.1, 0.1]])
+        return logits, tf.tile(boxes[None], [n, 1, 1])
+
+    detector = KerasHubPersonDetector(tiny_dfine, score_threshold=0.5, batch_size=2)
+    monkeypatch.setattr(detector, "predict_raw_tf", people_by_brightness)
+    found = detector.detect_batch([np.zeros((HEIGHT, WIDTH, 3), np.uint8),
+                                   np.full((HEIGHT, WIDTH, 3), 255, np.uint8)])
+    assert [len(d) for d in found] == [1, 3]
+    # Black: query 0 only, (0.2 - 0.05) * 200 = 30, (0.5 - 0.05) * 100 = 45, 20 x 10.
+    np.testing.assert_allclose(found[0].boxes, [[30, 45, 20, 10]], atol=1e-4)
+
+
+def test_make_detector_passes_the_users_filter_settings_to_the_preset(monkeypatch):
+    """--score_threshold and the other filter flags reach a D-FINE preset's detector."""
+    calls = []
+    monkeypatch.setattr(KerasHubPersonDetector, "from_preset",
+                        lambda preset, **kwargs: calls.append((preset, kwargs)) or "detector")
+    assert make_detector("dfine_nano_coco", score_threshold=0.1, nms_iou_threshold=0.4,
+                         max_detections=7) == "detector"
+    assert calls == [("dfine_nano_coco", {"score_threshold": 0.1, "nms_iou_threshold": 0.4,
+                                          "max_detections": 7})]

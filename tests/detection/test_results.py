@@ -51,3 +51,19 @@ def test_bad_entries_write_nothing(tmp_path, entries, message):
     with pytest.raises(ValueError, match=message):
         write_coco_detections(str(path), entries)
     assert not path.exists()
+
+
+def test_a_nan_score_is_refused_and_no_file_is_written(tmp_path):
+    """A NaN score is refused: written, it would be a bare NaN, a file no JSON reader accepts."""
+    path = tmp_path / "d.json"
+    with pytest.raises(ValueError, match="non-finite"):
+        write_coco_detections(str(path), {1: Detections([[0, 0, 10, 10]], [float("nan")])})
+    assert not path.exists()
+
+
+def test_a_bool_image_id_is_refused_not_written_as_1(tmp_path):
+    """{True: boxes} is refused, not written as image 1's boxes (a silent wrong image id)."""
+    path = tmp_path / "d.json"
+    with pytest.raises(ValueError, match="image_id must be an integer"):
+        write_coco_detections(str(path), {True: PEOPLE[40083]})
+    assert not path.exists()

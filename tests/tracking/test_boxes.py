@@ -61,3 +61,12 @@ def test_unify_boxes_keeps_boxes_overlapping_at_most_the_threshold():
     assert len(boxes) == 2
     boxes, scores, propagated = unify_boxes(np.zeros((0, 4)), [], prop, [0.5], 0.5)
     assert boxes.shape == (1, 4) and propagated.tolist() == [True]
+
+
+def test_joints_on_a_vertical_or_horizontal_line_give_no_propagated_box():
+    """Aligned joints give no box: a zero-width (or zero-height) one would be a phantom person."""
+    both = np.array([True, True])
+    # Same x: tight box width 0, grown by 15% of 0 -> still 0 wide: no box.
+    assert box_from_joints(np.array([[5, 0], [5, 10]], np.float32), both) is None
+    # Same y: height 0 -> no box.
+    assert box_from_joints(np.array([[0, 7], [10, 7]], np.float32), both) is None
