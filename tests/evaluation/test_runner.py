@@ -1,8 +1,20 @@
 """The evaluation runner's pieces: names, titles, reports."""
 
+import dataclasses
+import json
+import os
+
+import pytest
+
 from keras_pose.configs import default_experiment, get_experiment
-from keras_pose.data.datasets import BoxMode
-from keras_pose.evaluation import runner
+from keras_pose.data.datasets import BoxMode, load_records
+from keras_pose.evaluation import mpii, runner
+from keras_pose.evaluation.metrics import metric_for
+from keras_pose.inference import load_pose_model
+# The tiny model and the real COCO / MPII samples of the evaluate.py tests
+# (module fixtures: built once for this module).
+from tests.test_evaluate_cli import (  # noqa: F401
+    _checkpoint, _tiny_config, coco_checkpoint, coco_root, mpii_root)
 
 
 def test_arch_name_is_the_official_full_arch_name():
@@ -88,3 +100,59 @@ def test_reports_hold_absolute_paths_and_compare_by_them(tmp_path, monkeypatch):
     assert first["detection_file"] == str(tmp_path / "a" / "d.json")
     assert runner._evaluation_key(first) != runner._evaluation_key(second)
     assert runner._evaluation_key(report_in("a")) == runner._evaluation_key(first)
+
+
+def test_mpii_evaluations_without_then_with_flip_keep_the_first_whole(mpii_root, tmp_path):
+    """--noflip then --flip into one folder: the first run's metrics, table and pred.mat kept whole."""
+    ckpt = _checkpoint(tmp_path / "ckpt", _tiny_config("mpii", mpii_root, 16))
+    out = tmp_path / "out"
+
+    def evaluate(flip):
+        return runner.run_evaluation(checkpoint=ckpt, dataset="mpii", data_dir=str(mpii_root),
+                                     flip=flip, output_dir=str(out), progress=False)
+    evaluate(False)
+    first = {name: (out / name).read_bytes() for name in ("metrics.json", "table.md",
+                                                          "pred.mat")}
+    evaluate(True)
+    kept = out / "earlier.1"
+    assert kept.is_dir(), f"the no-flip evaluation was not kept aside: {os.listdir(out)}"
+    # MPII's outputs: metrics.json, table.md and pred.mat (no results/ folder).
+    assert sorted(os.listdir(kept)) == ["metrics.json", "pred.mat", "table.md"]
+    assert json.loads((kept / "metrics.json").read_text())["flip_test"] is False
+    assert {name: (kept / name).read_bytes() for name in first} == first
+    assert json.loads((out / "metrics.json").read_text())["flip_test"] is True
+    assert mpii.read_pred_mat(str(out / "pred.mat")).shape == (5, 16, 2)  # 5 people, 16 joints.
+
+
+def test_a_second_validation_with_the_same_metric_scores_only_its_own_predictions(
+        coco_root, coco_checkpoint):
+    """A validation scores only its own predictions, not the earlier ones too (best/ on true AP)."""
+    config = _tiny_config("coco", coco_root, 17)
+    records = load_records(config, "test", BoxMode(True))
+    estimator = load_pose_model(coco_checkpoint).estimator(False)
+    metric = metric_for(config)
+    first = runner.evaluate(estimator, records, metric, batch_size=8)
+    second = runner.evaluate(estimator, records, metric, batch_size=8)
+    # The sample's 12 annotated people with keypoints (ground-truth boxes),
+    # at most one result each after OKS NMS; the same model on the same people
+    # gives the same numbers every time.
+    assert first["num_people"] == second["num_people"] == 12
+    assert 0 < first["num_results"] <= 12
+    assert second["num_results"] == first["num_results"]
+    assert second == pytest.approx(first)
+
+
+def test_the_validation_digest_changes_with_the_detections_files_contents(tmp_path):
+    """Other boxes in the same detections file are another validation (no AP compared across them)."""
+    coco = default_experiment("coco")
+    coco = coco.replace(data=dataclasses.replace(coco.data, root=str(tmp_path)))
+    dets = tmp_path / "dets.json"
+
+    def digest(boxes):
+        dets.write_text(json.dumps([{"image_id": 785, "category_id": 1, "bbox": box,
+                                     "score": 0.9} for box in boxes]))
+        return runner.validation_digest(coco, BoxMode(False, str(dets)))
+    one = digest([[10, 20, 30, 40]])
+    assert digest([[10, 20, 30, 40]]) == one  # The same contents: the same digest.
+    assert digest([[10, 20, 30, 41]]) != one
+    assert digest([[10, 20, 30, 40], [50, 60, 30, 40]]) != one

@@ -246,3 +246,30 @@ def test_stopped_runs_are_compared_by_images_not_by_people(tmp_path):
     # By hand: distinct file_name values, 3 ({0,1,2}.jpg) kept vs 2 ({0,1}.jpg).
     assert _held(previous) == 3 and _held(tmp_path / "predictions.json") == 6
     assert (tmp_path / "predictions.previous.incomplete").is_file()
+
+
+def test_images_held_counts_distinct_file_names_not_entries(tmp_path):
+    """A stopped run holds its images, not its people (3 people in a.jpg and b.jpg: 2 images)."""
+    from keras_pose.prediction.earlier_outputs import held
+    path = tmp_path / "predictions.json"
+    path.write_text(json.dumps([{"file_name": "a.jpg"}, {"file_name": "a.jpg"},
+                                {"file_name": "b.jpg"}]))
+    assert held(str(path), "file_name") == 2  # {a.jpg, b.jpg}
+    assert held(str(path)) == 3  # A video's frames: every entry.
+
+
+def test_a_stopped_run_with_more_people_but_fewer_images_does_not_replace_one_with_more(
+        tmp_path):
+    """A stopped run's 1 image of 3 people does not replace an earlier stopped run's 2 images."""
+    _stopped_run(tmp_path, 2)  # {0,1}.jpg
+    crowded = JsonListFile(OutputWriter(str(tmp_path)), str(tmp_path / "predictions.json"),
+                           NAMES)
+    crowded.add([_results(0)] * 3)  # 3 people in 0.jpg.
+    crowded.finish(complete=False)
+    assert _held(tmp_path / "predictions.previous.json") == 2  # The 2 images kept aside.
+    # A third run stopped before any image: of the two partial sets the one
+    # holding more images (2 > 1) is put back in place.
+    _stopped_run(tmp_path, 0)
+    assert sorted(os.listdir(tmp_path)) == ["predictions.incomplete", "predictions.json"]
+    assert [r["file_name"] for r in json.load(open(tmp_path / "predictions.json"))] == [
+        "0.jpg", "1.jpg"]
