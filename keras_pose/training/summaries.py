@@ -13,7 +13,9 @@ import tensorflow as tf
 def _draw_points(image: np.ndarray, points: np.ndarray, valid: np.ndarray,
                  color: tuple[int, int, int]) -> np.ndarray:
     import cv2
-    image = np.ascontiguousarray(image)
+    # A copy: each panel draws on its own (ascontiguousarray returned the
+    # crop itself, so the GT panel showed the predicted joints too).
+    image = np.array(image, order="C", copy=True)
     for (x, y), ok in zip(points, valid):
         if ok:
             cv2.circle(image, (int(round(x)), int(round(y))), 2, color, -1)

@@ -240,3 +240,53 @@ def test_the_lost_worker_is_named_not_this_one(monkeypatch):
                ) == ("lost another worker of the cluster (its connection closed); the last "
                      "complete checkpoint is run/checkpoints/epoch_0003: start every worker "
                      "again with the same command to resume")
+
+
+def _strategy(cluster: dict, task_type=None, task_id=None):
+    """A MultiWorkerMirroredStrategy as is_chief sees it (its cluster), without
+    joining that cluster."""
+    import tensorflow as tf
+
+    class _Strategy(tf.distribute.MultiWorkerMirroredStrategy):
+        def __init__(self, resolver):  # super() would start TF's cluster servers.
+            self._resolver = resolver
+
+        @property
+        def cluster_resolver(self):
+            return self._resolver
+
+    return _Strategy(tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster), task_type=task_type, task_id=task_id))
+
+
+_WITH_CHIEF = {"chief": ["127.0.0.1:1"], "worker": ["127.0.0.1:2", "127.0.0.1:3"]}
+_WORKERS_ONLY = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+
+
+@pytest.mark.parametrize("cluster, task, chief", [
+    (_WITH_CHIEF, ("chief", 0), True), (_WITH_CHIEF, ("worker", 0), False),
+    (_WITH_CHIEF, ("worker", 1), False), (_WORKERS_ONLY, ("worker", 0), True),
+    (_WORKERS_ONLY, ("worker", 1), False)])
+def test_exactly_one_process_of_a_cluster_writes_the_shared_outputs(cluster, task, chief):
+    """Exactly one process writes the shared outputs: the "chief" job's when
+    there is one (not worker 0 too), else worker 0."""
+    import tensorflow as tf
+    from tensorflow.python.distribute import multi_worker_util
+
+    from keras_pose.training.distribution import is_chief
+
+    # The expected value is TF's own rule: the chief, else worker 0 when there is none.
+    assert multi_worker_util.is_chief(tf.train.ClusterSpec(cluster), *task) == chief
+    assert is_chief(_strategy(cluster, *task)) == chief
+    # One process per task: exactly one of the cluster writes.
+    writers = [(job, i) for job, addresses in cluster.items() for i in range(len(addresses))
+               if is_chief(_strategy(cluster, job, i))]
+    assert len(writers) == 1, writers
+
+
+def test_a_multi_worker_strategy_of_one_process_writes_the_outputs():
+    """A MultiWorkerMirroredStrategy without TF_CONFIG (no task type) is the
+    only process: it must write the checkpoints and best/."""
+    from keras_pose.training.distribution import is_chief
+
+    assert is_chief(_strategy({}))

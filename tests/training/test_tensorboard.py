@@ -68,3 +68,65 @@ def test_a_resume_says_it_validates_only_an_epoch_that_is_due(tmp_path, caplog, 
     epoch.mkdir(parents=True)
     validation.catch_up(str(epoch), 3)
     assert not ran and "left unvalidated" not in caplog.text
+
+
+def test_debug_panels_mark_a_joint_at_its_column_and_row_on_a_wide_heatmap():
+    """On a non-square heatmap (H 16 x W 24) a joint at column 10, row 2 is
+    drawn there (not transposed), each panel with its own joints only."""
+    import numpy as np
+
+    from keras_pose.configs import get_experiment
+    from keras_pose.training.summaries import debug_panels
+
+    config = apply_overrides(get_experiment("tiny"), ["model.image_size=96,64",
+                                                      "model.heatmap_size=24,16"])
+    h, w = 64, 96  # Input crop; stride 96/24 = 64/16 = 4.
+    gt = np.zeros((1, 16, 24, 1), np.float32)
+    gt[0, 2, 10, 0] = 1.0  # Row 2, column 10.
+    pred = np.zeros_like(gt)
+    pred[0, 12, 3, 0] = 0.8  # Row 12, column 3.
+    panels = debug_panels(np.zeros((1, h, w, 3), np.uint8), gt, pred,
+                          np.ones((1, 1), np.float32), config)
+    assert panels.shape == (1, h, 4 * w, 3)
+    # Hand computation (filled circles centred there): GT x = 10 * 4 = 40,
+    # y = 2 * 4 = 8 (green, first panel); predicted x = 3 * 4 = 12, y = 12 * 4 = 48
+    # (red, second panel).
+    for part, color, centre in ((panels[0, :, :w], (0, 255, 0), (40.0, 8.0)),
+                                (panels[0, :, w:2 * w], (255, 0, 0), (12.0, 48.0))):
+        ys, xs = np.nonzero(np.all(part == color, axis=-1))
+        assert len(xs) > 0, color
+        assert (xs.mean(), ys.mean()) == centre
+    # Each panel holds its own joints only: no red in the GT panel, no green
+    # in the prediction's.
+    assert not np.all(panels[0, :, :w] == (255, 0, 0), axis=-1).any()
+    assert not np.all(panels[0, :, w:2 * w] == (0, 255, 0), axis=-1).any()
+
+
+def test_writing_debug_images_leaves_every_network_weight_unchanged(tmp_path):
+    """A debug image's forward pass runs in inference mode: no weight, the
+    BatchNorm moving statistics included, moves at an image summary."""
+    import numpy as np
+
+    from keras_pose.configs import get_experiment
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.model import PoseTrainingModel
+    from keras_pose.training.summaries import write_debug_images
+    from tests.training.conftest import FAST
+
+    config = apply_overrides(get_experiment("tiny"), FAST)
+    network = build_model_from_config(config.model)
+    model = PoseTrainingModel(network, config, global_batch=2)
+    moving = [v for v in network.non_trainable_weights if "moving" in v.path]
+    assert moving, "the network has BatchNorm moving statistics"
+    before = [np.array(v.numpy()) for v in network.weights]
+    k = config.model.num_keypoints
+    rng = np.random.default_rng(0)
+    batch = {"image": rng.integers(0, 256, (2, 64, 64, 3), dtype=np.uint8),
+             "heatmaps": np.zeros((2, 16, 16, k), np.float32),
+             "target_weight": np.ones((2, k), np.float32)}
+    write_debug_images(tf.summary.create_file_writer(str(tmp_path)), model, batch, config,
+                       step=1)
+    changed = [v.path for v, old in zip(network.weights, before)
+               if not np.array_equal(v.numpy(), old)]
+    assert changed == []
+    assert glob.glob(os.path.join(str(tmp_path), "events.*"))  # The image was written.
