@@ -88,3 +88,63 @@ def test_int8_is_not_a_keras_precision():
     model, config = _small_model_and_config()
     with pytest.raises(ValueError, match="int8"):
         build_inference_model(model, config, precision="int8")
+
+
+def _tiny_config(style="pytorch", depth=18):
+    return apply_overrides(get_experiment("tiny"), [
+        f"model.depth={depth}", f"model.style={style}", "model.image_size=64,96",
+        "model.heatmap_size=16,24", "model.deconv_filters=8,8,8", "model.num_keypoints=5"])
+
+
+def test_fused_model_reports_the_same_non_square_output_shape():
+    """The fused twin's declared output shape is (H/4, W/4, K) like the
+    original's for a 96x64 (H x W) input: a transposed shape (16, 24) would break
+    exports and callers that size buffers from model.output_shape."""
+    model = build_pose_resnet(18, 5, input_shape=(96, 64, 3), deconv_filters=(8, 8, 8),
+                              blocks_per_stage=(1, 1, 1, 1))
+    fused = build_inference_model(model, _tiny_config())
+    assert model.output_shape == (None, 96 // 4, 64 // 4, 5)
+    assert fused.output_shape == (None, 96 // 4, 64 // 4, 5)
+    # Every sub-pixel deconvolution doubles (h, w) in that order: 3x2 -> 6x4 -> 12x8 -> 24x16.
+    for i, size in enumerate([(6, 4), (12, 8), (24, 16)], 1):
+        assert tuple(fused.get_layer(f"head_deconv{i}").output.shape[1:3]) == size
+
+
+def test_fused_model_equals_the_original_with_ten_or_more_blocks_in_a_stage():
+    """ResNet-101/152 have 23/36 blocks in stage 4: blocks 10 and up must be
+    kept and have their BatchNorms folded too (an export that dropped them or
+    left them unnormalised gives wrong heatmaps)."""
+    model = build_pose_resnet(18, 5, input_shape=(96, 64, 3), deconv_filters=(8, 8, 8),
+                              blocks_per_stage=(1, 1, 10, 1))
+    _randomise(model)
+    fused = build_inference_model(model, _tiny_config())
+    assert "stage4_block10_conv2" in {layer.name for layer in fused.layers}
+    x = np.random.default_rng(1).normal(size=(2, 96, 64, 3)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    got = fused(x, training=False).numpy()
+    # Small heatmaps (head init std 0.001): tolerance 0.1% of their range;
+    # float32 rounding measured at 1e-6 to 4e-6 of it.
+    np.testing.assert_allclose(got, expected, atol=1e-3 * np.abs(expected).max())
+
+
+def test_fused_caffe_model_equals_the_original_with_nonzero_conv_biases():
+    """Caffe-style (keras.applications) convolutions carry biases, nonzero in
+    trained weights: folding must scale them with the BatchNorm,
+    b' = (b - mean) * s + beta, or the fused heatmaps are wrong."""
+    model = build_pose_resnet(50, 5, input_shape=(96, 64, 3), style="caffe",
+                              deconv_filters=(8, 8, 8), blocks_per_stage=(1, 1, 1, 1))
+    _randomise(model)
+    rng = np.random.default_rng(2)
+    biased = [layer for layer in model.layers
+              if isinstance(layer, keras.layers.Conv2D) and layer.use_bias
+              and layer.name != "head_final_conv"]
+    assert len(biased) == 1 + 4 * 4  # stem + 4 bottlenecks x (3 + downsample)
+    for layer in biased:
+        layer.bias.assign(rng.normal(0, 0.2, layer.bias.shape).astype(np.float32))
+    fused = build_inference_model(model, _tiny_config("caffe", 50))
+    x = np.random.default_rng(1).normal(size=(2, 96, 64, 3)).astype(np.float32)
+    expected = model(x, training=False).numpy()
+    got = fused(x, training=False).numpy()
+    # Small heatmaps (head init std 0.001): tolerance 0.1% of their range;
+    # float32 rounding measured at 1e-6 to 4e-6 of it.
+    np.testing.assert_allclose(got, expected, atol=1e-3 * np.abs(expected).max())

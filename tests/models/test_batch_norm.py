@@ -79,3 +79,22 @@ def test_low_precision_activations_enter_the_fused_op_as_they_are(policy):
         np.testing.assert_allclose(got, expected, rtol=2e-2, atol=2e-2 * np.abs(expected).max())
     fused = [op for op in graphs[0].get_operations() if op.type == "FusedBatchNormV3"]
     assert [op.inputs[0].dtype for op in fused] == [dtype]
+
+
+def test_a_frozen_batch_norm_in_training_uses_and_keeps_its_moving_statistics():
+    """A trainable=False BatchNorm called with training=True runs in inference
+    mode, as Keras documents for frozen BNs (fine-tuning): otherwise a frozen
+    backbone would normalise with batch statistics and overwrite its ImageNet ones."""
+    ours, theirs = _pair(momentum=0.9, epsilon=1e-5)
+    ours.trainable = theirs.trainable = False
+    before = [v.numpy().copy() for v in ours.non_trainable_weights]
+    x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, (4, 5, 6, 7)).astype(np.float32))
+    got = tf.function(lambda x: ours(x, training=True))(x).numpy()
+    expected = tf.function(lambda x: theirs(x, training=True))(x).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # By hand: the moving statistics (not the batch's, mean ~2 and variance ~9) normalise.
+    gamma, beta, mean, var = _pair()[0].get_weights()
+    np.testing.assert_allclose(got, (x.numpy() - mean) / np.sqrt(var + 1e-5) * gamma + beta,
+                               rtol=1e-5, atol=1e-5)
+    for after, start in zip(ours.non_trainable_weights, before):
+        np.testing.assert_array_equal(after.numpy(), start)

@@ -202,3 +202,50 @@ def test_checkpoint_with_other_keypoint_count_is_refused(tmp_path):
                 str(tmp_path / "ckpt" / "config.json"))
     with pytest.raises(CheckpointError, match="does not fit"):
         load_model(path)
+
+
+def test_final_kernel_3_keeps_the_heatmap_size_as_pytorch_padding_1():
+    """A 3x3 final convolution pads by 1 as the official Conv2d(k=3, padding=1):
+    without it the heatmaps lose a pixel on every side (14x14 for a 64x64 input)."""
+    model = build_pose_resnet(18, 5, input_shape=(64, 64, 3), deconv_filters=(8, 8, 8),
+                              final_kernel=3, blocks_per_stage=(1, 1, 1, 1))
+    assert model.output_shape == (None, 64 // 4, 64 // 4, 5)  # REFERENCE: heatmap = input / 4
+    # The layer alone against a NumPy 3x3 convolution with zero padding 1 (PyTorch's).
+    layer = model.get_layer("head_final_conv")
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(3, 3, 8, 5)).astype(np.float32)
+    bias = rng.normal(size=5).astype(np.float32)
+    layer.set_weights([kernel, bias])
+    x = rng.normal(size=(1, 16, 16, 8)).astype(np.float32)
+    padded = np.pad(x[0], ((1, 1), (1, 1), (0, 0)))
+    expected = bias + sum(np.einsum("hwc,ck->hwk", padded[dy:dy + 16, dx:dx + 16], kernel[dy, dx])
+                          for dy in range(3) for dx in range(3))
+    np.testing.assert_allclose(np.asarray(layer(x))[0], expected, atol=1e-4)
+
+
+def _keras_applications_resnet_bn_epsilons():
+    app = keras.applications.ResNet50(weights=None, include_top=False, input_shape=(32, 32, 3))
+    return {layer.epsilon for layer in app.layers
+            if isinstance(layer, keras.layers.BatchNormalization)}
+
+
+@pytest.mark.parametrize("style", ["pytorch", "caffe"])
+def test_every_batch_norm_has_pytorch_momentum_and_the_styles_epsilon(style):
+    """Every BatchNorm (stem, blocks, shortcuts and head), not only the stem's,
+    has PyTorch's momentum 0.1 (Keras 0.9) and the style's epsilon: PyTorch's
+    1e-5, or keras.applications' own for caffe style so its ImageNet weights
+    give the same features; a head or caffe BN off these would drift in training."""
+    model = build_pose_resnet(50, 5, input_shape=(64, 64, 3), style=style,
+                              deconv_filters=(8, 8, 8), blocks_per_stage=(1, 1, 1, 1))
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    # stem + 4 blocks x (3 + downsample) + 3 head deconvolutions
+    assert len(bns) == 1 + 4 * 4 + 3
+    if style == "pytorch":
+        expected_epsilon = 1e-5  # REFERENCE: PyTorch BN epsilon 1e-5
+    else:
+        (expected_epsilon,) = _keras_applications_resnet_bn_epsilons()  # 1.001e-5
+    head = {f"head_deconv{i}_bn" for i in (1, 2, 3)}
+    for bn in bns:
+        assert bn.momentum == 0.9, bn.name  # REFERENCE: PyTorch momentum 0.1
+        # The head is the official one in both styles: PyTorch's epsilon.
+        assert bn.epsilon == (1e-5 if bn.name in head else expected_epsilon), bn.name
