@@ -153,3 +153,35 @@ def test_detect_names_its_image_input_for_a_bad_one(exported):
             detect(image=tf.zeros(shape, tf.uint8), score_threshold=tf.zeros([0]))
     found = detect(image=tf.zeros((48, 64, 3), tf.uint8), score_threshold=tf.zeros([0]))
     assert found["boxes"].shape[1:] == (4,)
+
+
+class _FixedDetector:
+    """A detector that finds the same three people (scores 0.75, 0.5, 0.25,
+    sorted, one padded slot) in any image, as ``detect_tf`` gives them."""
+
+    def detect_tf(self, image):
+        boxes = tf.constant([[5, 5, 20, 30], [30, 5, 20, 30], [10, 20, 10, 10], [0, 0, 0, 0]],
+                            tf.float32)
+        return boxes, tf.constant([0.75, 0.5, 0.25, 0.0]), tf.constant(3)
+
+
+def test_a_person_scoring_exactly_the_threshold_is_kept(tiny_exported):
+    """The threshold keeps people "at or above" it: one scoring it exactly is kept. Runs the module export_saved_model saves, unsaved, with a
+    fixed detector in place of D-FINE (seconds, not a slow test)."""
+    from keras_pose.export.saved_model import PoseServingModule
+    model, config, _, _ = tiny_exported
+    module = PoseServingModule(model, config, flip=False, detector=_FixedDetector(),
+                               freeze=False)
+    image = tf.zeros([48, 64, 3], tf.uint8)
+    found = module.detect(image=image, score_threshold=tf.constant([0.5]))
+    np.testing.assert_array_equal(found["box_scores"].numpy(), [0.75, 0.5])
+    np.testing.assert_array_equal(found["boxes"].numpy(), [[5, 5, 20, 30], [30, 5, 20, 30]])
+    out = module.detect_and_estimate(image_bytes=tf.io.encode_png(image),
+                                     score_threshold=tf.constant([0.5]))
+    np.testing.assert_array_equal(out["box_scores"].numpy(), [0.75, 0.5])
+    assert out["keypoints"].shape == (2, 17, 2)
+    # Above every score: nobody; the export's default (0.3 here): two.
+    none = module.detect(image=image, score_threshold=tf.constant([0.8]))
+    assert none["boxes"].shape == (0, 4)
+    default = module.detect(image=image, score_threshold=tf.zeros([0]))
+    assert len(default["box_scores"]) == 2

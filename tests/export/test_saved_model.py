@@ -102,6 +102,21 @@ def test_malformed_inputs_are_refused_naming_the_input(loaded, boxes, num_boxes,
             num_boxes=tf.constant(num_boxes, tf.int32))
 
 
+@pytest.mark.parametrize("box", [[40, 5, 5, 5], [5, 30, 5, 5]])
+def test_a_box_starting_on_the_right_or_bottom_edge_is_refused(loaded, box):
+    """A box whose left (top) side is the image's width (height) covers no
+    pixel of it: it is refused, not cropped from the zero border with its people returned as if found. The 30x40 image's pixels span x < 40, y < 30."""
+    with pytest.raises(tf.errors.InvalidArgumentError, match="boxes: every box must overlap"):
+        loaded.signatures["serving_default"](
+            images=tf.zeros([1, 30, 40, 3], tf.uint8), boxes=tf.constant([[box]], tf.float32),
+            num_boxes=tf.constant([1], tf.int32))
+    inside = [v - 0.5 if v in (40, 30) else v for v in box]  # half a pixel back in: taken
+    out = loaded.signatures["serving_default"](
+        images=tf.zeros([1, 30, 40, 3], tf.uint8), boxes=tf.constant([[inside]], tf.float32),
+        num_boxes=tf.constant([1], tf.int32))
+    assert out["keypoints"].shape == (1, 1, 17, 2)
+
+
 def test_the_named_checks_come_before_any_gather(loaded):
     # Boxes of one image for two images: the gather of box (1, 0) raced the
     # named check, and won 6 to 8 times in 10 with a GatherNd error.
