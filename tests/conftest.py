@@ -1,7 +1,10 @@
 """Shared pytest settings and fixtures."""
 
+import atexit
 import importlib
 import os
+import shutil
+import tempfile
 
 # Quiet TensorFlow's C++ start-up logs; tests run on the CPU.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -12,6 +15,14 @@ importlib.import_module("keras_pose")
 # Nothing downloads during the tests: an official model built with its
 # ImageNet weights by accident fails at once instead.
 os.environ.setdefault("KERAS_POSE_OFFLINE", "1")
+# Nor does a test read or write the user's cache (~/.keras/keras_pose):
+# an export left there by another run of the same tiny checkpoint was
+# reused, and a test counting exports passed or failed by what was there.
+# One private folder per process (subprocesses inherit it); tests of the
+# cache's own places set their own.
+_CACHE = tempfile.mkdtemp(prefix="keras_pose_test_cache_")
+atexit.register(shutil.rmtree, _CACHE, True)
+os.environ["KERAS_POSE_CACHE"] = _CACHE
 
 import pytest  # noqa: E402
 
