@@ -191,6 +191,17 @@ def _setup(checkpoint, found):
     return inputs, predictor, detector, image_ids
 
 
+def _model_name(checkpoint: str) -> str:
+    """The pose model as the marks of partial outputs name it: the
+    checkpoint's real path (or the preset's name), and the runtime and
+    precision when given. A stopped run's outputs of another model are
+    kept aside by the next run, never replaced (earlier_outputs._drop)."""
+    name = os.path.realpath(checkpoint) if os.path.exists(checkpoint) else checkpoint
+    given = [f"--{flag} {value}" for flag, value in (("runtime", FLAGS.runtime),
+                                                      ("precision", FLAGS.precision)) if value]
+    return " ".join([name] + given)
+
+
 def _checkpoint() -> str:
     """--checkpoint, or the default preset (named on stdout); a name that is
     neither a path nor a preset stops here, naming close presets."""
@@ -238,7 +249,7 @@ def _predict(checkpoint, found) -> int:
     flip = predictor.config.test.flip_test if FLAGS.flip is None else FLAGS.flip
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids,
-                        upright=_upright())
+                        upright=_upright(), model=_model_name(checkpoint))
     if FLAGS.track:  # Before any file is touched: it may refuse the model.
         run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     images = [item for item in inputs if not item.is_video]

@@ -6,8 +6,11 @@ are of the same inputs, never overwritten in silence.
 A run's outputs are marked partial from its start until it has finished
 (:data:`INCOMPLETE`: ``predictions.incomplete``, ``<name>.incomplete``):
 a stop, a crash or ``kill -9`` leaves the mark, which moves with the
-outputs. When two partial sets compete the one holding more inputs (or
-frames) is kept; a complete set is never replaced by a partial one.
+outputs. When two partial sets of one model compete the one holding more inputs (or
+frames) is kept; a complete set is never replaced by a partial one. The
+mark names the model (``--checkpoint``) that wrote them: a partial set of
+another model is never removed for this run's, but moved aside as the
+outputs of other inputs are (``predictions.<n>.json``, ``<name>.<n>.*``).
 
 A video's (or a folder of frames') kept outputs are named
 ``<name><tag><suffix>`` (``clip.mp4.previous.pose.avi``, ``clip.mp4.1.frames.json``);
@@ -36,6 +39,8 @@ INCOMPLETE = ".incomplete"
 SEQUENCE_SUFFIXES = (".frames.json", ".posetrack.json", ".pose.avi", INCOMPLETE)
 # An earlier run's outputs of the same inputs, while this run has not finished.
 PREVIOUS = ".previous"
+# The line of an INCOMPLETE mark naming the model that wrote the outputs.
+MODEL_LINE = "model: "
 
 
 def name_limit(path: str) -> int:
@@ -122,18 +127,63 @@ def marker_of(path: str) -> str:
     return os.path.splitext(path)[0] + INCOMPLETE
 
 
-def mark_incomplete(marker: str, results: str) -> None:
+def mark_incomplete(marker: str, results: str, model: Optional[str] = None) -> None:
     """Writes ``marker``, which says that ``results`` (and the outputs of
     its name beside it) are partial until the run writing them removes it
     at its end: left by a stop, a crash or ``kill -9``, it tells the next
-    run and the user."""
+    run and the user; its last line names the ``model`` writing them."""
     os.makedirs(os.path.dirname(marker) or ".", exist_ok=True)
     with open(marker, "w", encoding="utf-8") as f:
         f.write(f"{os.path.basename(results)} (at first; the outputs beside this file whose "
                 "names it shares, wherever they were moved) are partial: the predict.py run "
                 "writing them did not finish (stopped, killed, or still running). A run over "
                 "the same inputs that finishes replaces them and removes this file; a copy "
-                "moved aside (.1, .2 ...) keeps it.\n")
+                "moved aside (.1, .2 ...) keeps it.\n"
+                + (f"{MODEL_LINE}{model}\n" if model else ""))
+
+
+def model_of(marker: str) -> Optional[str]:
+    """The model a partial set's mark names (None: no mark, or one of an
+    earlier version, which named none)."""
+    try:
+        with open(marker, encoding="utf-8", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    return next((line[len(MODEL_LINE):] for line in lines if line.startswith(MODEL_LINE)),
+                None)
+
+
+def numbered(path: str, n: int) -> str:
+    """An output's name when moved aside: ``predictions.json`` ->
+    ``predictions.<n>.json``, a video's ``<name><suffix>`` ->
+    ``<name>.<n><suffix>`` (the names other inputs' outputs are kept by)."""
+    if any(path.endswith(suffix) for suffix in SEQUENCE_SUFFIXES):
+        return tagged(path, f".{n}")
+    stem, ext = os.path.splitext(path)
+    return f"{stem}.{n}{ext}"
+
+
+def _drop(pairs: list[tuple[str, str]], side: int, model: Optional[str]) -> Optional[str]:
+    """Removes one set of ``pairs`` (``side`` 0: the current files, 1: the
+    previous ones) that another set of the same model replaces; a partial
+    set whose mark names another model than ``model`` is moved aside
+    instead (each file to ``numbered(current name, n)``, the first n free
+    for all): it holds results no other set has. Returns its results file's
+    new name, or None when removed."""
+    files = [(pair[side], pair[0]) for pair in pairs if os.path.lexists(pair[side])]
+    theirs = model_of(_marker_pair(pairs)[side])
+    if not (files and model and theirs and theirs != model):
+        _remove([path for path, _ in files])
+        return None
+    n = 1
+    while any(os.path.lexists(numbered(current, n)) for _, current in pairs):
+        n += 1
+    _rename_all([(path, numbered(current, n)) for path, current in files])
+    kept = numbered(pairs[0][0], n)
+    logging.warning("%s: the partial outputs of another model (%s) are kept as %s",
+                    os.path.basename(pairs[0][0]), theirs, kept)
+    return kept
 
 
 def held(path: str, field: Optional[str] = None) -> int:
@@ -178,8 +228,8 @@ def _rename_all(moves: list[tuple[str, str]]) -> None:
         raise
 
 
-def keep_previous(pairs: list[tuple[str, str]],
-                  count: Callable[[str], int]) -> tuple[list[str], bool]:
+def keep_previous(pairs: list[tuple[str, str]], count: Callable[[str], int],
+                  model: Optional[str] = None) -> tuple[list[str], bool]:
     """Keeps an earlier run's outputs of the same inputs until this run has
     finished: each (current, previous) file pair's current file is moved to
     its previous name (all or none). ``pairs[0]`` is the results file
@@ -188,9 +238,11 @@ def keep_previous(pairs: list[tuple[str, str]],
     stopped run wrote the current ones (a finished run removes the previous
     ones): the previous ones stay when complete (unmarked), or partial and
     holding more; partial and holding no more, they go, and the current
-    ones take their place. Was: the current ones always went, also when the
-    previous ones were a stopped run's too (its 14 images kept, the next
-    stopped run's 91 deleted).
+    ones take their place. Of the two, the set that goes is moved aside
+    instead when its mark names another model than ``model`` (``_drop``).
+    Was: the current ones always went, also when the previous ones were a
+    stopped run's too (its 14 images kept, the next stopped run's 91
+    deleted); and a stopped run of another checkpoint lost its outputs.
 
     Returns:
       (the previous files there now, whether this call moved them).
@@ -203,10 +255,10 @@ def keep_previous(pairs: list[tuple[str, str]],
                     and count(results) >= count(kept)):
                 # Complete earlier outputs, or an earlier stopped run's holding
                 # more of the same inputs: this stopped run's partial ones go
-                # (those of a second model too: see the README).
-                _remove([current for current, _ in pairs])
+                # (aside when of another model).
+                _drop(pairs, 0, model)
                 return previous, False
-            _remove(previous)
+            _drop(pairs, 1, model)
         moves = [(current, previous) for current, previous in pairs if os.path.lexists(current)]
         _rename_all(moves)
     return [previous for _, previous in moves], bool(moves)
@@ -270,22 +322,24 @@ def keep_earlier_sequence(output: Callable[[str], str], source: str,
 
 def settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool, done: int,
                     count: Callable[[str], int], unit: str,
-                    why: str = "stopped before its end") -> None:
+                    why: str = "stopped before its end", model: Optional[str] = None) -> None:
     """After a run: an earlier run's outputs (each pair's previous file) go
     with this run's mark once this run's are ``complete``; they go back in
     place when this run holds no input (``done``: the inputs or frames it
     holds, as ``count`` counts them in ``unit``); else this run's stay
     marked partial beside them, and of two partial sets the one holding
-    fewer goes. One line says what is kept where (``why``: why this run's
-    outputs are partial)."""
+    fewer goes (aside when its mark names another model than ``model``).
+    One line says what is kept where (``why``: why this run's outputs are
+    partial)."""
     with defer_interrupts():  # A second Ctrl-C here left the sets half moved.
-        line = _settled(pairs, complete, done, count, unit, why)
+        line = _settled(pairs, complete, done, count, unit, why, model)
     if line:
         logging.warning("%s: %s", key, line)
 
 
 def _settled(pairs: list[tuple[str, str]], complete: bool, done: int,
-             count: Callable[[str], int], unit: str, why: str) -> Optional[str]:
+             count: Callable[[str], int], unit: str, why: str,
+             model: Optional[str]) -> Optional[str]:
     """:func:`settle_previous`'s moves; the line to say (None: complete)."""
     (results, kept), (marker, kept_marker) = pairs[0], _marker_pair(pairs)
     previous = [p for _, p in pairs if os.path.lexists(p)]
@@ -305,7 +359,10 @@ def _settled(pairs: list[tuple[str, str]], complete: bool, done: int,
         return line + f"; the earlier run's complete outputs are kept as {listed}"
     earlier = count(kept)
     if done >= earlier:  # The same inputs in the same order: these hold those and more.
-        _remove(previous)
+        aside = _drop(pairs, 1, model)
+        if aside:
+            return line + (f"; the earlier stopped run's of another model ({earlier} {unit}) "
+                           f"are kept as {aside}")
         return line + f"; the earlier stopped run's ({earlier} {unit}) are removed"
     return (line + f"; the earlier stopped run's, which hold more ({earlier} {unit}), are "
             f"kept as {listed} (partial too, as {kept_marker} says)")

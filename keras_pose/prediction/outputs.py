@@ -49,8 +49,11 @@ class OutputWriter:
     """Writes images, videos and JSON files under one directory; collects
     the failures instead of stopping."""
 
-    def __init__(self, output_dir: str):
+    def __init__(self, output_dir: str, model: Optional[str] = None):
         self.output_dir = output_dir
+        # Named in the marks of partial outputs (earlier_outputs.model_of):
+        # another model's are kept aside, never replaced by this run's.
+        self.model = model
         self.failures: list[str] = []
 
     def failed(self, path: str, reason: str, error: Optional[BaseException] = None) -> bool:
@@ -261,7 +264,7 @@ class JsonListFile:
             if names is not None:
                 self._set_aside(dict(names))
             if self._pairs:  # Partial until finish(complete=True).
-                mark_incomplete(marker_of(path), path)
+                mark_incomplete(marker_of(path), path, writer.model)
                 self._marked = True
             # Unbuffered: a write the disk cut short leaves no bytes behind
             # in a buffer, to be flushed (or fail again) at the next seek.
@@ -291,7 +294,7 @@ class JsonListFile:
         # An earlier "[]" alone is replaced (no results to keep).
         if os.path.exists(previous_path(self.path)) or not earlier_entries_are(
                 self.path, lambda entry: False):
-            keep_previous(self._pairs, _images_held)
+            keep_previous(self._pairs, _images_held, self.writer.model)
         self._previous_left()
 
     def _previous_left(self) -> None:
@@ -366,7 +369,7 @@ class JsonListFile:
         if self._pairs is None or (complete and self.failed):
             return self.previous  # Written in part: marked partial, the earlier kept.
         settle_previous(os.path.basename(self.path), self._pairs, complete, len(self._images),
-                        _images_held, "image(s) with people")
+                        _images_held, "image(s) with people", model=self.writer.model)
         self._previous_left()
         return self.previous
 

@@ -104,7 +104,7 @@ class PredictionRun:
 
     def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
                  score_threshold: float = 0.2, image_ids: Optional[dict] = None,
-                 upright: bool = True):
+                 upright: bool = True, model: Optional[str] = None):
         self.predictor, self.detector = predictor, detector
         self.flip, self.score_threshold, self.upright = flip, score_threshold, upright
         self.image_ids = image_ids or {}
@@ -113,7 +113,7 @@ class PredictionRun:
         # COCO's person when the checkpoint records none).
         self.category_id = int((predictor.config.data.category_ids or (1,))[0])
         self._first_category_said = False
-        self.writer = OutputWriter(output_dir)
+        self.writer = OutputWriter(output_dir, model)
         self.summary = RunSummary()
         self._no_boxes: set = set()
         self._tracking = False
@@ -318,7 +318,7 @@ class PredictionRun:
                 # the earlier ones are (they were said in two).
                 settle_previous(key, pairs, finished and written, done, held, "frame(s)",
                                 "could not write its outputs in full" if finished
-                                else "stopped before its end")
+                                else "stopped before its end", self.writer.model)
         self.summary.processed += 1
         return True
 
@@ -362,13 +362,13 @@ class PredictionRun:
                 if kept:  # Said at the end (predict.py's summary).
                     self.summary.kept_earlier.append(f"{key}: {kept[0]} ({kept[1]}){note}")
             pairs = [(output(s), tagged(output(s), PREVIOUS)) for s in SEQUENCE_SUFFIXES]
-            keep_previous(pairs, held)
+            keep_previous(pairs, held, self.writer.model)
         except OSError as e:
             self.writer.failed(output(".frames.json"), f"{what}: the earlier run's outputs "
                                 f"could not be moved aside ({e}); none is overwritten", e)
             return None
         try:
-            mark_incomplete(output(INCOMPLETE), output(".frames.json"))
+            mark_incomplete(output(INCOMPLETE), output(".frames.json"), self.writer.model)
         except OSError as e:
             put_back_previous(pairs)  # Nothing of this run's: the earlier ones in place.
             self.writer.failed(output(INCOMPLETE), f"{what}: {e.strerror or e}", e)

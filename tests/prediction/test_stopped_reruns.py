@@ -40,9 +40,10 @@ def _results(i):
     return {"image_id": i, "file_name": f"{i}.jpg", "path": f"/in/{i}.jpg", "score": 0.9}
 
 
-def _stopped_run(out, images):
-    """A run over NAMES stopped after ``images`` images."""
-    predictions = JsonListFile(OutputWriter(str(out)), str(out / "predictions.json"), NAMES)
+def _stopped_run(out, images, model=None):
+    """A run over NAMES (of ``model``) stopped after ``images`` images."""
+    predictions = JsonListFile(OutputWriter(str(out), model), str(out / "predictions.json"),
+                               NAMES)
     for i in range(images):
         predictions.add([_results(i)])
     return predictions.finish(complete=False)
@@ -102,8 +103,8 @@ def test_partial_results_of_other_inputs_moved_aside_stay_marked(tmp_path):
                                             "predictions.json"]
 
 
-def _stopped_video(item, out, stop):
-    run = PredictionRun(_Poses(), _StopAt(stop), str(out))
+def _stopped_video(item, out, stop, model=None):
+    run = PredictionRun(_Poses(), _StopAt(stop), str(out), model=model)
     with pytest.raises(KeyboardInterrupt):
         run.video(item, True, run.predictor.config.track)
 
@@ -273,3 +274,63 @@ def test_a_stopped_run_with_more_people_but_fewer_images_does_not_replace_one_wi
     assert sorted(os.listdir(tmp_path)) == ["predictions.incomplete", "predictions.json"]
     assert [r["file_name"] for r in json.load(open(tmp_path / "predictions.json"))] == [
         "0.jpg", "1.jpg"]
+
+
+def _files(out):
+    return sorted(os.listdir(out))
+
+
+def test_a_stopped_run_of_another_model_is_kept_aside_when_a_complete_set_is_there(tmp_path):
+    """Complete results (model A), a stopped run of model B (2 images), then a
+    run of model C stopped after 1: B's 2 images exist nowhere else, so they
+    are moved aside (still marked partial, naming B), not deleted."""
+    (tmp_path / "predictions.json").write_text(json.dumps([_results(i) for i in range(6)]))
+    _stopped_run(tmp_path, 2, "/models/b")
+    assert _stopped_run(tmp_path, 1, "/models/c") == str(tmp_path / "predictions.previous.json")
+    assert _files(tmp_path) == [
+        "predictions.1.incomplete", "predictions.1.json", "predictions.incomplete",
+        "predictions.json", "predictions.previous.json"]
+    assert _held(tmp_path / "predictions.previous.json") == 6  # A's, complete.
+    assert _held(tmp_path / "predictions.1.json") == 2  # B's.
+    assert "model: /models/b" in (tmp_path / "predictions.1.incomplete").read_text()
+    assert _held(tmp_path / "predictions.json") == 1  # C's.
+    assert "model: /models/c" in (tmp_path / "predictions.incomplete").read_text()
+
+
+def test_of_two_stopped_runs_of_different_models_neither_is_deleted(tmp_path):
+    """Model A stopped after 1 image, then model B after 2: the same inputs in
+    the same order, but A's results are not B's: kept aside as
+    predictions.1.json; with one model the one holding fewer goes."""
+    _stopped_run(tmp_path, 1, "/models/a")
+    assert _stopped_run(tmp_path, 2, "/models/b") is None
+    assert _files(tmp_path) == ["predictions.1.incomplete", "predictions.1.json",
+                                "predictions.incomplete", "predictions.json"]
+    assert [r["file_name"] for r in json.load(open(tmp_path / "predictions.1.json"))] == [
+        "0.jpg"]
+    assert "model: /models/a" in (tmp_path / "predictions.1.incomplete").read_text()
+    assert _held(tmp_path / "predictions.json") == 2
+    # B again, stopped after 3: its own 2 go (these 3 hold them); A's stay aside.
+    _stopped_run(tmp_path, 3, "/models/b")
+    assert _files(tmp_path) == ["predictions.1.incomplete", "predictions.1.json",
+                                "predictions.incomplete", "predictions.json"]
+    assert _held(tmp_path / "predictions.json") == 3
+
+
+def test_a_stopped_video_run_of_another_model_is_kept_aside(tmp_path):
+    """A video stopped at 4 frames by model A, then at 1 by model B: A's 4
+    frames are the ones kept in place for B's run to beat; B stopped again
+    at 5 replaces its own 1, and A's 4 go aside (clip.mp4.1.*), not away."""
+    _video(tmp_path / "clip.mp4", 6)
+    item = list_inputs(str(tmp_path / "clip.mp4"))[0]
+    out = tmp_path / "out"
+    _stopped_video(item, out, 4, "/models/a")
+    _stopped_video(item, out, 1, "/models/b")
+    assert _frame_counts(out, "clip") == {
+        "clip.mp4.frames.json": 1, "clip.mp4.pose.avi": 1,
+        "clip.mp4.previous.frames.json": 4, "clip.mp4.previous.pose.avi": 4}
+    _stopped_video(item, out, 5, "/models/b")
+    assert _frame_counts(out, "clip") == {
+        "clip.mp4.frames.json": 5, "clip.mp4.pose.avi": 5,
+        "clip.mp4.1.frames.json": 4, "clip.mp4.1.pose.avi": 4}
+    assert "model: /models/a" in (out / "clip.mp4.1.incomplete").read_text()
+    assert len(json.load(open(out / "clip.mp4.1.posetrack.json"))["images"]) == 4
