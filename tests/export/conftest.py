@@ -61,3 +61,14 @@ def checkpoint(tiny_synthetic, tmp_path_factory):
     path = str(tmp_path_factory.mktemp("cli") / "ckpt")
     save_model_checkpoint(model, config, path)
     return path
+
+
+@pytest.fixture
+def private_checkpoint(tiny_exported, tmp_path):
+    """A private copy of tiny_exported's checkpoint; its data set is not on disk."""
+    from keras_pose.checkpoint import save_model_checkpoint
+    from keras_pose.configs import apply_overrides
+    model, config = tiny_exported[:2]
+    path = str(tmp_path / "ckpt")
+    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]), path)
+    return path

@@ -23,8 +23,7 @@ import tempfile
 import numpy as np
 import pytest
 
-from keras_pose.checkpoint import WEIGHTS_FILE, CheckpointError, save_model_checkpoint
-from keras_pose.configs import apply_overrides
+from keras_pose.checkpoint import WEIGHTS_FILE, CheckpointError
 from keras_pose.errors import NotWritableError
 from keras_pose.export import cache, runtimes
 from keras_pose.inference import load_pose_model
@@ -33,12 +32,9 @@ POSIX = pytest.mark.skipif(not hasattr(os, "getuid"), reason="no user ids")
 
 
 @pytest.fixture
-def checkpoint(tiny_exported, tmp_path):
-    """A private copy of tiny_exported's checkpoint; its data set is not on disk."""
-    model, config = tiny_exported[:2]
-    path = str(tmp_path / "ckpt")
-    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]), path)
-    return path
+def checkpoint(private_checkpoint):
+    """A private copy of tiny_exported's checkpoint (conftest.private_checkpoint)."""
+    return private_checkpoint
 
 
 @pytest.fixture

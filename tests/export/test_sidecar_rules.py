@@ -19,6 +19,7 @@ import pytest
 from keras_pose import cli
 from keras_pose.export import destination, runtimes
 from tests.export.runtime_checks import skip_unless_installed
+from tests.export.test_export_output import _tree
 
 
 def _sidecar_beside(tmp_path, content):
@@ -100,16 +101,6 @@ def test_a_failed_export_leaves_no_sidecar_and_the_next_one_succeeds(small_netwo
 
 # What an export may replace (keras_pose.export.destination).
 
-def _files(root):
-    """{relative path: bytes} of every file under ``root``."""
-    out = {}
-    for directory, _, names in os.walk(root):
-        for name in names:
-            full = os.path.join(directory, name)
-            with open(full, "rb") as f:
-                out[os.path.relpath(full, root)] = f.read()
-    return out
-
 
 def _never(tmp):
     raise AssertionError(f"the export was written ({tmp}) though its output is refused")
@@ -120,11 +111,11 @@ def test_a_saved_model_holding_a_users_notes_is_refused_not_replaced(tiny_export
     output = tmp_path / "served"
     shutil.copytree(tiny_exported[3], output)
     (output / "notes.txt").write_text("mine")
-    before = _files(output)
+    before = _tree(output)
     with pytest.raises(destination.ExportOutputError,
                        match=f"--output {output} is a SavedModel but also holds notes.txt; "):
         destination.write_export(str(output), "saved_model", _never)
-    assert _files(output) == before
+    assert _tree(output) == before
 
 
 def test_another_tools_heatmaps_onnx_and_json_are_refused_not_deleted(tmp_path):
@@ -134,12 +125,12 @@ def test_another_tools_heatmaps_onnx_and_json_are_refused_not_deleted(tmp_path):
     output.mkdir()
     (output / "heatmaps.onnx").write_bytes(b"their model")
     (output / "heatmaps.json").write_text(json.dumps({"classes": 80, "input": "images"}))
-    before = _files(output)
+    before = _tree(output)
     with pytest.raises(destination.ExportOutputError,
                        match=f"--output {output} holds heatmaps.json, heatmaps.onnx and is not "
                              "one keras_pose onnx export"):
         destination.write_export(str(output), "onnx", _never)
-    assert _files(output) == before
+    assert _tree(output) == before
 
 
 def test_an_output_whose_lock_is_not_permitted_is_named_by_its_flag(tmp_path, monkeypatch):
@@ -161,17 +152,6 @@ def test_an_output_whose_lock_is_not_permitted_is_named_by_its_flag(tmp_path, mo
 
 # Which checkpoint version an export is of (keras_pose.export.checkpoint_version).
 
-@pytest.fixture
-def own_checkpoint(tiny_exported, tmp_path):
-    """A private copy of tiny_exported's checkpoint; its data set is not on disk."""
-    from keras_pose.checkpoint import save_model_checkpoint
-    from keras_pose.configs import apply_overrides
-    model, config = tiny_exported[:2]
-    path = str(tmp_path / "ckpt")
-    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]), path)
-    return path
-
-
 def _flip_test_off(checkpoint):
     """Rewrites the checkpoint's config.json with test.flip_test False."""
     config_file = os.path.join(checkpoint, "config.json")
@@ -183,31 +163,31 @@ def _flip_test_off(checkpoint):
         json.dump(config, f)
 
 
-def test_an_edited_checkpoint_config_is_another_digest(own_checkpoint):
+def test_an_edited_checkpoint_config_is_another_digest(private_checkpoint):
     """The sidecar's digest is what tells a cached export stale: it covers config.json (the
     model's decoding, flip test), so an edited one is not served the old export."""
     from keras_pose.export.checkpoint_version import checkpoint_digest
-    before = checkpoint_digest(own_checkpoint)
-    _flip_test_off(own_checkpoint)
-    assert checkpoint_digest(own_checkpoint) != before
+    before = checkpoint_digest(private_checkpoint)
+    _flip_test_off(private_checkpoint)
+    assert checkpoint_digest(private_checkpoint) != before
 
 
-def test_an_edited_checkpoint_config_is_exported_again(own_checkpoint, fake_onnx_export,
+def test_an_edited_checkpoint_config_is_exported_again(private_checkpoint, fake_onnx_export,
                                                        tmp_path, monkeypatch):
     """The cache makes one export per config.json too, not only one per weights file."""
     from keras_pose.inference import load_pose_model
     # Not the user's cache: an export of this same checkpoint there is reused.
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "cache"))
-    path = load_pose_model(own_checkpoint, runtime="onnxruntime").path
-    load_pose_model(own_checkpoint, runtime="onnxruntime")
+    path = load_pose_model(private_checkpoint, runtime="onnxruntime").path
+    load_pose_model(private_checkpoint, runtime="onnxruntime")
     assert len(fake_onnx_export) == 1  # Reused while nothing changed.
-    _flip_test_off(own_checkpoint)
-    assert load_pose_model(own_checkpoint, runtime="onnxruntime").path == path
+    _flip_test_off(private_checkpoint)
+    assert load_pose_model(private_checkpoint, runtime="onnxruntime").path == path
     assert len(fake_onnx_export) == 2
 
 
 def test_a_checkpoint_replaced_while_read_gives_the_new_weights_and_their_digest(
-        own_checkpoint, tiny_exported, monkeypatch):
+        private_checkpoint, tiny_exported, monkeypatch):
     """best/ replaced by training between the digest and the load: the new weights come with
     their own digest (the old one does not label their export)."""
     import keras
@@ -218,13 +198,13 @@ def test_a_checkpoint_replaced_while_read_gives_the_new_weights_and_their_digest
     from keras_pose.inference import load_pose_model
     from keras_pose.models import build_model_from_config
 
-    pose_model = load_pose_model(own_checkpoint)
+    pose_model = load_pose_model(private_checkpoint)
     config = tiny_exported[1]
     keras.utils.set_random_seed(11)
     newer = build_model_from_config(config.model)  # Other random weights.
-    other = os.path.join(os.path.dirname(own_checkpoint), "other")
+    other = os.path.join(os.path.dirname(private_checkpoint), "other")
     save_model_checkpoint(newer, config, other)
-    old_digest = checkpoint_digest(own_checkpoint)
+    old_digest = checkpoint_digest(private_checkpoint)
     real_load, calls = checkpoint_module.load_model, []
 
     def load_after_a_replacement(path, *args, **kwargs):
@@ -236,7 +216,7 @@ def test_a_checkpoint_replaced_while_read_gives_the_new_weights_and_their_digest
         return real_load(path, *args, **kwargs)
     monkeypatch.setattr(checkpoint_module, "load_model", load_after_a_replacement)
     digest, read = read_consistently(pose_model)
-    new_digest = checkpoint_digest(own_checkpoint)
+    new_digest = checkpoint_digest(private_checkpoint)
     assert new_digest != old_digest and digest == new_digest
     for got, expected in zip(read.keras_model.get_weights(), newer.get_weights(), strict=True):
         np.testing.assert_array_equal(got, expected)
