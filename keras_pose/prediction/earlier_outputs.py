@@ -105,14 +105,11 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
         return name in names and entry.get("path", names[name]) == names[name]
     if earlier_entries_are(path, ours):
         return None
-    stem, n = os.path.splitext(path)[0], 1
-    while os.path.exists(f"{stem}.{n}.json") or os.path.exists(f"{stem}.{n}{INCOMPLETE}"):
-        n += 1
+    n = first_free([path, marker_of(path)])
     # Its mark goes with it (a partial file of other inputs stays known as such).
-    _rename_all([(path, f"{stem}.{n}.json")] + [
-        (marker, f"{stem}.{n}{INCOMPLETE}") for marker in [marker_of(path)]
-        if os.path.exists(marker)])
-    return f"{stem}.{n}.json"
+    _rename_all([(name, numbered(name, n)) for name in (path, marker_of(path))
+                 if os.path.exists(name)])
+    return numbered(path, n)
 
 
 def previous_path(path: str) -> str:
@@ -164,6 +161,15 @@ def numbered(path: str, n: int) -> str:
     return f"{stem}.{n}{ext}"
 
 
+def first_free(paths: Collection[str]) -> int:
+    """The first n (from 1) for which no ``numbered(path, n)`` of ``paths``
+    exists: the number a set of outputs is moved aside to."""
+    n = 1
+    while any(os.path.lexists(numbered(path, n)) for path in paths):
+        n += 1
+    return n
+
+
 def _drop(pairs: list[tuple[str, str]], side: int, model: Optional[str]) -> Optional[str]:
     """Removes one set of ``pairs`` (``side`` 0: the current files, 1: the
     previous ones) that another set of the same model replaces; a partial
@@ -176,9 +182,7 @@ def _drop(pairs: list[tuple[str, str]], side: int, model: Optional[str]) -> Opti
     if not (files and model and theirs and theirs != model):
         _remove([path for path, _ in files])
         return None
-    n = 1
-    while any(os.path.lexists(numbered(current, n)) for _, current in pairs):
-        n += 1
+    n = first_free([current for current, _ in pairs])
     _rename_all([(path, numbered(current, n)) for path, current in files])
     kept = numbered(pairs[0][0], n)
     logging.warning("%s: the partial outputs of another model (%s) are kept as %s",
