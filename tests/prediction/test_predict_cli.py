@@ -1037,3 +1037,22 @@ def test_a_rerun_stopped_before_its_first_image_leaves_the_earlier_results(
     assert code == 130, err[-2000:]
     assert (tmp_path / "out" / "predictions.json").read_text() == earlier
     assert not (tmp_path / "out" / "predictions.previous.json").exists()
+
+
+def test_partial_outputs_name_the_model_with_its_runtime_and_precision(script_module,
+                                                                      tmp_path):
+    """The model line of a partial-output mark: a checkpoint by its real path
+    (a symlink resolved), a preset by its name, then the runtime and
+    precision given; two runs differing only in --precision are two models."""
+    module = script_module(os.path.join(REPO, "predict.py"), "predict_model_name")
+    (tmp_path / "ckpt").mkdir()
+    os.symlink(tmp_path / "ckpt", tmp_path / "link")
+    module.FLAGS.unparse_flags()
+    module.FLAGS(["predict.py", "--runtime", "openvino", "--precision", "int8"])
+    assert module._model_name(str(tmp_path / "link")) == (
+        f"{tmp_path / 'ckpt'} --runtime openvino --precision int8")
+    assert module._model_name("simplebaseline_resnet50_coco_256x192") == (
+        "simplebaseline_resnet50_coco_256x192 --runtime openvino --precision int8")
+    module.FLAGS.unparse_flags()
+    module.FLAGS(["predict.py"])
+    assert module._model_name(str(tmp_path / "ckpt")) == str(tmp_path / "ckpt")

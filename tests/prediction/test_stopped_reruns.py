@@ -187,6 +187,9 @@ def test_predict_py_stopped_by_sighup_exits_129_with_its_outputs_closed(checkpoi
     assert "predict.py: interrupted (SIGHUP)" in err and "Traceback" not in err
     done = len(json.load(open(frames)))
     assert 2 <= done < 400 and (out / "long.mp4.incomplete").is_file()
+    # The mark names the checkpoint by its real path: a rerun of another model keeps these.
+    mark = (out / "long.mp4.incomplete").read_text().splitlines()
+    assert f"model: {os.path.realpath(checkpoint)}" in mark
     assert len(json.load(open(out / "long.mp4.posetrack.json"))["images"]) == done
     capture = cv2.VideoCapture(str(out / "long.mp4.pose.avi"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == done
