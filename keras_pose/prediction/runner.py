@@ -229,6 +229,10 @@ class PredictionRun:
                 return  # Skipped (said as a failure): no frame ran.
         finally:
             capture.release()
+        for index in frames.damaged:  # In every output as a frame without people.
+            self.summary.unreadable_frames.append(
+                f"{item.path}: frame {index} (numbered from 0, as frames.json numbers them) "
+                "could not be decoded (a damaged frame)")
         beyond = getattr(self.detector, "frames_beyond", lambda video, count: [])(
             item.key, frames.count)
         if beyond:  # Boxes no frame took: numbered from 1, or another video's.
@@ -237,8 +241,8 @@ class PredictionRun:
                 f"for frames past its {frames.count} (e.g. {beyond[-1]}; frames are numbered "
                 "from 0, as frames.json numbers them)")
         if frames.count < declared:
-            # OpenCV stops at a truncated end and passes over a frame it
-            # cannot decode, both without a word: the user must hear of it.
+            # OpenCV stops at a truncated end (and some decoders pass over a
+            # frame they cannot decode) without a word: the user must hear of it.
             self.summary.short_videos.append(
                 f"{item.path}: {frames.count} of the {declared} frames its header declares "
                 f"could be decoded (a truncated or damaged file, or a header's estimate); "

@@ -13,6 +13,7 @@ from keras_pose import signals
 from keras_pose.prediction.input_pixels import calibration_images
 from keras_pose.prediction.runner import PredictionRun
 from tests.test_signals import commands_handlers, swallow_a_stop
+from tests.prediction.videos import damaged_mjpg_avi
 
 
 def _video(path, frames):
@@ -315,6 +316,56 @@ def test_ctrl_c_while_a_frame_is_written_leaves_it_in_every_output_or_none(track
     capture.release()
     if track:
         assert len(json.load(open(tmp_path / "out" / "clip.mp4.posetrack.json"))["images"]) == 2
+
+
+@pytest.mark.parametrize("track", [False, True])
+@pytest.mark.parametrize("damaged", [[0], [3], [2, 3]])
+def test_a_damaged_frame_of_a_video_keeps_its_place_in_every_output(damaged, track, tmp_path):
+    """OpenCV's read() fails once for an MJPG frame its decoder refuses and
+    then goes on: frame n of every output is still the video's n-th, the
+    damaged one an entry without people (and a black video frame), and the
+    summary names it; a damaged first frame does not make the video
+    unreadable."""
+    damaged_mjpg_avi(tmp_path / "clip.avi", 8, damaged)
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    run.video(list_inputs(str(tmp_path / "clip.avi"))[0], track, run.predictor.config.track)
+    frames = json.load(open(tmp_path / "out" / "clip.avi.frames.json"))
+    assert [f["frame"] for f in frames] == list(range(8))
+    assert [f["frame"] for f in frames if f.get("unreadable")] == damaged
+    assert [len(f["people"]) for f in frames] == [0 if i in damaged else 1 for i in range(8)]
+    assert run.summary.unreadable_frames == [
+        f"{tmp_path / 'clip.avi'}: frame {i} (numbered from 0, as frames.json numbers them) "
+        "could not be decoded (a damaged frame)" for i in damaged]
+    assert run.summary.short_videos == [] and run.summary.processed == 1
+    video = cv2.VideoCapture(str(tmp_path / "out" / "clip.avi.pose.avi"))
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 8
+    levels = [video.read()[1].max() for _ in range(8)]
+    assert [i for i, level in enumerate(levels) if level < 20] == damaged  # black frames
+    if track:
+        posetrack = json.load(open(tmp_path / "out" / "clip.avi.posetrack.json"))
+        assert [i["frame_index"] for i in posetrack["images"]] == list(range(8))
+
+
+def test_a_damaged_last_frame_is_the_end_of_the_video(tmp_path):
+    """A refused frame with no decodable frame after it cannot be told from a
+    truncated end: the outputs hold the 7 frames, and the summary says 7 of
+    the 8 declared could be decoded."""
+    damaged_mjpg_avi(tmp_path / "clip.avi", 8, [7])
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    run.video(list_inputs(str(tmp_path / "clip.avi"))[0], False, run.predictor.config.track)
+    assert len(json.load(open(tmp_path / "out" / "clip.avi.frames.json"))) == 7
+    assert run.summary.unreadable_frames == []
+    assert run.summary.short_videos[0].startswith(
+        f"{tmp_path / 'clip.avi'}: 7 of the 8 frames its header declares could be decoded")
+
+
+def test_calibration_frames_pass_over_a_damaged_frame(tmp_path):
+    """The frames that calibrate an int8 export go on past a damaged frame
+    (they stopped there), without a placeholder for it."""
+    from keras_pose.prediction.input_pixels import input_images
+    damaged_mjpg_avi(tmp_path / "clip.avi", 6, [2])
+    frames = [image for _, image in input_images(list_inputs(str(tmp_path / "clip.avi")))]
+    assert len(frames) == 5 and all(f.shape == (48, 64, 3) for f in frames)
 
 
 def test_an_unreadable_frame_keeps_its_place_in_every_output(tmp_path):
