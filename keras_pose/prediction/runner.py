@@ -363,8 +363,10 @@ class PredictionRun:
             for tag, note in (("", ""), (PREVIOUS, " (the outputs a stopped rerun of it "
                                                    "kept)")):
                 kept = keep_earlier_sequence(output, source, frame_names, track, tag)
-                if kept:  # Said at the end (predict.py's summary).
+                if kept:  # Said now (a stop ends the run before its summary) and at the end.
                     self.summary.kept_earlier.append(f"{key}: {kept[0]} ({kept[1]}){note}")
+                    logging.warning("%s: an earlier run's outputs are kept beside this run's: "
+                                    "%s (%s)%s", key, kept[0], kept[1], note)
             pairs = [(output(s), tagged(output(s), PREVIOUS)) for s in SEQUENCE_SUFFIXES]
             keep_previous(pairs, held, self.writer.model)
         except OSError as e:

@@ -337,3 +337,23 @@ def test_a_stopped_video_run_of_another_model_is_kept_aside(tmp_path):
         "clip.mp4.1.frames.json": 4, "clip.mp4.1.pose.avi": 4}
     assert "model: /models/a" in (out / "clip.mp4.1.incomplete").read_text()
     assert len(json.load(open(out / "clip.mp4.1.posetrack.json"))["images"]) == 4
+
+
+def test_a_stopped_run_says_where_another_videos_outputs_went(tmp_path, caplog):
+    """A complete run of a/clip.mp4, then a run of b/clip.mp4 (another video,
+    the same output names) stopped after 2 frames: the stop's own line says
+    where a's outputs went (said only in the summary, which a stop never
+    prints)."""
+    for folder, frames in (("a", 5), ("b", 6)):
+        (tmp_path / folder).mkdir()
+        _video(tmp_path / folder / "clip.mp4", frames)
+    out = tmp_path / "out"
+    run = PredictionRun(_Poses(), _StopAt(-1), str(out))
+    run.video(list_inputs(str(tmp_path / "a" / "clip.mp4"))[0], True, run.predictor.config.track)
+    with caplog.at_level(logging.WARNING):
+        _stopped_video(list_inputs(str(tmp_path / "b" / "clip.mp4"))[0], out, 2)
+    assert _frame_counts(out, "clip") == {
+        "clip.mp4.frames.json": 2, "clip.mp4.pose.avi": 2,
+        "clip.mp4.1.frames.json": 5, "clip.mp4.1.pose.avi": 5}
+    said = [r.getMessage() for r in caplog.records if "kept beside" in r.getMessage()]
+    assert len(said) == 1 and str(out / "clip.mp4.1.frames.json") in said[0], said
