@@ -276,7 +276,7 @@ def child_stages() -> dict:
     import cv2
     import tensorflow as tf
 
-    from keras_pose.data import pipeline, transforms
+    from keras_pose.data import decoding, pipeline
     values = pipeline._records_dict(_load(FLAGS.records))
     aug, codec = _setup()
     cv2.setNumThreads(1)
@@ -285,7 +285,7 @@ def child_stages() -> dict:
     _, sample_maker, skip_counter = _api()
     maker = sample_maker(values, groups, aug, codec, 0, skip_counter(),
                          np.arange(len(groups)), "", None)
-    decode = tf.function(lambda data: transforms.decode_image_tf(data))
+    decode = tf.function(lambda data: decoding.decode_image_tf(data))
     blobs = [open(p, "rb").read() for p in paths]
     constants = [tf.constant(b) for b in blobs]
     images = [decode(c).numpy() for c in constants]

@@ -1,7 +1,7 @@
 """The one image-decoding policy, with errors that name the file.
 
 Every path decodes with the same decoder, TensorFlow's
-(:func:`keras_pose.data.transforms.decode_image_tf`: JPEG with the accurate
+(:func:`keras_pose.data.decoding.decode_image_tf`: JPEG with the accurate
 integer IDCT, pixel-identical to OpenCV's ``imread`` on valid files, and
 PNG/BMP/GIF/WebP): training (in ``tf.data``; unreadable images are skipped and
 counted), evaluation (in ``tf.data``; an unreadable image is an error that
@@ -12,7 +12,7 @@ refuses truncated or corrupt JPEGs and PNGs that OpenCV would half-decode
 Whole images in unusual formats are decoded as the reference's
 ``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
 PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
-grey images are replicated into the three channels (a WebP's alpha is
+grey images are replicated into the three channels, a BMP with a colour table (1, 4 or 8 bits) gets its table's colours (a WebP's alpha is
 dropped too; an animated WebP is refused: TF's decoder corrupted memory on
 some, aborting the process).
 EXIF orientation is ignored by default, as in the reference (whose
@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.data.transforms import ANIMATED_WEBP, WEBP_ANIMATION_FLAG, decode_image_tf
+from keras_pose.data.decoding import ANIMATED_WEBP, WEBP_ANIMATION_FLAG, decode_image_tf
 from keras_pose.errors import UserError
 
 

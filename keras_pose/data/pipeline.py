@@ -35,7 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_pose.codec import HeatmapCodec
-from keras_pose.data import transforms
+from keras_pose.data import decoding, transforms
 from keras_pose.data.images import ImageReadError, read_image
 from keras_pose.data.samples import Augmentation, SampleMaker, SkipCounter, UnreadableImagesError
 
@@ -109,7 +109,7 @@ def _decoded_images(paths: np.ndarray):
 
     def decoded(group, *rest):
         read = tf.data.Dataset.from_tensors(paths[group]).map(
-            lambda path: transforms.decode_image_tf(tf.io.read_file(path))).ignore_errors()
+            lambda path: decoding.decode_image_tf(tf.io.read_file(path))).ignore_errors()
         image = read.concatenate(tf.data.Dataset.from_tensors(empty)).take(1)
         return image.map(lambda im: (group, im, *rest))
 
@@ -310,7 +310,7 @@ def build_eval_dataset(records: Any, *, image_size: Sequence[int], batch_size: i
     table = {k: tf.constant(values[k]) for k in ("center", "scale", "score", "index")}
 
     def image_people(path, people):
-        image = transforms.decode_image_tf(tf.io.read_file(path))
+        image = decoding.decode_image_tf(tf.io.read_file(path))
         out = {k: tf.gather(v, people) for k, v in table.items()}
         inverse = transforms.get_affine_transform_tf(out["center"], out["scale"], 0.0,
                                                      image_size, inverse=True)

@@ -300,51 +300,6 @@ def crop_images_tf(images: tf.Tensor, image_index: tf.Tensor,
     return tf.floor(crops + 0.5) if images.dtype.is_integer else crops
 
 
-def decode_image_tf(data: tf.Tensor) -> tf.Tensor:
-    """Decodes JPEG/PNG/BMP/GIF/WebP bytes to (H, W, 3) uint8 RGB.
-
-    JPEGs use the accurate integer IDCT, which is what OpenCV (and so the
-    reference's training) decodes with; TF's default fast IDCT differs by
-    about one grey level.
-    """
-    return tf.cond(
-        tf.io.is_jpeg(data),
-        lambda: tf.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-        lambda: tf.cond(is_webp_tf(data), lambda: _decode_webp_tf(data),
-                        lambda: tf.io.decode_image(data, channels=3, expand_animations=False)))
-
-
-# WebP: "RIFF", size, "WEBP"; an extended file's "VP8X" chunk has its flags
-# at byte 20, 0x02 meaning an animation.
-WEBP_ANIMATION_FLAG = 0x02
-ANIMATED_WEBP = ("an animated WebP, which TensorFlow's decoder cannot read safely (it corrupts "
-                 "memory on some); convert its first frame (to PNG, say)")
-
-
-def is_webp_tf(data: tf.Tensor) -> tf.Tensor:
-    """Whether encoded bytes are a WebP file (a bool scalar)."""
-    # substr fails past the end: a short file is left to the decoder's error.
-    return tf.cond(tf.strings.length(data) >= 12,
-                   lambda: tf.logical_and(tf.strings.substr(data, 0, 4) == b"RIFF",
-                                          tf.strings.substr(data, 8, 4) == b"WEBP"),
-                   lambda: tf.constant(False))
-
-
-def _decode_webp_tf(data: tf.Tensor) -> tf.Tensor:
-    """(H, W, 3) uint8 of a still WebP, its alpha dropped (TF's decoder
-    refused 3 channels of one with alpha: "corrupt"); an animation is
-    refused, as TF's decoder aborted the process on some."""
-    flags = tf.cond(tf.strings.length(data) > 20,
-                    lambda: tf.io.decode_raw(tf.strings.substr(data, 20, 1), tf.uint8)[0]
-                    * tf.cast(tf.strings.substr(data, 12, 4) == b"VP8X", tf.uint8),
-                    lambda: tf.constant(0, tf.uint8))
-    animated = tf.bitwise.bitwise_and(flags, WEBP_ANIMATION_FLAG) > 0
-    with tf.control_dependencies([tf.debugging.Assert(tf.logical_not(animated),
-                                                      [ANIMATED_WEBP])]):
-        image = tf.io.decode_image(data, channels=0, expand_animations=False)
-    return tf.ensure_shape(image[..., :3], [None, None, 3])
-
-
 def normalize_image(images: tf.Tensor, color_order: str,
                     mean: Sequence[float], std: Sequence[float]) -> tf.Tensor:
     """The one place input normalisation happens.

@@ -41,7 +41,7 @@ import tensorflow as tf
 
 from keras_pose.checkpoint import write_checkpoint_dir
 from keras_pose.configs import ExperimentConfig, save_config
-from keras_pose.data import transforms
+from keras_pose.data import decoding, transforms
 from keras_pose.inference import TopDownEstimator
 from keras_pose.models.dtypes import float32_scope
 
@@ -250,7 +250,7 @@ class PoseServingModule(tf.Module):
         return self._estimator(images, image_index, center, scale, ones)
 
     def _encoded_image(self, image_bytes: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
-        image = transforms.decode_image_tf(image_bytes)
+        image = decoding.decode_image_tf(image_bytes)
         boxes = check_boxes_tf(boxes, "boxes", tf.shape(image)[:2])
         return self._people(image[None], tf.zeros(tf.shape(boxes)[:1], tf.int32), boxes)
 
@@ -277,7 +277,7 @@ class PoseServingModule(tf.Module):
         """Every person of an image: the detector (its NMS included), then
         the pose path on its boxes, all in the graph. ``score_threshold`` is
         optional: an empty list means the export's default."""
-        image = transforms.decode_image_tf(image_bytes)
+        image = decoding.decode_image_tf(image_bytes)
         boxes, scores, count = self._people_found(image, score_threshold)
         center, scale = self._estimator.centers_and_scales(boxes)
         out = self._estimator(image[None], tf.zeros([count], tf.int32), center, scale, scores)

@@ -102,7 +102,7 @@ def test_an_animated_webp_is_refused_by_name_in_python_and_in_graphs(tmp_path):
     # alpha ("double free or corruption"): training, evaluation, predict.py.
     import tensorflow as tf
     from keras_pose.data.images import ImageReadError
-    from keras_pose.data.transforms import decode_image_tf
+    from keras_pose.data.decoding import decode_image_tf
     from tests import broken_images
     pixels = np.random.default_rng(1).integers(0, 256, (20, 30, 3), np.uint8)
     path = tmp_path / "clip.webp"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_pose.data.transforms import decode_image_tf
+from keras_pose.data.decoding import decode_image_tf
 from keras_pose.detection import (DEFAULT_PRESET, DetectorUnavailableError,
                                   KerasHubPersonDetector, make_detector)
 from keras_pose.detection.dfine import PRESETS, person_class_index

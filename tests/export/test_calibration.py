@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.data import transforms
+from keras_pose.data import decoding
 from keras_pose.data.datasets import load_records
 from keras_pose.export.calibration import calibration_crops, input_crops
 from keras_pose.inference import TopDownEstimator
@@ -21,7 +21,7 @@ def test_crops_are_the_inference_paths_normalised_crops(tiny_synthetic):
     estimator = TopDownEstimator(lambda x: x, config, flip=False)
     raw = []
     for row in chosen:
-        image = transforms.decode_image_tf(tf.io.read_file(records.image_path[row]))
+        image = decoding.decode_image_tf(tf.io.read_file(records.image_path[row]))
         raw.append(estimator.crops(image[None], tf.zeros([1], tf.int32),
                                    records.center[row:row + 1], records.scale[row:row + 1]))
     m = config.model
