@@ -3,9 +3,10 @@
     python scripts/convert_mpii_mat.py --mat mpii_human_pose_v1_u12_1.mat \
         --output data/mpii/annot [--valid_list valid_images.txt]
 
-Writes ``train.json`` (and ``valid.json`` for the images named in
-``--valid_list``, one file name per line) in the form ``train.py --dataset
-mpii`` reads. See ``keras_pose.data.mpii_mat``.
+Writes ``train.json`` in the form ``train.py --dataset mpii`` reads; with
+``--valid_list`` (one image name per line) also ``valid.json`` for those
+images and ``gt_valid.mat``, its ground truth for ``evaluate.py --dataset
+mpii`` (PCKh). See ``keras_pose.data.mpii_mat``.
 """
 
 from absl import app, flags
@@ -15,7 +16,8 @@ from keras_pose import cli as _cli  # Light: TensorFlow loads with the work, not
 FLAGS = flags.FLAGS
 flags.DEFINE_string("mat", None, "mpii_human_pose_v1_u12_1.mat")
 flags.DEFINE_string("output", "data/mpii/annot", "Output directory.")
-flags.DEFINE_string("valid_list", None, "Image names of the validation split, one per line.")
+flags.DEFINE_string("valid_list", None, "Image names of the validation split, one per line; "
+                    "writes valid.json and gt_valid.mat for them.")
 flags.mark_flag_as_required("mat")
 # "" (an unset variable) was read as a file named "" ("file  does not exist").
 for _name in ("mat", "output", "valid_list"):

@@ -60,4 +60,4 @@ def test_predict_annotations_and_mpii_validation_lists(tmp_path, script_module):
     _write_release(mat, [("a.jpg", [person]), ("b.jpg", [person])], [1, 1])
     (tmp_path / "valid.txt").write_bytes(BOM + b"a.jpg\n")
     assert mpii_mat.convert(mat, str(tmp_path / "annot"), str(tmp_path / "valid.txt")) == {
-        "train.json": 1, "valid.json": 1}
+        "train.json": 1, "valid.json": 1, "gt_valid.mat": 1}

@@ -6,8 +6,7 @@ Layout::
     <root>/annot/gt_valid.mat               ground truth for PCKh (evaluation)
     <root>/images/<image>
 
-``scripts/convert_mpii_mat.py`` writes the JSON files from the official
-``mpii_human_pose_v1_u12_1.mat`` release.
+``scripts/convert_mpii_mat.py`` writes the JSON files (and, with a validation list, gt_valid.mat) from the official ``mpii_human_pose_v1_u12_1.mat`` release.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The official MPII release (``mpii_human_pose_v1_u12_1.mat``) to the JSON
-form the reference reads (``annot/train.json``, ``annot/valid.json``).
+"""The official MPII release (``mpii_human_pose_v1_u12_1.mat``) to the files
+the reference reads (``annot/train.json``, ``annot/valid.json`` and
+``annot/gt_valid.mat``).
 
 Each annotated person of a training image becomes ``{"image", "center",
 "scale", "joints", "joints_vis"}`` with MATLAB's 1-based pixel coordinates
@@ -7,7 +8,14 @@ kept (the reader subtracts 1, as the reference does). Joints that are not
 annotated are written as (-1, -1) with ``joints_vis`` 0. The release has no
 validation split: the reference's ``valid.json`` is the set of images of
 Tompson et al.'s validation list; pass that list (one image name per line)
-to put those images' people into ``valid.json``.
+to put those images' people into ``valid.json``, and their ground truth for
+PCKh into ``gt_valid.mat`` (the official file's layout, which the official
+repo only links to on OneDrive / Google Drive): the same people in the same
+order, joints in the release's 1-based pixels (the evaluator adds 1 to the
+0-based predictions), each person's head box from its annorect's x1, y1,
+x2, y2. A person of a validation image without a usable head box (PCKh
+divides by its size) is left out of both files, and of train.json (its image
+is a validation image), with a warning naming it.
 """
 
 from __future__ import annotations
@@ -20,9 +28,11 @@ import scipy.io
 from absl import logging
 
 from keras_pose.errors import MissingFileError, UserError
-from keras_pose.files import write_json
+from keras_pose.data.mpii_gt import MPII_MAT_JOINT_NAMES, NUM_JOINTS, GroundTruthError, gt_arrays, load_gt_mat
+from keras_pose.files import write_atomically, write_json
 
-NUM_JOINTS = 16
+JSON_FIELDS = ("image", "center", "scale", "joints", "joints_vis")  # A row of train.json.
+GT_MAT = "gt_valid.mat"
 
 
 class MatFormatError(UserError, ValueError):
@@ -97,7 +107,23 @@ def _person(rect, name: str, path: str) -> tuple[Optional[dict], str]:
         if 0 <= joint < NUM_JOINTS and None not in xy:  # Else: not annotated.
             joints[joint], vis[joint] = xy, 1
     return {"image": name, "center": center, "scale": scale, "joints": joints.tolist(),
-            "joints_vis": vis.tolist()}, ""
+            "joints_vis": vis.tolist(), "head_box": _head_box(rect)}, ""
+
+
+def _head_box(rect) -> Optional[list]:
+    """[[x1, y1], [x2, y2]], the annorect's head rectangle, or None when a
+    corner is not a finite number or both are one point (a head size of 0:
+    PCKh divides by it)."""
+    x1, y1, x2, y2 = (_number(getattr(rect, key, None)) for key in ("x1", "y1", "x2", "y2"))
+    if None in (x1, y1, x2, y2) or (x1, y1) == (x2, y2):
+        return None
+    return [[x1, y1], [x2, y2]]
+
+
+def _warn_left_out(path: str, left_out: list[str], how: str = "left out") -> None:
+    if left_out:
+        logging.warning("%s: %d person(s) %s: %s", path, len(left_out), how,
+                        "; ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else ""))
 
 
 def people_from_release(path: str) -> list[dict]:
@@ -105,7 +131,9 @@ def people_from_release(path: str) -> list[dict]:
     whose position or scale is not a finite number (> 0 for the scale) is
     left out with a warning naming it (the reader refused the whole file
     written with it: NaN is not JSON); a joint without finite coordinates
-    is not annotated.
+    is not annotated. Besides the fields of train.json (``JSON_FIELDS``),
+    each person has ``head_box`` (:func:`_head_box`) and ``rect``, its
+    1-based number among the image's annorects (the warnings' "person n").
 
     Raises:
       MatFormatError: for a file without the release's structure.
@@ -125,12 +153,10 @@ def people_from_release(path: str) -> list[dict]:
         for index, rect in enumerate(_items(getattr(image_entry, "annorect", None))):
             person, why = _person(rect, name, path)
             if person is not None:
-                people.append(person)
+                people.append({**person, "rect": index + 1})
             elif why:
                 left_out.append(f"{name} person {index + 1}: {why}")
-    if left_out:
-        logging.warning("%s: %d person(s) left out: %s", path, len(left_out),
-                        "; ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else ""))
+    _warn_left_out(path, left_out)
     return people
 
 
@@ -144,45 +170,111 @@ def split_people(people: list[dict], valid_images: Optional[Iterable[str]] = Non
 
 
 def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) -> dict[str, int]:
-    """Writes ``train.json`` (and ``valid.json`` with a validation list).
+    """Writes ``train.json``; with a validation list also ``valid.json`` and
+    its ground truth for PCKh, ``gt_valid.mat``. Without a list, an earlier
+    conversion's ``valid.json`` and ``gt_valid.mat`` are moved aside (their
+    images are in train.json now); with one, a ``gt_valid.mat`` of other
+    people (the official copy, an earlier split) is too.
 
     Returns:
       The number of people written per file.
     """
     people = people_from_release(mat_path)
-    names = None
-    if valid_list:
-        with open(valid_list, encoding="utf-8-sig") as f:  # A byte-order mark: no name.
-            names = [line.strip() for line in f if line.strip()]
-        unknown = set(names) - {p["image"] for p in people}
-        if unknown == set(names):
-            raise MatFormatError(f"{valid_list}: none of its {len(names)} image names is an "
-                                 f"annotated training image of {mat_path} (e.g. "
-                                 f"{sorted(unknown)[0] if names else 'no name at all'})")
-        if unknown:  # A typo left an image in training, in silence.
-            logging.warning("%s: %d of its %d image names are no annotated training image of "
-                            "%s (e.g. %s): they name no person of valid.json; correct them if "
-                            "they are typos", valid_list, len(unknown), len(names), mat_path,
-                            sorted(unknown)[0])
+    names = _read_valid_list(valid_list, people, mat_path) if valid_list else None
     train, valid = split_people(people, names)
+    if names is not None:  # Refused (no one to score) before any file is written.
+        valid = _scorable(valid, mat_path, valid_list)
     os.makedirs(output_dir, exist_ok=True)
-    counts = {}
-    for name, rows in (("train.json", train), ("valid.json", valid)):
-        if name == "valid.json" and names is None:
-            _remove_stale_valid(output_dir)
-            continue
-        write_json(os.path.join(output_dir, name), rows)
-        counts[name] = len(rows)
+    counts = {"train.json": _write_rows(os.path.join(output_dir, "train.json"), train)}
+    if names is None:
+        _move_aside(os.path.join(output_dir, "valid.json"), "was written by an earlier "
+                    "conversion with --valid_list and its images are in train.json now (pass "
+                    "--valid_list to make the split again)")
+        _move_aside(os.path.join(output_dir, GT_MAT), "scores a validation split, and this "
+                    "conversion has none (pass --valid_list to make the split and its "
+                    f"{GT_MAT})")
+        return counts
+    counts["valid.json"] = _write_rows(os.path.join(output_dir, "valid.json"), valid)
+    counts[GT_MAT] = write_gt_mat(os.path.join(output_dir, GT_MAT), valid)
     return counts
 
 
-def _remove_stale_valid(output_dir: str) -> None:
-    """A valid.json of an earlier conversion with a validation list: its
-    people are in this train.json too (training would validate on its own
-    images), so it goes, and the log says so."""
-    stale = os.path.join(output_dir, "valid.json")
-    if os.path.isfile(stale):
-        os.replace(stale, stale + ".earlier")
-        logging.warning("%s was written by an earlier conversion with --valid_list; its "
-                        "images are in train.json now, so it is moved to valid.json.earlier "
-                        "(pass --valid_list to make the split again)", stale)
+def _read_valid_list(valid_list: str, people: list[dict], mat_path: str) -> list[str]:
+    """The image names of ``valid_list``; names of no annotated training
+    image are said (a typo left that image in training, in silence)."""
+    with open(valid_list, encoding="utf-8-sig") as f:  # A byte-order mark: no name.
+        names = [line.strip() for line in f if line.strip()]
+    unknown = set(names) - {p["image"] for p in people}
+    if unknown == set(names):
+        raise MatFormatError(f"{valid_list}: none of its {len(names)} image names is an "
+                             f"annotated training image of {mat_path} (e.g. "
+                             f"{sorted(unknown)[0] if names else 'no name at all'})")
+    if unknown:
+        logging.warning("%s: %d of its %d image names are no annotated training image of "
+                        "%s (e.g. %s): they name no person of valid.json; correct them if "
+                        "they are typos", valid_list, len(unknown), len(names), mat_path,
+                        sorted(unknown)[0])
+    return names
+
+
+def _scorable(valid: list[dict], mat_path: str, valid_list: str) -> list[dict]:
+    """The people of ``valid`` that have a head box. The others are named
+    and left out of valid.json and gt_valid.mat (PCKh has no head size to
+    score them by; the evaluator pairs the two files by position, so both
+    leave them out), and out of train.json (their images are validation
+    images)."""
+    kept = [p for p in valid if p["head_box"] is not None]
+    _warn_left_out(mat_path, [f"{p['image']} person {p['rect']}: no head box (x1, y1, x2, "
+                              "y2 finite, two corners)" for p in valid
+                              if p["head_box"] is None],
+                   f"of the validation images left out of valid.json and {GT_MAT}")
+    if not kept:
+        raise MatFormatError(f"{mat_path}: none of the {len(valid)} people of the images of "
+                             f"{valid_list} has a head box (x1, y1, x2, y2): PCKh cannot score "
+                             "them; check that the list names validation images")
+    return kept
+
+
+def _write_rows(path: str, people: list[dict]) -> int:
+    """Writes the people's JSON fields (not head_box, rect); their number."""
+    write_json(path, [{key: person[key] for key in JSON_FIELDS} for person in people])
+    return len(people)
+
+
+def write_gt_mat(path: str, people: list[dict]) -> int:
+    """Writes ``gt_valid.mat`` for ``people`` (:func:`gt_arrays`),
+    atomically; an existing file of other content is moved aside first.
+    Returns the number of people."""
+    arrays = gt_arrays(people)
+    if os.path.isfile(path) and not _holds(path, arrays):
+        _move_aside(path, "holds other people than this conversion's valid.json (the "
+                    "official copy, or an earlier conversion's)")
+    write_atomically(path, lambda f: scipy.io.savemat(f, arrays), binary=True)
+    return len(people)
+
+
+def _holds(path: str, arrays: dict[str, np.ndarray]) -> bool:
+    """Whether the gt_valid.mat at ``path`` holds ``arrays``' ground truth."""
+    try:
+        old = load_gt_mat(path)
+    except (GroundTruthError, ValueError, IndexError, NotImplementedError,
+            scipy.io.matlab.MatReadError):  # Unreadable: kept aside, never replaced.
+        return False
+    return old["joint_names"] == list(MPII_MAT_JOINT_NAMES) and all(
+        np.array_equal(old[key], arrays[key])
+        for key in ("jnt_missing", "pos_gt_src", "headboxes_src"))
+
+
+def _move_aside(path: str, why: str) -> None:
+    """Keeps a file that this conversion would replace or leave stale as the
+    first free of ``<path>.earlier``, ``<path>.earlier.2``, ... (a second
+    move must not overwrite the first: the official gt_valid.mat cannot be
+    downloaded by a program), and says so."""
+    if not os.path.isfile(path):
+        return
+    aside, n = path + ".earlier", 1
+    while os.path.lexists(aside):
+        n += 1
+        aside = f"{path}.earlier.{n}"
+    os.replace(path, aside)
+    logging.warning("%s %s: it is moved to %s", path, why, os.path.basename(aside))

@@ -20,10 +20,7 @@ index 11 of ``arange(0, 0.51, 0.01)``, which is threshold **0.11**, not 0.10
 ``pred.mat`` (for the MPII test server) holds ``preds``: (N, 16, 2) float64,
 1-based, as the official code writes it.
 
-``gt_valid.mat`` layout (N people of the validation set):
-``dataset_joints`` (1, 16) cell of joint names (``rank``, ``rkne``, ...),
-``jnt_missing`` (16, N), ``pos_gt_src`` (16, 2, N), ``headboxes_src``
-(2, 2, N) (top-left and bottom-right corners).
+``gt_valid.mat``: its layout and reader are in :mod:`keras_pose.data.mpii_gt`.
 
 Shapes: N people, 16 joints.
 """
@@ -36,7 +33,8 @@ from typing import Any, Mapping, Optional
 import numpy as np
 import scipy.io
 
-from keras_pose.errors import MissingFileError, UserError
+from keras_pose.data.mpii_gt import GroundTruthError, load_gt_mat
+from keras_pose.errors import MissingFileError
 from keras_pose.files import write_atomically
 from keras_pose.evaluation.tables import format_table
 
@@ -47,72 +45,9 @@ THRESHOLDS = np.arange(0, 0.5 + 0.01, 0.01)
 LEGACY_MEAN_AT_01_INDEX = 11
 TRUE_MEAN_AT_01_INDEX = 10
 
-# The gt_valid.mat joint names, in the MPII channel order.
-MPII_MAT_JOINT_NAMES: tuple[str, ...] = (
-    "rank", "rkne", "rhip", "lhip", "lkne", "lank", "pelv", "thor", "neck",
-    "head", "rwri", "relb", "rsho", "lsho", "lelb", "lwri")
-
 TABLE_COLUMNS: tuple[str, ...] = (
     "Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Mean",
     "Mean@0.1", "PCKh@0.1")
-
-
-class GroundTruthError(UserError, ValueError):
-    """A gt_valid.mat that is missing or malformed; the message names it."""
-
-
-def _joint_names(value: np.ndarray, path: str) -> list[str]:
-    names = []
-    for item in np.asarray(value, dtype=object).ravel():
-        while isinstance(item, np.ndarray):
-            if item.size != 1:
-                raise GroundTruthError(
-                    f"{path}: dataset_joints entry {item!r} is not one name")
-            item = item.ravel()[0]
-        names.append(str(item))
-    return names
-
-
-def load_gt_mat(path: str) -> dict[str, np.ndarray]:
-    """Reads and checks ``gt_valid.mat``.
-
-    Returns:
-      ``{"joint_names": list of 16 str, "jnt_missing": (16, N),
-      "pos_gt_src": (16, 2, N), "headboxes_src": (2, 2, N)}``.
-
-    Raises:
-      GroundTruthError: naming the file for a missing file, a missing key
-        or inconsistent shapes.
-    """
-    if not os.path.isfile(path):
-        raise GroundTruthError(
-            f"MPII ground truth {path} does not exist; it ships with the "
-            "official annotations (annot/gt_valid.mat of the Simple Baselines "
-            "data layout); set test.gt_mat to its location")
-    try:
-        mat = scipy.io.loadmat(path)
-    except (ValueError, OSError, TypeError) as e:
-        raise GroundTruthError(f"{path} is not a readable .mat file: {e}") from e
-    for key in ("dataset_joints", "jnt_missing", "pos_gt_src", "headboxes_src"):
-        if key not in mat:
-            raise GroundTruthError(f"{path} has no {key!r} entry; not a gt_valid.mat")
-    names = _joint_names(mat["dataset_joints"], path)
-    missing = np.asarray(mat["jnt_missing"], dtype=np.float64)
-    pos = np.asarray(mat["pos_gt_src"], dtype=np.float64)
-    boxes = np.asarray(mat["headboxes_src"], dtype=np.float64)
-    num_joints = len(names)
-    if (missing.ndim != 2 or missing.shape[0] != num_joints or pos.ndim != 3
-            or pos.shape[:2] != (num_joints, 2) or pos.shape[2] != missing.shape[1]
-            or boxes.shape != (2, 2, missing.shape[1])):
-        raise GroundTruthError(
-            f"{path}: inconsistent shapes jnt_missing {missing.shape}, pos_gt_src "
-            f"{pos.shape}, headboxes_src {boxes.shape} for {num_joints} joints")
-    unknown = set(MPII_MAT_JOINT_NAMES) - set(names)
-    if unknown:
-        raise GroundTruthError(
-            f"{path}: dataset_joints lacks {sorted(unknown)} (has {names})")
-    return {"joint_names": names, "jnt_missing": missing, "pos_gt_src": pos,
-            "headboxes_src": boxes}
 
 
 def pckh_per_joint(preds: np.ndarray, gt: Mapping[str, Any],
