@@ -74,7 +74,6 @@ flags.DEFINE_boolean("track", False, "Track people across the frames of videos a
 flags.DEFINE_float("frames_fps", FRAMES_FPS, "Frame rate of the annotated video of a "
                    "folder of frames (--track); videos keep their own.", lower_bound=0.1,
                    upper_bound=MAX_VIDEO_FPS)  # inf hung OpenCV's writer, nan failed it.
-flags.register_validator("frames_fps", lambda fps: fps == fps, "--frames_fps: not a number")
 flags.DEFINE_boolean("recursive", True, "Search the subfolders of an --input folder.")
 flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
                   "Photos with an EXIF orientation tag (a phone's): apply = turned as "
@@ -92,6 +91,11 @@ flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ign
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
 
+# nan (and inf) was taken, failing with a traceback where first used (--score_threshold:
+# after the model loaded and the first image was predicted).
+cli.check_finite_flag("frames_fps")
+cli.check_finite_flag("score_threshold")
+cli.check_finite_flag("box_threshold")
 cli.check_path_flag("output_dir")
 # "" (an unset variable) fell back to the default preset or detector, unsaid.
 cli.check_path_flag("checkpoint")

@@ -378,6 +378,39 @@ def check_path_flag(name: str, flag_values=None) -> None:
     flags.register_validator(name, check, flag_values=flag_values or flags.FLAGS)
 
 
+def check_finite_flag(name: str, flag_values=None) -> None:
+    """Registers absl's check that float flag ``name``, when given, is a
+    finite number: absl's float parser takes ``nan``, ``inf`` and ``-inf``,
+    and NaN passes its range check (every comparison is false), so they
+    failed with a traceback where the value was first used (``predict.py
+    --score_threshold=nan``: after the model loaded and the first image).
+    The message names the flag's range and default, from its definition."""
+    import math
+
+    from absl import flags
+    values = flag_values or flags.FLAGS
+
+    def check(value) -> bool:
+        if value is None or math.isfinite(value):
+            return True
+        default = values[name].default
+        example = f" (default {default:g})" if default is not None else ""
+        raise flags.ValidationError(f"--{name}: {value} is not a finite number: give a "
+                                    f"number{_range_text(values[name].parser)}{example}")
+
+    flags.register_validator(name, check, flag_values=values)
+
+
+def _range_text(parser) -> str:
+    """A float flag's bounds as its fix says them: " in [0, 1]", " >= 0.1", or ""."""
+    low, high = getattr(parser, "lower_bound", None), getattr(parser, "upper_bound", None)
+    if low is not None and high is not None:
+        return f" in [{low:g}, {high:g}]"
+    if low is not None or high is not None:
+        return f" >= {low:g}" if low is not None else f" <= {high:g}"
+    return ""
+
+
 def define_runtime_flags() -> None:
     """``--runtime`` and ``--precision``, as predict.py and evaluate.py take
     them (``keras_pose.export.cache``: exported on first use)."""

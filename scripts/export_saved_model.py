@@ -262,18 +262,45 @@ def _precision() -> str:
     return precision
 
 
+# Files an --output must not be named like, besides the formats' artifacts
+# (keras_pose.export.runtimes.SUFFIXES): those written beside an artifact
+# (keras_pose.export.destination.artifact_files), and Keras' own model files.
+_OTHER_FILES = {".bin": "the weights file beside a --format openvino .xml",
+                ".json": "the sidecar (config) file beside a runtime export",
+                ".keras": "a Keras model file", ".h5": "a Keras weights file"}
+
+
 def _check_output_suffix() -> None:
-    """A SavedModel --output named as another format's file (``model.onnx``
-    without --format onnx): was written as a SavedModel folder of that name,
-    unsaid, which --checkpoint then took for that format's file."""
+    """An --output named as another format's file (``model.onnx`` without
+    --format onnx, ``model.tflite`` with --format onnx, ``model.bin``): was
+    written as a folder of that name (``model.onnx/heatmaps.xml``), unsaid,
+    which --checkpoint then took for that format's file. A format's own
+    suffix names the file only as written (``M.ONNX`` and ``m.onnx/`` were
+    folders too)."""
     from keras_pose.errors import FlagError
     from keras_pose.export.runtimes import SUFFIXES
-    fmt = next((f for f, suffix in SUFFIXES.items()
-                if FLAGS.output.rstrip(os.sep).lower().endswith(suffix)), None)
-    if FLAGS.format == "saved_model" and fmt:
-        raise FlagError(f"--output {FLAGS.output} ends in {SUFFIXES[fmt]}, the name of a "
-                        f"--format {fmt} export, but --format is saved_model (a folder): give "
-                        f"--format {fmt}, or an --output without {SUFFIXES[fmt]}")
+    output, fmt = FLAGS.output, FLAGS.format
+    name = output.rstrip(os.sep)
+    typed = os.path.splitext(name)[1]  # Named as given; matched in any case.
+    suffix, own = typed.lower(), SUFFIXES.get(fmt)
+    if own and suffix == own:
+        if not output.endswith(own):
+            raise FlagError(f"--output {output} names a {own} file, but only a name ending "
+                            f"in {own} (lower case, no trailing {os.sep}) is written as the "
+                            f"file, this one as a folder: give --output "
+                            f"{name[:-len(own)]}{own}, or a folder name without {typed}")
+        return
+    other = next((f for f, s in SUFFIXES.items() if s == suffix), None)
+    if other is None and suffix not in _OTHER_FILES:
+        return
+    what = f"a --format {other} export" if other else _OTHER_FILES[suffix]
+    writes = "a folder" if fmt == "saved_model" else \
+        f"a {own} file, or a folder receiving heatmaps{own}"
+    way = f"an --output without {typed}" if fmt == "saved_model" else \
+        f"an --output ending in {own} (the file) or without {typed} (a folder)"
+    raise FlagError(f"--output {output} ends in {typed}, the name of {what}, but --format "
+                    f"is {fmt} ({writes}): give " + (f"--format {other}, or " if other else "")
+                    + way)
 
 
 def _check_flags(precision: str) -> None:

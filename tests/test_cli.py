@@ -129,6 +129,54 @@ def test_an_empty_path_flag_is_refused_when_parsed():
             values(["prog", f"--output_dir={empty}"])
 
 
+def test_a_float_flag_that_is_not_finite_is_refused_when_parsed():
+    """absl's float parser takes nan, inf and -inf, and nan passes its range
+    check: ``predict.py --score_threshold=nan`` failed with a traceback after
+    the model loaded and the first image was predicted."""
+    from absl import flags
+    values = flags.FlagValues()
+    flags.DEFINE_float("threshold", 0.2, "", flag_values=values)
+    flags.DEFINE_float("fps", None, "", lower_bound=0.1, upper_bound=1000.0,
+                       flag_values=values)
+    cli.check_finite_flag("threshold", flag_values=values)
+    cli.check_finite_flag("fps", flag_values=values)
+    values(["prog"])
+    assert values.threshold == 0.2 and values.fps is None  # Defaults, None included.
+    values(["prog", "--threshold=-0.5", "--fps=30"])  # Finite: taken.
+    assert (values.threshold, values.fps) == (-0.5, 30.0)
+    for bad in ("nan", "inf", "-inf", "NaN"):
+        with pytest.raises(flags.IllegalFlagValueError, match=re.escape(
+                f"--threshold: {float(bad)} is not a finite number: give a number "
+                "(default 0.2)")):
+            values(["prog", f"--threshold={bad}"])
+    with pytest.raises(flags.IllegalFlagValueError, match=re.escape(
+            "--fps: nan is not a finite number: give a number in [0.1, 1000]")):
+        values(["prog", "--fps=nan"])
+
+
+@pytest.mark.parametrize("script, expected", [
+    ("predict.py", {"frames_fps", "score_threshold", "box_threshold"}),
+    ("evaluate.py", set()), ("train.py", set())])
+def test_every_float_flag_of_the_tools_refuses_nan_and_inf(script, expected, script_module):
+    """Each float flag an entry point defines, now and later, is checked
+    when parsed (scripts/export_saved_model.py checks its own numbers
+    before any work: tests/export/test_export_cli.py)."""
+    import os
+    from absl import flags
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    before = set(flags.FLAGS)
+    module = script_module(os.path.join(repo, script), script.replace(".py", "_floats"))
+    floats = {name for name in set(flags.FLAGS) - before
+              if isinstance(flags.FLAGS[name].parser, flags.FloatParser)}
+    assert floats >= expected
+    for name in sorted(floats):
+        for bad in ("nan", "inf", "-inf"):
+            module.FLAGS.unparse_flags()
+            with pytest.raises(flags.IllegalFlagValueError, match=f"--{name}"):
+                module.FLAGS([script, f"--{name}={bad}"])
+    module.FLAGS.unparse_flags()
+
+
 @pytest.mark.parametrize("script, flag", [
     ("train.py", "model_dir"), ("train.py", "data_dir"), ("evaluate.py", "output_dir"),
     ("evaluate.py", "data_dir"), ("predict.py", "output_dir"),

@@ -333,3 +333,38 @@ def test_data_dir_is_recorded_as_set_data_root_is(script, checkpoint, tmp_path):
         output = str(tmp_path / flags[0].strip("-"))
         assert _run(script, "--checkpoint", checkpoint, "--output", output, *flags) == 0
         assert load_pose_model(output).config.data.root == root + "/"
+
+
+@pytest.mark.parametrize("output, fmt, message", [
+    # Were written as folders ex/z.onnx/heatmaps.xml and ex/q.tflite/heatmaps.onnx, unsaid.
+    ("z.onnx", "openvino", "--output {tmp}/z.onnx ends in .onnx, the name of a --format onnx "
+     "export, but --format is openvino (a .xml file, or a folder receiving heatmaps.xml): give "
+     "--format onnx, or an --output ending in .xml (the file) or without .onnx (a folder)"),
+    ("q.tflite", "onnx", "--output {tmp}/q.tflite ends in .tflite, the name of a --format "
+     "litert export, but --format is onnx"),
+    ("m.xml", "litert", "the name of a --format openvino export, but --format is litert"),
+    ("m.bin", "openvino", "--output {tmp}/m.bin ends in .bin, the name of the weights file "
+     "beside a --format openvino .xml, but --format is openvino (a .xml file, or a folder "
+     "receiving heatmaps.xml): give an --output ending in .xml (the file) or without .bin"),
+    ("m.json", "onnx", "ends in .json, the name of the sidecar (config) file beside a runtime "
+     "export"),
+    ("m.keras", "saved_model", "--output {tmp}/m.keras ends in .keras, the name of a Keras "
+     "model file, but --format is saved_model (a folder): give an --output without .keras"),
+    ("m.weights.h5", "onnx", "ends in .h5, the name of a Keras weights file"),
+    ("M.ONNX", "onnx", "--output {tmp}/M.ONNX names a .onnx file, but only a name ending in "
+     ".onnx (lower case, no trailing /) is written as the file, this one as a folder: give "
+     "--output {tmp}/M.onnx, or a folder name without .ONNX"),
+    ("m.onnx/", "onnx", "give --output {tmp}/m.onnx, or a folder name without .onnx")])
+def test_an_output_named_as_another_files_suffix_is_refused(script, tmp_path, capsys, output,
+                                                            fmt, message):
+    """Every format, not only saved_model: an --output named as a file
+    another format (or the formats' sidecar and weights, or Keras) writes
+    became a folder of that name. Refused before the checkpoint is read."""
+    if fmt != "saved_model":
+        skip_unless_installed(fmt)
+    assert _run(script, "--checkpoint", str(tmp_path / "absent"), "--output",
+                f"{tmp_path}/{output}", "--format", fmt, "--noguard") == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"export_saved_model.py: error: --output {tmp_path}/{output} "), err
+    assert message.format(tmp=tmp_path) in err and err.count("\n") == 1, err
+    assert os.listdir(tmp_path) == []

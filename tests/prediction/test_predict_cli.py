@@ -1056,3 +1056,22 @@ def test_partial_outputs_name_the_model_with_its_runtime_and_precision(script_mo
     module.FLAGS.unparse_flags()
     module.FLAGS(["predict.py"])
     assert module._model_name(str(tmp_path / "ckpt")) == str(tmp_path / "ckpt")
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("score_threshold", "nan"), ("score_threshold", "inf"), ("score_threshold", "-inf"),
+    ("box_threshold", "nan")])
+def test_a_threshold_that_is_not_finite_is_refused_before_any_work(flag, value, tmp_path):
+    """--score_threshold=nan was a traceback from the drawing, after the
+    model loaded and the first image was predicted (predictions.json "[]"
+    and predictions.incomplete left); --box_threshold=nan passed absl's
+    [0, 1] check (NaN compares false) and failed in the detector."""
+    (tmp_path / "in").mkdir()
+    proc = subprocess.run([sys.executable, os.path.join(REPO, "predict.py"), "--checkpoint",
+                           "ckpt", "--detector", "none", "--input", "in", "--output_dir", "o",
+                           f"--{flag}={value}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"--{flag}: {value} is not a finite number: give a number" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert os.listdir(tmp_path) == ["in"]  # No output folder.
