@@ -3,22 +3,21 @@
 ``FileDetector`` reads person boxes made by any detector, in either form:
 
 - COCO detection results: ``[{"image_id" or "file_name", "bbox": [x, y, w, h],
-  "score", "category_id"}, ...]`` (the entries of the model's keypoint
-  categories are kept, COCO's person = 1 by default; the others are dropped
-  and counted per category in a warning; each person found in a box is
-  written with the box's category), for example the reference's
-  ``COCO_val2017_detections_AP_H_56_person.json``;
+  "score", "category_id"}, ...]`` as the reference's
+  ``COCO_val2017_detections_AP_H_56_person.json`` (the model's keypoint
+  categories kept, COCO's person = 1 by default, the others counted per
+  category in a warning; a person is written with its box's category);
 - ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or
   ``[x, y, w, h, score]`` boxes.
 
 An entry that is not a box (NaN, inf, three numbers, a string score, a size
-<= 0) is skipped with a warning naming the file and the entry; the rest of
-the file is used. Images find their boxes with :meth:`FileDetector.bind`: by
-their path relative to ``--input`` first, then by file name when the name
-is unambiguous among the inputs, then by image id (through an annotation
-file's ``images`` list, or else the number in the file name when only one
-input carries it). Two inputs that a bare name or a number would both match
-are an error that lists them.
+<= 0) is skipped, named in a warning. Images find their boxes with
+:meth:`FileDetector.bind`: by their path relative to ``--input`` or their
+file's path, then by file name when one input has it, then by image id (an
+annotation file's, else the number in one input's file name; a record's
+``image_id`` when its ``file_name`` names no input). An input runs on the
+boxes of every entry naming it; a name or a number several inputs could be
+is an error.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ from keras_pose.data.file_kinds import is_video
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        filter_detections)
+from keras_pose.detection.results import NO_CATEGORY, results_entries
 from keras_pose.errors import UserError
 
 Key = Union[str, int]
@@ -65,8 +65,6 @@ def _box(values: Any, score: Any = 1.0) -> Optional[tuple[list[float], float]]:
     return box, score
 
 
-# A COCO results entry without category_id (COCO's ids start at 1).
-NO_CATEGORY = 0
 # (key, box, score, category or None, where in the file)
 Entry = tuple[Key, Any, Any, Optional[int], str]
 
@@ -78,25 +76,6 @@ def _entries_of_mapping(data: Mapping) -> list[Entry]:
             five = isinstance(box, list) and len(box) == 5
             out.append((name, box[:4] if five else box, box[4] if five else 1.0, None,
                         f"{name!r} box {i}"))
-    return out
-
-
-def _entries_of_results(data: list, category_ids: Sequence[int], dropped: Counter
-                        ) -> list[Entry]:
-    out = []
-    for i, det in enumerate(data):
-        if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
-            out.append((None, None, None, None, f"entry {i} (no image_id or file_name)"))
-            continue
-        category = det.get("category_id")  # None: the file gives none (said by the run).
-        if category is not None and category not in category_ids:
-            dropped[category] += 1
-            continue
-        key = str(det["file_name"]) if "file_name" in det else det["image_id"]
-        if not isinstance(key, (str, int)) or isinstance(key, bool):
-            key = None
-        out.append((key, det.get("bbox"), det.get("score", 1.0),
-                    None if category is None else int(category), f"entry {i}"))
     return out
 
 
@@ -152,7 +131,7 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
         entries = _entries_of_mapping(data)
     elif isinstance(data, list):
         dropped: Counter = Counter()
-        entries = _entries_of_results(data, tuple(category_ids), dropped)
+        entries = results_entries(data, tuple(category_ids), dropped, file_key)
         if dropped:
             logging.warning(
                 "%s: %d boxes of other categories than %s dropped (%s); the model's keypoint "
@@ -169,8 +148,8 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
         if valid is None:
             bad.append(where)
             continue
-        rows.setdefault(file_key(key) if isinstance(key, str) else key, []).append(
-            (*valid, category))
+        rows.setdefault(file_key(key) if type(key) is str else key, []).append(
+            (*valid, category))  # A RecordName is in that form already.
     if isinstance(data, dict):  # {"a.jpg": []}: nobody there, said by the file.
         for name in (n for n, boxes in data.items() if boxes == []):
             rows.setdefault(file_key(str(name)), [])
@@ -239,95 +218,121 @@ def _unique(inputs: Sequence[str], name_of) -> tuple[dict, dict]:
 
 def match_entries(table: Mapping, inputs: Sequence[str], source: str,
                   image_ids: Optional[Mapping[str, int]] = None,
-                  paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
-    """Which table entry belongs to each input key: its key (names compared
-    in Unicode's NFC form too, see :func:`_input_named`), else the file it
-    names (an absolute path, or one from the current folder, with
-    ``paths``), else a bare file name or an image id that one input has.
-    An entry ``<video>#<n>`` keys frame n of the video its ``<video>`` part
-    matches by these rules (input key ``clip.mp4#n``).
+                  paths: Optional[Mapping[str, str]] = None) -> dict[str, tuple]:
+    """Which table entries belong to each input key: every entry naming it
+    (:func:`_finder`), the input running on all their boxes (a COCO results
+    file's records of one image; ``a.jpg`` and its absolute path; was: one
+    entry, the others dropped). A bare file name gives way to an entry
+    naming that input by its path (beside ``sub/x.jpg``, ``x.jpg`` is
+    another file). ``<video>#<n>`` keys frame n of the video its
+    ``<video>`` part matches (input key ``clip.mp4#n``).
 
     Args:
-      table: :func:`load_detection_file` output.
-      inputs: the inputs' keys (paths relative to ``--input``).
-      source: the boxes file, for messages.
-      image_ids: {input key: image id} from an annotation file, if given
-        (matched by ``keras_pose.prediction.inputs.image_ids_of_inputs``).
-      paths: {input key: its file}.
+      table: :func:`load_detection_file` output; inputs: the inputs' keys
+        (paths relative to ``--input``); source: the boxes file, for
+        messages; image_ids: {input key: image id} from an annotation file,
+        if given; paths: {input key: its file}.
 
     Returns:
-      {input key: table key} for the inputs that have boxes.
+      {input key: (table key, ...) in the table's order}, inputs with boxes.
 
     Raises:
-      DetectionFileError: when a bare file name or an image id in the table
-        would match several inputs (listed).
+      DetectionFileError: a name, a file or an id several inputs could be.
     """
     matched = _frame_entries(table, inputs, source, image_ids, paths)
     # Sets: list lookups made an hour of frames' boxes (90k entries) a minute's wait.
-    taken = set(matched.values())
-    table = [entry for entry in table if entry not in taken]
-    input_named = _input_named(inputs, paths)
-    number_of = _number if image_ids is None else image_ids.get
-    by_id, id_clashes = _unique(inputs, number_of)
-    problems = []
-    for entry in table:
-        named, clash = input_named(entry) if isinstance(entry, str) else (None, None)
-        if named is not None and named == entry:
-            matched[entry] = entry  # Its own key: before any entry naming it otherwise.
-        elif named is not None:
-            matched.setdefault(named, entry)
-        elif clash:
-            problems.append(f"{entry!r} could be any of {clash[:5]}")
-        elif isinstance(entry, int) and entry in by_id:
-            matched.setdefault(by_id[entry], entry)
-        elif isinstance(entry, int) and entry in id_clashes:
-            problems.append(f"image id {entry} could be any of {id_clashes[entry][:5]}")
+    taken = {entry for entries in matched.values() for entry in entries}
+    find = _finder(inputs, image_ids, paths)
+    found: dict = {}  # {input key: [(entry, how), ...]}
+    problems: list[str] = []  # Entries that several inputs could be.
+    for entry in (entry for entry in table if entry not in taken):
+        key, problem, how = find(entry)
+        if problem:
+            problems.append(problem)
+        elif key is not None:
+            found.setdefault(key, []).append((entry, how))
     if problems:
         raise DetectionFileError(f"{source}: ambiguous entries (give paths relative to --input"
                                  f" or an annotation file): {'; '.join(problems[:5])}")
+    for key, pairs in found.items():
+        by_path = any(how == "path" for _, how in pairs)
+        matched[key] = tuple(entry for entry, how in pairs if how != "name" or not by_path)
     return matched
 
 
+def _finder(inputs: Sequence[str], image_ids: Optional[Mapping[str, int]],
+            paths: Optional[Mapping[str, str]]):
+    """A function of a table entry: (the input it names or None, the
+    ambiguity to report or None, how: "path", "name" or "id"). Names match
+    as :func:`_input_named` says, ids by ``image_ids`` else the number in a
+    name (:func:`_number`), a record by its ``image_id`` when its
+    ``file_name`` names no input (was: never, 0 people)."""
+    input_named = _input_named(inputs, paths)
+    by_id, id_clashes = _unique(inputs, _number if image_ids is None else image_ids.get)
+
+    def by_number(entry: int) -> tuple:
+        clash = id_clashes.get(entry)
+        return by_id.get(entry), clash and f"image id {entry} could be any of {clash[:5]}", "id"
+
+    def find(entry: Key) -> tuple:
+        if not isinstance(entry, str):  # An image id, or a loaded table's other key.
+            return by_number(entry) if isinstance(entry, int) else (None, None, None)
+        key, clash, how = input_named(entry)
+        if key is None and getattr(entry, "image_id", None) is not None:
+            as_id = by_number(entry.image_id)
+            if as_id[0] is not None or not clash:
+                return as_id
+        return key, clash and f"{entry!r} could be any of {clash[:5]}", how
+    return find
+
+
 def _input_named(inputs: Sequence[str], paths: Optional[Mapping[str, str]]):
-    """A function of a table's file name: (the input it names, or None;
-    the inputs it could be when it fits several, or None). It names an input
-    by its key, else by its key's Unicode NFC form (:func:`name_form`), else
-    by the file's path (with ``paths``: {input key: its file}), else by the
-    input's bare file name (in NFC too) when one input has it."""
+    """A function of a table's file name: (the input it names, or None; the
+    inputs it could be, or None; "path", or "name" for a bare file name). It
+    names an input by its key, else its key's NFC form (:func:`name_form`),
+    else by a file's path (``paths``: {input key: its file}): the input's
+    own path, else the file itself (symlinks resolved) when one input is it
+    (was: the last symlink to it took the boxes of its own path); else by
+    the input's bare file name (in NFC too) when one input has it."""
     keys = set(inputs)
     by_key, key_clashes = _unique(inputs, name_form)
     by_name, name_clashes = _unique(inputs, lambda key: name_form(os.path.basename(key)))
-    by_file = {name_form(os.path.realpath(path)): key for key, path in (paths or {}).items()}
+    paths = paths or {}  # Its own path first: a symlink to it is another input.
+    by_path = {name_form(os.path.abspath(path)): key for key, path in paths.items()}
+    by_file, file_clashes = _unique(list(paths), lambda k: name_form(os.path.realpath(paths[k])))
 
-    def named(entry: str) -> tuple[Optional[str], Optional[list[str]]]:
-        form = name_form(entry)
+    def named(entry: str) -> tuple[Optional[str], Optional[list[str]], str]:
+        form, path = name_form(entry), os.path.expanduser(entry)
         if entry in keys:
-            return entry, None
-        found = by_key.get(form) or by_file.get(
-            name_form(os.path.realpath(os.path.expanduser(entry))))
-        if found is None and "/" not in form:
-            found = by_name.get(form)
-        return found, None if found else key_clashes.get(form) or name_clashes.get(form)
+            return entry, None, "path"
+        file = name_form(os.path.realpath(path))
+        found = by_key.get(form) or by_path.get(name_form(os.path.abspath(path))) or \
+            by_file.get(file)
+        if found is None and "/" not in form and form in by_name:
+            return by_name[form], None, "name"
+        return found, None if found else (key_clashes.get(form) or file_clashes.get(file)
+                                          or name_clashes.get(form)), "path"
     return named
 
 
 def _frame_entries(table: Mapping, inputs: Sequence[str], source: str,
                    image_ids: Optional[Mapping[str, int]],
-                   paths: Optional[Mapping[str, str]]) -> dict[str, Key]:
-    """{frame key of an input (``clip.mp4#3``): entry} for the entries that
-    key a video's frame: the video part is matched as any entry is (its
-    path relative to --input, a file path, a bare name), the frame number
-    read as a number (``#03`` is frame 3)."""
+                   paths: Optional[Mapping[str, str]]) -> dict[str, tuple]:
+    """{frame key of an input (``clip.mp4#3``): (entry, ...)} for the
+    entries that key a video's frame: the video part is matched as any entry
+    is (its path relative to --input, a file path, a bare name), the frame
+    number read as a number (``#03`` is frame 3)."""
     frames = {entry: video_of_frame(entry) for entry in table
               if isinstance(entry, str) and video_of_frame(entry)}
-    if not frames:
-        return {}
     owner = {}  # {video part: input key}; each on its own (several may name one video).
     for video in dict.fromkeys(frames.values()):
-        owner.update({entry: key for key, entry in
-                      match_entries({video: None}, inputs, source, image_ids, paths).items()})
-    return {frame_key(owner[video], frame_number(entry)): entry
-            for entry, video in frames.items() if video in owner}
+        owner.update({entry: key for key, entries in match_entries(
+            {video: None}, inputs, source, image_ids, paths).items() for entry in entries})
+    found: dict = {}
+    for entry, video in frames.items():
+        if video in owner:
+            found.setdefault(frame_key(owner[video], frame_number(entry)), []).append(entry)
+    return {key: tuple(entries) for key, entries in found.items()}
 
 
 def _is_loaded(value: Any) -> bool:
@@ -350,6 +355,17 @@ def _loaded_entry(key: Key, value: tuple) -> tuple:
                          "scores (M,)[, categories (M,)])") from e
     return (found.boxes, found.scores) + (() if found.categories is None else
                                           (found.categories,))
+
+
+def _merged(rows: Sequence[tuple]) -> tuple:
+    """One input's table rows as one (boxes (M, 4), scores (M,), categories
+    (M,) or None); a row without categories has ``NO_CATEGORY`` beside others."""
+    boxes = np.concatenate([np.reshape(row[0], (-1, 4)) for row in rows])
+    scores = np.concatenate([row[1] for row in rows])
+    if all(len(row) == 2 for row in rows):
+        return boxes, scores, None
+    return boxes, scores, np.concatenate([row[2] if len(row) == 3 else np.full(
+        len(row[1]), NO_CATEGORY) for row in rows]).astype(np.int64)
 
 
 class FileDetector(PersonDetector):
@@ -387,7 +403,7 @@ class FileDetector(PersonDetector):
         self.score_threshold = score_threshold
         self.nms_iou_threshold = nms_iou_threshold
         self.max_detections = max_detections
-        self.matched: Optional[dict[str, Key]] = None
+        self.matched: Optional[dict[str, tuple]] = None
         # Boxes the file gives that scored below ``score_threshold``, and
         # that miss their image (another image's pixels?): not run; the
         # user's boxes, so the run says how many.
@@ -395,28 +411,34 @@ class FileDetector(PersonDetector):
         self.off_image = 0
 
     def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None,
-             paths: Optional[Mapping[str, str]] = None) -> dict[str, Key]:
+             paths: Optional[Mapping[str, str]] = None) -> dict[str, tuple]:
         """Matches the table to the inputs (see :func:`match_entries`);
-        returns {input key: entry}. Entries matching no input are logged."""
+        returns {input key: (entry, ...)}. Entries matching no input are
+        logged, the first 5 named (was: only a count, unless none matched)."""
         self.matched = match_entries(self.table, list(inputs), self.path, image_ids, paths)
-        unused = len(self.table) - len(set(self.matched.values()))
+        used = {entry for entries in self.matched.values() for entry in entries}
+        unused = [entry for entry in self.table if entry not in used]
         if unused:
-            # None matched: how entries are matched, with an entry and an
-            # input side by side (a folder's own name in every entry matched
-            # nothing, unexplained).
+            # None matched: how entries match, an entry and an input side by
+            # side (a folder's own name in every entry matched nothing, unsaid).
             hint = ("" if self.matched or not inputs else
                     f" (an entry names an input by its path relative to --input, by a file's "
                     f"path, or by its bare file name, an image also by its number, a video's "
                     f"frame as <video>#<n>: entry {next(iter(self.table))!r}, input "
                     f"{next(iter(inputs))!r})")
-            logging.warning("%s: %d of its %d images match no input%s", self.path, unused,
-                            len(self.table), hint)
+            logging.warning("%s: %d of its %d images match no input: %s%s%s", self.path,
+                            len(unused), len(self.table), ", ".join(map(repr, unused[:5])),
+                            f" and {len(unused) - 5} more" if len(unused) > 5 else "", hint)
         return self.matched
 
-    def _entry(self, source: str) -> Optional[Key]:
-        if self.matched is None:
-            return match_entries(self.table, [source], self.path).get(source)
-        return self.matched.get(source)
+    def _entries(self, source: Source) -> tuple:
+        """The table entries ``source`` (an input key, or a table key) runs on."""
+        if not isinstance(source, str):
+            return (source,) if source in self.table else ()
+        matched = self.matched
+        if matched is None:
+            matched = match_entries(self.table, [source], self.path)
+        return matched.get(source, ())
 
     def frame_source(self, video: str, index: int) -> str:
         """Whose boxes frame ``index`` of ``video`` (an input key) runs on:
@@ -434,32 +456,33 @@ class FileDetector(PersonDetector):
     def frames_beyond(self, video: str, count: int) -> list[str]:
         """The entries keying frames of ``video`` past its ``count`` frames
         (boxes that no frame took; numbered from 1, or another video's)."""
-        keys = self.matched if self.matched is not None else {e: e for e in self.table}
-        return sorted((entry for key, entry in keys.items() if isinstance(key, str)
-                       and video_of_frame(key) == video
-                       and frame_number(key) >= count), key=str)
+        keys = self.matched if self.matched is not None else {e: (e,) for e in self.table}
+        return sorted((entry for key, entries in keys.items() if isinstance(key, str)
+                       and video_of_frame(key) == video and frame_number(key) >= count
+                       for entry in entries), key=str)
 
     def has_entry(self, source: Source) -> bool:
         """Whether the file has boxes for ``source`` (before any filter)."""
-        entry = self._entry(source) if isinstance(source, str) else source
-        return entry in self.table
+        return bool(self._entries(source))
 
     def image_id(self, source: str) -> Optional[int]:
-        """The image id of an input's entry when the file keys it by id."""
-        entry = self._entry(source)
-        return entry if isinstance(entry, int) else None
+        """The image id the file gives an input's entries: an entry keyed by
+        id, or a COCO record's ``image_id`` beside its ``file_name``."""
+        ids = (entry if isinstance(entry, int) else getattr(entry, "image_id", None)
+               for entry in self._entries(source))
+        return next((image_id for image_id in ids if image_id is not None), None)
 
     def detect(self, image: np.ndarray, source: Source = None) -> Detections:
         """The boxes of ``source`` (an input key, or a table key)."""
         check_rgb_image(image)
-        entry = self._entry(source) if isinstance(source, str) else source
-        if entry not in self.table:
+        rows = [self.table[entry] for entry in self._entries(source)]
+        if not rows:
             return Detections.empty()
-        boxes, scores, *categories = self.table[entry]
+        boxes, scores, categories = _merged(rows)
         on_image = ~transforms.boxes_off_image(boxes, *image.shape[:2])
         self.off_image += int(np.sum(~on_image))
         boxes, scores = boxes[on_image], scores[on_image]
-        categories = np.asarray(categories[0])[on_image] if categories else None
+        categories = None if categories is None else categories[on_image]
         self.below_threshold += int(np.sum(scores < self.score_threshold))
         return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
                                  self.max_detections, categories)

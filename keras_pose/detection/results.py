@@ -1,10 +1,12 @@
-"""Detector output saved as a COCO detection-results file."""
+"""COCO detection-results files: detector output saved as one, and the
+records of one read as ``--boxes`` entries."""
 
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, Mapping, Tuple, Union
+from collections import Counter
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from keras_pose.detection.base import Detections
 from keras_pose.files import write_json
@@ -42,3 +44,50 @@ def write_coco_detections(path: str, entries: Entries, category_id: int = 1) -> 
                             "bbox": box, "score": score})
     write_json(path, results)
     return len(results)
+
+
+# A record without category_id (COCO's ids start at 1).
+NO_CATEGORY = 0
+
+
+class RecordName(str):
+    """A record's ``file_name`` as a boxes table's key, with the record's
+    ``image_id`` (an int, or None): its image when the name matches no
+    input (was never tried: the record's boxes went unused)."""
+
+    image_id: Optional[int]
+
+    def __new__(cls, name: str, image_id: Any = None) -> "RecordName":
+        self = super().__new__(cls, name)
+        self.image_id = image_id if type(image_id) is int else None  # Never a bool.
+        return self
+
+
+def results_entries(records: list, category_ids: Sequence[int], dropped: Counter,
+                    name_key: Callable[[str], str]) -> list[tuple]:
+    """A COCO results list's records as (key, box, score, category or None,
+    where in the file): the key a :class:`RecordName` of
+    ``name_key(file_name)`` (boxes files' key form) when the record has a
+    ``file_name``, else its ``image_id`` (a string of digits read as its
+    number, as COCO's ids are: "40083" was a file name, matching no input),
+    None when neither is a string or int. Records of other categories than
+    ``category_ids`` are left out and counted in ``dropped``."""
+    out = []
+    for i, det in enumerate(records):
+        if not isinstance(det, dict) or not ("image_id" in det or "file_name" in det):
+            out.append((None, None, None, None, f"entry {i} (no image_id or file_name)"))
+            continue
+        category = det.get("category_id")  # None: the file gives none (said by the run).
+        if category is not None and category not in category_ids:
+            dropped[category] += 1
+            continue
+        key = det.get("image_id")
+        if isinstance(key, str) and key.isascii() and key.isdigit():
+            key = int(key)
+        if "file_name" in det:
+            key = RecordName(name_key(str(det["file_name"])), key)
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            key = None
+        out.append((key, det.get("bbox"), det.get("score", 1.0),
+                    None if category is None else int(category), f"entry {i}"))
+    return out

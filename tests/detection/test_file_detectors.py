@@ -63,10 +63,14 @@ def test_relative_paths_first_then_unambiguous_names_then_ids(tmp_path):
     assert len(detector.detect(IMAGE, "b/photo_7.jpg")) == 0  # another file, same name
     np.testing.assert_array_equal(detector.detect(IMAGE, "deep/solo.jpg").boxes, [[2, 2, 2, 2]])
     np.testing.assert_array_equal(detector.detect(IMAGE, "frame_0009.png").boxes, [[9, 9, 9, 9]])
-    # With an annotation file, ids come from it, not from the digits.
+    # With an annotation file, ids come from it, not from the digits: image
+    # 9 is a/photo_7.jpg, whose boxes are its path's and image 9's, best first.
     detector = _bound(path, keys, image_ids={"a/photo_7.jpg": 9})
     assert len(detector.detect(IMAGE, "frame_0009.png")) == 0
-    assert detector.image_id("a/photo_7.jpg") is None  # keyed by its path in the file
+    np.testing.assert_array_equal(detector.detect(IMAGE, "a/photo_7.jpg").boxes,
+                                  [[9, 9, 9, 9], [1, 2, 3, 4]])
+    assert detector.image_id("a/photo_7.jpg") == 9
+    assert _bound(path, keys).image_id("a/photo_7.jpg") is None  # keyed by its path only
 
 
 def test_entries_naming_the_files_by_absolute_or_current_folder_paths(tmp_path, monkeypatch):
@@ -97,10 +101,10 @@ def test_a_file_matching_no_input_says_how_entries_match(tmp_path, caplog):
     path = tmp_path / "boxes.json"
     path.write_text(json.dumps({"seq1/000003.jpg": [[5, 5, 10, 20]]}))
     _bound(path, ["000003.jpg"])
-    assert ("1 of its 1 images match no input (an entry names an input by its path relative "
-            "to --input, by a file's path, or by its bare file name, an image also by its "
-            "number, a video's frame as <video>#<n>: entry 'seq1/000003.jpg', input "
-            "'000003.jpg')") in caplog.text
+    assert ("1 of its 1 images match no input: 'seq1/000003.jpg' (an entry names an input by "
+            "its path relative to --input, by a file's path, or by its bare file name, an "
+            "image also by its number, a video's frame as <video>#<n>: entry "
+            "'seq1/000003.jpg', input '000003.jpg')") in caplog.text
 
 
 def test_ambiguous_names_and_ids_are_errors_listing_the_inputs(tmp_path):
@@ -286,7 +290,7 @@ def test_names_match_whatever_their_unicode_normalisation(tmp_path, caplog):
     # An exact name first; two inputs only the form tells apart are
     # ambiguous for an entry in neither form ("éé.jpg" half composed).
     assert match_entries({nfd: None, f"x/{nfd}": None}, [nfd, nfc, f"x/{nfc}"],
-                         "det.json") == {nfd: nfd, f"x/{nfc}": f"x/{nfd}"}
+                         "det.json") == {nfd: (nfd,), f"x/{nfc}": (f"x/{nfd}",)}
     both = [unicodedata.normalize(form, "s/éé.jpg") for form in ("NFC", "NFD")]
     mixed = "s/\u00e9e\u0301.jpg"
     assert mixed not in both
@@ -301,14 +305,14 @@ def test_a_video_is_never_matched_by_the_number_in_its_name():
     from keras_pose.detection.file_detectors import match_entries
     table = {785: None, 40083: None}
     assert match_entries(table, ["000000040083.jpg", "clip785.mp4"], "det.json") == {
-        "000000040083.jpg": 40083}
+        "000000040083.jpg": (40083,)}
     # No clash with the image of that id: it takes the entry.
     assert match_entries(table, ["000000000785.jpg", "CLIP785.MP4"], "det.json") == {
-        "000000000785.jpg": 785}
+        "000000000785.jpg": (785,)}
     # Its own name and its frames' keys still match.
     assert match_entries({"clip785.mp4": None, "clip785.mp4#2": None},
-                         ["clip785.mp4"], "det.json") == {"clip785.mp4": "clip785.mp4",
-                                                           "clip785.mp4#2": "clip785.mp4#2"}
+                         ["clip785.mp4"], "det.json") == {"clip785.mp4": ("clip785.mp4",),
+                                                           "clip785.mp4#2": ("clip785.mp4#2",)}
 
 
 def test_a_coco_file_name_is_matched_by_its_last_number_not_the_year(tmp_path):
@@ -324,9 +328,10 @@ def test_a_coco_file_name_is_matched_by_its_last_number_not_the_year(tmp_path):
 
 
 def test_an_entry_keyed_by_an_inputs_own_path_wins_over_one_with_its_bare_name():
-    """sub/x.jpg runs on its own entry's boxes, not on an entry "x.jpg" listed first."""
+    """sub/x.jpg runs on its own entry's boxes, not on an entry "x.jpg" listed
+    first: beside sub/x.jpg, the file's x.jpg is another file."""
     detector = FileDetector({"x.jpg": [[0, 0, 10, 10]], "sub/x.jpg": [[5, 5, 20, 20]]})
-    assert detector.bind(["sub/x.jpg"]) == {"sub/x.jpg": "sub/x.jpg"}
+    assert detector.bind(["sub/x.jpg"]) == {"sub/x.jpg": ("sub/x.jpg",)}
     np.testing.assert_array_equal(detector.detect(IMAGE, "sub/x.jpg").boxes, [[5, 5, 20, 20]])
 
 
