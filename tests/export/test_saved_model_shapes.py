@@ -51,7 +51,9 @@ def test_heatmaps_of_a_non_square_export_equal_the_model(non_square, non_square_
     out = non_square_export.signatures["heatmaps"](images=tf.constant(crops))["heatmaps"].numpy()
     expected = model(crops, training=False).numpy()
     assert out.shape == (2, 32, 24, 17)
-    np.testing.assert_allclose(out, expected, atol=1e-4)
+    # Relative too: random weights give heatmaps up to ~40, where kernels' rounding
+    # (the fused graph's against Keras's) reaches 1.3e-4 on an AVX-512 EPYC.
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-4)
 
 
 def test_an_unfrozen_export_runs_the_network_in_inference_mode(non_square):
