@@ -32,8 +32,10 @@ Precisions (``keras_pose.export.precision``), per format:
   as representative data set (float32 input and output, int8 inside).
 
 Each artifact has a sidecar ``<stem>.json``: format, precision, input and
-output shapes and the experiment config. The runtimes are the optional
-``deploy`` extra; :func:`missing_packages` names what is not installed.
+output shapes, the experiment config, the size and SHA-256 of each network
+file (``network_files``: another export's sidecar is refused). The runtimes
+are the optional ``deploy`` extra; :func:`missing_packages` names what is
+not installed.
 
 :func:`load_export` makes an artifact a ``PoseModel`` (the network wrapped
 by :func:`numpy_network` for the TF graph of ``TopDownEstimator``, the
@@ -61,6 +63,7 @@ from keras_pose.checkpoint import CheckpointError
 from keras_pose.configs import ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import config_from_dict, config_to_dict
 from keras_pose.errors import MissingFileError, MissingPackageError
+from keras_pose.export.checkpoint_version import files_mismatch, files_record
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.numpy_network import numpy_network
 from keras_pose.export.precision import FORMAT_PRECISIONS, ExportError, resolve_precision
@@ -179,9 +182,15 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
     writer = {"onnx": _write_onnx, "openvino": _write_openvino, "litert": _write_litert}[fmt]
     with interrupts_kept():  # The converters can swallow or wrap a Ctrl-C.
         writer(fused, signature, path, precision, calibration)
-    write_atomically(sidecar_path(path), json.dumps(sidecar_info(config, fmt, precision),
-                                                    indent=1))
+    info = {**sidecar_info(config, fmt, precision),
+            "network_files": files_record(network_files(path))}
+    write_atomically(sidecar_path(path), json.dumps(info, indent=1))
     return path
+
+
+def network_files(path: str) -> list[str]:
+    """The artifact ``path`` and, beside an OpenVINO ``.xml``, its ``.bin``."""
+    return [path] + ([os.path.splitext(path)[0] + ".bin"] if path.endswith(".xml") else [])
 
 
 def sidecar_info(config: ExperimentConfig, fmt: str, precision: str) -> dict:
@@ -408,15 +417,31 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     fmt = export_format(path)
     if fmt is None:
         raise ExportError(f"{path}: not an .onnx, .xml or .tflite file nor a SavedModel")
-    precision = read_sidecar(path)["precision"]
-    check_format(fmt, precision, export=False)  # A shipped file needs only its runtime.
+    sidecar = read_sidecar(path)
+    check_format(fmt, sidecar["precision"], export=False)  # A shipped file: its runtime.
     try:
-        return {"onnx": _onnx_fn, "openvino": _openvino_fn,
-                "litert": _litert_fn}[fmt](path, precision, num_threads)
+        fn = {"onnx": _onnx_fn, "openvino": _openvino_fn,
+              "litert": _litert_fn}[fmt](path, sidecar["precision"], num_threads)
     except _load_errors(fmt) as e:
         raise DamagedExportError(
             f"{path}: {RUNTIME_OF[fmt]} cannot load it ({_runtime_reason(e)}): the export "
             "is damaged (a file cut short or missing)") from e
+    _check_network_files(path, sidecar)
+    return fn
+
+
+def _check_network_files(path: str, sidecar: dict) -> None:
+    """Raises DamagedExportError (the cache makes it again) for network files
+    other than the sidecar records: another export's sidecar (an int8 network
+    was reported fp32), a file changed since. Run after loading: an unreadable
+    file keeps its runtime's words. Sidecars before the record: as then."""
+    mismatch = "network_files" in sidecar and files_mismatch(sidecar["network_files"],
+                                                             network_files(path))
+    if mismatch:
+        raise DamagedExportError(
+            f"{sidecar_path(path)} does not describe {mismatch[0]} ({mismatch[1]}): the "
+            "sidecar belongs to another export, or the file was changed since it was "
+            "exported")
 
 
 def _load_errors(fmt: str) -> tuple[type, ...]:

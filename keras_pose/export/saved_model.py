@@ -459,6 +459,8 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
         converter = tf.lite.TFLiteConverter.from_saved_model(literal,
                                                              signature_keys=["heatmaps"])
         data = converter.convert()
+    from keras_pose.export.checkpoint_version import content_record
+    info["network_files"] = content_record(".tflite", data)  # Tied to this file, as any export.
 
     def write(tmps: list[str]) -> None:
         for tmp, content in zip(tmps, (data, json.dumps(info, indent=1).encode())):

@@ -228,6 +228,20 @@ def test_tflite_heatmaps_match(exported, tmp_path):
     crops = np.random.default_rng(3).normal(size=(1, 64, 64, 3)).astype(np.float32)
     out = runner(images=crops)["heatmaps"]
     np.testing.assert_allclose(out, model(crops, training=False).numpy(), atol=1e-4)
+    # Its sidecar is tied to the file, as every export's: a bit changed is refused.
+    import hashlib
+    import json
+
+    from keras_pose.export import runtimes
+    from keras_pose.inference import load_pose_model
+    data = open(tflite, "rb").read()
+    assert json.load(open(runtimes.sidecar_path(tflite)))["network_files"] == {
+        ".tflite": {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}}
+    changed = bytearray(data)
+    changed[len(data) * 6 // 10] ^= 1
+    open(tflite, "wb").write(bytes(changed))
+    with pytest.raises(runtimes.DamagedExportError, match="SHA-256 is not the one"):
+        load_pose_model(tflite)
 
 
 def test_a_full_disk_during_the_export_is_a_user_error_naming_the_place(tiny_exported, tmp_path,
