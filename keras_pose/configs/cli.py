@@ -127,8 +127,7 @@ def expand_overrides(overrides: Sequence[str], config: ExperimentConfig) -> list
 def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
                       overrides: Sequence[str] = ()) -> ExperimentConfig:
     """``config`` with what a checkpoint owns put back: the whole ``model``
-    section (the weights define it) and the data set's metadata (keypoint
-    names, flip pairs, skeleton, OKS sigmas, upper-body ids), unless an
+    section (the weights define it) and the data set's metadata (keypoint names, flip pairs, skeleton, OKS sigmas, upper-body ids; on the data set it was trained on, the categories too), unless an
     override in ``overrides`` sets a metadata field explicitly (applied and
     logged).
 
@@ -148,7 +147,19 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
                          getattr(config.data, field), getattr(trained.data, field))
         else:
             kept[field] = getattr(trained.data, field)
+    if "data.category_ids" not in explicit and _same_root(config.data.root, trained.data.root):
+        # Its own data set: the categories it was trained on (--dataset rebuilt
+        # the data section, and the file's default rule scored other people).
+        kept["category_ids"] = trained.data.category_ids
     return config.replace(model=trained.model, data=dataclasses.replace(config.data, **kept))
+
+
+def _same_root(root: str, other: str) -> bool:
+    """Whether two data roots are one folder (a link, ``~`` or a trailing
+    slash aside); another data set keeps its file's own category rule."""
+    def real(path: str) -> str:
+        return os.path.realpath(os.path.expanduser(path)) if path else ""
+    return bool(root) and real(root) == real(other)
 
 
 def check_keypoint_renaming(trained: Sequence[str], names: Sequence[str]) -> None:

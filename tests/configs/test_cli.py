@@ -165,3 +165,25 @@ def test_dataset_custom_takes_the_custom_defaults_even_from_a_run_in_data_custom
     assert config.data.dataset == "custom" and config.data.root == "data/custom"
     assert config.data.keypoint_names == () and config.data.flip_pairs == ()
     assert config.test.use_gt_boxes is True
+
+
+def test_on_its_own_data_set_a_checkpoint_keeps_the_categories_it_was_trained_on(tmp_path):
+    """Trained with --set data.category_ids=2 on a file of two categories
+    with the same keypoints: evaluate.py --dataset custom --data_dir (the
+    same folder) scored both categories' people (another AP, unsaid). On
+    another data set the file's own rule stays (its ids are its own)."""
+    root = tmp_path / "lizards"
+    root.mkdir()
+    os.symlink(root, tmp_path / "link")
+    trained = _trained_on_a_custom_set()
+    trained = trained.replace(data=dataclasses.replace(trained.data, root=str(root),
+                                                       category_ids=(2,)))
+    for data_dir in (str(root), str(tmp_path / "link"), str(root) + "/"):
+        config = build_config(dataset="custom", data_dir=data_dir, start=trained)
+        assert checkpoint_config(config, trained).data.category_ids == (2,), data_dir
+    other = build_config(dataset="custom", data_dir=str(tmp_path / "other"), start=trained)
+    assert checkpoint_config(other, trained).data.category_ids == ()
+    overrides = ["data.category_ids=1"]
+    chosen = build_config(dataset="custom", data_dir=str(root), start=trained,
+                          overrides=overrides)
+    assert checkpoint_config(chosen, trained, overrides).data.category_ids == (1,)
