@@ -96,29 +96,48 @@ class Validation(keras.callbacks.Callback):
         if not self._due(epoch):
             return
         from keras_pose.evaluation.runner import evaluate
+        metrics = self._validate(epoch + 1, self.checkpoint.last_path, lambda: evaluate(
+            self.estimator, self.records, self.metric, batch_size=self.batch_size))
+        if metrics is None:
+            return
+        self.last_metrics = metrics
+        if logs is not None:
+            logs[f"val_{self.metric.primary}"] = float(metrics[self.metric.primary])
+        self._summaries(metrics)
+
+    def _validate(self, epoch: int, checkpoint: str, run: Any) -> Optional[dict]:
+        """Validates epoch ``epoch``'s (1-based) ``checkpoint`` with
+        ``run()`` (its metrics), records the value beside it and updates
+        ``best/``; None when the validation failed (said; raised when
+        ``strict``)."""
         primary = self.metric.primary
         try:
-            metrics = evaluate(self.estimator, self.records, self.metric,
-                               batch_size=self.batch_size)
+            metrics = run()
         except Exception as e:  # noqa: BLE001 - reported; the epoch is saved already.
-            message = (f"validation after epoch {epoch + 1} failed ({type(e).__name__}: {e}); "
-                       f"the epoch's checkpoint {self.checkpoint.last_path} is kept")
+            message = (f"validation after epoch {epoch} failed ({type(e).__name__}: {e}); "
+                       f"the epoch's checkpoint {checkpoint} is kept")
             if self.strict:
                 raise TrainingError(message) from e
             logging.error("%s; training goes on (train.strict_validation=false)", message)
             self.failures.append(message)
-            return
+            return None
         value = float(metrics[primary])
-        self.last_metrics = metrics
-        run_dir.record_validation(self.checkpoint.last_path, primary, value, self.how)
-        if logs is not None:
-            logs[f"val_{primary}"] = value
-        logging.info("Validation after epoch %d: %s = %.4f", epoch + 1, primary, value)
-        self._summaries(metrics)
+        run_dir.record_validation(checkpoint, primary, value, self.how)
+        logging.info("Validation after epoch %d: %s = %.4f", epoch, primary, value)
         best = self._comparable_best()
         if best is None or value > float(best["value"]):
-            run_dir.save_best(self.directory, self.checkpoint.last_path, epoch + 1, primary, value,
-                              self.how)
+            run_dir.save_best(self.directory, checkpoint, epoch, primary, value, self.how)
+        return metrics
+
+    def _evaluate_saved(self, path: str) -> dict:
+        """The validation metrics of the network saved at ``path``."""
+        from keras_pose.checkpoint import load_model
+        from keras_pose.evaluation.runner import evaluate
+        from keras_pose.inference import TopDownEstimator
+        network, _ = load_model(path)
+        estimator = TopDownEstimator(lambda x: network(x, training=False), self.estimator.config,
+                                     flip=self.estimator.flip)
+        return evaluate(estimator, self.records, self.metric, batch_size=self.batch_size)
 
     def _comparable_best(self) -> Optional[dict]:
         """``best/``'s record, validated again as this run validates when it
@@ -130,18 +149,11 @@ class Validation(keras.callbacks.Callback):
         # replaced a best/ that scored 0.944 under them.
         if best is None or best.get("how") == self.how:
             return best
-        from keras_pose.checkpoint import load_model
-        from keras_pose.evaluation.runner import evaluate
-        from keras_pose.inference import TopDownEstimator
-        path = os.path.join(self.directory, "best")
         logging.warning("best/ (epoch %s) was validated otherwise (%s; now %s): validating it "
                         "again", best.get("epoch"), best.get("how") or "how unrecorded",
                         self.how)
-        network, _ = load_model(path)
-        estimator = TopDownEstimator(lambda x: network(x, training=False), self.estimator.config,
-                                     flip=self.estimator.flip)
-        value = float(evaluate(estimator, self.records, self.metric,
-                               batch_size=self.batch_size)[self.metric.primary])
+        path = os.path.join(self.directory, "best")
+        value = float(self._evaluate_saved(path)[self.metric.primary])
         run_dir.rewrite_best_record(self.directory, value, self.how)
         return dict(best, value=value, how=self.how)
 
@@ -149,7 +161,15 @@ class Validation(keras.callbacks.Callback):
         """Validates the resumed ``checkpoint`` (its weights are the
         network's) when its epoch was due and has no record: a run stopped
         during that validation (Ctrl-C, ``kill -9``) was never validated
-        again, so ``best/`` and the final table could be missing for good."""
+        again, so ``best/`` and the final table could be missing for good.
+        Kept checkpoints of earlier due epochs without a record (validations
+        that failed: a damaged image, since replaced) are validated first,
+        oldest first, from their saved weights: ``best/`` was chosen among
+        the last epoch alone."""
+        for earlier, path in run_dir.unvalidated_epochs(self.directory, before=epoch):
+            if self._due(earlier - 1):
+                logging.info("Validating %s, left unvalidated by the run that wrote it", path)
+                self._validate(earlier, path, lambda: self._evaluate_saved(path))
         # Was said of epochs not due too, with no validation after it.
         if epoch > 0 and self._due(epoch - 1) and run_dir.validation_of(checkpoint) is None:
             logging.info("Validating %s, left unvalidated by the run that wrote it", checkpoint)

@@ -377,6 +377,13 @@ def _epochs(model_dir: str) -> list[tuple[int, str]]:
     return [(epoch, p) for epoch, p in epoch_directories(model_dir) if is_complete(p)]
 
 
+def unvalidated_epochs(model_dir: str, before: int) -> list[tuple[int, str]]:
+    """(epoch, path) of the complete epoch checkpoints of epochs (1-based)
+    below ``before`` that have no validation record, oldest first."""
+    return [(epoch, path) for epoch, path in _epochs(model_dir)
+            if epoch < before and validation_of(path) is None]
+
+
 def pending_best(model_dir: str) -> Optional[tuple[int, str, float]]:
     """The validated epoch checkpoint that beats ``best/`` (or any, when
     ``best/`` is missing or incomplete), validated as ``best/`` was (values

@@ -125,3 +125,38 @@ def test_best_validated_again_is_compared_by_its_new_value(tmp_path, monkeypatch
     best = _best(tmp_path)
     assert (best["epoch"], best["value"], best["how"]) == (2, 0.5, "new")
 
+
+
+def test_a_resume_validates_earlier_due_epochs_whose_validation_failed(tmp_path, monkeypatch):
+    """Both validations of a run failed (a damaged image, replaced since):
+    the rerun validated only the resumed epoch 2 (AP 0.4), so best/ held it
+    while epoch 1 scores 0.6. Now epoch 1 is validated first, from its saved
+    weights; a checkpoint of an epoch not due (every=2) is left alone."""
+    from keras_pose.checkpoint import COMPLETE_FILE
+    paths = {}
+    for epoch in (1, 2, 3):
+        paths[epoch] = _epoch_dir(tmp_path, epoch)
+        open(os.path.join(paths[epoch], COMPLETE_FILE), "w").close()
+    saved_scores = {paths[1]: 0.6, paths[2]: 0.3, paths[3]: 0.9}
+    validated = []
+
+    def evaluate_saved(self, path):
+        validated.append(path)
+        return {"AP": saved_scores[path]}
+    monkeypatch.setattr(Validation, "_evaluate_saved", evaluate_saved)
+    monkeypatch.setattr(runner, "evaluate", lambda *a, **k: {"AP": 0.4})
+    validation = _validation(tmp_path, every=1, epochs=5)
+    validation.catch_up(paths[3], 3)
+    assert validated == [paths[1], paths[2]]  # Oldest first; epoch 3 by the live network.
+    assert [json.load(open(os.path.join(paths[e], "validation.json")))["value"]
+            for e in (1, 2, 3)] == [0.6, 0.3, 0.4]
+    assert _best(tmp_path)["epoch"] == 1 and _best(tmp_path)["value"] == 0.6
+    validated.clear()
+    validation.catch_up(paths[3], 3)  # All recorded now: nothing validated again.
+    assert validated == []
+    every_2 = tmp_path / "every_2"
+    for epoch in (1, 2):
+        open(os.path.join(_epoch_dir(every_2, epoch), COMPLETE_FILE), "w").close()
+    monkeypatch.setattr(Validation, "_evaluate_saved", lambda self, path: validated.append(path))
+    _validation(every_2, every=2, epochs=4).catch_up(str(every_2 / "checkpoints/epoch_0002"), 2)
+    assert validated == []  # Epoch 1 was not due; epoch 2 by the live network.
