@@ -10,6 +10,7 @@ afresh, never from another keypoint's.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 from typing import Optional, Sequence
 
@@ -34,10 +35,17 @@ def source_error(path: str, error: CheckpointError) -> CheckpointError:
     """The resolver's error for ``--init_checkpoint path``, naming the flag;
     a file is told what the flag takes (the resolver lists exports, which
     the flag refuses)."""
+    takes = ("a Keras checkpoint directory (config.json and model.weights.h5), a model "
+             "directory or a preset name")
     if os.path.isfile(path) and not path.lower().endswith(PYTORCH_FILES):
-        return CheckpointError(
-            f"--init_checkpoint {path} is a file; give a Keras checkpoint directory "
-            "(config.json and model.weights.h5), a model directory or a preset name")
+        return CheckpointError(f"--init_checkpoint {path} is a file; give {takes}")
+    if os.path.isdir(path):  # The resolver's list named SavedModels and exports too.
+        epochs = sorted(glob.glob(os.path.join(glob.escape(path), "epoch_*", "config.json")))
+        hint = "" if not epochs else (
+            f" (it holds epoch checkpoints: give one, e.g. {os.path.dirname(epochs[-1])}, or "
+            f"the model directory {os.path.dirname(os.path.normpath(path))})")
+        return CheckpointError(f"--init_checkpoint {path} is not a checkpoint: give {takes}"
+                               f"{hint}")
     return CheckpointError(f"--init_checkpoint: {error}")
 
 

@@ -192,10 +192,22 @@ def test_train_py_names_the_flag_of_a_wrong_init_checkpoint(train_script, synthe
     flag refuses."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "model.keras").write_bytes(b"PK")
+    # A model directory's checkpoints/ folder: the resolver's list offered SavedModels
+    # and exports (which the flag refuses) and said nothing of the epochs inside.
+    epochs = tmp_path / "old_run" / "checkpoints"
+    for epoch in ("epoch_0001", "epoch_0002"):
+        (epochs / epoch).mkdir(parents=True)
+        (epochs / epoch / "config.json").write_text("{}")
     for source, message in (
             ("model.keras", "--init_checkpoint model.keras is a file; give a Keras checkpoint "
                             "directory (config.json and model.weights.h5), a model directory "
                             "or a preset name"),
+            ("old_run/checkpoints/", "--init_checkpoint old_run/checkpoints/ is not a "
+                                     "checkpoint: give a Keras checkpoint directory (config.json "
+                                     "and model.weights.h5), a model directory or a preset name "
+                                     "(it holds epoch checkpoints: give one, e.g. "
+                                     "old_run/checkpoints/epoch_0002, or the model directory "
+                                     "old_run)"),
             (str(tmp_path / "nope"), f"--init_checkpoint: checkpoint {tmp_path / 'nope'} does "
                                      "not exist")):
         capsys.readouterr()
