@@ -142,18 +142,30 @@ def test_a_checkpoint_pruned_or_replaced_during_its_export_is_named(
             load_pose_model(checkpoint, runtime="onnxruntime")
 
 
-def test_a_damaged_cached_export_is_made_again(checkpoint, fake_onnx_export, caplog):
-    """A cached export cut short (a full disk, a copy of the checkpoint
-    interrupted) crashed every later run in the runtime's own words; the
-    cache is ours to rebuild."""
-    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+def _cut_short(path):
     with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) // 2)
+    return [f"{path}: onnxruntime cannot load it", "(a file cut short or missing)"]
+
+
+def _changed_in_place(path):
+    from tests.export.test_sidecar_network import _flip_a_bit
+    _flip_a_bit(path)
+    return [f"{runtimes.sidecar_path(path)} does not describe {path} (its SHA-256"]
+
+
+@pytest.mark.parametrize("damage", [_cut_short, _changed_in_place])
+def test_a_damaged_cached_export_is_made_again(checkpoint, fake_onnx_export, caplog, damage):
+    """A cached export cut short (a full disk, a copy of the checkpoint
+    interrupted) crashed every later run in the runtime's own words; one
+    changed in place (its size kept) was served. The cache is ours to
+    rebuild: made again in its place, with a warning naming it."""
+    path = load_pose_model(checkpoint, runtime="onnxruntime").path
+    said = damage(path)
     with caplog.at_level("WARNING"):
         loaded = load_pose_model(checkpoint, runtime="onnxruntime")
     assert loaded.path == path and len(fake_onnx_export) == 2  # Made again, in its place.
-    assert f"{path}: onnxruntime cannot load it" in caplog.text
-    assert "(a file cut short or missing): exporting it again" in caplog.text
+    assert all(text in caplog.text for text in said) and "exporting it again" in caplog.text
     loaded.network(np.zeros((1, 64, 64, 3), np.float32))  # Usable.
 
 

@@ -156,17 +156,3 @@ def test_a_sidecar_of_an_earlier_version_without_the_record_loads_as_before(expo
     data = open(path, "rb").read()
     open(path, "wb").write(data[:len(data) // 2])
     assert _refusal(path).startswith(f"{path}: onnxruntime cannot load it")
-
-
-def test_a_cached_export_changed_in_place_is_made_again(private_checkpoint, fake_onnx_export,
-                                                        caplog):
-    """The cache is ours to rebuild: a network that is not its sidecar's is exported
-    again in its place, with a warning naming it (it was served)."""
-    path = load_pose_model(private_checkpoint, runtime="onnxruntime").path
-    _flip_a_bit(path)
-    with caplog.at_level("WARNING"):
-        loaded = load_pose_model(private_checkpoint, runtime="onnxruntime")
-    assert loaded.path == path and len(fake_onnx_export) == 2  # Made again, in its place.
-    assert f"{runtimes.sidecar_path(path)} does not describe {path} (its SHA-256" in caplog.text
-    assert "exporting it again" in caplog.text
-    loaded.network(np.zeros((1, 64, 64, 3), np.float32))  # Usable.
