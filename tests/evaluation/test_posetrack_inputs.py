@@ -175,3 +175,36 @@ def test_single_labelled_frame_sequences_say_why_tracking_is_nan(caplog):
     caplog.clear()
     evaluate((sequence(two_people()), sequence(two_people())))
     assert "single labelled frame" not in caplog.text
+
+
+def test_predictions_of_another_sequence_are_refused_naming_both(tmp_path):
+    """PoseTrack numbers every sequence's frames from 000000.jpg: a
+    prediction file holding sequence 000522's frames, given for 000342, was
+    paired by its bare names and scored (AP 100 here), in silence."""
+    gt = sequence(two_people())
+    pred = sequence(two_people(ids=(11, 12)))
+    for image in pred["images"]:
+        image["file_name"] = image["file_name"].replace("000342", "000522")
+        image["id"] += 1000
+    for annotation in pred["annotations"]:
+        annotation["image_id"] += 1000
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"pred\.json: its frames are of sequence 000522 \('images/val/000522_mpii_test/"
+            r"000000\.jpg'\), the ground truth .*gt\.json is sequence 000342 .*give the "
+            r"predictions of sequence 000342")):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
+                                 write(tmp_path / "pred.json", pred))
+
+
+def test_a_frame_missing_from_the_predictions_is_named(tmp_path):
+    """Was only "3 images, but the ground truth has 4": on a 150-frame
+    sequence the user searched for the missing frame by hand."""
+    gt = sequence(two_people())
+    pred = sequence(two_people(ids=(11, 12)))
+    pred["images"].pop(2)
+    pred["annotations"] = [a for a in pred["annotations"] if a["image_id"] != 102]
+    with pytest.raises(PoseTrackFormatError, match=(
+            r"3 images, but the ground truth .*gt\.json has 4; frames are paired by position "
+            r"\(missing: 000002\.jpg\)$")):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
+                                 write(tmp_path / "pred.json", pred))

@@ -379,10 +379,12 @@ def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
     same id or file name at each position, not the frames of the ground
     truth in another order) and has unique track ids per frame (the ground
     truth's: ``metric.check_ground_truth_ids``)."""
+    _check_sequence(gt, pred)
     if len(gt.frames) != len(pred.frames):
         raise PoseTrackFormatError(
             f"{pred.name}: {len(pred.frames)} images, but the ground truth "
-            f"{gt.name} has {len(gt.frames)}; frames are paired by position")
+            f"{gt.name} has {len(gt.frames)}; frames are paired by position"
+            + _frames_differing(gt, pred))
     gt_names = {}
     for i, g in enumerate(gt.frames):
         gt_names.setdefault(os.path.basename(g.file_name), i)
@@ -394,6 +396,41 @@ def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
         ids = p.people.track_ids
         if len(np.unique(ids)) != len(ids):
             raise _fail(where, f"non-unique track ids {ids.tolist()} in one frame")
+
+
+def _check_sequence(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
+    """Refuses predictions whose frames are another PoseTrack sequence's:
+    both files' folders name sequences by number (``000522_mpii_test``) and
+    the numbers differ. PoseTrack numbers every sequence's frames from
+    ``000000.jpg``, so a file of another sequence was paired by its bare
+    names and scored against this one, in silence. Folders that name no
+    sequence by number (predict.py's, a video's) are paired as before."""
+    if not gt.frames or not pred.frames:
+        return
+    gt_video, pred_video = _video_of(gt.frames[0].file_name), _video_of(pred.frames[0].file_name)
+    if gt_video.isdigit() and pred_video.isdigit() and gt_video != pred_video:
+        raise PoseTrackFormatError(
+            f"{pred.name}: its frames are of sequence {pred_video} "
+            f"('{pred.frames[0].file_name}'), the ground truth {gt.name} is sequence "
+            f"{gt_video} ('{gt.frames[0].file_name}'): give the predictions of sequence "
+            f"{gt_video}")
+
+
+def _frames_differing(gt: PoseTrackSequence, pred: PoseTrackSequence, shown: int = 5) -> str:
+    """Which ground-truth frames (by file name) the predictions lack, and
+    which of theirs the ground truth has not (a frame missing from a long
+    sequence was left to the user to find); "" when names cannot tell."""
+    gt_names = [os.path.basename(f.file_name) for f in gt.frames]
+    pred_names = [os.path.basename(f.file_name) for f in pred.frames]
+    gt_set, pred_set = set(gt_names), set(pred_names)
+    missing = [n for n in gt_names if n not in pred_set]
+    extra = [n for n in pred_names if n not in gt_set]
+    if len(missing) == len(gt_names):  # Other names altogether (a video's frames).
+        return ""
+    said = [f"{what} {', '.join(names[:shown])}" + (" ..." if len(names) > shown else "")
+            for what, names in (("missing:", missing), ("not in the ground truth:", extra))
+            if names]
+    return f" ({'; '.join(said)})" if said else ""
 
 
 def _pairing_problem(g: Frame, p: Frame, gt_names: Mapping[str, int]) -> Optional[str]:
