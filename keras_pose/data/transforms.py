@@ -188,15 +188,19 @@ def flip_joints(joints: np.ndarray, joints_vis: np.ndarray, image_width: int,
 
 def box_to_center_scale_tf(boxes: tf.Tensor, aspect_ratio: float,
                            padding: float = 1.25) -> tuple[tf.Tensor, tf.Tensor]:
-    """TF version of :func:`box_to_center_scale` for (..., 4) boxes."""
-    boxes = tf.cast(boxes, tf.float32)
-    x, y, w, h = tf.unstack(boxes, axis=-1)
+    """TF version of :func:`box_to_center_scale` for (..., 4) boxes: float32
+    center and scale, computed in float64 as the NumPy version (and the
+    reference's Python floats). In float32, a graph of fixed shapes had
+    ``/ 200`` rewritten as ``* 0.005`` (TF's optimizer), giving 1.8749999
+    for 375 / 200: one call's keypoints differed from the next's by the
+    shapes first traced (23 px on a near-tied heatmap peak)."""
+    x, y, w, h = tf.unstack(tf.cast(boxes, tf.float64), axis=-1)
     center = tf.stack([x + w * 0.5, y + h * 0.5], axis=-1)
     h2 = tf.where(w > aspect_ratio * h, w / aspect_ratio, h)
     w2 = tf.where(w < aspect_ratio * h, h2 * aspect_ratio, w)
     scale = tf.stack([w2, h2], axis=-1) / PIXEL_STD
-    pad = tf.where(center[..., 0] != -1.0, padding, 1.0)[..., None]
-    return center, scale * pad
+    pad = tf.where(center[..., 0] != -1.0, tf.constant(padding, tf.float64), 1.0)[..., None]
+    return tf.cast(center, tf.float32), tf.cast(scale * pad, tf.float32)
 
 
 def get_affine_transform_tf(center: tf.Tensor, scale: tf.Tensor,

@@ -210,7 +210,9 @@ class PoseServingModule(tf.Module):
         self.heatmaps = tf.function(self._heatmaps, input_signature=[
             tf.TensorSpec([None, height, width, 3], tf.float32, name="images")])
         self.keypoints = tf.function(self._keypoints, input_signature=[
-            tf.TensorSpec([None, None, None, 3], tf.uint8, name="images"),
+            # Channels unknown: grey (N, H, W, 1) images are taken (check_image_shape_tf);
+            # a 3 here made saved_model_cli and the restored function refuse them.
+            tf.TensorSpec([None, None, None, None], tf.uint8, name="images"),
             tf.TensorSpec([None, None, 4], tf.float32, name="boxes"),
             tf.TensorSpec([None], tf.int32, name="num_boxes")])
         self.encoded_image = tf.function(self._encoded_image, input_signature=[

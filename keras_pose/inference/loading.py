@@ -175,6 +175,11 @@ def load_pose_model(path: str, overrides: Sequence[str] = (), *,
       CheckpointError: naming the path and what is wrong with it.
       ConfigError: for a bad override.
     """
+    if runtime is None and precision is None and (data_config is not None
+                                                  or samples is not None):
+        # Were ignored in silence: no export is made, nothing is calibrated.
+        raise ValueError("data_config and samples calibrate an export: give them with "
+                         "runtime or precision (e.g. runtime='openvino', precision='int8')")
     path = _checked_path(path)
     resolved = resolve_checkpoint(path)
     try:

@@ -88,6 +88,15 @@ def check_boxes(boxes: Optional[Sequence[Sequence[float]]], source: str = "boxes
     return array.astype(np.float32)
 
 
+def _box_scores(box_scores: Any) -> np.ndarray:
+    """(M,) float32 ``box_scores``; a ValueError naming them for values that
+    are not numbers (was NumPy's bare "could not convert string to float")."""
+    try:
+        return np.asarray(box_scores, np.float32).reshape(-1)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"box_scores must be numbers, one per box: {e}") from None
+
+
 class Predictor:
     """Runs a pose model on images with person boxes.
 
@@ -173,7 +182,7 @@ class Predictor:
             boxes, box_scores = self._default_boxes(image, box_scores)
         boxes = check_boxes(boxes, image_size=image.shape[:2])
         scores = np.ones(len(boxes), np.float32) if box_scores is None else \
-            np.asarray(box_scores, np.float32).reshape(-1)
+            _box_scores(box_scores)
         if scores.shape != (len(boxes),):
             raise ValueError(f"{len(scores)} box scores for {len(boxes)} boxes")
         bad = np.flatnonzero(~(np.isfinite(scores) & (scores >= 0)))

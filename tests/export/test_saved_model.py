@@ -159,6 +159,14 @@ def test_grey_images_are_taken(loaded):
         images=tf.fill([1, 30, 40, 3], tf.constant(90, tf.uint8)),
         boxes=tf.constant([[[5, 5, 10, 20]]], tf.float32), num_boxes=tf.constant([1]))
     np.testing.assert_allclose(grey["keypoints"].numpy(), rgb["keypoints"].numpy(), atol=1e-4)
+    # As declared too: saved_model_cli (which feeds by the signature's shape) and the
+    # restored function refused grey images, the channels declared as 3.
+    _, inputs = loaded.signatures["serving_default"].structured_input_signature
+    assert inputs["images"].shape.as_list() == [None, None, None, None]
+    restored = loaded.keypoints(tf.fill([1, 30, 40, 1], tf.constant(90, tf.uint8)),
+                                tf.constant([[[5, 5, 10, 20]]], tf.float32), tf.constant([1]))
+    np.testing.assert_allclose(restored["keypoints"].numpy(), rgb["keypoints"].numpy(),
+                               atol=1e-4)
 
 
 def test_encoded_image_refuses_boxes_off_the_image(loaded):

@@ -119,6 +119,8 @@ def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):
     for scores in ([np.nan], [-1.0]):
         with pytest.raises(ValueError, match="box score 0 is .*: box scores are finite"):
             predictor.predict(image, [[1, 2, 30, 40]], box_scores=scores)
+    with pytest.raises(ValueError, match="box_scores must be numbers, one per box"):
+        predictor.predict(image, [[1, 2, 30, 40]], box_scores=["a"])  # Was NumPy's words.
     with pytest.raises(ValueError, match="flip must be True, False or None, got 'no'"):
         predictor.predict(image, [[1, 2, 30, 40]], flip="no")
     with pytest.raises(ValueError, match="uint8"):
@@ -127,6 +129,15 @@ def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):
         for boxes in (None, [[1, 2, 3, 4]]):
             with pytest.raises(ValueError, match=r"image is empty: \d+ x \d+ pixels"):
                 predictor.predict(np.zeros(empty, np.uint8), boxes)
+
+
+def test_calibration_people_without_a_runtime_are_refused(checkpoints):
+    """samples and data_config only calibrate an export: without runtime or
+    precision they were ignored, no export made, nothing said."""
+    from keras_pose.inference import load_pose_model
+    for given in ({"samples": lambda: iter(())}, {"data_config": object()}):
+        with pytest.raises(ValueError, match="calibrate an export: give them with runtime"):
+            load_pose_model(checkpoints[0], **given)
 
 
 def test_overrides_of_the_model_are_refused(checkpoints):
