@@ -127,16 +127,19 @@ def refuse_legacy(directory: str) -> None:
 def agreed_checkpoint(strategy, model_dir: str, directory: str,
                       latest: Optional[str]) -> Optional[str]:
     """The epoch every worker resumes from: the oldest of the workers'
-    newest checkpoints, when it is at most one epoch behind the newest (a
-    worker killed during its last save has an epoch fewer than the
-    others; workers resuming from different epochs would run different
-    steps and end in a collective the others never join). Each worker
-    restores it from its own copy (``directory``: ``model_dir`` for the
-    chief, ``model_dir/worker_<i>`` for the others).
+    newest checkpoints, when it is one epoch behind a newest written by a
+    cluster of this size (a worker killed during its last save has an
+    epoch fewer than the others; workers resuming from different epochs
+    would run different steps and end in a collective the others never
+    join); a newest whose state.json does not say (an earlier keras-pose)
+    passes too. None: every worker starts from the initial weights. Each
+    worker restores it from its own copy (``directory``: ``model_dir`` for
+    the chief, ``model_dir/worker_<i>`` for the others).
 
     Raises:
       TrainingError: on every worker alike (one refusing alone left the
-        others in a TF traceback): the workers are further apart (a run
+        others in a TF traceback): the workers are further apart, or the
+        newer checkpoint was written by another number of workers (a run
         continued as one process; resuming would train the newer epochs
         again over their checkpoints), or one lacks the agreed epoch; the
         message names what to copy where.
@@ -147,16 +150,11 @@ def agreed_checkpoint(strategy, model_dir: str, directory: str,
     if agreed == newest:
         return latest
     tasks = task_names(len(epochs))
-    ahead = tasks[epochs.index(newest)]
     if newest - agreed > 1:
-        settle_after_collective()
-        raise TrainingError(
-            f"the workers' newest checkpoints are epochs "
-            f"{', '.join(f'{t}: {e}' for t, e in zip(tasks, epochs))}: more than the one epoch "
-            f"a stopped worker can miss, and resuming from epoch {agreed} would train epochs "
-            f"{agreed + 1}-{newest} again over {ahead}'s checkpoints. Nothing was written: to "
-            f"resume from epoch {newest}, copy {_copy_hint(model_dir, tasks, ahead, newest)}; "
-            "or train anew with another --model_dir")
+        _refuse_apart(model_dir, tasks, epochs, f"the workers' newest checkpoints are epochs "
+                      f"{_listing(tasks, epochs)}: more than the one epoch a stopped worker "
+                      "can miss")
+    _refuse_other_writers(strategy, model_dir, tasks, epochs, latest)
     path = run_dir.checkpoint_dir(directory, agreed) if agreed else None
     has = _gathered(strategy, int(path is None or is_complete(path)))
     lacking = [t for t, h in zip(tasks, has) if not h]
@@ -167,10 +165,58 @@ def agreed_checkpoint(strategy, model_dir: str, directory: str,
             f"{', '.join(lacking)} has no complete copy of it. Nothing was written: copy "
             f"{_copy_hint(model_dir, tasks, tasks[has.index(1)], agreed)}, or train anew "
             "with another --model_dir")
-    logging.warning("Resuming from epoch %d, the newest every worker has (%s); %s's epoch %d "
-                    "is trained again and its checkpoint replaced", agreed,
-                    ", ".join(f"{t}: {e}" for t, e in zip(tasks, epochs)), ahead, newest)
+    _warn_trained_again(tasks, epochs)
     return path
+
+
+def _refuse_other_writers(strategy, model_dir: str, tasks: list[str], epochs: list[int],
+                          latest: Optional[str]) -> None:
+    """Refuses workers one epoch apart whose newer checkpoint was not
+    written by a cluster of this size (a run continued as one process: the
+    same gap as a worker killed during its save). Each worker gathers its
+    newest's writers (a collective): all of them decide alike."""
+    state = run_dir.read_state(latest) if latest else None
+    writers = _gathered(strategy, state.workers if state else 0)
+    other = [(t, w) for t, w, e in zip(tasks, writers, epochs)
+             if e == max(epochs) and w not in (0, len(epochs))]  # (0: not recorded)
+    if other:
+        task, count = other[0]
+        _refuse_apart(model_dir, tasks, epochs, f"the workers' newest checkpoints are epochs "
+                      f"{_listing(tasks, epochs)}, and {task}'s epoch {max(epochs)} was "
+                      f"written by {count} worker{'s' * (count > 1)}, not by a cluster of "
+                      f"{len(epochs)} (a run continued as one process?): not an epoch a "
+                      "worker stopped during its save misses")
+
+
+def _warn_trained_again(tasks: list[str], epochs: list[int]) -> None:
+    """Says that the newer epoch of the workers ahead is trained again."""
+    agreed, newest = min(epochs), max(epochs)
+    start = (f"Resuming from epoch {agreed}, the newest every worker has" if agreed else
+             "Training starts over from the initial weights: "
+             + ", ".join(t for t, e in zip(tasks, epochs) if not e)
+             + " has no checkpoint (stopped during its first save)")
+    logging.warning("%s (%s); %s's epoch %d is trained again and its checkpoint replaced",
+                    start, _listing(tasks, epochs), tasks[epochs.index(newest)], newest)
+
+
+def _listing(tasks: list[str], epochs: list[int]) -> str:
+    """``worker 0: 5, worker 1: 4``."""
+    return ", ".join(f"{t}: {e}" for t, e in zip(tasks, epochs))
+
+
+def _refuse_apart(model_dir: str, tasks: list[str], epochs: list[int], why: str) -> None:
+    """Raises (on every worker alike: ``epochs`` were gathered) that the
+    workers' checkpoints are not an epoch a stopped worker missed, naming
+    what to copy for them all to resume from the newest."""
+    agreed, newest = min(epochs), max(epochs)
+    ahead = tasks[epochs.index(newest)]
+    again = f"epoch {newest}" if newest - agreed == 1 else f"epochs {agreed + 1}-{newest}"
+    start = f"resuming from epoch {agreed}" if agreed else "starting over from the initial weights"
+    settle_after_collective()
+    raise TrainingError(
+        f"{why}, and {start} would train {again} again over {ahead}'s checkpoints. Nothing "
+        f"was written: to resume from epoch {newest}, copy "
+        f"{_copy_hint(model_dir, tasks, ahead, newest)}; or train anew with another --model_dir")
 
 
 def _gathered(strategy, value: int) -> list[int]:

@@ -86,6 +86,9 @@ class TrainState:
     step: int = 0  # optimizer steps completed
     steps_per_epoch: int = 0
     global_batch: int = 0
+    # The cluster's size (processes) that wrote it: a worker killed during its
+    # save is an epoch behind the others, a run continued as one process too.
+    workers: int = 0  # 0: unknown (a checkpoint of an earlier keras-pose)
 
 
 def checkpoint_dir(model_dir: str, epoch: int) -> str:
@@ -282,11 +285,22 @@ def restore_epoch_checkpoint(path: str, network: keras.Model,
         raise CheckpointError(f"{path} has no {OPTIMIZER_FILE}")
     load_weights_strict(network, os.path.join(path, WEIGHTS_FILE))
     restore_optimizer_state(optimizer, os.path.join(path, OPTIMIZER_FILE))
+    state = read_state(path)
+    if state is None:
+        raise CheckpointError(f"{os.path.join(path, STATE_FILE)} is missing, not JSON or not "
+                              "numbers")
+    return state
+
+
+def read_state(path: str) -> Optional[TrainState]:
+    """The :class:`TrainState` an epoch checkpoint recorded (a field its
+    version did not record: 0); None for a state.json missing or unreadable."""
     values = _read_json(os.path.join(path, STATE_FILE))
-    if not isinstance(values, dict):
-        raise CheckpointError(f"{os.path.join(path, STATE_FILE)} is missing or not JSON")
-    return TrainState(**{k: int(values.get(k, 0)) for k in
-                         ("epoch", "step", "steps_per_epoch", "global_batch")})
+    try:
+        return TrainState(**{f.name: int(values.get(f.name, 0))
+                             for f in dataclasses.fields(TrainState)})
+    except (AttributeError, TypeError, ValueError):  # Not a dict, or not numbers.
+        return None
 
 
 def run_progress(model_dir: str) -> Optional[tuple[int, int, Optional[str]]]:

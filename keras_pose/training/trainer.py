@@ -202,12 +202,13 @@ def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Pl
         model.compile(optimizer=make_optimizer(config), jit_compile=config.train.jit_compile,
                       steps_per_execution=plan.steps_per_execution)
     state = run_dir.TrainState(steps_per_epoch=plan.steps_per_epoch,
-                               global_batch=plan.global_batch)
+                               global_batch=plan.global_batch, workers=cluster_workers())
     if latest:
         try:
             state = run_dir.restore_epoch_checkpoint(latest, network, model.optimizer)
         except (CheckpointError, ValueError) as e:
             raise TrainingError(f"cannot resume from {latest}: {e}") from e
+        state.workers = cluster_workers()  # This run's checkpoints are written by this cluster.
         if (state.steps_per_epoch, state.global_batch) != (plan.steps_per_epoch,
                                                            plan.global_batch):
             raise schedule_change(latest, state.steps_per_epoch, state.global_batch,

@@ -158,20 +158,29 @@ def test_a_resume_with_another_input_normalisation_is_refused(field, value):
         check_resume(saved, config, "run/epoch_0003")
 
 
-def _agreeing_workers(monkeypatch, tmp_path, theirs):
+def _agreeing_workers(monkeypatch, tmp_path, theirs, mine=5, writers=None):
     """agreed_checkpoint's collectives with one other worker: this one (the
-    chief) holds epochs 1-5 complete; the other gathers ``theirs`` (its
-    newest epoch, then whether it has the agreed one)."""
+    chief) holds epochs 1-``mine`` complete, written by ``writers`` workers
+    (None: a state.json of an earlier keras-pose, without the count); the
+    other gathers ``theirs`` in turn (its newest epoch; when one apart, the
+    writers of its newest, 0 for none or unknown; whether it has the agreed
+    epoch)."""
+    import json
+
     from keras_pose.training import resume
-    for epoch in range(1, 6):
-        (tmp_path / "checkpoints" / f"epoch_{epoch:04d}").mkdir(parents=True, exist_ok=True)
-        (tmp_path / "checkpoints" / f"epoch_{epoch:04d}" / "COMPLETE").write_text("")
+    for epoch in range(1, mine + 1):
+        path = tmp_path / "checkpoints" / f"epoch_{epoch:04d}"
+        path.mkdir(parents=True, exist_ok=True)
+        state = {"epoch": epoch, "step": 4 * epoch, "steps_per_epoch": 4, "global_batch": 8}
+        (path / "state.json").write_text(json.dumps(
+            state if writers is None else dict(state, workers=writers)))
+        (path / "COMPLETE").write_text("")
     answers = list(theirs)
     monkeypatch.setattr(resume, "_gathered", lambda strategy, value: [value, answers.pop(0)])
     monkeypatch.setattr(resume, "settle_after_collective", lambda: None)
     monkeypatch.delenv("TF_CONFIG", raising=False)
     return lambda: resume.agreed_checkpoint(None, str(tmp_path), str(tmp_path), str(
-        tmp_path / "checkpoints" / "epoch_0005"))
+        tmp_path / "checkpoints" / f"epoch_{mine:04d}"))
 
 
 def test_workers_one_epoch_apart_resume_from_the_older_two_apart_are_refused(
@@ -179,9 +188,62 @@ def test_workers_one_epoch_apart_resume_from_the_older_two_apart_are_refused(
     """A worker killed in its last save is one epoch behind: resumed from it.
     Two behind means a run went on alone: resuming trains epochs again."""
     from keras_pose.training.callbacks import TrainingError
-    agreed = _agreeing_workers(monkeypatch, tmp_path, [4, 1])
+    agreed = _agreeing_workers(monkeypatch, tmp_path, [4, 0, 1])
     assert agreed() == str(tmp_path / "checkpoints" / "epoch_0004")
     agreed = _agreeing_workers(monkeypatch, tmp_path, [3, 1])
     with pytest.raises(TrainingError, match=r"epochs worker 0: 5, worker 1: 3: more than the one "
                        r"epoch a stopped worker can miss"):
         agreed()
+
+
+@pytest.mark.parametrize("mine,theirs,ahead,source", [
+    # The chief's run continued as one process for one epoch:
+    (1, [0, 0, 1], "worker 0's epoch 1 was written by 1 worker", "checkpoints/epoch_0001"),
+    (5, [4, 2, 1], "worker 0's epoch 5 was written by 1 worker", "checkpoints/epoch_0005"),
+    # What the other worker gathers decides alike (its copy is the newer).
+    (5, [6, 1, 1], "worker 1's epoch 6 was written by 1 worker",
+     "worker_1/checkpoints/epoch_0006")])
+def test_a_run_continued_as_one_process_one_epoch_ahead_is_refused(
+        tmp_path, monkeypatch, mine, theirs, ahead, source):
+    """One epoch apart as a worker killed during its save, but the newer
+    checkpoint was written by one process, not by this cluster of two:
+    resuming from the older epoch trained it again over that checkpoint."""
+    import re
+
+    from keras_pose.training.callbacks import TrainingError
+    agreed = _agreeing_workers(monkeypatch, tmp_path, theirs, mine=mine,
+                               writers=1 if theirs[0] < mine else 2)
+    with pytest.raises(TrainingError) as refused:
+        agreed()
+    message = str(refused.value)
+    assert f"{ahead}, not by a cluster of 2" in message
+    target = "worker_1/checkpoints/ (worker 1's machine)" if mine > theirs[0] else \
+        "checkpoints/ (worker 0's machine)"
+    assert f"copy {tmp_path}/{source} into {tmp_path}/{target}" in message, message
+    assert ("starting over from the initial weights would train epoch 1 again" if mine == 1
+            else "resuming from epoch 5 would train epoch 6 again" if theirs[0] == 6
+            else "resuming from epoch 4 would train epoch 5 again") in message, message
+    assert not re.search("resuming from epoch 0", message, re.I)
+
+
+@pytest.mark.parametrize("writers", [2, None])  # this cluster's size; unknown (earlier version)
+def test_one_epoch_apart_written_by_this_cluster_or_unknown_resume_from_the_older(
+        tmp_path, monkeypatch, caplog, writers):
+    """A worker killed during its save (the newer checkpoint written by a
+    cluster of two, or by an earlier keras-pose that did not record it) is
+    resumed from the older epoch; without one, training starts over and says
+    so (it said "Resuming from epoch 0")."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    agreed = _agreeing_workers(monkeypatch, tmp_path / "first", [0, 0, 1], mine=1,
+                               writers=writers)
+    assert agreed() is None
+    assert ("Training starts over from the initial weights: worker 1 has no checkpoint "
+            "(stopped during its first save) (worker 0: 1, worker 1: 0); worker 0's epoch 1 "
+            "is trained again and its checkpoint replaced") in caplog.text
+    assert "from epoch 0" not in caplog.text
+    agreed = _agreeing_workers(monkeypatch, tmp_path / "later", [4, writers or 0, 1],
+                               writers=writers)
+    assert agreed() == str(tmp_path / "later" / "checkpoints" / "epoch_0004")
+    assert ("Resuming from epoch 4, the newest every worker has (worker 0: 5, worker 1: 4); "
+            "worker 0's epoch 5 is trained again") in caplog.text

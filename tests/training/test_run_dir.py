@@ -55,6 +55,21 @@ def test_adam_slots_are_restored_by_variable_name(tmp_path, fast_config):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
+def test_a_checkpoint_records_how_many_workers_wrote_it(tmp_path, fast_config):
+    """The workers resuming a run tell a worker killed during its save from
+    a run continued as one process by it; a state.json of an earlier
+    version, without it, reads as 0 (unknown)."""
+    model, optimizer = _model_and_optimizer(fast_config)
+    state = run_dir.TrainState(epoch=1, step=5, steps_per_epoch=5, global_batch=8, workers=2)
+    path = run_dir.save_epoch_checkpoint(str(tmp_path), model, optimizer, fast_config, state)
+    assert json.load(open(os.path.join(path, "state.json")))["workers"] == 2
+    assert run_dir.restore_epoch_checkpoint(path, model, optimizer).workers == 2
+    with open(os.path.join(path, "state.json"), "w") as f:  # as an earlier keras-pose wrote it
+        json.dump({"epoch": 1, "step": 5, "steps_per_epoch": 5, "global_batch": 8}, f)
+    assert run_dir.read_state(path).workers == 0
+    assert run_dir.restore_epoch_checkpoint(path, model, optimizer) == _state(1)
+
+
 def test_a_damaged_epoch_checkpoint_is_found_without_a_model(tmp_path, fast_config):
     """The workers of a run check their own copies before building the model
     together: one refusing in the middle of it left the others in training,
