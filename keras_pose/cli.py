@@ -48,8 +48,27 @@ def refuse_arguments(argv: Sequence[str]) -> None:
     export``) are refused; three scripts dropped them in silence."""
     if len(argv) > 1:
         from absl import app
-        raise app.UsageError(f"unexpected arguments: {list(argv[1:])} (a path with a space "
-                             "needs quotes)")
+        raise app.UsageError(f"unexpected arguments: {list(argv[1:])} "
+                             f"({_argument_hint(argv[1:])})")
+
+
+# A UTF-8 byte-order mark as absl reads it: decoded as UTF-8, or as Latin-1.
+BYTE_ORDER_MARKS = ("\ufeff", "\xef\xbb\xbf")
+
+
+def _argument_hint(words: Sequence[str]) -> str:
+    """What the words show of their cause. absl passes a --flagfile's lines
+    that are neither flags nor comments on as arguments: its first line
+    behind a byte-order mark (Windows editors), an indented comment (a
+    comment starts in the first column)."""
+    hints = []
+    if any(word.startswith(BYTE_ORDER_MARKS) for word in words):
+        hints.append("a byte-order mark starts a --flagfile: save the file as UTF-8 without "
+                     "one (BOM)")
+    if any(word.startswith(("#", "//")) for word in words):
+        hints.append("a comment in a --flagfile must start in the first column: an indented "
+                     "one is read as an argument")
+    return "; ".join(hints) or "a path with a space needs quotes"
 
 
 def run(name: str, work: Callable[[], int]) -> int:

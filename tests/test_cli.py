@@ -269,3 +269,34 @@ def test_an_output_folder_under_a_file_names_the_file_in_the_way(tmp_path):
     with pytest.raises(OutputDirectoryError, match=rf"--model_dir {tmp_path}/afile/sub/run "
                                                    rf"cannot be made: {tmp_path}/afile is a file"):
         check_writable(str(tmp_path / "afile" / "sub" / "run"), "--model_dir")
+
+
+@pytest.mark.parametrize("lines,hint", [
+    # What absl passes on of a flagfile saved with a byte-order mark (Windows
+    # editors) or with an indented comment: was "(a path with a space needs quotes)".
+    ("\ufeff--verbose_x=1\n", r"\['\\ufeff--verbose_x=1'\] \(a byte-order mark starts a "
+                               r"--flagfile: save the file as UTF-8 without one \(BOM\)\)$"),
+    ("--verbose_x=1\n  # the comment\n", r"\['# the comment'\] \(a comment in a --flagfile "
+                                         r"must start in the first column: an indented one "
+                                         r"is read as an argument\)$"),
+    ("# a comment\n--verbose_x=1\n", None),
+])
+def test_a_flagfile_read_as_arguments_says_what_is_wrong_in_it(tmp_path, lines, hint):
+    from absl import app, flags
+    values = flags.FlagValues()
+    flags.DEFINE_integer("verbose_x", 0, "", flag_values=values)
+    path = tmp_path / "flags.txt"
+    path.write_text(lines, encoding="utf-8")
+    argv = values(["tool.py", f"--flagfile={path}"])  # absl's own reading.
+    if hint is None:  # A comment in the first column is one.
+        cli.refuse_arguments(argv)
+        return
+    with pytest.raises(app.UsageError, match=r"^unexpected arguments: " + hint):
+        cli.refuse_arguments(argv)
+
+
+def test_words_with_no_sign_of_a_flagfile_still_hint_at_quotes():
+    from absl import app
+    with pytest.raises(app.UsageError, match=r"^unexpected arguments: \['export'\] \(a path "
+                                             r"with a space needs quotes\)$"):
+        cli.refuse_arguments(["tool.py", "export"])

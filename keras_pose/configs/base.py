@@ -16,6 +16,8 @@ from typing import Any, Optional
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.configs.errors import ConfigError
+from keras_pose.configs.ranges import (PARALLEL_CALLS_LIMIT, check_count, check_counts,
+                                       check_number, check_numbers, check_run_name)
 from keras_pose.configs.sigma_presets import COCO_OKS_SIGMAS
 from keras_pose.configs.track import TrackConfig
 
@@ -103,11 +105,13 @@ class ModelConfig:
         if self.depth not in RESNET_DEPTHS:  # Was a traceback where the network is built.
             raise ConfigError(f"model.depth must be one of {list(RESNET_DEPTHS)}, got "
                               f"{self.depth!r}")
+        check_count("model.num_keypoints", self.num_keypoints, 1, note=" (heatmaps)")
         for name in ("image_size", "heatmap_size"):
             size = getattr(self, name)
             if len(size) != 2 or not all(isinstance(v, int) and v > 0 for v in size):
                 raise ConfigError(f"model.{name} must be two whole numbers > 0 (width, "
                                   f"height), got {list(size)}")
+            check_counts(f"model.{name}", size, 1)
         if any(v % 32 for v in self.image_size):  # Was a traceback where the network is built.
             fit = [max(32, round(v / 32) * 32) for v in self.image_size]
             raise ConfigError(f"model.image_size {list(self.image_size)}: width and height must "
@@ -148,11 +152,15 @@ class ModelConfig:
         if any(f < 1 for f in self.deconv_filters):
             raise ConfigError(f"model.deconv_filters must each be >= 1, got "
                               f"{list(self.deconv_filters)}")
+        check_counts("model.deconv_filters", self.deconv_filters, 1)
+        check_counts("model.blocks_per_stage", self.blocks_per_stage, 1)
         if len(self.mean) != 3 or len(self.std) != 3 or not all(
                 0 < v < float("inf") for v in self.std):
             raise ConfigError(f"model.mean and model.std must be 3 numbers each, std > 0 (the "
                               f"pixels are divided by it), got {list(self.mean)} and "
                               f"{list(self.std)}")
+        # A NaN mean made every input NaN (and config.json hold NaN).
+        check_numbers("model.mean", self.mean, " (per channel, on pixels in [0, 1])")
 
     @property
     def aspect_ratio(self) -> float:
@@ -208,7 +216,8 @@ class DataConfig:
       num_parallel_calls: images decoded (and people cropped) at once by
         the training and evaluation pipelines; -1: autotuned in training,
         the CPU count in evaluation (whose iterators do not autotune); a
-        positive value: fixed, with no autotuner in training either.
+        positive value (at most 1024): fixed, with no autotuner in training
+        either.
       seed: seed of shuffling and augmentation; None: ``train.seed``'s value
         (a run is repeatable either way).
       synthetic_train_images: images in the synthetic train split.
@@ -244,8 +253,9 @@ class DataConfig:
         if self.gt_box_rule not in GT_BOX_RULES:
             raise ConfigError(f"data.gt_box_rule must be one of {GT_BOX_RULES}, "
                               f"got {self.gt_box_rule!r}")
-        if not self.box_padding > 0:
-            raise ConfigError(f"data.box_padding must be > 0, got {self.box_padding}")
+        # Infinity trained on nothing and wrote -Infinity/NaN into predictions.
+        check_number("data.box_padding", self.box_padding, 0, above=True,
+                     note=" (the reference's 1.25 grows each box by 25%)")
         if self.seed is not None and not 0 <= self.seed < SEED_LIMIT:
             # Was a traceback from inside the input pipeline, after the run
             # directory was written.
@@ -258,9 +268,29 @@ class DataConfig:
         for name in ("scale_factor", "rotation_factor"):
             if not 0 <= getattr(self, name) < float("inf"):
                 raise ConfigError(f"data.{name} must be >= 0, got {getattr(self, name)}")
+        if not self.scale_factor < 1:  # 1 - sf, the least scale: 0 made blank crops.
+            raise ConfigError(f"data.scale_factor must be below 1 (scales are clipped to "
+                              f"[1 - sf, 1 + sf] and must stay > 0), got {self.scale_factor}")
         if self.num_parallel_calls != -1 and self.num_parallel_calls < 1:
             raise ConfigError("data.num_parallel_calls must be -1 (autotuned) or >= 1, got "
                               f"{self.num_parallel_calls}")
+        check_count("data.num_parallel_calls", self.num_parallel_calls, -1,
+                    PARALLEL_CALLS_LIMIT + 1, " (images decoded at once; -1 autotunes)")
+        self._check_counts_and_scores()
+
+    def _check_counts_and_scores(self) -> None:
+        """Fields that were taken in silence: 0 synthetic images deleted the
+        data set on disk and made an empty one; an image_threshold of NaN
+        kept every detection and wrote NaN into config.json."""
+        for name in ("synthetic_train_images", "synthetic_val_images"):
+            check_count(f"data.{name}", getattr(self, name), 1, note=" (images generated)")
+        check_count("data.num_joints_half_body", self.num_joints_half_body, 0,
+                    note=" (visible joints a person needs beyond it for half-body)")
+        check_number("data.image_threshold", self.image_threshold, 0, 1,
+                     note=" (a detection score)")
+        if not all(0 < v < float("inf") for v in self.oks_sigmas):
+            raise ConfigError(f"data.oks_sigmas must be finite numbers > 0, got "
+                              f"{list(self.oks_sigmas)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -272,8 +302,8 @@ class TrainConfig:
         official code per GPU).
       epochs: total epochs (``END_EPOCH``).
       learning_rate: base learning rate for ``reference_global_batch``.
-      lr_steps: epochs at which the learning rate is multiplied by
-        ``lr_factor``.
+      lr_steps: epochs (each >= 1, 0-based epoch indices) at which the
+        learning rate is multiplied by ``lr_factor``.
       lr_factor: the step decay factor.
       adam_epsilon: Adam's epsilon (PyTorch default 1e-8).
       weight_decay: decoupled weight decay (0: the official Adam has none).
@@ -343,14 +373,18 @@ class TrainConfig:
         positive = ("batch_size_per_replica", "keep_checkpoints", "reference_global_batch",
                     "steps_per_execution")
         for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+            check_count(f"train.{name}", getattr(self, name), 1)
         for name in ("epochs", "validate_every", "steps_per_epoch", "log_every",
                      "image_summary_every"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"train.{name} must be >= 0, got {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"train.learning_rate must be > 0, got {self.learning_rate}")
+            check_count(f"train.{name}", getattr(self, name), 0)
+        # Epoch indices (0-based): a drop at 0 or below lowers the rate from the
+        # start (a negative one was never reached by PyTorch's MultiStepLR).
+        check_counts("train.lr_steps", self.lr_steps, 1, " (the epochs after which the "
+                     "rate drops; a lower train.learning_rate does it from the start)")
+        check_number("train.learning_rate", self.learning_rate, 0, above=True)
+        # Negative: gradient ascent; 0: NaN weights on a zero gradient.
+        check_number("train.adam_epsilon", self.adam_epsilon, 0, above=True,
+                     note=" (the reference's PyTorch default is 1e-8)")
         # A negative factor trained by gradient ascent after the first step, unsaid.
         if not 0 < self.lr_factor < float("inf"):
             raise ConfigError(f"train.lr_factor must be > 0, got {self.lr_factor}")
@@ -403,8 +437,7 @@ class TestConfig:
     blur_kernel: int = 0
 
     def __post_init__(self):
-        if self.batch_size < 1:
-            raise ConfigError(f"test.batch_size must be >= 1, got {self.batch_size}")
+        check_count("test.batch_size", self.batch_size, 1)
         if self.decoding not in ("",) + CODECS:
             raise ConfigError(f"test.decoding must be one of {CODECS} or empty (the "
                               f"model's codec), got {self.decoding!r}")
@@ -430,6 +463,9 @@ class ExperimentConfig:
     track: TrackConfig = TrackConfig()
 
     def __post_init__(self):
+        # " tiny " made the folder "output/ tiny "; "" trained into output/ itself.
+        object.__setattr__(self, "name", self.name.strip())
+        check_run_name(self.name)
         # Taken at any size: 100001 on a 64x48 map cost 6 s and 1.3 GB a
         # batch and moved keypoints by up to 82 px (the map blurred flat).
         widest = 2 * max(self.model.heatmap_size) + 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import types
 import typing
 from typing import Any, Sequence
@@ -143,6 +144,11 @@ def config_from_dict(values: dict[str, Any]) -> ExperimentConfig:
     return ExperimentConfig(**kwargs)
 
 
+# Python's number forms that JSON lacks: .5, 5., +1, 1.e-3 (no inf or nan:
+# those are words, refused by the range checks when JSON spells them).
+_PYTHON_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
 def _parse_literal(text: str) -> Any:
     """Parses an override value: JSON first, then a few friendly forms."""
     stripped = text.strip()
@@ -159,6 +165,8 @@ def _parse_literal(text: str) -> Any:
                               "(strings in double quotes) or 90,120") from None
     if "," in stripped:  # 90,120  or  192,256
         return [_parse_literal(part) for part in stripped.split(",") if part.strip()]
+    if _PYTHON_NUMBER.fullmatch(stripped):  # .5 was "expected a number, got '.5'".
+        return float(stripped)
     return stripped  # a bare string such as a path
 
 
@@ -206,6 +214,10 @@ def apply_overrides(config: ExperimentConfig,
                 f"unknown config key {key!r}; known keys of {section!r}: "
                 f"{', '.join(sorted(hints))}")
         inner, optional = _strip_optional(hints[field])
+        if typing.get_origin(inner) is tuple and not raw.strip():
+            # Was ('',): a later error blamed another key.
+            raise ConfigError(f"config key {key!r}: the value is empty; give [] for an empty "
+                              f"list{' (or none: unset)' if optional else ''}, as in {key}=[]")
         try:
             parsed = _parse_literal(raw)
         except ConfigError as e:  # "[1,'a']" was "expected an integer, got '[1'".

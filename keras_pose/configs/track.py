@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from keras_pose.configs.errors import ConfigError
+from keras_pose.configs.ranges import check_count, check_number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,11 +94,11 @@ class TrackConfig:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"track.{name} must be one of {allowed}, "
                                   f"got {getattr(self, name)!r}")
-        minimum = (("num_previous_frames", 1), ("max_missed_frames", 0),
-                   ("min_keypoints", 2), ("box_extension", 0.0))
-        for name, low in minimum:
-            if not getattr(self, name) >= low:
-                raise ConfigError(f"track.{name} must be >= {low}, got {getattr(self, name)}")
+        for name, low in (("num_previous_frames", 1), ("max_missed_frames", 0),
+                          ("min_keypoints", 2)):
+            check_count(f"track.{name}", getattr(self, name), low)
+        check_number("track.box_extension", self.box_extension, 0.0,
+                     note=" (a fraction of the box's width and height)")
         if not 0.0 < self.flow_scale <= 1.0:
             raise ConfigError(f"track.flow_scale must be in (0, 1], got {self.flow_scale}")
         # Scores, IoUs and OKS lie in [0, 1]: a threshold beyond never (or
