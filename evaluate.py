@@ -76,6 +76,9 @@ def _checkpoint() -> str:
 
 
 def work() -> int:
+    # The flag won over --set in silence.
+    cli.refuse_flag_and_set([("flip", "test.flip_test"), ("use_gt_boxes", "test.use_gt_boxes")],
+                            FLAGS.set)
     if not FLAGS.output_dir:
         return _evaluate()
     # Two evaluations into one folder would leave one's results beside the other's numbers.

@@ -237,6 +237,7 @@ def work() -> int:
         return 0
     if not FLAGS.input:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
+    cli.refuse_flag_and_set([("flip", "test.flip_test")], FLAGS.set)  # The flag won, unsaid.
     checkpoint = _checkpoint()
     found, unread = find_inputs(FLAGS.input, FLAGS.recursive)
     if unread:

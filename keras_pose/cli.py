@@ -218,6 +218,29 @@ def _check_flags_given_once(name: str, argv: Sequence[str]) -> None:
         seen[flag.name] = given
 
 
+def refuse_flag_and_set(pairs: Sequence[tuple[str, str]], overrides: Sequence[str]) -> None:
+    """Refuses a boolean flag and a ``--set`` item giving one setting two
+    values (``--noflip --set test.flip_test=true``): the flag won in silence.
+    ``pairs``: (flag name, config key); ``overrides``: the ``--set`` items.
+
+    Raises:
+      FlagError: naming both and the setting.
+    """
+    from absl import flags
+
+    from keras_pose.errors import FlagError
+    for name, key in pairs:
+        value = flags.FLAGS[name].value
+        for item in overrides:
+            item_key, _, raw = item.partition("=")
+            if value is None or item_key.strip() != key:
+                continue
+            if raw.strip().lower() in ("true", "false") and \
+                    (raw.strip().lower() == "true") != bool(value):
+                raise FlagError(f"--{'' if value else 'no'}{name} and --set {item.strip()} "
+                                f"give {key} two values: give one of them")
+
+
 def _expand_home() -> None:
     """``~`` at the start of a flag's value (``--output_dir=~/out``, which no
     shell expands after ``=``) and of a ``--set`` value means the home

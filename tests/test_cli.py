@@ -300,3 +300,23 @@ def test_words_with_no_sign_of_a_flagfile_still_hint_at_quotes():
     with pytest.raises(app.UsageError, match=r"^unexpected arguments: \['export'\] \(a path "
                                              r"with a space needs quotes\)$"):
         cli.refuse_arguments(["tool.py", "export"])
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("evaluate.py", ["--noflip", "--set", "test.flip_test=true"],
+     "--noflip and --set test.flip_test=true give test.flip_test two values"),
+    ("evaluate.py", ["--use_gt_boxes", "--set", "test.use_gt_boxes=False"],
+     "--use_gt_boxes and --set test.use_gt_boxes=False give test.use_gt_boxes two values"),
+    ("predict.py", ["--flip", "--input", "x.jpg", "--set", "test.flip_test=false"],
+     "--flip and --set test.flip_test=false give test.flip_test two values"),
+])
+def test_a_flag_and_a_set_item_of_one_setting_are_refused(run_script, script, args, message):
+    """The flag won over --set in silence (train.py refused such a clash)."""
+    code, _, err = run_script(script)(args)
+    assert code == 1 and message in err and "Traceback" not in err
+
+
+def test_a_flag_and_a_set_item_agreeing_are_taken(run_script, tmp_path):
+    code, _, err = run_script("evaluate.py")(
+        ["--flip", "--set", "test.flip_test=TRUE", "--checkpoint", str(tmp_path / "none")])
+    assert "two values" not in err and "none" in err  # Stopped later, at the checkpoint.
