@@ -38,8 +38,10 @@ setup(
         "shapely>=2,<3",
     ],
     extras_require={
-        # Only scripts/convert_pytorch_checkpoint.py and its parity test use
-        # torch; pinned so that the install stays a small CPU build.
+        # The PyTorch side of scripts/benchmark_inference.py and
+        # benchmark_training.py (the converters read .pth files without torch;
+        # the parity tests take it from the test extra); pinned so that the
+        # install stays a small CPU build.
         "torch": ["torch==2.13.0"],
         # pytest-xdist: the suite runs on up to 4 cores, by test file (the README
         # gives its time); filelock: fixtures its workers build once and share.

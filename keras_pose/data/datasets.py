@@ -43,7 +43,15 @@ def _check_root(config: ExperimentConfig) -> None:
     if not os.path.isdir(config.data.root):
         raise DatasetError(
             f"data directory {config.data.root} does not exist (data.root / --data_dir; "
-            f"expected the {config.data.dataset} layout described in the README)")
+            f"expected {_LAYOUTS.get(config.data.dataset, _LAYOUTS['coco'])}, as the README's "
+            "Data layout shows)")
+
+
+# What a data set's folder holds, as the errors name it.
+_LAYOUTS = {
+    "coco": "the COCO layout: annotations/person_keypoints_<split>.json and images/<split>/",
+    "mpii": "the MPII layout: annot/{train,valid}.json, annot/gt_valid.mat and images/",
+}
 
 
 def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:

@@ -204,3 +204,13 @@ def test_a_synthetic_run_naming_cocos_detections_is_shown_its_own(tmp_path):
                        rf"test.detection_file={own}\)$"):
         datasets.resolve_box_mode(config, use_gt_boxes=False)
     assert datasets.resolve_box_mode(config, detection_file=own).detection_file == own
+
+
+def test_a_missing_custom_data_folder_names_the_layout_it_should_hold(tmp_path):
+    """Was "expected the custom layout described in the README", a layout
+    the README never names (it calls data/<name> the COCO layout)."""
+    from keras_pose.configs.cli import build_config
+    from keras_pose.data.datasets import DatasetError, resolve_dataset_config
+    with pytest.raises(DatasetError, match=r"expected the COCO layout: annotations/"
+                                           r"person_keypoints_<split>\.json and images/<split>/"):
+        resolve_dataset_config(build_config(dataset="mydata", data_dir=str(tmp_path / "no")))
