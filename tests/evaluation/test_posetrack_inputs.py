@@ -28,18 +28,24 @@ def _reordered(gt, order):
     return pred
 
 
+def _refused(tmp_path, gt, pred, message):
+    """Evaluating ``pred`` against ``gt`` (written as files) is refused with
+    a PoseTrackFormatError matching ``message``."""
+    with pytest.raises(PoseTrackFormatError, match=message):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
+                                 write(tmp_path / "pred.json", pred))
+
+
 def test_frames_in_another_order_with_the_same_ids_are_refused(tmp_path):
     """The ids agree by position but the file names are other frames' of
     the ground truth: was accepted on the ids, every frame scored against
     another one (AP 11.1 / MOTA 0 for perfect predictions, in silence)."""
     gt = sequence(two_people(3))
     pred = _reordered(gt, [0, 2, 1])  # e.g. frame_1, frame_2, frame_10 vs frame_1, 10, 2
-    with pytest.raises(PoseTrackFormatError, match=(
+    _refused(tmp_path, gt, pred, (
             r"pred\.json: images\[1\]: id 101 is that of ground-truth image '.*000001\.jpg', "
             r"but its file name '.*000002\.jpg' is that of ground-truth images\[2\].*list "
-            r"the frames in the ground truth's order")):
-        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
-                                 write(tmp_path / "pred.json", pred))
+            r"the frames in the ground truth's order"))
     # The same order as the ground truth: perfect.
     assert_groups(evaluate((gt, _reordered(gt, [0, 1, 2]))), "MOTA", 100.0)
 
@@ -51,11 +57,9 @@ def test_frames_in_another_order_with_their_own_ids_are_said_reordered(tmp_path)
     gt = sequence(two_people(3))
     pred = json.loads(json.dumps(gt))
     pred["images"] = [gt["images"][i] for i in (0, 2, 1)]
-    with pytest.raises(PoseTrackFormatError, match=(
+    _refused(tmp_path, gt, pred, (
             r"images\[1\]: '.*000002\.jpg' \(id 102\) is ground-truth images\[2\], not the "
-            r"frame at this position .*listed in another order")):
-        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
-                                 write(tmp_path / "pred.json", pred))
+            r"frame at this position .*listed in another order"))
 
 
 def test_own_frame_names_with_the_ground_truths_ids_are_still_paired():
@@ -188,12 +192,10 @@ def test_predictions_of_another_sequence_are_refused_naming_both(tmp_path):
         image["id"] += 1000
     for annotation in pred["annotations"]:
         annotation["image_id"] += 1000
-    with pytest.raises(PoseTrackFormatError, match=(
+    _refused(tmp_path, gt, pred, (
             r"pred\.json: its frames are of sequence 000522 \('images/val/000522_mpii_test/"
             r"000000\.jpg'\), the ground truth .*gt\.json is sequence 000342 .*give the "
-            r"predictions of sequence 000342")):
-        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
-                                 write(tmp_path / "pred.json", pred))
+            r"predictions of sequence 000342"))
 
 
 def test_a_frame_missing_from_the_predictions_is_named(tmp_path):
@@ -203,8 +205,6 @@ def test_a_frame_missing_from_the_predictions_is_named(tmp_path):
     pred = sequence(two_people(ids=(11, 12)))
     pred["images"].pop(2)
     pred["annotations"] = [a for a in pred["annotations"] if a["image_id"] != 102]
-    with pytest.raises(PoseTrackFormatError, match=(
+    _refused(tmp_path, gt, pred, (
             r"3 images, but the ground truth .*gt\.json has 4; frames are paired by position "
-            r"\(missing: 000002\.jpg\)$")):
-        PoseTrackMetric().update(write(tmp_path / "gt.json", gt),
-                                 write(tmp_path / "pred.json", pred))
+            r"\(missing: 000002\.jpg\)$"))
