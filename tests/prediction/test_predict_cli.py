@@ -833,8 +833,8 @@ def test_a_run_over_other_inputs_keeps_the_earlier_predictions(run_predict, chec
 
 def test_set_test_flip_test_is_the_flip_default(run_predict, checkpoint, coco_dir, tmp_path):
     """`--set test.flip_test=false` ran the flip test anyway, in silence:
-    --flip/--noflip win, else the config's test.flip_test decides (as in
-    evaluate.py)."""
+    the config's test.flip_test decides unless --flip/--noflip is given
+    (as in evaluate.py); both of them, disagreeing, are refused."""
     inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
     boxes = tmp_path / "boxes.json"
     boxes.write_text(json.dumps({"a.jpg": [[60, 40, 220, 300]]}))
@@ -848,7 +848,11 @@ def test_set_test_flip_test_is_the_flip_default(run_predict, checkpoint, coco_di
     flipped, plain = keypoints("default"), keypoints("noflip", "--noflip")
     assert flipped != plain
     assert keypoints("set", "--set", "test.flip_test=false") == plain
-    assert keypoints("both", "--set", "test.flip_test=false", "--flip") == flipped
+    assert keypoints("same", "--set", "test.flip_test=false", "--noflip") == plain
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--output_dir",
+                                str(tmp_path / "both"), "--set", "test.flip_test=false",
+                                "--flip"])
+    assert code == 1 and "give test.flip_test two values" in err
 
 
 def _moving_box_clip(path, frames):
