@@ -159,7 +159,29 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
         obj = torch_reader.load_weights_file(path)
     except torch_reader.TorchReadError as e:
         raise ConversionError(f"{path}: not a readable PyTorch checkpoint: {e}") from e
-    return unwrap_state_dict(obj, source=path)
+    state = unwrap_state_dict(obj, source=path)
+    _check_weight_values(state, path)
+    return state
+
+
+def _check_weight_values(state: Mapping[str, np.ndarray], source: str) -> None:
+    """Refuses an integer / bool / complex tensor where a float weight
+    belongs (the Keras cast would load wrong weights silently) and NaN / inf
+    values (a diverged run); counters such as ``num_batches_tracked`` are
+    integers by design and skipped."""
+    for name, array in state.items():
+        if name.endswith(_IGNORED_SUFFIXES):
+            continue
+        dtype = np.asarray(array).dtype
+        if dtype.kind != "f" and dtype.name != "bfloat16":  # ml_dtypes' kind is "V".
+            raise ConversionError(
+                f"{source}: entry {name!r} is a {dtype.name} tensor, not floating point; "
+                "expected float weights (was the model quantized or the file edited?): "
+                "save the float model's state_dict")
+        if not np.all(np.isfinite(array)):
+            raise ConversionError(
+                f"{source}: entry {name!r} holds NaN or infinite values (a diverged "
+                "training run?): use a checkpoint from before it diverged")
 
 
 # ---------------------------------------------------------------------------

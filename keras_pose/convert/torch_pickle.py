@@ -45,6 +45,7 @@ from __future__ import annotations
 import collections
 import copyreg
 import pickle
+import reprlib
 import struct
 from typing import Any, BinaryIO, Callable, Mapping, Optional
 
@@ -146,7 +147,7 @@ class RestrictedUnpickler(pickle._Unpickler):  # noqa: SLF001 (the pure-Python o
 
     def persistent_load(self, pid: Any) -> Any:
         if self._persistent is None:
-            raise TorchReadError(f"{self._source}: unexpected persistent id {pid!r}")
+            raise TorchReadError(f"{self._source}: unexpected persistent id {reprlib.repr(pid)}")
         return self._persistent(pid)
 
     # -- Calls.

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import io
 import os
+import reprlib
 import struct
 import tarfile
 import zipfile
@@ -47,7 +48,8 @@ from keras_pose.errors import MissingFileError, import_required
 from keras_pose.convert.torch_objects import (ForbiddenGlobalError, GlobalRef, Inert,
                                               Rebuilders, Storage, StorageType,
                                               TorchReadError, allowed_globals, numpy_dtype,
-                                              placeholder_global, tensor_from_storage)
+                                              pickled_object_hint, placeholder_global,
+                                              tensor_from_storage)
 from keras_pose.convert.torch_pickle import unpickle
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch.serialization's legacy header.
@@ -65,9 +67,15 @@ __all__ = ["MAGIC_NUMBER", "PROTOCOL_VERSION", "ForbiddenGlobalError", "GlobalRe
 
 def _storage_ref(pid: Any, storages: dict, source: str) -> Storage:
     """A ``('storage', type, key, location, numel[, view])`` persistent id."""
+    if isinstance(pid, tuple) and len(pid) > 1 and pid[0] in ("module", b"module"):
+        # The legacy layout's whole pickled nn.Module: ('module', class,
+        # source file, class source). Advice as for the zip layout's.
+        name = placeholder_global(pid[1]) or str(pid[1])
+        raise TorchReadError(f"{source}: the file holds a whole {name} object."
+                             f"{pickled_object_hint('torch.nn.', None)}")
     if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] in ("storage", b"storage")
             and isinstance(pid[1], StorageType)):
-        raise TorchReadError(f"{source}: unexpected persistent id {pid!r}")
+        raise TorchReadError(f"{source}: unexpected persistent id {reprlib.repr(pid)}")
     key = str(pid[2])
     storage = storages.setdefault(key, Storage(pid[1].dtype_name))
     view = pid[5] if len(pid) == 6 else None
@@ -82,6 +90,19 @@ def _storage_ref(pid: Any, storages: dict, source: str) -> Storage:
 
 def _read_zip(path: str) -> Any:
     """The zip layout (torch >= 1.6)."""
+    try:
+        return _read_zip_archive(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as e:
+        # A member whose bytes are cut or corrupt (CRC, header) ends here.
+        raise TorchReadError(_damaged_zip(path) + f" ({e})") from e
+
+
+def _damaged_zip(path: str) -> str:
+    return (f"{path}: a truncated or damaged zip archive (an incomplete download?): "
+            "download it again")
+
+
+def _read_zip_archive(path: str) -> Any:
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("data.pkl")
                    and n.count("/") <= 1]
@@ -191,7 +212,7 @@ def _read_tar(path: str) -> Any:
         def persistent(pid):
             key = str(pid)
             if key not in objects:
-                raise TorchReadError(f"{path}: unexpected persistent id {pid!r}")
+                raise TorchReadError(f"{path}: unexpected persistent id {reprlib.repr(pid)}")
             value = objects[key]
             return value.array if isinstance(value, Storage) else value
 
@@ -267,6 +288,10 @@ def load_torch_file(path: str) -> Any:
         head = file.read(512)
     if zipfile.is_zipfile(path):
         return _read_zip(path)
+    if head.startswith(b"PK\x03\x04"):
+        # A zip's local header without a readable end record (its central
+        # directory is at the end): the legacy reader only said "broken pickle".
+        raise TorchReadError(_damaged_zip(path))
     if head[257:262] == b"ustar":
         return _read_tar(path)
     return _read_legacy(path)

@@ -7,8 +7,7 @@
   ``COCO_val2017_detections_AP_H_56_person.json`` (the model's keypoint
   categories kept, COCO's person = 1 by default, the others counted per
   category in a warning; a person is written with its box's category);
-- ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or
-  ``[x, y, w, h, score]`` boxes.
+- ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or ``[x, y, w, h, score]``.
 
 An entry that is not a box (NaN, inf, three numbers, a string score, a size
 <= 0) is skipped, named in a warning. Images find their boxes with
@@ -409,6 +408,7 @@ class FileDetector(PersonDetector):
         # user's boxes, so the run says how many.
         self.below_threshold = 0
         self.off_image = 0
+        self._counted: set = set()  # Calibration detects the inputs once more than the run.
 
     def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None,
              paths: Optional[Mapping[str, str]] = None) -> dict[str, tuple]:
@@ -480,10 +480,11 @@ class FileDetector(PersonDetector):
             return Detections.empty()
         boxes, scores, categories = _merged(rows)
         on_image = ~transforms.boxes_off_image(boxes, *image.shape[:2])
-        self.off_image += int(np.sum(~on_image))
-        boxes, scores = boxes[on_image], scores[on_image]
+        counted, boxes, scores = source in self._counted, boxes[on_image], scores[on_image]
+        self._counted.add(source)
+        self.off_image += 0 if counted else int(np.sum(~on_image))
         categories = None if categories is None else categories[on_image]
-        self.below_threshold += int(np.sum(scores < self.score_threshold))
+        self.below_threshold += 0 if counted else int(np.sum(scores < self.score_threshold))
         return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
                                  self.max_detections, categories)
 

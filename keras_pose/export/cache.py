@@ -340,11 +340,11 @@ def _export(pose_model: PoseModel, runtime: str, precision: str, places: list[st
     for number, directory in enumerate(writable):
         try:
             return _write(directory, pose_model, runtime, precision, digest, evidence)
-        except OSError as e:
-            if e.errno != errno.ENOSPC or isinstance(e, UserError):
+        except BaseException as e:
+            with contextlib.suppress(OSError):  # exports/, made for it, if left empty
+                os.rmdir(os.path.dirname(directory))  # (a refused export left it).
+            if not isinstance(e, OSError) or e.errno != errno.ENOSPC or isinstance(e, UserError):
                 raise
-            with contextlib.suppress(OSError):  # exports/, made for it, if left empty.
-                os.rmdir(os.path.dirname(directory))
             if number + 1 < len(writable):  # The cache may be on another disk.
                 logging.warning("%s: the disk is full; exporting into %s instead", directory,
                                 writable[number + 1])
@@ -363,6 +363,7 @@ class _Evidence:
     description: str
     calibration: Optional[np.ndarray]
     check: Callable[[Any, str], dict]
+    from_inputs: bool = False  # The user's inputs (no data set the export script could use).
 
 
 def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
@@ -387,6 +388,10 @@ def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
     try:
         write_directory_atomically(directory, write)
     except guard.AccuracyGuardError as e:
+        if evidence is not None and evidence.from_inputs:
+            # The export script calibrates on a data set only: its command failed
+            # for a user with photos alone ("the data set ... is not on disk").
+            raise guard.AccuracyGuardError(f"{e}\n(run it at --precision fp32)") from None
         raise guard.AccuracyGuardError(
             f"{e}\n(run it at --precision fp32; or "
             f"export it anyway and pass the export as --checkpoint: python "
@@ -459,4 +464,4 @@ def _input_evidence(reference, config: ExperimentConfig, samples: Samples,
                  len(crops), config.data.root)
     return _Evidence(f"{len(crops)} people of the inputs", normalise(crops, config),
                      lambda candidate, name: guard.guard_on_crops(
-                         reference, candidate, name, config, crops))
+                         reference, candidate, name, config, crops), from_inputs=True)
