@@ -164,13 +164,18 @@ def read_state_dict(path: str) -> dict[str, np.ndarray]:
     return state
 
 
+# What a convolution's, a linear layer's or a BatchNorm's tensors are named.
+_PARAMETER_SUFFIXES = (".weight", ".bias", ".running_mean", ".running_var")
+
+
 def _check_weight_values(state: Mapping[str, np.ndarray], source: str) -> None:
     """Refuses an integer / bool / complex tensor where a float weight
     belongs (the Keras cast would load wrong weights silently) and NaN / inf
     values (a diverged run); counters such as ``num_batches_tracked`` are
-    integers by design and skipped."""
+    integers by design, and entries that are no layer's parameter (another
+    tool's extras) are not this check's: only names of weights are read."""
     for name, array in state.items():
-        if name.endswith(_IGNORED_SUFFIXES):
+        if name.endswith(_IGNORED_SUFFIXES) or not name.endswith(_PARAMETER_SUFFIXES):
             continue
         dtype = np.asarray(array).dtype
         if dtype.kind != "f" and dtype.name != "bfloat16":  # ml_dtypes' kind is "V".

@@ -501,7 +501,8 @@ def test_a_refusal_on_one_worker_stops_every_worker_with_one_line(tmp_path, synt
         output = proc.communicate(timeout=400)[0]
         assert proc.returncode == 1 and "Traceback" not in output, output[-3000:]
         last = output.strip().splitlines()[-1]
-        assert "resuming from epoch 0 would train epochs 1-2 again over worker 0's" in last
+        assert ("starting over from the initial weights would train epochs 1-2 again over "
+                "worker 0's") in last
         assert f"copy {chief_epoch} into {private}{os.sep} (worker 1's machine)" in last, last
     shutil.copytree(chief_epoch, os.path.join(private, "epoch_0002"))  # As the message says.
     # Refusals on worker 1 alone: its data (before any collective), then its
