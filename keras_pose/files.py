@@ -185,6 +185,15 @@ def dangling_link(path: str) -> Optional[str]:
     return None
 
 
+def first_free_name(name_of: Callable[[int], str]) -> str:
+    """``name_of(n)`` for the first n (from 1) that names nothing on disk (a
+    dangling link counts as taken): where an earlier file is kept aside."""
+    n = 1
+    while os.path.lexists(name_of(n)):
+        n += 1
+    return name_of(n)
+
+
 def make_folder(folder: str) -> None:
     """``os.makedirs(folder, exist_ok=True)``; a file in the way (``folder``
     or one of its parents) is named as such ("File exists" and "Not a

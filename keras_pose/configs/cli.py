@@ -65,8 +65,7 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
     final = apply_overrides(config, expand_overrides(overrides, config))
-    if data_dir and os.path.realpath(os.path.expanduser(final.data.root)) != os.path.realpath(
-            os.path.expanduser(data_dir)):
+    if data_dir and not _same_root(final.data.root, data_dir):
         # The --set won in silence: the run read another data set than asked.
         raise ConfigError(f"--data_dir {data_dir} and --set data.root={final.data.root} name "
                           "two data sets: give one of them")
@@ -156,7 +155,7 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
 
 def _same_root(root: str, other: str) -> bool:
     """Whether two data roots are one folder (a link, ``~`` or a trailing
-    slash aside); another data set keeps its file's own category rule."""
+    slash aside)."""
     def real(path: str) -> str:
         return os.path.realpath(os.path.expanduser(path)) if path else ""
     return bool(root) and real(root) == real(other)

@@ -29,7 +29,7 @@ from absl import logging
 
 from keras_pose.errors import MissingFileError, UserError
 from keras_pose.data.mpii_gt import MPII_MAT_JOINT_NAMES, NUM_JOINTS, GroundTruthError, gt_arrays, load_gt_mat
-from keras_pose.files import write_atomically, write_json
+from keras_pose.files import first_free_name, write_atomically, write_json
 
 JSON_FIELDS = ("image", "center", "scale", "joints", "joints_vis")  # A row of train.json.
 GT_MAT = "gt_valid.mat"
@@ -272,9 +272,6 @@ def _move_aside(path: str, why: str) -> None:
     downloaded by a program), and says so."""
     if not os.path.isfile(path):
         return
-    aside, n = path + ".earlier", 1
-    while os.path.lexists(aside):
-        n += 1
-        aside = f"{path}.earlier.{n}"
+    aside = first_free_name(lambda n: f"{path}.earlier" + (f".{n}" if n > 1 else ""))
     os.replace(path, aside)
     logging.warning("%s %s: it is moved to %s", path, why, os.path.basename(aside))

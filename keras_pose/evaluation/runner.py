@@ -36,7 +36,7 @@ from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
 from keras_pose.digests import model_files_digest, sha256_of
 from keras_pose.errors import UserError
-from keras_pose.files import write_atomically, write_json
+from keras_pose.files import first_free_name, write_atomically, write_json
 
 METRICS_FILE = "metrics.json"
 
@@ -467,10 +467,7 @@ def keep_earlier_evaluation(output_dir: str, report: Mapping[str, Any]) -> Optio
     # A metrics.json that is not one of ours is kept too: it was overwritten.
     if isinstance(earlier, dict) and _same_evaluation(earlier, report):
         return None
-    n = 1
-    while os.path.exists(os.path.join(output_dir, f"earlier.{n}")):
-        n += 1
-    kept = os.path.join(output_dir, f"earlier.{n}")
+    kept = first_free_name(lambda n: os.path.join(output_dir, f"earlier.{n}"))
     os.makedirs(kept)
     for name in OUTPUT_NAMES:
         if os.path.exists(os.path.join(output_dir, name)):
