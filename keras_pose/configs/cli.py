@@ -103,6 +103,23 @@ def warn_unused_blur_kernel(config: ExperimentConfig, overrides: Sequence[str]) 
                         decoding)
 
 
+# Read by training alone (its augmentation; the whole train section): at
+# evaluation, prediction or export a --set of one was taken and did nothing.
+TRAINING_ONLY_DATA_FIELDS = ("flip", "flip_prob", "scale_factor", "rotation_factor",
+                             "rotation_prob", "half_body_prob", "num_joints_half_body")
+
+
+def warn_training_only(overrides: Sequence[str], where: str) -> None:
+    """Says which ``overrides`` set training-only fields, which ``where``
+    (e.g. "evaluation") does not read."""
+    keys = [item.split("=", 1)[0].strip() for item in overrides]
+    unused = [k for k in keys if k.startswith("train.") or k in {
+        f"data.{f}" for f in TRAINING_ONLY_DATA_FIELDS}]
+    if unused:
+        logging.warning("--set %s: training settings, with no effect on %s", ", ".join(unused),
+                        where)
+
+
 def _check_dataset_name(dataset: Optional[str], data_dir: Optional[str]) -> None:
     """``--dataset data/mine`` looked for data/data/mine/annotations/...: a
     path given as the name is refused with the flags that say it."""
@@ -139,6 +156,7 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
                           "define the model")
     if "data.keypoint_names" in explicit:
         check_keypoint_renaming(trained.data.keypoint_names, config.data.keypoint_names)
+    warn_training_only(overrides, "an evaluation")
     kept = {}
     for field in METADATA_FIELDS:
         if f"data.{field}" in explicit:

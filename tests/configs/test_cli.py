@@ -187,3 +187,22 @@ def test_on_its_own_data_set_a_checkpoint_keeps_the_categories_it_was_trained_on
     chosen = build_config(dataset="custom", data_dir=str(root), start=trained,
                           overrides=overrides)
     assert checkpoint_config(chosen, trained, overrides).data.category_ids == (1,)
+
+
+def test_training_settings_given_to_an_evaluation_or_inference_are_said(caplog):
+    """--set train.learning_rate=... or an augmentation setting given to
+    evaluate.py or predict.py was taken and did nothing, unsaid; the
+    evaluation's own settings are not mentioned."""
+    from keras_pose.inference.loading import with_overrides
+    trained = _trained_on_a_custom_set()
+    given = ["train.learning_rate=0.1", "data.rotation_factor=0", "test.flip_test=false"]
+    checkpoint_config(build_config(start=trained, overrides=given), trained, given)
+    assert ("--set train.learning_rate, data.rotation_factor: training settings, with no "
+            "effect on an evaluation") in caplog.text
+    caplog.clear()
+    with_overrides(trained, given)
+    assert "train.learning_rate, data.rotation_factor: training settings" in caplog.text
+    caplog.clear()
+    with_overrides(trained, ["test.flip_test=false", "data.box_padding=1.5"])
+    checkpoint_config(trained, trained, ["test.flip_test=false", "data.image_threshold=0.1"])
+    assert "training settings" not in caplog.text
