@@ -52,6 +52,7 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
       ConfigError, ValueError: for an unknown experiment, key or value.
     """
     _check_dataset_name(dataset, data_dir)
+    _refuse_empty(dataset=dataset, data_dir=data_dir, experiment=experiment)
     if experiment:
         config = get_experiment(experiment)
     elif start is not None:
@@ -118,6 +119,15 @@ def warn_training_only(overrides: Sequence[str], where: str) -> None:
     if unused:
         logging.warning("--set %s: training settings, with no effect on %s", ", ".join(unused),
                         where)
+
+
+def _refuse_empty(**flags: Optional[str]) -> None:
+    """``--data_dir "$DATA"`` with DATA unset gave an empty value, which read
+    as no flag: another data set or experiment, the default's, in silence."""
+    for name, value in flags.items():
+        if value is not None and not value.strip():
+            raise ConfigError(f"--{name} is empty: give a value, or leave the flag out for "
+                              "the default")
 
 
 def _check_dataset_name(dataset: Optional[str], data_dir: Optional[str]) -> None:

@@ -206,3 +206,13 @@ def test_training_settings_given_to_an_evaluation_or_inference_are_said(caplog):
     with_overrides(trained, ["test.flip_test=false", "data.box_padding=1.5"])
     checkpoint_config(trained, trained, ["test.flip_test=false", "data.image_threshold=0.1"])
     assert "training settings" not in caplog.text
+
+
+@pytest.mark.parametrize("flag", ["dataset", "experiment"])
+def test_an_empty_dataset_or_experiment_is_refused(flag):
+    """--experiment "$EXP" with EXP unset read as no flag: the default
+    experiment was trained or evaluated in silence."""
+    with pytest.raises(ConfigError, match=f"--{flag} is empty"):
+        build_config(**{flag: ""})
+    with pytest.raises(ConfigError, match=f"--{flag} is empty"):
+        build_config(**{flag: " "})
