@@ -238,6 +238,8 @@ def work() -> int:
     if not FLAGS.input:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     cli.refuse_flag_and_set([("flip", "test.flip_test")], FLAGS.set)  # The flag won, unsaid.
+    if not FLAGS.track:
+        _refuse_tracking_only()
     checkpoint = _checkpoint()
     found, unread = find_inputs(FLAGS.input, FLAGS.recursive)
     if unread:
@@ -245,6 +247,16 @@ def work() -> int:
     # Two runs writing one predictions.json would interleave their bytes.
     with cli.locked_output_dir(FLAGS.output_dir, run="predict.py run"):
         return _predict(checkpoint, found)
+
+
+def _refuse_tracking_only() -> None:
+    """--frames_fps or a --set track.* without --track: taken, and unused."""
+    keys = [item.split("=", 1)[0].strip() for item in FLAGS.set or []]
+    given = (["--frames_fps"] if FLAGS["frames_fps"].present else []) + [
+        f"--set {key}" for key in keys if key.startswith("track.")]
+    if given:
+        raise FlagError(f"{', '.join(given)}: used by the tracker only; give --track too, or "
+                        "leave them out")
 
 
 def _predict(checkpoint, found) -> int:
@@ -308,9 +320,13 @@ def _tracker_drops(summary, track, num_keypoints: int) -> str:
             lower.append(f"track.keypoint_threshold={track.keypoint_threshold / 2:g}")
         if needed > 2:
             lower.append("track.min_keypoints=2")
-    keep = ("; to keep more, lower them with --set, e.g. "
-            + " ".join(f"--set {s}" for s in lower)) if lower else ""
-    return f"  --track dropped {' and '.join(parts)} (the paper's rules{keep})"
+    if summary.duplicate_poses:
+        parts.append(f"{summary.duplicate_poses} pose(s) of detected boxes within OKS "
+                     f"track.pose_nms_oks={track.pose_nms_oks} of a better pose (a second box "
+                     "on one person)")
+        lower.append("track.pose_nms_oks=1")
+    keep = ("; to keep more, e.g. " + " ".join(f"--set {s}" for s in lower)) if lower else ""
+    return f"  --track dropped {' and '.join(parts)} (the tracker's rules{keep})"
 
 
 def _listed(keys) -> str:
@@ -381,7 +397,7 @@ def _report(run, predictions, inputs) -> int:
     if below:
         print(f"  {below} box(es) of {FLAGS.boxes} scored below --box_threshold "
               f"{FLAGS.box_threshold} and were not run")
-    if summary.low_score_detections or summary.unconfident_poses:
+    if summary.low_score_detections or summary.unconfident_poses or summary.duplicate_poses:
         print(_tracker_drops(summary, run.predictor.config.track,
                             len(run.predictor.config.data.keypoint_names)))
     for message in run.writer.failures:

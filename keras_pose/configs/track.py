@@ -52,8 +52,10 @@ class TrackConfig:
         usable box and the OKS rests on one or two joints. A model of fewer
         keypoints (2) needs all of them (``tracking.tracker.tracked_min_keypoints``).
       box_nms_iou: IoU above which the NMS that unifies detected and
-        propagated boxes drops the lower-ranked box. Ours: the paper gives
-        none; 0.5 is the usual detector NMS threshold.
+        propagated boxes drops a propagated box for a detection or a better
+        propagated box (detections, already through their detector's NMS or
+        the user's, are all kept). Ours: the paper gives none; 0.5 is the
+        usual detector NMS threshold.
       pose_nms_oks: OKS above which a second pose of the same person (two
         boxes on one person that the box NMS kept) is dropped; 1 disables.
         Ours: the official code's OKS NMS threshold for COCO (0.9).

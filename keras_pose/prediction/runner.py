@@ -63,6 +63,7 @@ class RunSummary:
     # What the tracker's thresholds dropped (``PoseTracker`` counts).
     low_score_detections: int = 0
     unconfident_poses: int = 0
+    duplicate_poses: int = 0
 
 
 def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 1,
@@ -310,8 +311,9 @@ class PredictionRun:
                 # A second Ctrl-C here (a quick double press) lost the PoseTrack
                 # JSON of the frames done: it waits until they are written.
                 with defer_interrupts():
-                    written = self._close_sequence(key, output, video, per_frame, tracker,
-                                                   track_config, results, names)
+                    written = self._close_sequence(
+                        key, output, video, per_frame, tracker, track_config, results,
+                        names if frame_names is None else _in_their_folder(names, source))
             except DiskFullError:
                 # The disk filled at a frame: that write is the one said (the
                 # PoseTrack JSON's, failing after it, named the wrong file).
@@ -340,6 +342,7 @@ class PredictionRun:
                                         track_config.keypoint_threshold)
             self.summary.low_score_detections += tracker.low_score_detections
             self.summary.unconfident_poses += tracker.unconfident_poses
+            self.summary.duplicate_poses += tracker.duplicate_poses
         return written
 
     def _set_aside(self, key: str, output: Any, source: str,
@@ -466,6 +469,15 @@ def _tracker(run: PredictionRun, track_config: Any) -> Any:
 def _draw_tracks(run: PredictionRun, frame: np.ndarray, result: Any) -> np.ndarray:
     from keras_pose.tracking import draw_tracks
     return draw_tracks(frame, result, run.predictor.config.data.skeleton, run.score_threshold)
+
+
+def _in_their_folder(names: Sequence[str], folder: str) -> list[str]:
+    """A folder's frame names with the folder's name before those right in
+    ``--input``: poseval reads a frame's sequence from the folder its
+    ``file_name`` is in, and a bare ``000000.jpg`` (``--input
+    images/val/<sequence>``) named none."""
+    base = os.path.basename(os.path.normpath(folder))
+    return [name if "/" in name else f"{base}/{name}" for name in names]
 
 
 def _write_posetrack(run: PredictionRun, path: str, results: list, names: list,

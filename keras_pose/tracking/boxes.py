@@ -119,7 +119,11 @@ def unify_boxes(det_boxes: np.ndarray, det_scores: np.ndarray, prop_boxes: np.nd
     Rank: every detection before every propagated box, each group by score.
     The detector saw this frame; a propagated box is a guess carried from
     the previous one, which the paper adds to make up for missed detections,
-    so it survives only where no detection overlaps it. Scores pass through
+    so it survives only where no detection (nor a better propagated box)
+    overlaps it. Detections never suppress one another: the paper's came
+    out of its detector's NMS, ours did too (or are the user's ``--boxes``),
+    and the same people are kept without tracking; two people side by side
+    (IoU > ``iou_threshold``) lost one of them in silence. Scores pass through
     unchanged: a detection keeps its detector score, a propagated box the
     score its caller gave it (the tracker: the person score of the pose it
     came from, so a person held only by propagation loses confidence frame
@@ -143,5 +147,7 @@ def unify_boxes(det_boxes: np.ndarray, det_scores: np.ndarray, prop_boxes: np.nd
     boxes = np.concatenate([det_boxes[order_det], prop_boxes[order_prop]])
     scores = np.concatenate([det_scores[order_det], prop_scores[order_prop]])
     propagated = np.arange(len(boxes)) >= len(det_boxes)
-    keep = greedy_suppress(box_iou(boxes, boxes), iou_threshold)
+    overlap = box_iou(boxes, boxes)
+    overlap[:, :len(det_boxes)] = 0.0  # Nothing suppresses a detection.
+    keep = greedy_suppress(overlap, iou_threshold)
     return boxes[keep], scores[keep], propagated[keep]

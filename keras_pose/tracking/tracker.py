@@ -219,6 +219,7 @@ class PoseTracker:
         self.low_score_detections = 0  # detector boxes below detection_threshold
         self.unconfident_poses = 0  # poses of detected boxes below min_keypoints
         self.unusable_detections = 0  # off the image, or of no positive size
+        self.duplicate_poses = 0  # poses of detected boxes of a person already posed
         # Two threads stepping one tracker broke it (a deque mutated during
         # iteration, new ids for the same people): refused instead.
         self._busy = threading.Lock()
@@ -319,7 +320,7 @@ class PoseTracker:
         # carried into this frame already, and the next step carried them
         # again, one frame too far.
         saved = (copy.deepcopy(self._tracks), self._next_id, self.low_score_detections,
-                 self.unconfident_poses, self.unusable_detections)
+                 self.unconfident_poses, self.unusable_detections, self.duplicate_poses)
         try:
             if ready:
                 self._advance_tracks(pending.result())
@@ -331,7 +332,7 @@ class PoseTracker:
             track_ids = self._associate(poses)
         except BaseException:
             (self._tracks, self._next_id, self.low_score_detections,
-             self.unconfident_poses, self.unusable_detections) = saved
+             self.unconfident_poses, self.unusable_detections, self.duplicate_poses) = saved
             raise
         self._prev_gray = gray
         order = np.argsort(track_ids, kind="stable")
@@ -433,7 +434,11 @@ class PoseTracker:
         # A propagated box that loses its pose is a person leaving: not counted.
         self.unconfident_poses += int(np.count_nonzero(~enough & ~poses.propagated))
         poses = poses.take(np.flatnonzero(enough))
-        return poses.take(self._pose_nms(poses))
+        kept = self._pose_nms(poses)
+        # Two of the user's (or the detector's) boxes on one person: said.
+        self.duplicate_poses += int(np.count_nonzero(~poses.propagated)) - int(
+            np.count_nonzero(~poses.propagated[kept]))
+        return poses.take(kept)
 
     def _pose_nms(self, poses: _Poses) -> np.ndarray:
         """Indices of the poses kept by OKS NMS (detections first, then score)."""

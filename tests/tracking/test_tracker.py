@@ -502,3 +502,23 @@ def test_a_second_thread_stepping_the_same_tracker_is_refused():
     assert list(results[0].track_ids) == [0]
     oracle.truth, oracle.truth_scores = [person.joints(1)], [person.scores(1)]
     assert list(tracker.step(frames[1], boxes[1]).track_ids) == [0]  # Free again.
+
+
+def test_two_people_side_by_side_are_both_tracked():
+    """Their boxes overlap by IoU > box_nms_iou: the box NMS dropped one of
+    them (the user's --boxes too) in every frame, unsaid."""
+    people = [Person(100, 70, 110, lambda t: (0.0, 0.0), seed=1),
+              Person(100, 82, 110, lambda t: (0.0, 0.0), seed=2)]
+    overlap = box_iou(true_box(people[0].joints(0))[None], true_box(people[1].joints(0))[None])
+    assert overlap[0, 0] > CONFIG.box_nms_iou
+    _, ids = run(people, 5, CONFIG)
+    assert _ids_of(ids, 0) == [0] * 5 and _ids_of(ids, 1) == [1] * 5
+
+
+def test_a_second_box_on_one_person_gives_one_pose_and_is_counted():
+    person = Person(70, 60, 100, lambda t: (0.0, 0.0), seed=1)
+    tracker = _tracker_of(person)
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    box = true_box(person.joints(0))
+    result = tracker.step(frame, (np.stack([box, box + [1, 0, 0, 0]]), [0.9, 0.8]))
+    assert result.track_ids.tolist() == [0] and tracker.duplicate_poses == 1
