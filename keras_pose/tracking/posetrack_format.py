@@ -2,9 +2,11 @@
 
 The PoseTrack18 format is COCO-like (what the official ``poseval`` reads):
 
-- ``images``: ``file_name`` (the frame's name under ``--input``: PoseTrack's
-  own ``images/val/<sequence>/<frame>.jpg`` when the input is PoseTrack's
-  ``images/val`` folder, ``clip.mp4#3`` for a video's frame), ``id`` and
+- ``images``: ``file_name`` (predict.py: a frame's name under ``--input``,
+  after its folder's name when it is right in ``--input``: poseval reads
+  the sequence from the folder a name is in, so ``--input images/val`` and
+  ``--input images/val/<sequence>`` both give ``<sequence>/000000.jpg``;
+  ``clip.mp4#3`` for a video's frame), ``id`` and
   ``frame_id`` (the same number: the frame's 0-based position, not
   PoseTrack's ``1SSSSSSFFFF``), ``vid_id``, ``nframes``, ``is_labeled``; we
   add ``frame_index`` (0-based position in the video). The official poseval

@@ -635,3 +635,21 @@ def test_people_without_their_boxs_category_are_said_to_take_the_first(tmp_path,
         assert caplog.text.count("trained on categories [1, 2], and boxes of a.png give no "
                                  "category") == 1
         assert "written with category_id 1" in caplog.text
+
+
+def test_frames_right_in_the_input_folder_are_named_in_their_sequence_for_poseval(tmp_path):
+    """--input images/val/<sequence>: the PoseTrack JSON named its frames
+    000000.png, from which poseval reads no sequence (it takes the folder of
+    each file_name); frames.json keeps the names under --input."""
+    folder = tmp_path / "000342_mpii_test"
+    folder.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(folder / f"{i:06d}.png"), np.full((48, 64, 3), 100, np.uint8))
+    items = list_inputs(str(folder))
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    run.folders(items, run.predictor.config.track)
+    posetrack = json.load(open(tmp_path / "out" / "000342_mpii_test.posetrack.json"))
+    assert [i["file_name"] for i in posetrack["images"]] == [
+        "000342_mpii_test/000000.png", "000342_mpii_test/000001.png"]
+    frames = json.load(open(tmp_path / "out" / "000342_mpii_test.frames.json"))
+    assert [f["file_name"] for f in frames] == ["000000.png", "000001.png"]
