@@ -433,8 +433,8 @@ def test_poses_the_tracker_drops_are_reported(run_predict, checkpoint, coco_dir,
     assert code == 0 and "  0 people in 3 frame(s) of videos and frame folders" in out
     assert ("--track dropped 3 pose(s) of detected boxes with fewer than 17 joints "
             "(track.min_keypoints=17, at most the model's 17) scoring at least "
-            "track.keypoint_threshold=1.0 (the paper's rules; to keep more, lower them with "
-            "--set, e.g. --set track.keypoint_threshold=0.5 --set track.min_keypoints=2)") in out
+            "track.keypoint_threshold=1.0 (the tracker's rules; to keep more, e.g. "
+            "--set track.keypoint_threshold=0.5 --set track.min_keypoints=2)") in out
     frames = json.load(open(tmp_path / "out" / "seq.frames.json"))
     assert [f["people"] for f in frames] == [[], [], []]
 
@@ -1079,3 +1079,15 @@ def test_a_threshold_that_is_not_finite_is_refused_before_any_work(flag, value, 
     assert f"--{flag}: {value} is not a finite number: give a number" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert os.listdir(tmp_path) == ["in"]  # No output folder.
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--frames_fps", "5"], "--frames_fps"),
+    (["--set", "track.similarity_threshold=0.9"], "--set track.similarity_threshold"),
+])
+def test_tracker_settings_without_track_are_refused(run_predict, tmp_path, args, named):
+    """Without --track they were taken and did nothing, unsaid."""
+    code, _, err = run_predict(["--input", str(tmp_path), "--output_dir", str(tmp_path / "o")]
+                               + args)
+    assert code == 1 and "Traceback" not in err
+    assert f"{named}: used by the tracker only; give --track too" in err
