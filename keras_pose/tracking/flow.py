@@ -5,12 +5,16 @@ frame k, where (dx, dy) is the flow at (x, y). It uses FlowNet2-S; here the
 flow is OpenCV's DIS (default) or Farneback, so nothing is downloaded.
 "none" is zero flow: poses stay where they were seen, which turns the
 flow-based similarity into the paper's plain pose similarity (its S_Pose
-ablation).
+ablation). :class:`FlowInThread` computes one frame's flow beside the
+detector and the pose network (``PoseTracker.prepare``).
 
 Shapes: H x W frames, K joints, N people.
 """
 
 from __future__ import annotations
+
+import threading
+from typing import Any, Optional
 
 import cv2
 import numpy as np
@@ -181,3 +185,44 @@ def propagate_joints(joints: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """
     joints = np.asarray(joints, np.float32)
     return joints + sample_flow(flow, joints)
+
+
+class FlowInThread:
+    """The flow (H, W, 2) from ``prev_gray`` to ``gray`` (H, W) of one frame,
+    computed in a background thread. The thread waits on nothing, so a video
+    given up between ``prepare`` and ``step`` (an error, Ctrl-C) leaves no
+    thread blocked. Not a daemon: the interpreter's exit waits for its one
+    flow (milliseconds); a daemon thread still inside OpenCV when Python
+    tore down aborted the process ("terminate called without an active
+    exception", exit 134) after a Ctrl-C.
+    """
+
+    def __init__(self, flow: DenseFlow, frame_rgb: np.ndarray, prev_gray: np.ndarray,
+                 gray: np.ndarray):
+        self.frame, self.gray = frame_rgb, gray
+        self._result: Any = None
+        self._error: Optional[BaseException] = None
+        # An Event, not Thread.join: a Ctrl-C during join() left Python 3.11
+        # taking the running thread for finished (result() then gave None).
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(flow, prev_gray, gray),
+                                        name="pose-tracker-flow", daemon=False)
+        self._thread.start()
+
+    def _run(self, flow: DenseFlow, prev_gray: np.ndarray, gray: np.ndarray) -> None:
+        try:
+            self._result = flow(prev_gray, gray)
+        except BaseException as e:  # noqa: BLE001 - raised again by result().
+            self._error = e
+        finally:
+            self._done.set()
+
+    def wait(self) -> None:
+        """Until the flow is done; a Ctrl-C meanwhile is raised here."""
+        self._done.wait()
+
+    def result(self) -> np.ndarray:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._result

@@ -55,7 +55,7 @@ from keras_pose.detection.base import Detections
 from keras_pose.oks import oks_between, pairwise_oks
 from keras_pose.signals import defer_interrupts
 from keras_pose.tracking import boxes as box_ops
-from keras_pose.tracking.flow import DenseFlow, propagate_joints, to_gray
+from keras_pose.tracking.flow import DenseFlow, FlowInThread, propagate_joints, to_gray
 from keras_pose.tracking.similarity import greedy_match, sigmas_or_default
 
 # estimate_fn(image (H, W, 3) uint8 RGB, boxes (M, 4) float32 [x, y, w, h],
@@ -134,47 +134,6 @@ class _Track:
     missed: int = 0             # consecutive frames without a match
 
 
-class _FlowInThread:
-    """The flow (H, W, 2) from ``prev_gray`` to ``gray`` (H, W) of one frame,
-    computed in a background thread. The thread waits on nothing, so a video
-    given up between ``prepare`` and ``step`` (an error, Ctrl-C) leaves no
-    thread blocked. Not a daemon: the interpreter's exit waits for its one
-    flow (milliseconds); a daemon thread still inside OpenCV when Python
-    tore down aborted the process ("terminate called without an active
-    exception", exit 134) after a Ctrl-C.
-    """
-
-    def __init__(self, flow: DenseFlow, frame_rgb: np.ndarray, prev_gray: np.ndarray,
-                 gray: np.ndarray):
-        self.frame, self.gray = frame_rgb, gray
-        self._result: Any = None
-        self._error: Optional[BaseException] = None
-        # An Event, not Thread.join: a Ctrl-C during join() left Python 3.11
-        # taking the running thread for finished (result() then gave None).
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(flow, prev_gray, gray),
-                                        name="pose-tracker-flow", daemon=False)
-        self._thread.start()
-
-    def _run(self, flow: DenseFlow, prev_gray: np.ndarray, gray: np.ndarray) -> None:
-        try:
-            self._result = flow(prev_gray, gray)
-        except BaseException as e:  # noqa: BLE001 - raised again by result().
-            self._error = e
-        finally:
-            self._done.set()
-
-    def wait(self) -> None:
-        """Until the flow is done; a Ctrl-C meanwhile is raised here."""
-        self._done.wait()
-
-    def result(self) -> np.ndarray:
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
 def tracked_min_keypoints(config: TrackConfig, num_keypoints: int) -> int:
     """The confident joints a pose needs to be tracked: ``min_keypoints``,
     but at most K (with more, a model of fewer keypoints, e.g. 2, had every
@@ -213,7 +172,7 @@ class PoseTracker:
         self._estimate_fn = estimate_fn
         self._sigmas_given = sigmas
         self._flow = DenseFlow(config.flow_method, config.dis_preset, config.flow_scale)
-        self._pending: Optional[_FlowInThread] = None  # started by prepare
+        self._pending: Optional[FlowInThread] = None  # started by prepare
         # What the thresholds dropped since the tracker was made (a run
         # reports it: a video of unconfident poses must not end in silence).
         self.low_score_detections = 0  # detector boxes below detection_threshold
@@ -274,9 +233,9 @@ class PoseTracker:
             # again ran a second flow on the same OpenCV object beside it
             # (other track ids, or a segmentation fault). Raised once it is.
             with defer_interrupts():
-                self._pending = _FlowInThread(self._flow, frame_rgb, self._prev_gray, gray)
+                self._pending = FlowInThread(self._flow, frame_rgb, self._prev_gray, gray)
 
-    def _wait_for_flow(self) -> Optional[_FlowInThread]:
+    def _wait_for_flow(self) -> Optional[FlowInThread]:
         """The flow started by ``prepare``, finished (None if none)."""
         pending = self._pending
         if pending is not None:
