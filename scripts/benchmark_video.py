@@ -417,7 +417,7 @@ def _frames(clips: dict) -> list:
     """The frames predict.py would judge a bf16 / int8 detector on (here
     they calibrate the int8 detector), from the clips, most people first."""
     from keras_pose.prediction.inputs import list_inputs
-    from keras_pose.prediction.runner import calibration_images
+    from keras_pose.prediction.input_pixels import calibration_images
     return calibration_images([item for n in sorted(clips, reverse=True)
                                for item in list_inputs(clips[n][0])])
 
