@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 from absl import logging
@@ -340,20 +340,26 @@ def load_records(config: ExperimentConfig, split: str,
 
 
 def _no_people(records: PersonRecords, name: str, split: str, dataset: str) -> str:
-    """Why a split gave no person, and what to do."""
-    why = (", ".join(f"{reason}: {count}" for reason, count in
-                     sorted(records.skipped_reasons.items()))
+    """Why a split gave no person (:func:`no_people_message` of its records)."""
+    return no_people_message(records.source, records.skipped_reasons, name, split, dataset)
+
+
+def no_people_message(source: str, reasons: Mapping[str, int], name: str, split: str,
+                      dataset: str) -> str:
+    """Why a split's file ``source`` gave no person (``reasons``: people
+    skipped, by reason), and what to do. Also the evaluation's ground truth
+    with no person to score says it so (``keras_pose.evaluation.metrics``)."""
+    why = (", ".join(f"{reason}: {count}" for reason, count in sorted(reasons.items()))
            or "it has no annotations")
     hint = ("; people of another keypoint category are left out: choose the categories with "
-            "--set data.category_ids=<ids>" if "another keypoint category"
-            in records.skipped_reasons else "")
+            "--set data.category_ids=<ids>" if "another keypoint category" in reasons else "")
     if split == "train":
-        return f"{records.source}: no usable person in the training split ({why}){hint}"
+        return f"{source}: no usable person in the training split ({why}){hint}"
     if dataset == "mpii":  # COCO's test-dev advice misleads there.
-        return (f"{records.source}: no person to evaluate in split {name!r} ({why}); it must "
+        return (f"{source}: no person to evaluate in split {name!r} ({why}); it must "
                 "list the split's people with their joints (scripts/convert_mpii_mat.py "
                 "writes it from the MPII release)")
-    return (f"{records.source}: no person to evaluate in split {name!r} ({why}){hint}; evaluation "
+    return (f"{source}: no person to evaluate in split {name!r} ({why}){hint}; evaluation "
             "needs annotated people with keypoints (a split without ground truth is named "
             "with 'test', e.g. test-dev2017, and evaluated on --detections)")
 

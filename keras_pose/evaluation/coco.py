@@ -29,6 +29,7 @@ import contextlib
 import io
 import json
 import os
+from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -156,6 +157,41 @@ def load_coco_ground_truth(annotation_file: str, category_ids: Sequence[int] = (
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
     return gt
+
+
+def people_to_score(coco_gt: Any) -> tuple[int, dict[str, int]]:
+    """How many people of the ground truth COCOeval scores, and why the
+    others are not scored, by reason (the person readers' words). COCOeval
+    ignores crowds and people with ``num_keypoints`` 0 (the reader recounts
+    it from the visibilities) and sees only the images listed; with no
+    person left every number is -1. The annotations of other categories the
+    reader left out count too.
+
+    Args:
+      coco_gt: a ``pycocotools.coco.COCO`` (:func:`load_coco_ground_truth`).
+
+    Returns:
+      (the number of people scored, {reason: count} of those not scored).
+    """
+    from keras_pose.data.coco_files import META_KEY
+    reasons = Counter((coco_gt.dataset.get(META_KEY) or {}).get("skipped") or {})
+    images, scored = set(coco_gt.getImgIds()), 0
+    for ann in coco_gt.dataset["annotations"]:
+        reason = _not_scored(ann, images)
+        scored += not reason
+        if reason:
+            reasons[reason] += 1
+    return scored, dict(reasons)
+
+
+def _not_scored(ann: Mapping[str, Any], images: set) -> str:
+    """Why COCOeval does not score a person ("" when it does), tested in the
+    order of the ground-truth boxes' reader (``keras_pose.data.coco``)."""
+    if ann["iscrowd"]:
+        return "crowd"
+    if ann["image_id"] not in images:
+        return "unknown image id"
+    return "" if ann["num_keypoints"] > 0 else "no labelled keypoints"
 
 
 def run_cocoeval(coco_gt: Any, results: Union[str, Sequence[Mapping[str, Any]]],

@@ -28,7 +28,8 @@ from typing import Any, Protocol
 
 from keras_pose.configs import ExperimentConfig
 from keras_pose.data import datasets
-from keras_pose.evaluation.coco import CocoKeypointMetric, load_coco_ground_truth
+from keras_pose.evaluation.coco import (CocoKeypointMetric, load_coco_ground_truth,
+                                        people_to_score)
 from keras_pose.evaluation.mpii import MpiiPckhMetric
 
 
@@ -52,13 +53,24 @@ def metric_for(config: ExperimentConfig) -> PoseMetric:
 
     Its ground truth is loaded (and checked) here, once: before any
     inference, and once per training run for validation.
+
+    Raises:
+      DatasetError: for a COCO-format split with ground truth but no person
+        to score (with detected boxes its -1 for every number was the
+        result, in silence), in the words of the ground-truth boxes' refusal.
     """
     data = config.data
     test_split = datasets.is_test_split(config)
     if data.dataset == "mpii":
         return MpiiPckhMetric(None if test_split else datasets.mpii_gt_file(config))
-    gt = None if test_split else load_coco_ground_truth(
-        datasets.annotation_file(config, "test"), data.category_ids)
+    gt = None
+    if not test_split:
+        source = datasets.annotation_file(config, "test")
+        gt = load_coco_ground_truth(source, data.category_ids)
+        scored, reasons = people_to_score(gt)
+        if not scored:
+            raise datasets.DatasetError(datasets.no_people_message(
+                source, reasons, data.test_set, "test", data.dataset))
     name = f"keypoints_{data.test_set}_results.json"
     return CocoKeypointMetric(gt, sigmas=data.oks_sigmas or None,
                               oks_threshold=config.test.oks_threshold, results_name=name)
@@ -70,3 +82,13 @@ def check_records(metric: PoseMetric, records: Any, config: ExperimentConfig) ->
     check = getattr(metric, "check_records", None)
     if check is not None:
         check(records, datasets.annotation_file(config, "test"))
+
+
+def ground_truth_files(config: ExperimentConfig) -> list[str]:
+    """The files the split's metric scores against (none for a test split):
+    a COCO-format split's annotation file; MPII's ``gt_valid.mat`` and the
+    split's annotation file, whose people it pairs with the .mat's."""
+    if datasets.is_test_split(config):
+        return []
+    files = [datasets.annotation_file(config, "test")]
+    return files + ([datasets.mpii_gt_file(config)] if config.data.dataset == "mpii" else [])

@@ -34,7 +34,7 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
-from keras_pose.digests import model_files_digest, sha256_of
+from keras_pose.digests import files_digest, model_files_digest, sha256_of
 from keras_pose.errors import UserError
 from keras_pose.files import first_free_name, write_atomically, write_json
 
@@ -283,6 +283,7 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     records = datasets.load_records(config, "test", box_mode, owner)
     datasets.check_metadata(config, records, owner)
     check_records(metric, records, config)
+    truth_sha256 = _ground_truth_digest(config) if output_dir else None  # As read.
     logging.info("Evaluating %s on %d people of %s %s with %s, %s.", pose_model.path,
                  len(records), config.data.dataset, config.data.test_set, box_mode.describe(),
                  "flip test" if flip else "no flip test")
@@ -295,7 +296,7 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     metrics_file = None
     if output_dir:
         info = _model_info(checkpoint, preset, pose_model, model_sha256, box_mode)
-        info["seconds"] = round(time.time() - started, 3)
+        info.update(seconds=round(time.time() - started, 3), ground_truth_sha256=truth_sha256)
         report = metrics_report(metrics, config, metric, box_mode=box_mode, flip=flip,
                                 table=table, info=info)
         metrics_file = write_outputs(output_dir, metric, report, table)
@@ -310,11 +311,12 @@ OUTPUT_NAMES = (METRICS_FILE, "table.md", "results", "pred.mat")
 # but the batch size.
 SAME_EVALUATION = ("checkpoint_resolved", "runtime", "precision", "dataset", "data_root", "split",
                    "box_mode", "detection_file", "flip_test",
-                   # The files' contents: a model retrained (or a detections file
-                   # edited) at the same path is another evaluation.
-                   "model_sha256", "detection_file_sha256",
-                   # scripts/evaluate_posetrack.py's (its reports have none of the above).
-                   "ground_truth", "predictions", "ground_truth_sha256", "predictions_sha256")
+                   # The files' contents: a model retrained (or a detections file or
+                   # the ground truth edited) at the same path is another evaluation.
+                   "model_sha256", "detection_file_sha256", "ground_truth_sha256",
+                   # scripts/evaluate_posetrack.py's (its reports have none of the above
+                   # but the ground truth's digest, of its files).
+                   "ground_truth", "predictions", "predictions_sha256")
 
 
 def check_output_names(output_dir: str) -> None:
@@ -341,6 +343,15 @@ def _model_digest(pose_model: Any) -> str:
     from keras_pose.export.cache_places import EXPORTS
     return model_files_digest(pose_model.path,
                               exclude=(EXPORTS,) if pose_model.kind == "keras" else ())
+
+
+def _ground_truth_digest(config: ExperimentConfig) -> Optional[str]:
+    """:func:`files_digest` of the files the split is scored against (None
+    for a test split): the ground truth edited and evaluated again into the
+    same folder replaced the earlier results in silence."""
+    from keras_pose.evaluation.metrics import ground_truth_files
+    files = ground_truth_files(config)
+    return files_digest([(os.path.basename(f), f) for f in files]) if files else None
 
 
 def _model_info(checkpoint: str, preset: bool, pose_model: Any, model_sha256: str,
@@ -411,7 +422,7 @@ def _earlier_report(path: str) -> Any:
 # The digests of SAME_EVALUATION, as a difference is said.
 _DIGESTS = {"model_sha256": "the model's files changed",
             "detection_file_sha256": "the detections file changed",
-            "ground_truth_sha256": "the ground-truth files changed",
+            "ground_truth_sha256": "the ground truth changed",
             "predictions_sha256": "the prediction files changed"}
 
 
