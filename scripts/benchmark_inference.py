@@ -72,10 +72,13 @@ FLAGS = flags.FLAGS
 flags.DEFINE_integer("depth", 50, "ResNet depth (50, 101, 152).")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
 cli.check_list_flag("batch_sizes")
-flags.DEFINE_float("seconds", 4.0, "Minimum timed seconds per measurement.")
-flags.DEFINE_integer("rounds", 3, "Alternating rounds over all candidates.")
+flags.DEFINE_float("seconds", 4.0, "Minimum timed seconds per measurement (at least two "
+                   "calls).", lower_bound=0)
+cli.check_finite_flag("seconds")
+flags.DEFINE_integer("rounds", 3, "Alternating rounds over all candidates.", lower_bound=1)
 flags.DEFINE_list("only", [], "Time only candidates whose name contains one of these.")
-flags.DEFINE_integer("calibration", 16, "Random crops calibrating the int8 exports.")
+flags.DEFINE_integer("calibration", 16, "Random crops calibrating the int8 exports.",
+                     lower_bound=1)
 flags.DEFINE_float("max_call_seconds", 20.0, "A candidate whose call takes longer (bf16 "
                    "emulated on CPUs without bf16 units) is timed by one call, and skipped at "
                    "batch sizes where its call would take longer.")
@@ -83,9 +86,10 @@ flags.DEFINE_boolean("plain", False, "Also time the SavedModel of the plain (unf
                      "Keras layers.")
 flags.DEFINE_boolean("inference", True, "Time inference.")
 flags.DEFINE_boolean("train", True, "Time the training step.")
-flags.DEFINE_integer("train_batch", 8, "Training step batch size.")
+flags.DEFINE_integer("train_batch", 8, "Training step batch size.", lower_bound=1)
 flags.DEFINE_integer("threads", 0, "CPU threads of every runtime (TF intra- and inter-op, "
-                     "OpenVINO, ONNX Runtime, LiteRT, PyTorch); 0: each runtime's default.")
+                     "OpenVINO, ONNX Runtime, LiteRT, PyTorch); 0: each runtime's default.",
+                     lower_bound=0)
 flags.DEFINE_string("reference", OPENVINO_TORCH_FP32, "Inference ratios are to "
                     "the candidate whose name starts with this (none found: no ratios); "
                     "training-step ratios are to PyTorch fp32.")

@@ -64,7 +64,7 @@ from absl import app, flags  # noqa: E402
 from keras_pose import cli  # noqa: E402
 from keras_pose.errors import FlagError  # noqa: E402
 
-from scripts import machine  # noqa: E402
+from scripts import machine, results_file  # noqa: E402
 from scripts.pipeline_scaling_report import report  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -80,7 +80,8 @@ flags.DEFINE_integer("epochs", 2, "Timed epochs per throughput child (after one 
 flags.DEFINE_bool("stages", True, "Also run the one-core stage children.")
 flags.DEFINE_bool("reference", True, "Also run the reference per-sample code (one core).")
 flags.DEFINE_bool("callgrind", False, "Also count instructions per stage under callgrind.")
-flags.DEFINE_string("json_out", "", "Write every child's figures here.")
+flags.DEFINE_string("json_out", "", "Write every child's figures here (a new file, or this "
+                    "script's earlier one).")
 flags.DEFINE_list("compare_with", [], "NAME=DIR,...: directories holding other versions' "
                   "keras_pose package (e.g. `git archive REV keras_pose | tar -x -C DIR`), "
                   "measured alongside this tree's (alternating), under NAME.")
@@ -92,6 +93,7 @@ flags.DEFINE_string("records", "", "Internal: the child's records (.npz).")
 flags.DEFINE_string("shim", "", "Internal: callgrind client-request library.")
 
 BATCH = 32
+RESULTS_KEYS = ("results", "instructions")  # --json_out's, as _work writes it.
 
 
 def _api():
@@ -433,6 +435,9 @@ def main(argv):
 def _work():
     if FLAGS.child:
         _child_main()
+    if FLAGS.json_out:  # Before the measurements (was: after them, any file overwritten).
+        results_file.check_destination(FLAGS.json_out, "--json_out",
+                                       "benchmark_pipeline_scaling.py", RESULTS_KEYS)
     print(machine.header())
     available = len(os.sched_getaffinity(0))
     cores = sorted({available if c == "all" else int(c) for c in FLAGS.cores})
@@ -455,9 +460,8 @@ def _work():
     report(results, instructions, sets, cores, versions, available, rounds=FLAGS.rounds,
            reference=FLAGS.reference, stages=FLAGS.stages)
     if FLAGS.json_out:
-        with open(FLAGS.json_out, "w") as f:
-            json.dump({"results": results, "instructions": {
-                f"{v} {p}": c for (v, p), c in instructions.items()}}, f, indent=1)
+        results_file.write(FLAGS.json_out, {"results": results, "instructions": {
+            f"{v} {p}": c for (v, p), c in instructions.items()}})
 
 
 if __name__ == "__main__":

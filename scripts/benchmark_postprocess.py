@@ -34,6 +34,7 @@ import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 from keras_pose import cli  # noqa: E402
+from keras_pose.errors import FlagError  # noqa: E402
 from scripts import machine  # noqa: E402
 
 from keras_pose.codec import MSRAHeatmap  # noqa: E402
@@ -47,8 +48,9 @@ flags.DEFINE_integer("chunk", 500, "People decoded per call (an eval batch; at m
                      lower_bound=1)
 flags.DEFINE_float("people_per_image", 20.8, "Mean people per image (COCO val "
                    "detections: 104,125 boxes / 5,000 images).", lower_bound=1.0)
+cli.check_finite_flag("people_per_image")  # inf: no image at all (a traceback).
 flags.DEFINE_integer("reference_people", 5_000, "People for the reference-style "
-                     "loop comparison (0: skip).")
+                     "loop comparison (0: skip).", lower_bound=0)
 flags.DEFINE_integer("seed", 0, "Random seed.")
 
 
@@ -141,7 +143,16 @@ def main(argv):
     return cli.run("benchmark_postprocess.py", _work)
 
 
+def _check_people() -> None:
+    """Refuses fewer people than one image holds (was a traceback: no image)."""
+    if FLAGS.people < FLAGS.people_per_image:
+        raise FlagError(f"--people {FLAGS.people} is fewer than --people_per_image "
+                        f"{FLAGS.people_per_image:g}: give at least one image's people, or a "
+                        "smaller --people_per_image")
+
+
 def _work():
+    _check_people()
     print(machine.header())
     rng = np.random.default_rng(FLAGS.seed)
     n, chunk = FLAGS.people, min(FLAGS.chunk, FLAGS.people)  # Fewer people: one call.

@@ -34,7 +34,9 @@ FLAGS = flags.FLAGS
 flags.DEFINE_enum("mode", "whole", ["whole", "split", "one_thread"],
                   "whole: TF's default threads; split: halves on 2 inter-op threads, "
                   "1 intra-op; one_thread: whole, 1 thread.")
-flags.DEFINE_float("seconds", 4.0, "Seconds per timed round of the network.")
+flags.DEFINE_float("seconds", 4.0, "Seconds per timed round of the network.",
+                   lower_bound=0.1)  # 0 or nan timed no call: "0.00 images/s".
+cli.check_finite_flag("seconds")
 
 LAYERS = [(64, 48, 64), (32, 24, 128), (16, 12, 256), (8, 6, 512)]  # (h, w, channels)
 

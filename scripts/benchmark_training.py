@@ -50,7 +50,7 @@ flags.DEFINE_integer("rounds", 3, "Measurements of each candidate (alternating).
 flags.DEFINE_boolean("torch", True, "Also time PyTorch's step (when torch is installed and "
                      "the architecture is the official one).")
 flags.DEFINE_integer("threads", 0, "CPU threads of TF (intra- and inter-op) and PyTorch; "
-                     "0: their defaults.")
+                     "0: their defaults.", lower_bound=0)
 flags.DEFINE_multi_string("set", [], "Config overrides.")
 
 

@@ -79,7 +79,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import json
 import os
 import statistics
 import tempfile
@@ -94,7 +93,7 @@ from keras_pose import cli  # noqa: E402
 from keras_pose.errors import FlagError  # noqa: E402
 
 from scripts import benchmark_video_hooks as hooks  # noqa: E402
-from scripts import machine  # noqa: E402
+from scripts import machine, results_file  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("people", ["1", "4", "13"], "People per frame, one clip each.")
@@ -111,7 +110,8 @@ flags.DEFINE_string("experiment", "coco_resnet50_256x192", "Pose model experimen
 flags.DEFINE_string("detector", "small", "D-FINE size of the detector.")
 flags.DEFINE_string("work_dir", os.path.join(tempfile.gettempdir(), "keras_pose_bench_video"),
                     "Clips, exports (reused across runs) and outputs.")
-flags.DEFINE_string("results", None, "Also write the measurements to this JSON file.")
+flags.DEFINE_string("results", None, "Also write the measurements to this JSON file (a new "
+                    "file, or this script's earlier one).")
 flags.DEFINE_boolean("real_boxes", False, "Track the detector's own boxes (random weights: "
                      "random boxes) instead of the people's true boxes.")
 flags.DEFINE_integer("calibration_people", 128, "Clip people calibrating the int8 exports.")
@@ -443,15 +443,17 @@ def _measure(models: Models, variants: list, n: int, clip: str, boxes: list) -> 
     return results
 
 
+RESULTS_KEYS = ("variants", "weights", "results")  # --results's, as _write_results writes it.
+
+
 def _write_results(results: dict, variants: list) -> None:
     without_poses = {str(n): {spec: [{k: v for k, v in r.items() if k != "poses"} for r in runs]
                               for spec, runs in by_variant.items()}
                      for n, by_variant in results.items()}
-    with open(FLAGS.results, "w") as f:
-        json.dump({"date": datetime.date.today().isoformat(), "machine": machine.describe(),
-                   "frames": FLAGS.frames, "repeats": FLAGS.repeats,
-                   "variants": [v.spec for v in variants], "weights": "random",
-                   "results": without_poses}, f, indent=1)
+    results_file.write(FLAGS.results, {
+        "date": datetime.date.today().isoformat(), "machine": machine.describe(),
+        "frames": FLAGS.frames, "repeats": FLAGS.repeats,
+        "variants": [v.spec for v in variants], "weights": "random", "results": without_poses})
 
 
 def main(argv):
@@ -465,6 +467,9 @@ def _work():
     import cv2
     variants = [Variant.parse(s) for s in FLAGS.variants]
     people = [int(p) for p in FLAGS.people]
+    if FLAGS.results:  # Before the measurements (was: after them, any file overwritten).
+        results_file.check_destination(FLAGS.results, "--results", "benchmark_video.py",
+                                       RESULTS_KEYS)
     os.makedirs(FLAGS.work_dir, exist_ok=True)
     print(f"{datetime.date.today().isoformat()}, {machine.describe()}, cv2 threads "
           f"{cv2.getNumThreads()}, load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}",

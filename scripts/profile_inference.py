@@ -36,13 +36,14 @@ importlib.import_module("keras_pose")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("depth", 50, "ResNet depth.")
-flags.DEFINE_integer("batch", 1, "Crops per call.")
-flags.DEFINE_integer("calls", 30, "Profiled calls (after as many unprofiled ones).")
+flags.DEFINE_integer("batch", 1, "Crops per call.", lower_bound=1)
+flags.DEFINE_integer("calls", 30, "Profiled calls (after as many unprofiled ones).",
+                     lower_bound=1)
 flags.DEFINE_boolean("fresh_statistics", False, "Keep a fresh network's BatchNorm statistics "
                      "(all folded biases zero: TF's convolution fusions do not apply).")
 flags.DEFINE_string("logdir", os.path.join(tempfile.gettempdir(), "keras_pose_profile"),
                     "Where the trace is written.")
-flags.DEFINE_integer("top", 12, "Op types printed.")
+flags.DEFINE_integer("top", 12, "Op types printed.", lower_bound=1)
 
 
 def _network(directory: str):
@@ -99,6 +100,8 @@ def main(argv):
 
 def _work():
     import tensorflow as tf
+    # Before the run (the profiler's own error came after it, as a traceback).
+    cli.check_writable_leaving_no_folder(FLAGS.logdir, "--logdir")
     print(machine.header())
     with tempfile.TemporaryDirectory() as directory:
         network = _network(os.path.join(directory, "saved_model"))
