@@ -273,6 +273,11 @@ def convert_backbone(input_path: str, output_path: str) -> TorchArchitecture:
         # the suggested training command failed.
         raise ConversionError(f"output {output_path} is not a .npz file path; give one "
                               f"(e.g. {output_path.rstrip('/')}.npz)")
+    if os.path.lexists(output_path) and not _is_backbone_npz(output_path):
+        # Was replaced in silence: a user's own .npz data, lost.
+        raise ConversionError(f"output {output_path} exists and is not backbone weights of an "
+                              "earlier conversion (arrays named stem_.../..., stage.../...): "
+                              "give a new .npz name, or move that file away")
     state = read_state_dict(input_path)
     arch = infer_architecture(state, source=input_path)
     converted = convert_state_dict(state, backbone_only=True)
@@ -290,3 +295,21 @@ def convert_backbone(input_path: str, output_path: str) -> TorchArchitecture:
     logging.info("converted %s (ResNet-%d backbone, %d layers) -> %s",
                  input_path, arch.depth, count, output_path)
     return arch
+
+
+def _is_backbone_npz(path: str) -> bool:
+    """Whether ``path`` is a .npz of backbone weights as
+    :func:`convert_backbone` writes them (``save_named_weights``: every array
+    named ``<layer>/<variable>``, each layer a backbone one, ``stem_conv``
+    among them)."""
+    import numpy as np
+    try:
+        data = np.load(path)  # No pickles: a foreign file is not run.
+    except (OSError, ValueError, EOFError):
+        return False
+    if not isinstance(data, np.lib.npyio.NpzFile):  # A .npy: one array.
+        return False
+    with data:
+        names = list(data.files)
+    return "stem_conv/kernel" in names and all(
+        re.fullmatch(r"\w+/\w+", name) and name.startswith(BACKBONE_PREFIXES) for name in names)

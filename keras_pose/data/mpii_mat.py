@@ -20,6 +20,8 @@ is a validation image), with a warning naming it.
 
 from __future__ import annotations
 
+import codecs
+import json
 import os
 from typing import Iterable, Optional
 
@@ -33,6 +35,7 @@ from keras_pose.files import first_free_name, write_atomically, write_json
 
 JSON_FIELDS = ("image", "center", "scale", "joints", "joints_vis")  # A row of train.json.
 GT_MAT = "gt_valid.mat"
+VALID_JSON = "valid.json"
 
 
 class MatFormatError(UserError, ValueError):
@@ -173,8 +176,12 @@ def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) ->
     """Writes ``train.json``; with a validation list also ``valid.json`` and
     its ground truth for PCKh, ``gt_valid.mat``. Without a list, an earlier
     conversion's ``valid.json`` and ``gt_valid.mat`` are moved aside (their
-    images are in train.json now); with one, a ``gt_valid.mat`` of other
-    people (the official copy, an earlier split) is too.
+    images are in train.json now); with one, a ``gt_valid.mat`` or
+    ``valid.json`` of other people (the official copy, an earlier split) is
+    too, both files of the pair under one name (:func:`_keep_earlier_split`).
+    ``train.json`` is replaced: it is what this conversion makes, and an
+    earlier split's follows from the release and the image names of the
+    ``valid.json`` kept aside.
 
     Returns:
       The number of people written per file.
@@ -186,24 +193,26 @@ def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) ->
         valid = _scorable(valid, mat_path, valid_list)
     os.makedirs(output_dir, exist_ok=True)
     counts = {"train.json": _write_rows(os.path.join(output_dir, "train.json"), train)}
+    pair = [os.path.join(output_dir, name) for name in (VALID_JSON, GT_MAT)]
     if names is None:
-        _move_aside(os.path.join(output_dir, "valid.json"), "was written by an earlier "
+        suffix = _free_suffix(pair)  # One name for both: valid.json.earlier.2, .mat.earlier.2.
+        _move_aside(pair[0], "was written by an earlier "
                     "conversion with --valid_list and its images are in train.json now (pass "
-                    "--valid_list to make the split again)")
-        _move_aside(os.path.join(output_dir, GT_MAT), "scores a validation split, and this "
+                    "--valid_list to make the split again)", suffix)
+        _move_aside(pair[1], "scores a validation split, and this "
                     "conversion has none (pass --valid_list to make the split and its "
-                    f"{GT_MAT})")
+                    f"{GT_MAT})", suffix)
         return counts
-    counts["valid.json"] = _write_rows(os.path.join(output_dir, "valid.json"), valid)
-    counts[GT_MAT] = write_gt_mat(os.path.join(output_dir, GT_MAT), valid)
+    _keep_earlier_split(pair, valid)
+    counts[VALID_JSON] = _write_rows(pair[0], valid)
+    counts[GT_MAT] = write_gt_mat(pair[1], valid)
     return counts
 
 
 def _read_valid_list(valid_list: str, people: list[dict], mat_path: str) -> list[str]:
     """The image names of ``valid_list``; names of no annotated training
     image are said (a typo left that image in training, in silence)."""
-    with open(valid_list, encoding="utf-8-sig") as f:  # A byte-order mark: no name.
-        names = [line.strip() for line in f if line.strip()]
+    names = [line.strip() for line in _list_text(valid_list).split("\n") if line.strip()]
     unknown = set(names) - {p["image"] for p in people}
     if unknown == set(names):
         raise MatFormatError(f"{valid_list}: none of its {len(names)} image names is an "
@@ -215,6 +224,31 @@ def _read_valid_list(valid_list: str, people: list[dict], mat_path: str) -> list
                         "they are typos", valid_list, len(unknown), len(names), mat_path,
                         sorted(unknown)[0])
     return names
+
+
+def _list_text(path: str) -> str:
+    """The text of a list of names: UTF-8 (a byte-order mark skipped, as
+    Windows editors write one), or UTF-16 with its byte-order mark (Notepad's
+    "Unicode").
+
+    Raises:
+      MatFormatError: for anything else (a photo given by mistake), naming
+        the file (was a UnicodeDecodeError's traceback).
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        text = data.decode("utf-16" if utf16 else "utf-8-sig")
+    except UnicodeDecodeError as e:
+        where = f"byte {e.start} is not UTF-8"
+    else:  # UTF-16 without its mark decodes as UTF-8 with a NUL in every name.
+        if "\0" not in text:
+            return text
+        where = f"byte {data.index(0)} is a NUL"
+    raise MatFormatError(f"{path} is not a UTF-8 text list of image names, one per line "
+                         f"({where}): give the validation images' names, e.g. "
+                         "015601864.jpg, one a line")
 
 
 def _scorable(valid: list[dict], mat_path: str, valid_list: str) -> list[dict]:
@@ -265,13 +299,60 @@ def _holds(path: str, arrays: dict[str, np.ndarray]) -> bool:
         for key in ("jnt_missing", "pos_gt_src", "headboxes_src"))
 
 
-def _move_aside(path: str, why: str) -> None:
+def _same_rows(path: str, people: list[dict]) -> bool:
+    """Whether the valid.json at ``path`` holds ``people``'s rows."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f) == [{key: p[key] for key in JSON_FIELDS} for p in people]
+    except (OSError, ValueError):  # Unreadable: kept aside, never replaced.
+        return False
+
+
+def _keep_earlier_split(pair: list[str], valid: list[dict]) -> None:
+    """Moves ``pair``, an earlier split's valid.json and gt_valid.mat, aside
+    under one free name (``valid.json.earlier.2`` with
+    ``gt_valid.mat.earlier.2``) when either holds other people than
+    ``valid`` (the official copy, another list); one warning says it. (Was:
+    gt_valid.mat kept, its valid.json overwritten in silence.)"""
+    valid_json, gt_mat = pair
+    other = [path for path, same in ((gt_mat, lambda: _holds(gt_mat, gt_arrays(valid))),
+                                     (valid_json, lambda: _same_rows(valid_json, valid)))
+             if os.path.isfile(path) and not same()]
+    if not other:
+        return
+    present = [path for path in (gt_mat, valid_json) if os.path.isfile(path)]
+    suffix = _free_suffix(present)
+    for path in present:
+        os.replace(path, path + suffix)
+    moved = [os.path.basename(path) + suffix for path in present]
+    train = (f"; train.json is replaced by this split's (the earlier one: the release "
+             f"converted with the images of {moved[-1]} as --valid_list)"
+             if valid_json in present else "")
+    logging.warning("%s holds other people than this conversion's%s (the official copy, or an "
+                    "earlier conversion's): %s moved to %s%s", other[0],
+                    " valid.json" if other[0] == gt_mat else "",
+                    "it is" if len(moved) == 1 else "both are", " and ".join(moved), train)
+
+
+def _free_suffix(paths: list[str]) -> str:
+    """The first of ``.earlier``, ``.earlier.2``, ... free after every one
+    of ``paths``: one name for files kept aside together."""
+    def suffix(n: int) -> str:
+        return ".earlier" + (f".{n}" if n > 1 else "")
+    # first_free_name checks one name: it gets a taken one of the n-th names when any is.
+    aside = first_free_name(lambda n: next(
+        (p + suffix(n) for p in paths if os.path.lexists(p + suffix(n))), paths[0] + suffix(n)))
+    return aside[len(paths[0]):]
+
+
+def _move_aside(path: str, why: str, suffix: Optional[str] = None) -> None:
     """Keeps a file that this conversion would replace or leave stale as the
-    first free of ``<path>.earlier``, ``<path>.earlier.2``, ... (a second
-    move must not overwrite the first: the official gt_valid.mat cannot be
+    first free of ``<path>.earlier``, ``<path>.earlier.2``, ... (or as
+    ``<path><suffix>``: a name free for a pair of files), so that a second
+    move does not overwrite the first (the official gt_valid.mat cannot be
     downloaded by a program), and says so."""
     if not os.path.isfile(path):
         return
-    aside = first_free_name(lambda n: f"{path}.earlier" + (f".{n}" if n > 1 else ""))
+    aside = path + (suffix or _free_suffix([path]))
     os.replace(path, aside)
     logging.warning("%s %s: it is moved to %s", path, why, os.path.basename(aside))

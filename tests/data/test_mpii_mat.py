@@ -329,9 +329,9 @@ def test_an_earlier_gt_valid_mat_is_moved_aside_never_overwritten(tmp_path, capl
     assert (f"{out}/gt_valid.mat scores a validation split, and this conversion has none"
             in caplog.text)
     assert mpii_mat.convert(mat, str(out)) == {"train.json": 4}  # nothing more to move
-    assert sorted(os.listdir(out)) == [
+    assert sorted(os.listdir(out)) == [  # Each valid.json kept with its gt_valid.mat.
         "gt_valid.mat.earlier", "gt_valid.mat.earlier.2", "gt_valid.mat.earlier.3",
-        "train.json", "valid.json.earlier"]
+        "train.json", "valid.json.earlier.2", "valid.json.earlier.3"]
 
 
 def test_a_failed_write_of_gt_valid_mat_leaves_no_part(tmp_path, monkeypatch):
