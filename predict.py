@@ -3,6 +3,7 @@
     python predict.py --input photo.jpg                   # the default COCO preset
     python predict.py --checkpoint simplebaseline_resnet50_coco_256x192 --input photo.jpg
     python predict.py --list_presets                      # every pretrained preset
+    python predict.py --list_presets ap10k                # those of a data set or name part
     python predict.py --checkpoint output/tiny --input photo.jpg --output_dir out
     python predict.py --checkpoint model/saved_model --input photos/ --boxes detections.json
     python predict.py --checkpoint output/tiny --input clip.mp4 --track --output_dir out
@@ -51,7 +52,8 @@ flags.DEFINE_string("checkpoint", None, "Checkpoint, model directory, SavedModel
                     "name (--list_presets), or an .onnx / .xml / .tflite export (or a directory "
                     "holding one); default: the default COCO preset.")
 flags.DEFINE_boolean("list_presets", False, "List the pretrained presets with their published "
-                     "numbers, and exit.")
+                     "numbers, and exit; one filter may follow (a part of a name or a data "
+                     "set: --list_presets ap10k).")
 cli.define_runtime_flags()
 flags.adopt_module_key_flags(cli)  # --help lists them as this script's
 flags.DEFINE_string("input", None, "An image, a video, a folder or a glob pattern.")
@@ -232,9 +234,7 @@ def _checkpoint() -> str:
 def work() -> int:
     from keras_pose.prediction.inputs import find_inputs
     if FLAGS.list_presets:
-        from keras_pose.presets import format_presets
-        print(format_presets(), end="")
-        return 0
+        return _list_presets([])
     if not FLAGS.input:
         raise FlagError("--input is required (an image, a video, a folder or a glob pattern)")
     cli.refuse_flag_and_set([("flip", "test.flip_test")], FLAGS.set)  # The flag won, unsaid.
@@ -413,7 +413,16 @@ def _report(run, predictions, inputs) -> int:
     return 0
 
 
+def _list_presets(arguments) -> int:
+    """--list_presets [FILTER]: as python -m keras_pose.presets [FILTER]
+    (a filter printed the whole --help, then "unexpected arguments")."""
+    from keras_pose.presets.listing import print_presets
+    return print_presets(arguments, "predict.py --list_presets")
+
+
 def main(argv):
+    if FLAGS.list_presets:
+        return cli.run("predict.py", lambda: _list_presets(argv[1:]))
     if len(argv) > 1:
         if FLAGS.input and all(os.path.exists(arg) for arg in argv[1:]):
             # `--input photos/*.jpg` unquoted: the shell gave the first file to

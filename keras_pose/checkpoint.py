@@ -313,11 +313,8 @@ def _resolve_file(path: str) -> ResolvedCheckpoint:
     if _is_export_file(path):
         return ResolvedCheckpoint("export", path)
     if path.lower().endswith(PYTORCH_FILES):  # Unsaid before.
-        raise CheckpointError(
-            f"checkpoint {path} is a PyTorch weights file: convert it first, python "
-            f"scripts/convert_pytorch_checkpoint.py --input {path} --output <a new folder> "
-            "(an mmpose file also needs --experiment), then give that folder; a published "
-            "model is also taken by its preset name (predict.py --list_presets)")
+        from keras_pose.presets.recognize import pytorch_file_advice
+        raise CheckpointError(pytorch_file_advice(path))
     raise CheckpointError(
         f"checkpoint {path} is a file; expected a checkpoint directory with "
         f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "
@@ -443,17 +440,20 @@ def load_model(path: str, sync_bn: bool = False
     return model, config
 
 
-def _hdf5_damage(error: BaseException) -> bool:
-    """An error of HDF5 reading a damaged file (as h5py words it)."""
-    text = str(error)
-    return any(words in text for words in ("Unable to synchronously", "truncated file",
-                                           "bad symbol table", "file signature not found"))
+def _hdf5_damage(text: str) -> Optional[str]:
+    """HDF5's words in an error of reading a damaged file (h5py's, also
+    quoted in Keras's "A total of 1 objects could not be loaded ..."), else
+    None; a name the file lacks ("... (object 'vars' doesn't exist)": a
+    file of another model) is no damage."""
+    found = re.search(r"Unable to synchronously [^()']*\([^()']*\)|truncated file|bad symbol "
+                      r"table[^()']*|file signature not found", text)
+    return None if found is None or "doesn't exist" in found[0] else found[0]
 
 
-def _keras_load_error(error: BaseException) -> str:
+def _keras_load_error(error: str) -> str:
     """Keras's load error on one line, without the variable's values (it
     printed all of them: 230 lines for one deconvolution)."""
-    text = str(error).split("Target variable:")[0]
+    text = error.split("Target variable:")[0]
     return " ".join(text.split())[:600]
 
 
@@ -474,22 +474,22 @@ def load_weights_strict(model: keras.Model, weights: str,
         warnings.simplefilter("always")
         try:
             model.load_weights(weights)
-        except (OSError, RuntimeError) as e:
+        except (OSError, RuntimeError, ValueError, KeyError) as e:
             if not os.path.exists(weights):  # Not damaged: gone (pruned by a training run).
                 raise CheckpointError(
                     f"{weights} was removed while it was read (a training run keeps only its "
                     "last train.keep_checkpoints epochs, and replaces best/): give a newer "
                     "checkpoint, or the model directory") from None
-            if not _hdf5_damage(e):
-                raise CheckpointError(f"{weights} does not fit the model{described}: {e}") from e
+            # A damaged object header is h5py's KeyError: it said "does not fit".
+            text = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
+            if not _hdf5_damage(text):
+                raise CheckpointError(f"{weights} does not fit the model{described}: "
+                                      f"{_keras_load_error(text)}") from e
             # A file cut short or overwritten in the middle: not another model.
             raise CheckpointError(
-                f"{weights} is damaged (HDF5 cannot read it: {str(e).split('(')[0].strip()}): "
+                f"{weights} is damaged (HDF5 cannot read it: {_hdf5_damage(text)}): "
                 "copy or write that checkpoint again (a converted preset: delete its folder in "
                 "the cache and it is converted again)") from e
-        except (ValueError, KeyError) as e:
-            raise CheckpointError(
-                f"{weights} does not fit the model{described}: {_keras_load_error(e)}") from e
     problems = [str(w.message) for w in caught
                 if "skipping" in str(w.message).lower()
                 or "mismatch" in str(w.message).lower()

@@ -2,7 +2,7 @@
 deployment runtime (ONNX Runtime, OpenVINO, LiteRT), at a chosen precision.
 
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny
-    python scripts/export_saved_model.py --checkpoint simplebaseline_resnet50_coco_256x192 \
+    python scripts/export_saved_model.py --checkpoint simplebaseline_resnet50_coco_256x192 \\
         --output exported/r50 --with_detector dfine_small_obj2coco
     python scripts/export_saved_model.py --checkpoint output/tiny --output exported/tiny \\
         --precision bf16

@@ -75,6 +75,33 @@ def test_weights_damaged_in_the_middle_are_named_damaged(tiny_exported, tmp_path
         load_model(str(checkpoint))
 
 
+def test_a_damaged_object_header_is_named_damaged(tiny_exported, tmp_path):
+    """h5py raises a damaged object header as a KeyError ("Unable to
+    synchronously open object (bad object header version number)"), which
+    was called "does not fit the model (depth ...)": the wrong cause, and
+    no way out."""
+    import h5py
+
+    from keras_pose.checkpoint import CheckpointError, load_model
+    checkpoint = tmp_path / "ckpt"
+    shutil.copytree(tiny_exported[2], checkpoint)
+    weights = checkpoint / "model.weights.h5"
+    with h5py.File(weights, "r") as f:
+        headers = []
+        f.visititems(lambda _, item: headers.append(h5py.h5o.get_info(item.id).addr)
+                     if isinstance(item, h5py.Dataset) else None)
+    with open(weights, "r+b") as f:  # The first dataset's object header: 0xff bytes.
+        f.seek(headers[0])
+        f.write(b"\xff" * 64)
+    with pytest.raises(CheckpointError) as raised:
+        load_model(str(checkpoint))
+    message = str(raised.value)
+    assert message.startswith(f"{weights} is damaged (HDF5 cannot read it: Unable to "
+                              "synchronously open object (bad object header"), message
+    assert message.endswith("copy or write that checkpoint again (a converted preset: delete "
+                            "its folder in the cache and it is converted again)")
+
+
 def test_weights_removed_while_read_are_named_removed(tiny_exported, tmp_path, monkeypatch):
     """A training run pruned the epoch while predict.py read it: "is damaged
     (... No such file or directory): copy or write that checkpoint again"."""
@@ -119,11 +146,54 @@ def test_a_run_in_its_first_epoch_is_told_from_one_that_stopped(tiny_exported, t
 def test_a_pytorch_file_as_checkpoint_is_told_to_convert(tmp_path):
     # Was "is a file; expected ... an .onnx / .xml / .tflite export".
     from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
-    for name in ("pose_resnet_50_256x192.pth.tar", "td-hm_res50.pth", "model.safetensors"):
+    for name in ("pose_resnet_50_250x190.pth.tar", "td-hm_res50.pth", "model.safetensors"):
         (tmp_path / name).write_bytes(b"x")
-        with pytest.raises(CheckpointError, match=f"{name} is a PyTorch weights file: convert "
-                                                  r"it first, python scripts/convert_pytorch"):
+        with pytest.raises(CheckpointError) as raised:
             resolve_checkpoint(str(tmp_path / name))
+        assert str(raised.value) == (
+            f"checkpoint {tmp_path / name} is a PyTorch weights file: convert it first, python "
+            f"scripts/convert_pytorch_checkpoint.py --input {tmp_path / name} --output <a new "
+            "folder>, then give that folder (an mmpose file needs --experiment too, e.g. "
+            "coco_resnet50_256x192, unless it is a preset's published file, which is "
+            "recognised by its contents under any name); a published model is also taken by "
+            "its preset name (predict.py --list_presets)")
+
+
+def test_a_presets_published_file_as_checkpoint_is_told_where_it_goes(tmp_path, monkeypatch):
+    """A published mmpose file given as --checkpoint was told "an mmpose file
+    also needs --experiment", which the converter does not ask of it; the
+    preset's name takes it without a conversion command."""
+    from keras_pose.checkpoint import CheckpointError, resolve_checkpoint
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("KERAS_POSE_CACHE", str(cache))
+    monkeypatch.chdir(tmp_path)
+    mmpose = "td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth"
+    (tmp_path / mmpose).write_bytes(b"x")
+    with pytest.raises(CheckpointError) as raised:
+        resolve_checkpoint(mmpose)
+    assert str(raised.value) == (
+        f"checkpoint {mmpose} is named as preset simplebaseline_resnet50_coco_256x192's "
+        f"published PyTorch weights file: put it at {cache / mmpose}, then give the preset "
+        "name, simplebaseline_resnet50_coco_256x192, in place of the file (converted on "
+        "first use, then reused)")
+    cache.mkdir()
+    (cache / mmpose).write_bytes(b"x")
+    with pytest.raises(CheckpointError) as raised:
+        resolve_checkpoint(str(cache / mmpose))
+    assert str(raised.value) == (
+        f"checkpoint {cache / mmpose} is preset simplebaseline_resnet50_coco_256x192's "
+        "PyTorch weights file, where the preset looks for it: give the preset name, "
+        "simplebaseline_resnet50_coco_256x192, in place of the file (converted on first use, "
+        "then reused)")
+    official = "pose_resnet_50_256x192.pth"  # The HRNet copies' name of the official file.
+    (tmp_path / official).write_bytes(b"x")
+    with pytest.raises(CheckpointError) as raised:
+        resolve_checkpoint(official)
+    assert str(raised.value) == (
+        f"checkpoint {official} is named as preset pose_resnet_50_256x192's published PyTorch "
+        f"weights file: put it at {cache / 'pose_resnet_50_256x192.pth.tar'} or "
+        "models/pytorch/pose_coco/pose_resnet_50_256x192.pth.tar, then give the preset name, "
+        "pose_resnet_50_256x192, in place of the file (converted on first use, then reused)")
 
 
 def test_a_model_dir_named_with_glob_characters_is_taken_literally(tiny_exported, tmp_path):

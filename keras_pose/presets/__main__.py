@@ -3,26 +3,14 @@ name or a data set, e.g. ``coco``, ``dark``, ``ap10k``)."""
 
 import sys
 
-from keras_pose.presets.listing import format_presets
-from keras_pose.presets.loader import close_presets
-from keras_pose.presets.table import PRESETS
+from keras_pose.presets.listing import print_presets
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 2 or (len(argv) == 2 and argv[1] in ("-h", "--help")):
+    if len(argv) == 2 and argv[1] in ("-h", "--help"):
         print(__doc__)
-        return 0 if len(argv) == 2 else 2
-    text = argv[1] if len(argv) == 2 else None
-    if text and not any(text.lower() in p.name or text.lower() in p.dataset
-                        for p in PRESETS.values()):
-        # Was an empty table and exit 0.
-        close = close_presets(text)
-        print(f"keras_pose.presets: error: no preset's name or data set contains {text!r}"
-              + (f"; close names: {', '.join(close)}" if close else "; run without a filter "
-                 "to list all"), file=sys.stderr)
-        return 1
-    sys.stdout.write(format_presets(text))
-    return 0
+        return 0
+    return print_presets(argv[1:], "keras_pose.presets")
 
 
 if __name__ == "__main__":

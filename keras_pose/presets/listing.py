@@ -3,9 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+import sys
+from typing import Iterable, Optional, Sequence
 
-from keras_pose.presets.loader import DEFAULT_PRESET, is_cached
+from keras_pose.presets.loader import DEFAULT_PRESET, close_presets, is_cached
 from keras_pose.presets.table import PRESETS, Preset
 
 
@@ -49,3 +50,26 @@ def format_presets(filter_text: Optional[str] = None,
                  "PoseTrack mAP, CrowdPose's AP, AIC's AP without areas) are not reproducible "
                  "with it today.")
     return "\n".join(lines) + "\n"
+
+
+def print_presets(arguments: Sequence[str], program: str) -> int:
+    """Prints :func:`format_presets` for the one optional filter in
+    ``arguments`` (``python -m keras_pose.presets [FILTER]``, ``predict.py
+    --list_presets [FILTER]``); an error line naming ``program`` on stderr
+    for two or more, or a filter nothing matches. Returns the exit code."""
+    if len(arguments) > 1:  # Printed the docstring, no error; predict.py its whole --help.
+        print(f"{program}: error: one filter at most (a part of a preset's name or a data "
+              f"set, e.g. coco, dark, ap10k); got {len(arguments)}: {' '.join(arguments)}",
+              file=sys.stderr)
+        return 2
+    text = arguments[0] if arguments else None
+    if text and not any(text.lower() in p.name or text.lower() in p.dataset
+                        for p in PRESETS.values()):
+        # Was an empty table and exit 0.
+        close = close_presets(text)
+        print(f"{program}: error: no preset's name or data set contains {text!r}"
+              + (f"; close names: {', '.join(close)}" if close else "; run without a filter "
+                 "to list all"), file=sys.stderr)
+        return 1
+    sys.stdout.write(format_presets(text))
+    return 0

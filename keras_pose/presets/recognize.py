@@ -10,6 +10,9 @@ without ``--experiment``. Was: every mmpose file needed ``--experiment``,
 whose config kept the official box rule and the experiment's DARK kernel, so
 a converted file did not evaluate as its preset did unless the user also
 added the ``--set`` lines the docs named.
+
+:func:`pytorch_file_advice`: what a PyTorch file given as a checkpoint is
+told to do (a preset's file, by its name, goes where the preset looks for it).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from absl import logging
 from keras_pose.configs import ExperimentConfig, apply_overrides, get_experiment
 from keras_pose.digests import sha256_of
 from keras_pose.errors import FlagError
-from keras_pose.presets.loader import preset_config
+from keras_pose.presets.loader import official_candidates, preset_config
 from keras_pose.presets.table import PRESETS, Preset
 
 # data.gt_box_rule of each mmpose generation (mmpose keeps COCO's boxes whole).
@@ -88,3 +91,43 @@ def mmpose_file_config(path: str, release: Optional[str], experiment: Optional[s
             "published file of a preset (python -m keras_pose.presets lists them), and its "
             "tensors do not say the input size, data set or codec")
     return apply_overrides(config, list(overrides)) if overrides else config
+
+
+def _named_preset(path: str) -> Optional[Preset]:
+    """The preset whose published file is named as ``path`` (an official
+    file also under the HRNet copies' ``.pth`` name), else None."""
+    name = os.path.basename(path)
+    for preset in PRESETS.values():
+        names = {preset.file_name}
+        if preset.is_official:
+            names.add(preset.file_name[:-len(".pth.tar")] + ".pth")
+        if name in names:
+            return preset
+    return None
+
+
+def pytorch_file_advice(path: str) -> str:
+    """The error for a PyTorch file given where a converted checkpoint is
+    expected. A preset's published file (by its name): where the preset
+    looks for it, and to give the preset's name. Another: the converter's
+    command, and when it needs ``--experiment`` (an mmpose file that is no
+    preset's published one; was said of every mmpose file)."""
+    preset = _named_preset(path)
+    if preset is None:
+        return (f"checkpoint {path} is a PyTorch weights file: convert it first, python "
+                f"scripts/convert_pytorch_checkpoint.py --input {path} --output <a new "
+                "folder>, then give that folder (an mmpose file needs --experiment too, e.g. "
+                "coco_resnet50_256x192, unless it is a preset's published file, which is "
+                "recognised by its contents under any name); a published model is also taken "
+                "by its preset name (predict.py --list_presets)")
+    from keras_pose.convert.download import cache_dir
+    places = (official_candidates(preset) if preset.is_official
+              else [os.path.join(cache_dir(), preset.file_name)])
+    use = (f"give the preset name, {preset.name}, in place of the file (converted on first "
+           "use, then reused)")
+    if os.path.realpath(path) in map(os.path.realpath, places):
+        return (f"checkpoint {path} is preset {preset.name}'s PyTorch weights file, where the "
+                f"preset looks for it: {use}")
+    where = places[0] + (f" or {places[2]}" if preset.is_official else "")
+    return (f"checkpoint {path} is named as preset {preset.name}'s published PyTorch weights "
+            f"file: put it at {where}, then {use}")

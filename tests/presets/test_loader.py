@@ -95,7 +95,8 @@ def test_an_interrupted_conversion_leaves_nothing_under_the_name(tiny_preset, mo
     monkeypatch.setattr(fake, "convert_mmpose_checkpoint", failing)
     with pytest.raises(OSError, match=r"cannot write the converted preset test_tiny_preset into "
                        r"the cache .*: the disk is full; nothing was kept: free space there or "
-                       r"set KERAS_POSE_CACHE to a folder on another disk"):
+                       r"set KERAS_POSE_CACHE to a folder on another disk, and copy .*"
+                       rf"{tiny_preset.served.name} into that folder \(the conversion looks "):
         presets.preset_checkpoint(tiny_preset.name)
     assert os.listdir(tiny_preset.cache / "presets") == []  # Neither the name nor a temporary.
     # A conversion killed outright (kill -9) leaves its temporary: removed by
@@ -175,6 +176,40 @@ def test_a_damaged_cached_copy_is_converted_or_written_again(tiny_preset, caplog
         f.write('{"model": ')
     assert presets.preset_checkpoint(tiny_preset.name) == path
     assert load_config(os.path.join(path, "config.json")) == tiny_preset.config
+    assert len(tiny_preset.conversions) == 2
+
+
+def _overwrite_a_dataset_header(weights: str) -> None:
+    """2400 bytes of 0xff over the object header of the file's last dataset
+    (past the HDF5 superblock: the file still opens)."""
+    import h5py
+    with h5py.File(weights, "r") as f:
+        found = []
+        f.visititems(lambda _, item: found.append(h5py.h5o.get_info(item.id).addr)
+                     if isinstance(item, h5py.Dataset) else None)
+    with open(weights, "r+b") as f:
+        f.seek(found[-1])
+        f.write(b"\xff" * 2400)
+    with h5py.File(weights, "r"):  # Still opens: the check before only opened it.
+        pass
+
+
+def test_a_cached_copy_damaged_inside_is_converted_again(tiny_preset, caplog):
+    """Overwritten past its header (h5py still opens it), a cached copy was
+    served and failed "does not fit the model (...): 'Unable to
+    synchronously open object (bad object header version number)'" on
+    every use, though the kept download could convert it again."""
+    import logging
+    from keras_pose.inference import load_pose_model
+    caplog.set_level(logging.INFO, logger="absl")
+    path = presets.preset_checkpoint(tiny_preset.name)
+    _overwrite_a_dataset_header(os.path.join(path, "model.weights.h5"))
+    assert presets.preset_checkpoint(tiny_preset.name) == path
+    assert len(tiny_preset.conversions) == 2
+    assert (f"Preset {tiny_preset.name}: the cached copy {path} is damaged (") in caplog.text
+    assert "bad object header" in caplog.text
+    assert f"into {path} (again)" in caplog.text
+    load_pose_model(tiny_preset.name)  # Whole again.
     assert len(tiny_preset.conversions) == 2
 
 
@@ -269,10 +304,13 @@ def test_a_cache_the_user_cannot_write_is_one_line_naming_it(tiny_preset, monkey
     monkeypatch.setattr(files.os, "makedirs", read_only)
     with pytest.raises(NotWritableError) as info:
         presets.preset_checkpoint(tiny_preset.name)
+    # The next run, offline, asked for the download in the new folder: its
+    # copy here is named.
     assert str(info.value) == (
         f"cannot write the converted preset {tiny_preset.name} into the cache "
         f"{tiny_preset.cache} (Read-only file system): set KERAS_POSE_CACHE to a folder "
-        "you can write")
+        f"you can write, and copy {tiny_preset.cache / tiny_preset.served.name} into that "
+        "folder (the conversion looks for it there)")
 
 
 def test_a_cached_copy_of_another_model_than_the_table_is_converted_again(
