@@ -11,6 +11,9 @@ from keras_pose.detection.base import PersonDetector
 from keras_pose.errors import FlagError
 from keras_pose.detection.runtimes import PRECISION_RUNTIMES, PRECISIONS, RUNTIMES
 
+# What keras-hub's save_to_preset writes in every preset folder.
+PRESET_FILES = ("config.json", "metadata.json")
+
 
 def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
                   score_threshold: Optional[float] = None,
@@ -55,6 +58,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     """
     from keras_pose.detection.file_detectors import FileDetector, WholeImageDetector
     from keras_pose.detection.keras_hub_detector import DEFAULT_PRESET, KerasHubPersonDetector
+    _check_not_a_preset_file(spec)  # Before the flags that a boxes file makes wrong.
     _check_runtime(runtime, precision, spec, boxes)
     if spec is not None and spec.lower() == "none":
         if boxes is not None:
@@ -66,14 +70,43 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     settings = {k: v for k, v in (("score_threshold", score_threshold),
                                   ("nms_iou_threshold", nms_iou_threshold),
                                   ("max_detections", max_detections)) if v is not None}
-    if boxes is None and spec is not None and spec.lower().endswith(".json"):
-        boxes = spec
+    if boxes is None and _is_boxes_file(spec):
+        return _boxes_given_as_detector(spec, category_ids, settings)
     if boxes is not None:
         return FileDetector(boxes, category_ids=category_ids, **settings)
     preset = os.path.expanduser(spec or DEFAULT_PRESET)
     if runtime != "tf":
         return _runtime_detector(preset, runtime, precision, calibration_images, settings)
     return KerasHubPersonDetector.from_preset(preset, **settings)
+
+
+def _is_boxes_file(spec: Optional[str]) -> bool:
+    """Whether ``--detector`` names a boxes file (a .json, any case)."""
+    return spec is not None and spec.lower().endswith(".json")
+
+
+def _check_not_a_preset_file(spec: Optional[str]) -> None:
+    """A FlagError naming the folder for a .json of a keras-hub preset
+    folder (its config.json) given as ``--detector``: it was read as a
+    boxes file ("none of its 4 entries is a box ... --boxes takes")."""
+    folder = os.path.dirname(spec or "") or os.curdir
+    if _is_boxes_file(spec) and all(os.path.isfile(os.path.join(folder, name))
+                                    for name in PRESET_FILES):
+        raise FlagError(f"--detector {spec} is a file of the keras-hub preset folder {folder}: "
+                        f"--detector takes the folder (--detector {folder}) or a preset name; a "
+                        ".json given to it is read as a boxes file, as --boxes")
+
+
+def _boxes_given_as_detector(path: str, category_ids: Sequence[int],
+                             settings: dict) -> PersonDetector:
+    """The boxes file given as ``--detector`` (make_detector's documented
+    spec), its errors naming ``--detector`` (they named --boxes only)."""
+    from keras_pose.detection.file_detectors import DetectionFileError, FileDetector
+    try:
+        return FileDetector(path, category_ids=category_ids, **settings)
+    except DetectionFileError as e:
+        raise DetectionFileError(f"--detector {path} is read as a boxes file (a .json given "
+                                 f"to --detector is one, as to --boxes): {e}") from e
 
 
 def _runtime_detector(preset: str, runtime: str, precision: str,
@@ -83,7 +116,11 @@ def _runtime_detector(preset: str, runtime: str, precision: str,
     precision below fp32 read only then."""
     from keras_pose.detection.runtime_detector import RuntimePersonDetector
     if precision != "fp32":
-        images = list(calibration_images()) if calibration_images else None
+        if calibration_images is None:  # The Python API (predict.py passes its inputs').
+            raise FlagError(f"precision={precision!r} is judged on your own images: give "
+                            "calibration_images=, a function returning a few dozen of your "
+                            "photos or frames ((H, W, 3) uint8 RGB), or use precision='fp32'")
+        images = list(calibration_images())
         if not images:
             raise FlagError(f"--detector_precision {precision} is judged on the first images "
                             "or frames of --input, but none could be read: use "
@@ -101,13 +138,21 @@ def _check_runtime(runtime: str, precision: str, spec: Optional[str],
     if precision not in PRECISIONS:
         raise FlagError(f"--detector_precision must be {', '.join(PRECISIONS)}; "
                         f"got {precision!r}")
-    no_network = boxes is not None or (spec is not None and (
-        spec.lower() == "none" or spec.lower().endswith(".json")))
+    given = _without_network(spec, boxes)
     for flag, value, default in (("runtime", runtime, "tf"), ("precision", precision, "fp32")):
-        if value != default and no_network:
+        if value != default and given:
             raise FlagError(f"--detector_{flag} {value} is for the D-FINE detector's network, "
-                            f"but --boxes / --detector none use none: drop --detector_{flag}")
+                            f"and {given} runs no network: drop --detector_{flag}")
     allowed = PRECISION_RUNTIMES.get(precision, RUNTIMES)
     if precision != "fp32" and runtime not in allowed:
         raise FlagError(f"--detector_precision {precision} runs with --detector_runtime "
                         f"{' or '.join(allowed)}, not {runtime}")
+
+
+def _without_network(spec: Optional[str], boxes: Optional[str]) -> Optional[str]:
+    """The flag that gives people without a detector network, or None."""
+    if boxes is not None:
+        return f"--boxes {boxes}"
+    if _is_boxes_file(spec):
+        return f"--detector {spec} (a boxes file)"
+    return "--detector none" if spec is not None and spec.lower() == "none" else None

@@ -271,12 +271,40 @@ def _cache_dir() -> str:
         return os.path.join("~", ".cache", "kagglehub")
 
 
-def _short_cause(error: BaseException) -> str:
-    """One line on why a fetch failed (the full error stays chained)."""
+def _hf_cache_dir() -> str:
+    try:
+        from huggingface_hub.constants import HF_HUB_CACHE
+        return HF_HUB_CACHE
+    except ImportError:
+        return os.path.join("~", ".cache", "huggingface", "hub")
+
+
+def _download_source(preset: str) -> tuple[str, str]:
+    """(who serves ``preset``, the cache keras-hub downloads it into), by
+    its handle's scheme as keras-hub reads it: ``hf://`` from Hugging Face
+    into its cache, ``modelscope://`` from ModelScope, a preset name or
+    ``kaggle://`` from Kaggle into kagglehub's (was said of every handle),
+    ``gs://`` and TF's other file systems into Keras' own."""
+    scheme = preset.split("://")[0].lower() if "://" in preset else "kaggle"
+    if scheme == "hf":
+        return "Hugging Face", (f"the Hugging Face cache ({_hf_cache_dir()}; HF_HOME or "
+                                "HF_HUB_CACHE moves it)")
+    if scheme == "modelscope":
+        return "ModelScope", ("the ModelScope cache (~/.cache/modelscope/hub; MODELSCOPE_CACHE "
+                              "moves it)")
+    if scheme == "kaggle":
+        return "Kaggle", f"the kagglehub cache ({_cache_dir()}; KAGGLEHUB_CACHE moves it)"
+    return f"{scheme}://", "Keras' cache (~/.keras/models; KERAS_HOME moves it)"
+
+
+def _short_cause(error: BaseException, preset: str = "") -> str:
+    """One line on why a fetch of ``preset`` failed (the full error stays
+    chained)."""
     try:
         import requests
         if isinstance(error, (requests.ConnectionError, requests.Timeout)):
-            return f"no network connection to Kaggle ({type(error).__name__})"
+            return (f"no network connection to {_download_source(preset)[0]} "
+                    f"({type(error).__name__})")
     except ImportError:
         pass
     cause = f"{type(error).__name__}: {error}".splitlines()[0]
@@ -297,11 +325,13 @@ def unavailable_message(preset: str, error: BaseException, handle: Optional[str]
     where = f" ({handle})" if handle else ""
     folder = (f" (the folder {preset} here is not read for that name: give "
               f"{os.path.join(os.curdir, preset)} to use it)" if os.path.isdir(preset) else "")
+    # A known name's handle is where it comes from (kaggle://...).
+    cache = _download_source(handle or preset)[1]
     # One line, as every user error (it was three).
     return (f"cannot load the person detector preset '{preset}'{where}: "
-            f"{_short_cause(error)}; it is downloaded once{size} into the kagglehub cache "
-            f"({_cache_dir()}; KAGGLEHUB_CACHE moves it), which needs network access on first "
-            f"use{folder}; {way_out or PREDICT_WAY_OUT}")
+            f"{_short_cause(error, handle or preset)}; it is downloaded once{size} into "
+            f"{cache}, which needs network access on first use{folder}; "
+            f"{way_out or PREDICT_WAY_OUT}")
 
 
 # keras-hub's names of its Objects365-only presets (a bare name is always a

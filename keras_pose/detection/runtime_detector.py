@@ -10,7 +10,8 @@ with only the network call in another runtime: boxes within
 the TensorFlow detector's at fp32 (the runtimes reorder float sums; tested
 on random weights of the real class). The first use exports the network
 (``runtimes.cached_export``: minutes for D-FINE-S), later uses load the
-cached export.
+cached export (``export_cache.cached_network``: one that cannot be read, a file cut
+short or deleted, is exported again with a warning).
 
 int8 (``precision="int8"``) and bf16 (``"bf16"``, OpenVINO only) need
 calibration images and are guarded: the network is kept only if its boxes
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -42,6 +43,8 @@ from keras_pose.data.images import check_rgb_image
 from keras_pose.detection import runtimes
 from keras_pose.detection.base import Detections, PersonDetector, Source, check_filter
 from keras_pose.detection.dfine import person_class_index
+from keras_pose.detection.export_cache import (DamagedExportError, cached_network,
+                                               load_checked, read_sidecar)
 from keras_pose.detection.keras_hub_detector import (DEFAULT_PRESET, detect_in_batches,
                                                      dfine_person_detections_tf,
                                                      load_dfine_detector, preprocess_dfine_tf)
@@ -119,11 +122,12 @@ class RuntimePersonDetector(PersonDetector):
           **kwargs: the constructor's settings.
         """
         runtimes.check_runtime(runtime, precision, export=False)  # Exporting: if not cached.
-        directory, _ = runtimes.cached_export(model, runtime, "fp32", preset, cache)
+        network = cached_network(model, runtime, "fp32", preset, cache,
+                                 load=lambda directory: load_checked(directory, num_threads))
         if precision != "fp32":
-            directory = _guarded(model, runtime, precision, directory, preset, cache,
-                                 calibration_images, kwargs.get("person_class"))
-        return cls(runtimes.load_network(directory, num_threads), preset=preset, **kwargs)
+            network = _guarded(model, runtime, precision, network, preset, cache,
+                               calibration_images, kwargs.get("person_class"), num_threads)
+        return cls(network, preset=preset, **kwargs)
 
     @classmethod
     def from_preset(cls, preset: str = DEFAULT_PRESET, runtime: str = "onnxruntime",
@@ -194,11 +198,12 @@ def _images_digest(images: Sequence[np.ndarray]) -> str:
     return digest.hexdigest()[:12]
 
 
-def _guarded(model, runtime: str, precision: str, fp32_directory: str, preset: Optional[str],
-             cache: Optional[str], images: Optional[Sequence[np.ndarray]],
-             person_class: Optional[int]) -> str:
+def _guarded(model, runtime: str, precision: str, fp32_network: runtimes.ExportedNetwork,
+             preset: Optional[str], cache: Optional[str], images: Optional[Sequence[np.ndarray]],
+             person_class: Optional[int], num_threads: Optional[int] = None
+             ) -> runtimes.ExportedNetwork:
     """The ``precision`` (int8, bf16) export if it passes the guard, else
-    ``fp32_directory``."""
+    ``fp32_network``."""
     if not images:
         raise ValueError(f"{precision} detection needs calibration_images: a few dozen of "
                          "your own photos or frames (H, W, 3) uint8 RGB")
@@ -208,15 +213,41 @@ def _guarded(model, runtime: str, precision: str, fp32_directory: str, preset: O
                         "(same boxes, no faster)")
     # The images are part of the export (calibration, verdict): new images, a new export.
     root = os.path.join(cache or runtimes.export_root(), f"{precision}-{_images_digest(images)}")
+    write = _guard_writer(model, runtime, precision, fp32_network, preset, images, person_class)
+
+    def load(directory: str):
+        """The verdict and, if it passed, the export (a refused one is not run)."""
+        guard = read_sidecar(directory).get("guard")
+        problem = _guard_problem(guard)
+        if problem:  # Was a KeyError, in every later run.
+            raise DamagedExportError(directory, problem)
+        return guard, load_checked(directory, num_threads) if guard["passed"] else None
+
+    guard, network = cached_network(model, runtime, precision, preset, root, write, load)
+    if network is not None:
+        return network
+    found = ("no person found on them" if guard["agreement"] is None
+             else f"its boxes agree with fp32's at F1 {guard['agreement']:.3f}")
+    logging.warning("%s %s detector refused on the %d calibration images: %s (needed: F1 "
+                    ">= %.2f at IoU >= %.1f); running fp32", precision, runtime, guard["images"],
+                    found, guard["min_agreement"], guard["iou"])
+    return fp32_network
+
+
+def _guard_writer(model, runtime: str, precision: str, fp32_network: runtimes.ExportedNetwork,
+                  preset: Optional[str], images: list[np.ndarray],
+                  person_class: Optional[int]) -> Callable[[str], None]:
+    """What fills the guarded export's directory: the network at
+    ``precision`` and, in its ``export.json``, the guard's verdict."""
     settings = dict(person_class=person_class, score_threshold=GUARD_SCORE_THRESHOLD)
-    fp32 = RuntimePersonDetector(runtimes.load_network(fp32_directory), **settings)
+    fp32 = RuntimePersonDetector(fp32_network, **settings)
 
     def write(tmp: str) -> None:
         if precision == "int8":
             inputs = np.stack([fp32._resize(tf.constant(image)).numpy() for image in images])
             runtimes.export_network(model, tmp, runtime, "int8", inputs, name=preset)
         else:
-            runtimes.copy_export(fp32_directory, tmp, precision)
+            runtimes.copy_export(fp32_network.directory, tmp, precision)
         candidate = RuntimePersonDetector(runtimes.load_network(tmp), **settings)
         agreement = boxes_agreement(fp32.detect_batch(images), candidate.detect_batch(images))
         info = runtimes.read_sidecar(tmp)
@@ -225,14 +256,20 @@ def _guarded(model, runtime: str, precision: str, fp32_directory: str, preset: O
                          "iou": AGREEMENT_IOU, "min_agreement": MIN_AGREEMENT,
                          "images": len(images), "passed": bool(agreement >= MIN_AGREEMENT)}
         runtimes.write_sidecar(tmp, info)
+    return write
 
-    directory, _ = runtimes.cached_export(model, runtime, precision, preset, root, write=write)
-    guard = runtimes.read_sidecar(directory)["guard"]
-    if guard["passed"]:
-        return directory
-    found = ("no person found on them" if guard["agreement"] is None
-             else f"its boxes agree with fp32's at F1 {guard['agreement']:.3f}")
-    logging.warning("%s %s detector refused on the %d calibration images: %s (needed: F1 "
-                    ">= %.2f at IoU >= %.1f); running fp32", precision, runtime, guard["images"],
-                    found, guard["min_agreement"], guard["iou"])
-    return fp32_directory
+
+def _guard_problem(guard) -> Optional[str]:
+    """What the guard's verdict in ``export.json`` (``_guard_writer``'s)
+    lacks; None when it is whole."""
+    if not isinstance(guard, dict):
+        return f"{runtimes.SIDECAR} holds no guard verdict"
+    fine = (isinstance(guard.get("passed"), bool) and isinstance(guard.get("images"), int)
+            and all(_is_number(guard.get(key)) for key in ("iou", "min_agreement"))
+            and (guard.get("agreement") is None or _is_number(guard["agreement"])))
+    return None if fine else (f"the guard verdict in {runtimes.SIDECAR} lacks a valid passed, "
+                              "agreement, iou, min_agreement or images")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

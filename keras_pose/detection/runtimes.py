@@ -22,7 +22,10 @@ The export is cached once per model, runtime and precision in
 ``<keras_pose cache>/detectors/`` (:func:`cached_export`), written
 atomically and reused; its name holds a fingerprint of the weights, the
 configuration and the converters' versions, so new weights or an upgraded
-converter export anew.
+converter export anew. ``export.json`` records the network files' sizes
+and SHA-256 (as the pose exports do): a cached export that cannot be read
+is made again, with a warning (``export_cache.cached_network``, which
+checks and loads it).
 
 int8 (:data:`PRECISIONS`): ONNX Runtime static quantization or NNCF, on
 calibration images. bf16 (OpenVINO only): the fp32 IR compiled with
@@ -270,7 +273,8 @@ def export_network(model, directory: str, runtime: str, precision: str = "fp32",
     info = {"runtime": runtime, "precision": precision, "preset": name,
             "input": INPUT_NAME, "input_size": list(input_size_of(model)),
             "outputs": list(OUTPUT_NAMES), "num_classes": int(model.num_classes),
-            "num_queries": int(model.backbone.num_queries), "versions": _versions(runtime)}
+            "num_queries": int(model.backbone.num_queries), "versions": _versions(runtime),
+            "network_files": _files_record(directory, runtime)}
     write_sidecar(directory, info)
     _check_runs(directory, runtime)
     return directory
@@ -286,8 +290,20 @@ def copy_export(source: str, directory: str, precision: str) -> str:
     os.makedirs(directory, exist_ok=True)
     for name in FILES[info["runtime"]]:
         shutil.copyfile(os.path.join(source, name), os.path.join(directory, name))
-    write_sidecar(directory, {**info, "precision": precision})
+    write_sidecar(directory, {**info, "precision": precision,
+                              "network_files": _files_record(directory, info["runtime"])})
     return directory
+
+
+def network_paths(directory: str, runtime: str) -> list[str]:
+    """The network files of an export of ``runtime`` in ``directory``."""
+    return [os.path.join(directory, name) for name in FILES[runtime]]
+
+
+def _files_record(directory: str, runtime: str) -> dict:
+    """The network files' sizes and SHA-256, for ``export.json``."""
+    from keras_pose.export.checkpoint_version import files_record
+    return files_record(network_paths(directory, runtime))
 
 
 def _check_runs(directory: str, runtime: str) -> None:
@@ -387,21 +403,22 @@ def is_complete(directory: str) -> bool:
 
 
 def cached_export(model, runtime: str, precision: str = "fp32", name: Optional[str] = None,
-                  root: Optional[str] = None,
-                  write: Optional[Callable[[str], None]] = None) -> tuple[str, bool]:
+                  root: Optional[str] = None, write: Optional[Callable[[str], None]] = None,
+                  again: bool = False) -> tuple[str, bool]:
     """The export of ``model`` for ``runtime``, written once and then reused.
 
     Args:
       name: the preset (the directory's readable part).
       root: the cache folder (default :func:`export_root`).
-      write: fills a directory (default: :func:`export_network` at fp32);
-        int8 passes its own (quantization and the guard).
+      write: fills a directory (default: :func:`export_network` at
+        ``precision``); int8 and bf16 pass their own (the guard).
+      again: write it even if complete (it cannot be read), replacing it.
 
     Returns:
       (the export directory, whether it was written now).
     """
     directory = export_directory(model, runtime, precision, name, root)
-    if is_complete(directory):
+    if is_complete(directory) and not again:
         return directory, False
     check_runtime(runtime, precision)
     from keras_pose.files import write_directory_atomically

@@ -422,9 +422,9 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     try:
         fn = {"onnx": _onnx_fn, "openvino": _openvino_fn,
               "litert": _litert_fn}[fmt](path, sidecar["precision"], num_threads)
-    except _load_errors(fmt) as e:
+    except load_errors(fmt) as e:
         raise DamagedExportError(
-            f"{path}: {RUNTIME_OF[fmt]} cannot load it ({_runtime_reason(e)}): the export "
+            f"{path}: {RUNTIME_OF[fmt]} cannot load it ({runtime_reason(e)}): the export "
             "is damaged (a file cut short or missing)") from e
     _check_network_files(path, sidecar)
     return fn
@@ -444,7 +444,7 @@ def _check_network_files(path: str, sidecar: dict) -> None:
             "exported")
 
 
-def _load_errors(fmt: str) -> tuple[type, ...]:
+def load_errors(fmt: str) -> tuple[type, ...]:
     """What each runtime raises for a file it cannot read (OpenVINO: any
     RuntimeError; ONNX Runtime: its own classes; LiteRT: ValueError)."""
     if fmt == "onnx":
@@ -454,7 +454,7 @@ def _load_errors(fmt: str) -> tuple[type, ...]:
     return (RuntimeError,) if fmt == "openvino" else (ValueError, RuntimeError)
 
 
-def _runtime_reason(error: Exception) -> str:
+def runtime_reason(error: Exception) -> str:
     """The runtime's own words in one line: OpenVINO's message is a stack
     of "Exception from <file>" and "Check ... failed at" lines around them."""
     lines = [line.strip() for line in str(error).splitlines()]
@@ -481,7 +481,7 @@ def _openvino_fn(path: str, precision: str, num_threads: Optional[int]) -> Heatm
     except RuntimeError as e:  # The file read: not damaged, so not made again by the cache.
         raise ExportError(
             f"{path}: OpenVINO reads it but cannot compile it for this machine's CPU "
-            f"({_runtime_reason(e)}); run the checkpoint it was made from with another "
+            f"({runtime_reason(e)}); run the checkpoint it was made from with another "
             "--runtime, or --runtime tf") from e
     request = compiled.create_infer_request()
     return lambda x: request.infer([np.asarray(x, np.float32)])[compiled.output(0)].copy()
