@@ -119,7 +119,10 @@ def to_posetrack18(results: Sequence[Any], file_names: Optional[Sequence[str]] =
     for name, values in (("file_names", file_names), ("image_ids", image_ids)):
         if values is not None and len(values) != count:
             raise ValueError(f"{len(values)} {name} for {count} results")
-    num_kp = next((r.keypoints.shape[1] for r in results if len(r.track_ids)), 17)
+    # No one in any frame: the names' count (a 5-keypoint model's empty
+    # video failed as "5 keypoint_names for K = 17"), else PoseTrack's 17.
+    num_kp = next((r.keypoints.shape[1] for r in results if len(r.track_ids)),
+                  17 if keypoint_names is None else len(keypoint_names))
     if keypoint_names is None:
         if num_kp != 17:
             raise ValueError(f"keypoint_names are needed for K = {num_kp}")

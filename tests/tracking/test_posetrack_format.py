@@ -129,3 +129,14 @@ def test_a_joint_scoring_exactly_the_keypoint_threshold_is_written():
     triples = np.reshape(ann["keypoints"], (17, 3))
     assert triples[:, 2].tolist() == [1] * 4 + [0] + [1] * 12
     np.testing.assert_array_equal(triples[0, :2], frame.keypoints[0, 0])
+
+
+def test_a_video_with_no_one_of_a_model_of_other_than_17_keypoints():
+    """Nobody in any frame: the count fell back to 17 and a 5-keypoint
+    model's video stopped predict.py ("5 keypoint_names for K = 17")."""
+    names = ["a", "b", "c", "d", "e"]
+    data = to_posetrack18([_frame(0, [], k=5), _frame(1, [], k=5)], keypoint_names=names,
+                          skeleton=[(0, 1)])
+    assert len(data["images"]) == 2 and data["annotations"] == []
+    assert data["categories"][0]["keypoints"] == names
+    assert data["categories"][0]["skeleton"] == [[1, 2]]
