@@ -121,6 +121,31 @@ def warn_training_only(overrides: Sequence[str], where: str) -> None:
                         where)
 
 
+# Keypoint indices a --set may give at evaluation and inference: checked
+# against the model's K (a limb [0, 20] of a 17-keypoint model stopped a
+# tracked video mid-way; [0, -1] drew the nose to the last keypoint).
+INDEX_FIELDS = {"skeleton": "limb", "flip_pairs": "flip pair", "upper_body_ids": "id"}
+
+
+def check_keypoint_indices(config: ExperimentConfig, overrides: Sequence[str]) -> None:
+    """Refuses an overridden ``data.skeleton``, ``data.flip_pairs`` or
+    ``data.upper_body_ids`` holding an index outside 0..K-1 (K: the model's
+    keypoints), naming the entry."""
+    explicit = {item.split("=", 1)[0].strip() for item in overrides}
+    k = config.model.num_keypoints
+    for field, what in INDEX_FIELDS.items():
+        values = getattr(config.data, field) or ()
+        if f"data.{field}" not in explicit:
+            continue
+        for entry in values:
+            indices = entry if isinstance(entry, (tuple, list)) else (entry,)
+            if not all(0 <= i < k for i in indices):
+                shown = list(entry) if isinstance(entry, (tuple, list)) else entry
+                raise ConfigError(f"data.{field}: {what} {shown} is out of range for the "
+                                  f"model's {k} keypoints (0-based: 0..{k - 1}); give "
+                                  f"data.{field}=[] for none")
+
+
 def _refuse_empty(**flags: Optional[str]) -> None:
     """``--data_dir "$DATA"`` with DATA unset gave an empty value, which read
     as no flag: another data set or experiment, the default's, in silence."""
@@ -167,6 +192,7 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
     if "data.keypoint_names" in explicit:
         check_keypoint_renaming(trained.data.keypoint_names, config.data.keypoint_names)
     warn_training_only(overrides, "an evaluation")
+    check_keypoint_indices(config.replace(model=trained.model), overrides)
     kept = {}
     for field in METADATA_FIELDS:
         if f"data.{field}" in explicit:

@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
 from keras_pose.configs import ConfigError, ExperimentConfig, apply_overrides, load_config
-from keras_pose.configs.cli import (check_keypoint_renaming, warn_training_only,
-                                    warn_unused_blur_kernel)
+from keras_pose.configs.cli import (check_keypoint_indices, check_keypoint_renaming,
+                                    warn_training_only, warn_unused_blur_kernel)
 from keras_pose.inference.estimator import Network, TopDownEstimator
 from keras_pose.tf_paths import literal_path
 
@@ -80,6 +80,7 @@ def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> Experi
     check_keypoint_renaming(config.data.keypoint_names, changed.data.keypoint_names)
     warn_unused_blur_kernel(changed, overrides)
     warn_training_only(overrides, "inference")
+    check_keypoint_indices(changed, overrides)
     return changed
 
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 
 import pytest
 
@@ -216,3 +217,22 @@ def test_an_empty_dataset_or_experiment_is_refused(flag):
         build_config(**{flag: ""})
     with pytest.raises(ConfigError, match=f"--{flag} is empty"):
         build_config(**{flag: " "})
+
+
+@pytest.mark.parametrize("item, message", [
+    ("data.skeleton=[[0,20]]", "data.skeleton: limb [0, 20] is out of range for the model's 17 "
+                               "keypoints (0-based: 0..16); give data.skeleton=[] for none"),
+    ("data.skeleton=[[0,-1]]", "data.skeleton: limb [0, -1] is out of range"),
+    ("data.flip_pairs=[[1,17]]", "data.flip_pairs: flip pair [1, 17] is out of range"),
+    ("data.upper_body_ids=[0,99]", "data.upper_body_ids: id 99 is out of range"),
+])
+def test_keypoint_indices_given_at_evaluation_or_inference_must_be_the_models(item, message):
+    """A limb past K stopped a tracked video at its first person; [0, -1]
+    drew the nose to the last keypoint; nothing said which entry."""
+    from keras_pose.inference.loading import with_overrides
+    trained = get_experiment("tiny")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        with_overrides(trained, [item])
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        checkpoint_config(build_config(start=trained, overrides=[item]), trained, [item])
+    with_overrides(trained, ["data.skeleton=[[0,16]]", "data.flip_pairs=[]"])  # In range.
