@@ -42,14 +42,15 @@ def draw_tracks(image: np.ndarray, result: Any, skeleton: Sequence[Sequence[int]
                 score_threshold: float = 0.4) -> np.ndarray:
     """Draws a frame's tracked people on a copy of ``image``, each in its colour.
 
-    Limbs whose two joints score at least ``score_threshold``, those joints,
+    Limbs whose two joints score above ``score_threshold``, those joints,
     the box (thinner when propagated) and the id above it.
 
     Args:
       image: (H, W, 3) uint8 RGB (else ValueError).
       result: a :class:`~keras_pose.tracking.FrameResult`.
       skeleton: 0-based limbs.
-      score_threshold: joints below it are not drawn.
+      score_threshold: joints scoring at most it are not drawn (as
+        ``visualization.draw_poses``: predict.py's --score_threshold).
     """
     out = np.ascontiguousarray(check_rgb_image(image).copy())
     scale = max(1, int(round(max(out.shape[:2]) / 400)))
@@ -61,7 +62,7 @@ def draw_tracks(image: np.ndarray, result: Any, skeleton: Sequence[Sequence[int]
             cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness)
             cv2.putText(out, str(int(track_id)), (x, max(y - 3, 10)),
                         cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, color, scale, cv2.LINE_AA)
-        ok = (result.keypoint_scores[p] >= score_threshold) & drawable(result.keypoints[p])
+        ok = (result.keypoint_scores[p] > score_threshold) & drawable(result.keypoints[p])
         points = np.round(np.where(ok[:, None], result.keypoints[p], 0)).astype(int)
         for a, b in skeleton or ():  # None: data.skeleton left to a data set.
             if ok[a] and ok[b]:

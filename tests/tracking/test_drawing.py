@@ -98,15 +98,6 @@ def test_a_propagated_box_is_drawn_thinner_than_a_detected_one():
     assert 0 < counts[True] < counts[False]
 
 
-def test_a_joint_scoring_exactly_the_threshold_is_drawn():
-    """Joints and limbs scoring exactly the threshold are drawn."""
-    result = _one_person({5: (20, 40), 7: (60, 40)}, {5: 0.5, 7: 0.5})   # 0.5 exact in binary
-    out = draw_tracks(np.zeros((80, 100, 3), np.uint8), result, [(5, 7)], score_threshold=0.5)
-    color = list(track_color(0))
-    assert out[40, 20].tolist() == color     # joint 5
-    assert out[40, 40].tolist() == color     # the limb's midpoint
-
-
 def test_a_limb_with_one_weak_joint_is_not_drawn():
     """A limb with one weak joint is not drawn (no stray line to the image corner)."""
     # Joint 5 strong at (60, 40); joint 7 weak (0.1 < 0.4) at (20, 60), so its point
@@ -142,3 +133,18 @@ def test_drawing_scales_with_the_image_size():
     assert small[150, 100].tolist() == color
     assert not small[150, 94].any()
     assert not small[153, 200].any()
+
+
+def test_a_joint_scoring_exactly_the_threshold_is_drawn_in_neither_picture():
+    """--score_threshold draws keypoints above it: a tracked video drew a
+    joint (and a limb) scoring exactly it, the photos did not."""
+    from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES
+    from keras_pose.visualization import draw_poses
+    image = np.zeros((80, 100, 3), np.uint8)
+    limb = _one_person({5: (20, 40), 7: (60, 40)}, {5: 0.5, 7: 0.5})  # 0.5 exact in binary
+    for threshold, drawn in ((0.5, False), (0.49, True)):
+        tracks = draw_tracks(image, limb, [(5, 7)], score_threshold=threshold)
+        poses = draw_poses(image, limb.keypoints, limb.keypoint_scores, None, [(5, 7)],
+                           COCO_KEYPOINT_NAMES, score_threshold=threshold)
+        for out in (tracks, poses):  # the joints and the limb's midpoint
+            assert [out[40, x].any() for x in (20, 40, 60)] == [drawn] * 3, threshold
