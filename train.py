@@ -233,8 +233,24 @@ def _main_leaving(argv):
     if code:
         sys.stdout.flush()
         sys.stderr.flush()
+        _remove_autograph_files()
         os._exit(code)
     return code
+
+
+def _remove_autograph_files() -> None:
+    """TF's autograph writes each function it converts to a temporary .py
+    file and deletes it at the interpreter's exit, which os._exit skips: a
+    stopped or failed run left them in $TMPDIR, and no run removed them.
+    TF 2.21 (pinned below 2.22) loads each as a module named
+    ``__autograph_generated_file...``, its ``__file__`` the file."""
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if name.startswith("__autograph_generated_file") and path:
+            try:
+                os.remove(path)
+            except OSError:  # Already gone (a $TMPDIR cleaner).
+                pass
 
 
 if __name__ == "__main__":

@@ -149,3 +149,28 @@ def test_bad_settings_and_unwritable_model_dirs_are_one_clear_line(run_train, tm
     assert "[Errno" not in err  # the message alone
     code, _, err = run_train(["--model_dir", str(blocked)])  # was "... not writable (File exists)"
     assert code == 1 and f"--model_dir {blocked} is a file, not a directory: give a folder" in err
+
+
+def test_a_stopped_or_failed_run_leaves_no_autograph_files(script_module, monkeypatch,
+                                                           tmp_path):
+    """os._exit skips TF's atexit removal of the .py files autograph writes
+    in $TMPDIR: each stopped or failed run left one, never removed."""
+    import tensorflow as tf
+    module = script_module(os.path.join(REPO, "train.py"), "train_script")
+
+    @tf.function
+    def converted(x):
+        if x > 0:  # Control flow: autograph writes the function's file.
+            return x + 1
+        return x
+
+    converted(tf.constant(1))
+    files = [getattr(m, "__file__", None) for n, m in list(sys.modules.items())
+             if n.startswith("__autograph_generated_file")]
+    assert files and all(os.path.isfile(f) for f in files)
+    left = []
+    monkeypatch.setattr(module, "main", lambda argv: 1)
+    monkeypatch.setattr(module.os, "_exit", lambda code: left.extend(
+        f for f in files if os.path.exists(f)))
+    module._main_leaving(["train.py"])
+    assert left == []
