@@ -167,29 +167,29 @@ def test_a_presets_published_file_as_checkpoint_is_told_where_it_goes(tmp_path, 
     cache = tmp_path / "cache"
     monkeypatch.setenv("KERAS_POSE_CACHE", str(cache))
     monkeypatch.chdir(tmp_path)
+
+    def refusal(path) -> str:
+        with pytest.raises(CheckpointError) as raised:
+            resolve_checkpoint(str(path))
+        return str(raised.value)
+
     mmpose = "td-hm_res50_8xb64-210e_coco-256x192-04af38ce_20220923.pth"
     (tmp_path / mmpose).write_bytes(b"x")
-    with pytest.raises(CheckpointError) as raised:
-        resolve_checkpoint(mmpose)
-    assert str(raised.value) == (
+    assert refusal(mmpose) == (
         f"checkpoint {mmpose} is named as preset simplebaseline_resnet50_coco_256x192's "
         f"published PyTorch weights file: put it at {cache / mmpose}, then give the preset "
         "name, simplebaseline_resnet50_coco_256x192, in place of the file (converted on "
         "first use, then reused)")
     cache.mkdir()
     (cache / mmpose).write_bytes(b"x")
-    with pytest.raises(CheckpointError) as raised:
-        resolve_checkpoint(str(cache / mmpose))
-    assert str(raised.value) == (
+    assert refusal(cache / mmpose) == (
         f"checkpoint {cache / mmpose} is preset simplebaseline_resnet50_coco_256x192's "
         "PyTorch weights file, where the preset looks for it: give the preset name, "
         "simplebaseline_resnet50_coco_256x192, in place of the file (converted on first use, "
         "then reused)")
     official = "pose_resnet_50_256x192.pth"  # The HRNet copies' name of the official file.
     (tmp_path / official).write_bytes(b"x")
-    with pytest.raises(CheckpointError) as raised:
-        resolve_checkpoint(official)
-    assert str(raised.value) == (
+    assert refusal(official) == (
         f"checkpoint {official} is named as preset pose_resnet_50_256x192's published PyTorch "
         f"weights file: put it at {cache / 'pose_resnet_50_256x192.pth.tar'} or "
         "models/pytorch/pose_coco/pose_resnet_50_256x192.pth.tar, then give the preset name, "

@@ -17,6 +17,14 @@ TINY_SIZE = (64, 64)
 TINY_QUERIES = 12
 
 
+def skip_if_missing(runtime: str, precision: str = "fp32") -> None:
+    """Skips a test whose runtime (at ``precision``) is not installed."""
+    from keras_pose.detection import runtimes
+    missing = runtimes.missing_packages(runtime, precision)
+    if missing:
+        pytest.skip(f"the {runtime} runtime needs {', '.join(missing)} (not installed)")
+
+
 @pytest.fixture(scope="session")
 def tiny_dfine():
     """keras-hub's DFineObjectDetector (the class the presets load) at a

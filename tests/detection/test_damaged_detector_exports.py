@@ -17,17 +17,12 @@ import numpy as np
 import pytest
 
 from keras_pose import cli
-from keras_pose.detection import RuntimePersonDetector, export_cache, runtime_detector, runtimes
+from keras_pose.detection import (RuntimePersonDetector, export_cache, runtime_detector,
+                                  runtimes)
 from keras_pose.export.checkpoint_version import files_mismatch
-from tests.detection.conftest import TINY_SIZE
+from tests.detection.conftest import TINY_SIZE, skip_if_missing
 
 QUERIES = 4
-
-
-def _skip_if_missing(runtime):
-    missing = runtimes.missing_packages(runtime)
-    if missing:
-        pytest.skip(f"the {runtime} runtime needs {', '.join(missing)} (not installed)")
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +49,7 @@ def pristine(stand_in, tmp_path_factory):
     made = {}
 
     def cache(runtime):
-        _skip_if_missing(runtime)
+        skip_if_missing(runtime)
         if runtime not in made:
             made[runtime] = str(tmp_path_factory.mktemp(f"pristine_{runtime}"))
             runtimes.cached_export(stand_in, runtime, root=made[runtime])

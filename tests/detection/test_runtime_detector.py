@@ -18,16 +18,10 @@ from keras_pose.detection import (KerasHubPersonDetector, RuntimePersonDetector,
                                   RuntimeUnavailableError, make_detector, runtime_detector,
                                   runtimes)
 from keras_pose.detection.base import Detections
-from tests.detection.conftest import TINY_SIZE
+from tests.detection.conftest import TINY_SIZE, skip_if_missing
 
 QUERIES = 6
 SETTINGS = dict(score_threshold=0.0, nms_iou_threshold=0.7, max_detections=5, batch_size=3)
-
-
-def _skip_if_missing(runtime, precision="fp32"):
-    missing = runtimes.missing_packages(runtime, precision)
-    if missing:
-        pytest.skip(f"the {runtime} runtime needs {', '.join(missing)} (not installed)")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +73,7 @@ def stand_in_cache(tmp_path_factory):
 @pytest.mark.parametrize("runtime", runtimes.RUNTIMES)
 def test_runtime_gives_the_tensorflow_detections(runtime, stand_in, stand_in_cache,
                                                  tiny_dfine, coco_images):
-    _skip_if_missing(runtime)
+    skip_if_missing(runtime)
     images = [image for _, image in coco_images]
     expected = _tf_reference(tiny_dfine, stand_in, **SETTINGS).detect_batch(images)
     detector = RuntimePersonDetector.from_keras_hub(stand_in, runtime, cache=stand_in_cache,
@@ -93,7 +87,7 @@ def test_runtime_gives_the_tensorflow_detections(runtime, stand_in, stand_in_cac
 
 
 def test_the_export_is_reused_and_follows_the_weights(stand_in, stand_in_cache, monkeypatch):
-    _skip_if_missing("onnxruntime")
+    skip_if_missing("onnxruntime")
     first, _ = runtimes.cached_export(stand_in, "onnxruntime", root=stand_in_cache)
     assert runtimes.is_complete(first)
 
@@ -140,7 +134,7 @@ def test_the_same_preset_loaded_again_finds_its_export(tiny_dfine, tmp_path):
 
 def test_an_export_that_does_not_run_fails_clearly_and_leaves_nothing(stand_in, tmp_path,
                                                                      monkeypatch):
-    _skip_if_missing("onnxruntime")
+    skip_if_missing("onnxruntime")
 
     def broken_converter(network, path):
         with open(path, "wb") as f:
@@ -229,7 +223,7 @@ def _judged_export(cache, precision, kept):
 @pytest.mark.parametrize("min_agreement,kept", [(1.01, "fp32"), (0.0, "int8")])
 def test_int8_runs_only_when_its_boxes_agree_with_fp32(min_agreement, kept, stand_in,
                                                        coco_images, tmp_path, monkeypatch):
-    _skip_if_missing("onnxruntime", "int8")
+    skip_if_missing("onnxruntime", "int8")
     monkeypatch.setattr(runtime_detector, "MIN_AGREEMENT", min_agreement)
     monkeypatch.setattr(runtime_detector, "GUARD_SCORE_THRESHOLD", 0.0)
     images = [image for _, image in coco_images]
@@ -252,7 +246,7 @@ def test_bf16_runs_the_fp32_network_at_bf16_when_its_boxes_agree(
         min_agreement, kept, stand_in, coco_images, tmp_path, monkeypatch):
     """bf16 copies the fp32 export (no second conversion), is judged by the
     guard, and OpenVINO really computes in bf16 where the CPU can."""
-    _skip_if_missing("openvino")
+    skip_if_missing("openvino")
     monkeypatch.setattr(runtime_detector, "MIN_AGREEMENT", min_agreement)
     monkeypatch.setattr(runtime_detector, "GUARD_SCORE_THRESHOLD", 0.0)
     images = [image for _, image in coco_images]
@@ -288,7 +282,7 @@ def dfine_cache(tmp_path_factory):
 @pytest.mark.parametrize("runtime", runtimes.RUNTIMES)
 def test_the_real_detector_class_converts_and_gives_the_tensorflow_boxes(
         runtime, tiny_dfine, coco_images, dfine_cache, monkeypatch):
-    _skip_if_missing(runtime)
+    skip_if_missing(runtime)
     images = [image for _, image in coco_images]
     expected = KerasHubPersonDetector(tiny_dfine, **SETTINGS).detect_batch(images)
     detector = RuntimePersonDetector.from_keras_hub(tiny_dfine, runtime, cache=dfine_cache,
@@ -310,7 +304,7 @@ def test_the_real_detector_class_quantizes_to_int8(runtime, tiny_dfine, coco_ima
                                                    dfine_cache, monkeypatch):
     """int8 converts and runs; the guard's verdict on random weights is
     recorded either way (random weights say nothing of the preset's)."""
-    _skip_if_missing(runtime, "int8")
+    skip_if_missing(runtime, "int8")
     monkeypatch.setattr(runtime_detector, "GUARD_SCORE_THRESHOLD", 0.0)
     images = [image for _, image in coco_images]
     detector = RuntimePersonDetector.from_keras_hub(
