@@ -24,8 +24,8 @@ from keras_pose.training.distribution import resolve_precision
 
 def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
     """Refuses to resume a checkpoint of another architecture or input
-    normalisation (before anything is written to the model directory), and
-    names every other setting that changed since it was written."""
+    normalisation (before anything is written to the model directory);
+    :func:`log_changed_settings` names the other settings changed."""
     fields = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size", "heatmap_size",
               "deconv_filters", "deconv_kernels", "final_kernel", "color_order", "mean", "std")
     diffs = [f"model.{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
@@ -51,8 +51,14 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
         raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
                             f"precision ({'; '.join(diffs)}); use another --model_dir or the "
                             f"same settings{again}")
+
+
+def log_changed_settings(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
+    """Names the settings changed since ``path`` was written: often meant
+    (more epochs), sometimes a command typed differently. Said once the
+    resume is sure (a refused one logged "Resuming ..." before its error)."""
     changed = config_differences(saved, config)
-    if changed:  # Often meant (more epochs), sometimes a command typed differently.
+    if changed:
         logging.warning("Resuming %s with settings changed since it was written (by this "
                         "command, or as new defaults of keras-pose since): %s (each checkpoint "
                         "keeps the config it was written with)", path, "; ".join(changed))

@@ -52,7 +52,7 @@ from keras_pose.training.init_checkpoint import (check_restarted_source, check_r
 from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.precision import check_jit_compile, dtype_policy, schedule_change
 from keras_pose.training.process_state import caller_state_kept
-from keras_pose.training.resume import (agreed_checkpoint, check_resume,
+from keras_pose.training.resume import (agreed_checkpoint, check_resume, log_changed_settings,
                                        refuse_checkpoint_as_model_dir, refuse_legacy)
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
@@ -388,6 +388,8 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
             f"{config.train.epochs}: nothing to train, nothing was written. Give "
             f"train.epochs={state.epoch} or more (the same command exports and evaluates a "
             "finished run again), or a new --model_dir")
+    if latest:  # Sure to resume now: a refusal above logged it first.
+        log_changed_settings(saved, config, latest)
     skipped = samples.SkipCounter()
     start = state.epoch
     dataset = _dataset(strategy, config, records, plan, start, augment, skipped)

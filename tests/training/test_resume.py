@@ -10,19 +10,19 @@ from keras_pose.configs import apply_overrides, get_experiment
 def test_resume_names_the_settings_changed_since_the_checkpoint(caplog):
     import logging
 
-    from keras_pose.training.resume import check_resume
+    from keras_pose.training.resume import log_changed_settings
     caplog.set_level(logging.INFO, logger="absl")
     saved = get_experiment("tiny")
-    check_resume(saved, apply_overrides(saved, []), "run/checkpoints/epoch_0003")
+    path = "run/checkpoints/epoch_0003"
+    log_changed_settings(saved, apply_overrides(saved, []), path)
     assert "changed" not in caplog.text  # the same command: nothing to say
     # An earlier version's None for a path not given is today's "": the same.
-    check_resume(saved.replace(train=dataclasses.replace(saved.train, init_checkpoint=None)),
-                 saved.replace(train=dataclasses.replace(saved.train, init_checkpoint="")),
-                 "run/checkpoints/epoch_0003")
+    log_changed_settings(
+        saved.replace(train=dataclasses.replace(saved.train, init_checkpoint=None)),
+        saved.replace(train=dataclasses.replace(saved.train, init_checkpoint="")), path)
     assert "changed" not in caplog.text
-    check_resume(saved, apply_overrides(saved, ["train.epochs=20", "train.learning_rate=0.01",
-                                                "data.root=elsewhere"]),
-                 "run/checkpoints/epoch_0003")
+    log_changed_settings(saved, apply_overrides(
+        saved, ["train.epochs=20", "train.learning_rate=0.01", "data.root=elsewhere"]), path)
     assert ("Resuming run/checkpoints/epoch_0003 with settings changed since it was written "
             "(by this command, or as new defaults of keras-pose since): "
             f"data.root: {saved.data.root} -> elsewhere; train.epochs: {saved.train.epochs} -> "

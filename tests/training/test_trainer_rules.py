@@ -36,8 +36,9 @@ def test_the_learning_rate_drops_at_the_start_of_its_step_epoch(tmp_path, fast_c
 
 
 def test_a_resume_with_another_global_batch_but_the_same_steps_is_refused(tmp_path,
-                                                                           fast_config):
-    """A resume at another global batch (same steps per epoch) is refused, not a silent new schedule."""
+                                                                           fast_config, caplog):
+    """A resume at another global batch (same steps per epoch) is refused, not a silent new
+    schedule; and not logged first as "Resuming ... with settings changed"."""
     model_dir = str(tmp_path / "run")
     first = apply_overrides(fast_config, ["train.epochs=1", "train.steps_per_epoch=2",
                                           "train.batch_size_per_replica=8"])
@@ -51,6 +52,7 @@ def test_a_resume_with_another_global_batch_but_the_same_steps_is_refused(tmp_pa
         train(resumed, model_dir, export=False, progress=False)
     assert _epochs(model_dir) == ["epoch_0001"]  # nothing trained
     assert open(os.path.join(model_dir, "config.json")).read() == config_json
+    assert "Resuming" not in caplog.text
 
 
 @pytest.mark.parametrize("val_flip, test_flip", [(False, True), (True, False)])
