@@ -169,11 +169,17 @@ def test_a_wrong_init_checkpoint_is_named_with_its_flag(tmp_path):
         check_source(str(keras_file))
     with pytest.raises(CheckpointError, match=r"^--init_checkpoint: .*nowhere"):
         check_source(str(tmp_path / "nowhere"))
-    torch_file = tmp_path / "pose_resnet_50_256x192.pth.tar"
+    torch_file = tmp_path / "my_finetune.pth.tar"
     torch_file.write_bytes(b"PK")
     with pytest.raises(CheckpointError, match=r"^--init_checkpoint: .* is a PyTorch weights "
                        r"file: convert it first"):
         check_source(str(torch_file))
+    # A published file's name: the preset that takes it.
+    published = tmp_path / "pose_resnet_50_256x192.pth.tar"
+    published.write_bytes(b"PK")
+    with pytest.raises(CheckpointError, match=r"^--init_checkpoint: .* is named as preset "
+                       r"pose_resnet_50_256x192's published PyTorch weights file: put it at"):
+        check_source(str(published))
 
 
 def test_the_final_layer_keeps_each_position_of_a_repeated_spelling():
