@@ -250,40 +250,39 @@ class Models:
                 raise FlagError("the tf detector runs fp32 only")
             detector = KerasHubPersonDetector(self.dfine, preset="dfine_small_obj2coco")
         else:
-            from keras_pose.detection import runtimes as detector_runtimes
             from keras_pose.detection.runtime_detector import RuntimePersonDetector
             start = time.perf_counter()
-            directory = self._detector_export(runtime, precision)
-            detector = RuntimePersonDetector(detector_runtimes.load_network(directory),
+            detector = RuntimePersonDetector(self._detector_network(runtime, precision),
                                              preset="dfine_small_obj2coco")
             print(f"detector in {runtime} {precision}: ready in "
                   f"{time.perf_counter() - start:.0f} s", flush=True)
         self._detectors[runtime, precision] = detector
         return detector
 
-    def _detector_export(self, runtime: str, precision: str) -> str:
-        """The detector's cached export; bf16 / int8 WITHOUT their guard
+    def _detector_network(self, runtime: str, precision: str):
+        """The detector's cached export, loaded as predict.py loads it (a
+        damaged one exported again); bf16 / int8 WITHOUT their guard
         (random weights have no boxes to keep; see the module docstring)."""
         import tensorflow as tf
 
         from keras_pose.detection import runtimes as detector_runtimes
+        from keras_pose.detection.export_cache import cached_network
         from keras_pose.detection.keras_hub_detector import preprocess_dfine_tf
         preset, cache = "dfine_small_obj2coco", os.path.join(self.work_dir, "detectors")
-        fp32, _ = detector_runtimes.cached_export(self.dfine, runtime, "fp32", preset, cache)
+        fp32 = cached_network(self.dfine, runtime, "fp32", preset, cache)
         if precision == "fp32":
             return fp32
 
         def write(tmp: str) -> None:
             if precision != "int8":
-                detector_runtimes.copy_export(fp32, tmp, precision)
+                detector_runtimes.copy_export(fp32.directory, tmp, precision)
                 return
             size = detector_runtimes.input_size_of(self.dfine)
             inputs = np.stack([preprocess_dfine_tf(tf.constant(frame), size).numpy()
                                for frame in self.frames])
             detector_runtimes.export_network(self.dfine, tmp, runtime, "int8", inputs,
                                              name=preset)
-        return detector_runtimes.cached_export(self.dfine, runtime, precision, preset, cache,
-                                               write=write)[0]
+        return cached_network(self.dfine, runtime, precision, preset, cache, write)
 
 
 # --------------------------------------------------------------------------- running
