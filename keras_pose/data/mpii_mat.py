@@ -6,24 +6,23 @@ Each annotated person of a training image becomes ``{"image", "center",
 "scale", "joints", "joints_vis"}`` with MATLAB's 1-based pixel coordinates
 kept (the reader subtracts 1, as the reference does). Joints that are not
 annotated are written as (-1, -1) with ``joints_vis`` 0. The release has no
-validation split: the reference's ``valid.json`` is the set of images of
-Tompson et al.'s validation list; pass that list (one image name per line)
-to put those images' people into ``valid.json``, and their ground truth for
-PCKh into ``gt_valid.mat`` (the official file's layout, which the official
-repo only links to on OneDrive / Google Drive): the same people in the same
-order, joints in the release's 1-based pixels (the evaluator adds 1 to the
-0-based predictions), each person's head box from its annorect's x1, y1,
-x2, y2. A person of a validation image without a usable head box (PCKh
-divides by its size) is left out of both files, and of train.json (its image
-is a validation image), with a warning naming it.
+validation split: a validation list (``keras_pose.data.mpii_split``: the
+reference's is Tompson et al.'s detections.mat, a list of people) puts its
+people into ``valid.json``, and their ground truth for PCKh into
+``gt_valid.mat`` (the official file's layout, which the official repo only
+links to on OneDrive / Google Drive): the same people in the same order,
+joints in the release's 1-based pixels (the evaluator adds 1 to the 0-based
+predictions), each person's head box from its annorect's x1, y1, x2, y2. A
+validation person without a usable head box (PCKh divides by its size) is
+left out of both files, and of train.json (its image is a validation image),
+with a warning naming it.
 """
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
-from typing import Iterable, Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import scipy.io
@@ -39,7 +38,16 @@ VALID_JSON = "valid.json"
 
 
 class MatFormatError(UserError, ValueError):
-    """A .mat file that is not the MPII release; names the file and field."""
+    """A .mat file that is not the MPII release, or a validation list that
+    cannot be used; names the file and field (or line)."""
+
+
+class ReleaseImage(NamedTuple):
+    """An entry of the release's ``annolist``: the validation list refers to
+    images by name or by position, and to people by annorect position."""
+    name: str
+    rects: int  # The number of its annorects, annotated or not.
+    train: bool  # img_train: only training images have annotated people.
 
 
 def _items(value) -> list:
@@ -123,20 +131,30 @@ def _head_box(rect) -> Optional[list]:
     return [[x1, y1], [x2, y2]]
 
 
-def _warn_left_out(path: str, left_out: list[str], how: str = "left out") -> None:
+def warn_left_out(path: str, left_out: list[str], how: str = "left out") -> None:
+    """One warning naming the first people of ``left_out``."""
     if left_out:
         logging.warning("%s: %d person(s) %s: %s", path, len(left_out), how,
                         "; ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else ""))
 
 
 def people_from_release(path: str) -> list[dict]:
-    """All annotated people of the training images, in file order. A person
-    whose position or scale is not a finite number (> 0 for the scale) is
-    left out with a warning naming it (the reader refused the whole file
-    written with it: NaN is not JSON); a joint without finite coordinates
-    is not annotated. Besides the fields of train.json (``JSON_FIELDS``),
-    each person has ``head_box`` (:func:`_head_box`) and ``rect``, its
-    1-based number among the image's annorects (the warnings' "person n").
+    """All annotated people of the training images, in file order
+    (:func:`read_release`)."""
+    return read_release(path)[0]
+
+
+def read_release(path: str) -> tuple[list[dict], list[ReleaseImage]]:
+    """(people, images): the annotated people of the training images, in
+    file order, and every image of ``annolist``. A person whose position or
+    scale is not a finite number (> 0 for the scale) is left out with a
+    warning naming it (the reader refused the whole file written with it:
+    NaN is not JSON); a joint without finite coordinates is not annotated.
+    Besides the fields of train.json (``JSON_FIELDS``), each person has
+    ``head_box`` (:func:`_head_box`), ``index``, its image's 1-based position
+    in annolist, and ``rect``, its 1-based position among the image's
+    annorects, counting those that are no annotated person (the warnings'
+    "person n", and the validation lists' person index).
 
     Raises:
       MatFormatError: for a file without the release's structure.
@@ -148,53 +166,51 @@ def people_from_release(path: str) -> list[dict]:
     if len(is_train) != len(annolist):
         raise MatFormatError(f"{path}: img_train has {len(is_train)} entries for "
                              f"{len(annolist)} images")
-    people, left_out = [], []
-    for image_entry, train in zip(annolist, is_train):
-        if int(train) != 1:
+    people, images, left_out = [], [], []
+    for index, (image_entry, train) in enumerate(zip(annolist, is_train), 1):
+        rects = _items(getattr(image_entry, "annorect", None))
+        if int(train) != 1:  # A test image: its name only serves the list's messages.
+            name = str(getattr(getattr(image_entry, "image", None), "name", f"image {index}"))
+            images.append(ReleaseImage(name, len(rects), False))
             continue
         name = str(_field(_field(image_entry, "image", path), "name", path))
-        for index, rect in enumerate(_items(getattr(image_entry, "annorect", None))):
+        images.append(ReleaseImage(name, len(rects), True))
+        for rect_index, rect in enumerate(rects, 1):
             person, why = _person(rect, name, path)
             if person is not None:
-                people.append({**person, "rect": index + 1})
+                people.append({**person, "index": index, "rect": rect_index})
             elif why:
-                left_out.append(f"{name} person {index + 1}: {why}")
-    _warn_left_out(path, left_out)
-    return people
-
-
-def split_people(people: list[dict], valid_images: Optional[Iterable[str]] = None
-                 ) -> tuple[list[dict], list[dict]]:
-    """(train, valid): people of the images in ``valid_images`` go to valid."""
-    valid_set = set(valid_images or ())
-    train = [p for p in people if p["image"] not in valid_set]
-    valid = [p for p in people if p["image"] in valid_set]
-    return train, valid
+                left_out.append(f"{name} person {rect_index}: {why}")
+    warn_left_out(path, left_out)
+    return people, images
 
 
 def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) -> dict[str, int]:
-    """Writes ``train.json``; with a validation list also ``valid.json`` and
-    its ground truth for PCKh, ``gt_valid.mat``. Without a list, an earlier
-    conversion's ``valid.json`` and ``gt_valid.mat`` are moved aside (their
-    images are in train.json now); with one, a ``gt_valid.mat`` or
-    ``valid.json`` of other people (the official copy, an earlier split) is
-    too, both files of the pair under one name (:func:`_keep_earlier_split`).
-    ``train.json`` is replaced: it is what this conversion makes, and an
-    earlier split's follows from the release and the image names of the
-    ``valid.json`` kept aside.
+    """Writes ``train.json``; with a validation list (``mpii_split``) also
+    ``valid.json`` and its ground truth for PCKh, ``gt_valid.mat``. Without
+    a list, an earlier conversion's ``valid.json`` and ``gt_valid.mat`` are
+    moved aside (their images are in train.json now); with one, a
+    ``gt_valid.mat`` or ``valid.json`` of other people (the official copy,
+    an earlier split) is too, both files of the pair under one name
+    (:func:`_keep_earlier_split`). ``train.json`` is replaced: it is what
+    this conversion makes.
 
     Returns:
       The number of people written per file.
     """
-    people = people_from_release(mat_path)
-    names = _read_valid_list(valid_list, people, mat_path) if valid_list else None
-    train, valid = split_people(people, names)
-    if names is not None:  # Refused (no one to score) before any file is written.
+    # mpii_split builds on this module (its errors, ReleaseImage): imported
+    # here so that neither module's import waits on the other's.
+    from keras_pose.data import mpii_split
+    people, images = read_release(mat_path)
+    train, valid = people, []
+    if valid_list:  # Refused (no one to score) before any file is written.
+        listed = mpii_split.read_valid_list(valid_list, images, people, mat_path)
+        train, valid = mpii_split.split_people(people, listed, valid_list)
         valid = _scorable(valid, mat_path, valid_list)
     os.makedirs(output_dir, exist_ok=True)
     counts = {"train.json": _write_rows(os.path.join(output_dir, "train.json"), train)}
     pair = [os.path.join(output_dir, name) for name in (VALID_JSON, GT_MAT)]
-    if names is None:
+    if not valid_list:
         suffix = _free_suffix(pair)  # One name for both: valid.json.earlier.2, .mat.earlier.2.
         _move_aside(pair[0], "was written by an earlier "
                     "conversion with --valid_list and its images are in train.json now (pass "
@@ -209,68 +225,26 @@ def convert(mat_path: str, output_dir: str, valid_list: Optional[str] = None) ->
     return counts
 
 
-def _read_valid_list(valid_list: str, people: list[dict], mat_path: str) -> list[str]:
-    """The image names of ``valid_list``; names of no annotated training
-    image are said (a typo left that image in training, in silence)."""
-    names = [line.strip() for line in _list_text(valid_list).split("\n") if line.strip()]
-    unknown = set(names) - {p["image"] for p in people}
-    if unknown == set(names):
-        raise MatFormatError(f"{valid_list}: none of its {len(names)} image names is an "
-                             f"annotated training image of {mat_path} (e.g. "
-                             f"{sorted(unknown)[0] if names else 'no name at all'})")
-    if unknown:
-        logging.warning("%s: %d of its %d image names are no annotated training image of "
-                        "%s (e.g. %s): they name no person of valid.json; correct them if "
-                        "they are typos", valid_list, len(unknown), len(names), mat_path,
-                        sorted(unknown)[0])
-    return names
-
-
-def _list_text(path: str) -> str:
-    """The text of a list of names: UTF-8 (a byte-order mark skipped, as
-    Windows editors write one), or UTF-16 with its byte-order mark (Notepad's
-    "Unicode").
-
-    Raises:
-      MatFormatError: for anything else (a photo given by mistake), naming
-        the file (was a UnicodeDecodeError's traceback).
-    """
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        utf16 = data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-        text = data.decode("utf-16" if utf16 else "utf-8-sig")
-    except UnicodeDecodeError as e:
-        where = f"byte {e.start} is not UTF-8"
-    else:  # UTF-16 without its mark decodes as UTF-8 with a NUL in every name.
-        if "\0" not in text:
-            return text
-        where = f"byte {data.index(0)} is a NUL"
-    raise MatFormatError(f"{path} is not a UTF-8 text list of image names, one per line "
-                         f"({where}): give the validation images' names, e.g. "
-                         "015601864.jpg, one a line")
-
-
 def _scorable(valid: list[dict], mat_path: str, valid_list: str) -> list[dict]:
     """The people of ``valid`` that have a head box. The others are named
     and left out of valid.json and gt_valid.mat (PCKh has no head size to
     score them by; the evaluator pairs the two files by position, so both
-    leave them out), and out of train.json (their images are validation
-    images)."""
+    leave them out), and out of train.json (the list makes them validation
+    people)."""
     kept = [p for p in valid if p["head_box"] is not None]
-    _warn_left_out(mat_path, [f"{p['image']} person {p['rect']}: no head box (x1, y1, x2, "
+    warn_left_out(mat_path, [f"{p['image']} person {p['rect']}: no head box (x1, y1, x2, "
                               "y2 finite, two corners)" for p in valid
                               if p["head_box"] is None],
                    f"of the validation images left out of valid.json and {GT_MAT}")
     if not kept:
-        raise MatFormatError(f"{mat_path}: none of the {len(valid)} people of the images of "
+        raise MatFormatError(f"{mat_path}: none of the {len(valid)} validation people of "
                              f"{valid_list} has a head box (x1, y1, x2, y2): PCKh cannot score "
-                             "them; check that the list names validation images")
+                             "them; check that the list names validation images or people")
     return kept
 
 
 def _write_rows(path: str, people: list[dict]) -> int:
-    """Writes the people's JSON fields (not head_box, rect); their number."""
+    """Writes the people's JSON fields (not head_box, index, rect); their number."""
     write_json(path, [{key: person[key] for key in JSON_FIELDS} for person in people])
     return len(people)
 
