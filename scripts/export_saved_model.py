@@ -29,8 +29,9 @@ first that ``--format`` takes, printed). A precision ``--format`` lacks is
 refused before anything loads; one export at a time writes an ``--output``.
 
 The accuracy guard: every export other than an fp32 SavedModel is evaluated
-against the fp32 Keras model on the data set's evaluation split (COCO AP,
-keypoint displacement) and refused when it loses more than 0.5 AP point,
+against the fp32 Keras model on the data set's evaluation split (its metric,
+COCO AP or MPII PCKh Mean, and keypoint displacement) and refused when it
+loses more than 0.5 point of it (AP x 100, PCKh in percent),
 unless ``--force_precision``; ``--noguard`` skips it (no data set needed).
 """
 
@@ -66,10 +67,12 @@ flags.DEFINE_string("tflite", None, "Also write the fp32 SavedModel's heatmaps s
                     "the network for TFLite interpreters of your own, and a LiteRT export "
                     "that predict.py and evaluate.py run.")
 flags.DEFINE_boolean("guard", True, "Evaluate the export against fp32 (not needed for an "
-                     "fp32 SavedModel) and refuse an AP drop above 0.5 point.")
+                     "fp32 SavedModel) and refuse a drop of its AP / PCKh above --max_ap_drop.")
 flags.DEFINE_boolean("force_precision", False, "Export even when the guard fails (logged "
                      "as an error).")
-flags.DEFINE_float("max_ap_drop", 0.5, "The guard's limit, in AP points (COCO AP x 100).")
+flags.DEFINE_float("max_ap_drop", 0.5, "The guard's limit, in points of the data set's "
+                   "metric on a 0-100 scale, the same for every data set: COCO AP x 100, "
+                   "MPII PCKh Mean in percent (0.5: half an AP point or half a PCKh point).")
 flags.DEFINE_integer("guard_people", 0, "Evaluate the guard on the people of the first "
                      "images up to this many (0: the whole evaluation split).")
 flags.DEFINE_integer("calibration_people", 300, "int8: crops of the training split used to "

@@ -257,6 +257,8 @@ class CocoKeypointMetric:
     """
 
     primary = "AP"
+    primary_name = "AP"
+    primary_scale = 1.0  # COCOeval's AP is in [0, 1].
 
     def __init__(self, coco_gt: Any, *, sigmas: Optional[Sequence[float]] = None,
                  oks_threshold: float = 0.9,
@@ -266,6 +268,24 @@ class CocoKeypointMetric:
         self.oks_threshold = oks_threshold
         self.results_name = results_name
         self.reset()
+
+    def restrict(self, records: Any, people: np.ndarray) -> None:
+        """From now on scores only the images of ``people`` (a bool mask or
+        indices over ``records``, every person of the split): a guard on
+        some images of a large split must not count the other images' people
+        as missed, which would shrink every AP and hide a drop."""
+        if self.coco_gt is None:
+            return
+        from pycocotools.coco import COCO
+        keep = {int(i) for i in np.asarray(records.image_id)[np.asarray(people)]}
+        gt = self.coco_gt.dataset
+        subset = COCO()
+        subset.dataset = {**gt, "images": [im for im in gt["images"] if im["id"] in keep],
+                          "annotations": [a for a in gt["annotations"]
+                                          if a["image_id"] in keep]}
+        with contextlib.redirect_stdout(io.StringIO()):  # Its "creating index...".
+            subset.createIndex()
+        self.coco_gt = subset
 
     def reset(self) -> None:
         """Forgets every prediction (between validations)."""

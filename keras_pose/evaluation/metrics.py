@@ -8,13 +8,21 @@ runner and the validation during training never branch on the data set:
   (the ones ``metric_for`` returns) the predictions
   (``keras_pose.inference.records.Predictions``) of person records and those
   records; for PoseTrack one sequence's ground truth and predictions;
-- ``result() -> dict``: the numbers (``primary`` names the main one);
+- ``result() -> dict``: the numbers (``primary`` names the main one;
+  ``primary_name`` says it in words, e.g. "AP", "PCKh Mean", and
+  ``primary_scale`` is its value for a perfect result: 1 for COCO's AP in
+  [0, 1], 100 for a percentage as MPII's PCKh, so that a comparison across
+  data sets, the export guard's, counts points on one scale);
 - ``write(output_dir) -> path``: the benchmark's prediction file (for
   PoseTrack, whose predictions are already files, the list of sequences
   evaluated);
 - ``table(metrics, arch_name, title) -> str``: the official table;
 - ``describe(in_vis_threshold) -> str``: how the numbers are obtained;
-- ``reset()``: forget the predictions (validation after validation).
+- ``reset()``: forget the predictions (validation after validation);
+- ``restrict(records, people)`` (the per-image metrics, :class:`PersonMetric`):
+  score only some people of the split from now on (the export guard on
+  the first images of a large split): COCO keeps their images' ground
+  truth, MPII the .mat's columns of those people.
 
 :class:`~keras_pose.evaluation.coco.CocoKeypointMetric` (COCO, the synthetic
 set, any COCO-format set), :class:`~keras_pose.evaluation.mpii.MpiiPckhMetric`
@@ -37,6 +45,8 @@ class PoseMetric(Protocol):
     """The interface every metric class implements (see the module docstring)."""
 
     primary: str
+    primary_name: str
+    primary_scale: float
 
     def reset(self) -> None: ...
     # Positional only: the two arguments' names and types are the metric's
@@ -48,7 +58,16 @@ class PoseMetric(Protocol):
     def describe(self, in_vis_threshold: float) -> str: ...
 
 
-def metric_for(config: ExperimentConfig) -> PoseMetric:
+class PersonMetric(PoseMetric, Protocol):
+    """A per-image metric (the ones :func:`metric_for` returns): its
+    ``update`` takes predictions of person records and those records."""
+
+    def restrict(self, records: Any, people: Any, /) -> None:
+        """Scores only ``people`` (a bool mask or indices over ``records``,
+        every person of the split) from now on; predictions come for them only."""
+
+
+def metric_for(config: ExperimentConfig) -> PersonMetric:
     """The metric of the config's data set and evaluation split.
 
     Its ground truth is loaded (and checked) here, once: before any

@@ -17,8 +17,9 @@ index 11 of ``arange(0, 0.51, 0.01)``, which is threshold **0.11**, not 0.10
 ``Mean@0.1`` for comparability and the true PCKh@0.1 beside it as
 ``PCKh@0.1``.
 
-``pred.mat`` (for the MPII test server) holds ``preds``: (N, 16, 2) float64,
-1-based, as the official code writes it.
+``pred.mat`` holds ``preds``: (N, 16, 2) float64, 1-based, as the official
+code writes it. MPII has no evaluation server: its authors score test-set
+predictions e-mailed to them in their MATLAB format (``TEST_SUBMISSION``).
 
 ``gt_valid.mat``: its layout and reader are in :mod:`keras_pose.data.mpii_gt`.
 
@@ -38,6 +39,12 @@ from keras_pose.errors import MissingFileError
 from keras_pose.files import write_atomically
 from keras_pose.evaluation.tables import format_table
 
+# MPII's test set is scored by its authors, not by a server (the MPII Human
+# Pose site's evaluation page: predictions e-mailed, prepared in MATLAB).
+TEST_SUBMISSION = ("MPII has no evaluation server: its authors score test predictions "
+                   "e-mailed to them in their MATLAB format (see the evaluation page of the "
+                   "MPII Human Pose site); pred.mat holds the joints to convert, (N, 16, 2) "
+                   "1-based pixels")
 SC_BIAS = 0.6  # Head size = 0.6 x head box diagonal.
 PCKH_THRESHOLD = 0.5
 # The official "Mean@0.1" uses THRESHOLDS[11] = 0.11 (see the module docstring).
@@ -85,13 +92,24 @@ def pckh_per_joint(preds: np.ndarray, gt: Mapping[str, Any],
 
 
 def evaluate_pckh(preds: np.ndarray, gt_mat_path: str) -> dict[str, float]:
+    """PCKh of MPII predictions against the official ``annot/gt_valid.mat``
+    (:func:`pckh_columns` of its contents).
+
+    Raises:
+      GroundTruthError: for a missing or malformed gt file.
+      ValueError: when the predictions do not match the ground truth's size.
+    """
+    return pckh_columns(preds, load_gt_mat(gt_mat_path))
+
+
+def pckh_columns(preds: np.ndarray, gt: Mapping[str, Any]) -> dict[str, float]:
     """PCKh of MPII predictions, as the official evaluation.
 
     Args:
       preds: (N, 16, 2) predicted joints in 0-based pixel coordinates of the
-        original images, one row per person of the split in annotation order,
+        original images, one row per person of the ground truth in its order,
         MPII joint order.
-      gt_mat_path: the official ``annot/gt_valid.mat``.
+      gt: :func:`load_gt_mat` output (or some of its people's columns).
 
     Returns:
       ``{"Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle",
@@ -100,10 +118,8 @@ def evaluate_pckh(preds: np.ndarray, gt_mat_path: str) -> dict[str, float]:
       published) and the true mean PCKh at 0.10.
 
     Raises:
-      GroundTruthError: for a missing or malformed gt file.
       ValueError: when the predictions do not match the ground truth's size.
     """
-    gt = load_gt_mat(gt_mat_path)
     index = {name: i for i, name in enumerate(gt["joint_names"])}
     thresholds = np.concatenate([[PCKH_THRESHOLD], THRESHOLDS])
     pck_all, counts = pckh_per_joint(preds, gt, thresholds)
@@ -155,7 +171,7 @@ def _people_elsewhere(records: Any, gt: Mapping[str, Any]) -> list[int]:
 
 
 def write_pred_mat(path: str, preds: np.ndarray) -> None:
-    """Writes ``pred.mat`` for the MPII server: ``preds`` (N, 16, 2), 1-based.
+    """Writes ``pred.mat``: ``preds`` (N, 16, 2), 1-based.
 
     Args:
       path: output file.
@@ -199,6 +215,8 @@ class MpiiPckhMetric:
     """
 
     primary = "Mean"
+    primary_name = "PCKh Mean"
+    primary_scale = 100.0  # PCKh in percent.
 
     def __init__(self, gt_mat_path: str | None):
         self.gt_mat_path = gt_mat_path
@@ -209,6 +227,13 @@ class MpiiPckhMetric:
             self._gt = load_gt_mat(gt_mat_path)
             self.num_people = int(self._gt["pos_gt_src"].shape[2])
         self.reset()
+
+    def _check_count(self, records: Any, source: str) -> None:
+        if self.num_people is not None and self.num_people != len(records):
+            raise GroundTruthError(
+                f"{self.gt_mat_path} holds {self.num_people} people but {source} has "
+                f"{len(records)}: PCKh pairs them by position, so the two files must be the "
+                "same split in the same order (test.gt_mat chooses the .mat)")
 
     def check_records(self, records: Any, source: str) -> None:
         """Stops before any inference when the ground truth holds another
@@ -221,11 +246,7 @@ class MpiiPckhMetric:
         """
         if self.num_people is None:
             return
-        if self.num_people != len(records):
-            raise GroundTruthError(
-                f"{self.gt_mat_path} holds {self.num_people} people but {source} has "
-                f"{len(records)}: PCKh pairs them by position, so the two files must be the "
-                "same split in the same order (test.gt_mat chooses the .mat)")
+        self._check_count(records, source)
         others = _people_elsewhere(records, self._gt)
         if len(others) > MAX_PEOPLE_ELSEWHERE * len(records):
             raise GroundTruthError(
@@ -234,6 +255,28 @@ class MpiiPckhMetric:
                 "joints lie apart): PCKh pairs them by position, so the two files must be the "
                 "same split in the same order (the official valid.json with the official "
                 "gt_valid.mat; test.gt_mat chooses the .mat)")
+
+    def restrict(self, records: Any, people: np.ndarray) -> None:
+        """From now on scores only ``people`` of the split: the .mat's
+        columns of those people, in the order given (a guard on some images
+        of a large split; predictions for every person were expected).
+
+        Args:
+          records: every person of the split (its ``PersonRecords``), in the
+            .mat's order (as :meth:`check_records` checks).
+          people: (N,) bool mask or indices of the people kept, over ``records``.
+
+        Raises:
+          GroundTruthError: the .mat holds another number of people.
+        """
+        if self._gt is None:  # A test split: nothing is scored.
+            return
+        self._check_count(records, getattr(records, "source", "") or "the split")
+        rows = np.arange(len(records))[np.asarray(people)]
+        self._gt = {**self._gt, "jnt_missing": self._gt["jnt_missing"][:, rows],
+                    "pos_gt_src": self._gt["pos_gt_src"][..., rows],
+                    "headboxes_src": self._gt["headboxes_src"][..., rows]}
+        self.num_people = len(rows)
 
     def reset(self) -> None:
         """Forgets every prediction."""
@@ -254,12 +297,12 @@ class MpiiPckhMetric:
     def result(self) -> dict[str, float]:
         """The PCKh columns (none for the test split) and ``num_results``."""
         keypoints = self.keypoints()
-        metrics = {} if self.gt_mat_path is None else evaluate_pckh(keypoints, self.gt_mat_path)
+        metrics = {} if self._gt is None else pckh_columns(keypoints, self._gt)
         metrics["num_results"] = float(len(keypoints))
         return metrics
 
     def write(self, output_dir: str) -> str:
-        """Writes ``pred.mat`` for the MPII server; its path."""
+        """Writes ``pred.mat`` (its path); see ``TEST_SUBMISSION`` for the test set."""
         path = os.path.join(output_dir, "pred.mat")
         write_pred_mat(path, self.keypoints())
         return path

@@ -224,6 +224,12 @@ class EvaluationResult:
     metrics_file: Optional[str]
 
 
+def _scored_by(config: ExperimentConfig) -> str:
+    """Who scores a test split's predictions (MPII has no server)."""
+    return ("for MPII's authors (e-mailed; no server)" if config.data.dataset == "mpii"
+            else "for the benchmark's server")
+
+
 def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
                    data_dir: Optional[str] = None, experiment: Optional[str] = None,
                    flip: Optional[bool] = None, use_gt_boxes: Optional[bool] = None,
@@ -276,7 +282,7 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     if not output_dir and datasets.is_test_split(config):
         raise EvaluationError(
             f"split {config.data.test_set} has no ground truth (a test split): its predictions "
-            "are the only result, for the benchmark's server; give --output_dir to keep them")
+            f"are the only result, {_scored_by(config)}; give --output_dir to keep them")
     if output_dir:
         check_output_names(output_dir)  # Not after an hour of inference.
     owner = f"checkpoint {pose_model.path}"

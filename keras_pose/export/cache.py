@@ -29,7 +29,8 @@ Calibration and guard data:
   evaluation split when only it was downloaded, as COCO val often is:
   calibration reads activation ranges, never labels); the guard evaluates
   fp32 and the export on the evaluation split (the people of the first
-  images up to ``GUARD_PEOPLE``) and refuses a drop above 0.5 AP;
+  images up to ``GUARD_PEOPLE``) and refuses a drop above 0.5 point of
+  its metric (COCO AP, MPII PCKh Mean);
 - otherwise the people of the user's own inputs (``samples``: predict.py
   passes its images and frames with the boxes its detector finds): up to
   ``CALIBRATION_PEOPLE`` of them calibrate, and the guard asks that the
@@ -267,8 +268,9 @@ def _why_stale(path: str, digest: str, data_guard: Optional[str] = None
     if data_guard and checked.get("data") != data_guard and not guard.could_judge(
             checked.get("fp32_ap", 0.0), checked.get("mean_px", 1.0)):
         return logging.WARNING, (
-            f"{path} was checked on {checked.get('data')}, where the fp32 model's AP "
-            f"({100 * checked.get('fp32_ap', 0.0):.2f}) cannot tell a worse export, and "
+            f"{path} was checked on {checked.get('data')}, where the fp32 model's "
+            f"{checked.get('metric', 'AP')} ({100 * checked.get('fp32_ap', 0.0):.2f}) cannot "
+            "tell a worse export, and "
             f"{data_guard} is on disk to calibrate and check it on")
     return None
 

@@ -1,5 +1,7 @@
 """The accuracy guard: a lowered network (bf16, int8, another runtime) must
-keep the fp32 network's COCO AP within 0.5 point.
+keep the fp32 network's primary metric within 0.5 point (COCO AP x 100, MPII
+PCKh Mean in percent: each metric's number is taken on a [0, 1] scale,
+``primary_scale``, so that one limit means the same points everywhere).
 
 Every candidate runs the one inference path (``TopDownEstimator`` through
 ``predict_records``: the same crops, flip test, decoding and rescoring) with
@@ -31,17 +33,17 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig
 from keras_pose.errors import UserError
-from keras_pose.evaluation.metrics import metric_for
+from keras_pose.evaluation.metrics import check_records, metric_for
 from keras_pose.inference.estimator import Network, TopDownEstimator
 from keras_pose.inference.records import Predictions, predict_records
 
-MAX_AP_DROP = 0.005  # 0.5 AP point, AP in [0, 1].
+MAX_AP_DROP = 0.005  # 0.5 point of the primary metric on its [0, 1] scale.
 AGREEMENT_PIXELS = 1.0  # Heatmap pixels: one step of the decoder's grid.
 MIN_AGREEMENT = 0.95
 
 
 class AccuracyGuardError(UserError, RuntimeError):
-    """A candidate lost more AP than allowed; the message has the table."""
+    """A candidate lost more accuracy than allowed; the message has the table."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,11 +52,13 @@ class GuardRow:
 
     Attributes:
       name: e.g. ``onnx int8``.
-      ap: the metric's primary number (COCO AP in [0, 1]).
-      ap_drop: reference AP - ``ap`` (positive: worse).
+      ap: the metric's primary number on a [0, 1] scale (COCO AP; MPII
+        PCKh Mean / 100).
+      ap_drop: the reference's - ``ap`` (positive: worse), same scale.
       mean_px: mean keypoint displacement from the reference, image pixels.
       p99_px: its 99th percentile.
       moved: fraction of keypoints displaced by more than 0.5 pixel.
+      metric: the primary number's name (``primary_name``: AP, PCKh Mean).
     """
 
     name: str
@@ -63,6 +67,7 @@ class GuardRow:
     mean_px: float
     p99_px: float
     moved: float
+    metric: str = "AP"
 
 
 def displacement(candidate: Predictions, reference: Predictions) -> np.ndarray:
@@ -70,57 +75,46 @@ def displacement(candidate: Predictions, reference: Predictions) -> np.ndarray:
     return np.linalg.norm(candidate.keypoints - reference.keypoints, axis=-1).ravel()
 
 
-def _restrict_ground_truth(metric, image_ids: np.ndarray) -> None:
-    """Scores only the given images (COCO-format metrics): a guard run on a
-    subset of a large split must not count the other images' people as
-    missed, which would shrink every AP and hide a drop."""
-    gt = getattr(metric, "coco_gt", None)
-    if gt is None:
-        return
-    from pycocotools.coco import COCO
-    keep = {int(i) for i in image_ids}
-    subset = COCO()
-    subset.dataset = {**gt.dataset,
-                      "images": [im for im in gt.dataset["images"] if im["id"] in keep],
-                      "annotations": [a for a in gt.dataset["annotations"]
-                                      if a["image_id"] in keep]}
-    subset.createIndex()
-    metric.coco_gt = subset
-
-
 def _score(metric, predictions: Predictions, records) -> float:
+    """The primary number on a [0, 1] scale: MPII's PCKh (percent) counted
+    as COCO's AP (a fraction), so that one limit is the same points for both."""
     metric.reset()
     metric.update(predictions, records)
-    return float(metric.result()[metric.primary])
+    return float(metric.result()[metric.primary]) / metric.primary_scale
 
 
 def compare_networks(reference: Network, candidates: Mapping[str, Network],
                      config: ExperimentConfig, records, *, flip: Optional[bool] = None,
-                     batch_size: int = 32, subset: bool = False
+                     batch_size: int = 32, people: Optional[np.ndarray] = None
                      ) -> tuple[float, list[GuardRow]]:
-    """Evaluates the fp32 reference and each candidate on ``records``.
+    """Evaluates the fp32 reference and each candidate on ``records``
+    (or on ``people`` of them).
 
     Args:
       reference: the fp32 network (crops -> heatmaps).
       candidates: name -> network (``keras_pose.export.runtimes.numpy_network`` for runtimes).
       config: the checkpoint's config (metric, flip pairs, decoding).
-      records: the evaluation people (``PersonRecords`` of the config's
-        evaluation split, whose ground truth ``metric_for`` loads).
+      records: every person of the config's evaluation split
+        (``PersonRecords``; ``metric_for`` loads its ground truth).
       flip: the flip test (None: ``test.flip_test``).
       batch_size: people per batch.
-      subset: ``records`` are some images of the split: score only those
-        images' ground truth (COCO-format sets).
+      people: a bool mask or indices over ``records`` of the people to run
+        (:func:`whole_images`); the metric scores only their ground truth
+        (``restrict``). None: all.
 
     Returns:
-      (reference AP, one :class:`GuardRow` per candidate).
+      (the reference's primary number on a [0, 1] scale, one
+      :class:`GuardRow` per candidate).
     """
     def run(network: Network) -> Predictions:
         return predict_records(TopDownEstimator(network, config, flip), records,
                                batch_size=batch_size)
 
     metric = metric_for(config)
-    if subset:
-        _restrict_ground_truth(metric, records.image_id)
+    check_records(metric, records, config)  # MPII: the .mat pairs people by position.
+    if people is not None:
+        metric.restrict(records, people)
+        records = records.select(people)
     expected = run(reference)
     reference_ap = _score(metric, expected, records)
     rows = []
@@ -129,16 +123,23 @@ def compare_networks(reference: Network, candidates: Mapping[str, Network],
         ap = _score(metric, got, records)
         dist = displacement(got, expected)
         rows.append(GuardRow(name, ap, reference_ap - ap, float(dist.mean()),
-                             float(np.percentile(dist, 99)), float(np.mean(dist > 0.5))))
-        logging.info("accuracy guard: %s AP %.4f (fp32 %.4f), keypoints moved %.3f px on "
-                     "average, 99th percentile %.3f px", name, ap, reference_ap,
-                     rows[-1].mean_px, rows[-1].p99_px)
+                             float(np.percentile(dist, 99)), float(np.mean(dist > 0.5)),
+                             metric.primary_name))
+        logging.info("accuracy guard: %s %s %.2f (fp32 %.2f), keypoints moved %.3f px on "
+                     "average, 99th percentile %.3f px", name, metric.primary_name, 100 * ap,
+                     100 * reference_ap, rows[-1].mean_px, rows[-1].p99_px)
     return reference_ap, rows
 
 
+def _metric_name(rows: list[GuardRow]) -> str:
+    return rows[0].metric if rows else "AP"
+
+
 def format_table(reference_ap: float, rows: list[GuardRow]) -> str:
-    """A Markdown table of the comparison (AP in points, as COCO reports)."""
-    lines = ["| network | AP | AP - fp32 | mean displacement (px) | 99th pct (px) "
+    """A Markdown table of the comparison, the metric named and in points
+    (x 100 of its [0, 1] scale: AP as COCO reports it, PCKh in percent)."""
+    name = _metric_name(rows)
+    lines = [f"| network | {name} | {name} - fp32 | mean displacement (px) | 99th pct (px) "
              "| moved > 0.5 px |", "| --- | --- | --- | --- | --- | --- |",
              f"| fp32 reference | {100 * reference_ap:.2f} | | | | |"]
     lines += [f"| {r.name} | {100 * r.ap:.2f} | {0.0 - 100 * r.ap_drop:+.2f} | {r.mean_px:.3f} "
@@ -147,53 +148,57 @@ def format_table(reference_ap: float, rows: list[GuardRow]) -> str:
 
 
 def could_judge(reference_ap: float, mean_px: float, max_drop: float = MAX_AP_DROP) -> bool:
-    """Whether an AP comparison can tell a worse export: the fp32 model
-    scores above what an export may lose, or the export moved nothing."""
+    """Whether a comparison of the metric (both on its [0, 1] scale) can
+    tell a worse export: the fp32 model scores above what an export may
+    lose, or the export moved nothing."""
     return reference_ap > max_drop or mean_px <= 0.05
 
 
 def check_guard(reference_ap: float, rows: list[GuardRow], max_drop: float = MAX_AP_DROP,
                 force: bool = False) -> None:
-    """Refuses candidates that lost more than ``max_drop`` AP.
+    """Refuses candidates that lost more than ``max_drop`` of the primary
+    metric (both on its [0, 1] scale: 0.005 is 0.5 AP or PCKh point).
 
     Raises:
       AccuracyGuardError: naming them, with the table (unless ``force``:
         then an error-level log says the same and the export goes on).
     """
+    name = _metric_name(rows)
     # No candidate could lose more: said, not passed in silence (unless none
     # moved: an fp32 export of the same numbers needs no judging).
     if not all(could_judge(reference_ap, r.mean_px, max_drop) for r in rows):
         logging.warning(
-            "accuracy guard: the fp32 model's AP here is %.2f, not above the %g points an "
-            "export may lose, so the AP cannot tell a worse export (keypoints of %s moved %s px "
-            "on average from fp32's); a model that scores on this data set makes the guard "
-            "work", 100 * reference_ap, 100 * max_drop, ", ".join(r.name for r in rows),
-            ", ".join(f"{r.mean_px:.3g}" for r in rows))
+            "accuracy guard: the fp32 model's %s here is %.2f, not above the %g points an "
+            "export may lose, so the %s cannot tell a worse export (keypoints of %s moved %s "
+            "px on average from fp32's); a model that scores on this data set makes the guard "
+            "work", name, 100 * reference_ap, 100 * max_drop, name,
+            ", ".join(r.name for r in rows), ", ".join(f"{r.mean_px:.3g}" for r in rows))
     bad = [r for r in rows if r.ap_drop > max_drop]
     if not bad:
         return
     message = (f"accuracy guard: {', '.join(r.name for r in bad)} lost more than "
-               f"{100 * max_drop:g} AP point against fp32:\n"
+               f"{100 * max_drop:g} {name} point against fp32:\n"
                f"{format_table(reference_ap, rows)}")
     if not force:  # The way out depends on the tool: each caller adds its own.
         raise AccuracyGuardError(message)
     logging.error("%s\nexported anyway (forced)", message)
 
 
-def whole_images(records, max_people: int):
+def whole_images(records, max_people: int) -> Optional[np.ndarray]:
     """The people of the first images (in id order) up to about
     ``max_people``: a subset that keeps every person of each image it
-    takes, so that the subset's AP is meaningful. ``max_people`` <= 0: all.
+    takes, so that the subset's AP is meaningful.
 
     Returns:
-      (records, whether it is a subset).
+      (N,) bool mask over ``records`` of the people kept, or None for all
+      (``max_people`` <= 0, or no more people than that).
     """
     if max_people <= 0 or len(records) <= max_people:
-        return records, False
+        return None
     ids = np.unique(records.image_id)
     counts = np.cumsum([np.sum(records.image_id == i) for i in ids])
     keep = ids[:max(1, int(np.searchsorted(counts, max_people, side="right")))]
-    return records.select(np.isin(records.image_id, keep)), True
+    return np.isin(records.image_id, keep)
 
 
 def guard_on_dataset(reference: Network, candidate: Network, name: str,
@@ -206,7 +211,8 @@ def guard_on_dataset(reference: Network, candidate: Network, name: str,
       reference, candidate: crops -> heatmaps networks.
       name: the candidate's name in the table (e.g. ``openvino int8``).
       config: the resolved config of the data set.
-      max_drop: the limit, AP in [0, 1].
+      max_drop: the limit, on the primary metric's [0, 1] scale (0.005:
+        0.5 AP point for COCO, 0.5 PCKh point for MPII).
       people: the people of the first images up to this many
         (:func:`whole_images`; 0: the whole split).
       force: log a failure instead of raising it.
@@ -218,16 +224,19 @@ def guard_on_dataset(reference: Network, candidate: Network, name: str,
       AccuracyGuardError: the candidate lost more than ``max_drop``.
     """
     from keras_pose.data.datasets import load_records
-    records, subset = whole_images(load_records(config, "test"), people)
+    records = load_records(config, "test")
+    kept = whole_images(records, people)
     reference_ap, (row,) = compare_networks(reference, {name: candidate}, config, records,
-                                            subset=subset)
+                                            people=kept)
+    guarded = len(records) if kept is None else int(np.sum(kept))
     table = format_table(reference_ap, [row])
-    logging.info("accuracy guard on %d people of %s:\n%s", len(records),
-                 config.data.test_set, table)
+    logging.info("accuracy guard on %d people of %s:\n%s", guarded, config.data.test_set,
+                 table)
     check_guard(reference_ap, [row], max_drop=max_drop, force=force)
-    return {"data": guarded_data(config), "people": len(records),
-            "rule": f"AP drop <= {100 * max_drop:.2f} point", "fp32_ap": reference_ap,
-            "ap": row.ap, "mean_px": row.mean_px, "table": table}
+    # fp32_ap and ap on the metric's [0, 1] scale (could_judge reads them).
+    return {"data": guarded_data(config), "people": guarded, "metric": row.metric,
+            "rule": f"{row.metric} drop <= {100 * max_drop:.2f} point",
+            "fp32_ap": reference_ap, "ap": row.ap, "mean_px": row.mean_px, "table": table}
 
 
 def guarded_data(config: ExperimentConfig) -> str:

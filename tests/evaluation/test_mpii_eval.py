@@ -234,3 +234,56 @@ def test_a_person_with_one_relabelled_joint_is_in_the_same_place(tmp_path):
     # One joint 100 px off, 15 exact: median 0 px (mean 100 / 16 = 6.25 px > 2).
     records.joints[4, 7] += [60.0, 80.0]
     mpii.MpiiPckhMetric(path).check_records(records, "valid.json")  # No error.
+
+
+def test_restrict_scores_only_the_chosen_people_against_their_mat_columns(tmp_path):
+    """A guard on some people of the split: after restrict(records, [3, 1])
+    the predictions of people 3 and 1 are scored as against a .mat holding
+    only those two people (written here), not paired with people 0 and 1."""
+    path, records = _split_files(tmp_path, 6)
+    preds = records.joints.copy()
+    preds[3, 10] += 500.0  # Person 3's right wrist wrong; nobody else's.
+    metric = mpii.MpiiPckhMetric(path)
+    metric.restrict(records, np.array([3, 1]))
+
+    class Predictions:
+        keypoints = preds[[3, 1]]
+
+        def __len__(self):
+            return 2
+    metric.update(Predictions(), [3, 1])
+    got = metric.result()
+    # By hand: 2 people x 14 pooled joints, one wrong; one of 4 wrists.
+    assert got["Mean"] == pytest.approx(100.0 * 27 / 28)
+    assert got["Wrist"] == pytest.approx(0.5 * (50.0 + 100.0))
+    assert got["num_results"] == 2.0
+    with pytest.raises(mpii.GroundTruthError, match=r"holds 6 people but the split has 5"):
+        mpii.MpiiPckhMetric(path).restrict(_Records(records.joints[:5], records.joints_vis[:5]),
+                                           np.array([0]))
+
+
+def test_the_metrics_name_their_primary_number_and_its_scale():
+    """The guard compares every data set in points of a [0, 1] scale: COCO's
+    AP is a fraction, MPII's PCKh a percentage."""
+    from keras_pose.evaluation.coco import CocoKeypointMetric
+    assert (mpii.MpiiPckhMetric.primary_name, mpii.MpiiPckhMetric.primary_scale) == (
+        "PCKh Mean", 100.0)
+    assert (CocoKeypointMetric.primary_name, CocoKeypointMetric.primary_scale) == ("AP", 1.0)
+
+
+def test_an_mpii_test_split_is_not_sent_to_a_server(script_module):
+    """MPII has no evaluation server (its authors score e-mailed test
+    predictions); COCO's test-dev has one."""
+    from keras_pose.configs import get_experiment
+    from keras_pose.evaluation import runner
+    mpii_config = get_experiment("mpii_resnet50_256x256")
+    coco_config = get_experiment("coco_resnet50_256x192")
+    assert runner._scored_by(mpii_config) == "for MPII's authors (e-mailed; no server)"
+    assert runner._scored_by(coco_config) == "for the benchmark's server"
+    evaluate = script_module(os.path.join(os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))), "evaluate.py"), "evaluate_script")
+    said = evaluate._where_scored(mpii_config, ["pred.mat"])
+    assert said.startswith("MPII has no evaluation server: its authors score test predictions "
+                           "e-mailed to them") and "submit" not in said
+    assert evaluate._where_scored(coco_config, ["results"]) == (
+        "submit results to the benchmark's server")

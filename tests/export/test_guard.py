@@ -66,11 +66,12 @@ def test_check_guard_refuses_a_drop_above_half_a_point(monkeypatch):
 
 def test_whole_images_keeps_every_person_of_each_image(setup):
     _, _, records = setup
-    subset, is_subset = guard.whole_images(records, 3)
-    assert is_subset and 0 < len(subset) < len(records)
+    subset = records.select(guard.whole_images(records, 3))
+    assert 0 < len(subset) < len(records)
     for image_id in np.unique(subset.image_id):
         assert np.sum(subset.image_id == image_id) == np.sum(records.image_id == image_id)
-    assert guard.whole_images(records, 0) == (records, False)
+    assert guard.whole_images(records, 0) is None  # All.
+    assert guard.whole_images(records, len(records)) is None
 
 
 def test_numpy_network_keeps_the_static_heatmap_shape(setup):
@@ -145,7 +146,6 @@ def test_a_guard_on_some_images_scores_only_their_ground_truth(setup, monkeypatc
     model, config, records = setup
     images = np.unique(records.image_id)
     assert len(images) == 4
-    subset = records.select(np.isin(records.image_id, images[:2]))
 
     def ground_truth_as_predictions(estimator, people, batch_size):
         # What a perfect network gives: every labelled joint where it is.
@@ -154,13 +154,14 @@ def test_a_guard_on_some_images_scores_only_their_ground_truth(setup, monkeypatc
                            np.ones(len(people), np.float32))
     monkeypatch.setattr(guard, "predict_records", ground_truth_as_predictions)
     network = lambda x: model(x, training=False)  # noqa: E731 (not run: patched out)
-    reference_ap, (row,) = guard.compare_networks(network, {"same": network}, config, subset,
-                                                  subset=True)
+    reference_ap, (row,) = guard.compare_networks(
+        network, {"same": network}, config, records,
+        people=np.isin(records.image_id, images[:2]))
     assert reference_ap == pytest.approx(1.0) and row.ap_drop == 0
 
 
 class _People:
-    """The image ids of a split's people, and PersonRecords.select."""
+    """The image ids of a split's people."""
 
     def __init__(self, image_id):
         self.image_id = np.asarray(image_id)
@@ -168,17 +169,14 @@ class _People:
     def __len__(self):
         return len(self.image_id)
 
-    def select(self, mask):
-        return _People(self.image_id[mask])
-
 
 def test_whole_images_take_every_image_that_fits_in_max_people():
     """Two people in each of three images and max_people 4: the first two
     images fit exactly (2 + 2 = 4): both are taken, not one."""
-    subset, is_subset = guard.whole_images(_People([7, 7, 8, 8, 9, 9]), 4)
-    assert is_subset and subset.image_id.tolist() == [7, 7, 8, 8]
-    subset, _ = guard.whole_images(_People([7, 7, 8, 8, 9, 9]), 3)
-    assert subset.image_id.tolist() == [7, 7]  # The second image would pass 3.
+    kept = guard.whole_images(_People([7, 7, 8, 8, 9, 9]), 4)
+    assert kept.tolist() == [True, True, True, True, False, False]
+    kept = guard.whole_images(_People([7, 7, 8, 8, 9, 9]), 3)
+    assert kept.tolist() == [True, True, False, False, False, False]  # 8 would pass 3.
 
 
 def _without_flip(config):

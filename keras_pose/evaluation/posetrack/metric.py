@@ -162,6 +162,8 @@ class PoseTrackMetric:
     """
 
     primary = "MOTA/Total"
+    primary_name = "MOTA"
+    primary_scale = 100.0  # poseval's numbers are in percent.
 
     def __init__(self, threshold: float = PCKH_THRESHOLD):
         self.threshold = threshold
