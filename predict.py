@@ -146,23 +146,42 @@ def _detector_inside(pose_model):
                               score_threshold=FLAGS.box_threshold)
 
 
-def _setup(checkpoint, found):
-    from keras_pose.detection import make_detector
-    from keras_pose.inference import Predictor
+def _without_own_outputs(found):
+    """The inputs less predict.py's own outputs under --input (an earlier
+    run's annotated copies), named in a note. A file named on its own is
+    read whatever its name (as the README says), a copy too.
+
+    Raises:
+      FlagError: nothing is left (was a run over 0 inputs that moved the
+        earlier predictions.json aside and wrote []), or the copies would
+        overwrite inputs.
+    """
     from keras_pose.prediction.inputs import overwritten_inputs, without_own_outputs
-    inputs, left_out = without_own_outputs(found, FLAGS.output_dir)
+    inputs, left_out = ((found, []) if os.path.isfile(FLAGS.input) else
+                        without_own_outputs(found, FLAGS.output_dir))
+    why = (f"predict.py's own outputs (an earlier run's annotated copies, in --output_dir "
+           f"{FLAGS.output_dir} or a folder holding its predictions.json)")
+    if not inputs:
+        raise FlagError(f"--input {FLAGS.input}: all {len(left_out)} file(s) under it are {why}: "
+                        f"{_listed([item.key for item in left_out])}; give the original photos' "
+                        "folder (or name one copy on its own to run it)")
     if left_out:
-        print(f"note: {len(left_out)} file(s) under --input are predict.py's own outputs (an "
-              f"earlier run's annotated copies, in --output_dir {FLAGS.output_dir} or a folder "
-              f"holding its predictions.json), left out: "
+        print(f"note: {len(left_out)} file(s) under --input are {why}, left out: "
               f"{_listed([item.key for item in left_out])}")
     clash = overwritten_inputs(inputs, FLAGS.output_dir)
     if clash:  # A user's own x.pose.jpg beside x.jpg was overwritten.
         raise FlagError(f"--output_dir {FLAGS.output_dir}: the annotated copies would "
                         f"overwrite input(s) {_listed(clash)}; use another --output_dir")
+    return inputs
+
+
+def _setup(checkpoint, found):
+    from keras_pose.detection import make_detector
+    from keras_pose.inference import Predictor
+    inputs = _without_own_outputs(found)
     image_ids = listed_ids = None
     if FLAGS.annotations:  # {input key: image id}, matched by path relative to --input.
-        from keras_pose.prediction.inputs import image_ids_of_inputs, listed_image_ids
+        from keras_pose.prediction.image_ids import image_ids_of_inputs, listed_image_ids
         file_ids = _image_ids(FLAGS.annotations)
         image_ids = image_ids_of_inputs(file_ids, [item.key for item in inputs],
                                         FLAGS.annotations)
@@ -350,6 +369,28 @@ def _report_orientation(summary) -> None:
               f"--boxes): {_listed(summary.not_turned)}")
 
 
+def _report_boxes(run) -> None:
+    """The inputs --boxes gives no boxes, and its boxes that were not run:
+    off their image, or below the threshold in effect (was "None" when
+    --box_threshold was not given)."""
+    if run.summary.no_boxes:
+        people = ("only people carried over from earlier frames" if FLAGS.track
+                  else "0 people")
+        print(f"  {len(run.summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} "
+              f"({people}): {_listed(run.summary.no_boxes)}")
+    detector = run.detector
+    off = getattr(detector, "off_image", 0)
+    if off:
+        print(f"  {off} box(es) of {FLAGS.boxes} do not overlap their image (or are more than "
+              "10 times its size) and were not run: boxes of another image's pixels?")
+    below = getattr(detector, "below_threshold", 0)
+    if below:
+        threshold = getattr(detector, "score_threshold", FLAGS.box_threshold)
+        default = "" if FLAGS.box_threshold is not None else " (the default for a boxes file)"
+        print(f"  {below} box(es) of {FLAGS.boxes} scored below --box_threshold "
+              f"{threshold:g}{default} and were not run")
+
+
 def _report(run, predictions, inputs) -> int:
     summary = run.summary
     nothing_read = summary.unreadable and not summary.processed
@@ -383,20 +424,7 @@ def _report(run, predictions, inputs) -> int:
     for message in summary.kept_earlier:
         print(f"  note: an earlier run's outputs are kept beside this run's: {message}")
     _report_orientation(summary)
-    if summary.no_boxes:
-        shown = _listed(summary.no_boxes)
-        people = ("only people carried over from earlier frames" if FLAGS.track
-                  else "0 people")
-        print(f"  {len(summary.no_boxes)} input(s) have no boxes in {FLAGS.boxes} ({people}): "
-              f"{shown}")
-    off = getattr(run.detector, "off_image", 0)
-    if off:
-        print(f"  {off} box(es) of {FLAGS.boxes} do not overlap their image (or are more than "
-              "10 times its size) and were not run: boxes of another image's pixels?")
-    below = getattr(run.detector, "below_threshold", 0)
-    if below:
-        print(f"  {below} box(es) of {FLAGS.boxes} scored below --box_threshold "
-              f"{FLAGS.box_threshold} and were not run")
+    _report_boxes(run)
     if summary.low_score_detections or summary.unconfident_poses or summary.duplicate_poses:
         print(_tracker_drops(summary, run.predictor.config.track,
                             len(run.predictor.config.data.keypoint_names)))

@@ -19,12 +19,16 @@ EXIF orientation is ignored by default, as in the reference (whose
 annotations, like COCO's, are in the stored pixels' coordinates);
 ``upright=True`` turns a photo as its EXIF orientation tag says, as image
 viewers show it (predict.py on a phone's photos: the people stand).
+TF's JPEG decoder takes images below 2^29 bytes of RGB (about 179
+megapixels): a larger one (a 200 MP phone photo) is refused with its size
+(:func:`jpeg_too_large`), not called corrupt.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -64,8 +68,34 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
         if data[:4] in (b"II*\x00", b"MM\x00*"):  # A whole TIFF, but no TF decoder reads it.
             raise ImageReadError(source, "a TIFF image: TensorFlow decodes JPEG, PNG, GIF, BMP "
                                  "and WebP only; convert it (to PNG, say)") from e
+        too_large = jpeg_too_large(data)
+        if too_large:  # Was "corrupt" (TF says "Image too large" in its log only).
+            raise ImageReadError(source, too_large) from e
         raise ImageReadError(source, f"cannot be decoded: corrupt, truncated or not an image "
                              f"({reason[:120]})") from e
+
+
+# TensorFlow's JPEG decoder refuses an image of 2^29 bytes or more as RGB
+# (jpeg_mem.cc's "Image too large"): width * height * 3 >= 536870912.
+TF_JPEG_MAX_BYTES = 2 ** 29
+
+
+def jpeg_too_large(data: bytes, max_bytes: int = TF_JPEG_MAX_BYTES) -> str:
+    """Why TensorFlow's JPEG decoder refuses ``data`` for its size: its width
+    and height (read from the header, nothing decoded) and the way out; ""
+    when it is not a JPEG whose header gives a size of ``max_bytes`` or more
+    as RGB."""
+    if data[:3] != b"\xff\xd8\xff":  # What tf.io.is_jpeg checks.
+        return ""
+    try:
+        height, width = (int(n) for n in tf.io.extract_jpeg_shape(data)[:2])
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError, tf.errors.DataLossError):
+        return ""  # No size in the header: corrupt.
+    if width * height * 3 < max_bytes:
+        return ""
+    return (f"{width} x {height} pixels ({width * height / 1e6:.1f} MP) is above TensorFlow's "
+            f"JPEG decoder limit (about {max_bytes / 3 / 1e6:.1f} MP): downscale it (to "
+            f"{width // 2} x {height // 2}, say)")
 
 
 def is_animated_webp(data: bytes) -> bool:
@@ -120,13 +150,26 @@ def check_rgb_image(image: np.ndarray, name: str = "image") -> np.ndarray:
     return image
 
 
+# Held while Pillow's pixel limit is off (exif_orientation): two readers
+# never restore each other's value.
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
 def exif_orientation(data: bytes) -> int:
     """The EXIF orientation tag (1-8) of image file bytes; 1 (as stored) when
-    there is none or it cannot be read. Reads the header only (Pillow)."""
+    there is none or it cannot be read. Reads the header only (Pillow), for
+    a photo of any size: Pillow's decompression-bomb check (a warning above
+    89 MP, an error above 179 MP, the orientation then lost) guards pixels
+    that are never decoded here, so it is off meanwhile."""
     from PIL import Image
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            value = image.getexif().get(0x0112, 1)
+        with _PILLOW_LIMIT_LOCK:
+            limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+            try:
+                with Image.open(io.BytesIO(data)) as image:
+                    value = image.getexif().get(0x0112, 1)
+            finally:
+                Image.MAX_IMAGE_PIXELS = limit
     except Exception:  # noqa: BLE001 -- any unreadable header: the pixels as stored.
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1

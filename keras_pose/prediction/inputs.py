@@ -17,26 +17,30 @@ import glob
 import json
 import os
 import re
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Sequence
 
 import cv2
-from absl import logging
 
 from keras_pose.data.file_kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video
-from keras_pose.detection.file_detectors import file_key, name_form
 from keras_pose.errors import UserError
 
-# Photos in formats not read here: named, never silently passed over.
-UNREAD_PHOTO_EXTENSIONS = (".heic", ".heif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw",
-                           ".orf", ".rw2", ".raf", ".jp2", ".j2k", ".jpx", ".jxl", ".ppm",
-                           ".pgm", ".pbm", ".pnm", ".pfm", ".exr", ".hdr", ".ico")
+# Photos in formats not read here: named with the way out. Every other file
+# left out is counted by extension too (never passed over in silence).
+UNREAD_PHOTO_EXTENSIONS = (".heic", ".heif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".nrw",
+                           ".arw", ".srw", ".pef", ".orf", ".rw2", ".raf", ".raw", ".jp2",
+                           ".j2k", ".jpx", ".jxl", ".jxr", ".ppm", ".pgm", ".pbm", ".pnm",
+                           ".pfm", ".exr", ".hdr", ".ico", ".dib", ".tga", ".psd")
+# JPEGs and PNGs by names of their own (a browser's, Twitter's): read once renamed.
+RENAMED_PHOTO_EXTENSIONS = (".pjpeg", ".pjp", ".jfi", ".jpg_large", ".jpeg_large", ".apng")
 # Videos OpenCV opens but not listed above: named too (were passed over unsaid).
 UNREAD_VIDEO_EXTENSIONS = (".vob", ".mxf", ".divx", ".asf", ".mjpeg", ".y4m", ".m2v", ".dv",
-                           ".f4v")
+                           ".f4v", ".qt", ".h264", ".h265", ".rm", ".rmvb", ".mjpg", ".m2t")
 # (extensions, why they are not read and the way out) of the note of find_inputs.
 _UNREAD = ((UNREAD_PHOTO_EXTENSIONS, "the image formats read are JPEG, PNG, BMP, GIF and WebP; "
-            "HEIC/HEIF/AVIF, JPEG 2000, JPEG XL, PNM and camera raw files are not): convert "
-            "them to JPEG or PNG"),
+            "HEIC/HEIF/AVIF, JPEG 2000, JPEG XL/XR, PNM, TGA, PSD and camera raw files are not): "
+            "convert them to JPEG or PNG"),
+           (RENAMED_PHOTO_EXTENSIONS, "JPEGs and PNGs named as browsers save them): rename "
+            "them .jpg or .png, or name one on its own"),
            (UNREAD_VIDEO_EXTENSIONS, f"the videos read are {', '.join(VIDEO_EXTENSIONS)}): "
             "convert them to MP4 (e.g. ffmpeg -i INPUT OUTPUT.mp4)"))
 
@@ -52,8 +56,8 @@ class InputFile:
     Attributes:
       path: the file.
       key: its path relative to ``--input`` (with "/" separators).
-      index: its position in the sorted input list (a stable image id when
-        no annotation or detection file gives one).
+      index: its position in the sorted input list (its image id when no
+        annotation or detection file gives ids: :mod:`image_ids`).
     """
 
     path: str
@@ -103,16 +107,18 @@ def _is_media(name: str) -> bool:
     return name.lower().endswith(IMAGE_EXTENSIONS + VIDEO_EXTENSIONS)
 
 
-def _walk(root: str, recursive: bool) -> Iterable[str]:
+def _walk(root: str, recursive: bool, unlisted: list[OSError]) -> Iterable[str]:
     """The files of a folder (and its subfolders), as a glob's ``**`` sees
     them: symbolic links to folders followed (each folder once, so a link
-    loop ends), hidden names (``.x``, macOS's ``._x``) left out."""
+    loop ends), hidden names (``.x``, macOS's ``._x``) left out. The errors
+    of the subfolders that cannot be listed go to ``unlisted`` (os.walk
+    passed over them without a word)."""
     if not recursive:
         return (os.path.join(root, f) for f in os.listdir(root) if not f.startswith("."))
     seen = set()
 
     def walk():
-        for folder, dirs, files in os.walk(root, followlinks=True):
+        for folder, dirs, files in os.walk(root, onerror=unlisted.append, followlinks=True):
             real = os.path.realpath(folder)
             if real in seen:
                 dirs[:] = []
@@ -136,18 +142,52 @@ def _once(paths: Iterable[str]) -> list[str]:
     return list(chosen.values())
 
 
-def _files(spec: str, recursive: bool) -> tuple[str, list[str]]:
-    """(root, files) that ``spec`` names: a file, a folder's files or a glob's."""
+def _files(spec: str, recursive: bool) -> tuple[str, list[str], list[str], list[OSError]]:
+    """(root, files, folders, unlisted) that ``spec`` names: a file, a
+    folder's files or a glob's; the folders a glob matches (not searched);
+    the errors of the folders that could not be listed.
+
+    Raises:
+      InputError: a folder ``spec`` that cannot be listed, naming the reason.
+    """
     if os.path.isfile(spec):
-        return os.path.dirname(os.path.abspath(spec)), [os.path.abspath(spec)]
+        return os.path.dirname(os.path.abspath(spec)), [os.path.abspath(spec)], [], []
+    unlisted: list[OSError] = []
     if os.path.isdir(spec):
         root = os.path.abspath(spec)
-        return root, _once(p for p in _walk(root, recursive) if os.path.isfile(p)
-                           or os.path.islink(p))
+        try:
+            os.scandir(root).close()
+        except OSError as e:  # Was "no image or video found".
+            raise InputError(f"--input {spec}: the folder cannot be listed ({e.strerror or e}): "
+                             "check its permissions") from e
+        return root, _once(p for p in _walk(root, recursive, unlisted) if os.path.isfile(p)
+                           or os.path.islink(p)), [], unlisted
     fixed = spec.split("*")[0].split("?")[0].split("[")[0]
     root = os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
-    return root, _once(os.path.abspath(p) for p in glob.glob(spec, recursive=True)
-                       if os.path.isfile(p) or os.path.islink(p))
+    matched = glob.glob(spec, recursive=True)
+    files = _once(os.path.abspath(p) for p in matched if os.path.isfile(p) or os.path.islink(p))
+    return root, files, [p for p in matched if os.path.isdir(p)], _unlisted_by_glob(spec)
+
+
+def _unlisted_by_glob(spec: str) -> list[OSError]:
+    """The errors of the folders that a glob pattern lists and that cannot
+    be listed (``glob`` passes over them without a word): those its part
+    before each wildcard part matches (``a/*/b/*.jpg``: ``a`` and the
+    ``a/*/b``), and every folder below them for a ``**``."""
+    parts, folders = spec.split(os.sep), set()
+    for i, part in enumerate(parts):
+        if glob.has_magic(part):
+            parent = (os.sep.join(parts[:i]) or os.sep) if i else os.curdir
+            pattern = os.path.join(parent, "**") if part == "**" else parent
+            folders.update(glob.glob(pattern, recursive=True) if glob.has_magic(pattern)
+                           else [pattern])
+    unlisted = []
+    for folder in sorted(f for f in folders if os.path.isdir(f)):
+        try:
+            os.scandir(folder).close()
+        except OSError as e:
+            unlisted.append(e)
+    return unlisted
 
 
 def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str]:
@@ -162,23 +202,30 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
       recursive: search the subfolders of a folder.
 
     Raises:
-      InputError: when nothing is found (naming photos of formats not read).
+      InputError: when nothing is found (naming photos of formats not read,
+        the folders that could not be listed, those a glob matched), or a
+        folder ``spec`` cannot be listed.
     """
-    root, files = _files(spec, recursive)
+    root, files, folders, unlisted = _files(spec, recursive)
     dangling = _dangling_links(files)
     files = [p for p in files if os.path.isfile(p)]
-    unread = "; ".join(filter(None, (_unread_formats(files), dangling)))
     # A file named on its own is an input whatever its name ends with (a
     # photo's reader names the format it cannot read), but for a video of a
     # format not read (a .vob was noted, then failed as an image).
     alone = os.path.isfile(spec) and not spec.lower().endswith(UNREAD_VIDEO_EXTENSIONS)
+    unread = "; ".join(filter(None, (_unread_formats([] if alone else files), dangling,
+                                     _unlisted_note(unlisted))))
     keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
                    for p in files if _is_media(p) or alone),
                   key=lambda pair: natural_order(pair[0]))
     if not keys:
         if not files and not glob.has_magic(spec) and not os.path.lexists(spec):
             raise InputError(f"--input {spec}: no such file or folder")
-        raise InputError(f"--input {spec}: no image or video found"
+        shown = ", ".join(sorted(folders)[:5]) + (" ..." if len(folders) > 5 else "")
+        matched = (f"; the pattern matches {len(folders)} folder(s) ({shown}), whose files it "
+                   f"does not search: give '{spec.rstrip(os.sep)}{os.sep}**' to search them, "
+                   "or one folder") if folders else ""  # Was only "no image or video found".
+        raise InputError(f"--input {spec}: no image or video found{matched}"
                          + (f"; {unread}" if unread else ""))
     return [InputFile(path, key, i) for i, (key, path) in enumerate(keys)], unread
 
@@ -202,19 +249,43 @@ def _dangling_links(files: Sequence[str]) -> str:
 
 def _unread_formats(files: Sequence[str]) -> str:
     """"3 .heic file(s) ...: convert them to JPEG" for the photos among
-    ``files`` that no decoder here reads, and the like for videos of the
-    extensions not read ("" when none)."""
-    notes = []
+    ``files`` that no decoder here reads, the like for videos of the
+    extensions not read, and a count by extension of every other file that
+    is not an image or a video ("" when none)."""
+    notes, others = [], {}
+    for path in files:
+        if not _is_media(path) and not _is_run_record(path):
+            ext = os.path.splitext(path)[1].lower() or "(no extension)"
+            others[ext] = others.get(ext, 0) + 1
     for extensions, why in _UNREAD:
-        counts: dict[str, int] = {}
-        for path in files:
-            ext = os.path.splitext(path)[1].lower()
-            if ext in extensions:
-                counts[ext] = counts.get(ext, 0) + 1
+        counts = {ext: n for ext, n in others.items() if ext in extensions}
         if counts:
             found = ", ".join(f"{n} {ext} file(s)" for ext, n in sorted(counts.items()))
             notes.append(f"{found} not read ({why}")
+        others = {ext: n for ext, n in others.items() if ext not in extensions}
+    if others:  # Was passed over in silence (.txt, but a .pef photo too).
+        shown = sorted(others.items(), key=lambda pair: (-pair[1], pair[0]))
+        notes.append(f"{sum(others.values())} other file(s) not read, not images or videos "
+                     f"by their extension ({', '.join(f'{ext} {n}' for ext, n in shown[:8])}"
+                     f"{' ...' if len(shown) > 8 else ''})")
     return "; ".join(notes)
+
+
+def _is_run_record(path: str) -> bool:
+    """A JSON file (or its ``.incomplete`` / ``.previous`` mark) of an
+    earlier run's output folder (one holding a ``predictions.json``): not
+    worth a note on every rerun of ``--input .``."""
+    return (path.endswith((".json", ".incomplete", ".previous"))
+            and os.path.isfile(os.path.join(os.path.dirname(path), "predictions.json")))
+
+
+def _unlisted_note(unlisted: Sequence[OSError]) -> str:
+    """"2 folder(s) cannot be listed ..." naming them and why ("" when none)."""
+    if not unlisted:
+        return ""
+    shown = "; ".join(f"{e.filename}: {e.strerror or e}" for e in unlisted[:5])
+    return (f"{len(unlisted)} folder(s) cannot be listed, their files not searched ({shown}"
+            f"{' ...' if len(unlisted) > 5 else ''}): check their permissions")
 
 
 def without_own_outputs(inputs: list[InputFile], output_dir: str
@@ -403,86 +474,3 @@ def sequences(inputs: Sequence[InputFile]) -> list[tuple[str, list[InputFile]]]:
                 key = f"{key}_frames"
         keyed.append((key, groups[folder]))
     return keyed
-
-
-def image_ids_of_inputs(file_ids: Mapping[str, int], keys: Sequence[str],
-                        source: str) -> dict[str, int]:
-    """{input key: image id} of every image input, from an annotation
-    file's {file_name: id}.
-
-    An input takes the id of the ``file_name`` equal to its path relative to
-    ``--input`` (names compared in Unicode's NFC form too: macOS writes
-    'café.jpg' decomposed); an input left over takes the id of the left-over
-    ``file_name`` with its bare name when that name is one input's and one
-    file name's (:func:`listed_image_ids` keeps these). The images it does
-    not list are named in a warning and take ids above its largest:
-    that id + 1 + their index in ``keys`` (stable for the same inputs and
-    file). Was: they kept their index, another image's id in the file
-    (a.jpg id 1 in the file, b.jpg not in it: both 1), unsaid.
-
-    Raises:
-      InputError: naming ``source`` and listing the inputs whose bare name
-        fits several inputs or file names (give paths relative to --input).
-    """
-    names = {file_key(name): int(image_id) for name, image_id in file_ids.items()}
-    pairs = {key: key for key in keys if key in names}
-    for form in (name_form, lambda name: name_form(os.path.basename(name))):
-        found, problems = _pairs([k for k in keys if k not in pairs],
-                                 set(names) - set(pairs.values()), form)
-        pairs.update(found)
-    if problems:  # Those of bare names: a path that fits two is one of them too.
-        raise InputError(f"--annotations {source}: ambiguous file names, give each image's "
-                         f"path relative to --input: {'; '.join(problems[:5])}")
-    matched = {key: names[name] for key, name in pairs.items()}
-    return {**matched, **_unlisted_image_ids(names, keys, matched, source)}
-
-
-def listed_image_ids(image_ids: Mapping[str, int], file_ids: Mapping[str, int]
-                     ) -> dict[str, int]:
-    """The part of :func:`image_ids_of_inputs` ``image_ids`` that are the
-    annotation file's own ids (``file_ids``: its {file_name: id}): those a
-    boxes file's image ids may name (an id made up for an unlisted input
-    may be another image's there)."""
-    ids = {int(i) for i in file_ids.values()}
-    return {key: i for key, i in image_ids.items() if i in ids}
-
-
-def _pairs(keys: Sequence[str], names: Iterable[str], form) -> tuple[dict[str, str], list[str]]:
-    """({input key: file name} for each ``form`` that one input and one
-    file name have, problems: the forms that several of either have)."""
-    inputs_by: dict[str, list[str]] = {}
-    for key in keys:
-        inputs_by.setdefault(form(key), []).append(key)
-    files_by: dict[str, list[str]] = {}
-    for name in sorted(names):
-        files_by.setdefault(form(name), []).append(name)
-    pairs, problems = {}, []
-    for shared, owners in sorted(inputs_by.items()):
-        files = files_by.get(shared, [])
-        if len(owners) == 1 and len(files) == 1:
-            pairs[owners[0]] = files[0]
-        elif files:
-            problems.append(f"{shared!r}: inputs {owners[:5]}, file names {files[:5]}")
-    return pairs, problems
-
-
-def _unlisted_image_ids(names: Mapping[str, int], keys: Sequence[str],
-                        matched: Mapping[str, int], source: str) -> dict[str, int]:
-    """{key: the file's largest id + 1 + its index} of the image inputs the
-    annotation file does not list, named in a warning."""
-    top = max(names.values(), default=-1)
-    unlisted = {key: top + 1 + i for i, key in enumerate(keys)
-                if key not in matched and not is_video(key)}
-    if unlisted:
-        # None matched: how names are matched, a file name and an input side by side.
-        hint = ("" if matched or not names else
-                f" (an image is found by its path relative to --input, or by its bare file "
-                f"name: file_name {next(iter(names))!r}, input {next(iter(unlisted))!r})")
-        logging.warning(
-            "--annotations %s: %d of the %d image inputs are not in its 'images' (%s)%s: "
-            "their image ids in predictions.json are %s, none of its own (list them in it, "
-            "by path relative to --input, for ids of its own)",
-            source, len(unlisted), len(unlisted) + len(matched),
-            ", ".join(list(unlisted)[:5]) + (", ..." if len(unlisted) > 5 else ""), hint,
-            f"above its largest id, {top}" if names else "their indices (it lists no image)")
-    return unlisted

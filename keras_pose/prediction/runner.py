@@ -26,6 +26,7 @@ from keras_pose.data.images import ImageReadError, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.signals import defer_interrupts, raise_lost_stop
 from keras_pose.prediction.input_pixels import VideoFrames
+from keras_pose.prediction.image_ids import boxes_file_ids, unlisted_image_id
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.earlier_outputs import (INCOMPLETE, PREVIOUS, SEQUENCE_SUFFIXES,
                                                    held, keep_earlier_sequence, keep_previous,
@@ -97,7 +98,7 @@ class PredictionRun:
       flip: the flip test.
       score_threshold: keypoints drawn above this score.
       image_ids: {input key: image id} from an annotation file
-        (``keras_pose.prediction.inputs.image_ids_of_inputs``).
+        (``keras_pose.prediction.image_ids.image_ids_of_inputs``).
       upright: turn photos as their EXIF orientation says (as viewers show
         them; keypoints, boxes and drawings then in that frame); False keeps
         the stored pixels, the frame of a data set's annotations and boxes.
@@ -118,6 +119,8 @@ class PredictionRun:
         self.summary = RunSummary()
         self._no_boxes: set = set()
         self._tracking = False
+        # The inputs a boxes file gives no id take ids above its own.
+        self._largest_file_id = max(boxes_file_ids(detector), default=None)
 
     def _entries(self, result: Any, image_id: int, name: str,
                  path: Optional[str] = None) -> list[dict]:
@@ -136,10 +139,14 @@ class PredictionRun:
         return coco_entries(result, image_id, name, self.category_id, path)
 
     def _image_id(self, item: InputFile) -> int:
+        """The annotation file's id, else the boxes file's, else one above
+        the boxes file's ids (was the index: another image's id there)."""
         if item.key in self.image_ids:
             return int(self.image_ids[item.key])
         from_file = getattr(self.detector, "image_id", lambda _: None)(item.key)
-        return item.index if from_file is None else int(from_file)
+        if from_file is not None:
+            return int(from_file)
+        return unlisted_image_id(self._largest_file_id, item.index)
 
     def read(self, item: InputFile) -> np.ndarray:
         """An input image with the run's orientation rule, noting photos

@@ -286,7 +286,7 @@ def test_copies_of_an_earlier_run_that_found_nobody_are_left_out(tmp_path):
 def test_inputs_an_annotation_file_does_not_list_take_ids_it_does_not_have(caplog):
     """b.jpg, not in the file's 'images', kept its index 1: a.jpg's id in
     the file, unsaid."""
-    from keras_pose.prediction.inputs import image_ids_of_inputs
+    from keras_pose.prediction.image_ids import image_ids_of_inputs
     file_ids = {"a.jpg": 1, "z.jpg": 40}
     keys = ["a.jpg", "b.jpg", "c/d.jpg", "clip.mp4"]
     ids = image_ids_of_inputs(file_ids, keys, "ann.json")
@@ -296,7 +296,7 @@ def test_inputs_an_annotation_file_does_not_list_take_ids_it_does_not_have(caplo
     assert "ann.json: 2 of the 3 image inputs are not in its 'images' (b.jpg, c/d.jpg)" \
         in caplog.text
     # A boxes file is matched by the file's own ids only.
-    from keras_pose.prediction.inputs import listed_image_ids
+    from keras_pose.prediction.image_ids import listed_image_ids
     assert listed_image_ids(ids, file_ids) == {"a.jpg": 1}
     caplog.clear()  # None matched: the ids still the file's none, and how names match.
     ids = image_ids_of_inputs({"x/a.jpg": 7, "x/b.jpg": 3}, ["a.jpg", "q.jpg"], "ann.json")
@@ -313,7 +313,7 @@ def test_annotation_file_names_match_whatever_their_unicode_normalisation():
     (NFD): the image was not found in the file."""
     import unicodedata
 
-    from keras_pose.prediction.inputs import image_ids_of_inputs
+    from keras_pose.prediction.image_ids import image_ids_of_inputs
     nfc, nfd = (unicodedata.normalize(form, "café.jpg") for form in ("NFC", "NFD"))
     ids = image_ids_of_inputs({nfc: 5, f"a/{nfd}": 6, f"c/{nfc}": 8},
                               [nfd, f"a/{nfc}", f"b/{nfd}"], "ann.json")
