@@ -71,6 +71,7 @@ def _check_top_level(data: Any, path: str) -> None:
             raise AnnotationError(f"{path} is not a COCO annotation file: no '{key}' entry")
         if not isinstance(data[key], list):
             raise AnnotationError(f"{path}: '{key}' must be a list")
+    _check_category_ids(data["categories"], path)
     if "annotations" in data and not isinstance(data["annotations"], list):
         raise AnnotationError(f"{path}: 'annotations' must be a list")
 
@@ -161,17 +162,31 @@ def _file_skeleton(cat: dict, names: Sequence[str], where: str) -> tuple:
             "over the file's") from e
 
 
+def category_id_problem(value: Any) -> Optional[str]:
+    """Why ``value`` cannot be a category id (None: it can). Ids are kept as
+    int64 (records, results); negative ones are refused, so that -1 marks a
+    box without category (``keras_pose.detection.results.NO_CATEGORY``)."""
+    if is_int(value) and 0 <= value and fits_int64(value):
+        return None
+    return f"{value!r:.80} is not an integer from 0 to 2**63 - 1 (ids are kept as int64)"
+
+
+def _check_category_ids(categories: list, path: str) -> None:
+    """Every category has an id of its own (:func:`category_id_problem`)."""
+    seen: set[int] = set()
+    for cat in categories:
+        where = _category_name(cat) if isinstance(cat, dict) else f"category {cat!r:.80}"
+        problem = category_id_problem(cat.get("id") if isinstance(cat, dict) else None)
+        if problem or cat["id"] in seen:  # 2**64 was an OverflowError in the records.
+            raise AnnotationError(f"{path}: {where}: its 'id' {problem or 'appears twice'}; "
+                                  "renumber it (and its annotations' category_id)")
+        seen.add(cat["id"])
+
+
 def _select_categories(categories: list, category_ids: Sequence[int],
                        counts: Counter, path: str,
                        warn: Callable = logging.warning) -> list[dict]:
     """The keypoint categories to use (see :func:`read_annotation_file`)."""
-    seen: set[int] = set()
-    for cat in categories:
-        if not isinstance(cat, dict) or not is_int(cat.get("id")):
-            raise AnnotationError(f"{path}: category {cat!r:.80} has no integer 'id'")
-        if cat["id"] in seen:
-            raise AnnotationError(f"{path}: category id {cat['id']} appears twice")
-        seen.add(cat["id"])
     keypoint_cats = [c for c in categories if c.get("keypoints")]
     listing = ", ".join(f"{c['id']} ({c.get('name')!r}, {len(c['keypoints'])} keypoints, "
                         f"{counts[c['id']]} annotations)" for c in keypoint_cats)
@@ -182,9 +197,8 @@ def _select_categories(categories: list, category_ids: Sequence[int],
             raise AnnotationError(f"{path}: data.category_ids {unknown} are not keypoint "
                                   f"categories of this file; its keypoint categories: {listing}")
         if unknown:  # A validation file may lack a category of the training file's.
-            warn("%s: data.category_ids %s are not categories of this file; "
-                            "its people of %s are used", path, unknown,
-                            [i for i in category_ids if i in by_id])
+            warn("%s: data.category_ids %s are not categories of this file; its people of %s "
+                 "are used", path, unknown, [i for i in category_ids if i in by_id])
         selected = [by_id[i] for i in category_ids if i in by_id]
         if len({len(c["keypoints"]) for c in selected}) > 1:
             raise AnnotationError(f"{path}: data.category_ids {list(category_ids)} have "
@@ -207,9 +221,8 @@ def _select_categories(categories: list, category_ids: Sequence[int],
 
 def person_category_ids(categories: list) -> tuple[int, ...]:
     """Image-info files (COCO test-dev) list categories without keypoints:
-    the person class is the one named "person"."""
-    return tuple(c["id"] for c in categories if isinstance(c, dict)
-                 and str(c.get("name", "")).lower() == "person" and is_int(c.get("id")))
+    the person class is the one named "person" (ids checked by the reader)."""
+    return tuple(c["id"] for c in categories if str(c.get("name", "")).lower() == "person")
 
 
 # ---------------------------------------------------------------------------
@@ -458,14 +471,12 @@ def _left_out(anns: list, chosen: Sequence[int], k_of: dict[int, int], categorie
     return dict(reasons)
 
 
-def keypoint_category(data: dict, path: str) -> dict:
-    """The first category with keypoints (the person class for COCO)."""
+def keypoint_category_names(path: str) -> dict[int, tuple[str, ...]]:
+    """A file's keypoint categories, ``{id: keypoint names}`` (ids checked)."""
+    data = read_json(path)
     _check_top_level(data, path)
-    categories = [c for c in data["categories"] if isinstance(c, dict) and c.get("keypoints")]
-    if not categories:
-        raise AnnotationError(f"{path}: no category has 'keypoints'; not a COCO "
-                              "keypoint annotation file")
-    return categories[0]
+    return {c["id"]: tuple(c["keypoints"]) for c in data["categories"]
+            if isinstance(c.get("keypoints"), list) and c["keypoints"]}
 
 
 def dataset_metadata(path: str, category_ids: Sequence[int] = (),

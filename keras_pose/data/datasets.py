@@ -40,11 +40,15 @@ def _under_root(config: ExperimentConfig, path: str) -> str:
 
 
 def _check_root(config: ExperimentConfig) -> None:
-    if not os.path.isdir(config.data.root):
-        raise DatasetError(
-            f"data directory {config.data.root} does not exist (data.root / --data_dir; "
-            f"expected {_LAYOUTS.get(config.data.dataset, _LAYOUTS['coco'])}, as the README's "
-            "Data layout shows)")
+    root, layout = config.data.root, _LAYOUTS.get(config.data.dataset, _LAYOUTS["coco"])
+    if os.path.isfile(root):  # Was "does not exist" for a file that does.
+        up = os.path.dirname(os.path.abspath(root))  # <set>/annotations/<file>: <set>.
+        above = f", {os.path.dirname(up)}" if os.path.basename(up).startswith("annot") else ""
+        raise DatasetError(f"data directory {root} is a file (data.root / --data_dir): give the "
+                           f"data set's folder{above}, which holds {layout}")
+    if not os.path.isdir(root):
+        raise DatasetError(f"data directory {root} does not exist (data.root / --data_dir; "
+                           f"expected {layout}, as the README's Data layout shows)")
 
 
 # What a data set's folder holds, as the errors name it.
@@ -71,8 +75,8 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
       :func:`keras_pose.configs.sigmas.resolve_sigmas`). Both are logged.
 
     Raises:
-      DatasetError: for a missing data directory or annotation file, or
-        flip pairs / skeleton / sigmas that do not fit K.
+      DatasetError: for a missing data directory or annotation file, bad
+        category ids, or flip pairs / skeleton / sigmas that do not fit K.
       AnnotationError: for an annotation file that cannot be used.
     """
     data = config.data
@@ -87,19 +91,17 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
     if data.dataset not in COCO_FORMAT_DATASETS:
         return config.replace(data=dataclasses.replace(data, skeleton=data.skeleton or ()))
     names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton or (), None, ""
-    category_ids = data.category_ids
+    category_ids = _checked_category_ids(data.category_ids)
     if not names:
         source = _metadata_file(config)
         # data.skeleton, () included, wins over the file's (None: the file's).
         from_file = data.skeleton is None
         meta = coco_files.dataset_metadata(source, data.category_ids, skeleton=from_file)
-        # Recorded, so that a checkpoint knows its categories (predict.py keeps
-        # the boxes of these in COCO detection results).
-        category_ids = tuple(meta["category_ids"])
+        category_ids = _recorded_category_ids(config, source, meta)  # Of the run's checkpoints.
         names, file_pairs = meta["keypoint_names"], meta["flip_pairs"]
         skeleton = meta["skeleton"] if from_file else data.skeleton
         logging.info("%s: %d keypoints %s (categories %s), skeleton %s", source, len(names),
-                     list(names), list(meta["category_ids"]), list(skeleton))
+                     list(names), list(category_ids), list(skeleton))
         config = config.replace(model=dataclasses.replace(config.model,
                                                           num_keypoints=len(names)))
     try:
@@ -115,6 +117,44 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
         data, keypoint_names=tuple(names), skeleton=tuple(map(tuple, skeleton)),
         flip_pairs=flip_pairs, oks_sigmas=sigmas, category_ids=category_ids,
         upper_body_ids=upper_body))
+
+
+def _checked_category_ids(ids: Sequence[int]) -> tuple[int, ...]:
+    """``data.category_ids``, checked (2**64 was an OverflowError in the records)."""
+    for problem in filter(None, map(coco_files.category_id_problem, ids)):
+        raise DatasetError(f"data.category_ids {list(ids)}: {problem}; give keypoint category "
+                           "ids of the annotation files (--set data.category_ids=1,2)")
+    return tuple(ids)
+
+
+def _recorded_category_ids(config: ExperimentConfig, source: str, meta: dict) -> tuple:
+    """The categories a custom set's run records: those given, whole, each a
+    keypoint category of the training file (``source``, its chosen ones
+    ``meta["category_ids"]``) or the validation file (else a DatasetError);
+    else the training file's and the validation file's of the same keypoint
+    names. Was the training file's: a validation split of its own category
+    id was never read."""
+    data, chosen = config.data, tuple(meta["category_ids"])
+    other, theirs, problem = coco.annotation_path(data.root, data.test_set), {}, "none"
+    try:  # Unreadable (a missing file too), the validation's reading says why.
+        theirs = coco_files.keypoint_category_names(other) if other != source else {}
+    except UserError as e:
+        problem = str(e)
+    if data.category_ids:
+        missing = [i for i in data.category_ids if i not in chosen and i not in theirs]
+        if missing:
+            raise DatasetError(f"data.category_ids {list(data.category_ids)}: {missing} are "
+                               f"keypoint categories of neither split: {source} has "
+                               f"{list(coco_files.keypoint_category_names(source))}, {other} "
+                               f"has {list(theirs) or problem}; give ids of theirs")
+        return tuple(data.category_ids)
+    extra = tuple(i for i, n in theirs.items() if i not in chosen and n == meta["keypoint_names"])
+    if extra:
+        logging.warning("%s: keypoint categories %s have the keypoint names of %s's %s: their "
+                        "people are validated too, data.category_ids=%s recorded (--set "
+                        "data.category_ids=... chooses)", other, list(extra), source,
+                        list(chosen), ",".join(map(str, chosen + extra)))
+    return chosen + extra
 
 
 def _upper_body(data: DataConfig, names: Sequence[str]) -> tuple[int, ...]:
