@@ -75,10 +75,17 @@ def _checkpoint() -> str:
     return presets.DEFAULT_PRESET
 
 
+# A flag and the --set of its setting: the flag won in silence (the file of
+# --set test.detection_file was never read beside --use_gt_boxes or --detections).
+FLAG_SETTINGS = [
+    ("flip", "test.flip_test"), ("use_gt_boxes", "test.use_gt_boxes"),
+    ("use_gt_boxes", "test.detection_file", lambda given: "" if given else None),
+    ("detections", "test.detection_file"),
+    ("detections", "test.use_gt_boxes", lambda path: False)]
+
+
 def work() -> int:
-    # The flag won over --set in silence.
-    cli.refuse_flag_and_set([("flip", "test.flip_test"), ("use_gt_boxes", "test.use_gt_boxes")],
-                            FLAGS.set)
+    cli.refuse_flag_and_set(FLAG_SETTINGS, FLAGS.set)
     if not FLAGS.output_dir:
         return _evaluate()
     # Two evaluations into one folder would leave one's results beside the other's numbers.
@@ -91,6 +98,15 @@ def _use_gt_boxes():
     must be used (a missing one fell back to ground-truth boxes, unsaid)."""
     named = any(item.split("=", 1)[0].strip() == "test.detection_file" for item in FLAGS.set)
     return False if FLAGS.use_gt_boxes is None and named else FLAGS.use_gt_boxes
+
+
+def _where_scored(config, written: list) -> str:
+    """Where a test split's predictions are scored: COCO's test-dev by its
+    evaluation server; MPII's test set by its authors (no server)."""
+    if config.data.dataset == "mpii":
+        from keras_pose.evaluation.mpii import TEST_SUBMISSION
+        return TEST_SUBMISSION
+    return f"submit {' or '.join(written) or 'them'} to the benchmark's server"
 
 
 def _evaluate() -> int:
@@ -107,8 +123,8 @@ def _evaluate() -> int:
         written = [name for name in ("results", "pred.mat")
                    if os.path.exists(os.path.join(FLAGS.output_dir, name))]
         print(f"{result.title}\nNo ground truth for split {result.config.data.test_set}: "
-              f"predictions written to {FLAGS.output_dir} only (submit "
-              f"{' or '.join(written) or 'them'} to the benchmark's server).")
+              f"predictions written to {FLAGS.output_dir} only "
+              f"({_where_scored(result.config, written)}).")
     if result.metrics_file:
         logging.info("Wrote %s", result.metrics_file)
     return 0

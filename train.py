@@ -58,9 +58,17 @@ cli.check_path_flag("model_dir")
 cli.check_path_flag("data_dir")
 cli.check_path_flag("init_checkpoint")  # "" trained from scratch, unsaid.
 
+# What --noaugment runs and records (keras_pose.training.trainer.train):
+# a --set of one of them was replaced by it in silence.
+NOAUGMENT_SETTINGS = [("augment", "data.flip", lambda on: None if on else False)] + [
+    ("augment", f"data.{name}", lambda on: None if on else 0.0)
+    for name in ("scale_factor", "rotation_factor", "rotation_prob", "half_body_prob")]
+
+
 def build_config():
     """The experiment from the flags: named experiment, --data_dir, --set."""
     from keras_pose.configs.cli import build_config as build
+    cli.refuse_flag_and_set(NOAUGMENT_SETTINGS, FLAGS.set)
     flagged = _flag_overrides()
     overrides = [item for _, item in flagged] + list(FLAGS.set)
     config = build(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,

@@ -204,6 +204,10 @@ def _check_flags_given_once(name: str, argv: Sequence[str]) -> None:
         if arg == "--":
             break
         key = arg.lstrip("-").split("=", 1)[0] if arg.startswith("-") else ""  # -x as --x.
+        if key == "flagfile" and not (arg.partition("=")[2] if "=" in arg
+                                      else "".join(argv[i + 1:i + 2])).strip():
+            # "$FLAGS" unset: absl reads no file for an empty name, unsaid.
+            raise FlagError("--flagfile is empty: give a flag file's path, or leave it out")
         if key not in flags.FLAGS and key.startswith("no") and key[2:] in flags.FLAGS:
             key = key[2:]
         if key not in flags.FLAGS or isinstance(flags.FLAGS[key], flags.MultiFlag):
@@ -218,27 +222,51 @@ def _check_flags_given_once(name: str, argv: Sequence[str]) -> None:
         seen[flag.name] = given
 
 
-def refuse_flag_and_set(pairs: Sequence[tuple[str, str]], overrides: Sequence[str]) -> None:
-    """Refuses a boolean flag and a ``--set`` item giving one setting two
-    values (``--noflip --set test.flip_test=true``): the flag won in silence.
-    ``pairs``: (flag name, config key); ``overrides``: the ``--set`` items.
+def refuse_flag_and_set(pairs: Sequence[tuple], overrides: Sequence[str]) -> None:
+    """Refuses a flag and a ``--set`` item giving one setting two values
+    (``--noflip --set test.flip_test=true``, ``--noaugment --set
+    data.flip=true``, ``--detections a.json --set test.detection_file=b.json``):
+    the flag won in silence.
+
+    ``pairs``: (flag name, config key), the flag's value is the key's; or
+    (flag name, config key, implied), ``implied(flag value)`` is the value
+    the flag gives the key (None: none, as --augment). ``overrides``: the
+    ``--set`` items.
 
     Raises:
       FlagError: naming both and the setting.
     """
+    import json
+
     from absl import flags
 
     from keras_pose.errors import FlagError
-    for name, key in pairs:
+    for name, key, *implied in pairs:
         value = flags.FLAGS[name].value
+        wanted = implied[0](value) if implied and value is not None else value
+        if wanted is None:  # The flag was not given, or says nothing of the key.
+            continue
         for item in overrides:
             item_key, _, raw = item.partition("=")
-            if value is None or item_key.strip() != key:
-                continue
-            if raw.strip().lower() in ("true", "false") and \
-                    (raw.strip().lower() == "true") != bool(value):
-                raise FlagError(f"--{'' if value else 'no'}{name} and --set {item.strip()} "
-                                f"give {key} two values: give one of them")
+            if item_key.strip() == key and _other_value(raw.strip(), wanted):
+                given = (f"--{'' if value else 'no'}{name}" if isinstance(value, bool)
+                         else f"--{name} {value}")
+                means = f" ({given} means {key}={json.dumps(wanted)})" if implied else ""
+                raise FlagError(f"{given} and --set {item.strip()} give {key} two values"
+                                f"{means}: give one of them")
+
+
+def _other_value(text: str, wanted: Any) -> bool:
+    """Whether a --set value's ``text`` differs from ``wanted``; a text of
+    another type is left to the config's own check (it names the key)."""
+    if isinstance(wanted, bool):
+        return text.lower() in ("true", "false") and (text.lower() == "true") != wanted
+    if isinstance(wanted, (int, float)):
+        try:
+            return float(text) != wanted
+        except ValueError:
+            return False
+    return text != wanted
 
 
 def _expand_home() -> None:

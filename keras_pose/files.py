@@ -25,6 +25,8 @@ import shutil
 import socket
 from typing import Any, Callable, IO, Optional, Sequence, Union
 
+from keras_pose.errors import UserError
+
 
 def _suffix(kind: str) -> str:
     return f".{kind}-{socket.gethostname()}-{os.getpid()}"
@@ -353,14 +355,21 @@ def replace_directory(src: str, dst: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+class WorkingDirectoryError(UserError, ValueError):
+    """A directory write that would replace the working directory: the
+    user's path (``--data_dir .`` for a data set to generate), one line; was
+    a traceback. Still a ValueError for its callers."""
+
+
 def _check_not_holding_cwd(path: str) -> None:
     """Refuses to replace the working directory or a folder above it (an
     empty ``--output ""`` is the working directory: it was replaced by the
     export, the user's files in it deleted)."""
     cwd, path = os.path.realpath(os.getcwd()), os.path.realpath(path)  # Links too.
     if path == cwd or cwd.startswith(path.rstrip(os.sep) + os.sep):
-        raise ValueError(f"{path} is or holds the working directory: it is not replaced "
-                         "(give the path of a new or empty folder)")
+        raise WorkingDirectoryError(
+            f"{path} is or holds the working directory, which is not replaced: nothing was "
+            "written; give the path of a new folder instead, such as a sub-folder (./data)")
 
 
 def _remove_killed_writes(path: str) -> None:

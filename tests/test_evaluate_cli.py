@@ -26,8 +26,19 @@ def _tiny_config(dataset, root, num_keypoints):
                                 image_size=(32, 64), heatmap_size=(8, 16),
                                 deconv_filters=(16, 16, 16))
     return source.replace(name=f"tiny_{dataset}", model=model,
-                          data=dataclasses.replace(source.data, root=str(root)),
+                          data=_first_keypoints(source.data, num_keypoints, root),
                           test=dataclasses.replace(source.test, batch_size=8))
+
+
+def _first_keypoints(data, k, root):
+    """The data set's metadata cut to its first ``k`` keypoints (a checkpoint
+    of another K is loaded only with metadata of its own K)."""
+    inside = lambda pairs: tuple(p for p in pairs if max(p) < k)  # noqa: E731
+    return dataclasses.replace(
+        data, root=str(root), keypoint_names=data.keypoint_names[:k],
+        oks_sigmas=data.oks_sigmas[:k], flip_pairs=inside(data.flip_pairs),
+        skeleton=inside(data.skeleton),
+        upper_body_ids=tuple(i for i in data.upper_body_ids if i < k))
 
 
 def _checkpoint(path, config):

@@ -121,29 +121,61 @@ def warn_training_only(overrides: Sequence[str], where: str) -> None:
                         where)
 
 
-# Keypoint indices a --set may give at evaluation and inference: checked
-# against the model's K (a limb [0, 20] of a 17-keypoint model stopped a
-# tracked video mid-way; [0, -1] drew the nose to the last keypoint).
+# The keypoint metadata of a model (K: model.num_keypoints), checked where a
+# checkpoint's config is loaded for evaluation or inference and where a
+# --set changes it: a limb [0, 20] of a 17-keypoint model stopped a tracked
+# video mid-way; [0, -1] drew the nose to the last keypoint; 16 names for 17
+# channels wrote 17 keypoints under 16 names, or blamed the data set.
 INDEX_FIELDS = {"skeleton": "limb", "flip_pairs": "flip pair", "upper_body_ids": "id"}
+COUNT_FIELDS = {"keypoint_names": "names", "oks_sigmas": "values"}
 
 
-def check_keypoint_indices(config: ExperimentConfig, overrides: Sequence[str]) -> None:
-    """Refuses an overridden ``data.skeleton``, ``data.flip_pairs`` or
-    ``data.upper_body_ids`` holding an index outside 0..K-1 (K: the model's
-    keypoints), naming the entry."""
-    explicit = {item.split("=", 1)[0].strip() for item in overrides}
-    k = config.model.num_keypoints
-    for field, what in INDEX_FIELDS.items():
-        values = getattr(config.data, field) or ()
-        if f"data.{field}" not in explicit:
+def check_keypoint_metadata(config: ExperimentConfig, overrides: Optional[Sequence[str]] = None,
+                            source: str = "") -> None:
+    """Refuses ``data.keypoint_names`` or ``data.oks_sigmas`` (when given)
+    that are not K entries, and a ``data.skeleton``, ``data.flip_pairs`` or
+    ``data.upper_body_ids`` index outside 0..K-1 (K: ``model.num_keypoints``).
+
+    Args:
+      config: the config to check.
+      overrides: the ``--set`` items: only the fields they set are checked,
+        named as ``--set data.<field>``; None: every field, of ``source``.
+      source: the file the config was read from (None overrides).
+
+    Raises:
+      ConfigError: naming the entry (and the file) and the fix.
+    """
+    explicit = None if overrides is None else {item.split("=", 1)[0].strip()
+                                               for item in overrides}
+    for field in (*COUNT_FIELDS, *INDEX_FIELDS):
+        if explicit is not None and f"data.{field}" not in explicit:
             continue
-        for entry in values:
-            indices = entry if isinstance(entry, (tuple, list)) else (entry,)
-            if not all(0 <= i < k for i in indices):
-                shown = list(entry) if isinstance(entry, (tuple, list)) else entry
-                raise ConfigError(f"data.{field}: {what} {shown} is out of range for the "
-                                  f"model's {k} keypoints (0-based: 0..{k - 1}); give "
-                                  f"data.{field}=[] for none")
+        problem = _metadata_problem(config, field)
+        if problem and explicit is not None:
+            raise ConfigError(f"--set {problem}")
+        if problem:
+            raise ConfigError(f"{source}: {problem}; correct that entry in the file" if source
+                              else f"the checkpoint's config: {problem}")
+
+
+def _metadata_problem(config: ExperimentConfig, field: str) -> str:
+    """What is wrong with ``data.<field>`` for the model's K, and the fix ("": nothing)."""
+    values, k = getattr(config.data, field) or (), config.model.num_keypoints
+    if field in COUNT_FIELDS:
+        if not values or len(values) == k:  # Empty: taken from the data or the names.
+            return ""
+        fix = (f"{k} names, one per heatmap channel in the model's order" if field ==
+               "keypoint_names" else f"{k} numbers, or [] for sigmas by keypoint name")
+        return (f"data.{field} has {len(values)} {COUNT_FIELDS[field]} for the model's {k} "
+                f"keypoints: give {fix}")
+    for entry in values:
+        indices = entry if isinstance(entry, (tuple, list)) else (entry,)
+        if not all(0 <= i < k for i in indices):
+            shown = list(entry) if isinstance(entry, (tuple, list)) else entry
+            return (f"data.{field}: {INDEX_FIELDS[field]} {shown} is out of range for the "
+                    f"model's {k} keypoints (0-based: 0..{k - 1}); give data.{field}=[] for "
+                    "none")
+    return ""
 
 
 def _refuse_empty(**flags: Optional[str]) -> None:
@@ -192,7 +224,7 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
     if "data.keypoint_names" in explicit:
         check_keypoint_renaming(trained.data.keypoint_names, config.data.keypoint_names)
     warn_training_only(overrides, "an evaluation")
-    check_keypoint_indices(config.replace(model=trained.model), overrides)
+    check_keypoint_metadata(config.replace(model=trained.model), overrides)
     kept = {}
     for field in METADATA_FIELDS:
         if f"data.{field}" in explicit:

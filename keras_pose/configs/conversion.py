@@ -100,14 +100,25 @@ def _section_from_dict(cls: type, values: dict[str, Any], prefix: str) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"config key {prefix!r}: expected a mapping, got {values!r}")
     hints = typing.get_type_hints(cls)
-    unknown = sorted(set(values) - set(hints))
-    if unknown:
-        raise ConfigError(
-            f"unknown config key {prefix}.{unknown[0]!r}; known keys of "
-            f"{prefix!r}: {', '.join(sorted(hints))}")
     kwargs = {name: _coerce(v, hints[name], f"{prefix}.{name}")
               for name, v in values.items()}
     return cls(**kwargs)
+
+
+def _check_known(values: dict[str, Any]) -> None:
+    """Refuses an unknown section or key (of the sections that are mappings)."""
+    sections = _section_types()
+    unknown = sorted(set(values) - set(sections) - {"name"})
+    if unknown:
+        raise ConfigError(f"unknown config section {unknown[0]!r}; known: "
+                          f"name, {', '.join(sorted(sections))}")
+    for section, given in values.items():
+        hints = typing.get_type_hints(sections[section]) if section != "name" else {}
+        unknown = sorted(set(given) - set(hints)) if isinstance(given, dict) else []
+        if unknown:
+            raise ConfigError(
+                f"unknown config key {section}.{unknown[0]!r}; known keys of "
+                f"{section!r}: {', '.join(sorted(hints))}")
 
 
 def _migrate(values: dict[str, Any]) -> dict[str, Any]:
@@ -129,12 +140,12 @@ def _migrate(values: dict[str, Any]) -> dict[str, Any]:
 def config_from_dict(values: dict[str, Any]) -> ExperimentConfig:
     """Builds a config from :func:`config_to_dict` output (missing keys keep
     their defaults, unknown keys are an error)."""
+    if not isinstance(values, dict):  # Was an AttributeError in _migrate.
+        raise ConfigError(f"a config is a JSON object of sections (model, data, train, "
+                          f"test, track), not {_json_kind(values)}")
     sections = _section_types()
     values = _migrate(values)
-    unknown = sorted(set(values) - set(sections) - {"name"})
-    if unknown:
-        raise ConfigError(f"unknown config section {unknown[0]!r}; known: "
-                          f"name, {', '.join(sorted(sections))}")
+    _check_known(values)
     kwargs: dict[str, Any] = {}
     if "name" in values:
         kwargs["name"] = _coerce(values["name"], str, "name")
@@ -200,38 +211,57 @@ def apply_overrides(config: ExperimentConfig,
         if key == "name":
             values["name"] = raw
             continue
-        if "." not in key:
-            raise ConfigError(
-                f"override key {key!r} must be section.field with section one "
-                f"of: {', '.join(sorted(sections))}")
-        section, field = key.split(".", 1)
-        if section not in sections:
-            raise ConfigError(f"unknown config section {section!r} in "
-                              f"{key!r}; known: {', '.join(sorted(sections))}")
-        hints = typing.get_type_hints(sections[section])
-        if field not in hints:
-            raise ConfigError(
-                f"unknown config key {key!r}; known keys of {section!r}: "
-                f"{', '.join(sorted(hints))}")
-        inner, optional = _strip_optional(hints[field])
-        if typing.get_origin(inner) is tuple and not raw.strip():
-            # Was ('',): a later error blamed another key.
-            raise ConfigError(f"config key {key!r}: the value is empty; give [] for an empty "
-                              f"list{' (or none: unset)' if optional else ''}, as in {key}=[]")
-        try:
-            parsed = _parse_literal(raw)
-        except ConfigError as e:  # "[1,'a']" was "expected an integer, got '[1'".
-            if inner is not str:
-                raise ConfigError(f"config key {key!r}: {e}") from None
-            parsed = raw.strip()  # A path may look like a list: "[2024] trip".
-        if (typing.get_origin(inner) is tuple and not isinstance(parsed, list)
-                and parsed is not None):
-            parsed = [parsed]  # "train.lr_steps=90" means (90,)
-        if inner is str and not isinstance(parsed, str) and (
-                parsed is not None or not optional):
-            parsed = raw.strip()  # "data.root=123" is still a path, "none" a word
-        values[section][field] = _coerce(parsed, hints[field], key)
+        section, field, tp = _override_key(key, sections)
+        values[section][field] = _override_value(key, raw, tp)
     return config_from_dict(values)
+
+
+def _override_key(key: str, sections: dict[str, type]) -> tuple[str, str, Any]:
+    """(section, field, its type) of an override's ``section.field``."""
+    if "." not in key:
+        raise ConfigError(
+            f"override key {key!r} must be section.field with section one "
+            f"of: {', '.join(sorted(sections))}")
+    section, field = key.split(".", 1)
+    if section not in sections:
+        raise ConfigError(f"unknown config section {section!r} in "
+                          f"{key!r}; known: {', '.join(sorted(sections))}")
+    hints = typing.get_type_hints(sections[section])
+    if field not in hints:
+        raise ConfigError(
+            f"unknown config key {key!r}; known keys of {section!r}: "
+            f"{', '.join(sorted(hints))}")
+    return section, field, hints[field]
+
+
+# Paths an empty value (an unset "$ROOT") turned into the working folder:
+# evaluation generated a synthetic set into it, or stopped with a traceback.
+NONEMPTY_PATHS = ("data.root",)
+
+
+def _override_value(key: str, raw: str, tp: Any) -> Any:
+    """The value of ``key`` (type ``tp``) an override's text gives."""
+    inner, optional = _strip_optional(tp)
+    if typing.get_origin(inner) is tuple and not raw.strip():
+        # Was ('',): a later error blamed another key.
+        raise ConfigError(f"config key {key!r}: the value is empty; give [] for an empty "
+                          f"list{' (or none: unset)' if optional else ''}, as in {key}=[]")
+    if key in NONEMPTY_PATHS and not raw.strip():
+        raise ConfigError(f"config key {key!r}: the value is empty (an unset variable?): give "
+                          "a folder, or leave the --set out for the default")
+    try:
+        parsed = _parse_literal(raw)
+    except ConfigError as e:  # "[1,'a']" was "expected an integer, got '[1'".
+        if inner is not str:
+            raise ConfigError(f"config key {key!r}: {e}") from None
+        parsed = raw.strip()  # A path may look like a list: "[2024] trip".
+    if (typing.get_origin(inner) is tuple and not isinstance(parsed, list)
+            and parsed is not None):
+        parsed = [parsed]  # "train.lr_steps=90" means (90,)
+    if inner is str and not isinstance(parsed, str) and (
+            parsed is not None or not optional):
+        parsed = raw.strip()  # "data.root=123" is still a path, "none" a word
+    return _coerce(parsed, tp, key)
 
 
 def save_config(config: ExperimentConfig, path: str) -> None:
@@ -239,23 +269,101 @@ def save_config(config: ExperimentConfig, path: str) -> None:
     write_json(path, config_to_dict(config), indent=2)
 
 
-def load_config(path: str) -> ExperimentConfig:
-    """Reads a config written by :func:`save_config`.
+def _json_kind(value: Any) -> str:
+    """What a JSON value is, for messages: "a list", "null"..."""
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(
+        type(value), "a number")
 
-    Raises:
-      ConfigError: if the file is missing, is not JSON or has unknown keys.
-    """
+
+# The keys every version wrote into a saved config. Missing, they took
+# today's defaults in silence: a model without model.image_size evaluated
+# at 256x192 (AP 0), one without model.depth blamed its weights file; a
+# resume compares data.keypoint_names, data.flip_pairs and train.precision
+# (an earlier version's train.mixed_precision, which _migrate reads), and
+# named a false change of train.batch_size_per_replica. Keys added later
+# keep their defaults when missing (model.blocks_per_stage: the depth's;
+# model.codec: msra; train.init_checkpoint: not recorded).
+SAVED_KEYS = {
+    "model": ("depth", "num_keypoints", "style", "image_size", "heatmap_size", "sigma",
+              "deconv_filters", "deconv_kernels", "final_kernel", "pretrained", "color_order",
+              "mean", "std", "sync_bn"),
+    "data": ("keypoint_names", "flip_pairs"),
+    "train": ("batch_size_per_replica", "precision|mixed_precision"),
+}
+
+
+def _missing_saved_key(values: dict[str, Any]) -> str:
+    """The first of :data:`SAVED_KEYS` that ``values`` lacks ("" for none)."""
+    for section, keys in SAVED_KEYS.items():
+        given = values.get(section, {})
+        if not isinstance(given, dict):  # config_from_dict names it.
+            continue
+        for key in keys:
+            if not set(key.split("|")) & set(given):
+                return f"{section}.{key.split('|')[0]}"
+    return ""
+
+
+class ConfigFileError(ConfigError):
+    """A config file that cannot be used; ``reason`` says what is wrong
+    without the file's name or the fix, for callers that give their own."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+def _read_values(path: str) -> dict[str, Any]:
+    """The JSON object of a config file."""
     try:
         with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             values = json.load(f)
     except FileNotFoundError as e:
-        raise ConfigError(f"config file {path} does not exist") from e
+        raise ConfigFileError(f"config file {path} does not exist", "it does not exist") from e
     except json.JSONDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid JSON: {e}") from e
+        raise ConfigFileError(f"config file {path} is not valid JSON: {e}",
+                              f"not valid JSON: {e}") from e
+    except UnicodeDecodeError as e:  # Was a traceback (a file saved as Latin-1).
+        reason = f"not UTF-8 text (byte {e.start}: {e.reason})"
+        raise ConfigFileError(f"config file {path} is {reason}: save it as UTF-8", reason) from e
+    if not isinstance(values, dict):  # null, [] ...: was an AttributeError.
+        reason = (f"it holds {_json_kind(values)}, not a JSON object of config sections (model, "
+                  "data, train, test, track)")
+        raise ConfigFileError(f"config file {path}: {reason}; put back the file the run wrote",
+                              reason)
+    return values
+
+
+def load_config(path: str) -> ExperimentConfig:
+    """Reads a config written by :func:`save_config` (or by an earlier
+    version: see :data:`SAVED_KEYS`).
+
+    Raises:
+      ConfigFileError: if the file is missing, is not UTF-8 JSON holding an
+        object, has unknown keys or bad values, or lacks a key every
+        version writes; the message names the file and the key.
+    """
+    values = _read_values(path)
+    try:
+        _check_known(_migrate(values))  # A file of something else: its unknown key first.
+    except ConfigError as e:
+        raise _entry_error(path, e) from e
+    missing = _missing_saved_key(values)  # Before the values: its default fails their checks.
+    if missing:
+        reason = f"no {missing}, which every keras-pose version writes"
+        raise ConfigFileError(f"{path} has {reason} (a default would stand in for it unsaid): "
+                              "add the value the checkpoint was written with", reason)
     try:
         return config_from_dict(values)
     except ConfigError as e:
-        # A value an earlier version accepted (a track threshold above 1):
-        # the file is read before any --set applies, so say where to fix it.
-        raise ConfigError(f"{path}: {e}; correct that entry in the file (it is read before "
-                          "any --set applies)") from e
+        raise _entry_error(path, e) from e
+
+
+def _entry_error(path: str, error: ConfigError) -> ConfigFileError:
+    """A bad entry of a config file. (A value an earlier version accepted, a
+    track threshold above 1: the file is read before any --set applies, so
+    the message says where to fix it.)"""
+    return ConfigFileError(f"{path}: {error}; correct that entry in the file (it is read "
+                           "before any --set applies)", str(error))

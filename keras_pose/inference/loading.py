@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
 from keras_pose.configs import ConfigError, ExperimentConfig, apply_overrides, load_config
-from keras_pose.configs.cli import (check_keypoint_indices, check_keypoint_renaming,
+from keras_pose.configs.cli import (check_keypoint_metadata, check_keypoint_renaming,
                                     warn_training_only, warn_unused_blur_kernel)
 from keras_pose.inference.estimator import Network, TopDownEstimator
 from keras_pose.tf_paths import literal_path
@@ -61,15 +61,20 @@ class PoseModel:
         return TopDownEstimator(self.network, self.config, flip)
 
 
-def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
-    """``section.field=value`` changes of a checkpoint's config at inference.
+def with_overrides(config: ExperimentConfig, overrides: Sequence[str],
+                   source: str = "") -> ExperimentConfig:
+    """``section.field=value`` changes of a checkpoint's config at inference;
+    ``source``: the file ``config`` was read from, named when its keypoint
+    metadata does not fit its model (``configs.cli.check_keypoint_metadata``).
 
     Raises:
-      ConfigError: for ``model.*`` (the weights define the model) or a bad
-        override.
+      ConfigError: for ``model.*`` (the weights define the model), a bad
+        override, or keypoint metadata (the file's or an override's) that
+        does not fit the model's K.
     """
     if isinstance(overrides, str):  # One "a.b=c" would read as its characters.
         overrides = [overrides]
+    check_keypoint_metadata(config, source=source)
     changed = apply_overrides(config, list(overrides))
     if changed.model != config.model:
         decoding = (" (the decoding is chosen by test.decoding=msra|dark)"
@@ -80,7 +85,7 @@ def with_overrides(config: ExperimentConfig, overrides: Sequence[str]) -> Experi
     check_keypoint_renaming(config.data.keypoint_names, changed.data.keypoint_names)
     warn_unused_blur_kernel(changed, overrides)
     warn_training_only(overrides, "inference")
-    check_keypoint_indices(changed, overrides)
+    check_keypoint_metadata(changed, overrides)
     return changed
 
 
@@ -124,7 +129,8 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
     signature = loaded.signatures["heatmaps"]
     from keras_pose.export.precision import read_export_info
     return PoseModel(lambda images: signature(images=images)["heatmaps"],
-                     with_overrides(load_config(config_path), overrides), "saved_model", path,
+                     with_overrides(load_config(config_path), overrides, config_path),
+                     "saved_model", path,
                      saved_model=loaded,
                      precision=read_export_info(os.path.dirname(config_path))["precision"])
 
@@ -137,9 +143,9 @@ def _load_resolved(resolved: Any, overrides: Sequence[str]) -> PoseModel:
     if resolved.kind == "saved_model":
         return load_saved_model(resolved.path, overrides)
     model, config = load_model(resolved.path)
-    return PoseModel(lambda images: model(images, training=False),
-                     with_overrides(config, overrides), "keras", resolved.path,
-                     keras_model=model)
+    config = with_overrides(config, overrides, os.path.join(resolved.path, "config.json"))
+    return PoseModel(lambda images: model(images, training=False), config, "keras",
+                     resolved.path, keras_model=model)
 
 
 def _checked_path(path: Any) -> str:

@@ -19,7 +19,7 @@ from absl import logging
 
 from keras_pose.checkpoint import (PYTORCH_FILES, CheckpointError, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
-from keras_pose.configs import ExperimentConfig, load_config
+from keras_pose.configs import ConfigError, ExperimentConfig, load_config
 from keras_pose.configs.cli import RUN_PARTS, is_path_source
 from keras_pose.models import build_model_from_config
 from keras_pose.training.callbacks import TrainingError
@@ -237,25 +237,29 @@ def check_resumed_source(saved: ExperimentConfig, config: ExperimentConfig, mode
 
 
 def check_restarted_source(config: ExperimentConfig, model_dir: str) -> None:
-    """A fine-tune stopped before its first checkpoint (its config.json
-    records the source, no epoch was saved), run again without
+    """Before a run without epoch checkpoints in ``model_dir`` writes its
+    config.json there: a config.json that is no keras-pose config (the
+    user's own, of a project folder given as --model_dir) is refused, not
+    overwritten in silence. A fine-tune stopped before its first checkpoint
+    (its config.json records the source), run again without
     ``--init_checkpoint``: it trained from scratch in silence, where a run
     stopped after an epoch resumes the fine-tune.
 
     Raises:
-      TrainingError: naming the run's source and the way out.
+      TrainingError: naming the file or the run's source, and the way out.
     """
     path = os.path.join(model_dir, "config.json")
-    if config.train.init_checkpoint or latest_epoch_checkpoint(model_dir) is not None \
-            or not os.path.isfile(path):
+    if latest_epoch_checkpoint(model_dir) is not None or not os.path.isfile(path):
         return
     try:
         began = load_config(path).train.init_checkpoint
-    except (ValueError, OSError):  # Not a run's config: the run's own checks speak.
-        return
-    if began:
+    except ConfigError as e:  # Was skipped, and the file replaced by this run's.
+        raise TrainingError(
+            f"{path} is not a config this keras-pose reads ({getattr(e, 'reason', e)}): the "
+            "run would replace it with its own; give another --model_dir, or move that file "
+            "away") from e
+    if began and not config.train.init_checkpoint:
         raise TrainingError(
             f"{model_dir} holds a run fine-tuned from {began} that stopped before its first "
             f"checkpoint ({path}); without --init_checkpoint this run would train from "
             f"scratch: give --init_checkpoint {began} to start it again, or another --model_dir")
-

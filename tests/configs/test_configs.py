@@ -113,12 +113,13 @@ def test_load_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="bad.json"):
         load_config(str(bad))
     unknown = tmp_path / "unknown.json"
-    unknown.write_text(json.dumps({"train": {"epochz": 1}}))
+    saved = config_to_dict(get_experiment("tiny"))  # A whole config: every key written.
+    unknown.write_text(json.dumps({**saved, "train": {**saved["train"], "epochz": 1}}))
     with pytest.raises(ConfigError, match="train.*epochz"):
         load_config(str(unknown))
     # A value an earlier version saved and this one refuses: where to fix it.
     earlier = tmp_path / "earlier.json"
-    earlier.write_text(json.dumps({"track": {"similarity_threshold": 1.5}}))
+    earlier.write_text(json.dumps({**saved, "track": {"similarity_threshold": 1.5}}))
     with pytest.raises(ConfigError, match=r"earlier.json: track.similarity_threshold must be "
                                           r"in \[0, 1\], got 1.5; correct that entry in the "
                                           r"file \(it is read before any --set applies\)"):
