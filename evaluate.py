@@ -76,16 +76,21 @@ def _checkpoint() -> str:
 
 
 # A flag and the --set of its setting: the flag won in silence (the file of
-# --set test.detection_file was never read beside --use_gt_boxes or --detections).
+# --set test.detection_file was never read beside --use_gt_boxes or --detections;
+# --batch_size 4 ran beside --set test.batch_size=64).
 FLAG_SETTINGS = [
     ("flip", "test.flip_test"), ("use_gt_boxes", "test.use_gt_boxes"),
     ("use_gt_boxes", "test.detection_file", lambda given: "" if given else None),
     ("detections", "test.detection_file"),
-    ("detections", "test.use_gt_boxes", lambda path: False)]
+    ("detections", "test.use_gt_boxes", lambda path: False),
+    ("batch_size", "test.batch_size")]
 
 
 def work() -> int:
+    from keras_pose.configs.cli import refuse_model_overrides
     cli.refuse_flag_and_set(FLAG_SETTINGS, FLAGS.set)
+    # By key, first: applied, model.image_size asked for model.heatmap_size too.
+    refuse_model_overrides(FLAGS.set, "at evaluation")
     if not FLAGS.output_dir:
         return _evaluate()
     # Two evaluations into one folder would leave one's results beside the other's numbers.

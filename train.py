@@ -63,12 +63,14 @@ cli.check_path_flag("init_checkpoint")  # "" trained from scratch, unsaid.
 NOAUGMENT_SETTINGS = [("augment", "data.flip", lambda on: None if on else False)] + [
     ("augment", f"data.{name}", lambda on: None if on else 0.0)
     for name in ("scale_factor", "rotation_factor", "rotation_prob", "half_body_prob")]
+# --init_checkpoint replaced a --set train.init_checkpoint in silence.
+FLAG_SETTINGS = NOAUGMENT_SETTINGS + [("init_checkpoint", "train.init_checkpoint")]
 
 
 def build_config():
     """The experiment from the flags: named experiment, --data_dir, --set."""
     from keras_pose.configs.cli import build_config as build
-    cli.refuse_flag_and_set(NOAUGMENT_SETTINGS, FLAGS.set)
+    cli.refuse_flag_and_set(FLAG_SETTINGS, FLAGS.set)
     flagged = _flag_overrides()
     overrides = [item for _, item in flagged] + list(FLAGS.set)
     config = build(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, experiment=FLAGS.experiment,
@@ -172,11 +174,37 @@ def _note_unfinished_default_run(config, model_dir: str) -> None:
           f"instead, stop this one and give --model_dir {old}")
 
 
+def _refuse_default_run_of_other_data(config, model_dir: str) -> None:
+    """The default --model_dir is the experiment's alone (output/<experiment>):
+    a second data set trained with the same experiment "resumed" the first's
+    run there ("Trained 0 epoch(s)" when it was finished), said only as a
+    changed data.root. Refused then; an explicit --model_dir resumes on data
+    moved to another folder (the resume warns of the change)."""
+    from keras_pose.checkpoint import latest_epoch_checkpoint
+    from keras_pose.configs import ConfigError, load_config
+    from keras_pose.configs.cli import same_root
+    latest = latest_epoch_checkpoint(model_dir)
+    if latest is None:
+        return
+    try:
+        saved = load_config(os.path.join(latest, "config.json"))
+    except ConfigError:  # The resume names what is wrong with it.
+        return
+    if saved.data.root and not same_root(saved.data.root, config.data.root):
+        raise ConfigError(
+            f"{model_dir}, the default --model_dir of experiment {config.name}, holds a run on "
+            f"the data set {saved.data.root}, not {config.data.root}: give --model_dir a new "
+            f"folder to train on {config.data.root}, or --model_dir {model_dir} to resume "
+            f"that run on its data moved to {config.data.root}")
+
+
 def work() -> int:
     started = time.time()
     config = build_config()
     from keras_pose.configs.cli import default_model_dir
     model_dir = FLAGS.model_dir or default_model_dir(config)
+    if not FLAGS.model_dir:
+        _refuse_default_run_of_other_data(config, model_dir)
     _note_unfinished_default_run(config, model_dir)
     from keras_pose.training import train  # TensorFlow: after the cheap checks.
     from keras_pose.training.init_checkpoint import check_source

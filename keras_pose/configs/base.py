@@ -189,8 +189,11 @@ class DataConfig:
         derived from ``left_``/``right_`` names.
       skeleton: limbs (0-based pairs) for drawing. None (custom data sets):
         the annotation file's; ``()``: none, whatever the file says.
-      oks_sigmas: per-keypoint OKS sigmas; empty: COCO's for K=17, else
-        ``DEFAULT_OKS_SIGMA`` for every keypoint.
+      oks_sigmas: per-keypoint OKS sigmas (or, in a ``--set``, a preset's
+        name: ``coco``, ``crowdpose``...); empty: by keypoint name, COCO's
+        sigma for each COCO keypoint (any order, any naming style) and
+        ``DEFAULT_OKS_SIGMA`` (0.0669, the mean of COCO's) for the others
+        (``keras_pose.configs.sigmas.sigmas_by_name``).
       flip: random horizontal flip during training.
       flip_prob: probability of that flip.
       scale_factor: sf; scale *= clip(1 + N(0,1) sf, 1 - sf, 1 + sf).

@@ -17,10 +17,9 @@ from typing import Optional, Sequence
 from absl import logging
 
 from keras_pose.configs.base import COCO_FORMAT_DATASETS, ConfigError, ExperimentConfig
-from keras_pose.configs.conversion import apply_overrides
+from keras_pose.configs.conversion import apply_overrides, override_items
 from keras_pose.configs.keypoints import describe_moves, moved_keypoints
 from keras_pose.configs.experiments import default_experiment, get_experiment
-from keras_pose.configs.sigmas import expand_sigma_override
 
 # The data set's metadata: fixed when training starts, stored with every
 # checkpoint and reused by evaluation, prediction and export.
@@ -65,8 +64,9 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
             config.model, num_keypoints=other.model.num_keypoints))
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
-    final = apply_overrides(config, expand_overrides(overrides, config))
-    if data_dir and not _same_root(final.data.root, data_dir):
+    overrides = override_items(overrides)
+    final = apply_overrides(config, overrides)  # Sigma presets too, as at inference.
+    if data_dir and not same_root(final.data.root, data_dir):
         # The --set won in silence: the run read another data set than asked.
         raise ConfigError(f"--data_dir {data_dir} and --set data.root={final.data.root} name "
                           "two data sets: give one of them")
@@ -81,15 +81,17 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
 def warn_keypoint_count_from_file(config: ExperimentConfig, overrides: Sequence[str]) -> None:
     """A --set model.num_keypoints on a COCO-format data set without
     data.keypoint_names: K is its annotation file's keypoint count, and the
-    setting was replaced by it without a word."""
+    setting was replaced by it without a word. (This said to give
+    data.keypoint_names for some of the file's keypoints: they name all of
+    them, in order, and fewer stopped the run; nothing trains on a subset.)"""
     given = any(item.split("=", 1)[0].strip() == "model.num_keypoints" for item in overrides)
     if given and config.data.dataset in COCO_FORMAT_DATASETS and not (
             config.data.keypoint_names):
         logging.warning(
             "model.num_keypoints=%d is replaced by the keypoint count of %s's annotation "
-            "file (its category's keypoint names): to train on some keypoints of the file, "
-            "give --set data.keypoint_names=[...] instead", config.model.num_keypoints,
-            config.data.root)
+            "file (its category's keypoint names): a model learns every keypoint of the "
+            "file; drop the --set model.num_keypoints (for fewer keypoints, write an "
+            "annotation file of those only)", config.model.num_keypoints, config.data.root)
 
 
 def warn_unused_blur_kernel(config: ExperimentConfig, overrides: Sequence[str]) -> None:
@@ -196,15 +198,22 @@ def _check_dataset_name(dataset: Optional[str], data_dir: Optional[str]) -> None
                           f"--dataset {os.path.basename(folder)} --data_dir {data_dir or folder}")
 
 
-def expand_overrides(overrides: Sequence[str], config: ExperimentConfig) -> list[str]:
-    """``data.oks_sigmas=<preset>`` (crowdpose, aic, ap10k...) becomes the
-    preset's numbers, ordered by the config's keypoint names when they match,
-    so that every stored config holds numbers."""
-    try:
-        return [expand_sigma_override(item, config.data.keypoint_names)
-                for item in overrides]
-    except ValueError as e:
-        raise ConfigError(str(e)) from e
+def refuse_model_overrides(overrides: Sequence[str], where: str) -> None:
+    """Refuses a ``model.*`` override of a checkpoint's config, ``where``
+    ("at evaluation", "at inference"), by its key: before the value is
+    applied, whose own check asked for another model.* key (model.image_size
+    without model.heatmap_size), then refused that one.
+
+    Raises:
+      ConfigError: naming the keys given.
+    """
+    keys = [item.split("=", 1)[0].strip() for item in override_items(overrides)]
+    model_keys = [key for key in keys if key.startswith("model.")]
+    if model_keys:
+        decoding = (" (the decoding is chosen by test.decoding=msra|dark)"
+                    if "model.codec" in model_keys else "")
+        raise ConfigError(f"model.* cannot be overridden {where} (--set {', '.join(model_keys)})"
+                          f": the checkpoint's weights define the model{decoding}")
 
 
 def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
@@ -217,10 +226,9 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
     Raises:
       ConfigError: for an override of ``model.*``.
     """
+    overrides = override_items(overrides)
+    refuse_model_overrides(overrides, "at evaluation")
     explicit = {item.split("=", 1)[0].strip() for item in overrides}
-    if any(key.startswith("model.") for key in explicit):
-        raise ConfigError("model.* cannot be overridden here: the checkpoint's weights "
-                          "define the model")
     if "data.keypoint_names" in explicit:
         check_keypoint_renaming(trained.data.keypoint_names, config.data.keypoint_names)
     warn_training_only(overrides, "an evaluation")
@@ -232,14 +240,14 @@ def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
                          getattr(config.data, field), getattr(trained.data, field))
         else:
             kept[field] = getattr(trained.data, field)
-    if "data.category_ids" not in explicit and _same_root(config.data.root, trained.data.root):
+    if "data.category_ids" not in explicit and same_root(config.data.root, trained.data.root):
         # Its own data set: the categories it was trained on (--dataset rebuilt
         # the data section, and the file's default rule scored other people).
         kept["category_ids"] = trained.data.category_ids
     return config.replace(model=trained.model, data=dataclasses.replace(config.data, **kept))
 
 
-def _same_root(root: str, other: str) -> bool:
+def same_root(root: str, other: str) -> bool:
     """Whether two data roots are one folder (a link, ``~`` or a trailing
     slash aside)."""
     def real(path: str) -> str:

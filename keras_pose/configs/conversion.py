@@ -16,6 +16,7 @@ import typing
 from typing import Any, Sequence
 
 from keras_pose.configs.base import ConfigError, ExperimentConfig
+from keras_pose.configs.sigmas import expand_sigma_override
 from keras_pose.files import write_json
 
 
@@ -181,31 +182,45 @@ def _parse_literal(text: str) -> Any:
     return stripped  # a bare string such as a path
 
 
+def override_items(overrides: Sequence[str]) -> list[str]:
+    """The ``section.field=value`` items of ``overrides``: one string is one
+    item (it read as its characters: "override 't' is not of the form ...")."""
+    return [overrides] if isinstance(overrides, str) else list(overrides)
+
+
 def apply_overrides(config: ExperimentConfig,
                     overrides: Sequence[str]) -> ExperimentConfig:
     """Applies ``section.field=value`` overrides.
 
     Values are JSON (``[90, 120]``, ``true``, ``0.5``, ``"a"``) or a bare
     string, ``none``, or a comma-separated list (``90,120``). Types are those
-    of the dataclass fields.
+    of the dataclass fields. ``data.oks_sigmas=<preset>`` (``coco``,
+    ``crowdpose``...) becomes the preset's numbers, ordered by ``config``'s
+    keypoint names when they match, so that every stored config holds
+    numbers (``keras_pose.configs.sigmas.expand_sigma_override``).
 
     Args:
       config: the config to start from.
-      overrides: strings such as ``"train.epochs=3"``.
+      overrides: strings such as ``"train.epochs=3"`` (one string: one
+        override).
 
     Returns:
       A new config.
 
     Raises:
       ConfigError: for a malformed override, an unknown key or a value of
-        the wrong type; the message names the key.
+        the wrong type (or an unknown sigma preset); the message names the key.
     """
     sections = _section_types()
     values = config_to_dict(config)
-    for item in overrides:
+    for item in override_items(overrides):
         if "=" not in item:
             raise ConfigError(
                 f"override {item!r} is not of the form section.field=value")
+        try:
+            item = expand_sigma_override(item, config.data.keypoint_names)
+        except ValueError as e:  # An unknown preset: the message lists them.
+            raise ConfigError(str(e)) from e
         key, raw = item.split("=", 1)
         key = key.strip()
         if key == "name":
@@ -353,12 +368,34 @@ def load_config(path: str) -> ExperimentConfig:
     missing = _missing_saved_key(values)  # Before the values: its default fails their checks.
     if missing:
         reason = f"no {missing}, which every keras-pose version writes"
-        raise ConfigFileError(f"{path} has {reason} (a default would stand in for it unsaid): "
-                              "add the value the checkpoint was written with", reason)
+        raise ConfigFileError(f"{path} has {reason} {_MISSING_FIX}", reason)
     try:
         return config_from_dict(values)
     except ConfigError as e:
         raise _entry_error(path, e) from e
+
+
+_MISSING_FIX = ("(a default would stand in for it unsaid): add the value the checkpoint was "
+                "written with")
+
+
+def saved_config_from_dict(values: Any) -> ExperimentConfig:
+    """A config written by :func:`config_to_dict` into another file (an
+    export's sidecar ``experiment``), with :func:`load_config`'s checks: no
+    unknown key, none of :data:`SAVED_KEYS` missing. (Read with
+    :func:`config_from_dict`, a sidecar without ``model.image_size`` ran at
+    today's default size.)
+
+    Raises:
+      ConfigError: saying what is wrong, without the file (the caller names it).
+    """
+    if isinstance(values, dict):
+        _check_known(_migrate(values))
+        missing = _missing_saved_key(values)
+        if missing:
+            raise ConfigError(f"no {missing}, which every keras-pose version writes "
+                              f"{_MISSING_FIX}")
+    return config_from_dict(values)  # Not a dict: it says so.
 
 
 def _entry_error(path: str, error: ConfigError) -> ConfigFileError:

@@ -281,10 +281,11 @@ def index_base(pairs: Sequence[tuple[int, int]], num_keypoints: int, what: str,
             raise ValueError(
                 f"{what}: pair #{number} {list(pair)} is out of range for {k} keypoints "
                 f"(valid: 0..{k - 1} 0-based or 1..{k} 1-based)")
-    if has_zero:
-        return 0
-    if has_k:
-        return 1
+    if has_zero or has_k:  # The README promises the choice is logged, this one too.
+        logging.info("%s: read as %d-based (it uses index %d, %s)", what, 0 if has_zero else 1,
+                     0 if has_zero else k, "which only 0-based indices have" if has_zero
+                     else f"which only 1-based indices of {k} keypoints have")
+        return 0 if has_zero else 1
     logging.warning("%s: indices %d..%d fit both 0-based and 1-based; read as %d-based%s",
                     what, min(flat), max(flat), ambiguous_choice,
                     f" ({reason})" if reason else "")
@@ -386,7 +387,10 @@ def _checked_flip_pairs(pairs: Sequence[tuple[int, int]], k: int, what: str
             raise ValueError(f"{what}: keypoint {a if a in seen or a == b else b} "
                              "is in more than one flip pair (or paired with itself)")
         seen.update((a, b))
-    flip_permutation(k, pairs)  # Range check.
+    try:
+        flip_permutation(k, pairs)  # Range check.
+    except ValueError as e:  # Named the pairs' source: was blamed on the data set.
+        raise ValueError(f"{what}: {e} (0-based: 0..{k - 1})") from None
     return tuple(sorted(tuple(sorted(p)) for p in pairs))
 
 
@@ -397,9 +401,9 @@ def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]]
 
     Logs the pairs and where they came from.
     """
-    if configured:
+    if configured:  # A command's --set (a data set's own pairs are its file's or names').
         pairs, origin = _checked_flip_pairs(
-            [tuple(p) for p in configured], len(names), "data.flip_pairs"), "data.flip_pairs"
+            [tuple(p) for p in configured], len(names), "--set data.flip_pairs"), "data.flip_pairs"
     elif from_file:
         pairs, origin = tuple(tuple(p) for p in from_file), f"{source or 'the annotation file'}"
     else:

@@ -8,7 +8,6 @@ style, the default for the others, with a warning naming them); and the
 from __future__ import annotations
 
 import math
-import re
 from typing import Optional, Sequence, Union
 
 from absl import logging
@@ -201,7 +200,18 @@ def expand_sigma_override(override: str, names: Sequence[str] = ()) -> str:
     if not sep or key.strip() != "data.oks_sigmas":
         return override
     text = raw.strip()
-    if not text or text.lower() in ("none", "null", "[]") or not re.search(r"[a-zA-Z]", text):
+    if not text or text.lower() in ("none", "null", "[]") or _numbers(text):
         return override
     sigmas = resolve_sigmas(text, names, log=False)
     return "data.oks_sigmas=[" + ", ".join(repr(s) for s in sigmas) + "]"
+
+
+def _numbers(text: str) -> bool:
+    """Whether ``text`` is numbers, not a preset's name: ``0.1,1e-3`` and
+    ``nan`` have letters too (``nan`` then met the config's own range check,
+    which names the key, as anywhere else)."""
+    try:
+        [float(v) for v in text.replace("[", "").replace("]", "").split(",")]
+    except ValueError:
+        return False
+    return True

@@ -42,7 +42,7 @@ another convention in the config is logged as a warning.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterable, Mapping, Optional
+from typing import Iterable, Mapping, Optional, Union
 
 import numpy as np
 from absl import logging
@@ -211,7 +211,7 @@ def check_architecture(arch: TorchArchitecture, config: ExperimentConfig,
 
 
 def convert_mmpose_checkpoint(input_path: str, output_dir: str,
-                              config: ExperimentConfig) -> ExperimentConfig:
+                              config: Union[ExperimentConfig, str]) -> ExperimentConfig:
     """Converts an mmpose SimpleBaseline checkpoint into a model checkpoint.
 
     The tensors are checked against ``config.model``, loaded into the model
@@ -224,7 +224,8 @@ def convert_mmpose_checkpoint(input_path: str, output_dir: str,
       input_path: the mmpose ``.pth`` (1.x or 0.x keys; legacy or zip).
       output_dir: the checkpoint directory to write: absent, empty or a
         model checkpoint (replaced).
-      config: the experiment the checkpoint belongs to: input and heatmap
+      config: the experiment the checkpoint belongs to, its config or its
+        name (``keras_pose.configs.list_experiments``): input and heatmap
         sizes, sigma, codec, normalisation (mmpose's: RGB, ImageNet mean/std)
         and keypoint metadata come from it.
 
@@ -234,6 +235,8 @@ def convert_mmpose_checkpoint(input_path: str, output_dir: str,
 
     Raises:
       FileNotFoundError: for a missing file.
+      ConfigError: for an unknown experiment name; TypeError: ``config`` is
+        neither a config nor a name.
       ConversionError: for a file that is not an mmpose SimpleBaseline
         checkpoint, tensors that contradict ``config.model`` or do not fit
         the model (each named), or an output that is not a checkpoint
@@ -242,26 +245,43 @@ def convert_mmpose_checkpoint(input_path: str, output_dir: str,
     from keras_pose.checkpoint import save_model_checkpoint
     from keras_pose.models.pose_resnet import build_model_from_config
 
+    config = _experiment(config)
     check_output_dir(output_dir)
     state = read_mmpose_state_dict(input_path)
     arch = infer_architecture(state, source=input_path)
     check_architecture(arch, config, source=input_path)
     if config.model.pretrained:
         config = config.replace(model=dataclasses.replace(config.model, pretrained=""))
-    model_config = config.model
-    if (model_config.color_order != "RGB" or tuple(model_config.mean) != IMAGENET_MEAN
-            or tuple(model_config.std) != IMAGENET_STD):
-        logging.warning(
-            "config %s feeds %s pixels normalised with mean %s std %s; mmpose's models "
-            "were trained on RGB with the ImageNet mean %s std %s", config.name,
-            model_config.color_order, model_config.mean, model_config.std,
-            IMAGENET_MEAN, IMAGENET_STD)
+    _warn_other_normalisation(config)
     try:
-        model = build_model_from_config(model_config)
+        model = build_model_from_config(config.model)
     except ValueError as e:
         raise ConversionError(f"config {config.name}: {e}") from e
     count = assign_weights(model, convert_state_dict(state), source=input_path)
     save_model_checkpoint(model, config, output_dir)
     logging.info("converted %s (mmpose ResNet-%d, K=%d, %d layers) -> %s as %s", input_path,
                  arch.depth, arch.num_keypoints, count, output_dir, config.name)
+    return config
+
+
+def _warn_other_normalisation(config: ExperimentConfig) -> None:
+    """Warns when ``config`` feeds the network other pixels than mmpose's."""
+    model = config.model
+    if (model.color_order != "RGB" or tuple(model.mean) != IMAGENET_MEAN
+            or tuple(model.std) != IMAGENET_STD):
+        logging.warning(
+            "config %s feeds %s pixels normalised with mean %s std %s; mmpose's models "
+            "were trained on RGB with the ImageNet mean %s std %s", config.name,
+            model.color_order, model.mean, model.std, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _experiment(config: Union[ExperimentConfig, str]) -> ExperimentConfig:
+    """The config ``config`` is or names (a name was an AttributeError
+    after the file was read: 'str' object has no attribute 'model')."""
+    if isinstance(config, str):
+        from keras_pose.configs import get_experiment
+        return get_experiment(config)
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"config: expected an ExperimentConfig or an experiment's name, got "
+                        f"{type(config).__name__} {config!r:.80}")
     return config

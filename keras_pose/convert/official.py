@@ -128,7 +128,7 @@ def official_config(arch: TorchArchitecture, experiment: Optional[str] = None,
             else f"{base.data.dataset}_resnet{arch.depth}_"
                  f"{model.image_size[1]}x{model.image_size[0]}_official")
     config = base.replace(name=name, model=model)
-    overrides = list(overrides)
+    # One string is one override (apply_overrides); list() made it its characters.
     return apply_overrides(config, overrides) if overrides else config
 
 

@@ -46,8 +46,11 @@ def write_coco_detections(path: str, entries: Entries, category_id: int = 1) -> 
     return len(results)
 
 
-# A record without category_id (COCO's ids start at 1).
-NO_CATEGORY = 0
+# A box without category_id (its person takes the model's first category).
+# Never a category id: those are >= 0 (keras_pose.data.coco_files
+# .category_id_problem refuses others; 0 is one: was this mark, its people
+# were written under another category).
+NO_CATEGORY = -1
 
 
 class RecordName(str):
@@ -78,7 +81,8 @@ def results_entries(records: list, category_ids: Sequence[int], dropped: Counter
             out.append((None, None, None, None, f"entry {i} (no image_id or file_name)"))
             continue
         category = det.get("category_id")  # None: the file gives none (said by the run).
-        if category is not None and category not in category_ids:
+        # A negative one is no category id (NO_CATEGORY), whatever the list says.
+        if category is not None and (category not in category_ids or category < 0):
             dropped[category] += 1
             continue
         key = det.get("image_id")

@@ -42,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import importlib.metadata
 import importlib.util
 import json
 import math
@@ -339,14 +338,8 @@ def _versions(runtime: str, export: bool = True) -> dict:
     are not installed)."""
     packages = {**RUN_PACKAGES[runtime], **(
         {**EXPORT_PACKAGES[runtime], **INT8_EXPORT_PACKAGES[runtime]} if export else {})}
-    names = ["tensorflow", "keras", "keras-hub", *packages.values()]
-    versions = {}
-    for package in names:
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
+    from keras_pose.export.package_versions import installed_versions  # As the pose cache's.
+    return installed_versions(["tensorflow", "keras", "keras-hub", *packages.values()])
 
 
 def fingerprint(model, runtime: str, precision: str) -> str:

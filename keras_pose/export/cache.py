@@ -19,7 +19,9 @@ the places, and which are safe to trust); all are looked up. The sidecar
 ``heatmaps.json`` records the checkpoint's digest (SHA-256 of its weights
 and config files, ``keras_pose.export.checkpoint_version``): a changed
 checkpoint is exported again, never served a stale export. It also
-records how the export was calibrated and what the guard measured.
+records how the export was calibrated, what the guard measured and what
+made it (``keras_pose.export.staleness``: the rules by which a cached
+export serves, or is exported again with a warning saying why).
 
 Calibration and guard data:
 
@@ -56,9 +58,9 @@ import numpy as np
 from absl import logging
 
 from keras_pose.checkpoint import CONFIG_FILE, CheckpointError
-from keras_pose.configs import ExperimentConfig, load_config
+from keras_pose.configs import DataConfig, ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError
-from keras_pose.export import cache_places, guard, runtimes
+from keras_pose.export import cache_places, guard, runtimes, staleness
 from keras_pose.export.checkpoint_version import (change, checkpoint_digest,
                                                   read_consistently, version)
 from keras_pose.export.precision import CPU_BF16_FLAGS, cpu_has_bf16
@@ -141,7 +143,9 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
         for another runtime (nothing to export it from).
       RuntimeChoiceError, ImportError: see :func:`check_choice`.
       guard.AccuracyGuardError: the export lost too much accuracy.
+      TypeError: a ``data_config`` or ``samples`` of another kind.
     """
+    _check_evidence_arguments(data_config, samples)
     check_request(pose_model, runtime, precision)
     if pose_model.kind == "saved_model":  # It runs as it is (check_request).
         return pose_model
@@ -158,6 +162,23 @@ def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
             raise
         raise CheckpointError(changed) from None
     return dataclasses.replace(exported, config=pose_model.config)
+
+
+def _check_evidence_arguments(data_config: Any, samples: Any) -> None:
+    """Raises TypeError naming ``data_config`` or ``samples`` (of
+    :func:`runtime_model`, ``load_pose_model``, ``Predictor.from_checkpoint``)
+    when it is not what they take: were AttributeError / "'list' object is
+    not callable" tracebacks from deep in the export, after minutes of work."""
+    if data_config is not None and not isinstance(data_config, ExperimentConfig):
+        hint = (": a DataConfig is the .data of one; pass the ExperimentConfig itself"
+                if isinstance(data_config, DataConfig) else "")
+        raise TypeError(f"data_config must be an ExperimentConfig (the experiment whose data "
+                        "set calibrates and checks the export, e.g. get_experiment(name) or "
+                        f"load_config(path)), got {type(data_config).__name__}{hint}")
+    if samples is not None and not callable(samples):
+        raise TypeError(f"samples must be a function returning (image, boxes) pairs (images "
+                        "(H, W, 3) uint8 RGB, boxes (M, 4) [x, y, w, h]), e.g. samples=lambda: "
+                        f"zip(images, boxes), got {type(samples).__name__}")
 
 
 def check_request(pose_model: PoseModel, runtime: Optional[str],
@@ -205,9 +226,10 @@ def _load_cached(pose_model: PoseModel, runtime: str, precision: str,
                  data_config: Optional[ExperimentConfig], samples: Optional[Samples],
                  digest: str) -> PoseModel:
     """The cached export, loaded; one its runtime cannot read (a file cut
-    short by a full disk or a copy) is passed over and made again, with a
-    warning (:func:`cached_export` says what is done instead): the cache is
-    ours to rebuild, and reusing it would fail every run from then on."""
+    short by a full disk or a copy) or whose sidecar does not describe its
+    files (another export's, an edited one) is passed over and made again,
+    with a warning (:func:`cached_export` says what is done instead): the
+    cache is ours to rebuild, and reusing it would fail every run from then on."""
     damaged: dict[str, str] = {}  # path -> the problem.
     while True:
         path = cached_export(pose_model, runtime, precision, data_config=data_config,
@@ -240,41 +262,6 @@ def _guard_data(config: ExperimentConfig) -> Optional[str]:
     return guard.guarded_data(resolve_dataset_config(config))
 
 
-def _why_stale(path: str, digest: str, data_guard: Optional[str] = None
-               ) -> Optional[tuple[int, str]]:
-    """None when the export at ``path`` may serve, else (log level, why
-    not; "" when there is none): made from this version of the checkpoint
-    and, when a data set is on disk (``data_guard``: it), guarded on a data
-    set's AP, not only on the people of someone's inputs (such an export,
-    made where the data set was absent, served evaluate.py 1.7 to 7 AP below
-    fp32 where the guard refuses 0.5), nor only on another data set where
-    fp32 scores too low for the AP to tell (an int8 export so guarded served
-    0.77 AP below fp32 on the model's own data set)."""
-    if not os.path.isfile(path):
-        return logging.INFO, ""
-    try:
-        sidecar = runtimes.read_sidecar(path)
-    except (OSError, ValueError) as e:
-        return logging.WARNING, f"{path}: unreadable sidecar ({e})"
-    if sidecar.get("source", {}).get("digest") != digest:
-        # Or one whose digest was computed otherwise (before files_digest).
-        return logging.INFO, (f"{path} was exported from another version of the checkpoint "
-                              "or by another version of keras-pose")
-    checked = sidecar.get("guard") or {}
-    if data_guard and "ap" not in checked:
-        return logging.WARNING, (f"{path} was checked only on {checked.get('data', 'nothing')}"
-                                 f", and the data set {data_guard} is on disk to calibrate and "
-                                 "check it on")
-    if data_guard and checked.get("data") != data_guard and not guard.could_judge(
-            checked.get("fp32_ap", 0.0), checked.get("mean_px", 1.0)):
-        return logging.WARNING, (
-            f"{path} was checked on {checked.get('data')}, where the fp32 model's "
-            f"{checked.get('metric', 'AP')} ({100 * checked.get('fp32_ap', 0.0):.2f}) cannot "
-            "tell a worse export, and "
-            f"{data_guard} is on disk to calibrate and check it on")
-    return None
-
-
 def _writable(directory: str) -> bool:
     """Whether ``directory`` can be created and written (its nearest
     existing ancestor is writable)."""
@@ -294,6 +281,8 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
     places = export_dirs(pose_model.path, digest, runtime, precision)
     data_guard = _guard_data(data_config or pose_model.config) if precision != "fp32" else None
     passed: list[tuple[int, str]] = []  # What was not used: (log level, why).
+    # Running a reused export needs only the runtime (check_choice).
+    missing = runtimes.missing_packages(RUNTIME_FORMATS[runtime], precision)
     for directory in places:
         path = _artifact(directory, runtime)
         if cache_places.refusal(directory):  # Nothing to trust there (said if written).
@@ -301,15 +290,15 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
         if path in skip:  # Its runtime could not load it.
             stale = logging.WARNING, skip[path] if isinstance(skip, dict) else f"{path}: damaged"
         else:
-            stale = _why_stale(path, digest, data_guard)
+            stale = staleness.why_stale(path, digest, RUNTIME_FORMATS[runtime], precision,
+                                        data_guard, missing)
         if stale is None:
             for level, why in passed:  # Was "exporting again", then this one used.
                 logging.log(level, "%s; using %s instead", why, path)
             logging.info("Using the %s %s export %s", runtime, precision, path)
             return path
         passed += [stale] if stale[1] else []
-    missing = runtimes.missing_packages(RUNTIME_FORMATS[runtime], precision)
-    if missing:  # Running a reused export needs only the runtime (check_choice).
+    if missing:
         raise MissingPackageError(
             f"--runtime {runtime} --precision {precision}: {pose_model.path} has no current "
             f"{runtime} {precision} export to reuse, and making it needs "
@@ -385,7 +374,7 @@ def _write(directory: str, pose_model: PoseModel, runtime: str, precision: str,
         runtimes.update_sidecar(
             path, source={"checkpoint": os.path.abspath(pose_model.path), "digest": digest},
             calibration=evidence.description if precision == "int8" else None,
-            guard=checked)
+            guard=checked, **staleness.made_by(fmt, precision))
 
     try:
         write_directory_atomically(directory, write)

@@ -90,15 +90,19 @@ def input_crops(config: ExperimentConfig, samples: Iterable[tuple[np.ndarray, An
     Raises:
       ValueError: for a box ``Predictor.predict`` refuses (not finite, empty,
         off its image): its black crops would calibrate the export and pass
-        the guard, where fp32 and int8 agree on nothing but black.
+        the guard, where fp32 and int8 agree on nothing but black; for an
+        image ``Predictor.predict`` refuses (``ImageArrayError``: not (H, W,
+        3) uint8 RGB, such as a grey image or a file's path; was a
+        TensorFlow traceback, or a TypeError from the boxes' check).
+      TypeError: for a sample that is not an (image, boxes) pair.
     """
     from keras_pose.inference.predictor import check_boxes
     estimator = TopDownEstimator(None, config)
     width, height = config.model.image_size
     out, taken = [], 0
-    for i, (image, boxes) in enumerate(samples):
-        boxes = check_boxes(boxes, f"samples: image {i}",
-                            np.shape(image)[:2])[:count - taken]
+    for i, sample in enumerate(samples):
+        image, boxes = _sample(sample, i)
+        boxes = check_boxes(boxes, f"samples: image {i}", image.shape[:2])[:count - taken]
         if not len(boxes):
             continue
         center, scale = estimator.centers_and_scales(tf.constant(boxes))
@@ -108,3 +112,16 @@ def input_crops(config: ExperimentConfig, samples: Iterable[tuple[np.ndarray, An
         if taken >= count:
             break
     return np.concatenate(out) if out else np.zeros((0, height, width, 3), np.float32)
+
+
+def _sample(sample: Any, i: int) -> tuple[np.ndarray, Any]:
+    """Sample ``i`` of ``samples()`` as (image (H, W, 3) uint8 RGB, its
+    boxes), the image checked as ``Predictor.predict`` checks it."""
+    from keras_pose.data.images import check_rgb_image
+    try:
+        image, boxes = sample
+    except (TypeError, ValueError):  # Was "cannot unpack" / "too many values to unpack".
+        raise TypeError(f"samples: item {i} is not an (image, boxes) pair (got "
+                        f"{type(sample).__name__}): samples() yields (image (H, W, 3) uint8 "
+                        "RGB, boxes (M, 4) [x, y, w, h]) pairs") from None
+    return check_rgb_image(image, f"samples: image {i}"), boxes

@@ -61,7 +61,7 @@ import tensorflow as tf
 
 from keras_pose.checkpoint import CheckpointError
 from keras_pose.configs import ConfigError, ExperimentConfig
-from keras_pose.configs.conversion import config_from_dict, config_to_dict
+from keras_pose.configs.conversion import config_to_dict, saved_config_from_dict
 from keras_pose.errors import MissingFileError, MissingPackageError
 from keras_pose.export.checkpoint_version import files_mismatch, files_record
 from keras_pose.export.inference_model import build_inference_model
@@ -100,7 +100,8 @@ HeatmapsFn = Callable[[np.ndarray], np.ndarray]
 class DamagedExportError(CheckpointError):
     """An export whose files its runtime cannot read (cut short by a full
     disk or an interrupted copy, a missing OpenVINO ``.bin``, a sidecar that
-    is not JSON): the message names the file and says to export again.
+    is not JSON) or whose sidecar does not describe them (another export's,
+    an edited one): the message names the file and says to export again.
     ``keras_pose.export.cache`` makes its own exports again on it.
 
     Args:
@@ -338,18 +339,17 @@ def export_format(path: str) -> Optional[str]:
 def _sidecar_config(path: str, sidecar: dict) -> ExperimentConfig:
     side = sidecar_path(path)
     fmt = export_format(path)
-    if sidecar.get("format") != fmt:
-        raise CheckpointError(f"{side} describes a {sidecar.get('format')!r} export but "
-                              f"{path} is a {fmt} file: the sidecar belongs to another "
-                              "export; export the checkpoint again")
+    if sidecar.get("format") != fmt:  # The cache makes its own exports again on these.
+        raise DamagedExportError(f"{side} describes a {sidecar.get('format')!r} export but "
+                                 f"{path} is a {fmt} file: the sidecar belongs to another "
+                                 "export")
     if sidecar.get("precision") not in PRECISIONS[fmt]:
         raise DamagedExportError(f"{side}: no {fmt} precision ({sidecar.get('precision')!r}; "
                                  f"{' / '.join(PRECISIONS[fmt])}): the export is damaged")
     try:
-        return config_from_dict(sidecar["experiment"])
+        return saved_config_from_dict(sidecar["experiment"])  # load_config's checks.
     except (KeyError, TypeError, ConfigError) as e:
-        raise CheckpointError(f"{side}: no usable 'experiment' config ({e}); export the "
-                              "checkpoint again") from e
+        raise DamagedExportError(f"{side}: no usable 'experiment' config ({e})") from e
 
 
 def _check_shapes(path: str, fn: HeatmapsFn, config: ExperimentConfig) -> None:
@@ -359,11 +359,11 @@ def _check_shapes(path: str, fn: HeatmapsFn, config: ExperimentConfig) -> None:
     hw, hh = config.model.heatmap_size
     expected = (1, hh, hw, config.model.num_keypoints)
 
-    def mismatch(got: str) -> CheckpointError:
-        return CheckpointError(
+    def mismatch(got: str) -> DamagedExportError:
+        return DamagedExportError(
             f"{path} does not match the config of its sidecar {sidecar_path(path)}: for "
             f"{height}x{width} crops the sidecar promises heatmaps {expected}, the file gives "
-            f"{got}; the sidecar belongs to another export: export the checkpoint again")
+            f"{got}; the sidecar belongs to another export, or was edited")
     try:
         got = tuple(np.shape(fn(np.zeros((1, height, width, 3), np.float32))))
     except Exception as e:  # noqa: BLE001 - each runtime raises its own types here.
@@ -391,8 +391,8 @@ def load_export(path: str, overrides: Sequence[str] = (),
     config = _sidecar_config(path, sidecar)
     fn = load_network(path, num_threads)
     _check_shapes(path, fn, config)
-    fmt = export_format(path)
-    return PoseModel(numpy_network(fn, config), with_overrides(config, overrides), fmt,
+    fmt, side = export_format(path), sidecar_path(path)  # side: named if its metadata is wrong.
+    return PoseModel(numpy_network(fn, config), with_overrides(config, overrides, side), fmt,
                      path, runtime=RUNTIME_OF[fmt], precision=sidecar["precision"])
 
 

@@ -21,9 +21,11 @@ from typing import Any, Optional, Sequence
 import tensorflow as tf
 
 from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
-from keras_pose.configs import ConfigError, ExperimentConfig, apply_overrides, load_config
+from keras_pose.configs import ExperimentConfig, apply_overrides, load_config
 from keras_pose.configs.cli import (check_keypoint_metadata, check_keypoint_renaming,
-                                    warn_training_only, warn_unused_blur_kernel)
+                                    refuse_model_overrides, warn_training_only,
+                                    warn_unused_blur_kernel)
+from keras_pose.configs.conversion import override_items
 from keras_pose.inference.estimator import Network, TopDownEstimator
 from keras_pose.tf_paths import literal_path
 
@@ -63,24 +65,21 @@ class PoseModel:
 
 def with_overrides(config: ExperimentConfig, overrides: Sequence[str],
                    source: str = "") -> ExperimentConfig:
-    """``section.field=value`` changes of a checkpoint's config at inference;
+    """``section.field=value`` changes of a checkpoint's config at inference,
+    applied as the command lines' are (``configs.conversion.apply_overrides``:
+    one string is one override, OKS sigma presets become numbers);
     ``source``: the file ``config`` was read from, named when its keypoint
     metadata does not fit its model (``configs.cli.check_keypoint_metadata``).
 
     Raises:
-      ConfigError: for ``model.*`` (the weights define the model), a bad
-        override, or keypoint metadata (the file's or an override's) that
-        does not fit the model's K.
+      ConfigError: for ``model.*`` (the weights define the model; refused by
+        key, before any value is applied), a bad override, or keypoint
+        metadata (the file's or an override's) that does not fit the model's K.
     """
-    if isinstance(overrides, str):  # One "a.b=c" would read as its characters.
-        overrides = [overrides]
+    overrides = override_items(overrides)
+    refuse_model_overrides(overrides, "at inference")
     check_keypoint_metadata(config, source=source)
-    changed = apply_overrides(config, list(overrides))
-    if changed.model != config.model:
-        decoding = (" (the decoding is chosen by test.decoding=msra|dark)"
-                    if changed.model.codec != config.model.codec else "")
-        raise ConfigError("model.* cannot be overridden at inference: the checkpoint's "
-                          f"weights define the model{decoding}")
+    changed = apply_overrides(config, overrides)
     # As evaluate.py's (configs.cli): predict.py, the Predictor, the exporter.
     check_keypoint_renaming(config.data.keypoint_names, changed.data.keypoint_names)
     warn_unused_blur_kernel(changed, overrides)

@@ -19,30 +19,49 @@ def input_images(items: Sequence[InputFile], upright: bool = True
     """(input, image) of every input image and video frame in order, read
     lazily (photos ``upright`` as in :class:`PredictionRun`); unreadable
     inputs are skipped here (the run itself reports them)."""
+    for item, _, image in _numbered_images(items, upright):
+        yield item, image
+
+
+def _numbered_images(items: Sequence[InputFile], upright: bool
+                     ) -> Iterator[tuple[InputFile, Optional[int], np.ndarray]]:
+    """:func:`input_images` with each video frame's index (None for a photo)."""
     for item in items:
         if not item.is_video:
             try:
-                yield item, read_image(item.path, upright)
+                yield item, None, read_image(item.path, upright)
             except ImageReadError:
                 pass
             continue
         capture = cv2.VideoCapture(item.path)
         try:
-            for _, frame in VideoFrames(capture):
+            for index, frame in VideoFrames(capture):
                 if frame is not None:  # A damaged frame (the run reports it).
-                    yield item, frame
+                    yield item, index, frame
         finally:
             capture.release()
+
+
+def frame_source(detector: Any, video: str, index: int) -> str:
+    """Whose boxes frame ``index`` of ``video`` (an input key) is detected
+    with: the detector's ``frame_source`` (a boxes file keys a frame as
+    frames.json names it, ``clip.mp4#3``, or the video by its path), else
+    the video's key. The one rule of the run and of the calibration: the
+    calibration asked for the video's key and, with per-frame boxes, found
+    0 people where the run finds them all."""
+    own = getattr(detector, "frame_source", None)
+    return video if own is None else own(video, index)
 
 
 def input_people(items: Sequence[InputFile], detector: Any, upright: bool = True
                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(image, boxes) of every input image and video frame in order, with
-    the boxes the run's detector finds: the people that calibrate and check
-    an int8 export when the data set is not on disk
-    (``keras_pose.export.cache``)."""
-    for item, image in input_images(items, upright):
-        yield image, detector.detect(image, item.key).boxes
+    the boxes the run's detector finds (each frame from the source the run
+    asks, :func:`frame_source`): the people that calibrate and check an
+    int8 export when the data set is not on disk (``keras_pose.export.cache``)."""
+    for item, index, image in _numbered_images(items, upright):
+        source = item.key if index is None else frame_source(detector, item.key, index)
+        yield image, detector.detect(image, source).boxes
 
 
 def calibration_images(items: Sequence[InputFile], count: int = 16,

@@ -24,8 +24,9 @@ from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
+from keras_pose.detection.results import NO_CATEGORY
 from keras_pose.signals import defer_interrupts, raise_lost_stop
-from keras_pose.prediction.input_pixels import VideoFrames
+from keras_pose.prediction.input_pixels import VideoFrames, frame_source
 from keras_pose.prediction.image_ids import boxes_file_ids, unlisted_image_id
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.earlier_outputs import (INCOMPLETE, PREVIOUS, SEQUENCE_SUFFIXES,
@@ -76,8 +77,8 @@ def coco_entries(result: Any, image_id: int, file_name: str, category_id: int = 
     categories = getattr(result, "categories", None)
     if categories is None:
         categories = [category_id] * len(result.scores)
-    # A box without category_id (NO_CATEGORY, 0): the model's category.
-    categories = [int(c) or category_id for c in categories]
+    # A box without category_id: the model's category (0 is a category id).
+    categories = [category_id if int(c) == NO_CATEGORY else int(c) for c in categories]
     for kp, ks, score, box, category in zip(result.keypoints, result.keypoint_scores,
                                             result.scores, result.boxes, categories):
         flat = [round(float(v), 2) for xy, s in zip(kp, ks) for v in (*xy, s)]
@@ -129,7 +130,7 @@ class PredictionRun:
         categories = self.predictor.config.data.category_ids or ()
         boxes = getattr(result, "categories", None)
         if (len(categories) > 1 and len(result.scores) and not self._first_category_said
-                and (boxes is None or not np.all(boxes))):
+                and (boxes is None or np.any(np.asarray(boxes) == NO_CATEGORY))):
             self._first_category_said = True  # Was unsaid (all the first category).
             logging.warning(
                 "the model was trained on categories %s, and boxes of %s give no category "
@@ -230,8 +231,7 @@ class PredictionRun:
                 return
             # A boxes file keys a frame as frames.json names it (clip.mp4#3),
             # or the video by its path: then every frame gets its boxes.
-            frame_source = getattr(self.detector, "frame_source", lambda video, i: video)
-            numbered = ((frame_key(item.key, i), frame_source(item.key, i), frame)
+            numbered = ((frame_key(item.key, i), frame_source(self.detector, item.key, i), frame)
                         for i, frame in itertools.chain([first], decoded))
             if not self._sequence(item.key, numbered, fps, track, track_config, item.path):
                 return  # Skipped (said as a failure): no frame ran.
