@@ -90,7 +90,7 @@ def mmpose_file_config(path: str, release: Optional[str], experiment: Optional[s
             f"{path} needs --experiment (and --set for what differs): it is not the "
             "published file of a preset (python -m keras_pose.presets lists them), and its "
             "tensors do not say the input size, data set or codec")
-    return apply_overrides(config, list(overrides)) if overrides else config
+    return apply_overrides(config, overrides) if overrides else config
 
 
 def _named_preset(path: str) -> Optional[Preset]:

@@ -62,6 +62,9 @@ def test_a_published_file_converts_with_its_presets_settings(tmp_path):
     assert config.model.codec == "dark" and config.model.image_size == (288, 384)
     changed = mmpose_file_config(path, "1.x", None, ["test.blur_kernel=17"], presets=table)
     assert changed.test.blur_kernel == 17 and changed.data.gt_box_rule == "mmpose"
+    # One string is one override (it read as its characters: "override 't' ...").
+    one = mmpose_file_config(path, "1.x", None, "test.blur_kernel=17", presets=table)
+    assert one.test.blur_kernel == 17
 
 
 def test_an_experiment_given_for_a_published_file_wins(tmp_path):
