@@ -7,7 +7,8 @@ SIGTERM), for as long as the others are missing. :func:`wait_for_workers`
 meets the other workers first, in Python: it says whom it waits for, and a
 Ctrl-C or a kill stops it. Once joined, :func:`check_workers_agree` stops
 every worker whose command differs from the others' (settings, or data
-that gives another step count), before any step.
+that gives another step count), before any step; a worker lost during
+those checks is named in one line (:func:`gather_before_training`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import re
 import socket
 import threading
 import time
-from typing import Optional
+from typing import Iterator, Optional
 
 from absl import logging
 
@@ -304,6 +305,41 @@ def settle_after_collective() -> None:
     time.sleep(_SETTLE_S)
 
 
+@contextlib.contextmanager
+def lost_before_training() -> Iterator[None]:
+    """The block, a collective before training (the workers' checks, the
+    model's variables that the chief's values initialise), stops with one
+    line naming the worker that left instead of TF's traceback (was a
+    100-line UnavailableError from the first collective after a worker was
+    killed during its set-up). TF says a peer is gone with UnavailableError
+    (its heartbeats stopped, its connection closed: what SIGTERM and kill -9
+    of a worker at each collective before training gave, TF 2.21), or with
+    AbortedError (its coordination service's word for a task that started
+    again; not seen here).
+
+    Raises:
+      TrainingError: :func:`lost_worker_error` (before_training) in a cluster
+        of several workers; TF's error itself in a run of one process.
+    """
+    import tensorflow as tf
+    try:
+        yield
+    except (tf.errors.UnavailableError, tf.errors.AbortedError) as e:
+        if cluster_workers() < 2:
+            raise
+        raise lost_worker_error(str(e.message), False, None, before_training=True) from e
+
+
+def gather_before_training(strategy, row: list[int]):
+    """Every worker's ``row`` (ints of one length), the rows in worker order
+    (the chief first): an int64 array [workers, len(row)]. Every collective
+    before training is this one (a worker gone: :func:`lost_before_training`)."""
+    import tensorflow as tf
+    value = tf.constant([row], tf.int64)
+    with lost_before_training():
+        return strategy.gather(strategy.run(lambda: value), axis=0).numpy()
+
+
 def stop_together(strategy, refusal: Optional[BaseException]) -> None:
     """A collective in which every worker says whether it refused the run
     (``refusal``: its own user error, or None).
@@ -311,13 +347,12 @@ def stop_together(strategy, refusal: Optional[BaseException]) -> None:
     Raises:
       ``refusal`` on the worker that refused (also when the others have
       stopped already); TrainingError naming the workers that refused, on
-      the others.
+      the others (or the worker lost, :func:`gather_before_training`).
     """
     import tensorflow as tf
-    flag = tf.constant([int(refusal is not None)], tf.int64)
     try:
-        flags = strategy.gather(strategy.run(lambda: flag), axis=0).numpy()
-    except tf.errors.OpError:
+        flags = gather_before_training(strategy, [int(refusal is not None)])[:, 0]
+    except (tf.errors.OpError, TrainingError):  # A peer gone: TF's error, or its line.
         if refusal is not None:
             raise refusal from None
         raise
@@ -361,14 +396,12 @@ def check_workers_agree(strategy, config_dict: dict, derived: dict) -> None:
       TrainingError: naming the settings that differ, on every worker.
     """
     import numpy as np
-    import tensorflow as tf
     settings = {f"{section}.{field}": value for section, fields in config_dict.items()
                 if isinstance(fields, dict) for field, value in fields.items()}
     settings = {k: v for k, v in settings.items() if k not in MACHINE_SETTINGS}
     settings.update(derived)
     names, hashes = _fingerprints(settings)
-    row = tf.constant([hashes], tf.int64)
-    gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy()
+    gathered = gather_before_training(strategy, hashes)
     differ = [names[j] for j in np.flatnonzero((gathered != gathered[:1]).any(axis=0))]
     if differ:
         settle_after_collective()
@@ -390,12 +423,11 @@ def check_same_weights(strategy, network) -> None:
       TrainingError: on every worker, naming those that differ from worker 0.
     """
     import numpy as np
-    import tensorflow as tf
     digest = hashlib.sha256()
     for weight in network.weights:
         digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
-    row = tf.constant([[int.from_bytes(digest.digest()[:8], "little", signed=True)]], tf.int64)
-    gathered = strategy.gather(strategy.run(lambda: row), axis=0).numpy().ravel()
+    row = [int.from_bytes(digest.digest()[:8], "little", signed=True)]
+    gathered = gather_before_training(strategy, row)[:, 0]
     differ = np.flatnonzero(gathered != gathered[0]).tolist()
     if differ:
         settle_after_collective()

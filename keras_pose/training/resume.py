@@ -1,9 +1,10 @@
 """Whether, and from which checkpoint, a run resumes: a ``--model_dir``
 that is itself a checkpoint or a SavedModel is refused, a checkpoint of
 another model, input convention or precision is refused before anything is
-written (other changed settings are named), checkpoints of an earlier
-version whose optimizer state was stored by position are refused, and the
-workers of a multi-worker run agree on one epoch.
+written (other changed settings are named), one of another schedule before
+the workers compare their epochs, checkpoints of an earlier version whose
+optimizer state was stored by position are refused, and the workers of a
+multi-worker run agree on one epoch.
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-import tensorflow as tf
 from absl import logging
 
-from keras_pose.checkpoint import is_complete, is_model_checkpoint
+from keras_pose.checkpoint import is_complete, is_model_checkpoint, latest_epoch_checkpoint
 from keras_pose.configs import ExperimentConfig, config_differences
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError
-from keras_pose.training.cluster import settle_after_collective, task_names
+from keras_pose.training.cluster import (gather_before_training, settle_after_collective,
+                                         task_names)
 from keras_pose.training.distribution import resolve_precision
+from keras_pose.training.precision import schedule_change
 
 
 def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
@@ -130,6 +132,28 @@ def refuse_legacy(directory: str) -> None:
             f"--init_checkpoint {sorted(legacy)[-1]} to start from its weights")
 
 
+def refuse_other_schedule(directory: str, steps: int, batch: int, batch_per_replica: int) -> None:
+    """Refuses to resume ``directory``'s newest complete checkpoint when its
+    state.json says it was written with other steps per epoch or another
+    global batch than this run's ``steps`` and ``batch`` (no copy makes that
+    resumable: :func:`~keras_pose.training.precision.schedule_change` says
+    what does). Each worker checks its own newest before the workers
+    compare epochs: workers apart were told to copy the newest checkpoint
+    between machines, then, once copied, that its schedule differs. A
+    state.json that does not say is checked when restored.
+
+    Raises:
+      TrainingError: naming the checkpoint, both schedules and the way out.
+    """
+    latest = latest_epoch_checkpoint(directory)
+    state = run_dir.read_state(latest) if latest else None
+    if not (state and state.steps_per_epoch and state.global_batch):
+        return
+    if (state.steps_per_epoch, state.global_batch) != (steps, batch):
+        raise schedule_change(latest, state.steps_per_epoch, state.global_batch, steps, batch,
+                              batch_per_replica)
+
+
 def agreed_checkpoint(strategy, model_dir: str, directory: str,
                       latest: Optional[str]) -> Optional[str]:
     """The epoch every worker resumes from: the oldest of the workers'
@@ -226,9 +250,9 @@ def _refuse_apart(model_dir: str, tasks: list[str], epochs: list[int], why: str)
 
 
 def _gathered(strategy, value: int) -> list[int]:
-    """``value`` of every worker, in worker order (a collective)."""
-    gathered = strategy.gather(strategy.run(lambda: tf.constant([value], tf.int64)), axis=0)
-    return [int(v) for v in gathered.numpy()]
+    """``value`` of every worker, in worker order (a collective; a worker
+    gone: one line naming it)."""
+    return [int(v) for v in gather_before_training(strategy, [value])[:, 0]]
 
 
 def _task_dir(model_dir: str, tasks: list[str], task: str) -> str:

@@ -40,8 +40,8 @@ from keras_pose.training import callbacks as cb
 from keras_pose.training import run_dir
 from keras_pose.training.callbacks import TrainingError, TrainingInterrupted
 from keras_pose.training.cluster import (check_same_weights, check_workers_agree,
-                                         cluster_workers, end_together, lost_worker_error,
-                                         stop_together)
+                                         cluster_workers, end_together, lost_before_training,
+                                         lost_worker_error, stop_together)
 from keras_pose.training.distribution import (is_chief, resolve_precision, select_strategy,
                                               worker_dir)
 from keras_pose.training.finish import after_training, check_export_place
@@ -53,7 +53,8 @@ from keras_pose.training.model import PoseTrainingModel
 from keras_pose.training.precision import check_jit_compile, dtype_policy, schedule_change
 from keras_pose.training.process_state import caller_state_kept
 from keras_pose.training.resume import (agreed_checkpoint, check_resume, log_changed_settings,
-                                       refuse_checkpoint_as_model_dir, refuse_legacy)
+                                       refuse_checkpoint_as_model_dir, refuse_legacy,
+                                       refuse_other_schedule)
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
 
 
@@ -373,13 +374,9 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
                 run_dir.check_epoch_files(latest)
             except CheckpointError as e:
                 raise TrainingError(f"cannot resume from {latest}: {e}") from e
-    try:
+    with lost_before_training():  # Another worker stopped there (its own error).
         network, model, state = _build(config, strategy, plan, latest,
                                        config.train.init_checkpoint or None)
-    except tf.errors.UnavailableError as e:  # Another worker stopped there (its own error).
-        if cluster_workers() < 2:
-            raise
-        raise lost_worker_error(str(e.message), plan.chief, None, before_training=True) from e
     if cluster_workers() > 1:
         check_same_weights(strategy, network)
     if state.epoch > config.train.epochs:  # Its config.json said the fewer, in silence.
@@ -464,6 +461,8 @@ def _checks(config: ExperimentConfig, plan: _Plan, records, model_dir: str, expo
         check_export_place(os.path.join(model_dir, "saved_model"))
     refuse_legacy(plan.directory)
     run_dir.check_checkpoints(plan.directory)
+    refuse_other_schedule(plan.directory, plan.steps_per_epoch, plan.global_batch,
+                          config.train.batch_size_per_replica)
     return validation
 
 
