@@ -66,6 +66,33 @@ def mpii_dir() -> str:
     return os.path.join(DATA_DIR, "mpii")
 
 
+@pytest.fixture(scope="module")
+def mpii_root(tmp_path_factory, mpii_dir):
+    """The real MPII sample in the reference layout (train and valid = its 5
+    people), with a gt_valid.mat made from its joints (head boxes around
+    the upper neck and head top)."""
+    import json
+    import numpy as np
+    from tests.reference_impl import write_official_gt_mat
+    root = tmp_path_factory.mktemp("mpii")
+    os.makedirs(root / "annot")
+    os.makedirs(root / "images")
+    with open(os.path.join(mpii_dir, "test_mpii.json")) as f:
+        people = json.load(f)
+    for split in ("train", "valid"):
+        shutil.copy(os.path.join(mpii_dir, "test_mpii.json"), root / "annot" / f"{split}.json")
+    for name in os.listdir(mpii_dir):
+        if name.endswith(".jpg"):
+            shutil.copy(os.path.join(mpii_dir, name), root / "images" / name)
+    joints = np.array([p["joints"] for p in people], float)  # 1-based, as the .mat.
+    visible = np.array([p["joints_vis"] for p in people], float)
+    center = (joints[:, 8] + joints[:, 9]) / 2
+    half = np.abs(joints[:, 9] - joints[:, 8]).max(axis=1, keepdims=True) * 0.6 + 5
+    write_official_gt_mat(str(root / "annot" / "gt_valid.mat"), joints, visible,
+                          np.stack([center - half, center + half], axis=1))
+    return root
+
+
 def shared_dir(tmp_path_factory, name: str):
     """A directory all pytest-xdist workers of this run share (each worker's
     base temp is a child of the run's), for fixtures built once per run."""

@@ -41,12 +41,19 @@ def test_an_empty_flagfile_is_refused(flags, tmp_path):
     ("train.py", ["--noaugment", "--set", "data.flip=true"],
      "--noaugment and --set data.flip=true give data.flip two values (--noaugment means "
      "data.flip=false): give one of them"),
+    ("evaluate.py", ["--batch_size", "4", "--set", "test.batch_size=64"],
+     "--batch_size 4 and --set test.batch_size=64 give test.batch_size two values: give one "
+     "of them"),
+    ("train.py", ["--init_checkpoint", "a/best", "--set", "train.init_checkpoint=b/best"],
+     "--init_checkpoint a/best and --set train.init_checkpoint=b/best give "
+     "train.init_checkpoint two values: give one of them"),
 ])
 def test_a_flag_and_the_set_of_what_it_decides_are_refused(run_script, tmp_path, monkeypatch,
                                                             script, args, message):
     """The flag won in silence: --use_gt_boxes evaluated on ground-truth
     boxes and never read the file; --detections A used A; --noaugment ran
-    and recorded rotation 0 and no flip."""
+    and recorded rotation 0 and no flip; --batch_size 4 evaluated in batches
+    of 4; --init_checkpoint a/best started from a/best."""
     monkeypatch.chdir(tmp_path)
     code, _, err = run_script(script)(args)
     assert code == 1 and err.strip() == f"{script}: error: {message}"
@@ -58,6 +65,7 @@ def test_a_flag_and_the_set_of_what_it_decides_are_refused(run_script, tmp_path,
     ("evaluate.py", ["--detections", "a.json", "--set", "test.detection_file=a.json"]),
     ("train.py", ["--noaugment", "--set", "data.rotation_factor=0", "--set", "data.flip=false"]),
     ("train.py", ["--augment", "--set", "data.rotation_factor=30"]),
+    ("evaluate.py", ["--batch_size", "4", "--set", "test.batch_size=4"]),
 ])
 def test_a_flag_and_a_set_that_agree_are_taken(run_script, tmp_path, monkeypatch, script,
                                               args):

@@ -1,7 +1,7 @@
-"""Who decides a setting on the command lines: a flag and the --set of its
-setting (evaluate.py --batch_size, train.py --init_checkpoint) are refused
-when they disagree; a model.* --set of an evaluation is refused by its key;
-and train.py's default --model_dir does not resume a run on another data set."""
+"""Who decides a setting on the command lines: a model.* --set of an
+evaluation is refused by its key, and train.py's default --model_dir does
+not resume a run on another data set (a flag against the --set of its
+setting: tests/test_cli_flag_settings.py)."""
 
 import os
 import types
@@ -9,31 +9,6 @@ import types
 import pytest
 
 from keras_pose.configs import apply_overrides, get_experiment, save_config
-
-
-@pytest.mark.parametrize("script, args, message", [
-    ("evaluate.py", ["--batch_size", "4", "--set", "test.batch_size=64"],
-     "--batch_size 4 and --set test.batch_size=64 give test.batch_size two values: give one "
-     "of them"),
-    ("train.py", ["--init_checkpoint", "a/best", "--set", "train.init_checkpoint=b/best"],
-     "--init_checkpoint a/best and --set train.init_checkpoint=b/best give "
-     "train.init_checkpoint two values: give one of them"),
-])
-def test_a_flag_and_the_set_it_decides_are_refused(run_script, tmp_path, monkeypatch, script,
-                                                    args, message):
-    """The flag won in silence: --batch_size 4 evaluated in batches of 4;
-    --init_checkpoint a/best started from a/best."""
-    monkeypatch.chdir(tmp_path)
-    code, _, err = run_script(script)(args)
-    assert code == 1 and err.strip() == f"{script}: error: {message}"
-    assert os.listdir(tmp_path) == []
-
-
-def test_a_flag_and_a_set_that_agree_are_taken(run_script, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    code, _, err = run_script("evaluate.py")(["--batch_size", "4", "--set", "test.batch_size=4",
-                                              "--set", "nosuch.key=1"])
-    assert code == 1 and "two values" not in err and "nosuch" in err  # Stopped later.
 
 
 def test_a_model_set_of_an_evaluation_is_refused_before_its_value(run_script, tiny_exported,

@@ -215,29 +215,6 @@ def test_a_bug_deep_in_the_evaluation_shows_its_traceback(coco_root, coco_checkp
     assert "evaluate.py: error" not in proc.stderr
 
 
-@pytest.fixture(scope="module")
-def mpii_root(tmp_path_factory, mpii_dir):
-    """The real MPII sample in the reference layout, with a gt_valid.mat
-    made from its joints."""
-    root = tmp_path_factory.mktemp("mpii")
-    os.makedirs(root / "annot")
-    os.makedirs(root / "images")
-    with open(os.path.join(mpii_dir, "test_mpii.json")) as f:
-        people = json.load(f)
-    for split in ("train", "valid"):
-        shutil.copy(os.path.join(mpii_dir, "test_mpii.json"), root / "annot" / f"{split}.json")
-    for name in os.listdir(mpii_dir):
-        if name.endswith(".jpg"):
-            shutil.copy(os.path.join(mpii_dir, name), root / "images" / name)
-    joints = np.array([p["joints"] for p in people], float)
-    visible = np.array([p["joints_vis"] for p in people], float)
-    center = (joints[:, 8] + joints[:, 9]) / 2
-    half = np.abs(joints[:, 9] - joints[:, 8]).max(axis=1, keepdims=True) * 0.6 + 5
-    write_official_gt_mat(str(root / "annot" / "gt_valid.mat"), joints, visible,
-                      np.stack([center - half, center + half], axis=1))
-    return root
-
-
 def test_mpii_end_to_end_pckh_and_pred_mat(mpii_root, tmp_path, monkeypatch):
     import scipy.io
     from keras_pose.evaluation import mpii, runner

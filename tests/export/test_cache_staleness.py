@@ -9,19 +9,14 @@ import json
 
 import pytest
 
-from keras_pose.checkpoint import save_model_checkpoint
-from keras_pose.configs import apply_overrides
 from keras_pose.export import runtimes, staleness
 from keras_pose.inference import load_pose_model
 
 
 @pytest.fixture
-def checkpoint(tiny_exported, tmp_path):
+def checkpoint(private_checkpoint):
     """A private copy of tiny_exported's checkpoint (exports go beside it)."""
-    model, config = tiny_exported[:2]
-    path = str(tmp_path / "ckpt")
-    save_model_checkpoint(model, apply_overrides(config, ["data.root=/nonexistent"]), path)
-    return path
+    return private_checkpoint
 
 
 def _edit_sidecar(path, edit):

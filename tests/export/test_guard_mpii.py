@@ -8,9 +8,6 @@ is not what is tested here), so no network runs.
 """
 
 import dataclasses
-import json
-import os
-import shutil
 
 import numpy as np
 import pytest
@@ -18,7 +15,6 @@ import pytest
 from keras_pose.configs import get_experiment
 from keras_pose.export import guard
 from keras_pose.inference.records import Predictions
-from tests.reference_impl import write_official_gt_mat
 
 # The sample's labelled joints (tests/data/mpii/test_mpii.json: 16 + 16 +
 # 14 + 14 + 16) without pelvis and thorax (labelled for all 5), which PCKh
@@ -29,25 +25,10 @@ POOLED_FIRST_TWO = 28
 
 
 @pytest.fixture(scope="module")
-def mpii_config(tmp_path_factory, mpii_dir):
+def mpii_config(mpii_root):
     """The MPII experiment (tiny network sizes) on the sample, valid split =
     the 5 people, and its gt_valid.mat."""
-    root = tmp_path_factory.mktemp("mpii")
-    os.makedirs(root / "annot")
-    os.makedirs(root / "images")
-    with open(os.path.join(mpii_dir, "test_mpii.json")) as f:
-        people = json.load(f)
-    for split in ("train", "valid"):
-        shutil.copy(os.path.join(mpii_dir, "test_mpii.json"), root / "annot" / f"{split}.json")
-    for name in os.listdir(mpii_dir):
-        if name.endswith(".jpg"):
-            shutil.copy(os.path.join(mpii_dir, name), root / "images" / name)
-    joints = np.array([p["joints"] for p in people], float)  # 1-based, as the .mat.
-    visible = np.array([p["joints_vis"] for p in people], float)
-    center = (joints[:, 8] + joints[:, 9]) / 2
-    half = np.abs(joints[:, 9] - joints[:, 8]).max(axis=1, keepdims=True) * 0.6 + 5
-    write_official_gt_mat(str(root / "annot" / "gt_valid.mat"), joints, visible,
-                          np.stack([center - half, center + half], axis=1))
+    root = mpii_root
     source = get_experiment("mpii_resnet50_256x256")
     model = dataclasses.replace(source.model, image_size=(32, 64), heatmap_size=(8, 16))
     return source.replace(model=model, data=dataclasses.replace(source.data, root=str(root)))
