@@ -13,9 +13,9 @@ import scipy.io
 
 from keras_pose.data.datasets import BoxMode, DatasetError, load_records
 from keras_pose.evaluation import runner
-# The tiny model and the real COCO / MPII samples of the evaluate.py tests.
+# The tiny model and the real COCO sample of the evaluate.py tests (MPII: conftest.py).
 from tests.test_evaluate_cli import (  # noqa: F401
-    DET_FILE, _checkpoint, _tiny_config, coco_checkpoint, coco_root, mpii_root)
+    DET_FILE, _checkpoint, _tiny_config, coco_checkpoint, coco_root)
 
 NEEDS_PEOPLE = ("; evaluation needs annotated people with keypoints (a split without ground "
                 "truth is named with 'test', e.g. test-dev2017, and evaluated on --detections)")

@@ -11,10 +11,10 @@ from keras_pose.data.datasets import BoxMode, load_records
 from keras_pose.evaluation import mpii, runner
 from keras_pose.evaluation.metrics import metric_for
 from keras_pose.inference import load_pose_model
-# The tiny model and the real COCO / MPII samples of the evaluate.py tests
+# The tiny model and the real COCO sample of the evaluate.py tests (MPII: conftest.py)
 # (module fixtures: built once for this module).
 from tests.test_evaluate_cli import (  # noqa: F401
-    _checkpoint, _tiny_config, coco_checkpoint, coco_root, mpii_root)
+    _checkpoint, _tiny_config, coco_checkpoint, coco_root)
 
 
 def test_arch_name_is_the_official_full_arch_name():
