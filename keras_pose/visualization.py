@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from typing import Any, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -50,6 +50,25 @@ def _color(names: Sequence[str], *joints: int) -> tuple[int, int, int]:
     return CENTRE
 
 
+def check_score_threshold(score_threshold: Any) -> float:
+    """``score_threshold`` as a float; a ValueError for anything but a finite
+    number (None was a TypeError comparing a float with None, "0.3" NumPy's
+    UFuncTypeError, NaN drew no joint)."""
+    if (isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real)
+            or not math.isfinite(score_threshold)):
+        raise ValueError(f"score_threshold: expected a finite number (keypoints scoring above "
+                         f"it are drawn, e.g. 0.2), got {score_threshold!r}")
+    return float(score_threshold)
+
+
+def drawn_limbs(skeleton: Optional[Sequence[Sequence[int]]],
+                num_keypoints: int) -> list[tuple[int, int]]:
+    """The limbs (a, b) of ``skeleton`` (None: none, data.skeleton left to a
+    data set) whose two joints are among the K = ``num_keypoints`` drawn: a
+    skeleton of more keypoints draws what fits (was an IndexError)."""
+    return [(a, b) for a, b in skeleton or () if a < num_keypoints and b < num_keypoints]
+
+
 def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.ndarray,
                boxes: np.ndarray, skeleton: Sequence[Sequence[int]],
                keypoint_names: Sequence[str], score_threshold: float = 0.2) -> np.ndarray:
@@ -62,12 +81,9 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.nda
 
     Raises:
       ValueError: for a ``score_threshold`` that is not a finite number
-        (None was a TypeError comparing a float with None).
+        (:func:`check_score_threshold`).
     """
-    if (isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real)
-            or not math.isfinite(score_threshold)):
-        raise ValueError(f"score_threshold: expected a finite number (keypoints scoring above "
-                         f"it are drawn, e.g. 0.2), got {score_threshold!r}")
+    check_score_threshold(score_threshold)
     out = np.ascontiguousarray(check_rgb_image(image).copy())
     scale = max(1, int(round(max(out.shape[:2]) / 400)))
     for person in range(len(keypoints)):
@@ -77,8 +93,8 @@ def draw_poses(image: np.ndarray, keypoints: np.ndarray, keypoint_scores: np.nda
             cv2.rectangle(out, (int(x), int(y)), (int(x + w), int(y + h)), BOX, scale)
         points = keypoints[person]
         ok = (keypoint_scores[person] > score_threshold) & drawable(points)
-        for a, b in skeleton or ():  # None: data.skeleton left to a data set.
-            if a < len(points) and b < len(points) and ok[a] and ok[b]:
+        for a, b in drawn_limbs(skeleton, len(points)):
+            if ok[a] and ok[b]:
                 cv2.line(out, tuple(int(round(v)) for v in points[a]),
                          tuple(int(round(v)) for v in points[b]),
                          _color(keypoint_names, a, b), 2 * scale, cv2.LINE_AA)

@@ -46,7 +46,8 @@ def test_tracker_refuses_detections_that_are_not_a_pair(detections):
 
 
 def test_tracker_takes_none_and_an_empty_pair_as_no_people():
-    tracker = PoseTracker(TrackConfig(), _refused)
+    # K of the sigmas: the estimator is not asked it (see test_tracker.py).
+    tracker = PoseTracker(TrackConfig(), _refused, sigmas=[0.05] * 17)
     for detections in (None, ([], []), (np.zeros((0, 4)), np.zeros(0))):
         assert len(tracker.step(IMAGE, detections).track_ids) == 0
 

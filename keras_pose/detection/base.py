@@ -11,11 +11,13 @@ Shapes: M detections, N candidate boxes, K = ``max_detections`` (padding).
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
 
+from keras_pose.data.images import check_rgb_image
 from keras_pose.data.transforms import box_array
 
 Source = Union[str, int, None]
@@ -111,9 +113,35 @@ class PersonDetector:
         return [self.detect(image, source) for image, source in zip(images, sources)]
 
 
+class WholeImageDetector(PersonDetector):
+    """Each image is one person filling it (score 1): the fallback when no
+    detector is available, and right for single-person crops."""
+
+    def detect(self, image: np.ndarray, source: Source = None) -> Detections:
+        height, width = check_rgb_image(image).shape[:2]
+        return Detections(np.array([[0.0, 0.0, width, height]], np.float32),
+                          np.ones((1,), np.float32))
+
+
+def _is_a(value: Any, kind: type) -> bool:
+    """Whether ``value`` is a number of ``kind`` (numbers.Real or
+    numbers.Integral; NumPy's too), a bool being none."""
+    return isinstance(value, kind) and not isinstance(value, (bool, np.bool_))
+
+
 def check_filter(score_threshold: float, nms_iou_threshold: Optional[float],
                  max_detections: Optional[int]) -> None:
-    """Raises a ValueError naming a filter setting out of its range."""
+    """Raises a ValueError naming a filter setting of the wrong type or out
+    of its range (a string threshold, a 2.5 or True ``max_detections``: was
+    NumPy's or TensorFlow's error, or True taken as 1)."""
+    if not _is_a(score_threshold, numbers.Real):
+        raise ValueError(f"score_threshold must be a number in [0, 1], got {score_threshold!r}")
+    if nms_iou_threshold is not None and not _is_a(nms_iou_threshold, numbers.Real):
+        raise ValueError(f"nms_iou_threshold must be a number in (0, 1] or None, "
+                         f"got {nms_iou_threshold!r}")
+    if max_detections is not None and not _is_a(max_detections, numbers.Integral):
+        raise ValueError(f"max_detections must be a whole number >= 1 or None, "
+                         f"got {max_detections!r}")
     if not 0.0 <= score_threshold <= 1.0:
         raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
     if nms_iou_threshold is not None and not 0.0 < nms_iou_threshold <= 1.0:
@@ -201,7 +229,9 @@ def filter_detections(boxes: np.ndarray, scores: np.ndarray, score_threshold: fl
     # Detections' checks of shapes and counts: 1 box with 2 scores was TF's
     # GatherV2 error.
     given = Detections(boxes, scores, categories)
-    order = kept_order_tf(tf.constant(given.boxes), tf.constant(given.scores), score_threshold,
-                          nms_iou_threshold, max_detections).numpy()
+    order = kept_order_tf(  # NumPy's float64 thresholds: TF's NMS takes float32 ones.
+        tf.constant(given.boxes), tf.constant(given.scores), float(score_threshold),
+        None if nms_iou_threshold is None else float(nms_iou_threshold),
+        None if max_detections is None else int(max_detections)).numpy()
     return Detections(given.boxes[order], given.scores[order],
                       None if categories is None else given.categories[order])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -15,7 +15,8 @@ from keras_pose.detection.runtimes import PRECISION_RUNTIMES, PRECISIONS, RUNTIM
 PRESET_FILES = ("config.json", "metadata.json")
 
 
-def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
+def make_detector(spec: Union[str, os.PathLike, None] = None,
+                  boxes: Union[str, os.PathLike, None] = None,
                   score_threshold: Optional[float] = None,
                   nms_iou_threshold: Optional[float] = None,
                   max_detections: Optional[int] = None,
@@ -28,7 +29,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     Args:
       spec: "none" (each whole image is one person), a boxes JSON file, a
         keras-hub D-FINE preset name or preset directory; None: the default
-        preset (``DEFAULT_PRESET``).
+        preset (``DEFAULT_PRESET``). Paths: a str or an ``os.PathLike``.
       boxes: a boxes file; conflicts with ``spec`` (give one of them).
       score_threshold: None: each detector's default (0.3 for D-FINE, 0 for
         files).
@@ -50,6 +51,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
 
     Raises:
       FlagError: conflicting or unknown settings.
+      TypeError: a ``spec`` or ``boxes`` that is neither a str nor a path.
       keras_pose.detection.DetectionFileError: an unreadable boxes file.
       keras_pose.detection.DetectorUnavailableError: a preset that cannot be
         fetched (offline on first use).
@@ -58,6 +60,7 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     """
     from keras_pose.detection.file_detectors import FileDetector, WholeImageDetector
     from keras_pose.detection.keras_hub_detector import DEFAULT_PRESET, KerasHubPersonDetector
+    spec, boxes = _path_text(spec, "spec"), _path_text(boxes, "boxes")
     _check_not_a_preset_file(spec)  # Before the flags that a boxes file makes wrong.
     _check_runtime(runtime, precision, spec, boxes)
     if spec is not None and spec.lower() == "none":
@@ -78,6 +81,18 @@ def make_detector(spec: Optional[str] = None, boxes: Optional[str] = None,
     if runtime != "tf":
         return _runtime_detector(preset, runtime, precision, calibration_images, settings)
     return KerasHubPersonDetector.from_preset(preset, **settings)
+
+
+def _path_text(value: Any, argument: str) -> Optional[str]:
+    """``value`` (None, a str, or an ``os.PathLike`` such as a pathlib.Path)
+    as None or a str (a Path was an AttributeError: no attribute 'lower');
+    a TypeError naming ``argument`` for anything else."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fsdecode(value)
+    raise TypeError(f"make_detector: {argument} must be a str or a path (e.g. pathlib.Path), "
+                    f"got {type(value).__name__}")
 
 
 def _is_boxes_file(spec: Optional[str]) -> bool:

@@ -1,4 +1,4 @@
-"""Detectors that need no network: precomputed boxes, or the whole image.
+"""The detector of precomputed boxes (``WholeImageDetector`` is in ``base``).
 
 ``FileDetector`` reads person boxes made by any detector, in either form:
 
@@ -35,8 +35,8 @@ from absl import logging
 from keras_pose.data import transforms
 from keras_pose.data.file_kinds import is_video
 from keras_pose.data.images import check_rgb_image
-from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
-                                       filter_detections)
+from keras_pose.detection.base import (  # WholeImageDetector: its home was here.
+    Detections, PersonDetector, Source, WholeImageDetector, check_filter, filter_detections)
 from keras_pose.detection.results import NO_CATEGORY, results_entries
 from keras_pose.errors import UserError
 
@@ -159,11 +159,16 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
             f"({', '.join(bad[:3])}){': it is an MPII annotation file' if mpii else ''}; "
             "--boxes takes COCO detection results (a list of {image_id or file_name, bbox, "
             "score}) or {file name: [[x, y, w, h], ...]}")
+    _warn_skipped(path, bad)
+    return {key: _table_row(v, isinstance(data, list)) for key, v in rows.items()}
+
+
+def _warn_skipped(path: str, bad: Sequence[str]) -> None:
+    """The warning naming the entries that are not boxes, and how many."""
     if bad:
         logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
                         "a bad score or image key): %s", path, len(bad),
                         "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
-    return {key: _table_row(v, isinstance(data, list)) for key, v in rows.items()}
 
 
 def _table_row(rows: list, with_categories: bool) -> tuple:
@@ -342,18 +347,19 @@ def _is_loaded(value: Any) -> bool:
         np.ndim(value[0]) == 2 or np.size(value[0]) == 0)
 
 
-def _loaded_entry(key: Key, value: tuple) -> tuple:
-    """A loaded entry as (boxes (M, 4) float32, scores (M,) float32[,
-    categories (M,) int64]) arrays, checked as ``Detections`` checks them.
-    Was kept as given: lists were taken, then failed in ``detect`` with
-    NumPy's "only integer scalar arrays can be converted to a scalar index"."""
+def _loaded_entry(key: Key, value: tuple, bad: list) -> tuple:
+    """A loaded entry as (boxes (M', 4) float32, scores (M',) float32[, categories
+    (M',) int64]) arrays as ``Detections`` checks them, without the entries a file
+    skips (:func:`_box`), named in ``bad``. Were kept: lists failed in ``detect``,
+    a negative width ran, a NaN score was dropped uncounted."""
     try:
         found = Detections(*value)
     except (TypeError, ValueError) as e:
         raise ValueError(f"boxes entry {key!r}: {e}; expected (boxes (M, 4) [x, y, w, h], "
                          "scores (M,)[, categories (M,)])") from e
-    return (found.boxes, found.scores) + (() if found.categories is None else
-                                          (found.categories,))
+    ok = np.array([_box(b, s) is not None for b, s in zip(found.boxes, found.scores)], bool)
+    bad.extend(f"{key!r} box {i}" for i in np.flatnonzero(~ok))
+    return tuple(a[ok] for a in (found.boxes, found.scores, found.categories) if a is not None)
 
 
 def _merged(rows: Sequence[tuple]) -> tuple:
@@ -376,7 +382,7 @@ class FileDetector(PersonDetector):
     its name. An input with no entry has no people (empty ``Detections``).
 
     Args:
-      boxes: a boxes file path (see ``load_detection_file``), a loaded
+      boxes: a boxes file's path (str or Path; ``load_detection_file``), a loaded
         ``{key: (boxes (M, 4), scores (M,)[, categories (M,)])}``, or the file's own form
         ``{file name: [[x, y, w, h], ...]}``.
       score_threshold: boxes scoring below it are ignored.
@@ -386,15 +392,20 @@ class FileDetector(PersonDetector):
         categories; default COCO's person, 1).
     """
 
-    def __init__(self, boxes: Union[str, Mapping], score_threshold: float = 0.0,
+    def __init__(self, boxes: Union[str, os.PathLike, Mapping], score_threshold: float = 0.0,
                  nms_iou_threshold: Optional[float] = None,
                  max_detections: Optional[int] = None, category_ids: Sequence[int] = (1,)):
         check_filter(score_threshold, nms_iou_threshold, max_detections)
+        boxes = os.fsdecode(boxes) if isinstance(boxes, os.PathLike) else boxes  # A Path was an
+        if not isinstance(boxes, (str, Mapping)):  # AttributeError: "a boxes file path".
+            raise TypeError(f"boxes: expected a file path or a mapping, got {type(boxes).__name__}")
         self.path = boxes if isinstance(boxes, str) else "boxes"
         if isinstance(boxes, str):
             self.table = load_detection_file(boxes, category_ids)
         elif all(_is_loaded(value) for value in boxes.values()):
-            self.table = {key: _loaded_entry(key, value) for key, value in boxes.items()}
+            bad: list = []
+            self.table = {key: _loaded_entry(key, value, bad) for key, value in boxes.items()}
+            _warn_skipped(self.path, bad)
         else:  # The file's own form: {name: [[x, y, w, h], ...]}, lists or arrays.
             self.table = detections_from_json(
                 {name: value.tolist() if isinstance(value, np.ndarray) else value
@@ -487,14 +498,3 @@ class FileDetector(PersonDetector):
         self.below_threshold += 0 if counted else int(np.sum(scores < self.score_threshold))
         return filter_detections(boxes, scores, self.score_threshold, self.nms_iou_threshold,
                                  self.max_detections, categories)
-
-
-class WholeImageDetector(PersonDetector):
-    """Each image is one person filling it (score 1): the fallback when no
-    detector is available, and right for single-person crops."""
-
-    def detect(self, image: np.ndarray, source: Source = None) -> Detections:
-        height, width = check_rgb_image(image).shape[:2]
-        return Detections(np.array([[0.0, 0.0, width, height]], np.float32),
-                          np.ones((1,), np.float32))
-

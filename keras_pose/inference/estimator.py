@@ -24,8 +24,9 @@ Shapes: N images, M people (boxes), h x w crop, H x W heatmap, K keypoints.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, Optional
 
+import numpy as np
 import tensorflow as tf
 
 from keras_pose.codec import build_codec
@@ -56,6 +57,26 @@ def person_scores(keypoint_scores: tf.Tensor, box_scores: tf.Tensor,
     return tf.cast(box_scores, tf.float32) * mean
 
 
+def check_flip(flip: Any) -> Optional[bool]:
+    """``flip`` (True, False, NumPy's bools, or None: the config's) as a bool
+    or None; a ValueError for anything else ("no" or "false" was True)."""
+    if flip is not None and not isinstance(flip, (bool, np.bool_)):
+        raise ValueError(f"flip must be True, False or None, got {flip!r}")
+    return None if flip is None else bool(flip)
+
+
+def _check_box_scores(box_scores: Any, center: Any) -> None:
+    """A ValueError naming ``box_scores`` when its static shape is not (M,)
+    for the M people of ``center`` (M, 2): 3 scores for 1 person, or 1
+    score for 3, were broadcast into the person scores in silence."""
+    center, shape = (tf.TensorShape(v.shape if hasattr(v, "shape") else np.shape(v))
+                     for v in (center, box_scores))
+    people = center[:1]
+    if not shape.is_compatible_with(people):
+        raise ValueError(f"box_scores: one score per person expected, shape {people}; got "
+                         f"shape {shape}")
+
+
 class TopDownEstimator:
     """Keypoints of people given their boxes, entirely in TF ops.
 
@@ -65,13 +86,15 @@ class TopDownEstimator:
       config: the checkpoint's experiment: ``model`` (sizes, normalisation),
         ``data`` (flip pairs, box padding) and ``test`` (shift, refinement,
         rescoring threshold).
-      flip: the flip test; None: ``config.test.flip_test``.
+      flip: the flip test (a bool, else ValueError); None:
+        ``config.test.flip_test``.
     """
 
     def __init__(self, network: Network, config: ExperimentConfig, flip: bool | None = None):
         self.network = network
         self.config = config
-        self.flip = config.test.flip_test if flip is None else bool(flip)
+        flip = check_flip(flip)
+        self.flip = config.test.flip_test if flip is None else flip
         self.codec = build_codec(config.model, config.test)
         self.num_keypoints = int(config.model.num_keypoints)
         self._compiled = None
@@ -145,7 +168,12 @@ class TopDownEstimator:
         Returns:
           ``keypoints`` (M, K, 2) image pixels, ``keypoint_scores`` (M, K),
           ``scores`` (M,), all float32.
+
+        Raises:
+          ValueError: ``box_scores`` not of shape (M,), when the shapes are
+            known (always, outside a graph).
         """
+        _check_box_scores(box_scores, center)
         heatmaps = self.heatmaps(crops)
         coords, scores = self.codec.decode_tf(heatmaps)
         return {"keypoints": self.codec.to_image_tf(coords, center, scale),

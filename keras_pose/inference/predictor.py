@@ -20,6 +20,7 @@ Shapes: M people (boxes), K keypoints.
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ import tensorflow as tf
 
 from keras_pose.data import transforms
 from keras_pose.data.images import check_rgb_image
+from keras_pose.inference.estimator import check_flip
 from keras_pose.inference.loading import PoseModel, load_pose_model
 from keras_pose.signals import defer_interrupts
 
@@ -101,10 +103,15 @@ class Predictor:
     """Runs a pose model on images with person boxes.
 
     Args:
-      pose_model: a loaded model (:func:`keras_pose.inference.load_pose_model`).
+      pose_model: a loaded model (:func:`keras_pose.inference.load_pose_model`);
+        a path is a TypeError: :meth:`from_checkpoint` loads it.
     """
 
     def __init__(self, pose_model: PoseModel):
+        if isinstance(pose_model, (str, os.PathLike)):  # Was "'str' object has no attribute"
+            raise TypeError(f"Predictor takes a loaded model; for a checkpoint, model folder "
+                            f"or preset name use Predictor.from_checkpoint("
+                            f"{os.fsdecode(pose_model)!r})")
         self.pose_model = pose_model
         self.config = pose_model.config
         self._runs = {}
@@ -189,9 +196,8 @@ class Predictor:
         if len(bad):  # Was multiplied into the person scores as given.
             raise ValueError(f"box score {bad[0]} is {scores[bad[0]]}: box scores are "
                              "finite numbers >= 0")
-        if flip is not None and not isinstance(flip, (bool, np.bool_)):
-            raise ValueError(f"flip must be True, False or None, got {flip!r}")  # "no" was True
-        flip = self.config.test.flip_test if flip is None else bool(flip)
+        flip = check_flip(flip)
+        flip = self.config.test.flip_test if flip is None else flip
         run, pixels, chunk = self._run(flip), tf.constant(image), self.config.test.batch_size
         parts = []
         # test.batch_size people a call: all of them at once took ~6 MB a box

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from keras_pose.data.images import check_rgb_image
-from keras_pose.visualization import drawable
+from keras_pose.visualization import check_score_threshold, drawable, drawn_limbs
 
 _GOLDEN = 0.618033988749895  # hue step: consecutive ids land far apart on the wheel
 
@@ -51,7 +51,14 @@ def draw_tracks(image: np.ndarray, result: Any, skeleton: Sequence[Sequence[int]
       skeleton: 0-based limbs.
       score_threshold: joints scoring at most it are not drawn (as
         ``visualization.draw_poses``: predict.py's --score_threshold).
+
+    Raises:
+      ValueError: a ``score_threshold`` that is not a finite number (as
+        ``draw_poses``: NaN drew boxes without joints, "0.3" was NumPy's
+        error); limbs of joints past K are left out, as there (were an
+        IndexError).
     """
+    check_score_threshold(score_threshold)
     out = np.ascontiguousarray(check_rgb_image(image).copy())
     scale = max(1, int(round(max(out.shape[:2]) / 400)))
     for p, track_id in enumerate(result.track_ids):
@@ -64,7 +71,7 @@ def draw_tracks(image: np.ndarray, result: Any, skeleton: Sequence[Sequence[int]
                         cv2.FONT_HERSHEY_SIMPLEX, 0.4 * scale, color, scale, cv2.LINE_AA)
         ok = (result.keypoint_scores[p] > score_threshold) & drawable(result.keypoints[p])
         points = np.round(np.where(ok[:, None], result.keypoints[p], 0)).astype(int)
-        for a, b in skeleton or ():  # None: data.skeleton left to a data set.
+        for a, b in drawn_limbs(skeleton, len(ok)):
             if ok[a] and ok[b]:
                 cv2.line(out, tuple(points[a].tolist()), tuple(points[b].tolist()), color,
                          2 * scale, cv2.LINE_AA)

@@ -61,8 +61,11 @@ from keras_pose.tracking.similarity import greedy_match, sigmas_or_default
 # estimate_fn(image (H, W, 3) uint8 RGB, boxes (M, 4) float32 [x, y, w, h],
 # box_scores (M,) float32) -> an object with .keypoints (M, K, 2),
 # .keypoint_scores (M, K), .scores (M,) (and optionally .boxes (M, 4)), such
-# as keras_pose.inference.predictor.PoseResult.
+# as keras_pose.inference.predictor.PoseResult; M may be 0.
 EstimateFn = Callable[[np.ndarray, np.ndarray, np.ndarray], Any]
+# Why estimate_fn is called with no box (said when its answer is no K).
+_ASKED = (" (with no box: the tracker asks it the model's K, for the frames before the first "
+          "pose; or give PoseTracker sigmas=, the K OKS sigmas)")
 
 
 @dataclasses.dataclass
@@ -162,7 +165,9 @@ class PoseTracker:
         box_scores=scores)``.
       sigmas: the data set's K OKS sigmas (``keras_pose.configs.sigmas.
         resolve_sigmas(config.data.oks_sigmas, config.data.keypoint_names)``);
-        None or empty: COCO's for K = 17, ``DEFAULT_OKS_SIGMA`` otherwise.
+        None or empty: COCO's for K = 17, ``DEFAULT_OKS_SIGMA`` otherwise;
+        without them, K is asked of ``estimate_fn`` (keypoints (0, K, 2) for
+        no box) when a frame before the first pose needs it.
     """
 
     def __init__(self, config: TrackConfig, estimate_fn: EstimateFn,
@@ -202,7 +207,8 @@ class PoseTracker:
         self._frame_index = 0
         self._prev_gray: Optional[np.ndarray] = None
         self._wait_for_flow()
-        # K is known from the sigmas when given, else from the first poses.
+        # K is known from the sigmas when given, else from the first poses or
+        # asked of estimate_fn (_known_sigmas).
         given = self._sigmas_given
         self._sigmas: Optional[np.ndarray] = (
             sigmas_or_default(given, len(given)) if given is not None and len(given) else None)
@@ -308,7 +314,7 @@ class PoseTracker:
         numbers stay the frames' positions) and the tracks stay as they are;
         the next frame's flow spans the gap from the last frame read."""
         self._wait_for_flow()
-        k = 0 if self._sigmas is None else len(self._sigmas)
+        k = len(self._known_sigmas(None))
         result = FrameResult(self._frame_index, np.zeros((0,), np.int64),
                              np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
                              np.zeros((0,), np.float32), np.zeros((0, 4), np.float32),
@@ -373,21 +379,14 @@ class PoseTracker:
     def _estimate(self, frame_rgb, boxes, box_scores, propagated) -> _Poses:
         """Poses in the boxes, without unconfident ones and duplicates."""
         if len(boxes) == 0:
-            k = 0 if self._sigmas is None else len(self._sigmas)
+            k = len(self._known_sigmas(frame_rgb))
             return _Poses(np.zeros((0, k, 2), np.float32), np.zeros((0, k), np.float32),
                           np.zeros((0,), np.float32), boxes, propagated)
         out = self._estimate_fn(frame_rgb, boxes, box_scores)
         keypoints = np.asarray(out.keypoints, np.float32)
         poses = _Poses(keypoints, np.asarray(out.keypoint_scores, np.float32),
                        np.asarray(out.scores, np.float32).reshape(-1), boxes, propagated)
-        if keypoints.ndim != 3 or keypoints.shape[0] != len(boxes):
-            raise ValueError(f"estimate_fn returned keypoints of shape {keypoints.shape} "
-                             f"for {len(boxes)} boxes; expected ({len(boxes)}, K, 2)")
-        if self._sigmas is None:
-            self._sigmas = sigmas_or_default(self._sigmas_given, keypoints.shape[1])
-        if keypoints.shape[1] != len(self._sigmas):
-            raise ValueError(f"estimate_fn returned {keypoints.shape[1]} keypoints, "
-                             f"the OKS sigmas are for {len(self._sigmas)}")
+        self._check_keypoints(keypoints.shape, len(boxes))
         confident = poses.keypoint_scores >= self.config.keypoint_threshold
         enough = confident.sum(1) >= tracked_min_keypoints(self.config, keypoints.shape[1])
         # A propagated box that loses its pose is a person leaving: not counted.
@@ -398,6 +397,30 @@ class PoseTracker:
         self.duplicate_poses += int(np.count_nonzero(~poses.propagated)) - int(
             np.count_nonzero(~poses.propagated[kept]))
         return poses.take(kept)
+
+    def _check_keypoints(self, shape: tuple, count: int) -> None:
+        """Refuses estimate_fn's keypoints unless (count, K, 2) for the
+        tracker's K (of the sigmas, else of the first keypoints seen)."""
+        if len(shape) != 3 or shape[0] != count or (count == 0 and shape[1] == 0):
+            raise ValueError(f"estimate_fn returned keypoints of shape {shape} for {count} "
+                             f"boxes; expected ({count}, K, 2){_ASKED if count == 0 else ''}")
+        if self._sigmas is None:
+            self._sigmas = sigmas_or_default(self._sigmas_given, shape[1])
+        if shape[1] != len(self._sigmas):
+            raise ValueError(f"estimate_fn returned {shape[1]} keypoints, "
+                             f"the OKS sigmas are for {len(self._sigmas)}")
+
+    def _known_sigmas(self, frame_rgb: Optional[np.ndarray]) -> np.ndarray:
+        """The (K,) OKS sigmas; K not known yet (no sigmas given, no pose
+        seen) is asked of estimate_fn: its keypoints (0, K, 2) for no box on
+        ``frame_rgb`` (None: a black pixel). Was K = 0 for the frames before
+        the first pose, then the model's: arrays of changing K."""
+        if self._sigmas is None:
+            frame = np.zeros((1, 1, 3), np.uint8) if frame_rgb is None else frame_rgb
+            out = self._estimate_fn(frame, np.zeros((0, 4), np.float32),
+                                    np.zeros((0,), np.float32))
+            self._check_keypoints(np.shape(out.keypoints), 0)
+        return self._sigmas
 
     def _pose_nms(self, poses: _Poses) -> np.ndarray:
         """Indices of the poses kept by OKS NMS (detections first, then score)."""

@@ -90,3 +90,24 @@ def test_filter_settings_out_of_range_are_refused(kwargs):
         check_filter(**settings)
     with pytest.raises(ValueError, match=next(iter(kwargs))):  # was TF's error for 1.5 IoU
         filter_detections([A], [0.9], **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(max_detections=2.5), dict(max_detections=True), dict(max_detections="2"),
+    dict(score_threshold="0.5"), dict(score_threshold=None), dict(score_threshold=False),
+    dict(nms_iou_threshold="0.5")])
+def test_filter_settings_of_the_wrong_type_are_refused_by_name(kwargs):
+    """Were TF's or NumPy's errors (2.5, "0.5"), or True taken as 1."""
+    name, value = next(iter(kwargs.items()))
+    settings = dict(score_threshold=0.0, nms_iou_threshold=None, max_detections=None)
+    settings.update(kwargs)
+    with pytest.raises(ValueError, match=f"^{name} must be a .*, got {value!r}"):
+        check_filter(**settings)
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        filter_detections([A], [0.9], **kwargs)
+
+
+def test_filter_settings_take_numpy_numbers():
+    found = filter_detections([A, B], [0.9, 0.5], score_threshold=np.float32(0.4),
+                              nms_iou_threshold=np.float64(0.5), max_detections=np.int64(1))
+    np.testing.assert_array_equal(found.boxes, [A])

@@ -361,3 +361,34 @@ def test_an_upper_case_json_extension_is_a_boxes_file_not_a_preset(tmp_path):
     found = detector.detect(IMAGE, "000000000785.jpg")
     np.testing.assert_array_equal(found.boxes, [[5, 5, 10, 20]])
     np.testing.assert_allclose(found.scores, [0.9])
+
+
+def test_a_boxes_file_given_as_a_path_object(tmp_path):
+    """The docstring's "a boxes file path": a pathlib.Path was an
+    AttributeError; anything else names ``boxes``."""
+    import pathlib
+    path = tmp_path / "boxes.json"
+    path.write_text(json.dumps({"x.jpg": [[5, 5, 10, 20]]}))
+    assert isinstance(path, pathlib.Path)
+    detector = FileDetector(path)
+    assert detector.path == str(path)
+    np.testing.assert_array_equal(detector.detect(IMAGE, "x.jpg").boxes, [[5, 5, 10, 20]])
+    for wrong in (3, [[5, 5, 10, 20]]):
+        with pytest.raises(TypeError, match="^boxes: expected a file path or a mapping"):
+            FileDetector(wrong)
+
+
+def test_a_loaded_table_skips_and_names_what_a_file_would(caplog):
+    """Loaded {name: (boxes, scores[, categories])} entries were kept as
+    given: a negative width ran, a NaN score was dropped uncounted."""
+    boxes = np.array([[5, 5, 10, 20], [30, 5, -10, 20], [np.nan, 5, 10, 20], [1, 1, 8, 8]])
+    detector = FileDetector({"x.jpg": (boxes, np.array([0.9, 0.8, 0.7, np.nan]),
+                                       np.array([1, 2, 3, 4])),
+                             "y.jpg": (np.zeros((0, 4)), np.zeros(0))})
+    found = detector.detect(IMAGE, "x.jpg")
+    np.testing.assert_array_equal(found.boxes, [[5, 5, 10, 20]])
+    np.testing.assert_allclose(found.scores, [0.9])
+    np.testing.assert_array_equal(found.categories, [1])
+    assert len(detector.detect(IMAGE, "y.jpg")) == 0 and detector.has_entry("y.jpg")
+    assert ("boxes: 3 entries skipped (not 4 finite numbers with a positive size, or a bad "
+            "score or image key): 'x.jpg' box 1, 'x.jpg' box 2, 'x.jpg' box 3") in caplog.text

@@ -230,3 +230,29 @@ def test_the_network_sees_the_channel_order_its_config_names(color_order):
     np.testing.assert_allclose(seen[0].mean(axis=(0, 1)), expected, atol=1e-4)
     np.testing.assert_allclose(seen[0].min(axis=(0, 1)), expected, atol=1e-4)
     np.testing.assert_allclose(seen[0].max(axis=(0, 1)), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("flip", ["false", "no", 0, 1, "True"])
+def test_flip_that_is_not_a_bool_is_refused(flip):
+    """bool("false") is True: a string (or a number) was taken as a flip
+    test, by TopDownEstimator and PoseModel.estimator, as Predictor refused."""
+    from keras_pose.inference.loading import PoseModel
+    network = lambda x: tf.zeros([tf.shape(x)[0], 16, 8, 17])  # noqa: E731
+    with pytest.raises(ValueError, match=f"flip must be True, False or None, got {flip!r}"):
+        TopDownEstimator(network, CONFIG, flip)
+    with pytest.raises(ValueError, match="flip must be True, False or None"):
+        PoseModel(network, CONFIG, "keras", "tiny").estimator(flip)
+    assert TopDownEstimator(network, CONFIG, np.bool_(True)).flip is True
+
+
+@pytest.mark.parametrize("count", [3, 0])
+def test_box_scores_of_another_count_than_the_people_are_refused(count):
+    """1 person with 3 box scores came out as 3 person scores (broadcast)."""
+    estimator = TopDownEstimator(lambda x: tf.zeros([tf.shape(x)[0], 16, 8, 17]), CONFIG,
+                                 flip=False)
+    people = (np.zeros(1, np.int32), np.full((1, 2), 20.0, np.float32),
+              np.ones((1, 2), np.float32))
+    with pytest.raises(ValueError, match=r"box_scores: .*\(1,\); got shape \(" + str(count)):
+        estimator(np.zeros((1, 40, 40, 3), np.uint8), *people, np.ones(count, np.float32))
+    with pytest.raises(ValueError, match="box_scores"):  # A scalar for one person too.
+        estimator(np.zeros((1, 40, 40, 3), np.uint8), *people, np.float32(1))

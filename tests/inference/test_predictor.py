@@ -1,6 +1,7 @@
 """Predictor and predict.py on the real COCO sample."""
 
 import os
+import pathlib
 
 import numpy as np
 import pytest
@@ -101,6 +102,14 @@ def test_errors(tmp_path):
     bad.write_bytes(b"not an image")
     with pytest.raises(ImageReadError, match="bad.jpg"):
         read_image(str(bad))
+
+
+@pytest.mark.parametrize("as_path", [str, pathlib.Path])
+def test_a_path_given_to_predictor_says_to_use_from_checkpoint(as_path):
+    # Was AttributeError: 'str' object has no attribute 'config'.
+    with pytest.raises(TypeError, match=r"loaded model; .* use "
+                                        r"Predictor\.from_checkpoint\('output/tiny'\)"):
+        Predictor(as_path("output/tiny"))
 
 
 def test_boxes_are_checked_and_no_box_is_no_person(checkpoints):

@@ -148,3 +148,27 @@ def test_a_joint_scoring_exactly_the_threshold_is_drawn_in_neither_picture():
                            COCO_KEYPOINT_NAMES, score_threshold=threshold)
         for out in (tracks, poses):  # the joints and the limb's midpoint
             assert [out[40, x].any() for x in (20, 40, 60)] == [drawn] * 3, threshold
+
+
+@pytest.mark.parametrize("threshold", [np.nan, "0.3", None, True])
+def test_a_threshold_that_is_not_a_finite_number_is_refused_as_draw_poses_does(threshold):
+    """NaN drew the box without a joint, "0.3" was NumPy's UFuncTypeError."""
+    from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES
+    from keras_pose.visualization import draw_poses
+    person = _one_person({5: (60, 40)}, {5: 0.9})
+    image = np.zeros((80, 100, 3), np.uint8)
+    with pytest.raises(ValueError, match="^score_threshold: expected a finite number"):
+        draw_tracks(image, person, COCO_SKELETON, threshold)
+    with pytest.raises(ValueError, match="^score_threshold: expected a finite number"):
+        draw_poses(image, person.keypoints, person.keypoint_scores, None, COCO_SKELETON,
+                   COCO_KEYPOINT_NAMES, threshold)
+
+
+def test_a_limb_past_the_keypoints_is_left_out_as_draw_poses_does():
+    """A 1-based limb (16, 17) of a 17-keypoint skeleton was an IndexError;
+    the limbs that fit are drawn."""
+    person = _one_person({5: (20, 40), 7: (80, 40), 16: (50, 10)}, {5: 0.9, 7: 0.9, 16: 0.9})
+    image = np.zeros((80, 100, 3), np.uint8)
+    out = draw_tracks(image, person, [(5, 7), (16, 17)])
+    np.testing.assert_array_equal(out, draw_tracks(image, person, [(5, 7)]))
+    assert out[40, 50].tolist() == list(track_color(0))  # the middle of limb (5, 7)

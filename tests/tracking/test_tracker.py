@@ -522,3 +522,26 @@ def test_a_second_box_on_one_person_gives_one_pose_and_is_counted():
     box = true_box(person.joints(0))
     result = tracker.step(frame, (np.stack([box, box + [1, 0, 0, 0]]), [0.9, 0.8]))
     assert result.track_ids.tolist() == [0] and tracker.duplicate_poses == 1
+
+
+def test_frames_before_the_first_pose_have_the_models_k():
+    """Without sigmas, frames before the first pose (skipped, or nobody in
+    them) had (0, 0, 2) keypoints, the later ones (P, 17, 2)."""
+    oracle = Oracle()  # A 17-keypoint model.
+    tracker = PoseTracker(CONFIG, oracle)
+    frame = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    for result in (tracker.skip(), tracker.step(frame, None), tracker.step(frame, ([], []))):
+        assert result.keypoints.shape == (0, 17, 2)
+        assert result.keypoint_scores.shape == (0, 17)
+    assert [len(boxes) for boxes in oracle.calls] == [0]  # Asked once, with no box.
+    sigmas = PoseTracker(CONFIG, oracle, sigmas=[0.05] * 4)  # K of the sigmas: not asked.
+    assert sigmas.skip().keypoints.shape == (0, 4, 2) and len(oracle.calls) == 1
+
+
+def test_an_estimator_that_gives_no_k_for_no_box_is_refused_with_the_fix():
+    def no_people(image, boxes, box_scores):
+        return types.SimpleNamespace(keypoints=np.zeros((0,)), keypoint_scores=np.zeros((0,)),
+                                     scores=np.zeros((0,)))
+    with pytest.raises(ValueError, match=r"keypoints of shape \(0,\) for 0 boxes; expected "
+                                         r"\(0, K, 2\) .* or give PoseTracker sigmas="):
+        PoseTracker(CONFIG, no_people).skip()
