@@ -78,7 +78,8 @@ flags.DEFINE_float("frames_fps", FRAMES_FPS, "Frame rate of the annotated video 
                    upper_bound=MAX_VIDEO_FPS)  # inf hung OpenCV's writer, nan failed it.
 flags.DEFINE_boolean("recursive", True, "Search the subfolders of an --input folder.")
 flags.DEFINE_enum("exif_orientation", "auto", ["auto", "apply", "ignore"],
-                  "Photos with an EXIF orientation tag (a phone's): apply = turned as "
+                  "Photos with an EXIF orientation tag and videos with rotation metadata (a "
+                  "phone's): apply = turned as "
                   "image viewers show them (keypoints, boxes and drawings in that frame); "
                   "ignore = the stored pixels (the frame of COCO-style annotations and "
                   "boxes files); auto = apply, unless --boxes or --annotations is given.")
@@ -354,16 +355,17 @@ def _listed(keys) -> str:
 
 def _report_orientation(summary) -> None:
     if summary.turned:
-        print(f"  {len(summary.turned)} photo(s) turned upright as their EXIF orientation "
-              f"says (their keypoints are in that frame; --exif_orientation ignore keeps the "
-              f"stored pixels): {_listed(summary.turned)}")
+        print(f"  {len(summary.turned)} photo(s) or video(s) turned upright as their EXIF "
+              f"orientation or rotation metadata says (their keypoints are in that frame; "
+              f"--exif_orientation ignore keeps the stored pixels): {_listed(summary.turned)}")
     if summary.not_turned:
         why = ("as " + ("--boxes" if FLAGS.boxes else "--annotations") + " is given: its "
                "coordinates are taken in the stored pixels, as a data set's are"
                if FLAGS.exif_orientation == "auto" else "--exif_orientation ignore")
         # A predictions.json of a run without --boxes, given back as --boxes,
         # is in the upright frame: its people were found off their place.
-        print(f"  {len(summary.not_turned)} photo(s) have an EXIF orientation tag, not applied "
+        print(f"  {len(summary.not_turned)} photo(s) or video(s) have an EXIF orientation tag or "
+              f"rotation metadata, not applied "
               f"({why}; --exif_orientation apply turns them, and is needed when the boxes are "
               f"of the upright photos, such as predict.py's predictions.json of a run without "
               f"--boxes): {_listed(summary.not_turned)}")

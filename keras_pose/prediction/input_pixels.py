@@ -1,7 +1,8 @@
 """The inputs' pixels outside a run: every image and video frame in order,
 the people a detector finds in them, and a few shrunk images, which
 calibrate and judge an int8 or bf16 export (``predict.py --precision``,
-``--detector_precision``); and a capture's frames as RGB."""
+``--detector_precision``); and a video opened, turned or not, and its frames
+as RGB."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def _numbered_images(items: Sequence[InputFile], upright: bool
             except ImageReadError:
                 pass
             continue
-        capture = cv2.VideoCapture(item.path)
+        capture, _ = open_video(item.path, upright)
         try:
             for index, frame in VideoFrames(capture):
                 if frame is not None:  # A damaged frame (the run reports it).
@@ -80,6 +81,19 @@ def calibration_images(items: Sequence[InputFile], count: int = 16,
         if len(images) == count:
             break
     return images
+
+
+def open_video(path: str, upright: bool = True) -> tuple[cv2.VideoCapture, int]:
+    """(capture, rotation) of the video at ``path``, read with the photos'
+    orientation rule: ``upright``, turned as its rotation metadata says (a
+    phone's portrait video, stored lying), else as stored (the frame of
+    boxes files, as ``--exif_orientation ignore`` keeps photos); OpenCV
+    turned it always (``ignore`` did not reach videos) and unsaid.
+    ``rotation``: the degrees the metadata gives (0: none, or not opened)."""
+    capture = cv2.VideoCapture(path)
+    rotation = int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360 if capture.isOpened() else 0
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1 if upright else 0)  # Before the first read.
+    return capture, rotation
 
 
 # Failed reads in a row after which a video has ended: OpenCV's read() fails

@@ -20,6 +20,7 @@ import re
 from typing import Iterable, Sequence
 
 import cv2
+from absl import logging
 
 from keras_pose.data.file_kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video
 from keras_pose.errors import UserError
@@ -448,10 +449,12 @@ def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:
     return {f for f in folders if os.path.isfile(os.path.join(f, "predictions.json"))}
 
 
-def sequences(inputs: Sequence[InputFile]) -> list[tuple[str, list[InputFile]]]:
+def sequences(inputs: Sequence[InputFile], warn: bool = False
+              ) -> list[tuple[str, list[InputFile]]]:
     """(key, frames) of each folder of images, in key order: the frame
     sequences of ``--track`` (each folder of frames is one video), each key
-    its own (outputs ``<key>.frames.json`` ...).
+    its own (outputs ``<key>.frames.json`` ...). ``warn``: says which files
+    of a sequence share a frame number (the run's listing: once a sequence).
 
     A folder's key is its path relative to ``--input``; frames right in
     ``--input`` take that folder's own name (``--input clips/seq1`` ->
@@ -473,4 +476,24 @@ def sequences(inputs: Sequence[InputFile]) -> list[tuple[str, list[InputFile]]]:
             while key in groups:
                 key = f"{key}_frames"
         keyed.append((key, groups[folder]))
+        if warn:
+            _say_shared_frame_numbers(groups[folder])
     return keyed
+
+
+def _say_shared_frame_numbers(frames: Sequence[InputFile]) -> None:
+    """Warns of a folder's frames of one frame number (``x_3.jpg`` and
+    ``x_3.png``, ``x_5.jpg`` and ``x_05.jpg``): each is tracked as a frame of
+    its own (8 frames of a 6-frame clip, unsaid); they run, as meant or not."""
+    by_number: dict[tuple, list[str]] = {}
+    for name in (os.path.basename(item.key) for item in frames):
+        if re.search(r"\d", os.path.splitext(name)[0]):  # Names without digits give none.
+            by_number.setdefault(natural_order(os.path.splitext(name)[0])[0], []).append(name)
+    shared = [names for names in by_number.values() if len(names) > 1]
+    if shared:
+        logging.warning(
+            "%s: files of one frame number (digits compared as numbers, extension and zero "
+            "padding ignored): %s; each is tracked as a frame of its own (%d frames, %d more "
+            "than the numbers): remove or rename the extra files if they are one frame",
+            os.path.dirname(frames[0].path), "; ".join(" and ".join(n) for n in shared),
+            len(frames), sum(len(names) - 1 for names in shared))

@@ -26,7 +26,7 @@ from keras_pose.data.images import ImageReadError, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.detection.results import NO_CATEGORY
 from keras_pose.signals import defer_interrupts, raise_lost_stop
-from keras_pose.prediction.input_pixels import VideoFrames, frame_source
+from keras_pose.prediction.input_pixels import VideoFrames, frame_source, open_video
 from keras_pose.prediction.image_ids import boxes_file_ids, unlisted_image_id
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.earlier_outputs import (INCOMPLETE, PREVIOUS, SEQUENCE_SUFFIXES,
@@ -46,8 +46,8 @@ class RunSummary:
     unreadable: list = dataclasses.field(default_factory=list)
     # Frames of folders that cannot be read: kept as frames without people.
     unreadable_frames: list = dataclasses.field(default_factory=list)
-    # Photos with an EXIF orientation (not 1): turned upright, or kept as
-    # stored (``upright=False``: boxes and ids of a data set's stored pixels).
+    # Photos with an EXIF orientation (not 1), videos with rotation metadata: turned
+    # upright, or kept as stored (``upright=False``: a data set's, boxes files' pixels).
     turned: list = dataclasses.field(default_factory=list)
     not_turned: list = dataclasses.field(default_factory=list)
     # Inputs (or frames) that a boxes file gives no entry: run with 0 people.
@@ -100,9 +100,9 @@ class PredictionRun:
       score_threshold: keypoints drawn above this score.
       image_ids: {input key: image id} from an annotation file
         (``keras_pose.prediction.image_ids.image_ids_of_inputs``).
-      upright: turn photos as their EXIF orientation says (as viewers show
-        them; keypoints, boxes and drawings then in that frame); False keeps
-        the stored pixels, the frame of a data set's annotations and boxes.
+      upright: turn photos by their EXIF orientation, videos by their rotation
+        metadata (as viewers show them; keypoints, boxes and drawings then in
+        that frame); False keeps the stored pixels, a data set's and boxes'.
     """
 
     def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
@@ -215,10 +215,13 @@ class PredictionRun:
 
     def video(self, item: InputFile, track: bool, track_config: Any) -> None:
         """A video: an annotated video, per-frame JSON (and tracks)."""
-        capture = cv2.VideoCapture(item.path)
+        capture, rotation = open_video(item.path, self.upright)
         if not capture.isOpened():
             self.summary.unreadable.append(f"{item.path}: cannot be opened as a video")
             return
+        if rotation:  # Listed as photos turned by their EXIF tag are (was unsaid).
+            (self.summary.turned if self.upright else self.summary.not_turned).append(
+                f"{item.key} (a video: its rotation metadata, {rotation} degrees)")
         fps = capture.get(cv2.CAP_PROP_FPS) or FRAMES_FPS
         declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
@@ -260,7 +263,7 @@ class PredictionRun:
                 fps: float = FRAMES_FPS) -> None:
         """Each folder of frames as one tracked video (its annotated copy at
         ``fps``: frames carry no rate)."""
-        for key, frames in sequences(items):
+        for key, frames in sequences(items, warn=True):
             folder = os.path.dirname(frames[0].path)
             read = _read_frames(self, frames)
             leading = []  # Up to the first frame read (positions kept).

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from keras_pose.errors import FlagError
+from keras_pose.errors import FlagError, MissingFileError
 from keras_pose.evaluation.posetrack import PoseTrackFormatError, PoseTrackMetric, sequence_pairs
 from tests.evaluation.test_posetrack import (assert_groups, evaluate, run_cli, sequence,
                                              two_people, write)
@@ -208,3 +208,85 @@ def test_a_frame_missing_from_the_predictions_is_named(tmp_path):
     _refused(tmp_path, gt, pred, (
             r"3 images, but the ground truth .*gt\.json has 4; frames are paired by position "
             r"\(missing: 000002\.jpg\)$"))
+
+
+def _numbered_from(gt, numbers, folder="000342_mpii_test"):
+    """``gt``'s people in frames named ``<folder>/<number>.jpg`` with ids
+    from 0, as predict.py --track names a folder of frames."""
+    pred = json.loads(json.dumps(gt))
+    for k, (image, number) in enumerate(zip(pred["images"], numbers)):
+        for a in pred["annotations"]:
+            a["image_id"] = k if a["image_id"] == image["id"] else a["image_id"]
+        image.update(id=k, file_name=f"{folder}/{number:06d}.jpg")
+    return pred
+
+
+def test_frames_numbered_from_1_for_a_ground_truth_from_0_say_so_with_the_fix(tmp_path):
+    """ffmpeg numbers frames from 000001.jpg: the error said they were
+    "listed in another order" and to reorder them, which predict.py cannot."""
+    gt = sequence(two_people(3))  # 000000.jpg, 000001.jpg, 000002.jpg
+    _refused(tmp_path, gt, _numbered_from(gt, [1, 2, 3]), (
+            r"pred\.json: images\[0\]: every frame's number is 1 above that of the ground "
+            r"truth's frame at its position \('000342_mpii_test/000001\.jpg' is paired with "
+            r"'images/val/000342_mpii_test/000000\.jpg': frames pair by position\): the frames "
+            r"are numbered from 1 \(ffmpeg numbers from 1 unless given -start_number\), the "
+            r"ground truth's from 0\. Name the frames as the ground truth does, from "
+            r"000000\.jpg \(e\.g\. ffmpeg -i VIDEO -start_number 0 %06d\.jpg, or rename "
+            r"them\), and rerun predict\.py --track$"))
+    _refused(tmp_path, gt, _numbered_from(gt, [0, 2, 1]), "listed in another order")
+    _refused(tmp_path, gt, _numbered_from(gt, [1, 2, 4]), "listed in another order")
+    # The same names from 0: paired, perfect.
+    assert_groups(evaluate((gt, _numbered_from(gt, [0, 1, 2]))), "MOTA", 100.0)
+
+
+COCO_NAMES = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+              "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+              "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle"]
+
+
+def test_a_ground_truth_of_coco_keypoints_is_told_to_label_posetracks(tmp_path):
+    """Was the model's advice ("fine-tune a COCO model on PoseTrack18") for
+    a ground-truth file; a prediction file of COCO keypoints keeps it."""
+    coco = sequence(two_people())
+    coco["categories"][0]["keypoints"] = COCO_NAMES
+    with pytest.raises(PoseTrackFormatError) as error:
+        PoseTrackMetric().update(write(tmp_path / "gt.json", coco),
+                                 write(tmp_path / "pred.json", sequence(two_people())))
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'gt.json'}: categories[0]: the keypoints ")
+    assert message.endswith(
+        "are not PoseTrack18's: ['head_bottom', 'head_top'] are missing (these are COCO "
+        "keypoints). A ground-truth file must label PoseTrack18's keypoints, ['head_bottom', "
+        "'head_top'] among them: give the sequence's PoseTrack18 annotation file "
+        "(annotations/val/<sequence>.json), or label those keypoints in it")
+    with pytest.raises(PoseTrackFormatError, match=r"pred\.json: .*fine-tune a COCO model"):
+        PoseTrackMetric().update(write(tmp_path / "gt.json", sequence(two_people())),
+                                 write(tmp_path / "pred.json", coco))
+
+
+def test_a_missing_prediction_names_both_names_and_the_subfolder_holding_it(tmp_path):
+    """Was only "<pred>/<name>.json", while predict.py --track writes
+    <name>.posetrack.json, under val/ for --input images (out/val/...)."""
+    gt, pred = tmp_path / "gt", tmp_path / "out"
+    (pred / "val").mkdir(parents=True)
+    gt.mkdir()
+    for name in ("seq1", "seq2"):
+        write(gt / f"{name}.json", sequence(two_people()))
+    write(pred / "val" / "seq1.posetrack.json", sequence(two_people()))
+    (pred / "val.txt").write_text("")  # A file beside: not a folder to search.
+    with pytest.raises(MissingFileError) as error:
+        sequence_pairs(str(gt), str(pred))
+    assert str(error.value) == (
+        f"no prediction file for 2 ground-truth sequence(s): {pred / 'seq1'}.json (or "
+        f"seq1.posetrack.json, predict.py --track's name), {pred / 'seq2'}.json (or "
+        f"seq2.posetrack.json, predict.py --track's name); 1 of them found in val/: pass "
+        f"--pred {pred / 'val'}")
+    write(pred / "val" / "seq2.json", sequence(two_people()))
+    with pytest.raises(MissingFileError, match=r"\.posetrack\.json, predict\.py --track's "
+                       r"name\); found in val/: pass --pred .*out/val$"):
+        sequence_pairs(str(gt), str(pred))
+    assert [p for _, p in sequence_pairs(str(gt), str(pred / "val"))] == [
+        str(pred / "val" / "seq1.posetrack.json"), str(pred / "val" / "seq2.json")]
+    (pred / "other").mkdir()  # Found nowhere: nothing more said.
+    with pytest.raises(MissingFileError, match=r"predict\.py --track's name\)$"):
+        sequence_pairs(str(gt), str(pred / "other"))

@@ -34,3 +34,14 @@ def test_calibration_photos_are_turned_upright_only_when_asked(upright, shape, t
     # Stored 40 wide x 20 high: (20, 40, 3) as stored; turned a quarter, 20 wide x 40 high.
     images = calibration_images([InputFile(path, "phone.jpg", 0)], upright=upright)
     assert [image.shape for image in images] == [shape]
+
+
+@pytest.mark.parametrize("upright, shape", [(False, (48, 64, 3)), (True, (64, 48, 3))])
+def test_calibration_frames_of_a_rotated_video_follow_the_photos_rule(upright, shape, tmp_path):
+    """A phone's portrait video (rotation metadata 90) was turned by OpenCV
+    whatever the rule (--exif_orientation ignore, or auto with --boxes)."""
+    from tests.prediction.videos import rotated_mp4
+    rotated_mp4(tmp_path / "phone.mp4")
+    images = calibration_images([InputFile(str(tmp_path / "phone.mp4"), "phone.mp4", 0)],
+                                count=1, upright=upright)
+    assert [image.shape for image in images] == [shape]  # Stored 64 wide x 48 high.

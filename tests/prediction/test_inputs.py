@@ -155,6 +155,27 @@ def test_frames_numbered_without_zeros_run_in_number_order(tmp_path):
         "clip_b/frame_1.jpg", "clip_b/frame_2.jpg", "clip_b/frame_10.jpg", "clip_b/frame_11.jpg"]
 
 
+def test_files_of_one_frame_number_are_named_once_a_sequence_and_still_run(tmp_path, caplog):
+    """frame_3.jpg and frame_3.png, frame_5.jpg and frame_05.jpg: a 6-frame
+    clip was tracked as 8 frames without a word."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    _touch(tmp_path, *(f"walk/frame_{n}.jpg" for n in range(1, 7)), "walk/frame_3.png",
+           "walk/frame_05.jpg", "plain/000000.jpg", "plain/000001.jpg", "plain/frame_10.jpg",
+           "plain/frame_1.jpg", "plain/cover.jpg", "plain/cover.png")
+    items = list_inputs(str(tmp_path))
+    sequences(items)  # The other listings (an earlier run's outputs): unsaid.
+    assert caplog.records == []
+    keyed = sequences(items, warn=True)
+    assert [len(frames) for _, frames in keyed] == [6, 8]  # Every file still runs.
+    assert len(caplog.records) == 1  # Once, for walk; none for plain's ordinary names.
+    assert caplog.records[0].getMessage() == (
+        f"{tmp_path / 'walk'}: files of one frame number (digits compared as numbers, "
+        "extension and zero padding ignored): frame_3.jpg and frame_3.png; frame_05.jpg and "
+        "frame_5.jpg; each is tracked as a frame of its own (8 frames, 2 more than the "
+        "numbers): remove or rename the extra files if they are one frame")
+
+
 def test_frames_right_in_the_input_folder_are_named_after_it(tmp_path):
     # --input clips/seq1, then --input clips/seq2 into one --output_dir: both
     # were the sequence "frames", the second run's files over the first's.

@@ -739,7 +739,7 @@ def test_a_phones_photo_is_turned_upright_unless_boxes_give_stored_pixels(
         entry, = json.load(open(out / "predictions.json"))
         if "--boxes" not in args:  # The whole (shown) image is the box.
             assert entry["bbox"] == [0.0, 0.0, float(width), float(height)], name
-        assert ("1 photo(s) turned upright" in stdout) == turned, stdout
+        assert ("1 photo(s) or video(s) turned upright" in stdout) == turned, stdout
         assert ("not applied (as --boxes is given" in stdout) == (name == "boxes"), stdout
         # predict.py's own predictions.json given back as --boxes is upright: said.
         assert ("is needed when the boxes are of the upright photos, such as predict.py's "

@@ -396,6 +396,45 @@ def test_an_unreadable_frame_keeps_its_place_in_every_output(tmp_path):
     assert ok and second.max() < 20  # the black frame in the gap
 
 
+def test_a_folder_with_two_files_of_one_frame_number_is_said_once_and_tracked_whole(
+        tmp_path, caplog):
+    """frame_3.jpg and frame_3.png were tracked as two frames without a word."""
+    import logging
+    caplog.set_level(logging.WARNING, logger="absl")
+    folder = tmp_path / "in" / "walk"
+    folder.mkdir(parents=True)
+    for name in ("frame_1.jpg", "frame_2.jpg", "frame_3.jpg", "frame_3.png"):
+        cv2.imwrite(str(folder / name), np.full((48, 64, 3), 100, np.uint8))
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"))
+    run.folders(list_inputs(str(tmp_path / "in")), run.predictor.config.track)
+    said = [r.getMessage() for r in caplog.records if "files of one frame number" in r.getMessage()]
+    assert len(said) == 1 and "frame_3.jpg and frame_3.png" in said[0]
+    assert len(json.load(open(tmp_path / "out" / "walk.frames.json"))) == 4
+
+
+@pytest.mark.parametrize("upright", [True, False])
+def test_a_rotated_video_is_turned_by_the_photos_rule_and_listed(upright, tmp_path):
+    """A video with rotation metadata was turned by OpenCV unlisted, and
+    --exif_orientation ignore (auto with --boxes) did not reach it."""
+    from tests.prediction.videos import rotated_mp4
+    rotated_mp4(tmp_path / "phone.mp4")
+    run = PredictionRun(_Poses(), _StopAt(-1), str(tmp_path / "out"), upright=upright)
+    run.video(list_inputs(str(tmp_path / "phone.mp4"))[0], False, None)
+    listed = ["phone.mp4 (a video: its rotation metadata, 90 degrees)"]
+    assert (run.summary.turned, run.summary.not_turned) == ((listed, []) if upright
+                                                            else ([], listed))
+    video = cv2.VideoCapture(str(tmp_path / "out" / "phone.mp4.pose.avi"))
+    ok, frame = video.read()
+    # Upright: 48 wide x 64 high, the stored left band along the top; else as stored.
+    assert ok and frame.shape == ((64, 48, 3) if upright else (48, 64, 3))
+    band = frame[:8] if upright else frame[:, :8]
+    assert band.mean() > 200 and frame[-8:, -8:].mean() < 50
+    # A video without the metadata is listed in neither.
+    _video(tmp_path / "plain.mp4", 2)
+    run.video(list_inputs(str(tmp_path / "plain.mp4"))[0], False, None)
+    assert len(run.summary.turned) + len(run.summary.not_turned) == 1
+
+
 def test_a_video_takes_per_frame_boxes_keyed_as_frames_json_names_them(tmp_path):
     """`clip.mp4#2` (the name frames.json gives frame 2) keys that frame's
     boxes; before, only the video's path matched and these keys matched

@@ -161,8 +161,8 @@ def test_a_videos_posetrack_json_beside_a_missing_prediction_is_named(tmp_path):
     with pytest.raises(MissingFileError) as error:
         sequence_pairs(str(gt), str(pred))
     message = str(error.value)
-    assert f"no prediction file for 1 ground-truth sequence(s): {pred / 'move10.json'}; " \
-        in message
+    assert f"no prediction file for 1 ground-truth sequence(s): {pred / 'move10.json'} (or " \
+        "move10.posetrack.json, predict.py --track's name); " in message
     assert f"{pred / 'move10.mp4.posetrack.json'} is predict.py's output of a video" in message
     assert "move10.mp4#0" in message and "do not pair with a ground truth's frames" in message
     assert "run predict.py --track on the sequence's folder of frames" in message

@@ -34,7 +34,7 @@ def _prediction_file(pred: str, pred_files: list[str], gt_file: str) -> str:
     (``--track`` on a folder of frames named as the sequence), the extension
     in any case; two such files is an error (one was chosen in silence)."""
     name = os.path.basename(gt_file)
-    stem = _json_stem(name) or os.path.splitext(name)[0]
+    stem = _sequence(gt_file)
     same = [f for f in pred_files if _json_stem(f) == stem]
     tracked = [f for f in pred_files if _json_stem(f) == stem + ".posetrack"]
     found = [os.path.join(pred, f) for f in same + tracked]
@@ -45,11 +45,45 @@ def _prediction_file(pred: str, pred_files: list[str], gt_file: str) -> str:
     return found[0] if found else os.path.join(pred, name)
 
 
-def _of_videos(pred: str, pred_files: list[str], missing: list[str]) -> str:
+def _sequence(gt_file: str) -> str:
+    """The sequence a ground-truth file is of: its name without ``.json``."""
+    name = os.path.basename(gt_file)
+    return _json_stem(name) or os.path.splitext(name)[0]
+
+
+def _not_found(pred: str, pred_files: list[str], stems: list[str]) -> str:
+    """The error of the sequences ``stems`` without a prediction file in
+    ``pred``: both names taken (only ``<name>.json`` was said, while
+    predict.py writes ``<name>.posetrack.json``), and where they are when
+    one folder down (``--input images`` wrote ``out/val/...``)."""
+    shown = ", ".join(f"{os.path.join(pred, s)}.json (or {s}.posetrack.json, predict.py "
+                      "--track's name)" for s in stems[:5])
+    return (f"no prediction file for {len(stems)} ground-truth sequence(s): {shown}"
+            + (" ..." if len(stems) > 5 else "") + _one_folder_down(pred, stems)
+            + _of_videos(pred, pred_files, stems))
+
+
+def _one_folder_down(pred: str, stems: list[str]) -> str:
+    """"; found in val/: pass --pred <pred>/val" for the subfolder of
+    ``pred`` holding most of the sequences' files ("" when none does)."""
+    found = {}
+    for sub in sorted(os.listdir(pred)):
+        try:
+            names = {_json_stem(f) for f in os.listdir(os.path.join(pred, sub))}
+        except OSError:  # A file, or a folder that cannot be listed: not theirs.
+            continue
+        found[sub] = sum(s in names or f"{s}.posetrack" in names for s in stems)
+    best = max(found, key=lambda sub: found[sub], default=None)
+    if not best or not found[best]:
+        return ""
+    some = "" if found[best] == len(stems) else f"{found[best]} of them "
+    return f"; {some}found in {best}/: pass --pred {os.path.join(pred, best)}"
+
+
+def _of_videos(pred: str, pred_files: list[str], stems: list[str]) -> str:
     """A note on predict.py's outputs of videos in ``pred`` named as the
-    ``missing`` files' sequences (``move10.mp4.posetrack.json``), "" when
-    none: they were passed over unsaid, the user told of no file."""
-    stems = {_json_stem(os.path.basename(path)) for path in missing}
+    sequences ``stems`` (``move10.mp4.posetrack.json``), "" when none: they
+    were passed over unsaid, the user told of no file."""
     videos = [f[:-len(".posetrack.json")] for f in pred_files
               if f.lower().endswith(".posetrack.json")]
     videos = [v for v in videos if is_video(v) and os.path.splitext(v)[0] in stems]
@@ -98,12 +132,9 @@ def sequence_pairs(gt: str, pred: str) -> list[tuple[str, str]]:
         raise MissingFileError(f"predictions {pred} is not a directory")
     pred_files = _json_files(pred, "--pred")
     pairs = [(g, _prediction_file(pred, pred_files, g)) for g in gt_files]
-    missing = [p for _, p in pairs if not os.path.isfile(p)]
+    missing = [_sequence(g) for g, p in pairs if not os.path.isfile(p)]
     if missing:
-        raise MissingFileError(
-            f"no prediction file for {len(missing)} ground-truth sequence(s): "
-            + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-            + _of_videos(pred, pred_files, missing))
+        raise MissingFileError(_not_found(pred, pred_files, missing))
     _say_unpaired(pred, pred_files, {os.path.basename(p) for _, p in pairs})
     return pairs
 

@@ -14,6 +14,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -118,7 +119,7 @@ def _require(entry: Any, key: str, where: str) -> Any:
     return entry[key]
 
 
-def _joint_table(data: Mapping[str, Any], name: str) -> np.ndarray:
+def _joint_table(data: Mapping[str, Any], name: str, ground_truth: bool) -> np.ndarray:
     """(K,) int: poseval joint index of each file keypoint, -1 if dropped."""
     categories = _require(data, "categories", name)
     if not isinstance(categories, list) or len(categories) != 1:
@@ -130,7 +131,7 @@ def _joint_table(data: Mapping[str, Any], name: str) -> np.ndarray:
     names = _require(categories[0], "keypoints", where)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _fail(where, "'keypoints' must be a list of keypoint names")
-    mismatch = keypoint_mismatch(names)
+    mismatch = keypoint_mismatch(names, ground_truth)
     if mismatch:
         raise _fail(where, mismatch)
     if len(names) not in (15, 17):
@@ -141,19 +142,24 @@ def _joint_table(data: Mapping[str, Any], name: str) -> np.ndarray:
                        for n in names], dtype=np.int64)
 
 
-def keypoint_mismatch(names: Sequence[str]) -> Optional[str]:
+def keypoint_mismatch(names: Sequence[str], ground_truth: bool = False) -> Optional[str]:
     """Why keypoints of these names cannot be evaluated as PoseTrack18's
-    (None: they can), with the way out; also said by ``predict.py --track``
-    before it runs."""
+    (None: they can), with the way out: of a model's (predictions'; also said
+    by ``predict.py --track`` before it runs), or of a ``ground_truth`` file's."""
     missing = [n for n in JOINT_NAMES if n not in names]
     if not missing:
         return None
     coco = {"left_eye", "right_eye"} <= set(names)
-    return (f"the keypoints {list(names)} are not PoseTrack18's: {missing} are missing"
-            f"{' (these are COCO keypoints)' if coco else ''}. PoseTrack evaluation needs a "
-            "model with PoseTrack18's keypoints (nose, head_bottom, head_top, the ears, the "
-            "limbs): fine-tune a COCO model on PoseTrack18 as the paper did, or use a "
-            "PoseTrack18 model (preset or converted checkpoint)")
+    said = (f"the keypoints {list(names)} are not PoseTrack18's: {missing} are missing"
+            f"{' (these are COCO keypoints)' if coco else ''}")
+    if ground_truth:  # Was the model's advice (fine-tune one): no model wrote this file.
+        return (f"{said}. A ground-truth file must label PoseTrack18's keypoints, {missing} "
+                "among them: give the sequence's PoseTrack18 annotation file "
+                "(annotations/val/<sequence>.json), or label those keypoints in it")
+    return (f"{said}. PoseTrack evaluation needs a model with PoseTrack18's keypoints (nose, "
+            "head_bottom, head_top, the ears, the limbs): fine-tune a COCO model on "
+            "PoseTrack18 as the paper did, or use a PoseTrack18 model (preset or converted "
+            "checkpoint)")
 
 
 def _track_id(entry: Mapping[str, Any], where: str) -> int:
@@ -316,7 +322,7 @@ def read_sequence(data: Mapping[str, Any], name: str = "<sequence>",
         raise _fail(name, "must be a JSON object with 'images', 'annotations' "
                     "and 'categories'")
     _refuse_posetrack17(data, name)
-    table = _joint_table(data, name)
+    table = _joint_table(data, name, ground_truth)
     images = _read_images(data, name)
     people = _read_people(data, name, [i for i, _, _ in images], table, ground_truth)
     if ground_truth:
@@ -392,7 +398,7 @@ def check_predictions(gt: PoseTrackSequence, pred: PoseTrackSequence) -> None:
         where = f"{pred.name}: images[{i}]"
         problem = _pairing_problem(g, p, gt_names)
         if problem:
-            raise _fail(where, problem)
+            raise _fail(where, _renumbered(gt, pred) or problem)
         ids = p.people.track_ids
         if len(np.unique(ids)) != len(ids):
             raise _fail(where, f"non-unique track ids {ids.tolist()} in one frame")
@@ -431,6 +437,33 @@ def _frames_differing(gt: PoseTrackSequence, pred: PoseTrackSequence, shown: int
             for what, names in (("missing:", missing), ("not in the ground truth:", extra))
             if names]
     return f" ({'; '.join(said)})" if said else ""
+
+
+def _numbered(file_name: str) -> Optional[re.Match]:
+    """The base name split at its last run of digits (the frame number)."""
+    return re.fullmatch(r"(.*?)(\d+)(\D*)", os.path.basename(file_name))
+
+
+def _renumbered(gt: PoseTrackSequence, pred: PoseTrackSequence) -> Optional[str]:
+    """Says so when every prediction frame is named as the ground truth's of
+    its position but numbered one constant apart: frames extracted by ffmpeg
+    from 000001.jpg (its default) for a ground truth from 000000.jpg were
+    "listed in another order", to be reordered (predict.py cannot)."""
+    names = [(_numbered(g.file_name), _numbered(p.file_name))
+             for g, p in zip(gt.frames, pred.frames)]
+    if not names or not all(g and p and g[1] + g[3] == p[1] + p[3] for g, p in names):
+        return None
+    offsets = {int(p[2]) - int(g[2]) for g, p in names}
+    if len(offsets) != 1 or offsets == {0}:
+        return None
+    first, (g, p), offset = gt.frames[0].file_name, names[0], offsets.pop()
+    return (f"every frame's number is {abs(offset)} {'above' if offset > 0 else 'below'} that "
+            f"of the ground truth's frame at its position ('{pred.frames[0].file_name}' is "
+            f"paired with '{first}': frames pair by position): the frames are numbered from "
+            f"{int(p[2])} (ffmpeg numbers from 1 unless given -start_number), the ground "
+            f"truth's from {int(g[2])}. Name the frames as the ground truth does, from "
+            f"{os.path.basename(first)} (e.g. ffmpeg -i VIDEO -start_number {int(g[2])} "
+            f"{g[1]}%0{len(g[2])}d{g[3]}, or rename them), and rerun predict.py --track")
 
 
 def _pairing_problem(g: Frame, p: Frame, gt_names: Mapping[str, int]) -> Optional[str]:
