@@ -123,7 +123,7 @@ class _Threshold(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="score_threshold")])
     def check(self, score_threshold):
-        from keras_pose.export.saved_model import check_threshold_tf
+        from keras_pose.export.signature_checks import check_threshold_tf
         return {"threshold": check_threshold_tf(score_threshold)}
 
 

@@ -21,11 +21,13 @@ boxes per image, K keypoints, h x w crop):
   (M,), ``keypoints``, ``keypoint_scores``, ``scores``: detection, its NMS,
   crops, flip test and decoding in one graph, one request per photo.
 
-Inputs are checked in the graph: a malformed input fails the request with
-an InvalidArgumentError whose message names the input (images that are
-not (N, H, W, 3) or grey (N, H, W, 1), boxes that are not finite with
-positive size, ``num_boxes`` of another length than the images or out of
-range, crops of another size); empty inputs (no image, no box)
+Inputs are checked in the graph (``keras_pose.export.signature_checks``):
+a malformed input fails the request with an InvalidArgumentError whose
+message names the input and the expected shape (images that are not
+(N, H, W, 3) or grey (N, H, W, 1), crops that are not (N, h, w, 3), boxes
+or ``num_boxes`` of another rank, boxes that are not finite with positive
+size, ``num_boxes`` of another length than the images or out of range, an
+``image_bytes`` that is not one string); empty inputs (no image, no box)
 give empty outputs. ``assets/config.json`` carries the experiment config
 (sizes, K, keypoint names, flip pairs, skeleton, OKS sigmas, normalisation).
 """
@@ -34,113 +36,19 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Optional
+from typing import Any
 
 import keras
 import tensorflow as tf
 
 from keras_pose.checkpoint import write_checkpoint_dir
 from keras_pose.configs import ExperimentConfig, save_config
-from keras_pose.data import decoding, transforms
+from keras_pose.data import decoding
+from keras_pose.export.signature_checks import (
+    check_boxes_tf, check_crops_tf, check_image_shape_tf, check_images_tf, check_one_image_tf,
+    check_rank_tf, check_threshold_tf)
 from keras_pose.inference import TopDownEstimator
 from keras_pose.models.dtypes import float32_scope
-
-
-# The rule of transforms.boxes_off_image, in the graph.
-MAX_BOX_TO_IMAGE = transforms.MAX_BOX_TO_IMAGE
-
-
-def check_boxes_tf(boxes: tf.Tensor, name: str,
-                   image_size: Optional[tf.Tensor] = None) -> tf.Tensor:
-    """``boxes``, once every (…, 4) box is checked finite with w, h > 0 and,
-    given the (height, width) of its image, overlapping the image and at most
-    ``MAX_BOX_TO_IMAGE`` times its larger side. Boxes are refused, not
-    clipped: a box off the image is a caller's mistake, and clipping would
-    change the crop of the people cut by the border."""
-    checks = [
-        tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(boxes)), [
-            f"{name}: every box must be 4 finite numbers [x, y, w, h]"]),
-        tf.debugging.Assert(tf.reduce_all(boxes[..., 2:] > 0), [
-            f"{name}: every box must have a positive width and height"])]
-    if image_size is not None:
-        height, width = tf.unstack(tf.cast(image_size, tf.float32))
-        x, y, w, h = tf.unstack(boxes, axis=-1)
-        inside = tf.reduce_all((x < width) & (y < height) & (x + w > 0) & (y + h > 0))
-        limit = MAX_BOX_TO_IMAGE * tf.maximum(height, width)
-        checks += [
-            tf.debugging.Assert(inside, [f"{name}: every box must overlap its image of size "
-                                         "(height, width)", image_size]),
-            tf.debugging.Assert(tf.reduce_all((w <= limit) & (h <= limit)), [
-                f"{name}: a box is more than {MAX_BOX_TO_IMAGE:g} times the size of its "
-                "image (height, width)", image_size])]
-    with tf.control_dependencies(checks):  # Checked before anything reads them.
-        return tf.identity(boxes)
-
-
-def check_image_shape_tf(images: tf.Tensor) -> tf.Tensor:
-    """``images``, once checked to be a batch (N, H, W, 3), or (N, H, W, 1)
-    grey images (their one channel stands for the three). TF Serving does
-    not hold a request to the signature's shape: a 4-channel (RGBA) or a
-    3-D image failed deep in the graph ("Incompatible shapes: [1,128,96,4]
-    vs. [3]"), naming no input."""
-    shape = tf.shape(images)
-    # The rank counted at run time: tf.rank / tf.size are folded into the
-    # signature's 4 when the graph is built or optimised, whatever arrives.
-    rank = tf.shape(tf.where(shape >= 0))[0]
-    # shape[-1:] is empty, not an error, for a scalar: the rank decides then.
-    channels_ok = tf.reduce_all((shape[-1:] == 3) | (shape[-1:] == 1))
-    check = tf.debugging.Assert(tf.logical_and(rank == 4, channels_ok), [
-        "images: must be uint8 (N, H, W, 3) RGB images (a batch, even of one), got shape",
-        shape], summarize=8)
-    with tf.control_dependencies([check]):
-        return tf.identity(images)
-
-
-def check_one_image_tf(image: tf.Tensor) -> tf.Tensor:
-    """``image`` (``detect``'s), once checked to be one non-empty (H, W, 3)
-    RGB image: its check was the batch signatures' (naming ``images``, asking
-    for a batch), which let a grey image through to TF's "input depth must
-    be evenly divisible by filter depth", and an empty one to TF's words."""
-    shape = tf.shape(image)
-    rank = tf.shape(tf.where(shape >= 0))[0]  # At run time (check_image_shape_tf).
-    ok = tf.logical_and(rank == 3, tf.reduce_all(tf.concat(
-        [shape[-1:] == 3, shape[:2] > 0], 0)))
-    check = tf.debugging.Assert(ok, [
-        "image: must be one non-empty uint8 (H, W, 3) RGB image, got shape", shape],
-        summarize=8)
-    with tf.control_dependencies([check]):
-        return tf.identity(image)
-
-
-def check_images_tf(images: tf.Tensor, num_boxes: tf.Tensor) -> tf.Tensor:
-    """``images``, once checked not empty (0 x 0) when boxes ask for people."""
-    size = tf.shape(images)[1:3]
-    check = tf.debugging.Assert(
-        tf.logical_or(tf.reduce_sum(num_boxes) == 0, tf.reduce_all(size > 0)),
-        ["images: the images are empty (height, width)", size,
-         "but num_boxes asks for people in them"])
-    with tf.control_dependencies([check]):
-        return tf.identity(images)
-
-
-def check_threshold_tf(score_threshold: tf.Tensor) -> tf.Tensor:
-    """``score_threshold``, once checked to be a list of zero or one finite
-    number. TF Serving and a loaded signature do not hold a request to the
-    signature's shape: a (1, 1) threshold failed in TF's words ("The second
-    input must be a scalar", node All)."""
-    shape = tf.shape(score_threshold)
-    # The rank counted at run time, as check_image_shape_tf does: the graph
-    # is built and optimised for the signature's rank 1 (tf.rank, and the
-    # axes of a reduction over all of them, are folded into it).
-    rank = tf.shape(tf.where(shape >= 0))[0]
-    checks = [
-        tf.debugging.Assert(tf.logical_and(rank == 1, tf.size(score_threshold) <= 1), [
-            "score_threshold: a list of zero or one number, got shape", shape], summarize=8),
-        tf.debugging.Assert(
-            tf.reduce_all(tf.math.is_finite(score_threshold), axis=tf.range(rank)),
-            ["score_threshold: must be a finite number, got", score_threshold])]
-    with tf.control_dependencies(checks):
-        return tf.identity(score_threshold)
 
 
 class _Untracked:
@@ -239,11 +147,10 @@ class PoseServingModule(tf.Module):
         return out
 
     def _heatmaps(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        height, width = self._crop_size
-        tf.debugging.assert_equal(
-            tf.shape(images)[1:3], tf.constant([height, width]),
-            message=f"images: this model takes crops of {height}x{width} (height x width)")
-        return {"heatmaps": self._estimator.network_heatmaps(images)}
+        # The network reads the checked crops: a crop batch of another rank
+        # reached oneDNN's convolution, which aborted the process.
+        return {"heatmaps": self._estimator.network_heatmaps(
+            check_crops_tf(images, self._crop_size))}
 
     def _people(self, images: tf.Tensor, image_index: tf.Tensor, boxes: tf.Tensor
                 ) -> dict[str, tf.Tensor]:
@@ -252,7 +159,9 @@ class PoseServingModule(tf.Module):
         return self._estimator(images, image_index, center, scale, ones)
 
     def _encoded_image(self, image_bytes: tf.Tensor, boxes: tf.Tensor) -> dict[str, tf.Tensor]:
-        image = decoding.decode_image_tf(image_bytes)
+        image = decoding.decode_image_tf(_check_image_bytes(image_bytes))
+        boxes = check_rank_tf(boxes, "boxes", 2, "float32 (M, 4) boxes [x, y, w, h] of the "
+                              "one image (no batch axis)", last_dim=4)
         boxes = check_boxes_tf(boxes, "boxes", tf.shape(image)[:2])
         return self._people(image[None], tf.zeros(tf.shape(boxes)[:1], tf.int32), boxes)
 
@@ -279,7 +188,7 @@ class PoseServingModule(tf.Module):
         """Every person of an image: the detector (its NMS included), then
         the pose path on its boxes, all in the graph. ``score_threshold`` is
         optional: an empty list means the export's default."""
-        image = decoding.decode_image_tf(image_bytes)
+        image = decoding.decode_image_tf(_check_image_bytes(image_bytes))
         boxes, scores, count = self._people_found(image, score_threshold)
         center, scale = self._estimator.centers_and_scales(boxes)
         out = self._estimator(image[None], tf.zeros([count], tf.int32), center, scale, scores)
@@ -287,7 +196,11 @@ class PoseServingModule(tf.Module):
 
     def _keypoints(self, images: tf.Tensor, boxes: tf.Tensor,
                    num_boxes: tf.Tensor) -> dict[str, tf.Tensor]:
-        images = check_image_shape_tf(images)  # First: every other check reads its shape.
+        # First: every other check reads their shapes.
+        images = check_image_shape_tf(images)
+        boxes = check_rank_tf(boxes, "boxes", 3, "float32 (N, M, 4) boxes [x, y, w, h], M "
+                              "per image (a batch, even of one)", last_dim=4)
+        num_boxes = check_rank_tf(num_boxes, "num_boxes", 1, "int32 (N,), one count per image")
         n, max_boxes = tf.shape(images)[0], tf.shape(boxes)[1]
         checks = [
             tf.debugging.assert_equal(tf.shape(boxes)[0], n, message=(
@@ -309,6 +222,13 @@ class PoseServingModule(tf.Module):
         full = tf.cast(tf.stack([n, max_boxes]), tf.int64)
         return {key: tf.scatter_nd(positions, out[key], tf.concat(
             [full, tf.constant(shape, tf.int64)], 0)) for key, shape in shapes.items()}
+
+
+def _check_image_bytes(image_bytes: tf.Tensor) -> tf.Tensor:
+    """``image_bytes``, once checked to be one string (a list of one, the
+    row format's, failed with "The second input must be a scalar")."""
+    return check_rank_tf(image_bytes, "image_bytes", 0,
+                         "one encoded image: a scalar string, not a list")
 
 
 def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir: str,
