@@ -293,12 +293,20 @@ def init_checkpoint_config(config: ExperimentConfig, source: ExperimentConfig,
     (its data set's conventions: box padding, ground-truth box rule, DARK
     kernel from sigma). Explicit ``--set model.*`` overrides are applied
     again last; a changed normalisation is then warned about by the trainer.
+    The log names the checkpoint as given (``config.train.init_checkpoint``).
+
+    Raises:
+      ConfigError: for a ``--set model.pretrained`` of weights (the
+        checkpoint's replace them: recorded, they were never used).
     """
+    given = config.train.init_checkpoint or source.name
+    explicit = [item for item in override_items(overrides)
+                if item.split("=", 1)[0].strip().startswith("model.")]
+    _refuse_pretrained(explicit, given)
     fields = {f: getattr(source.model, f) for f in INIT_MODEL_FIELDS}
     changed = {f: v for f, v in fields.items() if getattr(config.model, f) != v}
     model = dataclasses.replace(config.model, pretrained="", **fields)
     adopted = config.replace(model=model)
-    explicit = [item for item in overrides if item.split("=", 1)[0].strip().startswith("model.")]
     if explicit:
         adopted = apply_overrides(adopted, explicit)
     # A field the command sets is the command's, not the checkpoint's: the
@@ -307,15 +315,29 @@ def init_checkpoint_config(config: ExperimentConfig, source: ExperimentConfig,
     taken = {f: v for f, v in changed.items() if f not in named}
     if taken:
         logging.info("--init_checkpoint %s: model.%s taken from it (what its weights were "
-                     "trained with)", source.name, ", model.".join(
+                     "trained with)", given, ", model.".join(
                          f"{f}={v}" for f, v in taken.items()))
     kept = sorted(named & set(INIT_MODEL_FIELDS))
     if kept:
         logging.info("--init_checkpoint %s: model.%s as --set gives (the checkpoint has %s)",
-                     source.name, ", model.".join(f"{f}={getattr(adopted.model, f)}"
+                     given, ", model.".join(f"{f}={getattr(adopted.model, f)}"
                                                   for f in kept),
                      ", ".join(f"{getattr(source.model, f)}" for f in kept))
     return adopted
+
+
+def _refuse_pretrained(overrides: Sequence[str], source: str) -> None:
+    """Refuses ``--set model.pretrained=<weights>`` beside --init_checkpoint
+    ``source``: the run's backbone is the checkpoint's, and the setting was
+    dropped unsaid (an invalid one too) yet recorded in config.json. A value
+    of no weights ("" or none) says what the run does and passes."""
+    for item in overrides:
+        key, _, value = item.partition("=")
+        if key.strip() == "model.pretrained" and value.strip().strip("'\"").lower() not in (
+                "", "none", "null"):
+            raise ConfigError(f"--set {item.strip()} with --init_checkpoint {source}: the "
+                              "init checkpoint's weights replace the backbone's, these would "
+                              "never be loaded; drop the --set")
 
 
 # Directory names that say where in a run a checkpoint sits, not which run.

@@ -130,7 +130,10 @@ class Validation(keras.callbacks.Callback):
         return metrics
 
     def _evaluate_saved(self, path: str) -> dict:
-        """The validation metrics of the network saved at ``path``."""
+        """The validation metrics of the network saved at ``path``, decoded
+        with the run's settings: every checkpoint of a run has them
+        (``resume.check_resume`` refuses a resume that changes the codec,
+        sigma or decoding), as evaluate.py decodes it from its own config."""
         from keras_pose.checkpoint import load_model
         from keras_pose.evaluation.runner import evaluate
         from keras_pose.inference import TopDownEstimator

@@ -1,7 +1,7 @@
 """Whether, and from which checkpoint, a run resumes: a ``--model_dir``
 that is itself a checkpoint or a SavedModel is refused, a checkpoint of
-another model, input convention or precision is refused before anything is
-written (other changed settings are named), one of another schedule before
+another model, input convention, codec, decoding or precision is refused
+before anything is written (other changed settings are named), one of another schedule before
 the workers compare their epochs, checkpoints of an earlier version whose
 optimizer state was stored by position are refused, and the workers of a
 multi-worker run agree on one epoch.
@@ -9,6 +9,8 @@ multi-worker run agree on one epoch.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from typing import Optional
 
@@ -24,14 +26,41 @@ from keras_pose.training.distribution import resolve_precision
 from keras_pose.training.precision import schedule_change
 
 
-def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:
-    """Refuses to resume a checkpoint of another architecture or input
-    normalisation (before anything is written to the model directory);
-    :func:`log_changed_settings` names the other settings changed."""
-    fields = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size", "heatmap_size",
-              "deconv_filters", "deconv_kernels", "final_kernel", "color_order", "mean", "std")
-    diffs = [f"model.{f}: checkpoint {getattr(saved.model, f)} vs now {getattr(config.model, f)}"
-             for f in fields if getattr(saved.model, f) != getattr(config.model, f)]
+# What a resume refuses to change: the architecture and input convention
+# (the weights are of them), and what turns a checkpoint's heatmaps into
+# keypoints. The run validates every checkpoint (its epochs, best/ again
+# when validated otherwise, epochs left unvalidated) with its own settings:
+# resumed with model.codec dark -> msra, it scored the DARK epoch with msra
+# decoding, and best.json kept the worse epoch with a value evaluate.py
+# does not give best/ (which decodes with its own saved config).
+RESUME_MODEL_FIELDS = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size",
+                       "heatmap_size", "deconv_filters", "deconv_kernels", "final_kernel",
+                       "color_order", "mean", "std", "codec", "sigma")
+RESUME_TEST_FIELDS = ("decoding", "blur_kernel", "refine")
+
+
+def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str,
+                 source_given: bool = False) -> ExperimentConfig:
+    """Refuses to resume a checkpoint of another architecture, input
+    normalisation, codec, sigma or decoding (before anything is written to
+    the model directory); :func:`log_changed_settings` names the other
+    settings changed. ``source_given``: the command gave --init_checkpoint
+    (the way out is then no "give it again").
+
+    Returns:
+      ``config`` with the run's own ``model.pretrained``: a resume loads
+      ``path``'s weights, never the command's initialisation (a fine-tune
+      resumed without --init_checkpoint recorded the experiment's
+      "imagenet" in its checkpoints' configs: weights it never used).
+    """
+    changed = [(f"{section}.{f}", getattr(getattr(saved, section), f),
+                getattr(getattr(config, section), f))
+               for section, fields in (("model", RESUME_MODEL_FIELDS),
+                                       ("test", RESUME_TEST_FIELDS))
+               for f in fields if getattr(getattr(saved, section), f)
+               != getattr(getattr(config, section), f)]
+    diffs = [f"{key}: checkpoint {_shown(before)} vs now {_shown(now)}"
+             for key, before, now in changed]
     diffs += [f"data.{f}: checkpoint {getattr(saved.data, f)} vs now {getattr(config.data, f)}"
               for f in ("keypoint_names", "flip_pairs") if getattr(saved.data, f)
               != getattr(config.data, f)]
@@ -42,17 +71,51 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str) -
         diffs.append(f"train.precision: checkpoint {before} vs now {config.train.precision} "
                      f"(--precision {before} resumes)")
     if diffs:
-        # A fine-tuned run's model settings came from --init_checkpoint.
-        source = saved.train.init_checkpoint
-        again = (f" (a run fine-tuned from {source}: give --init_checkpoint {source} again, or "
-                 "--set the model.* values it has)" if source else
-                 # Was "a run started with --init_checkpoint" of a run from scratch too.
-                 " (--set the model.* values it was trained with, or, for a run fine-tuned by "
-                 "an earlier keras-pose, give its --init_checkpoint again)") if any(
-                     d.startswith("model.") for d in diffs) else ""
-        raise TrainingError(f"{path} holds a checkpoint of another model, input convention or "
-                            f"precision ({'; '.join(diffs)}); use another --model_dir or the "
-                            f"same settings{again}")
+        raise TrainingError(f"{path} holds a checkpoint of another model, input convention, "
+                            f"decoding or precision ({'; '.join(diffs)}); use another "
+                            f"--model_dir or the same settings"
+                            f"{_way_back(saved, changed, source_given)}")
+    if config.model.pretrained != saved.model.pretrained:
+        logging.info("model.pretrained=%s is not used by a resume (it continues from the "
+                     "weights of %s); the run keeps %r, what it began from",
+                     config.model.pretrained, path, saved.model.pretrained)
+    return config.replace(model=dataclasses.replace(config.model,
+                                                    pretrained=saved.model.pretrained))
+
+
+def _way_back(saved: ExperimentConfig, changed: list, source_given: bool) -> str:
+    """The settings that resume: ``--set`` of each changed model.* or test.*
+    value as the checkpoint has it, and for a fine-tuned run resumed
+    without its --init_checkpoint (whose model settings it took), that."""
+    if not changed:
+        return ""
+    sets = " ".join(f"--set {key}={_set_value(before)}" for key, before, _ in changed)
+    source = saved.train.init_checkpoint
+    if source_given:  # The source's settings were taken: the command's --set changed them.
+        return f" ({sets}: the values the run was trained with)"
+    if not any(key.startswith("model.") for key, _, _ in changed):
+        return f" ({sets})"
+    if source:
+        return (f" (a run fine-tuned from {source}: give --init_checkpoint {source} again, "
+                f"or {sets})")
+    # Was "a run started with --init_checkpoint" of a run from scratch too.
+    return (f" ({sets}, the values it was trained with; or, for a run fine-tuned by an "
+            "earlier keras-pose, give its --init_checkpoint again)")
+
+
+def _shown(value) -> str:
+    """A setting's value in a message ("" shown as such)."""
+    return '""' if value == "" else str(value)
+
+
+def _set_value(value) -> str:
+    """``value`` as a ``--set`` item takes it: ``16,16``, ``dark``, ``[]``."""
+    if isinstance(value, (tuple, list)):
+        return (",".join(str(v) for v in value) if len(value) > 1
+                else json.dumps(list(value)))
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return '""' if value == "" else str(value)
 
 
 def log_changed_settings(saved: ExperimentConfig, config: ExperimentConfig, path: str) -> None:

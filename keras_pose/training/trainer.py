@@ -368,8 +368,9 @@ def _run(config: ExperimentConfig, model_dir: str, strategy, *, augment, export,
     if latest:
         with _refusals_shared(strategy):  # No collective in it: no worker waits in one.
             saved = load_config(os.path.join(latest, "config.json"))
-            config = check_resumed_source(saved, config, model_dir, latest)
-            check_resume(saved, config, latest)
+            given = bool(config.train.init_checkpoint)  # The command's, not yet the run's.
+            config = check_resume(saved, check_resumed_source(saved, config, model_dir, latest),
+                                  latest, source_given=given)
             try:
                 run_dir.check_epoch_files(latest)
             except CheckpointError as e:

@@ -236,3 +236,47 @@ def test_keypoint_indices_given_at_evaluation_or_inference_must_be_the_models(it
     with pytest.raises(ConfigError, match=re.escape(message)):
         checkpoint_config(build_config(start=trained, overrides=[item]), trained, [item])
     with_overrides(trained, ["data.skeleton=[[0,16]]", "data.flip_pairs=[]"])  # In range.
+
+
+def _fine_tune(init_checkpoint: str):
+    """A run's config with --init_checkpoint ``init_checkpoint`` given, and
+    the config of the checkpoint there: a run of experiment tiny, depth 34."""
+    run = get_experiment("coco_resnet50_256x192")
+    run = run.replace(train=dataclasses.replace(run.train, init_checkpoint=init_checkpoint))
+    tiny = get_experiment("tiny")
+    return run, tiny.replace(model=dataclasses.replace(tiny.model, depth=34))
+
+
+def test_the_fine_tune_log_names_the_init_checkpoint_as_given(caplog):
+    """The log said "--init_checkpoint tiny: model.image_size=... taken from
+    it" of --init_checkpoint runs/ftsize/checkpoints/epoch_0002: the name
+    in the checkpoint's config, not the path given."""
+    import logging
+
+    from keras_pose.configs.cli import init_checkpoint_config
+    caplog.set_level(logging.INFO, logger="absl")
+    given = "runs/ftsize/checkpoints/epoch_0002"
+    run, source = _fine_tune(given)
+    init_checkpoint_config(run, source, ["model.sigma=3"])
+    assert f"--init_checkpoint {given}: model.depth=34, model.blocks_per_stage=" in caplog.text
+    assert f"--init_checkpoint {given}: model.sigma=3.0 as --set gives (the checkpoint has " \
+           "1.5)" in caplog.text
+    assert "--init_checkpoint tiny" not in caplog.text
+
+
+@pytest.mark.parametrize("value", ["imagenet", "torchvision", "weights/r18.h5"])
+def test_pretrained_weights_with_an_init_checkpoint_are_refused(value):
+    """--set model.pretrained=imagenet (or an invalid torchvision) beside
+    --init_checkpoint was dropped unsaid (the checkpoint's weights replace
+    the backbone's) and recorded in config.json as the run's weights."""
+    from keras_pose.configs.cli import init_checkpoint_config
+    run, source = _fine_tune("runs/a/best")
+    with pytest.raises(ConfigError, match=re.escape(
+            f"--set model.pretrained={value} with --init_checkpoint runs/a/best: the init "
+            "checkpoint's weights replace the backbone's, these would never be loaded; drop "
+            "the --set")):
+        init_checkpoint_config(run, source, ["train.epochs=2", f"model.pretrained={value}"])
+    for none in ("none", ""):  # No weights: what the run does.
+        config = init_checkpoint_config(run, source, [f"model.pretrained={none}"])
+        assert config.model.pretrained in ("", "none")
+    assert init_checkpoint_config(run, source, []).model.pretrained == ""

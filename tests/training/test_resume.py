@@ -37,23 +37,72 @@ def test_a_resume_refused_for_another_model_says_to_give_init_checkpoint_again()
     from keras_pose.training.callbacks import TrainingError
     from keras_pose.training.resume import check_resume
     saved = get_experiment("tiny")
+    # The --set items that resume, with the checkpoint's values.
+    sets = ("--set model.depth=18 --set model.blocks_per_stage=1,1,1,1 --set "
+            "model.image_size=96,128 --set model.heatmap_size=24,32 --set "
+            "model.deconv_filters=64,64,64 --set model.sigma=1.5")
     with pytest.raises(TrainingError, match=r"\(model.depth: checkpoint 18 vs now 50.*\); use "
-                       r"another --model_dir or the same settings \(--set the model.\* "
-                       r"values it was trained with, or, for a run fine-tuned by an earlier "
+                       r"another --model_dir or the same settings \(" + sets + r", the values "
+                       r"it was trained with; or, for a run fine-tuned by an earlier "
                        r"keras-pose, give its --init_checkpoint again\)$"):
         check_resume(saved, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
     # A run that recorded its source names it, and the other way out (the
     # source moved away: "give it again" was a dead end).
     fine_tuned = saved.replace(train=dataclasses.replace(saved.train, init_checkpoint="/m/src"))
     with pytest.raises(TrainingError, match=r"\(a run fine-tuned from /m/src: give "
-                                            r"--init_checkpoint /m/src again, or --set the "
-                                            r"model.\* values it has\)$"):
+                                            r"--init_checkpoint /m/src again, or " + sets
+                                            + r"\)$"):
         check_resume(fine_tuned, get_experiment("coco_resnet50_256x192"), "run/epoch_0003")
     with pytest.raises(TrainingError, match=r"vs now mixed_bfloat16 \(--precision fp32 "
                                             r"resumes\)\); use another --model_dir or the "
                                             r"same settings$"):
         check_resume(saved, apply_overrides(saved, ["train.precision=mixed_bfloat16"]),
                      "run/epoch_0003")
+
+
+def test_a_resume_refuses_another_codec_sigma_or_decoding():
+    """Resumed with model.codec dark -> msra (or test.decoding, model.sigma
+    changed), the run validated its earlier epochs and best/ again with the
+    new decoding: best.json kept the worse epoch, with a value evaluate.py
+    does not give best/. Refused, naming both values and the way back."""
+    from keras_pose.training.callbacks import TrainingError
+    from keras_pose.training.resume import check_resume
+    dark = apply_overrides(get_experiment("tiny"), ["model.codec=dark"])
+    head = (r"^run/epoch_0001 holds a checkpoint of another model, input convention, decoding "
+            r"or precision \(")
+    with pytest.raises(TrainingError, match=head + r"model.codec: checkpoint dark vs now msra\); "
+                       r"use another --model_dir or the same settings \(--set model.codec=dark, "
+                       r"the values it was trained with; or, for a run fine-tuned by an earlier "
+                       r"keras-pose, give its --init_checkpoint again\)$"):
+        check_resume(dark, get_experiment("tiny"), "run/epoch_0001")
+    saved = get_experiment("tiny")
+    with pytest.raises(TrainingError, match=head + r'test.decoding: checkpoint "" vs now dark; '
+                       r"test.blur_kernel: checkpoint 0 vs now 5\); use another --model_dir or "
+                       r'the same settings \(--set test.decoding="" --set test.blur_kernel=0\)$'):
+        check_resume(saved, apply_overrides(saved, ["test.decoding=dark", "test.blur_kernel=5"]),
+                     "run/epoch_0001")
+    with pytest.raises(TrainingError, match=r"\(model.sigma: checkpoint 1.5 vs now 2.0\)"):
+        check_resume(saved, apply_overrides(saved, ["model.sigma=2"]), "run/epoch_0001")
+    # A fine-tune resumed with its --init_checkpoint given and a --set that
+    # changes the codec: "give --init_checkpoint again" fitted nothing.
+    tuned = dark.replace(train=dataclasses.replace(dark.train, init_checkpoint="/m/src"))
+    with pytest.raises(TrainingError, match=r"same settings \(--set model.codec=dark: the "
+                                            r"values the run was trained with\)$"):
+        check_resume(tuned, apply_overrides(tuned, ["model.codec=msra"]), "run/epoch_0001",
+                     source_given=True)
+    # The settings that do not change a checkpoint's scores still resume.
+    check_resume(saved, apply_overrides(saved, ["test.flip_test=false", "train.epochs=9"]),
+                 "run/epoch_0001")
+
+
+def test_a_resume_records_the_initialisation_the_run_began_from():
+    """A fine-tune (model.pretrained "") resumed without --init_checkpoint
+    recorded the experiment's "imagenet" in its next checkpoints' configs:
+    weights it never loaded (a resume starts from its checkpoint)."""
+    from keras_pose.training.resume import check_resume
+    saved = get_experiment("tiny")
+    command = apply_overrides(saved, ["model.pretrained=imagenet"])
+    assert check_resume(saved, command, "run/epoch_0001").model.pretrained == ""
 
 
 def test_a_checkpoint_or_saved_model_as_model_dir_is_refused_and_left_as_it_was(
@@ -153,7 +202,8 @@ def test_a_resume_with_another_input_normalisation_is_refused(field, value):
     from keras_pose.training.resume import check_resume
     saved = get_experiment("tiny")
     config = saved.replace(model=dataclasses.replace(saved.model, **{field: value}))
-    with pytest.raises(TrainingError, match=rf"another model, input convention or precision "
+    with pytest.raises(TrainingError, match=rf"another model, input convention, decoding or "
+                       rf"precision "
                        rf"\(model.{field}: checkpoint .* vs now \(0.\d+, 0.\d+, 0.\d+\)\)"):
         check_resume(saved, config, "run/epoch_0003")
 

@@ -175,10 +175,12 @@ def test_resume_refuses_another_model_or_input_convention(tmp_path, fast_config)
           progress=False)
     saved = open(os.path.join(model_dir, "config.json"), "rb").read()
     listing = sorted(os.listdir(model_dir))
+    refused = "another model, input convention, decoding or precision"
     for change, message in (
-            ("model.depth=34", "another model, input convention or precision.*depth"),
-            ("model.color_order=BGR", "another model, input convention or precision.*color_order"),
-            ("model.mean=[0.5,0.5,0.5]", "another model, input convention or precision.*mean"),
+            ("model.depth=34", f"{refused}.*depth"),
+            ("model.color_order=BGR", f"{refused}.*color_order"),
+            ("model.mean=[0.5,0.5,0.5]", f"{refused}.*mean"),
+            ("model.codec=dark", rf"{refused} \(model.codec: checkpoint msra vs now dark\)"),
             # Refused only once the checkpoint is restored: still before any write.
             ("train.batch_size_per_replica=4", "steps per epoch and global batch"),
             # fp32 -> bf16 was taken with a warning (auto picks bf16 where the CPU has it).
