@@ -219,9 +219,10 @@ def refuse_model_overrides(overrides: Sequence[str], where: str) -> None:
 def checkpoint_config(config: ExperimentConfig, trained: ExperimentConfig,
                       overrides: Sequence[str] = ()) -> ExperimentConfig:
     """``config`` with what a checkpoint owns put back: the whole ``model``
-    section (the weights define it) and the data set's metadata (keypoint names, flip pairs, skeleton, OKS sigmas, upper-body ids; on the data set it was trained on, the categories too), unless an
-    override in ``overrides`` sets a metadata field explicitly (applied and
-    logged).
+    section (the weights define it) and the data set's metadata (keypoint
+    names, flip pairs, skeleton, OKS sigmas, upper-body ids; on the data set
+    it was trained on, the categories too), unless an override in
+    ``overrides`` sets a metadata field explicitly (applied and logged).
 
     Raises:
       ConfigError: for an override of ``model.*``.
