@@ -10,6 +10,7 @@ last word on what the weights define (:func:`checkpoint_config`).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 from typing import Optional, Sequence
@@ -371,5 +372,20 @@ def default_model_dir(config: ExperimentConfig) -> str:
     else:
         label = source
     label = re.sub(r"[^A-Za-z0-9._-]+", "-", label).strip("-.") or "checkpoint"
-    return os.path.join("output", f"{config.name}_from_{label}")
+    return os.path.join("output", f"{config.name}_from_{_short_label(label)}")
+
+
+# Longest source label in a default --model_dir name: a folder name is at
+# most 255 bytes (NAME_MAX), and a 250-character source's was "not writable
+# (File name too long)" for a --model_dir the user never gave.
+MAX_LABEL = 80
+
+
+def _short_label(label: str) -> str:
+    """``label`` cut to ``MAX_LABEL`` characters, ending in a digest of the
+    whole (the same source always gives the same folder, so it resumes)."""
+    if len(label) <= MAX_LABEL:
+        return label
+    digest = hashlib.sha256(label.encode()).hexdigest()[:8]
+    return f"{label[:MAX_LABEL - 9]}-{digest}"
 

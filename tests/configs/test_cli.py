@@ -119,6 +119,26 @@ def test_a_fine_tunes_default_model_dir_names_its_source(source, expected, tmp_p
     assert default_model_dir(config) == os.path.join("output", expected)
 
 
+def test_a_fine_tune_of_a_source_with_a_long_name_gets_a_folder_name_that_fits(tmp_path):
+    """A 250-character run folder as --init_checkpoint: the default
+    --model_dir's name was over NAME_MAX (255 bytes: "File name too long");
+    it is cut, and two long names that differ at the end stay apart."""
+    from keras_pose.configs.cli import default_model_dir
+    config = get_experiment("tiny")
+    names = []
+    for end in ("a", "b"):
+        source = tmp_path / ("m" * 249 + end)
+        source.mkdir()
+        run = config.replace(train=dataclasses.replace(config.train,
+                                                       init_checkpoint=str(source)))
+        name = os.path.basename(default_model_dir(run))
+        assert name.startswith("tiny_from_mmmm") and len(name.encode()) <= 100
+        assert default_model_dir(run) == default_model_dir(run)  # A resume lands there again.
+        names.append(name)
+    assert names[0] != names[1]
+    os.makedirs(tmp_path / "output" / names[0])  # Creatable.
+
+
 def test_data_dir_and_another_data_root_in_set_are_refused():
     """--data_dir A --set data.root=B trained (and evaluated) on B in silence."""
     with pytest.raises(ConfigError, match=r"^--data_dir data/a and --set data.root=data/b name "
