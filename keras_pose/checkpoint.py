@@ -13,8 +13,8 @@ Every directory is written by :func:`write_checkpoint_dir`: into a
 temporary sibling named after the writing host and process, then renamed
 into place, with Ctrl-C deferred until the write is over. Training writes
 more files into its epoch checkpoints (optimizer state, ``state.json``) but
-every one of them is also a model checkpoint. A *model
-directory* is what ``train.py --model_dir`` fills::
+every one of them is also a model checkpoint. A *model directory* is what
+``train.py --model_dir`` fills::
 
     model_dir/config.json            the final config
     model_dir/checkpoints/epoch_0007/  the last few epochs (model checkpoints)
@@ -61,9 +61,8 @@ class ResolvedCheckpoint:
     """Where a checkpoint path points.
 
     Attributes:
-      kind: "keras" (a model checkpoint directory), "saved_model" or
-        "export" (an ONNX, OpenVINO or LiteRT file of
-        ``keras_pose.export.runtimes``).
+      kind: "keras" (a model checkpoint directory), "saved_model" or "export"
+        (an ONNX, OpenVINO or LiteRT file of ``keras_pose.export.runtimes``).
       path: the model checkpoint or SavedModel directory, or the export file.
     """
 
@@ -82,11 +81,9 @@ def is_model_checkpoint(path: str) -> bool:
     interrupted write: it has the ``COMPLETE`` marker, or (checkpoints of
     earlier versions and hand-made ones, which have no marker) none of the
     files training writes (``state.json``, ``best.json``)."""
-    if not (os.path.isfile(os.path.join(path, CONFIG_FILE))
-            and os.path.isfile(os.path.join(path, WEIGHTS_FILE))):
-        return False
-    return (os.path.isfile(os.path.join(path, COMPLETE_FILE))
-            or not any(os.path.exists(os.path.join(path, f)) for f in _TRAINING_FILES))
+    return all(os.path.isfile(os.path.join(path, f)) for f in (CONFIG_FILE, WEIGHTS_FILE)) and (
+        os.path.isfile(os.path.join(path, COMPLETE_FILE))
+        or not any(os.path.exists(os.path.join(path, f)) for f in _TRAINING_FILES))
 
 
 # epoch_0007, ..., epoch_9999, epoch_10000: four digits at least.
@@ -109,12 +106,11 @@ def epoch_directories(model_dir: str) -> list[tuple[int, str]]:
 
 
 def unmarked_checkpoints(model_dir: str) -> list[str]:
-    """``best/`` and ``checkpoints/epoch_NNNN/`` of a model directory that
-    lack the ``COMPLETE`` marker. train.py never leaves one (it writes
-    under a temporary name and renames after the marker), so each was
-    copied or restored by hand: never used, never deleted, reported.
-    Pruned epochs that a reader's export made again are not among them
-    (:func:`pruned_epoch_leftovers`)."""
+    """``best/`` and ``checkpoints/epoch_NNNN/`` of a model directory that lack
+    the ``COMPLETE`` marker. train.py never leaves one (it writes under a
+    temporary name and renames after the marker), so each was copied or
+    restored by hand: never used, never deleted, reported. Pruned epochs that
+    a reader's export made again are not among them (:func:`pruned_epoch_leftovers`)."""
     paths = [path for _, path in epoch_directories(model_dir)]
     paths.append(os.path.join(model_dir, "best"))
     leftovers = set(pruned_epoch_leftovers(model_dir))
@@ -122,20 +118,20 @@ def unmarked_checkpoints(model_dir: str) -> list[str]:
 
 
 def pruned_epoch_leftovers(model_dir: str) -> list[str]:
-    """``checkpoints/epoch_NNNN/`` folders holding nothing but ``exports/``
-    (or nothing): the training run pruned the epoch while ``--runtime`` was
-    exporting into it, and the export's write made the folder again (or
-    kept it from going). No checkpoint; the next run removes them."""
-    return [path for _, path in epoch_directories(model_dir)
-            if not is_complete(path) and set(os.listdir(path)) <= {"exports"}]
+    """``checkpoints/epoch_NNNN/`` folders holding nothing but ``exports/`` (or
+    nothing): training pruned the epoch while ``--runtime`` was exporting into it,
+    whose write made the folder again (or kept it). The next run removes them."""
+    return [path for _, path in epoch_directories(model_dir)  # One it may not list: reported.
+            if not is_complete(path) and os.access(path, os.R_OK | os.X_OK)
+            and set(os.listdir(path)) <= {"exports"}]
 
 
 def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optional[str]:
-    """Where ``best/`` is when a crash stopped its replacement between the
-    two renames of :func:`replace_directory` (``best/`` renamed away to
-    ``best.old-*``, the new copy still ``best.tmp-*``): the complete one
-    recording the highest value (``best.json``; ``best/`` only ever gets
-    better), else None. Meaningful only when ``best/`` is missing.
+    """Where ``best/`` is when a crash stopped its replacement between the two
+    renames of :func:`replace_directory` (``best/`` renamed away to ``best.old-*``,
+    the new copy still ``best.tmp-*``): the complete one recording the highest
+    value (``best.json``; ``best/`` only gets better), else None; meaningful
+    only when ``best/`` is missing.
 
     Args:
       model_dir: the model directory.
@@ -145,9 +141,8 @@ def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optio
     root = glob.escape(model_dir)
     for path in sorted(glob.glob(os.path.join(root, "best.tmp-*"))
                        + glob.glob(os.path.join(root, "best.old-*"))):
-        if among is not None and path not in among:
-            continue
-        if not (is_complete(path) and is_model_checkpoint(path)):
+        if ((among is not None and path not in among)
+                or not (is_complete(path) and is_model_checkpoint(path))):
             continue
         try:
             with open(os.path.join(path, _BEST_RECORD)) as f:
@@ -161,6 +156,10 @@ def interrupted_best(model_dir: str, among: Optional[list[str]] = None) -> Optio
 
 def unmarked_error(model_dir: str, unmarked: list[str]) -> CheckpointError:
     """The error for :func:`unmarked_checkpoints`: each one, and what to do."""
+    for path in unmarked:  # One this user may not read only looked unmarked.
+        if not os.access(path, os.R_OK | os.X_OK):
+            return permission_error(path)
+
     def describe(path: str) -> str:
         missing = [f for f in (CONFIG_FILE, WEIGHTS_FILE)
                    if not os.path.isfile(os.path.join(path, f))]
@@ -173,6 +172,14 @@ def unmarked_error(model_dir: str, unmarked: list[str]) -> CheckpointError:
         + f". train.py writes {COMPLETE_FILE} last, so these were copied or restored by hand "
         "(or cut short); nothing was used or deleted. If you trust one, mark it: touch "
         f"<dir>/{COMPLETE_FILE}; otherwise move it out of {model_dir}. Then run again.")
+
+
+def permission_error(path: str) -> CheckpointError:
+    """The error for a checkpoint file or folder this user may not read (or
+    list and enter): it was "does not fit", or "incomplete ... touch COMPLETE"."""
+    need, mode = ("list and enter it", "u+rx") if os.path.isdir(path) else ("read it", "u+r")
+    return CheckpointError(f"{path} cannot be read (Permission denied): check its permissions "
+                           f"(this user must be able to {need}; its owner can chmod {mode} it)")
 
 
 def is_complete(path: str) -> bool:
@@ -201,22 +208,19 @@ def _export_files(directory: str) -> list[str]:
 def latest_epoch_checkpoint(model_dir: str) -> Optional[str]:
     """The newest complete ``checkpoints/epoch_NNNN`` directory, or None
     (the one rule of what a usable epoch checkpoint is)."""
-    for _, candidate in reversed(epoch_directories(model_dir)):
-        if is_complete(candidate) and is_model_checkpoint(candidate):
-            return candidate
-    return None
+    return next((path for _, path in reversed(epoch_directories(model_dir))
+                 if is_complete(path) and is_model_checkpoint(path)), None)
 
 
 def write_checkpoint_dir(path: str, write: Callable[[str], None]) -> str:
     """Writes a checkpoint directory atomically.
 
     ``write(tmp)`` fills a temporary sibling; every file is then flushed to
-    disk, the ``COMPLETE`` marker written (and flushed) last, and the
-    directory renamed over ``path`` (an older copy is removed only after the
-    new one is in place): ``keras_pose.files.write_directory_atomically``,
-    with Ctrl-C deferred until it is over. An interrupted or failed write (a
-    full disk) leaves any previous checkpoint at ``path`` intact and removes
-    its own files.
+    disk, the ``COMPLETE`` marker written (and flushed) last, and the directory
+    renamed over ``path`` (an older copy is removed only after the new one is
+    in place): ``keras_pose.files.write_directory_atomically``, with Ctrl-C
+    deferred until it is over. An interrupted or failed write (a full disk)
+    leaves any previous checkpoint at ``path`` intact and removes its own files.
     """
     with defer_interrupts():
         return write_directory_atomically(path, write, marker=COMPLETE_FILE)
@@ -226,11 +230,10 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     """Finds the model a user-given path means.
 
     Accepts a model checkpoint directory, its ``model.weights.h5`` file, a
-    SavedModel directory, a model directory (its ``best/`` checkpoint, else
-    its latest epoch checkpoint, else its ``saved_model/``), an export file
-    (``.onnx``, ``.xml``, ``.tflite``) or a directory holding exactly one, or
-    the name of a pretrained preset (``keras_pose.presets``: downloaded and
-    converted into the cache on first use, reused afterwards).
+    SavedModel directory, a model directory (its ``best/`` checkpoint, else its
+    latest epoch checkpoint, else its ``saved_model/``), an export file (``.onnx``,
+    ``.xml``, ``.tflite``) or a directory holding exactly one, or the name of a
+    pretrained preset (``keras_pose.presets``: downloaded and converted once).
 
     Raises:
       CheckpointError: naming the path and what was expected there (for a
@@ -240,6 +243,9 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
     if not os.path.exists(path):
         if presets.is_preset(path):
             return resolve_checkpoint(presets.preset_checkpoint(path))
+        parent = os.path.dirname(os.path.abspath(path))
+        if os.path.isdir(parent) and not os.access(parent, os.X_OK):  # Hid what is there.
+            raise permission_error(parent)
         raise CheckpointError(presets.missing_message(path))
     try:
         return _resolve_path(path)
@@ -256,6 +262,8 @@ def _resolve_path(path: str) -> ResolvedCheckpoint:
     """:func:`resolve_checkpoint` of a path that exists."""
     if os.path.isfile(path):
         return _resolve_file(path)
+    if not os.access(path, os.R_OK | os.X_OK):  # Its files looked absent.
+        raise permission_error(path)
     if _is_saved_model(path):
         return ResolvedCheckpoint("saved_model", path)
     if is_model_checkpoint(path):
@@ -295,9 +303,8 @@ def _check_not_pruned(path: str) -> None:
     model_dir = os.path.dirname(parent)
     if os.path.abspath(path) not in map(os.path.abspath, pruned_epoch_leftovers(model_dir)):
         return
-    kept = [p for _, p in epoch_directories(model_dir) if is_complete(p)]
     best = os.path.join(model_dir, "best")
-    kept += [best] if is_complete(best) else []
+    kept = [p for _, p in epoch_directories(model_dir) + [(0, best)] if is_complete(p)]
     raise CheckpointError(
         f"{path} is an epoch checkpoint that training removed (it keeps the latest "
         "train.keep_checkpoints epochs and best/); what is left there is an export's "
@@ -316,9 +323,8 @@ def _resolve_file(path: str) -> ResolvedCheckpoint:
         from keras_pose.presets.recognize import pytorch_file_advice
         raise CheckpointError(pytorch_file_advice(path))
     raise CheckpointError(
-        f"checkpoint {path} is a file; expected a checkpoint directory with "
-        f"{CONFIG_FILE} and {WEIGHTS_FILE}, a model directory, a SavedModel or an "
-        ".onnx / .xml / .tflite export")
+        f"checkpoint {path} is a file; expected a checkpoint directory with {CONFIG_FILE} and "
+        f"{WEIGHTS_FILE}, a model directory, a SavedModel or an .onnx / .xml / .tflite export")
 
 
 def _resolve_model_dir(path: str) -> ResolvedCheckpoint:
@@ -327,9 +333,8 @@ def _resolve_model_dir(path: str) -> ResolvedCheckpoint:
     best = os.path.join(path, "best")
     interrupted = None if os.path.isdir(best) else interrupted_best(path)
     if interrupted:
-        logging.warning("%s is missing: its replacement was interrupted; using %s, the "
-                        "complete copy recorded as best (train.py puts it back)", best,
-                        interrupted)
+        logging.warning("%s is missing: its replacement was interrupted; using %s, the complete "
+                        "copy recorded as best (train.py puts it back)", best, interrupted)
         return ResolvedCheckpoint("keras", interrupted)
     if os.path.isdir(best):
         # The rule train.py applies: best/ is served only with its marker.
@@ -366,9 +371,8 @@ def weights_bytes(variables) -> int:
 
 
 def check_disk_room(path: str, needed: int, what: str) -> None:
-    """Raises OSError (ENOSPC, naming ``what``, the free and the needed
-    space, and ``path``) when the disk ``path`` goes to has less than
-    ``needed`` bytes free."""
+    """Raises OSError (ENOSPC, naming ``what``, the free and the needed space,
+    and ``path``) when the disk ``path`` goes to has less than ``needed`` free."""
     free = shutil.disk_usage(nearest_existing(path)).free
     if free < needed:
         raise OSError(errno.ENOSPC, f"cannot write {what}: the disk is full ({free / 1e6:.1f} "
@@ -377,11 +381,10 @@ def check_disk_room(path: str, needed: int, what: str) -> None:
 
 def save_weights(network: keras.Model, path: str) -> None:
     """``network.save_weights(path)``, refused before it starts when the disk
-    cannot hold it (:func:`check_disk_room`): HDF5 failing mid-write left
-    h5py objects whose clean-up crashed the process as it ended (a
-    segmentation fault after the one-line error). A write that fails all the
-    same (the disk filled meanwhile) closes HDF5's files, which keeps the
-    exit clean."""
+    cannot hold it (:func:`check_disk_room`): HDF5 failing mid-write left h5py
+    objects whose clean-up crashed the process as it ended (a segmentation
+    fault after the one-line error). A write that fails all the same (the disk
+    filled meanwhile) closes HDF5's files, which keeps the exit clean."""
     check_disk_room(path, weights_bytes(network.weights), os.path.basename(path))
     try:
         network.save_weights(path)
@@ -393,8 +396,7 @@ def save_weights(network: keras.Model, path: str) -> None:
         raise
 
 
-def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
-                          path: str) -> None:
+def save_model_checkpoint(model: keras.Model, config: ExperimentConfig, path: str) -> None:
     """Writes a model checkpoint directory atomically (see
     :func:`write_checkpoint_dir`); a disk too full for it is an OSError
     before anything is written (:func:`save_weights`)."""
@@ -405,8 +407,7 @@ def save_model_checkpoint(model: keras.Model, config: ExperimentConfig,
     write_checkpoint_dir(path, write)
 
 
-def load_model(path: str, sync_bn: bool = False
-               ) -> tuple[keras.Model, ExperimentConfig]:
+def load_model(path: str, sync_bn: bool = False) -> tuple[keras.Model, ExperimentConfig]:
     """Rebuilds and loads the model of a checkpoint path.
 
     Args:
@@ -441,10 +442,9 @@ def load_model(path: str, sync_bn: bool = False
 
 
 def _hdf5_damage(text: str) -> Optional[str]:
-    """HDF5's words in an error of reading a damaged file (h5py's, also
-    quoted in Keras's "A total of 1 objects could not be loaded ..."), else
-    None; a name the file lacks ("... (object 'vars' doesn't exist)": a
-    file of another model) is no damage."""
+    """HDF5's words in an error of reading a damaged file (h5py's, also quoted
+    in Keras's "A total of 1 objects could not be loaded ..."), else None; a name
+    the file lacks ("... (object 'vars' doesn't exist)": another model's) is none."""
     found = re.search(r"Unable to synchronously [^()']*\([^()']*\)|truncated file|bad symbol "
                       r"table[^()']*|file signature not found", text)
     return None if found is None or "doesn't exist" in found[0] else found[0]
@@ -453,8 +453,7 @@ def _hdf5_damage(text: str) -> Optional[str]:
 def _keras_load_error(error: str) -> str:
     """Keras's load error on one line, without the variable's values (it
     printed all of them: 230 lines for one deconvolution)."""
-    text = error.split("Target variable:")[0]
-    return " ".join(text.split())[:600]
+    return " ".join(error.split("Target variable:")[0].split())[:600]
 
 
 def load_weights_strict(model: keras.Model, weights: str,
@@ -465,7 +464,7 @@ def load_weights_strict(model: keras.Model, weights: str,
     random initialisation); here any such warning is an error.
 
     Raises:
-      CheckpointError: naming the file and the mismatch.
+      CheckpointError: naming the file and the mismatch (or that it cannot be read).
     """
     m = config.model if config is not None else None
     described = "" if m is None else (f" (depth {m.depth}, K={m.num_keypoints}, style "
@@ -480,6 +479,8 @@ def load_weights_strict(model: keras.Model, weights: str,
                     f"{weights} was removed while it was read (a training run keeps only its "
                     "last train.keep_checkpoints epochs, and replaces best/): give a newer "
                     "checkpoint, or the model directory") from None
+            if not os.access(weights, os.R_OK):  # Was "does not fit the model".
+                raise permission_error(weights) from None
             # A damaged object header is h5py's KeyError: it said "does not fit".
             text = str(e.args[0] if isinstance(e, KeyError) and e.args else e)
             if not _hdf5_damage(text):
@@ -490,10 +491,8 @@ def load_weights_strict(model: keras.Model, weights: str,
                 f"{weights} is damaged (HDF5 cannot read it: {_hdf5_damage(text)}): "
                 "copy or write that checkpoint again (a converted preset: delete its folder in "
                 "the cache and it is converted again)") from e
-    problems = [str(w.message) for w in caught
-                if "skipping" in str(w.message).lower()
-                or "mismatch" in str(w.message).lower()
-                or "retain" in str(w.message).lower()]
+    problems = [str(w.message) for w in caught if any(
+        word in str(w.message).lower() for word in ("skipping", "mismatch", "retain"))]
     if problems:
         raise CheckpointError(
             f"{weights} does not fit the model{described}: {problems[0]}"

@@ -42,6 +42,15 @@ class Predictions:
         return int(self.keypoints.shape[0])
 
 
+# What reading or decoding an image raises in tf.data: a missing file, a
+# folder (FailedPrecondition), no read permission (PermissionDenied, was a
+# traceback), a failed read (Unknown, DataLoss) or bytes no decoder takes.
+# Only a failure :func:`find_unreadable_images` then confirms is reported so.
+_IMAGE_ERRORS = (tf.errors.InvalidArgumentError, tf.errors.NotFoundError,
+                 tf.errors.PermissionDeniedError, tf.errors.FailedPreconditionError,
+                 tf.errors.UnknownError, tf.errors.DataLossError)
+
+
 def _batches(dataset: tf.data.Dataset, total: int, progress: bool):
     if not progress:
         return dataset
@@ -88,7 +97,7 @@ def predict_records(estimator: TopDownEstimator, records: Any, *, batch_size: in
             out.keypoint_scores[index] = result["keypoint_scores"].numpy()
             out.scores[index] = result["scores"].numpy()
             np.add.at(seen, index, 1)
-    except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
+    except _IMAGE_ERRORS as e:
         bad = find_unreadable_images(records.image_path)
         if not bad:
             raise
