@@ -91,6 +91,9 @@ def work() -> int:
     cli.refuse_flag_and_set(FLAG_SETTINGS, FLAGS.set)
     # By key, first: applied, model.image_size asked for model.heatmap_size too.
     refuse_model_overrides(FLAGS.set, "at evaluation")
+    cli.refuse_names_not_utf8([("--data_dir", FLAGS.data_dir),
+                               *cli.set_values(FLAGS.set, "data.root"),
+                               *cli.model_paths("--checkpoint", FLAGS.checkpoint, FLAGS.runtime)])
     if not FLAGS.output_dir:
         return _evaluate()
     # Two evaluations into one folder would leave one's results beside the other's numbers.

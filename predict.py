@@ -261,6 +261,7 @@ def work() -> int:
     if not FLAGS.track:
         _refuse_tracking_only()
     checkpoint = _checkpoint()
+    cli.refuse_names_not_utf8(cli.model_paths("--checkpoint", checkpoint, FLAGS.runtime))
     found, unread = find_inputs(FLAGS.input, FLAGS.recursive)
     if unread:
         print(f"note: --input {FLAGS.input}: {unread}")

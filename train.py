@@ -203,6 +203,9 @@ def work() -> int:
     config = build_config()
     from keras_pose.configs.cli import default_model_dir
     model_dir = FLAGS.model_dir or default_model_dir(config)
+    cli.refuse_names_not_utf8([("--data_dir", FLAGS.data_dir) if FLAGS.data_dir
+                               else ("data.root", config.data.root), ("--model_dir", model_dir),
+                               *cli.model_paths("--init_checkpoint", config.train.init_checkpoint)])
     if not FLAGS.model_dir:
         _refuse_default_run_of_other_data(config, model_dir)
     _note_unfinished_default_run(config, model_dir)

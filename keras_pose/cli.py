@@ -8,7 +8,8 @@ to :func:`run` here, which turns the errors a user can fix
 on stderr (exit code 1), Ctrl-C and SIGTERM into a clean stop (exit code 130
 or 143, no traceback), and lets every other error through with its traceback.
 A stdout that cannot be written (a closed pipe, a full disk, closed) loses
-the output, not the work (:class:`DroppingStdout`).
+the output, not the work, and a name stdout or stderr cannot encode is
+written escaped (``keras_pose.output_streams``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from keras_pose import signals
 from keras_pose.errors import UserError
+# stdout_kept_safe: also cli's, as tools import it (keras_pose.presets).
+from keras_pose.output_streams import names_escaped, stdout_kept_safe
 
 
 def is_user_error(error: BaseException) -> bool:
@@ -75,101 +78,10 @@ def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
     stops it as Ctrl-C does (``keras_pose.signals``), exit code 143; both
     raise through a Python handler (``signals.command_stops``). Output to a
-    stdout that cannot be written is dropped (:func:`stdout_kept_safe`)."""
-    with stdout_kept_safe(name), signals.command_stops():
+    stdout that cannot be written is dropped (:func:`stdout_kept_safe`); a
+    name that stdout or stderr cannot encode is escaped (:func:`names_escaped`)."""
+    with names_escaped(), stdout_kept_safe(name), signals.command_stops():
         return _run(name, work)
-
-
-class DroppingStdout:
-    """``sys.stdout`` during a run: writes through to ``stream`` until one
-    fails (a closed pipe, ``| head -1``; a full disk, ``> /dev/full``), then
-    drops the rest, says so once on stderr, and points the stream's file
-    descriptor at os.devnull (Python's advice for SIGPIPE), so that neither
-    a later write nor the flush at exit fails again.
-
-    Was a BrokenPipeError in Keras' progress bar (the training lost) or
-    after the work was done (its exit code 1 or 120).
-    """
-
-    def __init__(self, stream: Any, name: str):
-        self.stream, self.name, self.gone = stream, name, False
-
-    def write(self, text: str) -> int:
-        if not self.gone:
-            try:
-                return self.stream.write(text)
-            except (OSError, ValueError) as e:
-                self._lose(e)
-        return len(text)
-
-    def writelines(self, lines) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        if not self.gone:
-            try:
-                self.stream.flush()
-            except (OSError, ValueError) as e:
-                self._lose(e)
-
-    def isatty(self) -> bool:  # Keras' progress bar redraws its line on a terminal.
-        try:
-            return not self.gone and self.stream.isatty()
-        except (OSError, ValueError):
-            return False
-
-    def __getattr__(self, attribute: str) -> Any:  # encoding, fileno, buffer, ...
-        if attribute == "stream":  # Not set yet (copy, pickle): no endless recursion.
-            raise AttributeError(attribute)
-        return getattr(self.stream, attribute)
-
-    def _lose(self, error: Exception) -> None:
-        if isinstance(error, ValueError) and not getattr(self.stream, "closed", False):
-            raise error  # Not an unwritable stream: a bug.
-        self.gone = True
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            fd = self.stream.fileno()  # Raises for in-memory streams (pytest's capsys).
-            null = os.open(os.devnull, os.O_WRONLY)
-            try:
-                os.dup2(null, fd)  # The buffered rest then goes there.
-            finally:
-                os.close(null)
-            self.stream.flush()
-        reason = getattr(error, "strerror", None) or str(error)
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            print(f"{self.name}: stdout cannot be written ({reason}): its output is dropped "
-                  "from here on; the work goes on", file=sys.stderr, flush=True)
-
-
-@contextlib.contextmanager
-def stdout_kept_safe(name: str) -> Iterator[DroppingStdout]:
-    """``sys.stdout`` is a :class:`DroppingStdout` in the block; a closed
-    stdout (``>&-``: ``sys.stdout`` is None, was an AttributeError on its
-    first print) writes to os.devnull, and stays so after the block. Its
-    output still buffered is flushed at the end of the block, where a
-    failure is dropped, not at exit."""
-    original = sys.stdout
-    safe = DroppingStdout(original if original is not None else _null_stdout(), name)
-    sys.stdout = safe
-    try:
-        yield safe
-    finally:
-        safe.flush()
-        if sys.stdout is safe:
-            sys.stdout = original if original is not None else safe.stream
-
-
-def _null_stdout() -> Any:
-    """A text stream to os.devnull for a closed stdout; descriptor 1 goes
-    there too while free, lest a file opened later take it (and C code's
-    prints to descriptor 1 land in that file)."""
-    stream = open(os.devnull, "w", encoding="utf-8")
-    try:
-        os.fstat(1)
-    except OSError:  # Free (closed): taken here.
-        os.dup2(stream.fileno(), 1)
-    return stream
 
 
 def _run(name: str, work: Callable[[], int]) -> int:
@@ -324,7 +236,10 @@ def check_writable(directory: str, what: str = "output directory") -> None:
         except OSError as e:
             error = e
             break
-    from keras_pose.files import file_in_the_way
+    from keras_pose.files import dangling_link_message, file_in_the_way
+    link = dangling_link_message(directory)
+    if link:  # Was "is not writable (File exists)".
+        raise OutputDirectoryError(error.errno, f"{what} {directory} cannot be made: {link}")
     blocker = file_in_the_way(directory) if error.errno == errno.ENOTDIR else None
     if blocker:  # Was "(Not a directory)", the file in the way unnamed.
         raise OutputDirectoryError(error.errno, f"{what} {directory} cannot be made: {blocker} "
@@ -392,6 +307,57 @@ def _first_missing(directory: str) -> Optional[str]:
     while not os.path.lexists(path):
         path, top = os.path.dirname(path), path
     return top
+
+
+def refuse_names_not_utf8(paths: Sequence[tuple[str, Optional[str]]]) -> None:
+    """Refuses, before any work, a path that reaches TensorFlow (or an
+    export's runtime) with a name in it that is not valid UTF-8
+    (``run_\\xff``): they take UTF-8 paths only, and failed after the
+    set-up ("Failed to convert a NumPy array to a Tensor (Unable to convert
+    element to UTF-8)" for evaluate.py's --data_dir, a traceback out of
+    TF's summary writer for train.py's --model_dir).
+
+    Args:
+      paths: (what gives it: a flag, a setting, ``--set <key>=``; the path
+        or None), each checked as an absolute path (a relative one in a
+        folder so named).
+
+    Raises:
+      FlagError: naming it, its name that is not UTF-8, and the fix.
+    """
+    from keras_pose.errors import FlagError
+    from keras_pose.output_streams import shown
+    from keras_pose.tf_paths import is_utf8_path
+    for what, path in paths:
+        if not path or is_utf8_path(os.path.abspath(path)):
+            continue
+        name = next(part for part in os.path.abspath(path).split(os.sep)
+                    if not is_utf8_path(part))
+        given = f"{what}{'' if what.endswith('=') else ' '}{shown(path)}"
+        raise FlagError(f"{given}: the name {shown(name)} in it is not valid "
+                        "UTF-8, and TensorFlow (and ONNX Runtime, OpenVINO) open UTF-8 paths "
+                        f"only: rename {shown(name)}, e.g. to a name of ASCII letters")
+
+
+def set_values(overrides: Sequence[str], key: str) -> list[tuple[str, str]]:
+    """(``--set <key>=``, value) of each ``--set`` item of ``key``."""
+    items = [item.partition("=") for item in overrides]
+    return [(f"--set {key}=", value.strip()) for item_key, _, value in items
+            if item_key.strip() == key]
+
+
+def model_paths(flag: str, checkpoint: Optional[str],
+                runtime: Optional[str] = None) -> list[tuple[str, str]]:
+    """[(``flag``, ``checkpoint``)] when an export's runtime opens it: with
+    ``--runtime``, or an export file (``.onnx``, ``.xml``, ``.tflite``),
+    for :func:`refuse_names_not_utf8`; TF and Keras open the others
+    whatever their name. Only a name that is not UTF-8 is looked at."""
+    from keras_pose.tf_paths import is_utf8_path
+    if not checkpoint or is_utf8_path(os.path.abspath(checkpoint)):
+        return []
+    from keras_pose.export.runtimes import SUFFIXES  # TensorFlow: only for such a name.
+    exported = checkpoint.endswith(tuple(SUFFIXES.values()))
+    return [(flag, checkpoint)] if runtime or exported else []
 
 
 def check_list_flag(name: str, kind: type | None = int, minimum: float = 1,

@@ -187,6 +187,26 @@ def dangling_link(path: str) -> Optional[str]:
     return None
 
 
+def dangling_link_message(path: str) -> Optional[str]:
+    """What a user reads of :func:`dangling_link` of ``path`` (None: no
+    such link): "X is a link to Y, which does not exist: remove the link or
+    create Y", or that its links go round in a loop. Was "File exists",
+    naming the folder to be made."""
+    link = dangling_link(path)
+    if link is None:
+        return None
+    target = os.path.join(os.path.dirname(link), os.readlink(link))
+    try:
+        os.stat(link)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return (f"{link} is a link to {target}, a loop of links that leads back to "
+                    "itself: remove the link or point it at a folder")
+    # The end of a chain of links: the folder to create.
+    return (f"{link} is a link to {target}, which does not exist: remove the link or create "
+            f"{os.path.realpath(link)}")
+
+
 def first_free_name(name_of: Callable[[int], str]) -> str:
     """``name_of(n)`` for the first n (from 1) that names nothing on disk (a
     dangling link counts as taken): where an earlier file is kept aside."""
@@ -198,11 +218,15 @@ def first_free_name(name_of: Callable[[int], str]) -> str:
 
 def make_folder(folder: str) -> None:
     """``os.makedirs(folder, exist_ok=True)``; a file in the way (``folder``
-    or one of its parents) is named as such ("File exists" and "Not a
-    directory" named the folder to be made, not the file to move)."""
+    or one of its parents) is named as such, and so is a link to nothing
+    in its path (:func:`dangling_link_message`) ("File exists" and "Not a
+    directory" named the folder to be made, not the file or link to fix)."""
     try:
         os.makedirs(folder, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as e:
+    except (FileExistsError, NotADirectoryError, FileNotFoundError) as e:
+        link = dangling_link_message(folder)
+        if link:  # Was "File exists: <folder>" (or "No such file" below it).
+            raise OSError(e.errno, link, dangling_link(folder)) from e
         blocker = nearest_existing(folder)
         if os.path.isdir(blocker):
             raise

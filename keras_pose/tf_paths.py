@@ -1,4 +1,5 @@
-"""Paths that TF's file readers take as patterns.
+"""Paths that native readers and writers (TF's, OpenCV's) cannot take as
+Python gives them.
 
 TF's checkpoint reader (``TensorSliceReader``, under ``tf.saved_model.load``
 and ``tf.lite.TFLiteConverter.from_saved_model``) globs the variables path
@@ -8,8 +9,15 @@ is "not loadable" ("Failed to find any matching files for
 exp[1]/variables/variables"), though it was written whole. (``*``, ``?``
 and ``{`` also match themselves, so TF 2.21 reads those right.)
 
-:func:`literal_path` gives such a reader the same directory through a
-symlink with a plain name in a fresh temporary folder;
+A name that is not valid UTF-8 (``clip\\xff.avi``: Python gives it as a str
+holding a lone surrogate, ``clip\\udcff.avi``) cannot be given to TF at all
+(``UnicodeEncodeError``), and crashes OpenCV's Python binding: a
+segmentation fault in ``cv2.VideoCapture``, ``cv2.VideoWriter`` and
+``cv2.imwrite``, which killed predict.py at such a video with no message.
+
+:func:`literal_path` (TF) and :func:`opencv_path` (OpenCV) give such a
+reader or writer the same file or directory through a symlink with a plain
+name in a fresh temporary folder;
 :func:`plain_tempdir` gives code that writes a SavedModel into a temporary
 folder and reads it back (Keras' LiteRT export) a temporary folder whose
 path TF reads literally, when ``TMPDIR`` holds a pattern character.
@@ -19,10 +27,11 @@ path TF reads literally, when ``TMPDIR`` holds a pattern character.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
-from typing import Iterator, Union
+from typing import Iterator, Optional, Sequence, Union
 
 # Where ``\`` separates folders (Windows) it is not an escape.
 PATTERN_CHARACTERS = "[" + ("\\" if os.sep == "/" else "")
@@ -34,35 +43,98 @@ def is_pattern_path(path: Union[str, os.PathLike]) -> bool:
     return any(c in os.fspath(path) for c in PATTERN_CHARACTERS)
 
 
+def is_utf8_path(path: Union[str, os.PathLike]) -> bool:
+    """Whether ``path`` is valid UTF-8: no lone surrogate, which is how
+    Python decodes a name's bytes that are not (``\\xff`` -> ``\\udcff``)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def is_plain_path(path: Union[str, os.PathLike]) -> bool:
+    """Whether TF and OpenCV take ``path`` as it is: valid UTF-8, and no
+    character TF's readers take as a pattern."""
+    return is_utf8_path(path) and not is_pattern_path(path)
+
+
 @contextlib.contextmanager
 def literal_path(path: Union[str, os.PathLike]) -> Iterator[str]:
     """``path`` as a TF file reader reads it literally.
 
-    Yields ``path`` itself when it has no pattern character; else a symlink
-    to it named ``model`` in a fresh temporary folder, which is removed on
-    exit (read everything, e.g. ``tf.saved_model.load``, inside the block).
-    Where no such link can be made (no temporary folder without a pattern
-    character, or no symlinks), yields ``path``: TF's own error then says it.
+    Yields ``path`` itself when it is plain (:func:`is_plain_path`); else a
+    symlink to it named ``model`` in a fresh temporary folder, which is
+    removed on exit (read everything, e.g. ``tf.saved_model.load``, inside
+    the block). Where no such link can be made (no plain temporary folder,
+    or no symlinks), yields ``path``: TF's own error then says it.
 
     Args:
       path: a file or directory (relative to the current folder or absolute).
     """
     path = os.fspath(path)
-    if not is_pattern_path(path):
+    if is_plain_path(path):
         yield path
         return
-    # Was made under TMPDIR: a TMPDIR holding '[' gave a link TF globs too.
-    folder = _plain_mkdtemp()
-    if folder is None:
+    with _plain_link(path, "model") as link:
+        yield link or path
+
+
+class OpenCVPathError(OSError):
+    """A path OpenCV cannot take and no plain link to which could be made:
+    ``strerror`` says why and the fix, ``filename`` is the path."""
+
+    def __str__(self) -> str:  # Without OSError's "[Errno N]" and quotes.
+        return f"{self.filename}: {self.strerror}"
+
+
+@contextlib.contextmanager
+def opencv_path(path: Union[str, os.PathLike]) -> Iterator[str]:
+    """``path`` as OpenCV can take it (``cv2.VideoCapture``,
+    ``cv2.VideoWriter``, ``cv2.imwrite``): ``path`` itself when it is valid
+    UTF-8; else a symlink to it, ``file<its suffix>`` (the suffix chooses
+    OpenCV's container or encoder), in a fresh temporary folder, or beside
+    ``path`` when no temporary folder takes it. OpenCV opens the file
+    through the link, also a new file to write (the link's target is
+    created), and keeps it open: make the capture or writer inside the
+    block; the link is removed on exit (POSIX: the open file stays).
+
+    Raises:
+      OpenCVPathError: ``path`` is not UTF-8 and no link could be made
+        (was a segmentation fault).
+    """
+    path = os.fspath(path)
+    if is_utf8_path(path):
         yield path
+        return
+    suffix = os.path.splitext(path)[1]
+    name = "file" + (suffix if is_plain_path(suffix) else "")
+    with _plain_link(path, name, [os.path.dirname(os.path.abspath(path))]) as link:
+        if link is None:
+            raise OpenCVPathError(
+                errno.EINVAL, "its name is not valid UTF-8, which OpenCV cannot open, and no "
+                "link to it with a plain name could be made (no writable temporary folder, or "
+                "no symlinks): rename it", path)
+        yield link
+
+
+@contextlib.contextmanager
+def _plain_link(path: str, name: str, places: Sequence[str] = ()) -> Iterator[Optional[str]]:
+    """A symlink ``name`` to ``path`` in a fresh plain folder (in the
+    temporary folders, else in ``places``), removed with its folder on exit;
+    None where none can be made."""
+    # Was made under TMPDIR: a TMPDIR holding '[' gave a link TF globs too.
+    folder = _plain_mkdtemp(places)
+    if folder is None:
+        yield None
         return
     try:
-        link = os.path.join(folder, "model")
+        link = os.path.join(folder, name)
         try:
             os.symlink(os.path.abspath(path), link, target_is_directory=os.path.isdir(path))
         except (OSError, NotImplementedError):
-            link = path
-        yield path if is_pattern_path(link) else link
+            link = None
+        yield link
     finally:
         # The folder holds only the link: rmtree removes links, never follows them.
         shutil.rmtree(folder, ignore_errors=True)
@@ -81,12 +153,12 @@ def plain_tempdir() -> Iterator[str]:
     Yields the temporary folder used in the block.
     """
     base = tempfile.gettempdir()
-    if not is_pattern_path(base):
+    if is_plain_path(base):
         yield base
         return
     previous = tempfile.tempdir
     with literal_path(base) as link:
-        folder = None if not is_pattern_path(link) else _plain_mkdtemp()
+        folder = None if is_plain_path(link) else _plain_mkdtemp()
         tempfile.tempdir = folder or link
         try:
             yield tempfile.tempdir
@@ -96,15 +168,15 @@ def plain_tempdir() -> Iterator[str]:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def _plain_mkdtemp() -> Union[str, None]:
-    """A fresh folder whose path has no pattern character: in Python's
-    temporary folder, else in the first of the system's usual ones that
-    takes it (None: none does)."""
-    places = [tempfile.gettempdir()]
+def _plain_mkdtemp(places: Sequence[str] = ()) -> Union[str, None]:
+    """A fresh folder whose path is plain (:func:`is_plain_path`): in
+    Python's temporary folder, else in the first of the system's usual ones,
+    the current folder and ``places`` that takes it (None: none does)."""
+    usual = [tempfile.gettempdir()]
     if os.name == "posix":
-        places += ["/tmp", "/var/tmp", "/usr/tmp"]
-    for place in places + [os.getcwd()]:
-        if is_pattern_path(os.path.abspath(place)):
+        usual += ["/tmp", "/var/tmp", "/usr/tmp"]
+    for place in usual + [os.getcwd()] + list(places):
+        if not is_plain_path(os.path.abspath(place)):
             continue
         try:
             return tempfile.mkdtemp(prefix="keras_pose-link-", dir=place)

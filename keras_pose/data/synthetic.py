@@ -193,6 +193,19 @@ def _category() -> dict:
             "skeleton": [[a + 1, b + 1] for a, b in COCO_SKELETON]}
 
 
+def _write_jpeg(path: str, image: np.ndarray) -> None:
+    """``image`` (H, W, 3) uint8 RGB as a JPEG file at ``path``. Encoded by
+    OpenCV, written by Python: ``cv2.imwrite`` crashed (a segmentation
+    fault) on a ``--data_dir`` whose name is not UTF-8, and reported no
+    write error (a full disk)."""
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                               [cv2.IMWRITE_JPEG_QUALITY, 92])
+    if not ok:  # Never for a uint8 RGB image; said rather than an empty file.
+        raise RuntimeError(f"OpenCV could not encode {path} as JPEG")
+    with open(path, "wb") as f:
+        f.write(encoded.tobytes())
+
+
 def write_split(root: str, split: str, num_images: int, seed: int,
                 first_id: int) -> list[dict]:
     """Writes one split (images + annotation JSON); returns its annotations."""
@@ -205,8 +218,7 @@ def write_split(root: str, split: str, num_images: int, seed: int,
         image_id = first_id + i
         image, anns = generate_image(rng)
         name = f"{image_id:012d}.jpg"
-        cv2.imwrite(os.path.join(image_dir, name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                    [cv2.IMWRITE_JPEG_QUALITY, 92])
+        _write_jpeg(os.path.join(image_dir, name), image)
         images.append({"id": image_id, "file_name": name, "width": image.shape[1],
                        "height": image.shape[0]})
         for ann in anns:

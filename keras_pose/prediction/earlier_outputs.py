@@ -99,10 +99,11 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     replaces it. A file that is not a list of results is kept too: it is
     not this run's to delete. Two runs (``predict.py a.jpg``, then
     ``b.jpg``, or ``a/x.jpg`` then ``b/x.jpg``) into one ``--output_dir``
-    lost the first one's results this way before."""
+    lost the first one's results this way before. An input reached by
+    another path to the same file (a linked folder) is the same input."""
     def ours(entry: dict) -> bool:
         name = entry.get("file_name")
-        return name in names and entry.get("path", names[name]) == names[name]
+        return name in names and same_input(entry.get("path", names[name]), names[name])
     if earlier_entries_are(path, ours):
         return None
     n = first_free([path, marker_of(path)])
@@ -110,6 +111,17 @@ def keep_earlier_results(path: str, names: Mapping[str, str]) -> Optional[str]:
     _rename_all([(name, numbered(name, n)) for name in (path, marker_of(path))
                  if os.path.exists(name)])
     return numbered(path, n)
+
+
+def same_input(recorded: object, path: str) -> bool:
+    """Whether an entry's ``recorded`` input path (``path``, ``source``)
+    names the file at ``path``: compared once links are resolved. Was: the
+    same files given through a linked folder (``--input photos_link``, then
+    ``--input photos``) were taken for other inputs, and the earlier results
+    moved aside as another run's."""
+    if recorded == path:
+        return True
+    return isinstance(recorded, str) and os.path.realpath(recorded) == os.path.realpath(path)
 
 
 def previous_path(path: str) -> str:
@@ -130,7 +142,9 @@ def mark_incomplete(marker: str, results: str, model: Optional[str] = None) -> N
     at its end: left by a stop, a crash or ``kill -9``, it tells the next
     run and the user; its last line names the ``model`` writing them."""
     os.makedirs(os.path.dirname(marker) or ".", exist_ok=True)
-    with open(marker, "w", encoding="utf-8") as f:
+    # surrogateescape: a name that is not UTF-8 (seq\xff, a --checkpoint
+    # path) is written as its bytes (was a UnicodeEncodeError, the run lost).
+    with open(marker, "w", encoding="utf-8", errors="surrogateescape") as f:
         f.write(f"{os.path.basename(results)} (at first; the outputs beside this file whose "
                 "names it shares, wherever they were moved) are partial: the predict.py run "
                 "writing them did not finish (stopped, killed, or still running). A run over "
@@ -143,7 +157,8 @@ def model_of(marker: str) -> Optional[str]:
     """The model a partial set's mark names (None: no mark, or one of an
     earlier version, which named none)."""
     try:
-        with open(marker, encoding="utf-8", errors="replace") as f:
+        # Back to the name mark_incomplete wrote (any bytes decode).
+        with open(marker, encoding="utf-8", errors="surrogateescape") as f:
             lines = f.read().splitlines()
     except OSError:
         return None
@@ -303,7 +318,7 @@ def keep_earlier_sequence(output: Callable[[str], str], source: str,
     names = None if frames is None else {os.path.basename(name) for name in frames}
 
     def ours(entry: dict) -> bool:
-        return entry.get("source", source) == source and (
+        return same_input(entry.get("source", source), source) and (
             names is None or os.path.basename(str(entry.get("file_name", ""))) in names)
 
     def named(suffix: str, kept: str = "") -> str:

@@ -10,9 +10,11 @@ from typing import Any, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
+from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image
 from keras_pose.prediction.inputs import InputFile
+from keras_pose.tf_paths import OpenCVPathError, opencv_path
 
 
 def input_images(items: Sequence[InputFile], upright: bool = True
@@ -89,8 +91,14 @@ def open_video(path: str, upright: bool = True) -> tuple[cv2.VideoCapture, int]:
     phone's portrait video, stored lying), else as stored (the frame of
     boxes files, as ``--exif_orientation ignore`` keeps photos); OpenCV
     turned it always (``ignore`` did not reach videos) and unsaid.
-    ``rotation``: the degrees the metadata gives (0: none, or not opened)."""
-    capture = cv2.VideoCapture(path)
+    ``rotation``: the degrees the metadata gives (0: none, or not opened).
+    A path that is not UTF-8 is opened through a link (:func:`opencv_path`)."""
+    try:
+        with opencv_path(path) as readable:  # A name not UTF-8 crashed OpenCV.
+            capture = cv2.VideoCapture(readable)
+    except OpenCVPathError as e:
+        logging.warning("%s", e)
+        capture = cv2.VideoCapture()  # Not opened: the caller says the video cannot be.
     rotation = int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360 if capture.isOpened() else 0
     capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1 if upright else 0)  # Before the first read.
     return capture, rotation

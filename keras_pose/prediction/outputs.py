@@ -35,6 +35,7 @@ from keras_pose.prediction.earlier_outputs import (
     earlier_entries_are, held, keep_earlier_results, keep_previous, mark_incomplete, marker_of,
     name_limit, name_too_long, previous_path, put_back_previous, settle_previous)
 from keras_pose.signals import defer_interrupts
+from keras_pose.tf_paths import OpenCVPathError, opencv_path
 
 
 class DiskFullError(UserError, OSError):
@@ -164,8 +165,13 @@ class VideoOutput:
             # MJPG keeps even sizes only: OpenCV cut an odd frame's last row
             # (or column); a black one is added instead (drawings stay put).
             self._size = (rgb.shape[1] + rgb.shape[1] % 2, rgb.shape[0] + rgb.shape[0] % 2)
-            self._video = cv2.VideoWriter(self.path, cv2.VideoWriter_fourcc(*"MJPG"), self.fps,
-                                          self._size)
+            try:
+                with opencv_path(self.path) as path:  # A name not UTF-8 crashed OpenCV.
+                    self._video = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"MJPG"),
+                                                  self.fps, self._size)
+            except OpenCVPathError as e:
+                self._video, self.ok = None, self.writer.failed(self.path, e.strerror)
+                return
             if not self._video.isOpened():
                 self.ok = self.writer.failed(self.path, "the video could not be opened")
                 return
@@ -219,7 +225,11 @@ def _last_frame_reads(path: str, frames: int) -> bool:
     one decodes (a file cut short fails one or the other)."""
     if not (os.path.isfile(path) and os.path.getsize(path)):
         return False
-    capture = cv2.VideoCapture(path)
+    try:
+        with opencv_path(path) as readable:
+            capture = cv2.VideoCapture(readable)
+    except OpenCVPathError:
+        return False
     try:
         if int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) != frames:
             return False
