@@ -7,7 +7,10 @@ A run's outputs are marked partial from its start until it has finished
 (:data:`INCOMPLETE`: ``predictions.incomplete``, ``<name>.incomplete``):
 a stop, a crash or ``kill -9`` leaves the mark, which moves with the
 outputs. When two partial sets of one model compete the one holding more inputs (or
-frames) is kept; a complete set is never replaced by a partial one. The
+frames) is kept, and the other removed unless it holds a file the kept one
+lacks (a tracked video's PoseTrack JSON, which ``kill -9`` leaves
+unwritten): then it is moved aside (``<name>.<n>.*``); a complete set is
+never replaced by a partial one. The
 mark names the model (``--checkpoint``) that wrote them: a partial set of
 another model is never removed for this run's, but moved aside as the
 outputs of other inputs are (``predictions.<n>.json``, ``<name>.<n>.*``).
@@ -185,24 +188,46 @@ def first_free(paths: Collection[str]) -> int:
     return n
 
 
-def _drop(pairs: list[tuple[str, str]], side: int, model: Optional[str]) -> Optional[str]:
+def _drop(pairs: list[tuple[str, str]], side: int, model: Optional[str],
+          count: Callable[[str], int]) -> Optional[tuple[str, str]]:
     """Removes one set of ``pairs`` (``side`` 0: the current files, 1: the
-    previous ones) that another set of the same model replaces; a partial
-    set whose mark names another model than ``model`` is moved aside
-    instead (each file to ``numbered(current name, n)``, the first n free
-    for all): it holds results no other set has. Returns its results file's
-    new name, or None when removed."""
+    previous ones) that the other set of the same inputs replaces. It is
+    moved aside instead (each file to ``numbered(current name, n)``, the
+    first n free for all; its mark goes with it) when it holds results no
+    other set has: its mark names another model than ``model``, or it holds
+    some of its inputs (``count``) and a file the other set lacks
+    (:func:`_only_in`). Was: a tracked video stopped by SIGTERM at 62
+    frames (with its PoseTrack JSON), again by ``kill -9`` at 100 (none:
+    written at the end), then again at 0: the 62 frames' set was deleted,
+    and with it the only PoseTrack JSON.
+
+    Returns:
+      None when removed, else (its results file's new name, why it was kept).
+    """
     files = [(pair[side], pair[0]) for pair in pairs if os.path.lexists(pair[side])]
     theirs = model_of(_marker_pair(pairs)[side])
-    if not (files and model and theirs and theirs != model):
+    only = _only_in(pairs, side)
+    if files and model and theirs and theirs != model:
+        why = f"of another model ({theirs})"
+    elif only and count(pairs[0][side]) > 0:
+        why = "holding " + ", ".join(only) + " (not among the outputs kept in their place)"
+    else:
         _remove([path for path, _ in files])
         return None
     n = first_free([current for current, _ in pairs])
     _rename_all([(path, numbered(current, n)) for path, current in files])
     kept = numbered(pairs[0][0], n)
-    logging.warning("%s: the partial outputs of another model (%s) are kept as %s",
-                    os.path.basename(pairs[0][0]), theirs, kept)
-    return kept
+    logging.warning("%s: the partial outputs %s are kept as %s",
+                    os.path.basename(pairs[0][0]), why, kept)
+    return kept, why
+
+
+def _only_in(pairs: list[tuple[str, str]], side: int) -> list[str]:
+    """The files of set ``side`` whose counterpart the other set lacks (a
+    tracked video's ``.posetrack.json``, which ``kill -9`` leaves unwritten).
+    The :data:`INCOMPLETE` mark is not one: without it a set is complete."""
+    return [pair[side] for pair in pairs if not pair[0].endswith(INCOMPLETE)
+            and os.path.lexists(pair[side]) and not os.path.lexists(pair[1 - side])]
 
 
 def held(path: str, field: Optional[str] = None) -> int:
@@ -258,7 +283,8 @@ def keep_previous(pairs: list[tuple[str, str]], count: Callable[[str], int],
     ones): the previous ones stay when complete (unmarked), or partial and
     holding more; partial and holding no more, they go, and the current
     ones take their place. Of the two, the set that goes is moved aside
-    instead when its mark names another model than ``model`` (``_drop``).
+    instead when its mark names another model than ``model``, or when it
+    holds a file the other lacks (``_drop``).
     Was: the current ones always went, also when the previous ones were a
     stopped run's too (its 14 images kept, the next stopped run's 91
     deleted); and a stopped run of another checkpoint lost its outputs.
@@ -274,10 +300,10 @@ def keep_previous(pairs: list[tuple[str, str]], count: Callable[[str], int],
                     and count(results) >= count(kept)):
                 # Complete earlier outputs, or an earlier stopped run's holding
                 # more of the same inputs: this stopped run's partial ones go
-                # (aside when of another model).
-                _drop(pairs, 0, model)
+                # (aside when of another model, or holding a file the others lack).
+                _drop(pairs, 0, model, count)
                 return previous, False
-            _drop(pairs, 1, model)
+            _drop(pairs, 1, model, count)
         moves = [(current, previous) for current, previous in pairs if os.path.lexists(current)]
         _rename_all(moves)
     return [previous for _, previous in moves], bool(moves)
@@ -347,7 +373,8 @@ def settle_previous(key: str, pairs: list[tuple[str, str]], complete: bool, done
     place when this run holds no input (``done``: the inputs or frames it
     holds, as ``count`` counts them in ``unit``); else this run's stay
     marked partial beside them, and of two partial sets the one holding
-    fewer goes (aside when its mark names another model than ``model``).
+    fewer goes (aside when its mark names another model than ``model`` or
+    it holds a file the other lacks: ``_drop``).
     One line says what is kept where (``why``: why this run's outputs are
     partial)."""
     with defer_interrupts():  # A second Ctrl-C here left the sets half moved.
@@ -378,10 +405,10 @@ def _settled(pairs: list[tuple[str, str]], complete: bool, done: int,
         return line + f"; the earlier run's complete outputs are kept as {listed}"
     earlier = count(kept)
     if done >= earlier:  # The same inputs in the same order: these hold those and more.
-        aside = _drop(pairs, 1, model)
+        aside = _drop(pairs, 1, model, count)
         if aside:
-            return line + (f"; the earlier stopped run's of another model ({earlier} {unit}) "
-                           f"are kept as {aside}")
+            return line + (f"; the earlier stopped run's ({earlier} {unit}), {aside[1]}, are "
+                           f"kept as {aside[0]}")
         return line + f"; the earlier stopped run's ({earlier} {unit}) are removed"
     return (line + f"; the earlier stopped run's, which hold more ({earlier} {unit}), are "
             f"kept as {listed} (partial too, as {kept_marker} says)")
