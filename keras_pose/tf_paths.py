@@ -85,7 +85,10 @@ class OpenCVPathError(OSError):
     ``strerror`` says why and the fix, ``filename`` is the path."""
 
     def __str__(self) -> str:  # Without OSError's "[Errno N]" and quotes.
-        return f"{self.filename}: {self.strerror}"
+        # The name's bytes escaped (clip\xff.avi): its lone surrogate could not
+        # be written to a log or a strict UTF-8 stream.
+        name = os.fsencode(self.filename).decode("utf-8", "backslashreplace")
+        return f"{name}: {self.strerror}"
 
 
 @contextlib.contextmanager
