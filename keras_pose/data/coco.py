@@ -27,9 +27,14 @@ from absl import logging
 from keras_pose.configs import keypoints as kp
 from keras_pose.data.coco_files import (META_KEY, AnnotationError, person_category_ids,
                                         read_annotation_file)
+from keras_pose.data.detection_checks import known_size, warn_detection_problems
 from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, box_to_center_scale, boxes_too_large
+
+# The largest float32: detection numbers beyond it are infinities in the
+# records and NaN/Infinity in the results JSON (not valid JSON).
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 __all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_coco_gt",
            "load_coco_detections"]
@@ -287,8 +292,11 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
 
     Boxes are used exactly as given (no cleaning), chosen categories only,
     and dropped below ``image_threshold`` (the reference's ``image_thre``).
-    Detections with a non-finite box or score, or a box more than
-    ``MAX_BOX_TO_IMAGE`` times its image, are dropped and counted.
+    Detections with a box or score not finite (as float32), or a box more
+    than ``MAX_BOX_TO_IMAGE`` times its image or as far off it, are dropped
+    and counted. Boxes that look like another format than [x, y, w, h] in
+    pixels, and images with people but no detection, are warned of
+    (:mod:`keras_pose.data.detection_checks`).
 
     Args:
       det_file: a JSON list of {image_id, category_id, bbox, score}.
@@ -348,53 +356,39 @@ def load_coco_detections(det_file: str, ann_file: str, images_root: str,
             f"{det_file}: no usable person detection (" + ", ".join(
                 f"{reason}: {count}" for reason, count in sorted(skipped.items()))
             + f"); data.image_threshold is {image_threshold}{other}")
-    _warn_empty_boxes(det_file, rows["box"])
-    _warn_categories_without_people(det_file, ann_file, rows["category_id"], meta)
+    warn_detection_problems(det_file, ann_file, data, rows)
     return _records(rows, meta, names, skipped, det_file)
 
 
 def _detection_skip_reason(det: dict, image: Optional[dict], category_ids: Sequence[int],
                            image_threshold: float) -> Optional[str]:
-    """Why a (well-formed) detection is not evaluated, or None. A box more
-    than ``MAX_BOX_TO_IMAGE`` times its image (1e30: garbage) is dropped and
-    counted, where the reference overflowed into a pose of infinities; other
-    boxes are used as given, off the image too, as the reference does."""
+    """Why a (well-formed) detection is not evaluated, or None. Garbage is
+    dropped and counted: numbers beyond float32 (NaN and Infinity in the
+    results JSON), a box more than ``MAX_BOX_TO_IMAGE`` times its image
+    (1e30: the reference overflowed into a pose of infinities) or further
+    than that off it. Other boxes are used as given, off the image too, as
+    the reference does."""
     if det["category_id"] not in category_ids:
         return "not a chosen keypoint category"
     if image is None:
         return "image not in the annotation file"
+    if abs(det["score"]) > FLOAT32_MAX:
+        return "score beyond float32"
     if det["score"] < image_threshold:
         return "below image_thre"
-    size = [image.get(f) for f in ("height", "width")]
-    if all(type(v) in (int, float) and v > 0 for v in size) and \
-            boxes_too_large(det["bbox"], *size)[0]:
+    if max(abs(v) for v in det["bbox"]) > FLOAT32_MAX:
+        return "bbox beyond float32"
+    size = known_size(image)
+    if size is None:
+        return None
+    width, height = size
+    if boxes_too_large(det["bbox"], height, width)[0]:
         return f"box over {MAX_BOX_TO_IMAGE:g} times its image's size"
+    x, y = det["bbox"][:2]
+    limit = MAX_BOX_TO_IMAGE * max(width, height)
+    if not (-limit <= x <= width + limit and -limit <= y <= height + limit):
+        return f"box over {MAX_BOX_TO_IMAGE:g} image sizes off its image"
     return None
-
-
-def _warn_categories_without_people(det_file: str, ann_file: str, categories: list,
-                                    meta: dict) -> None:
-    """Says when detections are of a chosen category the annotation file
-    has no people of: their results can match no one (AP 0 without a word)."""
-    with_people = meta.get("keypoint_category_ids")
-    if with_people is None:  # An image-info file: no people at all, by design.
-        return
-    empty = Counter(c for c in categories if c not in with_people)
-    if empty:
-        logging.warning("%s: %d detections are of categories %s, of which %s has no people: "
-                        "their results can match no one (detections of another category?)",
-                        det_file, sum(empty.values()), sorted(empty), ann_file)
-
-
-def _warn_empty_boxes(det_file: str, boxes: Sequence[Sequence[float]]) -> None:
-    """Boxes of zero or negative width or height are used as given, as the
-    reference does (its numbers count them), but were silent: each becomes
-    a 'person' whose joints all fall on one point."""
-    empty = [i for i, box in enumerate(boxes) if box[2] <= 0 or box[3] <= 0]
-    if empty:
-        logging.warning("%s: %d detection(s) have a box of zero or negative width or height "
-                        "(e.g. %s): used as given, as the reference does; their keypoints "
-                        "all fall on one point", det_file, len(empty), boxes[empty[0]])
 
 
 def _records(rows: dict, meta: dict, names: Sequence[str], skipped: Counter,

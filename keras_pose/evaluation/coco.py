@@ -227,7 +227,10 @@ def run_cocoeval(coco_gt: Any, results: Union[str, Sequence[Mapping[str, Any]]],
             f"(e.g. {sorted(unknown)[:5]})")
     summary = io.StringIO()
     with contextlib.redirect_stdout(summary):
-        coco_dt = coco_gt.loadRes(results)
+        # loadRes adds 'bbox', 'area' and 'id' to the dicts it is given: copies,
+        # or the results file written after this holds them (the reference's
+        # has only the fields of make_results).
+        coco_dt = coco_gt.loadRes([dict(r) for r in results])
         coco_eval = COCOeval(coco_gt, coco_dt, "keypoints")
         coco_eval.params.kpt_oks_sigmas = sigmas_array
         coco_eval.evaluate()

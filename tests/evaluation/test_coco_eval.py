@@ -311,3 +311,22 @@ def test_results_carry_each_joints_score_and_the_kept_rows_center_and_scale():
     (result,) = metric.results()
     assert result["score"] == 0.9
     assert result["center"] == [112.0, 112.0] and result["scale"] == [0.7, 0.8]
+
+
+def test_the_written_results_hold_only_the_references_fields(tmp_path):
+    """pycocotools' loadRes adds 'bbox', 'area' and 'id' to the dicts it is
+    given, and the results file is written after the numbers: it held them.
+    The reference writes image_id, category_id, keypoints, score, center and
+    scale."""
+    joints = np.stack([60 + 4.0 * np.arange(17), 60 + 3.0 * np.arange(17)], 1)
+    coco_gt = coco.load_coco_ground_truth(_one_image_ground_truth(tmp_path, [(1, joints)]))
+    metric = coco.CocoKeypointMetric(coco_gt)
+    records = _Records([1], [12500.0], [[100, 100]], [[0.6, 0.6]])
+    metric.update(_Predictions(joints[None], np.ones((1, 17)), np.ones(1)), records)
+    assert metric.result()["AP"] == pytest.approx(1.0)  # Predictions = ground truth.
+    with open(metric.write(str(tmp_path))) as f:
+        (written,) = json.load(f)
+    assert set(written) == {"image_id", "category_id", "keypoints", "score", "center", "scale"}
+    results = coco.make_results([1], joints[None], np.ones((1, 17)), [1.0])
+    coco.run_cocoeval(coco_gt, results)
+    assert set(results[0]) == {"image_id", "category_id", "keypoints", "score"}
