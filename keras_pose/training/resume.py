@@ -36,7 +36,7 @@ from keras_pose.training.precision import schedule_change
 RESUME_MODEL_FIELDS = ("depth", "blocks_per_stage", "num_keypoints", "style", "image_size",
                        "heatmap_size", "deconv_filters", "deconv_kernels", "final_kernel",
                        "color_order", "mean", "std", "codec", "sigma")
-RESUME_TEST_FIELDS = ("decoding", "blur_kernel", "refine")
+RESUME_TEST_FIELDS = ("decoding", "blur_kernel", "refine", "shift_heatmap")
 
 
 def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str,

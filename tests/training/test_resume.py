@@ -83,6 +83,12 @@ def test_a_resume_refuses_another_codec_sigma_or_decoding():
                      "run/epoch_0001")
     with pytest.raises(TrainingError, match=r"\(model.sigma: checkpoint 1.5 vs now 2.0\)"):
         check_resume(saved, apply_overrides(saved, ["model.sigma=2"]), "run/epoch_0001")
+    # The flip test's one-pixel shift: best.json rescored without it (0.618)
+    # while evaluate.py gave best/ 0.695 with its own saved shift.
+    with pytest.raises(TrainingError, match=r"\(test.shift_heatmap: checkpoint True vs now "
+                                            r"False\).*--set test.shift_heatmap=true"):
+        check_resume(saved, apply_overrides(saved, ["test.shift_heatmap=false"]),
+                     "run/epoch_0001")
     # A fine-tune resumed with its --init_checkpoint given and a --set that
     # changes the codec: "give --init_checkpoint again" fitted nothing.
     tuned = dark.replace(train=dataclasses.replace(dark.train, init_checkpoint="/m/src"))
