@@ -23,7 +23,8 @@ the old one removed last. A directory holding anything else (notes, another
 model, ``.``) is refused before any work (``keras_pose.export.destination``).
 Precisions: ``fp32``, ``bf16`` (SavedModel: bf16 in the graph; OpenVINO),
 ``fp16`` (SavedModel, for GPUs; LiteRT weights), ``int8`` (ONNX, OpenVINO,
-LiteRT; calibrated on ``--calibration_people`` crops of the training split),
+LiteRT; calibrated on ``--calibration_people`` crops of the training split, or
+of the evaluation split when only it is on disk),
 ``auto`` (fp16 on GPUs, bf16 on CPUs with AMX/AVX-512 BF16, fp32 otherwise: the
 first that ``--format`` takes, printed). A precision ``--format`` lacks is
 refused before anything loads; one export at a time writes an ``--output``.
@@ -76,7 +77,7 @@ flags.DEFINE_float("max_ap_drop", 0.5, "The guard's limit, in points of the data
 flags.DEFINE_integer("guard_people", 0, "Evaluate the guard on the people of the first "
                      "images up to this many (0: the whole evaluation split).")
 flags.DEFINE_integer("calibration_people", 300, "int8: crops of the training split used to "
-                     "calibrate.")
+                     "calibrate (of the evaluation split when only it is on disk).")
 flags.DEFINE_string("data_dir", None, "Data set directory (data.root) for calibration and "
                     "the guard; default: the checkpoint's.")
 flags.DEFINE_multi_string("set", [], "Config override (test.*: recorded in the export and "
@@ -157,6 +158,14 @@ def _data_config(config, precision: str, guarded: bool):
     return data_config
 
 
+def _guard_records(data_config):
+    """The guard's people (``guard.guard_records``): a data set whose
+    keypoints differ from the checkpoint's (another K, names or order) is
+    refused before any export (was: only another K; others were guarded on)."""
+    from keras_pose.export.guard import guard_records
+    return guard_records(data_config, _owner())
+
+
 def _detector():
     """``--with_detector``'s detector, loaded before the pose model (a bad
     preset was found after it, blamed on --output); None without it."""
@@ -175,23 +184,38 @@ def _detector():
         "--with_detector out (serving_default then takes the people's boxes)")
 
 
+def _owner() -> str:
+    """The model, as the data set's keypoint checks name it."""
+    return f"--checkpoint {FLAGS.checkpoint}"
+
+
+def _calibration(data_config):
+    """int8's calibration crops: of the training split, or of the
+    evaluation split when only it is on disk (``calibration_split``, as
+    the --runtime cache does: a data set with only val was refused)."""
+    from keras_pose.export.calibration import calibration_crops, calibration_split
+    split = calibration_split(data_config)
+    crops = calibration_crops(data_config, FLAGS.calibration_people, split=split,
+                              owner=_owner())
+    data = data_config.data
+    which = data.train_set if split == "train" else \
+        f"{data.test_set} (the evaluation split: there is no training split {data.train_set})"
+    print(f"calibration: {len(crops)} crops of {data.root} {which}")
+    return crops
+
+
 def _export(model, config, data_config, precision: str, path: str, detector) -> None:
     from keras_pose.export import export_saved_model
-    from keras_pose.export.calibration import calibration_crops
     from keras_pose.export.runtimes import export_network
     if FLAGS.format == "saved_model":
         export_saved_model(model, config, path, flip=FLAGS.flip, precision=precision,
                            detector=detector, detector_threshold=FLAGS.detector_threshold)
         return
-    crops = None
-    if precision == "int8":
-        crops = calibration_crops(data_config, FLAGS.calibration_people, split="train")
-        print(f"calibration: {len(crops)} crops of {data_config.data.root} "
-              f"{data_config.data.train_set}")
+    crops = _calibration(data_config) if precision == "int8" else None
     export_network(model, config, path, FLAGS.format, precision, calibration=crops)
 
 
-def _guard(model, config, precision: str, path: str) -> None:
+def _guard(model, config, precision: str, path: str, records) -> None:
     from keras_pose.export import guard
     from keras_pose.inference import load_pose_model
     # The export as users will run it: through the one loader.
@@ -201,14 +225,32 @@ def _guard(model, config, precision: str, path: str) -> None:
         guard.guard_on_dataset(
             lambda x: model(x, training=False), candidate, f"{FLAGS.format} {precision}",
             config, max_drop=FLAGS.max_ap_drop / 100, people=FLAGS.guard_people,
-            force=FLAGS.force_precision)
+            force=FLAGS.force_precision, records=records)
     except guard.AccuracyGuardError as e:
         raise guard.AccuracyGuardError(f"{e}\n(--force_precision to export anyway)") from None
 
 
-def _write(model, config, data_config, precision: str, guarded: bool, detector) -> str:
-    """Exports (and guards) at a temporary path that replaces ``--output``
-    atomically; errors name ``--output``, never the temporary path."""
+def _about_output(error: BaseException) -> bool:
+    """Whether a user's error is about writing the export (a full disk, a
+    file of --output or of its temporary): only those are prefixed with
+    --output. Was: every one, a missing annotation file and the guard's
+    refusal too ("--output ex/x: annotation file ... does not exist")."""
+    from keras_pose.files import without_temporary_names
+    text = cli.error_message(error)
+    if without_temporary_names(text) != text or getattr(error, "errno", None) == errno.ENOSPC:
+        return True
+    target = os.path.realpath(FLAGS.output)
+    for name in (getattr(error, "filename", None), getattr(error, "filename2", None)):
+        real = os.path.realpath(without_temporary_names(name)) if isinstance(name, str) else ""
+        if real == target or real.startswith(target + os.sep):
+            return True
+    return False
+
+
+def _write(model, config, data_config, precision: str, records, detector) -> str:
+    """Exports (and guards on ``records``, unless None) at a temporary path
+    that replaces ``--output`` atomically; errors about writing it name
+    ``--output``, never the temporary path."""
     from keras_pose.export.destination import ExportOutputError, write_export
     from keras_pose.signals import interrupts_kept
     from keras_pose.files import without_temporary_names
@@ -218,8 +260,8 @@ def _write(model, config, data_config, precision: str, guarded: bool, detector) 
         # the rename: the old export is kept.
         with interrupts_kept():
             _export(model, config, data_config, precision, path, detector)
-            if guarded:  # Raising here discards the export: nothing is replaced.
-                _guard(model, data_config, precision, path)
+            if records is not None:  # Raising here discards the export: nothing is replaced.
+                _guard(model, data_config, precision, path, records)
 
     existed = os.path.exists(FLAGS.output)
     try:
@@ -227,7 +269,7 @@ def _write(model, config, data_config, precision: str, guarded: bool, detector) 
     except ExportOutputError:
         raise
     except Exception as e:  # noqa: BLE001 - a user's error is renamed, others re-raised.
-        if not cli.is_user_error(e):
+        if not cli.is_user_error(e) or not _about_output(e):
             raise
         message = without_temporary_names(cli.error_message(e))
         if isinstance(e, OSError) and e.strerror and isinstance(e.filename, str) and \
@@ -375,7 +417,9 @@ def work() -> int:
         guarded = guarded and _guard_has_data(config, precision)
         data_config = _data_config(config, precision, guarded) if guarded or precision == "int8" \
             else config
-        path = _write(model, config, data_config, precision, guarded, detector)
+        # The guard's people, read (their keypoints checked) before any export.
+        records = _guard_records(data_config) if guarded else None
+        path = _write(model, config, data_config, precision, records, detector)
     print(f"{FLAGS.format} ({precision}): {path}")
     if FLAGS.tflite and FLAGS.format == "saved_model":
         try:

@@ -404,7 +404,8 @@ def no_people_message(source: str, reasons: Mapping[str, int], name: str, split:
             "with 'test', e.g. test-dev2017, and evaluated on --detections)")
 
 
-def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str) -> None:
+def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str,
+                   use: str = "evaluate it on") -> None:
     """A data set whose keypoints differ from the model's (another K, other
     names, another order) is an error that names both. Names compare in any
     naming style (``L_Eye`` is ``left_eye``): a preset's metadata spells
@@ -413,7 +414,7 @@ def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str)
     Args:
       config: the evaluation config (its metadata is the checkpoint's).
       records: the people read from the data set.
-      owner: what the config's metadata belongs to, for the message.
+      owner, use: for the message, whose metadata it is and what the data is for.
     """
     ours, theirs = tuple(config.data.keypoint_names), tuple(records.keypoint_names)
     k = config.model.num_keypoints
@@ -430,7 +431,7 @@ def check_metadata(config: ExperimentConfig, records: PersonRecords, owner: str)
             hint = ""
         raise DatasetError(
             f"{records.source} has keypoints {list(theirs)} (K={records.num_keypoints}) but "
-            f"{owner} was trained on {list(ours)} (K={k}); evaluate it on data with the same "
+            f"{owner} was trained on {list(ours)} (K={k}); {use} data with the same "
             f"keypoints in the same order{hint}")
 
 

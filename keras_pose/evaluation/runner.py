@@ -269,13 +269,12 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     if settings is not None:
         config = config.replace(data=settings.data, test=settings.test)
     check_data_on_disk(config, pose_model.path)
-    if runtime is not None or precision is not None:
-        # The data set evaluated here is the one that calibrates and guards.
-        from keras_pose.export.cache import runtime_model
-        pose_model = runtime_model(pose_model, runtime, precision, data_config=config)
     # The files as loaded: hashed after the inference, a best/ that train.py
     # replaced meanwhile was recorded as the model evaluated.
     model_sha256 = _model_digest(pose_model) if output_dir else None
+    if runtime is not None or precision is not None:  # Refused before the data is read.
+        from keras_pose.export.cache import check_request, runtime_model
+        check_request(pose_model, runtime, precision)
     flip = config.test.flip_test if flip is None else bool(flip)
     box_mode = datasets.resolve_box_mode(config, use_gt_boxes, detection_file)
     metric = metric_for(config)  # Loads and checks the ground truth first.
@@ -289,6 +288,10 @@ def run_evaluation(*, checkpoint: str, dataset: Optional[str] = None,
     records = datasets.load_records(config, "test", box_mode, owner)
     datasets.check_metadata(config, records, owner)
     check_records(metric, records, config)
+    if runtime is not None or precision is not None:  # The data set evaluated here, checked
+        # first (an export on other keypoints was cached), calibrates and guards.
+        pose_model = runtime_model(pose_model, runtime, precision, data_config=config)
+        model_sha256 = _model_digest(pose_model) if output_dir else None  # The export's.
     truth_sha256 = _ground_truth_digest(config) if output_dir else None  # As read.
     logging.info("Evaluating %s on %d people of %s %s with %s, %s.", pose_model.path,
                  len(records), config.data.dataset, config.data.test_set, box_mode.describe(),

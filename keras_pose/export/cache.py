@@ -401,11 +401,6 @@ def dataset_on_disk(config: ExperimentConfig) -> bool:
     return all(os.path.isfile(f) for f in files) and not datasets.is_test_split(config)
 
 
-def _calibration_split(config: ExperimentConfig) -> str:
-    from keras_pose.data import datasets
-    return "train" if os.path.isfile(datasets.annotation_file(config, "train")) else "test"
-
-
 def _evidence(pose_model: PoseModel, precision: str, data_config: Optional[ExperimentConfig],
               samples: Optional[Samples]) -> Optional[_Evidence]:
     """Before anything is written: where calibration and the guard's data
@@ -415,7 +410,7 @@ def _evidence(pose_model: PoseModel, precision: str, data_config: Optional[Exper
     reference = pose_model.network
     config = data_config or pose_model.config
     if dataset_on_disk(config):
-        return _dataset_evidence(reference, config, precision)
+        return _dataset_evidence(reference, config, precision, f"checkpoint {pose_model.path}")
     if samples is None:
         raise RuntimeChoiceError(
             f"--precision {precision} is calibrated and checked on real people, but the data "
@@ -426,17 +421,22 @@ def _evidence(pose_model: PoseModel, precision: str, data_config: Optional[Exper
     return _input_evidence(reference, pose_model.config, samples, precision)
 
 
-def _dataset_evidence(reference, config: ExperimentConfig, precision: str) -> _Evidence:
+def _dataset_evidence(reference, config: ExperimentConfig, precision: str,
+                      owner: str) -> _Evidence:
+    """The data set's evidence; its keypoints are checked against the
+    model's here, before anything is exported (``guard.guard_records``)."""
     from keras_pose.data.datasets import resolve_dataset_config
-    from keras_pose.export.calibration import calibration_crops
+    from keras_pose.export.calibration import calibration_crops, calibration_split
     config = resolve_dataset_config(config)
-    split = _calibration_split(config)
-    crops = calibration_crops(config, CALIBRATION_PEOPLE, split=split) \
+    records = guard.guard_records(config, owner)
+    split = calibration_split(config)
+    crops = calibration_crops(config, CALIBRATION_PEOPLE, split=split, owner=owner,
+                              records=records if split == "test" else None) \
         if precision == "int8" else None
     described = f"{len(crops) if crops is not None else 0} people of {config.data.root} " \
                 f"{config.data.train_set if split == 'train' else config.data.test_set}"
     return _Evidence(described, crops, lambda candidate, name: guard.guard_on_dataset(
-        reference, candidate, name, config, people=GUARD_PEOPLE))
+        reference, candidate, name, config, people=GUARD_PEOPLE, records=records))
 
 
 def _input_evidence(reference, config: ExperimentConfig, samples: Samples,

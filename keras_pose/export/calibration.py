@@ -6,7 +6,8 @@ one crop op, no augmentation) on a random subset of a split's people, and
 are normalised exactly as the inference path normalises them
 (``transforms.normalize_image`` in the checkpoint's colour order). Calibration
 only needs the activations' ranges of typical inputs, so the training
-split's people without augmentation are the right sample.
+split's people without augmentation are the right sample (the evaluation
+split's when only it is on disk: :func:`calibration_split`).
 
 Without the data set (a user with photos only), :func:`input_crops` cuts
 the people of the user's own images with the inference path's crop
@@ -17,6 +18,7 @@ Shapes: N crops, h x w the network's input.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Iterable
 
 import numpy as np
@@ -50,8 +52,15 @@ def normalised_crops(records, config: ExperimentConfig, batch_size: int = 32) ->
     return out
 
 
+def calibration_split(config: ExperimentConfig) -> str:
+    """The split that calibrates: "train", or "test" when only the
+    evaluation split is on disk (as COCO val often is: calibration reads
+    activation ranges, never labels)."""
+    return "train" if os.path.isfile(datasets.annotation_file(config, "train")) else "test"
+
+
 def calibration_crops(config: ExperimentConfig, count: int = 300, split: str = "train",
-                      seed: int = 0, records=None) -> np.ndarray:
+                      seed: int = 0, records=None, owner: str = "the model") -> np.ndarray:
     """``count`` people of ``split`` (or of ``records``) drawn at random,
     cropped and normalised for the network.
 
@@ -60,13 +69,21 @@ def calibration_crops(config: ExperimentConfig, count: int = 300, split: str = "
       count: crops wanted (all people if fewer).
       split: "train" or "test".
       seed: the draw.
-      records: ``PersonRecords`` to draw from instead of reading ``split``.
+      records: ``PersonRecords`` to draw from instead of reading ``split``
+        (their keypoints checked by the caller).
+      owner: the model, for messages (e.g. ``checkpoint out/m5``).
 
     Returns:
       (min(count, people), h, w, 3) float32.
+
+    Raises:
+      DatasetError: the split's keypoints are not the model's (another K,
+        other names, another order: ``datasets.check_metadata``; was
+        calibrated on, only another K refused).
     """
     if records is None:
-        records = datasets.load_records(config, split)
+        records = datasets.load_records(config, split, owner=owner)
+        datasets.check_metadata(config, records, owner, use="calibrate it on")
     rng = np.random.default_rng(seed)
     chosen = np.sort(rng.choice(len(records), size=min(count, len(records)), replace=False))
     with tf.device("/CPU:0"):

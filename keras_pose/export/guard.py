@@ -201,9 +201,34 @@ def whole_images(records, max_people: int) -> Optional[np.ndarray]:
     return np.isin(records.image_id, keep)
 
 
+def guard_records(config: ExperimentConfig, owner: str = "the model"):
+    """The people of ``config``'s evaluation split that guard an export,
+    read before any export is made: a data set whose keypoints differ from
+    the model's (another K, other names, another order) is refused there.
+    Was: only another K was; the same K with other keypoints was scored,
+    passed and the export cached.
+
+    Args:
+      config: the resolved config of the data set; its metadata (names,
+        K) is the checkpoint's.
+      owner: the model, for messages (e.g. ``checkpoint out/m5``).
+
+    Returns:
+      ``PersonRecords`` of the split.
+
+    Raises:
+      DatasetError: naming both sets of keypoints (``datasets.check_metadata``).
+    """
+    from keras_pose.data import datasets
+    records = datasets.load_records(config, "test", owner=owner)
+    datasets.check_metadata(config, records, owner, use="guard its export on")
+    return records
+
+
 def guard_on_dataset(reference: Network, candidate: Network, name: str,
                      config: ExperimentConfig, *, max_drop: float = MAX_AP_DROP,
-                     people: int = 0, force: bool = False) -> dict:
+                     people: int = 0, force: bool = False, owner: str = "the model",
+                     records=None) -> dict:
     """The guard of every export: ``candidate`` against the fp32
     ``reference`` on the evaluation split of ``config``'s data set.
 
@@ -216,15 +241,19 @@ def guard_on_dataset(reference: Network, candidate: Network, name: str,
       people: the people of the first images up to this many
         (:func:`whole_images`; 0: the whole split).
       force: log a failure instead of raising it.
+      owner: the model, for messages (:func:`guard_records`).
+      records: the split's people from :func:`guard_records` (read before
+        the export was made); None: read here.
 
     Returns:
       What was measured, for the export's sidecar (``table``: Markdown).
 
     Raises:
       AccuracyGuardError: the candidate lost more than ``max_drop``.
+      DatasetError: the data set's keypoints are not the model's.
     """
-    from keras_pose.data.datasets import load_records
-    records = load_records(config, "test")
+    if records is None:
+        records = guard_records(config, owner)
     kept = whole_images(records, people)
     reference_ap, (row,) = compare_networks(reference, {name: candidate}, config, records,
                                             people=kept)
