@@ -398,6 +398,11 @@ def work() -> int:
     precision = _precision()
     _check_flags(precision)
     check_output(FLAGS.output, FLAGS.format)  # Before any work: nothing of the user's is lost.
+    # TF writes a SavedModel and reads the data set by UTF-8 paths only: such a
+    # name failed after the work (UnicodeEncodeError; "Unable to convert").
+    cli.refuse_names_not_utf8([*([("--output", FLAGS.output)] if FLAGS.format == "saved_model"
+                                 else []), ("--data_dir", FLAGS.data_dir),
+                               *cli.set_values(FLAGS.set, "data.root")])
     from keras_pose.presets.loader import source_config
     stored = source_config(FLAGS.checkpoint)
     if stored is not None:

@@ -172,6 +172,24 @@ def test_train_refuses_a_path_that_is_not_utf8_in_one_line(tmp_path, flag):
     assert os.listdir(tmp_path) == []  # Refused before any folder was made.
 
 
+@pytest.mark.parametrize("flag", ["--output", "--data_dir"])
+def test_the_export_script_refuses_a_path_that_is_not_utf8_in_one_line(tmp_path, flag):
+    """A SavedModel --output or a --data_dir so named failed after the work
+    (UnicodeEncodeError in tf.saved_model.save; "Unable to convert")."""
+    paths = {"--output": str(tmp_path / "sm"), "--data_dir": str(tmp_path / "data"),
+             flag: str(tmp_path / f"x{BAD}")}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-m", "scripts.export_saved_model", "--checkpoint",
+                           str(tmp_path / "model"), *[i for pair in paths.items() for i in pair]],
+                          cwd=REPO, env=env, capture_output=True, timeout=300)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1 and "Traceback" not in stderr, stderr[-2000:]
+    assert stderr.rstrip().splitlines()[-1].startswith(
+        f"export_saved_model.py: error: {flag} {tmp_path}/x\\xff: the name x\\xff in it is "
+        "not valid UTF-8")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_link_to_nothing_where_a_folder_is_needed_is_named_with_its_target(tmp_path):
     """Was "is not writable (File exists)" and "File exists: <folder>"."""
     link, target = tmp_path / "out", tmp_path / "gone" / "deep"
