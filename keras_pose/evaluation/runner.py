@@ -37,6 +37,7 @@ from keras_pose.configs.cli import build_config, checkpoint_config
 from keras_pose.digests import files_digest, model_files_digest, sha256_of
 from keras_pose.errors import UserError
 from keras_pose.files import first_free_name, write_atomically, write_json
+from keras_pose.output_streams import shown
 
 METRICS_FILE = "metrics.json"
 
@@ -69,7 +70,9 @@ def table_title(config: ExperimentConfig, box_mode: Any, flip: bool,
     parts.append("flip test" if flip else "no flip test")
     if engine:
         parts.append(engine)
-    return " | ".join(parts)
+    # A file name that is not UTF-8 (a --detections file's) escaped: table.md
+    # is UTF-8, and its write failed after the whole evaluation.
+    return shown(" | ".join(parts))
 
 
 # Data fields a validation value depends on (the augmentation's do not).

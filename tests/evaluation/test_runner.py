@@ -33,6 +33,15 @@ def test_table_title_says_which_boxes_and_flip():
     assert "Mean@0.1" in runner.table_title(default_experiment("mpii"), BoxMode(True), True)
 
 
+def test_a_detections_file_name_that_is_not_utf8_is_escaped_in_the_title():
+    """dets\\xff.json (a str holding a lone surrogate): table.md's UTF-8
+    write failed after the whole evaluation, no metrics written."""
+    title = runner.table_title(default_experiment("coco"), BoxMode(False, "dets\udcff.json"),
+                               True)
+    assert title == "coco val2017 | detected boxes (dets\\xff.json) | flip test"
+    title.encode("utf-8")
+
+
 def test_a_nan_metric_is_null_in_metrics_json(tmp_path):
     """MPII with a joint never visible in the split: its PCKh is NaN, which
     json.dumps wrote as a bare NaN (no strict JSON reader takes it)."""
