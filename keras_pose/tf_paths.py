@@ -21,6 +21,10 @@ name in a fresh temporary folder;
 :func:`plain_tempdir` gives code that writes a SavedModel into a temporary
 folder and reads it back (Keras' LiteRT export) a temporary folder whose
 path TF reads literally, when ``TMPDIR`` holds a pattern character.
+ONNX Runtime and LiteRT refuse such a name too (a TypeError of their
+bindings): :func:`path_or_bytes` gives them the model's bytes instead.
+:func:`path_text` takes a public function's path argument (a str or a
+pathlib.Path) as the str the code below it handles.
 (Ground floor: imports nothing of the project.)
 """
 
@@ -31,7 +35,7 @@ import errno
 import os
 import shutil
 import tempfile
-from typing import Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 # Where ``\`` separates folders (Windows) it is not an escape.
 PATTERN_CHARACTERS = "[" + ("\\" if os.sep == "/" else "")
@@ -57,6 +61,33 @@ def is_plain_path(path: Union[str, os.PathLike]) -> bool:
     """Whether TF and OpenCV take ``path`` as it is: valid UTF-8, and no
     character TF's readers take as a pattern."""
     return is_utf8_path(path) and not is_pattern_path(path)
+
+
+def path_text(value: Any, argument: str) -> str:
+    """A path argument, a str or an ``os.PathLike`` such as a pathlib.Path
+    (or bytes), as a str (a Path was an AttributeError deep inside: no
+    attribute 'strip' or 'endswith').
+
+    Raises:
+      TypeError: ``value`` is no path; the message names ``argument``
+        (e.g. "export_network: path").
+    """
+    if isinstance(value, (str, bytes, os.PathLike)):
+        return os.fsdecode(value)
+    raise TypeError(f"{argument}: expected a path (a str or a pathlib.Path), got "
+                    f"{type(value).__name__}")
+
+
+def path_or_bytes(path: str) -> Union[str, bytes]:
+    """``path`` itself when it is valid UTF-8 (:func:`is_utf8_path`); else
+    the file's bytes, for readers that take a model either way (ONNX
+    Runtime's ``InferenceSession``, LiteRT's ``Interpreter``), whose
+    bindings raise a TypeError for such a name (an export cache under
+    ``cache\xe9``). A model in one file only (no external weights)."""
+    if is_utf8_path(path):
+        return path
+    with open(path, "rb") as f:
+        return f.read()
 
 
 @contextlib.contextmanager

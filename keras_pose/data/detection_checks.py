@@ -1,5 +1,6 @@
 """Warnings on the detections an evaluation uses as given (boxes of a
-COCO detection-results file, kept by :func:`keras_pose.data.coco.load_coco_detections`):
+COCO detection-results file, kept by :func:`keras_pose.data.coco.load_coco_detections`;
+:func:`warn_box_format` also on predict.py's boxes files):
 none stops a run, each names the file and says what looks wrong. Boxes of
 no size, of a category without people, in another format than COCO's
 [x, y, w, h] in pixels, and images of the split without a detection all
@@ -18,7 +19,7 @@ from absl import logging
 
 from keras_pose.data.coco_files import META_KEY
 
-__all__ = ["known_size", "warn_detection_problems"]
+__all__ = ["known_size", "warn_box_format", "warn_detection_problems"]
 
 # Boxes of [x1, y1, x2, y2] taken for [x, y, w, h] end past the image's right
 # or bottom edge: a warning when more than PAST_EDGE_SHARE of the boxes (and
@@ -48,19 +49,22 @@ def warn_detection_problems(det_file: str, ann_file: str, data: dict,
     _warn_empty_boxes(det_file, rows["box"])
     _warn_categories_without_people(det_file, ann_file, rows["category_id"], meta)
     sizes = [known_size(images[i]) or (np.nan, np.nan) for i in rows["image_id"]]
-    _warn_box_format(det_file, rows["box"], sizes)
+    warn_box_format(det_file, rows["box"], sizes)
     if meta["has_annotations"]:
         _warn_images_without_detections(det_file, data, rows["image_id"])
 
 
-def _warn_box_format(det_file: str, boxes: Sequence[Sequence[float]],
-                     sizes: Sequence[tuple[float, float]]) -> None:
+def warn_box_format(det_file: str, boxes: Sequence[Sequence[float]],
+                    sizes: Sequence[Sequence[float]]) -> None:
     """Says when the boxes look like another format than COCO's [x, y, w, h]
     in pixels (each was used as such in silence: AP 0.098 for 0.533 with
-    [x1, y1, x2, y2], 0.000 with fractions of the image size).
+    [x1, y1, x2, y2], 0.000 with fractions of the image size). The one rule
+    of evaluate.py's detections and predict.py's boxes files
+    (``keras_pose.detection.file_detectors.FormatWatch``).
 
     Args:
-      boxes: (D, 4) the kept detections' boxes.
+      det_file: the file of the boxes, named in the warning.
+      boxes: (D, 4) the boxes as the file gives them.
       sizes: (D, 2) the width and height of each box's image, NaN unknown.
     """
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
@@ -74,7 +78,7 @@ def _warn_box_format(det_file: str, boxes: Sequence[Sequence[float]],
             "%s: %d of %d detection boxes end well past their image's right or bottom edge "
             "(e.g. %s on a %gx%g image): the boxes look like [x1, y1, x2, y2]; COCO detection "
             "results are [x, y, w, h] (w = x2 - x1, h = y2 - y1): convert them", det_file,
-            past.sum(), len(boxes), boxes[i].tolist(), *sizes[i])
+            past.sum(), len(boxes), _shown(boxes[i]), *sizes[i])
     larger = (sizes >= FRACTION_IMAGE).all(axis=1)
     sides = boxes[larger, 2:]
     if larger.any() and (sides <= FRACTION_SIDE).all() and (sides > 0).all(axis=1).any():
@@ -83,7 +87,13 @@ def _warn_box_format(det_file: str, boxes: Sequence[Sequence[float]],
             "%s: every detection box is at most %g px wide and high (e.g. %s on a %gx%g "
             "image): fractions of the image size? COCO detection results are [x, y, w, h] in "
             "the image's pixels (x and w times the width, y and h times the height)",
-            det_file, FRACTION_SIDE, boxes[i].tolist(), *sizes[i])
+            det_file, FRACTION_SIDE, _shown(boxes[i]), *sizes[i])
+
+
+def _shown(box: np.ndarray) -> list[float]:
+    """A box (4,) as a message shows it: 6 digits (float32 boxes printed
+    280.7900085449219 for a file's 280.79)."""
+    return [float(f"{v:.6g}") for v in box]
 
 
 def _warn_images_without_detections(det_file: str, data: dict,

@@ -1,186 +1,37 @@
 """The detector of precomputed boxes (``WholeImageDetector`` is in ``base``).
 
-``FileDetector`` reads person boxes made by any detector, in either form:
-
-- COCO detection results: ``[{"image_id" or "file_name", "bbox": [x, y, w, h],
-  "score", "category_id"}, ...]`` as the reference's
-  ``COCO_val2017_detections_AP_H_56_person.json`` (the model's keypoint
-  categories kept, COCO's person = 1 by default, the others counted per
-  category in a warning; a person is written with its box's category);
-- ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or ``[x, y, w, h, score]``.
-
-An entry that is not a box (NaN, inf, three numbers, a string score, a size
-<= 0) is skipped, named in a warning. Images find their boxes with
-:meth:`FileDetector.bind`: by their path relative to ``--input`` or their
-file's path, then by file name when one input has it, then by image id (an
-annotation file's, else the number in one input's file name; a record's
-``image_id`` when its ``file_name`` names no input). An input runs on the
-boxes of every entry naming it; a name or a number several inputs could be
-is an error.
+``FileDetector`` reads person boxes made by any detector from a boxes file
+(its forms: :mod:`keras_pose.detection.box_files`), or takes them as a
+table. Images find their boxes with :meth:`FileDetector.bind`: by their
+path relative to ``--input`` or their file's path, then by file name when
+one input has it, then by image id (an annotation file's, else the number in
+one input's file name; a record's ``image_id`` when its ``file_name`` names
+no input). An input runs on the boxes of every entry naming it; a name or a
+number several inputs could be is an error. Boxes that look like another
+format than [x, y, w, h] in pixels are said once their images' sizes are
+known (:class:`FormatWatch`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
-import unicodedata
-from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from absl import logging
 
 from keras_pose.data import transforms
+from keras_pose.data.detection_checks import warn_box_format
 from keras_pose.data.file_kinds import is_video
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (  # WholeImageDetector: its home was here.
     Detections, PersonDetector, Source, WholeImageDetector, check_filter, filter_detections)
-from keras_pose.detection.results import NO_CATEGORY, results_entries
-from keras_pose.errors import UserError
-
-Key = Union[str, int]
-# {relative path / file name / image id: (boxes (M, 4), scores (M,)[,
-# categories (M,) int64: a COCO results file's category_id of each box])}
-BoxTable = dict
-
-
-class DetectionFileError(UserError, ValueError):
-    """A boxes file that cannot be used; the message names it."""
-
-
-def _box(values: Any, score: Any = 1.0) -> Optional[tuple[list[float], float]]:
-    """A valid (box, score), or None (not 4 finite numbers with w, h > 0 and
-    a finite numeric score)."""
-    if isinstance(values, (str, bytes)) or isinstance(score, (str, bytes, bool)):
-        return None
-    try:
-        box, score = [float(v) for v in values], float(score)
-    except (TypeError, ValueError):
-        return None
-    if len(box) != 4 or not all(map(math.isfinite, box + [score])) or min(box[2:]) <= 0:
-        return None
-    return box, score
-
-
-# (key, box, score, category or None, where in the file)
-Entry = tuple[Key, Any, Any, Optional[int], str]
-
-
-def _entries_of_mapping(data: Mapping) -> list[Entry]:
-    out = []
-    for name, boxes in data.items():
-        for i, box in enumerate(boxes if isinstance(boxes, list) else [boxes]):
-            five = isinstance(box, list) and len(box) == 5
-            out.append((name, box[:4] if five else box, box[4] if five else 1.0, None,
-                        f"{name!r} box {i}"))
-    return out
-
-
-def file_key(name: str) -> str:
-    """A file name as inputs are keyed: "/" separators, no leading "./"
-    (``.\\a\\x.jpg`` and ``./a/x.jpg`` are ``a/x.jpg``)."""
-    return str(name).replace("\\", "/").removeprefix("./")
-
-
-def name_form(name: str) -> str:
-    """``name`` as names are compared: :func:`file_key`'s form in Unicode's
-    composed form (NFC). Was: a boxes or annotation file's 'café.jpg' (NFC,
-    as typed) matched no file of that name written by macOS (NFD, e plus a
-    combining accent), which printed the same."""
-    return unicodedata.normalize("NFC", file_key(name))
-
-
-def _read_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
-            return json.load(f)
-    except FileNotFoundError as e:
-        raise DetectionFileError(f"boxes file {path} does not exist") from e
-    except IsADirectoryError as e:  # Was "Is a directory: PATH", no flag or fix named.
-        raise DetectionFileError(f"boxes file {path} is a folder: give the JSON file of boxes "
-                                 "in it (--boxes FILE.json)") from e
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DetectionFileError(f"boxes file {path} is not valid JSON: {e}") from e
-
-
-def load_detection_file(path: str, category_ids: Sequence[int] = (1,)) -> BoxTable:
-    """Reads a boxes file into ``{key: (boxes, scores)}``, skipping (and
-    reporting) every entry that is not a box, and the COCO results of other
-    categories than ``category_ids`` (counted per category in a warning).
-
-    Raises:
-      DetectionFileError: a missing file, invalid JSON, or neither form.
-    """
-    return detections_from_json(_read_json(path), path, category_ids)
-
-
-def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,)
-                         ) -> BoxTable:
-    """:func:`load_detection_file` of a boxes file's loaded JSON (``path``
-    names it in messages)."""
-    if isinstance(data, dict) and {"images", "annotations"} & set(data) and "categories" in data:
-        raise DetectionFileError(
-            f"boxes file {path} is a COCO annotation file ('images', 'annotations', "
-            "'categories'), not boxes: --boxes takes COCO detection results (a list of "
-            "{image_id or file_name, bbox, score}) or {file name: [[x, y, w, h], ...]}; give it "
-            "as --annotations for its image ids (evaluate.py --use_gt_boxes runs on its boxes)")
-    if isinstance(data, dict):
-        entries = _entries_of_mapping(data)
-    elif isinstance(data, list):
-        dropped: Counter = Counter()
-        entries = results_entries(data, tuple(category_ids), dropped, file_key)
-        if dropped:
-            logging.warning(
-                "%s: %d boxes of other categories than %s dropped (%s); the model's keypoint "
-                "categories are kept (data.category_ids: choose with --set "
-                "data.category_ids=...)", path, sum(dropped.values()), list(category_ids),
-                ", ".join(f"category {c!r}: {n}" for c, n in sorted(dropped.items(), key=str)))
-    else:
-        raise DetectionFileError(f"{path}: expected COCO detection results (a list) or "
-                                 "{file name: [[x, y, w, h], ...]}")
-    rows: dict = {}
-    bad = []
-    for key, box, score, category, where in entries:
-        valid = _box(box, score) if key is not None else None
-        if valid is None:
-            bad.append(where)
-            continue
-        rows.setdefault(file_key(key) if type(key) is str else key, []).append(
-            (*valid, category))  # A RecordName is in that form already.
-    if isinstance(data, dict):  # {"a.jpg": []}: nobody there, said by the file.
-        for name in (n for n, boxes in data.items() if boxes == []):
-            rows.setdefault(file_key(str(name)), [])
-    if bad and not rows:  # Not one box: not a boxes file (was 0 people, exit 0).
-        mpii = all(isinstance(d, dict) and {"center", "scale"} <= set(d) for d in data)
-        raise DetectionFileError(
-            f"boxes file {path}: none of its {len(bad)} entries is a box "
-            f"({', '.join(bad[:3])}){': it is an MPII annotation file' if mpii else ''}; "
-            "--boxes takes COCO detection results (a list of {image_id or file_name, bbox, "
-            "score}) or {file name: [[x, y, w, h], ...]}")
-    _warn_skipped(path, bad)
-    return {key: _table_row(v, isinstance(data, list)) for key, v in rows.items()}
-
-
-def _warn_skipped(path: str, bad: Sequence[str]) -> None:
-    """The warning naming the entries that are not boxes, and how many."""
-    if bad:
-        logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
-                        "a bad score or image key): %s", path, len(bad),
-                        "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
-
-
-def _table_row(rows: list, with_categories: bool) -> tuple:
-    """A BoxTable value from ``[(box, score, category), ...]``; a box
-    without ``category_id`` has category ``NO_CATEGORY`` (its person is
-    written with the model's first category, said by the run)."""
-    boxes = np.asarray([b for b, _, _ in rows], np.float32).reshape(-1, 4)
-    scores = np.asarray([s for _, s, _ in rows], np.float32)
-    if not with_categories:
-        return boxes, scores
-    return boxes, scores, np.asarray([NO_CATEGORY if c is None else c for _, _, c in rows],
-                                     np.int64)
+# The reading of boxes files moved to box_files; their names are still here.
+from keras_pose.detection.box_files import (  # noqa: F401
+    BoxTable, DetectionFileError, Key, _read_json, detections_from_json, file_key,
+    load_detection_file, name_form, valid_box, warn_skipped)
+from keras_pose.detection.results import NO_CATEGORY
 
 
 def frame_key(video: str, index: int) -> str:
@@ -350,14 +201,14 @@ def _is_loaded(value: Any) -> bool:
 def _loaded_entry(key: Key, value: tuple, bad: list) -> tuple:
     """A loaded entry as (boxes (M', 4) float32, scores (M',) float32[, categories
     (M',) int64]) arrays as ``Detections`` checks them, without the entries a file
-    skips (:func:`_box`), named in ``bad``. Were kept: lists failed in ``detect``,
+    skips (:func:`valid_box`), named in ``bad``. Were kept: lists failed in ``detect``,
     a negative width ran, a NaN score was dropped uncounted."""
     try:
         found = Detections(*value)
     except (TypeError, ValueError) as e:
         raise ValueError(f"boxes entry {key!r}: {e}; expected (boxes (M, 4) [x, y, w, h], "
                          "scores (M,)[, categories (M,)])") from e
-    ok = np.array([_box(b, s) is not None for b, s in zip(found.boxes, found.scores)], bool)
+    ok = np.array([valid_box(b, s) is not None for b, s in zip(found.boxes, found.scores)], bool)
     bad.extend(f"{key!r} box {i}" for i in np.flatnonzero(~ok))
     return tuple(a[ok] for a in (found.boxes, found.scores, found.categories) if a is not None)
 
@@ -371,6 +222,48 @@ def _merged(rows: Sequence[tuple]) -> tuple:
         return boxes, scores, None
     return boxes, scores, np.concatenate([row[2] if len(row) == 3 else np.full(
         len(row[1]), NO_CATEGORY) for row in rows]).astype(np.int64)
+
+
+class FormatWatch:
+    """Says once when a boxes file's boxes look like another format than
+    [x, y, w, h] in pixels (:func:`warn_box_format`: evaluate.py's rule and
+    words), which needs their images' sizes: gathered as images are
+    detected, checked when every entry the run uses has been seen or
+    ``SAMPLE`` boxes have (a long video's need not all be read). Was
+    silent: [x1, y1, x2, y2] or fractions of the image ran as people in
+    the wrong places.
+
+    Args:
+      path: the boxes file, named in the warning; entries: the entries the
+        run uses (bound), else all the table's.
+    """
+
+    # Enough for the rule's shares (more than 20% past the edge, every box
+    # a fraction): right boxes fall far short in any 100.
+    SAMPLE = 100
+
+    def __init__(self, path: str, entries: Sequence[Key]):
+        self.path, self.unseen = path, set(entries)
+        self.boxes: list = []  # (M, 4) each: an entry's boxes, as the file gives them.
+        self.sizes: list = []  # (M, 2) each: their image's width and height.
+        self.count = 0  # Boxes seen (a sum over boxes made hours of frames quadratic).
+        self.done = False
+
+    def saw(self, entries: Sequence[Key], table: Mapping, image_hw: Sequence[int]) -> None:
+        """Takes the boxes of ``entries`` on an image of ``image_hw`` (height,
+        width), each entry once; checks all it took once enough are seen."""
+        if self.done:
+            return
+        for entry in (e for e in entries if e in self.unseen):
+            self.unseen.discard(entry)
+            self.boxes.append(np.reshape(table[entry][0], (-1, 4)))
+            self.sizes.append(np.tile([image_hw[1], image_hw[0]], (len(self.boxes[-1]), 1)))
+            self.count += len(self.boxes[-1])
+        if not self.boxes or (self.unseen and self.count < self.SAMPLE):
+            return
+        self.done = True
+        warn_box_format(self.path, np.concatenate(self.boxes), np.concatenate(self.sizes))
+        self.boxes, self.sizes = [], []
 
 
 class FileDetector(PersonDetector):
@@ -405,7 +298,7 @@ class FileDetector(PersonDetector):
         elif all(_is_loaded(value) for value in boxes.values()):
             bad: list = []
             self.table = {key: _loaded_entry(key, value, bad) for key, value in boxes.items()}
-            _warn_skipped(self.path, bad)
+            warn_skipped(self.path, bad)
         else:  # The file's own form: {name: [[x, y, w, h], ...]}, lists or arrays.
             self.table = detections_from_json(
                 {name: value.tolist() if isinstance(value, np.ndarray) else value
@@ -420,6 +313,7 @@ class FileDetector(PersonDetector):
         self.below_threshold = 0
         self.off_image = 0
         self._counted: set = set()  # Calibration detects the inputs once more than the run.
+        self.format_watch = FormatWatch(self.path, list(self.table))
 
     def bind(self, inputs: Sequence[str], image_ids: Optional[Mapping[str, int]] = None,
              paths: Optional[Mapping[str, str]] = None) -> dict[str, tuple]:
@@ -428,6 +322,7 @@ class FileDetector(PersonDetector):
         logged, the first 5 named (was: only a count, unless none matched)."""
         self.matched = match_entries(self.table, list(inputs), self.path, image_ids, paths)
         used = {entry for entries in self.matched.values() for entry in entries}
+        self.format_watch = FormatWatch(self.path, list(used))
         unused = [entry for entry in self.table if entry not in used]
         if unused:
             # None matched: how entries match, an entry and an input side by
@@ -486,9 +381,11 @@ class FileDetector(PersonDetector):
     def detect(self, image: np.ndarray, source: Source = None) -> Detections:
         """The boxes of ``source`` (an input key, or a table key)."""
         check_rgb_image(image)
-        rows = [self.table[entry] for entry in self._entries(source)]
+        entries = self._entries(source)
+        rows = [self.table[entry] for entry in entries]
         if not rows:
             return Detections.empty()
+        self.format_watch.saw(entries, self.table, image.shape[:2])
         boxes, scores, categories = _merged(rows)
         on_image = ~transforms.boxes_off_image(boxes, *image.shape[:2])
         counted, boxes, scores = source in self._counted, boxes[on_image], scores[on_image]

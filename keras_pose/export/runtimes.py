@@ -53,7 +53,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import keras
 import numpy as np
@@ -67,11 +67,13 @@ from keras_pose.export.checkpoint_version import files_mismatch, files_record
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.numpy_network import numpy_network
 from keras_pose.export.precision import FORMAT_PRECISIONS, ExportError, resolve_precision
+from keras_pose.export.runtime_loaders import (HeatmapsFn, litert_fn, load_errors, onnx_fn,
+                                               openvino_fn, runtime_reason)
 from keras_pose.files import write_atomically, write_files_atomically, write_json
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
-from keras_pose.openvino_settings import compile_config, core, nncf_quantize
+from keras_pose.openvino_settings import core, nncf_quantize
 from keras_pose.signals import interrupts_kept
-from keras_pose.tf_paths import plain_tempdir
+from keras_pose.tf_paths import path_text, plain_tempdir
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
 SUFFIXES = {"onnx": ".onnx", "openvino": ".xml", "litert": ".tflite"}
@@ -93,9 +95,6 @@ _FULL_BYTES = 64 << 20
 # The runtime that runs each format (what --runtime and metrics.json call it).
 RUNTIME_OF = {"saved_model": "tf", "onnx": "onnxruntime", "openvino": "openvino",
               "litert": "litert"}
-
-HeatmapsFn = Callable[[np.ndarray], np.ndarray]
-
 
 class DamagedExportError(CheckpointError):
     """An export whose files its runtime cannot read (cut short by a full
@@ -146,8 +145,8 @@ def sidecar_path(path: str) -> str:
     return os.path.splitext(path)[0] + ".json"
 
 
-def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt: str,
-                   precision: str = "fp32",
+def export_network(model: keras.Model, config: ExperimentConfig, path: str | os.PathLike,
+                   fmt: str, precision: str = "fp32",
                    calibration: Optional[np.ndarray] = None) -> str:
     """Writes the fused heatmaps network of ``model`` as ONNX, OpenVINO IR or
     LiteRT, and its sidecar JSON.
@@ -156,15 +155,19 @@ def export_network(model: keras.Model, config: ExperimentConfig, path: str, fmt:
       model: the Keras pose model (training form).
       config: its experiment config.
       path: the artifact (suffix ``.onnx``, ``.xml`` (+ ``.bin``) or
-        ``.tflite``).
+        ``.tflite``), a str or a pathlib.Path.
       fmt: ``onnx``, ``openvino`` or ``litert``.
       precision: see the module docstring (``auto`` resolved first).
       calibration: normalised crops (N, h, w, 3) float32 for ``int8``
         (a few hundred: :func:`keras_pose.export.calibration.calibration_crops`).
 
     Returns:
-      ``path``.
+      ``path`` (a str).
+
+    Raises:
+      TypeError: ``path`` is not a str or a pathlib.Path (was an AttributeError).
     """
+    path = path_text(path, "export_network: path")
     precision = resolve_precision(precision, choices=PRECISIONS.get(fmt))
     if fmt == "saved_model":
         raise ValueError("the SavedModel is written by keras_pose.export.export_saved_model")
@@ -396,7 +399,7 @@ def load_export(path: str, overrides: Sequence[str] = (),
                      path, runtime=RUNTIME_OF[fmt], precision=sidecar["precision"])
 
 
-def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
+def load_network(path: str | os.PathLike, num_threads: Optional[int] = None) -> HeatmapsFn:
     """The artifact as a function: crops (B, h, w, 3) float32 numpy ->
     heatmaps (B, H, W, K) float32 numpy, in its own runtime.
 
@@ -410,7 +413,9 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     Raises:
       keras_pose.checkpoint.CheckpointError: a directory that is not a
         keras_pose SavedModel.
+      TypeError: ``path`` is not a str or a pathlib.Path.
     """
+    path = path_text(path, "load_network: path")
     if os.path.isdir(path):
         network = load_saved_model(path).network  # Its checks and errors.
         return lambda x: network(tf.constant(x, tf.float32)).numpy()
@@ -420,8 +425,8 @@ def load_network(path: str, num_threads: Optional[int] = None) -> HeatmapsFn:
     sidecar = read_sidecar(path)
     check_format(fmt, sidecar["precision"], export=False)  # A shipped file: its runtime.
     try:
-        fn = {"onnx": _onnx_fn, "openvino": _openvino_fn,
-              "litert": _litert_fn}[fmt](path, sidecar["precision"], num_threads)
+        fn = {"onnx": onnx_fn, "openvino": openvino_fn,
+              "litert": litert_fn}[fmt](path, sidecar["precision"], num_threads)
     except load_errors(fmt) as e:
         raise DamagedExportError(
             f"{path}: {RUNTIME_OF[fmt]} cannot load it ({runtime_reason(e)}): the export "
@@ -442,59 +447,3 @@ def _check_network_files(path: str, sidecar: dict) -> None:
             f"{sidecar_path(path)} does not describe {mismatch[0]} ({mismatch[1]}): the "
             "sidecar belongs to another export, or the file was changed since it was "
             "exported")
-
-
-def load_errors(fmt: str) -> tuple[type, ...]:
-    """What each runtime raises for a file it cannot read (OpenVINO: any
-    RuntimeError; ONNX Runtime: its own classes; LiteRT: ValueError)."""
-    if fmt == "onnx":
-        from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
-        return (ort_errors.InvalidProtobuf, ort_errors.InvalidArgument,
-                ort_errors.InvalidGraph, ort_errors.NoModel, ort_errors.Fail)
-    return (RuntimeError,) if fmt == "openvino" else (ValueError, RuntimeError)
-
-
-def runtime_reason(error: Exception) -> str:
-    """The runtime's own words in one line: OpenVINO's message is a stack
-    of "Exception from <file>" and "Check ... failed at" lines around them."""
-    lines = [line.strip() for line in str(error).splitlines()]
-    lines = [line for line in lines if line and not line.startswith(("Exception from",
-                                                                      "Check '"))]
-    # ONNX Runtime's: "[ONNXRuntimeError] : 7 : ... Load model from <path> failed:<why>".
-    return lines[-1].rsplit(" failed:", 1)[-1] if lines else type(error).__name__
-
-
-def _onnx_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    if num_threads:
-        options.intra_op_num_threads = num_threads
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: np.asarray(x, np.float32)})[0]
-
-
-def _openvino_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
-    model = core().read_model(path)  # A damaged file fails here (load_network).
-    try:
-        compiled = core().compile_model(model, "CPU", compile_config(precision, num_threads))
-    except RuntimeError as e:  # The file read: not damaged, so not made again by the cache.
-        raise ExportError(
-            f"{path}: OpenVINO reads it but cannot compile it for this machine's CPU "
-            f"({runtime_reason(e)}); run the checkpoint it was made from with another "
-            "--runtime, or --runtime tf") from e
-    request = compiled.create_infer_request()
-    return lambda x: request.infer([np.asarray(x, np.float32)])[compiled.output(0)].copy()
-
-
-def _litert_fn(path: str, precision: str, num_threads: Optional[int]) -> HeatmapsFn:
-    from ai_edge_litert.interpreter import Interpreter
-    interpreter = Interpreter(model_path=path, num_threads=num_threads or os.cpu_count())
-    runner = interpreter.get_signature_runner()
-    (name,) = interpreter.get_signature_list()[next(iter(interpreter.get_signature_list()))][
-        "inputs"]
-
-    def run(x: np.ndarray) -> np.ndarray:
-        (out,) = runner(**{name: np.asarray(x, np.float32)}).values()
-        return out
-    return run

@@ -231,7 +231,8 @@ def _check_image_bytes(image_bytes: tf.Tensor) -> tf.Tensor:
                          "one encoded image: a scalar string, not a list")
 
 
-def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir: str,
+def export_saved_model(model: keras.Model, config: ExperimentConfig,
+                       output_dir: str | os.PathLike,
                        flip: bool | None = None, optimize: bool = True,
                        precision: str = "fp32", detector: Any = None,
                        detector_threshold: float = 0.3, freeze: bool = True) -> str:
@@ -242,7 +243,7 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
     Args:
       model: the Keras pose model.
       config: its experiment config (written to ``assets/config.json``).
-      output_dir: the SavedModel directory.
+      output_dir: the SavedModel directory (a str or a pathlib.Path).
       flip: flip test in the keypoint signatures; default ``test.flip_test``.
       optimize: export the fused inference form (BatchNorm folded,
         sub-pixel deconvolutions; equal outputs, faster on CPU).
@@ -266,10 +267,13 @@ def export_saved_model(model: keras.Model, config: ExperimentConfig, output_dir:
       ExportError: for ``int8`` (TF has no int8 convolutions on CPU: see
         ``keras_pose.export.runtimes``) or a low precision without
         ``optimize``; ``ExportOutputError`` for an ``output_dir`` that holds
-        anything but a keras_pose SavedModel (nothing is written).
+        anything but a keras_pose SavedModel (nothing is written);
+        TypeError for an ``output_dir`` that is no path.
     """
     from keras_pose.export.destination import check_output
     from keras_pose.export.precision import write_export_info
+    from keras_pose.tf_paths import path_text
+    output_dir = path_text(output_dir, "export_saved_model: output_dir")  # A Path: no .strip.
     # A run's folder or the user's own files there were replaced by the
     # SavedModel, in silence (scripts/export_saved_model.py checked; this did not).
     check_output(output_dir, "saved_model", flag="output_dir")
@@ -342,7 +346,7 @@ def _check_float32(model: keras.Model) -> None:
         "optimize=True (precision= fp32, bf16 or fp16 rebuilds it in that type)")
 
 
-def export_tflite(saved_model_dir: str, output_path: str) -> str:
+def export_tflite(saved_model_dir: str | os.PathLike, output_path: str | os.PathLike) -> str:
     """Converts the ``heatmaps`` signature of an fp32 SavedModel to a float32
     LiteRT (TFLite) export: the file and its sidecar (``model.json``, the
     SavedModel's config), which predict.py / evaluate.py run as they run
@@ -356,6 +360,7 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
         is not a TFLite model, or a sidecar place holding another file
         (nothing is written).
       ExportError: a SavedModel that is not fp32.
+      TypeError: either argument is no path (a str or a pathlib.Path).
     """
     import json
 
@@ -364,7 +369,9 @@ def export_tflite(saved_model_dir: str, output_path: str) -> str:
     from keras_pose.export.precision import ExportError, read_export_info
     from keras_pose.export.runtimes import sidecar_info, sidecar_path
     from keras_pose.files import write_files_atomically
-    from keras_pose.tf_paths import literal_path
+    from keras_pose.tf_paths import literal_path, path_text
+    saved_model_dir = path_text(saved_model_dir, "export_tflite: saved_model_dir")
+    output_path = path_text(output_path, "export_tflite: output_path")  # A Path: no .endswith.
     check_tflite_output(output_path)
     if not output_path.endswith(".tflite"):  # Written, then no loader took it.
         from keras_pose.export.destination import ExportOutputError

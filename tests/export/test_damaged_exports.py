@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from keras_pose import cli
-from keras_pose.export import runtimes
+from keras_pose.export import runtime_loaders, runtimes
 from keras_pose.export.destination import artifact_files
 from keras_pose.inference import load_pose_model
 from tests.export.runtime_checks import skip_unless_installed
@@ -99,7 +99,7 @@ def test_an_openvino_export_that_reads_but_does_not_compile_is_not_called_damage
                                "Check 'false' failed at src/plugins/intel_cpu/src/node.cpp\n"
                                "Cannot allocate 9 GB")
 
-    monkeypatch.setattr(runtimes, "core", NoCompile)
+    monkeypatch.setattr(runtime_loaders, "core", NoCompile)  # Its loader compiles.
     with pytest.raises(Exception) as raised:  # noqa: PT011 - the class is what is tested.
         load_pose_model(path)
     assert not isinstance(raised.value, runtimes.DamagedExportError), repr(raised.value)
