@@ -19,7 +19,7 @@ def test_annotation_and_mpii_files(tmp_path):
 
 
 def test_boxes_files(tmp_path):
-    from keras_pose.detection.file_detectors import _read_json
+    from keras_pose.detection.box_files import _read_json
     assert _read_json(_with_bom(tmp_path / "boxes.json", {"a.jpg": [[1, 2, 3, 4]]})) == {
         "a.jpg": [[1, 2, 3, 4]]}
 

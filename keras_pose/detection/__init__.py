@@ -16,11 +16,11 @@ Every detector maps an (H, W, 3) uint8 RGB image to ``Detections`` (boxes
 ``write_coco_detections`` saves detections for ``evaluate.py --detections``.
 """
 
-from keras_pose.detection.base import (Detections, PersonDetector, filter_detections,
-                                       filter_detections_tf)
+from keras_pose.detection.base import (Detections, PersonDetector, WholeImageDetector,
+                                       filter_detections, filter_detections_tf)
+from keras_pose.detection.box_files import DetectionFileError, load_detection_file
 from keras_pose.detection.factory import make_detector
-from keras_pose.detection.file_detectors import (DetectionFileError, FileDetector,
-                                                 WholeImageDetector, load_detection_file)
+from keras_pose.detection.file_detectors import FileDetector
 from keras_pose.detection.keras_hub_detector import (DEFAULT_PRESET, DetectorUnavailableError,
                                                      KerasHubPersonDetector)
 from keras_pose.detection.results import write_coco_detections

@@ -58,7 +58,8 @@ def make_detector(spec: Union[str, os.PathLike, None] = None,
       keras_pose.detection.RuntimeUnavailableError: ``runtime``'s packages
         are not installed.
     """
-    from keras_pose.detection.file_detectors import FileDetector, WholeImageDetector
+    from keras_pose.detection.base import WholeImageDetector
+    from keras_pose.detection.file_detectors import FileDetector
     from keras_pose.detection.keras_hub_detector import DEFAULT_PRESET, KerasHubPersonDetector
     spec, boxes = _path_text(spec, "spec"), _path_text(boxes, "boxes")
     _check_not_a_preset_file(spec)  # Before the flags that a boxes file makes wrong.
@@ -116,7 +117,8 @@ def _boxes_given_as_detector(path: str, category_ids: Sequence[int],
                              settings: dict) -> PersonDetector:
     """The boxes file given as ``--detector`` (make_detector's documented
     spec), its errors naming ``--detector`` (they named --boxes only)."""
-    from keras_pose.detection.file_detectors import DetectionFileError, FileDetector
+    from keras_pose.detection.box_files import DetectionFileError
+    from keras_pose.detection.file_detectors import FileDetector
     try:
         return FileDetector(path, category_ids=category_ids, **settings)
     except DetectionFileError as e:

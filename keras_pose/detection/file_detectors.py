@@ -25,12 +25,11 @@ from keras_pose.data import transforms
 from keras_pose.data.detection_checks import warn_box_format
 from keras_pose.data.file_kinds import is_video
 from keras_pose.data.images import check_rgb_image
-from keras_pose.detection.base import (  # WholeImageDetector: its home was here.
-    Detections, PersonDetector, Source, WholeImageDetector, check_filter, filter_detections)
-# The reading of boxes files moved to box_files; their names are still here.
-from keras_pose.detection.box_files import (  # noqa: F401
-    BoxTable, DetectionFileError, Key, _read_json, detections_from_json, file_key,
-    load_detection_file, name_form, valid_box, warn_skipped)
+from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
+                                       filter_detections)
+from keras_pose.detection.box_files import (DetectionFileError, Key, detections_from_json,
+                                            load_detection_file, name_form, valid_box,
+                                            warn_skipped)
 from keras_pose.detection.results import NO_CATEGORY
 
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence
 from absl import logging
 
 from keras_pose.data.file_kinds import is_video
-from keras_pose.detection.file_detectors import file_key, name_form
+from keras_pose.detection.box_files import file_key, name_form
 from keras_pose.prediction.inputs import InputError
 
 

@@ -8,7 +8,8 @@ import os
 import pytest
 
 from keras_pose.detection import RuntimePersonDetector, make_detector
-from keras_pose.detection.file_detectors import DetectionFileError, FileDetector
+from keras_pose.detection.box_files import DetectionFileError
+from keras_pose.detection.file_detectors import FileDetector
 from keras_pose.detection.keras_hub_detector import unavailable_message
 from keras_pose.errors import FlagError
 
