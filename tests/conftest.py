@@ -283,3 +283,12 @@ def tiny_preset(tiny_exported, tmp_path, monkeypatch):
     monkeypatch.delenv(download.OFFLINE_ENV, raising=False)
     return types.SimpleNamespace(name=TINY_PRESET, url=served.as_uri(), served=served,
                                  cache=cache, conversions=conversions, config=preset_config)
+
+
+@pytest.fixture
+def own_tempdir(tmp_path, monkeypatch):
+    """tempfile's folder for this test, empty: where tf_paths' links go."""
+    folder = tmp_path / "tempdir"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

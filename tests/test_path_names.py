@@ -10,7 +10,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
@@ -20,15 +19,6 @@ from keras_pose.files import make_folder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BAD = "\udcff"  # The byte 0xff of a name, as os.listdir gives it.
-
-
-@pytest.fixture
-def own_tempdir(tmp_path, monkeypatch):
-    """tempfile's folder for this test, empty: where the links go."""
-    folder = tmp_path / "tempdir"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def test_opencv_path_links_only_a_name_that_is_not_utf8_and_removes_the_link(tmp_path,

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import tempfile
 
 import numpy as np
 import pytest
@@ -13,15 +12,6 @@ from keras_pose.tf_paths import is_pattern_path, literal_path
 # A SavedModel in a folder named so was written, then "not a loadable
 # SavedModel: ... Failed to find any matching files for exp[1]/variables/variables".
 PATTERN_NAMES = ["exp[1]", "a\\b"]
-
-
-@pytest.fixture
-def own_tempdir(tmp_path, monkeypatch):
-    """tempfile's folder for this test, empty: where literal_path's links go."""
-    folder = tmp_path / "tempdir"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _crops() -> np.ndarray:

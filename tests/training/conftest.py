@@ -26,11 +26,14 @@ def fast_config(synthetic_root):
     return apply_overrides(get_experiment("tiny"), FAST + [f"data.root={synthetic_root}"])
 
 
-def fast_flags(root: str) -> list[str]:
-    """train.py flags for the same fast configuration."""
+def fast_flags(root: str, model: bool = True) -> list[str]:
+    """train.py flags for the same fast configuration; ``model`` False: without
+    its model.* settings (a fine-tune's --init_checkpoint decides them, and an
+    explicit --set model.* would override it)."""
     flags = ["--dataset", "synthetic", "--data_dir", root, "--noprogress"]
     for item in FAST:
-        flags += ["--set", item]
+        if model or not item.startswith("model."):
+            flags += ["--set", item]
     return flags
 
 

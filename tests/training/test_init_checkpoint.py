@@ -11,17 +11,12 @@ import pytest
 from keras_pose import cli
 from keras_pose.configs import apply_overrides
 from keras_pose.training import TrainingError
-from tests.training.conftest import FAST, REPO
+from tests.training.conftest import REPO, fast_flags
 
 
 def _flags(root):
-    """The fast test run without its model.* settings (--init_checkpoint's
-    model decides; explicit --set model.* would override it)."""
-    flags = ["--dataset", "synthetic", "--data_dir", root, "--noprogress"]
-    for item in FAST:
-        if not item.startswith("model."):
-            flags += ["--set", item]
-    return flags
+    """The fast test run without its model.* settings (--init_checkpoint's)."""
+    return fast_flags(root, model=False)
 
 
 def test_another_k_keeps_the_backbone_and_deconvolutions_and_says_so(

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from keras_pose import cli
-from tests.training.conftest import FAST, REPO, fast_flags
+from tests.training.conftest import REPO, fast_flags
 
 
 @pytest.fixture
@@ -24,11 +24,7 @@ def _train(train_script, *flags):
 
 def _without_model(root):
     """The fast run without its model.* settings (--init_checkpoint's decide)."""
-    flags = ["--dataset", "synthetic", "--data_dir", root, "--noprogress"]
-    for item in FAST:
-        if not item.startswith("model."):
-            flags += ["--set", item]
-    return flags
+    return fast_flags(root, model=False)
 
 
 def test_a_resume_with_another_codec_is_refused_before_it_rescores_best(
