@@ -109,12 +109,14 @@ cli.check_path_flag("annotations")
 
 def _image_ids(path):
     """{file_name: id} of an annotation file's images."""
+    from keras_pose.errors import FlagError
     try:
         with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             images = json.load(f)["images"]
         return {str(im["file_name"]): int(im["id"]) for im in images}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        from keras_pose.errors import FlagError
+    except OSError as e:  # Was "not a COCO annotation file" for a file it could not read.
+        raise FlagError(f"--annotations {path}: cannot be read ({e.strerror})") from e
+    except (ValueError, KeyError, TypeError) as e:
         raise FlagError(f"--annotations {path}: not a COCO annotation file ({e})") from e
 
 

@@ -147,6 +147,18 @@ def test_image_ids_come_from_the_annotation_file(run_predict, checkpoint, coco_d
     assert f"27003.jpg: no boxes in {detections}" in caplog.text  # as it happened
 
 
+def test_an_annotation_file_that_cannot_be_read_is_said_so(run_predict, checkpoint, coco_dir,
+                                                           tmp_path):
+    """A folder (or a file without read permission) as --annotations was
+    "not a COCO annotation file": it was never read."""
+    inputs = _images(coco_dir, str(tmp_path / "in"), ["a.jpg"])
+    code, _, err = run_predict(["--checkpoint", checkpoint, "--input", inputs, "--annotations",
+                                str(tmp_path), "--output_dir", str(tmp_path / "out")])
+    assert code == 1
+    assert err.rstrip().splitlines()[-1] == (
+        f"predict.py: error: --annotations {tmp_path}: cannot be read (Is a directory)")
+
+
 def test_an_unwritable_output_directory_stops_before_any_work(run_predict, checkpoint,
                                                               tmp_path):
     blocked = tmp_path / "file"
