@@ -337,6 +337,10 @@ def _read_values(path: str) -> dict[str, Any]:
             values = json.load(f)
     except FileNotFoundError as e:
         raise ConfigFileError(f"config file {path} does not exist", "it does not exist") from e
+    except OSError as e:  # No read permission, a folder: was a traceback.
+        reason = f"cannot be read ({e.strerror})"
+        raise ConfigFileError(f"config file {path} {reason}: check its permissions",
+                              reason) from e
     except json.JSONDecodeError as e:
         raise ConfigFileError(f"config file {path} is not valid JSON: {e}",
                               f"not valid JSON: {e}") from e

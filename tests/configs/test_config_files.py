@@ -27,6 +27,16 @@ def test_a_file_that_is_no_json_object_or_not_utf8_is_named(tmp_path, content, w
         load_config(str(path))
 
 
+def test_a_config_file_that_cannot_be_read_is_named_with_the_reason(tmp_path):
+    """A folder named config.json (or one without read permission): was an
+    IsADirectoryError / PermissionError traceback."""
+    path = tmp_path / "config.json"
+    path.mkdir()
+    with pytest.raises(ConfigError, match=rf"^config file {re.escape(str(path))} cannot be read "
+                                          r"\(Is a directory\): check its permissions$"):
+        load_config(str(path))
+
+
 def test_config_from_dict_refuses_what_is_no_mapping():
     with pytest.raises(ConfigError, match=r"a config is a JSON object of sections .*not a list"):
         config_from_dict([])
