@@ -10,6 +10,7 @@ import numpy as np
 from keras_pose.detection.base import PersonDetector
 from keras_pose.errors import FlagError
 from keras_pose.detection.runtimes import PRECISION_RUNTIMES, PRECISIONS, RUNTIMES
+from keras_pose.tf_paths import path_text
 
 # What keras-hub's save_to_preset writes in every preset folder.
 PRESET_FILES = ("config.json", "metadata.json")
@@ -85,15 +86,9 @@ def make_detector(spec: Union[str, os.PathLike, None] = None,
 
 
 def _path_text(value: Any, argument: str) -> Optional[str]:
-    """``value`` (None, a str, or an ``os.PathLike`` such as a pathlib.Path)
-    as None or a str (a Path was an AttributeError: no attribute 'lower');
-    a TypeError naming ``argument`` for anything else."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, os.PathLike):
-        return os.fsdecode(value)
-    raise TypeError(f"make_detector: {argument} must be a str or a path (e.g. pathlib.Path), "
-                    f"got {type(value).__name__}")
+    """``value`` (None, or a path: :func:`keras_pose.tf_paths.path_text`) as
+    None or a str (a Path was an AttributeError: no attribute 'lower')."""
+    return None if value is None else path_text(value, f"make_detector: {argument}")
 
 
 def _is_boxes_file(spec: Optional[str]) -> bool:

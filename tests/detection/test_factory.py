@@ -24,6 +24,6 @@ def test_boxes_files_given_as_path_objects(tmp_path):
 
 @pytest.mark.parametrize("argument", ["spec", "boxes"])
 def test_a_spec_or_boxes_of_another_type_is_refused_by_name(argument):
-    with pytest.raises(TypeError, match=f"^make_detector: {argument} must be a str or a path "
-                                        r"\(e\.g\. pathlib\.Path\), got int"):
+    with pytest.raises(TypeError, match=f"^make_detector: {argument}: expected a path "
+                                        r"\(a str or a pathlib\.Path\), got int"):
         make_detector(**{argument: 3})
