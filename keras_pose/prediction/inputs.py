@@ -95,13 +95,25 @@ def sequence_output(output_dir: str, key: str, suffix: str) -> str:
 
 
 def natural_order(key: str) -> tuple:
-    """Sort key of ``key`` with its digit runs compared as numbers:
+    """Sort key of ``key`` with its numbers compared as numbers:
     ``frame_2.jpg`` before ``frame_10.jpg``, as ``ffmpeg -i clip.mp4
     frame_%d.jpg`` numbers the frames (plain string order would track
-    frame 10 right after frame 1). Ties (``a01`` and ``a1``) go by the key."""
-    parts = re.split(r"(\d+)", key)
-    # Odd positions are digit runs: every tuple alternates str and int.
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), key
+    frame 10 right after frame 1), and a digit run, a point and a digit run
+    as a decimal number: ``t_0.04.jpg`` before ``t_0.2.jpg`` (frames named
+    by their time in seconds; read as two whole numbers, 4 came after 2).
+    Ties (``a01`` and ``a1``, ``t_0.5`` and ``t_0.50``) go by the key."""
+    parts = re.split(r"(\d+(?:\.\d+)?)", key)
+    # Odd positions are numbers, each (whole part, fraction's digits without
+    # its trailing zeros): every tuple alternates str and (int, str).
+    return tuple(_number(p) if i % 2 else p for i, p in enumerate(parts)), key
+
+
+def _number(digits: str) -> tuple[int, str]:
+    """``"12.0340"`` -> (12, "034"), ``"7"`` -> (7, ""): in tuple order as in
+    number order (the fraction's digits, compared as strings, order as
+    fractions once their trailing zeros are gone)."""
+    whole, _, fraction = digits.partition(".")
+    return int(whole), fraction.rstrip("0")
 
 
 def _is_media(name: str) -> bool:

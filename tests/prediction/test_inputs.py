@@ -4,8 +4,8 @@ inputs again."""
 import json
 import os
 
-from keras_pose.prediction.inputs import (list_inputs, overwritten_inputs, sequences,
-                                         without_own_outputs)
+from keras_pose.prediction.inputs import (list_inputs, natural_order, overwritten_inputs,
+                                         sequences, without_own_outputs)
 
 
 def _touch(root, *names):
@@ -392,3 +392,16 @@ def test_an_earlier_output_folder_that_is_the_input_folder_itself_is_searched(tm
     kept, left_out = without_own_outputs(list_inputs(str(tmp_path / "in")), str(tmp_path / "out"))
     assert [item.key for item in kept] == ["x.jpg"]
     assert [item.key for item in left_out] == ["x.pose.jpg"]
+
+
+def test_frames_named_by_their_time_in_seconds_run_in_time_order(tmp_path):
+    """``f"t_{t}.jpg"`` for t = 0.0, 0.04, ..., 0.24: read as two whole
+    numbers, the 0.2 s frame (2) was tracked right after the first,
+    before 0.04 s (4)."""
+    times = ("0.0", "0.04", "0.08", "0.12", "0.16", "0.2", "0.24", "1.5", "10.25")
+    _touch(tmp_path, *(f"clip/t_{t}.jpg" for t in reversed(times)))
+    items = list_inputs(str(tmp_path))
+    assert [item.key for item in items] == [f"clip/t_{t}.jpg" for t in times]
+    # Frame numbers still whole: ffmpeg's frame_%d order is unchanged.
+    assert sorted(["a_10.jpg", "a_9.jpg", "a_1.10.jpg", "a_1.9.jpg"], key=natural_order) == [
+        "a_1.10.jpg", "a_1.9.jpg", "a_9.jpg", "a_10.jpg"]
