@@ -10,7 +10,10 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     license="MIT",
-    python_requires=">=3.10",
+    # keras 3.15, keras-hub 0.32 and onnxruntime 1.32 (pinned below) publish
+    # nothing for Python 3.10: there pip failed on keras-hub with no word of
+    # the Python version.
+    python_requires=">=3.11",
     packages=find_packages(include=["keras_pose", "keras_pose.*"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
