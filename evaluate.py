@@ -139,8 +139,7 @@ def _evaluate() -> int:
 
 
 def main(argv):
-    cli.refuse_arguments(argv)
-    return cli.run("evaluate.py", work)
+    return cli.run("evaluate.py", cli.refusing_arguments(argv, work))
 
 
 if __name__ == "__main__":

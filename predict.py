@@ -456,16 +456,10 @@ def _list_presets(arguments) -> int:
 def main(argv):
     if FLAGS.list_presets:
         return cli.run("predict.py", lambda: _list_presets(argv[1:]))
-    if len(argv) > 1:
-        if FLAGS.input and all(os.path.exists(arg) for arg in argv[1:]):
-            # `--input photos/*.jpg` unquoted: the shell gave the first file to
-            # --input and the others as arguments; they must not be dropped.
-            print(f"predict.py: error: {len(argv) - 1} file(s) after --input {FLAGS.input} "
-                  f"({_listed(argv[1:])}): the shell expanded a pattern; quote it (--input "
-                  "'photos/*.jpg') or give the folder", file=sys.stderr)
-            return 1
-        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    return cli.run("predict.py", work)
+    # `--input photos/*.jpg` unquoted: the shell gave the first file to --input
+    # and the others as arguments; they must not be dropped, nor run alone.
+    return cli.run("predict.py", cli.refusing_arguments(argv, work, {"input": (
+        "the shell expanded a pattern; quote it (--input 'photos/*.jpg') or give the folder")}))
 
 
 if __name__ == "__main__":

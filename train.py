@@ -254,8 +254,7 @@ def _exported_epoch(result) -> str:
 
 def main(argv):
     """train.py's work: its exit code (0 done; else stopped or failed, said)."""
-    cli.refuse_arguments(argv)
-    return cli.run("train.py", work)
+    return cli.run("train.py", cli.refusing_arguments(argv, work))
 
 
 def _main_leaving(argv):

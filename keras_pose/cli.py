@@ -7,8 +7,8 @@ to :func:`run` here, which turns the errors a user can fix
 (``keras_pose.errors.UserError``, and OSErrors naming a file) into one line
 on stderr (exit code 1), Ctrl-C and SIGTERM into a clean stop (exit code 130
 or 143, no traceback), and lets every other error through with its traceback.
-A stdout that cannot be written (a closed pipe, a full disk, closed) loses
-the output, not the work, and a name stdout or stderr cannot encode is
+A stdout or stderr that cannot be written (a closed pipe, a full disk, closed)
+loses the output, not the work, and a name stdout or stderr cannot encode is
 written escaped (``keras_pose.output_streams``).
 """
 
@@ -23,8 +23,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from keras_pose import signals
 from keras_pose.errors import UserError
-# stdout_kept_safe: also cli's, as tools import it (keras_pose.presets).
-from keras_pose.output_streams import names_escaped, stdout_kept_safe
+from keras_pose.output_streams import names_escaped, streams_kept_safe
 
 
 def is_user_error(error: BaseException) -> bool:
@@ -46,49 +45,53 @@ def error_message(error: BaseException) -> str:
     return str(error)
 
 
-def refuse_arguments(argv: Sequence[str]) -> None:
+def refuse_arguments(argv: Sequence[str], pattern_fixes: Optional[dict] = None) -> None:
     """Words after the flags (an unquoted path with a space: ``--output my
-    export``) are refused; three scripts dropped them in silence."""
+    export``; a shell pattern: ``--checkpoint runs/*/best``) are refused;
+    three scripts dropped them in silence. ``pattern_fixes``: {flag name:
+    the fix} for a flag whose value the shell expanded into several paths
+    (``keras_pose.command_line.leftover_message``).
+
+    Raises:
+      command_line.ArgumentsError: one line in :func:`run`; absl's usage
+        screen before it (an ``app.UsageError`` too).
+    """
     if len(argv) > 1:
-        from absl import app
-        raise app.UsageError(f"unexpected arguments: {list(argv[1:])} "
-                             f"({_argument_hint(argv[1:])})")
+        from keras_pose import command_line
+        own = sys.argv if sys.argv[:1] == list(argv[:1]) else ()  # The tool's, not a test's.
+        raise command_line.ArgumentsError(
+            command_line.leftover_message(argv[1:], own, pattern_fixes))
 
 
-# A UTF-8 byte-order mark as absl reads it: decoded as UTF-8, or as Latin-1.
-BYTE_ORDER_MARKS = ("\ufeff", "\xef\xbb\xbf")
-
-
-def _argument_hint(words: Sequence[str]) -> str:
-    """What the words show of their cause. absl passes a --flagfile's lines
-    that are neither flags nor comments on as arguments: its first line
-    behind a byte-order mark (Windows editors), an indented comment (a
-    comment starts in the first column)."""
-    hints = []
-    if any(word.startswith(BYTE_ORDER_MARKS) for word in words):
-        hints.append("a byte-order mark starts a --flagfile: save the file as UTF-8 without "
-                     "one (BOM)")
-    if any(word.startswith(("#", "//")) for word in words):
-        hints.append("a comment in a --flagfile must start in the first column: an indented "
-                     "one is read as an argument")
-    return "; ".join(hints) or "a path with a space needs quotes"
+def refusing_arguments(argv: Sequence[str], work: Callable[[], int],
+                       pattern_fixes: Optional[dict] = None) -> Callable[[], int]:
+    """``work`` for :func:`run`, after :func:`refuse_arguments`: words left
+    after the flags are one ``<tool>: error:`` line, as every flag error
+    (they printed the whole --help, 56 to 95 lines, the message last)."""
+    def checked() -> int:
+        refuse_arguments(argv, pattern_fixes)
+        return work()
+    return checked
 
 
 def run(name: str, work: Callable[[], int]) -> int:
     """Runs ``work`` and maps its failures to exit codes and messages; SIGTERM
     stops it as Ctrl-C does (``keras_pose.signals``), exit code 143; both
     raise through a Python handler (``signals.command_stops``). Output to a
-    stdout that cannot be written is dropped (:func:`stdout_kept_safe`); a
-    name that stdout or stderr cannot encode is escaped (:func:`names_escaped`)."""
-    with names_escaped(), stdout_kept_safe(name), signals.command_stops():
+    stdout or stderr that cannot be written is dropped (:func:`streams_kept_safe`);
+    a name that stdout or stderr cannot encode is escaped (:func:`names_escaped`)."""
+    with names_escaped(), streams_kept_safe(name), signals.command_stops():
         return _run(name, work)
 
 
 def _run(name: str, work: Callable[[], int]) -> int:
+    from keras_pose.command_line import check_flags_given_once
     try:
-        _check_flags_given_once(name, sys.argv)
+        _check_file_name_encoding()
+        check_flags_given_once(name, sys.argv)
         _expand_home()
-        return work()
+        with _logs_in_log_dir():
+            return work()
     except KeyboardInterrupt as e:
         print(f"{name}: interrupted ({signals.stop_name(e)})", file=sys.stderr)
         return signals.stop_exit_code(e)
@@ -100,38 +103,45 @@ def _run(name: str, work: Callable[[], int]) -> int:
         return code
 
 
-def _check_flags_given_once(name: str, argv: Sequence[str]) -> None:
-    """A flag that takes one value, given twice on the command line
-    (``--input a.jpg --input b.jpg``, ``--flip --noflip``), is refused: absl
-    keeps the last in silence, and the first was dropped without a word.
-    Only ``argv`` of the tool ``name`` itself is read: a ``--flagfile``'s
-    values may be overridden on the command line, ``--set`` items too."""
-    from absl import flags
+def _check_file_name_encoding() -> None:
+    """Refuses a Python that reads file names in another encoding than
+    UTF-8 (``LC_ALL=C PYTHONUTF8=0``, a Latin-1 locale): it misread every
+    name that is not ASCII. train.py said a quarter of a data set's images
+    were missing and trained on the rest (exit 0), evaluate.py found none,
+    predict.py wrote ``\\udcc3...`` names. Plain ``LC_ALL=C`` is UTF-8
+    (Python's UTF-8 mode, PEP 540)."""
+    import codecs
+    encoding = sys.getfilesystemencoding()
+    if codecs.lookup(encoding).name != "utf-8":
+        raise UserError(f"this Python reads file names as {encoding}, not UTF-8, and would "
+                        "misread every name that is not ASCII: set PYTHONUTF8=1 or a UTF-8 "
+                        "locale, e.g. LC_ALL=C.UTF-8")
 
-    from keras_pose.errors import FlagError
-    if not argv or os.path.basename(argv[0]) != name:  # Called in-process, not as a command.
+
+@contextlib.contextmanager
+def _logs_in_log_dir() -> Iterator[None]:
+    """absl's ``--log_dir`` (``--helpfull``: "directory to write logfiles
+    into"), taken: the run's log lines go to a file there (absl's link
+    ``py_<tool>.INFO`` names it; stderr keeps those at ``--stderrthreshold``,
+    and all with ``--alsologtostderr``). It did nothing. The folder is made
+    when missing; the file is closed at the end (a run in-process logs to
+    where it did before)."""
+    from absl import flags, logging
+    log_dir = flags.FLAGS["log_dir"].value if "log_dir" in flags.FLAGS else None
+    if not log_dir or flags.FLAGS["logtostderr"].value:  # absl's rule: then no file.
+        yield
         return
-    seen: dict = {}
-    for i, arg in enumerate(argv[1:], 1):
-        if arg == "--":
-            break
-        key = arg.lstrip("-").split("=", 1)[0] if arg.startswith("-") else ""  # -x as --x.
-        if key == "flagfile" and not (arg.partition("=")[2] if "=" in arg
-                                      else "".join(argv[i + 1:i + 2])).strip():
-            # "$FLAGS" unset: absl reads no file for an empty name, unsaid.
-            raise FlagError("--flagfile is empty: give a flag file's path, or leave it out")
-        if key not in flags.FLAGS and key.startswith("no") and key[2:] in flags.FLAGS:
-            key = key[2:]
-        if key not in flags.FLAGS or isinstance(flags.FLAGS[key], flags.MultiFlag):
-            continue
-        flag = flags.FLAGS[key]
-        given = arg if "=" in arg or isinstance(flag, flags.BooleanFlag) or i + 1 >= len(argv) \
-            else f"{arg} {argv[i + 1]}"
-        if flag.name in seen:
-            raise FlagError(f"{seen[flag.name]} and {given} both given: --{flag.name} takes "
-                            "one value (the last would win, the other dropped in silence); "
-                            "give it once")
-        seen[flag.name] = given
+    check_writable(log_dir, "--log_dir")
+    handler = logging.get_absl_handler().python_handler
+    before = handler.stream
+    handler.start_logging_to_file()
+    handler.stream.reconfigure(errors="backslashreplace")  # A name that is not UTF-8.
+    try:
+        yield
+    finally:
+        handler.flush()
+        handler.stream.close()
+        handler.stream = before
 
 
 def refuse_flag_and_set(pairs: Sequence[tuple], overrides: Sequence[str]) -> None:

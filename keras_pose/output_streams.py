@@ -1,14 +1,16 @@
-"""The output streams of a command-line run: a stdout that cannot be
-written (a closed pipe, a full disk, closed) loses the output, not the work
-(:class:`DroppingStdout`); a name that stdout or stderr cannot encode (a
-file name that is not UTF-8) is written escaped, not a UnicodeEncodeError
-(:func:`names_escaped`). (Ground floor: imports nothing of the project.)
+"""The output streams of a command-line run: a stdout or stderr that
+cannot be written (a closed pipe, a full disk, closed) loses the output,
+not the work (:func:`streams_kept_safe`); a name that stdout or stderr
+cannot encode (a file name that is not UTF-8) is written escaped, not a
+UnicodeEncodeError (:func:`names_escaped`). (Ground floor: imports nothing
+of the project.)
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import logging
 import os
 import sys
 from typing import Any, Iterator
@@ -63,19 +65,22 @@ def names_escaped() -> Iterator[None]:
                 stream.reconfigure(errors=errors)
 
 
-class DroppingStdout:
-    """``sys.stdout`` during a run: writes through to ``stream`` until one
-    fails (a closed pipe, ``| head -1``; a full disk, ``> /dev/full``), then
-    drops the rest, says so once on stderr, and points the stream's file
-    descriptor at os.devnull (Python's advice for SIGPIPE), so that neither
-    a later write nor the flush at exit fails again.
+class DroppingStream:
+    """``sys.stdout`` or ``sys.stderr`` (``which``) during a run: writes
+    through to ``stream`` until one fails (a closed pipe, ``| head -1``; a
+    full disk, ``> /dev/full``), then drops the rest and points the stream's
+    file descriptor at os.devnull (Python's advice for SIGPIPE), so that
+    neither a later write (C code's too) nor the flush at exit fails again.
+    A lost stdout is said once on stderr; a lost stderr in silence, as
+    nowhere is left to say it.
 
     Was a BrokenPipeError in Keras' progress bar (the training lost) or
-    after the work was done (its exit code 1 or 120).
+    after the work was done (its exit code 1 or 120); on stderr, in tqdm's
+    progress bar (evaluate.py: exit code 1, its output folder removed).
     """
 
-    def __init__(self, stream: Any, name: str):
-        self.stream, self.name, self.gone = stream, name, False
+    def __init__(self, stream: Any, name: str, which: str = "stdout"):
+        self.stream, self.name, self.which, self.gone = stream, name, which, False
 
     def write(self, text: str) -> int:
         if not self.gone:
@@ -119,6 +124,8 @@ class DroppingStdout:
             finally:
                 os.close(null)
             self.stream.flush()
+        if self.which != "stdout":
+            return
         reason = getattr(error, "strerror", None) or str(error)
         with contextlib.suppress(OSError, ValueError, AttributeError):
             print(f"{self.name}: stdout cannot be written ({reason}): its output is dropped "
@@ -126,30 +133,62 @@ class DroppingStdout:
 
 
 @contextlib.contextmanager
-def stdout_kept_safe(name: str) -> Iterator[DroppingStdout]:
-    """``sys.stdout`` is a :class:`DroppingStdout` in the block; a closed
-    stdout (``>&-``: ``sys.stdout`` is None, was an AttributeError on its
-    first print) writes to os.devnull, and stays so after the block. Its
-    output still buffered is flushed at the end of the block, where a
-    failure is dropped, not at exit."""
-    original = sys.stdout
-    safe = DroppingStdout(original if original is not None else _null_stdout(), name)
-    sys.stdout = safe
+def streams_kept_safe(name: str) -> Iterator[tuple[DroppingStream, DroppingStream]]:
+    """``sys.stdout`` and ``sys.stderr`` are :class:`DroppingStream` s in
+    the block (yielded in that order), and so are the logging handlers'
+    streams that were ``sys.stderr`` (absl's holds the stderr of its
+    import). A closed stream (``>&-``, ``2>&-``: None, was an
+    AttributeError on its first write) writes to os.devnull, and stays so
+    after the block. Output still buffered is flushed at the end of the
+    block, where a failure is dropped, not at exit."""
+    # stderr first: stdout's last flush may still have to say it failed.
+    with _kept_safe("stderr", name) as err, _kept_safe("stdout", name) as out:
+        yield out, err
+
+
+@contextlib.contextmanager
+def _kept_safe(which: str, name: str) -> Iterator[DroppingStream]:
+    """``sys.<which>`` ("stdout" or "stderr") kept safe in the block; after
+    it, the stream as before (os.devnull's for a closed one)."""
+    original = getattr(sys, which)
+    safe = DroppingStream(original if original is not None else
+                          _null_stream(1 if which == "stdout" else 2), name, which)
+    after = original if original is not None else safe.stream
+    setattr(sys, which, safe)
+    moved = _handlers_of(original) if which == "stderr" else []
+    for handler in moved:
+        handler.stream = safe
     try:
         yield safe
     finally:
         safe.flush()
-        if sys.stdout is safe:
-            sys.stdout = original if original is not None else safe.stream
+        if getattr(sys, which) is safe:
+            setattr(sys, which, after)
+        for handler in (h for h in moved if h.stream is safe):
+            handler.stream = after
 
 
-def _null_stdout() -> Any:
-    """A text stream to os.devnull for a closed stdout; descriptor 1 goes
-    there too while free, lest a file opened later take it (and C code's
-    prints to descriptor 1 land in that file)."""
+def _handlers_of(stream: Any) -> list:
+    """The logging handlers writing to ``stream``: absl's handler (its
+    ``python_handler``) holds the ``sys.stderr`` of its import, so a stderr
+    that fails sent 'Logging error' and a traceback at every log line."""
+    loggers = [logging.getLogger()] + [logger for logger in
+                                        logging.Logger.manager.loggerDict.values()
+                                        if isinstance(logger, logging.Logger)]
+    handlers = {id(h): h for logger in loggers for handler in logger.handlers
+                for h in (handler, getattr(handler, "python_handler", None))
+                if isinstance(h, logging.StreamHandler) and h.stream is stream}
+    return list(handlers.values())
+
+
+def _null_stream(fd: int) -> Any:
+    """A text stream to os.devnull for a closed stdout (``fd`` 1) or stderr
+    (2); the descriptor goes there too while free, lest a file opened later
+    take it (and C code's prints to it land in that file: TF's log lines in
+    the output folder's ``.lock``)."""
     stream = open(os.devnull, "w", encoding="utf-8")
     try:
-        os.fstat(1)
+        os.fstat(fd)
     except OSError:  # Free (closed): taken here.
-        os.dup2(stream.fileno(), 1)
+        os.dup2(stream.fileno(), fd)
     return stream

@@ -295,10 +295,13 @@ def test_a_flagfile_read_as_arguments_says_what_is_wrong_in_it(tmp_path, lines, 
         cli.refuse_arguments(argv)
 
 
-def test_words_with_no_sign_of_a_flagfile_still_hint_at_quotes():
+def test_words_with_no_sign_of_a_flagfile_hint_at_quotes_and_shell_patterns():
+    """Was "(a path with a space needs quotes)": a shell pattern that the
+    shell expanded leaves words too (``--checkpoint runs/*/best``)."""
     from absl import app
-    with pytest.raises(app.UsageError, match=r"^unexpected arguments: \['export'\] \(a path "
-                                             r"with a space needs quotes\)$"):
+    with pytest.raises(app.UsageError, match=re.escape(
+            "unexpected arguments: ['export'] (a path with a space, or a shell pattern "
+            "(* ? [), needs quotes)")):
         cli.refuse_arguments(["tool.py", "export"])
 
 
@@ -320,3 +323,118 @@ def test_a_flag_and_a_set_item_agreeing_are_taken(run_script, tmp_path):
     code, _, err = run_script("evaluate.py")(
         ["--flip", "--set", "test.flip_test=TRUE", "--checkpoint", str(tmp_path / "none")])
     assert "two values" not in err and "none" in err  # Stopped later, at the checkpoint.
+
+
+def _without_utf8_mode(**env):
+    import os
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("PYTHONUTF8", "PYTHONIOENCODING", "LANG", "LANGUAGE")
+            and not k.startswith("LC_")}
+    return dict(base, **env)
+
+
+def test_a_python_reading_file_names_in_another_encoding_is_refused(monkeypatch, capsys):
+    """``LC_ALL=C PYTHONUTF8=0`` (or a Latin-1 locale): train.py said 100
+    of 400 images were missing and trained on the rest, evaluate.py found
+    none, predict.py wrote "\\udcc3..." file names (exit 0)."""
+    import sys
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "ascii")
+    ran = []
+    assert cli.run("tool.py", lambda: ran.append(1) or 0) == 1
+    assert ran == []  # Before the work.
+    assert capsys.readouterr().err == (
+        "tool.py: error: this Python reads file names as ascii, not UTF-8, and would misread "
+        "every name that is not ASCII: set PYTHONUTF8=1 or a UTF-8 locale, e.g. "
+        "LC_ALL=C.UTF-8\n")
+    monkeypatch.setattr(sys, "getfilesystemencoding", lambda: "UTF8")  # Another spelling.
+    assert cli.run("tool.py", lambda: ran.append(1) or 0) == 0 and ran == [1]
+
+
+@pytest.mark.parametrize("script", ["train.py", "evaluate.py", "predict.py"])
+def test_each_tool_refuses_a_c_locale_without_utf8_mode(script, tmp_path):
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(repo, script), "--checkpoint=none"
+                           if script != "train.py" else "--model_dir=run", "--input=x.jpg"
+                           if script == "predict.py" else "--noflip" if script == "evaluate.py"
+                           else "--noaugment"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env=_without_utf8_mode(LC_ALL="C", PYTHONUTF8="0"))
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"{script}: error: this Python reads file names as ascii, not UTF-8, and would misread "
+        "every name that is not ASCII: set PYTHONUTF8=1 or a UTF-8 locale, e.g. LC_ALL=C.UTF-8")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_plain_c_locale_still_runs(tmp_path):
+    """``LC_ALL=C`` alone: Python's UTF-8 mode (PEP 540) reads names as
+    UTF-8; the run goes on to its own error (no such checkpoint)."""
+    import os
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, os.path.join(repo, "evaluate.py"),
+                           f"--checkpoint={tmp_path / 'none'}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env=_without_utf8_mode(LC_ALL="C"))
+    assert proc.returncode == 1 and "none" in proc.stderr, proc.stderr[-2000:]
+    assert "reads file names" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+LOGGING_TOOL = """
+import sys
+from absl import app, logging
+from keras_pose import cli
+
+
+def work():
+    logging.info("the run's line, %s", "\\u00e9t\\u00e9")
+    logging.warning("a warning of the run")
+    print("printed")
+    return 0
+
+
+app.run(lambda argv: cli.run("tool.py", work))
+"""
+
+
+def _this_repo():
+    """The environment of a script outside the repository importing its keras_pose."""
+    import os
+    return dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(
+        __file__))))
+
+
+def test_log_dir_receives_the_runs_log_lines(tmp_path):
+    """absl's --log_dir ("directory to write logfiles into", --helpfull)
+    was taken and did nothing: the log lines went to stderr, no file."""
+    import os
+    import subprocess
+    import sys
+    (tmp_path / "tool.py").write_text(LOGGING_TOOL)
+    logs = tmp_path / "logs" / "run1"  # Made when missing.
+    proc = subprocess.run([sys.executable, "tool.py", f"--log_dir={logs}"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120, env=_this_repo())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "printed\n"  # Printed output stays on the terminal.
+    assert "the run's line" not in proc.stderr and "a warning" not in proc.stderr
+    text = (logs / "py_tool.INFO").read_text(encoding="utf-8")  # absl's link to the file.
+    lines = text.splitlines()
+    assert lines[0].startswith("I") and lines[0].endswith("] the run's line, \u00e9t\u00e9")
+    assert lines[1].startswith("W") and lines[1].endswith("] a warning of the run")
+    assert len(os.listdir(logs)) == 2  # The file and absl's link to it.
+
+
+def test_a_log_dir_that_cannot_be_made_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "tool.py").write_text(LOGGING_TOOL)
+    (tmp_path / "afile").write_text("x")
+    proc = subprocess.run([sys.executable, "tool.py", "--log_dir=afile"], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=120, env=_this_repo())
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "tool.py: error: --log_dir afile is a file, not a directory: give a folder")

@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    from keras_pose.cli import stdout_kept_safe
-    with stdout_kept_safe("keras_pose.presets"):  # A closed or full stdout was a traceback.
+    from keras_pose.output_streams import streams_kept_safe
+    with streams_kept_safe("keras_pose.presets"):  # A closed or full stdout was a traceback.
         code = main(sys.argv)
     sys.exit(code)

@@ -314,10 +314,11 @@ def _prepare(config: ExperimentConfig, strategy: tf.distribute.Strategy,
 
 def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
          skipped: samples.SkipCounter) -> None:
+    from keras_pose.training.fit_progress import fit_verbosity  # Here: the module is at 500 lines.
     try:
         model.fit(dataset, epochs=config.train.epochs, initial_epoch=state.epoch,
                   steps_per_epoch=plan.steps_per_epoch, callbacks=callbacks, shuffle=False,
-                  verbose=1 if progress and plan.chief else 0)
+                  verbose=fit_verbosity(progress and plan.chief))
     except tf.errors.UnavailableError as e:
         if cluster_workers() < 2:
             raise
@@ -327,9 +328,8 @@ def _fit(model, dataset, config, plan: _Plan, state, callbacks, progress: bool,
         if skipped.error is None:
             raise
         last = latest_epoch_checkpoint(plan.directory)
-        raise TrainingError(f"{skipped.error}; " + (f"the last complete checkpoint is {last}"
-                                                     if last else "no checkpoint was written")
-                            ) from e
+        where = f"the last complete checkpoint is {last}" if last else "no checkpoint was written"
+        raise TrainingError(f"{skipped.error}; {where}") from e
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (keras_pose.signals).
         raise _interrupted(e, plan.directory) from None
     finally:
