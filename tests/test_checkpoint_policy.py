@@ -120,3 +120,35 @@ def test_a_network_built_in_bf16_is_not_exported_as_fp32(tiny_exported, tmp_path
                                           r"exports it as it is, as fp32"):
         export_saved_model(network, config, str(tmp_path / "sm"), optimize=False)
     assert not os.path.exists(tmp_path / "sm")
+
+
+@pytest.fixture
+def channels_first():
+    """A caller's ``"image_data_format": "channels_first"`` (keras.json)."""
+    keras.config.set_image_data_format("channels_first")
+    yield
+    keras.config.set_image_data_format("channels_last")
+
+
+def test_a_checkpoint_loads_under_a_callers_channels_first(tiny_exported, channels_first):
+    """Was: every checkpoint "did not fit the model" (the network built
+    channels-first: a kernel of (7, 7, 128, 64) for (7, 7, 3, 64))."""
+    model, config, checkpoint, _ = tiny_exported
+    expected = model(_crops(config), training=False).numpy()
+    loaded, _ = load_model(checkpoint)
+    assert keras.config.image_data_format() == "channels_first"  # The caller's, kept.
+    _assert_float32_close(loaded(_crops(config), training=False).numpy(), expected)
+
+
+def test_training_builds_channels_last_under_a_callers_channels_first(channels_first):
+    """Was: train.py's first step failed in its loss (heatmaps of 17 and 32
+    channels): the network was built channels-first."""
+    from keras_pose.configs import get_experiment
+    from keras_pose.models import build_model_from_config
+    from keras_pose.training.precision import dtype_policy
+    config = get_experiment("tiny")
+    with dtype_policy("fp32"):  # As train() builds its network.
+        network = build_model_from_config(config.model)
+    w, h = config.model.heatmap_size
+    assert tuple(network.output_shape) == (None, h, w, config.model.num_keypoints)
+    assert keras.config.image_data_format() == "channels_first"

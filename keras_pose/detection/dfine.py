@@ -24,6 +24,8 @@ from typing import Mapping, Optional, Sequence, Union
 
 import tensorflow as tf
 
+from keras_pose.models.dtypes import float32_scope
+
 
 @dataclasses.dataclass(frozen=True)
 class PresetInfo:
@@ -115,6 +117,11 @@ def build_dfine_detector(architecture: Union[str, Mapping], num_classes: int = 8
       image_size: (height, width) the anchors are laid out for: the input size.
       num_queries: decoder queries (at most the number of anchors).
     """
+    with float32_scope():  # Whatever the caller's Keras settings (channels_first).
+        return _build_dfine(architecture, num_classes, image_size, num_queries)
+
+
+def _build_dfine(architecture, num_classes, image_size, num_queries):
     from keras_hub.models import DFineBackbone, DFineObjectDetector
     arch = DFINE_ARCHITECTURES[architecture] if isinstance(architecture, str) else architecture
     levels = len(arch["feat_strides"])

@@ -32,6 +32,7 @@ from keras_pose.detection.base import (Detections, PersonDetector, Source, check
 from keras_pose.detection.dfine import (COCO_CLASS_COUNTS, PRESETS, decode_dfine_tf,
                                         person_class_index, use_depthwise_kernels)
 from keras_pose.errors import FlagError, UserError, import_required
+from keras_pose.models.dtypes import float32_scope
 
 DEFAULT_PRESET = "dfine_small_obj2coco"
 # How predict.py goes on without a preset it cannot fetch (``unavailable_message``).
@@ -376,13 +377,16 @@ def load_dfine_detector(preset: str, person_class: Optional[int] = None,
     """
     if person_class is None:
         check_not_objects365(preset)
-    backbone = load_dfine_backbone(preset, way_out)
-    if person_class is None:
-        # Checked before any export: was person_class_index's ValueError
-        # (a traceback naming an option no tool has), after it.
-        check_coco_classes(backbone.num_labels, preset)
-    return _keras_hub_models().DFineObjectDetector(backbone=backbone,
-                                                   num_classes=backbone.num_labels)
+    # Built in float32 and channels-last whatever the caller's Keras settings
+    # (keras.json's channels_first failed in the backbone's first layer).
+    with float32_scope():
+        backbone = load_dfine_backbone(preset, way_out)
+        if person_class is None:
+            # Checked before any export: was person_class_index's ValueError
+            # (a traceback naming an option no tool has), after it.
+            check_coco_classes(backbone.num_labels, preset)
+        return _keras_hub_models().DFineObjectDetector(backbone=backbone,
+                                                       num_classes=backbone.num_labels)
 
 
 def _keras_hub_models():

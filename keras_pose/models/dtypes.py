@@ -1,5 +1,6 @@
 """The Keras dtype state networks are built and run under: the global dtype
-policy and ``floatx``, which are the caller's process-wide settings.
+policy and ``floatx``, which are the caller's process-wide settings, and
+the image data format, which decides the layout of every layer's weights.
 
 A notebook that had called ``keras.mixed_precision.set_global_policy(
 "mixed_bfloat16")`` (or ``keras.config.set_floatx("float16")``) loaded
@@ -7,7 +8,11 @@ checkpoints in that type, while every result said fp32 (AP 0.6883 against
 0.6895; keypoints moved by up to 5.6 px); with ``floatx`` float64 training
 crashed in its first step. Inside :func:`dtype_scope` both are ours; after
 it, both are exactly the caller's again, an unset policy unset again (it
-then follows ``floatx``, as before).
+then follows ``floatx``, as before). Likewise the image data format: with
+``"image_data_format": "channels_first"`` in ``~/.keras/keras.json``
+(or a caller's ``keras.config.set_image_data_format``) the networks were
+built channels-first: every checkpoint "did not fit the model" and
+training crashed in its loss; inside the block it is channels-last.
 
 (Ground floor of the Keras code: imports nothing of the project.)
 """
@@ -58,13 +63,17 @@ def dtype_scope(policy: str) -> Iterator[None]:
     with ``floatx`` float32 (the variables of the mixed policies, and the
     default of what takes no policy: Keras metrics were float64 under
     ``set_floatx("float64")``). The caller's policy and floatx are put back
-    after the block, whatever happens in it."""
+    after the block, whatever happens in it; so is their image data format,
+    channels-last in the block (NHWC: this package's layout)."""
     previous_policy, previous_floatx = _saved_policy(), keras.config.floatx()
+    previous_format = keras.config.image_data_format()
     keras.config.set_floatx("float32")
     keras.config.set_dtype_policy(policy)
+    keras.config.set_image_data_format("channels_last")
     try:
         yield
     finally:
+        keras.config.set_image_data_format(previous_format)
         keras.config.set_floatx(previous_floatx)
         _restore_policy(previous_policy)
 

@@ -321,3 +321,25 @@ def test_make_detector_passes_the_users_filter_settings_to_the_preset(monkeypatc
                          max_detections=7) == "detector"
     assert calls == [("dfine_nano_coco", {"score_threshold": 0.1, "nms_iou_threshold": 0.4,
                                           "max_detections": 7})]
+
+
+def test_the_detector_builds_and_loads_under_a_callers_channels_first(tmp_path):
+    """``"image_data_format": "channels_first"`` in keras.json: building
+    or loading the D-FINE failed in its backbone's first layer."""
+    import keras
+
+    from keras_pose.detection.dfine import build_dfine_detector
+    from keras_pose.detection.keras_hub_detector import load_dfine_detector
+    images = np.random.default_rng(0).uniform(0, 1, (1, *TINY_SIZE, 3)).astype("float32")
+    keras.config.set_image_data_format("channels_first")
+    try:
+        built = build_dfine_detector(TINY_DFINE, num_classes=80, image_size=TINY_SIZE,
+                                     num_queries=TINY_QUERIES)
+        logits = built(images, training=False)["logits"]
+        assert tuple(logits.shape) == (1, TINY_QUERIES, 80)
+        built.backbone.save_to_preset(str(tmp_path / "preset"))
+        loaded = load_dfine_detector(str(tmp_path / "preset"))
+        np.testing.assert_allclose(loaded(images, training=False)["logits"], logits, atol=1e-5)
+        assert keras.config.image_data_format() == "channels_first"  # The caller's, kept.
+    finally:
+        keras.config.set_image_data_format("channels_last")
