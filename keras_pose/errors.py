@@ -56,11 +56,35 @@ def import_required(module: str, package: str, needed_for: str, instead: str = "
         if (e.name or "").split(".")[0] != module.split(".")[0]:
             raise
         raise MissingPackageError(
-            f"{needed_for} needs the package {package}, which is not installed: pip install "
-            f"{package} (or pip install -e . in keras-pose's folder)"
+            f"{needed_for} needs the package {package}, which is not installed: "
+            f"{install_command([package], extra='')}"
             + (f"; {instead}" if instead else "")) from None
 
 
 class NotWritableError(UserError, PermissionError):
     """A folder the tool must write to and cannot (read-only, another user's);
     the message names it and the way out."""
+
+
+def install_command(packages, extra: str = "deploy") -> str:
+    """How to install the pip ``packages`` wherever keras-pose was installed
+    from (a wheel as well as a clone): ``pip install "onnxruntime<2,>=1.32"``,
+    each with the range keras-pose pins (read from its installed metadata;
+    a bare name where there is none), then the extra's install in the
+    clone. Was ``pip install -e ".[deploy]"`` alone, which works in the
+    clone's folder only."""
+    from importlib import metadata
+    try:
+        pinned = metadata.requires("keras-pose") or []
+    except metadata.PackageNotFoundError:  # Run from a clone never installed.
+        pinned = []
+    ranges = {}
+    for requirement in pinned:
+        spec = requirement.split(";")[0].strip()
+        name = spec.split("<")[0].split(">")[0].split("=")[0].split("!")[0].strip()
+        ranges.setdefault(name.lower().replace("_", "-"), spec)
+    wanted = [ranges.get(p.lower().replace("_", "-"), p) for p in packages]
+    quoted = " ".join(f'"{w}"' if set(w) & set("<>=!") else w for w in wanted)
+    clone = f'pip install -e ".[{extra}]"' if extra else "pip install -e ."
+    return f"pip install {quoted} (or {clone} in keras-pose's folder)"
+

@@ -14,7 +14,8 @@ bf16 units (AVX-512 BF16, AMX) its default runs an fp32 IR in bf16, so fp32
 and bf16 are asked for explicitly (a CPU without bf16 units keeps f32 either
 way); an int8 IR keeps OpenVINO's own choice for its float parts.
 
-NNCF, OpenVINO's quantizer, is called here too (:func:`nncf_quantize`).
+NNCF, OpenVINO's quantizer, is called here too (:func:`nncf_quantize`), and
+its converter of TF objects runs under :func:`tf_conversion`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,41 @@ def compile_config(precision: str, num_threads: Optional[int] = None) -> dict:
         config["INFERENCE_NUM_THREADS"] = num_threads
     return config
 
+
+@contextlib.contextmanager
+def tf_conversion() -> Iterator[None]:
+    """``openvino.convert_model`` of a TF object (a tf.function, a Keras
+    model's ``export(format="openvino")``) that also runs on Python 3.13.
+
+    OpenVINO 2026.4's TF front end reads TF's version with ``exec("import
+    tensorflow")`` then ``exec("del tensorflow")`` inside a function; Python
+    3.13 gives each ``exec`` its own copy of the function's locals (PEP 667),
+    so the ``del`` raised NameError and every OpenVINO export failed there.
+    In the block, a NameError of that reading (private to OpenVINO 2026.x,
+    which setup.py pins) gives the same answer from ``sys.modules``.
+    """
+    try:
+        from openvino.frontend.tensorflow import utils
+    except ImportError:  # No TF front end: convert_model says so itself.
+        yield
+        return
+    original = utils.get_environment_setup
+
+    def environment_setup(framework):
+        try:
+            return original(framework)
+        except NameError:
+            if framework != "tf" or "tensorflow" not in sys.modules:
+                raise
+            import platform
+            return {"python_version": platform.python_version(), "sys_platform": sys.platform,
+                    "tensorflow": utils.get_imported_module_version(sys.modules["tensorflow"])}
+
+    utils.get_environment_setup = environment_setup
+    try:
+        yield
+    finally:
+        utils.get_environment_setup = original
 
 
 @contextlib.contextmanager

@@ -18,7 +18,8 @@ def _missing(monkeypatch, *modules):
 def test_a_missing_package_is_a_user_error_naming_it_and_the_way_out(monkeypatch):
     _missing(monkeypatch, "keras_hub", "keras_hub.models")
     with pytest.raises(MissingPackageError, match=r"^the detector needs the package "
-                       r"keras-hub, which is not installed: pip install keras-hub .*; "
+                       r"keras-hub, which is not installed: pip install \"keras-hub<0\.33,>=0\.32\" "
+                       r"\(or pip install -e \. in keras-pose's folder\); "
                        r"--detector none$") as caught:
         import_required("keras_hub.models", "keras-hub", "the detector",
                         instead="--detector none")

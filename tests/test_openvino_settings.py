@@ -76,3 +76,32 @@ def test_nncf_quantizes_without_importing_torch():
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().splitlines()[-1] == "['FakeQuantize'] False"
+
+
+def _as_on_python_313(framework):
+    """OpenVINO 2026.4's reading of TF's version as it fails on Python 3.13
+    (each exec its own copy of the locals: ``del tensorflow`` finds none)."""
+    raise NameError("name 'tensorflow' is not defined")
+
+
+def test_a_tf_function_converts_where_openvino_cannot_read_tfs_version(monkeypatch):
+    """Every OpenVINO export (pose and detector) failed on Python 3.13 with
+    that NameError; here it is made to fail the same way on this Python."""
+    pytest.importorskip("openvino")
+    import numpy as np
+    import openvino as ov
+    import tensorflow as tf
+    from openvino.frontend.tensorflow import utils
+
+    from keras_pose.openvino_settings import tf_conversion
+    monkeypatch.setattr(utils, "get_environment_setup", _as_on_python_313)
+    double = tf.function(lambda x: 2.0 * x,
+                         input_signature=[tf.TensorSpec([1, 3], tf.float32)])
+    with pytest.raises(NameError):
+        ov.convert_model(double)
+    with tf_conversion():
+        converted = ov.convert_model(double)
+    assert utils.get_environment_setup is _as_on_python_313  # Put back after the block.
+    compiled = ov.Core().compile_model(converted, "CPU")
+    out = compiled(np.array([[1, 2, 3]], np.float32))[0]
+    np.testing.assert_array_equal(out, [[2, 4, 6]])

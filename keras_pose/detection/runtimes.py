@@ -55,8 +55,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from keras_pose.errors import MissingPackageError
-from keras_pose.openvino_settings import compile_config, core, nncf_quantize
+from keras_pose.errors import MissingPackageError, install_command
+from keras_pose.openvino_settings import compile_config, core, nncf_quantize, tf_conversion
 from keras_pose.signals import interrupts_kept
 
 RUNTIMES = ("onnxruntime", "openvino")
@@ -115,8 +115,8 @@ def check_runtime(runtime: str, precision: str = "fp32", export: bool = True) ->
     missing = missing_packages(runtime, precision, export)
     if missing:
         raise RuntimeUnavailableError(
-            f"the {runtime} detector at {precision} needs {', '.join(missing)}: pip install "
-            f"{' '.join(missing)} (or pip install -e \".[deploy]\"), or use --detector_runtime tf")
+            f"the {runtime} detector at {precision} needs {', '.join(missing)}: "
+            f"{install_command(missing)}, or use --detector_runtime tf")
 
 
 def _erf_gelu(x):
@@ -209,7 +209,9 @@ def _save_openvino(model, path: str) -> None:
 
 def _write_openvino(network, path: str) -> None:
     import openvino as ov
-    _save_openvino(ov.convert_model(network), path)
+    with tf_conversion():
+        converted = ov.convert_model(network)
+    _save_openvino(converted, path)
 
 
 def _calibration_batches(calibration: np.ndarray, size: int = 4):

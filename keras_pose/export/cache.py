@@ -59,7 +59,7 @@ from absl import logging
 
 from keras_pose.checkpoint import CONFIG_FILE, CheckpointError
 from keras_pose.configs import DataConfig, ExperimentConfig, load_config
-from keras_pose.errors import MissingPackageError, NotWritableError, UserError
+from keras_pose.errors import MissingPackageError, NotWritableError, UserError, install_command
 from keras_pose.export import cache_places, guard, runtimes, staleness
 from keras_pose.export.checkpoint_version import (change, checkpoint_digest,
                                                   read_consistently, version)
@@ -117,7 +117,7 @@ def check_choice(runtime: str, precision: str) -> None:
     missing = runtimes.missing_packages(fmt, precision, export=False) if fmt else []
     if missing:  # What exporting needs besides is asked when there is no export to reuse.
         raise MissingPackageError(f"--runtime {runtime} --precision {precision} needs "
-                                  f"{', '.join(missing)}: {runtimes.INSTALL_DEPLOY}")
+                                  f"{', '.join(missing)}: {install_command(missing)}")
 
 
 def runtime_model(pose_model: PoseModel, runtime: Optional[str] = None,
@@ -302,7 +302,7 @@ def cached_export(pose_model: PoseModel, runtime: str, precision: str, *,
         raise MissingPackageError(
             f"--runtime {runtime} --precision {precision}: {pose_model.path} has no current "
             f"{runtime} {precision} export to reuse, and making it needs "
-            f"{', '.join(missing)}: {runtimes.INSTALL_DEPLOY}")
+            f"{', '.join(missing)}: {install_command(missing)}")
     return _export(pose_model, runtime, precision, places, passed, data_config, samples)
 
 

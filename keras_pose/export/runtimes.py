@@ -62,7 +62,7 @@ import tensorflow as tf
 from keras_pose.checkpoint import CheckpointError
 from keras_pose.configs import ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import config_to_dict, saved_config_from_dict
-from keras_pose.errors import MissingFileError, MissingPackageError
+from keras_pose.errors import MissingFileError, MissingPackageError, install_command
 from keras_pose.export.checkpoint_version import files_mismatch, files_record
 from keras_pose.export.inference_model import build_inference_model
 from keras_pose.export.numpy_network import numpy_network
@@ -71,7 +71,7 @@ from keras_pose.export.runtime_loaders import (HeatmapsFn, litert_fn, load_error
                                                openvino_fn, runtime_reason)
 from keras_pose.files import write_atomically, write_files_atomically, write_json
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
-from keras_pose.openvino_settings import core, nncf_quantize
+from keras_pose.openvino_settings import core, nncf_quantize, tf_conversion
 from keras_pose.signals import interrupts_kept
 from keras_pose.tf_paths import path_text, plain_tempdir
 
@@ -84,8 +84,6 @@ RUN_PACKAGES = {"onnx": {"onnxruntime": "onnxruntime"}, "openvino": {"openvino":
                 "litert": {"ai_edge_litert": "ai-edge-litert"}}
 EXPORT_PACKAGES = {"onnx": {"tf2onnx": "tf2onnx", "onnx": "onnx"}}
 INT8_EXPORT_PACKAGES = {"openvino": {"nncf": "nncf"}}
-# Quoted: zsh reads an unquoted .[deploy] as a pattern ("no matches found").
-INSTALL_DEPLOY = 'pip install -e ".[deploy]"'
 INPUT_NAME = "images"
 # The way out of a damaged export.
 AGAIN = "export the checkpoint again (scripts/export_saved_model.py)"
@@ -137,7 +135,7 @@ def check_format(fmt: str, precision: str, export: bool = True) -> None:
     if missing:
         what = "the" if export else "running a"
         raise MissingPackageError(f"{what} {fmt} export at {precision} needs "
-                                  f"{', '.join(missing)}: {INSTALL_DEPLOY}")
+                                  f"{', '.join(missing)}: {install_command(missing)}")
 
 
 def sidecar_path(path: str) -> str:
@@ -245,7 +243,7 @@ def quantize_onnx(fp32_path: str, path: str, calibration: np.ndarray) -> str:
 
 
 def _write_openvino(fused, signature, path, precision, calibration) -> None:
-    with openvino_write_errors(path):
+    with openvino_write_errors(path), tf_conversion():
         fused.export(path, format="openvino", input_signature=signature, verbose=False)
     if precision == "int8":  # bf16 is a compile-time choice: see load_network.
         quantize_openvino(path, path, calibration)

@@ -27,6 +27,7 @@ from typing import Optional, Sequence
 
 from absl import logging
 
+from keras_pose.errors import install_command
 from keras_pose.export import guard, runtimes
 from keras_pose.export.package_versions import changed_versions, installed_versions
 
@@ -99,7 +100,7 @@ def why_stale(path: str, digest: str, fmt: str, precision: str,
         return logging.WARNING, f"{path} {changed}"
     if changed:  # It runs; failing for want of converters would serve nothing.
         logging.warning("%s %s; using it all the same: exporting it again needs %s (%s)",
-                        path, changed, ", ".join(missing), runtimes.INSTALL_DEPLOY)
+                        path, changed, ", ".join(missing), install_command(missing))
     return None
 
 

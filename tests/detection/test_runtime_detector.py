@@ -157,7 +157,9 @@ def test_a_missing_runtime_package_names_it_before_loading_the_preset(monkeypatc
 
     monkeypatch.setattr(runtime_detector, "load_dfine_detector", no_preset)
     with pytest.raises(RuntimeUnavailableError,
-                       match="needs openvino: pip install openvino.*--detector_runtime tf"):
+                       match="needs openvino: pip install \"openvino<2027,>=2026.4\" "
+                             "\\(or pip install -e \"\\.\\[deploy\\]\" in keras-pose's folder\\), "
+                             "or use --detector_runtime tf"):
         make_detector(runtime="openvino")
 
 

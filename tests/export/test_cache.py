@@ -69,7 +69,8 @@ def test_first_use_exports_beside_the_checkpoint_and_reuses_it(checkpoint, tiny_
     shutil.rmtree(os.path.join(checkpoint, "exports"))
     with pytest.raises(MissingPackageError, match=r"--runtime onnxruntime --precision fp32: "
                        r".*ckpt has no current onnxruntime fp32 export to reuse, and making "
-                       r"it needs tf2onnx, onnx: pip install -e \"\.\[deploy\]\""):
+                       r"it needs tf2onnx, onnx: pip install \"tf2onnx<2,>=1.17\" \"onnx<2,>=1.23\" "
+                       r"\(or pip install -e \"\.\[deploy\]\" in keras-pose's folder\)$"):
         load_pose_model(checkpoint, runtime="onnxruntime")
 
 
@@ -365,7 +366,8 @@ def test_runtime_and_precision_choices(checkpoint, tiny_exported, monkeypatch):
         load_pose_model(tiny_exported[3], precision="f32")
     monkeypatch.setattr(runtimes, "missing_packages",
                         lambda fmt, precision, export=True: ["openvino"])
-    with pytest.raises(ImportError, match=r"needs openvino: pip install -e \"\.\[deploy\]\""):
+    with pytest.raises(ImportError, match=r"needs openvino: pip install \"openvino<2027,"
+                       r">=2026\.4\" \(or pip install -e \"\.\[deploy\]\" in keras-pose's folder\)"):
         cache.check_choice("openvino", "int8")
 
 

@@ -18,7 +18,8 @@ def test_missing_packages_names_pip_packages(monkeypatch):
     assert runtimes.missing_packages("litert") == ["ai-edge-litert"]
     assert "nncf" not in runtimes.missing_packages("openvino", "fp32")
     assert "nncf" in runtimes.missing_packages("openvino", "int8")
-    with pytest.raises(ImportError, match=r"ai-edge-litert: pip install -e \"\.\[deploy\]\""):
+    with pytest.raises(ImportError, match=r"ai-edge-litert: pip install \"ai-edge-litert<3,"
+                       r">=2\.3\" \(or pip install -e \"\.\[deploy\]\" in keras-pose's folder\)"):
         runtimes.check_format("litert", "fp32")
     # Running an export needs its runtime only, not what made it.
     assert runtimes.missing_packages("onnx", "int8") == ["tf2onnx"]
