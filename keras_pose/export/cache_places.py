@@ -45,11 +45,23 @@ def export_dirs(checkpoint_dir: str, digest: str, runtime: str, precision: str,
 def temp_folder() -> str:
     """``$TMPDIR/keras_pose-<user>``: this user's folder of exports when
     the cache cannot be written."""
-    try:
-        user = re.sub(r"[^A-Za-z0-9_.-]", "_", getpass.getuser())
-    except (KeyError, OSError):  # A uid with no name (docker run --user 1234): was a traceback.
-        user = str(os.getuid())
+    user = re.sub(r"[^A-Za-z0-9_.-]", "_", _user_name())
     return os.path.join(tempfile.gettempdir(), f"keras_pose-{user}")
+
+
+def _user_name() -> str:
+    """The name of the user id the process runs as; not $USER / $LOGNAME,
+    which getpass reads first: ``sudo -u nobody`` or setpriv keep
+    USER=root, and root's folder was refused as another user's. A uid with
+    no name (docker run --user 1234; was a traceback): the number. Without
+    user ids (Windows): getpass's."""
+    if not hasattr(os, "getuid"):
+        return getpass.getuser()
+    import pwd
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return str(os.getuid())
 
 
 def refusal(directory: str) -> Optional[str]:

@@ -25,7 +25,7 @@ import pytest
 
 from keras_pose.checkpoint import WEIGHTS_FILE, CheckpointError
 from keras_pose.errors import NotWritableError
-from keras_pose.export import cache, runtimes
+from keras_pose.export import cache, cache_places, runtimes
 from keras_pose.inference import load_pose_model
 
 POSIX = pytest.mark.skipif(not hasattr(os, "getuid"), reason="no user ids")
@@ -41,7 +41,8 @@ def checkpoint(private_checkpoint):
 def read_only(checkpoint, tmp_path, monkeypatch):
     """The checkpoint and the cache ``shared/`` read-only: exports go to
     this user's folder of the temporary directory ``tmp/``; returns it."""
-    monkeypatch.setenv("LOGNAME", getpass.getuser())  # Not asked of os.getuid (patched).
+    # The folder's name stays this user's when a test fakes os.getuid.
+    monkeypatch.setattr(cache_places, "_user_name", lambda name=getpass.getuser(): name)
     monkeypatch.setenv("KERAS_POSE_CACHE", str(tmp_path / "shared"))
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     monkeypatch.setattr(cache, "_writable", lambda d: d.startswith(str(tmp_path / "tmp")))
@@ -226,12 +227,27 @@ def test_a_user_id_without_a_name_has_a_temporary_folder(monkeypatch, tmp_path):
     could not be written."""
     from keras_pose.export import cache_places
 
-    def no_name():
-        raise KeyError("getpwuid(): uid not found: 12345")
+    import pwd
 
-    monkeypatch.setattr(getpass, "getuser", no_name)
+    def no_name(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+    monkeypatch.setattr(pwd, "getpwuid", no_name)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert cache_places.temp_folder() == str(tmp_path / f"keras_pose-{os.getuid()}")
+
+
+@POSIX
+def test_the_temporary_folder_is_named_after_the_user_id_not_user(monkeypatch, tmp_path):
+    """``sudo -u nobody`` / setpriv keep USER=root: the folder was
+    keras_pose-root, refused as "another user's" though the run needed none."""
+    import pwd
+    monkeypatch.setenv("USER", "someone_else")
+    monkeypatch.setenv("LOGNAME", "someone_else")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    from keras_pose.export import cache_places
+    name = pwd.getpwuid(os.getuid()).pw_name
+    assert cache_places.temp_folder() == str(tmp_path / f"keras_pose-{name}")
 
 
 @POSIX
