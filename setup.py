@@ -11,9 +11,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     # keras 3.15, keras-hub 0.32 and onnxruntime 1.32 (pinned below) publish
-    # nothing for Python 3.10: there pip failed on keras-hub with no word of
-    # the Python version.
-    python_requires=">=3.11",
+    # nothing for Python 3.10, TensorFlow 2.21 nothing for 3.14: there pip
+    # failed on one of them with no word of the Python version. The suite
+    # passes on 3.11 and 3.13.
+    python_requires=">=3.11,<3.14",
     packages=find_packages(include=["keras_pose", "keras_pose.*"]),
     install_requires=[
         "tensorflow>=2.21,<2.22",
