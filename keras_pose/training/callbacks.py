@@ -303,6 +303,13 @@ class DebugImages(keras.callbacks.Callback):
         self.config, self.every = config, every
         self._written = -1
 
+    def on_train_begin(self, logs: Optional[dict] = None) -> None:
+        # A resumed run has written the image of its last step's block: was
+        # one more image at its first step (step 5 of blocks of 3, after 4).
+        done = int(self.model.optimizer.iterations.numpy())
+        if self.every > 0 and done > 0:
+            self._written = done // self.every
+
     def on_train_batch_end(self, batch: int, logs: Optional[dict] = None) -> None:
         step = int(self.model.optimizer.iterations.numpy())
         if self.every <= 0 or step // self.every == self._written:

@@ -130,3 +130,17 @@ def test_writing_debug_images_leaves_every_network_weight_unchanged(tmp_path):
                if not np.array_equal(v.numpy(), old)]
     assert changed == []
     assert glob.glob(os.path.join(str(tmp_path), "events.*"))  # The image was written.
+
+
+def test_a_resumed_run_writes_the_debug_images_of_an_uninterrupted_one(tmp_path, fast_config):
+    """Blocks of 3 steps, epochs of 4: a run of 2 epochs writes steps 1, 3,
+    6. Run as 1 epoch, then resumed to 2, it wrote one more at step 5 (the
+    resumed callback had not seen block 1's image of step 3)."""
+    config = apply_overrides(fast_config, [
+        "train.epochs=1", "train.steps_per_epoch=4", "train.validate_every=0",
+        "train.image_summary_every=3"])
+    model_dir = str(tmp_path / "run")
+    train(config, model_dir, export=False, progress=False)
+    train(apply_overrides(config, ["train.epochs=2"]), model_dir, export=False, progress=False)
+    summaries = _steps_by_tag(os.path.join(model_dir, "logs", "validation"))
+    assert summaries["train/crops_gt_pred_heatmaps"] == [1, 3, 6]
