@@ -58,6 +58,7 @@ from absl import logging
 from keras_pose.errors import MissingPackageError, install_command
 from keras_pose.openvino_settings import compile_config, core, nncf_quantize, tf_conversion
 from keras_pose.signals import interrupts_kept
+from keras_pose.tf_paths import path_or_bytes
 
 RUNTIMES = ("onnxruntime", "openvino")
 PRECISIONS = ("fp32", "bf16", "int8")
@@ -475,7 +476,9 @@ def _onnxruntime_run(path: str, precision: str, num_threads: Optional[int]):
     options = ort.SessionOptions()
     if num_threads:
         options.intra_op_num_threads = num_threads
-    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    # A path that is not UTF-8 (a cache folder named cache\xe9): its bytes.
+    session = ort.InferenceSession(path_or_bytes(path), options,
+                                   providers=["CPUExecutionProvider"])
     return lambda x: tuple(session.run(list(OUTPUT_NAMES), {INPUT_NAME: x}))
 
 

@@ -324,3 +324,17 @@ def test_the_network_function_has_two_float32_outputs(stand_in):
     outputs = network(tf.zeros((2, *TINY_SIZE, 3)))
     assert sorted(outputs) == ["logits", "pred_boxes"]
     assert outputs["logits"].shape == (2, QUERIES, 80) and outputs["pred_boxes"].dtype == tf.float32
+
+
+def test_an_export_cache_whose_name_is_not_utf8_runs(stand_in, tmp_path, coco_images):
+    """ONNX Runtime takes a path as UTF-8 text: in a folder whose name is
+    not (``cache\\xe9``) the export was written, then could not be loaded."""
+    skip_if_missing("onnxruntime")
+    images = [image for _, image in coco_images][:2]
+    found = {}
+    for name in (b"plain", b"cache\xe9"):
+        cache = os.path.join(str(tmp_path), os.fsdecode(name))
+        detector = RuntimePersonDetector.from_keras_hub(stand_in, "onnxruntime", cache=cache,
+                                                        **SETTINGS)
+        found[name] = detector.detect_batch(images)
+    _assert_same_detections(found[b"plain"], found[b"cache\xe9"])
