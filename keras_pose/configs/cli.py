@@ -45,8 +45,9 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     else the default experiment of ``dataset`` (``synthetic`` when none).
     A ``dataset`` other than the start's brings that data set's default
     ``data`` and ``test`` sections and its K (a named recipe trained on
-    another data set); ``data_dir`` sets ``data.root``; the overrides come
-    last.
+    another data set); a start's ``data.root`` that does not exist here
+    gives way to the data set's default folder (:func:`recorded_root_here`);
+    ``data_dir`` sets ``data.root``; the overrides come last.
 
     Raises:
       ConfigError, ValueError: for an unknown experiment, key or value.
@@ -59,13 +60,15 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
         config = start
     else:
         config = default_experiment(dataset or "synthetic")
+    overrides = override_items(overrides)
     if dataset and (not same_dataset(config, dataset) or dataset == "custom"):
         other = default_experiment(dataset)
         config = config.replace(data=other.data, test=other.test, model=dataclasses.replace(
             config.model, num_keypoints=other.model.num_keypoints))
+    elif start is not None and not experiment and not data_dir:
+        config = recorded_root_here(config, overrides)
     if data_dir:
         config = config.replace(data=dataclasses.replace(config.data, root=data_dir))
-    overrides = override_items(overrides)
     final = apply_overrides(config, overrides)  # Sigma presets too, as at inference.
     if data_dir and not same_root(final.data.root, data_dir):
         # The --set won in silence: the run read another data set than asked.
@@ -77,6 +80,28 @@ def build_config(*, dataset: Optional[str] = None, data_dir: Optional[str] = Non
     warn_unused_blur_kernel(final, overrides)
     warn_keypoint_count_from_file(final, overrides)
     return final
+
+
+def recorded_root_here(config: ExperimentConfig, overrides: Sequence[str]) -> ExperimentConfig:
+    """A checkpoint's ``config``, whose recorded ``data.root`` does not exist
+    on this machine (a model copied from another), with the data set's
+    default folder instead, ``data/<name>``: what ``--dataset``'s help
+    says and ``train.py --init_checkpoint`` reads. Was the recorded path:
+    "Permission denied: /old/root/data" with no word of --data_dir, or (as
+    root) the synthetic set generated there. Logged, naming both; a ``--set
+    data.root`` in ``overrides`` decides instead."""
+    root, dataset = config.data.root, config.data.dataset
+    name = os.path.basename(os.path.normpath(root)) if dataset == "custom" else dataset
+    if (not root or not name or os.path.exists(os.path.expanduser(root))
+            or any(item.split("=", 1)[0].strip() == "data.root" for item in overrides)):
+        return config
+    default = default_experiment(name).data.root
+    if same_root(default, root):
+        return config
+    logging.warning("data.root %s, the checkpoint's, does not exist on this machine: the %s data "
+                    "set is read from its default folder, %s (--data_dir names another)", root,
+                    name, default)
+    return config.replace(data=dataclasses.replace(config.data, root=default))
 
 
 def warn_keypoint_count_from_file(config: ExperimentConfig, overrides: Sequence[str]) -> None:

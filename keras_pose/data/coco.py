@@ -31,13 +31,14 @@ from keras_pose.data.detection_checks import known_size, warn_detection_problems
 from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, box_to_center_scale, boxes_too_large
+from keras_pose.file_kinds import FIFO, file_problem, not_a_file, saved_pipe, special_kind
 
 # The largest float32: detection numbers beyond it are infinities in the
 # records and NaN/Infinity in the results JSON (not valid JSON).
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 __all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_coco_gt",
-           "load_coco_detections"]
+           "load_coco_detections", "detections_from_pipe", "other_splits"]
 
 
 def is_test_split(split: str, root: Optional[str] = None) -> bool:
@@ -51,7 +52,8 @@ def is_test_split(split: str, root: Optional[str] = None) -> bool:
         return True
     annotations = os.path.join(root, "annotations")
     return (os.path.isfile(os.path.join(annotations, f"image_info_{split}.json"))
-            or not os.path.isfile(os.path.join(annotations, f"person_keypoints_{split}.json")))
+            # exists: a FIFO is read (and named) as the split's annotation file.
+            or not os.path.exists(os.path.join(annotations, f"person_keypoints_{split}.json")))
 
 
 def annotation_path(root: str, split: str) -> str:
@@ -69,6 +71,29 @@ def image_dir(root: str, split: str) -> str:
     if split.startswith("test-dev") and not os.path.isdir(own):
         return os.path.join(root, "images", "test" + split[len("test-dev"):])
     return own
+
+
+def other_splits(root: str) -> str:
+    """What the annotation folder holds instead, and the settings that name
+    it (``person_keypoints_train.json`` -> ``--set data.train_set=train``)."""
+    folder = os.path.join(root, "annotations")
+    found = sorted(f for f in os.listdir(folder) if f.endswith(".json")) \
+        if os.path.isdir(folder) else []
+    if not found:
+        return f"; {folder} holds no .json file"
+    for name in found:  # The split's file is there, as a pipe: "name its splits" misled.
+        special = not_a_file(os.path.join(folder, name))
+        if special:
+            return f"; {os.path.join(folder, name)} {special}"
+    splits = [f[len("person_keypoints_"):-len(".json")] for f in found
+              if f.startswith("person_keypoints_")]
+    text = f"; {folder} holds {', '.join(found[:10])}"
+    if splits:
+        train = next((x for x in splits if "train" in x), splits[0])
+        test = next((x for x in splits if x != train and "test" not in x), train)
+        text += (f": name its splits, e.g. --set data.train_set={train} "
+                 f"--set data.test_set={test} (images in images/<split>/)")
+    return text
 
 
 def clean_box(box, width: int, height: int, rule: str = "official"
@@ -245,8 +270,11 @@ def check_image_sizes(images: Sequence[dict], images_root: str, source: str,
     step = max(1, len(images) // sample)
     wrong = []
     for image in images[::step][:sample]:
+        path = os.path.join(images_root, image["file_name"])
+        if file_problem(path):  # Opened only if a regular file: a FIFO's open waited
+            continue  # forever for a writer (the data set's check of its images names it).
         try:
-            with Image.open(os.path.join(images_root, image["file_name"])) as f:
+            with Image.open(path) as f:
                 width, height = f.size
         except (OSError, ValueError, Image.DecompressionBombError):
             # Missing or unreadable (a header of 900 megapixels was Pillow's
@@ -282,6 +310,37 @@ def _detection_keypoint_names(meta: dict, data: dict, keypoint_names: Sequence[s
         return kp.COCO_KEYPOINT_NAMES
     raise AnnotationError(f"{ann_file} has no keypoint category: the keypoint names are "
                           "unknown (give data.keypoint_names)")
+
+
+# The most a piped detections file may give: COCO results take about 90
+# bytes a box, so 1 GiB is over ten million boxes; a writer that never ends
+# (cat /dev/zero) stops there, not at a full disk.
+MAX_PIPED_DETECTIONS = 2 ** 30
+
+
+def detections_from_pipe(path: str) -> str:
+    """``path``; for a pipe (``--detections <(...)``, a FIFO) a file of what
+    it gives, read once: an evaluation reads its detections file twice (the
+    boxes, then its digest) and a pipe gives its data once (a FIFO's second
+    open waited for another writer). A device or a socket is refused
+    (``/dev/zero`` never ends; ``/dev/null`` is no detections).
+
+    Raises:
+      AnnotationError: naming the file and its kind, or why it was not read.
+    """
+    kind = special_kind(path)
+    if kind is None:
+        return path
+    where = f"detections file {path} (--detections / test.detection_file)"
+    if kind != FIFO:
+        raise AnnotationError(f"{where} {not_a_file(path)}")
+    logging.info("Reading the detections of %s, %s, until its writer closes it", path, kind)
+    try:
+        saved = saved_pipe(path, MAX_PIPED_DETECTIONS, ".json")
+    except (OSError, ValueError) as e:
+        raise AnnotationError(f"{where}, {kind}: {e}; save the detections into a file") from e
+    logging.info("%s read once into %s, which the evaluation's records name", path, saved)
+    return saved
 
 
 def load_coco_detections(det_file: str, ann_file: str, images_root: str,

@@ -1,13 +1,9 @@
-"""Reading and checking COCO-format JSON files: keypoint annotation files
-(images, keypoint categories, annotations) and detection results.
-
-:func:`read_annotation_file` reads, validates and normalises a whole
-annotation file once, before any training: every error names the file, the
-annotation id and the field; fields that the COCO format allows to be
-derived (``area``, ``num_keypoints``, ``iscrowd``) are filled in as
-pycocotools would compute them. :func:`read_detections` checks a detection
-results file entry by entry. Building person records from them is
-``keras_pose.data.coco``'s.
+"""Reading and checking COCO-format JSON files: :func:`read_annotation_file`
+reads, validates and normalises a whole keypoint annotation file once, before
+any training (every error names the file, the annotation id and the field;
+``area``, ``num_keypoints`` and ``iscrowd`` are filled in as pycocotools
+computes them). Detection results: :mod:`keras_pose.data.detection_results`;
+person records: :mod:`keras_pose.data.coco`.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ from absl import logging
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.errors import MissingFileError, UserError
+from keras_pose.file_kinds import gib, not_a_file, not_text
 from keras_pose.json_values import NUMBER_TYPES, all_finite, fits_int64, is_int
 
 META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.
@@ -32,15 +29,22 @@ class AnnotationError(UserError, ValueError):
 
 
 def read_json(path: str) -> Any:
-    """Reads a JSON file with errors that name it."""
-    if not os.path.isfile(path):
+    """Reads a JSON file whole, with errors that name it."""
+    problem = not_a_file(path)  # A FIFO's open waited forever; /dev/zero filled the memory.
+    if not problem and not os.path.isfile(path):
         raise MissingFileError(f"annotation file {path} does not exist")
+    problem = problem or not_text(path)  # 20 GB of a sparse file's zeros: a MemoryError.
+    if problem:
+        raise AnnotationError(f"{path} {problem}")
     try:
-        # utf-8-sig: a byte-order mark (Windows editors write one) is no error.
-        with open(path, encoding="utf-8-sig") as f:
+        with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise AnnotationError(f"{path} is not valid JSON: {e}") from e
+    except MemoryError:  # Raised below, once the text read is freed.
+        size = gib(os.path.getsize(path))
+    raise AnnotationError(f"{path} ({size}) holds more JSON than this machine's memory can "
+                          "read: is it the right file?")
 
 
 # ---------------------------------------------------------------------------
@@ -183,9 +187,8 @@ def _check_category_ids(categories: list, path: str) -> None:
         seen.add(cat["id"])
 
 
-def _select_categories(categories: list, category_ids: Sequence[int],
-                       counts: Counter, path: str,
-                       warn: Callable = logging.warning) -> list[dict]:
+def _select_categories(categories: list, category_ids: Sequence[int], counts: Counter,
+                       path: str, warn: Callable = logging.warning) -> list[dict]:
     """The keypoint categories to use (see :func:`read_annotation_file`)."""
     keypoint_cats = [c for c in categories if c.get("keypoints")]
     listing = ", ".join(f"{c['id']} ({c.get('name')!r}, {len(c['keypoints'])} keypoints, "
@@ -211,9 +214,8 @@ def _select_categories(categories: list, category_ids: Sequence[int],
                             path, _category_name(cat), _category_name(selected[0]))
     others = [c for c in keypoint_cats if c["id"] not in {s["id"] for s in selected}]
     if others:
-        warn(
-            "%s: keypoint categories not used (%s); used: %s. Choose with "
-            "--set data.category_ids=...", path, "; ".join(
+        warn("%s: keypoint categories not used (%s); used: %s. Choose with "
+             "--set data.category_ids=...", path, "; ".join(
                 f"{_category_name(c)}: {len(c['keypoints'])} keypoints, {counts[c['id']]} "
                 "annotations" for c in others), ", ".join(_category_name(c) for c in selected))
     return selected
@@ -354,9 +356,8 @@ def _image_info_meta(data: dict, category_ids: Sequence[int], path: str) -> dict
             "category_ids": tuple(category_ids) or person_category_ids(data["categories"])}
 
 
-def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counter,
-                   path: str, skeleton: bool = True,
-                   warn: Callable = logging.warning) -> tuple[dict, list]:
+def _keypoint_meta(categories: list, category_ids: Sequence[int], counts: Counter, path: str,
+                   skeleton: bool = True, warn: Callable = logging.warning) -> tuple[dict, list]:
     """The chosen keypoint categories (normalised) and their metadata
     (``keypoint_names``, ``skeleton``, ``flip_pairs``, ``category_ids``)."""
     selected = _select_categories(categories, tuple(category_ids), counts, path, warn)
@@ -479,8 +480,7 @@ def keypoint_category_names(path: str) -> dict[int, tuple[str, ...]]:
             if isinstance(c.get("keypoints"), list) and c["keypoints"]}
 
 
-def dataset_metadata(path: str, category_ids: Sequence[int] = (),
-                     skeleton: bool = True) -> dict:
+def dataset_metadata(path: str, category_ids: Sequence[int] = (), skeleton: bool = True) -> dict:
     """K, keypoint names, 0-based skeleton and the file's flip pairs.
 
     Reads only the categories (checked as :func:`read_annotation_file` does;

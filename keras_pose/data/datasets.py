@@ -19,9 +19,11 @@ from keras_pose.configs.base import COCO_FORMAT_DATASETS
 from keras_pose.configs.keypoints import (describe_moves, keypoint_keys, moved_keypoints,
                                          resolve_flip_pairs, upper_body_from_names)
 from keras_pose.configs.sigmas import resolve_sigmas
-from keras_pose.data import coco, coco_files, mpii
+from keras_pose.data import coco, coco_files, mpii, pipeline
+from keras_pose.data.coco import other_splits  # Also read as datasets.other_splits.
 from keras_pose.data.records import PersonRecords
 from keras_pose.errors import MissingFileError, UserError
+from keras_pose.file_kinds import not_a_file
 
 
 class DatasetError(UserError, ValueError):
@@ -190,30 +192,13 @@ def _metadata_file(config: ExperimentConfig) -> str:
     _check_root(config)
     data = config.data
     candidates = [coco.annotation_path(data.root, s) for s in (data.train_set, data.test_set)]
+    for special in filter(not_a_file, candidates):  # Was "no annotation file ... name its splits".
+        raise DatasetError(f"annotation file {special} {not_a_file(special)}")
     existing = [p for p in candidates if os.path.isfile(p)]
     if not existing:
         raise DatasetError(f"no annotation file for data set {data.root}: expected "
                            f"{' or '.join(candidates)}{other_splits(data.root)}")
     return existing[0]
-
-
-def other_splits(root: str) -> str:
-    """What the annotation folder holds instead, and the settings that name
-    it (``person_keypoints_train.json`` -> ``--set data.train_set=train``)."""
-    folder = os.path.join(root, "annotations")
-    found = sorted(f for f in os.listdir(folder) if f.endswith(".json")) \
-        if os.path.isdir(folder) else []
-    if not found:
-        return f"; {folder} holds no .json file"
-    splits = [f[len("person_keypoints_"):-len(".json")] for f in found
-              if f.startswith("person_keypoints_")]
-    text = f"; {folder} holds {', '.join(found[:10])}"
-    if splits:
-        train = next((x for x in splits if "train" in x), splits[0])
-        test = next((x for x in splits if x != train and "test" not in x), train)
-        text += (f": name its splits, e.g. --set data.train_set={train} "
-                 f"--set data.test_set={test} (images in images/<split>/)")
-    return text
 
 
 def is_test_split(config: ExperimentConfig) -> bool:
@@ -287,8 +272,11 @@ def resolve_box_mode(config: ExperimentConfig, use_gt_boxes: Optional[bool] = No
     wanted = config.test.use_gt_boxes if use_gt_boxes is None else use_gt_boxes
     path = detection_file or (config.test.detection_file
                               and _under_root(config, config.test.detection_file))
+    needed = detection_file or wanted is False or is_test_split(config)
+    if path and (needed or wanted is None):  # A pipe read once (was "does not exist").
+        path = coco.detections_from_pipe(path)
     exists = bool(path) and os.path.isfile(path)
-    if detection_file or wanted is False or is_test_split(config):
+    if needed:
         if not exists:
             raise DatasetError(_no_detections_file(config, path))
         return BoxMode(False, path)
@@ -478,23 +466,34 @@ def check_order(config: ExperimentConfig, records: PersonRecords) -> None:
 
 
 def _check_images(records: PersonRecords, drop: bool) -> PersonRecords:
-    """Drops (training) or reports (evaluation) people whose image is missing."""
+    """Drops (training) or reports (evaluation) people whose image file
+    tf.data must not read (:func:`pipeline.image_file_problems`: missing, a
+    FIFO or device, over 1 GiB), before anything opens it."""
     unique = np.unique(records.image_path) if len(records) else np.array([], str)
-    missing = {p for p in unique if not os.path.isfile(p)}
-    if not missing:
+    problems = pipeline.image_file_problems(unique)
+    if not problems:
         return records
-    examples = ", ".join(sorted(missing)[:5])
-    if not drop:
-        raise MissingFileError(f"{len(missing)} of {len(unique)} images named in "
+    missing = all(reason == "image file missing" for reason, _ in problems.values())
+    what = "are missing" if missing else "cannot be read"
+    examples = ", ".join(sorted(problems)[:5]) if missing else "; ".join(
+        f"{path}: {problems[path][1]}" for path in sorted(problems)[:5])
+    if not drop and missing:
+        raise MissingFileError(f"{len(problems)} of {len(unique)} images named in "
                                f"{records.source} are missing, e.g. {examples}")
-    keep = np.array([p not in missing for p in records.image_path])
-    logging.warning("%s: %d of %d images are missing; %d people skipped (e.g. %s)",
-                    records.source, len(missing), len(unique), int((~keep).sum()), examples)
+    if not drop:
+        raise DatasetError(f"{len(problems)} of {len(unique)} images named in {records.source} "
+                           f"cannot be read ({examples}): replace them, or remove their entries")
+    keep = np.array([p not in problems for p in records.image_path])
+    logging.warning("%s: %d of %d images %s; %d people skipped (e.g. %s)", records.source,
+                    len(problems), len(unique), what, int((~keep).sum()), examples)
     reasons = dict(records.skipped_reasons)
-    reasons["image file missing"] = int((~keep).sum())
+    for path in records.image_path[~keep]:  # People counted by their image's reason.
+        reasons[problems[str(path)][0]] = reasons.get(problems[str(path)][0], 0) + 1
     kept = records.select(keep)
     kept = dataclasses.replace(kept, num_skipped=records.num_skipped + int((~keep).sum()),
                                skipped_reasons=reasons)
     if not len(kept):
-        raise DatasetError(f"{records.source}: every image is missing (e.g. {examples})")
+        raise DatasetError(f"{records.source}: "
+                           f"{'every image is missing' if missing else 'no image can be read'} "
+                           f"(e.g. {examples})")
     return kept
