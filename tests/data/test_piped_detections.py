@@ -100,3 +100,15 @@ def test_an_annotation_file_that_is_a_fifo_is_named_by_its_kind(tmp_path):
     os.mkfifo(root / "annotations" / "person_keypoints_test.json")
     assert coco.annotation_path(str(root), "test") == str(
         root / "annotations" / "person_keypoints_test.json")
+
+
+def test_evaluating_on_a_fifo_annotation_file_names_its_kind(tmp_path):
+    """It said "... does not exist" before naming the FIFO."""
+    from keras_pose.evaluation.runner import EvaluationError, check_data_on_disk
+    config, root = _synthetic(tmp_path)
+    val = datasets.annotation_file(config, "test")
+    os.remove(val)
+    os.mkfifo(val)
+    with pytest.raises(EvaluationError, match=f"^{val} is a named pipe \\(FIFO\\), not a "
+                                              "regular file: the synthetic val files"):
+        check_data_on_disk(config, "tiny")
