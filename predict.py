@@ -109,11 +109,18 @@ cli.check_path_flag("annotations")
 
 def _image_ids(path):
     """{file_name: id} of an annotation file's images."""
+    from keras_pose.detection.box_files import special_file_refusal
     from keras_pose.errors import FlagError
+    refusal = special_file_refusal(path, "--annotations")  # A pipe blocked unsaid.
+    if refusal:
+        raise FlagError(f"--annotations {path} {refusal}")
     try:
         with open(path, encoding="utf-8-sig") as f:  # A byte-order mark is no error.
             images = json.load(f)["images"]
         return {str(im["file_name"]): int(im["id"]) for im in images}
+    except MemoryError as e:  # Was a MemoryError traceback.
+        raise FlagError(f"--annotations {path}: too large to read (this machine's memory ran "
+                        "out); give an image-info file (its 'images' only)") from e
     except OSError as e:  # Was "not a COCO annotation file" for a file it could not read.
         raise FlagError(f"--annotations {path}: cannot be read ({e.strerror})") from e
     except (ValueError, KeyError, TypeError) as e:
@@ -159,7 +166,7 @@ def _without_own_outputs(found):
         earlier predictions.json aside and wrote []), or the copies would
         overwrite inputs.
     """
-    from keras_pose.prediction.inputs import overwritten_inputs, without_own_outputs
+    from keras_pose.prediction.own_outputs import overwritten_inputs, without_own_outputs
     inputs, left_out = ((found, []) if os.path.isfile(FLAGS.input) else
                         without_own_outputs(found, FLAGS.output_dir))
     why = (f"predict.py's own outputs (an earlier run's annotated copies, in --output_dir "
@@ -293,7 +300,7 @@ def _predict(checkpoint, found) -> int:
     if FLAGS.track:  # Before any file is touched: it may refuse the model.
         run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     images = [item for item in inputs if not item.is_video]
-    from keras_pose.prediction.inputs import record_input_root
+    from keras_pose.prediction.own_outputs import record_input_root
     record_input_root(FLAGS.output_dir, inputs)  # Its copies are known as such later.
     # Its entries: the images' (videos and tracked folders have files of their own).
     predictions = JsonListFile(run.writer, os.path.join(FLAGS.output_dir, "predictions.json"),
@@ -402,7 +409,7 @@ def _report(run, predictions, inputs) -> int:
     if nothing_read:
         earlier = predictions.kept_earlier or predictions.previous
         predictions.withdraw()  # No result: the folder as it was.
-        from keras_pose.prediction.inputs import record_input_root
+        from keras_pose.prediction.own_outputs import record_input_root
         record_input_root(FLAGS.output_dir, inputs, remove=True)
         if earlier and os.path.isfile(predictions.path):
             print(f"note: the earlier run's {predictions.path} is back in place")

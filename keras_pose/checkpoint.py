@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import glob
 import json
 import os
 import re
-import shutil
 import warnings
 from typing import Callable, Optional
 
@@ -43,9 +41,10 @@ from absl import logging
 
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import is_temporary_name, nearest_existing, write_directory_atomically
+from keras_pose.files import check_disk_room, is_temporary_name, write_directory_atomically
 from keras_pose.locks import live_holder
 from keras_pose.signals import defer_interrupts
+from keras_pose.special_files import not_a_file, special_member
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -255,11 +254,18 @@ def resolve_checkpoint(path: str) -> ResolvedCheckpoint:
         if os.path.isdir(path) and presets.is_preset(path) and os.sep not in path.strip(os.sep):
             logging.info("%s: the folder of that name holds no model: using the preset", path)
             return resolve_checkpoint(presets.preset_checkpoint(path))
+        from keras_pose.export.runtimes import export_format
+        special = special_member(path, ("", "best"), lambda name: name in (
+            CONFIG_FILE, WEIGHTS_FILE, "saved_model.pb") or export_format(name) is not None)
+        if special:  # Was "incomplete ... touch COMPLETE", or "not a checkpoint".
+            raise CheckpointError(f"checkpoint {path}: {special}") from None
         raise
 
 
 def _resolve_path(path: str) -> ResolvedCheckpoint:
     """:func:`resolve_checkpoint` of a path that exists."""
+    if (why := not_a_file(path)):  # A pipe, /dev/null: "cannot be read (Permission denied)".
+        raise CheckpointError(f"checkpoint {path} {why}")
     if os.path.isfile(path):
         return _resolve_file(path)
     if not os.access(path, os.R_OK | os.X_OK):  # Its files looked absent.
@@ -368,15 +374,6 @@ def weights_bytes(variables) -> int:
     2%, and 1 MB for its structure and the small files beside it)."""
     return int(1.02 * sum(int(np.prod(v.shape)) * np.dtype(str(v.dtype)).itemsize
                           for v in variables)) + (1 << 20)
-
-
-def check_disk_room(path: str, needed: int, what: str) -> None:
-    """Raises OSError (ENOSPC, naming ``what``, the free and the needed space,
-    and ``path``) when the disk ``path`` goes to has less than ``needed`` free."""
-    free = shutil.disk_usage(nearest_existing(path)).free
-    if free < needed:
-        raise OSError(errno.ENOSPC, f"cannot write {what}: the disk is full ({free / 1e6:.1f} "
-                      f"MB free, about {needed / 1e6:.1f} MB needed)", path)
 
 
 def save_weights(network: keras.Model, path: str) -> None:

@@ -207,6 +207,15 @@ def dangling_link_message(path: str) -> Optional[str]:
             f"{os.path.realpath(link)}")
 
 
+def check_disk_room(path: str, needed: int, what: str) -> None:
+    """Raises OSError (ENOSPC, naming ``what``, the free and the needed space,
+    and ``path``) when the disk ``path`` goes to has less than ``needed`` free."""
+    free = shutil.disk_usage(nearest_existing(path)).free
+    if free < needed:
+        raise OSError(errno.ENOSPC, f"cannot write {what}: the disk is full ({free / 1e6:.1f} "
+                      f"MB free, about {needed / 1e6:.1f} MB needed)", path)
+
+
 def first_free_name(name_of: Callable[[int], str]) -> str:
     """``name_of(n)`` for the first n (from 1) that names nothing on disk (a
     dangling link counts as taken): where an earlier file is kept aside."""

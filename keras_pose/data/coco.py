@@ -31,7 +31,7 @@ from keras_pose.data.detection_checks import known_size, warn_detection_problems
 from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, box_to_center_scale, boxes_too_large
-from keras_pose.file_kinds import FIFO, file_problem, not_a_file, saved_pipe, special_kind
+from keras_pose.special_files import FIFO, file_problem, not_a_file, saved_pipe, special_kind
 
 # The largest float32: detection numbers beyond it are infinities in the
 # records and NaN/Infinity in the results JSON (not valid JSON).

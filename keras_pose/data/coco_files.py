@@ -18,7 +18,7 @@ from absl import logging
 
 from keras_pose.configs import keypoints as kp
 from keras_pose.errors import MissingFileError, UserError
-from keras_pose.file_kinds import gib, not_a_file, not_text
+from keras_pose.special_files import gib, not_a_file, not_text
 from keras_pose.json_values import NUMBER_TYPES, all_finite, fits_int64, is_int
 
 META_KEY = "keras_pose"  # Where read_annotation_file puts what it derived.

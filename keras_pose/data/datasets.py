@@ -23,7 +23,7 @@ from keras_pose.data import coco, coco_files, mpii, pipeline
 from keras_pose.data.coco import other_splits  # Also read as datasets.other_splits.
 from keras_pose.data.records import PersonRecords
 from keras_pose.errors import MissingFileError, UserError
-from keras_pose.file_kinds import not_a_file
+from keras_pose.special_files import not_a_file
 
 
 class DatasetError(UserError, ValueError):

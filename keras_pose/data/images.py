@@ -21,7 +21,9 @@ annotations, like COCO's, are in the stored pixels' coordinates);
 viewers show it (predict.py on a phone's photos: the people stand).
 TF's JPEG decoder takes images below 2^29 bytes of RGB (about 179
 megapixels): a larger one (a 200 MP phone photo) is refused with its size
-(:func:`jpeg_too_large`), not called corrupt.
+(:func:`jpeg_too_large`), not called corrupt; a file above 512 MiB
+(``MAX_IMAGE_FILE_BYTES``) is refused unread, a special file (a named pipe,
+a device) with its kind.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import tensorflow as tf
 
 from keras_pose.data.decoding import ANIMATED_WEBP, WEBP_ANIMATION_FLAG, decode_image_tf
 from keras_pose.errors import UserError
+from keras_pose.special_files import not_a_file
 
 
 class ImageReadError(UserError, OSError):
@@ -195,6 +198,23 @@ def to_upright(image: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+# The largest image file read (bytes). TensorFlow takes no file of 2 GiB or
+# more (tf.constant crashed the process) and its decoding held about 6 times a
+# file's size (a 1 GB file: 6 GB); a 20 GB one was a MemoryError that ended
+# the run. Its JPEG decoder's bound, 2^29 bytes of RGB pixels (179 MP), bounds
+# a decodable photo's file too: compressed, a photo's file is a fraction of
+# its pixels, and an uncompressed BMP of that many pixels about that size.
+MAX_IMAGE_FILE_BYTES = 2 ** 29
+
+
+def too_large_file(size: int) -> str:
+    """Why a file of ``size`` bytes is not read as an image."""
+    return (f"too large to read as an image ({size:,} bytes, above the bound of "
+            f"{MAX_IMAGE_FILE_BYTES // 2 ** 20} MiB: TensorFlow decodes photos of 179 MP at "
+            "most, whose files are far smaller): not an image (a copy cut short on a sparse "
+            "disk?), or downscale it")
+
+
 def read_image_and_orientation(path: str, upright: bool = False) -> tuple[np.ndarray, int]:
     """(H, W, 3) uint8 RGB of an image file, and its EXIF orientation (1-8).
 
@@ -205,14 +225,17 @@ def read_image_and_orientation(path: str, upright: bool = False) -> tuple[np.nda
       ImageReadError: a missing or unreadable file, or one that is not a
         whole decodable image.
     """
-    if not os.path.isfile(path):
+    if not os.path.isfile(path):  # A named pipe's open waited for its writer.
         raise ImageReadError(path, "a folder, not an image file" if os.path.isdir(path)
-                             else "file does not exist")
+                             else not_a_file(path) or "file does not exist")
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        with open(path, "rb") as f:  # Never past the bound (a file growing meanwhile).
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(MAX_IMAGE_FILE_BYTES + 1) if size <= MAX_IMAGE_FILE_BYTES else b""
     except OSError as e:
         raise ImageReadError(path, f"cannot be read ({e.strerror or e})") from e
+    if max(size, len(data)) > MAX_IMAGE_FILE_BYTES:
+        raise ImageReadError(path, too_large_file(max(size, len(data))))
     image, orientation = decode_image(data, path), exif_orientation(data)
     return (to_upright(image, orientation) if upright else image), orientation
 

@@ -36,9 +36,9 @@ import tensorflow as tf
 
 from keras_pose.codec import HeatmapCodec
 from keras_pose.data import decoding, transforms
-from keras_pose.data.images import ImageReadError, read_image
+from keras_pose.data.images import MAX_IMAGE_FILE_BYTES, ImageReadError, read_image
 from keras_pose.data.samples import Augmentation, SampleMaker, SkipCounter, UnreadableImagesError
-from keras_pose.file_kinds import file_problem, gib
+from keras_pose.special_files import file_problem, gib
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -250,27 +250,22 @@ def check_readable(paths: Sequence[str], where: str = "of the training split",
         + f"; replace them or remove their entries from {source or 'the annotation file'}")
 
 
-# The largest image file the pipelines read. TensorFlow's decoders take at
-# most 2**31 - 1 bytes, and a 3 GB file crashed the process (a segmentation
-# fault in tf.io.read_file); one of 1.2 GB took 6.9 GB of memory; and no
-# photo comes near 1 GiB (an uncompressed 100-megapixel RGB BMP is 300 MB).
-MAX_IMAGE_BYTES = 2 ** 30
-
-
 def image_file_problems(paths: Sequence[str]) -> dict[str, tuple[str, str]]:
     """The files among ``paths`` that tf.data must not read, by path: (the
     reason their people are skipped for, what is wrong, to follow the path
     in a message). Missing; not a regular file (a FIFO's open waits for a
     writer, in silence, forever; a device never ends); above
-    ``MAX_IMAGE_BYTES``. One ``stat`` a file, nothing opened."""
+    ``MAX_IMAGE_FILE_BYTES`` (predict.py's bound too: in tf.data a 3 GB file
+    was a segmentation fault, one of 1.2 GB took 6.9 GB of memory). One
+    ``stat`` a file, nothing opened."""
     found = {}
     for path in dict.fromkeys(str(p) for p in paths):
-        problem = file_problem(path, MAX_IMAGE_BYTES)
+        problem = file_problem(path, MAX_IMAGE_FILE_BYTES)
         if problem is None:
             continue
         reason = ("image file missing" if problem == "does not exist" else
                   "image not a regular file" if problem.endswith("not a regular file") else
-                  f"image file over {gib(MAX_IMAGE_BYTES)}" if problem.startswith("is ") else
+                  f"image file over {gib(MAX_IMAGE_FILE_BYTES)}" if problem.startswith("is ") else
                   "image file not readable")  # "cannot be looked at (Permission denied)"
         found[path] = (reason, problem)
     return found

@@ -36,7 +36,7 @@ from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
 from keras_pose.digests import files_digest, model_files_digest, sha256_of
 from keras_pose.errors import UserError
-from keras_pose.file_kinds import file_problem
+from keras_pose.special_files import file_problem
 from keras_pose.files import first_free_name, write_atomically, write_json
 from keras_pose.output_streams import shown
 
@@ -206,8 +206,7 @@ def check_data_on_disk(config: ExperimentConfig, model: str, note: str = "",
         files.append(datasets.mpii_gt_file(config))
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
-        # A named pipe or a folder there is said so (it "did not exist").
-        problem = file_problem(missing[0]) or "does not exist"
+        problem = file_problem(missing[0]) or "does not exist"  # Or a named pipe, a folder.
         # What the folder holds instead (splits named train / val: no hint,
         # where train.py named the settings).
         splits = datasets.other_splits(config.data.root) if missing[0] == files[0] and \

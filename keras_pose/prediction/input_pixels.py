@@ -13,6 +13,7 @@ import numpy as np
 from absl import logging
 
 from keras_pose.data.images import ImageReadError, read_image
+from keras_pose.special_files import not_a_file
 from keras_pose.prediction.inputs import InputFile
 from keras_pose.tf_paths import OpenCVPathError, opencv_path
 
@@ -92,7 +93,11 @@ def open_video(path: str, upright: bool = True) -> tuple[cv2.VideoCapture, int]:
     boxes files, as ``--exif_orientation ignore`` keeps photos); OpenCV
     turned it always (``ignore`` did not reach videos) and unsaid.
     ``rotation``: the degrees the metadata gives (0: none, or not opened).
-    A path that is not UTF-8 is opened through a link (:func:`opencv_path`)."""
+    A path that is not UTF-8 is opened through a link (:func:`opencv_path`);
+    a special file is not opened (:func:`unopened_reason` says why): ffmpeg
+    waited for a named pipe's writer, restarting its open at every Ctrl-C."""
+    if not_a_file(path):
+        return cv2.VideoCapture(), 0
     try:
         with opencv_path(path) as readable:  # A name not UTF-8 crashed OpenCV.
             capture = cv2.VideoCapture(readable)
@@ -104,10 +109,35 @@ def open_video(path: str, upright: bool = True) -> tuple[cv2.VideoCapture, int]:
     return capture, rotation
 
 
+def unopened_reason(path: str) -> str:
+    """Why :func:`open_video` gave a capture that is not opened: the kind of
+    a special file (a named pipe, a device), else OpenCV's refusal."""
+    return not_a_file(path) or "cannot be opened as a video"
+
+
+def frame_count_note(path: str, count: int, declared: int) -> str:
+    """The summary's note of a video whose ``count`` frames decoded fall short
+    of the ``declared`` count of its header, or whose header declares none (a
+    file still being written: its run gave part of it with exit 0, unsaid);
+    "" when neither."""
+    held = f"its outputs hold the {count} frame{'s' * (count != 1)} decoded"
+    if declared <= 0:
+        return (f"{path}: its header gives no frame count: still being written, or not closed "
+                f"by its writer? {held}; run it again once it is complete")
+    if count < declared:
+        # OpenCV stops at a truncated end (and some decoders pass over a
+        # frame they cannot decode) without a word: the user must hear of it.
+        return (f"{path}: {count} of the {declared} frames its header declares could be "
+                f"decoded (a truncated or damaged file, or a header's estimate); {held}")
+    return ""
+
+
 # Failed reads in a row after which a video has ended: OpenCV's read() fails
 # once for a frame its decoder refuses (a damaged MJPG frame) and then goes on,
 # but fails for good at the end of the stream (or of a truncated file), and
-# cannot tell the two apart. A failed read at the end costs about 13 us.
+# cannot tell the two apart. A failed read at the end costs about 13 us, but
+# one past the data of a file with a tail of zeros (a copy cut short on a
+# sparse disk) costs OpenCV's stream timeout, 30 s: such a video took minutes.
 DAMAGED_FRAMES_IN_A_ROW = 25
 
 
@@ -116,11 +146,14 @@ class VideoFrames:
     order: None for a frame the decoder refused with decodable frames after
     it (up to ``DAMAGED_FRAMES_IN_A_ROW`` in a row), so that frame n is the
     video's n-th whatever is damaged; refused frames at the end are not
-    frames (a truncated file). ``count``: frames yielded so far, None ones
-    included; ``damaged``: the indices of the None ones."""
+    frames (a truncated file), and once the frame count the header declares
+    (when it declares one) is reached, the first failed read is the end.
+    ``count``: frames yielded so far, None ones included; ``damaged``: the
+    indices of the None ones."""
 
     def __init__(self, capture: cv2.VideoCapture):
         self.capture, self.count, self.damaged = capture, 0, []
+        self.declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
 
     def __iter__(self) -> Iterator[tuple[int, Optional[np.ndarray]]]:
         refused = 0
@@ -128,6 +161,8 @@ class VideoFrames:
             ok, frame = self.capture.read()
             if not ok:
                 refused += 1
+                if 0 < self.declared <= self.count + refused:  # Past its last frame.
+                    break
                 continue
             for _ in range(refused):  # Known damaged now that a frame followed.
                 self.damaged.append(self.count)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import json
 import os
 import re
 from typing import Iterable, Sequence
@@ -24,6 +23,7 @@ from absl import logging
 
 from keras_pose.data.file_kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video
 from keras_pose.errors import UserError
+from keras_pose.special_files import not_a_file, special_kind
 
 # Photos in formats not read here: named with the way out. Every other file
 # left out is counted by extension too (never passed over in silence).
@@ -173,13 +173,18 @@ def _files(spec: str, recursive: bool) -> tuple[str, list[str], list[str], list[
         except OSError as e:  # Was "no image or video found".
             raise InputError(f"--input {spec}: the folder cannot be listed ({e.strerror or e}): "
                              "check its permissions") from e
-        return root, _once(p for p in _walk(root, recursive, unlisted) if os.path.isfile(p)
-                           or os.path.islink(p)), [], unlisted
+        return root, _once(filter(_not_a_folder, _walk(root, recursive, unlisted))), [], unlisted
     fixed = spec.split("*")[0].split("?")[0].split("[")[0]
     root = os.path.abspath(fixed if fixed.endswith(os.sep) else os.path.dirname(fixed) or ".")
     matched = glob.glob(spec, recursive=True)
-    files = _once(os.path.abspath(p) for p in matched if os.path.isfile(p) or os.path.islink(p))
+    files = _once(os.path.abspath(p) for p in matched if _not_a_folder(p))
     return root, files, [p for p in matched if os.path.isdir(p)], _unlisted_by_glob(spec)
+
+
+def _not_a_folder(path: str) -> bool:
+    """A file, a link (to a missing file: noted), or a special file (noted:
+    a named pipe or a device named x.jpg was dropped without a word)."""
+    return os.path.isfile(path) or os.path.islink(path) or special_kind(path) is not None
 
 
 def _unlisted_by_glob(spec: str) -> list[OSError]:
@@ -219,14 +224,16 @@ def find_inputs(spec: str, recursive: bool = True) -> tuple[list[InputFile], str
         the folders that could not be listed, those a glob matched), or a
         folder ``spec`` cannot be listed.
     """
+    if (why := not_a_file(spec)):  # Was "no image or video found" (<(cat x.jpg), /dev/null).
+        raise InputError(f"--input {spec} {why}")
     root, files, folders, unlisted = _files(spec, recursive)
-    dangling = _dangling_links(files)
+    left_out = _left_out(files)
     files = [p for p in files if os.path.isfile(p)]
     # A file named on its own is an input whatever its name ends with (a
     # photo's reader names the format it cannot read), but for a video of a
     # format not read (a .vob was noted, then failed as an image).
     alone = os.path.isfile(spec) and not spec.lower().endswith(UNREAD_VIDEO_EXTENSIONS)
-    unread = "; ".join(filter(None, (_unread_formats([] if alone else files), dangling,
+    unread = "; ".join(filter(None, (_unread_formats([] if alone else files), *left_out,
                                      _unlisted_note(unlisted))))
     keys = sorted(((os.path.relpath(p, root).replace(os.sep, "/"), p)
                    for p in files if _is_media(p) or alone),
@@ -248,16 +255,23 @@ def list_inputs(spec: str, recursive: bool = True) -> list[InputFile]:
     return find_inputs(spec, recursive)[0]
 
 
-def _dangling_links(files: Sequence[str]) -> str:
-    """"2 links to missing files left out (a/x.jpg -> ...)" for the images
-    and videos among ``files`` whose symbolic link points nowhere ("" when
-    none): a photo moved away behind a link was skipped without a word."""
+def _left_out(files: Sequence[str]) -> list[str]:
+    """The notes of the images and videos among ``files`` whose symbolic link
+    points nowhere, and of the special files (named pipes, devices, sockets):
+    both were left out without a word (a photo moved away behind a link,
+    ``mkfifo b.jpg``); [] when none."""
     dangling = [p for p in files if _is_media(p) and not os.path.exists(p)]
-    if not dangling:
-        return ""
-    example = f"{dangling[0]} -> {os.readlink(dangling[0])}"
-    return (f"{len(dangling)} link{'s' if len(dangling) > 1 else ''} to missing files left "
-            f"out (e.g. {example}): restore the files or remove the links")
+    special = [f"{p}: {special_kind(p)}" for p in files if special_kind(p)]
+    notes = []
+    if dangling:
+        notes.append(f"{len(dangling)} link{'s' if len(dangling) > 1 else ''} to missing files "
+                     f"left out (e.g. {dangling[0]} -> {os.readlink(dangling[0])}): restore the "
+                     "files or remove the links")
+    if special:
+        notes.append(f"{len(special)} special file(s) left out, not files ("
+                     f"{', '.join(special[:3])}{' ...' if len(special) > 3 else ''}): save what "
+                     "they give into files first")
+    return notes
 
 
 def _unread_formats(files: Sequence[str]) -> str:
@@ -299,166 +313,6 @@ def _unlisted_note(unlisted: Sequence[OSError]) -> str:
     shown = "; ".join(f"{e.filename}: {e.strerror or e}" for e in unlisted[:5])
     return (f"{len(unlisted)} folder(s) cannot be listed, their files not searched ({shown}"
             f"{' ...' if len(unlisted) > 5 else ''}): check their permissions")
-
-
-def without_own_outputs(inputs: list[InputFile], output_dir: str
-                        ) -> tuple[list[InputFile], list[InputFile]]:
-    """(inputs, left out): the inputs that are not predict.py's own outputs.
-
-    With ``--output_dir`` inside the ``--input`` folder (``--input .`` and the
-    default ``predictions``), a second run would find the first run's
-    annotated copies among its inputs, run them and write
-    ``x.pose.pose.jpg`` (or track the folder of copies as a video). A file
-    at the place where a run over these inputs, tracked or not, puts an
-    annotated copy (``<stem>.pose<ext>`` of an image, ``<key>.pose.avi`` of
-    a video or a folder of frames) is left out; the others keep the image
-    ids (indices) they would have without it. The same goes for the copies
-    in any other folder under ``--input`` that holds a ``predictions.json``
-    (an earlier run's ``--output_dir``).
-    """
-    written = set()
-    # Only folders an earlier run wrote to (its predictions.json is there): a
-    # user's own photo named x.pose.jpg was taken for a copy, then overwritten.
-    earlier = _earlier_output_dirs(inputs)
-    if os.path.isfile(os.path.join(output_dir, "predictions.json")):
-        earlier.add(os.path.abspath(output_dir))
-    for folder in earlier:
-        listed, roots = _copies_listed_in(folder)
-        written |= listed
-        # Where a run over these inputs puts copies (those of images without
-        # people are listed nowhere), unless that run's files show it had
-        # another --input: then a photo named x.pose.jpg there is the user's.
-        if not roots or _root(inputs) in roots:
-            written |= {os.path.abspath(item.drawn_output(folder)) for item in inputs}
-            written |= {os.path.abspath(sequence_output(folder, key, ".pose.avi"))
-                        for key, _ in sequences(inputs)}
-        # The copies of that run's photos without people (listed nowhere).
-        written |= _copies_of_inputs_under(folder, roots, inputs)
-    kept = [item for item in inputs if os.path.abspath(item.path) not in written]
-    left_out = [item for item in inputs if os.path.abspath(item.path) in written]
-    return [dataclasses.replace(item, index=i) for i, item in enumerate(kept)], left_out
-
-
-def overwritten_inputs(inputs: Sequence[InputFile], output_dir: str) -> list[str]:
-    """The inputs this run's annotated copies would overwrite (``--output_dir``
-    equal to ``--input`` with a photo of its own named ``x.pose.jpg``)."""
-    paths = {os.path.abspath(item.path) for item in inputs}
-    outputs = {os.path.abspath(item.drawn_output(output_dir)) for item in inputs}
-    outputs |= {os.path.abspath(sequence_output(output_dir, key, ".pose.avi"))
-                for key, _ in sequences(inputs)}
-    return sorted(paths & outputs)
-
-
-def _root(inputs: Sequence[InputFile]) -> str:
-    """The ``--input`` folder the inputs' keys are relative to."""
-    if not inputs:
-        return ""
-    return os.path.abspath(inputs[0].path)[:-len(inputs[0].key)]
-
-
-# In an output directory: the --input folders of the runs that wrote it (a
-# run that found nobody lists no input in its predictions.json).
-INPUT_ROOTS = ".inputs.json"
-
-
-def record_input_root(output_dir: str, inputs: Sequence[InputFile],
-                      remove: bool = False) -> None:
-    """Adds this run's ``--input`` folder to ``output_dir``'s record (read
-    by :func:`without_own_outputs` in later runs); ``remove``: takes it out
-    again (a run that wrote nothing: the folder as it was)."""
-    from keras_pose.files import write_json
-    if not inputs:
-        return
-    path, roots = os.path.join(output_dir, INPUT_ROOTS), _recorded_roots(output_dir)
-    if remove and _root(inputs) in roots:
-        roots.discard(_root(inputs))
-        if not roots:
-            os.remove(path)
-            return
-    elif remove or _root(inputs) in roots:
-        return
-    write_json(path, {"inputs": sorted(roots | ({_root(inputs)} if not remove else set()))})
-
-
-def _recorded_roots(folder: str) -> set[str]:
-    try:
-        with open(os.path.join(folder, INPUT_ROOTS), "rb") as f:
-            roots = json.load(f).get("inputs", [])
-    except (OSError, ValueError, AttributeError):  # None yet, or not ours to judge.
-        return set()
-    return {r for r in roots if isinstance(r, str)} if isinstance(roots, list) else set()
-
-
-def _copies_listed_in(folder: str) -> tuple[set[str], set[str]]:
-    """(copies, roots): the annotated copies an earlier run wrote into
-    ``folder`` (its output directory), as its own files list them (each
-    image of its ``predictions*.json``, each video or folder of frames of
-    its ``*.frames.json``), and the ``--input`` folders its entries show.
-    That run's inputs may have had another root than this run's
-    (``--input photos/trip``, then ``--input photos``): its copies were run
-    again as photos."""
-    copies, roots = set(), _recorded_roots(folder)
-    for name in os.listdir(folder):
-        if name.startswith("predictions") and name.endswith(".json"):
-            try:
-                with open(os.path.join(folder, name), "rb") as f:
-                    entries = json.load(f)
-            except (OSError, ValueError):  # Not ours to judge: nothing taken from it.
-                continue
-            entries = [e for e in entries if isinstance(e, dict) and isinstance(
-                e.get("file_name"), str) and e["file_name"]] if isinstance(entries, list) else []
-            copies |= {os.path.abspath(InputFile(e["file_name"], e["file_name"], 0).drawn_output(
-                folder)) for e in entries}
-            roots |= {os.path.abspath(e["path"])[:-len(e["file_name"])] for e in entries
-                      if isinstance(e.get("path"), str)
-                      and e["path"].replace(os.sep, "/").endswith("/" + e["file_name"])}
-    for parent, _, files in os.walk(folder):
-        copies |= {os.path.join(os.path.abspath(parent), f[:-len(".frames.json")] + ".pose.avi")
-                   for f in files if f.endswith(".frames.json")}
-    return copies, roots
-
-
-def _copies_of_inputs_under(folder: str, roots: set[str], inputs: Sequence[InputFile]
-                            ) -> set[str]:
-    """The inputs in ``folder`` (an earlier run's output directory) named as
-    an annotated copy (``a/x.pose.jpg``) of a photo under one of that run's
-    ``--input`` folders (``roots``/a/x.jpg): the copies of photos in which it
-    found nobody, whom no entry of its predictions.json lists."""
-    found = set()
-    top = os.path.abspath(folder) + os.sep
-    for item in inputs:
-        path = os.path.abspath(item.path)
-        copy_of = _copy_of(path, item.is_video)
-        if not (path.startswith(top) and copy_of):
-            continue
-        original = os.path.relpath(copy_of, top)
-        exists = os.path.exists if item.is_video else os.path.isfile
-        if any(exists(os.path.join(root, original)) for root in roots):
-            found.add(path)
-    return found
-
-
-def _copy_of(path: str, is_video: bool) -> str:
-    """The input whose annotated copy ``path`` is named as ("" when none):
-    ``<stem>.pose<ext>`` of a photo, ``<key>.pose.avi`` of a video or a
-    folder of frames (the photos' rule took a user's ``dance.pose.avi``
-    beside ``dance.avi`` for a copy: left out of every later run)."""
-    if is_video:
-        return path[:-len(".pose.avi")] if path.endswith(".pose.avi") else ""
-    stem, ext = os.path.splitext(path)
-    return stem[:-len(".pose")] + ext if stem.endswith(".pose") else ""
-
-
-def _earlier_output_dirs(inputs: Sequence[InputFile]) -> set[str]:
-    """The folders under ``--input`` (an input's folder or one above it, up
-    to ``--input``) that hold a ``predictions.json``: earlier runs' outputs."""
-    folders = set()
-    for item in inputs:
-        folder = os.path.dirname(os.path.abspath(item.path))
-        for _ in range(item.key.count("/") + 1):  # Up to --input's folder, not above.
-            folders.add(folder)
-            folder = os.path.dirname(folder)
-    return {f for f in folders if os.path.isfile(os.path.join(f, "predictions.json"))}
 
 
 def sequences(inputs: Sequence[InputFile], warn: bool = False

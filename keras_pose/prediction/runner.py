@@ -26,7 +26,8 @@ from keras_pose.data.images import ImageReadError, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.detection.results import NO_CATEGORY
 from keras_pose.signals import defer_interrupts, raise_lost_stop
-from keras_pose.prediction.input_pixels import VideoFrames, frame_source, open_video
+from keras_pose.prediction.input_pixels import (VideoFrames, frame_count_note, frame_source,
+                                                open_video, unopened_reason)
 from keras_pose.prediction.image_ids import boxes_file_ids, unlisted_image_id
 from keras_pose.prediction.inputs import InputFile, sequence_output, sequences
 from keras_pose.prediction.earlier_outputs import (INCOMPLETE, PREVIOUS, SEQUENCE_SUFFIXES,
@@ -217,13 +218,12 @@ class PredictionRun:
         """A video: an annotated video, per-frame JSON (and tracks)."""
         capture, rotation = open_video(item.path, self.upright)
         if not capture.isOpened():
-            self.summary.unreadable.append(f"{item.path}: cannot be opened as a video")
+            self.summary.unreadable.append(f"{item.path}: {unopened_reason(item.path)}")
             return
         if rotation:  # Listed as photos turned by their EXIF tag are (was unsaid).
             (self.summary.turned if self.upright else self.summary.not_turned).append(
                 f"{item.key} (a video: its rotation metadata, {rotation} degrees)")
         fps = capture.get(cv2.CAP_PROP_FPS) or FRAMES_FPS
-        declared = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         try:
             frames = VideoFrames(capture)
             decoded = iter(frames)
@@ -251,13 +251,9 @@ class PredictionRun:
                 f"{item.key}: {len(beyond)} boxes entr{'y' if len(beyond) == 1 else 'ies'} "
                 f"for frames past its {frames.count} (e.g. {beyond[-1]}; frames are numbered "
                 "from 0, as frames.json numbers them)")
-        if frames.count < declared:
-            # OpenCV stops at a truncated end (and some decoders pass over a
-            # frame they cannot decode) without a word: the user must hear of it.
-            self.summary.short_videos.append(
-                f"{item.path}: {frames.count} of the {declared} frames its header declares "
-                f"could be decoded (a truncated or damaged file, or a header's estimate); "
-                f"its outputs hold the {frames.count} frame{'s' * (frames.count != 1)} decoded")
+        note = frame_count_note(item.path, frames.count, frames.declared)
+        if note:  # Short of its header's count, or none declared (being written?).
+            self.summary.short_videos.append(note)
 
     def folders(self, items: Sequence[InputFile], track_config: Any,
                 fps: float = FRAMES_FPS) -> None:

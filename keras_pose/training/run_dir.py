@@ -41,14 +41,14 @@ import keras
 import numpy as np
 from absl import logging
 
-from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError, check_disk_room,
+from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError,
                                    epoch_directories, interrupted_best, is_complete,
                                    latest_epoch_checkpoint, load_weights_strict,
                                    pruned_epoch_leftovers, save_weights, unmarked_checkpoints,
                                    unmarked_error, weights_bytes, write_checkpoint_dir)
 from keras_pose.configs import ExperimentConfig, save_config
 from keras_pose.errors import UserError
-from keras_pose.files import write_json, written_by_dead_process
+from keras_pose.files import check_disk_room, write_json, written_by_dead_process
 from keras_pose.locks import DirectoryLock
 
 STATE_FILE = "state.json"

@@ -14,7 +14,7 @@ from keras_pose.configs import apply_overrides, get_experiment
 from keras_pose.configs.cli import build_config
 from keras_pose.data import coco, datasets, synthetic
 from keras_pose.data.coco_files import AnnotationError
-from keras_pose.file_kinds import saved_pipe
+from keras_pose.special_files import saved_pipe
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
 

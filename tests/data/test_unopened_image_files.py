@@ -100,10 +100,10 @@ def test_an_image_file_above_the_bound_is_skipped_for_training_and_refused_for_e
             records = datasets.load_records(config, "train")
             people = int(np.sum(intact.image_path == path))
             assert path not in set(records.image_path) and len(records) == len(intact) - people
-            assert records.skipped_reasons["image file over 1.0 GiB"] == people
+            assert records.skipped_reasons["image file over 0.5 GiB"] == people
         else:
             with pytest.raises(datasets.DatasetError,
-                               match=f"{path}: is 3.0 GiB, above the 1.0 GiB allowed"):
+                               match=f"{path}: is 3.0 GiB, above the 0.5 GiB allowed"):
                 datasets.load_records(config, "test", datasets.BoxMode(True))
 
 

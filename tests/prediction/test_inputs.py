@@ -4,8 +4,8 @@ inputs again."""
 import json
 import os
 
-from keras_pose.prediction.inputs import (list_inputs, natural_order, overwritten_inputs,
-                                         sequences, without_own_outputs)
+from keras_pose.prediction.inputs import list_inputs, natural_order, sequences
+from keras_pose.prediction.own_outputs import overwritten_inputs, without_own_outputs
 
 
 def _touch(root, *names):
@@ -294,7 +294,7 @@ def test_copies_of_an_earlier_run_over_another_root_are_left_out(tmp_path):
 def test_copies_of_an_earlier_run_that_found_nobody_are_left_out(tmp_path):
     """Its predictions.json was [] and named no --input folder: its copies
     (x.pose.jpg) were run again as photos."""
-    from keras_pose.prediction.inputs import record_input_root
+    from keras_pose.prediction.own_outputs import record_input_root
     _touch(tmp_path, "e/photos/a.jpg", "e/photos/b.jpg", "e/out/a.pose.jpg", "e/out/b.pose.jpg",
            "e/out/mine.pose.jpg")
     (tmp_path / "e" / "out" / "predictions.json").write_text("[]")

@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from keras_pose.prediction.inputs import find_inputs, list_inputs, without_own_outputs
+from keras_pose.prediction.inputs import find_inputs, list_inputs
+from keras_pose.prediction.own_outputs import without_own_outputs
 from keras_pose.prediction.runner import PredictionRun
 from tests.prediction.test_runner import _Poses, _StopAt, _video
 from tests.prediction.videos import mjpg_avi_bytes
@@ -102,7 +103,7 @@ def test_a_failed_move_aside_leaves_the_outputs_whole_and_the_run_goes_on(tmp_pa
 def test_a_users_video_named_like_a_photos_copy_is_not_left_out(tmp_path):
     """dance.pose.avi beside dance.avi was left out as predict.py's copy of
     dance.avi, whose copy is dance.avi.pose.avi."""
-    from keras_pose.prediction.inputs import record_input_root
+    from keras_pose.prediction.own_outputs import record_input_root
     folder = tmp_path / "d"
     folder.mkdir()
     for name in ("dance.avi", "dance.pose.avi", "clip.mp4"):

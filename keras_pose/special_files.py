@@ -10,11 +10,12 @@ data through :func:`saved_pipe`.
 from __future__ import annotations
 
 import atexit
+import glob
 import hashlib
 import os
 import stat
 import tempfile
-from typing import Optional
+from typing import Callable, Optional
 
 FIFO = "a named pipe (FIFO)"  # Also a shell's pipe, --detections <(...): /dev/fd/63.
 _KINDS = ((stat.S_ISFIFO, FIFO), (stat.S_ISCHR, "a character device"),
@@ -43,6 +44,20 @@ def not_a_file(path: str) -> Optional[str]:
     any other path."""
     kind = special_kind(path)
     return None if kind is None else f"is {kind}, not a file: save what it gives into a file first"
+
+
+def special_member(folder: str, subfolders: tuple, wanted: Callable[[str], bool]
+                   ) -> Optional[str]:
+    """``"<file> is a named pipe (FIFO), not a file: ..."`` for the first
+    file of ``folder`` (or of its ``subfolders``; "" is the folder itself)
+    whose name is ``wanted`` and that is a special file; None when none is.
+    For a reader whose own error would name another cause ("incomplete", "not
+    a checkpoint") for a folder whose file is a pipe."""
+    for sub in subfolders:
+        for member in sorted(glob.glob(os.path.join(glob.escape(folder), sub, "*"))):
+            if wanted(os.path.basename(member)) and not_a_file(member):
+                return f"{member} {not_a_file(member)}"
+    return None
 
 
 def not_text(path: str) -> Optional[str]:
