@@ -292,4 +292,4 @@ def _remove_autograph_files() -> None:
 
 
 if __name__ == "__main__":
-    app.run(_main_leaving)
+    app.run(_main_leaving, flags_parser=cli.flags_parser)

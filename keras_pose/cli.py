@@ -45,6 +45,22 @@ def error_message(error: BaseException) -> str:
     return str(error)
 
 
+def flags_parser(argv: Sequence[str]) -> list[str]:
+    """absl's flag parsing for ``app.run(main, flags_parser=...)``: a flag
+    refused while absl parses (an empty path, ``--runtime foo``, an unknown
+    flag) is one line ``<tool>: error: ...``, exit code 1, as every other
+    flag error; absl's own parser printed "FATAL Flags parsing error: ..."
+    and a second line."""
+    from absl import flags
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        # Several flags' errors at once (absl's validators): one line still.
+        print(f"{os.path.basename(argv[0])}: error: "
+              f"{'; '.join(error_message(e).splitlines())}", file=sys.stderr)
+        sys.exit(1)
+
+
 def refuse_arguments(argv: Sequence[str], pattern_fixes: Optional[dict] = None) -> None:
     """Words after the flags (an unquoted path with a space: ``--output my
     export``; a shell pattern: ``--checkpoint runs/*/best``) are refused;

@@ -197,4 +197,4 @@ def _work():
     _report(times)
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser)

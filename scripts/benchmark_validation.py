@@ -139,4 +139,4 @@ def _measure(config):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser)

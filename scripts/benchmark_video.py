@@ -485,4 +485,4 @@ def _work():
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser)

@@ -113,5 +113,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from keras_pose import cli
     flags.mark_flags_as_required(["input", "output"])
-    app.run(main)
+    app.run(main, flags_parser=cli.flags_parser)

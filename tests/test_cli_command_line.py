@@ -143,3 +143,24 @@ def test_words_after_the_flags_are_one_error_line(script, args, message, tmp_pat
     assert proc.stderr.strip().splitlines()[-1] == message
     assert "USAGE" not in proc.stderr + proc.stdout and "--flagfile" not in proc.stderr
     assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("predict.py", ["--output_dir="], "predict.py: error: flag --output_dir=: --output_dir is "
+     "empty: give a path, or leave the flag out"),
+    ("evaluate.py", ["--runtime", "foo"], "evaluate.py: error: flag --runtime=foo: value "
+     "should be one of <tf|onnxruntime|openvino>"),
+    ("train.py", ["--nosuchflag"], "train.py: error: Unknown command line flag 'nosuchflag'"),
+    (os.path.join("scripts", "export_saved_model.py"), ["--output="],
+     "export_saved_model.py: error: flag --checkpoint=None: Flag --checkpoint must have a "
+     "value other than None.; flag --output=: --output is empty: give a path, or leave the "
+     "flag out"),
+])
+def test_a_flag_refused_while_absl_parses_is_one_error_line(script, args, message, tmp_path):
+    """Was absl's "FATAL Flags parsing error: ..." and a second line."""
+    proc = subprocess.run([sys.executable, os.path.join(REPO, script), *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith(
+        ("W0000", "I0000", "E0000", "WARNING: All log"))]
+    assert lines == [message]
