@@ -14,6 +14,7 @@ from absl import logging
 
 from keras_pose.detection import runtimes
 from keras_pose.errors import UserError
+from keras_pose.output_streams import shown
 
 
 class DamagedExportError(UserError, RuntimeError):
@@ -54,7 +55,7 @@ def cached_network(model, runtime: str, precision: str, name: Optional[str],
             raise
         damaged = e
     logging.warning("The cached detector export %s cannot be read (%s): exporting it again",
-                    directory, damaged.problem)
+                    shown(directory), damaged.problem)
     try:
         runtimes.cached_export(model, runtime, precision, name, root, write, again=True)
     except (OSError, UserError, runtimes.ExportError) as e:

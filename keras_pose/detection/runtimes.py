@@ -57,6 +57,7 @@ from absl import logging
 
 from keras_pose.errors import MissingPackageError, install_command
 from keras_pose.openvino_settings import compile_config, core, nncf_quantize, tf_conversion
+from keras_pose.output_streams import shown
 from keras_pose.signals import interrupts_kept
 from keras_pose.tf_paths import path_or_bytes
 
@@ -422,7 +423,7 @@ def cached_export(model, runtime: str, precision: str = "fp32", name: Optional[s
         def write(tmp):
             export_network(model, tmp, runtime, precision, name=name)
     logging.info("Exporting the detector network to %s at %s, once (D-FINE-S: minutes) into "
-                 "%s", runtime, precision, directory)
+                 "%s", runtime, precision, shown(directory))  # Escaped: a name not UTF-8.
     start = time.perf_counter()
     write_directory_atomically(directory, write, marker=COMPLETE)
     logging.info("Exported in %.0f s", time.perf_counter() - start)

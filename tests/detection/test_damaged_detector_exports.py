@@ -188,7 +188,9 @@ def test_a_guarded_export_without_its_verdict_is_made_again(edit, problem, stand
 def _converter_missing(monkeypatch):
     for exporter in ("tf2onnx", "onnx"):
         monkeypatch.setitem(sys.modules, exporter, None)  # Not installed.
-    return "the onnxruntime detector at fp32 needs tf2onnx, onnx: pip install tf2onnx onnx"
+    return ("the onnxruntime detector at fp32 needs tf2onnx, onnx: pip install "
+            "\"tf2onnx<2,>=1.17\" \"onnx<2,>=1.23\" (or pip install -e \".[deploy]\" in "
+            "keras-pose's folder)")
 
 
 def _cache_not_writable(monkeypatch):
