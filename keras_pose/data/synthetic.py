@@ -20,7 +20,9 @@ drawn in front, v=0 (with x = y = 0) outside the image.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import json
 import os
 from typing import Optional
@@ -377,21 +379,75 @@ def ensure_dataset(root: str, num_train: int = 400, num_val: int = 50, seed: int
                                 root)
     marker = os.path.join(root, _MARKER)
     wanted = _params(num_train, num_val, seed, train_split, val_split)
-    if os.path.isfile(marker):
-        earlier = _read_marker(marker)
-        if earlier == wanted or _holds_splits(earlier, wanted):
-            return False
+    marked = os.path.isfile(marker)
+    earlier = _read_marker(marker) if marked else None
+    there = marked and (earlier == wanted or _holds_splits(earlier, wanted))
+    if marked and not there:
         _refuse_if_foreign_files(root, earlier, wanted)
-    elif os.path.isdir(root) and os.listdir(root):
+    elif not marked and os.path.isdir(root) and os.listdir(root):
         # errno and filename: a user's problem, one line (was a traceback).
         raise FileExistsError(
             errno.EEXIST, f"{root} exists and is not a synthetic data set; give another "
             "data.root / --data_dir for --dataset synthetic (its files are left alone)", root)
+    reader = _reader_lock(os.path.realpath(root))  # This process reads the set from here on.
+    if there:
+        return False
     if train_split == val_split:  # generate() would write both into one split.
         raise SplitsError(f"data.train_set and data.test_set are both {train_split!r}: the "
                          f"synthetic data set in {root} is generated with two splits of "
                          "different names (its train split can be evaluated once it exists)")
+    if marked:  # Another set of these files: none may read them now.
+        _take_alone(reader, root, earlier, wanted)
     logging.info("Generating the synthetic data set (%d train, %d val images) in %s",
                  num_train, num_val, root)
-    generate(root, num_train, num_val, seed, train_split, val_split)
+    try:
+        generate(root, num_train, num_val, seed, train_split, val_split)
+    finally:
+        _share(reader)
     return True
+
+
+@functools.cache
+def _reader_lock(real_root: str):
+    """This process's shared lock (flock) on ``.<name>.readers`` beside the
+    set, held to the process's end: the set is read by it (train.py,
+    evaluate.py, ...). None where no lock can be taken (no flock, a folder
+    that cannot be written): the set is then not guarded."""
+    try:
+        import fcntl
+        parent, name = os.path.split(real_root)
+        os.makedirs(parent, exist_ok=True)  # Generating the set makes it anyway.
+        lock = open(os.path.join(parent, f".{name}.readers"), "a")
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_SH)
+    except OSError:
+        lock.close()
+        return None
+    return lock
+
+
+def _take_alone(reader, root: str, earlier: Optional[dict], wanted: dict) -> None:
+    """This process's lock on the set made exclusive before its files are
+    replaced, or FileExistsError: another process reads them (a running
+    train.py lost half its images, its validations the rest, exit code 0)."""
+    if reader is None:
+        return
+    import fcntl
+    try:
+        fcntl.flock(reader, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        changed = ", ".join(f"{k} {(earlier or {}).get(k)!r} -> {v!r}" for k, v in
+                            wanted.items() if (earlier or {}).get(k) != v)
+        raise FileExistsError(
+            errno.EBUSY, f"{root} is read by another run (a train.py or evaluate.py still "
+            f"running): generating it again with other settings ({changed}) would replace its "
+            "images under it; give another --data_dir, or run again once it ends", root) from None
+
+
+def _share(reader) -> None:
+    if reader is not None:
+        import fcntl
+        with contextlib.suppress(OSError):
+            fcntl.flock(reader, fcntl.LOCK_SH)

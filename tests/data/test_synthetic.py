@@ -105,7 +105,8 @@ def test_a_generation_killed_midway_leaves_nothing_after_the_next_one(tmp_path):
     leftovers = [n for n in os.listdir(tmp_path) if n.startswith("synthetic.tmp-")]
     assert len(leftovers) == 1, os.listdir(tmp_path)
     assert synthetic.ensure_dataset(root, num_train=4, num_val=2)
-    assert sorted(os.listdir(tmp_path)) == ["synthetic"]
+    # The set, and its readers' lock beside it (test_a_set_read_by_another_run...).
+    assert sorted(os.listdir(tmp_path)) == [".synthetic.readers", "synthetic"]
 
 
 def test_other_settings_are_not_generated_over_files_of_the_users(tmp_path):
@@ -145,3 +146,30 @@ def test_its_train_split_is_evaluated_as_it_is(tmp_path):
         synthetic.ensure_dataset(str(tmp_path / "new"), num_train=4, num_val=2,
                                  val_split="train")
     assert not os.path.exists(tmp_path / "new")
+
+
+def test_a_set_read_by_another_run_is_not_generated_again_under_it(tmp_path):
+    """train.py read a set while another command (a second train.py, an
+    evaluate.py) asked for it with other sizes: its images were replaced
+    under it (half its training samples skipped, validations failed, exit
+    code 0). Now refused while the reader runs; generated again after."""
+    import subprocess
+    import sys
+    root = str(tmp_path / "syn")
+    code = ("import sys, time; from keras_pose.data import synthetic; "
+            "synthetic.ensure_dataset(sys.argv[1], num_train=3, num_val=2); "
+            "print('reading', flush=True); time.sleep(60)")
+    reader = subprocess.Popen([sys.executable, "-c", code, root], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert reader.stdout.readline().strip() == "reading"
+        with pytest.raises(FileExistsError, match=r"syn is read by another run .*\(num_train "
+                           r"3 -> 4\) would replace its images under it; give another "
+                           r"--data_dir, or run again once it ends"):
+            synthetic.ensure_dataset(root, num_train=4, num_val=2)
+        assert not synthetic.ensure_dataset(root, num_train=3, num_val=2)  # Read alike: fine.
+    finally:
+        reader.kill()
+        reader.wait()
+    assert synthetic.ensure_dataset(root, num_train=4, num_val=2)
+
