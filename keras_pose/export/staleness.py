@@ -125,3 +125,30 @@ def _unguarded(path: str, sidecar: dict, data_guard: Optional[str]) -> Stale:
             "tell a worse export, and "
             f"{data_guard} is on disk to calibrate and check it on")
     return None
+
+
+def outdated_in_checkpoint(path: str, sidecar: dict) -> Optional[str]:
+    """Why the export ``path``, given as a checkpoint itself, may not be the
+    network its folder says: it sits in ``<checkpoint>/exports/<runtime>-<precision>/``
+    and was made from other weights than ``<checkpoint>`` holds now (training
+    replaced ``best/`` while it was exported: the export moved into the new
+    ``best/`` and evaluate.py ran the older epoch's network, unsaid); None
+    when it is not in such a folder or was made from these weights."""
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(path)))
+    source = sidecar.get("source")
+    if os.path.basename(folder) != "exports" or not isinstance(source, dict):
+        return None
+    checkpoint = os.path.dirname(folder)
+    from keras_pose.checkpoint import is_model_checkpoint
+    from keras_pose.export.checkpoint_version import checkpoint_digest
+    if not is_model_checkpoint(checkpoint):
+        return None
+    try:
+        if checkpoint_digest(checkpoint) == source.get("digest"):
+            return None
+    except OSError:
+        return None
+    return (f"{path} was exported from other weights than {checkpoint} holds now (the "
+            "checkpoint was replaced after the export: a newer best/ or epoch); it runs the "
+            f"network it was made from: give --checkpoint {checkpoint} with --runtime and "
+            "--precision to export the weights it holds")

@@ -19,6 +19,7 @@ import os
 from typing import Any, Optional, Sequence
 
 import tensorflow as tf
+from absl import logging
 
 from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
 from keras_pose.configs import ExperimentConfig, apply_overrides, load_config
@@ -137,8 +138,13 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
 def _load_resolved(resolved: Any, overrides: Sequence[str]) -> PoseModel:
     """The PoseModel of a resolved checkpoint, SavedModel or export."""
     if resolved.kind == "export":
-        from keras_pose.export.runtimes import load_export
-        return load_export(resolved.path, overrides)
+        from keras_pose.export.runtimes import load_export, read_sidecar
+        from keras_pose.export.staleness import outdated_in_checkpoint
+        pose_model = load_export(resolved.path, overrides)
+        outdated = outdated_in_checkpoint(resolved.path, read_sidecar(resolved.path))
+        if outdated:
+            logging.warning("%s", outdated)
+        return pose_model
     if resolved.kind == "saved_model":
         return load_saved_model(resolved.path, overrides)
     model, config = load_model(resolved.path)
