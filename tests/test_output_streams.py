@@ -161,7 +161,9 @@ def test_evaluate_finishes_with_a_broken_pipe_as_stderr(tiny_exported, tmp_path)
     try:
         proc = subprocess.run([sys.executable, "evaluate.py", "--checkpoint", tiny_exported[2],
                                "--dataset", "synthetic", "--data_dir", root, "--output_dir",
-                               str(tmp_path / "ev")], cwd=REPO, env=tool_env(), stderr=stderr,
+                               str(tmp_path / "ev"), "--set", "data.synthetic_train_images=1",
+                               "--set", "data.synthetic_val_images=3"],  # The set made here.
+                              cwd=REPO, env=tool_env(), stderr=stderr,
                               stdout=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(stderr)
