@@ -109,7 +109,7 @@ cli.check_path_flag("annotations")
 
 def _image_ids(path):
     """{file_name: id} of an annotation file's images."""
-    from keras_pose.detection.box_files import special_file_refusal
+    from keras_pose.special_files import special_file_refusal
     from keras_pose.errors import FlagError
     refusal = special_file_refusal(path, "--annotations")  # A pipe blocked unsaid.
     if refusal:

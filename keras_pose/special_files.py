@@ -2,8 +2,9 @@
 regular file: a named pipe (FIFO) blocks its reader until a writer comes,
 possibly forever, and a device never ends (``/dev/zero``), so a reader asks
 :func:`special_kind` (or :func:`file_problem`) first and names the kind in
-its message; a reader that opens its file more than once takes a pipe's
-data through :func:`saved_pipe`.
+its message (:func:`special_file_refusal` for a JSON input that may be a
+shell's pipe, ``--boxes <(cmd)``); a reader that opens its file more than
+once takes a pipe's data through :func:`saved_pipe`.
 (Ground floor: imports nothing of the project.)
 """
 
@@ -16,6 +17,8 @@ import os
 import stat
 import tempfile
 from typing import Callable, Optional
+
+from absl import logging
 
 FIFO = "a named pipe (FIFO)"  # Also a shell's pipe, --detections <(...): /dev/fd/63.
 _KINDS = ((stat.S_ISFIFO, FIFO), (stat.S_ISCHR, "a character device"),
@@ -58,6 +61,23 @@ def special_member(folder: str, subfolders: tuple, wanted: Callable[[str], bool]
             if wanted(os.path.basename(member)) and not_a_file(member):
                 return f"{member} {not_a_file(member)}"
     return None
+
+
+def special_file_refusal(path: str, what: str) -> Optional[str]:
+    """The end of the refusal of a JSON input ``path`` given as ``what``
+    (``the boxes file``, ``--annotations``) that is a special file (a device
+    never ends: /dev/zero filled the memory); None for a named pipe, said in
+    one warning before it is opened (``--boxes <(cmd)`` is one; one without a
+    writer waited forever, unsaid), and for any other path."""
+    try:
+        pipe = stat.S_ISFIFO(os.stat(path).st_mode)
+    except (OSError, ValueError):  # The open's own error says why.
+        pipe = False
+    if pipe:
+        logging.warning("waiting for data on %s %s (a named pipe): it is read when its writer "
+                        "has written it and closed it", what, path)
+        return None
+    return not_a_file(path)
 
 
 def not_text(path: str) -> Optional[str]:

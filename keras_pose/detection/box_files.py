@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import stat
 import unicodedata
 from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
@@ -28,7 +26,7 @@ from absl import logging
 
 from keras_pose.detection.results import NO_CATEGORY, results_entries
 from keras_pose.errors import UserError
-from keras_pose.special_files import not_a_file
+from keras_pose.special_files import special_file_refusal
 
 Key = Union[str, int]
 # {relative path / file name / image id: (boxes (M, 4), scores (M,)[,
@@ -80,23 +78,6 @@ def name_form(name: str) -> str:
     as typed) matched no file of that name written by macOS (NFD, e plus a
     combining accent), which printed the same."""
     return unicodedata.normalize("NFC", file_key(name))
-
-
-def special_file_refusal(path: str, what: str) -> Optional[str]:
-    """The end of the refusal of a JSON input ``path`` given as ``what``
-    (``the boxes file``, ``--annotations``) that is a special file (a device
-    never ends: /dev/zero filled the memory); None for a named pipe, said in
-    one warning before it is opened (``--boxes <(cmd)`` is one; one without a
-    writer waited forever, unsaid), and for any other path."""
-    try:
-        pipe = stat.S_ISFIFO(os.stat(path).st_mode)
-    except (OSError, ValueError):  # The open's own error says why.
-        pipe = False
-    if pipe:
-        logging.warning("waiting for data on %s %s (a named pipe): it is read when its writer "
-                        "has written it and closed it", what, path)
-        return None
-    return not_a_file(path)
 
 
 def _read_json(path: str) -> Any:
