@@ -73,6 +73,7 @@ from keras_pose.files import write_atomically, write_files_atomically, write_jso
 from keras_pose.inference.loading import PoseModel, load_saved_model, with_overrides
 from keras_pose.openvino_settings import core, nncf_quantize, tf_conversion
 from keras_pose.signals import interrupts_kept
+from keras_pose.special_files import special_kind
 from keras_pose.tf_paths import path_text, plain_tempdir
 
 FORMATS = ("saved_model", "onnx", "openvino", "litert")
@@ -310,6 +311,9 @@ def _write_litert(fused, signature, path, precision, calibration) -> None:
 def read_sidecar(path: str) -> dict:
     """The sidecar of an artifact written by :func:`export_network`."""
     side = sidecar_path(path)
+    kind = special_kind(side)
+    if kind:  # Was "has no <side>": isfile is False for a pipe or a device.
+        raise DamagedExportError(f"{side}, the sidecar of {path}, is {kind}, not a file")
     if not os.path.isfile(side):
         raise MissingFileError(f"{path} has no {os.path.basename(side)}: it was not "
                                "written by keras_pose.export.runtimes.export_network "

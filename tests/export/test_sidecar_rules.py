@@ -223,3 +223,17 @@ def test_a_checkpoint_replaced_while_read_gives_the_new_weights_and_their_digest
     crops = np.random.default_rng(2).normal(size=(1, 64, 64, 3)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(read.network(crops)),
                                   newer(crops, training=False).numpy())
+
+
+def test_a_sidecar_that_is_a_named_pipe_is_named_as_one(tmp_path):
+    """A FIFO where the sidecar belongs was "has no m.json: not written by
+    export_network" (isfile is False for a pipe): it is named by its kind, as a
+    damaged export, without being opened (which would wait for a writer)."""
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"not read")
+    os.mkfifo(tmp_path / "m.json")
+    with pytest.raises(runtimes.DamagedExportError,
+                       match=r"m\.json, the sidecar of .*m\.onnx, is a named pipe \(FIFO\), "
+                             r"not a file") as raised:
+        runtimes.load_export(str(path))
+    assert "export the checkpoint again" in str(raised.value)
