@@ -7,8 +7,12 @@ PNG/BMP/GIF/WebP): training (in ``tf.data``; unreadable images are skipped and
 counted), evaluation (in ``tf.data``; an unreadable image is an error that
 names it), prediction (here; skipped, reported and counted) and the exported
 SavedModel (in the graph). So a file gets the same decision everywhere: TF
-refuses truncated or corrupt JPEGs and PNGs that OpenCV would half-decode
-(OpenCV 4) or accept (a corrupt JPEG with a duplicated SOF marker).
+refuses JPEGs and PNGs cut short that OpenCV would half-decode (OpenCV 4),
+and a corrupt JPEG with a duplicated SOF marker that OpenCV accepts. A JPEG
+whose data is damaged but runs to its end marker (bit rot, a zeroed
+stretch, a file cut short and given an end) decodes to its full size, the
+damage in its pixels, as OpenCV and libjpeg decode it: only libjpeg's
+"Corrupt JPEG data" lines on stderr, which name no file, tell.
 Whole images in unusual formats are decoded as the reference's
 ``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
 PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
@@ -255,6 +259,14 @@ def unreadable_reason(path: str) -> str:
     except ImageReadError as e:
         return e.reason
     return "cannot be read or decoded"
+
+
+def unreadable_images_error(bad: Sequence[str], among: str, fix: str = "") -> ImageReadError:
+    """The error naming the unreadable files ``bad`` (the first one's reason:
+    an animated WebP's, a TIFF's...) ``among`` (``"the evaluation images"``),
+    then ``fix`` (``"; replace them ..."``)."""
+    return ImageReadError(bad[0], f"{unreadable_reason(bad[0])} ({len(bad)} such image(s) among "
+                                  f"{among}: {', '.join(bad[:5])}){fix}")
 
 
 def find_unreadable_images(paths: Sequence[str], limit: int = 5) -> list[str]:

@@ -250,6 +250,25 @@ def check_readable(paths: Sequence[str], where: str = "of the training split",
         + f"; replace them or remove their entries from {source or 'the annotation file'}")
 
 
+def undecodable_images(paths: Sequence[str], num_parallel_calls: int = -1) -> list[str]:
+    """The distinct files among ``paths`` (in order of first appearance)
+    that tf.data's decoder refuses, every file decoded once, in parallel:
+    for data read again and again (the validation images, each epoch), where
+    a file found bad only when first read would fail every validation.
+    ``num_parallel_calls``: files decoded at once (-1: tf.data's choice)."""
+    unique = list(dict.fromkeys(str(p) for p in paths))
+    if not unique:
+        return []
+    calls, files = (AUTOTUNE if num_parallel_calls == -1 else num_parallel_calls), tf.constant(unique)
+    decoded = tf.data.Dataset.from_tensor_slices(np.arange(len(unique))).map(
+        lambda i: (i, tf.shape(decoding.decode_image_tf(tf.io.read_file(files[i])))),
+        num_parallel_calls=calls).ignore_errors()  # A refused file is dropped, the rest go on.
+    good = np.zeros(len(unique), bool)
+    for i, _ in decoded.as_numpy_iterator():
+        good[i] = True
+    return [path for path, ok in zip(unique, good) if not ok]
+
+
 def image_file_problems(paths: Sequence[str]) -> dict[str, tuple[str, str]]:
     """The files among ``paths`` that tf.data must not read, by path: (the
     reason their people are skipped for, what is wrong, to follow the path

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.data.images import ImageReadError, find_unreadable_images, unreadable_reason
+from keras_pose.data.images import find_unreadable_images, unreadable_images_error
 from keras_pose.data.pipeline import build_eval_dataset
 from keras_pose.inference.estimator import TopDownEstimator
 from keras_pose.signals import defer_interrupts, raise_lost_stop
@@ -102,8 +102,7 @@ def predict_records(estimator: TopDownEstimator, records: Any, *, batch_size: in
         if not bad:
             raise
         # The first one's reason (an animated WebP's was "cannot be read").
-        raise ImageReadError(bad[0], f"{unreadable_reason(bad[0])} ({len(bad)} such image(s) "
-                             f"among the evaluation images: {', '.join(bad[:5])})") from e
+        raise unreadable_images_error(bad, "the evaluation images") from e
     if not np.all(seen == 1):
         raise RuntimeError(f"the evaluation crops covered {int(np.sum(seen > 0))} of {n} "
                            "people")  # A pipeline bug, not a user error.

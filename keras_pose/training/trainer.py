@@ -21,7 +21,7 @@ import contextlib
 import dataclasses
 import math
 import os
-from typing import Any, Iterator, Optional
+from typing import Iterator, Optional
 
 import keras
 import tensorflow as tf
@@ -33,7 +33,6 @@ from keras_pose.codec import build_codec
 from keras_pose.configs import ExperimentConfig, config_to_dict, load_config, save_config
 from keras_pose.convert.pretrained import initialize_backbone
 from keras_pose.data import datasets, pipeline, samples
-from keras_pose.data.records import PersonRecords
 from keras_pose.errors import UserError
 from keras_pose.models import build_model_from_config
 from keras_pose.training import callbacks as cb
@@ -56,6 +55,7 @@ from keras_pose.training.resume import (agreed_checkpoint, check_resume, log_cha
                                        refuse_checkpoint_as_model_dir, refuse_legacy,
                                        refuse_other_schedule)
 from keras_pose.training.schedule import base_learning_rate, learning_rate_for_epoch
+from keras_pose.training.validation_data import validation_setup
 
 
 # ---------------------------------------------------------------------------
@@ -122,72 +122,6 @@ def _plan(config: ExperimentConfig, strategy: tf.distribute.Strategy, num_people
                  base_learning_rate(t.learning_rate, global_batch, t.reference_global_batch,
                                     t.scale_lr_with_batch),
                  is_chief(strategy), worker_dir(model_dir, strategy))
-
-
-@dataclasses.dataclass
-class _Validation:
-    """What validation during training needs, loaded once."""
-
-    config: ExperimentConfig
-    records: Any
-    metric: Any
-    box_mode: Any
-
-    def table(self, metrics: dict) -> str:
-        from keras_pose.evaluation.runner import arch_name, table_title
-        # Validation runs the network as it trains: under mixed_bfloat16 its AP
-        # is bf16's (0.685 where the saved weights give 0.688), said as such.
-        precision = resolve_precision(self.config.train.precision)
-        title = table_title(self.config, self.box_mode, self.config.train.val_flip_test,
-                            None if precision == "fp32" else f"tf {precision}")
-        return self.metric.table(metrics, arch_name(self.config), title) if metrics else ""
-
-    def how(self) -> str:
-        """What a validation value depends on besides the weights: data,
-        boxes, flip test, and a digest of the settings and files (recorded
-        with each value)."""
-        from keras_pose.evaluation.runner import table_title, validation_digest
-        return (table_title(self.config, self.box_mode, self.config.train.val_flip_test, None)
-                + f" | settings {validation_digest(self.config, self.box_mode)}")
-
-
-def _validation_setup(config: ExperimentConfig, chief: bool,
-                      train: PersonRecords) -> Optional[_Validation]:
-    """The validation data and metric, loaded and checked once, before any
-    training (against the ``train`` people); None when validation is off or
-    the split has no file."""
-    t = config.train
-    if t.validate_every <= 0 or not chief:
-        return None
-    val_config = config.replace(test=dataclasses.replace(config.test,
-                                                         use_gt_boxes=t.val_use_gt_boxes))
-    if not os.path.isfile(datasets.annotation_file(val_config, "test")):
-        logging.warning("Validation disabled: no %s", datasets.annotation_file(val_config, "test"))
-        return None
-    if datasets.is_test_split(val_config):  # Its metric has no number: a KeyError after epoch 1.
-        raise TrainingError(
-            f"validation split {val_config.data.test_set} "
-            f"({datasets.annotation_file(val_config, 'test')}) has no keypoint labels to "
-            "score: give a labelled split as --set data.test_set=<split>, or --set "
-            "train.validate_every=0 to train without validation")
-    from keras_pose.evaluation.metrics import check_records, metric_for
-    try:
-        box_mode = datasets.resolve_box_mode(val_config, t.val_use_gt_boxes)
-        metric = metric_for(val_config)
-        records = datasets.load_records(val_config, "test", box_mode)
-        # Keypoints in another order would validate every epoch at AP 0, in silence.
-        datasets.check_validation_keypoints(
-            val_config, records, train, "the model of this run (training split "
-            f"{datasets.annotation_file(config, 'train')})")
-        check_records(metric, records, val_config)
-    except UserError as e:  # The way out of the data's problem, or of validating.
-        raise TrainingError(f"validation split: {e} (--set train.validate_every=0 trains "
-                            "without validation)") from e
-    logging.info("Validation every %d epoch(s) and after the last, on %d people of %s with %s, %s",
-                 t.validate_every,
-                 len(records), val_config.data.test_set, box_mode.describe(),
-                 "flip test" if t.val_flip_test else "no flip test")
-    return _Validation(val_config, records, metric, box_mode)
 
 
 def _build(config: ExperimentConfig, strategy: tf.distribute.Strategy, plan: _Plan,
@@ -457,7 +391,7 @@ def _checks(config: ExperimentConfig, plan: _Plan, records, model_dir: str, expo
     refuses the run); returns the validation setup (None: no validation)."""
     # Data that would never yield a sample.
     pipeline.check_readable(list(dict.fromkeys(records.image_path)), source=records.source)
-    validation = _validation_setup(config, plan.chief, records)
+    validation = validation_setup(config, plan.chief, records)
     if export and plan.chief:
         check_export_place(os.path.join(model_dir, "saved_model"))
     refuse_legacy(plan.directory)

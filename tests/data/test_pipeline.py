@@ -204,6 +204,22 @@ def test_eval_dataset_decodes_each_image_once_and_crops_with_the_crop_op(coco_re
     assert sorted(seen) == list(range(len(coco_records)))
 
 
+def test_undecodable_images_are_every_file_the_decoder_refuses_once_each(coco_records,
+                                                                          tmp_path):
+    """Each broken kind among readable photos, each path listed twice (people
+    of one image): the refused files once each, in order of first appearance,
+    the readable ones (the decodable unusual kinds too) not."""
+    paths = list(dict.fromkeys(coco_records.image_path))
+    broken = [broken_images.write_variant(paths[0], str(tmp_path), f"b{i}", kind)
+              for i, kind in enumerate(broken_images.UNREADABLE)]
+    decodable = [broken_images.write_variant(paths[0], str(tmp_path), f"d{i}", kind)
+                 for i, kind in enumerate(broken_images.DECODABLE)]
+    mixed = [p for pair in zip(paths, broken[:4]) for p in pair] + broken[4:] + decodable
+    assert pipeline.undecodable_images(mixed + mixed[::-1], num_parallel_calls=2) == broken
+    assert pipeline.undecodable_images(paths + decodable) == []
+    assert pipeline.undecodable_images([]) == []
+
+
 def test_eval_dataset_fails_on_an_unreadable_image(coco_records, tmp_path):
     values = coco_records.to_dict()
     values["image_path"] = values["image_path"].astype(object)

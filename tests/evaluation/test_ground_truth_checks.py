@@ -78,7 +78,7 @@ def test_a_validation_split_with_no_person_to_score_stops_training_before_it_sta
     every epoch; now the refusal of the ground-truth boxes, before training."""
     import dataclasses
 
-    from keras_pose.training.trainer import TrainingError, _validation_setup
+    from keras_pose.training.validation_data import TrainingError, validation_setup
     root = _copy(coco_root, tmp_path)
     source = _edit_annotations(root, _no_keypoints)
     config = _tiny_config("coco", root, 17)
@@ -91,7 +91,7 @@ def test_a_validation_split_with_no_person_to_score_stops_training_before_it_sta
                 f"labelled keypoints: 14){NEEDS_PEOPLE} (--set train.validate_every=0 trains "
                 "without validation)")
     with pytest.raises(TrainingError, match="^" + re.escape(expected) + "$"):
-        _validation_setup(config, True, train)
+        validation_setup(config, True, train)
 
 
 def test_a_split_with_one_person_to_score_is_evaluated_with_detections(

@@ -395,13 +395,13 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
     import shutil
 
     from keras_pose.data import datasets
-    from keras_pose.training.trainer import _validation_setup
+    from keras_pose.training.validation_data import validation_setup
     root = tmp_path / "data"
     shutil.copytree(fast_config.data.root, root)
     config = apply_overrides(fast_config, [f"data.root={root}", "train.validate_every=1"])
     config = datasets.resolve_dataset_config(config)
     train_people = datasets.load_records(config, "train")
-    assert _validation_setup(config, True, train_people) is not None
+    assert validation_setup(config, True, train_people) is not None
     val_file = datasets.annotation_file(config, "test")
     data = json.load(open(val_file))
     for cat in data["categories"]:
@@ -414,7 +414,7 @@ def test_validation_data_with_the_keypoints_in_another_order_is_refused(tmp_path
     with pytest.raises(TrainingError, match=r"validation split: .* has keypoints \['right_ankle'"
                        r", .* but the model of this run \(training split .*\) was trained on "
                        r"\['nose'.*\(--set train.validate_every=0 trains without validation\)"):
-        _validation_setup(config, True, train_people)
+        validation_setup(config, True, train_people)
 
 
 def _rename_keypoints(annotation_file, names):
@@ -429,7 +429,7 @@ def test_keypoint_names_given_rename_the_validation_split_too(tmp_path, fast_con
     naming them as COCO does: the training split was renamed, the
     validation split refused with the advice to pass that very flag."""
     from keras_pose.data import datasets
-    from keras_pose.training.trainer import _validation_setup
+    from keras_pose.training.validation_data import validation_setup
     root = tmp_path / "data"
     shutil.copytree(fast_config.data.root, root)
     config = datasets.resolve_dataset_config(apply_overrides(
@@ -443,21 +443,21 @@ def test_keypoint_names_given_rename_the_validation_split_too(tmp_path, fast_con
                       f"data.keypoint_names={coco_names}"]))
     train_people = datasets.load_records(renamed, "train")
     datasets.check_order(renamed, train_people)
-    validation = _validation_setup(renamed, True, train_people)
+    validation = validation_setup(renamed, True, train_people)
     assert validation is not None and validation.config.data.keypoint_names[0] == "nose"
     # A validation file that names them otherwise than the training file: refused.
     _rename_keypoints(datasets.annotation_file(config, "test"), [f"q{i}" for i in range(17)])
     with pytest.raises(TrainingError, match=r"validation split: .* has keypoints \['q0'.* but "
                        r"the training split .* has \['p0'.*which data.keypoint_names renames "
                        r"\['nose'.*must list the same keypoints in the same order"):
-        _validation_setup(renamed, True, train_people)
+        validation_setup(renamed, True, train_people)
 
 
 def test_a_validation_split_without_labels_is_refused_before_training(tmp_path, fast_config):
     # A test split (image info only; MPII's test.json) as the validation
     # split: its metric gives no AP, and epoch 1 ended in a KeyError traceback.
     from keras_pose.data import datasets
-    from keras_pose.training.trainer import _validation_setup
+    from keras_pose.training.validation_data import validation_setup
     root = tmp_path / "data"
     shutil.copytree(fast_config.data.root, root)
     config = apply_overrides(fast_config, [f"data.root={root}", "train.validate_every=1"])
@@ -468,8 +468,8 @@ def test_a_validation_split_without_labels_is_refused_before_training(tmp_path, 
     config = apply_overrides(config, ["data.test_set=test_mine"])
     with pytest.raises(TrainingError, match=r"validation split test_mine \(.*image_info_test_mine"
                        r"\.json\) has no keypoint labels.*train.validate_every=0"):
-        _validation_setup(config, True, None)
-    assert _validation_setup(apply_overrides(config, ["train.validate_every=0"]), True,
+        validation_setup(config, True, None)
+    assert validation_setup(apply_overrides(config, ["train.validate_every=0"]), True,
                              None) is None
 
 
@@ -712,12 +712,12 @@ def test_the_validation_table_names_a_mixed_precision_it_ran_in(fast_config):
     table gave the bf16 network's AP (0.685, the saved weights 0.688 in
     evaluate.py) under a title that named no precision."""
     from keras_pose.data.datasets import BoxMode
-    from keras_pose.training.trainer import _Validation
+    from keras_pose.training.validation_data import Validation
 
     class Metric:
         def table(self, metrics, arch, title):
             return title
-    titles = {precision: _Validation(apply_overrides(fast_config, [
+    titles = {precision: Validation(apply_overrides(fast_config, [
         f"train.precision={precision}"]), None, Metric(), BoxMode(True)).table({"AP": 0.5})
         for precision in ("fp32", "mixed_bfloat16")}
     assert titles["mixed_bfloat16"] == titles["fp32"] + " | tf mixed_bfloat16"
