@@ -179,11 +179,13 @@ class PredictionRun:
 
     def check_posetrack_keypoints(self) -> None:
         """Says, before any frame runs, when the model's keypoints are not
-        PoseTrack18's: ``--track`` still writes PoseTrack18 JSON, but
+        PoseTrack18's (its 15 joints, named in any style, are written in
+        PoseTrack18's layout): ``--track`` still writes PoseTrack18 JSON, but
         ``scripts/evaluate_posetrack.py`` will refuse it; stops when the
         model has too few keypoints to track (one), and says when it has
         fewer than ``track.min_keypoints`` (all of them are then needed)."""
         from keras_pose.evaluation.posetrack.reader import keypoint_mismatch
+        from keras_pose.tracking.posetrack_format import posetrack18_layout
         from keras_pose.tracking.tracker import tracked_min_keypoints
         names = self.predictor.config.data.keypoint_names
         track = self.predictor.config.track
@@ -191,10 +193,11 @@ class PredictionRun:
             logging.warning("--track: the model has %d keypoints, fewer than "
                             "track.min_keypoints=%d: a pose is tracked with all %d confident",
                             len(names), track.min_keypoints, len(names))
-        mismatch = keypoint_mismatch(names)
-        if mismatch:
+        mismatch = keypoint_mismatch(names)  # Was exact names: "L_Ankle" was missing.
+        if mismatch or posetrack18_layout(names) is None:  # Missing, or "nose" and "Nose".
             logging.warning("--track: the PoseTrack18 JSON written will not evaluate with "
-                            "scripts/evaluate_posetrack.py: %s", mismatch)
+                            "scripts/evaluate_posetrack.py: %s", mismatch
+                            or f"the keypoints {list(names)} name a PoseTrack18 joint twice")
 
     def images(self, items: Sequence[InputFile], predictions: JsonListFile) -> None:
         """Every image: poses, an annotated copy, entries in predictions.json."""

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 import numpy as np
 from absl import logging
 
+from keras_pose.configs.keypoints import keypoint_keys
 from keras_pose.errors import UserError
 from keras_pose.json_values import fits_int64, is_int
 
@@ -89,7 +90,6 @@ class PoseTrackSequence:
     frames: tuple[Frame, ...]
 
 
-
 def _fail(where: str, message: str) -> PoseTrackFormatError:
     return PoseTrackFormatError(f"{where}: {message}")
 
@@ -134,30 +134,35 @@ def _joint_table(data: Mapping[str, Any], name: str, ground_truth: bool) -> np.n
     mismatch = keypoint_mismatch(names, ground_truth)
     if mismatch:
         raise _fail(where, mismatch)
-    if len(names) not in (15, 17):
+    if len(names) not in (15, 17):  # poseval's; predict.py --track writes PoseTrack18's 17.
         raise _fail(where, "'keypoints' must list 15 or 17 keypoint names")
-    if len(set(map(str, names))) != len(names):
+    table = np.asarray(joint_indices(names), dtype=np.int64)
+    if len(set(table[table >= 0].tolist())) < np.sum(table >= 0):  # "nose" and "Nose".
         raise _fail(where, f"'keypoints' must name each of {JOINT_NAMES} once")
-    return np.asarray([JOINT_NAMES.index(n) if n in JOINT_NAMES else -1
-                       for n in names], dtype=np.int64)
+    return table
+
+
+def joint_indices(names: Sequence[str]) -> list[int]:
+    """(K,) poseval joint index of each name in any style (keypoint_keys), else -1."""
+    joint_of = {key: j for j, key in enumerate(keypoint_keys(JOINT_NAMES))}
+    return [joint_of.get(key, -1) for key in keypoint_keys([str(n) for n in names])]
 
 
 def keypoint_mismatch(names: Sequence[str], ground_truth: bool = False) -> Optional[str]:
-    """Why keypoints of these names cannot be evaluated as PoseTrack18's
-    (None: they can), with the way out: of a model's (predictions'; also said
-    by ``predict.py --track`` before it runs), or of a ``ground_truth`` file's."""
-    missing = [n for n in JOINT_NAMES if n not in names]
+    """Why keypoints of these names (in any style: was exact) cannot be evaluated as
+    PoseTrack18's (None: they can), with the way out: of a model's (predictions';
+    also said by ``predict.py --track`` before it runs), or of a ``ground_truth`` file's."""
+    missing = [JOINT_NAMES[j] for j in sorted(set(range(NUM_JOINTS)) - set(joint_indices(names)))]
     if not missing:
         return None
-    coco = {"left_eye", "right_eye"} <= set(names)
     said = (f"the keypoints {list(names)} are not PoseTrack18's: {missing} are missing"
-            f"{' (these are COCO keypoints)' if coco else ''}")
+            f"{' (these are COCO keypoints)' if {'left_eye', 'right_eye'} <= set(names) else ''}")
     if ground_truth:  # Was the model's advice (fine-tune one): no model wrote this file.
         return (f"{said}. A ground-truth file must label PoseTrack18's keypoints, {missing} "
                 "among them: give the sequence's PoseTrack18 annotation file "
                 "(annotations/val/<sequence>.json), or label those keypoints in it")
-    return (f"{said}. PoseTrack evaluation needs a model with PoseTrack18's keypoints (nose, "
-            "head_bottom, head_top, the ears, the limbs): fine-tune a COCO model on "
+    return (f"{said}. PoseTrack evaluation needs a model with PoseTrack18's 15 joints (nose, "
+            "head_bottom, head_top, the limbs' 12; no ears): fine-tune a COCO model on "
             "PoseTrack18 as the paper did, or use a PoseTrack18 model (preset or converted "
             "checkpoint)")
 
