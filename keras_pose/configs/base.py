@@ -185,8 +185,10 @@ class DataConfig:
       test_set: evaluation split ("val2017", "valid").
       keypoint_names: K names, in channel order. Empty: taken from the
         annotation file (custom data sets).
-      flip_pairs: left/right pairs (0-based). Empty for a custom data set:
-        derived from ``left_``/``right_`` names.
+      flip_pairs: left/right pairs (0-based); ``()``: none, no keypoint is
+        swapped by a flip. None (custom data sets): the annotation file's
+        (``flip_pairs``/``swap``), else derived from the names. A
+        checkpoint records the pairs its run used, ``()`` included.
       skeleton: limbs (0-based pairs) for drawing. None (custom data sets):
         the annotation file's; ``()``: none, whatever the file says.
       oks_sigmas: per-keypoint OKS sigmas (or, in a ``--set``, a preset's
@@ -232,7 +234,7 @@ class DataConfig:
     train_set: str = "train2017"
     test_set: str = "val2017"
     keypoint_names: tuple[str, ...] = kp.COCO_KEYPOINT_NAMES
-    flip_pairs: tuple[tuple[int, int], ...] = kp.COCO_FLIP_PAIRS
+    flip_pairs: Optional[tuple[tuple[int, int], ...]] = kp.COCO_FLIP_PAIRS
     skeleton: Optional[tuple[tuple[int, int], ...]] = kp.COCO_SKELETON
     oks_sigmas: tuple[float, ...] = COCO_OKS_SIGMAS
     flip: bool = True

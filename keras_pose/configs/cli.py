@@ -161,8 +161,9 @@ COUNT_FIELDS = {"keypoint_names": "names", "oks_sigmas": "values"}
 def check_keypoint_metadata(config: ExperimentConfig, overrides: Optional[Sequence[str]] = None,
                             source: str = "") -> None:
     """Refuses ``data.keypoint_names`` or ``data.oks_sigmas`` (when given)
-    that are not K entries, and a ``data.skeleton``, ``data.flip_pairs`` or
-    ``data.upper_body_ids`` index outside 0..K-1 (K: ``model.num_keypoints``).
+    that are not K entries, a ``data.skeleton``, ``data.flip_pairs`` or
+    ``data.upper_body_ids`` index outside 0..K-1 (K: ``model.num_keypoints``),
+    and null ``data.flip_pairs`` (a model's pairs are given; ``[]``: none).
 
     Args:
       config: the config to check.
@@ -189,6 +190,11 @@ def check_keypoint_metadata(config: ExperimentConfig, overrides: Optional[Sequen
 def _metadata_problem(config: ExperimentConfig, field: str) -> str:
     """What is wrong with ``data.<field>`` for the model's K, and the fix ("": nothing)."""
     values, k = getattr(config.data, field) or (), config.model.num_keypoints
+    if field == "flip_pairs" and config.data.flip_pairs is None:
+        # A model's pairs are the ones it was trained with (null is a data set's
+        # "not given": the flip test and the export read it as a list).
+        return ("data.flip_pairs is null (not given), but a model's flip pairs are given: "
+                "its [[a, b], ...] (0-based), or data.flip_pairs=[] for none")
     if field in COUNT_FIELDS:
         if not values or len(values) == k:  # Empty: taken from the data or the names.
             return ""

@@ -191,6 +191,6 @@ def default_experiment(dataset: str) -> ExperimentConfig:
         name=f"{dataset}_resnet50_256x192",
         data=dataclasses.replace(
             base.data, dataset="custom", root=f"data/{dataset}",
-            keypoint_names=(), flip_pairs=(), skeleton=None, oks_sigmas=(),
+            keypoint_names=(), flip_pairs=None, skeleton=None, oks_sigmas=(),
             upper_body_ids=()),
         test=dataclasses.replace(base.test, use_gt_boxes=True))

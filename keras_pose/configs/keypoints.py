@@ -394,22 +394,27 @@ def _checked_flip_pairs(pairs: Sequence[tuple[int, int]], k: int, what: str
     return tuple(sorted(tuple(sorted(p)) for p in pairs))
 
 
-def resolve_flip_pairs(names: Sequence[str], configured: Sequence[Sequence[int]] = (),
+def resolve_flip_pairs(names: Sequence[str],
+                       configured: Optional[Sequence[Sequence[int]]] = None,
                        from_file: Optional[Sequence[Sequence[int]]] = None,
                        source: str = "") -> tuple[tuple[int, int], ...]:
     """The flip pairs to use: ``data.flip_pairs`` > the annotation file > names.
 
+    None is "not given"; an empty list is given: no pairs (``data.flip_pairs=[]``,
+    a file's ``"flip_pairs": []``, a checkpoint trained with none). Empty read
+    as "not given" replaced the user's "none" with pairs guessed from the names,
+    in training and evaluation but not in prediction or the export.
     Logs the pairs and where they came from.
     """
-    if configured:  # A command's --set (a data set's own pairs are its file's or names').
+    if configured is not None:  # --set, a checkpoint's or an export's recorded pairs.
         pairs, origin = _checked_flip_pairs(
             [tuple(p) for p in configured], len(names), "--set data.flip_pairs"), "data.flip_pairs"
-    elif from_file:
+    elif from_file is not None:
         pairs, origin = tuple(tuple(p) for p in from_file), f"{source or 'the annotation file'}"
     else:
         pairs, origin = flip_pairs_from_names(names), "derived from the keypoint names"
     logging.info("Flip pairs (%s): %s", origin, describe_pairs(pairs, names))
-    if configured or from_file:
+    if configured is not None or from_file is not None:  # "none" too: names may say otherwise.
         _warn_left_out(pairs, names, origin)
         _warn_same_side(pairs, names, origin)
     return pairs

@@ -137,8 +137,8 @@ def _normalise_category(cat: dict, path: str, skeleton: bool = True) -> dict:
                               "every keypoint needs a name of its own")
     limbs = _file_skeleton(cat, names, where) if skeleton else ()
     try:
-        flip_entry = cat.get("flip_pairs", cat.get("swap"))
-        flip_pairs = None if not flip_entry else kp.flip_pairs_from_entry(
+        flip_entry = cat.get("flip_pairs", cat.get("swap"))  # []: none, not "absent".
+        flip_pairs = None if flip_entry is None else kp.flip_pairs_from_entry(
             flip_entry, names, f"{where} '{'flip_pairs' if 'flip_pairs' in cat else 'swap'}'")
     except ValueError as e:
         raise AnnotationError(str(e)) from e
@@ -411,7 +411,7 @@ def read_annotation_file(path: str, category_ids: Sequence[int] = (),
       The COCO dict (``images``, ``categories``, ``annotations``, other
       top-level entries as read) plus ``dict[META_KEY]``: ``source``,
       ``keypoint_names``, ``num_keypoints``, ``skeleton`` (0-based),
-      ``flip_pairs`` (0-based, or None when the file gives none),
+      ``flip_pairs`` (0-based; None without the entry, () for ``[]``),
       ``category_ids``, ``has_annotations``, ``skipped`` (annotations left
       out, by reason) and ``filled`` (fields filled in, by kind). Usable as
       ``COCO().dataset`` followed by ``createIndex()``.
@@ -488,7 +488,7 @@ def dataset_metadata(path: str, category_ids: Sequence[int] = (), skeleton: bool
 
     Returns:
       ``num_keypoints``, ``keypoint_names``, ``skeleton`` (0-based),
-      ``flip_pairs`` (0-based, None when the file gives none),
+      ``flip_pairs`` (0-based; None without the entry, () for ``[]``),
       ``category_id`` (the first chosen) and ``category_ids``.
     """
     data = read_json(path)

@@ -68,11 +68,10 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
       names and skeleton (0- or 1-based in the file, checked) from the
       annotation file's keypoint categories (``data.category_ids``, else the
       first and those with the same names); ``model.num_keypoints`` = K.
-    - COCO-format sets: flip pairs ``data.flip_pairs`` if given, else the
-      annotation file's (``flip_pairs``/``swap`` of the category), else
-      derived from the names (every naming style, see
-      :func:`keras_pose.configs.keypoints.keypoint_keys`); OKS sigmas
-      ``data.oks_sigmas`` if given, else COCO's by keypoint name and the
+    - COCO-format sets: flip pairs ``data.flip_pairs`` unless None (``()``:
+      none), else the file's (``flip_pairs``/``swap``; ``[]``: none), else by
+      the names (:func:`keras_pose.configs.keypoints.keypoint_keys`); OKS
+      sigmas ``data.oks_sigmas`` if given, else COCO's by keypoint name and the
       default for other names (with a warning;
       :func:`keras_pose.configs.sigmas.resolve_sigmas`). Both are logged.
 
@@ -90,9 +89,10 @@ def resolve_dataset_config(config: ExperimentConfig) -> ExperimentConfig:
     if data.dataset not in COCO_FORMAT_DATASETS and data.dataset != "mpii":
         raise DatasetError(f"unknown data.dataset {data.dataset!r}; expected coco, mpii, "
                            "synthetic or custom")
-    if data.dataset not in COCO_FORMAT_DATASETS:
-        return config.replace(data=dataclasses.replace(data, skeleton=data.skeleton or ()))
     names, skeleton, file_pairs, source = data.keypoint_names, data.skeleton or (), None, ""
+    if data.dataset not in COCO_FORMAT_DATASETS:  # MPII; unset pairs (None): by the names.
+        pairs = data.flip_pairs if data.flip_pairs is not None else resolve_flip_pairs(names)
+        return config.replace(data=dataclasses.replace(data, skeleton=skeleton, flip_pairs=pairs))
     category_ids = _checked_category_ids(data.category_ids)
     if not names:
         source = _metadata_file(config)

@@ -184,7 +184,8 @@ def test_dataset_custom_takes_the_custom_defaults_even_from_a_run_in_data_custom
     # A custom set's defaults (default_experiment's docstring): COCO format at
     # data/custom, its keypoints from its annotation file, ground-truth boxes.
     assert config.data.dataset == "custom" and config.data.root == "data/custom"
-    assert config.data.keypoint_names == () and config.data.flip_pairs == ()
+    # Flip pairs unset (None: the file's, else by the names; () would be none).
+    assert config.data.keypoint_names == () and config.data.flip_pairs is None
     assert config.test.use_gt_boxes is True
 
 
