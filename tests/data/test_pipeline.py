@@ -204,6 +204,24 @@ def test_eval_dataset_decodes_each_image_once_and_crops_with_the_crop_op(coco_re
     assert sorted(seen) == list(range(len(coco_records)))
 
 
+def test_eval_crops_are_made_at_most_a_batch_at_a_time(coco_records, monkeypatch):
+    """An image's people were all cropped at once, ~8 full-size temporaries
+    each: 2,000 detections in one photo took 5.2 GB. Every crop call now gets
+    at most a batch of people, and every person still comes once."""
+    most = int(np.max(np.unique(coco_records.image_path, return_counts=True)[1]))
+    assert most > 2  # Some image of the sample has more people than a batch.
+    crop = pipeline.transforms.crop_images_tf
+
+    def bounded(images, image_index, inverse, image_size):
+        with tf.control_dependencies([tf.debugging.assert_less_equal(tf.shape(inverse)[0], 2)]):
+            return tf.identity(crop(images, image_index, inverse, image_size))
+
+    monkeypatch.setattr(pipeline.transforms, "crop_images_tf", bounded)
+    ds = pipeline.build_eval_dataset(coco_records, image_size=IMAGE_SIZE, batch_size=2)
+    seen = [int(i) for batch in ds for i in batch["index"].numpy()]
+    assert sorted(seen) == list(range(len(coco_records)))
+
+
 def test_undecodable_images_are_every_file_the_decoder_refuses_once_each(coco_records,
                                                                           tmp_path):
     """Each broken kind among readable photos, each path listed twice (people
