@@ -96,3 +96,78 @@ def coco_set(root: str, num_images: int = 40, kinds=UNREADABLE + DECODABLE) -> d
     os.symlink(images_dir, os.path.join(root, "images", "val2017"))
     variants.pop("copy", None)
     return variants
+
+
+def _gif_pixels(indices: np.ndarray) -> bytes:
+    """(H, W) 8-bit colour indices as GIF image data: the LZW minimum code
+    size (8), then 9-bit codes, each pixel a literal, a clear code every 250
+    pixels so the code width never grows, the end code; packed low bit
+    first, in sub-blocks of up to 255 bytes ended by an empty one."""
+    clear, end = 256, 257
+    codes = [clear]
+    for n, value in enumerate(indices.ravel()):
+        if n and n % 250 == 0:
+            codes.append(clear)
+        codes.append(int(value))
+    codes.append(end)
+    packed = sum(code << (9 * i) for i, code in enumerate(codes))
+    stream = packed.to_bytes((9 * len(codes) + 7) // 8, "little")
+    blocks = b"".join(bytes([len(stream[i:i + 255])]) + stream[i:i + 255]
+                      for i in range(0, len(stream), 255))
+    return bytes([8]) + blocks + b"\0"
+
+
+def gif_bytes(indices: np.ndarray, table: np.ndarray, canvas=None, offset=(0, 0),
+              transparent=None, background=0, local=False) -> bytes:
+    """A one-frame GIF89a, laid out by the format's definition: (H, W)
+    ``indices`` into ``table`` ((256, 3) RGB) as the frame, at ``offset``
+    (x, y) on a ``canvas`` (width, height; the frame's size by default), the
+    table global, or local to the frame (no global table) if ``local``; a
+    Graphic Control Extension giving ``transparent`` if not None."""
+    height, width = indices.shape
+    u16 = lambda v: int(v).to_bytes(2, "little")  # noqa: E731
+    screen_w, screen_h = canvas or (width, height)
+    table_flags = 0x80 | 0x70 | 7  # A table of 2^8 entries, 8-bit colour.
+    data = b"GIF89a" + u16(screen_w) + u16(screen_h)
+    data += bytes([0 if local else table_flags, background, 0])
+    data += b"" if local else table.astype(np.uint8).tobytes()
+    data += b"\x21\xfe\x05hello\x00"  # A comment extension, skipped.
+    if transparent is not None:
+        data += b"\x21\xf9\x04\x01\x00\x00" + bytes([transparent]) + b"\x00"
+    data += b"\x2c" + u16(offset[0]) + u16(offset[1]) + u16(width) + u16(height)
+    data += bytes([table_flags & 0x87 if local else 0])
+    data += table.astype(np.uint8).tobytes() if local else b""
+    return data + _gif_pixels(indices) + b"\x3b"
+
+
+def photo_indices(bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A photo as (H, W) indices into a (256, 3) RGB table (Pillow's quantizing)."""
+    from PIL import Image
+    quantized = Image.fromarray(np.ascontiguousarray(bgr[..., ::-1])).quantize(256)
+    table = np.zeros((256, 3), np.uint8)
+    palette = np.array(quantized.getpalette()[:768], np.uint8).reshape(-1, 3)
+    table[:len(palette)] = palette
+    return np.asarray(quantized), table
+
+
+def bitfields_bmp(bgr: np.ndarray, masks, compression: int = 3, header: int = 56) -> bytes:
+    """A 32-bit BMP of a photo with colour ``masks`` (R, G, B[, A]), laid out
+    by the format's definition: each pixel the little-endian word of its
+    channels placed by the 8-bit-aligned masks (0xFF in unmasked bytes),
+    bottom row first; the masks in a ``header``-byte information header, or
+    after a 40-byte one."""
+    import struct
+    height, width = bgr.shape[:2]
+    words = np.full((height, width), 0, np.uint32)
+    unmasked = 0xFFFFFFFF
+    for channel, mask in zip(bgr[..., ::-1].transpose(2, 0, 1), masks[:3]):
+        words |= channel.astype(np.uint32) << ((mask & -mask).bit_length() - 1)
+        unmasked &= ~mask
+    words |= np.uint32(unmasked & 0xFFFFFFFF)
+    pixels = words[::-1].astype("<u4").tobytes()
+    info = struct.pack("<IiiHHIIiiII", header, width, height, 1, 32, compression, len(pixels),
+                       2835, 2835, 0, 0)
+    fields = struct.pack(f"<{len(masks)}I", *masks)
+    info += (fields + b"\0" * (header - 40 - len(fields))) if header > 40 else fields
+    offset = 14 + len(info)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + pixels

@@ -16,9 +16,15 @@ damage in its pixels, as OpenCV and libjpeg decode it: only libjpeg's
 Whole images in unusual formats are decoded as the reference's
 ``cv2.imread(IMREAD_COLOR)`` decodes them, pixel for pixel (tested): 16-bit
 PNGs keep their top 8 bits, an alpha channel is dropped (not composited),
-grey images are replicated into the three channels, a BMP with a colour table (1, 4 or 8 bits) gets its table's colours (a WebP's alpha is
-dropped too; an animated WebP is refused: TF's decoder corrupted memory on
-some, aborting the process).
+grey images are replicated into the three channels, a BMP with a colour
+table (1, 4 or 8 bits) gets its table's colours, a 32-bit BMP's colour masks
+are honoured, a GIF's first frame is placed on its canvas (the background
+colour around it and under its transparent pixels), a WebP's alpha is
+dropped too; an animated WebP is refused (TF's decoder corrupted memory on
+some, aborting the process). Formats no TF decoder reads (TIFF, AVIF, HEIC,
+JPEG 2000, Netpbm, QOI, Sun raster, Radiance HDR; 16-bit, RLE and OS/2
+BMPs) are refused by name, with the way out (:func:`unread_format`), not
+called corrupt.
 EXIF orientation is ignored by default, as in the reference (whose
 annotations, like COCO's, are in the stored pixels' coordinates);
 ``upright=True`` turns a photo as its EXIF orientation tag says, as image
@@ -40,7 +46,8 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from keras_pose.data.decoding import ANIMATED_WEBP, WEBP_ANIMATION_FLAG, decode_image_tf
+from keras_pose.data.decoding import (ANIMATED_WEBP, BMP_SCATTERED_MASKS, GIF_NO_IMAGE,
+                                      GIF_OUTSIDE_CANVAS, WEBP_ANIMATION_FLAG, decode_image_tf)
 from keras_pose.errors import UserError
 from keras_pose.special_files import not_a_file
 
@@ -72,14 +79,62 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
         reason = text.splitlines()[0] if text else type(e).__name__
         if is_animated_webp(data):
             raise ImageReadError(source, ANIMATED_WEBP) from e
-        if data[:4] in (b"II*\x00", b"MM\x00*"):  # A whole TIFF, but no TF decoder reads it.
-            raise ImageReadError(source, "a TIFF image: TensorFlow decodes JPEG, PNG, GIF, BMP "
-                                 "and WebP only; convert it (to PNG, say)") from e
+        for refusal in GRAPH_REFUSALS:  # The graph's own words (a tf.debugging.Assert's).
+            if refusal in str(e):
+                raise ImageReadError(source, refusal) from e
+        unread = unread_format(data)
+        if unread:  # A whole image, perhaps, but no TF decoder reads it: "corrupt" would mislead.
+            raise ImageReadError(source, unread) from e
         too_large = jpeg_too_large(data)
         if too_large:  # Was "corrupt" (TF says "Image too large" in its log only).
             raise ImageReadError(source, too_large) from e
         raise ImageReadError(source, f"cannot be decoded: corrupt, truncated or not an image "
                              f"({reason[:120]})") from e
+
+
+# Refusals decode_image_tf states in the graph, told by their text.
+GRAPH_REFUSALS = (BMP_SCATTERED_MASKS, GIF_NO_IMAGE, GIF_OUTSIDE_CANVAS)
+CONVERT = "TensorFlow decodes JPEG, PNG, GIF, BMP and WebP only; convert it (to PNG, say)"
+# An ISO base media file's brands (its "ftyp" box): AVIF's, then HEIF's.
+_AVIF_BRANDS = (b"avif", b"avis")
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+
+
+def unread_format(data: bytes) -> str:
+    """Why TF's decoders refuse an image in a format they do not read, told
+    by its first bytes (what it is, and the way out); "" for any other file.
+    Called once decoding failed: a file cut short gets the same words."""
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        kind = "a TIFF image"
+    elif data[4:8] == b"ftyp":  # Box size, "ftyp", major brand, version, compatible brands.
+        brands = [data[i:i + 4] for i in range(8, min(int.from_bytes(data[:4], "big"), 64), 4)]
+        kind = ("an AVIF image" if any(b in _AVIF_BRANDS for b in brands)
+                else "a HEIF (HEIC) image" if any(b in _HEIF_BRANDS for b in brands) else "")
+    elif data[:12] == b"\x00\x00\x00\x0cjP  \r\n\x87\n" or data[:4] == b"\xff\x4f\xff\x51":
+        kind = "a JPEG 2000 image"
+    elif len(data) > 2 and data[0:1] == b"P" and data[1] in b"1234567Ff" and data[2] in b" \t\r\n":
+        kind = f"a Netpbm image (P{chr(data[1])}: PBM, PGM, PPM, PAM or PFM)"
+    elif data[:4] in (b"qoif", b"\x59\xa6\x6a\x95") or data.startswith((b"#?RADIANCE", b"#?RGBE")):
+        kind = {b"qoif": "a QOI image", b"\x59\xa6\x6a\x95": "a Sun raster image"}.get(
+            data[:4], "a Radiance HDR image")
+    elif data[:2] == b"BM" and len(data) >= 34:
+        return _unread_bmp(data)
+    else:
+        return ""
+    return f"{kind}: {CONVERT}" if kind else ""
+
+
+def _unread_bmp(data: bytes) -> str:
+    """Why TF's BMP decoder refuses a BMP of a kind it does not read; "" for
+    another (a BMP cut short: corrupt)."""
+    header, bits = int.from_bytes(data[14:18], "little"), int.from_bytes(data[28:30], "little")
+    compression = int.from_bytes(data[30:34], "little")
+    kind = ("an OS/2 BMP (12-byte header)" if header == 12
+            else f"an RLE-compressed BMP ({bits}-bit)" if compression in (1, 2)
+            else "a BMP holding a JPEG or PNG" if compression in (4, 5)
+            else "a 16-bit BMP" if bits == 16 else "")
+    return (f"{kind}, which TensorFlow's BMP decoder does not read (uncompressed BMPs of 1, 4, 8, "
+            "24 or 32 bits it does); convert it (to PNG, say)") if kind else ""
 
 
 # TensorFlow's JPEG decoder refuses an image of 2^29 bytes or more as RGB

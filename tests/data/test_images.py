@@ -150,3 +150,72 @@ def test_an_array_that_is_not_an_rgb_image_is_a_user_error_with_the_way_out(give
         import cv2
         code = cv2.COLOR_RGBA2RGB if given.shape[-1] == 4 else cv2.COLOR_GRAY2RGB
         check_rgb_image(cv2.cvtColor(given, code))
+
+
+def _photo_bgr(size=(160, 120)):
+    import os
+    from tests.conftest import DATA_DIR
+    return cv2.resize(cv2.imread(os.path.join(DATA_DIR, "coco", "000000000785.jpg")), size)
+
+
+def _bmp(bits, compression, pixels, header=40, table=b""):
+    """A BMP of 160 x 120 with ``pixels`` as its data (the layout by the format)."""
+    import struct
+    if header == 12:  # OS/2: 16-bit width and height.
+        info = struct.pack("<IHHHH", 12, 160, 120, 1, bits)
+    else:
+        info = struct.pack("<IiiHHIIiiII", 40, 160, 120, 1, bits, compression, len(pixels), 0, 0,
+                           0, 0)
+    offset = 14 + len(info) + len(table)
+    return b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + table + pixels
+
+
+def _unread_variant(kind):
+    """Bytes of the photo in ``kind``, a format or BMP kind TF's decoders do
+    not read (OpenCV reads each but TIFF's stand-ins)."""
+    bgr = _photo_bgr()
+    if kind in (".avif", ".jp2", ".ppm", ".pam", ".pfm", ".ras", ".hdr"):
+        image = bgr.astype(np.float32) / 255 if kind in (".pfm", ".hdr") else bgr
+        ok, data = cv2.imencode(kind, image)
+        assert ok
+        return bytes(data)
+    if kind == ".pgm":
+        return bytes(cv2.imencode(kind, cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))[1])
+    if kind == "bmp555":  # 5 bits each, blue lowest.
+        b, g, r = (bgr[::-1, :, i].astype(np.uint16) >> 3 for i in range(3))
+        return _bmp(16, 0, ((r << 10) | (g << 5) | b).astype("<u2").tobytes())
+    if kind == "bmp_os2":
+        return _bmp(24, 0, bgr[::-1].tobytes(), header=12)
+    # RLE8: a colour table of greys, each row runs of one index, ended by 0 0; then 0 1.
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)[::-1]
+    table = b"".join(bytes([v, v, v, 0]) for v in range(256))
+    rows = b"".join(b"".join(bytes([1, v]) for v in row) + b"\0\0" for row in grey)
+    return _bmp(8, 1, rows + b"\0\1", table=table)
+
+
+@pytest.mark.parametrize("kind, name", [
+    (".avif", "an AVIF image"), (".jp2", "a JPEG 2000 image"),
+    (".ppm", r"a Netpbm image \(P6"), (".pgm", r"a Netpbm image \(P5"),
+    (".pam", r"a Netpbm image \(P7"), (".pfm", r"a Netpbm image \(PF"),
+    (".ras", "a Sun raster image"), (".hdr", "a Radiance HDR image")])
+def test_an_image_format_tf_does_not_read_is_named_not_called_corrupt(kind, name, tmp_path):
+    from keras_pose.data.images import ImageReadError
+    path = tmp_path / f"photo{kind}"
+    path.write_bytes(_unread_variant(kind))
+    assert cv2.imread(str(path)) is not None  # A whole image: OpenCV reads it.
+    with pytest.raises(ImageReadError, match=f"photo{re.escape(kind)}: {name}.*: TensorFlow "
+                       r"decodes JPEG, PNG, GIF, BMP and WebP only; convert it \(to PNG, say\)"):
+        read_image(str(path))
+
+
+@pytest.mark.parametrize("kind, name", [
+    ("bmp555", "a 16-bit BMP"), ("bmp_os2", r"an OS/2 BMP \(12-byte header\)"),
+    ("bmp_rle8", r"an RLE-compressed BMP \(8-bit\)")])
+def test_a_bmp_kind_tf_does_not_read_is_named_not_called_corrupt(kind, name, tmp_path):
+    from keras_pose.data.images import ImageReadError
+    path = tmp_path / f"{kind}.bmp"
+    path.write_bytes(_unread_variant(kind))
+    assert cv2.imread(str(path)).shape == (120, 160, 3)
+    with pytest.raises(ImageReadError, match=f"{kind}.bmp: {name}, which TensorFlow's BMP "
+                       r"decoder does not read .*convert it \(to PNG, say\)"):
+        read_image(str(path))
