@@ -22,9 +22,13 @@ def test_sixteen_sigmas_for_seventeen_keypoints_is_an_error_not_cocos():
 
 def test_a_nan_oks_suppresses_in_the_greedy_pass():
     """The reference keeps only `oks <= thresh`: NaN is not, so it drops."""
-    # Row 0 is visited first and kept; its NaN with row 1 drops row 1.
-    keep = oks._greedy(np.array([[1.0, np.nan], [np.nan, 1.0]]), 0.9)
+    # Person 0 is visited first and kept; a NaN area makes its OKS with
+    # person 1 NaN, which drops person 1 (far apart: OKS 0 otherwise).
+    keypoints = np.stack([_person(100, 100), _person(400, 300)])
+    keep = oks.greedy_oks_suppress(keypoints, np.array([10000.0, np.nan]), 0.9)
     assert keep.tolist() == [0]
+    keep = oks.greedy_oks_suppress(keypoints, np.array([10000.0, 10000.0]), 0.9)
+    assert keep.tolist() == [0, 1]
 
 
 def test_the_top_person_with_nan_keypoints_is_the_only_one_kept():

@@ -52,7 +52,7 @@ from keras_pose.configs.base import ConfigError, TrackConfig
 from keras_pose.data.images import check_rgb_image
 from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, boxes_off_image
 from keras_pose.detection.base import Detections
-from keras_pose.oks import oks_between, pairwise_oks
+from keras_pose.oks import greedy_oks_suppress, oks_between
 from keras_pose.signals import defer_interrupts
 from keras_pose.tracking import boxes as box_ops
 from keras_pose.tracking.flow import DenseFlow, FlowInThread, propagate_joints, to_gray
@@ -428,8 +428,11 @@ class PoseTracker:
         confident = poses.keypoint_scores >= self.config.keypoint_threshold
         areas = np.array([box_ops.pose_area(j, v, self.config.box_extension)
                           for j, v in zip(poses.keypoints, confident)])
-        oks = pairwise_oks(poses.keypoints[order], areas[order], self._sigmas)
-        return np.sort(order[box_ops.greedy_suppress(oks, self.config.pose_nms_oks)])
+        # Row by row (O(P K) memory), "> threshold" drops: NaN keeps, as before.
+        kept = greedy_oks_suppress(poses.keypoints[order], areas[order],
+                                   self.config.pose_nms_oks, self._sigmas,
+                                   nan_suppresses=False)
+        return np.sort(order[kept])
 
     def _similarity(self, keypoints, valid, areas) -> np.ndarray:
         """(tracks, P) multi-flow similarity: max OKS over each track's poses."""
