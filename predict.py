@@ -27,7 +27,9 @@ relative to ``--input``: ``<path>.pose.<ext>`` images, ``predictions.json``
 ``<path>.frames.json``, with ``--track`` also ``<path>.posetrack.json``
 (videos and each folder of frames). Unreadable inputs are reported and
 skipped (the exit code is 1 if no input could be read); a write that fails
-is reported and the exit code is 1.
+is reported and the exit code is 1. Progress goes to stderr (a bar on a
+terminal, else a log line at most every 30 s; ``--noprogress``: none);
+none of it goes to stdout.
 
 ``--checkpoint`` also takes an ONNX / OpenVINO / LiteRT export; ``--runtime``
 and ``--precision`` run a checkpoint through an export made on first use
@@ -93,6 +95,9 @@ flags.DEFINE_float("box_threshold", None, "Person boxes below this score are ign
                    lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_multi_string("set", [], "Config override section.field=value of the checkpoint's "
                           "config, e.g. test.shift_heatmap=false or track.num_previous_frames=1.")
+flags.DEFINE_boolean("progress", True, "Show the progress over the photos and the frames of "
+                     "each video on stderr (--noprogress: none): a bar on a terminal, else a "
+                     "log line at most every 30 s.")
 
 # nan (and inf) was taken, failing with a traceback where first used (--score_threshold:
 # after the model loaded and the first image was predicted).
@@ -296,7 +301,8 @@ def _predict(checkpoint, found) -> int:
     flip = predictor.config.test.flip_test if FLAGS.flip is None else FLAGS.flip
     run = PredictionRun(predictor, detector, FLAGS.output_dir, flip=flip,
                         score_threshold=FLAGS.score_threshold, image_ids=image_ids,
-                        upright=_upright(), model=_model_name(checkpoint))
+                        upright=_upright(), model=_model_name(checkpoint),
+                        progress=FLAGS.progress)
     if FLAGS.track:  # Before any file is touched: it may refuse the model.
         run.check_posetrack_keypoints()  # Before the first frame, not after the video.
     images = [item for item in inputs if not item.is_video]

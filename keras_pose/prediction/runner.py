@@ -1,13 +1,12 @@
 """The library side of ``predict.py``: images, videos and frame folders.
 
-For every input (keyed by its path relative to ``--input``): read it with
-the project's decoding policy (an unreadable file is reported, counted and
-skipped), find the people (a detector: keras-hub's D-FINE, a boxes file, or
-the whole image), estimate their poses (the one inference path), draw them,
-and write the results (every write checked). With ``--track``, videos and
-folders of frames go through the paper's pose tracker and also give
-PoseTrack18 JSON and an annotated video where each person keeps a colour
-and an id.
+For every input (keyed by its path relative to ``--input``): read it with the project's
+decoding policy (an unreadable file is reported, counted and skipped), find the people (a
+detector: keras-hub's D-FINE, a boxes file, or the whole image), estimate their poses (the one
+inference path), draw them, and write the results (every write checked). With ``--track``,
+videos and folders of frames go through the paper's pose tracker and also give PoseTrack18 JSON
+and an annotated video where each person keeps a colour and an id. Progress is shown over the
+photos and over each video's frames (``keras_pose.prediction.progress``).
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from keras_pose.prediction.earlier_outputs import (INCOMPLETE, PREVIOUS, SEQUENC
                                                    settle_previous, tagged)
 from keras_pose.prediction.outputs import (FRAMES_FPS, DiskFullError, JsonListFile,
                                            OutputWriter, VideoOutput)
+from keras_pose.prediction.progress import counted
 
 
 @dataclasses.dataclass
@@ -104,14 +104,15 @@ class PredictionRun:
       upright: turn photos by their EXIF orientation, videos by their rotation
         metadata (as viewers show them; keypoints, boxes and drawings then in
         that frame); False keeps the stored pixels, a data set's and boxes'.
+      progress: shown on stderr, a bar or a log line (``prediction.progress``).
     """
 
     def __init__(self, predictor: Any, detector: Any, output_dir: str, *, flip: bool = True,
                  score_threshold: float = 0.2, image_ids: Optional[dict] = None,
-                 upright: bool = True, model: Optional[str] = None):
+                 upright: bool = True, model: Optional[str] = None, progress: bool = False):
         self.predictor, self.detector = predictor, detector
         self.flip, self.score_threshold, self.upright = flip, score_threshold, upright
-        self.image_ids = image_ids or {}
+        self.image_ids, self.progress = image_ids or {}, progress
         # A person's category is its box's (a COCO results boxes file's);
         # else the model's keypoint category (the first of data.category_ids;
         # COCO's person when the checkpoint records none).
@@ -201,7 +202,7 @@ class PredictionRun:
 
     def images(self, items: Sequence[InputFile], predictions: JsonListFile) -> None:
         """Every image: poses, an annotated copy, entries in predictions.json."""
-        for item in items:
+        for item in counted(items, "photos", len(items), "photo", shown=self.progress):
             raise_lost_stop()
             try:
                 image = self.read(item)
@@ -237,8 +238,9 @@ class PredictionRun:
                 return
             # A boxes file keys a frame as frames.json names it (clip.mp4#3),
             # or the video by its path: then every frame gets its boxes.
-            numbered = ((frame_key(item.key, i), frame_source(self.detector, item.key, i), frame)
-                        for i, frame in itertools.chain([first], decoded))
+            numbered = counted(((frame_key(item.key, i), frame_source(self.detector, item.key, i),
+                                 frame) for i, frame in itertools.chain([first], decoded)),
+                               item.key, frames.declared, "frame", about=True, shown=self.progress)
             if not self._sequence(item.key, numbered, fps, track, track_config, item.path):
                 return  # Skipped (said as a failure): no frame ran.
         finally:
@@ -275,25 +277,24 @@ class PredictionRun:
                 self.summary.unreadable.append(
                     f"{folder}: none of its {len(frames)} frame(s) could be read")
                 continue
-            self._sequence(key, itertools.chain(leading, read), fps, True, track_config,
-                           folder, [item.key for item in frames])
+            self._sequence(key, counted(itertools.chain(leading, read), key, len(frames), "frame",
+                                        shown=self.progress),
+                           fps, True, track_config, folder, [item.key for item in frames])
 
     def _sequence(self, key: str, frames: Iterator, fps: float, track: bool,
                   track_config: Any, source: str,
                   frame_names: Optional[Sequence[str]] = None) -> bool:
-        """``frames`` yields (frame name, detection source, RGB frame);
-        ``source``: the video's or the folder's path (each frame's entry
-        names it: an earlier run's outputs of another source are kept);
-        ``frame_names``: a folder's frames (an earlier run's outputs of
-        other frames of that folder are kept too).
+        """``frames`` yields (frame name, detection source, RGB frame); ``source``: the video's or
+        the folder's path (each frame's entry names it: an earlier run's outputs of another source
+        are kept); ``frame_names``: a folder's frames (an earlier run's outputs of other frames of
+        that folder are kept too).
 
-        ``<key>.frames.json`` is complete on disk after every frame (with
-        ``track_id``s when tracking), so a run ended in any way keeps the
-        frames done; a run stopped mid-video (Ctrl-C, an error) also closes
-        the annotated video and writes the PoseTrack JSON of those frames,
-        then the stop goes on: an hour of video is not lost to its last frame.
-        Returns False when it is skipped (its outputs cannot be named or the
-        earlier ones moved: a failure, said; the other inputs run).
+        ``<key>.frames.json`` is complete on disk after every frame (with ``track_id``s when
+        tracking), so a run ended in any way keeps the frames done; a run stopped mid-video
+        (Ctrl-C, an error) also closes the annotated video and writes the PoseTrack JSON of those
+        frames, then the stop goes on: an hour of video is not lost to its last frame. Returns
+        False when it is skipped (its outputs cannot be named or the earlier ones moved: a failure,
+        said; the other inputs run).
         """
         output = functools.partial(sequence_output, self.writer.output_dir, key)
         source = os.path.abspath(source)
