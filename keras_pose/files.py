@@ -18,7 +18,6 @@ import contextlib
 import errno
 import glob
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ import socket
 from typing import Any, Callable, IO, Optional, Sequence, Union
 
 from keras_pose.errors import UserError
+from keras_pose.json_values import strict_json
 
 
 def _suffix(kind: str) -> str:
@@ -300,8 +300,9 @@ def _system_error(error: BaseException) -> bool:
 
 def write_json(path: str, value: Any, *, indent: int | None = None,
                fsync: bool = False) -> str:
-    """``value`` as JSON (a trailing newline when indented), atomically."""
-    text = json.dumps(value, indent=indent)
+    """``value`` as strict JSON (a trailing newline when indented; a NaN
+    or infinite number null: ``keras_pose.json_values.strict_json``), atomically."""
+    text = strict_json(value, indent=indent)
     return write_atomically(path, text + "\n" if indent is not None else text, fsync=fsync)
 
 

@@ -31,11 +31,8 @@ from keras_pose.data.detection_checks import known_size, warn_detection_problems
 from keras_pose.data.detection_results import read_detections
 from keras_pose.data.records import ARRAY_FIELDS, PersonRecords
 from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, box_to_center_scale, boxes_too_large
+from keras_pose.json_values import fits_float32
 from keras_pose.special_files import FIFO, file_problem, not_a_file, saved_pipe, special_kind
-
-# The largest float32: detection numbers beyond it are infinities in the
-# records and NaN/Infinity in the results JSON (not valid JSON).
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 __all__ = ["is_test_split", "annotation_path", "image_dir", "clean_box", "load_coco_gt",
            "load_coco_detections", "detections_from_pipe", "other_splits"]
@@ -431,11 +428,11 @@ def _detection_skip_reason(det: dict, image: Optional[dict], category_ids: Seque
         return "not a chosen keypoint category"
     if image is None:
         return "image not in the annotation file"
-    if abs(det["score"]) > FLOAT32_MAX:
+    if not fits_float32(det["score"]):
         return "score beyond float32"
     if det["score"] < image_threshold:
         return "below image_thre"
-    if max(abs(v) for v in det["bbox"]) > FLOAT32_MAX:
+    if not all(map(fits_float32, det["bbox"])):
         return "bbox beyond float32"
     size = known_size(image)
     if size is None:

@@ -128,12 +128,44 @@ def _warn_categories_without_people(det_file: str, ann_file: str, categories: li
                         det_file, sum(empty.values()), sorted(empty), ann_file)
 
 
+# What keras_pose.data.transforms.box_to_center_scale makes of a box of no
+# size: (when a box is, the crop, the warning's words).
+EMPTY_BOX_CASES = (
+    ("one side > 0", "cropped at the size that side gives (the network's aspect ratio "
+     "makes the other), centred on (x + w/2, y + h/2)"),
+    ("both < 0", "cropped at a negative scale: the crop is turned 180 degrees (the person "
+     "upside down to the model)"),
+    ("no side > 0, one = 0", "of scale 0: all their keypoints fall on one point, "
+     "(x + w/2, y + h/2)"))
+
+
+def _empty_box_case(width: float, height: float) -> Optional[int]:
+    """Which of ``EMPTY_BOX_CASES`` a box of that width and height is, or
+    None (both > 0). box_to_center_scale widens or heightens the box to
+    the aspect ratio: from a positive side the other is made positive, from
+    two negative sides a negative scale, from a 0 beside a side <= 0 a
+    scale of 0."""
+    if width > 0 and height > 0:
+        return None
+    if width > 0 or height > 0:
+        return 0
+    return 1 if width < 0 and height < 0 else 2
+
+
 def _warn_empty_boxes(det_file: str, boxes: Sequence[Sequence[float]]) -> None:
     """Boxes of zero or negative width or height are used as given, as the
-    reference does (its numbers count them), but were silent: each becomes
-    a 'person' whose joints all fall on one point."""
-    empty = [i for i, box in enumerate(boxes) if box[2] <= 0 or box[3] <= 0]
-    if empty:
-        logging.warning("%s: %d detection(s) have a box of zero or negative width or height "
-                        "(e.g. %s): used as given, as the reference does; their keypoints "
-                        "all fall on one point", det_file, len(empty), boxes[empty[0]])
+    reference does (its numbers count them), but were silent; then said to
+    collapse to one point, which only a scale of 0 does. Each case is said
+    with what its crop is (``EMPTY_BOX_CASES``)."""
+    cases: dict[int, list[int]] = {}
+    for i, box in enumerate(boxes):
+        case = _empty_box_case(box[2], box[3])
+        if case is not None:
+            cases.setdefault(case, []).append(i)
+    if cases:
+        logging.warning(
+            "%s: %d detection(s) have a box of zero or negative width or height: used as "
+            "given, as the reference does; %s", det_file, sum(map(len, cases.values())),
+            "; ".join(f"{len(found)} with {EMPTY_BOX_CASES[case][0]} (e.g. "
+                      f"{_shown(np.asarray(boxes[found[0]]))}) are {EMPTY_BOX_CASES[case][1]}"
+                      for case, found in sorted(cases.items())))

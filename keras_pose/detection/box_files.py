@@ -8,8 +8,9 @@
   category in a warning; a person is written with its box's category);
 - ``{"dir/photo.jpg": [[x, y, w, h], ...], ...}`` (score 1), or ``[x, y, w, h, score]``.
 
-An entry that is not a box (NaN, inf, three numbers, a string score, a size
-<= 0) is skipped, named in a warning. Which inputs the entries belong to is
+An entry that is not a box (NaN, inf, a number beyond float32, three numbers,
+a string score, a size <= 0, also once float32: 1e-46) is skipped, named in
+a warning. Which inputs the entries belong to is
 ``keras_pose.detection.file_detectors``' matter.
 """
 
@@ -26,6 +27,7 @@ from absl import logging
 
 from keras_pose.detection.results import NO_CATEGORY, results_entries
 from keras_pose.errors import UserError
+from keras_pose.json_values import fits_float32
 from keras_pose.special_files import special_file_refusal
 
 Key = Union[str, int]
@@ -40,14 +42,18 @@ class DetectionFileError(UserError, ValueError):
 
 def valid_box(values: Any, score: Any = 1.0) -> Optional[tuple[list[float], float]]:
     """A valid (box, score), or None (not 4 finite numbers with w, h > 0 and
-    a finite numeric score)."""
+    a finite numeric score, as the float32 the table keeps: a width of
+    1e-46 is 0 there and a score of 1e39 inf, which stopped the run in the
+    predictor's box check)."""
     if isinstance(values, (str, bytes)) or isinstance(score, (str, bytes, bool)):
         return None
     try:
         box, score = [float(v) for v in values], float(score)
     except (TypeError, ValueError):
         return None
-    if len(box) != 4 or not all(map(math.isfinite, box + [score])) or min(box[2:]) <= 0:
+    if len(box) != 4 or not all(map(math.isfinite, box + [score])):
+        return None
+    if not all(map(fits_float32, box + [score])) or np.float32(box[2:]).min() <= 0:
         return None
     return box, score
 
@@ -160,8 +166,8 @@ def detections_from_json(data: Any, path: str, category_ids: Sequence[int] = (1,
 def warn_skipped(path: str, bad: Sequence[str]) -> None:
     """The warning naming the entries that are not boxes, and how many."""
     if bad:
-        logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, or "
-                        "a bad score or image key): %s", path, len(bad),
+        logging.warning("%s: %d entr%s skipped (not 4 finite numbers with a positive size, "
+                        "within float32, or a bad score or image key): %s", path, len(bad),
                         "y" if len(bad) == 1 else "ies", ", ".join(bad[:10]))
 
 

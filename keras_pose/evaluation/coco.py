@@ -37,6 +37,7 @@ from absl import logging
 
 from keras_pose.evaluation.tables import format_table
 from keras_pose.files import write_json
+from keras_pose.json_values import nonfinite_people
 from keras_pose.oks import check_sigmas, oks_nms
 
 # The ten numbers of COCOeval's keypoint summary, in the order of ``stats``.
@@ -294,6 +295,7 @@ class CocoKeypointMetric:
         """Forgets every prediction (between validations)."""
         self._parts: list[tuple[Any, Any]] = []
         self._results: Optional[list[dict[str, Any]]] = None
+        self._nonfinite = (0, 0)  # (people, keypoints) of the results with NaN or inf.
 
     def update(self, predictions: Any, records: Any) -> None:
         """Adds the predictions (``keras_pose.inference.records.Predictions``)
@@ -316,7 +318,23 @@ class CocoKeypointMetric:
                     r.image_id[kept], p.keypoints[kept], p.keypoint_scores[kept],
                     p.scores[kept], 1 if categories is None else categories[kept],
                     centers=r.center[kept], scales=r.scale[kept])
+            self._nonfinite = nonfinite_people(self._results)
+            if self._nonfinite[0]:
+                logging.warning("%s", self.nonfinite_note())
         return self._results
+
+    def nonfinite_note(self) -> str:
+        """"" or what to know when the model gave NaN or infinite numbers
+        (were written as bare NaN, not JSON, and scored without a word)."""
+        people, keypoints = self._nonfinite
+        if not people:
+            return ""
+        return (f"Note: {people} of the {len(self._results)} people ({keypoints} keypoints) have "
+                f"NaN or infinite numbers from the model, written as null in {self.results_name}"
+                + (" and scored as they are (a NaN position matches no one)"
+                   if self.coco_gt is not None else "")
+                + ": heatmaps that hold NaN or inf come from the model's weights (corrupted, or "
+                "badly converted? check the checkpoint).")
 
     def result(self) -> dict[str, float]:
         """The ten COCOeval numbers (none without ground truth) and
@@ -338,8 +356,9 @@ class CocoKeypointMetric:
         were filled in from boxes), or "" when there is no ground truth."""
         if "AP" not in metrics:
             return ""
-        note = self.filled_areas_note()
-        return format_coco_table(metrics, arch_name, title) + (f"\n{note}\n" if note else "")
+        notes = "".join(f"\n{n}\n" for n in (self.filled_areas_note(), self.nonfinite_note())
+                        if n)
+        return format_coco_table(metrics, arch_name, title) + notes
 
     def filled_areas_note(self) -> str:
         """"" or what to know when people of the ground truth had no
@@ -358,8 +377,10 @@ class CocoKeypointMetric:
     def describe(self, in_vis_threshold: float) -> str:
         """How the numbers were obtained (for metrics.json)."""
         if self.coco_gt is None:
-            return "no ground truth for a test split: results written only"
-        note = self.filled_areas_note()
+            note = self.nonfinite_note()
+            return ("no ground truth for a test split: results written only"
+                    + (f". {note}" if note else ""))
+        note = " ".join(n for n in (self.filled_areas_note(), self.nonfinite_note()) if n)
         return ("pycocotools COCOeval('keypoints') after the official rescoring (box score "
                 f"x mean keypoint score > {in_vis_threshold}) and greedy OKS NMS per image "
                 f"at {self.oks_threshold} with the padded crop area" + (f". {note}" if note

@@ -20,7 +20,6 @@ known as such (``earlier_outputs``).
 from __future__ import annotations
 
 import errno
-import json
 import os
 from typing import Any, Mapping, Optional
 
@@ -30,6 +29,7 @@ from absl import logging
 
 from keras_pose.errors import UserError
 from keras_pose.files import remove_dead_leftovers, write_atomically, write_json
+from keras_pose.json_values import nonfinite_people, strict_json
 # An earlier run's outputs: a module of their own (this one was 468 lines).
 from keras_pose.prediction.earlier_outputs import (
     earlier_entries_are, held, keep_earlier_results, keep_previous, mark_incomplete, marker_of,
@@ -56,6 +56,9 @@ class OutputWriter:
         # another model's are kept aside, never replaced by this run's.
         self.model = model
         self.failures: list[str] = []
+        # The run's people whose numbers are not finite (written as null),
+        # said once at the end of the run (NonfiniteCount.say).
+        self.nonfinite = NonfiniteCount()
 
     def failed(self, path: str, reason: str, error: Optional[BaseException] = None) -> bool:
         """Notes a write that failed; a full disk (``error``'s errno) stops
@@ -239,6 +242,38 @@ def _last_frame_reads(path: str, frames: int) -> bool:
         capture.release()
 
 
+class NonfiniteCount:
+    """The people of a run's JSON lists with a NaN or infinite number (a
+    model whose heatmaps hold them: corrupted or badly converted weights),
+    written as null. Were bare ``NaN`` in predictions.json, which no
+    strict JSON reader takes, and unsaid."""
+
+    def __init__(self) -> None:
+        self.people, self.keypoints, self.files = 0, 0, {}
+
+    def add(self, path: str, entries: list[dict]) -> None:
+        """Counts the people of ``entries`` (people, or frames of them in
+        ``"people"``): a person with any such number, and each keypoint
+        (x, y, score) with one."""
+        people, keypoints = nonfinite_people(
+            person for entry in entries
+            for person in (entry["people"] if "people" in entry else [entry]))
+        if people:
+            self.people, self.keypoints = self.people + people, self.keypoints + keypoints
+            self.files[path] = self.files.get(path, 0) + people
+
+    def say(self) -> None:
+        """The run's one warning (and counts reset: said once)."""
+        if self.people:
+            logging.warning(
+                "%d %s (%d keypoints) have NaN or infinite numbers from the model, written "
+                "as null in %s: heatmaps that hold NaN or inf come from the model's weights "
+                "(corrupted, or badly converted? check the checkpoint)", self.people,
+                "person" if self.people == 1 else "people", self.keypoints,
+                ", ".join(f"{os.path.basename(p)} ({n})" for p, n in self.files.items()))
+        self.people, self.keypoints, self.files = 0, 0, {}
+
+
 class JsonListFile:
     """A JSON list file that is complete after every :meth:`add`: the
     entries, then the closing bracket, which the next :meth:`add` overwrites
@@ -257,6 +292,7 @@ class JsonListFile:
         (``kept_earlier``). None: an earlier file is replaced (a video's own
         frames). ``shared``: fields every entry gets (a video's path)."""
         self.writer, self.path, self.count = writer, path, 0
+        self._ends_run = names is not None  # predictions.json (a video's: None).
         self._shared = dict(shared or {})
         self._file = None
         self._end = 1  # Byte offset where the next entry goes: after "[".
@@ -333,8 +369,10 @@ class JsonListFile:
         if self._file is None or not entries:
             return
         # ASCII (json.dumps escapes the rest): string length = byte length.
+        # Strict JSON: a NaN or infinite number is null, counted for the run's warning.
+        self.writer.nonfinite.add(self.path, entries)
         text = "".join(("," if self.count + i else "") + "\n"
-                       + json.dumps({**entry, **self._shared})
+                       + strict_json({**entry, **self._shared})
                        for i, entry in enumerate(entries)).encode("ascii")
         try:
             # A stop inside fsync, after the bytes: the count one short of the file.
@@ -360,6 +398,8 @@ class JsonListFile:
             pass
 
     def close(self) -> None:
+        if self._ends_run:  # Every other list of the run is closed before it.
+            self.writer.nonfinite.say()
         if self._file is None:
             return
         try:

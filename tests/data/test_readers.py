@@ -175,8 +175,9 @@ def test_empty_detection_boxes_are_used_as_given_and_named(coco_dir, tmp_path, c
         {"image_id": 785, "category_id": 1, "bbox": [30, 40, 0, 0], "score": 0.8}]))
     records = coco.load_coco_detections(str(det), ann, coco_dir, 0.75)
     assert len(records) == 2  # the reference's boxes, as given
-    assert ("det.json: 1 detection(s) have a box of zero or negative width or height (e.g. "
-            "[30.0, 40.0, 0.0, 0.0]): used as given") in caplog.text
+    assert ("det.json: 1 detection(s) have a box of zero or negative width or height: used "
+            "as given, as the reference does; 1 with no side > 0, one = 0 (e.g. "
+            "[30.0, 40.0, 0.0, 0.0]) are of scale 0") in caplog.text
 
 
 def test_annotation_file_errors(tmp_path, coco_dir):

@@ -390,5 +390,5 @@ def test_a_loaded_table_skips_and_names_what_a_file_would(caplog):
     np.testing.assert_allclose(found.scores, [0.9])
     np.testing.assert_array_equal(found.categories, [1])
     assert len(detector.detect(IMAGE, "y.jpg")) == 0 and detector.has_entry("y.jpg")
-    assert ("boxes: 3 entries skipped (not 4 finite numbers with a positive size, or a bad "
-            "score or image key): 'x.jpg' box 1, 'x.jpg' box 2, 'x.jpg' box 3") in caplog.text
+    assert ("boxes: 3 entries skipped (not 4 finite numbers with a positive size, within "
+            "float32, or a bad score or image key): 'x.jpg' box 1, 'x.jpg' box 2, 'x.jpg' box 3") in caplog.text
