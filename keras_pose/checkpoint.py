@@ -37,8 +37,8 @@ from typing import Callable, Optional
 
 import keras
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs import ExperimentConfig, load_config, save_config
 from keras_pose.errors import UserError
 from keras_pose.files import check_disk_room, is_temporary_name, write_directory_atomically

@@ -53,7 +53,6 @@ def nulls_for_nonfinite(value: Any) -> Any:
     return value
 
 
-
 def count_nonfinite(value: Any) -> int:
     """How many NaN or infinite floats ``value`` holds (in dicts, lists and
     tuples): what :func:`strict_json` writes as null."""

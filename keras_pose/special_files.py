@@ -18,7 +18,7 @@ import stat
 import tempfile
 from typing import Callable, Optional
 
-from absl import logging
+from keras_pose import log as logging
 
 FIFO = "a named pipe (FIFO)"  # Also a shell's pipe, --detections <(...): /dev/fd/63.
 _KINDS = ((stat.S_ISFIFO, FIFO), (stat.S_ISCHR, "a character device"),

@@ -15,8 +15,7 @@ import os
 import re
 from typing import Optional, Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs.base import COCO_FORMAT_DATASETS, ConfigError, ExperimentConfig
 from keras_pose.configs.conversion import apply_overrides, override_items
 from keras_pose.configs.keypoints import describe_moves, moved_keypoints

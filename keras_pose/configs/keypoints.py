@@ -28,8 +28,7 @@ import re
 from collections import defaultdict
 from typing import Optional, Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs.dataset_info import DATASETS
 
 # COCO's and MPII's tables are owned by keras_pose.configs.dataset_info (the

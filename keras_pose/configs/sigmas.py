@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 from typing import Optional, Sequence, Union
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES, keypoint_keys
 from keras_pose.configs.sigma_presets import (COCO_OKS_SIGMAS, DEFAULT_OKS_SIGMA,
                                               SIGMA_PRESETS, SigmaPreset, sigma_preset)

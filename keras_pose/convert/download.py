@@ -29,8 +29,7 @@ import urllib.parse
 import urllib.request
 from typing import Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.digests import sha256_of
 from keras_pose.errors import UserError
 from keras_pose.files import remove_dead_leftovers_in, write_atomically

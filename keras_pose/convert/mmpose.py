@@ -45,8 +45,8 @@ import dataclasses
 from typing import Iterable, Mapping, Optional, Union
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs import ExperimentConfig
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD
 from keras_pose.convert.official import check_output_dir

@@ -30,8 +30,7 @@ import os
 import re
 from typing import Iterable, Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs import (ExperimentConfig, apply_overrides,
                                 default_experiment, get_experiment)
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD

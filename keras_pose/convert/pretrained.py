@@ -34,8 +34,8 @@ from typing import Iterable, Optional
 
 import keras
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs.base import ConfigError
 from keras_pose.configs.experiments import KERAS_CAFFE_PREPROCESSING
 from keras_pose.convert import download, imagenet

@@ -22,8 +22,8 @@ from collections import Counter
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs import keypoints as kp
 from keras_pose.data.coco_files import (META_KEY, AnnotationError, person_category_ids,
                                         read_annotation_file)

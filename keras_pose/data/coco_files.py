@@ -14,8 +14,7 @@ import os
 from collections import Counter
 from typing import Any, Callable, Optional, Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs import keypoints as kp
 from keras_pose.errors import MissingFileError, UserError
 from keras_pose.special_files import gib, not_a_file, not_text

@@ -12,8 +12,8 @@ import os
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs import DataConfig, ExperimentConfig
 from keras_pose.configs.base import COCO_FORMAT_DATASETS
 from keras_pose.configs.keypoints import (describe_moves, keypoint_keys, moved_keypoints,

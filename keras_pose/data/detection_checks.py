@@ -15,8 +15,8 @@ from collections import Counter
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.coco_files import META_KEY
 
 __all__ = ["known_size", "warn_box_format", "warn_detection_problems"]

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.data.coco_files import AnnotationError, numbers_problem, read_json
 from keras_pose.json_values import NUMBER_TYPES, all_finite, is_int
 

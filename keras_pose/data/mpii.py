@@ -16,8 +16,8 @@ import os
 from typing import Optional
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs.keypoints import (MPII_FLIP_PAIRS, MPII_KEYPOINT_NAMES,
                                           MPII_SKELETON)
 from keras_pose.data.coco_files import AnnotationError, numbers_problem, read_json

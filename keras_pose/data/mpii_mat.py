@@ -26,8 +26,8 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 import scipy.io
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.errors import MissingFileError, UserError
 from keras_pose.data.mpii_gt import MPII_MAT_JOINT_NAMES, NUM_JOINTS, GroundTruthError, gt_arrays, load_gt_mat
 from keras_pose.files import first_free_name, write_atomically, write_json

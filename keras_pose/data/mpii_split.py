@@ -30,8 +30,8 @@ from typing import NamedTuple, Optional, Union
 
 import numpy as np
 import scipy.io
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.mpii_mat import MatFormatError, ReleaseImage, warn_left_out
 from keras_pose.errors import MissingFileError
 

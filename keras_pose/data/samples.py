@@ -26,8 +26,8 @@ from typing import Any, Optional, Sequence
 import cv2
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.codec import HeatmapCodec
 from keras_pose.data import transforms
 from keras_pose.data.images import unreadable_reason

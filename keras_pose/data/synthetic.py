@@ -29,8 +29,8 @@ from typing import Optional
 
 import cv2
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON
 from keras_pose.errors import UserError
 from keras_pose.files import dangling_link, write_directory_atomically

@@ -23,8 +23,8 @@ from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.detection.results import NO_CATEGORY, results_entries
 from keras_pose.errors import UserError
 from keras_pose.json_values import fits_float32

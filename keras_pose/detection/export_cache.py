@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Optional, TypeVar
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.detection import runtimes
 from keras_pose.errors import UserError
 from keras_pose.output_streams import shown

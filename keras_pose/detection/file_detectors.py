@@ -19,8 +19,8 @@ import re
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data import transforms
 from keras_pose.data.detection_checks import warn_box_format
 from keras_pose.data.file_kinds import is_video

@@ -24,14 +24,15 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import (Detections, PersonDetector, Source, check_filter,
                                        filter_detections_tf)
 from keras_pose.detection.dfine import (COCO_CLASS_COUNTS, PRESETS, decode_dfine_tf,
                                         person_class_index, use_depthwise_kernels)
 from keras_pose.errors import FlagError, UserError, import_required
+from keras_pose.fork_safety import check_not_forked
 from keras_pose.models.dtypes import float32_scope
 
 DEFAULT_PRESET = "dfine_small_obj2coco"
@@ -237,6 +238,7 @@ def detect_in_batches(images: Sequence[np.ndarray], batch_size: int,
       detect: (n, h, w, 3) float32, (n, 2) float32 original sizes ->
         padded boxes, scores, counts (``dfine_person_detections_tf``).
     """
+    check_not_forked("the person detector's detect")  # TF would hang in such a child.
     images = [check_rgb_image(image) for image in images]
     results: list[Detections] = []
     for start in range(0, len(images), batch_size):
@@ -375,6 +377,7 @@ def load_dfine_detector(preset: str, person_class: Optional[int] = None,
         (NotCocoDetectorError); else the caller's index of "person".
       way_out: as for ``unavailable_message``.
     """
+    check_not_forked("the D-FINE person detector")  # TF would hang in such a child.
     if person_class is None:
         check_not_objects365(preset)
     # Built in float32 and channels-last whatever the caller's Keras settings

@@ -37,8 +37,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection import runtimes
 from keras_pose.detection.base import Detections, PersonDetector, Source, check_filter

@@ -53,8 +53,8 @@ from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.errors import MissingPackageError, install_command
 from keras_pose.openvino_settings import compile_config, core, nncf_quantize, tf_conversion
 from keras_pose.output_streams import shown

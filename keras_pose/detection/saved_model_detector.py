@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from keras_pose.data.images import check_rgb_image
 from keras_pose.detection.base import Detections, PersonDetector, Source, filter_detections
+from keras_pose.fork_safety import check_not_forked
 
 # The signatures that hold a detector, the one predict.py prefers first.
 SIGNATURES = ("detect", "detect_and_estimate")
@@ -61,6 +62,7 @@ class SavedModelDetector(PersonDetector):
         """The people in one (H, W, 3) uint8 RGB image."""
         # As the other detectors: a float image was cast in silence (0-1
         # became black, values over 255 wrapped).
+        check_not_forked("the SavedModel's person detector")  # TF would hang there.
         image = check_rgb_image(image)
         threshold = tf.constant([] if self.score_threshold is None else
                                 [self.score_threshold], tf.float32)

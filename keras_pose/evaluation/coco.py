@@ -33,8 +33,8 @@ from collections import Counter
 from typing import Any, Mapping, Optional, Sequence, Union
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.evaluation.tables import format_table
 from keras_pose.files import write_json
 from keras_pose.json_values import nonfinite_people

@@ -30,8 +30,8 @@ import time
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs import ExperimentConfig, config_to_dict
 from keras_pose.configs.cli import build_config, checkpoint_config
 from keras_pose.digests import files_digest, model_files_digest, sha256_of

@@ -55,8 +55,8 @@ import os
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.checkpoint import CONFIG_FILE, CheckpointError
 from keras_pose.configs import DataConfig, ExperimentConfig, load_config
 from keras_pose.errors import MissingPackageError, NotWritableError, UserError, install_command

@@ -29,8 +29,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs import ExperimentConfig
 from keras_pose.errors import UserError
 from keras_pose.evaluation.metrics import check_records, metric_for

@@ -25,8 +25,7 @@ from __future__ import annotations
 import contextlib
 from typing import Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.errors import UserError
 
 

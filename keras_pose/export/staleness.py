@@ -25,8 +25,7 @@ from __future__ import annotations
 import os
 from typing import Optional, Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.errors import install_command
 from keras_pose.export import guard, runtimes
 from keras_pose.export.package_versions import changed_versions, installed_versions

@@ -19,14 +19,15 @@ import os
 from typing import Any, Optional, Sequence
 
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.checkpoint import CheckpointError, load_model, resolve_checkpoint
 from keras_pose.configs import ExperimentConfig, apply_overrides, load_config
 from keras_pose.configs.cli import (check_keypoint_metadata, check_keypoint_renaming,
                                     refuse_model_overrides, warn_training_only,
                                     warn_unused_blur_kernel)
 from keras_pose.configs.conversion import override_items
+from keras_pose.fork_safety import check_not_forked
 from keras_pose.inference.estimator import Network, TopDownEstimator
 from keras_pose.tf_paths import literal_path
 
@@ -107,6 +108,7 @@ def load_saved_model(path: str, overrides: Sequence[str] = ()) -> PoseModel:
       CheckpointError: no ``assets/config.json`` (not a keras_pose export),
         not a loadable SavedModel, or no ``heatmaps`` signature.
     """
+    check_not_forked("load_saved_model")  # TF would hang in such a child.
     config_path = os.path.join(path, SAVED_MODEL_CONFIG)
     if not os.path.isfile(config_path):
         raise CheckpointError(f"SavedModel {path} has no {SAVED_MODEL_CONFIG}: it was not "
@@ -188,7 +190,10 @@ def load_pose_model(path: str, overrides: Sequence[str] = (), *,
     Raises:
       CheckpointError: naming the path and what is wrong with it.
       ConfigError: for a bad override.
+      keras_pose.fork_safety.ForkedTensorFlowError: in a forked child of a
+        process that had run TensorFlow (it would hang).
     """
+    check_not_forked("load_pose_model")  # Before TF hangs in such a child.
     if runtime is None and precision is None and (data_config is not None
                                                   or samples is not None):
         # Were ignored in silence: no export is made, nothing is calibrated.

@@ -19,6 +19,7 @@ Shapes: M people (boxes), K keypoints.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from typing import Any, Optional, Sequence
@@ -28,6 +29,7 @@ import tensorflow as tf
 
 from keras_pose.data import transforms
 from keras_pose.data.images import check_rgb_image
+from keras_pose.fork_safety import check_not_forked
 from keras_pose.inference.estimator import check_flip
 from keras_pose.inference.loading import PoseModel, load_pose_model
 from keras_pose.signals import defer_interrupts
@@ -135,8 +137,35 @@ class Predictor:
 
         Raises:
           keras_pose.checkpoint.CheckpointError: for a path that is none of them.
+          keras_pose.fork_safety.ForkedTensorFlowError: in a forked child of a
+            process that had run TensorFlow (it would hang).
         """
+        check_not_forked("Predictor.from_checkpoint")
         return cls(load_pose_model(path, overrides, **options))
+
+    def __reduce__(self):
+        # Was "Can't pickle local object '_load_resolved.<locals>.<lambda>'"
+        # (pickle, or a Predictor passed to a 'spawn' child), not saying why.
+        raise TypeError("a Predictor holds a loaded network and is not pickled: pass the "
+                        "checkpoint path (and overrides) and call Predictor.from_checkpoint "
+                        "in the child")
+
+    def __copy__(self) -> "Predictor":
+        # As before __reduce__ refused pickling: copy and deepcopy use it.
+        copied = type(self).__new__(type(self))
+        copied.__dict__.update(self.__dict__)
+        return copied
+
+    def __deepcopy__(self, memo: dict) -> "Predictor":
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        # The traced runs and the detector are made again on first use: their
+        # FuncGraphs cannot be copied (deepcopy after a predict failed so).
+        caches = {"_runs": {}, "_detector": None}
+        copied.__dict__.update({name: caches[name] if name in caches else
+                                copy.deepcopy(value, memo)
+                                for name, value in self.__dict__.items()})
+        return copied
 
     def _default_boxes(self, image: np.ndarray, box_scores: Optional[Sequence[float]]):
         """The boxes of ``predict(boxes=None)``: the carried detector's people
@@ -183,7 +212,10 @@ class Predictor:
         Raises:
           ValueError: for an image that is not (H, W, 3) uint8, or is empty,
             or a bad box.
+          keras_pose.fork_safety.ForkedTensorFlowError: in a forked child of a
+            process that had run TensorFlow (it would hang there).
         """
+        check_not_forked("Predictor.predict")
         image = check_rgb_image(image)
         if boxes is None:
             boxes, box_scores = self._default_boxes(image, box_scores)

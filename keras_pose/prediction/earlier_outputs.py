@@ -28,8 +28,7 @@ import json
 import os
 from typing import Callable, Collection, Mapping, Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.files import fitting_name, nearest_existing
 from keras_pose.signals import defer_interrupts
 

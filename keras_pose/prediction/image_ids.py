@@ -8,8 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.data.file_kinds import is_video
 from keras_pose.detection.box_files import file_key, name_form
 from keras_pose.prediction.inputs import InputError

@@ -10,8 +10,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.images import ImageReadError, read_image
 from keras_pose.special_files import not_a_file
 from keras_pose.prediction.inputs import InputFile

@@ -19,8 +19,8 @@ import re
 from typing import Iterable, Sequence
 
 import cv2
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.file_kinds import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, is_video
 from keras_pose.errors import UserError
 from keras_pose.special_files import not_a_file, special_kind

@@ -25,8 +25,8 @@ from typing import Any, Mapping, Optional
 
 import cv2
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.errors import UserError
 from keras_pose.files import remove_dead_leftovers, write_atomically, write_json
 from keras_pose.json_values import nonfinite_people, strict_json

@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Callable, Iterable, Iterator, Optional
 
-from absl import logging
+from keras_pose import log as logging
 
 # Seconds between two log lines when stderr is no terminal.
 LOG_INTERVAL = 30.0

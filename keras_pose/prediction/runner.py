@@ -19,8 +19,8 @@ from typing import Any, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.data.images import ImageReadError, read_image_and_orientation
 from keras_pose.detection.file_detectors import frame_key
 from keras_pose.detection.results import NO_CATEGORY

@@ -35,8 +35,7 @@ import shutil
 import tempfile
 from typing import Iterator, Optional, Union
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs import (ConfigError, ExperimentConfig, get_experiment, load_config,
                                 save_config)
 from keras_pose.configs.base import IMAGENET_MEAN, IMAGENET_STD, ModelConfig

@@ -21,8 +21,7 @@ import dataclasses
 import os
 from typing import Mapping, Optional, Sequence
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs import ExperimentConfig, apply_overrides, get_experiment
 from keras_pose.digests import sha256_of
 from keras_pose.errors import FlagError

@@ -46,8 +46,8 @@ import threading
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs.base import ConfigError, TrackConfig
 from keras_pose.data.images import check_rgb_image
 from keras_pose.data.transforms import MAX_BOX_TO_IMAGE, boxes_off_image

@@ -16,8 +16,8 @@ from typing import Any, Optional
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.checkpoint import latest_epoch_checkpoint
 from keras_pose.errors import UserError
 from keras_pose.signals import raise_lost_stop

@@ -24,8 +24,7 @@ import threading
 import time
 from typing import Iterator, Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.training.callbacks import TrainingError
 
 # The jobs MultiWorkerMirroredStrategy trains with.

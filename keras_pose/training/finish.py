@@ -9,8 +9,7 @@ import errno
 import os
 from typing import Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose import signals
 from keras_pose.checkpoint import latest_epoch_checkpoint
 from keras_pose.configs import ExperimentConfig

@@ -15,8 +15,8 @@ import os
 from typing import Optional, Sequence
 
 import keras
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.checkpoint import (PYTORCH_FILES, CheckpointError, latest_epoch_checkpoint,
                                    load_weights_strict, resolve_checkpoint)
 from keras_pose.configs import ConfigError, ExperimentConfig, load_config

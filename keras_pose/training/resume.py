@@ -14,8 +14,7 @@ import json
 import os
 from typing import Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.checkpoint import is_complete, is_model_checkpoint, latest_epoch_checkpoint
 from keras_pose.configs import ExperimentConfig, config_differences
 from keras_pose.training import run_dir

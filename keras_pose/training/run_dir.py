@@ -39,8 +39,8 @@ from typing import Any, Optional
 
 import keras
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.checkpoint import (CONFIG_FILE, WEIGHTS_FILE, CheckpointError,
                                    epoch_directories, interrupted_best, is_complete,
                                    latest_epoch_checkpoint, load_weights_strict,

@@ -25,8 +25,8 @@ from typing import Iterator, Optional
 
 import keras
 import tensorflow as tf
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose import signals
 from keras_pose.checkpoint import CheckpointError, latest_epoch_checkpoint
 from keras_pose.codec import build_codec

@@ -9,8 +9,7 @@ import dataclasses
 import os
 from typing import Any, Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.configs import ExperimentConfig
 from keras_pose.data import datasets, pipeline
 from keras_pose.data.images import unreadable_images_error

@@ -5,8 +5,8 @@ import dataclasses
 import hashlib
 
 import pytest
-from absl import logging as absl_logging
 
+from keras_pose import log as library_log
 from keras_pose.errors import FlagError
 from keras_pose.presets import PRESETS, preset_config
 from keras_pose.presets.recognize import mmpose_file_config, preset_of_file
@@ -47,7 +47,7 @@ def test_a_file_named_as_a_preset_but_other_contents_is_not_it(tmp_path, monkeyp
     fake.mkdir()
     impostor = _file(fake / table[DARK_384].file_name, b"fine-tuned weights")
     warnings = []
-    monkeypatch.setattr(absl_logging, "warning", lambda msg, *a: warnings.append(msg % a))
+    monkeypatch.setattr(library_log, "warning", lambda msg, *a: warnings.append(msg % a))
     assert preset_of_file(impostor, table) is None
     assert len(warnings) == 1 and f"named as preset {DARK_384}'s file" in warnings[0]
 

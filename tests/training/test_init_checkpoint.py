@@ -361,7 +361,7 @@ def test_a_fine_tune_stopped_before_its_first_checkpoint_is_not_restarted_from_s
 
 
 def test_a_resume_without_the_source_keeps_the_runs(tmp_path, monkeypatch):
-    from absl import logging as absl_logging
+    from keras_pose import log as library_log
     from keras_pose.configs import get_experiment
     from keras_pose.training.init_checkpoint import check_resumed_source
     config = get_experiment("tiny")
@@ -386,7 +386,7 @@ def test_a_resume_without_the_source_keeps_the_runs(tmp_path, monkeypatch):
     # An earlier version's run, its source not recorded: was recorded as
     # begun from the command's --init_checkpoint, which is never loaded.
     warned = []
-    monkeypatch.setattr(absl_logging, "warning", lambda msg, *a: warned.append(msg % a))
+    monkeypatch.setattr(library_log, "warning", lambda msg, *a: warned.append(msg % a))
     earlier = check_resumed_source(began(None), began("preset_y"), "run", "run/c/epoch_0001")
     assert earlier.train.init_checkpoint is None
     assert warned == ["run holds a run of an earlier keras-pose that did not record where it "

@@ -12,8 +12,8 @@ import os
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.errors import import_required
 from keras_pose.evaluation.posetrack.matching import (PCKH_THRESHOLD, FrameResult,
                                                       apply_ignore_regions, evaluate_frame)

@@ -6,8 +6,7 @@ import os
 import re
 from typing import Optional
 
-from absl import logging
-
+from keras_pose import log as logging
 from keras_pose.data.file_kinds import is_video
 from keras_pose.errors import FlagError, MissingFileError
 

@@ -18,8 +18,8 @@ import re
 from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
-from absl import logging
 
+from keras_pose import log as logging
 from keras_pose.configs.keypoints import keypoint_keys
 from keras_pose.errors import UserError
 from keras_pose.json_values import fits_int64, is_int
