@@ -63,6 +63,10 @@ def check_resume(saved: ExperimentConfig, config: ExperimentConfig, path: str,
     diffs += [f"data.{f}: checkpoint {getattr(saved.data, f)} vs now {getattr(config.data, f)}"
               for f in ("keypoint_names", "flip_pairs") if getattr(saved.data, f)
               != getattr(config.data, f)]
+    if saved.data.flip_pairs and config.data.flip_pairs == ():  # Its command, given again.
+        diffs.append("--set data.flip_pairs=[] now means no pairs (before 2026-12-07 it meant "
+                     "the file's or the names' pairs, which the run recorded): leave it out "
+                     "to resume")
     # As resolved on each machine (auto: bf16 where the CPU has it): the
     # optimizer state and the rounding of every step are the precision's.
     before = resolve_precision(saved.train.precision)  # (a hand-written config may say auto)

@@ -10,8 +10,10 @@ Was: its own 19-keypoint layout, refused by scripts/evaluate_posetrack.py
 import json
 
 import numpy as np
+import pytest
 
-from keras_pose.evaluation.posetrack.reader import JOINT_NAMES, keypoint_mismatch, read_sequence
+from keras_pose.evaluation.posetrack.reader import (JOINT_NAMES, PoseTrackFormatError,
+                                                    keypoint_mismatch, read_sequence)
 from keras_pose.tracking import POSETRACK18_KEYPOINT_NAMES, FrameResult, to_posetrack18
 
 # COCO's 17 + head_bottom + head_top, in another naming style.
@@ -46,6 +48,23 @@ def test_a_19_keypoint_model_in_another_style_is_read_with_each_joint_in_its_slo
     np.testing.assert_allclose(frame.people.joints[0], expected)
     assert frame.people.present[0].all() and frame.people.track_ids.tolist() == [7]
     np.testing.assert_allclose(frame.people.scores[0], 0.9, atol=1e-4)
+
+
+def test_an_earlier_19_keypoint_prediction_file_is_read_by_name():
+    """predict.py --track wrote such a model's own 19 names until the 17-slot layout:
+    that file was refused ("must list 15 or 17 keypoint names") with no way out; a
+    prediction file is read by name (ground truth keeps poseval's 15 or 17)."""
+    data = json.loads(json.dumps(to_posetrack18([_one_person(19)], keypoint_names=NAMES_19)))
+    person = np.zeros((19, 3))
+    person[:, 0], person[:, 1], person[:, 2] = 10 + np.arange(19), 200 + np.arange(19), 1
+    data["annotations"][0]["keypoints"] = person.ravel().tolist()
+    data["annotations"][0]["scores"] = [0.9] * 19
+    data["categories"][0]["keypoints"] = NAMES_19
+    frame, = read_sequence(data, "earlier.json", ground_truth=False).frames
+    model_index = [16, 14, 12, 11, 13, 15, 10, 8, 6, 5, 7, 9, 17, 0, 18]  # As above, by hand.
+    np.testing.assert_allclose(frame.people.joints[0][:, 0], [10.0 + i for i in model_index])
+    with pytest.raises(PoseTrackFormatError, match="must list 15 or 17 keypoint names"):
+        read_sequence(data, "gt.json", ground_truth=True)
 
 
 def test_a_model_without_ears_leaves_the_ear_slots_empty_and_keeps_its_limbs():

@@ -303,3 +303,16 @@ def test_one_epoch_apart_written_by_this_cluster_or_unknown_resume_from_the_olde
     assert agreed() == str(tmp_path / "later" / "checkpoints" / "epoch_0004")
     assert ("Resuming from epoch 4, the newest every worker has (worker 0: 5, worker 1: 4); "
             "worker 0's epoch 5 is trained again") in caplog.text
+
+
+def test_a_resume_given_no_flip_pairs_over_recorded_ones_says_what_the_empty_list_means():
+    """An earlier run's own command with --set data.flip_pairs=[] (then: the file's or the
+    names' pairs, recorded) was refused with "use the same settings", which it had."""
+    from keras_pose.training import TrainingError
+    from keras_pose.training.resume import check_resume
+    saved = get_experiment("tiny")  # COCO's 8 pairs recorded.
+    with pytest.raises(TrainingError, match=r"data\.flip_pairs: checkpoint .* vs now \(\); "
+                       r"--set data\.flip_pairs=\[\] now means no pairs .* leave it out to "
+                       r"resume"):
+        check_resume(saved, apply_overrides(saved, ["data.flip_pairs=[]"]), "run/epoch_0001")
+    check_resume(saved, apply_overrides(saved, []), "run/epoch_0001")  # Left out: resumes.

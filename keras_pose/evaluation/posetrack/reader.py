@@ -134,8 +134,8 @@ def _joint_table(data: Mapping[str, Any], name: str, ground_truth: bool) -> np.n
     mismatch = keypoint_mismatch(names, ground_truth)
     if mismatch:
         raise _fail(where, mismatch)
-    if len(names) not in (15, 17):  # poseval's; predict.py --track writes PoseTrack18's 17.
-        raise _fail(where, "'keypoints' must list 15 or 17 keypoint names")
+    if ground_truth and len(names) not in (15, 17):  # poseval's. Predictions: by name (an
+        raise _fail(where, "'keypoints' must list 15 or 17 keypoint names")  # older K=19's).
     table = np.asarray(joint_indices(names), dtype=np.int64)
     if len(set(table[table >= 0].tolist())) < np.sum(table >= 0):  # "nose" and "Nose".
         raise _fail(where, f"'keypoints' must name each of {JOINT_NAMES} once")
