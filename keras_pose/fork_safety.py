@@ -70,5 +70,26 @@ def check_not_forked(what: str) -> None:
             "celery: load it in worker_process_init)")
 
 
+def _os_threads() -> int:
+    """This process's OS threads (0 where /proc does not tell)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return 0
+
+
+def _forked_before_import() -> bool:
+    """Whether this process, importing keras_pose now, is a forked child of
+    one that had started TensorFlow before keras_pose was imported (the hook
+    above was not there then): TensorFlow's context is initialized, yet its
+    thread pools (started with the context: 9 threads here) are gone, as
+    ``fork()`` copies only the calling thread."""
+    try:
+        return tensorflow_started() and _os_threads() == 1
+    except Exception:  # A TF without context_safe: no guard rather than a broken import.
+        return False
+
+
 if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork.
     os.register_at_fork(after_in_child=_after_fork_in_child)
+    _parent_ran_tensorflow = _forked_before_import()

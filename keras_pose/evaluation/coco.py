@@ -331,8 +331,7 @@ class CocoKeypointMetric:
             return ""
         return (f"Note: {people} of the {len(self._results)} people ({keypoints} keypoints) have "
                 f"NaN or infinite numbers from the model, written as null in {self.results_name}"
-                + (" and scored as they are (a NaN position matches no one)"
-                   if self.coco_gt is not None else "")
+                + (" and scored as they are" if self.coco_gt is not None else "")
                 + ": heatmaps that hold NaN or inf come from the model's weights (corrupted, or "
                 "badly converted? check the checkpoint).")
 

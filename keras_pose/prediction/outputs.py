@@ -268,7 +268,8 @@ class NonfiniteCount:
             logging.warning(
                 "%d %s (%d keypoints) have NaN or infinite numbers from the model, written "
                 "as null in %s: heatmaps that hold NaN or inf come from the model's weights "
-                "(corrupted, or badly converted? check the checkpoint)", self.people,
+                "(corrupted, or badly converted? check the checkpoint); an infinite person "
+                "score alone can also come from a box score near float32's limit", self.people,
                 "person" if self.people == 1 else "people", self.keypoints,
                 ", ".join(f"{os.path.basename(p)} ({n})" for p, n in self.files.items()))
         self.people, self.keypoints, self.files = 0, 0, {}

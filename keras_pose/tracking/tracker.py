@@ -352,7 +352,9 @@ class PoseTracker:
                                               self.config.box_extension, size)
                 if box is not None:
                     prop_boxes.append(box)
-                    prop_scores.append(track.score)
+                    # A NaN score (a model's broken weights) failed the next frame: the
+                    # Predictor refuses it as a box score (predict.py --track stopped).
+                    prop_scores.append(track.score if np.isfinite(track.score) else 0.0)
         return box_ops.unify_boxes(det_boxes, det_scores, np.reshape(prop_boxes, (-1, 4)),
                                    np.asarray(prop_scores, np.float32),
                                    self.config.box_nms_iou)

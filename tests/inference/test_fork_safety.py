@@ -133,6 +133,38 @@ def test_a_parent_that_only_imported_can_fork_a_working_child(tiny_exported):
     assert done.stdout.split("\n")[-3:] == ["child (1, 17, 2)", "started True", ""]
 
 
+def test_a_child_forked_after_tensorflow_ran_but_before_keras_pose_was_imported_is_refused(
+        tiny_exported):
+    """The fork hook comes with keras_pose's import: a parent that ran TensorFlow
+    first and forked before importing keras_pose left its child hung in silence."""
+    script = textwrap.dedent(f"""
+        import os, select, sys
+        import numpy as np
+        import tensorflow as tf
+        tf.reduce_sum(tf.ones(3))  # TensorFlow's runtime started, keras_pose not imported.
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                from keras_pose import Predictor
+                Predictor.from_checkpoint({tiny_exported[2]!r}).predict(
+                    np.zeros((120, 100, 3), np.uint8), {BOXES!r})
+                text = "ok"
+            except Exception as e:
+                text = type(e).__name__
+            os.write(write, text.encode())
+            os._exit(0)
+        if not select.select([read], [], [], {CHILD_TIMEOUT_S})[0]:
+            os.kill(pid, 9)
+            sys.exit("the child hung")
+        print("child", os.read(read, 100).decode())
+        """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=3 * CHILD_TIMEOUT_S)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split("\n")[-2:] == ["child ForkedTensorFlowError", ""]
+
+
 def test_pickling_a_predictor_says_what_to_do(predictor):
     with pytest.raises(TypeError, match=r"a Predictor holds a loaded network and is not "
                        r"pickled: pass the checkpoint path \(and overrides\) and call "

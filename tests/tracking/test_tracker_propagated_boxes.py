@@ -116,3 +116,15 @@ def test_every_stored_pose_is_carried_by_the_flow_not_only_the_newest():
     # Without the older poses frame 4 has nothing in common with the track.
     _, ids = run(scene(), 6, dataclasses.replace(config, num_previous_frames=1))
     assert ids[4].get(0) != 0
+
+
+def test_a_pose_scoring_nan_propagates_its_box_with_score_0():
+    """A model with broken weights scores a person NaN: its box, propagated into
+    the next frame with that score, was refused there by the Predictor ("box
+    score 1 is nan"), and predict.py --track stopped with a traceback."""
+    box = true_box(PERSON.joints(0))[None]
+    estimate = FixedPose(PERSON.joints(0), box[0], detected_score=np.nan, other_score=np.nan)
+    tracker = PoseTracker(STILL, estimate)
+    tracker.step(FRAME, (box, [0.9]))
+    tracker.step(FRAME, (np.zeros((0, 4)), []))  # Missed: the box propagated.
+    assert estimate.box_scores[-1] == [0.0]
