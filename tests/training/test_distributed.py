@@ -113,6 +113,7 @@ from keras_pose.configs import apply_overrides, get_experiment, load_config
 from keras_pose.training import trainer
 
 logging.set_verbosity(logging.INFO)
+logging.use_absl_handler()  # keras-pose's lines show on a handler the program sets up, as a tool's.
 
 built = []
 real = trainer.build_model_from_config
