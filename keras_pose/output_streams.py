@@ -20,6 +20,15 @@ from typing import Any, Iterator
 ESCAPED = "keras_pose.escaped"
 
 
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` (``sys.stdout``, ``sys.stderr``) is a terminal;
+    False when it is None or closed."""
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 def _escaped(error: UnicodeError) -> tuple[str, int]:
     """A character an output stream cannot encode, as text it can: a name's
     byte that is not UTF-8 (Python's lone surrogate U+DC80..U+DCFF) as the

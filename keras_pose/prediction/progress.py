@@ -23,6 +23,7 @@ import time
 from typing import Callable, Iterable, Iterator, Optional
 
 from keras_pose import log as logging
+from keras_pose.output_streams import is_terminal
 
 # Seconds between two log lines when stderr is no terminal.
 LOG_INTERVAL = 30.0
@@ -32,11 +33,8 @@ _monotonic: Callable[[], float] = time.monotonic
 
 
 def stderr_is_terminal() -> bool:
-    """Whether ``sys.stderr`` is a terminal (False when it is closed)."""
-    try:
-        return bool(sys.stderr.isatty())
-    except (AttributeError, OSError, ValueError):  # None, or a closed file.
-        return False
+    """Whether ``sys.stderr`` (of the moment) is a terminal."""
+    return is_terminal(sys.stderr)
 
 
 def _bar_size() -> dict:

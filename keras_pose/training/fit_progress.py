@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 
+from keras_pose.output_streams import is_terminal
+
 
 def fit_verbosity(shown: bool) -> int:
     """Keras' ``fit(verbose=...)``: 0 when no progress is ``shown``; 1, the
@@ -19,8 +21,4 @@ def fit_verbosity(shown: bool) -> int:
     """
     if not shown:
         return 0
-    try:
-        terminal = sys.stdout.isatty()
-    except (AttributeError, OSError, ValueError):  # None (closed) or a closed file.
-        terminal = False
-    return 1 if terminal else 2
+    return 1 if is_terminal(sys.stdout) else 2
